@@ -1,0 +1,36 @@
+"""pssc_sim: system dynamics for public services, built around the Public Sector Scorecard.
+
+>>> import pssc_sim as ps
+>>> callable(ps.simulate) and callable(ps.load_model)
+True
+"""
+
+from __future__ import annotations
+
+from pssc_sim.compile.compiler import CompiledModel, compile_model
+from pssc_sim.errors import (
+    ExpressionError,
+    ModelError,
+    ParameterError,
+    PsscSimError,
+    SimulationError,
+)
+from pssc_sim.integrate.simulate import simulate
+from pssc_sim.ir.model import Model
+from pssc_sim.parse import load_model
+from pssc_sim.results import Results
+
+__all__ = [
+    "CompiledModel",
+    "ExpressionError",
+    "Model",
+    "ModelError",
+    "ParameterError",
+    "PsscSimError",
+    "Results",
+    "SimulationError",
+    "compile_model",
+    "load_model",
+    "simulate",
+]
+__version__ = "0.1.0"

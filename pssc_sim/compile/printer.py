@@ -1,0 +1,191 @@
+"""sympy expressions -> Python source, in two dialects.
+
+``numpy`` code works on arrays shaped ``(n_members,)`` (or scalars that broadcast) and evaluates
+both branches of a condition, selecting with ``np.where``; the caller runs it under
+``np.errstate(all="ignore")`` and checks the selected values. ``scalar`` code works on Python
+floats with the ``math`` module: it is lazy in conditions and raises on domain errors, and is the
+fast path for a single run, where numpy's per-call overhead would dominate.
+
+Only the node types listed in :data:`_FUNCTIONS` and the core arithmetic can be printed; anything
+else raises, so generated code never contains an unknown call.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+
+import sympy
+from sympy.core.relational import Relational
+
+from pssc_sim.errors import ModelError
+from pssc_sim.ir.functions import INTEGER, LookupFunction, LookupSlope
+
+
+class Dialect(enum.Enum):
+    """The kind of code to generate."""
+
+    NUMPY = "numpy"
+    SCALAR = "scalar"
+
+
+_Emit = Callable[[list[str]], str]
+
+# name: (numpy, scalar) -- each a function of the printed arguments.
+_FUNCTIONS: Mapping[type[sympy.Basic], tuple[_Emit, _Emit]] = {
+    sympy.exp: (lambda a: f"np.exp({a[0]})", lambda a: f"math.exp({a[0]})"),
+    sympy.log: (lambda a: f"np.log({a[0]})", lambda a: f"math.log({a[0]})"),
+    sympy.sin: (lambda a: f"np.sin({a[0]})", lambda a: f"math.sin({a[0]})"),
+    sympy.cos: (lambda a: f"np.cos({a[0]})", lambda a: f"math.cos({a[0]})"),
+    sympy.tan: (lambda a: f"np.tan({a[0]})", lambda a: f"math.tan({a[0]})"),
+    sympy.atan: (lambda a: f"np.arctan({a[0]})", lambda a: f"math.atan({a[0]})"),
+    sympy.Abs: (lambda a: f"np.abs({a[0]})", lambda a: f"abs({a[0]})"),
+    sympy.sign: (lambda a: f"np.sign({a[0]})", lambda a: f"_sign({a[0]})"),
+    sympy.floor: (lambda a: f"np.floor({a[0]})", lambda a: f"math.floor({a[0]})"),
+    sympy.ceiling: (lambda a: f"np.ceil({a[0]})", lambda a: f"math.ceil({a[0]})"),
+    INTEGER: (lambda a: f"np.trunc({a[0]})", lambda a: f"math.trunc({a[0]})"),
+    sympy.Mod: (lambda a: f"np.mod({a[0]}, {a[1]})", lambda a: f"({a[0]} % {a[1]})"),
+    sympy.Min: (lambda a: _fold("np.minimum", a), lambda a: f"min({', '.join(a)})"),
+    sympy.Max: (lambda a: _fold("np.maximum", a), lambda a: f"max({', '.join(a)})"),
+    sympy.Heaviside: (lambda a: f"np.heaviside({a[0]}, 0.5)", lambda a: f"_heaviside({a[0]})"),
+    sympy.And: (lambda a: _fold("np.logical_and", a), lambda a: "(" + " and ".join(a) + ")"),
+    sympy.Or: (lambda a: _fold("np.logical_or", a), lambda a: "(" + " or ".join(a) + ")"),
+    sympy.Not: (lambda a: f"np.logical_not({a[0]})", lambda a: f"(not {a[0]})"),
+}
+
+_RELATIONS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "==": "==", "!=": "!="}
+
+
+def _fold(function: str, args: list[str]) -> str:
+    result = args[0]
+    for arg in args[1:]:
+        result = f"{function}({result}, {arg})"
+    return result
+
+
+class Printer:
+    """Prints sympy expressions as Python source in one :class:`Dialect`.
+
+    ``names`` maps each symbol to the local variable that holds its value; ``lookups`` maps a
+    lookup name to the local names of its point arrays.
+    """
+
+    def __init__(self, dialect: Dialect, names: Mapping[sympy.Symbol, str]) -> None:
+        self.dialect = dialect
+        self.names = names
+
+    def __call__(self, expr: sympy.Basic) -> str:
+        return self.print(expr)
+
+    def print(self, expr: sympy.Basic) -> str:
+        if isinstance(expr, sympy.Symbol):
+            return self.symbol(expr)
+        if expr.is_Number or expr in (sympy.pi, sympy.E):
+            return self.number(expr)
+        if expr is sympy.true or expr is sympy.false:
+            return "True" if expr is sympy.true else "False"
+        if isinstance(expr, sympy.Add):
+            return self.add(expr)
+        if isinstance(expr, sympy.Mul):
+            return self.mul(expr)
+        if isinstance(expr, sympy.Pow):
+            return self.power(expr)
+        if isinstance(expr, sympy.Piecewise):
+            return self.piecewise(expr)
+        if isinstance(expr, Relational):
+            left, right = self.print(expr.lhs), self.print(expr.rhs)
+            return f"({left} {_RELATIONS[expr.rel_op]} {right})"
+        if isinstance(expr, LookupFunction):
+            return self.lookup("lookup", expr.lookup_name, expr.args[0])
+        if isinstance(expr, LookupSlope):
+            return self.lookup("slope", expr.lookup_name, expr.args[0])
+        return self.function(expr)
+
+    def symbol(self, symbol: sympy.Symbol) -> str:
+        try:
+            return self.names[symbol]
+        except KeyError:
+            raise ModelError(f"internal: no value for the symbol '{symbol}' in generated code. "
+                             "Report this model") from None
+
+    def number(self, value: sympy.Basic) -> str:
+        if value.is_Integer:
+            text = f"{int(value)}.0"  # type: ignore[call-overload]
+        elif value is sympy.nan:
+            text = "nan"
+        elif value in (sympy.oo, sympy.zoo):
+            text = "inf"
+        elif value is -sympy.oo:
+            text = "-inf"
+        else:
+            text = repr(float(value))  # type: ignore[arg-type]
+        return f"({text})" if text.startswith("-") else text
+
+    def add(self, expr: sympy.Add) -> str:
+        terms = list(expr.as_ordered_terms())
+        text = self.print(terms[0])
+        for term in terms[1:]:
+            coefficient, rest = term.as_coeff_Mul()
+            if coefficient.is_Number and coefficient < 0:
+                text += f" - {self.print(-term)}"
+            else:
+                text += f" + {self.print(term)}"
+        return f"({text})"
+
+    def mul(self, expr: sympy.Mul) -> str:
+        coefficient, rest = expr.as_coeff_Mul()
+        if coefficient == -1:
+            return f"(-{self.print(rest)})"
+        numerator = [self.number(coefficient)] if coefficient != 1 else []
+        denominator: list[str] = []
+        for factor in rest.as_ordered_factors():
+            if (isinstance(factor, sympy.Pow) and factor.exp.is_Number
+                    and factor.exp < 0):  # type: ignore[operator]
+                denominator.append(self.print(factor.base ** -factor.exp))
+            else:
+                numerator.append(self.print(factor))
+        top = " * ".join(numerator) if numerator else "1.0"
+        if not denominator:
+            return f"({top})"
+        bottom = denominator[0] if len(denominator) == 1 else f"({' * '.join(denominator)})"
+        return f"({top} / {bottom})"
+
+    def power(self, expr: sympy.Pow) -> str:
+        base, exponent = expr.base, expr.exp
+        if exponent == sympy.Rational(1, 2):
+            sqrt = "np.sqrt" if self.dialect is Dialect.NUMPY else "math.sqrt"
+            return f"{sqrt}({self.print(base)})"
+        if exponent.is_Number and exponent < 0:  # type: ignore[operator]
+            return f"(1.0 / {self.print(base ** -exponent)})"
+        if exponent.is_Integer:
+            return f"({self.print(base)} ** {int(exponent)})"  # type: ignore[call-overload]
+        if self.dialect is Dialect.SCALAR:
+            return f"math.pow({self.print(base)}, {self.print(exponent)})"
+        return f"np.power({self.print(base)}, {self.print(exponent)})"
+
+    def piecewise(self, expr: sympy.Piecewise) -> str:
+        text = "nan"
+        for value, condition in reversed(expr.args):
+            branch, test = self.print(value), self.print(condition)
+            if condition is sympy.true:
+                text = branch
+            elif self.dialect is Dialect.NUMPY:
+                text = f"np.where({test}, {branch}, {text})"
+            else:
+                text = f"({branch} if {test} else {text})"
+        return text
+
+    def lookup(self, kind: str, name: str, argument: sympy.Basic) -> str:
+        helper = f"{kind}_{name}" if self.dialect is Dialect.NUMPY else f"{kind}_{name}_scalar"
+        return f"{helper}({self.print(argument)})"
+
+    def function(self, expr: sympy.Basic) -> str:
+        emitters = _FUNCTIONS.get(type(expr))
+        if emitters is None:
+            raise ModelError(
+                f"internal: cannot generate code for '{type(expr).__name__}' in {expr}. "
+                "Report this model"
+            )
+        numpy_emit, scalar_emit = emitters
+        args = [self.print(a) for a in expr.args]
+        return numpy_emit(args) if self.dialect is Dialect.NUMPY else scalar_emit(args)

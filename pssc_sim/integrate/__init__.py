@@ -1,0 +1,1 @@
+"""Integration: the method registry and :func:`simulate`."""

@@ -1,0 +1,179 @@
+"""The builtin table: every function an equation may call, as data.
+
+A builtin is one row of :data:`BUILTINS`: its name, how many arguments it takes, how it becomes a
+sympy expression, whether it carries state (then the lowering stage in :mod:`pssc_sim.ir.stateful`
+replaces it with hidden stocks), and a one-line description. Pure builtins are written with sympy's
+own objects (``Piecewise``, ``Min``, ``Mod``) so that derivatives, link polarity and the generated
+numpy code follow from the expression; code generation for them lives in
+:mod:`pssc_sim.compile.printer`.
+
+The time tolerances follow Vensim as documented for PySD 3.14: ``STEP`` switches half a time step
+early, ``RAMP`` and ``PULSE`` use a 1e-6 guard; ``XIDZ`` and ``ZIDZ`` treat ``|b| < 1e-6`` as zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import sympy
+from sympy.logic.boolalg import Boolean
+
+from pssc_sim.ir.functions import INTEGER, TIME, TIME_STEP, stateful_function
+
+#: Vensim's threshold for a zero denominator in XIDZ/ZIDZ (``SMALL_VENSIM`` in PySD).
+SMALL = 1e-6
+#: Guard used by RAMP, PULSE and PULSE_TRAIN against round-off in the accumulated time.
+TIME_GUARD = 1e-6
+
+Builder = Callable[[Sequence[sympy.Expr]], sympy.Expr]
+
+
+@dataclass(frozen=True, slots=True)
+class Builtin:
+    """One row of the builtin table."""
+
+    name: str
+    min_args: int
+    max_args: int
+    build: Builder
+    stateful: bool
+    description: str
+
+    def accepts(self, n_args: int) -> bool:
+        """Whether a call with ``n_args`` arguments is valid."""
+        return self.min_args <= n_args <= self.max_args
+
+    @property
+    def signature(self) -> str:
+        """A human-readable arity, used in error messages."""
+        if self.min_args == self.max_args:
+            return f"{self.min_args}"
+        if self.max_args >= 99:
+            return f"at least {self.min_args}"
+        return f"{self.min_args} to {self.max_args}"
+
+
+def is_condition(value: sympy.Basic) -> bool:
+    """Whether ``value`` is a truth value (a relation or logic), not a number.
+
+    sympy's ``Symbol`` is both an expression and a ``Boolean``; only non-expressions count here.
+    """
+    return isinstance(value, Boolean) and not isinstance(value, sympy.Expr)
+
+
+def as_condition(value: sympy.Basic) -> Boolean:
+    """A condition for ``IF_THEN_ELSE``: relations stay as they are, numbers test ``!= 0``.
+
+    A condition used as a number reads as ``Piecewise((1, c), (0, True))``; that form gives ``c``
+    back.
+    """
+    if isinstance(value, sympy.Piecewise) and len(value.args) == 2:
+        (one, condition), (zero, otherwise) = value.args
+        if one == 1 and zero == 0 and otherwise == sympy.true:
+            return condition  # type: ignore[no-any-return]
+    if is_condition(value):
+        return value  # type: ignore[return-value]
+    return sympy.Ne(value, 0)
+
+
+def _if_then_else(a: Sequence[sympy.Expr]) -> sympy.Expr:
+    return sympy.Piecewise((a[1], as_condition(a[0])), (a[2], True))
+
+
+def _xidz(a: Sequence[sympy.Expr]) -> sympy.Expr:
+    return sympy.Piecewise((a[2], sympy.Abs(a[1]) < SMALL), (a[0] / a[1], True))
+
+
+def _zidz(a: Sequence[sympy.Expr]) -> sympy.Expr:
+    return sympy.Piecewise((sympy.S.Zero, sympy.Abs(a[1]) < SMALL), (a[0] / a[1], True))
+
+
+def _step(a: Sequence[sympy.Expr]) -> sympy.Expr:
+    return sympy.Piecewise((a[0], TIME + TIME_STEP / 2 > a[1]), (sympy.S.Zero, True))
+
+
+def _ramp(a: Sequence[sympy.Expr]) -> sympy.Expr:
+    slope, start = a[0], a[1]
+    stop = sympy.Min(a[2], TIME) if len(a) > 2 else TIME
+    return sympy.Piecewise((slope * (stop - start), TIME + TIME_GUARD > start), (sympy.S.Zero, True))
+
+
+def _pulse(a: Sequence[sympy.Expr]) -> sympy.Expr:
+    start = a[0]
+    width = a[1] if len(a) > 1 else TIME_STEP / 2
+    on = sympy.And(TIME + TIME_GUARD >= start, TIME < start + width)
+    return sympy.Piecewise((sympy.S.One, on), (sympy.S.Zero, True))
+
+
+def _pulse_train(a: Sequence[sympy.Expr]) -> sympy.Expr:
+    start, width, interval, end = a
+    phase = sympy.Mod(TIME - start + TIME_GUARD, interval)
+    on = sympy.And(TIME + TIME_GUARD >= start, TIME < end + TIME_GUARD, phase < width)
+    return sympy.Piecewise((sympy.S.One, on), (sympy.S.Zero, True))
+
+
+def _log(a: Sequence[sympy.Expr]) -> sympy.Expr:
+    return sympy.log(a[0], a[1]) if len(a) > 1 else sympy.log(a[0], 10)
+
+
+def _pure(name: str, n: tuple[int, int], build: Builder, description: str) -> Builtin:
+    return Builtin(name, n[0], n[1], build, stateful=False, description=description)
+
+
+def _stateful(name: str, n: tuple[int, int], description: str) -> Builtin:
+    placeholder = stateful_function(name)
+    return Builtin(name, n[0], n[1], lambda a: placeholder(*a), stateful=True,
+                   description=description)
+
+
+_ROWS: tuple[Builtin, ...] = (
+    _pure("STEP", (2, 2), _step, "STEP(height, start): 0 before start, height from start"),
+    _pure("PULSE", (1, 2), _pulse, "PULSE(start, width): 1 from start for width, else 0"),
+    _pure("PULSE_TRAIN", (4, 4), _pulse_train,
+          "PULSE_TRAIN(start, width, interval, end): repeated pulses until end"),
+    _pure("RAMP", (2, 3), _ramp, "RAMP(slope, start, end): rises with slope between the times"),
+    _pure("MIN", (2, 99), lambda a: sympy.Min(*a), "MIN(a, b, ...): the smallest argument"),
+    _pure("MAX", (2, 99), lambda a: sympy.Max(*a), "MAX(a, b, ...): the largest argument"),
+    _pure("ABS", (1, 1), lambda a: sympy.Abs(a[0]), "ABS(x): absolute value"),
+    _pure("EXP", (1, 1), lambda a: sympy.exp(a[0]), "EXP(x): e to the power x"),
+    _pure("LN", (1, 1), lambda a: sympy.log(a[0]), "LN(x): natural logarithm"),
+    _pure("LOG", (1, 2), _log, "LOG(x, base): logarithm, base 10 when omitted"),
+    _pure("SQRT", (1, 1), lambda a: sympy.sqrt(a[0]), "SQRT(x): square root"),
+    _pure("POWER", (2, 2), lambda a: a[0] ** a[1], "POWER(x, y): x to the power y"),
+    _pure("SIN", (1, 1), lambda a: sympy.sin(a[0]), "SIN(x): sine of x in radians"),
+    _pure("COS", (1, 1), lambda a: sympy.cos(a[0]), "COS(x): cosine of x in radians"),
+    _pure("TAN", (1, 1), lambda a: sympy.tan(a[0]), "TAN(x): tangent of x in radians"),
+    _pure("ARCTAN", (1, 1), lambda a: sympy.atan(a[0]), "ARCTAN(x): inverse tangent"),
+    _pure("INTEGER", (1, 1), lambda a: INTEGER(a[0]), "INTEGER(x): x truncated toward zero"),
+    _pure("MODULO", (2, 2), lambda a: sympy.Mod(a[0], a[1]),
+          "MODULO(a, b): remainder with the sign of b"),
+    _pure("IF_THEN_ELSE", (3, 3), _if_then_else,
+          "IF_THEN_ELSE(condition, a, b): a where condition holds, else b (lazy)"),
+    _pure("XIDZ", (3, 3), _xidz, "XIDZ(a, b, x): a / b, or x when b is zero"),
+    _pure("ZIDZ", (2, 2), _zidz, "ZIDZ(a, b): a / b, or 0 when b is zero"),
+    _stateful("SMOOTH", (2, 2), "SMOOTH(input, time): first-order exponential smooth"),
+    _stateful("SMOOTHI", (3, 3), "SMOOTHI(input, time, initial): SMOOTH from a given initial"),
+    _stateful("SMOOTH3", (2, 2), "SMOOTH3(input, time): third-order exponential smooth"),
+    _stateful("SMOOTH3I", (3, 3), "SMOOTH3I(input, time, initial): SMOOTH3 from an initial"),
+    _stateful("SMOOTHN", (4, 4), "SMOOTHN(input, time, initial, order): n-th order smooth"),
+    _stateful("DELAY1", (2, 2), "DELAY1(input, delay): first-order material delay"),
+    _stateful("DELAY1I", (3, 3), "DELAY1I(input, delay, initial): DELAY1 from an initial"),
+    _stateful("DELAY3", (2, 2), "DELAY3(input, delay): third-order material delay"),
+    _stateful("DELAY3I", (3, 3), "DELAY3I(input, delay, initial): DELAY3 from an initial"),
+    _stateful("DELAYN", (4, 4), "DELAYN(input, delay, initial, order): n-th order delay"),
+    _stateful("TREND", (3, 3), "TREND(input, average_time, initial_trend): fractional trend"),
+    _stateful("FORECAST", (3, 3), "FORECAST(input, average_time, horizon): trend extrapolation"),
+    _stateful("INITIAL", (1, 1), "INITIAL(x): the value x had at the start, frozen"),
+    _stateful("SAMPLE_IF_TRUE", (3, 3),
+              "SAMPLE_IF_TRUE(condition, input, initial): input while condition holds, else held"),
+    _stateful("DELAY_FIXED", (3, 3),
+              "DELAY_FIXED(input, delay, initial): input delayed by a fixed time (pipeline)"),
+)
+
+#: Every builtin function, by the name used in equations.
+BUILTINS: Mapping[str, Builtin] = MappingProxyType({row.name: row for row in _ROWS})
+
+#: Names that equations may use as values without defining them.
+RESERVED_NAMES: frozenset[str] = frozenset({"TIME", "TIME_STEP", "INITIAL_TIME", "FINAL_TIME"})

@@ -1,0 +1,93 @@
+"""sympy function classes for the builtins that sympy does not already provide.
+
+Pure builtins are sympy expressions (``Piecewise``, ``Min``, ``Mod`` ...) wherever sympy has the
+right object, so that derivatives, polarity and code generation come for free. The classes here
+cover the rest: Vensim's truncating ``INTEGER``, graphical functions (lookups) and the placeholders
+for stateful builtins, which the lowering stage replaces with hidden stocks before compilation.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, ClassVar
+
+import sympy
+
+#: Reserved symbols: the simulation clock and the time block of the run.
+TIME = sympy.Symbol("TIME", real=True)
+TIME_STEP = sympy.Symbol("TIME_STEP", positive=True)
+INITIAL_TIME = sympy.Symbol("INITIAL_TIME", real=True)
+FINAL_TIME = sympy.Symbol("FINAL_TIME", real=True)
+CLOCK_SYMBOLS: tuple[sympy.Symbol, ...] = (TIME, TIME_STEP, INITIAL_TIME, FINAL_TIME)
+
+
+def variable_symbol(name: str) -> sympy.Symbol:
+    """The sympy symbol that stands for the model variable ``name`` in every equation."""
+    return sympy.Symbol(name, real=True)
+
+
+class INTEGER(sympy.Function):  # noqa: N801 - SD builtin name
+    """Truncation toward zero (Vensim ``INTEGER``); piecewise constant, so its derivative is 0."""
+
+    nargs = 1
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return sympy.S.Zero
+
+    @classmethod
+    def eval(cls, x: sympy.Expr) -> sympy.Expr | None:
+        if x.is_Number:
+            return sympy.Integer(int(x))
+        return None
+
+
+class LookupFunction(sympy.Function):
+    """A call of a graphical function; subclasses carry the lookup's name in ``lookup_name``."""
+
+    nargs = 1
+    lookup_name: ClassVar[str] = ""
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return lookup_slope_function(self.lookup_name)(self.args[0])
+
+
+class LookupSlope(sympy.Function):
+    """The slope of a graphical function at a point (used by derivatives and Jacobians)."""
+
+    nargs = 1
+    lookup_name: ClassVar[str] = ""
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return sympy.S.Zero
+
+
+@lru_cache(maxsize=None)
+def lookup_function(name: str) -> type[LookupFunction]:
+    """The sympy function class for calls of the lookup ``name`` (one class per name)."""
+    return type(f"lookup_{name}", (LookupFunction,), {"lookup_name": name})
+
+
+@lru_cache(maxsize=None)
+def lookup_slope_function(name: str) -> type[LookupSlope]:
+    """The sympy function class for the slope of the lookup ``name``."""
+    return type(f"lookup_slope_{name}", (LookupSlope,), {"lookup_name": name})
+
+
+class StatefulCall(sympy.Function):
+    """Placeholder for a stateful builtin (SMOOTH, DELAY3 ...) before it is lowered.
+
+    Subclasses carry the builtin's name in ``builtin``; the lowering stage replaces each call by
+    hidden stocks and flows (or a discrete state) and an expression over them.
+    """
+
+    builtin: ClassVar[str] = ""
+
+    @classmethod
+    def eval(cls, *args: Any) -> None:
+        return None
+
+
+@lru_cache(maxsize=None)
+def stateful_function(name: str) -> type[StatefulCall]:
+    """The placeholder class for the stateful builtin ``name``."""
+    return type(name, (StatefulCall,), {"builtin": name})

@@ -1,0 +1,337 @@
+"""The intermediate representation (IR): frozen, typed descriptions of a model.
+
+Every stage after parsing reads these objects and none changes them. Equations are sympy
+expressions over :func:`~pssc_sim.ir.functions.variable_symbol` symbols. Stateful builtins have
+already been lowered: what they need appears as hidden stocks, flows, auxiliaries and discrete
+states whose ``origin`` names the user variable that called them.
+"""
+
+from __future__ import annotations
+
+import bisect
+import enum
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+import sympy
+
+from pssc_sim.errors import ModelError
+
+
+class Perspective(enum.Enum):
+    """The three perspectives of the Public Sector Scorecard."""
+
+    OUTCOME = "outcome"
+    PROCESS = "process"
+    CAPABILITY = "capability"
+
+
+class Better(enum.Enum):
+    """Which direction of a measure is an improvement."""
+
+    HIGHER = "higher"
+    LOWER = "lower"
+
+
+class Extrapolation(enum.Enum):
+    """What a lookup returns outside its points."""
+
+    FLAT = "flat"            # hold the end values (Vensim)
+    LINEAR = "linear"        # continue the end segments (XMILE ``extrapolate``)
+    DISCRETE = "discrete"    # step function holding each value until the next point (XMILE)
+
+
+@dataclass(frozen=True, slots=True)
+class TimeSpec:
+    """The time block of a run: ``start`` to ``stop`` in steps of ``dt``, saved every ``save_every``."""
+
+    start: float
+    stop: float
+    dt: float
+    save_every: float
+    units: str = ""
+
+    def __post_init__(self) -> None:
+        if not np.isfinite([self.start, self.stop, self.dt, self.save_every]).all():
+            raise ModelError(f"time: every value must be finite (got {self}). Use numbers")
+        if self.stop <= self.start:
+            raise ModelError(
+                f"time.stop: stop must be after start (got start={self.start}, stop={self.stop}). "
+                "Set stop greater than start"
+            )
+        if self.dt <= 0 or self.save_every <= 0:
+            raise ModelError(
+                f"time.dt: dt and save_every must be positive (got dt={self.dt}, "
+                f"save_every={self.save_every}). Use a positive step"
+            )
+
+    @property
+    def n_steps(self) -> int:
+        """Number of ``dt`` steps from start to stop (the last one may be shortened)."""
+        return int(np.ceil((self.stop - self.start) / self.dt - 1e-6))
+
+    def save_times(self) -> np.ndarray:
+        """Saved times: start, start + save_every, ..., and stop."""
+        n = int(np.floor((self.stop - self.start) / self.save_every + 1e-6))
+        times = self.start + self.save_every * np.arange(n + 1)
+        if self.stop - times[-1] > 1e-6 * self.dt:
+            times = np.append(times, self.stop)
+        return times
+
+
+@dataclass(frozen=True, slots=True)
+class Meta:
+    """Documentation kept with a variable: units, a description and the source of its value."""
+
+    units: str = ""
+    description: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """A constant a scenario may override; ``range`` and ``distribution`` serve ensembles."""
+
+    name: str
+    value: float
+    meta: Meta = Meta()
+    range: tuple[float, float] | None = None
+    distribution: Mapping[str, object] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stock:
+    """An accumulation: ``d(stock)/dt`` is the sum of its inflows minus its outflows."""
+
+    name: str
+    initial: sympy.Expr
+    meta: Meta = Meta()
+    non_negative: bool = False
+    origin: str | None = None
+
+    @property
+    def hidden(self) -> bool:
+        """Whether the stock was created by a stateful builtin rather than written by the user."""
+        return self.origin is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """A rate moving material from ``source`` to ``target`` (``None`` is a cloud)."""
+
+    name: str
+    rate: sympy.Expr
+    source: str | None
+    target: str | None
+    meta: Meta = Meta()
+    origin: str | None = None
+
+    @property
+    def hidden(self) -> bool:
+        """Whether the flow was created by a stateful builtin."""
+        return self.origin is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Auxiliary:
+    """An algebraic variable, recomputed from the state at every evaluation."""
+
+    name: str
+    equation: sympy.Expr
+    meta: Meta = Meta()
+    origin: str | None = None
+
+    @property
+    def hidden(self) -> bool:
+        """Whether the auxiliary was created by a stateful builtin."""
+        return self.origin is not None
+
+
+@dataclass(frozen=True, slots=True)
+class SampleMemory:
+    """Discrete state of SAMPLE_IF_TRUE: holds the last sampled value between time steps.
+
+    ``update`` is the hidden auxiliary whose value at the start of a step becomes the memory for
+    the next step.
+    """
+
+    name: str
+    initial: sympy.Expr
+    update: str
+    origin: str
+
+
+@dataclass(frozen=True, slots=True)
+class FixedDelay:
+    """Discrete state of DELAY_FIXED: a pipeline returning ``input`` from ``delay`` ago.
+
+    The delay is evaluated once, at initialisation; the output is ``initial`` until a full delay
+    has passed.
+    """
+
+    name: str
+    input: sympy.Expr
+    delay: sympy.Expr
+    initial: sympy.Expr
+    origin: str
+
+
+DiscreteState = SampleMemory | FixedDelay
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """A graphical function: piecewise-linear through ``x``/``y`` points."""
+
+    name: str
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    extrapolation: Extrapolation = Extrapolation.FLAT
+    meta: Meta = Meta()
+
+    def __post_init__(self) -> None:
+        if len(self.x) != len(self.y) or len(self.x) < 1:
+            raise ModelError(
+                f"lookups.{self.name}.points: x and y must have the same, non-zero length "
+                f"(got {len(self.x)} and {len(self.y)}). Give [x, y] pairs"
+            )
+        if any(b <= a for a, b in zip(self.x, self.x[1:], strict=False)):
+            raise ModelError(
+                f"lookups.{self.name}.points: x values must increase strictly "
+                f"(got {list(self.x)}). Sort the points by x and remove duplicates"
+            )
+
+    def __call__(self, x: np.ndarray | float) -> np.ndarray:
+        """Evaluate the lookup at ``x`` (vectorised)."""
+        xs, ys = np.asarray(self.x), np.asarray(self.y)
+        values = np.interp(x, xs, ys)
+        if self.extrapolation is Extrapolation.LINEAR and len(xs) > 1:
+            low_slope = (ys[1] - ys[0]) / (xs[1] - xs[0])
+            high_slope = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
+            values = np.where(x < xs[0], ys[0] + (x - xs[0]) * low_slope, values)
+            values = np.where(x > xs[-1], ys[-1] + (x - xs[-1]) * high_slope, values)
+        elif self.extrapolation is Extrapolation.DISCRETE:
+            index = np.clip(np.searchsorted(xs, x, side="right") - 1, 0, len(xs) - 1)
+            values = ys[index]
+        return np.asarray(values, dtype=float)
+
+    def slope(self, x: np.ndarray | float) -> np.ndarray:
+        """The derivative of the lookup at ``x`` (0 on flat ends and for discrete lookups)."""
+        xs, ys = np.asarray(self.x), np.asarray(self.y)
+        if len(xs) < 2 or self.extrapolation is Extrapolation.DISCRETE:
+            return np.zeros_like(np.asarray(x, dtype=float))
+        slopes = np.diff(ys) / np.diff(xs)
+        index = np.clip(np.searchsorted(xs, x, side="right") - 1, 0, len(slopes) - 1)
+        result = slopes[index]
+        if self.extrapolation is Extrapolation.FLAT:
+            result = np.where((x < xs[0]) | (x > xs[-1]), 0.0, result)
+        return np.asarray(result, dtype=float)
+
+    def scalar(self, x: float) -> float:
+        """Evaluate the lookup at one point with plain Python (the single-run fast path)."""
+        xs, ys = self.x, self.y
+        if x <= xs[0] or x >= xs[-1]:
+            if self.extrapolation is Extrapolation.FLAT or len(xs) == 1:
+                return ys[0] if x <= xs[0] else ys[-1]
+            return float(self(x))
+        if self.extrapolation is Extrapolation.DISCRETE:
+            return float(self(x))
+        i = bisect.bisect_right(xs, x) - 1
+        x0, x1, y0, y1 = xs[i], xs[i + 1], ys[i], ys[i + 1]
+        return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    """A PSS indicator: its perspective, which direction is better, its true and reported value."""
+
+    name: str
+    perspective: Perspective
+    better: Better
+    true: sympy.Expr
+    reported: sympy.Expr
+    meta: Meta = Meta()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Model:
+    """A complete, validated, lowered model (compared and hashed by identity).
+
+    ``auxiliaries`` are in evaluation order together with ``flows``: :attr:`algebraic_order` lists
+    every flow and auxiliary name in the order they are computed.
+    """
+
+    name: str
+    title: str
+    time: TimeSpec
+    parameters: tuple[Parameter, ...]
+    stocks: tuple[Stock, ...]
+    flows: tuple[Flow, ...]
+    auxiliaries: tuple[Auxiliary, ...]
+    lookups: tuple[Lookup, ...] = ()
+    discrete: tuple[DiscreteState, ...] = ()
+    measures: tuple[Measure, ...] = ()
+    algebraic_order: tuple[str, ...] = ()
+    source: str = ""
+    _index: Mapping[str, object] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        index: dict[str, object] = {}
+        for item in self.declarations():
+            if item.name in index:
+                raise ModelError(
+                    f"{self.source or self.name}: the name '{item.name}' is defined twice. "
+                    "Give every variable its own name"
+                )
+            index[item.name] = item
+        object.__setattr__(self, "_index", MappingProxyType(index))
+
+    def declarations(self) -> Iterator[Parameter | Stock | Flow | Auxiliary | Lookup | DiscreteState]:
+        """Every named object of the model."""
+        yield from self.parameters
+        yield from self.stocks
+        yield from self.flows
+        yield from self.auxiliaries
+        yield from self.lookups
+        yield from self.discrete
+
+    def __getitem__(self, name: str) -> object:
+        return self._index[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._index
+
+    @property
+    def stock_names(self) -> tuple[str, ...]:
+        """Names of the stocks, hidden ones included, in state order."""
+        return tuple(s.name for s in self.stocks)
+
+    @property
+    def flow_names(self) -> tuple[str, ...]:
+        """Names of the flows, in the column order of :meth:`stoichiometry`."""
+        return tuple(f.name for f in self.flows)
+
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        """Names of the parameters, in the row order of the parameter array."""
+        return tuple(p.name for p in self.parameters)
+
+    def stoichiometry(self) -> np.ndarray:
+        """The matrix ``N`` (stocks x flows): -1 at a flow's source, +1 at its target."""
+        rows = {name: i for i, name in enumerate(self.stock_names)}
+        matrix = np.zeros((len(self.stocks), len(self.flows)))
+        for j, flow in enumerate(self.flows):
+            if flow.source is not None:
+                matrix[rows[flow.source], j] -= 1.0
+            if flow.target is not None:
+                matrix[rows[flow.target], j] += 1.0
+        return matrix
+
+    def visible_variables(self) -> tuple[str, ...]:
+        """Names reported in results: user stocks, flows and auxiliaries, then parameters."""
+        names = [s.name for s in self.stocks if not s.hidden]
+        names += [f.name for f in self.flows if not f.hidden]
+        names += [a.name for a in self.auxiliaries if not a.hidden]
+        return tuple(names)

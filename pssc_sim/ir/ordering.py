@@ -1,0 +1,63 @@
+"""Dependency order of equations, and cycles reported with their members in order."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping, Sequence
+
+from pssc_sim.errors import ModelError
+
+
+def dependency_order(dependencies: Mapping[str, Sequence[str]], *, what: str,
+                     where: str) -> tuple[str, ...]:
+    """Order ``dependencies`` (name -> names it needs) so every name follows what it needs.
+
+    Names that are not keys (stocks, parameters) are inputs and impose no order. Ties keep the
+    declaration order of the mapping, so the order is stable. A cycle raises :class:`ModelError`
+    naming its members in order.
+
+    >>> dependency_order({"b": ["a"], "a": [], "c": ["b", "a"]}, what="algebraic", where="m")
+    ('a', 'b', 'c')
+    """
+    position = {name: i for i, name in enumerate(dependencies)}
+    users: dict[str, list[str]] = {name: [] for name in dependencies}
+    waiting = {name: 0 for name in dependencies}
+    for name, needs in dependencies.items():
+        for need in set(needs):
+            if need in position:
+                users[need].append(name)
+                waiting[name] += 1
+    ready = [(position[n], n) for n, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        _, name = heapq.heappop(ready)
+        order.append(name)
+        for user in users[name]:
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                heapq.heappush(ready, (position[user], user))
+    if len(order) < len(dependencies):
+        cycle = find_cycle(dependencies, {n for n, c in waiting.items() if c > 0})
+        raise ModelError(
+            f"{where}: {what} cycle: {' -> '.join([*cycle, cycle[0]])} "
+            f"(got {len(cycle)} variables that depend on each other). Break the loop with a stock "
+            "(an accumulation) or a delay, or remove one of the dependencies"
+        )
+    return tuple(order)
+
+
+def find_cycle(dependencies: Mapping[str, Sequence[str]], candidates: set[str]) -> list[str]:
+    """One cycle among ``candidates``, as names each of which needs the next."""
+    start = min(candidates, key=list(dependencies).index)
+    path: list[str] = []
+    seen: dict[str, int] = {}
+    node = start
+    while node not in seen:
+        seen[node] = len(path)
+        path.append(node)
+        node = next(n for n in dependencies[node] if n in candidates)
+    cycle = path[seen[node]:]
+    # Report the cycle in the direction of use: cause first, then what it feeds.
+    cycle.reverse()
+    return cycle

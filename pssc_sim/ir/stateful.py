@@ -1,0 +1,194 @@
+"""Lowering of stateful builtins into hidden stocks, flows, auxiliaries and discrete states.
+
+Each stateful call in an equation is replaced by an expression over new hidden variables, named
+``<owner>__<builtin><k>`` after the variable whose equation made the call, so results, loops and
+diagrams can fold them back into what the user wrote. Formulations follow Sterman, *Business
+Dynamics* (2000), ch. 11 (material delays and information smooths), and Vensim's documented
+semantics for TREND, FORECAST, SAMPLE IF TRUE and DELAY FIXED:
+
+- ``SMOOTHN(x, T, x0, n)``: n stages ``s_i`` with ``ds_i/dt = (s_{i-1} - s_i) * n / T``,
+  ``s_0 = x``, all starting at ``x0``; the output is ``s_n``.
+- ``DELAYN(x, D, x0, n)``: n stages of material ``L_i`` with outflow ``L_i * n / D``; each starts
+  at ``x0 * D / n`` and the output is the last outflow. Material is conserved through the chain.
+- ``TREND(x, T, g0)``: ``AV`` smooths ``x`` over ``T`` from ``x / (1 + g0 * T)``; the output is
+  ``ZIDZ(x - AV, T * |AV|)``. ``FORECAST(x, T, h) = x * (1 + ZIDZ(x - AV, T * AV) * h)``.
+- ``INITIAL(x)``: a stock with no flows, starting at ``x``.
+- ``SAMPLE_IF_TRUE`` and ``DELAY_FIXED``: discrete states updated once per time step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import sympy
+
+from pssc_sim.errors import ModelError
+from pssc_sim.ir.builtins import BUILTINS, as_condition
+from pssc_sim.ir.functions import StatefulCall, variable_symbol
+from pssc_sim.ir.model import Auxiliary, DiscreteState, FixedDelay, Flow, Meta, SampleMemory, Stock
+
+
+@dataclass(slots=True)
+class Lowered:
+    """What lowering adds to a model: hidden variables, collected while equations are rewritten."""
+
+    stocks: list[Stock] = field(default_factory=list)
+    flows: list[Flow] = field(default_factory=list)
+    auxiliaries: list[Auxiliary] = field(default_factory=list)
+    discrete: list[DiscreteState] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Call:
+    """One stateful call being lowered: where it is, and how to name what it creates."""
+
+    owner: str
+    prefix: str
+    where: str
+    args: tuple[sympy.Expr, ...]
+    constants: Mapping[str, float]
+    out: Lowered
+
+    def stock(self, name: str, initial: sympy.Expr) -> sympy.Symbol:
+        self.out.stocks.append(Stock(name, initial, origin=self.owner))
+        return variable_symbol(name)
+
+    def flow(self, name: str, rate: sympy.Expr, source: str | None, target: str | None) -> sympy.Symbol:
+        self.out.flows.append(Flow(name, rate, source, target, origin=self.owner))
+        return variable_symbol(name)
+
+    def order(self, value: sympy.Expr) -> int:
+        """The order argument of SMOOTHN/DELAYN: a constant, truncated to an integer >= 1."""
+        number = value.subs({variable_symbol(k): v for k, v in self.constants.items()})
+        if not number.is_Number:
+            raise ModelError(
+                f"{self.where}: the order of {self.prefix.rstrip('0123456789')} must be a constant "
+                f"(got {value}). Use a number or a parameter"
+            )
+        order = int(float(number))
+        if order < 1:
+            raise ModelError(
+                f"{self.where}: the order must be at least 1 (got {value}). Use 1, 2, 3 ..."
+            )
+        return order
+
+
+def _smooth(call: _Call, source: sympy.Expr, time: sympy.Expr, initial: sympy.Expr,
+            order: int) -> sympy.Expr:
+    previous = source
+    for i in range(1, order + 1):
+        name = f"{call.prefix}" if i == 1 else f"{call.prefix}_s{i}"
+        stage = variable_symbol(name)
+        call.flow(f"{name}_rate", (previous - stage) * order / time, None, name)
+        previous = call.stock(name, initial)
+    return previous
+
+
+def _delay(call: _Call, source: sympy.Expr, delay: sympy.Expr, initial: sympy.Expr,
+           order: int) -> sympy.Expr:
+    upstream: str | None = None
+    inflow = source
+    stage_name = ""
+    for i in range(1, order + 1):
+        stage_name = call.prefix if i == 1 else f"{call.prefix}_s{i}"
+        call.flow(f"{stage_name}_in", inflow, upstream, stage_name)
+        call.stock(stage_name, initial * delay / order)
+        inflow = variable_symbol(stage_name) * order / delay
+        upstream = stage_name
+    return call.flow(f"{call.prefix}_out", inflow, upstream, None)
+
+
+def _trend_average(call: _Call, source: sympy.Expr, time: sympy.Expr,
+                   initial: sympy.Expr) -> sympy.Symbol:
+    average = variable_symbol(call.prefix)
+    call.flow(f"{call.prefix}_rate", (source - average) / time, None, call.prefix)
+    return call.stock(call.prefix, initial)
+
+
+def _zidz(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
+    return BUILTINS["ZIDZ"].build([a, b])
+
+
+def _trend(call: _Call) -> sympy.Expr:
+    x, time, initial_trend = call.args
+    average = _trend_average(call, x, time, x / (1 + initial_trend * time))
+    return _zidz(x - average, time * sympy.Abs(average))
+
+
+def _forecast(call: _Call) -> sympy.Expr:
+    x, time, horizon = call.args
+    average = _trend_average(call, x, time, x)
+    return x * (1 + _zidz(x - average, time * average) * horizon)
+
+
+def _initial(call: _Call) -> sympy.Expr:
+    return call.stock(call.prefix, call.args[0])
+
+
+def _sample_if_true(call: _Call) -> sympy.Expr:
+    condition, x, initial = call.args
+    memory = f"{call.prefix}_memory"
+    value = sympy.Piecewise((x, as_condition(condition)), (variable_symbol(memory), True))
+    call.out.auxiliaries.append(Auxiliary(call.prefix, value, Meta(), origin=call.owner))
+    call.out.discrete.append(SampleMemory(memory, initial, call.prefix, call.owner))
+    return variable_symbol(call.prefix)
+
+
+def _delay_fixed(call: _Call) -> sympy.Expr:
+    x, delay, initial = call.args
+    call.out.discrete.append(FixedDelay(call.prefix, x, delay, initial, call.owner))
+    return variable_symbol(call.prefix)
+
+
+_Lowering = Callable[[_Call], sympy.Expr]
+
+#: How each stateful builtin is lowered, by name.
+LOWERINGS: Mapping[str, _Lowering] = {
+    "SMOOTH": lambda c: _smooth(c, c.args[0], c.args[1], c.args[0], 1),
+    "SMOOTHI": lambda c: _smooth(c, c.args[0], c.args[1], c.args[2], 1),
+    "SMOOTH3": lambda c: _smooth(c, c.args[0], c.args[1], c.args[0], 3),
+    "SMOOTH3I": lambda c: _smooth(c, c.args[0], c.args[1], c.args[2], 3),
+    "SMOOTHN": lambda c: _smooth(c, c.args[0], c.args[1], c.args[2], c.order(c.args[3])),
+    "DELAY1": lambda c: _delay(c, c.args[0], c.args[1], c.args[0], 1),
+    "DELAY1I": lambda c: _delay(c, c.args[0], c.args[1], c.args[2], 1),
+    "DELAY3": lambda c: _delay(c, c.args[0], c.args[1], c.args[0], 3),
+    "DELAY3I": lambda c: _delay(c, c.args[0], c.args[1], c.args[2], 3),
+    "DELAYN": lambda c: _delay(c, c.args[0], c.args[1], c.args[2], c.order(c.args[3])),
+    "TREND": _trend,
+    "FORECAST": _forecast,
+    "INITIAL": _initial,
+    "SAMPLE_IF_TRUE": _sample_if_true,
+    "DELAY_FIXED": _delay_fixed,
+}
+
+
+class Lowerer:
+    """Rewrites equations of one model, numbering hidden variables per owner."""
+
+    def __init__(self, constants: Mapping[str, float]) -> None:
+        self.constants = constants
+        self.out = Lowered()
+        self._counts: dict[tuple[str, str], int] = {}
+
+    def lower(self, expr: sympy.Expr, *, owner: str, where: str) -> sympy.Expr:
+        """Return ``expr`` with every stateful call replaced by its hidden structure."""
+        if not expr.has(StatefulCall):
+            return expr
+        return self._rewrite(expr, owner, where)
+
+    def _rewrite(self, expr: sympy.Basic, owner: str, where: str) -> sympy.Expr:
+        if not expr.args or not expr.has(StatefulCall):
+            return expr  # type: ignore[return-value]
+        args = tuple(self._rewrite(a, owner, where) for a in expr.args)
+        if isinstance(expr, StatefulCall):
+            return self._lower_call(expr.builtin, args, owner, where)
+        return expr.func(*args)  # type: ignore[no-any-return]
+
+    def _lower_call(self, builtin: str, args: Sequence[sympy.Expr], owner: str,
+                    where: str) -> sympy.Expr:
+        key = (owner, builtin)
+        self._counts[key] = self._counts.get(key, 0) + 1
+        prefix = f"{owner}__{builtin.lower()}{self._counts[key]}"
+        call = _Call(owner, prefix, where, tuple(args), self.constants, self.out)
+        return LOWERINGS[builtin](call)

@@ -1,0 +1,313 @@
+"""Equations: text -> sympy, through a whitelist of Python syntax.
+
+Equations are read with :func:`ast.parse` and every node is translated by hand; a node type not
+listed here is rejected with its column. No model text ever reaches ``eval``, ``exec``,
+``sympify`` or ``parse_expr``, so a model file cannot run code.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+import sympy
+
+from pssc_sim.errors import ExpressionError, did_you_mean
+from pssc_sim.ir.builtins import BUILTINS, RESERVED_NAMES, Builtin, as_condition, is_condition
+from pssc_sim.ir.functions import (
+    FINAL_TIME,
+    INITIAL_TIME,
+    TIME,
+    TIME_STEP,
+    lookup_function,
+    variable_symbol,
+)
+
+_CLOCK = {"TIME": TIME, "TIME_STEP": TIME_STEP, "INITIAL_TIME": INITIAL_TIME,
+          "FINAL_TIME": FINAL_TIME}
+
+_BINARY: dict[type[ast.operator], Callable[[sympy.Expr, sympy.Expr], sympy.Expr]] = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b,
+    ast.Mod: lambda a, b: sympy.Mod(a, b),
+}
+
+_COMPARE: dict[type[ast.cmpop], Callable[[sympy.Expr, sympy.Expr], sympy.Basic]] = {
+    ast.Lt: lambda a, b: a < b,
+    ast.LtE: lambda a, b: a <= b,
+    ast.Gt: lambda a, b: a > b,
+    ast.GtE: lambda a, b: a >= b,
+    ast.Eq: lambda a, b: sympy.Eq(a, b),
+    ast.NotEq: lambda a, b: sympy.Ne(a, b),
+}
+
+# Constructs that are valid Python but never valid in an equation, with the fix to offer.
+_REJECTED: dict[type[ast.AST], str] = {
+    ast.Attribute: "attribute access is not allowed. Use a plain variable name",
+    ast.Subscript: "subscripts are not allowed. Use a plain variable name",
+    ast.Lambda: "lambda is not allowed. Write the expression directly",
+    ast.ListComp: "comprehensions are not allowed. Write the expression directly",
+    ast.SetComp: "comprehensions are not allowed. Write the expression directly",
+    ast.DictComp: "comprehensions are not allowed. Write the expression directly",
+    ast.GeneratorExp: "comprehensions are not allowed. Write the expression directly",
+    ast.NamedExpr: "assignment expressions are not allowed. Define an auxiliary instead",
+    ast.Starred: "starred arguments are not allowed. Pass each argument",
+    ast.JoinedStr: "strings are not allowed. Use numbers and variable names",
+    ast.List: "lists are not allowed. Use numbers and variable names",
+    ast.Tuple: "tuples are not allowed. Use numbers and variable names",
+    ast.Dict: "dictionaries are not allowed. Use numbers and variable names",
+    ast.Set: "sets are not allowed. Use numbers and variable names",
+    ast.Await: "await is not allowed. Write an arithmetic expression",
+    ast.Yield: "yield is not allowed. Write an arithmetic expression",
+    ast.YieldFrom: "yield is not allowed. Write an arithmetic expression",
+}
+
+_OPERATOR_HINTS: dict[type[ast.AST], str] = {
+    ast.BitXor: "'^' is not a power here. Use ** for powers",
+    ast.FloorDiv: "'//' is not supported. Use INTEGER(a / b)",
+    ast.MatMult: "'@' is not supported. Use * for multiplication",
+    ast.BitAnd: "'&' is not supported. Use 'and'",
+    ast.BitOr: "'|' is not supported. Use 'or'",
+    ast.LShift: "'<<' is not supported. Use arithmetic operators",
+    ast.RShift: "'>>' is not supported. Use arithmetic operators",
+    ast.Invert: "'~' is not supported. Use 'not'",
+    ast.Is: "'is' is not supported. Use ==",
+    ast.IsNot: "'is not' is not supported. Use !=",
+    ast.In: "'in' is not supported. Use comparisons",
+    ast.NotIn: "'not in' is not supported. Use comparisons",
+}
+
+#: Largest integer literal kept exact; larger ones become floats.
+_EXACT_INTEGER_LIMIT = 2**53
+
+
+@dataclass(frozen=True, slots=True)
+class Namespace:
+    """The names an equation may refer to."""
+
+    variables: Collection[str]
+    lookups: Collection[str]
+
+    def candidates(self) -> list[str]:
+        """Every name a did-you-mean may suggest."""
+        return [*self.variables, *self.lookups, *RESERVED_NAMES, *BUILTINS]
+
+
+def parse_expression(text: object, *, where: str, namespace: Namespace) -> sympy.Expr:
+    """Translate the equation ``text`` into a sympy expression.
+
+    Parameters
+    ----------
+    text
+        The equation as written in the model file; numbers are accepted as they are.
+    where
+        ``file: key.path`` of the equation, the prefix of every error message.
+    namespace
+        The variable and lookup names the equation may use.
+
+    Examples
+    --------
+    >>> ns = Namespace(variables={"a", "b"}, lookups=set())
+    >>> parse_expression("MAX(a, 2 * b)", where="m.yaml: auxiliaries.c", namespace=ns)
+    Max(a, 2*b)
+    """
+    if isinstance(text, bool) or not isinstance(text, (str, int, float)):
+        raise ExpressionError(
+            f"{where}: an equation must be a number or a text expression (got {text!r}). "
+            "Write it as a number or a string such as 'a * b'"
+        )
+    if isinstance(text, (int, float)):
+        return _number(text, where)
+    source = " ".join(text.split("\n")).strip()
+    if not source:
+        raise ExpressionError(f"{where}: the equation is empty (got {text!r}). Write an expression")
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError as exc:
+        column = exc.offset or 1
+        raise ExpressionError(
+            f"{where}: invalid syntax at column {column} (got {source!r}). "
+            "Use Python arithmetic: + - * / **, comparisons, and function calls"
+        ) from None
+    translator = _Translator(where, source, namespace)
+    try:
+        result = translator.visit(tree.body)
+    except RecursionError:
+        raise ExpressionError(
+            f"{where}: the equation is nested too deeply (got {len(source)} characters). "
+            "Split it into auxiliaries"
+        ) from None
+    if is_condition(result):
+        raise ExpressionError(
+            f"{where}: the equation is a condition, not a value (got {source!r}). "
+            "Wrap it, e.g. IF_THEN_ELSE(condition, 1, 0)"
+        )
+    return result  # type: ignore[no-any-return]
+
+
+def _number(value: float | int, where: str) -> sympy.Expr:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ExpressionError(f"{where}: the number is not finite (got {value}). Use a finite value")
+    if isinstance(value, int) and abs(value) < _EXACT_INTEGER_LIMIT:
+        return sympy.Integer(value)
+    return sympy.Float(float(value))
+
+
+class _Translator:
+    """Walks a Python expression tree, building sympy objects for whitelisted nodes only."""
+
+    def __init__(self, where: str, source: str, namespace: Namespace) -> None:
+        self.where = where
+        self.source = source
+        self.namespace = namespace
+
+    def visit(self, node: ast.AST) -> sympy.Basic:
+        method = getattr(self, f"visit_{type(node).__name__}", None)
+        if method is not None:
+            return method(node)  # type: ignore[no-any-return]
+        hint = _REJECTED.get(type(node))
+        if hint is not None:
+            what, fix = hint.split(". ", 1)
+            raise self._rejected(node, what, fix)
+        raise self._rejected(node, f"'{type(node).__name__}' is not allowed",
+                             "Use arithmetic, comparisons and function calls")
+
+    def _rejected(self, node: ast.AST, what: str, fix: str) -> ExpressionError:
+        column = getattr(node, "col_offset", 0) + 1
+        return ExpressionError(
+            f"{self.where}: {what} (column {column}, got {self.source!r}). {fix}"
+        )
+
+    def visit_Constant(self, node: ast.Constant) -> sympy.Expr:
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self._rejected(node, f"the constant {value!r} is not a number",
+                                 "Use numbers and variable names")
+        return _number(value, self.where)
+
+    def visit_Name(self, node: ast.Name) -> sympy.Basic:
+        name = node.id
+        if "__" in name:
+            raise self._rejected(node, f"the name '{name}' contains a double underscore",
+                                 "Names with '__' are reserved; rename the variable")
+        if name in self.namespace.variables:
+            return variable_symbol(name)
+        if name in _CLOCK:
+            return _CLOCK[name]
+        if name in self.namespace.lookups:
+            raise self._rejected(node, f"the lookup '{name}' is used as a value",
+                                 f"Call it with an input, e.g. {name}(x)")
+        if name.upper() in BUILTINS:
+            raise self._rejected(node, f"the function '{name}' is used as a value",
+                                 f"Call it with its arguments, e.g. {name.upper()}(...)")
+        hint = did_you_mean(name, self.namespace.candidates())
+        if hint:
+            raise ExpressionError(f"{self.where}: unknown name '{name}'.{hint}")
+        raise ExpressionError(
+            f"{self.where}: unknown name '{name}' (column {node.col_offset + 1}). Define it under "
+            "parameters, stocks, flows or auxiliaries, or correct the spelling"
+        )
+
+    def visit_BinOp(self, node: ast.BinOp) -> sympy.Expr:
+        left, right = self._value(node.left), self._value(node.right)
+        if isinstance(node.op, ast.Pow):
+            return self._power(left, right)
+        operation = _BINARY.get(type(node.op))
+        if operation is None:
+            raise self._operator(node, node.op)
+        return operation(left, right)
+
+    def _power(self, base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
+        if base.is_Number and exponent.is_Number:
+            # Evaluate numeric powers in floating point: exact big-integer powers could hang.
+            try:
+                return sympy.Float(float(base) ** float(exponent))
+            except (OverflowError, ZeroDivisionError, TypeError):
+                raise ExpressionError(
+                    f"{self.where}: the power {base}**{exponent} cannot be computed "
+                    f"(got {self.source!r}). Use a smaller exponent"
+                ) from None
+        return base**exponent  # type: ignore[no-any-return]
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> sympy.Basic:
+        if isinstance(node.op, ast.Not):
+            return sympy.Not(as_condition(self.visit(node.operand)))
+        operand = self._value(node.operand)
+        if isinstance(node.op, ast.USub):
+            return -operand
+        if isinstance(node.op, ast.UAdd):
+            return operand
+        raise self._operator(node, node.op)
+
+    def visit_Compare(self, node: ast.Compare) -> sympy.Basic:
+        terms = [self._value(node.left), *(self._value(c) for c in node.comparators)]
+        relations: list[sympy.Basic] = []
+        for op, left, right in zip(node.ops, terms, terms[1:], strict=False):
+            compare = _COMPARE.get(type(op))
+            if compare is None:
+                raise self._operator(node, op)
+            relations.append(compare(left, right))
+        return sympy.And(*relations) if len(relations) > 1 else relations[0]
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> sympy.Basic:
+        values = [as_condition(self.visit(v)) for v in node.values]
+        return sympy.And(*values) if isinstance(node.op, ast.And) else sympy.Or(*values)
+
+    def visit_IfExp(self, node: ast.IfExp) -> sympy.Expr:
+        condition = as_condition(self.visit(node.test))
+        return sympy.Piecewise(  # type: ignore[no-any-return]
+            (self._value(node.body), condition), (self._value(node.orelse), True)
+        )
+
+    def visit_Call(self, node: ast.Call) -> sympy.Basic:
+        if not isinstance(node.func, ast.Name):
+            raise self._rejected(node, "only named functions can be called",
+                                 "Call a builtin such as MAX(a, b) or a lookup such as f(x)")
+        if node.keywords:
+            raise self._rejected(node, "keyword arguments are not allowed",
+                                 "Pass arguments by position")
+        name = node.func.id
+        if "__" in name:
+            raise self._rejected(node, f"the name '{name}' contains a double underscore",
+                                 "Names with '__' are reserved; call a builtin or a lookup")
+        args = [self._value(a) for a in node.args]
+        if name in self.namespace.lookups:
+            return self._lookup_call(node, name, args)
+        builtin = BUILTINS.get(name.upper())
+        if builtin is None:
+            hint = did_you_mean(name.upper(), [*BUILTINS, *self.namespace.lookups])
+            raise self._rejected(node, f"unknown function '{name}'",
+                                 (hint.strip() + " " if hint else "")
+                                 + "Use a builtin or a lookup defined under lookups")
+        return self._builtin_call(node, builtin, args)
+
+    def _lookup_call(self, node: ast.Call, name: str, args: list[sympy.Expr]) -> sympy.Expr:
+        if len(args) != 1:
+            raise self._rejected(node, f"the lookup '{name}' takes 1 argument, not {len(args)}",
+                                 f"Call it as {name}(x)")
+        return lookup_function(name)(args[0])  # type: ignore[no-any-return]
+
+    def _builtin_call(self, node: ast.Call, builtin: Builtin, args: list[sympy.Expr]) -> sympy.Expr:
+        if not builtin.accepts(len(args)):
+            raise self._rejected(
+                node, f"{builtin.name} takes {builtin.signature} arguments, not {len(args)}",
+                f"Write {builtin.description.split(':')[0]}",
+            )
+        return builtin.build(args)
+
+    def _value(self, node: ast.AST) -> sympy.Expr:
+        """Translate a node that must be a number, not a condition."""
+        value = self.visit(node)
+        if is_condition(value):
+            return sympy.Piecewise((sympy.S.One, value), (sympy.S.Zero, True))  # type: ignore[no-any-return]
+        return value  # type: ignore[return-value]
+
+    def _operator(self, node: ast.AST, op: ast.AST) -> ExpressionError:
+        hint = _OPERATOR_HINTS.get(type(op), f"'{type(op).__name__}' is not supported. "
+                                              "Use + - * / ** and comparisons")
+        what, fix = hint.split(". ", 1)
+        return self._rejected(node, what, fix)

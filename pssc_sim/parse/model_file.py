@@ -1,0 +1,416 @@
+"""Model files (YAML, DESIGN §2) -> validated, lowered IR.
+
+Validation happens here, at the boundary: every error names ``file: key.path``, the problem, the
+value and a fix, and unknown keys or names come with a did-you-mean.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sympy
+import yaml
+
+from pssc_sim.errors import ModelError, did_you_mean
+from pssc_sim.ir.builtins import BUILTINS, RESERVED_NAMES
+from pssc_sim.ir.functions import StatefulCall, variable_symbol
+from pssc_sim.ir.model import (
+    Auxiliary,
+    Better,
+    Extrapolation,
+    Flow,
+    Lookup,
+    Measure,
+    Meta,
+    Model,
+    Parameter,
+    Perspective,
+    Stock,
+    TimeSpec,
+)
+from pssc_sim.ir.ordering import dependency_order
+from pssc_sim.ir.stateful import Lowerer
+from pssc_sim.parse.expressions import Namespace, parse_expression
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_SECTIONS = ("parameters", "stocks", "flows", "auxiliaries", "lookups")
+_TOP_KEYS = ("model", "title", "description", "time", "measures", *_SECTIONS)
+_TIME_KEYS = ("start", "stop", "dt", "save_every", "units")
+_META_KEYS = ("units", "description", "source")
+_KEYS = {
+    "parameters": ("value", "range", "distribution", *_META_KEYS),
+    "stocks": ("initial", "non_negative", *_META_KEYS),
+    "flows": ("rate", "from", "to", *_META_KEYS),
+    "auxiliaries": ("equation", *_META_KEYS),
+    "lookups": ("points", "x", "y", "extrapolation", *_META_KEYS),
+    "measures": ("perspective", "better", "true", "reported", *_META_KEYS),
+}
+# The key a shorthand entry (a bare value instead of a mapping) stands for.
+_SHORTHAND = {"parameters": "value", "stocks": "initial", "auxiliaries": "equation",
+              "flows": "rate"}
+
+
+def resolve_model_path(path: str | Path) -> Path:
+    """The model file for ``path``: a file, or a folder holding ``model.yaml``."""
+    candidate = Path(path)
+    if candidate.is_dir():
+        candidate = candidate / "model.yaml"
+    if not candidate.is_file():
+        raise ModelError(
+            f"{path}: no model file there (got {str(candidate)!r}). Give a .yaml model file or a "
+            "folder under models/ that holds model.yaml"
+        )
+    return candidate
+
+
+def read_yaml(path: Path) -> Any:
+    """Read a YAML document safely (no tags that construct Python objects)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{path}: cannot read the file ({exc}). Check the path") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        place = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown place"
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ModelError(
+            f"{path}: invalid YAML at {place} ({problem}). Fix the indentation or quoting there"
+        ) from None
+
+
+def load_model_file(path: str | Path) -> Model:
+    """Read, validate and lower a YAML model file.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "m.yaml").write_text(
+    ...     "model: decay\\ntime: {start: 0, stop: 1, dt: 0.5}\\n"
+    ...     "stocks: {x: 1}\\nflows: {out: {from: x, rate: x}}\\n")
+    >>> load_model_file(folder / "m.yaml").stock_names
+    ('x',)
+    """
+    file = resolve_model_path(path)
+    document = read_yaml(file)
+    return _Reader(str(file), document).read()
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    section: str
+    name: str
+    fields: Mapping[str, Any]
+
+    @property
+    def path(self) -> str:
+        return f"{self.section}.{self.name}"
+
+
+class _Reader:
+    """Reads one model document; ``where(path)`` prefixes every message with the file."""
+
+    def __init__(self, file: str, document: Any) -> None:
+        self.file = file
+        self.document = document
+
+    def where(self, key_path: str) -> str:
+        return f"{self.file}: {key_path}"
+
+    def error(self, key_path: str, message: str) -> ModelError:
+        return ModelError(f"{self.where(key_path)}: {message}")
+
+    def read(self) -> Model:
+        if not isinstance(self.document, Mapping):
+            raise ModelError(
+                f"{self.file}: a model file must be a YAML mapping (got "
+                f"{type(self.document).__name__}). Start with 'model: name' and sections such as "
+                "'stocks:'"
+            )
+        self.check_keys(self.document, _TOP_KEYS, "")
+        entries = {section: self.entries(section) for section in (*_SECTIONS, "measures")}
+        names = self.check_names(entries)
+        lookups = tuple(self.lookup(e) for e in entries["lookups"])
+        namespace = Namespace(variables=names, lookups={lk.name for lk in lookups})
+        parameters = tuple(self.parameter(e) for e in entries["parameters"])
+        constants = {p.name: p.value for p in parameters}
+        lowerer = Lowerer(constants)
+        stocks = [self.stock(e, namespace) for e in entries["stocks"]]
+        flows = [self.flow(e, namespace, lowerer, set(entries_names(entries["stocks"])))
+                 for e in entries["flows"]]
+        auxiliaries = [self.auxiliary(e, namespace, lowerer) for e in entries["auxiliaries"]]
+        measures = [self.measure(e, namespace, lowerer, names, auxiliaries)
+                    for e in entries["measures"]]
+        stocks += lowerer.out.stocks
+        flows += lowerer.out.flows
+        auxiliaries += lowerer.out.auxiliaries
+        order = self.order(flows, auxiliaries)
+        rank = {name: i for i, name in enumerate(order)}
+        auxiliaries.sort(key=lambda a: rank[a.name])
+        model = Model(
+            name=str(self.document.get("model") or Path(self.file).parent.name),
+            title=str(self.document.get("title") or ""),
+            time=self.time(),
+            parameters=parameters,
+            stocks=tuple(stocks),
+            flows=tuple(flows),
+            auxiliaries=tuple(auxiliaries),
+            lookups=lookups,
+            discrete=tuple(lowerer.out.discrete),
+            measures=tuple(measures),
+            algebraic_order=order,
+            source=self.file,
+        )
+        check_initialisation(model)
+        return model
+
+    # -- structure -------------------------------------------------------------------------
+
+    def check_keys(self, mapping: Mapping[str, Any], allowed: tuple[str, ...], path: str) -> None:
+        for key in mapping:
+            if key not in allowed:
+                where = f"{path}.{key}" if path else str(key)
+                hint = did_you_mean(str(key), allowed)
+                raise self.error(
+                    where, f"unknown key '{key}'.{hint or ' Allowed keys: ' + ', '.join(allowed) + '.'}"
+                )
+
+    def entries(self, section: str) -> list[_Entry]:
+        raw = self.document.get(section)
+        if raw is None:
+            return []
+        if not isinstance(raw, Mapping):
+            raise self.error(section, f"expected a mapping of names to entries (got "
+                                      f"{type(raw).__name__}). Write '{section}:' then 'name: ...' lines")
+        result = []
+        for name, value in raw.items():
+            fields = self.fields(section, str(name), value)
+            result.append(_Entry(section, str(name), fields))
+        return result
+
+    def fields(self, section: str, name: str, value: Any) -> Mapping[str, Any]:
+        path = f"{section}.{name}"
+        if isinstance(value, Mapping):
+            self.check_keys(value, _KEYS[section], path)
+            return value
+        shorthand = _SHORTHAND.get(section)
+        if shorthand is None or value is None:
+            raise self.error(path, f"expected a mapping (got {value!r}). Write "
+                                   f"'{name}: {{{_KEYS[section][0]}: ...}}'")
+        return {shorthand: value}
+
+    def check_names(self, entries: Mapping[str, list[_Entry]]) -> set[str]:
+        seen: dict[str, str] = {}
+        for section in _SECTIONS:
+            for entry in entries[section]:
+                self.check_name(entry)
+                if entry.name in seen:
+                    raise self.error(entry.path, f"the name '{entry.name}' is already defined under "
+                                                 f"{seen[entry.name]}. Rename one of them")
+                seen[entry.name] = entry.section
+        return {n for n, section in seen.items() if section != "lookups"}
+
+    def check_name(self, entry: _Entry) -> None:
+        name = entry.name
+        problem = ""
+        if not _NAME.match(name):
+            problem = "is not a valid name"
+        elif "__" in name:
+            problem = "contains '__', which is reserved for hidden variables"
+        elif name in RESERVED_NAMES or name.upper() in BUILTINS or keyword.iskeyword(name):
+            problem = "is reserved (a builtin or a Python keyword)"
+        if problem:
+            raise self.error(entry.path, f"the name '{name}' {problem} (got {name!r}). Use a "
+                                         "snake_case name of letters, digits and single underscores")
+
+    # -- sections --------------------------------------------------------------------------
+
+    def number(self, value: Any, path: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.error(path, f"expected a number (got {value!r}). Write a plain number "
+                                   "such as 10 or 2.5e-3")
+        return float(value)
+
+    def meta(self, entry: _Entry) -> Meta:
+        values = {}
+        for key in _META_KEYS:
+            value = entry.fields.get(key, "")
+            if not isinstance(value, (str, int, float)):
+                raise self.error(f"{entry.path}.{key}", f"expected text (got {value!r}). Write "
+                                                        "it as a string")
+            values[key] = str(value)
+        return Meta(**values)
+
+    def required(self, entry: _Entry, key: str) -> Any:
+        if key not in entry.fields or entry.fields[key] is None:
+            raise self.error(f"{entry.path}.{key}", f"'{key}' is required (got nothing). Add "
+                                                    f"'{key}: ...' to {entry.name}")
+        return entry.fields[key]
+
+    def parameter(self, entry: _Entry) -> Parameter:
+        value = self.number(self.required(entry, "value"), f"{entry.path}.value")
+        bounds = None
+        if "range" in entry.fields:
+            raw = entry.fields["range"]
+            if not isinstance(raw, (list, tuple)) or len(raw) != 2:
+                raise self.error(f"{entry.path}.range", f"expected [low, high] (got {raw!r}). "
+                                                        "Write range: [5, 20]")
+            low, high = (self.number(v, f"{entry.path}.range") for v in raw)
+            if low > high:
+                raise self.error(f"{entry.path}.range", f"low is above high (got {list(raw)}). "
+                                                        "Write the smaller value first")
+            bounds = (low, high)
+        distribution = entry.fields.get("distribution")
+        if distribution is not None and not isinstance(distribution, Mapping):
+            raise self.error(f"{entry.path}.distribution", f"expected a mapping (got "
+                                                           f"{distribution!r}). Write "
+                                                           "{distribution: uniform, low: 1, high: 2}")
+        return Parameter(entry.name, value, self.meta(entry), bounds,
+                         dict(distribution) if distribution else None)
+
+    def expression(self, entry: _Entry, key: str, namespace: Namespace) -> sympy.Expr:
+        return parse_expression(self.required(entry, key), where=self.where(f"{entry.path}.{key}"),
+                                namespace=namespace)
+
+    def stock(self, entry: _Entry, namespace: Namespace) -> Stock:
+        initial = self.expression(entry, "initial", namespace)
+        if initial.has(StatefulCall):
+            raise self.error(f"{entry.path}.initial", f"stateful builtins cannot set an initial "
+                                                      f"value (got {initial}). Use an auxiliary")
+        non_negative = entry.fields.get("non_negative", False)
+        if not isinstance(non_negative, bool):
+            raise self.error(f"{entry.path}.non_negative", f"expected true or false (got "
+                                                           f"{non_negative!r}). Write true or false")
+        return Stock(entry.name, initial, self.meta(entry), non_negative)
+
+    def flow(self, entry: _Entry, namespace: Namespace, lowerer: Lowerer,
+             stocks: set[str]) -> Flow:
+        ends: list[str | None] = []
+        for key in ("from", "to"):
+            end = entry.fields.get(key)
+            if end is not None and (not isinstance(end, str) or end not in stocks):
+                hint = did_you_mean(str(end), stocks)
+                raise self.error(f"{entry.path}.{key}", f"'{end}' is not a stock."
+                                 f"{hint or ' Name a stock, or leave the key out for a cloud.'}")
+            ends.append(end)
+        if ends[0] is not None and ends[0] == ends[1]:
+            raise self.error(f"{entry.path}.to", f"the flow goes from a stock to itself (got "
+                                                 f"'{ends[0]}'). Use a different target or a cloud")
+        rate = self.expression(entry, "rate", namespace)
+        rate = lowerer.lower(rate, owner=entry.name, where=self.where(f"{entry.path}.rate"))
+        return Flow(entry.name, rate, ends[0], ends[1], self.meta(entry))
+
+    def auxiliary(self, entry: _Entry, namespace: Namespace, lowerer: Lowerer) -> Auxiliary:
+        equation = self.expression(entry, "equation", namespace)
+        equation = lowerer.lower(equation, owner=entry.name,
+                                 where=self.where(f"{entry.path}.equation"))
+        return Auxiliary(entry.name, equation, self.meta(entry))
+
+    def lookup(self, entry: _Entry) -> Lookup:
+        path = entry.path
+        if "points" in entry.fields:
+            points = entry.fields["points"]
+            if not isinstance(points, list) or not all(
+                    isinstance(p, (list, tuple)) and len(p) == 2 for p in points):
+                raise self.error(f"{path}.points", f"expected a list of [x, y] pairs (got "
+                                                   f"{points!r}). Write points: [[0, 1], [10, 2]]")
+            xs = [self.number(p[0], f"{path}.points") for p in points]
+            ys = [self.number(p[1], f"{path}.points") for p in points]
+        else:
+            raw_x, raw_y = self.required(entry, "x"), self.required(entry, "y")
+            if not isinstance(raw_x, list) or not isinstance(raw_y, list):
+                raise self.error(f"{path}.x", "expected lists of numbers for x and y (got "
+                                              f"{raw_x!r}, {raw_y!r}). Write x: [0, 1], y: [2, 3]")
+            xs = [self.number(v, f"{path}.x") for v in raw_x]
+            ys = [self.number(v, f"{path}.y") for v in raw_y]
+        kind = entry.fields.get("extrapolation", "flat")
+        options = [e.value for e in Extrapolation]
+        if kind not in options:
+            raise self.error(f"{path}.extrapolation", f"unknown extrapolation '{kind}'."
+                                                      f"{did_you_mean(str(kind), options) or ' Use flat, linear or discrete.'}")
+        try:
+            return Lookup(entry.name, tuple(xs), tuple(ys), Extrapolation(kind), self.meta(entry))
+        except ModelError as exc:
+            raise ModelError(f"{self.file}: {exc}") from None
+
+    def measure(self, entry: _Entry, namespace: Namespace, lowerer: Lowerer, names: set[str],
+                auxiliaries: list[Auxiliary]) -> Measure:
+        perspective = self.choice(entry, "perspective", Perspective)
+        better = self.choice(entry, "better", Better)
+        if "true" in entry.fields:
+            true = self.expression(entry, "true", namespace)
+        elif entry.name in names:
+            true = variable_symbol(entry.name)
+        else:
+            hint = did_you_mean(entry.name, names)
+            raise self.error(entry.path, f"'{entry.name}' is not a variable and has no 'true' "
+                                         f"expression.{hint or ' Add true: <expression>.'}")
+        reported = (self.expression(entry, "reported", namespace)
+                    if "reported" in entry.fields else true)
+        owner = f"measure_{entry.name}"
+        true = lowerer.lower(true, owner=owner, where=self.where(f"{entry.path}.true"))
+        reported = lowerer.lower(reported, owner=owner, where=self.where(f"{entry.path}.reported"))
+        return Measure(entry.name, perspective, better, true, reported, self.meta(entry))
+
+    def choice(self, entry: _Entry, key: str, kind: type[Perspective] | type[Better]) -> Any:
+        value = self.required(entry, key)
+        options = [member.value for member in kind]
+        if value not in options:
+            hint = did_you_mean(str(value), options)
+            raise self.error(f"{entry.path}.{key}", f"unknown {key} '{value}'."
+                                                    f"{hint or ' Use one of: ' + ', '.join(options) + '.'}")
+        return kind(value)
+
+    def time(self) -> TimeSpec:
+        raw = self.document.get("time")
+        if not isinstance(raw, Mapping):
+            raise self.error("time", f"a time block is required (got {raw!r}). Write "
+                                     "time: {start: 0, stop: 100, dt: 0.25}")
+        self.check_keys(raw, _TIME_KEYS, "time")
+        start = self.number(raw.get("start", 0), "time.start")
+        if "stop" not in raw:
+            raise self.error("time.stop", "'stop' is required (got nothing). Add stop: <time>")
+        stop = self.number(raw["stop"], "time.stop")
+        dt = self.number(raw.get("dt", 1), "time.dt")
+        save_every = self.number(raw.get("save_every", dt), "time.save_every")
+        try:
+            return TimeSpec(start, stop, dt, save_every, str(raw.get("units", "")))
+        except ModelError as exc:
+            raise ModelError(f"{self.file}: {exc}") from None
+
+    def order(self, flows: list[Flow], auxiliaries: list[Auxiliary]) -> tuple[str, ...]:
+        needs = {f.name: [s.name for s in f.rate.free_symbols] for f in flows}
+        needs.update({a.name: [s.name for s in a.equation.free_symbols] for a in auxiliaries})
+        return dependency_order(needs, what="algebraic", where=self.file)
+
+
+def entries_names(entries: list[_Entry]) -> list[str]:
+    """Names of the entries of one section."""
+    return [e.name for e in entries]
+
+
+def check_initialisation(model: Model) -> None:
+    """Raise if the initial values depend on each other in a cycle (they cannot be computed)."""
+    initial_order(model)
+
+
+def initial_order(model: Model) -> tuple[str, ...]:
+    """The order in which initial values are computed: stocks by their ``initial``, flows and
+    auxiliaries by their equations, discrete states by their initial values."""
+    needs: dict[str, list[str]] = {}
+    for stock in model.stocks:
+        needs[stock.name] = [s.name for s in stock.initial.free_symbols]
+    for state in model.discrete:
+        needs[state.name] = [s.name for s in state.initial.free_symbols]
+    for flow in model.flows:
+        needs[flow.name] = [s.name for s in flow.rate.free_symbols]
+    for aux in model.auxiliaries:
+        needs[aux.name] = [s.name for s in aux.equation.free_symbols]
+    return dependency_order(needs, what="initialisation", where=model.source or model.name)

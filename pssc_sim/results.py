@@ -1,0 +1,101 @@
+"""Results of a run: every recorded variable at every saved time, for every member."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pssc_sim.errors import ParameterError, did_you_mean
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Results:
+    """Values shaped ``(n_times, n_variables, n_members)``, with labels.
+
+    A single run (one member) reads like a DataFrame: ``res["x"]`` is a Series indexed by time.
+    An ensemble gives ``res["x"]`` as a DataFrame of time x member, and :meth:`quantiles`.
+
+    Examples
+    --------
+    >>> res = Results(np.array([0.0, 1.0]), ("x",), np.array([[[1.0]], [[2.0]]]),
+    ...               ("k",), np.array([[0.5]]), "euler", "demo")
+    >>> res["x"].tolist()
+    [1.0, 2.0]
+    """
+
+    times: np.ndarray
+    names: tuple[str, ...]
+    values: np.ndarray
+    parameter_names: tuple[str, ...]
+    parameters: np.ndarray  # (n_params, n_members)
+    method: str
+    model_name: str
+
+    @property
+    def n_members(self) -> int:
+        """Number of ensemble members (1 for a single run)."""
+        return int(self.values.shape[2])
+
+    @property
+    def is_ensemble(self) -> bool:
+        """Whether the run had more than one member."""
+        return self.n_members > 1
+
+    def index(self, name: str) -> int:
+        """The column of the variable ``name``."""
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise ParameterError(
+                f"name: '{name}' is not in the results.{did_you_mean(name, self.names)}"
+                " Ask for a stock, flow or auxiliary that was recorded"
+            ) from None
+
+    def __getitem__(self, name: str) -> pd.Series | pd.DataFrame:
+        column = self.values[:, self.index(name), :]
+        time = pd.Index(self.times, name="time")
+        if not self.is_ensemble:
+            return pd.Series(column[:, 0], index=time, name=name)
+        return pd.DataFrame(column, index=time, columns=pd.RangeIndex(self.n_members, name="member"))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.names)
+
+    def member(self, i: int) -> Results:
+        """The run of member ``i`` alone."""
+        if not -self.n_members <= i < self.n_members:
+            raise ParameterError(f"i: no member {i} (got {i}, members 0..{self.n_members - 1}). "
+                                 "Use an index inside the ensemble")
+        return Results(self.times, self.names, self.values[:, :, i:i + 1 or None],
+                       self.parameter_names, self.parameters[:, i:i + 1 or None], self.method,
+                       self.model_name)
+
+    def to_frame(self) -> pd.DataFrame:
+        """A single run as a DataFrame: index ``time``, one column per variable.
+
+        For an ensemble, the median of each variable across members.
+        """
+        data = self.values[:, :, 0] if not self.is_ensemble else np.median(self.values, axis=2)
+        return pd.DataFrame(data, index=pd.Index(self.times, name="time"), columns=list(self.names))
+
+    def quantiles(self, q: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95)) -> pd.DataFrame:
+        """Quantiles across members: columns ``(variable, quantile)``, index ``time``."""
+        levels = np.asarray(q, dtype=float)
+        if levels.ndim != 1 or not ((levels >= 0) & (levels <= 1)).all():
+            raise ParameterError(f"q: quantiles must lie in [0, 1] (got {list(q)}). "
+                                 "Use e.g. [0.05, 0.5, 0.95]")
+        data = np.quantile(self.values, levels, axis=2)  # (n_q, n_times, n_vars)
+        columns = pd.MultiIndex.from_product([self.names, levels], names=["variable", "quantile"])
+        table = data.transpose(1, 2, 0).reshape(len(self.times), -1)
+        return pd.DataFrame(table, index=pd.Index(self.times, name="time"), columns=columns)
+
+    def __repr__(self) -> str:
+        kind = f"{self.n_members} members" if self.is_ensemble else "single run"
+        return (f"<Results {self.model_name!r}: {len(self.names)} variables, {len(self.times)} "
+                f"times {self.times[0]:g}..{self.times[-1]:g}, {kind}, method={self.method}>")
