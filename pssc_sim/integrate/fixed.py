@@ -21,8 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from pssc_sim.compile.compiler import CompiledModel
-from pssc_sim.errors import ModelError
+from pssc_sim.errors import ModelError, SimulationError
 from pssc_sim.integrate.grid import Grid
+from pssc_sim.ir.model import Auxiliary, Flow, Model, Stock
 
 #: Members evaluated together; a few thousand keeps a 100-stock model's temporaries in cache.
 DEFAULT_CHUNK = 4096
@@ -153,6 +154,7 @@ def _run_arrays(compiled: CompiledModel, p: np.ndarray, plan: FixedStepPlan,
         for k, (t, h) in enumerate(zip(plan.steps.tolist(), plan.widths.tolist(), strict=True)):
             if k % plan.stride == 0:
                 compiled.full(t, clock, y, p, d, dy, dn, values[row])
+                check_finite(compiled, values[row], t)
                 row += 1
             else:
                 compiled.rates(t, clock, y, p, d, dy, dn)
@@ -161,7 +163,33 @@ def _run_arrays(compiled: CompiledModel, p: np.ndarray, plan: FixedStepPlan,
                 y[non_negative] = np.maximum(y[non_negative], 0.0)
             discrete.advance(k, d, dn)
         compiled.full(grid.stop, clock, y, p, d, dy, dn, values[row])
+        check_finite(compiled, values[row], grid.stop)
     return values
+
+
+def key_path(model: Model, name: str) -> str:
+    """Where the variable ``name`` is defined in its model file, e.g. ``auxiliaries.x``."""
+    item = model[name] if name in model else None
+    for kind, section in ((Stock, "stocks"), (Flow, "flows"), (Auxiliary, "auxiliaries")):
+        if isinstance(item, kind):
+            return f"{section}.{name}"
+    return f"measures.{name.split('.')[0]}" if item is None else name
+
+
+def check_finite(compiled: CompiledModel, row: np.ndarray, t: float) -> None:
+    """Raise :class:`SimulationError` naming the first output that is NaN or infinite."""
+    if np.isfinite(row).all():
+        return
+    bad = np.argwhere(~np.isfinite(row))[0]
+    variable, member = compiled.outputs[bad[0]], int(bad[1])
+    model = compiled.model
+    where = f"{model.source or model.name}: {key_path(model, variable)}"
+    raise SimulationError(
+        f"{where}: the value is not finite at time {t:g} (got {row[bad[0], member]}"
+        f"{', member ' + str(member) if row.shape[1] > 1 else ''}). Look for a division by zero, "
+        "a logarithm or square root of a negative number, or an overflow in its equation or in "
+        "what feeds it; XIDZ/ZIDZ guard divisions"
+    )
 
 
 def _euler_arrays(compiled: CompiledModel, t: float, h: float, clock: tuple[float, ...],
