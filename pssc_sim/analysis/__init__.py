@@ -1,0 +1,1 @@
+"""Analysis of models and runs: causal structure, feedback loops."""
