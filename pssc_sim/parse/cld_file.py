@@ -63,8 +63,9 @@ class _CldReader:
 
     def read(self) -> CausalGraph:
         if not isinstance(self.document, Mapping):
-            raise ModelError(f"{self.file}: a diagram file must be a YAML mapping (got "
-                             f"{type(self.document).__name__}). Start with 'cld: name' and 'links:'")
+            kind = type(self.document).__name__
+            raise ModelError(f"{self.file}: a diagram file must be a YAML mapping (got {kind}). "
+                             "Start with 'cld: name' and 'links:'")
         for key in self.document:
             if key not in _TOP_KEYS:
                 hint = did_you_mean(str(key), _TOP_KEYS) or " Use cld, title, variables, links."
