@@ -1,4 +1,4 @@
-"""The ``pssc`` command line: ``pssc run``, ``pssc methods`` and ``pssc --version``.
+"""The ``pssc`` command line: ``run``, ``methods``, ``loops``, ``cld``, ``check`` and ``--version``.
 
 Errors print one line, ``pssc: error: <message>``, with no traceback, and the exit status says
 what went wrong: 2 for bad input (arguments, missing or invalid model files, unknown names), 1 for
@@ -16,6 +16,7 @@ from typing import NoReturn, TextIO
 import numpy as np
 
 from pssc_sim import __version__
+from pssc_sim.cli import analysis
 from pssc_sim.errors import PsscSimError, SimulationError, did_you_mean
 from pssc_sim.integrate.methods import METHODS
 from pssc_sim.integrate.simulate import simulate
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dt", metavar="DT", type=float, help="time step (default: the model's)")
     commands.add_parser("methods", help="list the integration methods",
                         description="List the integration methods that --method accepts.")
+    analysis.add_commands(commands)
     return parser
 
 
@@ -82,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dispatch(build_parser(), argv)
     except SimulationError as exc:
         return _fail(exc, EXIT_FAILED_RUN)
+    except BrokenPipeError:  # the reader of our output went away (e.g. `| head`)
+        return EXIT_OK
     except (ValueError, OSError) as exc:
         # Project errors that are ValueErrors are bad input; OSError is a file we could not use.
         return _fail(exc, EXIT_BAD_INPUT)
@@ -99,8 +103,12 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
                            stop=args.stop, dt=args.dt)
     if args.command == "methods":
         return command_methods()
-    raise UsageError(f"a command is required (got none). Use one of: run, methods; "
-                     f"see '{PROG} --help'")
+    handlers = {"loops": analysis.command_loops, "cld": analysis.command_cld,
+                "check": analysis.command_check}
+    if args.command in handlers:
+        return handlers[args.command](args)
+    raise UsageError(f"a command is required (got none). Use one of: run, methods, "
+                     f"{', '.join(handlers)}; see '{PROG} --help'")
 
 
 def _fail(error: BaseException | str, status: int, stream: TextIO | None = None) -> int:

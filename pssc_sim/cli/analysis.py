@@ -1,0 +1,148 @@
+"""``pssc loops``, ``pssc cld`` and ``pssc check``: the causal structure of a model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from pssc_sim.analysis.causal import CausalGraph, causal_graph
+from pssc_sim.ir.model import Model
+from pssc_sim.parse import load_model
+from pssc_sim.parse.model_file import read_yaml, resolve_model_path
+
+EXIT_OK, EXIT_FINDINGS = 0, 1
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the analysis subcommands to the ``pssc`` parser."""
+    loops = commands.add_parser(
+        "loops", help="list the feedback loops of a model or diagram",
+        description="List every feedback loop with its polarity (R reinforcing, B balancing), "
+                    "derived from the equations of a model or the links of a diagram file.")
+    loops.add_argument("model", metavar="MODEL", help="a model file or folder, or a diagram file")
+    loops.add_argument("--json", action="store_true", help="print the loops as a JSON list")
+    loops.add_argument("--max-length", type=int, metavar="N",
+                       help="only loops of at most N links (large models)")
+    loops.add_argument("--max-loops", type=int, default=10_000, metavar="N",
+                       help="stop after N loops (default 10000)")
+    loops.add_argument("--dominance", nargs="?", const="", metavar="RUN",
+                       help="run the model (or the model file RUN) and report which loop "
+                            "dominates when (Loops That Matter)")
+    loops.add_argument("--method", default="euler", help="integration method for --dominance")
+    loops.add_argument("--plot", type=Path, metavar="FILE",
+                       help="with --dominance: write relative loop scores over time to FILE")
+    cld = commands.add_parser(
+        "cld", help="draw the causal loop diagram",
+        description="Draw the causal loop diagram derived from the equations (or a diagram "
+                    "file): stocks in boxes, polarity on every arrow, loops named R1, B1 ...")
+    cld.add_argument("model", metavar="MODEL", help="a model file or folder, or a diagram file")
+    cld.add_argument("-o", "--output", type=Path, required=True, metavar="FILE",
+                     help="the picture to write: .svg, .png or .pdf")
+    cld.add_argument("--around", metavar="VAR", help="only the neighbourhood of VAR")
+    cld.add_argument("--depth", type=int, default=2, metavar="N",
+                     help="with --around: links to follow each way (default 2)")
+    check = commands.add_parser(
+        "check", help="check units, unused parameters, sources and run-time ranges",
+        description="Check a model: units of every equation, unused parameters and lookups, "
+                    "parameters without a source, lookups called outside their points and "
+                    "non-negative stocks driven below zero during a run. Exit status: 0 clean, "
+                    "1 findings, 2 unreadable input.")
+    check.add_argument("model", metavar="MODEL", help="a model file or folder")
+    check.add_argument("--no-run", action="store_true", help="skip the checks that need a run")
+    check.add_argument("--json", action="store_true", help="print findings as JSON")
+
+
+def load_structure(path: str) -> tuple[CausalGraph, Model | None]:
+    """The causal graph of a model file or of a qualitative diagram file, and the model if any."""
+    from pssc_sim.parse.cld_file import is_cld_document, load_cld_file
+
+    file = resolve_model_path(path)
+    if file.suffix.lower() in (".yaml", ".yml") and is_cld_document(read_yaml(file)):
+        return load_cld_file(file), None
+    model = load_model(file)
+    return causal_graph(model), model
+
+
+def command_loops(args: argparse.Namespace, stream: TextIO | None = None) -> int:
+    """Print the loops of a model or diagram, and their dominance over a run when asked."""
+    from pssc_sim.analysis.loops import find_loops
+
+    out = stream or sys.stdout
+    graph, model = load_structure(args.model)
+    loops = find_loops(graph, max_length=args.max_length, max_loops=args.max_loops)
+    if args.dominance is not None:
+        return _dominance(args, model, out)
+    if args.json:
+        print(json.dumps([lp.as_dict() for lp in loops], indent=2), file=out)
+        return EXIT_OK
+    if not loops:
+        print("no feedback loops", file=out)
+    for loop in loops:
+        kind = {"R": "reinforcing", "B": "balancing"}.get(loop.kind, "unknown polarity")
+        chain = " -> ".join([*loop.variables, loop.variables[0]])
+        print(f"{loop.name:<5} {kind:<17} {len(loop.variables):>2} links: {chain}", file=out)
+    return EXIT_OK
+
+
+def _dominance(args: argparse.Namespace, model: Model | None, out: TextIO) -> int:
+    from pssc_sim.analysis.dominance import dominance_outputs, loop_dominance, plot_dominance
+    from pssc_sim.cli import UsageError, check_method
+    from pssc_sim.integrate.simulate import simulate
+
+    if args.dominance:
+        model = load_model(args.dominance)
+    if model is None:
+        raise UsageError(f"--dominance: a diagram file has no equations to run (got "
+                         f"{args.model!r}). Give a model file")
+    check_method(args.method)
+    results = simulate(model, method=args.method, outputs=dominance_outputs(model))
+    dominance = loop_dominance(model, results, max_length=args.max_length)
+    for loop in dominance.loops:
+        chain = " -> ".join([*loop.variables, loop.variables[0]])
+        peak = float(abs(loop.scores).max(initial=0.0))
+        print(f"{loop.name:<5} peak relative score {peak:5.2f}: {chain}", file=out)
+    print("dominant loops:", file=out)
+    for phase in dominance.phases:
+        print(f"  {phase.start:>10g} .. {phase.stop:<10g} {phase.loop}", file=out)
+    if args.plot is not None:
+        from matplotlib.figure import Figure
+
+        from pssc_sim.output import write_figure
+
+        figure = Figure(figsize=(8, 4.5), layout="constrained")
+        plot_dominance(dominance, ax=figure.subplots())
+        print(f"wrote {write_figure(figure, args.plot)}", file=out)
+    return EXIT_OK
+
+
+def command_cld(args: argparse.Namespace, stream: TextIO | None = None) -> int:
+    """Draw the causal loop diagram of a model or diagram file."""
+    from pssc_sim.analysis.diagram import neighbourhood, save_cld
+
+    graph, _ = load_structure(args.model)
+    if args.around:
+        graph = neighbourhood(graph, args.around, args.depth)
+    path = save_cld(graph, args.output)
+    print(f"wrote {path}", file=stream or sys.stdout)
+    return EXIT_OK
+
+
+def command_check(args: argparse.Namespace, stream: TextIO | None = None) -> int:
+    """Check a model; exit 0 when clean and 1 with findings."""
+    from pssc_sim.analysis.checks import check_model
+
+    out = stream or sys.stdout
+    report = check_model(load_model(args.model), run=not args.no_run)
+    if args.json:
+        rows = [{"kind": f.kind.value, "where": f.where, "message": f.message}
+                for f in report.findings]
+        print(json.dumps(rows, indent=2), file=out)
+    else:
+        for finding in report.findings:
+            print(f"{finding.kind.value}: {finding}", file=out)
+        count = len(report.findings)
+        print(f"{report.model}: {'no findings' if report.ok else f'{count} findings'}", file=out)
+    return EXIT_OK if report.ok else EXIT_FINDINGS
