@@ -81,3 +81,22 @@ def test_dominance_needs_a_single_run(tmp_path: Path) -> None:
     ensemble = ps.simulate(model, {"r": [0.4, 0.5]}, outputs=dominance_outputs(model))
     with pytest.raises(ps.ParameterError, match="loop dominance needs a single run"):
         loop_dominance(model, ensemble)
+
+
+def test_sign_of_a_state_dependent_link_along_the_run(tmp_path: Path) -> None:
+    text = """
+time: {stop: 20, dt: 0.25}
+parameters: {goal: 5, tau: 2}
+stocks: {x: 1}
+flows: {adjust: {to: x, rate: (goal - x) / tau}}
+auxiliaries:
+  bowl: x * x - 4 * x
+"""
+    from pssc_sim.analysis.dominance import link_sign_phases
+
+    model, results = run(tmp_path, text)
+    (phases,) = link_sign_phases(model, results, [("x", "bowl")]).values()
+    # d(bowl)/dx = 2x - 4 changes sign when x passes 2, at t = 2 ln(4/3) = 0.575.
+    assert [p.sign for p in phases] == ["-", "+"]
+    assert phases[0].stop == pytest.approx(0.5)
+    assert phases[-1].stop == 20.0

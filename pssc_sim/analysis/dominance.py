@@ -16,7 +16,7 @@ each loop is then named by the user variables on it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -219,3 +219,37 @@ def plot_dominance(dominance: Dominance, *, ax: Any = None, most: int = 8) -> An
     ax.set_ylabel("relative loop score")
     ax.legend(fontsize=8, loc="best")
     return ax
+
+
+@dataclass(frozen=True, slots=True)
+class SignPhase:
+    """An interval over which a link acts with one sign (``+``, ``-``, or ``0`` when inactive)."""
+
+    start: float
+    stop: float
+    sign: str
+
+
+def link_sign_phases(model: Model, results: Results, links: Iterable[tuple[str, str]],
+                     ) -> dict[tuple[str, str], tuple[SignPhase, ...]]:
+    """The sign each of ``links`` takes along a run, as phases of constant sign.
+
+    A link's sign over an interval is the sign of its link score: how the effect moves when the
+    cause alone moves. Use it for links whose polarity is ``?`` because it depends on the state.
+    """
+    scores = link_scores(model, results)
+    phases: dict[tuple[str, str], tuple[SignPhase, ...]] = {}
+    for link in links:
+        if link not in scores:
+            continue
+        signs = np.sign(scores[link])
+        found: list[SignPhase] = []
+        for i, value in enumerate(signs):
+            sign = {1.0: "+", -1.0: "-"}.get(float(value), "0")
+            start, stop = float(results.times[i]), float(results.times[i + 1])
+            if found and found[-1].sign == sign:
+                found[-1] = SignPhase(found[-1].start, stop, sign)
+            else:
+                found.append(SignPhase(start, stop, sign))
+        phases[link] = tuple(found)
+    return phases

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from pssc_sim.analysis.causal import CausalGraph, causal_graph
+from pssc_sim.analysis.causal import CausalGraph, Polarity, causal_graph
 from pssc_sim.ir.model import Model
 from pssc_sim.parse import load_model
 from pssc_sim.parse.model_file import read_yaml, resolve_model_path
@@ -88,7 +88,12 @@ def command_loops(args: argparse.Namespace, stream: TextIO | None = None) -> int
 
 
 def _dominance(args: argparse.Namespace, model: Model | None, out: TextIO) -> int:
-    from pssc_sim.analysis.dominance import dominance_outputs, loop_dominance, plot_dominance
+    from pssc_sim.analysis.dominance import (
+        dominance_outputs,
+        link_sign_phases,
+        loop_dominance,
+        plot_dominance,
+    )
     from pssc_sim.cli import UsageError, check_method
     from pssc_sim.integrate.simulate import simulate
 
@@ -107,6 +112,14 @@ def _dominance(args: argparse.Namespace, model: Model | None, out: TextIO) -> in
     print("dominant loops:", file=out)
     for phase in dominance.phases:
         print(f"  {phase.start:>10g} .. {phase.stop:<10g} {phase.loop}", file=out)
+    unknown = [(lk.cause, lk.effect) for lk in causal_graph(model).links
+               if lk.polarity is Polarity.UNKNOWN]
+    signs = link_sign_phases(model, results, unknown)
+    if signs:
+        print("links whose sign depends on the state, along the run:", file=out)
+    for (cause, effect), phases in signs.items():
+        spans = ", ".join(f"{p.sign} {p.start:g}..{p.stop:g}" for p in phases)
+        print(f"  {cause} -> {effect}: {spans}", file=out)
     if args.plot is not None:
         from matplotlib.figure import Figure
 
