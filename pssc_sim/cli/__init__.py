@@ -16,7 +16,7 @@ from typing import NoReturn, TextIO
 import numpy as np
 
 from pssc_sim import __version__
-from pssc_sim.cli import analysis
+from pssc_sim.cli import analysis, imports
 from pssc_sim.errors import PsscSimError, SimulationError, did_you_mean
 from pssc_sim.integrate.methods import METHODS
 from pssc_sim.integrate.simulate import simulate
@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("methods", help="list the integration methods",
                         description="List the integration methods that --method accepts.")
     analysis.add_commands(commands)
+    imports.add_commands(commands)
     return parser
 
 
@@ -104,7 +105,8 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
     if args.command == "methods":
         return command_methods()
     handlers = {"loops": analysis.command_loops, "cld": analysis.command_cld,
-                "check": analysis.command_check}
+                "check": analysis.command_check, "convert": imports.command_convert,
+                "conformance": imports.command_conformance}
     if args.command in handlers:
         return handlers[args.command](args)
     raise UsageError(f"a command is required (got none). Use one of: run, methods, "

@@ -118,6 +118,15 @@ def _log(a: Sequence[sympy.Expr]) -> sympy.Expr:
     return sympy.log(a[0], a[1]) if len(a) > 1 else sympy.log(a[0], 10)
 
 
+def _arcsin(a: Sequence[sympy.Expr]) -> sympy.Expr:
+    # Written with atan, which the code printers know: asin(x) = atan(x / sqrt(1 - x**2)).
+    return sympy.atan(a[0] / sympy.sqrt(1 - a[0] ** 2))
+
+
+def _arccos(a: Sequence[sympy.Expr]) -> sympy.Expr:
+    return sympy.pi / 2 - _arcsin(a)
+
+
 def _pure(name: str, n: tuple[int, int], build: Builder, description: str) -> Builtin:
     return Builtin(name, n[0], n[1], build, stateful=False, description=description)
 
@@ -146,6 +155,8 @@ _ROWS: tuple[Builtin, ...] = (
     _pure("COS", (1, 1), lambda a: sympy.cos(a[0]), "COS(x): cosine of x in radians"),
     _pure("TAN", (1, 1), lambda a: sympy.tan(a[0]), "TAN(x): tangent of x in radians"),
     _pure("ARCTAN", (1, 1), lambda a: sympy.atan(a[0]), "ARCTAN(x): inverse tangent"),
+    _pure("ARCSIN", (1, 1), _arcsin, "ARCSIN(x): inverse sine, in radians"),
+    _pure("ARCCOS", (1, 1), _arccos, "ARCCOS(x): inverse cosine, in radians"),
     _pure("INTEGER", (1, 1), lambda a: INTEGER(a[0]), "INTEGER(x): x truncated toward zero"),
     _pure("MODULO", (2, 2), lambda a: sympy.Mod(a[0], a[1]),
           "MODULO(a, b): remainder with the sign of b"),
@@ -163,6 +174,9 @@ _ROWS: tuple[Builtin, ...] = (
     _stateful("DELAY3", (2, 2), "DELAY3(input, delay): third-order material delay"),
     _stateful("DELAY3I", (3, 3), "DELAY3I(input, delay, initial): DELAY3 from an initial"),
     _stateful("DELAYN", (4, 4), "DELAYN(input, delay, initial, order): n-th order delay"),
+    _stateful("DELAYN_PIPELINE", (4, 4),
+              "DELAYN_PIPELINE(input, delay, initial, order): DELAYN whose stages see the delay "
+              "time of past steps (Vensim DELAY N)"),
     _stateful("TREND", (3, 3), "TREND(input, average_time, initial_trend): fractional trend"),
     _stateful("FORECAST", (3, 3), "FORECAST(input, average_time, horizon): trend extrapolation"),
     _stateful("INITIAL", (1, 1), "INITIAL(x): the value x had at the start, frozen"),

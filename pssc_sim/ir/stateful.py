@@ -12,6 +12,10 @@ semantics for TREND, FORECAST, SAMPLE IF TRUE and DELAY FIXED:
   at ``x0 * D / n`` and the output is the last outflow. Material is conserved through the chain.
 - ``TREND(x, T, g0)``: ``AV`` smooths ``x`` over ``T`` from ``x / (1 + g0 * T)``; the output is
   ``ZIDZ(x - AV, T * |AV|)``. ``FORECAST(x, T, h) = x * (1 + ZIDZ(x - AV, T * AV) * h)``.
+- ``DELAYN_PIPELINE(x, D, x0, n)``: Vensim's DELAY N, whose stages see the delay time of past
+  steps: stage ``i`` holds ``value * D`` and drains at ``S_i / D(t - (i-1) dt)``, the output is
+  ``S_n / D(t - dt)``; past delay times come from one-step pipelines. Equal to ``DELAYN`` for a
+  constant delay.
 - ``INITIAL(x)``: a stock with no flows, starting at ``x``.
 - ``SAMPLE_IF_TRUE`` and ``DELAY_FIXED``: discrete states updated once per time step.
 """
@@ -25,7 +29,7 @@ import sympy
 
 from pssc_sim.errors import ModelError
 from pssc_sim.ir.builtins import BUILTINS, as_condition
-from pssc_sim.ir.functions import StatefulCall, variable_symbol
+from pssc_sim.ir.functions import TIME_STEP, StatefulCall, variable_symbol
 from pssc_sim.ir.model import Auxiliary, DiscreteState, FixedDelay, Flow, Meta, SampleMemory, Stock
 
 
@@ -44,6 +48,7 @@ class _Call:
     """One stateful call being lowered: where it is, and how to name what it creates."""
 
     owner: str
+    builtin: str
     prefix: str
     where: str
     args: tuple[sympy.Expr, ...]
@@ -63,7 +68,7 @@ class _Call:
         number = value.subs({variable_symbol(k): v for k, v in self.constants.items()})
         if not number.is_Number:
             raise ModelError(
-                f"{self.where}: the order of {self.prefix.rstrip('0123456789')} must be a constant "
+                f"{self.where}: the order of {self.builtin} must be a constant "
                 f"(got {value}). Use a number or a parameter"
             )
         order = int(float(number))
@@ -97,6 +102,27 @@ def _delay(call: _Call, source: sympy.Expr, delay: sympy.Expr, initial: sympy.Ex
         inflow = variable_symbol(stage_name) * order / delay
         upstream = stage_name
     return call.flow(f"{call.prefix}_out", inflow, upstream, None)
+
+
+def _delay_pipeline(call: _Call) -> sympy.Expr:
+    x, delay, initial, order_value = call.args
+    order = call.order(order_value)
+    times: list[sympy.Expr] = [delay]
+    for i in range(1, max(order, 2)):
+        name = f"{call.prefix}_time{i}"
+        call.out.discrete.append(FixedDelay(name, delay, i * TIME_STEP, delay, call.owner))
+        times.append(variable_symbol(name))
+    upstream: str | None = None
+    inflow = x * order
+    stage_name = ""
+    for i in range(1, order + 1):
+        stage_name = call.prefix if i == 1 else f"{call.prefix}_s{i}"
+        call.flow(f"{stage_name}_in", inflow, upstream, stage_name)
+        call.stock(stage_name, initial * delay)
+        inflow = variable_symbol(stage_name) * order / times[i - 1]
+        upstream = stage_name
+    call.flow(f"{call.prefix}_out", inflow, upstream, None)
+    return variable_symbol(stage_name) / times[1]
 
 
 def _trend_average(call: _Call, source: sympy.Expr, time: sympy.Expr,
@@ -155,6 +181,7 @@ LOWERINGS: Mapping[str, _Lowering] = {
     "DELAY3": lambda c: _delay(c, c.args[0], c.args[1], c.args[0], 3),
     "DELAY3I": lambda c: _delay(c, c.args[0], c.args[1], c.args[2], 3),
     "DELAYN": lambda c: _delay(c, c.args[0], c.args[1], c.args[2], c.order(c.args[3])),
+    "DELAYN_PIPELINE": _delay_pipeline,
     "TREND": _trend,
     "FORECAST": _forecast,
     "INITIAL": _initial,
@@ -190,5 +217,5 @@ class Lowerer:
         key = (owner, builtin)
         self._counts[key] = self._counts.get(key, 0) + 1
         prefix = f"{owner}__{builtin.lower()}{self._counts[key]}"
-        call = _Call(owner, prefix, where, tuple(args), self.constants, self.out)
+        call = _Call(owner, builtin, prefix, where, tuple(args), self.constants, self.out)
         return LOWERINGS[builtin](call)

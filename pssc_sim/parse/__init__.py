@@ -9,10 +9,13 @@ from pssc_sim.ir.model import Model
 from pssc_sim.parse.model_file import load_model_file, resolve_model_path
 
 _YAML = {".yaml", ".yml"}
+# Read through PySD's translators (pssc_sim.parse.translate imports PySD only when used).
+_TRANSLATED = {".mdl", ".xmile", ".xml", ".stmx", ".itmx"}
 
 
 def load_model(path: str | Path) -> Model:
-    """Read a model: a ``.yaml`` file, or a folder holding ``model.yaml``.
+    """Read a model: a ``.yaml`` file, a folder holding ``model.yaml``, or a Vensim ``.mdl`` or
+    XMILE ``.xmile``/``.stmx`` file (read through PySD's translators, ``pssc_sim[vensim]``).
 
     Examples
     --------
@@ -25,7 +28,11 @@ def load_model(path: str | Path) -> Model:
     file = resolve_model_path(path)
     if file.suffix.lower() in _YAML:
         return load_model_file(file)
+    if file.suffix.lower() in _TRANSLATED:
+        from pssc_sim.parse.translate import load_translated
+
+        return load_translated(file)
     raise ModelError(
         f"{file}: unsupported model format '{file.suffix}' (got {file.name!r}). "
-        "Give a .yaml model file"
+        "Give a .yaml, .mdl, .xmile or .stmx model file"
     )

@@ -1,0 +1,549 @@
+"""Imported models -> pssc_sim model documents (the DESIGN §2 YAML format, as a dict).
+
+PySD's translators (:mod:`pysd.translators`) read a Vensim ``.mdl`` or an XMILE file into an
+abstract model: sections of elements, each with an abstract syntax tree. This module walks that
+tree and writes the same document a modeller would write by hand:
+
+- the control variables (INITIAL TIME, FINAL TIME, TIME STEP, SAVEPER) become the ``time`` block;
+- a constant becomes a parameter, ``INTEG`` a stock, a table a lookup, the rest auxiliaries;
+- the net rate of each stock is split into flows, as Vensim's own diagram does: a top-level term
+  that names a variable (``+ births``, ``- deaths``) makes that variable a flow into or out of the
+  stock, provided no other stock claims it the same way; what is left becomes one net-rate flow;
+- macros are expanded, one copy of their variables per call;
+- units, documentation and the original name of each variable are kept as metadata.
+
+The document then goes through the same validating reader as a YAML file, so one path checks
+every model, and writing the document gives ``pssc convert``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import tempfile
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pssc_sim.errors import ModelError
+from pssc_sim.parse.translate.names import NameMap, name_key
+from pssc_sim.parse.translate.syntax import (
+    Context,
+    is_number,
+    number,
+    render,
+    render_value,
+    signed_terms,
+)
+
+#: Vensim control variables and the key of the time block each one sets.
+CONTROL = {"initial_time": "start", "final_time": "stop", "time_step": "dt",
+           "saveper": "save_every"}
+_EXTRAPOLATION = {"interpolate": "flat", "continuous": "flat", "extrapolate": "linear",
+                  "hold_backward": "discrete", "discrete": "discrete"}
+_SECTIONS = ("parameters", "stocks", "flows", "auxiliaries", "lookups")
+
+
+@dataclass(frozen=True, slots=True)
+class Translation:
+    """An imported model: its document, and the original name behind each identifier."""
+
+    source: Path
+    document: Mapping[str, Any]
+    original_names: Mapping[str, str]
+    identifiers: Mapping[str, str]
+
+    def identifier(self, name: str) -> str | None:
+        """The identifier given to the original variable ``name`` (any case or spacing)."""
+        return self.identifiers.get(name_key(name))
+
+
+def read_abstract_model(path: Path) -> Any:
+    """Parse ``path`` with PySD's translator for its suffix; returns PySD's AbstractModel."""
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        reader_class = _reader_class(path)
+        try:
+            with tempfile.TemporaryDirectory() as folder:
+                readable = path if path.suffix.lower() == ".mdl" \
+                    else _with_variables_element(path, Path(folder))
+                reader = reader_class(readable)
+                reader.parse()
+                return reader.get_abstract_model()
+        except ModelError:
+            raise
+        except Exception as exc:  # any failure of the translator is bad input
+            message = " ".join(str(exc).split())[:300]
+            raise ModelError(f"{path}: the translator cannot read the model "
+                             f"({type(exc).__name__}: {message}). Check the file in Vensim or "
+                             "Stella") from None
+
+
+def _reader_class(path: Path) -> Any:
+    try:
+        if path.suffix.lower() == ".mdl":
+            from pysd.translators.vensim.vensim_file import VensimFile
+
+            return VensimFile
+        from pysd.translators.xmile.xmile_file import XmileFile
+
+        return XmileFile
+    except ImportError:
+        raise ModelError(f"{path}: reading {path.suffix} files needs PySD's translators (got no "
+                         "'pysd' package). Install them with: pip install 'pssc_sim[vensim]'"
+                         ) from None
+
+
+_VARIABLE_TAGS = ("aux", "stock", "flow", "gf", "module", "group")
+
+
+def _with_variables_element(path: Path, folder: Path) -> Path:
+    """``path``, or a copy in ``folder`` whose models hold their variables in a ``<variables>``
+    element: older Stella files put them straight under ``<model>``, where the translator does
+    not look."""
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=True)
+    try:
+        tree = etree.parse(str(path), parser)
+    except etree.XMLSyntaxError:
+        return path  # the translator reports what is wrong with the file
+    changed = False
+    for model in tree.getroot().iter("{*}model"):
+        children = [c for c in model if isinstance(c.tag, str)
+                    and etree.QName(c).localname in _VARIABLE_TAGS]
+        if not children or any(etree.QName(c).localname == "variables" for c in model
+                               if isinstance(c.tag, str)):
+            continue
+        variables = etree.SubElement(model, f"{{{etree.QName(model).namespace}}}variables"
+                                     if etree.QName(model).namespace else "variables")
+        for child in children:
+            variables.append(child)
+        changed = True
+    if not changed:
+        return path
+    copy = folder / path.name
+    tree.write(str(copy), xml_declaration=True, encoding="utf-8")
+    return copy
+
+
+def translate(path: str | Path) -> Translation:
+    """Translate a Vensim or XMILE file into a pssc_sim model document."""
+    source = Path(path)
+    abstract = read_abstract_model(source)
+    return _Builder(source, abstract).build()
+
+
+@dataclass(slots=True)
+class _Scope:
+    """The names visible in one section: the main model, or one expanded macro call."""
+
+    builder: _Builder
+    ids: dict[str, str] = field(default_factory=dict)
+    lookups: dict[str, str] = field(default_factory=dict)
+    arguments: dict[str, str] = field(default_factory=dict)
+    constants: dict[str, str] = field(default_factory=dict)
+    active: dict[str, tuple[Any, str]] = field(default_factory=dict)
+    items: dict[str, _Item] = field(default_factory=dict)
+
+    def reference(self, key: str, *, initial: bool) -> str | None:
+        k = name_key(key)
+        if k in self.arguments:
+            return self.arguments[k]
+        if k in self.constants:
+            return self.constants[k]
+        ident = self.ids.get(k)
+        if ident is not None and initial and ident in self.active:
+            return self.builder.active_initial(self, ident)
+        return ident
+
+    def lookup(self, key: str) -> str | None:
+        return self.lookups.get(name_key(key))
+
+
+@dataclass(slots=True)
+class _Item:
+    """One element of a section with its identifier and kind."""
+
+    ident: str
+    element: Any
+    kind: str  # parameter, stock, auxiliary, lookup
+    ast: Any
+
+    @property
+    def name(self) -> str:
+        return str(self.element.name)
+
+
+class _Builder:
+    def __init__(self, source: Path, abstract: Any) -> None:
+        self.source = source
+        self.abstract = abstract
+        self.names = NameMap()
+        self.document: dict[str, Any] = {s: {} for s in _SECTIONS}
+        main = [s for s in abstract.sections if s.type == "main" or s.name == "__main__"]
+        if len(main) != 1:
+            raise ModelError(f"{source}: expected one main model section (got {len(main)}). "
+                             "Modules are not supported; flatten the model")
+        self.main = main[0]
+        self.macros = {name_key(s.name): s for s in abstract.sections
+                       if s is not self.main and s.type == "macro"}
+        others = [s.name for s in abstract.sections
+                  if s is not self.main and s.type != "macro"]
+        if others:
+            raise ModelError(f"{source}: unsupported construct 'module' (got {others}). "
+                             "Flatten the modules into one model")
+        self.instances: dict[str, int] = {}
+        self.active_texts: dict[str, str] = {}
+        self.time_block: dict[str, Any] = {}
+
+    def where(self, name: str) -> str:
+        return f"{self.source}: {name}"
+
+    # -- the whole model ---------------------------------------------------------------------
+
+    def build(self) -> Translation:
+        controls = {name_key(e.name): e for e in self.main.elements
+                    if name_key(e.name) in CONTROL}
+        time = self.time(controls)
+        self.time_block = time
+        scope = _Scope(self)
+        if "saveper" in controls:
+            scope.constants["saveper"] = number(time["save_every"])
+        elements = [e for e in self.main.elements if name_key(e.name) not in CONTROL]
+        if not elements:
+            raise ModelError(f"{self.source}: the translator found no variables in the model "
+                             "(got only the time settings). Check that the file holds a model")
+        self.emit_section(elements, scope, prefix="")
+        document: dict[str, Any] = {
+            "model": self.names.add(self.source.stem, hidden=True),
+            "title": f"{self.source.name} (imported)",
+            "time": time,
+        }
+        document.update({k: v for k, v in self.document.items() if v})
+        return Translation(self.source, document, dict(self.names.original),
+                           dict(self.names.by_key))
+
+    def time(self, controls: Mapping[str, Any]) -> dict[str, Any]:
+        values: dict[str, float] = {}
+
+        def value(key: str, seen: tuple[str, ...] = ()) -> float:
+            if key in values:
+                return values[key]
+            if key not in controls or key in seen:
+                raise ModelError(f"{self.source}: {key.replace('_', ' ').upper()}: the control "
+                                 "variable is missing. Define INITIAL TIME, FINAL TIME and "
+                                 "TIME STEP")
+            ast = controls[key].components[0].ast
+            values[key] = self.constant(ast, controls[key].name,
+                                        lambda k: value(k, (*seen, key)))
+            return values[key]
+
+        time: dict[str, Any] = {CONTROL[k]: value(k) for k in ("initial_time", "final_time",
+                                                               "time_step")}
+        time["save_every"] = value("saveper") if "saveper" in controls else time["dt"]
+        units = str(getattr(controls.get("time_step"), "units", "") or "")
+        if units:
+            time["units"] = units
+        return time
+
+    def constant(self, ast: Any, name: str, resolve: Any) -> float:
+        """The value of a control variable: a number, or arithmetic over other controls."""
+        if is_number(ast):
+            return float(ast)
+        kind = type(ast).__name__
+        if kind == "ReferenceStructure" and name_key(ast.reference) in CONTROL:
+            return float(resolve(name_key(ast.reference)))
+        if kind == "ArithmeticStructure":
+            args = [self.constant(a, name, resolve) for a in ast.arguments]
+            if list(ast.operators) == ["negative"]:
+                return -args[0]
+            result = args[0]
+            for op, arg in zip(ast.operators, args[1:], strict=True):
+                result = {"+": result + arg, "-": result - arg, "*": result * arg,
+                          "/": result / arg if arg else float("nan"),
+                          "^": result**arg}.get(op, float("nan"))
+            return result
+        raise ModelError(f"{self.where(name)}: unsupported construct 'a control variable that "
+                         "changes over time'. Give it a constant value")
+
+    # -- one section (the main model or a macro call) ----------------------------------------
+
+    def emit_section(self, elements: Sequence[Any], scope: _Scope, prefix: str) -> list[_Item]:
+        items = [self.classify(e, scope, prefix) for e in elements]
+        for item in items:
+            scope.items[name_key(item.name)] = item
+            if item.kind == "lookup":
+                scope.lookups[name_key(item.name)] = item.ident
+            else:
+                scope.ids[name_key(item.name)] = item.ident
+            if item.kind == "auxiliary" and _is_active_initial(item.ast):
+                scope.active[item.ident] = (item.ast.arguments[1], item.name)
+        flows = self.assign_flows(items, scope)
+        for item in items:
+            self.emit(item, scope, flows)
+        return items
+
+    def classify(self, element: Any, scope: _Scope, prefix: str) -> _Item:
+        name = str(element.name)
+        where = self.where(name)
+        components = list(element.components)
+        if not components:
+            raise ModelError(f"{where}: the variable has no equation. Give it one")
+        if any(c.subscripts and c.subscripts[0] for c in components) or len(components) > 1:
+            raise ModelError(f"{where}: unsupported construct 'subscripts'. Subscripted "
+                             "variables are not supported yet; flatten them")
+        component = components[0]
+        ast = component.ast
+        ident = self.names.add(f"{prefix} {name}" if prefix else name, hidden=bool(prefix))
+        if component.type == "Lookup":
+            return _Item(ident, element, "lookup", ast)
+        if component.type == "Data":
+            raise ModelError(f"{where}: unsupported construct 'data variable'. Give the "
+                             "variable an equation or a lookup over time")
+        if type(ast).__name__ == "IntegStructure":
+            return _Item(ident, element, "stock", ast)
+        if is_number(ast):
+            return _Item(ident, element, "parameter", ast)
+        return _Item(ident, element, "auxiliary", ast)
+
+    def assign_flows(self, items: Sequence[_Item], scope: _Scope) -> dict[str, dict[str, str]]:
+        """Auxiliaries that become flows, with their ``from``/``to`` stocks."""
+        # A constant named in a net rate is a flow too (an XMILE flow with a fixed rate).
+        auxiliaries = {i.ident for i in items if i.kind in ("auxiliary", "parameter")
+                       and i.ident not in scope.active}
+        claims: dict[str, list[tuple[int, str]]] = {}
+        for item in items:
+            if item.kind != "stock":
+                continue
+            for sign, term in signed_terms(item.ast.flow):
+                ident = _referenced(term, scope)
+                if ident in auxiliaries:
+                    claims.setdefault(ident, []).append((sign, item.ident))
+        flows: dict[str, dict[str, str]] = {}
+        for ident, claim in claims.items():
+            targets = [stock for sign, stock in claim if sign > 0]
+            sources = [stock for sign, stock in claim if sign < 0]
+            if len(targets) > 1 or len(sources) > 1 or set(targets) & set(sources):
+                continue
+            ends = {"to": targets[0]} if targets else {}
+            if sources:
+                ends["from"] = sources[0]
+            flows[ident] = ends
+        return flows
+
+    def context(self, item: _Item, scope: _Scope, *, initial: bool = False) -> Context:
+        return self.new_context(item.name, item.ident, scope, initial=initial)
+
+    def new_context(self, name: str, owner: str, scope: _Scope, *,
+                    initial: bool = False) -> Context:
+        return Context(self.where(name), owner, scope, self.inline_lookup, self.call_macro,
+                       self.fixed_order, initial)
+
+    def emit(self, item: _Item, scope: _Scope, flows: Mapping[str, Mapping[str, str]]) -> None:
+        meta = self.meta(item, parameter=item.kind == "parameter" and item.ident not in flows)
+        ctx = self.context(item, scope)
+        if item.kind == "parameter" and item.ident not in flows:
+            self.document["parameters"][item.ident] = {"value": _plain(item.ast), **meta}
+        elif item.kind == "lookup":
+            self.document["lookups"][item.ident] = {**self.lookup_entry(item.ast, ctx), **meta}
+        elif item.kind == "stock":
+            self.emit_stock(item, scope, flows, meta)
+        elif item.ident in flows:
+            entry = {"rate": render_value(item.ast, ctx), **flows[item.ident], **meta}
+            self.document["flows"][item.ident] = _ordered(entry)
+        else:
+            equation = render_value(item.ast, ctx)
+            self.document["auxiliaries"][item.ident] = {"equation": equation, **meta}
+
+    def emit_stock(self, item: _Item, scope: _Scope, flows: Mapping[str, Mapping[str, str]],
+                   meta: Mapping[str, Any]) -> None:
+        initial = render_value(item.ast.initial, self.context(item, scope, initial=True))
+        entry: dict[str, Any] = {"initial": _plain(item.ast.initial)
+                                 if is_number(item.ast.initial) else initial}
+        if item.ast.non_negative:
+            entry["non_negative"] = True
+        self.document["stocks"][item.ident] = {**entry, **meta}
+        ctx = self.context(item, scope)
+        rest = []
+        for sign, term in signed_terms(item.ast.flow):
+            ident = _referenced(term, scope)
+            ends = flows.get(ident or "", {})
+            if ends.get("to" if sign > 0 else "from") == item.ident:
+                continue
+            rest.append(("+ " if sign > 0 else "- ") + render(term, ctx))
+        if rest:
+            rate = " ".join(rest).removeprefix("+ ")
+            name = self.names.add(f"{item.name} net flow", hidden=True)
+            self.document["flows"][name] = {
+                "rate": rate, "to": item.ident,
+                "description": f"Net rate of {item.name} not carried by named flows",
+            }
+
+    def meta(self, item: _Item, *, parameter: bool) -> dict[str, Any]:
+        element = item.element
+        meta: dict[str, Any] = {}
+        units = str(element.units or "").strip()
+        if units:
+            meta["units"] = units
+        description = " ".join(str(element.documentation or "").split())
+        low, high = (*element.limits, None, None)[:2]
+        if low is not None or high is not None:
+            span = f"range [{_bound(low)}, {_bound(high)}]"
+            if parameter and low is not None and high is not None and low <= high:
+                meta["range"] = [float(low), float(high)]
+            else:
+                description = f"{description} ({span})" if description else span.capitalize()
+        if description:
+            meta["description"] = description
+        meta["source"] = f"{self.source.name}: {item.name}"
+        return meta
+
+    def lookup_entry(self, ast: Any, ctx: Context) -> dict[str, Any]:
+        if type(ast).__name__ != "LookupsStructure":
+            raise ctx.error(f"unsupported construct '{type(ast).__name__}' as a lookup",
+                            "Give the lookup its points")
+        kind = _EXTRAPOLATION.get(str(ast.type))
+        if kind is None:
+            raise ctx.error(f"unsupported construct 'lookup of type {ast.type}'",
+                            "Use an interpolated, extrapolated or discrete lookup")
+        entry: dict[str, Any] = {"x": [_plain(v) for v in ast.x], "y": [_plain(v) for v in ast.y]}
+        if kind != "flat":
+            entry["extrapolation"] = kind
+        return entry
+
+    # -- callbacks of the equation writer ----------------------------------------------------
+
+    def inline_lookup(self, owner: str, lookups: Any) -> str:
+        name = self.names.add(f"{owner} lookup", hidden=True)
+        ctx = self.new_context(owner, owner, _Scope(self))
+        self.document["lookups"][name] = {
+            **self.lookup_entry(lookups, ctx),
+            "description": f"Table written inside the equation of {owner}",
+        }
+        return name
+
+    def active_initial(self, scope: _Scope, ident: str) -> str:
+        if ident not in self.active_texts:
+            self.active_texts[ident] = "(pending)"
+            ast, name = scope.active[ident]
+            ctx = self.new_context(name, ident, scope, initial=True)
+            self.active_texts[ident] = f"({render(ast, ctx)})"
+        elif self.active_texts[ident] == "(pending)":
+            raise ModelError(f"{self.where(ident)}: the initial values of ACTIVE INITIAL "
+                             "variables depend on each other in a cycle. Break the cycle")
+        return self.active_texts[ident]
+
+    def call_macro(self, ctx: Context, name: str, args: Sequence[Any]) -> str | None:
+        macro = self.macros.get(name_key(name))
+        if macro is None:
+            return None
+        params = list(macro.params)
+        if len(args) != len(params):
+            raise ctx.error(f"the macro '{macro.name}' takes {len(params)} arguments, not "
+                            f"{len(args)}", "Pass one argument per macro parameter")
+        count = self.instances.get(macro.name, 0) + 1
+        self.instances[macro.name] = count
+        prefix = f"{macro.name} {count}"
+        scope = _Scope(self)
+        for param, arg in zip(params, args, strict=True):
+            text = render(arg, ctx)
+            if not (text.isidentifier() or is_number(text.strip("()"))):
+                ident = self.names.add(f"{prefix} {param}", hidden=True)
+                self.document["auxiliaries"][ident] = {
+                    "equation": text, "description": f"Argument {param} of {macro.name}"}
+                text = ident
+            scope.arguments[name_key(param)] = text
+        items = self.emit_section(list(macro.elements), scope, prefix)
+        output = [i for i in items if name_key(i.name) == name_key(macro.name)]
+        if not output:
+            raise ctx.error(f"unsupported construct 'macro {macro.name} without an output "
+                            "variable of its own name'", "Give the macro an output")
+        return output[0].ident
+
+
+    def fixed_order(self, ctx: Context, order: Any, delay: Any) -> int:
+        """The order of SMOOTH N / DELAY N: its value at initialisation, truncated, and for a
+        delay lowered until ``delay / order >= TIME STEP``."""
+        scope = ctx.scope
+        if not isinstance(scope, _Scope):
+            raise ctx.error("unsupported construct 'order outside a model'", "Use a number")
+        value = int(self.value_at_start(order, scope, ctx))
+        if value < 1:
+            raise ctx.error(f"the order must be at least 1 (got {value})", "Use 1, 2, 3 ...")
+        if delay is not None:
+            stage_limit = self.value_at_start(delay, scope, ctx) / self.time_block["dt"]
+            while value > 1 and value > stage_limit + 1e-9:
+                value -= 1
+        return value
+
+    def value_at_start(self, ast: Any, scope: _Scope, ctx: Context,
+                       seen: tuple[str, ...] = ()) -> float:
+        """The value of an expression at the initial time, for structure fixed at
+        initialisation (orders of DELAY N and SMOOTH N)."""
+        def again(node: Any) -> float:
+            return self.value_at_start(node, scope, ctx, seen)
+
+        if is_number(ast):
+            return float(ast)
+        kind = type(ast).__name__
+        time = self.time_block
+        if kind == "ReferenceStructure":
+            key = name_key(ast.reference)
+            clock = {"time": time["start"], "initial_time": time["start"],
+                     "time_step": time["dt"], "final_time": time["stop"],
+                     "saveper": time["save_every"]}
+            if key in clock:
+                return float(clock[key])
+            item = scope.items.get(key)
+            if item is not None and item.kind in ("parameter", "auxiliary") \
+                    and key not in seen:
+                return self.value_at_start(item.ast, scope, ctx, (*seen, key))
+        elif kind == "ArithmeticStructure":
+            args = [again(a) for a in ast.arguments]
+            if list(ast.operators) == ["negative"]:
+                return -args[0]
+            result = args[0]
+            for op, arg in zip(ast.operators, args[1:], strict=True):
+                result = {"+": result + arg, "-": result - arg, "*": result * arg,
+                          "/": result / arg if arg else math.nan, "^": result**arg}[op]
+            return result
+        elif kind == "CallStructure" and ast.function.reference == "step":
+            height, start = (again(a) for a in ast.arguments)
+            return height if time["start"] + time["dt"] / 2 > start else 0.0
+        elif kind == "CallStructure" and ast.function.reference == "active_initial":
+            return again(ast.arguments[1])
+        raise ctx.error("unsupported construct 'an order or delay that is not known at "
+                        "initialisation'", "Use a constant order")
+
+
+def _is_active_initial(ast: Any) -> bool:
+    return (type(ast).__name__ == "CallStructure"
+            and ast.function.reference == "active_initial")
+
+
+def _referenced(term: Any, scope: _Scope) -> str | None:
+    if type(term).__name__ != "ReferenceStructure" or term.subscripts is not None:
+        return None
+    k = name_key(term.reference)
+    if k in scope.arguments or k in scope.constants:
+        return None
+    return scope.ids.get(k)
+
+
+def _plain(value: Any) -> float | int:
+    as_float = float(value)
+    return int(as_float) if as_float.is_integer() and abs(as_float) < 1e15 else as_float
+
+
+def _bound(value: Any) -> str:
+    return "?" if value is None else f"{float(value):g}"
+
+
+def _ordered(entry: Mapping[str, Any]) -> dict[str, Any]:
+    keys = ("rate", "from", "to")
+    return {**{k: entry[k] for k in keys if k in entry},
+            **{k: v for k, v in entry.items() if k not in keys}}

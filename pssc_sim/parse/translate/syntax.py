@@ -1,0 +1,347 @@
+"""Equations of imported models: PySD's abstract syntax -> pssc_sim equation text.
+
+Each node of the syntax tree PySD's translators build is written as text in pssc_sim's equation
+language (Python arithmetic and the builtins of :mod:`pssc_sim.ir.builtins`), fully
+parenthesised so that Vensim's precedence survives. The text is then read by the same validating
+parser as a hand-written model, so an imported model and its converted YAML file are one thing.
+
+A node with no pssc_sim counterpart raises :class:`~pssc_sim.errors.ModelError` naming the
+variable and the construct; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pssc_sim.errors import ModelError
+
+# Comparison and logic operators of Vensim (``:AND:``) and XMILE (``and``), in Python.
+_LOGIC = {":AND:": "and", "and": "and", ":OR:": "or", "or": "or"}
+_COMPARE = {"=": "==", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_ARITHMETIC = {"+": "+", "-": "-", "*": "*", "/": "/", "^": "**"}
+
+# Builtins called with the same arguments in Vensim, XMILE and pssc_sim.
+_SAME = {
+    "abs": "ABS", "exp": "EXP", "ln": "LN", "log": "LOG", "sqrt": "SQRT", "sin": "SIN",
+    "cos": "COS", "tan": "TAN", "arctan": "ARCTAN", "arcsin": "ARCSIN", "arccos": "ARCCOS",
+    "integer": "INTEGER", "xidz": "XIDZ", "zidz": "ZIDZ", "step": "STEP",
+    "ramp": "RAMP", "Xramp": "RAMP", "pulse": "PULSE", "min": "MIN", "max": "MAX",
+    "if_then_else": "IF_THEN_ELSE", "power": "POWER",
+}
+
+
+class Scope(Protocol):
+    """Resolves the names an equation refers to."""
+
+    def reference(self, key: str, *, initial: bool) -> str | None:
+        """The text standing for the variable ``key``, or ``None`` when it is not defined."""
+
+    def lookup(self, key: str) -> str | None:
+        """The identifier of the lookup ``key``, or ``None``."""
+
+
+@dataclass(slots=True)
+class Context:
+    """Where an equation is being written: for whom, in which scope, and in which mode.
+
+    ``initial`` is true while writing an expression evaluated once at initialisation (a stock's
+    initial value, the initial value of a delay or smooth): ACTIVE INITIAL variables then stand
+    for their initial expression.
+    """
+
+    where: str
+    owner: str
+    scope: Scope
+    inline_lookup: Callable[[str, Any], str]
+    call_macro: Callable[[Context, str, Sequence[Any]], str | None]
+    fixed_order: Callable[[Context, Any, Any], int]
+    initial: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def error(self, what: str, fix: str) -> ModelError:
+        return ModelError(f"{self.where}: {what}. {fix}")
+
+    def in_initial(self) -> Context:
+        return Context(self.where, self.owner, self.scope, self.inline_lookup, self.call_macro,
+                       self.fixed_order, True, self.notes)
+
+
+def number(value: float) -> str:
+    """A number as equation text (negative numbers parenthesised)."""
+    if isinstance(value, bool):
+        value = int(value)
+    if isinstance(value, int):
+        text = str(value)
+    else:
+        as_float = float(value)
+        if not math.isfinite(as_float):
+            raise ValueError(as_float)
+        text = str(int(as_float)) if as_float.is_integer() and abs(as_float) < 1e15 \
+            else repr(as_float)
+    return f"({text})" if text.startswith("-") else text
+
+
+def is_number(node: object) -> bool:
+    """Whether ``node`` is a plain number in PySD's syntax tree."""
+    try:
+        float(node)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(node, str)
+
+
+#: Vensim's :NA: value, -2**109 (PySD's translator reads :NA: as NaN).
+NA = -(2.0**109)
+
+
+def render(node: Any, ctx: Context) -> str:
+    """The equation text of one syntax-tree node."""
+    if is_number(node):
+        if math.isnan(float(node)):
+            return number(NA)
+        try:
+            return number(node)
+        except ValueError:
+            raise ctx.error(f"the number {node} is not finite",
+                            "Replace :NA: or infinite values with a finite number") from None
+    kind = type(node).__name__
+    handler = _HANDLERS.get(kind)
+    if handler is None:
+        raise ctx.error(f"unsupported construct {_construct(kind)}",
+                        "pssc_sim cannot import it; rewrite the equation without it")
+    return handler(node, ctx)
+
+
+def render_value(node: Any, ctx: Context) -> str:
+    """The text of a whole equation: a condition at the top becomes 1 where true, else 0."""
+    text = render(node, ctx)
+    if type(node).__name__ == "LogicStructure":
+        return f"IF_THEN_ELSE({text}, 1, 0)"
+    return text
+
+
+def _construct(kind: str) -> str:
+    names = {
+        "DataStructure": "a data variable", "GetDataStructure": "GET DATA",
+        "GetLookupsStructure": "GET LOOKUPS", "GetConstantsStructure": "GET CONSTANTS",
+        "AllocateAvailableStructure": "ALLOCATE AVAILABLE",
+        "AllocateByPriorityStructure": "ALLOCATE BY PRIORITY",
+        "SubscriptsReferenceStructure": "subscripts", "str": "a text value",
+    }
+    return f"'{names.get(kind, kind.removesuffix('Structure'))}'"
+
+
+def _reference(node: Any, ctx: Context) -> str:
+    if node.subscripts is not None:
+        raise ctx.error(f"unsupported construct 'subscripts' (got {node.reference}"
+                        f"{list(node.subscripts.subscripts)})", "Subscripted models are not "
+                        "supported yet; flatten the subscripts into separate variables")
+    key = node.reference
+    special = _SPECIAL.get(key.lower())
+    if special is not None:
+        return special
+    text = ctx.scope.reference(key, initial=ctx.initial)
+    if text is None:
+        if ctx.scope.lookup(key) is not None:
+            raise ctx.error(f"the lookup '{key}' is used as a value",
+                            "Call the lookup with an input")
+        raise ctx.error(f"unknown name '{key}'", "Define the variable in the model")
+    return text
+
+
+_SPECIAL = {"time": "TIME", "time_step": "TIME_STEP", "initial_time": "INITIAL_TIME",
+            "final_time": "FINAL_TIME", "dt": "TIME_STEP", "starttime": "INITIAL_TIME",
+            "stoptime": "FINAL_TIME", "pi": number(math.pi)}
+
+
+def _arithmetic(node: Any, ctx: Context) -> str:
+    args = [render(a, ctx) for a in node.arguments]
+    operators = list(node.operators)
+    if operators == ["negative"]:
+        return f"(-{args[0]})"
+    if operators == ["positive"]:
+        return args[0]
+    if len(operators) != len(args) - 1:
+        raise ctx.error(f"unsupported operators {operators}", "Rewrite the equation")
+    text = args[0]
+    first = node.arguments[0]
+    if operators[0] == "^" and is_number(first) and float(first) < 0:
+        # The translator reads '-2^2' as (-2)^2; in Vensim the minus binds looser: -(2^2).
+        text = f"(-{number(-float(first))} ** {args[1]})"
+        operators, args = operators[1:], [text, *args[2:]]
+    for op, arg in zip(operators, args[1:], strict=True):
+        symbol = _ARITHMETIC.get(op)
+        if symbol is None:
+            raise ctx.error(f"unsupported operator '{op}'", "Rewrite the equation")
+        text = f"({text} {symbol} {arg})"
+    return text
+
+
+def _logic(node: Any, ctx: Context) -> str:
+    args = [render(a, ctx) for a in node.arguments]
+    operators = list(node.operators)
+    if operators and operators[0] in (":NOT:", "not"):
+        return f"(not {args[0]})"
+    text = args[0]
+    for op, arg in zip(operators, args[1:], strict=True):
+        symbol = _COMPARE.get(op) or _LOGIC.get(op)
+        if symbol is None:
+            raise ctx.error(f"unsupported operator '{op}'", "Rewrite the equation")
+        text = f"({text} {symbol} {arg})"
+    return text
+
+
+def _call(node: Any, ctx: Context) -> str:
+    name = node.function.reference
+    args: Sequence[Any] = node.arguments
+    if name == "active_initial":
+        return render(args[1] if ctx.initial else args[0], ctx)
+    lookup = ctx.scope.lookup(name)
+    if lookup is not None:
+        if len(args) != 1:
+            raise ctx.error(f"the lookup '{name}' is called with {len(args)} arguments",
+                            "Call a lookup with one input")
+        return f"{lookup}({render(args[0], ctx)})"
+    expanded = ctx.call_macro(ctx, name, args)
+    if expanded is not None:
+        return expanded
+    special = _CALLS.get(name)
+    if special is not None:
+        return special([render(a, ctx) for a in args])
+    builtin = _SAME.get(name)
+    if builtin is None:
+        raise ctx.error(f"unsupported construct 'function {name.upper()}'",
+                        "pssc_sim has no such builtin; rewrite the equation without it")
+    return f"{builtin}({', '.join(render(a, ctx) for a in args)})"
+
+
+def _pulse_train(a: Sequence[str]) -> str:
+    start, interval, width, end = a
+    return f"PULSE_TRAIN({start}, {width}, {interval}, {end})"
+
+
+def _xmile_pulse(a: Sequence[str]) -> str:
+    start, magnitude = a
+    return f"(PULSE({start}, TIME_STEP / 2) * {magnitude} / TIME_STEP)"
+
+
+def _xmile_pulse_train(a: Sequence[str]) -> str:
+    start, interval, magnitude = a
+    single = f"PULSE({start}, TIME_STEP / 2)"
+    train = f"PULSE_TRAIN({start}, TIME_STEP / 2, {interval}, FINAL_TIME + TIME_STEP)"
+    pulses = single if interval == "0" else f"IF_THEN_ELSE({interval} > 0, {train}, {single})"
+    return f"({pulses} * {magnitude} / TIME_STEP)"
+
+
+def _modulo(a: Sequence[str]) -> str:
+    # Vensim's MODULO keeps the sign of the dividend: a - b * INTEGER(a / b).
+    x, m = a
+    return f"({x} - {m} * INTEGER({x} / {m}))"
+
+
+_CALLS: Mapping[str, Callable[[Sequence[str]], str]] = {
+    "modulo": _modulo,
+    "pulse_train": _pulse_train,
+    "Xpulse": _xmile_pulse,
+    "Xpulse_train": _xmile_pulse_train,
+    "pi": lambda a: number(math.pi),
+}
+
+
+def _smooth(node: Any, ctx: Context) -> str:
+    x, time = render(node.input, ctx), render(node.smooth_time, ctx)
+    initial = render(node.initial, ctx.in_initial())
+    order = node.order
+    if is_number(order) and float(order) in (1.0, 3.0):
+        name = "SMOOTHI" if float(order) == 1.0 else "SMOOTH3I"
+        return f"{name}({x}, {time}, {initial})"
+    return f"SMOOTHN({x}, {time}, {initial}, {ctx.fixed_order(ctx, order, None)})"
+
+
+def _delay(node: Any, ctx: Context) -> str:
+    x, time = render(node.input, ctx), render(node.delay_time, ctx)
+    initial = render(node.initial, ctx.in_initial())
+    order = node.order
+    if type(node).__name__ == "DelayStructure":
+        name = "DELAY1I" if float(order) == 1.0 else "DELAY3I"
+        return f"{name}({x}, {time}, {initial})"
+    # DELAY N fixes its order at initialisation, and, as Vensim does, lowers it until the
+    # stage time delay/order is at least one time step.
+    order_value = ctx.fixed_order(ctx, order, node.delay_time)
+    return f"DELAYN_PIPELINE({x}, {time}, {initial}, {order_value})"
+
+
+def _delay_fixed(node: Any, ctx: Context) -> str:
+    return (f"DELAY_FIXED({render(node.input, ctx)}, {render(node.delay_time, ctx)}, "
+            f"{render(node.initial, ctx.in_initial())})")
+
+
+def _trend(node: Any, ctx: Context) -> str:
+    return (f"TREND({render(node.input, ctx)}, {render(node.average_time, ctx)}, "
+            f"{render(node.initial_trend, ctx.in_initial())})")
+
+
+def _forecast(node: Any, ctx: Context) -> str:
+    if not (is_number(node.initial_trend) and float(node.initial_trend) == 0.0):
+        raise ctx.error("unsupported construct 'FORECAST with an initial trend'",
+                        "Use FORECAST(input, average time, horizon)")
+    return (f"FORECAST({render(node.input, ctx)}, {render(node.average_time, ctx)}, "
+            f"{render(node.horizon, ctx)})")
+
+
+def _sample_if_true(node: Any, ctx: Context) -> str:
+    return (f"SAMPLE_IF_TRUE({render(node.condition, ctx)}, {render(node.input, ctx)}, "
+            f"{render(node.initial, ctx.in_initial())})")
+
+
+def _initial(node: Any, ctx: Context) -> str:
+    return f"INITIAL({render(node.initial, ctx.in_initial())})"
+
+
+def _inline_lookup(node: Any, ctx: Context) -> str:
+    name = ctx.inline_lookup(ctx.owner, node.lookups)
+    return f"{name}({render(node.argument, ctx)})"
+
+
+def _integ(node: Any, ctx: Context) -> str:
+    raise ctx.error("unsupported construct 'INTEG inside an expression'",
+                    "Give the stock its own variable")
+
+
+_HANDLERS: Mapping[str, Callable[[Any, Context], str]] = {
+    "ReferenceStructure": _reference,
+    "ArithmeticStructure": _arithmetic,
+    "LogicStructure": _logic,
+    "CallStructure": _call,
+    "GameStructure": lambda node, ctx: render(node.expression, ctx),
+    "SmoothStructure": _smooth,
+    "SmoothNStructure": _smooth,
+    "DelayStructure": _delay,
+    "DelayNStructure": _delay,
+    "DelayFixedStructure": _delay_fixed,
+    "TrendStructure": _trend,
+    "ForecastStructure": _forecast,
+    "SampleIfTrueStructure": _sample_if_true,
+    "InitialStructure": _initial,
+    "InlineLookupsStructure": _inline_lookup,
+    "IntegStructure": _integ,
+}
+
+
+def signed_terms(node: Any) -> list[tuple[int, Any]]:
+    """The top-level terms of a sum, with their signs: ``a - b + c`` -> +a, -b, +c."""
+    kind = type(node).__name__
+    if kind == "ArithmeticStructure":
+        operators = list(node.operators)
+        if operators == ["negative"]:
+            return [(-sign, term) for sign, term in signed_terms(node.arguments[0])]
+        if operators and all(op in ("+", "-") for op in operators):
+            terms = signed_terms(node.arguments[0])
+            for op, argument in zip(operators, node.arguments[1:], strict=True):
+                sign = 1 if op == "+" else -1
+                terms += [(sign * s, t) for s, t in signed_terms(argument)]
+            return terms
+    return [(1, node)]

@@ -1,0 +1,205 @@
+"""The SDXorg test-models suite: files that pass must keep passing (PySD's rule, all columns).
+
+The suite lives next to the repository (``../shared/test-models``); the test is skipped with a
+message when it is absent. Every file runs in this one process, through
+:func:`pssc_sim.conformance.run_conformance`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pssc_sim.conformance import FileResult, read_canonical, run_conformance, summary
+
+pytest.importorskip("pysd", reason="the vensim extra (PySD's translators) is not installed")
+
+SUITE = Path(__file__).parents[2] / "shared" / "test-models"
+
+#: Files expected to pass; a regression on any of them fails the test.
+EXPECTED_PASS = (
+    "samples/Roessler_Chaos/roessler_chaos.mdl",
+    "samples/SIR/SIR.mdl",
+    "samples/SIR/SIR.stmx",
+    "samples/SIR/SIR.xmile",
+    "samples/SIR/SIR_legacy.stmx",
+    "samples/SIR/SIR_reciprocal-dt.xmile",
+    "samples/simple_harmonic_oscillator/simple_harmonic_oscillator.mdl",
+    "samples/teacup/teacup.mdl",
+    "samples/teacup/teacup.stmx",
+    "samples/teacup/teacup.xmile",
+    "samples/teacup/teacup_legacy.stmx",
+    "samples/teacup/teacup_mdl.mdl",
+    "samples/teacup/teacup_w_diagram.xmile",
+    "tests/abs/test_abs.mdl",
+    "tests/abs/test_abs.stmx",
+    "tests/abs/test_abs.xmile",
+    "tests/active_initial/test_active_initial.mdl",
+    "tests/active_initial_circular/test_active_initial_circular.mdl",
+    "tests/arguments/test_arguments.mdl",
+    "tests/builtin_max/builtin_max.mdl",
+    "tests/builtin_max/builtin_max.stmx",
+    "tests/builtin_max/builtin_max.xmile",
+    "tests/builtin_min/builtin_min.mdl",
+    "tests/builtin_min/builtin_min.stmx",
+    "tests/builtin_min/builtin_min.xmile",
+    "tests/case_sensitive_extension/teacup-upper.MDL",
+    "tests/chained_initialization/test_chained_initialization.mdl",
+    "tests/chained_initialization/test_chained_initialization.stmx",
+    "tests/chained_initialization/test_chained_initialization.xmile",
+    "tests/comparisons/comparisons.stmx",
+    "tests/comparisons/comparisons.xmile",
+    "tests/constant_expressions/test_constant_expressions.mdl",
+    "tests/constant_expressions/test_constant_expressions.stmx",
+    "tests/constant_expressions/test_constant_expressions.xmile",
+    "tests/delay_fixed/test_delay_fixed.mdl",
+    "tests/delay_numeric_error/test_delay_numeric_error.mdl",
+    "tests/delay_parentheses/test_delay_parentheses.mdl",
+    "tests/delay_pipeline/test_pipeline_delays.mdl",
+    "tests/delay_xmile/test_delay_xmile.xmile",
+    "tests/delays/test_delays.mdl",
+    "tests/euler_step_vs_saveper/test_euler_step_vs_saveper.mdl",
+    "tests/eval_order/eval_order.stmx",
+    "tests/eval_order/eval_order.xmile",
+    "tests/exp/test_exp.mdl",
+    "tests/exp/test_exp.stmx",
+    "tests/exp/test_exp.xmile",
+    "tests/exponentiation/exponentiation.mdl",
+    "tests/exponentiation/exponentiation.stmx",
+    "tests/exponentiation/exponentiation.xmile",
+    "tests/fully_invalid_names/test_fully_invalid_names.mdl",
+    "tests/function_capitalization/test_function_capitalization.mdl",
+    "tests/function_capitalization/test_function_capitalization.stmx",
+    "tests/function_capitalization/test_function_capitalization.xmile",
+    "tests/game/test_game.mdl",
+    "tests/game/test_game.stmx",
+    "tests/game/test_game.xmile",
+    "tests/if_stmt/if_stmt.mdl",
+    "tests/if_stmt/if_stmt.stmx",
+    "tests/if_stmt/if_stmt.xmile",
+    "tests/initial_function/test_initial.mdl",
+    "tests/initial_function/test_initial.stmx",
+    "tests/initial_function/test_initial.xmile",
+    "tests/input_functions/test_inputs.mdl",
+    "tests/limits/test_limits.mdl",
+    "tests/limits/test_limits.stmx",
+    "tests/limits/test_limits.xmile",
+    "tests/line_breaks/test_line_breaks.mdl",
+    "tests/line_breaks/test_line_breaks.stmx",
+    "tests/line_breaks/test_line_breaks.xmile",
+    "tests/line_continuation/test_line_continuation.mdl",
+    "tests/line_continuation/test_line_continuation.stmx",
+    "tests/line_continuation/test_line_continuation.xmile",
+    "tests/ln/test_ln.mdl",
+    "tests/ln/test_ln.stmx",
+    "tests/ln/test_ln.xmile",
+    "tests/log/test_log.mdl",
+    "tests/log/test_log.stmx",
+    "tests/log/test_log.xmile",
+    "tests/logicals/test_logicals.mdl",
+    "tests/logicals/test_logicals.xmile",
+    "tests/logicals/test_logicals_caseinsensitive.xmile",
+    "tests/lookups/test_lookups.mdl",
+    "tests/lookups/test_lookups.xmile",
+    "tests/lookups/test_lookups_no-indirect.stmx",
+    "tests/lookups/test_lookups_no-indirect.xmile",
+    "tests/lookups/test_lookups_xpts_sep.xmile",
+    "tests/lookups/test_lookups_xscale.xmile",
+    "tests/lookups/test_lookups_ypts_sep.xmile",
+    "tests/lookups_funcnames/test_lookups_funcnames.mdl",
+    "tests/lookups_inline/test_lookups_inline.mdl",
+    "tests/lookups_inline/test_lookups_inline.stmx",
+    "tests/lookups_inline/test_lookups_inline.xmile",
+    "tests/lookups_inline_bounded/test_lookups_inline_bounded.mdl",
+    "tests/lookups_inline_spaces/test_lookups_inline_spaces.mdl",
+    "tests/lookups_with_expr/test_lookups_with_expr.mdl",
+    "tests/lookups_without_range/test_lookups_without_range.mdl",
+    "tests/macro_cross_reference/test_macro_cross_reference.mdl",
+    "tests/macro_expression/test_macro_expression.mdl",
+    "tests/macro_multi_expression/test_macro_multi_expression.mdl",
+    "tests/macro_multi_macros/test_macro_multi_macros.mdl",
+    "tests/macro_stock/test_macro_stock.mdl",
+    "tests/macro_trailing_definition/test_macro_trailing_definition.mdl",
+    "tests/model_doc/model_doc.mdl",
+    "tests/model_doc/model_doc.stmx",
+    "tests/model_doc/model_doc.xmile",
+    "tests/na/test_na.mdl",
+    "tests/nested_functions/test_nested_functions.mdl",
+    "tests/non_negative_all/test_non_negative_all1.xmile",
+    "tests/non_negative_all/test_non_negative_all2.xmile",
+    "tests/non_negative_flows/test_non_negative_flows.xmile",
+    "tests/non_negative_flows/test_non_negative_flows_behavior.xmile",
+    "tests/non_negative_stocks/test_non_negative_stocks.xmile",
+    "tests/non_negative_stocks/test_non_negative_stocks_behavior.xmile",
+    "tests/number_handling/test_number_handling.mdl",
+    "tests/number_handling/test_number_handling.stmx",
+    "tests/number_handling/test_number_handling.xmile",
+    "tests/odd_number_quotes/teacup_3quotes.mdl",
+    "tests/parentheses/test_parens.mdl",
+    "tests/parentheses/test_parens.stmx",
+    "tests/parentheses/test_parens.xmile",
+    "tests/pi/test_pi.xmile",
+    "tests/reference_capitalization/test_reference_capitalization.mdl",
+    "tests/reference_capitalization/test_reference_capitalization.stmx",
+    "tests/reference_capitalization/test_reference_capitalization.xmile",
+    "tests/rounding/test_rounding.mdl",
+    "tests/rounding/test_rounding.xmile",
+    "tests/smooth/test_smooth.mdl",
+    "tests/smooth_and_stock/test_smooth_and_stock.mdl",
+    "tests/special_characters/test_special_variable_names.mdl",
+    "tests/special_characters_xmile/test_special_variable_names.xmile",
+    "tests/sqrt/test_sqrt.mdl",
+    "tests/sqrt/test_sqrt.stmx",
+    "tests/sqrt/test_sqrt.xmile",
+    "tests/time/test_time.mdl",
+    "tests/trend/test_trend.mdl",
+    "tests/trig/test_trig.mdl",
+    "tests/trig/test_trig.stmx",
+    "tests/trig/test_trig.xmile",
+    "tests/unchangeable_constant/test_unchangeable_constant.mdl",
+    "tests/unicode_characters/unicode_test_model.mdl",
+    "tests/variable_ranges/test_variable_ranges.mdl",
+    "tests/xidz_zidz/xidz_zidz.mdl",
+    "tests/xidz_zidz/xidz_zidz.stmx",
+    "tests/xidz_zidz/xidz_zidz.xmile",
+    "tests/zeroled_decimals/test_zeroled_decimals.mdl",
+    "tests/zeroled_decimals/test_zeroled_decimals.xmile",
+)
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, FileResult]:
+    if not (SUITE / "MANIFEST.csv").is_file():
+        pytest.skip(f"the test-models suite is not at {SUITE}; clone it there to run this test")
+    return {r.file: r for r in run_conformance(SUITE)}
+
+
+def test_expected_files_pass(results: dict[str, FileResult]) -> None:
+    failing = [results[f].line() if f in results else f"{f}: not run"
+               for f in EXPECTED_PASS if f not in results or not results[f].passed]
+    assert not failing, "\n".join(failing)
+
+
+@pytest.mark.parametrize(("tier", "fmt", "at_least"),
+                         [("A", "mdl", 61), ("A", "xmile", 48), ("C", "mdl", 6),
+                          (None, "stmx", 27)])
+def test_gates(results: dict[str, FileResult], tier: str | None, fmt: str,
+               at_least: int) -> None:
+    chosen = [r for r in results.values()
+              if r.format == fmt and (tier is None or r.tier == tier)]
+    assert sum(r.passed for r in chosen) >= at_least, summary(chosen)
+
+
+def test_nothing_fails_silently(results: dict[str, FileResult]) -> None:
+    for result in results.values():
+        assert result.passed or result.detail, result.line()
+
+
+def test_canonical_quirks(tmp_path: Path) -> None:
+    path = tmp_path / "output.tab"
+    path.write_bytes("Time\tConst\tCaf\xe9 x\r0\t5\t1\r1\t\t\r2\t\t3\r".encode("latin-1"))
+    frame = read_canonical(path)
+    assert frame["Const"].tolist() == [5.0, 5.0, 5.0]
+    assert frame.index.tolist() == [0.0, 1.0, 2.0]
+    assert frame["Caf\xe9 x"].isna().tolist() == [False, True, False]

@@ -1,0 +1,150 @@
+"""Importing Vensim and XMILE models through PySD's translators, and converting them to YAML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pysd", reason="the vensim extra (PySD's translators) is not installed")
+
+import pssc_sim as ps
+from pssc_sim.parse.translate import convert, convert_command, translate
+
+CONTROL = """
+INITIAL TIME = 0 ~ Month ~ |
+FINAL TIME = 10 ~ Month ~ |
+TIME STEP = 0.5 ~ Month ~ |
+SAVEPER = TIME STEP ~ Month ~ |
+"""
+
+POPULATION = """{UTF-8}
+Population = INTEG(Births - Deaths + Net Migration * 2, 100)
+    ~ people
+    ~ Everyone living in the town.
+    |
+Births = Population * Birth Rate ~ people/Month ~ |
+Deaths = Population / Lifetime ~ people/Month ~ |
+Net Migration = 1 + STEP(2, 5) ~ people/Month ~ |
+Birth Rate = 0.02 ~ 1/Month [0, 1] ~ Fraction born each month. |
+Lifetime = 40 ~ Month ~ |
+""" + CONTROL
+
+XMILE = """<?xml version="1.0" encoding="utf-8"?>
+<xmile version="1.0" xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0">
+  <header><name>tank</name></header>
+  <sim_specs><start>0</start><stop>4</stop><dt>1</dt></sim_specs>
+  <model><variables>
+    <stock name="Water"><eqn>3</eqn><inflow>Fill</inflow><outflow>Drain</outflow>
+      <non_negative/><units>litre</units></stock>
+    <flow name="Fill"><eqn>0.5</eqn></flow>
+    <flow name="Drain"><eqn>2</eqn><doc>Drains quickly.</doc></flow>
+  </variables></model>
+</xmile>
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_integ_net_rate_is_split_into_flows(tmp_path: Path) -> None:
+    model = ps.load_model(write(tmp_path, "town.mdl", POPULATION))
+    flows = {f.name: (f.source, f.target) for f in model.flows if not f.hidden}
+    assert flows == {
+        "births": (None, "population"),
+        "deaths": ("population", None),
+        "population_net_flow": (None, "population"),
+    }
+    assert str(model["population_net_flow"].rate) == "2*net_migration"  # type: ignore[attr-defined]
+
+
+def test_names_map_back_to_the_original(tmp_path: Path) -> None:
+    translation = translate(write(tmp_path, "town.mdl", POPULATION))
+    assert translation.identifier("birth  RATE") == "birth_rate"
+    assert translation.original_names["net_migration"] == "Net Migration"
+
+
+def test_units_documentation_and_range_are_kept(tmp_path: Path) -> None:
+    model = ps.load_model(write(tmp_path, "town.mdl", POPULATION))
+    stock = model["population"]
+    assert stock.meta.units == "people"  # type: ignore[attr-defined]
+    assert stock.meta.description == "Everyone living in the town."  # type: ignore[attr-defined]
+    rate = model["birth_rate"]
+    assert rate.range == (0.0, 1.0)  # type: ignore[attr-defined]
+    assert model.time.units == "Month"
+
+
+def test_imported_model_runs_with_vensim_euler(tmp_path: Path) -> None:
+    res = ps.simulate(write(tmp_path, "town.mdl", POPULATION))
+    population, t = 100.0, 0.0
+    for _ in range(20):
+        migration = 1 + (2 if t + 0.25 > 5 else 0)
+        population += 0.5 * (population * 0.02 - population / 40 + 2 * migration)
+        t += 0.5
+    assert res["population"].iloc[-1] == pytest.approx(population, rel=1e-12)
+    assert np.allclose(res.times, np.arange(0, 10.5, 0.5))
+
+
+def test_unsupported_construct_names_the_variable(tmp_path: Path) -> None:
+    text = "Noise = RANDOM UNIFORM(0, 1, 7) ~~|\n" + CONTROL
+    with pytest.raises(ps.ModelError, match=r"Noise: unsupported construct 'function "
+                                            r"RANDOM_UNIFORM'"):
+        ps.load_model(write(tmp_path, "noise.mdl", text))
+
+
+def test_subscripts_are_reported_not_dropped(tmp_path: Path) -> None:
+    text = "Region: north, south ~~|\nDemand[Region] = 1, 2 ~~|\n" + CONTROL
+    with pytest.raises(ps.ModelError, match=r"Demand: unsupported construct 'subscripts'"):
+        ps.load_model(write(tmp_path, "regions.mdl", text))
+
+
+def test_time_varying_control_is_reported(tmp_path: Path) -> None:
+    text = CONTROL.replace("FINAL TIME = 10", "FINAL TIME = 10 + Time") + "x = 1 ~~|\n"
+    with pytest.raises(ps.ModelError, match=r"FINAL TIME: unsupported construct 'a control "
+                                            r"variable that changes over time'"):
+        ps.load_model(write(tmp_path, "moving.mdl", text))
+
+
+def test_unreadable_file_is_a_model_error(tmp_path: Path) -> None:
+    with pytest.raises(ps.ModelError, match=r"the translator cannot read the model"):
+        ps.load_model(write(tmp_path, "broken.mdl", "x = (1 + ~~|\n" + CONTROL))
+
+
+def test_xmile_stock_flows_and_non_negative(tmp_path: Path) -> None:
+    model = ps.load_model(write(tmp_path, "tank.xmile", XMILE))
+    assert {f.name: (f.source, f.target) for f in model.flows} == {
+        "fill": (None, "water"), "drain": ("water", None)}
+    assert model["water"].non_negative  # type: ignore[attr-defined]
+    res = ps.simulate(model)
+    assert res["water"].tolist() == [3.0, 1.5, 0.0, 0.0, 0.0]
+
+
+def test_convert_round_trip_gives_identical_results(tmp_path: Path) -> None:
+    source = write(tmp_path, "town.mdl", POPULATION)
+    target = convert(source, tmp_path / "town.yaml")
+    text = target.read_text(encoding="utf-8")
+    assert "Everyone living in the town." in text
+    assert "units: people/Month" in text
+    original, converted = ps.simulate(source), ps.simulate(target)
+    assert original.names == converted.names
+    np.testing.assert_array_equal(original.values, converted.values)
+
+
+def test_convert_command_defaults_to_a_yaml_next_to_the_source(tmp_path: Path) -> None:
+    source = write(tmp_path, "tank.xmile", XMILE)
+    assert convert_command(source) == 0
+    converted = ps.simulate(tmp_path / "tank.yaml")
+    np.testing.assert_array_equal(converted.values, ps.simulate(source).values)
+
+
+def test_delay_n_sees_past_delay_times(tmp_path: Path) -> None:
+    text = ("Out = DELAY N(In, D, 0, 2) ~~|\nIn = STEP(1, 1) ~~|\nD = 2 + STEP(2, 3) ~~|\n"
+            + CONTROL.replace("TIME STEP = 0.5", "TIME STEP = 1"))
+    res = ps.simulate(write(tmp_path, "pipe.mdl", text))
+    constant = ps.simulate(write(tmp_path, "pipe2.mdl", text.replace("2 + STEP(2, 3)", "2")))
+    assert res["out"].iloc[:4].tolist() == constant["out"].iloc[:4].tolist()
+    assert res["out"].iloc[5] != constant["out"].iloc[5]
