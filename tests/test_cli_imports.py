@@ -1,0 +1,72 @@
+"""``pssc convert`` and ``pssc conformance`` from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pysd", reason="the vensim extra (PySD's translators) is not installed")
+
+import pssc_sim as ps
+from pssc_sim.cli import main
+
+TANK = """{UTF-8}
+Water = INTEG(Fill - Drain, 10) ~ litre ~ The water in the tank. |
+Fill = 2 ~ litre/Minute ~ |
+Drain = Water / Drain Time ~ litre/Minute ~ |
+Drain Time = 4 ~ Minute ~ |
+INITIAL TIME = 0 ~ Minute ~ |
+FINAL TIME = 2 ~ Minute ~ |
+TIME STEP = 1 ~ Minute ~ |
+SAVEPER = TIME STEP ~ Minute ~ |
+"""
+
+
+def test_convert_writes_a_model_that_runs_the_same(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "tank.mdl"
+    source.write_text(TANK)
+    target = tmp_path / "tank.yaml"
+    assert main(["convert", str(source), "-o", str(target)]) == 0
+    assert f"wrote {target}" in capsys.readouterr().out
+    original, converted = ps.simulate(source), ps.simulate(target)
+    np.testing.assert_array_equal(original.values, converted.values)
+    # Euler by hand: 10 -> 10 + (2 - 2.5) = 9.5 -> 9.5 + (2 - 2.375) = 9.125
+    np.testing.assert_allclose(converted["water"].to_numpy(), [10.0, 9.5, 9.125])
+
+
+def test_convert_of_a_missing_file_is_bad_input(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["convert", str(tmp_path / "nothing.mdl")]) == 2
+    assert "nothing.mdl" in capsys.readouterr().err
+
+
+def _suite(tmp_path: Path, expected_water: str) -> Path:
+    folder = tmp_path / "suite" / "tests" / "tank"
+    folder.mkdir(parents=True)
+    (folder / "tank.mdl").write_text(TANK)
+    (folder / "output.tab").write_text(f"Time\tWater\n0\t10\n1\t9.5\n2\t{expected_water}\n")
+    (tmp_path / "suite" / "MANIFEST.csv").write_text(
+        "folder,tier,files,features,pysd\ntests/tank,A,tank.mdl,,\n")
+    return tmp_path / "suite"
+
+
+def test_conformance_passes_and_fails_with_the_closing_count(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["conformance", str(_suite(tmp_path / "good", "9.125"))]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == "1 passed, 0 failed"
+    assert main(["conformance", str(_suite(tmp_path / "bad", "9.2")), "--tier", "A"]) == 1
+    out = capsys.readouterr().out
+    assert "worst column 'Water' at time 2" in out
+    assert out.splitlines()[-1] == "0 passed, 1 failed"
+
+
+def test_conformance_rejects_a_bad_folder_and_format(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["conformance", str(tmp_path / "none")]) == 2
+    assert "no test-models folder there" in capsys.readouterr().err
+    assert main(["conformance", str(tmp_path), "--format", "vpm"]) == 2
+    assert "--format: unknown format 'vpm'" in capsys.readouterr().err
