@@ -188,6 +188,12 @@ def check_case(case: _Case, root: Path) -> FileResult:
     rtol = FOLDER_RTOL.get(case.folder, RTOL)
     stop = FOLDER_STOP.get(case.folder, math.inf)
     problem = compare(columns, times, expected, rtol=rtol, atol=ATOL, stop=stop)
+    stella = case.output.with_name("output_stella.csv")
+    # An XMILE file carries Stella's semantics: Stella's own output for it also counts.
+    if (problem and case.format != "mdl" and stella.is_file()
+            and not compare(columns, times, read_canonical(stella), rtol=rtol, atol=ATOL,
+                            stop=stop)):
+        return result("pass", "matches Stella's output (output_stella.csv)")
     return result("fail", problem) if problem else result("pass")
 
 
