@@ -24,7 +24,7 @@ import networkx as nx
 import numpy as np
 import sympy
 
-from pssc_sim.compile.compiler import _namespace
+from pssc_sim.compile.compiler import kernel_namespace
 from pssc_sim.compile.printer import Dialect, Printer
 from pssc_sim.errors import ParameterError
 from pssc_sim.ir.functions import CLOCK_SYMBOLS, FINAL_TIME, INITIAL_TIME, TIME, TIME_STEP
@@ -69,7 +69,7 @@ def _evaluator(expr: sympy.Expr, model: Model) -> Evaluator:
     names = {s: f"values[{s.name!r}]" for s in expr.free_symbols if s not in CLOCK_SYMBOLS}
     printer = Printer(Dialect.NUMPY, {**clock, **names})
     source = f"def evaluate(values):\n    return {printer(expr)}\n"
-    space = _namespace(model.lookups)
+    space = kernel_namespace(model.lookups)
     exec(compile(source, "<pssc_sim link score>", "exec"), space)
     return space["evaluate"]  # type: ignore[no-any-return]
 

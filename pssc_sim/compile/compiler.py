@@ -89,12 +89,21 @@ def select_outputs(model: Model, names: Sequence[str] | None) -> list[Output]:
         elif name in known and name not in {lk.name for lk in model.lookups}:
             selected.append(Output(name, variable_symbol(name)))
         else:
-            raise ModelError(f"outputs: unknown variable '{name}'.{did_you_mean(name, known)}"
-                             or " Name a stock, flow, auxiliary or parameter.")
+            hint = did_you_mean(name, known) or " Name a stock, flow, auxiliary or parameter."
+            raise ModelError(f"outputs: unknown variable '{name}' (got {name!r}).{hint}")
     return selected
 
 
-def _namespace(lookups: Sequence[Lookup]) -> dict[str, Any]:
+def kernel_namespace(lookups: Sequence[Lookup]) -> dict[str, Any]:
+    """The names generated kernel code may call: numpy, math, and each lookup with its slope.
+
+    Examples
+    --------
+    >>> from pssc_sim.ir.model import Lookup
+    >>> space = kernel_namespace([Lookup("comfort", (0.0, 1.0), (0.0, 2.0))])
+    >>> float(space["slope_comfort"](0.5))
+    2.0
+    """
     space: dict[str, Any] = {
         "np": np, "math": math, "nan": math.nan, "inf": math.inf,
         "_sign": lambda x: (x > 0) - (x < 0),
@@ -116,14 +125,15 @@ def compile_model(model: Model, outputs: Sequence[str] | None = None) -> Compile
     >>> from pssc_sim.parse.model_file import load_model_file
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "m.yaml"
-    >>> _ = path.write_text("time: {stop: 1}\\nstocks: {x: 1}\\nflows: {out: {from: x, rate: x}}\\n")
+    >>> _ = path.write_text("time: {stop: 1}\\nstocks: {x: 1}\\n"
+    ...                     "flows: {out: {from: x, rate: x}}\\n")
     >>> compile_model(load_model_file(path)).N
     array([[-1.]])
     """
     chosen = select_outputs(model, outputs)
     source = generate_source(model, chosen)
-    space = _namespace(model.lookups)
-    exec(compile(source, f"<pssc_sim kernel {model.name}>", "exec"), space)  # noqa: S102
+    space = kernel_namespace(model.lookups)
+    exec(compile(source, f"<pssc_sim kernel {model.name}>", "exec"), space)
     delays = tuple(i for i, s in enumerate(model.discrete) if isinstance(s, FixedDelay))
     return CompiledModel(
         model=model,

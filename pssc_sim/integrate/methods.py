@@ -9,6 +9,7 @@ from types import MappingProxyType
 import numpy as np
 
 from pssc_sim.compile.compiler import CompiledModel
+from pssc_sim.integrate.adaptive import run_adaptive
 from pssc_sim.integrate.fixed import run_fixed_step
 from pssc_sim.integrate.grid import Grid
 
@@ -44,9 +45,27 @@ def _fixed(name: str) -> Runner:
     return run
 
 
+def _adaptive(name: str) -> Runner:
+    def run(compiled: CompiledModel, p: np.ndarray, grid: Grid,
+            options: SolverOptions) -> tuple[np.ndarray, np.ndarray]:
+        return grid.save_times(), run_adaptive(compiled, p, grid, name, options)
+
+    return run
+
+
 #: Every integration method, by name.
 METHODS: Mapping[str, Method] = MappingProxyType({
     "euler": Method("euler", True, 1, _fixed("euler"),
                     "explicit Euler at dt, Vensim/Stella semantics"),
     "rk4": Method("rk4", True, 4, _fixed("rk4"), "classical Runge-Kutta of order 4 at dt"),
+    "rk45": Method("rk45", False, 5, _adaptive("rk45"),
+                   "explicit Dormand-Prince RK5(4), adaptive step (scipy RK45)"),
+    "dop853": Method("dop853", False, 8, _adaptive("dop853"),
+                     "explicit Dormand-Prince of order 8, adaptive step, for tight tolerances"),
+    "lsoda": Method("lsoda", False, 12, _adaptive("lsoda"),
+                    "Adams (order <= 12) or BDF (order <= 5) when stiff, banded Jacobian"),
+    "bdf": Method("bdf", False, 5, _adaptive("bdf"),
+                  "implicit variable-order BDF (order <= 5) for stiff models, sparse Jacobian"),
+    "radau": Method("radau", False, 5, _adaptive("radau"),
+                    "implicit Radau IIA of order 5 for stiff models, sparse Jacobian"),
 })

@@ -1,0 +1,414 @@
+"""Adaptive integration with scipy's solvers: ``rk45``, ``dop853``, ``lsoda``, ``bdf``, ``radau``.
+
+An ensemble is one ODE system: the stocks ``(n_stocks, M)`` are flattened member-major (each
+member's stocks contiguous, ``y.T.ravel()``), so the Jacobian is block diagonal, and banded with
+``n_stocks - 1`` diagonals either side. The implicit methods get that Jacobian from the
+generated kernel of :mod:`pssc_sim.compile.jacobian` as a sparse (or, for small systems, dense)
+matrix; LSODA gets it in banded form.
+
+The run is split at the model's known discontinuities (:mod:`pssc_sim.integrate.breakpoints`) and
+the solver restarts at each one, so no step straddles a switch. Inside a segment the kernel sees
+time clamped a hair inside the segment, so a condition evaluated exactly at a switching time takes
+the side of the segment being integrated. The solvers are stepped directly (scipy's
+``OdeSolver.step`` contract, as ``solve_ivp`` does) and outputs are recorded at the saved times
+by evaluating the full kernel on the dense-output state, as the fixed-step methods record them.
+
+Methods: Dormand and Prince RK5(4) and DOP853 (Hairer, Nørsett and Wanner, *Solving ODEs I*,
+II.5 and II.10), LSODA (Petzold 1983), variable-order BDF/NDF and Radau IIA of order 5 (Hairer
+and Wanner, *Solving ODEs II*, IV.8 and III.5).
+
+Discrete states (DELAY_FIXED pipelines, SAMPLE_IF_TRUE memories) change once per ``dt`` step and
+have no meaning for an adaptive solver: models with them are rejected.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse
+from scipy.integrate import BDF, DOP853, LSODA, RK45, OdeSolver, Radau
+from threadpoolctl import threadpool_limits
+
+from pssc_sim.compile.compiler import CompiledModel
+from pssc_sim.compile.jacobian import JacobianKernel, jacobian_kernel
+from pssc_sim.errors import ModelError, SimulationError
+from pssc_sim.integrate.breakpoints import breakpoint_plan
+from pssc_sim.integrate.fixed import check_finite, initial_state
+from pssc_sim.integrate.grid import Grid
+from pssc_sim.ir.model import FixedDelay
+
+if TYPE_CHECKING:
+    from pssc_sim.integrate.methods import SolverOptions
+
+#: scipy's solver class for each adaptive method.
+SOLVERS: Mapping[str, type[OdeSolver]] = MappingProxyType(
+    {
+        "rk45": RK45,
+        "dop853": DOP853,
+        "lsoda": LSODA,
+        "bdf": BDF,
+        "radau": Radau,
+    }
+)
+#: Methods that ask for a Jacobian.
+IMPLICIT: frozenset[str] = frozenset({"lsoda", "bdf", "radau"})
+#: Up to this many unknowns a dense Jacobian (LU in LAPACK) beats a sparse one (SuperLU).
+DENSE_LIMIT = 100
+
+Rates = Callable[[float, np.ndarray], np.ndarray]
+
+
+def run_adaptive(
+    compiled: CompiledModel, p: np.ndarray, grid: Grid, method: str, options: SolverOptions
+) -> np.ndarray:
+    """Integrate with an adaptive ``method``; returns saved outputs ``(n_rows, n_outputs, M)``.
+
+    Members are solved ``options.chunk`` at a time, each chunk its own ODE system, so a member
+    that forces small steps slows only its chunk.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from pssc_sim.compile.compiler import compile_model
+    >>> from pssc_sim.integrate.methods import SolverOptions
+    >>> from pssc_sim.parse import load_model
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "m.yaml"
+    >>> _ = path.write_text("time: {stop: 1}\\nparameters: {k: 1}\\n"
+    ...                     "stocks: {x: 1}\\nflows: {out: {from: x, rate: k * x}}\\n")
+    >>> compiled = compile_model(load_model(path))
+    >>> values = run_adaptive(compiled, np.array([[1.0, 2.0]]), Grid(0.0, 1.0, 1.0, 1.0),
+    ...                       "rk45", SolverOptions(rtol=1e-8, atol=1e-10))
+    >>> np.round(values[-1, 0], 6).tolist()
+    [0.367879, 0.135335]
+    """
+    if method not in SOLVERS:
+        raise ModelError(
+            f"method: '{method}' is not an adaptive method (got {method!r}). "
+            f"Use one of: {', '.join(SOLVERS)}"
+        )
+    reject_discrete(compiled, method)
+    members = p.shape[1]
+    values = np.empty((grid.save_times().size, len(compiled.outputs), members))
+    with threadpool_limits(limits=1), np.errstate(all="ignore"):
+        for start in range(0, members, options.chunk):
+            stop = min(start + options.chunk, members)
+            values[:, :, start:stop] = _solve_chunk(
+                compiled, p[:, start:stop], grid, method, options
+            )
+    return values
+
+
+def reject_discrete(compiled: CompiledModel, method: str) -> None:
+    """Raise :class:`ModelError` if the model has a discrete state ``method`` cannot integrate.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from pssc_sim.compile.compiler import compile_model
+    >>> from pssc_sim.parse import load_model
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "m.yaml"
+    >>> _ = path.write_text("time: {stop: 1}\\nstocks: {x: 1}\\n"
+    ...                     "flows: {f: {to: x, rate: 'DELAY_FIXED(x, 1, 0)'}}\\n")
+    >>> reject_discrete(compile_model(load_model(path)), "rk45")
+    Traceback (most recent call last):
+    ...
+    pssc_sim.errors.ModelError: ...: f: DELAY_FIXED keeps a discrete state ...
+    """
+    if not compiled.model.discrete:
+        return
+    state = compiled.model.discrete[0]
+    builtin = "DELAY_FIXED" if isinstance(state, FixedDelay) else "SAMPLE_IF_TRUE"
+    raise ModelError(
+        f"{_where(compiled)}: {state.origin}: {builtin} keeps a discrete state that changes once "
+        f"per time step, which an adaptive solver cannot integrate (got method='{method}'). "
+        "Use method='euler' or 'rk4'"
+    )
+
+
+def _where(compiled: CompiledModel) -> str:
+    return compiled.model.source or compiled.model.name
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """A segment ``[a, b]`` between breakpoints; the kernel sees time strictly inside it."""
+
+    a: float
+    b: float
+    low: float
+    high: float
+
+    @classmethod
+    def between(cls, a: float, b: float) -> _Window:
+        # a few hundred ulps: past the round-off of a switching time, far below any time scale
+        margin = 1e-12 * max(1.0, abs(a), abs(b))
+        if b - a <= 2 * margin:
+            return cls(a, b, 0.5 * (a + b), 0.5 * (a + b))
+        return cls(a, b, a + margin, b - margin)
+
+    def inside(self, t: float) -> float:
+        return min(max(t, self.low), self.high)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _System:
+    """One chunk of members as a flat ODE system ``y' = f(t, y)`` of size ``n_stocks * M``."""
+
+    compiled: CompiledModel
+    p: np.ndarray
+    clock: tuple[float, float, float]
+    jacobian: JacobianKernel | None
+    jacobian_options: Mapping[str, Any]
+    assemble: Callable[[np.ndarray], Any] | None
+
+    @property
+    def n_stocks(self) -> int:
+        return self.compiled.n_stocks
+
+    @property
+    def members(self) -> int:
+        return int(self.p.shape[1])
+
+    def stocks(self, y: np.ndarray) -> np.ndarray:
+        """Flat member-major ``y`` as a contiguous ``(n_stocks, M)`` array."""
+        return np.ascontiguousarray(y.reshape(self.members, self.n_stocks).T)
+
+    def rates(self, window: _Window) -> Rates:
+        """``f(t, y)`` on the flat state: the scalar kernel for one member, else numpy."""
+        if self.members == 1:
+            return _scalar_rates(self, window)
+        compiled, p, clock, shape = self.compiled, self.p, self.clock, (self.n_stocks, self.members)
+        d, dn = np.empty((0, shape[1])), np.empty((0, shape[1]))
+
+        def fun(t: float, y: np.ndarray) -> np.ndarray:
+            # contiguous rows for the kernel (strided rows measured slower), then member-major
+            dy = np.empty(shape)
+            compiled.rates(window.inside(t), clock, self.stocks(y), p, d, dy, dn)
+            return dy.T.ravel()
+
+        return fun
+
+
+def _scalar_rates(system: _System, window: _Window) -> Rates:
+    rates, clock, n = system.compiled.rates_scalar, system.clock, system.n_stocks
+    params: list[float] = system.p[:, 0].tolist()
+
+    def fun(t: float, y: np.ndarray) -> np.ndarray:
+        try:
+            dy = rates(window.inside(t), clock, y.tolist(), params, [])[0]
+        except (ArithmeticError, ValueError):
+            # a domain error at a trial state: NaN makes the solver reject the step, as numpy would
+            return np.full(n, math.nan)
+        return np.array(dy, dtype=float)
+
+    return fun
+
+
+def _block_indices(kernel: JacobianKernel, members: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of every member's entries in the flat system, member-major."""
+    offsets = kernel.n_stocks * np.arange(members)[:, None]
+    return (offsets + kernel.rows).ravel(), (offsets + kernel.cols).ravel()
+
+
+def block_pattern(kernel: JacobianKernel, members: int) -> scipy.sparse.csc_matrix:
+    """The sparsity pattern of the ensemble Jacobian (ones where entries may be non-zero)."""
+    rows, cols = _block_indices(kernel, members)
+    size = kernel.n_stocks * members
+    return scipy.sparse.csc_matrix((np.ones(rows.size), (rows, cols)), shape=(size, size))
+
+
+def _assembler(kernel: JacobianKernel, members: int, banded: bool) -> Callable[[np.ndarray], Any]:
+    """A function from entry values ``(n_entries, M)`` to the Jacobian the solver wants."""
+    rows, cols = _block_indices(kernel, members)
+    size, n = kernel.n_stocks * members, kernel.n_stocks
+    if banded:
+        diagonals = n - 1 + rows - cols  # LSODA's packed form: jac[uband + i - j, j]
+
+        def packed(values: np.ndarray) -> np.ndarray:
+            matrix = np.zeros((2 * n - 1, size))
+            matrix[diagonals, cols] = values.T.ravel()
+            return matrix
+
+        return packed
+    if size <= DENSE_LIMIT:
+
+        def dense(values: np.ndarray) -> np.ndarray:
+            matrix = np.zeros((size, size))
+            matrix[rows, cols] = values.T.ravel()
+            return matrix
+
+        return dense
+    order = np.arange(1, rows.size + 1, dtype=float)
+    template = scipy.sparse.csc_matrix((order, (rows, cols)), shape=(size, size))
+    permutation = template.data.astype(np.int64) - 1
+
+    def sparse(values: np.ndarray) -> scipy.sparse.csc_matrix:
+        data = values.T.ravel()[permutation]
+        return scipy.sparse.csc_matrix(
+            (data, template.indices, template.indptr), shape=(size, size)
+        )
+
+    return sparse
+
+
+def _jacobian_setup(
+    kernel: JacobianKernel | None, members: int, method: str
+) -> tuple[dict[str, Any], Callable[[np.ndarray], Any] | None]:
+    """Once per chunk: the solver's fixed Jacobian arguments and the matrix assembler, if any."""
+    if method not in IMPLICIT or kernel is None:
+        return {}, None
+    banded = method == "lsoda"
+    band = kernel.n_stocks - 1
+    options: dict[str, Any] = {"lband": band, "uband": band} if banded else {}
+    if kernel.function is not None:
+        return options, _assembler(kernel, members, banded)
+    if not banded and kernel.n_stocks * members > DENSE_LIMIT:
+        options["jac_sparsity"] = block_pattern(kernel, members)
+    return options, None
+
+
+def _solver_options(system: _System, window: _Window) -> dict[str, Any]:
+    """The Jacobian arguments for one segment: the fixed ones and a ``jac`` callable."""
+    options = dict(system.jacobian_options)
+    kernel, assemble = system.jacobian, system.assemble
+    if kernel is None or assemble is None:
+        return options
+
+    def jac(t: float, y: np.ndarray) -> Any:
+        return assemble(kernel.evaluate(window.inside(t), system.clock, system.stocks(y), system.p))
+
+    options["jac"] = jac
+    return options
+
+
+def _solve_chunk(
+    compiled: CompiledModel, p: np.ndarray, grid: Grid, method: str, options: SolverOptions
+) -> np.ndarray:
+    y0 = initial_state(compiled, grid, p)[0]
+    _check_initial(compiled, y0)
+    kernel = jacobian_kernel(compiled.model) if method in IMPLICIT else None
+    system = _System(compiled, p, grid.clock, kernel, *_jacobian_setup(kernel, p.shape[1], method))
+    recorder = _Recorder(compiled, p, grid)
+    breaks = breakpoint_plan(compiled.model).times(grid, p)
+    edges = np.concatenate([[grid.start], breaks, [grid.stop]]).tolist()
+    y = y0.T.ravel()
+    for a, b in itertools.pairwise(edges):
+        y = _solve_segment(system, method, options, _Window.between(a, b), y, recorder)
+    return recorder.values
+
+
+def _solve_segment(
+    system: _System,
+    method: str,
+    options: SolverOptions,
+    window: _Window,
+    y: np.ndarray,
+    recorder: _Recorder,
+) -> np.ndarray:
+    """Integrate over ``window`` from ``y``, recording the saved times it covers; the end state."""
+    solver = SOLVERS[method](
+        system.rates(window),
+        window.a,
+        y,
+        window.b,
+        rtol=options.rtol,
+        atol=options.atol,
+        **_solver_options(system, window),
+    )
+    if recorder.pending(window.a):
+        recorder.record(window.a, lambda times: np.repeat(y[:, None], times.size, axis=1))
+    while solver.status == "running":
+        message = solver.step()
+        if solver.status == "failed":
+            raise _failure(system, method, solver.t, message)
+        _check_state(system, solver.y, solver.t)
+        if recorder.pending(solver.t):
+            recorder.record(solver.t, solver.dense_output())
+    return np.array(solver.y)
+
+
+class _Recorder:
+    """Outputs at the saved times, filled in order as the solution passes them."""
+
+    def __init__(self, compiled: CompiledModel, p: np.ndarray, grid: Grid) -> None:
+        self.compiled, self.p, self.clock = compiled, p, grid.clock
+        self.times = grid.save_times()
+        self.values = np.empty((self.times.size, len(compiled.outputs), p.shape[1]))
+        self.done = 0
+
+    def pending(self, t: float) -> bool:
+        """Whether a saved time not yet recorded is at or before ``t``."""
+        return self.done < self.times.size and self.times[self.done] <= t
+
+    def record(self, t: float, states: Callable[[np.ndarray], np.ndarray]) -> None:
+        """Record every saved time up to ``t`` from ``states(times) -> (n_flat, n_times)``."""
+        reached = int(np.searchsorted(self.times, t, side="right"))
+        times = self.times[self.done : reached]
+        for row, flat in zip(range(self.done, reached), states(times).T, strict=True):
+            self._record_row(row, flat)
+        self.done = reached
+
+    def _record_row(self, row: int, flat: np.ndarray) -> None:
+        compiled, members, t = self.compiled, self.p.shape[1], float(self.times[row])
+        if members == 1:
+            try:
+                values = compiled.full_scalar(
+                    t, self.clock, flat.tolist(), self.p[:, 0].tolist(), []
+                )[2]
+            except (ArithmeticError, ValueError):
+                values = None  # the numpy path below names the variable that fails
+            if values is not None and all(map(math.isfinite, values)):
+                self.values[row, :, 0] = values
+                return
+        y = flat.reshape(members, compiled.n_stocks).T
+        empty, dy = np.empty((0, members)), np.empty((compiled.n_stocks, members))
+        compiled.full(t, self.clock, y, self.p, empty, dy, empty, self.values[row])
+        check_finite(compiled, self.values[row], t)
+
+
+def _failure(system: _System, method: str, t: float, message: str | None) -> SimulationError:
+    if method in IMPLICIT:
+        hint = (
+            "Look for a discontinuity or a singularity near that time, loosen rtol, or use "
+            "method='euler' or 'rk4'"
+        )
+    else:
+        hint = "The model may be stiff; try method='bdf' or 'radau', or loosen rtol"
+    return SimulationError(
+        f"{_where(system.compiled)}: the {method} solver failed at time {t:g} of "
+        f"{system.clock[2]:g} (got {message!r}). {hint}"
+    )
+
+
+def _check_initial(compiled: CompiledModel, y0: np.ndarray) -> None:
+    if np.isfinite(y0).all():
+        return
+    stock, member = (int(i) for i in np.argwhere(~np.isfinite(y0))[0])
+    raise SimulationError(
+        f"{_where(compiled)}: {compiled.model.stock_names[stock]}: the initial value is not "
+        f"finite (got {y0[stock, member]}{_member(member, y0.shape[1])}). Look for a division by "
+        "zero or an overflow in its initial equation"
+    )
+
+
+def _check_state(system: _System, y: np.ndarray, t: float) -> None:
+    if np.isfinite(y).all():
+        return
+    index = int(np.flatnonzero(~np.isfinite(y))[0])
+    member, stock = divmod(index, system.n_stocks)
+    raise SimulationError(
+        f"{_where(system.compiled)}: {system.compiled.model.stock_names[stock]}: the value is not "
+        f"finite at time {t:g} (got {y[index]}{_member(member, system.members)}). Look for an "
+        "overflow or a division by zero in what feeds it; if the model is stiff, try "
+        "method='bdf' or 'radau'"
+    )
+
+
+def _member(member: int, members: int) -> str:
+    return f", member {member}" if members > 1 else ""
