@@ -36,7 +36,9 @@ class INTEGER(sympy.Function):  # noqa: N801 - SD builtin name
 
     @classmethod
     def eval(cls, x: sympy.Expr) -> sympy.Expr | None:
-        if x.is_Number:
+        # Any real numeric expression (log(2)/log(3), not only literals) truncates here, so that
+        # sympy can evaluate a substituted equation; int() of a sympy number truncates toward 0.
+        if x.is_number and x.is_extended_real and x.is_finite:
             return sympy.Integer(int(x))
         return None
 

@@ -62,8 +62,9 @@ class TimeSpec:
                 "Set stop greater than start"
             )
         if self.dt <= 0 or self.save_every <= 0:
+            key = "dt" if self.dt <= 0 else "save_every"
             raise ModelError(
-                f"time.dt: dt and save_every must be positive (got dt={self.dt}, "
+                f"time.{key}: dt and save_every must be positive (got dt={self.dt}, "
                 f"save_every={self.save_every}). Use a positive step"
             )
 

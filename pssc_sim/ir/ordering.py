@@ -49,7 +49,8 @@ def dependency_order(dependencies: Mapping[str, Sequence[str]], *, what: str,
 
 def find_cycle(dependencies: Mapping[str, Sequence[str]], candidates: set[str]) -> list[str]:
     """One cycle among ``candidates``, as names each of which needs the next."""
-    start = min(candidates, key=list(dependencies).index)
+    position = {name: i for i, name in enumerate(dependencies)}
+    start = min(candidates, key=position.__getitem__)
     path: list[str] = []
     seen: dict[str, int] = {}
     node = start
@@ -58,6 +59,8 @@ def find_cycle(dependencies: Mapping[str, Sequence[str]], candidates: set[str]) 
         path.append(node)
         node = next(n for n in dependencies[node] if n in candidates)
     cycle = path[seen[node]:]
-    # Report the cycle in the direction of use: cause first, then what it feeds.
+    # Report the cycle in the direction of use: cause first, then what it feeds, starting from
+    # the member declared first so the message reads in the order of the model file.
     cycle.reverse()
-    return cycle
+    first = min(range(len(cycle)), key=lambda i: position[cycle[i]])
+    return cycle[first:] + cycle[:first]

@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import sympy
+from sympy.logic.boolalg import ITE
 
 from pssc_sim.errors import ExpressionError, did_you_mean
 from pssc_sim.ir.builtins import BUILTINS, RESERVED_NAMES, Builtin, as_condition, is_condition
@@ -146,7 +147,22 @@ def parse_expression(text: object, *, where: str, namespace: Namespace) -> sympy
             f"{where}: the equation is a condition, not a value (got {source!r}). "
             "Wrap it, e.g. IF_THEN_ELSE(condition, 1, 0)"
         )
-    return result  # type: ignore[no-any-return]
+    return _without_ite(result)
+
+
+def _without_ite(expr: sympy.Basic) -> sympy.Expr:
+    """``expr`` with sympy's ``ITE`` spelt out in And/Or/Not.
+
+    sympy folds a relation of a ``Piecewise`` (``XIDZ(a, XIDZ(a, b, x), y)``) into an ``ITE``
+    condition, which is not part of the vocabulary the later stages print.
+    """
+    if not expr.has(ITE):
+        return expr
+    return expr.replace(
+        lambda e: isinstance(e, ITE),
+        lambda e: sympy.Or(sympy.And(e.args[0], e.args[1]),
+                           sympy.And(sympy.Not(e.args[0]), e.args[2])),
+    )
 
 
 def _number(value: float | int, where: str) -> sympy.Expr:
@@ -279,7 +295,9 @@ class _Translator:
             return self._lookup_call(node, name, args)
         builtin = BUILTINS.get(name.upper())
         if builtin is None:
-            hint = did_you_mean(name.upper(), [*BUILTINS, *self.namespace.lookups])
+            # Lookups keep their spelling, builtins are matched in upper case.
+            hint = (did_you_mean(name, self.namespace.lookups)
+                    or did_you_mean(name.upper(), BUILTINS))
             raise self._rejected(node, f"unknown function '{name}'",
                                  (hint.strip() + " " if hint else "")
                                  + "Use a builtin or a lookup defined under lookups")
