@@ -168,3 +168,11 @@ def test_yaml_tags_cannot_build_python_objects(model_path):
     path = model_path("time: {stop: 1}\nstocks:\n  x: !!python/object/apply:os.system ['true']\n")
     with pytest.raises(ps.ModelError, match=r"invalid YAML at line 3"):
         ps.load_model(path)
+
+
+def test_a_bare_true_key_of_a_measure_is_read_as_the_key_true(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "m.yaml"
+    path.write_text("time: {stop: 1}\nstocks: {x: 1}\nmeasures:\n"
+                    "  share: {perspective: outcome, better: lower, true: x / 2}\n")
+    (measure,) = ps.load_model(path).measures
+    assert str(measure.true) == "x/2"

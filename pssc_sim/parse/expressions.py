@@ -167,7 +167,8 @@ def _without_ite(expr: sympy.Basic) -> sympy.Expr:
 
 def _number(value: float | int, where: str) -> sympy.Expr:
     if isinstance(value, float) and not math.isfinite(value):
-        raise ExpressionError(f"{where}: the number is not finite (got {value}). Use a finite value")
+        raise ExpressionError(f"{where}: the number is not finite (got {value}). "
+                              "Use a finite value")
     if isinstance(value, int) and abs(value) < _EXACT_INTEGER_LIMIT:
         return sympy.Integer(value)
     return sympy.Float(float(value))

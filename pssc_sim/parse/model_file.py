@@ -51,6 +51,7 @@ _KEYS = {
     "measures": ("perspective", "better", "true", "reported", *_META_KEYS),
 }
 # The key a shorthand entry (a bare value instead of a mapping) stands for.
+_BOOLEAN_KEYS = {True: "true", False: "false"}
 _SHORTHAND = {"parameters": "value", "stocks": "initial", "auxiliaries": "equation",
               "flows": "rate"}
 
@@ -177,18 +178,17 @@ class _Reader:
         for key in mapping:
             if key not in allowed:
                 where = f"{path}.{key}" if path else str(key)
-                hint = did_you_mean(str(key), allowed)
-                raise self.error(
-                    where, f"unknown key '{key}'.{hint or ' Allowed keys: ' + ', '.join(allowed) + '.'}"
-                )
+                hint = did_you_mean(str(key), allowed) or f" Allowed keys: {', '.join(allowed)}."
+                raise self.error(where, f"unknown key '{key}'.{hint}")
 
     def entries(self, section: str) -> list[_Entry]:
         raw = self.document.get(section)
         if raw is None:
             return []
         if not isinstance(raw, Mapping):
-            raise self.error(section, f"expected a mapping of names to entries (got "
-                                      f"{type(raw).__name__}). Write '{section}:' then 'name: ...' lines")
+            kind = type(raw).__name__
+            raise self.error(section, f"expected a mapping of names to entries (got {kind}). "
+                                      f"Write '{section}:' then 'name: ...' lines")
         result = []
         for name, value in raw.items():
             fields = self.fields(section, str(name), value)
@@ -198,6 +198,9 @@ class _Reader:
     def fields(self, section: str, name: str, value: Any) -> Mapping[str, Any]:
         path = f"{section}.{name}"
         if isinstance(value, Mapping):
+            # YAML 1.1 reads a bare `true:` key (a measure's true value) as the boolean True.
+            value = {_BOOLEAN_KEYS.get(k, k) if isinstance(k, bool) else k: v
+                     for k, v in value.items()}
             self.check_keys(value, _KEYS[section], path)
             return value
         shorthand = _SHORTHAND.get(section)
@@ -212,8 +215,8 @@ class _Reader:
             for entry in entries[section]:
                 self.check_name(entry)
                 if entry.name in seen:
-                    raise self.error(entry.path, f"the name '{entry.name}' is already defined under "
-                                                 f"{seen[entry.name]}. Rename one of them")
+                    raise self.error(entry.path, f"the name '{entry.name}' is already defined "
+                                                 f"under {seen[entry.name]}. Rename one of them")
                 seen[entry.name] = entry.section
         return {n for n, section in seen.items() if section != "lookups"}
 
@@ -228,7 +231,8 @@ class _Reader:
             problem = "is reserved (a builtin or a Python keyword)"
         if problem:
             raise self.error(entry.path, f"the name '{name}' {problem} (got {name!r}). Use a "
-                                         "snake_case name of letters, digits and single underscores")
+                                         "snake_case name of letters, digits and single "
+                                         "underscores")
 
     # -- sections --------------------------------------------------------------------------
 
@@ -269,9 +273,9 @@ class _Reader:
             bounds = (low, high)
         distribution = entry.fields.get("distribution")
         if distribution is not None and not isinstance(distribution, Mapping):
-            raise self.error(f"{entry.path}.distribution", f"expected a mapping (got "
-                                                           f"{distribution!r}). Write "
-                                                           "{distribution: uniform, low: 1, high: 2}")
+            raise self.error(f"{entry.path}.distribution",
+                             f"expected a mapping (got {distribution!r}). Write "
+                             "{distribution: uniform, low: 1, high: 2}")
         return Parameter(entry.name, value, self.meta(entry), bounds,
                          dict(distribution) if distribution else None)
 
@@ -286,8 +290,8 @@ class _Reader:
                                                       f"value (got {initial}). Use an auxiliary")
         non_negative = entry.fields.get("non_negative", False)
         if not isinstance(non_negative, bool):
-            raise self.error(f"{entry.path}.non_negative", f"expected true or false (got "
-                                                           f"{non_negative!r}). Write true or false")
+            raise self.error(f"{entry.path}.non_negative",
+                             f"expected true or false (got {non_negative!r}). Write true or false")
         return Stock(entry.name, initial, self.meta(entry), non_negative)
 
     def flow(self, entry: _Entry, namespace: Namespace, lowerer: Lowerer,
@@ -333,8 +337,8 @@ class _Reader:
         kind = entry.fields.get("extrapolation", "flat")
         options = [e.value for e in Extrapolation]
         if kind not in options:
-            raise self.error(f"{path}.extrapolation", f"unknown extrapolation '{kind}'."
-                                                      f"{did_you_mean(str(kind), options) or ' Use flat, linear or discrete.'}")
+            hint = did_you_mean(str(kind), options) or " Use flat, linear or discrete."
+            raise self.error(f"{path}.extrapolation", f"unknown extrapolation '{kind}'.{hint}")
         try:
             return Lookup(entry.name, tuple(xs), tuple(ys), Extrapolation(kind), self.meta(entry))
         except ModelError as exc:
@@ -363,9 +367,8 @@ class _Reader:
         value = self.required(entry, key)
         options = [member.value for member in kind]
         if value not in options:
-            hint = did_you_mean(str(value), options)
-            raise self.error(f"{entry.path}.{key}", f"unknown {key} '{value}'."
-                                                    f"{hint or ' Use one of: ' + ', '.join(options) + '.'}")
+            hint = did_you_mean(str(value), options) or f" Use one of: {', '.join(options)}."
+            raise self.error(f"{entry.path}.{key}", f"unknown {key} '{value}'.{hint}")
         return kind(value)
 
     def time(self) -> TimeSpec:
