@@ -59,7 +59,8 @@ class Results:
         time = pd.Index(self.times, name="time")
         if not self.is_ensemble:
             return pd.Series(column[:, 0], index=time, name=name)
-        return pd.DataFrame(column, index=time, columns=pd.RangeIndex(self.n_members, name="member"))
+        members = pd.RangeIndex(self.n_members, name="member")
+        return pd.DataFrame(column, index=time, columns=members)
 
     def __contains__(self, name: object) -> bool:
         return name in self.names

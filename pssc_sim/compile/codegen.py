@@ -15,10 +15,15 @@ with ``repr(float)``, and every function comes from the printer's table. The mod
 ``clock`` is ``(dt, start, stop)``. Common sub-expressions are shared (sympy's ``cse``); each
 shared term is emitted just before the first equation that uses it, which keeps the dependency
 order valid.
+
+Lookups with flat extrapolation (the Vensim default) are generated inline: ``np.interp`` on point
+arrays made once per module, and a branch tree of the segments in the scalar kernels. The numpy
+kernels write ``dy`` rows in place with ``out=``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -27,10 +32,12 @@ import sympy
 
 from pssc_sim.compile.printer import Dialect, Printer
 from pssc_sim.ir.functions import FINAL_TIME, INITIAL_TIME, TIME, TIME_STEP, variable_symbol
-from pssc_sim.ir.model import FixedDelay, Model, SampleMemory
+from pssc_sim.ir.model import Extrapolation, FixedDelay, Lookup, Model, SampleMemory
 from pssc_sim.parse.model_file import initial_order
 
 _CLOCK_NAMES = {TIME: "t", TIME_STEP: "dt", INITIAL_TIME: "t0", FINAL_TIME: "t1"}
+#: The locals a kernel binds: model variables (``v_``) and shared sub-expressions (``c_``).
+_LOCAL = re.compile(r"\b[vc]_\w+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,18 +112,23 @@ class _Body:
         replacements, reduced = sympy.cse(list(exprs), symbols=sympy.numbered_symbols("cse"),
                                           order="none")
         pending = dict(replacements)
-        for symbol in pending:
+        for symbol, value in replacements:
             self.names[symbol] = f"c_{symbol.name}"
+            if self.printer.is_scalar(value):  # in dependency order, so nested terms are known
+                self.printer.scalars.add(symbol)
         for target, expr in zip(targets, reduced, strict=True):
             self._emit_pending(expr, pending)
-            self.lines.append(f"{target} = {self.printer(expr)}")
+            text = self.printer(expr)
+            if expr.is_Number and self.printer.dialect is Dialect.NUMPY:
+                text = f"np.float64({text})"  # a constant: numpy's rules downstream, as the clock
+            self.lines.append(f"{target} = {text}")
 
     def _emit_pending(self, expr: sympy.Basic, pending: dict[sympy.Symbol, sympy.Expr]) -> None:
         for symbol in sorted(expr.free_symbols & pending.keys(), key=lambda s: s.name):
             if symbol in pending:
-                value = pending.pop(symbol)  # type: ignore[index]
+                value = pending.pop(symbol)
                 self._emit_pending(value, pending)
-                self.lines.append(f"{self.names[symbol]} = {self.printer(value)}")  # type: ignore[index]
+                self.lines.append(f"{self.names[symbol]} = {self.printer(value)}")
 
 
 def _loads(model: Model, used: set[str], dialect: Dialect, with_state: bool) -> list[str]:
@@ -138,23 +150,80 @@ def _used(exprs: Iterable[sympy.Expr]) -> set[str]:
     return {s.name for e in exprs for s in e.free_symbols}
 
 
-def _function(name: str, args: str, lines: list[str]) -> str:
-    body = ["dt, t0, t1 = clock", *lines] if "clock" in args else lines
+def _function(name: str, args: str, lines: list[str], dialect: Dialect = Dialect.SCALAR) -> str:
+    clock = ["dt, t0, t1 = clock"]
+    if dialect is Dialect.NUMPY:
+        # numpy floats: arithmetic on the clock alone gives inf or nan, as on arrays, where
+        # Python floats would raise (e.g. in the branch of an IF_THEN_ELSE that is not taken).
+        clock = ["dt, t0, t1 = map(np.float64, clock)"]
+        clock += ["t = np.float64(t)"] if args.startswith("t,") else []
+    body = [*clock, *lines] if "clock" in args else lines
     return f"def {name}({args}):\n" + "".join(f"    {line}\n" for line in body or ["pass"])
+
+
+def _flat_lookups(model: Model) -> list[Lookup]:
+    return [lk for lk in model.lookups if lk.extrapolation is Extrapolation.FLAT]
+
+
+def _lookup_templates(model: Model, dialect: Dialect) -> dict[str, str]:
+    """Call templates of the lookups generated inline, for :class:`Printer`."""
+    if dialect is Dialect.NUMPY:
+        template = "np.interp({{}}, _x_{0}, _y_{0})"
+    else:
+        template = "_lookup_{0}_flat({{}})"
+    return {lk.name: template.format(lk.name) for lk in _flat_lookups(model)}
+
+
+def _lookup_definitions(model: Model) -> str:
+    """Point arrays and scalar functions of the lookups with flat extrapolation."""
+    lines: list[str] = []
+    for lookup in _flat_lookups(model):
+        xs, ys = (", ".join(repr(float(v)) for v in values) for values in (lookup.x, lookup.y))
+        lines += [f"_x_{lookup.name} = np.array([{xs}])", f"_y_{lookup.name} = np.array([{ys}])"]
+    for lookup in _flat_lookups(model):
+        lines += ["", *_scalar_lookup(lookup)]
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def _scalar_lookup(lookup: Lookup) -> list[str]:
+    """A function evaluating ``lookup`` at a float, as ``Lookup.scalar`` does, without a search.
+
+    Each segment is ``y0 + (y1 - y0) * (x - x0) / (x1 - x0)`` with the differences folded into
+    constants, so the result is the same float; a NaN argument gives NaN.
+    """
+    xs, ys = [float(v) for v in lookup.x], [float(v) for v in lookup.y]
+    lines = [f"def _lookup_{lookup.name}_flat(x):",
+             f"    if x <= {xs[0]!r}:", f"        return {ys[0]!r}",
+             f"    if x >= {xs[-1]!r}:", f"        return {ys[-1]!r}"]
+    if len(xs) == 1:
+        return [*lines, "    return x"]
+    return lines + _segments(xs, ys, 0, len(xs) - 2, "    ")
+
+
+def _segments(xs: list[float], ys: list[float], low: int, high: int, indent: str) -> list[str]:
+    """A balanced tree of tests choosing the segment ``i`` with ``xs[i] <= x < xs[i + 1]``."""
+    if low == high:
+        slope = f"({ys[low + 1] - ys[low]!r}) * (x - ({xs[low]!r})) / {xs[low + 1] - xs[low]!r}"
+        return [f"{indent}return ({ys[low]!r}) + {slope}"]
+    middle = (low + high + 1) // 2
+    return [f"{indent}if x < {xs[middle]!r}:", *_segments(xs, ys, low, middle - 1, indent + "    "),
+            *_segments(xs, ys, middle, high, indent)]
 
 
 def generate_source(model: Model, outputs: Sequence[Output]) -> str:
     """The Python source of the kernel module for ``model``, recording ``outputs``."""
     equations = algebraic_equations(model)
     rates, updates = stock_rates(model), discrete_updates(model)
-    parts = ["# Generated by pssc_sim from the IR of model '" + model.name + "'.\n"]
+    parts = ["# Generated by pssc_sim from the IR of model '" + model.name + "'.\n",
+             _lookup_definitions(model)]
     for dialect in Dialect:
         suffix = "" if dialect is Dialect.NUMPY else "_scalar"
         for full in (False, True):
             roots = [*rates, *updates, *(o.expr for o in outputs if full)]
             order = list(equations) if full else needed(equations, roots)
+            name = f"{'full' if full else 'rates'}{suffix}"
             parts.append(_kernel(model, dialect, equations, order, rates, updates,
-                                 outputs if full else None, f"{'full' if full else 'rates'}{suffix}"))
+                                 outputs if full else None, name))
     parts.append(_initial(model))
     return "\n".join(parts)
 
@@ -163,7 +232,7 @@ def _kernel(model: Model, dialect: Dialect, equations: Mapping[str, sympy.Expr],
             rates: list[sympy.Expr], updates: list[sympy.Expr], outputs: Sequence[Output] | None,
             name: str) -> str:
     names = symbol_names(model)
-    body = _Body(Printer(dialect, names), names)
+    body = _Body(Printer(dialect, names, _lookup_templates(model, dialect)), names)
     exprs = [equations[n] for n in order]
     tail = [*rates, *updates, *(o.expr for o in outputs or ())]
     body.assign_all([local_name(n) for n in order], exprs)
@@ -172,7 +241,8 @@ def _kernel(model: Model, dialect: Dialect, equations: Mapping[str, sympy.Expr],
     news = [printer(e) for e in updates]
     shown = [printer(o.expr) for o in outputs or ()]
     if dialect is Dialect.NUMPY:
-        tail_lines = [f"dy[{i}] = {v}" for i, v in enumerate(values)]
+        tail_lines = [_rate_line(printer, i, e, v) for i, (e, v) in enumerate(zip(rates, values,
+                                                                                   strict=True))]
         tail_lines += [f"dn[{i}] = {v}" for i, v in enumerate(news)]
         tail_lines += [f"out[{i}] = {v}" for i, v in enumerate(shown)]
         args = "t, clock, y, p, d, dy, dn" + (", out" if outputs is not None else "")
@@ -183,12 +253,57 @@ def _kernel(model: Model, dialect: Dialect, equations: Mapping[str, sympy.Expr],
         tail_lines = [f"return {', '.join(results)}"]
         args = "t, clock, y, p, d"
     used = _used([*exprs, *tail])
-    return _function(name, args, [*_loads(model, used, dialect, True), *body.lines, *tail_lines])
+    lines = [*_loads(model, used, dialect, True), *body.lines, *tail_lines]
+    return _function(name, args, _release(lines) if dialect is Dialect.NUMPY else lines, dialect)
+
+
+def _release(lines: list[str]) -> list[str]:
+    """``lines`` with each array local deleted after its last use.
+
+    Freed temporaries are reused by the next allocations while still in cache, instead of every
+    step of a large chunk touching fresh memory.
+    """
+    last = {name: i for i, line in enumerate(lines) for name in _LOCAL.findall(line)}
+    dead: dict[int, list[str]] = {}
+    for name, i in last.items():
+        dead.setdefault(i, []).append(name)
+    released = []
+    for i, line in enumerate(lines):
+        released.append(line)
+        if i in dead and i < len(lines) - 1:
+            released.append(f"del {', '.join(sorted(dead[i]))}")
+    return released
+
+
+def _rate_line(printer: Printer, row: int, rate: sympy.Expr, text: str) -> str:
+    """``dy[row] = rate``, computed into the row with ``out=`` when it is a sum of flows.
+
+    The operations and their order are those of the printed sum (see ``Printer.add``), so the
+    values are the same; only the temporaries go.
+    """
+    terms = list(rate.as_ordered_terms()) if isinstance(rate, sympy.Add) else [rate]
+    signs, names = [], []
+    for term in terms:
+        coefficient, rest = term.as_coeff_Mul()
+        if coefficient not in (1, -1) or not isinstance(rest, sympy.Symbol):
+            return f"dy[{row}] = {text}"
+        signs.append(coefficient == 1)
+        names.append(printer(rest))
+    if len(terms) == 1:
+        return f"dy[{row}] = {text}" if signs[0] else f"np.negative({names[0]}, out=dy[{row}])"
+    if not signs[0] and signs[1]:  # as the printer does: (-a) + b is b - a
+        signs[:2], names[:2] = signs[1::-1], names[1::-1]
+    lines = [f"np.negative({names[0]}, out=dy[{row}])" if not signs[0] else None]
+    total = names[0] if signs[0] else f"dy[{row}]"
+    for positive, name in zip(signs[1:], names[1:], strict=True):
+        lines.append(f"np.{'add' if positive else 'subtract'}({total}, {name}, out=dy[{row}])")
+        total = f"dy[{row}]"
+    return "; ".join(line for line in lines if line)
 
 
 def _initial(model: Model) -> str:
     names = symbol_names(model)
-    printer = Printer(Dialect.NUMPY, names)
+    printer = Printer(Dialect.NUMPY, names, _lookup_templates(model, Dialect.NUMPY))
     equations = algebraic_equations(model)
     sources = {s.name: s.initial for s in model.stocks}
     sources.update({s.name: s.initial for s in model.discrete})
@@ -202,4 +317,4 @@ def _initial(model: Model) -> str:
     lines += [f"y0[{i}] = {local_name(n)}" for i, n in enumerate(model.stock_names)]
     lines += [f"d0[{i}] = {local_name(s.name)}" for i, s in enumerate(model.discrete)]
     lines += [f"delays[{i}] = {printer(s.delay)}" for i, s in enumerate(delays)]
-    return _function("initial", "clock, p, y0, d0, delays", lines)
+    return _function("initial", "clock, p, y0, d0, delays", lines, Dialect.NUMPY)

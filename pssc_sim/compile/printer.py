@@ -2,9 +2,12 @@
 
 ``numpy`` code works on arrays shaped ``(n_members,)`` (or scalars that broadcast) and evaluates
 both branches of a condition, selecting with ``np.where``; the caller runs it under
-``np.errstate(all="ignore")`` and checks the selected values. ``scalar`` code works on Python
-floats with the ``math`` module: it is lazy in conditions and raises on domain errors, and is the
-fast path for a single run, where numpy's per-call overhead would dominate.
+``np.errstate(all="ignore")`` and checks the selected values. A condition on the clock alone
+(``TIME``, ``TIME_STEP``, ``INITIAL_TIME``, ``FINAL_TIME`` and numbers) is the same for every
+member, so it becomes a Python conditional: one test, and only the selected branch is computed.
+``scalar`` code works on Python floats with the ``math`` module: it is lazy in conditions and
+raises on domain errors, and is the fast path for a single run, where numpy's per-call overhead
+would dominate.
 
 Only the node types listed in :data:`_FUNCTIONS` and the core arithmetic can be printed; anything
 else raises, so generated code never contains an unknown call.
@@ -19,7 +22,7 @@ import sympy
 from sympy.core.relational import Relational
 
 from pssc_sim.errors import ModelError
-from pssc_sim.ir.functions import INTEGER, LookupFunction, LookupSlope
+from pssc_sim.ir.functions import CLOCK_SYMBOLS, INTEGER, LookupFunction, LookupSlope
 
 
 class Dialect(enum.Enum):
@@ -56,6 +59,15 @@ _FUNCTIONS: Mapping[type[sympy.Basic], tuple[_Emit, _Emit]] = {
 _RELATIONS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "==": "==", "!=": "!="}
 
 
+def _is_negative(term: sympy.Expr) -> bool:
+    coefficient = term.as_coeff_Mul()[0]
+    return bool(coefficient.is_Number and coefficient < 0)
+
+
+def _numpy_float(text: str, plain: bool) -> str:
+    return f"np.float64({text})" if plain else text
+
+
 def _fold(function: str, args: list[str]) -> str:
     result = args[0]
     for arg in args[1:]:
@@ -66,13 +78,24 @@ def _fold(function: str, args: list[str]) -> str:
 class Printer:
     """Prints sympy expressions as Python source in one :class:`Dialect`.
 
-    ``names`` maps each symbol to the local variable that holds its value; ``lookups`` maps a
-    lookup name to the local names of its point arrays.
+    ``names`` maps each symbol to the local variable that holds its value. ``lookups`` maps a
+    lookup name to a call template with one ``{}`` for the argument, replacing the default call
+    of ``lookup_<name>`` (``lookup_<name>_scalar`` in the scalar dialect). ``scalars`` holds the
+    symbols, besides the clock, whose value is the same for every member.
     """
 
-    def __init__(self, dialect: Dialect, names: Mapping[sympy.Symbol, str]) -> None:
+    def __init__(self, dialect: Dialect, names: Mapping[sympy.Symbol, str],
+                 lookups: Mapping[str, str] | None = None,
+                 scalars: set[sympy.Basic] | None = None) -> None:
         self.dialect = dialect
         self.names = names
+        self.lookups = lookups or {}
+        self.scalars: set[sympy.Basic] = set(CLOCK_SYMBOLS) if scalars is None else scalars
+        self.scalars.update(CLOCK_SYMBOLS)
+
+    def is_scalar(self, expr: sympy.Basic) -> bool:
+        """Whether ``expr`` has one value for every member (clock symbols and numbers only)."""
+        return bool(expr.free_symbols <= self.scalars)
 
     def __call__(self, expr: sympy.Basic) -> str:
         return self.print(expr)
@@ -110,7 +133,7 @@ class Printer:
 
     def number(self, value: sympy.Basic) -> str:
         if value.is_Integer:
-            text = f"{int(value)}.0"  # type: ignore[call-overload]
+            text = f"{int(value)}.0"
         elif value is sympy.nan:
             text = "nan"
         elif value in (sympy.oo, sympy.zoo):
@@ -118,15 +141,17 @@ class Printer:
         elif value is -sympy.oo:
             text = "-inf"
         else:
-            text = repr(float(value))  # type: ignore[arg-type]
+            text = repr(float(value))
         return f"({text})" if text.startswith("-") else text
 
     def add(self, expr: sympy.Add) -> str:
         terms = list(expr.as_ordered_terms())
+        if _is_negative(terms[0]) and not _is_negative(terms[1]):
+            # ``b - a`` is ``(-a) + b`` exactly in IEEE arithmetic, and one operation fewer.
+            terms[0], terms[1] = terms[1], terms[0]
         text = self.print(terms[0])
         for term in terms[1:]:
-            coefficient, rest = term.as_coeff_Mul()
-            if coefficient.is_Number and coefficient < 0:
+            if _is_negative(term):
                 text += f" - {self.print(-term)}"
             else:
                 text += f" + {self.print(term)}"
@@ -140,7 +165,7 @@ class Printer:
         denominator: list[str] = []
         for factor in rest.as_ordered_factors():
             if (isinstance(factor, sympy.Pow) and factor.exp.is_Number
-                    and factor.exp < 0):  # type: ignore[operator]
+                    and factor.exp < 0):
                 denominator.append(self.print(factor.base ** -factor.exp))
             else:
                 numerator.append(self.print(factor))
@@ -155,27 +180,38 @@ class Printer:
         if exponent == sympy.Rational(1, 2):
             sqrt = "np.sqrt" if self.dialect is Dialect.NUMPY else "math.sqrt"
             return f"{sqrt}({self.print(base)})"
-        if exponent.is_Number and exponent < 0:  # type: ignore[operator]
+        if exponent.is_Number and exponent < 0:
             return f"(1.0 / {self.print(base ** -exponent)})"
         if exponent.is_Integer:
-            return f"({self.print(base)} ** {int(exponent)})"  # type: ignore[call-overload]
+            return f"({self.print(base)} ** {int(exponent)})"
         if self.dialect is Dialect.SCALAR:
             return f"math.pow({self.print(base)}, {self.print(exponent)})"
         return f"np.power({self.print(base)}, {self.print(exponent)})"
 
     def piecewise(self, expr: sympy.Piecewise) -> str:
-        text = "nan"
+        text, plain = "nan", True  # plain: may be a Python float, not a numpy value
         for value, condition in reversed(expr.args):
-            branch, test = self.print(value), self.print(condition)
+            branch = self.print(value)
             if condition is sympy.true:
-                text = branch
-            elif self.dialect is Dialect.NUMPY:
-                text = f"np.where({test}, {branch}, {text})"
-            else:
+                text, plain = branch, self.is_scalar(value)
+                continue
+            test = self.print(condition)
+            if self.dialect is Dialect.SCALAR:
                 text = f"({branch} if {test} else {text})"
+            elif self.is_scalar(condition):
+                # np.where gives a numpy value even when both branches are Python floats; keep
+                # numpy's rules downstream (inf, not ZeroDivisionError) with np.float64.
+                branch = _numpy_float(branch, self.is_scalar(value))
+                text = f"({branch} if {test} else {_numpy_float(text, plain)})"
+            else:
+                text = f"np.where({test}, {branch}, {text})"
+            plain = False
         return text
 
     def lookup(self, kind: str, name: str, argument: sympy.Basic) -> str:
+        template = self.lookups.get(name) if kind == "lookup" else None
+        if template is not None:
+            return template.format(self.print(argument))
         helper = f"{kind}_{name}" if self.dialect is Dialect.NUMPY else f"{kind}_{name}_scalar"
         return f"{helper}({self.print(argument)})"
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -25,7 +26,9 @@ from pssc_sim.errors import ModelError, SimulationError
 from pssc_sim.integrate.grid import Grid
 from pssc_sim.ir.model import Auxiliary, Flow, Model, Stock
 
-#: Members evaluated together; a few thousand keeps a 100-stock model's temporaries in cache.
+#: Members evaluated together: a few thousand keeps a 100-stock model's temporaries in cache.
+#: Measured with ``benchmarks/bench_scaling.py --chunks`` (2 cores, 48 MiB L3): 4096 is fastest;
+#: 1024 costs 1.6x per member-step (numpy's per-call overhead), 8192 and more 2x (cache misses).
 DEFAULT_CHUNK = 4096
 
 
@@ -37,26 +40,41 @@ class FixedStepPlan:
     steps: np.ndarray  # step start times, shape (n_steps,)
     widths: np.ndarray  # step widths, shape (n_steps,)
     stride: int  # a row is saved every ``stride`` steps, and at stop
+    #: ``(k, t, h, saved)`` of every step as Python numbers, for the step loops.
+    schedule: tuple[tuple[int, float, float, bool], ...] = ()
 
     @classmethod
     def build(cls, grid: Grid) -> FixedStepPlan:
+        """The plan of ``grid`` (made once per grid: a plan is immutable)."""
+        return _plan(grid)
+
+    @classmethod
+    def _make(cls, grid: Grid) -> FixedStepPlan:
         ratio = grid.save_every / grid.dt
         stride = round(ratio)
         if stride < 1 or abs(ratio - stride) > 1e-6 * max(ratio, 1.0):
             raise ModelError(
-                f"time.save_every: save_every must be a whole multiple of dt for fixed-step methods "
+                "time.save_every: save_every must be a whole multiple of dt for fixed-step methods "
                 f"(got save_every={grid.save_every}, dt={grid.dt}). Use a multiple of dt"
             )
         n_steps = max(1, math.ceil((grid.stop - grid.start) / grid.dt - 1e-6))
         steps = grid.start + grid.dt * np.arange(n_steps)
         widths = np.full(n_steps, grid.dt)
         widths[-1] = grid.stop - steps[-1]
-        return cls(grid, steps, widths, stride)
+        steps.flags.writeable = widths.flags.writeable = False  # plans are shared (cached)
+        schedule = tuple((k, t, h, k % stride == 0) for k, (t, h)
+                         in enumerate(zip(steps.tolist(), widths.tolist(), strict=True)))
+        return cls(grid, steps, widths, stride, schedule)
 
     @property
     def n_rows(self) -> int:
         """Number of saved rows."""
         return (len(self.steps) - 1) // self.stride + 2
+
+
+@lru_cache(maxsize=64)
+def _plan(grid: Grid) -> FixedStepPlan:
+    return FixedStepPlan._make(grid)
 
 
 def pipeline_lengths(delays: np.ndarray, dt: float) -> np.ndarray:
@@ -134,42 +152,47 @@ def run_fixed_step(compiled: CompiledModel, p: np.ndarray, grid: Grid, method: s
     values = np.empty((plan.n_rows, len(compiled.outputs), members))
     for start in range(0, members, chunk):
         stop = min(start + chunk, members)
-        values[:, :, start:stop] = _run_arrays(compiled, p[:, start:stop], plan, method)
+        _run_arrays(compiled, p[:, start:stop], plan, method, values[:, :, start:stop])
     return values
 
 
-def _run_arrays(compiled: CompiledModel, p: np.ndarray, plan: FixedStepPlan,
-                method: str) -> np.ndarray:
+def _run_arrays(compiled: CompiledModel, p: np.ndarray, plan: FixedStepPlan, method: str,
+                values: np.ndarray) -> None:
+    """Integrate one chunk of members, writing its saved outputs into ``values``."""
     grid, clock = plan.grid, plan.grid.clock
     members = p.shape[1]
     y, d, delays = initial_state(compiled, grid, p)
-    discrete = _DiscreteArrays(compiled, d, delays, grid.dt)
+    discrete = _DiscreteArrays(compiled, d, delays, grid.dt) if compiled.n_discrete else None
     shape = (compiled.n_stocks, members)
     dy, dn = np.empty(shape), np.empty((compiled.n_discrete, members))
-    values = np.empty((plan.n_rows, len(compiled.outputs), members))
-    step = _euler_arrays if method == "euler" else _rk4_arrays(compiled, shape)
-    non_negative = _non_negative(compiled)
+    rk4 = None if method == "euler" else _rk4_arrays(compiled, shape)
+    non_negative = _non_negative(compiled.model)
+    full, rates = compiled.full, compiled.rates
     row = 0
     with np.errstate(all="ignore"):
-        for k, (t, h) in enumerate(zip(plan.steps.tolist(), plan.widths.tolist(), strict=True)):
-            if k % plan.stride == 0:
-                compiled.full(t, clock, y, p, d, dy, dn, values[row])
+        for k, t, h, saved in plan.schedule:
+            if saved:
+                full(t, clock, y, p, d, dy, dn, values[row])
                 check_finite(compiled, values[row], t)
                 row += 1
             else:
-                compiled.rates(t, clock, y, p, d, dy, dn)
-            step(compiled, t, h, clock, y, p, d, dy, dn)
+                rates(t, clock, y, p, d, dy, dn)
+            if rk4 is None:
+                np.multiply(dy, h, out=dy)
+                np.add(y, dy, out=y)
+            else:
+                rk4(compiled, t, h, clock, y, p, d, dy, dn)
             if non_negative:
                 y[non_negative] = np.maximum(y[non_negative], 0.0)
-            discrete.advance(k, d, dn)
-        compiled.full(grid.stop, clock, y, p, d, dy, dn, values[row])
+            if discrete is not None:
+                discrete.advance(k, d, dn)
+        full(grid.stop, clock, y, p, d, dy, dn, values[row])
         check_finite(compiled, values[row], grid.stop)
-    return values
 
 
 def key_path(model: Model, name: str) -> str:
     """Where the variable ``name`` is defined in its model file, e.g. ``auxiliaries.x``."""
-    item = model[name] if name in model else None
+    item = model[name] if name in model else None  # noqa: SIM401 - Model has no get()
     for kind, section in ((Stock, "stocks"), (Flow, "flows"), (Auxiliary, "auxiliaries")):
         if isinstance(item, kind):
             return f"{section}.{name}"
@@ -192,13 +215,6 @@ def check_finite(compiled: CompiledModel, row: np.ndarray, t: float) -> None:
     )
 
 
-def _euler_arrays(compiled: CompiledModel, t: float, h: float, clock: tuple[float, ...],
-                  y: np.ndarray, p: np.ndarray, d: np.ndarray, dy: np.ndarray,
-                  dn: np.ndarray) -> None:
-    np.multiply(dy, h, out=dy)
-    np.add(y, dy, out=y)
-
-
 def _rk4_arrays(compiled: CompiledModel, shape: tuple[int, int]) -> Callable[..., None]:
     stages = [np.empty(shape) for _ in range(3)]
     trial, scratch = np.empty(shape), np.empty((compiled.n_discrete, shape[1]))
@@ -207,13 +223,13 @@ def _rk4_arrays(compiled: CompiledModel, shape: tuple[int, int]) -> Callable[...
              y: np.ndarray, p: np.ndarray, d: np.ndarray, dy: np.ndarray, dn: np.ndarray) -> None:
         k2, k3, k4 = stages
         np.multiply(dy, h / 2, out=trial)
-        trial += y
+        np.add(trial, y, out=trial)
         compiled.rates(t + h / 2, clock, trial, p, d, k2, scratch)
         np.multiply(k2, h / 2, out=trial)
-        trial += y
+        np.add(trial, y, out=trial)
         compiled.rates(t + h / 2, clock, trial, p, d, k3, scratch)
         np.multiply(k3, h, out=trial)
-        trial += y
+        np.add(trial, y, out=trial)
         compiled.rates(t + h, clock, trial, p, d, k4, scratch)
         k2 += k3
         k2 *= 2.0
@@ -225,8 +241,10 @@ def _rk4_arrays(compiled: CompiledModel, shape: tuple[int, int]) -> Callable[...
     return step
 
 
-def _non_negative(compiled: CompiledModel) -> list[int]:
-    return [i for i, s in enumerate(compiled.model.stocks) if s.non_negative]
+@lru_cache(maxsize=64)
+def _non_negative(model: Model) -> list[int]:
+    """Rows of the stocks declared non-negative (per model: models compare by identity)."""
+    return [i for i, s in enumerate(model.stocks) if s.non_negative]
 
 
 def _run_scalar(compiled: CompiledModel, p: np.ndarray, plan: FixedStepPlan,
@@ -238,17 +256,17 @@ def _run_scalar(compiled: CompiledModel, p: np.ndarray, plan: FixedStepPlan,
         raise ValueError("non-finite initial value")
     discrete = _DiscreteLists(compiled, d, delays, grid.dt) if d else None
     full, rates = compiled.full_scalar, compiled.rates_scalar
-    non_negative = _non_negative(compiled)
+    non_negative = _non_negative(compiled.model)
+    euler = method == "euler"
     rows: list[list[float]] = []
-    stride = plan.stride
-    for k, (t, h) in enumerate(zip(plan.steps.tolist(), plan.widths.tolist(), strict=True)):
-        if k % stride == 0:
+    for k, t, h, saved in plan.schedule:
+        if saved:
             dy, dn, out = full(t, clock, y, params, d)
             rows.append(out)
         else:
             dy, dn = rates(t, clock, y, params, d)
-        if method == "euler":
-            y = [a + h * b for a, b in zip(y, dy, strict=True)]
+        if euler:
+            y = [a + h * b for a, b in zip(y, dy)]  # noqa: B905 - same length by construction
         else:
             y = _rk4_scalar(rates, t, h, clock, y, params, d, dy)
         for i in non_negative:

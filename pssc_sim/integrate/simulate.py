@@ -11,6 +11,7 @@ from numpy.typing import ArrayLike
 
 from pssc_sim.compile.compiler import CompiledModel, compile_model
 from pssc_sim.errors import ParameterError, did_you_mean
+from pssc_sim.integrate.fixed import DEFAULT_CHUNK
 from pssc_sim.integrate.grid import Grid
 from pssc_sim.integrate.methods import METHODS, SolverOptions
 from pssc_sim.ir.model import Model
@@ -26,6 +27,14 @@ def compiled_for(model: Model, outputs: tuple[str, ...] | None) -> CompiledModel
     return compile_model(model, outputs)
 
 
+@lru_cache(maxsize=32)
+def _defaults(model: Model) -> np.ndarray:
+    """The model's parameter values, made once per model (read-only: callers copy)."""
+    values = np.array([p.value for p in model.parameters], dtype=float)
+    values.flags.writeable = False
+    return values
+
+
 def parameter_array(compiled: CompiledModel,
                     params: Mapping[str, ArrayLike] | None) -> np.ndarray:
     """Parameters shaped ``(n_params, n_members)``: defaults, with ``params`` overriding.
@@ -33,7 +42,7 @@ def parameter_array(compiled: CompiledModel,
     Scalars apply to every member; arrays must all have the same length, the number of members.
     """
     names = compiled.parameter_names
-    defaults = compiled.default_parameters()
+    defaults = _defaults(compiled.model)
     overrides = {}
     for name, value in (params or {}).items():
         if name not in names:
@@ -83,7 +92,7 @@ def make_grid(model: Model, time: Mapping[str, float] | None) -> Grid:
 def simulate(model: Model | CompiledModel | str | Path,
              params: Mapping[str, ArrayLike] | None = None, *, method: str = "euler",
              time: Mapping[str, float] | None = None, outputs: Sequence[str] | None = None,
-             rtol: float = 1e-6, atol: float = 1e-9, chunk: int = 4096) -> Results:
+             rtol: float = 1e-6, atol: float = 1e-9, chunk: int = DEFAULT_CHUNK) -> Results:
     """Run a model, or an ensemble of it in one vectorised call.
 
     Parameters
@@ -121,7 +130,7 @@ def simulate(model: Model | CompiledModel | str | Path,
         raise ParameterError(f"method: unknown method '{method}'.{did_you_mean(method, METHODS)}"
                              f" Use one of: {', '.join(METHODS)}")
     if chunk < 1:
-        raise ParameterError(f"chunk: must be at least 1 (got {chunk}). Use e.g. 4096")
+        raise ParameterError(f"chunk: must be at least 1 (got {chunk}). Use e.g. {DEFAULT_CHUNK}")
     if isinstance(model, CompiledModel):
         compiled = model if outputs is None else compiled_for(model.model, tuple(outputs))
     else:
