@@ -364,10 +364,6 @@ def test_save_every_must_be_a_multiple_of_dt_for_fixed_steps(make_model):
         ps.simulate(model, time={"save_every": 0.3})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "compile/compiler.py select_outputs: the fix text sits after an f-string in an `or`, so it "
-    "never appears; a lookup name gets 'Did you mean' itself; a string is split into letters; "
-    "and an API argument raises ModelError rather than ParameterError"))
 @pytest.mark.parametrize(("outputs", "message"), [
     (["qqqqq"], r"^outputs: unknown variable 'qqqqq'\. Name a stock, flow, auxiliary"),
     (["effect"], r"^outputs: .*'effect' is a lookup"),
@@ -378,12 +374,10 @@ def test_bad_outputs_are_api_errors_with_a_fix(make_model, outputs, message):
         ps.simulate(make_model(API_MODEL), outputs=outputs)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "integrate/simulate.py: a text parameter value or time override reaches float() and raises "
-    "a bare ValueError without naming the argument"))
-@pytest.mark.parametrize("arguments", [{"params": {"k": "abc"}}, {"time": {"stop": "x"}}])
+@pytest.mark.parametrize("arguments", [{"params": {"k": "abc"}}, {"time": {"stop": "x"}},
+                                       {"time": {"stop": [1, 2]}}])
 def test_text_values_are_parameter_errors(make_model, arguments):
-    with pytest.raises(ps.ParameterError, match=r"^(params\['k'\]|time)"):
+    with pytest.raises(ps.ParameterError, match=r"^(params\['k'\]|time\['stop'\]): expected "):
         ps.simulate(make_model(API_MODEL), **arguments)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import sympy
 
 from pssc_sim.compile.codegen import Output, generate_source
-from pssc_sim.errors import ModelError, did_you_mean
+from pssc_sim.errors import ParameterError, did_you_mean
 from pssc_sim.ir.functions import variable_symbol
 from pssc_sim.ir.model import FixedDelay, Lookup, Model
 
@@ -81,16 +81,23 @@ def select_outputs(model: Model, names: Sequence[str] | None) -> list[Output]:
     available = {o.name: o for o in default_outputs(model)}
     if names is None:
         return list(available.values())
-    known = {*available, *(item.name for item in model.declarations())}
+    if isinstance(names, str):
+        raise ParameterError(f"outputs: expected a list of names (got {names!r}). "
+                             f"Write outputs=[{names!r}]")
+    lookups = {lk.name for lk in model.lookups}
+    known = {*available, *(item.name for item in model.declarations())} - lookups
     selected = []
     for name in names:
         if name in available:
             selected.append(available[name])
-        elif name in known and name not in {lk.name for lk in model.lookups}:
+        elif name in known:
             selected.append(Output(name, variable_symbol(name)))
+        elif name in lookups:
+            raise ParameterError(f"outputs: '{name}' is a lookup, not a variable (got {name!r})."
+                                 " Record the variable whose equation calls it")
         else:
             hint = did_you_mean(name, known) or " Name a stock, flow, auxiliary or parameter."
-            raise ModelError(f"outputs: unknown variable '{name}' (got {name!r}).{hint}")
+            raise ParameterError(f"outputs: unknown variable '{name}'.{hint}")
     return selected
 
 

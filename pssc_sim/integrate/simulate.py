@@ -22,7 +22,7 @@ _TIME_KEYS = ("start", "stop", "dt", "save_every")
 
 
 @lru_cache(maxsize=32)
-def compiled_for(model: Model, outputs: tuple[str, ...] | None) -> CompiledModel:
+def compiled_for(model: Model, outputs: tuple[str, ...] | str | None) -> CompiledModel:
     """The compiled kernel of ``model`` (cached: models compare by identity)."""
     return compile_model(model, outputs)
 
@@ -48,7 +48,7 @@ def parameter_array(compiled: CompiledModel,
         if name not in names:
             raise ParameterError(f"params: unknown parameter '{name}'.{did_you_mean(name, names)}"
                                  " Override a parameter of the model")
-        array = np.asarray(value, dtype=float)
+        array = _numbers(value, f"params['{name}']")
         if array.ndim > 1:
             raise ParameterError(f"params['{name}']: expected a scalar or a 1-D array (got shape "
                                  f"{array.shape}). Give one value per member")
@@ -69,6 +69,20 @@ def parameter_array(compiled: CompiledModel,
     return p
 
 
+def _numbers(value: object, where: str) -> np.ndarray:
+    """``value`` as a float array, or a :class:`ParameterError` naming the argument."""
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{where}: expected a number or an array of numbers (got "
+                             f"{value!r}). Give numeric values") from None
+
+
+def _names(outputs: Sequence[str] | str) -> tuple[str, ...] | str:
+    """Output names as a hashable tuple; a bare string is kept for the check to reject."""
+    return outputs if isinstance(outputs, str) else tuple(outputs)
+
+
 def make_grid(model: Model, time: Mapping[str, float] | None) -> Grid:
     """The model's time block with ``time`` overrides applied."""
     grid = Grid.from_time(model.time)
@@ -77,7 +91,11 @@ def make_grid(model: Model, time: Mapping[str, float] | None) -> Grid:
         if key not in _TIME_KEYS:
             raise ParameterError(f"time: unknown key '{key}'.{did_you_mean(key, _TIME_KEYS)}"
                                  " Use start, stop, dt or save_every")
-        values[key] = float(value)
+        number = _numbers(value, f"time['{key}']")
+        if number.ndim != 0:
+            raise ParameterError(f"time['{key}']: expected one number (got {value!r}). Give a "
+                                 "single time value")
+        values[key] = float(number)
     if values["save_every"] is None:
         changed_dt = time is not None and "dt" in time
         values["save_every"] = values["dt"] if changed_dt else grid.save_every
@@ -132,9 +150,9 @@ def simulate(model: Model | CompiledModel | str | Path,
     if chunk < 1:
         raise ParameterError(f"chunk: must be at least 1 (got {chunk}). Use e.g. {DEFAULT_CHUNK}")
     if isinstance(model, CompiledModel):
-        compiled = model if outputs is None else compiled_for(model.model, tuple(outputs))
+        compiled = model if outputs is None else compiled_for(model.model, _names(outputs))
     else:
-        compiled = compiled_for(model, tuple(outputs) if outputs is not None else None)
+        compiled = compiled_for(model, _names(outputs) if outputs is not None else None)
     p = parameter_array(compiled, params)
     grid = make_grid(compiled.model, time)
     options = SolverOptions(rtol=rtol, atol=atol, chunk=chunk)
