@@ -202,9 +202,6 @@ def test_builtins_are_called_case_insensitively(make_model):
     np.testing.assert_array_equal(values, np.maximum(T, 3) + (T >= 5))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "compile/printer.py: sympy folds a division by a Piecewise with a zero branch into 'zoo' "
-    "(complex infinity), which the printer cannot print ('internal: cannot generate code')"))
 def test_a_guarded_division_by_a_conditional_zero_compiles(make_model):
     values = run_auxiliary(make_model, "XIDZ(k, IF_THEN_ELSE(k > 0, k, 0), 7)",
                            header=GRID + "parameters: {k: 0}\n")

@@ -28,6 +28,10 @@ def equation_model(equation: str) -> str:
 
 
 EQUATION_ERRORS = [
+    # a cancellation sympy cannot fold into one condition
+    ("XIDZ(k, cup + SIN(XIDZ(k, k * (XIDZ(0.0, cup + SIN(k), 7)), k)), 7)",
+     r"auxiliaries\.y\.equation: XIDZ of these arguments cannot be folded into one condition "
+     r"\(column 1, got .*\)\. Move the inner conditional expression into an auxiliary"),
     # unknown names, with and without a did-you-mean
     ("room_temp", r"auxiliaries\.y\.equation: unknown name 'room_temp'\. "
                   r"Did you mean 'room_temperature'\?$"),

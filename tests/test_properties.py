@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import sympy
 from conftest import load_text
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import assume, HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from strategies import (
     EQUATION_PARAMETERS,
@@ -88,7 +88,13 @@ def test_kernel_on_a_batch_equals_the_kernel_member_by_member(batch_compiled, me
 def _symbolic(expr: sympy.Expr, values: dict[str, float], t: float, dt: float) -> float:
     substitutions = {variable_symbol(name): sympy.Float(v) for name, v in values.items()}
     substitutions.update({TIME: sympy.Float(t), TIME_STEP: sympy.Float(dt)})
-    return float(expr.subs(substitutions).evalf())
+    try:
+        return float(expr.subs(substitutions).evalf())
+    except TypeError:
+        # sympy evaluates every branch during subs and refuses a NaN comparison in one that is
+        # not selected (e.g. 0 * zoo after it folded x / 0): the oracle has no value here.
+        assume(False)
+        raise
 
 
 @settings(max_examples=40, deadline=None,
@@ -102,7 +108,11 @@ def _symbolic(expr: sympy.Expr, values: dict[str, float], t: float, dt: float) -
 def test_compiled_equals_symbolic(equation: str, members: list[tuple[float, float, float]]):
     header = ("time: {start: 0, stop: 2, dt: 0.5, save_every: 1}\n"
               "parameters: {a: 0, b: 0, c: 0}\n")
-    model = load_text(header + f"auxiliaries:\n  value: '{equation}'\n")
+    try:
+        model = load_text(header + f"auxiliaries:\n  value: '{equation}'\n")
+    except ps.ExpressionError as error:
+        assume("cannot be folded into one condition" not in str(error))
+        raise
     expr = next(a.equation for a in model.auxiliaries if a.name == "value")
     columns = np.array(members, dtype=float).T
     params = dict(zip(EQUATION_PARAMETERS, columns, strict=True))

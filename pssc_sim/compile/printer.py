@@ -105,6 +105,10 @@ class Printer:
             return self.symbol(expr)
         if expr.is_Number or expr in (sympy.pi, sympy.E):
             return self.number(expr)
+        if expr is sympy.zoo:
+            # sympy folds x / 0 into zoo * x; as IEEE inf * x it keeps the sign of x, and 0 / 0
+            # stays NaN. It only matters in a branch that is selected, where it is reported.
+            return "inf"
         if expr is sympy.true or expr is sympy.false:
             return "True" if expr is sympy.true else "False"
         if isinstance(expr, sympy.Add):

@@ -72,9 +72,9 @@ def as_condition(value: sympy.Basic) -> Boolean:
     if isinstance(value, sympy.Piecewise) and len(value.args) == 2:
         (one, condition), (zero, otherwise) = value.args
         if one == 1 and zero == 0 and otherwise == sympy.true:
-            return condition  # type: ignore[no-any-return]
+            return condition
     if is_condition(value):
-        return value  # type: ignore[return-value]
+        return value
     return sympy.Ne(value, 0)
 
 
@@ -97,7 +97,8 @@ def _step(a: Sequence[sympy.Expr]) -> sympy.Expr:
 def _ramp(a: Sequence[sympy.Expr]) -> sympy.Expr:
     slope, start = a[0], a[1]
     stop = sympy.Min(a[2], TIME) if len(a) > 2 else TIME
-    return sympy.Piecewise((slope * (stop - start), TIME + TIME_GUARD > start), (sympy.S.Zero, True))
+    rising = TIME + TIME_GUARD > start
+    return sympy.Piecewise((slope * (stop - start), rising), (sympy.S.Zero, True))
 
 
 def _pulse(a: Sequence[sympy.Expr]) -> sympy.Expr:

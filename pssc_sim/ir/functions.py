@@ -8,7 +8,7 @@ for stateful builtins, which the lowering stage replaces with hidden stocks befo
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any, ClassVar
 
 import sympy
@@ -26,7 +26,7 @@ def variable_symbol(name: str) -> sympy.Symbol:
     return sympy.Symbol(name, real=True)
 
 
-class INTEGER(sympy.Function):  # noqa: N801 - SD builtin name
+class INTEGER(sympy.Function):  # type: ignore[misc]
     """Truncation toward zero (Vensim ``INTEGER``); piecewise constant, so its derivative is 0."""
 
     nargs = 1
@@ -43,7 +43,7 @@ class INTEGER(sympy.Function):  # noqa: N801 - SD builtin name
         return None
 
 
-class LookupFunction(sympy.Function):
+class LookupFunction(sympy.Function):  # type: ignore[misc]
     """A call of a graphical function; subclasses carry the lookup's name in ``lookup_name``."""
 
     nargs = 1
@@ -53,7 +53,7 @@ class LookupFunction(sympy.Function):
         return lookup_slope_function(self.lookup_name)(self.args[0])
 
 
-class LookupSlope(sympy.Function):
+class LookupSlope(sympy.Function):  # type: ignore[misc]
     """The slope of a graphical function at a point (used by derivatives and Jacobians)."""
 
     nargs = 1
@@ -63,19 +63,19 @@ class LookupSlope(sympy.Function):
         return sympy.S.Zero
 
 
-@lru_cache(maxsize=None)
+@cache
 def lookup_function(name: str) -> type[LookupFunction]:
     """The sympy function class for calls of the lookup ``name`` (one class per name)."""
     return type(f"lookup_{name}", (LookupFunction,), {"lookup_name": name})
 
 
-@lru_cache(maxsize=None)
+@cache
 def lookup_slope_function(name: str) -> type[LookupSlope]:
     """The sympy function class for the slope of the lookup ``name``."""
     return type(f"lookup_slope_{name}", (LookupSlope,), {"lookup_name": name})
 
 
-class StatefulCall(sympy.Function):
+class StatefulCall(sympy.Function):  # type: ignore[misc]
     """Placeholder for a stateful builtin (SMOOTH, DELAY3 ...) before it is lowered.
 
     Subclasses carry the builtin's name in ``builtin``; the lowering stage replaces each call by
@@ -89,7 +89,7 @@ class StatefulCall(sympy.Function):
         return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def stateful_function(name: str) -> type[StatefulCall]:
     """The placeholder class for the stateful builtin ``name``."""
     return type(name, (StatefulCall,), {"builtin": name})

@@ -45,7 +45,8 @@ class Extrapolation(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class TimeSpec:
-    """The time block of a run: ``start`` to ``stop`` in steps of ``dt``, saved every ``save_every``."""
+    """The time block of a run: ``start`` to ``stop`` in steps of ``dt``, saved every
+    ``save_every``."""
 
     start: float
     stop: float
@@ -289,7 +290,8 @@ class Model:
             index[item.name] = item
         object.__setattr__(self, "_index", MappingProxyType(index))
 
-    def declarations(self) -> Iterator[Parameter | Stock | Flow | Auxiliary | Lookup | DiscreteState]:
+    def declarations(
+            self) -> Iterator[Parameter | Stock | Flow | Auxiliary | Lookup | DiscreteState]:
         """Every named object of the model."""
         yield from self.parameters
         yield from self.stocks

@@ -21,7 +21,7 @@ def dependency_order(dependencies: Mapping[str, Sequence[str]], *, what: str,
     """
     position = {name: i for i, name in enumerate(dependencies)}
     users: dict[str, list[str]] = {name: [] for name in dependencies}
-    waiting = {name: 0 for name in dependencies}
+    waiting = dict.fromkeys(dependencies, 0)
     for name, needs in dependencies.items():
         for need in set(needs):
             if need in position:

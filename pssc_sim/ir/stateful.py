@@ -59,7 +59,8 @@ class _Call:
         self.out.stocks.append(Stock(name, initial, origin=self.owner))
         return variable_symbol(name)
 
-    def flow(self, name: str, rate: sympy.Expr, source: str | None, target: str | None) -> sympy.Symbol:
+    def flow(self, name: str, rate: sympy.Expr, source: str | None,
+             target: str | None) -> sympy.Symbol:
         self.out.flows.append(Flow(name, rate, source, target, origin=self.owner))
         return variable_symbol(name)
 
@@ -206,11 +207,11 @@ class Lowerer:
 
     def _rewrite(self, expr: sympy.Basic, owner: str, where: str) -> sympy.Expr:
         if not expr.args or not expr.has(StatefulCall):
-            return expr  # type: ignore[return-value]
+            return expr
         args = tuple(self._rewrite(a, owner, where) for a in expr.args)
         if isinstance(expr, StatefulCall):
             return self._lower_call(expr.builtin, args, owner, where)
-        return expr.func(*args)  # type: ignore[no-any-return]
+        return expr.func(*args)
 
     def _lower_call(self, builtin: str, args: Sequence[sympy.Expr], owner: str,
                     where: str) -> sympy.Expr:

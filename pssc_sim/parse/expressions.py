@@ -185,7 +185,7 @@ class _Translator:
     def visit(self, node: ast.AST) -> sympy.Basic:
         method = getattr(self, f"visit_{type(node).__name__}", None)
         if method is not None:
-            return method(node)  # type: ignore[no-any-return]
+            return method(node)
         hint = _REJECTED.get(type(node))
         if hint is not None:
             what, fix = hint.split(". ", 1)
@@ -248,7 +248,7 @@ class _Translator:
                     f"{self.where}: the power {base}**{exponent} cannot be computed "
                     f"(got {self.source!r}). Use a smaller exponent"
                 ) from None
-        return base**exponent  # type: ignore[no-any-return]
+        return base**exponent
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> sympy.Basic:
         if isinstance(node.op, ast.Not):
@@ -276,7 +276,7 @@ class _Translator:
 
     def visit_IfExp(self, node: ast.IfExp) -> sympy.Expr:
         condition = as_condition(self.visit(node.test))
-        return sympy.Piecewise(  # type: ignore[no-any-return]
+        return sympy.Piecewise(
             (self._value(node.body), condition), (self._value(node.orelse), True)
         )
 
@@ -308,7 +308,7 @@ class _Translator:
         if len(args) != 1:
             raise self._rejected(node, f"the lookup '{name}' takes 1 argument, not {len(args)}",
                                  f"Call it as {name}(x)")
-        return lookup_function(name)(args[0])  # type: ignore[no-any-return]
+        return lookup_function(name)(args[0])
 
     def _builtin_call(self, node: ast.Call, builtin: Builtin, args: list[sympy.Expr]) -> sympy.Expr:
         if not builtin.accepts(len(args)):
@@ -316,14 +316,21 @@ class _Translator:
                 node, f"{builtin.name} takes {builtin.signature} arguments, not {len(args)}",
                 f"Write {builtin.description.split(':')[0]}",
             )
-        return builtin.build(args)
+        try:
+            return builtin.build(args)
+        except TypeError:
+            # sympy folds nested conditions eagerly; where it cancels a division into x / 0 in a
+            # branch, the folded comparison is undefined and sympy refuses to build it.
+            raise self._rejected(
+                node, f"{builtin.name} of these arguments cannot be folded into one condition",
+                "Move the inner conditional expression into an auxiliary of its own") from None
 
     def _value(self, node: ast.AST) -> sympy.Expr:
         """Translate a node that must be a number, not a condition."""
         value = self.visit(node)
         if is_condition(value):
-            return sympy.Piecewise((sympy.S.One, value), (sympy.S.Zero, True))  # type: ignore[no-any-return]
-        return value  # type: ignore[return-value]
+            return sympy.Piecewise((sympy.S.One, value), (sympy.S.Zero, True))
+        return value
 
     def _operator(self, node: ast.AST, op: ast.AST) -> ExpressionError:
         hint = _OPERATOR_HINTS.get(type(op), f"'{type(op).__name__}' is not supported. "

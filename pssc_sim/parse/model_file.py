@@ -199,10 +199,10 @@ class _Reader:
         path = f"{section}.{name}"
         if isinstance(value, Mapping):
             # YAML 1.1 reads a bare `true:` key (a measure's true value) as the boolean True.
-            value = {_BOOLEAN_KEYS.get(k, k) if isinstance(k, bool) else k: v
-                     for k, v in value.items()}
-            self.check_keys(value, _KEYS[section], path)
-            return value
+            fields: dict[str, Any] = {
+                (_BOOLEAN_KEYS[k] if isinstance(k, bool) else k): v for k, v in value.items()}
+            self.check_keys(fields, _KEYS[section], path)
+            return fields
         shorthand = _SHORTHAND.get(section)
         if shorthand is None or value is None:
             raise self.error(path, f"expected a mapping (got {value!r}). Write "
