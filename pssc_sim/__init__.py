@@ -19,6 +19,7 @@ from pssc_sim.integrate.simulate import simulate
 from pssc_sim.ir.model import Model
 from pssc_sim.parse import load_model
 from pssc_sim.results import Results
+from pssc_sim.scenario import Scenario, ScenarioResult, compare, run_scenario
 
 __all__ = [
     "CompiledModel",
@@ -28,9 +29,13 @@ __all__ = [
     "ParameterError",
     "PsscSimError",
     "Results",
+    "Scenario",
+    "ScenarioResult",
     "SimulationError",
+    "compare",
     "compile_model",
     "load_model",
+    "run_scenario",
     "simulate",
 ]
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""Writing results to disk: the results table as CSV and figures as PNG, each written atomically.
+"""Writing results to disk: tables as CSV, figures as PNG, ensembles as netCDF, each atomically.
 
 A file is first written to a temporary name in its own folder and then moved over the final name
 with :func:`os.replace`, so a reader never sees a half-written file and an interrupted run leaves
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from pssc_sim.errors import ParameterError
 from pssc_sim.results import Results
 
 if TYPE_CHECKING:
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 
 #: Quantiles written next to the median for an ensemble.
 ENSEMBLE_QUANTILES: tuple[float, ...] = (0.05, 0.25, 0.75, 0.95)
+#: Quantiles of the long ensemble table (``p5, p25, p50, p75, p95``), followed by the mean.
+LONG_QUANTILES: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
 @contextmanager
@@ -78,8 +81,100 @@ def results_table(results: Results,
     return table.reset_index()
 
 
+def quantile_label(level: float) -> str:
+    """The column name of a quantile: ``p5`` for 0.05, ``p2.5`` for 0.025.
+
+    >>> [quantile_label(q) for q in (0.05, 0.5, 0.025)]
+    ['p5', 'p50', 'p2.5']
+    """
+    return f"p{round(level * 100, 6):g}"
+
+
+def ensemble_table(results: Results,
+                   quantiles: Sequence[float] = LONG_QUANTILES) -> pd.DataFrame:
+    """Quantiles and mean across members in tidy long form: ``time, variable, p5, ..., mean``.
+
+    One row per saved time and variable, times first.
+
+    Examples
+    --------
+    >>> res = Results(np.array([0.0, 1.0]), ("x",), np.array([[[1.0, 3.0]], [[2.0, 4.0]]]),
+    ...               ("k",), np.array([[0.5, 1.0]]), "euler", "demo")
+    >>> ensemble_table(res, [0.5]).values.tolist()
+    [[0.0, 'x', 2.0, 2.0], [1.0, 'x', 3.0, 3.0]]
+    """
+    levels = np.asarray(quantiles, dtype=float)
+    if levels.ndim != 1 or not ((levels >= 0) & (levels <= 1)).all():
+        raise ParameterError(f"quantiles: must lie in [0, 1] (got {list(quantiles)}). "
+                             "Use e.g. [0.05, 0.5, 0.95]")
+    n_times, n_vars = len(results.times), len(results.names)
+    spread = np.quantile(results.values, levels, axis=2)  # (n_q, n_times, n_vars)
+    table = pd.DataFrame({"time": np.repeat(results.times, n_vars),
+                          "variable": np.tile(np.asarray(results.names, dtype=object), n_times)})
+    for i, level in enumerate(levels):
+        table[quantile_label(level)] = spread[i].reshape(-1)
+    table["mean"] = results.values.mean(axis=2).reshape(-1)
+    return table
+
+
+def write_table(table: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``table`` (without its index) as CSV to ``path`` atomically; return the path."""
+    final = Path(path)
+    with atomic_path(final) as temporary:
+        table.to_csv(temporary, index=False)
+    return final
+
+
+def write_text(text: str, path: str | Path) -> Path:
+    """Write ``text`` to ``path`` atomically (UTF-8); return the path."""
+    final = Path(path)
+    with atomic_path(final) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+    return final
+
+
+def write_netcdf(results: Results, path: str | Path,
+                 attributes: Mapping[str, str | int | float] | None = None) -> Path:
+    """Write every member of ``results`` to a netCDF file through xarray; return the path.
+
+    Each variable is an array over ``(time, member)``; ``parameter_value`` holds the parameters
+    of every member over ``(parameter, member)``. Needs xarray (``pssc_sim[ensemble]``); it
+    writes netCDF-4 when netCDF4 or h5netcdf is installed and netCDF-3 through scipy otherwise.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, xarray
+    >>> res = Results(np.array([0.0, 1.0]), ("x",), np.array([[[1.0, 3.0]], [[2.0, 4.0]]]),
+    ...               ("k",), np.array([[0.5, 1.0]]), "euler", "demo")
+    >>> path = write_netcdf(res, pathlib.Path(tempfile.mkdtemp()) / "ensemble.nc")
+    >>> with xarray.open_dataset(path) as data:
+    ...     data["x"].sel(member=1).values.tolist()
+    [3.0, 4.0]
+    """
+    try:
+        import xarray as xr
+    except ImportError:
+        raise ParameterError("--save-ensemble: writing netCDF needs xarray (got it not "
+                             "installed). Install pssc_sim[ensemble]") from None
+    members = np.arange(results.n_members)
+    data = {name: (("time", "member"), results.values[:, j, :])
+            for j, name in enumerate(results.names)}
+    data["parameter_value"] = (("parameter", "member"), results.parameters)
+    dataset = xr.Dataset(data, coords={"time": results.times, "member": members,
+                                       "parameter": list(results.parameter_names)},
+                         attrs={"model": results.model_name, "method": results.method,
+                                **(attributes or {})})
+    final = Path(path)
+    with atomic_path(final) as temporary:
+        dataset.to_netcdf(temporary)
+    return final
+
+
 def write_csv(results: Results, path: str | Path) -> Path:
-    """Write :func:`results_table` to ``path`` atomically, at full precision; return the path.
+    """Write the results to ``path`` atomically, at full precision; return the path.
+
+    A single run is :func:`results_table` (``time``, then a column per variable); an ensemble is
+    :func:`ensemble_table` (``time, variable, p5, p25, p50, p75, p95, mean``).
 
     Examples
     --------
@@ -90,10 +185,8 @@ def write_csv(results: Results, path: str | Path) -> Path:
     >>> path.read_text().splitlines()
     ['time,x', '0.0,1.0', '1.0,2.0']
     """
-    final = Path(path)
-    with atomic_path(final) as temporary:
-        results_table(results).to_csv(temporary, index=False)
-    return final
+    table = ensemble_table(results) if results.is_ensemble else results_table(results)
+    return write_table(table, path)
 
 
 def write_figure(figure: Figure, path: str | Path, dpi: int = 120) -> Path:

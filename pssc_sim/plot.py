@@ -5,7 +5,7 @@ matplotlib is imported here only, so ``import pssc_sim`` stays light.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,6 +15,7 @@ from pssc_sim.results import Results
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 #: The bands drawn around the median of an ensemble: (low, high, opacity), widest first.
 ENSEMBLE_BANDS: tuple[tuple[float, float, float], ...] = ((0.05, 0.95, 0.15), (0.25, 0.75, 0.3))
@@ -91,3 +92,64 @@ def _draw_ensemble(ax: Axes, times: np.ndarray, column: np.ndarray, name: str) -
     for low, high, alpha in ENSEMBLE_BANDS:
         lower, upper = np.quantile(column, [low, high], axis=1)
         ax.fill_between(times, lower, upper, color=line.get_color(), alpha=alpha, linewidth=0)
+
+
+def plot_variable(results: Results, name: str, ax: Axes | None = None, label: str | None = None,
+                  color: str | None = None) -> Axes:
+    """Plot one variable: a line for a single run, a fan chart (median and bands) for an ensemble.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> res = Results(np.array([0.0, 1.0]), ("x",), np.array([[[1.0, 3.0]], [[2.0, 4.0]]]),
+    ...               ("k",), np.array([[0.5, 1.0]]), "euler", "demo")
+    >>> ax = plot_variable(res, "x", ax=Figure().subplots(), label="base")
+    >>> [line.get_label() for line in ax.get_lines()], len(ax.collections)
+    (['base'], 2)
+    """
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        ax = plt.gca()
+    column = results.values[:, results.index(name), :]
+    if not results.is_ensemble:
+        ax.plot(results.times, column[:, 0], label=label or name, color=color)
+        return ax
+    (line,) = ax.plot(results.times, np.median(column, axis=1), label=label or f"{name} (median)",
+                      color=color)
+    for low, high, alpha in ENSEMBLE_BANDS:
+        lower, upper = np.quantile(column, [low, high], axis=1)
+        ax.fill_between(results.times, lower, upper, color=line.get_color(), alpha=alpha,
+                        linewidth=0)
+    return ax
+
+
+def plot_panels(runs: Mapping[str, Results], names: Sequence[str], figure: Figure,
+                time_label: str = "time") -> list[Axes]:
+    """One panel per variable in ``names``, each run of ``runs`` (label -> results) overlaid.
+
+    Returns the Axes drawn, in the order of ``names``.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> res = Results(np.array([0.0, 1.0]), ("x", "y"), np.zeros((2, 2, 1)),
+    ...               ("k",), np.array([[0.5]]), "euler", "demo")
+    >>> axes = plot_panels({"a": res, "b": res}, ["x", "y"], Figure())
+    >>> [ax.get_title() for ax in axes], len(axes[0].get_lines())
+    (['x', 'y'], 2)
+    """
+    columns = min(3, max(1, len(names)))
+    rows = -(-len(names) // columns)
+    grid = figure.subplots(rows, columns, squeeze=False)
+    axes = list(grid.ravel())
+    for ax, name in zip(axes, names, strict=False):
+        for label, results in runs.items():
+            plot_variable(results, name, ax=ax, label=label)
+        ax.set_title(name)
+        ax.set_xlabel(time_label)
+        if len(runs) > 1:
+            ax.legend(loc="best", fontsize="small")
+    for ax in axes[len(names):]:
+        ax.set_visible(False)
+    return axes[:len(names)]

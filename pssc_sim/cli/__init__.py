@@ -1,4 +1,5 @@
-"""The ``pssc`` command line: ``run``, ``methods``, ``loops``, ``cld``, ``check`` and ``--version``.
+"""The ``pssc`` command line: ``run``, ``compare``, ``schema``, ``methods``, ``loops``, ``cld``,
+``check`` and ``--version``.
 
 Errors print one line, ``pssc: error: <message>``, with no traceback, and the exit status says
 what went wrong: 2 for bad input (arguments, missing or invalid model files, unknown names), 1 for
@@ -16,7 +17,7 @@ from typing import NoReturn, TextIO
 import numpy as np
 
 from pssc_sim import __version__
-from pssc_sim.cli import analysis, imports
+from pssc_sim.cli import analysis, imports, scenario
 from pssc_sim.errors import PsscSimError, SimulationError, did_you_mean
 from pssc_sim.integrate.methods import METHODS
 from pssc_sim.integrate.simulate import simulate
@@ -52,21 +53,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = commands.add_parser(
-        "run", help="run a model and summarise it",
-        description="Run a model, print a summary table (initial, final, min and max of every "
-                    "variable) and, with --out, write DIR/results.csv and DIR/stocks.png.")
+        "run", help="run a scenario or a model and summarise it",
+        description="Run a scenario or a model, print a summary table (initial, final, min and "
+                    "max of every variable; final quantiles for an ensemble) and, with --out, "
+                    "write DIR/results.csv and plots (a model: DIR/stocks.png; a scenario: "
+                    "DIR/results.png, and DIR/parameters.csv for an ensemble).")
     run.add_argument("model", metavar="MODEL",
-                     help="a model .yaml file, or a folder holding model.yaml")
-    run.add_argument("--method", default="euler",
-                     help="integration method (default: euler; see 'pssc methods')")
+                     help="a scenario file, a model .yaml file, or a folder holding model.yaml")
+    run.add_argument("--method", default=None,
+                     help="integration method (default: the scenario's, else euler; see "
+                          "'pssc methods')")
     run.add_argument("--out", metavar="DIR", type=Path,
                      help="folder for results.csv and stocks.png (nothing is written without it)")
     run.add_argument("--set", metavar="NAME=VALUE", action="append", default=[],
                      help="override a parameter; repeat for several")
     run.add_argument("--stop", metavar="T", type=float, help="stop time (default: the model's)")
     run.add_argument("--dt", metavar="DT", type=float, help="time step (default: the model's)")
+    scenario.add_run_options(run)
     commands.add_parser("methods", help="list the integration methods",
                         description="List the integration methods that --method accepts.")
+    scenario.add_commands(commands)
     analysis.add_commands(commands)
     imports.add_commands(commands)
     return parser
@@ -100,11 +106,19 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
     except SystemExit as exc:  # --help and --version exit through argparse
         return int(exc.code or 0)
     if args.command == "run":
-        return command_run(args.model, method=args.method, out=args.out, assignments=args.set,
-                           stop=args.stop, dt=args.dt)
+        if scenario.is_scenario_file(args.model):
+            return scenario.command_run(args.model, method=args.method, out=args.out,
+                                        assignments=args.set, stop=args.stop, dt=args.dt,
+                                        save_ensemble=args.save_ensemble)
+        if args.save_ensemble:
+            raise UsageError(f"--save-ensemble: only a scenario with 'uncertainty:' runs an "
+                             f"ensemble (got the model {args.model!r}). Run a scenario file")
+        return command_run(args.model, method=args.method or "euler", out=args.out,
+                           assignments=args.set, stop=args.stop, dt=args.dt)
     if args.command == "methods":
         return command_methods()
-    handlers = {"loops": analysis.command_loops, "cld": analysis.command_cld,
+    handlers = {"compare": scenario.command_compare, "schema": scenario.command_schema,
+                "loops": analysis.command_loops, "cld": analysis.command_cld,
                 "check": analysis.command_check, "convert": imports.command_convert,
                 "conformance": imports.command_conformance}
     if args.command in handlers:

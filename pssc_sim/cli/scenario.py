@@ -1,0 +1,232 @@
+"""``pssc run SCENARIO``, ``pssc compare`` and ``pssc schema``: scenarios on the command line.
+
+Long runs show a progress line on stderr when it is a terminal: after a second, the scenario
+being run, how many of how many, and the time spent so far.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from pssc_sim.scenario import Scenario, ScenarioResult, compare, json_schema
+from pssc_sim.scenario.compare import Comparison
+from pssc_sim.scenario.reader import is_scenario_file
+
+__all__ = ["add_commands", "add_run_options", "command_compare", "command_run", "command_schema",
+           "is_scenario_file", "progress", "write_comparison", "write_run"]
+
+EXIT_OK = 0
+#: Panels drawn at most in a results figure.
+MAX_PANELS = 12
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``compare`` and ``schema`` to the ``pssc`` parser."""
+    comparison = commands.add_parser(
+        "compare", help="compare scenarios side by side",
+        description="Run scenarios (or models) and compare the same variables at chosen times "
+                    "and at the end, with differences against the first; with --out, write "
+                    "DIR/comparison.csv and an overlay plot DIR/comparison.png.")
+    comparison.add_argument("scenarios", nargs="+", metavar="SCENARIO",
+                            help="scenario files (or model files and folders); the first is "
+                                 "the reference")
+    comparison.add_argument("--at", type=float, nargs="+", default=[], metavar="T",
+                            help="times to compare at, besides the end")
+    comparison.add_argument("--outputs", nargs="+", metavar="NAME",
+                            help="variables to compare (default: all that every scenario "
+                                 "records)")
+    comparison.add_argument("--out", type=Path, metavar="DIR",
+                            help="folder for comparison.csv and comparison.png")
+    schema = commands.add_parser(
+        "schema", help="print the JSON Schema of scenario files",
+        description="Print the JSON Schema of scenario files, for editors that complete and "
+                    "check YAML; with --model, parameter names are completed too.")
+    schema.add_argument("--model", metavar="MODEL",
+                        help="a model whose parameter names the schema should list")
+    schema.add_argument("-o", "--output", type=Path, metavar="FILE",
+                        help="write the schema to FILE instead of printing it")
+
+
+def add_run_options(run: argparse.ArgumentParser) -> None:
+    """Options of ``pssc run`` that only scenarios use."""
+    run.add_argument("--save-ensemble", action="store_true",
+                     help="also write every member to DIR/ensemble.nc (netCDF, needs xarray)")
+
+
+@contextmanager
+def progress(label: str, stream: TextIO | None = None, delay: float = 1.0) -> Iterator[None]:
+    """Show ``label`` and the time spent on ``stream`` (stderr) while the body runs, from
+    ``delay`` seconds on, and only when the stream is a terminal."""
+    out = stream or sys.stderr
+    if not out.isatty():
+        yield
+        return
+    done = threading.Event()
+    start = time.perf_counter()
+
+    def show() -> None:
+        if done.wait(delay):
+            return
+        frames = "|/-\\"
+        tick = 0
+        while not done.wait(0.1):
+            out.write(f"\r{label} {frames[tick % 4]} {time.perf_counter() - start:6.1f} s")
+            out.flush()
+            tick += 1
+        out.write("\r" + " " * (len(label) + 12) + "\r")
+        out.flush()
+
+    thread = threading.Thread(target=show, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+def run_label(scenario: Scenario, position: str = "") -> str:
+    """The progress label of a scenario run."""
+    members = (scenario.uncertainty.members if scenario.uncertainty is not None else None) or 1
+    kind = f"{members} members" if scenario.is_ensemble else "single run"
+    return f"{position}running {scenario.label} ({kind})"
+
+
+def command_run(path: str, *, method: str | None, out: Path | None, assignments: Sequence[str],
+                stop: float | None, dt: float | None, save_ensemble: bool = False,
+                stream: TextIO | None = None) -> int:
+    """Run a scenario file, print its summary and, with ``out``, write its files."""
+    from pssc_sim.cli import check_method, parse_assignments, time_overrides
+
+    scenario = Scenario.load(path)
+    model = scenario.load_model()
+    if method is not None:
+        check_method(method)
+        scenario = scenario.with_method(method)
+    scenario = scenario.with_set(**parse_assignments(assignments, model))
+    scenario = scenario.with_time(**time_overrides(model, stop, dt))
+    with progress(run_label(scenario)):
+        result = scenario.run()
+    output = stream or sys.stdout
+    print(result.summary(), file=output)
+    if out is not None:
+        for written in write_run(result, out, save_ensemble):
+            print(f"wrote {written}", file=output)
+    return EXIT_OK
+
+
+def _folder(out: Path) -> Path:
+    from pssc_sim.cli import UsageError
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out: cannot create the folder ({exc.strerror}) (got '{out}'). "
+                         "Give a folder you can write to") from None
+    return out
+
+
+def plotted_variables(result: ScenarioResult) -> list[str]:
+    """What the results figure shows: the scenario's outputs, or else the visible stocks and the
+    parameters it intervenes on."""
+    names = result.results.names
+    if result.scenario.outputs is not None:
+        chosen = list(result.scenario.outputs)
+    else:
+        chosen = [s.name for s in result.model.stocks if not s.hidden]
+        chosen += list(dict.fromkeys(i.parameter for i in result.scenario.interventions))
+    return [n for n in chosen if n in names][:MAX_PANELS]
+
+
+def write_run(result: ScenarioResult, out: Path, save_ensemble: bool = False) -> list[Path]:
+    """Write ``results.csv``, ``results.png`` and, for an ensemble, ``parameters.csv`` (and
+    ``ensemble.nc`` when asked); return the paths."""
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from pssc_sim.output import write_csv, write_figure, write_netcdf, write_table
+    from pssc_sim.plot import plot_panels
+
+    folder = _folder(out)
+    written = [write_csv(result.results, folder / "results.csv")]
+    if result.samples:
+        samples = pd.DataFrame({"member": range(result.results.n_members), **result.samples})
+        written.append(write_table(samples, folder / "parameters.csv"))
+    names = plotted_variables(result)
+    if names:
+        figure = Figure(figsize=(11, 3.2 * -(-len(names) // 3)), layout="constrained")
+        plot_panels({result.name: result.results}, names, figure, _time_label(result))
+        figure.suptitle(f"{result.name} ({result.model.title or result.model.name})")
+        written.append(write_figure(figure, folder / "results.png"))
+    if save_ensemble:
+        attributes: dict[str, str | int | float] = {
+            "scenario": result.name, "seed": -1 if result.seed is None else result.seed}
+        written.append(write_netcdf(result.results, folder / "ensemble.nc", attributes))
+    return written
+
+
+def _time_label(result: ScenarioResult) -> str:
+    units = result.model.time.units
+    return f"time ({units})" if units else "time"
+
+
+def as_scenario(path: str) -> Scenario:
+    """A scenario file, or a model file or folder run as it is."""
+    if is_scenario_file(path):
+        return Scenario.load(path)
+    return Scenario(model=Path(path), name=Path(path).stem, folder=Path.cwd())
+
+
+def command_compare(args: argparse.Namespace, stream: TextIO | None = None) -> int:
+    """Run and compare scenarios; print the comparison and, with ``--out``, write it."""
+    scenarios = [as_scenario(path) for path in args.scenarios]
+    results = []
+    for i, scenario in enumerate(scenarios):
+        with progress(run_label(scenario, f"[{i + 1}/{len(scenarios)}] ")):
+            results.append(scenario.run())
+    comparison = compare(*results, at=args.at, variables=args.outputs)
+    output = stream or sys.stdout
+    print(comparison.summary(), file=output)
+    if args.out is not None:
+        for written in write_comparison(comparison, args.out):
+            print(f"wrote {written}", file=output)
+    return EXIT_OK
+
+
+def write_comparison(comparison: Comparison, out: Path) -> list[Path]:
+    """Write ``comparison.csv`` and ``comparison.png``; return the paths."""
+    from matplotlib.figure import Figure
+
+    from pssc_sim.output import write_figure, write_table
+
+    folder = _folder(out)
+    names = comparison.variables[:MAX_PANELS]
+    figure = Figure(figsize=(11, 3.2 * max(1, -(-len(names) // 3))), layout="constrained")
+    if names:
+        trimmed = Comparison(comparison.runs, comparison.labels, names, comparison.times)
+        trimmed.plot(figure)
+    figure.suptitle(" vs ".join(comparison.labels))
+    return [write_table(comparison.table(), folder / "comparison.csv"),
+            write_figure(figure, folder / "comparison.png")]
+
+
+def command_schema(args: argparse.Namespace, stream: TextIO | None = None) -> int:
+    """Print (or write) the JSON Schema of scenario files."""
+    from pssc_sim.output import write_text
+    from pssc_sim.parse import load_model
+
+    parameters = load_model(args.model).parameter_names if args.model else ()
+    text = json.dumps(json_schema(parameters), indent=2) + "\n"
+    if args.output is None:
+        (stream or sys.stdout).write(text)
+    else:
+        print(f"wrote {write_text(text, args.output)}", file=stream or sys.stdout)
+    return EXIT_OK

@@ -1,0 +1,438 @@
+"""Reading scenario files: YAML -> checked values -> :class:`~pssc_sim.scenario.Scenario`.
+
+Every value is checked at this boundary against the tables of :mod:`pssc_sim.scenario.schema`.
+Errors name ``file: key.path``, the problem, the value and a fix, with a did-you-mean for unknown
+keys and names. Values are numbers and names only: a string where a number belongs is rejected,
+never evaluated, and YAML tags that would build objects are refused.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from pssc_sim.errors import did_you_mean
+from pssc_sim.ir.model import Model
+from pssc_sim.scenario.interventions import Intervention, intervention_from_document
+from pssc_sim.scenario.sampling import Distribution
+from pssc_sim.scenario.schema import (
+    INTERVENTIONS,
+    METHOD_NAMES,
+    NOT_YET,
+    SAMPLING_NAMES,
+    TIME_KEYS,
+    TOP_KEYS,
+    UNCERTAINTY_KEYS,
+    ScenarioError,
+)
+
+if TYPE_CHECKING:
+    from pssc_sim.scenario.definition import Scenario, Uncertainty
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# YAML 1.1 reads 2e6 (no dot) as text; such plain numerals are accepted as numbers.
+_NUMERAL = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_MODEL_SUFFIXES = (".yaml", ".yml", ".mdl", ".xmile", ".xml", ".stmx", ".itmx")
+_MODEL_SECTIONS = ("stocks", "flows", "auxiliaries", "parameters", "lookups", "measures")
+_NO_CODE = "A scenario holds numbers and names, never expressions or code"
+
+Where = Callable[[str], str]
+
+
+def where_in(file: str) -> Where:
+    """``where(key_path)`` for messages about ``file`` (or about Python arguments if empty)."""
+    return (lambda path: f"{file}: {path}") if file else (lambda path: path)
+
+
+# -- values ---------------------------------------------------------------------------------
+
+
+def number(value: Any, where: str) -> float:
+    """A finite number, or a :class:`ScenarioError` saying where and why not.
+
+    >>> number("2e6", "set.budget")
+    2000000.0
+    >>> number("__import__('os')", "set.budget")
+    Traceback (most recent call last):
+    ...
+    pssc_sim.scenario.schema.ScenarioError: set.budget: expected a number (got \
+"__import__('os')"). A scenario holds numbers and names, never expressions or code
+    """
+    if isinstance(value, str) and _NUMERAL.match(value.strip()):
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ScenarioError(f"{where}: expected a number (got {value!r}). {_NO_CODE}")
+    if not math.isfinite(value):
+        raise ScenarioError(f"{where}: expected a finite number (got {value!r}). Write a plain "
+                            "number such as 10 or 2.5e-3")
+    return float(value)
+
+
+def name(value: Any, where: str) -> str:
+    """A variable name (letters, digits and underscores), or a :class:`ScenarioError`."""
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise ScenarioError(f"{where}: expected a variable name (got {value!r}). {_NO_CODE}")
+    return value
+
+
+def mapping(value: Any, where: str, example: str) -> Mapping[str, Any]:
+    """``value`` if it is a mapping, else a :class:`ScenarioError` with an example."""
+    if not isinstance(value, Mapping):
+        raise ScenarioError(f"{where}: expected a mapping (got {value!r}). Write {example}")
+    return value
+
+
+def check_keys(entry: Mapping[str, Any], allowed: Iterable[str], where: Where, path: str,
+               what: str = "key") -> None:
+    """Raise on the first key of ``entry`` that is not ``allowed``, with a did-you-mean."""
+    allowed = tuple(allowed)
+    for key in entry:
+        if key not in allowed:
+            hint = did_you_mean(str(key), allowed) or f" Allowed: {', '.join(allowed)}."
+            later = (f" '{key}' is not supported yet: {' and '.join(NOT_YET)} come in a later "
+                     "version." if key in NOT_YET else "")
+            place = f"{path}.{key}" if path else str(key)
+            raise ScenarioError(f"{where(place)}: unknown {what} '{key}'.{hint}{later}")
+
+
+# -- sections -------------------------------------------------------------------------------
+
+
+def parse_time(raw: Any, where: Where) -> dict[str, float]:
+    """The ``time`` block: overrides of start, stop, dt and save_every."""
+    block = mapping(raw, where("time"), "time: {stop: 50, dt: 0.25}")
+    check_keys(block, TIME_KEYS, where, "time")
+    return {key: number(value, where(f"time.{key}")) for key, value in block.items()}
+
+
+def parse_method(raw: Any, where: Where) -> str:
+    """The integration method, one of :data:`~pssc_sim.scenario.schema.METHOD_NAMES`."""
+    if raw not in METHOD_NAMES:
+        hint = did_you_mean(str(raw), METHOD_NAMES)
+        raise ScenarioError(f"{where('method')}: unknown method {raw!r}.{hint} Use one of: "
+                            f"{', '.join(METHOD_NAMES)}")
+    return str(raw)
+
+
+def parse_set(raw: Any, where: Where) -> dict[str, float]:
+    """The ``set`` block: ``{parameter: number}``."""
+    block = mapping(raw, where("set"), "set: {advisor_fte: 40}")
+    return {name(key, where(f"set.{key}")): number(value, where(f"set.{key}"))
+            for key, value in block.items()}
+
+
+def parse_interventions(raw: Any, where: Where) -> tuple[Intervention, ...]:
+    """The ``interventions`` list."""
+    if not isinstance(raw, list):
+        raise ScenarioError(f"{where('interventions')}: expected a list (got {raw!r}). Write "
+                            "interventions: [{set: p, to: 2, at: 5}]")
+    return tuple(parse_intervention(entry, where, f"interventions[{i}]")
+                 for i, entry in enumerate(raw))
+
+
+def parse_intervention(raw: Any, where: Where, path: str = "intervention") -> Intervention:
+    """One intervention: ``{set: p, to: v, at: t}``, ``{step: ...}``, ``{ramp: ...}`` ..."""
+    entry = mapping(raw, where(path), "{set: p, to: 2, at: 5}")
+    kinds = [key for key in entry if key in INTERVENTIONS]
+    if len(kinds) != 1:
+        first = next(iter(entry), "")
+        hint = did_you_mean(str(first), INTERVENTIONS) if not kinds else ""
+        raise ScenarioError(f"{where(path)}: an intervention starts with exactly one of "
+                            f"{', '.join(INTERVENTIONS)} (got {dict(entry)!r}).{hint} Write e.g. "
+                            "{step: p, by: 1, at: 5}")
+    kind = kinds[0]
+    keys = INTERVENTIONS[kind]
+    check_keys(entry, keys.allowed, where, path)
+    for key in keys.required:
+        if key not in entry:
+            raise ScenarioError(f"{where(f'{path}.{key}')}: '{key}' is required (got nothing). "
+                                f"A {kind} intervention needs: {', '.join(keys.required)}")
+    values: dict[str, Any] = {kind: name(entry[kind], where(f"{path}.{kind}"))}
+    for key, value in entry.items():
+        if key == "points":
+            values[key] = _points(value, where(f"{path}.points"))
+        elif key != kind:
+            values[key] = number(value, where(f"{path}.{key}"))
+    try:
+        return intervention_from_document(values)
+    except ScenarioError as exc:
+        raise ScenarioError(f"{where(path)}: {exc}") from None
+
+
+def _points(raw: Any, where: str) -> list[tuple[float, float]]:
+    if not isinstance(raw, list) or not raw or not all(
+            isinstance(p, (list, tuple)) and len(p) == 2 for p in raw):
+        raise ScenarioError(f"{where}: expected a list of [time, value] pairs (got {raw!r}). "
+                            "Write points: [[2020, 1.0], [2025, 2.5]]")
+    return [(number(t, where), number(v, where)) for t, v in raw]
+
+
+def parse_uncertainty(raw: Any, where: Where) -> Uncertainty:
+    """The ``uncertainty`` block: members, sampling, seed and parameters."""
+    from pssc_sim.scenario.definition import Uncertainty
+
+    block = mapping(raw, where("uncertainty"), "uncertainty: {members: 1000, seed: 42}")
+    check_keys(block, UNCERTAINTY_KEYS, where, "uncertainty")
+    members = block.get("members")
+    seed = block.get("seed")
+    for key, value in (("members", members), ("seed", seed)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < (1 if key == "members" else 0)):
+            raise ScenarioError(f"{where(f'uncertainty.{key}')}: expected a whole number of at "
+                                f"least {1 if key == 'members' else 0} (got {value!r}). Write "
+                                f"{key}: {1000 if key == 'members' else 42}")
+    sampling = block.get("sampling")
+    if sampling is not None and sampling not in SAMPLING_NAMES:
+        raise ScenarioError(f"{where('uncertainty.sampling')}: unknown sampling {sampling!r}."
+                            f"{did_you_mean(str(sampling), SAMPLING_NAMES)} Use one of: "
+                            f"{', '.join(SAMPLING_NAMES)}")
+    parameters = (_distributions(block["parameters"], where)
+                  if block.get("parameters") is not None else None)
+    return Uncertainty(members, sampling, seed, parameters)
+
+
+def _distributions(raw: Any, where: Where) -> dict[str, Distribution | None]:
+    path = "uncertainty.parameters"
+    if isinstance(raw, list):
+        return {name(item, where(path)): None for item in raw}
+    block = mapping(raw, where(path), "parameters: {k: {distribution: uniform, low: 1, high: 2}}")
+    return {name(key, where(f"{path}.{key}")): parse_distribution(value, where(f"{path}.{key}"))
+            for key, value in block.items()}
+
+
+def parse_distribution(raw: Any, where: str) -> Distribution | None:
+    """A distribution mapping ``{distribution: kind, ...}``; ``None`` (or ``{}``) defers to the
+    model's own distribution or range."""
+    if raw is None or raw == {}:
+        return None
+    entry = mapping(raw, where, "{distribution: uniform, low: 1, high: 2}")
+    if "distribution" not in entry:
+        raise ScenarioError(f"{where}.distribution: 'distribution' is required (got "
+                            f"{dict(entry)!r}). Write {{distribution: uniform, low: 1, high: 2}}")
+    settings = {key: value for key, value in entry.items() if key != "distribution"}
+    for key, value in settings.items():
+        if not isinstance(value, list):
+            settings[key] = number(value, f"{where}.{key}")
+    try:
+        return Distribution(str(entry["distribution"]), settings)
+    except ScenarioError as exc:
+        raise ScenarioError(f"{where}: {exc}") from None
+
+
+def parse_outputs(raw: Any, where: Where) -> tuple[str, ...]:
+    """The ``outputs`` list of variable names."""
+    if not isinstance(raw, list):
+        raise ScenarioError(f"{where('outputs')}: expected a list of variable names (got "
+                            f"{raw!r}). Write outputs: [prevalence, cost]")
+    return tuple(name(item, where(f"outputs[{i}]")) for i, item in enumerate(raw))
+
+
+def _text(raw: Any, where: str) -> str:
+    if not isinstance(raw, (str, int, float)) or isinstance(raw, bool):
+        raise ScenarioError(f"{where}: expected text (got {raw!r}). Write it as a string")
+    return str(raw)
+
+
+_PARSERS: Mapping[str, Callable[[Any, Where], Any]] = {
+    "time": parse_time, "method": parse_method, "set": parse_set,
+    "interventions": parse_interventions, "uncertainty": parse_uncertainty,
+    "outputs": parse_outputs,
+}
+
+
+def scenario_arguments(document: Mapping[str, Any], where: Where) -> dict[str, Any]:
+    """The checked keyword arguments of :class:`Scenario` from a scenario document."""
+    check_keys(document, TOP_KEYS, where, "")
+    arguments: dict[str, Any] = {}
+    for key, value in document.items():
+        if key in _PARSERS:
+            arguments[key] = _PARSERS[key](value, where)
+        elif key in ("scenario", "description", "model", "extends"):
+            arguments["name" if key == "scenario" else key] = _text(value, where(key))
+    return arguments
+
+
+# -- files ----------------------------------------------------------------------------------
+
+
+def read_document(path: Path) -> Any:
+    """Read a YAML document safely; tags that would build objects are refused."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot read the file ({exc}). Check the path") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        place = f"line {mark.line + 1}" if mark else "unknown place"
+        raise ScenarioError(f"{path}: a YAML tag that builds objects at {place} (got "
+                            f"{exc.problem}). {_NO_CODE}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        place = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown place"
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ScenarioError(f"{path}: invalid YAML at {place} ({problem}). Fix the indentation "
+                            "or quoting there") from None
+
+
+def is_scenario_document(document: Any) -> bool:
+    """Whether a YAML document is a scenario (not a model): it has ``scenario:`` or
+    ``extends:``, or a ``model:`` reference and none of a model's sections.
+
+    >>> is_scenario_document({"model": "sir", "set": {"k": 1}})
+    True
+    >>> is_scenario_document({"model": "sir", "stocks": {"x": 1}})
+    False
+    """
+    if not isinstance(document, Mapping):
+        return False
+    if "scenario" in document or "extends" in document:
+        return True
+    return "model" in document and not any(key in document for key in _MODEL_SECTIONS)
+
+
+def is_scenario_file(path: str | Path) -> bool:
+    """Whether ``path`` is a YAML file holding a scenario (see :func:`is_scenario_document`)."""
+    file = Path(path)
+    if not file.is_file() or file.suffix.lower() not in (".yaml", ".yml"):
+        return False
+    try:
+        document = read_document(file)
+    except ScenarioError:
+        return False  # unreadable: the model reader reports it in its own terms
+    return is_scenario_document(document)
+
+
+def scenario_chain(path: str | Path) -> list[tuple[Path, Mapping[str, Any]]]:
+    """The files of a scenario and those it extends, the root first. Cycles are errors."""
+    file = Path(path)
+    if not file.is_file():
+        raise ScenarioError(f"{path}: no scenario file there (got {str(path)!r}). Give the path "
+                            "of a scenario .yaml file")
+    chain: list[tuple[Path, Mapping[str, Any]]] = []
+    seen: list[Path] = []
+    while True:
+        resolved = file.resolve()
+        if resolved in seen:
+            members = [p.stem for p in seen[seen.index(resolved):]] + [resolved.stem]
+            raise ScenarioError(f"{chain[-1][0]}: extends: cycle {' -> '.join(members)} (got "
+                                f"{len(members) - 1} scenarios extending each other). Remove "
+                                "'extends' from one of them")
+        seen.append(resolved)
+        document = read_document(file)
+        if not isinstance(document, Mapping):
+            raise ScenarioError(f"{file}: a scenario file must be a YAML mapping (got "
+                                f"{type(document).__name__}). Start with 'scenario: name' and "
+                                "'model: folder'")
+        chain.append((file, document))
+        if document.get("extends") is None:
+            return chain[::-1]
+        file = extended_file(document["extends"], file)
+
+
+def extended_file(reference: Any, file: Path) -> Path:
+    """The scenario file ``reference`` names, in the folder of ``file``."""
+    text = _text(reference, f"{file}: extends")
+    folder = file.parent
+    for candidate in (folder / text, folder / f"{text}.yaml", folder / f"{text}.yml"):
+        if candidate.is_file():
+            return candidate
+    names = sorted(p.stem for p in folder.glob("*.y*ml"))
+    raise ScenarioError(f"{file}: extends: no scenario '{text}' in {folder} (got {text!r})."
+                        f"{did_you_mean(text, names) or ' Name a scenario file of that folder.'}")
+
+
+def resolve_model(reference: str | Path, folder: Path | None, where: str = "model") -> Path:
+    """The model file or folder ``reference`` names.
+
+    A path (with a model suffix or a slash) is taken relative to ``folder``, then the current
+    directory. A bare name is a folder under ``models/`` in ``folder`` or any of its parents, or
+    in the current directory.
+    """
+    text = str(reference)
+    bases = [folder] if folder is not None else []
+    bases.append(Path.cwd())
+    if Path(text).suffix.lower() in _MODEL_SUFFIXES or "/" in text or "\\" in text:
+        for base in bases:
+            if (base / text).exists():
+                return base / text
+        raise ScenarioError(f"{where}: no model file '{text}' (got {text!r}). Give a path "
+                            f"relative to {bases[0]}")
+    roots = [b / "models" for base in bases for b in (base, *base.resolve().parents)]
+    for root in roots:
+        if (root / text / "model.yaml").is_file():
+            return root / text
+    known = sorted({p.parent.name for r in roots if r.is_dir() for p in r.glob("*/model.yaml")})
+    hint = did_you_mean(text, known) or (f" Models found: {', '.join(known)}." if known else
+                                         " No models/ folder was found.")
+    raise ScenarioError(f"{where}: unknown model '{text}' (got {text!r}).{hint} Name a folder "
+                        "under models/ or give a path to a .yaml, .mdl or .xmile file")
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read a scenario file and the files it extends, checked against its model.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> import pssc_sim
+    >>> root = Path(pssc_sim.__file__).parent.parent
+    >>> load_scenario(root / "scenarios" / "sir" / "baseline.yaml").name
+    'baseline'
+    """
+    from pssc_sim.scenario.definition import Scenario
+
+    layers: list[Scenario] = []
+    for file, document in scenario_chain(path):
+        arguments = scenario_arguments(document, where_in(str(file)))
+        arguments.pop("extends", None)
+        arguments.setdefault("name", file.stem)
+        layers.append(Scenario(**arguments, folder=file.parent, source=str(file)))
+    scenario = layers[0]
+    for layer in layers[1:]:
+        scenario = scenario.layered(layer)
+    if scenario.model is None:
+        raise ScenarioError(f"{path}: model: no model is given (got nothing). Add 'model: "
+                            "<folder under models/>' here or in the scenario it extends")
+    model = scenario.load_model()
+    for layer in layers:
+        layer.check(model)
+    return scenario
+
+
+def check_scenario_names(scenario: Scenario, model: Model) -> None:
+    """Raise unless every name ``scenario`` uses exists in ``model`` (with a did-you-mean)."""
+    from pssc_sim.compile.compiler import default_outputs
+
+    where = where_in(scenario.source)
+    parameters = model.parameter_names
+    used = [(f"set.{key}", key) for key in scenario.set]
+    used += [(f"interventions[{i}]", item.parameter)
+             for i, item in enumerate(scenario.interventions)]
+    if scenario.uncertainty is not None and scenario.uncertainty.parameters:
+        used += [(f"uncertainty.parameters.{key}", key) for key in scenario.uncertainty.parameters]
+    for path, key in used:
+        if key not in parameters:
+            kind = f"a {_kind(model, key)}, not a parameter" if key in model else "unknown"
+            raise ScenarioError(f"{where(path)}: '{key}' is {kind} in "
+                                f"{model.source or model.name}.{did_you_mean(key, parameters)}"
+                                " Name a parameter of the model")
+    lookups = {lookup.name for lookup in model.lookups}
+    variables = {o.name for o in default_outputs(model)} | {
+        item.name for item in model.declarations()
+        if "__" not in item.name and item.name not in lookups}
+    for i, key in enumerate(scenario.outputs or ()):
+        if key not in variables:
+            raise ScenarioError(f"{where(f'outputs[{i}]')}: unknown variable '{key}' in "
+                                f"{model.source or model.name}.{did_you_mean(key, variables)}"
+                                " Name a stock, flow, auxiliary or parameter")
+
+
+def _kind(model: Model, key: str) -> str:
+    return type(model[key]).__name__.lower()

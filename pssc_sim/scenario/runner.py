@@ -1,0 +1,232 @@
+"""Running a scenario: interventions applied, overrides and samples mapped onto parameters, and
+the whole run (or ensemble) done in one vectorised :func:`~pssc_sim.simulate` call."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from pssc_sim.integrate.simulate import simulate
+from pssc_sim.ir.model import Model, Parameter
+from pssc_sim.results import Results
+from pssc_sim.scenario.interventions import Intervention, apply_interventions, base_name
+from pssc_sim.scenario.reader import parse_distribution, where_in
+from pssc_sim.scenario.sampling import Distribution, sample
+from pssc_sim.scenario.schema import ScenarioError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from pssc_sim.scenario.definition import Scenario, Uncertainty
+
+#: Quantiles reported for ensembles (5/25/50/75/95 %).
+DEFAULT_QUANTILES: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ScenarioResult:
+    """A scenario with its results.
+
+    Attributes
+    ----------
+    scenario
+        The scenario that ran (extends already layered).
+    results
+        The :class:`~pssc_sim.Results`: time x variables x members.
+    model
+        The model as run, with interventions applied.
+    samples
+        The sampled value of each uncertain parameter, one per member (empty for a single run).
+    seed
+        The seed of the ensemble (drawn at random and recorded when the scenario gives none).
+    """
+
+    scenario: Scenario
+    results: Results
+    model: Model
+    samples: Mapping[str, np.ndarray]
+    seed: int | None
+
+    @property
+    def name(self) -> str:
+        """The scenario's label."""
+        return self.scenario.label
+
+    @property
+    def is_ensemble(self) -> bool:
+        """Whether the scenario ran as an ensemble."""
+        return self.scenario.is_ensemble
+
+    def __getitem__(self, name: str) -> pd.Series | pd.DataFrame:
+        return self.results[name]
+
+    def quantiles(self, q: Sequence[float] = DEFAULT_QUANTILES) -> pd.DataFrame:
+        """Quantiles (and the mean) across members, long format: ``time, variable, p5, ...``."""
+        from pssc_sim.output import ensemble_table
+
+        return ensemble_table(self.results, q)
+
+    def table(self) -> pd.DataFrame:
+        """The table written to ``results.csv``: wide for one run, long quantiles for ensembles."""
+        from pssc_sim.output import results_table
+
+        return self.quantiles() if self.results.is_ensemble else results_table(self.results)
+
+    def plot(self, names: Sequence[str] | None = None, ax: Axes | None = None) -> Axes:
+        """Plot ``names`` (default all recorded) on one Axes: lines, or fans for an ensemble."""
+        from pssc_sim.plot import plot_stocks
+
+        return plot_stocks(self.results, names, ax=ax)
+
+    def summary(self) -> str:
+        """A plain-text description of the run and a table of every recorded variable."""
+        return "\n".join([*describe(self), "", *variable_table(self.results)])
+
+
+def describe(result: ScenarioResult) -> list[str]:
+    """Lines saying what ran: scenario, model, method, time, overrides, interventions, samples."""
+    scenario, results = result.scenario, result.results
+    units = f" {result.model.time.units}" if result.model.time.units else ""
+    lines = [f"scenario {scenario.label} (model {result.model.title or result.model.name}): "
+             f"method {results.method}, time {results.times[0]:g} to {results.times[-1]:g}"
+             f"{units}, " + (f"{results.n_members} members" if result.is_ensemble
+                             else "single run")]
+    if scenario.description:
+        lines.append(" ".join(scenario.description.split()))
+    if scenario.set:
+        lines.append("set: " + ", ".join(f"{k} = {v:g}" for k, v in scenario.set.items()))
+    lines += [f"intervention: {describe_intervention(i)}" for i in scenario.interventions]
+    if result.is_ensemble and scenario.uncertainty is not None:
+        sampling = scenario.uncertainty.sampling or "latin-hypercube"
+        lines.append(f"ensemble: {sampling} sampling, seed {result.seed} (write seed: "
+                     f"{result.seed} to repeat it)")
+        for key, values in result.samples.items():
+            lines.append(f"sampled: {key} from {values.min():.4g} to {values.max():.4g} "
+                         f"(median {np.median(values):.4g})")
+    return lines
+
+
+def describe_intervention(intervention: Intervention) -> str:
+    """``{"step": "k", "by": 1, "at": 5}`` as ``step k by 1 at 5``.
+
+    >>> from pssc_sim.scenario.interventions import Ramp
+    >>> describe_intervention(Ramp("k", 2.0, 1.0, 3.0))
+    'ramp k to 2 from 1 until 3'
+    """
+    words = []
+    for key, value in intervention.to_document().items():
+        text = (value if isinstance(value, str) else
+                ", ".join(f"({t:g}, {v:g})" for t, v in value) if isinstance(value, list)
+                else f"{value:g}")
+        words.append(f"{key} {text}")
+    return " ".join(words)
+
+
+def variable_table(results: Results) -> list[str]:
+    """Rows of initial/final/min/max (one run) or final quantiles and mean (ensemble)."""
+    width = max([len("variable"), *(len(n) for n in results.names)])
+    if results.is_ensemble:
+        final = results.values[-1]  # (n_vars, n_members)
+        head = f"{'variable':<{width}}  " + " ".join(
+            f"{c:>12}" for c in ("final p5", "final p50", "final p95", "final mean"))
+        cells = np.column_stack([*np.quantile(final, [0.05, 0.5, 0.95], axis=1),
+                                 final.mean(axis=1)])
+    else:
+        column = results.values[:, :, 0]
+        head = f"{'variable':<{width}}  " + " ".join(
+            f"{c:>12}" for c in ("initial", "final", "min", "max"))
+        cells = np.column_stack([column[0], column[-1], column.min(axis=0), column.max(axis=0)])
+    rows = [head]
+    for name, row in zip(results.names, cells, strict=True):
+        rows.append(f"{name:<{width}}  " + " ".join(f"{v:>12.6g}" for v in row))
+    return rows
+
+
+def distributions(uncertainty: Uncertainty, model: Model) -> dict[str, Distribution]:
+    """The distribution of every sampled parameter: given in the scenario, or else the model's
+    ``distribution``, or else uniform over the model's ``range``."""
+    chosen = uncertainty.parameters
+    if chosen is None:
+        names = [p.name for p in model.parameters if p.distribution or p.range]
+        if not names:
+            raise ScenarioError(f"uncertainty.parameters: nothing to sample in "
+                                f"{model.source or model.name} (got no parameters with a range or "
+                                "distribution). List parameters with distributions")
+        chosen = dict.fromkeys(names)
+    by_name = {p.name: p for p in model.parameters}
+    return {name: given if given is not None else model_distribution(model, by_name[name])
+            for name, given in chosen.items()}
+
+
+def model_distribution(model: Model, parameter: Parameter) -> Distribution:
+    """The distribution a model file gives ``parameter``: its ``distribution``, or uniform over
+    its ``range``."""
+    where = where_in(model.source or model.name)(f"parameters.{parameter.name}")
+    if parameter.distribution:
+        found = parse_distribution(dict(parameter.distribution), f"{where}.distribution")
+        if found is not None:
+            return found
+    if parameter.range is not None:
+        low, high = parameter.range
+        try:
+            return Distribution("uniform", {"low": low, "high": high})
+        except ScenarioError as exc:
+            raise ScenarioError(f"{where}.range: {exc}") from None
+    raise ScenarioError(f"uncertainty.parameters.{parameter.name}: no distribution given, and "
+                        f"{where} has no range or distribution (got nothing). Give one, e.g. "
+                        "{distribution: uniform, low: 1, high: 2}")
+
+
+def run(scenario: Scenario, *, chunk: int = 4096) -> ScenarioResult:
+    """Run ``scenario``; an ensemble runs as one vectorised :func:`simulate` call."""
+    base = scenario.load_model()
+    scenario.check(base)
+    model = apply_interventions(base, scenario.interventions)
+    intervened = {i.parameter for i in scenario.interventions}
+
+    def key(name: str) -> str:
+        return base_name(name) if name in intervened else name
+
+    params: dict[str, Any] = {key(name): value for name, value in scenario.set.items()}
+    samples: dict[str, np.ndarray] = {}
+    seed = None
+    if scenario.uncertainty is not None:
+        samples, seed = draw(scenario.uncertainty, base)
+        params.update({key(name): values for name, values in samples.items()})
+    results = simulate(model, params, method=scenario.method or "euler",
+                       time=dict(scenario.time) or None, outputs=scenario.outputs, chunk=chunk)
+    return ScenarioResult(scenario, results, model, samples, seed)
+
+
+def draw(uncertainty: Uncertainty, model: Model) -> tuple[dict[str, np.ndarray], int]:
+    """The sampled parameter values and the seed used."""
+    if uncertainty.members is None:
+        raise ScenarioError("uncertainty.members: the number of members is required (got "
+                            "nothing). Write members: 1000")
+    seed = uncertainty.seed if uncertainty.seed is not None else secrets.randbelow(2**32)
+    chosen = distributions(uncertainty, model)
+    sampling = uncertainty.sampling or "latin-hypercube"
+    return sample(chosen, sampling, uncertainty.members, seed), seed
+
+
+def run_scenario(path: str | Path, *, chunk: int = 4096) -> ScenarioResult:
+    """Read and run a scenario file.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> import pssc_sim as ps
+    >>> root = Path(ps.__file__).parent.parent
+    >>> result = ps.run_scenario(root / "scenarios" / "teacup" / "baseline.yaml")
+    >>> result.results.is_ensemble
+    False
+    """
+    from pssc_sim.scenario.definition import Scenario
+
+    return Scenario.load(path).run(chunk=chunk)

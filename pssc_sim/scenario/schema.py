@@ -1,0 +1,184 @@
+"""The scenario file format (DESIGN §3) as data: every key, intervention and distribution.
+
+The reader (:mod:`pssc_sim.scenario.reader`) validates against these tables and
+:func:`json_schema` turns the same tables into a JSON Schema for editors, so the two cannot
+drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from pssc_sim.errors import ModelError
+
+#: Top-level keys of a scenario file, with what each does.
+TOP_KEYS: Mapping[str, str] = MappingProxyType({
+    "scenario": "name of the scenario (defaults to the file name)",
+    "description": "free text describing the scenario",
+    "model": "a folder under models/, or a path to a .yaml, .mdl or .xmile model file",
+    "extends": "another scenario file in the same folder whose settings this one overrides",
+    "time": "overrides of the model's time block: start, stop, dt, save_every",
+    "method": "integration method: euler, rk4, rk45, dop853, lsoda, bdf or radau",
+    "set": "parameter values from the start of the run, {name: number}",
+    "interventions": "time-phased changes of parameters: set, step, ramp, pulse, series",
+    "uncertainty": "makes the run an ensemble: members, sampling, seed, parameters",
+    "outputs": "the variables to record and write (all visible variables by default)",
+})
+
+#: Keys that belong to later versions of the format; named in the message when used.
+NOT_YET: tuple[str, ...] = ("targets", "culture")
+
+TIME_KEYS: tuple[str, ...] = ("start", "stop", "dt", "save_every")
+METHOD_NAMES: tuple[str, ...] = ("euler", "rk4", "rk45", "dop853", "lsoda", "bdf", "radau")
+UNCERTAINTY_KEYS: tuple[str, ...] = ("members", "sampling", "seed", "parameters")
+SAMPLING_NAMES: tuple[str, ...] = ("random", "latin-hypercube", "sobol")
+
+
+@dataclass(frozen=True, slots=True)
+class KeySet:
+    """The keys of one kind of entry: the keys it needs, may have, and a one-line description.
+
+    ``one_of`` lists alternatives of which exactly one must be given (``step`` takes ``by`` or
+    ``to``).
+    """
+
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+    one_of: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def allowed(self) -> tuple[str, ...]:
+        """Every key the entry may have."""
+        return (*self.required, *self.one_of, *self.optional)
+
+
+#: Intervention kinds by their leading key (which names the parameter).
+INTERVENTIONS: Mapping[str, KeySet] = MappingProxyType({
+    "set": KeySet(("set", "to", "at"), description="from time 'at' on, the parameter is 'to'"),
+    "step": KeySet(("step", "at"), one_of=("by", "to"),
+                   description="at time 'at' the parameter rises by 'by' (or jumps to 'to')"),
+    "ramp": KeySet(("ramp", "to", "from", "until"),
+                   description="the parameter moves linearly to 'to' between 'from' and 'until'"),
+    "pulse": KeySet(("pulse", "by", "at", "width"),
+                    description="the parameter is raised by 'by' from 'at' for 'width'"),
+    "series": KeySet(("series", "points"),
+                     description="the parameter follows [[t, value], ...], linear between points "
+                                 "and held at the ends"),
+})
+
+#: Distributions by name: the keys each takes besides ``distribution``.
+DISTRIBUTIONS: Mapping[str, KeySet] = MappingProxyType({
+    "uniform": KeySet(("low", "high"), description="equally likely between low and high"),
+    "normal": KeySet(("mean", "sd"), ("low", "high"),
+                     description="normal; with low and/or high, truncated there"),
+    "triangular": KeySet(("low", "mode", "high"),
+                         description="triangular from low to high, peaking at mode"),
+    "lognormal": KeySet(("mu", "sigma"),
+                        description="exp of a normal with mean mu and standard deviation sigma"),
+    "beta": KeySet(("a", "b"), ("low", "high"),
+                   description="beta(a, b) scaled to [low, high] (default [0, 1])"),
+    "discrete": KeySet(("values",), ("weights",),
+                       description="one of the values, with the given weights (equal by default)"),
+})
+
+
+def _number(description: str = "") -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "number"}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def _object(properties: Mapping[str, Any], required: tuple[str, ...] = (),
+            description: str = "") -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": dict(properties),
+                              "additionalProperties": False}
+    if required:
+        schema["required"] = list(required)
+    if description:
+        schema["description"] = description
+    return schema
+
+
+_NAME = {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_]*$"}
+_POINTS = {"type": "array", "minItems": 1,
+           "items": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}}
+
+
+def _intervention_schema(kind: str, keys: KeySet) -> dict[str, Any]:
+    properties: dict[str, Any] = {key: _number() for key in keys.allowed}
+    properties[kind] = {**_NAME, "description": "the parameter changed"}
+    if kind == "series":
+        properties["points"] = _POINTS
+    schema = _object(properties, keys.required, keys.description)
+    if keys.one_of:
+        schema["oneOf"] = [{"required": [key]} for key in keys.one_of]
+    return schema
+
+
+def _distribution_schema(name: str, keys: KeySet) -> dict[str, Any]:
+    properties: dict[str, Any] = {key: _number() for key in keys.allowed}
+    properties["distribution"] = {"const": name}
+    if name == "discrete":
+        properties["values"] = {"type": "array", "items": {"type": "number"}, "minItems": 1}
+        properties["weights"] = {"type": "array", "items": {"type": "number", "minimum": 0}}
+    return _object(properties, ("distribution", *keys.required), keys.description)
+
+
+def json_schema(parameters: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of scenario files, built from the tables of this module.
+
+    ``parameters``, when given, become the allowed parameter names (editors then complete them).
+
+    Examples
+    --------
+    >>> schema = json_schema()
+    >>> sorted(schema["properties"]) == sorted(TOP_KEYS)
+    True
+    >>> schema["properties"]["uncertainty"]["properties"]["sampling"]["enum"]
+    ['random', 'latin-hypercube', 'sobol']
+    """
+    name = {"enum": list(parameters)} if parameters else _NAME
+    distributions = [_distribution_schema(n, k) for n, k in DISTRIBUTIONS.items()]
+    uncertainty = _object({
+        "members": {"type": "integer", "minimum": 1},
+        "sampling": {"enum": list(SAMPLING_NAMES)},
+        "seed": {"type": "integer", "minimum": 0},
+        "parameters": {"oneOf": [
+            {"type": "array", "items": name},
+            {"type": "object", "propertyNames": name,
+             "additionalProperties": {"oneOf": [{"type": "null"}, *distributions]}},
+        ]},
+    }, description=TOP_KEYS["uncertainty"])
+    properties: dict[str, Any] = {
+        "scenario": {"type": "string"},
+        "description": {"type": "string"},
+        "model": {"type": "string"},
+        "extends": {"type": "string"},
+        "time": _object({key: _number() for key in TIME_KEYS}),
+        "method": {"enum": list(METHOD_NAMES)},
+        "set": {"type": "object", "propertyNames": name,
+                "additionalProperties": {"type": "number"}},
+        "interventions": {"type": "array", "items": {"oneOf": [
+            _intervention_schema(kind, keys) for kind, keys in INTERVENTIONS.items()]}},
+        "uncertainty": uncertainty,
+        "outputs": {"type": "array", "items": _NAME},
+    }
+    for key, text in TOP_KEYS.items():
+        properties[key]["description"] = text
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "pssc_sim scenario",
+        "description": "A scenario: a model, parameter overrides, time-phased interventions, "
+                       "uncertainty and outputs. Values are numbers and names, never code.",
+        **_object(properties),
+        "anyOf": [{"required": ["model"]}, {"required": ["extends"]}],
+    }
+
+
+class ScenarioError(ModelError):
+    """A scenario file or :class:`~pssc_sim.scenario.Scenario` is invalid (bad input: exit 2)."""
