@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import sympy
 from conftest import load_text
-from hypothesis import assume, HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from strategies import (
     EQUATION_PARAMETERS,
