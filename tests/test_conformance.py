@@ -214,3 +214,20 @@ def test_canonical_quirks(tmp_path: Path) -> None:
     assert frame["Const"].tolist() == [5.0, 5.0, 5.0]
     assert frame.index.tolist() == [0.0, 1.0, 2.0]
     assert frame["Caf\xe9 x"].isna().tolist() == [False, True, False]
+
+
+def test_converting_each_passing_mdl_to_yaml_gives_identical_results(
+        results: dict[str, FileResult], tmp_path: Path) -> None:
+    import numpy as np
+
+    import pssc_sim as ps
+    from pssc_sim.parse.translate import convert
+
+    passing = [name for name, r in results.items() if r.passed and r.format == "mdl"]
+    assert len(passing) >= 67
+    for i, name in enumerate(passing):
+        source = SUITE / name
+        target = convert(source, tmp_path / f"model{i}.yaml")
+        original, converted = ps.simulate(source), ps.simulate(target)
+        assert converted.names == original.names, name
+        np.testing.assert_array_equal(converted.values, original.values, err_msg=name)
