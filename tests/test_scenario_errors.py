@@ -64,8 +64,8 @@ CASES = {
     "misspelled key": ("model: decay\ninterventons: []\n",
                        r"s\.yaml: interventons: unknown key 'interventons'\. "
                        r"Did you mean 'interventions'\?"),
-    "later key": ("model: decay\ntargets: []\n",
-                  r"s\.yaml: targets: unknown key 'targets'.*not supported yet"),
+    "targets not a list": ("model: decay\ntargets: 5\n",
+                           r"s\.yaml: targets: expected a list \(got 5\)"),
     "misspelled parameter": ("model: decay\nset: {kk: 1}\n",
                              r"s\.yaml: set\.kk: 'kk' is unknown in .*Did you mean 'k'\?"),
     "stock as parameter": ("model: decay\nset: {x: 1}\n",

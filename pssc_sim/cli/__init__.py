@@ -1,5 +1,5 @@
-"""The ``pssc`` command line: ``run``, ``compare``, ``schema``, ``methods``, ``loops``, ``cld``,
-``check`` and ``--version``.
+"""The ``pssc`` command line: ``run``, ``compare``, ``schema``, ``scorecard``, ``methods``,
+``loops``, ``cld``, ``check`` and ``--version``.
 
 Errors print one line, ``pssc: error: <message>``, with no traceback, and the exit status says
 what went wrong: 2 for bad input (arguments, missing or invalid model files, unknown names), 1 for
@@ -17,7 +17,7 @@ from typing import NoReturn, TextIO
 import numpy as np
 
 from pssc_sim import __version__
-from pssc_sim.cli import analysis, imports, scenario
+from pssc_sim.cli import analysis, imports, scenario, scorecard
 from pssc_sim.errors import PsscSimError, SimulationError, did_you_mean
 from pssc_sim.integrate.methods import METHODS
 from pssc_sim.integrate.simulate import simulate
@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("methods", help="list the integration methods",
                         description="List the integration methods that --method accepts.")
     scenario.add_commands(commands)
+    scorecard.add_commands(commands)
     analysis.add_commands(commands)
     imports.add_commands(commands)
     return parser
@@ -118,6 +119,7 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
     if args.command == "methods":
         return command_methods()
     handlers = {"compare": scenario.command_compare, "schema": scenario.command_schema,
+                "scorecard": scorecard.command_scorecard,
                 "loops": analysis.command_loops, "cld": analysis.command_cld,
                 "check": analysis.command_check, "convert": imports.command_convert,
                 "conformance": imports.command_conformance}

@@ -128,6 +128,22 @@ def _arccos(a: Sequence[sympy.Expr]) -> sympy.Expr:
     return sympy.pi / 2 - _arcsin(a)
 
 
+def _unit_interval(x: sympy.Expr) -> sympy.Expr:
+    return sympy.Min(1, sympy.Max(0, x))
+
+
+def _gaming_share(a: Sequence[sympy.Expr]) -> sympy.Expr:
+    # The share of target pressure that turns into gaming (fast, moves only the reported value):
+    # the culture (0 learning .. 1 blame) less what deterrence (audit probability x penalty,
+    # 0 .. 1) takes away; Repenning & Sterman (2001) for the split, domain reference §2.8.
+    deterrence = _unit_interval(a[1]) if len(a) > 1 else sympy.S.Zero
+    return _unit_interval(a[0]) * (1 - deterrence)
+
+
+def _improvement_share(a: Sequence[sympy.Expr]) -> sympy.Expr:
+    return 1 - _gaming_share(a)
+
+
 def _pure(name: str, n: tuple[int, int], build: Builder, description: str) -> Builtin:
     return Builtin(name, n[0], n[1], build, stateful=False, description=description)
 
@@ -165,6 +181,12 @@ _ROWS: tuple[Builtin, ...] = (
           "IF_THEN_ELSE(condition, a, b): a where condition holds, else b (lazy)"),
     _pure("XIDZ", (3, 3), _xidz, "XIDZ(a, b, x): a / b, or x when b is zero"),
     _pure("ZIDZ", (2, 2), _zidz, "ZIDZ(a, b): a / b, or 0 when b is zero"),
+    _pure("GAMING_SHARE", (1, 2), _gaming_share,
+          "GAMING_SHARE(culture, deterrence): share of target pressure spent on gaming, "
+          "culture x (1 - deterrence), both clipped to [0, 1]"),
+    _pure("IMPROVEMENT_SHARE", (1, 2), _improvement_share,
+          "IMPROVEMENT_SHARE(culture, deterrence): 1 - GAMING_SHARE, the share spent on "
+          "genuine improvement"),
     _stateful("SMOOTH", (2, 2), "SMOOTH(input, time): first-order exponential smooth"),
     _stateful("SMOOTHI", (3, 3), "SMOOTHI(input, time, initial): SMOOTH from a given initial"),
     _stateful("SMOOTH3", (2, 2), "SMOOTH3(input, time): third-order exponential smooth"),
@@ -192,3 +214,15 @@ BUILTINS: Mapping[str, Builtin] = MappingProxyType({row.name: row for row in _RO
 
 #: Names that equations may use as values without defining them.
 RESERVED_NAMES: frozenset[str] = frozenset({"TIME", "TIME_STEP", "INITIAL_TIME", "FINAL_TIME"})
+
+#: Levers equations may read without defining them: each is a parameter the model reader adds
+#: when an equation uses it (see :mod:`pssc_sim.targets.structure`).
+LEVER_NAMES: frozenset[str] = frozenset({"CULTURE"})
+
+#: Functions of a measure (their argument is a measure's name, not a value), with the part of the
+#: measure's hidden target structure each one reads (see :mod:`pssc_sim.targets.structure`).
+MEASURE_FUNCTIONS: Mapping[str, str] = MappingProxyType({
+    "TARGET": "target",
+    "TARGET_GAP": "target_gap",
+    "TARGET_PRESSURE": "target_pressure",
+})

@@ -20,6 +20,11 @@ INITIAL_TIME = sympy.Symbol("INITIAL_TIME", real=True)
 FINAL_TIME = sympy.Symbol("FINAL_TIME", real=True)
 CLOCK_SYMBOLS: tuple[sympy.Symbol, ...] = (TIME, TIME_STEP, INITIAL_TIME, FINAL_TIME)
 
+#: The culture lever, 0 (learning) .. 1 (blame). Unlike the clock it is a parameter of the model
+#: (named ``CULTURE``, added by the model reader where an equation uses it), so that scenarios set
+#: it, interventions change it over time and ensembles sample it.
+CULTURE = sympy.Symbol("CULTURE", real=True)
+
 
 def variable_symbol(name: str) -> sympy.Symbol:
     """The sympy symbol that stands for the model variable ``name`` in every equation."""

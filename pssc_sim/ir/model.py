@@ -245,9 +245,31 @@ class Lookup:
         return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
 
 
+class SpreadKind(enum.Enum):
+    """The shape of the spread of cases around a measure's mean (for threshold shares)."""
+
+    NORMAL = "normal"
+    LOGNORMAL = "lognormal"
+
+
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """How individual cases spread around a measure's value: a ``kind`` of distribution with a
+    ``mean`` and a standard deviation ``sd`` (both expressions of the model).
+
+    It gives the share of cases below a threshold (e.g. responses within 8 minutes from the mean
+    response time); the reported share uses the measure's reported value as the mean.
+    """
+
+    kind: SpreadKind
+    mean: sympy.Expr
+    sd: sympy.Expr
+
+
 @dataclass(frozen=True, slots=True)
 class Measure:
-    """A PSS indicator: its perspective, which direction is better, its true and reported value."""
+    """A PSS indicator: its perspective, which direction is better, its true and reported value,
+    and optionally the spread of its cases (``distribution:`` in a model file)."""
 
     name: str
     perspective: Perspective
@@ -255,6 +277,17 @@ class Measure:
     true: sympy.Expr
     reported: sympy.Expr
     meta: Meta = Meta()
+    distribution: Spread | None = None
+
+    @property
+    def true_column(self) -> str:
+        """The name under which results record the true value."""
+        return self.true.name if isinstance(self.true, sympy.Symbol) else self.name
+
+    @property
+    def reported_column(self) -> str:
+        """The name under which results record the reported value."""
+        return self.true_column if self.reported == self.true else f"{self.name}.reported"
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -16,8 +16,17 @@ import sympy
 from sympy.logic.boolalg import ITE
 
 from pssc_sim.errors import ExpressionError, did_you_mean
-from pssc_sim.ir.builtins import BUILTINS, RESERVED_NAMES, Builtin, as_condition, is_condition
+from pssc_sim.ir.builtins import (
+    BUILTINS,
+    LEVER_NAMES,
+    MEASURE_FUNCTIONS,
+    RESERVED_NAMES,
+    Builtin,
+    as_condition,
+    is_condition,
+)
 from pssc_sim.ir.functions import (
+    CULTURE,
     FINAL_TIME,
     INITIAL_TIME,
     TIME,
@@ -27,7 +36,7 @@ from pssc_sim.ir.functions import (
 )
 
 _CLOCK = {"TIME": TIME, "TIME_STEP": TIME_STEP, "INITIAL_TIME": INITIAL_TIME,
-          "FINAL_TIME": FINAL_TIME}
+          "FINAL_TIME": FINAL_TIME, "CULTURE": CULTURE}
 
 _BINARY: dict[type[ast.operator], Callable[[sympy.Expr, sympy.Expr], sympy.Expr]] = {
     ast.Add: lambda a, b: a + b,
@@ -92,10 +101,12 @@ class Namespace:
 
     variables: Collection[str]
     lookups: Collection[str]
+    measures: Collection[str] = ()
 
     def candidates(self) -> list[str]:
         """Every name a did-you-mean may suggest."""
-        return [*self.variables, *self.lookups, *RESERVED_NAMES, *BUILTINS]
+        return [*self.variables, *self.lookups, *RESERVED_NAMES, *LEVER_NAMES, *BUILTINS,
+                *MEASURE_FUNCTIONS]
 
 
 def parse_expression(text: object, *, where: str, namespace: Namespace) -> sympy.Expr:
@@ -291,6 +302,8 @@ class _Translator:
         if "__" in name:
             raise self._rejected(node, f"the name '{name}' contains a double underscore",
                                  "Names with '__' are reserved; call a builtin or a lookup")
+        if name not in self.namespace.lookups and name.upper() in MEASURE_FUNCTIONS:
+            return self._measure_call(node, name.upper())
         args = [self._value(a) for a in node.args]
         if name in self.namespace.lookups:
             return self._lookup_call(node, name, args)
@@ -303,6 +316,21 @@ class _Translator:
                                  (hint.strip() + " " if hint else "")
                                  + "Use a builtin or a lookup defined under lookups")
         return self._builtin_call(node, builtin, args)
+
+    def _measure_call(self, node: ast.Call, name: str) -> sympy.Expr:
+        """``TARGET(m)`` and friends: the hidden variable of the measure ``m`` they read."""
+        argument = node.args[0] if len(node.args) == 1 else None
+        if not isinstance(argument, ast.Name):
+            raise self._rejected(node, f"{name} takes the name of one measure",
+                                 f"Write {name}(measure_name)")
+        measure = argument.id
+        if measure not in self.namespace.measures:
+            hint = did_you_mean(measure, self.namespace.measures) or (
+                " Declare it under measures." if not self.namespace.measures
+                else f" Measures: {', '.join(sorted(self.namespace.measures))}.")
+            raise ExpressionError(f"{self.where}: {name}: unknown measure '{measure}' (column "
+                                  f"{argument.col_offset + 1}).{hint}")
+        return variable_symbol(f"{measure}__{MEASURE_FUNCTIONS[name]}")
 
     def _lookup_call(self, node: ast.Call, name: str, args: list[sympy.Expr]) -> sympy.Expr:
         if len(args) != 1:

@@ -17,8 +17,8 @@ import sympy
 import yaml
 
 from pssc_sim.errors import ModelError, did_you_mean
-from pssc_sim.ir.builtins import BUILTINS, RESERVED_NAMES
-from pssc_sim.ir.functions import StatefulCall, variable_symbol
+from pssc_sim.ir.builtins import BUILTINS, LEVER_NAMES, RESERVED_NAMES
+from pssc_sim.ir.functions import CULTURE, StatefulCall, variable_symbol
 from pssc_sim.ir.model import (
     Auxiliary,
     Better,
@@ -30,12 +30,15 @@ from pssc_sim.ir.model import (
     Model,
     Parameter,
     Perspective,
+    Spread,
+    SpreadKind,
     Stock,
     TimeSpec,
 )
 from pssc_sim.ir.ordering import dependency_order
 from pssc_sim.ir.stateful import Lowerer
 from pssc_sim.parse.expressions import Namespace, parse_expression
+from pssc_sim.targets import structure
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _SECTIONS = ("parameters", "stocks", "flows", "auxiliaries", "lookups")
@@ -48,8 +51,9 @@ _KEYS = {
     "flows": ("rate", "from", "to", *_META_KEYS),
     "auxiliaries": ("equation", *_META_KEYS),
     "lookups": ("points", "x", "y", "extrapolation", *_META_KEYS),
-    "measures": ("perspective", "better", "true", "reported", *_META_KEYS),
+    "measures": ("perspective", "better", "true", "reported", "distribution", *_META_KEYS),
 }
+_SPREAD_KEYS = ("kind", "mean", "sd")
 # The key a shorthand entry (a bare value instead of a mapping) stands for.
 _BOOLEAN_KEYS = {True: "true", False: "false"}
 _SHORTHAND = {"parameters": "value", "stocks": "initial", "auxiliaries": "equation",
@@ -139,7 +143,8 @@ class _Reader:
         entries = {section: self.entries(section) for section in (*_SECTIONS, "measures")}
         names = self.check_names(entries)
         lookups = tuple(self.lookup(e) for e in entries["lookups"])
-        namespace = Namespace(variables=names, lookups={lk.name for lk in lookups})
+        namespace = Namespace(variables=names, lookups={lk.name for lk in lookups},
+                              measures=entries_names(entries["measures"]))
         parameters = tuple(self.parameter(e) for e in entries["parameters"])
         constants = {p.name: p.value for p in parameters}
         lowerer = Lowerer(constants)
@@ -152,6 +157,9 @@ class _Reader:
         stocks += lowerer.out.stocks
         flows += lowerer.out.flows
         auxiliaries += lowerer.out.auxiliaries
+        added, hidden = target_structure(stocks, flows, auxiliaries, measures)
+        parameters += added
+        auxiliaries += hidden
         order = self.order(flows, auxiliaries)
         rank = {name: i for i, name in enumerate(order)}
         auxiliaries.sort(key=lambda a: rank[a.name])
@@ -227,7 +235,8 @@ class _Reader:
             problem = "is not a valid name"
         elif "__" in name:
             problem = "contains '__', which is reserved for hidden variables"
-        elif name in RESERVED_NAMES or name.upper() in BUILTINS or keyword.iskeyword(name):
+        elif (name in RESERVED_NAMES | LEVER_NAMES or name.upper() in BUILTINS
+              or keyword.iskeyword(name)):
             problem = "is reserved (a builtin or a Python keyword)"
         if problem:
             raise self.error(entry.path, f"the name '{name}' {problem} (got {name!r}). Use a "
@@ -361,9 +370,32 @@ class _Reader:
         owner = f"measure_{entry.name}"
         true = lowerer.lower(true, owner=owner, where=self.where(f"{entry.path}.true"))
         reported = lowerer.lower(reported, owner=owner, where=self.where(f"{entry.path}.reported"))
-        return Measure(entry.name, perspective, better, true, reported, self.meta(entry))
+        spread = self.spread(entry, namespace, lowerer, true)
+        return Measure(entry.name, perspective, better, true, reported, self.meta(entry), spread)
 
-    def choice(self, entry: _Entry, key: str, kind: type[Perspective] | type[Better]) -> Any:
+    def spread(self, entry: _Entry, namespace: Namespace, lowerer: Lowerer,
+               true: sympy.Expr) -> Spread | None:
+        """A measure's ``distribution: {kind: lognormal, mean: <expr>, sd: <expr>}``; the mean
+        defaults to the measure's true value."""
+        raw = entry.fields.get("distribution")
+        if raw is None:
+            return None
+        path = f"{entry.path}.distribution"
+        if not isinstance(raw, Mapping):
+            raise self.error(path, f"expected a mapping (got {raw!r}). Write distribution: "
+                                   "{kind: lognormal, sd: 2.5}")
+        self.check_keys(raw, _SPREAD_KEYS, path)
+        sub = _Entry(entry.section, f"{entry.name}.distribution", raw)
+        kind = self.choice(sub, "kind", SpreadKind)
+        owner = f"measure_{entry.name}"
+        mean = true if "mean" not in raw else lowerer.lower(
+            self.expression(sub, "mean", namespace), owner=owner, where=self.where(f"{path}.mean"))
+        sd = lowerer.lower(self.expression(sub, "sd", namespace), owner=owner,
+                           where=self.where(f"{path}.sd"))
+        return Spread(kind, mean, sd)
+
+    def choice(self, entry: _Entry, key: str,
+               kind: type[Perspective] | type[Better] | type[SpreadKind]) -> Any:
         value = self.required(entry, key)
         options = [member.value for member in kind]
         if value not in options:
@@ -392,6 +424,31 @@ class _Reader:
         needs = {f.name: [s.name for s in f.rate.free_symbols] for f in flows}
         needs.update({a.name: [s.name for s in a.equation.free_symbols] for a in auxiliaries})
         return dependency_order(needs, what="algebraic", where=self.file)
+
+
+def target_structure(stocks: list[Stock], flows: list[Flow], auxiliaries: list[Auxiliary],
+                     measures: list[Measure]) -> tuple[tuple[Parameter, ...], list[Auxiliary]]:
+    """The hidden parameters and auxiliaries the equations' TARGET calls and CULTURE read (see
+    :mod:`pssc_sim.targets.structure`), and the threshold shares of measures with a
+    distribution."""
+    exprs = [s.initial for s in stocks] + [f.rate for f in flows]
+    exprs += [a.equation for a in auxiliaries]
+    exprs += [e for m in measures for e in (m.true, m.reported)]
+    symbols = set().union(*(e.free_symbols for e in exprs)) if exprs else set()
+    used = structure.used_measures(symbols, [m.name for m in measures])
+    parameters: list[Parameter] = []
+    hidden: list[Auxiliary] = []
+    for measure in measures:
+        shares = structure.share_structure(measure)
+        parameters += shares[0]
+        hidden += shares[1]
+        if measure.name in used:
+            parameters += structure.target_parameters(measure)
+            hidden += structure.target_auxiliaries(measure)
+    symbols |= set().union(*(a.equation.free_symbols for a in hidden)) if hidden else set()
+    if CULTURE in symbols:
+        parameters.append(structure.culture_parameter())
+    return tuple(parameters), hidden
 
 
 def entries_names(entries: list[_Entry]) -> list[str]:

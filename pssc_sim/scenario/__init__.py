@@ -8,6 +8,9 @@ and comparisons, read from YAML files or built in code.
 - :mod:`~pssc_sim.scenario.sampling`: distributions and seeded hypercube sampling;
 - :mod:`~pssc_sim.scenario.runner`: :func:`run_scenario` and :class:`ScenarioResult`;
 - :mod:`~pssc_sim.scenario.compare`: :func:`compare` and :class:`Comparison`.
+
+Targets, culture and the scorecard live in :mod:`pssc_sim.targets`; :class:`Target` and
+:class:`Scorecard` are re-exported here.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from pssc_sim.scenario.reader import is_scenario_file, load_scenario
 from pssc_sim.scenario.runner import ScenarioResult, run_scenario
 from pssc_sim.scenario.sampling import Distribution
 from pssc_sim.scenario.schema import ScenarioError, json_schema
+from pssc_sim.targets.definition import Target, TargetKind
+from pssc_sim.targets.scorecard import Scorecard
 
 __all__ = [
     "Comparison",
@@ -28,9 +33,12 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "ScenarioResult",
+    "Scorecard",
     "Series",
     "SetTo",
     "Step",
+    "Target",
+    "TargetKind",
     "Uncertainty",
     "apply_interventions",
     "compare",

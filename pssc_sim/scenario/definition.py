@@ -17,6 +17,7 @@ from pssc_sim.scenario import reader
 from pssc_sim.scenario.interventions import Intervention, layer_interventions
 from pssc_sim.scenario.sampling import Distribution
 from pssc_sim.scenario.schema import SAMPLING_NAMES, ScenarioError
+from pssc_sim.targets.definition import Target
 
 if TYPE_CHECKING:
     from pssc_sim.scenario.runner import ScenarioResult
@@ -145,6 +146,11 @@ class Scenario:
         An :class:`Uncertainty` or its file form; makes the run an ensemble.
     outputs
         The variables to record (all visible ones when not given).
+    targets
+        :class:`~pssc_sim.targets.definition.Target` values or their file form, e.g.
+        ``{"measure": "mean_wait", "value": 8, "by": 52, "severity": "high"}``.
+    culture
+        0 (learning) .. 1 (blame); the model's ``CULTURE`` parameter (0.5) when not given.
     folder
         Where a model name or relative path is looked up (the scenario file's folder).
 
@@ -174,6 +180,8 @@ class Scenario:
     outputs: tuple[str, ...] | None
     folder: Path | None
     source: str
+    targets: tuple[Target, ...]
+    culture: float | None
 
     def __init__(self, model: str | Path | Model | None = None, name: str = "",
                  description: str = "", time: Mapping[str, float] | None = None,
@@ -181,7 +189,8 @@ class Scenario:
                  interventions: Sequence[Intervention | Mapping[str, Any]] = (),
                  uncertainty: Uncertainty | Mapping[str, Any] | None = None,
                  outputs: Sequence[str] | None = None, folder: str | Path | None = None,
-                 source: str = "") -> None:
+                 source: str = "", targets: Sequence[Target | Mapping[str, Any]] = (),
+                 culture: float | None = None) -> None:
         where = _ARGUMENTS
         if method is not None:
             reader.parse_method(method, where)
@@ -193,6 +202,8 @@ class Scenario:
             "uncertainty": _uncertainty(uncertainty),
             "outputs": None if outputs is None else reader.parse_outputs(list(outputs), where),
             "folder": None if folder is None else Path(folder), "source": source,
+            "targets": reader.parse_targets(list(targets), where),
+            "culture": None if culture is None else reader.parse_culture(culture, where),
         }
         for key, value in values.items():
             object.__setattr__(self, key, value)
@@ -237,6 +248,8 @@ class Scenario:
             outputs=child.outputs if child.outputs is not None else self.outputs,
             folder=child.folder if takes_model else self.folder,
             source=child.source or self.source,
+            targets=layer_targets(self.targets, child.targets),
+            culture=child.culture if child.culture is not None else self.culture,
         )
 
     def with_name(self, name: str) -> Scenario:
@@ -270,6 +283,20 @@ class Scenario:
             return replace(self, uncertainty=None)
         merged = layer if self.uncertainty is None else self.uncertainty.layered(layer)
         return replace(self, uncertainty=merged)
+
+    def with_targets(self, *targets: Target | Mapping[str, Any]) -> Scenario:
+        """A copy with ``targets`` added; a target on a measure already targeted replaces it."""
+        added = reader.parse_targets(list(targets), _ARGUMENTS)
+        return replace(self, targets=layer_targets(self.targets, added))
+
+    def without_targets(self) -> Scenario:
+        """A copy with no targets (the reference for a scorecard's unintended consequences)."""
+        return replace(self, targets=())
+
+    def with_culture(self, culture: float | None) -> Scenario:
+        """A copy with ``culture`` (0 learning .. 1 blame; ``None`` for the model's default)."""
+        value = None if culture is None else reader.parse_culture(culture, _ARGUMENTS)
+        return replace(self, culture=value)
 
     def with_outputs(self, *names: str) -> Scenario:
         """A copy recording only ``names``."""
@@ -307,8 +334,16 @@ class Scenario:
                                     "interventions": [i.to_document() for i in self.interventions],
                                     "uncertainty": (self.uncertainty.to_document()
                                                     if self.uncertainty else None),
-                                    "outputs": list(self.outputs) if self.outputs else None}
+                                    "outputs": list(self.outputs) if self.outputs else None,
+                                    "targets": [t.to_document() for t in self.targets],
+                                    "culture": self.culture}
         return {key: value for key, value in document.items() if value not in (None, "", {}, [])}
+
+
+def layer_targets(parent: Sequence[Target], child: Sequence[Target]) -> tuple[Target, ...]:
+    """``child`` over ``parent``: a measure the child targets takes the child's target."""
+    replaced = {t.measure for t in child}
+    return (*(t for t in parent if t.measure not in replaced), *child)
 
 
 @lru_cache(maxsize=16)

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from pssc_sim.errors import did_you_mean
-from pssc_sim.ir.model import Model
+from pssc_sim.errors import ModelError, did_you_mean
+from pssc_sim.ir.model import Model, TimeSpec
 from pssc_sim.scenario.interventions import Intervention, intervention_from_document
 from pssc_sim.scenario.sampling import Distribution
 from pssc_sim.scenario.schema import (
@@ -30,6 +30,7 @@ from pssc_sim.scenario.schema import (
     UNCERTAINTY_KEYS,
     ScenarioError,
 )
+from pssc_sim.targets.definition import Target, check_targets, target_from_document
 
 if TYPE_CHECKING:
     from pssc_sim.scenario.definition import Scenario, Uncertainty
@@ -232,6 +233,23 @@ def parse_outputs(raw: Any, where: Where) -> tuple[str, ...]:
     return tuple(name(item, where(f"outputs[{i}]")) for i, item in enumerate(raw))
 
 
+def parse_targets(raw: Any, where: Where) -> tuple[Target, ...]:
+    """The ``targets`` list (see :mod:`pssc_sim.targets.definition`)."""
+    if not isinstance(raw, (list, tuple)):
+        raise ScenarioError(f"{where('targets')}: expected a list (got {raw!r}). Write targets: "
+                            "[{measure: m, kind: level, value: 8, by: 2030}]")
+    return tuple(target_from_document(item, where(f"targets[{i}]")) for i, item in enumerate(raw))
+
+
+def parse_culture(raw: Any, where: Where) -> float:
+    """``culture``: a number from 0 (learning) to 1 (blame)."""
+    value = number(raw, where("culture"))
+    if not 0 <= value <= 1:
+        raise ScenarioError(f"{where('culture')}: culture runs from 0 (learning) to 1 (blame) "
+                            f"(got {value:g}). Write e.g. culture: 0.8")
+    return value
+
+
 def _text(raw: Any, where: str) -> str:
     if not isinstance(raw, (str, int, float)) or isinstance(raw, bool):
         raise ScenarioError(f"{where}: expected text (got {raw!r}). Write it as a string")
@@ -241,7 +259,7 @@ def _text(raw: Any, where: str) -> str:
 _PARSERS: Mapping[str, Callable[[Any, Where], Any]] = {
     "time": parse_time, "method": parse_method, "set": parse_set,
     "interventions": parse_interventions, "uncertainty": parse_uncertainty,
-    "outputs": parse_outputs,
+    "outputs": parse_outputs, "targets": parse_targets, "culture": parse_culture,
 }
 
 
@@ -423,6 +441,7 @@ def check_scenario_names(scenario: Scenario, model: Model) -> None:
             raise ScenarioError(f"{where(path)}: '{key}' is {kind} in "
                                 f"{model.source or model.name}.{did_you_mean(key, parameters)}"
                                 " Name a parameter of the model")
+    check_targets(scenario.targets, model, scenario_time(scenario, model), where(""))
     lookups = {lookup.name for lookup in model.lookups}
     variables = {o.name for o in default_outputs(model)} | {
         item.name for item in model.declarations()
@@ -432,6 +451,17 @@ def check_scenario_names(scenario: Scenario, model: Model) -> None:
             raise ScenarioError(f"{where(f'outputs[{i}]')}: unknown variable '{key}' in "
                                 f"{model.source or model.name}.{did_you_mean(key, variables)}"
                                 " Name a stock, flow, auxiliary or parameter")
+
+
+def scenario_time(scenario: Scenario, model: Model) -> TimeSpec:
+    """The time block ``scenario`` runs over: the model's, with the scenario's overrides."""
+    try:
+        time = model.time
+        values = {key: float(scenario.time.get(key, getattr(time, key)))
+                  for key in ("start", "stop", "dt", "save_every")}
+        return TimeSpec(**values, units=time.units)
+    except ModelError as exc:
+        raise ScenarioError(f"{where_in(scenario.source)('time')}: {exc}") from None
 
 
 def _kind(model: Model, key: str) -> str:

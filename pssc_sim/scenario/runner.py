@@ -4,7 +4,7 @@ the whole run (or ensemble) done in one vectorised :func:`~pssc_sim.simulate` ca
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
     from pssc_sim.scenario.definition import Scenario, Uncertainty
+    from pssc_sim.targets.scorecard import Scorecard
 
 #: Quantiles reported for ensembles (5/25/50/75/95 %).
 DEFAULT_QUANTILES: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -84,6 +85,14 @@ class ScenarioResult:
 
         return plot_stocks(self.results, names, ax=ax)
 
+    def scorecard(self, against: ScenarioResult | None = None) -> Scorecard:
+        """The PSS scorecard (see :mod:`pssc_sim.targets.scorecard`): measures by perspective,
+        targets met or not, reported-vs-true gaps, probabilities for an ensemble, and unintended
+        consequences against ``against`` (default: this scenario without its targets)."""
+        from pssc_sim.targets.scorecard import scorecard
+
+        return scorecard(self, against)
+
     def summary(self) -> str:
         """A plain-text description of the run and a table of every recorded variable."""
         return "\n".join([*describe(self), "", *variable_table(self.results)])
@@ -102,6 +111,11 @@ def describe(result: ScenarioResult) -> list[str]:
     if scenario.set:
         lines.append("set: " + ", ".join(f"{k} = {v:g}" for k, v in scenario.set.items()))
     lines += [f"intervention: {describe_intervention(i)}" for i in scenario.interventions]
+    if scenario.culture is not None:
+        lines.append(f"culture: {scenario.culture:g} (0 learning .. 1 blame)")
+    lines += ["target: " + " ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+                                    for k, v in t.to_document().items())
+              for t in scenario.targets]
     if result.is_ensemble and scenario.uncertainty is not None:
         sampling = scenario.uncertainty.sampling or "latin-hypercube"
         lines.append(f"ensemble: {sampling} sampling, seed {result.seed} (write seed: "
@@ -183,8 +197,12 @@ def model_distribution(model: Model, parameter: Parameter) -> Distribution:
                         "{distribution: uniform, low: 1, high: 2}")
 
 
-def run(scenario: Scenario, *, chunk: int = 4096) -> ScenarioResult:
-    """Run ``scenario``; an ensemble runs as one vectorised :func:`simulate` call."""
+def run(scenario: Scenario, *, chunk: int = 4096, record: Sequence[str] = ()) -> ScenarioResult:
+    """Run ``scenario``; an ensemble runs as one vectorised :func:`simulate` call.
+
+    ``record`` names variables to record besides the scenario's outputs (hidden ones too, such
+    as the threshold shares a scorecard reads).
+    """
     base = scenario.load_model()
     scenario.check(base)
     model = apply_interventions(base, scenario.interventions)
@@ -193,15 +211,34 @@ def run(scenario: Scenario, *, chunk: int = 4096) -> ScenarioResult:
     def key(name: str) -> str:
         return base_name(name) if name in intervened else name
 
-    params: dict[str, Any] = {key(name): value for name, value in scenario.set.items()}
+    params: dict[str, Any] = target_values(scenario, base, key)
+    params.update({key(name): value for name, value in scenario.set.items()})
     samples: dict[str, np.ndarray] = {}
     seed = None
     if scenario.uncertainty is not None:
         samples, seed = draw(scenario.uncertainty, base)
         params.update({key(name): values for name, values in samples.items()})
+    outputs = scenario.outputs
+    if record:
+        from pssc_sim.compile.compiler import default_outputs
+
+        chosen = outputs if outputs is not None else [o.name for o in default_outputs(model)]
+        outputs = tuple(dict.fromkeys([*chosen, *record]))
     results = simulate(model, params, method=scenario.method or "euler",
-                       time=dict(scenario.time) or None, outputs=scenario.outputs, chunk=chunk)
+                       time=dict(scenario.time) or None, outputs=outputs, chunk=chunk)
     return ScenarioResult(scenario, results, model, samples, seed)
+
+
+def target_values(scenario: Scenario, model: Model,
+                  key: Callable[[str], str]) -> dict[str, float]:
+    """The hidden parameters that carry the scenario's targets and culture into the model."""
+    from pssc_sim.scenario.reader import scenario_time
+    from pssc_sim.targets.definition import target_parameters
+
+    values = target_parameters(scenario.targets, model, scenario_time(scenario, model))
+    if scenario.culture is not None and "CULTURE" in model.parameter_names:
+        values["CULTURE"] = scenario.culture
+    return {key(name): value for name, value in values.items()}
 
 
 def draw(uncertainty: Uncertainty, model: Model) -> tuple[dict[str, np.ndarray], int]:

@@ -25,11 +25,15 @@ TOP_KEYS: Mapping[str, str] = MappingProxyType({
     "set": "parameter values from the start of the run, {name: number}",
     "interventions": "time-phased changes of parameters: set, step, ramp, pulse, series",
     "uncertainty": "makes the run an ensemble: members, sampling, seed, parameters",
+    "targets": "targets on measures: measure, kind (level, threshold share, count), value, by, "
+               "from, severity (low 0.5, medium 1, high 2, or a number), consequence, per, "
+               "threshold",
+    "culture": "organisational culture, 0 (learning) .. 1 (blame); 0.5 when not given",
     "outputs": "the variables to record and write (all visible variables by default)",
 })
 
 #: Keys that belong to later versions of the format; named in the message when used.
-NOT_YET: tuple[str, ...] = ("targets", "culture")
+NOT_YET: tuple[str, ...] = ()
 
 TIME_KEYS: tuple[str, ...] = ("start", "stop", "dt", "save_every")
 METHOD_NAMES: tuple[str, ...] = ("euler", "rk4", "rk45", "dop853", "lsoda", "bdf", "radau")
@@ -167,6 +171,14 @@ def json_schema(parameters: tuple[str, ...] = ()) -> dict[str, Any]:
             _intervention_schema(kind, keys) for kind, keys in INTERVENTIONS.items()]}},
         "uncertainty": uncertainty,
         "outputs": {"type": "array", "items": _NAME},
+        "targets": {"type": "array", "items": _object({
+            "measure": _NAME, "kind": {"enum": ["level", "threshold share", "count"]},
+            "value": _number(), "by": _number(), "from": _number(),
+            "severity": {"oneOf": [{"enum": ["low", "medium", "high"]},
+                                   {"type": "number", "minimum": 0}]},
+            "consequence": {"type": "string"}, "per": {"type": ["number", "string"]},
+            "threshold": _number()}, ("measure", "value", "by"))},
+        "culture": {"type": "number", "minimum": 0, "maximum": 1},
     }
     for key, text in TOP_KEYS.items():
         properties[key]["description"] = text

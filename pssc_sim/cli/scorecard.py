@@ -1,0 +1,43 @@
+"""``pssc scorecard SCENARIO [--against OTHER] [--json]``: the PSS scorecard on the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TextIO
+
+from pssc_sim.cli.scenario import as_scenario, progress, run_label
+
+__all__ = ["add_commands", "command_scorecard"]
+
+EXIT_OK = 0
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``scorecard`` to the ``pssc`` parser."""
+    card = commands.add_parser(
+        "scorecard", help="the PSS scorecard of a scenario",
+        description="Run a scenario and print its Public Sector Scorecard: measures by "
+                    "perspective, the reported and true value at each target date, target met "
+                    "or not (green met, amber missed by at most 5%%, red), the reported-vs-true "
+                    "gap, the probability of meeting each target across an ensemble, and the "
+                    "measures that end worse than in a reference run (the same scenario without "
+                    "targets, or --against).")
+    card.add_argument("scenario", metavar="SCENARIO", help="a scenario file (or a model)")
+    card.add_argument("--against", metavar="OTHER",
+                      help="the reference scenario for unintended consequences (default: the "
+                           "same scenario without its targets)")
+    card.add_argument("--json", action="store_true", help="print the scorecard as JSON")
+
+
+def command_scorecard(args: argparse.Namespace, stream: TextIO | None = None) -> int:
+    """Run the scenario (and the reference) and print the scorecard."""
+    scenario = as_scenario(args.scenario)
+    reference = as_scenario(args.against) if args.against else None
+    with progress(run_label(scenario)):
+        result = scenario.run()
+        against = reference.run() if reference is not None else None
+        card = result.scorecard(against)
+    output = stream or sys.stdout
+    print(card.to_json() if args.json else card.to_text(), file=output)
+    return EXIT_OK
