@@ -5,12 +5,18 @@ with ``repr(float)``, and every function comes from the printer's table. The mod
 
 ``initial(clock, p, y0, d0, delays)``
     initial values of the stocks, discrete states and fixed delays, in dependency order;
+``prepare(clock, p)``
+    the parameters with a row more for each term hoisted out of the step (see
+    :mod:`pssc_sim.compile.hoisting`); the kernels below take this prepared ``p``;
 ``rates(t, clock, y, p, d, dy, dn)``
     ``dy = N @ flows`` and the discrete updates ``dn``, for arrays shaped ``(n, n_members)``;
 ``full(t, clock, y, p, d, dy, dn, out)``
     the same and every recorded output into ``out``;
 ``rates_scalar`` / ``full_scalar``
     the same on lists of floats for a single member, returning lists.
+``bind_rates(clock, y, p, d, dy, dn)``
+    ``rates`` bound to arrays that a fixed-step loop updates in place, returned as ``rates(t)``:
+    their rows are taken once per run, not at every step.
 
 ``clock`` is ``(dt, start, stop)``. Common sub-expressions are shared (sympy's ``cse``); each
 shared term is emitted just before the first equation that uses it, which keeps the dependency
@@ -18,7 +24,10 @@ order valid.
 
 Lookups with flat extrapolation (the Vensim default) are generated inline: ``np.interp`` on point
 arrays made once per module, and a branch tree of the segments in the scalar kernels. The numpy
-kernels write ``dy`` rows in place with ``out=``.
+kernels write ``dy`` rows and computed outputs in place with ``out=``; a flow that is the only
+flow of a stock is computed straight into that stock's row of ``dy``. At a thousand members a
+numpy call costs about as much as its arithmetic, so each call and copy taken out of a step
+counts (``benchmarks/bench_scenario_ensemble.py``).
 """
 
 from __future__ import annotations
@@ -30,14 +39,20 @@ from dataclasses import dataclass
 import numpy as np
 import sympy
 
+from pssc_sim.compile.hoisting import Invariants, hoist, symbols_of
 from pssc_sim.compile.printer import Dialect, Printer
 from pssc_sim.ir.functions import FINAL_TIME, INITIAL_TIME, TIME, TIME_STEP, variable_symbol
 from pssc_sim.ir.model import Extrapolation, FixedDelay, Lookup, Model, SampleMemory
 from pssc_sim.parse.model_file import initial_order
 
 _CLOCK_NAMES = {TIME: "t", TIME_STEP: "dt", INITIAL_TIME: "t0", FINAL_TIME: "t1"}
-#: The locals a kernel binds: model variables (``v_``) and shared sub-expressions (``c_``).
-_LOCAL = re.compile(r"\b[vc]_\w+")
+#: The locals a kernel binds: model variables (``v_``), shared sub-expressions (``c_``) and
+#: hoisted rows of the parameters (``q_``).
+_LOCAL = re.compile(r"\b[vcq]_\w+")
+#: Reads of the clock in generated code (every other name there is ``v_``, ``c_``, ``np`` or
+#: an array: ``y``, ``p``, ``d``, ``dy``, ``dn``, ``out``).
+_CLOCK = re.compile(r"\b(dt|t0|t1)\b")
+_TIME = re.compile(r"\bt\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +122,13 @@ class _Body:
         self.names = names
         self.lines: list[str] = []
 
-    def assign_all(self, targets: Sequence[str], exprs: Sequence[sympy.Expr]) -> None:
-        """Emit ``target = expr`` in order, sharing sub-expressions between them."""
+    def assign_all(self, targets: Sequence[str], exprs: Sequence[sympy.Expr],
+                   rows: Mapping[str, str] | None = None) -> None:
+        """Emit ``target = expr`` in order, sharing sub-expressions between them.
+
+        A target in ``rows`` is bound to that array row and computed into it in place.
+        """
+        rows = rows or {}
         replacements, reduced = sympy.cse(list(exprs), symbols=sympy.numbered_symbols("cse"),
                                           order="none")
         pending = dict(replacements)
@@ -118,6 +138,9 @@ class _Body:
                 self.printer.scalars.add(symbol)
         for target, expr in zip(targets, reduced, strict=True):
             self._emit_pending(expr, pending)
+            if target in rows:
+                self.lines += [f"{target} = {rows[target]}", self.printer.into(expr, target)]
+                continue
             text = self.printer(expr)
             if expr.is_Number and self.printer.dialect is Dialect.NUMPY:
                 text = f"np.float64({text})"  # a constant: numpy's rules downstream, as the clock
@@ -131,18 +154,23 @@ class _Body:
                 self.lines.append(f"{self.names[symbol]} = {self.printer(value)}")
 
 
-def _loads(model: Model, used: set[str], dialect: Dialect, with_state: bool) -> list[str]:
-    """Lines that bind the stocks, parameters and discrete states a function uses."""
-    lines = []
-    groups = [("p", model.parameter_names)]
+def _loads(model: Model, used: set[str], dialect: Dialect, with_state: bool,
+           invariants: Invariants | None = None) -> list[str]:
+    """Lines that bind the stocks, parameters (hoisted rows too) and discrete states used."""
+    hoisted = invariants or Invariants((), ())
+    parameters = [(n, local_name(n)) for n in model.parameter_names]
+    parameters += [(s.name, name) for s, name in symbols_of(hoisted)]
+    groups = [("p", parameters)]
     if with_state:
-        groups = [("y", model.stock_names), *groups, ("d", tuple(s.name for s in model.discrete))]
+        groups = [("y", [(n, local_name(n)) for n in model.stock_names]), *groups,
+                  ("d", [(s.name, local_name(s.name)) for s in model.discrete])]
+    lines = []
     for array, names in groups:
-        if dialect is Dialect.SCALAR and names and any(n in used for n in names):
-            targets = ", ".join(local_name(n) if n in used else "_" for n in names)
+        if dialect is Dialect.SCALAR and any(n in used for n, _ in names):
+            targets = ", ".join(name if n in used else "_" for n, name in names)
             lines.append(f"{targets}, = {array}")
             continue
-        lines += [f"{local_name(n)} = {array}[{i}]" for i, n in enumerate(names) if n in used]
+        lines += [f"{name} = {array}[{i}]" for i, (n, name) in enumerate(names) if n in used]
     return lines
 
 
@@ -151,12 +179,15 @@ def _used(exprs: Iterable[sympy.Expr]) -> set[str]:
 
 
 def _function(name: str, args: str, lines: list[str], dialect: Dialect = Dialect.SCALAR) -> str:
-    clock = ["dt, t0, t1 = clock"]
+    # The clock is bound only when the body reads it: a few hundred nanoseconds a call, which
+    # counts in a step of a small model.
+    text = "\n".join(lines)
+    clock = ["dt, t0, t1 = clock"] if _CLOCK.search(text) else []
     if dialect is Dialect.NUMPY:
         # numpy floats: arithmetic on the clock alone gives inf or nan, as on arrays, where
         # Python floats would raise (e.g. in the branch of an IF_THEN_ELSE that is not taken).
-        clock = ["dt, t0, t1 = map(np.float64, clock)"]
-        clock += ["t = np.float64(t)"] if args.startswith("t,") else []
+        clock = ["dt, t0, t1 = map(np.float64, clock)"] if clock else []
+        clock += ["t = np.float64(t)"] if args.startswith("t,") and _TIME.search(text) else []
     body = [*clock, *lines] if "clock" in args else lines
     return f"def {name}({args}):\n" + "".join(f"    {line}\n" for line in body or ["pass"])
 
@@ -212,10 +243,15 @@ def _segments(xs: list[float], ys: list[float], low: int, high: int, indent: str
 
 def generate_source(model: Model, outputs: Sequence[Output]) -> str:
     """The Python source of the kernel module for ``model``, recording ``outputs``."""
-    equations = algebraic_equations(model)
+    original = algebraic_equations(model)
     rates, updates = stock_rates(model), discrete_updates(model)
+    exprs, invariants = hoist(model, [*original.values(), *updates, *(o.expr for o in outputs)])
+    equations = dict(zip(original, exprs[:len(original)], strict=True))
+    updates = exprs[len(original):len(original) + len(updates)]
+    outputs = [Output(o.name, e) for o, e in zip(outputs, exprs[-len(outputs):], strict=True)
+               ] if outputs else []
     parts = ["# Generated by pssc_sim from the IR of model '" + model.name + "'.\n",
-             _lookup_definitions(model)]
+             _lookup_definitions(model), _prepare(model, invariants)]
     for dialect in Dialect:
         suffix = "" if dialect is Dialect.NUMPY else "_scalar"
         for full in (False, True):
@@ -223,28 +259,56 @@ def generate_source(model: Model, outputs: Sequence[Output]) -> str:
             order = list(equations) if full else needed(equations, roots)
             name = f"{'full' if full else 'rates'}{suffix}"
             parts.append(_kernel(model, dialect, equations, order, rates, updates,
-                                 outputs if full else None, name))
+                                 outputs if full else None, name, invariants))
+    order = needed(equations, [*rates, *updates])
+    parts.append(_kernel(model, Dialect.NUMPY, equations, order, rates, updates, None,
+                         "bind_rates", invariants, bound=True))
     parts.append(_initial(model))
     return "\n".join(parts)
 
 
+def _prepare(model: Model, invariants: Invariants) -> str:
+    """``prepare(clock, p)``: ``p`` with a row more for each hoisted term, or ``p`` itself."""
+    if not invariants.symbols:
+        return _function("prepare", "clock, p", ["return p"])
+    names = symbol_names(model)
+    body = _Body(Printer(Dialect.NUMPY, names, _lookup_templates(model, Dialect.NUMPY)), names)
+    n_params = len(model.parameter_names)
+    targets = [f"q[{n_params + j}]" for j in range(len(invariants.symbols))]
+    body.assign_all(targets, invariants.exprs)
+    lines = [*_loads(model, _used(invariants.exprs), Dialect.NUMPY, False),
+             f"q = np.empty(({n_params + len(targets)}, p.shape[1]))", f"q[:{n_params}] = p",
+             # as in the kernels, a term that cannot be evaluated (in a branch not taken, or
+             # reported with its variable at the first step) gives inf or nan, not a warning
+             "with np.errstate(all='ignore'):", *(f"    {line}" for line in body.lines),
+             "return q"]
+    return _function("prepare", "clock, p", lines, Dialect.NUMPY)
+
+
 def _kernel(model: Model, dialect: Dialect, equations: Mapping[str, sympy.Expr], order: list[str],
             rates: list[sympy.Expr], updates: list[sympy.Expr], outputs: Sequence[Output] | None,
-            name: str) -> str:
+            name: str, invariants: Invariants, bound: bool = False) -> str:
     names = symbol_names(model)
+    names.update(symbols_of(invariants))
     body = _Body(Printer(dialect, names, _lookup_templates(model, dialect)), names)
     exprs = [equations[n] for n in order]
     tail = [*rates, *updates, *(o.expr for o in outputs or ())]
-    body.assign_all([local_name(n) for n in order], exprs)
+    rows = _flow_rows(rates, order) if dialect is Dialect.NUMPY else {}
+    if dialect is Dialect.NUMPY and outputs is not None:
+        rows = _output_rows(outputs, order, rows)
+    body.assign_all([local_name(n) for n in order], exprs, rows)
     printer = body.printer
     values = [printer(e) if e != 0 else "0.0" for e in rates]
     news = [printer(e) for e in updates]
     shown = [printer(o.expr) for o in outputs or ()]
     if dialect is Dialect.NUMPY:
         tail_lines = [_rate_line(printer, i, e, v) for i, (e, v) in enumerate(zip(rates, values,
-                                                                                   strict=True))]
+                                                                                   strict=True))
+                      if f"dy[{i}]" not in rows.values()]
         tail_lines += [f"dn[{i}] = {v}" for i, v in enumerate(news)]
-        tail_lines += [f"out[{i}] = {v}" for i, v in enumerate(shown)]
+        tail_lines += [f"out[{i}] = {v}" if o.expr.is_Symbol else printer.into(o.expr, f"out[{i}]")
+                       for i, (o, v) in enumerate(zip(outputs or (), shown, strict=True))
+                       if f"out[{i}]" not in rows.values()]
         args = "t, clock, y, p, d, dy, dn" + (", out" if outputs is not None else "")
     else:
         results = [f"[{', '.join(values)}]", f"[{', '.join(news)}]"]
@@ -253,17 +317,72 @@ def _kernel(model: Model, dialect: Dialect, equations: Mapping[str, sympy.Expr],
         tail_lines = [f"return {', '.join(results)}"]
         args = "t, clock, y, p, d"
     used = _used([*exprs, *tail])
-    lines = [*_loads(model, used, dialect, True), *body.lines, *tail_lines]
+    loads = _loads(model, used, dialect, True, invariants)
+    if bound:
+        return _bound(name, loads, [*body.lines, *tail_lines], len(rates), len(updates))
+    lines = [*loads, *body.lines, *tail_lines]
     return _function(name, args, _release(lines) if dialect is Dialect.NUMPY else lines, dialect)
 
 
-def _release(lines: list[str]) -> list[str]:
-    """``lines`` with each array local deleted after its last use.
+_ROW = re.compile(r"\b(dy|dn)\[(\d+)\]")
+_ROW_ASSIGNMENT = re.compile(r"^(dy|dn)\[(\d+)\] =")
+
+
+def _bound(name: str, loads: list[str], lines: list[str], n_stocks: int, n_discrete: int) -> str:
+    """``name(clock, y, p, d, dy, dn)``: ``rates`` bound to these arrays, as ``rates(t)``.
+
+    The arrays are updated in place from step to step, so their rows are taken (and the clock
+    converted) once per run instead of at every step.
+    """
+    outer = [*loads, *(f"dy_{i} = dy[{i}]" for i in range(n_stocks)),
+             *(f"dn_{i} = dn[{i}]" for i in range(n_discrete))]
+    # a row assigned as a whole is written in place: ``dy_0[...] = x``, not a new ``dy_0``
+    inner = [_ROW.sub(r"\1_\2", _ROW_ASSIGNMENT.sub(r"\1_\2[...] =", line)) for line in lines]
+    text = "\n".join(inner)
+    if _CLOCK.search(text):
+        outer.insert(0, "dt, t0, t1 = map(np.float64, clock)")
+    if _TIME.search(text):
+        inner.insert(0, "t = np.float64(t)")
+    bound_names = {n for line in outer for n in _LOCAL.findall(line.split("=")[0])}
+    body = _release(inner, keep=bound_names) or ["pass"]
+    return (f"def {name}(clock, y, p, d, dy, dn):\n" + "".join(f"    {line}\n" for line in outer)
+            + "    def rates(t):\n" + "".join(f"        {line}\n" for line in body)
+            + "    return rates\n")
+
+
+def _flow_rows(rates: Sequence[sympy.Expr], order: Sequence[str]) -> dict[str, str]:
+    """Flows computed straight into the row of ``dy`` of a stock whose only flow they are.
+
+    ``d(stock)/dt = flow`` would otherwise be the flow in a temporary, then a copy into ``dy``.
+    """
+    rows: dict[str, str] = {}
+    computed = set(order)
+    for i, rate in enumerate(rates):
+        if isinstance(rate, sympy.Symbol) and rate.name in computed:
+            rows.setdefault(local_name(rate.name), f"dy[{i}]")
+    return rows
+
+
+def _output_rows(outputs: Sequence[Output], order: Sequence[str],
+                 rows: Mapping[str, str]) -> dict[str, str]:
+    """``rows`` and the recorded auxiliaries and flows computed straight into their output row."""
+    computed = set(order)
+    chosen = dict(rows)
+    for i, output in enumerate(outputs):
+        name = output.expr.name if isinstance(output.expr, sympy.Symbol) else None
+        if name in computed and local_name(name) not in chosen:
+            chosen[local_name(name)] = f"out[{i}]"
+    return chosen
+
+
+def _release(lines: list[str], keep: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """``lines`` with each array local (but those in ``keep``) deleted after its last use.
 
     Freed temporaries are reused by the next allocations while still in cache, instead of every
     step of a large chunk touching fresh memory.
     """
-    last = {name: i for i, line in enumerate(lines) for name in _LOCAL.findall(line)}
+    last = {name: i for i, line in enumerate(lines) for name in _LOCAL.findall(line)
+            if name not in keep}
     dead: dict[int, list[str]] = {}
     for name, i in last.items():
         dead.setdefault(i, []).append(name)

@@ -19,6 +19,22 @@ Kernel = Callable[..., Any]
 
 
 @dataclass(frozen=True, slots=True)
+class Kernels:
+    """The generated kernels, on parameters made by ``CompiledModel.prepare`` (once per run).
+
+    Integrators call these: the terms of parameters alone are then not computed at every step.
+    ``bind_rates(clock, y, p, d, dy, dn)`` returns ``rates`` bound to these arrays as a function
+    of ``t`` alone, for loops that update the arrays in place.
+    """
+
+    rates: Kernel
+    full: Kernel
+    rates_scalar: Kernel
+    full_scalar: Kernel
+    bind_rates: Kernel
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledModel:
     """A model ready to integrate.
 
@@ -32,6 +48,14 @@ class CompiledModel:
         Names of the recorded outputs, in the row order of ``out``.
     source
         The generated kernel module, for inspection.
+    rates, full, rates_scalar, full_scalar
+        The kernels on the parameter array (``(n_params, M)``, or a list for one member), as
+        documented in :mod:`pssc_sim.compile.codegen`; each call prepares the parameters.
+    prepare
+        ``prepare(clock, p)``: the parameter array with the rows of the hoisted terms, for the
+        kernels of ``prepared``.
+    prepared
+        The kernels on prepared parameters, which the integrators call at every step.
     """
 
     model: Model
@@ -43,6 +67,8 @@ class CompiledModel:
     full: Kernel
     rates_scalar: Kernel
     full_scalar: Kernel
+    prepare: Kernel
+    prepared: Kernels
     fixed_delays: tuple[int, ...] = field(default=())
 
     @property
@@ -142,15 +168,39 @@ def compile_model(model: Model, outputs: Sequence[str] | None = None) -> Compile
     space = kernel_namespace(model.lookups)
     exec(compile(source, f"<pssc_sim kernel {model.name}>", "exec"), space)
     delays = tuple(i for i, s in enumerate(model.discrete) if isinstance(s, FixedDelay))
+    prepare = space["prepare"]
+    prepared = Kernels(space["rates"], space["full"], space["rates_scalar"], space["full_scalar"],
+                       space["bind_rates"])
     return CompiledModel(
         model=model,
         N=model.stoichiometry(),
         outputs=tuple(o.name for o in chosen),
         source=source,
         initial=space["initial"],
-        rates=space["rates"],
-        full=space["full"],
-        rates_scalar=space["rates_scalar"],
-        full_scalar=space["full_scalar"],
+        rates=_on_parameters(prepared.rates, prepare),
+        full=_on_parameters(prepared.full, prepare),
+        rates_scalar=_on_parameters(prepared.rates_scalar, _scalar(prepare)),
+        full_scalar=_on_parameters(prepared.full_scalar, _scalar(prepare)),
+        prepare=prepare,
+        prepared=prepared,
         fixed_delays=delays,
     )
+
+
+def _on_parameters(kernel: Kernel, prepare: Kernel) -> Kernel:
+    """``kernel`` called on the parameters as given, preparing them first."""
+
+    def call(t: float, clock: tuple[float, float, float], y: Any, p: Any, *rest: Any) -> Any:
+        return kernel(t, clock, y, prepare(clock, p), *rest)
+
+    return call
+
+
+def _scalar(prepare: Kernel) -> Kernel:
+    """``prepare`` on the parameters of one member as a list of floats."""
+
+    def prepare_list(clock: tuple[float, float, float], p: Sequence[float]) -> list[float]:
+        prepared: list[float] = prepare(clock, np.array(p, dtype=float)[:, None])[:, 0].tolist()
+        return prepared
+
+    return prepare_list

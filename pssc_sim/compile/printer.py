@@ -149,22 +149,35 @@ class Printer:
         return f"({text})" if text.startswith("-") else text
 
     def add(self, expr: sympy.Add) -> str:
+        return f"({self._add_text(self._add_terms(expr))})"
+
+    def _add_terms(self, expr: sympy.Add) -> list[tuple[str, str]]:
+        """``(operator, text)`` of each term in the order of evaluation; the first has ``''``."""
         terms = list(expr.as_ordered_terms())
         if _is_negative(terms[0]) and not _is_negative(terms[1]):
             # ``b - a`` is ``(-a) + b`` exactly in IEEE arithmetic, and one operation fewer.
             terms[0], terms[1] = terms[1], terms[0]
-        text = self.print(terms[0])
+        printed = [("", self.print(terms[0]))]
         for term in terms[1:]:
-            if _is_negative(term):
-                text += f" - {self.print(-term)}"
-            else:
-                text += f" + {self.print(term)}"
-        return f"({text})"
+            printed.append(("-", self.print(-term)) if _is_negative(term)
+                           else ("+", self.print(term)))
+        return printed
+
+    @staticmethod
+    def _add_text(terms: list[tuple[str, str]]) -> str:
+        return terms[0][1] + "".join(f" {operator} {text}" for operator, text in terms[1:])
 
     def mul(self, expr: sympy.Mul) -> str:
         coefficient, rest = expr.as_coeff_Mul()
         if coefficient == -1:
             return f"(-{self.print(rest)})"
+        numerator, bottom = self._mul_parts(expr)
+        top = " * ".join(numerator) if numerator else "1.0"
+        return f"({top} / {bottom})" if bottom else f"({top})"
+
+    def _mul_parts(self, expr: sympy.Mul) -> tuple[list[str], str | None]:
+        """The factors of the numerator and the denominator (or ``None``), as printed."""
+        coefficient, rest = expr.as_coeff_Mul()
         numerator = [self.number(coefficient)] if coefficient != 1 else []
         denominator: list[str] = []
         for factor in rest.as_ordered_factors():
@@ -173,11 +186,34 @@ class Printer:
                 denominator.append(self.print(factor.base ** -factor.exp))
             else:
                 numerator.append(self.print(factor))
-        top = " * ".join(numerator) if numerator else "1.0"
         if not denominator:
-            return f"({top})"
+            return numerator, None
         bottom = denominator[0] if len(denominator) == 1 else f"({' * '.join(denominator)})"
-        return f"({top} / {bottom})"
+        return numerator, bottom
+
+    def into(self, expr: sympy.Basic, target: str) -> str:
+        """A numpy statement writing ``expr`` into the array ``target`` in place.
+
+        The last operation of a sum or product writes with ``out=``; the operations and their
+        order are those of :meth:`print`, so the values are the same, without a temporary and
+        its copy.
+        """
+        if isinstance(expr, sympy.Add):
+            terms = self._add_terms(expr)
+            function = "np.add" if terms[-1][0] == "+" else "np.subtract"
+            return f"{function}({self._add_text(terms[:-1])}, {terms[-1][1]}, out={target})"
+        if isinstance(expr, sympy.Mul):
+            coefficient, rest = expr.as_coeff_Mul()
+            if coefficient == -1:
+                return f"np.negative({self.print(rest)}, out={target})"
+            numerator, bottom = self._mul_parts(expr)
+            if bottom is not None:
+                top = " * ".join(numerator) if numerator else "1.0"
+                return f"np.divide({top}, {bottom}, out={target})"
+            if len(numerator) > 1:
+                left = " * ".join(numerator[:-1])
+                return f"np.multiply({left}, {numerator[-1]}, out={target})"
+        return f"{target}[...] = {self.print(expr)}"
 
     def power(self, expr: sympy.Pow) -> str:
         base, exponent = expr.base, expr.exp

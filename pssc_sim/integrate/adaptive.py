@@ -161,7 +161,8 @@ class _System:
     """One chunk of members as a flat ODE system ``y' = f(t, y)`` of size ``n_stocks * M``."""
 
     compiled: CompiledModel
-    p: np.ndarray
+    p: np.ndarray  # as given, for the Jacobian kernel
+    prepared: np.ndarray  # ``compiled.prepare(clock, p)``, for the rates kernels
     clock: tuple[float, float, float]
     jacobian: JacobianKernel | None
     jacobian_options: Mapping[str, Any]
@@ -183,21 +184,22 @@ class _System:
         """``f(t, y)`` on the flat state: the scalar kernel for one member, else numpy."""
         if self.members == 1:
             return _scalar_rates(self, window)
-        compiled, p, clock, shape = self.compiled, self.p, self.clock, (self.n_stocks, self.members)
+        rates, p, clock = self.compiled.prepared.rates, self.prepared, self.clock
+        shape = (self.n_stocks, self.members)
         d, dn = np.empty((0, shape[1])), np.empty((0, shape[1]))
 
         def fun(t: float, y: np.ndarray) -> np.ndarray:
             # contiguous rows for the kernel (strided rows measured slower), then member-major
             dy = np.empty(shape)
-            compiled.rates(window.inside(t), clock, self.stocks(y), p, d, dy, dn)
+            rates(window.inside(t), clock, self.stocks(y), p, d, dy, dn)
             return dy.T.ravel()
 
         return fun
 
 
 def _scalar_rates(system: _System, window: _Window) -> Rates:
-    rates, clock, n = system.compiled.rates_scalar, system.clock, system.n_stocks
-    params: list[float] = system.p[:, 0].tolist()
+    rates, clock, n = system.compiled.prepared.rates_scalar, system.clock, system.n_stocks
+    params: list[float] = system.prepared[:, 0].tolist()
 
     def fun(t: float, y: np.ndarray) -> np.ndarray:
         try:
@@ -293,8 +295,10 @@ def _solve_chunk(
     y0 = initial_state(compiled, grid, p)[0]
     _check_initial(compiled, y0)
     kernel = jacobian_kernel(compiled.model) if method in IMPLICIT else None
-    system = _System(compiled, p, grid.clock, kernel, *_jacobian_setup(kernel, p.shape[1], method))
-    recorder = _Recorder(compiled, p, grid)
+    prepared = compiled.prepare(grid.clock, p)
+    system = _System(compiled, p, prepared, grid.clock, kernel,
+                     *_jacobian_setup(kernel, p.shape[1], method))
+    recorder = _Recorder(compiled, prepared, grid)
     breaks = breakpoint_plan(compiled.model).times(grid, p)
     edges = np.concatenate([[grid.start], breaks, [grid.stop]]).tolist()
     y = y0.T.ravel()
@@ -337,6 +341,7 @@ class _Recorder:
     """Outputs at the saved times, filled in order as the solution passes them."""
 
     def __init__(self, compiled: CompiledModel, p: np.ndarray, grid: Grid) -> None:
+        """``p``: the prepared parameters (``compiled.prepare``)."""
         self.compiled, self.p, self.clock = compiled, p, grid.clock
         self.times = grid.save_times()
         self.values = np.empty((self.times.size, len(compiled.outputs), p.shape[1]))
@@ -358,7 +363,7 @@ class _Recorder:
         compiled, members, t = self.compiled, self.p.shape[1], float(self.times[row])
         if members == 1:
             try:
-                values = compiled.full_scalar(
+                values = compiled.prepared.full_scalar(
                     t, self.clock, flat.tolist(), self.p[:, 0].tolist(), []
                 )[2]
             except (ArithmeticError, ValueError):
@@ -368,7 +373,7 @@ class _Recorder:
                 return
         y = flat.reshape(members, compiled.n_stocks).T
         empty, dy = np.empty((0, members)), np.empty((compiled.n_stocks, members))
-        compiled.full(t, self.clock, y, self.p, empty, dy, empty, self.values[row])
+        compiled.prepared.full(t, self.clock, y, self.p, empty, dy, empty, self.values[row])
         check_finite(compiled, self.values[row], t)
 
 
