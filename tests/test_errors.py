@@ -360,12 +360,22 @@ def test_unknown_outputs_are_rejected_with_a_hint(make_model):
         ps.simulate(model, outputs=["cupp"])
 
 
-def test_save_every_must_be_a_multiple_of_dt_for_fixed_steps(make_model):
+def test_save_every_must_be_at_least_dt_for_fixed_steps(make_model):
     model = make_model(API_MODEL)
-    with pytest.raises(ps.PsscSimError, match=r"time\.save_every: save_every must be a whole "
-                                              r"multiple of dt for fixed-step methods \(got "
+    with pytest.raises(ps.PsscSimError, match=r"time\.save_every: save_every must be at least "
+                                              r"dt for fixed-step methods \(got "
                                               r"save_every=0\.3, dt=1\.0\)"):
         ps.simulate(model, time={"save_every": 0.3})
+
+
+def test_save_every_not_a_multiple_of_dt_saves_the_first_step_on_or_after(make_model):
+    model = make_model(API_MODEL)
+    every = ps.simulate(model, time={"dt": 0.25})
+    rows = ps.simulate(model, time={"dt": 0.25, "save_every": 0.6})
+    # Save times 0, 0.6, 1.2, ... fall on the steps 0, 0.75, 1.25, 2.0, ... and stop is last.
+    assert rows.times[:5].tolist() == [0.0, 0.75, 1.25, 2.0, 2.5]
+    assert rows.times[-1] == 10.0
+    np.testing.assert_array_equal(rows["cup"].to_numpy(), every["cup"].loc[rows.times].to_numpy())
 
 
 @pytest.mark.parametrize(("outputs", "message"), [

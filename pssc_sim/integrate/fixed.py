@@ -39,7 +39,7 @@ class FixedStepPlan:
     grid: Grid
     steps: np.ndarray  # step start times, shape (n_steps,)
     widths: np.ndarray  # step widths, shape (n_steps,)
-    stride: int  # a row is saved every ``stride`` steps, and at stop
+    times: np.ndarray  # the times of the saved rows (steps that are saved, then stop)
     #: ``(k, t, h, saved)`` of every step as Python numbers, for the step loops.
     schedule: tuple[tuple[int, float, float, bool], ...] = ()
 
@@ -50,26 +50,34 @@ class FixedStepPlan:
 
     @classmethod
     def _make(cls, grid: Grid) -> FixedStepPlan:
-        ratio = grid.save_every / grid.dt
-        stride = round(ratio)
-        if stride < 1 or abs(ratio - stride) > 1e-6 * max(ratio, 1.0):
+        if grid.save_every < grid.dt * (1 - 1e-6):
             raise ModelError(
-                "time.save_every: save_every must be a whole multiple of dt for fixed-step methods "
+                "time.save_every: save_every must be at least dt for fixed-step methods "
                 f"(got save_every={grid.save_every}, dt={grid.dt}). Use a multiple of dt"
             )
         n_steps = max(1, math.ceil((grid.stop - grid.start) / grid.dt - 1e-6))
         steps = grid.start + grid.dt * np.arange(n_steps)
         widths = np.full(n_steps, grid.dt)
         widths[-1] = grid.stop - steps[-1]
-        steps.flags.writeable = widths.flags.writeable = False  # plans are shared (cached)
-        schedule = tuple((k, t, h, k % stride == 0) for k, (t, h)
-                         in enumerate(zip(steps.tolist(), widths.tolist(), strict=True)))
-        return cls(grid, steps, widths, stride, schedule)
+        # A row is saved at the first step on or after each save time: every k-th step when
+        # save_every is k * dt, and Vensim's rule when it is not a multiple of dt.
+        wanted = grid.save_times()[:-1] if grid.save_times()[-1] >= grid.stop else \
+            grid.save_times()
+        saved = np.unique(np.ceil((wanted - grid.start) / grid.dt - 1e-6).astype(np.int64))
+        saved = saved[saved < n_steps]
+        times = np.append(steps[saved], grid.stop)
+        for array in (steps, widths, times):
+            array.flags.writeable = False  # plans are shared (cached)
+        flags = np.zeros(n_steps, dtype=bool)
+        flags[saved] = True
+        schedule = tuple((k, t, h, bool(s)) for k, (t, h, s) in enumerate(
+            zip(steps.tolist(), widths.tolist(), flags.tolist(), strict=True)))
+        return cls(grid, steps, widths, times, schedule)
 
     @property
     def n_rows(self) -> int:
         """Number of saved rows."""
-        return (len(self.steps) - 1) // self.stride + 2
+        return len(self.times)
 
 
 @lru_cache(maxsize=64)
@@ -137,6 +145,11 @@ def initial_state(compiled: CompiledModel, grid: Grid,
     with np.errstate(all="ignore"):
         compiled.initial(grid.clock, p, y0, d0, delays)
     return y0, d0, delays
+
+
+def saved_times(grid: Grid) -> np.ndarray:
+    """The times of the rows a fixed-step run saves on ``grid``."""
+    return FixedStepPlan.build(grid).times.copy()
 
 
 def run_fixed_step(compiled: CompiledModel, p: np.ndarray, grid: Grid, method: str,

@@ -10,7 +10,7 @@ import numpy as np
 
 from pssc_sim.compile.compiler import CompiledModel
 from pssc_sim.integrate.adaptive import run_adaptive
-from pssc_sim.integrate.fixed import run_fixed_step
+from pssc_sim.integrate.fixed import run_fixed_step, saved_times
 from pssc_sim.integrate.grid import Grid
 
 #: ``run(compiled, p, grid, options) -> (times, values)`` with values ``(n_times, n_out, M)``.
@@ -40,7 +40,7 @@ class Method:
 def _fixed(name: str) -> Runner:
     def run(compiled: CompiledModel, p: np.ndarray, grid: Grid,
             options: SolverOptions) -> tuple[np.ndarray, np.ndarray]:
-        return grid.save_times(), run_fixed_step(compiled, p, grid, name, options.chunk)
+        return saved_times(grid), run_fixed_step(compiled, p, grid, name, options.chunk)
 
     return run
 
