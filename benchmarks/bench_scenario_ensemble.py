@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import sympy
-from harness import ROOT, machine
+from harness import ROOT, best_time, machine
 
 import pssc_sim as ps
 from pssc_sim.ir.functions import variable_symbol
@@ -38,16 +38,7 @@ PYSD_MEMBERS = 5
 
 def cpu_best(run: Callable[[], object], repeat: int = 3, budget: float = 5.0) -> float:
     """The least CPU time of up to ``repeat`` calls of ``run`` after one warm-up call."""
-    run()
-    best, spent = float("inf"), 0.0
-    for _ in range(repeat):
-        start = time.process_time()
-        run()
-        elapsed = time.process_time() - start
-        best, spent = min(best, elapsed), spent + elapsed
-        if spent > budget:
-            break
-    return best
+    return best_time(run, repeat, budget, clock=time.process_time)
 
 
 def peak_memory(run: Callable[[], object]) -> int:

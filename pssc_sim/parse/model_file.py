@@ -73,21 +73,30 @@ def resolve_model_path(path: str | Path) -> Path:
     return candidate
 
 
-def read_yaml(path: Path) -> Any:
-    """Read a YAML document safely (no tags that construct Python objects)."""
+def read_yaml(path: Path, *, error: type[ModelError] = ModelError,
+              no_code: str = "A model file holds equations as text, never Python objects") -> Any:
+    """Read a YAML document safely: tags that would construct Python objects are refused.
+
+    ``error`` is the exception raised (a :class:`ModelError`), ``no_code`` the fix offered for
+    such a tag.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{path}: cannot read the file ({exc}). Check the path") from None
+        raise error(f"{path}: cannot read the file ({exc}). Check the path") from None
     try:
         return yaml.safe_load(text)
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        place = f"line {mark.line + 1}" if mark else "unknown place"
+        raise error(f"{path}: a YAML tag that builds objects at {place} (got "
+                    f"{exc.problem}). {no_code}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         place = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown place"
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ModelError(
-            f"{path}: invalid YAML at {place} ({problem}). Fix the indentation or quoting there"
-        ) from None
+        raise error(f"{path}: invalid YAML at {place} ({problem}). Fix the indentation or "
+                    "quoting there") from None
 
 
 def load_model_file(path: str | Path) -> Model:

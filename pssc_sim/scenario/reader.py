@@ -14,10 +14,9 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from pssc_sim.errors import ModelError, did_you_mean
 from pssc_sim.ir.model import Model, TimeSpec
+from pssc_sim.parse.model_file import read_yaml
 from pssc_sim.scenario.interventions import Intervention, intervention_from_document
 from pssc_sim.scenario.sampling import Distribution
 from pssc_sim.scenario.schema import (
@@ -279,24 +278,8 @@ def scenario_arguments(document: Mapping[str, Any], where: Where) -> dict[str, A
 
 
 def read_document(path: Path) -> Any:
-    """Read a YAML document safely; tags that would build objects are refused."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{path}: cannot read the file ({exc}). Check the path") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.constructor.ConstructorError as exc:
-        mark = exc.problem_mark
-        place = f"line {mark.line + 1}" if mark else "unknown place"
-        raise ScenarioError(f"{path}: a YAML tag that builds objects at {place} (got "
-                            f"{exc.problem}). {_NO_CODE}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        place = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown place"
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ScenarioError(f"{path}: invalid YAML at {place} ({problem}). Fix the indentation "
-                            "or quoting there") from None
+    """Read a scenario's YAML document safely; tags that would build objects are refused."""
+    return read_yaml(path, error=ScenarioError, no_code=_NO_CODE)
 
 
 def is_scenario_document(document: Any) -> bool:
