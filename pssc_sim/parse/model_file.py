@@ -74,11 +74,11 @@ def resolve_model_path(path: str | Path) -> Path:
 
 
 def read_yaml(path: Path, *, error: type[ModelError] = ModelError,
-              no_code: str = "A model file holds equations as text, never Python objects") -> Any:
+              no_code: str | None = None) -> Any:
     """Read a YAML document safely: tags that would construct Python objects are refused.
 
-    ``error`` is the exception raised (a :class:`ModelError`), ``no_code`` the fix offered for
-    such a tag.
+    ``error`` is the exception raised (a :class:`ModelError`); with ``no_code`` such a tag gets
+    a message of its own ending with that fix, otherwise it is reported as invalid YAML.
     """
     try:
         text = path.read_text(encoding="utf-8")
@@ -87,16 +87,21 @@ def read_yaml(path: Path, *, error: type[ModelError] = ModelError,
     try:
         return yaml.safe_load(text)
     except yaml.constructor.ConstructorError as exc:
+        if no_code is None:
+            raise error(_invalid_yaml(path, exc)) from None
         mark = exc.problem_mark
         place = f"line {mark.line + 1}" if mark else "unknown place"
         raise error(f"{path}: a YAML tag that builds objects at {place} (got "
                     f"{exc.problem}). {no_code}") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        place = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown place"
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise error(f"{path}: invalid YAML at {place} ({problem}). Fix the indentation or "
-                    "quoting there") from None
+        raise error(_invalid_yaml(path, exc)) from None
+
+
+def _invalid_yaml(path: Path, exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    place = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown place"
+    problem = getattr(exc, "problem", None) or "invalid YAML"
+    return f"{path}: invalid YAML at {place} ({problem}). Fix the indentation or quoting there"
 
 
 def load_model_file(path: str | Path) -> Model:
