@@ -1,4 +1,4 @@
-"""The ``pssc`` command line: ``run``, ``compare``, ``schema``, ``scorecard``, ``methods``,
+"""The ``pssc`` command line: ``run``, ``compare``, ``schema``, ``scorecard``, ``methods``, ``mechanisms``,
 ``loops``, ``cld``, ``check`` and ``--version``.
 
 Errors print one line, ``pssc: error: <message>``, with no traceback, and the exit status says
@@ -17,7 +17,7 @@ from typing import NoReturn, TextIO
 import numpy as np
 
 from pssc_sim import __version__
-from pssc_sim.cli import analysis, imports, scenario, scorecard
+from pssc_sim.cli import analysis, imports, mechanisms, scenario, scorecard
 from pssc_sim.errors import PsscSimError, SimulationError, did_you_mean
 from pssc_sim.integrate.methods import METHODS
 from pssc_sim.integrate.simulate import simulate
@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     scorecard.add_commands(commands)
     analysis.add_commands(commands)
     imports.add_commands(commands)
+    mechanisms.add_commands(commands)
     return parser
 
 
@@ -122,7 +123,8 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
                 "scorecard": scorecard.command_scorecard,
                 "loops": analysis.command_loops, "cld": analysis.command_cld,
                 "check": analysis.command_check, "convert": imports.command_convert,
-                "conformance": imports.command_conformance}
+                "conformance": imports.command_conformance,
+                "mechanisms": mechanisms.command_mechanisms}
     if args.command in handlers:
         return handlers[args.command](args)
     raise UsageError(f"a command is required (got none). Use one of: run, methods, "

@@ -219,10 +219,36 @@ RESERVED_NAMES: frozenset[str] = frozenset({"TIME", "TIME_STEP", "INITIAL_TIME",
 #: when an equation uses it (see :mod:`pssc_sim.targets.structure`).
 LEVER_NAMES: frozenset[str] = frozenset({"CULTURE"})
 
-#: Functions of a measure (their argument is a measure's name, not a value), with the part of the
-#: measure's hidden target structure each one reads (see :mod:`pssc_sim.targets.structure`).
+#: Functions of a measure (their first argument is a measure's name, not a value), with the part
+#: of the measure's hidden structure each one reads (see :mod:`pssc_sim.targets.structure`).
+#: ``THRESHOLD`` and ``SHARE_BELOW`` need a measure with a ``distribution``.
 MEASURE_FUNCTIONS: Mapping[str, str] = MappingProxyType({
     "TARGET": "target",
     "TARGET_GAP": "target_gap",
     "TARGET_PRESSURE": "target_pressure",
+    "THRESHOLD": "threshold",
+    "SHARE_BELOW": "share_below",
 })
+
+#: Measure functions that take values after the measure's name: how many.
+MEASURE_VALUE_ARGUMENTS: Mapping[str, int] = MappingProxyType({"SHARE_BELOW": 1})
+
+#: One line on each measure function, for error messages and documentation.
+MEASURE_FUNCTION_DESCRIPTIONS: Mapping[str, str] = MappingProxyType({
+    "TARGET": "TARGET(m): the target level of measure m in force now (0 without a target)",
+    "TARGET_GAP": "TARGET_GAP(m): the reported shortfall against m's target, >= 0",
+    "TARGET_PRESSURE": "TARGET_PRESSURE(m): TARGET_GAP(m) x severity x (0.5 + CULTURE)",
+    "THRESHOLD": "THRESHOLD(m): the threshold of m's threshold-share target (0 without one)",
+    "SHARE_BELOW": "SHARE_BELOW(m, x): the share of m's true distribution below x",
+})
+
+
+class ShareBelow(sympy.Function):  # type: ignore[misc]
+    """``SHARE_BELOW(m, x)`` as parsed: ``ShareBelow(m__share_below, x)``.
+
+    The model reader replaces each call with a hidden auxiliary holding the share of measure
+    ``m``'s distribution below ``x`` (:func:`pssc_sim.targets.structure.share_below`), once the
+    measure's distribution is known; no later stage sees this function.
+    """
+
+    nargs = 2

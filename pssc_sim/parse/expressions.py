@@ -20,8 +20,10 @@ from pssc_sim.ir.builtins import (
     BUILTINS,
     LEVER_NAMES,
     MEASURE_FUNCTIONS,
+    MEASURE_VALUE_ARGUMENTS,
     RESERVED_NAMES,
     Builtin,
+    ShareBelow,
     as_condition,
     is_condition,
 )
@@ -319,10 +321,13 @@ class _Translator:
 
     def _measure_call(self, node: ast.Call, name: str) -> sympy.Expr:
         """``TARGET(m)`` and friends: the hidden variable of the measure ``m`` they read."""
-        argument = node.args[0] if len(node.args) == 1 else None
+        values = MEASURE_VALUE_ARGUMENTS.get(name, 0)
+        argument = node.args[0] if len(node.args) == 1 + values else None
         if not isinstance(argument, ast.Name):
-            raise self._rejected(node, f"{name} takes the name of one measure",
-                                 f"Write {name}(measure_name)")
+            usage = ", ".join(["measure_name", *["value"] * values])
+            raise self._rejected(node, f"{name} takes the name of one measure"
+                                 + (f" and {values} value" if values else ""),
+                                 f"Write {name}({usage})")
         measure = argument.id
         if measure not in self.namespace.measures:
             hint = did_you_mean(measure, self.namespace.measures) or (
@@ -330,7 +335,10 @@ class _Translator:
                 else f" Measures: {', '.join(sorted(self.namespace.measures))}.")
             raise ExpressionError(f"{self.where}: {name}: unknown measure '{measure}' (column "
                                   f"{argument.col_offset + 1}).{hint}")
-        return variable_symbol(f"{measure}__{MEASURE_FUNCTIONS[name]}")
+        marker = variable_symbol(f"{measure}__{MEASURE_FUNCTIONS[name]}")
+        if not values:
+            return marker
+        return ShareBelow(marker, *(self._value(a) for a in node.args[1:]))
 
     def _lookup_call(self, node: ast.Call, name: str, args: list[sympy.Expr]) -> sympy.Expr:
         if len(args) != 1:

@@ -18,7 +18,7 @@ import yaml
 
 from pssc_sim.errors import ModelError, did_you_mean
 from pssc_sim.ir.builtins import BUILTINS, LEVER_NAMES, RESERVED_NAMES
-from pssc_sim.ir.functions import CULTURE, StatefulCall, variable_symbol
+from pssc_sim.ir.functions import StatefulCall, variable_symbol
 from pssc_sim.ir.model import (
     Auxiliary,
     Better,
@@ -38,11 +38,12 @@ from pssc_sim.ir.model import (
 from pssc_sim.ir.ordering import dependency_order
 from pssc_sim.ir.stateful import Lowerer
 from pssc_sim.parse.expressions import Namespace, parse_expression
+from pssc_sim.parse.includes import expand_includes
 from pssc_sim.targets import structure
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _SECTIONS = ("parameters", "stocks", "flows", "auxiliaries", "lookups")
-_TOP_KEYS = ("model", "title", "description", "time", "measures", *_SECTIONS)
+_TOP_KEYS = ("model", "title", "description", "time", "measures", "include", *_SECTIONS)
 _TIME_KEYS = ("start", "stop", "dt", "save_every", "units")
 _META_KEYS = ("units", "description", "source")
 _KEYS = {
@@ -53,7 +54,7 @@ _KEYS = {
     "lookups": ("points", "x", "y", "extrapolation", *_META_KEYS),
     "measures": ("perspective", "better", "true", "reported", "distribution", *_META_KEYS),
 }
-_SPREAD_KEYS = ("kind", "mean", "sd")
+_SPREAD_KEYS = ("kind", "mean", "sd", "reported_share")
 # The key a shorthand entry (a bare value instead of a mapping) stands for.
 _BOOLEAN_KEYS = {True: "true", False: "false"}
 _SHORTHAND = {"parameters": "value", "stocks": "initial", "auxiliaries": "equation",
@@ -122,6 +123,12 @@ def load_model_file(path: str | Path) -> Model:
     return _Reader(str(file), document).read()
 
 
+def check_document(file: str, document: Mapping[str, Any]) -> Model:
+    """Read a model document (already loaded) as :func:`load_model_file` reads a file; errors
+    name ``file``. Fragment files are checked this way."""
+    return _Reader(file, document).read()
+
+
 @dataclass(frozen=True, slots=True)
 class _Entry:
     section: str
@@ -139,6 +146,8 @@ class _Reader:
     def __init__(self, file: str, document: Any) -> None:
         self.file = file
         self.document = document
+        # distribution.reported_share of each measure that gives one (lowered)
+        self.reported_shares: dict[str, sympy.Expr] = {}
 
     def where(self, key_path: str) -> str:
         return f"{self.file}: {key_path}"
@@ -154,6 +163,7 @@ class _Reader:
                 "'stocks:'"
             )
         self.check_keys(self.document, _TOP_KEYS, "")
+        self.document = expand_includes(self.file, self.document, self.check_binding)
         entries = {section: self.entries(section) for section in (*_SECTIONS, "measures")}
         names = self.check_names(entries)
         lookups = tuple(self.lookup(e) for e in entries["lookups"])
@@ -171,7 +181,10 @@ class _Reader:
         stocks += lowerer.out.stocks
         flows += lowerer.out.flows
         auxiliaries += lowerer.out.auxiliaries
-        added, hidden = target_structure(stocks, flows, auxiliaries, measures)
+        auxiliaries += structure.resolve_share_calls(stocks, flows, auxiliaries, measures,
+                                                     self.reported_shares, self.where)
+        added, hidden = structure.target_structure(stocks, flows, auxiliaries, measures,
+                                                   self.reported_shares)
         parameters += added
         auxiliaries += hidden
         order = self.order(flows, auxiliaries)
@@ -193,6 +206,13 @@ class _Reader:
         )
         check_initialisation(model)
         return model
+
+    def check_binding(self, where: str, text: Any, names: set[str]) -> None:
+        """Parse an expression bound to an include's input against the host's names."""
+        lookups = {str(n) for n in (self.document.get("lookups") or {})}
+        measures = [str(n) for n in (self.document.get("measures") or {})]
+        parse_expression(text, where=where, namespace=Namespace(
+            variables=names - lookups, lookups=lookups, measures=measures))
 
     # -- structure -------------------------------------------------------------------------
 
@@ -406,6 +426,10 @@ class _Reader:
             self.expression(sub, "mean", namespace), owner=owner, where=self.where(f"{path}.mean"))
         sd = lowerer.lower(self.expression(sub, "sd", namespace), owner=owner,
                            where=self.where(f"{path}.sd"))
+        if "reported_share" in raw:
+            self.reported_shares[entry.name] = lowerer.lower(
+                self.expression(sub, "reported_share", namespace), owner=owner,
+                where=self.where(f"{path}.reported_share"))
         return Spread(kind, mean, sd)
 
     def choice(self, entry: _Entry, key: str,
@@ -438,31 +462,6 @@ class _Reader:
         needs = {f.name: [s.name for s in f.rate.free_symbols] for f in flows}
         needs.update({a.name: [s.name for s in a.equation.free_symbols] for a in auxiliaries})
         return dependency_order(needs, what="algebraic", where=self.file)
-
-
-def target_structure(stocks: list[Stock], flows: list[Flow], auxiliaries: list[Auxiliary],
-                     measures: list[Measure]) -> tuple[tuple[Parameter, ...], list[Auxiliary]]:
-    """The hidden parameters and auxiliaries the equations' TARGET calls and CULTURE read (see
-    :mod:`pssc_sim.targets.structure`), and the threshold shares of measures with a
-    distribution."""
-    exprs = [s.initial for s in stocks] + [f.rate for f in flows]
-    exprs += [a.equation for a in auxiliaries]
-    exprs += [e for m in measures for e in (m.true, m.reported)]
-    symbols = set().union(*(e.free_symbols for e in exprs)) if exprs else set()
-    used = structure.used_measures(symbols, [m.name for m in measures])
-    parameters: list[Parameter] = []
-    hidden: list[Auxiliary] = []
-    for measure in measures:
-        shares = structure.share_structure(measure)
-        parameters += shares[0]
-        hidden += shares[1]
-        if measure.name in used:
-            parameters += structure.target_parameters(measure)
-            hidden += structure.target_auxiliaries(measure)
-    symbols |= set().union(*(a.equation.free_symbols for a in hidden)) if hidden else set()
-    if CULTURE in symbols:
-        parameters.append(structure.culture_parameter())
-    return tuple(parameters), hidden
 
 
 def entries_names(entries: list[_Entry]) -> list[str]:

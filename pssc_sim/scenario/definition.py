@@ -151,6 +151,9 @@ class Scenario:
         ``{"measure": "mean_wait", "value": 8, "by": 52, "severity": "high"}``.
     culture
         0 (learning) .. 1 (blame); the model's ``CULTURE`` parameter (0.5) when not given.
+    mechanisms
+        Included gaming mechanisms switched on (``True``/``"on"``) or off by instance name; the
+        same as setting ``<instance>_active`` to 1 or 0 (folded into ``set``).
     folder
         Where a model name or relative path is looked up (the scenario file's folder).
 
@@ -182,6 +185,7 @@ class Scenario:
     source: str
     targets: tuple[Target, ...]
     culture: float | None
+    mechanisms: Mapping[str, bool]
 
     def __init__(self, model: str | Path | Model | None = None, name: str = "",
                  description: str = "", time: Mapping[str, float] | None = None,
@@ -190,14 +194,19 @@ class Scenario:
                  uncertainty: Uncertainty | Mapping[str, Any] | None = None,
                  outputs: Sequence[str] | None = None, folder: str | Path | None = None,
                  source: str = "", targets: Sequence[Target | Mapping[str, Any]] = (),
-                 culture: float | None = None) -> None:
+                 culture: float | None = None,
+                 mechanisms: Mapping[str, bool | str] | None = None) -> None:
         where = _ARGUMENTS
         if method is not None:
             reader.parse_method(method, where)
+        switches = reader.parse_mechanisms(mechanisms or {}, where)
         values: dict[str, Any] = {
             "model": model, "name": name, "description": description,
             "time": MappingProxyType(reader.parse_time(time or {}, where)), "method": method,
-            "set": MappingProxyType(reader.parse_set(set or {}, where)),
+            "set": MappingProxyType({**reader.parse_set(set or {}, where),
+                                     **{reader.switch_name(k): float(on)
+                                        for k, on in switches.items()}}),
+            "mechanisms": MappingProxyType(switches),
             "interventions": _interventions(interventions),
             "uncertainty": _uncertainty(uncertainty),
             "outputs": None if outputs is None else reader.parse_outputs(list(outputs), where),
@@ -236,6 +245,9 @@ class Scenario:
             uncertainty = (child.uncertainty if uncertainty is None
                            else uncertainty.layered(child.uncertainty))
         takes_model = child.model is not None
+        # a switch the child sets (by set or by mechanisms) replaces the parent's
+        mechanisms = {k: v for k, v in self.mechanisms.items()
+                      if reader.switch_name(k) not in child.set}
         return Scenario(
             model=child.model if takes_model else self.model,
             name=child.name or self.name,
@@ -250,6 +262,7 @@ class Scenario:
             source=child.source or self.source,
             targets=layer_targets(self.targets, child.targets),
             culture=child.culture if child.culture is not None else self.culture,
+            mechanisms={**mechanisms, **child.mechanisms},
         )
 
     def with_name(self, name: str) -> Scenario:
@@ -258,7 +271,18 @@ class Scenario:
 
     def with_set(self, **values: float) -> Scenario:
         """A copy with parameters set from the start (added to, or replacing, ``set``)."""
-        return replace(self, set={**self.set, **values})
+        mechanisms = {k: v for k, v in self.mechanisms.items()
+                      if reader.switch_name(k) not in values}
+        return replace(self, set={**self.set, **values}, mechanisms=mechanisms)
+
+    def with_mechanisms(self, **switches: bool | str) -> Scenario:
+        """A copy with included gaming mechanisms switched on or off by instance name.
+
+        >>> Scenario(model="m").with_mechanisms(time_correction="off").set
+        mappingproxy({'time_correction_active': 0.0})
+        """
+        added = reader.parse_mechanisms(switches, _ARGUMENTS)
+        return replace(self, mechanisms={**self.mechanisms, **added})
 
     def with_intervention(self, *interventions: Intervention | Mapping[str, Any]) -> Scenario:
         """A copy with ``interventions`` appended (after those already there)."""
@@ -336,7 +360,11 @@ class Scenario:
                                                     if self.uncertainty else None),
                                     "outputs": list(self.outputs) if self.outputs else None,
                                     "targets": [t.to_document() for t in self.targets],
-                                    "culture": self.culture}
+                                    "culture": self.culture,
+                                    "mechanisms": {k: "on" if v else "off"
+                                                   for k, v in self.mechanisms.items()}}
+        switches = {reader.switch_name(k) for k in self.mechanisms}
+        document["set"] = {k: v for k, v in self.set.items() if k not in switches}
         return {key: value for key, value in document.items() if value not in (None, "", {}, [])}
 
 

@@ -24,6 +24,7 @@ from pssc_sim.scenario.schema import (
     METHOD_NAMES,
     NOT_YET,
     SAMPLING_NAMES,
+    SWITCH_WORDS,
     TIME_KEYS,
     TOP_KEYS,
     UNCERTAINTY_KEYS,
@@ -249,6 +250,44 @@ def parse_culture(raw: Any, where: Where) -> float:
     return value
 
 
+def parse_mechanisms(raw: Any, where: Where) -> dict[str, bool]:
+    """``mechanisms``: ``{instance: on|off}`` (YAML's true/false and 1/0 too) -> on or not.
+
+    >>> parse_mechanisms({"time_correction": "off", "clock": True}, where_in(""))
+    {'time_correction': False, 'clock': True}
+    """
+    block = mapping(raw, where("mechanisms"), "mechanisms: {time_correction: off}")
+    result = {}
+    for key, value in block.items():
+        path = where(f"mechanisms.{key}")
+        name(key, path)
+        if isinstance(value, str) and value.strip().lower() in SWITCH_WORDS:
+            result[key] = SWITCH_WORDS[value.strip().lower()]
+        elif isinstance(value, (bool, int)) and value in (0, 1):
+            result[key] = bool(value)
+        else:
+            raise ScenarioError(f"{path}: expected on or off (got {value!r}). Write "
+                                f"mechanisms: {{{key}: off}}")
+    return result
+
+
+def switch_name(instance: str) -> str:
+    """The switch parameter of an included mechanism.
+
+    >>> switch_name("time_correction")
+    'time_correction_active'
+    """
+    return f"{instance}_active"
+
+
+def model_instances(model: Model) -> list[str]:
+    """The instances of gaming mechanisms (``include:``) in ``model``, by their switches."""
+    from pssc_sim.parse.fragments import SWITCH_SOURCE
+
+    return [p.name.removesuffix("_active") for p in model.parameters
+            if p.name.endswith("_active") and p.meta.source.startswith(SWITCH_SOURCE)]
+
+
 def _text(raw: Any, where: str) -> str:
     if not isinstance(raw, (str, int, float)) or isinstance(raw, bool):
         raise ScenarioError(f"{where}: expected text (got {raw!r}). Write it as a string")
@@ -259,6 +298,7 @@ _PARSERS: Mapping[str, Callable[[Any, Where], Any]] = {
     "time": parse_time, "method": parse_method, "set": parse_set,
     "interventions": parse_interventions, "uncertainty": parse_uncertainty,
     "outputs": parse_outputs, "targets": parse_targets, "culture": parse_culture,
+    "mechanisms": parse_mechanisms,
 }
 
 
@@ -413,6 +453,15 @@ def check_scenario_names(scenario: Scenario, model: Model) -> None:
 
     where = where_in(scenario.source)
     parameters = model.parameter_names
+    instances = model_instances(model)
+    for key in scenario.mechanisms:
+        if key not in instances:
+            hint = did_you_mean(key, instances) or (
+                f" Instances: {', '.join(instances)}." if instances else
+                " The model includes no mechanisms.")
+            raise ScenarioError(f"{where(f'mechanisms.{key}')}: unknown mechanism instance "
+                                f"'{key}' in {model.source or model.name}.{hint} Name an "
+                                "instance under the model's include:")
     used = [(f"set.{key}", key) for key in scenario.set]
     used += [(f"interventions[{i}]", item.parameter)
              for i, item in enumerate(scenario.interventions)]

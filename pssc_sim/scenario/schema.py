@@ -29,6 +29,8 @@ TOP_KEYS: Mapping[str, str] = MappingProxyType({
                "from, severity (low 0.5, medium 1, high 2, or a number), consequence, per, "
                "threshold",
     "culture": "organisational culture, 0 (learning) .. 1 (blame); 0.5 when not given",
+    "mechanisms": "gaming mechanisms the model includes, switched on or off by instance name, "
+                  "{instance: on|off}; the same as set: {<instance>_active: 1|0}",
     "outputs": "the variables to record and write (all visible variables by default)",
 })
 
@@ -39,6 +41,9 @@ TIME_KEYS: tuple[str, ...] = ("start", "stop", "dt", "save_every")
 METHOD_NAMES: tuple[str, ...] = ("euler", "rk4", "rk45", "dop853", "lsoda", "bdf", "radau")
 UNCERTAINTY_KEYS: tuple[str, ...] = ("members", "sampling", "seed", "parameters")
 SAMPLING_NAMES: tuple[str, ...] = ("random", "latin-hypercube", "sobol")
+#: The words of a ``mechanisms:`` entry and the switch value each sets (YAML also reads a bare
+#: on/off as true/false).
+SWITCH_WORDS: Mapping[str, bool] = MappingProxyType({"on": True, "off": False})
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +184,9 @@ def json_schema(parameters: tuple[str, ...] = ()) -> dict[str, Any]:
             "consequence": {"type": "string"}, "per": {"type": ["number", "string"]},
             "threshold": _number()}, ("measure", "value", "by"))},
         "culture": {"type": "number", "minimum": 0, "maximum": 1},
+        "mechanisms": {"type": "object", "propertyNames": _NAME,
+                       "additionalProperties": {"oneOf": [{"enum": list(SWITCH_WORDS)},
+                                                          {"type": "boolean"}]}},
     }
     for key, text in TOP_KEYS.items():
         properties[key]["description"] = text

@@ -29,13 +29,25 @@ target), ``m__target_gap`` (the reported shortfall, >= 0), ``m__target_pressure`
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 
 import sympy
 
-from pssc_sim.ir.builtins import TIME_GUARD
+from pssc_sim.errors import ModelError
+from pssc_sim.ir.builtins import TIME_GUARD, ShareBelow
 from pssc_sim.ir.functions import CULTURE, TIME, variable_symbol
-from pssc_sim.ir.model import Auxiliary, Better, Measure, Meta, Parameter, Spread, SpreadKind
+from pssc_sim.ir.model import (
+    Auxiliary,
+    Better,
+    Flow,
+    Measure,
+    Meta,
+    Parameter,
+    Spread,
+    SpreadKind,
+    Stock,
+)
 
 #: The value CULTURE takes when a scenario does not set it: halfway between learning and blame.
 DEFAULT_CULTURE = 0.5
@@ -85,24 +97,76 @@ def target_parameters(measure: Measure) -> list[Parameter]:
             for part, value in TARGET_PARAMETERS]
 
 
-def share_structure(measure: Measure) -> tuple[list[Parameter], list[Auxiliary]]:
-    """The threshold parameter and the true and reported share auxiliaries of ``measure``."""
+def share_structure(measure: Measure, reported_share: sympy.Expr | None = None,
+                    ) -> tuple[list[Parameter], list[Auxiliary]]:
+    """The threshold parameter and the true and reported share auxiliaries of ``measure``.
+
+    The reported share is ``reported_share`` when given (a measure's
+    ``distribution.reported_share``, set by a mechanism that moves cases across the threshold),
+    else the share below the threshold of the distribution shifted by ``reported - true``.
+    """
     spread = measure.distribution
     if spread is None:
         return [], []
     threshold = Parameter(hidden(measure.name, "threshold"), 0.0,
-                          Meta(description=f"threshold of {measure.name}'s share target",
+                          Meta(units=measure.meta.units,
+                               description=f"threshold of {measure.name}'s share target",
                                source=_SOURCE))
     shift = measure.reported - measure.true
     origin = f"measure_{measure.name}"
     cut = variable_symbol(threshold.name)
+    if reported_share is None:
+        reported_share = share_below(cut, spread.mean + shift, spread)
     auxiliaries = [
         Auxiliary(hidden(measure.name, "share"), share_below(cut, spread.mean, spread),
                   Meta("dimensionless"), origin),
-        Auxiliary(hidden(measure.name, "share_reported"),
-                  share_below(cut, spread.mean + shift, spread), Meta("dimensionless"), origin),
+        Auxiliary(hidden(measure.name, "share_reported"), reported_share,
+                  Meta("dimensionless"), origin),
     ]
     return [threshold], auxiliaries
+
+
+def measures_read(expr: sympy.Basic, part: str) -> set[str]:
+    """The measures whose hidden ``part`` (e.g. ``threshold``, ``share_below``) ``expr`` reads.
+
+    >>> measures_read(variable_symbol("wait__threshold") + 1, "threshold")
+    {'wait'}
+    """
+    suffix = f"__{part}"
+    return {s.name.removesuffix(suffix) for s in expr.free_symbols
+            if isinstance(s, sympy.Symbol) and s.name.endswith(suffix)}
+
+
+def resolve_shares(expr: sympy.Expr, owner: str, measures: Mapping[str, Measure],
+                   out: list[Auxiliary], where: str) -> sympy.Expr:
+    """``expr`` with each ``SHARE_BELOW(m, x)`` replaced by a hidden auxiliary (appended to
+    ``out``, named ``<owner>__share_below<k>``) holding the share of ``m``'s distribution below
+    ``x``; ``THRESHOLD(m)`` and ``SHARE_BELOW(m, x)`` on a measure without a distribution raise
+    a :class:`~pssc_sim.errors.ModelError` prefixed by ``where``."""
+    for part, call in (("threshold", "THRESHOLD"), ("share_below", "SHARE_BELOW")):
+        for name in sorted(measures_read(expr, part)):
+            if measures[name].distribution is None:
+                raise ModelError(f"{where}: {call}({name}) needs a measure with a distribution "
+                                 f"(got measure '{name}' without one). Add distribution: "
+                                 f"{{kind: lognormal, sd: ...}} to measures.{name}")
+    calls = sorted(expr.atoms(ShareBelow), key=str)
+    if not calls:
+        return expr
+    replacements: dict[sympy.Basic, sympy.Expr] = {}
+    for call in calls:
+        (measure_name,) = measures_read(call.args[0], "share_below")
+        spread = measures[measure_name].distribution
+        if spread is None:  # pragma: no cover - raised above
+            raise ModelError(f"{where}: SHARE_BELOW({measure_name}) needs a distribution")
+        if call.args[1] == symbol(measure_name, "threshold"):
+            # the share the scorecard reads, so that the two are the same number exactly
+            replacements[call] = symbol(measure_name, "share")
+            continue
+        name = f"{owner}__share_below{len(out) + 1}"
+        out.append(Auxiliary(name, share_below(call.args[1], spread.mean, spread),
+                             Meta("dimensionless"), owner))
+        replacements[call] = variable_symbol(name)
+    return expr.xreplace(replacements)
 
 
 def target_auxiliaries(measure: Measure) -> list[Auxiliary]:
@@ -110,9 +174,11 @@ def target_auxiliaries(measure: Measure) -> list[Auxiliary]:
     name = measure.name
     on, value = symbol(name, "target_on"), symbol(name, "target_value")
     compared = symbol(name, "target_scale") * measure.reported
-    if measure.distribution is not None:
-        share = symbol(name, "target_share")
-        compared = share * symbol(name, "share_reported") + (1 - share) * compared
+    share = symbol(name, "target_share")
+    # A threshold-share target needs a distribution (the scenario reader checks), so without
+    # one ``share`` is 0; it is still read, so that no hidden parameter goes unused.
+    shared = symbol(name, "share_reported") if measure.distribution is not None else 0
+    compared = share * shared + (1 - share) * compared
     biting = sympy.Ge(TIME + TIME_GUARD, symbol(name, "target_from"))
     gap = on * sympy.Max(0, symbol(name, "target_sign") * (value - compared))
     pressure = (symbol(name, "target_gap") * symbol(name, "severity")
@@ -157,3 +223,61 @@ def used_measures(symbols: Iterable[sympy.Basic], measures: Iterable[str]) -> se
     return {m for m in measures
             if any(hidden(m, part) in names for part in ("target", "target_gap",
                                                           "target_pressure"))}
+
+
+def resolve_share_calls(stocks: list[Stock], flows: list[Flow], auxiliaries: list[Auxiliary],
+                        measures: list[Measure], reported_shares: dict[str, sympy.Expr],
+                        where: Callable[[str], str]) -> list[Auxiliary]:
+    """Replace every ``SHARE_BELOW`` call in the model's equations (the lists and
+    ``reported_shares`` are updated in place) by hidden auxiliaries, which are returned; check
+    that ``THRESHOLD`` and ``SHARE_BELOW`` read measures with a distribution. ``where(path)``
+    prefixes error messages with the file."""
+    by_name = {m.name: m for m in measures}
+    out: list[Auxiliary] = []
+
+    def fix(expr: sympy.Expr, owner: str, path: str) -> sympy.Expr:
+        return resolve_shares(expr, owner, by_name, out, where(path))
+
+    stocks[:] = [replace(s, initial=fix(s.initial, s.name, f"stocks.{s.origin or s.name}"))
+                 for s in stocks]
+    flows[:] = [replace(f, rate=fix(f.rate, f.name, f"flows.{f.origin or f.name}.rate"))
+                for f in flows]
+    auxiliaries[:] = [replace(a, equation=fix(a.equation, a.name,
+                                              f"auxiliaries.{a.origin or a.name}.equation"))
+                      for a in auxiliaries]
+    measures[:] = [replace(m, true=fix(m.true, f"measure_{m.name}", f"measures.{m.name}"),
+                           reported=fix(m.reported, f"measure_{m.name}", f"measures.{m.name}"))
+                   for m in measures]
+    for name, expr in reported_shares.items():
+        reported_shares[name] = fix(expr, f"measure_{name}",
+                                    f"measures.{name}.distribution.reported_share")
+    return out
+
+
+def target_structure(stocks: list[Stock], flows: list[Flow], auxiliaries: list[Auxiliary],
+                     measures: list[Measure],
+                     reported_shares: Mapping[str, sympy.Expr] | None = None,
+                     ) -> tuple[tuple[Parameter, ...], list[Auxiliary]]:
+    """The hidden parameters and auxiliaries the equations' TARGET calls and CULTURE read (see
+    this module), and the threshold shares of measures with a distribution
+    (``reported_shares`` replace the default reported share of those measures)."""
+    reported_shares = reported_shares or {}
+    exprs = [s.initial for s in stocks] + [f.rate for f in flows]
+    exprs += [a.equation for a in auxiliaries]
+    exprs += [e for m in measures for e in (m.true, m.reported)]
+    exprs += list(reported_shares.values())
+    symbols = set().union(*(e.free_symbols for e in exprs)) if exprs else set()
+    used = used_measures(symbols, [m.name for m in measures])
+    parameters: list[Parameter] = []
+    hidden: list[Auxiliary] = []
+    for measure in measures:
+        shares = share_structure(measure, reported_shares.get(measure.name))
+        parameters += shares[0]
+        hidden += shares[1]
+        if measure.name in used:
+            parameters += target_parameters(measure)
+            hidden += target_auxiliaries(measure)
+    symbols |= set().union(*(a.equation.free_symbols for a in hidden)) if hidden else set()
+    if CULTURE in symbols:
+        parameters.append(culture_parameter())
+    return tuple(parameters), hidden
