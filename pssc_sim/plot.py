@@ -153,3 +153,47 @@ def plot_panels(runs: Mapping[str, Results], names: Sequence[str], figure: Figur
     for ax in axes[len(names):]:
         ax.set_visible(False)
     return axes[:len(names)]
+
+
+def plot_ledgers(results: Results, reported: str, true: str, axes: Sequence[Axes], *,
+                 target: float | None = None, start: float | None = None,
+                 by: float | None = None) -> list[Axes]:
+    """Draw a measure's two ledgers side by side: the reported value on ``axes[0]``, the true
+    value on ``axes[1]``, on one y range, each with the other ledger as a thin grey line.
+
+    Each ledger is a line for a single run and a fan chart (median with 5-95% and 25-75% bands)
+    for an ensemble. A ``target`` is drawn on both as a dashed line from ``start`` (default the
+    first saved time) to the end, with a marker at the target date ``by``.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> res = Results(np.array([0.0, 1.0]), ("x", "r"),
+    ...               np.array([[[1.0], [1.0]], [[2.0], [3.0]]]), ("k",), np.array([[0.5]]),
+    ...               "euler", "demo")
+    >>> left, right = plot_ledgers(res, "r", "x", Figure().subplots(1, 2), target=2.5, by=1)
+    >>> [line.get_label() for line in left.get_lines()]
+    ['reported', 'true', 'target 2.5', '_target date']
+    >>> left.get_ylim() == right.get_ylim()
+    True
+    """
+    pairs = ((axes[0], reported, true, "reported", "true"),
+             (axes[1], true, reported, "true", "reported"))
+    start = float(results.times[0]) if start is None else start
+    for ax, name, other, label, other_label in pairs:
+        plot_variable(results, name, ax=ax, label=label, color="tab:blue")
+        median = np.median(results.values[:, results.index(other), :], axis=1)
+        ax.plot(results.times, median, color="0.6", linewidth=0.8, label=other_label)
+        if target is not None:
+            ax.plot([start, float(results.times[-1])], [target, target], color="tab:red",
+                    linestyle="--", linewidth=1, label=f"target {target:g}")
+            if by is not None:
+                ax.plot([by], [target], marker="o", color="tab:red", linestyle="none",
+                        label="_target date")
+        ax.set_title(f"{label} ledger")
+        ax.set_xlabel("time")
+    low = min(ax.get_ylim()[0] for ax in axes[:2])
+    high = max(ax.get_ylim()[1] for ax in axes[:2])
+    for ax in axes[:2]:
+        ax.set_ylim(low, high)
+    return list(axes[:2])

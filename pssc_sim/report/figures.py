@@ -1,0 +1,157 @@
+"""The pictures of a report, drawn with matplotlib's Agg renderer and inlined as PNG data URIs.
+
+Every figure is a :class:`Figure` (never pyplot's global state) and is encoded without the PNG
+``Software`` text, so the same run gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pssc_sim.ir.model import Measure
+from pssc_sim.scenario.reader import scenario_time
+from pssc_sim.targets.definition import Target, TargetKind
+from pssc_sim.targets.structure import hidden
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from pssc_sim.report.content import Section
+    from pssc_sim.scenario.runner import ScenarioResult
+
+#: Resolution of the inlined pictures (dots per inch).
+DPI = 90
+#: Panels drawn at most in a scenario's results figure.
+MAX_PANELS = 9
+
+
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """A PNG picture as a data URI, with the text that describes it."""
+
+    caption: str
+    uri: str
+
+
+def data_uri(figure: Figure) -> str:
+    """``figure`` as a ``data:image/png;base64,...`` URI.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> figure = Figure(figsize=(1, 1))
+    >>> _ = figure.subplots().plot([0, 1], [1, 0])
+    >>> data_uri(figure)[:30]
+    'data:image/png;base64,iVBORw0K'
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _time_label(result: ScenarioResult) -> str:
+    units = result.model.time.units
+    return f"time ({units})" if units else "time"
+
+
+def ledger_pictures(result: ScenarioResult) -> list[Picture]:
+    """For each measure, its reported and true ledgers side by side, the target marked; a
+    threshold-share target adds the ledgers of the shares it judges."""
+    targets = {t.measure: t for t in result.scenario.targets}
+    pictures = []
+    for measure in result.model.measures:
+        target = targets.get(measure.name)
+        level = None if target is None or target.kind is TargetKind.THRESHOLD_SHARE else target
+        pictures.append(_ledger(result, measure, level, measure.reported_column,
+                                measure.true_column, measure.name))
+        if target is not None and target.kind is TargetKind.THRESHOLD_SHARE:
+            title = f"{measure.name}: share of cases within {target.threshold:g}"
+            pictures.append(_ledger(result, measure, target,
+                                    hidden(measure.name, "share_reported"),
+                                    hidden(measure.name, "share"), title))
+    return pictures
+
+
+def _ledger(result: ScenarioResult, measure: Measure, target: Target | None, reported: str,
+            true: str, title: str) -> Picture:
+    from matplotlib.figure import Figure
+
+    from pssc_sim.plot import plot_ledgers
+
+    figure = Figure(figsize=(9, 2.8), layout="constrained")
+    axes = figure.subplots(1, 2)
+    value = None
+    if target is not None:
+        # A count target is a rate times a period: draw it on the rate's scale.
+        value = target.value / target.period(scenario_time(result.scenario, result.model))
+    plot_ledgers(result.results, reported, true, axes, target=value,
+                 start=None if target is None else target.start,
+                 by=None if target is None else target.by)
+    for ax in axes:
+        ax.set_xlabel(_time_label(result))
+    axes[0].legend(loc="best", fontsize="small")
+    units = f" ({measure.meta.units})" if measure.meta.units and title == measure.name else ""
+    figure.suptitle(f"{title}{units}")
+    kind = "median and 5-95% / 25-75% bands of the ensemble" if result.is_ensemble else "one run"
+    mark = "" if value is None else f"; the dashed red line is the target {value:.4g}"
+    caption = f"{title}: reported ledger (left) and true ledger (right), {kind}{mark}."
+    return Picture(caption, data_uri(figure))
+
+
+def plotted(result: ScenarioResult) -> list[str]:
+    """The variables of a scenario's results figure: its outputs, else its visible stocks."""
+    names = result.results.names
+    if result.scenario.outputs is not None:
+        chosen = list(result.scenario.outputs)
+    else:
+        chosen = [s.name for s in result.model.stocks if not s.hidden]
+    return [n for n in chosen if n in names][:MAX_PANELS]
+
+
+def results_picture(result: ScenarioResult) -> Picture | None:
+    """The scenario's main variables over time (fan charts for an ensemble)."""
+    from matplotlib.figure import Figure
+
+    from pssc_sim.plot import plot_panels
+
+    names = plotted(result)
+    if not names:
+        return None
+    figure = Figure(figsize=(9, 2.6 * -(-len(names) // 3)), layout="constrained")
+    plot_panels({result.name: result.results}, names, figure, _time_label(result))
+    kind = ("fan charts: median, 5-95% and 25-75% of the members" if result.is_ensemble
+            else "one run")
+    return Picture(f"{result.name}: {', '.join(names)} over time ({kind}).", data_uri(figure))
+
+
+def comparison_picture(sections: Sequence[Section], measures: Sequence[str]) -> Picture | None:
+    """Each measure's reported and true values over time, every scenario overlaid."""
+    from matplotlib.figure import Figure
+
+    from pssc_sim.plot import plot_variable
+
+    if not measures:
+        return None
+    figure = Figure(figsize=(9, 2.6 * len(measures)), layout="constrained")
+    grid = figure.subplots(len(measures), 2, squeeze=False)
+    colours = [f"C{i % 10}" for i in range(len(sections))]
+    for row, name in zip(grid, measures, strict=True):
+        for section, colour in zip(sections, colours, strict=True):
+            measure = next(m for m in section.result.model.measures if m.name == name)
+            for ax, column in zip(row, (measure.reported_column, measure.true_column),
+                                  strict=True):
+                plot_variable(section.result.results, column, ax=ax, label=section.title,
+                              color=colour)
+        for ax, ledger in zip(row, ("reported", "true"), strict=True):
+            ax.set_title(f"{name}: {ledger}")
+            ax.set_xlabel(_time_label(sections[0].result))
+        row[0].legend(loc="best", fontsize="small")
+    return Picture("Each measure across the scenarios: the reported ledger (left) and the true "
+                   "ledger (right).", data_uri(figure))
