@@ -1,13 +1,15 @@
 """``pssc run SCENARIO``, ``pssc compare`` and ``pssc schema``: scenarios on the command line.
 
-Long runs show a progress line on stderr when it is a terminal: after a second, the scenario
-being run, how many of how many, and the time spent so far.
+Long runs show a progress bar on stderr when it is a terminal: after a second, the scenario being
+run, the fraction done with a bar and a percentage, the time spent and the time left.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
 import threading
 import time
@@ -19,9 +21,10 @@ from typing import TextIO
 from pssc_sim.scenario import Scenario, ScenarioResult, compare, json_schema
 from pssc_sim.scenario.compare import Comparison
 from pssc_sim.scenario.reader import is_scenario_file
+from pssc_sim.scenario.runner import run
 
-__all__ = ["add_commands", "add_run_options", "command_compare", "command_run", "command_schema",
-           "is_scenario_file", "progress", "write_comparison", "write_run"]
+__all__ = ["ProgressBar", "add_commands", "add_run_options", "command_compare", "command_run",
+           "command_schema", "is_scenario_file", "progress", "write_comparison", "write_run"]
 
 EXIT_OK = 0
 #: Panels drawn at most in a results figure.
@@ -61,13 +64,71 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                      help="also write every member to DIR/ensemble.nc (netCDF, needs xarray)")
 
 
+class ProgressBar:
+    """A fraction-done bar with percentage, time spent and time left, drawn on one line.
+
+    The run calls the instance with the fraction done (``simulate(progress=bar)``); a drawing
+    thread reads the latest value, so the run never waits on the terminal. ``phase(i, n)`` maps
+    the fractions of the next run onto the ``i``-th of ``n`` equal parts of the bar, for commands
+    that run several scenarios.
+
+    Examples
+    --------
+    >>> bar = ProgressBar("running sir", width=10)
+    >>> bar(0.5)
+    >>> bar.line(elapsed=2.0)
+    'running sir [#####.....]  50%  2.0 s, about 2.0 s left'
+    >>> bar.phase(1, 2)
+    >>> bar(0.5)
+    >>> bar.fraction
+    0.75
+    """
+
+    def __init__(self, label: str, width: int = 24) -> None:
+        self.label, self.width = label, width
+        self.fraction = 0.0
+        self.offset, self.scale = 0.0, 1.0
+        self.reported = False  # a command whose runs report nothing shows only the time
+
+    def __call__(self, fraction: float) -> None:
+        """The current run is ``fraction`` done (0 to 1)."""
+        self.fraction = max(self.fraction, self.offset + self.scale * min(max(fraction, 0.0), 1.0))
+        self.reported = True
+
+    def phase(self, index: int, count: int) -> None:
+        """The next run is the ``index``-th (from 0) of ``count`` runs of the command."""
+        self.offset, self.scale = index / count, 1.0 / count
+        self.fraction = max(self.fraction, self.offset)
+
+    def line(self, elapsed: float, columns: int = 1000) -> str:
+        """The bar as text, after ``elapsed`` seconds (the time alone until a fraction comes),
+        with the label shortened to fit in ``columns``."""
+        if not self.reported:
+            status = f"  {elapsed:.1f} s"
+        else:
+            done = min(int(self.fraction * self.width), self.width)
+            status = f" [{'#' * done}{'.' * (self.width - done)}] {self.fraction:4.0%}"
+            status += f"  {elapsed:.1f} s"
+            if 0.0 < self.fraction < 1.0:
+                status += f", about {elapsed * (1 - self.fraction) / self.fraction:.1f} s left"
+        room = max(columns - len(status), 4)
+        label = self.label if len(self.label) <= room else self.label[:room - 3] + "..."
+        return (label + status)[:columns]
+
+
 @contextmanager
-def progress(label: str, stream: TextIO | None = None, delay: float = 1.0) -> Iterator[None]:
-    """Show ``label`` and the time spent on ``stream`` (stderr) while the body runs, from
-    ``delay`` seconds on, and only when the stream is a terminal."""
+def progress(label: str, stream: TextIO | None = None, delay: float = 1.0
+             ) -> Iterator[ProgressBar]:
+    """Draw a :class:`ProgressBar` for ``label`` on ``stream`` (stderr) while the body runs.
+
+    The bar appears after ``delay`` seconds, only when the stream is a terminal, is redrawn ten
+    times a second and is cleared at the end; the body passes the yielded bar to the runs as
+    their progress callback. Nothing is written to a stream that is not a terminal.
+    """
     out = stream or sys.stderr
+    bar = ProgressBar(label)
     if not out.isatty():
-        yield
+        yield bar
         return
     done = threading.Event()
     start = time.perf_counter()
@@ -75,22 +136,31 @@ def progress(label: str, stream: TextIO | None = None, delay: float = 1.0) -> It
     def show() -> None:
         if done.wait(delay):
             return
-        frames = "|/-\\"
-        tick = 0
+        columns = _columns(out) - 1
+        drawn = 0
         while not done.wait(0.1):
-            out.write(f"\r{label} {frames[tick % 4]} {time.perf_counter() - start:6.1f} s")
+            text = bar.line(time.perf_counter() - start, columns)
+            out.write("\r" + text.ljust(drawn))
             out.flush()
-            tick += 1
-        out.write("\r" + " " * (len(label) + 12) + "\r")
+            drawn = max(drawn, len(text))
+        out.write("\r" + " " * drawn + "\r")
         out.flush()
 
     thread = threading.Thread(target=show, daemon=True)
     thread.start()
     try:
-        yield
+        yield bar
     finally:
         done.set()
         thread.join()
+
+
+def _columns(stream: TextIO) -> int:
+    """The width of the terminal ``stream`` writes to (stdout may be redirected meanwhile)."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return shutil.get_terminal_size().columns
 
 
 def run_label(scenario: Scenario, position: str = "") -> str:
@@ -113,8 +183,8 @@ def command_run(path: str, *, method: str | None, out: Path | None, assignments:
         scenario = scenario.with_method(method)
     scenario = scenario.with_set(**parse_assignments(assignments, model))
     scenario = scenario.with_time(**time_overrides(model, stop, dt))
-    with progress(run_label(scenario)):
-        result = scenario.run()
+    with progress(run_label(scenario)) as bar:
+        result = run(scenario, progress=bar)
     output = stream or sys.stdout
     print(result.summary(), file=output)
     if out is not None:
@@ -190,8 +260,8 @@ def command_compare(args: argparse.Namespace, stream: TextIO | None = None) -> i
     scenarios = [as_scenario(path) for path in args.scenarios]
     results = []
     for i, scenario in enumerate(scenarios):
-        with progress(run_label(scenario, f"[{i + 1}/{len(scenarios)}] ")):
-            results.append(scenario.run())
+        with progress(run_label(scenario, f"[{i + 1}/{len(scenarios)}] ")) as bar:
+            results.append(run(scenario, progress=bar))
     comparison = compare(*results, at=args.at, variables=args.outputs)
     output = stream or sys.stdout
     print(comparison.summary(), file=output)

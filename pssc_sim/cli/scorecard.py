@@ -7,6 +7,7 @@ import sys
 from typing import TextIO
 
 from pssc_sim.cli.scenario import as_scenario, progress, run_label
+from pssc_sim.scenario.runner import run
 
 __all__ = ["add_commands", "command_scorecard"]
 
@@ -34,9 +35,13 @@ def command_scorecard(args: argparse.Namespace, stream: TextIO | None = None) ->
     """Run the scenario (and the reference) and print the scorecard."""
     scenario = as_scenario(args.scenario)
     reference = as_scenario(args.against) if args.against else None
-    with progress(run_label(scenario)):
-        result = scenario.run()
-        against = reference.run() if reference is not None else None
+    with progress(run_label(scenario)) as bar:
+        if reference is not None:
+            bar.phase(0, 2)
+        result = run(scenario, progress=bar)
+        if reference is not None:
+            bar.phase(1, 2)
+        against = run(reference, progress=bar) if reference is not None else None
         card = result.scorecard(against)
     output = stream or sys.stdout
     print(card.to_json() if args.json else card.to_text(), file=output)

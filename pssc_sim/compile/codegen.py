@@ -16,7 +16,9 @@ with ``repr(float)``, and every function comes from the printer's table. The mod
     the same on lists of floats for a single member, returning lists.
 ``bind_rates(clock, y, p, d, dy, dn)``
     ``rates`` bound to arrays that a fixed-step loop updates in place, returned as ``rates(t)``:
-    their rows are taken once per run, not at every step.
+    their rows are taken once per run, not at every step;
+``bind_full(clock, y, p, d, dy, dn)``
+    ``full`` bound in the same way, returned as ``full(t, out)``.
 
 ``clock`` is ``(dt, start, stop)``. Common sub-expressions are shared (sympy's ``cse``); each
 shared term is emitted just before the first equation that uses it, which keeps the dependency
@@ -24,8 +26,10 @@ order valid.
 
 Lookups with flat extrapolation (the Vensim default) are generated inline: ``np.interp`` on point
 arrays made once per module, and a branch tree of the segments in the scalar kernels. The numpy
-kernels write ``dy`` rows and computed outputs in place with ``out=``; a flow that is the only
-flow of a stock is computed straight into that stock's row of ``dy``. At a thousand members a
+kernels write ``dy`` rows and computed outputs in place, giving the row as the ufunc's positional
+output (``out=`` as a keyword costs several hundred nanoseconds a call to parse); a flow that is
+the only flow of a stock is computed straight into that stock's row of ``dy``, and recorded
+stocks in consecutive rows are copied into ``out`` with one copy per run. At a thousand members a
 numpy call costs about as much as its arithmetic, so each call and copy taken out of a step
 counts (``benchmarks/bench_scenario_ensemble.py``).
 """
@@ -40,7 +44,7 @@ import numpy as np
 import sympy
 
 from pssc_sim.compile.hoisting import Invariants, hoist, symbols_of
-from pssc_sim.compile.printer import Dialect, Printer
+from pssc_sim.compile.printer import Dialect, Printer, number_definitions
 from pssc_sim.ir.functions import FINAL_TIME, INITIAL_TIME, TIME, TIME_STEP, variable_symbol
 from pssc_sim.ir.model import Extrapolation, FixedDelay, Lookup, Model, SampleMemory
 from pssc_sim.parse.model_file import initial_order
@@ -123,10 +127,12 @@ class _Body:
         self.lines: list[str] = []
 
     def assign_all(self, targets: Sequence[str], exprs: Sequence[sympy.Expr],
-                   rows: Mapping[str, str] | None = None) -> None:
+                   rows: Mapping[str, str] | None = None, scratch: bool = False) -> None:
         """Emit ``target = expr`` in order, sharing sub-expressions between them.
 
-        A target in ``rows`` is bound to that array row and computed into it in place.
+        A target in ``rows`` is bound to that array row and computed into it in place. With
+        ``scratch``, so is every other target that is a sum or product of arrays, into a row
+        named ``s_<target>`` that :func:`_bound` assigns (see :func:`_scratch_rows`).
         """
         rows = rows or {}
         replacements, reduced = sympy.cse(list(exprs), symbols=sympy.numbered_symbols("cse"),
@@ -138,11 +144,16 @@ class _Body:
                 self.printer.scalars.add(symbol)
         for target, expr in zip(targets, reduced, strict=True):
             self._emit_pending(expr, pending)
-            if target in rows:
-                self.lines += [f"{target} = {rows[target]}", self.printer.into(expr, target)]
+            row = rows.get(target)
+            if row is None and scratch and isinstance(expr, sympy.Add | sympy.Mul) \
+                    and not self.printer.is_scalar(expr):
+                row = f"s_{target}"
+            if row is not None:
+                self.lines += [f"{target} = {row}", self.printer.into(expr, target)]
                 continue
             text = self.printer(expr)
-            if expr.is_Number and self.printer.dialect is Dialect.NUMPY:
+            if (expr.is_Number and self.printer.dialect is Dialect.NUMPY
+                    and not self.printer.named_numbers):
                 text = f"np.float64({text})"  # a constant: numpy's rules downstream, as the clock
             self.lines.append(f"{target} = {text}")
 
@@ -263,8 +274,12 @@ def generate_source(model: Model, outputs: Sequence[Output]) -> str:
     order = needed(equations, [*rates, *updates])
     parts.append(_kernel(model, Dialect.NUMPY, equations, order, rates, updates, None,
                          "bind_rates", invariants, bound=True))
+    parts.append(_kernel(model, Dialect.NUMPY, equations, list(equations), rates, updates,
+                         outputs, "bind_full", invariants, bound=True))
     parts.append(_initial(model))
-    return "\n".join(parts)
+    source = "\n".join(parts)
+    numbers = number_definitions(source)
+    return "\n".join([parts[0], *numbers, *parts[1:]]) if numbers else source
 
 
 def _prepare(model: Model, invariants: Invariants) -> str:
@@ -272,7 +287,9 @@ def _prepare(model: Model, invariants: Invariants) -> str:
     if not invariants.symbols:
         return _function("prepare", "clock, p", ["return p"])
     names = symbol_names(model)
-    body = _Body(Printer(Dialect.NUMPY, names, _lookup_templates(model, Dialect.NUMPY)), names)
+    printer = Printer(Dialect.NUMPY, names, _lookup_templates(model, Dialect.NUMPY),
+                      named_numbers=True)
+    body = _Body(printer, names)
     n_params = len(model.parameter_names)
     targets = [f"q[{n_params + j}]" for j in range(len(invariants.symbols))]
     body.assign_all(targets, invariants.exprs)
@@ -290,13 +307,14 @@ def _kernel(model: Model, dialect: Dialect, equations: Mapping[str, sympy.Expr],
             name: str, invariants: Invariants, bound: bool = False) -> str:
     names = symbol_names(model)
     names.update(symbols_of(invariants))
-    body = _Body(Printer(dialect, names, _lookup_templates(model, dialect)), names)
+    printer = Printer(dialect, names, _lookup_templates(model, dialect), named_numbers=True)
+    body = _Body(printer, names)
     exprs = [equations[n] for n in order]
     tail = [*rates, *updates, *(o.expr for o in outputs or ())]
     rows = _flow_rows(rates, order) if dialect is Dialect.NUMPY else {}
     if dialect is Dialect.NUMPY and outputs is not None:
         rows = _output_rows(outputs, order, rows)
-    body.assign_all([local_name(n) for n in order], exprs, rows)
+    body.assign_all([local_name(n) for n in order], exprs, rows, scratch=bound)
     printer = body.printer
     values = [printer(e) if e != 0 else "0.0" for e in rates]
     news = [printer(e) for e in updates]
@@ -306,9 +324,13 @@ def _kernel(model: Model, dialect: Dialect, equations: Mapping[str, sympy.Expr],
                                                                                    strict=True))
                       if f"dy[{i}]" not in rows.values()]
         tail_lines += [f"dn[{i}] = {v}" for i, v in enumerate(news)]
+        copies, copied = _stock_copies(model, outputs or ())
+        tail_lines += copies
         tail_lines += [f"out[{i}] = {v}" if o.expr.is_Symbol else printer.into(o.expr, f"out[{i}]")
                        for i, (o, v) in enumerate(zip(outputs or (), shown, strict=True))
-                       if f"out[{i}]" not in rows.values()]
+                       if f"out[{i}]" not in rows.values() and i not in copied]
+        tail = [*rates, *updates,
+                *(o.expr for i, o in enumerate(outputs or ()) if i not in copied)]
         args = "t, clock, y, p, d, dy, dn" + (", out" if outputs is not None else "")
     else:
         results = [f"[{', '.join(values)}]", f"[{', '.join(news)}]"]
@@ -319,25 +341,36 @@ def _kernel(model: Model, dialect: Dialect, equations: Mapping[str, sympy.Expr],
     used = _used([*exprs, *tail])
     loads = _loads(model, used, dialect, True, invariants)
     if bound:
-        return _bound(name, loads, [*body.lines, *tail_lines], len(rates), len(updates))
+        return _bound(name, loads, [*body.lines, *tail_lines], len(rates), len(updates),
+                      "full(t, out)" if outputs is not None else "rates(t)")
     lines = [*loads, *body.lines, *tail_lines]
     return _function(name, args, _release(lines) if dialect is Dialect.NUMPY else lines, dialect)
 
 
 _ROW = re.compile(r"\b(dy|dn)\[(\d+)\]")
 _ROW_ASSIGNMENT = re.compile(r"^(dy|dn)\[(\d+)\] =")
+_STOCK_RUN = re.compile(r"\by\[(\d+):(\d+)\]")
 
 
-def _bound(name: str, loads: list[str], lines: list[str], n_stocks: int, n_discrete: int) -> str:
-    """``name(clock, y, p, d, dy, dn)``: ``rates`` bound to these arrays, as ``rates(t)``.
+def _bound(name: str, loads: list[str], lines: list[str], n_stocks: int, n_discrete: int,
+           inner_call: str = "rates(t)") -> str:
+    """``name(clock, y, p, d, dy, dn)``: the kernel bound to these arrays, as ``inner_call``.
 
-    The arrays are updated in place from step to step, so their rows are taken (and the clock
-    converted) once per run instead of at every step.
+    The arrays are updated in place from step to step, so their rows (and runs of stocks) are
+    taken, and the clock converted, once per run instead of at every step. ``inner_call`` is
+    ``rates(t)``, or ``full(t, out)`` for the kernel that also records the outputs into ``out``.
     """
+    runs = sorted(set(_STOCK_RUN.findall("\n".join(lines))))
+    lines, n_scratch = _scratch_rows(lines)
     outer = [*loads, *(f"dy_{i} = dy[{i}]" for i in range(n_stocks)),
-             *(f"dn_{i} = dn[{i}]" for i in range(n_discrete))]
+             *(f"dn_{i} = dn[{i}]" for i in range(n_discrete)),
+             *(f"y_{a}_{b} = y[{a}:{b}]" for a, b in runs)]
+    if n_scratch:
+        outer += [f"scratch = np.empty(({n_scratch}, y.shape[1]))",
+                  *(f"s_{i} = scratch[{i}]" for i in range(n_scratch))]
     # a row assigned as a whole is written in place: ``dy_0[...] = x``, not a new ``dy_0``
-    inner = [_ROW.sub(r"\1_\2", _ROW_ASSIGNMENT.sub(r"\1_\2[...] =", line)) for line in lines]
+    inner = [_STOCK_RUN.sub(r"y_\1_\2", _ROW.sub(r"\1_\2", _ROW_ASSIGNMENT.sub(
+        r"\1_\2[...] =", line))) for line in lines]
     text = "\n".join(inner)
     if _CLOCK.search(text):
         outer.insert(0, "dt, t0, t1 = map(np.float64, clock)")
@@ -346,8 +379,8 @@ def _bound(name: str, loads: list[str], lines: list[str], n_stocks: int, n_discr
     bound_names = {n for line in outer for n in _LOCAL.findall(line.split("=")[0])}
     body = _release(inner, keep=bound_names) or ["pass"]
     return (f"def {name}(clock, y, p, d, dy, dn):\n" + "".join(f"    {line}\n" for line in outer)
-            + "    def rates(t):\n" + "".join(f"        {line}\n" for line in body)
-            + "    return rates\n")
+            + f"    def {inner_call}:\n" + "".join(f"        {line}\n" for line in body)
+            + f"    return {inner_call.split('(')[0]}\n")
 
 
 def _flow_rows(rates: Sequence[sympy.Expr], order: Sequence[str]) -> dict[str, str]:
@@ -361,6 +394,72 @@ def _flow_rows(rates: Sequence[sympy.Expr], order: Sequence[str]) -> dict[str, s
         if isinstance(rate, sympy.Symbol) and rate.name in computed:
             rows.setdefault(local_name(rate.name), f"dy[{i}]")
     return rows
+
+
+_SCRATCH = re.compile(r"^(v_\w+) = s_(v_\w+)$")
+_ASSIGNMENT = re.compile(r"^([vc]_\w+) = (.*)$")
+
+
+def _scratch_rows(lines: list[str]) -> tuple[list[str], int]:
+    """``lines`` with each ``v_x = s_v_x`` bound to a numbered scratch row, and the row count.
+
+    A row is taken where its local is defined and given back after the last line that reads
+    the local or a local that may hold the same array (``v_y = v_x``, or a selection of it
+    with a Python conditional), so a few rows serve every step, in cache, and no two live
+    locals share one. A row is taken before the rows that its own line frees are given back:
+    a chain of operations into it never overwrites one of its inputs.
+    """
+    holds: dict[str, set[str]] = {}  # local -> the scratch locals whose rows it may hold
+    last: dict[str, int] = {}
+    for i, line in enumerate(lines):
+        scratch, assignment = _SCRATCH.match(line), _ASSIGNMENT.match(line)
+        if scratch:
+            holds[scratch.group(1)] = {scratch.group(2)}
+        elif assignment:
+            held = [holds[n] for n in _LOCAL.findall(assignment.group(2)) if n in holds]
+            if held:
+                holds[assignment.group(1)] = set().union(*held)
+        for name in _LOCAL.findall(line):
+            for owner in holds.get(name, ()):
+                last[owner] = i
+    ends: dict[int, list[str]] = {}
+    for owner, i in last.items():
+        ends.setdefault(i, []).append(owner)
+    free: list[int] = []
+    slots: dict[str, int] = {}
+    count = 0
+    result = []
+    for i, line in enumerate(lines):
+        match = _SCRATCH.match(line)
+        if match:
+            if not free:
+                free, count = [count], count + 1
+            slots[match.group(2)] = free.pop()
+            line = f"{match.group(1)} = s_{slots[match.group(2)]}"
+        result.append(line)
+        free += sorted((slots[owner] for owner in ends.get(i, ())), reverse=True)
+    return result, count
+
+
+def _stock_copies(model: Model, outputs: Sequence[Output]) -> tuple[list[str], set[int]]:
+    """Recorded stocks copied a run at a time (``out[a:b] = y[c:d]``), and the outputs copied.
+
+    A run is recorded stocks in consecutive rows of ``out`` that are consecutive stocks: one
+    copy for the run instead of one per stock. A stock alone is left to ``out[i] = v_stock``.
+    """
+    index = {name: i for i, name in enumerate(model.stock_names)}
+    runs: list[list[int]] = []  # first output row, first stock row, length
+    for i, output in enumerate(outputs):
+        stock = index.get(output.expr.name) if isinstance(output.expr, sympy.Symbol) else None
+        if stock is None:
+            continue
+        if runs and runs[-1][0] + runs[-1][2] == i and runs[-1][1] + runs[-1][2] == stock:
+            runs[-1][2] += 1
+        else:
+            runs.append([i, stock, 1])
+    runs = [run for run in runs if run[2] > 1]
+    lines = [f"out[{a}:{a + n}] = y[{b}:{b + n}]" for a, b, n in runs]
+    return lines, {a + j for a, _, n in runs for j in range(n)}
 
 
 def _output_rows(outputs: Sequence[Output], order: Sequence[str],
@@ -395,7 +494,7 @@ def _release(lines: list[str], keep: set[str] | frozenset[str] = frozenset()) ->
 
 
 def _rate_line(printer: Printer, row: int, rate: sympy.Expr, text: str) -> str:
-    """``dy[row] = rate``, computed into the row with ``out=`` when it is a sum of flows.
+    """``dy[row] = rate``, computed into the row (the positional output) when it is a sum of flows.
 
     The operations and their order are those of the printed sum (see ``Printer.add``), so the
     values are the same; only the temporaries go.
@@ -409,20 +508,21 @@ def _rate_line(printer: Printer, row: int, rate: sympy.Expr, text: str) -> str:
         signs.append(coefficient == 1)
         names.append(printer(rest))
     if len(terms) == 1:
-        return f"dy[{row}] = {text}" if signs[0] else f"np.negative({names[0]}, out=dy[{row}])"
+        return f"dy[{row}] = {text}" if signs[0] else f"np.negative({names[0]}, dy[{row}])"
     if not signs[0] and signs[1]:  # as the printer does: (-a) + b is b - a
         signs[:2], names[:2] = signs[1::-1], names[1::-1]
-    lines = [f"np.negative({names[0]}, out=dy[{row}])" if not signs[0] else None]
+    lines = [f"np.negative({names[0]}, dy[{row}])" if not signs[0] else None]
     total = names[0] if signs[0] else f"dy[{row}]"
     for positive, name in zip(signs[1:], names[1:], strict=True):
-        lines.append(f"np.{'add' if positive else 'subtract'}({total}, {name}, out=dy[{row}])")
+        lines.append(f"np.{'add' if positive else 'subtract'}({total}, {name}, dy[{row}])")
         total = f"dy[{row}]"
     return "; ".join(line for line in lines if line)
 
 
 def _initial(model: Model) -> str:
     names = symbol_names(model)
-    printer = Printer(Dialect.NUMPY, names, _lookup_templates(model, Dialect.NUMPY))
+    printer = Printer(Dialect.NUMPY, names, _lookup_templates(model, Dialect.NUMPY),
+                   named_numbers=True)
     equations = algebraic_equations(model)
     sources = {s.name: s.initial for s in model.stocks}
     sources.update({s.name: s.initial for s in model.discrete})

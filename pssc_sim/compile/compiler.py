@@ -24,7 +24,8 @@ class Kernels:
 
     Integrators call these: the terms of parameters alone are then not computed at every step.
     ``bind_rates(clock, y, p, d, dy, dn)`` returns ``rates`` bound to these arrays as a function
-    of ``t`` alone, for loops that update the arrays in place.
+    of ``t`` alone, for loops that update the arrays in place; ``bind_full`` likewise returns
+    ``full(t, out)``, which also records the outputs into ``out``.
     """
 
     rates: Kernel
@@ -32,6 +33,7 @@ class Kernels:
     rates_scalar: Kernel
     full_scalar: Kernel
     bind_rates: Kernel
+    bind_full: Kernel
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +172,7 @@ def compile_model(model: Model, outputs: Sequence[str] | None = None) -> Compile
     delays = tuple(i for i, s in enumerate(model.discrete) if isinstance(s, FixedDelay))
     prepare = space["prepare"]
     prepared = Kernels(space["rates"], space["full"], space["rates_scalar"], space["full_scalar"],
-                       space["bind_rates"])
+                       space["bind_rates"], space["bind_full"])
     return CompiledModel(
         model=model,
         N=model.stoichiometry(),

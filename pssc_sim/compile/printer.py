@@ -16,6 +16,8 @@ else raises, so generated code never contains an unknown call.
 from __future__ import annotations
 
 import enum
+import re
+import struct
 from collections.abc import Callable, Mapping
 
 import sympy
@@ -75,21 +77,52 @@ def _fold(function: str, args: list[str]) -> str:
     return result
 
 
+_NUMBER_NAME = re.compile(r"\b_f_[0-9a-f]{16}\b")
+
+
+def number_name(value: float) -> str:
+    """The name of the module constant holding ``value``: its IEEE bits in hexadecimal.
+
+    Examples
+    --------
+    >>> number_name(0.5)
+    '_f_3fe0000000000000'
+    """
+    return f"_f_{struct.unpack('<Q', struct.pack('<d', value))[0]:016x}"
+
+
+def number_definitions(source: str) -> list[str]:
+    """Lines defining, as numpy floats, the named numbers that ``source`` uses.
+
+    Examples
+    --------
+    >>> number_definitions("x = (_f_3fe0000000000000 * y)")
+    ['_f_3fe0000000000000 = np.float64(0.5)']
+    """
+    names = sorted(set(_NUMBER_NAME.findall(source)))
+    values = [struct.unpack("<d", struct.pack("<Q", int(name[3:], 16)))[0] for name in names]
+    return [f"{name} = np.float64({value!r})" for name, value in zip(names, values, strict=True)]
+
+
 class Printer:
     """Prints sympy expressions as Python source in one :class:`Dialect`.
 
     ``names`` maps each symbol to the local variable that holds its value. ``lookups`` maps a
     lookup name to a call template with one ``{}`` for the argument, replacing the default call
     of ``lookup_<name>`` (``lookup_<name>_scalar`` in the scalar dialect). ``scalars`` holds the
-    symbols, besides the clock, whose value is the same for every member.
+    symbols, besides the clock, whose value is the same for every member. With
+    ``named_numbers``, numpy code names each finite number (see :func:`number_name`) instead of
+    writing a Python float, which numpy would convert at every call; the module defines the
+    names (:func:`number_definitions`).
     """
 
     def __init__(self, dialect: Dialect, names: Mapping[sympy.Symbol, str],
                  lookups: Mapping[str, str] | None = None,
-                 scalars: set[sympy.Basic] | None = None) -> None:
+                 scalars: set[sympy.Basic] | None = None, named_numbers: bool = False) -> None:
         self.dialect = dialect
         self.names = names
         self.lookups = lookups or {}
+        self.named_numbers = named_numbers and dialect is Dialect.NUMPY
         self.scalars: set[sympy.Basic] = set(CLOCK_SYMBOLS) if scalars is None else scalars
         self.scalars.update(CLOCK_SYMBOLS)
 
@@ -146,7 +179,13 @@ class Printer:
             text = "-inf"
         else:
             text = repr(float(value))
+        if self.named_numbers and text not in ("nan", "inf", "-inf"):
+            return number_name(float(text))
         return f"({text})" if text.startswith("-") else text
+
+    def one(self) -> str:
+        """The number 1, as :meth:`number` prints it."""
+        return self.number(sympy.Integer(1))
 
     def add(self, expr: sympy.Add) -> str:
         return f"({self._add_text(self._add_terms(expr))})"
@@ -172,7 +211,7 @@ class Printer:
         if coefficient == -1:
             return f"(-{self.print(rest)})"
         numerator, bottom = self._mul_parts(expr)
-        top = " * ".join(numerator) if numerator else "1.0"
+        top = " * ".join(numerator) if numerator else self.one()
         return f"({top} / {bottom})" if bottom else f"({top})"
 
     def _mul_parts(self, expr: sympy.Mul) -> tuple[list[str], str | None]:
@@ -192,28 +231,38 @@ class Printer:
         return numerator, bottom
 
     def into(self, expr: sympy.Basic, target: str) -> str:
-        """A numpy statement writing ``expr`` into the array ``target`` in place.
+        """Numpy statements (joined by ``; ``) writing ``expr`` into the array ``target``.
 
-        The last operation of a sum or product writes with ``out=``; the operations and their
-        order are those of :meth:`print`, so the values are the same, without a temporary and
-        its copy.
+        A sum or product is computed one operation at a time into ``target``, given as the
+        ufunc's positional output (parsing ``out=`` costs about as much as the arithmetic of a
+        thousand members): ``a * b / c`` is ``multiply(a, b, target); divide(target, c,
+        target)``. The operations and their order are those of :meth:`print`, so the values are
+        the same, without a temporary per operation. ``target`` must not be an input.
         """
         if isinstance(expr, sympy.Add):
             terms = self._add_terms(expr)
-            function = "np.add" if terms[-1][0] == "+" else "np.subtract"
-            return f"{function}({self._add_text(terms[:-1])}, {terms[-1][1]}, out={target})"
+            return self._chain(terms[0][1], [("np.add" if operator == "+" else "np.subtract", text)
+                                             for operator, text in terms[1:]], target)
         if isinstance(expr, sympy.Mul):
             coefficient, rest = expr.as_coeff_Mul()
             if coefficient == -1:
-                return f"np.negative({self.print(rest)}, out={target})"
+                if isinstance(rest, sympy.Add | sympy.Mul):
+                    return f"{self.into(rest, target)}; np.negative({target}, {target})"
+                return f"np.negative({self.print(rest)}, {target})"
             numerator, bottom = self._mul_parts(expr)
-            if bottom is not None:
-                top = " * ".join(numerator) if numerator else "1.0"
-                return f"np.divide({top}, {bottom}, out={target})"
-            if len(numerator) > 1:
-                left = " * ".join(numerator[:-1])
-                return f"np.multiply({left}, {numerator[-1]}, out={target})"
+            steps = [("np.multiply", factor) for factor in numerator[1:]]
+            steps += [("np.divide", bottom)] if bottom is not None else []
+            if steps:
+                return self._chain(numerator[0] if numerator else self.one(), steps, target)
         return f"{target}[...] = {self.print(expr)}"
+
+    @staticmethod
+    def _chain(first: str, steps: list[tuple[str, str]], target: str) -> str:
+        """``first`` combined with each ``(ufunc, operand)`` in turn, into ``target``."""
+        (function, operand), *rest = steps
+        lines = [f"{function}({first}, {operand}, {target})"]
+        lines += [f"{function}({target}, {operand}, {target})" for function, operand in rest]
+        return "; ".join(lines)
 
     def power(self, expr: sympy.Pow) -> str:
         base, exponent = expr.base, expr.exp
@@ -221,7 +270,7 @@ class Printer:
             sqrt = "np.sqrt" if self.dialect is Dialect.NUMPY else "math.sqrt"
             return f"{sqrt}({self.print(base)})"
         if exponent.is_Number and exponent < 0:
-            return f"(1.0 / {self.print(base ** -exponent)})"
+            return f"({self.one()} / {self.print(base ** -exponent)})"
         if exponent.is_Integer:
             return f"({self.print(base)} ** {int(exponent)})"
         if self.dialect is Dialect.SCALAR:

@@ -41,6 +41,7 @@ from pssc_sim.errors import ModelError, SimulationError
 from pssc_sim.integrate.breakpoints import breakpoint_plan
 from pssc_sim.integrate.fixed import check_finite, initial_state
 from pssc_sim.integrate.grid import Grid
+from pssc_sim.integrate.progress import ProgressReport
 from pssc_sim.ir.model import FixedDelay
 
 if TYPE_CHECKING:
@@ -95,12 +96,15 @@ def run_adaptive(
     reject_discrete(compiled, method)
     members = p.shape[1]
     values = np.empty((grid.save_times().size, len(compiled.outputs), members))
+    report = ProgressReport(options.progress, grid, members)
     with threadpool_limits(limits=1), np.errstate(all="ignore"):
         for start in range(0, members, options.chunk):
             stop = min(start + options.chunk, members)
+            report.chunk(start, stop)
             values[:, :, start:stop] = _solve_chunk(
-                compiled, p[:, start:stop], grid, method, options
+                compiled, p[:, start:stop], grid, method, options, report
             )
+    report.finish()
     return values
 
 
@@ -290,7 +294,12 @@ def _solver_options(system: _System, window: _Window) -> dict[str, Any]:
 
 
 def _solve_chunk(
-    compiled: CompiledModel, p: np.ndarray, grid: Grid, method: str, options: SolverOptions
+    compiled: CompiledModel,
+    p: np.ndarray,
+    grid: Grid,
+    method: str,
+    options: SolverOptions,
+    report: ProgressReport,
 ) -> np.ndarray:
     y0 = initial_state(compiled, grid, p)[0]
     _check_initial(compiled, y0)
@@ -303,7 +312,7 @@ def _solve_chunk(
     edges = np.concatenate([[grid.start], breaks, [grid.stop]]).tolist()
     y = y0.T.ravel()
     for a, b in itertools.pairwise(edges):
-        y = _solve_segment(system, method, options, _Window.between(a, b), y, recorder)
+        y = _solve_segment(system, method, options, _Window.between(a, b), y, recorder, report)
     return recorder.values
 
 
@@ -314,8 +323,12 @@ def _solve_segment(
     window: _Window,
     y: np.ndarray,
     recorder: _Recorder,
+    report: ProgressReport,
 ) -> np.ndarray:
-    """Integrate over ``window`` from ``y``, recording the saved times it covers; the end state."""
+    """Integrate over ``window`` from ``y``, recording the saved times it covers; the end state.
+
+    Progress is reported after every step (``report`` calls its callback on a time budget).
+    """
     solver = SOLVERS[method](
         system.rates(window),
         window.a,
@@ -334,6 +347,7 @@ def _solve_segment(
         _check_state(system, solver.y, solver.t)
         if recorder.pending(solver.t):
             recorder.record(solver.t, solver.dense_output())
+        report.reached(solver.t)
     return np.array(solver.y)
 
 

@@ -24,12 +24,18 @@ import numpy as np
 from pssc_sim.compile.compiler import CompiledModel
 from pssc_sim.errors import ModelError, SimulationError
 from pssc_sim.integrate.grid import Grid
+from pssc_sim.integrate.progress import Progress, ProgressReport
 from pssc_sim.ir.model import Auxiliary, Flow, Model, Stock
 
 #: Members evaluated together: a few thousand keeps a 100-stock model's temporaries in cache.
 #: Measured with ``benchmarks/bench_scaling.py --chunks`` (2 cores, 48 MiB L3): 4096 is fastest;
 #: 1024 costs 1.6x per member-step (numpy's per-call overhead), 8192 and more 2x (cache misses).
 DEFAULT_CHUNK = 4096
+#: Saved values checked for NaN and infinity at once, at most (about 1 MiB): one check per
+#: block of rows instead of two numpy calls per row, on rows still in cache.
+CHECK_SIZE = 1 << 17
+#: Steps between two reports of progress (and two checks of the saved rows), at most.
+BLOCK_STEPS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +46,11 @@ class FixedStepPlan:
     steps: np.ndarray  # step start times, shape (n_steps,)
     widths: np.ndarray  # step widths, shape (n_steps,)
     times: np.ndarray  # the times of the saved rows (steps that are saved, then stop)
-    #: ``(k, t, h, saved)`` of every step as Python numbers, for the step loops.
+    #: ``(k, t, h, saved)`` of every step as Python numbers, for the step loop of one member.
     schedule: tuple[tuple[int, float, float, bool], ...] = ()
+    #: The same with ``h`` a numpy float, for the loop on arrays: numpy converts a Python float
+    #: operand at every call, which costs more than the arithmetic of a thousand members.
+    array_schedule: tuple[tuple[int, float, np.float64, bool], ...] = ()
 
     @classmethod
     def build(cls, grid: Grid) -> FixedStepPlan:
@@ -72,7 +81,15 @@ class FixedStepPlan:
         flags[saved] = True
         schedule = tuple((k, t, h, bool(s)) for k, (t, h, s) in enumerate(
             zip(steps.tolist(), widths.tolist(), flags.tolist(), strict=True)))
-        return cls(grid, steps, widths, times, schedule)
+        array_schedule = tuple((k, t, np.float64(h), saved) for k, t, h, saved in schedule)
+        return cls(grid, steps, widths, times, schedule, array_schedule)
+
+    def blocks(self, size: int) -> list[tuple[int, int, float]]:
+        """``(first, end, t)``: the steps in blocks of ``size``, each with the time it reaches."""
+        n_steps = len(self.steps)
+        return [(first, min(first + size, n_steps),
+                 self.grid.stop if first + size >= n_steps else float(self.steps[first + size]))
+                for first in range(0, n_steps, size)]
 
     @property
     def n_rows(self) -> int:
@@ -153,25 +170,39 @@ def saved_times(grid: Grid) -> np.ndarray:
 
 
 def run_fixed_step(compiled: CompiledModel, p: np.ndarray, grid: Grid, method: str,
-                   chunk: int = DEFAULT_CHUNK) -> np.ndarray:
-    """Integrate with ``euler`` or ``rk4``; returns saved outputs ``(n_rows, n_outputs, M)``."""
+                   chunk: int = DEFAULT_CHUNK, progress: Progress | None = None) -> np.ndarray:
+    """Integrate with ``euler`` or ``rk4``; returns saved outputs ``(n_rows, n_outputs, M)``.
+
+    ``progress(fraction)`` is called now and then with the fraction of the run done (see
+    :mod:`pssc_sim.integrate.progress`), and with ``1.0`` at the end.
+    """
     plan = FixedStepPlan.build(grid)
     members = p.shape[1]
+    report = ProgressReport(progress, grid, members)
     if members == 1:
         try:
-            return _run_scalar(compiled, p, plan, method)
+            values = _run_scalar(compiled, p, plan, method, report)
+            report.finish()
+            return values
         except (ArithmeticError, ValueError):
             pass  # a domain error in the fast path: the numpy path reports it with its variable
     values = np.empty((plan.n_rows, len(compiled.outputs), members))
     for start in range(0, members, chunk):
         stop = min(start + chunk, members)
-        _run_arrays(compiled, p[:, start:stop], plan, method, values[:, :, start:stop])
+        report.chunk(start, stop)
+        _run_arrays(compiled, p[:, start:stop], plan, method, values[:, :, start:stop], report)
+    report.finish()
     return values
 
 
 def _run_arrays(compiled: CompiledModel, p: np.ndarray, plan: FixedStepPlan, method: str,
-                values: np.ndarray) -> None:
-    """Integrate one chunk of members, writing its saved outputs into ``values``."""
+                values: np.ndarray, report: ProgressReport) -> None:
+    """Integrate one chunk of members, writing its saved outputs into ``values``.
+
+    The step loop runs in blocks of steps; after each block the rows it saved are checked for
+    NaN and infinity at once (the first bad row is reported as a check after each row would) and
+    progress is reported.
+    """
     grid, clock = plan.grid, plan.grid.clock
     members = p.shape[1]
     y, d, delays = initial_state(compiled, grid, p)
@@ -181,27 +212,46 @@ def _run_arrays(compiled: CompiledModel, p: np.ndarray, plan: FixedStepPlan, met
     q = compiled.prepare(clock, p)
     rk4 = None if method == "euler" else _rk4_arrays(compiled, clock, y, q, d, dy)
     clamps = _clamps(_non_negative(compiled.model), y)
-    full, rates = compiled.prepared.full, compiled.prepared.bind_rates(clock, y, q, d, dy, dn)
-    row = 0
+    bound = compiled.prepared
+    full, rates = bound.bind_full(clock, y, q, d, dy, dn), bound.bind_rates(clock, y, q, d, dy, dn)
+    multiply, add, maximum = np.multiply, np.add, np.maximum
+    schedule = plan.array_schedule
+    size = max(1, min(BLOCK_STEPS, CHECK_SIZE // max(1, values[0].size)))
+    finite = np.empty((size + 1, *values.shape[1:]), dtype=bool)  # made once: not per check
+    row = checked = 0
     with np.errstate(all="ignore"):
-        for k, t, h, saved in plan.schedule:
-            if saved:
-                full(t, clock, y, q, d, dy, dn, values[row])
-                check_finite(compiled, values[row], t)
-                row += 1
-            else:
-                rates(t)
-            if rk4 is None:
-                np.multiply(dy, h, out=dy)
-                np.add(y, dy, out=y)
-            else:
-                rk4(t, h)
-            for rows, zeros in clamps:
-                np.maximum(rows, zeros, out=rows)
-            if discrete is not None:
-                discrete.advance(k, d, dn)
-        full(grid.stop, clock, y, q, d, dy, dn, values[row])
-        check_finite(compiled, values[row], grid.stop)
+        for first, end, reached in plan.blocks(size):
+            for k, t, h, saved in schedule[first:end]:
+                if saved:
+                    full(t, values[row])
+                    row += 1
+                else:
+                    rates(t)
+                if rk4 is None:
+                    multiply(dy, h, dy)
+                    add(y, dy, y)
+                else:
+                    rk4(t, h)
+                for rows, zeros in clamps:
+                    maximum(rows, zeros, out=rows)
+                if discrete is not None:
+                    discrete.advance(k, d, dn)
+            _check_rows(compiled, values, plan.times, checked, row, finite)
+            checked = row
+            report.reached(reached)
+        full(grid.stop, values[row])
+        _check_rows(compiled, values, plan.times, checked, row + 1, finite)
+
+
+def _check_rows(compiled: CompiledModel, values: np.ndarray, times: np.ndarray, first: int,
+                end: int, finite: np.ndarray) -> None:
+    """Check the saved rows ``first:end`` as :func:`check_finite` checks each, in one call.
+
+    ``finite`` is a buffer of at least ``end - first`` rows for the test's result.
+    """
+    if first < end and not np.isfinite(values[first:end], finite[:end - first]).all():
+        for row in range(first, end):
+            check_finite(compiled, values[row], float(times[row]))
 
 
 def key_path(model: Model, name: str) -> str:
@@ -230,7 +280,8 @@ def check_finite(compiled: CompiledModel, row: np.ndarray, t: float) -> None:
 
 
 def _rk4_arrays(compiled: CompiledModel, clock: tuple[float, float, float], y: np.ndarray,
-                q: np.ndarray, d: np.ndarray, dy: np.ndarray) -> Callable[[float, float], None]:
+                q: np.ndarray, d: np.ndarray,
+                dy: np.ndarray) -> Callable[[float, np.float64], None]:
     """One RK4 step of ``y`` in place from ``dy`` (its first stage), on prepared parameters."""
     stages = [np.empty(y.shape) for _ in range(3)]
     trial, scratch = np.empty(y.shape), np.empty((compiled.n_discrete, y.shape[1]))
@@ -238,23 +289,27 @@ def _rk4_arrays(compiled: CompiledModel, clock: tuple[float, float, float], y: n
     bind = compiled.prepared.bind_rates
     rates2, rates3, rates4 = (bind(clock, trial, q, d, k, scratch) for k in stages)
 
-    def step(t: float, h: float) -> None:
-        np.multiply(dy, h / 2, out=trial)
-        np.add(trial, y, out=trial)
-        rates2(t + h / 2)
-        np.multiply(k2, h / 2, out=trial)
-        np.add(trial, y, out=trial)
-        rates3(t + h / 2)
-        np.multiply(k3, h, out=trial)
-        np.add(trial, y, out=trial)
+    multiply, add, two = np.multiply, np.add, np.float64(2.0)
+
+    def step(t: float, h: np.float64) -> None:
+        # outputs given positionally, not as ``out=`` (see ``Printer.into``), and not as
+        # ``k2 += k3``: augmented assignment would make k2 local to ``step``
+        half = h / 2
+        multiply(dy, half, trial)
+        add(trial, y, trial)
+        rates2(t + half)
+        multiply(k2, half, trial)
+        add(trial, y, trial)
+        rates3(t + half)
+        multiply(k3, h, trial)
+        add(trial, y, trial)
         rates4(t + h)
-        # out= rather than ``k2 += k3``: augmented assignment would make k2 local to ``step``
-        np.add(k2, k3, out=k2)
-        np.multiply(k2, 2.0, out=k2)
-        np.add(k2, dy, out=k2)
-        np.add(k2, k4, out=k2)
-        np.multiply(k2, h / 6, out=k2)
-        np.add(y, k2, out=y)
+        add(k2, k3, k2)
+        multiply(k2, two, k2)
+        add(k2, dy, k2)
+        add(k2, k4, k2)
+        multiply(k2, h / 6, k2)
+        add(y, k2, y)
 
     return step
 
@@ -283,7 +338,7 @@ def _non_negative(model: Model) -> list[int]:
 
 
 def _run_scalar(compiled: CompiledModel, p: np.ndarray, plan: FixedStepPlan,
-                method: str) -> np.ndarray:
+                method: str, report: ProgressReport) -> np.ndarray:
     grid, clock = plan.grid, plan.grid.clock
     y0, d0, delays = initial_state(compiled, grid, p)
     y, d = y0[:, 0].tolist(), d0[:, 0].tolist()
@@ -295,20 +350,22 @@ def _run_scalar(compiled: CompiledModel, p: np.ndarray, plan: FixedStepPlan,
     non_negative = _non_negative(compiled.model)
     euler = method == "euler"
     rows: list[list[float]] = []
-    for k, t, h, saved in plan.schedule:
-        if saved:
-            dy, dn, out = full(t, clock, y, params, d)
-            rows.append(out)
-        else:
-            dy, dn = rates(t, clock, y, params, d)
-        if euler:
-            y = [a + h * b for a, b in zip(y, dy)]  # noqa: B905 - same length by construction
-        else:
-            y = _rk4_scalar(rates, t, h, clock, y, params, d, dy)
-        for i in non_negative:
-            y[i] = max(y[i], 0.0)
-        if discrete is not None:
-            d = discrete.advance(k, d, dn)
+    for first, end, reached in plan.blocks(BLOCK_STEPS):
+        for k, t, h, saved in plan.schedule[first:end]:
+            if saved:
+                dy, dn, out = full(t, clock, y, params, d)
+                rows.append(out)
+            else:
+                dy, dn = rates(t, clock, y, params, d)
+            if euler:
+                y = [a + h * b for a, b in zip(y, dy)]  # noqa: B905 - same length by construction
+            else:
+                y = _rk4_scalar(rates, t, h, clock, y, params, d, dy)
+            for i in non_negative:
+                y[i] = max(y[i], 0.0)
+            if discrete is not None:
+                d = discrete.advance(k, d, dn)
+        report.reached(reached)
     rows.append(full(grid.stop, clock, y, params, d)[2])
     values = np.array(rows, dtype=float)
     if not np.isfinite(values).all():

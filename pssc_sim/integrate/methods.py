@@ -12,6 +12,7 @@ from pssc_sim.compile.compiler import CompiledModel
 from pssc_sim.integrate.adaptive import run_adaptive
 from pssc_sim.integrate.fixed import run_fixed_step, saved_times
 from pssc_sim.integrate.grid import Grid
+from pssc_sim.integrate.progress import Progress
 
 #: ``run(compiled, p, grid, options) -> (times, values)`` with values ``(n_times, n_out, M)``.
 Runner = Callable[[CompiledModel, np.ndarray, Grid, "SolverOptions"], tuple[np.ndarray, np.ndarray]]
@@ -19,11 +20,13 @@ Runner = Callable[[CompiledModel, np.ndarray, Grid, "SolverOptions"], tuple[np.n
 
 @dataclass(frozen=True, slots=True)
 class SolverOptions:
-    """Tolerances and chunking shared by the methods (fixed-step methods ignore tolerances)."""
+    """Tolerances, chunking and the progress callback shared by the methods (fixed-step methods
+    ignore tolerances)."""
 
     rtol: float = 1e-6
     atol: float = 1e-9
     chunk: int = 4096
+    progress: Progress | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +43,8 @@ class Method:
 def _fixed(name: str) -> Runner:
     def run(compiled: CompiledModel, p: np.ndarray, grid: Grid,
             options: SolverOptions) -> tuple[np.ndarray, np.ndarray]:
-        return saved_times(grid), run_fixed_step(compiled, p, grid, name, options.chunk)
+        return saved_times(grid), run_fixed_step(compiled, p, grid, name, options.chunk,
+                                                  options.progress)
 
     return run
 

@@ -14,6 +14,7 @@ from pssc_sim.errors import ParameterError, did_you_mean
 from pssc_sim.integrate.fixed import DEFAULT_CHUNK
 from pssc_sim.integrate.grid import Grid
 from pssc_sim.integrate.methods import METHODS, SolverOptions
+from pssc_sim.integrate.progress import Progress
 from pssc_sim.ir.model import Model
 from pssc_sim.parse import load_model
 from pssc_sim.results import Results
@@ -110,7 +111,8 @@ def make_grid(model: Model, time: Mapping[str, float] | None) -> Grid:
 def simulate(model: Model | CompiledModel | str | Path,
              params: Mapping[str, ArrayLike] | None = None, *, method: str = "euler",
              time: Mapping[str, float] | None = None, outputs: Sequence[str] | None = None,
-             rtol: float = 1e-6, atol: float = 1e-9, chunk: int = DEFAULT_CHUNK) -> Results:
+             rtol: float = 1e-6, atol: float = 1e-9, chunk: int = DEFAULT_CHUNK,
+             progress: Progress | None = None) -> Results:
     """Run a model, or an ensemble of it in one vectorised call.
 
     Parameters
@@ -130,6 +132,10 @@ def simulate(model: Model | CompiledModel | str | Path,
         Tolerances of the adaptive methods.
     chunk
         Members evaluated together in an ensemble.
+    progress
+        Called now and then (at most every 0.1 s) with the fraction of the run done, from 0 to
+        1: the time reached over the span, across the chunks of an ensemble; last with ``1.0``.
+        Nothing is printed: a command-line tool draws its own bar from it.
 
     Examples
     --------
@@ -141,6 +147,10 @@ def simulate(model: Model | CompiledModel | str | Path,
     [1.0, 0.5, 0.25]
     >>> simulate(path, {"k": [0.5, 1.0]})["x"].iloc[-1].tolist()
     [0.25, 0.0]
+    >>> seen = []
+    >>> _ = simulate(path, progress=seen.append)
+    >>> seen[-1]
+    1.0
     """
     if isinstance(model, (str, Path)):
         model = load_model(model)
@@ -155,7 +165,7 @@ def simulate(model: Model | CompiledModel | str | Path,
         compiled = compiled_for(model, _names(outputs) if outputs is not None else None)
     p = parameter_array(compiled, params)
     grid = make_grid(compiled.model, time)
-    options = SolverOptions(rtol=rtol, atol=atol, chunk=chunk)
+    options = SolverOptions(rtol=rtol, atol=atol, chunk=chunk, progress=progress)
     times, values = METHODS[method].run(compiled, p, grid, options)
     return Results(times, compiled.outputs, values, compiled.parameter_names, p, method,
                    compiled.model.name)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from pssc_sim.integrate.progress import Progress
 from pssc_sim.integrate.simulate import simulate
 from pssc_sim.ir.model import Model, Parameter
 from pssc_sim.results import Results
@@ -197,11 +198,12 @@ def model_distribution(model: Model, parameter: Parameter) -> Distribution:
                         "{distribution: uniform, low: 1, high: 2}")
 
 
-def run(scenario: Scenario, *, chunk: int = 4096, record: Sequence[str] = ()) -> ScenarioResult:
+def run(scenario: Scenario, *, chunk: int = 4096, record: Sequence[str] = (),
+        progress: Progress | None = None) -> ScenarioResult:
     """Run ``scenario``; an ensemble runs as one vectorised :func:`simulate` call.
 
     ``record`` names variables to record besides the scenario's outputs (hidden ones too, such
-    as the threshold shares a scorecard reads).
+    as the threshold shares a scorecard reads). ``progress`` is passed to :func:`simulate`.
     """
     base = scenario.load_model()
     scenario.check(base)
@@ -225,7 +227,8 @@ def run(scenario: Scenario, *, chunk: int = 4096, record: Sequence[str] = ()) ->
         chosen = outputs if outputs is not None else [o.name for o in default_outputs(model)]
         outputs = tuple(dict.fromkeys([*chosen, *record]))
     results = simulate(model, params, method=scenario.method or "euler",
-                       time=dict(scenario.time) or None, outputs=outputs, chunk=chunk)
+                       time=dict(scenario.time) or None, outputs=outputs, chunk=chunk,
+                       progress=progress)
     return ScenarioResult(scenario, results, model, samples, seed)
 
 
