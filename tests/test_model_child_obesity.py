@@ -1,0 +1,214 @@
+"""The child obesity model (models/child_obesity): validation against the NCMP figures and
+transitions of the domain reference (§3.2, §5 Model B), its checks, and what its scenarios show
+about a prevalence target, participation gaming and whole-system action."""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pssc_sim as ps
+from pssc_sim.analysis.checks import check_model
+from pssc_sim.scenario import Scenario, ScenarioResult
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = ROOT / "models" / "child_obesity"
+SCENARIOS = ROOT / "scenarios" / "child_obesity"
+#: Start parameters that set every child's weight category at the start and at school entry.
+MIX = ("start_overweight_r", "start_obese_r", "start_overweight_y6", "start_obese_y6",
+       "entry_overweight_base", "entry_obese_base")
+
+
+@cache
+def model() -> ps.Model:
+    return ps.load_model(MODEL)
+
+
+@cache
+def baseline() -> ps.Results:
+    return ps.simulate(model(), method="euler")
+
+
+@cache
+def scenario(name: str) -> ScenarioResult:
+    return ps.run_scenario(SCENARIOS / f"{name}.yaml")
+
+
+def value(results: ps.Results | ScenarioResult, name: str, t: float) -> float:
+    return float(np.asarray(results[name].loc[t]))
+
+
+# -- checks ------------------------------------------------------------------------------------
+
+def test_pssc_check_finds_nothing() -> None:
+    report = check_model(model())
+    assert report.ok, "\n".join(str(f) for f in report.findings)
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_scenario_file_loads(path: Path) -> None:
+    loaded = Scenario.load(path)
+    loaded.check()
+    assert loaded.name == path.stem
+
+
+def test_the_uncertainty_ensemble_runs_seeded() -> None:
+    small = (Scenario.load(SCENARIOS / "y6-target-uncertain.yaml").with_uncertainty(members=8)
+             .with_time(stop=2025))
+    first, second = small.run(), small.run()
+    y6 = first["y6_obesity"]
+    assert y6.shape[1] == 8
+    assert (y6.to_numpy() == second["y6_obesity"].to_numpy()).all()
+    assert y6.loc[2024].std() > 0.001
+
+
+def test_children_are_conserved_through_the_chain() -> None:
+    """Seven year groups of 6,500 [A]: entry balances leaving, so the school population stays
+    7 x 6,500 = 45,500 by hand."""
+    children = baseline()["all_children"]
+    assert children.min() == pytest.approx(45_500, rel=1e-6)
+    assert children.max() == pytest.approx(45_500, rel=1e-6)
+
+
+# -- validation ----------------------------------------------------------------------------------
+
+def test_year6_obesity_2023_24() -> None:
+    """England Year 6 obesity 22.1% in 2023/24 (NHS Digital, NCMP 2023/24, "Age" page); the model
+    reads school year 2023/24 at t = 2024. Within 1 percentage point."""
+    assert abs(value(baseline(), "y6_obesity", 2024) - 0.221) < 0.01
+
+
+def test_year6_obesity_sheffield() -> None:
+    """Sheffield Year 6 obesity 23.1% against England 21.6% (The Star, 24 May 2023, reporting
+    figures for 2021/22, probably multi-year [S]); within 2 percentage points at t = 2022."""
+    assert abs(value(baseline(), "y6_obesity", 2022) - 0.231) < 0.02
+
+
+def test_year6_obesity_rises_from_2015_16() -> None:
+    """Year 6 obesity rose from 19.8% (NCMP 2015/16) and 20.0% (2016/17) to 22-23% in
+    2022/23-2023/24 (NCMP; OHA 2023): the model starts at 19.8% and rises 1.5 to 3.5 points by
+    2023/24, with 2016/17 within 1 point of 20.0%."""
+    start = value(baseline(), "y6_obesity", 2016)
+    assert start == pytest.approx(0.198)
+    assert abs(value(baseline(), "y6_obesity", 2017) - 0.200) < 0.01
+    assert 0.015 < value(baseline(), "y6_obesity", 2024) - start < 0.035
+
+
+def test_reception_obesity_stable_with_a_covid_spike() -> None:
+    """Reception obesity 9.3% (2015/16), 9.6% (2016/17), 10.1% (2021/22), 9.6% (2023/24) and a
+    covid-year spike to 14.4% (2020/21) (NCMP; OHA 2023): the model stays within 9-10.5% outside
+    the covid year and peaks within 1 point of 14.4% in 2020/21 (t = 2021)."""
+    for t in (2016, 2017, 2018, 2019, 2020, 2024, 2025):
+        assert 0.09 <= value(baseline(), "reception_obesity", t) <= 0.105
+    assert abs(value(baseline(), "reception_obesity", 2021) - 0.144) < 0.01
+
+
+def test_ohid_transition_healthy_children_moving_up() -> None:
+    """OHID linked cohort, Reception 2017/18 -> Year 6 2023/24: 20.8% of children of healthy
+    weight in Reception had moved to a higher category by Year 6 (Fingertips static report
+    "Changes in BMI category"). With every child entering healthy (and no mix at the start), the
+    model's Year 6 share above healthy weight is within 2 points of 20.8%."""
+    healthy = ps.simulate(model(), dict.fromkeys(MIX, 0.0), method="euler")
+    assert abs(1 - value(healthy, "y6_healthy_weight", 2030) - 0.208) < 0.02
+
+
+def test_obese_children_stay_obese() -> None:
+    """Of children obese in Reception, 68% were obese in Year 6 (South Gloucestershire, J Public
+    Health 2016 38(3):459-466). With every child entering obese, no covid rise and no programme,
+    the model's Year 6 obesity is within 3 points of 68%."""
+    obese = dict.fromkeys(MIX, 0.0) | {"start_obese_r": 1.0, "start_obese_y6": 1.0,
+                                        "entry_obese_base": 1.0, "covid_entry_rise": 0.0,
+                                        "base_programme_capacity": 0.0}
+    results = ps.simulate(model(), obese, method="euler")
+    assert abs(value(results, "y6_obesity", 2030) - 0.68) < 0.03
+
+
+def test_derived_hazards_by_hand() -> None:
+    """Healthy -> above-healthy hazard -ln(1 - 0.208) / 6 = 0.0388 a year (OHID cohort, 20.8%
+    over six school years)."""
+    parameters = {p.name: p.value for p in model().parameters}
+    assert parameters["healthy_gain_rate"] == pytest.approx(-math.log(1 - 0.208) / 6, abs=5e-4)
+
+
+def test_icod_target_not_reachable_before_2026() -> None:
+    """An SD optimisation (ICOD, Zainal Abidin et al. 2014, PLoS ONE 9(12):e114135) found the 2020
+    child obesity target would not be met until 2026 at the earliest. Here even a sustained
+    whole-system programme from 2018 leaves Year 6 obesity above the PSA 12 level of 18.1% in
+    2026, though it falls below the no-action run."""
+    whole, base = scenario("whole-system"), scenario("baseline")
+    assert value(whole, "y6_obesity", 2026) > 0.181
+    assert value(whole, "y6_obesity", 2030) < value(base, "y6_obesity", 2030) - 0.01
+
+
+# -- targets, gaming and the scorecard -------------------------------------------------------
+
+def test_blame_meets_the_target_by_measuring_fewer_heavy_children() -> None:
+    """Under a blame culture the reported Year 6 obesity meets 18.1% while the true value stays
+    above 22%: a gap of about the 4.5 points by which opt-in consent underestimated obesity
+    (Strugnell et al. 2018, IJERPH 15(4):747), here 3 to 6 points; participation falls below the
+    94% NCMP baseline (OHID)."""
+    row = scenario("y6-target-blame").scorecard().row("y6_obesity")
+    assert row.reported <= 0.181 + 0.002
+    assert row.true > 0.181 + 0.03
+    assert 0.03 < row.true - row.reported < 0.06
+    assert value(scenario("y6-target-blame"), "measured_participation", 2025) < 0.92
+
+
+def test_learning_culture_keeps_the_ledgers_close() -> None:
+    """Under a learning culture reported and true Year 6 obesity stay within 1 point."""
+    row = scenario("y6-target-learning").scorecard().row("y6_obesity")
+    assert abs(row.reported - row.true) < 0.01
+
+
+def test_gaming_hides_the_problem_from_families() -> None:
+    """Measured prevalence feeds back to parents (loop B2): under blame the lower reported figure
+    weakens attitudes and intention, so Year 6 healthy weight ends below the no-target run."""
+    blame, base = scenario("y6-target-blame"), scenario("baseline")
+    assert value(blame, "attitudes", 2030) < value(base, "attitudes", 2030)
+    assert value(blame, "intention", 2030) < value(base, "intention", 2030)
+    assert value(blame, "y6_healthy_weight", 2030) < value(base, "y6_healthy_weight", 2030)
+
+
+def test_threshold_targeting_moves_obesity_not_excess_weight() -> None:
+    """Threshold targeting (domain reference §5 Model B gaming (ii)): effort on Year 6 children
+    just above the obesity cut-point gives a small fall in Year 6 obesity with no fall in the
+    share overweight or obese. Under blame obesity ends below the no-target run while excess
+    weight ends above it; under learning the effort stays within the 0.09 ceiling."""
+    blame, base = scenario("y6-target-blame"), scenario("baseline")
+    assert value(blame, "threshold_effort", 2025) > 0.5
+    assert value(blame, "y6_obesity", 2030) < value(base, "y6_obesity", 2030)
+    assert value(blame, "y6_excess_weight", 2030) > value(base, "y6_excess_weight", 2030)
+    learning = scenario("y6-target-learning")
+    assert float(np.asarray(learning["threshold_effort"].max())) <= 0.1 * 0.9 + 1e-9
+
+
+def test_pss_outcome_set_beats_the_prevalence_target() -> None:
+    """The PSS outcome set (healthy weight, Reception obesity, family intention) in a learning
+    culture gives lower true Year 6 obesity than the Year 6 target under every culture (domain
+    reference §5 Model B: a Y6 target against whole-system action)."""
+    pss = scenario("pss-outcomes")
+    for regime in ("y6-target", "y6-target-blame", "y6-target-learning"):
+        for t in (2025, 2030, 2035):
+            assert value(pss, "y6_obesity", t) < value(scenario(regime), "y6_obesity", t)
+
+
+def test_programme_count_target_counts_families_not_outcomes() -> None:
+    """Output substitution: a throughput target doubles enrolments (sign-ups counted, as
+    Change4Life's 413,466 families) while Year 6 obesity moves by less than half a point; a
+    programme of 150 families a year is too small for the population (SLC4L report, 2010)."""
+    count, base = scenario("programme-count-target"), scenario("baseline")
+    assert value(count, "programme_enrolments", 2025) > 2 * value(base, "programme_enrolments",
+                                                                   2025)
+    assert abs(value(count, "y6_obesity", 2030) - value(base, "y6_obesity", 2030)) < 0.005
+
+
+def test_no_target_means_no_gaming() -> None:
+    """Without a target the gaming efforts stay exactly 0 and reported equals true."""
+    base = scenario("baseline")
+    assert float(np.abs(base["participation_effort"].to_numpy()).max()) == 0
+    assert float(np.abs(base["threshold_effort"].to_numpy()).max()) == 0
+    assert (base["participation_reported"] == base["y6_obesity"]).all()

@@ -1,0 +1,253 @@
+"""The ethnic-minority employment model (models/em_employment): the figures of the domain
+reference (section 3.5 and Model E) it reproduces, its checks, and the behaviour of its target
+regimes. Calibration targets and held-out figures are listed in models/em_employment/README.md."""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pssc_sim.analysis.checks import check_model
+from pssc_sim.parse import load_model
+from pssc_sim.scenario import Scenario
+from pssc_sim.scenario.runner import ScenarioResult
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = ROOT / "models" / "em_employment"
+SCENARIOS = ROOT / "scenarios" / "em_employment"
+
+
+@cache
+def scenario(name: str) -> Scenario:
+    """A scenario of the model, recording every variable."""
+    return dataclasses.replace(Scenario.load(SCENARIOS / f"{name}.yaml"), outputs=None)
+
+
+@cache
+def run(name: str) -> ScenarioResult:
+    return scenario(name).run()
+
+
+def at(result: ScenarioResult, name: str, year: float) -> float:
+    """The value of ``name`` at the saved time nearest ``year``."""
+    series = result[name]
+    values = np.asarray(series, dtype=float)
+    return float(values[int(np.argmin(np.abs(series.index.to_numpy() - year)))])
+
+
+def test_model_check_reports_no_findings() -> None:
+    """`pssc check models/em_employment`: units, unused names and sources are all clean."""
+    report = check_model(load_model(MODEL))
+    assert report.ok, [str(f) for f in report.findings]
+
+
+def test_gap_in_1993() -> None:
+    """Gap 17.3 pp in 1993, the start of the DWP series [S] (AOL/DWP 2016, domain reference 3.5).
+    A calibration target: the start is the model's own steady state with 1993 labour demand."""
+    assert at(run("baseline"), "employment_gap", 1993) == pytest.approx(17.3, abs=1.0)
+
+
+def test_gap_in_2004() -> None:
+    """Gap 15 pp in 2004 [V] (Ethnicity Facts & Figures; domain reference 3.5). Calibration
+    target."""
+    assert at(run("baseline"), "employment_gap", 2004) == pytest.approx(15.0, abs=1.0)
+
+
+def test_gap_in_2015() -> None:
+    """Gap 11.1 pp in 2015 [V] (Lords Library LLN 2016/021; domain reference 3.5). Calibration
+    target."""
+    assert at(run("baseline"), "employment_gap", 2015) == pytest.approx(11.1, abs=1.0)
+
+
+def test_gap_in_2016_held_out() -> None:
+    """Gap 10 pp in 2016 [V] (Ethnicity Facts & Figures; domain reference 3.5). Held out of the
+    calibration; the 1.1 pp fall from the Lords Library's 2015 figure mixes two sources, so the
+    tolerance is 1.5 pp."""
+    assert at(run("baseline"), "employment_gap", 2016) == pytest.approx(10.0, abs=1.5)
+
+
+def test_trend_closure_2004_2016() -> None:
+    """Trend gap closure about 0.4 pp a year, 15 -> 10 pp over 2004-2016 [D] (domain reference
+    5, Model E defaults)."""
+    result = run("baseline")
+    rate = (at(result, "employment_gap", 2004) - at(result, "employment_gap", 2016)) / 12
+    assert rate == pytest.approx(0.4, abs=0.15)
+
+
+def test_overall_rate_2014_and_2016() -> None:
+    """Overall employment 72.9% in Q2 2014 [V] (BITC fact file) and 74% in 2016 [V] (Ethnicity
+    Facts & Figures; domain reference 3.5). Calibration targets."""
+    result = run("baseline")
+    assert at(result, "overall_employment_rate", 2014.375) == pytest.approx(0.729, abs=0.01)
+    assert at(result, "overall_employment_rate", 2016) == pytest.approx(0.74, abs=0.01)
+
+
+def test_em_rate_2006_07() -> None:
+    """EM employment 60.5% in 2006/07 [V] (WPSC 3rd report 2006-07) and 60% in 2007 [V] (NEP
+    Business Commission 2007; domain reference 3.5). Calibration target."""
+    assert at(run("baseline"), "em_employment_rate", 2007) == pytest.approx(0.605, abs=0.015)
+
+
+def test_hard_to_help_inactivity_2014() -> None:
+    """Inactivity of Pakistani/Bangladeshi women 61.3% / 61.9% in Q2 2014 [V] (BITC fact file;
+    domain reference 3.5: hard-to-help inactivity 0.61). Calibration target."""
+    result = run("baseline")
+    assert at(result, "hard_to_help_inactivity_rate", 2014.375) == pytest.approx(0.61, abs=0.03)
+
+
+def test_unemployment_rates_2022_held_out() -> None:
+    """Unemployment White 3.1%, EM 7.5% in Oct-Dec 2022 [S] (movementtowork; domain reference
+    3.5). Held out; reproduced loosely (2 points): the model's EM rate is above the comparison
+    rate but the ratio is about 1.6, not 2.4 (README.md, limits)."""
+    result = run("baseline")
+    em = at(result, "em_unemployment_rate", 2022.875)
+    comparison = at(result, "comparison_unemployment_rate", 2022.875)
+    assert em == pytest.approx(0.075, abs=0.02)
+    assert comparison == pytest.approx(0.031, abs=0.02)
+    assert em > 1.3 * comparison
+
+
+def test_north_south_difference_from_composition() -> None:
+    """North 14.7 vs South 10.2 pp in 2016, a 4.5 pp difference [V] (Ethnicity Facts & Figures;
+    domain reference 3.5). Not an independent validation: with the hard-to-help share 0.40
+    (entrants 0.12) in the North and 0.20 (entrants 0.05) in the South, assumed [A] to bracket
+    the national 0.257, composition alone gives the difference within 1 pp."""
+    base = scenario("baseline")
+    north = base.with_set(hard_share_1993=0.40, hard_share_entrants=0.12).run()
+    south = base.with_set(hard_share_1993=0.20, hard_share_entrants=0.05).run()
+    difference = at(north, "employment_gap", 2016) - at(south, "employment_gap", 2016)
+    assert difference == pytest.approx(4.5, abs=1.0)
+
+
+def test_programme_outcome_rates_under_the_minimum_performance_level() -> None:
+    """Work Programme minimum performance levels 33% (JSA 25+) and 13% (new ESA), achieved 27%
+    and 11% [S] (openDemocracy citing NAO; domain reference 2.6). Under the 33% target in a blame
+    culture the job-ready achieve about 27%, the hard to help about 11%, the true rate misses
+    the 33% minimum, and the two groups' rates differ at least twofold (domain reference 5,
+    Model E: creaming elasticity)."""
+    result = run("work-programme-blame")
+    ready = at(result, "ready_programme_rate", 2016)
+    hard = at(result, "hard_programme_outcome_rate", 2016)
+    assert ready == pytest.approx(0.27, abs=0.03)
+    assert hard == pytest.approx(0.11, abs=0.02)
+    assert at(result, "programme_outcome_rate", 2016) < 0.33
+    assert ready >= 2 * hard
+
+
+def test_blame_culture_meets_the_minimum_on_paper_only() -> None:
+    """Creaming and parking with short spells counted (Rees, Whitworth & Carter 2013; WPC HC162
+    2013-14 [V]): under blame the reported rate reaches the 33% minimum within 1 point while the
+    true rate lags it by more than 5 points; the hard-to-help outcome rate falls by a fifth."""
+    blame, baseline = run("work-programme-blame"), run("baseline")
+    reported = at(blame, "reported_outcome_rate", 2016)
+    true = at(blame, "programme_outcome_rate", 2016)
+    assert reported >= 0.32
+    assert reported - true > 0.05
+    assert (at(blame, "hard_programme_outcome_rate", 2016)
+            < 0.8 * at(baseline, "hard_programme_outcome_rate", 2016))
+
+
+def test_learning_culture_keeps_the_ledgers_together() -> None:
+    """Under a learning culture the reported and true rates stay within 1.5 points and the true
+    rate ends above the blame regime's (domain reference 2.8: improvement, not gaming)."""
+    learning, blame = run("work-programme-learning"), run("work-programme-blame")
+    gap = at(learning, "reported_outcome_rate", 2016) - at(learning, "programme_outcome_rate", 2016)
+    assert 0 <= gap < 0.015
+    assert (at(learning, "programme_outcome_rate", 2016)
+            > at(blame, "programme_outcome_rate", 2016) + 0.02)
+
+
+def test_scorecard_flags_the_gap_between_the_ledgers() -> None:
+    """The scorecard of the blame regime shows the reported-minus-true gap of the target
+    measure and lists the hard-to-help outcome rate as an unintended consequence."""
+    card = run("work-programme-blame").scorecard()
+    row = card.row("programme_outcome_rate")
+    assert row.target == pytest.approx(0.33)
+    assert row.gap > 0.05
+    assert "hard_programme_outcome_rate" in [c.measure for c in card.consequences]
+
+
+def test_pss_outcome_set_gives_a_better_true_outcome() -> None:
+    """PSS outcome targets (hard-to-help employment and the gap) in a learning culture leave the
+    hard to help better off, and the gap narrower, than the programme target under blame."""
+    pss, blame = run("pss-outcomes"), run("work-programme-blame")
+    for year in (2020, 2030):
+        assert (at(pss, "hard_to_help_employment_rate", year)
+                > at(blame, "hard_to_help_employment_rate", year) + 0.01)
+        assert at(pss, "employment_gap", year) < at(blame, "employment_gap", year)
+        assert (at(pss, "hard_to_help_inactivity_rate", year)
+                < at(blame, "hard_to_help_inactivity_rate", year))
+
+
+def test_composition_meets_the_psa_gap_target() -> None:
+    """The 2008 PSA asked for the gap to fall at least 1 pp in three years [V] (HMT PSA archive;
+    domain reference 3.5). The modelled gap falls by more than 1 pp over 2008-2011, but with the
+    composition held at its 1993 mix it falls by less than 1 pp: the target is met by population
+    change, not by policy (domain reference 3.5: composition effects)."""
+    met = run("psa-gap-target")
+    frozen = scenario("psa-gap-target").with_set(hard_share_entrants=0.257).run()
+    assert at(met, "employment_gap", 2008) - at(met, "employment_gap", 2011) > 1.0
+    assert at(frozen, "employment_gap", 2008) - at(frozen, "employment_gap", 2011) < 1.0
+    assert at(met, "composition_effect", 2016) > 3.0
+
+
+def test_cycle_claim_takes_points_the_cycle_did_not_cost() -> None:
+    """'Taking account of the economic cycle' [V] (HMT PSA archive; domain reference 3.5): the
+    model's own cyclical part of the gap in 2011 is under 0.5 pp (a run without the cycle
+    differs by less), yet the department's adjustment takes more than that off the reported gap,
+    which meets the PSA level at least half a year before the true gap does."""
+    with_cycle = run("psa-gap-target")
+    without = scenario("psa-gap-target").with_set(cycle_elasticity=0.0).run()
+    true_cyclical = at(with_cycle, "employment_gap", 2011) - at(without, "employment_gap", 2011)
+    assert abs(true_cyclical) < 0.5
+    assert at(with_cycle, "cycle_claim_claimed", 2011) > abs(true_cyclical) + 0.15
+
+    def first_met(name: str) -> float:
+        series = with_cycle[name]
+        return float(series.index[(series.to_numpy() <= 12.4) & (series.index >= 2008)][0])
+
+    assert first_met("cycle_claim_reported") <= first_met("employment_gap") - 0.5
+
+
+def test_without_a_target_reported_equals_true() -> None:
+    """No target: every gaming effort stays 0 and both ledgers agree exactly."""
+    result = run("baseline")
+    for effort in ("creaming_effort", "spells_effort", "cycle_claim_effort"):
+        assert np.all(result[effort].to_numpy() == 0.0)
+    np.testing.assert_array_equal(result["reported_outcome_rate"].to_numpy(),
+                                  result["programme_outcome_rate"].to_numpy())
+
+
+def test_em_population_grows_geometrically_under_euler() -> None:
+    """Entry is (exit + growth) x population and every stock exits at exit_rate, so each Euler
+    step multiplies the EM population by exactly 1 + growth x dt (hand calculation)."""
+    result = run("baseline")
+    population = result["em_population"].to_numpy()
+    times = result["em_population"].index.to_numpy()
+    steps = np.round((times - times[0]) / 0.125)
+    expected = 2_100_000 * (1 + 0.038 * 0.125) ** steps
+    np.testing.assert_allclose(population, expected, rtol=1e-9)
+
+
+def test_every_scenario_file_loads_and_runs() -> None:
+    """Every scenario of the model loads; the single runs run and the ensemble runs with a few
+    members."""
+    files = sorted(SCENARIOS.glob("*.yaml"))
+    assert len(files) >= 7
+    for path in files:
+        loaded = Scenario.load(path)
+        if loaded.is_ensemble:
+            assert loaded.uncertainty is not None
+            assert loaded.uncertainty.members == 300
+            small = loaded.with_uncertainty({"members": 8, "seed": 1})
+            result = small.run()
+            assert result.results.n_members == 8
+            probability = result.scorecard().row("programme_outcome_rate").probability_true
+            assert probability is not None
+            assert 0 <= probability <= 1
+        else:
+            assert np.isfinite(run(path.stem).results.values).all()

@@ -1,0 +1,186 @@
+"""The health and social care model (models/health_social_care): validation against the figures of
+the domain reference (§2.6, §3.3, §5 Model C), its checks, and what its scenarios show about the
+DTOC target, attribution, shifting the burden and a joint PSS outcome set."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import pssc_sim as ps
+from pssc_sim.analysis.checks import check_model
+from pssc_sim.scenario import Scenario, ScenarioResult
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = ROOT / "models" / "health_social_care"
+SCENARIOS = ROOT / "scenarios" / "health_social_care"
+#: Days from the start of the run (1 April 2016).
+JANUARY_2017, APRIL_2017, SEPTEMBER_2017, JANUARY_2018 = 275.0, 365.0, 548.0, 640.0
+DTOC_REGIMES = ("dtoc-target", "dtoc-blame", "dtoc-learning")
+
+
+@cache
+def model() -> ps.Model:
+    return ps.load_model(MODEL)
+
+
+@cache
+def scenario(name: str) -> ScenarioResult:
+    return ps.run_scenario(SCENARIOS / f"{name}.yaml")
+
+
+@cache
+def frame(name: str) -> pd.DataFrame:
+    return scenario(name).results.to_frame()
+
+
+def at(name: str, variable: str, t: float) -> float:
+    return float(frame(name)[variable].loc[t])
+
+
+def at_end(name: str, variable: str) -> float:
+    return float(frame(name)[variable].iloc[-1])
+
+
+def after_target(name: str, variable: str) -> float:
+    """Mean over the two years after the target starts to bite (April 2017 to March 2019)."""
+    data = frame(name)
+    return float(data.loc[data.index >= APRIL_2017, variable].mean())
+
+
+# -- checks ------------------------------------------------------------------------------------
+
+def test_pssc_check_finds_nothing() -> None:
+    report = check_model(model(), run=False)
+    assert report.ok, "\n".join(str(f) for f in report.findings)
+
+
+def test_every_parameter_says_where_its_value_comes_from() -> None:
+    own = [p for p in model().parameters if "__" not in p.name and p.name != "CULTURE"]
+    assert len(own) > 40
+    for parameter in own:
+        assert parameter.meta.source.strip(), parameter.name
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_scenario_file_loads(path: Path) -> None:
+    loaded = Scenario.load(path)
+    loaded.check()
+    assert loaded.name == path.stem
+
+
+def test_uncertainty_ensemble_samples_the_assumed_parameters() -> None:
+    """The ensemble samples every assumed ([A]) parameter with a range, over that range."""
+    uncertain = Scenario.load(SCENARIOS / "dtoc-uncertain.yaml")
+    assert uncertain.uncertainty is not None
+    assert uncertain.uncertainty.members == 300
+    assert uncertain.uncertainty.seed is not None
+    parameters = {p.name: p for p in model().parameters}
+    for name, distribution in uncertain.uncertainty.parameters.items():
+        assert parameters[name].range is not None or distribution is not None, name
+    assumed = {name for name, p in parameters.items()
+               if p.range is not None and "[A]" in p.meta.source and "__" not in name}
+    assert assumed <= set(uncertain.uncertainty.parameters)
+
+
+# -- validation --------------------------------------------------------------------------------
+
+def test_baseline_dtoc_share_is_above_five_percent() -> None:
+    """King's Fund (2018; domain reference §2.6, §3.3): before the mandate DTOC stood above 5% of
+    bed days; Model C's default baseline is 5.5% (domain reference §5). With no target the mean
+    over the first year is 5.5% within half a point, and reported equals true exactly."""
+    data = frame("baseline")
+    assert abs(data.loc[data.index < APRIL_2017, "dtoc_share"].mean() - 0.055) < 0.005
+    assert (data["dtoc_reported"] == data["dtoc_share"]).all()
+    assert (data["attribution_reported"] == data["social_care_dtoc_share"]).all()
+
+
+def test_occupancy_and_reablement_match_england() -> None:
+    """Nuffield QualityWatch (domain reference §3.3): G&A occupancy averaged 86-88% (quarterly)
+    and about 82% of people aged 65+ were still at home 91 days after reablement. The
+    baseline's mean occupancy is 0.86-0.90 and its reablement success 0.82."""
+    assert 0.86 <= frame("baseline")["occupancy"].mean() <= 0.90
+    assert at_end("baseline", "reablement_success") == pytest.approx(0.82, abs=1e-9)
+
+
+def test_dtoc_target_cuts_delays_by_a_fifth_and_is_missed() -> None:
+    """Care Management Matters citing NHS Digital (domain reference §3.3): delayed days fell from
+    6,371 to 4,913 beds a day between January 2017 and January 2018 (-23%); King's Fund (2018):
+    the 3.5% target for September 2017 was missed. Under dtoc-target the true DTOC share falls
+    18-28% from January 2017 to January 2018, and the reported share in September 2017 is above
+    3.5%."""
+    fall = 1 - at("dtoc-target", "dtoc_share", JANUARY_2018) / at(
+        "dtoc-target", "dtoc_share", JANUARY_2017)
+    assert 0.18 <= fall <= 0.28
+    assert at("dtoc-target", "dtoc_reported", SEPTEMBER_2017) > 0.035
+
+
+def test_attribution_moves_delays_between_rows_without_changing_the_total() -> None:
+    """Domain reference §2.6, §2.7 (attribution shifting; 'a damaging row between local
+    authorities and NHS England', King's Fund 2018): the social-care row is reported below its
+    true 32.5% share of delays (January 2018, [V]) while the NHS row absorbs the difference
+    exactly; without a target the rows are the true ones."""
+    data = frame("dtoc-blame")
+    rows = data["attribution_reported"] + data["attribution_reported_other"]
+    assert (rows - data["dtoc_share"]).abs().max() < 1e-12
+    reported_share = at("dtoc-blame", "attribution_reported", SEPTEMBER_2017) / at(
+        "dtoc-blame", "dtoc_share", SEPTEMBER_2017)
+    assert reported_share < 0.325 - 0.05
+    assert at("baseline", "social_care_dtoc_share", SEPTEMBER_2017) / at(
+        "baseline", "dtoc_share", SEPTEMBER_2017) == pytest.approx(0.325, abs=1e-12)
+
+
+def test_blame_ledgers_diverge_learning_ledgers_converge() -> None:
+    """Bevan & Hood (2006): under blame the reported DTOC share is at least 0.5 point below the
+    true share after the target bites; under learning the ledgers stay within 0.15 point and
+    the true share is lower than under blame."""
+    blame_gap = after_target("dtoc-blame", "dtoc_share") - after_target(
+        "dtoc-blame", "dtoc_reported")
+    learning_gap = after_target("dtoc-learning", "dtoc_share") - after_target(
+        "dtoc-learning", "dtoc_reported")
+    assert blame_gap > 0.005
+    assert 0 <= learning_gap < 0.0015
+    assert after_target("dtoc-learning", "dtoc_share") < after_target("dtoc-blame", "dtoc_share")
+
+
+def test_dtoc_pressure_shifts_the_burden_to_care_homes() -> None:
+    """Shifting the burden (domain reference §4, §5 Model C loop B2/R3): under a blame culture
+    the DTOC target places more people in care homes, which squeezes the home-care budget, and
+    raises readmissions - each worse at the end than with no target."""
+    assert at_end("dtoc-blame", "care_home_residents") > 1.05 * at_end(
+        "baseline", "care_home_residents")
+    assert at_end("dtoc-blame", "home_care_capacity") < 0.9 * at_end(
+        "baseline", "home_care_capacity")
+    readmissions = at_end("baseline", "readmission_share")
+    assert at_end("dtoc-blame", "readmission_share") > readmissions + 0.02
+
+
+def test_congestion_cancels_electives() -> None:
+    """Lane, Monefeldt & Rosenhead (2000; domain reference §3.3): bed pressure 'increases sharply
+    the number of cancellations of admissions for elective surgery'. The elective waiting list
+    ends longer under blame than with no target."""
+    assert at_end("dtoc-blame", "elective_waiting_list") > 1.2 * at_end(
+        "baseline", "elective_waiting_list")
+
+
+def test_pss_outcome_set_gives_better_true_outcomes() -> None:
+    """The PSS argument (domain reference §1.4, §5 Model C): joint outcome targets in a learning
+    culture with joint working end with fewer true delays, fewer readmissions and fewer
+    care-home residents than the DTOC target in any culture."""
+    for name in DTOC_REGIMES:
+        assert after_target("pss-outcomes", "dtoc_share") < after_target(name, "dtoc_share"), name
+        assert at_end("pss-outcomes", "readmission_share") <= at_end(name, "readmission_share")
+        assert at_end("pss-outcomes", "care_home_residents") < at_end(name, "care_home_residents")
+
+
+def test_pooled_budget_cuts_delays_without_a_target() -> None:
+    """Sheffield's pooled budget (HSJ 2014) and the CEO summit (LGA case; domain reference §3.3):
+    NHS money in social care and joint working lower true delays and raise home-care capacity
+    and inter-agency trust with no target at all."""
+    baseline = after_target("baseline", "dtoc_share")
+    assert after_target("pooled-budget", "dtoc_share") < baseline - 0.003
+    assert at_end("pooled-budget", "home_care_capacity") > at_end("baseline", "home_care_capacity")
+    assert at_end("pooled-budget", "inter_agency_trust") > 0.7
