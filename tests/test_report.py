@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import base64
 import html
-import os
 import re
-import shutil
 import struct
-import time
 from pathlib import Path
 
 import pytest
+from browser import open_page
 
 from pssc_sim.cli import main
 from pssc_sim.report import ReportEntry, build_report, write_report
@@ -180,53 +178,14 @@ def test_cli_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 # -- the page in a real browser -------------------------------------------------------------
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-def chromium() -> str:
-    """The Chromium executable; skipped when absent, except under CI where it must be there."""
-    found = shutil.which("chromium") or ("/usr/bin/chromium"
-                                         if Path("/usr/bin/chromium").exists() else None)
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed, and CI is set: .ci/run installs it with "
-                        "apt-get install chromium")
-        pytest.skip("chromium is not installed (apt-get install chromium); CI installs it")
-    return found
-
-
 def test_report_opens_in_headless_chromium(report: tuple[Path, str]) -> None:
-    executable = chromium()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if os.environ.get("CI"):
-            pytest.fail("playwright is not installed, and CI is set: it is in the dev extra")
-        pytest.skip("playwright is not installed (pip install -e '.[dev]')")
     path, _ = report
-    started = time.perf_counter()
-    errors: list[str] = []
-    requests: list[str] = []
-    with sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on("request", lambda request: requests.append(request.url))
-            page.goto(path.as_uri(), wait_until="load")
-            images = page.evaluate("Array.from(document.images).map("
-                                   "i => [i.complete, i.naturalWidth])")
-            title = page.title()
-        finally:
-            browser.close()
-    assert errors == []
-    assert len(images) == 16
-    assert all(done and width > 0 for done, width in images)
-    assert all(url.startswith(("file:", "data:")) for url in requests)
-    assert title == f"Waiting list {HOSTILE}"
-    assert time.perf_counter() - started < 20
+    page = open_page(path)
+    assert page.errors == []
+    assert len(page.images) == 16
+    assert all(done and width > 0 for done, width in page.images)
+    assert all(url.startswith(("file:", "data:")) for url in page.requests)
+    assert page.title == f"Waiting list {HOSTILE}"
 
 
 COUNTING = """\

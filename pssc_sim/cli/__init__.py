@@ -1,5 +1,5 @@
 """The ``pssc`` command line: ``run``, ``compare``, ``schema``, ``scorecard``,
-``filter-measures``, ``report``, ``methods``, ``mechanisms``,
+``filter-measures``, ``report``, ``demo``, ``methods``, ``mechanisms``,
 ``loops``, ``cld``, ``check`` and ``--version``.
 
 Errors print one line, ``pssc: error: <message>``, with no traceback, and the exit status says
@@ -18,7 +18,16 @@ from typing import NoReturn, TextIO
 import numpy as np
 
 from pssc_sim import __version__
-from pssc_sim.cli import analysis, filtering, imports, mechanisms, report, scenario, scorecard
+from pssc_sim.cli import (
+    analysis,
+    demo,
+    filtering,
+    imports,
+    mechanisms,
+    report,
+    scenario,
+    scorecard,
+)
 from pssc_sim.errors import PsscSimError, SimulationError, did_you_mean
 from pssc_sim.integrate.methods import METHODS
 from pssc_sim.integrate.simulate import simulate
@@ -77,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     scorecard.add_commands(commands)
     filtering.add_commands(commands)
     report.add_commands(commands)
+    demo.add_commands(commands)
     analysis.add_commands(commands)
     imports.add_commands(commands)
     mechanisms.add_commands(commands)
@@ -125,7 +135,7 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
     handlers = {"compare": scenario.command_compare, "schema": scenario.command_schema,
                 "scorecard": scorecard.command_scorecard,
                 "filter-measures": filtering.command_filter_measures,
-                "report": report.command_report,
+                "report": report.command_report, "demo": demo.command_demo,
                 "loops": analysis.command_loops, "cld": analysis.command_cld,
                 "check": analysis.command_check, "convert": imports.command_convert,
                 "conformance": imports.command_conformance,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from pssc_sim.ir.model import Perspective
@@ -36,6 +37,8 @@ td.name, th.name { text-align: left; }
 figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto; }
 figcaption { font-size: .85rem; color: #4a4a4a; }
 .muted { color: #5f6b76; font-size: .9rem; }
+.findings { background: #fdf6e3; border-left: 4px solid #b58900; padding: .4rem .9rem; }
+h2.part { font-size: 1.7rem; border-bottom: 3px solid #1b4f72; margin-top: 3.5rem; }
 """
 
 
@@ -167,7 +170,8 @@ def shared_measures(sections: Sequence[Section]) -> list[str]:
             if all(any(m.name == n for m in s.result.model.measures) for s in sections)]
 
 
-def comparison_html(sections: Sequence[Section], narrative: str = "") -> str:
+def comparison_html(sections: Sequence[Section], narrative: str = "",
+                    anchor: str = "comparison") -> str:
     """The scenarios side by side: each measure's reported and true value and status, the
     targets met and the unintended consequences, and the ledgers overlaid."""
     measures = shared_measures(sections)
@@ -191,7 +195,7 @@ def comparison_html(sections: Sequence[Section], narrative: str = "") -> str:
                    for s in sections)])
     note = ("Values at each target date (the end of the run without a target)." if measures
             else "The scenarios share no measures.")
-    return (f'<section id="comparison"><h2>Comparison of the scenarios</h2>'
+    return (f'<section id="{e(anchor)}"><h2>Comparison of the scenarios</h2>'
             f"{paragraphs(narrative)}<p>{note}</p>{_table(head, rows)}"
             f"{figure_html(comparison_picture(sections, measures))}</section>")
 
@@ -207,6 +211,47 @@ def guide_html() -> str:
             "measures whose true value ends worse than in the reference run.</p>")
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class Part:
+    """A group of scenarios with a heading, a story and findings in plain words, and a
+    comparison of its own (a teaching demo shows one part per service)."""
+
+    anchor: str
+    title: str
+    narrative: str
+    findings: str
+    sections: tuple[Section, ...]
+    comparison: str = ""
+
+
+def _page(title: str, narrative: str, contents: str, body: str) -> str:
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{e(title)}</title><style>{STYLE}</style></head><body>"
+            f"<h1>{e(title)}</h1>{paragraphs(narrative)}{guide_html()}"
+            f"<nav><h2>Contents</h2><ul>{contents}</ul></nav>{body}</body></html>\n")
+
+
+def render_parts(parts: Sequence[Part], *, title: str, narrative: str = "") -> str:
+    """The HTML text of a report in parts: per part its story, its findings, its scenarios and
+    the comparison of them."""
+    contents, body = [], []
+    for part in parts:
+        links = "".join(f'<li><a href="#{e(s.anchor)}">{e(s.title)}</a></li>'
+                        for s in part.sections)
+        contents.append(f'<li><a href="#{e(part.anchor)}">{e(part.title)}</a><ul>{links}'
+                        f'<li><a href="#{e(part.anchor)}-comparison">Comparison</a></li>'
+                        "</ul></li>")
+        findings = (f"<h3>What the runs show</h3>{paragraphs(part.findings, 'findings')}"
+                    if part.findings else "")
+        body.append(f'<div class="part" id="{e(part.anchor)}"><h2 class="part">'
+                    f"{e(part.title)}</h2>{paragraphs(part.narrative)}{findings}"
+                    + "".join(section_html(s) for s in part.sections)
+                    + comparison_html(part.sections, part.comparison,
+                                      f"{part.anchor}-comparison") + "</div>")
+    return _page(title, narrative, "".join(contents), "".join(body))
+
+
 def render(sections: Sequence[Section], *, title: str = "pssc_sim report",
            narrative: str = "", comparison_narrative: str = "") -> str:
     """The HTML text of a report of ``sections``."""
@@ -217,11 +262,7 @@ def render(sections: Sequence[Section], *, title: str = "pssc_sim report",
     body = "".join(section_html(s) for s in sections)
     if len(sections) > 1:
         body += comparison_html(sections, comparison_narrative)
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{e(title)}</title><style>{STYLE}</style></head><body>"
-            f"<h1>{e(title)}</h1>{paragraphs(narrative)}{guide_html()}"
-            f"<nav><h2>Contents</h2><ul>{contents}</ul></nav>{body}</body></html>\n")
+    return _page(title, narrative, contents, body)
 
 
 def build_report(scenarios: Sequence[ReportEntry | ScenarioInput], *,

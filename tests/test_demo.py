@@ -1,0 +1,141 @@
+"""The target-gaming teaching demo: ``pssc demo gaming`` runs the ambulance and stop-smoking
+services under a target in a blame culture, in a learning culture, and under a PSS outcome set,
+and writes one report whose findings are read from the runs.
+
+What the demo must show (and these tests check on its own runs): under blame the two ledgers of
+the targeted measure diverge (the reported value meets the target, the true value misses it);
+under learning they stay closer; and the true outcome is better under the PSS outcome set than
+under the target in the blame culture."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from browser import open_page
+
+from pssc_sim.cli import main
+from pssc_sim.report.demo import (
+    CaseRun,
+    DemoError,
+    findings_text,
+    load_demo,
+    scenarios_folder,
+    write_demo,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, tuple[CaseRun, ...]]:
+    return write_demo("gaming", tmp_path_factory.mktemp("demo"))
+
+
+def test_cases_are_the_ambulance_and_smoking_services() -> None:
+    demo = load_demo("gaming")
+    models = [{s.path.parent.name for s in case.scenarios} for case in demo.cases]
+    assert models == [{"ambulance"}, {"smoking"}]
+    assert [[s.role for s in case.scenarios] for case in demo.cases] == [
+        ["blame", "learning", "pss"]] * 2
+
+
+@pytest.mark.parametrize("case", [0, 1], ids=["ambulance", "smoking"])
+def test_blame_hits_the_target_and_misses_the_point(
+        demo: tuple[Path, tuple[CaseRun, ...]], case: int) -> None:
+    run = demo[1][case]
+    blame = run.finding("blame")
+    assert blame.row.met is True
+    assert blame.row.met_true is False
+    assert blame.gap > 0
+
+
+@pytest.mark.parametrize("case", [0, 1], ids=["ambulance", "smoking"])
+def test_ledgers_are_closer_under_learning(demo: tuple[Path, tuple[CaseRun, ...]],
+                                           case: int) -> None:
+    run = demo[1][case]
+    assert abs(run.finding("learning").gap) < abs(run.finding("blame").gap) / 2
+
+
+@pytest.mark.parametrize("case", [0, 1], ids=["ambulance", "smoking"])
+def test_outcome_set_does_better_than_the_target(demo: tuple[Path, tuple[CaseRun, ...]],
+                                                 case: int) -> None:
+    run = demo[1][case]
+    measure = run.outcome_measure()
+    pss, blame = run.finding("pss").outcome, run.finding("blame").outcome
+    assert (pss > blame) if measure.better.value == "higher" else (pss < blame)
+    assert "The outcome set does better" in findings_text(run)
+
+
+def test_findings_quote_the_scorecard(demo: tuple[Path, tuple[CaseRun, ...]]) -> None:
+    run = demo[1][1]
+    row = run.finding("blame").row
+    text = findings_text(run)
+    assert f"({row.reported:.4g} against {row.target:.4g}" in text
+    assert "In the blame culture the reported four week quits meets the target" in text
+
+
+def test_report_holds_stories_findings_and_every_scenario(
+        demo: tuple[Path, tuple[CaseRun, ...]]) -> None:
+    path, runs = demo
+    text = path.read_text()
+    assert path.name == "report.html"
+    assert text.count("What the runs show") == 2
+    for run in runs:
+        for section in run.sections:
+            assert f'id="{section.anchor}"' in text
+    assert "hitting the target and missing the point" in text
+    assert "<script" not in text
+    assert not re.search(r'src="https?:', text)
+
+
+def test_report_opens_in_headless_chromium(demo: tuple[Path, tuple[CaseRun, ...]]) -> None:
+    page = open_page(demo[0])
+    assert page.errors == []
+    assert page.images
+    assert all(done and width > 0 for done, width in page.images)
+    assert page.title == "Hitting the target and missing the point"
+
+
+def test_cli_lists_demos(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo"]) == 0
+    assert "gaming" in capsys.readouterr().out
+
+
+def test_cli_unknown_demo_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "gamin"]) == 2
+    assert re.search(r"no demo named 'gamin'.*Did you mean 'gaming'", capsys.readouterr().err)
+
+
+def test_bad_demo_file(tmp_path: Path) -> None:
+    (tmp_path / "broken.yaml").write_text(
+        "demo: broken\ntitle: T\nnarrative: N\ncases:\n"
+        "  - {title: A, target: x, outcome: x, narrative: N, comparison: C, scenarios: "
+        "[{file: sir/baseline.yaml, role: blamme, title: t, narrative: n}]}\n")
+    with pytest.raises(DemoError, match=r"broken.yaml: cases\[0\].scenarios\[0\].role: unknown "
+                                        r"role 'blamme'. Did you mean 'blame'"):
+        load_demo("broken", folder=tmp_path, scenarios=ROOT / "scenarios")
+
+
+def test_demo_file_needs_every_role(tmp_path: Path) -> None:
+    (tmp_path / "short.yaml").write_text(
+        "demo: short\ntitle: T\nnarrative: N\ncases:\n"
+        "  - {title: A, target: x, outcome: x, narrative: N, comparison: C, scenarios: "
+        "[{file: sir/baseline.yaml, role: blame, title: t, narrative: n}]}\n")
+    with pytest.raises(DemoError, match=r"needs one scenario in each role blame, learning, pss"):
+        load_demo("short", folder=tmp_path, scenarios=ROOT / "scenarios")
+
+
+def test_missing_scenario_file(tmp_path: Path) -> None:
+    (tmp_path / "lost.yaml").write_text(
+        "demo: lost\ntitle: T\nnarrative: N\ncases:\n"
+        "  - {title: A, target: x, outcome: x, narrative: N, comparison: C, scenarios: "
+        "[{file: sir/nowhere.yaml, role: blame, title: t, narrative: n}]}\n")
+    with pytest.raises(DemoError, match=r"scenarios\[0\].file: no such scenario file"):
+        load_demo("lost", folder=tmp_path, scenarios=ROOT / "scenarios")
+
+
+def test_scenarios_folder_is_found_from_anywhere(tmp_path: Path) -> None:
+    assert scenarios_folder(tmp_path) == ROOT / "scenarios"
+    assert scenarios_folder(ROOT / "models" / "sir") == ROOT / "scenarios"
