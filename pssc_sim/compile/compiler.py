@@ -74,12 +74,12 @@ class CompiledModel:
     @property
     def n_stocks(self) -> int:
         """Number of stocks, hidden ones included."""
-        return len(self.model.stocks)
+        return len(self.model.stock_names)
 
     @property
     def n_discrete(self) -> int:
         """Number of discrete states (SAMPLE_IF_TRUE memories and DELAY_FIXED pipelines)."""
-        return len(self.model.discrete)
+        return len(self.model.discrete_names)
 
     @property
     def parameter_names(self) -> tuple[str, ...]:
@@ -88,7 +88,7 @@ class CompiledModel:
 
     def default_parameters(self) -> np.ndarray:
         """The parameter values written in the model, shaped ``(n_params,)``."""
-        return np.array([p.value for p in self.model.parameters], dtype=float)
+        return np.array(self.model.parameter_values(), dtype=float)
 
 
 def default_outputs(model: Model) -> list[Output]:
@@ -163,6 +163,10 @@ def compile_model(model: Model, outputs: Sequence[str] | None = None) -> Compile
     >>> compile_model(load_model_file(path)).N
     array([[-1.]])
     """
+    if model.dimensions:
+        from pssc_sim.compile.arrays import compile_arrayed  # numpy arrays per dimension
+
+        return compile_arrayed(model, outputs)
     chosen = select_outputs(model, outputs)
     source = generate_source(model, chosen)
     space = kernel_namespace(model.lookups)

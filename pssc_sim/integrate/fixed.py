@@ -157,7 +157,7 @@ def run_fixed_step(compiled: CompiledModel, p: np.ndarray, grid: Grid, method: s
     """Integrate with ``euler`` or ``rk4``; returns saved outputs ``(n_rows, n_outputs, M)``."""
     plan = FixedStepPlan.build(grid)
     members = p.shape[1]
-    if members == 1:
+    if members == 1 and not compiled.model.dimensions:
         try:
             return _run_scalar(compiled, p, plan, method)
         except (ArithmeticError, ValueError):
@@ -279,7 +279,7 @@ def _clamps(rows: list[int], y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray
 @lru_cache(maxsize=64)
 def _non_negative(model: Model) -> list[int]:
     """Rows of the stocks declared non-negative (per model: models compare by identity)."""
-    return [i for i, s in enumerate(model.stocks) if s.non_negative]
+    return list(model.non_negative_rows())
 
 
 def _run_scalar(compiled: CompiledModel, p: np.ndarray, plan: FixedStepPlan,

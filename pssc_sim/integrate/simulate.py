@@ -30,7 +30,7 @@ def compiled_for(model: Model, outputs: tuple[str, ...] | str | None) -> Compile
 @lru_cache(maxsize=32)
 def _defaults(model: Model) -> np.ndarray:
     """The model's parameter values, made once per model (read-only: callers copy)."""
-    values = np.array([p.value for p in model.parameters], dtype=float)
+    values = np.array(model.parameter_values(), dtype=float)
     values.flags.writeable = False
     return values
 

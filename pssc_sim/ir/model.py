@@ -18,6 +18,7 @@ import numpy as np
 import sympy
 
 from pssc_sim.errors import ModelError
+from pssc_sim.ir.dimensions import Dimensions
 
 
 class Perspective(enum.Enum):
@@ -101,6 +102,12 @@ class Parameter:
     meta: Meta = Meta()
     range: tuple[float, float] | None = None
     distribution: Mapping[str, object] | None = None
+    dims: tuple[str, ...] = ()
+    values: tuple[float, ...] = ()
+
+    def row_values(self) -> tuple[float, ...]:
+        """One value per element (the ``values`` of an arrayed parameter, else ``value``)."""
+        return self.values if self.dims else (self.value,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +119,7 @@ class Stock:
     meta: Meta = Meta()
     non_negative: bool = False
     origin: str | None = None
+    dims: tuple[str, ...] = ()
 
     @property
     def hidden(self) -> bool:
@@ -129,6 +137,7 @@ class Flow:
     target: str | None
     meta: Meta = Meta()
     origin: str | None = None
+    dims: tuple[str, ...] = ()
 
     @property
     def hidden(self) -> bool:
@@ -144,6 +153,7 @@ class Auxiliary:
     equation: sympy.Expr
     meta: Meta = Meta()
     origin: str | None = None
+    dims: tuple[str, ...] = ()
 
     @property
     def hidden(self) -> bool:
@@ -163,6 +173,7 @@ class SampleMemory:
     initial: sympy.Expr
     update: str
     origin: str
+    dims: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +189,7 @@ class FixedDelay:
     delay: sympy.Expr
     initial: sympy.Expr
     origin: str
+    dims: tuple[str, ...] = ()
 
 
 DiscreteState = SampleMemory | FixedDelay
@@ -310,7 +322,10 @@ class Model:
     measures: tuple[Measure, ...] = ()
     algebraic_order: tuple[str, ...] = ()
     source: str = ""
+    dimensions: Dimensions = field(default_factory=Dimensions)
     _index: Mapping[str, object] = field(default_factory=dict, repr=False, compare=False)
+    _rows: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False,
+                                                 compare=False)
 
     def __post_init__(self) -> None:
         index: dict[str, object] = {}
@@ -322,6 +337,9 @@ class Model:
                 )
             index[item.name] = item
         object.__setattr__(self, "_index", MappingProxyType(index))
+        object.__setattr__(self, "_rows", MappingProxyType(
+            {item.name: tuple(self.dimensions.labels(item.name, item.dims))
+             for item in self.declarations() if not isinstance(item, Lookup)}))
 
     def declarations(
             self) -> Iterator[Parameter | Stock | Flow | Auxiliary | Lookup | DiscreteState]:
@@ -339,35 +357,72 @@ class Model:
     def __contains__(self, name: object) -> bool:
         return name in self._index
 
+    def rows(self, name: str) -> tuple[str, ...]:
+        """The element names of the variable ``name`` (its own name if it is not arrayed)."""
+        return self._rows[name]
+
+    def _labels(self, items: tuple[Parameter | Stock | Flow | Auxiliary | DiscreteState, ...]
+                ) -> tuple[str, ...]:
+        return tuple(row for item in items for row in self._rows[item.name])
+
     @property
     def stock_names(self) -> tuple[str, ...]:
-        """Names of the stocks, hidden ones included, in state order."""
-        return tuple(s.name for s in self.stocks)
+        """Names of the stocks, hidden ones included, in state order (one per element of an
+        arrayed stock, as ``population[0-4,A]``)."""
+        return self._labels(self.stocks)
 
     @property
     def flow_names(self) -> tuple[str, ...]:
         """Names of the flows, in the column order of :meth:`stoichiometry`."""
-        return tuple(f.name for f in self.flows)
+        return self._labels(self.flows)
 
     @property
     def parameter_names(self) -> tuple[str, ...]:
         """Names of the parameters, in the row order of the parameter array."""
-        return tuple(p.name for p in self.parameters)
+        return self._labels(self.parameters)
+
+    @property
+    def discrete_names(self) -> tuple[str, ...]:
+        """Names of the discrete states, in the row order of their array."""
+        return self._labels(self.discrete)
+
+    def parameter_values(self) -> tuple[float, ...]:
+        """The parameter values written in the model, in the row order of the parameters."""
+        return tuple(v for p in self.parameters for v in p.row_values())
+
+    def non_negative_rows(self) -> tuple[int, ...]:
+        """Rows of the state that belong to stocks declared non-negative."""
+        rows: list[int] = []
+        offset = 0
+        for stock in self.stocks:
+            size = len(self._rows[stock.name])
+            if stock.non_negative:
+                rows.extend(range(offset, offset + size))
+            offset += size
+        return tuple(rows)
 
     def stoichiometry(self) -> np.ndarray:
-        """The matrix ``N`` (stocks x flows): -1 at a flow's source, +1 at its target."""
-        rows = {name: i for i, name in enumerate(self.stock_names)}
-        matrix = np.zeros((len(self.stocks), len(self.flows)))
-        for j, flow in enumerate(self.flows):
-            if flow.source is not None:
-                matrix[rows[flow.source], j] -= 1.0
-            if flow.target is not None:
-                matrix[rows[flow.target], j] += 1.0
+        """The matrix ``N`` (stocks x flows): -1 at a flow's source, +1 at its target; an
+        arrayed flow moves each element between the same elements of its stocks."""
+        first, offset = {}, 0
+        for stock in self.stocks:
+            first[stock.name] = offset
+            offset += len(self._rows[stock.name])
+        matrix = np.zeros((offset, len(self.flow_names)))
+        column = 0
+        for flow in self.flows:
+            size = len(self._rows[flow.name])
+            for end, sign in ((flow.source, -1.0), (flow.target, 1.0)):
+                if end is not None:
+                    rows = first[end] + np.arange(size)
+                    matrix[rows, column + np.arange(size)] += sign
+            column += size
         return matrix
 
     def visible_variables(self) -> tuple[str, ...]:
-        """Names reported in results: user stocks, flows and auxiliaries, then parameters."""
+        """Names reported in results: user stocks, flows and auxiliaries (each element of an
+        arrayed one)."""
         names = [s.name for s in self.stocks if not s.hidden]
         names += [f.name for f in self.flows if not f.hidden]
         names += [a.name for a in self.auxiliaries if not a.hidden]
-        return tuple(names)
+        return tuple(row for name in names for row in self._rows[name])

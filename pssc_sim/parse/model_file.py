@@ -18,6 +18,7 @@ import yaml
 
 from pssc_sim.errors import ModelError, did_you_mean
 from pssc_sim.ir.builtins import BUILTINS, LEVER_NAMES, RESERVED_NAMES
+from pssc_sim.ir.dimensions import Dimensions
 from pssc_sim.ir.functions import CULTURE, StatefulCall, variable_symbol
 from pssc_sim.ir.model import (
     Auxiliary,
@@ -42,7 +43,7 @@ from pssc_sim.targets import structure
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _SECTIONS = ("parameters", "stocks", "flows", "auxiliaries", "lookups")
-_TOP_KEYS = ("model", "title", "description", "time", "measures", *_SECTIONS)
+_TOP_KEYS = ("model", "title", "description", "time", "measures", "dimensions", *_SECTIONS)
 _TIME_KEYS = ("start", "stop", "dt", "save_every", "units")
 _META_KEYS = ("units", "description", "source")
 _KEYS = {
@@ -119,6 +120,10 @@ def load_model_file(path: str | Path) -> Model:
     """
     file = resolve_model_path(path)
     document = read_yaml(file)
+    if isinstance(document, Mapping) and "dimensions" in document:
+        from pssc_sim.parse.subscripts import ArrayReader  # the reader of arrayed models
+
+        return ArrayReader(str(file), document).read()
     return _Reader(str(file), document).read()
 
 
@@ -161,7 +166,7 @@ class _Reader:
                               measures=entries_names(entries["measures"]))
         parameters = tuple(self.parameter(e) for e in entries["parameters"])
         constants = {p.name: p.value for p in parameters}
-        lowerer = Lowerer(constants)
+        lowerer = self.make_lowerer(constants)
         stocks = [self.stock(e, namespace) for e in entries["stocks"]]
         flows = [self.flow(e, namespace, lowerer, set(entries_names(entries["stocks"])))
                  for e in entries["flows"]]
@@ -190,11 +195,24 @@ class _Reader:
             measures=tuple(measures),
             algebraic_order=order,
             source=self.file,
+            dimensions=self.dimension_table(),
         )
         check_initialisation(model)
         return model
 
     # -- structure -------------------------------------------------------------------------
+
+    def allowed_keys(self, section: str) -> tuple[str, ...]:
+        """The keys an entry of ``section`` may have."""
+        return _KEYS[section]
+
+    def dimension_table(self) -> Dimensions:
+        """The model's dimensions (none: see :mod:`pssc_sim.parse.subscripts`)."""
+        return Dimensions()
+
+    def make_lowerer(self, constants: Mapping[str, float]) -> Lowerer:
+        """The lowering of stateful builtins for this document."""
+        return Lowerer(constants)
 
     def check_keys(self, mapping: Mapping[str, Any], allowed: tuple[str, ...], path: str) -> None:
         for key in mapping:
@@ -223,7 +241,7 @@ class _Reader:
             # YAML 1.1 reads a bare `true:` key (a measure's true value) as the boolean True.
             fields: dict[str, Any] = {
                 (_BOOLEAN_KEYS[k] if isinstance(k, bool) else k): v for k, v in value.items()}
-            self.check_keys(fields, _KEYS[section], path)
+            self.check_keys(fields, self.allowed_keys(section), path)
             return fields
         shorthand = _SHORTHAND.get(section)
         if shorthand is None or value is None:
