@@ -143,9 +143,9 @@ class _Source:
         self.names: dict[sympy.Symbol, str] = dict(_CLOCK_NAMES)
         for item in model.declarations():
             self.names[variable_symbol(item.name)] = local_name(item.name)
-        templates = {lk.name: f"np.interp({{}}, _x_{lk.name}, _y_{lk.name})"
-                     for lk in model.lookups if lk.extrapolation.value == "flat"}
-        self.printer = ArrayPrinter(self.names, templates)
+        self.templates = {lk.name: f"np.interp({{}}, _x_{lk.name}, _y_{lk.name})"
+                          for lk in model.lookups if lk.extrapolation.value == "flat"}
+        self.printer = ArrayPrinter(self.names, self.templates)
         self.stocks = blocks(model, [s.name for s in model.stocks])
         self.parameters = blocks(model, [p.name for p in model.parameters])
         self.discrete = blocks(model, [d.name for d in model.discrete])
@@ -158,6 +158,13 @@ class _Source:
         if not dims:
             return expr
         return array_op(Broadcast(self.model.dimensions.shape(dims)))(expr)
+
+    def body(self) -> _Body:
+        """Lines of one function, with a printer of their own for the shared terms."""
+        names = dict(self.names)
+        printer = ArrayPrinter(names, self.templates)
+        printer.constants = self.printer.constants
+        return _Body(printer, names)
 
     def loads(self, used: set[str], with_state: bool) -> list[str]:
         groups = [("p", self.parameters)]
@@ -189,7 +196,7 @@ class _Source:
         outputs = [self.full_output(o) for o in self.outputs] if with_outputs else []
         roots = [*rates, *updates, *outputs]
         order = list(self.equations) if with_outputs else needed(self.equations, roots)
-        body = _Body(self.printer, dict(self.names))
+        body = self.body()
         targets = [local_name(n) for n in order]
         body.assign_all([*targets, *(f"_r{i}" for i in range(len(roots)))],
                         [*(self.equations[n] for n in order), *roots])
@@ -230,7 +237,7 @@ class _Source:
         sources.update({s.name: self.full(s.name, s.initial) for s in model.discrete})
         sources.update(self.equations)
         order = list(initial_order(model))
-        body = _Body(self.printer, dict(self.names))
+        body = self.body()
         body.assign_all([local_name(n) for n in order], [sources[n] for n in order])
         delays = [s for s in model.discrete if isinstance(s, FixedDelay)]
         used = {s.name for e in [*sources.values(), *(s.delay for s in delays)]
@@ -266,6 +273,8 @@ def _literal(value: tuple[Any, ...]) -> str:
     """A constant of the module: index positions as an integer array, pieces as tuples."""
     if all(isinstance(v, int) for v in value):
         return f"np.array({list(value)!r}, dtype=np.intp)"
+    if all(isinstance(v, float) for v in value):
+        return f"np.array({list(value)!r}, dtype=float)"
     return repr(value)
 
 

@@ -246,6 +246,17 @@ class Assemble(ArraySpec):
 
 
 @dataclass(frozen=True, slots=True)
+class Values(ArraySpec):
+    """Numbers given per element (row order) of a variable over ``shape``."""
+
+    shape: tuple[int, ...]
+    values: tuple[float, ...]
+
+    def render(self, args: Sequence[str], constants: dict[str, tuple[Any, ...]]) -> str:
+        return f"{_constant(constants, self.values)}.reshape({', '.join(map(str, self.shape))}, 1)"
+
+
+@dataclass(frozen=True, slots=True)
 class Broadcast(ArraySpec):
     """A value spread to the full ``shape`` of its variable (members last)."""
 
@@ -378,3 +389,28 @@ def _place(table: Dimensions, ref: Reference, dim: str, subscript: str, target: 
 def element_positions(table: Dimensions, dims: Sequence[str]) -> Iterator[tuple[int, ...]]:
     """Every combination of element positions over ``dims``, in row order."""
     return itertools.product(*(range(table[d].size) for d in dims))
+
+
+def selected_rows(table: Dimensions, name: str, dims: Sequence[str],
+                  text: str) -> list[str] | None:
+    """The element names of ``name`` that ``text`` selects, or None if it is not a selection.
+
+    ``text`` is a list of subscripts, one per dimension: an element, a subrange or the dimension
+    itself (all its elements).
+
+    >>> table = Dimensions((Dimension("g", ("a", "b", "c")), Dimension("ab", ("a", "b"), "g")))
+    >>> selected_rows(table, "x", ("g",), "ab"), selected_rows(table, "x", ("g",), "d")
+    (['x[a]', 'x[b]'], None)
+    """
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != len(dims):
+        return None
+    lists: list[tuple[str, ...]] = []
+    for part, dim in zip(parts, dims, strict=True):
+        if part in table and table.root(part) == table.root(dim):
+            lists.append(table[part].elements)
+        elif part in table[dim].elements:
+            lists.append((part,))
+        else:
+            return None
+    return [label(name, combo) for combo in itertools.product(*lists)]

@@ -18,7 +18,7 @@ import numpy as np
 import sympy
 
 from pssc_sim.errors import ModelError
-from pssc_sim.ir.dimensions import Dimensions
+from pssc_sim.ir.dimensions import Dimensions, selected_rows
 
 
 class Perspective(enum.Enum):
@@ -385,6 +385,19 @@ class Model:
     def discrete_names(self) -> tuple[str, ...]:
         """Names of the discrete states, in the row order of their array."""
         return self._labels(self.discrete)
+
+    def parameter_rows(self, key: str) -> tuple[str, ...] | None:
+        """The parameter rows ``key`` names: one row (``k``, ``rate[A]``), a whole arrayed
+        parameter (``rate``) or a slice (``rate[young, A]`` with a subrange); None if none."""
+        item = self._index.get(key)
+        if isinstance(item, Parameter):
+            return self._rows[key]
+        name, bracket, rest = key.partition("[")
+        item = self._index.get(name)
+        if not bracket or not rest.endswith("]") or not isinstance(item, Parameter):
+            return None
+        rows = selected_rows(self.dimensions, name, item.dims, rest[:-1]) if item.dims else None
+        return tuple(rows) if rows else None
 
     def parameter_values(self) -> tuple[float, ...]:
         """The parameter values written in the model, in the row order of the parameters."""

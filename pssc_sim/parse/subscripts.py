@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import itertools
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -27,6 +26,7 @@ from pssc_sim.ir.dimensions import (
     Dimensions,
     Reduce,
     Reference,
+    Values,
     align,
     array_op,
 )
@@ -159,8 +159,8 @@ class ArrayReader(_Reader):
             for value in values:
                 if str(value) not in table[other].elements:
                     hint = did_you_mean(str(value), table[other].elements)
-                    raise self.error(path, f"'{value}' is not an element of '{other}'."
-                                     f"{hint or ' Use its elements.'}")
+                    raise self.error(path, f"'{value}' is not an element of '{other}' (got "
+                                     f"{values}).{hint or ' Use its elements.'}")
             result.append((other, tuple(str(v) for v in values)))
         return tuple(result)
 
@@ -209,8 +209,8 @@ class ArrayReader(_Reader):
         names = super().check_names(entries)
         for entry in (e for section in entries.values() for e in section):
             if entry.name in self.table or self.table.element_root(entry.name):
-                what = "dimension" if entry.name in self.table else "element"
-                raise self.error(entry.path, f"the name '{entry.name}' is also a {what} "
+                what = "a dimension" if entry.name in self.table else "an element"
+                raise self.error(entry.path, f"the name '{entry.name}' is also {what} "
                                              f"(got {entry.name!r}). Rename one of them")
         return names
 
@@ -253,13 +253,14 @@ class ArrayReader(_Reader):
             return tuple(float(v) for v in array.ravel())
         return (self.number(raw, path),) * self.table.size(dims)
 
-    def check_covered(self, path: str, missing: np.ndarray, dims: tuple[str, ...]) -> None:
+    def check_covered(self, path: str, missing: np.ndarray, dims: tuple[str, ...],
+                      what: str = "value") -> None:
         if missing.any():
             first = next(zip(*np.nonzero(missing), strict=True))
             names = [self.table[d].elements[i] for d, i in zip(dims, first, strict=True)]
-            raise self.error(path, f"{int(missing.sum())} element(s) have no value, such as "
+            raise self.error(path, f"{int(missing.sum())} element(s) have no {what}, such as "
                              f"[{','.join(names)}] (got keys for the others). Cover every "
-                             "element, or give one value for all")
+                             f"element, or give one {what} for all")
 
     def selector(self, path: str, text: str,
                  dims: tuple[str, ...]) -> tuple[list[tuple[int, ...]], list[Axis]]:
@@ -343,6 +344,9 @@ class ArrayReader(_Reader):
                                        "dims: [...] to the variable")
             return self.piece(entry, path, raw, namespace, [])
         target = [Axis(d, frozenset({d})) for d in dims]
+        if isinstance(raw, list):
+            values = self.values(path, raw, dims)
+            raw = array_op(Values(self.table.shape(dims), values))()
         if not isinstance(raw, Mapping) and exceptions is None:
             return self.piece(entry, path, raw, namespace, target)
         pieces: list[tuple[list[tuple[int, ...]], sympy.Expr]] = []
@@ -366,12 +370,14 @@ class ArrayReader(_Reader):
                                      "except:")
                 covered[block] = True
                 pieces.append((positions, self.piece(entry, sub, text, namespace, axes)))
-        self.check_covered(path, ~covered, dims)
+        self.check_covered(path, ~covered, dims, "equation")
         spec = Assemble(self.table.shape(dims), tuple(tuple(p) for p, _ in pieces))
         return array_op(spec)(*(e for _, e in pieces))
 
     def piece(self, entry: _Entry, path: str, text: Any, namespace: Namespace,
               target: list[Axis]) -> sympy.Expr:
+        if isinstance(text, ArrayOp):
+            return text
         where = self.where(path)
         scope = Scope(self, target, where)
         expr = parse_expression(text, where=where,
@@ -478,20 +484,3 @@ class Scope:
                         axes[dim] = Axis(dim, frozenset({dim}))
         return list(axes.values())
 
-
-def selector_rows(model_dims: Dimensions, name: str, dims: Sequence[str],
-                  text: str) -> list[str] | None:
-    """The element names of ``name`` that ``text`` (``"0-4, A"``, a subrange, a dimension)
-    selects, or None if it is not a selector of these dimensions."""
-    parts = [p.strip() for p in text.split(",")]
-    if len(parts) != len(dims):
-        return None
-    lists: list[list[str]] = []
-    for part, dim in zip(parts, dims, strict=True):
-        if part in model_dims and model_dims.root(part) == model_dims.root(dim):
-            lists.append(list(model_dims[part].elements))
-        elif part in model_dims[dim].elements:
-            lists.append([part])
-        else:
-            return None
-    return [f"{name}[{','.join(c)}]" for c in itertools.product(*lists)]
