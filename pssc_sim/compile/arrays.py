@@ -326,7 +326,7 @@ def compile_arrayed(model: Model, outputs: Sequence[str] | None = None) -> Compi
     ...                     "stocks: {x: {dims: [g], initial: 1}}\\n"
     ...                     "flows: {out: {from: x, rate: x}}\\n")
     >>> compiled = compile_arrayed(load_model(path))
-    >>> compiled.outputs, compiled.N.tolist()
+    >>> compiled.outputs, compiled.N.toarray().tolist()
     (('x[a]', 'x[b]', 'out[a]', 'out[b]'), [[-1.0, 0.0], [0.0, -1.0]])
     """
     chosen = array_outputs(model, outputs)
@@ -354,7 +354,7 @@ def compile_arrayed(model: Model, outputs: Sequence[str] | None = None) -> Compi
             fixed.extend(range(row, row + size))
         row += size
     prepared = Kernels(rates, full, rates_scalar, full_scalar, bind_rates)
-    return CompiledModel(model=model, N=model.stoichiometry(), outputs=labels, source=source,
+    return CompiledModel(model=model, N=model.sparse_stoichiometry(), outputs=labels, source=source,
                          initial=space["initial"], rates=rates, full=full,
                          rates_scalar=rates_scalar, full_scalar=full_scalar, prepare=prepare,
                          prepared=prepared, fixed_delays=tuple(fixed))

@@ -43,7 +43,8 @@ class CompiledModel:
     model
         The IR it was compiled from.
     N
-        The stoichiometry matrix, stocks x flows (``d(stocks)/dt = N @ flows``).
+        The stoichiometry matrix, stocks x flows (``d(stocks)/dt = N @ flows``); a
+        ``scipy.sparse.csr_array`` for a model with dimensions.
     outputs
         Names of the recorded outputs, in the row order of ``out``.
     source
@@ -59,7 +60,7 @@ class CompiledModel:
     """
 
     model: Model
-    N: np.ndarray
+    N: Any
     outputs: tuple[str, ...]
     source: str
     initial: Kernel

@@ -85,6 +85,7 @@ class Dimensions:
     items: tuple[Dimension, ...] = ()
     _index: Mapping[str, Dimension] = field(default_factory=dict, repr=False)
     _owner: Mapping[str, str] = field(default_factory=dict, repr=False)
+    _where: Mapping[str, Mapping[str, int]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         index = {d.name: d for d in self.items}
@@ -95,6 +96,12 @@ class Dimensions:
                     owner.setdefault(element, dim.name)
         object.__setattr__(self, "_index", MappingProxyType(index))
         object.__setattr__(self, "_owner", MappingProxyType(owner))
+        object.__setattr__(self, "_where", MappingProxyType(
+            {d.name: {e: i for i, e in enumerate(d.elements)} for d in self.items}))
+
+    def position(self, name: str, element: str) -> int | None:
+        """The position of ``element`` in the dimension ``name``, None if it is not there."""
+        return self._where[name].get(element)
 
     def __bool__(self) -> bool:
         return bool(self.items)
@@ -126,8 +133,8 @@ class Dimensions:
 
     def positions(self, name: str) -> tuple[int, ...]:
         """Positions of the elements of ``name`` among those of its root."""
-        root = self._index[self.root(name)].elements
-        return tuple(root.index(e) for e in self._index[name].elements)
+        where = self._where[self.root(name)]
+        return tuple(where[e] for e in self._index[name].elements)
 
     def shape(self, dims: Sequence[str]) -> tuple[int, ...]:
         """Number of elements along each of ``dims``."""
@@ -150,23 +157,25 @@ class Dimensions:
     def correspondence(self, source: str, target: str) -> tuple[int, ...] | None:
         """For each element of ``target``, its position in ``source``; None if they do not
         correspond (neither the same family nor joined by a mapping)."""
-        src, tgt = self._index[source].elements, self._index[target].elements
+        src, tgt = self._where[source], self._index[target].elements
+        if source == target:
+            return tuple(range(len(tgt)))
         if self.root(source) == self.root(target):
-            return tuple(src.index(e) for e in tgt) if set(tgt) <= set(src) else None
+            return tuple(src[e] for e in tgt) if all(e in src for e in tgt) else None
         for dim in self.items:
             for other, images in dim.maps:
                 pairs = dict(zip(dim.elements, images, strict=True))
                 mine, theirs = self.root(dim.name), self.root(other)
                 if (mine == self.root(target) and theirs == self.root(source)
                         and all(e in pairs and pairs[e] in src for e in tgt)):
-                    return tuple(src.index(pairs[e]) for e in tgt)
+                    return tuple(src[pairs[e]] for e in tgt)
                 if mine == self.root(source) and theirs == self.root(target):
                     inverse: dict[str, list[str]] = {}
                     for element, image in pairs.items():
                         if element in src:
                             inverse.setdefault(image, []).append(element)
                     if all(len(inverse.get(e, ())) == 1 for e in tgt):
-                        return tuple(src.index(inverse[e][0]) for e in tgt)
+                        return tuple(src[inverse[e][0]] for e in tgt)
         return None
 
 

@@ -13,6 +13,7 @@ import enum
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import sympy
@@ -417,20 +418,40 @@ class Model:
     def stoichiometry(self) -> np.ndarray:
         """The matrix ``N`` (stocks x flows): -1 at a flow's source, +1 at its target; an
         arrayed flow moves each element between the same elements of its stocks."""
+        rows, columns, signs = self._stoichiometry_entries()
+        matrix = np.zeros((len(self.stock_names), len(self.flow_names)))
+        np.add.at(matrix, (rows, columns), signs)
+        return matrix
+
+    def sparse_stoichiometry(self) -> Any:
+        """:meth:`stoichiometry` as a ``scipy.sparse.csr_array``: a few entries per column,
+        where the dense matrix of an arrayed model grows with the square of its elements."""
+        from scipy import sparse
+
+        rows, columns, signs = self._stoichiometry_entries()
+        shape = (len(self.stock_names), len(self.flow_names))
+        return sparse.csr_array((signs, (rows, columns)), shape=shape)
+
+    def _stoichiometry_entries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         first, offset = {}, 0
         for stock in self.stocks:
             first[stock.name] = offset
             offset += len(self._rows[stock.name])
-        matrix = np.zeros((offset, len(self.flow_names)))
+        rows: list[np.ndarray] = []
+        columns: list[np.ndarray] = []
+        signs: list[np.ndarray] = []
         column = 0
         for flow in self.flows:
             size = len(self._rows[flow.name])
             for end, sign in ((flow.source, -1.0), (flow.target, 1.0)):
                 if end is not None:
-                    rows = first[end] + np.arange(size)
-                    matrix[rows, column + np.arange(size)] += sign
+                    rows.append(first[end] + np.arange(size))
+                    columns.append(column + np.arange(size))
+                    signs.append(np.full(size, sign))
             column += size
-        return matrix
+        if not rows:
+            return np.zeros(0, int), np.zeros(0, int), np.zeros(0)
+        return np.concatenate(rows), np.concatenate(columns), np.concatenate(signs)
 
     def visible_variables(self) -> tuple[str, ...]:
         """Names reported in results: user stocks, flows and auxiliaries (each element of an
