@@ -378,3 +378,36 @@ ERRORS = [
 def test_error_messages(make_model: WriteModel, text: str, message: str) -> None:
     with pytest.raises(ps.ModelError, match=r"model\.yaml: " + ".*" + message):
         make_model(text)
+
+
+def test_documented_example_runs() -> None:
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "docs" / "subscripts.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(model: population.*?)```", text, re.S)
+    assert block is not None
+    model = load_text(block.group(1))
+    first = ps.simulate(model).to_frame().iloc[0]
+    # births into 0-4 of group B: 0.06 * population[15-64, B] * weight = 0.06 * 300
+    assert first["births[0-4,B]"] == pytest.approx(0.06 * 300)
+    assert first["emigration[65+,A]"] == 0.0
+    assert first["total"] == pytest.approx(4 * 1000)
+
+
+def test_lookups_and_implicit_methods_over_arrays(make_model: WriteModel) -> None:
+    model = make_model("""
+        time: {stop: 2, dt: 0.5}
+        dimensions: {g: [a, b, c]}
+        parameters: {k: {dims: [g], value: [0.5, 1.5, 3]}}
+        stocks: {x: {dims: [g], initial: 1}}
+        flows: {out: {from: x, rate: effect(k) * x}}
+        lookups: {effect: {points: [[0, 0], [1, 1], [2, 4]]}}
+    """)
+    row = ps.simulate(model).to_frame().iloc[0]
+    # effect: 0.5 -> 0.5, 1.5 -> 2.5, 3 -> 4 (flat beyond the last point)
+    assert [row[f"out[{g}]"] for g in "abc"] == [0.5, 2.5, 4.0]
+    exact = np.exp(-np.array([0.5, 2.5, 4.0]) * 2)
+    for method in ("rk45", "bdf", "radau", "lsoda"):
+        res = ps.simulate(model, method=method, rtol=1e-10, atol=1e-12)
+        assert np.allclose([res[f"x[{g}]"].iloc[-1] for g in "abc"], exact, rtol=1e-6), method
