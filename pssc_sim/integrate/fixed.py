@@ -206,7 +206,8 @@ def _run_arrays(compiled: CompiledModel, p: np.ndarray, plan: FixedStepPlan, met
 
 def key_path(model: Model, name: str) -> str:
     """Where the variable ``name`` is defined in its model file, e.g. ``auxiliaries.x``."""
-    item = model[name] if name in model else None  # noqa: SIM401 - Model has no get()
+    variable = name.partition("[")[0]  # an element of an arrayed variable: x[a,b]
+    item = model[variable] if variable in model else None  # noqa: SIM401 - Model has no get()
     for kind, section in ((Stock, "stocks"), (Flow, "flows"), (Auxiliary, "auxiliaries")):
         if isinstance(item, kind):
             return f"{section}.{name}"

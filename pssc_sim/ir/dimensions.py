@@ -154,28 +154,53 @@ class Dimensions:
         lists = [self._index[d].elements for d in dims]
         return [label(name, combo) for combo in itertools.product(*lists)]
 
-    def correspondence(self, source: str, target: str) -> tuple[int, ...] | None:
+    def correspondence(self, source: str, target: str,
+                       via: str | None = None) -> tuple[int, ...] | None:
         """For each element of ``target``, its position in ``source``; None if they do not
-        correspond (neither the same family nor joined by a mapping)."""
-        src, tgt = self._where[source], self._index[target].elements
-        if source == target:
-            return tuple(range(len(tgt)))
-        if self.root(source) == self.root(target):
-            return tuple(src[e] for e in tgt) if all(e in src for e in tgt) else None
+        correspond.
+
+        ``via`` is the dimension written in the reference (the source's own by default): each
+        target element stands for an element of ``via`` (itself, or its image under a mapping
+        between ``via`` and ``target``), which is then found in ``source`` by name.
+        """
+        via = via or source
+        images = self._images(via, target)
+        if images is None:
+            return None
+        src = self._where[source]
+        if source == target == via:
+            return tuple(range(len(images)))
+        return tuple(src[e] for e in images) if all(e in src for e in images) else None
+
+    def _images(self, via: str, target: str) -> tuple[str, ...] | None:
+        """The element of ``via`` each element of ``target`` stands for."""
+        tgt = self._index[target].elements
+        if via == target:
+            return tgt
+        # a mapping between the families stands for its subranges too; within one family only
+        # the mapping between these very dimensions counts
+        for exact in (True, False) if self.root(via) != self.root(target) else (True,):
+            mapped = self._mapped(via, target, exact)
+            if mapped is not None:
+                return mapped
+        return tgt if self.root(via) == self.root(target) else None
+
+    def _mapped(self, via: str, target: str, exact: bool) -> tuple[str, ...] | None:
+        def same(a: str, b: str) -> bool:
+            return a == b if exact else self.root(a) == self.root(b)
+
+        tgt = self._index[target].elements
         for dim in self.items:
             for other, images in dim.maps:
                 pairs = dict(zip(dim.elements, images, strict=True))
-                mine, theirs = self.root(dim.name), self.root(other)
-                if (mine == self.root(target) and theirs == self.root(source)
-                        and all(e in pairs and pairs[e] in src for e in tgt)):
-                    return tuple(src[pairs[e]] for e in tgt)
-                if mine == self.root(source) and theirs == self.root(target):
+                if same(dim.name, target) and same(other, via) and all(e in pairs for e in tgt):
+                    return tuple(pairs[e] for e in tgt)
+                if same(dim.name, via) and same(other, target):
                     inverse: dict[str, list[str]] = {}
                     for element, image in pairs.items():
-                        if element in src:
-                            inverse.setdefault(image, []).append(element)
+                        inverse.setdefault(image, []).append(element)
                     if all(len(inverse.get(e, ())) == 1 for e in tgt):
-                        return tuple(src[inverse[e][0]] for e in tgt)
+                        return tuple(inverse[e][0] for e in tgt)
         return None
 
 
@@ -341,7 +366,7 @@ def align(table: Dimensions, ref: Reference, target: Sequence[Axis], where: str)
     for dim, subscript in zip(ref.dims, subscripts, strict=True):
         if subscript.rstrip("!") in table:
             j = _place(table, ref, dim, subscript, target, places, where)
-            positions = table.correspondence(dim, target[j].dim)
+            positions = table.correspondence(dim, target[j].dim, subscript.rstrip("!"))
             if positions is None:
                 raise ModelError(f"{where}: the dimension '{subscript}' of '{ref.name}' does not "
                                  f"match '{target[j].dim}' (got {_written(ref)}). Use the same "
@@ -382,7 +407,7 @@ def _place(table: Dimensions, ref: Reference, dim: str, subscript: str, target: 
     tests: list[Callable[[Axis], bool]] = [
         lambda a: subscript in a.labels,
         lambda a: table.root(a.dim) == table.root(name),
-        lambda a: table.correspondence(dim, a.dim) is not None]
+        lambda a: table.correspondence(dim, a.dim, name) is not None]
     for test in tests:
         matches = [j for j in free if test(target[j])]
         if matches:

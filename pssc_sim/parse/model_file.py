@@ -119,12 +119,17 @@ def load_model_file(path: str | Path) -> Model:
     ('x',)
     """
     file = resolve_model_path(path)
-    document = read_yaml(file)
+    return read_document(str(file), read_yaml(file))
+
+
+def read_document(file: str, document: Any) -> Model:
+    """Validate and lower a model document read from ``file`` (a YAML file, or an imported
+    model)."""
     if isinstance(document, Mapping) and "dimensions" in document:
         from pssc_sim.parse.subscripts import ArrayReader  # the reader of arrayed models
 
-        return ArrayReader(str(file), document).read()
-    return _Reader(str(file), document).read()
+        return ArrayReader(file, document).read()
+    return _Reader(file, document).read()
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from pssc_sim.errors import ModelError
+from pssc_sim.parse.translate.arrays import ArrayImport, emit_arrayed
 from pssc_sim.parse.translate.names import NameMap, name_key
 from pssc_sim.parse.translate.syntax import (
     Context,
@@ -199,6 +200,8 @@ class _Builder:
         self.instances: dict[str, int] = {}
         self.active_texts: dict[str, str] = {}
         self.time_block: dict[str, Any] = {}
+        self.arrays = (ArrayImport(self.main, self.names, str(source))
+                       if self.main.subscripts else None)
 
     def where(self, name: str) -> str:
         return f"{self.source}: {name}"
@@ -223,6 +226,9 @@ class _Builder:
             "title": f"{self.source.name} (imported)",
             "time": time,
         }
+        if self.arrays is not None:
+            document["dimensions"] = self.arrays.dimensions()
+            self.document["parameters"].update(self.arrays.index_parameters)
         document.update({k: v for k, v in self.document.items() if v})
         return Translation(self.source, document, dict(self.names.original),
                            dict(self.names.by_key))
@@ -293,6 +299,9 @@ class _Builder:
         components = list(element.components)
         if not components:
             raise ModelError(f"{where}: the variable has no equation. Give it one")
+        if self.arrays is not None and (len(components) > 1 or components[0].subscripts[0]):
+            ident = self.names.add(f"{prefix} {name}" if prefix else name, hidden=bool(prefix))
+            return _Item(ident, element, "arrayed", components)
         if any(c.subscripts and c.subscripts[0] for c in components) or len(components) > 1:
             raise ModelError(f"{where}: unsupported construct 'subscripts'. Subscripted "
                              "variables are not supported yet; flatten them")
@@ -341,12 +350,14 @@ class _Builder:
     def new_context(self, name: str, owner: str, scope: _Scope, *,
                     initial: bool = False) -> Context:
         return Context(self.where(name), owner, scope, self.inline_lookup, self.call_macro,
-                       self.fixed_order, initial)
+                       self.fixed_order, initial, arrays=self.arrays)
 
     def emit(self, item: _Item, scope: _Scope, flows: Mapping[str, Mapping[str, str]]) -> None:
         meta = self.meta(item, parameter=item.kind == "parameter" and item.ident not in flows)
         ctx = self.context(item, scope)
-        if item.kind == "parameter" and item.ident not in flows:
+        if item.kind == "arrayed":
+            emit_arrayed(self, item, scope, meta)
+        elif item.kind == "parameter" and item.ident not in flows:
             self.document["parameters"][item.ident] = {"value": _plain(item.ast), **meta}
         elif item.kind == "lookup":
             self.document["lookups"][item.ident] = {**self.lookup_entry(item.ast, ctx), **meta}

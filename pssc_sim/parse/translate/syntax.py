@@ -30,6 +30,7 @@ _SAME = {
     "integer": "INTEGER", "xidz": "XIDZ", "zidz": "ZIDZ", "step": "STEP",
     "ramp": "RAMP", "Xramp": "RAMP", "pulse": "PULSE", "min": "MIN", "max": "MAX",
     "if_then_else": "IF_THEN_ELSE", "power": "POWER",
+    "sum": "SUM", "prod": "PROD", "vmin": "VMIN", "vmax": "VMAX",
 }
 
 
@@ -60,13 +61,14 @@ class Context:
     fixed_order: Callable[[Context, Any, Any], int]
     initial: bool = False
     notes: list[str] = field(default_factory=list)
+    arrays: Any = None  # the subscript ranges (parse.translate.arrays.ArrayImport), if any
 
     def error(self, what: str, fix: str) -> ModelError:
         return ModelError(f"{self.where}: {what}. {fix}")
 
     def in_initial(self) -> Context:
         return Context(self.where, self.owner, self.scope, self.inline_lookup, self.call_macro,
-                       self.fixed_order, True, self.notes)
+                       self.fixed_order, True, self.notes, self.arrays)
 
 
 def number(value: float) -> str:
@@ -135,6 +137,12 @@ def _construct(kind: str) -> str:
 
 
 def _reference(node: Any, ctx: Context) -> str:
+    if ctx.arrays is not None and ctx.arrays.is_range(node.reference):
+        return str(ctx.arrays.range_value(node.reference))
+    if node.subscripts is not None and ctx.arrays is not None:
+        base = _reference(type(node)(node.reference, None), ctx)
+        parts = ", ".join(ctx.arrays.subscript(str(s)) for s in node.subscripts.subscripts)
+        return f"{base}[{parts}]"
     if node.subscripts is not None:
         raise ctx.error(f"unsupported construct 'subscripts' (got {node.reference}"
                         f"{list(node.subscripts.subscripts)})", "Subscripted models are not "
@@ -172,6 +180,12 @@ def _arithmetic(node: Any, ctx: Context) -> str:
         # The translator reads '-2^2' as (-2)^2; in Vensim the minus binds looser: -(2^2).
         text = f"(-{number(-float(first))} ** {args[1]})"
         operators, args = operators[1:], [text, *args[2:]]
+    if len(operators) > 1 and set(operators) == {"^"}:
+        # a chain of powers groups from the right, as in Vensim: 4^3^2 is 4^(3^2)
+        text = args[-1]
+        for arg in reversed(args[:-1]):
+            text = f"({arg} ** {text})"
+        return text
     for op, arg in zip(operators, args[1:], strict=True):
         symbol = _ARITHMETIC.get(op)
         if symbol is None:
@@ -208,6 +222,9 @@ def _call(node: Any, ctx: Context) -> str:
     expanded = ctx.call_macro(ctx, name, args)
     if expanded is not None:
         return expanded
+    if name == "elmcount" and ctx.arrays is not None and args \
+            and type(args[0]).__name__ == "ReferenceStructure":
+        return f"ELMCOUNT({ctx.arrays.range_ident(args[0].reference)})"
     special = _CALLS.get(name)
     if special is not None:
         return special([render(a, ctx) for a in args])

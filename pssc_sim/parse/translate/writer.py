@@ -10,7 +10,7 @@ import yaml
 
 from pssc_sim.errors import ModelError
 from pssc_sim.ir.model import Model
-from pssc_sim.parse.model_file import _Reader
+from pssc_sim.parse.model_file import read_document
 from pssc_sim.parse.translate.document import Translation, translate
 
 _SECTIONS = ("parameters", "stocks", "flows", "auxiliaries", "lookups")
@@ -43,7 +43,7 @@ def load_translated(path: str | Path) -> Model:
 
 def read_translation(translation: Translation) -> Model:
     """Validate and lower a translated document into the IR."""
-    return _Reader(str(translation.source), dict(translation.document)).read()
+    return read_document(str(translation.source), dict(translation.document))
 
 
 def write_yaml(translation: Translation) -> str:
@@ -76,7 +76,7 @@ def convert(source_path: str | Path, target_path: str | Path) -> Path:
     text = write_yaml(translation)
     target = Path(target_path)
     document = yaml.safe_load(text)
-    _Reader(str(target), document).read()
+    read_document(str(target), document)
     try:
         target.write_text(text, encoding="utf-8")
     except OSError as exc:
