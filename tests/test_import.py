@@ -169,3 +169,14 @@ def test_delay_n_sees_past_delay_times(tmp_path: Path) -> None:
     constant = ps.simulate(write(tmp_path, "pipe2.mdl", text.replace("2 + STEP(2, 3)", "2")))
     assert res["out"].iloc[:4].tolist() == constant["out"].iloc[:4].tolist()
     assert res["out"].iloc[5] != constant["out"].iloc[5]
+
+
+def test_elements_as_values_quantum_and_hyperbolic_functions(tmp_path: Path) -> None:
+    text = ("A: a1, a2, a3 ~~|\nIs second[A] = IF THEN ELSE(A = a2, 1, 0) ~~|\n"
+            "Q = QUANTUM(7.5, 2) ~~|\nKeep = QUANTUM(7.5, 0) ~~|\nH = COSH(1) - SINH(1) ~~|\n"
+            "T = TANH(0.5) ~~|\n" + CONTROL)
+    row = ps.simulate(ps.load_model(write(tmp_path, "values.mdl", text))).to_frame().iloc[0]
+    assert [row[f"is_second[a{i}]"] for i in (1, 2, 3)] == [0.0, 1.0, 0.0]
+    assert (row["q"], row["keep"]) == (6.0, 7.5)
+    assert row["h"] == pytest.approx(np.exp(-1.0))
+    assert row["t"] == pytest.approx(np.tanh(0.5))

@@ -116,6 +116,14 @@ class ArrayImport:
                              "subscript range")
         return matches[0]
 
+    def is_element(self, name: str) -> bool:
+        return any(name_key(e) == name_key(name) for e in self.owner)
+
+    def element_value(self, name: str) -> int:
+        """An element used as a value: its position (from 1) in its root range."""
+        element = self.element(name)
+        return self.flat[self.owner[element]].index(element) + 1
+
     def range_ident(self, name: str) -> str:
         return self.ident[name_key(name)]
 

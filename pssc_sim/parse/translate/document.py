@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from pssc_sim.errors import ModelError
 from pssc_sim.parse.translate.arrays import ArrayImport, emit_arrayed
 from pssc_sim.parse.translate.names import NameMap, name_key
@@ -500,6 +502,8 @@ class _Builder:
 
         if is_number(ast):
             return float(ast)
+        if isinstance(ast, np.ndarray):
+            return float(np.min(ast))
         kind = type(ast).__name__
         time = self.time_block
         if kind == "ReferenceStructure":
@@ -513,6 +517,10 @@ class _Builder:
             if item is not None and item.kind in ("parameter", "auxiliary") \
                     and key not in seen:
                 return self.value_at_start(item.ast, scope, ctx, (*seen, key))
+            if item is not None and item.kind == "arrayed" and key not in seen:
+                # one order for every element: the smallest value bounds the stages
+                return min(float(np.min(self.value_at_start(c.ast, scope, ctx, (*seen, key))))
+                           for c in item.ast)
         elif kind == "ArithmeticStructure":
             args = [again(a) for a in ast.arguments]
             if list(ast.operators) == ["negative"]:

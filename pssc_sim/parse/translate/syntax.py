@@ -152,6 +152,8 @@ def _reference(node: Any, ctx: Context) -> str:
     if special is not None:
         return special
     text = ctx.scope.reference(key, initial=ctx.initial)
+    if text is None and ctx.arrays is not None and ctx.arrays.is_element(key):
+        return str(ctx.arrays.element_value(key))
     if text is None:
         if ctx.scope.lookup(key) is not None:
             raise ctx.error(f"the lookup '{key}' is used as a value",
@@ -265,6 +267,12 @@ _CALLS: Mapping[str, Callable[[Sequence[str]], str]] = {
     "Xpulse": _xmile_pulse,
     "Xpulse_train": _xmile_pulse_train,
     "pi": lambda a: number(math.pi),
+    # QUANTUM as PySD computes it: b * INTEGER(a / b), or a where b is below 1e-6
+    "quantum": lambda a: (f"IF_THEN_ELSE({a[1]} < 1e-06, {a[0]}, "
+                          f"{a[1]} * INTEGER({a[0]} / {a[1]}))"),
+    "sinh": lambda a: f"((EXP({a[0]}) - EXP(-({a[0]}))) / 2)",
+    "cosh": lambda a: f"((EXP({a[0]}) + EXP(-({a[0]}))) / 2)",
+    "tanh": lambda a: f"((EXP({a[0]}) - EXP(-({a[0]}))) / (EXP({a[0]}) + EXP(-({a[0]}))))",
 }
 
 

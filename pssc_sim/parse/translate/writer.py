@@ -55,6 +55,10 @@ def write_yaml(translation: Translation) -> str:
         if key in document:
             lines.append(_dump({key: document[key]}).rstrip())
     lines.append("time: " + _flow_mapping(document["time"]))
+    if document.get("dimensions"):
+        lines += ["", "# Dimensions (Vensim subscript ranges)", "dimensions:"]
+        for name, entry in document["dimensions"].items():
+            lines.append(f"  {name}: " + _flow_mapping(entry))
     for section in _SECTIONS:
         entries = document.get(section)
         if not entries:
