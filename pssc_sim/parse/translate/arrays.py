@@ -15,6 +15,7 @@ subscripts it defines and those it excepts. This module writes them in the forma
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -115,6 +116,12 @@ class ArrayImport:
             raise ModelError(f"{self.where}: unknown subscript '{name}'. Declare it in a "
                              "subscript range")
         return matches[0]
+
+    def reduce_all(self, text: str) -> str:
+        """Equation text with every range in its subscripts marked ``!`` (summed out)."""
+        idents = "|".join(sorted((re.escape(i) for i in self.ident.values()), key=len,
+                                 reverse=True))
+        return re.sub(rf"\b({idents})\b(?=\s*[,\]])", r"\1!", text) if idents else text
 
     def is_element(self, name: str) -> bool:
         return any(name_key(e) == name_key(name) for e in self.owner)

@@ -30,7 +30,8 @@ _SAME = {
     "integer": "INTEGER", "xidz": "XIDZ", "zidz": "ZIDZ", "step": "STEP",
     "ramp": "RAMP", "Xramp": "RAMP", "pulse": "PULSE", "min": "MIN", "max": "MAX",
     "if_then_else": "IF_THEN_ELSE", "power": "POWER",
-    "sum": "SUM", "prod": "PROD", "vmin": "VMIN", "vmax": "VMAX",
+    "sum": "SUM", "prod": "PROD", "vmin": "VMIN", "vmax": "VMAX", "vmin_xmile": "VMIN",
+    "vmax_xmile": "VMAX",
 }
 
 
@@ -224,6 +225,9 @@ def _call(node: Any, ctx: Context) -> str:
     expanded = ctx.call_macro(ctx, name, args)
     if expanded is not None:
         return expanded
+    if name in ("vmin_xmile", "vmax_xmile") and ctx.arrays is not None and len(args) == 1:
+        # XMILE's MIN(array) and MAX(array) run over every dimension of the argument
+        return f"{_SAME[name]}({ctx.arrays.reduce_all(render(args[0], ctx))})"
     if name == "elmcount" and ctx.arrays is not None and args \
             and type(args[0]).__name__ == "ReferenceStructure":
         return f"ELMCOUNT({ctx.arrays.range_ident(args[0].reference)})"
