@@ -411,3 +411,45 @@ def test_lookups_and_implicit_methods_over_arrays(make_model: WriteModel) -> Non
     for method in ("rk45", "bdf", "radau", "lsoda"):
         res = ps.simulate(model, method=method, rtol=1e-10, atol=1e-12)
         assert np.allclose([res[f"x[{g}]"].iloc[-1] for g in "abc"], exact, rtol=1e-6), method
+
+
+ARRAYED_LOOKUPS = """
+time: {stop: 2, dt: 1}
+dimensions: {g: [a, b], h: [x, y, z]}
+lookups:
+  effect: {dims: [g], points: {a: [[0, 0], [1, 1]], b: [[0, 0], [1, 2]]}}
+  both: {dims: [g, h], points: [[0, 1], [10, 11]]}
+auxiliaries:
+  e: {dims: [g], equation: effect(0.5)}
+  f: {dims: [h, g], equation: "effect[g](TIME / 2)"}
+  k: "effect[b](0.25)"
+  m: {dims: [g, h], equation: "both(TIME)"}
+"""
+
+
+def test_arrayed_lookups_by_hand(make_model: WriteModel) -> None:
+    res = ps.simulate(make_model(ARRAYED_LOOKUPS)).to_frame()
+    assert (res["e[a]"].iloc[0], res["e[b]"].iloc[0]) == (0.5, 1.0)
+    assert res["f[z,b]"].tolist() == [0.0, 1.0, 2.0]
+    assert res["f[y,a]"].tolist() == [0.0, 0.5, 1.0]  # flat beyond x = 1
+    assert res["k"].iloc[0] == 0.5
+    assert res["m[b,z]"].tolist() == [1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (("a: [[0, 0], [1, 1]], b:", "a: [[0, 0], [1, 1]], g:"),
+     r"lookups\.effect\.points\.g: these elements already have a table"),
+    ((", b: [[0, 0], [1, 2]]", ""), r"lookups\.effect\.points: 1 element\(s\) have no table, "
+                                    r"such as \[b\]"),
+    (("both: {dims: [g, h], points", "both: {dims: [g, h], extrapolation: linear, points"),
+     r"lookups\.both: an arrayed lookup takes points and flat extrapolation only"),
+    (('k: "effect[b](0.25)"', 'k: "effect(0.25)"'),
+     r"auxiliaries\.k\.equation: the dimension 'g' of 'effect' is not a dimension of this "
+     r"equation"),
+    (('k: "effect[b](0.25)"', 'k: "effect[b](0.25, 1)"'),
+     r"the lookup 'effect' takes 1 argument, not 2"),
+])
+def test_arrayed_lookup_errors(make_model: WriteModel, change: tuple[str, str],
+                               message: str) -> None:
+    with pytest.raises(ps.ModelError, match=message):
+        make_model(ARRAYED_LOOKUPS.replace(*change))

@@ -28,9 +28,10 @@ from pssc_sim.ir.dimensions import (
     array_op,
     assemble_array,
     reduce_array,
+    table_lookup,
 )
 from pssc_sim.ir.functions import FINAL_TIME, INITIAL_TIME, TIME, TIME_STEP, variable_symbol
-from pssc_sim.ir.model import FixedDelay, Model, SampleMemory
+from pssc_sim.ir.model import FixedDelay, Lookup, Model, SampleMemory
 from pssc_sim.parse.model_file import initial_order
 
 _CLOCK_NAMES = {TIME: "t", TIME_STEP: "dt", INITIAL_TIME: "t0", FINAL_TIME: "t1"}
@@ -108,7 +109,7 @@ def array_outputs(model: Model, names: Sequence[str] | None) -> list[ArrayOutput
     for name in chosen:
         if name in measures and name not in model:
             outputs.append(ArrayOutput(name, (name,), measures[name].true, (), None))
-        elif name in model and hasattr(model[name], "dims"):
+        elif name in model and not isinstance(model[name], Lookup):
             item = model[name]
             dims = item.dims  # type: ignore[attr-defined]
             outputs.append(ArrayOutput(name, model.rows(name), variable_symbol(name),
@@ -128,7 +129,7 @@ def array_outputs(model: Model, names: Sequence[str] | None) -> list[ArrayOutput
 def _element_index(model: Model) -> dict[str, tuple[str, int]]:
     index = {}
     for item in model.declarations():
-        if getattr(item, "dims", ()):
+        if getattr(item, "dims", ()) and not isinstance(item, Lookup):
             for i, row in enumerate(model.rows(item.name)):
                 index[row] = (item.name, i)
     return index
@@ -285,7 +286,7 @@ def generate_array_source(model: Model, outputs: Sequence[ArrayOutput]) -> str:
 
 def array_namespace() -> dict[str, Any]:
     """The helpers arrayed kernels call besides numpy."""
-    return {"_reduce": reduce_array, "_assemble": assemble_array}
+    return {"_reduce": reduce_array, "_assemble": assemble_array, "_table_lookup": table_lookup}
 
 
 def scalar_kernels(rates: Any, full: Any, n_stocks: int, n_discrete: int,

@@ -291,6 +291,29 @@ class Values(ArraySpec):
 
 
 @dataclass(frozen=True, slots=True)
+class TableLookup(ArraySpec):
+    """An arrayed lookup: argument 0 is the input, argument 1 the number of the table each
+    element reads (a view of :class:`Values`); flat beyond the ends."""
+
+    tables: tuple[tuple[tuple[float, ...], tuple[float, ...]], ...]
+
+    def render(self, args: Sequence[str], constants: dict[str, tuple[Any, ...]]) -> str:
+        return f"_table_lookup({args[0]}, {args[1]}, {_constant(constants, self.tables)})"
+
+
+def table_lookup(x: Any, index: Any,
+                 tables: Sequence[tuple[Sequence[float], Sequence[float]]]) -> Any:
+    """Kernel helper of :class:`TableLookup`: each element through its own table."""
+    values, which = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(index))
+    result = np.empty(values.shape)
+    for k, (xs, ys) in enumerate(tables):
+        mask = which == k
+        if mask.any():
+            result[mask] = np.interp(values[mask], xs, ys)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
 class Broadcast(ArraySpec):
     """A value spread to the full ``shape`` of its variable (members last)."""
 

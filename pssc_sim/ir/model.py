@@ -205,6 +205,10 @@ class Lookup:
     y: tuple[float, ...]
     extrapolation: Extrapolation = Extrapolation.FLAT
     meta: Meta = Meta()
+    dims: tuple[str, ...] = ()
+    #: one ``(x, y)`` table per element of an arrayed lookup, in row order (``x``/``y`` are the
+    #: first); equations call it through :class:`~pssc_sim.ir.dimensions.TableLookup`
+    tables: tuple[tuple[tuple[float, ...], tuple[float, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.x) != len(self.y) or len(self.x) < 1:

@@ -342,6 +342,11 @@ class _Translator:
         )
 
     def visit_Call(self, node: ast.Call) -> sympy.Basic:
+        arrays = self.namespace.arrays
+        if (arrays is not None and isinstance(node.func, ast.Subscript)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id.upper() in arrays.functions):
+            return arrays.call(node.func.value.id.upper(), node, self._value)
         if not isinstance(node.func, ast.Name):
             raise self._rejected(node, "only named functions can be called",
                                  "Call a builtin such as MAX(a, b) or a lookup such as f(x)")
@@ -354,7 +359,6 @@ class _Translator:
                                  "Names with '__' are reserved; call a builtin or a lookup")
         if name not in self.namespace.lookups and name.upper() in MEASURE_FUNCTIONS:
             return self._measure_call(node, name.upper())
-        arrays = self.namespace.arrays
         if arrays is not None and name.upper() in arrays.functions:
             return arrays.call(name.upper(), node, self._value)
         args = [self._value(a) for a in node.args]

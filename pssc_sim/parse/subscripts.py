@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import itertools
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -26,12 +27,13 @@ from pssc_sim.ir.dimensions import (
     Dimensions,
     Reduce,
     Reference,
+    TableLookup,
     Values,
     align,
     array_op,
 )
 from pssc_sim.ir.functions import StatefulCall, variable_symbol
-from pssc_sim.ir.model import Auxiliary, Flow, Measure, Parameter, Stock
+from pssc_sim.ir.model import Auxiliary, Flow, Lookup, Measure, Parameter, Stock
 from pssc_sim.ir.stateful import Lowerer
 from pssc_sim.parse.expressions import REDUCED_SUFFIX, Namespace, parse_expression
 from pssc_sim.parse.model_file import _KEYS, _Entry, _Reader
@@ -54,6 +56,8 @@ class ArrayReader(_Reader):
         self.table = self.read_dimensions()
         self.dims_of: dict[str, tuple[str, ...]] = self.declared_dims()
         self.lowerer: Lowerer | None = None
+        self.lookup_dims: dict[str, tuple[str, ...]] = {}
+        self.lookup_tables: dict[str, tuple[tuple[tuple[float, ...], tuple[float, ...]], ...]] = {}
 
     # -- the dimensions section ---------------------------------------------------------------
 
@@ -199,8 +203,41 @@ class ArrayReader(_Reader):
 
     def allowed_keys(self, section: str) -> tuple[str, ...]:
         extra = ("dims", "except") if section in _MAIN else ("dims",)
-        return (*_KEYS[section], *extra) if section != "measures" and section != "lookups" \
-            else _KEYS[section]
+        return (*_KEYS[section], *extra) if section != "measures" else _KEYS[section]
+
+    def lookup(self, entry: _Entry) -> Lookup:
+        """A lookup; with ``dims``, ``points`` is one table for every element or a mapping of
+        selectors to tables."""
+        if "dims" not in entry.fields:
+            return super().lookup(entry)
+        dims = self.dims(f"{entry.path}.dims", entry.fields["dims"])
+        path = f"{entry.path}.points"
+        raw = self.required(entry, "points")
+        if entry.fields.get("extrapolation", "flat") != "flat" or "x" in entry.fields:
+            raise self.error(entry.path, "an arrayed lookup takes points and flat "
+                             f"extrapolation only (got keys {sorted(entry.fields)}). Give "
+                             "points: {selector: [[x, y], ...]}")
+        tables: dict[tuple[int, ...], Lookup] = {}
+        for key, points in (raw.items() if isinstance(raw, Mapping) else [(None, raw)]):
+            where = path if key is None else f"{path}.{key}"
+            one = super().lookup(_Entry("lookups", entry.name, {"points": points}))
+            positions = ([tuple(range(n)) for n in self.table.shape(dims)] if key is None
+                         else self.selector(where, str(key), dims)[0])
+            for combo in itertools.product(*positions):
+                if combo in tables:
+                    raise self.error(where, f"these elements already have a table (got "
+                                     f"{key!r}). Give each element one table")
+                tables[combo] = one
+        missing = np.ones(self.table.shape(dims), dtype=bool)
+        for combo in tables:
+            missing[combo] = False
+        self.check_covered(path, missing, dims, "table")
+        ordered = [tables[c] for c in itertools.product(*(range(n) for n in
+                                                            self.table.shape(dims)))]
+        self.lookup_dims[entry.name] = dims
+        self.lookup_tables[entry.name] = tuple((t.x, t.y) for t in ordered)
+        return Lookup(entry.name, ordered[0].x, ordered[0].y, meta=self.meta(entry), dims=dims,
+                      tables=self.lookup_tables[entry.name])
 
     def dimension_table(self) -> Dimensions:
         return self.table
@@ -413,9 +450,9 @@ _LOWERED = ("stocks", "flows", "auxiliaries", "discrete")
 class Scope:
     """Subscripts of one equation: the axes it runs over and the dimensions of every name."""
 
-    functions = ARRAY_FUNCTIONS
-
     def __init__(self, reader: ArrayReader, target: list[Axis], where: str) -> None:
+        self.tables = {name.upper(): name for name in reader.lookup_dims}
+        self.functions = (*ARRAY_FUNCTIONS, *self.tables)
         self.reader = reader
         self.target = list(target)
         self.where = where
@@ -435,6 +472,8 @@ class Scope:
 
     def call(self, function: str, node: ast.Call,
              translate: Callable[[ast.AST], sympy.Expr]) -> sympy.Expr:
+        if function in self.tables:
+            return self.table_call(self.tables[function], node, translate)
         if len(node.args) != 1 or node.keywords:
             raise ModelError(f"{self.where}: {function} takes one argument (got "
                              f"{len(node.args)}). Write {function}(x[dim!])")
@@ -455,6 +494,29 @@ class Scope:
         shape = table.shape([a.dim for a in (*outer, *reduced)])
         axes = tuple(range(len(outer), len(outer) + len(reduced)))
         return array_op(Reduce(REDUCTIONS[function], shape, axes))(inner)
+
+    def table_call(self, name: str, node: ast.Call,
+                   translate: Callable[[ast.AST], sympy.Expr]) -> sympy.Expr:
+        """``lookup(x)`` or ``lookup[dims](x)`` of an arrayed lookup: each element of the
+        equation reads the table of its element."""
+        if len(node.args) != 1 or node.keywords:
+            raise ModelError(f"{self.where}: the lookup '{name}' takes 1 argument, not "
+                             f"{len(node.args)}. Call it as {name}(x)")
+        subscripts = None
+        if isinstance(node.func, ast.Subscript):
+            items = (node.func.slice.elts if isinstance(node.func.slice, ast.Tuple)
+                     else [node.func.slice])
+            subscripts = tuple(i.id if isinstance(i, ast.Name) else str(getattr(i, "value", ""))
+                               for i in items)
+        dims = self.reader.lookup_dims[name]
+        table = self.reader.table
+        shape = table.shape(dims)
+        index = array_op(Values(shape, tuple(float(i) for i in range(table.size(dims)))))()
+        view = align(table, Reference(name, dims, subscripts), self.target, self.where)
+        if view is not None:
+            index = array_op(view)(index)
+        tables = self.reader.lookup_tables[name]
+        return array_op(TableLookup(tables))(translate(node.args[0]), index)
 
     def count(self, node: ast.AST) -> sympy.Expr:
         name = node.id if isinstance(node, ast.Name) else ast.unparse(node)

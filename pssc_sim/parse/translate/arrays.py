@@ -269,6 +269,9 @@ def emit_arrayed(builder: Any, item: Any, scope: Any, meta: Mapping[str, Any]) -
     if any(len(left) != len(lefts[0]) for left in lefts) or not lefts[0]:
         raise ModelError(f"{builder.where(item.name)}: the equations of the variable have "
                          f"different numbers of subscripts (got {lefts}). Subscript each alike")
+    if item.kind == "arrayed lookup":
+        _emit_lookup(builder, item, scope, lefts, meta)
+        return
     if any(c.type in ("Lookup", "Data") for c in components):
         raise ModelError(f"{builder.where(item.name)}: unsupported construct 'subscripted "
                          f"{components[0].type.lower()}'. Give each element an equation")
@@ -319,3 +322,27 @@ def emit_arrayed(builder: Any, item: Any, scope: Any, meta: Mapping[str, Any]) -
                          "by INTEG for some elements only'. Give every element an INTEG")
     builder.document["auxiliaries"][item.ident] = {"dims": dims_text,
                                                    "equation": equations(""), **meta}
+
+
+def _emit_lookup(builder: Any, item: Any, scope: Any, lefts: Sequence[Sequence[str]],
+                 meta: Mapping[str, Any]) -> None:
+    """A subscripted lookup: one table per equation, for the elements on its left."""
+    arrays: ArrayImport = builder.arrays
+    dims = arrays.variable_dims(lefts, item.name)
+    ctx = builder.new_context(item.name, item.ident, scope)
+    points: dict[str, Any] = {}
+    for component in item.ast:
+        if component.type != "Lookup":
+            raise ModelError(f"{builder.where(item.name)}: a lookup with equations for some "
+                             "elements (got a mix). Give every element a table")
+        table = builder.lookup_entry(component.ast, ctx)
+        if "extrapolation" in table:
+            raise ModelError(f"{builder.where(item.name)}: unsupported construct 'a subscripted "
+                             f"lookup that extrapolates' (got {table['extrapolation']}). Use a "
+                             "flat lookup")
+        pairs = [[x, y] for x, y in zip(table["x"], table["y"], strict=True)]
+        for selector, _ in arrays.selectors(list(component.subscripts[0]),
+                                            list(component.subscripts[1])):
+            points[selector] = pairs
+    builder.document["lookups"][item.ident] = {"dims": arrays.dims_document(dims),
+                                               "points": points, **meta}

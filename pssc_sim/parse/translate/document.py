@@ -284,7 +284,7 @@ class _Builder:
         items = [self.classify(e, scope, prefix) for e in elements]
         for item in items:
             scope.items[name_key(item.name)] = item
-            if item.kind == "lookup":
+            if item.kind in ("lookup", "arrayed lookup"):
                 scope.lookups[name_key(item.name)] = item.ident
             else:
                 scope.ids[name_key(item.name)] = item.ident
@@ -303,7 +303,8 @@ class _Builder:
             raise ModelError(f"{where}: the variable has no equation. Give it one")
         if self.arrays is not None and (len(components) > 1 or components[0].subscripts[0]):
             ident = self.names.add(f"{prefix} {name}" if prefix else name, hidden=bool(prefix))
-            return _Item(ident, element, "arrayed", components)
+            kind = "arrayed lookup" if components[0].type == "Lookup" else "arrayed"
+            return _Item(ident, element, kind, components)
         if any(c.subscripts and c.subscripts[0] for c in components) or len(components) > 1:
             raise ModelError(f"{where}: unsupported construct 'subscripts'. Subscripted "
                              "variables are not supported yet; flatten them")
@@ -357,7 +358,7 @@ class _Builder:
     def emit(self, item: _Item, scope: _Scope, flows: Mapping[str, Mapping[str, str]]) -> None:
         meta = self.meta(item, parameter=item.kind == "parameter" and item.ident not in flows)
         ctx = self.context(item, scope)
-        if item.kind == "arrayed":
+        if item.kind in ("arrayed", "arrayed lookup"):
             emit_arrayed(self, item, scope, meta)
         elif item.kind == "parameter" and item.ident not in flows:
             self.document["parameters"][item.ident] = {"value": _plain(item.ast), **meta}

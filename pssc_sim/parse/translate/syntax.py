@@ -221,6 +221,10 @@ def _call(node: Any, ctx: Context) -> str:
         if len(args) != 1:
             raise ctx.error(f"the lookup '{name}' is called with {len(args)} arguments",
                             "Call a lookup with one input")
+        subscripts = node.function.subscripts
+        if subscripts is not None and ctx.arrays is not None:
+            parts = ", ".join(ctx.arrays.subscript(str(s)) for s in subscripts.subscripts)
+            return f"{lookup}[{parts}]({render(args[0], ctx)})"
         return f"{lookup}({render(args[0], ctx)})"
     expanded = ctx.call_macro(ctx, name, args)
     if expanded is not None:
