@@ -453,3 +453,23 @@ def test_arrayed_lookup_errors(make_model: WriteModel, change: tuple[str, str],
                                message: str) -> None:
     with pytest.raises(ps.ModelError, match=message):
         make_model(ARRAYED_LOOKUPS.replace(*change))
+
+
+def test_scenario_ensemble_samples_elements(tmp_path: object, make_model: WriteModel) -> None:
+    from pathlib import Path
+
+    folder = Path(str(tmp_path))
+    make_model(POPULATION)
+    (folder / "u.yaml").write_text(
+        "scenario: u\nmodel: model.yaml\nset: {weight: 2}\nuncertainty:\n  members: 40\n"
+        "  seed: 3\n  parameters:\n    'mortality[65+]': {distribution: uniform, low: 0.1, "
+        "high: 0.2}\n", encoding="utf-8")
+    result = ps.run_scenario(folder / "u.yaml")
+    deaths = result.results["deaths[65+,B]"].iloc[0].to_numpy()
+    sampled = result.samples["mortality[65+]"]
+    # deaths = population * mortality with population = 100 * weight = 200 at the start
+    assert deaths.shape == (40,)
+    assert np.allclose(deaths, 200 * sampled)
+    assert sampled.min() >= 0.1
+    assert sampled.max() <= 0.2
+    assert np.allclose(result.results["deaths[0-4,A]"].iloc[0], 200 * 0.01)
