@@ -473,3 +473,19 @@ def test_scenario_ensemble_samples_elements(tmp_path: object, make_model: WriteM
     assert sampled.min() >= 0.1
     assert sampled.max() <= 0.2
     assert np.allclose(result.results["deaths[0-4,A]"].iloc[0], 200 * 0.01)
+
+
+def test_pssc_run_writes_vensim_style_columns(capsys: pytest.CaptureFixture[str],
+                                              model_path: object) -> None:
+    import pandas as pd
+
+    from pssc_sim.cli import main
+
+    path = model_path(POPULATION)  # type: ignore[operator]
+    out = path.parent / "out"
+    assert main(["run", str(path), "--out", str(out)]) == 0
+    capsys.readouterr()
+    table = pd.read_csv(out / "results.csv")
+    assert table.columns[:3].tolist() == ["time", "population[0-4,A]", "population[0-4,B]"]
+    assert table["births[0-4,A]"].iloc[0] == pytest.approx(100.0)
+    assert (out / "stocks.png").read_bytes()[:4] == b"\x89PNG"
