@@ -489,3 +489,32 @@ def test_pssc_run_writes_vensim_style_columns(capsys: pytest.CaptureFixture[str]
     assert table.columns[:3].tolist() == ["time", "population[0-4,A]", "population[0-4,B]"]
     assert table["births[0-4,A]"].iloc[0] == pytest.approx(100.0)
     assert (out / "stocks.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_vector_select_by_hand(make_model: WriteModel) -> None:
+    model = make_model("""
+        time: {stop: 2, dt: 1}
+        dimensions: {g: [a, b, c], h: [x, y]}
+        parameters:
+          pick: {dims: [g], value: [1, 0, 2]}
+          none: {dims: [g], value: 0}
+          v: {dims: [g], value: [3, 5, 7]}
+          grid: {dims: [g, h], value: [[1, 0], [0, 0], [1, 1]]}
+        auxiliaries:
+          weighted_sum: "VECTOR_SELECT(pick[g!], v[g!], -1, 0, 0)"
+          plain_max: "VECTOR_SELECT(pick[g!], v[g!], -1, 9, 0)"
+          powered: "VECTOR_SELECT(pick[g!], v[g!], -1, 5, 0)"
+          mean: "VECTOR_SELECT(pick[g!], v[g!], -1, 10, 0)"
+          missing: "VECTOR_SELECT(none[g!], v[g!], -1, 0, 0)"
+          by_time: "VECTOR_SELECT(pick[g!], v[g!], -1, 6 + TIME, 0)"
+          column: {dims: [h], equation: "VECTOR_SELECT(grid[g!, h], v[g!], -1, 8, 0)"}
+    """)
+    res = ps.simulate(model).to_frame()
+    first = res.iloc[0]
+    assert first["weighted_sum"] == 1 * 3 + 2 * 7
+    assert first["plain_max"] == 7.0
+    assert first["powered"] == 3 * 7**2
+    assert first["mean"] == 5.0
+    assert first["missing"] == -1.0
+    assert res["by_time"].tolist() == [10.0, 21.0, 3.0]  # sum, product, minimum of 3 and 7
+    assert (first["column[x]"], first["column[y]"]) == (3.0, 7.0)

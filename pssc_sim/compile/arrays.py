@@ -29,6 +29,7 @@ from pssc_sim.ir.dimensions import (
     assemble_array,
     reduce_array,
     table_lookup,
+    vector_select,
 )
 from pssc_sim.ir.functions import FINAL_TIME, INITIAL_TIME, TIME, TIME_STEP, variable_symbol
 from pssc_sim.ir.model import FixedDelay, Lookup, Model, SampleMemory
@@ -286,7 +287,8 @@ def generate_array_source(model: Model, outputs: Sequence[ArrayOutput]) -> str:
 
 def array_namespace() -> dict[str, Any]:
     """The helpers arrayed kernels call besides numpy."""
-    return {"_reduce": reduce_array, "_assemble": assemble_array, "_table_lookup": table_lookup}
+    return {"_reduce": reduce_array, "_assemble": assemble_array, "_table_lookup": table_lookup,
+            "_vector_select": vector_select}
 
 
 def scalar_kernels(rates: Any, full: Any, n_stocks: int, n_discrete: int,

@@ -18,6 +18,7 @@ from pssc_sim.ir.dimensions import (
     Reference,
     TableLookup,
     Values,
+    VectorSelect,
     align,
     array_op,
 )
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 #: Array functions: the numpy reduction each aggregation applies.
 REDUCTIONS = {"SUM": "sum", "PROD": "prod", "VMIN": "min", "VMAX": "max"}
-ARRAY_FUNCTIONS = (*REDUCTIONS, "ELMCOUNT")
+ARRAY_FUNCTIONS = (*REDUCTIONS, "ELMCOUNT", "VECTOR_SELECT")
 
 
 class Scope:
@@ -59,6 +60,8 @@ class Scope:
              translate: Callable[[ast.AST], sympy.Expr]) -> sympy.Expr:
         if function in self.tables:
             return self.table_call(self.tables[function], node, translate)
+        if function == "VECTOR_SELECT":
+            return self.vector_select(node, translate)
         if len(node.args) != 1 or node.keywords:
             raise ModelError(f"{self.where}: {function} takes one argument (got "
                              f"{len(node.args)}). Write {function}(x[dim!])")
@@ -102,6 +105,29 @@ class Scope:
             index = array_op(view)(index)
         tables = self.reader.lookup_tables[name]
         return array_op(TableLookup(tables))(translate(node.args[0]), index)
+
+    def vector_select(self, node: ast.Call,
+                      translate: Callable[[ast.AST], sympy.Expr]) -> sympy.Expr:
+        """``VECTOR_SELECT(selection[d!], values[d!], missing, action, error_action)``."""
+        if len(node.args) != 5 or node.keywords:
+            raise ModelError(f"{self.where}: VECTOR_SELECT takes 5 arguments (got "
+                             f"{len(node.args)}). Write VECTOR_SELECT(selection[d!], "
+                             "values[d!], missing, action, error_action)")
+        reduced = self.reduced(ast.Tuple(elts=node.args[:2], ctx=ast.Load()))
+        if not reduced:
+            raise ModelError(f"{self.where}: VECTOR_SELECT has no dimension to run over. Mark "
+                             "it with '!', e.g. VECTOR_SELECT(s[age!], x[age!], 0, 0, 0)")
+        outer = self.target
+        self.target = [*outer, *reduced]
+        try:
+            selection, values = (translate(a) for a in node.args[:2])
+        finally:
+            self.target = outer
+        missing, action = (translate(a) for a in node.args[2:4])
+        translate(node.args[4])  # checked; errors are not raised during a run
+        shape = self.reader.table.shape([a.dim for a in (*outer, *reduced)])
+        axes = tuple(range(len(outer), len(outer) + len(reduced)))
+        return array_op(VectorSelect(shape, axes))(selection, values, missing, action)
 
     def count(self, node: ast.AST) -> sympy.Expr:
         name = node.id if isinstance(node, ast.Name) else ast.unparse(node)

@@ -31,7 +31,7 @@ _SAME = {
     "ramp": "RAMP", "Xramp": "RAMP", "pulse": "PULSE", "min": "MIN", "max": "MAX",
     "if_then_else": "IF_THEN_ELSE", "power": "POWER",
     "sum": "SUM", "prod": "PROD", "vmin": "VMIN", "vmax": "VMAX", "vmin_xmile": "VMIN",
-    "vmax_xmile": "VMAX",
+    "vmax_xmile": "VMAX", "vector_select": "VECTOR_SELECT",
 }
 
 
