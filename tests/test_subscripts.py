@@ -518,3 +518,13 @@ def test_vector_select_by_hand(make_model: WriteModel) -> None:
     assert first["missing"] == -1.0
     assert res["by_time"].tolist() == [10.0, 21.0, 3.0]  # sum, product, minimum of 3 and 7
     assert (first["column[x]"], first["column[y]"]) == (3.0, 7.0)
+
+
+def test_division_by_a_constant_rounds_as_written(make_model: WriteModel) -> None:
+    # 10 - 46 / 5 is 0.8000000000000007 in floating point, so 4 / it is just below 5; written
+    # as 10 - 0.2 * 46 it would be just above 5 and INTEGER would give 5 (Vensim gives 4)
+    model = make_model("""
+        time: {start: 46, stop: 47, dt: 1}
+        auxiliaries: {whole: "INTEGER(4 / (10 - TIME / 5))"}
+    """)
+    assert ps.simulate(model)["whole"].iloc[0] == 4.0
