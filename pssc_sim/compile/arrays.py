@@ -17,6 +17,12 @@ from typing import Any
 import numpy as np
 import sympy
 
+from pssc_sim.compile.array_kernels import (
+    assemble_array,
+    reduce_array,
+    table_lookup,
+    vector_select,
+)
 from pssc_sim.compile.codegen import _Body, _function, algebraic_equations, local_name, needed
 from pssc_sim.compile.compiler import CompiledModel, Kernels, kernel_namespace
 from pssc_sim.compile.printer import Dialect, Printer
@@ -26,10 +32,6 @@ from pssc_sim.ir.dimensions import (
     ArraySpec,
     Broadcast,
     array_op,
-    assemble_array,
-    reduce_array,
-    table_lookup,
-    vector_select,
 )
 from pssc_sim.ir.functions import FINAL_TIME, INITIAL_TIME, TIME, TIME_STEP, variable_symbol
 from pssc_sim.ir.model import FixedDelay, Lookup, Model, SampleMemory
