@@ -1,4 +1,4 @@
-"""An arrayed model in pssc_sim and in PySD: 20 arrayed variables over a dimension of n cells.
+"""An arrayed model in pssc_sim and in PySD: 21 arrayed variables over a dimension of n cells.
 
 Each cell is a locality with an epidemic (S, I, R), a hospital queue and a smoothed perception of
 prevalence that drives vaccination; localities mix through the national prevalence (a SUM over the
@@ -158,7 +158,7 @@ def run_pysd(n: int, folder: Path) -> tuple[float, object] | str:
 
 def main() -> None:
     sizes = [100, 1_000] if "--quick" in sys.argv else [100, 1_000, 10_000]
-    print(f"bench_subscripts: 20 arrayed variables over n cells, Euler {STOP / DT:.0f} steps; "
+    print(f"bench_subscripts: 21 arrayed variables over n cells, Euler {STOP / DT:.0f} steps; "
           f"{machine()}")
     folder = Path(tempfile.mkdtemp(prefix="pssc_bench_"))
     runs = {n: measure(n, folder) for n in sizes}
