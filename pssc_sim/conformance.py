@@ -205,7 +205,6 @@ def _simulate(file: Path) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Every value of a run by original-name key: outputs, parameters and control variables."""
     from pssc_sim.integrate.simulate import simulate
     from pssc_sim.parse.translate import translate
-    from pssc_sim.parse.translate.names import name_key
     from pssc_sim.parse.translate.writer import read_translation
 
     translation = translate(file)
@@ -215,22 +214,37 @@ def _simulate(file: Path) -> tuple[dict[str, np.ndarray], np.ndarray]:
     by_ident: dict[str, np.ndarray] = {}
     for i, ident in enumerate(results.names):
         by_ident[ident] = results.values[:, i, 0]
-    for parameter in model.parameters:
-        by_ident.setdefault(parameter.name, np.full(times.shape, parameter.value))
+    for row, value in zip(model.parameter_names, model.parameter_values(), strict=True):
+        by_ident.setdefault(row, np.full(times.shape, value))
     columns = {key: by_ident[ident] for key, ident in translation.identifiers.items()
                if ident in by_ident}
+    for row, values in by_ident.items():  # elements of arrayed variables: name[e1,e2]
+        base, bracket, rest = row.partition("[")
+        if bracket and base in translation.original_names:
+            columns[f"{translation.original_names[base]}[{rest}"] = values
     time = translation.document["time"]
     for key, field in _CONTROL.items():
         columns[key] = np.full(times.shape, float(time[field]))
-    columns = {name_key(k): v for k, v in columns.items()}
+    columns = {_column_key(k): v for k, v in columns.items()}
     return columns, times
+
+
+def _column_key(name: str) -> str:
+    """A column name compared without case, spacing, underscores, quotes, or spaces after the
+    commas of subscripts."""
+    from pssc_sim.parse.translate.names import name_key
+
+    base, bracket, rest = name.partition("[")
+    if not bracket:
+        return name_key(name)
+    elements = ",".join(name_key(e) for e in rest.rstrip("]").split(","))
+    return f"{name_key(base)}[{elements}]"
 
 
 def compare(columns: Mapping[str, np.ndarray], times: np.ndarray, expected: pd.DataFrame, *,
             rtol: float = RTOL, atol: float = ATOL, stop: float = math.inf) -> str:
     """Compare a run with a canonical frame; an empty string when every value is close,
     otherwise what is wrong (a missing column or time, or the worst value)."""
-    from pssc_sim.parse.translate.names import name_key
 
     keep = expected.index <= stop + 1e-9
     expected = expected[keep]
@@ -240,7 +254,7 @@ def compare(columns: Mapping[str, np.ndarray], times: np.ndarray, expected: pd.D
         return f"no saved row at time {missing_time[0]:g} (the run saves {times[:3]}...)"
     worst = (0.0, "", 0.0, 0.0, 0.0)
     for column in expected.columns:
-        key = name_key(str(column))
+        key = _column_key(str(column))
         if key not in columns:
             return f"column {column!r} is not in the run"
         got = columns[key][rows]

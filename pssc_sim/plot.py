@@ -34,7 +34,9 @@ def visible_stocks(model: Model) -> tuple[str, ...]:
     >>> visible_stocks(load_model(path))
     ('x',)
     """
-    return tuple(stock.name for stock in model.stocks if not stock.hidden)
+    # an arrayed stock is drawn element by element
+    return tuple(row for stock in model.stocks if not stock.hidden
+                 for row in model.rows(stock.name))
 
 
 def plot_stocks(results: Results, names: Sequence[str] | None = None,

@@ -96,10 +96,31 @@ def test_unsupported_construct_names_the_variable(tmp_path: Path) -> None:
         ps.load_model(write(tmp_path, "noise.mdl", text))
 
 
-def test_subscripts_are_reported_not_dropped(tmp_path: Path) -> None:
-    text = "Region: north, south ~~|\nDemand[Region] = 1, 2 ~~|\n" + CONTROL
-    with pytest.raises(ps.ModelError, match=r"Demand: unsupported construct 'subscripts'"):
-        ps.load_model(write(tmp_path, "regions.mdl", text))
+def test_subscripts_are_imported_as_dimensions(tmp_path: Path) -> None:
+    text = ("Region: north, south ~~|\nSouth only: south ~~|\nDemand[Region] = 1, 2 ~~|\n"
+            "Served[Region] = INTEG(Demand[Region], 0) ~~|\n"
+            "Total = SUM(Served[Region!]) ~~|\n"
+            "Ratio[Region] :EXCEPT: [south] = Demand[Region] / (1 + Total) ~~|\n"
+            "Ratio[south] = Demand[north] + Region ~~|\n" + CONTROL)
+    model = ps.load_model(write(tmp_path, "regions.mdl", text))
+    assert model.parameter_names[:2] == ("demand[north]", "demand[south]")
+    row = ps.simulate(model).to_frame().loc[1.0]
+    assert (row["served[north]"], row["served[south]"], row["total"]) == (1.0, 2.0, 3.0)
+    # a range used as a value is the position of the element (south is the second)
+    assert (row["ratio[north]"], row["ratio[south]"]) == (1.0 / 4.0, 1.0 + 2.0)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("A: a1, a2 ~~|\nB: a2, b3 ~~|\nx[A] = 1 ~~|\n",
+     r"unsupported construct 'subscript ranges that share only some elements' \(got "),
+    ("A: a1, a2 ~~|\nx[a1] = INTEG(1, 0) ~~|\nx[a2] = 3 ~~|\n",
+     r"x: unsupported construct 'a stock defined by INTEG for some elements only'"),
+    ("A: a1, a2 ~~|\nx[A] = 1 ~~|\nx[a1, A] = 2 ~~|\n",
+     r"x: the equations of the variable have different numbers of subscripts"),
+])
+def test_subscript_import_errors(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ps.ModelError, match=message):
+        ps.load_model(write(tmp_path, "bad.mdl", text + CONTROL))
 
 
 def test_time_varying_control_is_reported(tmp_path: Path) -> None:
@@ -148,3 +169,14 @@ def test_delay_n_sees_past_delay_times(tmp_path: Path) -> None:
     constant = ps.simulate(write(tmp_path, "pipe2.mdl", text.replace("2 + STEP(2, 3)", "2")))
     assert res["out"].iloc[:4].tolist() == constant["out"].iloc[:4].tolist()
     assert res["out"].iloc[5] != constant["out"].iloc[5]
+
+
+def test_elements_as_values_quantum_and_hyperbolic_functions(tmp_path: Path) -> None:
+    text = ("A: a1, a2, a3 ~~|\nIs second[A] = IF THEN ELSE(A = a2, 1, 0) ~~|\n"
+            "Q = QUANTUM(7.5, 2) ~~|\nKeep = QUANTUM(7.5, 0) ~~|\nH = COSH(1) - SINH(1) ~~|\n"
+            "T = TANH(0.5) ~~|\n" + CONTROL)
+    row = ps.simulate(ps.load_model(write(tmp_path, "values.mdl", text))).to_frame().iloc[0]
+    assert [row[f"is_second[a{i}]"] for i in (1, 2, 3)] == [0.0, 1.0, 0.0]
+    assert (row["q"], row["keep"]) == (6.0, 7.5)
+    assert row["h"] == pytest.approx(np.exp(-1.0))
+    assert row["t"] == pytest.approx(np.tanh(0.5))

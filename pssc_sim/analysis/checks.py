@@ -197,7 +197,7 @@ def _sources(model: Model) -> Iterator[Finding]:
     for parameter in model.parameters:
         if not parameter.meta.source.strip():
             yield Finding(Kind.SOURCE, _where(model, f"parameters.{parameter.name}.source"),
-                          f"the value has no source (got value {parameter.value}). Add "
+                          f"the value has no source (got value {_shown(parameter)}). Add "
                           "source: with a reference, or 'assumption' and why")
 
 
@@ -274,3 +274,10 @@ def _negative_stocks(model: Model, results: Any) -> Iterator[Finding]:
 def stock_symbol(stock: Stock) -> sympy.Symbol:
     """The symbol of a stock (for callers that build expressions over it)."""
     return variable_symbol(stock.name)
+
+
+def _shown(parameter: Parameter) -> str:
+    """The value of a parameter as a message shows it (the list of an arrayed one)."""
+    values = parameter.row_values()
+    return str(parameter.value) if not parameter.dims else str(list(values[:6])) + (
+        " ..." if len(values) > 6 else "")

@@ -297,5 +297,5 @@ def write_outputs(model: Model, results: Results, out: Path) -> list[Path]:
 def _common_units(model: Model, names: Sequence[str]) -> str:
     """The units shared by all ``names``, or an empty string if they differ."""
     units: Mapping[str, str] = {s.name: s.meta.units for s in model.stocks}
-    found = {units[name] for name in names}
+    found = {units[name.partition("[")[0]] for name in names}  # elements: population[0-4,A]
     return found.pop() if len(found) == 1 else ""

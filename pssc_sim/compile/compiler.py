@@ -45,7 +45,8 @@ class CompiledModel:
     model
         The IR it was compiled from.
     N
-        The stoichiometry matrix, stocks x flows (``d(stocks)/dt = N @ flows``).
+        The stoichiometry matrix, stocks x flows (``d(stocks)/dt = N @ flows``); a
+        ``scipy.sparse.csr_array`` for a model with dimensions.
     outputs
         Names of the recorded outputs, in the row order of ``out``.
     source
@@ -61,7 +62,7 @@ class CompiledModel:
     """
 
     model: Model
-    N: np.ndarray
+    N: Any
     outputs: tuple[str, ...]
     source: str
     initial: Kernel
@@ -76,12 +77,12 @@ class CompiledModel:
     @property
     def n_stocks(self) -> int:
         """Number of stocks, hidden ones included."""
-        return len(self.model.stocks)
+        return len(self.model.stock_names)
 
     @property
     def n_discrete(self) -> int:
         """Number of discrete states (SAMPLE_IF_TRUE memories and DELAY_FIXED pipelines)."""
-        return len(self.model.discrete)
+        return len(self.model.discrete_names)
 
     @property
     def parameter_names(self) -> tuple[str, ...]:
@@ -90,7 +91,7 @@ class CompiledModel:
 
     def default_parameters(self) -> np.ndarray:
         """The parameter values written in the model, shaped ``(n_params,)``."""
-        return np.array([p.value for p in self.model.parameters], dtype=float)
+        return np.array(self.model.parameter_values(), dtype=float)
 
 
 def default_outputs(model: Model) -> list[Output]:
@@ -165,6 +166,10 @@ def compile_model(model: Model, outputs: Sequence[str] | None = None) -> Compile
     >>> compile_model(load_model_file(path)).N
     array([[-1.]])
     """
+    if model.dimensions:
+        from pssc_sim.compile.arrays import compile_arrayed  # numpy arrays per dimension
+
+        return compile_arrayed(model, outputs)
     chosen = select_outputs(model, outputs)
     source = generate_source(model, chosen)
     space = kernel_namespace(model.lookups)

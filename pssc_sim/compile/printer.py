@@ -217,8 +217,14 @@ class Printer:
     def _mul_parts(self, expr: sympy.Mul) -> tuple[list[str], str | None]:
         """The factors of the numerator and the denominator (or ``None``), as printed."""
         coefficient, rest = expr.as_coeff_Mul()
-        numerator = [self.number(coefficient)] if coefficient != 1 else []
         denominator: list[str] = []
+        if isinstance(coefficient, sympy.Rational) and coefficient.q != 1:
+            # x / 5 stays a division, as written and as Vensim computes it: x * 0.2 can round
+            # to the other side of a whole number (INTEGER, MODULO)
+            numerator = [self.number(sympy.Integer(coefficient.p))] if coefficient.p != 1 else []
+            denominator.append(self.number(sympy.Integer(coefficient.q)))
+        else:
+            numerator = [self.number(coefficient)] if coefficient != 1 else []
         for factor in rest.as_ordered_factors():
             if (isinstance(factor, sympy.Pow) and factor.exp.is_Number
                     and factor.exp < 0):

@@ -303,7 +303,9 @@ def _solve_chunk(
 ) -> np.ndarray:
     y0 = initial_state(compiled, grid, p)[0]
     _check_initial(compiled, y0)
-    kernel = jacobian_kernel(compiled.model) if method in IMPLICIT else None
+    # an arrayed model's Jacobian is left to the solver's finite differences
+    symbolic = method in IMPLICIT and not compiled.model.dimensions
+    kernel = jacobian_kernel(compiled.model) if symbolic else None
     prepared = compiled.prepare(grid.clock, p)
     system = _System(compiled, p, prepared, grid.clock, kernel,
                      *_jacobian_setup(kernel, p.shape[1], method))

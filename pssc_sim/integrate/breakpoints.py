@@ -193,7 +193,10 @@ def _find_switches(model: Model) -> list[Switch | PeriodicSwitch]:
     allowed = _constant_symbols(model)
     time_only = _time_only(equations, allowed)
     switches: dict[Switch | PeriodicSwitch, None] = {}
-    for name in needed(equations, stock_rates(model)):
+    # an arrayed model's stock rates are whole arrays: every flow feeds one (or a cloud)
+    roots = (stock_rates(model) if not model.dimensions
+             else [variable_symbol(f.name) for f in model.flows])
+    for name in needed(equations, roots):
         for node in _candidate_nodes(equations[name]):
             resolved = node.xreplace(time_only)
             if TIME in resolved.free_symbols:

@@ -179,7 +179,7 @@ def run_fixed_step(compiled: CompiledModel, p: np.ndarray, grid: Grid, method: s
     plan = FixedStepPlan.build(grid)
     members = p.shape[1]
     report = ProgressReport(progress, grid, members)
-    if members == 1:
+    if members == 1 and not compiled.model.dimensions:
         try:
             values = _run_scalar(compiled, p, plan, method, report)
             report.finish()
@@ -256,7 +256,8 @@ def _check_rows(compiled: CompiledModel, values: np.ndarray, times: np.ndarray, 
 
 def key_path(model: Model, name: str) -> str:
     """Where the variable ``name`` is defined in its model file, e.g. ``auxiliaries.x``."""
-    item = model[name] if name in model else None  # noqa: SIM401 - Model has no get()
+    variable = name.partition("[")[0]  # an element of an arrayed variable: x[a,b]
+    item = model[variable] if variable in model else None  # noqa: SIM401 - Model has no get()
     for kind, section in ((Stock, "stocks"), (Flow, "flows"), (Auxiliary, "auxiliaries")):
         if isinstance(item, kind):
             return f"{section}.{name}"
@@ -334,7 +335,7 @@ def _clamps(rows: list[int], y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray
 @lru_cache(maxsize=64)
 def _non_negative(model: Model) -> list[int]:
     """Rows of the stocks declared non-negative (per model: models compare by identity)."""
-    return [i for i, s in enumerate(model.stocks) if s.non_negative]
+    return list(model.non_negative_rows())
 
 
 def _run_scalar(compiled: CompiledModel, p: np.ndarray, plan: FixedStepPlan,

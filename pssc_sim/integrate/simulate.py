@@ -31,7 +31,7 @@ def compiled_for(model: Model, outputs: tuple[str, ...] | str | None) -> Compile
 @lru_cache(maxsize=32)
 def _defaults(model: Model) -> np.ndarray:
     """The model's parameter values, made once per model (read-only: callers copy)."""
-    values = np.array([p.value for p in model.parameters], dtype=float)
+    values = np.array(model.parameter_values(), dtype=float)
     values.flags.writeable = False
     return values
 
@@ -45,8 +45,10 @@ def parameter_array(compiled: CompiledModel,
     names = compiled.parameter_names
     defaults = _defaults(compiled.model)
     overrides = {}
+    rows: dict[str, tuple[str, ...]] = {}
     for name, value in (params or {}).items():
-        if name not in names:
+        rows[name] = compiled.model.parameter_rows(name) or ()
+        if not rows[name]:
             raise ParameterError(f"params: unknown parameter '{name}'.{did_you_mean(name, names)}"
                                  " Override a parameter of the model")
         array = _numbers(value, f"params['{name}']")
@@ -65,8 +67,9 @@ def parameter_array(compiled: CompiledModel,
     if members == 0:
         raise ParameterError("params: an array is empty (got length 0). Give at least one member")
     p = np.repeat(defaults[:, None], members, axis=1)
+    index = {name: i for i, name in enumerate(names)}
     for name, array in overrides.items():
-        p[names.index(name)] = array
+        p[[index[row] for row in rows[name]]] = array
     return p
 
 

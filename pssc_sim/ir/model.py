@@ -13,11 +13,13 @@ import enum
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import sympy
 
 from pssc_sim.errors import ModelError
+from pssc_sim.ir.dimensions import Dimensions, selected_rows
 
 
 class Perspective(enum.Enum):
@@ -101,6 +103,12 @@ class Parameter:
     meta: Meta = Meta()
     range: tuple[float, float] | None = None
     distribution: Mapping[str, object] | None = None
+    dims: tuple[str, ...] = ()
+    values: tuple[float, ...] = ()
+
+    def row_values(self) -> tuple[float, ...]:
+        """One value per element (the ``values`` of an arrayed parameter, else ``value``)."""
+        return self.values if self.dims else (self.value,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +120,7 @@ class Stock:
     meta: Meta = Meta()
     non_negative: bool = False
     origin: str | None = None
+    dims: tuple[str, ...] = ()
 
     @property
     def hidden(self) -> bool:
@@ -129,6 +138,7 @@ class Flow:
     target: str | None
     meta: Meta = Meta()
     origin: str | None = None
+    dims: tuple[str, ...] = ()
 
     @property
     def hidden(self) -> bool:
@@ -144,6 +154,7 @@ class Auxiliary:
     equation: sympy.Expr
     meta: Meta = Meta()
     origin: str | None = None
+    dims: tuple[str, ...] = ()
 
     @property
     def hidden(self) -> bool:
@@ -163,6 +174,7 @@ class SampleMemory:
     initial: sympy.Expr
     update: str
     origin: str
+    dims: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +190,7 @@ class FixedDelay:
     delay: sympy.Expr
     initial: sympy.Expr
     origin: str
+    dims: tuple[str, ...] = ()
 
 
 DiscreteState = SampleMemory | FixedDelay
@@ -192,6 +205,10 @@ class Lookup:
     y: tuple[float, ...]
     extrapolation: Extrapolation = Extrapolation.FLAT
     meta: Meta = Meta()
+    dims: tuple[str, ...] = ()
+    #: one ``(x, y)`` table per element of an arrayed lookup, in row order (``x``/``y`` are the
+    #: first); equations call it through :class:`~pssc_sim.ir.dimensions.TableLookup`
+    tables: tuple[tuple[tuple[float, ...], tuple[float, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.x) != len(self.y) or len(self.x) < 1:
@@ -310,7 +327,10 @@ class Model:
     measures: tuple[Measure, ...] = ()
     algebraic_order: tuple[str, ...] = ()
     source: str = ""
+    dimensions: Dimensions = field(default_factory=Dimensions)
     _index: Mapping[str, object] = field(default_factory=dict, repr=False, compare=False)
+    _rows: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False,
+                                                 compare=False)
 
     def __post_init__(self) -> None:
         index: dict[str, object] = {}
@@ -322,6 +342,9 @@ class Model:
                 )
             index[item.name] = item
         object.__setattr__(self, "_index", MappingProxyType(index))
+        object.__setattr__(self, "_rows", MappingProxyType(
+            {item.name: tuple(self.dimensions.labels(item.name, item.dims))
+             for item in self.declarations() if not isinstance(item, Lookup)}))
 
     def declarations(
             self) -> Iterator[Parameter | Stock | Flow | Auxiliary | Lookup | DiscreteState]:
@@ -339,35 +362,105 @@ class Model:
     def __contains__(self, name: object) -> bool:
         return name in self._index
 
+    def rows(self, name: str) -> tuple[str, ...]:
+        """The element names of the variable ``name`` (its own name if it is not arrayed)."""
+        return self._rows[name]
+
+    def _labels(self, items: tuple[Parameter | Stock | Flow | Auxiliary | DiscreteState, ...]
+                ) -> tuple[str, ...]:
+        return tuple(row for item in items for row in self._rows[item.name])
+
     @property
     def stock_names(self) -> tuple[str, ...]:
-        """Names of the stocks, hidden ones included, in state order."""
-        return tuple(s.name for s in self.stocks)
+        """Names of the stocks, hidden ones included, in state order (one per element of an
+        arrayed stock, as ``population[0-4,A]``)."""
+        return self._labels(self.stocks)
 
     @property
     def flow_names(self) -> tuple[str, ...]:
         """Names of the flows, in the column order of :meth:`stoichiometry`."""
-        return tuple(f.name for f in self.flows)
+        return self._labels(self.flows)
 
     @property
     def parameter_names(self) -> tuple[str, ...]:
         """Names of the parameters, in the row order of the parameter array."""
-        return tuple(p.name for p in self.parameters)
+        return self._labels(self.parameters)
+
+    @property
+    def discrete_names(self) -> tuple[str, ...]:
+        """Names of the discrete states, in the row order of their array."""
+        return self._labels(self.discrete)
+
+    def parameter_rows(self, key: str) -> tuple[str, ...] | None:
+        """The parameter rows ``key`` names: one row (``k``, ``rate[A]``), a whole arrayed
+        parameter (``rate``) or a slice (``rate[young, A]`` with a subrange); None if none."""
+        item = self._index.get(key)
+        if isinstance(item, Parameter):
+            return self._rows[key]
+        name, bracket, rest = key.partition("[")
+        item = self._index.get(name)
+        if not bracket or not rest.endswith("]") or not isinstance(item, Parameter):
+            return None
+        rows = selected_rows(self.dimensions, name, item.dims, rest[:-1]) if item.dims else None
+        return tuple(rows) if rows else None
+
+    def parameter_values(self) -> tuple[float, ...]:
+        """The parameter values written in the model, in the row order of the parameters."""
+        return tuple(v for p in self.parameters for v in p.row_values())
+
+    def non_negative_rows(self) -> tuple[int, ...]:
+        """Rows of the state that belong to stocks declared non-negative."""
+        rows: list[int] = []
+        offset = 0
+        for stock in self.stocks:
+            size = len(self._rows[stock.name])
+            if stock.non_negative:
+                rows.extend(range(offset, offset + size))
+            offset += size
+        return tuple(rows)
 
     def stoichiometry(self) -> np.ndarray:
-        """The matrix ``N`` (stocks x flows): -1 at a flow's source, +1 at its target."""
-        rows = {name: i for i, name in enumerate(self.stock_names)}
-        matrix = np.zeros((len(self.stocks), len(self.flows)))
-        for j, flow in enumerate(self.flows):
-            if flow.source is not None:
-                matrix[rows[flow.source], j] -= 1.0
-            if flow.target is not None:
-                matrix[rows[flow.target], j] += 1.0
+        """The matrix ``N`` (stocks x flows): -1 at a flow's source, +1 at its target; an
+        arrayed flow moves each element between the same elements of its stocks."""
+        rows, columns, signs = self._stoichiometry_entries()
+        matrix = np.zeros((len(self.stock_names), len(self.flow_names)))
+        np.add.at(matrix, (rows, columns), signs)
         return matrix
 
+    def sparse_stoichiometry(self) -> Any:
+        """:meth:`stoichiometry` as a ``scipy.sparse.csr_array``: a few entries per column,
+        where the dense matrix of an arrayed model grows with the square of its elements."""
+        from scipy import sparse
+
+        rows, columns, signs = self._stoichiometry_entries()
+        shape = (len(self.stock_names), len(self.flow_names))
+        return sparse.csr_array((signs, (rows, columns)), shape=shape)
+
+    def _stoichiometry_entries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        first, offset = {}, 0
+        for stock in self.stocks:
+            first[stock.name] = offset
+            offset += len(self._rows[stock.name])
+        rows: list[np.ndarray] = []
+        columns: list[np.ndarray] = []
+        signs: list[np.ndarray] = []
+        column = 0
+        for flow in self.flows:
+            size = len(self._rows[flow.name])
+            for end, sign in ((flow.source, -1.0), (flow.target, 1.0)):
+                if end is not None:
+                    rows.append(first[end] + np.arange(size))
+                    columns.append(column + np.arange(size))
+                    signs.append(np.full(size, sign))
+            column += size
+        if not rows:
+            return np.zeros(0, int), np.zeros(0, int), np.zeros(0)
+        return np.concatenate(rows), np.concatenate(columns), np.concatenate(signs)
+
     def visible_variables(self) -> tuple[str, ...]:
-        """Names reported in results: user stocks, flows and auxiliaries, then parameters."""
+        """Names reported in results: user stocks, flows and auxiliaries (each element of an
+        arrayed one)."""
         names = [s.name for s in self.stocks if not s.hidden]
         names += [f.name for f in self.flows if not f.hidden]
         names += [a.name for a in self.auxiliaries if not a.hidden]
-        return tuple(names)
+        return tuple(row for name in names for row in self._rows[name])

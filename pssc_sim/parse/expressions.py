@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import Protocol
 
 import sympy
 from sympy.logic.boolalg import ITE
@@ -60,7 +62,6 @@ _COMPARE: dict[type[ast.cmpop], Callable[[sympy.Expr, sympy.Expr], sympy.Basic]]
 # Constructs that are valid Python but never valid in an equation, with the fix to offer.
 _REJECTED: dict[type[ast.AST], str] = {
     ast.Attribute: "attribute access is not allowed. Use a plain variable name",
-    ast.Subscript: "subscripts are not allowed. Use a plain variable name",
     ast.Lambda: "lambda is not allowed. Write the expression directly",
     ast.ListComp: "comprehensions are not allowed. Write the expression directly",
     ast.SetComp: "comprehensions are not allowed. Write the expression directly",
@@ -97,13 +98,36 @@ _OPERATOR_HINTS: dict[type[ast.AST], str] = {
 _EXACT_INTEGER_LIMIT = 2**53
 
 
+#: ``age!`` (sum over the dimension ``age``) as a Python name the parser accepts.
+_REDUCED = re.compile(r"(\w)!(?!=)")
+REDUCED_SUFFIX = "__ALL__"
+
+
+class ArrayScope(Protocol):
+    """What an equation of an arrayed model needs to read subscripts (see
+    :mod:`pssc_sim.parse.subscripts`)."""
+
+    @property
+    def functions(self) -> Collection[str]:
+        """Names of the array functions (upper case)."""
+
+    def reference(self, name: str, subscripts: tuple[str, ...] | None) -> sympy.Expr:
+        """The value of the variable ``name``, subscripted or bare, on the equation's axes."""
+
+    def call(self, function: str, node: ast.Call,
+             translate: Callable[[ast.AST], sympy.Expr]) -> sympy.Expr:
+        """An array function (``SUM`` ...) of the arguments in ``node``."""
+
+
 @dataclass(frozen=True, slots=True)
 class Namespace:
-    """The names an equation may refer to."""
+    """The names an equation may refer to; ``arrays`` reads subscripts where a model has
+    dimensions."""
 
     variables: Collection[str]
     lookups: Collection[str]
     measures: Collection[str] = ()
+    arrays: ArrayScope | None = None
 
     def candidates(self) -> list[str]:
         """Every name a did-you-mean may suggest."""
@@ -137,6 +161,8 @@ def parse_expression(text: object, *, where: str, namespace: Namespace) -> sympy
     if isinstance(text, (int, float)):
         return _number(text, where)
     source = " ".join(text.split("\n")).strip()
+    if namespace.arrays is not None:
+        source = _REDUCED.sub(r"\1" + REDUCED_SUFFIX, source)
     if not source:
         raise ExpressionError(f"{where}: the equation is empty (got {text!r}). Write an expression")
     try:
@@ -225,6 +251,8 @@ class _Translator:
             raise self._rejected(node, f"the name '{name}' contains a double underscore",
                                  "Names with '__' are reserved; rename the variable")
         if name in self.namespace.variables:
+            if self.namespace.arrays is not None:
+                return self.namespace.arrays.reference(name, None)
             return variable_symbol(name)
         if name in _CLOCK:
             return _CLOCK[name]
@@ -241,6 +269,28 @@ class _Translator:
             f"{self.where}: unknown name '{name}' (column {node.col_offset + 1}). Define it under "
             "parameters, stocks, flows or auxiliaries, or correct the spelling"
         )
+
+    def visit_Subscript(self, node: ast.Subscript) -> sympy.Expr:
+        arrays = self.namespace.arrays
+        if arrays is None:
+            raise self._rejected(node, "subscripts are not allowed",
+                                 "Use a plain variable name, or declare dimensions")
+        if not isinstance(node.value, ast.Name) or node.value.id not in self.namespace.variables:
+            what = node.value.id if isinstance(node.value, ast.Name) else "an expression"
+            hint = (did_you_mean(what, self.namespace.variables).strip()
+                    or "Subscript a stock, flow, auxiliary or parameter.")
+            raise self._rejected(node, f"only variables take subscripts, not '{what}'", hint)
+        items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        subscripts = []
+        for item in items:
+            if isinstance(item, ast.Name):
+                subscripts.append(item.id.replace(REDUCED_SUFFIX, "!"))
+            elif isinstance(item, ast.Constant) and isinstance(item.value, (str, int)):
+                subscripts.append(str(item.value))
+            else:
+                raise self._rejected(item, "a subscript must be an element or a dimension",
+                                     "Write x[A, age], quoting other names: x['0-4']")
+        return arrays.reference(node.value.id, tuple(subscripts))
 
     def visit_BinOp(self, node: ast.BinOp) -> sympy.Expr:
         left, right = self._value(node.left), self._value(node.right)
@@ -294,6 +344,11 @@ class _Translator:
         )
 
     def visit_Call(self, node: ast.Call) -> sympy.Basic:
+        arrays = self.namespace.arrays
+        if (arrays is not None and isinstance(node.func, ast.Subscript)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id.upper() in arrays.functions):
+            return arrays.call(node.func.value.id.upper(), node, self._value)
         if not isinstance(node.func, ast.Name):
             raise self._rejected(node, "only named functions can be called",
                                  "Call a builtin such as MAX(a, b) or a lookup such as f(x)")
@@ -306,6 +361,8 @@ class _Translator:
                                  "Names with '__' are reserved; call a builtin or a lookup")
         if name not in self.namespace.lookups and name.upper() in MEASURE_FUNCTIONS:
             return self._measure_call(node, name.upper())
+        if arrays is not None and name.upper() in arrays.functions:
+            return arrays.call(name.upper(), node, self._value)
         args = [self._value(a) for a in node.args]
         if name in self.namespace.lookups:
             return self._lookup_call(node, name, args)

@@ -18,6 +18,7 @@ import yaml
 
 from pssc_sim.errors import ModelError, did_you_mean
 from pssc_sim.ir.builtins import BUILTINS, LEVER_NAMES, RESERVED_NAMES
+from pssc_sim.ir.dimensions import Dimensions
 from pssc_sim.ir.functions import StatefulCall, variable_symbol
 from pssc_sim.ir.model import (
     Auxiliary,
@@ -43,7 +44,8 @@ from pssc_sim.targets import structure
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _SECTIONS = ("parameters", "stocks", "flows", "auxiliaries", "lookups")
-_TOP_KEYS = ("model", "title", "description", "time", "measures", "include", *_SECTIONS)
+_TOP_KEYS = ("model", "title", "description", "time", "measures", "include", "dimensions",
+             *_SECTIONS)
 _TIME_KEYS = ("start", "stop", "dt", "save_every", "units")
 _META_KEYS = ("units", "description", "source")
 _KEYS = {
@@ -119,8 +121,17 @@ def load_model_file(path: str | Path) -> Model:
     ('x',)
     """
     file = resolve_model_path(path)
-    document = read_yaml(file)
-    return _Reader(str(file), document).read()
+    return read_document(str(file), read_yaml(file))
+
+
+def read_document(file: str, document: Any) -> Model:
+    """Validate and lower a model document read from ``file`` (a YAML file, or an imported
+    model)."""
+    if isinstance(document, Mapping) and "dimensions" in document:
+        from pssc_sim.parse.subscripts import ArrayReader  # the reader of arrayed models
+
+        return ArrayReader(file, document).read()
+    return _Reader(file, document).read()
 
 
 def check_document(file: str, document: Mapping[str, Any]) -> Model:
@@ -171,7 +182,7 @@ class _Reader:
                               measures=entries_names(entries["measures"]))
         parameters = tuple(self.parameter(e) for e in entries["parameters"])
         constants = {p.name: p.value for p in parameters}
-        lowerer = Lowerer(constants)
+        lowerer = self.make_lowerer(constants)
         stocks = [self.stock(e, namespace) for e in entries["stocks"]]
         flows = [self.flow(e, namespace, lowerer, set(entries_names(entries["stocks"])))
                  for e in entries["flows"]]
@@ -203,6 +214,7 @@ class _Reader:
             measures=tuple(measures),
             algebraic_order=order,
             source=self.file,
+            dimensions=self.dimension_table(),
         )
         check_initialisation(model)
         return model
@@ -215,6 +227,18 @@ class _Reader:
             variables=names - lookups, lookups=lookups, measures=measures))
 
     # -- structure -------------------------------------------------------------------------
+
+    def allowed_keys(self, section: str) -> tuple[str, ...]:
+        """The keys an entry of ``section`` may have."""
+        return _KEYS[section]
+
+    def dimension_table(self) -> Dimensions:
+        """The model's dimensions (none: see :mod:`pssc_sim.parse.subscripts`)."""
+        return Dimensions()
+
+    def make_lowerer(self, constants: Mapping[str, float]) -> Lowerer:
+        """The lowering of stateful builtins for this document."""
+        return Lowerer(constants)
 
     def check_keys(self, mapping: Mapping[str, Any], allowed: tuple[str, ...], path: str) -> None:
         for key in mapping:
@@ -243,7 +267,7 @@ class _Reader:
             # YAML 1.1 reads a bare `true:` key (a measure's true value) as the boolean True.
             fields: dict[str, Any] = {
                 (_BOOLEAN_KEYS[k] if isinstance(k, bool) else k): v for k, v in value.items()}
-            self.check_keys(fields, _KEYS[section], path)
+            self.check_keys(fields, self.allowed_keys(section), path)
             return fields
         shorthand = _SHORTHAND.get(section)
         if shorthand is None or value is None:

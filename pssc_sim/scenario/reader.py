@@ -35,7 +35,8 @@ from pssc_sim.targets.definition import Target, check_targets, target_from_docum
 if TYPE_CHECKING:
     from pssc_sim.scenario.definition import Scenario, Uncertainty
 
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# a name, or elements of an arrayed one: rate[A], rate[young, B]
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\[[^\[\]!'\"]+\])?$")
 # YAML 1.1 reads 2e6 (no dot) as text; such plain numerals are accepted as numbers.
 _NUMERAL = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _MODEL_SUFFIXES = (".yaml", ".yml", ".mdl", ".xmile", ".xml", ".stmx", ".itmx")
@@ -468,7 +469,7 @@ def check_scenario_names(scenario: Scenario, model: Model) -> None:
     if scenario.uncertainty is not None and scenario.uncertainty.parameters:
         used += [(f"uncertainty.parameters.{key}", key) for key in scenario.uncertainty.parameters]
     for path, key in used:
-        if key not in parameters:
+        if model.parameter_rows(key) is None:
             kind = f"a {_kind(model, key)}, not a parameter" if key in model else "unknown"
             raise ScenarioError(f"{where(path)}: '{key}' is {kind} in "
                                 f"{model.source or model.name}.{did_you_mean(key, parameters)}"

@@ -28,7 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from pssc_sim.errors import ModelError
+from pssc_sim.parse.translate.arrays import ArrayImport, emit_arrayed
 from pssc_sim.parse.translate.names import NameMap, name_key
 from pssc_sim.parse.translate.syntax import (
     Context,
@@ -199,6 +202,8 @@ class _Builder:
         self.instances: dict[str, int] = {}
         self.active_texts: dict[str, str] = {}
         self.time_block: dict[str, Any] = {}
+        self.arrays = (ArrayImport(self.main, self.names, str(source))
+                       if self.main.subscripts else None)
 
     def where(self, name: str) -> str:
         return f"{self.source}: {name}"
@@ -223,6 +228,9 @@ class _Builder:
             "title": f"{self.source.name} (imported)",
             "time": time,
         }
+        if self.arrays is not None:
+            document["dimensions"] = self.arrays.dimensions()
+            self.document["parameters"].update(self.arrays.index_parameters)
         document.update({k: v for k, v in self.document.items() if v})
         return Translation(self.source, document, dict(self.names.original),
                            dict(self.names.by_key))
@@ -276,7 +284,7 @@ class _Builder:
         items = [self.classify(e, scope, prefix) for e in elements]
         for item in items:
             scope.items[name_key(item.name)] = item
-            if item.kind == "lookup":
+            if item.kind in ("lookup", "arrayed lookup"):
                 scope.lookups[name_key(item.name)] = item.ident
             else:
                 scope.ids[name_key(item.name)] = item.ident
@@ -293,6 +301,10 @@ class _Builder:
         components = list(element.components)
         if not components:
             raise ModelError(f"{where}: the variable has no equation. Give it one")
+        if self.arrays is not None and (len(components) > 1 or components[0].subscripts[0]):
+            ident = self.names.add(f"{prefix} {name}" if prefix else name, hidden=bool(prefix))
+            kind = "arrayed lookup" if components[0].type == "Lookup" else "arrayed"
+            return _Item(ident, element, kind, components)
         if any(c.subscripts and c.subscripts[0] for c in components) or len(components) > 1:
             raise ModelError(f"{where}: unsupported construct 'subscripts'. Subscripted "
                              "variables are not supported yet; flatten them")
@@ -341,12 +353,14 @@ class _Builder:
     def new_context(self, name: str, owner: str, scope: _Scope, *,
                     initial: bool = False) -> Context:
         return Context(self.where(name), owner, scope, self.inline_lookup, self.call_macro,
-                       self.fixed_order, initial)
+                       self.fixed_order, initial, arrays=self.arrays)
 
     def emit(self, item: _Item, scope: _Scope, flows: Mapping[str, Mapping[str, str]]) -> None:
         meta = self.meta(item, parameter=item.kind == "parameter" and item.ident not in flows)
         ctx = self.context(item, scope)
-        if item.kind == "parameter" and item.ident not in flows:
+        if item.kind in ("arrayed", "arrayed lookup"):
+            emit_arrayed(self, item, scope, meta)
+        elif item.kind == "parameter" and item.ident not in flows:
             self.document["parameters"][item.ident] = {"value": _plain(item.ast), **meta}
         elif item.kind == "lookup":
             self.document["lookups"][item.ident] = {**self.lookup_entry(item.ast, ctx), **meta}
@@ -489,6 +503,8 @@ class _Builder:
 
         if is_number(ast):
             return float(ast)
+        if isinstance(ast, np.ndarray):
+            return float(np.min(ast))
         kind = type(ast).__name__
         time = self.time_block
         if kind == "ReferenceStructure":
@@ -502,6 +518,10 @@ class _Builder:
             if item is not None and item.kind in ("parameter", "auxiliary") \
                     and key not in seen:
                 return self.value_at_start(item.ast, scope, ctx, (*seen, key))
+            if item is not None and item.kind == "arrayed" and key not in seen:
+                # one order for every element: the smallest value bounds the stages
+                return min(float(np.min(self.value_at_start(c.ast, scope, ctx, (*seen, key))))
+                           for c in item.ast)
         elif kind == "ArithmeticStructure":
             args = [again(a) for a in ast.arguments]
             if list(ast.operators) == ["negative"]:

@@ -30,6 +30,8 @@ _SAME = {
     "integer": "INTEGER", "xidz": "XIDZ", "zidz": "ZIDZ", "step": "STEP",
     "ramp": "RAMP", "Xramp": "RAMP", "pulse": "PULSE", "min": "MIN", "max": "MAX",
     "if_then_else": "IF_THEN_ELSE", "power": "POWER",
+    "sum": "SUM", "prod": "PROD", "vmin": "VMIN", "vmax": "VMAX", "vmin_xmile": "VMIN",
+    "vmax_xmile": "VMAX", "vector_select": "VECTOR_SELECT",
 }
 
 
@@ -60,13 +62,14 @@ class Context:
     fixed_order: Callable[[Context, Any, Any], int]
     initial: bool = False
     notes: list[str] = field(default_factory=list)
+    arrays: Any = None  # the subscript ranges (parse.translate.arrays.ArrayImport), if any
 
     def error(self, what: str, fix: str) -> ModelError:
         return ModelError(f"{self.where}: {what}. {fix}")
 
     def in_initial(self) -> Context:
         return Context(self.where, self.owner, self.scope, self.inline_lookup, self.call_macro,
-                       self.fixed_order, True, self.notes)
+                       self.fixed_order, True, self.notes, self.arrays)
 
 
 def number(value: float) -> str:
@@ -135,6 +138,12 @@ def _construct(kind: str) -> str:
 
 
 def _reference(node: Any, ctx: Context) -> str:
+    if ctx.arrays is not None and ctx.arrays.is_range(node.reference):
+        return str(ctx.arrays.range_value(node.reference))
+    if node.subscripts is not None and ctx.arrays is not None:
+        base = _reference(type(node)(node.reference, None), ctx)
+        parts = ", ".join(ctx.arrays.subscript(str(s)) for s in node.subscripts.subscripts)
+        return f"{base}[{parts}]"
     if node.subscripts is not None:
         raise ctx.error(f"unsupported construct 'subscripts' (got {node.reference}"
                         f"{list(node.subscripts.subscripts)})", "Subscripted models are not "
@@ -144,6 +153,8 @@ def _reference(node: Any, ctx: Context) -> str:
     if special is not None:
         return special
     text = ctx.scope.reference(key, initial=ctx.initial)
+    if text is None and ctx.arrays is not None and ctx.arrays.is_element(key):
+        return str(ctx.arrays.element_value(key))
     if text is None:
         if ctx.scope.lookup(key) is not None:
             raise ctx.error(f"the lookup '{key}' is used as a value",
@@ -172,6 +183,12 @@ def _arithmetic(node: Any, ctx: Context) -> str:
         # The translator reads '-2^2' as (-2)^2; in Vensim the minus binds looser: -(2^2).
         text = f"(-{number(-float(first))} ** {args[1]})"
         operators, args = operators[1:], [text, *args[2:]]
+    if len(operators) > 1 and set(operators) == {"^"}:
+        # a chain of powers groups from the right, as in Vensim: 4^3^2 is 4^(3^2)
+        text = args[-1]
+        for arg in reversed(args[:-1]):
+            text = f"({arg} ** {text})"
+        return text
     for op, arg in zip(operators, args[1:], strict=True):
         symbol = _ARITHMETIC.get(op)
         if symbol is None:
@@ -204,10 +221,20 @@ def _call(node: Any, ctx: Context) -> str:
         if len(args) != 1:
             raise ctx.error(f"the lookup '{name}' is called with {len(args)} arguments",
                             "Call a lookup with one input")
+        subscripts = node.function.subscripts
+        if subscripts is not None and ctx.arrays is not None:
+            parts = ", ".join(ctx.arrays.subscript(str(s)) for s in subscripts.subscripts)
+            return f"{lookup}[{parts}]({render(args[0], ctx)})"
         return f"{lookup}({render(args[0], ctx)})"
     expanded = ctx.call_macro(ctx, name, args)
     if expanded is not None:
         return expanded
+    if name in ("vmin_xmile", "vmax_xmile") and ctx.arrays is not None and len(args) == 1:
+        # XMILE's MIN(array) and MAX(array) run over every dimension of the argument
+        return f"{_SAME[name]}({ctx.arrays.reduce_all(render(args[0], ctx))})"
+    if name == "elmcount" and ctx.arrays is not None and args \
+            and type(args[0]).__name__ == "ReferenceStructure":
+        return f"ELMCOUNT({ctx.arrays.range_ident(args[0].reference)})"
     special = _CALLS.get(name)
     if special is not None:
         return special([render(a, ctx) for a in args])
@@ -248,6 +275,12 @@ _CALLS: Mapping[str, Callable[[Sequence[str]], str]] = {
     "Xpulse": _xmile_pulse,
     "Xpulse_train": _xmile_pulse_train,
     "pi": lambda a: number(math.pi),
+    # QUANTUM as PySD computes it: b * INTEGER(a / b), or a where b is below 1e-6
+    "quantum": lambda a: (f"IF_THEN_ELSE({a[1]} < 1e-06, {a[0]}, "
+                          f"{a[1]} * INTEGER({a[0]} / {a[1]}))"),
+    "sinh": lambda a: f"((EXP({a[0]}) - EXP(-({a[0]}))) / 2)",
+    "cosh": lambda a: f"((EXP({a[0]}) + EXP(-({a[0]}))) / 2)",
+    "tanh": lambda a: f"((EXP({a[0]}) - EXP(-({a[0]}))) / (EXP({a[0]}) + EXP(-({a[0]}))))",
 }
 
 

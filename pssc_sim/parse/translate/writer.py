@@ -10,7 +10,7 @@ import yaml
 
 from pssc_sim.errors import ModelError
 from pssc_sim.ir.model import Model
-from pssc_sim.parse.model_file import _Reader
+from pssc_sim.parse.model_file import read_document
 from pssc_sim.parse.translate.document import Translation, translate
 
 _SECTIONS = ("parameters", "stocks", "flows", "auxiliaries", "lookups")
@@ -43,7 +43,7 @@ def load_translated(path: str | Path) -> Model:
 
 def read_translation(translation: Translation) -> Model:
     """Validate and lower a translated document into the IR."""
-    return _Reader(str(translation.source), dict(translation.document)).read()
+    return read_document(str(translation.source), dict(translation.document))
 
 
 def write_yaml(translation: Translation) -> str:
@@ -55,6 +55,10 @@ def write_yaml(translation: Translation) -> str:
         if key in document:
             lines.append(_dump({key: document[key]}).rstrip())
     lines.append("time: " + _flow_mapping(document["time"]))
+    if document.get("dimensions"):
+        lines += ["", "# Dimensions (Vensim subscript ranges)", "dimensions:"]
+        for name, entry in document["dimensions"].items():
+            lines.append(f"  {name}: " + _flow_mapping(entry))
     for section in _SECTIONS:
         entries = document.get(section)
         if not entries:
@@ -76,7 +80,7 @@ def convert(source_path: str | Path, target_path: str | Path) -> Path:
     text = write_yaml(translation)
     target = Path(target_path)
     document = yaml.safe_load(text)
-    _Reader(str(target), document).read()
+    read_document(str(target), document)
     try:
         target.write_text(text, encoding="utf-8")
     except OSError as exc:

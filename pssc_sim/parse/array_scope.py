@@ -1,0 +1,159 @@
+"""The subscripts of one equation of an arrayed model: which axes it runs over, how each
+reference lines up with them, and the array functions (``SUM``, ``PROD``, ``VMIN``, ``VMAX``,
+``ELMCOUNT`` and arrayed lookups). The model reader is :mod:`pssc_sim.parse.subscripts`.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import sympy
+
+from pssc_sim.errors import ModelError, did_you_mean
+from pssc_sim.ir.dimensions import (
+    Axis,
+    Reduce,
+    Reference,
+    TableLookup,
+    Values,
+    VectorSelect,
+    align,
+    array_op,
+)
+from pssc_sim.ir.functions import variable_symbol
+from pssc_sim.parse.expressions import REDUCED_SUFFIX
+
+if TYPE_CHECKING:
+    from pssc_sim.parse.subscripts import ArrayReader
+
+#: Array functions: the numpy reduction each aggregation applies.
+REDUCTIONS = {"SUM": "sum", "PROD": "prod", "VMIN": "min", "VMAX": "max"}
+ARRAY_FUNCTIONS = (*REDUCTIONS, "ELMCOUNT", "VECTOR_SELECT")
+
+
+class Scope:
+    """Subscripts of one equation: the axes it runs over and the dimensions of every name."""
+
+    def __init__(self, reader: ArrayReader, target: list[Axis], where: str) -> None:
+        self.tables = {name.upper(): name for name in reader.lookup_dims}
+        self.functions = (*ARRAY_FUNCTIONS, *self.tables)
+        self.reader = reader
+        self.target = list(target)
+        self.where = where
+
+    def reference(self, name: str, subscripts: tuple[str, ...] | None) -> sympy.Expr:
+        dims = self.reader.dims_of.get(name, ())
+        symbol = variable_symbol(name)
+        if not dims and subscripts is None:
+            return symbol
+        if not dims:
+            raise ModelError(f"{self.where}: '{name}' has no dimensions, so it takes no "
+                             f"subscripts (got {name}[{', '.join(subscripts or ())}]). Write "
+                             f"{name}")
+        view = align(self.reader.table, Reference(name, dims, subscripts), self.target,
+                     self.where)
+        return symbol if view is None else array_op(view)(symbol)
+
+    def call(self, function: str, node: ast.Call,
+             translate: Callable[[ast.AST], sympy.Expr]) -> sympy.Expr:
+        if function in self.tables:
+            return self.table_call(self.tables[function], node, translate)
+        if function == "VECTOR_SELECT":
+            return self.vector_select(node, translate)
+        if len(node.args) != 1 or node.keywords:
+            raise ModelError(f"{self.where}: {function} takes one argument (got "
+                             f"{len(node.args)}). Write {function}(x[dim!])")
+        if function == "ELMCOUNT":
+            return self.count(node.args[0])
+        reduced = self.reduced(node.args[0])
+        if not reduced:
+            raise ModelError(f"{self.where}: {function} has no dimension to run over (got "
+                             f"{ast.unparse(node).replace(REDUCED_SUFFIX, '!')}). Mark it with "
+                             "'!', e.g. SUM(x[age!])")
+        outer = self.target
+        self.target = [*outer, *reduced]
+        try:
+            inner = translate(node.args[0])
+        finally:
+            self.target = outer
+        table = self.reader.table
+        shape = table.shape([a.dim for a in (*outer, *reduced)])
+        axes = tuple(range(len(outer), len(outer) + len(reduced)))
+        return array_op(Reduce(REDUCTIONS[function], shape, axes))(inner)
+
+    def table_call(self, name: str, node: ast.Call,
+                   translate: Callable[[ast.AST], sympy.Expr]) -> sympy.Expr:
+        """``lookup(x)`` or ``lookup[dims](x)`` of an arrayed lookup: each element of the
+        equation reads the table of its element."""
+        if len(node.args) != 1 or node.keywords:
+            raise ModelError(f"{self.where}: the lookup '{name}' takes 1 argument, not "
+                             f"{len(node.args)}. Call it as {name}(x)")
+        subscripts = None
+        if isinstance(node.func, ast.Subscript):
+            items = (node.func.slice.elts if isinstance(node.func.slice, ast.Tuple)
+                     else [node.func.slice])
+            subscripts = tuple(i.id if isinstance(i, ast.Name) else str(getattr(i, "value", ""))
+                               for i in items)
+        dims = self.reader.lookup_dims[name]
+        table = self.reader.table
+        shape = table.shape(dims)
+        index = array_op(Values(shape, tuple(float(i) for i in range(table.size(dims)))))()
+        view = align(table, Reference(name, dims, subscripts), self.target, self.where)
+        if view is not None:
+            index = array_op(view)(index)
+        tables = self.reader.lookup_tables[name]
+        return array_op(TableLookup(tables))(translate(node.args[0]), index)
+
+    def vector_select(self, node: ast.Call,
+                      translate: Callable[[ast.AST], sympy.Expr]) -> sympy.Expr:
+        """``VECTOR_SELECT(selection[d!], values[d!], missing, action, error_action)``."""
+        if len(node.args) != 5 or node.keywords:
+            raise ModelError(f"{self.where}: VECTOR_SELECT takes 5 arguments (got "
+                             f"{len(node.args)}). Write VECTOR_SELECT(selection[d!], "
+                             "values[d!], missing, action, error_action)")
+        reduced = self.reduced(ast.Tuple(elts=node.args[:2], ctx=ast.Load()))
+        if not reduced:
+            raise ModelError(f"{self.where}: VECTOR_SELECT has no dimension to run over. Mark "
+                             "it with '!', e.g. VECTOR_SELECT(s[age!], x[age!], 0, 0, 0)")
+        outer = self.target
+        self.target = [*outer, *reduced]
+        try:
+            selection, values = (translate(a) for a in node.args[:2])
+        finally:
+            self.target = outer
+        missing, action = (translate(a) for a in node.args[2:4])
+        translate(node.args[4])  # checked; errors are not raised during a run
+        shape = self.reader.table.shape([a.dim for a in (*outer, *reduced)])
+        axes = tuple(range(len(outer), len(outer) + len(reduced)))
+        return array_op(VectorSelect(shape, axes))(selection, values, missing, action)
+
+    def count(self, node: ast.AST) -> sympy.Expr:
+        name = node.id if isinstance(node, ast.Name) else ast.unparse(node)
+        if name not in self.reader.table:
+            hint = did_you_mean(name, self.reader.table.names()) or " Name a dimension."
+            raise ModelError(f"{self.where}: ELMCOUNT takes a dimension (got '{name}').{hint}")
+        return sympy.Integer(self.reader.table[name].size)
+
+    def reduced(self, node: ast.AST) -> list[Axis]:
+        """The axes an aggregation sums out: dimensions marked ``!``, and those of bare arrayed
+        names that the equation does not run over."""
+        table = self.reader.table
+        axes: dict[str, Axis] = {}
+        for item in ast.walk(node):
+            if isinstance(item, ast.Name) and item.id.endswith(REDUCED_SUFFIX):
+                dim = item.id[:-len(REDUCED_SUFFIX)]
+                if dim not in table:
+                    hint = did_you_mean(dim, table.names()) or " Mark a dimension with '!'."
+                    raise ModelError(f"{self.where}: unknown dimension '{dim}!'.{hint}")
+                axes.setdefault(dim, Axis(dim, frozenset({f"{dim}!"})))
+        subscripted = {id(n.value) for n in ast.walk(node) if isinstance(n, ast.Subscript)}
+        for item in ast.walk(node):
+            if isinstance(item, ast.Name) and id(item) not in subscripted:
+                for dim in self.reader.dims_of.get(item.id, ()):
+                    if not any(table.root(a.dim) == table.root(dim) for a in self.target) \
+                            and dim not in axes:
+                        axes[dim] = Axis(dim, frozenset({dim}))
+        return list(axes.values())
+

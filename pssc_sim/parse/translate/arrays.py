@@ -1,0 +1,348 @@
+"""Vensim subscripts -> the ``dimensions:`` section and arrayed entries of a model document.
+
+PySD's abstract model lists the subscript ranges of a model (elements, or other ranges nested in
+them, copies and mappings) and, for each variable, one component per equation with the
+subscripts it defines and those it excepts. This module writes them in the format of
+``docs/subscripts.md``:
+
+- a range whose elements all belong to a larger (or earlier) range becomes a subrange of it, a
+  copy (``<->``) a subrange with every element; mappings (``->``) become ``maps_to``;
+- a variable runs over the range named on the left of all its equations, or else the range
+  its subscripts belong to; several equations, or ``:EXCEPT:``, become per-element equations;
+- numbers given per element (``x[a] = 1, 2, 3``) become parameter values, element by element.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pssc_sim.errors import ModelError
+from pssc_sim.parse.translate.names import NameMap, name_key
+
+
+@dataclass(frozen=True, slots=True)
+class _Range:
+    """A subscript range made here, in the shape of PySD's."""
+
+    name: str
+    subscripts: list[str]
+    mapping: list[str]
+
+
+class ArrayImport:
+    """The subscript ranges of one model and what its equations need from them."""
+
+    def __init__(self, section: Any, names: NameMap, where: str) -> None:
+        self.where = where
+        self.names = names
+        self.index_parameters: dict[str, dict[str, Any]] = {}
+        self.raw = {name_key(r.name): r for r in section.subscripts}
+        self.order = list(self.raw)
+        self.flat: dict[str, tuple[str, ...]] = {k: self.expand(k, ()) for k in self.raw}
+        self.ident = {k: names.add(self.raw[k].name, hidden=True) for k in self.order}
+        self.parent: dict[str, str | None] = {}
+        owner: dict[str, str] = {}
+        ranked = sorted(self.order, key=lambda k: (-len(self.flat[k]), self.order.index(k)))
+        for key in ranked:
+            owners = {owner.get(e) for e in self.flat[key]}
+            if owners == {None}:
+                self.parent[key] = None
+                owner.update(dict.fromkeys(self.flat[key], key))
+            elif None not in owners and len(owners) == 1:
+                self.parent[key] = owners.pop()
+            else:
+                raise ModelError(f"{where}: unsupported construct 'subscript ranges that share "
+                                 f"only some elements' (got {self.raw[key].name}). Make one a "
+                                 "subrange of the other")
+        self.owner = owner
+
+    def expand(self, key: str, seen: tuple[str, ...]) -> tuple[str, ...]:
+        subscripts = self.raw[key].subscripts
+        if isinstance(subscripts, str):
+            subscripts = [subscripts]
+        elements: list[str] = []
+        for item in subscripts:
+            inner = name_key(str(item))
+            if inner in self.raw and inner != key and inner not in seen:
+                elements.extend(self.expand(inner, (*seen, key)))
+            else:
+                elements.append(str(item))
+        return tuple(elements)
+
+    def dimensions(self) -> dict[str, Any]:
+        """The ``dimensions:`` section."""
+        section: dict[str, Any] = {}
+        roots = [k for k in self.order if self.parent[k] is None]
+        for key in [*roots, *(k for k in self.order if self.parent[k] is not None)]:
+            entry: dict[str, Any] = {"elements": list(self.flat[key])}
+            parent = self.parent[key]
+            if parent is not None:
+                entry["subrange_of"] = self.ident[parent]
+            targets = [name_key(str(m)) for m in (self.raw[key].mapping or ())
+                       if isinstance(m, str) and name_key(str(m)) in self.raw]
+            if targets:
+                entry["maps_to"] = {self.ident[t]: list(self.flat[t]) for t in targets
+                                    if len(self.flat[t]) == len(self.flat[key])}
+                if not entry["maps_to"]:
+                    del entry["maps_to"]
+            section[self.ident[key]] = entry
+        return section
+
+    # -- names in equations ----------------------------------------------------------------
+
+    def is_range(self, name: str) -> bool:
+        return name_key(name.rstrip("!")) in self.raw
+
+    def subscript(self, name: str) -> str:
+        """A subscript as equation text: a range by its identifier (keeping ``!``), an element
+        quoted when it is not a Python name."""
+        bare = name.rstrip("!")
+        if name_key(bare) in self.raw:
+            return self.ident[name_key(bare)] + ("!" if name.endswith("!") else "")
+        element = self.element(bare)
+        return element if element.isidentifier() else repr(element)
+
+    def element(self, name: str) -> str:
+        if name in self.owner:
+            return name
+        matches = [e for e in self.owner if name_key(e) == name_key(name)]
+        if not matches:
+            raise ModelError(f"{self.where}: unknown subscript '{name}'. Declare it in a "
+                             "subscript range")
+        return matches[0]
+
+    def reduce_all(self, text: str) -> str:
+        """Equation text with every range in its subscripts marked ``!`` (summed out)."""
+        idents = "|".join(sorted((re.escape(i) for i in self.ident.values()), key=len,
+                                 reverse=True))
+        return re.sub(rf"\b({idents})\b(?=\s*[,\]])", r"\1!", text) if idents else text
+
+    def is_element(self, name: str) -> bool:
+        return any(name_key(e) == name_key(name) for e in self.owner)
+
+    def element_value(self, name: str) -> int:
+        """An element used as a value: its position (from 1) in its root range."""
+        element = self.element(name)
+        return self.flat[self.owner[element]].index(element) + 1
+
+    def range_ident(self, name: str) -> str:
+        return self.ident[name_key(name)]
+
+    def range_value(self, name: str) -> str:
+        """A range used as a value: each element's position (from 1) in its root range, read
+        from a hidden parameter over the root."""
+        root = self.root_of(name)
+        ident = self.names.add(f"{self.raw[root].name} position", hidden=True)
+        self.index_parameters[ident] = {
+            "dims": [self.ident[root]], "value": list(range(1, len(self.flat[root]) + 1)),
+            "description": f"Position of each element of {self.raw[root].name}"}
+        return f"{ident}[{self.ident[name_key(name)]}]"
+
+    def add_range(self, name: str, elements: Sequence[str], parent: str) -> str:
+        """A new subrange of ``parent`` (a key) with ``elements``; returns its key."""
+        key = name_key(name)
+        self.raw[key] = _Range(name, list(elements), [])
+        self.order.append(key)
+        self.flat[key] = tuple(elements)
+        self.parent[key] = parent
+        self.ident[key] = self.names.add(name, hidden=True)
+        return key
+
+    # -- variables -----------------------------------------------------------------------------
+
+    def root_of(self, part: str) -> str:
+        key = name_key(part)
+        if key in self.raw:
+            while self.parent[key] is not None:
+                key = self.parent[key]  # type: ignore[assignment]
+            return key
+        return self.owner[self.element(part)]
+
+    def variable_dims(self, lefts: Sequence[Sequence[str]], name: str) -> list[str]:
+        """The dimensions of a variable from the subscripts on the left of its equations: the
+        range they all name, or the root of their elements; a subrange of just the elements
+        defined when they do not cover it, and a copy where a range comes twice."""
+        dims = self.common_dims(lefts)
+        for position, dim in enumerate(dims):
+            covered = {e for left in lefts for e in self.elements_of(left[position])}
+            if covered != set(self.flat[dim]):
+                root = self.root_of(dim)
+                elements = [e for e in self.flat[root] if e in covered]
+                dims[position] = self.add_range(f"{name} {position + 1} elements", elements,
+                                                root)
+            if dims[position] in dims[:position]:
+                dims[position] = self.add_range(f"{name} {position + 1} copy",
+                                                self.flat[dims[position]],
+                                                self.root_of(dims[position]))
+        return dims
+
+    def common_dims(self, lefts: Sequence[Sequence[str]]) -> list[str]:
+        dims = []
+        for position in range(len(lefts[0])):
+            parts = {name_key(left[position]) for left in lefts}
+            if len(parts) == 1 and next(iter(parts)) in self.raw:
+                dims.append(next(iter(parts)))
+            else:
+                roots = {self.root_of(left[position]) for left in lefts}
+                if len(roots) != 1:
+                    raise ModelError(f"{self.where}: the equations of one variable use "
+                                     f"different subscript ranges at position {position + 1} "
+                                     f"(got {sorted(parts)}). Use one range")
+                dims.append(roots.pop())
+        return dims
+
+    def elements_of(self, part: str) -> tuple[str, ...]:
+        key = name_key(part)
+        return self.flat[key] if key in self.raw else (self.element(part),)
+
+    def selectors(self, left: Sequence[str],
+                  excepts: Sequence[Sequence[str]]) -> list[tuple[str, list[tuple[str, ...]]]]:
+        """Selector texts of one equation, with the element tuples each covers."""
+        lists = [self.elements_of(p) for p in left]
+        if not excepts:
+            text = ", ".join(self.ident[name_key(p)] if self.is_range(p) else self.element(p)
+                             for p in left)
+            return [(text, list(itertools.product(*lists)))]
+        removed: set[tuple[str, ...]] = set()
+        for excluded in excepts:
+            removed.update(itertools.product(*(self.elements_of(p) for p in excluded)))
+        return [(", ".join(combo), [combo]) for combo in itertools.product(*lists)
+                if combo not in removed]
+
+    def dims_document(self, dims: Sequence[str]) -> list[str]:
+        return [self.ident[d] for d in dims]
+
+
+def values_by_element(arrays: ArrayImport, left: Sequence[str], value: Any
+                      ) -> dict[tuple[str, ...], float]:
+    """Numbers of one equation by element tuple: a number for all, or an array over the ranges
+    of ``left`` (elements on the left take no axis)."""
+    lists = [arrays.elements_of(p) for p in left]
+    if not isinstance(value, np.ndarray):
+        return dict.fromkeys(itertools.product(*lists), float(value))
+    axes = [i for i, p in enumerate(left) if arrays.is_range(p)]
+    array = np.asarray(value, dtype=float).reshape([len(lists[i]) for i in axes])
+    result = {}
+    for combo in itertools.product(*lists):
+        index = tuple(lists[i].index(combo[i]) for i in axes)
+        result[combo] = float(array[index])
+    return result
+
+
+def nested(values: Mapping[tuple[str, ...], float], arrays: ArrayImport,
+           dims: Sequence[str]) -> list[Any] | None:
+    """The values as nested lists in element order, or None if an element has no value."""
+    lists = [arrays.flat[d] for d in dims]
+    shape = [len(x) for x in lists]
+    flat = []
+    for combo in itertools.product(*lists):
+        if combo not in values:
+            return None
+        flat.append(values[combo])
+    result: list[Any] = np.array(flat).reshape(shape).tolist()
+    return result
+
+
+def _is_constant(ast: Any) -> bool:
+    if isinstance(ast, np.ndarray):
+        return True
+    try:
+        float(ast)
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(ast, str)
+
+
+def emit_arrayed(builder: Any, item: Any, scope: Any, meta: Mapping[str, Any]) -> None:
+    """Write the entry (or entries) of a subscripted variable into ``builder.document``."""
+    from pssc_sim.parse.translate.syntax import render_value
+
+    arrays: ArrayImport = builder.arrays
+    components = list(item.ast)
+    lefts = [list(c.subscripts[0]) for c in components]
+    if any(len(left) != len(lefts[0]) for left in lefts) or not lefts[0]:
+        raise ModelError(f"{builder.where(item.name)}: the equations of the variable have "
+                         f"different numbers of subscripts (got {lefts}). Subscript each alike")
+    if item.kind == "arrayed lookup":
+        _emit_lookup(builder, item, scope, lefts, meta)
+        return
+    if any(c.type in ("Lookup", "Data") for c in components):
+        raise ModelError(f"{builder.where(item.name)}: unsupported construct 'subscripted "
+                         f"{components[0].type.lower()}'. Give each element an equation")
+    dims = arrays.variable_dims(lefts, item.name)
+    dims_text = arrays.dims_document(dims)
+    ctx = builder.new_context(item.name, item.ident, scope)
+    pieces = [(selector, combos, component) for component in components
+              for selector, combos in arrays.selectors(list(component.subscripts[0]),
+                                                        list(component.subscripts[1]))]
+    whole = (len(pieces) == 1 and len(components) == 1 and not components[0].subscripts[1]
+             and [name_key(p) for p in lefts[0]] == dims)
+    kinds = {type(c.ast).__name__ for c in components}
+    if all(_is_constant(c.ast) for c in components):
+        values: dict[tuple[str, ...], float] = {}
+        for _, combos, component in pieces:
+            given = values_by_element(arrays, list(component.subscripts[0]), component.ast)
+            values.update({combo: given[combo] for combo in combos})
+        listed = nested(values, arrays, dims)
+        value: Any = listed if listed is not None else {", ".join(k): v
+                                                        for k, v in values.items()}
+        builder.document["parameters"][item.ident] = {"dims": dims_text, "value": value, **meta}
+        return
+
+    def equations(part: str) -> Any:
+        texts: dict[str, Any] = {}
+        for selector, combos, component in pieces:
+            if isinstance(component.ast, np.ndarray):
+                given = values_by_element(arrays, list(component.subscripts[0]), component.ast)
+                texts.update({", ".join(c): given[c] for c in combos})
+                continue
+            node = component.ast if part == "" else getattr(component.ast, part)
+            node_ctx = ctx.in_initial() if part == "initial" else ctx
+            texts[selector] = render_value(node, node_ctx)
+        return next(iter(texts.values())) if whole else texts
+
+    if kinds == {"IntegStructure"}:
+        entry = {"dims": dims_text, "initial": equations("initial"), **meta}
+        if any(c.ast.non_negative for c in components):
+            entry["non_negative"] = True
+        builder.document["stocks"][item.ident] = entry
+        flow = builder.names.add(f"{item.name} net flow", hidden=True)
+        builder.document["flows"][flow] = {
+            "dims": dims_text, "rate": equations("flow"), "to": item.ident,
+            "description": f"Net rate of {item.name}"}
+        return
+    if "IntegStructure" in kinds:
+        raise ModelError(f"{builder.where(item.name)}: unsupported construct 'a stock defined "
+                         "by INTEG for some elements only'. Give every element an INTEG")
+    builder.document["auxiliaries"][item.ident] = {"dims": dims_text,
+                                                   "equation": equations(""), **meta}
+
+
+def _emit_lookup(builder: Any, item: Any, scope: Any, lefts: Sequence[Sequence[str]],
+                 meta: Mapping[str, Any]) -> None:
+    """A subscripted lookup: one table per equation, for the elements on its left."""
+    arrays: ArrayImport = builder.arrays
+    dims = arrays.variable_dims(lefts, item.name)
+    ctx = builder.new_context(item.name, item.ident, scope)
+    points: dict[str, Any] = {}
+    for component in item.ast:
+        if component.type != "Lookup":
+            raise ModelError(f"{builder.where(item.name)}: a lookup with equations for some "
+                             "elements (got a mix). Give every element a table")
+        table = builder.lookup_entry(component.ast, ctx)
+        if "extrapolation" in table:
+            raise ModelError(f"{builder.where(item.name)}: unsupported construct 'a subscripted "
+                             f"lookup that extrapolates' (got {table['extrapolation']}). Use a "
+                             "flat lookup")
+        pairs = [[x, y] for x, y in zip(table["x"], table["y"], strict=True)]
+        for selector, _ in arrays.selectors(list(component.subscripts[0]),
+                                            list(component.subscripts[1])):
+            points[selector] = pairs
+    builder.document["lookups"][item.ident] = {"dims": arrays.dims_document(dims),
+                                               "points": points, **meta}
