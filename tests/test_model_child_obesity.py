@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 import pssc_sim as ps
-from pssc_sim.analysis.checks import check_model
 from pssc_sim.scenario import Scenario, ScenarioResult
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,18 +42,6 @@ def value(results: ps.Results | ScenarioResult, name: str, t: float) -> float:
 
 
 # -- checks ------------------------------------------------------------------------------------
-
-def test_pssc_check_finds_nothing() -> None:
-    report = check_model(model())
-    assert report.ok, "\n".join(str(f) for f in report.findings)
-
-
-@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
-def test_every_scenario_file_loads(path: Path) -> None:
-    loaded = Scenario.load(path)
-    loaded.check()
-    assert loaded.name == path.stem
-
 
 def test_the_uncertainty_ensemble_runs_seeded() -> None:
     small = (Scenario.load(SCENARIOS / "y6-target-uncertain.yaml").with_uncertainty(members=8)

@@ -11,8 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pssc_sim.analysis.checks import check_model
-from pssc_sim.parse import load_model
 from pssc_sim.scenario import Scenario
 from pssc_sim.scenario.runner import ScenarioResult
 
@@ -38,12 +36,6 @@ def at(result: ScenarioResult, name: str, year: float) -> float:
     series = result[name]
     values = np.asarray(series, dtype=float)
     return float(values[int(np.argmin(np.abs(series.index.to_numpy() - year)))])
-
-
-def test_model_check_reports_no_findings() -> None:
-    """`pssc check models/climate`: units, unused names and sources are all clean."""
-    report = check_model(load_model(MODEL))
-    assert report.ok, [str(f) for f in report.findings]
 
 
 def test_sheffield_2007_target_outcome() -> None:

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 import pssc_sim as ps
-from pssc_sim.analysis.checks import check_model
 from pssc_sim.scenario import Scenario, ScenarioResult
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,25 +38,6 @@ def value(results: ps.Results | ScenarioResult, name: str, t: float) -> float:
 
 
 # -- checks ------------------------------------------------------------------------------------
-
-def test_pssc_check_finds_nothing() -> None:
-    report = check_model(model())
-    assert report.ok, "\n".join(str(f) for f in report.findings)
-
-
-def test_every_parameter_says_where_its_value_comes_from() -> None:
-    own = [p for p in model().parameters if "__" not in p.name and p.name != "CULTURE"]
-    assert own
-    for parameter in own:
-        assert parameter.meta.source.strip(), parameter.name
-
-
-@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
-def test_every_scenario_file_loads(path: Path) -> None:
-    loaded = Scenario.load(path)
-    loaded.check()
-    assert loaded.name == path.stem
-
 
 def test_the_uncertainty_ensemble_runs_seeded() -> None:
     small = (Scenario.load(SCENARIOS / "quit-count-uncertain.yaml").with_uncertainty(members=16)
