@@ -213,3 +213,10 @@ def test_a_lever_the_ensemble_samples_is_refused(uncertain: Path) -> None:
     with pytest.raises(ps.ParameterError, match=r"--levers: w is also sampled in the "
                                                 r"uncertainty: block"):
         optimize(Experiment.load(uncertain), "maximize risky", "w", under_uncertainty="mean")
+
+
+def test_progress_reaches_one(policy: Path) -> None:
+    seen: list[float] = []
+    optimize(Experiment.load(policy), "maximize y", "u", seed=1, maxiter=4, progress=seen.append)
+    assert seen[-1] == 1.0
+    assert all(0.0 <= f <= 1.0 for f in seen)

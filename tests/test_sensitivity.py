@@ -264,3 +264,13 @@ def test_statistic_checks_its_settings() -> None:
         Experiment.from_model(ps.load_model(Path(ps.__file__).parent.parent / "models" /
                                             "teacup")).evaluate(["room_temperature"],
                                                                 np.ones((2, 2)), [])
+
+
+def test_progress_rises_to_one_across_chunks(linear: Path) -> None:
+    seen: list[float] = []
+    experiment = Experiment.load(linear)
+    design = np.random.default_rng(2).random((40, 1))
+    experiment.evaluate(["a"], design, [Request("y")], progress=seen.append, memory=200)
+    assert seen[-1] == 1.0
+    assert np.all(np.diff(seen) >= 0)
+    assert len(seen) > 1  # one report at least per chunk
