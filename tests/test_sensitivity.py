@@ -274,3 +274,10 @@ def test_progress_rises_to_one_across_chunks(linear: Path) -> None:
     assert seen[-1] == 1.0
     assert np.all(np.diff(seen) >= 0)
     assert len(seen) > 1  # one report at least per chunk
+
+
+def test_a_model_with_nothing_to_vary_is_refused(tmp_path: Path) -> None:
+    path = write_yaml(tmp_path, "time: {stop: 1}\nparameters: {k: 1}\nstocks: {x: k}\n")
+    with pytest.raises(ps.ParameterError, match=r"model.yaml: nothing to vary \(got no "
+                                                r"parameter with a range"):
+        sensitivity(Experiment.load(path), "x", samples=16)

@@ -234,11 +234,15 @@ class Experiment:
         else the model's ``distribution`` or ``range``; ``names`` chooses some of them."""
         uncertainty = self.uncertainty or Uncertainty()
         given = dict(uncertainty.parameters or {})
+        if names is None and not given:
+            names = [p.name for p in self.base.parameters if p.range or p.distribution]
+            if not names:
+                raise ParameterError(f"{self.source}: nothing to vary (got no parameter with a "
+                                     "range or distribution, and no uncertainty: block). Give "
+                                     "parameters 'range: [low, high]' in the model, or a "
+                                     "scenario with an uncertainty: block")
         if names is None:
-            try:
-                return scenario_distributions(uncertainty, self.base)
-            except ValueError as exc:
-                raise ParameterError(f"{where}: {exc}") from None
+            return scenario_distributions(uncertainty, self.base)
         chosen: dict[str, Distribution] = {}
         for name in names:
             self.check_parameter(name, where)

@@ -287,10 +287,8 @@ class _Evaluator:
             names += list(self.ensemble)
             sampled = np.column_stack(list(self.ensemble.values()))
             design = np.hstack([design, np.tile(sampled, (len(candidates), 1))])
-        report = None
-        if self.progress is not None:
-            progress, call, total = self.progress, self.calls, self.expected_calls
-            report = lambda f: progress(min((call + f) / total, 1.0))  # noqa: E731
+        report = (None if self.progress is None
+                  else _slot(self.progress, self.calls, self.expected_calls))
         outputs = self.experiment.evaluate(names, design, self.requests, progress=report)
         self.runs += design.shape[0]
         self.calls += 1
@@ -312,6 +310,14 @@ class _Evaluator:
         """Every constraint's value: (constraints,) or (constraints, candidates)."""
         values = self.values(np.asarray(x).T)[1:]
         return values[:, 0] if np.ndim(x) == 1 else values
+
+
+def _slot(progress: Progress, call: int, calls: int) -> Progress:
+    """``progress`` for the ``call``-th of about ``calls`` ensemble calls (polishing may add
+    some: the fraction then stays at 1)."""
+    def report(fraction: float) -> None:
+        progress(min((call + fraction) / calls, 1.0))
+    return report
 
 
 def optimize(experiment: Experiment, objective: Objective | str,
