@@ -216,13 +216,15 @@ def _over_time_chart(result: SensitivityResult) -> Any:
 
     figure = Figure(figsize=(8, 4.5), layout="constrained")
     ax = figure.subplots()
-    index = _main_indices(result.method)[0][0]
+    indices = [index for index, _ in _main_indices(result.method)]
     times = np.asarray(result.times)
     for p in result.parameters:
-        ax.plot(times, result.over_time[p][index], label=p)
+        line, = ax.plot(times, result.over_time[p][indices[0]], label=p)
+        for index in indices[1:]:  # ST dashed, in the parameter's colour
+            ax.plot(times, result.over_time[p][index], linestyle="--", color=line.get_color())
     ax.set_xlabel("time")
-    ax.set_ylabel(index)
-    ax.set_title(f"{result.method} {index} of {result.output} over time")
+    ax.set_ylabel(" (solid), ".join(indices) + (" (dashed)" if len(indices) > 1 else ""))
+    ax.set_title(f"{result.method} {' and '.join(indices)} of {result.output} over time")
     ax.legend()
     return figure
 
