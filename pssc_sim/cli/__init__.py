@@ -23,6 +23,7 @@ from pssc_sim.cli import (
     demo,
     filtering,
     imports,
+    inference,
     mechanisms,
     report,
     scenario,
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     analysis.add_commands(commands)
     imports.add_commands(commands)
     mechanisms.add_commands(commands)
+    inference.add_commands(commands)
     return parser
 
 
@@ -139,7 +141,7 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
                 "loops": analysis.command_loops, "cld": analysis.command_cld,
                 "check": analysis.command_check, "convert": imports.command_convert,
                 "conformance": imports.command_conformance,
-                "mechanisms": mechanisms.command_mechanisms}
+                "mechanisms": mechanisms.command_mechanisms, **inference.HANDLERS}
     if args.command in handlers:
         return handlers[args.command](args)
     raise UsageError(f"a command is required (got none). Use one of: run, methods, "
