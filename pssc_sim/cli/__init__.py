@@ -20,6 +20,7 @@ import numpy as np
 from pssc_sim import __version__
 from pssc_sim.cli import (
     analysis,
+    calibrate,
     demo,
     filtering,
     imports,
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     analysis.add_commands(commands)
     imports.add_commands(commands)
     mechanisms.add_commands(commands)
+    calibrate.add_commands(commands)
     return parser
 
 
@@ -139,7 +141,8 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
                 "loops": analysis.command_loops, "cld": analysis.command_cld,
                 "check": analysis.command_check, "convert": imports.command_convert,
                 "conformance": imports.command_conformance,
-                "mechanisms": mechanisms.command_mechanisms}
+                "mechanisms": mechanisms.command_mechanisms,
+                "calibrate": calibrate.command_calibrate}
     if args.command in handlers:
         return handlers[args.command](args)
     raise UsageError(f"a command is required (got none). Use one of: run, methods, "
