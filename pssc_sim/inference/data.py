@@ -4,7 +4,8 @@ The file has a ``time`` column and one column per observed variable or measure o
 (empty cells are missing values). A column ``NAME:sd`` gives a standard deviation for each
 observation of ``NAME``; an :class:`ErrorModel` per series (``sd`` or ``relative``) can be given
 instead. Times are numbers in the model's time units, or ISO dates (``2021-03-15``) when the
-model counts time in years: a date becomes a decimal year (2021-07-02 is 2021.5).
+model counts time in years: a date becomes a decimal year, the year plus the share of its days
+gone by (2024-07-02 is 2024.5: 183 of 366 days).
 
 Every problem is reported as ``file: row N, column 'x': what is wrong (got value). fix``.
 """
@@ -138,8 +139,8 @@ class Observations:
 def decimal_year(text: str) -> float | None:
     """An ISO date as a decimal year, or ``None`` if ``text`` is not a date.
 
-    >>> decimal_year("2021-07-02")
-    2021.5
+    >>> decimal_year("2024-07-02")  # noon of the year's middle day: 183 of 366 days gone
+    2024.5
     >>> decimal_year("12.5") is None
     True
     """

@@ -68,8 +68,9 @@ def fit_statistics(simulated: ArrayLike, actual: ArrayLike) -> FitStatistics:
     r = float(np.mean((s - s.mean()) * (a - a.mean())) / (s_sd * a_sd)) if s_sd * a_sd > 0 else (
         math.nan)
     nonzero = a != 0
-    mape = float(np.mean(np.abs(error[nonzero]) / np.abs(a[nonzero]))) if nonzero.any() else (
-        math.nan)
+    with np.errstate(over="ignore"):  # a tiny actual value gives an infinite MAPE, as it should
+        mape = float(np.mean(np.abs(error[nonzero]) / np.abs(a[nonzero]))) if nonzero.any() else (
+            math.nan)
     if mse > 0:
         um = (float(s.mean()) - float(a.mean())) ** 2 / mse
         us = (s_sd - a_sd) ** 2 / mse
