@@ -336,6 +336,7 @@ def _problem(tmp_path: Path, csv: str, **options: object) -> object:
     ("time,infected\n", r"no data rows \(got only the header 'time,infected'\)"),
     ("time,infected\n1,2,3\n", r"row 2: 3 cells for 2 columns"),
     ("time,infected\n1,many\n", r"row 2, column 'infected': not a number \(got 'many'\)"),
+    ("time,infected\n1,1e999\n", r"row 2, column 'infected': not a number \(got '1e999'\)"),
     ("time,infected\n2021-01-01,5\n", r"row 2, column 'time': not a time \(got '2021-01-01'\)\. "
                                       r"Write a number in the model's time units \(dates need"),
     ("time,infected\n1,5\n31,7\n45,8\n", r"time 31 is outside the run, which goes from 0 to 30 "
@@ -355,6 +356,8 @@ def test_missing_or_unreadable_data_file(tmp_path: Path) -> None:
     (tmp_path / "binary.csv").write_bytes(b"time,x\n\xff\xfe\x00\n")
     with pytest.raises(DataError, match=r"binary\.csv: not a readable CSV file"):
         calibration_problem(Scenario(model=SIR), tmp_path / "binary.csv")
+    with pytest.raises(DataError, match=r"cannot read the file"):
+        calibration_problem(Scenario(model=SIR), tmp_path)
 
 
 @pytest.mark.parametrize(("options", "match"), [

@@ -171,6 +171,9 @@ def _rows(path: Path) -> tuple[list[str], list[list[str]]]:
     except (UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{path}: not a readable CSV file ({exc}) (got '{path}'). Save the data "
                         "as UTF-8 comma-separated values") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the file ({exc.strerror}) (got '{path}'). Give the "
+                        "path of a readable CSV file") from None
     if not rows:
         raise DataError(f"{path}: the file is empty (got no header). Write a header such as "
                         "time,infected and one row per observation time")
