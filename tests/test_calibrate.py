@@ -134,6 +134,22 @@ def test_least_squares_gives_the_ordinary_regression_line_and_its_intervals(
     assert result.fit["x"].rmse == pytest.approx(np.sqrt(ssr[0] / t.size), rel=1e-6)
 
 
+def test_runs_that_fail_do_not_stop_the_search(tmp_path: Path) -> None:
+    """LN(k) fails for k <= 0, inside the bounds: those members are set aside, not fatal."""
+    model = write(tmp_path, "log.yaml", """\
+        time: {stop: 4, dt: 0.5}
+        parameters: {k: {value: 1, range: [-1, 3]}}
+        stocks: {x: {initial: 0}}
+        flows: {inflow: {to: x, rate: LN(k) + 1}}
+        """)
+    data = write(tmp_path, "d.csv", "time,x\n1,1.7\n2,3.3\n3,5.1\n4,6.8\n")
+    with pytest.raises(ps.SimulationError):
+        ps.simulate(model, {"k": [-0.5, 1.0]})
+    result = calibrate(model, data, starts=4)
+    slope = np.array([1.7, 3.3, 5.1, 6.8]) @ [1, 2, 3, 4] / 30  # x = (LN(k) + 1) t
+    assert result.values["k"] == pytest.approx(np.exp(slope - 1), rel=1e-6)
+
+
 def test_least_squares_recovers_true_sir_values_within_the_intervals(
         sir_fit: Calibration) -> None:
     for estimate in sir_fit.estimates:
@@ -300,6 +316,20 @@ def test_written_scenario_reproduces_the_fitted_run(capsys: pytest.CaptureFixtur
     assert (tmp_path / "out" / "fit-infected.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_mcmc_on_the_command_line_writes_the_posterior(capsys: pytest.CaptureFixture[str],
+                                                         sir_data: Path, tmp_path: Path) -> None:
+    status = main(["calibrate", str(SIR), "--data", str(sir_data), "--parameters", "duration",
+                   "--method", "mcmc", "--starts", "1", "--walkers", "4", "--steps", "20",
+                   "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "posterior median and 95% interval" in out
+    assert "acceptance_fraction" in out
+    samples = (tmp_path / "posterior.csv").read_text().splitlines()
+    assert samples[0] == "duration"
+    assert len(samples) == 1 + 4 * 15
+
+
 def test_mcmc_scenario_has_a_posterior_uncertainty_block(sir_mcmc: Calibration,
                                                          tmp_path: Path) -> None:
     jsonschema = pytest.importorskip("jsonschema")
@@ -313,6 +343,37 @@ def test_mcmc_scenario_has_a_posterior_uncertainty_block(sir_mcmc: Calibration,
         sampled = result.samples[name]
         assert sampled.mean() == pytest.approx(sir_mcmc.samples[:, j].mean(), rel=0.01)
         assert sampled.std() == pytest.approx(sir_mcmc.samples[:, j].std(), rel=0.1)
+
+
+def test_a_scenario_with_interventions_and_uncertainty_calibrates_and_writes_back(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """contact_rate steps to 3 on day 5: the fit finds its value before the step; the written
+    scenario keeps the step, sets the estimates and keeps the uncertain parameters not fitted."""
+    jsonschema = pytest.importorskip("jsonschema")
+    scenario = ROOT / "scenarios" / "sir" / "uncertain-distancing.yaml"
+    truth = {"contact_rate": 7.0, "duration": 2.5}
+    data = tmp_path / "observed.csv"
+    synthetic_data(scenario, truth, ["infected"], np.arange(1, 31), seed=3).to_csv(data,
+                                                                                    index=False)
+    target = tmp_path / "calibrated.yaml"
+    status = main(["calibrate", str(scenario), "--data", str(data), "--parameters",
+                   "contact_rate,duration", "--error", "infected=relative:0.05", "--starts", "2",
+                   "--json", "--write-scenario", str(target)])
+    result = json.loads(capsys.readouterr().out)
+    assert status == 0
+    for name, value in truth.items():
+        entry = result["parameters"][name]
+        assert entry["low"] < value < entry["high"]
+    assert result["parameters"]["duration"]["high"] <= 3.0  # the triangular's bounds
+    document = yaml.safe_load(target.read_text())
+    jsonschema.validate(document, json_schema(ps.load_model(SIR).parameter_names))
+    assert document["interventions"] == [{"step": "contact_rate", "to": 3.0, "at": 5.0}]
+    assert set(document["uncertainty"]["parameters"]) == {"infectivity", "initial_infected",
+                                                          "initial_population"}
+    rerun = Scenario.load(target).with_uncertainty(None).run().results
+    estimates = {k: v["estimate"] for k, v in result["parameters"].items()}
+    expected = Scenario.load(scenario).with_uncertainty(None).with_set(**estimates).run().results
+    np.testing.assert_allclose(rerun["infected"], expected["infected"], rtol=1e-9)
 
 
 # -- bad input ---------------------------------------------------------------------------------

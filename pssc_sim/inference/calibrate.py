@@ -174,19 +174,40 @@ class Calibration:
         document["description"] = description
         document["set"] = {**document.get("set", {}), **{e.name: e.estimate
                                                          for e in self.estimates}}
-        document.pop("uncertainty", None)
-        if self.samples is not None:
-            mean, sd = self.samples.mean(axis=0), self.samples.std(axis=0)
-            document["uncertainty"] = {
-                "members": SCENARIO_MEMBERS, "sampling": "latin-hypercube", "seed": self.seed,
-                "parameters": {e.name: {"distribution": "normal", "mean": float(mean[j]),
-                                        "sd": float(max(sd[j], 1e-12 * (e.bound_high
-                                                                        - e.bound_low))),
-                                        "low": e.bound_low, "high": e.bound_high}
-                               for j, e in enumerate(self.estimates)}}
+        uncertainty = self._uncertainty(document.pop("uncertainty", None))
+        if uncertainty is not None:
+            document["uncertainty"] = uncertainty
         order = ("scenario", "description", "model", "time", "method", "set")
         return {**{k: document[k] for k in order if k in document},
                 **{k: v for k, v in document.items() if k not in order}}
+
+
+    def _uncertainty(self, block: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        """The uncertainty block of the calibrated scenario: the scenario's own uncertain
+        parameters that were not fitted, and for MCMC the fitted ones drawn from the posterior
+        (normals truncated to the bounds, with the posterior mean and sd)."""
+        fitted = {e.name for e in self.estimates}
+        model = self.problem.scenario.load_model()
+        kept: dict[str, Any] = {}
+        if block is not None:
+            given = block.get("parameters")
+            names = list(given) if given is not None else [
+                p.name for p in model.parameters if p.distribution or p.range]
+            kept = {name: (given or {}).get(name) for name in names if name not in fitted}
+        if self.samples is not None:
+            mean, sd = self.samples.mean(axis=0), self.samples.std(axis=0)
+            for j, e in enumerate(self.estimates):
+                floor = 1e-12 * (e.bound_high - e.bound_low)  # a posterior of one point
+                kept[e.name] = {"distribution": "normal", "mean": float(mean[j]),
+                                "sd": float(max(sd[j], floor)), "low": e.bound_low,
+                                "high": e.bound_high}
+        if not kept:
+            return None
+        original = dict(block or {})
+        return {"members": original.get("members") or SCENARIO_MEMBERS,
+                "sampling": original.get("sampling") or "latin-hypercube",
+                "seed": original.get("seed", self.seed),
+                "parameters": kept}
 
 
 def _finite(value: Any) -> Any:
@@ -228,7 +249,7 @@ def synthetic_data(model_or_scenario: str | Path | Model | Scenario,
     >>> table.columns.tolist(), len(table)
     (['time', 'infected'], 3)
     """
-    scenario = as_scenario(model_or_scenario).with_set(**params)
+    scenario = as_scenario(model_or_scenario).with_set(**params).with_uncertainty(None)
     result = scenario.with_time(save_every=scenario_time_dt(scenario)).run()
     rng = np.random.default_rng(seed)
     table = pd.DataFrame({"time": np.asarray(times, dtype=float)})
