@@ -458,6 +458,9 @@ def test_bad_methods_and_sampler_settings_are_refused(tmp_path: Path) -> None:
         calibrate(SIR, data, method="mcm")
     with pytest.raises(ps.ParameterError, match=r"3 observations cannot determine 3 parameters"):
         calibrate(SIR, data)
+    with pytest.raises(ps.ParameterError, match=r"seed: expected a whole number of at least 0 "
+                                                r"\(got -3\)"):
+        calibrate(SIR, data, parameters=["duration"], seed=-3)
     with pytest.raises(ps.ParameterError, match=r"starts: at least one start is needed"):
         calibrate(SIR, data, parameters=["duration"], starts=0)
     with pytest.raises(ps.ParameterError, match=r"walkers: need an even number of at least "
@@ -489,6 +492,7 @@ def test_bad_error_models_are_refused(text: str, match: str) -> None:
     (["--error", "infected"], r"--error: expected SERIES=sd:X or SERIES=relative:F \(got "
                               r"'infected'\)"),
     (["--starts", "0"], r"--starts: must be at least 1 \(got 0\)"),
+    (["--seed", "-1"], r"--seed: must be a whole number of at least 0 \(got -1\)"),
     (["--write-scenario", "out.txt"], r"--write-scenario: a scenario file ends in \.yaml"),
     (["--write-scenario", "no/such/folder/c.yaml"], r"--write-scenario: no folder 'no/such/"
                                                     r"folder'"),

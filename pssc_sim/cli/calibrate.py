@@ -29,7 +29,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     command = commands.add_parser(
         "calibrate", help="fit parameters to observed data",
         description="Fit a model's parameters to observed series by multi-start least squares "
-                    "or by MCMC, and print the estimates with 95%% intervals, the correlation "
+                    "or by MCMC, and print the estimates with 95% intervals, the correlation "
                     "warnings, and the fit of each series (R², MAPE, RMSE, Theil's U^M, U^S, "
                     "U^C). Every batch of runs is one vectorised ensemble.")
     command.add_argument("model", metavar="MODEL_OR_SCENARIO",
@@ -120,6 +120,9 @@ def command_calibrate(args: argparse.Namespace, stream: TextIO | None = None) ->
         if getattr(args, option) < 1:
             raise UsageError(f"--{option}: must be at least 1 (got {getattr(args, option)}). "
                              f"Use e.g. --{option} {example}")
+    if args.seed < 0:
+        raise UsageError(f"--seed: must be a whole number of at least 0 (got {args.seed}). Use "
+                         "e.g. --seed 42")
     if args.write_scenario is not None:
         _check_scenario_path(args.write_scenario)
     scenario = as_scenario(args.model)

@@ -314,6 +314,9 @@ def calibrate(model_or_scenario: str | Path | Model | Scenario,
     if method not in METHODS:
         raise ParameterError(f"method: unknown calibration method '{method}'."
                              f"{did_you_mean(method, METHODS)} Use one of: {', '.join(METHODS)}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ParameterError(f"seed: expected a whole number of at least 0 (got {seed!r}). Use "
+                             "e.g. seed=42")
     problem = calibration_problem(as_scenario(model_or_scenario), data, parameters=parameters,
                                   bounds=bounds, errors=errors)
     share = 1.0 if method == "least-squares" else 0.1
