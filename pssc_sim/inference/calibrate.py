@@ -109,15 +109,15 @@ class Calibration:
         return {
             "method": self.method,
             "runs": self.runs,
-            "parameters": {e.name: {"estimate": e.estimate, "low": e.low, "high": e.high,
+            "parameters": {e.name: {**_json({"estimate": e.estimate, "low": e.low,
+                                             "high": e.high}),
                                     "bounds": [e.bound_low, e.bound_high]}
                            for e in self.estimates},
             "fit": {name: stats.to_dict() for name, stats in self.fit.items()},
             "correlation": {a: {b: _finite(self.correlation[i, j]) for j, b in enumerate(names)}
                             for i, a in enumerate(names)},
             "warnings": list(self.warnings),
-            "diagnostics": {k: _finite(v) if isinstance(v, float) else v
-                            for k, v in self.diagnostics.items()},
+            "diagnostics": _json(self.diagnostics),
         }
 
     def summary(self) -> str:
@@ -212,6 +212,15 @@ class Calibration:
 
 def _finite(value: Any) -> Any:
     return float(value) if np.isfinite(value) else None
+
+
+def _json(value: Any) -> Any:
+    """``value`` with every float that is not finite (an undefined statistic) as ``None``."""
+    if isinstance(value, Mapping):
+        return {key: _json(item) for key, item in value.items()}
+    if isinstance(value, (float, np.floating)):
+        return _finite(value)
+    return value
 
 
 def _text(value: Any) -> str:
