@@ -293,20 +293,21 @@ def test_json_prints_the_documented_shape(capsys: pytest.CaptureFixture[str],
 
 
 def test_written_scenario_reproduces_the_fitted_run(capsys: pytest.CaptureFixture[str],
-                                                    sir_data: Path, tmp_path: Path) -> None:
+                                                    sir_data: Path, sir_fit: Calibration,
+                                                    tmp_path: Path) -> None:
     jsonschema = pytest.importorskip("jsonschema")
     target = tmp_path / "scenarios" / "calibrated.yaml"
     target.parent.mkdir()
     status = main(["calibrate", str(SIR), "--data", str(sir_data), "--parameters",
                    ",".join(FITTED), "--bounds", "initial_infected=0.5:20", "--error",
-                   "infected=relative:0.05,recovered=relative:0.05", "--starts", "2",
+                   "infected=relative:0.05,recovered=relative:0.05", "--starts", "4",
                    "--write-scenario", str(target), "--out", str(tmp_path / "out")])
     out = capsys.readouterr().out
     assert status == 0, out
     document = yaml.safe_load(target.read_text())
     jsonschema.validate(document, json_schema(ps.load_model(SIR).parameter_names))
-    fitted = calibrate(SIR, sir_data, parameters=FITTED, bounds=BOUNDS, errors=RELATIVE,
-                       starts=2)
+    fitted = sir_fit  # the same calibration through the API
+    assert document["set"] == pytest.approx(fitted.values)
     rerun = ps.run_scenario(target).results
     for name in ("infected", "recovered"):
         np.testing.assert_allclose(rerun[name].to_numpy(), fitted.run[name].to_numpy(),
