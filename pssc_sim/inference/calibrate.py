@@ -25,7 +25,7 @@ from pssc_sim.errors import ParameterError, did_you_mean
 from pssc_sim.inference.data import ErrorModel, Observations
 from pssc_sim.inference.fit import FitStatistics, fit_statistics
 from pssc_sim.inference.least_squares import LeastSquaresFit, fit_least_squares
-from pssc_sim.inference.problem import Problem, calibration_problem
+from pssc_sim.inference.problem import FitParameter, Problem, calibration_problem
 from pssc_sim.ir.model import Model
 from pssc_sim.results import Results
 from pssc_sim.scenario import Scenario, is_scenario_file
@@ -355,24 +355,19 @@ def _least_squares_result(problem: Problem, fit: LeastSquaresFit, seed: int) -> 
 
     se = np.sqrt(np.clip(np.diag(fit.covariance), 0.0, None))
     half = float(stats.t.ppf(0.975, fit.dof)) * se
-    estimates, warnings = [], []
+    warnings = []
     if fit.singular:
         warnings.append(f"the data do not determine {', '.join(fit.singular)} separately "
                         "(JᵀJ is near-singular): fix some of them or add data that tells them "
                         "apart")
+    estimates = []
     for j, parameter in enumerate(problem.parameters):
         x = float(fit.x[j])
-        low, high = x - half[j], x + half[j]
-        if high - low > parameter.width:
-            warnings.append(f"{parameter.name}: the 95% interval is wider than its bounds "
-                            f"({low:.4g} to {high:.4g}, bounds {parameter.low:g} to "
-                            f"{parameter.high:g}): the data hardly constrain it")
-        if min(x - parameter.low, parameter.high - x) <= 1e-6 * parameter.width:
-            warnings.append(f"{parameter.name}: the estimate {x:.6g} is at a bound: widen the "
-                            "bounds if the value is plausible")
-        estimates.append(Estimate(parameter.name, x, max(low, parameter.low),
-                                  min(high, parameter.high), parameter.low, parameter.high))
-    outer = np.sqrt(np.outer(np.diag(fit.covariance), np.diag(fit.covariance)))
+        warnings += _interval_warnings(parameter, x, x - half[j], x + half[j])
+        estimates.append(Estimate(parameter.name, x, max(x - half[j], parameter.low),
+                                  min(x + half[j], parameter.high), parameter.low,
+                                  parameter.high))
+    outer = np.outer(se, se)
     with np.errstate(invalid="ignore", divide="ignore"):
         correlation = np.clip(fit.covariance / outer, -1.0, 1.0)
     warnings += _correlated(problem.names, correlation)
@@ -381,6 +376,20 @@ def _least_squares_result(problem: Problem, fit: LeastSquaresFit, seed: int) -> 
                    "starts": fit.starts, "starts_reaching_best": fit.reached}
     return _result("least-squares", problem, fit.x, draws, estimates, correlation, warnings,
                    diagnostics, None, seed)
+
+
+def _interval_warnings(parameter: FitParameter, x: float, low: float, high: float) -> list[str]:
+    """Warnings about one least-squares estimate: an interval wider than the bounds (before it
+    is clipped to them), an estimate at a bound."""
+    found = []
+    if high - low > parameter.width:
+        found.append(f"{parameter.name}: the 95% interval is wider than its bounds ({low:.4g} to "
+                     f"{high:.4g}, bounds {parameter.low:g} to {parameter.high:g}): the data "
+                     "hardly constrain it")
+    if min(x - parameter.low, parameter.high - x) <= 1e-6 * parameter.width:
+        found.append(f"{parameter.name}: the estimate {x:.6g} is at a bound: widen the bounds if "
+                     "the value is plausible")
+    return found
 
 
 def _mcmc_result(problem: Problem, fit: LeastSquaresFit, chain: Any, seed: int) -> Calibration:
