@@ -183,6 +183,18 @@ def test_progress_rises_to_one(sir_data: Path) -> None:
     assert seen == sorted(seen)
 
 
+def test_shipped_sir_data_is_what_its_sources_say_and_the_worked_example_holds() -> None:
+    """models/sir/data/SOURCES.md: the model at known values, 5% relative noise, seed 2024."""
+    shipped = SIR / "data" / "observed.csv"
+    table = synthetic_data(SIR, TRUE, ["infected", "recovered"], range(1, 31), seed=2024)
+    table["time"] = table["time"].astype(int)
+    assert table.to_csv(index=False) == shipped.read_text()
+    result = calibrate(SIR, shipped, parameters=FITTED, bounds=BOUNDS, errors=RELATIVE)
+    for estimate in result.estimates:
+        assert estimate.low < TRUE[estimate.name] < estimate.high, estimate
+    assert not result.warnings
+
+
 # -- MCMC --------------------------------------------------------------------------------------
 
 
