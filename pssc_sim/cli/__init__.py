@@ -20,6 +20,7 @@ import numpy as np
 from pssc_sim import __version__
 from pssc_sim.cli import (
     analysis,
+    calibrate,
     demo,
     filtering,
     imports,
@@ -92,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     imports.add_commands(commands)
     mechanisms.add_commands(commands)
     inference.add_commands(commands)
+    calibrate.add_commands(commands)
     return parser
 
 
@@ -141,7 +143,8 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
                 "loops": analysis.command_loops, "cld": analysis.command_cld,
                 "check": analysis.command_check, "convert": imports.command_convert,
                 "conformance": imports.command_conformance,
-                "mechanisms": mechanisms.command_mechanisms, **inference.HANDLERS}
+                "mechanisms": mechanisms.command_mechanisms,
+                "calibrate": calibrate.command_calibrate, **inference.HANDLERS}
     if args.command in handlers:
         return handlers[args.command](args)
     raise UsageError(f"a command is required (got none). Use one of: run, methods, "

@@ -1,4 +1,5 @@
-"""Inference on the vectorised engine: global sensitivity, policy optimisation and calibration.
+"""Inference on the vectorised engine: calibration to data, global sensitivity and policy
+optimisation.
 
 Each method sends whole designs of parameter sets through one :func:`~pssc_sim.simulate` call
 (an ensemble), where other tools need one run per point:
@@ -7,7 +8,9 @@ Each method sends whole designs of parameter sets through one :func:`~pssc_sim.s
   :class:`Statistic` (final, mean, max, min, at T, series) and the chunked ensemble evaluation;
 - :mod:`~pssc_sim.inference.sensitivity`: Sobol', Morris and FAST indices with SALib;
 - :mod:`~pssc_sim.inference.optimize`: differential evolution over levers, with constraints and
-  optionally over an uncertainty ensemble.
+  optionally over an uncertainty ensemble;
+- :mod:`~pssc_sim.inference.calibrate`: fits to observed series (:mod:`~pssc_sim.inference.data`)
+  by multi-start least squares or MCMC, with the fit statistics of :mod:`~pssc_sim.inference.fit`.
 
 The stage imports only the stages below it (parse, IR, compile, integrate, scenario, results).
 The functions live in the modules named after them (``from pssc_sim.inference.sensitivity import
