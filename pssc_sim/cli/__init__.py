@@ -29,6 +29,7 @@ from pssc_sim.cli import (
     report,
     scenario,
     scorecard,
+    strategy,
 )
 from pssc_sim.errors import PsscSimError, SimulationError, did_you_mean
 from pssc_sim.integrate.methods import METHODS
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     mechanisms.add_commands(commands)
     inference.add_commands(commands)
     calibrate.add_commands(commands)
+    strategy.add_commands(commands)
     return parser
 
 
@@ -144,7 +146,8 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
                 "check": analysis.command_check, "convert": imports.command_convert,
                 "conformance": imports.command_conformance,
                 "mechanisms": mechanisms.command_mechanisms,
-                "calibrate": calibrate.command_calibrate, **inference.HANDLERS}
+                "calibrate": calibrate.command_calibrate,
+                "strategy-map": strategy.command_strategy_map, **inference.HANDLERS}
     if args.command in handlers:
         return handlers[args.command](args)
     raise UsageError(f"a command is required (got none). Use one of: run, methods, "
