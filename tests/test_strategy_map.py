@@ -98,6 +98,17 @@ def test_chains_of_both_signs_give_an_unknown_polarity() -> None:
     assert resolved[0].run is None
 
 
+def test_a_chain_through_another_measure_is_not_the_way() -> None:
+    graph = CausalGraph(dict.fromkeys("amxyb", NodeKind.VARIABLE),
+                        (Link("a", "m", Polarity.POSITIVE), Link("m", "b", Polarity.POSITIVE),
+                         Link("a", "x", Polarity.NEGATIVE), Link("x", "y", Polarity.POSITIVE),
+                         Link("y", "b", Polarity.POSITIVE)))
+    links = {(lk.cause, lk.effect): lk for lk in measure_links(graph, {n: n for n in "amb"})}
+    assert links["a", "b"].via == ("x", "y")
+    assert links["a", "b"].polarity is Polarity.NEGATIVE
+    assert set(links) == {("a", "m"), ("m", "b"), ("a", "b")}
+
+
 def test_a_run_resolves_a_state_dependent_sign() -> None:
     graph = CausalGraph(dict.fromkeys("abc", NodeKind.VARIABLE),
                         (Link("a", "b", Polarity.UNKNOWN), Link("b", "c", Polarity.NEGATIVE)))
@@ -258,3 +269,37 @@ def test_the_command_runs_as_a_program(hand: Path, tmp_path: Path) -> None:
                           str(out)], capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
     assert out.read_bytes().startswith(b"%PDF")
+
+
+def test_the_report_shows_the_map_in_headless_chromium(tmp_path: Path) -> None:
+    from browser import CHROMIUM_ARGS, chromium, open_page
+
+    from pssc_sim.report import write_report
+
+    path = write_report([ROOT / "scenarios" / "waiting_list" / "target-blame.yaml"],
+                        tmp_path / "report.html")
+    text = path.read_text(encoding="utf-8")
+    assert "<h3>Strategy map</h3>" in text
+    assert "http://" not in text
+    page = open_page(path)
+    assert page.errors == []
+    assert all(url.startswith(("file:", "data:")) for url in page.requests)
+    executable = chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            view = browser.new_page()
+            view.goto(path.as_uri(), wait_until="load")
+            shown = view.evaluate(
+                "Array.from(document.querySelectorAll('figure.strategy-map svg')).map(s => "
+                "[s.getBoundingClientRect().width, s.getBoundingClientRect().height, "
+                "s.querySelectorAll('title').length, s.textContent])")
+        finally:
+            browser.close()
+    ((width, height, titles, words),) = shown
+    assert width > 200
+    assert height > 100
+    assert titles >= 3  # one per box at least
+    assert "mean wait" in words

@@ -159,8 +159,16 @@ def section_html(section: Section) -> str:
             f"<h3>What was run</h3><ul>{ran}</ul>"
             f"<h3>Scorecard</h3>{scorecard_html(section.scorecard)}"
             f"<h3>Unintended consequences</h3>{consequences_html(section.scorecard)}"
+            f"{_strategy_map(section)}"
             f"<h3>The two ledgers: reported and true</h3>{ledgers or '<p>No measures.</p>'}"
             f"<h3>Results over time</h3>{figure_html(results_picture(result))}</section>")
+
+
+def _strategy_map(section: Section) -> str:
+    from pssc_sim.report.strategy_drawing import map_html
+
+    figure = map_html(section.result, section.scorecard)
+    return f"<h3>Strategy map</h3>{figure}" if figure else ""
 
 
 def shared_measures(sections: Sequence[Section]) -> list[str]:

@@ -17,13 +17,17 @@ import re
 from collections.abc import Mapping, Sequence
 from itertools import combinations
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pssc_sim.analysis.causal import Polarity
 from pssc_sim.errors import ParameterError
 from pssc_sim.report.strategy_map import TIERS, MapLink, MapMeasure, StrategyMap
+
+if TYPE_CHECKING:
+    from pssc_sim.scenario.runner import ScenarioResult
+    from pssc_sim.targets.scorecard import Scorecard
 
 FORMATS = (".svg", ".png", ".pdf")
 _FONT_SIZE = 8.5
@@ -282,23 +286,60 @@ def with_titles(svg: str, strategy: StrategyMap) -> str:
     return re.sub(r'<g id="([^"]+)">', add, svg)
 
 
-def save_strategy_map(strategy: StrategyMap, path: str | Path) -> Path:
-    """Draw the map and write it to ``path`` (``.svg``, ``.png`` or ``.pdf``), atomically."""
+def svg_text(strategy: StrategyMap, *, inline: bool = False) -> str:
+    """The map as SVG text with hover titles.
+
+    ``inline`` gives an ``<svg>`` element for an HTML page: text kept as text (the page's fonts,
+    searchable), no XML prolog or namespace addresses, and scaled to the page's width.
+    """
     import io
 
-    target = check_format(path)
-    ax = draw_strategy_map(strategy)
-    figure = ax.figure
+    from matplotlib import rc_context
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    FigureCanvasAgg(figure)
+    with rc_context({"svg.fonttype": "none" if inline else "path", "svg.hashsalt": "map"}):
+        ax = draw_strategy_map(strategy)
+        FigureCanvasAgg(ax.figure)
+        buffer = io.StringIO()
+        ax.figure.savefig(buffer, format="svg", metadata={"Date": None})
+    text = with_titles(buffer.getvalue(), strategy)
+    if not inline:
+        return text
+    text = text[text.index("<svg"):]
+    text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, flags=re.DOTALL)
+    text = re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", text)
+    return re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"',
+                  r'<svg\1 style="max-width: 100%; height: auto"', text, count=1)
+
+
+def save_strategy_map(strategy: StrategyMap, path: str | Path) -> Path:
+    """Draw the map and write it to ``path`` (``.svg``, ``.png`` or ``.pdf``), atomically."""
+    target = check_format(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
     if target.suffix.lower() == ".svg":
-        buffer = io.StringIO()
-        figure.savefig(buffer, format="svg", metadata={"Date": None})
-        partial.write_text(with_titles(buffer.getvalue(), strategy), encoding="utf-8")
+        partial.write_text(svg_text(strategy), encoding="utf-8")
     else:
-        figure.savefig(partial, format=target.suffix[1:].lower(), dpi=150)
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        figure = draw_strategy_map(strategy).figure
+        FigureCanvasAgg(figure)
+        figure.savefig(partial, format=target.suffix[1:].lower(), dpi=150,
+                       metadata={"Creator": None} if target.suffix.lower() == ".pdf" else None)
     partial.replace(target)
     return target
+
+
+def map_html(result: ScenarioResult, card: Scorecard) -> str:
+    """The strategy map of a run as an inline ``<figure>`` for a report page ('' without
+    measures)."""
+    from pssc_sim.report.strategy_map import scenario_map
+
+    if not result.model.measures:
+        return ""
+    strategy = scenario_map(result, card)
+    caption = ("Strategy map: measures by perspective, capability at the bottom; an arrow where "
+               "the model's causal links join two measures (hover for the variables in "
+               "between); red borders mark measures that end worse than without targets")
+    return (f'<figure class="strategy-map">{svg_text(strategy, inline=True)}'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")

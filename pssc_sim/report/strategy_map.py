@@ -161,7 +161,7 @@ def measure_links(graph: CausalGraph, measures: Mapping[str, str],
     for name, start in measures.items():
         layers = _layers(out, start, set(nodes) - {start})
         for end in (n for n in _flatten(layers) if n in nodes and n != start):
-            chains = _shortest_links(layers, out, end)
+            chains = _shortest_links(layers, out, end, set(nodes) - {start})
             polarity = _polarity(_signs(chains, start, end))
             run = None
             if polarity is Polarity.UNKNOWN and run_signs:
@@ -194,13 +194,15 @@ def _layers(out: Mapping[str, list[Link]], start: str, stops: set[str]) -> list[
 
 
 def _shortest_links(layers: Sequence[Sequence[str]], out: Mapping[str, list[Link]],
-                    end: str) -> list[Link]:
-    """The links on the shortest chains from the first layer's node to ``end``."""
+                    end: str, stops: set[str]) -> list[Link]:
+    """The links on the shortest chains from the first layer's node to ``end`` that pass
+    through none of ``stops``."""
     depth = next(i for i, layer in enumerate(layers) if end in layer)
     wanted = {end}
     chains: list[Link] = []
     for i in range(depth - 1, -1, -1):
-        step = [lk for node in layers[i] for lk in out.get(node, ()) if lk.effect in wanted]
+        step = [lk for node in layers[i] if node not in stops
+                for lk in out.get(node, ()) if lk.effect in wanted]
         chains += step
         wanted = {lk.cause for lk in step}
     return chains
@@ -271,12 +273,19 @@ def diagram_map(graph: CausalGraph, perspectives: Mapping[str, str], title: str 
 
 
 def scenario_map(result: ScenarioResult, card: Scorecard) -> StrategyMap:
-    """The strategy map of a run: values, status, gaps, risks and gaming mechanisms at work."""
+    """The strategy map of a run: values, status, gaps, risks and gaming mechanisms at work.
+
+    The run is repeated once (same seed) when it did not record every variable, since the signs
+    of state-dependent links and the gaming effort need them.
+    """
     from pssc_sim.analysis.causal import causal_graph
+    from pssc_sim.analysis.dominance import dominance_outputs
+    from pssc_sim.targets.scorecard import with_columns
 
     model = result.model
+    full = with_columns(result, dominance_outputs(model))
     consequences = {c.measure: c for c in card.consequences}
-    at_work = mechanisms_at_work(result)
+    at_work = mechanisms_at_work(full)
     boxes: dict[str, MapMeasure] = {}
     for measure in model.measures:
         row = card.row(measure.name)
@@ -286,23 +295,22 @@ def scenario_map(result: ScenarioResult, card: Scorecard) -> StrategyMap:
             measure.better.value, row.at, row.reported, row.true, row.target, row.rag, row.gap,
             None if harm is None else abs(harm.change), None if harm is None else harm.relative,
             tuple(at_work.get(measure.name, ())))
-    return model_map(model, causal_graph(model), run_signs=run_signs(result), boxes=boxes)
+    return model_map(model, causal_graph(model), run_signs=run_signs(full), boxes=boxes)
 
 
 def run_signs(result: ScenarioResult) -> dict[tuple[str, str], Polarity]:
-    """The sign each state-dependent link of the model holds for most of the run."""
+    """The sign each state-dependent link of the model holds for most of the run (links whose
+    causes ``result`` did not record are left out)."""
     from pssc_sim.analysis.causal import causal_graph
-    from pssc_sim.analysis.dominance import dominance_outputs, link_sign_phases
-    from pssc_sim.targets.scorecard import with_columns
+    from pssc_sim.analysis.dominance import link_sign_phases
 
     model = result.model
     unknown = [(lk.cause, lk.effect) for lk in causal_graph(model).links
                if lk.polarity is Polarity.UNKNOWN]
     if not unknown:
         return {}
-    full = with_columns(result, dominance_outputs(model))
     signs: dict[tuple[str, str], Polarity] = {}
-    for link, phases in link_sign_phases(model, full.results, unknown).items():
+    for link, phases in link_sign_phases(model, result.results, unknown).items():
         spans = {"+": 0.0, "-": 0.0}
         for phase in phases:
             if phase.sign in spans:
