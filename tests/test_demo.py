@@ -139,3 +139,20 @@ def test_missing_scenario_file(tmp_path: Path) -> None:
 def test_scenarios_folder_is_found_from_anywhere(tmp_path: Path) -> None:
     assert scenarios_folder(tmp_path) == ROOT / "scenarios"
     assert scenarios_folder(ROOT / "models" / "sir") == ROOT / "scenarios"
+
+
+def test_findings_link_to_their_charts_and_speak_plainly(
+        demo: tuple[Path, tuple[CaseRun, ...]]) -> None:
+    path, runs = demo
+    text = path.read_text()
+    links = re.findall(r'<a href="#([^"]+)">\(see the chart\)</a>', text)
+    assert len(links) == sum(len(findings_text(r).split("\n\n")) for r in runs)
+    for anchor in links:
+        assert f'<figure id="{anchor}">' in text
+    ambulance = findings_text(runs[0])
+    assert "under 8 minutes" in ambulance
+    assert "flatters by" in ambulance
+    assert "percentage point" in ambulance  # a difference of two shares
+    assert "by 31 March 2005" in ambulance  # time.origin 1 April 2003; target at hour 17520
+    assert "Category A response time" in ambulance  # the measure's label
+    assert text.count("<h3>Strategy map</h3>") == sum(len(r.sections) for r in runs)

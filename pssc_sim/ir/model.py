@@ -55,6 +55,7 @@ class TimeSpec:
     dt: float
     save_every: float
     units: str = ""
+    origin: str = ""  # the calendar date (ISO ``YYYY-MM-DD``) or year at time zero, if known
 
     def __post_init__(self) -> None:
         if not np.isfinite([self.start, self.stop, self.dt, self.save_every]).all():
@@ -87,11 +88,13 @@ class TimeSpec:
 
 @dataclass(frozen=True, slots=True)
 class Meta:
-    """Documentation kept with a variable: units, a description and the source of its value."""
+    """Documentation kept with a variable: units, a description, the source of its value and
+    a label for readers."""
 
     units: str = ""
     description: str = ""
     source: str = ""
+    label: str = ""  # the words a reader sees instead of the name, if given
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ value and a fix, and unknown keys or names come with a did-you-mean.
 
 from __future__ import annotations
 
+import datetime
 import keyword
 import re
 from collections.abc import Mapping
@@ -46,8 +47,9 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _SECTIONS = ("parameters", "stocks", "flows", "auxiliaries", "lookups")
 _TOP_KEYS = ("model", "title", "description", "time", "measures", "include", "dimensions",
              *_SECTIONS)
-_TIME_KEYS = ("start", "stop", "dt", "save_every", "units")
-_META_KEYS = ("units", "description", "source")
+_TIME_KEYS = ("start", "stop", "dt", "save_every", "units", "origin")
+_ORIGIN = re.compile(r"\d{4}(-\d{2}-\d{2})?")
+_META_KEYS = ("units", "description", "source", "label")
 _KEYS = {
     "parameters": ("value", "range", "distribution", *_META_KEYS),
     "stocks": ("initial", "non_negative", *_META_KEYS),
@@ -478,9 +480,26 @@ class _Reader:
         dt = self.number(raw.get("dt", 1), "time.dt")
         save_every = self.number(raw.get("save_every", dt), "time.save_every")
         try:
-            return TimeSpec(start, stop, dt, save_every, str(raw.get("units", "")))
+            return TimeSpec(start, stop, dt, save_every, str(raw.get("units", "")),
+                            self.origin(raw.get("origin")))
         except ModelError as exc:
             raise ModelError(f"{self.file}: {exc}") from None
+
+    def origin(self, raw: Any) -> str:
+        """``time.origin``: a year (2004) or a date (2004-04-01) as ISO text, '' if absent."""
+        if raw is None:
+            return ""
+        if isinstance(raw, datetime.date):
+            return raw.isoformat()[:10]
+        text = str(raw).strip()
+        if not isinstance(raw, bool) and _ORIGIN.fullmatch(text):
+            try:
+                datetime.date.fromisoformat(text if "-" in text else f"{text}-01-01")
+                return text
+            except ValueError:
+                pass
+        raise self.error("time.origin", f"expected a year or a date YYYY-MM-DD (got {raw!r}). "
+                                        "Write e.g. origin: 2004-04-01 or origin: 2004")
 
     def order(self, flows: list[Flow], auxiliaries: list[Auxiliary]) -> tuple[str, ...]:
         needs = {f.name: [s.name for s in f.rate.free_symbols] for f in flows}

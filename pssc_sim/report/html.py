@@ -141,11 +141,13 @@ def consequences_html(card: Scorecard) -> str:
             f"first.</p>{_table(head, rows)}")
 
 
-def figure_html(picture: Picture | None) -> str:
-    """An ``img`` with its caption (the caption doubles as the alternative text)."""
+def figure_html(picture: Picture | None, prefix: str = "") -> str:
+    """An ``img`` with its caption (the caption doubles as the alternative text); its ``id`` is
+    ``prefix-anchor`` when both are given, so findings can link to it."""
     if picture is None:
         return ""
-    return (f'<figure><img src="{picture.uri}" alt="{e(picture.caption)}">'
+    anchor = f' id="{e(prefix)}-{e(picture.anchor)}"' if prefix and picture.anchor else ""
+    return (f'<figure{anchor}><img src="{picture.uri}" alt="{e(picture.caption)}">'
             f"<figcaption>{e(picture.caption)}</figcaption></figure>")
 
 
@@ -153,7 +155,7 @@ def section_html(section: Section) -> str:
     """One scenario: story, what ran, scorecard, consequences, ledgers and results."""
     result = section.result
     ran = "".join(f"<li>{e(line)}</li>" for line in describe(result))
-    ledgers = "".join(figure_html(p) for p in ledger_pictures(result))
+    ledgers = "".join(figure_html(p, section.anchor) for p in ledger_pictures(result))
     return (f'<section id="{e(section.anchor)}"><h2>{e(section.title)}</h2>'
             f"{paragraphs(section.narrative)}"
             f"<h3>What was run</h3><ul>{ran}</ul>"
@@ -230,6 +232,17 @@ class Part:
     findings: str
     sections: tuple[Section, ...]
     comparison: str = ""
+    sources: tuple[str, ...] = ()  # per findings paragraph, the id of the chart it is read from
+
+
+def _findings(part: Part) -> str:
+    """The findings paragraphs, each linked to the chart it is read from."""
+    blocks = [" ".join(b.split()) for b in part.findings.strip().split("\n\n") if b.strip()]
+    sources = list(part.sources) + [""] * len(blocks)
+    inner = "".join(f"<p>{e(block)}" + (f' <a href="#{e(source)}">(see the chart)</a>'
+                                         if source else "") + "</p>"
+                    for block, source in zip(blocks, sources, strict=False))
+    return f'<div class="findings">{inner}</div>'
 
 
 def _page(title: str, narrative: str, contents: str, body: str) -> str:
@@ -250,8 +263,7 @@ def render_parts(parts: Sequence[Part], *, title: str, narrative: str = "") -> s
         contents.append(f'<li><a href="#{e(part.anchor)}">{e(part.title)}</a><ul>{links}'
                         f'<li><a href="#{e(part.anchor)}-comparison">Comparison</a></li>'
                         "</ul></li>")
-        findings = (f"<h3>What the runs show</h3>{paragraphs(part.findings, 'findings')}"
-                    if part.findings else "")
+        findings = (f"<h3>What the runs show</h3>{_findings(part)}" if part.findings else "")
         body.append(f'<div class="part" id="{e(part.anchor)}"><h2 class="part">'
                     f"{e(part.title)}</h2>{paragraphs(part.narrative)}{findings}"
                     + "".join(section_html(s) for s in part.sections)

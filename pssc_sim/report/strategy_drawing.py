@@ -24,6 +24,7 @@ import numpy as np
 from pssc_sim.analysis.causal import Polarity
 from pssc_sim.errors import ParameterError
 from pssc_sim.report.strategy_map import TIERS, MapLink, MapMeasure, StrategyMap
+from pssc_sim.report.words import quantity
 
 if TYPE_CHECKING:
     from pssc_sim.scenario.runner import ScenarioResult
@@ -66,7 +67,6 @@ def number(value: float) -> str:
 def box_text(measure: MapMeasure) -> str:
     """The lines written in a measure's box."""
     lines = [_wrap(measure.label)]
-    units = f" {measure.units}" if measure.units and measure.units != "dimensionless" else ""
     if measure.true is not None and measure.reported is not None:
         if measure.target is not None:
             lines.append(f"target {number(measure.target)}: {str(measure.rag).upper()}")
@@ -74,7 +74,7 @@ def box_text(measure: MapMeasure) -> str:
         elif abs(measure.reported - measure.true) > 1e-9 * max(abs(measure.true), 1.0):
             lines.append(f"reported {number(measure.reported)}, true {number(measure.true)}")
         else:
-            lines.append(f"{number(measure.true)}{units}")
+            lines.append(quantity(measure.true, measure.units))
     if measure.harm is not None:
         lines.append(f"RISK: {measure.relative_harm or 0:.1%} worse than without targets")
     if measure.mechanisms:

@@ -255,8 +255,7 @@ def model_map(model: Model, graph: CausalGraph, *,
 
 def label_of(measure: Measure) -> str:
     """The words a reader sees for a measure: its ``label`` if the model gives one."""
-    label = getattr(measure.meta, "label", "")
-    return str(label) if label else measure.name.replace("_", " ")
+    return measure.meta.label or measure.name.replace("_", " ")
 
 
 def diagram_map(graph: CausalGraph, perspectives: Mapping[str, str], title: str = "",

@@ -492,7 +492,7 @@ def scenario_time(scenario: Scenario, model: Model) -> TimeSpec:
         time = model.time
         values = {key: float(scenario.time.get(key, getattr(time, key)))
                   for key in ("start", "stop", "dt", "save_every")}
-        return TimeSpec(**values, units=time.units)
+        return TimeSpec(**values, units=time.units, origin=time.origin)
     except ModelError as exc:
         raise ScenarioError(f"{where_in(scenario.source)('time')}: {exc}") from None
 
