@@ -46,8 +46,10 @@ def strategy_map_of(path: str) -> StrategyMap:
 
     if not is_scenario_file(path):
         file = resolve_model_path(path)
-        if file.suffix.lower() in (".yaml", ".yml") and is_cld_document(read_yaml(file)):
-            return diagram_map(load_cld_file(file), load_cld_perspectives(file), str(file))
+        document = read_yaml(file) if file.suffix.lower() in (".yaml", ".yml") else None
+        if document is not None and is_cld_document(document):
+            title = str(document.get("title") or document.get("cld") or file.stem)
+            return diagram_map(load_cld_file(file), load_cld_perspectives(file), title)
     scenario = as_scenario(path)
     model = scenario.load_model()
     if not model.measures:

@@ -24,7 +24,7 @@ import numpy as np
 from pssc_sim.analysis.causal import Polarity
 from pssc_sim.errors import ParameterError
 from pssc_sim.report.strategy_map import TIERS, MapLink, MapMeasure, StrategyMap
-from pssc_sim.report.words import quantity
+from pssc_sim.report.words import points, quantity
 
 if TYPE_CHECKING:
     from pssc_sim.scenario.runner import ScenarioResult
@@ -68,13 +68,21 @@ def box_text(measure: MapMeasure) -> str:
     """The lines written in a measure's box."""
     lines = [_wrap(measure.label)]
     if measure.true is not None and measure.reported is not None:
+        share = measure.kind == "threshold share"
+
+        def value(v: float) -> str:
+            return f"{v:.1%}" if share else quantity(v, measure.units)
+
+        flatters = abs(measure.reported - measure.true) > 1e-9 * max(abs(measure.true), 1.0)
         if measure.target is not None:
-            lines.append(f"target {number(measure.target)}: {str(measure.rag).upper()}")
-            lines.append(f"reported {number(measure.reported)}, true {number(measure.true)}")
-        elif abs(measure.reported - measure.true) > 1e-9 * max(abs(measure.true), 1.0):
-            lines.append(f"reported {number(measure.reported)}, true {number(measure.true)}")
+            lines.append(f"target {value(measure.target)}: {str(measure.rag).upper()}")
+        if measure.target is not None or flatters:
+            lines.append(f"reported {value(measure.reported)}, true {value(measure.true)}")
         else:
-            lines.append(quantity(measure.true, measure.units))
+            lines.append(value(measure.true))
+        if flatters and measure.gap is not None:
+            gap = points(measure.gap) if share else quantity(measure.gap, measure.units)
+            lines.append(f"reported minus true: {gap}")
     if measure.harm is not None:
         lines.append(f"RISK: {measure.relative_harm or 0:.1%} worse than without targets")
     if measure.mechanisms:

@@ -76,6 +76,7 @@ class MapMeasure:
     harm: float | None = None
     relative_harm: float | None = None
     mechanisms: tuple[str, ...] = ()
+    kind: str | None = None  # the target's kind; a threshold share's values are shares
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,7 +294,7 @@ def scenario_map(result: ScenarioResult, card: Scorecard) -> StrategyMap:
             measure.name, tier(measure), label_of(measure), measure.meta.units,
             measure.better.value, row.at, row.reported, row.true, row.target, row.rag, row.gap,
             None if harm is None else abs(harm.change), None if harm is None else harm.relative,
-            tuple(at_work.get(measure.name, ())))
+            tuple(at_work.get(measure.name, ())), row.kind)
     return model_map(model, causal_graph(model), run_signs=run_signs(full), boxes=boxes)
 
 
