@@ -78,3 +78,36 @@ def test_units_and_share_differences_in_words() -> None:
     assert quantity(2, "patient/day") == "2 patients per day"
     assert plural("child") == "children"
     assert points(0.146) == "14.6 percentage points"
+
+
+OBSERVED_MODEL = """\
+model: clinic
+time: {start: 0, stop: 10, dt: 0.5, units: week}
+parameters: {arrivals: 5}
+stocks: {waiting: 20}
+flows:
+  seen: {from: waiting, rate: waiting / 4}
+  arriving: {to: waiting, rate: arrivals}
+measures:
+  waiting: {perspective: outcome, better: lower, units: patient}
+  seen: {perspective: process, better: higher, units: patient/week}
+"""
+
+
+def test_the_report_marks_data_and_shows_it_beside_the_run(tmp_path: Path) -> None:
+    from pssc_sim.report import write_report
+    from pssc_sim.scenario import Scenario
+
+    folder = tmp_path / "clinic"
+    (folder / "data").mkdir(parents=True)
+    (folder / "model.yaml").write_text(OBSERVED_MODEL)
+    (folder / "data" / "observed.csv").write_text("time,waiting\n0,20\n4,19.5\n8,21.25\n")
+    text = write_report([Scenario(model=folder, name="clinic")],
+                        tmp_path / "r.html").read_text(encoding="utf-8")
+    assert ">true value from</th>" in text
+    assert "model output; data 21.25 at 8" in text  # the last observation before week 10
+    assert text.count("<td>model output</td>") == 1  # seen: no data
+    (folder / "data" / "observed.csv").unlink()
+    plain = write_report([Scenario(model=folder, name="clinic")],
+                         tmp_path / "p.html").read_text(encoding="utf-8")
+    assert "true value from" not in plain

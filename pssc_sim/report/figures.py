@@ -19,6 +19,7 @@ from pssc_sim.targets.definition import Target, TargetKind
 from pssc_sim.targets.structure import hidden
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from pssc_sim.report.content import Section
@@ -109,6 +110,7 @@ def _ledger(result: ScenarioResult, measure: Measure, target: Target | None, rep
     for ax in axes:
         ax.set_xlabel(_time_label(result))
     axes[0].legend(loc="best", fontsize="small")
+    _observations(axes[1], result, measure, true)
     _dates(figure, result)
     units = f" ({measure.meta.units})" if measure.meta.units and title == label(measure) else ""
     figure.suptitle(f"{title}{units}")
@@ -116,6 +118,17 @@ def _ledger(result: ScenarioResult, measure: Measure, target: Target | None, rep
     mark = "" if value is None else f"; the dashed red line is the target {value:.4g}"
     caption = f"{title}: reported ledger (left) and true ledger (right), {kind}{mark}."
     return Picture(caption, data_uri(figure), anchor)
+
+
+def _observations(ax: Axes, result: ScenarioResult, measure: Measure, true: str) -> None:
+    """The observed values of a measure's true value as points on its true ledger."""
+    from pssc_sim.report.observed import observations, series_of
+
+    series = series_of(observations(result.model), measure)
+    if series is not None and true == measure.true_column:
+        ax.plot(series.times, series.values, "o", color="black", markersize=3.5,
+                label="observed (data)")
+        ax.legend(loc="best", fontsize="small")
 
 
 def plotted(result: ScenarioResult) -> list[str]:

@@ -5,7 +5,7 @@ consequences) goes through :func:`html.escape`."""
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,10 +102,13 @@ def _target(row: ScorecardRow) -> str:
     return e(f"{row.kind} {sign} {number(row.target, row.kind)}")
 
 
-def scorecard_html(card: Scorecard) -> str:
-    """The scorecard: one table per perspective with RAG colours."""
+def scorecard_html(card: Scorecard,
+                   observed: Mapping[str, tuple[float, float]] | None = None) -> str:
+    """The scorecard: one table per perspective with RAG colours. With ``observed`` (measure ->
+    time and value of data), a column says which true values are data and which model output."""
     ensemble = card.members > 1
     head = ["measure", "target", "at", "reported", "true", "gap (reported - true)", "status"]
+    head += ["true value from"] if observed is not None else []
     head += ["P(met)", "P(true met)"] if ensemble else []
     head += ["if missed"]
     parts = []
@@ -117,6 +120,8 @@ def scorecard_html(card: Scorecard) -> str:
         for r in rows:
             row = [e(r.measure), _target(r), e(f"{r.at:g}"), e(number(r.reported, r.kind)),
                    e(number(r.true, r.kind)), e(number(r.gap, r.kind)), _rag(r)]
+            if observed is not None:
+                row.append(e(_origin(observed.get(r.measure))))
             if ensemble:
                 row += [e("-" if p is None else f"{p:.0%}")
                         for p in (r.probability, r.probability_true)]
@@ -124,6 +129,12 @@ def scorecard_html(card: Scorecard) -> str:
             cells.append(row)
         parts.append(f"<h4>{e(perspective.value.capitalize())}</h4>{_table(head, cells)}")
     return "".join(parts)
+
+
+def _origin(data: tuple[float, float] | None) -> str:
+    if data is None:
+        return "model output"
+    return f"model output; data {data[1]:.4g} at {data[0]:g}"
 
 
 def consequences_html(card: Scorecard) -> str:
@@ -159,11 +170,19 @@ def section_html(section: Section) -> str:
     return (f'<section id="{e(section.anchor)}"><h2>{e(section.title)}</h2>'
             f"{paragraphs(section.narrative)}"
             f"<h3>What was run</h3><ul>{ran}</ul>"
-            f"<h3>Scorecard</h3>{scorecard_html(section.scorecard)}"
+            f"<h3>Scorecard</h3>{scorecard_html(section.scorecard, _observed(section))}"
             f"<h3>Unintended consequences</h3>{consequences_html(section.scorecard)}"
             f"{_strategy_map(section)}"
             f"<h3>The two ledgers: reported and true</h3>{ledgers or '<p>No measures.</p>'}"
             f"<h3>Results over time</h3>{figure_html(results_picture(result))}</section>")
+
+
+def _observed(section: Section) -> Mapping[str, tuple[float, float]] | None:
+    """The data beside a section's scorecard: None when the model has no observed file."""
+    from pssc_sim.report.observed import observed_file, observed_values
+
+    model = section.result.model
+    return None if observed_file(model) is None else observed_values(model, section.scorecard)
 
 
 def _strategy_map(section: Section) -> str:
