@@ -112,7 +112,8 @@ def _ledger(result: ScenarioResult, measure: Measure, target: Target | None, rep
     axes[0].legend(loc="best", fontsize="small")
     _observations(axes[1], result, measure, true)
     _dates(figure, result)
-    units = f" ({measure.meta.units})" if measure.meta.units and title == label(measure) else ""
+    units = (f" ({measure.meta.units})" if measure.meta.units not in ("", "dimensionless")
+             and title == label(measure) else "")
     figure.suptitle(f"{title}{units}")
     kind = "median and 5-95% / 25-75% bands of the ensemble" if result.is_ensemble else "one run"
     mark = "" if value is None else f"; the dashed red line is the target {value:.4g}"

@@ -184,7 +184,7 @@ def draw_strategy_map(strategy: StrategyMap, *, ax: Any = None) -> Any:
 
     positions = layout(strategy)
     sizes = {n: box_size(box_text(m)) for n, m in strategy.measures.items()}
-    margin_low, margin_high = np.array([1.4, 0.5]), np.array([0.4, 0.9])
+    margin_low, margin_high = np.array([1.4, 1.0]), np.array([0.4, 1.1])  # room for arcs
     low = np.min([positions[n] - sizes[n] / 2 for n in positions], axis=0) - margin_low
     high = np.max([positions[n] + sizes[n] / 2 for n in positions], axis=0) + margin_high
     if ax is None:
