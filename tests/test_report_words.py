@@ -111,3 +111,16 @@ def test_the_report_marks_data_and_shows_it_beside_the_run(tmp_path: Path) -> No
     plain = write_report([Scenario(model=folder, name="clinic")],
                          tmp_path / "p.html").read_text(encoding="utf-8")
     assert "true value from" not in plain
+
+
+def test_panels_take_the_labels_of_variables(tmp_path: Path) -> None:
+    from pssc_sim.report.figures import _variable_label
+    from pssc_sim.scenario import Scenario
+
+    path = tmp_path / "model.yaml"
+    path.write_text(OBSERVED_MODEL.replace("stocks: {waiting: 20}",
+                                           "stocks: {waiting: {initial: 20, label: people "
+                                           "waiting to be seen}}"))
+    result = Scenario(model=path, name="clinic").run()
+    assert _variable_label(result, "waiting") == "people waiting to be seen"
+    assert _variable_label(result, "arrivals") == "arrivals"

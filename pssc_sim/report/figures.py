@@ -132,6 +132,15 @@ def _observations(ax: Axes, result: ScenarioResult, measure: Measure, true: str)
         ax.legend(loc="best", fontsize="small")
 
 
+def _variable_label(result: ScenarioResult, name: str) -> str:
+    """A variable's ``label`` (the name with spaces when it has none)."""
+    try:
+        meta = getattr(result.model[name], "meta", None)
+    except KeyError:  # an element of an arrayed variable, as population[0-4,A]
+        meta = None
+    return str(getattr(meta, "label", "")) or name.replace("_", " ")
+
+
 def plotted(result: ScenarioResult) -> list[str]:
     """The variables of a scenario's results figure: its outputs, else its visible stocks."""
     names = result.results.names
@@ -152,7 +161,9 @@ def results_picture(result: ScenarioResult) -> Picture | None:
     if not names:
         return None
     figure = Figure(figsize=(9, 2.6 * -(-len(names) // 3)), layout="constrained")
-    plot_panels({result.name: result.results}, names, figure, _time_label(result))
+    axes = plot_panels({result.name: result.results}, names, figure, _time_label(result))
+    for ax, name in zip(axes, names, strict=True):
+        ax.set_title(_variable_label(result, name))
     _dates(figure, result)
     kind = ("fan charts: median, 5-95% and 25-75% of the members" if result.is_ensemble
             else "one run")
