@@ -15,9 +15,9 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from pssc_sim.analysis.causal import CausalGraph, NodeKind, Polarity
 from pssc_sim.analysis.loops import Loop, find_loops
 from pssc_sim.errors import ParameterError, did_you_mean
+from pssc_sim.ir.causal import CausalGraph, NodeKind, Polarity
 
 _FONT_SIZE = 9.0
 _CURVATURE = 0.18

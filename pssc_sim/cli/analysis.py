@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from pssc_sim.analysis.causal import CausalGraph, Polarity, causal_graph
+from pssc_sim.ir.causal import CausalGraph, Polarity, causal_graph
 from pssc_sim.ir.model import Model
 from pssc_sim.parse import load_model
 from pssc_sim.parse.model_file import read_yaml, resolve_model_path

@@ -16,7 +16,6 @@ from pssc_sim.integrate.grid import Grid
 from pssc_sim.integrate.methods import METHODS, SolverOptions
 from pssc_sim.integrate.progress import Progress
 from pssc_sim.ir.model import Model
-from pssc_sim.parse import load_model
 from pssc_sim.results import Results
 
 _TIME_KEYS = ("start", "stop", "dt", "save_every")
@@ -111,7 +110,7 @@ def make_grid(model: Model, time: Mapping[str, float] | None) -> Grid:
     return Grid(start, stop, dt, save)
 
 
-def simulate(model: Model | CompiledModel | str | Path,
+def simulate(model: Model | CompiledModel,
              params: Mapping[str, ArrayLike] | None = None, *, method: str = "euler",
              time: Mapping[str, float] | None = None, outputs: Sequence[str] | None = None,
              rtol: float = 1e-6, atol: float = 1e-9, chunk: int = DEFAULT_CHUNK,
@@ -121,7 +120,8 @@ def simulate(model: Model | CompiledModel | str | Path,
     Parameters
     ----------
     model
-        A :class:`Model`, a :class:`CompiledModel`, or a path to a model file or folder.
+        A :class:`Model` or a :class:`CompiledModel`. Read a model file or folder first with
+        :func:`~pssc_sim.parse.load_model`.
     params
         Parameter overrides, ``{name: scalar or 1-D array}``. Arrays of length n run n members.
     method
@@ -143,20 +143,23 @@ def simulate(model: Model | CompiledModel | str | Path,
     Examples
     --------
     >>> import tempfile, pathlib
+    >>> from pssc_sim import load_model
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "m.yaml"
     >>> _ = path.write_text("time: {stop: 2, dt: 1}\\nparameters: {k: 0.5}\\n"
     ...                     "stocks: {x: 1}\\nflows: {out: {from: x, rate: k * x}}\\n")
-    >>> simulate(path)["x"].tolist()
+    >>> model = load_model(path)
+    >>> simulate(model)["x"].tolist()
     [1.0, 0.5, 0.25]
-    >>> simulate(path, {"k": [0.5, 1.0]})["x"].iloc[-1].tolist()
+    >>> simulate(model, {"k": [0.5, 1.0]})["x"].iloc[-1].tolist()
     [0.25, 0.0]
     >>> seen = []
-    >>> _ = simulate(path, progress=seen.append)
+    >>> _ = simulate(model, progress=seen.append)
     >>> seen[-1]
     1.0
     """
     if isinstance(model, (str, Path)):
-        model = load_model(model)
+        raise ParameterError(f"simulate: model: takes a Model (got a path {str(model)!r}). "
+                             "Load it first with load_model(path)")
     if method not in METHODS:
         raise ParameterError(f"method: unknown method '{method}'.{did_you_mean(method, METHODS)}"
                              f" Use one of: {', '.join(METHODS)}")

@@ -20,6 +20,7 @@ import sympy
 
 from pssc_sim.errors import ModelError
 from pssc_sim.ir.dimensions import Dimensions, selected_rows
+from pssc_sim.ir.functions import variable_symbol
 
 
 class Perspective(enum.Enum):
@@ -464,3 +465,15 @@ class Model:
         names += [f.name for f in self.flows if not f.hidden]
         names += [a.name for a in self.auxiliaries if not a.hidden]
         return tuple(row for name in names for row in self._rows[name])
+
+    def default_outputs(self) -> tuple[tuple[str, sympy.Expr], ...]:
+        """What a run records by default, as ``(column, expression)`` pairs: every visible
+        stock, flow and auxiliary, then the measures that are not plain variables (the true
+        value, and the reported one when it differs as ``<measure>.reported``)."""
+        outputs = [(name, variable_symbol(name)) for name in self.visible_variables()]
+        for measure in self.measures:
+            if not isinstance(measure.true, sympy.Symbol):
+                outputs.append((measure.name, measure.true))
+            if measure.reported != measure.true:
+                outputs.append((f"{measure.name}.reported", measure.reported))
+        return tuple(outputs)

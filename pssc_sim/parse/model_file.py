@@ -17,6 +17,7 @@ import sympy
 import yaml
 
 from pssc_sim.errors import ModelError, did_you_mean
+from pssc_sim.ir import lowering
 from pssc_sim.ir.builtins import BUILTINS, LEVER_NAMES, RESERVED_NAMES
 from pssc_sim.ir.dimensions import Dimensions
 from pssc_sim.ir.functions import StatefulCall, variable_symbol
@@ -40,7 +41,6 @@ from pssc_sim.ir.ordering import dependency_order
 from pssc_sim.ir.stateful import Lowerer
 from pssc_sim.parse.expressions import Namespace, parse_expression
 from pssc_sim.parse.includes import expand_includes
-from pssc_sim.targets import structure
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _SECTIONS = ("parameters", "stocks", "flows", "auxiliaries", "lookups")
@@ -192,9 +192,9 @@ class _Reader:
         stocks += lowerer.out.stocks
         flows += lowerer.out.flows
         auxiliaries += lowerer.out.auxiliaries
-        auxiliaries += structure.resolve_share_calls(stocks, flows, auxiliaries, measures,
+        auxiliaries += lowering.resolve_share_calls(stocks, flows, auxiliaries, measures,
                                                      self.reported_shares, self.where)
-        added, hidden = structure.target_structure(stocks, flows, auxiliaries, measures,
+        added, hidden = lowering.target_structure(stocks, flows, auxiliaries, measures,
                                                    self.reported_shares)
         parameters += added
         auxiliaries += hidden

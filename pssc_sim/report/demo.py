@@ -27,8 +27,8 @@ from pssc_sim.report.html import number
 from pssc_sim.scenario.definition import Scenario
 from pssc_sim.scenario.runner import ScenarioResult, run
 from pssc_sim.scenario.schema import ScenarioError
-from pssc_sim.targets.definition import TargetKind
-from pssc_sim.targets.scorecard import ScorecardRow, needed_columns, scorecard
+from pssc_sim.scenario.targets import TargetKind
+from pssc_sim.scorecard.scoring import ScorecardRow, needed_columns, scorecard
 
 #: The folder of the demo files shipped with the package.
 DEMO_FOLDER = Path(__file__).resolve().parent.parent / "library" / "demos"

@@ -17,7 +17,7 @@ from pssc_sim.scenario import reader
 from pssc_sim.scenario.interventions import Intervention, layer_interventions
 from pssc_sim.scenario.sampling import Distribution
 from pssc_sim.scenario.schema import SAMPLING_NAMES, ScenarioError
-from pssc_sim.targets.definition import Target
+from pssc_sim.scenario.targets import Target
 
 if TYPE_CHECKING:
     from pssc_sim.scenario.runner import ScenarioResult
@@ -147,7 +147,7 @@ class Scenario:
     outputs
         The variables to record (all visible ones when not given).
     targets
-        :class:`~pssc_sim.targets.definition.Target` values or their file form, e.g.
+        :class:`~pssc_sim.scenario.targets.Target` values or their file form, e.g.
         ``{"measure": "mean_wait", "value": 8, "by": 52, "severity": "high"}``.
     culture
         0 (learning) .. 1 (blame); the model's ``CULTURE`` parameter (0.5) when not given.

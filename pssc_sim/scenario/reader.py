@@ -30,7 +30,7 @@ from pssc_sim.scenario.schema import (
     UNCERTAINTY_KEYS,
     ScenarioError,
 )
-from pssc_sim.targets.definition import Target, check_targets, target_from_document
+from pssc_sim.scenario.targets import Target, check_targets, target_from_document
 
 if TYPE_CHECKING:
     from pssc_sim.scenario.definition import Scenario, Uncertainty
@@ -235,7 +235,7 @@ def parse_outputs(raw: Any, where: Where) -> tuple[str, ...]:
 
 
 def parse_targets(raw: Any, where: Where) -> tuple[Target, ...]:
-    """The ``targets`` list (see :mod:`pssc_sim.targets.definition`)."""
+    """The ``targets`` list (see :mod:`pssc_sim.scenario.targets`)."""
     if not isinstance(raw, (list, tuple)):
         raise ScenarioError(f"{where('targets')}: expected a list (got {raw!r}). Write targets: "
                             "[{measure: m, kind: level, value: 8, by: 2030}]")
@@ -450,8 +450,6 @@ def load_scenario(path: str | Path) -> Scenario:
 
 def check_scenario_names(scenario: Scenario, model: Model) -> None:
     """Raise unless every name ``scenario`` uses exists in ``model`` (with a did-you-mean)."""
-    from pssc_sim.compile.compiler import default_outputs
-
     where = where_in(scenario.source)
     parameters = model.parameter_names
     instances = model_instances(model)
@@ -476,7 +474,7 @@ def check_scenario_names(scenario: Scenario, model: Model) -> None:
                                 " Name a parameter of the model")
     check_targets(scenario.targets, model, scenario_time(scenario, model), where(""))
     lookups = {lookup.name for lookup in model.lookups}
-    variables = {o.name for o in default_outputs(model)} | {
+    variables = {name for name, _ in model.default_outputs()} | {
         item.name for item in model.declarations()
         if "__" not in item.name and item.name not in lookups}
     for i, key in enumerate(scenario.outputs or ()):

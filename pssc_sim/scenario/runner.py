@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
     from pssc_sim.scenario.definition import Scenario, Uncertainty
-    from pssc_sim.targets.scorecard import Scorecard
+    from pssc_sim.scorecard.scoring import Scorecard
 
 #: Quantiles reported for ensembles (5/25/50/75/95 %).
 DEFAULT_QUANTILES: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -87,10 +87,10 @@ class ScenarioResult:
         return plot_stocks(self.results, names, ax=ax)
 
     def scorecard(self, against: ScenarioResult | None = None) -> Scorecard:
-        """The PSS scorecard (see :mod:`pssc_sim.targets.scorecard`): measures by perspective,
+        """The PSS scorecard (see :mod:`pssc_sim.scorecard.scoring`): measures by perspective,
         targets met or not, reported-vs-true gaps, probabilities for an ensemble, and unintended
         consequences against ``against`` (default: this scenario without its targets)."""
-        from pssc_sim.targets.scorecard import scorecard
+        from pssc_sim.scorecard.scoring import scorecard
 
         return scorecard(self, against)
 
@@ -222,9 +222,7 @@ def run(scenario: Scenario, *, chunk: int = 4096, record: Sequence[str] = (),
         params.update({key(name): values for name, values in samples.items()})
     outputs = scenario.outputs
     if record:
-        from pssc_sim.compile.compiler import default_outputs
-
-        chosen = outputs if outputs is not None else [o.name for o in default_outputs(model)]
+        chosen = outputs if outputs is not None else [name for name, _ in model.default_outputs()]
         outputs = tuple(dict.fromkeys([*chosen, *record]))
     results = simulate(model, params, method=scenario.method or "euler",
                        time=dict(scenario.time) or None, outputs=outputs, chunk=chunk,
@@ -236,7 +234,7 @@ def target_values(scenario: Scenario, model: Model,
                   key: Callable[[str], str]) -> dict[str, float]:
     """The hidden parameters that carry the scenario's targets and culture into the model."""
     from pssc_sim.scenario.reader import scenario_time
-    from pssc_sim.targets.definition import target_parameters
+    from pssc_sim.scenario.targets import target_parameters
 
     values = target_parameters(scenario.targets, model, scenario_time(scenario, model))
     if scenario.culture is not None and "CULTURE" in model.parameter_names:
