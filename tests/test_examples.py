@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import pssc_sim as ps
+from pssc_sim.integrate.fixed import saved_times
+from pssc_sim.integrate.grid import Grid
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 
@@ -67,3 +70,20 @@ def test_teacup_adaptive_method_agrees_with_rk4() -> None:
     fixed = ps.simulate(ps.load_model(MODELS / "teacup"), method="rk4")
     np.testing.assert_allclose(adaptive["teacup_temperature"].to_numpy(),
                                fixed["teacup_temperature"].to_numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("folder", sorted(p.name for p in MODELS.iterdir()
+                                          if (p / "model.yaml").is_file()))
+def test_saved_times_follow_the_time_block(folder: str) -> None:
+    # One time grid: every method saves start, start + save_every, ... and stop, whatever the
+    # model's time block (the fixed-step methods save the first step on or after each time).
+    time = ps.load_model(MODELS / folder).time
+    grid = Grid.from_time(time)
+    every = np.arange(0.0, (time.stop - time.start) / time.save_every + 1e-6)
+    expected = np.unique(np.append(time.start + time.save_every * every, time.stop))
+    np.testing.assert_allclose(grid.save_times(), expected, rtol=0, atol=1e-9 * time.stop)
+    fixed = saved_times(grid)
+    assert fixed[0] == time.start
+    assert fixed[-1] == time.stop
+    if math.isclose(time.save_every / time.dt, round(time.save_every / time.dt)):
+        np.testing.assert_allclose(fixed, expected, rtol=0, atol=1e-9 * time.stop)

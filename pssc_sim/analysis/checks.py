@@ -23,7 +23,7 @@ import sympy
 
 from pssc_sim.analysis.units import Units, UnitsMismatch, UnitsOf, show
 from pssc_sim.errors import PsscSimError
-from pssc_sim.ir.functions import LookupFunction, variable_symbol
+from pssc_sim.ir.functions import LookupFunction
 from pssc_sim.ir.model import Auxiliary, Flow, Model, Parameter, Stock
 
 
@@ -269,11 +269,6 @@ def _negative_stocks(model: Model, results: Any) -> Iterator[Finding]:
                           f"declared non-negative but its flows drive it to {values.min():g} "
                           f"(got a negative value first at time {results.times[first]:g}). "
                           "Limit the outflows by what the stock holds")
-
-
-def stock_symbol(stock: Stock) -> sympy.Symbol:
-    """The symbol of a stock (for callers that build expressions over it)."""
-    return variable_symbol(stock.name)
 
 
 def _shown(parameter: Parameter) -> str:

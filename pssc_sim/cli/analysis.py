@@ -6,12 +6,11 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from pssc_sim.ir.causal import CausalGraph, Polarity, causal_graph
-from pssc_sim.ir.model import Model
-from pssc_sim.parse import load_model
-from pssc_sim.parse.model_file import read_yaml, resolve_model_path
+if TYPE_CHECKING:
+    from pssc_sim.ir.causal import CausalGraph
+    from pssc_sim.ir.model import Model
 
 EXIT_OK, EXIT_FINDINGS = 0, 1
 
@@ -57,7 +56,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def load_structure(path: str) -> tuple[CausalGraph, Model | None]:
     """The causal graph of a model file or of a qualitative diagram file, and the model if any."""
+    from pssc_sim.ir.causal import causal_graph
+    from pssc_sim.parse import load_model
     from pssc_sim.parse.cld_file import is_cld_document, load_cld_file
+    from pssc_sim.parse.model_file import resolve_model_path
+    from pssc_sim.parse.yaml_io import read_yaml
 
     file = resolve_model_path(path)
     if file.suffix.lower() in (".yaml", ".yml") and is_cld_document(read_yaml(file)):
@@ -94,8 +97,10 @@ def _dominance(args: argparse.Namespace, model: Model | None, out: TextIO) -> in
         loop_dominance,
         plot_dominance,
     )
-    from pssc_sim.cli import UsageError, check_method
+    from pssc_sim.cli.common import UsageError, check_method
     from pssc_sim.integrate.simulate import simulate
+    from pssc_sim.ir.causal import Polarity, causal_graph
+    from pssc_sim.parse import load_model
 
     if args.dominance:
         model = load_model(args.dominance)
@@ -146,6 +151,7 @@ def command_cld(args: argparse.Namespace, stream: TextIO | None = None) -> int:
 def command_check(args: argparse.Namespace, stream: TextIO | None = None) -> int:
     """Check a model; exit 0 when clean and 1 with findings."""
     from pssc_sim.analysis.checks import check_model
+    from pssc_sim.parse import load_model
 
     out = stream or sys.stdout
     report = check_model(load_model(args.model), run=not args.no_run)

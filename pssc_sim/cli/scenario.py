@@ -16,17 +16,17 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from pssc_sim.scenario import Scenario, ScenarioResult, compare, json_schema
-from pssc_sim.scenario.compare import Comparison
-from pssc_sim.scenario.reader import is_scenario_file
-from pssc_sim.scenario.runner import run
+from pssc_sim.cli.common import EXIT_OK
+
+if TYPE_CHECKING:
+    from pssc_sim.scenario import Scenario, ScenarioResult
+    from pssc_sim.scenario.compare import Comparison
 
 __all__ = ["ProgressBar", "add_commands", "add_run_options", "command_compare", "command_run",
            "command_schema", "is_scenario_file", "progress", "write_comparison", "write_run"]
 
-EXIT_OK = 0
 #: Panels drawn at most in a results figure.
 MAX_PANELS = 12
 
@@ -163,6 +163,27 @@ def _columns(stream: TextIO) -> int:
         return shutil.get_terminal_size().columns
 
 
+def is_scenario_file(path: str | Path) -> bool:
+    """Whether ``path`` is a scenario file (see :func:`pssc_sim.scenario.is_scenario_file`).
+
+    A folder or a file that is not YAML is answered without loading the scenario stage, so
+    ``pssc run models/teacup`` starts as fast as the model reader allows."""
+    file = Path(path)
+    if not file.is_file() or file.suffix.lower() not in (".yaml", ".yml"):
+        return False
+    from pssc_sim.scenario.reader import is_scenario_file as is_scenario
+
+    return is_scenario(path)
+
+
+def run(scenario: Scenario, **options: Any) -> ScenarioResult:
+    """Run ``scenario`` with :func:`pssc_sim.scenario.runner.run` (the scenario stage is
+    imported when a command first runs one)."""
+    from pssc_sim.scenario.runner import run as run_scenario
+
+    return run_scenario(scenario, **options)
+
+
 def run_label(scenario: Scenario, position: str = "") -> str:
     """The progress label of a scenario run."""
     members = (scenario.uncertainty.members if scenario.uncertainty is not None else None) or 1
@@ -174,7 +195,8 @@ def command_run(path: str, *, method: str | None, out: Path | None, assignments:
                 stop: float | None, dt: float | None, save_ensemble: bool = False,
                 stream: TextIO | None = None) -> int:
     """Run a scenario file, print its summary and, with ``out``, write its files."""
-    from pssc_sim.cli import check_method, parse_assignments, time_overrides
+    from pssc_sim.cli.common import check_method, parse_assignments, time_overrides
+    from pssc_sim.scenario import Scenario
 
     scenario = Scenario.load(path)
     model = scenario.load_model()
@@ -194,7 +216,7 @@ def command_run(path: str, *, method: str | None, out: Path | None, assignments:
 
 
 def _folder(out: Path) -> Path:
-    from pssc_sim.cli import UsageError
+    from pssc_sim.cli.common import UsageError
 
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -250,6 +272,8 @@ def _time_label(result: ScenarioResult) -> str:
 
 def as_scenario(path: str) -> Scenario:
     """A scenario file, or a model file or folder run as it is."""
+    from pssc_sim.scenario import Scenario
+
     if is_scenario_file(path):
         return Scenario.load(path)
     return Scenario(model=Path(path), name=Path(path).stem, folder=Path.cwd())
@@ -257,6 +281,8 @@ def as_scenario(path: str) -> Scenario:
 
 def command_compare(args: argparse.Namespace, stream: TextIO | None = None) -> int:
     """Run and compare scenarios; print the comparison and, with ``--out``, write it."""
+    from pssc_sim.scenario import compare
+
     scenarios = [as_scenario(path) for path in args.scenarios]
     results = []
     for i, scenario in enumerate(scenarios):
@@ -276,6 +302,7 @@ def write_comparison(comparison: Comparison, out: Path) -> list[Path]:
     from matplotlib.figure import Figure
 
     from pssc_sim.output import write_figure, write_table
+    from pssc_sim.scenario.compare import Comparison
 
     folder = _folder(out)
     names = comparison.variables[:MAX_PANELS]
@@ -292,6 +319,7 @@ def command_schema(args: argparse.Namespace, stream: TextIO | None = None) -> in
     """Print (or write) the JSON Schema of scenario files."""
     from pssc_sim.output import write_text
     from pssc_sim.parse import load_model
+    from pssc_sim.scenario import json_schema
 
     parameters = load_model(args.model).parameter_names if args.model else ()
     text = json.dumps(json_schema(parameters), indent=2) + "\n"

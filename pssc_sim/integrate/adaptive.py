@@ -45,7 +45,7 @@ from pssc_sim.integrate.progress import ProgressReport
 from pssc_sim.ir.model import FixedDelay
 
 if TYPE_CHECKING:
-    from pssc_sim.integrate.methods import SolverOptions
+    from pssc_sim.integrate.options import SolverOptions
 
 #: scipy's solver class for each adaptive method.
 SOLVERS: Mapping[str, type[OdeSolver]] = MappingProxyType(

@@ -9,24 +9,14 @@ from types import MappingProxyType
 import numpy as np
 
 from pssc_sim.compile.compiler import CompiledModel
-from pssc_sim.integrate.adaptive import run_adaptive
 from pssc_sim.integrate.fixed import run_fixed_step, saved_times
 from pssc_sim.integrate.grid import Grid
-from pssc_sim.integrate.progress import Progress
+from pssc_sim.integrate.options import SolverOptions
+
+__all__ = ["METHODS", "Method", "Runner", "SolverOptions"]
 
 #: ``run(compiled, p, grid, options) -> (times, values)`` with values ``(n_times, n_out, M)``.
-Runner = Callable[[CompiledModel, np.ndarray, Grid, "SolverOptions"], tuple[np.ndarray, np.ndarray]]
-
-
-@dataclass(frozen=True, slots=True)
-class SolverOptions:
-    """Tolerances, chunking and the progress callback shared by the methods (fixed-step methods
-    ignore tolerances)."""
-
-    rtol: float = 1e-6
-    atol: float = 1e-9
-    chunk: int = 4096
-    progress: Progress | None = None
+Runner = Callable[[CompiledModel, np.ndarray, Grid, SolverOptions], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +42,9 @@ def _fixed(name: str) -> Runner:
 def _adaptive(name: str) -> Runner:
     def run(compiled: CompiledModel, p: np.ndarray, grid: Grid,
             options: SolverOptions) -> tuple[np.ndarray, np.ndarray]:
+        # scipy's solvers load when an adaptive method first runs, not with the registry
+        from pssc_sim.integrate.adaptive import run_adaptive
+
         return grid.save_times(), run_adaptive(compiled, p, grid, name, options)
 
     return run

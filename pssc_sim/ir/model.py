@@ -48,8 +48,9 @@ class Extrapolation(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class TimeSpec:
-    """The time block of a run: ``start`` to ``stop`` in steps of ``dt``, saved every
-    ``save_every``."""
+    """The time block of a model file: ``start`` to ``stop`` in steps of ``dt``, saved every
+    ``save_every``. A run's grid is this block with any overrides applied
+    (:class:`pssc_sim.integrate.grid.Grid`, which says which times are saved)."""
 
     start: float
     stop: float
@@ -71,19 +72,6 @@ class TimeSpec:
                 f"time.{key}: dt and save_every must be positive (got dt={self.dt}, "
                 f"save_every={self.save_every}). Use a positive step"
             )
-
-    @property
-    def n_steps(self) -> int:
-        """Number of ``dt`` steps from start to stop (the last one may be shortened)."""
-        return int(np.ceil((self.stop - self.start) / self.dt - 1e-6))
-
-    def save_times(self) -> np.ndarray:
-        """Saved times: start, start + save_every, ..., and stop."""
-        n = int(np.floor((self.stop - self.start) / self.save_every + 1e-6))
-        times = self.start + self.save_every * np.arange(n + 1)
-        if self.stop - times[-1] > 1e-6 * self.dt:
-            times = np.append(times, self.stop)
-        return times
 
 
 @dataclass(frozen=True, slots=True)

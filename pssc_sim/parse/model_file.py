@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import sympy
-import yaml
 
 from pssc_sim.errors import ModelError, did_you_mean
 from pssc_sim.ir import lowering
@@ -48,7 +47,7 @@ _TOP_KEYS = ("model", "title", "description", "time", "measures", "include", "di
              *_SECTIONS)
 _TIME_KEYS = ("start", "stop", "dt", "save_every", "units")
 _META_KEYS = ("units", "description", "source")
-_KEYS = {
+KEYS = {
     "parameters": ("value", "range", "distribution", *_META_KEYS),
     "stocks": ("initial", "non_negative", *_META_KEYS),
     "flows": ("rate", "from", "to", *_META_KEYS),
@@ -76,72 +75,14 @@ def resolve_model_path(path: str | Path) -> Path:
     return candidate
 
 
-def read_yaml(path: Path, *, error: type[ModelError] = ModelError,
-              no_code: str | None = None) -> Any:
-    """Read a YAML document safely: tags that would construct Python objects are refused.
-
-    ``error`` is the exception raised (a :class:`ModelError`); with ``no_code`` such a tag gets
-    a message of its own ending with that fix, otherwise it is reported as invalid YAML.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error(f"{path}: cannot read the file ({exc}). Check the path") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.constructor.ConstructorError as exc:
-        if no_code is None:
-            raise error(_invalid_yaml(path, exc)) from None
-        mark = exc.problem_mark
-        place = f"line {mark.line + 1}" if mark else "unknown place"
-        raise error(f"{path}: a YAML tag that builds objects at {place} (got "
-                    f"{exc.problem}). {no_code}") from None
-    except yaml.YAMLError as exc:
-        raise error(_invalid_yaml(path, exc)) from None
-
-
-def _invalid_yaml(path: Path, exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    place = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown place"
-    problem = getattr(exc, "problem", None) or "invalid YAML"
-    return f"{path}: invalid YAML at {place} ({problem}). Fix the indentation or quoting there"
-
-
-def load_model_file(path: str | Path) -> Model:
-    """Read, validate and lower a YAML model file.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (folder / "m.yaml").write_text(
-    ...     "model: decay\\ntime: {start: 0, stop: 1, dt: 0.5}\\n"
-    ...     "stocks: {x: 1}\\nflows: {out: {from: x, rate: x}}\\n")
-    >>> load_model_file(folder / "m.yaml").stock_names
-    ('x',)
-    """
-    file = resolve_model_path(path)
-    return read_document(str(file), read_yaml(file))
-
-
-def read_document(file: str, document: Any) -> Model:
-    """Validate and lower a model document read from ``file`` (a YAML file, or an imported
-    model)."""
-    if isinstance(document, Mapping) and "dimensions" in document:
-        from pssc_sim.parse.subscripts import ArrayReader  # the reader of arrayed models
-
-        return ArrayReader(file, document).read()
-    return _Reader(file, document).read()
-
-
 def check_document(file: str, document: Mapping[str, Any]) -> Model:
     """Read a model document (already loaded) as :func:`load_model_file` reads a file; errors
     name ``file``. Fragment files are checked this way."""
-    return _Reader(file, document).read()
+    return Reader(file, document).read()
 
 
 @dataclass(frozen=True, slots=True)
-class _Entry:
+class Entry:
     section: str
     name: str
     fields: Mapping[str, Any]
@@ -151,7 +92,7 @@ class _Entry:
         return f"{self.section}.{self.name}"
 
 
-class _Reader:
+class Reader:
     """Reads one model document; ``where(path)`` prefixes every message with the file."""
 
     def __init__(self, file: str, document: Any) -> None:
@@ -174,7 +115,8 @@ class _Reader:
                 "'stocks:'"
             )
         self.check_keys(self.document, _TOP_KEYS, "")
-        self.document = expand_includes(self.file, self.document, self.check_binding)
+        self.document = expand_includes(self.file, self.document, self.check_binding,
+                                        check_document)
         entries = {section: self.entries(section) for section in (*_SECTIONS, "measures")}
         names = self.check_names(entries)
         lookups = tuple(self.lookup(e) for e in entries["lookups"])
@@ -230,7 +172,7 @@ class _Reader:
 
     def allowed_keys(self, section: str) -> tuple[str, ...]:
         """The keys an entry of ``section`` may have."""
-        return _KEYS[section]
+        return KEYS[section]
 
     def dimension_table(self) -> Dimensions:
         """The model's dimensions (none: see :mod:`pssc_sim.parse.subscripts`)."""
@@ -247,7 +189,7 @@ class _Reader:
                 hint = did_you_mean(str(key), allowed) or f" Allowed keys: {', '.join(allowed)}."
                 raise self.error(where, f"unknown key '{key}'.{hint}")
 
-    def entries(self, section: str) -> list[_Entry]:
+    def entries(self, section: str) -> list[Entry]:
         raw = self.document.get(section)
         if raw is None:
             return []
@@ -258,7 +200,7 @@ class _Reader:
         result = []
         for name, value in raw.items():
             fields = self.fields(section, str(name), value)
-            result.append(_Entry(section, str(name), fields))
+            result.append(Entry(section, str(name), fields))
         return result
 
     def fields(self, section: str, name: str, value: Any) -> Mapping[str, Any]:
@@ -272,10 +214,10 @@ class _Reader:
         shorthand = _SHORTHAND.get(section)
         if shorthand is None or value is None:
             raise self.error(path, f"expected a mapping (got {value!r}). Write "
-                                   f"'{name}: {{{_KEYS[section][0]}: ...}}'")
+                                   f"'{name}: {{{KEYS[section][0]}: ...}}'")
         return {shorthand: value}
 
-    def check_names(self, entries: Mapping[str, list[_Entry]]) -> set[str]:
+    def check_names(self, entries: Mapping[str, list[Entry]]) -> set[str]:
         seen: dict[str, str] = {}
         for section in _SECTIONS:
             for entry in entries[section]:
@@ -286,7 +228,7 @@ class _Reader:
                 seen[entry.name] = entry.section
         return {n for n, section in seen.items() if section != "lookups"}
 
-    def check_name(self, entry: _Entry) -> None:
+    def check_name(self, entry: Entry) -> None:
         name = entry.name
         problem = ""
         if not _NAME.match(name):
@@ -309,7 +251,7 @@ class _Reader:
                                    "such as 10 or 2.5e-3")
         return float(value)
 
-    def meta(self, entry: _Entry) -> Meta:
+    def meta(self, entry: Entry) -> Meta:
         values = {}
         for key in _META_KEYS:
             value = entry.fields.get(key, "")
@@ -319,13 +261,13 @@ class _Reader:
             values[key] = str(value)
         return Meta(**values)
 
-    def required(self, entry: _Entry, key: str) -> Any:
+    def required(self, entry: Entry, key: str) -> Any:
         if key not in entry.fields or entry.fields[key] is None:
             raise self.error(f"{entry.path}.{key}", f"'{key}' is required (got nothing). Add "
                                                     f"'{key}: ...' to {entry.name}")
         return entry.fields[key]
 
-    def parameter(self, entry: _Entry) -> Parameter:
+    def parameter(self, entry: Entry) -> Parameter:
         value = self.number(self.required(entry, "value"), f"{entry.path}.value")
         bounds = None
         if "range" in entry.fields:
@@ -346,11 +288,11 @@ class _Reader:
         return Parameter(entry.name, value, self.meta(entry), bounds,
                          dict(distribution) if distribution else None)
 
-    def expression(self, entry: _Entry, key: str, namespace: Namespace) -> sympy.Expr:
+    def expression(self, entry: Entry, key: str, namespace: Namespace) -> sympy.Expr:
         return parse_expression(self.required(entry, key), where=self.where(f"{entry.path}.{key}"),
                                 namespace=namespace)
 
-    def stock(self, entry: _Entry, namespace: Namespace) -> Stock:
+    def stock(self, entry: Entry, namespace: Namespace) -> Stock:
         initial = self.expression(entry, "initial", namespace)
         if initial.has(StatefulCall):
             raise self.error(f"{entry.path}.initial", f"stateful builtins cannot set an initial "
@@ -361,7 +303,7 @@ class _Reader:
                              f"expected true or false (got {non_negative!r}). Write true or false")
         return Stock(entry.name, initial, self.meta(entry), non_negative)
 
-    def flow(self, entry: _Entry, namespace: Namespace, lowerer: Lowerer,
+    def flow(self, entry: Entry, namespace: Namespace, lowerer: Lowerer,
              stocks: set[str]) -> Flow:
         ends: list[str | None] = []
         for key in ("from", "to"):
@@ -378,13 +320,13 @@ class _Reader:
         rate = lowerer.lower(rate, owner=entry.name, where=self.where(f"{entry.path}.rate"))
         return Flow(entry.name, rate, ends[0], ends[1], self.meta(entry))
 
-    def auxiliary(self, entry: _Entry, namespace: Namespace, lowerer: Lowerer) -> Auxiliary:
+    def auxiliary(self, entry: Entry, namespace: Namespace, lowerer: Lowerer) -> Auxiliary:
         equation = self.expression(entry, "equation", namespace)
         equation = lowerer.lower(equation, owner=entry.name,
                                  where=self.where(f"{entry.path}.equation"))
         return Auxiliary(entry.name, equation, self.meta(entry))
 
-    def lookup(self, entry: _Entry) -> Lookup:
+    def lookup(self, entry: Entry) -> Lookup:
         path = entry.path
         if "points" in entry.fields:
             points = entry.fields["points"]
@@ -411,7 +353,7 @@ class _Reader:
         except ModelError as exc:
             raise ModelError(f"{self.file}: {exc}") from None
 
-    def measure(self, entry: _Entry, namespace: Namespace, lowerer: Lowerer, names: set[str],
+    def measure(self, entry: Entry, namespace: Namespace, lowerer: Lowerer, names: set[str],
                 auxiliaries: list[Auxiliary]) -> Measure:
         perspective = self.choice(entry, "perspective", Perspective)
         better = self.choice(entry, "better", Better)
@@ -431,7 +373,7 @@ class _Reader:
         spread = self.spread(entry, namespace, lowerer, true)
         return Measure(entry.name, perspective, better, true, reported, self.meta(entry), spread)
 
-    def spread(self, entry: _Entry, namespace: Namespace, lowerer: Lowerer,
+    def spread(self, entry: Entry, namespace: Namespace, lowerer: Lowerer,
                true: sympy.Expr) -> Spread | None:
         """A measure's ``distribution: {kind: lognormal, mean: <expr>, sd: <expr>}``; the mean
         defaults to the measure's true value."""
@@ -443,7 +385,7 @@ class _Reader:
             raise self.error(path, f"expected a mapping (got {raw!r}). Write distribution: "
                                    "{kind: lognormal, sd: 2.5}")
         self.check_keys(raw, _SPREAD_KEYS, path)
-        sub = _Entry(entry.section, f"{entry.name}.distribution", raw)
+        sub = Entry(entry.section, f"{entry.name}.distribution", raw)
         kind = self.choice(sub, "kind", SpreadKind)
         owner = f"measure_{entry.name}"
         mean = true if "mean" not in raw else lowerer.lower(
@@ -456,7 +398,7 @@ class _Reader:
                 where=self.where(f"{path}.reported_share"))
         return Spread(kind, mean, sd)
 
-    def choice(self, entry: _Entry, key: str,
+    def choice(self, entry: Entry, key: str,
                kind: type[Perspective] | type[Better] | type[SpreadKind]) -> Any:
         value = self.required(entry, key)
         options = [member.value for member in kind]
@@ -488,7 +430,7 @@ class _Reader:
         return dependency_order(needs, what="algebraic", where=self.file)
 
 
-def entries_names(entries: list[_Entry]) -> list[str]:
+def entries_names(entries: list[Entry]) -> list[str]:
     """Names of the entries of one section."""
     return [e.name for e in entries]
 

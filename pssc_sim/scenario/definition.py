@@ -1,4 +1,4 @@
-"""Scenarios as values: :class:`Scenario` and :class:`Uncertainty`, built in code or read from
+"""Scenarios as values: :class:`Scenario`, built in code or read from
 files, layered with ``extends`` semantics and changed with ``with_*`` methods (each returns a new
 scenario; nothing is modified in place)."""
 
@@ -9,107 +9,24 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pssc_sim.errors import did_you_mean
 from pssc_sim.ir.model import Model
-from pssc_sim.scenario import reader
+from pssc_sim.scenario import fields, reader
 from pssc_sim.scenario.interventions import Intervention, layer_interventions
-from pssc_sim.scenario.sampling import Distribution
-from pssc_sim.scenario.schema import SAMPLING_NAMES, ScenarioError
+from pssc_sim.scenario.runner import ScenarioResult, run
+from pssc_sim.scenario.schema import ScenarioError
 from pssc_sim.scenario.targets import Target
-
-if TYPE_CHECKING:
-    from pssc_sim.scenario.runner import ScenarioResult
+from pssc_sim.scenario.uncertainty import Uncertainty, parse_uncertainty
 
 #: Sampling used when an uncertainty block does not name one.
-DEFAULT_SAMPLING = "latin-hypercube"
-_ARGUMENTS = reader.where_in("")
-
-
-@dataclass(frozen=True, slots=True, init=False)
-class Uncertainty:
-    """What makes a scenario an ensemble. Unset fields (``None``) inherit when layered.
-
-    ``parameters`` maps each sampled parameter to its :class:`Distribution`, or to ``None`` to use
-    the distribution or range written in the model file. Without ``parameters``, every model
-    parameter with a ``distribution`` or ``range`` is sampled.
-
-    Examples
-    --------
-    >>> Uncertainty(members=100, seed=1).layered(Uncertainty(members=10)).members
-    10
-    """
-
-    members: int | None
-    sampling: str | None
-    seed: int | None
-    parameters: Mapping[str, Distribution | None] | None
-
-    def __init__(self, members: int | None = None, sampling: str | None = None,
-                 seed: int | None = None,
-                 parameters: Mapping[str, Distribution | Mapping[str, Any] | None]
-                 | Sequence[str] | None = None) -> None:
-        for key, value in (("members", members), ("sampling", sampling), ("seed", seed)):
-            object.__setattr__(self, key, value)
-        object.__setattr__(self, "parameters",
-                           None if parameters is None else MappingProxyType(
-                               _distributions(parameters)))
-        self._check()
-
-    def _check(self) -> None:
-        if self.members is not None and (isinstance(self.members, bool)
-                                         or not isinstance(self.members, int) or self.members < 1):
-            raise ScenarioError(f"uncertainty.members: expected a whole number of at least 1 "
-                                f"(got {self.members!r}). Write members: 1000")
-        if self.seed is not None and (isinstance(self.seed, bool)
-                                      or not isinstance(self.seed, int) or self.seed < 0):
-            raise ScenarioError(f"uncertainty.seed: expected a whole number of at least 0 (got "
-                                f"{self.seed!r}). Write seed: 42")
-        if self.sampling is not None and self.sampling not in SAMPLING_NAMES:
-            raise ScenarioError(f"uncertainty.sampling: unknown sampling {self.sampling!r}."
-                                f"{did_you_mean(str(self.sampling), SAMPLING_NAMES)} Use one of: "
-                                f"{', '.join(SAMPLING_NAMES)}")
-
-    def layered(self, child: Uncertainty) -> Uncertainty:
-        """``child`` over ``self``: set fields replace, sampled parameters merge by name."""
-        parameters = self.parameters
-        if child.parameters is not None:
-            parameters = {**(self.parameters or {}), **child.parameters}
-        return Uncertainty(
-            members=child.members if child.members is not None else self.members,
-            sampling=child.sampling if child.sampling is not None else self.sampling,
-            seed=child.seed if child.seed is not None else self.seed,
-            parameters=parameters,
-        )
-
-    def to_document(self) -> dict[str, Any]:
-        """The block as written in a scenario file."""
-        document: dict[str, Any] = {key: getattr(self, key) for key in ("members", "sampling",
-                                                                          "seed")
-                                    if getattr(self, key) is not None}
-        if self.parameters is not None:
-            document["parameters"] = {key: None if value is None else value.to_document()
-                                      for key, value in self.parameters.items()}
-        return document
-
-
-def _distributions(raw: Any) -> dict[str, Distribution | None]:
-    if isinstance(raw, (list, tuple)):
-        return {reader.name(key, "uncertainty.parameters"): None for key in raw}
-    result: dict[str, Distribution | None] = {}
-    for key, value in dict(raw).items():
-        where = f"uncertainty.parameters.{key}"
-        reader.name(key, where)
-        result[key] = value if isinstance(value, Distribution) else reader.parse_distribution(
-            value, where)
-    return result
+_ARGUMENTS = fields.where_in("")
 
 
 def _uncertainty(raw: Any) -> Uncertainty | None:
     if raw is None or isinstance(raw, Uncertainty):
         return raw
-    return reader.parse_uncertainty(raw, _ARGUMENTS)
+    return parse_uncertainty(raw, _ARGUMENTS)
 
 
 def _interventions(raw: Sequence[Any]) -> tuple[Intervention, ...]:
@@ -117,7 +34,7 @@ def _interventions(raw: Sequence[Any]) -> tuple[Intervention, ...]:
         raise ScenarioError(f"interventions: expected a list (got {raw!r}). Pass a list of "
                             "interventions")
     return tuple(item if not isinstance(item, Mapping)
-                 else reader.parse_intervention(item, _ARGUMENTS, f"interventions[{i}]")
+                 else fields.parse_intervention(item, _ARGUMENTS, f"interventions[{i}]")
                  for i, item in enumerate(raw))
 
 
@@ -198,21 +115,21 @@ class Scenario:
                  mechanisms: Mapping[str, bool | str] | None = None) -> None:
         where = _ARGUMENTS
         if method is not None:
-            reader.parse_method(method, where)
-        switches = reader.parse_mechanisms(mechanisms or {}, where)
+            fields.parse_method(method, where)
+        switches = fields.parse_mechanisms(mechanisms or {}, where)
         values: dict[str, Any] = {
             "model": model, "name": name, "description": description,
-            "time": MappingProxyType(reader.parse_time(time or {}, where)), "method": method,
-            "set": MappingProxyType({**reader.parse_set(set or {}, where),
-                                     **{reader.switch_name(k): float(on)
+            "time": MappingProxyType(fields.parse_time(time or {}, where)), "method": method,
+            "set": MappingProxyType({**fields.parse_set(set or {}, where),
+                                     **{fields.switch_name(k): float(on)
                                         for k, on in switches.items()}}),
             "mechanisms": MappingProxyType(switches),
             "interventions": _interventions(interventions),
             "uncertainty": _uncertainty(uncertainty),
-            "outputs": None if outputs is None else reader.parse_outputs(list(outputs), where),
+            "outputs": None if outputs is None else fields.parse_outputs(list(outputs), where),
             "folder": None if folder is None else Path(folder), "source": source,
-            "targets": reader.parse_targets(list(targets), where),
-            "culture": None if culture is None else reader.parse_culture(culture, where),
+            "targets": fields.parse_targets(list(targets), where),
+            "culture": None if culture is None else fields.parse_culture(culture, where),
         }
         for key, value in values.items():
             object.__setattr__(self, key, value)
@@ -220,7 +137,7 @@ class Scenario:
     @classmethod
     def load(cls, path: str | Path) -> Scenario:
         """Read a scenario file (and those it extends), checked against its model."""
-        return reader.load_scenario(path)
+        return load_scenario(path)
 
     @property
     def label(self) -> str:
@@ -247,7 +164,7 @@ class Scenario:
         takes_model = child.model is not None
         # a switch the child sets (by set or by mechanisms) replaces the parent's
         mechanisms = {k: v for k, v in self.mechanisms.items()
-                      if reader.switch_name(k) not in child.set}
+                      if fields.switch_name(k) not in child.set}
         return Scenario(
             model=child.model if takes_model else self.model,
             name=child.name or self.name,
@@ -272,7 +189,7 @@ class Scenario:
     def with_set(self, **values: float) -> Scenario:
         """A copy with parameters set from the start (added to, or replacing, ``set``)."""
         mechanisms = {k: v for k, v in self.mechanisms.items()
-                      if reader.switch_name(k) not in values}
+                      if fields.switch_name(k) not in values}
         return replace(self, set={**self.set, **values}, mechanisms=mechanisms)
 
     def with_mechanisms(self, **switches: bool | str) -> Scenario:
@@ -281,7 +198,7 @@ class Scenario:
         >>> Scenario(model="m").with_mechanisms(time_correction="off").set
         mappingproxy({'time_correction_active': 0.0})
         """
-        added = reader.parse_mechanisms(switches, _ARGUMENTS)
+        added = fields.parse_mechanisms(switches, _ARGUMENTS)
         return replace(self, mechanisms={**self.mechanisms, **added})
 
     def with_intervention(self, *interventions: Intervention | Mapping[str, Any]) -> Scenario:
@@ -310,7 +227,7 @@ class Scenario:
 
     def with_targets(self, *targets: Target | Mapping[str, Any]) -> Scenario:
         """A copy with ``targets`` added; a target on a measure already targeted replaces it."""
-        added = reader.parse_targets(list(targets), _ARGUMENTS)
+        added = fields.parse_targets(list(targets), _ARGUMENTS)
         return replace(self, targets=layer_targets(self.targets, added))
 
     def without_targets(self) -> Scenario:
@@ -319,7 +236,7 @@ class Scenario:
 
     def with_culture(self, culture: float | None) -> Scenario:
         """A copy with ``culture`` (0 learning .. 1 blame; ``None`` for the model's default)."""
-        value = None if culture is None else reader.parse_culture(culture, _ARGUMENTS)
+        value = None if culture is None else fields.parse_culture(culture, _ARGUMENTS)
         return replace(self, culture=value)
 
     def with_outputs(self, *names: str) -> Scenario:
@@ -331,9 +248,9 @@ class Scenario:
         if isinstance(self.model, Model):
             return self.model
         if self.model is None:
-            raise ScenarioError(f"{reader.where_in(self.source)('model')}: no model is given "
+            raise ScenarioError(f"{fields.where_in(self.source)('model')}: no model is given "
                                 "(got None). Pass model=<folder under models/ or a path>")
-        where = reader.where_in(self.source)("model")
+        where = fields.where_in(self.source)("model")
         path = reader.resolve_model(self.model, self.folder, where).resolve()
         file = path / "model.yaml" if path.is_dir() else path
         return _load(file, file.stat().st_mtime_ns)
@@ -344,8 +261,6 @@ class Scenario:
 
     def run(self, *, chunk: int = 4096) -> ScenarioResult:
         """Run the scenario: one run, or the whole ensemble in one vectorised call."""
-        from pssc_sim.scenario.runner import run
-
         return run(self, chunk=chunk)
 
     def to_document(self) -> dict[str, Any]:
@@ -363,7 +278,7 @@ class Scenario:
                                     "culture": self.culture,
                                     "mechanisms": {k: "on" if v else "off"
                                                    for k, v in self.mechanisms.items()}}
-        switches = {reader.switch_name(k) for k in self.mechanisms}
+        switches = {fields.switch_name(k) for k in self.mechanisms}
         document["set"] = {k: v for k, v in self.set.items() if k not in switches}
         return {key: value for key, value in document.items() if value not in (None, "", {}, [])}
 
@@ -381,3 +296,47 @@ def _load(path: Path, modified: int) -> Model:
     from pssc_sim.parse import load_model
 
     return load_model(path)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read a scenario file and the files it extends, checked against its model.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> import pssc_sim
+    >>> root = Path(pssc_sim.__file__).parent.parent
+    >>> load_scenario(root / "scenarios" / "sir" / "baseline.yaml").name
+    'baseline'
+    """
+    layers: list[Scenario] = []
+    for file, document in reader.scenario_chain(path):
+        arguments = reader.scenario_arguments(document, fields.where_in(str(file)))
+        arguments.pop("extends", None)
+        arguments.setdefault("name", file.stem)
+        layers.append(Scenario(**arguments, folder=file.parent, source=str(file)))
+    scenario = layers[0]
+    for layer in layers[1:]:
+        scenario = scenario.layered(layer)
+    if scenario.model is None:
+        raise ScenarioError(f"{path}: model: no model is given (got nothing). Add 'model: "
+                            "<folder under models/>' here or in the scenario it extends")
+    model = scenario.load_model()
+    for layer in layers:
+        layer.check(model)
+    return scenario
+
+
+def run_scenario(path: str | Path, *, chunk: int = 4096) -> ScenarioResult:
+    """Read and run a scenario file.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> import pssc_sim as ps
+    >>> root = Path(ps.__file__).parent.parent
+    >>> result = ps.run_scenario(root / "scenarios" / "teacup" / "baseline.yaml")
+    >>> result.results.is_ensemble
+    False
+    """
+    return Scenario.load(path).run(chunk=chunk)

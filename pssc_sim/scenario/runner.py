@@ -6,25 +6,27 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from pssc_sim.integrate.progress import Progress
 from pssc_sim.integrate.simulate import simulate
 from pssc_sim.ir.model import Model, Parameter
 from pssc_sim.results import Results
+from pssc_sim.scenario.fields import parse_distribution, where_in
 from pssc_sim.scenario.interventions import Intervention, apply_interventions, base_name
-from pssc_sim.scenario.reader import parse_distribution, where_in
+from pssc_sim.scenario.reader import scenario_time
 from pssc_sim.scenario.sampling import Distribution, sample
 from pssc_sim.scenario.schema import ScenarioError
+from pssc_sim.scenario.uncertainty import DEFAULT_SAMPLING
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.axes import Axes
 
-    from pssc_sim.scenario.definition import Scenario, Uncertainty
+    from pssc_sim.scenario.definition import Scenario
+    from pssc_sim.scenario.uncertainty import Uncertainty
     from pssc_sim.scorecard.scoring import Scorecard
 
 #: Quantiles reported for ensembles (5/25/50/75/95 %).
@@ -233,7 +235,6 @@ def run(scenario: Scenario, *, chunk: int = 4096, record: Sequence[str] = (),
 def target_values(scenario: Scenario, model: Model,
                   key: Callable[[str], str]) -> dict[str, float]:
     """The hidden parameters that carry the scenario's targets and culture into the model."""
-    from pssc_sim.scenario.reader import scenario_time
     from pssc_sim.scenario.targets import target_parameters
 
     values = target_parameters(scenario.targets, model, scenario_time(scenario, model))
@@ -249,22 +250,7 @@ def draw(uncertainty: Uncertainty, model: Model) -> tuple[dict[str, np.ndarray],
                             "nothing). Write members: 1000")
     seed = uncertainty.seed if uncertainty.seed is not None else secrets.randbelow(2**32)
     chosen = distributions(uncertainty, model)
-    sampling = uncertainty.sampling or "latin-hypercube"
+    sampling = uncertainty.sampling or DEFAULT_SAMPLING
     return sample(chosen, sampling, uncertainty.members, seed), seed
 
 
-def run_scenario(path: str | Path, *, chunk: int = 4096) -> ScenarioResult:
-    """Read and run a scenario file.
-
-    Examples
-    --------
-    >>> from pathlib import Path
-    >>> import pssc_sim as ps
-    >>> root = Path(ps.__file__).parent.parent
-    >>> result = ps.run_scenario(root / "scenarios" / "teacup" / "baseline.yaml")
-    >>> result.results.is_ensemble
-    False
-    """
-    from pssc_sim.scenario.definition import Scenario
-
-    return Scenario.load(path).run(chunk=chunk)

@@ -49,7 +49,8 @@ import numpy as np
 from pssc_sim.errors import did_you_mean
 from pssc_sim.ir.lowering import hidden
 from pssc_sim.ir.model import Better, Measure, Model, Perspective
-from pssc_sim.scenario.reader import parse_targets, scenario_time, where_in
+from pssc_sim.scenario.fields import parse_targets, where_in
+from pssc_sim.scenario.reader import scenario_time
 from pssc_sim.scenario.schema import ScenarioError
 from pssc_sim.scenario.targets import Target, TargetKind
 from pssc_sim.scenario.targets import severity as parse_severity

@@ -10,7 +10,7 @@ import yaml
 
 from pssc_sim.errors import ModelError
 from pssc_sim.ir.model import Model
-from pssc_sim.parse.model_file import read_document
+from pssc_sim.parse.documents import read_document
 from pssc_sim.parse.translate.document import Translation, translate
 
 _SECTIONS = ("parameters", "stocks", "flows", "auxiliaries", "lookups")
