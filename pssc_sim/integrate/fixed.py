@@ -72,7 +72,9 @@ class FixedStepPlan:
         # save_every is k * dt, and Vensim's rule when it is not a multiple of dt.
         wanted = grid.save_times()[:-1] if grid.save_times()[-1] >= grid.stop else \
             grid.save_times()
-        saved = np.unique(np.ceil((wanted - grid.start) / grid.dt - 1e-6).astype(np.int64))
+        first = np.ceil((wanted - grid.start) / grid.dt - 1e-6).astype(np.int64)  # sorted
+        # the distinct steps, as np.unique finds them (which would also load numpy.ma)
+        saved = first[np.concatenate(([True], first[1:] != first[:-1]))]
         saved = saved[saved < n_steps]
         times = np.append(steps[saved], grid.stop)
         for array in (steps, widths, times):
