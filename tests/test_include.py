@@ -10,14 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy
+import yaml
 
 from pssc_sim.analysis.checks import Kind, check_model
 from pssc_sim.cli import main
 from pssc_sim.errors import ExpressionError, ModelError
 from pssc_sim.ir.functions import variable_symbol
-from pssc_sim.ir.model import Model
+from pssc_sim.ir.model import Model, Origin
 from pssc_sim.parse import load_model
 from pssc_sim.scenario import Scenario, ScenarioError, load_scenario
+from pssc_sim.scenario.fields import model_instances
 from pssc_sim.scenario.schema import json_schema
 
 # A local fragment whose names are prefixes of each other (rate, rate_total) and of the host's,
@@ -542,3 +544,22 @@ def test_schema_has_the_mechanisms_key() -> None:
     schema = json_schema()["properties"]["mechanisms"]
     assert schema["additionalProperties"]["oneOf"][0] == {"enum": ["on", "off"]}
     assert "on|off" in schema["description"]
+
+
+@pytest.mark.parametrize("folder", ["ambulance", "smoking"])
+def test_parameters_carry_their_origin(folder: str) -> None:
+    # Hidden and added parameters are told apart by their origin, which agrees with the
+    # document: one switch per include instance, target structure only for measures.
+    root = Path(__file__).resolve().parent.parent / "models" / folder
+    model = load_model(root)
+    document = yaml.safe_load((root / "model.yaml").read_text())
+    by_origin = {origin: {p.name for p in model.parameters if p.origin is origin}
+                 for origin in Origin}
+    assert by_origin[Origin.INCLUDE] == {f"{name}_active" for name in document["include"]}
+    assert model_instances(model) == list(document["include"])
+    measures = {m.name for m in model.measures}
+    assert by_origin[Origin.TARGET]
+    assert all(name.partition("__")[0] in measures for name in by_origin[Origin.TARGET])
+    assert by_origin[Origin.CULTURE] <= {"CULTURE"}
+    assert all(p.hidden == (p.origin is Origin.TARGET) for p in model.parameters)
+    assert not any("__" in name for name in by_origin[Origin.MODEL] | by_origin[Origin.INCLUDE])

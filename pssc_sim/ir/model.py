@@ -83,6 +83,16 @@ class Meta:
     source: str = ""
 
 
+class Origin(enum.Enum):
+    """Where a parameter comes from. Code that must tell the kinds apart reads this, never the
+    parameter's name."""
+
+    MODEL = "model"  # written in the model file, or in a mechanism fragment it includes
+    INCLUDE = "include"  # the on/off switch ``<instance>_active`` of an included mechanism
+    TARGET = "target"  # the hidden target structure of a measure (pssc_sim.ir.lowering)
+    CULTURE = "culture"  # the culture lever CULTURE, added when an equation reads it
+
+
 @dataclass(frozen=True, slots=True)
 class Parameter:
     """A constant a scenario may override; ``range`` and ``distribution`` serve ensembles."""
@@ -94,6 +104,13 @@ class Parameter:
     distribution: Mapping[str, object] | None = None
     dims: tuple[str, ...] = ()
     values: tuple[float, ...] = ()
+    origin: Origin = Origin.MODEL
+
+    @property
+    def hidden(self) -> bool:
+        """Whether the parameter is target structure the reader added (set through a
+        scenario's ``targets:``, not by name)."""
+        return self.origin is Origin.TARGET
 
     def row_values(self) -> tuple[float, ...]:
         """One value per element (the ``values`` of an arrayed parameter, else ``value``)."""
@@ -165,6 +182,11 @@ class SampleMemory:
     origin: str
     dims: tuple[str, ...] = ()
 
+    @property
+    def hidden(self) -> bool:
+        """Always: discrete state is made by a stateful builtin, never written by the user."""
+        return True
+
 
 @dataclass(frozen=True, slots=True)
 class FixedDelay:
@@ -180,6 +202,11 @@ class FixedDelay:
     initial: sympy.Expr
     origin: str
     dims: tuple[str, ...] = ()
+
+    @property
+    def hidden(self) -> bool:
+        """Always: discrete state is made by a stateful builtin, never written by the user."""
+        return True
 
 
 DiscreteState = SampleMemory | FixedDelay

@@ -29,6 +29,7 @@ from pssc_sim.ir.model import (
     Measure,
     Meta,
     Model,
+    Origin,
     Parameter,
     Perspective,
     Spread,
@@ -100,6 +101,7 @@ class Reader:
         self.document = document
         # distribution.reported_share of each measure that gives one (lowered)
         self.reported_shares: dict[str, sympy.Expr] = {}
+        self.switches: set[str] = set()
 
     def where(self, key_path: str) -> str:
         return f"{self.file}: {key_path}"
@@ -115,6 +117,10 @@ class Reader:
                 "'stocks:'"
             )
         self.check_keys(self.document, _TOP_KEYS, "")
+        included = self.document.get("include")
+        # the switches the includes add, one per instance (expand_includes checks the names)
+        self.switches = {f"{name}_active" for name in included} if isinstance(
+            included, Mapping) else set()
         self.document = expand_includes(self.file, self.document, self.check_binding,
                                         check_document)
         entries = {section: self.entries(section) for section in (*_SECTIONS, "measures")}
@@ -285,8 +291,9 @@ class Reader:
             raise self.error(f"{entry.path}.distribution",
                              f"expected a mapping (got {distribution!r}). Write "
                              "{distribution: uniform, low: 1, high: 2}")
+        origin = Origin.INCLUDE if entry.name in self.switches else Origin.MODEL
         return Parameter(entry.name, value, self.meta(entry), bounds,
-                         dict(distribution) if distribution else None)
+                         dict(distribution) if distribution else None, origin=origin)
 
     def expression(self, entry: Entry, key: str, namespace: Namespace) -> sympy.Expr:
         return parse_expression(self.required(entry, key), where=self.where(f"{entry.path}.{key}"),

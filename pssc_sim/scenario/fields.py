@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pssc_sim.errors import did_you_mean
-from pssc_sim.ir.model import Model
+from pssc_sim.ir.model import Model, Origin
 from pssc_sim.scenario.interventions import Intervention, intervention_from_document
 from pssc_sim.scenario.sampling import Distribution
 from pssc_sim.scenario.schema import (
@@ -261,13 +261,8 @@ def switch_name(instance: str) -> str:
 
 def model_instances(model: Model) -> list[str]:
     """The instances of gaming mechanisms (``include:``) in ``model``, by their switches."""
-    from pssc_sim.parse.fragments import SWITCH_SOURCE
-
-    return [
-        p.name.removesuffix("_active")
-        for p in model.parameters
-        if p.name.endswith("_active") and p.meta.source.startswith(SWITCH_SOURCE)
-    ]
+    return [p.name.removesuffix("_active") for p in model.parameters
+            if p.origin is Origin.INCLUDE]
 
 
 def parse_text(raw: Any, where: str) -> str:

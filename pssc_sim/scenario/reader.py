@@ -196,7 +196,7 @@ def check_scenario_names(scenario: Scenario, model: Model) -> None:
     lookups = {lookup.name for lookup in model.lookups}
     variables = {name for name, _ in model.default_outputs()} | {
         item.name for item in model.declarations()
-        if "__" not in item.name and item.name not in lookups}
+        if not getattr(item, "hidden", False) and item.name not in lookups}
     for i, key in enumerate(scenario.outputs or ()):
         if key not in variables:
             raise ScenarioError(f"{where(f'outputs[{i}]')}: unknown variable '{key}' in "
