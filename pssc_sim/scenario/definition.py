@@ -5,7 +5,8 @@ scenario; nothing is modified in place)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
@@ -19,8 +20,14 @@ from pssc_sim.scenario.schema import ScenarioError
 from pssc_sim.scenario.targets import Target
 from pssc_sim.scenario.uncertainty import Uncertainty, parse_uncertainty
 
-#: Sampling used when an uncertainty block does not name one.
+#: Messages about Python arguments name the argument alone (a file's name its file and key).
 _ARGUMENTS = fields.where_in("")
+#: The value of each field when it is not given.
+_DEFAULTS: Mapping[str, Any] = MappingProxyType({
+    "model": None, "name": "", "description": "", "time": {}, "method": None, "set": {},
+    "interventions": (), "uncertainty": None, "outputs": None, "folder": None, "source": "",
+    "targets": (), "culture": None, "mechanisms": {},
+})
 
 
 def _uncertainty(raw: Any) -> Uncertainty | None:
@@ -116,22 +123,43 @@ class Scenario:
         where = _ARGUMENTS
         if method is not None:
             fields.parse_method(method, where)
-        switches = fields.parse_mechanisms(mechanisms or {}, where)
-        values: dict[str, Any] = {
+        self._assign({
             "model": model, "name": name, "description": description,
-            "time": MappingProxyType(fields.parse_time(time or {}, where)), "method": method,
-            "set": MappingProxyType({**fields.parse_set(set or {}, where),
-                                     **{fields.switch_name(k): float(on)
-                                        for k, on in switches.items()}}),
-            "mechanisms": MappingProxyType(switches),
+            "time": fields.parse_time(time or {}, where), "method": method,
+            "set": fields.parse_set(set or {}, where),
+            "mechanisms": fields.parse_mechanisms(mechanisms or {}, where),
             "interventions": _interventions(interventions),
             "uncertainty": _uncertainty(uncertainty),
             "outputs": None if outputs is None else fields.parse_outputs(list(outputs), where),
-            "folder": None if folder is None else Path(folder), "source": source,
+            "folder": folder, "source": source,
             "targets": fields.parse_targets(list(targets), where),
             "culture": None if culture is None else fields.parse_culture(culture, where),
-        }
-        for key, value in values.items():
+        })
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> Scenario:
+        """A scenario from field values already parsed and checked, as the file reader makes
+        them (:func:`pssc_sim.scenario.reader.scenario_arguments`): nothing is parsed again."""
+        scenario = cls.__new__(cls)
+        scenario._assign(values)
+        return scenario
+
+    def _changed(self, **changes: Any) -> Scenario:
+        """A copy with the parsed ``changes``."""
+        values = {field.name: getattr(self, field.name) for field in dataclass_fields(self)}
+        return Scenario.from_values({**values, **changes})
+
+    def _assign(self, values: Mapping[str, Any]) -> None:
+        """Set every field from parsed ``values`` (the defaults for those not given); the
+        switches of ``mechanisms`` are folded into ``set``."""
+        given = {**_DEFAULTS, **values}
+        switches = dict(given["mechanisms"])
+        given["set"] = MappingProxyType({**given["set"], **{fields.switch_name(k): float(on)
+                                                           for k, on in switches.items()}})
+        given["mechanisms"] = MappingProxyType(switches)
+        given["time"] = MappingProxyType(dict(given["time"]))
+        given["folder"] = None if given["folder"] is None else Path(given["folder"])
+        for key, value in given.items():
             object.__setattr__(self, key, value)
 
     @classmethod
@@ -165,32 +193,33 @@ class Scenario:
         # a switch the child sets (by set or by mechanisms) replaces the parent's
         mechanisms = {k: v for k, v in self.mechanisms.items()
                       if fields.switch_name(k) not in child.set}
-        return Scenario(
-            model=child.model if takes_model else self.model,
-            name=child.name or self.name,
-            description=child.description or self.description,
-            time={**self.time, **child.time},
-            method=child.method or self.method,
-            set={**self.set, **child.set},
-            interventions=layer_interventions(self.interventions, child.interventions),
-            uncertainty=uncertainty,
-            outputs=child.outputs if child.outputs is not None else self.outputs,
-            folder=child.folder if takes_model else self.folder,
-            source=child.source or self.source,
-            targets=layer_targets(self.targets, child.targets),
-            culture=child.culture if child.culture is not None else self.culture,
-            mechanisms={**mechanisms, **child.mechanisms},
-        )
+        return Scenario.from_values({
+            "model": child.model if takes_model else self.model,
+            "name": child.name or self.name,
+            "description": child.description or self.description,
+            "time": {**self.time, **child.time},
+            "method": child.method or self.method,
+            "set": {**self.set, **child.set},
+            "interventions": layer_interventions(self.interventions, child.interventions),
+            "uncertainty": uncertainty,
+            "outputs": child.outputs if child.outputs is not None else self.outputs,
+            "folder": child.folder if takes_model else self.folder,
+            "source": child.source or self.source,
+            "targets": layer_targets(self.targets, child.targets),
+            "culture": child.culture if child.culture is not None else self.culture,
+            "mechanisms": {**mechanisms, **child.mechanisms},
+        })
 
     def with_name(self, name: str) -> Scenario:
         """A copy called ``name``."""
-        return replace(self, name=name)
+        return self._changed(name=name)
 
     def with_set(self, **values: float) -> Scenario:
         """A copy with parameters set from the start (added to, or replacing, ``set``)."""
         mechanisms = {k: v for k, v in self.mechanisms.items()
                       if fields.switch_name(k) not in values}
-        return replace(self, set={**self.set, **values}, mechanisms=mechanisms)
+        return self._changed(set={**self.set, **fields.parse_set(values, _ARGUMENTS)},
+                             mechanisms=mechanisms)
 
     def with_mechanisms(self, **switches: bool | str) -> Scenario:
         """A copy with included gaming mechanisms switched on or off by instance name.
@@ -199,49 +228,49 @@ class Scenario:
         mappingproxy({'time_correction_active': 0.0})
         """
         added = fields.parse_mechanisms(switches, _ARGUMENTS)
-        return replace(self, mechanisms={**self.mechanisms, **added})
+        return self._changed(mechanisms={**self.mechanisms, **added})
 
     def with_intervention(self, *interventions: Intervention | Mapping[str, Any]) -> Scenario:
         """A copy with ``interventions`` appended (after those already there)."""
-        return replace(self, interventions=(*self.interventions, *_interventions(interventions)))
+        return self._changed(interventions=(*self.interventions, *_interventions(interventions)))
 
     def with_time(self, **time: float) -> Scenario:
         """A copy with time overrides (``start``, ``stop``, ``dt``, ``save_every``)."""
-        return replace(self, time={**self.time, **time})
+        return self._changed(time={**self.time, **fields.parse_time(time, _ARGUMENTS)})
 
     def with_method(self, method: str) -> Scenario:
         """A copy integrated with ``method``."""
-        return replace(self, method=method)
+        return self._changed(method=fields.parse_method(method, _ARGUMENTS))
 
     def with_uncertainty(self, uncertainty: Uncertainty | Mapping[str, Any] | None = None,
                          **fields: Any) -> Scenario:
         """A copy with ``uncertainty`` (or its fields, e.g. ``members=100``) layered on; with no
         arguments, a copy that runs once instead of as an ensemble."""
         if uncertainty is None and not fields:
-            return replace(self, uncertainty=None)
+            return self._changed(uncertainty=None)
         layer = _uncertainty(uncertainty if uncertainty is not None else fields)
         if layer is None:
-            return replace(self, uncertainty=None)
+            return self._changed(uncertainty=None)
         merged = layer if self.uncertainty is None else self.uncertainty.layered(layer)
-        return replace(self, uncertainty=merged)
+        return self._changed(uncertainty=merged)
 
     def with_targets(self, *targets: Target | Mapping[str, Any]) -> Scenario:
         """A copy with ``targets`` added; a target on a measure already targeted replaces it."""
         added = fields.parse_targets(list(targets), _ARGUMENTS)
-        return replace(self, targets=layer_targets(self.targets, added))
+        return self._changed(targets=layer_targets(self.targets, added))
 
     def without_targets(self) -> Scenario:
         """A copy with no targets (the reference for a scorecard's unintended consequences)."""
-        return replace(self, targets=())
+        return self._changed(targets=())
 
     def with_culture(self, culture: float | None) -> Scenario:
         """A copy with ``culture`` (0 learning .. 1 blame; ``None`` for the model's default)."""
         value = None if culture is None else fields.parse_culture(culture, _ARGUMENTS)
-        return replace(self, culture=value)
+        return self._changed(culture=value)
 
     def with_outputs(self, *names: str) -> Scenario:
         """A copy recording only ``names``."""
-        return replace(self, outputs=tuple(names))
+        return self._changed(outputs=tuple(names))
 
     def load_model(self) -> Model:
         """The model this scenario runs, before its interventions are applied."""
@@ -314,7 +343,8 @@ def load_scenario(path: str | Path) -> Scenario:
         arguments = reader.scenario_arguments(document, fields.where_in(str(file)))
         arguments.pop("extends", None)
         arguments.setdefault("name", file.stem)
-        layers.append(Scenario(**arguments, folder=file.parent, source=str(file)))
+        layers.append(Scenario.from_values({**arguments, "folder": file.parent,
+                                            "source": str(file)}))
     scenario = layers[0]
     for layer in layers[1:]:
         scenario = scenario.layered(layer)
