@@ -49,9 +49,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     comparison.add_argument("--out", type=Path, metavar="DIR",
                             help="folder for comparison.csv and comparison.png")
     schema = commands.add_parser(
-        "schema", help="print the JSON Schema of scenario files",
-        description="Print the JSON Schema of scenario files, for editors that complete and "
-                    "check YAML; with --model, parameter names are completed too.")
+        "schema", help="print the JSON Schema of scenario files or of model files",
+        description="Print the JSON Schema of scenario files ('pssc schema'), or of model "
+                    "files ('pssc schema model'), for editors that complete and check YAML; "
+                    "with --model, a scenario schema completes that model's parameter names.")
+    schema.add_argument("kind", nargs="?", choices=("scenario", "model"), default="scenario",
+                        help="which files the schema describes (default: scenario)")
     schema.add_argument("--model", metavar="MODEL",
                         help="a model whose parameter names the schema should list")
     schema.add_argument("-o", "--output", type=Path, metavar="FILE",
@@ -316,13 +319,22 @@ def write_comparison(comparison: Comparison, out: Path) -> list[Path]:
 
 
 def command_schema(args: argparse.Namespace, stream: TextIO | None = None) -> int:
-    """Print (or write) the JSON Schema of scenario files."""
+    """Print (or write) the JSON Schema of scenario files, or of model files."""
+    from pssc_sim.cli.common import UsageError
     from pssc_sim.output import write_text
     from pssc_sim.parse import load_model
+    from pssc_sim.parse.schema import model_json_schema
     from pssc_sim.scenario import json_schema
 
-    parameters = load_model(args.model).parameter_names if args.model else ()
-    text = json.dumps(json_schema(parameters), indent=2) + "\n"
+    if args.kind == "model":
+        if args.model:
+            raise UsageError(f"--model: lists the parameters of the scenario schema; the model "
+                             f"file schema takes no model (got {args.model!r}). Run 'pssc "
+                             "schema model' alone")
+        schema = model_json_schema()
+    else:
+        schema = json_schema(load_model(args.model).parameter_names if args.model else ())
+    text = json.dumps(schema, indent=2) + "\n"
     if args.output is None:
         (stream or sys.stdout).write(text)
     else:

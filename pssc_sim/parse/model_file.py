@@ -43,23 +43,25 @@ from pssc_sim.parse.expressions import Namespace, parse_expression
 from pssc_sim.parse.includes import expand_includes
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_SECTIONS = ("parameters", "stocks", "flows", "auxiliaries", "lookups")
-_TOP_KEYS = ("model", "title", "description", "time", "measures", "include", "dimensions",
-             *_SECTIONS)
-_TIME_KEYS = ("start", "stop", "dt", "save_every", "units")
-_META_KEYS = ("units", "description", "source")
+#: The keys of a model file, by place: the reader checks documents against these, and
+#: :func:`pssc_sim.parse.schema.model_json_schema` publishes them.
+SECTIONS = ("parameters", "stocks", "flows", "auxiliaries", "lookups")
+TOP_KEYS = ("model", "title", "description", "time", "measures", "include", "dimensions",
+             *SECTIONS)
+TIME_KEYS = ("start", "stop", "dt", "save_every", "units")
+META_KEYS = ("units", "description", "source")
 KEYS = {
-    "parameters": ("value", "range", "distribution", *_META_KEYS),
-    "stocks": ("initial", "non_negative", *_META_KEYS),
-    "flows": ("rate", "from", "to", *_META_KEYS),
-    "auxiliaries": ("equation", *_META_KEYS),
-    "lookups": ("points", "x", "y", "extrapolation", *_META_KEYS),
-    "measures": ("perspective", "better", "true", "reported", "distribution", *_META_KEYS),
+    "parameters": ("value", "range", "distribution", *META_KEYS),
+    "stocks": ("initial", "non_negative", *META_KEYS),
+    "flows": ("rate", "from", "to", *META_KEYS),
+    "auxiliaries": ("equation", *META_KEYS),
+    "lookups": ("points", "x", "y", "extrapolation", *META_KEYS),
+    "measures": ("perspective", "better", "true", "reported", "distribution", *META_KEYS),
 }
-_SPREAD_KEYS = ("kind", "mean", "sd", "reported_share")
+SPREAD_KEYS = ("kind", "mean", "sd", "reported_share")
 # The key a shorthand entry (a bare value instead of a mapping) stands for.
 _BOOLEAN_KEYS = {True: "true", False: "false"}
-_SHORTHAND = {"parameters": "value", "stocks": "initial", "auxiliaries": "equation",
+SHORTHAND = {"parameters": "value", "stocks": "initial", "auxiliaries": "equation",
               "flows": "rate"}
 
 
@@ -116,14 +118,14 @@ class Reader:
                 f"{type(self.document).__name__}). Start with 'model: name' and sections such as "
                 "'stocks:'"
             )
-        self.check_keys(self.document, _TOP_KEYS, "")
+        self.check_keys(self.document, TOP_KEYS, "")
         included = self.document.get("include")
         # the switches the includes add, one per instance (expand_includes checks the names)
         self.switches = {f"{name}_active" for name in included} if isinstance(
             included, Mapping) else set()
         self.document = expand_includes(self.file, self.document, self.check_binding,
                                         check_document)
-        entries = {section: self.entries(section) for section in (*_SECTIONS, "measures")}
+        entries = {section: self.entries(section) for section in (*SECTIONS, "measures")}
         names = self.check_names(entries)
         lookups = tuple(self.lookup(e) for e in entries["lookups"])
         namespace = Namespace(variables=names, lookups={lk.name for lk in lookups},
@@ -217,7 +219,7 @@ class Reader:
                 (_BOOLEAN_KEYS[k] if isinstance(k, bool) else k): v for k, v in value.items()}
             self.check_keys(fields, self.allowed_keys(section), path)
             return fields
-        shorthand = _SHORTHAND.get(section)
+        shorthand = SHORTHAND.get(section)
         if shorthand is None or value is None:
             raise self.error(path, f"expected a mapping (got {value!r}). Write "
                                    f"'{name}: {{{KEYS[section][0]}: ...}}'")
@@ -225,7 +227,7 @@ class Reader:
 
     def check_names(self, entries: Mapping[str, list[Entry]]) -> set[str]:
         seen: dict[str, str] = {}
-        for section in _SECTIONS:
+        for section in SECTIONS:
             for entry in entries[section]:
                 self.check_name(entry)
                 if entry.name in seen:
@@ -259,7 +261,7 @@ class Reader:
 
     def meta(self, entry: Entry) -> Meta:
         values = {}
-        for key in _META_KEYS:
+        for key in META_KEYS:
             value = entry.fields.get(key, "")
             if not isinstance(value, (str, int, float)):
                 raise self.error(f"{entry.path}.{key}", f"expected text (got {value!r}). Write "
@@ -391,7 +393,7 @@ class Reader:
         if not isinstance(raw, Mapping):
             raise self.error(path, f"expected a mapping (got {raw!r}). Write distribution: "
                                    "{kind: lognormal, sd: 2.5}")
-        self.check_keys(raw, _SPREAD_KEYS, path)
+        self.check_keys(raw, SPREAD_KEYS, path)
         sub = Entry(entry.section, f"{entry.name}.distribution", raw)
         kind = self.choice(sub, "kind", SpreadKind)
         owner = f"measure_{entry.name}"
@@ -419,7 +421,7 @@ class Reader:
         if not isinstance(raw, Mapping):
             raise self.error("time", f"a time block is required (got {raw!r}). Write "
                                      "time: {start: 0, stop: 100, dt: 0.25}")
-        self.check_keys(raw, _TIME_KEYS, "time")
+        self.check_keys(raw, TIME_KEYS, "time")
         start = self.number(raw.get("start", 0), "time.start")
         if "stop" not in raw:
             raise self.error("time.stop", "'stop' is required (got nothing). Add stop: <time>")

@@ -34,11 +34,19 @@ from pssc_sim.parse.array_scope import Scope
 from pssc_sim.parse.expressions import Namespace, parse_expression
 from pssc_sim.parse.model_file import KEYS, Entry, Reader
 
-_DIMENSION_KEYS = ("elements", "subrange_of", "count", "prefix", "maps_to", "description")
+DIMENSION_KEYS = ("elements", "subrange_of", "count", "prefix", "maps_to", "description")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _BAD_ELEMENT = re.compile(r"[,\[\]!\"'\n]")
 #: The key of an entry whose per-element form ``except:`` overrides.
 _MAIN = {"stocks": "initial", "flows": "rate", "auxiliaries": "equation"}
+
+
+def array_keys(section: str) -> tuple[str, ...]:
+    """The keys an arrayed model adds to an entry of ``section``: ``dims`` (not for measures)
+    and, for equations, ``except``."""
+    if section == "measures":
+        return ()
+    return ("dims", "except") if section in _MAIN else ("dims",)
 
 
 class ArrayReader(Reader):
@@ -67,7 +75,7 @@ class ArrayReader(Reader):
                 raise self.error(f"dimensions.{name}", f"the name '{name}' is not a valid "
                                  f"dimension name (got {name!r}). Use a snake_case name")
             spec = value if isinstance(value, Mapping) else {"elements": value}
-            self.check_keys(spec, _DIMENSION_KEYS, f"dimensions.{name}")
+            self.check_keys(spec, DIMENSION_KEYS, f"dimensions.{name}")
             if "subrange_of" in spec:
                 pending.append((name, spec))
                 continue
@@ -195,8 +203,8 @@ class ArrayReader(Reader):
     # -- the hooks of the model reader ---------------------------------------------------------
 
     def allowed_keys(self, section: str) -> tuple[str, ...]:
-        extra = ("dims", "except") if section in _MAIN else ("dims",)
-        return (*KEYS[section], *extra) if section != "measures" else KEYS[section]
+        extra = array_keys(section)
+        return (*KEYS[section], *extra)
 
     def lookup(self, entry: Entry) -> Lookup:
         """A lookup; with ``dims``, ``points`` is one table for every element or a mapping of
