@@ -12,10 +12,10 @@ import yaml
 from pssc_sim.cli import main
 from pssc_sim.errors import ModelError
 from pssc_sim.parse import load_model
+from pssc_sim.parse.dimensions import DIMENSION_KEYS, array_keys
 from pssc_sim.parse.includes import INCLUDE_KEYS
 from pssc_sim.parse.model_file import KEYS, SECTIONS, SPREAD_KEYS, TIME_KEYS, TOP_KEYS
 from pssc_sim.parse.schema import model_json_schema
-from pssc_sim.parse.subscripts import DIMENSION_KEYS, array_keys
 
 jsonschema = pytest.importorskip("jsonschema")
 

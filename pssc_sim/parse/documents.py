@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from pssc_sim.ir.model import Model
+from pssc_sim.parse.dimensions import ArrayReader
 from pssc_sim.parse.fragments import Fragment, read_fragment
 from pssc_sim.parse.model_file import Reader, check_document, resolve_model_path
-from pssc_sim.parse.subscripts import ArrayReader
 from pssc_sim.parse.yaml_io import read_yaml
 
 

@@ -183,7 +183,7 @@ class Reader:
         return KEYS[section]
 
     def dimension_table(self) -> Dimensions:
-        """The model's dimensions (none: see :mod:`pssc_sim.parse.subscripts`)."""
+        """The model's dimensions (none: see :mod:`pssc_sim.parse.dimensions`)."""
         return Dimensions()
 
     def make_lowerer(self, constants: Mapping[str, float]) -> Lowerer:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from pssc_sim.parse.dimensions import DIMENSION_KEYS, array_keys
 from pssc_sim.parse.includes import INCLUDE_KEYS, OVERRIDE_KEYS
 from pssc_sim.parse.model_file import KEYS, SECTIONS, SHORTHAND, SPREAD_KEYS, TIME_KEYS, TOP_KEYS
-from pssc_sim.parse.subscripts import DIMENSION_KEYS, array_keys
 
 _NUMBER = {"type": "number"}
 _TEXT = {"type": "string"}

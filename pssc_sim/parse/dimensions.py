@@ -1,9 +1,9 @@
-"""Subscripts in model files: the ``dimensions:`` section and arrayed variables.
+"""Dimensions in model files: the ``dimensions:`` section and arrayed variables.
 
 A model with a ``dimensions:`` section is read by :class:`ArrayReader`, the model reader with
 ``dims:`` on parameters, stocks, flows and auxiliaries, per-element values and equations,
 ``except:``, subscripted references and the array functions (``SUM``, ``PROD``, ``VMIN``,
-``VMAX``, ``ELMCOUNT``). The format is documented in ``docs/subscripts.md``.
+``VMAX``, ``ELMCOUNT``). The format is documented in ``docs/dimensions.md``.
 """
 
 from __future__ import annotations
