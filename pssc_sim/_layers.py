@@ -1,6 +1,7 @@
 """The stages of pssc_sim and which stages each may import: the pipeline, written once.
 
-Data flows one way, from a model file to a report::
+Data flows one way, from a model file to a report; an arrow points from the stage imported to
+the stage that imports it::
 
     errors -> ir -> parse          a model file becomes the IR (parse imports ir)
                  -> compile        the IR becomes kernels
@@ -8,8 +9,10 @@ Data flows one way, from a model file to a report::
     compile, results -> integrate  kernels are run over a time grid into Results
     parse, integrate -> scenario   scenarios load models, set, intervene, sample and run them
     scenario -> scorecard          the Public Sector Scorecard judges scenario runs
-    integrate -> analysis          loops, dominance and checks run models
-    scorecard, analysis -> inference
+    integrate -> analysis          loops, dominance and checks run models (beside scenarios:
+                                   the causal graph itself is an IR fact, ir/causal.py)
+    parse, integrate -> conformance  the SDXorg test-suite runner for imported models
+    scorecard, analysis -> inference  fitting parameters to data, above the runs it compares
     inference -> report -> explore
     (everything) -> cli            the command line, at the top
 
