@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -79,6 +78,8 @@ def command_loops(args: argparse.Namespace, stream: TextIO | None = None) -> int
     if args.dominance is not None:
         return _dominance(args, model, out)
     if args.json:
+        import json
+
         print(json.dumps([lp.as_dict() for lp in loops], indent=2), file=out)
         return EXIT_OK
     if not loops:
@@ -158,6 +159,8 @@ def command_check(args: argparse.Namespace, stream: TextIO | None = None) -> int
     if args.json:
         rows = [{"kind": f.kind.value, "where": f.where, "message": f.message}
                 for f in report.findings]
+        import json
+
         print(json.dumps(rows, indent=2), file=out)
     else:
         for finding in report.findings:

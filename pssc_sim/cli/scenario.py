@@ -7,7 +7,6 @@ run, the fraction done with a bar and a percentage, the time spent and the time 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -334,6 +333,8 @@ def command_schema(args: argparse.Namespace, stream: TextIO | None = None) -> in
         schema = model_json_schema()
     else:
         schema = json_schema(load_model(args.model).parameter_names if args.model else ())
+    import json
+
     text = json.dumps(schema, indent=2) + "\n"
     if args.output is None:
         (stream or sys.stdout).write(text)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pssc_sim.ir.model import Model
-from pssc_sim.parse.dimensions import ArrayReader
-from pssc_sim.parse.fragments import Fragment, read_fragment
 from pssc_sim.parse.model_file import Reader, check_document, resolve_model_path
 from pssc_sim.parse.yaml_io import read_yaml
+
+if TYPE_CHECKING:
+    from pssc_sim.parse.fragments import Fragment
 
 
 def load_model_file(path: str | Path) -> Model:
@@ -35,6 +36,8 @@ def read_document(file: str, document: Any) -> Model:
     """Validate and lower a model document read from ``file`` (a YAML file, or an imported
     model)."""
     if isinstance(document, Mapping) and "dimensions" in document:
+        from pssc_sim.parse.dimensions import ArrayReader  # loaded for arrayed models only
+
         return ArrayReader(file, document).read()
     return Reader(file, document).read()
 
@@ -49,4 +52,6 @@ def load_fragment(path: str | Path) -> Fragment:
     >>> [i.name for i in fragment.inputs], "reported" in fragment.outputs
     (['measure'], True)
     """
+    from pssc_sim.parse.fragments import read_fragment
+
     return read_fragment(path, check_document)

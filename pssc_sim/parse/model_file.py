@@ -40,7 +40,6 @@ from pssc_sim.ir.model import (
 from pssc_sim.ir.ordering import dependency_order
 from pssc_sim.ir.stateful import Lowerer
 from pssc_sim.parse.expressions import Namespace, parse_expression
-from pssc_sim.parse.includes import expand_includes
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 #: The keys of a model file, by place: the reader checks documents against these, and
@@ -123,8 +122,11 @@ class Reader:
         # the switches the includes add, one per instance (expand_includes checks the names)
         self.switches = {f"{name}_active" for name in included} if isinstance(
             included, Mapping) else set()
-        self.document = expand_includes(self.file, self.document, self.check_binding,
-                                        check_document)
+        if included is not None:  # the fragment readers load only for models that include
+            from pssc_sim.parse.includes import expand_includes
+
+            self.document = expand_includes(self.file, self.document, self.check_binding,
+                                            check_document)
         entries = {section: self.entries(section) for section in (*SECTIONS, "measures")}
         names = self.check_names(entries)
         lookups = tuple(self.lookup(e) for e in entries["lookups"])
