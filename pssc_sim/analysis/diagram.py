@@ -142,7 +142,7 @@ def draw_cld(graph: CausalGraph, *, loops: Sequence[Loop] | None = None,
         mark = _mark_position(positions[link.cause], positions[link.effect])
         ax.text(*mark, _POLARITY_TEXT[link.polarity], color=colour, fontsize=_FONT_SIZE + 3,
                 fontweight="bold", ha="center", va="center", zorder=4)
-    chosen = loops if loops is not None else find_loops(graph, max_length=12)
+    chosen = loops if loops is not None else find_loops(graph, max_length=12, max_loops=1_000)
     for loop, centre in _loop_label_places(chosen, positions):
         ax.text(*centre, f"\u21bb {loop.name}", fontsize=_FONT_SIZE + 1, ha="center",
                 va="center", color="#333333", style="italic", zorder=1)

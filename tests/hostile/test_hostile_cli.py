@@ -1,0 +1,244 @@
+"""Crashes and silent failures of the command line on careless or hostile input.
+
+Scenarios that share nothing, unit names that pint reads as Python attributes, models with more
+loops than the listing cap, interrupted and concurrent writes into one ``--out`` folder, a full
+disk, and broken Vensim files: each ends in one line naming the file and the fix, never a
+traceback, with exit 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import networkx as nx
+import pytest
+from hostile_cli import assert_refused, run_cli
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+import pssc_sim as ps
+from pssc_sim.analysis.causal import causal_graph
+from pssc_sim.analysis.checks import check_model
+from pssc_sim.analysis.loops import list_loops, shortest_cycles
+from pssc_sim.analysis.units import _DIMENSIONLESS as DIMENSIONLESS
+from pssc_sim.analysis.units import Units, UnitsUnreadable, unit_text_problem
+from pssc_sim.cli import main
+from pssc_sim.errors import ParameterError
+from pssc_sim.scenario.schema import ScenarioError
+
+ROOT = Path(__file__).resolve().parents[2]
+TEACUP, SIR = ROOT / "models" / "teacup", ROOT / "models" / "sir"
+
+
+def complete_model(n: int) -> str:
+    """A model of ``n`` stocks, each fed by a flow that reads every other stock: a complete
+    digraph of stocks, with ``sum over k of C(n, k) (k - 1)!`` loops of ``2k`` links."""
+    names = [f"v{i}" for i in range(n)]
+    flows = "".join(
+        f"  f_{v}: {{to: {v}, rate: 0.001 * ({' + '.join(w for w in names if w != v)})}}\n"
+        for v in names)
+    return ("model: complete\ntime: {stop: 2, dt: 0.5}\nstocks:\n"
+            + "".join(f"  {v}: 1\n" for v in names) + "flows:\n" + flows)
+
+
+def error_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+# -- compare ------------------------------------------------------------------------------------
+
+def test_comparing_scenarios_that_share_no_variable_is_refused(tmp_path: Path) -> None:
+    run = run_cli("compare", TEACUP, SIR, cwd=tmp_path)
+    assert_refused(run, match="compare: the scenarios share no variable (teacup: "
+                              "teacup_temperature")
+    assert "; sir: susceptible" in run.stderr
+    assert "and 3 more" in run.stderr
+
+
+def test_compare_refuses_a_variable_one_scenario_lacks_and_a_time_outside_the_runs(
+        tmp_path: Path) -> None:
+    assert_refused(run_cli("compare", TEACUP, SIR, "--outputs", "teacup_temperature",
+                           cwd=tmp_path), match="share no variable")
+    assert_refused(run_cli("compare", TEACUP, TEACUP, "--outputs", "infected", cwd=tmp_path),
+                   match="variables: 'infected' is not recorded by every scenario")
+    assert_refused(run_cli("compare", TEACUP, TEACUP, "--at", "1e300", cwd=tmp_path),
+                   match="at: time 1e+300 is outside the runs")
+
+
+def test_compare_library_error_names_what_each_scenario_records() -> None:
+    with pytest.raises(ScenarioError, match=r"share no variable \(teacup: teacup_temperature, "
+                                            r".*; sir: susceptible, .* and 3 more\)"):
+        ps.compare(TEACUP, SIR)
+
+
+# -- check: units -------------------------------------------------------------------------------
+
+TEACUP_TEXT = (TEACUP / "model.yaml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("units", ["__class__", "_x", "a__", "__import__('os')", "x__y"])
+def test_check_reports_attribute_like_unit_names_as_a_finding(
+        units: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "model.yaml"
+    path.write_text(TEACUP_TEXT.replace("units: degF\n", f"units: {json.dumps(units)}\n"),
+                    encoding="utf-8")
+    assert main(["check", "--no-run", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "stocks.teacup_temperature.units: the units cannot be read: a unit " in out
+    assert "Write names that start with a letter" in out
+
+
+def test_check_of_a_dunder_unit_in_a_child_process_is_a_finding_not_a_traceback(
+        tmp_path: Path) -> None:
+    path = tmp_path / "model.yaml"
+    path.write_text(TEACUP_TEXT.replace("units: degF\n", "units: __class__\n"), encoding="utf-8")
+    run = run_cli("check", path, cwd=tmp_path)
+    assert run.returncode == 1, run.stderr
+    assert run.stderr == ""
+    assert "the units cannot be read" in run.stdout
+
+
+def test_a_crash_inside_check_is_bad_input_not_a_finding(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import pssc_sim.analysis.checks as checks
+
+    def broken(model: ps.Model, *, run: bool = True) -> None:
+        raise AttributeError("'NoneType' object has no attribute 'units'")
+
+    monkeypatch.setattr(checks, "check_model", broken)
+    assert main(["check", str(TEACUP)]) == 2
+    lines = error_lines(capsys.readouterr().err)
+    assert len(lines) == 1
+    assert lines[0].startswith("pssc: error: ")
+    assert "model.yaml: the model could not be checked (AttributeError: 'NoneType'" in lines[0]
+
+
+def test_unit_text_rule_names_the_offending_character() -> None:
+    assert unit_text_problem("people/year") is None
+    assert unit_text_problem("MtCO2/year/year") is None
+    assert unit_text_problem("m^2 * kg ** -1") is None
+    assert unit_text_problem("GBP$") == "a unit cannot hold '$' (got 'GBP$')"
+    assert unit_text_problem("__class__") == (
+        "a unit name must start with a letter and hold no '__' (got '__class__')")
+    assert "at most 200 characters" in (unit_text_problem("m" * 201) or "")
+    with pytest.raises(UnitsUnreadable, match=r"pint cannot read it, ValueError: .* \(got 'nan'\)"):
+        Units.create().parse("nan")
+
+
+#: One registry for the fuzz test (a new pint registry takes a fraction of a second).
+FUZZ_UNITS = Units.create()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab_1.*/^()- $[]%x")) | st.characters(),
+               max_size=30))
+@example("^")
+@example("((((")
+@example("a^^b")
+@example("nan")
+@example("inf/year")
+@example("1e999")
+def test_any_unit_text_is_a_unit_or_unreadable(text: str) -> None:
+    """Arbitrary unit text never escapes pint as anything but an unreadable-units signal."""
+    outcome: object
+    try:
+        outcome = FUZZ_UNITS.parse(text)
+    except UnitsUnreadable as error:
+        outcome = error
+    cleaned = text.strip()
+    if cleaned.lower() not in DIMENSIONLESS and unit_text_problem(cleaned) is not None:
+        assert isinstance(outcome, UnitsUnreadable)  # text off the rule never reaches pint
+
+
+def test_check_model_reports_an_unreadable_unit_with_its_key_path(tmp_path: Path) -> None:
+    path = tmp_path / "model.yaml"
+    path.write_text(TEACUP_TEXT.replace("units: minute\n", "units: _minute\n", 1),
+                    encoding="utf-8")
+    report = check_model(ps.load_model(path), run=False)
+    messages = [str(f) for f in report.findings]
+    assert any("parameters.characteristic_time.units: the units cannot be read" in m
+               for m in messages), messages
+
+
+# -- loops --------------------------------------------------------------------------------------
+
+def test_capped_loop_listing_keeps_the_shortest_and_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "complete.yaml"
+    path.write_text(complete_model(6), encoding="utf-8")
+    assert main(["loops", str(path), "--json", "--max-loops", "50"]) == 0
+    captured = capsys.readouterr()
+    listed = {tuple(lp["variables"]) for lp in json.loads(captured.out)}
+    digraph = nx.DiGraph([(lk.cause, lk.effect) for lk in causal_graph(ps.load_model(path)).links])
+    every = [tuple(c) for c in nx.simple_cycles(digraph)]
+    assert len(listed) == 50 < len(every)
+    longest_listed = max(len(c) for c in listed)
+    # Law: no loop left out is shorter than a loop listed.
+    left_out = [c for c in every
+                if tuple(c[c.index(min(c)):] + c[:c.index(min(c))]) not in listed]
+    assert min(len(c) for c in left_out) >= longest_listed
+    note = error_lines(captured.err)
+    assert len(note) == 1
+    assert note[0].startswith("pssc: note: listing the 50 shortest of at least ")
+    at_least = int(note[0].split("at least ")[1].split()[0])
+    assert 50 < at_least <= len(every)
+
+
+def test_loop_listing_below_the_cap_is_complete_and_silent(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "complete.yaml"
+    path.write_text(complete_model(4), encoding="utf-8")  # 6 + 8 + 6 = 20 loops
+    assert main(["loops", str(path), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert len(json.loads(captured.out)) == 20
+    assert captured.err == ""
+
+
+def test_capped_dominance_scores_the_shortest_loops_and_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "complete.yaml"
+    path.write_text(complete_model(5), encoding="utf-8")
+    assert main(["loops", str(path), "--dominance", "--max-loops", "12"]) == 0
+    captured = capsys.readouterr()
+    assert "pssc: note: listing the 12 shortest of at least " in captured.err
+    scored = [line for line in captured.out.splitlines() if "peak relative score" in line]
+    assert len(scored) == 12
+    # The shortest loops of a complete digraph of stocks have 4 links (two stocks, two flows).
+    assert all(line.count("->") <= 6 for line in scored)
+
+
+def test_loop_cap_in_a_child_process_keeps_json_valid(tmp_path: Path) -> None:
+    path = tmp_path / "complete.yaml"
+    path.write_text(complete_model(7), encoding="utf-8")
+    run = run_cli("loops", path, "--json", "--max-loops", "100", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert len(json.loads(run.stdout)) == 100
+    assert "listing the 100 shortest of at least 400 loops" in run.stderr
+
+
+def test_loop_search_laws_on_complete_digraphs() -> None:
+    for n in range(2, 7):
+        graph = nx.complete_graph(n, nx.DiGraph)
+        total = sum(1 for _ in nx.simple_cycles(graph))
+        for cap in (1, 5, total - 1, total, total + 1):
+            if cap < 1:
+                continue
+            search = shortest_cycles(graph, max_loops=cap)
+            lengths = [len(c) for c in search.cycles]
+            assert lengths == sorted(lengths)
+            assert len(search.cycles) == min(cap, total)
+            assert search.truncated == (cap < total)
+            assert search.at_least <= total
+            if search.truncated:
+                assert search.at_least > cap
+
+
+def test_loop_caps_below_one_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ParameterError, match=r"max_loops: must be at least 1 \(got 0\)"):
+        shortest_cycles(nx.DiGraph(), max_loops=0)
+    with pytest.raises(ParameterError, match=r"max_length: must be at least 1 \(got 0\)"):
+        list_loops(causal_graph(ps.load_model(TEACUP)), max_length=0)
+    assert_refused(run_cli("loops", TEACUP, "--max-loops", "0", cwd=tmp_path),
+                   match="--max-loops: must be at least 1 (got 0)")
