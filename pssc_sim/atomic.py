@@ -21,6 +21,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 import shutil
 import signal
 import time
@@ -40,6 +41,8 @@ STAGING_PREFIX = ".pssc-"
 _STAGING_SUFFIX = ".tmp"
 #: Age in seconds after which an unlocked staging folder counts as abandoned.
 ABANDONED_AFTER_S = 60.0
+#: The hidden temporary name :func:`atomic_path` gives a file.
+_TEMPORARY = re.compile(r"\.(.+)\.[0-9a-f]{32}\.tmp")
 _HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 #: What each errno means for the person running the command, and what to do about it.
@@ -51,6 +54,9 @@ _REASONS: dict[int, tuple[str, str]] = {
     errno.EROFS: ("the file system is read-only", "Write to another folder"),
     errno.EFBIG: ("the file is too large for the file system", "Write to another folder"),
     errno.ENAMETOOLONG: ("the file name is too long", "Choose a shorter name"),
+    errno.ENOENT: ("the folder does not exist", "Create the folder, or write to another one"),
+    errno.ENOTDIR: ("a part of the path is a file, not a folder", "Write to a folder"),
+    errno.EISDIR: ("a folder is in the way", "Give a file name, not a folder"),
 }
 
 
@@ -145,12 +151,23 @@ def file_set(folder: str | Path, names: Collection[str]) -> Iterator[Path]:
             raise error.moved_to(target / error.path.relative_to(staging)
                                  if error.path.is_relative_to(staging) else error.path) from None
         except OSError as error:
-            raise write_error(target / (Path(error.filename or "").name or "?"), error) from None
+            raise write_error(_final(target, staging, error.filename), error) from None
         _commit(staging, target, names)
     finally:
         with _signals_held():
             os.close(owner)
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _final(target: Path, staging: Path, filename: object) -> Path:
+    """The final path of a file an error names: ``target/results.csv`` for
+    ``staging/.results.csv.<hex>.tmp``, the folder itself when the error names no file."""
+    if not isinstance(filename, (str, os.PathLike)):
+        return target
+    path = Path(filename)
+    hidden = _TEMPORARY.fullmatch(path.name)
+    name = hidden.group(1) if hidden else path.name
+    return target / name if path.parent == staging else path.with_name(name)
 
 
 def _commit(staging: Path, target: Path, names: Collection[str]) -> None:

@@ -242,3 +242,259 @@ def test_loop_caps_below_one_are_refused(tmp_path: Path) -> None:
         list_loops(causal_graph(ps.load_model(TEACUP)), max_length=0)
     assert_refused(run_cli("loops", TEACUP, "--max-loops", "0", cwd=tmp_path),
                    match="--max-loops: must be at least 1 (got 0)")
+
+
+# -- output folders: one set of files, nothing left behind ---------------------------------------
+
+def ensemble_scenario(folder: Path, members: int, name: str = "big") -> Path:
+    """A teacup ensemble of ``members`` members (writes results, parameters and a figure)."""
+    path = folder / f"{name}.yaml"
+    path.write_text(f"scenario: {name}\nmodel: {TEACUP}\nmethod: euler\nuncertainty:\n"
+                    f"  members: {members}\n  sampling: random\n  seed: 7\n  parameters:\n"
+                    "    room_temperature: {distribution: normal, mean: 70, sd: 4}\n",
+                    encoding="utf-8")
+    return path
+
+
+def hidden(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_a_run_replaces_its_own_files_and_keeps_the_users(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert main(["run", str(ensemble_scenario(tmp_path, 64)), "--out", str(out)]) == 0
+    assert (out / "parameters.csv").exists()
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
+    assert main(["run", str(TEACUP), "--out", str(out)]) == 0
+    capsys.readouterr()
+    # The single run's set, the user's file, and nothing of the ensemble run before it.
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "results.csv", "stocks.png"]
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_a_full_disk_names_the_final_file_and_leaves_the_previous_set(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import pssc_sim.output as output
+
+    out = tmp_path / "out"
+    assert main(["run", str(TEACUP), "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def full_disk(figure: object, path: Path, dpi: int = 120) -> Path:
+        with output.atomic_path(path) as temporary:
+            temporary.write_bytes(b"\x89PNG half")
+            raise OSError(errno.ENOSPC, "No space left on device", str(temporary))
+
+    monkeypatch.setattr(output, "write_figure", full_disk)
+    capsys.readouterr()
+    assert main(["run", str(TEACUP), "--out", str(out), "--set", "room_temperature=50"]) == 2
+    lines = error_lines(capsys.readouterr().err)
+    assert lines == [f"pssc: error: {out / 'stocks.png'}: no space left on the device (got errno "
+                     "ENOSPC). Free space or write to another folder"]
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no mix, no hidden file
+
+
+def test_convert_into_a_missing_folder_says_so(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "x.mdl"
+    source.write_text("x = 1 ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\nTIME STEP = 1 ~~|\n"
+                      "SAVEPER = TIME STEP ~~|\n", encoding="utf-8")
+    assert main(["convert", str(source), "-o", str(tmp_path / "no" / "m.yaml")]) == 2
+    assert error_lines(capsys.readouterr().err) == [
+        f"pssc: error: {tmp_path / 'no' / 'm.yaml'}: the folder does not exist (got errno "
+        "ENOENT). Create the folder, or write to another one"]
+
+
+def test_an_os_error_without_atomic_path_still_names_the_final_file(tmp_path: Path) -> None:
+    import errno
+
+    from pssc_sim.atomic import file_set
+    from pssc_sim.errors import OutputError
+
+    with pytest.raises(OutputError, match=r"out/results\.csv: the file system is read-only "
+                                          r"\(got errno EROFS\)\. Write to another folder"), \
+            file_set(tmp_path / "out", ["results.csv"]) as staging:
+        raise OSError(errno.EROFS, "Read-only file system",
+                      str(staging / f".results.csv.{'0' * 32}.tmp"))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []
+
+
+def test_an_abandoned_staging_folder_is_removed_by_the_next_write(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    out = tmp_path / "out"
+    left = out / f".pssc-{'a' * 32}.tmp"
+    left.mkdir(parents=True)
+    (left / "results.csv").write_text("half", encoding="utf-8")
+    os.utime(left, (0, 0))  # long ago, and no process holds its lock
+    assert main(["run", str(TEACUP), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert hidden(out) == []
+
+
+def test_sigterm_while_writing_leaves_no_temporary_file_and_no_half_set(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.csv").write_text("old", encoding="utf-8")
+    scenario = ensemble_scenario(tmp_path, 6000)
+    child = subprocess.Popen([sys.executable, "-m", "pssc_sim", "run", str(scenario), "--out",
+                              str(out), "--save-ensemble"], cwd=tmp_path, text=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not hidden(out) and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert hidden(out), "the run never started writing"
+    child.send_signal(signal.SIGTERM)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 143, err
+    assert error_lines(err) == [
+        "pssc: error: terminated (SIGTERM); no output was left half written"]
+    assert hidden(out) == []
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["results.csv"]
+    assert (out / "results.csv").read_text(encoding="utf-8") == "old"
+
+
+def test_two_runs_into_one_folder_at_once_leave_one_complete_set(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    out = tmp_path / "out"
+    commands = [["run", str(ensemble_scenario(tmp_path, 3000)), "--out", str(out)],
+                ["run", str(TEACUP), "--out", str(out)]]
+    children = [subprocess.Popen([sys.executable, "-m", "pssc_sim", *command], cwd=tmp_path,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                for command in commands]
+    for child in children:
+        _, err = child.communicate(timeout=120)
+        assert child.returncode == 0, err
+    names = sorted(p.name for p in out.iterdir())
+    columns = pd.read_csv(out / "results.csv").columns.tolist()
+    if "parameters.csv" in names:  # the ensemble moved in last
+        assert names == ["parameters.csv", "results.csv", "results.png"]
+        assert columns[:3] == ["time", "variable", "p5"]
+    else:
+        assert names == ["results.csv", "stocks.png"]
+        assert columns[:2] == ["time", "teacup_temperature"]
+
+
+@pytest.mark.parametrize("command", [["cld", str(TEACUP), "-o", "{dir}/cld.svg"],
+                                     ["convert", str(ROOT / "tests" / "hostile" / "x.mdl"),
+                                      "-o", "{dir}/m.yaml"],
+                                     ["schema", "-o", "{dir}/schema.json"],
+                                     ["loops", str(TEACUP), "--dominance", "--plot",
+                                      "{dir}/dominance.png"]])
+def test_single_file_commands_leave_no_temporary_file_on_a_full_disk(
+        command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import os
+
+    if command[0] == "convert":
+        source = tmp_path / "x.mdl"
+        source.write_text("x = 1 ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\n"
+                          "TIME STEP = 1 ~~|\nSAVEPER = TIME STEP ~~|\n", encoding="utf-8")
+        command = [command[0], str(source), *command[2:]]
+    real_replace = os.replace
+
+    def full(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+        if Path(source).name.startswith("."):
+            raise OSError(errno.ENOSPC, "No space left on device", str(source))
+        real_replace(source, target)
+
+    (tmp_path / "out").mkdir()
+    monkeypatch.setattr(os, "replace", full)
+    args = [part.format(dir=tmp_path / "out") for part in command]
+    assert main(args) == 2
+    lines = error_lines(capsys.readouterr().err)
+    assert len(lines) == 1
+    assert ": no space left on the device (got errno ENOSPC)" in lines[0]
+    assert ".tmp" not in lines[0]
+    assert lines[0].startswith(f"pssc: error: {tmp_path / 'out'}/")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+# -- one-line messages --------------------------------------------------------------------------
+
+def test_a_run_too_large_for_memory_is_one_line_of_bad_input(tmp_path: Path) -> None:
+    assert_refused(run_cli("run", TEACUP, "--stop", "1e300", cwd=tmp_path))
+    assert_refused(run_cli("run", TEACUP, "--dt", "1e-12", cwd=tmp_path))
+
+
+@pytest.mark.parametrize("error", [ValueError("Maximum allowed size exceeded"),
+                                   MemoryError("Unable to allocate 218. TiB for an array")])
+def test_numpy_size_errors_become_one_line_at_the_command_line(
+        error: BaseException, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import pssc_sim.cli as cli
+
+    def too_large(*args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr(cli, "simulate", too_large)
+    assert main(["run", str(TEACUP)]) == 2
+    lines = error_lines(capsys.readouterr().err)
+    assert len(lines) == 1
+    assert lines[0].startswith("pssc: error: the run is too large for the memory of this "
+                               f"machine (got '{error}'). Raise --dt")
+
+
+@pytest.mark.parametrize(("equation", "shown"), [("SQRT(-1)", "SQRT(-1)"), ("LN(-2)", "LN(-2)"),
+                                                 ("room_temperature * SQRT(-4)", "SQRT(-4)"),
+                                                 ("(-8)**0.5", "(-8)**0.5")])
+def test_an_equation_with_no_real_value_is_refused_at_load(
+        equation: str, shown: str, tmp_path: Path) -> None:
+    path = tmp_path / "model.yaml"
+    path.write_text(TEACUP_TEXT.replace("temperature_gap: teacup_temperature - room_temperature",
+                                        f"temperature_gap: {equation}"), encoding="utf-8")
+    with pytest.raises(ps.ExpressionError,
+                       match=r"auxiliaries\.temperature_gap\.equation: the equation is not a "
+                             r"real number \(got '.*" + r"\(-\d\)"):
+        ps.load_model(path)
+    assert_refused(run_cli("run", path, cwd=tmp_path),
+                   match="temperature_gap.equation: the equation is not a real number")
+    assert shown in equation
+
+
+BROKEN_VENSIM = {
+    "integ without arguments": ("x = INTEG() ~~|", r"\(VisitationError: TypeError: "),
+    "values for a missing element": ("d: a, b ~~|\nx[d] = 1, 2, 3 ~~|",
+                                     r"\(ValueError: cannot reshape array"),
+    "pulse train short of arguments": ("x = PULSE TRAIN(1,2) ~~|", r"\(VisitationError: "),
+}
+CONTROL = ("INITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\nTIME STEP = 0.5 ~~|\n"
+           "SAVEPER = TIME STEP ~~|\n")
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_VENSIM))
+def test_a_broken_vensim_file_is_one_line_naming_the_error_type(case: str,
+                                                                tmp_path: Path) -> None:
+    body, error = BROKEN_VENSIM[case]
+    path = tmp_path / "broken.mdl"
+    path.write_text(f"{body}\n{CONTROL}", encoding="utf-8")
+    with pytest.raises(ps.ModelError, match=r"broken\.mdl: the Vensim file could not be read "
+                                            + error):
+        ps.load_model(path)
+    run = run_cli("convert", path, cwd=tmp_path)
+    assert_refused(run, match="broken.mdl: the Vensim file could not be read (")
+    assert "Parse tree" not in run.stderr
+
+
+def test_a_broken_xmile_file_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.xmile"
+    path.write_text('<xmile><model><variables><aux name="a"><eqn>b(</eqn></aux></variables>'
+                    "</model></xmile>", encoding="utf-8")
+    with pytest.raises(ps.ModelError, match=r"broken\.xmile: the XMILE file could not be read \("):
+        ps.load_model(path)
