@@ -498,3 +498,19 @@ def test_a_broken_xmile_file_is_one_line(tmp_path: Path) -> None:
                     "</model></xmile>", encoding="utf-8")
     with pytest.raises(ps.ModelError, match=r"broken\.xmile: the XMILE file could not be read \("):
         ps.load_model(path)
+
+
+def test_a_raw_file_error_is_one_line_naming_the_file(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import pssc_sim.cli as cli
+
+    def locked(path: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", "models/locked.yaml")
+
+    monkeypatch.setattr(cli, "load_model", locked)
+    assert main(["run", "models/locked.yaml"]) == 2
+    assert error_lines(capsys.readouterr().err) == [
+        "pssc: error: models/locked.yaml: permission denied (got errno EACCES). Check the path "
+        "and its permissions"]
