@@ -26,7 +26,7 @@ import shutil
 import signal
 import time
 import uuid
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -103,8 +103,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     except OSError as error:
         raise write_error(final, error) from None
     finally:
-        with _signals_held():
-            temporary.unlink(missing_ok=True)
+        _clean_up(lambda: temporary.unlink(missing_ok=True))
 
 
 @contextmanager
@@ -138,13 +137,14 @@ def file_set(folder: str | Path, names: Collection[str]) -> Iterator[Path]:
         raise write_error(target, error) from None
     _remove_abandoned(target)
     staging = target / f"{STAGING_PREFIX}{uuid.uuid4().hex}{_STAGING_SUFFIX}"
+    owner: list[int] = []  # the staging folder's descriptor, once open
     try:
-        staging.mkdir()
-        owner = os.open(staging, os.O_RDONLY)
-    except OSError as error:
-        raise write_error(target, error) from None
-    try:
-        fcntl.flock(owner, fcntl.LOCK_EX)  # marks the staging folder as in use
+        try:
+            staging.mkdir()
+            owner.append(os.open(staging, os.O_RDONLY))
+            fcntl.flock(owner[0], fcntl.LOCK_EX)  # marks the staging folder as in use
+        except OSError as error:
+            raise write_error(target, error) from None
         try:
             yield staging
         except OutputError as error:
@@ -154,9 +154,24 @@ def file_set(folder: str | Path, names: Collection[str]) -> Iterator[Path]:
             raise write_error(_final(target, staging, error.filename), error) from None
         _commit(staging, target, names)
     finally:
+        _clean_up(lambda: _remove_staging(staging, owner))
+
+
+def _remove_staging(staging: Path, owner: list[int]) -> None:
+    while owner:
+        os.close(owner.pop())
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _clean_up(action: Callable[[], None]) -> None:
+    """Run ``action`` with SIGINT and SIGTERM held back; if a signal struck just before they were
+    held (its exception is already on its way), run it again before letting the exception go."""
+    try:
         with _signals_held():
-            os.close(owner)
-            shutil.rmtree(staging, ignore_errors=True)
+            action()
+    except BaseException:
+        action()
+        raise
 
 
 def _final(target: Path, staging: Path, filename: object) -> Path:
