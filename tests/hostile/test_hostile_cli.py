@@ -514,3 +514,12 @@ def test_a_raw_file_error_is_one_line_naming_the_file(
     assert error_lines(capsys.readouterr().err) == [
         "pssc: error: models/locked.yaml: permission denied (got errno EACCES). Check the path "
         "and its permissions"]
+
+
+def test_convert_names_the_source_file_in_an_equation_error(tmp_path: Path) -> None:
+    path = tmp_path / "short.mdl"
+    path.write_text(f"x = IF THEN ELSE(1) ~~|\n{CONTROL}", encoding="utf-8")
+    run = run_cli("convert", path, "-o", tmp_path / "never.yaml", cwd=tmp_path)
+    assert_refused(run, match="short.mdl: auxiliaries.x.equation: IF_THEN_ELSE takes 3 arguments")
+    assert "never.yaml" not in run.stderr
+    assert not (tmp_path / "never.yaml").exists()

@@ -80,7 +80,7 @@ def convert(source_path: str | Path, target_path: str | Path) -> Path:
     text = write_yaml(translation)
     target = Path(target_path)
     document = yaml.safe_load(text)
-    read_document(str(target), document)
+    read_document(str(translation.source), document)
     with atomic_path(target) as partial:
         partial.write_text(text, encoding="utf-8")
     return target
