@@ -30,7 +30,7 @@ from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pssc_sim.errors import OutputError
+from pssc_sim.errors import OutputError, ParameterError
 
 #: The lock file of an output folder: it exists, held exclusively, only while a set of files is
 #: moved in. A reader that needs a consistent set opens it (creating it), takes a shared lock,
@@ -130,7 +130,8 @@ def file_set(folder: str | Path, names: Collection[str]) -> Iterator[Path]:
     target = Path(folder)
     unknown = [name for name in names if Path(name).name != name or name.startswith(".")]
     if unknown:
-        raise ValueError(f"names: file names without folders expected (got {unknown})")
+        raise ParameterError(f"names: file names without folders, not hidden (got {unknown}). "
+                             "Give names such as 'results.csv'")
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -451,11 +451,10 @@ def test_numpy_size_errors_become_one_line_at_the_command_line(
                                f"machine (got '{error}'). Raise --dt")
 
 
-@pytest.mark.parametrize(("equation", "shown"), [("SQRT(-1)", "SQRT(-1)"), ("LN(-2)", "LN(-2)"),
-                                                 ("room_temperature * SQRT(-4)", "SQRT(-4)"),
-                                                 ("(-8)**0.5", "(-8)**0.5")])
-def test_an_equation_with_no_real_value_is_refused_at_load(
-        equation: str, shown: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("equation", ["SQRT(-1)", "LN(-2)", "room_temperature * SQRT(-4)",
+                                      "(-8)**0.5"])
+def test_an_equation_with_no_real_value_is_refused_at_load(equation: str,
+                                                           tmp_path: Path) -> None:
     path = tmp_path / "model.yaml"
     path.write_text(TEACUP_TEXT.replace("temperature_gap: teacup_temperature - room_temperature",
                                         f"temperature_gap: {equation}"), encoding="utf-8")
@@ -465,7 +464,17 @@ def test_an_equation_with_no_real_value_is_refused_at_load(
         ps.load_model(path)
     assert_refused(run_cli("run", path, cwd=tmp_path),
                    match="temperature_gap.equation: the equation is not a real number")
-    assert shown in equation
+
+
+def test_a_negative_value_under_a_root_during_a_run_fails_the_run_naming_the_variable(
+        tmp_path: Path) -> None:
+    path = tmp_path / "model.yaml"
+    path.write_text(TEACUP_TEXT.replace("temperature_gap: teacup_temperature - room_temperature",
+                                        "temperature_gap: SQRT(room_temperature - 100)"),
+                    encoding="utf-8")
+    with pytest.raises(ps.SimulationError, match=r"auxiliaries\.temperature_gap: the value is not "
+                                                 r"finite at time 0 \(got nan\)"):
+        ps.simulate(ps.load_model(path))
 
 
 BROKEN_VENSIM = {
@@ -523,3 +532,13 @@ def test_convert_names_the_source_file_in_an_equation_error(tmp_path: Path) -> N
     assert_refused(run, match="short.mdl: auxiliaries.x.equation: IF_THEN_ELSE takes 3 arguments")
     assert "never.yaml" not in run.stderr
     assert not (tmp_path / "never.yaml").exists()
+
+
+def test_a_file_set_takes_plain_file_names(tmp_path: Path) -> None:
+    from pssc_sim.atomic import file_set
+
+    with pytest.raises(ParameterError, match=r"names: file names without folders, not hidden "
+                                             r"\(got \['sub/results.csv', '.hidden'\]\)"), \
+            file_set(tmp_path, ["sub/results.csv", ".hidden", "ok.csv"]):
+        pass
+    assert list(tmp_path.iterdir()) == []
