@@ -2,56 +2,41 @@
 
 A file is first written to a temporary name in its own folder and then moved over the final name
 with :func:`os.replace`, so a reader never sees a half-written file and an interrupted run leaves
-the previous file in place.
+the previous file in place (:mod:`pssc_sim.atomic`). Commands that write several files stage
+them with :func:`~pssc_sim.atomic.file_set` and move them in together.
 """
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from pssc_sim.atomic import atomic_path, file_set
 from pssc_sim.errors import ParameterError
 from pssc_sim.results import Results
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+__all__ = ["COMPARISON_FILES", "ENSEMBLE_QUANTILES", "LONG_QUANTILES", "RUN_FILES", "atomic_path",
+           "ensemble_table", "file_set", "quantile_label", "results_table", "write_csv",
+           "write_figure", "write_netcdf", "write_table", "write_text"]
+
+#: Every file ``pssc run --out DIR`` may write (a model run, a scenario, an ensemble): a run
+#: replaces those it writes and removes the others, so DIR never mixes two runs.
+RUN_FILES: tuple[str, ...] = ("results.csv", "stocks.png", "results.png", "parameters.csv",
+                              "ensemble.nc")
+#: Every file ``pssc compare --out DIR`` writes.
+COMPARISON_FILES: tuple[str, ...] = ("comparison.csv", "comparison.png")
+
 #: Quantiles written next to the median for an ensemble.
 ENSEMBLE_QUANTILES: tuple[float, ...] = (0.05, 0.25, 0.75, 0.95)
 #: Quantiles of the long ensemble table (``p5, p25, p50, p75, p95``), followed by the mean.
 LONG_QUANTILES: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
-
-
-@contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success move it over ``path``.
-
-    The temporary file is removed if the body raises, and ``path`` is left untouched.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> target = pathlib.Path(tempfile.mkdtemp()) / "note.txt"
-    >>> with atomic_path(target) as tmp:
-    ...     _ = tmp.write_text("done")
-    >>> target.read_text(), sorted(p.name for p in target.parent.iterdir())
-    ('done', ['note.txt'])
-    """
-    final = Path(path)
-    # A unique hidden name in the same folder: os.replace is atomic only within a file system.
-    temporary = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        yield temporary
-        os.replace(temporary, final)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def results_table(results: Results,

@@ -3,15 +3,21 @@
 ``loops``, ``cld``, ``check`` and ``--version``.
 
 Errors print one line, ``pssc: error: <message>``, with no traceback, and the exit status says
-what went wrong: 2 for bad input (arguments, missing or invalid model files, unknown names), 1 for
-a run that started and failed.
+what went wrong: 2 for bad input (arguments, missing or invalid model files, unknown names, a run
+too large for memory, a file that cannot be written), 1 for a run that started and failed, 130
+for SIGINT (Ctrl-C) and 143 for SIGTERM. An interrupted command removes its temporary files and
+leaves its output folder as it was.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import signal
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn, TextIO
 
@@ -39,6 +45,8 @@ from pssc_sim.results import Results
 
 PROG = "pssc"
 EXIT_OK, EXIT_FAILED_RUN, EXIT_BAD_INPUT = 0, 1, 2
+#: 128 + the signal number, as a shell reports a process ended by SIGINT or SIGTERM.
+EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + signal.SIGINT, 128 + signal.SIGTERM
 
 
 class UsageError(PsscSimError, ValueError):
@@ -107,16 +115,67 @@ def main(argv: Sequence[str] | None = None) -> int:
     0
     """
     try:
-        return _dispatch(build_parser(), argv)
+        with _terminate_as_interrupt():
+            return _dispatch(build_parser(), argv)
     except SimulationError as exc:
         return _fail(exc, EXIT_FAILED_RUN)
     except BrokenPipeError:  # the reader of our output went away (e.g. `| head`)
         return EXIT_OK
-    except (ValueError, OSError) as exc:
-        # Project errors that are ValueErrors are bad input; OSError is a file we could not use.
-        return _fail(exc, EXIT_BAD_INPUT)
+    except MemoryError as exc:
+        return _fail(_too_large(exc), EXIT_BAD_INPUT)
+    except ValueError as exc:
+        # Project errors that are ValueErrors are bad input; so is a run too large for numpy.
+        return _fail(_too_large(exc) if _is_size_error(exc) else exc, EXIT_BAD_INPUT)
+    except OSError as exc:  # a file we could not use
+        return _fail(exc if isinstance(exc, PsscSimError) else _file_error(exc), EXIT_BAD_INPUT)
     except KeyboardInterrupt:
-        return _fail("interrupted", 130)
+        return _fail("interrupted (SIGINT); no output was left half written", EXIT_INTERRUPTED)
+    except Terminated:
+        return _fail("terminated (SIGTERM); no output was left half written", EXIT_TERMINATED)
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwinds like :class:`KeyboardInterrupt`, so every ``finally`` runs."""
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` while the body runs (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut cleanup
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+#: numpy's words for an array larger than the address space (a ValueError, not a MemoryError).
+_SIZE_MESSAGES = ("Maximum allowed size exceeded", "array is too big")
+
+
+def _is_size_error(error: ValueError) -> bool:
+    return not isinstance(error, PsscSimError) and any(
+        text in str(error) for text in _SIZE_MESSAGES)
+
+
+def _too_large(error: BaseException) -> str:
+    detail = " ".join(str(error).split())[:200] or type(error).__name__
+    return (f"the run is too large for the memory of this machine (got {detail!r}). Raise --dt, "
+            "lower --stop or the number of members, or record fewer variables")
+
+
+def _file_error(error: OSError) -> str:
+    where = error.filename or "file"
+    what = (error.strerror or str(error)).lower()
+    code = errno.errorcode.get(error.errno or 0, "?")
+    return f"{where}: {what} (got errno {code}). Check the path and its permissions"
 
 
 def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
@@ -278,10 +337,11 @@ def summary(model: Model, results: Results) -> str:
 
 
 def write_outputs(model: Model, results: Results, out: Path) -> list[Path]:
-    """Write ``out/results.csv`` and ``out/stocks.png`` (each atomically); return their paths."""
+    """Write ``out/results.csv`` and ``out/stocks.png`` (moved in together, see
+    :func:`~pssc_sim.atomic.file_set`); return their paths."""
     from matplotlib.figure import Figure
 
-    from pssc_sim.output import write_csv, write_figure
+    from pssc_sim.output import RUN_FILES, file_set, write_csv, write_figure
     from pssc_sim.plot import plot_stocks, visible_stocks
 
     try:
@@ -296,7 +356,10 @@ def write_outputs(model: Model, results: Results, out: Path) -> list[Path]:
     units = _common_units(model, visible_stocks(model))
     if units:
         ax.set_ylabel(units)
-    return [write_csv(results, out / "results.csv"), write_figure(figure, out / "stocks.png")]
+    with file_set(out, RUN_FILES) as staging:
+        write_csv(results, staging / "results.csv")
+        write_figure(figure, staging / "stocks.png")
+    return [out / "results.csv", out / "stocks.png"]
 
 
 def _common_units(model: Model, names: Sequence[str]) -> str:

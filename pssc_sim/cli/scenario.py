@@ -218,29 +218,40 @@ def plotted_variables(result: ScenarioResult) -> list[str]:
 
 def write_run(result: ScenarioResult, out: Path, save_ensemble: bool = False) -> list[Path]:
     """Write ``results.csv``, ``results.png`` and, for an ensemble, ``parameters.csv`` (and
-    ``ensemble.nc`` when asked); return the paths."""
+    ``ensemble.nc`` when asked), moved into ``out`` together; return the paths.
+
+    Files an earlier run left in ``out`` and this run does not write (``parameters.csv`` of an
+    ensemble, ``ensemble.nc``) are removed, so ``out`` always holds one run's set."""
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from pssc_sim.output import write_csv, write_figure, write_netcdf, write_table
+    from pssc_sim.output import (
+        RUN_FILES,
+        file_set,
+        write_csv,
+        write_figure,
+        write_netcdf,
+        write_table,
+    )
     from pssc_sim.plot import plot_panels
 
     folder = _folder(out)
-    written = [write_csv(result.results, folder / "results.csv")]
-    if result.samples:
-        samples = pd.DataFrame({"member": range(result.results.n_members), **result.samples})
-        written.append(write_table(samples, folder / "parameters.csv"))
-    names = plotted_variables(result)
-    if names:
-        figure = Figure(figsize=(11, 3.2 * -(-len(names) // 3)), layout="constrained")
-        plot_panels({result.name: result.results}, names, figure, _time_label(result))
-        figure.suptitle(f"{result.name} ({result.model.title or result.model.name})")
-        written.append(write_figure(figure, folder / "results.png"))
-    if save_ensemble:
-        attributes: dict[str, str | int | float] = {
-            "scenario": result.name, "seed": -1 if result.seed is None else result.seed}
-        written.append(write_netcdf(result.results, folder / "ensemble.nc", attributes))
-    return written
+    with file_set(folder, RUN_FILES) as staging:
+        written = [write_csv(result.results, staging / "results.csv")]
+        if result.samples:
+            samples = pd.DataFrame({"member": range(result.results.n_members), **result.samples})
+            written.append(write_table(samples, staging / "parameters.csv"))
+        names = plotted_variables(result)
+        if names:
+            figure = Figure(figsize=(11, 3.2 * -(-len(names) // 3)), layout="constrained")
+            plot_panels({result.name: result.results}, names, figure, _time_label(result))
+            figure.suptitle(f"{result.name} ({result.model.title or result.model.name})")
+            written.append(write_figure(figure, staging / "results.png"))
+        if save_ensemble:
+            attributes: dict[str, str | int | float] = {
+                "scenario": result.name, "seed": -1 if result.seed is None else result.seed}
+            written.append(write_netcdf(result.results, staging / "ensemble.nc", attributes))
+    return [folder / path.name for path in written]
 
 
 def _time_label(result: ScenarioResult) -> str:
@@ -272,10 +283,11 @@ def command_compare(args: argparse.Namespace, stream: TextIO | None = None) -> i
 
 
 def write_comparison(comparison: Comparison, out: Path) -> list[Path]:
-    """Write ``comparison.csv`` and ``comparison.png``; return the paths."""
+    """Write ``comparison.csv`` and ``comparison.png``, moved into ``out`` together; return
+    the paths."""
     from matplotlib.figure import Figure
 
-    from pssc_sim.output import write_figure, write_table
+    from pssc_sim.output import COMPARISON_FILES, file_set, write_figure, write_table
 
     folder = _folder(out)
     names = comparison.variables[:MAX_PANELS]
@@ -284,8 +296,10 @@ def write_comparison(comparison: Comparison, out: Path) -> list[Path]:
         trimmed = Comparison(comparison.runs, comparison.labels, names, comparison.times)
         trimmed.plot(figure)
     figure.suptitle(" vs ".join(comparison.labels))
-    return [write_table(comparison.table(), folder / "comparison.csv"),
-            write_figure(figure, folder / "comparison.png")]
+    with file_set(folder, COMPARISON_FILES) as staging:
+        write_table(comparison.table(), staging / "comparison.csv")
+        write_figure(figure, staging / "comparison.png")
+    return [folder / name for name in COMPARISON_FILES]
 
 
 def command_schema(args: argparse.Namespace, stream: TextIO | None = None) -> int:

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from pssc_sim.errors import ModelError
+from pssc_sim.errors import ModelError, PsscSimError
 from pssc_sim.parse.translate.arrays import ArrayImport, emit_arrayed
 from pssc_sim.parse.translate.names import NameMap, name_key
 from pssc_sim.parse.translate.syntax import (
@@ -79,10 +79,26 @@ def read_abstract_model(path: Path) -> Any:
         except ModelError:
             raise
         except Exception as exc:  # any failure of the translator is bad input
-            message = " ".join(str(exc).split())[:300]
-            raise ModelError(f"{path}: the translator cannot read the model "
-                             f"({type(exc).__name__}: {message}). Check the file in Vensim or "
-                             "Stella") from None
+            raise unreadable(path, exc) from None
+
+
+def unreadable(path: Path, error: BaseException) -> ModelError:
+    """A failure of the translator (or of building the document from its output) on ``path``,
+    as one line: the file's kind, the error's type and the start of its text.
+
+    >>> print(unreadable(Path("m.mdl"), TypeError("INTEG() missing 2 arguments")))
+    m.mdl: the Vensim file could not be read (TypeError: INTEG() missing 2 arguments). Check the \
+file in Vensim, or simplify the equation the error names
+    """
+    kind = "Vensim" if path.suffix.lower() == ".mdl" else "XMILE"
+    text = " ".join(str(error).split())
+    text = text.split(" Parse tree:")[0]  # parsimonious appends the whole parse tree
+    if len(text) > 200:
+        text = text[:197] + "..."
+    program = "Vensim" if kind == "Vensim" else "Stella"
+    return ModelError(f"{path}: the {kind} file could not be read ({type(error).__name__}: "
+                      f"{text}). Check the file in {program}, or simplify the equation the "
+                      "error names")
 
 
 def _reader_class(path: Path) -> Any:
@@ -137,7 +153,13 @@ def translate(path: str | Path) -> Translation:
     """Translate a Vensim or XMILE file into a pssc_sim model document."""
     source = Path(path)
     abstract = read_abstract_model(source)
-    return _Builder(source, abstract).build()
+    try:
+        return _Builder(source, abstract).build()
+    except PsscSimError:
+        raise
+    except (ArithmeticError, AttributeError, LookupError, TypeError, ValueError,
+            RecursionError) as exc:  # the translator's output was not what the builder expects
+        raise unreadable(source, exc) from None
 
 
 @dataclass(slots=True)

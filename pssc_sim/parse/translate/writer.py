@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from pssc_sim.errors import ModelError
+from pssc_sim.atomic import atomic_path
 from pssc_sim.ir.model import Model
 from pssc_sim.parse.model_file import read_document
 from pssc_sim.parse.translate.document import Translation, translate
@@ -80,11 +80,9 @@ def convert(source_path: str | Path, target_path: str | Path) -> Path:
     text = write_yaml(translation)
     target = Path(target_path)
     document = yaml.safe_load(text)
-    read_document(str(target), document)
-    try:
-        target.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise ModelError(f"{target}: cannot write the file ({exc}). Check the folder") from None
+    read_document(str(translation.source), document)
+    with atomic_path(target) as partial:
+        partial.write_text(text, encoding="utf-8")
     return target
 
 
