@@ -137,6 +137,7 @@ def test_the_check_fails_on_text_from_the_model() -> None:
         ("import os\n", "a Import statement or expression"),
         ("class C:\n    pass\n", "a ClassDef statement or expression"),
         ("x = f'{np}'\n", "a JoinedStr statement or expression"),
+        ("x = eval('1')\n", "the name 'eval'"),
         ("def f(eval):\n    return eval\n", "the builtin 'eval'"),
     ],
 )

@@ -78,6 +78,8 @@ FORBIDDEN_ATTRIBUTES = frozenset(
         "import_module",
     }
 )
+# every builtin but those above, whether or not the module shadows it
+_OTHER_BUILTINS = frozenset(n for n in dir(builtins) if not n.startswith("_")) - BUILTINS
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ATTRIBUTE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _NODES: tuple[type[ast.AST], ...] = (
@@ -200,6 +202,6 @@ def _problem(node: ast.AST, allowed: set[str]) -> str:
 def _name_problem(name: str, allowed: set[str]) -> str:
     if not _NAME.fullmatch(name) or name.startswith("__") or name not in allowed:
         return f"the name {name!r}"
-    if hasattr(builtins, name) and name not in BUILTINS:
+    if name in _OTHER_BUILTINS:  # even where the module defines it: another function may not
         return f"the builtin {name!r}"
     return ""
