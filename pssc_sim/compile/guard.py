@@ -148,9 +148,9 @@ def compile_generated(source: str, filename: str, namespace: Iterable[str]) -> C
             f"{where} is not valid Python (got {exc.msg} at line {exc.lineno}). "
             "Report this as a bug"
         ) from None
-    defined = _defined_names(tree)
-    allowed = defined | set(namespace) | BUILTINS
-    for node in ast.walk(tree):
+    nodes = list(ast.walk(tree))
+    allowed = _defined_names(nodes) | set(namespace) | BUILTINS
+    for node in nodes:
         problem = _problem(node, allowed)
         if problem:
             line = getattr(node, "lineno", "?")
@@ -161,10 +161,10 @@ def compile_generated(source: str, filename: str, namespace: Iterable[str]) -> C
     return compile(tree, filename, "exec")
 
 
-def _defined_names(tree: ast.Module) -> set[str]:
+def _defined_names(nodes: list[ast.AST]) -> set[str]:
     """Names the module defines: functions, their arguments and assigned variables."""
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.FunctionDef):
             names.add(node.name)
         elif isinstance(node, ast.arg):
