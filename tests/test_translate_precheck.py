@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
+import pssc_sim as ps
 from pssc_sim.errors import ModelError
 from pssc_sim.parse.translate.precheck import check_vensim_text, check_xmile_file
 
@@ -100,3 +102,28 @@ def test_other_xmile_is_refused(tmp_path: Path, data: bytes, match: str) -> None
 def test_an_unreadable_xmile_file_is_reported(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match=r"m\.xmile: cannot read the file \(.*\)\. Check the path"):
         check_xmile_file(tmp_path / "m.xmile")
+
+
+@pytest.mark.parametrize("suffix", [".mdl", ".xmile"])
+def test_importing_writes_nothing_beside_the_model_and_imports_no_generated_code(
+    tmp_path: Path, suffix: str
+) -> None:
+    pytest.importorskip("pysd", reason="the vensim extra (PySD's translators) is not installed")
+    path = tmp_path / f"decay{suffix}"
+    if suffix == ".mdl":
+        path.write_text("x = INTEG(-x / 2, 10) ~~|\n" + CONTROLS, encoding="utf-8")
+    else:
+        path.write_text(
+            XMILE.replace(
+                "/>",
+                "><sim_specs><start>0</start><stop>1</stop><dt>0.5</dt></sim_specs><model>"
+                '<variables><stock name="x"><eqn>10</eqn><outflow>out</outflow></stock>'
+                '<flow name="out"><eqn>x / 2</eqn></flow></variables></model></xmile>',
+            ),
+            encoding="utf-8",
+        )
+    before = set(sys.modules)
+    assert ps.simulate(path).names
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+    new = [sys.modules[m] for m in set(sys.modules) - before]
+    assert not [m for m in new if str(tmp_path) in str(getattr(m, "__file__", None) or "")]
