@@ -9,6 +9,7 @@ import pytest
 
 import pssc_sim as ps
 from pssc_sim.errors import ModelError
+from pssc_sim.parse.translate import convert
 from pssc_sim.parse.translate.precheck import check_vensim_text, check_xmile_file
 
 CONTROLS = "INITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\nTIME STEP = 0.5 ~~|\nSAVEPER = 0.5 ~~|\n"
@@ -127,3 +128,14 @@ def test_importing_writes_nothing_beside_the_model_and_imports_no_generated_code
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
     new = [sys.modules[m] for m in set(sys.modules) - before]
     assert not [m for m in new if str(tmp_path) in str(getattr(m, "__file__", None) or "")]
+
+
+def test_a_file_name_cannot_add_lines_to_a_converted_model(tmp_path: Path) -> None:
+    pytest.importorskip("pysd", reason="the vensim extra (PySD's translators) is not installed")
+    source = tmp_path / "x\nparameters: {evil: 1}\n#.mdl"
+    source.write_text("x = INTEG(-x / 2, 10) ~~|\n" + CONTROLS, encoding="utf-8")
+    text = convert(source, tmp_path / "m.yaml").read_text(encoding="utf-8")
+    assert (
+        text.splitlines()[0] == "# Converted by pssc_sim from 'x\\nparameters: {evil: 1}\\n#.mdl'."
+    )
+    assert "evil" not in ps.load_model(tmp_path / "m.yaml").parameter_names
