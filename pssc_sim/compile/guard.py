@@ -22,107 +22,31 @@ from types import CodeType
 
 from pssc_sim.errors import ModelError
 
+# fmt: off
 #: The only strings generated code holds: arguments of ``np.errstate``.
 STRINGS = frozenset({"ignore"})
 #: Builtins generated code may call.
-BUILTINS = frozenset(
-    {
-        "abs",
-        "min",
-        "max",
-        "map",
-        "range",
-        "len",
-        "float",
-        "int",
-        "tuple",
-        "list",
-        "zip",
-        "sum",
-        "enumerate",
-        "bool",
-        "round",
-        "pow",
-        "slice",
-    }
-)
+BUILTINS = frozenset({"abs", "min", "max", "map", "range", "len", "float", "int", "tuple",
+                      "list", "zip", "sum", "enumerate", "bool", "round", "pow", "slice"})
 #: Attributes that reach files, processes or other modules; never generated.
-FORBIDDEN_ATTRIBUTES = frozenset(
-    {
-        "load",
-        "loads",
-        "save",
-        "savez",
-        "savez_compressed",
-        "savetxt",
-        "loadtxt",
-        "genfromtxt",
-        "fromfile",
-        "tofile",
-        "fromregex",
-        "memmap",
-        "ctypeslib",
-        "lib",
-        "testing",
-        "f2py",
-        "distutils",
-        "DataSource",
-        "system",
-        "popen",
-        "open",
-        "dump",
-        "dumps",
-        "exec",
-        "eval",
-        "compile",
-        "import_module",
-    }
-)
+FORBIDDEN_ATTRIBUTES = frozenset({
+    "load", "loads", "save", "savez", "savez_compressed", "savetxt", "loadtxt", "genfromtxt",
+    "fromfile", "tofile", "fromregex", "memmap", "ctypeslib", "lib", "testing", "f2py",
+    "distutils", "DataSource", "system", "popen", "open", "dump", "dumps", "exec", "eval",
+    "compile", "import_module"})
 # every builtin but those above, whether or not the module shadows it
 _OTHER_BUILTINS = frozenset(n for n in dir(builtins) if not n.startswith("_")) - BUILTINS
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ATTRIBUTE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _NODES: tuple[type[ast.AST], ...] = (
-    ast.Module,
-    ast.FunctionDef,
-    ast.arguments,
-    ast.arg,
-    ast.Return,
-    ast.Assign,
-    ast.AugAssign,
-    ast.AnnAssign,
-    ast.Delete,
-    ast.If,
-    ast.For,
-    ast.With,
-    ast.withitem,
-    ast.Expr,
-    ast.Pass,
-    ast.Name,
-    ast.Attribute,
-    ast.Subscript,
-    ast.Slice,
-    ast.Starred,
-    ast.Tuple,
-    ast.List,
-    ast.Constant,
-    ast.BinOp,
-    ast.UnaryOp,
-    ast.BoolOp,
-    ast.Compare,
-    ast.IfExp,
-    ast.Call,
-    ast.keyword,
-    ast.Lambda,
-    ast.ListComp,
-    ast.GeneratorExp,
-    ast.comprehension,
-    ast.expr_context,
-    ast.operator,
-    ast.unaryop,
-    ast.boolop,
-    ast.cmpop,
+    ast.Module, ast.FunctionDef, ast.arguments, ast.arg, ast.Return, ast.Assign, ast.AugAssign,
+    ast.AnnAssign, ast.Delete, ast.If, ast.For, ast.With, ast.withitem, ast.Expr, ast.Pass,
+    ast.Name, ast.Attribute, ast.Subscript, ast.Slice, ast.Starred, ast.Tuple, ast.List,
+    ast.Constant, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp, ast.Call,
+    ast.keyword, ast.Lambda, ast.ListComp, ast.GeneratorExp, ast.comprehension,
+    ast.expr_context, ast.operator, ast.unaryop, ast.boolop, ast.cmpop,
 )
+# fmt: on
 _NUMBERS = (int, float, complex, bool, type(None), type(Ellipsis))
 
 
