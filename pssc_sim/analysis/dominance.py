@@ -26,6 +26,7 @@ import sympy
 
 from pssc_sim.analysis.loops import shortest_cycles
 from pssc_sim.compile.compiler import kernel_namespace
+from pssc_sim.compile.guard import compile_generated
 from pssc_sim.compile.printer import Dialect, Printer
 from pssc_sim.errors import ParameterError
 from pssc_sim.ir.functions import CLOCK_SYMBOLS, FINAL_TIME, INITIAL_TIME, TIME, TIME_STEP
@@ -67,14 +68,21 @@ class Dominance:
 
 def _evaluator(expr: sympy.Expr, model: Model) -> Evaluator:
     """A numpy function of a mapping name -> values, generated from the IR expression."""
-    clock = {TIME: "values['TIME']", TIME_STEP: "values['TIME_STEP']",
-             INITIAL_TIME: "values['INITIAL_TIME']", FINAL_TIME: "values['FINAL_TIME']"}
-    names = {s: f"values[{s.name!r}]" for s in expr.free_symbols if s not in CLOCK_SYMBOLS}
-    printer = Printer(Dialect.NUMPY, {**clock, **names})
+    # the generated function takes the values by position: generated code holds no strings
+    clock = {TIME: "TIME", TIME_STEP: "TIME_STEP", INITIAL_TIME: "INITIAL_TIME",
+             FINAL_TIME: "FINAL_TIME"}
+    symbols = sorted(expr.free_symbols, key=lambda s: s.name)
+    keys = [clock.get(s, s.name) for s in symbols]
+    printer = Printer(Dialect.NUMPY, {s: f"values[{i}]" for i, s in enumerate(symbols)})
     source = f"def evaluate(values):\n    return {printer(expr)}\n"
     space = kernel_namespace(model.lookups)
-    exec(compile(source, "<pssc_sim link score>", "exec"), space)
-    return space["evaluate"]  # type: ignore[no-any-return]
+    exec(compile_generated(source, "<pssc_sim link score>", space), space)
+    function = space["evaluate"]
+
+    def evaluate(values: Mapping[str, np.ndarray]) -> np.ndarray:
+        return function([values[key] for key in keys])  # type: ignore[no-any-return]
+
+    return evaluate
 
 
 def _series(model: Model, results: Results) -> dict[str, np.ndarray]:

@@ -11,6 +11,7 @@ import numpy as np
 import sympy
 
 from pssc_sim.compile.codegen import Output, generate_source
+from pssc_sim.compile.guard import compile_generated
 from pssc_sim.errors import ParameterError, did_you_mean
 from pssc_sim.ir.functions import variable_symbol
 from pssc_sim.ir.model import FixedDelay, Lookup, Model
@@ -173,7 +174,7 @@ def compile_model(model: Model, outputs: Sequence[str] | None = None) -> Compile
     chosen = select_outputs(model, outputs)
     source = generate_source(model, chosen)
     space = kernel_namespace(model.lookups)
-    exec(compile(source, f"<pssc_sim kernel {model.name}>", "exec"), space)
+    exec(compile_generated(source, "<pssc_sim kernel>", space), space)
     delays = tuple(i for i, s in enumerate(model.discrete) if isinstance(s, FixedDelay))
     prepare = space["prepare"]
     prepared = Kernels(space["rates"], space["full"], space["rates_scalar"], space["full_scalar"],

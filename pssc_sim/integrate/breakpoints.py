@@ -32,6 +32,7 @@ from sympy.core.relational import Relational
 
 from pssc_sim.compile.codegen import algebraic_equations, needed, stock_rates, symbol_names
 from pssc_sim.compile.compiler import kernel_namespace
+from pssc_sim.compile.guard import compile_generated
 from pssc_sim.compile.printer import Dialect, Printer
 from pssc_sim.integrate.grid import Grid
 from pssc_sim.ir.functions import FINAL_TIME, INITIAL_TIME, TIME, TIME_STEP, variable_symbol
@@ -165,7 +166,7 @@ def breakpoint_plan(model: Model) -> BreakpointPlan:
     expressions = [e for s in switches for e in _expressions(s)]
     source = _evaluator_source(model, expressions)
     space = kernel_namespace(model.lookups)
-    exec(compile(source, f"<pssc_sim breakpoints {model.name}>", "exec"), space)
+    exec(compile_generated(source, "<pssc_sim breakpoints>", space), space)
     return BreakpointPlan(tuple(switches), source, space["switching_values"])
 
 

@@ -33,6 +33,7 @@ import numpy as np
 from pssc_sim.errors import ModelError, PsscSimError
 from pssc_sim.parse.translate.arrays import ArrayImport, emit_arrayed
 from pssc_sim.parse.translate.names import NameMap, name_key
+from pssc_sim.parse.translate.precheck import check_vensim_text, check_xmile_file
 from pssc_sim.parse.translate.syntax import (
     Context,
     is_number,
@@ -71,9 +72,13 @@ def read_abstract_model(path: Path) -> Any:
         reader_class = _reader_class(path)
         try:
             with tempfile.TemporaryDirectory() as folder:
-                readable = path if path.suffix.lower() == ".mdl" \
-                    else _with_variables_element(path, Path(folder))
+                vensim = path.suffix.lower() == ".mdl"
+                if not vensim:
+                    check_xmile_file(path)  # before any XML parser reads it
+                readable = path if vensim else _with_variables_element(path, Path(folder))
                 reader = reader_class(readable)
+                if vensim:  # the text as the translator decoded it, before it is parsed
+                    check_vensim_text(str(path), reader.model_text)
                 reader.parse()
                 return reader.get_abstract_model()
         except ModelError:

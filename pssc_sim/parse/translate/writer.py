@@ -10,6 +10,7 @@ import yaml
 
 from pssc_sim.atomic import atomic_path
 from pssc_sim.ir.model import Model
+from pssc_sim.parse.identifiers import shown
 from pssc_sim.parse.model_file import read_document
 from pssc_sim.parse.translate.document import Translation, translate
 
@@ -49,7 +50,7 @@ def read_translation(translation: Translation) -> Model:
 def write_yaml(translation: Translation) -> str:
     """The translated model as YAML text, with headings and the original name of each variable."""
     document = translation.document
-    lines = [f"# Converted by pssc_sim from {translation.source.name}.",
+    lines = [f"# Converted by pssc_sim from {shown(translation.source.name)}.",
              "# Names are snake_case identifiers; 'source' keeps the original name.", ""]
     for key in ("model", "title", "description"):
         if key in document:
