@@ -35,7 +35,7 @@ from pssc_sim.ir.dimensions import (
 )
 from pssc_sim.ir.functions import FINAL_TIME, INITIAL_TIME, TIME, TIME_STEP, variable_symbol
 from pssc_sim.ir.model import FixedDelay, Lookup, Model, SampleMemory
-from pssc_sim.parse.model_file import initial_order
+from pssc_sim.ir.ordering import initial_order
 
 _CLOCK_NAMES = {TIME: "t", TIME_STEP: "dt", INITIAL_TIME: "t0", FINAL_TIME: "t1"}
 

@@ -47,7 +47,7 @@ from pssc_sim.compile.hoisting import Invariants, hoist, symbols_of
 from pssc_sim.compile.printer import Dialect, Printer, number_definitions
 from pssc_sim.ir.functions import FINAL_TIME, INITIAL_TIME, TIME, TIME_STEP, variable_symbol
 from pssc_sim.ir.model import Extrapolation, FixedDelay, Lookup, Model, SampleMemory
-from pssc_sim.parse.model_file import initial_order
+from pssc_sim.ir.ordering import initial_order
 
 _CLOCK_NAMES = {TIME: "t", TIME_STEP: "dt", INITIAL_TIME: "t0", FINAL_TIME: "t1"}
 #: The locals a kernel binds: model variables (``v_``), shared sub-expressions (``c_``) and
