@@ -24,10 +24,11 @@ import networkx as nx
 import numpy as np
 import sympy
 
-from pssc_sim.compile.compiler import kernel_namespace
+from pssc_sim.compile.execute import execute
 from pssc_sim.compile.printer import Dialect, Printer
+from pssc_sim.compile.runtime import kernel_namespace
 from pssc_sim.errors import ParameterError
-from pssc_sim.ir.functions import CLOCK_SYMBOLS, FINAL_TIME, INITIAL_TIME, TIME, TIME_STEP
+from pssc_sim.ir.functions import CLOCK_SYMBOLS
 from pssc_sim.ir.model import Auxiliary, Flow, Model, Stock
 from pssc_sim.results import Results
 
@@ -64,14 +65,16 @@ class Dominance:
 
 def _evaluator(expr: sympy.Expr, model: Model) -> Evaluator:
     """A numpy function of a mapping name -> values, generated from the IR expression."""
-    clock = {TIME: "values['TIME']", TIME_STEP: "values['TIME_STEP']",
-             INITIAL_TIME: "values['INITIAL_TIME']", FINAL_TIME: "values['FINAL_TIME']"}
-    names = {s: f"values[{s.name!r}]" for s in expr.free_symbols if s not in CLOCK_SYMBOLS}
-    printer = Printer(Dialect.NUMPY, {**clock, **names})
-    source = f"def evaluate(values):\n    return {printer(expr)}\n"
-    space = kernel_namespace(model.lookups)
-    exec(compile(source, "<pssc_sim link score>", "exec"), space)
-    return space["evaluate"]  # type: ignore[no-any-return]
+    symbols = sorted(expr.free_symbols, key=lambda s: s.name)
+    printer = Printer(Dialect.NUMPY, {s: f"a_{i}" for i, s in enumerate(symbols)})
+    arguments = ", ".join(f"a_{i}" for i in range(len(symbols)))
+    source = f"def evaluate({arguments}):\n    return {printer(expr)}\n"
+    function = execute(source, kernel_namespace(model.lookups), "link score")["evaluate"]
+
+    def evaluate(values: Mapping[str, np.ndarray]) -> np.ndarray:
+        return function(*(values[s.name] for s in symbols))  # type: ignore[no-any-return]
+
+    return evaluate
 
 
 def _series(model: Model, results: Results) -> dict[str, np.ndarray]:
