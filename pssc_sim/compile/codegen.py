@@ -47,6 +47,7 @@ import sympy
 
 from pssc_sim.compile.equations import (
     Body,
+    SharedTerms,
     algebraic_equations,
     discrete_updates,
     lookup_definitions,
@@ -57,7 +58,15 @@ from pssc_sim.compile.equations import (
     used,
 )
 from pssc_sim.compile.hoisting import hoist
-from pssc_sim.compile.layout import Block, Layout, Output, shape_of, spread, stack
+from pssc_sim.compile.layout import (
+    Block,
+    Layout,
+    Output,
+    shape_of,
+    spread,
+    stack,
+    variable_shapes,
+)
 from pssc_sim.compile.printer import Dialect, Printer, number_definitions
 from pssc_sim.compile.rows import (
     bound,
@@ -86,10 +95,11 @@ class _Module:
     def __init__(self, model: Model, outputs: Sequence[Output]) -> None:
         self.model = model
         self.layout = Layout.of(model)
-        self.original = {name: spread(model, name, expr)
+        self.shapes = variable_shapes(model)
+        self.original = {name: self.spread(name, expr)
                          for name, expr in algebraic_equations(model).items()}
         self.rates = stock_rates(model)
-        updates = [spread(model, s.name, u)
+        updates = [self.spread(s.name, u)
                    for s, u in zip(model.discrete, discrete_updates(model), strict=True)]
         exprs, self.invariants = hoist(
             model, [*self.original.values(), *updates, *(o.expr for o in outputs)])
@@ -104,6 +114,11 @@ class _Module:
             (str(i), o.shape if o.positions is None else ()) for i, o in enumerate(outputs)
         ).values())
         self.constants: dict[str, tuple[Any, ...]] = {}
+        self.shared: SharedTerms = {}
+
+    def spread(self, name: str, expr: sympy.Expr) -> sympy.Expr:
+        """``expr`` with the whole shape of the variable ``name`` (see :func:`spread`)."""
+        return spread(self.model, name, expr, self.shapes)
 
     def source(self) -> str:
         """The whole module."""
@@ -129,7 +144,7 @@ class _Module:
         printer = Printer(dialect, names, lookup_templates(self.model, dialect),
                           named_numbers=True)
         printer.constants = self.constants
-        return printer, Body(printer, names)
+        return printer, Body(printer, names, self.shared)
 
     def loads(self, names: set[str], dialect: Dialect, with_state: bool,
               hoisted: bool = True) -> list[str]:
@@ -244,8 +259,8 @@ class _Module:
         """``initial(clock, p, y0, d0, delays)``: initial values in dependency order."""
         model = self.model
         printer, body = self.printer(Dialect.NUMPY, hoisted=False)
-        sources = {s.name: spread(model, s.name, s.initial) for s in model.stocks}
-        sources.update({s.name: spread(model, s.name, s.initial) for s in model.discrete})
+        sources = {s.name: self.spread(s.name, s.initial) for s in model.stocks}
+        sources.update({s.name: self.spread(s.name, s.initial) for s in model.discrete})
         sources.update(self.original)
         order = list(initial_order(model))
         body.assign_all([local_name(n) for n in order], [sources[n] for n in order])
@@ -255,7 +270,7 @@ class _Module:
         lines += [b.assign("y0", local_name(n)) for n, b in self.layout.stocks.items()]
         lines += [b.assign("d0", local_name(n)) for n, b in self.layout.discrete.items()]
         lines += [self.layout.delays[s.name].assign("delays",
-                                                    printer(spread(model, s.name, s.delay)))
+                                                    printer(self.spread(s.name, s.delay)))
                   for s in delays]
         return function("initial", "clock, p, y0, d0, delays", lines, Dialect.NUMPY)
 

@@ -17,7 +17,7 @@ from pssc_sim.compile.rows import local_name
 from pssc_sim.ir.functions import FINAL_TIME, INITIAL_TIME, TIME, TIME_STEP, variable_symbol
 from pssc_sim.ir.model import Extrapolation, Lookup, Model, SampleMemory
 
-__all__ = ["Body", "algebraic_equations", "discrete_updates", "local_name", "needed",
+__all__ = ["Body", "SharedTerms", "algebraic_equations", "discrete_updates", "local_name", "needed",
            "stock_rates", "symbol_names"]
 
 _CLOCK_NAMES = {TIME: "t", TIME_STEP: "dt", INITIAL_TIME: "t0", FINAL_TIME: "t1"}
@@ -85,13 +85,20 @@ def used(exprs: Iterable[sympy.Basic]) -> set[str]:
     return {s.name for e in exprs for s in e.free_symbols}
 
 
+#: Common sub-expressions found in a list of expressions (``sympy.cse``), by that list.
+SharedTerms = dict[tuple[sympy.Expr, ...], tuple[list[tuple[sympy.Symbol, sympy.Expr]],
+                                                 list[sympy.Expr]]]
+
+
 class Body:
     """Lines of one generated function, with common sub-expressions shared."""
 
-    def __init__(self, printer: Printer, names: dict[sympy.Symbol, str]) -> None:
+    def __init__(self, printer: Printer, names: dict[sympy.Symbol, str],
+                 shared: SharedTerms | None = None) -> None:
         self.printer = printer
         self.names = names
         self.lines: list[str] = []
+        self.shared = {} if shared is None else shared
 
     def assign_all(self, targets: Sequence[str], exprs: Sequence[sympy.Expr],
                    rows: Mapping[str, str] | None = None, scratch: bool = False) -> None:
@@ -102,8 +109,11 @@ class Body:
         named ``s_<target>`` that :func:`~pssc_sim.compile.rows.bound` assigns.
         """
         rows = rows or {}
-        replacements, reduced = sympy.cse(list(exprs), symbols=sympy.numbered_symbols("cse"),
-                                          order="none")
+        key = tuple(exprs)
+        if key not in self.shared:  # the kernels of one module share their equations
+            self.shared[key] = sympy.cse(list(exprs), symbols=sympy.numbered_symbols("cse"),
+                                         order="none")
+        replacements, reduced = self.shared[key]
         pending = dict(replacements)
         for symbol, value in replacements:
             self.names[symbol] = f"c_{symbol.name}"

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import sympy
 
+from pssc_sim.compile.hoisting import element_shape
 from pssc_sim.errors import ParameterError, did_you_mean
-from pssc_sim.ir.dimensions import Broadcast, array_op
-from pssc_sim.ir.functions import variable_symbol
+from pssc_sim.ir.dimensions import ArrayOp, Broadcast, array_op
+from pssc_sim.ir.functions import CLOCK_SYMBOLS, variable_symbol
 from pssc_sim.ir.model import Auxiliary, FixedDelay, Flow, Lookup, Model, Stock
 
 
@@ -97,10 +98,39 @@ class Layout:
                                                                   self.discrete[name].stop))
 
 
-def spread(model: Model, name: str, expr: sympy.Expr) -> sympy.Expr:
-    """``expr`` spread to the whole shape of the variable ``name`` (unchanged without one)."""
+def spread(model: Model, name: str, expr: sympy.Expr,
+           shapes: Mapping[sympy.Symbol, tuple[int, ...]] | None = None) -> sympy.Expr:
+    """``expr`` spread to the whole shape ``(*shape, M)`` of the variable ``name``.
+
+    Unchanged without dimensions, and where ``expr`` has that shape already: it reads a
+    variable, so it has the member axis, and numpy's broadcasting of the ``shapes`` of its
+    variables gives the variable's shape.
+    """
     shape = shape_of(model, name)
-    return array_op(Broadcast(shape))(expr) if shape else expr
+    if not shape:
+        return expr
+    if shapes is not None and element_shape(expr, shapes) == shape and has_members(expr):
+        return expr
+    return array_op(Broadcast(shape))(expr)
+
+
+def variable_shapes(model: Model) -> dict[sympy.Symbol, tuple[int, ...]]:
+    """The shape of every variable of ``model`` with dimensions, by symbol."""
+    return {variable_symbol(item.name): shape_of(model, item.name)
+            for item in model.declarations()
+            if getattr(item, "dims", ()) and not isinstance(item, Lookup)}
+
+
+def has_members(expr: sympy.Basic) -> bool:
+    """Whether the value of ``expr`` surely has the member axis: it is computed by numpy from
+    at least one variable in every branch (numbers and the clock have no member axis)."""
+    if isinstance(expr, sympy.Symbol):
+        return expr not in CLOCK_SYMBOLS
+    if isinstance(expr, ArrayOp):
+        return isinstance(expr.spec, Broadcast) or any(has_members(a) for a in expr.args)
+    if isinstance(expr, sympy.Piecewise):
+        return all(has_members(value) for value, _ in expr.args)
+    return any(has_members(a) for a in expr.args)
 
 
 @dataclass(frozen=True, slots=True)
