@@ -156,7 +156,8 @@ class CompiledModel:
 
     @cached_property
     def jacobian(self) -> JacobianKernel:
-        """The symbolic Jacobian of the stock rates, derived on first use."""
+        """The symbolic Jacobian of the stock rates, derived on first use (a model without
+        dimensions: the solvers estimate an arrayed model's by finite differences)."""
         return jacobian_kernel(self.model)
 
     @cached_property

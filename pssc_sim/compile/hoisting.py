@@ -43,7 +43,9 @@ _FIXED_CLOCK = frozenset({TIME_STEP, INITIAL_TIME, FINAL_TIME})
 
 @dataclass(frozen=True, slots=True)
 class Invariants:
-    """Hoisted terms: ``symbols[j]`` stands for ``exprs[j]``, row ``n_params + j`` of ``p``."""
+    """Hoisted terms: ``symbols[j]`` stands for ``exprs[j]``, whose value has ``shapes[j]``
+    (``()`` without dimensions); each takes the next block of rows of ``p`` after the
+    parameters."""
 
     symbols: tuple[sympy.Symbol, ...]
     exprs: tuple[sympy.Expr, ...]
@@ -62,6 +64,7 @@ class _Hoister:
         self.parameters = set(shapes)
         self.shapes = shapes
         self.fixed = self.parameters | _FIXED_CLOCK
+        self.arrayed = any(shapes.values())
         self.found: dict[sympy.Expr, sympy.Symbol] = {}
 
     def invariant(self, expr: sympy.Basic) -> bool:
@@ -78,7 +81,7 @@ class _Hoister:
             return False
         return (isinstance(expr, sympy.Expr) and not isinstance(expr, Boolean | sympy.Symbol)
                 and not expr.is_Relational and self.invariant(expr)
-                and element_shape(expr, self.shapes) is not None)
+                and (not self.arrayed or element_shape(expr, self.shapes) is not None))
 
     def symbol(self, expr: sympy.Expr) -> sympy.Symbol:
         if expr not in self.found:
