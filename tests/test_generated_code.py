@@ -21,11 +21,11 @@ import pytest
 from test_conformance import EXPECTED_PASS, SUITE
 
 import pssc_sim as ps
+from pssc_sim.compile.breakpoints import breakpoint_plan
 from pssc_sim.compile.compiler import compile_model
 from pssc_sim.compile.guard import STRINGS, compile_generated
 from pssc_sim.compile.jacobian import jacobian_kernel
 from pssc_sim.errors import ModelError
-from pssc_sim.integrate.breakpoints import breakpoint_plan
 from pssc_sim.ir.model import Model
 from pssc_sim.parse.identifiers import is_identifier
 
@@ -39,7 +39,7 @@ GENERATOR_WORDS = frozenset(
      "switching_values", "prepare", "bind_full", "bind_rates", "rates", "rates_scalar",
      "full_scalar", "scratch", "values", "x", "y", "t", "p", "d", "q", "np", "math", "float",
      "map", "max", "min", "abs", "sum", "_assemble", "_reduce", "_sign", "_table_lookup",
-     "_vector_select", "t0", "t1", "y0", "d0"}
+     "_vector_select", "_quiet", "t0", "t1", "y0", "d0"}
 )  # fmt: skip
 #: Numbered names the generators make: temporaries, rows, printed numbers, index constants.
 GENERATOR_NUMBERED = re.compile(

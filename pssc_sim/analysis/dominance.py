@@ -25,9 +25,9 @@ import numpy as np
 import sympy
 
 from pssc_sim.analysis.loops import shortest_cycles
-from pssc_sim.compile.compiler import kernel_namespace
-from pssc_sim.compile.guard import compile_generated
+from pssc_sim.compile.execute import execute
 from pssc_sim.compile.printer import Dialect, Printer
+from pssc_sim.compile.runtime import kernel_namespace
 from pssc_sim.errors import ParameterError
 from pssc_sim.ir.functions import CLOCK_SYMBOLS, FINAL_TIME, INITIAL_TIME, TIME, TIME_STEP
 from pssc_sim.ir.model import Auxiliary, Flow, Model, Stock
@@ -73,14 +73,13 @@ def _evaluator(expr: sympy.Expr, model: Model) -> Evaluator:
              FINAL_TIME: "FINAL_TIME"}
     symbols = sorted(expr.free_symbols, key=lambda s: s.name)
     keys = [clock.get(s, s.name) for s in symbols]
-    printer = Printer(Dialect.NUMPY, {s: f"values[{i}]" for i, s in enumerate(symbols)})
-    source = f"def evaluate(values):\n    return {printer(expr)}\n"
-    space = kernel_namespace(model.lookups)
-    exec(compile_generated(source, "<pssc_sim link score>", space), space)
-    function = space["evaluate"]
+    printer = Printer(Dialect.NUMPY, {s: f"a_{i}" for i, s in enumerate(symbols)})
+    arguments = ", ".join(f"a_{i}" for i in range(len(symbols)))
+    source = f"def evaluate({arguments}):\n    return {printer(expr)}\n"
+    function = execute(source, kernel_namespace(model.lookups), "link score")["evaluate"]
 
     def evaluate(values: Mapping[str, np.ndarray]) -> np.ndarray:
-        return function([values[key] for key in keys])  # type: ignore[no-any-return]
+        return function(*(values[key] for key in keys))  # type: ignore[no-any-return]
 
     return evaluate
 

@@ -23,8 +23,8 @@ from types import CodeType
 from pssc_sim.errors import ModelError
 
 # fmt: off
-#: The only strings generated code holds: arguments of ``np.errstate``.
-STRINGS = frozenset({"ignore"})
+#: The strings generated code may hold: none (the generators write names and numbers only).
+STRINGS: frozenset[str] = frozenset()
 #: Builtins generated code may call.
 BUILTINS = frozenset({"abs", "min", "max", "map", "range", "len", "float", "int", "tuple",
                       "list", "zip", "sum", "enumerate", "bool", "round", "pow", "slice"})

@@ -36,7 +36,7 @@ from pssc_sim.ir.model import (
     Stock,
     TimeSpec,
 )
-from pssc_sim.ir.ordering import dependency_order
+from pssc_sim.ir.ordering import dependency_order, initial_order
 from pssc_sim.ir.stateful import Lowerer
 from pssc_sim.parse.expressions import Namespace, parse_expression
 from pssc_sim.parse.identifiers import is_identifier, shown
@@ -514,18 +514,3 @@ def entries_names(entries: list[_Entry]) -> list[str]:
 def check_initialisation(model: Model) -> None:
     """Raise if the initial values depend on each other in a cycle (they cannot be computed)."""
     initial_order(model)
-
-
-def initial_order(model: Model) -> tuple[str, ...]:
-    """The order in which initial values are computed: stocks by their ``initial``, flows and
-    auxiliaries by their equations, discrete states by their initial values."""
-    needs: dict[str, list[str]] = {}
-    for stock in model.stocks:
-        needs[stock.name] = [s.name for s in stock.initial.free_symbols]
-    for state in model.discrete:
-        needs[state.name] = [s.name for s in state.initial.free_symbols]
-    for flow in model.flows:
-        needs[flow.name] = [s.name for s in flow.rate.free_symbols]
-    for aux in model.auxiliaries:
-        needs[aux.name] = [s.name for s in aux.equation.free_symbols]
-    return dependency_order(needs, what="initialisation", where=model.source or model.name)
