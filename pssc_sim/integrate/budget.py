@@ -16,6 +16,16 @@ computed at the start of the run.
 
 The default limit is a safe share of the machine: half the memory available now, and half of the
 address space left under ``ulimit -v`` (``RLIMIT_AS``), whichever is smaller.
+
+An ensemble keeps every member's values of the recorded outputs, and nothing else of the run:
+exact quantiles need all the members of a time x output cell, and the scorecard, comparisons and
+fan charts read members too. Only the working state goes chunk by chunk; the quantiles are then
+computed one output at a time (:func:`~pssc_sim.results.member_quantiles`) and ``ensemble.nc`` is
+streamed to disk a slice of members at a time (:mod:`pssc_sim.netcdf`), so neither copies the
+ensemble. An ensemble whose recorded outputs alone exceed the limit is refused, with the choices
+that shrink it: fewer members, fewer outputs, fewer saved times. (Exact quantiles of larger
+ensembles would need the outputs on disk, as large as in memory, or one run of the ensemble per
+slice of outputs; neither is done.)
 """
 
 from __future__ import annotations
