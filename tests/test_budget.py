@@ -226,3 +226,27 @@ def test_a_long_bad_value_is_shown_cut_short() -> None:
     with pytest.raises(ps.ParameterError, match=r"^params: expected a mapping .*\.\.\.\)\. ") as e:
         ps.simulate(SIR, list(range(10_000)))  # type: ignore[arg-type]
     assert len(str(e.value)) < 400
+
+
+DELAYED = """\
+time: {stop: 20, dt: 0.5}
+parameters: {delay: 1000000000.0}
+stocks: {x: 1}
+flows: {f: {to: x, rate: 'DELAY_FIXED(x, delay, 0.5)'}}
+"""
+
+
+@pytest.mark.parametrize("members", [1, 3])
+def test_a_fixed_delay_longer_than_the_run_keeps_a_pipeline_of_the_run_only(
+        make_model, members: int) -> None:
+    model = make_model(DELAYED)
+    tracemalloc.start()
+    try:
+        huge = ps.simulate(model, {"delay": np.full(members, 1e9)})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10 * MiB  # a pipeline of 2e9 slots would take 16 GiB a member
+    longer = ps.simulate(model, {"delay": np.full(members, 25.0)})  # just past the stop time
+    np.testing.assert_array_equal(huge.values, longer.values)
+    assert np.all(huge["f"].to_numpy() == 0.5)  # only ever the initial value

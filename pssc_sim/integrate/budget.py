@@ -59,6 +59,9 @@ MARGIN = 1.1
 #: Arrays of one member's size alive at once in an adaptive solver, per stock: the state, its
 #: stages (DOP853 keeps 13), the error estimate and the dense output between saved times.
 ADAPTIVE_STATES = 48
+#: A run of at most this many bytes fits on any machine that runs Python with numpy and scipy
+#: (their import takes more): the default limit is not read for it, which costs more than the run.
+SMALL_RUN = 32 * 1024**2
 #: Unit samples, their sorting and mapping through inverse CDFs: arrays of the sample's size.
 SAMPLING_COPIES = 6
 
@@ -172,6 +175,8 @@ class Counts:
     scalar: bool = False
     #: Values sampled per member (an ensemble's uncertain parameters), kept with the results.
     n_sampled: int = 0
+    #: DELAY_FIXED pipelines: each holds at most ``n_steps + 1`` slots per member.
+    n_pipelines: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,12 +220,14 @@ def step_count(start: float, stop: float, dt: float) -> float:
 
 def working_bytes(counts: Counts, chunk: int) -> float:
     """Bytes of the working state of one chunk of members."""
+    pipelines = counts.n_pipelines * (counts.n_steps + 1)
     if counts.scalar:
-        return 64.0 * (counts.n_stocks + counts.n_parameters + counts.n_outputs + 16)
+        return 64.0 * (counts.n_stocks + counts.n_parameters + counts.n_outputs + 16) + 32.0 * (
+            pipelines)
     # stocks, rates, RK4 stages, discrete states, prepared parameters, one saved row, and the
     # generated kernel's temporaries (one array per output at most)
     arrays: float = (7 * counts.n_stocks + 3 * counts.n_discrete + 2 * counts.n_parameters
-              + 3 * counts.n_outputs + 16)
+                     + 3 * counts.n_outputs + 16 + pipelines)
     if not counts.fixed_step:
         arrays += ADAPTIVE_STATES * counts.n_stocks + counts.n_rows * counts.n_outputs
         if counts.implicit:  # the Jacobian blocks, their LU factors and the solver's copies

@@ -242,7 +242,8 @@ def run_counts(compiled: CompiledModel, grid: Grid, method: str, members: int,
         n_parameters=len(compiled.parameter_names), n_stocks=compiled.n_stocks,
         n_discrete=compiled.n_discrete, n_rows=min(rows, steps + 1) if fixed else rows,
         n_steps=steps, fixed_step=fixed, implicit=method in IMPLICIT,
-        scalar=members == 1 and not compiled.model.dimensions, n_sampled=n_sampled)
+        scalar=members == 1 and not compiled.model.dimensions, n_sampled=n_sampled,
+        n_pipelines=len(compiled.fixed_delays) if fixed else 0)
 
 
 def plan_run(compiled: CompiledModel, grid: Grid, method: str, members: int, chunk: int,
@@ -251,6 +252,8 @@ def plan_run(compiled: CompiledModel, grid: Grid, method: str, members: int, chu
     and in :data:`~pssc_sim.integrate.budget.MAX_STEPS`; return the chunk of members to use."""
     counts = run_counts(compiled, grid, method, members, n_sampled)
     budget.check_steps(counts, grid.dt, (grid.start, grid.stop))
+    if max_memory is None and budget.estimate(counts, chunk).total <= budget.SMALL_RUN:
+        return min(chunk, members)  # fits anywhere: the machine's memory need not be read
     limit = budget.default_memory_limit() if max_memory is None else max_memory
     chunk = budget.fit_chunk(counts, chunk, limit)
     budget.check_run(budget.estimate(counts, chunk), limit)
