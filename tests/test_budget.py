@@ -4,6 +4,9 @@ limits (memory and steps) refused with a message that says what to change."""
 from __future__ import annotations
 
 import math
+import resource
+import subprocess
+import sys
 import time
 import tracemalloc
 from pathlib import Path
@@ -53,6 +56,21 @@ def test_bad_sizes_are_refused_naming_the_option(text: str) -> None:
 def test_the_default_limit_is_at_most_half_the_available_memory() -> None:
     limit = budget.default_memory_limit()
     assert 0 < limit <= budget._available_memory() // 2
+
+
+def test_the_default_limit_keeps_within_half_the_address_space_left() -> None:
+    cap = 3 * 1024**3
+
+    def capped() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    script = ("from pssc_sim.integrate import budget; "
+              "print(budget.default_memory_limit(), budget._address_space_room())")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          preexec_fn=capped, check=True, timeout=120)
+    limit, room = map(int, done.stdout.split())
+    assert 0 < room < cap
+    assert limit <= room // 2
 
 
 # the estimate is an upper bound -----------------------------------------------------------------
