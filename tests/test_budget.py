@@ -73,6 +73,21 @@ def test_the_default_limit_keeps_within_half_the_address_space_left() -> None:
     assert limit <= room // 2
 
 
+def test_the_environment_sets_the_default_limit_of_every_run(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    ps.simulate(SIR)  # a small run needs no limit
+    monkeypatch.setenv("PSSC_MAX_MEMORY", "64KiB")
+    assert budget.default_memory_limit() == 64 * 1024
+    with pytest.raises(ResourceLimitError, match=r"over the memory limit of 64 KiB"):
+        ps.simulate(SIR)
+    ps.simulate(SIR, max_memory=64 * MiB)  # an explicit limit wins
+    monkeypatch.setenv("PSSC_MAX_MEMORY", "plenty")
+    with pytest.raises(ps.ParameterError, match=r"^PSSC_MAX_MEMORY: expected a size such as "
+                                                r"2GiB, 512MiB or a number of bytes \(got "
+                                                r"'plenty'\)"):
+        ps.simulate(SIR)
+
+
 # the estimate is an upper bound -----------------------------------------------------------------
 
 RUNS = [

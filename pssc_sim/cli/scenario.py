@@ -70,8 +70,9 @@ def add_memory_option(command: argparse.ArgumentParser) -> None:
     """The ``--max-memory SIZE`` option of a command that runs models."""
     command.add_argument("--max-memory", metavar="SIZE",
                          help="memory a run may use, e.g. 2GiB or 512MiB (units B, KiB, MiB, "
-                              "GiB, TiB; default: half the memory available). A run that would "
-                              "need more is refused before it starts")
+                              "GiB, TiB; default: $PSSC_MAX_MEMORY, else half the memory "
+                              "available). A run that would need more is refused before it "
+                              "starts")
 
 
 def memory_limit(args: argparse.Namespace) -> int | None:

@@ -14,8 +14,10 @@ The estimate is an upper bound on what the run allocates (``tests/test_budget.py
 with :mod:`tracemalloc`), except for DELAY_FIXED pipelines, whose length depends on a delay
 computed at the start of the run.
 
-The default limit is a safe share of the machine: half the memory available now, and half of the
-address space left under ``ulimit -v`` (``RLIMIT_AS``), whichever is smaller.
+The default limit is the environment variable ``PSSC_MAX_MEMORY`` when it is set (an
+administrator's limit for every run on a shared machine), else a safe share of the machine: half
+the memory available now, and half of the address space left under ``ulimit -v``
+(``RLIMIT_AS``), whichever is smaller.
 
 An ensemble keeps every member's values of the recorded outputs, and nothing else of the run:
 exact quantiles need all the members of a time x output cell, and the scorecard, comparisons and
@@ -62,6 +64,8 @@ ADAPTIVE_STATES = 48
 #: A run of at most this many bytes fits on any machine that runs Python with numpy and scipy
 #: (their import takes more): the default limit is not read for it, which costs more than the run.
 SMALL_RUN = 32 * 1024**2
+#: The environment variable that sets the default memory limit of every run (e.g. ``2GiB``).
+ENVIRONMENT = "PSSC_MAX_MEMORY"
 #: Unit samples, their sorting and mapping through inverse CDFs: arrays of the sample's size.
 SAMPLING_COPIES = 6
 
@@ -113,15 +117,26 @@ def format_size(size: float) -> str:
 
 
 def default_memory_limit() -> int:
-    """A safe share of the machine's memory for one run: half of what is available, and half of
-    the address space left under ``RLIMIT_AS`` when one is set.
+    """The memory limit of a run when none is given: :data:`ENVIRONMENT` when set (a machine's
+    own setting, e.g. on a shared workshop machine), else a safe share of the machine's memory:
+    half of what is available, and half of the address space left under ``RLIMIT_AS`` when one
+    is set.
 
     >>> default_memory_limit() > 0
     True
     """
+    configured = configured_limit()
+    if configured is not None:
+        return configured
     limit = _available_memory() // 2
     room = _address_space_room()
     return max(1, min(limit, room // 2) if room is not None else limit)
+
+
+def configured_limit() -> int | None:
+    """The limit set in the environment variable :data:`ENVIRONMENT`, or None."""
+    text = os.environ.get(ENVIRONMENT)
+    return None if text is None else parse_size(text, ENVIRONMENT)
 
 
 def _available_memory() -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -252,7 +253,8 @@ def plan_run(compiled: CompiledModel, grid: Grid, method: str, members: int, chu
     and in :data:`~pssc_sim.integrate.budget.MAX_STEPS`; return the chunk of members to use."""
     counts = run_counts(compiled, grid, method, members, n_sampled)
     budget.check_steps(counts, grid.dt, (grid.start, grid.stop))
-    if max_memory is None and budget.estimate(counts, chunk).total <= budget.SMALL_RUN:
+    if (max_memory is None and budget.estimate(counts, chunk).total <= budget.SMALL_RUN
+            and budget.ENVIRONMENT not in os.environ):
         return min(chunk, members)  # fits anywhere: the machine's memory need not be read
     limit = budget.default_memory_limit() if max_memory is None else max_memory
     chunk = budget.fit_chunk(counts, chunk, limit)

@@ -99,6 +99,12 @@ def test_loops_dominance_takes_the_memory_limit(tmp_path: Path) -> None:
             "over the memory limit of 64 KiB")
 
 
+def test_the_environment_limits_commands_without_the_option(tmp_path: Path) -> None:
+    scenario = ROOT / "scenarios" / "waiting_list" / "target-blame.yaml"
+    run = run_cli("filter-measures", scenario, cwd=tmp_path, env={"PSSC_MAX_MEMORY": "256KiB"})
+    refused(run, "over the memory limit of 256 KiB")
+
+
 @pytest.mark.parametrize("size", ["2GB", "0"])
 def test_a_bad_max_memory_is_refused(tmp_path: Path, size: str) -> None:
     refused(run_cli("run", SIR, "--max-memory", size, cwd=tmp_path), "--max-memory: ")
