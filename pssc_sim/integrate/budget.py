@@ -11,8 +11,8 @@ chunk of members is made smaller when the working state of the default chunk doe
 what the kept outputs leave.
 
 The estimate is an upper bound on what the run allocates (``tests/test_budget.py`` measures it
-with :mod:`tracemalloc`), except for DELAY_FIXED pipelines, whose length depends on a delay
-computed at the start of the run.
+with :mod:`tracemalloc`); DELAY_FIXED pipelines, whose length depends on a delay computed at the
+start of the run, count at their longest, the run's steps.
 
 The default limit is the environment variable ``PSSC_MAX_MEMORY`` when it is set (an
 administrator's limit for every run on a shared machine), else a safe share of the machine: half
