@@ -17,7 +17,7 @@ import pandas as pd
 
 from pssc_sim.atomic import atomic_path, file_set
 from pssc_sim.errors import ParameterError
-from pssc_sim.results import Results
+from pssc_sim.results import Results, member_quantiles
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -56,7 +56,7 @@ def results_table(results: Results,
     table = results.to_frame()
     if results.is_ensemble:
         levels = np.asarray(quantiles, dtype=float)
-        spread = np.quantile(results.values, levels, axis=2)  # (n_q, n_times, n_vars)
+        spread = member_quantiles(results.values, levels)  # (n_q, n_times, n_vars)
         for j, name in enumerate(results.names):
             for i, level in enumerate(levels):
                 table[f"{name}.p{round(level * 100):02d}"] = spread[i, :, j]
@@ -93,7 +93,7 @@ def ensemble_table(results: Results,
         raise ParameterError(f"quantiles: must lie in [0, 1] (got {list(quantiles)}). "
                              "Use e.g. [0.05, 0.5, 0.95]")
     n_times, n_vars = len(results.times), len(results.names)
-    spread = np.quantile(results.values, levels, axis=2)  # (n_q, n_times, n_vars)
+    spread = member_quantiles(results.values, levels)  # (n_q, n_times, n_vars)
     table = pd.DataFrame({"time": np.repeat(results.times, n_vars),
                           "variable": np.tile(np.asarray(results.names, dtype=object), n_times)})
     for i, level in enumerate(levels):
@@ -120,11 +120,12 @@ def write_text(text: str, path: str | Path) -> Path:
 
 def write_netcdf(results: Results, path: str | Path,
                  attributes: Mapping[str, str | int | float] | None = None) -> Path:
-    """Write every member of ``results`` to a netCDF file through xarray; return the path.
+    """Write every member of ``results`` to a netCDF file; return the path.
 
     Each variable is an array over ``(time, member)``; ``parameter_value`` holds the parameters
-    of every member over ``(parameter, member)``. Needs xarray (``pssc_sim[ensemble]``); it
-    writes netCDF-4 when netCDF4 or h5netcdf is installed and netCDF-3 through scipy otherwise.
+    of every member over ``(parameter, member)``. The file is netCDF classic (64-bit offset),
+    streamed to disk a slice of members at a time by :mod:`pssc_sim.netcdf`, so writing never
+    copies the ensemble; xarray or any netCDF reader opens it.
 
     Examples
     --------
@@ -136,22 +137,12 @@ def write_netcdf(results: Results, path: str | Path,
     ...     data["x"].sel(member=1).values.tolist()
     [3.0, 4.0]
     """
-    try:
-        import xarray as xr
-    except ImportError:
-        raise ParameterError("--save-ensemble: writing netCDF needs xarray (got it not "
-                             "installed). Install pssc_sim[ensemble]") from None
-    members = np.arange(results.n_members)
-    data = {name: (("time", "member"), results.values[:, j, :])
-            for j, name in enumerate(results.names)}
-    data["parameter_value"] = (("parameter", "member"), results.parameters)
-    dataset = xr.Dataset(data, coords={"time": results.times, "member": members,
-                                       "parameter": list(results.parameter_names)},
-                         attrs={"model": results.model_name, "method": results.method,
-                                **(attributes or {})})
+    from pssc_sim.netcdf import write_ensemble
+
     final = Path(path)
     with atomic_path(final) as temporary:
-        dataset.to_netcdf(temporary)
+        write_ensemble(results, temporary, {"model": results.model_name,
+                                            "method": results.method, **(attributes or {})})
     return final
 
 

@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stop", metavar="T", type=float, help="stop time (default: the model's)")
     run.add_argument("--dt", metavar="DT", type=float, help="time step (default: the model's)")
     scenario.add_run_options(run)
+    scenario.add_memory_option(run)
     commands.add_parser("methods", help="list the integration methods",
                         description="List the integration methods that --method accepts.")
     scenario.add_commands(commands)
@@ -184,15 +185,16 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
     except SystemExit as exc:  # --help and --version exit through argparse
         return int(exc.code or 0)
     if args.command == "run":
+        limit = scenario.memory_limit(args)
         if scenario.is_scenario_file(args.model):
             return scenario.command_run(args.model, method=args.method, out=args.out,
                                         assignments=args.set, stop=args.stop, dt=args.dt,
-                                        save_ensemble=args.save_ensemble)
+                                        save_ensemble=args.save_ensemble, max_memory=limit)
         if args.save_ensemble:
             raise UsageError(f"--save-ensemble: only a scenario with 'uncertainty:' runs an "
                              f"ensemble (got the model {args.model!r}). Run a scenario file")
         return command_run(args.model, method=args.method or "euler", out=args.out,
-                           assignments=args.set, stop=args.stop, dt=args.dt)
+                           assignments=args.set, stop=args.stop, dt=args.dt, max_memory=limit)
     if args.command == "methods":
         return command_methods()
     handlers = {"compare": scenario.command_compare, "schema": scenario.command_schema,
@@ -228,12 +230,14 @@ def command_methods(stream: TextIO | None = None) -> int:
 
 def command_run(model_path: str, *, method: str = "euler", out: Path | None = None,
                 assignments: Sequence[str] = (), stop: float | None = None,
-                dt: float | None = None, stream: TextIO | None = None) -> int:
+                dt: float | None = None, stream: TextIO | None = None,
+                max_memory: int | None = None) -> int:
     """Run a model, print its summary and, when ``out`` is given, write the CSV and the plot."""
     check_method(method)
     model = load_model(model_path)
     params = parse_assignments(assignments, model)
-    results = simulate(model, params, method=method, time=time_overrides(model, stop, dt))
+    results = simulate(model, params, method=method, time=time_overrides(model, stop, dt),
+                       max_memory=max_memory)
     output = stream or sys.stdout
     print(summary(model, results), file=output)
     if out is not None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TextIO
 
 from pssc_sim.analysis.causal import CausalGraph, Polarity, causal_graph
+from pssc_sim.cli.scenario import add_memory_option, memory_limit
 from pssc_sim.errors import ModelError, PsscSimError
 from pssc_sim.ir.model import Model
 from pssc_sim.parse import load_model
@@ -43,6 +44,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     loops.add_argument("--method", default="euler", help="integration method for --dominance")
     loops.add_argument("--plot", type=Path, metavar="FILE",
                        help="with --dominance: write relative loop scores over time to FILE")
+    add_memory_option(loops)
     cld = commands.add_parser(
         "cld", help="draw the causal loop diagram",
         description="Draw the causal loop diagram derived from the equations (or a diagram "
@@ -126,7 +128,8 @@ def _dominance(args: argparse.Namespace, model: Model | None, out: TextIO) -> in
         raise UsageError(f"--dominance: a diagram file has no equations to run (got "
                          f"{args.model!r}). Give a model file")
     check_method(args.method)
-    results = simulate(model, method=args.method, outputs=dominance_outputs(model))
+    results = simulate(model, method=args.method, outputs=dominance_outputs(model),
+                       max_memory=memory_limit(args))
     dominance = loop_dominance(model, results, max_length=args.max_length,
                                max_loops=args.max_loops or DOMINANCE_MAX_LOOPS)
     _note(dominance.note)

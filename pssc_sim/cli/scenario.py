@@ -23,8 +23,9 @@ from pssc_sim.scenario.compare import Comparison
 from pssc_sim.scenario.reader import is_scenario_file
 from pssc_sim.scenario.runner import run
 
-__all__ = ["ProgressBar", "add_commands", "add_run_options", "command_compare", "command_run",
-           "command_schema", "is_scenario_file", "progress", "write_comparison", "write_run"]
+__all__ = ["ProgressBar", "add_commands", "add_memory_option", "add_run_options",
+           "command_compare", "command_run", "command_schema", "is_scenario_file",
+           "memory_limit", "progress", "write_comparison", "write_run"]
 
 EXIT_OK = 0
 #: Panels drawn at most in a results figure.
@@ -48,6 +49,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
                                  "records)")
     comparison.add_argument("--out", type=Path, metavar="DIR",
                             help="folder for comparison.csv and comparison.png")
+    add_memory_option(comparison)
     schema = commands.add_parser(
         "schema", help="print the JSON Schema of scenario files",
         description="Print the JSON Schema of scenario files, for editors that complete and "
@@ -61,7 +63,24 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
 def add_run_options(run: argparse.ArgumentParser) -> None:
     """Options of ``pssc run`` that only scenarios use."""
     run.add_argument("--save-ensemble", action="store_true",
-                     help="also write every member to DIR/ensemble.nc (netCDF, needs xarray)")
+                     help="also write every member to DIR/ensemble.nc (netCDF)")
+
+
+def add_memory_option(command: argparse.ArgumentParser) -> None:
+    """The ``--max-memory SIZE`` option of a command that runs models."""
+    command.add_argument("--max-memory", metavar="SIZE",
+                         help="memory a run may use, e.g. 2GiB or 512MiB (units B, KiB, MiB, "
+                              "GiB, TiB; default: $PSSC_MAX_MEMORY, else half the memory "
+                              "available). A run that would need more is refused before it "
+                              "starts")
+
+
+def memory_limit(args: argparse.Namespace) -> int | None:
+    """The ``--max-memory`` of ``args`` in bytes, or None for the default."""
+    from pssc_sim.integrate.budget import parse_size
+
+    text = getattr(args, "max_memory", None)
+    return None if text is None else parse_size(text)
 
 
 class ProgressBar:
@@ -172,7 +191,7 @@ def run_label(scenario: Scenario, position: str = "") -> str:
 
 def command_run(path: str, *, method: str | None, out: Path | None, assignments: Sequence[str],
                 stop: float | None, dt: float | None, save_ensemble: bool = False,
-                stream: TextIO | None = None) -> int:
+                stream: TextIO | None = None, max_memory: int | None = None) -> int:
     """Run a scenario file, print its summary and, with ``out``, write its files."""
     from pssc_sim.cli import check_method, parse_assignments, time_overrides
 
@@ -184,7 +203,7 @@ def command_run(path: str, *, method: str | None, out: Path | None, assignments:
     scenario = scenario.with_set(**parse_assignments(assignments, model))
     scenario = scenario.with_time(**time_overrides(model, stop, dt))
     with progress(run_label(scenario)) as bar:
-        result = run(scenario, progress=bar)
+        result = run(scenario, progress=bar, max_memory=max_memory)
     output = stream or sys.stdout
     print(result.summary(), file=output)
     if out is not None:
@@ -269,10 +288,11 @@ def as_scenario(path: str) -> Scenario:
 def command_compare(args: argparse.Namespace, stream: TextIO | None = None) -> int:
     """Run and compare scenarios; print the comparison and, with ``--out``, write it."""
     scenarios = [as_scenario(path) for path in args.scenarios]
+    limit = memory_limit(args)
     results = []
     for i, scenario in enumerate(scenarios):
         with progress(run_label(scenario, f"[{i + 1}/{len(scenarios)}] ")) as bar:
-            results.append(run(scenario, progress=bar))
+            results.append(run(scenario, progress=bar, max_memory=limit))
     comparison = compare(*results, at=args.at, variables=args.outputs)
     output = stream or sys.stdout
     print(comparison.summary(), file=output)
