@@ -49,9 +49,11 @@ MODULES: dict[str, str] = {
     "pssc_sim.__main__": "cli",
     "pssc_sim._layers": "errors",
     "pssc_sim.errors": "errors",
+    "pssc_sim.atomic": "errors",
     "pssc_sim.results": "results",
     "pssc_sim.output": "results",
     "pssc_sim.plot": "results",
+    "pssc_sim.netcdf": "results",
     "pssc_sim.conformance": "conformance",
 }
 

@@ -17,17 +17,7 @@ from pssc_sim._layers import ACCESSORS, STAGES, allowed, stage_of
 PACKAGE = Path(__file__).resolve().parent.parent / "pssc_sim"
 
 #: Imports on their way out (test_every_allowance_is_still_needed fails once one is gone):
-LEAVING: frozenset[tuple[str, str]] = frozenset(
-    {
-        # ``initial_order`` is an IR fact that still lives in parse/model_file.py; it moves to
-        # ir/ordering.py.
-        ("pssc_sim.compile.codegen", "pssc_sim.parse.model_file"),
-        ("pssc_sim.compile.arrays", "pssc_sim.parse.model_file"),
-        # the arrayed-model compiler and the scalar one import each other until they are one
-        # code generator.
-        ("pssc_sim.compile.compiler", "pssc_sim.compile.arrays"),
-    }
-)
+LEAVING: frozenset[tuple[str, str]] = frozenset()
 
 
 def module_name(path: Path) -> str:

@@ -29,6 +29,7 @@ def command_run(
     stop: float | None = None,
     dt: float | None = None,
     stream: TextIO | None = None,
+    max_memory: int | None = None,
 ) -> int:
     """Run a model, print its summary and, when ``out`` is given, write the CSV and the plot."""
     from pssc_sim.integrate.simulate import simulate
@@ -37,7 +38,9 @@ def command_run(
     check_method(method)
     model = load_model(model_path)
     params = parse_assignments(assignments, model)
-    results = simulate(model, params, method=method, time=time_overrides(model, stop, dt))
+    results = simulate(
+        model, params, method=method, time=time_overrides(model, stop, dt), max_memory=max_memory
+    )
     output = stream or sys.stdout
     print(summary(model, results), file=output)
     if out is not None:
@@ -71,10 +74,11 @@ def summary(model: Model, results: Results) -> str:
 
 
 def write_outputs(model: Model, results: Results, out: Path) -> list[Path]:
-    """Write ``out/results.csv`` and ``out/stocks.png`` (each atomically); return their paths."""
+    """Write ``out/results.csv`` and ``out/stocks.png`` (moved in together, see
+    :func:`~pssc_sim.atomic.file_set`); return their paths."""
     from matplotlib.figure import Figure
 
-    from pssc_sim.output import write_csv, write_figure
+    from pssc_sim.output import RUN_FILES, file_set, write_csv, write_figure
     from pssc_sim.plot import plot_stocks, visible_stocks
 
     try:
@@ -91,7 +95,10 @@ def write_outputs(model: Model, results: Results, out: Path) -> list[Path]:
     units = _common_units(model, visible_stocks(model))
     if units:
         ax.set_ylabel(units)
-    return [write_csv(results, out / "results.csv"), write_figure(figure, out / "stocks.png")]
+    with file_set(out, RUN_FILES) as staging:
+        write_csv(results, staging / "results.csv")
+        write_figure(figure, staging / "stocks.png")
+    return [out / "results.csv", out / "stocks.png"]
 
 
 def _common_units(model: Model, names: Sequence[str]) -> str:

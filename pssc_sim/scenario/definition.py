@@ -288,9 +288,10 @@ class Scenario:
         """Raise unless every name the scenario uses exists in its model."""
         reader.check_scenario_names(self, model if model is not None else self.load_model())
 
-    def run(self, *, chunk: int = 4096) -> ScenarioResult:
-        """Run the scenario: one run, or the whole ensemble in one vectorised call."""
-        return run(self, chunk=chunk)
+    def run(self, *, chunk: int = 4096, max_memory: int | None = None) -> ScenarioResult:
+        """Run the scenario: one run, or the whole ensemble in one vectorised call, in at most
+        ``max_memory`` bytes (default: a safe share of the machine)."""
+        return run(self, chunk=chunk, max_memory=max_memory)
 
     def to_document(self) -> dict[str, Any]:
         """The scenario as a scenario-file mapping (a :class:`Model` object is named only)."""
@@ -357,7 +358,8 @@ def load_scenario(path: str | Path) -> Scenario:
     return scenario
 
 
-def run_scenario(path: str | Path, *, chunk: int = 4096) -> ScenarioResult:
+def run_scenario(path: str | Path, *, chunk: int = 4096,
+                 max_memory: int | None = None) -> ScenarioResult:
     """Read and run a scenario file.
 
     Examples
@@ -369,4 +371,4 @@ def run_scenario(path: str | Path, *, chunk: int = 4096) -> ScenarioResult:
     >>> result.results.is_ensemble
     False
     """
-    return Scenario.load(path).run(chunk=chunk)
+    return Scenario.load(path).run(chunk=chunk, max_memory=max_memory)

@@ -15,6 +15,7 @@ from typing import Any
 
 from pssc_sim.errors import did_you_mean
 from pssc_sim.ir.model import Model, Origin
+from pssc_sim.parse.identifiers import is_label, shown
 from pssc_sim.scenario.interventions import Intervention, intervention_from_document
 from pssc_sim.scenario.sampling import Distribution
 from pssc_sim.scenario.schema import (
@@ -70,6 +71,19 @@ def name(value: Any, where: str) -> str:
     if not isinstance(value, str) or not _NAME.match(value):
         raise ScenarioError(f"{where}: expected a variable name (got {value!r}). {NO_CODE}")
     return value
+
+
+def scenario_name(value: Any, where: str) -> str:
+    """A scenario name (letters, digits, underscores and hyphens), or a :class:`ScenarioError`.
+
+    >>> scenario_name("quit-count-target", "scenario")
+    'quit-count-target'
+    """
+    if not is_label(value):
+        raise ScenarioError(f"{where}: not a valid scenario name (got {shown(value)}). Use "
+                            "letters, digits, underscores and hyphens, such as "
+                            "'quit-count-target'; put free text under 'description:'")
+    return str(value)
 
 
 def mapping(value: Any, where: str, example: str) -> Mapping[str, Any]:

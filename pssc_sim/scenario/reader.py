@@ -28,6 +28,7 @@ from pssc_sim.scenario.fields import (
     parse_targets,
     parse_text,
     parse_time,
+    scenario_name,
     where_in,
 )
 from pssc_sim.scenario.schema import TOP_KEYS, ScenarioError
@@ -56,8 +57,10 @@ def scenario_arguments(document: Mapping[str, Any], where: Where) -> dict[str, A
     for key, value in document.items():
         if key in _PARSERS:
             arguments[key] = _PARSERS[key](value, where)
-        elif key in ("scenario", "description", "model", "extends"):
-            arguments["name" if key == "scenario" else key] = parse_text(value, where(key))
+        elif key == "scenario":
+            arguments["name"] = scenario_name(value, where(key))
+        elif key in ("description", "model", "extends"):
+            arguments[key] = parse_text(value, where(key))
     return arguments
 
 
