@@ -14,9 +14,10 @@ from pathlib import Path
 import networkx as nx
 import pytest
 
-from pssc_sim.analysis.causal import CausalGraph, Link, NodeKind, Polarity, causal_graph
+from pssc_sim.analysis.dominance import dominance_outputs
 from pssc_sim.cli import main
 from pssc_sim.errors import ModelError, ParameterError
+from pssc_sim.ir.causal import CausalGraph, Link, NodeKind, Polarity, causal_graph
 from pssc_sim.parse import load_model
 from pssc_sim.parse.cld_file import load_cld_file, load_cld_perspectives
 from pssc_sim.report.strategy_drawing import box_text, check_format, draw_strategy_map
@@ -202,7 +203,7 @@ def test_json_shape_and_svg_hover_text(hand: Path, tmp_path: Path,
 
 def test_risks_are_the_measures_that_end_worse_than_without_targets() -> None:
     from pssc_sim.report.strategy_map import scenario_map
-    from pssc_sim.targets.scorecard import at_time
+    from pssc_sim.scorecard.scoring import at_time
 
     scenario = Scenario.load(ROOT / "scenarios" / "waiting_list" / "target-blame.yaml")
     result = scenario.run()
@@ -218,6 +219,27 @@ def test_risks_are_the_measures_that_end_worse_than_without_targets() -> None:
         if worse:
             assert strategy.measures[measure.name].harm == pytest.approx(abs(value - base))
     assert risks  # the blame culture does harm
+
+
+def test_every_run_the_map_makes_keeps_to_the_memory_limit(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from pssc_sim.integrate.budget import ResourceLimitError
+    from pssc_sim.report.strategy_map import scenario_map
+    from pssc_sim.scorecard.scoring import scorecard
+
+    path = ROOT / "scenarios" / "waiting_list" / "target-blame.yaml"
+    result = Scenario.load(path).run()
+    tiny = 64 * 1024
+    with pytest.raises(ResourceLimitError, match="over the memory limit of 64 KiB"):
+        scorecard(result, max_memory=tiny)  # the same scenario run without targets
+    card = scorecard(result)
+    assert not set(dominance_outputs(result.model)) <= set(result.results.names)
+    with pytest.raises(ResourceLimitError, match="over the memory limit of 64 KiB"):
+        scenario_map(result, card, max_memory=tiny)  # the run again, recording every variable
+    assert main(["strategy-map", str(path), "--json", "--max-memory", "64KiB"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "over the memory limit of 64 KiB" in err[0]
 
 
 def test_a_gaming_mechanism_is_shown_on_the_measure_it_distorts() -> None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from pssc_sim.report.strategy_map import StrategyMap
+from pssc_sim.cli.common import EXIT_OK, UsageError
+from pssc_sim.cli.scenario import add_memory_option, memory_limit
+
+if TYPE_CHECKING:
+    from pssc_sim.report.strategy_map import StrategyMap
 
 __all__ = ["add_commands", "command_strategy_map", "strategy_map_of"]
-
-EXIT_OK = 0
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -32,17 +34,21 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
                          help="the picture to write: .svg (with hover text), .png or .pdf")
     command.add_argument("--json", action="store_true",
                          help="print the tiers, links and risks as JSON")
+    add_memory_option(command)
 
 
-def strategy_map_of(path: str) -> StrategyMap:
-    """The strategy map of a scenario file, a model (run as it is) or a diagram file."""
-    from pssc_sim.analysis.causal import causal_graph
+def strategy_map_of(path: str, *, max_memory: int | None = None) -> StrategyMap:
+    """The strategy map of a scenario file, a model (run as it is) or a diagram file; the runs
+    it needs may use ``max_memory`` bytes each (default: a safe share of the machine)."""
     from pssc_sim.cli.scenario import as_scenario
+    from pssc_sim.ir.causal import causal_graph
     from pssc_sim.parse.cld_file import is_cld_document, load_cld_file, load_cld_perspectives
-    from pssc_sim.parse.model_file import read_yaml, resolve_model_path
+    from pssc_sim.parse.model_file import resolve_model_path
+    from pssc_sim.parse.yaml_io import read_yaml
     from pssc_sim.report.strategy_map import diagram_map, model_map, scenario_map
     from pssc_sim.scenario.reader import is_scenario_file
     from pssc_sim.scenario.runner import run
+    from pssc_sim.scorecard.scoring import scorecard
 
     if not is_scenario_file(path):
         file = resolve_model_path(path)
@@ -54,13 +60,13 @@ def strategy_map_of(path: str) -> StrategyMap:
     model = scenario.load_model()
     if not model.measures:
         return model_map(model, causal_graph(model))  # refuses: no measures to draw
-    result = run(scenario)
-    return scenario_map(result, result.scorecard())
+    result = run(scenario, max_memory=max_memory)
+    card = scorecard(result, max_memory=max_memory)
+    return scenario_map(result, card, max_memory=max_memory)
 
 
 def command_strategy_map(args: argparse.Namespace, stream: TextIO | None = None) -> int:
     """Draw the map (``-o``) and print it as JSON (``--json``)."""
-    from pssc_sim.cli import UsageError
     from pssc_sim.report.strategy_drawing import check_format, save_strategy_map
 
     if args.output is None and not args.json:
@@ -68,7 +74,7 @@ def command_strategy_map(args: argparse.Namespace, stream: TextIO | None = None)
                          "-o map.svg, --json, or both")
     if args.output is not None:
         check_format(args.output)
-    strategy = strategy_map_of(args.model)
+    strategy = strategy_map_of(args.model, max_memory=memory_limit(args))
     out = stream or sys.stdout
     if args.output is not None:
         path = save_strategy_map(strategy, args.output)

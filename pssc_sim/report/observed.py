@@ -17,7 +17,7 @@ from pssc_sim.ir.model import Measure, Model
 
 if TYPE_CHECKING:
     from pssc_sim.inference.data import Observations, ObservedSeries
-    from pssc_sim.targets.scorecard import Scorecard
+    from pssc_sim.scorecard.scoring import Scorecard
 
 #: Where a model's observed data live, relative to its folder.
 OBSERVED = Path("data") / "observed.csv"

@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pssc_sim.analysis.causal import Polarity
 from pssc_sim.errors import ParameterError
+from pssc_sim.ir.causal import Polarity
 from pssc_sim.report.strategy_map import TIERS, MapLink, MapMeasure, StrategyMap
 from pssc_sim.report.words import points, quantity
 
 if TYPE_CHECKING:
     from pssc_sim.scenario.runner import ScenarioResult
-    from pssc_sim.targets.scorecard import Scorecard
+    from pssc_sim.scorecard.scoring import Scorecard
 
 FORMATS = (".svg", ".png", ".pdf")
 _FONT_SIZE = 8.5
@@ -321,20 +321,27 @@ def svg_text(strategy: StrategyMap, *, inline: bool = False) -> str:
 
 
 def save_strategy_map(strategy: StrategyMap, path: str | Path) -> Path:
-    """Draw the map and write it to ``path`` (``.svg``, ``.png`` or ``.pdf``), atomically."""
-    target = check_format(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
-    if target.suffix.lower() == ".svg":
-        partial.write_text(svg_text(strategy), encoding="utf-8")
-    else:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
+    """Draw the map and write it to ``path`` (``.svg``, ``.png`` or ``.pdf``).
 
-        figure = draw_strategy_map(strategy).figure
-        FigureCanvasAgg(figure)
-        figure.savefig(partial, format=target.suffix[1:].lower(), dpi=150,
-                       metadata={"Creator": None} if target.suffix.lower() == ".pdf" else None)
-    partial.replace(target)
+    The file is staged and moved in with :func:`~pssc_sim.output.file_set`: a reader never sees
+    half a picture, and an interrupted or failed write leaves the previous file as it was.
+    """
+    from pssc_sim.output import file_set
+
+    target = check_format(path)
+    suffix = target.suffix.lower()
+    text = svg_text(strategy) if suffix == ".svg" else None
+    with file_set(target.parent, [target.name]) as staging:
+        staged = staging / target.name
+        if text is not None:
+            staged.write_text(text, encoding="utf-8")
+        else:
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+            figure = draw_strategy_map(strategy).figure
+            FigureCanvasAgg(figure)
+            figure.savefig(staged, format=suffix[1:], dpi=150,
+                           metadata={"Creator": None} if suffix == ".pdf" else None)
     return target
 
 

@@ -30,13 +30,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pssc_sim.analysis.causal import CausalGraph, Link, NodeKind, Polarity, derivative_polarity
 from pssc_sim.errors import ModelError
+from pssc_sim.ir.causal import CausalGraph, Link, NodeKind, Polarity, derivative_polarity
 from pssc_sim.ir.model import Measure, Model
 
 if TYPE_CHECKING:
     from pssc_sim.scenario.runner import ScenarioResult
-    from pssc_sim.targets.scorecard import Scorecard
+    from pssc_sim.scorecard.scoring import Scorecard
 
 #: Tiers from the bottom of the map to the top.
 TIERS = ("capability", "process", "outcome", "value_for_money")
@@ -272,18 +272,19 @@ def diagram_map(graph: CausalGraph, perspectives: Mapping[str, str], title: str 
     return StrategyMap(title, measures, links, _tiers(measures))
 
 
-def scenario_map(result: ScenarioResult, card: Scorecard) -> StrategyMap:
+def scenario_map(result: ScenarioResult, card: Scorecard, *,
+                 max_memory: int | None = None) -> StrategyMap:
     """The strategy map of a run: values, status, gaps, risks and gaming mechanisms at work.
 
-    The run is repeated once (same seed) when it did not record every variable, since the signs
-    of state-dependent links and the gaming effort need them.
+    The run is repeated once (same seed, in at most ``max_memory`` bytes) when it did not record
+    every variable, since the signs of state-dependent links and the gaming effort need them.
     """
-    from pssc_sim.analysis.causal import causal_graph
     from pssc_sim.analysis.dominance import dominance_outputs
-    from pssc_sim.targets.scorecard import with_columns
+    from pssc_sim.ir.causal import causal_graph
+    from pssc_sim.scorecard.scoring import with_columns
 
     model = result.model
-    full = with_columns(result, dominance_outputs(model))
+    full = with_columns(result, dominance_outputs(model), max_memory=max_memory)
     consequences = {c.measure: c for c in card.consequences}
     at_work = mechanisms_at_work(full)
     boxes: dict[str, MapMeasure] = {}
@@ -301,8 +302,8 @@ def scenario_map(result: ScenarioResult, card: Scorecard) -> StrategyMap:
 def run_signs(result: ScenarioResult) -> dict[tuple[str, str], Polarity]:
     """The sign each state-dependent link of the model holds for most of the run (links whose
     causes ``result`` did not record are left out)."""
-    from pssc_sim.analysis.causal import causal_graph
     from pssc_sim.analysis.dominance import link_sign_phases
+    from pssc_sim.ir.causal import causal_graph
 
     model = result.model
     unknown = [(lk.cause, lk.effect) for lk in causal_graph(model).links
@@ -326,9 +327,10 @@ def mechanism_measures(model: Model) -> dict[str, tuple[str, str]]:
     The model file's ``include:`` section binds every instance's measure input; the switch
     parameter ``<instance>_active`` the reader adds records the instance in the model.
     """
-    from pssc_sim.parse.fragments import LIBRARY, InputKind, load_fragment
-    from pssc_sim.parse.model_file import read_yaml
-    from pssc_sim.scenario.reader import model_instances
+    from pssc_sim.parse.documents import load_fragment
+    from pssc_sim.parse.fragments import LIBRARY, InputKind
+    from pssc_sim.parse.yaml_io import read_yaml
+    from pssc_sim.scenario.fields import model_instances
 
     instances = model_instances(model)
     if not instances or not model.source or not Path(model.source).is_file():
@@ -353,8 +355,8 @@ def mechanism_measures(model: Model) -> dict[str, tuple[str, str]]:
 def mechanisms_at_work(result: ScenarioResult) -> dict[str, list[str]]:
     """Measure -> the mechanism instances at work on it in ``result``: switched on, and with
     gaming effort above zero at the end of the run when the mechanism has an effort stock."""
-    from pssc_sim.scenario.reader import switch_name
-    from pssc_sim.targets.scorecard import at_time, with_columns
+    from pssc_sim.scenario.fields import switch_name
+    from pssc_sim.scorecard.scoring import at_time, with_columns
 
     model = result.model
     found: dict[str, list[str]] = {}

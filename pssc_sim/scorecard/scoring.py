@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pssc_sim.ir.lowering import hidden
 from pssc_sim.ir.model import Better, Measure, Model, Perspective
-from pssc_sim.targets.definition import Target, TargetKind
-from pssc_sim.targets.structure import hidden
+from pssc_sim.scenario.targets import Target, TargetKind
 
 if TYPE_CHECKING:
     from pssc_sim.scenario.runner import ScenarioResult
@@ -151,8 +151,10 @@ def needed_columns(model: Model, targets: tuple[Target, ...]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def with_columns(result: ScenarioResult, names: list[str]) -> ScenarioResult:
-    """``result``, or the same run again (same seed) recording ``names`` as well."""
+def with_columns(result: ScenarioResult, names: list[str], *,
+                 max_memory: int | None = None) -> ScenarioResult:
+    """``result``, or the same run again (same seed, in at most ``max_memory`` bytes) recording
+    ``names`` as well."""
     from pssc_sim.scenario.runner import run
 
     if all(n in result.results.names for n in names):
@@ -160,26 +162,28 @@ def with_columns(result: ScenarioResult, names: list[str]) -> ScenarioResult:
     scenario = result.scenario
     if result.seed is not None:
         scenario = scenario.with_uncertainty(seed=result.seed)
-    return run(scenario, record=names)
+    return run(scenario, record=names, max_memory=max_memory)
 
 
-def scorecard(result: ScenarioResult, against: ScenarioResult | None = None) -> Scorecard:
+def scorecard(result: ScenarioResult, against: ScenarioResult | None = None, *,
+              max_memory: int | None = None) -> Scorecard:
     """The scorecard of ``result``; unintended consequences against ``against`` (default: the
-    same scenario without targets, with the same ensemble seed)."""
+    same scenario without targets, with the same ensemble seed). Runs it has to make may use
+    ``max_memory`` bytes each (default: a safe share of the machine)."""
     targets = result.scenario.targets
-    result = with_columns(result, needed_columns(result.model, targets))
+    result = with_columns(result, needed_columns(result.model, targets), max_memory=max_memory)
     if against is None and targets:
         plain = result.scenario.without_targets().with_name(f"{result.name} without targets")
         if result.seed is not None:
             plain = plain.with_uncertainty(seed=result.seed)
-        against = plain.run()
+        against = plain.run(max_memory=max_memory)
     by_measure = {t.measure: t for t in targets}
     order = {p: i for i, p in enumerate(Perspective)}
     measures = sorted(result.model.measures, key=lambda m: order[m.perspective])
     rows = tuple(score(result, m, by_measure.get(m.name)) for m in measures)
     consequences: tuple[Consequence, ...] = ()
     if against is not None:
-        against = with_columns(against, needed_columns(against.model, ()))
+        against = with_columns(against, needed_columns(against.model, ()), max_memory=max_memory)
         consequences = unintended(result, against)
     return Scorecard(result.name, None if against is None else against.name,
                      result.results.n_members, rows, consequences)
