@@ -201,6 +201,33 @@ def test_json_shape_and_svg_hover_text(hand: Path, tmp_path: Path,
     assert "<title>result \u2192 skill (+) via learning</title>" in text
 
 
+@pytest.mark.parametrize("origin", ["", "2004-04-01"])
+def test_hover_text_says_when_the_values_are_in_calendar_time(tmp_path: Path,
+                                                              origin: str) -> None:
+    from pssc_sim.cli.strategy import strategy_map_of
+    from pssc_sim.report.strategy_drawing import measure_title
+    from pssc_sim.report.words import calendar, when
+
+    path = tmp_path / "hand.yaml"
+    time = "time: {start: 0, stop: 4, dt: 0.25, units: year%s}" % (
+        f", origin: {origin}" if origin else "")
+    path.write_text(HAND.replace("time: {start: 0, stop: 4, dt: 0.25}", time))
+    model = load_model(path)
+    strategy = strategy_map_of(str(path))
+    for box in strategy.measures.values():
+        assert box.at == 4.0
+        assert box.when == when(model.time, 4.0)
+        assert f"values at {box.when}" in measure_title(box)
+    end = calendar(model.time, 4.0)
+    if origin:
+        assert end is not None
+        assert end.year == 2008  # four years on from the origin
+        assert str(end.year) in strategy.measures["result"].when
+    else:
+        assert end is None
+        assert strategy.measures["result"].when == "year 4"
+
+
 def test_risks_are_the_measures_that_end_worse_than_without_targets() -> None:
     from pssc_sim.report.strategy_map import scenario_map
     from pssc_sim.scorecard.scoring import at_time

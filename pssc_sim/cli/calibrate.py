@@ -186,6 +186,7 @@ def write_fit(result: Calibration, out: Path) -> list[Path]:
 
     from pssc_sim.cli.scenario import _folder
     from pssc_sim.output import write_figure, write_table
+    from pssc_sim.plot import plain
 
     folder = _folder(out)
     written = [write_table(result.table(), folder / "fit.csv")]
@@ -199,8 +200,8 @@ def write_fit(result: Calibration, out: Path) -> list[Path]:
         ax.plot(times, result.run[s.name].to_numpy(), label="fitted run")
         ax.plot(s.times, s.values, "o", markersize=3, color="black", label="data")
         stats = result.fit[s.name]
-        ax.set_title(f"{s.name}: R² {stats.r2:.3f}, MAPE {stats.mape:.1%}")
-        ax.set_xlabel(f"time ({units})" if units else "time")
+        ax.set_title(plain(f"{s.name}: R² {stats.r2:.3f}, MAPE {stats.mape:.1%}"))
+        ax.set_xlabel(plain(f"time ({units})" if units else "time"))
         ax.legend(loc="best", frameon=False)
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", s.name)
         written.append(write_figure(figure, folder / f"fit-{safe}.png"))

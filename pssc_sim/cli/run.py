@@ -79,7 +79,7 @@ def write_outputs(model: Model, results: Results, out: Path) -> list[Path]:
     from matplotlib.figure import Figure
 
     from pssc_sim.output import RUN_FILES, file_set, write_csv, write_figure
-    from pssc_sim.plot import plot_stocks, visible_stocks
+    from pssc_sim.plot import plain, plot_stocks, visible_stocks
 
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -90,11 +90,11 @@ def write_outputs(model: Model, results: Results, out: Path) -> list[Path]:
         ) from None
     figure = Figure(figsize=(8, 4.5), layout="constrained")
     ax = plot_stocks(results, visible_stocks(model), ax=figure.subplots())
-    ax.set_title(model.title or model.name)
-    ax.set_xlabel(f"time ({model.time.units})" if model.time.units else "time")
+    ax.set_title(plain(model.title or model.name))
+    ax.set_xlabel(plain(f"time ({model.time.units})" if model.time.units else "time"))
     units = _common_units(model, visible_stocks(model))
     if units:
-        ax.set_ylabel(units)
+        ax.set_ylabel(plain(units))
     with file_set(out, RUN_FILES) as staging:
         write_csv(results, staging / "results.csv")
         write_figure(figure, staging / "stocks.png")

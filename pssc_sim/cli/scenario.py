@@ -276,7 +276,7 @@ def write_run(result: ScenarioResult, out: Path, save_ensemble: bool = False) ->
         write_netcdf,
         write_table,
     )
-    from pssc_sim.plot import plot_panels
+    from pssc_sim.plot import plain, plot_panels
 
     folder = _folder(out)
     with file_set(folder, RUN_FILES) as staging:
@@ -288,7 +288,7 @@ def write_run(result: ScenarioResult, out: Path, save_ensemble: bool = False) ->
         if names:
             figure = Figure(figsize=(11, 3.2 * -(-len(names) // 3)), layout="constrained")
             plot_panels({result.name: result.results}, names, figure, _time_label(result))
-            figure.suptitle(f"{result.name} ({result.model.title or result.model.name})")
+            figure.suptitle(plain(f"{result.name} ({result.model.title or result.model.name})"))
             written.append(write_figure(figure, staging / "results.png"))
         if save_ensemble:
             attributes: dict[str, str | int | float] = {
@@ -336,6 +336,7 @@ def write_comparison(comparison: Comparison, out: Path) -> list[Path]:
     from matplotlib.figure import Figure
 
     from pssc_sim.output import COMPARISON_FILES, file_set, write_figure, write_table
+    from pssc_sim.plot import plain
     from pssc_sim.scenario.compare import Comparison
 
     folder = _folder(out)
@@ -344,7 +345,7 @@ def write_comparison(comparison: Comparison, out: Path) -> list[Path]:
     if names:
         trimmed = Comparison(comparison.runs, comparison.labels, names, comparison.times)
         trimmed.plot(figure)
-    figure.suptitle(" vs ".join(comparison.labels))
+    figure.suptitle(plain(" vs ".join(comparison.labels)))
     with file_set(folder, COMPARISON_FILES) as staging:
         write_table(comparison.table(), staging / "comparison.csv")
         write_figure(figure, staging / "comparison.png")

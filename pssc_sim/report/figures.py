@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from pssc_sim.ir.lowering import hidden
 from pssc_sim.ir.model import Measure
+from pssc_sim.plot import plain
 from pssc_sim.report.words import label, quantity
 from pssc_sim.scenario.reader import scenario_time
 from pssc_sim.scenario.targets import Target, TargetKind
@@ -108,13 +109,13 @@ def _ledger(result: ScenarioResult, measure: Measure, target: Target | None, rep
                  start=None if target is None else target.start,
                  by=None if target is None else target.by)
     for ax in axes:
-        ax.set_xlabel(_time_label(result))
+        ax.set_xlabel(plain(_time_label(result)))
     axes[0].legend(loc="best", fontsize="small")
     _observations(axes[1], result, measure, true)
     _dates(figure, result)
     units = (f" ({measure.meta.units})" if measure.meta.units not in ("", "dimensionless")
              and title == label(measure) else "")
-    figure.suptitle(f"{title}{units}")
+    figure.suptitle(plain(f"{title}{units}"))
     kind = "median and 5-95% / 25-75% bands of the ensemble" if result.is_ensemble else "one run"
     mark = "" if value is None else f"; the dashed red line is the target {value:.4g}"
     caption = f"{title}: reported ledger (left) and true ledger (right), {kind}{mark}."
@@ -163,7 +164,7 @@ def results_picture(result: ScenarioResult) -> Picture | None:
     figure = Figure(figsize=(9, 2.6 * -(-len(names) // 3)), layout="constrained")
     axes = plot_panels({result.name: result.results}, names, figure, _time_label(result))
     for ax, name in zip(axes, names, strict=True):
-        ax.set_title(_variable_label(result, name))
+        ax.set_title(plain(_variable_label(result, name)))
     _dates(figure, result)
     kind = ("fan charts: median, 5-95% and 25-75% of the members" if result.is_ensemble
             else "one run")
@@ -189,8 +190,8 @@ def comparison_picture(sections: Sequence[Section], measures: Sequence[str]) -> 
                 plot_variable(section.result.results, column, ax=ax, label=section.title,
                               color=colour)
         for ax, ledger in zip(row, ("reported", "true"), strict=True):
-            ax.set_title(f"{name}: {ledger}")
-            ax.set_xlabel(_time_label(sections[0].result))
+            ax.set_title(plain(f"{name}: {ledger}"))
+            ax.set_xlabel(plain(_time_label(sections[0].result)))
         row[0].legend(loc="best", fontsize="small")
     _dates(figure, sections[0].result)
     return Picture("Each measure across the scenarios: the reported ledger (left) and the true "

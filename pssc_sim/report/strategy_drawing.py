@@ -23,6 +23,7 @@ import numpy as np
 
 from pssc_sim.errors import ParameterError
 from pssc_sim.ir.causal import Polarity
+from pssc_sim.plot import plain
 from pssc_sim.report.strategy_map import TIERS, MapLink, MapMeasure, StrategyMap
 from pssc_sim.report.words import points, quantity
 
@@ -199,7 +200,7 @@ def draw_strategy_map(strategy: StrategyMap, *, ax: Any = None) -> Any:
              for name in strategy.measures}
     for index, link in enumerate(strategy.links):
         _draw_link(ax, strategy, link, index, positions, texts)
-    ax.text(low[0] + 0.1, high[1] - 0.1, strategy.title, fontsize=_FONT_SIZE + 3, va="top",
+    ax.text(low[0] + 0.1, high[1] - 0.1, plain(strategy.title), fontsize=_FONT_SIZE + 3, va="top",
             fontweight="bold")
     ax.text(low[0] + 0.1, high[1] - 0.38, "+ same direction, \u2212 opposite, ? depends on the "
             "state (the sign in the run in brackets); dashed: feedback down the map; red "
@@ -219,7 +220,7 @@ def _draw_tiers(ax: Any, strategy: StrategyMap, positions: Mapping[str, np.ndarr
 
 def _draw_box(ax: Any, measure: MapMeasure, centre: np.ndarray) -> Any:
     edge = _RISK if measure.harm is not None else "#444444"
-    text = ax.text(float(centre[0]), float(centre[1]), box_text(measure), ha="center",
+    text = ax.text(float(centre[0]), float(centre[1]), plain(box_text(measure)), ha="center",
                    va="center", fontsize=_FONT_SIZE, zorder=4, linespacing=1.2,
                    color=_RISK if measure.harm is not None else "#111111",
                    bbox={"boxstyle": f"round,pad={_PAD * 72 / _FONT_SIZE:.2f}",
@@ -271,13 +272,17 @@ def link_title(link: MapLink) -> str:
 def measure_title(measure: MapMeasure) -> str:
     """The hover text of a box."""
     parts = [f"{measure.name} ({measure.tier.replace('_', ' ')}, {measure.better} is better)"]
-    if measure.at is not None:
+    if measure.when:
+        parts.append(f"values at {measure.when}")
+    elif measure.at is not None:
         parts.append(f"values at time {number(measure.at)}")
     if measure.gap is not None:
-        parts.append(f"reported minus true: {number(measure.gap)} {measure.units}".rstrip())
+        gap = (points(measure.gap) if measure.kind == "threshold share"
+               else quantity(measure.gap, measure.units))
+        parts.append(f"reported minus true: {gap}")
     if measure.harm is not None:
-        parts.append(f"true value ends {number(measure.harm)} {measure.units} worse than in the "
-                     "same scenario without targets".replace("  ", " "))
+        parts.append(f"true value ends {quantity(measure.harm, measure.units)} worse than in "
+                     "the same scenario without targets")
     return "; ".join(parts)
 
 

@@ -77,6 +77,7 @@ class MapMeasure:
     relative_harm: float | None = None
     mechanisms: tuple[str, ...] = ()
     kind: str | None = None  # the target's kind; a threshold share's values are shares
+    when: str = ""  # ``at`` as a reader says it: a date where the model has ``time.origin``
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,9 +282,12 @@ def scenario_map(result: ScenarioResult, card: Scorecard, *,
     """
     from pssc_sim.analysis.dominance import dominance_outputs
     from pssc_sim.ir.causal import causal_graph
+    from pssc_sim.report.words import when
+    from pssc_sim.scenario.reader import scenario_time
     from pssc_sim.scorecard.scoring import with_columns
 
     model = result.model
+    time = scenario_time(result.scenario, model)
     full = with_columns(result, dominance_outputs(model), max_memory=max_memory)
     consequences = {c.measure: c for c in card.consequences}
     at_work = mechanisms_at_work(full)
@@ -295,7 +299,8 @@ def scenario_map(result: ScenarioResult, card: Scorecard, *,
             measure.name, tier(measure), label_of(measure), measure.meta.units,
             measure.better.value, row.at, row.reported, row.true, row.target, row.rag, row.gap,
             None if harm is None else abs(harm.change), None if harm is None else harm.relative,
-            tuple(at_work.get(measure.name, ())), row.kind)
+            tuple(at_work.get(measure.name, ())), row.kind,
+            "" if row.at is None else when(time, row.at))
     return model_map(model, causal_graph(model), run_signs=run_signs(full), boxes=boxes)
 
 
