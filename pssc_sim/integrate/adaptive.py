@@ -94,7 +94,7 @@ def run_adaptive(
         )
     reject_discrete(compiled, method)
     members = p.shape[1]
-    values = np.empty((grid.save_times().size, len(compiled.outputs), members))
+    values = options.allocate((grid.save_times().size, len(compiled.outputs), members))
     report = ProgressReport(options.progress, grid, members)
     with threadpool_limits(limits=1), np.errstate(all="ignore"):
         for start in range(0, members, options.chunk):

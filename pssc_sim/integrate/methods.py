@@ -37,7 +37,7 @@ def _fixed(tableau: Tableau) -> Runner:
     def run(compiled: CompiledModel, p: np.ndarray, grid: Grid,
             options: SolverOptions) -> tuple[np.ndarray, np.ndarray]:
         return saved_times(grid), run_fixed_step(compiled, p, grid, tableau, options.chunk,
-                                                  options.progress)
+                                                  options.progress, options.allocate)
 
     return run
 
