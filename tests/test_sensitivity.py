@@ -221,6 +221,11 @@ def test_cli_out_writes_indices_and_index_over_time(linear: Path, tmp_path: Path
         assert (out / name).stat().st_size > 0
     header = (out / "over_time.csv").read_text().splitlines()[0]
     assert header == "time,parameter,S1,S1_conf,ST,ST_conf"
+    # a second analysis replaces the whole set: no index over time is left from the first
+    (out / "notes.txt").write_text("mine")
+    assert main(["sensitivity", str(linear), "--output", "x", "--samples", "32",
+                 "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["indices.csv", "indices.png", "notes.txt"]
 
 
 def test_methods_table_lists_the_three_methods() -> None:

@@ -181,13 +181,26 @@ def _check_scenario_path(path: Path) -> None:
 
 def write_fit(result: Calibration, out: Path) -> list[Path]:
     """Write ``fit.csv``, ``fit-<series>.png`` and for MCMC ``posterior.csv``; return them."""
+
+    from pssc_sim.cli.scenario import _folder
+    from pssc_sim.output import file_set
+
+    folder = _folder(out)
+    series = result.problem.observations.series
+    pictures = {s.name: "fit-" + re.sub(r"[^A-Za-z0-9_.-]", "_", s.name) + ".png"
+                for s in series}
+    names = ["fit.csv", *pictures.values(), "posterior.csv"]
+    with file_set(folder, names) as staging:  # moved in together: never a mix of two fits
+        written = _write_fit(result, staging, pictures)
+    return [folder / path.name for path in written]
+
+
+def _write_fit(result: Calibration, folder: Path, pictures: dict[str, str]) -> list[Path]:
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from pssc_sim.cli.scenario import _folder
     from pssc_sim.output import write_figure, write_table
 
-    folder = _folder(out)
     written = [write_table(result.table(), folder / "fit.csv")]
     units = result.problem.time.units
     for s in result.problem.observations.series:
@@ -202,8 +215,7 @@ def write_fit(result: Calibration, out: Path) -> list[Path]:
         ax.set_title(f"{s.name}: R² {stats.r2:.3f}, MAPE {stats.mape:.1%}")
         ax.set_xlabel(f"time ({units})" if units else "time")
         ax.legend(loc="best", frameon=False)
-        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", s.name)
-        written.append(write_figure(figure, folder / f"fit-{safe}.png"))
+        written.append(write_figure(figure, folder / pictures[s.name]))
     if result.samples is not None:
         samples = pd.DataFrame(result.samples, columns=list(result.problem.names))
         written.append(write_table(samples, folder / "posterior.csv"))

@@ -168,18 +168,21 @@ def write_sensitivity(result: SensitivityResult, folder: Path) -> list[Path]:
     for an index over time) to ``folder``; return the paths."""
     import pandas as pd
 
-    from pssc_sim.output import write_figure, write_table
+    from pssc_sim.output import file_set, write_figure, write_table
 
     _make_folder(folder, "--out")
     table = pd.DataFrame([{"parameter": p, **values} for p, values in result.indices.items()])
-    paths = [write_table(table, folder / "indices.csv"),
-             write_figure(_bar_chart(result), folder / "indices.png")]
-    if result.times is not None:
-        rows = [{"time": t, "parameter": p, **{k: float(v[i]) for k, v in series.items()}}
-                for p, series in result.over_time.items() for i, t in enumerate(result.times)]
-        paths += [write_table(pd.DataFrame(rows), folder / "over_time.csv"),
-                  write_figure(_over_time_chart(result), folder / "over_time.png")]
-    return paths
+    names = ["indices.csv", "indices.png", "over_time.csv", "over_time.png"]
+    with file_set(folder, names) as staging:  # moved in together: never a mix of two analyses
+        write_table(table, staging / "indices.csv")
+        write_figure(_bar_chart(result), staging / "indices.png")
+        if result.times is not None:
+            rows = [{"time": t, "parameter": p, **{k: float(v[i]) for k, v in series.items()}}
+                    for p, series in result.over_time.items()
+                    for i, t in enumerate(result.times)]
+            write_table(pd.DataFrame(rows), staging / "over_time.csv")
+            write_figure(_over_time_chart(result), staging / "over_time.png")
+    return [folder / name for name in names[: 4 if result.times is not None else 2]]
 
 
 def _main_indices(method: str) -> list[tuple[str, str | None]]:
