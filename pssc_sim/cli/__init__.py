@@ -202,9 +202,23 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
                 "mechanisms": mechanisms.command_mechanisms,
                 "calibrate": calibrate.command_calibrate, **inference.HANDLERS}
     if args.command in handlers:
-        return handlers[args.command](args)
+        with _runs_limited(args):
+            return handlers[args.command](args)
     raise UsageError(f"a command is required (got none). Use one of: run, methods, "
                      f"{', '.join(handlers)}; see '{PROG} --help'")
+
+
+@contextmanager
+def _runs_limited(args: argparse.Namespace) -> Iterator[None]:
+    """Every run the command makes may use ``--max-memory`` (when the command has it and it is
+    given), also runs made deep inside a report, a demo or an analysis."""
+    if getattr(args, "max_memory", None) is None:
+        yield
+        return
+    from pssc_sim.integrate.budget import limit_runs
+
+    with limit_runs(scenario.memory_limit(args)):
+        yield
 
 
 def _fail(error: BaseException | str, status: int, stream: TextIO | None = None) -> int:

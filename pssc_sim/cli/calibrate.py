@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from pssc_sim.cli.scenario import as_scenario, progress
+from pssc_sim.cli.scenario import add_memory_option, as_scenario, progress
 from pssc_sim.inference.catalogue import CALIBRATION_METHODS
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
                     "or by MCMC, and print the estimates with 95% intervals, the correlation "
                     "warnings, and the fit of each series (R², MAPE, RMSE, Theil's U^M, U^S, "
                     "U^C). Every batch of runs is one vectorised ensemble.")
+    add_memory_option(command)
     command.add_argument("model", metavar="MODEL_OR_SCENARIO",
                          help="a scenario file, a model .yaml file, or a folder holding model.yaml")
     command.add_argument("--data", required=True, metavar="CSV",

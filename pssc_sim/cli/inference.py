@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from pssc_sim.cli.scenario import progress
+from pssc_sim.cli.scenario import add_memory_option, progress
 
 if TYPE_CHECKING:
     from pssc_sim.inference.design import Experiment, Statistic
@@ -40,6 +40,7 @@ def _add_sensitivity(commands: argparse._SubParsersAction) -> None:  # type: ign
                     "intervals, Morris mu_star and sigma, or FAST S1 and ST. With --out, write "
                     "DIR/indices.csv and DIR/indices.png (and the index over time with "
                     "--over-time).")
+    add_memory_option(command)
     command.add_argument("model", metavar="SCENARIO",
                          help="a scenario file, a model .yaml file or a model folder")
     command.add_argument("--output", required=True, metavar="NAME",
@@ -74,6 +75,7 @@ def _add_optimize(commands: argparse._SubParsersAction) -> None:  # type: ignore
                     "generation run as one ensemble, for the best value of an objective, "
                     "subject to constraints; optionally over the scenario's uncertainty "
                     "ensemble (the mean or a percentile across its members).")
+    add_memory_option(command)
     command.add_argument("model", metavar="SCENARIO",
                          help="a scenario file, a model .yaml file or a model folder")
     command.add_argument("--objective", required=True, metavar="TEXT",

@@ -37,6 +37,9 @@ import math
 import os
 import re
 import resource
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from pssc_sim.errors import ParameterError
@@ -69,6 +72,10 @@ SMALL_RUN = 32 * 1024**2
 ENVIRONMENT = "PSSC_MAX_MEMORY"
 #: Unit samples, their sorting and mapping through inverse CDFs: arrays of the sample's size.
 SAMPLING_COPIES = 6
+
+
+#: The limit that :func:`limit_runs` sets for the runs of a block (None: not set).
+_SCOPED_LIMIT: ContextVar[int | None] = ContextVar("pssc_sim_memory_limit", default=None)
 
 
 class ResourceLimitError(ParameterError):
@@ -135,9 +142,33 @@ def default_memory_limit() -> int:
 
 
 def configured_limit() -> int | None:
-    """The limit set in the environment variable :data:`ENVIRONMENT`, or None."""
+    """The limit set for the runs of the current block (:func:`limit_runs`), else in the
+    environment variable :data:`ENVIRONMENT`, or None."""
+    scoped = _SCOPED_LIMIT.get()
+    if scoped is not None:
+        return scoped
     text = os.environ.get(ENVIRONMENT)
     return None if text is None else parse_size(text, ENVIRONMENT)
+
+
+@contextmanager
+def limit_runs(limit: int | None) -> Iterator[None]:
+    """Within the block, every run given no limit of its own may use ``limit`` bytes (None:
+    leave the default as it is). A command that runs many scenarios (a report, a demo, an
+    analysis) sets its ``--max-memory`` this way.
+
+    >>> with limit_runs(2**30):
+    ...     default_memory_limit()
+    1073741824
+    """
+    if limit is None:
+        yield
+        return
+    token = _SCOPED_LIMIT.set(limit)
+    try:
+        yield
+    finally:
+        _SCOPED_LIMIT.reset(token)
 
 
 def _available_memory() -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -259,7 +258,7 @@ def plan_run(compiled: CompiledModel, grid: Grid, method: str, members: int, chu
     to use, and whether an ensemble keeps its outputs on disk (:func:`budget.plan`)."""
     counts = run_counts(compiled, grid, method, members, n_sampled)
     budget.check_steps(counts, grid.dt, (grid.start, grid.stop))
-    if max_memory is None and budget.ENVIRONMENT not in os.environ:
+    if max_memory is None and budget.configured_limit() is None:
         small = budget.estimate(counts, chunk)
         if small.total <= budget.SMALL_RUN:
             return small  # fits anywhere: the machine's memory need not be read
