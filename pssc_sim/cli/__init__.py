@@ -42,9 +42,11 @@ from pssc_sim.cli.common import (
     PROG,
     Parser,
     UsageError,
+    VisibleText,
     check_method,
     parse_assignments,
     time_overrides,
+    visible,
 )
 from pssc_sim.errors import PsscSimError, SimulationError
 
@@ -109,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     euler ...
     0
     """
+    stdout = sys.stdout
+    sys.stdout = VisibleText(stdout)
     try:
         with _terminate_as_interrupt():
             return _dispatch(build_parser(), argv)
@@ -127,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("interrupted (SIGINT); no output was left half written", EXIT_INTERRUPTED)
     except Terminated:
         return _fail("terminated (SIGTERM); no output was left half written", EXIT_TERMINATED)
+    finally:
+        sys.stdout = stdout
 
 
 class Terminated(BaseException):
@@ -222,7 +228,7 @@ def _runs_limited(args: argparse.Namespace) -> Iterator[None]:
 
 
 def _fail(error: BaseException | str, status: int, stream: TextIO | None = None) -> int:
-    text = " ".join(str(error).split())  # one line, whatever the message holds
+    text = visible(" ".join(str(error).split()))  # one line, whatever the message holds
     print(f"{PROG}: error: {text}", file=stream or sys.stderr)
     return status
 
