@@ -56,7 +56,8 @@ SOLVERS: Mapping[str, type[OdeSolver]] = MappingProxyType(
         "radau": Radau,
     }
 )
-#: Methods that ask for a Jacobian.
+#: Methods that ask for a Jacobian (``Method.implicit`` in the registry says the same, for
+#: callers that should not load scipy's solvers).
 IMPLICIT: frozenset[str] = frozenset({"lsoda", "bdf", "radau"})
 #: Up to this many unknowns a dense Jacobian (LU in LAPACK) beats a sparse one (SuperLU).
 DENSE_LIMIT = 100

@@ -13,7 +13,6 @@ from numpy.typing import ArrayLike
 from pssc_sim.compile.compiler import CompiledModel, compile_model
 from pssc_sim.errors import ParameterError, did_you_mean
 from pssc_sim.integrate import budget, storage
-from pssc_sim.integrate.adaptive import IMPLICIT
 from pssc_sim.integrate.fixed import DEFAULT_CHUNK
 from pssc_sim.integrate.grid import Grid
 from pssc_sim.integrate.methods import METHODS, SolverOptions
@@ -246,7 +245,7 @@ def run_counts(compiled: CompiledModel, grid: Grid, method: str, members: int,
         members=members, n_outputs=len(compiled.outputs),
         n_parameters=len(compiled.parameter_names), n_stocks=compiled.n_stocks,
         n_discrete=compiled.n_discrete, n_rows=min(rows, steps + 1) if fixed else rows,
-        n_steps=steps, fixed_step=fixed, implicit=method in IMPLICIT,
+        n_steps=steps, fixed_step=fixed, implicit=METHODS[method].implicit,
         scalar=members == 1 and not compiled.model.dimensions, n_sampled=n_sampled,
         n_pipelines=len(compiled.fixed_delays) if fixed else 0)
 
