@@ -286,3 +286,11 @@ def test_a_model_with_nothing_to_vary_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ps.ParameterError, match=r"model.yaml: nothing to vary \(got no "
                                                 r"parameter with a range"):
         sensitivity(Experiment.load(path), "x", samples=16)
+
+
+@pytest.mark.parametrize(("method", "samples"), [("sobol", 128), ("fast", 130)])
+def test_the_same_seed_gives_the_same_confidence_intervals(linear: Path, method: str,
+                                                            samples: int) -> None:
+    first, second = (sensitivity(Experiment.load(linear), "y", method=method, samples=samples,
+                                 seed=0) for _ in range(2))
+    assert first.indices == second.indices
