@@ -250,19 +250,16 @@ def test_risks_are_the_measures_that_end_worse_than_without_targets() -> None:
 
 def test_every_run_the_map_makes_keeps_to_the_memory_limit(
         capsys: pytest.CaptureFixture[str]) -> None:
-    from pssc_sim.integrate.budget import ResourceLimitError
+    from pssc_sim.integrate.budget import ResourceLimitError, limit_runs
     from pssc_sim.report.strategy_map import scenario_map
-    from pssc_sim.scorecard.scoring import scorecard
 
     path = ROOT / "scenarios" / "waiting_list" / "target-blame.yaml"
     result = Scenario.load(path).run()
-    tiny = 64 * 1024
-    with pytest.raises(ResourceLimitError, match="over the memory limit of 64 KiB"):
-        scorecard(result, max_memory=tiny)  # the same scenario run without targets
-    card = scorecard(result)
+    card = result.scorecard()
     assert not set(dominance_outputs(result.model)) <= set(result.results.names)
-    with pytest.raises(ResourceLimitError, match="over the memory limit of 64 KiB"):
-        scenario_map(result, card, max_memory=tiny)  # the run again, recording every variable
+    with limit_runs(64 * 1024), pytest.raises(ResourceLimitError,
+                                              match="over the memory limit of 64 KiB"):
+        scenario_map(result, card)  # the run again, recording every variable
     assert main(["strategy-map", str(path), "--json", "--max-memory", "64KiB"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from pssc_sim.cli.common import EXIT_OK, UsageError
-from pssc_sim.cli.scenario import add_memory_option, memory_limit
+from pssc_sim.cli.scenario import add_memory_option
 
 if TYPE_CHECKING:
     from pssc_sim.report.strategy_map import StrategyMap
@@ -37,9 +37,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     add_memory_option(command)
 
 
-def strategy_map_of(path: str, *, max_memory: int | None = None) -> StrategyMap:
-    """The strategy map of a scenario file, a model (run as it is) or a diagram file; the runs
-    it needs may use ``max_memory`` bytes each (default: a safe share of the machine)."""
+def strategy_map_of(path: str) -> StrategyMap:
+    """The strategy map of a scenario file, a model (run as it is) or a diagram file.
+
+    Its runs (the scenario, the scenario without targets, the scenario recording every variable)
+    keep to the memory limit of the block (:func:`~pssc_sim.integrate.budget.limit_runs`, which
+    ``pssc`` sets from ``--max-memory``)."""
     from pssc_sim.cli.scenario import as_scenario
     from pssc_sim.ir.causal import causal_graph
     from pssc_sim.parse.cld_file import is_cld_document, load_cld_file, load_cld_perspectives
@@ -48,7 +51,6 @@ def strategy_map_of(path: str, *, max_memory: int | None = None) -> StrategyMap:
     from pssc_sim.report.strategy_map import diagram_map, model_map, scenario_map
     from pssc_sim.scenario.reader import is_scenario_file
     from pssc_sim.scenario.runner import run
-    from pssc_sim.scorecard.scoring import scorecard
 
     if not is_scenario_file(path):
         file = resolve_model_path(path)
@@ -60,9 +62,8 @@ def strategy_map_of(path: str, *, max_memory: int | None = None) -> StrategyMap:
     model = scenario.load_model()
     if not model.measures:
         return model_map(model, causal_graph(model))  # refuses: no measures to draw
-    result = run(scenario, max_memory=max_memory)
-    card = scorecard(result, max_memory=max_memory)
-    return scenario_map(result, card, max_memory=max_memory)
+    result = run(scenario)
+    return scenario_map(result, result.scorecard())
 
 
 def command_strategy_map(args: argparse.Namespace, stream: TextIO | None = None) -> int:
@@ -74,7 +75,7 @@ def command_strategy_map(args: argparse.Namespace, stream: TextIO | None = None)
                          "-o map.svg, --json, or both")
     if args.output is not None:
         check_format(args.output)
-    strategy = strategy_map_of(args.model, max_memory=memory_limit(args))
+    strategy = strategy_map_of(args.model)
     out = stream or sys.stdout
     if args.output is not None:
         path = save_strategy_map(strategy, args.output)

@@ -273,12 +273,11 @@ def diagram_map(graph: CausalGraph, perspectives: Mapping[str, str], title: str 
     return StrategyMap(title, measures, links, _tiers(measures))
 
 
-def scenario_map(result: ScenarioResult, card: Scorecard, *,
-                 max_memory: int | None = None) -> StrategyMap:
+def scenario_map(result: ScenarioResult, card: Scorecard) -> StrategyMap:
     """The strategy map of a run: values, status, gaps, risks and gaming mechanisms at work.
 
-    The run is repeated once (same seed, in at most ``max_memory`` bytes) when it did not record
-    every variable, since the signs of state-dependent links and the gaming effort need them.
+    The run is repeated once (same seed) when it did not record every variable, since the signs
+    of state-dependent links and the gaming effort need them.
     """
     from pssc_sim.analysis.dominance import dominance_outputs
     from pssc_sim.ir.causal import causal_graph
@@ -288,7 +287,7 @@ def scenario_map(result: ScenarioResult, card: Scorecard, *,
 
     model = result.model
     time = scenario_time(result.scenario, model)
-    full = with_columns(result, dominance_outputs(model), max_memory=max_memory)
+    full = with_columns(result, dominance_outputs(model))
     consequences = {c.measure: c for c in card.consequences}
     at_work = mechanisms_at_work(full)
     boxes: dict[str, MapMeasure] = {}

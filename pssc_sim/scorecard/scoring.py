@@ -151,10 +151,8 @@ def needed_columns(model: Model, targets: tuple[Target, ...]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def with_columns(result: ScenarioResult, names: list[str], *,
-                 max_memory: int | None = None) -> ScenarioResult:
-    """``result``, or the same run again (same seed, in at most ``max_memory`` bytes) recording
-    ``names`` as well."""
+def with_columns(result: ScenarioResult, names: list[str]) -> ScenarioResult:
+    """``result``, or the same run again (same seed) recording ``names`` as well."""
     from pssc_sim.scenario.runner import run
 
     if all(n in result.results.names for n in names):
@@ -162,28 +160,26 @@ def with_columns(result: ScenarioResult, names: list[str], *,
     scenario = result.scenario
     if result.seed is not None:
         scenario = scenario.with_uncertainty(seed=result.seed)
-    return run(scenario, record=names, max_memory=max_memory)
+    return run(scenario, record=names)
 
 
-def scorecard(result: ScenarioResult, against: ScenarioResult | None = None, *,
-              max_memory: int | None = None) -> Scorecard:
+def scorecard(result: ScenarioResult, against: ScenarioResult | None = None) -> Scorecard:
     """The scorecard of ``result``; unintended consequences against ``against`` (default: the
-    same scenario without targets, with the same ensemble seed). Runs it has to make may use
-    ``max_memory`` bytes each (default: a safe share of the machine)."""
+    same scenario without targets, with the same ensemble seed)."""
     targets = result.scenario.targets
-    result = with_columns(result, needed_columns(result.model, targets), max_memory=max_memory)
+    result = with_columns(result, needed_columns(result.model, targets))
     if against is None and targets:
         plain = result.scenario.without_targets().with_name(f"{result.name} without targets")
         if result.seed is not None:
             plain = plain.with_uncertainty(seed=result.seed)
-        against = plain.run(max_memory=max_memory)
+        against = plain.run()
     by_measure = {t.measure: t for t in targets}
     order = {p: i for i, p in enumerate(Perspective)}
     measures = sorted(result.model.measures, key=lambda m: order[m.perspective])
     rows = tuple(score(result, m, by_measure.get(m.name)) for m in measures)
     consequences: tuple[Consequence, ...] = ()
     if against is not None:
-        against = with_columns(against, needed_columns(against.model, ()), max_memory=max_memory)
+        against = with_columns(against, needed_columns(against.model, ()))
         consequences = unintended(result, against)
     return Scorecard(result.name, None if against is None else against.name,
                      result.results.n_members, rows, consequences)
