@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -115,7 +116,7 @@ def simulate(model: Model | CompiledModel | str | Path,
              params: Mapping[str, ArrayLike] | None = None, *, method: str = "euler",
              time: Mapping[str, float] | None = None, outputs: Sequence[str] | None = None,
              rtol: float = 1e-6, atol: float = 1e-9, chunk: int = DEFAULT_CHUNK,
-             progress: Progress | None = None) -> Results:
+             progress: Progress | None = None, scheduler: Any = None) -> Results:
     """Run a model, or an ensemble of it in one vectorised call.
 
     Parameters
@@ -139,6 +140,11 @@ def simulate(model: Model | CompiledModel | str | Path,
         Called now and then (at most every 0.1 s) with the fraction of the run done, from 0 to
         1: the time reached over the span, across the chunks of an ensemble; last with ``1.0``.
         Nothing is printed: a command-line tool draws its own bar from it.
+    scheduler
+        Run the members on a Dask cluster (see :mod:`pssc_sim.integrate.distributed`): the
+        address of a scheduler (``tcp://host:8786``), a number of local worker processes
+        (``2`` or ``"processes:2"``), or a ``distributed.Client``. The values are bit-identical
+        to a run in this process. ``None`` (default) runs here.
 
     Examples
     --------
@@ -169,6 +175,11 @@ def simulate(model: Model | CompiledModel | str | Path,
     p = parameter_array(compiled, params)
     grid = make_grid(compiled.model, time)
     options = SolverOptions(rtol=rtol, atol=atol, chunk=chunk, progress=progress)
-    times, values = METHODS[method].run(compiled, p, grid, options)
+    if scheduler is None:
+        times, values = METHODS[method].run(compiled, p, grid, options)
+    else:
+        from pssc_sim.integrate.distributed import run_on_cluster
+
+        times, values = run_on_cluster(scheduler, compiled, p, grid, method, options)
     return Results(times, compiled.outputs, values, compiled.parameter_names, p, method,
                    compiled.model.name)

@@ -342,11 +342,11 @@ class Scenario:
         """Raise unless every name the scenario uses exists in its model."""
         reader.check_scenario_names(self, model if model is not None else self.load_model())
 
-    def run(self, *, chunk: int = 4096) -> ScenarioResult:
+    def run(self, *, chunk: int = 4096, scheduler: Any = None) -> ScenarioResult:
         """Run the scenario: one run, or the whole ensemble in one vectorised call."""
         from pssc_sim.scenario.runner import run
 
-        return run(self, chunk=chunk)
+        return run(self, chunk=chunk, scheduler=scheduler)
 
     def to_document(self) -> dict[str, Any]:
         """The scenario as a scenario-file mapping (a :class:`Model` object is named only)."""

@@ -199,11 +199,13 @@ def model_distribution(model: Model, parameter: Parameter) -> Distribution:
 
 
 def run(scenario: Scenario, *, chunk: int = 4096, record: Sequence[str] = (),
-        progress: Progress | None = None) -> ScenarioResult:
+        progress: Progress | None = None, scheduler: Any = None) -> ScenarioResult:
     """Run ``scenario``; an ensemble runs as one vectorised :func:`simulate` call.
 
     ``record`` names variables to record besides the scenario's outputs (hidden ones too, such
-    as the threshold shares a scorecard reads). ``progress`` is passed to :func:`simulate`.
+    as the threshold shares a scorecard reads). ``progress`` and ``scheduler`` (a Dask cluster,
+    see :mod:`pssc_sim.integrate.distributed`) are passed to :func:`simulate`. The members are
+    drawn here, before anything runs, so an ensemble is the same wherever it runs.
     """
     base = scenario.load_model()
     scenario.check(base)
@@ -228,7 +230,7 @@ def run(scenario: Scenario, *, chunk: int = 4096, record: Sequence[str] = (),
         outputs = tuple(dict.fromkeys([*chosen, *record]))
     results = simulate(model, params, method=scenario.method or "euler",
                        time=dict(scenario.time) or None, outputs=outputs, chunk=chunk,
-                       progress=progress)
+                       progress=progress, scheduler=scheduler)
     return ScenarioResult(scenario, results, model, samples, seed)
 
 

@@ -1,0 +1,289 @@
+"""Ensembles on a Dask cluster: members cut into blocks, each block a task on a worker.
+
+:func:`~pssc_sim.simulate` takes ``scheduler=``: the address of a running scheduler
+(``tcp://host:8786``, a cluster started with ``dask scheduler`` and ``dask worker``), a number of
+local worker processes (``4`` or ``"processes:4"``: a :class:`distributed.LocalCluster` on
+127.0.0.1, one thread per process, no dashboard, closed when the call ends), or a
+:class:`distributed.Client` the caller manages. A client merely in scope is not used: the
+cluster is always named explicitly, so that a script never sends work somewhere by surprise.
+
+What travels to the workers is data, never generated code: the model (the validated IR, pickled,
+a few kilobytes; sent once per call and shared by every task) and each block's rows of the
+parameter matrix. A worker compiles the kernel itself, once per process, cached under a hash of
+the pickled model and the recorded outputs (:func:`run_block`). The parameter matrix is drawn on
+the client before anything is sent, and the integrators are deterministic and treat members one
+by one (the fixed-step methods) or chunk by chunk (the adaptive ones, whose step control spans a
+chunk: blocks are whole multiples of ``chunk``), so the values are bit-identical to a run in one
+process whatever the number of workers, the block size or the order blocks finish in. A worker
+that dies loses nothing: the scheduler runs its blocks again elsewhere, and they give the same
+values.
+
+Dask is imported only when a cluster is asked for (``pip install pssc_sim[distributed]``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import re
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pssc_sim.compile.compiler import CompiledModel, compile_model
+from pssc_sim.errors import ParameterError
+from pssc_sim.integrate.grid import Grid
+from pssc_sim.integrate.methods import METHODS, SolverOptions
+from pssc_sim.integrate.progress import ProgressReport
+from pssc_sim.ir.model import Model
+
+#: Seconds to wait for a scheduler to answer before giving up.
+CONNECT_TIMEOUT = 5.0
+
+#: Kernels a worker process keeps compiled (the least recently used go first).
+KERNEL_CACHE = 8
+
+#: ``scheduler=``: an address, a number of local worker processes, or a ``distributed.Client``.
+Scheduler = Any
+
+_PROCESSES = re.compile(r"processes:(\d+)")
+_ADDRESS = re.compile(r"(tcp|tls|inproc|ucx|ws|wss)://\S+")
+
+
+class SchedulerError(ParameterError):
+    """A cluster that cannot be used: a malformed address, or a scheduler that does not answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where to run, as parsed from ``scheduler=``: an ``address``, or ``workers`` local worker
+    processes, or a ``client`` already connected."""
+
+    address: str | None = None
+    workers: int | None = None
+    client: Any = None
+
+
+def parse_scheduler(spec: Scheduler, where: str = "scheduler") -> Target:
+    """``spec`` checked and classified (no connection is made).
+
+    >>> parse_scheduler("processes:2").workers, parse_scheduler(3).workers
+    (2, 3)
+    >>> parse_scheduler("tcp://127.0.0.1:8786").address
+    'tcp://127.0.0.1:8786'
+    >>> parse_scheduler("somewhere")
+    Traceback (most recent call last):
+    ...
+    pssc_sim.integrate.distributed.SchedulerError: scheduler: not a scheduler address (got \
+'somewhere'). Give tcp://HOST:PORT, a number of local worker processes, or processes:N
+    """
+    if isinstance(spec, bool):
+        raise SchedulerError(f"{where}: expected an address or a number of workers (got "
+                             f"{spec!r}). Give tcp://HOST:PORT or a number of worker processes")
+    if isinstance(spec, int):
+        return Target(workers=_workers(spec, where))
+    if isinstance(spec, str):
+        text = spec.strip()
+        found = _PROCESSES.fullmatch(text)
+        if found:
+            return Target(workers=_workers(int(found.group(1)), where))
+        if text.isdigit():
+            return Target(workers=_workers(int(text), where))
+        if _ADDRESS.fullmatch(text):
+            return Target(address=text)
+        raise SchedulerError(f"{where}: not a scheduler address (got {spec!r}). Give "
+                             "tcp://HOST:PORT, a number of local worker processes, or "
+                             "processes:N")
+    if type(spec).__name__ == "Client" and hasattr(spec, "submit"):
+        return Target(client=spec)
+    raise SchedulerError(f"{where}: expected an address, a number of workers or a "
+                         f"distributed.Client (got {type(spec).__name__}). Give e.g. "
+                         "tcp://HOST:PORT")
+
+
+def _workers(count: int, where: str) -> int:
+    if not 1 <= count <= 1024:
+        raise SchedulerError(f"{where}: the number of worker processes must be 1 to 1024 (got "
+                             f"{count}). Give e.g. 2")
+    return count
+
+
+def _dask() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise SchedulerError("scheduler: running on a cluster needs dask and distributed (got "
+                             "them not installed). Install pssc_sim[distributed]") from None
+    return distributed
+
+
+@contextmanager
+def connect(spec: Scheduler, *, timeout: float = CONNECT_TIMEOUT,
+            where: str = "scheduler") -> Iterator[Any]:
+    """A ``distributed.Client`` for ``spec``, closed on leaving (a given client is left open).
+
+    A local cluster listens on 127.0.0.1 only, with one single-threaded process per worker and
+    no dashboard. A scheduler that does not answer within ``timeout`` seconds is a
+    :class:`SchedulerError`.
+    """
+    target = parse_scheduler(spec, where)
+    if target.client is not None:
+        yield target.client
+        return
+    distributed = _dask()
+    if target.workers is not None:
+        cluster = distributed.LocalCluster(n_workers=target.workers, processes=True,
+                                           threads_per_worker=1, dashboard_address=None,
+                                           host="127.0.0.1", silence_logs=40,
+                                           # the scheduler's small HTTP server (health and
+                                           # metrics) on a free port of 127.0.0.1 too
+                                           scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
+        try:
+            with distributed.Client(cluster) as client:
+                yield client
+        finally:
+            cluster.close()
+        return
+    try:
+        client = distributed.Client(target.address, timeout=timeout)
+    except (OSError, TimeoutError) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        if len(reason) > 160:
+            reason = reason[:157] + "..."
+        raise SchedulerError(f"{where}: no scheduler answered at {target.address} within "
+                             f"{timeout:g} s (got {reason}). Start one with 'dask scheduler' "
+                             "or check the address") from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def model_document(model: Model) -> bytes:
+    """The model as sent to workers: its IR, pickled (data only; no generated code)."""
+    return pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def kernel_key(document: bytes, outputs: tuple[str, ...]) -> str:
+    """The key a worker caches a compiled kernel under: a hash of the model and its outputs."""
+    digest = hashlib.sha256(document)
+    digest.update("\0".join(outputs).encode())
+    return digest.hexdigest()
+
+
+_KERNELS: OrderedDict[str, CompiledModel] = OrderedDict()
+
+
+def worker_kernel(key: str, document: bytes, outputs: tuple[str, ...]) -> CompiledModel:
+    """The compiled kernel of a model document, compiled once per worker process."""
+    compiled = _KERNELS.get(key)
+    if compiled is None:
+        compiled = compile_model(pickle.loads(document), outputs)
+        _KERNELS[key] = compiled
+        while len(_KERNELS) > KERNEL_CACHE:
+            _KERNELS.popitem(last=False)
+    else:
+        _KERNELS.move_to_end(key)
+    return compiled
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """Everything a block needs besides its parameter rows (small; sent with every task)."""
+
+    key: str
+    outputs: tuple[str, ...]
+    grid: Grid
+    method: str
+    rtol: float
+    atol: float
+    chunk: int
+
+
+def run_block(job: Job, document: bytes, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """On a worker: integrate the members ``p`` (parameters x members); the saved times and the
+    values (times x outputs x members)."""
+    compiled = worker_kernel(job.key, document, job.outputs)
+    options = SolverOptions(rtol=job.rtol, atol=job.atol, chunk=job.chunk)
+    times, values = METHODS[job.method].run(compiled, p, job.grid, options)
+    return times, values
+
+
+def blocks(members: int, chunk: int, per_block: int | None = None) -> list[tuple[int, int]]:
+    """Member ranges ``(start, stop)`` of the tasks: whole multiples of ``chunk`` members.
+
+    >>> blocks(10, 4)
+    [(0, 4), (4, 8), (8, 10)]
+    >>> blocks(10, 2, per_block=5)
+    [(0, 6), (6, 10)]
+    """
+    size = chunk if per_block is None else max(chunk, -(-per_block // chunk) * chunk)
+    return [(start, min(start + size, members)) for start in range(0, members, size)]
+
+
+def submit_blocks(client: Any, compiled: CompiledModel, p: np.ndarray, job_grid: Grid,
+                  method: str, options: SolverOptions,
+                  per_block: int | None = None) -> tuple[list[tuple[int, int]], list[Any]]:
+    """Send every block of ``p`` to the cluster; the ranges and their futures, in order."""
+    document = model_document(compiled.model)
+    job = Job(kernel_key(document, compiled.outputs), compiled.outputs, job_grid, method,
+              options.rtol, options.atol, options.chunk)
+    shared = client.scatter(document, broadcast=True, hash=True)
+    ranges = blocks(p.shape[1], options.chunk, per_block)
+    futures = [client.submit(run_block, job, shared, np.ascontiguousarray(p[:, start:stop]),
+                             pure=False) for start, stop in ranges]
+    return ranges, futures
+
+
+def run_on_cluster(spec: Scheduler, compiled: CompiledModel, p: np.ndarray, grid: Grid,
+                   method: str, options: SolverOptions,
+                   per_block: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Integrate the members ``p`` on the cluster ``spec``; the saved times and the values
+    (times x outputs x members) gathered in member order, as one process would give them.
+
+    A block that fails raises its error here; when several fail, the error of the first in
+    member order is raised (as one process would), and the blocks after it are cancelled.
+    """
+    distributed = _dask()
+    with connect(spec) as client:
+        ranges, futures = submit_blocks(client, compiled, p, grid, method, options, per_block)
+        order = {future.key: i for i, future in enumerate(futures)}
+        report = ProgressReport(options.progress, grid, p.shape[1])
+        times: np.ndarray | None = None
+        values: np.ndarray | None = None
+        done, finished = 0, set[int]()
+        for future in distributed.as_completed(futures):
+            index = order[future.key]
+            if future.status == "error":
+                _raise_first_error(client, futures, index, finished)
+            block_times, block = future.result()
+            start, stop = ranges[index]
+            if values is None:
+                times = block_times
+                values = np.empty((block.shape[0], block.shape[1], p.shape[1]))
+            values[:, :, start:stop] = block
+            future.release()
+            finished.add(index)
+            done += stop - start
+            report.chunk(0, done)
+            report.reached(grid.stop)
+        report.finish()
+    assert times is not None
+    assert values is not None
+    return times, values
+
+
+def _raise_first_error(client: Any, futures: list[Any], failed: int,
+                       finished: set[int]) -> None:
+    """Raise the error of the first failing block up to ``failed`` (the blocks before it that
+    have not ``finished`` are awaited), after cancelling the blocks after it."""
+    client.cancel(futures[failed + 1:])
+    earlier = [future for i, future in enumerate(futures[:failed]) if i not in finished]
+    _dask().wait(earlier)
+    for future in [*earlier, futures[failed]]:
+        if future.status == "error":
+            future.result()  # raises the block's own exception
