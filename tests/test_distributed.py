@@ -4,15 +4,20 @@ process gives, for single runs, scenario ensembles, inference designs and the co
 from __future__ import annotations
 
 import dataclasses
+import json
 import pickle
+import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 
 import pssc_sim as ps
+from pssc_sim.cli import main
 from pssc_sim.integrate.distributed import (
     SchedulerError,
     blocks,
@@ -20,6 +25,7 @@ from pssc_sim.integrate.distributed import (
     parse_scheduler,
     worker_kernel,
 )
+from pssc_sim.scenario.schema import ScenarioError
 
 distributed = pytest.importorskip("distributed")
 
@@ -133,3 +139,113 @@ def test_an_unreachable_scheduler_is_a_bad_input_error() -> None:
                r"'dask scheduler'")
     with pytest.raises(SchedulerError, match=message), connect(DEAD_ADDRESS, timeout=1.0):
         pass
+
+
+# -- command line ------------------------------------------------------------------------------
+
+
+def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    status = main(args)
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_cli_run_on_the_cluster_writes_what_one_process_writes(
+        client: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    here, there = tmp_path / "here", tmp_path / "there"
+    assert _cli(["run", str(UNCERTAIN), "--out", str(here)], capsys)[0] == 0
+    status, out, _ = _cli(["run", str(UNCERTAIN), "--out", str(there), "--scheduler",
+                           client.scheduler.address], capsys)
+    assert status == 0
+    assert "1000 members" in out
+    assert (there / "results.csv").read_bytes() == (here / "results.csv").read_bytes()
+    assert (there / "parameters.csv").read_bytes() == (here / "parameters.csv").read_bytes()
+
+
+def test_cli_sensitivity_and_optimize_on_the_cluster_match_one_process(
+        client: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    sensitivity = ["sensitivity", str(SIR), "--output", "infected", "--stat", "max",
+                   "--samples", "64", "--json"]
+    optimize = ["optimize", str(SIR), "--objective", "minimize infected max", "--levers",
+                "contact_rate=2:8", "--popsize", "4", "--maxiter", "3", "--json"]
+    for args in (sensitivity, optimize):
+        status, here, _ = _cli(args, capsys)
+        assert status == 0
+        status, there, _ = _cli([*args, "--scheduler", client.scheduler.address], capsys)
+        assert status == 0
+        assert _without_bootstrap(json.loads(there)) == _without_bootstrap(json.loads(here))
+
+
+def _without_bootstrap(value: Any) -> Any:
+    """``value`` without the bootstrap confidence intervals of Sobol' indices, which SALib
+    draws afresh on every analysis (they differ between two runs in one process too)."""
+    if isinstance(value, dict):
+        return {k: _without_bootstrap(v) for k, v in value.items() if not k.endswith("_conf")}
+    return value
+
+
+def test_cli_calibrate_on_the_cluster_matches_one_process(
+        client: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["calibrate", str(SIR), "--data", str(SIR / "data" / "observed.csv"),
+            "--parameters", "contact_rate,duration", "--starts", "2", "--json"]
+    status, here, _ = _cli(args, capsys)
+    assert status == 0
+    status, there, _ = _cli([*args, "--scheduler", client.scheduler.address], capsys)
+    assert status == 0
+    assert json.loads(there) == json.loads(here)
+
+
+def test_cli_unreachable_scheduler_is_one_line_exit_2(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    started = time.perf_counter()
+    status, out, err = _cli(["run", str(UNCERTAIN), "--scheduler", DEAD_ADDRESS], capsys)
+    assert status == 2
+    assert time.perf_counter() - started < 10
+    assert out == ""
+    assert err.count("\n") == 1
+    assert re.fullmatch(r"pssc: error: --scheduler: no scheduler answered at "
+                        r"tcp://127\.0\.0\.1:9 within 3 s \(got .*\)\. Start one with 'dask "
+                        r"scheduler' or check the address\n", err)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--workers", "0"], r"--workers: the number of worker processes must be 1 to 1024 \(got 0\)"),
+    (["--scheduler", "localhost"], r"--scheduler: not a scheduler address \(got 'localhost'\)"),
+    (["--workers", "2", "--scheduler", "tcp://127.0.0.1:9"], r"not allowed with argument"),
+])
+def test_cli_bad_cluster_options_are_refused(args: list[str], message: str,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = _cli(["run", str(UNCERTAIN), *args], capsys)
+    assert status == 2
+    assert re.search(message, err)
+
+
+@pytest.mark.parametrize(("compute", "message"), [
+    ({"workers": 0}, r"compute\.workers: the number of worker processes must be 1 to 1024"),
+    ({"scheduler": "8786"}, r"compute\.scheduler: not a scheduler address \(got '8786'\)"),
+    ({"workers": 2, "scheduler": "tcp://127.0.0.1:1"}, r"compute: give either scheduler or "
+                                                       r"workers"),
+    ({"workers": True}, r"compute\.workers: expected a whole number of worker processes"),
+    ({"scheduler": 5}, r"compute\.scheduler: expected an address \(got 5\)"),
+    ([2], r"compute: expected a mapping \(got \[2\]\)"),
+])
+def test_scenario_compute_key_is_checked(tmp_path: Path, compute: Any,
+                                         message: str) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({"model": str(SIR), "compute": compute}))
+    with pytest.raises(ScenarioError, match=message):
+        ps.Scenario.load(path)
+
+
+def test_scenario_compute_key_sends_the_run_to_its_cluster(
+        client: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(f"extends: {UNCERTAIN}\ncompute: {{scheduler: {DEAD_ADDRESS}}}\n")
+    status, _, err = _cli(["run", str(path)], capsys)
+    assert status == 2  # the scenario's own cluster is used, and it does not answer
+    assert re.search(r"s\.yaml: compute\.scheduler: no scheduler answered", err)
+    # the command line's option wins over the scenario's key
+    status, out, _ = _cli(["run", str(path), "--scheduler", client.scheduler.address], capsys)
+    assert status == 0
+    assert "1000 members" in out
+    assert ps.Scenario.load(path).to_document()["compute"] == {"scheduler": DEAD_ADDRESS}

@@ -21,6 +21,7 @@ from pssc_sim import __version__
 from pssc_sim.cli import (
     analysis,
     calibrate,
+    compute,
     demo,
     filtering,
     imports,
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     mechanisms.add_commands(commands)
     inference.add_commands(commands)
     calibrate.add_commands(commands)
+    compute.add_options(commands)
     return parser
 
 
@@ -128,12 +130,13 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
         if scenario.is_scenario_file(args.model):
             return scenario.command_run(args.model, method=args.method, out=args.out,
                                         assignments=args.set, stop=args.stop, dt=args.dt,
-                                        save_ensemble=args.save_ensemble)
+                                        save_ensemble=args.save_ensemble, compute=args)
         if args.save_ensemble:
             raise UsageError(f"--save-ensemble: only a scenario with 'uncertainty:' runs an "
                              f"ensemble (got the model {args.model!r}). Run a scenario file")
         return command_run(args.model, method=args.method or "euler", out=args.out,
-                           assignments=args.set, stop=args.stop, dt=args.dt)
+                           assignments=args.set, stop=args.stop, dt=args.dt,
+                           scheduler=compute.requested(args))
     if args.command == "methods":
         return command_methods()
     handlers = {"compare": scenario.command_compare, "schema": scenario.command_schema,
@@ -169,12 +172,15 @@ def command_methods(stream: TextIO | None = None) -> int:
 
 def command_run(model_path: str, *, method: str = "euler", out: Path | None = None,
                 assignments: Sequence[str] = (), stop: float | None = None,
-                dt: float | None = None, stream: TextIO | None = None) -> int:
-    """Run a model, print its summary and, when ``out`` is given, write the CSV and the plot."""
+                dt: float | None = None, stream: TextIO | None = None,
+                scheduler: int | str | None = None) -> int:
+    """Run a model, print its summary and, when ``out`` is given, write the CSV and the plot
+    (on the Dask cluster ``scheduler``, if given: see :func:`simulate`)."""
     check_method(method)
     model = load_model(model_path)
     params = parse_assignments(assignments, model)
-    results = simulate(model, params, method=method, time=time_overrides(model, stop, dt))
+    results = simulate(model, params, method=method, time=time_overrides(model, stop, dt),
+                       scheduler=scheduler)
     output = stream or sys.stdout
     print(summary(model, results), file=output)
     if out is not None:

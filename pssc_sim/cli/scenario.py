@@ -172,9 +172,11 @@ def run_label(scenario: Scenario, position: str = "") -> str:
 
 def command_run(path: str, *, method: str | None, out: Path | None, assignments: Sequence[str],
                 stop: float | None, dt: float | None, save_ensemble: bool = False,
-                stream: TextIO | None = None) -> int:
-    """Run a scenario file, print its summary and, with ``out``, write its files."""
+                stream: TextIO | None = None, compute: argparse.Namespace | None = None) -> int:
+    """Run a scenario file, print its summary and, with ``out``, write its files (``compute``:
+    the command line's ``--workers`` or ``--scheduler``, see :mod:`pssc_sim.cli.compute`)."""
     from pssc_sim.cli import check_method, parse_assignments, time_overrides
+    from pssc_sim.cli.compute import cluster
 
     scenario = Scenario.load(path)
     model = scenario.load_model()
@@ -183,8 +185,9 @@ def command_run(path: str, *, method: str | None, out: Path | None, assignments:
         scenario = scenario.with_method(method)
     scenario = scenario.with_set(**parse_assignments(assignments, model))
     scenario = scenario.with_time(**time_overrides(model, stop, dt))
-    with progress(run_label(scenario)) as bar:
-        result = run(scenario, progress=bar)
+    with cluster(compute or argparse.Namespace(), scenario) as client, \
+            progress(run_label(scenario)) as bar:
+        result = run(scenario, progress=bar, scheduler=client)
     output = stream or sys.stdout
     print(result.summary(), file=output)
     if out is not None:
@@ -257,11 +260,14 @@ def as_scenario(path: str) -> Scenario:
 
 def command_compare(args: argparse.Namespace, stream: TextIO | None = None) -> int:
     """Run and compare scenarios; print the comparison and, with ``--out``, write it."""
+    from pssc_sim.cli.compute import cluster
+
     scenarios = [as_scenario(path) for path in args.scenarios]
     results = []
-    for i, scenario in enumerate(scenarios):
-        with progress(run_label(scenario, f"[{i + 1}/{len(scenarios)}] ")) as bar:
-            results.append(run(scenario, progress=bar))
+    with cluster(args, *scenarios) as client:
+        for i, scenario in enumerate(scenarios):
+            with progress(run_label(scenario, f"[{i + 1}/{len(scenarios)}] ")) as bar:
+                results.append(run(scenario, progress=bar, scheduler=client))
     comparison = compare(*results, at=args.at, variables=args.outputs)
     output = stream or sys.stdout
     print(comparison.summary(), file=output)

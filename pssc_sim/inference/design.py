@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +159,13 @@ class Experiment:
     time: Mapping[str, float]
     scenario: Scenario | None
     source: str
+    #: Where designs run: ``None`` here, else a Dask cluster as ``simulate(scheduler=...)``
+    #: takes it (set it with :meth:`on`).
+    scheduler: Any = None
+
+    def on(self, scheduler: Any) -> Experiment:
+        """This experiment, running its designs on ``scheduler`` (see :func:`simulate`)."""
+        return replace(self, scheduler=scheduler)
 
     @classmethod
     def load(cls, path: str | Path) -> Experiment:
@@ -298,7 +305,8 @@ class Experiment:
             params = {**self.fixed, **{self.key(name): design[start:stop, j]
                                        for j, name in enumerate(names)}}
             results = simulate(self.model, params, method=self.method,
-                               time=dict(self.time) or None, outputs=outputs, progress=report)
+                               time=dict(self.time) or None, outputs=outputs, progress=report,
+                               scheduler=self.scheduler)
             for part, request in zip(parts, requests, strict=True):
                 values = results.values[:, results.index(request.name), :]
                 part.append(request.statistic.reduce(results.times, values))

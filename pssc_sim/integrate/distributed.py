@@ -42,7 +42,7 @@ from pssc_sim.integrate.progress import ProgressReport
 from pssc_sim.ir.model import Model
 
 #: Seconds to wait for a scheduler to answer before giving up.
-CONNECT_TIMEOUT = 5.0
+CONNECT_TIMEOUT = 3.0
 
 #: Kernels a worker process keeps compiled (the least recently used go first).
 KERNEL_CACHE = 8
@@ -232,7 +232,9 @@ def submit_blocks(client: Any, compiled: CompiledModel, p: np.ndarray, job_grid:
     document = model_document(compiled.model)
     job = Job(kernel_key(document, compiled.outputs), compiled.outputs, job_grid, method,
               options.rtol, options.atol, options.chunk)
-    shared = client.scatter(document, broadcast=True, hash=True)
+    # a key of its own for each call: a hashed key shared with an earlier call could be
+    # released by that call while this one still needs it
+    shared = client.scatter(document, broadcast=True, hash=False)
     ranges = blocks(p.shape[1], options.chunk, per_block)
     futures = [client.submit(run_block, job, shared, np.ascontiguousarray(p[:, start:stop]),
                              pure=False) for start, stop in ranges]

@@ -156,6 +156,10 @@ class Scenario:
         same as setting ``<instance>_active`` to 1 or 0 (folded into ``set``).
     folder
         Where a model name or relative path is looked up (the scenario file's folder).
+    compute
+        Where the runs go: ``{"scheduler": "tcp://host:8786"}`` (a Dask cluster) or
+        ``{"workers": 2}`` (local worker processes); empty runs here. The command line's
+        ``--scheduler`` and ``--workers`` take precedence.
 
     Examples
     --------
@@ -186,6 +190,7 @@ class Scenario:
     targets: tuple[Target, ...]
     culture: float | None
     mechanisms: Mapping[str, bool]
+    compute: Mapping[str, Any]
 
     def __init__(self, model: str | Path | Model | None = None, name: str = "",
                  description: str = "", time: Mapping[str, float] | None = None,
@@ -195,7 +200,8 @@ class Scenario:
                  outputs: Sequence[str] | None = None, folder: str | Path | None = None,
                  source: str = "", targets: Sequence[Target | Mapping[str, Any]] = (),
                  culture: float | None = None,
-                 mechanisms: Mapping[str, bool | str] | None = None) -> None:
+                 mechanisms: Mapping[str, bool | str] | None = None,
+                 compute: Mapping[str, Any] | None = None) -> None:
         where = _ARGUMENTS
         if method is not None:
             reader.parse_method(method, where)
@@ -213,6 +219,7 @@ class Scenario:
             "folder": None if folder is None else Path(folder), "source": source,
             "targets": reader.parse_targets(list(targets), where),
             "culture": None if culture is None else reader.parse_culture(culture, where),
+            "compute": MappingProxyType(reader.parse_compute(compute, where) if compute else {}),
         }
         for key, value in values.items():
             object.__setattr__(self, key, value)
@@ -263,6 +270,7 @@ class Scenario:
             targets=layer_targets(self.targets, child.targets),
             culture=child.culture if child.culture is not None else self.culture,
             mechanisms={**mechanisms, **child.mechanisms},
+            compute=child.compute or self.compute,
         )
 
     def with_name(self, name: str) -> Scenario:
@@ -362,7 +370,8 @@ class Scenario:
                                     "targets": [t.to_document() for t in self.targets],
                                     "culture": self.culture,
                                     "mechanisms": {k: "on" if v else "off"
-                                                   for k, v in self.mechanisms.items()}}
+                                                   for k, v in self.mechanisms.items()},
+                                    "compute": dict(self.compute)}
         switches = {reader.switch_name(k) for k in self.mechanisms}
         document["set"] = {k: v for k, v in self.set.items() if k not in switches}
         return {key: value for key, value in document.items() if value not in (None, "", {}, [])}

@@ -32,6 +32,8 @@ TOP_KEYS: Mapping[str, str] = MappingProxyType({
     "mechanisms": "gaming mechanisms the model includes, switched on or off by instance name, "
                   "{instance: on|off}; the same as set: {<instance>_active: 1|0}",
     "outputs": "the variables to record and write (all visible variables by default)",
+    "compute": "where ensembles run: {scheduler: tcp://HOST:PORT} (a Dask cluster) or "
+               "{workers: N} (N local worker processes); here in one process by default",
 })
 
 #: Keys that belong to later versions of the format; named in the message when used.
@@ -187,6 +189,11 @@ def json_schema(parameters: tuple[str, ...] = ()) -> dict[str, Any]:
         "mechanisms": {"type": "object", "propertyNames": _NAME,
                        "additionalProperties": {"oneOf": [{"enum": list(SWITCH_WORDS)},
                                                           {"type": "boolean"}]}},
+        "compute": {"oneOf": [
+            _object({"scheduler": {"type": "string", "pattern": "^(tcp|tls)://"}},
+                    ("scheduler",)),
+            _object({"workers": {"type": "integer", "minimum": 1, "maximum": 1024}},
+                    ("workers",))]},
     }
     for key, text in TOP_KEYS.items():
         properties[key]["description"] = text
