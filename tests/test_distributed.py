@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import pickle
 import re
+import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ import pytest
 import yaml
 
 import pssc_sim as ps
+import pssc_sim.integrate.distributed as cluster_module
 from pssc_sim.cli import main
 from pssc_sim.integrate.distributed import (
     SchedulerError,
@@ -249,3 +252,75 @@ def test_scenario_compute_key_sends_the_run_to_its_cluster(
     assert status == 0
     assert "1000 members" in out
     assert ps.Scenario.load(path).to_document()["compute"] == {"scheduler": DEAD_ADDRESS}
+
+
+# -- faults ------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_loses_nothing(client: Any) -> None:
+    infectivity = np.linspace(0.1, 0.5, 2000)
+    run = {"method": "rk4", "time": {"dt": 0.02}, "chunk": 50}
+    here = ps.simulate(SIR, {"infectivity": infectivity}, **run)
+    before = client.run(os.getpid)
+    victim = max(before.values())
+    killed_at: list[float] = []
+
+    def kill_once(fraction: float) -> None:
+        if not killed_at:  # the first finished block: the others are still running
+            killed_at.append(fraction)
+            os.kill(victim, signal.SIGKILL)
+
+    there = ps.simulate(SIR, {"infectivity": infectivity}, scheduler=client,
+                        progress=kill_once, **run)
+    assert killed_at
+    assert killed_at[0] < 0.5
+    np.testing.assert_array_equal(there.values, here.values)
+    client.wait_for_workers(2, timeout=60)
+    after = client.run(os.getpid)
+    assert victim not in after.values()  # the nanny started a new process in its place
+
+
+def _cancel_the_rest(client: Any) -> Callable[[float], None]:
+    """A progress callback that, at the first finished block, cancels every block not fetched
+    yet, as the scheduler does with values lost for good."""
+    done: list[float] = []
+
+    def cancel(fraction: float) -> None:
+        if not done:
+            done.append(fraction)
+            client.cancel([distributed.Future(key, client) for key in list(client.futures)])
+
+    return cancel
+
+
+def test_blocks_lost_before_they_are_fetched_are_sent_again(client: Any) -> None:
+    infectivity = np.linspace(0.1, 0.5, 400)
+    here = ps.simulate(SIR, {"infectivity": infectivity}, chunk=10)
+    there = ps.simulate(SIR, {"infectivity": infectivity}, chunk=10, scheduler=client,
+                        progress=_cancel_the_rest(client))
+    np.testing.assert_array_equal(there.values, here.values)
+
+
+def test_blocks_lost_too_often_fail_the_run(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cluster_module, "RESUBMITS", 0)
+    with pytest.raises(ps.SimulationError, match=r"cluster: the values of members \d+ to \d+ "
+                                                  r"were lost with their worker 1 times"):
+        ps.simulate(SIR, {"infectivity": np.linspace(0.1, 0.5, 400)}, chunk=10,
+                    scheduler=client, progress=_cancel_the_rest(client))
+
+
+@pytest.mark.slow
+def test_a_block_that_kills_every_worker_is_a_simulation_error() -> None:
+    import dask
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), connect(1) as alone:
+        (victim,) = alone.run(os.getpid).values()
+
+        def kill(fraction: float) -> None:
+            os.kill(victim, signal.SIGKILL)
+
+        with pytest.raises(ps.SimulationError, match=r"cluster: a block of members killed every "
+                                                      r"worker that ran it"):
+            ps.simulate(SIR, {"infectivity": np.linspace(0.1, 0.5, 200)}, method="rk4",
+                        time={"dt": 0.02}, chunk=10, scheduler=alone, progress=kill)

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from pssc_sim.compile.compiler import CompiledModel, compile_model
-from pssc_sim.errors import ParameterError
+from pssc_sim.errors import ParameterError, SimulationError
 from pssc_sim.integrate.grid import Grid
 from pssc_sim.integrate.methods import METHODS, SolverOptions
 from pssc_sim.integrate.progress import ProgressReport
@@ -225,20 +225,8 @@ def blocks(members: int, chunk: int, per_block: int | None = None) -> list[tuple
     return [(start, min(start + size, members)) for start in range(0, members, size)]
 
 
-def submit_blocks(client: Any, compiled: CompiledModel, p: np.ndarray, job_grid: Grid,
-                  method: str, options: SolverOptions,
-                  per_block: int | None = None) -> tuple[list[tuple[int, int]], list[Any]]:
-    """Send every block of ``p`` to the cluster; the ranges and their futures, in order."""
-    document = model_document(compiled.model)
-    job = Job(kernel_key(document, compiled.outputs), compiled.outputs, job_grid, method,
-              options.rtol, options.atol, options.chunk)
-    # a key of its own for each call: a hashed key shared with an earlier call could be
-    # released by that call while this one still needs it
-    shared = client.scatter(document, broadcast=True, hash=False)
-    ranges = blocks(p.shape[1], options.chunk, per_block)
-    futures = [client.submit(run_block, job, shared, np.ascontiguousarray(p[:, start:stop]),
-                             pure=False) for start, stop in ranges]
-    return ranges, futures
+#: Times a block whose values were lost with their worker is sent again before the run fails.
+RESUBMITS = 3
 
 
 def run_on_cluster(spec: Scheduler, compiled: CompiledModel, p: np.ndarray, grid: Grid,
@@ -247,22 +235,56 @@ def run_on_cluster(spec: Scheduler, compiled: CompiledModel, p: np.ndarray, grid
     """Integrate the members ``p`` on the cluster ``spec``; the saved times and the values
     (times x outputs x members) gathered in member order, as one process would give them.
 
-    A block that fails raises its error here; when several fail, the error of the first in
-    member order is raised (as one process would), and the blocks after it are cancelled.
+    A worker that dies while running a block has it rerun elsewhere by the scheduler; one that
+    dies holding finished values the client had not fetched yet has its block sent again from
+    here (up to :data:`RESUBMITS` times). A block that fails raises its error here; when several
+    fail, the error of the first in member order is raised (as one process would), and the
+    blocks after it are cancelled.
     """
     distributed = _dask()
     with connect(spec) as client:
-        ranges, futures = submit_blocks(client, compiled, p, grid, method, options, per_block)
+        document = model_document(compiled.model)
+        job = Job(kernel_key(document, compiled.outputs), compiled.outputs, grid, method,
+                  options.rtol, options.atol, options.chunk)
+        # a key of its own for each call: a hashed key shared with an earlier call could be
+        # released by that call while this one still needs it
+        shared = client.scatter(document, broadcast=True, hash=False)
+        ranges = blocks(p.shape[1], options.chunk, per_block)
+
+        def submit(index: int, model: Any) -> Any:
+            start, stop = ranges[index]
+            return client.submit(run_block, job, model, np.ascontiguousarray(p[:, start:stop]),
+                                 pure=False)
+
+        futures = [submit(i, shared) for i in range(len(ranges))]
         order = {future.key: i for i, future in enumerate(futures)}
+        sent = [1] * len(ranges)
         report = ProgressReport(options.progress, grid, p.shape[1])
         times: np.ndarray | None = None
         values: np.ndarray | None = None
         done, finished = 0, set[int]()
-        for future in distributed.as_completed(futures):
+        pending = distributed.as_completed(futures)
+        for future in pending:
             index = order[future.key]
+            if index in finished or future is not futures[index]:
+                continue  # seen again after its worker died, or replaced: nothing new
             if future.status == "error":
                 _raise_first_error(client, futures, index, finished)
-            block_times, block = future.result()
+            try:
+                block_times, block = future.result()
+            except distributed.client.FutureCancelledError:
+                if sent[index] > RESUBMITS:
+                    start, stop = ranges[index]
+                    raise SimulationError(
+                        f"cluster: the values of members {start} to {stop - 1} were lost with "
+                        f"their worker {sent[index]} times (got no result). Check the workers' "
+                        "memory and logs, or run with fewer members per worker") from None
+                sent[index] += 1
+                # the model's bytes go with the task: the lost worker may have held the copy
+                futures[index] = submit(index, document)
+                order[futures[index].key] = index
+                pending.add(futures[index])
+                continue
             start, stop = ranges[index]
             if values is None:
                 times = block_times
@@ -288,4 +310,10 @@ def _raise_first_error(client: Any, futures: list[Any], failed: int,
     _dask().wait(earlier)
     for future in [*earlier, futures[failed]]:
         if future.status == "error":
-            future.result()  # raises the block's own exception
+            try:
+                future.result()  # raises the block's own exception
+            except _dask().KilledWorker as exc:
+                raise SimulationError(
+                    f"cluster: a block of members killed every worker that ran it (got "
+                    f"{' '.join(str(exc).split())[:200]}). Check the workers' memory and logs, "
+                    "or run with fewer members per worker") from None
