@@ -26,8 +26,10 @@ from pssc_sim.integrate.distributed import (
     blocks,
     connect,
     parse_scheduler,
+    summarise,
     worker_kernel,
 )
+from pssc_sim.output import ensemble_table
 from pssc_sim.scenario.schema import ScenarioError
 
 distributed = pytest.importorskip("distributed")
@@ -324,3 +326,38 @@ def test_a_block_that_kills_every_worker_is_a_simulation_error() -> None:
                                                       r"worker that ran it"):
             ps.simulate(SIR, {"infectivity": np.linspace(0.1, 0.5, 200)}, method="rk4",
                         time={"dt": 0.02}, chunk=10, scheduler=alone, progress=kill)
+
+
+# -- reductions on the cluster -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["euler", "rk45"])
+def test_quantiles_reduced_on_the_cluster_equal_the_full_table(client: Any, method: str,
+                                                               monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    # time blocks of a few rows, so that the rechunking really cuts the run
+    monkeypatch.setattr(cluster_module, "TIME_BLOCK_BYTES", 3 * 8 * 2 * 500)
+    params = {"infectivity": np.linspace(0.1, 0.5, 500), "duration": 2.5}
+    outputs = ["infected", "recovered"]
+    full = ps.simulate(SIR, params, method=method, outputs=outputs, chunk=64)
+    summary = summarise(full_model(), params, scheduler=client, method=method, outputs=outputs,
+                        chunk=64, quantiles=[0.05, 0.5, 0.95])
+    table = ensemble_table(full, [0.05, 0.5, 0.95])
+    np.testing.assert_array_equal(summary.times, full.times)
+    assert summary.members == 500
+    for i, label in enumerate(("p5", "p50", "p95")):
+        np.testing.assert_array_equal(summary.quantiles[i].reshape(-1), table[label].to_numpy())
+    np.testing.assert_array_equal(summary.mean.reshape(-1), table["mean"].to_numpy())
+
+
+def full_model() -> ps.Model:
+    return ps.load_model(SIR)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"quantiles": [1.5]}, r"quantiles: must lie in \[0, 1\] \(got \[1\.5\]\)"),
+    ({"method": "eulr"}, r"method: unknown method 'eulr'"),
+])
+def test_summarise_refuses_bad_arguments(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ps.ParameterError, match=message):
+        summarise(full_model(), scheduler=2, **kwargs)

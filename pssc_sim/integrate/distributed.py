@@ -27,18 +27,19 @@ import hashlib
 import pickle
 import re
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from pssc_sim.compile.compiler import CompiledModel, compile_model
 from pssc_sim.errors import ParameterError, SimulationError
 from pssc_sim.integrate.grid import Grid
 from pssc_sim.integrate.methods import METHODS, SolverOptions
-from pssc_sim.integrate.progress import ProgressReport
+from pssc_sim.integrate.progress import Progress, ProgressReport
 from pssc_sim.ir.model import Model
 
 #: Seconds to wait for a scheduler to answer before giving up.
@@ -317,3 +318,108 @@ def _raise_first_error(client: Any, futures: list[Any], failed: int,
                     f"cluster: a block of members killed every worker that ran it (got "
                     f"{' '.join(str(exc).split())[:200]}). Check the workers' memory and logs, "
                     "or run with fewer members per worker") from None
+
+
+#: Bytes of one time block when members are brought together for exact quantiles.
+TIME_BLOCK_BYTES = 64 * 2**20
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """An ensemble reduced on the cluster: ``quantiles`` ``(n_q, n_times, n_outputs)`` at
+    ``levels`` and the ``mean`` ``(n_times, n_outputs)`` across members."""
+
+    times: np.ndarray
+    names: tuple[str, ...]
+    levels: tuple[float, ...]
+    quantiles: np.ndarray
+    mean: np.ndarray
+    members: int
+
+
+def _spread(values: np.ndarray, levels: tuple[float, ...]) -> np.ndarray:
+    """Quantiles and the mean of a time block over its members, stacked on a first axis."""
+    return np.concatenate([np.quantile(values, levels, axis=2), values.mean(axis=2)[None]])
+
+
+def summarise_on_cluster(spec: Scheduler, compiled: CompiledModel, p: np.ndarray, grid: Grid,
+                         method: str, options: SolverOptions, levels: tuple[float, ...],
+                         per_block: int | None = None) -> Summary:
+    """Run the members ``p`` on the cluster and return only their quantiles and mean.
+
+    The blocks stay on the workers as one dask array (times x outputs x members); it is
+    rechunked by time, so that each task holds every member of a few saved times, and the exact
+    quantiles (``numpy.quantile``, as :func:`~pssc_sim.output.ensemble_table` computes them) and
+    the mean are taken there. The client receives arrays of ``(len(levels) + 1) x times x
+    outputs`` numbers, whatever the number of members; the values equal those of one process.
+    """
+    import dask.array
+    from dask.delayed import delayed
+
+    from pssc_sim.integrate.fixed import saved_times
+
+    da: Any = dask.array  # untyped
+
+    distributed = _dask()
+    times = saved_times(grid) if METHODS[method].fixed_step else grid.save_times()
+    n_times, n_outputs, members = len(times), len(compiled.outputs), p.shape[1]
+    with connect(spec) as client:
+        document = model_document(compiled.model)
+        job = Job(kernel_key(document, compiled.outputs), compiled.outputs, grid, method,
+                  options.rtol, options.atol, options.chunk)
+        shared = client.scatter(document, broadcast=True, hash=False)
+        run = delayed(run_block, pure=False, nout=2)
+        parts = []
+        for start, stop in blocks(members, options.chunk, per_block):
+            _, block = run(job, shared, np.ascontiguousarray(p[:, start:stop]))
+            parts.append(da.from_delayed(block, (n_times, n_outputs, stop - start), float))
+        values = da.concatenate(parts, axis=2)
+        rows = max(1, TIME_BLOCK_BYTES // max(1, n_outputs * members * 8))
+        by_time = values.rechunk({0: rows, 1: -1, 2: -1})
+        spread = by_time.map_blocks(_spread, tuple(levels), drop_axis=2, new_axis=0,
+                                    chunks=((len(levels) + 1,), by_time.chunks[0],
+                                            by_time.chunks[1]), dtype=float)
+        future = client.compute(spread)
+        report = ProgressReport(options.progress, grid, 1)
+        distributed.wait(future)
+        result = np.asarray(future.result())
+        report.finish()
+    return Summary(times, compiled.outputs, tuple(levels), result[:-1], result[-1], members)
+
+
+def summarise(model: Model | CompiledModel, params: Mapping[str, ArrayLike] | None = None, *,
+              scheduler: Scheduler, method: str = "euler",
+              time: Mapping[str, float] | None = None, outputs: Sequence[str] | None = None,
+              chunk: int = 4096, quantiles: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95),
+              rtol: float = 1e-6, atol: float = 1e-9,
+              progress: Progress | None = None) -> Summary:
+    """:func:`~pssc_sim.simulate` on a cluster, returning only quantiles and means over the
+    members (the same numbers as :func:`~pssc_sim.output.ensemble_table` of the full run), so
+    the caller never holds the members: a million-member ensemble costs the client the
+    parameter matrix and a few arrays of times x outputs.
+
+    >>> summarise(None, scheduler=2)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    pssc_sim.errors.ParameterError: model: expected a Model or a CompiledModel (got NoneType). ...
+    """
+    from pssc_sim.integrate.simulate import compiled_for, make_grid, parameter_array
+
+    if isinstance(model, CompiledModel):
+        compiled = model if outputs is None else compiled_for(model.model, tuple(outputs))
+    elif isinstance(model, Model):
+        compiled = compiled_for(model, tuple(outputs) if outputs is not None else None)
+    else:
+        raise ParameterError(f"model: expected a Model or a CompiledModel (got "
+                             f"{type(model).__name__}). Load it with pssc_sim.load_model")
+    levels = tuple(float(q) for q in quantiles)
+    if not all(0.0 <= q <= 1.0 for q in levels):
+        raise ParameterError(f"quantiles: must lie in [0, 1] (got {list(quantiles)}). Use e.g. "
+                             "[0.05, 0.5, 0.95]")
+    if method not in METHODS:
+        raise ParameterError(f"method: unknown method '{method}' (got {method!r}). Use one of: "
+                             f"{', '.join(METHODS)}")
+    p = parameter_array(compiled, params)
+    grid = make_grid(compiled.model, time)
+    options = SolverOptions(rtol=rtol, atol=atol, chunk=chunk, progress=progress)
+    return summarise_on_cluster(scheduler, compiled, p, grid, method, options, levels)
