@@ -361,3 +361,12 @@ def full_model() -> ps.Model:
 def test_summarise_refuses_bad_arguments(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ps.ParameterError, match=message):
         summarise(full_model(), scheduler=2, **kwargs)
+
+
+def test_fixed_step_runs_are_cut_so_every_worker_has_work(client: Any) -> None:
+    # two workers, four blocks each: 4,000 members in blocks of 500; never below 256 members;
+    # an adaptive method keeps whole chunks, whose step control spans the chunk
+    assert cluster_module.block_size(client, 4000, "euler", 4096) == 500
+    assert cluster_module.block_size(client, 1000, "rk4", 4096) == 256
+    assert cluster_module.block_size(client, 10**6, "euler", 4096) == 4096
+    assert cluster_module.block_size(client, 4000, "rk45", 4096) == 4096

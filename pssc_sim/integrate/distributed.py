@@ -226,6 +226,22 @@ def blocks(members: int, chunk: int, per_block: int | None = None) -> list[tuple
     return [(start, min(start + size, members)) for start in range(0, members, size)]
 
 
+#: Blocks per worker that a fixed-step run aims for (so that every worker has work and a slow
+#: one delays the end little), and the fewest members a block is cut to.
+BLOCKS_PER_WORKER, SMALLEST_BLOCK = 4, 256
+
+
+def block_size(client: Any, members: int, method: str, chunk: int) -> int:
+    """Members per task: ``chunk``, or fewer for a fixed-step method when that leaves workers
+    idle (a fixed-step run treats members one by one, so any cut gives the same values; an
+    adaptive one controls its step over a whole chunk, so its blocks stay whole chunks)."""
+    if not METHODS[method].fixed_step:
+        return chunk
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    share = -(-members // (BLOCKS_PER_WORKER * workers))
+    return max(1, min(chunk, max(SMALLEST_BLOCK, share)))
+
+
 #: Times a block whose values were lost with their worker is sent again before the run fails.
 RESUBMITS = 3
 
@@ -250,7 +266,8 @@ def run_on_cluster(spec: Scheduler, compiled: CompiledModel, p: np.ndarray, grid
         # a key of its own for each call: a hashed key shared with an earlier call could be
         # released by that call while this one still needs it
         shared = client.scatter(document, broadcast=True, hash=False)
-        ranges = blocks(p.shape[1], options.chunk, per_block)
+        ranges = blocks(p.shape[1], block_size(client, p.shape[1], method, options.chunk),
+                        per_block)
 
         def submit(index: int, model: Any) -> Any:
             start, stop = ranges[index]
@@ -368,11 +385,15 @@ def summarise_on_cluster(spec: Scheduler, compiled: CompiledModel, p: np.ndarray
         job = Job(kernel_key(document, compiled.outputs), compiled.outputs, grid, method,
                   options.rtol, options.atol, options.chunk)
         shared = client.scatter(document, broadcast=True, hash=False)
-        run = delayed(run_block, pure=False, nout=2)
         parts = []
-        for start, stop in blocks(members, options.chunk, per_block):
-            _, block = run(job, shared, np.ascontiguousarray(p[:, start:stop]))
-            parts.append(da.from_delayed(block, (n_times, n_outputs, stop - start), float))
+        size = block_size(client, members, method, options.chunk)
+        for start, stop in blocks(members, size, per_block):
+            # one task per block, sent on its own (a single graph holding every block's rows
+            # would be as large as the parameter matrix); its values stay on the worker
+            future = client.submit(run_block, job, shared, np.ascontiguousarray(p[:, start:stop]),
+                                   pure=False)
+            parts.append(da.from_delayed(delayed(future)[1], (n_times, n_outputs, stop - start),
+                                         float))
         values = da.concatenate(parts, axis=2)
         rows = max(1, TIME_BLOCK_BYTES // max(1, n_outputs * members * 8))
         by_time = values.rechunk({0: rows, 1: -1, 2: -1})
