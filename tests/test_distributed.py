@@ -26,6 +26,7 @@ from pssc_sim.integrate.distributed import (
     blocks,
     connect,
     parse_scheduler,
+    save_ensemble,
     summarise,
     worker_kernel,
 )
@@ -370,3 +371,20 @@ def test_fixed_step_runs_are_cut_so_every_worker_has_work(client: Any) -> None:
     assert cluster_module.block_size(client, 1000, "rk4", 4096) == 256
     assert cluster_module.block_size(client, 10**6, "euler", 4096) == 4096
     assert cluster_module.block_size(client, 4000, "rk45", 4096) == 4096
+
+
+def test_ensemble_written_by_the_workers_reads_back_as_the_run(client: Any,
+                                                               tmp_path: Path) -> None:
+    xarray = pytest.importorskip("xarray")
+    params = {"infectivity": np.linspace(0.1, 0.5, 700)}
+    here = ps.simulate(SIR, params, outputs=["infected", "recovered"])
+    path = save_ensemble(full_model(), params, tmp_path / "ensemble.zarr", scheduler=client,
+                         outputs=["infected", "recovered"], chunk=128)
+    with xarray.open_zarr(path) as data:
+        for j, name in enumerate(here.names):
+            np.testing.assert_array_equal(data[name].values, here.values[:, j, :])
+        np.testing.assert_array_equal(data["parameter_value"].values, here.parameters)
+        np.testing.assert_array_equal(data["time"].values, here.times)
+        assert data.attrs["method"] == "euler"
+    with pytest.raises(ps.ParameterError, match=r"path: .*ensemble\.zarr already exists"):
+        save_ensemble(full_model(), params, path, scheduler=client)

@@ -30,6 +30,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -359,6 +360,34 @@ def _spread(values: np.ndarray, levels: tuple[float, ...]) -> np.ndarray:
     return np.concatenate([np.quantile(values, levels, axis=2), values.mean(axis=2)[None]])
 
 
+def ensemble_array(client: Any, compiled: CompiledModel, p: np.ndarray, grid: Grid,
+                   method: str, options: SolverOptions,
+                   per_block: int | None = None) -> tuple[np.ndarray, Any]:
+    """The saved times, and the members ``p`` as a dask array (times x outputs x members) whose
+    blocks are tasks on the cluster of ``client``: one task per block, each sent on its own (a
+    single graph holding every block's rows would be as large as the parameter matrix)."""
+    import dask.array
+    from dask.delayed import delayed
+
+    from pssc_sim.integrate.fixed import saved_times
+
+    da: Any = dask.array  # untyped
+    times = saved_times(grid) if METHODS[method].fixed_step else grid.save_times()
+    n_times, n_outputs, members = len(times), len(compiled.outputs), p.shape[1]
+    document = model_document(compiled.model)
+    job = Job(kernel_key(document, compiled.outputs), compiled.outputs, grid, method,
+              options.rtol, options.atol, options.chunk)
+    shared = client.scatter(document, broadcast=True, hash=False)
+    parts = []
+    size = block_size(client, members, method, options.chunk)
+    for start, stop in blocks(members, size, per_block):
+        future = client.submit(run_block, job, shared, np.ascontiguousarray(p[:, start:stop]),
+                               pure=False)
+        parts.append(da.from_delayed(delayed(future)[1], (n_times, n_outputs, stop - start),
+                                     float))
+    return times, da.concatenate(parts, axis=2)
+
+
 def summarise_on_cluster(spec: Scheduler, compiled: CompiledModel, p: np.ndarray, grid: Grid,
                          method: str, options: SolverOptions, levels: tuple[float, ...],
                          per_block: int | None = None) -> Summary:
@@ -370,31 +399,11 @@ def summarise_on_cluster(spec: Scheduler, compiled: CompiledModel, p: np.ndarray
     the mean are taken there. The client receives arrays of ``(len(levels) + 1) x times x
     outputs`` numbers, whatever the number of members; the values equal those of one process.
     """
-    import dask.array
-    from dask.delayed import delayed
-
-    from pssc_sim.integrate.fixed import saved_times
-
-    da: Any = dask.array  # untyped
-
     distributed = _dask()
-    times = saved_times(grid) if METHODS[method].fixed_step else grid.save_times()
-    n_times, n_outputs, members = len(times), len(compiled.outputs), p.shape[1]
+    members = p.shape[1]
     with connect(spec) as client:
-        document = model_document(compiled.model)
-        job = Job(kernel_key(document, compiled.outputs), compiled.outputs, grid, method,
-                  options.rtol, options.atol, options.chunk)
-        shared = client.scatter(document, broadcast=True, hash=False)
-        parts = []
-        size = block_size(client, members, method, options.chunk)
-        for start, stop in blocks(members, size, per_block):
-            # one task per block, sent on its own (a single graph holding every block's rows
-            # would be as large as the parameter matrix); its values stay on the worker
-            future = client.submit(run_block, job, shared, np.ascontiguousarray(p[:, start:stop]),
-                                   pure=False)
-            parts.append(da.from_delayed(delayed(future)[1], (n_times, n_outputs, stop - start),
-                                         float))
-        values = da.concatenate(parts, axis=2)
+        times, values = ensemble_array(client, compiled, p, grid, method, options, per_block)
+        n_outputs = values.shape[1]
         rows = max(1, TIME_BLOCK_BYTES // max(1, n_outputs * members * 8))
         by_time = values.rechunk({0: rows, 1: -1, 2: -1})
         spread = by_time.map_blocks(_spread, tuple(levels), drop_axis=2, new_axis=0,
@@ -424,6 +433,19 @@ def summarise(model: Model | CompiledModel, params: Mapping[str, ArrayLike] | No
     ...
     pssc_sim.errors.ParameterError: model: expected a Model or a CompiledModel (got NoneType). ...
     """
+    levels = tuple(float(q) for q in quantiles)
+    if not all(0.0 <= q <= 1.0 for q in levels):
+        raise ParameterError(f"quantiles: must lie in [0, 1] (got {list(quantiles)}). Use e.g. "
+                             "[0.05, 0.5, 0.95]")
+    compiled, p, grid = _prepared(model, params, method, time, outputs)
+    options = SolverOptions(rtol=rtol, atol=atol, chunk=chunk, progress=progress)
+    return summarise_on_cluster(scheduler, compiled, p, grid, method, options, levels)
+
+
+def _prepared(model: Model | CompiledModel, params: Mapping[str, ArrayLike] | None, method: str,
+              time: Mapping[str, float] | None,
+              outputs: Sequence[str] | None) -> tuple[CompiledModel, np.ndarray, Grid]:
+    """The kernel, parameter matrix and grid of a call, checked as :func:`simulate` does."""
     from pssc_sim.integrate.simulate import compiled_for, make_grid, parameter_array
 
     if isinstance(model, CompiledModel):
@@ -433,14 +455,60 @@ def summarise(model: Model | CompiledModel, params: Mapping[str, ArrayLike] | No
     else:
         raise ParameterError(f"model: expected a Model or a CompiledModel (got "
                              f"{type(model).__name__}). Load it with pssc_sim.load_model")
-    levels = tuple(float(q) for q in quantiles)
-    if not all(0.0 <= q <= 1.0 for q in levels):
-        raise ParameterError(f"quantiles: must lie in [0, 1] (got {list(quantiles)}). Use e.g. "
-                             "[0.05, 0.5, 0.95]")
     if method not in METHODS:
         raise ParameterError(f"method: unknown method '{method}' (got {method!r}). Use one of: "
                              f"{', '.join(METHODS)}")
-    p = parameter_array(compiled, params)
-    grid = make_grid(compiled.model, time)
-    options = SolverOptions(rtol=rtol, atol=atol, chunk=chunk, progress=progress)
-    return summarise_on_cluster(scheduler, compiled, p, grid, method, options, levels)
+    return compiled, parameter_array(compiled, params), make_grid(compiled.model, time)
+
+
+def save_ensemble(model: Model | CompiledModel, params: Mapping[str, ArrayLike] | None,
+                  path: str | Path, *, scheduler: Scheduler, method: str = "euler",
+                  time: Mapping[str, float] | None = None,
+                  outputs: Sequence[str] | None = None, chunk: int = 4096,
+                  rtol: float = 1e-6, atol: float = 1e-9) -> Path:
+    """:func:`~pssc_sim.simulate` on a cluster, every member written to a Zarr store at
+    ``path`` by the workers in parallel (see :func:`save_on_cluster`); return the path.
+
+    >>> save_ensemble(None, None, "x.zarr", scheduler=2)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    pssc_sim.errors.ParameterError: model: expected a Model or a CompiledModel (got NoneType). ...
+    """
+    compiled, p, grid = _prepared(model, params, method, time, outputs)
+    options = SolverOptions(rtol=rtol, atol=atol, chunk=chunk)
+    return save_on_cluster(scheduler, compiled, p, grid, method, options, path)
+
+
+def save_on_cluster(spec: Scheduler, compiled: CompiledModel, p: np.ndarray, grid: Grid,
+                    method: str, options: SolverOptions, path: str | Path, *,
+                    model_name: str = "", attributes: Mapping[str, str | int | float] | None = None,
+                    per_block: int | None = None) -> Path:
+    """Run the members ``p`` on the cluster and write every member to a Zarr store at ``path``,
+    each worker writing its own blocks (the client never holds them); return the path.
+
+    The layout is that of :func:`~pssc_sim.output.write_netcdf`: one ``(time, member)`` array
+    per recorded output, ``parameter_value`` over ``(parameter, member)``, the model and method
+    as attributes, in Zarr format 2; ``xarray.open_zarr(path)`` reads it. The path must be on
+    storage every worker can write to (any local path, for a local cluster). An existing store
+    is refused.
+    """
+    import xarray as xr
+
+    final = Path(path)
+    if final.exists():
+        raise ParameterError(f"path: {final} already exists (got an existing path). Choose a new "
+                             "name or remove it")
+    with connect(spec) as client:
+        times, values = ensemble_array(client, compiled, p, grid, method, options, per_block)
+        members = np.arange(p.shape[1])
+        data = {name: (("time", "member"), values[:, j, :])
+                for j, name in enumerate(compiled.outputs)}
+        data["parameter_value"] = (("parameter", "member"), p)
+        dataset = xr.Dataset(data, coords={"time": times, "member": members,
+                                           "parameter": list(compiled.parameter_names)},
+                             attrs={"model": model_name or compiled.model.name,
+                                    "method": method, **(attributes or {})})
+        # Zarr format 2: format 3 has no settled specification for the text labels yet
+        writes = dataset.to_zarr(final, mode="w-", compute=False, zarr_format=2)
+        client.compute(writes).result()
+    return final
