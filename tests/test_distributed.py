@@ -388,3 +388,19 @@ def test_ensemble_written_by_the_workers_reads_back_as_the_run(client: Any,
         assert data.attrs["method"] == "euler"
     with pytest.raises(ps.ParameterError, match=r"path: .*ensemble\.zarr already exists"):
         save_ensemble(full_model(), params, path, scheduler=client)
+
+
+def test_designs_on_the_cluster_reduce_each_member_on_its_worker(client: Any) -> None:
+    from pssc_sim.inference.design import Experiment, Request, Statistic
+
+    experiment = Experiment.load(UNCERTAIN)
+    rng = np.random.default_rng(3)
+    design = np.column_stack([rng.uniform(2, 10, 900), rng.uniform(0.1, 0.5, 900)])
+    requests = [Request("infected", Statistic("max")), Request("infected", Statistic("series")),
+                Request("recovered", Statistic("at", 12.5)), Request("infected", Statistic("mean"))]
+    names = ["contact_rate", "infectivity"]
+    here = experiment.evaluate(names, design, requests)
+    there = experiment.on(client).evaluate(names, design, requests)
+    assert [a.shape for a in there] == [a.shape for a in here]
+    for a, b in zip(there, here, strict=True):
+        np.testing.assert_array_equal(a, b)
