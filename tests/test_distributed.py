@@ -314,10 +314,15 @@ def test_blocks_lost_too_often_fail_the_run(client: Any, monkeypatch: pytest.Mon
 
 
 @pytest.mark.slow
-def test_a_block_that_kills_every_worker_is_a_simulation_error() -> None:
+def test_one_worker_gives_the_same_ensemble_and_a_block_that_kills_it_fails_the_run(
+        ) -> None:
     import dask
 
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}), connect(1) as alone:
+        # one worker gives the seeded ensemble that one process and two workers give
+        scenario = ps.Scenario.load(UNCERTAIN)
+        np.testing.assert_array_equal(scenario.run(chunk=300, scheduler=alone).results.values,
+                                      scenario.run().results.values)
         (victim,) = alone.run(os.getpid).values()
 
         def kill(fraction: float) -> None:
