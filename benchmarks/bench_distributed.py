@@ -32,7 +32,8 @@ from harness import ROOT, machine
 from network_model import parameter_rows, write_model
 
 import pssc_sim as ps
-from pssc_sim.integrate.distributed import connect, model_document, run_block, summarise
+from pssc_sim.integrate.cluster import model_document, run_block
+from pssc_sim.integrate.distributed import connect, summarise
 from pssc_sim.output import ensemble_table
 
 SIR = ROOT / "models" / "sir"
@@ -86,7 +87,7 @@ def member_step_cost(model: ps.Model, params: dict[str, np.ndarray], members: in
 
 def task_overhead(client: object, model: ps.Model, tasks: int = 400) -> float:
     """Seconds of scheduling per task: one-member blocks, whose work is negligible."""
-    from pssc_sim.integrate.distributed import Job, kernel_key
+    from pssc_sim.integrate.cluster import Job, kernel_key
     from pssc_sim.integrate.simulate import make_grid, parameter_array
 
     compiled = ps.compile_model(model, OUTPUTS)

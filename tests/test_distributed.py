@@ -19,17 +19,19 @@ import pytest
 import yaml
 
 import pssc_sim as ps
-import pssc_sim.integrate.distributed as cluster_module
+import pssc_sim.integrate.cluster as cluster_module
 from pssc_sim.cli import main
+from pssc_sim.integrate.budget import ResourceLimitError
+from pssc_sim.integrate.cluster import blocks, worker_kernel
 from pssc_sim.integrate.distributed import (
     SchedulerError,
-    blocks,
     connect,
     parse_scheduler,
+    plan_blocks,
     save_ensemble,
     summarise,
-    worker_kernel,
 )
+from pssc_sim.integrate.simulate import compiled_for, make_grid, plan_run
 from pssc_sim.output import ensemble_table
 from pssc_sim.scenario.schema import ScenarioError
 
@@ -80,8 +82,8 @@ def test_blocks_cover_every_member_once_in_whole_chunks(members: int, chunk: int
 @pytest.mark.parametrize("method", ["euler", "rk4", "rk45"])
 def test_simulate_on_the_cluster_is_bit_identical(client: Any, method: str) -> None:
     infectivity = np.linspace(0.1, 0.5, 300)
-    here = ps.simulate(SIR, {"infectivity": infectivity}, method=method, chunk=64)
-    there = ps.simulate(SIR, {"infectivity": infectivity}, method=method, chunk=64,
+    here = ps.simulate(full_model(), {"infectivity": infectivity}, method=method, chunk=64)
+    there = ps.simulate(full_model(), {"infectivity": infectivity}, method=method, chunk=64,
                         scheduler=client)
     np.testing.assert_array_equal(there.values, here.values)
     np.testing.assert_array_equal(there.times, here.times)
@@ -104,7 +106,7 @@ def test_seeded_scenario_ensemble_is_the_same_on_any_cluster_and_chunking(
 
 def test_progress_is_fed_by_finished_blocks(client: Any) -> None:
     seen: list[float] = []
-    ps.simulate(SIR, {"infectivity": np.linspace(0.1, 0.5, 50)}, chunk=5, scheduler=client,
+    ps.simulate(full_model(), {"infectivity": np.linspace(0.1, 0.5, 50)}, chunk=5, scheduler=client,
                 progress=seen.append)
     assert seen[-1] == 1.0
     assert seen == sorted(seen)
@@ -264,7 +266,7 @@ def test_scenario_compute_key_sends_the_run_to_its_cluster(
 def test_a_worker_killed_mid_run_loses_nothing(client: Any) -> None:
     infectivity = np.linspace(0.1, 0.5, 2000)
     run = {"method": "rk4", "time": {"dt": 0.02}, "chunk": 50}
-    here = ps.simulate(SIR, {"infectivity": infectivity}, **run)
+    here = ps.simulate(full_model(), {"infectivity": infectivity}, **run)
     before = client.run(os.getpid)
     victim = max(before.values())
     killed_at: list[float] = []
@@ -274,7 +276,7 @@ def test_a_worker_killed_mid_run_loses_nothing(client: Any) -> None:
             killed_at.append(fraction)
             os.kill(victim, signal.SIGKILL)
 
-    there = ps.simulate(SIR, {"infectivity": infectivity}, scheduler=client,
+    there = ps.simulate(full_model(), {"infectivity": infectivity}, scheduler=client,
                         progress=kill_once, **run)
     assert killed_at
     assert killed_at[0] < 0.5
@@ -299,8 +301,8 @@ def _cancel_the_rest(client: Any) -> Callable[[float], None]:
 
 def test_blocks_lost_before_they_are_fetched_are_sent_again(client: Any) -> None:
     infectivity = np.linspace(0.1, 0.5, 400)
-    here = ps.simulate(SIR, {"infectivity": infectivity}, chunk=10)
-    there = ps.simulate(SIR, {"infectivity": infectivity}, chunk=10, scheduler=client,
+    here = ps.simulate(full_model(), {"infectivity": infectivity}, chunk=10)
+    there = ps.simulate(full_model(), {"infectivity": infectivity}, chunk=10, scheduler=client,
                         progress=_cancel_the_rest(client))
     np.testing.assert_array_equal(there.values, here.values)
 
@@ -309,7 +311,7 @@ def test_blocks_lost_too_often_fail_the_run(client: Any, monkeypatch: pytest.Mon
     monkeypatch.setattr(cluster_module, "RESUBMITS", 0)
     with pytest.raises(ps.SimulationError, match=r"cluster: the values of members \d+ to \d+ "
                                                   r"were lost with their worker 1 times"):
-        ps.simulate(SIR, {"infectivity": np.linspace(0.1, 0.5, 400)}, chunk=10,
+        ps.simulate(full_model(), {"infectivity": np.linspace(0.1, 0.5, 400)}, chunk=10,
                     scheduler=client, progress=_cancel_the_rest(client))
 
 
@@ -330,7 +332,7 @@ def test_one_worker_gives_the_same_ensemble_and_a_block_that_kills_it_fails_the_
 
         with pytest.raises(ps.SimulationError, match=r"cluster: a block of members killed every "
                                                       r"worker that ran it"):
-            ps.simulate(SIR, {"infectivity": np.linspace(0.1, 0.5, 200)}, method="rk4",
+            ps.simulate(full_model(), {"infectivity": np.linspace(0.1, 0.5, 200)}, method="rk4",
                         time={"dt": 0.02}, chunk=10, scheduler=alone, progress=kill)
 
 
@@ -345,7 +347,7 @@ def test_quantiles_reduced_on_the_cluster_equal_the_full_table(client: Any, meth
     monkeypatch.setattr(cluster_module, "TIME_BLOCK_BYTES", 3 * 8 * 2 * 500)
     params = {"infectivity": np.linspace(0.1, 0.5, 500), "duration": 2.5}
     outputs = ["infected", "recovered"]
-    full = ps.simulate(SIR, params, method=method, outputs=outputs, chunk=64)
+    full = ps.simulate(full_model(), params, method=method, outputs=outputs, chunk=64)
     summary = summarise(full_model(), params, scheduler=client, method=method, outputs=outputs,
                         chunk=64, quantiles=[0.05, 0.5, 0.95])
     table = ensemble_table(full, [0.05, 0.5, 0.95])
@@ -382,7 +384,7 @@ def test_ensemble_written_by_the_workers_reads_back_as_the_run(client: Any,
                                                                tmp_path: Path) -> None:
     xarray = pytest.importorskip("xarray")
     params = {"infectivity": np.linspace(0.1, 0.5, 700)}
-    here = ps.simulate(SIR, params, outputs=["infected", "recovered"])
+    here = ps.simulate(full_model(), params, outputs=["infected", "recovered"])
     path = save_ensemble(full_model(), params, tmp_path / "ensemble.zarr", scheduler=client,
                          outputs=["infected", "recovered"], chunk=128)
     with xarray.open_zarr(path) as data:
@@ -409,3 +411,61 @@ def test_designs_on_the_cluster_reduce_each_member_on_its_worker(client: Any) ->
     assert [a.shape for a in there] == [a.shape for a in here]
     for a, b in zip(there, here, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+# -- the memory plan ---------------------------------------------------------------------------
+
+
+def test_a_cluster_run_works_on_the_chunk_one_process_would(client: Any) -> None:
+    # a limit that makes rk45's chunk smaller than the ensemble: the workers keep that chunk,
+    # over which the adaptive step control runs, so the values are those of one process
+    model = full_model()
+    params = {"infectivity": np.linspace(0.1, 0.5, 2000)}
+    limit = 55 * 2**20
+    planned = plan_run(compiled_for(model, None), make_grid(model, None), "rk45", 2000, 4096,
+                       limit)
+    assert planned < 2000
+    here = ps.simulate(model, params, method="rk45", max_memory=limit)
+    there = ps.simulate(model, params, method="rk45", max_memory=limit, scheduler=client)
+    np.testing.assert_array_equal(there.values, here.values)
+
+
+@pytest.mark.parametrize("call", ["simulate", "summarise", "save_ensemble"])
+def test_cluster_runs_over_the_memory_limit_are_refused_before_any_connection(
+        call: str, tmp_path: Path) -> None:
+    # the address answers nobody: the refusal comes from the plan, before a connection
+    params = {"infectivity": np.linspace(0.1, 0.5, 1000)}
+    run = {"simulate": lambda **kw: ps.simulate(full_model(), params, **kw),
+           "summarise": lambda **kw: summarise(full_model(), params, **kw),
+           "save_ensemble": lambda **kw: save_ensemble(full_model(), params,
+                                                       tmp_path / "e.zarr", **kw)}[call]
+    with pytest.raises(ps.ParameterError, match=r"run: the run would need .* over the memory "
+                                                r"limit of 1 MiB"):
+        run(scheduler=DEAD_ADDRESS, max_memory=2**20)
+    assert not (tmp_path / "e.zarr").exists()
+
+
+def test_members_kept_on_the_workers_need_memory_for_a_block_not_the_ensemble() -> None:
+    model = full_model()
+    compiled, grid = compiled_for(model, None), make_grid(model, None)
+    limit = 64 * 2**20
+    with pytest.raises(ResourceLimitError, match="over the memory limit of 64 MiB"):
+        plan_run(compiled, grid, "euler", 100_000, 4096, limit)
+    block = plan_blocks(compiled, grid, "euler", 100_000, 4096, limit)
+    assert 1 <= block <= 4096
+    assert plan_run(compiled, grid, "euler", block, block, limit) == block  # a block fits
+    # what this process keeps still counts: every member's parameters
+    with pytest.raises(ResourceLimitError, match=r"run: the run would need .* for "
+                                                 r"10,000,000 members"):
+        plan_blocks(compiled, grid, "euler", 10**7, 4096, limit)
+
+
+def test_a_summary_under_a_memory_limit_equals_the_full_table(client: Any) -> None:
+    params = {"infectivity": np.linspace(0.1, 0.5, 3000)}
+    outputs = ["infected"]
+    full = ps.simulate(full_model(), params, outputs=outputs)
+    summary = summarise(full_model(), params, scheduler=client, outputs=outputs,
+                        quantiles=[0.1, 0.9], max_memory=48 * 2**20)
+    table = ensemble_table(full, [0.1, 0.9])
+    np.testing.assert_array_equal(summary.quantiles[0].reshape(-1), table["p10"].to_numpy())
+    np.testing.assert_array_equal(summary.mean.reshape(-1), table["mean"].to_numpy())

@@ -16,7 +16,8 @@ import pytest
 from pssc_sim.analysis.checks import check_model
 from pssc_sim.cli import main
 from pssc_sim.parse import load_model
-from pssc_sim.parse.fragments import LIBRARY, library_mechanisms, load_fragment
+from pssc_sim.parse.documents import load_fragment
+from pssc_sim.parse.fragments import LIBRARY, library_mechanisms
 from pssc_sim.scenario import Scenario
 from pssc_sim.scenario.runner import ScenarioResult
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import pssc_sim as ps
-from pssc_sim.compile.codegen import _scratch_rows
 from pssc_sim.compile.compiler import compile_model
 from pssc_sim.compile.printer import number_definitions, number_name
+from pssc_sim.compile.rows import scratch_rows
 from pssc_sim.errors import SimulationError
 from pssc_sim.integrate.fixed import CHECK_SIZE, FixedStepPlan, initial_state
 from pssc_sim.integrate.grid import Grid
@@ -90,9 +90,9 @@ def test_named_numbers_hold_their_value_exactly(value: float) -> None:
 
 def test_ensembles_still_equal_single_runs_bit_for_bit(sir: Path) -> None:
     contact = np.array([0.2, 0.3, 0.45])
-    ensemble = ps.simulate(sir, {"contact": contact}, method="rk4")
+    ensemble = ps.simulate(ps.load_model(sir), {"contact": contact}, method="rk4")
     for i, value in enumerate(contact):
-        single = ps.simulate(sir, {"contact": value}, method="rk4")
+        single = ps.simulate(ps.load_model(sir), {"contact": value}, method="rk4")
         assert np.array_equal(ensemble.values[:, :, i], single.values[:, :, 0])
 
 
@@ -114,18 +114,18 @@ def test_the_first_non_finite_row_is_reported(tmp_path: Path, members: int) -> N
     spread = {"k": np.linspace(1.0, 2.0, members)}
     with pytest.raises(SimulationError, match=r"flows\.inflow: the value is not finite at time "
                                               r"5 \(got inf, member 0\)"):
-        ps.simulate(path, spread, outputs=["inflow"])
+        ps.simulate(ps.load_model(path), spread, outputs=["inflow"])
 
 
 def test_scratch_rows_are_reused_only_once_free() -> None:
     lines = ["v_a = s_v_a", "np.multiply(x, y, v_a)", "out[0] = v_a",
              "v_c = s_v_c", "np.add(x, x, v_c)"]
-    rewritten, count = _scratch_rows(lines)
+    rewritten, count = scratch_rows(lines)
     assert (rewritten[0], rewritten[3], count) == ("v_a = s_0", "v_c = s_0", 1)
     # v_a is still read where v_c is computed: they need two rows
     lines[2:3] = []
     lines.append("np.add(v_a, v_c, dy_0)")
-    rewritten, count = _scratch_rows(lines)
+    rewritten, count = scratch_rows(lines)
     assert (rewritten[0], rewritten[2], count) == ("v_a = s_0", "v_c = s_1", 2)
 
 
@@ -134,5 +134,5 @@ def test_a_local_that_may_hold_a_scratch_row_keeps_it_busy() -> None:
     lines = ["v_a = s_v_a", "np.multiply(x, y, v_a)",
              "v_b = (v_a if (t > _f_3ff0000000000000) else v_z)",
              "v_c = s_v_c", "np.add(v_z, v_z, v_c)", "out[0] = v_b"]
-    rewritten, count = _scratch_rows(lines)
+    rewritten, count = scratch_rows(lines)
     assert (rewritten[3], count) == ("v_c = s_1", 2)

@@ -5,38 +5,21 @@ target, gaming and the PSS outcome set."""
 from __future__ import annotations
 
 import math
-from functools import cache
-from pathlib import Path
 
-import pandas as pd
 import pytest
 from scipy import stats
 
-import pssc_sim as ps
-from pssc_sim.scenario import Scenario, ScenarioResult
+from pssc_sim.scenario import Scenario
+from tests.case_study import CaseStudy
 
-ROOT = Path(__file__).resolve().parent.parent
-MODEL = ROOT / "models" / "ambulance"
-SCENARIOS = ROOT / "scenarios" / "ambulance"
+STUDY = CaseStudy("ambulance")
+MODEL, SCENARIOS = STUDY.folder, STUDY.scenarios
 #: The second year of the run (hours), the analogue of the financial year 2004-05.
 YEAR_TWO = 8760.0
 END = 17520.0
 EIGHT_MINUTE_REGIMES = ("eight-minute-target", "eight-minute-blame", "eight-minute-learning")
 
-
-@cache
-def model() -> ps.Model:
-    return ps.load_model(MODEL)
-
-
-@cache
-def scenario(name: str) -> ScenarioResult:
-    return ps.run_scenario(SCENARIOS / f"{name}.yaml")
-
-
-@cache
-def frame(name: str) -> pd.DataFrame:
-    return scenario(name).results.to_frame()
+model, scenario, frame = STUDY.model, STUDY.scenario, STUDY.frame
 
 
 def at_end(name: str, variable: str) -> float:

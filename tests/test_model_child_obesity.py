@@ -5,40 +5,21 @@ about a prevalence target, participation gaming and whole-system action."""
 from __future__ import annotations
 
 import math
-from functools import cache
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import pssc_sim as ps
-from pssc_sim.scenario import Scenario, ScenarioResult
+from pssc_sim.scenario import Scenario
+from tests.case_study import CaseStudy, value
 
-ROOT = Path(__file__).resolve().parent.parent
-MODEL = ROOT / "models" / "child_obesity"
-SCENARIOS = ROOT / "scenarios" / "child_obesity"
+STUDY = CaseStudy("child_obesity")
+MODEL, SCENARIOS = STUDY.folder, STUDY.scenarios
 #: Start parameters that set every child's weight category at the start and at school entry.
 MIX = ("start_overweight_r", "start_obese_r", "start_overweight_y6", "start_obese_y6",
        "entry_overweight_base", "entry_obese_base")
 
-
-@cache
-def model() -> ps.Model:
-    return ps.load_model(MODEL)
-
-
-@cache
-def baseline() -> ps.Results:
-    return ps.simulate(model(), method="euler")
-
-
-@cache
-def scenario(name: str) -> ScenarioResult:
-    return ps.run_scenario(SCENARIOS / f"{name}.yaml")
-
-
-def value(results: ps.Results | ScenarioResult, name: str, t: float) -> float:
-    return float(np.asarray(results[name].loc[t]))
+model, baseline, scenario = STUDY.model, STUDY.baseline, STUDY.scenario
 
 
 # -- checks ------------------------------------------------------------------------------------

@@ -4,38 +4,18 @@ and the behaviour of its target regimes."""
 
 from __future__ import annotations
 
-import dataclasses
-from functools import cache
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from pssc_sim.scenario import Scenario
-from pssc_sim.scenario.runner import ScenarioResult
+from tests.case_study import CaseStudy, nearest
 
-ROOT = Path(__file__).resolve().parent.parent
-MODEL = ROOT / "models" / "climate"
-SCENARIOS = ROOT / "scenarios" / "climate"
+STUDY = CaseStudy("climate")
+MODEL, SCENARIOS = STUDY.folder, STUDY.scenarios
 DT = 0.25
 
-
-@cache
-def scenario(name: str) -> Scenario:
-    """A scenario of the model, recording every variable."""
-    return dataclasses.replace(Scenario.load(SCENARIOS / f"{name}.yaml"), outputs=None)
-
-
-@cache
-def run(name: str) -> ScenarioResult:
-    return scenario(name).run()
-
-
-def at(result: ScenarioResult, name: str, year: float) -> float:
-    """The value of ``name`` at the saved time nearest ``year``."""
-    series = result[name]
-    values = np.asarray(series, dtype=float)
-    return float(values[int(np.argmin(np.abs(series.index.to_numpy() - year)))])
+scenario, run = STUDY.recording_all, STUDY.run_all
+at = nearest
 
 
 def test_sheffield_2007_target_outcome() -> None:

@@ -4,37 +4,17 @@ regimes. Calibration targets and held-out figures are listed in models/em_employ
 
 from __future__ import annotations
 
-import dataclasses
-from functools import cache
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from pssc_sim.scenario import Scenario
-from pssc_sim.scenario.runner import ScenarioResult
+from tests.case_study import CaseStudy, nearest
 
-ROOT = Path(__file__).resolve().parent.parent
-MODEL = ROOT / "models" / "em_employment"
-SCENARIOS = ROOT / "scenarios" / "em_employment"
+STUDY = CaseStudy("em_employment")
+MODEL, SCENARIOS = STUDY.folder, STUDY.scenarios
 
-
-@cache
-def scenario(name: str) -> Scenario:
-    """A scenario of the model, recording every variable."""
-    return dataclasses.replace(Scenario.load(SCENARIOS / f"{name}.yaml"), outputs=None)
-
-
-@cache
-def run(name: str) -> ScenarioResult:
-    return scenario(name).run()
-
-
-def at(result: ScenarioResult, name: str, year: float) -> float:
-    """The value of ``name`` at the saved time nearest ``year``."""
-    series = result[name]
-    values = np.asarray(series, dtype=float)
-    return float(values[int(np.argmin(np.abs(series.index.to_numpy() - year)))])
+scenario, run = STUDY.recording_all, STUDY.run_all
+at = nearest
 
 
 def test_gap_in_1993() -> None:

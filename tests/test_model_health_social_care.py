@@ -4,36 +4,18 @@ DTOC target, attribution, shifting the burden and a joint PSS outcome set."""
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
-
-import pandas as pd
 import pytest
 
-import pssc_sim as ps
-from pssc_sim.scenario import Scenario, ScenarioResult
+from pssc_sim.scenario import Scenario
+from tests.case_study import CaseStudy
 
-ROOT = Path(__file__).resolve().parent.parent
-MODEL = ROOT / "models" / "health_social_care"
-SCENARIOS = ROOT / "scenarios" / "health_social_care"
+STUDY = CaseStudy("health_social_care")
+MODEL, SCENARIOS = STUDY.folder, STUDY.scenarios
 #: Days from the start of the run (1 April 2016).
 JANUARY_2017, APRIL_2017, SEPTEMBER_2017, JANUARY_2018 = 275.0, 365.0, 548.0, 640.0
 DTOC_REGIMES = ("dtoc-target", "dtoc-blame", "dtoc-learning")
 
-
-@cache
-def model() -> ps.Model:
-    return ps.load_model(MODEL)
-
-
-@cache
-def scenario(name: str) -> ScenarioResult:
-    return ps.run_scenario(SCENARIOS / f"{name}.yaml")
-
-
-@cache
-def frame(name: str) -> pd.DataFrame:
-    return scenario(name).results.to_frame()
+model, scenario, frame = STUDY.model, STUDY.scenario, STUDY.frame
 
 
 def at(name: str, variable: str, t: float) -> float:

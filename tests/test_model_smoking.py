@@ -4,37 +4,18 @@ reference (§3.1, §5 Model A), its checks, and what its scenarios show about ta
 from __future__ import annotations
 
 import math
-from functools import cache
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import pssc_sim as ps
-from pssc_sim.scenario import Scenario, ScenarioResult
+from pssc_sim.scenario import Scenario
+from tests.case_study import CaseStudy, value
 
-ROOT = Path(__file__).resolve().parent.parent
-MODEL = ROOT / "models" / "smoking"
-SCENARIOS = ROOT / "scenarios" / "smoking"
+STUDY = CaseStudy("smoking")
+MODEL, SCENARIOS = STUDY.folder, STUDY.scenarios
 
-
-@cache
-def model() -> ps.Model:
-    return ps.load_model(MODEL)
-
-
-@cache
-def baseline() -> ps.Results:
-    return ps.simulate(model(), method="euler")
-
-
-@cache
-def scenario(name: str) -> ScenarioResult:
-    return ps.run_scenario(SCENARIOS / f"{name}.yaml")
-
-
-def value(results: ps.Results | ScenarioResult, name: str, t: float) -> float:
-    return float(np.asarray(results[name].loc[t]))
+model, baseline, scenario = STUDY.model, STUDY.baseline, STUDY.scenario
 
 
 # -- checks ------------------------------------------------------------------------------------

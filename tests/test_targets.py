@@ -15,10 +15,10 @@ import pssc_sim as ps
 from pssc_sim.cli import main
 from pssc_sim.errors import ExpressionError, ModelError
 from pssc_sim.ir.builtins import BUILTINS
+from pssc_sim.ir.lowering import DEFAULT_CULTURE, hidden
 from pssc_sim.scenario import Scenario, ScenarioError, load_scenario
 from pssc_sim.scenario.runner import run
-from pssc_sim.targets.definition import SEVERITIES, Target, TargetKind
-from pssc_sim.targets.structure import DEFAULT_CULTURE, hidden
+from pssc_sim.scenario.targets import SEVERITIES, Target, TargetKind
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,12 +13,15 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from pssc_sim.cli.compute import cluster
 from pssc_sim.cli.scenario import as_scenario, progress
-from pssc_sim.inference.calibrate import METHODS, Calibration, calibrate
-from pssc_sim.inference.data import ErrorModel
+from pssc_sim.inference.catalogue import CALIBRATION_METHODS
+
+if TYPE_CHECKING:
+    from pssc_sim.inference.calibrate import Calibration
+    from pssc_sim.inference.data import ErrorModel
 
 __all__ = ["add_commands", "command_calibrate", "parse_bounds", "parse_errors", "write_fit"]
 
@@ -50,7 +53,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
                          help="the error model of a series: a normal error with sd X, or with "
                               "sd F times each observed value; repeat or separate with commas "
                               "(default: each series' sd is estimated from the fit)")
-    command.add_argument("--method", choices=METHODS, default="least-squares",
+    command.add_argument("--method", choices=CALIBRATION_METHODS, default="least-squares",
                          help="least-squares (default) or mcmc")
     command.add_argument("--starts", type=int, default=8, metavar="N",
                          help="least-squares starts from a Latin hypercube (default 8)")
@@ -82,7 +85,7 @@ def parse_bounds(values: Sequence[str]) -> dict[str, tuple[float, float]]:
     >>> parse_bounds(["a=1:2,b=0:5e3"])
     {'a': (1.0, 2.0), 'b': (0.0, 5000.0)}
     """
-    from pssc_sim.cli import UsageError
+    from pssc_sim.cli.common import UsageError
 
     bounds = {}
     for item in _items(values):
@@ -101,7 +104,8 @@ def parse_bounds(values: Sequence[str]) -> dict[str, tuple[float, float]]:
 
 def parse_errors(values: Sequence[str]) -> dict[str, ErrorModel]:
     """``["infected=relative:0.05"]`` as ``{series: ErrorModel}``."""
-    from pssc_sim.cli import UsageError
+    from pssc_sim.cli.common import UsageError
+    from pssc_sim.inference.data import ErrorModel
 
     errors = {}
     for item in _items(values):
@@ -115,7 +119,8 @@ def parse_errors(values: Sequence[str]) -> dict[str, ErrorModel]:
 
 def command_calibrate(args: argparse.Namespace, stream: TextIO | None = None) -> int:
     """Run the calibration, print it, and write what was asked for."""
-    from pssc_sim.cli import UsageError
+    from pssc_sim.cli.common import UsageError
+    from pssc_sim.inference.calibrate import calibrate
 
     for option, example in (("starts", 8), ("walkers", 32), ("steps", 2000)):
         if getattr(args, option) < 1:
@@ -165,7 +170,7 @@ def write_scenario(result: Calibration, path: Path) -> Path:
 
 
 def _check_scenario_path(path: Path) -> None:
-    from pssc_sim.cli import UsageError
+    from pssc_sim.cli.common import UsageError
 
     if path.suffix.lower() not in (".yaml", ".yml"):
         raise UsageError(f"--write-scenario: a scenario file ends in .yaml (got '{path}'). "

@@ -12,9 +12,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pssc_sim.scenario.definition import Scenario
+if TYPE_CHECKING:  # the command line starts without the scenario stage
+    from pssc_sim.scenario.definition import Scenario
 
 #: The commands that take ``--workers`` and ``--scheduler``.
 COMMANDS = ("run", "compare", "sensitivity", "calibrate", "optimize")
@@ -56,7 +57,7 @@ def cluster(args: argparse.Namespace, *scenarios: Scenario | None) -> Iterator[A
     if spec is None:
         yield None
         return
-    from pssc_sim.integrate.distributed import connect
+    from pssc_sim.integrate.cluster import connect
 
     with connect(spec, where=where) as client:
         yield client

@@ -48,8 +48,8 @@ def _severity(text: str) -> float | str:
 
 def command_filter_measures(args: argparse.Namespace, stream: TextIO | None = None) -> int:
     """Screen the candidates and print the ranked table (or JSON)."""
-    from pssc_sim.cli import UsageError
-    from pssc_sim.targets.filtering import filter_measures
+    from pssc_sim.cli.common import UsageError
+    from pssc_sim.scorecard.filtering import filter_measures
 
     candidates = None
     if args.candidates is not None:

@@ -31,7 +31,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def _add_sensitivity(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from pssc_sim.inference.sensitivity import METHODS
+    from pssc_sim.inference.catalogue import SENSITIVITY_METHODS as METHODS
 
     command = commands.add_parser(
         "sensitivity", help="global sensitivity of an output to uncertain parameters",
@@ -108,7 +108,7 @@ def _experiment(path: str) -> Experiment:
 
 
 def _statistic(args: argparse.Namespace) -> Statistic:
-    from pssc_sim.cli import UsageError
+    from pssc_sim.cli.common import UsageError
     from pssc_sim.inference.design import Statistic
 
     if args.over_time:
@@ -232,7 +232,7 @@ def _over_time_chart(result: SensitivityResult) -> Any:
 
 
 def _make_folder(folder: Path, where: str) -> None:
-    from pssc_sim.cli import UsageError
+    from pssc_sim.cli.common import UsageError
 
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -260,7 +260,7 @@ def command_optimize(args: argparse.Namespace, stream: TextIO | None = None) -> 
     robust = (Robustness.parse(args.under_uncertainty) if args.under_uncertainty is not None
               else None)
     if args.write_scenario is not None and args.write_scenario.is_dir():
-        from pssc_sim.cli import UsageError
+        from pssc_sim.cli.common import UsageError
 
         raise UsageError(f"--write-scenario: a folder, not a file (got "
                          f"'{args.write_scenario}'). Give a file name such as best.yaml")

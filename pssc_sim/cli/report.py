@@ -35,7 +35,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def command_report(args: argparse.Namespace, stream: TextIO | None = None) -> int:
     """Run the scenarios and write the report."""
-    from pssc_sim.cli import UsageError
+    from pssc_sim.cli.common import UsageError
     from pssc_sim.report import write_report
 
     folder = args.output.parent

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from pssc_sim.errors import ParameterError, did_you_mean
+from pssc_sim.inference.catalogue import CALIBRATION_METHODS
 from pssc_sim.inference.data import ErrorModel, Observations
 from pssc_sim.inference.fit import FitStatistics, fit_statistics
 from pssc_sim.inference.least_squares import LeastSquaresFit, fit_least_squares
@@ -32,7 +33,7 @@ from pssc_sim.scenario import Scenario, is_scenario_file
 from pssc_sim.scenario.reader import resolve_model
 
 #: Calibration methods.
-METHODS: tuple[str, ...] = ("least-squares", "mcmc")
+METHODS: tuple[str, ...] = CALIBRATION_METHODS
 #: Correlations of estimates beyond this size are reported: the data hardly tell them apart.
 CORRELATED = 0.95
 #: Parameter sets drawn to draw the band of the fitted run.

@@ -307,8 +307,7 @@ class Experiment:
             params = {**self.fixed, **{self.key(name): design[start:stop, j]
                                        for j, name in enumerate(names)}}
             results = simulate(self.model, params, method=self.method,
-                               time=dict(self.time) or None, outputs=outputs, progress=report,
-                               scheduler=self.scheduler)
+                               time=dict(self.time) or None, outputs=outputs, progress=report)
             for part, request in zip(parts, requests, strict=True):
                 values = results.values[:, results.index(request.name), :]
                 part.append(request.statistic.reduce(results.times, values))
@@ -324,9 +323,11 @@ class Experiment:
         params = {**self.fixed, **{self.key(name): design[:, j]
                                    for j, name in enumerate(names)}}
         reduction = Reduction(tuple(requests))
+        times = len(self.saved_times())
         stacked = run_reduced(self.model, params, reduction, scheduler=self.scheduler,
                               method=self.method, time=dict(self.time) or None, outputs=outputs,
-                              progress=progress)
+                              progress=progress, rows=sum(times if r.statistic.kind == "series"
+                                                          else 1 for r in requests))
         series = sum(r.statistic.kind == "series" for r in requests)
         per_series = (stacked.shape[0] - (len(requests) - series)) // max(series, 1)
         found, row = [], 0

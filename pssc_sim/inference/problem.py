@@ -24,6 +24,7 @@ from pssc_sim.inference.data import (
     counts_years,
     read_observations,
 )
+from pssc_sim.integrate.grid import Grid
 from pssc_sim.integrate.simulate import simulate
 from pssc_sim.ir.model import Model, TimeSpec
 from pssc_sim.results import Results
@@ -76,7 +77,7 @@ class Problem:
         self.scheduler: Any = None
         # Record every dt: observation times between saved points are read by linear
         # interpolation on the finest grid the run has.
-        self.times = TimeSpec(time.start, time.stop, time.dt, time.dt).save_times()
+        self.times = Grid(time.start, time.stop, time.dt, time.dt).save_times()
         self._weights = [_interpolation(self.times, s.times) for s in observations.series]
 
     @property

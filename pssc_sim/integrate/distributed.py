@@ -1,439 +1,76 @@
-"""Ensembles on a Dask cluster: members cut into blocks, each block a task on a worker.
+"""Ensembles on a Dask cluster: what a modeller calls, beside ``simulate(..., scheduler=...)``.
 
-:func:`~pssc_sim.simulate` takes ``scheduler=``: the address of a running scheduler
-(``tcp://host:8786``, a cluster started with ``dask scheduler`` and ``dask worker``), a number of
-local worker processes (``4`` or ``"processes:4"``: a :class:`distributed.LocalCluster` on
-127.0.0.1, one thread per process, no dashboard, closed when the call ends), or a
-:class:`distributed.Client` the caller manages. A client merely in scope is not used: the
-cluster is always named explicitly, so that a script never sends work somewhere by surprise.
-
-What travels to the workers is data, never generated code: the model (the validated IR, pickled,
-a few kilobytes; sent once per call and shared by every task) and each block's rows of the
-parameter matrix. A worker compiles the kernel itself, once per process, cached under a hash of
-the pickled model and the recorded outputs (:func:`run_block`). The parameter matrix is drawn on
-the client before anything is sent, and the integrators are deterministic and treat members one
-by one (the fixed-step methods) or chunk by chunk (the adaptive ones, whose step control spans a
-chunk: blocks are whole multiples of ``chunk``), so the values are bit-identical to a run in one
-process whatever the number of workers, the block size or the order blocks finish in. A worker
-that dies loses nothing: the scheduler runs its blocks again elsewhere, and they give the same
-values.
+:func:`summarise` returns only an ensemble's quantiles and means, reduced on the workers;
+:func:`save_ensemble` has the workers write every member to a Zarr store; :func:`run_reduced`
+returns what a reducer makes of each member on its worker (an inference design's statistics).
+In all three the client never holds the members' series. Each call is checked and sized as
+:func:`~pssc_sim.simulate` is: the memory limit ``max_memory`` bounds this process (which holds
+the parameter matrix and what comes back) and every worker (which runs one block of members as a
+run of its own), and the chunk of members a worker works on at a time is the one the memory plan
+chose. How blocks are cut, sent, rerun after a lost worker and gathered is in
+:mod:`pssc_sim.integrate.cluster`.
 
 Dask is imported only when a cluster is asked for (``pip install pssc_sim[distributed]``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import pickle
-import re
-from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from pssc_sim.compile.compiler import CompiledModel, compile_model
-from pssc_sim.errors import ParameterError, SimulationError
+from pssc_sim.compile.compiler import CompiledModel
+from pssc_sim.errors import ParameterError
+from pssc_sim.integrate import budget
+from pssc_sim.integrate.cluster import (
+    TIME_BLOCK_BYTES,
+    Reducer,
+    Scheduler,
+    SchedulerError,
+    Summary,
+    connect,
+    parse_scheduler,
+    run_on_cluster,
+    save_on_cluster,
+    summarise_on_cluster,
+)
+from pssc_sim.integrate.fixed import DEFAULT_CHUNK
 from pssc_sim.integrate.grid import Grid
-from pssc_sim.integrate.methods import METHODS, SolverOptions
-from pssc_sim.integrate.progress import Progress, ProgressReport
+from pssc_sim.integrate.options import SolverOptions
+from pssc_sim.integrate.progress import Progress
+from pssc_sim.integrate.simulate import (
+    check_options,
+    compiled_for,
+    fill_parameters,
+    make_grid,
+    parameter_overrides,
+    run_counts,
+)
 from pssc_sim.ir.model import Model
 
-#: Seconds to wait for a scheduler to answer before giving up.
-CONNECT_TIMEOUT = 3.0
+__all__ = ["Reducer", "Scheduler", "SchedulerError", "Summary", "connect", "parse_scheduler",
+           "run_reduced", "save_ensemble", "summarise"]
 
-#: Kernels a worker process keeps compiled (the least recently used go first).
-KERNEL_CACHE = 8
+#: The bytes of results a cluster run brings back to this process, from the run's counts.
+Sizer = Callable[[budget.Counts], float]
 
-#: ``scheduler=``: an address, a number of local worker processes, or a ``distributed.Client``.
-Scheduler = Any
-
-_PROCESSES = re.compile(r"processes:(\d+)")
-_ADDRESS = re.compile(r"(tcp|tls|inproc|ucx|ws|wss)://\S+")
-
-
-class SchedulerError(ParameterError):
-    """A cluster that cannot be used: a malformed address, or a scheduler that does not answer."""
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Where to run, as parsed from ``scheduler=``: an ``address``, or ``workers`` local worker
-    processes, or a ``client`` already connected."""
-
-    address: str | None = None
-    workers: int | None = None
-    client: Any = None
-
-
-def parse_scheduler(spec: Scheduler, where: str = "scheduler") -> Target:
-    """``spec`` checked and classified (no connection is made).
-
-    >>> parse_scheduler("processes:2").workers, parse_scheduler(3).workers
-    (2, 3)
-    >>> parse_scheduler("tcp://127.0.0.1:8786").address
-    'tcp://127.0.0.1:8786'
-    >>> parse_scheduler("somewhere")
-    Traceback (most recent call last):
-    ...
-    pssc_sim.integrate.distributed.SchedulerError: scheduler: not a scheduler address (got \
-'somewhere'). Give tcp://HOST:PORT, a number of local worker processes, or processes:N
-    """
-    if isinstance(spec, bool):
-        raise SchedulerError(f"{where}: expected an address or a number of workers (got "
-                             f"{spec!r}). Give tcp://HOST:PORT or a number of worker processes")
-    if isinstance(spec, int):
-        return Target(workers=_workers(spec, where))
-    if isinstance(spec, str):
-        text = spec.strip()
-        found = _PROCESSES.fullmatch(text)
-        if found:
-            return Target(workers=_workers(int(found.group(1)), where))
-        if text.isdigit():
-            return Target(workers=_workers(int(text), where))
-        if _ADDRESS.fullmatch(text):
-            return Target(address=text)
-        raise SchedulerError(f"{where}: not a scheduler address (got {spec!r}). Give "
-                             "tcp://HOST:PORT, a number of local worker processes, or "
-                             "processes:N")
-    if type(spec).__name__ == "Client" and hasattr(spec, "submit"):
-        return Target(client=spec)
-    raise SchedulerError(f"{where}: expected an address, a number of workers or a "
-                         f"distributed.Client (got {type(spec).__name__}). Give e.g. "
-                         "tcp://HOST:PORT")
-
-
-def _workers(count: int, where: str) -> int:
-    if not 1 <= count <= 1024:
-        raise SchedulerError(f"{where}: the number of worker processes must be 1 to 1024 (got "
-                             f"{count}). Give e.g. 2")
-    return count
-
-
-def _dask() -> Any:
-    try:
-        import distributed
-    except ImportError:
-        raise SchedulerError("scheduler: running on a cluster needs dask and distributed (got "
-                             "them not installed). Install pssc_sim[distributed]") from None
-    return distributed
-
-
-@contextmanager
-def connect(spec: Scheduler, *, timeout: float = CONNECT_TIMEOUT,
-            where: str = "scheduler") -> Iterator[Any]:
-    """A ``distributed.Client`` for ``spec``, closed on leaving (a given client is left open).
-
-    A local cluster listens on 127.0.0.1 only, with one single-threaded process per worker and
-    no dashboard. A scheduler that does not answer within ``timeout`` seconds is a
-    :class:`SchedulerError`.
-    """
-    target = parse_scheduler(spec, where)
-    if target.client is not None:
-        yield target.client
-        return
-    distributed = _dask()
-    if target.workers is not None:
-        cluster = distributed.LocalCluster(n_workers=target.workers, processes=True,
-                                           threads_per_worker=1, dashboard_address=None,
-                                           host="127.0.0.1", silence_logs=40,
-                                           # the scheduler's small HTTP server (health and
-                                           # metrics) on a free port of 127.0.0.1 too
-                                           scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
-        try:
-            with distributed.Client(cluster) as client:
-                yield client
-        finally:
-            cluster.close()
-        return
-    try:
-        client = distributed.Client(target.address, timeout=timeout)
-    except (OSError, TimeoutError) as exc:
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        if len(reason) > 160:
-            reason = reason[:157] + "..."
-        raise SchedulerError(f"{where}: no scheduler answered at {target.address} within "
-                             f"{timeout:g} s (got {reason}). Start one with 'dask scheduler' "
-                             "or check the address") from None
-    try:
-        yield client
-    finally:
-        client.close()
-
-
-def model_document(model: Model) -> bytes:
-    """The model as sent to workers: its IR, pickled (data only; no generated code)."""
-    return pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def kernel_key(document: bytes, outputs: tuple[str, ...]) -> str:
-    """The key a worker caches a compiled kernel under: a hash of the model and its outputs."""
-    digest = hashlib.sha256(document)
-    digest.update("\0".join(outputs).encode())
-    return digest.hexdigest()
-
-
-_KERNELS: OrderedDict[str, CompiledModel] = OrderedDict()
-
-
-def worker_kernel(key: str, document: bytes, outputs: tuple[str, ...]) -> CompiledModel:
-    """The compiled kernel of a model document, compiled once per worker process."""
-    compiled = _KERNELS.get(key)
-    if compiled is None:
-        compiled = compile_model(pickle.loads(document), outputs)
-        _KERNELS[key] = compiled
-        while len(_KERNELS) > KERNEL_CACHE:
-            _KERNELS.popitem(last=False)
-    else:
-        _KERNELS.move_to_end(key)
-    return compiled
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    """Everything a block needs besides its parameter rows (small; sent with every task)."""
-
-    key: str
-    outputs: tuple[str, ...]
-    grid: Grid
-    method: str
-    rtol: float
-    atol: float
-    chunk: int
-    #: ``reduce(times, values, outputs)``: what a block returns instead of its values (an
-    #: array with members on its last axis), computed on the worker; ``None`` returns them all.
-    reduce: Reducer | None = None
-
-
-#: Turns a block's saved times, values (times x outputs x members) and output names into an
-#: array with the members on its last axis (a top-level, picklable callable).
-Reducer = Callable[[np.ndarray, np.ndarray, tuple[str, ...]], np.ndarray]
-
-
-def run_block(job: Job, document: bytes, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """On a worker: integrate the members ``p`` (parameters x members); the saved times and the
-    values (times x outputs x members), or what ``job.reduce`` makes of them."""
-    compiled = worker_kernel(job.key, document, job.outputs)
-    options = SolverOptions(rtol=job.rtol, atol=job.atol, chunk=job.chunk)
-    times, values = METHODS[job.method].run(compiled, p, job.grid, options)
-    if job.reduce is not None:
-        return times, job.reduce(times, values, job.outputs)
-    return times, values
-
-
-def blocks(members: int, chunk: int, per_block: int | None = None) -> list[tuple[int, int]]:
-    """Member ranges ``(start, stop)`` of the tasks: whole multiples of ``chunk`` members.
-
-    >>> blocks(10, 4)
-    [(0, 4), (4, 8), (8, 10)]
-    >>> blocks(10, 2, per_block=5)
-    [(0, 6), (6, 10)]
-    """
-    size = chunk if per_block is None else max(chunk, -(-per_block // chunk) * chunk)
-    return [(start, min(start + size, members)) for start in range(0, members, size)]
-
-
-#: Blocks per worker that a fixed-step run aims for (so that every worker has work and a slow
-#: one delays the end little), and the fewest members a block is cut to.
-BLOCKS_PER_WORKER, SMALLEST_BLOCK = 4, 256
-
-
-def block_size(client: Any, members: int, method: str, chunk: int) -> int:
-    """Members per task: ``chunk``, or fewer for a fixed-step method when that leaves workers
-    idle (a fixed-step run treats members one by one, so any cut gives the same values; an
-    adaptive one controls its step over a whole chunk, so its blocks stay whole chunks)."""
-    if not METHODS[method].fixed_step:
-        return chunk
-    workers = max(1, len(client.scheduler_info().get("workers", {})))
-    share = -(-members // (BLOCKS_PER_WORKER * workers))
-    return max(1, min(chunk, max(SMALLEST_BLOCK, share)))
-
-
-#: Times a block whose values were lost with their worker is sent again before the run fails.
-RESUBMITS = 3
-
-
-def run_on_cluster(spec: Scheduler, compiled: CompiledModel, p: np.ndarray, grid: Grid,
-                   method: str, options: SolverOptions, per_block: int | None = None,
-                   reduce: Reducer | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Integrate the members ``p`` on the cluster ``spec``; the saved times and the values
-    (times x outputs x members) gathered in member order, as one process would give them.
-
-    A worker that dies while running a block has it rerun elsewhere by the scheduler; one that
-    dies holding finished values the client had not fetched yet has its block sent again from
-    here (up to :data:`RESUBMITS` times). A block that fails raises its error here; when several
-    fail, the error of the first in member order is raised (as one process would), and the
-    blocks after it are cancelled. With ``reduce``, each block returns what it makes of its
-    values, and those are gathered instead (members on the last axis).
-    """
-    distributed = _dask()
-    with connect(spec) as client:
-        document = model_document(compiled.model)
-        job = Job(kernel_key(document, compiled.outputs), compiled.outputs, grid, method,
-                  options.rtol, options.atol, options.chunk, reduce)
-        # a key of its own for each call: a hashed key shared with an earlier call could be
-        # released by that call while this one still needs it
-        shared = client.scatter(document, broadcast=True, hash=False)
-        ranges = blocks(p.shape[1], block_size(client, p.shape[1], method, options.chunk),
-                        per_block)
-
-        def submit(index: int, model: Any) -> Any:
-            start, stop = ranges[index]
-            return client.submit(run_block, job, model, np.ascontiguousarray(p[:, start:stop]),
-                                 pure=False)
-
-        futures = [submit(i, shared) for i in range(len(ranges))]
-        order = {future.key: i for i, future in enumerate(futures)}
-        sent = [1] * len(ranges)
-        report = ProgressReport(options.progress, grid, p.shape[1])
-        times: np.ndarray | None = None
-        values: np.ndarray | None = None
-        done, finished = 0, set[int]()
-        pending = distributed.as_completed(futures)
-        for future in pending:
-            index = order[future.key]
-            if index in finished or future is not futures[index]:
-                continue  # seen again after its worker died, or replaced: nothing new
-            if future.status == "error":
-                _raise_first_error(client, futures, index, finished)
-            try:
-                block_times, block = future.result()
-            except distributed.client.FutureCancelledError:
-                if sent[index] > RESUBMITS:
-                    start, stop = ranges[index]
-                    raise SimulationError(
-                        f"cluster: the values of members {start} to {stop - 1} were lost with "
-                        f"their worker {sent[index]} times (got no result). Check the workers' "
-                        "memory and logs, or run with fewer members per worker") from None
-                sent[index] += 1
-                # the model's bytes go with the task: the lost worker may have held the copy
-                futures[index] = submit(index, document)
-                order[futures[index].key] = index
-                pending.add(futures[index])
-                continue
-            start, stop = ranges[index]
-            if values is None:
-                times = block_times
-                values = np.empty((*block.shape[:-1], p.shape[1]))
-            values[..., start:stop] = block
-            future.release()
-            finished.add(index)
-            done += stop - start
-            report.chunk(0, done)
-            report.reached(grid.stop)
-        report.finish()
-    assert times is not None
-    assert values is not None
-    return times, values
-
-
-def _raise_first_error(client: Any, futures: list[Any], failed: int,
-                       finished: set[int]) -> None:
-    """Raise the error of the first failing block up to ``failed`` (the blocks before it that
-    have not ``finished`` are awaited), after cancelling the blocks after it."""
-    client.cancel(futures[failed + 1:])
-    earlier = [future for i, future in enumerate(futures[:failed]) if i not in finished]
-    _dask().wait(earlier)
-    for future in [*earlier, futures[failed]]:
-        if future.status == "error":
-            try:
-                future.result()  # raises the block's own exception
-            except _dask().KilledWorker as exc:
-                raise SimulationError(
-                    f"cluster: a block of members killed every worker that ran it (got "
-                    f"{' '.join(str(exc).split())[:200]}). Check the workers' memory and logs, "
-                    "or run with fewer members per worker") from None
-
-
-#: Bytes of one time block when members are brought together for exact quantiles.
-TIME_BLOCK_BYTES = 64 * 2**20
-
-
-@dataclass(frozen=True, slots=True)
-class Summary:
-    """An ensemble reduced on the cluster: ``quantiles`` ``(n_q, n_times, n_outputs)`` at
-    ``levels`` and the ``mean`` ``(n_times, n_outputs)`` across members."""
-
-    times: np.ndarray
-    names: tuple[str, ...]
-    levels: tuple[float, ...]
-    quantiles: np.ndarray
-    mean: np.ndarray
-    members: int
-
-
-def _spread(values: np.ndarray, levels: tuple[float, ...]) -> np.ndarray:
-    """Quantiles and the mean of a time block over its members, stacked on a first axis."""
-    return np.concatenate([np.quantile(values, levels, axis=2), values.mean(axis=2)[None]])
-
-
-def ensemble_array(client: Any, compiled: CompiledModel, p: np.ndarray, grid: Grid,
-                   method: str, options: SolverOptions,
-                   per_block: int | None = None) -> tuple[np.ndarray, Any]:
-    """The saved times, and the members ``p`` as a dask array (times x outputs x members) whose
-    blocks are tasks on the cluster of ``client``: one task per block, each sent on its own (a
-    single graph holding every block's rows would be as large as the parameter matrix)."""
-    import dask.array
-    from dask.delayed import delayed
-
-    from pssc_sim.integrate.fixed import saved_times
-
-    da: Any = dask.array  # untyped
-    times = saved_times(grid) if METHODS[method].fixed_step else grid.save_times()
-    n_times, n_outputs, members = len(times), len(compiled.outputs), p.shape[1]
-    document = model_document(compiled.model)
-    job = Job(kernel_key(document, compiled.outputs), compiled.outputs, grid, method,
-              options.rtol, options.atol, options.chunk)
-    shared = client.scatter(document, broadcast=True, hash=False)
-    parts = []
-    size = block_size(client, members, method, options.chunk)
-    for start, stop in blocks(members, size, per_block):
-        future = client.submit(run_block, job, shared, np.ascontiguousarray(p[:, start:stop]),
-                               pure=False)
-        parts.append(da.from_delayed(delayed(future)[1], (n_times, n_outputs, stop - start),
-                                     float))
-    return times, da.concatenate(parts, axis=2)
-
-
-def summarise_on_cluster(spec: Scheduler, compiled: CompiledModel, p: np.ndarray, grid: Grid,
-                         method: str, options: SolverOptions, levels: tuple[float, ...],
-                         per_block: int | None = None) -> Summary:
-    """Run the members ``p`` on the cluster and return only their quantiles and mean.
-
-    The blocks stay on the workers as one dask array (times x outputs x members); it is
-    rechunked by time, so that each task holds every member of a few saved times, and the exact
-    quantiles (``numpy.quantile``, as :func:`~pssc_sim.output.ensemble_table` computes them) and
-    the mean are taken there. The client receives arrays of ``(len(levels) + 1) x times x
-    outputs`` numbers, whatever the number of members; the values equal those of one process.
-    """
-    distributed = _dask()
-    members = p.shape[1]
-    with connect(spec) as client:
-        times, values = ensemble_array(client, compiled, p, grid, method, options, per_block)
-        n_outputs = values.shape[1]
-        rows = max(1, TIME_BLOCK_BYTES // max(1, n_outputs * members * 8))
-        by_time = values.rechunk({0: rows, 1: -1, 2: -1})
-        spread = by_time.map_blocks(_spread, tuple(levels), drop_axis=2, new_axis=0,
-                                    chunks=((len(levels) + 1,), by_time.chunks[0],
-                                            by_time.chunks[1]), dtype=float)
-        future = client.compute(spread)
-        report = ProgressReport(options.progress, grid, 1)
-        distributed.wait(future)
-        result = np.asarray(future.result())
-        report.finish()
-    return Summary(times, compiled.outputs, tuple(levels), result[:-1], result[-1], members)
+#: Copies of one saved time of every member a quantile task holds at once: the pieces it is
+#: rechunked from, the joined block, numpy's sorted copy and the quantiles taken from it.
+SUMMARY_COPIES = 4
 
 
 def summarise(model: Model | CompiledModel, params: Mapping[str, ArrayLike] | None = None, *,
               scheduler: Scheduler, method: str = "euler",
               time: Mapping[str, float] | None = None, outputs: Sequence[str] | None = None,
-              chunk: int = 4096, quantiles: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95),
-              rtol: float = 1e-6, atol: float = 1e-9,
-              progress: Progress | None = None) -> Summary:
+              chunk: int = DEFAULT_CHUNK,
+              quantiles: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95),
+              rtol: float = 1e-6, atol: float = 1e-9, progress: Progress | None = None,
+              max_memory: int | None = None) -> Summary:
     """:func:`~pssc_sim.simulate` on a cluster, returning only quantiles and means over the
     members (the same numbers as :func:`~pssc_sim.output.ensemble_table` of the full run), so
     the caller never holds the members: a million-member ensemble costs the client the
@@ -448,92 +85,128 @@ def summarise(model: Model | CompiledModel, params: Mapping[str, ArrayLike] | No
     if not all(0.0 <= q <= 1.0 for q in levels):
         raise ParameterError(f"quantiles: must lie in [0, 1] (got {list(quantiles)}). Use e.g. "
                              "[0.05, 0.5, 0.95]")
-    compiled, p, grid = _prepared(model, params, method, time, outputs)
-    options = SolverOptions(rtol=rtol, atol=atol, chunk=chunk, progress=progress)
-    return summarise_on_cluster(scheduler, compiled, p, grid, method, options, levels)
-
-
-def _prepared(model: Model | CompiledModel, params: Mapping[str, ArrayLike] | None, method: str,
-              time: Mapping[str, float] | None,
-              outputs: Sequence[str] | None) -> tuple[CompiledModel, np.ndarray, Grid]:
-    """The kernel, parameter matrix and grid of a call, checked as :func:`simulate` does."""
-    from pssc_sim.integrate.simulate import compiled_for, make_grid, parameter_array
-
-    if isinstance(model, CompiledModel):
-        compiled = model if outputs is None else compiled_for(model.model, tuple(outputs))
-    elif isinstance(model, Model):
-        compiled = compiled_for(model, tuple(outputs) if outputs is not None else None)
-    else:
-        raise ParameterError(f"model: expected a Model or a CompiledModel (got "
-                             f"{type(model).__name__}). Load it with pssc_sim.load_model")
-    if method not in METHODS:
-        raise ParameterError(f"method: unknown method '{method}' (got {method!r}). Use one of: "
-                             f"{', '.join(METHODS)}")
-    return compiled, parameter_array(compiled, params), make_grid(compiled.model, time)
+    run = prepare(model, params, method, time, outputs, (rtol, atol, chunk, max_memory),
+                  progress, reduced=lambda counts: 8.0 * (len(levels) + 1) * counts.n_rows
+                  * counts.n_outputs, per_time=SUMMARY_COPIES)
+    # a time block of every member stays within a quarter of the limit, when one is given
+    block = TIME_BLOCK_BYTES if max_memory is None else min(TIME_BLOCK_BYTES, max_memory // 4)
+    return summarise_on_cluster(scheduler, run.compiled, run.p, run.grid, method, run.options,
+                                levels, time_block=block)
 
 
 def save_ensemble(model: Model | CompiledModel, params: Mapping[str, ArrayLike] | None,
                   path: str | Path, *, scheduler: Scheduler, method: str = "euler",
                   time: Mapping[str, float] | None = None,
-                  outputs: Sequence[str] | None = None, chunk: int = 4096,
-                  rtol: float = 1e-6, atol: float = 1e-9) -> Path:
+                  outputs: Sequence[str] | None = None, chunk: int = DEFAULT_CHUNK,
+                  rtol: float = 1e-6, atol: float = 1e-9,
+                  max_memory: int | None = None) -> Path:
     """:func:`~pssc_sim.simulate` on a cluster, every member written to a Zarr store at
-    ``path`` by the workers in parallel (see :func:`save_on_cluster`); return the path.
+    ``path`` by the workers in parallel (see
+    :func:`~pssc_sim.integrate.cluster.save_on_cluster`); return the path.
 
     >>> save_ensemble(None, None, "x.zarr", scheduler=2)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     pssc_sim.errors.ParameterError: model: expected a Model or a CompiledModel (got NoneType). ...
     """
-    compiled, p, grid = _prepared(model, params, method, time, outputs)
-    options = SolverOptions(rtol=rtol, atol=atol, chunk=chunk)
-    return save_on_cluster(scheduler, compiled, p, grid, method, options, path)
-
-
-def save_on_cluster(spec: Scheduler, compiled: CompiledModel, p: np.ndarray, grid: Grid,
-                    method: str, options: SolverOptions, path: str | Path, *,
-                    model_name: str = "", attributes: Mapping[str, str | int | float] | None = None,
-                    per_block: int | None = None) -> Path:
-    """Run the members ``p`` on the cluster and write every member to a Zarr store at ``path``,
-    each worker writing its own blocks (the client never holds them); return the path.
-
-    The layout is that of :func:`~pssc_sim.output.write_netcdf`: one ``(time, member)`` array
-    per recorded output, ``parameter_value`` over ``(parameter, member)``, the model and method
-    as attributes, in Zarr format 2; ``xarray.open_zarr(path)`` reads it. The path must be on
-    storage every worker can write to (any local path, for a local cluster). An existing store
-    is refused.
-    """
-    import xarray as xr
-
-    final = Path(path)
-    if final.exists():
-        raise ParameterError(f"path: {final} already exists (got an existing path). Choose a new "
-                             "name or remove it")
-    with connect(spec) as client:
-        times, values = ensemble_array(client, compiled, p, grid, method, options, per_block)
-        members = np.arange(p.shape[1])
-        data = {name: (("time", "member"), values[:, j, :])
-                for j, name in enumerate(compiled.outputs)}
-        data["parameter_value"] = (("parameter", "member"), p)
-        dataset = xr.Dataset(data, coords={"time": times, "member": members,
-                                           "parameter": list(compiled.parameter_names)},
-                             attrs={"model": model_name or compiled.model.name,
-                                    "method": method, **(attributes or {})})
-        # Zarr format 2: format 3 has no settled specification for the text labels yet
-        writes = dataset.to_zarr(final, mode="w-", compute=False, zarr_format=2)
-        client.compute(writes).result()
-    return final
+    run = prepare(model, params, method, time, outputs, (rtol, atol, chunk, max_memory), None)
+    return save_on_cluster(scheduler, run.compiled, run.p, run.grid, method, run.options, path)
 
 
 def run_reduced(model: Model | CompiledModel, params: Mapping[str, ArrayLike] | None,
                 reduce: Reducer, *, scheduler: Scheduler, method: str = "euler",
                 time: Mapping[str, float] | None = None, outputs: Sequence[str] | None = None,
-                chunk: int = 4096, rtol: float = 1e-6, atol: float = 1e-9,
-                progress: Progress | None = None) -> np.ndarray:
+                chunk: int = DEFAULT_CHUNK, rtol: float = 1e-6, atol: float = 1e-9,
+                progress: Progress | None = None, max_memory: int | None = None,
+                rows: float = 1.0) -> np.ndarray:
     """Run an ensemble on the cluster, each block reduced on its worker by ``reduce``; the
     reduced blocks side by side (members on the last axis), in member order. An inference
     design that needs one number per member moves 8 bytes a member, not its whole series.
+    ``rows`` is the numbers ``reduce`` makes of each member (for the memory plan).
     """
-    compiled, p, grid = _prepared(model, params, method, time, outputs)
-    options = SolverOptions(rtol=rtol, atol=atol, chunk=chunk, progress=progress)
-    return run_on_cluster(scheduler, compiled, p, grid, method, options, reduce=reduce)[1]
+    run = prepare(model, params, method, time, outputs, (rtol, atol, chunk, max_memory),
+                  progress, reduced=lambda counts: 8.0 * rows * counts.members)
+    return run_on_cluster(scheduler, run.compiled, run.p, run.grid, method, run.options,
+                          reduce=reduce)[1]
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A cluster run checked and sized: its kernel, parameter matrix, grid and options."""
+
+    compiled: CompiledModel
+    p: np.ndarray
+    grid: Grid
+    options: SolverOptions
+
+
+def prepare(model: Model | CompiledModel, params: Mapping[str, ArrayLike] | None, method: str,
+            time: Mapping[str, float] | None, outputs: Sequence[str] | None,
+            settings: tuple[float, float, int, int | None], progress: Progress | None,
+            reduced: Sizer | None = None, per_time: int = 0) -> Prepared:
+    """Check a call as :func:`~pssc_sim.simulate` does and size it with :func:`plan_blocks`
+    (``settings`` is ``(rtol, atol, chunk, max_memory)``)."""
+    rtol, atol, chunk, max_memory = settings
+    if not isinstance(model, (Model, CompiledModel)):
+        raise ParameterError(f"model: expected a Model or a CompiledModel (got "
+                             f"{type(model).__name__}). Load it with pssc_sim.load_model")
+    check_options(method, rtol, atol, chunk, max_memory)
+    names = None if outputs is None else tuple(outputs)
+    if isinstance(model, CompiledModel):
+        compiled = model if names is None else compiled_for(model.model, names)
+    else:
+        compiled = compiled_for(model, names)
+    overrides, members = parameter_overrides(compiled, params)
+    grid = make_grid(compiled.model, time)
+    chunk = plan_blocks(compiled, grid, method, members, chunk, max_memory, reduced, per_time)
+    return Prepared(compiled, fill_parameters(compiled, overrides, members), grid,
+                    SolverOptions(rtol=rtol, atol=atol, chunk=chunk, progress=progress))
+
+
+def plan_blocks(compiled: CompiledModel, grid: Grid, method: str, members: int, chunk: int,
+                max_memory: int | None, reduced: Sizer | None = None, per_time: int = 0) -> int:
+    """Size a run whose members' series stay on the workers; return the chunk of members to
+    work on at a time (and the most a block holds).
+
+    A worker runs a block of at most ``chunk`` members as a run of its own, keeping the block's
+    series until it is reduced or written, so the chunk is made smaller until such a run fits in
+    ``max_memory``. This process keeps every member's parameters and ``reduced(counts)`` bytes
+    of results; a worker that reduces by time holds ``per_time`` copies of one saved time of
+    every member. Each must fit in the limit, else :class:`~pssc_sim.integrate.budget.\
+ResourceLimitError` says what to change.
+
+    >>> from pssc_sim.parse import load_model
+    >>> import pathlib, pssc_sim
+    >>> sir = load_model(pathlib.Path(pssc_sim.__file__).parent.parent / "models" / "sir")
+    >>> compiled, grid = compiled_for(sir, None), make_grid(sir, None)
+    >>> plan_blocks(compiled, grid, "rk45", 10_000, 4096, 200 * 2**20)
+    4096
+    >>> from pssc_sim.integrate.simulate import plan_run
+    >>> block = plan_blocks(compiled, grid, "rk45", 10_000, 4096, 20 * 2**20)
+    >>> block < 4096, plan_run(compiled, grid, "rk45", block, block, 20 * 2**20) == block
+    (True, True)
+    """
+    block = min(members, chunk)
+    counts = run_counts(compiled, grid, method, block)
+    budget.check_steps(counts, grid.dt, (grid.start, grid.stop))
+    checked = (max_memory is not None or budget.ENVIRONMENT in os.environ
+               or budget.estimate(counts, block).total > budget.SMALL_RUN)
+    limit = (budget.default_memory_limit() if max_memory is None else max_memory) if checked \
+        else math.inf
+    size = budget.estimate(counts, block)
+    if size.total > limit:
+        # every part but the schedule and the fixed base grows with the block's members
+        fixed = budget.MARGIN * (budget.BASE_BYTES + size.schedule)
+        block = int(max(1, min(block, (limit - fixed) // ((size.total - fixed) / block))))
+        counts = run_counts(compiled, grid, method, block)
+        budget.check_run(budget.estimate(counts, block), limit)
+    everyone = run_counts(compiled, grid, method, members)
+    parts = {"outputs": 0.0, "working": 0.0, "samples": 0.0, "schedule": 24.0 * everyone.n_rows}
+    here = budget.Estimate(everyone, block, **{**parts, "outputs": reduced(everyone) if reduced
+                                               else 0.0},
+                           parameters=16.0 * everyone.n_parameters * members)
+    by_time = budget.Estimate(everyone, block, **parts, parameters=0.0,
+                              summary=8.0 * per_time * everyone.n_outputs * members)
+    for part in (here, by_time):
+        budget.check_run(part, limit)
+    return block

@@ -216,11 +216,11 @@ BUILTINS: Mapping[str, Builtin] = MappingProxyType({row.name: row for row in _RO
 RESERVED_NAMES: frozenset[str] = frozenset({"TIME", "TIME_STEP", "INITIAL_TIME", "FINAL_TIME"})
 
 #: Levers equations may read without defining them: each is a parameter the model reader adds
-#: when an equation uses it (see :mod:`pssc_sim.targets.structure`).
+#: when an equation uses it (see :mod:`pssc_sim.ir.lowering`).
 LEVER_NAMES: frozenset[str] = frozenset({"CULTURE"})
 
 #: Functions of a measure (their first argument is a measure's name, not a value), with the part
-#: of the measure's hidden structure each one reads (see :mod:`pssc_sim.targets.structure`).
+#: of the measure's hidden structure each one reads (see :mod:`pssc_sim.ir.lowering`).
 #: ``THRESHOLD`` and ``SHARE_BELOW`` need a measure with a ``distribution``.
 MEASURE_FUNCTIONS: Mapping[str, str] = MappingProxyType({
     "TARGET": "target",
@@ -247,7 +247,7 @@ class ShareBelow(sympy.Function):  # type: ignore[misc]
     """``SHARE_BELOW(m, x)`` as parsed: ``ShareBelow(m__share_below, x)``.
 
     The model reader replaces each call with a hidden auxiliary holding the share of measure
-    ``m``'s distribution below ``x`` (:func:`pssc_sim.targets.structure.share_below`), once the
+    ``m``'s distribution below ``x`` (:func:`pssc_sim.ir.lowering.share_below`), once the
     measure's distribution is known; no later stage sees this function.
     """
 

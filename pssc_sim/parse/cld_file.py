@@ -20,9 +20,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pssc_sim.analysis.causal import CausalGraph, Link, NodeKind, Polarity
 from pssc_sim.errors import ModelError, did_you_mean
-from pssc_sim.parse.model_file import read_yaml
+from pssc_sim.ir.causal import CausalGraph, Link, NodeKind, Polarity
+from pssc_sim.parse.yaml_io import read_yaml
 
 _TOP_KEYS = ("cld", "title", "description", "variables", "links")
 _LINK_KEYS = ("from", "to", "polarity", "description")

@@ -30,8 +30,9 @@ from pssc_sim.parse.fragments import (
     Fragment,
     FragmentInput,
     InputKind,
+    ModelCheck,
     library_mechanisms,
-    load_fragment,
+    read_fragment,
 )
 
 #: The keys of an include entry, and of a parameter given as a mapping under its parameters.
@@ -52,6 +53,7 @@ class _Host:
     file: str
     folder: Path
     document: Mapping[str, Any]
+    check_model: ModelCheck
 
     def section(self, name: str) -> Mapping[str, Any]:
         raw = self.document.get(name)
@@ -82,17 +84,19 @@ class _Host:
 
 
 def expand_includes(file: str, document: Mapping[str, Any],
-                    check_binding: Callable[[str, Any, set[str]], None]) -> dict[str, Any]:
+                    check_binding: Callable[[str, Any, set[str]], None],
+                    check_model: ModelCheck) -> dict[str, Any]:
     """The model ``document`` with its ``include:`` section expanded into its own sections.
 
     ``check_binding(where, text, extra_names)`` parses a host expression bound to an input (the
-    model reader passes a function that raises on unknown names, with ``where`` in the message).
+    model reader passes a function that raises on unknown names, with ``where`` in the message);
+    ``check_model`` checks each fragment's equations as a model (the model reader's own check).
     """
     raw = document.get("include")
     result = {key: value for key, value in document.items() if key != "include"}
     if raw is None:
         return result
-    host = _Host(file, Path(file).parent, document)
+    host = _Host(file, Path(file).parent, document, check_model)
     if not isinstance(raw, Mapping):
         raise ModelError(f"{file}: include: expected a mapping of instance names (got {raw!r}). "
                          "Write include: {time_correction: {mechanism: ..., inputs: {...}}}")
@@ -149,7 +153,8 @@ class _Instance:
                 hint = did_you_mean(str(key), INCLUDE_KEYS) or (
                     f" Allowed keys: {', '.join(INCLUDE_KEYS)}.")
                 raise ModelError(f"{where}.{key}: unknown key '{key}'.{hint}")
-        fragment = load_fragment(_fragment_file(host, spec.get("mechanism"), f"{where}.mechanism"))
+        fragment = read_fragment(_fragment_file(host, spec.get("mechanism"), f"{where}.mechanism"),
+                                 host.check_model)
         bindings = _bindings(host, fragment, spec.get("inputs"), where)
         overrides = _overrides(fragment, spec.get("parameters"), where)
         active = spec.get("active", 1)

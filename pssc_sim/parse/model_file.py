@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import sympy
-import yaml
 
 from pssc_sim.errors import ModelError, did_you_mean
+from pssc_sim.ir import lowering
 from pssc_sim.ir.builtins import BUILTINS, LEVER_NAMES, RESERVED_NAMES
 from pssc_sim.ir.dimensions import Dimensions
 from pssc_sim.ir.functions import StatefulCall, variable_symbol
@@ -29,6 +29,7 @@ from pssc_sim.ir.model import (
     Measure,
     Meta,
     Model,
+    Origin,
     Parameter,
     Perspective,
     Spread,
@@ -36,30 +37,31 @@ from pssc_sim.ir.model import (
     Stock,
     TimeSpec,
 )
-from pssc_sim.ir.ordering import dependency_order
+from pssc_sim.ir.ordering import dependency_order, initial_order
 from pssc_sim.ir.stateful import Lowerer
 from pssc_sim.parse.expressions import Namespace, parse_expression
-from pssc_sim.parse.includes import expand_includes
-from pssc_sim.targets import structure
+from pssc_sim.parse.identifiers import is_identifier, shown
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_SECTIONS = ("parameters", "stocks", "flows", "auxiliaries", "lookups")
-_TOP_KEYS = ("model", "title", "description", "time", "measures", "include", "dimensions",
-             *_SECTIONS)
-_TIME_KEYS = ("start", "stop", "dt", "save_every", "units")
-_META_KEYS = ("units", "description", "source")
-_KEYS = {
-    "parameters": ("value", "range", "distribution", *_META_KEYS),
-    "stocks": ("initial", "non_negative", *_META_KEYS),
-    "flows": ("rate", "from", "to", *_META_KEYS),
-    "auxiliaries": ("equation", *_META_KEYS),
-    "lookups": ("points", "x", "y", "extrapolation", *_META_KEYS),
-    "measures": ("perspective", "better", "true", "reported", "distribution", *_META_KEYS),
+#: The keys of a model file, by place: the reader checks documents against these, and
+#: :func:`pssc_sim.parse.schema.model_json_schema` publishes them.
+SECTIONS = ("parameters", "stocks", "flows", "auxiliaries", "lookups")
+TOP_KEYS = ("model", "title", "description", "time", "measures", "include", "dimensions",
+             *SECTIONS)
+TIME_KEYS = ("start", "stop", "dt", "save_every", "units")
+META_KEYS = ("units", "description", "source")
+KEYS = {
+    "parameters": ("value", "range", "distribution", *META_KEYS),
+    "stocks": ("initial", "non_negative", *META_KEYS),
+    "flows": ("rate", "from", "to", *META_KEYS),
+    "auxiliaries": ("equation", *META_KEYS),
+    "lookups": ("points", "x", "y", "extrapolation", *META_KEYS),
+    "measures": ("perspective", "better", "true", "reported", "distribution", *META_KEYS),
 }
-_SPREAD_KEYS = ("kind", "mean", "sd", "reported_share")
+SPREAD_KEYS = ("kind", "mean", "sd", "reported_share")
 # The key a shorthand entry (a bare value instead of a mapping) stands for.
 _BOOLEAN_KEYS = {True: "true", False: "false"}
-_SHORTHAND = {"parameters": "value", "stocks": "initial", "auxiliaries": "equation",
+SHORTHAND = {"parameters": "value", "stocks": "initial", "auxiliaries": "equation",
               "flows": "rate"}
 
 
@@ -76,72 +78,14 @@ def resolve_model_path(path: str | Path) -> Path:
     return candidate
 
 
-def read_yaml(path: Path, *, error: type[ModelError] = ModelError,
-              no_code: str | None = None) -> Any:
-    """Read a YAML document safely: tags that would construct Python objects are refused.
-
-    ``error`` is the exception raised (a :class:`ModelError`); with ``no_code`` such a tag gets
-    a message of its own ending with that fix, otherwise it is reported as invalid YAML.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error(f"{path}: cannot read the file ({exc}). Check the path") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.constructor.ConstructorError as exc:
-        if no_code is None:
-            raise error(_invalid_yaml(path, exc)) from None
-        mark = exc.problem_mark
-        place = f"line {mark.line + 1}" if mark else "unknown place"
-        raise error(f"{path}: a YAML tag that builds objects at {place} (got "
-                    f"{exc.problem}). {no_code}") from None
-    except yaml.YAMLError as exc:
-        raise error(_invalid_yaml(path, exc)) from None
-
-
-def _invalid_yaml(path: Path, exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    place = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown place"
-    problem = getattr(exc, "problem", None) or "invalid YAML"
-    return f"{path}: invalid YAML at {place} ({problem}). Fix the indentation or quoting there"
-
-
-def load_model_file(path: str | Path) -> Model:
-    """Read, validate and lower a YAML model file.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (folder / "m.yaml").write_text(
-    ...     "model: decay\\ntime: {start: 0, stop: 1, dt: 0.5}\\n"
-    ...     "stocks: {x: 1}\\nflows: {out: {from: x, rate: x}}\\n")
-    >>> load_model_file(folder / "m.yaml").stock_names
-    ('x',)
-    """
-    file = resolve_model_path(path)
-    return read_document(str(file), read_yaml(file))
-
-
-def read_document(file: str, document: Any) -> Model:
-    """Validate and lower a model document read from ``file`` (a YAML file, or an imported
-    model)."""
-    if isinstance(document, Mapping) and "dimensions" in document:
-        from pssc_sim.parse.subscripts import ArrayReader  # the reader of arrayed models
-
-        return ArrayReader(file, document).read()
-    return _Reader(file, document).read()
-
-
 def check_document(file: str, document: Mapping[str, Any]) -> Model:
     """Read a model document (already loaded) as :func:`load_model_file` reads a file; errors
     name ``file``. Fragment files are checked this way."""
-    return _Reader(file, document).read()
+    return Reader(file, document).read()
 
 
 @dataclass(frozen=True, slots=True)
-class _Entry:
+class Entry:
     section: str
     name: str
     fields: Mapping[str, Any]
@@ -151,7 +95,7 @@ class _Entry:
         return f"{self.section}.{self.name}"
 
 
-class _Reader:
+class Reader:
     """Reads one model document; ``where(path)`` prefixes every message with the file."""
 
     def __init__(self, file: str, document: Any) -> None:
@@ -159,6 +103,7 @@ class _Reader:
         self.document = document
         # distribution.reported_share of each measure that gives one (lowered)
         self.reported_shares: dict[str, sympy.Expr] = {}
+        self.switches: set[str] = set()
 
     def where(self, key_path: str) -> str:
         return f"{self.file}: {key_path}"
@@ -173,9 +118,17 @@ class _Reader:
                 f"{type(self.document).__name__}). Start with 'model: name' and sections such as "
                 "'stocks:'"
             )
-        self.check_keys(self.document, _TOP_KEYS, "")
-        self.document = expand_includes(self.file, self.document, self.check_binding)
-        entries = {section: self.entries(section) for section in (*_SECTIONS, "measures")}
+        self.check_keys(self.document, TOP_KEYS, "")
+        included = self.document.get("include")
+        # the switches the includes add, one per instance (expand_includes checks the names)
+        self.switches = {f"{name}_active" for name in included} if isinstance(
+            included, Mapping) else set()
+        if included is not None:  # the fragment readers load only for models that include
+            from pssc_sim.parse.includes import expand_includes
+
+            self.document = expand_includes(self.file, self.document, self.check_binding,
+                                            check_document)
+        entries = {section: self.entries(section) for section in (*SECTIONS, "measures")}
         names = self.check_names(entries)
         lookups = tuple(self.lookup(e) for e in entries["lookups"])
         namespace = Namespace(variables=names, lookups={lk.name for lk in lookups},
@@ -192,9 +145,9 @@ class _Reader:
         stocks += lowerer.out.stocks
         flows += lowerer.out.flows
         auxiliaries += lowerer.out.auxiliaries
-        auxiliaries += structure.resolve_share_calls(stocks, flows, auxiliaries, measures,
+        auxiliaries += lowering.resolve_share_calls(stocks, flows, auxiliaries, measures,
                                                      self.reported_shares, self.where)
-        added, hidden = structure.target_structure(stocks, flows, auxiliaries, measures,
+        added, hidden = lowering.target_structure(stocks, flows, auxiliaries, measures,
                                                    self.reported_shares)
         parameters += added
         auxiliaries += hidden
@@ -202,7 +155,7 @@ class _Reader:
         rank = {name: i for i, name in enumerate(order)}
         auxiliaries.sort(key=lambda a: rank[a.name])
         model = Model(
-            name=str(self.document.get("model") or Path(self.file).parent.name),
+            name=self.model_name(),
             title=str(self.document.get("title") or ""),
             time=self.time(),
             parameters=parameters,
@@ -219,6 +172,23 @@ class _Reader:
         check_initialisation(model)
         return model
 
+    def model_name(self) -> str:
+        """The ``model:`` name, or the name of the file's folder; either follows the name rule,
+        so that it can never carry text into generated code, a terminal or a report."""
+        raw = self.document.get("model")
+        if raw is None or raw == "":
+            folder = Path(self.file).parent.name
+            if not is_identifier(folder):
+                raise self.error("model", f"the folder name is not a valid model name (got "
+                                          f"{shown(folder)}). Add 'model: a_name' of letters, "
+                                          "digits and underscores to the file")
+            return folder
+        if not is_identifier(raw):
+            raise self.error("model", f"not a valid model name (got {shown(raw)}). Use a "
+                                      "snake_case name of letters, digits and underscores; put "
+                                      "free text under 'title:'")
+        return str(raw)
+
     def check_binding(self, where: str, text: Any, names: set[str]) -> None:
         """Parse an expression bound to an include's input against the host's names."""
         lookups = {str(n) for n in (self.document.get("lookups") or {})}
@@ -230,10 +200,10 @@ class _Reader:
 
     def allowed_keys(self, section: str) -> tuple[str, ...]:
         """The keys an entry of ``section`` may have."""
-        return _KEYS[section]
+        return KEYS[section]
 
     def dimension_table(self) -> Dimensions:
-        """The model's dimensions (none: see :mod:`pssc_sim.parse.subscripts`)."""
+        """The model's dimensions (none: see :mod:`pssc_sim.parse.dimensions`)."""
         return Dimensions()
 
     def make_lowerer(self, constants: Mapping[str, float]) -> Lowerer:
@@ -247,7 +217,7 @@ class _Reader:
                 hint = did_you_mean(str(key), allowed) or f" Allowed keys: {', '.join(allowed)}."
                 raise self.error(where, f"unknown key '{key}'.{hint}")
 
-    def entries(self, section: str) -> list[_Entry]:
+    def entries(self, section: str) -> list[Entry]:
         raw = self.document.get(section)
         if raw is None:
             return []
@@ -258,7 +228,7 @@ class _Reader:
         result = []
         for name, value in raw.items():
             fields = self.fields(section, str(name), value)
-            result.append(_Entry(section, str(name), fields))
+            result.append(Entry(section, str(name), fields))
         return result
 
     def fields(self, section: str, name: str, value: Any) -> Mapping[str, Any]:
@@ -269,15 +239,15 @@ class _Reader:
                 (_BOOLEAN_KEYS[k] if isinstance(k, bool) else k): v for k, v in value.items()}
             self.check_keys(fields, self.allowed_keys(section), path)
             return fields
-        shorthand = _SHORTHAND.get(section)
+        shorthand = SHORTHAND.get(section)
         if shorthand is None or value is None:
             raise self.error(path, f"expected a mapping (got {value!r}). Write "
-                                   f"'{name}: {{{_KEYS[section][0]}: ...}}'")
+                                   f"'{name}: {{{KEYS[section][0]}: ...}}'")
         return {shorthand: value}
 
-    def check_names(self, entries: Mapping[str, list[_Entry]]) -> set[str]:
+    def check_names(self, entries: Mapping[str, list[Entry]]) -> set[str]:
         seen: dict[str, str] = {}
-        for section in _SECTIONS:
+        for section in SECTIONS:
             for entry in entries[section]:
                 self.check_name(entry)
                 if entry.name in seen:
@@ -286,7 +256,7 @@ class _Reader:
                 seen[entry.name] = entry.section
         return {n for n, section in seen.items() if section != "lookups"}
 
-    def check_name(self, entry: _Entry) -> None:
+    def check_name(self, entry: Entry) -> None:
         name = entry.name
         problem = ""
         if not _NAME.match(name):
@@ -309,9 +279,9 @@ class _Reader:
                                    "such as 10 or 2.5e-3")
         return float(value)
 
-    def meta(self, entry: _Entry) -> Meta:
+    def meta(self, entry: Entry) -> Meta:
         values = {}
-        for key in _META_KEYS:
+        for key in META_KEYS:
             value = entry.fields.get(key, "")
             if not isinstance(value, (str, int, float)):
                 raise self.error(f"{entry.path}.{key}", f"expected text (got {value!r}). Write "
@@ -319,13 +289,13 @@ class _Reader:
             values[key] = str(value)
         return Meta(**values)
 
-    def required(self, entry: _Entry, key: str) -> Any:
+    def required(self, entry: Entry, key: str) -> Any:
         if key not in entry.fields or entry.fields[key] is None:
             raise self.error(f"{entry.path}.{key}", f"'{key}' is required (got nothing). Add "
                                                     f"'{key}: ...' to {entry.name}")
         return entry.fields[key]
 
-    def parameter(self, entry: _Entry) -> Parameter:
+    def parameter(self, entry: Entry) -> Parameter:
         value = self.number(self.required(entry, "value"), f"{entry.path}.value")
         bounds = None
         if "range" in entry.fields:
@@ -343,14 +313,15 @@ class _Reader:
             raise self.error(f"{entry.path}.distribution",
                              f"expected a mapping (got {distribution!r}). Write "
                              "{distribution: uniform, low: 1, high: 2}")
+        origin = Origin.INCLUDE if entry.name in self.switches else Origin.MODEL
         return Parameter(entry.name, value, self.meta(entry), bounds,
-                         dict(distribution) if distribution else None)
+                         dict(distribution) if distribution else None, origin=origin)
 
-    def expression(self, entry: _Entry, key: str, namespace: Namespace) -> sympy.Expr:
+    def expression(self, entry: Entry, key: str, namespace: Namespace) -> sympy.Expr:
         return parse_expression(self.required(entry, key), where=self.where(f"{entry.path}.{key}"),
                                 namespace=namespace)
 
-    def stock(self, entry: _Entry, namespace: Namespace) -> Stock:
+    def stock(self, entry: Entry, namespace: Namespace) -> Stock:
         initial = self.expression(entry, "initial", namespace)
         if initial.has(StatefulCall):
             raise self.error(f"{entry.path}.initial", f"stateful builtins cannot set an initial "
@@ -361,7 +332,7 @@ class _Reader:
                              f"expected true or false (got {non_negative!r}). Write true or false")
         return Stock(entry.name, initial, self.meta(entry), non_negative)
 
-    def flow(self, entry: _Entry, namespace: Namespace, lowerer: Lowerer,
+    def flow(self, entry: Entry, namespace: Namespace, lowerer: Lowerer,
              stocks: set[str]) -> Flow:
         ends: list[str | None] = []
         for key in ("from", "to"):
@@ -378,13 +349,13 @@ class _Reader:
         rate = lowerer.lower(rate, owner=entry.name, where=self.where(f"{entry.path}.rate"))
         return Flow(entry.name, rate, ends[0], ends[1], self.meta(entry))
 
-    def auxiliary(self, entry: _Entry, namespace: Namespace, lowerer: Lowerer) -> Auxiliary:
+    def auxiliary(self, entry: Entry, namespace: Namespace, lowerer: Lowerer) -> Auxiliary:
         equation = self.expression(entry, "equation", namespace)
         equation = lowerer.lower(equation, owner=entry.name,
                                  where=self.where(f"{entry.path}.equation"))
         return Auxiliary(entry.name, equation, self.meta(entry))
 
-    def lookup(self, entry: _Entry) -> Lookup:
+    def lookup(self, entry: Entry) -> Lookup:
         path = entry.path
         if "points" in entry.fields:
             points = entry.fields["points"]
@@ -411,7 +382,7 @@ class _Reader:
         except ModelError as exc:
             raise ModelError(f"{self.file}: {exc}") from None
 
-    def measure(self, entry: _Entry, namespace: Namespace, lowerer: Lowerer, names: set[str],
+    def measure(self, entry: Entry, namespace: Namespace, lowerer: Lowerer, names: set[str],
                 auxiliaries: list[Auxiliary]) -> Measure:
         perspective = self.choice(entry, "perspective", Perspective)
         better = self.choice(entry, "better", Better)
@@ -431,7 +402,7 @@ class _Reader:
         spread = self.spread(entry, namespace, lowerer, true)
         return Measure(entry.name, perspective, better, true, reported, self.meta(entry), spread)
 
-    def spread(self, entry: _Entry, namespace: Namespace, lowerer: Lowerer,
+    def spread(self, entry: Entry, namespace: Namespace, lowerer: Lowerer,
                true: sympy.Expr) -> Spread | None:
         """A measure's ``distribution: {kind: lognormal, mean: <expr>, sd: <expr>}``; the mean
         defaults to the measure's true value."""
@@ -442,8 +413,8 @@ class _Reader:
         if not isinstance(raw, Mapping):
             raise self.error(path, f"expected a mapping (got {raw!r}). Write distribution: "
                                    "{kind: lognormal, sd: 2.5}")
-        self.check_keys(raw, _SPREAD_KEYS, path)
-        sub = _Entry(entry.section, f"{entry.name}.distribution", raw)
+        self.check_keys(raw, SPREAD_KEYS, path)
+        sub = Entry(entry.section, f"{entry.name}.distribution", raw)
         kind = self.choice(sub, "kind", SpreadKind)
         owner = f"measure_{entry.name}"
         mean = true if "mean" not in raw else lowerer.lower(
@@ -456,7 +427,7 @@ class _Reader:
                 where=self.where(f"{path}.reported_share"))
         return Spread(kind, mean, sd)
 
-    def choice(self, entry: _Entry, key: str,
+    def choice(self, entry: Entry, key: str,
                kind: type[Perspective] | type[Better] | type[SpreadKind]) -> Any:
         value = self.required(entry, key)
         options = [member.value for member in kind]
@@ -470,7 +441,7 @@ class _Reader:
         if not isinstance(raw, Mapping):
             raise self.error("time", f"a time block is required (got {raw!r}). Write "
                                      "time: {start: 0, stop: 100, dt: 0.25}")
-        self.check_keys(raw, _TIME_KEYS, "time")
+        self.check_keys(raw, TIME_KEYS, "time")
         start = self.number(raw.get("start", 0), "time.start")
         if "stop" not in raw:
             raise self.error("time.stop", "'stop' is required (got nothing). Add stop: <time>")
@@ -488,7 +459,7 @@ class _Reader:
         return dependency_order(needs, what="algebraic", where=self.file)
 
 
-def entries_names(entries: list[_Entry]) -> list[str]:
+def entries_names(entries: list[Entry]) -> list[str]:
     """Names of the entries of one section."""
     return [e.name for e in entries]
 
@@ -496,18 +467,3 @@ def entries_names(entries: list[_Entry]) -> list[str]:
 def check_initialisation(model: Model) -> None:
     """Raise if the initial values depend on each other in a cycle (they cannot be computed)."""
     initial_order(model)
-
-
-def initial_order(model: Model) -> tuple[str, ...]:
-    """The order in which initial values are computed: stocks by their ``initial``, flows and
-    auxiliaries by their equations, discrete states by their initial values."""
-    needs: dict[str, list[str]] = {}
-    for stock in model.stocks:
-        needs[stock.name] = [s.name for s in stock.initial.free_symbols]
-    for state in model.discrete:
-        needs[state.name] = [s.name for s in state.initial.free_symbols]
-    for flow in model.flows:
-        needs[flow.name] = [s.name for s in flow.rate.free_symbols]
-    for aux in model.auxiliaries:
-        needs[aux.name] = [s.name for s in aux.equation.free_symbols]
-    return dependency_order(needs, what="initialisation", where=model.source or model.name)

@@ -21,14 +21,14 @@ import numpy as np
 
 from pssc_sim.errors import ModelError, did_you_mean
 from pssc_sim.ir.model import Better, Measure
-from pssc_sim.parse.model_file import read_yaml
+from pssc_sim.parse.yaml_io import read_yaml
 from pssc_sim.report.content import Section
 from pssc_sim.report.html import number
 from pssc_sim.scenario.definition import Scenario
 from pssc_sim.scenario.runner import ScenarioResult, run
 from pssc_sim.scenario.schema import ScenarioError
-from pssc_sim.targets.definition import TargetKind
-from pssc_sim.targets.scorecard import ScorecardRow, needed_columns, scorecard
+from pssc_sim.scenario.targets import TargetKind
+from pssc_sim.scorecard.scoring import ScorecardRow, needed_columns, scorecard
 
 #: The folder of the demo files shipped with the package.
 DEMO_FOLDER = Path(__file__).resolve().parent.parent / "library" / "demos"

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pssc_sim.ir.lowering import hidden
 from pssc_sim.ir.model import Measure
 from pssc_sim.scenario.reader import scenario_time
-from pssc_sim.targets.definition import Target, TargetKind
-from pssc_sim.targets.structure import hidden
+from pssc_sim.scenario.targets import Target, TargetKind
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -18,7 +18,7 @@ from pssc_sim.report.figures import (
     results_picture,
 )
 from pssc_sim.scenario.runner import describe
-from pssc_sim.targets.scorecard import Scorecard, ScorecardRow
+from pssc_sim.scorecard.scoring import Scorecard, ScorecardRow
 
 #: The style sheet, inlined in the page.
 STYLE = """

@@ -47,12 +47,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pssc_sim.errors import did_you_mean
+from pssc_sim.ir.lowering import hidden
 from pssc_sim.ir.model import Better, Measure, Model, Perspective
-from pssc_sim.scenario.reader import parse_targets, scenario_time, where_in
+from pssc_sim.scenario.fields import parse_targets, where_in
+from pssc_sim.scenario.reader import scenario_time
 from pssc_sim.scenario.schema import ScenarioError
-from pssc_sim.targets.definition import Target, TargetKind
-from pssc_sim.targets.definition import severity as parse_severity
-from pssc_sim.targets.scorecard import (
+from pssc_sim.scenario.targets import Target, TargetKind
+from pssc_sim.scenario.targets import severity as parse_severity
+from pssc_sim.scorecard.scoring import (
     Consequence,
     at_time,
     compared,
@@ -60,7 +62,6 @@ from pssc_sim.targets.scorecard import (
     needed_columns,
     unintended,
 )
-from pssc_sim.targets.structure import hidden
 
 if TYPE_CHECKING:
     from pssc_sim.scenario.definition import Scenario
