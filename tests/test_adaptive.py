@@ -330,3 +330,11 @@ flows: {f: {to: x, rate: 'STEP(2, t_on)'}}
     res = ps.simulate(ps.load_model(write(tmp_path, text)), {"t_on": starts}, method="rk45")
     exact = 2 * np.maximum(0.0, res.times[:, None] - (starts - 0.125))
     assert np.max(np.abs(res["x"].to_numpy() - exact)) < 1e-8
+
+
+def test_the_registry_and_the_solvers_agree_on_which_methods_are_implicit() -> None:
+    from pssc_sim.integrate.adaptive import IMPLICIT, SOLVERS
+    from pssc_sim.integrate.methods import METHODS
+
+    assert {name for name, m in METHODS.items() if m.implicit} == IMPLICIT
+    assert {name for name, m in METHODS.items() if not m.fixed_step} == set(SOLVERS)

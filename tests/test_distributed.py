@@ -424,7 +424,8 @@ def test_a_cluster_run_works_on_the_chunk_one_process_would(client: Any) -> None
     limit = 55 * 2**20
     planned = plan_run(compiled_for(model, None), make_grid(model, None), "rk45", 2000, 4096,
                        limit)
-    assert planned < 2000
+    assert planned.chunk < 2000
+    assert not planned.on_disk
     here = ps.simulate(model, params, method="rk45", max_memory=limit)
     there = ps.simulate(model, params, method="rk45", max_memory=limit, scheduler=client)
     np.testing.assert_array_equal(there.values, here.values)
@@ -453,7 +454,7 @@ def test_members_kept_on_the_workers_need_memory_for_a_block_not_the_ensemble() 
         plan_run(compiled, grid, "euler", 100_000, 4096, limit)
     block = plan_blocks(compiled, grid, "euler", 100_000, 4096, limit)
     assert 1 <= block <= 4096
-    assert plan_run(compiled, grid, "euler", block, block, limit) == block  # a block fits
+    assert plan_run(compiled, grid, "euler", block, block, limit).chunk == block  # a block fits
     # what this process keeps still counts: every member's parameters
     with pytest.raises(ResourceLimitError, match=r"run: the run would need .* for "
                                                  r"10,000,000 members"):

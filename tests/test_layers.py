@@ -154,3 +154,12 @@ def test_importing_the_package_leaves_heavy_dependencies_unloaded() -> None:
     code = f"import sys, pssc_sim; print(','.join(m for m in {heavy!r} if m in sys.modules))"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == ""
+
+
+def test_running_a_model_on_a_fixed_step_loads_no_solver_plotting_or_table_library() -> None:
+    heavy = ("matplotlib", "pysd", "pint", "networkx", "scipy", "pandas")
+    code = ("import sys\nfrom pssc_sim.cli import main\nmain(['run', 'models/teacup'])\n"
+            f"print('loaded:' + ','.join(m for m in {heavy!r} if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=PACKAGE.parent)
+    assert run.stdout.strip().splitlines()[-1] == "loaded:", run.stdout[-500:]

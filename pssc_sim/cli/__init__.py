@@ -43,9 +43,11 @@ from pssc_sim.cli.common import (
     PROG,
     Parser,
     UsageError,
+    VisibleText,
     check_method,
     parse_assignments,
     time_overrides,
+    visible,
 )
 from pssc_sim.errors import PsscSimError, SimulationError
 
@@ -111,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     euler ...
     0
     """
+    stdout = sys.stdout
+    sys.stdout = VisibleText(stdout)
     try:
         with _terminate_as_interrupt():
             return _dispatch(build_parser(), argv)
@@ -129,6 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("interrupted (SIGINT); no output was left half written", EXIT_INTERRUPTED)
     except Terminated:
         return _fail("terminated (SIGTERM); no output was left half written", EXIT_TERMINATED)
+    finally:
+        sys.stdout = stdout
 
 
 class Terminated(BaseException):
@@ -205,13 +211,27 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
                 "mechanisms": mechanisms.command_mechanisms,
                 "calibrate": calibrate.command_calibrate, **inference.HANDLERS}
     if args.command in handlers:
-        return handlers[args.command](args)
+        with _runs_limited(args):
+            return handlers[args.command](args)
     raise UsageError(f"a command is required (got none). Use one of: run, methods, "
                      f"{', '.join(handlers)}; see '{PROG} --help'")
 
 
+@contextmanager
+def _runs_limited(args: argparse.Namespace) -> Iterator[None]:
+    """Every run the command makes may use ``--max-memory`` (when the command has it and it is
+    given), also runs made deep inside a report, a demo or an analysis."""
+    if getattr(args, "max_memory", None) is None:
+        yield
+        return
+    from pssc_sim.integrate.budget import limit_runs
+
+    with limit_runs(scenario.memory_limit(args)):
+        yield
+
+
 def _fail(error: BaseException | str, status: int, stream: TextIO | None = None) -> int:
-    text = " ".join(str(error).split())  # one line, whatever the message holds
+    text = visible(" ".join(str(error).split()))  # one line, whatever the message holds
     print(f"{PROG}: error: {text}", file=stream or sys.stderr)
     return status
 

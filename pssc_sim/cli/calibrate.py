@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from pssc_sim.cli.compute import cluster
-from pssc_sim.cli.scenario import as_scenario, progress
+from pssc_sim.cli.scenario import add_memory_option, as_scenario, progress
 from pssc_sim.inference.catalogue import CALIBRATION_METHODS
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
                     "or by MCMC, and print the estimates with 95% intervals, the correlation "
                     "warnings, and the fit of each series (R², MAPE, RMSE, Theil's U^M, U^S, "
                     "U^C). Every batch of runs is one vectorised ensemble.")
+    add_memory_option(command)
     command.add_argument("model", metavar="MODEL_OR_SCENARIO",
                          help="a scenario file, a model .yaml file, or a folder holding model.yaml")
     command.add_argument("--data", required=True, metavar="CSV",
@@ -182,13 +183,26 @@ def _check_scenario_path(path: Path) -> None:
 
 def write_fit(result: Calibration, out: Path) -> list[Path]:
     """Write ``fit.csv``, ``fit-<series>.png`` and for MCMC ``posterior.csv``; return them."""
+
+    from pssc_sim.cli.scenario import _folder
+    from pssc_sim.output import file_set
+
+    folder = _folder(out)
+    series = result.problem.observations.series
+    pictures = {s.name: "fit-" + re.sub(r"[^A-Za-z0-9_.-]", "_", s.name) + ".png"
+                for s in series}
+    names = ["fit.csv", *pictures.values(), "posterior.csv"]
+    with file_set(folder, names) as staging:  # moved in together: never a mix of two fits
+        written = _write_fit(result, staging, pictures)
+    return [folder / path.name for path in written]
+
+
+def _write_fit(result: Calibration, folder: Path, pictures: dict[str, str]) -> list[Path]:
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from pssc_sim.cli.scenario import _folder
     from pssc_sim.output import write_figure, write_table
 
-    folder = _folder(out)
     written = [write_table(result.table(), folder / "fit.csv")]
     units = result.problem.time.units
     for s in result.problem.observations.series:
@@ -203,8 +217,7 @@ def write_fit(result: Calibration, out: Path) -> list[Path]:
         ax.set_title(f"{s.name}: R² {stats.r2:.3f}, MAPE {stats.mape:.1%}")
         ax.set_xlabel(f"time ({units})" if units else "time")
         ax.legend(loc="best", frameon=False)
-        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", s.name)
-        written.append(write_figure(figure, folder / f"fit-{safe}.png"))
+        written.append(write_figure(figure, folder / pictures[s.name]))
     if result.samples is not None:
         samples = pd.DataFrame(result.samples, columns=list(result.problem.names))
         written.append(write_table(samples, folder / "posterior.csv"))

@@ -5,9 +5,11 @@ and ``pssc --help`` start fast."""
 from __future__ import annotations
 
 import argparse
+import io
 import math
+import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from pssc_sim.errors import PsscSimError, did_you_mean
 
@@ -16,6 +18,41 @@ if TYPE_CHECKING:
 
 PROG = "pssc"
 EXIT_OK, EXIT_FAILED_RUN, EXIT_BAD_INPUT = 0, 1, 2
+
+
+#: Control characters but newline and tab: C0, DEL and C1 (terminal escape sequences start so).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible(text: str) -> str:
+    """``text`` with its control characters written as escapes, newlines and tabs kept: text
+    from a file (a title, a description, a name in a message) cannot move the cursor, clear the
+    screen or retitle the terminal.
+
+    >>> print(visible("teacup" + chr(27) + "[2J cools"))
+    teacup\\x1b[2J cools
+    """
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
+class VisibleText(io.TextIOBase):
+    """A text stream that writes to ``stream`` through :func:`visible`."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(visible(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def writable(self) -> bool:
+        return True
 
 
 class UsageError(PsscSimError, ValueError):

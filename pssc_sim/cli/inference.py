@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from pssc_sim.cli.compute import cluster
-from pssc_sim.cli.scenario import progress
+from pssc_sim.cli.scenario import add_memory_option, progress
 
 if TYPE_CHECKING:
     from pssc_sim.inference.design import Experiment, Statistic
@@ -41,6 +41,7 @@ def _add_sensitivity(commands: argparse._SubParsersAction) -> None:  # type: ign
                     "intervals, Morris mu_star and sigma, or FAST S1 and ST. With --out, write "
                     "DIR/indices.csv and DIR/indices.png (and the index over time with "
                     "--over-time).")
+    add_memory_option(command)
     command.add_argument("model", metavar="SCENARIO",
                          help="a scenario file, a model .yaml file or a model folder")
     command.add_argument("--output", required=True, metavar="NAME",
@@ -75,6 +76,7 @@ def _add_optimize(commands: argparse._SubParsersAction) -> None:  # type: ignore
                     "generation run as one ensemble, for the best value of an objective, "
                     "subject to constraints; optionally over the scenario's uncertainty "
                     "ensemble (the mean or a percentile across its members).")
+    add_memory_option(command)
     command.add_argument("model", metavar="SCENARIO",
                          help="a scenario file, a model .yaml file or a model folder")
     command.add_argument("--objective", required=True, metavar="TEXT",
@@ -170,18 +172,21 @@ def write_sensitivity(result: SensitivityResult, folder: Path) -> list[Path]:
     for an index over time) to ``folder``; return the paths."""
     import pandas as pd
 
-    from pssc_sim.output import write_figure, write_table
+    from pssc_sim.output import file_set, write_figure, write_table
 
     _make_folder(folder, "--out")
     table = pd.DataFrame([{"parameter": p, **values} for p, values in result.indices.items()])
-    paths = [write_table(table, folder / "indices.csv"),
-             write_figure(_bar_chart(result), folder / "indices.png")]
-    if result.times is not None:
-        rows = [{"time": t, "parameter": p, **{k: float(v[i]) for k, v in series.items()}}
-                for p, series in result.over_time.items() for i, t in enumerate(result.times)]
-        paths += [write_table(pd.DataFrame(rows), folder / "over_time.csv"),
-                  write_figure(_over_time_chart(result), folder / "over_time.png")]
-    return paths
+    names = ["indices.csv", "indices.png", "over_time.csv", "over_time.png"]
+    with file_set(folder, names) as staging:  # moved in together: never a mix of two analyses
+        write_table(table, staging / "indices.csv")
+        write_figure(_bar_chart(result), staging / "indices.png")
+        if result.times is not None:
+            rows = [{"time": t, "parameter": p, **{k: float(v[i]) for k, v in series.items()}}
+                    for p, series in result.over_time.items()
+                    for i, t in enumerate(result.times)]
+            write_table(pd.DataFrame(rows), staging / "over_time.csv")
+            write_figure(_over_time_chart(result), staging / "over_time.png")
+    return [folder / name for name in names[: 4 if result.times is not None else 2]]
 
 
 def _main_indices(method: str) -> list[tuple[str, str | None]]:

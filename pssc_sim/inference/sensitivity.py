@@ -299,7 +299,9 @@ def analyze(method: str, names: Sequence[str], unit: np.ndarray, y: np.ndarray, 
     if np.ptp(y) <= np.finfo(float).eps * max(1.0, float(np.abs(y).max())):
         zeros = {p: dict.fromkeys(chosen.indices, 0.0) for p in names}
         return zeros, {}, True
-    raw = chosen.analyze(_problem(names), unit, y, second_order, seed)
+    # SALib seeds its bootstrap only for a true seed (``if seed:``): 0 would draw fresh
+    # confidence intervals each time, so it goes to SALib as the largest seed numpy takes.
+    raw = chosen.analyze(_problem(names), unit, y, second_order, seed or 2**32 - 1)
     indices = {p: {key: float(raw[key][j]) for key in chosen.indices}
                for j, p in enumerate(names)}
     pairs: dict[tuple[str, str], dict[str, float]] = {}

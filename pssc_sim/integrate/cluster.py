@@ -323,7 +323,8 @@ def run_on_cluster(spec: Scheduler, compiled: CompiledModel, p: np.ndarray, grid
             start, stop = ranges[index]
             if values is None:
                 times = block_times
-                values = np.empty((*block.shape[:-1], p.shape[1]))
+                # in memory, or on disk when the run's plan said so (as in one process)
+                values = options.allocate((*block.shape[:-1], p.shape[1]))
             values[..., start:stop] = block
             future.release()
             finished.add(index)

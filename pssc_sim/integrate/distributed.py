@@ -16,7 +16,6 @@ Dask is imported only when a cluster is asked for (``pip install pssc_sim[distri
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,13 +182,13 @@ ResourceLimitError` says what to change.
     4096
     >>> from pssc_sim.integrate.simulate import plan_run
     >>> block = plan_blocks(compiled, grid, "rk45", 10_000, 4096, 20 * 2**20)
-    >>> block < 4096, plan_run(compiled, grid, "rk45", block, block, 20 * 2**20) == block
+    >>> block < 4096, plan_run(compiled, grid, "rk45", block, block, 20 * 2**20).chunk == block
     (True, True)
     """
     block = min(members, chunk)
     counts = run_counts(compiled, grid, method, block)
     budget.check_steps(counts, grid.dt, (grid.start, grid.stop))
-    checked = (max_memory is not None or budget.ENVIRONMENT in os.environ
+    checked = (max_memory is not None or budget.configured_limit() is not None
                or budget.estimate(counts, block).total > budget.SMALL_RUN)
     limit = (budget.default_memory_limit() if max_memory is None else max_memory) if checked \
         else math.inf
@@ -201,11 +200,12 @@ ResourceLimitError` says what to change.
         counts = run_counts(compiled, grid, method, block)
         budget.check_run(budget.estimate(counts, block), limit)
     everyone = run_counts(compiled, grid, method, members)
-    parts = {"outputs": 0.0, "working": 0.0, "samples": 0.0, "schedule": 24.0 * everyone.n_rows}
-    here = budget.Estimate(everyone, block, **{**parts, "outputs": reduced(everyone) if reduced
-                                               else 0.0},
-                           parameters=16.0 * everyone.n_parameters * members)
-    by_time = budget.Estimate(everyone, block, **parts, parameters=0.0,
+    rows = 24.0 * everyone.n_rows  # the saved times, here and on each worker
+    here = budget.Estimate(everyone, block, outputs=reduced(everyone) if reduced else 0.0,
+                           parameters=16.0 * everyone.n_parameters * members, working=0.0,
+                           schedule=rows, samples=0.0)
+    by_time = budget.Estimate(everyone, block, outputs=0.0, parameters=0.0, working=0.0,
+                              schedule=rows, samples=0.0,
                               summary=8.0 * per_time * everyone.n_outputs * members)
     for part in (here, by_time):
         budget.check_run(part, limit)

@@ -25,6 +25,7 @@ from pssc_sim.compile.compiler import CompiledModel
 from pssc_sim.errors import ModelError, SimulationError
 from pssc_sim.integrate.grid import Grid
 from pssc_sim.integrate.progress import Progress, ProgressReport
+from pssc_sim.integrate.storage import Allocate, in_memory
 from pssc_sim.integrate.tableau import Tableau
 from pssc_sim.ir.model import Auxiliary, Flow, Model, Stock
 
@@ -181,9 +182,11 @@ def saved_times(grid: Grid) -> np.ndarray:
 
 
 def run_fixed_step(compiled: CompiledModel, p: np.ndarray, grid: Grid, tableau: Tableau,
-                   chunk: int = DEFAULT_CHUNK, progress: Progress | None = None) -> np.ndarray:
+                   chunk: int = DEFAULT_CHUNK, progress: Progress | None = None,
+                   allocate: Allocate = in_memory) -> np.ndarray:
     """Integrate with the explicit Runge-Kutta method ``tableau`` at ``dt``; returns saved
-    outputs ``(n_rows, n_outputs, M)``.
+    outputs ``(n_rows, n_outputs, M)``, in an array made by ``allocate`` (see
+    :mod:`pssc_sim.integrate.storage`).
 
     ``progress(fraction)`` is called now and then with the fraction of the run done (see
     :mod:`pssc_sim.integrate.progress`), and with ``1.0`` at the end.
@@ -198,7 +201,7 @@ def run_fixed_step(compiled: CompiledModel, p: np.ndarray, grid: Grid, tableau: 
             return values
         except (ArithmeticError, ValueError):
             pass  # a domain error in the fast path: the numpy path reports it with its variable
-    values = np.empty((plan.n_rows, len(compiled.outputs), members))
+    values = allocate((plan.n_rows, len(compiled.outputs), members))
     for start in range(0, members, chunk):
         stop = min(start + chunk, members)
         report.chunk(start, stop)

@@ -23,7 +23,8 @@ Runner = Callable[[CompiledModel, np.ndarray, Grid, SolverOptions], tuple[np.nda
 @dataclass(frozen=True, slots=True)
 class Method:
     """One integration method: its name, whether it steps by ``dt``, and how it runs; a
-    fixed-step method is its Butcher tableau (``tableau``), whose order it has."""
+    fixed-step method is its Butcher tableau (``tableau``), whose order it has; an implicit
+    method solves with the model's Jacobian."""
 
     name: str
     fixed_step: bool
@@ -31,13 +32,14 @@ class Method:
     run: Runner
     description: str
     tableau: Tableau | None = None
+    implicit: bool = False
 
 
 def _fixed(tableau: Tableau) -> Runner:
     def run(compiled: CompiledModel, p: np.ndarray, grid: Grid,
             options: SolverOptions) -> tuple[np.ndarray, np.ndarray]:
         return saved_times(grid), run_fixed_step(compiled, p, grid, tableau, options.chunk,
-                                                  options.progress)
+                                                  options.progress, options.allocate)
 
     return run
 
@@ -64,9 +66,12 @@ METHODS: Mapping[str, Method] = MappingProxyType({
     "dop853": Method("dop853", False, 8, _adaptive("dop853"),
                      "explicit Dormand-Prince of order 8, adaptive step, for tight tolerances"),
     "lsoda": Method("lsoda", False, 12, _adaptive("lsoda"),
-                    "Adams (order <= 12) or BDF (order <= 5) when stiff, banded Jacobian"),
+                    "Adams (order <= 12) or BDF (order <= 5) when stiff, banded Jacobian",
+                    implicit=True),
     "bdf": Method("bdf", False, 5, _adaptive("bdf"),
-                  "implicit variable-order BDF (order <= 5) for stiff models, sparse Jacobian"),
+                  "implicit variable-order BDF (order <= 5) for stiff models, sparse Jacobian",
+                  implicit=True),
     "radau": Method("radau", False, 5, _adaptive("radau"),
-                    "implicit Radau IIA of order 5 for stiff models, sparse Jacobian"),
+                    "implicit Radau IIA of order 5 for stiff models, sparse Jacobian",
+                    implicit=True),
 })

@@ -5,14 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pssc_sim.integrate.progress import Progress
+from pssc_sim.integrate.storage import Allocate, in_memory
 
 
 @dataclass(frozen=True, slots=True)
 class SolverOptions:
-    """Tolerances, chunking and the progress callback shared by the methods (fixed-step methods
-    ignore tolerances)."""
+    """Tolerances, chunking, the progress callback and where the outputs are kept, shared by
+    the methods (fixed-step methods ignore tolerances)."""
 
     rtol: float = 1e-6
     atol: float = 1e-9
     chunk: int = 4096
     progress: Progress | None = None
+    allocate: Allocate = in_memory

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -14,8 +13,7 @@ from numpy.typing import ArrayLike
 
 from pssc_sim.compile.compiler import CompiledModel, compile_model
 from pssc_sim.errors import ParameterError, did_you_mean
-from pssc_sim.integrate import budget
-from pssc_sim.integrate.adaptive import IMPLICIT
+from pssc_sim.integrate import budget, storage
 from pssc_sim.integrate.fixed import DEFAULT_CHUNK
 from pssc_sim.integrate.grid import Grid
 from pssc_sim.integrate.methods import METHODS, SolverOptions
@@ -210,9 +208,11 @@ def simulate(model: Model | CompiledModel,
         compiled = compiled_for(model, _names(outputs) if outputs is not None else None)
     overrides, members = parameter_overrides(compiled, params)
     grid = make_grid(compiled.model, time)
-    chunk = plan_run(compiled, grid, method, members, chunk, max_memory)
+    size = plan_run(compiled, grid, method, members, chunk, max_memory)
     p = fill_parameters(compiled, overrides, members)
-    options = SolverOptions(rtol=rtol, atol=atol, chunk=chunk, progress=progress)
+    allocate = storage.on_disk() if size.on_disk else storage.in_memory
+    options = SolverOptions(rtol=rtol, atol=atol, chunk=size.chunk, progress=progress,
+                            allocate=allocate)
     if scheduler is None:
         times, values = METHODS[method].run(compiled, p, grid, options)
     else:
@@ -259,21 +259,22 @@ def run_counts(compiled: CompiledModel, grid: Grid, method: str, members: int,
         members=members, n_outputs=len(compiled.outputs),
         n_parameters=len(compiled.parameter_names), n_stocks=compiled.n_stocks,
         n_discrete=compiled.n_discrete, n_rows=min(rows, steps + 1) if fixed else rows,
-        n_steps=steps, fixed_step=fixed, implicit=method in IMPLICIT,
+        n_steps=steps, fixed_step=fixed, implicit=METHODS[method].implicit,
         scalar=members == 1 and not compiled.model.dimensions, n_sampled=n_sampled,
         n_pipelines=len(compiled.fixed_delays) if fixed else 0)
 
 
 def plan_run(compiled: CompiledModel, grid: Grid, method: str, members: int, chunk: int,
-             max_memory: int | None, n_sampled: int = 0) -> int:
+             max_memory: int | None, n_sampled: int = 0) -> budget.Estimate:
     """Check that the run fits in ``max_memory`` bytes (default: a safe share of the machine)
-    and in :data:`~pssc_sim.integrate.budget.MAX_STEPS`; return the chunk of members to use."""
+    and in :data:`~pssc_sim.integrate.budget.MAX_STEPS`; return its plan: the chunk of members
+    to use, and whether an ensemble keeps its outputs on disk (:func:`budget.plan`)."""
     counts = run_counts(compiled, grid, method, members, n_sampled)
     budget.check_steps(counts, grid.dt, (grid.start, grid.stop))
-    if (max_memory is None and budget.estimate(counts, chunk).total <= budget.SMALL_RUN
-            and budget.ENVIRONMENT not in os.environ):
-        return min(chunk, members)  # fits anywhere: the machine's memory need not be read
+    if max_memory is None and budget.configured_limit() is None:
+        small = budget.estimate(counts, chunk)
+        if small.total <= budget.SMALL_RUN:
+            return small  # fits anywhere: the machine's memory need not be read
     limit = budget.default_memory_limit() if max_memory is None else max_memory
-    chunk = budget.fit_chunk(counts, chunk, limit)
-    budget.check_run(budget.estimate(counts, chunk), limit)
-    return chunk
+    disk = storage.free_space(storage.spill_folder()) if members > 1 else None
+    return budget.plan(counts, chunk, limit, disk)

@@ -264,7 +264,7 @@ def size_run(scenario: Scenario, base: Model, model: Model, outputs: Sequence[st
     if uncertainty is not None and uncertainty.members is not None:
         members = uncertainty.members
         sampled = len(distributions(uncertainty, base))
-    return plan_run(compiled, grid, method, members, chunk, limit, sampled)
+    return plan_run(compiled, grid, method, members, chunk, limit, sampled).chunk
 
 
 def target_values(scenario: Scenario, model: Model,

@@ -538,3 +538,21 @@ def test_a_file_set_takes_plain_file_names(tmp_path: Path) -> None:
             file_set(tmp_path, ["sub/results.csv", ".hidden", "ok.csv"]):
         pass
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("text", ["\x1b]0;owned\x07", "\x1b[2J\x1b[H", "\x9b31m", "a\rb"])
+def test_terminal_escapes_in_file_text_are_printed_as_escapes(
+        text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "model.yaml"
+    path.write_text(TEACUP_TEXT.replace("title: Cooling cup of tea", f"title: {json.dumps(text)}"),
+                    encoding="utf-8")
+    assert main(["run", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert not any((0 <= ord(c) < 32 and c not in "\n\t") or 127 <= ord(c) < 160 for c in out)
+    assert "\\x" in out.splitlines()[0]
+    # the same holds for messages: a refused value from the file is shown, not obeyed
+    path.write_text(TEACUP_TEXT.replace("room_temperature:", f"{json.dumps(text)}:", 1),
+                    encoding="utf-8")
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert not any((0 <= ord(c) < 32 and c not in "\n\t") or 127 <= ord(c) < 160 for c in err)
