@@ -9,7 +9,8 @@ Prints, as plain lines:
   without the cluster's start, which is printed apart; the client's peak traced memory);
 - the speed-up (target: at least 1.6 on two cores);
 - the client's peak at 250,000 and 1,000,000 members (it should not grow with the members
-  beyond the parameter matrix, ``8 x parameters`` bytes a member, which the client draws);
+  beyond the values given for them and their blocks on the way out: the workers fill in the
+  parameter matrix);
 - the cost per member-step of SIR and of the 100-stock ring, the overhead of one task, and the
   bytes one block moves.
 
@@ -135,9 +136,11 @@ def main() -> None:
         print(f"speed-up: {alone / best:.2f}x (target >= 1.6x)")
         for count in (250_000, 1_000_000):
             _, peak = on_cluster(client, model, count)
+            given = len(sir_params(1)) * count * 8 / 2**20
             matrix = len(model.parameters) * count * 8 / 2**20
-            print(f"client peak at {count:>9,} members: {peak:6.1f} MiB, of which the parameter "
-                  f"matrix {matrix:.1f} MiB and its blocks {matrix:.1f} MiB")
+            print(f"client peak at {count:>9,} members: {peak:6.1f} MiB (the given values "
+                  f"{given:.1f} MiB; the parameter matrix, built by the workers, would be "
+                  f"{matrix:.1f} MiB)")
         overhead = task_overhead(client, model)
         print(f"overhead per task: {overhead * 1e3:.2f} ms (one-member blocks, 2 workers)")
 

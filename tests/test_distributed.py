@@ -24,6 +24,7 @@ from pssc_sim.cli import main
 from pssc_sim.integrate.budget import ResourceLimitError
 from pssc_sim.integrate.cluster import blocks, worker_kernel
 from pssc_sim.integrate.distributed import (
+    Overrides,
     SchedulerError,
     connect,
     parse_scheduler,
@@ -31,7 +32,13 @@ from pssc_sim.integrate.distributed import (
     save_ensemble,
     summarise,
 )
-from pssc_sim.integrate.simulate import compiled_for, make_grid, plan_run
+from pssc_sim.integrate.simulate import (
+    compiled_for,
+    fill_parameters,
+    make_grid,
+    parameter_overrides,
+    plan_run,
+)
 from pssc_sim.output import ensemble_table
 from pssc_sim.scenario.schema import ScenarioError
 
@@ -470,3 +477,41 @@ def test_a_summary_under_a_memory_limit_equals_the_full_table(client: Any) -> No
     table = ensemble_table(full, [0.1, 0.9])
     np.testing.assert_array_equal(summary.quantiles[0].reshape(-1), table["p10"].to_numpy())
     np.testing.assert_array_equal(summary.mean.reshape(-1), table["mean"].to_numpy())
+
+
+# -- members made on the workers ---------------------------------------------------------------
+
+
+def test_members_filled_on_the_workers_are_the_columns_of_the_full_matrix() -> None:
+    compiled = compiled_for(full_model(), None)
+    values, members = parameter_overrides(compiled, {"infectivity": np.linspace(0.1, 0.5, 1000),
+                                                     "contact_rate": np.geomspace(2, 9, 1000),
+                                                     "duration": 2.5})
+    full = fill_parameters(compiled, values, members)
+    given = Overrides(values, members)
+    for start, stop in blocks(members, 300):
+        block = pickle.loads(pickle.dumps(given.block(start, stop)))  # as a task carries it
+        np.testing.assert_array_equal(block(compiled), full[:, start:stop])
+
+
+def test_a_summary_leaves_the_parameter_matrix_to_the_workers(client: Any) -> None:
+    # the client holds the given values (one array here), their blocks on the way out and
+    # small arrays of times x outputs; the parameters x members matrix one process builds (and
+    # this process built before the workers filled in their rows) is never made here
+    import tracemalloc
+
+    members = 200_000
+    params = {"infectivity": np.linspace(0.1, 0.5, members)}
+    model = full_model()
+    matrix = 8 * len(compiled_for(model, None).parameter_names) * members
+    summarise(model, {"infectivity": params["infectivity"][:1000]}, scheduler=client,
+              outputs=["infected"])  # the workers compile first
+    tracemalloc.start()
+    try:
+        summary = summarise(model, params, scheduler=client, outputs=["infected"],
+                            time={"save_every": 1.0})
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert summary.members == members
+    assert peak < matrix

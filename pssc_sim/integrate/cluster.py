@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeAlias
 
 import numpy as np
 
@@ -219,10 +219,50 @@ class Job:
 Reducer = Callable[[np.ndarray, np.ndarray, tuple[str, ...]], np.ndarray]
 
 
-def run_block(job: Job, document: bytes, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """On a worker: integrate the members ``p`` (parameters x members); the saved times and the
-    values (times x outputs x members), or what ``job.reduce`` makes of them."""
+class BlockRows(Protocol):
+    """A block's parameters made on the worker: called with the compiled model, the block's
+    rows (parameters x members), equal to those columns of the run's parameter matrix."""
+
+    def __call__(self, compiled: CompiledModel) -> np.ndarray: ...
+
+
+class Members(Protocol):
+    """The members of a run without their parameter matrix: ``count`` of them, and what a task
+    carries for the members ``start`` to ``stop`` (see
+    :class:`~pssc_sim.integrate.distributed.Overrides`)."""
+
+    @property
+    def count(self) -> int: ...
+
+    def block(self, start: int, stop: int) -> BlockRows: ...
+
+
+#: The members of a cluster run: the parameter matrix (parameters x members), or
+#: :class:`Members` whose rows the workers make.
+Parameters: TypeAlias = "np.ndarray | Members"
+
+
+def member_count(p: Parameters) -> int:
+    """The number of members of ``p``."""
+    return p.shape[1] if isinstance(p, np.ndarray) else p.count
+
+
+def block_of(p: Parameters, start: int, stop: int) -> np.ndarray | BlockRows:
+    """What the task of the members ``start`` to ``stop`` carries: their columns of the
+    matrix (a copy of the block only), or what the workers make them from."""
+    if isinstance(p, np.ndarray):
+        return np.ascontiguousarray(p[:, start:stop])
+    return p.block(start, stop)
+
+
+def run_block(job: Job, document: bytes,
+              p: np.ndarray | BlockRows) -> tuple[np.ndarray, np.ndarray]:
+    """On a worker: integrate the members ``p`` (parameters x members, or made here from the
+    compiled model); the saved times and the values (times x outputs x members), or what
+    ``job.reduce`` makes of them."""
     compiled = worker_kernel(job.key, document, job.outputs)
+    if not isinstance(p, np.ndarray):
+        p = p(compiled)
     options = SolverOptions(rtol=job.rtol, atol=job.atol, chunk=job.chunk)
     times, values = METHODS[job.method].run(compiled, p, job.grid, options)
     if job.reduce is not None:
@@ -262,7 +302,7 @@ def block_size(client: Any, members: int, method: str, chunk: int) -> int:
 RESUBMITS = 3
 
 
-def run_on_cluster(spec: Scheduler, compiled: CompiledModel, p: np.ndarray, grid: Grid,
+def run_on_cluster(spec: Scheduler, compiled: CompiledModel, p: Parameters, grid: Grid,
                    method: str, options: SolverOptions, per_block: int | None = None,
                    reduce: Reducer | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Integrate the members ``p`` on the cluster ``spec``; the saved times and the values
@@ -283,18 +323,18 @@ def run_on_cluster(spec: Scheduler, compiled: CompiledModel, p: np.ndarray, grid
         # a key of its own for each call: a hashed key shared with an earlier call could be
         # released by that call while this one still needs it
         shared = client.scatter(document, broadcast=True, hash=False)
-        ranges = blocks(p.shape[1], block_size(client, p.shape[1], method, options.chunk),
+        members = member_count(p)
+        ranges = blocks(members, block_size(client, members, method, options.chunk),
                         per_block)
 
         def submit(index: int, model: Any) -> Any:
             start, stop = ranges[index]
-            return client.submit(run_block, job, model, np.ascontiguousarray(p[:, start:stop]),
-                                 pure=False)
+            return client.submit(run_block, job, model, block_of(p, start, stop), pure=False)
 
         futures = [submit(i, shared) for i in range(len(ranges))]
         order = {future.key: i for i, future in enumerate(futures)}
         sent = [1] * len(ranges)
-        report = ProgressReport(options.progress, grid, p.shape[1])
+        report = ProgressReport(options.progress, grid, members)
         times: np.ndarray | None = None
         values: np.ndarray | None = None
         done, finished = 0, set[int]()
@@ -324,7 +364,7 @@ def run_on_cluster(spec: Scheduler, compiled: CompiledModel, p: np.ndarray, grid
             if values is None:
                 times = block_times
                 # in memory, or on disk when the run's plan said so (as in one process)
-                values = options.allocate((*block.shape[:-1], p.shape[1]))
+                values = options.allocate((*block.shape[:-1], members))
             values[..., start:stop] = block
             future.release()
             finished.add(index)
@@ -377,7 +417,7 @@ def _spread(values: np.ndarray, levels: tuple[float, ...]) -> np.ndarray:
     return np.concatenate([np.quantile(values, levels, axis=2), values.mean(axis=2)[None]])
 
 
-def ensemble_array(client: Any, compiled: CompiledModel, p: np.ndarray, grid: Grid,
+def ensemble_array(client: Any, compiled: CompiledModel, p: Parameters, grid: Grid,
                    method: str, options: SolverOptions,
                    per_block: int | None = None) -> tuple[np.ndarray, Any]:
     """The saved times, and the members ``p`` as a dask array (times x outputs x members) whose
@@ -390,7 +430,7 @@ def ensemble_array(client: Any, compiled: CompiledModel, p: np.ndarray, grid: Gr
 
     da: Any = dask.array  # untyped
     times = saved_times(grid) if METHODS[method].fixed_step else grid.save_times()
-    n_times, n_outputs, members = len(times), len(compiled.outputs), p.shape[1]
+    n_times, n_outputs, members = len(times), len(compiled.outputs), member_count(p)
     document = model_document(compiled.model)
     job = Job(kernel_key(document, compiled.outputs), compiled.outputs, grid, method,
               options.rtol, options.atol, options.chunk)
@@ -398,14 +438,13 @@ def ensemble_array(client: Any, compiled: CompiledModel, p: np.ndarray, grid: Gr
     parts = []
     size = block_size(client, members, method, options.chunk)
     for start, stop in blocks(members, size, per_block):
-        future = client.submit(run_block, job, shared, np.ascontiguousarray(p[:, start:stop]),
-                               pure=False)
+        future = client.submit(run_block, job, shared, block_of(p, start, stop), pure=False)
         parts.append(da.from_delayed(delayed(future)[1], (n_times, n_outputs, stop - start),
                                      float))
     return times, da.concatenate(parts, axis=2)
 
 
-def summarise_on_cluster(spec: Scheduler, compiled: CompiledModel, p: np.ndarray, grid: Grid,
+def summarise_on_cluster(spec: Scheduler, compiled: CompiledModel, p: Parameters, grid: Grid,
                          method: str, options: SolverOptions, levels: tuple[float, ...],
                          per_block: int | None = None,
                          time_block: float | None = None) -> Summary:
@@ -420,7 +459,7 @@ def summarise_on_cluster(spec: Scheduler, compiled: CompiledModel, p: np.ndarray
     least one saved time of every member.
     """
     distributed = _dask()
-    members = p.shape[1]
+    members = member_count(p)
     with connect(spec) as client:
         times, values = ensemble_array(client, compiled, p, grid, method, options, per_block)
         n_outputs = values.shape[1]

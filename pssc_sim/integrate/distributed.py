@@ -3,11 +3,15 @@
 :func:`summarise` returns only an ensemble's quantiles and means, reduced on the workers;
 :func:`save_ensemble` has the workers write every member to a Zarr store; :func:`run_reduced`
 returns what a reducer makes of each member on its worker (an inference design's statistics).
-In all three the client never holds the members' series. Each call is checked and sized as
-:func:`~pssc_sim.simulate` is: the memory limit ``max_memory`` bounds this process (which holds
-the parameter matrix and what comes back) and every worker (which runs one block of members as a
-run of its own), and the chunk of members a worker works on at a time is the one the memory plan
-chose. How blocks are cut, sent, rerun after a lost worker and gathered is in
+In all three the client never holds the members' series, and :func:`summarise` and
+:func:`run_reduced` do not build the parameter matrix either: each task carries the values
+given for its members, and the worker fills in their rows (:class:`Overrides`).
+
+Each call is checked and sized as :func:`~pssc_sim.simulate` is: the memory limit
+``max_memory`` bounds this process (which holds the members' parameters and what comes back)
+and every worker (which runs one block of members as a run of its own), and the chunk of
+members a worker works on at a time is the one the memory plan chose (:func:`plan_blocks`). How
+blocks are cut, sent, rerun after a lost worker and gathered is in
 :mod:`pssc_sim.integrate.cluster`.
 
 Dask is imported only when a cluster is asked for (``pip install pssc_sim[distributed]``).
@@ -108,7 +112,9 @@ def save_ensemble(model: Model | CompiledModel, params: Mapping[str, ArrayLike] 
     ...
     pssc_sim.errors.ParameterError: model: expected a Model or a CompiledModel (got NoneType). ...
     """
-    run = prepare(model, params, method, time, outputs, (rtol, atol, chunk, max_memory), None)
+    run = prepare(model, params, method, time, outputs, (rtol, atol, chunk, max_memory), None,
+                  matrix=True)
+    assert isinstance(run.p, np.ndarray)  # the store holds every member's parameters
     return save_on_cluster(scheduler, run.compiled, run.p, run.grid, method, run.options, path)
 
 
@@ -130,11 +136,45 @@ def run_reduced(model: Model | CompiledModel, params: Mapping[str, ArrayLike] | 
 
 
 @dataclass(frozen=True, slots=True)
+class Overrides:
+    """Members as the parameter values given for them, ``values`` (checked float arrays: one
+    value per member, or one for all), whose rows each worker fills in from the model's
+    defaults: the client never builds the parameters x members matrix, and a task carries only
+    the given values of its block.
+
+    A block's rows are the columns of the matrix one process builds, bit for bit:
+
+    >>> from pssc_sim.parse import load_model
+    >>> import pathlib, pssc_sim
+    >>> sir = load_model(pathlib.Path(pssc_sim.__file__).parent.parent / "models" / "sir")
+    >>> compiled = compiled_for(sir, None)
+    >>> values, members = parameter_overrides(compiled, {"infectivity": [0.1, 0.2, 0.3]})
+    >>> rows = Overrides(values, members).block(1, 3)(compiled)
+    >>> bool((rows == fill_parameters(compiled, values, members)[:, 1:3]).all())
+    True
+    """
+
+    values: Mapping[str, np.ndarray]
+    count: int
+
+    def block(self, start: int, stop: int) -> Overrides:
+        """The members ``start`` to ``stop``: the given values of those members alone."""
+        return Overrides({name: array if array.ndim == 0
+                          else np.ascontiguousarray(array[start:stop])
+                          for name, array in self.values.items()}, stop - start)
+
+    def __call__(self, compiled: CompiledModel) -> np.ndarray:
+        """The rows (parameters x members) of these members, on the worker."""
+        return fill_parameters(compiled, self.values, self.count)
+
+
+@dataclass(frozen=True, slots=True)
 class Prepared:
-    """A cluster run checked and sized: its kernel, parameter matrix, grid and options."""
+    """A cluster run checked and sized: its kernel, members (the parameter matrix, or
+    :class:`Overrides` that the workers fill in), grid and options."""
 
     compiled: CompiledModel
-    p: np.ndarray
+    p: np.ndarray | Overrides
     grid: Grid
     options: SolverOptions
 
@@ -142,9 +182,10 @@ class Prepared:
 def prepare(model: Model | CompiledModel, params: Mapping[str, ArrayLike] | None, method: str,
             time: Mapping[str, float] | None, outputs: Sequence[str] | None,
             settings: tuple[float, float, int, int | None], progress: Progress | None,
-            reduced: Sizer | None = None, per_time: int = 0) -> Prepared:
+            reduced: Sizer | None = None, per_time: int = 0, matrix: bool = False) -> Prepared:
     """Check a call as :func:`~pssc_sim.simulate` does and size it with :func:`plan_blocks`
-    (``settings`` is ``(rtol, atol, chunk, max_memory)``)."""
+    (``settings`` is ``(rtol, atol, chunk, max_memory)``); the members as the parameter matrix
+    with ``matrix``, else as :class:`Overrides`."""
     rtol, atol, chunk, max_memory = settings
     if not isinstance(model, (Model, CompiledModel)):
         raise ParameterError(f"model: expected a Model or a CompiledModel (got "
@@ -157,22 +198,27 @@ def prepare(model: Model | CompiledModel, params: Mapping[str, ArrayLike] | None
         compiled = compiled_for(model, names)
     overrides, members = parameter_overrides(compiled, params)
     grid = make_grid(compiled.model, time)
-    chunk = plan_blocks(compiled, grid, method, members, chunk, max_memory, reduced, per_time)
-    return Prepared(compiled, fill_parameters(compiled, overrides, members), grid,
+    # the given values, and the copies of blocks on their way to the workers
+    given = None if matrix else 16.0 * sum(array.size for array in overrides.values())
+    chunk = plan_blocks(compiled, grid, method, members, chunk, max_memory, reduced, per_time,
+                        given)
+    p = fill_parameters(compiled, overrides, members) if matrix else Overrides(overrides, members)
+    return Prepared(compiled, p, grid,
                     SolverOptions(rtol=rtol, atol=atol, chunk=chunk, progress=progress))
 
 
 def plan_blocks(compiled: CompiledModel, grid: Grid, method: str, members: int, chunk: int,
-                max_memory: int | None, reduced: Sizer | None = None, per_time: int = 0) -> int:
+                max_memory: int | None, reduced: Sizer | None = None, per_time: int = 0,
+                parameters: float | None = None) -> int:
     """Size a run whose members' series stay on the workers; return the chunk of members to
     work on at a time (and the most a block holds).
 
     A worker runs a block of at most ``chunk`` members as a run of its own, keeping the block's
     series until it is reduced or written, so the chunk is made smaller until such a run fits in
-    ``max_memory``. This process keeps every member's parameters and ``reduced(counts)`` bytes
-    of results; a worker that reduces by time holds ``per_time`` copies of one saved time of
-    every member. Each must fit in the limit, else :class:`~pssc_sim.integrate.budget.\
-ResourceLimitError` says what to change.
+    ``max_memory``. This process keeps ``parameters`` bytes of the members' parameters (by
+    default the whole matrix) and ``reduced(counts)`` bytes of results; a worker that reduces
+    by time holds ``per_time`` copies of one saved time of every member. Each must fit in the
+    limit, else a :class:`~pssc_sim.integrate.budget.ResourceLimitError` says what to change.
 
     >>> from pssc_sim.parse import load_model
     >>> import pathlib, pssc_sim
@@ -202,7 +248,8 @@ ResourceLimitError` says what to change.
     everyone = run_counts(compiled, grid, method, members)
     rows = 24.0 * everyone.n_rows  # the saved times, here and on each worker
     here = budget.Estimate(everyone, block, outputs=reduced(everyone) if reduced else 0.0,
-                           parameters=16.0 * everyone.n_parameters * members, working=0.0,
+                           parameters=16.0 * everyone.n_parameters * members
+                           if parameters is None else parameters, working=0.0,
                            schedule=rows, samples=0.0)
     by_time = budget.Estimate(everyone, block, outputs=0.0, parameters=0.0, working=0.0,
                               schedule=rows, samples=0.0,
