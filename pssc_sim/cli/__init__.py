@@ -25,6 +25,7 @@ from pssc_sim import __version__
 from pssc_sim.cli import (
     analysis,
     calibrate,
+    compute,
     demo,
     filtering,
     imports,
@@ -101,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     inference.add_commands(commands)
     calibrate.add_commands(commands)
     strategy.add_commands(commands)
+    compute.add_options(commands)
     return parser
 
 
@@ -191,13 +193,14 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
         if scenario.is_scenario_file(args.model):
             return scenario.command_run(args.model, method=args.method, out=args.out,
                                         assignments=args.set, stop=args.stop, dt=args.dt,
-                                        save_ensemble=args.save_ensemble, max_memory=limit)
+                                        save_ensemble=args.save_ensemble, max_memory=limit,
+                                        compute=args)
         if args.save_ensemble:
             raise UsageError(f"--save-ensemble: only a scenario with 'uncertainty:' runs an "
                              f"ensemble (got the model {args.model!r}). Run a scenario file")
         return run.command_run(args.model, method=args.method or "euler", out=args.out,
                                assignments=args.set, stop=args.stop, dt=args.dt,
-                               max_memory=limit)
+                               max_memory=limit, scheduler=compute.requested(args))
     if args.command == "methods":
         return command_methods()
     handlers = {"compare": scenario.command_compare, "schema": scenario.command_schema,

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from pssc_sim.cli.compute import cluster
 from pssc_sim.cli.scenario import add_memory_option, as_scenario, progress
 from pssc_sim.inference.catalogue import CALIBRATION_METHODS
 
@@ -134,12 +135,12 @@ def command_calibrate(args: argparse.Namespace, stream: TextIO | None = None) ->
     scenario = as_scenario(args.model)
     parameters = _items([args.parameters]) if args.parameters else None
     label = f"calibrating {scenario.label} by {args.method}"
-    with progress(label) as bar:
+    with cluster(args, scenario) as client, progress(label) as bar:
         result = calibrate(scenario, args.data, parameters=parameters,
                            bounds=parse_bounds(args.bounds), errors=parse_errors(args.error),
                            method=args.method, starts=args.starts, seed=args.seed,
                            walkers=args.walkers, steps=args.steps, burn=args.burn,
-                           progress=bar)
+                           progress=bar, scheduler=client)
     output = stream or sys.stdout
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, allow_nan=False), file=output)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from pssc_sim.cli.compute import cluster
 from pssc_sim.cli.scenario import add_memory_option, progress
 
 if TYPE_CHECKING:
@@ -136,8 +137,9 @@ def command_sensitivity(args: argparse.Namespace, stream: TextIO | None = None) 
     out = stream or sys.stdout
     experiment = _experiment(args.model)
     statistic = _statistic(args)
-    with progress(f"sensitivity of {args.output} ({args.method})") as bar:
-        result = sensitivity(experiment, args.output, statistic, method=args.method,
+    with cluster(args, experiment.scenario) as client, \
+            progress(f"sensitivity of {args.output} ({args.method})") as bar:
+        result = sensitivity(experiment.on(client), args.output, statistic, method=args.method,
                              samples=args.samples, parameters=_parameter_names(args.parameters),
                              second_order=args.second_order, seed=args.seed, progress=bar)
     if args.json:
@@ -267,10 +269,11 @@ def command_optimize(args: argparse.Namespace, stream: TextIO | None = None) -> 
 
         raise UsageError(f"--write-scenario: a folder, not a file (got "
                          f"'{args.write_scenario}'). Give a file name such as best.yaml")
-    with progress(f"optimising {objective.text}") as bar:
-        result = optimize(experiment, objective, levers, constraints, under_uncertainty=robust,
-                          seed=args.seed, popsize=args.popsize, maxiter=args.maxiter,
-                          polish=args.polish, progress=bar)
+    with cluster(args, experiment.scenario) as client, \
+            progress(f"optimising {objective.text}") as bar:
+        result = optimize(experiment.on(client), objective, levers, constraints,
+                          under_uncertainty=robust, seed=args.seed, popsize=args.popsize,
+                          maxiter=args.maxiter, polish=args.polish, progress=bar)
     if args.json:
         print(json.dumps(result.to_json(), indent=2), file=out)
     else:

@@ -30,8 +30,10 @@ def command_run(
     dt: float | None = None,
     stream: TextIO | None = None,
     max_memory: int | None = None,
+    scheduler: int | str | None = None,
 ) -> int:
-    """Run a model, print its summary and, when ``out`` is given, write the CSV and the plot."""
+    """Run a model, print its summary and, when ``out`` is given, write the CSV and the plot
+    (on the Dask cluster ``scheduler``, if given: see :func:`~pssc_sim.simulate`)."""
     from pssc_sim.integrate.simulate import simulate
     from pssc_sim.parse import load_model
 
@@ -39,7 +41,12 @@ def command_run(
     model = load_model(model_path)
     params = parse_assignments(assignments, model)
     results = simulate(
-        model, params, method=method, time=time_overrides(model, stop, dt), max_memory=max_memory
+        model,
+        params,
+        method=method,
+        time=time_overrides(model, stop, dt),
+        max_memory=max_memory,
+        scheduler=scheduler,
     )
     output = stream or sys.stdout
     print(summary(model, results), file=output)

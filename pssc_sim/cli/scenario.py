@@ -214,9 +214,12 @@ def run_label(scenario: Scenario, position: str = "") -> str:
 
 def command_run(path: str, *, method: str | None, out: Path | None, assignments: Sequence[str],
                 stop: float | None, dt: float | None, save_ensemble: bool = False,
-                stream: TextIO | None = None, max_memory: int | None = None) -> int:
-    """Run a scenario file, print its summary and, with ``out``, write its files."""
+                stream: TextIO | None = None, max_memory: int | None = None,
+                compute: argparse.Namespace | None = None) -> int:
+    """Run a scenario file, print its summary and, with ``out``, write its files (``compute``:
+    the command line's ``--workers`` or ``--scheduler``, see :mod:`pssc_sim.cli.compute`)."""
     from pssc_sim.cli.common import check_method, parse_assignments, time_overrides
+    from pssc_sim.cli.compute import cluster
     from pssc_sim.scenario import Scenario
 
     scenario = Scenario.load(path)
@@ -226,8 +229,9 @@ def command_run(path: str, *, method: str | None, out: Path | None, assignments:
         scenario = scenario.with_method(method)
     scenario = scenario.with_set(**parse_assignments(assignments, model))
     scenario = scenario.with_time(**time_overrides(model, stop, dt))
-    with progress(run_label(scenario)) as bar:
-        result = run(scenario, progress=bar, max_memory=max_memory)
+    with cluster(compute or argparse.Namespace(), scenario) as client, \
+            progress(run_label(scenario)) as bar:
+        result = run(scenario, progress=bar, max_memory=max_memory, scheduler=client)
     output = stream or sys.stdout
     print(result.summary(), file=output)
     if out is not None:
@@ -313,14 +317,16 @@ def as_scenario(path: str) -> Scenario:
 
 def command_compare(args: argparse.Namespace, stream: TextIO | None = None) -> int:
     """Run and compare scenarios; print the comparison and, with ``--out``, write it."""
+    from pssc_sim.cli.compute import cluster
     from pssc_sim.scenario import compare
 
     scenarios = [as_scenario(path) for path in args.scenarios]
     limit = memory_limit(args)
     results = []
-    for i, scenario in enumerate(scenarios):
-        with progress(run_label(scenario, f"[{i + 1}/{len(scenarios)}] ")) as bar:
-            results.append(run(scenario, progress=bar, max_memory=limit))
+    with cluster(args, *scenarios) as client:
+        for i, scenario in enumerate(scenarios):
+            with progress(run_label(scenario, f"[{i + 1}/{len(scenarios)}] ")) as bar:
+                results.append(run(scenario, progress=bar, max_memory=limit, scheduler=client))
     comparison = compare(*results, at=args.at, variables=args.outputs)
     output = stream or sys.stdout
     print(comparison.summary(), file=output)

@@ -283,7 +283,8 @@ def calibrate(model_or_scenario: str | Path | Model | Scenario,
               errors: Mapping[str, ErrorModel] | None = None, method: str = "least-squares",
               starts: int = 8, seed: int = 42, walkers: int = 32, steps: int = 2000,
               burn: int | None = None,
-              progress: Callable[[float], None] | None = None) -> Calibration:
+              progress: Callable[[float], None] | None = None,
+              scheduler: Any = None) -> Calibration:
     """Fit a model's parameters to observed series.
 
     Parameters
@@ -308,6 +309,9 @@ def calibrate(model_or_scenario: str | Path | Model | Scenario,
         quarter).
     progress
         Called with the fraction done, from 0 to 1.
+    scheduler
+        Run the ensembles on a Dask cluster (see :func:`~pssc_sim.simulate`); the fit is the
+        same as in one process.
 
     Examples
     --------
@@ -329,6 +333,7 @@ def calibrate(model_or_scenario: str | Path | Model | Scenario,
                              "e.g. seed=42")
     problem = calibration_problem(as_scenario(model_or_scenario), data, parameters=parameters,
                                   bounds=bounds, errors=errors)
+    problem.scheduler = scheduler
     share = 1.0 if method == "least-squares" else 0.1
 
     def part(offset: float, scale: float) -> Callable[[float], None] | None:

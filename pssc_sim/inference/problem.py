@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -72,6 +73,8 @@ class Problem:
         self.parameters = tuple(parameters)
         self.method = scenario.method or "euler"
         self.runs = 0
+        #: Where the runs go: ``None`` here, else a Dask cluster (see :func:`simulate`).
+        self.scheduler: Any = None
         # Record every dt: observation times between saved points are read by linear
         # interpolation on the finest grid the run has.
         self.times = Grid(time.start, time.stop, time.dt, time.dt).save_times()
@@ -106,7 +109,8 @@ class Problem:
         time = {"start": self.time.start, "stop": self.time.stop, "dt": self.time.dt,
                 "save_every": self.time.dt}
         return simulate(self.model, self.params(theta), method=self.method, time=time,
-                        outputs=list(outputs or self.observations.names))
+                        outputs=list(outputs or self.observations.names),
+                        scheduler=self.scheduler)
 
     def predict(self, theta: np.ndarray) -> list[np.ndarray]:
         """Each series' simulated values at its observation times, ``(n_obs, members)``.

@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -135,7 +136,8 @@ def simulate(model: Model | CompiledModel,
              params: Mapping[str, ArrayLike] | None = None, *, method: str = "euler",
              time: Mapping[str, float] | None = None, outputs: Sequence[str] | None = None,
              rtol: float = 1e-6, atol: float = 1e-9, chunk: int = DEFAULT_CHUNK,
-             progress: Progress | None = None, max_memory: int | None = None) -> Results:
+             progress: Progress | None = None, max_memory: int | None = None,
+             scheduler: Any = None) -> Results:
     """Run a model, or an ensemble of it in one vectorised call.
 
     Parameters
@@ -167,6 +169,13 @@ def simulate(model: Model | CompiledModel,
         before anything is allocated; a run over the limit, or with more than
         :data:`~pssc_sim.integrate.budget.MAX_STEPS` fixed steps, raises
         :class:`~pssc_sim.integrate.budget.ResourceLimitError` (a :class:`ParameterError`).
+    scheduler
+        Run the members on a Dask cluster (see :mod:`pssc_sim.integrate.distributed`): the
+        address of a scheduler (``tcp://host:8786``), a number of local worker processes
+        (``2`` or ``"processes:2"``), or a ``distributed.Client``. The values are bit-identical
+        to a run in this process. ``None`` (default) runs here. The run is sized and chunked
+        as here (``max_memory`` bounds this process, which gathers the members, and every
+        worker, which runs at most a chunk of them at a time).
 
     Examples
     --------
@@ -204,7 +213,12 @@ def simulate(model: Model | CompiledModel,
     allocate = storage.on_disk() if size.on_disk else storage.in_memory
     options = SolverOptions(rtol=rtol, atol=atol, chunk=size.chunk, progress=progress,
                             allocate=allocate)
-    times, values = METHODS[method].run(compiled, p, grid, options)
+    if scheduler is None:
+        times, values = METHODS[method].run(compiled, p, grid, options)
+    else:
+        from pssc_sim.integrate.cluster import run_on_cluster
+
+        times, values = run_on_cluster(scheduler, compiled, p, grid, method, options)
     return Results(times, compiled.outputs, values, compiled.parameter_names, p, method,
                    compiled.model.name)
 

@@ -97,6 +97,11 @@ class Dimensions:
         object.__setattr__(self, "_where", MappingProxyType(
             {d.name: {e: i for i, e in enumerate(d.elements)} for d in self.items}))
 
+    def __reduce__(self) -> tuple[type[Dimensions], tuple[tuple[Dimension, ...]]]:
+        """Pickled as its items (the lookup tables are rebuilt), so a model can go to a worker
+        process."""
+        return (Dimensions, (self.items,))
+
     def position(self, name: str, element: str) -> int | None:
         """The position of ``element`` in the dimension ``name``, None if it is not there."""
         return self._where[name].get(element)

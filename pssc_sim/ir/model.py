@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import enum
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
@@ -364,6 +364,12 @@ class Model:
         object.__setattr__(self, "_rows", MappingProxyType(
             {item.name: tuple(self.dimensions.labels(item.name, item.dims))
              for item in self.declarations() if not isinstance(item, Lookup)}))
+
+    def __reduce__(self) -> tuple[type[Model], tuple[Any, ...]]:
+        """Pickled as its public fields (the lookup tables are rebuilt on loading), so a model
+        can go to a worker process."""
+        return (Model, tuple(getattr(self, f.name) for f in fields(self)
+                             if not f.name.startswith("_")))
 
     def declarations(
             self) -> Iterator[Parameter | Stock | Flow | Auxiliary | Lookup | DiscreteState]:

@@ -26,7 +26,7 @@ _ARGUMENTS = fields.where_in("")
 _DEFAULTS: Mapping[str, Any] = MappingProxyType({
     "model": None, "name": "", "description": "", "time": {}, "method": None, "set": {},
     "interventions": (), "uncertainty": None, "outputs": None, "folder": None, "source": "",
-    "targets": (), "culture": None, "mechanisms": {},
+    "targets": (), "culture": None, "mechanisms": {}, "compute": {},
 })
 
 
@@ -80,6 +80,10 @@ class Scenario:
         same as setting ``<instance>_active`` to 1 or 0 (folded into ``set``).
     folder
         Where a model name or relative path is looked up (the scenario file's folder).
+    compute
+        Where the runs go: ``{"scheduler": "tcp://host:8786"}`` (a Dask cluster) or
+        ``{"workers": 2}`` (local worker processes); empty runs here. The command line's
+        ``--scheduler`` and ``--workers`` take precedence.
 
     Examples
     --------
@@ -110,6 +114,7 @@ class Scenario:
     targets: tuple[Target, ...]
     culture: float | None
     mechanisms: Mapping[str, bool]
+    compute: Mapping[str, Any]
 
     def __init__(self, model: str | Path | Model | None = None, name: str = "",
                  description: str = "", time: Mapping[str, float] | None = None,
@@ -119,7 +124,8 @@ class Scenario:
                  outputs: Sequence[str] | None = None, folder: str | Path | None = None,
                  source: str = "", targets: Sequence[Target | Mapping[str, Any]] = (),
                  culture: float | None = None,
-                 mechanisms: Mapping[str, bool | str] | None = None) -> None:
+                 mechanisms: Mapping[str, bool | str] | None = None,
+                 compute: Mapping[str, Any] | None = None) -> None:
         where = _ARGUMENTS
         if method is not None:
             fields.parse_method(method, where)
@@ -134,6 +140,7 @@ class Scenario:
             "folder": folder, "source": source,
             "targets": fields.parse_targets(list(targets), where),
             "culture": None if culture is None else fields.parse_culture(culture, where),
+            "compute": fields.parse_compute(compute, where) if compute else {},
         })
 
     @classmethod
@@ -159,6 +166,7 @@ class Scenario:
         given["mechanisms"] = MappingProxyType(switches)
         given["time"] = MappingProxyType(dict(given["time"]))
         given["folder"] = None if given["folder"] is None else Path(given["folder"])
+        given["compute"] = MappingProxyType(dict(given["compute"]))
         for key, value in given.items():
             object.__setattr__(self, key, value)
 
@@ -208,6 +216,7 @@ class Scenario:
             "targets": layer_targets(self.targets, child.targets),
             "culture": child.culture if child.culture is not None else self.culture,
             "mechanisms": {**mechanisms, **child.mechanisms},
+            "compute": child.compute or self.compute,
         })
 
     def with_name(self, name: str) -> Scenario:
@@ -288,10 +297,12 @@ class Scenario:
         """Raise unless every name the scenario uses exists in its model."""
         reader.check_scenario_names(self, model if model is not None else self.load_model())
 
-    def run(self, *, chunk: int = 4096, max_memory: int | None = None) -> ScenarioResult:
+    def run(self, *, chunk: int = 4096, max_memory: int | None = None,
+            scheduler: Any = None) -> ScenarioResult:
         """Run the scenario: one run, or the whole ensemble in one vectorised call, in at most
-        ``max_memory`` bytes (default: a safe share of the machine)."""
-        return run(self, chunk=chunk, max_memory=max_memory)
+        ``max_memory`` bytes (default: a safe share of the machine), here or on the Dask
+        cluster ``scheduler`` (see :func:`~pssc_sim.simulate`)."""
+        return run(self, chunk=chunk, max_memory=max_memory, scheduler=scheduler)
 
     def to_document(self) -> dict[str, Any]:
         """The scenario as a scenario-file mapping (a :class:`Model` object is named only)."""
@@ -307,7 +318,8 @@ class Scenario:
                                     "targets": [t.to_document() for t in self.targets],
                                     "culture": self.culture,
                                     "mechanisms": {k: "on" if v else "off"
-                                                   for k, v in self.mechanisms.items()}}
+                                                   for k, v in self.mechanisms.items()},
+                                    "compute": dict(self.compute)}
         switches = {fields.switch_name(k) for k in self.mechanisms}
         document["set"] = {k: v for k, v in self.set.items() if k not in switches}
         return {key: value for key, value in document.items() if value not in (None, "", {}, [])}

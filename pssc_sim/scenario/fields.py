@@ -264,6 +264,44 @@ def parse_mechanisms(raw: Any, where: Where) -> dict[str, bool]:
     return result
 
 
+def parse_compute(raw: Any, where: Where) -> dict[str, Any]:
+    """``compute: {scheduler: tcp://HOST:PORT}`` or ``{workers: N}``, checked (not connected).
+
+    >>> parse_compute({"workers": 2}, where_in("s.yaml"))
+    {'workers': 2}
+    """
+    from pssc_sim.integrate.cluster import SchedulerError, parse_scheduler
+
+    block = mapping(raw, where("compute"), "compute: {workers: 2}")
+    check_keys(block, ("scheduler", "workers"), where, "compute")
+    if len(block) != 1:
+        raise ScenarioError(f"{where('compute')}: give either scheduler or workers (got "
+                            f"{sorted(block) or 'nothing'}). Write compute: {{workers: 2}} or "
+                            "compute: {scheduler: tcp://HOST:8786}")
+    key, value = next(iter(block.items()))
+    if key == "workers" and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ScenarioError(f"{where('compute.workers')}: expected a whole number of worker "
+                            f"processes (got {value!r}). Write e.g. workers: 2")
+    if key == "scheduler" and not isinstance(value, str):
+        raise ScenarioError(f"{where('compute.scheduler')}: expected an address (got "
+                            f"{value!r}). Write e.g. scheduler: tcp://HOST:8786")
+    if key == "workers":
+        try:
+            parse_scheduler(value, where("compute.workers"))
+        except SchedulerError as exc:
+            raise ScenarioError(str(exc)) from None
+        return {key: value}
+    try:
+        address = parse_scheduler(value).address
+    except SchedulerError:
+        address = None
+    if address is None:
+        raise ScenarioError(f"{where('compute.scheduler')}: not a scheduler address (got "
+                            f"{value!r}). Write e.g. scheduler: tcp://HOST:8786, or workers: N "
+                            "for local worker processes")
+    return {key: value}
+
+
 def switch_name(instance: str) -> str:
     """The switch parameter of an included mechanism.
 

@@ -19,6 +19,7 @@ from pssc_sim.scenario.fields import (
     Where,
     check_keys,
     model_instances,
+    parse_compute,
     parse_culture,
     parse_interventions,
     parse_mechanisms,
@@ -46,7 +47,7 @@ _PARSERS: Mapping[str, Callable[[Any, Where], Any]] = {
     "time": parse_time, "method": parse_method, "set": parse_set,
     "interventions": parse_interventions, "uncertainty": parse_uncertainty,
     "outputs": parse_outputs, "targets": parse_targets, "culture": parse_culture,
-    "mechanisms": parse_mechanisms,
+    "mechanisms": parse_mechanisms, "compute": parse_compute,
 }
 
 

@@ -208,11 +208,14 @@ def model_distribution(model: Model, parameter: Parameter) -> Distribution:
 
 
 def run(scenario: Scenario, *, chunk: int = 4096, record: Sequence[str] = (),
-        progress: Progress | None = None, max_memory: int | None = None) -> ScenarioResult:
+        progress: Progress | None = None, max_memory: int | None = None,
+        scheduler: Any = None) -> ScenarioResult:
     """Run ``scenario``; an ensemble runs as one vectorised :func:`simulate` call.
 
     ``record`` names variables to record besides the scenario's outputs (hidden ones too, such
-    as the threshold shares a scorecard reads). ``progress`` is passed to :func:`simulate`.
+    as the threshold shares a scorecard reads). ``progress`` and ``scheduler`` (a Dask cluster,
+    see :mod:`pssc_sim.integrate.distributed`) are passed to :func:`simulate`; the members are
+    drawn here, before anything runs, so an ensemble is the same wherever it runs.
     ``max_memory`` is the bytes the run may use (default: a safe share of the machine): the run
     is sized before any member is sampled, and refused with
     :class:`~pssc_sim.integrate.budget.ResourceLimitError` if it cannot fit (see
@@ -241,7 +244,7 @@ def run(scenario: Scenario, *, chunk: int = 4096, record: Sequence[str] = (),
         samples, seed = draw(scenario.uncertainty, base)
         params.update({key(name): values for name, values in samples.items()})
     results = simulate(model, params, method=method, time=time, outputs=outputs, chunk=chunk,
-                       progress=progress, max_memory=limit)
+                       progress=progress, max_memory=limit, scheduler=scheduler)
     return ScenarioResult(scenario, results, model, samples, seed)
 
 

@@ -34,6 +34,8 @@ TOP_KEYS: Mapping[str, str] = MappingProxyType({
     "mechanisms": "gaming mechanisms the model includes, switched on or off by instance name, "
                   "{instance: on|off}; the same as set: {<instance>_active: 1|0}",
     "outputs": "the variables to record and write (all visible variables by default)",
+    "compute": "where ensembles run: {scheduler: tcp://HOST:PORT} (a Dask cluster) or "
+               "{workers: N} (N local worker processes); here in one process by default",
 })
 
 TIME_KEYS: tuple[str, ...] = ("start", "stop", "dt", "save_every")
@@ -188,6 +190,11 @@ def json_schema(parameters: tuple[str, ...] = ()) -> dict[str, Any]:
         "mechanisms": {"type": "object", "propertyNames": _NAME,
                        "additionalProperties": {"oneOf": [{"enum": list(SWITCH_WORDS)},
                                                           {"type": "boolean"}]}},
+        "compute": {"oneOf": [
+            _object({"scheduler": {"type": "string", "pattern": "^(tcp|tls)://"}},
+                    ("scheduler",)),
+            _object({"workers": {"type": "integer", "minimum": 1, "maximum": 1024}},
+                    ("workers",))]},
     }
     for key, text in TOP_KEYS.items():
         properties[key]["description"] = text
