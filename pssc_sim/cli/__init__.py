@@ -1,5 +1,5 @@
 """The ``pssc`` command line: ``run``, ``compare``, ``schema``, ``scorecard``,
-``filter-measures``, ``report``, ``demo``, ``methods``, ``mechanisms``,
+``filter-measures``, ``report``, ``demo``, ``explore``, ``methods``, ``mechanisms``,
 ``loops``, ``cld``, ``check`` and ``--version``.
 
 Errors print one line, ``pssc: error: <message>``, with no traceback, and the exit status says
@@ -26,6 +26,7 @@ from pssc_sim.cli import (
     analysis,
     calibrate,
     demo,
+    explore,
     filtering,
     imports,
     inference,
@@ -97,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     mechanisms.add_commands(commands)
     inference.add_commands(commands)
     calibrate.add_commands(commands)
+    explore.add_commands(commands)
     return parser
 
 
@@ -200,7 +202,8 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
                 "check": analysis.command_check, "convert": imports.command_convert,
                 "conformance": imports.command_conformance,
                 "mechanisms": mechanisms.command_mechanisms,
-                "calibrate": calibrate.command_calibrate, **inference.HANDLERS}
+                "calibrate": calibrate.command_calibrate,
+                "explore": explore.command_explore, **inference.HANDLERS}
     if args.command in handlers:
         return handlers[args.command](args)
     raise UsageError(f"a command is required (got none). Use one of: run, methods, "

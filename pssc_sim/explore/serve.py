@@ -1,0 +1,74 @@
+"""Serving the explorer: one page per browser session on a Bokeh server bound to loopback unless
+asked otherwise, or the same page inline in a notebook."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pssc_sim.errors import ParameterError
+from pssc_sim.scenario.definition import Scenario
+from pssc_sim.scenario.reader import is_scenario_file
+
+if TYPE_CHECKING:
+    import panel as pn
+
+#: The page's title in the browser tab.
+TITLE = "pssc explore"
+
+
+def load_source(source: Scenario | str | Path) -> Scenario:
+    """A scenario from a :class:`Scenario`, a scenario file, or a model file or folder (run as
+    it is), checked against its model."""
+    if isinstance(source, Scenario):
+        source.check()
+        return source
+    path = Path(source)
+    if not path.exists():
+        raise ParameterError(f"explore: no such scenario or model (got {str(source)!r}). Give a "
+                             "scenario file, a model .yaml file or a folder holding model.yaml")
+    if is_scenario_file(path):
+        return Scenario.load(path)
+    return Scenario(model=path.resolve(), name=path.stem if path.is_dir() else path.parent.name)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable only from this machine.
+
+    >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("0.0.0.0")
+    (True, True, False)
+    """
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def notebook_app(scenario: Scenario) -> pn.viewable.Viewable:
+    """The explorer of ``scenario`` for a notebook cell."""
+    import panel as pn
+
+    from pssc_sim.explore.app import Explorer
+
+    pn.extension()
+    return Explorer(scenario, {}).layout
+
+
+def serve(scenario: Scenario, *, port: int, host: str, show: bool) -> None:
+    """Serve the explorer of ``scenario`` at ``http://host:port/`` until interrupted; each
+    browser session gets its own page (its own controls, pins and runs)."""
+    import panel as pn
+
+    from pssc_sim.explore.app import build
+
+    def page() -> pn.viewable.Viewable:
+        return build(scenario).layout
+
+    origins = [f"{host}:{port}"] + ([f"localhost:{port}", f"127.0.0.1:{port}"]
+                                    if is_loopback(host) else [])
+    pn.serve({"/": page}, port=port, address=host, show=show, title=TITLE,
+             websocket_origin=origins if is_loopback(host) else "*", print=False,
+             threaded=False)
