@@ -239,6 +239,11 @@ class Explorer:
         self.runs = runs
         self.show("")
         self.redraw()
+        self.write_location()
+
+    def write_location(self) -> None:
+        """Put the settings in the page's address (only values that differ from the scenario),
+        so a copied link reopens this view."""
         location = pn.state.location
         if location is not None:
             query = write_query(self.controls, self.state)
@@ -377,4 +382,7 @@ def scorecard_html(card: Scorecard) -> str:
 def build(base: Scenario, query: Mapping[str, Any] | None = None) -> Explorer:
     """A new :class:`Explorer` of ``base`` for the current session (its URL query read)."""
     given = query if query is not None else dict(pn.state.session_args or {})
-    return Explorer(base, given)
+    explorer = Explorer(base, given)
+    # the address the browser sent is synced once the page has loaded: rewrite it then
+    pn.state.onload(explorer.write_location)
+    return explorer
