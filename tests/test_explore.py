@@ -345,7 +345,7 @@ def test_explore_warns_when_not_on_loopback(monkeypatch: pytest.MonkeyPatch,
     from pssc_sim.explore import serve
 
     served: list[tuple[str, int, bool]] = []
-    monkeypatch.setattr(serve, "serve", lambda scenario, *, port, host, show:
+    monkeypatch.setattr(serve, "serve", lambda scenario, *, port, host, show, demo:
                         served.append((host, port, show)))
     assert main(["explore", str(SMOKING), "--host", "0.0.0.0", "--port", "8765",
                  "--no-browser"]) == 0
@@ -361,3 +361,50 @@ def test_explore_takes_a_model_folder() -> None:
     scenario = load_source(ROOT / "models" / "teacup")
     assert scenario.label == "teacup"
     assert math.isfinite(compute(scenario).result["teacup_temperature"].iloc[-1])
+
+
+# -- teaching mode ----------------------------------------------------------------------------
+
+
+def test_the_gaming_demo_steps_through_target_blame_learning_and_outcomes() -> None:
+    from pssc_sim.explore.teaching import demo_steps
+    from pssc_sim.report.demo import load_demo
+
+    steps = demo_steps("gaming")
+    cases = load_demo("gaming").cases
+    assert len(steps) == 4 * len(cases)
+    for i, case in enumerate(cases):
+        target, blame, learning, outcomes = steps[4 * i: 4 * i + 4]
+        assert target.scenario.culture is None
+        assert target.scenario.targets == blame.scenario.targets
+        assert blame.scenario.source == str(case.scenario("blame").path)
+        assert learning.scenario.source == str(case.scenario("learning").path)
+        assert outcomes.scenario.source == str(case.scenario("pss").path)
+        assert all(step.text for step in (target, blame, learning, outcomes))
+
+
+def test_teaching_opens_each_step_as_a_preset_with_free_controls() -> None:
+    from pssc_sim.explore.teaching import Teaching, demo_steps
+
+    steps = demo_steps("gaming")[-3:]  # the smoking case's blame, learning, outcome set
+    teaching = Teaching(steps, {"step": [b"2"], "culture": [b"0.42"]})
+    assert teaching.index == 1
+    assert teaching.explorer is not None
+    assert teaching.explorer.state[CULTURE] == 0.42
+    teaching.go(teaching.index + 1)
+    assert teaching.explorer.base is steps[2].scenario
+    assert teaching.explorer.state[CULTURE] == steps[2].scenario.culture
+    teaching.go(99)
+    assert teaching.index == len(steps) - 1
+    teaching.explorer.set(CULTURE, 0.9)
+    assert teaching.explorer.scenario().culture == 0.9
+    assert "Step 3 of 3" in teaching.heading.object
+
+
+def test_explore_wants_a_scenario_or_a_demo(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explore", "--no-browser"]) == 2
+    assert "give a scenario or model, or --demo NAME, not neither" in capsys.readouterr().err
+    assert main(["explore", str(SMOKING), "--demo", "gaming", "--no-browser"]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert main(["explore", "--demo", "gamng", "--no-browser"]) == 2
+    assert "Did you mean 'gaming'?" in capsys.readouterr().err

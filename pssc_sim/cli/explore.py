@@ -27,9 +27,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
                     "redraw as they move. The page's address holds its settings; 'Save as "
                     "scenario' downloads a scenario file that 'pssc run' repeats. Needs the "
                     "explore extra (pip install 'pssc_sim[explore]').")
-    explore.add_argument("source", metavar="MODEL_OR_SCENARIO",
+    explore.add_argument("source", metavar="MODEL_OR_SCENARIO", nargs="?",
                          help="a scenario file, a model .yaml file or a folder holding "
                               "model.yaml")
+    explore.add_argument("--demo", metavar="NAME",
+                         help="teaching mode: walk through a demo's story step by step "
+                              "(e.g. --demo gaming; see 'pssc demo')")
     explore.add_argument("--port", type=int, default=DEFAULT_PORT,
                          help=f"the port to serve on (default {DEFAULT_PORT})")
     explore.add_argument("--host", default=DEFAULT_HOST,
@@ -63,8 +66,19 @@ def command_explore(args: argparse.Namespace, stream: TextIO | None = None) -> i
     except ImportError as exc:  # Panel or Bokeh missing
         raise UsageError(f"explore: the explorer needs Panel and Bokeh (got {exc}). Install them "
                          "with pip install 'pssc_sim[explore]'") from None
-    scenario = load_source(args.source)
-    scenario.load_model()
+    if (args.source is None) == (args.demo is None):
+        raise UsageError(f"explore: give a scenario or model, or --demo NAME, not "
+                         f"{'both' if args.demo else 'neither'} (got {args.source!r}). Run e.g. "
+                         f"'{PROG} explore scenarios/smoking/quit-count-target.yaml' or "
+                         f"'{PROG} explore --demo gaming'")
+    if args.demo is not None:
+        from pssc_sim.report.demo import load_demo
+
+        load_demo(args.demo)
+        scenario = None
+    else:
+        scenario = load_source(args.source)
+        scenario.load_model()
     check_port(args.host, args.port)
     out = stream or sys.stderr
     if not is_loopback(args.host):
@@ -72,7 +86,8 @@ def command_explore(args: argparse.Namespace, stream: TextIO | None = None) -> i
               f"port {args.port} can use the explorer (it reads and writes no files and runs "
               "only the declared controls). Use --host 127.0.0.1 to keep it local", file=out)
     shown = "localhost" if is_loopback(args.host) else args.host
-    print(f"exploring {scenario.label} at http://{shown}:{args.port}/ (Ctrl-C to stop)",
-          file=out, flush=True)
-    serve(scenario, port=args.port, host=args.host, show=not args.no_browser)
+    what = f"the {args.demo} demo" if scenario is None else scenario.label
+    print(f"exploring {what} at http://{shown}:{args.port}/ (Ctrl-C to stop)", file=out,
+          flush=True)
+    serve(scenario, port=args.port, host=args.host, show=not args.no_browser, demo=args.demo)
     return EXIT_OK

@@ -12,6 +12,7 @@ import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 import numpy as np
 import panel as pn
@@ -88,11 +89,16 @@ class Explorer:
     query
         The page's URL query (``{name: [value, ...]}``); unknown names are ignored and values
         clamped (:func:`~pssc_sim.explore.controls.read_query`).
+    title
+        The page's heading (the scenario and the model's title by default).
+    address
+        Entries the page's address keeps before the controls (a teaching step).
     """
 
     def __init__(self, base: Scenario, query: Mapping[str, Any] | None = None,
-                 title: str = "") -> None:
+                 title: str = "", address: Mapping[str, str] | None = None) -> None:
         self.base = base
+        self.address = dict(address or {})
         self.model = base.load_model()
         self.controls = controls_for(base, self.model)
         self.state, notes = read_query(self.controls, query or {})
@@ -246,7 +252,8 @@ class Explorer:
         so a copied link reopens this view."""
         location = pn.state.location
         if location is not None:
-            query = write_query(self.controls, self.state)
+            query = "&".join(filter(None, [urlencode(self.address),
+                                           write_query(self.controls, self.state)]))
             location.search = f"?{query}" if query else ""
 
     # -- drawing --------------------------------------------------------------------------------

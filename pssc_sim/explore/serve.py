@@ -57,15 +57,25 @@ def notebook_app(scenario: Scenario) -> pn.viewable.Viewable:
     return Explorer(scenario, {}).layout
 
 
-def serve(scenario: Scenario, *, port: int, host: str, show: bool) -> None:
-    """Serve the explorer of ``scenario`` at ``http://host:port/`` until interrupted; each
-    browser session gets its own page (its own controls, pins and runs)."""
+def serve(scenario: Scenario | None, *, port: int, host: str, show: bool,
+          demo: str | None = None) -> None:
+    """Serve the explorer of ``scenario`` (or the teaching steps of ``demo``) at
+    ``http://host:port/`` until interrupted; each browser session gets its own page (its own
+    controls, pins and runs)."""
     import panel as pn
 
     from pssc_sim.explore.app import build
+    from pssc_sim.explore.teaching import Teaching, demo_steps
+
+    steps = demo_steps(demo) if demo is not None else ()
 
     def page() -> pn.viewable.Viewable:
-        return build(scenario).layout
+        if scenario is not None:
+            return build(scenario).layout
+        teaching = Teaching(steps, dict(pn.state.session_args or {}))
+        pn.state.onload(lambda: teaching.explorer.write_location() if teaching.explorer
+                        else None)
+        return teaching.layout
 
     origins = [f"{host}:{port}"] + ([f"localhost:{port}", f"127.0.0.1:{port}"]
                                     if is_loopback(host) else [])
