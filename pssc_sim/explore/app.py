@@ -269,9 +269,9 @@ class Explorer:
                 if name in pin.series:
                     data[f"{name}:pin{i}"] = pin.series[name].tolist()
         shape = (tuple(names), self.runs.result.is_ensemble, tuple(p.name for p in self.pins))
-        self.output_source.data = data
-        ledgers: dict[str, Any] = ledger_columns(self.runs)
-        self.ledger_source.data = ledgers
+        # numpy columns travel to the browser as binary buffers, lists as JSON text
+        self.output_source.data = {k: np.asarray(v) for k, v in data.items()}
+        self.ledger_source.data = {k: np.asarray(v) for k, v in ledger_columns(self.runs).items()}
         if shape != self._shape:
             self._shape = shape
             self.output_pane.object = self._output_chart(names)
