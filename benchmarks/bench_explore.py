@@ -9,11 +9,18 @@ uncertainty ensemble (200 members in one call), against the goals of 150 ms and 
 time, so other jobs on the machine add to it.
 
     .venv/bin/python benchmarks/bench_explore.py [--quick] [--moves 9]
+    .venv/bin/python benchmarks/bench_explore.py --sessions 30 [--seconds 60]
+
+With ``--sessions N`` it is a workshop instead: N browser contexts on one server (the smoking
+scenario), each at its own culture, each moving the culture slider every 2 s; prints the median
+and 95th percentile of update latency (goal: under 1 s) and how many sessions ended with their
+own settings in their address (no session sees another's state).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import socket
 import statistics
 import subprocess
@@ -21,6 +28,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from harness import ROOT, machine
 
@@ -82,14 +90,79 @@ def latencies(browser: object, url: str, moves: int) -> list[float]:
         page.close()
 
 
+async def workshop_session(browser: Any, url: str, culture: float, seconds: float,
+                           found: list[float]) -> bool:
+    """One participant: opens the page at its own culture, moves the slider every 2 s for
+    ``seconds``; whether the page kept its own settings (no other session's state)."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = await context.new_page()
+    try:
+        await page.goto(f"{url}?culture={culture}", wait_until="load")
+        await page.wait_for_function(READY, timeout=300_000)
+        handle = page.locator(".noUi-handle").first
+        steps, ends = 0, time.monotonic() + seconds
+        while time.monotonic() < ends:
+            before = await page.evaluate(DATA)
+            await handle.focus()
+            began = time.perf_counter()
+            await page.keyboard.press("ArrowRight")
+            steps += 1
+            await page.wait_for_function(f"(before) => ({DATA})() !== before", arg=before,
+                                         timeout=120_000)
+            found.append(time.perf_counter() - began)
+            await asyncio.sleep(max(0.0, 2.0 - (time.perf_counter() - began)))
+        expected = f"culture={min(1.0, round(culture + 0.01 * steps, 2))}"
+        search = await page.evaluate("() => window.location.search")
+        return bool(expected in search)
+    finally:
+        await context.close()
+
+
+def workshop(sessions: int, seconds: float) -> None:
+    """``sessions`` browser contexts on one server, each moving a slider every 2 s."""
+    from playwright.async_api import async_playwright
+
+    async def run_all() -> tuple[list[float], list[bool]]:
+        found: list[float] = []
+        async with async_playwright() as driver:
+            browser = await driver.chromium.launch(
+                executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
+            own = await asyncio.gather(*(
+                workshop_session(browser, url, round(0.1 + 0.02 * i, 2), seconds, found)
+                for i in range(sessions)))
+            await browser.close()
+        return found, list(own)
+
+    port = free_port()
+    server = start(ROOT / "scenarios" / f"{QUICK[0]}.yaml", port)
+    url = f"http://localhost:{port}/"
+    try:
+        found, own = asyncio.run(run_all())
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    ordered = sorted(found)
+    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+    print(f"workshop: {sessions} sessions for {seconds:g} s, {len(found)} moves: median "
+          f"{statistics.median(found) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms (goal 1000 ms); "
+          f"{sum(own)} of {sessions} sessions kept their own settings")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the smoking scenario only")
     parser.add_argument("--moves", type=int, default=9, help="slider moves per measurement")
+    parser.add_argument("--sessions", type=int, default=0,
+                        help="instead: a workshop of this many concurrent sessions")
+    parser.add_argument("--seconds", type=float, default=60.0,
+                        help="how long the workshop moves sliders")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
     print(f"bench_explore: {machine()}")
+    if args.sessions:
+        workshop(args.sessions, args.seconds)
+        return
     print(f"{'scenario':<34} {'mode':<16} {'median':>9} {'max':>9}  goal")
     with sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=CHROMIUM,
