@@ -39,8 +39,9 @@ SCENARIOS = ("smoking/quit-count-target", "child_obesity/y6-target", "climate/ne
 QUICK = ("smoking/quit-count-target",)
 GOALS = {"one run": 0.150, "ensemble of 200": 0.500}
 CHROMIUM = "/usr/bin/chromium"
-DATA = ("() => JSON.stringify(Object.values(Bokeh.documents[0].get_model_by_name('outputs')"
-        ".data).slice(1, 3))")
+#: Every plotted column of the page as text (a move may change the ledgers alone).
+DATA = ("() => JSON.stringify(['outputs', 'ledgers'].map(name => Object.values("
+        "Bokeh.documents[0].get_model_by_name(name).data).map(c => Array.from(c))))")
 READY = ("() => window.Bokeh && Bokeh.documents.length > 0 && "
          "Bokeh.documents[0].get_model_by_name('outputs') !== null && "
          "Bokeh.documents[0].get_model_by_name('outputs').data.t.length > 0")
@@ -150,6 +151,8 @@ def workshop(sessions: int, seconds: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenarios", nargs="*", metavar="SCENARIO",
+                        help="scenarios under scenarios/ (default: one per case study)")
     parser.add_argument("--quick", action="store_true", help="the smoking scenario only")
     parser.add_argument("--moves", type=int, default=9, help="slider moves per measurement")
     parser.add_argument("--sessions", type=int, default=0,
@@ -167,7 +170,7 @@ def main() -> None:
     with sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=CHROMIUM,
                                          args=["--headless", "--no-sandbox", "--disable-gpu"])
-        for name in QUICK if args.quick else SCENARIOS:
+        for name in args.scenarios or (QUICK if args.quick else SCENARIOS):
             port = free_port()
             server = start(ROOT / "scenarios" / f"{name}.yaml", port)
             try:

@@ -189,12 +189,11 @@ def scenario_document(scenario: Scenario, note: str = "") -> dict[str, Any]:
     """The scenario as a scenario file (no ``extends``: every layer is written out), its model
     named by absolute path."""
     document = scenario.to_document()
-    document["model"] = model_path(scenario)
-    document["scenario"] = document.get("scenario") or scenario.label
-    if note:
-        document["description"] = note
-    return {key: document[key] for key in ("scenario", "description", "model") if key in document
-            } | document
+    head = {"scenario": document.pop("scenario", None) or scenario.label,
+            "description": note or document.get("description", ""),
+            "model": model_path(scenario)}
+    rest = {k: v for k, v in document.items() if k not in head}
+    return {k: v for k, v in head.items() if v} | rest
 
 
 def scenario_yaml(scenario: Scenario, note: str = "") -> str:
@@ -202,6 +201,6 @@ def scenario_yaml(scenario: Scenario, note: str = "") -> str:
     on it repeats the explorer's run exactly (numbers are written in full)."""
     import yaml
 
-    header = ("# Saved from pssc explore; run it with: pssc run FILE\n")
+    header = "# Saved from pssc explore; run it with: pssc run FILE\n"
     return header + yaml.safe_dump(scenario_document(scenario, note), sort_keys=False,
                                    allow_unicode=True, width=100)
