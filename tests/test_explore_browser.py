@@ -72,7 +72,13 @@ def server() -> Iterator[str]:
         yield url
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            status = process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            pytest.fail("pssc explore did not stop within 20 s of SIGTERM")
+        assert status == 143  # SIGTERM ends the server as it ends every command
         if process.stderr:
             process.stderr.close()
 

@@ -4,8 +4,9 @@ asked otherwise, or the same page inline in a notebook."""
 from __future__ import annotations
 
 import ipaddress
+import signal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pssc_sim.errors import ParameterError
 from pssc_sim.scenario.definition import Scenario
@@ -79,6 +80,32 @@ def serve(scenario: Scenario | None, *, port: int, host: str, show: bool,
 
     origins = [f"{host}:{port}"] + ([f"localhost:{port}", f"127.0.0.1:{port}"]
                                     if is_loopback(host) else [])
-    pn.serve({"/": page}, port=port, address=host, show=show, title=TITLE,
-             websocket_origin=origins if is_loopback(host) else "*", print=False,
-             threaded=False)
+    server = pn.serve({"/": page}, port=port, address=host, show=show, title=TITLE,
+                      websocket_origin=origins if is_loopback(host) else "*", print=False,
+                      threaded=False, start=False)
+    run_until_signal(server)
+
+
+def run_until_signal(server: Any) -> None:
+    """Run the Bokeh ``server`` until SIGINT or SIGTERM, then stop it and raise that signal
+    again with the caller's handlers back in place (the command line exits 130 or 143).
+
+    A signal handler that raises inside the server's event loop is not seen by the loop, so the
+    handlers here only ask the loop to stop."""
+    received: list[int] = []
+
+    def stop(signum: int, frame: object) -> None:
+        received.append(signum)
+        server.io_loop.asyncio_loop.call_soon_threadsafe(server.io_loop.stop)
+
+    previous = {number: signal.signal(number, stop)
+                for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.start()
+        server.io_loop.start()
+    finally:
+        server.stop()
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if received:
+        signal.raise_signal(received[0])
