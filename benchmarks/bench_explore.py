@@ -29,6 +29,7 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from harness import ROOT, machine
 
@@ -124,9 +125,14 @@ async def workshop_session(browser: Any, url: str, culture: float, seconds: floa
                                          timeout=120_000)
             found.append(time.perf_counter() - began)
             await asyncio.sleep(max(0.0, 2.0 - (time.perf_counter() - began)))
-        expected = f"culture={min(1.0, round(culture + 0.01 * steps, 2))}"
+        expected = min(1.0, culture + 0.01 * steps)
+        await asyncio.sleep(1.0)  # the address is written after the charts
         search = await page.evaluate("() => window.location.search")
-        return bool(expected in search)
+        shown = parse_qs(search.lstrip("?")).get("culture", ["nan"])[-1]
+        if abs(float(shown) - expected) < 1e-6:
+            return True
+        print(f"  a session at culture {culture} after {steps} moves shows {search!r}")
+        return False
     finally:
         await context.close()
 
