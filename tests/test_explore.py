@@ -294,8 +294,8 @@ def test_pins_keep_at_most_four_runs_and_overlay_them(smoking: Scenario) -> None
     assert [p.name for p in explorer.pins] == [f"culture {i}" for i in range(1, MAX_PINS + 1)]
     data = explorer.output_source.data
     shown = explorer.outputs.value[0]
-    assert data[f"{shown}:pin{MAX_PINS - 1}"] == data[shown]
-    assert data[f"{shown}:pin0"] != data[shown]
+    np.testing.assert_array_equal(data[f"{shown}:pin{MAX_PINS - 1}"], data[shown])
+    assert not np.array_equal(data[f"{shown}:pin0"], data[shown])
     explorer.clear_pins()
     assert not any(":pin" in k for k in explorer.output_source.data)
 
