@@ -43,6 +43,7 @@ _LAZY = {
     "compare": "pssc_sim.scenario",
     "run_scenario": "pssc_sim.scenario",
     "Scorecard": "pssc_sim.scorecard",
+    "explore": "pssc_sim.explore",  # the live explorer; needs the explore extra when called
 }
 
 #: Sub-packages and modules reachable as attributes (``pssc_sim.scenario``), imported on first use.
@@ -65,6 +66,7 @@ __all__ = [
     "SimulationError",
     "compare",
     "compile_model",
+    "explore",
     "load_model",
     "run_scenario",
     "simulate",

@@ -1,5 +1,5 @@
 """The ``pssc`` command line: ``run``, ``compare``, ``schema``, ``scorecard``,
-``filter-measures``, ``report``, ``demo``, ``methods``, ``mechanisms``,
+``filter-measures``, ``report``, ``demo``, ``explore``, ``methods``, ``mechanisms``,
 ``loops``, ``cld``, ``check`` and ``--version``.
 
 Errors print one line, ``pssc: error: <message>``, with no traceback, and the exit status says
@@ -27,6 +27,7 @@ from pssc_sim.cli import (
     calibrate,
     compute,
     demo,
+    explore,
     filtering,
     imports,
     inference,
@@ -102,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     inference.add_commands(commands)
     calibrate.add_commands(commands)
     strategy.add_commands(commands)
+    explore.add_commands(commands)
     compute.add_options(commands)
     return parser
 
@@ -212,7 +214,8 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
                 "conformance": imports.command_conformance,
                 "mechanisms": mechanisms.command_mechanisms,
                 "calibrate": calibrate.command_calibrate,
-                "strategy-map": strategy.command_strategy_map, **inference.HANDLERS}
+                "strategy-map": strategy.command_strategy_map,
+                "explore": explore.command_explore, **inference.HANDLERS}
     if args.command in handlers:
         with _runs_limited(args):
             return handlers[args.command](args)
