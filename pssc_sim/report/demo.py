@@ -261,20 +261,18 @@ def findings_text(case_run: CaseRun) -> str:
     time_units = result.model.time.units
     paragraphs = [_ledgers("In the blame culture", quantity, blame, time_units),
                   _ledgers("In the learning culture", quantity, learning, time_units)]
-    if abs(blame.gap) > abs(learning.gap):
-        ratio = abs(blame.gap) / max(abs(learning.gap), 1e-12)
-        paragraphs.append(f"The gap between the ledgers is {ratio:.1f} times as wide under "
-                          "blame as under learning: the same target, a different culture.")
+    paragraphs.append(_culture_sentence(blame.gap, learning.gap))
     outcome = case_run.outcome_measure()
     units = f" {outcome.meta.units}" if outcome.meta.units not in ("", "dimensionless") else ""
-    better = _better(outcome, pss.outcome, blame.outcome)
     paragraphs.append(
         f"The true {_label(outcome)} at the end of the run is {pss.outcome:.3g}{units} under "
         f"the PSS outcome set, against {blame.outcome:.3g}{units} under the "
         f"{blame.row.kind or 'level'} target in the blame culture and "
         f"{learning.outcome:.3g}{units} in the learning culture "
         f"({outcome.better.value} is better). The outcome set does "
-        f"{'better' if better else 'no better'} for the people the service is for.")
+        f"{_comparison(outcome, pss.outcome, blame.outcome)} than the target in the blame "
+        "culture for the people the service is for, in this run at the central value of every "
+        "parameter.")
     return "\n\n".join(paragraphs)
 
 
@@ -307,6 +305,27 @@ def _ledgers(prefix: str, quantity: str, finding: Finding, time_units: str) -> s
             f"against {number(row.target, kind)} at time {when}) and the true value "
             f"{met_true} it ({number(row.true, kind)}): the reported ledger flatters by "
             f"{number(finding.gap, kind)}.")
+
+
+def _culture_sentence(blame: float, learning: float) -> str:
+    """How the gap between the ledgers differs between the two cultures, in words."""
+    wide, narrow = abs(blame), abs(learning)
+    if wide == narrow:
+        return "The gap between the ledgers is the same under blame as under learning."
+    first, second = ("blame", "learning") if wide > narrow else ("learning", "blame")
+    larger, smaller = max(wide, narrow), min(wide, narrow)
+    if smaller == 0:
+        return (f"The ledgers part only under {first}: the same target, a different "
+                "culture.")
+    return (f"The gap between the ledgers is {larger / smaller:.1f} times as wide under "
+            f"{first} as under {second}: the same target, a different culture.")
+
+
+def _comparison(measure: Measure, value: float, reference: float) -> str:
+    """'better', 'worse' or 'no better and no worse': ``value`` against ``reference``."""
+    if value == reference:
+        return "no better and no worse"
+    return "better" if _better(measure, value, reference) else "worse"
 
 
 def _better(measure: Measure, value: float, reference: float) -> bool:
