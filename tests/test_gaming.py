@@ -39,7 +39,7 @@ HOSTS: dict[str, str] = {
           game:
             mechanism: threshold_time_correction
             inputs: {measure: response_time}
-            parameters: {adjustment_time: 2}
+            parameters: {adjustment_time: {value: 2, source: test}}
         measures:
           response_time:
             perspective: outcome
@@ -57,7 +57,7 @@ HOSTS: dict[str, str] = {
           game:
             mechanism: clock_start_offset
             inputs: {measure: response_time}
-            parameters: {adjustment_time: 2}
+            parameters: {adjustment_time: {value: 2, source: test}}
         measures:
           response_time: {perspective: outcome, better: lower, units: minute,
                           reported: game_reported}
@@ -75,7 +75,7 @@ HOSTS: dict[str, str] = {
           game:
             mechanism: reclassification
             inputs: {measure: category_pass_rate, count: calls, moved_pass_rate: easy_pass_rate}
-            parameters: {adjustment_time: 2}
+            parameters: {adjustment_time: {value: 2, source: test}}
         measures:
           category_pass_rate: {perspective: process, better: higher, units: dimensionless,
                                reported: game_reported}
@@ -97,7 +97,7 @@ HOSTS: dict[str, str] = {
             mechanism: creaming
             inputs: {measure: job_rate, easy_share: easy_share, easy_rate: easy_rate,
                      hard_rate: hard_rate}
-            parameters: {adjustment_time: 2}
+            parameters: {adjustment_time: {value: 2, source: test}}
         measures:
           job_rate: {perspective: outcome, better: higher, units: dimensionless,
                      true: game_population_rate, reported: game_served_rate}
@@ -116,7 +116,7 @@ HOSTS: dict[str, str] = {
           game:
             mechanism: volume_over_quality
             inputs: {measure: attempts}
-            parameters: {adjustment_time: 2}
+            parameters: {adjustment_time: {value: 2, source: test}}
         measures:
           attempts: {perspective: process, better: higher, units: person/week}
           success_rate: {perspective: outcome, better: higher, units: dimensionless}
@@ -132,7 +132,7 @@ HOSTS: dict[str, str] = {
           game:
             mechanism: attribution_shifting
             inputs: {measure: hospital_delays, total: delayed_days}
-            parameters: {adjustment_time: 2}
+            parameters: {adjustment_time: {value: 2, source: test}}
         measures:
           hospital_delays: {perspective: outcome, better: lower, units: day/week,
                             reported: game_reported}
@@ -147,7 +147,8 @@ HOSTS: dict[str, str] = {
           game:
             mechanism: ratchet
             inputs: {measure: performance, potential: capacity}
-            parameters: {adjustment_time: 2, review_time: 52}
+            parameters: {adjustment_time: {value: 2, source: test},
+                         review_time: {value: 52, source: test}}
         measures:
           performance: {perspective: process, better: higher, units: case/week}
         """,
@@ -165,7 +166,7 @@ HOSTS: dict[str, str] = {
           game:
             mechanism: boundary_choice
             inputs: {measure: consumption, leakable: import_share * consumption}
-            parameters: {adjustment_time: 1}
+            parameters: {adjustment_time: {value: 1, source: test}}
         measures:
           consumption: {perspective: outcome, better: lower, units: Mt/year,
                         reported: game_reported}
@@ -180,7 +181,7 @@ HOSTS: dict[str, str] = {
           game:
             mechanism: participation_bias
             inputs: {measure: prevalence}
-            parameters: {adjustment_time: 2}
+            parameters: {adjustment_time: {value: 2, source: test}}
         measures:
           prevalence: {perspective: outcome, better: lower, units: dimensionless,
                        reported: game_reported}
@@ -196,7 +197,7 @@ HOSTS: dict[str, str] = {
           game:
             mechanism: myopia
             inputs: {measure: four_week_rate, persistence: lasting}
-            parameters: {adjustment_time: 2}
+            parameters: {adjustment_time: {value: 2, source: test}}
         measures:
           four_week_rate: {perspective: outcome, better: higher, units: dimensionless,
                            reported: game_short_window}

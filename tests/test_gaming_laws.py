@@ -143,7 +143,7 @@ include:
   game:
     mechanism: clock_start_offset
     inputs: {measure: response_time}
-    parameters: {adjustment_time: 2}
+    parameters: {adjustment_time: {value: 2, source: test}}
 measures:
   response_time: {perspective: outcome, better: lower, units: minute, reported: game_reported}
 """
