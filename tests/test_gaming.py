@@ -333,6 +333,40 @@ def test_switched_off_leaves_no_gap(hosts: Mapping[str, Path], mechanism: str) -
     np.testing.assert_array_equal(values(result, reported), values(result, true))
 
 
+@pytest.mark.parametrize("mechanism", sorted(HOSTS))
+def test_no_opportunity_leaves_no_gap_under_a_harsh_target(hosts: Mapping[str, Path],
+                                                          mechanism: str) -> None:
+    """With the opportunity to game at zero the ledgers agree exactly, whatever the target,
+    severity and culture."""
+    target = dict(TARGETS[mechanism], severity=2.0)
+    result = (Scenario(model=hosts[mechanism], culture=1.0).with_targets(target)
+              .with_set(game_opportunity=0).run())
+    assert np.all(values(result, "game_effort") == 0.0)
+    reported, true = columns(hosts[mechanism], mechanism)
+    np.testing.assert_array_equal(values(result, reported), values(result, true))
+
+
+@pytest.mark.parametrize("mechanism", REPORTING)
+@pytest.mark.parametrize(("lever", "low", "high", "direction"), [
+    ("severity", 0.5, 2.0, 1), ("game_detection", 0.0, 0.5, -1), ("game_sanction", 0.5, 2.0, -1)])
+def test_severity_detection_and_sanction_move_gaming(hosts: Mapping[str, Path], mechanism: str,
+                                                    lever: str, low: float, high: float,
+                                                    direction: int) -> None:
+    """Gaming effort never falls as the target's severity rises, and never rises as detection
+    or the sanction rise; each of them moves it."""
+    def effort(value: float) -> np.ndarray:
+        base = Scenario(model=hosts[mechanism], culture=BLAME)
+        if lever == "severity":
+            return values(base.with_targets(dict(TARGETS[mechanism], severity=value)).run(),
+                          "game_effort")
+        run = base.with_targets(TARGETS[mechanism]).with_set(**{lever: value}).run()
+        return values(run, "game_effort")
+
+    before, after = effort(low), effort(high)
+    assert np.all(direction * (after - before) >= -1e-12)
+    assert direction * (after[-1] - before[-1]) > 0
+
+
 def test_switch_by_set_equals_switch_by_mechanisms(hosts: Mapping[str, Path]) -> None:
     path = hosts["clock_start_offset"]
     by_key = scenario(path, "clock_start_offset", game="off").run()
