@@ -67,11 +67,15 @@ include:
   toy:
     mechanism: {mechanism}
     inputs: {{measure: waiting, total: {total}, share: share_in}}
-    parameters: {{rate: 0.5}}
+    parameters: {{rate: {{value: 0.5, source: host source}}}}
 {extra}measures:
   waiting: {{perspective: outcome, better: lower, units: person, true: wait * 1,
             reported: toy_shifted}}
 """
+
+
+#: The include's parameter override in HOST.
+OVERRIDE = "{{rate: {{value: 0.5, source: host source}}}}"
 
 
 def write_host(folder: Path, *, total: str = "a + b", extra: str = "",
@@ -131,7 +135,7 @@ def test_measure_input_is_its_true_value_and_names_it_in_measure_functions(
 
 def test_parameters_keep_sources_units_and_take_overrides(tmp_path: Path) -> None:
     model = load_model(write_host(tmp_path))
-    assert parameter(model, "toy_rate") == (0.5, "1/(week)", "toy source")
+    assert parameter(model, "toy_rate") == (0.5, "1/(week)", "host source")
     assert parameter(model, "toy_rate_total") == (3.0, "dimensionless", "toy source 2")
     # [total] is bound to an expression: no units to give, so the variable is not unit-checked
     assert next(s for s in model.stocks if s.name == "toy_pool").meta.units == ""
@@ -139,8 +143,9 @@ def test_parameters_keep_sources_units_and_take_overrides(tmp_path: Path) -> Non
     value, units, source = parameter(model, "toy_active")
     assert (value, units) == (1.0, "dimensionless")
     assert source.startswith("include.toy.active")
+    # the library's range [0, 5] described the library's value 2, not the host's 0.5
     rate = next(p for p in model.parameters if p.name == "toy_rate")
-    assert rate.range == (0.0, 5.0)
+    assert rate.range is None
 
 
 def test_input_bound_to_a_name_gives_its_units(tmp_path: Path) -> None:
@@ -227,13 +232,13 @@ HOST_ERRORS = {
         {"total": "[1, 2]"}, None, ModelError,
         r"include.toy.inputs.total: expected a number or an expression \(got \[1, 2\]\)"),
     "unknown parameter override": (
-        {}, ("{{rate: 0.5}}", "{{rat: 0.5}}"), ModelError,
+        {}, (OVERRIDE, "{{rat: 0.5}}"), ModelError,
         r"include.toy.parameters.rat: unknown parameter 'rat' of toy. Did you mean 'rate'\?"),
     "parameter override not a number": (
-        {}, ("{{rate: 0.5}}", "{{rate: fast}}"), ModelError,
+        {}, (OVERRIDE, "{{rate: fast}}"), ModelError,
         r"include.toy.parameters.rate: expected a number \(got 'fast'\)"),
     "parameter override with an unknown key": (
-        {}, ("{{rate: 0.5}}", "{{rate: {{value: 0.5, rnge: [0, 1]}}}}"), ModelError,
+        {}, (OVERRIDE, "{{rate: {{value: 0.5, rnge: [0, 1]}}}}"), ModelError,
         r"include.toy.parameters.rate.rnge: unknown key 'rnge'. Did you mean 'range'\?"),
     "name clash with the host": (
         {}, ("  a: {{value: 1,", "  toy_rate: {{value: 9, source: x}}\n  a: {{value: 1,"),
@@ -273,10 +278,53 @@ def test_errors_in_the_host(tmp_path: Path, arguments: dict[str, str],
 
 
 def test_parameter_override_with_a_range(tmp_path: Path) -> None:
-    host = HOST.replace("{{rate: 0.5}}", "{{rate: {{value: 0.5, range: [0.1, 1], source: s2}}}}")
+    host = HOST.replace("{{rate: {{value: 0.5, source: host source}}}}",
+                        "{{rate: {{value: 0.5, range: [0.1, 1], source: s2}}}}")
     model = load_model(write_host(tmp_path, host=host))
     rate = next(p for p in model.parameters if p.name == "toy_rate")
     assert (rate.value, rate.range, rate.meta.source) == (0.5, (0.1, 1.0), "s2")
+
+
+def override(tmp_path: Path, text: str) -> Model:
+    host = HOST.replace(OVERRIDE, text)
+    return load_model(write_host(tmp_path, host=host))
+
+
+def test_a_new_value_without_a_source_loses_the_librarys(tmp_path: Path) -> None:
+    """A value the host sets keeps neither the library's source nor its range: they describe
+    the library's value. `pssc check` then asks for a source."""
+    model = override(tmp_path, "{{rate: 0.5}}")
+    rate = next(p for p in model.parameters if p.name == "toy_rate")
+    assert (rate.value, rate.range, rate.meta.source) == (0.5, None, "")
+    findings = check_model(model, run=False).findings
+    assert [f.kind for f in findings] == [Kind.SOURCE]
+    assert str(findings[0]) == (
+        f"{tmp_path / 'host.yaml'}: parameters.toy_rate.source: the value has no source (got "
+        "value 0.5). Add source: with a reference, or 'assumption' and why")
+
+
+def test_a_new_value_with_a_source_only_has_no_range(tmp_path: Path) -> None:
+    model = override(tmp_path, "{{rate: {{value: 7, source: host survey}}}}")
+    rate = next(p for p in model.parameters if p.name == "toy_rate")
+    assert (rate.value, rate.range, rate.meta.source) == (7.0, None, "host survey")
+    assert check_model(model, run=False).findings == ()
+
+
+def test_the_librarys_value_keeps_the_librarys_evidence(tmp_path: Path) -> None:
+    for text in ("{{rate: 2}}", "{{rate: {{value: 2}}}}", "{{rate: {{description: d}}}}"):
+        rate = next(p for p in override(tmp_path, text).parameters if p.name == "toy_rate")
+        assert (rate.value, rate.range, rate.meta.source) == (2.0, (0.0, 5.0), "toy source")
+
+
+def test_check_flags_a_host_value_outside_the_hosts_range(tmp_path: Path) -> None:
+    model = override(tmp_path, "{{rate: {{value: 0.5, range: [1, 4], source: s}}}}")
+    findings = check_model(model, run=False).findings
+    assert [f.kind for f in findings] == [Kind.RANGE]
+    assert str(findings[0]) == (
+        f"{tmp_path / 'host.yaml'}: parameters.toy_rate.value: the value lies outside its range "
+        "[1, 4] (got value 0.5). Move the value into the range, or give the range the evidence "
+        "for this value supports")
+    assert main(["check", str(tmp_path / "host.yaml")]) == 1
 
 
 def test_include_must_be_a_mapping(tmp_path: Path) -> None:

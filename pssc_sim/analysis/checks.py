@@ -4,6 +4,7 @@
   every initial value (:mod:`pssc_sim.analysis.units`);
 - parameters and lookups that nothing uses;
 - parameters with no ``source`` note (every value should say where it comes from);
+- parameters whose value lies outside their declared ``range`` (the evidence range);
 - during a run: lookups called outside the range of their points, and stocks declared
   non-negative that their flows would drive below zero.
 
@@ -33,6 +34,7 @@ class Kind(enum.Enum):
     UNITS = "units"
     UNUSED = "unused"
     SOURCE = "source"
+    RANGE = "range"
     LOOKUP_RANGE = "lookup range"
     NEGATIVE_STOCK = "negative stock"
     RUN = "run"
@@ -78,7 +80,7 @@ def check_model(model: Model, *, run: bool = True) -> CheckReport:
     >>> [f.kind.value for f in check_model(load_model(path)).findings]
     ['units']
     """
-    findings = [*_units(model), *_unused(model), *_sources(model)]
+    findings = [*_units(model), *_unused(model), *_sources(model), *_ranges(model)]
     if run:
         findings += _run_checks(model)
     return CheckReport(model.source or model.name, tuple(findings))
@@ -212,6 +214,18 @@ def _sources(model: Model) -> Iterator[Finding]:
             yield Finding(Kind.SOURCE, _where(model, f"parameters.{parameter.name}.source"),
                           f"the value has no source (got value {_shown(parameter)}). Add "
                           "source: with a reference, or 'assumption' and why")
+
+
+def _ranges(model: Model) -> Iterator[Finding]:
+    for parameter in model.parameters:
+        if parameter.range is None:
+            continue
+        low, high = parameter.range
+        if not all(low <= value <= high for value in parameter.row_values()):
+            yield Finding(Kind.RANGE, _where(model, f"parameters.{parameter.name}.value"),
+                          f"the value lies outside its range [{low:g}, {high:g}] (got value "
+                          f"{_shown(parameter)}). Move the value into the range, or give the "
+                          "range the evidence for this value supports")
 
 
 # -- run checks ---------------------------------------------------------------------------------

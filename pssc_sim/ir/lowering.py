@@ -224,7 +224,7 @@ def used_measures(symbols: Iterable[sympy.Basic], measures: Iterable[str]) -> se
     names = {s.name for s in symbols if isinstance(s, sympy.Symbol)}
     return {m for m in measures
             if any(hidden(m, part) in names for part in ("target", "target_gap",
-                                                          "target_pressure"))}
+                                                          "target_pressure", "severity"))}
 
 
 def resolve_share_calls(stocks: list[Stock], flows: list[Flow], auxiliaries: list[Auxiliary],

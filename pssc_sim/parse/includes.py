@@ -38,6 +38,9 @@ from pssc_sim.parse.fragments import (
 #: The keys of an include entry, and of a parameter given as a mapping under its parameters.
 INCLUDE_KEYS = ("mechanism", "inputs", "parameters", "active")
 OVERRIDE_KEYS = ("value", "range", "distribution", "source", "description")
+#: What a fragment parameter's evidence says about its value: dropped when an include sets a new
+#: value without giving its own.
+_DESCRIBES_VALUE = ("source", "range", "distribution")
 # Which field of an entry holds an equation, per section; shorthand entries stand for it.
 _EQUATION_KEYS = {"stocks": ("initial",), "flows": ("rate",), "auxiliaries": ("equation",)}
 _SHORTHAND = {"parameters": "value", "stocks": "initial", "auxiliaries": "equation",
@@ -199,7 +202,14 @@ class _Instance:
             if section == "flows" and fields.get(key) is not None:
                 fields[key] = self.renames[str(fields[key])]
         if section == "parameters" and name in self.overrides:
-            fields.update(self.overrides[name])
+            given = self.overrides[name]
+            if "value" in given and given["value"] != fields.get("value"):
+                # The library's source, range and distribution describe the library's value:
+                # a new value carries the host's or none (``pssc check`` flags a missing
+                # source; an ensemble does not sample a range the value may lie outside).
+                for key in _DESCRIBES_VALUE:
+                    fields.pop(key, None)
+            fields.update(given)
         if "units" in fields:
             fields["units"] = self.units(str(fields["units"]))
         return fields

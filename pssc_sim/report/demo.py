@@ -262,20 +262,18 @@ def findings_text(case_run: CaseRun) -> str:
     time = result.model.time
     paragraphs = [_ledgers("In the blame culture", quantity_name, blame, time),
                   _ledgers("In the learning culture", quantity_name, learning, time)]
-    if abs(blame.gap) > abs(learning.gap):
-        ratio = abs(blame.gap) / max(abs(learning.gap), 1e-12)
-        paragraphs.append(f"The gap between the ledgers is {ratio:.1f} times as wide under "
-                          "blame as under learning: the same target, a different culture.")
+    paragraphs.append(_culture_sentence(blame.gap, learning.gap))
     outcome = case_run.outcome_measure()
     units = outcome.meta.units
-    better = _better(outcome, pss.outcome, blame.outcome)
     paragraphs.append(
         f"The true {label(outcome)} at the end of the run is {quantity(pss.outcome, units)} "
         f"under the PSS outcome set, against {quantity(blame.outcome, units)} under the "
         f"{blame.row.kind or 'level'} target in the blame culture and "
         f"{quantity(learning.outcome, units)} in the learning culture "
         f"({outcome.better.value} is better). The outcome set does "
-        f"{'better' if better else 'no better'} for the people the service is for.")
+        f"{_comparison(outcome, pss.outcome, blame.outcome)} than the target in the blame "
+        "culture for the people the service is for, in this run at the central value of every "
+        "parameter.")
     return "\n\n".join(paragraphs)
 
 
@@ -288,11 +286,8 @@ def finding_sources(case_run: CaseRun) -> tuple[str, ...]:
                    if t.measure == case_run.case.target), None)
     share = target is not None and target.kind is TargetKind.THRESHOLD_SHARE
     ledger = f"ledger-{case_run.case.target}{'-share' if share else ''}"
-    sources = [f"{blame.anchor}-{ledger}", f"{learning.anchor}-{ledger}"]
-    if abs(case_run.finding("blame").gap) > abs(case_run.finding("learning").gap):
-        sources.append(f"{blame.anchor}-{ledger}")
-    sources.append(f"{pss.anchor}-ledger-{case_run.case.outcome}")
-    return tuple(sources)
+    return (f"{blame.anchor}-{ledger}", f"{learning.anchor}-{ledger}",
+            f"{blame.anchor}-{ledger}", f"{pss.anchor}-ledger-{case_run.case.outcome}")
 
 
 def _role_indexes(case_run: CaseRun) -> list[int]:
@@ -324,6 +319,27 @@ def _ledgers(prefix: str, quantity_name: str, finding: Finding, time: TimeSpec) 
     return (f"{prefix} the reported {quantity_name} {met} the target ({number(row.reported, kind)} "
             f"against {number(row.target, kind)} by {when(time, row.at)}) and the true value "
             f"{met_true} it ({number(row.true, kind)}): the reported ledger flatters by {by}.")
+
+
+def _culture_sentence(blame: float, learning: float) -> str:
+    """How the gap between the ledgers differs between the two cultures, in words."""
+    wide, narrow = abs(blame), abs(learning)
+    if wide == narrow:
+        return "The gap between the ledgers is the same under blame as under learning."
+    first, second = ("blame", "learning") if wide > narrow else ("learning", "blame")
+    larger, smaller = max(wide, narrow), min(wide, narrow)
+    if smaller == 0:
+        return (f"The ledgers part only under {first}: the same target, a different "
+                "culture.")
+    return (f"The gap between the ledgers is {larger / smaller:.1f} times as wide under "
+            f"{first} as under {second}: the same target, a different culture.")
+
+
+def _comparison(measure: Measure, value: float, reference: float) -> str:
+    """'better', 'worse' or 'no better and no worse': ``value`` against ``reference``."""
+    if value == reference:
+        return "no better and no worse"
+    return "better" if _better(measure, value, reference) else "worse"
 
 
 def _better(measure: Measure, value: float, reference: float) -> bool:

@@ -214,7 +214,7 @@ def filter_measures(scenario: Scenario | str | Path, candidates: Sequence[str] |
     >>> root = Path(pssc_sim.__file__).parent.parent
     >>> result = filter_measures(root / "scenarios" / "waiting_list" / "target-learning.yaml")
     >>> [c.measure for c in result.candidates]
-    ['mean_wait', 'treatments', 'capability']
+    ['treatments', 'capability', 'mean_wait']
     >>> result.candidate("mean_wait").source, result.candidate("treatments").responds
     ('scenario', False)
     """
