@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import sympy
-import yaml
 
 from pssc_sim.errors import ModelError, did_you_mean
 from pssc_sim.ir.builtins import BUILTINS, LEVER_NAMES, RESERVED_NAMES
@@ -40,6 +39,7 @@ from pssc_sim.ir.ordering import dependency_order
 from pssc_sim.ir.stateful import Lowerer
 from pssc_sim.parse.expressions import Namespace, parse_expression
 from pssc_sim.parse.includes import expand_includes
+from pssc_sim.parse.yaml_reader import read_yaml as read_yaml
 from pssc_sim.targets import structure
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -74,37 +74,6 @@ def resolve_model_path(path: str | Path) -> Path:
             "folder under models/ that holds model.yaml"
         )
     return candidate
-
-
-def read_yaml(path: Path, *, error: type[ModelError] = ModelError,
-              no_code: str | None = None) -> Any:
-    """Read a YAML document safely: tags that would construct Python objects are refused.
-
-    ``error`` is the exception raised (a :class:`ModelError`); with ``no_code`` such a tag gets
-    a message of its own ending with that fix, otherwise it is reported as invalid YAML.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error(f"{path}: cannot read the file ({exc}). Check the path") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.constructor.ConstructorError as exc:
-        if no_code is None:
-            raise error(_invalid_yaml(path, exc)) from None
-        mark = exc.problem_mark
-        place = f"line {mark.line + 1}" if mark else "unknown place"
-        raise error(f"{path}: a YAML tag that builds objects at {place} (got "
-                    f"{exc.problem}). {no_code}") from None
-    except yaml.YAMLError as exc:
-        raise error(_invalid_yaml(path, exc)) from None
-
-
-def _invalid_yaml(path: Path, exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    place = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown place"
-    problem = getattr(exc, "problem", None) or "invalid YAML"
-    return f"{path}: invalid YAML at {place} ({problem}). Fix the indentation or quoting there"
 
 
 def load_model_file(path: str | Path) -> Model:
