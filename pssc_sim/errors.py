@@ -85,6 +85,17 @@ def shown(value: object, limit: int = SHOWN_LIMIT) -> str:
     return f"{text[: limit - 3]}...{length}"
 
 
+def clipped(text: str, limit: int = SHOWN_LIMIT) -> str:
+    r"""A message from elsewhere (an exception's text) for one of ours: control characters
+    escaped, at most ``limit`` characters.
+
+    >>> clipped("bad\tvalue" + "!" * 500)[:12]
+    'bad\\tvalue!!'
+    """
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[: limit * 2])
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """Return a ``" Did you mean 'x'?"`` hint, or an empty string when nothing is close.
 

@@ -44,7 +44,7 @@ import numpy as np
 import sympy
 
 from pssc_sim.compile.hoisting import Invariants, hoist, symbols_of
-from pssc_sim.compile.printer import Dialect, Printer, number_definitions
+from pssc_sim.compile.printer import GROUP, Dialect, Printer, number_definitions
 from pssc_sim.ir.functions import FINAL_TIME, INITIAL_TIME, TIME, TIME_STEP, variable_symbol
 from pssc_sim.ir.model import Extrapolation, FixedDelay, Lookup, Model, SampleMemory
 from pssc_sim.parse.model_file import initial_order
@@ -499,6 +499,8 @@ def _rate_line(printer: Printer, row: int, rate: sympy.Expr, text: str) -> str:
     The operations and their order are those of the printed sum (see ``Printer.add``), so the
     values are the same; only the temporaries go.
     """
+    if len(rate.args) > GROUP:  # printed in groups (see printer.GROUP)
+        return f"dy[{row}] = {text}"
     terms = list(rate.as_ordered_terms()) if isinstance(rate, sympy.Add) else [rate]
     signs, names = [], []
     for term in terms:

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
 
-from pssc_sim.errors import SHOWN_LIMIT, ModelError, shown
+from pssc_sim.errors import ModelError, clipped, shown
 
 #: Deepest nesting of mappings and sequences a document may have (model files need about five).
 MAX_DEPTH = 100
@@ -68,7 +68,7 @@ class _BoundedLoader(yaml.SafeLoader):
             mark = node.start_mark
             raise _Refused(
                 f"line {mark.line + 1}, column {mark.column + 1}: cannot read the "
-                f"value {shown(node.value)} ({_clipped(str(exc))}). Quote it to keep "
+                f"value {shown(node.value)} ({clipped(str(exc))}). Quote it to keep "
                 "it as text, or correct it"
             ) from None
 
@@ -192,7 +192,7 @@ of the two entries
         place = f"line {mark.line + 1}" if mark else "unknown place"
         raise error(
             f"{file}: a YAML tag that builds objects at {place} (got "
-            f"{_clipped(str(exc.problem))}). {no_code}"
+            f"{clipped(str(exc.problem))}). {no_code}"
         ) from None
     except yaml.YAMLError as exc:
         raise error(_invalid_yaml(file, exc)) from None
@@ -219,12 +219,6 @@ def _invalid_yaml(file: str, exc: yaml.YAMLError) -> str:
             f"{exc.reason}: #x{exc.character:04x}" if isinstance(exc.character, int) else exc.reason
         )
     return (
-        f"{file}: invalid YAML at {place} ({_clipped(str(problem))}). Fix the "
+        f"{file}: invalid YAML at {place} ({clipped(str(problem))}). Fix the "
         "indentation or quoting there"
     )
-
-
-def _clipped(text: str) -> str:
-    """A message of PyYAML's, cut to the length :func:`shown` allows."""
-    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-    return text if len(text) <= SHOWN_LIMIT else text[:SHOWN_LIMIT] + "..."
