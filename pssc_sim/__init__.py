@@ -17,7 +17,7 @@ from pssc_sim.errors import (
 )
 from pssc_sim.integrate.simulate import simulate
 from pssc_sim.ir.model import Model
-from pssc_sim.parse import load_model
+from pssc_sim.parse import load_model, load_model_text
 from pssc_sim.results import Results
 from pssc_sim.scenario import Scenario, ScenarioResult, compare, run_scenario
 
@@ -35,6 +35,7 @@ __all__ = [
     "compare",
     "compile_model",
     "load_model",
+    "load_model_text",
     "run_scenario",
     "simulate",
 ]

@@ -13,11 +13,13 @@ import shutil
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
+from pssc_sim.errors import PsscSimWarning
 from pssc_sim.scenario import Scenario, ScenarioResult, compare, json_schema
 from pssc_sim.scenario.compare import Comparison
 from pssc_sim.scenario.reader import is_scenario_file
@@ -183,7 +185,7 @@ def command_run(path: str, *, method: str | None, out: Path | None, assignments:
         scenario = scenario.with_method(method)
     scenario = scenario.with_set(**parse_assignments(assignments, model))
     scenario = scenario.with_time(**time_overrides(model, stop, dt))
-    with progress(run_label(scenario)) as bar:
+    with progress(run_label(scenario)) as bar, noted():
         result = run(scenario, progress=bar)
     output = stream or sys.stdout
     print(result.summary(), file=output)
@@ -191,6 +193,21 @@ def command_run(path: str, *, method: str | None, out: Path | None, assignments:
         for written in write_run(result, out, save_ensemble):
             print(f"wrote {written}", file=output)
     return EXIT_OK
+
+
+@contextmanager
+def noted() -> Iterator[None]:
+    """Print each :class:`~pssc_sim.errors.PsscSimWarning` raised inside as a ``pssc: note:``
+    line on stderr; other warnings go on as usual."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PsscSimWarning)
+        yield
+    for warning in caught:
+        if issubclass(warning.category, PsscSimWarning):
+            print(f"pssc: note: {warning.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
 
 
 def _folder(out: Path) -> Path:

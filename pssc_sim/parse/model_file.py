@@ -15,7 +15,7 @@ from typing import Any
 
 import sympy
 
-from pssc_sim.errors import ModelError, did_you_mean
+from pssc_sim.errors import ModelError, did_you_mean, shown
 from pssc_sim.ir.builtins import BUILTINS, LEVER_NAMES, RESERVED_NAMES
 from pssc_sim.ir.dimensions import Dimensions
 from pssc_sim.ir.functions import StatefulCall, variable_symbol
@@ -66,9 +66,14 @@ _SHORTHAND = {"parameters": "value", "stocks": "initial", "auxiliaries": "equati
 def resolve_model_path(path: str | Path) -> Path:
     """The model file for ``path``: a file, or a folder holding ``model.yaml``."""
     candidate = Path(path)
-    if candidate.is_dir():
-        candidate = candidate / "model.yaml"
-    if not candidate.is_file():
+    try:
+        if candidate.is_dir():
+            candidate = candidate / "model.yaml"
+        found = candidate.is_file()
+    except OSError as exc:  # a name too long for the file system, say
+        raise ModelError(f"{shown(str(path))}: cannot use this path ({exc.strerror}). Give a "
+                         ".yaml model file or a folder that holds model.yaml") from None
+    if not found:
         raise ModelError(
             f"{path}: no model file there (got {str(candidate)!r}). Give a .yaml model file or a "
             "folder under models/ that holds model.yaml"
