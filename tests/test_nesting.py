@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import random
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -143,3 +144,21 @@ def test_a_long_sum_prints_in_shallow_groups_that_keep_its_value(dialect: Dialec
     values = {s.name: float(i) for i, s in enumerate(symbols)}
     expected = sum(v if i % 3 else -v for i, v in enumerate(values.values()))
     assert eval(compile(tree, "<sum>", "eval"), {"np": None, "math": None}, values) == expected
+
+
+def test_conditions_nested_in_a_divisor_are_refused_before_they_blow_up() -> None:
+    # each level folds the conditions below it into its own: 4 levels took minutes to build
+    equation = "XIDZ(a, b + LN(1 + " * 4 + "a" + "), 1)" * 4
+    start = time.perf_counter()
+    with pytest.raises(
+        ps.ExpressionError,
+        match=r"the divisor of XIDZ holds more than 8 conditions \(column 1, got 'XIDZ\(a, b \+ "
+        r"LN.*\)\. Move the inner XIDZ, ZIDZ or IF_THEN_ELSE into an auxiliary",
+    ):
+        parse(equation)
+    assert time.perf_counter() - start < 10
+
+
+def test_a_few_nested_guarded_divisions_are_read() -> None:
+    expr = parse("XIDZ(1, XIDZ(1, XIDZ(1, a, 1), 1), 1)")
+    assert expr.subs(variable_symbol("a"), 2) == sympy.Rational(1, 2)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import sympy
+from sympy.core.relational import Relational
 from sympy.logic.boolalg import ITE
 
 from pssc_sim.errors import ExpressionError, PsscSimError, clipped, did_you_mean, shown
@@ -94,6 +95,17 @@ _OPERATOR_HINTS: dict[type[ast.AST], str] = {
     ast.In: "'in' is not supported. Use comparisons",
     ast.NotIn: "'not in' is not supported. Use comparisons",
 }
+
+#: The argument of a builtin that sympy folds into a condition, and the most conditions it may
+#: hold.
+_GUARDED = {"XIDZ": 1, "ZIDZ": 1}
+_MAX_GUARDED = 8
+
+
+def _conditionals(expr: sympy.Basic) -> int:
+    """How many conditions ``expr`` holds (relations, with those of its conditional values)."""
+    return sum(isinstance(e, Relational) for e in sympy.preorder_traversal(expr))
+
 
 #: Largest integer literal kept exact; larger ones become floats.
 _EXACT_INTEGER_LIMIT = 2**53
@@ -451,6 +463,13 @@ class _Translator:
                 node, f"{builtin.name} takes {builtin.signature} arguments, not {len(args)}",
                 f"Write {builtin.description.split(':')[0]}",
             )
+        guarded = _GUARDED.get(builtin.name)
+        if guarded is not None and _conditionals(args[guarded]) > _MAX_GUARDED:
+            # sympy folds each conditional of a guard into the guard's condition: the work and
+            # the expression grow exponentially with their nesting
+            raise self._rejected(
+                node, f"the divisor of {builtin.name} holds more than {_MAX_GUARDED} conditions",
+                "Move the inner XIDZ, ZIDZ or IF_THEN_ELSE into an auxiliary")
         try:
             return builtin.build(args)
         except TypeError:
