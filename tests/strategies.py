@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
+import yaml
 from hypothesis import strategies as st
 
 #: Parameters every random equation may use, with the range their values are drawn from.
@@ -121,3 +125,175 @@ def integer_arithmetic(draw: st.DrawFn, depth: int = 3) -> tuple[str, int]:
     op = draw(st.sampled_from("+-*"))
     value = a + b if op == "+" else a - b if op == "-" else a * b
     return f"({left} {op} {right})", value
+
+
+# -- hostile input (the fuzz suite) -------------------------------------------------------------
+
+#: The file that hostile text tries to create: if it ever exists, input ran as code.
+CANARY = Path(tempfile.gettempdir()) / f"pssc_fuzz_canary_{os.getpid()}"
+
+#: Ways text could run code if it ever reached eval, exec or a YAML object constructor.
+CODE = (
+    f"__import__('os').system('touch {CANARY}')",
+    f"open('{CANARY}', 'w')",
+    f"(lambda: open('{CANARY}', 'w'))()",
+    f"[open('{CANARY}', 'w') for _ in [1]]",
+    f"f\"{{open('{CANARY}', 'w')}}\"",
+    f"exec(\"open('{CANARY}', 'w')\")",
+    f"eval('open(\"{CANARY}\", \"w\")')",
+    "().__class__.__bases__[0].__subclasses__()",
+    "a.__class__.__init__.__globals__['os'].system('true')",
+    f"getattr(__builtins__, 'open')('{CANARY}', 'w')",
+    f"SIN.__call__(open('{CANARY}', 'w'))",
+    f"(x := open('{CANARY}', 'w'))",
+)
+#: YAML tags that would build Python objects under an unsafe loader.
+CODE_TAGS = (
+    f"!!python/object/apply:os.system ['touch {CANARY}']",
+    f"!!python/object/new:os.system ['touch {CANARY}']",
+    "!!python/name:os.system",
+    f"!!python/object/apply:builtins.open ['{CANARY}', 'w']",
+)
+
+_NAMES = ("a", "b", "c", "x", "f", "TIME", "TIME_STEP", "unknown", "__import__", "__class__",
+          "os", "open", "eval", "True", "None", "lambda", "sum", "a__b", "time")
+_BUILTIN_CALLS = ("SIN", "ABS", "MAX", "MIN", "XIDZ", "ZIDZ", "IF_THEN_ELSE", "STEP", "RAMP",
+                  "SMOOTH", "DELAY1", "DELAY_FIXED", "PULSE", "MODULO", "LN", "EXP", "SQRT",
+                  "INTEGER", "TARGET", "f", "max", "sin", "__import__", "getattr")
+_NUMBERS = ("0", "1", "2.5", "-3", "1e308", "1e999", "0x10", "1_000", "10 ** 400", "0.0",
+            "999999999999999999999999", "1j", ".5e-3", "nan", "inf")
+_OPERATORS = ("+", "-", "*", "/", "**", "%", "//", "@", "<", ">", "==", "!=", "<=", ">=", "&",
+              "|", "^", "~", "<<", ">>", "and", "or", "not", "if", "else", "in", "is", ":=")
+_PUNCTUATION = ("(", ")", "[", "]", "{", "}", ",", ":", ".", ";", "=", "'", '"', "f'", "\\",
+                "\n", "\t", "#", "!", "$", "?", "`", "lambda x:", "for", "yield", "await")
+_TOKENS = st.sampled_from(_NAMES + _BUILTIN_CALLS + _NUMBERS + _OPERATORS + _PUNCTUATION)
+
+
+def _expression_extend(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    call = st.tuples(st.sampled_from(_BUILTIN_CALLS), st.lists(children, max_size=4)).map(
+        lambda t: f"{t[0]}({', '.join(t[1])})")
+    return st.one_of(
+        st.tuples(children, st.sampled_from(_OPERATORS[:20]), children)
+        .map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        st.tuples(st.sampled_from(("-", "+", "not ", "~")), children).map("".join),
+        call,
+        st.tuples(children, st.sampled_from(("__class__", "real", "system", "__globals__")))
+        .map(lambda t: f"{t[0]}.{t[1]}"),
+        st.tuples(children, children).map(lambda t: f"{t[0]}[{t[1]}]"),
+        children.map(lambda c: f"(lambda: {c})()"),
+        children.map(lambda c: f"[{c} for a in b]"),
+        children.map(lambda c: f"f'{{{c}}}'"),
+        st.tuples(children, children, children).map(lambda t: f"({t[0]} if {t[1]} else {t[2]})"),
+    )
+
+
+@st.composite
+def _deep_expressions(draw: st.DrawFn) -> str:
+    """Deep nesting and long chains, from a little past the limits to well beyond them."""
+    n = draw(st.sampled_from([49, 51, 99, 199, 201, 1000, 3000]))
+    kind = draw(st.sampled_from(["parens", "unary", "power", "call", "sum", "product", "ifexp"]))
+    if kind == "parens":
+        return "(" * n + "a" + ")" * n
+    if kind == "unary":
+        return draw(st.sampled_from(["-", "not ", "+", "~"])) * n + "a"
+    if kind == "power":
+        return " ** ".join(["a"] * n)
+    if kind == "call":
+        return "SIN(" * min(n, 199) + "a" + ")" * min(n, 199)
+    if kind == "ifexp":
+        return " if b else ".join(["a"] * n)
+    operator = "+ -" if kind == "sum" else "* /"
+    ops = draw(st.lists(st.sampled_from(operator.split()), min_size=n, max_size=n))
+    return "a" + "".join(f" {op} {name}" for op, name in zip(ops, ["b", "c"] * n, strict=False))
+
+
+#: Arbitrary equation text: token soup, nested syntax of every kind, code, deep nesting.
+expression_texts = st.one_of(
+    st.lists(_TOKENS, max_size=12).map(" ".join),
+    st.lists(_TOKENS, max_size=12).map("".join),
+    st.recursive(st.sampled_from(_NAMES + _NUMBERS), _expression_extend, max_leaves=6),
+    st.sampled_from(CODE),
+    _deep_expressions(),
+    st.text(max_size=30),
+)
+
+_MODEL_KEYS = ("model", "title", "description", "time", "parameters", "stocks", "flows",
+               "auxiliaries", "lookups", "measures", "include", "dimensions")
+_ENTRY_KEYS = ("value", "initial", "rate", "from", "to", "equation", "points", "x", "y",
+               "extrapolation", "units", "range", "distribution", "non_negative", "perspective",
+               "better", "true", "reported", "kind", "mean", "sd", "start", "stop", "dt",
+               "save_every", "mechanism", "inputs", "prefix")
+_SCENARIO_KEYS = ("scenario", "model", "extends", "description", "time", "method", "set",
+                  "interventions", "uncertainty", "outputs", "targets", "culture", "mechanisms",
+                  "members", "sampling", "seed", "parameters", "step", "ramp", "pulse", "series",
+                  "at", "by", "from", "until", "width", "points", "measure", "value", "low",
+                  "high", "distribution")
+_KEYS = st.sampled_from(_MODEL_KEYS + _ENTRY_KEYS + _SCENARIO_KEYS + _NAMES) | st.text(max_size=8)
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
+    st.sampled_from(("teacup", "euler", "uniform", "flat", "a", "x", "s0", "1e400", "-inf")),
+    expression_texts, st.text(max_size=10),
+)
+
+
+def _document_extend(children: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    return st.one_of(st.lists(children, max_size=4),
+                     st.dictionaries(_KEYS, children, max_size=5))
+
+
+#: Arbitrary documents built from the keys of the model and scenario schemas.
+documents = st.recursive(_SCALARS, _document_extend, max_leaves=20)
+
+
+@st.composite
+def model_documents(draw: st.DrawFn) -> dict[str, object]:
+    """Model-shaped documents: known sections holding named entries of known fields."""
+    document: dict[str, object] = {}
+    for key in draw(st.lists(st.sampled_from(_MODEL_KEYS), unique=True, max_size=7)):
+        if key in ("parameters", "stocks", "flows", "auxiliaries", "lookups", "measures"):
+            entry = st.dictionaries(st.sampled_from(_ENTRY_KEYS), _SCALARS | documents,
+                                    max_size=4)
+            document[key] = draw(st.dictionaries(st.sampled_from(_NAMES), entry | _SCALARS,
+                                                 max_size=4))
+        elif key == "time":
+            document[key] = draw(st.dictionaries(st.sampled_from(("start", "stop", "dt")),
+                                                 _SCALARS, max_size=3))
+        else:
+            document[key] = draw(documents)
+    return document
+
+
+@st.composite
+def aliased_texts(draw: st.DrawFn) -> str:
+    """Flow-style YAML with anchors and aliases (some defined later than used, or recursive)."""
+    anchors: list[str] = []
+
+    def node(depth: int) -> str:
+        choice = draw(st.integers(0, 5 if depth < 6 else 1))
+        if choice == 0 or (choice == 1 and not anchors):
+            return draw(st.sampled_from(_NAMES + _NUMBERS + CODE[:2]))
+        if choice == 1:
+            return "*" + draw(st.sampled_from(anchors))
+        anchor = f"a{len(anchors)}"
+        anchors.append(anchor)
+        children = [node(depth + 1) for _ in range(draw(st.integers(0, 9)))]
+        if choice in (2, 3):
+            return f"&{anchor} [{', '.join(children)}]"
+        keys = draw(st.lists(st.sampled_from(_MODEL_KEYS + _ENTRY_KEYS), min_size=len(children),
+                             max_size=len(children)))
+        pairs = ", ".join(f"{k}: {v}" for k, v in zip(keys, children, strict=True))
+        return f"&{anchor} {{{pairs}}}"
+
+    return node(0)
+
+
+#: Arbitrary YAML text: random characters, dumped documents, anchors and aliases, code tags.
+yaml_texts = st.one_of(
+    st.text(alphabet=st.sampled_from("abx01:-[]{}&*!|>'\"#%@`,?. \n\t"), max_size=80),
+    st.text(max_size=60),
+    documents.map(lambda d: yaml.safe_dump(d, allow_unicode=True)),
+    model_documents().map(lambda d: yaml.safe_dump(d, default_flow_style=False)),
+    aliased_texts().map(lambda text: f"model: fuzz\ntime: {{stop: 1}}\nstocks: {text}\n"),
+    aliased_texts(),
+    st.sampled_from(CODE_TAGS).map(lambda tag: f"model: fuzz\nstocks: {{x: {tag}}}\n"),
+)
