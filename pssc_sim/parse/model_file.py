@@ -75,7 +75,8 @@ def resolve_model_path(path: str | Path) -> Path:
                          ".yaml model file or a folder that holds model.yaml") from None
     if not found:
         raise ModelError(
-            f"{path}: no model file there (got {str(candidate)!r}). Give a .yaml model file or a "
+            f"{path}: no model file there (got {shown(str(candidate))}). Give a .yaml model "
+            "file or a "
             "folder under models/ that holds model.yaml"
         )
     return candidate
@@ -219,7 +220,7 @@ class _Reader:
             if key not in allowed:
                 where = f"{path}.{key}" if path else str(key)
                 hint = did_you_mean(str(key), allowed) or f" Allowed keys: {', '.join(allowed)}."
-                raise self.error(where, f"unknown key '{key}'.{hint}")
+                raise self.error(where, f"unknown key {shown(key)}.{hint}")
 
     def entries(self, section: str) -> list[_Entry]:
         raw = self.document.get(section)
@@ -245,7 +246,7 @@ class _Reader:
             return fields
         shorthand = _SHORTHAND.get(section)
         if shorthand is None or value is None:
-            raise self.error(path, f"expected a mapping (got {value!r}). Write "
+            raise self.error(path, f"expected a mapping (got {shown(value)}). Write "
                                    f"'{name}: {{{_KEYS[section][0]}: ...}}'")
         return {shorthand: value}
 
@@ -271,7 +272,7 @@ class _Reader:
               or keyword.iskeyword(name)):
             problem = "is reserved (a builtin or a Python keyword)"
         if problem:
-            raise self.error(entry.path, f"the name '{name}' {problem} (got {name!r}). Use a "
+            raise self.error(entry.path, f"the name '{name}' {problem} (got {shown(name)}). Use a "
                                          "snake_case name of letters, digits and single "
                                          "underscores")
 
@@ -279,7 +280,7 @@ class _Reader:
 
     def number(self, value: Any, path: str) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.error(path, f"expected a number (got {value!r}). Write a plain number "
+            raise self.error(path, f"expected a number (got {shown(value)}). Write a plain number "
                                    "such as 10 or 2.5e-3")
         return float(value)
 
@@ -288,8 +289,8 @@ class _Reader:
         for key in _META_KEYS:
             value = entry.fields.get(key, "")
             if not isinstance(value, (str, int, float)):
-                raise self.error(f"{entry.path}.{key}", f"expected text (got {value!r}). Write "
-                                                        "it as a string")
+                raise self.error(f"{entry.path}.{key}",
+                                 f"expected text (got {shown(value)}). Write it as a string")
             values[key] = str(value)
         return Meta(**values)
 
@@ -305,7 +306,7 @@ class _Reader:
         if "range" in entry.fields:
             raw = entry.fields["range"]
             if not isinstance(raw, (list, tuple)) or len(raw) != 2:
-                raise self.error(f"{entry.path}.range", f"expected [low, high] (got {raw!r}). "
+                raise self.error(f"{entry.path}.range", f"expected [low, high] (got {shown(raw)}). "
                                                         "Write range: [5, 20]")
             low, high = (self.number(v, f"{entry.path}.range") for v in raw)
             if low > high:
@@ -315,7 +316,7 @@ class _Reader:
         distribution = entry.fields.get("distribution")
         if distribution is not None and not isinstance(distribution, Mapping):
             raise self.error(f"{entry.path}.distribution",
-                             f"expected a mapping (got {distribution!r}). Write "
+                             f"expected a mapping (got {shown(distribution)}). Write "
                              "{distribution: uniform, low: 1, high: 2}")
         return Parameter(entry.name, value, self.meta(entry), bounds,
                          dict(distribution) if distribution else None)
@@ -332,7 +333,8 @@ class _Reader:
         non_negative = entry.fields.get("non_negative", False)
         if not isinstance(non_negative, bool):
             raise self.error(f"{entry.path}.non_negative",
-                             f"expected true or false (got {non_negative!r}). Write true or false")
+                             f"expected true or false (got {shown(non_negative)}). Write true "
+                             "or false")
         return Stock(entry.name, initial, self.meta(entry), non_negative)
 
     def flow(self, entry: _Entry, namespace: Namespace, lowerer: Lowerer,
@@ -365,14 +367,16 @@ class _Reader:
             if not isinstance(points, list) or not all(
                     isinstance(p, (list, tuple)) and len(p) == 2 for p in points):
                 raise self.error(f"{path}.points", f"expected a list of [x, y] pairs (got "
-                                                   f"{points!r}). Write points: [[0, 1], [10, 2]]")
+                                                   f"{shown(points)}). Write points: [[0, 1], "
+                                                   "[10, 2]]")
             xs = [self.number(p[0], f"{path}.points") for p in points]
             ys = [self.number(p[1], f"{path}.points") for p in points]
         else:
             raw_x, raw_y = self.required(entry, "x"), self.required(entry, "y")
             if not isinstance(raw_x, list) or not isinstance(raw_y, list):
                 raise self.error(f"{path}.x", "expected lists of numbers for x and y (got "
-                                              f"{raw_x!r}, {raw_y!r}). Write x: [0, 1], y: [2, 3]")
+                                              f"{shown(raw_x)}, {shown(raw_y)}). Write x: [0, "
+                                              "1], y: [2, 3]")
             xs = [self.number(v, f"{path}.x") for v in raw_x]
             ys = [self.number(v, f"{path}.y") for v in raw_y]
         kind = entry.fields.get("extrapolation", "flat")
@@ -414,7 +418,7 @@ class _Reader:
             return None
         path = f"{entry.path}.distribution"
         if not isinstance(raw, Mapping):
-            raise self.error(path, f"expected a mapping (got {raw!r}). Write distribution: "
+            raise self.error(path, f"expected a mapping (got {shown(raw)}). Write distribution: "
                                    "{kind: lognormal, sd: 2.5}")
         self.check_keys(raw, _SPREAD_KEYS, path)
         sub = _Entry(entry.section, f"{entry.name}.distribution", raw)
@@ -442,7 +446,7 @@ class _Reader:
     def time(self) -> TimeSpec:
         raw = self.document.get("time")
         if not isinstance(raw, Mapping):
-            raise self.error("time", f"a time block is required (got {raw!r}). Write "
+            raise self.error("time", f"a time block is required (got {shown(raw)}). Write "
                                      "time: {start: 0, stop: 100, dt: 0.25}")
         self.check_keys(raw, _TIME_KEYS, "time")
         start = self.number(raw.get("start", 0), "time.start")

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from pssc_sim.errors import did_you_mean
+from pssc_sim.errors import did_you_mean, shown
 from pssc_sim.ir.model import Model
 from pssc_sim.scenario import reader
 from pssc_sim.scenario.interventions import Intervention, layer_interventions
@@ -61,13 +61,13 @@ class Uncertainty:
         if self.members is not None and (isinstance(self.members, bool)
                                          or not isinstance(self.members, int) or self.members < 1):
             raise ScenarioError(f"uncertainty.members: expected a whole number of at least 1 "
-                                f"(got {self.members!r}). Write members: 1000")
+                                f"(got {shown(self.members)}). Write members: 1000")
         if self.seed is not None and (isinstance(self.seed, bool)
                                       or not isinstance(self.seed, int) or self.seed < 0):
             raise ScenarioError(f"uncertainty.seed: expected a whole number of at least 0 (got "
-                                f"{self.seed!r}). Write seed: 42")
+                                f"{shown(self.seed)}). Write seed: 42")
         if self.sampling is not None and self.sampling not in SAMPLING_NAMES:
-            raise ScenarioError(f"uncertainty.sampling: unknown sampling {self.sampling!r}."
+            raise ScenarioError(f"uncertainty.sampling: unknown sampling {shown(self.sampling)}."
                                 f"{did_you_mean(str(self.sampling), SAMPLING_NAMES)} Use one of: "
                                 f"{', '.join(SAMPLING_NAMES)}")
 
@@ -114,7 +114,7 @@ def _uncertainty(raw: Any) -> Uncertainty | None:
 
 def _interventions(raw: Sequence[Any]) -> tuple[Intervention, ...]:
     if isinstance(raw, (Mapping, str)):
-        raise ScenarioError(f"interventions: expected a list (got {raw!r}). Pass a list of "
+        raise ScenarioError(f"interventions: expected a list (got {shown(raw)}). Pass a list of "
                             "interventions")
     return tuple(item if not isinstance(item, Mapping)
                  else reader.parse_intervention(item, _ARGUMENTS, f"interventions[{i}]")

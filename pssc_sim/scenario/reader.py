@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pssc_sim.errors import ModelError, did_you_mean
+from pssc_sim.errors import ModelError, did_you_mean, shown
 from pssc_sim.ir.model import Model, TimeSpec
 from pssc_sim.parse.model_file import read_yaml
 from pssc_sim.scenario.interventions import Intervention, intervention_from_document
@@ -68,9 +68,10 @@ def number(value: Any, where: str) -> float:
     if isinstance(value, str) and _NUMERAL.match(value.strip()):
         value = float(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ScenarioError(f"{where}: expected a number (got {value!r}). {_NO_CODE}")
+        raise ScenarioError(f"{where}: expected a number (got {shown(value)}). {_NO_CODE}")
     if not math.isfinite(value):
-        raise ScenarioError(f"{where}: expected a finite number (got {value!r}). Write a plain "
+        raise ScenarioError(f"{where}: expected a finite number (got {shown(value)}). Write a "
+                            "plain "
                             "number such as 10 or 2.5e-3")
     return float(value)
 
@@ -78,14 +79,14 @@ def number(value: Any, where: str) -> float:
 def name(value: Any, where: str) -> str:
     """A variable name (letters, digits and underscores), or a :class:`ScenarioError`."""
     if not isinstance(value, str) or not _NAME.match(value):
-        raise ScenarioError(f"{where}: expected a variable name (got {value!r}). {_NO_CODE}")
+        raise ScenarioError(f"{where}: expected a variable name (got {shown(value)}). {_NO_CODE}")
     return value
 
 
 def mapping(value: Any, where: str, example: str) -> Mapping[str, Any]:
     """``value`` if it is a mapping, else a :class:`ScenarioError` with an example."""
     if not isinstance(value, Mapping):
-        raise ScenarioError(f"{where}: expected a mapping (got {value!r}). Write {example}")
+        raise ScenarioError(f"{where}: expected a mapping (got {shown(value)}). Write {example}")
     return value
 
 
@@ -99,7 +100,7 @@ def check_keys(entry: Mapping[str, Any], allowed: Iterable[str], where: Where, p
             later = (f" '{key}' is not supported yet: {' and '.join(NOT_YET)} come in a later "
                      "version." if key in NOT_YET else "")
             place = f"{path}.{key}" if path else str(key)
-            raise ScenarioError(f"{where(place)}: unknown {what} '{key}'.{hint}{later}")
+            raise ScenarioError(f"{where(place)}: unknown {what} {shown(key)}.{hint}{later}")
 
 
 # -- sections -------------------------------------------------------------------------------
@@ -116,7 +117,7 @@ def parse_method(raw: Any, where: Where) -> str:
     """The integration method, one of :data:`~pssc_sim.scenario.schema.METHOD_NAMES`."""
     if raw not in METHOD_NAMES:
         hint = did_you_mean(str(raw), METHOD_NAMES)
-        raise ScenarioError(f"{where('method')}: unknown method {raw!r}.{hint} Use one of: "
+        raise ScenarioError(f"{where('method')}: unknown method {shown(raw)}.{hint} Use one of: "
                             f"{', '.join(METHOD_NAMES)}")
     return str(raw)
 
@@ -131,7 +132,7 @@ def parse_set(raw: Any, where: Where) -> dict[str, float]:
 def parse_interventions(raw: Any, where: Where) -> tuple[Intervention, ...]:
     """The ``interventions`` list."""
     if not isinstance(raw, list):
-        raise ScenarioError(f"{where('interventions')}: expected a list (got {raw!r}). Write "
+        raise ScenarioError(f"{where('interventions')}: expected a list (got {shown(raw)}). Write "
                             "interventions: [{set: p, to: 2, at: 5}]")
     return tuple(parse_intervention(entry, where, f"interventions[{i}]")
                  for i, entry in enumerate(raw))
@@ -145,7 +146,8 @@ def parse_intervention(raw: Any, where: Where, path: str = "intervention") -> In
         first = next(iter(entry), "")
         hint = did_you_mean(str(first), INTERVENTIONS) if not kinds else ""
         raise ScenarioError(f"{where(path)}: an intervention starts with exactly one of "
-                            f"{', '.join(INTERVENTIONS)} (got {dict(entry)!r}).{hint} Write e.g. "
+                            f"{', '.join(INTERVENTIONS)} (got {shown(dict(entry))}).{hint} "
+                            "Write e.g. "
                             "{step: p, by: 1, at: 5}")
     kind = kinds[0]
     keys = INTERVENTIONS[kind]
@@ -169,7 +171,7 @@ def parse_intervention(raw: Any, where: Where, path: str = "intervention") -> In
 def _points(raw: Any, where: str) -> list[tuple[float, float]]:
     if not isinstance(raw, list) or not raw or not all(
             isinstance(p, (list, tuple)) and len(p) == 2 for p in raw):
-        raise ScenarioError(f"{where}: expected a list of [time, value] pairs (got {raw!r}). "
+        raise ScenarioError(f"{where}: expected a list of [time, value] pairs (got {shown(raw)}). "
                             "Write points: [[2020, 1.0], [2025, 2.5]]")
     return [(number(t, where), number(v, where)) for t, v in raw]
 
@@ -186,11 +188,11 @@ def parse_uncertainty(raw: Any, where: Where) -> Uncertainty:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or value < (1 if key == "members" else 0)):
             raise ScenarioError(f"{where(f'uncertainty.{key}')}: expected a whole number of at "
-                                f"least {1 if key == 'members' else 0} (got {value!r}). Write "
+                                f"least {1 if key == 'members' else 0} (got {shown(value)}). Write "
                                 f"{key}: {1000 if key == 'members' else 42}")
     sampling = block.get("sampling")
     if sampling is not None and sampling not in SAMPLING_NAMES:
-        raise ScenarioError(f"{where('uncertainty.sampling')}: unknown sampling {sampling!r}."
+        raise ScenarioError(f"{where('uncertainty.sampling')}: unknown sampling {shown(sampling)}."
                             f"{did_you_mean(str(sampling), SAMPLING_NAMES)} Use one of: "
                             f"{', '.join(SAMPLING_NAMES)}")
     parameters = (_distributions(block["parameters"], where)
@@ -215,7 +217,8 @@ def parse_distribution(raw: Any, where: str) -> Distribution | None:
     entry = mapping(raw, where, "{distribution: uniform, low: 1, high: 2}")
     if "distribution" not in entry:
         raise ScenarioError(f"{where}.distribution: 'distribution' is required (got "
-                            f"{dict(entry)!r}). Write {{distribution: uniform, low: 1, high: 2}}")
+                            f"{shown(dict(entry))}). Write "
+                            f"{{distribution: uniform, low: 1, high: 2}}")
     settings = {key: value for key, value in entry.items() if key != "distribution"}
     for key, value in settings.items():
         if not isinstance(value, list):
@@ -230,14 +233,15 @@ def parse_outputs(raw: Any, where: Where) -> tuple[str, ...]:
     """The ``outputs`` list of variable names."""
     if not isinstance(raw, list):
         raise ScenarioError(f"{where('outputs')}: expected a list of variable names (got "
-                            f"{raw!r}). Write outputs: [prevalence, cost]")
+                            f"{shown(raw)}). Write outputs: [prevalence, cost]")
     return tuple(name(item, where(f"outputs[{i}]")) for i, item in enumerate(raw))
 
 
 def parse_targets(raw: Any, where: Where) -> tuple[Target, ...]:
     """The ``targets`` list (see :mod:`pssc_sim.targets.definition`)."""
     if not isinstance(raw, (list, tuple)):
-        raise ScenarioError(f"{where('targets')}: expected a list (got {raw!r}). Write targets: "
+        raise ScenarioError(f"{where('targets')}: expected a list (got {shown(raw)}). Write "
+                            "targets: "
                             "[{measure: m, kind: level, value: 8, by: 2030}]")
     return tuple(target_from_document(item, where(f"targets[{i}]")) for i, item in enumerate(raw))
 
@@ -267,7 +271,7 @@ def parse_mechanisms(raw: Any, where: Where) -> dict[str, bool]:
         elif isinstance(value, (bool, int)) and value in (0, 1):
             result[key] = bool(value)
         else:
-            raise ScenarioError(f"{path}: expected on or off (got {value!r}). Write "
+            raise ScenarioError(f"{path}: expected on or off (got {shown(value)}). Write "
                                 f"mechanisms: {{{key}: off}}")
     return result
 
@@ -291,7 +295,7 @@ def model_instances(model: Model) -> list[str]:
 
 def _text(raw: Any, where: str) -> str:
     if not isinstance(raw, (str, int, float)) or isinstance(raw, bool):
-        raise ScenarioError(f"{where}: expected text (got {raw!r}). Write it as a string")
+        raise ScenarioError(f"{where}: expected text (got {shown(raw)}). Write it as a string")
     return str(raw)
 
 
@@ -355,7 +359,8 @@ def scenario_chain(path: str | Path) -> list[tuple[Path, Mapping[str, Any]]]:
     """The files of a scenario and those it extends, the root first. Cycles are errors."""
     file = Path(path)
     if not file.is_file():
-        raise ScenarioError(f"{path}: no scenario file there (got {str(path)!r}). Give the path "
+        raise ScenarioError(f"{path}: no scenario file there (got {shown(str(path))}). Give the "
+                            "path "
                             "of a scenario .yaml file")
     chain: list[tuple[Path, Mapping[str, Any]]] = []
     seen: list[Path] = []
@@ -386,7 +391,7 @@ def extended_file(reference: Any, file: Path) -> Path:
         if candidate.is_file():
             return candidate
     names = sorted(p.stem for p in folder.glob("*.y*ml"))
-    raise ScenarioError(f"{file}: extends: no scenario '{text}' in {folder} (got {text!r})."
+    raise ScenarioError(f"{file}: extends: no scenario '{text}' in {folder} (got {shown(text)})."
                         f"{did_you_mean(text, names) or ' Name a scenario file of that folder.'}")
 
 
@@ -404,7 +409,7 @@ def resolve_model(reference: str | Path, folder: Path | None, where: str = "mode
         for base in bases:
             if (base / text).exists():
                 return base / text
-        raise ScenarioError(f"{where}: no model file '{text}' (got {text!r}). Give a path "
+        raise ScenarioError(f"{where}: no model file '{text}' (got {shown(text)}). Give a path "
                             f"relative to {bases[0]}")
     roots = [b / "models" for base in bases for b in (base, *base.resolve().parents)]
     for root in roots:
@@ -413,7 +418,7 @@ def resolve_model(reference: str | Path, folder: Path | None, where: str = "mode
     known = sorted({p.parent.name for r in roots if r.is_dir() for p in r.glob("*/model.yaml")})
     hint = did_you_mean(text, known) or (f" Models found: {', '.join(known)}." if known else
                                          " No models/ folder was found.")
-    raise ScenarioError(f"{where}: unknown model '{text}' (got {text!r}).{hint} Name a folder "
+    raise ScenarioError(f"{where}: unknown model '{text}' (got {shown(text)}).{hint} Name a folder "
                         "under models/ or give a path to a .yaml, .mdl or .xmile file")
 
 
