@@ -162,3 +162,24 @@ def test_conditions_nested_in_a_divisor_are_refused_before_they_blow_up() -> Non
 def test_a_few_nested_guarded_divisions_are_read() -> None:
     expr = parse("XIDZ(1, XIDZ(1, XIDZ(1, a, 1), 1), 1)")
     assert expr.subs(variable_symbol("a"), 2) == sympy.Rational(1, 2)
+
+
+def test_a_vensim_sum_of_5000_terms_imports_and_runs(tmp_path: Path) -> None:
+    pytest.importorskip("pysd")
+    entries = [f"p{i} = {i}\n\t~\t\n\t~\t\n\t|\n" for i in range(1, 5001)]
+    entries.append(
+        "total = " + " + ".join(f"p{i}" for i in range(1, 5001)) + "\n\t~\t\n\t~\t\n\t|\n"
+    )
+    entries += [
+        f"{name} = {value}\n\t~\t\n\t~\t\n\t|\n"
+        for name, value in [
+            ("INITIAL TIME", 0),
+            ("FINAL TIME", 1),
+            ("TIME STEP", 1),
+            ("SAVEPER", 1),
+        ]
+    ]
+    path = tmp_path / "flat.mdl"
+    path.write_text("{UTF-8}\n" + "\n".join(entries), encoding="utf-8")
+    results = ps.simulate(ps.load_model(path))
+    assert list(results["total"]) == [5000 * 5001 / 2] * 2
