@@ -179,7 +179,7 @@ class _FragmentReader:
             options = [k.value for k in InputKind]
             if kind not in options:
                 hint = did_you_mean(str(kind), options) or " Use measure or value."
-                raise self.error(f"{path}.kind", f"unknown kind '{kind}'.{hint}")
+                raise self.error(f"{path}.kind", f"unknown kind {shown(kind)}.{hint}")
             result.append(FragmentInput(str(name), InputKind(kind), str(spec.get("units", "")),
                                         str(spec.get("description", ""))))
         return tuple(result)
@@ -198,7 +198,7 @@ class _FragmentReader:
             for name in entries:
                 if name in reserved:
                     what = "the switch" if name == SWITCH else "an input of the fragment"
-                    raise self.error(f"{section}.{name}", f"the name '{name}' is {what} (got "
+                    raise self.error(f"{section}.{name}", f"the name {shown(name)} is {what} (got "
                                                           f"{shown(name)}). Rename the variable")
 
     def check_units(self, sections: Mapping[str, Mapping[str, Any]],
@@ -239,6 +239,6 @@ class _FragmentReader:
         for name in raw:
             if name not in names:
                 hint = did_you_mean(str(name), names) or " Name a variable of the fragment."
-                raise self.error(f"outputs.{name}", f"'{name}' is not a variable of the "
+                raise self.error(f"outputs.{name}", f"{shown(name)} is not a variable of the "
                                                     f"fragment.{hint}")
         return {str(k): " ".join(str(v or "").split()) for k, v in raw.items()}

@@ -140,7 +140,7 @@ class _Instance:
     def read(cls, host: _Host, name: str, spec: Any) -> _Instance:
         where = f"{host.file}: include.{name}"
         if not _INSTANCE.match(name) or "__" in name or keyword.iskeyword(name):
-            raise ModelError(f"{where}: the instance name '{name}' is not a snake_case name "
+            raise ModelError(f"{where}: the instance name {shown(name)} is not a snake_case name "
                              f"without '__' (got {shown(name)}). Use e.g. time_correction")
         if not isinstance(spec, Mapping):
             raise ModelError(f"{where}: expected a mapping (got {shown(spec)}). Write {name}: "
@@ -149,7 +149,7 @@ class _Instance:
             if key not in INCLUDE_KEYS:
                 hint = did_you_mean(str(key), INCLUDE_KEYS) or (
                     f" Allowed keys: {', '.join(INCLUDE_KEYS)}.")
-                raise ModelError(f"{where}.{key}: unknown key '{key}'.{hint}")
+                raise ModelError(f"{where}.{key}: unknown key {shown(key)}.{hint}")
         fragment = load_fragment(_fragment_file(host, spec.get("mechanism"), f"{where}.mechanism"))
         bindings = _bindings(host, fragment, spec.get("inputs"), where)
         overrides = _overrides(fragment, spec.get("parameters"), where)
@@ -245,13 +245,13 @@ def _fragment_file(host: _Host, reference: Any, where: str) -> Path:
     if reference.endswith((".yaml", ".yml")) or "/" in reference or "\\" in reference:
         path = host.folder / reference
         if not path.is_file():
-            raise ModelError(f"{where}: no fragment file '{reference}' next to the model (got "
+            raise ModelError(f"{where}: no fragment file {shown(reference)} next to the model (got "
                              f"{shown(str(path))}). Give a path relative to the model file")
         return path
     known = library_mechanisms()
     if reference not in known:
         hint = did_you_mean(reference, known) or f" Mechanisms: {', '.join(known)}."
-        raise ModelError(f"{where}: unknown mechanism '{reference}'.{hint} Name a library "
+        raise ModelError(f"{where}: unknown mechanism {shown(reference)}.{hint} Name a library "
                          "mechanism (pssc mechanisms) or a path to a fragment .yaml file")
     return LIBRARY / f"{reference}.yaml"
 
@@ -266,7 +266,7 @@ def _bindings(host: _Host, fragment: Fragment, raw: Any, where: str) -> dict[str
         if key not in expected:
             hint = did_you_mean(str(key), expected) or (
                 f" Inputs of {fragment.name}: {', '.join(expected) or 'none'}.")
-            raise ModelError(f"{where}.inputs.{key}: unknown input '{key}' of "
+            raise ModelError(f"{where}.inputs.{key}: unknown input {shown(key)} of "
                              f"{fragment.name}.{hint}")
     for item in fragment.inputs:
         if item.name not in raw or raw[item.name] is None:
@@ -288,7 +288,7 @@ def _check_measure(host: _Host, value: Any, where: str) -> None:
         return
     hint = did_you_mean(str(value), measures) or (
         f" Measures: {', '.join(measures)}." if measures else " Declare it under measures.")
-    raise ModelError(f"{where}: '{value}' is not a measure of the model (got "
+    raise ModelError(f"{where}: {shown(value)} is not a measure of the model (got "
                      f"{shown(value)}).{hint} "
                      "An input of kind 'measure' takes a measure's name")
 
@@ -307,7 +307,7 @@ def _overrides(fragment: Fragment, raw: Any, where: str) -> dict[str, dict[str, 
         if key not in names:
             hint = did_you_mean(str(key), names) or (
                 f" Parameters of {fragment.name}: {', '.join(names)}.")
-            raise ModelError(f"{path}: unknown parameter '{key}' of {fragment.name}.{hint}")
+            raise ModelError(f"{path}: unknown parameter {shown(key)} of {fragment.name}.{hint}")
         fields = dict(value) if isinstance(value, Mapping) else {"value": value}
         for field in fields:
             if field not in OVERRIDE_KEYS:

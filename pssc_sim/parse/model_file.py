@@ -272,7 +272,8 @@ class _Reader:
               or keyword.iskeyword(name)):
             problem = "is reserved (a builtin or a Python keyword)"
         if problem:
-            raise self.error(entry.path, f"the name '{name}' {problem} (got {shown(name)}). Use a "
+            raise self.error(entry.path, f"the name {shown(name)} {problem} (got "
+                                         f"{shown(name)}). Use a "
                                          "snake_case name of letters, digits and single "
                                          "underscores")
 
@@ -383,7 +384,7 @@ class _Reader:
         options = [e.value for e in Extrapolation]
         if kind not in options:
             hint = did_you_mean(str(kind), options) or " Use flat, linear or discrete."
-            raise self.error(f"{path}.extrapolation", f"unknown extrapolation '{kind}'.{hint}")
+            raise self.error(f"{path}.extrapolation", f"unknown extrapolation {shown(kind)}.{hint}")
         try:
             return Lookup(entry.name, tuple(xs), tuple(ys), Extrapolation(kind), self.meta(entry))
         except ModelError as exc:
@@ -440,7 +441,7 @@ class _Reader:
         options = [member.value for member in kind]
         if value not in options:
             hint = did_you_mean(str(value), options) or f" Use one of: {', '.join(options)}."
-            raise self.error(f"{entry.path}.{key}", f"unknown {key} '{value}'.{hint}")
+            raise self.error(f"{entry.path}.{key}", f"unknown {key} {shown(value)}.{hint}")
         return kind(value)
 
     def time(self) -> TimeSpec:

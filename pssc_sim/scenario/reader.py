@@ -97,7 +97,7 @@ def check_keys(entry: Mapping[str, Any], allowed: Iterable[str], where: Where, p
     for key in entry:
         if key not in allowed:
             hint = did_you_mean(str(key), allowed) or f" Allowed: {', '.join(allowed)}."
-            later = (f" '{key}' is not supported yet: {' and '.join(NOT_YET)} come in a later "
+            later = (f" {shown(key)} is not supported yet: {' and '.join(NOT_YET)} come in a later "
                      "version." if key in NOT_YET else "")
             place = f"{path}.{key}" if path else str(key)
             raise ScenarioError(f"{where(place)}: unknown {what} {shown(key)}.{hint}{later}")
@@ -391,7 +391,8 @@ def extended_file(reference: Any, file: Path) -> Path:
         if candidate.is_file():
             return candidate
     names = sorted(p.stem for p in folder.glob("*.y*ml"))
-    raise ScenarioError(f"{file}: extends: no scenario '{text}' in {folder} (got {shown(text)})."
+    raise ScenarioError(f"{file}: extends: no scenario {shown(text)} in {folder} (got "
+                        f"{shown(text)})."
                         f"{did_you_mean(text, names) or ' Name a scenario file of that folder.'}")
 
 
@@ -409,7 +410,8 @@ def resolve_model(reference: str | Path, folder: Path | None, where: str = "mode
         for base in bases:
             if (base / text).exists():
                 return base / text
-        raise ScenarioError(f"{where}: no model file '{text}' (got {shown(text)}). Give a path "
+        raise ScenarioError(f"{where}: no model file {shown(text)} (got {shown(text)}). Give a "
+                            "path "
                             f"relative to {bases[0]}")
     roots = [b / "models" for base in bases for b in (base, *base.resolve().parents)]
     for root in roots:
@@ -418,7 +420,8 @@ def resolve_model(reference: str | Path, folder: Path | None, where: str = "mode
     known = sorted({p.parent.name for r in roots if r.is_dir() for p in r.glob("*/model.yaml")})
     hint = did_you_mean(text, known) or (f" Models found: {', '.join(known)}." if known else
                                          " No models/ folder was found.")
-    raise ScenarioError(f"{where}: unknown model '{text}' (got {shown(text)}).{hint} Name a folder "
+    raise ScenarioError(f"{where}: unknown model {shown(text)} (got {shown(text)}).{hint} Name "
+                        "a folder "
                         "under models/ or give a path to a .yaml, .mdl or .xmile file")
 
 
@@ -466,7 +469,7 @@ def check_scenario_names(scenario: Scenario, model: Model) -> None:
                 f" Instances: {', '.join(instances)}." if instances else
                 " The model includes no mechanisms.")
             raise ScenarioError(f"{where(f'mechanisms.{key}')}: unknown mechanism instance "
-                                f"'{key}' in {model.source or model.name}.{hint} Name an "
+                                f"{shown(key)} in {model.source or model.name}.{hint} Name an "
                                 "instance under the model's include:")
     used = [(f"set.{key}", key) for key in scenario.set]
     used += [(f"interventions[{i}]", item.parameter)
@@ -476,7 +479,7 @@ def check_scenario_names(scenario: Scenario, model: Model) -> None:
     for path, key in used:
         if model.parameter_rows(key) is None:
             kind = f"a {_kind(model, key)}, not a parameter" if key in model else "unknown"
-            raise ScenarioError(f"{where(path)}: '{key}' is {kind} in "
+            raise ScenarioError(f"{where(path)}: {shown(key)} is {kind} in "
                                 f"{model.source or model.name}.{did_you_mean(key, parameters)}"
                                 " Name a parameter of the model")
     check_targets(scenario.targets, model, scenario_time(scenario, model), where(""))
@@ -486,7 +489,7 @@ def check_scenario_names(scenario: Scenario, model: Model) -> None:
         if "__" not in item.name and item.name not in lookups}
     for i, key in enumerate(scenario.outputs or ()):
         if key not in variables:
-            raise ScenarioError(f"{where(f'outputs[{i}]')}: unknown variable '{key}' in "
+            raise ScenarioError(f"{where(f'outputs[{i}]')}: unknown variable {shown(key)} in "
                                 f"{model.source or model.name}.{did_you_mean(key, variables)}"
                                 " Name a stock, flow, auxiliary or parameter")
 

@@ -108,7 +108,8 @@ def severity(raw: Any, where: str) -> float:
     """A severity word or a number >= 0, as the weight of target pressure."""
     if isinstance(raw, str):
         if raw not in SEVERITIES:
-            raise ScenarioError(f"{where}: unknown severity '{raw}'.{did_you_mean(raw, SEVERITIES)}"
+            raise ScenarioError(f"{where}: unknown severity "
+                                f"{shown(raw)}.{did_you_mean(raw, SEVERITIES)}"
                                 " Use low, medium, high or a number >= 0")
         return SEVERITIES[raw]
     value = _number(raw, where)
@@ -128,7 +129,7 @@ def target_from_document(raw: Any, where: str) -> Target:
     for key in raw:
         if key not in TARGET_KEYS:
             hint = did_you_mean(str(key), TARGET_KEYS) or f" Allowed: {', '.join(TARGET_KEYS)}."
-            raise ScenarioError(f"{where}.{key}: unknown key '{key}'.{hint}")
+            raise ScenarioError(f"{where}.{key}: unknown key {shown(key)}.{hint}")
     for key in ("measure", "value", "by"):
         if raw.get(key) is None:
             raise ScenarioError(f"{where}.{key}: '{key}' is required (got nothing). A target "
