@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import reprlib
 from collections.abc import Iterable
+from pathlib import Path
 
 #: Most characters of a value that a message shows (:func:`shown`).
 SHOWN_LIMIT = 200
@@ -94,6 +95,27 @@ def clipped(text: str, limit: int = SHOWN_LIMIT) -> str:
     """
     text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[: limit * 2])
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+class OutputError(PsscSimError, OSError):
+    """A result file could not be written: the disk is full, the folder read-only ... (exit 2).
+
+    The message names the final file, never a temporary one.
+    """
+
+    def __init__(self, path: Path, what: str, got: str, fix: str, code: int = 0) -> None:
+        super().__init__(f"{path}: {what} (got {got}). {fix}")
+        self.path, self.what, self.got, self.fix, self.code = path, what, got, fix, code
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.what} (got {self.got}). {self.fix}"
+
+    def __reduce__(self) -> tuple[type[OutputError], tuple[Path, str, str, str, int]]:
+        return OutputError, (self.path, self.what, self.got, self.fix, self.code)
+
+    def moved_to(self, path: Path) -> OutputError:
+        """The same error about ``path`` (the final name of a file written in a staging folder)."""
+        return OutputError(path, self.what, self.got, self.fix, self.code)
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:

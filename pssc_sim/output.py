@@ -2,56 +2,41 @@
 
 A file is first written to a temporary name in its own folder and then moved over the final name
 with :func:`os.replace`, so a reader never sees a half-written file and an interrupted run leaves
-the previous file in place.
+the previous file in place (:mod:`pssc_sim.atomic`). Commands that write several files stage
+them with :func:`~pssc_sim.atomic.file_set` and move them in together.
 """
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from pssc_sim.atomic import atomic_path, file_set
 from pssc_sim.errors import ParameterError
-from pssc_sim.results import Results
+from pssc_sim.results import Results, member_quantiles
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+__all__ = ["COMPARISON_FILES", "ENSEMBLE_QUANTILES", "LONG_QUANTILES", "RUN_FILES", "atomic_path",
+           "ensemble_table", "file_set", "quantile_label", "results_table", "write_csv",
+           "write_figure", "write_netcdf", "write_table", "write_text"]
+
+#: Every file ``pssc run --out DIR`` may write (a model run, a scenario, an ensemble): a run
+#: replaces those it writes and removes the others, so DIR never mixes two runs.
+RUN_FILES: tuple[str, ...] = ("results.csv", "stocks.png", "results.png", "parameters.csv",
+                              "ensemble.nc")
+#: Every file ``pssc compare --out DIR`` writes.
+COMPARISON_FILES: tuple[str, ...] = ("comparison.csv", "comparison.png")
 
 #: Quantiles written next to the median for an ensemble.
 ENSEMBLE_QUANTILES: tuple[float, ...] = (0.05, 0.25, 0.75, 0.95)
 #: Quantiles of the long ensemble table (``p5, p25, p50, p75, p95``), followed by the mean.
 LONG_QUANTILES: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
-
-
-@contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success move it over ``path``.
-
-    The temporary file is removed if the body raises, and ``path`` is left untouched.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> target = pathlib.Path(tempfile.mkdtemp()) / "note.txt"
-    >>> with atomic_path(target) as tmp:
-    ...     _ = tmp.write_text("done")
-    >>> target.read_text(), sorted(p.name for p in target.parent.iterdir())
-    ('done', ['note.txt'])
-    """
-    final = Path(path)
-    # A unique hidden name in the same folder: os.replace is atomic only within a file system.
-    temporary = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        yield temporary
-        os.replace(temporary, final)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def results_table(results: Results,
@@ -71,7 +56,7 @@ def results_table(results: Results,
     table = results.to_frame()
     if results.is_ensemble:
         levels = np.asarray(quantiles, dtype=float)
-        spread = np.quantile(results.values, levels, axis=2)  # (n_q, n_times, n_vars)
+        spread = member_quantiles(results.values, levels)  # (n_q, n_times, n_vars)
         for j, name in enumerate(results.names):
             for i, level in enumerate(levels):
                 table[f"{name}.p{round(level * 100):02d}"] = spread[i, :, j]
@@ -108,7 +93,7 @@ def ensemble_table(results: Results,
         raise ParameterError(f"quantiles: must lie in [0, 1] (got {list(quantiles)}). "
                              "Use e.g. [0.05, 0.5, 0.95]")
     n_times, n_vars = len(results.times), len(results.names)
-    spread = np.quantile(results.values, levels, axis=2)  # (n_q, n_times, n_vars)
+    spread = member_quantiles(results.values, levels)  # (n_q, n_times, n_vars)
     table = pd.DataFrame({"time": np.repeat(results.times, n_vars),
                           "variable": np.tile(np.asarray(results.names, dtype=object), n_times)})
     for i, level in enumerate(levels):
@@ -135,11 +120,12 @@ def write_text(text: str, path: str | Path) -> Path:
 
 def write_netcdf(results: Results, path: str | Path,
                  attributes: Mapping[str, str | int | float] | None = None) -> Path:
-    """Write every member of ``results`` to a netCDF file through xarray; return the path.
+    """Write every member of ``results`` to a netCDF file; return the path.
 
     Each variable is an array over ``(time, member)``; ``parameter_value`` holds the parameters
-    of every member over ``(parameter, member)``. Needs xarray (``pssc_sim[ensemble]``); it
-    writes netCDF-4 when netCDF4 or h5netcdf is installed and netCDF-3 through scipy otherwise.
+    of every member over ``(parameter, member)``. The file is netCDF classic (64-bit offset),
+    streamed to disk a slice of members at a time by :mod:`pssc_sim.netcdf`, so writing never
+    copies the ensemble; xarray or any netCDF reader opens it.
 
     Examples
     --------
@@ -151,22 +137,12 @@ def write_netcdf(results: Results, path: str | Path,
     ...     data["x"].sel(member=1).values.tolist()
     [3.0, 4.0]
     """
-    try:
-        import xarray as xr
-    except ImportError:
-        raise ParameterError("--save-ensemble: writing netCDF needs xarray (got it not "
-                             "installed). Install pssc_sim[ensemble]") from None
-    members = np.arange(results.n_members)
-    data = {name: (("time", "member"), results.values[:, j, :])
-            for j, name in enumerate(results.names)}
-    data["parameter_value"] = (("parameter", "member"), results.parameters)
-    dataset = xr.Dataset(data, coords={"time": results.times, "member": members,
-                                       "parameter": list(results.parameter_names)},
-                         attrs={"model": results.model_name, "method": results.method,
-                                **(attributes or {})})
+    from pssc_sim.netcdf import write_ensemble
+
     final = Path(path)
     with atomic_path(final) as temporary:
-        dataset.to_netcdf(temporary)
+        write_ensemble(results, temporary, {"model": results.model_name,
+                                            "method": results.method, **(attributes or {})})
     return final
 
 

@@ -82,7 +82,7 @@ class Results:
 
         For an ensemble, the median of each variable across members.
         """
-        data = self.values[:, :, 0] if not self.is_ensemble else np.median(self.values, axis=2)
+        data = self.values[:, :, 0] if not self.is_ensemble else member_medians(self.values)
         return pd.DataFrame(data, index=pd.Index(self.times, name="time"), columns=list(self.names))
 
     def quantiles(self, q: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95)) -> pd.DataFrame:
@@ -91,7 +91,7 @@ class Results:
         if levels.ndim != 1 or not ((levels >= 0) & (levels <= 1)).all():
             raise ParameterError(f"q: quantiles must lie in [0, 1] (got {list(q)}). "
                                  "Use e.g. [0.05, 0.5, 0.95]")
-        data = np.quantile(self.values, levels, axis=2)  # (n_q, n_times, n_vars)
+        data = member_quantiles(self.values, levels)  # (n_q, n_times, n_vars)
         columns = pd.MultiIndex.from_product([self.names, levels], names=["variable", "quantile"])
         table = data.transpose(1, 2, 0).reshape(len(self.times), -1)
         return pd.DataFrame(table, index=pd.Index(self.times, name="time"), columns=columns)
@@ -100,3 +100,30 @@ class Results:
         kind = f"{self.n_members} members" if self.is_ensemble else "single run"
         return (f"<Results {self.model_name!r}: {len(self.names)} variables, {len(self.times)} "
                 f"times {self.times[0]:g}..{self.times[-1]:g}, {kind}, method={self.method}>")
+
+
+def member_quantiles(values: np.ndarray, levels: np.ndarray | Sequence[float]) -> np.ndarray:
+    """``np.quantile(values, levels, axis=2)``, computed one variable at a time.
+
+    The quantiles of ``(n_times, n_variables, n_members)`` values are the same, but numpy sorts a
+    copy of what it is given: one variable's copy instead of the whole ensemble's.
+
+    >>> values = np.arange(24.0).reshape(2, 3, 4)
+    >>> np.array_equal(member_quantiles(values, [0.1, 0.5]),
+    ...                np.quantile(values, [0.1, 0.5], axis=2))
+    True
+    """
+    levels = np.asarray(levels, dtype=float)
+    out = np.empty((*levels.shape, values.shape[0], values.shape[1]))
+    for j in range(values.shape[1]):
+        out[..., j] = np.quantile(values[:, j, :], levels, axis=1)
+    return out
+
+
+def member_medians(values: np.ndarray) -> np.ndarray:
+    """``np.median(values, axis=2)``, computed one variable at a time (see
+    :func:`member_quantiles`)."""
+    out = np.empty(values.shape[:2])
+    for j in range(values.shape[1]):
+        out[:, j] = np.median(values[:, j, :], axis=1)
+    return out

@@ -9,9 +9,9 @@ import pytest
 import scipy.linalg
 
 import pssc_sim as ps
+from pssc_sim.compile.breakpoints import MAX_BREAKPOINTS, breakpoint_plan
 from pssc_sim.compile.jacobian import derivative, jacobian_kernel
 from pssc_sim.integrate.adaptive import block_pattern
-from pssc_sim.integrate.breakpoints import MAX_BREAKPOINTS, breakpoint_plan
 from pssc_sim.integrate.grid import Grid
 from pssc_sim.integrate.methods import METHODS
 
@@ -113,7 +113,7 @@ def test_step_is_a_breakpoint_and_the_solution_is_exact(tmp_path: Path, method: 
 
 def test_step_switching_time_is_the_actual_one(tmp_path: Path) -> None:
     model = ps.load_model(write(tmp_path, STEP_MODEL))
-    times = breakpoint_plan(model).times(Grid(0.0, 10.0, 0.25, 0.25), np.zeros((0, 1)))
+    times = breakpoint_plan(model).times(Grid(0.0, 10.0, 0.25, 0.25).clock, np.zeros((0, 1)))
     assert times.tolist() == [4.875]
 
 
@@ -146,7 +146,7 @@ flows:
 """
     model = ps.load_model(write(tmp_path, text))
     grid = Grid(0.0, 12.0, 0.5, 0.5)
-    times = breakpoint_plan(model).times(grid, np.array([[4.0, 10.0]]))
+    times = breakpoint_plan(model).times(grid.clock, np.array([[4.0, 10.0]]))
     for expected in (1 - 1e-6, 1.5 - 1e-6, 4 - 1e-6, 4.5 - 1e-6, 2.0, 5.0, 8 + 1e-6):
         assert np.min(np.abs(times - expected)) < 1e-9
     res = ps.simulate(model, method="rk45")
@@ -161,7 +161,7 @@ stocks: {x: 0}
 flows: {f: {to: x, rate: 'PULSE_TRAIN(0, 0.01, 0.02, 1000)'}}
 """
     model = ps.load_model(write(tmp_path, text))
-    times = breakpoint_plan(model).times(Grid(0.0, 1000.0, 0.01, 1.0), np.zeros((0, 1)))
+    times = breakpoint_plan(model).times(Grid(0.0, 1000.0, 0.01, 1.0).clock, np.zeros((0, 1)))
     assert times.size == MAX_BREAKPOINTS
     assert np.all(np.diff(times) > 0)
 

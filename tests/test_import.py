@@ -131,7 +131,7 @@ def test_time_varying_control_is_reported(tmp_path: Path) -> None:
 
 
 def test_unreadable_file_is_a_model_error(tmp_path: Path) -> None:
-    with pytest.raises(ps.ModelError, match=r"the translator cannot read the model"):
+    with pytest.raises(ps.ModelError, match=r"the Vensim file could not be read"):
         ps.load_model(write(tmp_path, "broken.mdl", "x = (1 + ~~|\n" + CONTROL))
 
 

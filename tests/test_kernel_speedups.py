@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import pssc_sim as ps
-from pssc_sim.compile.codegen import _scratch_rows
 from pssc_sim.compile.compiler import compile_model
 from pssc_sim.compile.printer import number_definitions, number_name
+from pssc_sim.compile.rows import scratch_rows
 from pssc_sim.errors import SimulationError
 from pssc_sim.integrate.fixed import CHECK_SIZE, FixedStepPlan, initial_state
 from pssc_sim.integrate.grid import Grid
@@ -120,12 +120,12 @@ def test_the_first_non_finite_row_is_reported(tmp_path: Path, members: int) -> N
 def test_scratch_rows_are_reused_only_once_free() -> None:
     lines = ["v_a = s_v_a", "np.multiply(x, y, v_a)", "out[0] = v_a",
              "v_c = s_v_c", "np.add(x, x, v_c)"]
-    rewritten, count = _scratch_rows(lines)
+    rewritten, count = scratch_rows(lines)
     assert (rewritten[0], rewritten[3], count) == ("v_a = s_0", "v_c = s_0", 1)
     # v_a is still read where v_c is computed: they need two rows
     lines[2:3] = []
     lines.append("np.add(v_a, v_c, dy_0)")
-    rewritten, count = _scratch_rows(lines)
+    rewritten, count = scratch_rows(lines)
     assert (rewritten[0], rewritten[2], count) == ("v_a = s_0", "v_c = s_1", 2)
 
 
@@ -134,5 +134,5 @@ def test_a_local_that_may_hold_a_scratch_row_keeps_it_busy() -> None:
     lines = ["v_a = s_v_a", "np.multiply(x, y, v_a)",
              "v_b = (v_a if (t > _f_3ff0000000000000) else v_z)",
              "v_c = s_v_c", "np.add(v_z, v_z, v_c)", "out[0] = v_b"]
-    rewritten, count = _scratch_rows(lines)
+    rewritten, count = scratch_rows(lines)
     assert (rewritten[3], count) == ("v_c = s_1", 2)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from pssc_sim.analysis.units import Units, UnitsMismatch, UnitsOf, show
+from pssc_sim.analysis.units import UNIT_HINT, Units, UnitsMismatch, UnitsOf, UnitsUnreadable, show
 from pssc_sim.errors import PsscSimError
 from pssc_sim.ir.functions import LookupFunction, variable_symbol
 from pssc_sim.ir.model import Auxiliary, Flow, Model, Parameter, Stock
@@ -92,16 +92,29 @@ def _where(model: Model, path: str) -> str:
 
 def _units(model: Model) -> Iterator[Finding]:
     units = Units.create()
-    time = units.parse(model.time.units) if model.time.units else None
+    unreadable: list[Finding] = []
+
+    def parse(text: str, path: str) -> Any | None:
+        try:
+            return units.parse(text)
+        except UnitsUnreadable as error:
+            unreadable.append(Finding(Kind.UNITS, _where(model, path),
+                                      f"the units cannot be read: {error.reason}. {UNIT_HINT}"))
+            return None
+
+    time = parse(model.time.units, "time.units") if model.time.units else None
     declared: dict[str, Any] = {}
-    items: list[Parameter | Stock | Flow | Auxiliary] = [
-        *model.parameters, *model.stocks, *model.flows, *model.auxiliaries]
-    for item in items:
+    items: list[tuple[str, Parameter | Stock | Flow | Auxiliary]] = [
+        *(("parameters", p) for p in model.parameters), *(("stocks", s) for s in model.stocks),
+        *(("flows", f) for f in model.flows), *(("auxiliaries", a) for a in model.auxiliaries)]
+    for section, item in items:
         if item.meta.units:
-            parsed = units.parse(item.meta.units)
+            parsed = parse(item.meta.units, f"{section}.{item.name}.units")
             if parsed is not None:
                 declared[item.name] = parsed
-    lookups = {lk.name: units.parse(lk.meta.units) for lk in model.lookups if lk.meta.units}
+    lookups = {lk.name: parse(lk.meta.units, f"lookups.{lk.name}.units")
+               for lk in model.lookups if lk.meta.units}
+    yield from unreadable
     infer = UnitsOf(units, declared, time, lookups)
     _infer_hidden(model, infer, declared)
     for stock in model.stocks:

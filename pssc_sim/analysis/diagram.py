@@ -17,6 +17,7 @@ import numpy as np
 
 from pssc_sim.analysis.causal import CausalGraph, NodeKind, Polarity
 from pssc_sim.analysis.loops import Loop, find_loops
+from pssc_sim.atomic import atomic_path, write_error
 from pssc_sim.errors import ParameterError, did_you_mean
 
 _FONT_SIZE = 9.0
@@ -142,7 +143,7 @@ def draw_cld(graph: CausalGraph, *, loops: Sequence[Loop] | None = None,
         mark = _mark_position(positions[link.cause], positions[link.effect])
         ax.text(*mark, _POLARITY_TEXT[link.polarity], color=colour, fontsize=_FONT_SIZE + 3,
                 fontweight="bold", ha="center", va="center", zorder=4)
-    chosen = loops if loops is not None else find_loops(graph, max_length=12)
+    chosen = loops if loops is not None else find_loops(graph, max_length=12, max_loops=1_000)
     for loop, centre in _loop_label_places(chosen, positions):
         ax.text(*centre, f"\u21bb {loop.name}", fontsize=_FONT_SIZE + 1, ha="center",
                 va="center", color="#333333", style="italic", zorder=1)
@@ -194,9 +195,12 @@ def save_cld(graph: CausalGraph, path: str | Path, *, loops: Iterable[Loop] | No
                              f"{str(target)!r}). Use a .svg, .png or .pdf file name")
     ax = draw_cld(graph, loops=list(loops) if loops is not None else None)
     figure = ax.figure
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
-    figure.savefig(partial, format=target.suffix[1:], bbox_inches="tight", dpi=150)
-    plt.close(figure)
-    partial.replace(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(target) as partial:
+            figure.savefig(partial, format=target.suffix[1:], bbox_inches="tight", dpi=150)
+    except OSError as error:
+        raise write_error(target, error) from None
+    finally:
+        plt.close(figure)
     return target

@@ -24,8 +24,10 @@ import networkx as nx
 import numpy as np
 import sympy
 
-from pssc_sim.compile.compiler import kernel_namespace
+from pssc_sim.analysis.loops import shortest_cycles
+from pssc_sim.compile.execute import execute
 from pssc_sim.compile.printer import Dialect, Printer
+from pssc_sim.compile.runtime import kernel_namespace
 from pssc_sim.errors import ParameterError
 from pssc_sim.ir.functions import CLOCK_SYMBOLS, FINAL_TIME, INITIAL_TIME, TIME, TIME_STEP
 from pssc_sim.ir.model import Auxiliary, Flow, Model, Stock
@@ -60,18 +62,26 @@ class Dominance:
     times: np.ndarray  # end time of each interval
     loops: tuple[LoopScore, ...]
     phases: tuple[Phase, ...]
+    #: ``listing the N shortest of at least M loops`` when the loop cap left loops out, else "".
+    note: str = ""
 
 
 def _evaluator(expr: sympy.Expr, model: Model) -> Evaluator:
     """A numpy function of a mapping name -> values, generated from the IR expression."""
-    clock = {TIME: "values['TIME']", TIME_STEP: "values['TIME_STEP']",
-             INITIAL_TIME: "values['INITIAL_TIME']", FINAL_TIME: "values['FINAL_TIME']"}
-    names = {s: f"values[{s.name!r}]" for s in expr.free_symbols if s not in CLOCK_SYMBOLS}
-    printer = Printer(Dialect.NUMPY, {**clock, **names})
-    source = f"def evaluate(values):\n    return {printer(expr)}\n"
-    space = kernel_namespace(model.lookups)
-    exec(compile(source, "<pssc_sim link score>", "exec"), space)
-    return space["evaluate"]  # type: ignore[no-any-return]
+    # the generated function takes the values by position: generated code holds no strings
+    clock = {TIME: "TIME", TIME_STEP: "TIME_STEP", INITIAL_TIME: "INITIAL_TIME",
+             FINAL_TIME: "FINAL_TIME"}
+    symbols = sorted(expr.free_symbols, key=lambda s: s.name)
+    keys = [clock.get(s, s.name) for s in symbols]
+    printer = Printer(Dialect.NUMPY, {s: f"a_{i}" for i, s in enumerate(symbols)})
+    arguments = ", ".join(f"a_{i}" for i in range(len(symbols)))
+    source = f"def evaluate({arguments}):\n    return {printer(expr)}\n"
+    function = execute(source, kernel_namespace(model.lookups), "link score")["evaluate"]
+
+    def evaluate(values: Mapping[str, np.ndarray]) -> np.ndarray:
+        return function(*(values[key] for key in keys))  # type: ignore[no-any-return]
+
+    return evaluate
 
 
 def _series(model: Model, results: Results) -> dict[str, np.ndarray]:
@@ -135,6 +145,9 @@ def loop_dominance(model: Model, results: Results, *, max_length: int | None = N
                    max_loops: int = 2_000) -> Dominance:
     """Relative loop scores of a single run and the phases where each loop dominates.
 
+    The ``max_loops`` shortest loops are scored; ``note`` of the result says when others were
+    left out.
+
     ``results`` must record every variable of the lowered model (see :func:`dominance_outputs`).
     """
     if results.is_ensemble:
@@ -145,20 +158,18 @@ def loop_dominance(model: Model, results: Results, *, max_length: int | None = N
     items: list[Stock | Flow | Auxiliary] = [*model.stocks, *model.flows, *model.auxiliaries]
     hidden = {item.name for item in items if item.origin is not None}
     loops = []
-    for k, cycle in enumerate(nx.simple_cycles(graph, length_bound=max_length)):
-        if k >= max_loops:
-            break
-        first = cycle.index(min(cycle))
-        cycle = cycle[first:] + cycle[:first]
+    search = shortest_cycles(graph, max_length=max_length, max_loops=max_loops)
+    for cycle in search.cycles:
         product = np.ones(len(results.times) - 1)
         for cause, effect in zip(cycle, cycle[1:] + cycle[:1], strict=True):
             product = product * scores[(cause, effect)]
         visible = tuple(n for n in cycle if n not in hidden) or (cycle[0],)
         loops.append((visible, product))
-    return _relative(results, loops)
+    return _relative(results, loops, search.note())
 
 
-def _relative(results: Results, loops: list[tuple[tuple[str, ...], np.ndarray]]) -> Dominance:
+def _relative(results: Results, loops: list[tuple[tuple[str, ...], np.ndarray]],
+              note: str = "") -> Dominance:
     total = np.sum([np.abs(score) for _, score in loops], axis=0) if loops else np.zeros(0)
     named: list[LoopScore] = []
     counts = {"R": 0, "B": 0, "?": 0}
@@ -169,7 +180,7 @@ def _relative(results: Results, loops: list[tuple[tuple[str, ...], np.ndarray]])
         letter = "R" if signs == {1.0} else "B" if signs == {-1.0} else "?"
         counts[letter] += 1
         named.append(LoopScore(f"{letter}{counts[letter]}", letter, variables, relative))
-    return Dominance(results.times[1:], tuple(named), _phases(results.times, named))
+    return Dominance(results.times[1:], tuple(named), _phases(results.times, named), note)
 
 
 def _phases(times: np.ndarray, loops: list[LoopScore]) -> tuple[Phase, ...]:

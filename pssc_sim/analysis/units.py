@@ -29,6 +29,45 @@ _UNCHANGED = (sympy.Abs, sympy.floor, sympy.ceiling, INTEGER)
 _DIMENSIONLESS_FUNCTIONS = (sympy.exp, sympy.log, sympy.sin, sympy.cos, sympy.tan, sympy.atan)
 
 
+#: The text of a unit: names that start with a letter, numbers, and ``* / ^ ** ( ) -`` between
+#: them. Nothing else reaches pint, whose registry treats names starting with ``_`` (and
+#: ``__class__``-like names) as Python attributes.
+_UNIT_TEXT = re.compile(r"(?:[^\W\d_]\w*|\d+(?:\.\d+)?|\*\*|[*/^()\s-])+")
+#: The longest unit text read; a declared unit is a few words.
+MAX_UNIT_CHARS = 200
+#: How to write a unit, for the messages that refuse one.
+UNIT_HINT = ("Write names that start with a letter, joined by *, / and ^ with number powers, "
+             "e.g. people/year")
+
+
+class UnitsUnreadable(Exception):  # noqa: N818 - an internal signal, caught by the checker
+    """A declared unit is not text pssc_sim reads as a unit; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def unit_text_problem(text: str) -> str | None:
+    """Why ``text`` is not unit text that pssc_sim passes to pint, or ``None`` when it is.
+
+    >>> unit_text_problem("people/year") is None
+    True
+    >>> unit_text_problem("__class__")
+    "a unit name must start with a letter and hold no '__' (got '__class__')"
+    """
+    if len(text) > MAX_UNIT_CHARS:
+        return f"a unit is at most {MAX_UNIT_CHARS} characters (got {len(text)})"
+    if not _UNIT_TEXT.fullmatch(text):
+        bad = next((c for c in text if not _UNIT_TEXT.fullmatch(c) and c != "_"), None)
+        if bad is None:
+            return f"a unit name must start with a letter and hold no '__' (got {text!r})"
+        return f"a unit cannot hold {bad!r} (got {text!r})"
+    if any("__" in token for token in _TOKEN.findall(text)):
+        return f"a unit name must start with a letter and hold no '__' (got {text!r})"
+    return None
+
+
 class UnitsMismatch(Exception):  # noqa: N818 - an internal signal, caught by the checker
     """Two quantities that must agree do not; ``units`` are the two unit strings."""
 
@@ -52,22 +91,31 @@ class Units:
     def create(cls) -> Units:
         return cls(pint.UnitRegistry())
 
-    def parse(self, text: str) -> Any | None:
-        """The pint unit of ``text``; ``None`` when ``text`` is empty or unreadable."""
+    def parse(self, text: str) -> Any:
+        """The pint unit of ``text``.
+
+        Raises :class:`UnitsUnreadable` when ``text`` is not unit text (see
+        :func:`unit_text_problem`) or pint cannot read it.
+        """
         cleaned = text.strip()
         if cleaned.lower() in _DIMENSIONLESS:
             return self.registry.dimensionless
+        problem = unit_text_problem(cleaned)
+        if problem is not None:
+            raise UnitsUnreadable(problem)
         for name, delta in _TEMPERATURES.items():
             cleaned = re.sub(rf"\b{name}\b", delta, cleaned)
-        for token in set(_TOKEN.findall(cleaned)):
-            if token.lower() in _DIMENSIONLESS:
-                cleaned = re.sub(rf"\b{token}\b", "dimensionless", cleaned)
-            elif token not in self.registry:
-                self.registry.define(f"{token} = [{token}]")
         try:
+            for token in sorted(set(_TOKEN.findall(cleaned))):
+                if token.lower() in _DIMENSIONLESS:
+                    cleaned = re.sub(rf"\b{token}\b", "dimensionless", cleaned)
+                elif token not in self.registry:
+                    self.registry.define(f"{token} = [{token}]")
             return self.registry.Unit(cleaned)
-        except (pint.errors.PintError, ValueError, TypeError, AttributeError, SyntaxError):
-            return None
+        except Exception as error:  # pint's parser raises many kinds, even AssertionError
+            # ('^' alone); the text already passed the unit rule, so any failure is pint's.
+            raise UnitsUnreadable(f"pint cannot read it, {type(error).__name__}: "
+                                  f"{str(error)[:120].rstrip('.')} (got {text!r})") from None
 
     def same(self, first: Any, second: Any) -> bool:
         """Whether two units are equal (same dimension and scale)."""

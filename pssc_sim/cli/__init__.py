@@ -3,15 +3,21 @@
 ``loops``, ``cld``, ``check`` and ``--version``.
 
 Errors print one line, ``pssc: error: <message>``, with no traceback, and the exit status says
-what went wrong: 2 for bad input (arguments, missing or invalid model files, unknown names), 1 for
-a run that started and failed.
+what went wrong: 2 for bad input (arguments, missing or invalid model files, unknown names, a run
+too large for memory, a file that cannot be written), 1 for a run that started and failed, 130
+for SIGINT (Ctrl-C) and 143 for SIGTERM. An interrupted command removes its temporary files and
+leaves its output folder as it was.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import signal
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn, TextIO
 
@@ -20,9 +26,11 @@ import numpy as np
 from pssc_sim import __version__
 from pssc_sim.cli import (
     analysis,
+    calibrate,
     demo,
     filtering,
     imports,
+    inference,
     mechanisms,
     report,
     scenario,
@@ -37,6 +45,8 @@ from pssc_sim.results import Results
 
 PROG = "pssc"
 EXIT_OK, EXIT_FAILED_RUN, EXIT_BAD_INPUT = 0, 1, 2
+#: 128 + the signal number, as a shell reports a process ended by SIGINT or SIGTERM.
+EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + signal.SIGINT, 128 + signal.SIGTERM
 
 
 class UsageError(PsscSimError, ValueError):
@@ -80,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stop", metavar="T", type=float, help="stop time (default: the model's)")
     run.add_argument("--dt", metavar="DT", type=float, help="time step (default: the model's)")
     scenario.add_run_options(run)
+    scenario.add_memory_option(run)
     commands.add_parser("methods", help="list the integration methods",
                         description="List the integration methods that --method accepts.")
     scenario.add_commands(commands)
@@ -90,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     analysis.add_commands(commands)
     imports.add_commands(commands)
     mechanisms.add_commands(commands)
+    inference.add_commands(commands)
+    calibrate.add_commands(commands)
     return parser
 
 
@@ -103,16 +116,67 @@ def main(argv: Sequence[str] | None = None) -> int:
     0
     """
     try:
-        return _dispatch(build_parser(), argv)
+        with _terminate_as_interrupt():
+            return _dispatch(build_parser(), argv)
     except SimulationError as exc:
         return _fail(exc, EXIT_FAILED_RUN)
     except BrokenPipeError:  # the reader of our output went away (e.g. `| head`)
         return EXIT_OK
-    except (ValueError, OSError) as exc:
-        # Project errors that are ValueErrors are bad input; OSError is a file we could not use.
-        return _fail(exc, EXIT_BAD_INPUT)
+    except MemoryError as exc:
+        return _fail(_too_large(exc), EXIT_BAD_INPUT)
+    except ValueError as exc:
+        # Project errors that are ValueErrors are bad input; so is a run too large for numpy.
+        return _fail(_too_large(exc) if _is_size_error(exc) else exc, EXIT_BAD_INPUT)
+    except OSError as exc:  # a file we could not use
+        return _fail(exc if isinstance(exc, PsscSimError) else _file_error(exc), EXIT_BAD_INPUT)
     except KeyboardInterrupt:
-        return _fail("interrupted", 130)
+        return _fail("interrupted (SIGINT); no output was left half written", EXIT_INTERRUPTED)
+    except Terminated:
+        return _fail("terminated (SIGTERM); no output was left half written", EXIT_TERMINATED)
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwinds like :class:`KeyboardInterrupt`, so every ``finally`` runs."""
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` while the body runs (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut cleanup
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+#: numpy's words for an array larger than the address space (a ValueError, not a MemoryError).
+_SIZE_MESSAGES = ("Maximum allowed size exceeded", "array is too big")
+
+
+def _is_size_error(error: ValueError) -> bool:
+    return not isinstance(error, PsscSimError) and any(
+        text in str(error) for text in _SIZE_MESSAGES)
+
+
+def _too_large(error: BaseException) -> str:
+    detail = " ".join(str(error).split())[:200] or type(error).__name__
+    return (f"the run is too large for the memory of this machine (got {detail!r}). Raise --dt, "
+            "lower --stop or the number of members, or record fewer variables")
+
+
+def _file_error(error: OSError) -> str:
+    where = error.filename or "file"
+    what = (error.strerror or str(error)).lower()
+    code = errno.errorcode.get(error.errno or 0, "?")
+    return f"{where}: {what} (got errno {code}). Check the path and its permissions"
 
 
 def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
@@ -121,15 +185,16 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
     except SystemExit as exc:  # --help and --version exit through argparse
         return int(exc.code or 0)
     if args.command == "run":
+        limit = scenario.memory_limit(args)
         if scenario.is_scenario_file(args.model):
             return scenario.command_run(args.model, method=args.method, out=args.out,
                                         assignments=args.set, stop=args.stop, dt=args.dt,
-                                        save_ensemble=args.save_ensemble)
+                                        save_ensemble=args.save_ensemble, max_memory=limit)
         if args.save_ensemble:
             raise UsageError(f"--save-ensemble: only a scenario with 'uncertainty:' runs an "
                              f"ensemble (got the model {args.model!r}). Run a scenario file")
         return command_run(args.model, method=args.method or "euler", out=args.out,
-                           assignments=args.set, stop=args.stop, dt=args.dt)
+                           assignments=args.set, stop=args.stop, dt=args.dt, max_memory=limit)
     if args.command == "methods":
         return command_methods()
     handlers = {"compare": scenario.command_compare, "schema": scenario.command_schema,
@@ -139,7 +204,8 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
                 "loops": analysis.command_loops, "cld": analysis.command_cld,
                 "check": analysis.command_check, "convert": imports.command_convert,
                 "conformance": imports.command_conformance,
-                "mechanisms": mechanisms.command_mechanisms}
+                "mechanisms": mechanisms.command_mechanisms,
+                "calibrate": calibrate.command_calibrate, **inference.HANDLERS}
     if args.command in handlers:
         return handlers[args.command](args)
     raise UsageError(f"a command is required (got none). Use one of: run, methods, "
@@ -164,12 +230,14 @@ def command_methods(stream: TextIO | None = None) -> int:
 
 def command_run(model_path: str, *, method: str = "euler", out: Path | None = None,
                 assignments: Sequence[str] = (), stop: float | None = None,
-                dt: float | None = None, stream: TextIO | None = None) -> int:
+                dt: float | None = None, stream: TextIO | None = None,
+                max_memory: int | None = None) -> int:
     """Run a model, print its summary and, when ``out`` is given, write the CSV and the plot."""
     check_method(method)
     model = load_model(model_path)
     params = parse_assignments(assignments, model)
-    results = simulate(model, params, method=method, time=time_overrides(model, stop, dt))
+    results = simulate(model, params, method=method, time=time_overrides(model, stop, dt),
+                       max_memory=max_memory)
     output = stream or sys.stdout
     print(summary(model, results), file=output)
     if out is not None:
@@ -273,10 +341,11 @@ def summary(model: Model, results: Results) -> str:
 
 
 def write_outputs(model: Model, results: Results, out: Path) -> list[Path]:
-    """Write ``out/results.csv`` and ``out/stocks.png`` (each atomically); return their paths."""
+    """Write ``out/results.csv`` and ``out/stocks.png`` (moved in together, see
+    :func:`~pssc_sim.atomic.file_set`); return their paths."""
     from matplotlib.figure import Figure
 
-    from pssc_sim.output import write_csv, write_figure
+    from pssc_sim.output import RUN_FILES, file_set, write_csv, write_figure
     from pssc_sim.plot import plot_stocks, visible_stocks
 
     try:
@@ -291,7 +360,10 @@ def write_outputs(model: Model, results: Results, out: Path) -> list[Path]:
     units = _common_units(model, visible_stocks(model))
     if units:
         ax.set_ylabel(units)
-    return [write_csv(results, out / "results.csv"), write_figure(figure, out / "stocks.png")]
+    with file_set(out, RUN_FILES) as staging:
+        write_csv(results, staging / "results.csv")
+        write_figure(figure, staging / "stocks.png")
+    return [out / "results.csv", out / "stocks.png"]
 
 
 def _common_units(model: Model, names: Sequence[str]) -> str:

@@ -9,11 +9,20 @@ from pathlib import Path
 from typing import TextIO
 
 from pssc_sim.analysis.causal import CausalGraph, Polarity, causal_graph
+from pssc_sim.cli.scenario import add_memory_option, memory_limit
+from pssc_sim.errors import ModelError, PsscSimError
 from pssc_sim.ir.model import Model
 from pssc_sim.parse import load_model
 from pssc_sim.parse.model_file import read_yaml, resolve_model_path
 
 EXIT_OK, EXIT_FINDINGS = 0, 1
+#: Loops listed by ``pssc loops``, and scored by ``--dominance`` (each score is a time series),
+#: unless ``--max-loops`` says otherwise.
+MAX_LOOPS, DOMINANCE_MAX_LOOPS = 10_000, 2_000
+
+
+class CheckError(ModelError):
+    """``pssc check`` broke on its input (exit 2), as opposed to finding problems (exit 1)."""
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -26,14 +35,16 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     loops.add_argument("--json", action="store_true", help="print the loops as a JSON list")
     loops.add_argument("--max-length", type=int, metavar="N",
                        help="only loops of at most N links (large models)")
-    loops.add_argument("--max-loops", type=int, default=10_000, metavar="N",
-                       help="stop after N loops (default 10000)")
+    loops.add_argument("--max-loops", type=int, metavar="N",
+                       help="list the N shortest loops (default 10000, 2000 with --dominance); "
+                            "when a model has more, a note on stderr says how many at least")
     loops.add_argument("--dominance", nargs="?", const="", metavar="RUN",
                        help="run the model (or the model file RUN) and report which loop "
                             "dominates when (Loops That Matter)")
     loops.add_argument("--method", default="euler", help="integration method for --dominance")
     loops.add_argument("--plot", type=Path, metavar="FILE",
                        help="with --dominance: write relative loop scores over time to FILE")
+    add_memory_option(loops)
     cld = commands.add_parser(
         "cld", help="draw the causal loop diagram",
         description="Draw the causal loop diagram derived from the equations (or a diagram "
@@ -68,13 +79,20 @@ def load_structure(path: str) -> tuple[CausalGraph, Model | None]:
 
 def command_loops(args: argparse.Namespace, stream: TextIO | None = None) -> int:
     """Print the loops of a model or diagram, and their dominance over a run when asked."""
-    from pssc_sim.analysis.loops import find_loops
+    from pssc_sim.analysis.loops import list_loops
+    from pssc_sim.cli import UsageError
 
     out = stream or sys.stdout
+    for option, value in (("--max-loops", args.max_loops), ("--max-length", args.max_length)):
+        if value is not None and value < 1:
+            raise UsageError(f"{option}: must be at least 1 (got {value}). Give e.g. "
+                             f"{option} {10_000 if option == '--max-loops' else 12}")
     graph, model = load_structure(args.model)
-    loops = find_loops(graph, max_length=args.max_length, max_loops=args.max_loops)
     if args.dominance is not None:
         return _dominance(args, model, out)
+    found = list_loops(graph, max_length=args.max_length, max_loops=args.max_loops or MAX_LOOPS)
+    loops = found.loops
+    _note(found.search.note())
     if args.json:
         print(json.dumps([lp.as_dict() for lp in loops], indent=2), file=out)
         return EXIT_OK
@@ -85,6 +103,13 @@ def command_loops(args: argparse.Namespace, stream: TextIO | None = None) -> int
         chain = " -> ".join([*loop.variables, loop.variables[0]])
         print(f"{loop.name:<5} {kind:<17} {len(loop.variables):>2} links: {chain}", file=out)
     return EXIT_OK
+
+
+def _note(note: str) -> None:
+    """Say on stderr that the loop cap left loops out (stdout stays the listing, or valid JSON)."""
+    if note:
+        print(f"pssc: note: {note}. Raise --max-loops or lower --max-length to see others",
+              file=sys.stderr)
 
 
 def _dominance(args: argparse.Namespace, model: Model | None, out: TextIO) -> int:
@@ -103,8 +128,11 @@ def _dominance(args: argparse.Namespace, model: Model | None, out: TextIO) -> in
         raise UsageError(f"--dominance: a diagram file has no equations to run (got "
                          f"{args.model!r}). Give a model file")
     check_method(args.method)
-    results = simulate(model, method=args.method, outputs=dominance_outputs(model))
-    dominance = loop_dominance(model, results, max_length=args.max_length)
+    results = simulate(model, method=args.method, outputs=dominance_outputs(model),
+                       max_memory=memory_limit(args))
+    dominance = loop_dominance(model, results, max_length=args.max_length,
+                               max_loops=args.max_loops or DOMINANCE_MAX_LOOPS)
+    _note(dominance.note)
     for loop in dominance.loops:
         chain = " -> ".join([*loop.variables, loop.variables[0]])
         peak = float(abs(loop.scores).max(initial=0.0))
@@ -148,7 +176,18 @@ def command_check(args: argparse.Namespace, stream: TextIO | None = None) -> int
     from pssc_sim.analysis.checks import check_model
 
     out = stream or sys.stdout
-    report = check_model(load_model(args.model), run=not args.no_run)
+    model = load_model(args.model)
+    try:
+        report = check_model(model, run=not args.no_run)
+    except PsscSimError:
+        raise
+    except (ArithmeticError, AttributeError, KeyError, IndexError, LookupError, TypeError,
+            ValueError, RecursionError) as error:
+        # A check that breaks on some input must not look like a finding (exit 1) nor print a
+        # traceback: say which model and what broke, and exit 2 as for other unreadable input.
+        raise CheckError(f"{model.source or model.name}: the model could not be checked "
+                          f"({type(error).__name__}: {str(error)[:200]}). Fix the value the "
+                          "error names, or run 'pssc check --no-run' to skip the run") from None
     if args.json:
         rows = [{"kind": f.kind.value, "where": f.where, "message": f.message}
                 for f in report.findings]

@@ -25,8 +25,9 @@ from pssc_sim.scenario.compare import Comparison
 from pssc_sim.scenario.reader import is_scenario_file
 from pssc_sim.scenario.runner import run
 
-__all__ = ["ProgressBar", "add_commands", "add_run_options", "command_compare", "command_run",
-           "command_schema", "is_scenario_file", "progress", "write_comparison", "write_run"]
+__all__ = ["ProgressBar", "add_commands", "add_memory_option", "add_run_options",
+           "command_compare", "command_run", "command_schema", "is_scenario_file",
+           "memory_limit", "progress", "write_comparison", "write_run"]
 
 EXIT_OK = 0
 #: Panels drawn at most in a results figure.
@@ -50,6 +51,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
                                  "records)")
     comparison.add_argument("--out", type=Path, metavar="DIR",
                             help="folder for comparison.csv and comparison.png")
+    add_memory_option(comparison)
     schema = commands.add_parser(
         "schema", help="print the JSON Schema of scenario files",
         description="Print the JSON Schema of scenario files, for editors that complete and "
@@ -63,7 +65,24 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
 def add_run_options(run: argparse.ArgumentParser) -> None:
     """Options of ``pssc run`` that only scenarios use."""
     run.add_argument("--save-ensemble", action="store_true",
-                     help="also write every member to DIR/ensemble.nc (netCDF, needs xarray)")
+                     help="also write every member to DIR/ensemble.nc (netCDF)")
+
+
+def add_memory_option(command: argparse.ArgumentParser) -> None:
+    """The ``--max-memory SIZE`` option of a command that runs models."""
+    command.add_argument("--max-memory", metavar="SIZE",
+                         help="memory a run may use, e.g. 2GiB or 512MiB (units B, KiB, MiB, "
+                              "GiB, TiB; default: $PSSC_MAX_MEMORY, else half the memory "
+                              "available). A run that would need more is refused before it "
+                              "starts")
+
+
+def memory_limit(args: argparse.Namespace) -> int | None:
+    """The ``--max-memory`` of ``args`` in bytes, or None for the default."""
+    from pssc_sim.integrate.budget import parse_size
+
+    text = getattr(args, "max_memory", None)
+    return None if text is None else parse_size(text)
 
 
 class ProgressBar:
@@ -174,7 +193,7 @@ def run_label(scenario: Scenario, position: str = "") -> str:
 
 def command_run(path: str, *, method: str | None, out: Path | None, assignments: Sequence[str],
                 stop: float | None, dt: float | None, save_ensemble: bool = False,
-                stream: TextIO | None = None) -> int:
+                stream: TextIO | None = None, max_memory: int | None = None) -> int:
     """Run a scenario file, print its summary and, with ``out``, write its files."""
     from pssc_sim.cli import check_method, parse_assignments, time_overrides
 
@@ -186,7 +205,7 @@ def command_run(path: str, *, method: str | None, out: Path | None, assignments:
     scenario = scenario.with_set(**parse_assignments(assignments, model))
     scenario = scenario.with_time(**time_overrides(model, stop, dt))
     with progress(run_label(scenario)) as bar, noted():
-        result = run(scenario, progress=bar)
+        result = run(scenario, progress=bar, max_memory=max_memory)
     output = stream or sys.stdout
     print(result.summary(), file=output)
     if out is not None:
@@ -235,29 +254,40 @@ def plotted_variables(result: ScenarioResult) -> list[str]:
 
 def write_run(result: ScenarioResult, out: Path, save_ensemble: bool = False) -> list[Path]:
     """Write ``results.csv``, ``results.png`` and, for an ensemble, ``parameters.csv`` (and
-    ``ensemble.nc`` when asked); return the paths."""
+    ``ensemble.nc`` when asked), moved into ``out`` together; return the paths.
+
+    Files an earlier run left in ``out`` and this run does not write (``parameters.csv`` of an
+    ensemble, ``ensemble.nc``) are removed, so ``out`` always holds one run's set."""
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from pssc_sim.output import write_csv, write_figure, write_netcdf, write_table
+    from pssc_sim.output import (
+        RUN_FILES,
+        file_set,
+        write_csv,
+        write_figure,
+        write_netcdf,
+        write_table,
+    )
     from pssc_sim.plot import plot_panels
 
     folder = _folder(out)
-    written = [write_csv(result.results, folder / "results.csv")]
-    if result.samples:
-        samples = pd.DataFrame({"member": range(result.results.n_members), **result.samples})
-        written.append(write_table(samples, folder / "parameters.csv"))
-    names = plotted_variables(result)
-    if names:
-        figure = Figure(figsize=(11, 3.2 * -(-len(names) // 3)), layout="constrained")
-        plot_panels({result.name: result.results}, names, figure, _time_label(result))
-        figure.suptitle(f"{result.name} ({result.model.title or result.model.name})")
-        written.append(write_figure(figure, folder / "results.png"))
-    if save_ensemble:
-        attributes: dict[str, str | int | float] = {
-            "scenario": result.name, "seed": -1 if result.seed is None else result.seed}
-        written.append(write_netcdf(result.results, folder / "ensemble.nc", attributes))
-    return written
+    with file_set(folder, RUN_FILES) as staging:
+        written = [write_csv(result.results, staging / "results.csv")]
+        if result.samples:
+            samples = pd.DataFrame({"member": range(result.results.n_members), **result.samples})
+            written.append(write_table(samples, staging / "parameters.csv"))
+        names = plotted_variables(result)
+        if names:
+            figure = Figure(figsize=(11, 3.2 * -(-len(names) // 3)), layout="constrained")
+            plot_panels({result.name: result.results}, names, figure, _time_label(result))
+            figure.suptitle(f"{result.name} ({result.model.title or result.model.name})")
+            written.append(write_figure(figure, staging / "results.png"))
+        if save_ensemble:
+            attributes: dict[str, str | int | float] = {
+                "scenario": result.name, "seed": -1 if result.seed is None else result.seed}
+            written.append(write_netcdf(result.results, staging / "ensemble.nc", attributes))
+    return [folder / path.name for path in written]
 
 
 def _time_label(result: ScenarioResult) -> str:
@@ -275,10 +305,11 @@ def as_scenario(path: str) -> Scenario:
 def command_compare(args: argparse.Namespace, stream: TextIO | None = None) -> int:
     """Run and compare scenarios; print the comparison and, with ``--out``, write it."""
     scenarios = [as_scenario(path) for path in args.scenarios]
+    limit = memory_limit(args)
     results = []
     for i, scenario in enumerate(scenarios):
         with progress(run_label(scenario, f"[{i + 1}/{len(scenarios)}] ")) as bar:
-            results.append(run(scenario, progress=bar))
+            results.append(run(scenario, progress=bar, max_memory=limit))
     comparison = compare(*results, at=args.at, variables=args.outputs)
     output = stream or sys.stdout
     print(comparison.summary(), file=output)
@@ -289,10 +320,11 @@ def command_compare(args: argparse.Namespace, stream: TextIO | None = None) -> i
 
 
 def write_comparison(comparison: Comparison, out: Path) -> list[Path]:
-    """Write ``comparison.csv`` and ``comparison.png``; return the paths."""
+    """Write ``comparison.csv`` and ``comparison.png``, moved into ``out`` together; return
+    the paths."""
     from matplotlib.figure import Figure
 
-    from pssc_sim.output import write_figure, write_table
+    from pssc_sim.output import COMPARISON_FILES, file_set, write_figure, write_table
 
     folder = _folder(out)
     names = comparison.variables[:MAX_PANELS]
@@ -301,8 +333,10 @@ def write_comparison(comparison: Comparison, out: Path) -> list[Path]:
         trimmed = Comparison(comparison.runs, comparison.labels, names, comparison.times)
         trimmed.plot(figure)
     figure.suptitle(" vs ".join(comparison.labels))
-    return [write_table(comparison.table(), folder / "comparison.csv"),
-            write_figure(figure, folder / "comparison.png")]
+    with file_set(folder, COMPARISON_FILES) as staging:
+        write_table(comparison.table(), staging / "comparison.csv")
+        write_figure(figure, staging / "comparison.png")
+    return [folder / name for name in COMPARISON_FILES]
 
 
 def command_schema(args: argparse.Namespace, stream: TextIO | None = None) -> int:

@@ -6,7 +6,13 @@ import argparse
 import sys
 from typing import TextIO
 
-from pssc_sim.cli.scenario import as_scenario, progress, run_label
+from pssc_sim.cli.scenario import (
+    add_memory_option,
+    as_scenario,
+    memory_limit,
+    progress,
+    run_label,
+)
 from pssc_sim.scenario.runner import run
 
 __all__ = ["add_commands", "command_scorecard"]
@@ -29,19 +35,22 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
                       help="the reference scenario for unintended consequences (default: the "
                            "same scenario without its targets)")
     card.add_argument("--json", action="store_true", help="print the scorecard as JSON")
+    add_memory_option(card)
 
 
 def command_scorecard(args: argparse.Namespace, stream: TextIO | None = None) -> int:
     """Run the scenario (and the reference) and print the scorecard."""
     scenario = as_scenario(args.scenario)
     reference = as_scenario(args.against) if args.against else None
+    limit = memory_limit(args)
     with progress(run_label(scenario)) as bar:
         if reference is not None:
             bar.phase(0, 2)
-        result = run(scenario, progress=bar)
+        result = run(scenario, progress=bar, max_memory=limit)
         if reference is not None:
             bar.phase(1, 2)
-        against = run(reference, progress=bar) if reference is not None else None
+        against = (run(reference, progress=bar, max_memory=limit) if reference is not None
+                   else None)
         card = result.scorecard(against)
     output = stream or sys.stdout
     print(card.to_json() if args.json else card.to_text(), file=output)

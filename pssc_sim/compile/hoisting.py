@@ -8,6 +8,9 @@ inside ``contact_rate * infected * infectivity * susceptible / total``, or ``1 /
 parameter. A step of a small ensemble is a few dozen numpy calls of about a microsecond each, so
 every call taken out of the step counts.
 
+In a model with dimensions a hoisted term is an array: it takes a block of rows, as an arrayed
+parameter does, and is hoisted only when its shape is known from the shapes of its parts.
+
 Products and sums are split: their invariant factors (terms) form one hoisted product (sum) and
 the rest stays in the step. The regrouping changes the rounding of a product by at most a few
 ulps, as any reordering of the same operations would.
@@ -15,12 +18,22 @@ ulps, as any reordering of the same operations would.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
+import numpy as np
 import sympy
 from sympy.logic.boolalg import Boolean
 
+from pssc_sim.ir.dimensions import (
+    ArrayOp,
+    Assemble,
+    Broadcast,
+    Reduce,
+    Values,
+    VectorSelect,
+    View,
+)
 from pssc_sim.ir.functions import FINAL_TIME, INITIAL_TIME, TIME_STEP, variable_symbol
 from pssc_sim.ir.model import Model
 
@@ -30,10 +43,13 @@ _FIXED_CLOCK = frozenset({TIME_STEP, INITIAL_TIME, FINAL_TIME})
 
 @dataclass(frozen=True, slots=True)
 class Invariants:
-    """Hoisted terms: ``symbols[j]`` stands for ``exprs[j]``, row ``n_params + j`` of ``p``."""
+    """Hoisted terms: ``symbols[j]`` stands for ``exprs[j]``, whose value has ``shapes[j]``
+    (``()`` without dimensions); each takes the next block of rows of ``p`` after the
+    parameters."""
 
     symbols: tuple[sympy.Symbol, ...]
     exprs: tuple[sympy.Expr, ...]
+    shapes: tuple[tuple[int, ...], ...] = field(default=(), repr=False)
 
     @property
     def locals(self) -> tuple[str, ...]:
@@ -44,9 +60,11 @@ class Invariants:
 class _Hoister:
     """Rewrites expressions, replacing each largest invariant term by a symbol."""
 
-    def __init__(self, parameters: set[sympy.Symbol]) -> None:
-        self.parameters = parameters
-        self.fixed = parameters | _FIXED_CLOCK
+    def __init__(self, shapes: Mapping[sympy.Symbol, tuple[int, ...]]) -> None:
+        self.parameters = set(shapes)
+        self.shapes = shapes
+        self.fixed = self.parameters | _FIXED_CLOCK
+        self.arrayed = any(shapes.values())
         self.found: dict[sympy.Expr, sympy.Symbol] = {}
 
     def invariant(self, expr: sympy.Basic) -> bool:
@@ -54,9 +72,16 @@ class _Hoister:
         return bool(symbols) and symbols <= self.fixed and bool(symbols & self.parameters)
 
     def hoistable(self, expr: sympy.Basic) -> bool:
-        """Worth a row: invariant, computed (not a bare symbol), and a number, not a truth value."""
+        """Worth a row: invariant, computed (not a bare symbol), and a number, not a truth value.
+
+        A value spread to the shape of its variable stays a view made in the step; what it
+        spreads is hoisted instead, in fewer rows.
+        """
+        if isinstance(expr, ArrayOp) and isinstance(expr.spec, Broadcast):
+            return False
         return (isinstance(expr, sympy.Expr) and not isinstance(expr, Boolean | sympy.Symbol)
-                and not expr.is_Relational and self.invariant(expr))
+                and not expr.is_Relational and self.invariant(expr)
+                and (not self.arrayed or element_shape(expr, self.shapes) is not None))
 
     def symbol(self, expr: sympy.Expr) -> sympy.Symbol:
         if expr not in self.found:
@@ -97,10 +122,62 @@ def hoist(model: Model, exprs: Sequence[sympy.Expr]) -> tuple[list[sympy.Expr], 
     >>> hoist(model, [model.flows[0].rate])
     ([hoisted:0*x], Invariants(symbols=(hoisted:0,), exprs=(a*b,)))
     """
-    hoister = _Hoister({variable_symbol(name) for name in model.parameter_names})
+    shapes = {variable_symbol(p.name): model.dimensions.shape(p.dims) if p.dims else ()
+              for p in model.parameters}
+    hoister = _Hoister(shapes)
     rewritten = [hoister.rewrite(e) for e in exprs]
     found = hoister.found
-    return rewritten, Invariants(tuple(found.values()), tuple(found))
+    sizes = tuple(element_shape(e, shapes) or () for e in found)
+    return rewritten, Invariants(tuple(found.values()), tuple(found), sizes)
+
+
+def element_shape(expr: sympy.Basic, shapes: Mapping[sympy.Symbol, tuple[int, ...]]
+                  ) -> tuple[int, ...] | None:
+    """The shape of ``expr``'s value without the member axis, or ``None`` if not known.
+
+    Symbols take theirs from ``shapes`` (the clock has none); numpy broadcasts the rest.
+
+    Examples
+    --------
+    >>> a, b = sympy.symbols("a b")
+    >>> element_shape(a * b + 1, {a: (3,), b: (2, 1)})
+    (2, 3)
+    """
+    if isinstance(expr, sympy.Symbol):
+        return shapes.get(expr, ())
+    if not expr.args:
+        return ()
+    args = [element_shape(a, shapes) for a in expr.args]
+    if isinstance(expr, ArrayOp):
+        return _operation_shape(expr.spec, args)
+    known = [a for a in args if a is not None]
+    if len(known) < len(args):
+        return None
+    try:
+        return tuple(np.broadcast_shapes(*known))
+    except ValueError:
+        return None
+
+
+def _operation_shape(spec: object, args: list[tuple[int, ...] | None]) -> tuple[int, ...] | None:
+    """The shape of an array operation's value from its arguments' shapes."""
+    if isinstance(spec, Broadcast | Values | Assemble):
+        return spec.shape
+    if isinstance(spec, Reduce | VectorSelect):
+        axes = {a % (len(spec.shape) + 1) for a in spec.axes}
+        return tuple(n for i, n in enumerate(spec.shape) if i not in axes)
+    if isinstance(spec, View) and args[0] is not None and len(args[0]) == len(spec.picks):
+        kept = [n for n, pick in zip(args[0], spec.picks, strict=True) if pick < 0]
+        for k, positions in enumerate(spec.taken):
+            if positions is not None:
+                kept[k] = len(positions)
+        if len(kept) != len(spec.places):
+            return None
+        if not spec.places:
+            return ()
+        at = dict(zip(spec.places, kept, strict=True))
+        return tuple(at.get(j, 1) for j in range(spec.n_target))
+    return None
 
 
 def symbols_of(invariants: Invariants) -> Iterable[tuple[sympy.Symbol, str]]:

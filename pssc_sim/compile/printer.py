@@ -9,6 +9,10 @@ member, so it becomes a Python conditional: one test, and only the selected bran
 raises on domain errors, and is the fast path for a single run, where numpy's per-call overhead
 would dominate.
 
+Array operations (:class:`~pssc_sim.ir.dimensions.ArrayOp`: views, aggregations, per-element
+pieces) print in the numpy dialect from their specs; the index arrays they need are named in
+:attr:`Printer.constants`, which the module defines.
+
 Only the node types listed in :data:`_FUNCTIONS` and the core arithmetic can be printed; anything
 else raises, so generated code never contains an unknown call.
 """
@@ -19,11 +23,13 @@ import enum
 import re
 import struct
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import sympy
 from sympy.core.relational import Relational
 
 from pssc_sim.errors import ModelError
+from pssc_sim.ir.dimensions import ArrayOp, Broadcast
 from pssc_sim.ir.functions import CLOCK_SYMBOLS, INTEGER, LookupFunction, LookupSlope
 
 
@@ -144,6 +150,7 @@ class Printer:
         self.named_numbers = named_numbers and dialect is Dialect.NUMPY
         self.scalars: set[sympy.Basic] = set(CLOCK_SYMBOLS) if scalars is None else scalars
         self.scalars.update(CLOCK_SYMBOLS)
+        self.constants: dict[str, tuple[Any, ...]] = {}
 
     def is_scalar(self, expr: sympy.Basic) -> bool:
         """Whether ``expr`` has one value for every member (clock symbols and numbers only)."""
@@ -178,6 +185,8 @@ class Printer:
             return self.lookup("lookup", expr.lookup_name, expr.args[0])
         if isinstance(expr, LookupSlope):
             return self.lookup("slope", expr.lookup_name, expr.args[0])
+        if isinstance(expr, ArrayOp) and self.dialect is Dialect.NUMPY:
+            return str(expr.spec.render([self.print(a) for a in expr.args], self.constants))
         return self.function(expr)
 
     def symbol(self, symbol: sympy.Symbol) -> str:
@@ -272,8 +281,11 @@ class Printer:
         ufunc's positional output (parsing ``out=`` costs about as much as the arithmetic of a
         thousand members): ``a * b / c`` is ``multiply(a, b, target); divide(target, c,
         target)``. The operations and their order are those of :meth:`print`, so the values are
-        the same, without a temporary per operation. ``target`` must not be an input.
+        the same, without a temporary per operation. ``target`` must not be an input. A value
+        spread to the shape of its variable is computed into the target, which has that shape.
         """
+        if isinstance(expr, ArrayOp) and isinstance(expr.spec, Broadcast):
+            return self.into(expr.args[0], target)
         if isinstance(expr, sympy.Add) and len(expr.args) <= GROUP:
             terms = self._add_terms(expr)
             return self._chain(terms[0][1], [("np.add" if operator == "+" else "np.subtract", text)

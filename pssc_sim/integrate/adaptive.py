@@ -6,7 +6,7 @@ member's stocks contiguous, ``y.T.ravel()``), so the Jacobian is block diagonal,
 generated kernel of :mod:`pssc_sim.compile.jacobian` as a sparse (or, for small systems, dense)
 matrix; LSODA gets it in banded form.
 
-The run is split at the model's known discontinuities (:mod:`pssc_sim.integrate.breakpoints`) and
+The run is split at the model's known discontinuities (:mod:`pssc_sim.compile.breakpoints`) and
 the solver restarts at each one, so no step straddles a switch. Inside a segment the kernel sees
 time clamped a hair inside the segment, so a condition evaluated exactly at a switching time takes
 the side of the segment being integrated. The solvers are stepped directly (scipy's
@@ -36,9 +36,8 @@ from scipy.integrate import BDF, DOP853, LSODA, RK45, OdeSolver, Radau
 from threadpoolctl import threadpool_limits
 
 from pssc_sim.compile.compiler import CompiledModel
-from pssc_sim.compile.jacobian import JacobianKernel, jacobian_kernel
+from pssc_sim.compile.jacobian import JacobianKernel
 from pssc_sim.errors import ModelError, SimulationError
-from pssc_sim.integrate.breakpoints import breakpoint_plan
 from pssc_sim.integrate.fixed import check_finite, initial_state
 from pssc_sim.integrate.grid import Grid
 from pssc_sim.integrate.progress import ProgressReport
@@ -305,12 +304,12 @@ def _solve_chunk(
     _check_initial(compiled, y0)
     # an arrayed model's Jacobian is left to the solver's finite differences
     symbolic = method in IMPLICIT and not compiled.model.dimensions
-    kernel = jacobian_kernel(compiled.model) if symbolic else None
+    kernel = compiled.jacobian if symbolic else None
     prepared = compiled.prepare(grid.clock, p)
     system = _System(compiled, p, prepared, grid.clock, kernel,
                      *_jacobian_setup(kernel, p.shape[1], method))
     recorder = _Recorder(compiled, prepared, grid)
-    breaks = breakpoint_plan(compiled.model).times(grid, p)
+    breaks = compiled.breakpoints.times(grid.clock, p)
     edges = np.concatenate([[grid.start], breaks, [grid.stop]]).tolist()
     y = y0.T.ravel()
     for a, b in itertools.pairwise(edges):

@@ -102,22 +102,30 @@ def _plan(grid: Grid) -> FixedStepPlan:
     return FixedStepPlan._make(grid)
 
 
-def pipeline_lengths(delays: np.ndarray, dt: float) -> np.ndarray:
-    """Slots of each DELAY_FIXED pipeline: the delay in steps, at least one (PySD's rule)."""
+def pipeline_lengths(delays: np.ndarray, dt: float, most: int | None = None) -> np.ndarray:
+    """Slots of each DELAY_FIXED pipeline: the delay in steps, at least one (PySD's rule).
+
+    With ``most`` (the run's steps + 1), longer pipelines are cut to it: a delay longer than the
+    run only ever gives its initial value, which a pipeline of ``most`` slots gives too.
+    """
     if not np.isfinite(delays).all():
         raise ModelError(f"DELAY_FIXED: the delay time is not finite (got {delays.ravel()[:3]}). "
                          "Give a finite delay")
-    return np.round(np.maximum(delays / dt, 1.0) + 1e-6).astype(np.int64)
+    slots = np.maximum(delays / dt, 1.0)
+    if most is not None:
+        slots = np.minimum(slots, most)
+    return np.round(slots + 1e-6).astype(np.int64)
 
 
 class _DiscreteArrays:
     """Discrete states of an ensemble chunk: memories copied, pipelines as ring buffers."""
 
     def __init__(self, compiled: CompiledModel, d0: np.ndarray, delays: np.ndarray,
-                 dt: float) -> None:
+                 dt: float, most: int | None = None) -> None:
         self.fixed = list(compiled.fixed_delays)
         self.memories = [i for i in range(compiled.n_discrete) if i not in self.fixed]
-        self.lengths = pipeline_lengths(delays, dt) if self.fixed else np.zeros((0, 1), int)
+        self.lengths = (pipeline_lengths(delays, dt, most) if self.fixed
+                        else np.zeros((0, 1), int))
         size = int(self.lengths.max()) if self.fixed else 0
         self.rings = [np.repeat(d0[i][None, :], size, axis=0) for i in self.fixed]
         self.columns = np.arange(d0.shape[1])
@@ -135,10 +143,10 @@ class _DiscreteLists:
     """Discrete states of one member, on Python lists."""
 
     def __init__(self, compiled: CompiledModel, d0: list[float], delays: np.ndarray,
-                 dt: float) -> None:
+                 dt: float, most: int | None = None) -> None:
         self.fixed = list(compiled.fixed_delays)
         self.memories = [i for i in range(compiled.n_discrete) if i not in self.fixed]
-        lengths = pipeline_lengths(delays, dt)[:, 0] if self.fixed else np.zeros(0, int)
+        lengths = pipeline_lengths(delays, dt, most)[:, 0] if self.fixed else np.zeros(0, int)
         self.lengths = [int(n) for n in lengths]
         self.rings = [[d0[i]] * n for i, n in zip(self.fixed, self.lengths, strict=True)]
 
@@ -206,7 +214,8 @@ def _run_arrays(compiled: CompiledModel, p: np.ndarray, plan: FixedStepPlan, met
     grid, clock = plan.grid, plan.grid.clock
     members = p.shape[1]
     y, d, delays = initial_state(compiled, grid, p)
-    discrete = _DiscreteArrays(compiled, d, delays, grid.dt) if compiled.n_discrete else None
+    discrete = (_DiscreteArrays(compiled, d, delays, grid.dt, len(plan.steps) + 1)
+                if compiled.n_discrete else None)
     shape = (compiled.n_stocks, members)
     dy, dn = np.empty(shape), np.empty((compiled.n_discrete, members))
     q = compiled.prepare(clock, p)
@@ -346,7 +355,7 @@ def _run_scalar(compiled: CompiledModel, p: np.ndarray, plan: FixedStepPlan,
     params = compiled.prepare(clock, p)[:, 0].tolist()
     if not all(map(math.isfinite, y + d)):
         raise ValueError("non-finite initial value")
-    discrete = _DiscreteLists(compiled, d, delays, grid.dt) if d else None
+    discrete = _DiscreteLists(compiled, d, delays, grid.dt, len(plan.steps) + 1) if d else None
     full, rates = compiled.prepared.full_scalar, compiled.prepared.rates_scalar
     non_negative = _non_negative(compiled.model)
     euler = method == "euler"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -11,6 +13,8 @@ from numpy.typing import ArrayLike
 
 from pssc_sim.compile.compiler import CompiledModel, compile_model
 from pssc_sim.errors import ParameterError, did_you_mean
+from pssc_sim.integrate import budget
+from pssc_sim.integrate.adaptive import IMPLICIT
 from pssc_sim.integrate.fixed import DEFAULT_CHUNK
 from pssc_sim.integrate.grid import Grid
 from pssc_sim.integrate.methods import METHODS, SolverOptions
@@ -42,22 +46,29 @@ def parameter_array(compiled: CompiledModel,
 
     Scalars apply to every member; arrays must all have the same length, the number of members.
     """
+    return fill_parameters(compiled, *parameter_overrides(compiled, params))
+
+
+def parameter_overrides(compiled: CompiledModel, params: Mapping[str, ArrayLike] | None
+                        ) -> tuple[dict[str, np.ndarray], int]:
+    """``params`` checked and as float arrays, with the number of members they give."""
+    if params is not None and not isinstance(params, Mapping):
+        raise ParameterError(f"params: expected a mapping of parameter names to values (got "
+                             f"{_shown(params)}). Pass e.g. {{'contact_rate': [5, 6, 7]}}")
     names = compiled.parameter_names
-    defaults = _defaults(compiled.model)
     overrides = {}
-    rows: dict[str, tuple[str, ...]] = {}
     for name, value in (params or {}).items():
-        rows[name] = compiled.model.parameter_rows(name) or ()
-        if not rows[name]:
-            raise ParameterError(f"params: unknown parameter '{name}'.{did_you_mean(name, names)}"
-                                 " Override a parameter of the model")
+        if not isinstance(name, str) or not compiled.model.parameter_rows(name):
+            raise ParameterError(f"params: unknown parameter {name!r}."
+                                 f"{did_you_mean(str(name), names)} Override a parameter of the "
+                                 "model")
         array = _numbers(value, f"params['{name}']")
         if array.ndim > 1:
             raise ParameterError(f"params['{name}']: expected a scalar or a 1-D array (got shape "
                                  f"{array.shape}). Give one value per member")
         if not np.isfinite(array).all():
-            raise ParameterError(f"params['{name}']: values must be finite (got {value!r}). "
-                                 "Remove NaN and infinite values")
+            raise ParameterError(f"params['{name}']: values must be finite (got "
+                                 f"{_shown(value)}). Remove NaN and infinite values")
         overrides[name] = array
     sizes = {a.size for a in overrides.values() if a.ndim == 1}
     if len(sizes) > 1:
@@ -66,11 +77,23 @@ def parameter_array(compiled: CompiledModel,
     members = sizes.pop() if sizes else 1
     if members == 0:
         raise ParameterError("params: an array is empty (got length 0). Give at least one member")
-    p = np.repeat(defaults[:, None], members, axis=1)
-    index = {name: i for i, name in enumerate(names)}
+    return overrides, members
+
+
+def fill_parameters(compiled: CompiledModel, overrides: Mapping[str, np.ndarray],
+                    members: int) -> np.ndarray:
+    """The ``(n_params, members)`` parameter array: defaults, with checked ``overrides``."""
+    p = np.repeat(_defaults(compiled.model)[:, None], members, axis=1)
+    index = {name: i for i, name in enumerate(compiled.parameter_names)}
     for name, array in overrides.items():
-        p[[index[row] for row in rows[name]]] = array
+        p[[index[row] for row in compiled.model.parameter_rows(name) or ()]] = array
     return p
+
+
+def _shown(value: object) -> str:
+    """``repr(value)``, cut to a couple of hundred characters."""
+    text = repr(value)
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def _numbers(value: object, where: str) -> np.ndarray:
@@ -115,7 +138,7 @@ def simulate(model: Model | CompiledModel | str | Path,
              params: Mapping[str, ArrayLike] | None = None, *, method: str = "euler",
              time: Mapping[str, float] | None = None, outputs: Sequence[str] | None = None,
              rtol: float = 1e-6, atol: float = 1e-9, chunk: int = DEFAULT_CHUNK,
-             progress: Progress | None = None) -> Results:
+             progress: Progress | None = None, max_memory: int | None = None) -> Results:
     """Run a model, or an ensemble of it in one vectorised call.
 
     Parameters
@@ -134,11 +157,18 @@ def simulate(model: Model | CompiledModel | str | Path,
     rtol, atol
         Tolerances of the adaptive methods.
     chunk
-        Members evaluated together in an ensemble.
+        Members evaluated together in an ensemble (made smaller when the working state of a
+        chunk would not fit in ``max_memory``).
     progress
         Called now and then (at most every 0.1 s) with the fraction of the run done, from 0 to
         1: the time reached over the span, across the chunks of an ensemble; last with ``1.0``.
         Nothing is printed: a command-line tool draws its own bar from it.
+    max_memory
+        Bytes the run may use (default: a safe share of the machine, see
+        :func:`~pssc_sim.integrate.budget.default_memory_limit`). The run's size is estimated
+        before anything is allocated; a run over the limit, or with more than
+        :data:`~pssc_sim.integrate.budget.MAX_STEPS` fixed steps, raises
+        :class:`~pssc_sim.integrate.budget.ResourceLimitError` (a :class:`ParameterError`).
 
     Examples
     --------
@@ -154,21 +184,79 @@ def simulate(model: Model | CompiledModel | str | Path,
     >>> _ = simulate(path, progress=seen.append)
     >>> seen[-1]
     1.0
+    >>> simulate(path, {"k": np.zeros(10**6)}, max_memory=2**20)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    pssc_sim.integrate.budget.ResourceLimitError: run: the run would need ... MiB for ...
     """
     if isinstance(model, (str, Path)):
         model = load_model(model)
-    if method not in METHODS:
-        raise ParameterError(f"method: unknown method '{method}'.{did_you_mean(method, METHODS)}"
-                             f" Use one of: {', '.join(METHODS)}")
-    if chunk < 1:
-        raise ParameterError(f"chunk: must be at least 1 (got {chunk}). Use e.g. {DEFAULT_CHUNK}")
+    check_options(method, rtol, atol, chunk, max_memory)
     if isinstance(model, CompiledModel):
         compiled = model if outputs is None else compiled_for(model.model, _names(outputs))
     else:
         compiled = compiled_for(model, _names(outputs) if outputs is not None else None)
-    p = parameter_array(compiled, params)
+    overrides, members = parameter_overrides(compiled, params)
     grid = make_grid(compiled.model, time)
+    chunk = plan_run(compiled, grid, method, members, chunk, max_memory)
+    p = fill_parameters(compiled, overrides, members)
     options = SolverOptions(rtol=rtol, atol=atol, chunk=chunk, progress=progress)
     times, values = METHODS[method].run(compiled, p, grid, options)
     return Results(times, compiled.outputs, values, compiled.parameter_names, p, method,
                    compiled.model.name)
+
+
+def check_options(method: str, rtol: float, atol: float, chunk: int,
+                  max_memory: int | None) -> None:
+    """Raise :class:`ParameterError` naming the first bad option of :func:`simulate`."""
+    if not isinstance(method, str) or method not in METHODS:
+        hint = did_you_mean(method, METHODS) if isinstance(method, str) else ""
+        raise ParameterError(f"method: unknown method {_shown(method)}.{hint}"
+                             f" Use one of: {', '.join(METHODS)}")
+    for name, value, example in (("rtol", rtol, "1e-6"), ("atol", atol, "1e-9")):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+            raise ParameterError(f"{name}: expected a number (got {_shown(value)}). Give e.g. "
+                                 f"{name}={example}")
+        if not (math.isfinite(value) and (value > 0 if name == "rtol" else value >= 0)):
+            kind = "positive" if name == "rtol" else "zero or positive"
+            raise ParameterError(f"{name}: must be finite and {kind} (got {value!r}). Give e.g. "
+                                 f"{name}={example}")
+    if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
+        raise ParameterError(f"chunk: must be at least 1 (got {_shown(chunk)}). Use e.g. "
+                             f"{DEFAULT_CHUNK}")
+    if max_memory is not None and (isinstance(max_memory, bool)
+                                   or not isinstance(max_memory, (int, np.integer))
+                                   or max_memory < 1):
+        raise ParameterError(f"max_memory: expected a number of bytes of at least 1 (got "
+                             f"{_shown(max_memory)}). Give e.g. max_memory=2 * 1024**3, or "
+                             "parse_size('2GiB')")
+
+
+def run_counts(compiled: CompiledModel, grid: Grid, method: str, members: int,
+               n_sampled: int = 0) -> budget.Counts:
+    """What the size of a run of ``compiled`` on ``grid`` depends on (nothing is built)."""
+    fixed = METHODS[method].fixed_step
+    rows = budget.row_count(grid.start, grid.stop, grid.save_every)
+    steps = budget.step_count(grid.start, grid.stop, grid.dt) if fixed else 0.0
+    return budget.Counts(
+        members=members, n_outputs=len(compiled.outputs),
+        n_parameters=len(compiled.parameter_names), n_stocks=compiled.n_stocks,
+        n_discrete=compiled.n_discrete, n_rows=min(rows, steps + 1) if fixed else rows,
+        n_steps=steps, fixed_step=fixed, implicit=method in IMPLICIT,
+        scalar=members == 1 and not compiled.model.dimensions, n_sampled=n_sampled,
+        n_pipelines=len(compiled.fixed_delays) if fixed else 0)
+
+
+def plan_run(compiled: CompiledModel, grid: Grid, method: str, members: int, chunk: int,
+             max_memory: int | None, n_sampled: int = 0) -> int:
+    """Check that the run fits in ``max_memory`` bytes (default: a safe share of the machine)
+    and in :data:`~pssc_sim.integrate.budget.MAX_STEPS`; return the chunk of members to use."""
+    counts = run_counts(compiled, grid, method, members, n_sampled)
+    budget.check_steps(counts, grid.dt, (grid.start, grid.stop))
+    if (max_memory is None and budget.estimate(counts, chunk).total <= budget.SMALL_RUN
+            and budget.ENVIRONMENT not in os.environ):
+        return min(chunk, members)  # fits anywhere: the machine's memory need not be read
+    limit = budget.default_memory_limit() if max_memory is None else max_memory
+    chunk = budget.fit_chunk(counts, chunk, limit)
+    budget.check_run(budget.estimate(counts, chunk), limit)
+    return chunk

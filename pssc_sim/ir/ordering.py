@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from pssc_sim.errors import ModelError
+
+if TYPE_CHECKING:
+    from pssc_sim.ir.model import Model
 
 
 def dependency_order(dependencies: Mapping[str, Sequence[str]], *, what: str,
@@ -64,3 +68,18 @@ def find_cycle(dependencies: Mapping[str, Sequence[str]], candidates: set[str]) 
     cycle.reverse()
     first = min(range(len(cycle)), key=lambda i: position[cycle[i]])
     return cycle[first:] + cycle[:first]
+
+
+def initial_order(model: Model) -> tuple[str, ...]:
+    """The order in which initial values are computed: stocks by their ``initial``, flows and
+    auxiliaries by their equations, discrete states by their initial values."""
+    needs: dict[str, list[str]] = {}
+    for stock in model.stocks:
+        needs[stock.name] = [s.name for s in stock.initial.free_symbols]
+    for state in model.discrete:
+        needs[state.name] = [s.name for s in state.initial.free_symbols]
+    for flow in model.flows:
+        needs[flow.name] = [s.name for s in flow.rate.free_symbols]
+    for aux in model.auxiliaries:
+        needs[aux.name] = [s.name for s in aux.equation.free_symbols]
+    return dependency_order(needs, what="initialisation", where=model.source or model.name)

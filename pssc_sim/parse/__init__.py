@@ -43,8 +43,13 @@ def load_model(path: str | Path) -> Model:
 
 
 def _check_path(path: object) -> None:
-    """Refuse what is not a path, with a hint for model text given in its place."""
-    if isinstance(path, str) and ("\n" in path or len(path) > 4096):
+    """Refuse what is not a path, with a hint for model text given in its place.
+
+    A str holding a newline, or too long for a path, is taken for model text unless it names
+    something that exists (a folder's name may hold a newline; the name rule refuses it later).
+    """
+    if (isinstance(path, str) and ("\n" in path or len(path) > 4096)
+            and not os.path.lexists(path)):
         holding = "holding a newline" if "\n" in path else "too long for a path"
         raise ParameterError(
             f"load_model: takes a path (got str of {len(path)} characters {holding}). For model "

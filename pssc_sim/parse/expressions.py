@@ -212,7 +212,22 @@ def parse_expression(text: object, *, where: str, namespace: Namespace) -> sympy
             f"{where}: the equation is a condition, not a value (got {shown(source)}). "
             "Wrap it, e.g. IF_THEN_ELSE(condition, 1, 0)"
         )
-    return _without_ite(result)
+    return _real(_without_ite(result), where, source)
+
+
+def _real(expr: sympy.Expr, where: str, source: str) -> sympy.Expr:
+    """``expr``, refused when sympy folded a negative constant into an imaginary number.
+
+    ``SQRT(-1)`` or ``LN(-2)`` has no real value; Vensim stops such a run with a floating point
+    error, and refusing at load time points at the equation instead of a failed run.
+    """
+    if isinstance(expr, sympy.Basic) and expr.has(sympy.I):
+        raise ExpressionError(
+            f"{where}: the equation is not a real number (got {source!r}: a square root, "
+            "logarithm or fractional power of a negative constant). Check the sign of the "
+            "constant, e.g. SQRT(ABS(x))"
+        )
+    return expr
 
 
 def _too_deep(where: str, source: str, got: str) -> ExpressionError:
@@ -359,12 +374,19 @@ class _Translator:
         if base.is_Number and exponent.is_Number:
             # Evaluate numeric powers in floating point: exact big-integer powers could hang.
             try:
-                return sympy.Float(float(base) ** float(exponent))
+                value = float(base) ** float(exponent)
             except (OverflowError, ZeroDivisionError, TypeError):
                 raise ExpressionError(
                     f"{self.where}: the power {base}**{exponent} cannot be computed "
                     f"(got {shown(self.source)}). Use a smaller exponent"
                 ) from None
+            if isinstance(value, complex):
+                raise ExpressionError(
+                    f"{self.where}: the equation is not a real number (got {self.source!r}: "
+                    f"({base})**({exponent}) is a fractional power of a negative number). "
+                    "Check the sign, e.g. ABS(x)**0.5"
+                )
+            return sympy.Float(value)
         return base**exponent
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> sympy.Basic:

@@ -35,9 +35,10 @@ from pssc_sim.ir.model import (
     Stock,
     TimeSpec,
 )
-from pssc_sim.ir.ordering import dependency_order
+from pssc_sim.ir.ordering import dependency_order, initial_order
 from pssc_sim.ir.stateful import Lowerer
 from pssc_sim.parse.expressions import Namespace, parse_expression
+from pssc_sim.parse.identifiers import is_identifier
 from pssc_sim.parse.includes import expand_includes
 from pssc_sim.parse.yaml_reader import read_yaml as read_yaml
 from pssc_sim.targets import structure
@@ -177,7 +178,7 @@ class _Reader:
         rank = {name: i for i, name in enumerate(order)}
         auxiliaries.sort(key=lambda a: rank[a.name])
         model = Model(
-            name=str(self.document.get("model") or Path(self.file).parent.name),
+            name=self.model_name(),
             title=str(self.document.get("title") or ""),
             time=self.time(),
             parameters=parameters,
@@ -193,6 +194,23 @@ class _Reader:
         )
         check_initialisation(model)
         return model
+
+    def model_name(self) -> str:
+        """The ``model:`` name, or the name of the file's folder; either follows the name rule,
+        so that it can never carry text into generated code, a terminal or a report."""
+        raw = self.document.get("model")
+        if raw is None or raw == "":
+            folder = Path(self.file).parent.name
+            if not is_identifier(folder):
+                raise self.error("model", f"the folder name is not a valid model name (got "
+                                          f"{shown(folder)}). Add 'model: a_name' of letters, "
+                                          "digits and underscores to the file")
+            return folder
+        if not is_identifier(raw):
+            raise self.error("model", f"not a valid model name (got {shown(raw)}). Use a "
+                                      "snake_case name of letters, digits and underscores; put "
+                                      "free text under 'title:'")
+        return str(raw)
 
     def check_binding(self, where: str, text: Any, names: set[str]) -> None:
         """Parse an expression bound to an include's input against the host's names."""
@@ -475,18 +493,3 @@ def entries_names(entries: list[_Entry]) -> list[str]:
 def check_initialisation(model: Model) -> None:
     """Raise if the initial values depend on each other in a cycle (they cannot be computed)."""
     initial_order(model)
-
-
-def initial_order(model: Model) -> tuple[str, ...]:
-    """The order in which initial values are computed: stocks by their ``initial``, flows and
-    auxiliaries by their equations, discrete states by their initial values."""
-    needs: dict[str, list[str]] = {}
-    for stock in model.stocks:
-        needs[stock.name] = [s.name for s in stock.initial.free_symbols]
-    for state in model.discrete:
-        needs[state.name] = [s.name for s in state.initial.free_symbols]
-    for flow in model.flows:
-        needs[flow.name] = [s.name for s in flow.rate.free_symbols]
-    for aux in model.auxiliaries:
-        needs[aux.name] = [s.name for s in aux.equation.free_symbols]
-    return dependency_order(needs, what="initialisation", where=model.source or model.name)

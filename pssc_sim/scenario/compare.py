@@ -142,13 +142,31 @@ def compare(*scenarios: ScenarioLike, at: Sequence[float] = (),
     runs = tuple(_as_result(item) for item in scenarios)
     labels = _labels([run.name for run in runs])
     names = [n for n in runs[0].results.names if all(n in run.results.names for run in runs)]
+    if not names:
+        raise ScenarioError(f"compare: the scenarios share no variable ({_recorded(labels, runs)})."
+                            " Compare scenarios of one model, or models whose variables have "
+                            "the same names")
     chosen = tuple(variables) if variables is not None else tuple(names)
     for variable in chosen:
         if variable not in names:
             raise ScenarioError(f"variables: '{variable}' is not recorded by every scenario."
                                 f"{did_you_mean(variable, names)} Compare variables they share: "
-                                f"{', '.join(names)}")
+                                f"{_listed(names)}")
     return Comparison(runs, labels, chosen, _times(runs, at))
+
+
+def _recorded(labels: Sequence[str], runs: Sequence[ScenarioResult], shown: int = 5) -> str:
+    """What each run records, for a message: ``a: x, y; b: z`` (at most ``shown`` names each)."""
+    parts = []
+    for label, run in zip(labels, runs, strict=True):
+        parts.append(f"{label}: {_listed(run.results.names, shown)}")
+    return "; ".join(parts)
+
+
+def _listed(names: Sequence[str], shown: int = 10) -> str:
+    """``x, y, z and 4 more``: a list of names that stays short in a message."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return f"{', '.join(names[:shown])}{more}"
 
 
 def _labels(names: Sequence[str]) -> tuple[str, ...]:

@@ -342,11 +342,12 @@ class Scenario:
         """Raise unless every name the scenario uses exists in its model."""
         reader.check_scenario_names(self, model if model is not None else self.load_model())
 
-    def run(self, *, chunk: int = 4096) -> ScenarioResult:
-        """Run the scenario: one run, or the whole ensemble in one vectorised call."""
+    def run(self, *, chunk: int = 4096, max_memory: int | None = None) -> ScenarioResult:
+        """Run the scenario: one run, or the whole ensemble in one vectorised call, in at most
+        ``max_memory`` bytes (default: a safe share of the machine)."""
         from pssc_sim.scenario.runner import run
 
-        return run(self, chunk=chunk)
+        return run(self, chunk=chunk, max_memory=max_memory)
 
     def to_document(self) -> dict[str, Any]:
         """The scenario as a scenario-file mapping (a :class:`Model` object is named only)."""

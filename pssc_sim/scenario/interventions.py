@@ -5,7 +5,7 @@ An intervened parameter becomes a visible auxiliary of the same name whose equat
 ``<name>__base`` (so an ensemble can still sample it and ``set`` still changes it). The equation is
 built from numbers with sympy's constructors, never from text, and its conditions are linear in
 TIME, so the adaptive integrators find every switch as a breakpoint
-(:mod:`pssc_sim.integrate.breakpoints`) and restart there instead of stepping over it.
+(:mod:`pssc_sim.compile.breakpoints`) and restart there instead of stepping over it.
 
 Discontinuous changes (``set``, ``step``, ``pulse``) switch at ``at - 1e-6``, the guard Vensim uses
 for PULSE and RAMP, so a fixed-step run whose accumulated time lands a hair below ``at`` still

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pssc_sim.errors import ModelError, did_you_mean, shown
 from pssc_sim.ir.model import Model, TimeSpec
+from pssc_sim.parse.identifiers import is_label
 from pssc_sim.parse.model_file import read_yaml
 from pssc_sim.scenario.interventions import Intervention, intervention_from_document
 from pssc_sim.scenario.sampling import Distribution
@@ -81,6 +82,19 @@ def name(value: Any, where: str) -> str:
     if not isinstance(value, str) or not _NAME.match(value):
         raise ScenarioError(f"{where}: expected a variable name (got {shown(value)}). {_NO_CODE}")
     return value
+
+
+def scenario_name(value: Any, where: str) -> str:
+    """A scenario name (letters, digits, underscores and hyphens), or a :class:`ScenarioError`.
+
+    >>> scenario_name("quit-count-target", "scenario")
+    'quit-count-target'
+    """
+    if not is_label(value):
+        raise ScenarioError(f"{where}: not a valid scenario name (got {shown(value)}). Use "
+                            "letters, digits, underscores and hyphens, such as "
+                            "'quit-count-target'; put free text under 'description:'")
+    return str(value)
 
 
 def mapping(value: Any, where: str, example: str) -> Mapping[str, Any]:
@@ -314,7 +328,9 @@ def scenario_arguments(document: Mapping[str, Any], where: Where) -> dict[str, A
     for key, value in document.items():
         if key in _PARSERS:
             arguments[key] = _PARSERS[key](value, where)
-        elif key in ("scenario", "description", "model", "extends"):
+        elif key == "scenario":
+            arguments["name"] = scenario_name(value, where(key))
+        elif key in ("description", "model", "extends"):
             arguments["name" if key == "scenario" else key] = _text(value, where(key))
     return arguments
 

@@ -12,8 +12,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from pssc_sim.integrate import budget
 from pssc_sim.integrate.progress import Progress
-from pssc_sim.integrate.simulate import simulate
+from pssc_sim.integrate.simulate import (
+    check_options,
+    compiled_for,
+    make_grid,
+    plan_run,
+    simulate,
+)
 from pssc_sim.ir.model import Model, Parameter
 from pssc_sim.results import Results
 from pssc_sim.scenario.interventions import (
@@ -204,11 +211,15 @@ def model_distribution(model: Model, parameter: Parameter) -> Distribution:
 
 
 def run(scenario: Scenario, *, chunk: int = 4096, record: Sequence[str] = (),
-        progress: Progress | None = None) -> ScenarioResult:
+        progress: Progress | None = None, max_memory: int | None = None) -> ScenarioResult:
     """Run ``scenario``; an ensemble runs as one vectorised :func:`simulate` call.
 
     ``record`` names variables to record besides the scenario's outputs (hidden ones too, such
     as the threshold shares a scorecard reads). ``progress`` is passed to :func:`simulate`.
+    ``max_memory`` is the bytes the run may use (default: a safe share of the machine): the run
+    is sized before any member is sampled, and refused with
+    :class:`~pssc_sim.integrate.budget.ResourceLimitError` if it cannot fit (see
+    :mod:`pssc_sim.integrate.budget`).
     """
     base = scenario.load_model()
     scenario.check(base)
@@ -221,21 +232,42 @@ def run(scenario: Scenario, *, chunk: int = 4096, record: Sequence[str] = (),
 
     params: dict[str, Any] = target_values(scenario, base, key)
     params.update({key(name): value for name, value in scenario.set.items()})
-    samples: dict[str, np.ndarray] = {}
-    seed = None
-    if scenario.uncertainty is not None:
-        samples, seed = draw(scenario.uncertainty, base)
-        params.update({key(name): values for name, values in samples.items()})
     outputs = scenario.outputs
     if record:
         from pssc_sim.compile.compiler import default_outputs
 
         chosen = outputs if outputs is not None else [o.name for o in default_outputs(model)]
         outputs = tuple(dict.fromkeys([*chosen, *record]))
-    results = simulate(model, params, method=scenario.method or "euler",
-                       time=dict(scenario.time) or None, outputs=outputs, chunk=chunk,
-                       progress=progress)
+    method, time = scenario.method or "euler", dict(scenario.time) or None
+    limit = budget.default_memory_limit() if max_memory is None else max_memory
+    chunk = size_run(scenario, base, model, outputs, (method, time, chunk, limit))
+    samples: dict[str, np.ndarray] = {}
+    seed = None
+    if scenario.uncertainty is not None:
+        samples, seed = draw(scenario.uncertainty, base)
+        params.update({key(name): values for name, values in samples.items()})
+    results = simulate(model, params, method=method, time=time, outputs=outputs, chunk=chunk,
+                       progress=progress, max_memory=limit)
     return ScenarioResult(scenario, results, model, samples, seed)
+
+
+def size_run(scenario: Scenario, base: Model, model: Model, outputs: Sequence[str] | None,
+             settings: tuple[str, Mapping[str, float] | None, int, int]) -> int:
+    """Check that ``scenario`` fits in the memory limit and step limit before anything is
+    sampled or allocated; return the chunk of members to run at a time.
+
+    ``settings`` is ``(method, time overrides, chunk, limit in bytes)``.
+    """
+    method, time, chunk, limit = settings
+    check_options(method, 1e-6, 1e-9, chunk, limit)
+    compiled = compiled_for(model, tuple(outputs) if outputs is not None else None)
+    grid = make_grid(model, time)
+    uncertainty = scenario.uncertainty
+    members, sampled = 1, 0
+    if uncertainty is not None and uncertainty.members is not None:
+        members = uncertainty.members
+        sampled = len(distributions(uncertainty, base))
+    return plan_run(compiled, grid, method, members, chunk, limit, sampled)
 
 
 def target_values(scenario: Scenario, model: Model,
@@ -261,7 +293,8 @@ def draw(uncertainty: Uncertainty, model: Model) -> tuple[dict[str, np.ndarray],
     return sample(chosen, sampling, uncertainty.members, seed), seed
 
 
-def run_scenario(path: str | Path, *, chunk: int = 4096) -> ScenarioResult:
+def run_scenario(path: str | Path, *, chunk: int = 4096,
+                 max_memory: int | None = None) -> ScenarioResult:
     """Read and run a scenario file.
 
     Examples
@@ -275,4 +308,4 @@ def run_scenario(path: str | Path, *, chunk: int = 4096) -> ScenarioResult:
     """
     from pssc_sim.scenario.definition import Scenario
 
-    return Scenario.load(path).run(chunk=chunk)
+    return Scenario.load(path).run(chunk=chunk, max_memory=max_memory)

@@ -30,9 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from pssc_sim.errors import ModelError
+from pssc_sim.errors import ModelError, PsscSimError
 from pssc_sim.parse.translate.arrays import ArrayImport, emit_arrayed
 from pssc_sim.parse.translate.names import NameMap, name_key
+from pssc_sim.parse.translate.precheck import check_vensim_text, check_xmile_file
 from pssc_sim.parse.translate.syntax import (
     Context,
     is_number,
@@ -71,18 +72,38 @@ def read_abstract_model(path: Path) -> Any:
         reader_class = _reader_class(path)
         try:
             with tempfile.TemporaryDirectory() as folder:
-                readable = path if path.suffix.lower() == ".mdl" \
-                    else _with_variables_element(path, Path(folder))
+                vensim = path.suffix.lower() == ".mdl"
+                if not vensim:
+                    check_xmile_file(path)  # before any XML parser reads it
+                readable = path if vensim else _with_variables_element(path, Path(folder))
                 reader = reader_class(readable)
+                if vensim:  # the text as the translator decoded it, before it is parsed
+                    check_vensim_text(str(path), reader.model_text)
                 reader.parse()
                 return reader.get_abstract_model()
         except ModelError:
             raise
         except Exception as exc:  # any failure of the translator is bad input
-            message = " ".join(str(exc).split())[:300]
-            raise ModelError(f"{path}: the translator cannot read the model "
-                             f"({type(exc).__name__}: {message}). Check the file in Vensim or "
-                             "Stella") from None
+            raise unreadable(path, exc) from None
+
+
+def unreadable(path: Path, error: BaseException) -> ModelError:
+    """A failure of the translator (or of building the document from its output) on ``path``,
+    as one line: the file's kind, the error's type and the start of its text.
+
+    >>> print(unreadable(Path("m.mdl"), TypeError("INTEG() missing 2 arguments")))
+    m.mdl: the Vensim file could not be read (TypeError: INTEG() missing 2 arguments). Check the \
+file in Vensim, or simplify the equation the error names
+    """
+    kind = "Vensim" if path.suffix.lower() == ".mdl" else "XMILE"
+    text = " ".join(str(error).split())
+    text = text.split(" Parse tree:")[0]  # parsimonious appends the whole parse tree
+    if len(text) > 200:
+        text = text[:197] + "..."
+    program = "Vensim" if kind == "Vensim" else "Stella"
+    return ModelError(f"{path}: the {kind} file could not be read ({type(error).__name__}: "
+                      f"{text}). Check the file in {program}, or simplify the equation the "
+                      "error names")
 
 
 def _reader_class(path: Path) -> Any:
@@ -137,7 +158,13 @@ def translate(path: str | Path) -> Translation:
     """Translate a Vensim or XMILE file into a pssc_sim model document."""
     source = Path(path)
     abstract = read_abstract_model(source)
-    return _Builder(source, abstract).build()
+    try:
+        return _Builder(source, abstract).build()
+    except PsscSimError:
+        raise
+    except (ArithmeticError, AttributeError, LookupError, TypeError, ValueError,
+            RecursionError) as exc:  # the translator's output was not what the builder expects
+        raise unreadable(source, exc) from None
 
 
 @dataclass(slots=True)

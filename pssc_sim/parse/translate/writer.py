@@ -8,8 +8,9 @@ from typing import Any
 
 import yaml
 
-from pssc_sim.errors import ModelError
+from pssc_sim.atomic import atomic_path
 from pssc_sim.ir.model import Model
+from pssc_sim.parse.identifiers import shown
 from pssc_sim.parse.model_file import read_document
 from pssc_sim.parse.translate.document import Translation, translate
 
@@ -49,7 +50,7 @@ def read_translation(translation: Translation) -> Model:
 def write_yaml(translation: Translation) -> str:
     """The translated model as YAML text, with headings and the original name of each variable."""
     document = translation.document
-    lines = [f"# Converted by pssc_sim from {translation.source.name}.",
+    lines = [f"# Converted by pssc_sim from {shown(translation.source.name)}.",
              "# Names are snake_case identifiers; 'source' keeps the original name.", ""]
     for key in ("model", "title", "description"):
         if key in document:
@@ -80,11 +81,9 @@ def convert(source_path: str | Path, target_path: str | Path) -> Path:
     text = write_yaml(translation)
     target = Path(target_path)
     document = yaml.safe_load(text)
-    read_document(str(target), document)
-    try:
-        target.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise ModelError(f"{target}: cannot write the file ({exc}). Check the folder") from None
+    read_document(str(translation.source), document)
+    with atomic_path(target) as partial:
+        partial.write_text(text, encoding="utf-8")
     return target
 
 

@@ -23,17 +23,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import sympy
 from sympy.core.relational import Relational
 
-from pssc_sim.compile.codegen import algebraic_equations, needed, stock_rates, symbol_names
-from pssc_sim.compile.compiler import kernel_namespace
+from pssc_sim.compile.equations import algebraic_equations, needed, stock_rates, symbol_names
+from pssc_sim.compile.execute import execute
 from pssc_sim.compile.printer import Dialect, Printer
-from pssc_sim.integrate.grid import Grid
+from pssc_sim.compile.runtime import kernel_namespace
 from pssc_sim.ir.functions import FINAL_TIME, INITIAL_TIME, TIME, TIME_STEP, variable_symbol
 from pssc_sim.ir.model import Model
 
@@ -74,8 +73,11 @@ class BreakpointPlan:
     source: str
     evaluate: Any
 
-    def times(self, grid: Grid, p: np.ndarray, limit: int = MAX_BREAKPOINTS) -> np.ndarray:
+    def times(self, clock: tuple[float, float, float], p: np.ndarray,
+              limit: int = MAX_BREAKPOINTS) -> np.ndarray:
         """Sorted breakpoints strictly inside ``(start, stop)`` for the members of ``p``.
+
+        ``clock`` is the run's ``(dt, start, stop)``.
 
         Examples
         --------
@@ -85,7 +87,7 @@ class BreakpointPlan:
         >>> _ = path.write_text("time: {stop: 10, dt: 0.5}\\nparameters: {t_on: 4}\\n"
         ...                     "stocks: {x: 0}\\nflows: {f: {to: x, rate: 'STEP(1, t_on)'}}\\n")
         >>> plan = breakpoint_plan(load_model(path))
-        >>> plan.times(Grid(0.0, 10.0, 0.5, 0.5), np.array([[4.0, 6.0]])).tolist()
+        >>> plan.times((0.5, 0.0, 10.0), np.array([[4.0, 6.0]])).tolist()
         [3.75, 5.75]
         """
         if not self.switches:
@@ -93,14 +95,16 @@ class BreakpointPlan:
         with np.errstate(all="ignore"):
             values = [
                 np.broadcast_to(np.asarray(v, dtype=float), (p.shape[1],))
-                for v in self.evaluate(grid.clock, p)
+                for v in self.evaluate(clock, p)
             ]
-        found = np.concatenate(list(_switch_times(self.switches, values, grid, limit)))
-        return _tidy(found, grid, limit)
+        span = (clock[1], clock[2])
+        found = np.concatenate(list(_switch_times(self.switches, values, span, limit)))
+        return _tidy(found, span, limit)
 
 
 def _switch_times(
-    switches: Iterable[Switch | PeriodicSwitch], values: list[np.ndarray], grid: Grid, limit: int
+    switches: Iterable[Switch | PeriodicSwitch], values: list[np.ndarray],
+    span: tuple[float, float], limit: int,
 ) -> Iterator[np.ndarray]:
     position = 0
     for switch in switches:
@@ -111,35 +115,38 @@ def _switch_times(
         triples = np.unique(np.stack(values[position : position + 3], axis=1), axis=0)
         position += 3
         for phase, interval, width in triples:
-            yield periodic_times(switch.rate, phase, interval, width, grid, limit)
+            yield periodic_times(switch.rate, phase, interval, width, span, limit)
 
 
 def periodic_times(
-    rate: float, phase: float, interval: float, width: float, grid: Grid, limit: int
+    rate: float, phase: float, interval: float, width: float, span: tuple[float, float],
+    limit: int,
 ) -> np.ndarray:
     """Times where ``Mod(rate * t + phase, interval)`` wraps or passes ``width``.
 
-    They cover the run (a period either side included) and are at most ``2 * limit``.
+    They cover the run ``span = (start, stop)`` (a period either side included) and are at
+    most ``2 * limit``.
 
     Examples
     --------
-    >>> periodic_times(1.0, -1.0, 4.0, 1.0, Grid(0.0, 10.0, 1.0, 1.0), 100).tolist()
+    >>> periodic_times(1.0, -1.0, 4.0, 1.0, (0.0, 10.0), 100).tolist()
     [-3.0, -2.0, 1.0, 2.0, 5.0, 6.0, 9.0, 10.0, 13.0, 14.0]
     """
     if not np.isfinite([phase, interval, width]).all() or interval <= 0:
         return np.empty(0)
-    ends = rate * np.array([grid.start, grid.stop]) + phase
+    ends = rate * np.array(span) + phase
     first, last = np.floor(ends.min() / interval), np.ceil(ends.max() / interval)
     cycles = first + np.arange(min(int(last - first) + 1, limit))
     crossings = np.concatenate([cycles * interval, cycles * interval + width])
     return np.sort((crossings - phase) / rate)
 
 
-def _tidy(times: np.ndarray, grid: Grid, limit: int) -> np.ndarray:
+def _tidy(times: np.ndarray, span: tuple[float, float], limit: int) -> np.ndarray:
     """Finite, inside the run, sorted, without near-duplicates, at most ``limit`` of them."""
-    margin = 1e-9 * (grid.stop - grid.start)
+    start, stop = span
+    margin = 1e-9 * (stop - start)
     times = np.unique(times[np.isfinite(times)])
-    times = times[(times > grid.start + margin) & (times < grid.stop - margin)]
+    times = times[(times > start + margin) & (times < stop - margin)]
     if times.size > 1:
         times = times[np.concatenate([[True], np.diff(times) > margin])]
     if times.size > limit:
@@ -147,9 +154,10 @@ def _tidy(times: np.ndarray, grid: Grid, limit: int) -> np.ndarray:
     return times
 
 
-@lru_cache(maxsize=32)
 def breakpoint_plan(model: Model) -> BreakpointPlan:
-    """The switches of ``model`` that can change its stock rates (cached per model).
+    """The switches of ``model`` that can change its stock rates.
+
+    A compiled model carries its plan (``CompiledModel.breakpoints``), made on first use.
 
     Examples
     --------
@@ -164,8 +172,7 @@ def breakpoint_plan(model: Model) -> BreakpointPlan:
     switches = _find_switches(model)
     expressions = [e for s in switches for e in _expressions(s)]
     source = _evaluator_source(model, expressions)
-    space = kernel_namespace(model.lookups)
-    exec(compile(source, f"<pssc_sim breakpoints {model.name}>", "exec"), space)
+    space = execute(source, kernel_namespace(model.lookups), "breakpoints")
     return BreakpointPlan(tuple(switches), source, space["switching_values"])
 
 

@@ -1,0 +1,48 @@
+"""The names generated code may call besides its own: numpy, math, lookups, array helpers."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from pssc_sim.compile.array_kernels import (
+    assemble_array,
+    reduce_array,
+    table_lookup,
+    vector_select,
+)
+from pssc_sim.ir.model import Lookup
+
+
+def _quiet() -> Any:
+    """numpy's floating-point warnings off: generated code checks the values it selects."""
+    return np.errstate(all="ignore")
+
+
+def kernel_namespace(lookups: Sequence[Lookup]) -> dict[str, Any]:
+    """The names generated kernel code may call: numpy, math, each lookup with its slope, and
+    the helpers of array operations (:mod:`pssc_sim.compile.array_kernels`).
+
+    Examples
+    --------
+    >>> from pssc_sim.ir.model import Lookup
+    >>> space = kernel_namespace([Lookup("comfort", (0.0, 1.0), (0.0, 2.0))])
+    >>> float(space["slope_comfort"](0.5))
+    2.0
+    """
+    space: dict[str, Any] = {
+        "np": np, "math": math, "nan": math.nan, "inf": math.inf,
+        "_sign": lambda x: (x > 0) - (x < 0),
+        "_heaviside": lambda x: 1.0 if x > 0 else (0.5 if x == 0 else 0.0),
+        "_reduce": reduce_array, "_assemble": assemble_array, "_table_lookup": table_lookup,
+        "_vector_select": vector_select, "_quiet": _quiet,
+    }
+    for lookup in lookups:
+        space[f"lookup_{lookup.name}"] = lookup
+        space[f"slope_{lookup.name}"] = lookup.slope
+        space[f"lookup_{lookup.name}_scalar"] = lookup.scalar
+        space[f"slope_{lookup.name}_scalar"] = lambda x, s=lookup.slope: float(s(x))
+    return space
