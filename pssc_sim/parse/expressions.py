@@ -30,6 +30,7 @@ from pssc_sim.ir.builtins import (
     as_condition,
     is_condition,
 )
+from pssc_sim.ir.conditions import UnsettledConditionError, piecewise
 from pssc_sim.ir.functions import (
     CULTURE,
     FINAL_TIME,
@@ -202,6 +203,8 @@ def parse_expression(text: object, *, where: str, namespace: Namespace) -> sympy
         raise
     except RecursionError:
         raise _too_deep(where, source, f"{depth} levels") from None
+    except UnsettledConditionError:
+        raise unsettled(where, source) from None
     except (ArithmeticError, TypeError, ValueError) as exc:
         raise ExpressionError(
             f"{where}: the equation cannot be built (got {shown(source)}): {_clipped(exc)}. "
@@ -228,6 +231,14 @@ def _real(expr: sympy.Expr, where: str, source: str) -> sympy.Expr:
             "constant, e.g. SQRT(ABS(x))"
         )
     return expr
+
+
+def unsettled(where: str, source: str) -> ExpressionError:
+    """The error for a condition sympy keeps in no form (see :mod:`pssc_sim.ir.conditions`)."""
+    return ExpressionError(
+        f"{where}: a comparison cannot be kept in a form sympy leaves as it is (got "
+        f"{shown(source, 60)}). Move one side of the comparison into an auxiliary"
+    )
 
 
 def _too_deep(where: str, source: str, got: str) -> ExpressionError:
@@ -415,9 +426,7 @@ class _Translator:
 
     def visit_IfExp(self, node: ast.IfExp) -> sympy.Expr:
         condition = as_condition(self.visit(node.test))
-        return sympy.Piecewise(
-            (self._value(node.body), condition), (self._value(node.orelse), True)
-        )
+        return piecewise((self._value(node.body), condition), (self._value(node.orelse), True))
 
     def visit_Call(self, node: ast.Call) -> sympy.Basic:
         arrays = self.namespace.arrays
@@ -505,7 +514,7 @@ class _Translator:
         """Translate a node that must be a number, not a condition."""
         value = self.visit(node)
         if is_condition(value):
-            return sympy.Piecewise((sympy.S.One, value), (sympy.S.Zero, True))
+            return piecewise((sympy.S.One, value), (sympy.S.Zero, True))
         return value
 
     def _operator(self, node: ast.AST, op: ast.AST) -> ExpressionError:
