@@ -128,3 +128,14 @@ def test_the_compiler_reports_a_condition_it_cannot_settle_as_an_expression_erro
     with pytest.raises(ps.ExpressionError, match=r": an equation cannot be compiled: sympy keeps "
                        r"rewriting one of its conditions \(got RecursionError\)\. Move one side"):
         ps.compile_model(model)
+
+
+def test_a_start_time_read_from_an_auxiliary_runs_with_an_adaptive_method() -> None:
+    # the breakpoints of an adaptive run substitute the time-only auxiliary 's' into the STEP
+    model = load_text(HEADER + "auxiliaries:\n  s: a - TIME\n  value: STEP(1, s)\n")
+    res = ps.simulate(model, {"a": np.array([0.5, 2.0])}, method="rk45")
+    times = res.times[:, None]
+    expected = np.where(times + 0.25 / 2 > np.array([0.5, 2.0]) - times, 1.0, 0.0)
+    np.testing.assert_array_equal(res.values[:, res.index("value"), :], expected)
+    assert res.values[:, res.index("value"), :].min() == 0.0
+    assert res.values[:, res.index("value"), :].max() == 1.0

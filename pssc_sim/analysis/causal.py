@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import sympy
 
+from pssc_sim.ir.conditions import substituted
 from pssc_sim.ir.functions import CLOCK_SYMBOLS, LookupSlope
 from pssc_sim.ir.model import FixedDelay, Lookup, Model
 
@@ -84,7 +85,7 @@ def derivative_polarity(expr: sympy.Expr, cause: sympy.Symbol,
     <Polarity.NEGATIVE: '-'>
     """
     positive = {s: sympy.Symbol(s.name, positive=True) for s in expr.free_symbols}
-    slope = sympy.diff(expr.subs(positive), positive[cause])
+    slope = sympy.diff(substituted(expr, positive), positive[cause])
     slope = slope.replace(lambda e: isinstance(e, LookupSlope),
                           lambda e: _monotone_sign((lookups or {}).get(e.lookup_name), e))
     if slope.is_nonnegative and not slope.is_zero:

@@ -9,14 +9,15 @@ alternates between two forms, e.g.
 relations do this depends on the names and assumptions of the symbols, so a rename or a
 substitution can turn a harmless condition into one that does.
 
-:func:`piecewise` builds a ``Piecewise`` from conditions settled first (:func:`settled`), and
-:func:`rebuilt` rebuilds any expression from new arguments the same way, so that no part of the
-engine hands sympy a condition it cannot settle.
+:func:`piecewise` builds a ``Piecewise`` from conditions settled first (:func:`settled`),
+:func:`rebuilt` rebuilds any expression from new arguments the same way, and :func:`substituted`
+replaces parts of an expression through it, so that no part of the engine hands sympy a
+condition it cannot settle.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import sympy
 from sympy.core.relational import Relational
@@ -91,3 +92,20 @@ def rebuilt(expr: sympy.Basic, args: Iterable[sympy.Basic]) -> sympy.Basic:
     if isinstance(expr, sympy.Piecewise):
         return piecewise(*((value, condition) for value, condition in args))
     return expr.func(*args)
+
+
+def substituted(expr: sympy.Basic, replacements: Mapping[sympy.Basic, sympy.Basic]) -> sympy.Basic:
+    """``expr.xreplace(replacements)``, rebuilding with :func:`rebuilt`.
+
+    >>> a, b = sympy.symbols("a b")
+    >>> substituted(piecewise((a, a > 1), (b, True)), {a: b - 1})
+    Piecewise((b - 1, b > 2), (b, True))
+    """
+    if expr in replacements:
+        return replacements[expr]
+    if not expr.args:
+        return expr
+    args = [substituted(a, replacements) for a in expr.args]
+    if all(new is old for new, old in zip(args, expr.args, strict=True)):
+        return expr
+    return rebuilt(expr, args)
