@@ -297,3 +297,99 @@ yaml_texts = st.one_of(
     aliased_texts(),
     st.sampled_from(CODE_TAGS).map(lambda tag: f"model: fuzz\nstocks: {{x: {tag}}}\n"),
 )
+
+
+# Vensim and XMILE text for the pre-check of imported models.
+
+#: The control block every generated Vensim model ends with.
+VENSIM_CONTROLS = ("INITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\nTIME STEP = 0.5 ~~|\n"
+                   "SAVEPER = 0.5 ~~|\n")
+_RANGE_NUMBERS = st.one_of(
+    st.integers(-10**6, 10**6).map(str),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.sampled_from(["1e+006", "-.5", "2.", "+3", "1E-3", "0"]),
+)
+_RANGE_PAIRS = st.tuples(_RANGE_NUMBERS, _RANGE_NUMBERS).map(lambda p: f"({p[0]},{p[1]})")
+#: What may stand between a lookup's "(" and its range's "[": spaces, tabs, continued lines.
+range_openers = st.sampled_from(["(", "( ", "(\t", "(\\\n", "( \\\n\t", "(\\\n\\\n  "])
+#: A lookup range of plain numbers, with reference points or not.
+numeric_ranges = st.builds(lambda a, b, refs: f"[{a}-{b}{''.join(',' + r for r in refs)}]",
+                           _RANGE_PAIRS, _RANGE_PAIRS, st.lists(_RANGE_PAIRS, max_size=2))
+#: Code in each place of a range where the translator would evaluate it.
+code_ranges = st.one_of(
+    st.sampled_from(CODE).map(lambda code: f"[({code},0)-(1,1)]"),
+    st.sampled_from(CODE).map(lambda code: f"[(0,0)-(1,{code})]"),
+    st.sampled_from(CODE).map(lambda code: f"[(0,0)-(1,1),({code},1)]"),
+    st.sampled_from(CODE).map(lambda code: f"[{code}]"),
+)
+#: Text of a lookup range from "[": plain numbers, code in every position, or anything at all.
+range_texts = st.one_of(
+    numeric_ranges,
+    code_ranges,
+    st.text(alphabet=st.sampled_from("()[]-,.0123456789eE+ \t\n\\_'\"aosx:;|~=*/"),
+            max_size=40).map(lambda text: "[" + text),
+)
+_LOOKUP_POINTS = st.sampled_from(["(0,0),(1,1)", "(0,0),(0.5,2),(1,1)", "(1,1)", ""])
+
+
+@st.composite
+def vensim_texts(draw: st.DrawFn) -> str:
+    """A Vensim model whose lookup (a definition or a ``WITH LOOKUP``) has a generated range."""
+    opener, text, points = draw(range_openers), draw(range_texts), draw(_LOOKUP_POINTS)
+    if draw(st.booleans()):
+        element = f"table{opener}{text},{points}) ~~|\ny = table(Time) ~~|\n"
+    else:
+        element = f"y = WITH LOOKUP(Time, {opener}{text},{points})) ~~|\n"
+    noise = draw(st.sampled_from(["", "{UTF-8}\n", "x = y * 2 ~ unit ~ note |\n"]))
+    return noise + element + VENSIM_CONTROLS
+
+
+#: Vensim-like text of arbitrary shape around brackets, with the controls appended or not.
+vensim_noise = st.tuples(
+    st.text(alphabet=st.sampled_from("()[]-,.019eE+ \n\\_'\"abxy=~|:{}*"), max_size=120),
+    st.booleans(),
+).map(lambda pair: pair[0] + (VENSIM_CONTROLS if pair[1] else ""))
+
+XMILE_HEAD = ('<xmile version="1.0" xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0">'
+              "<header><name>fuzz</name></header>"
+              "<sim_specs><start>0</start><stop>2</stop><dt>1</dt></sim_specs>")
+_XMILE_WORDS = st.one_of(
+    st.sampled_from(["1", "0.5", "-3", "Water * 2", "IF TIME > 1 THEN 1 ELSE 0", "v0 + 1"]),
+    st.sampled_from(["", "x", "&amp;", "&lt;", "]]>", "<", "&e;", "&#0;", "\u00e9", "\ufeff"]),
+    st.sampled_from(CODE),
+)
+_XMILE_NAMES = st.one_of(st.sampled_from(["v", "Water", "Fill rate"]),
+                         st.sampled_from(["a b", "x\n", "", "1x", *CODE[:2]]))
+_DECLARATIONS = st.one_of(
+    st.sampled_from(["", '<?xml version="1.0" encoding="utf-8"?>\n', "<?xml version='1.0'?>"]),
+    st.sampled_from([
+        '<?xml version="1.0" encoding="latin-1"?>', '<?xml version="1.0" encoding="UTF-16"?>',
+        '<!DOCTYPE xmile [<!ENTITY e "x">]>', "<!doctype xmile>",
+        '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>',
+        '<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>',
+    ]),
+)
+
+
+@st.composite
+def xmile_fragments(draw: st.DrawFn) -> bytes:
+    """An XMILE file: declarations, variables whose equations, names and graphical-function
+    scales are generated (code among them), and sometimes bytes that are not UTF-8 text."""
+    variables = []
+    for i in range(draw(st.integers(0, 3))):
+        kind = draw(st.sampled_from(["aux", "stock", "flow"]))
+        name = draw(_XMILE_NAMES) + str(i)
+        equation = draw(_XMILE_WORDS)
+        extra = ""
+        if draw(st.booleans()):
+            low, high = draw(_XMILE_WORDS), draw(_XMILE_WORDS)
+            extra = (f'<gf><xscale min="{low}" max="{high}"/>'
+                     f"<ypts>{draw(_XMILE_WORDS)}</ypts></gf>")
+        variables.append(f'<{kind} name="{name}"><eqn>{equation}</eqn>{extra}</{kind}>')
+    text = (draw(_DECLARATIONS) + XMILE_HEAD + "<model><variables>" + "".join(variables)
+            + "</variables></model></xmile>")
+    data = text.encode("utf-8")
+    if draw(st.integers(0, 3)) == 0:
+        at = draw(st.integers(0, len(data)))
+        data = data[:at] + draw(st.binary(max_size=4)) + data[at:]
+    return data
