@@ -13,6 +13,8 @@ import pytest
 import sympy
 
 import pssc_sim as ps
+from pssc_sim.analysis.causal import Polarity, derivative_polarity
+from pssc_sim.cli import main
 from pssc_sim.compile.printer import GROUP, Dialect, Printer
 from pssc_sim.ir.functions import variable_symbol
 from pssc_sim.parse.expressions import Namespace, parse_expression
@@ -183,3 +185,45 @@ def test_a_vensim_sum_of_5000_terms_imports_and_runs(tmp_path: Path) -> None:
     path.write_text("{UTF-8}\n" + "\n".join(entries), encoding="utf-8")
     results = ps.simulate(ps.load_model(path))
     assert list(results["total"]) == [5000 * 5001 / 2] * 2
+
+
+def long_sum_loop_model(n: int) -> str:
+    """A stock fed by an auxiliary that sums ``n`` parameters times the stock (one minus)."""
+    parameters = "".join(f"  p{i}: {i}\n" for i in range(n))
+    terms = " + ".join(f"p{i} * x" for i in range(1, n))
+    return (
+        "model: long\ntime: {start: 0, stop: 1, dt: 1}\nparameters:\n"
+        f"{parameters}stocks: {{x: 1}}\nflows:\n  inflow: {{to: x, rate: total / 1e6}}\n"
+        f"auxiliaries:\n  total: 'p0 / x + {terms}'\n"
+    )
+
+
+def test_loops_of_a_sum_of_2000_terms_are_found_in_time_linear_in_its_length(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "long.yaml"
+    path.write_text(long_sum_loop_model(2000), encoding="utf-8")
+    start = time.perf_counter()
+    assert main(["loops", str(path)]) == 0
+    seconds = time.perf_counter() - start
+    out = capsys.readouterr().out
+    # the sum rises with x through 1999 terms and falls through p0 / x: no sign for the link
+    assert "U1    unknown polarity   3 links: inflow -> x -> total -> inflow" in out
+    # quadratic in the number of terms, it took minutes (a slope of the whole sum per symbol)
+    assert seconds < 30, seconds
+
+
+def test_the_slope_of_a_sum_is_the_slope_of_the_terms_that_hold_the_symbol() -> None:
+    rng = random.Random(3)
+    names = [variable_symbol(n) for n in "abcxyz"]
+    for _ in range(40):
+        terms = [rng.choice([1, -1, 2]) * rng.choice(names) * rng.choice([*names, 1])
+                 / rng.choice([*names, 1]) for _ in range(rng.randint(2, 6))]
+        expr = sympy.Add(*terms)
+        positive = {s: sympy.Symbol(s.name, positive=True) for s in expr.free_symbols}
+        for cause in sorted(expr.free_symbols, key=lambda s: s.name):
+            slope = sympy.diff(expr.subs(positive), positive[cause])
+            expected = (Polarity.POSITIVE if slope.is_nonnegative and not slope.is_zero
+                        else Polarity.NEGATIVE if slope.is_nonpositive and not slope.is_zero
+                        else Polarity.UNKNOWN)
+            assert derivative_polarity(expr, cause) is expected, (expr, cause)
