@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from pssc_sim.compile.compiler import CompiledModel, compile_model
     from pssc_sim.integrate.simulate import simulate
     from pssc_sim.ir.model import Model
-    from pssc_sim.parse import load_model
+    from pssc_sim.parse import load_model, load_model_text
     from pssc_sim.results import Results
     from pssc_sim.scenario import Scenario, ScenarioResult, compare, run_scenario
     from pssc_sim.scorecard import Scorecard
@@ -37,6 +37,7 @@ _LAZY = {
     "simulate": "pssc_sim.integrate.simulate",
     "Model": "pssc_sim.ir.model",
     "load_model": "pssc_sim.parse",
+    "load_model_text": "pssc_sim.parse",
     "Results": "pssc_sim.results",
     "Scenario": "pssc_sim.scenario",
     "ScenarioResult": "pssc_sim.scenario",
@@ -68,6 +69,7 @@ __all__ = [
     "compile_model",
     "explore",
     "load_model",
+    "load_model_text",
     "run_scenario",
     "simulate",
 ]

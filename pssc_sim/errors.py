@@ -7,8 +7,12 @@ can catch either. Messages follow one format: ``<where>: <what is wrong> (got <v
 from __future__ import annotations
 
 import difflib
+import reprlib
 from collections.abc import Iterable
 from pathlib import Path
+
+#: Most characters of a value that a message shows (:func:`shown`).
+SHOWN_LIMIT = 200
 
 
 class PsscSimError(Exception):
@@ -29,6 +33,68 @@ class ParameterError(PsscSimError, ValueError):
 
 class SimulationError(PsscSimError, RuntimeError):
     """A run failed after it started (the command line exits 1)."""
+
+
+class PsscSimWarning(UserWarning):
+    """Something in the input is allowed but probably not what was meant (the command line
+    prints it as a note and carries on)."""
+
+
+def _bounded_repr() -> reprlib.Repr:
+    # reprlib shortens containers and strings level by level, so a huge or deeply nested value
+    # costs no more than what is shown
+    bounded = reprlib.Repr()
+    bounded.maxlevel = 3
+    bounded.maxlist = bounded.maxtuple = bounded.maxset = bounded.maxfrozenset = 8
+    bounded.maxdict = 6
+    bounded.maxstring = bounded.maxother = bounded.maxlong = SHOWN_LIMIT
+    return bounded
+
+
+_REPR = _bounded_repr()
+
+
+def shown(value: object, limit: int = SHOWN_LIMIT) -> str:
+    r"""``repr(value)`` for a message: at most ``limit`` characters (a longer value is cut, with
+    its length), control characters escaped.
+
+    Every value from a file or an argument that a message echoes goes through here, so a message
+    stays one short line whatever the input holds.
+
+    >>> shown("rate * 2")
+    "'rate * 2'"
+    >>> len(shown("x" * 1000)) < 230
+    True
+    >>> shown("a\nb")
+    "'a\\nb'"
+    >>> shown([[1, 2], {"a": None}])
+    "[[1, 2], {'a': None}]"
+    """
+    if isinstance(value, str):
+        text = repr(value[: limit + 1]) if len(value) > limit else repr(value)
+        length = f" ({len(value)} characters)"
+    else:
+        try:
+            text = _REPR.repr(value)
+        except Exception:  # a value whose repr fails (an int of too many digits) or is odd
+            text = f"<{type(value).__name__}>"
+        length = ""
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 3]}...{length}"
+
+
+def clipped(text: str, limit: int = SHOWN_LIMIT) -> str:
+    r"""A message from elsewhere (an exception's text) for one of ours: control characters
+    escaped, at most ``limit`` characters.
+
+    >>> clipped("bad\tvalue" + "!" * 500)[:12]
+    'bad\\tvalue!!'
+    """
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[: limit * 2])
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 class OutputError(PsscSimError, OSError):
@@ -63,4 +129,4 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
         lowered = {c.lower(): c for c in candidates}
         if name.lower() in lowered:
             matches = [lowered[name.lower()]]
-    return f" Did you mean '{matches[0]}'?" if matches else ""
+    return f" Did you mean {shown(matches[0])}?" if matches else ""

@@ -5,11 +5,12 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import networkx as nx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pssc_sim.analysis.loops import find_loops
+from pssc_sim.analysis.loops import find_loops, shortest_cycles
 from pssc_sim.errors import ModelError, ParameterError
 from pssc_sim.ir.causal import CausalGraph, Link, NodeKind, Polarity, causal_graph
 from pssc_sim.parse import load_model
@@ -175,3 +176,16 @@ def test_loop_bound_limits_length(tmp_path: Path) -> None:
 def test_diagram_errors(tmp_path: Path, text: str, match: str) -> None:
     with pytest.raises(ModelError, match=match):
         load_cld_file(write(tmp_path, text, "map.yaml"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 9).flatmap(lambda n: st.lists(
+    st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=4 * n)))
+def test_the_cycles_found_are_every_simple_cycle_once(edges: list[tuple[int, int]]) -> None:
+    digraph = nx.DiGraph(edges)
+    expected = sorted(
+        (tuple(c[c.index(min(c)):] + c[:c.index(min(c))]) for c in nx.simple_cycles(digraph)),
+        key=lambda c: (len(c), c))
+    search = shortest_cycles(digraph)
+    assert list(search.cycles) == expected
+    assert not search.truncated

@@ -58,8 +58,8 @@ def test_shown_values_are_escaped_and_cut() -> None:
     assert "\n" not in text
     assert "\x1b" not in text
     assert text.startswith("'x\\nimport os\\x1b[31m")
-    assert len(text) <= SHOWN_CHARACTERS + 3
-    assert text.endswith("...")
+    assert len(text) <= SHOWN_CHARACTERS + 30
+    assert text.endswith("... (1016 characters)")
 
 
 @pytest.mark.parametrize(
@@ -67,8 +67,8 @@ def test_shown_values_are_escaped_and_cut() -> None:
     [
         ("model: \"x\\nimport os; os.system('touch canary')\\n#\"\n", r"got \"x\\nimport os"),
         ("model: my model\n", "got 'my model'"),
-        ("model: 42\n", "got '42'"),
-        ("model: [a, b]\n", r"got \"\['a', 'b'\]\""),
+        ("model: 42\n", "got 42"),
+        ("model: [a, b]\n", r"got \['a', 'b'\]"),
     ],
 )
 def test_a_model_name_that_is_not_an_identifier_is_refused(

@@ -105,6 +105,13 @@ def _symbolic(expr: sympy.Expr, values: dict[str, float], t: float, dt: float) -
 @example("XIDZ(a, b, 7) + ZIDZ(c, b)", [(1.0, 0.0, 2.0)])
 @example("INTEGER(-2.5) + MODULO(a, 1 + ABS(b))", [(-3.25, 0.0, 0.0)])
 @example("IF_THEN_ELSE(a > 0, b, c) + STEP(a, 1) + RAMP(b, 0, 2)", [(0.0, 1.5, -1.0)])
+# hoisting ``-a - ARCTAN(c) - 0.081`` into one symbol gave a condition sympy rewrites without end
+@example("STEP(ARCTAN(MIN(-0.081, TIME_STEP * b)), ((-0.081) - ((TIME + a))) - (ARCTAN(c)))",
+         [(2.033721532137383, 2.00001, -3.576688485635568), (-2.7704462016693387, 1.1, 0.0),
+          (-2.637131841918219, -2.65170579850718, 0.46004042999469075),
+          (0.0, 1.0, 1.31861671708812)])
+@example("STEP(1, a - TIME) + IF_THEN_ELSE(TIME + TIME_STEP / 2 > b - TIME, c, 1)",
+         [(1.0, 2.0, 3.0), (3.0, 0.25, -1.0), (0.75, 1.75, 0.0)])
 def test_compiled_equals_symbolic(equation: str, members: list[tuple[float, float, float]]):
     header = ("time: {start: 0, stop: 2, dt: 0.5, save_every: 1}\n"
               "parameters: {a: 0, b: 0, c: 0}\n")

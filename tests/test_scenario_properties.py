@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 from conftest import load_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -88,6 +89,7 @@ def test_applying_interventions_twice_equals_once(items: list[Intervention]) -> 
     assert structure(apply_interventions(once, items)) == structure(once)
 
 
+@pytest.mark.filterwarnings("ignore::pssc_sim.errors.PsscSimWarning")  # interventions past stop
 @given(overrides())
 @settings(max_examples=20, deadline=None)
 def test_running_overrides_applied_twice_equals_once(layer: Scenario) -> None:

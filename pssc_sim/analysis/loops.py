@@ -1,18 +1,21 @@
 """Feedback loops of a causal graph: enumeration, polarity and stable names.
 
 A loop's polarity is the product of its links' polarities: ``R`` (reinforcing) when positive,
-``B`` (balancing) when negative, ``?`` when a link's sign is unknown. Loops are found with
-networkx's simple-cycle enumeration (Johnson's algorithm), bounded in length and count for large
-models. When a model has more loops than the count allows, the shortest are kept: the loops are
-enumerated again by increasing length bound, and the search reports how many loops it saw at
-least (:class:`CycleSearch`). Each loop is written starting from its alphabetically first
-variable, and named ``R1``, ``B1`` ... in order of length, then of its variables, so names do not
-change between runs.
+``B`` (balancing) when negative, ``?`` when a link's sign is unknown. Loops are found by
+Johnson's circuit search, through the hub of each strongly connected component first
+(:func:`_hub_first_cycles`), or with networkx's bounded enumeration when their length is bounded;
+their count is bounded for large models. When a model has more loops than the count allows, the
+shortest are kept: the loops are enumerated again by increasing length bound, and the search
+reports how many loops it saw at least (:class:`CycleSearch`). Each loop is written starting
+from its alphabetically first variable, and named ``R1``, ``B1`` ... in order of length, then of
+its variables, so names do not change between runs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import networkx as nx
 
@@ -103,13 +106,83 @@ def shortest_cycles(digraph: nx.DiGraph, *, max_length: int | None = None,
     if max_loops < 1:
         raise ParameterError(f"max_loops: must be at least 1 (got {max_loops}). Use e.g. 10000")
     found: list[tuple[str, ...]] = []
-    for cycle in nx.simple_cycles(digraph, length_bound=max_length):
+    cycles = _hub_first_cycles(digraph) if max_length is None else nx.simple_cycles(
+        digraph, length_bound=max_length)
+    for cycle in cycles:
         found.append(_canonical(cycle))
         if len(found) > max_loops:
             break
     else:
         return CycleSearch(tuple(sorted(found, key=_order)), len(found), False)
     return _by_length(digraph, max_length or digraph.number_of_nodes(), max_loops)
+
+
+def _hub_first_cycles(digraph: nx.DiGraph) -> Iterator[list[Any]]:
+    """Every simple cycle of ``digraph``, in no particular order.
+
+    Within each strongly connected component the cycles through its hub (the node with the most
+    paths through it, in-links times out-links) are listed first; the hub is then removed and the
+    components of what is left are searched the same way. Cutting the hub first keeps what is
+    left in small components: a sum of 1,000 stocks that each feed back on themselves through it
+    is searched in time linear in its size, where removing an arbitrary node first leaves one
+    large component to search again, a thousand times over.
+    """
+    graph = nx.DiGraph(digraph)
+    for node in sorted(nx.nodes_with_selfloops(graph), key=str):
+        yield [node]
+    graph.remove_edges_from(list(nx.selfloop_edges(graph)))
+    components = [c for c in nx.strongly_connected_components(graph) if len(c) > 1]
+    while components:
+        component = graph.subgraph(components.pop()).copy()
+        hub = max(sorted(component, key=str),
+                  key=lambda n: component.in_degree(n) * component.out_degree(n))
+        yield from _cycles_through(component, hub)
+        component.remove_node(hub)
+        components += [c for c in nx.strongly_connected_components(component) if len(c) > 1]
+
+
+def _cycles_through(graph: nx.DiGraph, start: Any) -> Iterator[list[Any]]:
+    """The simple cycles of ``graph`` through ``start`` (Johnson's circuit search).
+
+    A node is blocked while on the path, and stays blocked after it if no cycle was closed
+    through it; it is unblocked when a node it leads to is, so no dead end is walked twice.
+    """
+    path: list[Any] = [start]
+    closed: list[bool] = [False]
+    pending: list[Iterator[Any]] = [iter(graph[start])]
+    blocked: set[Any] = {start}
+    waiting: dict[Any, set[Any]] = {}
+    while pending:
+        for node in pending[-1]:
+            if node == start:
+                yield list(path)
+                closed[-1] = True
+            elif node not in blocked:
+                path.append(node)
+                closed.append(False)
+                pending.append(iter(graph[node]))
+                blocked.add(node)
+                break
+        else:
+            pending.pop()
+            node = path.pop()
+            if closed.pop():
+                if closed:
+                    closed[-1] = True
+                _unblock(node, blocked, waiting)
+            else:
+                for successor in graph[node]:
+                    waiting.setdefault(successor, set()).add(node)
+
+
+def _unblock(node: Any, blocked: set[Any],
+             waiting: dict[Any, set[Any]]) -> None:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current in blocked:
+            blocked.discard(current)
+            stack.extend(waiting.pop(current, ()))
 
 
 def _by_length(digraph: nx.DiGraph, longest: int, max_loops: int) -> CycleSearch:

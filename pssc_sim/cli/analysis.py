@@ -71,7 +71,7 @@ def load_structure(path: str) -> tuple[CausalGraph, Model | None]:
     from pssc_sim.parse import load_model
     from pssc_sim.parse.cld_file import is_cld_document, load_cld_file
     from pssc_sim.parse.model_file import resolve_model_path
-    from pssc_sim.parse.yaml_io import read_yaml
+    from pssc_sim.parse.yaml_reader import read_yaml
 
     file = resolve_model_path(path)
     if file.suffix.lower() in (".yaml", ".yml") and is_cld_document(read_yaml(file)):

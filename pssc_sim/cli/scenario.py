@@ -12,12 +12,14 @@ import shutil
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from pssc_sim.cli.common import EXIT_OK
+from pssc_sim.errors import PsscSimWarning
 
 if TYPE_CHECKING:
     from pssc_sim.scenario import Scenario, ScenarioResult
@@ -230,7 +232,7 @@ def command_run(path: str, *, method: str | None, out: Path | None, assignments:
     scenario = scenario.with_set(**parse_assignments(assignments, model))
     scenario = scenario.with_time(**time_overrides(model, stop, dt))
     with cluster(compute or argparse.Namespace(), scenario) as client, \
-            progress(run_label(scenario)) as bar:
+            progress(run_label(scenario)) as bar, noted():
         result = run(scenario, progress=bar, max_memory=max_memory, scheduler=client)
     output = stream or sys.stdout
     print(result.summary(), file=output)
@@ -238,6 +240,21 @@ def command_run(path: str, *, method: str | None, out: Path | None, assignments:
         for written in write_run(result, out, save_ensemble):
             print(f"wrote {written}", file=output)
     return EXIT_OK
+
+
+@contextmanager
+def noted() -> Iterator[None]:
+    """Print each :class:`~pssc_sim.errors.PsscSimWarning` raised inside as a ``pssc: note:``
+    line on stderr; other warnings go on as usual."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PsscSimWarning)
+        yield
+    for warning in caught:
+        if issubclass(warning.category, PsscSimWarning):
+            print(f"pssc: note: {warning.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
 
 
 def _folder(out: Path) -> Path:

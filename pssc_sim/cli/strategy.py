@@ -47,7 +47,7 @@ def strategy_map_of(path: str) -> StrategyMap:
     from pssc_sim.ir.causal import causal_graph
     from pssc_sim.parse.cld_file import is_cld_document, load_cld_file, load_cld_perspectives
     from pssc_sim.parse.model_file import resolve_model_path
-    from pssc_sim.parse.yaml_io import read_yaml
+    from pssc_sim.parse.yaml_reader import read_yaml
     from pssc_sim.report.strategy_map import diagram_map, model_map, scenario_map
     from pssc_sim.scenario.reader import is_scenario_file
     from pssc_sim.scenario.runner import run

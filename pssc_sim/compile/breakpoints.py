@@ -33,6 +33,7 @@ from pssc_sim.compile.equations import algebraic_equations, needed, stock_rates,
 from pssc_sim.compile.execute import execute
 from pssc_sim.compile.printer import Dialect, Printer
 from pssc_sim.compile.runtime import kernel_namespace
+from pssc_sim.ir.conditions import substituted
 from pssc_sim.ir.functions import FINAL_TIME, INITIAL_TIME, TIME, TIME_STEP, variable_symbol
 from pssc_sim.ir.model import Model
 
@@ -205,7 +206,7 @@ def _find_switches(model: Model) -> list[Switch | PeriodicSwitch]:
              else [variable_symbol(f.name) for f in model.flows])
     for name in needed(equations, roots):
         for node in _candidate_nodes(equations[name]):
-            resolved = node.xreplace(time_only)
+            resolved = substituted(node, time_only)
             if TIME in resolved.free_symbols:
                 switches.update(dict.fromkeys(_switches_of(resolved, allowed)))
     return list(switches)
@@ -230,7 +231,7 @@ def _time_only(
     """Auxiliaries built from nothing but TIME and constants, as expressions of those."""
     resolved: dict[sympy.Symbol, sympy.Expr] = {}
     for name, equation in equations.items():
-        value = equation.xreplace(resolved)
+        value = substituted(equation, resolved)
         if value.free_symbols <= allowed | {TIME}:
             resolved[variable_symbol(name)] = value
     return resolved

@@ -20,6 +20,8 @@ from pssc_sim.compile.compiled import (
 from pssc_sim.compile.execute import execute
 from pssc_sim.compile.layout import Layout, default_outputs, select_outputs
 from pssc_sim.compile.runtime import kernel_namespace
+from pssc_sim.errors import ExpressionError
+from pssc_sim.ir.conditions import UnsettledConditionError
 from pssc_sim.ir.model import Model
 
 __all__ = ["CompiledModel", "compile_model", "default_outputs", "kernel_namespace",
@@ -49,7 +51,16 @@ def compile_model(model: Model, outputs: Sequence[str] | None = None) -> Compile
     (('x[a]', 'x[b]', 'out[a]', 'out[b]'), [[-1.0, 0.0], [0.0, -1.0]])
     """
     chosen = select_outputs(model, outputs)
-    source = generate_source(model, chosen)
+    try:
+        source = generate_source(model, chosen)
+    except (RecursionError, UnsettledConditionError):
+        # sympy rewrites a condition rebuilt by the code generator without end; the parser
+        # settles every condition it builds (pssc_sim.ir.conditions), so this is a last guard
+        raise ExpressionError(
+            f"{model.source or model.name}: an equation cannot be compiled: sympy keeps "
+            "rewriting one of its conditions (got RecursionError). Move one side of the "
+            "comparison into an auxiliary"
+        ) from None
     space = execute(source, kernel_namespace(model.lookups), "kernel")
     labels = tuple(label for o in chosen for label in o.columns)
     prepare: Prepare = space["prepare"]

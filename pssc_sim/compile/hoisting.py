@@ -25,6 +25,7 @@ import numpy as np
 import sympy
 from sympy.logic.boolalg import Boolean
 
+from pssc_sim.ir.conditions import rebuilt
 from pssc_sim.ir.dimensions import (
     ArrayOp,
     Assemble,
@@ -96,7 +97,7 @@ class _Hoister:
             return self.symbol(expr)
         if isinstance(expr, sympy.Mul | sympy.Add):
             return self.split(expr)
-        return expr.func(*(self.rewrite(a) for a in expr.args))
+        return rebuilt(expr, [self.rewrite(a) for a in expr.args])
 
     def split(self, expr: sympy.Mul | sympy.Add) -> sympy.Basic:
         fixed = [a for a in expr.args if a.is_Number or self.invariant(a)]

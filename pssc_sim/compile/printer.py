@@ -76,7 +76,26 @@ def _numpy_float(text: str, plain: bool) -> str:
     return f"np.float64({text})" if plain else text
 
 
+#: Most operands printed as one flat chain. Python's compiler refuses an expression nested a few
+#: thousand levels deep, and ``a + b + c ...`` is nested as deep as it is long: longer sums,
+#: products and folds are printed as chains of parenthesised groups of at most this many.
+GROUP = 64
+
+
+def _groups(items: list[str]) -> list[list[str]]:
+    return [items[i:i + GROUP] for i in range(0, len(items), GROUP)]
+
+
+def _joined(texts: list[str], operator: str) -> str:
+    """``texts`` joined by ``operator`` (associative), grouped so the nesting stays shallow."""
+    while len(texts) > GROUP:
+        texts = [f"({f' {operator} '.join(group)})" for group in _groups(texts)]
+    return f" {operator} ".join(texts)
+
+
 def _fold(function: str, args: list[str]) -> str:
+    while len(args) > GROUP:  # min, max, and, or: associative, so fold groups first
+        args = [_fold(function, group) for group in _groups(args)]
     result = args[0]
     for arg in args[1:]:
         result = f"{function}({result}, {arg})"
@@ -201,7 +220,9 @@ class Printer:
 
     def _add_terms(self, expr: sympy.Add) -> list[tuple[str, str]]:
         """``(operator, text)`` of each term in the order of evaluation; the first has ``''``."""
-        terms = list(expr.as_ordered_terms())
+        # sympy's display order costs time quadratic in the number of terms; a long sum keeps
+        # the (also deterministic) order of its arguments
+        terms = list(expr.as_ordered_terms() if len(expr.args) <= GROUP else expr.args)
         if _is_negative(terms[0]) and not _is_negative(terms[1]):
             # ``b - a`` is ``(-a) + b`` exactly in IEEE arithmetic, and one operation fewer.
             terms[0], terms[1] = terms[1], terms[0]
@@ -213,6 +234,14 @@ class Printer:
 
     @staticmethod
     def _add_text(terms: list[tuple[str, str]]) -> str:
+        if len(terms) > GROUP:
+            # a long sum adds its groups in order; a group that follows starts with its sign
+            groups = []
+            for start in range(0, len(terms), GROUP):
+                (operator, first), *rest = terms[start:start + GROUP]
+                sign = "-" if operator == "-" else ""
+                groups.append(f"({Printer._add_text([('', sign + first), *rest])})")
+            return _joined(groups, "+")
         return terms[0][1] + "".join(f" {operator} {text}" for operator, text in terms[1:])
 
     def mul(self, expr: sympy.Mul) -> str:
@@ -220,7 +249,7 @@ class Printer:
         if coefficient == -1:
             return f"(-{self.print(rest)})"
         numerator, bottom = self._mul_parts(expr)
-        top = " * ".join(numerator) if numerator else self.one()
+        top = _joined(numerator, "*") if numerator else self.one()
         return f"({top} / {bottom})" if bottom else f"({top})"
 
     def _mul_parts(self, expr: sympy.Mul) -> tuple[list[str], str | None]:
@@ -242,7 +271,7 @@ class Printer:
                 numerator.append(self.print(factor))
         if not denominator:
             return numerator, None
-        bottom = denominator[0] if len(denominator) == 1 else f"({' * '.join(denominator)})"
+        bottom = denominator[0] if len(denominator) == 1 else f"({_joined(denominator, '*')})"
         return numerator, bottom
 
     def into(self, expr: sympy.Basic, target: str) -> str:
@@ -257,11 +286,11 @@ class Printer:
         """
         if isinstance(expr, ArrayOp) and isinstance(expr.spec, Broadcast):
             return self.into(expr.args[0], target)
-        if isinstance(expr, sympy.Add):
+        if isinstance(expr, sympy.Add) and len(expr.args) <= GROUP:
             terms = self._add_terms(expr)
             return self._chain(terms[0][1], [("np.add" if operator == "+" else "np.subtract", text)
                                              for operator, text in terms[1:]], target)
-        if isinstance(expr, sympy.Mul):
+        if isinstance(expr, sympy.Mul) and len(expr.args) <= GROUP:
             coefficient, rest = expr.as_coeff_Mul()
             if coefficient == -1:
                 if isinstance(rest, sympy.Add | sympy.Mul):

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import sympy
 
-from pssc_sim.compile.printer import Dialect, Printer
+from pssc_sim.compile.printer import GROUP, Dialect, Printer
 
 #: The locals a kernel binds: model variables (``v_``), shared sub-expressions (``c_``) and
 #: hoisted rows of the parameters (``q_``).
@@ -86,6 +86,8 @@ def rate_line(printer: Printer, target: str, rate: sympy.Expr, text: str, whole:
     The operations and their order are those of the printed sum (see ``Printer.add``), so the
     values are the same; only the temporaries go.
     """
+    if len(rate.args) > GROUP:  # printed in groups (see printer.GROUP)
+        return whole
     terms = list(rate.as_ordered_terms()) if isinstance(rate, sympy.Add) else [rate]
     signs, names = [], []
     for term in terms:

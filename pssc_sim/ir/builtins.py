@@ -20,6 +20,7 @@ from types import MappingProxyType
 import sympy
 from sympy.logic.boolalg import Boolean
 
+from pssc_sim.ir.conditions import piecewise
 from pssc_sim.ir.functions import INTEGER, TIME, TIME_STEP, stateful_function
 
 #: Vensim's threshold for a zero denominator in XIDZ/ZIDZ (``SMALL_VENSIM`` in PySD).
@@ -79,40 +80,40 @@ def as_condition(value: sympy.Basic) -> Boolean:
 
 
 def _if_then_else(a: Sequence[sympy.Expr]) -> sympy.Expr:
-    return sympy.Piecewise((a[1], as_condition(a[0])), (a[2], True))
+    return piecewise((a[1], as_condition(a[0])), (a[2], True))
 
 
 def _xidz(a: Sequence[sympy.Expr]) -> sympy.Expr:
-    return sympy.Piecewise((a[2], sympy.Abs(a[1]) < SMALL), (a[0] / a[1], True))
+    return piecewise((a[2], sympy.Abs(a[1]) < SMALL), (a[0] / a[1], True))
 
 
 def _zidz(a: Sequence[sympy.Expr]) -> sympy.Expr:
-    return sympy.Piecewise((sympy.S.Zero, sympy.Abs(a[1]) < SMALL), (a[0] / a[1], True))
+    return piecewise((sympy.S.Zero, sympy.Abs(a[1]) < SMALL), (a[0] / a[1], True))
 
 
 def _step(a: Sequence[sympy.Expr]) -> sympy.Expr:
-    return sympy.Piecewise((a[0], TIME + TIME_STEP / 2 > a[1]), (sympy.S.Zero, True))
+    return piecewise((a[0], TIME + TIME_STEP / 2 > a[1]), (sympy.S.Zero, True))
 
 
 def _ramp(a: Sequence[sympy.Expr]) -> sympy.Expr:
     slope, start = a[0], a[1]
     stop = sympy.Min(a[2], TIME) if len(a) > 2 else TIME
     rising = TIME + TIME_GUARD > start
-    return sympy.Piecewise((slope * (stop - start), rising), (sympy.S.Zero, True))
+    return piecewise((slope * (stop - start), rising), (sympy.S.Zero, True))
 
 
 def _pulse(a: Sequence[sympy.Expr]) -> sympy.Expr:
     start = a[0]
     width = a[1] if len(a) > 1 else TIME_STEP / 2
     on = sympy.And(TIME + TIME_GUARD >= start, TIME < start + width)
-    return sympy.Piecewise((sympy.S.One, on), (sympy.S.Zero, True))
+    return piecewise((sympy.S.One, on), (sympy.S.Zero, True))
 
 
 def _pulse_train(a: Sequence[sympy.Expr]) -> sympy.Expr:
     start, width, interval, end = a
     phase = sympy.Mod(TIME - start + TIME_GUARD, interval)
     on = sympy.And(TIME + TIME_GUARD >= start, TIME < end + TIME_GUARD, phase < width)
-    return sympy.Piecewise((sympy.S.One, on), (sympy.S.Zero, True))
+    return piecewise((sympy.S.One, on), (sympy.S.Zero, True))
 
 
 def _log(a: Sequence[sympy.Expr]) -> sympy.Expr:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import sympy
 
+from pssc_sim.ir.conditions import substituted
 from pssc_sim.ir.functions import CLOCK_SYMBOLS, LookupSlope
 from pssc_sim.ir.model import FixedDelay, Lookup, Model
 
@@ -83,15 +84,39 @@ def derivative_polarity(expr: sympy.Expr, cause: sympy.Symbol,
     >>> derivative_polarity(a / b, b)
     <Polarity.NEGATIVE: '-'>
     """
-    positive = {s: sympy.Symbol(s.name, positive=True) for s in expr.free_symbols}
-    slope = sympy.diff(expr.subs(positive), positive[cause])
-    slope = slope.replace(lambda e: isinstance(e, LookupSlope),
-                          lambda e: _monotone_sign((lookups or {}).get(e.lookup_name), e))
-    if slope.is_nonnegative and not slope.is_zero:
-        return Polarity.POSITIVE
-    if slope.is_nonpositive and not slope.is_zero:
-        return Polarity.NEGATIVE
-    return Polarity.UNKNOWN
+    return _Slopes(expr, lookups or {}).polarity(cause)
+
+
+class _Slopes:
+    """The polarities of one equation with respect to each of its symbols.
+
+    The equation is rewritten in positive symbols once, and the slope with respect to a symbol
+    is taken of the terms of a sum that hold it only: the other terms have none. A sum of
+    thousands of terms (imported models have them) then costs time linear in its length, not
+    quadratic.
+    """
+
+    def __init__(self, expr: sympy.Expr, lookups: Mapping[str, Lookup]) -> None:
+        self.lookups = lookups
+        self.positive = {s: sympy.Symbol(s.name, positive=True) for s in expr.free_symbols}
+        form = substituted(expr, self.positive)
+        self.holding: dict[sympy.Basic, list[sympy.Expr]] = {}
+        for term in form.args if isinstance(form, sympy.Add) else (form,):
+            for symbol in term.free_symbols:
+                self.holding.setdefault(symbol, []).append(term)
+
+    def polarity(self, cause: sympy.Symbol) -> Polarity:
+        symbol = self.positive.get(cause)
+        if symbol is None:
+            return Polarity.UNKNOWN  # not in the equation: no slope to sign
+        slope = sympy.diff(sympy.Add(*self.holding[symbol]), symbol)
+        slope = slope.replace(lambda e: isinstance(e, LookupSlope),
+                              lambda e: _monotone_sign(self.lookups.get(e.lookup_name), e))
+        if slope.is_nonnegative and not slope.is_zero:
+            return Polarity.POSITIVE
+        if slope.is_nonpositive and not slope.is_zero:
+            return Polarity.NEGATIVE
+        return Polarity.UNKNOWN
 
 
 def _monotone_sign(lookup: Lookup | None, call: sympy.Expr) -> sympy.Expr:
@@ -109,7 +134,8 @@ def _monotone_sign(lookup: Lookup | None, call: sympy.Expr) -> sympy.Expr:
 def _equation_links(effect: str, expr: sympy.Expr, lookups: Mapping[str, Lookup]) -> list[Link]:
     causes = sorted((s for s in expr.free_symbols if s not in CLOCK_SYMBOLS),
                     key=lambda s: s.name)
-    return [Link(c.name, effect, derivative_polarity(expr, c, lookups)) for c in causes]
+    slopes = _Slopes(expr, lookups)
+    return [Link(c.name, effect, slopes.polarity(c)) for c in causes]
 
 
 def _raw_links(model: Model) -> list[Link]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import enum
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from pssc_sim.errors import ModelError
+from pssc_sim.errors import ModelError, shown
 from pssc_sim.ir.dimensions import Dimensions, selected_rows
 from pssc_sim.ir.functions import variable_symbol
 
@@ -235,10 +236,19 @@ class Lookup:
                 f"lookups.{self.name}.points: x and y must have the same, non-zero length "
                 f"(got {len(self.x)} and {len(self.y)}). Give [x, y] pairs"
             )
+        tables = ((self.x, self.y), *self.tables)
+        for axis, values in (("x", [v for t in tables for v in t[0]]),
+                             ("y", [v for t in tables for v in t[1]])):
+            bad = [v for v in values if not math.isfinite(v)]
+            if bad:
+                raise ModelError(
+                    f"lookups.{self.name}.points: every {axis} value must be a finite number "
+                    f"(got {shown(bad[0])}). Give plain numbers; extrapolation covers the ends"
+                )
         if any(b <= a for a, b in zip(self.x, self.x[1:], strict=False)):
             raise ModelError(
                 f"lookups.{self.name}.points: x values must increase strictly "
-                f"(got {list(self.x)}). Sort the points by x and remove duplicates"
+                f"(got {shown(list(self.x))}). Sort the points by x and remove duplicates"
             )
 
     def __call__(self, x: np.ndarray | float) -> np.ndarray:

@@ -29,6 +29,7 @@ import sympy
 
 from pssc_sim.errors import ModelError
 from pssc_sim.ir.builtins import BUILTINS, as_condition
+from pssc_sim.ir.conditions import piecewise, rebuilt
 from pssc_sim.ir.functions import TIME_STEP, StatefulCall, variable_symbol
 from pssc_sim.ir.model import Auxiliary, DiscreteState, FixedDelay, Flow, Meta, SampleMemory, Stock
 
@@ -156,7 +157,7 @@ def _initial(call: _Call) -> sympy.Expr:
 def _sample_if_true(call: _Call) -> sympy.Expr:
     condition, x, initial = call.args
     memory = f"{call.prefix}_memory"
-    value = sympy.Piecewise((x, as_condition(condition)), (variable_symbol(memory), True))
+    value = piecewise((x, as_condition(condition)), (variable_symbol(memory), True))
     call.out.auxiliaries.append(Auxiliary(call.prefix, value, Meta(), origin=call.owner))
     call.out.discrete.append(SampleMemory(memory, initial, call.prefix, call.owner))
     return variable_symbol(call.prefix)
@@ -211,7 +212,7 @@ class Lowerer:
         args = tuple(self._rewrite(a, owner, where) for a in expr.args)
         if isinstance(expr, StatefulCall):
             return self._lower_call(expr.builtin, args, owner, where)
-        return expr.func(*args)
+        return rebuilt(expr, args)
 
     def _lower_call(self, builtin: str, args: Sequence[sympy.Expr], owner: str,
                     where: str) -> sympy.Expr:

@@ -22,9 +22,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pssc_sim.errors import ModelError, did_you_mean
+from pssc_sim.errors import ModelError, did_you_mean, shown
 from pssc_sim.ir.causal import CausalGraph, Link, NodeKind, Polarity
-from pssc_sim.parse.yaml_io import read_yaml
+from pssc_sim.parse.yaml_reader import read_yaml
 
 _TOP_KEYS = ("cld", "title", "description", "variables", "links")
 _LINK_KEYS = ("from", "to", "polarity", "description")
@@ -71,7 +71,7 @@ class _CldReader:
         for key in self.document:
             if key not in _TOP_KEYS:
                 hint = did_you_mean(str(key), _TOP_KEYS) or " Use cld, title, variables, links."
-                raise self.error(str(key), f"unknown key '{key}'.{hint}")
+                raise self.error(str(key), f"unknown key {shown(key)}.{hint}")
         nodes = self.variables()
         raw_links = self.document.get("links") or []
         links = [self.link(i, raw, nodes) for i, raw in enumerate(raw_links)]
@@ -87,14 +87,14 @@ class _CldReader:
     def variables(self) -> dict[str, NodeKind]:
         raw = self.document.get("variables") or {}
         if not isinstance(raw, Mapping):
-            raise self.error("variables", f"expected a mapping of names (got {raw!r}). Write "
+            raise self.error("variables", f"expected a mapping of names (got {shown(raw)}). Write "
                                           "'variables:' then 'name: {kind: stock}' lines")
         nodes: dict[str, NodeKind] = {}
         for name, spec in raw.items():
             kind = (spec or {}).get("kind", "variable") if isinstance(spec, Mapping) else None
             if kind not in _KINDS:
-                raise self.error(f"variables.{name}.kind", f"unknown kind {kind!r}. Use stock or "
-                                                           "variable")
+                raise self.error(f"variables.{name}.kind",
+                                 f"unknown kind {shown(kind)}. Use stock or variable")
             nodes[str(name)] = _KINDS[kind]
         return nodes
 
@@ -106,22 +106,24 @@ class _CldReader:
             for key in raw:
                 if key not in _LINK_KEYS:
                     hint = did_you_mean(str(key), _LINK_KEYS) or " Use from, to, polarity."
-                    raise self.error(f"{path}.{key}", f"unknown key '{key}'.{hint}")
+                    raise self.error(f"{path}.{key}", f"unknown key {shown(key)}.{hint}")
             cause, effect, sign = raw.get("from"), raw.get("to"), raw.get("polarity")
         else:
-            raise self.error(path, f"expected [cause, effect, polarity] or a mapping (got {raw!r})."
+            raise self.error(path, f"expected [cause, effect, polarity] or a mapping (got "
+                                   f"{shown(raw)})."
                                    " Write - [a, b, '+']")
         for end in (cause, effect):
             if not isinstance(end, str) or not end:
-                raise self.error(path, f"a link needs two variable names (got {end!r}). Name the "
+                raise self.error(path, f"a link needs two variable names (got {shown(end)}). "
+                                       "Name the "
                                        "cause and the effect")
             nodes.setdefault(end, NodeKind.VARIABLE)
         polarity = _POLARITY.get(str(sign).strip().lower())
         if polarity is None:
-            raise self.error(f"{path}.polarity", f"unknown polarity {sign!r}. Use '+', '-' or '?' "
-                                                 "(quoted in YAML)")
+            raise self.error(f"{path}.polarity", f"unknown polarity {shown(sign)}. Use '+', '-' "
+                                                 "or '?' (quoted in YAML)")
         if cause == effect:
-            raise self.error(path, f"a link from '{cause}' to itself (got {raw!r}). Link two "
+            raise self.error(path, f"a link from '{cause}' to itself (got {shown(raw)}). Link two "
                                    "different variables")
         return Link(cause, effect, polarity)
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from pssc_sim.errors import did_you_mean
+from pssc_sim.errors import did_you_mean, shown
 from pssc_sim.ir.dimensions import (
     ArrayOp,
     Assemble,
@@ -66,14 +66,15 @@ class ArrayReader(Reader):
         raw = self.document.get("dimensions")
         if not isinstance(raw, Mapping) or not raw:
             raise self.error("dimensions", f"expected a mapping of dimension names to elements "
-                                           f"(got {raw!r}). Write dimensions: {{group: [A, B]}}")
+                                           f"(got {shown(raw)}). Write dimensions: "
+                                           f"{{group: [A, B]}}")
         dims: dict[str, Dimension] = {}
         pending: list[tuple[str, Mapping[str, Any]]] = []
         for key, value in raw.items():
             name = str(key)
             if not _NAME.match(name) or "__" in name:
                 raise self.error(f"dimensions.{name}", f"the name '{name}' is not a valid "
-                                 f"dimension name (got {name!r}). Use a snake_case name")
+                                 f"dimension name (got {shown(name)}). Use a snake_case name")
             spec = value if isinstance(value, Mapping) else {"elements": value}
             self.check_keys(spec, DIMENSION_KEYS, f"dimensions.{name}")
             if "subrange_of" in spec:
@@ -95,23 +96,23 @@ class ArrayReader(Reader):
             count = spec["count"]
             if isinstance(count, bool) or not isinstance(count, int) or count < 1:
                 raise self.error(f"{path}.count", f"expected a positive whole number (got "
-                                                  f"{count!r}). Write count: 10")
+                                                  f"{shown(count)}). Write count: 10")
             prefix = spec.get("prefix", "")
             return tuple(f"{prefix}{i}" for i in range(1, count + 1))
         raw = spec.get("elements")
         if not isinstance(raw, list) or not raw:
             raise self.error(f"{path}.elements", f"expected a non-empty list of elements (got "
-                                                 f"{raw!r}). Write {name}: [A, B, C]")
+                                                 f"{shown(raw)}). Write {name}: [A, B, C]")
         elements = []
         for value in raw:
             element = str(value)
             if isinstance(value, bool) or not element or _BAD_ELEMENT.search(element):
                 raise self.error(f"{path}.elements", f"'{element}' is not a valid element name "
-                                 f"(got {value!r}). Use text without commas, brackets, quotes "
+                                 f"(got {shown(value)}). Use text without commas, brackets, quotes "
                                  "or '!'")
             if element in elements:
                 raise self.error(f"{path}.elements", f"the element '{element}' is listed twice "
-                                 f"(got {raw!r}). List each element once")
+                                 f"(got {shown(raw)}). List each element once")
             elements.append(element)
         return tuple(elements)
 
@@ -137,10 +138,10 @@ class ArrayReader(Reader):
             for element in dim.elements if dim.parent is None else ():
                 if element in dims:
                     raise self.error(f"dimensions.{dim.name}", f"the element '{element}' is "
-                                     f"also a dimension name (got {element!r}). Rename one")
+                                     f"also a dimension name (got {shown(element)}). Rename one")
                 if element in owner:
                     raise self.error(f"dimensions.{dim.name}", f"the element '{element}' also "
-                                     f"belongs to '{owner[element]}' (got {element!r}). Give "
+                                     f"belongs to '{owner[element]}' (got {shown(element)}). Give "
                                      "each dimension its own element names")
                 owner[element] = dim.name
 
@@ -160,7 +161,7 @@ class ArrayReader(Reader):
             if not isinstance(values, list) or len(values) != size:
                 raise self.error(path, f"'{name}' has {size} elements but the mapping to "
                                  f"'{other}' gives {len(values) if isinstance(values, list) else 0}"
-                                 f" (got {images!r}). Give one element of '{other}' for each")
+                                 f" (got {shown(images)}). Give one element of '{other}' for each")
             for value in values:
                 if str(value) not in table[other].elements:
                     hint = did_you_mean(str(value), table[other].elements)
@@ -189,7 +190,7 @@ class ArrayReader(Reader):
     def dims(self, path: str, raw: Any) -> tuple[str, ...]:
         names = [raw] if isinstance(raw, str) else raw
         if not isinstance(names, list) or not names:
-            raise self.error(path, f"expected a list of dimension names (got {raw!r}). Write "
+            raise self.error(path, f"expected a list of dimension names (got {shown(raw)}). Write "
                                    "dims: [age, group]")
         for name in names:
             if name not in self.table:
@@ -227,7 +228,7 @@ class ArrayReader(Reader):
             for combo in itertools.product(*positions):
                 if combo in tables:
                     raise self.error(where, f"these elements already have a table (got "
-                                     f"{key!r}). Give each element one table")
+                                     f"{shown(key)}). Give each element one table")
                 tables[combo] = one
         missing = np.ones(self.table.shape(dims), dtype=bool)
         for combo in tables:
@@ -249,7 +250,7 @@ class ArrayReader(Reader):
             if entry.name in self.table or self.table.element_root(entry.name):
                 what = "a dimension" if entry.name in self.table else "an element"
                 raise self.error(entry.path, f"the name '{entry.name}' is also {what} "
-                                             f"(got {entry.name!r}). Rename one of them")
+                                             f"(got {shown(entry.name)}). Rename one of them")
         return names
 
     def parameter(self, entry: Entry) -> Parameter:
@@ -274,7 +275,7 @@ class ArrayReader(Reader):
                 block = array[np.ix_(*positions)]
                 if not np.isnan(block).all():
                     raise self.error(f"{path}.{key}", f"these elements already have a value "
-                                     f"(got {key!r}). Give each element one value")
+                                     f"(got {shown(key)}). Give each element one value")
                 array[np.ix_(*positions)] = self.number(value, f"{path}.{key}")
             self.check_covered(path, np.isnan(array), dims)
             return tuple(float(v) for v in array.ravel())
@@ -282,7 +283,7 @@ class ArrayReader(Reader):
             try:
                 array = np.asarray(raw, dtype=float)
             except (TypeError, ValueError):
-                raise self.error(path, f"expected numbers (got {raw!r}). Write one number per "
+                raise self.error(path, f"expected numbers (got {shown(raw)}). Write one number per "
                                        "element") from None
             if array.shape != shape:
                 raise self.error(path, f"expected {'x'.join(map(str, shape))} values, one per "
@@ -306,14 +307,14 @@ class ArrayReader(Reader):
         parts = [p.strip() for p in text.split(",")]
         if len(parts) != len(dims):
             raise self.error(path, f"expected {len(dims)} subscript(s), one for each of "
-                             f"{', '.join(dims)} (got {text!r}). Separate them with commas")
+                             f"{', '.join(dims)} (got {shown(text)}). Separate them with commas")
         positions, axes = [], []
         for part, dim in zip(parts, dims, strict=True):
             if part in self.table:
                 index = self.table.correspondence(dim, part)
                 if index is None or self.table.root(part) != self.table.root(dim):
                     raise self.error(path, f"'{part}' is not '{dim}' or a subrange of it (got "
-                                     f"{text!r}). Use elements or subranges of '{dim}'")
+                                     f"{shown(text)}). Use elements or subranges of '{dim}'")
                 positions.append(index)
                 axes.append(Axis(part, frozenset({dim, part})))
             elif part in self.table[dim].elements:
@@ -323,7 +324,7 @@ class ArrayReader(Reader):
             else:
                 hint = did_you_mean(part, [*self.table[dim].elements, *self.table.names()])
                 raise self.error(path, f"'{part}' is not an element or subrange of '{dim}' "
-                                 f"(got {text!r}).{hint or ' Use its elements.'}")
+                                 f"(got {shown(text)}).{hint or ' Use its elements.'}")
         return positions, axes
 
     def singleton(self, dim: str, element: str) -> str:
@@ -394,7 +395,7 @@ class ArrayReader(Reader):
             raw = {}
         if exceptions is not None and not isinstance(exceptions, Mapping):
             raise self.error(f"{entry.path}.except", f"expected a mapping of elements to "
-                             f"equations (got {exceptions!r}). Write except: {{A: 0}}")
+                             f"equations (got {shown(exceptions)}). Write except: {{A: 0}}")
         covered = np.zeros(self.table.shape(dims), dtype=bool)
         covered[...] = bool(pieces)
         for where, mapping in ((path, raw), (f"{entry.path}.except", exceptions or {})):
@@ -404,7 +405,7 @@ class ArrayReader(Reader):
                 block = np.ix_(*positions)
                 if where == path and covered[block].any():
                     raise self.error(sub, f"these elements already have an equation (got "
-                                     f"{selector!r}). Give each element one equation, or use "
+                                     f"{shown(selector)}). Give each element one equation, or use "
                                      "except:")
                 covered[block] = True
                 pieces.append((positions, self.piece(entry, sub, text, namespace, axes)))
@@ -424,7 +425,8 @@ class ArrayReader(Reader):
         if lowerer is None or not expr.has(StatefulCall):
             return expr
         if any(op.has(StatefulCall) for op in expr.atoms(ArrayOp)):
-            raise self.error(path, f"a stateful builtin inside an array function (got {text!r})."
+            raise self.error(path, f"a stateful builtin inside an array function (got "
+                                   f"{shown(text)})."
                                    " Move it into an auxiliary of its own")
         before = {kind: len(getattr(lowerer.out, kind)) for kind in _LOWERED}
         lowered = lowerer.lower(expr, owner=entry.name, where=where)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from pssc_sim.ir.model import Model
 from pssc_sim.parse.model_file import Reader, check_document, resolve_model_path
-from pssc_sim.parse.yaml_io import read_yaml
+from pssc_sim.parse.yaml_reader import read_yaml
 
 if TYPE_CHECKING:
     from pssc_sim.parse.fragments import Fragment

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import sympy
+from sympy.core.relational import Relational
 from sympy.logic.boolalg import ITE
 
-from pssc_sim.errors import ExpressionError, did_you_mean
+from pssc_sim.errors import ExpressionError, PsscSimError, clipped, did_you_mean, shown
 from pssc_sim.ir.builtins import (
     BUILTINS,
     LEVER_NAMES,
@@ -29,6 +30,7 @@ from pssc_sim.ir.builtins import (
     as_condition,
     is_condition,
 )
+from pssc_sim.ir.conditions import UnsettledConditionError, piecewise
 from pssc_sim.ir.functions import (
     CULTURE,
     FINAL_TIME,
@@ -38,6 +40,7 @@ from pssc_sim.ir.functions import (
     lookup_function,
     variable_symbol,
 )
+from pssc_sim.parse import nesting
 
 _CLOCK = {"TIME": TIME, "TIME_STEP": TIME_STEP, "INITIAL_TIME": INITIAL_TIME,
           "FINAL_TIME": FINAL_TIME, "CULTURE": CULTURE}
@@ -93,6 +96,17 @@ _OPERATOR_HINTS: dict[type[ast.AST], str] = {
     ast.In: "'in' is not supported. Use comparisons",
     ast.NotIn: "'not in' is not supported. Use comparisons",
 }
+
+#: The argument of a builtin that sympy folds into a condition, and the most conditions it may
+#: hold.
+_GUARDED = {"XIDZ": 1, "ZIDZ": 1}
+_MAX_GUARDED = 8
+
+
+def _conditionals(expr: sympy.Basic) -> int:
+    """How many conditions ``expr`` holds (relations, with those of its conditional values)."""
+    return sum(isinstance(e, Relational) for e in sympy.preorder_traversal(expr))
+
 
 #: Largest integer literal kept exact; larger ones become floats.
 _EXACT_INTEGER_LIMIT = 2**53
@@ -155,7 +169,7 @@ def parse_expression(text: object, *, where: str, namespace: Namespace) -> sympy
     """
     if isinstance(text, bool) or not isinstance(text, (str, int, float)):
         raise ExpressionError(
-            f"{where}: an equation must be a number or a text expression (got {text!r}). "
+            f"{where}: an equation must be a number or a text expression (got {shown(text)}). "
             "Write it as a number or a string such as 'a * b'"
         )
     if isinstance(text, (int, float)):
@@ -164,26 +178,41 @@ def parse_expression(text: object, *, where: str, namespace: Namespace) -> sympy
     if namespace.arrays is not None:
         source = _REDUCED.sub(r"\1" + REDUCED_SUFFIX, source)
     if not source:
-        raise ExpressionError(f"{where}: the equation is empty (got {text!r}). Write an expression")
+        raise ExpressionError(f"{where}: the equation is empty (got {shown(text)}). Write an "
+                              "expression")
+    regrouped = nesting.regroup_chains(source)
     try:
-        tree = ast.parse(source, mode="eval")
+        tree = ast.parse(regrouped.source, mode="eval")
     except SyntaxError as exc:
-        column = exc.offset or 1
+        column = regrouped.original_column((exc.offset or 1) - 1) + 1
+        if "too many nested" in str(exc.msg):
+            raise _too_deep(where, source, "more parentheses than the parser reads") from None
         raise ExpressionError(
-            f"{where}: invalid syntax at column {column} (got {source!r}). "
+            f"{where}: invalid syntax at column {column} (got {shown(source)}). "
             "Use Python arithmetic: + - * / **, comparisons, and function calls"
         ) from None
-    translator = _Translator(where, source, namespace)
+    except (RecursionError, MemoryError):  # the parser's own limit on nesting
+        raise _too_deep(where, source, "more than the parser reads") from None
+    depth = nesting.nesting_depth(tree.body)
+    if depth > nesting.MAX_DEPTH:
+        raise _too_deep(where, source, f"{depth} levels")
+    translator = _Translator(where, source, namespace, regrouped)
     try:
         result = translator.visit(tree.body)
+    except PsscSimError:
+        raise
     except RecursionError:
+        raise _too_deep(where, source, f"{depth} levels") from None
+    except UnsettledConditionError:
+        raise unsettled(where, source) from None
+    except (ArithmeticError, TypeError, ValueError) as exc:
         raise ExpressionError(
-            f"{where}: the equation is nested too deeply (got {len(source)} characters). "
-            "Split it into auxiliaries"
+            f"{where}: the equation cannot be built (got {shown(source)}): {_clipped(exc)}. "
+            "Look for a division or MODULO by zero, or a comparison with an undefined value"
         ) from None
     if is_condition(result):
         raise ExpressionError(
-            f"{where}: the equation is a condition, not a value (got {source!r}). "
+            f"{where}: the equation is a condition, not a value (got {shown(source)}). "
             "Wrap it, e.g. IF_THEN_ELSE(condition, 1, 0)"
         )
     return _real(_without_ite(result), where, source)
@@ -202,6 +231,25 @@ def _real(expr: sympy.Expr, where: str, source: str) -> sympy.Expr:
             "constant, e.g. SQRT(ABS(x))"
         )
     return expr
+
+
+def unsettled(where: str, source: str) -> ExpressionError:
+    """The error for a condition sympy keeps in no form (see :mod:`pssc_sim.ir.conditions`)."""
+    return ExpressionError(
+        f"{where}: a comparison cannot be kept in a form sympy leaves as it is (got "
+        f"{shown(source, 60)}). Move one side of the comparison into an auxiliary"
+    )
+
+
+def _too_deep(where: str, source: str, got: str) -> ExpressionError:
+    return ExpressionError(
+        f"{where}: the equation is too deeply nested (limit {nesting.MAX_DEPTH}) (got {got} in "
+        f"{shown(source, 60)}). Split it into auxiliaries"
+    )
+
+
+def _clipped(exc: Exception) -> str:
+    return clipped((str(exc) or type(exc).__name__).rstrip("."))
 
 
 def _without_ite(expr: sympy.Basic) -> sympy.Expr:
@@ -231,10 +279,12 @@ def _number(value: float | int, where: str) -> sympy.Expr:
 class _Translator:
     """Walks a Python expression tree, building sympy objects for whitelisted nodes only."""
 
-    def __init__(self, where: str, source: str, namespace: Namespace) -> None:
+    def __init__(self, where: str, source: str, namespace: Namespace,
+                 regrouped: nesting.Regrouped | None = None) -> None:
         self.where = where
         self.source = source
         self.namespace = namespace
+        self.regrouped = regrouped or nesting.Regrouped(source)
 
     def visit(self, node: ast.AST) -> sympy.Basic:
         method = getattr(self, f"visit_{type(node).__name__}", None)
@@ -247,23 +297,26 @@ class _Translator:
         raise self._rejected(node, f"'{type(node).__name__}' is not allowed",
                              "Use arithmetic, comparisons and function calls")
 
+    def column(self, node: ast.AST) -> int:
+        """The 1-based column of ``node`` in the equation as written."""
+        return self.regrouped.original_column(getattr(node, "col_offset", 0)) + 1
+
     def _rejected(self, node: ast.AST, what: str, fix: str) -> ExpressionError:
-        column = getattr(node, "col_offset", 0) + 1
         return ExpressionError(
-            f"{self.where}: {what} (column {column}, got {self.source!r}). {fix}"
+            f"{self.where}: {what} (column {self.column(node)}, got {shown(self.source)}). {fix}"
         )
 
     def visit_Constant(self, node: ast.Constant) -> sympy.Expr:
         value = node.value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self._rejected(node, f"the constant {value!r} is not a number",
+            raise self._rejected(node, f"the constant {shown(value, 60)} is not a number",
                                  "Use numbers and variable names")
         return _number(value, self.where)
 
     def visit_Name(self, node: ast.Name) -> sympy.Basic:
         name = node.id
         if "__" in name:
-            raise self._rejected(node, f"the name '{name}' contains a double underscore",
+            raise self._rejected(node, f"the name {shown(name)} contains a double underscore",
                                  "Names with '__' are reserved; rename the variable")
         if name in self.namespace.variables:
             if self.namespace.arrays is not None:
@@ -272,17 +325,17 @@ class _Translator:
         if name in _CLOCK:
             return _CLOCK[name]
         if name in self.namespace.lookups:
-            raise self._rejected(node, f"the lookup '{name}' is used as a value",
+            raise self._rejected(node, f"the lookup {shown(name)} is used as a value",
                                  f"Call it with an input, e.g. {name}(x)")
         if name.upper() in BUILTINS:
-            raise self._rejected(node, f"the function '{name}' is used as a value",
+            raise self._rejected(node, f"the function {shown(name)} is used as a value",
                                  f"Call it with its arguments, e.g. {name.upper()}(...)")
         hint = did_you_mean(name, self.namespace.candidates())
         if hint:
-            raise ExpressionError(f"{self.where}: unknown name '{name}'.{hint}")
+            raise ExpressionError(f"{self.where}: unknown name {shown(name)}.{hint}")
         raise ExpressionError(
-            f"{self.where}: unknown name '{name}' (column {node.col_offset + 1}). Define it under "
-            "parameters, stocks, flows or auxiliaries, or correct the spelling"
+            f"{self.where}: unknown name {shown(name)} (column {self.column(node)}). Define it "
+            "under parameters, stocks, flows or auxiliaries, or correct the spelling"
         )
 
     def visit_Subscript(self, node: ast.Subscript) -> sympy.Expr:
@@ -294,7 +347,7 @@ class _Translator:
             what = node.value.id if isinstance(node.value, ast.Name) else "an expression"
             hint = (did_you_mean(what, self.namespace.variables).strip()
                     or "Subscript a stock, flow, auxiliary or parameter.")
-            raise self._rejected(node, f"only variables take subscripts, not '{what}'", hint)
+            raise self._rejected(node, f"only variables take subscripts, not {shown(what)}", hint)
         items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         subscripts = []
         for item in items:
@@ -308,6 +361,18 @@ class _Translator:
         return arrays.reference(node.value.id, tuple(subscripts))
 
     def visit_BinOp(self, node: ast.BinOp) -> sympy.Expr:
+        if isinstance(node.op, (ast.Add, ast.Sub)):
+            return sympy.Add(*(self._value(operand) if not isinstance(op, ast.Sub)
+                               else -self._value(operand)
+                               for op, operand in nesting.chain(node)))
+        if isinstance(node.op, (ast.Mult, ast.Div)):
+            # folded in order, not as one Mul: x / 3 divides (a Mul of 1/3 would round twice)
+            (_, first), *rest = nesting.chain(node)
+            product = self._value(first)
+            for op, operand in rest:
+                value = self._value(operand)
+                product = product / value if isinstance(op, ast.Div) else product * value
+            return product
         left, right = self._value(node.left), self._value(node.right)
         if isinstance(node.op, ast.Pow):
             return self._power(left, right)
@@ -324,7 +389,7 @@ class _Translator:
             except (OverflowError, ZeroDivisionError, TypeError):
                 raise ExpressionError(
                     f"{self.where}: the power {base}**{exponent} cannot be computed "
-                    f"(got {self.source!r}). Use a smaller exponent"
+                    f"(got {shown(self.source)}). Use a smaller exponent"
                 ) from None
             if isinstance(value, complex):
                 raise ExpressionError(
@@ -361,9 +426,7 @@ class _Translator:
 
     def visit_IfExp(self, node: ast.IfExp) -> sympy.Expr:
         condition = as_condition(self.visit(node.test))
-        return sympy.Piecewise(
-            (self._value(node.body), condition), (self._value(node.orelse), True)
-        )
+        return piecewise((self._value(node.body), condition), (self._value(node.orelse), True))
 
     def visit_Call(self, node: ast.Call) -> sympy.Basic:
         arrays = self.namespace.arrays
@@ -379,7 +442,7 @@ class _Translator:
                                  "Pass arguments by position")
         name = node.func.id
         if "__" in name:
-            raise self._rejected(node, f"the name '{name}' contains a double underscore",
+            raise self._rejected(node, f"the name {shown(name)} contains a double underscore",
                                  "Names with '__' are reserved; call a builtin or a lookup")
         if name not in self.namespace.lookups and name.upper() in MEASURE_FUNCTIONS:
             return self._measure_call(node, name.upper())
@@ -393,7 +456,7 @@ class _Translator:
             # Lookups keep their spelling, builtins are matched in upper case.
             hint = (did_you_mean(name, self.namespace.lookups)
                     or did_you_mean(name.upper(), BUILTINS))
-            raise self._rejected(node, f"unknown function '{name}'",
+            raise self._rejected(node, f"unknown function {shown(name)}",
                                  (hint.strip() + " " if hint else "")
                                  + "Use a builtin or a lookup defined under lookups")
         return self._builtin_call(node, builtin, args)
@@ -412,8 +475,8 @@ class _Translator:
             hint = did_you_mean(measure, self.namespace.measures) or (
                 " Declare it under measures." if not self.namespace.measures
                 else f" Measures: {', '.join(sorted(self.namespace.measures))}.")
-            raise ExpressionError(f"{self.where}: {name}: unknown measure '{measure}' (column "
-                                  f"{argument.col_offset + 1}).{hint}")
+            raise ExpressionError(f"{self.where}: {name}: unknown measure {shown(measure)} (column "
+                                  f"{self.column(argument)}).{hint}")
         marker = variable_symbol(f"{measure}__{MEASURE_FUNCTIONS[name]}")
         if not values:
             return marker
@@ -421,8 +484,8 @@ class _Translator:
 
     def _lookup_call(self, node: ast.Call, name: str, args: list[sympy.Expr]) -> sympy.Expr:
         if len(args) != 1:
-            raise self._rejected(node, f"the lookup '{name}' takes 1 argument, not {len(args)}",
-                                 f"Call it as {name}(x)")
+            raise self._rejected(node, f"the lookup {shown(name)} takes 1 argument, not "
+                                 f"{len(args)}", f"Call it as {name}(x)")
         return lookup_function(name)(args[0])
 
     def _builtin_call(self, node: ast.Call, builtin: Builtin, args: list[sympy.Expr]) -> sympy.Expr:
@@ -431,6 +494,13 @@ class _Translator:
                 node, f"{builtin.name} takes {builtin.signature} arguments, not {len(args)}",
                 f"Write {builtin.description.split(':')[0]}",
             )
+        guarded = _GUARDED.get(builtin.name)
+        if guarded is not None and _conditionals(args[guarded]) > _MAX_GUARDED:
+            # sympy folds each conditional of a guard into the guard's condition: the work and
+            # the expression grow exponentially with their nesting
+            raise self._rejected(
+                node, f"the divisor of {builtin.name} holds more than {_MAX_GUARDED} conditions",
+                "Move the inner XIDZ, ZIDZ or IF_THEN_ELSE into an auxiliary")
         try:
             return builtin.build(args)
         except TypeError:
@@ -444,7 +514,7 @@ class _Translator:
         """Translate a node that must be a number, not a condition."""
         value = self.visit(node)
         if is_condition(value):
-            return sympy.Piecewise((sympy.S.One, value), (sympy.S.Zero, True))
+            return piecewise((sympy.S.One, value), (sympy.S.Zero, True))
         return value
 
     def _operator(self, node: ast.AST, op: ast.AST) -> ExpressionError:

@@ -16,8 +16,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from pssc_sim.errors import ModelError, did_you_mean
-from pssc_sim.parse.yaml_io import read_yaml
+from pssc_sim.errors import ModelError, did_you_mean, shown
+from pssc_sim.parse.yaml_reader import read_yaml
 
 #: The folder of the library of gaming mechanisms.
 LIBRARY = Path(__file__).resolve().parent.parent / "library" / "gaming"
@@ -101,7 +101,8 @@ def read_fragment(path: str | Path, check_model: ModelCheck) -> Fragment:
     :func:`pssc_sim.parse.documents.load_fragment`)."""
     file = Path(path).resolve()
     if not file.is_file():
-        raise ModelError(f"{path}: no fragment file there (got {str(path)!r}). Give the path of "
+        raise ModelError(f"{path}: no fragment file there (got {shown(str(path))}). Give the "
+                         "path of "
                          "a fragment .yaml file")
     return _read_fragment(file, file.stat().st_mtime_ns, check_model)
 
@@ -131,7 +132,7 @@ class _FragmentReader:
             if key not in _FRAGMENT_KEYS:
                 hint = did_you_mean(str(key), _FRAGMENT_KEYS) or (
                     f" Allowed keys: {', '.join(_FRAGMENT_KEYS)}.")
-                raise self.error(str(key), f"unknown key '{key}'.{hint}")
+                raise self.error(str(key), f"unknown key {shown(key)}.{hint}")
         inputs = self.inputs(document.get("inputs"))
         sections = {s: self.section(s) for s in SECTIONS if document.get(s) is not None}
         names = [n for entries in sections.values() for n in entries]
@@ -141,7 +142,7 @@ class _FragmentReader:
         outputs = self.outputs(document.get("outputs"), names)
         sources = document.get("sources") or []
         if not isinstance(sources, list):
-            raise self.error("sources", f"expected a list of references (got {sources!r}). "
+            raise self.error("sources", f"expected a list of references (got {shown(sources)}). "
                                         "Write sources: ['Author (year), title']")
         return Fragment(
             name=str(document.get("fragment") or Path(self.file).stem),
@@ -158,25 +159,25 @@ class _FragmentReader:
         if raw is None:
             return ()
         if not isinstance(raw, Mapping):
-            raise self.error("inputs", f"expected a mapping of input names (got {raw!r}). "
+            raise self.error("inputs", f"expected a mapping of input names (got {shown(raw)}). "
                                        "Write inputs: {measure: {kind: measure}}")
         result = []
         for name, spec in raw.items():
             path = f"inputs.{name}"
             spec = {} if spec is None else spec
             if not isinstance(spec, Mapping):
-                raise self.error(path, f"expected a mapping (got {spec!r}). Write {name}: "
+                raise self.error(path, f"expected a mapping (got {shown(spec)}). Write {name}: "
                                        "{kind: value, description: ...}")
             for key in spec:
                 if key not in _INPUT_KEYS:
                     hint = did_you_mean(str(key), _INPUT_KEYS) or (
                         f" Allowed keys: {', '.join(_INPUT_KEYS)}.")
-                    raise self.error(f"{path}.{key}", f"unknown key '{key}'.{hint}")
+                    raise self.error(f"{path}.{key}", f"unknown key {shown(key)}.{hint}")
             kind = spec.get("kind", "value")
             options = [k.value for k in InputKind]
             if kind not in options:
                 hint = did_you_mean(str(kind), options) or " Use measure or value."
-                raise self.error(f"{path}.kind", f"unknown kind '{kind}'.{hint}")
+                raise self.error(f"{path}.kind", f"unknown kind {shown(kind)}.{hint}")
             result.append(FragmentInput(str(name), InputKind(kind), str(spec.get("units", "")),
                                         str(spec.get("description", ""))))
         return tuple(result)
@@ -195,8 +196,8 @@ class _FragmentReader:
             for name in entries:
                 if name in reserved:
                     what = "the switch" if name == SWITCH else "an input of the fragment"
-                    raise self.error(f"{section}.{name}", f"the name '{name}' is {what} (got "
-                                                          f"{name!r}). Rename the variable")
+                    raise self.error(f"{section}.{name}", f"the name {shown(name)} is {what} (got "
+                                                          f"{shown(name)}). Rename the variable")
 
     def check_units(self, sections: Mapping[str, Mapping[str, Any]],
                     inputs: tuple[FragmentInput, ...]) -> None:
@@ -230,10 +231,10 @@ class _FragmentReader:
             return {}
         if not isinstance(raw, Mapping):
             raise self.error("outputs", f"expected a mapping of names to descriptions (got "
-                                        f"{raw!r}). Write outputs: {{reported: 'what it is'}}")
+                                        f"{shown(raw)}). Write outputs: {{reported: 'what it is'}}")
         for name in raw:
             if name not in names:
                 hint = did_you_mean(str(name), names) or " Name a variable of the fragment."
-                raise self.error(f"outputs.{name}", f"'{name}' is not a variable of the "
+                raise self.error(f"outputs.{name}", f"{shown(name)} is not a variable of the "
                                                     f"fragment.{hint}")
         return {str(k): " ".join(str(v or "").split()) for k, v in raw.items()}

@@ -1,4 +1,5 @@
-"""The rules for names read from files, and how a refused value is shown in a message.
+"""The rules for names read from files (a refused value is shown in a message by
+:func:`pssc_sim.errors.shown`).
 
 A model name is an identifier like every variable name: a letter, then letters, digits and
 underscores. A scenario name is a label: letters, digits, underscores and hyphens
@@ -12,26 +13,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pssc_sim.errors import SHOWN_LIMIT, shown
+
 #: A model or variable name: a letter, then letters, digits and underscores.
 IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 #: A scenario name: a letter or digit, then letters, digits, underscores and hyphens.
 LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 #: The most characters of a refused value that a message shows.
-SHOWN_CHARACTERS = 200
+SHOWN_CHARACTERS = SHOWN_LIMIT
 
-
-def shown(value: Any) -> str:
-    """``repr(value)``, control characters escaped, cut to :data:`SHOWN_CHARACTERS`.
-
-    >>> shown("x\\nimport os")
-    "'x\\\\nimport os'"
-    >>> len(shown("a" * 1000)) <= SHOWN_CHARACTERS + 3
-    True
-    """
-    text = repr(value) if isinstance(value, str) else repr(str(value))
-    if len(text) > SHOWN_CHARACTERS:
-        return text[:SHOWN_CHARACTERS] + "..."
-    return text
+__all__ = ["IDENTIFIER", "LABEL", "SHOWN_CHARACTERS", "is_identifier", "is_label", "shown"]
 
 
 def is_identifier(value: Any) -> bool:

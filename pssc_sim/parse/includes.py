@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pssc_sim.errors import ModelError, did_you_mean
+from pssc_sim.errors import ModelError, did_you_mean, shown
 from pssc_sim.ir.builtins import MEASURE_FUNCTIONS
 from pssc_sim.parse.fragments import (
     LIBRARY,
@@ -101,7 +101,8 @@ def expand_includes(file: str, document: Mapping[str, Any],
         return result
     host = _Host(file, Path(file).parent, document, check_model)
     if not isinstance(raw, Mapping):
-        raise ModelError(f"{file}: include: expected a mapping of instance names (got {raw!r}). "
+        raise ModelError(f"{file}: include: expected a mapping of instance names (got "
+                         f"{shown(raw)}). "
                          "Write include: {time_correction: {mechanism: ..., inputs: {...}}}")
     instances = [_Instance.read(host, str(name), spec) for name, spec in raw.items()]
     names = _check_clashes(host, instances)
@@ -146,16 +147,16 @@ class _Instance:
     def read(cls, host: _Host, name: str, spec: Any) -> _Instance:
         where = f"{host.file}: include.{name}"
         if not _INSTANCE.match(name) or "__" in name or keyword.iskeyword(name):
-            raise ModelError(f"{where}: the instance name '{name}' is not a snake_case name "
-                             f"without '__' (got {name!r}). Use e.g. time_correction")
+            raise ModelError(f"{where}: the instance name {shown(name)} is not a snake_case name "
+                             f"without '__' (got {shown(name)}). Use e.g. time_correction")
         if not isinstance(spec, Mapping):
-            raise ModelError(f"{where}: expected a mapping (got {spec!r}). Write {name}: "
+            raise ModelError(f"{where}: expected a mapping (got {shown(spec)}). Write {name}: "
                              "{mechanism: ..., inputs: {measure: ...}}")
         for key in spec:
             if key not in INCLUDE_KEYS:
                 hint = did_you_mean(str(key), INCLUDE_KEYS) or (
                     f" Allowed keys: {', '.join(INCLUDE_KEYS)}.")
-                raise ModelError(f"{where}.{key}: unknown key '{key}'.{hint}")
+                raise ModelError(f"{where}.{key}: unknown key {shown(key)}.{hint}")
         fragment = read_fragment(_fragment_file(host, spec.get("mechanism"), f"{where}.mechanism"),
                                  host.check_model)
         bindings = _bindings(host, fragment, spec.get("inputs"), where)
@@ -163,7 +164,7 @@ class _Instance:
         active = spec.get("active", 1)
         if isinstance(active, (bool, int, float)) and active in (0, 1):
             return cls(host, name, fragment, bindings, overrides, float(active))
-        raise ModelError(f"{where}.active: expected 1 (on) or 0 (off) (got {active!r}). Write "
+        raise ModelError(f"{where}.active: expected 1 (on) or 0 (off) (got {shown(active)}). Write "
                          "active: 0 to include the mechanism switched off")
 
     @property
@@ -253,18 +254,19 @@ class _Instance:
 
 def _fragment_file(host: _Host, reference: Any, where: str) -> Path:
     if not isinstance(reference, str) or not reference:
-        raise ModelError(f"{where}: 'mechanism' is required (got {reference!r}). Name a library "
+        raise ModelError(f"{where}: 'mechanism' is required (got {shown(reference)}). Name a "
+                         "library "
                          "mechanism (pssc mechanisms) or a fragment .yaml file")
     if reference.endswith((".yaml", ".yml")) or "/" in reference or "\\" in reference:
         path = host.folder / reference
         if not path.is_file():
-            raise ModelError(f"{where}: no fragment file '{reference}' next to the model (got "
-                             f"{str(path)!r}). Give a path relative to the model file")
+            raise ModelError(f"{where}: no fragment file {shown(reference)} next to the model (got "
+                             f"{shown(str(path))}). Give a path relative to the model file")
         return path
     known = library_mechanisms()
     if reference not in known:
         hint = did_you_mean(reference, known) or f" Mechanisms: {', '.join(known)}."
-        raise ModelError(f"{where}: unknown mechanism '{reference}'.{hint} Name a library "
+        raise ModelError(f"{where}: unknown mechanism {shown(reference)}.{hint} Name a library "
                          "mechanism (pssc mechanisms) or a path to a fragment .yaml file")
     return LIBRARY / f"{reference}.yaml"
 
@@ -273,13 +275,13 @@ def _bindings(host: _Host, fragment: Fragment, raw: Any, where: str) -> dict[str
     raw = {} if raw is None else raw
     if not isinstance(raw, Mapping):
         raise ModelError(f"{where}.inputs: expected a mapping of inputs to host names (got "
-                         f"{raw!r}). Write inputs: {{measure: response_time}}")
+                         f"{shown(raw)}). Write inputs: {{measure: response_time}}")
     expected = [i.name for i in fragment.inputs]
     for key in raw:
         if key not in expected:
             hint = did_you_mean(str(key), expected) or (
                 f" Inputs of {fragment.name}: {', '.join(expected) or 'none'}.")
-            raise ModelError(f"{where}.inputs.{key}: unknown input '{key}' of "
+            raise ModelError(f"{where}.inputs.{key}: unknown input {shown(key)} of "
                              f"{fragment.name}.{hint}")
     for item in fragment.inputs:
         if item.name not in raw or raw[item.name] is None:
@@ -291,7 +293,7 @@ def _bindings(host: _Host, fragment: Fragment, raw: Any, where: str) -> dict[str
             _check_measure(host, raw[item.name], f"{where}.inputs.{item.name}")
         elif isinstance(raw[item.name], bool) or not isinstance(raw[item.name], (str, int, float)):
             raise ModelError(f"{where}.inputs.{item.name}: expected a number or an expression "
-                             f"(got {raw[item.name]!r}). Write e.g. {item.name}: referrals")
+                             f"(got {shown(raw[item.name])}). Write e.g. {item.name}: referrals")
     return {str(k): v for k, v in raw.items()}
 
 
@@ -301,7 +303,8 @@ def _check_measure(host: _Host, value: Any, where: str) -> None:
         return
     hint = did_you_mean(str(value), measures) or (
         f" Measures: {', '.join(measures)}." if measures else " Declare it under measures.")
-    raise ModelError(f"{where}: '{value}' is not a measure of the model (got {value!r}).{hint} "
+    raise ModelError(f"{where}: {shown(value)} is not a measure of the model (got "
+                     f"{shown(value)}).{hint} "
                      "An input of kind 'measure' takes a measure's name")
 
 
@@ -311,7 +314,7 @@ def _overrides(fragment: Fragment, raw: Any, where: str) -> dict[str, dict[str, 
     raw = {} if raw is None else raw
     if not isinstance(raw, Mapping):
         raise ModelError(f"{where}.parameters: expected a mapping of parameter values (got "
-                         f"{raw!r}). Write parameters: {{window: 1.0}}")
+                         f"{shown(raw)}). Write parameters: {{window: 1.0}}")
     names = list(fragment.parameters)
     result = {}
     for key, value in raw.items():
@@ -319,7 +322,7 @@ def _overrides(fragment: Fragment, raw: Any, where: str) -> dict[str, dict[str, 
         if key not in names:
             hint = did_you_mean(str(key), names) or (
                 f" Parameters of {fragment.name}: {', '.join(names)}.")
-            raise ModelError(f"{path}: unknown parameter '{key}' of {fragment.name}.{hint}")
+            raise ModelError(f"{path}: unknown parameter {shown(key)} of {fragment.name}.{hint}")
         fields = dict(value) if isinstance(value, Mapping) else {"value": value}
         for field in fields:
             if field not in OVERRIDE_KEYS:
@@ -328,7 +331,8 @@ def _overrides(fragment: Fragment, raw: Any, where: str) -> dict[str, dict[str, 
                 raise ModelError(f"{path}.{field}: unknown key '{field}'.{hint}")
         number = fields.get("value", fragment.parameters[key]["value"])
         if isinstance(number, bool) or not isinstance(number, (int, float)):
-            raise ModelError(f"{path}: expected a number (got {number!r}). Write a plain number "
+            raise ModelError(f"{path}: expected a number (got {shown(number)}). Write a plain "
+                             "number "
                              "such as 1.5, or {value: 1.5, range: [1, 2]}")
         result[str(key)] = fields
     return result

@@ -16,7 +16,7 @@ from typing import Any
 
 import sympy
 
-from pssc_sim.errors import ModelError, did_you_mean
+from pssc_sim.errors import ModelError, did_you_mean, shown
 from pssc_sim.ir import lowering
 from pssc_sim.ir.builtins import BUILTINS, LEVER_NAMES, RESERVED_NAMES
 from pssc_sim.ir.dimensions import Dimensions
@@ -41,7 +41,7 @@ from pssc_sim.ir.model import (
 from pssc_sim.ir.ordering import dependency_order, initial_order
 from pssc_sim.ir.stateful import Lowerer
 from pssc_sim.parse.expressions import Namespace, parse_expression
-from pssc_sim.parse.identifiers import is_identifier, shown
+from pssc_sim.parse.identifiers import is_identifier
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 #: The keys of a model file, by place: the reader checks documents against these, and
@@ -70,11 +70,17 @@ SHORTHAND = {"parameters": "value", "stocks": "initial", "auxiliaries": "equatio
 def resolve_model_path(path: str | Path) -> Path:
     """The model file for ``path``: a file, or a folder holding ``model.yaml``."""
     candidate = Path(path)
-    if candidate.is_dir():
-        candidate = candidate / "model.yaml"
-    if not candidate.is_file():
+    try:
+        if candidate.is_dir():
+            candidate = candidate / "model.yaml"
+        found = candidate.is_file()
+    except OSError as exc:  # a name too long for the file system, say
+        raise ModelError(f"{shown(str(path))}: cannot use this path ({exc.strerror}). Give a "
+                         ".yaml model file or a folder that holds model.yaml") from None
+    if not found:
         raise ModelError(
-            f"{path}: no model file there (got {str(candidate)!r}). Give a .yaml model file or a "
+            f"{path}: no model file there (got {shown(str(candidate))}). Give a .yaml model "
+            "file or a "
             "folder under models/ that holds model.yaml"
         )
     return candidate
@@ -217,7 +223,7 @@ class Reader:
             if key not in allowed:
                 where = f"{path}.{key}" if path else str(key)
                 hint = did_you_mean(str(key), allowed) or f" Allowed keys: {', '.join(allowed)}."
-                raise self.error(where, f"unknown key '{key}'.{hint}")
+                raise self.error(where, f"unknown key {shown(key)}.{hint}")
 
     def entries(self, section: str) -> list[Entry]:
         raw = self.document.get(section)
@@ -243,7 +249,7 @@ class Reader:
             return fields
         shorthand = SHORTHAND.get(section)
         if shorthand is None or value is None:
-            raise self.error(path, f"expected a mapping (got {value!r}). Write "
+            raise self.error(path, f"expected a mapping (got {shown(value)}). Write "
                                    f"'{name}: {{{KEYS[section][0]}: ...}}'")
         return {shorthand: value}
 
@@ -269,7 +275,8 @@ class Reader:
               or keyword.iskeyword(name)):
             problem = "is reserved (a builtin or a Python keyword)"
         if problem:
-            raise self.error(entry.path, f"the name '{name}' {problem} (got {name!r}). Use a "
+            raise self.error(entry.path, f"the name {shown(name)} {problem} (got "
+                                         f"{shown(name)}). Use a "
                                          "snake_case name of letters, digits and single "
                                          "underscores")
 
@@ -277,7 +284,7 @@ class Reader:
 
     def number(self, value: Any, path: str) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.error(path, f"expected a number (got {value!r}). Write a plain number "
+            raise self.error(path, f"expected a number (got {shown(value)}). Write a plain number "
                                    "such as 10 or 2.5e-3")
         return float(value)
 
@@ -286,8 +293,8 @@ class Reader:
         for key in META_KEYS:
             value = entry.fields.get(key, "")
             if not isinstance(value, (str, int, float)):
-                raise self.error(f"{entry.path}.{key}", f"expected text (got {value!r}). Write "
-                                                        "it as a string")
+                raise self.error(f"{entry.path}.{key}",
+                                 f"expected text (got {shown(value)}). Write it as a string")
             values[key] = str(value)
         return Meta(**values)
 
@@ -303,7 +310,7 @@ class Reader:
         if "range" in entry.fields:
             raw = entry.fields["range"]
             if not isinstance(raw, (list, tuple)) or len(raw) != 2:
-                raise self.error(f"{entry.path}.range", f"expected [low, high] (got {raw!r}). "
+                raise self.error(f"{entry.path}.range", f"expected [low, high] (got {shown(raw)}). "
                                                         "Write range: [5, 20]")
             low, high = (self.number(v, f"{entry.path}.range") for v in raw)
             if low > high:
@@ -313,7 +320,7 @@ class Reader:
         distribution = entry.fields.get("distribution")
         if distribution is not None and not isinstance(distribution, Mapping):
             raise self.error(f"{entry.path}.distribution",
-                             f"expected a mapping (got {distribution!r}). Write "
+                             f"expected a mapping (got {shown(distribution)}). Write "
                              "{distribution: uniform, low: 1, high: 2}")
         origin = Origin.INCLUDE if entry.name in self.switches else Origin.MODEL
         return Parameter(entry.name, value, self.meta(entry), bounds,
@@ -331,7 +338,8 @@ class Reader:
         non_negative = entry.fields.get("non_negative", False)
         if not isinstance(non_negative, bool):
             raise self.error(f"{entry.path}.non_negative",
-                             f"expected true or false (got {non_negative!r}). Write true or false")
+                             f"expected true or false (got {shown(non_negative)}). Write true "
+                             "or false")
         return Stock(entry.name, initial, self.meta(entry), non_negative)
 
     def flow(self, entry: Entry, namespace: Namespace, lowerer: Lowerer,
@@ -364,21 +372,23 @@ class Reader:
             if not isinstance(points, list) or not all(
                     isinstance(p, (list, tuple)) and len(p) == 2 for p in points):
                 raise self.error(f"{path}.points", f"expected a list of [x, y] pairs (got "
-                                                   f"{points!r}). Write points: [[0, 1], [10, 2]]")
+                                                   f"{shown(points)}). Write points: [[0, 1], "
+                                                   "[10, 2]]")
             xs = [self.number(p[0], f"{path}.points") for p in points]
             ys = [self.number(p[1], f"{path}.points") for p in points]
         else:
             raw_x, raw_y = self.required(entry, "x"), self.required(entry, "y")
             if not isinstance(raw_x, list) or not isinstance(raw_y, list):
                 raise self.error(f"{path}.x", "expected lists of numbers for x and y (got "
-                                              f"{raw_x!r}, {raw_y!r}). Write x: [0, 1], y: [2, 3]")
+                                              f"{shown(raw_x)}, {shown(raw_y)}). Write x: [0, "
+                                              "1], y: [2, 3]")
             xs = [self.number(v, f"{path}.x") for v in raw_x]
             ys = [self.number(v, f"{path}.y") for v in raw_y]
         kind = entry.fields.get("extrapolation", "flat")
         options = [e.value for e in Extrapolation]
         if kind not in options:
             hint = did_you_mean(str(kind), options) or " Use flat, linear or discrete."
-            raise self.error(f"{path}.extrapolation", f"unknown extrapolation '{kind}'.{hint}")
+            raise self.error(f"{path}.extrapolation", f"unknown extrapolation {shown(kind)}.{hint}")
         try:
             return Lookup(entry.name, tuple(xs), tuple(ys), Extrapolation(kind), self.meta(entry))
         except ModelError as exc:
@@ -413,7 +423,7 @@ class Reader:
             return None
         path = f"{entry.path}.distribution"
         if not isinstance(raw, Mapping):
-            raise self.error(path, f"expected a mapping (got {raw!r}). Write distribution: "
+            raise self.error(path, f"expected a mapping (got {shown(raw)}). Write distribution: "
                                    "{kind: lognormal, sd: 2.5}")
         self.check_keys(raw, SPREAD_KEYS, path)
         sub = Entry(entry.section, f"{entry.name}.distribution", raw)
@@ -435,13 +445,13 @@ class Reader:
         options = [member.value for member in kind]
         if value not in options:
             hint = did_you_mean(str(value), options) or f" Use one of: {', '.join(options)}."
-            raise self.error(f"{entry.path}.{key}", f"unknown {key} '{value}'.{hint}")
+            raise self.error(f"{entry.path}.{key}", f"unknown {key} {shown(value)}.{hint}")
         return kind(value)
 
     def time(self) -> TimeSpec:
         raw = self.document.get("time")
         if not isinstance(raw, Mapping):
-            raise self.error("time", f"a time block is required (got {raw!r}). Write "
+            raise self.error("time", f"a time block is required (got {shown(raw)}). Write "
                                      "time: {start: 0, stop: 100, dt: 0.25}")
         self.check_keys(raw, TIME_KEYS, "time")
         start = self.number(raw.get("start", 0), "time.start")

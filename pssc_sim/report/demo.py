@@ -21,7 +21,7 @@ import numpy as np
 
 from pssc_sim.errors import ModelError, did_you_mean
 from pssc_sim.ir.model import Better, Measure, TimeSpec
-from pssc_sim.parse.yaml_io import read_yaml
+from pssc_sim.parse.yaml_reader import read_yaml
 from pssc_sim.report.content import Section
 from pssc_sim.report.html import number
 from pssc_sim.report.words import label, points, quantity, when

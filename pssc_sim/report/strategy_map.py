@@ -333,7 +333,7 @@ def mechanism_measures(model: Model) -> dict[str, tuple[str, str]]:
     """
     from pssc_sim.parse.documents import load_fragment
     from pssc_sim.parse.fragments import LIBRARY, InputKind
-    from pssc_sim.parse.yaml_io import read_yaml
+    from pssc_sim.parse.yaml_reader import read_yaml
     from pssc_sim.scenario.fields import model_instances
 
     instances = model_instances(model)

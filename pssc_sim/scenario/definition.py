@@ -12,6 +12,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from pssc_sim.errors import shown
 from pssc_sim.ir.model import Model
 from pssc_sim.scenario import fields, reader
 from pssc_sim.scenario.interventions import Intervention, layer_interventions
@@ -38,7 +39,7 @@ def _uncertainty(raw: Any) -> Uncertainty | None:
 
 def _interventions(raw: Sequence[Any]) -> tuple[Intervention, ...]:
     if isinstance(raw, (Mapping, str)):
-        raise ScenarioError(f"interventions: expected a list (got {raw!r}). Pass a list of "
+        raise ScenarioError(f"interventions: expected a list (got {shown(raw)}). Pass a list of "
                             "interventions")
     return tuple(item if not isinstance(item, Mapping)
                  else fields.parse_intervention(item, _ARGUMENTS, f"interventions[{i}]")

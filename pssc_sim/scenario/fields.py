@@ -13,9 +13,9 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from pssc_sim.errors import did_you_mean
+from pssc_sim.errors import did_you_mean, shown
 from pssc_sim.ir.model import Model, Origin
-from pssc_sim.parse.identifiers import is_label, shown
+from pssc_sim.parse.identifiers import is_label
 from pssc_sim.scenario.interventions import Intervention, intervention_from_document
 from pssc_sim.scenario.sampling import Distribution
 from pssc_sim.scenario.schema import (
@@ -57,10 +57,10 @@ def number(value: Any, where: str) -> float:
     if isinstance(value, str) and _NUMERAL.match(value.strip()):
         value = float(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ScenarioError(f"{where}: expected a number (got {value!r}). {NO_CODE}")
+        raise ScenarioError(f"{where}: expected a number (got {shown(value)}). {NO_CODE}")
     if not math.isfinite(value):
         raise ScenarioError(
-            f"{where}: expected a finite number (got {value!r}). Write a plain "
+            f"{where}: expected a finite number (got {shown(value)}). Write a plain "
             "number such as 10 or 2.5e-3"
         )
     return float(value)
@@ -69,7 +69,7 @@ def number(value: Any, where: str) -> float:
 def name(value: Any, where: str) -> str:
     """A variable name (letters, digits and underscores), or a :class:`ScenarioError`."""
     if not isinstance(value, str) or not _NAME.match(value):
-        raise ScenarioError(f"{where}: expected a variable name (got {value!r}). {NO_CODE}")
+        raise ScenarioError(f"{where}: expected a variable name (got {shown(value)}). {NO_CODE}")
     return value
 
 
@@ -89,7 +89,7 @@ def scenario_name(value: Any, where: str) -> str:
 def mapping(value: Any, where: str, example: str) -> Mapping[str, Any]:
     """``value`` if it is a mapping, else a :class:`ScenarioError` with an example."""
     if not isinstance(value, Mapping):
-        raise ScenarioError(f"{where}: expected a mapping (got {value!r}). Write {example}")
+        raise ScenarioError(f"{where}: expected a mapping (got {shown(value)}). Write {example}")
     return value
 
 
@@ -102,7 +102,7 @@ def check_keys(
         if key not in allowed:
             hint = did_you_mean(str(key), allowed) or f" Allowed: {', '.join(allowed)}."
             place = f"{path}.{key}" if path else str(key)
-            raise ScenarioError(f"{where(place)}: unknown {what} '{key}'.{hint}")
+            raise ScenarioError(f"{where(place)}: unknown {what} {shown(key)}.{hint}")
 
 
 def parse_time(raw: Any, where: Where) -> dict[str, float]:
@@ -117,7 +117,7 @@ def parse_method(raw: Any, where: Where) -> str:
     if raw not in METHOD_NAMES:
         hint = did_you_mean(str(raw), METHOD_NAMES)
         raise ScenarioError(
-            f"{where('method')}: unknown method {raw!r}.{hint} Use one of: "
+            f"{where('method')}: unknown method {shown(raw)}.{hint} Use one of: "
             f"{', '.join(METHOD_NAMES)}"
         )
     return str(raw)
@@ -136,7 +136,7 @@ def parse_interventions(raw: Any, where: Where) -> tuple[Intervention, ...]:
     """The ``interventions`` list."""
     if not isinstance(raw, list):
         raise ScenarioError(
-            f"{where('interventions')}: expected a list (got {raw!r}). Write "
+            f"{where('interventions')}: expected a list (got {shown(raw)}). Write "
             "interventions: [{set: p, to: 2, at: 5}]"
         )
     return tuple(
@@ -153,7 +153,7 @@ def parse_intervention(raw: Any, where: Where, path: str = "intervention") -> In
         hint = did_you_mean(str(first), INTERVENTIONS) if not kinds else ""
         raise ScenarioError(
             f"{where(path)}: an intervention starts with exactly one of "
-            f"{', '.join(INTERVENTIONS)} (got {dict(entry)!r}).{hint} Write e.g. "
+            f"{', '.join(INTERVENTIONS)} (got {shown(dict(entry))}).{hint} Write e.g. "
             "{step: p, by: 1, at: 5}"
         )
     kind = kinds[0]
@@ -184,7 +184,7 @@ def _points(raw: Any, where: str) -> list[tuple[float, float]]:
         or not all(isinstance(p, (list, tuple)) and len(p) == 2 for p in raw)
     ):
         raise ScenarioError(
-            f"{where}: expected a list of [time, value] pairs (got {raw!r}). "
+            f"{where}: expected a list of [time, value] pairs (got {shown(raw)}). "
             "Write points: [[2020, 1.0], [2025, 2.5]]"
         )
     return [(number(t, where), number(v, where)) for t, v in raw]
@@ -199,7 +199,7 @@ def parse_distribution(raw: Any, where: str) -> Distribution | None:
     if "distribution" not in entry:
         raise ScenarioError(
             f"{where}.distribution: 'distribution' is required (got "
-            f"{dict(entry)!r}). Write {{distribution: uniform, low: 1, high: 2}}"
+            f"{shown(dict(entry))}). Write {{distribution: uniform, low: 1, high: 2}}"
         )
     settings = {key: value for key, value in entry.items() if key != "distribution"}
     for key, value in settings.items():
@@ -216,7 +216,7 @@ def parse_outputs(raw: Any, where: Where) -> tuple[str, ...]:
     if not isinstance(raw, list):
         raise ScenarioError(
             f"{where('outputs')}: expected a list of variable names (got "
-            f"{raw!r}). Write outputs: [prevalence, cost]"
+            f"{shown(raw)}). Write outputs: [prevalence, cost]"
         )
     return tuple(name(item, where(f"outputs[{i}]")) for i, item in enumerate(raw))
 
@@ -225,7 +225,7 @@ def parse_targets(raw: Any, where: Where) -> tuple[Target, ...]:
     """The ``targets`` list (see :mod:`pssc_sim.scenario.targets`)."""
     if not isinstance(raw, (list, tuple)):
         raise ScenarioError(
-            f"{where('targets')}: expected a list (got {raw!r}). Write targets: "
+            f"{where('targets')}: expected a list (got {shown(raw)}). Write targets: "
             "[{measure: m, kind: level, value: 8, by: 2030}]"
         )
     return tuple(target_from_document(item, where(f"targets[{i}]")) for i, item in enumerate(raw))
@@ -259,7 +259,7 @@ def parse_mechanisms(raw: Any, where: Where) -> dict[str, bool]:
             result[key] = bool(value)
         else:
             raise ScenarioError(
-                f"{path}: expected on or off (got {value!r}). Write mechanisms: {{{key}: off}}"
+                f"{path}: expected on or off (got {shown(value)}). Write mechanisms: {{{key}: off}}"
             )
     return result
 
@@ -281,10 +281,10 @@ def parse_compute(raw: Any, where: Where) -> dict[str, Any]:
     key, value = next(iter(block.items()))
     if key == "workers" and (isinstance(value, bool) or not isinstance(value, int)):
         raise ScenarioError(f"{where('compute.workers')}: expected a whole number of worker "
-                            f"processes (got {value!r}). Write e.g. workers: 2")
+                            f"processes (got {shown(value)}). Write e.g. workers: 2")
     if key == "scheduler" and not isinstance(value, str):
         raise ScenarioError(f"{where('compute.scheduler')}: expected an address (got "
-                            f"{value!r}). Write e.g. scheduler: tcp://HOST:8786")
+                            f"{shown(value)}). Write e.g. scheduler: tcp://HOST:8786")
     if key == "workers":
         try:
             parse_scheduler(value, where("compute.workers"))
@@ -297,8 +297,8 @@ def parse_compute(raw: Any, where: Where) -> dict[str, Any]:
         address = None
     if address is None:
         raise ScenarioError(f"{where('compute.scheduler')}: not a scheduler address (got "
-                            f"{value!r}). Write e.g. scheduler: tcp://HOST:8786, or workers: N "
-                            "for local worker processes")
+                            f"{shown(value)}). Write e.g. scheduler: tcp://HOST:8786, or "
+                            "workers: N for local worker processes")
     return {key: value}
 
 
@@ -319,5 +319,5 @@ def model_instances(model: Model) -> list[str]:
 
 def parse_text(raw: Any, where: str) -> str:
     if not isinstance(raw, (str, int, float)) or isinstance(raw, bool):
-        raise ScenarioError(f"{where}: expected text (got {raw!r}). Write it as a string")
+        raise ScenarioError(f"{where}: expected text (got {shown(raw)}). Write it as a string")
     return str(raw)

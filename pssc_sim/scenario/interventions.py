@@ -15,6 +15,7 @@ switches at ``at``; ``ramp`` and ``series`` are continuous and need no guard.
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -22,7 +23,7 @@ from typing import Any
 
 import sympy
 
-from pssc_sim.errors import did_you_mean
+from pssc_sim.errors import PsscSimWarning, did_you_mean, shown
 from pssc_sim.ir.builtins import TIME_GUARD
 from pssc_sim.ir.functions import TIME, variable_symbol
 from pssc_sim.ir.model import Auxiliary, Model, Parameter
@@ -184,6 +185,21 @@ class Series:
 
 
 Intervention = SetTo | Step | Ramp | Pulse | Series
+
+def warn_after_stop(interventions: Sequence[Intervention], stop: float) -> None:
+    """Warn (:class:`~pssc_sim.errors.PsscSimWarning`) about each intervention that starts after
+    the run's ``stop``: it never acts, which is allowed but rarely meant."""
+    for intervention in interventions:
+        start = {SetTo: "at", Step: "at", Pulse: "at", Ramp: "start"}.get(type(intervention))
+        if start is None or getattr(intervention, start) <= stop:
+            continue
+        kind = next(k for k, v in KINDS.items() if v is type(intervention))
+        written = "from" if start == "start" else "at"
+        warnings.warn(f"interventions: {kind} {shown(intervention.parameter)} starts after the "
+                      f"run stops at {stop:g} (got {written}: {getattr(intervention, start):g}), "
+                      "so it never acts. Raise time.stop or move the intervention",
+                      PsscSimWarning, stacklevel=3)
+
 
 #: The intervention class for each leading key of a scenario file.
 KINDS: Mapping[str, type[Intervention]] = {"set": SetTo, "step": Step, "ramp": Ramp,

@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pssc_sim.errors import ModelError, did_you_mean
+from pssc_sim.errors import ModelError, did_you_mean, shown
 from pssc_sim.ir.model import Model, TimeSpec
-from pssc_sim.parse.yaml_io import read_yaml
+from pssc_sim.parse.yaml_reader import read_yaml
 from pssc_sim.scenario.fields import (
     NO_CODE,
     Where,
@@ -105,7 +105,8 @@ def scenario_chain(path: str | Path) -> list[tuple[Path, Mapping[str, Any]]]:
     """The files of a scenario and those it extends, the root first. Cycles are errors."""
     file = Path(path)
     if not file.is_file():
-        raise ScenarioError(f"{path}: no scenario file there (got {str(path)!r}). Give the path "
+        raise ScenarioError(f"{path}: no scenario file there (got {shown(str(path))}). Give the "
+                            "path "
                             "of a scenario .yaml file")
     chain: list[tuple[Path, Mapping[str, Any]]] = []
     seen: list[Path] = []
@@ -136,7 +137,8 @@ def extended_file(reference: Any, file: Path) -> Path:
         if candidate.is_file():
             return candidate
     names = sorted(p.stem for p in folder.glob("*.y*ml"))
-    raise ScenarioError(f"{file}: extends: no scenario '{text}' in {folder} (got {text!r})."
+    raise ScenarioError(f"{file}: extends: no scenario {shown(text)} in {folder} (got "
+                        f"{shown(text)})."
                         f"{did_you_mean(text, names) or ' Name a scenario file of that folder.'}")
 
 
@@ -154,7 +156,8 @@ def resolve_model(reference: str | Path, folder: Path | None, where: str = "mode
         for base in bases:
             if (base / text).exists():
                 return base / text
-        raise ScenarioError(f"{where}: no model file '{text}' (got {text!r}). Give a path "
+        raise ScenarioError(f"{where}: no model file {shown(text)} (got {shown(text)}). Give a "
+                            "path "
                             f"relative to {bases[0]}")
     roots = [b / "models" for base in bases for b in (base, *base.resolve().parents)]
     for root in roots:
@@ -163,7 +166,8 @@ def resolve_model(reference: str | Path, folder: Path | None, where: str = "mode
     known = sorted({p.parent.name for r in roots if r.is_dir() for p in r.glob("*/model.yaml")})
     hint = did_you_mean(text, known) or (f" Models found: {', '.join(known)}." if known else
                                          " No models/ folder was found.")
-    raise ScenarioError(f"{where}: unknown model '{text}' (got {text!r}).{hint} Name a folder "
+    raise ScenarioError(f"{where}: unknown model {shown(text)} (got {shown(text)}).{hint} Name "
+                        "a folder "
                         "under models/ or give a path to a .yaml, .mdl or .xmile file")
 
 
@@ -178,7 +182,7 @@ def check_scenario_names(scenario: Scenario, model: Model) -> None:
                 f" Instances: {', '.join(instances)}." if instances else
                 " The model includes no mechanisms.")
             raise ScenarioError(f"{where(f'mechanisms.{key}')}: unknown mechanism instance "
-                                f"'{key}' in {model.source or model.name}.{hint} Name an "
+                                f"{shown(key)} in {model.source or model.name}.{hint} Name an "
                                 "instance under the model's include:")
     used = [(f"set.{key}", key) for key in scenario.set]
     used += [(f"interventions[{i}]", item.parameter)
@@ -188,7 +192,7 @@ def check_scenario_names(scenario: Scenario, model: Model) -> None:
     for path, key in used:
         if model.parameter_rows(key) is None:
             kind = f"a {_kind(model, key)}, not a parameter" if key in model else "unknown"
-            raise ScenarioError(f"{where(path)}: '{key}' is {kind} in "
+            raise ScenarioError(f"{where(path)}: {shown(key)} is {kind} in "
                                 f"{model.source or model.name}.{did_you_mean(key, parameters)}"
                                 " Name a parameter of the model")
     check_targets(scenario.targets, model, scenario_time(scenario, model), where(""))
@@ -203,7 +207,7 @@ def check_scenario_names(scenario: Scenario, model: Model) -> None:
         if not getattr(item, "hidden", False) and item.name not in lookups}
     for i, key in enumerate(scenario.outputs or ()):
         if key not in variables:
-            raise ScenarioError(f"{where(f'outputs[{i}]')}: unknown variable '{key}' in "
+            raise ScenarioError(f"{where(f'outputs[{i}]')}: unknown variable {shown(key)} in "
                                 f"{model.source or model.name}.{did_you_mean(key, variables)}"
                                 " Name a stock, flow, auxiliary or parameter")
 

@@ -22,7 +22,12 @@ from pssc_sim.integrate.simulate import (
 from pssc_sim.ir.model import Model, Parameter
 from pssc_sim.results import Results
 from pssc_sim.scenario.fields import parse_distribution, where_in
-from pssc_sim.scenario.interventions import Intervention, apply_interventions, base_name
+from pssc_sim.scenario.interventions import (
+    Intervention,
+    apply_interventions,
+    base_name,
+    warn_after_stop,
+)
 from pssc_sim.scenario.reader import scenario_time
 from pssc_sim.scenario.sampling import Distribution, sample
 from pssc_sim.scenario.schema import ScenarioError
@@ -224,6 +229,7 @@ def run(scenario: Scenario, *, chunk: int = 4096, record: Sequence[str] = (),
     base = scenario.load_model()
     scenario.check(base)
     model = apply_interventions(base, scenario.interventions)
+    warn_after_stop(scenario.interventions, scenario.time.get("stop", base.time.stop))
     intervened = {i.parameter for i in scenario.interventions}
 
     def key(name: str) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from pssc_sim.errors import did_you_mean
+from pssc_sim.errors import did_you_mean, shown
 from pssc_sim.scenario.samplers import SAMPLERS
 from pssc_sim.scenario.schema import DISTRIBUTIONS, SAMPLING_NAMES, ScenarioError
 
@@ -81,7 +81,7 @@ def _settings(kind: str, settings: Mapping[str, Any]) -> dict[str, Any]:
 def _value(kind: str, key: str, value: Any) -> float | tuple[float, ...]:
     if key in ("values", "weights"):
         if not isinstance(value, (list, tuple)):
-            raise ScenarioError(f"{kind}: {key} must be a list of numbers (got {value!r}). "
+            raise ScenarioError(f"{kind}: {key} must be a list of numbers (got {shown(value)}). "
                                 f"Write {key}: [1, 2, 3]")
         return tuple(_finite(kind, key, v) for v in value)
     return _finite(kind, key, value)
@@ -89,7 +89,7 @@ def _value(kind: str, key: str, value: Any) -> float | tuple[float, ...]:
 
 def _finite(kind: str, key: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ScenarioError(f"{kind}: {key} must be a finite number (got {value!r}). Write a "
+        raise ScenarioError(f"{kind}: {key} must be a finite number (got {shown(value)}). Write a "
                             "plain number")
     return float(value)
 

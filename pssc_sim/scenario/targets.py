@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pssc_sim.errors import did_you_mean
+from pssc_sim.errors import did_you_mean, shown
 from pssc_sim.ir.lowering import hidden
 from pssc_sim.ir.model import Better, Model, TimeSpec
 from pssc_sim.scenario.schema import ScenarioError
@@ -78,7 +78,8 @@ class Target:
         if units and self.per.strip().lower().rstrip("s") == units.rstrip("s"):
             return 1.0
         raise ScenarioError(f"per: the period '{self.per}' is not the model's time unit "
-                            f"(got {self.per!r}, time units {time.units!r}). Give the period as "
+                            f"(got {shown(self.per)}, time units {shown(time.units)}). Give the "
+                            "period as "
                             "a number of time units, e.g. per: 52")
 
     def higher_is_better(self, better: Better) -> bool:
@@ -99,7 +100,7 @@ class Target:
 
 def _number(raw: Any, where: str) -> float:
     if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
-        raise ScenarioError(f"{where}: expected a number (got {raw!r}). A scenario holds "
+        raise ScenarioError(f"{where}: expected a number (got {shown(raw)}). A scenario holds "
                             "numbers and names, never expressions or code")
     return float(raw)
 
@@ -108,12 +109,13 @@ def severity(raw: Any, where: str) -> float:
     """A severity word or a number >= 0, as the weight of target pressure."""
     if isinstance(raw, str):
         if raw not in SEVERITIES:
-            raise ScenarioError(f"{where}: unknown severity '{raw}'.{did_you_mean(raw, SEVERITIES)}"
+            raise ScenarioError(f"{where}: unknown severity "
+                                f"{shown(raw)}.{did_you_mean(raw, SEVERITIES)}"
                                 " Use low, medium, high or a number >= 0")
         return SEVERITIES[raw]
     value = _number(raw, where)
     if value < 0:
-        raise ScenarioError(f"{where}: severity must be >= 0 (got {raw!r}). Use low, medium, "
+        raise ScenarioError(f"{where}: severity must be >= 0 (got {shown(raw)}). Use low, medium, "
                             "high or a number >= 0")
     return value
 
@@ -123,24 +125,25 @@ def target_from_document(raw: Any, where: str) -> Target:
     if isinstance(raw, Target):
         return raw
     if not isinstance(raw, Mapping):
-        raise ScenarioError(f"{where}: expected a mapping (got {raw!r}). Write {{measure: m, "
+        raise ScenarioError(f"{where}: expected a mapping (got {shown(raw)}). Write {{measure: m, "
                             "kind: level, value: 8, by: 2030}")
     for key in raw:
         if key not in TARGET_KEYS:
             hint = did_you_mean(str(key), TARGET_KEYS) or f" Allowed: {', '.join(TARGET_KEYS)}."
-            raise ScenarioError(f"{where}.{key}: unknown key '{key}'.{hint}")
+            raise ScenarioError(f"{where}.{key}: unknown key {shown(key)}.{hint}")
     for key in ("measure", "value", "by"):
         if raw.get(key) is None:
             raise ScenarioError(f"{where}.{key}: '{key}' is required (got nothing). A target "
                                 "needs measure, value and by")
     measure = raw["measure"]
     if not isinstance(measure, str):
-        raise ScenarioError(f"{where}.measure: expected a measure name (got {measure!r}). Name a "
+        raise ScenarioError(f"{where}.measure: expected a measure name (got {shown(measure)}). "
+                            "Name a "
                             "measure of the model")
     kind_text = raw.get("kind", "level")
     if kind_text not in _KINDS:
         hint = did_you_mean(str(kind_text), [k.value for k in TargetKind])
-        raise ScenarioError(f"{where}.kind: unknown kind {kind_text!r}.{hint} Use level, "
+        raise ScenarioError(f"{where}.kind: unknown kind {shown(kind_text)}.{hint} Use level, "
                             "threshold share or count")
     kind = _KINDS[kind_text]
     target = Target(measure, kind, _number(raw["value"], f"{where}.value"),
@@ -159,7 +162,7 @@ def _per(raw: Any, where: str) -> float | str | None:
         return raw
     value = _number(raw, where)
     if value <= 0:
-        raise ScenarioError(f"{where}: the period must be positive (got {raw!r}). Write e.g. "
+        raise ScenarioError(f"{where}: the period must be positive (got {shown(raw)}). Write e.g. "
                             "per: 52 or per: year")
     return value
 
@@ -176,13 +179,13 @@ def check_kind(target: Target, where: str) -> None:
                                 "threshold (got nothing). Add e.g. threshold: 18")
     elif target.threshold is not None:
         raise ScenarioError(f"{where}.threshold: only threshold share targets take a threshold "
-                            f"(got kind {kind.value!r}). Write kind: threshold share")
+                            f"(got kind {shown(kind.value)}). Write kind: threshold share")
     if kind is TargetKind.COUNT and target.value < 0:
         raise ScenarioError(f"{where}.value: a count is at least 0 (got {target.value:g}). Give "
                             "the number of cases per period")
     if kind is not TargetKind.COUNT and target.per is not None:
         raise ScenarioError(f"{where}.per: only count targets take a period (got kind "
-                            f"{kind.value!r}). Remove per, or write kind: count")
+                            f"{shown(kind.value)}). Remove per, or write kind: count")
 
 
 def check_targets(targets: tuple[Target, ...], model: Model, time: TimeSpec,

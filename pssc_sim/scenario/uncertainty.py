@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from pssc_sim.errors import did_you_mean
+from pssc_sim.errors import did_you_mean, shown
 from pssc_sim.scenario.fields import Where, check_keys, mapping, name, parse_distribution, where_in
 from pssc_sim.scenario.sampling import Distribution
 from pssc_sim.scenario.schema import SAMPLING_NAMES, UNCERTAINTY_KEYS, ScenarioError
@@ -104,12 +104,12 @@ def check_settings(members: Any, sampling: Any, seed: Any, where: Where) -> None
         ):
             raise ScenarioError(
                 f"{where(f'uncertainty.{key}')}: expected a whole number of at "
-                f"least {1 if key == 'members' else 0} (got {value!r}). Write "
+                f"least {1 if key == 'members' else 0} (got {shown(value)}). Write "
                 f"{key}: {1000 if key == 'members' else 42}"
             )
     if sampling is not None and sampling not in SAMPLING_NAMES:
         raise ScenarioError(
-            f"{where('uncertainty.sampling')}: unknown sampling {sampling!r}."
+            f"{where('uncertainty.sampling')}: unknown sampling {shown(sampling)}."
             f"{did_you_mean(str(sampling), SAMPLING_NAMES)} Use one of: "
             f"{', '.join(SAMPLING_NAMES)}"
         )

@@ -189,10 +189,16 @@ def _arithmetic(node: Any, ctx: Context) -> str:
         for arg in reversed(args[:-1]):
             text = f"({arg} ** {text})"
         return text
-    for op, arg in zip(operators, args[1:], strict=True):
-        symbol = _ARITHMETIC.get(op)
+    symbols = [_ARITHMETIC.get(op) for op in operators]
+    for op, symbol in zip(operators, symbols, strict=True):
         if symbol is None:
             raise ctx.error(f"unsupported operator '{op}'", "Rewrite the equation")
+    if set(symbols) <= {"+", "-"} or set(symbols) <= {"*", "/"}:
+        # one flat chain, which groups from the left as the nested form would: a sum of
+        # thousands of terms stays a chain the equation parser reads (not thousands of brackets)
+        return "(" + text + "".join(f" {symbol} {arg}" for symbol, arg in
+                                    zip(symbols, args[1:], strict=True)) + ")"
+    for symbol, arg in zip(symbols, args[1:], strict=True):
         text = f"({text} {symbol} {arg})"
     return text
 
