@@ -408,3 +408,20 @@ def test_explore_wants_a_scenario_or_a_demo(capsys: pytest.CaptureFixture[str]) 
     assert "not both" in capsys.readouterr().err
     assert main(["explore", "--demo", "gamng", "--no-browser"]) == 2
     assert "Did you mean 'gaming'?" in capsys.readouterr().err
+
+
+def test_the_strategy_map_is_drawn_when_opened_and_follows_the_controls(
+        smoking: Scenario) -> None:
+    from pssc_sim.explore.app import Explorer
+    from pssc_sim.report.strategy_drawing import map_html
+
+    explorer = Explorer(smoking, {})
+    assert explorer.map_card.visible
+    assert explorer.map_pane.object == ""
+    explorer.map_card.collapsed = False
+    assert explorer.runs is not None
+    first = explorer.map_pane.object
+    assert first == map_html(explorer.runs.result, explorer.runs.card)
+    explorer.set(CULTURE, 0.1 if explorer.state[CULTURE] > 0.5 else 0.9)
+    assert explorer.map_pane.object == map_html(explorer.runs.result, explorer.runs.card)
+    assert explorer.map_pane.object != first

@@ -12,7 +12,10 @@ import sys
 from pathlib import Path
 
 import networkx as nx
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pssc_sim.analysis.dominance import dominance_outputs
 from pssc_sim.cli import main
@@ -349,3 +352,33 @@ def test_the_report_shows_the_map_in_headless_chromium(tmp_path: Path) -> None:
     assert height > 100
     assert titles >= 3  # one per box at least
     assert "mean wait" in words
+
+
+def _crosses(a: tuple[tuple[int, int], ...], b: tuple[tuple[int, int], ...]) -> bool:
+    """Two segments cross at a point inside both (segments meeting at an end do not)."""
+    if set(a) & set(b):
+        return False
+
+    def side(p: tuple[int, int], q: tuple[int, int], r: tuple[int, int]) -> int:
+        value = (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])
+        return (value > 0) - (value < 0)
+
+    (p1, p2), (q1, q2) = a, b
+    return side(p1, p2, q1) * side(p1, p2, q2) < 0 and side(q1, q2, p1) * side(q1, q2, p2) < 0
+
+
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), min_size=2, max_size=9,
+                unique=True),
+       st.lists(st.tuples(st.integers(0, 8), st.integers(0, 8)), max_size=12))
+def test_crossings_counts_every_crossing_pair(points: list[tuple[int, int]],
+                                              pairs: list[tuple[int, int]]) -> None:
+    from pssc_sim.report.strategy_drawing import crossings
+    from pssc_sim.report.strategy_map import MapLink
+
+    names = [f"m{i}" for i in range(len(points))]
+    positions = {n: np.array(p, dtype=float) for n, p in zip(names, points, strict=True)}
+    links = [MapLink(names[a % len(names)], names[b % len(names)], Polarity.POSITIVE, ())
+             for a, b in pairs if a % len(names) != b % len(names)]
+    segments = [(points[names.index(lk.cause)], points[names.index(lk.effect)]) for lk in links]
+    expected = sum(_crosses(a, b) for a, b in itertools.combinations(segments, 2))
+    assert crossings(positions, links) == expected

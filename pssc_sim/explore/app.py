@@ -41,6 +41,7 @@ from pssc_sim.explore.controls import (
     read_query,
     write_query,
 )
+from pssc_sim.ir.causal import CausalGraph
 from pssc_sim.ir.model import Model, Perspective
 from pssc_sim.scenario.definition import Scenario
 from pssc_sim.scenario.targets import TargetKind
@@ -115,6 +116,11 @@ class Explorer:
         self.output_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
         self.ledger_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
         self.card_pane = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["scorecard"])
+        self.map_pane = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["strategy-map"])
+        self.map_card = pn.Card(self.map_pane, title="Strategy map", collapsed=True,
+                                sizing_mode="stretch_width", visible=bool(self.model.measures))
+        self.map_card.param.watch(lambda _: self.draw_map(), "collapsed")
+        self._graph: CausalGraph | None = None
         self._shape: tuple[Any, ...] = ()
         self._target_lines: dict[str, list[Span]] = {}
         self.layout = self._layout(title or f"{base.label}: {self.model.title or self.model.name}")
@@ -175,6 +181,7 @@ class Explorer:
         main = pn.Column(pn.pane.Markdown(f"## {html.escape(title)}\n\n{GUIDE}"), self.message,
                          self.output_pane, pn.pane.Markdown("### Scorecard"), self.card_pane,
                          pn.pane.Markdown("### Reported and true ledgers"), self.ledger_pane,
+                         self.map_card,
                          sizing_mode="stretch_width")
         return pn.Row(side, main, sizing_mode="stretch_width")
 
@@ -279,6 +286,19 @@ class Explorer:
             self.ledger_pane.object = self._ledger_chart()
         self._move_target_lines()
         self.card_pane.object = scorecard_html(self.runs.card)
+        self.draw_map()
+
+    def draw_map(self) -> None:
+        """Draw the strategy map of the current run while its card is open (a closed card costs
+        nothing; the model's causal graph is built once, on first opening)."""
+        if self.runs is None or self.map_card.collapsed or not self.model.measures:
+            return
+        from pssc_sim.ir.causal import causal_graph
+        from pssc_sim.report.strategy_drawing import map_html
+
+        if self._graph is None:
+            self._graph = causal_graph(self.model)
+        self.map_pane.object = map_html(self.runs.result, self.runs.card, self._graph)
 
     def _output_chart(self, names: Sequence[str]) -> Any:
         assert self.runs is not None  # redraw checks it

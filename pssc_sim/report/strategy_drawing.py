@@ -15,14 +15,13 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping, Sequence
-from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pssc_sim.errors import ParameterError
-from pssc_sim.ir.causal import Polarity
+from pssc_sim.ir.causal import CausalGraph, Polarity
 from pssc_sim.plot import plain
 from pssc_sim.report.strategy_map import TIERS, MapLink, MapMeasure, StrategyMap
 from pssc_sim.report.words import points, quantity
@@ -112,19 +111,28 @@ def box_size(text: str) -> np.ndarray:
 
 
 def crossings(positions: Mapping[str, np.ndarray], links: Sequence[MapLink]) -> int:
-    """How many pairs of arrows cross when drawn as straight lines between box centres."""
-    segments = [(positions[lk.cause], positions[lk.effect]) for lk in links]
-    return sum(_cross(a, b) for a, b in combinations(segments, 2))
+    """How many pairs of arrows cross when drawn as straight lines between box centres (arrows
+    that share a box meet there, which is not a crossing)."""
+    if len(links) < 2:
+        return 0
+    ends = np.array([(positions[lk.cause], positions[lk.effect]) for lk in links], dtype=float)
+    first, second = np.triu_indices(len(links), 1)
+    p1, p2 = ends[first, 0], ends[first, 1]
+    q1, q2 = ends[second, 0], ends[second, 1]
+    shared = np.zeros(first.size, dtype=bool)
+    for x in (p1, p2):
+        for y in (q1, q2):
+            shared |= np.isclose(x, y).all(axis=1)
+    crossed = ((_turn(p1, p2, q1) * _turn(p1, p2, q2) < 0)
+               & (_turn(q1, q2, p1) * _turn(q1, q2, p2) < 0))
+    return int(np.count_nonzero(crossed & ~shared))
 
 
-def _cross(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> bool:
-    def turn(p: np.ndarray, q: np.ndarray, r: np.ndarray) -> float:
-        return float(np.sign((q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])))
-
-    (p1, p2), (q1, q2) = a, b
-    if any(np.allclose(x, y) for x in (p1, p2) for y in (q1, q2)):
-        return False  # arrows that share a box meet there; that is not a crossing
-    return (turn(p1, p2, q1) * turn(p1, p2, q2) < 0) and (turn(q1, q2, p1) * turn(q1, q2, p2) < 0)
+def _turn(p: np.ndarray, q: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """The side of the line p -> q on which r lies (+1 left, -1 right, 0 on it), row by row."""
+    side: np.ndarray = np.sign((q[:, 0] - p[:, 0]) * (r[:, 1] - p[:, 1])
+                               - (q[:, 1] - p[:, 1]) * (r[:, 0] - p[:, 0]))
+    return side
 
 
 def layout(strategy: StrategyMap, sweeps: int = 8) -> dict[str, np.ndarray]:
@@ -350,14 +358,14 @@ def save_strategy_map(strategy: StrategyMap, path: str | Path) -> Path:
     return target
 
 
-def map_html(result: ScenarioResult, card: Scorecard) -> str:
+def map_html(result: ScenarioResult, card: Scorecard, graph: CausalGraph | None = None) -> str:
     """The strategy map of a run as an inline ``<figure>`` for a report page ('' without
-    measures)."""
+    measures); ``graph`` is the model's causal graph when the caller keeps it."""
     from pssc_sim.report.strategy_map import scenario_map
 
     if not result.model.measures:
         return ""
-    strategy = scenario_map(result, card)
+    strategy = scenario_map(result, card, graph)
     caption = ("Strategy map: measures by perspective, capability at the bottom; an arrow where "
                "the model's causal links join two measures (hover for the variables in "
                "between); red borders mark measures that end worse than without targets")

@@ -273,11 +273,13 @@ def diagram_map(graph: CausalGraph, perspectives: Mapping[str, str], title: str 
     return StrategyMap(title, measures, links, _tiers(measures))
 
 
-def scenario_map(result: ScenarioResult, card: Scorecard) -> StrategyMap:
+def scenario_map(result: ScenarioResult, card: Scorecard,
+                 graph: CausalGraph | None = None) -> StrategyMap:
     """The strategy map of a run: values, status, gaps, risks and gaming mechanisms at work.
 
     The run is repeated once (same seed) when it did not record every variable, since the signs
-    of state-dependent links and the gaming effort need them.
+    of state-dependent links and the gaming effort need them. ``graph`` is the model's causal
+    graph when the caller keeps it (it is built from the model otherwise).
     """
     from pssc_sim.analysis.dominance import dominance_outputs
     from pssc_sim.ir.causal import causal_graph
@@ -300,17 +302,20 @@ def scenario_map(result: ScenarioResult, card: Scorecard) -> StrategyMap:
             None if harm is None else abs(harm.change), None if harm is None else harm.relative,
             tuple(at_work.get(measure.name, ())), row.kind,
             "" if row.at is None else when(time, row.at))
-    return model_map(model, causal_graph(model), run_signs=run_signs(full), boxes=boxes)
+    graph = causal_graph(model) if graph is None else graph
+    return model_map(model, graph, run_signs=run_signs(full, graph), boxes=boxes)
 
 
-def run_signs(result: ScenarioResult) -> dict[tuple[str, str], Polarity]:
+def run_signs(result: ScenarioResult,
+              graph: CausalGraph | None = None) -> dict[tuple[str, str], Polarity]:
     """The sign each state-dependent link of the model holds for most of the run (links whose
-    causes ``result`` did not record are left out)."""
+    causes ``result`` did not record are left out); ``graph`` as for :func:`scenario_map`."""
     from pssc_sim.analysis.dominance import link_sign_phases
     from pssc_sim.ir.causal import causal_graph
 
     model = result.model
-    unknown = [(lk.cause, lk.effect) for lk in causal_graph(model).links
+    graph = causal_graph(model) if graph is None else graph
+    unknown = [(lk.cause, lk.effect) for lk in graph.links
                if lk.polarity is Polarity.UNKNOWN]
     if not unknown:
         return {}
