@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,19 @@ import pytest
 import pssc_sim as ps
 
 WriteModel = Callable[..., ps.Model]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kernel_cache(request: pytest.FixtureRequest,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Compiled kernels go to the test run's own cache folder, never the user's; it is kept
+    between runs of the tests (pytest's cache), so a model's loop compiles once."""
+    cache = getattr(request.config, "cache", None)
+    folder = cache.mkdir("pssc_sim-kernels") if cache is not None else \
+        tmp_path_factory.mktemp("kernels")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PSSC_CACHE_DIR", str(folder))
+        yield folder
 
 
 def write_yaml(folder: Path, text: str, name: str = "model.yaml") -> Path:

@@ -1,5 +1,5 @@
 """The ``pssc`` command line: ``run``, ``compare``, ``schema``, ``scorecard``,
-``filter-measures``, ``report``, ``demo``, ``methods``, ``mechanisms``,
+``filter-measures``, ``report``, ``demo``, ``methods``, ``cache``, ``mechanisms``,
 ``loops``, ``cld``, ``check`` and ``--version``.
 
 Errors print one line, ``pssc: error: <message>``, with no traceback, and the exit status says
@@ -36,7 +36,9 @@ from pssc_sim.cli import (
     scenario,
     scorecard,
 )
+from pssc_sim.compile.cache import cache_dir, clear_cache
 from pssc_sim.errors import PsscSimError, SimulationError, did_you_mean
+from pssc_sim.integrate.backends import backend_status
 from pssc_sim.integrate.methods import METHODS
 from pssc_sim.integrate.simulate import simulate
 from pssc_sim.ir.model import Model
@@ -70,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     ['infectivity=0.2']
     """
     parser = _Parser(prog=PROG, description="System dynamics for public services.")
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--version", action="version",
+                        version=f"{PROG} {__version__}; {backend_status()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = commands.add_parser(
         "run", help="run a scenario or a model and summarise it",
@@ -91,8 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dt", metavar="DT", type=float, help="time step (default: the model's)")
     scenario.add_run_options(run)
     scenario.add_memory_option(run)
+    scenario.add_backend_option(run)
     commands.add_parser("methods", help="list the integration methods",
-                        description="List the integration methods that --method accepts.")
+                        description="List the integration methods that --method accepts, and "
+                                    "the back ends installed.")
+    cache = commands.add_parser("cache", help="manage the cache of compiled kernels",
+                                description="Manage the folder of compiled kernels "
+                                            "($PSSC_CACHE_DIR, else ~/.cache/pssc_sim).")
+    cache.add_argument("action", choices=["clear", "path"],
+                       help="clear: remove every compiled kernel; path: print the folder")
     scenario.add_commands(commands)
     scorecard.add_commands(commands)
     filtering.add_commands(commands)
@@ -189,14 +199,18 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
         if scenario.is_scenario_file(args.model):
             return scenario.command_run(args.model, method=args.method, out=args.out,
                                         assignments=args.set, stop=args.stop, dt=args.dt,
-                                        save_ensemble=args.save_ensemble, max_memory=limit)
+                                        save_ensemble=args.save_ensemble, max_memory=limit,
+                                        backend=args.backend)
         if args.save_ensemble:
             raise UsageError(f"--save-ensemble: only a scenario with 'uncertainty:' runs an "
                              f"ensemble (got the model {args.model!r}). Run a scenario file")
         return command_run(args.model, method=args.method or "euler", out=args.out,
-                           assignments=args.set, stop=args.stop, dt=args.dt, max_memory=limit)
+                           assignments=args.set, stop=args.stop, dt=args.dt, max_memory=limit,
+                           backend=args.backend)
     if args.command == "methods":
         return command_methods()
+    if args.command == "cache":
+        return command_cache(args.action)
     handlers = {"compare": scenario.command_compare, "schema": scenario.command_schema,
                 "scorecard": scorecard.command_scorecard,
                 "filter-measures": filtering.command_filter_measures,
@@ -208,7 +222,7 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
                 "calibrate": calibrate.command_calibrate, **inference.HANDLERS}
     if args.command in handlers:
         return handlers[args.command](args)
-    raise UsageError(f"a command is required (got none). Use one of: run, methods, "
+    raise UsageError(f"a command is required (got none). Use one of: run, methods, cache, "
                      f"{', '.join(handlers)}; see '{PROG} --help'")
 
 
@@ -225,19 +239,33 @@ def command_methods(stream: TextIO | None = None) -> int:
     for name, method in METHODS.items():
         kind = "fixed step" if method.fixed_step else "adaptive"
         print(f"{name:<{width}}  {kind}, order {method.order}: {method.description}", file=out)
+    print(backend_status(), file=out)
+    return EXIT_OK
+
+
+def command_cache(action: str, stream: TextIO | None = None) -> int:
+    """``pssc cache clear`` empties the folder of compiled kernels; ``pssc cache path`` prints
+    it."""
+    out = stream or sys.stdout
+    if action == "path":
+        print(cache_dir(), file=out)
+        return EXIT_OK
+    removed = clear_cache()
+    print(f"removed {removed} cached file{'s' if removed != 1 else ''} from {cache_dir()}",
+          file=out)
     return EXIT_OK
 
 
 def command_run(model_path: str, *, method: str = "euler", out: Path | None = None,
                 assignments: Sequence[str] = (), stop: float | None = None,
                 dt: float | None = None, stream: TextIO | None = None,
-                max_memory: int | None = None) -> int:
+                max_memory: int | None = None, backend: str = "auto") -> int:
     """Run a model, print its summary and, when ``out`` is given, write the CSV and the plot."""
     check_method(method)
     model = load_model(model_path)
     params = parse_assignments(assignments, model)
     results = simulate(model, params, method=method, time=time_overrides(model, stop, dt),
-                       max_memory=max_memory)
+                       max_memory=max_memory, backend=backend)
     output = stream or sys.stdout
     print(summary(model, results), file=output)
     if out is not None:

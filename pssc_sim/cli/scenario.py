@@ -66,6 +66,16 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                      help="also write every member to DIR/ensemble.nc (netCDF)")
 
 
+def add_backend_option(command: argparse.ArgumentParser) -> None:
+    """The ``--backend`` option of a command that runs models."""
+    from pssc_sim.integrate.backends import BACKENDS
+
+    command.add_argument("--backend", default="auto", choices=list(BACKENDS),
+                         help="how fixed-step runs are computed: numpy, numba (the whole loop "
+                              "compiled, from the 'fast' extra) or auto (default: numba where "
+                              "it wins once compiling is counted); see 'pssc --version'")
+
+
 def add_memory_option(command: argparse.ArgumentParser) -> None:
     """The ``--max-memory SIZE`` option of a command that runs models."""
     command.add_argument("--max-memory", metavar="SIZE",
@@ -191,7 +201,8 @@ def run_label(scenario: Scenario, position: str = "") -> str:
 
 def command_run(path: str, *, method: str | None, out: Path | None, assignments: Sequence[str],
                 stop: float | None, dt: float | None, save_ensemble: bool = False,
-                stream: TextIO | None = None, max_memory: int | None = None) -> int:
+                stream: TextIO | None = None, max_memory: int | None = None,
+                backend: str = "auto") -> int:
     """Run a scenario file, print its summary and, with ``out``, write its files."""
     from pssc_sim.cli import check_method, parse_assignments, time_overrides
 
@@ -203,7 +214,7 @@ def command_run(path: str, *, method: str | None, out: Path | None, assignments:
     scenario = scenario.with_set(**parse_assignments(assignments, model))
     scenario = scenario.with_time(**time_overrides(model, stop, dt))
     with progress(run_label(scenario)) as bar:
-        result = run(scenario, progress=bar, max_memory=max_memory)
+        result = run(scenario, progress=bar, max_memory=max_memory, backend=backend)
     output = stream or sys.stdout
     print(result.summary(), file=output)
     if out is not None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from pssc_sim.compile.codegen import generate_source
+from pssc_sim.compile.codegen import kernel_generator
 from pssc_sim.compile.compiled import (
     CompiledModel,
     FullKernel,
@@ -19,6 +19,7 @@ from pssc_sim.compile.compiled import (
 )
 from pssc_sim.compile.execute import execute
 from pssc_sim.compile.layout import Layout, default_outputs, select_outputs
+from pssc_sim.compile.loop import loop_writer
 from pssc_sim.compile.runtime import kernel_namespace
 from pssc_sim.ir.model import Model
 
@@ -49,7 +50,8 @@ def compile_model(model: Model, outputs: Sequence[str] | None = None) -> Compile
     (('x[a]', 'x[b]', 'out[a]', 'out[b]'), [[-1.0, 0.0], [0.0, -1.0]])
     """
     chosen = select_outputs(model, outputs)
-    source = generate_source(model, chosen)
+    generator = kernel_generator(model, chosen)
+    source = generator.source()
     space = execute(source, kernel_namespace(model.lookups), "kernel")
     labels = tuple(label for o in chosen for label in o.columns)
     prepare: Prepare = space["prepare"]
@@ -75,6 +77,7 @@ def compile_model(model: Model, outputs: Sequence[str] | None = None) -> Compile
         prepare=prepare,
         prepared=prepared,
         fixed_delays=Layout.of(model).fixed_delay_rows(),
+        write_loop=loop_writer(generator),
     )
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from pssc_sim.compile.compiler import CompiledModel
 from pssc_sim.integrate.adaptive import run_adaptive
+from pssc_sim.integrate.backends import run_loop
 from pssc_sim.integrate.fixed import run_fixed_step, saved_times
 from pssc_sim.integrate.grid import Grid
 from pssc_sim.integrate.progress import Progress
@@ -20,13 +21,16 @@ Runner = Callable[[CompiledModel, np.ndarray, Grid, "SolverOptions"], tuple[np.n
 
 @dataclass(frozen=True, slots=True)
 class SolverOptions:
-    """Tolerances, chunking and the progress callback shared by the methods (fixed-step methods
-    ignore tolerances)."""
+    """Tolerances, chunking, the progress callback and the back end shared by the methods
+    (fixed-step methods ignore tolerances; adaptive methods run on numpy whatever
+    ``backend``, which :func:`~pssc_sim.integrate.backends.choose_backend` has resolved to
+    ``numpy`` or ``numba``)."""
 
     rtol: float = 1e-6
     atol: float = 1e-9
     chunk: int = 4096
     progress: Progress | None = None
+    backend: str = "numpy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,9 @@ class Method:
 def _fixed(name: str) -> Runner:
     def run(compiled: CompiledModel, p: np.ndarray, grid: Grid,
             options: SolverOptions) -> tuple[np.ndarray, np.ndarray]:
+        if options.backend == "numba":
+            return saved_times(grid), run_loop(compiled, p, grid, name, options.chunk,
+                                               options.progress)
         return saved_times(grid), run_fixed_step(compiled, p, grid, name, options.chunk,
                                                   options.progress)
 

@@ -15,6 +15,7 @@ from pssc_sim.compile.compiler import CompiledModel, compile_model
 from pssc_sim.errors import ParameterError, did_you_mean
 from pssc_sim.integrate import budget
 from pssc_sim.integrate.adaptive import IMPLICIT
+from pssc_sim.integrate.backends import check_backend, choose_backend
 from pssc_sim.integrate.fixed import DEFAULT_CHUNK
 from pssc_sim.integrate.grid import Grid
 from pssc_sim.integrate.methods import METHODS, SolverOptions
@@ -138,7 +139,8 @@ def simulate(model: Model | CompiledModel | str | Path,
              params: Mapping[str, ArrayLike] | None = None, *, method: str = "euler",
              time: Mapping[str, float] | None = None, outputs: Sequence[str] | None = None,
              rtol: float = 1e-6, atol: float = 1e-9, chunk: int = DEFAULT_CHUNK,
-             progress: Progress | None = None, max_memory: int | None = None) -> Results:
+             progress: Progress | None = None, max_memory: int | None = None,
+             backend: str = "auto") -> Results:
     """Run a model, or an ensemble of it in one vectorised call.
 
     Parameters
@@ -169,6 +171,16 @@ def simulate(model: Model | CompiledModel | str | Path,
         before anything is allocated; a run over the limit, or with more than
         :data:`~pssc_sim.integrate.budget.MAX_STEPS` fixed steps, raises
         :class:`~pssc_sim.integrate.budget.ResourceLimitError` (a :class:`ParameterError`).
+    backend
+        ``numpy``, ``numba`` or ``auto`` (default), for the fixed-step methods (see
+        :mod:`pssc_sim.integrate.backends`). ``numba`` runs the whole step loop compiled to
+        machine code (the ``fast`` extra): compiled on first use, about a second or two, and
+        kept in the cache folder for later processes (:mod:`pssc_sim.compile.cache`). It agrees
+        with numpy to the last few bits. ``auto`` takes numba when the loop is compiled already
+        in this process, or when the run would take longer on numpy than loading or compiling
+        the loop; numpy otherwise. Models with dimensions and the adaptive methods run on numpy:
+        the compiled loop is written on scalars, and an arrayed model's equations are written on
+        arrays (``backend='numba'`` says so for them).
 
     Examples
     --------
@@ -192,6 +204,7 @@ def simulate(model: Model | CompiledModel | str | Path,
     if isinstance(model, (str, Path)):
         model = load_model(model)
     check_options(method, rtol, atol, chunk, max_memory)
+    check_backend(backend)
     if isinstance(model, CompiledModel):
         compiled = model if outputs is None else compiled_for(model.model, _names(outputs))
     else:
@@ -200,7 +213,8 @@ def simulate(model: Model | CompiledModel | str | Path,
     grid = make_grid(compiled.model, time)
     chunk = plan_run(compiled, grid, method, members, chunk, max_memory)
     p = fill_parameters(compiled, overrides, members)
-    options = SolverOptions(rtol=rtol, atol=atol, chunk=chunk, progress=progress)
+    chosen = choose_backend(compiled, grid, METHODS[method].fixed_step, method, members, backend)
+    options = SolverOptions(rtol=rtol, atol=atol, chunk=chunk, progress=progress, backend=chosen)
     times, values = METHODS[method].run(compiled, p, grid, options)
     return Results(times, compiled.outputs, values, compiled.parameter_names, p, method,
                    compiled.model.name)

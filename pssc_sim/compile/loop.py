@@ -1,0 +1,444 @@
+"""The whole fixed-step run of a model as one compiled function (the numba back end).
+
+The numpy kernels (:mod:`pssc_sim.compile.codegen`) are called once per step from Python, which
+costs microseconds a step whatever the model. Here the generator writes the step loop itself,
+Euler and RK4, saving, non-negative clamps and the discrete states of SAMPLE_IF_TRUE and
+DELAY_FIXED, around scalar kernels, and numba compiles the module to machine code: a run pays no
+Python per step, and an ensemble loops over its members inside the same function.
+
+The module is written from the IR as the numpy kernels are (checked names, numbers printed with
+``repr(float)``, calls from the printer's table) and goes through the same check of generated
+source (:mod:`pssc_sim.compile.guard`). Its arithmetic is that of the numpy kernels, operation
+for operation: the same equations with the same shared terms, the rates kernel on steps that are
+not saved and the recording kernel on those that are, the Euler and RK4 updates in numpy's order,
+and lookups as ``np.interp`` computes them. Only the elementary functions (``exp``, ``log``, ...)
+may differ in the last bits, where numpy has its own implementations. The module defines
+
+``rates(t, dt, t0, t1, y, p, d, dy, dn)``
+    the stock rates and discrete updates of one member, on 1-D arrays;
+``full(t, dt, t0, t1, y, p, d, dy, dn, out, row, m)``
+    the same, and the outputs into ``out[row, :, m]``;
+``run(times, widths, saved, clock, q, y0, d0, lengths, size, rk4, out, first)``
+    every step of every member (column ``m`` of ``q``, ``y0`` and ``d0``), saving member ``m``
+    into ``out[:, :, first + m]``.
+
+Models with dimensions are not compiled here: their equations are written on arrays and would
+need to be written element by element first (:class:`LoopUnsupportedError` says so).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+import importlib.util
+import math
+import sys
+import types
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pssc_sim.compile.cache import cache_key, store
+from pssc_sim.compile.codegen import _Module
+from pssc_sim.compile.equations import Body, needed, used
+from pssc_sim.compile.execute import execute
+from pssc_sim.compile.layout import Output
+from pssc_sim.compile.printer import Dialect, Printer
+from pssc_sim.compile.rows import local_name
+from pssc_sim.errors import ModelError
+from pssc_sim.ir.functions import LookupSlope
+from pssc_sim.ir.model import Extrapolation, FixedDelay, Lookup, Model
+
+__all__ = [
+    "CompiledLoop",
+    "LoopUnsupportedError",
+    "compile_loop",
+    "generate_loop_source",
+    "loop_key",
+    "numba_version",
+    "unsupported_reason",
+]
+
+#: The decorator the module's functions carry; the loader gives it (numba's ``njit``).
+DECORATOR = "@_jit"
+#: Functions of the scalar dialect that give an integer in compiled code, and numpy's versions
+#: that keep a float, as the numpy kernels do (an int64 would overflow past 2**63).
+_FLOAT_ROUNDING = {"math.floor(": "np.floor(", "math.ceil(": "np.ceil(", "math.trunc(": "np.trunc("}
+
+
+class LoopUnsupportedError(ModelError):
+    """The model cannot be compiled into one loop (it runs on the numpy back end)."""
+
+
+def unsupported_reason(model: Model) -> str:
+    """Why ``model`` cannot be compiled into one loop, or ``""``.
+
+    Examples
+    --------
+    >>> from pssc_sim.parse.model_file import load_model_file
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "m.yaml"
+    >>> _ = path.write_text("time: {stop: 1}\\ndimensions: {g: [a, b]}\\n"
+    ...                     "stocks: {x: {dims: [g], initial: 1}}\\n")
+    >>> unsupported_reason(load_model_file(path))
+    'the model has dimensions (its equations are on arrays)'
+    """
+    if model.dimensions:
+        return "the model has dimensions (its equations are on arrays)"
+    exprs = [*(f.rate for f in model.flows), *(a.equation for a in model.auxiliaries)]
+    if any(expr.atoms(LookupSlope) for expr in exprs):
+        return "an equation uses the slope of a lookup"
+    return ""
+
+
+def generate_loop_source(model: Model, outputs: Sequence[Output]) -> str:
+    """The Python source of the compiled-loop module of ``model``, recording ``outputs``.
+
+    Raises :class:`LoopUnsupportedError` for a model that :func:`unsupported_reason` refuses.
+    """
+    reason = unsupported_reason(model)
+    if reason:
+        raise LoopUnsupportedError(
+            f"{model.source or model.name}: cannot compile the step loop "
+            f"({reason}). Run it with backend='numpy'"
+        )
+    return _Loop(model, outputs).source()
+
+
+def loop_writer(generator: _Module) -> Callable[[], str]:
+    """A function writing the loop's source from the kernel module's ``generator`` (see
+    :func:`~pssc_sim.compile.codegen.kernel_generator`), which found the equations' hoisted
+    and shared terms already: only the printing is left (the sympy work is the expensive part).
+    """
+
+    def write() -> str:
+        reason = unsupported_reason(generator.model)
+        if reason:
+            raise LoopUnsupportedError(
+                f"{generator.model.source or generator.model.name}: "
+                f"cannot compile the step loop ({reason}). Run it with "
+                "backend='numpy'"
+            )
+        loop = _Loop.__new__(_Loop)
+        loop.__dict__.update(generator.__dict__)
+        return loop.source()
+
+    return write
+
+
+class _Loop(_Module):
+    """Builds the compiled-loop module of one model without dimensions."""
+
+    def source(self) -> str:
+        parts = [
+            _HELPERS,
+            *(_lookup(lk) for lk in self.model.lookups),
+            self.scalar_kernel(False),
+            self.scalar_kernel(True),
+            self.run(),
+        ]
+        text = "\n".join(parts)
+        for name, replacement in _FLOAT_ROUNDING.items():
+            text = text.replace(name, replacement)
+        return text
+
+    def printer(self, dialect: Dialect, hoisted: bool = True) -> tuple[Printer, Body]:
+        """A printer of the scalar dialect (whatever ``dialect``) calling the compiled lookups."""
+        printer, body = super().printer(Dialect.SCALAR, hoisted)
+        printer.lookups = {lk.name: f"_lookup_{lk.name}({{}})" for lk in self.model.lookups}
+        return printer, body
+
+    def scalar_kernel(self, full: bool) -> str:
+        """``rates`` or ``full`` on the arrays of one member."""
+        outputs = self.outputs if full else []
+        roots = [*self.rates, *self.updates, *(o.expr for o in outputs)]
+        order = list(self.equations) if full else needed(self.equations, roots)
+        printer, body = self.printer(Dialect.SCALAR)
+        exprs = [self.equations[n] for n in order]
+        body.assign_all([local_name(n) for n in order], exprs)
+        names = used([*exprs, *self.rates, *self.updates, *(o.expr for o in outputs)])
+        lines = [*self.loads(names, Dialect.NUMPY, True), *body.lines]
+        lines += [f"dy[{i}] = {printer(r) if r != 0 else '0.0'}" for i, r in enumerate(self.rates)]
+        lines += [f"dn[{i}] = {printer(u)}" for i, u in enumerate(self.updates)]
+        args = "t, dt, t0, t1, y, p, d, dy, dn"
+        if full:
+            lines += [f"out[row, {j}, m] = {printer(o.expr)}" for j, o in enumerate(outputs)]
+            args += ", out, row, m"
+        return _function("full" if full else "rates", args, lines)
+
+    def run(self) -> str:
+        """``run``: every step of every member."""
+        model = self.model
+        n_stocks, n_discrete = len(model.stocks), len(model.discrete)
+        n_parameters = max(
+            (b.stop for b in self.hoisted.values()), default=self.layout.n_parameter_rows
+        )
+        fixed = [i for i, s in enumerate(model.discrete) if isinstance(s, FixedDelay)]
+        memories = [i for i in range(n_discrete) if i not in fixed]
+        lines = [
+            "dt = clock[0]",
+            "t0 = clock[1]",
+            "t1 = clock[2]",
+            f"y = np.empty({n_stocks})",
+            f"dy = np.empty({n_stocks})",
+            f"trial = np.empty({n_stocks})",
+            f"k2 = np.empty({n_stocks})",
+            f"k3 = np.empty({n_stocks})",
+            f"k4 = np.empty({n_stocks})",
+            f"d = np.empty({n_discrete})",
+            f"dn = np.empty({n_discrete})",
+            f"spare = np.empty({n_discrete})",
+            f"p = np.empty({n_parameters})",
+            f"ring = np.empty(({max(1, len(fixed))}, size))",
+            "for m in range(q.shape[1]):",
+            f"    for i in range({n_parameters}):",
+            "        p[i] = q[i, m]",
+            f"    for i in range({n_stocks}):",
+            "        y[i] = y0[i, m]",
+            f"    for i in range({n_discrete}):",
+            "        d[i] = d0[i, m]",
+        ]
+        for j, i in enumerate(fixed):
+            lines += [f"    for s in range(lengths[{j}, m]):", f"        ring[{j}, s] = d[{i}]"]
+        lines += [
+            "    row = 0",
+            "    for k in range(times.shape[0]):",
+            "        t = times[k]",
+            "        h = widths[k]",
+            "        if saved[k]:",
+            "            full(t, dt, t0, t1, y, p, d, dy, dn, out, row, first + m)",
+            "            row += 1",
+            "        else:",
+            "            rates(t, dt, t0, t1, y, p, d, dy, dn)",
+            "        if rk4:",
+            *_indent(_rk4(n_stocks), 12),
+            "        else:",
+            f"            for i in range({n_stocks}):",
+            "                y[i] = y[i] + dy[i] * h",
+        ]
+        for i in model.non_negative_rows():
+            lines += [f"        if y[{i}] < 0.0:", f"            y[{i}] = 0.0"]
+        lines += [f"        d[{i}] = dn[{i}]" for i in memories]
+        for j, i in enumerate(fixed):
+            lines += [
+                f"        n = lengths[{j}, m]",
+                f"        ring[{j}, k % n] = dn[{i}]",
+                f"        d[{i}] = ring[{j}, (k + 1) % n]",
+            ]
+        lines += ["    full(t1, dt, t0, t1, y, p, d, dy, dn, out, row, first + m)"]
+        return _function(
+            "run", "times, widths, saved, clock, q, y0, d0, lengths, size, rk4, out, first", lines
+        )
+
+
+def _rk4(n_stocks: int) -> list[str]:
+    """One classical RK4 step of ``y`` from its first stage ``dy``, in the numpy loop's order
+    (see ``pssc_sim.integrate.fixed``), with the discrete states held."""
+    loop = f"for i in range({n_stocks}):"
+    return [
+        "half = h / 2.0",
+        loop,
+        "    trial[i] = dy[i] * half + y[i]",
+        "rates(t + half, dt, t0, t1, trial, p, d, k2, spare)",
+        loop,
+        "    trial[i] = k2[i] * half + y[i]",
+        "rates(t + half, dt, t0, t1, trial, p, d, k3, spare)",
+        loop,
+        "    trial[i] = k3[i] * h + y[i]",
+        "rates(t + h, dt, t0, t1, trial, p, d, k4, spare)",
+        "sixth = h / 6.0",
+        loop,
+        "    y[i] = y[i] + ((((k2[i] + k3[i]) * 2.0) + dy[i]) + k4[i]) * sixth",
+    ]
+
+
+def _indent(lines: list[str], spaces: int) -> list[str]:
+    return [" " * spaces + line for line in lines]
+
+
+def _function(name: str, args: str, lines: list[str]) -> str:
+    return f"{DECORATOR}\ndef {name}({args}):\n" + "".join(
+        f"    {line}\n" for line in lines or ["pass"]
+    )
+
+
+#: ``_sign`` and ``_heaviside`` of the scalar dialect, as compiled functions.
+_HELPERS = f"""{DECORATOR}
+def _sign(x):
+    if x > 0.0:
+        return 1.0
+    if x < 0.0:
+        return -1.0
+    return 0.0 * x
+
+{DECORATOR}
+def _heaviside(x):
+    if x > 0.0:
+        return 1.0
+    if x == 0.0:
+        return 0.5
+    if x < 0.0:
+        return 0.0
+    return x
+"""
+
+
+def _lookup(lookup: Lookup) -> str:
+    """``_lookup_<name>(x)``: the lookup at ``x`` as ``Lookup.__call__`` computes it.
+
+    Inside the points, numpy's ``interp``: ``slope * (x - x0) + y0`` with the segment's slope
+    ``(y1 - y0) / (x1 - x0)``, found by a balanced tree of tests; outside, the end values (flat),
+    the end segments continued (linear) or the value of the last point passed (discrete).
+    """
+    xs, ys = [float(v) for v in lookup.x], [float(v) for v in lookup.y]
+    kind = lookup.extrapolation
+    lines = [
+        f"if x < {xs[0]!r}:",
+        f"    return {_below(xs, ys, kind)}",
+        f"if x > {xs[-1]!r}:",
+        f"    return {_above(xs, ys, kind)}",
+        f"if x >= {xs[-1]!r}:",
+        f"    return {ys[-1]!r}",
+    ]
+    if len(xs) == 1:
+        lines.append("return x")  # NaN, as np.interp gives
+    elif kind is Extrapolation.DISCRETE:
+        lines += [*_steps(xs, ys, 0, len(xs) - 1, ""), f"return {ys[-1]!r}"]  # NaN: the last
+    else:
+        lines += _segments(xs, ys, 0, len(xs) - 2, "")
+    return _function(f"_lookup_{lookup.name}", "x", lines)
+
+
+def _below(xs: list[float], ys: list[float], kind: Extrapolation) -> str:
+    if kind is Extrapolation.LINEAR and len(xs) > 1:
+        slope = (ys[1] - ys[0]) / (xs[1] - xs[0])
+        return f"{ys[0]!r} + (x - {xs[0]!r}) * {slope!r}"
+    return repr(ys[0])
+
+
+def _above(xs: list[float], ys: list[float], kind: Extrapolation) -> str:
+    if kind is Extrapolation.LINEAR and len(xs) > 1:
+        slope = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
+        return f"{ys[-1]!r} + (x - {xs[-1]!r}) * {slope!r}"
+    return repr(ys[-1])
+
+
+def _segments(xs: list[float], ys: list[float], low: int, high: int, indent: str) -> list[str]:
+    """Tests choosing the segment ``i`` with ``xs[i] <= x < xs[i + 1]``, then its value."""
+    if low == high:
+        slope = (ys[low + 1] - ys[low]) / (xs[low + 1] - xs[low])
+        return [f"{indent}return {slope!r} * (x - {xs[low]!r}) + {ys[low]!r}"]
+    middle = (low + high + 1) // 2
+    return [
+        f"{indent}if x < {xs[middle]!r}:",
+        *_segments(xs, ys, low, middle - 1, indent + "    "),
+        *_segments(xs, ys, middle, high, indent),
+    ]
+
+
+def _steps(xs: list[float], ys: list[float], low: int, high: int, indent: str) -> list[str]:
+    """Tests choosing the last point ``i`` with ``xs[i] <= x`` (a discrete lookup)."""
+    if low == high:
+        return [f"{indent}if x >= {xs[low]!r}:", f"{indent}    return {ys[low]!r}"]
+    middle = (low + high + 1) // 2
+    return [
+        f"{indent}if x < {xs[middle]!r}:",
+        *_steps(xs, ys, low, middle - 1, indent + "    "),
+        *_steps(xs, ys, middle, high, indent),
+    ]
+
+
+#: Runs every step of every member: ``run(times, widths, saved, clock, q, y0, d0, lengths,
+#: size, rk4, out, first)`` (see the module docstring).
+LoopFunction = Callable[..., None]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledLoop:
+    """The compiled loop of a model, or why there is none (``run`` is then ``None``)."""
+
+    run: LoopFunction | None
+    reason: str = ""
+    key: str = ""
+
+
+@functools.cache
+def numba_version() -> str | None:
+    """The version of numba installed, or ``None`` (numba is not imported to find it; the
+    answer is kept for the process)."""
+    if importlib.util.find_spec("numba") is None:
+        return None
+    try:
+        return importlib.metadata.version("numba")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def loop_key(model: Model, kernel_source: str) -> str:
+    """The cache key of the loop of ``model``, whose numpy kernel module is ``kernel_source``
+    (``""`` without numba, or for a model that cannot be compiled into one loop).
+
+    The numpy kernels hold every equation and output; the loop adds the clamps, the kinds of
+    the discrete states and the generator itself, so these are hashed too, with the versions of
+    numba and numpy. Nothing is generated: the key is cheap enough to look for a stored loop
+    before every run.
+    """
+    version = numba_version()
+    if version is None or model.dimensions:
+        return ""
+    fixed = [i for i, s in enumerate(model.discrete) if isinstance(s, FixedDelay)]
+    return cache_key(
+        kernel_source,
+        repr(model.non_negative_rows()),
+        repr(fixed),
+        _generator_digest(),
+        version,
+        np.__version__,
+    )
+
+
+@functools.cache
+def _generator_digest() -> str:
+    """A hash of the modules that write the loop's source (a change to them is a new key)."""
+    digest = hashlib.sha256()
+    for module in ("codegen", "equations", "hoisting", "layout", "loop", "printer", "rows"):
+        digest.update((Path(__file__).parent / f"{module}.py").read_bytes())
+    return digest.hexdigest()
+
+
+def compile_loop(model: Model, write: Callable[[], str], key: str) -> CompiledLoop:
+    """The loop of ``model`` compiled by numba, from the cache folder when it is there.
+
+    ``write()`` gives its source (see :func:`loop_writer`); ``key`` is :func:`loop_key` of the
+    model (it names the module in the cache folder).
+    """
+    version = numba_version()
+    if version is None:
+        return CompiledLoop(None, "numba is not installed (pip install 'pssc_sim[fast]')")
+    reason = unsupported_reason(model)
+    if reason:
+        return CompiledLoop(None, reason)
+    import numba
+
+    source = write()
+    path = store(source, key)
+    jit = numba.njit(cache=path is not None, error_model="numpy")
+    name = f"_pssc_sim_kernel_{key}"
+    namespace = {
+        "np": np,
+        "math": math,
+        "inf": math.inf,
+        "nan": math.nan,
+        "_jit": jit,
+        "__name__": name,
+    }
+    space = execute(source, namespace, "loop", None if path is None else str(path))
+    # numba's cached machine code finds the globals of its functions by importing their
+    # module's name: the module must be importable, as every module numba caches is
+    module = types.ModuleType(name)
+    module.__dict__.update(space)
+    sys.modules.setdefault(name, module)
+    return CompiledLoop(space["run"], key=key)

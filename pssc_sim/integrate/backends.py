@@ -1,0 +1,189 @@
+"""Back ends of the fixed-step methods: the numpy kernels stepped from Python, or the whole loop
+compiled by numba.
+
+``numpy`` is always there: one run steps the generated scalar kernel in Python, an ensemble the
+numpy kernels, chunk by chunk. ``numba`` runs the loop of :mod:`pssc_sim.compile.loop`, compiled
+on first use (or loaded from the cache folder, :mod:`pssc_sim.compile.cache`), with no Python per
+step. ``auto`` takes numba where it wins, counting what it costs to get the compiled loop:
+
+- nothing when the loop was built in this process already: numba;
+- loading it from the cache folder (importing numba, reading machine code: about
+  :data:`LOAD_SECONDS`) when the numpy run is estimated to take longer;
+- compiling it (about :data:`COMPILE_SECONDS` plus :data:`COMPILE_SECONDS_PER_EQUATION` per
+  equation) when the numpy run is estimated to take longer than that.
+
+The estimate of the numpy run and the constants are measured with
+``benchmarks/bench_backends.py`` (see ``benchmarks/README.md``). Models with dimensions and the
+adaptive methods always run on numpy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import numpy as np
+
+from pssc_sim.compile.cache import is_stored
+from pssc_sim.compile.compiled import CompiledModel
+from pssc_sim.compile.loop import numba_version
+from pssc_sim.errors import ParameterError, did_you_mean
+from pssc_sim.integrate.fixed import (
+    FixedStepPlan,
+    check_finite,
+    initial_state,
+    pipeline_lengths,
+)
+from pssc_sim.integrate.grid import Grid
+from pssc_sim.integrate.progress import Progress, ProgressReport
+
+#: Every back end, with what it does.
+BACKENDS: Mapping[str, str] = MappingProxyType(
+    {
+        "numpy": "generated numpy kernels stepped from Python (always available)",
+        "numba": "the whole fixed-step loop compiled to machine code by numba (the 'fast' extra)",
+        "auto": "numba where it wins once compiling or loading it is counted, numpy otherwise",
+    }
+)
+#: Seconds to import numba and load a compiled loop from the cache folder (measured 0.3-0.4 s).
+LOAD_SECONDS = 0.5
+#: Seconds to compile the loop of a small model cold, and more per equation (measured).
+COMPILE_SECONDS = 2.0
+COMPILE_SECONDS_PER_EQUATION = 0.01
+#: Seconds per equation and step of a single run on numpy (the scalar kernel in Python).
+SCALAR_SECONDS = 6e-8
+#: Seconds per numpy call and per equation, member and step of an ensemble on numpy.
+CALL_SECONDS = 1.5e-6
+ELEMENT_SECONDS = 3e-9
+
+
+def backend_status() -> str:
+    """One line saying which back ends this installation has.
+
+    Examples
+    --------
+    >>> backend_status().startswith("back ends: numpy")
+    True
+    """
+    version = numba_version()
+    if version is None:
+        return "back ends: numpy (numba is not installed: pip install 'pssc_sim[fast]' for it)"
+    return f"back ends: numpy, numba {version} (compiled fixed-step loops)"
+
+
+def check_backend(backend: str) -> None:
+    """Raise :class:`ParameterError` unless ``backend`` is a known back end."""
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        hint = did_you_mean(backend, BACKENDS) if isinstance(backend, str) else ""
+        raise ParameterError(
+            f"backend: unknown back end {backend!r}.{hint} Use one of: {', '.join(BACKENDS)}"
+        )
+
+
+def choose_backend(
+    compiled: CompiledModel, grid: Grid, fixed_step: bool, method: str, members: int, backend: str
+) -> str:
+    """``numpy`` or ``numba`` for this run (see the module docstring for ``auto``).
+
+    ``numba`` asked for where it cannot run raises :class:`ParameterError` saying why.
+    """
+    check_backend(backend)
+    if backend == "numpy":
+        return "numpy"
+    reason = _refusal(compiled, fixed_step, method)
+    if backend == "numba":
+        if reason:
+            raise ParameterError(
+                f"backend: the numba back end cannot run this (got "
+                f"backend='numba': {reason}). Use backend='numpy' or 'auto'"
+            )
+        return "numba"
+    if reason:
+        return "numpy"
+    if compiled.has_loop:
+        return "numba" if compiled.loop.run is not None else "numpy"
+    cost = numpy_seconds(compiled, grid, method, members)
+    if is_stored(compiled.loop_key):
+        return "numba" if cost > LOAD_SECONDS else "numpy"
+    compile_cost = COMPILE_SECONDS + COMPILE_SECONDS_PER_EQUATION * _equations(compiled)
+    return "numba" if cost > compile_cost else "numpy"
+
+
+def _refusal(compiled: CompiledModel, fixed_step: bool, method: str) -> str:
+    if numba_version() is None:
+        return "numba is not installed; pip install 'pssc_sim[fast]'"
+    if not fixed_step:
+        return f"it compiles the fixed-step methods euler and rk4, not {method}"
+    return compiled.loop_refusal
+
+
+def _equations(compiled: CompiledModel) -> int:
+    model = compiled.model
+    return len(model.stocks) + len(model.flows) + len(model.auxiliaries) + len(compiled.outputs)
+
+
+def numpy_seconds(compiled: CompiledModel, grid: Grid, method: str, members: int) -> float:
+    """The estimated time of the run on the numpy back end (a model of its measured costs)."""
+    steps = math.ceil((grid.stop - grid.start) / grid.dt - 1e-6)
+    stages = 4 if method == "rk4" else 1
+    equations = _equations(compiled)
+    if members == 1:
+        return steps * stages * equations * SCALAR_SECONDS
+    chunks = math.ceil(members / 4096)
+    return steps * stages * equations * (chunks * CALL_SECONDS + members * ELEMENT_SECONDS)
+
+
+def run_loop(
+    compiled: CompiledModel,
+    p: np.ndarray,
+    grid: Grid,
+    method: str,
+    chunk: int,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """Integrate with the compiled loop; saved outputs ``(n_rows, n_outputs, M)``, the same as
+    :func:`~pssc_sim.integrate.fixed.run_fixed_step` gives."""
+    loop = compiled.loop.run
+    if loop is None:
+        raise ParameterError(
+            f"backend: the numba back end cannot run this (got "
+            f"backend='numba': {compiled.loop.reason}). Use backend='numpy'"
+        )
+    plan = FixedStepPlan.build(grid)
+    members = p.shape[1]
+    report = ProgressReport(progress, grid, members)
+    values = np.empty((plan.n_rows, len(compiled.outputs), members))
+    clock = np.array(grid.clock)
+    most = len(plan.steps) + 1
+    for start in range(0, members, chunk):
+        stop = min(start + chunk, members)
+        report.chunk(start, stop)
+        y0, d0, delays = initial_state(compiled, grid, p[:, start:stop])
+        lengths = (
+            pipeline_lengths(delays, grid.dt, most)
+            if compiled.fixed_delays
+            else np.zeros((0, stop - start), dtype=np.int64)
+        )
+        size = int(lengths.max()) if lengths.size else 1
+        q = np.ascontiguousarray(compiled.prepare(grid.clock, p[:, start:stop]))
+        loop(
+            plan.steps,
+            plan.widths,
+            plan.saved,
+            clock,
+            q,
+            y0,
+            d0,
+            lengths,
+            size,
+            method == "rk4",
+            values,
+            start,
+        )
+        report.reached(grid.stop)
+    if not np.isfinite(values).all():
+        for row in range(plan.n_rows):
+            check_finite(compiled, values[row], float(plan.times[row]))
+    report.finish()
+    return values
