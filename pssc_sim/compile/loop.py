@@ -170,7 +170,14 @@ class _Loop(_Module):
         return _function("full" if full else "rates", args, lines)
 
     def run(self) -> str:
-        """``run``: every step of every member."""
+        """``run``: every step of every member.
+
+        ``rates`` and ``full`` are each called from one place (numba's code generator inlines
+        them where they are called: its time grows with the code it optimises at once). The
+        stages of a step are a loop: stage 0 is the rates at the step's start (unless ``full``
+        gave them on a saved step), stages 1 to 3 those of RK4, in the numpy loop's operations
+        and order (see ``pssc_sim.integrate.fixed``), with the discrete states held.
+        """
         model = self.model
         n_stocks, n_discrete = len(model.stocks), len(model.discrete)
         n_parameters = max(
@@ -178,25 +185,26 @@ class _Loop(_Module):
         )
         fixed = [i for i, s in enumerate(model.discrete) if isinstance(s, FixedDelay)]
         memories = [i for i in range(n_discrete) if i not in fixed]
+        stocks = f"for i in range({n_stocks}):"
         lines = [
             "dt = clock[0]",
             "t0 = clock[1]",
             "t1 = clock[2]",
+            "n_steps = times.shape[0]",
             f"y = np.empty({n_stocks})",
-            f"dy = np.empty({n_stocks})",
             f"trial = np.empty({n_stocks})",
-            f"k2 = np.empty({n_stocks})",
-            f"k3 = np.empty({n_stocks})",
-            f"k4 = np.empty({n_stocks})",
+            f"stages = np.empty((4, {n_stocks}))",
+            "dy = stages[0]",
             f"d = np.empty({n_discrete})",
             f"dn = np.empty({n_discrete})",
             f"spare = np.empty({n_discrete})",
             f"p = np.empty({n_parameters})",
             f"ring = np.empty(({max(1, len(fixed))}, size))",
+            "last = 3 if rk4 else 0",
             "for m in range(q.shape[1]):",
             f"    for i in range({n_parameters}):",
             "        p[i] = q[i, m]",
-            f"    for i in range({n_stocks}):",
+            f"    {stocks}",
             "        y[i] = y0[i, m]",
             f"    for i in range({n_discrete}):",
             "        d[i] = d0[i, m]",
@@ -205,19 +213,36 @@ class _Loop(_Module):
             lines += [f"    for s in range(lengths[{j}, m]):", f"        ring[{j}, s] = d[{i}]"]
         lines += [
             "    row = 0",
-            "    for k in range(times.shape[0]):",
-            "        t = times[k]",
-            "        h = widths[k]",
-            "        if saved[k]:",
+            "    for k in range(n_steps + 1):",
+            "        t = t1 if k == n_steps else times[k]",
+            "        h = 0.0 if k == n_steps else widths[k]",
+            "        begin = 0",
+            "        if k == n_steps or saved[k]:",
             "            full(t, dt, t0, t1, y, p, d, dy, dn, out, row, first + m)",
             "            row += 1",
-            "        else:",
-            "            rates(t, dt, t0, t1, y, p, d, dy, dn)",
+            "            begin = 1",
+            "        half = h / 2.0",
+            # after the last row is saved no stage is computed; the update that follows moves
+            # nothing that is saved (h is 0)
+            "        top = -1 if k == n_steps else last",
+            "        for s in range(begin, top + 1):",
+            "            if s == 0:",
+            f"                {stocks}",
+            "                    trial[i] = y[i]",
+            "                rates(t, dt, t0, t1, trial, p, d, dy, dn)",
+            "            else:",
+            "                c = h if s == 3 else half",
+            f"                {stocks}",
+            "                    trial[i] = stages[s - 1, i] * c + y[i]",
+            "                rates(t + c, dt, t0, t1, trial, p, d, stages[s], spare)",
             "        if rk4:",
-            *_indent(_rk4(n_stocks), 12),
+            "            sixth = h / 6.0",
+            f"            {stocks}",
+            "                y[i] = y[i] + ((((stages[1, i] + stages[2, i]) * 2.0) + stages[0, i])"
+            " + stages[3, i]) * sixth",
             "        else:",
-            f"            for i in range({n_stocks}):",
-            "                y[i] = y[i] + dy[i] * h",
+            f"            {stocks}",
+            "                y[i] = y[i] + stages[0, i] * h",
         ]
         for i in model.non_negative_rows():
             lines += [f"        if y[{i}] < 0.0:", f"            y[{i}] = 0.0"]
@@ -228,31 +253,9 @@ class _Loop(_Module):
                 f"        ring[{j}, k % n] = dn[{i}]",
                 f"        d[{i}] = ring[{j}, (k + 1) % n]",
             ]
-        lines += ["    full(t1, dt, t0, t1, y, p, d, dy, dn, out, row, first + m)"]
         return _function(
             "run", "times, widths, saved, clock, q, y0, d0, lengths, size, rk4, out, first", lines
         )
-
-
-def _rk4(n_stocks: int) -> list[str]:
-    """One classical RK4 step of ``y`` from its first stage ``dy``, in the numpy loop's order
-    (see ``pssc_sim.integrate.fixed``), with the discrete states held."""
-    loop = f"for i in range({n_stocks}):"
-    return [
-        "half = h / 2.0",
-        loop,
-        "    trial[i] = dy[i] * half + y[i]",
-        "rates(t + half, dt, t0, t1, trial, p, d, k2, spare)",
-        loop,
-        "    trial[i] = k2[i] * half + y[i]",
-        "rates(t + half, dt, t0, t1, trial, p, d, k3, spare)",
-        loop,
-        "    trial[i] = k3[i] * h + y[i]",
-        "rates(t + h, dt, t0, t1, trial, p, d, k4, spare)",
-        "sixth = h / 6.0",
-        loop,
-        "    y[i] = y[i] + ((((k2[i] + k3[i]) * 2.0) + dy[i]) + k4[i]) * sixth",
-    ]
 
 
 def _indent(lines: list[str], spaces: int) -> list[str]:

@@ -6,7 +6,9 @@ numpy kernels, chunk by chunk. ``numba`` runs the loop of :mod:`pssc_sim.compile
 on first use (or loaded from the cache folder, :mod:`pssc_sim.compile.cache`), with no Python per
 step. ``auto`` takes numba where it wins, counting what it costs to get the compiled loop:
 
-- nothing when the loop was built in this process already: numba;
+- nothing when the loop was built in this process already: numba, for up to
+  :data:`MOST_MEMBERS` members (past a few hundred, the numpy kernels on whole chunks of members
+  are as fast or faster: the loop writes each member's saved values apart from its neighbours');
 - loading it from the cache folder (importing numba, reading machine code: about
   :data:`LOAD_SECONDS`) when the numpy run is estimated to take longer;
 - compiling it (about :data:`COMPILE_SECONDS` plus :data:`COMPILE_SECONDS_PER_EQUATION` per
@@ -46,11 +48,14 @@ BACKENDS: Mapping[str, str] = MappingProxyType(
         "auto": "numba where it wins once compiling or loading it is counted, numpy otherwise",
     }
 )
-#: Seconds to import numba and load a compiled loop from the cache folder (measured 0.3-0.4 s).
-LOAD_SECONDS = 0.5
-#: Seconds to compile the loop of a small model cold, and more per equation (measured).
-COMPILE_SECONDS = 2.0
-COMPILE_SECONDS_PER_EQUATION = 0.01
+#: Seconds to import numba and load a compiled loop from the cache folder (measured 0.3-2 s).
+LOAD_SECONDS = 1.0
+#: Seconds to compile the loop of a small model cold, and more per equation (measured: 2-8 s
+#: for SIR, 10-20 s for 100-200 equations, minutes for the 301-variable ring).
+COMPILE_SECONDS = 4.0
+COMPILE_SECONDS_PER_EQUATION = 0.2
+#: Members up to which ``auto`` takes the loop (measured crossover: between 100 and 1,000).
+MOST_MEMBERS = 256
 #: Seconds per equation and step of a single run on numpy (the scalar kernel in Python).
 SCALAR_SECONDS = 6e-8
 #: Seconds per numpy call and per equation, member and step of an ensemble on numpy.
@@ -99,7 +104,7 @@ def choose_backend(
                 f"backend='numba': {reason}). Use backend='numpy' or 'auto'"
             )
         return "numba"
-    if reason:
+    if reason or members > MOST_MEMBERS:
         return "numpy"
     if compiled.has_loop:
         return "numba" if compiled.loop.run is not None else "numpy"
