@@ -174,13 +174,15 @@ def simulate(model: Model | CompiledModel | str | Path,
     backend
         ``numpy``, ``numba`` or ``auto`` (default), for the fixed-step methods (see
         :mod:`pssc_sim.integrate.backends`). ``numba`` runs the whole step loop compiled to
-        machine code (the ``fast`` extra): compiled on first use, about a second or two, and
-        kept in the cache folder for later processes (:mod:`pssc_sim.compile.cache`). It agrees
-        with numpy to the last few bits. ``auto`` takes numba when the loop is compiled already
-        in this process, or when the run would take longer on numpy than loading or compiling
-        the loop; numpy otherwise. Models with dimensions and the adaptive methods run on numpy:
-        the compiled loop is written on scalars, and an arrayed model's equations are written on
-        arrays (``backend='numba'`` says so for them).
+        machine code (the ``fast`` extra): compiled on first use (seconds for a small model, a
+        minute or more for hundreds of variables) and kept in the cache folder for later
+        processes (:mod:`pssc_sim.compile.cache`). It agrees with numpy to the last few bits.
+        ``auto`` takes numba, for up to a few hundred members, when the loop is compiled
+        already in this process, or when the run would take longer on numpy than loading or
+        compiling the loop; numpy otherwise (past a few hundred members numpy's kernels over
+        chunks of members are as fast). Models with dimensions and the adaptive methods run on
+        numpy: the compiled loop is written on scalars, and an arrayed model's equations are
+        written on arrays (``backend='numba'`` says so for them).
 
     Examples
     --------
