@@ -45,6 +45,7 @@ from network_model import (
 import pssc_sim as ps
 from pssc_sim.integrate import backends
 from pssc_sim.integrate.simulate import compiled_for, make_grid
+from pssc_sim.integrate.tableau import EULER
 from pssc_sim.results import Results
 
 SUITE = ROOT.parent / "shared" / "test-models"
@@ -147,7 +148,7 @@ def hand_times(ring_path: Path) -> tuple[float, float]:
     def ring() -> None:
         hand_ring(y0.copy(), k, xs, ys, settings, out)
 
-    final = ps.simulate(ring_path, backend="numba")
+    final = ps.simulate(ps.load_model(ring_path), backend="numba")
     ring()
     difference = np.abs(out[-1, :N_STOCKS] - final.values[-1, :N_STOCKS, 0]).max()
     print(f"ring: largest difference of the final stocks, hand vs pssc numba: {difference:.1e}")
@@ -200,7 +201,7 @@ def crossover(label: str, path: Path, members: list[int]) -> None:
                           repeat=repeat, budget=5.0)
         fast = best_time(lambda p=params: ps.simulate(model, p, backend="numba"),
                          repeat=repeat, budget=5.0)
-        estimate = backends.numpy_seconds(compiled, grid, "euler", n)
+        estimate = backends.numpy_seconds(compiled, grid, EULER, n)
         print(f"  {n:>7}  {numpy * 1e3:10.2f}  {fast * 1e3:10.2f}  {numpy / fast:7.1f}  "
               f"{estimate * 1e3:10.2f}")
 

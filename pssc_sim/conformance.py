@@ -14,7 +14,8 @@ and compares every column of the canonical file:
 - known-bad canonical data is skipped with its reason (:data:`KNOWN_BAD`), and ``Roessler_Chaos``
   is compared only to t <= 30 (it is chaotic and the canonical run is single precision).
 
-:func:`conformance_main` is the command line: one line per file and ``N passed, M failed``.
+``pssc conformance`` is the command line (:func:`run_conformance` and :func:`summary`): one line
+per file and ``N passed, M failed``.
 """
 
 from __future__ import annotations

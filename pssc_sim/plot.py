@@ -21,6 +21,19 @@ if TYPE_CHECKING:
 ENSEMBLE_BANDS: tuple[tuple[float, float, float], ...] = ((0.05, 0.95, 0.15), (0.25, 0.75, 0.3))
 
 
+def plain(text: object) -> str:
+    """``text`` as matplotlib should show it, as written: every ``$`` escaped, so text taken from
+    a model (a title, a label, units, a diagram's names) is never read as mathtext, which would
+    change what it says (``$5 to $10``) or fail to draw (``$\\frac$``).
+
+    Examples
+    --------
+    >>> print(plain("cost in $, $5 to $10"))
+    cost in \\$, \\$5 to \\$10
+    """
+    return str(text).replace("$", r"\$")
+
+
 def visible_stocks(model: Model) -> tuple[str, ...]:
     """The stocks a user wrote (not those created by stateful builtins), in model order.
 
@@ -80,9 +93,9 @@ def plot_stocks(results: Results, names: Sequence[str] | None = None,
         if results.is_ensemble:
             _draw_ensemble(ax, results.times, column, name)
         else:
-            ax.plot(results.times, column[:, 0], label=name)
+            ax.plot(results.times, column[:, 0], label=plain(name))
     ax.set_xlabel("time")
-    ax.set_title(results.model_name)
+    ax.set_title(plain(results.model_name))
     if selected:
         ax.legend(loc="best")
     return ax
@@ -90,7 +103,7 @@ def plot_stocks(results: Results, names: Sequence[str] | None = None,
 
 def _draw_ensemble(ax: Axes, times: np.ndarray, column: np.ndarray, name: str) -> None:
     """A median line and shaded quantile bands of ``column`` (times x members)."""
-    (line,) = ax.plot(times, np.median(column, axis=1), label=f"{name} (median)")
+    (line,) = ax.plot(times, np.median(column, axis=1), label=plain(f"{name} (median)"))
     for low, high, alpha in ENSEMBLE_BANDS:
         lower, upper = np.quantile(column, [low, high], axis=1)
         ax.fill_between(times, lower, upper, color=line.get_color(), alpha=alpha, linewidth=0)
@@ -115,10 +128,10 @@ def plot_variable(results: Results, name: str, ax: Axes | None = None, label: st
         ax = plt.gca()
     column = results.values[:, results.index(name), :]
     if not results.is_ensemble:
-        ax.plot(results.times, column[:, 0], label=label or name, color=color)
+        ax.plot(results.times, column[:, 0], label=plain(label or name), color=color)
         return ax
-    (line,) = ax.plot(results.times, np.median(column, axis=1), label=label or f"{name} (median)",
-                      color=color)
+    (line,) = ax.plot(results.times, np.median(column, axis=1),
+                      label=plain(label or f"{name} (median)"), color=color)
     for low, high, alpha in ENSEMBLE_BANDS:
         lower, upper = np.quantile(column, [low, high], axis=1)
         ax.fill_between(results.times, lower, upper, color=line.get_color(), alpha=alpha,
@@ -148,8 +161,8 @@ def plot_panels(runs: Mapping[str, Results], names: Sequence[str], figure: Figur
     for ax, name in zip(axes, names, strict=False):
         for label, results in runs.items():
             plot_variable(results, name, ax=ax, label=label)
-        ax.set_title(name)
-        ax.set_xlabel(time_label)
+        ax.set_title(plain(name))
+        ax.set_xlabel(plain(time_label))
         if len(runs) > 1:
             ax.legend(loc="best", fontsize="small")
     for ax in axes[len(names):]:

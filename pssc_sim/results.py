@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from pssc_sim.errors import ParameterError, did_you_mean
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where a table is made: a run needs only numpy
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -55,6 +58,8 @@ class Results:
             ) from None
 
     def __getitem__(self, name: str) -> pd.Series | pd.DataFrame:
+        import pandas as pd
+
         column = self.values[:, self.index(name), :]
         time = pd.Index(self.times, name="time")
         if not self.is_ensemble:
@@ -82,11 +87,20 @@ class Results:
 
         For an ensemble, the median of each variable across members.
         """
-        data = self.values[:, :, 0] if not self.is_ensemble else member_medians(self.values)
-        return pd.DataFrame(data, index=pd.Index(self.times, name="time"), columns=list(self.names))
+        import pandas as pd
+
+        return pd.DataFrame(self.central(), index=pd.Index(self.times, name="time"),
+                            columns=list(self.names))
+
+    def central(self) -> np.ndarray:
+        """The values of a single run, or each variable's median across the members of an
+        ensemble, shaped ``(n_times, n_outputs)``."""
+        return self.values[:, :, 0] if not self.is_ensemble else member_medians(self.values)
 
     def quantiles(self, q: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95)) -> pd.DataFrame:
         """Quantiles across members: columns ``(variable, quantile)``, index ``time``."""
+        import pandas as pd
+
         levels = np.asarray(q, dtype=float)
         if levels.ndim != 1 or not ((levels >= 0) & (levels <= 1)).all():
             raise ParameterError(f"q: quantiles must lie in [0, 1] (got {list(q)}). "

@@ -14,13 +14,11 @@ WriteModel = Callable[..., ps.Model]
 
 
 @pytest.fixture(scope="session", autouse=True)
-def kernel_cache(request: pytest.FixtureRequest,
-                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Compiled kernels go to the test run's own cache folder, never the user's; it is kept
-    between runs of the tests (pytest's cache), so a model's loop compiles once."""
-    cache = getattr(request.config, "cache", None)
-    folder = cache.mkdir("pssc_sim-kernels") if cache is not None else \
-        tmp_path_factory.mktemp("kernels")
+def kernel_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Compiled kernels go to a cache folder of the test run's own, never the user's: made empty
+    for each run (as on a fresh machine), shared by every test of the run (and the processes
+    they start), so a model's loop compiles once per run."""
+    folder = tmp_path_factory.mktemp("kernels")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PSSC_CACHE_DIR", str(folder))
         yield folder

@@ -72,7 +72,7 @@ def test_registry_lists_the_adaptive_methods() -> None:
     ],
 )
 def test_exponential_decay(tmp_path: Path, method: str, rtol: float, tolerance: float) -> None:
-    res = ps.simulate(write(tmp_path, DECAY), method=method, rtol=rtol, atol=1e-12)
+    res = ps.simulate(ps.load_model(write(tmp_path, DECAY)), method=method, rtol=rtol, atol=1e-12)
     assert np.allclose(res.times, np.arange(0, 10.001, 0.25))
     assert relative_error(res["x"].to_numpy(), 100 * np.exp(-0.3 * res.times)) < tolerance
 
@@ -81,7 +81,7 @@ def test_exponential_decay(tmp_path: Path, method: str, rtol: float, tolerance: 
     ("method", "rtol", "tolerance"), [("rk45", 1e-6, 1e-4), ("dop853", 1e-9, 1e-6)]
 )
 def test_teacup_cooling_law(tmp_path: Path, method: str, rtol: float, tolerance: float) -> None:
-    res = ps.simulate(write(tmp_path, TEACUP), method=method, rtol=rtol, atol=1e-12)
+    res = ps.simulate(ps.load_model(write(tmp_path, TEACUP)), method=method, rtol=rtol, atol=1e-12)
     exact = 70 + 110 * np.exp(-res.times / 10)
     assert relative_error(res["teacup_temperature"].to_numpy(), exact) < tolerance
     assert relative_error(res["heat_loss"].to_numpy(), (exact - 70) / 10) < tolerance
@@ -89,7 +89,7 @@ def test_teacup_cooling_law(tmp_path: Path, method: str, rtol: float, tolerance:
 
 @pytest.mark.parametrize("method", IMPLICIT)
 def test_stiff_linear_system_matches_matrix_exponential(tmp_path: Path, method: str) -> None:
-    res = ps.simulate(write(tmp_path, STIFF), method=method, rtol=1e-8, atol=1e-12)
+    res = ps.simulate(ps.load_model(write(tmp_path, STIFF)), method=method, rtol=1e-8, atol=1e-12)
     matrix = np.array([[-1000.0, 1.0], [0.0, -1.0]])
     exact = np.array([scipy.linalg.expm(matrix * t) @ [1.0, 1.0] for t in res.times])
     got = np.stack([res["fast"].to_numpy(), res["slow"].to_numpy()], axis=1)
@@ -105,7 +105,7 @@ flows: {f: {to: x, rate: 'STEP(1, 5)'}}
 
 @pytest.mark.parametrize("method", ADAPTIVE)
 def test_step_is_a_breakpoint_and_the_solution_is_exact(tmp_path: Path, method: str) -> None:
-    res = ps.simulate(write(tmp_path, STEP_MODEL), method=method)
+    res = ps.simulate(ps.load_model(write(tmp_path, STEP_MODEL)), method=method)
     # STEP switches half a time step early, as the fixed-step methods see it
     exact = np.maximum(0.0, res.times - 4.875)
     assert np.max(np.abs(res["x"].to_numpy() - exact)) < 1e-8
@@ -126,7 +126,7 @@ flows:
   p: {to: pulsed, rate: 'PULSE(2, 3)'}
   r: {to: ramped, rate: 'RAMP(1, 2, 6)'}
 """
-    res = ps.simulate(write(tmp_path, text), method=method, rtol=1e-9, atol=1e-12)
+    res = ps.simulate(ps.load_model(write(tmp_path, text)), method=method, rtol=1e-9, atol=1e-12)
     t = res.times
     pulsed = np.clip(t - (2 - 1e-6), 0, 3 + 1e-6)
     inside = np.clip(t, 2 - 1e-6, 6) - (2 - 1e-6)
@@ -169,16 +169,17 @@ flows: {f: {to: x, rate: 'PULSE_TRAIN(0, 0.01, 0.02, 1000)'}}
 @pytest.mark.parametrize("method", ["rk45", "bdf", "lsoda"])
 def test_ensemble_matches_each_closed_form(tmp_path: Path, method: str) -> None:
     rates = np.linspace(0.05, 2.0, 50)
-    res = ps.simulate(write(tmp_path, DECAY), {"k": rates}, method=method, rtol=1e-8, atol=1e-12)
+    res = ps.simulate(ps.load_model(write(tmp_path, DECAY)), {"k": rates}, method=method,
+                      rtol=1e-8, atol=1e-12)
     exact = 100 * np.exp(-np.outer(res.times, rates))
     assert relative_error(res["x"].to_numpy(), exact) < 1e-4
 
 
 def test_chunks_give_the_same_ensemble(tmp_path: Path) -> None:
-    path = write(tmp_path, TEACUP)
+    model = ps.load_model(write(tmp_path, TEACUP))
     params = {"characteristic_time": np.linspace(5, 20, 23)}
-    whole = ps.simulate(path, params, method="radau", rtol=1e-8, atol=1e-10)
-    chunked = ps.simulate(path, params, method="radau", rtol=1e-8, atol=1e-10, chunk=5)
+    whole = ps.simulate(model, params, method="radau", rtol=1e-8, atol=1e-10)
+    chunked = ps.simulate(model, params, method="radau", rtol=1e-8, atol=1e-10, chunk=5)
     assert np.allclose(whole.values, chunked.values, rtol=1e-6)
 
 
@@ -191,9 +192,9 @@ flows: {f: {from: x, rate: 'x / 5 + 0 * SMOOTH(x, delay)'},
         g: {to: x, rate: 'DELAY3(f, delay)'}}
 """
     path = write(tmp_path, text)
-    reference = ps.simulate(path, method="rk4").values
+    reference = ps.simulate(ps.load_model(path), method="rk4").values
     for method in ADAPTIVE:
-        got = ps.simulate(path, method=method, rtol=1e-9, atol=1e-12).values
+        got = ps.simulate(ps.load_model(path), method=method, rtol=1e-9, atol=1e-12).values
         assert np.allclose(got, reference, rtol=1e-6, atol=1e-9), method
 
 
@@ -257,8 +258,8 @@ def test_derivative_of_piecewise_constant_functions_is_zero() -> None:
 @pytest.mark.parametrize("method", ["bdf", "radau", "lsoda"])
 def test_implicit_methods_run_the_nonlinear_model(tmp_path: Path, method: str) -> None:
     path = write(tmp_path, NONLINEAR)
-    reference = ps.simulate(path, method="dop853", rtol=1e-10, atol=1e-12).values
-    got = ps.simulate(path, method=method, rtol=1e-8, atol=1e-10).values
+    reference = ps.simulate(ps.load_model(path), method="dop853", rtol=1e-10, atol=1e-12).values
+    got = ps.simulate(ps.load_model(path), method=method, rtol=1e-8, atol=1e-10).values
     assert np.allclose(got, reference, rtol=1e-4, atol=1e-6)
 
 
@@ -273,7 +274,7 @@ def test_discrete_states_are_rejected(tmp_path: Path, builtin: str, equation: st
         match=rf"f: {builtin} keeps a discrete state .*"
         r"method='rk45'.*Use method='euler' or 'rk4'",
     ):
-        ps.simulate(write(tmp_path, text), method="rk45")
+        ps.simulate(ps.load_model(write(tmp_path, text)), method="rk45")
 
 
 BLOW_UP = """
@@ -289,9 +290,9 @@ def test_failed_solve_names_the_time_and_the_fix(tmp_path: Path) -> None:
         match=r"rk45 solver failed at time 1 of 2 \(got 'Required step size.*"
         r"try method='bdf' or 'radau'",
     ):
-        ps.simulate(write(tmp_path, BLOW_UP), method="rk45")
+        ps.simulate(ps.load_model(write(tmp_path, BLOW_UP)), method="rk45")
     with pytest.raises(ps.SimulationError, match=r"bdf solver failed at time 0\.99.*singularity"):
-        ps.simulate(write(tmp_path, BLOW_UP), method="bdf")
+        ps.simulate(ps.load_model(write(tmp_path, BLOW_UP)), method="bdf")
 
 
 def test_non_finite_output_names_the_variable(tmp_path: Path) -> None:
@@ -304,7 +305,7 @@ auxiliaries: {log_x: LN(x)}
     with pytest.raises(
         ps.SimulationError, match=r"log_x: the value is not finite at time 1 \(got -inf\)"
     ):
-        ps.simulate(write(tmp_path, text), method="rk45")
+        ps.simulate(ps.load_model(write(tmp_path, text)), method="rk45")
 
 
 def test_non_finite_initial_stock_is_reported(tmp_path: Path) -> None:
@@ -315,7 +316,7 @@ stocks: {x: 1 / zero}
 flows: {f: {from: x, rate: x}}
 """
     with pytest.raises(ps.SimulationError, match=r"x: the initial value is not finite \(got inf"):
-        ps.simulate(write(tmp_path, text), method="bdf")
+        ps.simulate(ps.load_model(write(tmp_path, text)), method="bdf")
 
 
 def test_ensemble_breakpoints_are_the_union_over_members(tmp_path: Path) -> None:
@@ -326,6 +327,14 @@ stocks: {x: 0}
 flows: {f: {to: x, rate: 'STEP(2, t_on)'}}
 """
     starts = np.linspace(1.1, 8.9, 40)
-    res = ps.simulate(write(tmp_path, text), {"t_on": starts}, method="rk45")
+    res = ps.simulate(ps.load_model(write(tmp_path, text)), {"t_on": starts}, method="rk45")
     exact = 2 * np.maximum(0.0, res.times[:, None] - (starts - 0.125))
     assert np.max(np.abs(res["x"].to_numpy() - exact)) < 1e-8
+
+
+def test_the_registry_and_the_solvers_agree_on_which_methods_are_implicit() -> None:
+    from pssc_sim.integrate.adaptive import IMPLICIT, SOLVERS
+    from pssc_sim.integrate.methods import METHODS
+
+    assert {name for name, m in METHODS.items() if m.implicit} == IMPLICIT
+    assert {name for name, m in METHODS.items() if not m.fixed_step} == set(SOLVERS)

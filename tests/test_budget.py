@@ -3,7 +3,9 @@ limits (memory and steps) refused with a message that says what to change."""
 
 from __future__ import annotations
 
+import errno
 import math
+import os
 import resource
 import subprocess
 import sys
@@ -17,7 +19,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import pssc_sim as ps
-from pssc_sim.integrate import budget
+from pssc_sim.errors import ParameterError
+from pssc_sim.integrate import budget, storage
 from pssc_sim.integrate.budget import ResourceLimitError, format_size, parse_size
 from pssc_sim.integrate.fixed import _plan
 from pssc_sim.integrate.simulate import compiled_for, make_grid, run_counts
@@ -26,7 +29,8 @@ from pssc_sim.results import member_medians, member_quantiles
 from pssc_sim.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
-SIR = ROOT / "models" / "sir"
+SIR_PATH = ROOT / "models" / "sir"
+SIR = ps.load_model(SIR_PATH)
 DISTANCING = ROOT / "scenarios" / "sir" / "uncertain-distancing.yaml"
 MiB = 1024**2
 
@@ -176,7 +180,7 @@ def test_a_huge_save_grid_of_an_adaptive_method_is_refused() -> None:
 
 def test_a_scenario_ensemble_is_refused_before_its_members_are_sampled(tmp_path: Path) -> None:
     path = tmp_path / "big.yaml"
-    path.write_text(f"scenario: big\nmodel: {SIR}\nuncertainty:\n  members: 1000000000\n"
+    path.write_text(f"scenario: big\nmodel: {SIR_PATH}\nuncertainty:\n  members: 1000000000\n"
                     "  seed: 1\n  parameters: {contact_rate: }\n", encoding="utf-8")
     start = time.perf_counter()
     with pytest.raises(ResourceLimitError, match=r"^run: the run would need \d+(\.\d)? TiB for "
@@ -202,7 +206,46 @@ def test_a_small_limit_runs_the_ensemble_in_smaller_chunks_with_the_same_results
                                ensemble_table(whole.results).iloc[:, 2:].to_numpy(float),
                                rtol=1e-13, atol=0)
     with pytest.raises(ResourceLimitError, match=r"^run: the run would need"):
-        scenario.run(max_memory=int(kept / 2))
+        scenario.run(max_memory=budget.BASE_BYTES)
+
+
+def test_an_ensemble_whose_outputs_exceed_the_limit_keeps_them_on_disk_with_the_same_results(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(storage.SPILL_ENVIRONMENT, str(tmp_path))
+    scenario = Scenario.load(DISTANCING)
+    whole = scenario.run()
+    compiled = compiled_for(whole.model, scenario.outputs)
+    counts = run_counts(compiled, make_grid(whole.model, dict(scenario.time)), "euler", 1000,
+                        n_sampled=5)
+    size = budget.estimate(counts, 1)
+    limit = int(size.kept - size.outputs / 2)  # the outputs alone do not fit
+    plan = budget.plan(counts, 4096, limit, disk_free=10 * size.outputs)
+    assert plan.on_disk
+    assert plan.total <= limit
+    spilled = scenario.run(max_memory=limit)
+    assert isinstance(spilled.results.values, np.memmap)
+    np.testing.assert_array_equal(spilled.results.values, whole.results.values)
+    np.testing.assert_array_equal(ensemble_table(spilled.results).iloc[:, 2:].to_numpy(float),
+                                  ensemble_table(whole.results).iloc[:, 2:].to_numpy(float))
+    assert list(tmp_path.iterdir()) == []  # the file was unlinked as soon as it was mapped
+    with pytest.raises(ResourceLimitError, match=r"^run: the outputs would need .* on disk .*"
+                                                 r"set PSSC_SPILL_DIR to a larger disk"):
+        budget.plan(counts, 4096, limit, disk_free=size.outputs / 2)
+
+
+def test_a_full_disk_refuses_outputs_on_disk_before_the_run_writes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(handle: int, offset: int, length: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    with pytest.raises(ParameterError, match=r"^PSSC_SPILL_DIR: the outputs of the run need .* "
+                                             r"more than is free in"):
+        storage.on_disk(tmp_path)((10, 2, 3))
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ParameterError, match=r"^PSSC_SPILL_DIR: cannot keep the outputs of the "
+                                             r"run in .*missing"):
+        storage.on_disk(tmp_path / "missing")((1, 1, 1))
 
 
 @given(st.integers(1, 6), st.integers(1, 4), st.integers(1, 40), st.integers(0, 2**32 - 1))

@@ -144,7 +144,7 @@ def test_runs_that_fail_do_not_stop_the_search(tmp_path: Path) -> None:
         """)
     data = write(tmp_path, "d.csv", "time,x\n1,1.7\n2,3.3\n3,5.1\n4,6.8\n")
     with pytest.raises(ps.SimulationError):
-        ps.simulate(model, {"k": [-0.5, 1.0]})
+        ps.simulate(ps.load_model(model), {"k": [-0.5, 1.0]})
     result = calibrate(model, data, starts=4)
     slope = np.array([1.7, 3.3, 5.1, 6.8]) @ [1, 2, 3, 4] / 30  # x = (LN(k) + 1) t
     assert result.values["k"] == pytest.approx(np.exp(slope - 1), rel=1e-6)

@@ -1,4 +1,5 @@
-"""Model checks: units, unused parameters, sources, lookup ranges, negative stocks."""
+"""Model checks: units, unused parameters, sources, values outside their ranges, lookup ranges,
+negative stocks."""
 
 from __future__ import annotations
 
@@ -70,6 +71,17 @@ def test_exponent_and_exp_arguments_must_be_dimensionless(tmp_path: Path) -> Non
 def test_unused_parameter_and_missing_source(tmp_path: Path) -> None:
     text = CLEAN.replace("parameters:\n", "parameters:\n  spare: {value: 3}\n")
     assert [k for k, _ in check(tmp_path, text)] == ["unused", "source"]
+
+
+def test_a_value_outside_its_range(tmp_path: Path) -> None:
+    text = CLEAN.replace('lifetime: {value: 80,', 'lifetime: {value: 80, range: [60, 75],')
+    (kind, message), = check(tmp_path, text)
+    assert kind == Kind.RANGE.value
+    assert message == (f"{tmp_path / 'model.yaml'}: parameters.lifetime.value: the value lies "
+                       "outside its range [60, 75] (got value 80.0). Move the value into the "
+                       "range, or give the range the evidence for this value supports")
+    assert check(tmp_path, CLEAN.replace('lifetime: {value: 80,',
+                                         'lifetime: {value: 80, range: [60, 80],')) == []
 
 
 def test_lookup_called_outside_its_points(tmp_path: Path) -> None:

@@ -67,7 +67,8 @@ def test_run_applies_set_stop_and_dt(capsys: pytest.CaptureFixture[str], tmp_pat
                            "--stop", "10", "--dt", "0.5")
     assert status == 0
     table = pd.read_csv(tmp_path / "results.csv")
-    expected = ps.simulate(TEACUP, {"characteristic_time": 5, "room_temperature": 60},
+    expected = ps.simulate(ps.load_model(TEACUP),
+                           {"characteristic_time": 5, "room_temperature": 60},
                            time={"stop": 10, "dt": 0.5})
     assert table["time"].iloc[-1] == 10
     np.testing.assert_array_equal(table["teacup_temperature"],
@@ -91,7 +92,7 @@ def test_module_runs_as_subprocess(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "teacup_temperature" in done.stdout
     table = pd.read_csv(tmp_path / "results.csv")
-    expected = ps.simulate(TEACUP, method="rk4")["teacup_temperature"]
+    expected = ps.simulate(ps.load_model(TEACUP), method="rk4")["teacup_temperature"]
     np.testing.assert_array_equal(table["teacup_temperature"], expected.to_numpy())
     assert (tmp_path / "stocks.png").is_file()
 

@@ -9,10 +9,10 @@ import matplotlib
 import numpy as np
 import pytest
 
-from pssc_sim.analysis.causal import causal_graph
 from pssc_sim.analysis.diagram import draw_cld, neighbourhood
 from pssc_sim.cli import main
 from pssc_sim.errors import ParameterError
+from pssc_sim.ir.causal import causal_graph
 from pssc_sim.parse import load_model
 from pssc_sim.parse.cld_file import load_cld_file
 

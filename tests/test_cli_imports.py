@@ -31,7 +31,7 @@ def test_convert_writes_a_model_that_runs_the_same(tmp_path: Path,
     target = tmp_path / "tank.yaml"
     assert main(["convert", str(source), "-o", str(target)]) == 0
     assert f"wrote {target}" in capsys.readouterr().out
-    original, converted = ps.simulate(source), ps.simulate(target)
+    original, converted = ps.simulate(ps.load_model(source)), ps.simulate(ps.load_model(target))
     np.testing.assert_array_equal(original.values, converted.values)
     # Euler by hand: 10 -> 10 + (2 - 2.5) = 9.5 -> 9.5 + (2 - 2.375) = 9.125
     np.testing.assert_allclose(converted["water"].to_numpy(), [10.0, 9.5, 9.125])

@@ -290,6 +290,6 @@ def test_converting_each_passing_mdl_to_yaml_gives_identical_results(
     for i, name in enumerate(passing):
         source = SUITE / name
         target = convert(source, tmp_path / f"model{i}.yaml")
-        original, converted = ps.simulate(source), ps.simulate(target)
+        original, converted = ps.simulate(ps.load_model(source)), ps.simulate(ps.load_model(target))
         assert converted.names == original.names, name
         np.testing.assert_array_equal(converted.values, original.values, err_msg=name)

@@ -2,10 +2,10 @@
 services under a target in a blame culture, in a learning culture, and under a PSS outcome set,
 and writes one report whose findings are read from the runs.
 
-What the demo must show (and these tests check on its own runs): under blame the two ledgers of
-the targeted measure diverge (the reported value meets the target, the true value misses it);
-under learning they stay closer; and the true outcome is better under the PSS outcome set than
-under the target in the blame culture."""
+The demo reports what the runs find and claims no winner: these tests check that every sentence
+of the findings agrees with the runs it is read from (met or missed, which culture's ledgers are
+further apart, whether the outcome set does better or worse), and that gaming only ever makes
+the reported ledger look better than the true one."""
 
 from __future__ import annotations
 
@@ -42,30 +42,33 @@ def test_cases_are_the_ambulance_and_smoking_services() -> None:
 
 
 @pytest.mark.parametrize("case", [0, 1], ids=["ambulance", "smoking"])
-def test_blame_hits_the_target_and_misses_the_point(
-        demo: tuple[Path, tuple[CaseRun, ...]], case: int) -> None:
-    run = demo[1][case]
-    blame = run.finding("blame")
-    assert blame.row.met is True
-    assert blame.row.met_true is False
-    assert blame.gap > 0
+@pytest.mark.parametrize("role", ["blame", "learning"])
+def test_gaming_only_flatters_the_reported_ledger(demo: tuple[Path, tuple[CaseRun, ...]],
+                                                  case: int, role: str) -> None:
+    assert demo[1][case].finding(role).gap >= 0
 
 
 @pytest.mark.parametrize("case", [0, 1], ids=["ambulance", "smoking"])
-def test_ledgers_are_closer_under_learning(demo: tuple[Path, tuple[CaseRun, ...]],
-                                           case: int) -> None:
+def test_findings_say_what_the_runs_show(demo: tuple[Path, tuple[CaseRun, ...]],
+                                         case: int) -> None:
     run = demo[1][case]
-    assert abs(run.finding("learning").gap) < abs(run.finding("blame").gap) / 2
-
-
-@pytest.mark.parametrize("case", [0, 1], ids=["ambulance", "smoking"])
-def test_outcome_set_does_better_than_the_target(demo: tuple[Path, tuple[CaseRun, ...]],
-                                                 case: int) -> None:
-    run = demo[1][case]
+    text = findings_text(run)
+    for role, prefix in (("blame", "In the blame culture"),
+                         ("learning", "In the learning culture")):
+        row = run.finding(role).row
+        met = "meets" if row.met else "misses"
+        met_true = "meets" if row.met_true else "misses"
+        assert re.search(rf"{prefix} the reported .* {met} the target .* and the true value "
+                         rf"{met_true} it", text)
+    blame, learning = abs(run.finding("blame").gap), abs(run.finding("learning").gap)
+    if blame != learning:
+        wider = "blame" if blame > learning else "learning"
+        assert re.search(rf"(as wide under|part only under) {wider}", text)
     measure = run.outcome_measure()
-    pss, blame = run.finding("pss").outcome, run.finding("blame").outcome
-    assert (pss > blame) if measure.better.value == "higher" else (pss < blame)
-    assert "The outcome set does better" in findings_text(run)
+    pss, target = run.finding("pss").outcome, run.finding("blame").outcome
+    if pss != target:
+        better = (pss > target) if measure.better.value == "higher" else (pss < target)
+        assert f"The outcome set does {'better' if better else 'worse'} than" in text
 
 
 def test_findings_quote_the_scorecard(demo: tuple[Path, tuple[CaseRun, ...]]) -> None:
@@ -73,7 +76,7 @@ def test_findings_quote_the_scorecard(demo: tuple[Path, tuple[CaseRun, ...]]) ->
     row = run.finding("blame").row
     text = findings_text(run)
     assert f"({row.reported:.4g} against {row.target:.4g}" in text
-    assert "In the blame culture the reported four week quits meets the target" in text
+    assert "In the blame culture the reported four week quits" in text
 
 
 def test_report_holds_stories_findings_and_every_scenario(
@@ -139,3 +142,20 @@ def test_missing_scenario_file(tmp_path: Path) -> None:
 def test_scenarios_folder_is_found_from_anywhere(tmp_path: Path) -> None:
     assert scenarios_folder(tmp_path) == ROOT / "scenarios"
     assert scenarios_folder(ROOT / "models" / "sir") == ROOT / "scenarios"
+
+
+def test_findings_link_to_their_charts_and_speak_plainly(
+        demo: tuple[Path, tuple[CaseRun, ...]]) -> None:
+    path, runs = demo
+    text = path.read_text()
+    links = re.findall(r'<a href="#([^"]+)">\(see the chart\)</a>', text)
+    assert len(links) == sum(len(findings_text(r).split("\n\n")) for r in runs)
+    for anchor in links:
+        assert f'<figure id="{anchor}">' in text
+    ambulance = findings_text(runs[0])
+    assert "under 8 minutes" in ambulance
+    assert "flatters by" in ambulance
+    assert "percentage point" in ambulance  # a difference of two shares
+    assert "by 31 March 2005" in ambulance  # time.origin 1 April 2003; target at hour 17520
+    assert "Category A response time" in ambulance  # the measure's label
+    assert text.count("<h3>Strategy map</h3>") == sum(len(r.sections) for r in runs)

@@ -7,6 +7,7 @@ rejected with the column, and nothing they name may run.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -393,6 +394,14 @@ def test_bad_outputs_are_api_errors_with_a_fix(make_model, outputs, message):
 def test_text_values_are_parameter_errors(make_model, arguments):
     with pytest.raises(ps.ParameterError, match=r"^(params\['k'\]|time\['stop'\]): expected "):
         ps.simulate(make_model(API_MODEL), **arguments)
+
+
+@pytest.mark.parametrize("path", ["models/teacup", Path("models/teacup")])
+def test_simulate_takes_a_model_not_a_path(path):
+    with pytest.raises(ps.ParameterError, match=r"^simulate: model: takes a Model \(got a path "
+                                                r"'models/teacup'\)\. Load it first with "
+                                                r"load_model\(path\)$"):
+        ps.simulate(path)
 
 
 def test_results_errors(make_model):

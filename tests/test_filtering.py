@@ -14,8 +14,8 @@ from pssc_sim.cli import main
 from pssc_sim.errors import PsscSimError
 from pssc_sim.ir.model import Better
 from pssc_sim.scenario import Scenario
-from pssc_sim.targets.definition import TargetKind
-from pssc_sim.targets.filtering import filter_measures, relative_change
+from pssc_sim.scenario.targets import TargetKind
+from pssc_sim.scorecard.filtering import filter_measures, relative_change
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,6 +1,7 @@
 """The library of gaming mechanisms: each mechanism's signature (domain reference 2.7) on a small
 host model, without a target, under blame (0.9) and learning (0.1) cultures and switched off;
-and the `pssc mechanisms` command."""
+and the `pssc mechanisms` command. The laws of the gaming share itself are in
+test_gaming_laws.py."""
 
 from __future__ import annotations
 
@@ -16,13 +17,12 @@ import pytest
 from pssc_sim.analysis.checks import check_model
 from pssc_sim.cli import main
 from pssc_sim.parse import load_model
-from pssc_sim.parse.fragments import LIBRARY, library_mechanisms, load_fragment
+from pssc_sim.parse.documents import load_fragment
+from pssc_sim.parse.fragments import LIBRARY, library_mechanisms
 from pssc_sim.scenario import Scenario
 from pssc_sim.scenario.runner import ScenarioResult
 
 BLAME, LEARNING = 0.9, 0.1
-#: The most effort a culture allows with the default deterrence (0.1): culture x 0.9.
-CEILING = {BLAME: 0.81, LEARNING: 0.09}
 
 HEADER = "time: {start: 0, stop: 52, dt: 0.25, units: week}\n"
 
@@ -39,7 +39,7 @@ HOSTS: dict[str, str] = {
           game:
             mechanism: threshold_time_correction
             inputs: {measure: response_time}
-            parameters: {adjustment_time: 2}
+            parameters: {adjustment_time: {value: 2, source: test}}
         measures:
           response_time:
             perspective: outcome
@@ -57,7 +57,7 @@ HOSTS: dict[str, str] = {
           game:
             mechanism: clock_start_offset
             inputs: {measure: response_time}
-            parameters: {adjustment_time: 2}
+            parameters: {adjustment_time: {value: 2, source: test}}
         measures:
           response_time: {perspective: outcome, better: lower, units: minute,
                           reported: game_reported}
@@ -75,7 +75,7 @@ HOSTS: dict[str, str] = {
           game:
             mechanism: reclassification
             inputs: {measure: category_pass_rate, count: calls, moved_pass_rate: easy_pass_rate}
-            parameters: {adjustment_time: 2}
+            parameters: {adjustment_time: {value: 2, source: test}}
         measures:
           category_pass_rate: {perspective: process, better: higher, units: dimensionless,
                                reported: game_reported}
@@ -97,7 +97,7 @@ HOSTS: dict[str, str] = {
             mechanism: creaming
             inputs: {measure: job_rate, easy_share: easy_share, easy_rate: easy_rate,
                      hard_rate: hard_rate}
-            parameters: {adjustment_time: 2}
+            parameters: {adjustment_time: {value: 2, source: test}}
         measures:
           job_rate: {perspective: outcome, better: higher, units: dimensionless,
                      true: game_population_rate, reported: game_served_rate}
@@ -116,7 +116,7 @@ HOSTS: dict[str, str] = {
           game:
             mechanism: volume_over_quality
             inputs: {measure: attempts}
-            parameters: {adjustment_time: 2}
+            parameters: {adjustment_time: {value: 2, source: test}}
         measures:
           attempts: {perspective: process, better: higher, units: person/week}
           success_rate: {perspective: outcome, better: higher, units: dimensionless}
@@ -132,7 +132,7 @@ HOSTS: dict[str, str] = {
           game:
             mechanism: attribution_shifting
             inputs: {measure: hospital_delays, total: delayed_days}
-            parameters: {adjustment_time: 2}
+            parameters: {adjustment_time: {value: 2, source: test}}
         measures:
           hospital_delays: {perspective: outcome, better: lower, units: day/week,
                             reported: game_reported}
@@ -147,7 +147,8 @@ HOSTS: dict[str, str] = {
           game:
             mechanism: ratchet
             inputs: {measure: performance, potential: capacity}
-            parameters: {adjustment_time: 2, review_time: 52}
+            parameters: {adjustment_time: {value: 2, source: test},
+                         review_time: {value: 52, source: test}}
         measures:
           performance: {perspective: process, better: higher, units: case/week}
         """,
@@ -165,7 +166,7 @@ HOSTS: dict[str, str] = {
           game:
             mechanism: boundary_choice
             inputs: {measure: consumption, leakable: import_share * consumption}
-            parameters: {adjustment_time: 1}
+            parameters: {adjustment_time: {value: 1, source: test}}
         measures:
           consumption: {perspective: outcome, better: lower, units: Mt/year,
                         reported: game_reported}
@@ -180,7 +181,7 @@ HOSTS: dict[str, str] = {
           game:
             mechanism: participation_bias
             inputs: {measure: prevalence}
-            parameters: {adjustment_time: 2}
+            parameters: {adjustment_time: {value: 2, source: test}}
         measures:
           prevalence: {perspective: outcome, better: lower, units: dimensionless,
                        reported: game_reported}
@@ -196,7 +197,7 @@ HOSTS: dict[str, str] = {
           game:
             mechanism: myopia
             inputs: {measure: four_week_rate, persistence: lasting}
-            parameters: {adjustment_time: 2}
+            parameters: {adjustment_time: {value: 2, source: test}}
         measures:
           four_week_rate: {perspective: outcome, better: higher, units: dimensionless,
                            reported: game_short_window}
@@ -255,11 +256,6 @@ def columns(path: Path, mechanism: str) -> tuple[str, str]:
     return measure.reported_column, measure.true_column
 
 
-def reported_true(result: ScenarioResult, mechanism: str) -> tuple[float, float]:
-    row = result.scorecard().row(TARGETS[mechanism]["measure"])
-    return row.reported, row.true
-
-
 def test_library_holds_the_ten_mechanisms() -> None:
     assert library_mechanisms() == tuple(sorted(HOSTS))
 
@@ -297,24 +293,34 @@ def test_without_target_reported_equals_true_exactly(hosts: Mapping[str, Path],
     np.testing.assert_array_equal(values(result, reported), values(result, true))
 
 
+def flattery(path: Path, mechanism: str, result: ScenarioResult) -> np.ndarray:
+    """How much better the reported value looks than the true one, at every step."""
+    reported, true = columns(path, mechanism)
+    better = next(m for m in load_model(path).measures
+                  if m.name == TARGETS[mechanism]["measure"]).better.value
+    sign = 1.0 if better == "higher" or mechanism == "threshold_time_correction" else -1.0
+    return sign * (values(result, reported) - values(result, true))
+
+
 @pytest.mark.parametrize("mechanism", REPORTING)
-def test_blame_meets_reported_while_true_misses(hosts: Mapping[str, Path],
-                                                mechanism: str) -> None:
+def test_gaming_only_ever_flatters_the_reported_value(hosts: Mapping[str, Path],
+                                                     mechanism: str) -> None:
     result = scenario(hosts[mechanism], mechanism).run()
-    row = result.scorecard().row(TARGETS[mechanism]["measure"])
-    assert row.met is True
-    assert row.met_true is False
-    assert 0 < values(result, "game_effort")[-1] <= CEILING[BLAME] + 1e-9
+    gap = flattery(hosts[mechanism], mechanism, result)
+    assert np.all(gap >= -1e-12)
+    assert gap[-1] > 0
+    assert np.all((values(result, "game_effort") >= 0) & (values(result, "game_effort") <= 1))
 
 
 @pytest.mark.parametrize("mechanism", REPORTING)
-def test_learning_culture_keeps_the_gap_small(hosts: Mapping[str, Path], mechanism: str) -> None:
-    blame = reported_true(scenario(hosts[mechanism], mechanism).run(), mechanism)
-    learning_run = scenario(hosts[mechanism], mechanism, culture=LEARNING).run()
-    learning = reported_true(learning_run, mechanism)
-    assert values(learning_run, "game_effort")[-1] == pytest.approx(CEILING[LEARNING], rel=1e-3)
-    assert abs(learning[0] - learning[1]) < 0.2 * abs(blame[0] - blame[1])
-    assert learning_run.scorecard().row(TARGETS[mechanism]["measure"]).met is False
+def test_culture_acts_through_the_pressure(hosts: Mapping[str, Path], mechanism: str) -> None:
+    """A blame culture makes a miss weigh more (the pressure), so the reported value never
+    flatters less than under a learning culture, with the same target and audit."""
+    path = hosts[mechanism]
+    blame = flattery(path, mechanism, scenario(path, mechanism).run())
+    learning = flattery(path, mechanism, scenario(path, mechanism, culture=LEARNING).run())
+    assert np.all(blame >= learning - 1e-12)
+    assert blame[-1] > learning[-1]
 
 
 @pytest.mark.parametrize("mechanism", sorted(HOSTS))
@@ -325,6 +331,40 @@ def test_switched_off_leaves_no_gap(hosts: Mapping[str, Path], mechanism: str) -
     assert np.all(values(result, "game_effort") == 0.0)
     reported, true = columns(hosts[mechanism], mechanism)
     np.testing.assert_array_equal(values(result, reported), values(result, true))
+
+
+@pytest.mark.parametrize("mechanism", sorted(HOSTS))
+def test_no_opportunity_leaves_no_gap_under_a_harsh_target(hosts: Mapping[str, Path],
+                                                          mechanism: str) -> None:
+    """With the opportunity to game at zero the ledgers agree exactly, whatever the target,
+    severity and culture."""
+    target = dict(TARGETS[mechanism], severity=2.0)
+    result = (Scenario(model=hosts[mechanism], culture=1.0).with_targets(target)
+              .with_set(game_opportunity=0).run())
+    assert np.all(values(result, "game_effort") == 0.0)
+    reported, true = columns(hosts[mechanism], mechanism)
+    np.testing.assert_array_equal(values(result, reported), values(result, true))
+
+
+@pytest.mark.parametrize("mechanism", REPORTING)
+@pytest.mark.parametrize(("lever", "low", "high", "direction"), [
+    ("severity", 0.5, 2.0, 1), ("game_detection", 0.0, 0.5, -1), ("game_sanction", 0.5, 2.0, -1)])
+def test_severity_detection_and_sanction_move_gaming(hosts: Mapping[str, Path], mechanism: str,
+                                                    lever: str, low: float, high: float,
+                                                    direction: int) -> None:
+    """Gaming effort never falls as the target's severity rises, and never rises as detection
+    or the sanction rise; each of them moves it."""
+    def effort(value: float) -> np.ndarray:
+        base = Scenario(model=hosts[mechanism], culture=BLAME)
+        if lever == "severity":
+            return values(base.with_targets(dict(TARGETS[mechanism], severity=value)).run(),
+                          "game_effort")
+        run = base.with_targets(TARGETS[mechanism]).with_set(**{lever: value}).run()
+        return values(run, "game_effort")
+
+    before, after = effort(low), effort(high)
+    assert np.all(direction * (after - before) >= -1e-12)
+    assert direction * (after[-1] - before[-1]) > 0
 
 
 def test_switch_by_set_equals_switch_by_mechanisms(hosts: Mapping[str, Path]) -> None:
@@ -358,7 +398,7 @@ def test_threshold_correction_spike_below_and_hole_above(hosts: Mapping[str, Pat
     assert hole == pytest.approx(values(result, "game_share_window")[-1] - corrected)
     assert values(result, "game_reported_share")[-1] == pytest.approx(below + corrected,
                                                                      abs=4e-4)
-    assert corrected > 0.4 * window
+    assert 0 < corrected <= window
 
 
 def test_clock_offset_lowers_the_reported_mean_by_the_offset(hosts: Mapping[str, Path]) -> None:
@@ -367,7 +407,7 @@ def test_clock_offset_lowers_the_reported_mean_by_the_offset(hosts: Mapping[str,
     offset = values(result, "game_offset")
     np.testing.assert_allclose(true - reported, offset, atol=1e-12)
     np.testing.assert_allclose(offset, 2 * values(result, "game_effort"), atol=1e-12)
-    assert 1 <= offset[-1] <= 2 * CEILING[BLAME]
+    assert 0 < offset[-1] <= 2
 
 
 def test_reclassification_jumps_the_pass_rate_without_true_change(
@@ -378,7 +418,7 @@ def test_reclassification_jumps_the_pass_rate_without_true_change(
     moved = values(result, "game_moved")
     np.testing.assert_allclose(reported, (100 * 0.62 + moved * 0.95) / (100 + moved),
                                atol=1e-12)
-    assert reported[-1] >= 0.7 > reported[0]
+    assert reported[-1] > reported[0] == 0.62
     assert values(result, "game_reported_count")[-1] > 100
 
 
@@ -391,7 +431,7 @@ def test_creaming_raises_the_served_rate_and_lowers_the_hard_to_help(
     np.testing.assert_allclose(served, direct, atol=1e-12)
     population = values(result, "game_population_rate")
     np.testing.assert_allclose(population, 0.24 + 0.6 * 0.2 * (1 - 0.5 * parking), atol=1e-12)
-    assert served[-1] > 0.42 > 0.36 > population[-1]
+    assert served[-1] > 0.36 > population[-1]   # 0.36: the rate with nobody parked
     assert values(result, "game_hard_rate_achieved")[-1] < 0.2
     # real behaviour: fewer people served than referred
     assert values(result, "served")[-1] < 50 * 52 * (1 - 0.6 * parking[-1]) + 50
@@ -400,11 +440,10 @@ def test_creaming_raises_the_served_rate_and_lowers_the_hard_to_help(
 def test_volume_over_quality_count_up_quality_down(hosts: Mapping[str, Path]) -> None:
     result = scenario(hosts["volume_over_quality"], "volume_over_quality").run()
     row = result.scorecard().row("attempts")
-    assert row.met is True
-    assert row.met_true is True   # real behaviour: the count is real
+    assert row.reported == row.true   # real behaviour: the count is real
     attempts, success = values(result, "attempts"), values(result, "success_rate")
-    assert attempts[-1] >= 180 > attempts[0] == 100
-    assert success[-1] < 0.75 * (1 - 0.45 * 0.5)
+    assert attempts[-1] > attempts[0] == 100
+    assert success[-1] < 0.75
     quitters_per_attempt = values(result, "quitters") / attempts
     assert quitters_per_attempt[-1] < quitters_per_attempt[0]
     effort = values(result, "game_effort")[-1]
@@ -423,17 +462,16 @@ def test_attribution_moves_the_share_with_the_total_unchanged(hosts: Mapping[str
 def test_ratchet_performance_hugs_the_target(hosts: Mapping[str, Path]) -> None:
     blame = scenario(hosts["ratchet"], "ratchet").run()
     learning = scenario(hosts["ratchet"], "ratchet", culture=LEARNING).run()
-    for result in (blame, learning):
-        assert result.scorecard().row("performance").met is True
-    slack = {c: values(r, "game_hidden_slack")[-1] for c, r in ((BLAME, blame),
-                                                                 (LEARNING, learning))}
-    assert slack[BLAME] > 5 * slack[LEARNING] > 0
+    slack = {c: values(r, "game_hidden_slack") for c, r in ((BLAME, blame),
+                                                              (LEARNING, learning))}
+    assert np.all(slack[BLAME] >= slack[LEARNING] - 1e-12)
+    assert slack[BLAME][-1] > 0
     target_now = values(blame, "game_target_now")
     delivered = values(blame, "performance")
-    # hugging: delivered within a few per cent above the ratcheted target, well below potential
-    hug = (delivered[-1] - target_now[-1]) / target_now[-1]
-    assert 0 <= hug < 0.06
-    assert delivered[-1] < 95
+    effort = values(blame, "game_effort")
+    # the slack withheld is what the effort holds back above the target and its margin
+    np.testing.assert_allclose(delivered, 100 - effort * np.maximum(0, 100 - target_now * 1.02),
+                               atol=1e-9)
     assert target_now[-1] > 80   # the target ratchets up
     np.testing.assert_array_equal(np.diff(target_now) >= 0, True)
 
@@ -441,7 +479,7 @@ def test_ratchet_performance_hugs_the_target(hosts: Mapping[str, Path]) -> None:
 def test_boundary_reported_falls_faster_than_true(hosts: Mapping[str, Path]) -> None:
     result = scenario(hosts["boundary_choice"], "boundary_choice").run()
     true, reported = values(result, "consumption"), values(result, "game_reported")
-    assert reported[-1] / reported[0] < true[-1] / true[0] - 0.1
+    assert reported[-1] / reported[0] < true[-1] / true[0]
     assert true[-1] == pytest.approx(100 * math.exp(-0.3), rel=2e-3)
 
 
@@ -450,7 +488,7 @@ def test_participation_bias_underestimates_prevalence(hosts: Mapping[str, Path])
     s = values(result, "game_selectivity")
     np.testing.assert_allclose(values(result, "game_reported"),
                                0.22 * (1 - s) / (1 - 0.22 * s), atol=1e-12)
-    assert 0.18 >= values(result, "game_reported")[-1] > 0.22 - 0.07
+    assert values(result, "game_reported")[-1] < 0.22
     assert values(result, "game_participation_rate")[-1] < 0.94
 
 
@@ -458,7 +496,7 @@ def test_myopia_short_window_up_long_window_unchanged(hosts: Mapping[str, Path])
     result = scenario(hosts["myopia"], "myopia").run()
     assert np.all(values(result, "game_long_window") == 0.35 * 0.35)
     short = values(result, "game_short_window")
-    assert short[-1] >= 0.45 > short[0] == 0.35
+    assert short[-1] > short[0] == 0.35
     assert values(result, "game_lasting_share")[-1] < 0.35
 
 

@@ -79,7 +79,7 @@ def test_units_documentation_and_range_are_kept(tmp_path: Path) -> None:
 
 
 def test_imported_model_runs_with_vensim_euler(tmp_path: Path) -> None:
-    res = ps.simulate(write(tmp_path, "town.mdl", POPULATION))
+    res = ps.simulate(ps.load_model(write(tmp_path, "town.mdl", POPULATION)))
     population, t = 100.0, 0.0
     for _ in range(20):
         migration = 1 + (2 if t + 0.25 > 5 else 0)
@@ -150,7 +150,7 @@ def test_convert_round_trip_gives_identical_results(tmp_path: Path) -> None:
     text = target.read_text(encoding="utf-8")
     assert "Everyone living in the town." in text
     assert "units: people/Month" in text
-    original, converted = ps.simulate(source), ps.simulate(target)
+    original, converted = ps.simulate(ps.load_model(source)), ps.simulate(ps.load_model(target))
     assert original.names == converted.names
     np.testing.assert_array_equal(original.values, converted.values)
 
@@ -158,15 +158,16 @@ def test_convert_round_trip_gives_identical_results(tmp_path: Path) -> None:
 def test_convert_command_defaults_to_a_yaml_next_to_the_source(tmp_path: Path) -> None:
     source = write(tmp_path, "tank.xmile", XMILE)
     assert convert_command(source) == 0
-    converted = ps.simulate(tmp_path / "tank.yaml")
-    np.testing.assert_array_equal(converted.values, ps.simulate(source).values)
+    converted = ps.simulate(ps.load_model(tmp_path / "tank.yaml"))
+    np.testing.assert_array_equal(converted.values, ps.simulate(ps.load_model(source)).values)
 
 
 def test_delay_n_sees_past_delay_times(tmp_path: Path) -> None:
     text = ("Out = DELAY N(In, D, 0, 2) ~~|\nIn = STEP(1, 1) ~~|\nD = 2 + STEP(2, 3) ~~|\n"
             + CONTROL.replace("TIME STEP = 0.5", "TIME STEP = 1"))
-    res = ps.simulate(write(tmp_path, "pipe.mdl", text))
-    constant = ps.simulate(write(tmp_path, "pipe2.mdl", text.replace("2 + STEP(2, 3)", "2")))
+    res = ps.simulate(ps.load_model(write(tmp_path, "pipe.mdl", text)))
+    constant = ps.simulate(ps.load_model(write(tmp_path, "pipe2.mdl",
+                                               text.replace("2 + STEP(2, 3)", "2"))))
     assert res["out"].iloc[:4].tolist() == constant["out"].iloc[:4].tolist()
     assert res["out"].iloc[5] != constant["out"].iloc[5]
 

@@ -10,14 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy
+import yaml
 
 from pssc_sim.analysis.checks import Kind, check_model
 from pssc_sim.cli import main
 from pssc_sim.errors import ExpressionError, ModelError
 from pssc_sim.ir.functions import variable_symbol
-from pssc_sim.ir.model import Model
+from pssc_sim.ir.model import Model, Origin
 from pssc_sim.parse import load_model
 from pssc_sim.scenario import Scenario, ScenarioError, load_scenario
+from pssc_sim.scenario.fields import model_instances
 from pssc_sim.scenario.schema import json_schema
 
 # A local fragment whose names are prefixes of each other (rate, rate_total) and of the host's,
@@ -65,11 +67,15 @@ include:
   toy:
     mechanism: {mechanism}
     inputs: {{measure: waiting, total: {total}, share: share_in}}
-    parameters: {{rate: 0.5}}
+    parameters: {{rate: {{value: 0.5, source: host source}}}}
 {extra}measures:
   waiting: {{perspective: outcome, better: lower, units: person, true: wait * 1,
             reported: toy_shifted}}
 """
+
+
+#: The include's parameter override in HOST.
+OVERRIDE = "{{rate: {{value: 0.5, source: host source}}}}"
 
 
 def write_host(folder: Path, *, total: str = "a + b", extra: str = "",
@@ -129,7 +135,7 @@ def test_measure_input_is_its_true_value_and_names_it_in_measure_functions(
 
 def test_parameters_keep_sources_units_and_take_overrides(tmp_path: Path) -> None:
     model = load_model(write_host(tmp_path))
-    assert parameter(model, "toy_rate") == (0.5, "1/(week)", "toy source")
+    assert parameter(model, "toy_rate") == (0.5, "1/(week)", "host source")
     assert parameter(model, "toy_rate_total") == (3.0, "dimensionless", "toy source 2")
     # [total] is bound to an expression: no units to give, so the variable is not unit-checked
     assert next(s for s in model.stocks if s.name == "toy_pool").meta.units == ""
@@ -137,8 +143,9 @@ def test_parameters_keep_sources_units_and_take_overrides(tmp_path: Path) -> Non
     value, units, source = parameter(model, "toy_active")
     assert (value, units) == (1.0, "dimensionless")
     assert source.startswith("include.toy.active")
+    # the library's range [0, 5] described the library's value 2, not the host's 0.5
     rate = next(p for p in model.parameters if p.name == "toy_rate")
-    assert rate.range == (0.0, 5.0)
+    assert rate.range is None
 
 
 def test_input_bound_to_a_name_gives_its_units(tmp_path: Path) -> None:
@@ -195,126 +202,129 @@ def test_library_mechanism_runs_and_switches_off(tmp_path: Path) -> None:
 
 # -- errors in the host --------------------------------------------------------------------------
 
-
-def test_unknown_mechanism_has_did_you_mean(tmp_path: Path) -> None:
-    path = write_host(tmp_path, mechanism="clock_start_ofset")
-    with pytest.raises(ModelError, match=r"host.yaml: include.toy.mechanism: unknown mechanism "
-                                         r"'clock_start_ofset'. Did you mean "
-                                         r"'clock_start_offset'\?"):
-        load_model(path)
-
-
-def test_missing_fragment_file(tmp_path: Path) -> None:
-    path = write_host(tmp_path, mechanism="nowhere/frag.yaml")
-    with pytest.raises(ModelError, match=r"include.toy.mechanism: no fragment file "
-                                         r"'nowhere/frag.yaml' next to the model"):
-        load_model(path)
-
-
-def test_mechanism_is_required(tmp_path: Path) -> None:
-    host = HOST.replace("    mechanism: {mechanism}\n", "")
-    with pytest.raises(ModelError, match=r"include.toy.mechanism: 'mechanism' is required "
-                                         r"\(got None\)"):
-        load_model(write_host(tmp_path, host=host))
-
-
-def test_missing_input(tmp_path: Path) -> None:
-    host = HOST.replace("total: {total}, ", "")
-    with pytest.raises(ModelError, match=r"include.toy.inputs: missing input 'total' of toy "
-                                         r"\(got \['measure', 'share'\]\). Add 'total: "):
-        load_model(write_host(tmp_path, host=host))
-
-
-def test_unknown_input(tmp_path: Path) -> None:
-    host = HOST.replace("share: share_in}", "share: share_in, totl: 1}")
-    with pytest.raises(ModelError, match=r"include.toy.inputs.totl: unknown input 'totl' of "
-                                         r"toy. Did you mean 'total'\?"):
-        load_model(write_host(tmp_path, host=host))
-
-
-def test_measure_input_must_be_a_measure(tmp_path: Path) -> None:
-    host = HOST.replace("measure: waiting,", "measure: wait,")
-    with pytest.raises(ModelError, match=r"include.toy.inputs.measure: 'wait' is not a measure "
-                                         r"of the model \(got 'wait'\). Did you mean "
-                                         r"'waiting'\?"):
-        load_model(write_host(tmp_path, host=host))
-
-
-def test_value_input_with_unknown_name(tmp_path: Path) -> None:
-    with pytest.raises(ExpressionError, match=r"host.yaml: include.toy.inputs.total: unknown "
-                                              r"name 'aa'. Did you mean 'a'\?"):
-        load_model(write_host(tmp_path, total="aa + b"))
-
-
-def test_value_input_must_be_a_number_or_text(tmp_path: Path) -> None:
-    with pytest.raises(ModelError, match=r"include.toy.inputs.total: expected a number or an "
-                                         r"expression \(got \[1, 2\]\)"):
-        load_model(write_host(tmp_path, total="[1, 2]"))
-
-
-def test_unknown_parameter_override(tmp_path: Path) -> None:
-    host = HOST.replace("{{rate: 0.5}}", "{{rat: 0.5}}")
-    with pytest.raises(ModelError, match=r"include.toy.parameters.rat: unknown parameter 'rat' "
-                                         r"of toy. Did you mean 'rate'\?"):
-        load_model(write_host(tmp_path, host=host))
+#: id -> (arguments of write_host, a change to the host text or None, the error, its message).
+HOST_ERRORS = {
+    "unknown mechanism": (
+        {"mechanism": "clock_start_ofset"}, None, ModelError,
+        r"host.yaml: include.toy.mechanism: unknown mechanism 'clock_start_ofset'. Did you mean "
+        r"'clock_start_offset'\?"),
+    "missing fragment file": (
+        {"mechanism": "nowhere/frag.yaml"}, None, ModelError,
+        r"include.toy.mechanism: no fragment file 'nowhere/frag.yaml' next to the model"),
+    "mechanism required": (
+        {}, ("    mechanism: {mechanism}\n", ""), ModelError,
+        r"include.toy.mechanism: 'mechanism' is required \(got None\)"),
+    "missing input": (
+        {}, ("total: {total}, ", ""), ModelError,
+        r"include.toy.inputs: missing input 'total' of toy \(got \['measure', 'share'\]\). Add "
+        r"'total: "),
+    "unknown input": (
+        {}, ("share: share_in}", "share: share_in, totl: 1}"), ModelError,
+        r"include.toy.inputs.totl: unknown input 'totl' of toy. Did you mean 'total'\?"),
+    "measure input not a measure": (
+        {}, ("measure: waiting,", "measure: wait,"), ModelError,
+        r"include.toy.inputs.measure: 'wait' is not a measure of the model \(got 'wait'\). Did "
+        r"you mean 'waiting'\?"),
+    "value input with an unknown name": (
+        {"total": "aa + b"}, None, ExpressionError,
+        r"host.yaml: include.toy.inputs.total: unknown name 'aa'. Did you mean 'a'\?"),
+    "value input not a number or text": (
+        {"total": "[1, 2]"}, None, ModelError,
+        r"include.toy.inputs.total: expected a number or an expression \(got \[1, 2\]\)"),
+    "unknown parameter override": (
+        {}, (OVERRIDE, "{{rat: 0.5}}"), ModelError,
+        r"include.toy.parameters.rat: unknown parameter 'rat' of toy. Did you mean 'rate'\?"),
+    "parameter override not a number": (
+        {}, (OVERRIDE, "{{rate: fast}}"), ModelError,
+        r"include.toy.parameters.rate: expected a number \(got 'fast'\)"),
+    "parameter override with an unknown key": (
+        {}, (OVERRIDE, "{{rate: {{value: 0.5, rnge: [0, 1]}}}}"), ModelError,
+        r"include.toy.parameters.rate.rnge: unknown key 'rnge'. Did you mean 'range'\?"),
+    "name clash with the host": (
+        {}, ("  a: {{value: 1,", "  toy_rate: {{value: 9, source: x}}\n  a: {{value: 1,"),
+        ModelError,
+        r"include.toy: the name 'toy_rate' of toy's 'rate' is already defined under parameters "
+        r"of the model \(got 'toy_rate'\). Rename"),
+    # instance 'toy' defines toy_rate_shifted; so would instance 'toy_rate' (its 'shifted')
+    "name clash between instances": (
+        {}, ("measures:", "  toy_rate:\n    mechanism: toy.yaml\n"
+                          "    inputs: {{measure: waiting, total: 1, share: 0}}\nmeasures:"),
+        ModelError,
+        r"include.toy_rate: the name 'toy_rate_shifted' of toy's 'shifted' is already defined "
+        r"under include.toy"),
+    "bad instance name": (
+        {}, ("  toy:\n", "  Toy__x:\n"), ModelError,
+        r"include.Toy__x: the instance name 'Toy__x' is not a snake_case name"),
+    "unknown include key": (
+        {"extra": "    activ: 0\n"}, None, ModelError,
+        r"include.toy.activ: unknown key 'activ'. Did you mean 'active'\?"),
+    "active not zero or one": (
+        {"extra": "    active: 0.5\n"}, None, ModelError,
+        r"include.toy.active: expected 1 \(on\) or 0 \(off\) \(got 0.5\)"),
+}
 
 
-def test_parameter_override_must_be_a_number(tmp_path: Path) -> None:
-    host = HOST.replace("{{rate: 0.5}}", "{{rate: fast}}")
-    with pytest.raises(ModelError, match=r"include.toy.parameters.rate: expected a number "
-                                         r"\(got 'fast'\)"):
-        load_model(write_host(tmp_path, host=host))
+@pytest.mark.parametrize(("arguments", "change", "error", "message"), HOST_ERRORS.values(),
+                         ids=HOST_ERRORS.keys())
+def test_errors_in_the_host(tmp_path: Path, arguments: dict[str, str],
+                            change: tuple[str, str] | None, error: type[Exception],
+                            message: str) -> None:
+    host = HOST
+    if change is not None:
+        assert change[0] in HOST
+        host = HOST.replace(*change)
+    with pytest.raises(error, match=message):
+        load_model(write_host(tmp_path, host=host, **arguments))
 
 
 def test_parameter_override_with_a_range(tmp_path: Path) -> None:
-    host = HOST.replace("{{rate: 0.5}}", "{{rate: {{value: 0.5, range: [0.1, 1], source: s2}}}}")
+    host = HOST.replace("{{rate: {{value: 0.5, source: host source}}}}",
+                        "{{rate: {{value: 0.5, range: [0.1, 1], source: s2}}}}")
     model = load_model(write_host(tmp_path, host=host))
     rate = next(p for p in model.parameters if p.name == "toy_rate")
     assert (rate.value, rate.range, rate.meta.source) == (0.5, (0.1, 1.0), "s2")
 
 
-def test_parameter_override_unknown_key(tmp_path: Path) -> None:
-    host = HOST.replace("{{rate: 0.5}}", "{{rate: {{value: 0.5, rnge: [0, 1]}}}}")
-    with pytest.raises(ModelError, match=r"include.toy.parameters.rate.rnge: unknown key 'rnge'. "
-                                         r"Did you mean 'range'\?"):
-        load_model(write_host(tmp_path, host=host))
+def override(tmp_path: Path, text: str) -> Model:
+    host = HOST.replace(OVERRIDE, text)
+    return load_model(write_host(tmp_path, host=host))
 
 
-def test_name_clash_with_the_host(tmp_path: Path) -> None:
-    host = HOST.replace("  a: {{value: 1,", "  toy_rate: {{value: 9, source: x}}\n  a: {{value: 1,")
-    with pytest.raises(ModelError, match=r"include.toy: the name 'toy_rate' of toy's 'rate' is "
-                                         r"already defined under parameters of the model "
-                                         r"\(got 'toy_rate'\). Rename"):
-        load_model(write_host(tmp_path, host=host))
+def test_a_new_value_without_a_source_loses_the_librarys(tmp_path: Path) -> None:
+    """A value the host sets keeps neither the library's source nor its range: they describe
+    the library's value. `pssc check` then asks for a source."""
+    model = override(tmp_path, "{{rate: 0.5}}")
+    rate = next(p for p in model.parameters if p.name == "toy_rate")
+    assert (rate.value, rate.range, rate.meta.source) == (0.5, None, "")
+    findings = check_model(model, run=False).findings
+    assert [f.kind for f in findings] == [Kind.SOURCE]
+    assert str(findings[0]) == (
+        f"{tmp_path / 'host.yaml'}: parameters.toy_rate.source: the value has no source (got "
+        "value 0.5). Add source: with a reference, or 'assumption' and why")
 
 
-def test_name_clash_between_instances(tmp_path: Path) -> None:
-    # instance 'toy' defines toy_rate_shifted; so would instance 'toy_rate' (its 'shifted')
-    extra = ("  toy_rate:\n    mechanism: toy.yaml\n"
-             "    inputs: {{measure: waiting, total: 1, share: 0}}\n")
-    host = HOST.replace("measures:", extra + "measures:")
-    with pytest.raises(ModelError, match=r"include.toy_rate: the name 'toy_rate_shifted' of toy's "
-                                         r"'shifted' is already defined under include.toy"):
-        load_model(write_host(tmp_path, host=host))
+def test_a_new_value_with_a_source_only_has_no_range(tmp_path: Path) -> None:
+    model = override(tmp_path, "{{rate: {{value: 7, source: host survey}}}}")
+    rate = next(p for p in model.parameters if p.name == "toy_rate")
+    assert (rate.value, rate.range, rate.meta.source) == (7.0, None, "host survey")
+    assert check_model(model, run=False).findings == ()
 
 
-def test_bad_instance_name(tmp_path: Path) -> None:
-    host = HOST.replace("  toy:\n", "  Toy__x:\n")
-    with pytest.raises(ModelError, match=r"include.Toy__x: the instance name 'Toy__x' is not a "
-                                         r"snake_case name"):
-        load_model(write_host(tmp_path, host=host))
+def test_the_librarys_value_keeps_the_librarys_evidence(tmp_path: Path) -> None:
+    for text in ("{{rate: 2}}", "{{rate: {{value: 2}}}}", "{{rate: {{description: d}}}}"):
+        rate = next(p for p in override(tmp_path, text).parameters if p.name == "toy_rate")
+        assert (rate.value, rate.range, rate.meta.source) == (2.0, (0.0, 5.0), "toy source")
 
 
-def test_unknown_include_key(tmp_path: Path) -> None:
-    with pytest.raises(ModelError, match=r"include.toy.activ: unknown key 'activ'. Did you mean "
-                                         r"'active'\?"):
-        load_model(write_host(tmp_path, extra="    activ: 0\n"))
-
-
-def test_active_must_be_zero_or_one(tmp_path: Path) -> None:
-    with pytest.raises(ModelError, match=r"include.toy.active: expected 1 \(on\) or 0 \(off\) "
-                                         r"\(got 0.5\)"):
-        load_model(write_host(tmp_path, extra="    active: 0.5\n"))
+def test_check_flags_a_host_value_outside_the_hosts_range(tmp_path: Path) -> None:
+    model = override(tmp_path, "{{rate: {{value: 0.5, range: [1, 4], source: s}}}}")
+    findings = check_model(model, run=False).findings
+    assert [f.kind for f in findings] == [Kind.RANGE]
+    assert str(findings[0]) == (
+        f"{tmp_path / 'host.yaml'}: parameters.toy_rate.value: the value lies outside its range "
+        "[1, 4] (got value 0.5). Move the value into the range, or give the range the evidence "
+        "for this value supports")
+    assert main(["check", str(tmp_path / "host.yaml")]) == 1
 
 
 def test_include_must_be_a_mapping(tmp_path: Path) -> None:
@@ -334,74 +344,48 @@ def test_host_reads_an_unknown_fragment_name(tmp_path: Path) -> None:
 
 # -- errors inside a fragment --------------------------------------------------------------------
 
+#: id -> (text of the fragment, what replaces it, the error, its message: file and key first).
+FRAGMENT_ERRORS = {
+    "equation names the fragment file": (
+        "rate * other", "rate * othr", ExpressionError,
+        r"toy.yaml: flows.move.rate: unknown name 'othr'. Did you mean 'other'\?"),
+    "unknown key": (
+        "signature: none", "signatur: none", ModelError,
+        r"toy.yaml: signatur: unknown key 'signatur'. Did you mean 'signature'\?"),
+    "unknown units placeholder": (
+        'units: "[measure]"}', 'units: "[mesure]"}', ModelError,
+        r"toy.yaml: auxiliaries.shifted.units: unknown units placeholder '\[mesure\]'. Did you "
+        r"mean 'measure'\?"),
+    "output not a variable": (
+        "  shifted: the shifted", "  shiftd: the shifted", ModelError,
+        r"toy.yaml: outputs.shiftd: 'shiftd' is not a variable of the fragment. Did you mean "
+        r"'shifted'\?"),
+    "variable named like an input": (
+        "  rate_shifted: {equation:", "  total: {equation:", ModelError,
+        r"toy.yaml: auxiliaries.total: the name 'total' is an input of the fragment"),
+    "variable named active": (
+        "  rate_shifted: {equation:", "  active: {equation:", ModelError,
+        r"toy.yaml: auxiliaries.active: the name 'active' is the switch"),
+    "unknown input kind": (
+        "{kind: measure,", "{kind: measur,", ModelError,
+        r"toy.yaml: inputs.measure.kind: unknown kind 'measur'. Did you mean 'measure'\?"),
+    "unknown input key": (
+        "{kind: measure,", "{knd: measure,", ModelError,
+        r"toy.yaml: inputs.measure.knd: unknown key 'knd'. Did you mean 'kind'\?"),
+    "sources not a list": (
+        "sources: [test]", "sources: test", ModelError,
+        r"toy.yaml: sources: expected a list of references"),
+}
 
-def broken_fragment(tmp_path: Path, old: str, new: str) -> Path:
+
+@pytest.mark.parametrize(("old", "new", "error", "message"), FRAGMENT_ERRORS.values(),
+                         ids=FRAGMENT_ERRORS.keys())
+def test_errors_in_a_fragment(tmp_path: Path, old: str, new: str, error: type[Exception],
+                              message: str) -> None:
     path = write_host(tmp_path)
-    fragment = tmp_path / "toy.yaml"
     assert old in FRAGMENT
-    fragment.write_text(FRAGMENT.replace(old, new))
-    return path
-
-
-def test_fragment_equation_error_names_the_fragment_file(tmp_path: Path) -> None:
-    path = broken_fragment(tmp_path, "rate * other", "rate * othr")
-    with pytest.raises(ExpressionError, match=r"toy.yaml: flows.move.rate: unknown name 'othr'. "
-                                              r"Did you mean 'other'\?"):
-        load_model(path)
-
-
-def test_fragment_unknown_key(tmp_path: Path) -> None:
-    path = broken_fragment(tmp_path, "signature: none", "signatur: none")
-    with pytest.raises(ModelError, match=r"toy.yaml: signatur: unknown key 'signatur'. Did you "
-                                         r"mean 'signature'\?"):
-        load_model(path)
-
-
-def test_fragment_unknown_units_placeholder(tmp_path: Path) -> None:
-    path = broken_fragment(tmp_path, 'units: "[measure]"}', 'units: "[mesure]"}')
-    with pytest.raises(ModelError, match=r"toy.yaml: auxiliaries.shifted.units: unknown units "
-                                         r"placeholder '\[mesure\]'. Did you mean 'measure'\?"):
-        load_model(path)
-
-
-def test_fragment_output_must_be_a_variable(tmp_path: Path) -> None:
-    path = broken_fragment(tmp_path, "  shifted: the shifted", "  shiftd: the shifted")
-    with pytest.raises(ModelError, match=r"toy.yaml: outputs.shiftd: 'shiftd' is not a variable "
-                                         r"of the fragment. Did you mean 'shifted'\?"):
-        load_model(path)
-
-
-def test_fragment_variable_named_like_an_input(tmp_path: Path) -> None:
-    path = broken_fragment(tmp_path, "  rate_shifted: {equation:", "  total: {equation:")
-    with pytest.raises(ModelError, match=r"toy.yaml: auxiliaries.total: the name 'total' is an "
-                                         r"input of the fragment"):
-        load_model(path)
-
-
-def test_fragment_variable_named_active(tmp_path: Path) -> None:
-    path = broken_fragment(tmp_path, "  rate_shifted: {equation:", "  active: {equation:")
-    with pytest.raises(ModelError, match=r"toy.yaml: auxiliaries.active: the name 'active' is "
-                                         r"the switch"):
-        load_model(path)
-
-
-def test_fragment_unknown_input_kind(tmp_path: Path) -> None:
-    path = broken_fragment(tmp_path, "{kind: measure,", "{kind: measur,")
-    with pytest.raises(ModelError, match=r"toy.yaml: inputs.measure.kind: unknown kind "
-                                         r"'measur'. Did you mean 'measure'\?"):
-        load_model(path)
-
-
-def test_fragment_unknown_input_key(tmp_path: Path) -> None:
-    path = broken_fragment(tmp_path, "{kind: measure,", "{knd: measure,")
-    with pytest.raises(ModelError, match=r"toy.yaml: inputs.measure.knd: unknown key 'knd'. "
-                                         r"Did you mean 'kind'\?"):
-        load_model(path)
-
-
-def test_fragment_sources_must_be_a_list(tmp_path: Path) -> None:
-    path = broken_fragment(tmp_path, "sources: [test]", "sources: test")
-    with pytest.raises(ModelError, match=r"toy.yaml: sources: expected a list of references"):
+    (tmp_path / "toy.yaml").write_text(FRAGMENT.replace(old, new))
+    with pytest.raises(error, match=message):
         load_model(path)
 
 
@@ -542,3 +526,22 @@ def test_schema_has_the_mechanisms_key() -> None:
     schema = json_schema()["properties"]["mechanisms"]
     assert schema["additionalProperties"]["oneOf"][0] == {"enum": ["on", "off"]}
     assert "on|off" in schema["description"]
+
+
+@pytest.mark.parametrize("folder", ["ambulance", "smoking"])
+def test_parameters_carry_their_origin(folder: str) -> None:
+    # Hidden and added parameters are told apart by their origin, which agrees with the
+    # document: one switch per include instance, target structure only for measures.
+    root = Path(__file__).resolve().parent.parent / "models" / folder
+    model = load_model(root)
+    document = yaml.safe_load((root / "model.yaml").read_text())
+    by_origin = {origin: {p.name for p in model.parameters if p.origin is origin}
+                 for origin in Origin}
+    assert by_origin[Origin.INCLUDE] == {f"{name}_active" for name in document["include"]}
+    assert model_instances(model) == list(document["include"])
+    measures = {m.name for m in model.measures}
+    assert by_origin[Origin.TARGET]
+    assert all(name.partition("__")[0] in measures for name in by_origin[Origin.TARGET])
+    assert by_origin[Origin.CULTURE] <= {"CULTURE"}
+    assert all(p.hidden == (p.origin is Origin.TARGET) for p in model.parameters)
+    assert not any("__" in name for name in by_origin[Origin.MODEL] | by_origin[Origin.INCLUDE])

@@ -90,9 +90,9 @@ def test_named_numbers_hold_their_value_exactly(value: float) -> None:
 
 def test_ensembles_still_equal_single_runs_bit_for_bit(sir: Path) -> None:
     contact = np.array([0.2, 0.3, 0.45])
-    ensemble = ps.simulate(sir, {"contact": contact}, method="rk4")
+    ensemble = ps.simulate(ps.load_model(sir), {"contact": contact}, method="rk4")
     for i, value in enumerate(contact):
-        single = ps.simulate(sir, {"contact": value}, method="rk4")
+        single = ps.simulate(ps.load_model(sir), {"contact": value}, method="rk4")
         assert np.array_equal(ensemble.values[:, :, i], single.values[:, :, 0])
 
 
@@ -114,7 +114,7 @@ def test_the_first_non_finite_row_is_reported(tmp_path: Path, members: int) -> N
     spread = {"k": np.linspace(1.0, 2.0, members)}
     with pytest.raises(SimulationError, match=r"flows\.inflow: the value is not finite at time "
                                               r"5 \(got inf, member 0\)"):
-        ps.simulate(path, spread, outputs=["inflow"])
+        ps.simulate(ps.load_model(path), spread, outputs=["inflow"])
 
 
 def test_scratch_rows_are_reused_only_once_free() -> None:

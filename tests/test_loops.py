@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pssc_sim.analysis.causal import CausalGraph, Link, NodeKind, Polarity, causal_graph
 from pssc_sim.analysis.loops import find_loops
 from pssc_sim.errors import ModelError, ParameterError
+from pssc_sim.ir.causal import CausalGraph, Link, NodeKind, Polarity, causal_graph
 from pssc_sim.parse import load_model
 from pssc_sim.parse.cld_file import load_cld_file
 

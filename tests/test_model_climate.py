@@ -4,38 +4,18 @@ and the behaviour of its target regimes."""
 
 from __future__ import annotations
 
-import dataclasses
-from functools import cache
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from pssc_sim.scenario import Scenario
-from pssc_sim.scenario.runner import ScenarioResult
+from tests.case_study import CaseStudy, nearest
 
-ROOT = Path(__file__).resolve().parent.parent
-MODEL = ROOT / "models" / "climate"
-SCENARIOS = ROOT / "scenarios" / "climate"
+STUDY = CaseStudy("climate")
+MODEL, SCENARIOS = STUDY.folder, STUDY.scenarios
 DT = 0.25
 
-
-@cache
-def scenario(name: str) -> Scenario:
-    """A scenario of the model, recording every variable."""
-    return dataclasses.replace(Scenario.load(SCENARIOS / f"{name}.yaml"), outputs=None)
-
-
-@cache
-def run(name: str) -> ScenarioResult:
-    return scenario(name).run()
-
-
-def at(result: ScenarioResult, name: str, year: float) -> float:
-    """The value of ``name`` at the saved time nearest ``year``."""
-    series = result[name]
-    values = np.asarray(series, dtype=float)
-    return float(values[int(np.argmin(np.abs(series.index.to_numpy() - year)))])
+scenario, run = STUDY.recording_all, STUDY.run_all
+at = nearest
 
 
 def test_sheffield_2007_target_outcome() -> None:
@@ -156,61 +136,39 @@ def test_city_capital_plus_abatement_plus_leakage_is_conserved() -> None:
     np.testing.assert_allclose(stocks + leaked, 3.9, rtol=1e-12)
 
 
-def test_blame_culture_reports_net_zero_progress_the_city_has_not_made() -> None:
-    """Net zero by 2030 with offsets allowed, in a blame culture: in 2030 the reported (net of
-    offsets) emissions are at most 60% of the true territorial emissions; the end-point target
-    is missed on both ledgers ('it is already clear it is impossible to meet this target' [S])."""
-    row = run("net-zero-2030-blame").scorecard().row("territorial_emissions")
-    assert row.reported <= 0.6 * row.true
-    assert not row.met
-    assert not row.met_true
-
-
-def test_learning_culture_keeps_the_ledgers_together() -> None:
-    """In a learning culture the reported and true territorial emissions in 2030 differ by at
-    most 6%, and the true value is lower than under blame."""
-    learning = run("net-zero-2030-learning").scorecard().row("territorial_emissions")
-    blame = run("net-zero-2030-blame").scorecard().row("territorial_emissions")
-    assert learning.true - learning.reported <= 0.06 * learning.true
-    assert learning.true < blame.true
+@pytest.mark.parametrize("name", ["net-zero-2030", "net-zero-2030-blame",
+                                  "net-zero-2030-learning"])
+def test_offsets_only_lower_the_reported_emissions(name: str) -> None:
+    """Net zero by 2030 with offsets allowed: offsets move the reported (net) emissions below
+    the true territorial ones, never above, in any culture; the end-point target is missed on
+    the true ledger ('it is already clear it is impossible to meet this target' [S])."""
+    result = run(name)
+    reported = result["offsets_reported"].to_numpy()
+    true = result["territorial_emissions"].to_numpy()
+    assert (reported <= true + 1e-12).all()
+    assert reported[-1] < true[-1]
+    assert not result.scorecard().row("territorial_emissions").met_true
 
 
 def test_drifting_goals_erode_ambition() -> None:
     """Drifting goals (domain reference 4; R1 of Model F): under the end-point target in a blame
-    culture the required cut soon exceeds the feasible one and ambition ends below its level
-    with no target; the true territorial emissions of 2040 end no lower than without a target."""
-    blame, baseline = run("net-zero-2030-blame"), run("baseline")
-    assert at(blame, "goal_drift", 2028) > 0
-    assert at(blame, "ambition", 2040) < at(baseline, "ambition", 2040)
-    assert at(blame, "territorial_emissions", 2040) >= 0.95 * at(
-        baseline, "territorial_emissions", 2040)
+    culture the required cut soon exceeds the feasible one, so the goal drifts."""
+    assert at(run("net-zero-2030-blame"), "goal_drift", 2028) > 0
 
 
 def test_city_budget_blown_without_a_budget_target() -> None:
     """Tyndall budget 15.2 MtCO2 for 2023-2042 [V] (Sheffield City Council, October 2022): with
-    no target the city emits more than the budget by 2042; under the PSS outcome set (the budget
-    and the consumption footprint, learning culture) it stays within it."""
+    no target the city emits more than the budget by 2042."""
     assert at(run("baseline"), "cumulative_city_co2", 2042) > 15.2
-    assert at(run("pss-outcomes"), "cumulative_city_co2", 2042) < 15.2
-
-
-def test_pss_outcome_set_gives_a_better_true_outcome() -> None:
-    """The PSS outcome set beats the historical end-point regime (blame) on the true cumulative
-    emissions to 2050 and on the true consumption footprint in 2030 and 2050."""
-    pss, blame = run("pss-outcomes"), run("net-zero-2030-blame")
-    assert at(pss, "cumulative_city_co2", 2050) < at(blame, "cumulative_city_co2", 2050) - 2
-    for year in (2030, 2050):
-        assert (at(pss, "consumption_emissions", year)
-                < at(blame, "consumption_emissions", year))
 
 
 def test_boundary_choice_under_a_consumption_target_in_blame() -> None:
     """Boundary choice (domain reference 2.7, 3.6): the consumption target of the PSS set in a
-    blame culture is met on paper by leaving imports outside the boundary; the reported
-    footprint falls below the true one by more than a third."""
+    blame culture draws the boundary to leave imports outside it: the reported footprint falls
+    below the true one."""
     blame = scenario("pss-outcomes").with_culture(0.9).run()
     row = blame.scorecard().row("consumption_emissions")
-    assert row.reported < (2 / 3) * row.true
+    assert row.reported < row.true
 
 
 def test_without_a_target_reported_equals_true() -> None:

@@ -11,7 +11,7 @@ import pssc_sim as ps
 from pssc_sim.compile.compiler import compile_model
 from pssc_sim.errors import ModelError
 from pssc_sim.parse.identifiers import SHOWN_CHARACTERS, is_identifier, is_label, shown
-from pssc_sim.scenario.reader import load_scenario
+from pssc_sim.scenario.definition import load_scenario
 from pssc_sim.scenario.schema import ScenarioError
 
 BODY = "time: {stop: 1}\nstocks: {x: 1}\nflows: {out: {from: x, rate: x}}\n"

@@ -39,7 +39,7 @@ def test_fractions_rise_and_end_at_one(decay: Path, method: str, members: int,
     monkeypatch.setattr("pssc_sim.integrate.progress.INTERVAL", 0.0)  # report every block
     params = {"k": np.linspace(0.1, 0.2, members)} if members > 1 else None
     seen: list[float] = []
-    ps.simulate(decay, params, method=method, chunk=3, progress=seen.append)
+    ps.simulate(ps.load_model(decay), params, method=method, chunk=3, progress=seen.append)
     assert seen[-1] == 1.0
     assert len(seen) >= 2  # reported during the run, not only at the end
     assert seen[0] > 0.0
@@ -74,9 +74,9 @@ def test_reports_are_throttled_in_time() -> None:
 
 def test_a_run_without_callback_gives_the_same_values(decay: Path) -> None:
     params = {"k": np.linspace(0.1, 0.2, 5)}
-    plain = ps.simulate(decay, params)
+    plain = ps.simulate(ps.load_model(decay), params)
     seen: list[float] = []
-    tracked = ps.simulate(decay, params, progress=seen.append)
+    tracked = ps.simulate(ps.load_model(decay), params, progress=seen.append)
     assert np.array_equal(plain.values, tracked.values)
     assert seen[-1] == 1.0
 

@@ -409,3 +409,25 @@ def test_examples_show_every_key_and_every_intervention_and_distribution() -> No
 def test_example_scenarios_load(path: Path) -> None:
     scenario = load_scenario(path)
     scenario.check()
+
+
+def test_a_scenario_file_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The reader parses each value once and builds the Scenario from the parsed values;
+    # layering and the with_* copies never parse them again.
+    from pssc_sim.scenario import fields, reader
+
+    seen: list[object] = []
+    parse_culture = fields.parse_culture
+
+    def counting(raw: object, where: fields.Where) -> float:
+        seen.append(raw)
+        return parse_culture(raw, where)
+
+    monkeypatch.setitem(reader._PARSERS, "culture", counting)
+    monkeypatch.setattr(fields, "parse_culture", counting)
+    root = Path(__file__).resolve().parent.parent
+    scenario = load_scenario(root / "scenarios" / "ambulance" / "eight-minute-blame.yaml")
+    assert scenario.culture == 0.9
+    assert seen == [0.9]
+    assert scenario.with_name("again").with_set().culture == 0.9
+    assert seen == [0.9]

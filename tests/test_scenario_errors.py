@@ -75,6 +75,10 @@ CASES = {
                                r"Did you mean 'no_range'\?"),
     "sampled parameter": ("model: decay\nuncertainty: {members: 2, parameters: [kk]}\n",
                           r"uncertainty\.parameters\.kk: 'kk' is unknown.*Did you mean 'k'"),
+    "unused culture": ("model: decay\nculture: 0.9\n",
+                       r"^.*s\.yaml: culture: the model never reads CULTURE, so the culture would "
+                       r"change nothing \(got culture: 0\.9\)\. Remove culture: or read CULTURE "
+                       r"in an equation of .*decay"),
     "output name": ("model: decay\noutputs: [outflw]\n",
                     r"outputs\[0\]: unknown variable 'outflw'.*Did you mean 'outflow'\?"),
     "model name": ("model: decey\n", r"s\.yaml: model: unknown model 'decey'.*"
@@ -282,3 +286,11 @@ def test_intervention_and_distribution_objects_check_themselves() -> None:
         Distribution("normal", {"mean": float("nan"), "sd": 1.0})
     with pytest.raises(ScenarioError, match=r"unknown distribution 'gamma'"):
         Distribution("gamma", {})
+
+
+def test_a_culture_the_model_never_reads_is_an_error_in_code_too(folder: Path) -> None:
+    scenario = Scenario(model=folder.parent / "models" / "decay", culture=0.2)
+    with pytest.raises(ScenarioError, match=r"^culture: the model never reads CULTURE, so the "
+                                            r"culture would change nothing \(got culture: 0\.2\)"):
+        scenario.run()
+    assert Scenario(model=folder.parent / "models" / "decay").run().results.n_members == 1

@@ -13,7 +13,7 @@ from scipy import stats
 import pssc_sim as ps
 from pssc_sim.cli import main
 from pssc_sim.scenario import Scenario
-from pssc_sim.targets.scorecard import AMBER_SHARE, Scorecard
+from pssc_sim.scorecard.scoring import AMBER_SHARE, Scorecard
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -203,5 +203,6 @@ def test_command_rejects_a_missing_file(capsys: pytest.CaptureFixture[str], tmp_
 
 
 def test_scorecard_types_are_exported() -> None:
-    assert ps.scenario.Scorecard is Scorecard
+    assert ps.Scorecard is Scorecard
+    assert ps.scorecard.Scorecard is Scorecard
     assert ps.scenario.Target.__name__ == "Target"

@@ -221,6 +221,11 @@ def test_cli_out_writes_indices_and_index_over_time(linear: Path, tmp_path: Path
         assert (out / name).stat().st_size > 0
     header = (out / "over_time.csv").read_text().splitlines()[0]
     assert header == "time,parameter,S1,S1_conf,ST,ST_conf"
+    # a second analysis replaces the whole set: no index over time is left from the first
+    (out / "notes.txt").write_text("mine")
+    assert main(["sensitivity", str(linear), "--output", "x", "--samples", "32",
+                 "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["indices.csv", "indices.png", "notes.txt"]
 
 
 def test_methods_table_lists_the_three_methods() -> None:
@@ -281,3 +286,11 @@ def test_a_model_with_nothing_to_vary_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ps.ParameterError, match=r"model.yaml: nothing to vary \(got no "
                                                 r"parameter with a range"):
         sensitivity(Experiment.load(path), "x", samples=16)
+
+
+@pytest.mark.parametrize(("method", "samples"), [("sobol", 128), ("fast", 130)])
+def test_the_same_seed_gives_the_same_confidence_intervals(linear: Path, method: str,
+                                                            samples: int) -> None:
+    first, second = (sensitivity(Experiment.load(linear), "y", method=method, samples=samples,
+                                 seed=0) for _ in range(2))
+    assert first.indices == second.indices

@@ -384,7 +384,7 @@ def test_documented_example_runs() -> None:
     import re
     from pathlib import Path
 
-    text = (Path(__file__).parent.parent / "docs" / "subscripts.md").read_text(encoding="utf-8")
+    text = (Path(__file__).parent.parent / "docs" / "dimensions.md").read_text(encoding="utf-8")
     block = re.search(r"```yaml\n(model: population.*?)```", text, re.S)
     assert block is not None
     model = load_text(block.group(1))

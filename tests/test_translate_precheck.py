@@ -124,7 +124,7 @@ def test_importing_writes_nothing_beside_the_model_and_imports_no_generated_code
             encoding="utf-8",
         )
     before = set(sys.modules)
-    assert ps.simulate(path).names
+    assert ps.simulate(ps.load_model(path)).names
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
     new = [sys.modules[m] for m in set(sys.modules) - before]
     assert not [m for m in new if str(tmp_path) in str(getattr(m, "__file__", None) or "")]

@@ -4,6 +4,7 @@
   every initial value (:mod:`pssc_sim.analysis.units`);
 - parameters and lookups that nothing uses;
 - parameters with no ``source`` note (every value should say where it comes from);
+- parameters whose value lies outside their declared ``range`` (the evidence range);
 - during a run: lookups called outside the range of their points, and stocks declared
   non-negative that their flows would drive below zero.
 
@@ -23,7 +24,7 @@ import sympy
 
 from pssc_sim.analysis.units import UNIT_HINT, Units, UnitsMismatch, UnitsOf, UnitsUnreadable, show
 from pssc_sim.errors import PsscSimError
-from pssc_sim.ir.functions import LookupFunction, variable_symbol
+from pssc_sim.ir.functions import LookupFunction
 from pssc_sim.ir.model import Auxiliary, Flow, Model, Parameter, Stock
 
 
@@ -33,6 +34,7 @@ class Kind(enum.Enum):
     UNITS = "units"
     UNUSED = "unused"
     SOURCE = "source"
+    RANGE = "range"
     LOOKUP_RANGE = "lookup range"
     NEGATIVE_STOCK = "negative stock"
     RUN = "run"
@@ -78,7 +80,7 @@ def check_model(model: Model, *, run: bool = True) -> CheckReport:
     >>> [f.kind.value for f in check_model(load_model(path)).findings]
     ['units']
     """
-    findings = [*_units(model), *_unused(model), *_sources(model)]
+    findings = [*_units(model), *_unused(model), *_sources(model), *_ranges(model)]
     if run:
         findings += _run_checks(model)
     return CheckReport(model.source or model.name, tuple(findings))
@@ -214,6 +216,18 @@ def _sources(model: Model) -> Iterator[Finding]:
                           "source: with a reference, or 'assumption' and why")
 
 
+def _ranges(model: Model) -> Iterator[Finding]:
+    for parameter in model.parameters:
+        if parameter.range is None:
+            continue
+        low, high = parameter.range
+        if not all(low <= value <= high for value in parameter.row_values()):
+            yield Finding(Kind.RANGE, _where(model, f"parameters.{parameter.name}.value"),
+                          f"the value lies outside its range [{low:g}, {high:g}] (got value "
+                          f"{_shown(parameter)}). Move the value into the range, or give the "
+                          "range the evidence for this value supports")
+
+
 # -- run checks ---------------------------------------------------------------------------------
 
 def _run_checks(model: Model) -> list[Finding]:
@@ -282,11 +296,6 @@ def _negative_stocks(model: Model, results: Any) -> Iterator[Finding]:
                           f"declared non-negative but its flows drive it to {values.min():g} "
                           f"(got a negative value first at time {results.times[first]:g}). "
                           "Limit the outflows by what the stock holds")
-
-
-def stock_symbol(stock: Stock) -> sympy.Symbol:
-    """The symbol of a stock (for callers that build expressions over it)."""
-    return variable_symbol(stock.name)
 
 
 def _shown(parameter: Parameter) -> str:

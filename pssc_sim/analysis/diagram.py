@@ -15,10 +15,11 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from pssc_sim.analysis.causal import CausalGraph, NodeKind, Polarity
 from pssc_sim.analysis.loops import Loop, find_loops
 from pssc_sim.atomic import atomic_path, write_error
 from pssc_sim.errors import ParameterError, did_you_mean
+from pssc_sim.ir.causal import CausalGraph, NodeKind, Polarity
+from pssc_sim.plot import plain
 
 _FONT_SIZE = 9.0
 _CURVATURE = 0.18
@@ -129,7 +130,7 @@ def draw_cld(graph: CausalGraph, *, loops: Sequence[Loop] | None = None,
     for name, kind in graph.nodes.items():
         box = _STOCK_BOX if kind is NodeKind.STOCK else _VARIABLE_BOX
         x, y = positions[name]
-        texts[name] = ax.text(x, y, wrap_label(name), ha="center", va="center",
+        texts[name] = ax.text(x, y, plain(wrap_label(name)), ha="center", va="center",
                               fontsize=_FONT_SIZE, bbox=box, zorder=3)
     for link in graph.links:
         colour = _POLARITY_COLOUR[link.polarity]
@@ -145,7 +146,7 @@ def draw_cld(graph: CausalGraph, *, loops: Sequence[Loop] | None = None,
                 fontweight="bold", ha="center", va="center", zorder=4)
     chosen = loops if loops is not None else find_loops(graph, max_length=12, max_loops=1_000)
     for loop, centre in _loop_label_places(chosen, positions):
-        ax.text(*centre, f"\u21bb {loop.name}", fontsize=_FONT_SIZE + 1, ha="center",
+        ax.text(*centre, plain(f"\u21bb {loop.name}"), fontsize=_FONT_SIZE + 1, ha="center",
                 va="center", color="#333333", style="italic", zorder=1)
     points = np.array(list(positions.values()))
     low, high = points.min(axis=0), points.max(axis=0)

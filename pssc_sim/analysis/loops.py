@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from pssc_sim.analysis.causal import CausalGraph, Link, Polarity
 from pssc_sim.errors import ParameterError
+from pssc_sim.ir.causal import CausalGraph, Link, Polarity
 
 _LETTER = {Polarity.POSITIVE: "R", Polarity.NEGATIVE: "B", Polarity.UNKNOWN: "U"}
 
@@ -135,7 +135,7 @@ def list_loops(graph: CausalGraph, *, max_length: int | None = None,
 
     Examples
     --------
-    >>> from pssc_sim.analysis.causal import NodeKind
+    >>> from pssc_sim.ir.causal import NodeKind
     >>> nodes = {name: NodeKind.VARIABLE for name in "abc"}
     >>> links = tuple(Link(x, y, Polarity.POSITIVE) for x in "abc" for y in "abc" if x != y)
     >>> found = list_loops(CausalGraph(nodes, links), max_loops=2)
@@ -168,7 +168,7 @@ def find_loops(graph: CausalGraph, *, max_length: int | None = None,
 
     Examples
     --------
-    >>> from pssc_sim.analysis.causal import NodeKind
+    >>> from pssc_sim.ir.causal import NodeKind
     >>> g = CausalGraph({"a": NodeKind.VARIABLE, "b": NodeKind.VARIABLE},
     ...                 (Link("a", "b", Polarity.POSITIVE), Link("b", "a", Polarity.NEGATIVE)))
     >>> [(lp.name, lp.variables) for lp in find_loops(g)]

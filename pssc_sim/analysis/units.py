@@ -13,7 +13,6 @@ import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import pint
@@ -74,11 +73,6 @@ class UnitsMismatch(Exception):  # noqa: N818 - an internal signal, caught by th
     def __init__(self, what: str, first: str, second: str) -> None:
         super().__init__(what)
         self.what, self.first, self.second = what, first, second
-
-
-@lru_cache(maxsize=1)
-def _base_registry() -> pint.UnitRegistry:  # type: ignore[type-arg]
-    return pint.UnitRegistry()
 
 
 @dataclass(slots=True)

@@ -1,5 +1,5 @@
 """The ``pssc`` command line: ``run``, ``compare``, ``schema``, ``scorecard``,
-``filter-measures``, ``report``, ``demo``, ``methods``, ``cache``, ``mechanisms``,
+``filter-measures``, ``report``, ``demo``, ``explore``, ``methods``, ``cache``, ``mechanisms``,
 ``loops``, ``cld``, ``check`` and ``--version``.
 
 Errors print one line, ``pssc: error: <message>``, with no traceback, and the exit status says
@@ -16,51 +16,60 @@ import errno
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn, TextIO
-
-import numpy as np
+from typing import TextIO
 
 from pssc_sim import __version__
 from pssc_sim.cli import (
     analysis,
     calibrate,
+    compute,
     demo,
+    explore,
     filtering,
     imports,
     inference,
     mechanisms,
     report,
+    run,
     scenario,
     scorecard,
+    strategy,
 )
-from pssc_sim.compile.cache import cache_dir, clear_cache
-from pssc_sim.errors import PsscSimError, SimulationError, did_you_mean
-from pssc_sim.integrate.backends import backend_status
-from pssc_sim.integrate.methods import METHODS
-from pssc_sim.integrate.simulate import simulate
-from pssc_sim.ir.model import Model
-from pssc_sim.parse import load_model
-from pssc_sim.results import Results
+from pssc_sim.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED_RUN,
+    EXIT_OK,
+    PROG,
+    Parser,
+    UsageError,
+    VisibleText,
+    check_method,
+    parse_assignments,
+    time_overrides,
+    visible,
+)
+from pssc_sim.errors import PsscSimError, SimulationError
 
-PROG = "pssc"
-EXIT_OK, EXIT_FAILED_RUN, EXIT_BAD_INPUT = 0, 1, 2
+__all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED_RUN", "EXIT_OK", "PROG", "UsageError", "build_parser",
+           "check_method", "command_methods", "main", "parse_assignments", "time_overrides"]
+
 #: 128 + the signal number, as a shell reports a process ended by SIGINT or SIGTERM.
 EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + signal.SIGINT, 128 + signal.SIGTERM
 
 
-class UsageError(PsscSimError, ValueError):
-    """The command line itself is wrong: a bad option, argument or value."""
+class _Version(argparse.Action):
+    """``--version``: the version and the back ends installed (found only when asked: the
+    command line starts without the compile stage)."""
 
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        from pssc_sim.compile.cache import backend_status
 
-class _Parser(argparse.ArgumentParser):
-    """An argparse parser that raises instead of printing usage and exiting."""
-
-    def error(self, message: str) -> NoReturn:
-        where = f"{self.prog}: " if self.prog != PROG else ""  # the subcommand, if any
-        raise UsageError(f"{where}{message}. Run '{self.prog} --help' for usage")
+        print(f"{PROG} {__version__}; {backend_status()}")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,9 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     >>> build_parser().parse_args(["run", "models/sir", "--set", "infectivity=0.2"]).set
     ['infectivity=0.2']
     """
-    parser = _Parser(prog=PROG, description="System dynamics for public services.")
-    parser.add_argument("--version", action="version",
-                        version=f"{PROG} {__version__}; {backend_status()}")
+    parser = Parser(prog=PROG, description="System dynamics for public services.")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="show the version and the back ends installed, and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = commands.add_parser(
         "run", help="run a scenario or a model and summarise it",
@@ -113,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     mechanisms.add_commands(commands)
     inference.add_commands(commands)
     calibrate.add_commands(commands)
+    strategy.add_commands(commands)
+    explore.add_commands(commands)
+    compute.add_options(commands)
     return parser
 
 
@@ -125,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     euler ...
     0
     """
+    stdout = sys.stdout
+    sys.stdout = VisibleText(stdout)
     try:
         with _terminate_as_interrupt():
             return _dispatch(build_parser(), argv)
@@ -143,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("interrupted (SIGINT); no output was left half written", EXIT_INTERRUPTED)
     except Terminated:
         return _fail("terminated (SIGTERM); no output was left half written", EXIT_TERMINATED)
+    finally:
+        sys.stdout = stdout
 
 
 class Terminated(BaseException):
@@ -200,13 +216,14 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
             return scenario.command_run(args.model, method=args.method, out=args.out,
                                         assignments=args.set, stop=args.stop, dt=args.dt,
                                         save_ensemble=args.save_ensemble, max_memory=limit,
-                                        backend=args.backend)
+                                        compute=args, backend=args.backend)
         if args.save_ensemble:
             raise UsageError(f"--save-ensemble: only a scenario with 'uncertainty:' runs an "
                              f"ensemble (got the model {args.model!r}). Run a scenario file")
-        return command_run(args.model, method=args.method or "euler", out=args.out,
-                           assignments=args.set, stop=args.stop, dt=args.dt, max_memory=limit,
-                           backend=args.backend)
+        return run.command_run(args.model, method=args.method or "euler", out=args.out,
+                               assignments=args.set, stop=args.stop, dt=args.dt,
+                               max_memory=limit, scheduler=compute.requested(args),
+                               backend=args.backend)
     if args.command == "methods":
         return command_methods()
     if args.command == "cache":
@@ -219,26 +236,46 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
                 "check": analysis.command_check, "convert": imports.command_convert,
                 "conformance": imports.command_conformance,
                 "mechanisms": mechanisms.command_mechanisms,
-                "calibrate": calibrate.command_calibrate, **inference.HANDLERS}
+                "calibrate": calibrate.command_calibrate,
+                "strategy-map": strategy.command_strategy_map,
+                "explore": explore.command_explore, **inference.HANDLERS}
     if args.command in handlers:
-        return handlers[args.command](args)
+        with _runs_limited(args):
+            return handlers[args.command](args)
     raise UsageError(f"a command is required (got none). Use one of: run, methods, cache, "
                      f"{', '.join(handlers)}; see '{PROG} --help'")
 
 
+@contextmanager
+def _runs_limited(args: argparse.Namespace) -> Iterator[None]:
+    """Every run the command makes may use ``--max-memory`` (when the command has it and it is
+    given), also runs made deep inside a report, a demo or an analysis."""
+    if getattr(args, "max_memory", None) is None:
+        yield
+        return
+    from pssc_sim.integrate.budget import limit_runs
+
+    with limit_runs(scenario.memory_limit(args)):
+        yield
+
+
 def _fail(error: BaseException | str, status: int, stream: TextIO | None = None) -> int:
-    text = " ".join(str(error).split())  # one line, whatever the message holds
+    text = visible(" ".join(str(error).split()))  # one line, whatever the message holds
     print(f"{PROG}: error: {text}", file=stream or sys.stderr)
     return status
 
 
 def command_methods(stream: TextIO | None = None) -> int:
     """Print every integration method with its kind, order and description."""
+    from pssc_sim.integrate.methods import METHODS
+
     out = stream or sys.stdout
     width = max(len(name) for name in METHODS)
     for name, method in METHODS.items():
         kind = "fixed step" if method.fixed_step else "adaptive"
         print(f"{name:<{width}}  {kind}, order {method.order}: {method.description}", file=out)
+    from pssc_sim.compile.cache import backend_status
+
     print(backend_status(), file=out)
     return EXIT_OK
 
@@ -246,6 +283,8 @@ def command_methods(stream: TextIO | None = None) -> int:
 def command_cache(action: str, stream: TextIO | None = None) -> int:
     """``pssc cache clear`` empties the folder of compiled kernels; ``pssc cache path`` prints
     it."""
+    from pssc_sim.compile.cache import cache_dir, clear_cache
+
     out = stream or sys.stdout
     if action == "path":
         print(cache_dir(), file=out)
@@ -254,148 +293,3 @@ def command_cache(action: str, stream: TextIO | None = None) -> int:
     print(f"removed {removed} cached file{'s' if removed != 1 else ''} from {cache_dir()}",
           file=out)
     return EXIT_OK
-
-
-def command_run(model_path: str, *, method: str = "euler", out: Path | None = None,
-                assignments: Sequence[str] = (), stop: float | None = None,
-                dt: float | None = None, stream: TextIO | None = None,
-                max_memory: int | None = None, backend: str = "auto") -> int:
-    """Run a model, print its summary and, when ``out`` is given, write the CSV and the plot."""
-    check_method(method)
-    model = load_model(model_path)
-    params = parse_assignments(assignments, model)
-    results = simulate(model, params, method=method, time=time_overrides(model, stop, dt),
-                       max_memory=max_memory, backend=backend)
-    output = stream or sys.stdout
-    print(summary(model, results), file=output)
-    if out is not None:
-        for path in write_outputs(model, results, out):
-            print(f"wrote {path}", file=output)
-    return EXIT_OK
-
-
-def check_method(method: str) -> None:
-    """Raise :class:`UsageError` unless ``method`` is a registered integration method.
-
-    Examples
-    --------
-    >>> check_method("eulr")
-    Traceback (most recent call last):
-    ...
-    pssc_sim.cli.UsageError: --method: unknown method 'eulr'. Did you mean 'euler'? ...
-    """
-    if method not in METHODS:
-        raise UsageError(f"--method: unknown method '{method}'.{did_you_mean(method, METHODS)} "
-                         f"Use one of: {', '.join(METHODS)} (see '{PROG} methods')")
-
-
-def parse_assignments(assignments: Sequence[str], model: Model) -> dict[str, float]:
-    """``["name=value", ...]`` as ``{name: value}``, checked against the model's parameters.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "m.yaml"
-    >>> _ = path.write_text("time: {stop: 1}\\nparameters: {rate: 1}\\nstocks: {x: 1}\\n")
-    >>> parse_assignments(["rate=0.5"], load_model(path))
-    {'rate': 0.5}
-    >>> parse_assignments(["rat=0.5"], load_model(path))
-    Traceback (most recent call last):
-    ...
-    pssc_sim.cli.UsageError: --set: unknown parameter 'rat' ... Did you mean 'rate'?
-    """
-    names = model.parameter_names
-    values: dict[str, float] = {}
-    for text in assignments:
-        name, sep, raw = (part.strip() for part in text.partition("="))
-        if not sep or not name:
-            example = name or (names[0] if names else "name")
-            raise UsageError(f"--set: expected NAME=VALUE (got {text!r}). Write e.g. "
-                             f"--set {example}=2.5")
-        if name not in names:
-            hint = did_you_mean(name, names) or (
-                f" Parameters: {', '.join(names)}." if names else " The model has no parameters.")
-            raise UsageError(f"--set: unknown parameter '{name}' in {model.source or model.name} "
-                             f"(got {text!r}).{hint}")
-        values[name] = _number(raw, f"--set {name}")
-    return values
-
-
-def _number(raw: str, where: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not np.isfinite(value):
-        raise UsageError(f"{where}: expected a finite number (got {raw!r}). Write e.g. 2.5")
-    return value
-
-
-def time_overrides(model: Model, stop: float | None, dt: float | None) -> dict[str, float]:
-    """The ``time`` argument of :func:`simulate` for ``--stop`` and ``--dt``."""
-    time: dict[str, float] = {}
-    if stop is not None:
-        if not np.isfinite(stop) or stop <= model.time.start:
-            raise UsageError(f"--stop: the stop time must be after the start, "
-                             f"{model.time.start:g} (got {stop:g}). Give a later time")
-        time["stop"] = stop
-    if dt is not None:
-        if not np.isfinite(dt) or dt <= 0:
-            raise UsageError(f"--dt: the time step must be positive (got {dt:g}). "
-                             "Give e.g. --dt 0.125")
-        time["dt"] = dt
-    return time
-
-
-def summary(model: Model, results: Results) -> str:
-    """A plain-text table: the initial, final, minimum and maximum of every recorded variable.
-
-    For an ensemble the table describes the median across members.
-    """
-    frame = results.to_frame()
-    units = f" {model.time.units}" if model.time.units else ""
-    kind = (f"median of {results.n_members} members" if results.is_ensemble else "single run")
-    head = (f"{model.title or model.name} ({model.name}): method {results.method}, "
-            f"time {results.times[0]:g} to {results.times[-1]:g}{units}, {kind}")
-    width = max([len("variable"), *(len(name) for name in frame.columns)])
-    rows = [head, "", f"{'variable':<{width}}  {'initial':>12} {'final':>12} {'min':>12} "
-                      f"{'max':>12}"]
-    for name in frame.columns:
-        column = frame[name].to_numpy()
-        cells = " ".join(f"{v:>12.6g}" for v in (column[0], column[-1], column.min(),
-                                                 column.max()))
-        rows.append(f"{name:<{width}}  {cells}")
-    return "\n".join(rows)
-
-
-def write_outputs(model: Model, results: Results, out: Path) -> list[Path]:
-    """Write ``out/results.csv`` and ``out/stocks.png`` (moved in together, see
-    :func:`~pssc_sim.atomic.file_set`); return their paths."""
-    from matplotlib.figure import Figure
-
-    from pssc_sim.output import RUN_FILES, file_set, write_csv, write_figure
-    from pssc_sim.plot import plot_stocks, visible_stocks
-
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"--out: cannot create the folder ({exc.strerror}) (got '{out}'). "
-                         "Give a folder you can write to") from None
-    figure = Figure(figsize=(8, 4.5), layout="constrained")
-    ax = plot_stocks(results, visible_stocks(model), ax=figure.subplots())
-    ax.set_title(model.title or model.name)
-    ax.set_xlabel(f"time ({model.time.units})" if model.time.units else "time")
-    units = _common_units(model, visible_stocks(model))
-    if units:
-        ax.set_ylabel(units)
-    with file_set(out, RUN_FILES) as staging:
-        write_csv(results, staging / "results.csv")
-        write_figure(figure, staging / "stocks.png")
-    return [out / "results.csv", out / "stocks.png"]
-
-
-def _common_units(model: Model, names: Sequence[str]) -> str:
-    """The units shared by all ``names``, or an empty string if they differ."""
-    units: Mapping[str, str] = {s.name: s.meta.units for s in model.stocks}
-    found = {units[name.partition("[")[0]] for name in names}  # elements: population[0-4,A]
-    return found.pop() if len(found) == 1 else ""

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from pssc_sim.analysis.causal import CausalGraph, Polarity, causal_graph
 from pssc_sim.cli.scenario import add_memory_option, memory_limit
 from pssc_sim.errors import ModelError, PsscSimError
-from pssc_sim.ir.model import Model
-from pssc_sim.parse import load_model
-from pssc_sim.parse.model_file import read_yaml, resolve_model_path
+
+if TYPE_CHECKING:
+    from pssc_sim.ir.causal import CausalGraph
+    from pssc_sim.ir.model import Model
 
 EXIT_OK, EXIT_FINDINGS = 0, 1
 #: Loops listed by ``pssc loops``, and scored by ``--dominance`` (each score is a time series),
@@ -68,7 +67,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def load_structure(path: str) -> tuple[CausalGraph, Model | None]:
     """The causal graph of a model file or of a qualitative diagram file, and the model if any."""
+    from pssc_sim.ir.causal import causal_graph
+    from pssc_sim.parse import load_model
     from pssc_sim.parse.cld_file import is_cld_document, load_cld_file
+    from pssc_sim.parse.model_file import resolve_model_path
+    from pssc_sim.parse.yaml_io import read_yaml
 
     file = resolve_model_path(path)
     if file.suffix.lower() in (".yaml", ".yml") and is_cld_document(read_yaml(file)):
@@ -80,7 +83,7 @@ def load_structure(path: str) -> tuple[CausalGraph, Model | None]:
 def command_loops(args: argparse.Namespace, stream: TextIO | None = None) -> int:
     """Print the loops of a model or diagram, and their dominance over a run when asked."""
     from pssc_sim.analysis.loops import list_loops
-    from pssc_sim.cli import UsageError
+    from pssc_sim.cli.common import UsageError
 
     out = stream or sys.stdout
     for option, value in (("--max-loops", args.max_loops), ("--max-length", args.max_length)):
@@ -94,6 +97,8 @@ def command_loops(args: argparse.Namespace, stream: TextIO | None = None) -> int
     loops = found.loops
     _note(found.search.note())
     if args.json:
+        import json
+
         print(json.dumps([lp.as_dict() for lp in loops], indent=2), file=out)
         return EXIT_OK
     if not loops:
@@ -119,8 +124,10 @@ def _dominance(args: argparse.Namespace, model: Model | None, out: TextIO) -> in
         loop_dominance,
         plot_dominance,
     )
-    from pssc_sim.cli import UsageError, check_method
+    from pssc_sim.cli.common import UsageError, check_method
     from pssc_sim.integrate.simulate import simulate
+    from pssc_sim.ir.causal import Polarity, causal_graph
+    from pssc_sim.parse import load_model
 
     if args.dominance:
         model = load_model(args.dominance)
@@ -174,6 +181,7 @@ def command_cld(args: argparse.Namespace, stream: TextIO | None = None) -> int:
 def command_check(args: argparse.Namespace, stream: TextIO | None = None) -> int:
     """Check a model; exit 0 when clean and 1 with findings."""
     from pssc_sim.analysis.checks import check_model
+    from pssc_sim.parse import load_model
 
     out = stream or sys.stdout
     model = load_model(args.model)
@@ -191,6 +199,8 @@ def command_check(args: argparse.Namespace, stream: TextIO | None = None) -> int
     if args.json:
         rows = [{"kind": f.kind.value, "where": f.where, "message": f.message}
                 for f in report.findings]
+        import json
+
         print(json.dumps(rows, indent=2), file=out)
     else:
         for finding in report.findings:

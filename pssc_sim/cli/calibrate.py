@@ -13,11 +13,15 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from pssc_sim.cli.scenario import as_scenario, progress
-from pssc_sim.inference.calibrate import METHODS, Calibration, calibrate
-from pssc_sim.inference.data import ErrorModel
+from pssc_sim.cli.compute import cluster
+from pssc_sim.cli.scenario import add_memory_option, as_scenario, progress
+from pssc_sim.inference.catalogue import CALIBRATION_METHODS
+
+if TYPE_CHECKING:
+    from pssc_sim.inference.calibrate import Calibration
+    from pssc_sim.inference.data import ErrorModel
 
 __all__ = ["add_commands", "command_calibrate", "parse_bounds", "parse_errors", "write_fit"]
 
@@ -32,6 +36,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
                     "or by MCMC, and print the estimates with 95% intervals, the correlation "
                     "warnings, and the fit of each series (R², MAPE, RMSE, Theil's U^M, U^S, "
                     "U^C). Every batch of runs is one vectorised ensemble.")
+    add_memory_option(command)
     command.add_argument("model", metavar="MODEL_OR_SCENARIO",
                          help="a scenario file, a model .yaml file, or a folder holding model.yaml")
     command.add_argument("--data", required=True, metavar="CSV",
@@ -49,7 +54,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
                          help="the error model of a series: a normal error with sd X, or with "
                               "sd F times each observed value; repeat or separate with commas "
                               "(default: each series' sd is estimated from the fit)")
-    command.add_argument("--method", choices=METHODS, default="least-squares",
+    command.add_argument("--method", choices=CALIBRATION_METHODS, default="least-squares",
                          help="least-squares (default) or mcmc")
     command.add_argument("--starts", type=int, default=8, metavar="N",
                          help="least-squares starts from a Latin hypercube (default 8)")
@@ -81,7 +86,7 @@ def parse_bounds(values: Sequence[str]) -> dict[str, tuple[float, float]]:
     >>> parse_bounds(["a=1:2,b=0:5e3"])
     {'a': (1.0, 2.0), 'b': (0.0, 5000.0)}
     """
-    from pssc_sim.cli import UsageError
+    from pssc_sim.cli.common import UsageError
 
     bounds = {}
     for item in _items(values):
@@ -100,7 +105,8 @@ def parse_bounds(values: Sequence[str]) -> dict[str, tuple[float, float]]:
 
 def parse_errors(values: Sequence[str]) -> dict[str, ErrorModel]:
     """``["infected=relative:0.05"]`` as ``{series: ErrorModel}``."""
-    from pssc_sim.cli import UsageError
+    from pssc_sim.cli.common import UsageError
+    from pssc_sim.inference.data import ErrorModel
 
     errors = {}
     for item in _items(values):
@@ -114,7 +120,8 @@ def parse_errors(values: Sequence[str]) -> dict[str, ErrorModel]:
 
 def command_calibrate(args: argparse.Namespace, stream: TextIO | None = None) -> int:
     """Run the calibration, print it, and write what was asked for."""
-    from pssc_sim.cli import UsageError
+    from pssc_sim.cli.common import UsageError
+    from pssc_sim.inference.calibrate import calibrate
 
     for option, example in (("starts", 8), ("walkers", 32), ("steps", 2000)):
         if getattr(args, option) < 1:
@@ -128,12 +135,12 @@ def command_calibrate(args: argparse.Namespace, stream: TextIO | None = None) ->
     scenario = as_scenario(args.model)
     parameters = _items([args.parameters]) if args.parameters else None
     label = f"calibrating {scenario.label} by {args.method}"
-    with progress(label) as bar:
+    with cluster(args, scenario) as client, progress(label) as bar:
         result = calibrate(scenario, args.data, parameters=parameters,
                            bounds=parse_bounds(args.bounds), errors=parse_errors(args.error),
                            method=args.method, starts=args.starts, seed=args.seed,
                            walkers=args.walkers, steps=args.steps, burn=args.burn,
-                           progress=bar)
+                           progress=bar, scheduler=client)
     output = stream or sys.stdout
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, allow_nan=False), file=output)
@@ -164,7 +171,7 @@ def write_scenario(result: Calibration, path: Path) -> Path:
 
 
 def _check_scenario_path(path: Path) -> None:
-    from pssc_sim.cli import UsageError
+    from pssc_sim.cli.common import UsageError
 
     if path.suffix.lower() not in (".yaml", ".yml"):
         raise UsageError(f"--write-scenario: a scenario file ends in .yaml (got '{path}'). "
@@ -176,13 +183,27 @@ def _check_scenario_path(path: Path) -> None:
 
 def write_fit(result: Calibration, out: Path) -> list[Path]:
     """Write ``fit.csv``, ``fit-<series>.png`` and for MCMC ``posterior.csv``; return them."""
+
+    from pssc_sim.cli.scenario import _folder
+    from pssc_sim.output import file_set
+
+    folder = _folder(out)
+    series = result.problem.observations.series
+    pictures = {s.name: "fit-" + re.sub(r"[^A-Za-z0-9_.-]", "_", s.name) + ".png"
+                for s in series}
+    names = ["fit.csv", *pictures.values(), "posterior.csv"]
+    with file_set(folder, names) as staging:  # moved in together: never a mix of two fits
+        written = _write_fit(result, staging, pictures)
+    return [folder / path.name for path in written]
+
+
+def _write_fit(result: Calibration, folder: Path, pictures: dict[str, str]) -> list[Path]:
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from pssc_sim.cli.scenario import _folder
     from pssc_sim.output import write_figure, write_table
+    from pssc_sim.plot import plain
 
-    folder = _folder(out)
     written = [write_table(result.table(), folder / "fit.csv")]
     units = result.problem.time.units
     for s in result.problem.observations.series:
@@ -194,11 +215,10 @@ def write_fit(result: Calibration, out: Path) -> list[Path]:
         ax.plot(times, result.run[s.name].to_numpy(), label="fitted run")
         ax.plot(s.times, s.values, "o", markersize=3, color="black", label="data")
         stats = result.fit[s.name]
-        ax.set_title(f"{s.name}: R² {stats.r2:.3f}, MAPE {stats.mape:.1%}")
-        ax.set_xlabel(f"time ({units})" if units else "time")
+        ax.set_title(plain(f"{s.name}: R² {stats.r2:.3f}, MAPE {stats.mape:.1%}"))
+        ax.set_xlabel(plain(f"time ({units})" if units else "time"))
         ax.legend(loc="best", frameon=False)
-        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", s.name)
-        written.append(write_figure(figure, folder / f"fit-{safe}.png"))
+        written.append(write_figure(figure, folder / pictures[s.name]))
     if result.samples is not None:
         samples = pd.DataFrame(result.samples, columns=list(result.problem.names))
         written.append(write_table(samples, folder / "posterior.csv"))

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from pssc_sim.cli.scenario import progress
+from pssc_sim.cli.scenario import add_memory_option, progress
 
 __all__ = ["add_commands", "command_demo"]
 
@@ -23,6 +23,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
                     "HTML report. 'pssc demo gaming' shows hitting the target and missing the "
                     "point on the ambulance and stop-smoking services. Without a name, lists "
                     "the demos.")
+    add_memory_option(demo)
     demo.add_argument("name", nargs="?", help="the demo to run (e.g. gaming)")
     demo.add_argument("--out", type=Path, default=None, metavar="DIR",
                       help="the folder for report.html (default: out/demo-NAME)")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TextIO
 
-from pssc_sim.cli.scenario import as_scenario, progress, run_label
+from pssc_sim.cli.scenario import add_memory_option, as_scenario, progress, run_label
 
 __all__ = ["add_commands", "command_filter_measures"]
 
@@ -24,6 +24,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
                     "measures that end worse; ranked by score = improvement - gap - harm. A "
                     "candidate without a target in the scenario gets a level target IMPROVEMENT "
                     "better than the no-target end value, due at the end, severity medium.")
+    add_memory_option(command)
     command.add_argument("scenario", metavar="SCENARIO", help="a scenario file (or a model)")
     command.add_argument("--candidates", metavar="M1,M2",
                          help="measures to screen, comma-separated (default: every measure)")
@@ -48,8 +49,8 @@ def _severity(text: str) -> float | str:
 
 def command_filter_measures(args: argparse.Namespace, stream: TextIO | None = None) -> int:
     """Screen the candidates and print the ranked table (or JSON)."""
-    from pssc_sim.cli import UsageError
-    from pssc_sim.targets.filtering import filter_measures
+    from pssc_sim.cli.common import UsageError
+    from pssc_sim.scorecard.filtering import filter_measures
 
     candidates = None
     if args.candidates is not None:

@@ -42,7 +42,7 @@ def command_convert(args: argparse.Namespace, stream: TextIO | None = None) -> i
 
 def command_conformance(args: argparse.Namespace, stream: TextIO | None = None) -> int:
     """Run the suite, printing a line per file and the closing count."""
-    from pssc_sim.cli import UsageError
+    from pssc_sim.cli.common import UsageError
     from pssc_sim.conformance import FORMATS, run_conformance, summary
 
     out = stream or sys.stdout

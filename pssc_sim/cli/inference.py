@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from pssc_sim.cli.scenario import progress
+from pssc_sim.cli.compute import cluster
+from pssc_sim.cli.scenario import add_memory_option, progress
 
 if TYPE_CHECKING:
     from pssc_sim.inference.design import Experiment, Statistic
@@ -30,7 +31,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def _add_sensitivity(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from pssc_sim.inference.sensitivity import METHODS
+    from pssc_sim.inference.catalogue import SENSITIVITY_METHODS as METHODS
 
     command = commands.add_parser(
         "sensitivity", help="global sensitivity of an output to uncertain parameters",
@@ -40,6 +41,7 @@ def _add_sensitivity(commands: argparse._SubParsersAction) -> None:  # type: ign
                     "intervals, Morris mu_star and sigma, or FAST S1 and ST. With --out, write "
                     "DIR/indices.csv and DIR/indices.png (and the index over time with "
                     "--over-time).")
+    add_memory_option(command)
     command.add_argument("model", metavar="SCENARIO",
                          help="a scenario file, a model .yaml file or a model folder")
     command.add_argument("--output", required=True, metavar="NAME",
@@ -74,6 +76,7 @@ def _add_optimize(commands: argparse._SubParsersAction) -> None:  # type: ignore
                     "generation run as one ensemble, for the best value of an objective, "
                     "subject to constraints; optionally over the scenario's uncertainty "
                     "ensemble (the mean or a percentile across its members).")
+    add_memory_option(command)
     command.add_argument("model", metavar="SCENARIO",
                          help="a scenario file, a model .yaml file or a model folder")
     command.add_argument("--objective", required=True, metavar="TEXT",
@@ -107,7 +110,7 @@ def _experiment(path: str) -> Experiment:
 
 
 def _statistic(args: argparse.Namespace) -> Statistic:
-    from pssc_sim.cli import UsageError
+    from pssc_sim.cli.common import UsageError
     from pssc_sim.inference.design import Statistic
 
     if args.over_time:
@@ -134,8 +137,9 @@ def command_sensitivity(args: argparse.Namespace, stream: TextIO | None = None) 
     out = stream or sys.stdout
     experiment = _experiment(args.model)
     statistic = _statistic(args)
-    with progress(f"sensitivity of {args.output} ({args.method})") as bar:
-        result = sensitivity(experiment, args.output, statistic, method=args.method,
+    with cluster(args, experiment.scenario) as client, \
+            progress(f"sensitivity of {args.output} ({args.method})") as bar:
+        result = sensitivity(experiment.on(client), args.output, statistic, method=args.method,
                              samples=args.samples, parameters=_parameter_names(args.parameters),
                              second_order=args.second_order, seed=args.seed, progress=bar)
     if args.json:
@@ -168,18 +172,21 @@ def write_sensitivity(result: SensitivityResult, folder: Path) -> list[Path]:
     for an index over time) to ``folder``; return the paths."""
     import pandas as pd
 
-    from pssc_sim.output import write_figure, write_table
+    from pssc_sim.output import file_set, write_figure, write_table
 
     _make_folder(folder, "--out")
     table = pd.DataFrame([{"parameter": p, **values} for p, values in result.indices.items()])
-    paths = [write_table(table, folder / "indices.csv"),
-             write_figure(_bar_chart(result), folder / "indices.png")]
-    if result.times is not None:
-        rows = [{"time": t, "parameter": p, **{k: float(v[i]) for k, v in series.items()}}
-                for p, series in result.over_time.items() for i, t in enumerate(result.times)]
-        paths += [write_table(pd.DataFrame(rows), folder / "over_time.csv"),
-                  write_figure(_over_time_chart(result), folder / "over_time.png")]
-    return paths
+    names = ["indices.csv", "indices.png", "over_time.csv", "over_time.png"]
+    with file_set(folder, names) as staging:  # moved in together: never a mix of two analyses
+        write_table(table, staging / "indices.csv")
+        write_figure(_bar_chart(result), staging / "indices.png")
+        if result.times is not None:
+            rows = [{"time": t, "parameter": p, **{k: float(v[i]) for k, v in series.items()}}
+                    for p, series in result.over_time.items()
+                    for i, t in enumerate(result.times)]
+            write_table(pd.DataFrame(rows), staging / "over_time.csv")
+            write_figure(_over_time_chart(result), staging / "over_time.png")
+    return [folder / name for name in names[: 4 if result.times is not None else 2]]
 
 
 def _main_indices(method: str) -> list[tuple[str, str | None]]:
@@ -230,7 +237,7 @@ def _over_time_chart(result: SensitivityResult) -> Any:
 
 
 def _make_folder(folder: Path, where: str) -> None:
-    from pssc_sim.cli import UsageError
+    from pssc_sim.cli.common import UsageError
 
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -258,14 +265,15 @@ def command_optimize(args: argparse.Namespace, stream: TextIO | None = None) -> 
     robust = (Robustness.parse(args.under_uncertainty) if args.under_uncertainty is not None
               else None)
     if args.write_scenario is not None and args.write_scenario.is_dir():
-        from pssc_sim.cli import UsageError
+        from pssc_sim.cli.common import UsageError
 
         raise UsageError(f"--write-scenario: a folder, not a file (got "
                          f"'{args.write_scenario}'). Give a file name such as best.yaml")
-    with progress(f"optimising {objective.text}") as bar:
-        result = optimize(experiment, objective, levers, constraints, under_uncertainty=robust,
-                          seed=args.seed, popsize=args.popsize, maxiter=args.maxiter,
-                          polish=args.polish, progress=bar)
+    with cluster(args, experiment.scenario) as client, \
+            progress(f"optimising {objective.text}") as bar:
+        result = optimize(experiment.on(client), objective, levers, constraints,
+                          under_uncertainty=robust, seed=args.seed, popsize=args.popsize,
+                          maxiter=args.maxiter, polish=args.polish, progress=bar)
     if args.json:
         print(json.dumps(result.to_json(), indent=2), file=out)
     else:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from pssc_sim.errors import ModelError, did_you_mean
-from pssc_sim.parse.fragments import LIBRARY, Fragment, library_mechanisms, load_fragment
+
+if TYPE_CHECKING:
+    from pssc_sim.parse.fragments import Fragment
 
 __all__ = ["add_commands", "command_mechanisms"]
 
@@ -44,6 +46,9 @@ def listing() -> str:
     >>> "clock_start_offset" in listing()
     True
     """
+    from pssc_sim.parse.documents import load_fragment
+    from pssc_sim.parse.fragments import LIBRARY, library_mechanisms
+
     blocks = []
     for name in library_mechanisms():
         fragment = load_fragment(LIBRARY / f"{name}.yaml")
@@ -57,6 +62,9 @@ def describe(name: str) -> str:
     >>> print(describe("clock_start_offset").splitlines()[0])
     clock_start_offset: Clock-start offset
     """
+    from pssc_sim.parse.documents import load_fragment
+    from pssc_sim.parse.fragments import LIBRARY, library_mechanisms
+
     known = library_mechanisms()
     if name not in known:
         hint = did_you_mean(name, known) or f" Mechanisms: {', '.join(known)}."

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from pssc_sim.cli.scenario import progress
+from pssc_sim.cli.scenario import add_memory_option, progress
 
 __all__ = ["add_commands", "command_report"]
 
@@ -24,6 +24,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
                     "reported and true ledgers of every measure with the target marked, and the "
                     "results over time (fan charts for ensembles); then a comparison of the "
                     "scenarios.")
+    add_memory_option(report)
     report.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario files")
     report.add_argument("-o", "--output", type=Path, required=True, metavar="FILE",
                         help="the HTML file to write (written atomically)")
@@ -35,7 +36,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def command_report(args: argparse.Namespace, stream: TextIO | None = None) -> int:
     """Run the scenarios and write the report."""
-    from pssc_sim.cli import UsageError
+    from pssc_sim.cli.common import UsageError
     from pssc_sim.report import write_report
 
     folder = args.output.parent

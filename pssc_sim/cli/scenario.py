@@ -7,7 +7,6 @@ run, the fraction done with a bar and a percentage, the time spent and the time 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -16,18 +15,18 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from pssc_sim.scenario import Scenario, ScenarioResult, compare, json_schema
-from pssc_sim.scenario.compare import Comparison
-from pssc_sim.scenario.reader import is_scenario_file
-from pssc_sim.scenario.runner import run
+from pssc_sim.cli.common import EXIT_OK
+
+if TYPE_CHECKING:
+    from pssc_sim.scenario import Scenario, ScenarioResult
+    from pssc_sim.scenario.compare import Comparison
 
 __all__ = ["ProgressBar", "add_commands", "add_memory_option", "add_run_options",
            "command_compare", "command_run", "command_schema", "is_scenario_file",
            "memory_limit", "progress", "write_comparison", "write_run"]
 
-EXIT_OK = 0
 #: Panels drawn at most in a results figure.
 MAX_PANELS = 12
 
@@ -51,9 +50,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
                             help="folder for comparison.csv and comparison.png")
     add_memory_option(comparison)
     schema = commands.add_parser(
-        "schema", help="print the JSON Schema of scenario files",
-        description="Print the JSON Schema of scenario files, for editors that complete and "
-                    "check YAML; with --model, parameter names are completed too.")
+        "schema", help="print the JSON Schema of scenario files or of model files",
+        description="Print the JSON Schema of scenario files ('pssc schema'), or of model "
+                    "files ('pssc schema model'), for editors that complete and check YAML; "
+                    "with --model, a scenario schema completes that model's parameter names.")
+    schema.add_argument("kind", nargs="?", choices=("scenario", "model"), default="scenario",
+                        help="which files the schema describes (default: scenario)")
     schema.add_argument("--model", metavar="MODEL",
                         help="a model whose parameter names the schema should list")
     schema.add_argument("-o", "--output", type=Path, metavar="FILE",
@@ -66,11 +68,15 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                      help="also write every member to DIR/ensemble.nc (netCDF)")
 
 
-def add_backend_option(command: argparse.ArgumentParser) -> None:
-    """The ``--backend`` option of a command that runs models."""
-    from pssc_sim.integrate.backends import BACKENDS
+#: The back ends ``--backend`` takes.
+BACKEND_NAMES = ("numpy", "numba", "auto")
 
-    command.add_argument("--backend", default="auto", choices=list(BACKENDS),
+
+def add_backend_option(command: argparse.ArgumentParser) -> None:
+    """The ``--backend`` option of a command that runs models (the names of
+    :data:`pssc_sim.integrate.backends.BACKENDS`, written here: the command line starts without
+    the compile stage)."""
+    command.add_argument("--backend", default="auto", choices=BACKEND_NAMES,
                          help="how fixed-step runs are computed: numpy, numba (the whole loop "
                               "compiled, from the 'fast' extra) or auto (default: numba where "
                               "it wins once compiling is counted); see 'pssc --version'")
@@ -192,6 +198,27 @@ def _columns(stream: TextIO) -> int:
         return shutil.get_terminal_size().columns
 
 
+def is_scenario_file(path: str | Path) -> bool:
+    """Whether ``path`` is a scenario file (see :func:`pssc_sim.scenario.is_scenario_file`).
+
+    A folder or a file that is not YAML is answered without loading the scenario stage, so
+    ``pssc run models/teacup`` starts as fast as the model reader allows."""
+    file = Path(path)
+    if not file.is_file() or file.suffix.lower() not in (".yaml", ".yml"):
+        return False
+    from pssc_sim.scenario.reader import is_scenario_file as is_scenario
+
+    return is_scenario(path)
+
+
+def run(scenario: Scenario, **options: Any) -> ScenarioResult:
+    """Run ``scenario`` with :func:`pssc_sim.scenario.runner.run` (the scenario stage is
+    imported when a command first runs one)."""
+    from pssc_sim.scenario.runner import run as run_scenario
+
+    return run_scenario(scenario, **options)
+
+
 def run_label(scenario: Scenario, position: str = "") -> str:
     """The progress label of a scenario run."""
     members = (scenario.uncertainty.members if scenario.uncertainty is not None else None) or 1
@@ -202,9 +229,13 @@ def run_label(scenario: Scenario, position: str = "") -> str:
 def command_run(path: str, *, method: str | None, out: Path | None, assignments: Sequence[str],
                 stop: float | None, dt: float | None, save_ensemble: bool = False,
                 stream: TextIO | None = None, max_memory: int | None = None,
-                backend: str = "auto") -> int:
-    """Run a scenario file, print its summary and, with ``out``, write its files."""
-    from pssc_sim.cli import check_method, parse_assignments, time_overrides
+                compute: argparse.Namespace | None = None, backend: str = "auto") -> int:
+    """Run a scenario file, print its summary and, with ``out``, write its files (``compute``:
+    the command line's ``--workers`` or ``--scheduler``, see :mod:`pssc_sim.cli.compute`;
+    ``backend``: see :func:`~pssc_sim.simulate`)."""
+    from pssc_sim.cli.common import check_method, parse_assignments, time_overrides
+    from pssc_sim.cli.compute import cluster
+    from pssc_sim.scenario import Scenario
 
     scenario = Scenario.load(path)
     model = scenario.load_model()
@@ -213,8 +244,10 @@ def command_run(path: str, *, method: str | None, out: Path | None, assignments:
         scenario = scenario.with_method(method)
     scenario = scenario.with_set(**parse_assignments(assignments, model))
     scenario = scenario.with_time(**time_overrides(model, stop, dt))
-    with progress(run_label(scenario)) as bar:
-        result = run(scenario, progress=bar, max_memory=max_memory, backend=backend)
+    with cluster(compute or argparse.Namespace(), scenario) as client, \
+            progress(run_label(scenario)) as bar:
+        result = run(scenario, progress=bar, max_memory=max_memory, scheduler=client,
+                     backend=backend)
     output = stream or sys.stdout
     print(result.summary(), file=output)
     if out is not None:
@@ -224,7 +257,7 @@ def command_run(path: str, *, method: str | None, out: Path | None, assignments:
 
 
 def _folder(out: Path) -> Path:
-    from pssc_sim.cli import UsageError
+    from pssc_sim.cli.common import UsageError
 
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -263,7 +296,7 @@ def write_run(result: ScenarioResult, out: Path, save_ensemble: bool = False) ->
         write_netcdf,
         write_table,
     )
-    from pssc_sim.plot import plot_panels
+    from pssc_sim.plot import plain, plot_panels
 
     folder = _folder(out)
     with file_set(folder, RUN_FILES) as staging:
@@ -275,7 +308,7 @@ def write_run(result: ScenarioResult, out: Path, save_ensemble: bool = False) ->
         if names:
             figure = Figure(figsize=(11, 3.2 * -(-len(names) // 3)), layout="constrained")
             plot_panels({result.name: result.results}, names, figure, _time_label(result))
-            figure.suptitle(f"{result.name} ({result.model.title or result.model.name})")
+            figure.suptitle(plain(f"{result.name} ({result.model.title or result.model.name})"))
             written.append(write_figure(figure, staging / "results.png"))
         if save_ensemble:
             attributes: dict[str, str | int | float] = {
@@ -291,6 +324,8 @@ def _time_label(result: ScenarioResult) -> str:
 
 def as_scenario(path: str) -> Scenario:
     """A scenario file, or a model file or folder run as it is."""
+    from pssc_sim.scenario import Scenario
+
     if is_scenario_file(path):
         return Scenario.load(path)
     return Scenario(model=Path(path), name=Path(path).stem, folder=Path.cwd())
@@ -298,12 +333,16 @@ def as_scenario(path: str) -> Scenario:
 
 def command_compare(args: argparse.Namespace, stream: TextIO | None = None) -> int:
     """Run and compare scenarios; print the comparison and, with ``--out``, write it."""
+    from pssc_sim.cli.compute import cluster
+    from pssc_sim.scenario import compare
+
     scenarios = [as_scenario(path) for path in args.scenarios]
     limit = memory_limit(args)
     results = []
-    for i, scenario in enumerate(scenarios):
-        with progress(run_label(scenario, f"[{i + 1}/{len(scenarios)}] ")) as bar:
-            results.append(run(scenario, progress=bar, max_memory=limit))
+    with cluster(args, *scenarios) as client:
+        for i, scenario in enumerate(scenarios):
+            with progress(run_label(scenario, f"[{i + 1}/{len(scenarios)}] ")) as bar:
+                results.append(run(scenario, progress=bar, max_memory=limit, scheduler=client))
     comparison = compare(*results, at=args.at, variables=args.outputs)
     output = stream or sys.stdout
     print(comparison.summary(), file=output)
@@ -319,6 +358,8 @@ def write_comparison(comparison: Comparison, out: Path) -> list[Path]:
     from matplotlib.figure import Figure
 
     from pssc_sim.output import COMPARISON_FILES, file_set, write_figure, write_table
+    from pssc_sim.plot import plain
+    from pssc_sim.scenario.compare import Comparison
 
     folder = _folder(out)
     names = comparison.variables[:MAX_PANELS]
@@ -326,7 +367,7 @@ def write_comparison(comparison: Comparison, out: Path) -> list[Path]:
     if names:
         trimmed = Comparison(comparison.runs, comparison.labels, names, comparison.times)
         trimmed.plot(figure)
-    figure.suptitle(" vs ".join(comparison.labels))
+    figure.suptitle(plain(" vs ".join(comparison.labels)))
     with file_set(folder, COMPARISON_FILES) as staging:
         write_table(comparison.table(), staging / "comparison.csv")
         write_figure(figure, staging / "comparison.png")
@@ -334,12 +375,24 @@ def write_comparison(comparison: Comparison, out: Path) -> list[Path]:
 
 
 def command_schema(args: argparse.Namespace, stream: TextIO | None = None) -> int:
-    """Print (or write) the JSON Schema of scenario files."""
+    """Print (or write) the JSON Schema of scenario files, or of model files."""
+    from pssc_sim.cli.common import UsageError
     from pssc_sim.output import write_text
     from pssc_sim.parse import load_model
+    from pssc_sim.parse.schema import model_json_schema
+    from pssc_sim.scenario import json_schema
 
-    parameters = load_model(args.model).parameter_names if args.model else ()
-    text = json.dumps(json_schema(parameters), indent=2) + "\n"
+    if args.kind == "model":
+        if args.model:
+            raise UsageError(f"--model: lists the parameters of the scenario schema; the model "
+                             f"file schema takes no model (got {args.model!r}). Run 'pssc "
+                             "schema model' alone")
+        schema = model_json_schema()
+    else:
+        schema = json_schema(load_model(args.model).parameter_names if args.model else ())
+    import json
+
+    text = json.dumps(schema, indent=2) + "\n"
     if args.output is None:
         (stream or sys.stdout).write(text)
     else:

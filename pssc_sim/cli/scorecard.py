@@ -13,7 +13,6 @@ from pssc_sim.cli.scenario import (
     progress,
     run_label,
 )
-from pssc_sim.scenario.runner import run
 
 __all__ = ["add_commands", "command_scorecard"]
 
@@ -40,6 +39,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def command_scorecard(args: argparse.Namespace, stream: TextIO | None = None) -> int:
     """Run the scenario (and the reference) and print the scorecard."""
+    from pssc_sim.scenario.runner import run
+    from pssc_sim.scorecard import scorecard
+
     scenario = as_scenario(args.scenario)
     reference = as_scenario(args.against) if args.against else None
     limit = memory_limit(args)
@@ -51,7 +53,7 @@ def command_scorecard(args: argparse.Namespace, stream: TextIO | None = None) ->
             bar.phase(1, 2)
         against = (run(reference, progress=bar, max_memory=limit) if reference is not None
                    else None)
-        card = result.scorecard(against)
+        card = scorecard(result, against)
     output = stream or sys.stdout
     print(card.to_json() if args.json else card.to_text(), file=output)
     return EXIT_OK

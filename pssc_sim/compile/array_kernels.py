@@ -1,4 +1,4 @@
-"""The numpy functions arrayed kernels call (see :mod:`pssc_sim.compile.arrays`): one for each
+"""The numpy functions arrayed kernels call (see :mod:`pssc_sim.compile.codegen`): one for each
 array operation of :mod:`pssc_sim.ir.dimensions` that is not plain indexing.
 """
 

@@ -13,7 +13,10 @@ The folder is ``PSSC_CACHE_DIR`` when set, else ``$XDG_CACHE_HOME/pssc_sim``, el
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.metadata
+import importlib.util
 import os
 import platform
 import shutil
@@ -25,6 +28,33 @@ ENVIRONMENT = "PSSC_CACHE_DIR"
 #: Bumped when the layout of the generated module or of the cache changes.
 FORMAT = "1"
 _PREFIX = "kernel_"
+
+
+@functools.cache
+def numba_version() -> str | None:
+    """The version of numba installed, or ``None`` (numba is not imported to find it; the
+    answer is kept for the process)."""
+    if importlib.util.find_spec("numba") is None:
+        return None
+    try:
+        return importlib.metadata.version("numba")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def backend_status() -> str:
+    """One line saying which back ends this installation has (cheap: ``pssc --version`` says
+    it without loading the compile stage).
+
+    Examples
+    --------
+    >>> backend_status().startswith("back ends: numpy")
+    True
+    """
+    version = numba_version()
+    if version is None:
+        return "back ends: numpy (numba is not installed: pip install 'pssc_sim[fast]' for it)"
+    return f"back ends: numpy, numba {version} (compiled fixed-step loops)"
 
 
 def cache_dir() -> Path:

@@ -32,7 +32,7 @@ def compile_model(model: Model, outputs: Sequence[str] | None = None) -> Compile
 
     Examples
     --------
-    >>> from pssc_sim.parse.model_file import load_model_file
+    >>> from pssc_sim.parse.documents import load_model_file
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "m.yaml"
     >>> _ = path.write_text("time: {stop: 1}\\nstocks: {x: 1}\\n"

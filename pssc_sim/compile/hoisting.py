@@ -113,7 +113,7 @@ def hoist(model: Model, exprs: Sequence[sympy.Expr]) -> tuple[list[sympy.Expr], 
 
     Examples
     --------
-    >>> from pssc_sim.parse.model_file import load_model_file
+    >>> from pssc_sim.parse.documents import load_model_file
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "m.yaml"
     >>> _ = path.write_text("time: {stop: 1}\\nparameters: {a: 2, b: 3}\\nstocks: {x: 1}\\n"

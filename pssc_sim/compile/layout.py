@@ -151,14 +151,8 @@ class Output:
 
 
 def default_outputs(model: Model) -> list[Output]:
-    """Every visible stock, flow and auxiliary, then measures that are not plain variables."""
-    outputs = [Output(name, variable_symbol(name)) for name in model.visible_variables()]
-    for measure in model.measures:
-        if not isinstance(measure.true, sympy.Symbol):
-            outputs.append(Output(measure.name, measure.true))
-        if measure.reported != measure.true:
-            outputs.append(Output(f"{measure.name}.reported", measure.reported))
-    return outputs
+    """The outputs :meth:`Model.default_outputs` names, to compile."""
+    return [Output(name, expr) for name, expr in model.default_outputs()]
 
 
 def select_outputs(model: Model, names: Sequence[str] | None) -> list[Output]:

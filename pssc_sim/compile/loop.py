@@ -1,26 +1,32 @@
 """The whole fixed-step run of a model as one compiled function (the numba back end).
 
 The numpy kernels (:mod:`pssc_sim.compile.codegen`) are called once per step from Python, which
-costs microseconds a step whatever the model. Here the generator writes the step loop itself,
-Euler and RK4, saving, non-negative clamps and the discrete states of SAMPLE_IF_TRUE and
-DELAY_FIXED, around scalar kernels, and numba compiles the module to machine code: a run pays no
-Python per step, and an ensemble loops over its members inside the same function.
+costs microseconds a step whatever the model. Here the generator writes the step loop itself (of
+any explicit Runge-Kutta tableau: Euler, RK4), saving, non-negative clamps and the discrete
+states of SAMPLE_IF_TRUE and DELAY_FIXED, around scalar kernels, and numba compiles the module
+to machine code: a run pays no Python per step, and an ensemble loops over its members inside
+the same function.
 
 The module is written from the IR as the numpy kernels are (checked names, numbers printed with
 ``repr(float)``, calls from the printer's table) and goes through the same check of generated
 source (:mod:`pssc_sim.compile.guard`). Its arithmetic is that of the numpy kernels, operation
 for operation: the same equations with the same shared terms, the rates kernel on steps that are
-not saved and the recording kernel on those that are, the Euler and RK4 updates in numpy's order,
-and lookups as ``np.interp`` computes them. Only the elementary functions (``exp``, ``log``, ...)
-may differ in the last bits, where numpy has its own implementations. The module defines
+not saved and the recording kernel on those that are, the stages and the update of the tableau
+in numpy's order, and lookups as ``np.interp`` computes them. Only the elementary functions
+(``exp``, ``log``, ...) may differ in the last bits, where numpy has its own implementations.
+The module defines
 
 ``rates(t, dt, t0, t1, y, p, d, dy, dn)``
     the stock rates and discrete updates of one member, on 1-D arrays;
 ``full(t, dt, t0, t1, y, p, d, dy, dn, out, row, m)``
     the same, and the outputs into ``out[row, :, m]``;
-``run(times, widths, saved, clock, q, y0, d0, lengths, size, rk4, out, first)``
-    every step of every member (column ``m`` of ``q``, ``y0`` and ``d0``), saving member ``m``
-    into ``out[:, :, first + m]``.
+``run(times, widths, saved, clock, q, y0, d0, lengths, size, a, c, weights, runs, denominator,
+out, first)``
+    every step of every member (column ``m`` of ``q``, ``y0`` and ``d0``) with the explicit
+    Runge-Kutta method whose tableau is ``a`` and ``c``, and whose step adds the stages
+    ``runs[g, 0]`` to ``runs[g, 1]`` times ``weights[g]`` over ``denominator`` (see
+    :meth:`~pssc_sim.integrate.tableau.Tableau.weight_groups`), saving member ``m`` into
+    ``out[:, :, first + m]``.
 
 Models with dimensions are not compiled here: their equations are written on arrays and would
 need to be written element by element first (:class:`LoopUnsupportedError` says so).
@@ -30,8 +36,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.metadata
-import importlib.util
 import math
 import sys
 import types
@@ -41,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pssc_sim.compile.cache import cache_key, store
+from pssc_sim.compile.cache import cache_key, numba_version, store
 from pssc_sim.compile.codegen import _Module
 from pssc_sim.compile.equations import Body, needed, used
 from pssc_sim.compile.execute import execute
@@ -57,6 +61,7 @@ __all__ = [
     "LoopUnsupportedError",
     "compile_loop",
     "generate_loop_source",
+    "load_loop",
     "loop_key",
     "numba_version",
     "unsupported_reason",
@@ -78,12 +83,12 @@ def unsupported_reason(model: Model) -> str:
 
     Examples
     --------
-    >>> from pssc_sim.parse.model_file import load_model_file
+    >>> from pssc_sim.parse import load_model
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "m.yaml"
     >>> _ = path.write_text("time: {stop: 1}\\ndimensions: {g: [a, b]}\\n"
     ...                     "stocks: {x: {dims: [g], initial: 1}}\\n")
-    >>> unsupported_reason(load_model_file(path))
+    >>> unsupported_reason(load_model(path))
     'the model has dimensions (its equations are on arrays)'
     """
     if model.dimensions:
@@ -174,9 +179,12 @@ class _Loop(_Module):
 
         ``rates`` and ``full`` are each called from one place (numba's code generator inlines
         them where they are called: its time grows with the code it optimises at once). The
-        stages of a step are a loop: stage 0 is the rates at the step's start (unless ``full``
-        gave them on a saved step), stages 1 to 3 those of RK4, in the numpy loop's operations
-        and order (see ``pssc_sim.integrate.fixed``), with the discrete states held.
+        method is data, an explicit Runge-Kutta tableau (see
+        :mod:`pssc_sim.integrate.tableau`): the stages of a step are a loop, stage 0 the rates
+        at the step's start (unless ``full`` gave them on a saved step), stage ``s`` the rates at
+        ``t + c[s] h`` from ``y + h sum_j a[s, j] k_j``, then the step adds the runs of stages
+        that share a weight. Every operation is the numpy loop's, in its order (see
+        ``pssc_sim.integrate.fixed``), with the discrete states held within a step.
         """
         model = self.model
         n_stocks, n_discrete = len(model.stocks), len(model.discrete)
@@ -191,16 +199,18 @@ class _Loop(_Module):
             "t0 = clock[1]",
             "t1 = clock[2]",
             "n_steps = times.shape[0]",
+            "n_stages = c.shape[0]",
             f"y = np.empty({n_stocks})",
             f"trial = np.empty({n_stocks})",
-            f"stages = np.empty((4, {n_stocks}))",
+            f"term = np.empty({n_stocks})",
+            f"total = np.empty({n_stocks})",
+            f"stages = np.empty((n_stages, {n_stocks}))",
             "dy = stages[0]",
             f"d = np.empty({n_discrete})",
             f"dn = np.empty({n_discrete})",
             f"spare = np.empty({n_discrete})",
             f"p = np.empty({n_parameters})",
             f"ring = np.empty(({max(1, len(fixed))}, size))",
-            "last = 3 if rk4 else 0",
             "for m in range(q.shape[1]):",
             f"    for i in range({n_parameters}):",
             "        p[i] = q[i, m]",
@@ -213,36 +223,47 @@ class _Loop(_Module):
             lines += [f"    for s in range(lengths[{j}, m]):", f"        ring[{j}, s] = d[{i}]"]
         lines += [
             "    row = 0",
-            "    for k in range(n_steps + 1):",
-            "        t = t1 if k == n_steps else times[k]",
-            "        h = 0.0 if k == n_steps else widths[k]",
+            "    for k in range(n_steps):",
+            "        t = times[k]",
+            "        h = widths[k]",
             "        begin = 0",
-            "        if k == n_steps or saved[k]:",
+            "        if saved[k]:",
             "            full(t, dt, t0, t1, y, p, d, dy, dn, out, row, first + m)",
             "            row += 1",
             "            begin = 1",
-            "        half = h / 2.0",
-            # after the last row is saved no stage is computed; the update that follows moves
-            # nothing that is saved (h is 0)
-            "        top = -1 if k == n_steps else last",
-            "        for s in range(begin, top + 1):",
-            "            if s == 0:",
-            f"                {stocks}",
-            "                    trial[i] = y[i]",
-            "                rates(t, dt, t0, t1, trial, p, d, dy, dn)",
-            "            else:",
-            "                c = h if s == 3 else half",
-            f"                {stocks}",
-            "                    trial[i] = stages[s - 1, i] * c + y[i]",
-            "                rates(t + c, dt, t0, t1, trial, p, d, stages[s], spare)",
-            "        if rk4:",
-            "            sixth = h / 6.0",
+            "        for s in range(begin, n_stages):",
+            "            started = False",
+            "            for j in range(s):",
+            "                if a[s, j] != 0.0:",
+            "                    coefficient = h * a[s, j]",
+            "                    if started:",
+            f"                        {stocks}",
+            "                            trial[i] = trial[i] + stages[j, i] * coefficient",
+            "                    else:",
+            f"                        {stocks}",
+            "                            trial[i] = stages[j, i] * coefficient",
+            "                        started = True",
             f"            {stocks}",
-            "                y[i] = y[i] + ((((stages[1, i] + stages[2, i]) * 2.0) + stages[0, i])"
-            " + stages[3, i]) * sixth",
-            "        else:",
+            "                trial[i] = trial[i] + y[i] if started else y[i]",
+            "            rates(t + c[s] * h, dt, t0, t1, trial, p, d, stages[s],"
+            " dn if s == 0 else spare)",
+            "        for g in range(weights.shape[0]):",
+            "            low = runs[g, 0]",
+            "            high = runs[g, 1]",
+            "            w = weights[g]",
             f"            {stocks}",
-            "                y[i] = y[i] + stages[0, i] * h",
+            "                if high - low == 1:",
+            "                    value = stages[low, i] if w == 1.0 else stages[low, i] * w",
+            "                else:",
+            "                    value = stages[low, i] + stages[low + 1, i]",
+            "                    for j in range(low + 2, high):",
+            "                        value = value + stages[j, i]",
+            "                    if w != 1.0:",
+            "                        value = value * w",
+            "                total[i] = value if g == 0 else total[i] + value",
+            "        scale = h / denominator",
+            f"        {stocks}",
+            "            y[i] = y[i] + total[i] * scale",
         ]
         for i in model.non_negative_rows():
             lines += [f"        if y[{i}] < 0.0:", f"            y[{i}] = 0.0"]
@@ -253,9 +274,15 @@ class _Loop(_Module):
                 f"        ring[{j}, k % n] = dn[{i}]",
                 f"        d[{i}] = ring[{j}, (k + 1) % n]",
             ]
-        return _function(
-            "run", "times, widths, saved, clock, q, y0, d0, lengths, size, rk4, out, first", lines
-        )
+        lines.append("    full(t1, dt, t0, t1, y, p, d, dy, dn, out, row, first + m)")
+        return _function("run", f"{RUN_ARGUMENTS}", lines)
+
+
+#: The arguments of the generated ``run`` (see the module docstring).
+RUN_ARGUMENTS = (
+    "times, widths, saved, clock, q, y0, d0, lengths, size, a, c, weights, runs, denominator, "
+    "out, first"
+)
 
 
 def _indent(lines: list[str], spaces: int) -> list[str]:
@@ -355,7 +382,7 @@ def _steps(xs: list[float], ys: list[float], low: int, high: int, indent: str) -
 
 
 #: Runs every step of every member: ``run(times, widths, saved, clock, q, y0, d0, lengths,
-#: size, rk4, out, first)`` (see the module docstring).
+#: size, a, c, weights, runs, denominator, out, first)`` (see the module docstring).
 LoopFunction = Callable[..., None]
 
 
@@ -366,18 +393,6 @@ class CompiledLoop:
     run: LoopFunction | None
     reason: str = ""
     key: str = ""
-
-
-@functools.cache
-def numba_version() -> str | None:
-    """The version of numba installed, or ``None`` (numba is not imported to find it; the
-    answer is kept for the process)."""
-    if importlib.util.find_spec("numba") is None:
-        return None
-    try:
-        return importlib.metadata.version("numba")
-    except importlib.metadata.PackageNotFoundError:
-        return None
 
 
 def loop_key(model: Model, kernel_source: str) -> str:
@@ -430,6 +445,28 @@ def compile_loop(model: Model, write: Callable[[], str], key: str) -> CompiledLo
     path = store(source, key)
     jit = numba.njit(cache=path is not None, error_model="numpy")
     name = f"_pssc_sim_kernel_{key}"
+    space = load_loop(source, jit, name, None if path is None else str(path))
+    # numba's cached machine code finds the globals of its functions by importing their
+    # module's name: the module must be importable, as every module numba caches is
+    module = types.ModuleType(name)
+    module.__dict__.update(space)
+    sys.modules.setdefault(name, module)
+    return CompiledLoop(space["run"], key=key)
+
+
+def load_loop(
+    source: str,
+    jit: Callable[[LoopFunction], LoopFunction],
+    name: str = "_pssc_sim_loop",
+    filename: str | None = None,
+) -> dict[str, LoopFunction]:
+    """The functions of the loop module ``source`` (checked first, see
+    :func:`~pssc_sim.compile.execute.execute`), each decorated with ``jit``.
+
+    :func:`compile_loop` gives numba's compiler; the identity runs the same code on the Python
+    interpreter, uncompiled: about as slow as the numpy back end's single runs, and a check of
+    the generated arithmetic that costs no compiling.
+    """
     namespace = {
         "np": np,
         "math": math,
@@ -438,10 +475,4 @@ def compile_loop(model: Model, write: Callable[[], str], key: str) -> CompiledLo
         "_jit": jit,
         "__name__": name,
     }
-    space = execute(source, namespace, "loop", None if path is None else str(path))
-    # numba's cached machine code finds the globals of its functions by importing their
-    # module's name: the module must be importable, as every module numba caches is
-    module = types.ModuleType(name)
-    module.__dict__.update(space)
-    sys.modules.setdefault(name, module)
-    return CompiledLoop(space["run"], key=key)
+    return execute(source, namespace, "loop", filename)

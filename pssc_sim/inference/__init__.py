@@ -19,17 +19,38 @@ sensitivity``), so that no function hides its module.
 
 from __future__ import annotations
 
-from pssc_sim.inference.design import Experiment, Request, Statistic
-from pssc_sim.inference.optimize import (
-    Constraint,
-    Lever,
-    Objective,
-    OptimizationResult,
-    Robustness,
-    parse_levers,
-    write_scenario,
-)
-from pssc_sim.inference.sensitivity import METHODS, SensitivityResult
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pssc_sim.inference.design import Experiment, Request, Statistic
+    from pssc_sim.inference.optimize import (
+        Constraint,
+        Lever,
+        Objective,
+        OptimizationResult,
+        Robustness,
+        parse_levers,
+        write_scenario,
+    )
+    from pssc_sim.inference.sensitivity import METHODS, SensitivityResult
+
+#: Public name -> the module that defines it, imported on first use (the command line reads
+#: :mod:`pssc_sim.inference.catalogue` without loading the methods).
+_LAZY = {
+    "Experiment": "pssc_sim.inference.design",
+    "Request": "pssc_sim.inference.design",
+    "Statistic": "pssc_sim.inference.design",
+    "Constraint": "pssc_sim.inference.optimize",
+    "Lever": "pssc_sim.inference.optimize",
+    "Objective": "pssc_sim.inference.optimize",
+    "OptimizationResult": "pssc_sim.inference.optimize",
+    "Robustness": "pssc_sim.inference.optimize",
+    "parse_levers": "pssc_sim.inference.optimize",
+    "write_scenario": "pssc_sim.inference.optimize",
+    "METHODS": "pssc_sim.inference.sensitivity",
+    "SensitivityResult": "pssc_sim.inference.sensitivity",
+}
 
 __all__ = [
     "METHODS",
@@ -45,3 +66,15 @@ __all__ = [
     "parse_levers",
     "write_scenario",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'pssc_sim.inference' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from pssc_sim.errors import ParameterError, did_you_mean
+from pssc_sim.inference.catalogue import CALIBRATION_METHODS
 from pssc_sim.inference.data import ErrorModel, Observations
 from pssc_sim.inference.fit import FitStatistics, fit_statistics
 from pssc_sim.inference.least_squares import LeastSquaresFit, fit_least_squares
@@ -32,7 +33,7 @@ from pssc_sim.scenario import Scenario, is_scenario_file
 from pssc_sim.scenario.reader import resolve_model
 
 #: Calibration methods.
-METHODS: tuple[str, ...] = ("least-squares", "mcmc")
+METHODS: tuple[str, ...] = CALIBRATION_METHODS
 #: Correlations of estimates beyond this size are reported: the data hardly tell them apart.
 CORRELATED = 0.95
 #: Parameter sets drawn to draw the band of the fitted run.
@@ -282,7 +283,8 @@ def calibrate(model_or_scenario: str | Path | Model | Scenario,
               errors: Mapping[str, ErrorModel] | None = None, method: str = "least-squares",
               starts: int = 8, seed: int = 42, walkers: int = 32, steps: int = 2000,
               burn: int | None = None,
-              progress: Callable[[float], None] | None = None) -> Calibration:
+              progress: Callable[[float], None] | None = None,
+              scheduler: Any = None) -> Calibration:
     """Fit a model's parameters to observed series.
 
     Parameters
@@ -307,6 +309,9 @@ def calibrate(model_or_scenario: str | Path | Model | Scenario,
         quarter).
     progress
         Called with the fraction done, from 0 to 1.
+    scheduler
+        Run the ensembles on a Dask cluster (see :func:`~pssc_sim.simulate`); the fit is the
+        same as in one process.
 
     Examples
     --------
@@ -328,6 +333,7 @@ def calibrate(model_or_scenario: str | Path | Model | Scenario,
                              "e.g. seed=42")
     problem = calibration_problem(as_scenario(model_or_scenario), data, parameters=parameters,
                                   bounds=bounds, errors=errors)
+    problem.scheduler = scheduler
     share = 1.0 if method == "least-squares" else 0.1
 
     def part(offset: float, scale: float) -> Callable[[float], None] | None:

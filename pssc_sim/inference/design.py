@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +159,13 @@ class Experiment:
     time: Mapping[str, float]
     scenario: Scenario | None
     source: str
+    #: Where designs run: ``None`` here, else a Dask cluster as ``simulate(scheduler=...)``
+    #: takes it (set it with :meth:`on`).
+    scheduler: Any = None
+
+    def on(self, scheduler: Any) -> Experiment:
+        """This experiment, running its designs on ``scheduler`` (see :func:`simulate`)."""
+        return replace(self, scheduler=scheduler)
 
     @classmethod
     def load(cls, path: str | Path) -> Experiment:
@@ -287,6 +294,8 @@ class Experiment:
             raise ParameterError(f"design: expected members x {len(names)} parameters (got shape "
                                  f"{design.shape}). Give one column per parameter")
         outputs = list(dict.fromkeys(r.name for r in requests))
+        if self.scheduler is not None:
+            return self._evaluate_on_cluster(names, design, requests, outputs, progress)
         grid = make_grid(self.model, dict(self.time) or None)
         per_member = len(grid.save_times()) * len(outputs) * 8 * 2
         size = max(1, memory // per_member)
@@ -304,9 +313,54 @@ class Experiment:
                 part.append(request.statistic.reduce(results.times, values))
         return [np.concatenate(part, axis=-1) for part in parts]
 
+    def _evaluate_on_cluster(self, names: Sequence[str], design: np.ndarray,
+                             requests: Sequence[Request], outputs: list[str],
+                             progress: Progress | None) -> list[np.ndarray]:
+        """The whole design as one ensemble on :attr:`scheduler`, each member reduced to its
+        statistics on the worker (the client holds only those)."""
+        from pssc_sim.integrate.distributed import run_reduced
+
+        params = {**self.fixed, **{self.key(name): design[:, j]
+                                   for j, name in enumerate(names)}}
+        reduction = Reduction(tuple(requests))
+        times = len(self.saved_times())
+        stacked = run_reduced(self.model, params, reduction, scheduler=self.scheduler,
+                              method=self.method, time=dict(self.time) or None, outputs=outputs,
+                              progress=progress, rows=sum(times if r.statistic.kind == "series"
+                                                          else 1 for r in requests))
+        series = sum(r.statistic.kind == "series" for r in requests)
+        per_series = (stacked.shape[0] - (len(requests) - series)) // max(series, 1)
+        found, row = [], 0
+        for request in requests:
+            rows = per_series if request.statistic.kind == "series" else 1
+            part = stacked[row:row + rows]
+            found.append(part if request.statistic.kind == "series" else part[0])
+            row += rows
+        return found
+
     def saved_times(self) -> np.ndarray:
         """The times each run saves (the rows of a ``series`` request)."""
         return make_grid(self.model, dict(self.time) or None).save_times()
+
+
+@dataclass(frozen=True, slots=True)
+class Reduction:
+    """Each member's statistics of a block, stacked: one row per request (a ``series`` request:
+    one row per saved time). Runs on cluster workers (see :func:`Experiment.evaluate`).
+
+    >>> times = np.array([0.0, 1.0])
+    >>> values = np.array([[[1.0, 2.0]], [[3.0, 5.0]]])  # times x outputs x members
+    >>> Reduction((Request("x"), Request("x", Statistic("max"))))(times, values, ("x",)).tolist()
+    [[3.0, 5.0], [3.0, 5.0]]
+    """
+
+    requests: tuple[Request, ...]
+
+    def __call__(self, times: np.ndarray, values: np.ndarray,
+                 outputs: tuple[str, ...]) -> np.ndarray:
+        rows = [np.atleast_2d(r.statistic.reduce(times, values[:, outputs.index(r.name), :]))
+                for r in self.requests]
+        return np.concatenate(rows, axis=0)
 
 
 def _share(progress: Progress, index: int, count: int) -> Progress:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from pssc_sim.inference.data import (
     counts_years,
     read_observations,
 )
+from pssc_sim.integrate.grid import Grid
 from pssc_sim.integrate.simulate import simulate
 from pssc_sim.ir.model import Model, TimeSpec
 from pssc_sim.results import Results
@@ -71,9 +73,11 @@ class Problem:
         self.parameters = tuple(parameters)
         self.method = scenario.method or "euler"
         self.runs = 0
+        #: Where the runs go: ``None`` here, else a Dask cluster (see :func:`simulate`).
+        self.scheduler: Any = None
         # Record every dt: observation times between saved points are read by linear
         # interpolation on the finest grid the run has.
-        self.times = TimeSpec(time.start, time.stop, time.dt, time.dt).save_times()
+        self.times = Grid(time.start, time.stop, time.dt, time.dt).save_times()
         self._weights = [_interpolation(self.times, s.times) for s in observations.series]
 
     @property
@@ -105,7 +109,8 @@ class Problem:
         time = {"start": self.time.start, "stop": self.time.stop, "dt": self.time.dt,
                 "save_every": self.time.dt}
         return simulate(self.model, self.params(theta), method=self.method, time=time,
-                        outputs=list(outputs or self.observations.names))
+                        outputs=list(outputs or self.observations.names),
+                        scheduler=self.scheduler)
 
     def predict(self, theta: np.ndarray) -> list[np.ndarray]:
         """Each series' simulated values at its observation times, ``(n_obs, members)``.

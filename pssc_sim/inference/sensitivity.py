@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from pssc_sim.errors import ParameterError, did_you_mean
+from pssc_sim.inference.catalogue import SENSITIVITY_METHODS
 from pssc_sim.inference.design import Experiment, Request, Statistic, unit_to_values
 from pssc_sim.integrate.progress import Progress
 
@@ -129,20 +130,21 @@ class SensitivityMethod:
     default_samples: int
 
 
-#: The sensitivity methods by name; the command line and the docs read this table.
+#: The sensitivity methods by name; the command line reads their names and descriptions from
+#: :data:`pssc_sim.inference.catalogue.SENSITIVITY_METHODS`.
 METHODS: Mapping[str, SensitivityMethod] = {
     "sobol": SensitivityMethod(
-        "sobol", "variance-based first-order and total indices (Saltelli's design)",
+        "sobol", SENSITIVITY_METHODS["sobol"].description,
         ("S1", "S1_conf", "ST", "ST_conf"), _sample_sobol, _analyze_sobol, _runs_sobol,
-        _check_sobol, 1024),
+        _check_sobol, SENSITIVITY_METHODS["sobol"].default_samples),
     "morris": SensitivityMethod(
-        "morris", "elementary effects screening (mean absolute effect and its spread)",
+        "morris", SENSITIVITY_METHODS["morris"].description,
         ("mu_star", "mu_star_conf", "sigma"), _sample_morris, _analyze_morris, _runs_morris,
-        _check_morris, 100),
+        _check_morris, SENSITIVITY_METHODS["morris"].default_samples),
     "fast": SensitivityMethod(
-        "fast", "extended Fourier amplitude sensitivity test (first-order and total)",
+        "fast", SENSITIVITY_METHODS["fast"].description,
         ("S1", "S1_conf", "ST", "ST_conf"), _sample_fast, _analyze_fast, _runs_fast,
-        _check_fast, 1000),
+        _check_fast, SENSITIVITY_METHODS["fast"].default_samples),
 }
 
 
@@ -297,7 +299,9 @@ def analyze(method: str, names: Sequence[str], unit: np.ndarray, y: np.ndarray, 
     if np.ptp(y) <= np.finfo(float).eps * max(1.0, float(np.abs(y).max())):
         zeros = {p: dict.fromkeys(chosen.indices, 0.0) for p in names}
         return zeros, {}, True
-    raw = chosen.analyze(_problem(names), unit, y, second_order, seed)
+    # SALib seeds its bootstrap only for a true seed (``if seed:``): 0 would draw fresh
+    # confidence intervals each time, so it goes to SALib as the largest seed numpy takes.
+    raw = chosen.analyze(_problem(names), unit, y, second_order, seed or 2**32 - 1)
     indices = {p: {key: float(raw[key][j]) for key in chosen.indices}
                for j, p in enumerate(names)}
     pairs: dict[tuple[str, str], dict[str, float]] = {}

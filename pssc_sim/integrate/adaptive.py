@@ -44,7 +44,7 @@ from pssc_sim.integrate.progress import ProgressReport
 from pssc_sim.ir.model import FixedDelay
 
 if TYPE_CHECKING:
-    from pssc_sim.integrate.methods import SolverOptions
+    from pssc_sim.integrate.options import SolverOptions
 
 #: scipy's solver class for each adaptive method.
 SOLVERS: Mapping[str, type[OdeSolver]] = MappingProxyType(
@@ -56,7 +56,8 @@ SOLVERS: Mapping[str, type[OdeSolver]] = MappingProxyType(
         "radau": Radau,
     }
 )
-#: Methods that ask for a Jacobian.
+#: Methods that ask for a Jacobian (``Method.implicit`` in the registry says the same, for
+#: callers that should not load scipy's solvers).
 IMPLICIT: frozenset[str] = frozenset({"lsoda", "bdf", "radau"})
 #: Up to this many unknowns a dense Jacobian (LU in LAPACK) beats a sparse one (SuperLU).
 DENSE_LIMIT = 100
@@ -94,7 +95,7 @@ def run_adaptive(
         )
     reject_discrete(compiled, method)
     members = p.shape[1]
-    values = np.empty((grid.save_times().size, len(compiled.outputs), members))
+    values = options.allocate((grid.save_times().size, len(compiled.outputs), members))
     report = ProgressReport(options.progress, grid, members)
     with threadpool_limits(limits=1), np.errstate(all="ignore"):
         for start in range(0, members, options.chunk):

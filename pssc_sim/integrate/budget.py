@@ -24,10 +24,11 @@ exact quantiles need all the members of a time x output cell, and the scorecard,
 fan charts read members too. Only the working state goes chunk by chunk; the quantiles are then
 computed one output at a time (:func:`~pssc_sim.results.member_quantiles`) and ``ensemble.nc`` is
 streamed to disk a slice of members at a time (:mod:`pssc_sim.netcdf`), so neither copies the
-ensemble. An ensemble whose recorded outputs alone exceed the limit is refused, with the choices
-that shrink it: fewer members, fewer outputs, fewer saved times. (Exact quantiles of larger
-ensembles would need the outputs on disk, as large as in memory, or one run of the ensemble per
-slice of outputs; neither is done.)
+ensemble. An ensemble whose recorded outputs alone exceed the limit keeps them on disk instead
+(:mod:`pssc_sim.integrate.storage`), when the disk has room: memory then holds the chunk being
+written and the output being summarised, and the quantiles are as exact as in memory
+(:func:`plan`). What fits neither is refused, with the choices that shrink it: fewer members,
+fewer outputs, fewer saved times.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ import math
 import os
 import re
 import resource
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from pssc_sim.errors import ParameterError
@@ -68,6 +72,10 @@ SMALL_RUN = 32 * 1024**2
 ENVIRONMENT = "PSSC_MAX_MEMORY"
 #: Unit samples, their sorting and mapping through inverse CDFs: arrays of the sample's size.
 SAMPLING_COPIES = 6
+
+
+#: The limit that :func:`limit_runs` sets for the runs of a block (None: not set).
+_SCOPED_LIMIT: ContextVar[int | None] = ContextVar("pssc_sim_memory_limit", default=None)
 
 
 class ResourceLimitError(ParameterError):
@@ -134,9 +142,33 @@ def default_memory_limit() -> int:
 
 
 def configured_limit() -> int | None:
-    """The limit set in the environment variable :data:`ENVIRONMENT`, or None."""
+    """The limit set for the runs of the current block (:func:`limit_runs`), else in the
+    environment variable :data:`ENVIRONMENT`, or None."""
+    scoped = _SCOPED_LIMIT.get()
+    if scoped is not None:
+        return scoped
     text = os.environ.get(ENVIRONMENT)
     return None if text is None else parse_size(text, ENVIRONMENT)
+
+
+@contextmanager
+def limit_runs(limit: int | None) -> Iterator[None]:
+    """Within the block, every run given no limit of its own may use ``limit`` bytes (None:
+    leave the default as it is). A command that runs many scenarios (a report, a demo, an
+    analysis) sets its ``--max-memory`` this way.
+
+    >>> with limit_runs(2**30):
+    ...     default_memory_limit()
+    1073741824
+    """
+    if limit is None:
+        yield
+        return
+    token = _SCOPED_LIMIT.set(limit)
+    try:
+        yield
+    finally:
+        _SCOPED_LIMIT.reset(token)
 
 
 def _available_memory() -> int:
@@ -207,6 +239,10 @@ class Estimate:
     samples: float
     #: Quantiles of an ensemble, computed one output at a time: a sorted copy of one output.
     summary: float = 0.0
+    #: Whether the outputs are kept on disk (:mod:`~pssc_sim.integrate.storage`); ``outputs``
+    #: then counts the pages of one chunk, and ``disk`` the bytes of the file.
+    on_disk: bool = False
+    disk: float = 0.0
 
     @property
     def kept(self) -> float:
@@ -272,6 +308,58 @@ def estimate(counts: Counts, chunk: int) -> Estimate:
     summary = 16.0 * counts.n_rows * members if members > 1 else 0.0
     return Estimate(counts, chunk, outputs, 8.0 * 2 * counts.n_parameters * members,
                     working_bytes(counts, chunk), schedule, samples, summary)
+
+
+def on_disk(size: Estimate) -> Estimate:
+    """``size`` with the outputs kept on disk: in memory only the pages of the chunk written."""
+    counts = size.counts
+    resident = 8.0 * counts.n_rows * counts.n_outputs * size.chunk
+    return Estimate(counts, size.chunk, resident, size.parameters, size.working, size.schedule,
+                    size.samples, size.summary, on_disk=True, disk=size.outputs)
+
+
+def plan(counts: Counts, chunk: int, limit: float, disk_free: float | None = None) -> Estimate:
+    """How a run of ``counts`` fits under ``limit`` bytes: the chunk of members, and whether
+    the outputs of an ensemble go to disk (``disk_free`` bytes free there; None: never).
+
+    Raises :class:`ResourceLimitError` when the run fits neither way.
+
+    Examples
+    --------
+    >>> counts = Counts(members=10**6, n_outputs=4, n_parameters=3, n_stocks=3, n_discrete=0,
+    ...                 n_rows=101, n_steps=800, fixed_step=True)
+    >>> size = plan(counts, 4096, limit=2 * 1024**3, disk_free=100 * 1024**3)
+    >>> size.on_disk, format_size(size.disk)
+    (True, '3 GiB')
+    """
+    chunk = fit_chunk(counts, chunk, limit)
+    size = estimate(counts, chunk)
+    if size.total <= limit:
+        return size
+    if disk_free is not None and counts.members > 1 and not counts.scalar:
+        spilled = on_disk(estimate(counts, _disk_chunk(counts, chunk, limit)))
+        if spilled.total <= limit:
+            if spilled.disk * MARGIN <= disk_free:
+                return spilled
+            raise ResourceLimitError(
+                f"run: the outputs would need {format_size(spilled.disk)} on disk for "
+                f"{counts.members:,} members x {counts.n_rows:.3g} saved times x "
+                f"{counts.n_outputs} outputs, more than the memory limit of "
+                f"{format_size(limit)} and the {format_size(disk_free)} free on disk (got "
+                f"{counts.members:,} members). Run fewer members, record fewer outputs, save "
+                "fewer times (save_every), or set PSSC_SPILL_DIR to a larger disk")
+    check_run(size, limit)
+    return size
+
+
+def _disk_chunk(counts: Counts, chunk: int, limit: float) -> int:
+    """The largest chunk of at most ``chunk`` whose working state and written pages fit."""
+    full = on_disk(estimate(counts, chunk))
+    if full.total <= limit:
+        return full.chunk
+    per_member = working_bytes(counts, 1) + 8.0 * counts.n_rows * counts.n_outputs
+    kept = full.kept - full.outputs
+    return int(max(1, min(full.chunk, (limit / MARGIN - kept) // per_member)))
 
 
 def fit_chunk(counts: Counts, chunk: int, limit: float) -> int:

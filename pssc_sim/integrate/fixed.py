@@ -25,6 +25,8 @@ from pssc_sim.compile.compiler import CompiledModel
 from pssc_sim.errors import ModelError, SimulationError
 from pssc_sim.integrate.grid import Grid
 from pssc_sim.integrate.progress import Progress, ProgressReport
+from pssc_sim.integrate.storage import Allocate, in_memory
+from pssc_sim.integrate.tableau import Tableau
 from pssc_sim.ir.model import Auxiliary, Flow, Model, Stock
 
 #: Members evaluated together: a few thousand keeps a 100-stock model's temporaries in cache.
@@ -74,7 +76,9 @@ class FixedStepPlan:
         # save_every is k * dt, and Vensim's rule when it is not a multiple of dt.
         wanted = grid.save_times()[:-1] if grid.save_times()[-1] >= grid.stop else \
             grid.save_times()
-        saved = np.unique(np.ceil((wanted - grid.start) / grid.dt - 1e-6).astype(np.int64))
+        first = np.ceil((wanted - grid.start) / grid.dt - 1e-6).astype(np.int64)  # sorted
+        # the distinct steps, as np.unique finds them (which would also load numpy.ma)
+        saved = first[np.concatenate(([True], first[1:] != first[:-1]))]
         saved = saved[saved < n_steps]
         times = np.append(steps[saved], grid.stop)
         for array in (steps, widths, times):
@@ -180,9 +184,12 @@ def saved_times(grid: Grid) -> np.ndarray:
     return FixedStepPlan.build(grid).times.copy()
 
 
-def run_fixed_step(compiled: CompiledModel, p: np.ndarray, grid: Grid, method: str,
-                   chunk: int = DEFAULT_CHUNK, progress: Progress | None = None) -> np.ndarray:
-    """Integrate with ``euler`` or ``rk4``; returns saved outputs ``(n_rows, n_outputs, M)``.
+def run_fixed_step(compiled: CompiledModel, p: np.ndarray, grid: Grid, tableau: Tableau,
+                   chunk: int = DEFAULT_CHUNK, progress: Progress | None = None,
+                   allocate: Allocate = in_memory) -> np.ndarray:
+    """Integrate with the explicit Runge-Kutta method ``tableau`` at ``dt``; returns saved
+    outputs ``(n_rows, n_outputs, M)``, in an array made by ``allocate`` (see
+    :mod:`pssc_sim.integrate.storage`).
 
     ``progress(fraction)`` is called now and then with the fraction of the run done (see
     :mod:`pssc_sim.integrate.progress`), and with ``1.0`` at the end.
@@ -192,21 +199,22 @@ def run_fixed_step(compiled: CompiledModel, p: np.ndarray, grid: Grid, method: s
     report = ProgressReport(progress, grid, members)
     if members == 1 and not compiled.model.dimensions:
         try:
-            values = _run_scalar(compiled, p, plan, method, report)
+            values = _run_scalar(compiled, p, plan, tableau, report)
             report.finish()
             return values
         except (ArithmeticError, ValueError):
             pass  # a domain error in the fast path: the numpy path reports it with its variable
-    values = np.empty((plan.n_rows, len(compiled.outputs), members))
+    values = allocate((plan.n_rows, len(compiled.outputs), members))
     for start in range(0, members, chunk):
         stop = min(start + chunk, members)
         report.chunk(start, stop)
-        _run_arrays(compiled, p[:, start:stop], plan, method, values[:, :, start:stop], report)
+        _run_arrays(compiled, p[:, start:stop], plan, tableau, values[:, :, start:stop],
+                    report)
     report.finish()
     return values
 
 
-def _run_arrays(compiled: CompiledModel, p: np.ndarray, plan: FixedStepPlan, method: str,
+def _run_arrays(compiled: CompiledModel, p: np.ndarray, plan: FixedStepPlan, tableau: Tableau,
                 values: np.ndarray, report: ProgressReport) -> None:
     """Integrate one chunk of members, writing its saved outputs into ``values``.
 
@@ -222,7 +230,9 @@ def _run_arrays(compiled: CompiledModel, p: np.ndarray, plan: FixedStepPlan, met
     shape = (compiled.n_stocks, members)
     dy, dn = np.empty(shape), np.empty((compiled.n_discrete, members))
     q = compiled.prepare(clock, p)
-    rk4 = None if method == "euler" else _rk4_arrays(compiled, clock, y, q, d, dy)
+    # one stage is explicit Euler (consistency makes its weight 1): stepped inline below
+    stepper = None if tableau.stages == 1 else _stepper_arrays(tableau, compiled, clock, y, q, d,
+                                                                dy)
     clamps = _clamps(_non_negative(compiled.model), y)
     bound = compiled.prepared
     full, rates = bound.bind_full(clock, y, q, d, dy, dn), bound.bind_rates(clock, y, q, d, dy, dn)
@@ -239,11 +249,11 @@ def _run_arrays(compiled: CompiledModel, p: np.ndarray, plan: FixedStepPlan, met
                     row += 1
                 else:
                     rates(t)
-                if rk4 is None:
+                if stepper is None:
                     multiply(dy, h, dy)
                     add(y, dy, y)
                 else:
-                    rk4(t, h)
+                    stepper(t, h)
                 for rows, zeros in clamps:
                     maximum(rows, zeros, out=rows)
                 if discrete is not None:
@@ -292,37 +302,58 @@ def check_finite(compiled: CompiledModel, row: np.ndarray, t: float) -> None:
     )
 
 
-def _rk4_arrays(compiled: CompiledModel, clock: tuple[float, float, float], y: np.ndarray,
-                q: np.ndarray, d: np.ndarray,
-                dy: np.ndarray) -> Callable[[float, np.float64], None]:
-    """One RK4 step of ``y`` in place from ``dy`` (its first stage), on prepared parameters."""
-    stages = [np.empty(y.shape) for _ in range(3)]
-    trial, scratch = np.empty(y.shape), np.empty((compiled.n_discrete, y.shape[1]))
-    k2, k3, k4 = stages
+def _stepper_arrays(tableau: Tableau, compiled: CompiledModel,
+                    clock: tuple[float, float, float], y: np.ndarray, q: np.ndarray, d: np.ndarray,
+                    dy: np.ndarray) -> Callable[[float, np.float64], None]:
+    """One step of ``tableau`` of ``y`` in place from ``dy`` (its first stage), on prepared
+    parameters: the stages at ``t + c_i h`` from ``y + h sum_j a_ij k_j``, then
+    ``y + h / denominator * (sum of the weighted runs of stages)`` (see
+    :meth:`~pssc_sim.integrate.tableau.Tableau.weight_groups`)."""
+    stages = [dy, *(np.empty(y.shape) for _ in range(tableau.stages - 1))]
+    trial, term, total = (np.empty(y.shape) for _ in range(3))
+    scratch = np.empty((compiled.n_discrete, y.shape[1]))
     bind = compiled.prepared.bind_rates
-    rates2, rates3, rates4 = (bind(clock, trial, q, d, k, scratch) for k in stages)
+    later = [(bind(clock, trial, q, d, k, scratch), row, float(c)) for k, row, c in
+             zip(stages[1:], tableau.stage_terms()[1:], tableau.c[1:], strict=True)]
+    denominator, runs = tableau.weight_groups()
+    groups = [(np.float64(weight), [stages[i] for i in run]) for weight, run in runs]
+    multiply, add, copy = np.multiply, np.add, np.copyto
 
-    multiply, add, two = np.multiply, np.add, np.float64(2.0)
+    def weighted(weight: np.float64, run: list[np.ndarray]) -> np.ndarray:
+        """``weight x (sum of run)``: a stage itself when alone with weight 1, else in ``term``."""
+        if len(run) == 1 and weight == 1:
+            return run[0]
+        if len(run) == 1:
+            multiply(run[0], weight, term)
+            return term
+        add(run[0], run[1], term)
+        for k in run[2:]:
+            add(term, k, term)
+        if weight != 1:
+            multiply(term, weight, term)
+        return term
 
     def step(t: float, h: np.float64) -> None:
-        # outputs given positionally, not as ``out=`` (see ``Printer.into``), and not as
-        # ``k2 += k3``: augmented assignment would make k2 local to ``step``
-        half = h / 2
-        multiply(dy, half, trial)
-        add(trial, y, trial)
-        rates2(t + half)
-        multiply(k2, half, trial)
-        add(trial, y, trial)
-        rates3(t + half)
-        multiply(k3, h, trial)
-        add(trial, y, trial)
-        rates4(t + h)
-        add(k2, k3, k2)
-        multiply(k2, two, k2)
-        add(k2, dy, k2)
-        add(k2, k4, k2)
-        multiply(k2, h / 6, k2)
-        add(y, k2, y)
+        # outputs given positionally, not as ``out=`` (see ``Printer.into``)
+        for rates, row, c in later:
+            if row:
+                multiply(stages[row[0][0]], h * row[0][1], trial)
+                for j, a in row[1:]:
+                    multiply(stages[j], h * a, term)
+                    add(trial, term, trial)
+                add(trial, y, trial)
+            else:
+                copy(trial, y)
+            rates(t + c * h)
+        acc = weighted(*groups[0])
+        if acc is term:
+            copy(total, term)
+            acc = total
+        for weight, run in groups[1:]:
+            add(acc, weighted(weight, run), total)
+            acc = total
+        multiply(acc, h / denominator, acc)
+        add(y, acc, y)
 
     return step
 
@@ -351,7 +382,7 @@ def _non_negative(model: Model) -> list[int]:
 
 
 def _run_scalar(compiled: CompiledModel, p: np.ndarray, plan: FixedStepPlan,
-                method: str, report: ProgressReport) -> np.ndarray:
+                tableau: Tableau, report: ProgressReport) -> np.ndarray:
     grid, clock = plan.grid, plan.grid.clock
     y0, d0, delays = initial_state(compiled, grid, p)
     y, d = y0[:, 0].tolist(), d0[:, 0].tolist()
@@ -361,7 +392,8 @@ def _run_scalar(compiled: CompiledModel, p: np.ndarray, plan: FixedStepPlan,
     discrete = _DiscreteLists(compiled, d, delays, grid.dt, len(plan.steps) + 1) if d else None
     full, rates = compiled.prepared.full_scalar, compiled.prepared.rates_scalar
     non_negative = _non_negative(compiled.model)
-    euler = method == "euler"
+    # one stage is explicit Euler (consistency makes its weight 1): stepped inline below
+    stepper = None if tableau.stages == 1 else _stepper_scalar(tableau, rates)
     rows: list[list[float]] = []
     for first, end, reached in plan.blocks(BLOCK_STEPS):
         for k, t, h, saved in plan.schedule[first:end]:
@@ -370,10 +402,10 @@ def _run_scalar(compiled: CompiledModel, p: np.ndarray, plan: FixedStepPlan,
                 rows.append(out)
             else:
                 dy, dn = rates(t, clock, y, params, d)
-            if euler:
+            if stepper is None:
                 y = [a + h * b for a, b in zip(y, dy)]  # noqa: B905 - same length by construction
             else:
-                y = _rk4_scalar(rates, t, h, clock, y, params, d, dy)
+                y = stepper(t, h, clock, y, params, d, dy)
             for i in non_negative:
                 y[i] = max(y[i], 0.0)
             if discrete is not None:
@@ -386,13 +418,39 @@ def _run_scalar(compiled: CompiledModel, p: np.ndarray, plan: FixedStepPlan,
     return values[:, :, None]
 
 
-def _rk4_scalar(rates: Callable[..., tuple[list[float], list[float]]], t: float, h: float,
-                clock: tuple[float, ...], y: list[float], p: list[float], d: list[float],
-                k1: list[float]) -> list[float]:
-    half = h / 2
-    k2 = rates(t + half, clock, [a + half * b for a, b in zip(y, k1, strict=True)], p, d)[0]
-    k3 = rates(t + half, clock, [a + half * b for a, b in zip(y, k2, strict=True)], p, d)[0]
-    k4 = rates(t + h, clock, [a + h * b for a, b in zip(y, k3, strict=True)], p, d)[0]
-    sixth = h / 6
-    return [a + sixth * (b1 + 2 * (b2 + b3) + b4)
-            for a, b1, b2, b3, b4 in zip(y, k1, k2, k3, k4, strict=True)]
+ScalarRates = Callable[..., tuple[list[float], list[float]]]
+ScalarStep = Callable[[float, float, tuple[float, float, float], list[float], list[float],
+                       list[float], list[float]], list[float]]
+
+
+def _stepper_scalar(tableau: Tableau, rates: ScalarRates) -> ScalarStep:
+    """One step of ``tableau`` on lists (a single member), as :func:`_stepper_arrays` takes it:
+    ``step(t, h, clock, y, p, d, k1)`` returns the new ``y``."""
+    later = [(row, float(c)) for row, c in
+             zip(tableau.stage_terms()[1:], tableau.c[1:], strict=True)]
+    denominator, runs = tableau.weight_groups()
+
+    def weighted(weight: int, run: tuple[int, ...], stages: list[list[float]]) -> list[float]:
+        if len(run) == 1:
+            return stages[run[0]] if weight == 1 else [weight * k for k in stages[run[0]]]
+        part = stages[run[0]]
+        for i in run[1:]:
+            part = [a + b for a, b in zip(part, stages[i], strict=True)]
+        return part if weight == 1 else [weight * k for k in part]
+
+    def step(t: float, h: float, clock: tuple[float, float, float], y: list[float],
+             p: list[float], d: list[float], k1: list[float]) -> list[float]:
+        stages = [k1]
+        for row, c in later:
+            trial = y
+            for j, a in row:
+                coefficient = h * a
+                trial = [v + coefficient * k for v, k in zip(trial, stages[j], strict=True)]
+            stages.append(rates(t + c * h, clock, trial, p, d)[0])
+        total = weighted(*runs[0], stages)
+        for weight, run in runs[1:]:
+            total = [a + b for a, b in zip(total, weighted(weight, run, stages), strict=True)]
+        scale = h / denominator
+        return [a + scale * b for a, b in zip(y, total, strict=True)]
+
+    return step

@@ -9,49 +9,41 @@ from types import MappingProxyType
 import numpy as np
 
 from pssc_sim.compile.compiler import CompiledModel
-from pssc_sim.integrate.adaptive import run_adaptive
 from pssc_sim.integrate.backends import run_loop
 from pssc_sim.integrate.fixed import run_fixed_step, saved_times
 from pssc_sim.integrate.grid import Grid
-from pssc_sim.integrate.progress import Progress
+from pssc_sim.integrate.options import SolverOptions
+from pssc_sim.integrate.tableau import EULER, RK4, Tableau
+
+__all__ = ["METHODS", "Method", "Runner", "SolverOptions"]
 
 #: ``run(compiled, p, grid, options) -> (times, values)`` with values ``(n_times, n_out, M)``.
-Runner = Callable[[CompiledModel, np.ndarray, Grid, "SolverOptions"], tuple[np.ndarray, np.ndarray]]
-
-
-@dataclass(frozen=True, slots=True)
-class SolverOptions:
-    """Tolerances, chunking, the progress callback and the back end shared by the methods
-    (fixed-step methods ignore tolerances; adaptive methods run on numpy whatever
-    ``backend``, which :func:`~pssc_sim.integrate.backends.choose_backend` has resolved to
-    ``numpy`` or ``numba``)."""
-
-    rtol: float = 1e-6
-    atol: float = 1e-9
-    chunk: int = 4096
-    progress: Progress | None = None
-    backend: str = "numpy"
+Runner = Callable[[CompiledModel, np.ndarray, Grid, SolverOptions], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True, slots=True)
 class Method:
-    """One integration method: its name, whether it steps by ``dt``, and how it runs."""
+    """One integration method: its name, whether it steps by ``dt``, and how it runs; a
+    fixed-step method is its Butcher tableau (``tableau``), whose order it has; an implicit
+    method solves with the model's Jacobian."""
 
     name: str
     fixed_step: bool
     order: int
     run: Runner
     description: str
+    tableau: Tableau | None = None
+    implicit: bool = False
 
 
-def _fixed(name: str) -> Runner:
+def _fixed(tableau: Tableau) -> Runner:
     def run(compiled: CompiledModel, p: np.ndarray, grid: Grid,
             options: SolverOptions) -> tuple[np.ndarray, np.ndarray]:
         if options.backend == "numba":
-            return saved_times(grid), run_loop(compiled, p, grid, name, options.chunk,
-                                               options.progress)
-        return saved_times(grid), run_fixed_step(compiled, p, grid, name, options.chunk,
-                                                  options.progress)
+            return saved_times(grid), run_loop(compiled, p, grid, tableau, options.chunk,
+                                               options.progress, options.allocate)
+        return saved_times(grid), run_fixed_step(compiled, p, grid, tableau, options.chunk,
+                                                  options.progress, options.allocate)
 
     return run
 
@@ -59,6 +51,9 @@ def _fixed(name: str) -> Runner:
 def _adaptive(name: str) -> Runner:
     def run(compiled: CompiledModel, p: np.ndarray, grid: Grid,
             options: SolverOptions) -> tuple[np.ndarray, np.ndarray]:
+        # scipy's solvers load when an adaptive method first runs, not with the registry
+        from pssc_sim.integrate.adaptive import run_adaptive
+
         return grid.save_times(), run_adaptive(compiled, p, grid, name, options)
 
     return run
@@ -66,17 +61,21 @@ def _adaptive(name: str) -> Runner:
 
 #: Every integration method, by name.
 METHODS: Mapping[str, Method] = MappingProxyType({
-    "euler": Method("euler", True, 1, _fixed("euler"),
-                    "explicit Euler at dt, Vensim/Stella semantics"),
-    "rk4": Method("rk4", True, 4, _fixed("rk4"), "classical Runge-Kutta of order 4 at dt"),
+    "euler": Method("euler", True, EULER.order, _fixed(EULER),
+                    "explicit Euler at dt, Vensim/Stella semantics", EULER),
+    "rk4": Method("rk4", True, RK4.order, _fixed(RK4), "classical Runge-Kutta of order 4 at dt",
+                  RK4),
     "rk45": Method("rk45", False, 5, _adaptive("rk45"),
                    "explicit Dormand-Prince RK5(4), adaptive step (scipy RK45)"),
     "dop853": Method("dop853", False, 8, _adaptive("dop853"),
                      "explicit Dormand-Prince of order 8, adaptive step, for tight tolerances"),
     "lsoda": Method("lsoda", False, 12, _adaptive("lsoda"),
-                    "Adams (order <= 12) or BDF (order <= 5) when stiff, banded Jacobian"),
+                    "Adams (order <= 12) or BDF (order <= 5) when stiff, banded Jacobian",
+                    implicit=True),
     "bdf": Method("bdf", False, 5, _adaptive("bdf"),
-                  "implicit variable-order BDF (order <= 5) for stiff models, sparse Jacobian"),
+                  "implicit variable-order BDF (order <= 5) for stiff models, sparse Jacobian",
+                  implicit=True),
     "radau": Method("radau", False, 5, _adaptive("radau"),
-                    "implicit Radau IIA of order 5 for stiff models, sparse Jacobian"),
+                    "implicit Radau IIA of order 5 for stiff models, sparse Jacobian",
+                    implicit=True),
 })

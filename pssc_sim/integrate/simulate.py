@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from pssc_sim.compile.compiler import CompiledModel, compile_model
 from pssc_sim.errors import ParameterError, did_you_mean
-from pssc_sim.integrate import budget
-from pssc_sim.integrate.adaptive import IMPLICIT
+from pssc_sim.integrate import budget, storage
 from pssc_sim.integrate.backends import check_backend, choose_backend
 from pssc_sim.integrate.fixed import DEFAULT_CHUNK
 from pssc_sim.integrate.grid import Grid
 from pssc_sim.integrate.methods import METHODS, SolverOptions
 from pssc_sim.integrate.progress import Progress
 from pssc_sim.ir.model import Model
-from pssc_sim.parse import load_model
 from pssc_sim.results import Results
 
 _TIME_KEYS = ("start", "stop", "dt", "save_every")
@@ -135,18 +133,19 @@ def make_grid(model: Model, time: Mapping[str, float] | None) -> Grid:
     return Grid(start, stop, dt, save)
 
 
-def simulate(model: Model | CompiledModel | str | Path,
+def simulate(model: Model | CompiledModel,
              params: Mapping[str, ArrayLike] | None = None, *, method: str = "euler",
              time: Mapping[str, float] | None = None, outputs: Sequence[str] | None = None,
              rtol: float = 1e-6, atol: float = 1e-9, chunk: int = DEFAULT_CHUNK,
              progress: Progress | None = None, max_memory: int | None = None,
-             backend: str = "auto") -> Results:
+             scheduler: Any = None, backend: str = "auto") -> Results:
     """Run a model, or an ensemble of it in one vectorised call.
 
     Parameters
     ----------
     model
-        A :class:`Model`, a :class:`CompiledModel`, or a path to a model file or folder.
+        A :class:`Model` or a :class:`CompiledModel`. Read a model file or folder first with
+        :func:`~pssc_sim.parse.load_model`.
     params
         Parameter overrides, ``{name: scalar or 1-D array}``. Arrays of length n run n members.
     method
@@ -171,6 +170,13 @@ def simulate(model: Model | CompiledModel | str | Path,
         before anything is allocated; a run over the limit, or with more than
         :data:`~pssc_sim.integrate.budget.MAX_STEPS` fixed steps, raises
         :class:`~pssc_sim.integrate.budget.ResourceLimitError` (a :class:`ParameterError`).
+    scheduler
+        Run the members on a Dask cluster (see :mod:`pssc_sim.integrate.distributed`): the
+        address of a scheduler (``tcp://host:8786``), a number of local worker processes
+        (``2`` or ``"processes:2"``), or a ``distributed.Client``. The values are bit-identical
+        to a run in this process. ``None`` (default) runs here. The run is sized and chunked
+        as here (``max_memory`` bounds this process, which gathers the members, and every
+        worker, which runs at most a chunk of them at a time).
     backend
         ``numpy``, ``numba`` or ``auto`` (default), for the fixed-step methods (see
         :mod:`pssc_sim.integrate.backends`). ``numba`` runs the whole step loop compiled to
@@ -187,24 +193,27 @@ def simulate(model: Model | CompiledModel | str | Path,
     Examples
     --------
     >>> import tempfile, pathlib
+    >>> from pssc_sim import load_model
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "m.yaml"
     >>> _ = path.write_text("time: {stop: 2, dt: 1}\\nparameters: {k: 0.5}\\n"
     ...                     "stocks: {x: 1}\\nflows: {out: {from: x, rate: k * x}}\\n")
-    >>> simulate(path)["x"].tolist()
+    >>> model = load_model(path)
+    >>> simulate(model)["x"].tolist()
     [1.0, 0.5, 0.25]
-    >>> simulate(path, {"k": [0.5, 1.0]})["x"].iloc[-1].tolist()
+    >>> simulate(model, {"k": [0.5, 1.0]})["x"].iloc[-1].tolist()
     [0.25, 0.0]
     >>> seen = []
-    >>> _ = simulate(path, progress=seen.append)
+    >>> _ = simulate(model, progress=seen.append)
     >>> seen[-1]
     1.0
-    >>> simulate(path, {"k": np.zeros(10**6)}, max_memory=2**20)  # doctest: +ELLIPSIS
+    >>> simulate(model, {"k": np.zeros(10**6)}, max_memory=2**20)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     pssc_sim.integrate.budget.ResourceLimitError: run: the run would need ... MiB for ...
     """
     if isinstance(model, (str, Path)):
-        model = load_model(model)
+        raise ParameterError(f"simulate: model: takes a Model (got a path {str(model)!r}). "
+                             "Load it first with load_model(path)")
     check_options(method, rtol, atol, chunk, max_memory)
     check_backend(backend)
     if isinstance(model, CompiledModel):
@@ -213,11 +222,20 @@ def simulate(model: Model | CompiledModel | str | Path,
         compiled = compiled_for(model, _names(outputs) if outputs is not None else None)
     overrides, members = parameter_overrides(compiled, params)
     grid = make_grid(compiled.model, time)
-    chunk = plan_run(compiled, grid, method, members, chunk, max_memory)
+    size = plan_run(compiled, grid, method, members, chunk, max_memory)
     p = fill_parameters(compiled, overrides, members)
-    chosen = choose_backend(compiled, grid, METHODS[method].fixed_step, method, members, backend)
-    options = SolverOptions(rtol=rtol, atol=atol, chunk=chunk, progress=progress, backend=chosen)
-    times, values = METHODS[method].run(compiled, p, grid, options)
+    tableau = METHODS[method].tableau
+    chosen = choose_backend(compiled, grid, tableau, method, members, backend,
+                            distributed=scheduler is not None)
+    allocate = storage.on_disk() if size.on_disk else storage.in_memory
+    options = SolverOptions(rtol=rtol, atol=atol, chunk=size.chunk, progress=progress,
+                            allocate=allocate, backend=chosen)
+    if scheduler is None:
+        times, values = METHODS[method].run(compiled, p, grid, options)
+    else:
+        from pssc_sim.integrate.cluster import run_on_cluster
+
+        times, values = run_on_cluster(scheduler, compiled, p, grid, method, options)
     return Results(times, compiled.outputs, values, compiled.parameter_names, p, method,
                    compiled.model.name)
 
@@ -258,21 +276,22 @@ def run_counts(compiled: CompiledModel, grid: Grid, method: str, members: int,
         members=members, n_outputs=len(compiled.outputs),
         n_parameters=len(compiled.parameter_names), n_stocks=compiled.n_stocks,
         n_discrete=compiled.n_discrete, n_rows=min(rows, steps + 1) if fixed else rows,
-        n_steps=steps, fixed_step=fixed, implicit=method in IMPLICIT,
+        n_steps=steps, fixed_step=fixed, implicit=METHODS[method].implicit,
         scalar=members == 1 and not compiled.model.dimensions, n_sampled=n_sampled,
         n_pipelines=len(compiled.fixed_delays) if fixed else 0)
 
 
 def plan_run(compiled: CompiledModel, grid: Grid, method: str, members: int, chunk: int,
-             max_memory: int | None, n_sampled: int = 0) -> int:
+             max_memory: int | None, n_sampled: int = 0) -> budget.Estimate:
     """Check that the run fits in ``max_memory`` bytes (default: a safe share of the machine)
-    and in :data:`~pssc_sim.integrate.budget.MAX_STEPS`; return the chunk of members to use."""
+    and in :data:`~pssc_sim.integrate.budget.MAX_STEPS`; return its plan: the chunk of members
+    to use, and whether an ensemble keeps its outputs on disk (:func:`budget.plan`)."""
     counts = run_counts(compiled, grid, method, members, n_sampled)
     budget.check_steps(counts, grid.dt, (grid.start, grid.stop))
-    if (max_memory is None and budget.estimate(counts, chunk).total <= budget.SMALL_RUN
-            and budget.ENVIRONMENT not in os.environ):
-        return min(chunk, members)  # fits anywhere: the machine's memory need not be read
+    if max_memory is None and budget.configured_limit() is None:
+        small = budget.estimate(counts, chunk)
+        if small.total <= budget.SMALL_RUN:
+            return small  # fits anywhere: the machine's memory need not be read
     limit = budget.default_memory_limit() if max_memory is None else max_memory
-    chunk = budget.fit_chunk(counts, chunk, limit)
-    budget.check_run(budget.estimate(counts, chunk), limit)
-    return chunk
+    disk = storage.free_space(storage.spill_folder()) if members > 1 else None
+    return budget.plan(counts, chunk, limit, disk)

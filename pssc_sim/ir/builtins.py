@@ -132,16 +132,37 @@ def _unit_interval(x: sympy.Expr) -> sympy.Expr:
     return sympy.Min(1, sympy.Max(0, x))
 
 
+#: The floor of a denominator whose numerators vanish with it (see ``_response_shares``).
+_TINY_SHARE = 1e-300
+
+
+def _response_shares(a: Sequence[sympy.Expr]) -> tuple[sympy.Expr, sympy.Expr]:
+    # A provider under target pressure chooses between three responses, each weighted by the
+    # inverse of its cost (a ratio-form choice): accept the miss (cost: the pressure, gap x
+    # severity x how a miss is treated), improve for real (cost: improvement_cost), or game
+    # (cost: detection x sanction + scruple, open only as far as the opportunity allows). With
+    # m, c, g, o for pressure, improvement cost, gaming cost and opportunity, the weights 1/m,
+    # 1/c and o/g give gaming o m c / D and improvement m g / D, D = c g + m g + o m c
+    # (domain reference 2.8; Becker's expected cost of an offence; Repenning & Sterman 2001).
+    pressure = sympy.Max(0, a[0])
+    opportunity, detection = _unit_interval(a[1]), _unit_interval(a[2])
+    sanction, scruple, improvement_cost = (sympy.Max(0, x) for x in a[3:6])
+    cost = detection * sanction + scruple
+    denominator = (improvement_cost * cost + pressure * cost
+                   + opportunity * pressure * improvement_cost)
+    gaming = opportunity * pressure * improvement_cost
+    improvement = pressure * cost
+    # Each numerator is a term of the denominator, so both shares are 0 when it is 0.
+    guarded = sympy.Max(denominator, _TINY_SHARE)
+    return gaming / guarded, improvement / guarded
+
+
 def _gaming_share(a: Sequence[sympy.Expr]) -> sympy.Expr:
-    # The share of target pressure that turns into gaming (fast, moves only the reported value):
-    # the culture (0 learning .. 1 blame) less what deterrence (audit probability x penalty,
-    # 0 .. 1) takes away; Repenning & Sterman (2001) for the split, domain reference §2.8.
-    deterrence = _unit_interval(a[1]) if len(a) > 1 else sympy.S.Zero
-    return _unit_interval(a[0]) * (1 - deterrence)
+    return _response_shares(a)[0]
 
 
 def _improvement_share(a: Sequence[sympy.Expr]) -> sympy.Expr:
-    return 1 - _gaming_share(a)
+    return _response_shares(a)[1]
 
 
 def _pure(name: str, n: tuple[int, int], build: Builder, description: str) -> Builtin:
@@ -181,12 +202,13 @@ _ROWS: tuple[Builtin, ...] = (
           "IF_THEN_ELSE(condition, a, b): a where condition holds, else b (lazy)"),
     _pure("XIDZ", (3, 3), _xidz, "XIDZ(a, b, x): a / b, or x when b is zero"),
     _pure("ZIDZ", (2, 2), _zidz, "ZIDZ(a, b): a / b, or 0 when b is zero"),
-    _pure("GAMING_SHARE", (1, 2), _gaming_share,
-          "GAMING_SHARE(culture, deterrence): share of target pressure spent on gaming, "
-          "culture x (1 - deterrence), both clipped to [0, 1]"),
-    _pure("IMPROVEMENT_SHARE", (1, 2), _improvement_share,
-          "IMPROVEMENT_SHARE(culture, deterrence): 1 - GAMING_SHARE, the share spent on "
-          "genuine improvement"),
+    _pure("GAMING_SHARE", (6, 6), _gaming_share,
+          "GAMING_SHARE(pressure, opportunity, detection, sanction, scruple, improvement_cost): "
+          "the share of the response to target pressure spent on gaming, o m c / (c g + m g + "
+          "o m c) with g = detection x sanction + scruple"),
+    _pure("IMPROVEMENT_SHARE", (6, 6), _improvement_share,
+          "IMPROVEMENT_SHARE(pressure, opportunity, detection, sanction, scruple, "
+          "improvement_cost): the share spent on real improvement, m g / (c g + m g + o m c)"),
     _stateful("SMOOTH", (2, 2), "SMOOTH(input, time): first-order exponential smooth"),
     _stateful("SMOOTHI", (3, 3), "SMOOTHI(input, time, initial): SMOOTH from a given initial"),
     _stateful("SMOOTH3", (2, 2), "SMOOTH3(input, time): third-order exponential smooth"),
@@ -216,16 +238,17 @@ BUILTINS: Mapping[str, Builtin] = MappingProxyType({row.name: row for row in _RO
 RESERVED_NAMES: frozenset[str] = frozenset({"TIME", "TIME_STEP", "INITIAL_TIME", "FINAL_TIME"})
 
 #: Levers equations may read without defining them: each is a parameter the model reader adds
-#: when an equation uses it (see :mod:`pssc_sim.targets.structure`).
+#: when an equation uses it (see :mod:`pssc_sim.ir.lowering`).
 LEVER_NAMES: frozenset[str] = frozenset({"CULTURE"})
 
 #: Functions of a measure (their first argument is a measure's name, not a value), with the part
-#: of the measure's hidden structure each one reads (see :mod:`pssc_sim.targets.structure`).
+#: of the measure's hidden structure each one reads (see :mod:`pssc_sim.ir.lowering`).
 #: ``THRESHOLD`` and ``SHARE_BELOW`` need a measure with a ``distribution``.
 MEASURE_FUNCTIONS: Mapping[str, str] = MappingProxyType({
     "TARGET": "target",
     "TARGET_GAP": "target_gap",
     "TARGET_PRESSURE": "target_pressure",
+    "TARGET_SEVERITY": "severity",
     "THRESHOLD": "threshold",
     "SHARE_BELOW": "share_below",
 })
@@ -238,6 +261,7 @@ MEASURE_FUNCTION_DESCRIPTIONS: Mapping[str, str] = MappingProxyType({
     "TARGET": "TARGET(m): the target level of measure m in force now (0 without a target)",
     "TARGET_GAP": "TARGET_GAP(m): the reported shortfall against m's target, >= 0",
     "TARGET_PRESSURE": "TARGET_PRESSURE(m): TARGET_GAP(m) x severity x (0.5 + CULTURE)",
+    "TARGET_SEVERITY": "TARGET_SEVERITY(m): the severity of m's target (0 without one)",
     "THRESHOLD": "THRESHOLD(m): the threshold of m's threshold-share target (0 without one)",
     "SHARE_BELOW": "SHARE_BELOW(m, x): the share of m's true distribution below x",
 })
@@ -247,7 +271,7 @@ class ShareBelow(sympy.Function):  # type: ignore[misc]
     """``SHARE_BELOW(m, x)`` as parsed: ``ShareBelow(m__share_below, x)``.
 
     The model reader replaces each call with a hidden auxiliary holding the share of measure
-    ``m``'s distribution below ``x`` (:func:`pssc_sim.targets.structure.share_below`), once the
+    ``m``'s distribution below ``x`` (:func:`pssc_sim.ir.lowering.share_below`), once the
     measure's distribution is known; no later stage sees this function.
     """
 

@@ -11,7 +11,6 @@ indexing from validated integers only.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -97,6 +96,11 @@ class Dimensions:
         object.__setattr__(self, "_owner", MappingProxyType(owner))
         object.__setattr__(self, "_where", MappingProxyType(
             {d.name: {e: i for i, e in enumerate(d.elements)} for d in self.items}))
+
+    def __reduce__(self) -> tuple[type[Dimensions], tuple[tuple[Dimension, ...]]]:
+        """Pickled as its items (the lookup tables are rebuilt), so a model can go to a worker
+        process."""
+        return (Dimensions, (self.items,))
 
     def position(self, name: str, element: str) -> int | None:
         """The position of ``element`` in the dimension ``name``, None if it is not there."""
@@ -214,8 +218,15 @@ class ArraySpec:
         raise NotImplementedError
 
 
+def _digest(value: object) -> str:
+    """A short name-safe digest of ``value`` (hashlib loads when an arrayed model compiles)."""
+    import hashlib
+
+    return hashlib.sha1(repr(value).encode()).hexdigest()[:12]
+
+
 def _constant(constants: dict[str, tuple[Any, ...]], value: tuple[Any, ...]) -> str:
-    digest = hashlib.sha1(repr(value).encode()).hexdigest()[:12]
+    digest = _digest(value)
     name = f"_ix_{digest}"
     constants[name] = value
     return name
@@ -335,7 +346,7 @@ class ArrayOp(sympy.Function):  # type: ignore[misc]
 @cache
 def array_op(spec: ArraySpec) -> type[ArrayOp]:
     """The sympy function class for ``spec`` (one class per distinct spec)."""
-    digest = hashlib.sha1(repr(spec).encode()).hexdigest()[:12]
+    digest = _digest(spec)
     return type(f"ARRAY_{digest}", (ArrayOp,), {"spec": spec})
 
 

@@ -71,13 +71,28 @@ class LookupSlope(sympy.Function):  # type: ignore[misc]
 @cache
 def lookup_function(name: str) -> type[LookupFunction]:
     """The sympy function class for calls of the lookup ``name`` (one class per name)."""
-    return type(f"lookup_{name}", (LookupFunction,), {"lookup_name": name})
+    return type(f"lookup_{name}", (LookupFunction,),
+                {"lookup_name": name, "__qualname__": f"{_LOOKUP}{name}"})
 
 
 @cache
 def lookup_slope_function(name: str) -> type[LookupSlope]:
     """The sympy function class for the slope of the lookup ``name``."""
-    return type(f"lookup_slope_{name}", (LookupSlope,), {"lookup_name": name})
+    return type(f"lookup_slope_{name}", (LookupSlope,),
+                {"lookup_name": name, "__qualname__": f"{_SLOPE}{name}"})
+
+
+# The classes above are pickled by reference under these names (a model goes to worker
+# processes by pickle); ``__getattr__`` below finds them again, the same class for the same name.
+_LOOKUP, _SLOPE = "_lookup__", "_lookup_slope__"
+
+
+def __getattr__(name: str) -> type[sympy.Function]:
+    if name.startswith(_SLOPE):
+        return lookup_slope_function(name.removeprefix(_SLOPE))
+    if name.startswith(_LOOKUP):
+        return lookup_function(name.removeprefix(_LOOKUP))
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class StatefulCall(sympy.Function):  # type: ignore[misc]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import enum
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
@@ -20,6 +20,7 @@ import sympy
 
 from pssc_sim.errors import ModelError
 from pssc_sim.ir.dimensions import Dimensions, selected_rows
+from pssc_sim.ir.functions import variable_symbol
 
 
 class Perspective(enum.Enum):
@@ -47,14 +48,16 @@ class Extrapolation(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class TimeSpec:
-    """The time block of a run: ``start`` to ``stop`` in steps of ``dt``, saved every
-    ``save_every``."""
+    """The time block of a model file: ``start`` to ``stop`` in steps of ``dt``, saved every
+    ``save_every``. A run's grid is this block with any overrides applied
+    (:class:`pssc_sim.integrate.grid.Grid`, which says which times are saved)."""
 
     start: float
     stop: float
     dt: float
     save_every: float
     units: str = ""
+    origin: str = ""  # the calendar date (ISO ``YYYY-MM-DD``) or year at time zero, if known
 
     def __post_init__(self) -> None:
         if not np.isfinite([self.start, self.stop, self.dt, self.save_every]).all():
@@ -71,27 +74,26 @@ class TimeSpec:
                 f"save_every={self.save_every}). Use a positive step"
             )
 
-    @property
-    def n_steps(self) -> int:
-        """Number of ``dt`` steps from start to stop (the last one may be shortened)."""
-        return int(np.ceil((self.stop - self.start) / self.dt - 1e-6))
-
-    def save_times(self) -> np.ndarray:
-        """Saved times: start, start + save_every, ..., and stop."""
-        n = int(np.floor((self.stop - self.start) / self.save_every + 1e-6))
-        times = self.start + self.save_every * np.arange(n + 1)
-        if self.stop - times[-1] > 1e-6 * self.dt:
-            times = np.append(times, self.stop)
-        return times
-
 
 @dataclass(frozen=True, slots=True)
 class Meta:
-    """Documentation kept with a variable: units, a description and the source of its value."""
+    """Documentation kept with a variable: units, a description, the source of its value and
+    a label for readers."""
 
     units: str = ""
     description: str = ""
     source: str = ""
+    label: str = ""  # the words a reader sees instead of the name, if given
+
+
+class Origin(enum.Enum):
+    """Where a parameter comes from. Code that must tell the kinds apart reads this, never the
+    parameter's name."""
+
+    MODEL = "model"  # written in the model file, or in a mechanism fragment it includes
+    INCLUDE = "include"  # the on/off switch ``<instance>_active`` of an included mechanism
+    TARGET = "target"  # the hidden target structure of a measure (pssc_sim.ir.lowering)
+    CULTURE = "culture"  # the culture lever CULTURE, added when an equation reads it
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,13 @@ class Parameter:
     distribution: Mapping[str, object] | None = None
     dims: tuple[str, ...] = ()
     values: tuple[float, ...] = ()
+    origin: Origin = Origin.MODEL
+
+    @property
+    def hidden(self) -> bool:
+        """Whether the parameter is target structure the reader added (set through a
+        scenario's ``targets:``, not by name)."""
+        return self.origin is Origin.TARGET
 
     def row_values(self) -> tuple[float, ...]:
         """One value per element (the ``values`` of an arrayed parameter, else ``value``)."""
@@ -176,6 +185,11 @@ class SampleMemory:
     origin: str
     dims: tuple[str, ...] = ()
 
+    @property
+    def hidden(self) -> bool:
+        """Always: discrete state is made by a stateful builtin, never written by the user."""
+        return True
+
 
 @dataclass(frozen=True, slots=True)
 class FixedDelay:
@@ -191,6 +205,11 @@ class FixedDelay:
     initial: sympy.Expr
     origin: str
     dims: tuple[str, ...] = ()
+
+    @property
+    def hidden(self) -> bool:
+        """Always: discrete state is made by a stateful builtin, never written by the user."""
+        return True
 
 
 DiscreteState = SampleMemory | FixedDelay
@@ -346,6 +365,12 @@ class Model:
             {item.name: tuple(self.dimensions.labels(item.name, item.dims))
              for item in self.declarations() if not isinstance(item, Lookup)}))
 
+    def __reduce__(self) -> tuple[type[Model], tuple[Any, ...]]:
+        """Pickled as its public fields (the lookup tables are rebuilt on loading), so a model
+        can go to a worker process."""
+        return (Model, tuple(getattr(self, f.name) for f in fields(self)
+                             if not f.name.startswith("_")))
+
     def declarations(
             self) -> Iterator[Parameter | Stock | Flow | Auxiliary | Lookup | DiscreteState]:
         """Every named object of the model."""
@@ -464,3 +489,15 @@ class Model:
         names += [f.name for f in self.flows if not f.hidden]
         names += [a.name for a in self.auxiliaries if not a.hidden]
         return tuple(row for name in names for row in self._rows[name])
+
+    def default_outputs(self) -> tuple[tuple[str, sympy.Expr], ...]:
+        """What a run records by default, as ``(column, expression)`` pairs: every visible
+        stock, flow and auxiliary, then the measures that are not plain variables (the true
+        value, and the reported one when it differs as ``<measure>.reported``)."""
+        outputs = [(name, variable_symbol(name)) for name in self.visible_variables()]
+        for measure in self.measures:
+            if not isinstance(measure.true, sympy.Symbol):
+                outputs.append((measure.name, measure.true))
+            if measure.reported != measure.true:
+                outputs.append((f"{measure.name}.reported", measure.reported))
+        return tuple(outputs)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from pssc_sim.errors import ModelError
 from pssc_sim.ir.model import Model
-from pssc_sim.parse.model_file import load_model_file, resolve_model_path
+from pssc_sim.parse.documents import load_model_file
+from pssc_sim.parse.model_file import resolve_model_path
 
 _YAML = {".yaml", ".yml"}
 # Read through PySD's translators (pssc_sim.parse.translate imports PySD only when used).

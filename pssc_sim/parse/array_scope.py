@@ -1,6 +1,6 @@
 """The subscripts of one equation of an arrayed model: which axes it runs over, how each
 reference lines up with them, and the array functions (``SUM``, ``PROD``, ``VMIN``, ``VMAX``,
-``ELMCOUNT`` and arrayed lookups). The model reader is :mod:`pssc_sim.parse.subscripts`.
+``ELMCOUNT`` and arrayed lookups). The model reader is :mod:`pssc_sim.parse.dimensions`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pssc_sim.ir.functions import variable_symbol
 from pssc_sim.parse.expressions import REDUCED_SUFFIX
 
 if TYPE_CHECKING:
-    from pssc_sim.parse.subscripts import ArrayReader
+    from pssc_sim.parse.dimensions import ArrayReader
 
 #: Array functions: the numpy reduction each aggregation applies.
 REDUCTIONS = {"SUM": "sum", "PROD": "prod", "VMIN": "min", "VMAX": "max"}

@@ -12,6 +12,8 @@ What a workshop produces before a model is quantified::
       - [quit_attempts, smokers, "-"]          # shorthand: [cause, effect, polarity]
 
 Variables named only in links are added; ``kind`` is ``stock`` or ``variable`` (the default).
+A variable may carry ``perspective:`` (``capability``, ``process``, ``outcome`` or
+``value_for_money``): it is then a measure of a qualitative strategy map (``pssc strategy-map``).
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pssc_sim.analysis.causal import CausalGraph, Link, NodeKind, Polarity
 from pssc_sim.errors import ModelError, did_you_mean
-from pssc_sim.parse.model_file import read_yaml
+from pssc_sim.ir.causal import CausalGraph, Link, NodeKind, Polarity
+from pssc_sim.parse.yaml_io import read_yaml
 
 _TOP_KEYS = ("cld", "title", "description", "variables", "links")
 _LINK_KEYS = ("from", "to", "polarity", "description")
@@ -122,3 +124,35 @@ class _CldReader:
             raise self.error(path, f"a link from '{cause}' to itself (got {raw!r}). Link two "
                                    "different variables")
         return Link(cause, effect, polarity)
+
+
+#: Perspectives a diagram variable may carry (``perspective:``), as in a model's measures.
+PERSPECTIVES = ("capability", "process", "outcome", "value_for_money")
+
+
+def load_cld_perspectives(path: str | Path) -> dict[str, str]:
+    """The ``perspective:`` of each variable of a diagram file that has one (its measures).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "map.yaml"
+    >>> _ = path.write_text("cld: demo\\nvariables:\\n  a: {perspective: outcome}\\n"
+    ...                     "links:\\n  - [b, a, '+']\\n")
+    >>> load_cld_perspectives(path)
+    {'a': 'outcome'}
+    """
+    file = Path(path)
+    raw = read_yaml(file).get("variables") or {}
+    found: dict[str, str] = {}
+    for name, spec in raw.items() if isinstance(raw, Mapping) else ():
+        perspective = spec.get("perspective") if isinstance(spec, Mapping) else None
+        if perspective is None:
+            continue
+        if perspective not in PERSPECTIVES:
+            hint = did_you_mean(str(perspective), PERSPECTIVES) or (
+                f" Use one of: {', '.join(PERSPECTIVES)}.")
+            raise ModelError(f"{file}: variables.{name}.perspective: unknown perspective "
+                             f"{perspective!r}.{hint}")
+        found[str(name)] = str(perspective)
+    return found

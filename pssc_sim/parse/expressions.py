@@ -105,7 +105,7 @@ REDUCED_SUFFIX = "__ALL__"
 
 class ArrayScope(Protocol):
     """What an equation of an arrayed model needs to read subscripts (see
-    :mod:`pssc_sim.parse.subscripts`)."""
+    :mod:`pssc_sim.parse.dimensions`)."""
 
     @property
     def functions(self) -> Collection[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from pssc_sim.errors import ModelError, did_you_mean
+from pssc_sim.parse.yaml_io import read_yaml
 
 #: The folder of the library of gaming mechanisms.
 LIBRARY = Path(__file__).resolve().parent.parent / "library" / "gaming"
@@ -90,36 +91,33 @@ def library_mechanisms() -> tuple[str, ...]:
     return tuple(sorted(p.stem for p in LIBRARY.glob("*.yaml")))
 
 
-def load_fragment(path: str | Path) -> Fragment:
-    """Read and validate a fragment file (equations are checked as a model would check them).
+#: ``check_model(file, document)`` reads a model document and raises on any error in it: the
+#: model reader hands itself over, so a fragment's equations are checked as a model's are.
+ModelCheck = Callable[[str, Mapping[str, Any]], object]
 
-    Examples
-    --------
-    >>> fragment = load_fragment(LIBRARY / "clock_start_offset.yaml")
-    >>> [i.name for i in fragment.inputs], "reported" in fragment.outputs
-    (['measure'], True)
-    """
+
+def read_fragment(path: str | Path, check_model: ModelCheck) -> Fragment:
+    """Read and validate a fragment file, its equations checked with ``check_model`` (see
+    :func:`pssc_sim.parse.documents.load_fragment`)."""
     file = Path(path).resolve()
     if not file.is_file():
         raise ModelError(f"{path}: no fragment file there (got {str(path)!r}). Give the path of "
                          "a fragment .yaml file")
-    return _load_fragment(file, file.stat().st_mtime_ns)
+    return _read_fragment(file, file.stat().st_mtime_ns, check_model)
 
 
 @lru_cache(maxsize=64)
-def _load_fragment(file: Path, modified: int) -> Fragment:
-    # Imported here: the model reader imports this module to expand includes.
-    from pssc_sim.parse.model_file import read_yaml
-
-    return _FragmentReader(str(file), read_yaml(file)).read()
+def _read_fragment(file: Path, modified: int, check_model: ModelCheck) -> Fragment:
+    return _FragmentReader(str(file), read_yaml(file), check_model).read()
 
 
 class _FragmentReader:
     """Validates one fragment document; errors name the fragment file and the key."""
 
-    def __init__(self, file: str, document: Any) -> None:
+    def __init__(self, file: str, document: Any, check_model: ModelCheck) -> None:
         self.file = file
         self.document = document
+        self.check_model = check_model
 
     def error(self, path: str, message: str) -> ModelError:
         return ModelError(f"{self.file}: {path}: {message}")
@@ -217,8 +215,6 @@ class _FragmentReader:
                         inputs: tuple[FragmentInput, ...]) -> None:
         """Read the fragment as a model of its own, inputs as parameters (and measures), so
         every equation error names the fragment file and the key."""
-        from pssc_sim.parse.model_file import check_document
-
         parameters: dict[str, Any] = {i.name: 1 for i in inputs}
         parameters[SWITCH] = 1
         parameters.update(sections.get("parameters", {}))
@@ -227,7 +223,7 @@ class _FragmentReader:
                     for i in inputs if i.kind is InputKind.MEASURE}
         document = {**sections, "parameters": parameters, "measures": measures,
                     "time": {"stop": 1}}
-        check_document(self.file, document)
+        self.check_model(self.file, document)
 
     def outputs(self, raw: Any, names: list[str]) -> dict[str, str]:
         if raw is None:

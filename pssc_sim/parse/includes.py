@@ -30,13 +30,17 @@ from pssc_sim.parse.fragments import (
     Fragment,
     FragmentInput,
     InputKind,
+    ModelCheck,
     library_mechanisms,
-    load_fragment,
+    read_fragment,
 )
 
 #: The keys of an include entry, and of a parameter given as a mapping under its parameters.
 INCLUDE_KEYS = ("mechanism", "inputs", "parameters", "active")
 OVERRIDE_KEYS = ("value", "range", "distribution", "source", "description")
+#: What a fragment parameter's evidence says about its value: dropped when an include sets a new
+#: value without giving its own.
+_DESCRIBES_VALUE = ("source", "range", "distribution")
 # Which field of an entry holds an equation, per section; shorthand entries stand for it.
 _EQUATION_KEYS = {"stocks": ("initial",), "flows": ("rate",), "auxiliaries": ("equation",)}
 _SHORTHAND = {"parameters": "value", "stocks": "initial", "auxiliaries": "equation",
@@ -52,6 +56,7 @@ class _Host:
     file: str
     folder: Path
     document: Mapping[str, Any]
+    check_model: ModelCheck
 
     def section(self, name: str) -> Mapping[str, Any]:
         raw = self.document.get(name)
@@ -82,17 +87,19 @@ class _Host:
 
 
 def expand_includes(file: str, document: Mapping[str, Any],
-                    check_binding: Callable[[str, Any, set[str]], None]) -> dict[str, Any]:
+                    check_binding: Callable[[str, Any, set[str]], None],
+                    check_model: ModelCheck) -> dict[str, Any]:
     """The model ``document`` with its ``include:`` section expanded into its own sections.
 
     ``check_binding(where, text, extra_names)`` parses a host expression bound to an input (the
-    model reader passes a function that raises on unknown names, with ``where`` in the message).
+    model reader passes a function that raises on unknown names, with ``where`` in the message);
+    ``check_model`` checks each fragment's equations as a model (the model reader's own check).
     """
     raw = document.get("include")
     result = {key: value for key, value in document.items() if key != "include"}
     if raw is None:
         return result
-    host = _Host(file, Path(file).parent, document)
+    host = _Host(file, Path(file).parent, document, check_model)
     if not isinstance(raw, Mapping):
         raise ModelError(f"{file}: include: expected a mapping of instance names (got {raw!r}). "
                          "Write include: {time_correction: {mechanism: ..., inputs: {...}}}")
@@ -149,7 +156,8 @@ class _Instance:
                 hint = did_you_mean(str(key), INCLUDE_KEYS) or (
                     f" Allowed keys: {', '.join(INCLUDE_KEYS)}.")
                 raise ModelError(f"{where}.{key}: unknown key '{key}'.{hint}")
-        fragment = load_fragment(_fragment_file(host, spec.get("mechanism"), f"{where}.mechanism"))
+        fragment = read_fragment(_fragment_file(host, spec.get("mechanism"), f"{where}.mechanism"),
+                                 host.check_model)
         bindings = _bindings(host, fragment, spec.get("inputs"), where)
         overrides = _overrides(fragment, spec.get("parameters"), where)
         active = spec.get("active", 1)
@@ -194,7 +202,14 @@ class _Instance:
             if section == "flows" and fields.get(key) is not None:
                 fields[key] = self.renames[str(fields[key])]
         if section == "parameters" and name in self.overrides:
-            fields.update(self.overrides[name])
+            given = self.overrides[name]
+            if "value" in given and given["value"] != fields.get("value"):
+                # The library's source, range and distribution describe the library's value:
+                # a new value carries the host's or none (``pssc check`` flags a missing
+                # source; an ensemble does not sample a range the value may lie outside).
+                for key in _DESCRIBES_VALUE:
+                    fields.pop(key, None)
+            fields.update(given)
         if "units" in fields:
             fields["units"] = self.units(str(fields["units"]))
         return fields

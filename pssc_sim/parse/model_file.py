@@ -6,6 +6,7 @@ value and a fix, and unknown keys or names come with a did-you-mean.
 
 from __future__ import annotations
 
+import datetime
 import keyword
 import re
 from collections.abc import Mapping
@@ -14,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import sympy
-import yaml
 
 from pssc_sim.errors import ModelError, did_you_mean
+from pssc_sim.ir import lowering
 from pssc_sim.ir.builtins import BUILTINS, LEVER_NAMES, RESERVED_NAMES
 from pssc_sim.ir.dimensions import Dimensions
 from pssc_sim.ir.functions import StatefulCall, variable_symbol
@@ -29,6 +30,7 @@ from pssc_sim.ir.model import (
     Measure,
     Meta,
     Model,
+    Origin,
     Parameter,
     Perspective,
     Spread,
@@ -40,27 +42,28 @@ from pssc_sim.ir.ordering import dependency_order, initial_order
 from pssc_sim.ir.stateful import Lowerer
 from pssc_sim.parse.expressions import Namespace, parse_expression
 from pssc_sim.parse.identifiers import is_identifier, shown
-from pssc_sim.parse.includes import expand_includes
-from pssc_sim.targets import structure
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_SECTIONS = ("parameters", "stocks", "flows", "auxiliaries", "lookups")
-_TOP_KEYS = ("model", "title", "description", "time", "measures", "include", "dimensions",
-             *_SECTIONS)
-_TIME_KEYS = ("start", "stop", "dt", "save_every", "units")
-_META_KEYS = ("units", "description", "source")
-_KEYS = {
-    "parameters": ("value", "range", "distribution", *_META_KEYS),
-    "stocks": ("initial", "non_negative", *_META_KEYS),
-    "flows": ("rate", "from", "to", *_META_KEYS),
-    "auxiliaries": ("equation", *_META_KEYS),
-    "lookups": ("points", "x", "y", "extrapolation", *_META_KEYS),
-    "measures": ("perspective", "better", "true", "reported", "distribution", *_META_KEYS),
+#: The keys of a model file, by place: the reader checks documents against these, and
+#: :func:`pssc_sim.parse.schema.model_json_schema` publishes them.
+SECTIONS = ("parameters", "stocks", "flows", "auxiliaries", "lookups")
+TOP_KEYS = ("model", "title", "description", "time", "measures", "include", "dimensions",
+             *SECTIONS)
+TIME_KEYS = ("start", "stop", "dt", "save_every", "units", "origin")
+_ORIGIN = re.compile(r"\d{4}(-\d{2}-\d{2})?")
+META_KEYS = ("units", "description", "source", "label")
+KEYS = {
+    "parameters": ("value", "range", "distribution", *META_KEYS),
+    "stocks": ("initial", "non_negative", *META_KEYS),
+    "flows": ("rate", "from", "to", *META_KEYS),
+    "auxiliaries": ("equation", *META_KEYS),
+    "lookups": ("points", "x", "y", "extrapolation", *META_KEYS),
+    "measures": ("perspective", "better", "true", "reported", "distribution", *META_KEYS),
 }
-_SPREAD_KEYS = ("kind", "mean", "sd", "reported_share")
+SPREAD_KEYS = ("kind", "mean", "sd", "reported_share")
 # The key a shorthand entry (a bare value instead of a mapping) stands for.
 _BOOLEAN_KEYS = {True: "true", False: "false"}
-_SHORTHAND = {"parameters": "value", "stocks": "initial", "auxiliaries": "equation",
+SHORTHAND = {"parameters": "value", "stocks": "initial", "auxiliaries": "equation",
               "flows": "rate"}
 
 
@@ -77,72 +80,14 @@ def resolve_model_path(path: str | Path) -> Path:
     return candidate
 
 
-def read_yaml(path: Path, *, error: type[ModelError] = ModelError,
-              no_code: str | None = None) -> Any:
-    """Read a YAML document safely: tags that would construct Python objects are refused.
-
-    ``error`` is the exception raised (a :class:`ModelError`); with ``no_code`` such a tag gets
-    a message of its own ending with that fix, otherwise it is reported as invalid YAML.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error(f"{path}: cannot read the file ({exc}). Check the path") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.constructor.ConstructorError as exc:
-        if no_code is None:
-            raise error(_invalid_yaml(path, exc)) from None
-        mark = exc.problem_mark
-        place = f"line {mark.line + 1}" if mark else "unknown place"
-        raise error(f"{path}: a YAML tag that builds objects at {place} (got "
-                    f"{exc.problem}). {no_code}") from None
-    except yaml.YAMLError as exc:
-        raise error(_invalid_yaml(path, exc)) from None
-
-
-def _invalid_yaml(path: Path, exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    place = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown place"
-    problem = getattr(exc, "problem", None) or "invalid YAML"
-    return f"{path}: invalid YAML at {place} ({problem}). Fix the indentation or quoting there"
-
-
-def load_model_file(path: str | Path) -> Model:
-    """Read, validate and lower a YAML model file.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (folder / "m.yaml").write_text(
-    ...     "model: decay\\ntime: {start: 0, stop: 1, dt: 0.5}\\n"
-    ...     "stocks: {x: 1}\\nflows: {out: {from: x, rate: x}}\\n")
-    >>> load_model_file(folder / "m.yaml").stock_names
-    ('x',)
-    """
-    file = resolve_model_path(path)
-    return read_document(str(file), read_yaml(file))
-
-
-def read_document(file: str, document: Any) -> Model:
-    """Validate and lower a model document read from ``file`` (a YAML file, or an imported
-    model)."""
-    if isinstance(document, Mapping) and "dimensions" in document:
-        from pssc_sim.parse.subscripts import ArrayReader  # the reader of arrayed models
-
-        return ArrayReader(file, document).read()
-    return _Reader(file, document).read()
-
-
 def check_document(file: str, document: Mapping[str, Any]) -> Model:
     """Read a model document (already loaded) as :func:`load_model_file` reads a file; errors
     name ``file``. Fragment files are checked this way."""
-    return _Reader(file, document).read()
+    return Reader(file, document).read()
 
 
 @dataclass(frozen=True, slots=True)
-class _Entry:
+class Entry:
     section: str
     name: str
     fields: Mapping[str, Any]
@@ -152,7 +97,7 @@ class _Entry:
         return f"{self.section}.{self.name}"
 
 
-class _Reader:
+class Reader:
     """Reads one model document; ``where(path)`` prefixes every message with the file."""
 
     def __init__(self, file: str, document: Any) -> None:
@@ -160,6 +105,7 @@ class _Reader:
         self.document = document
         # distribution.reported_share of each measure that gives one (lowered)
         self.reported_shares: dict[str, sympy.Expr] = {}
+        self.switches: set[str] = set()
 
     def where(self, key_path: str) -> str:
         return f"{self.file}: {key_path}"
@@ -174,9 +120,17 @@ class _Reader:
                 f"{type(self.document).__name__}). Start with 'model: name' and sections such as "
                 "'stocks:'"
             )
-        self.check_keys(self.document, _TOP_KEYS, "")
-        self.document = expand_includes(self.file, self.document, self.check_binding)
-        entries = {section: self.entries(section) for section in (*_SECTIONS, "measures")}
+        self.check_keys(self.document, TOP_KEYS, "")
+        included = self.document.get("include")
+        # the switches the includes add, one per instance (expand_includes checks the names)
+        self.switches = {f"{name}_active" for name in included} if isinstance(
+            included, Mapping) else set()
+        if included is not None:  # the fragment readers load only for models that include
+            from pssc_sim.parse.includes import expand_includes
+
+            self.document = expand_includes(self.file, self.document, self.check_binding,
+                                            check_document)
+        entries = {section: self.entries(section) for section in (*SECTIONS, "measures")}
         names = self.check_names(entries)
         lookups = tuple(self.lookup(e) for e in entries["lookups"])
         namespace = Namespace(variables=names, lookups={lk.name for lk in lookups},
@@ -193,9 +147,9 @@ class _Reader:
         stocks += lowerer.out.stocks
         flows += lowerer.out.flows
         auxiliaries += lowerer.out.auxiliaries
-        auxiliaries += structure.resolve_share_calls(stocks, flows, auxiliaries, measures,
+        auxiliaries += lowering.resolve_share_calls(stocks, flows, auxiliaries, measures,
                                                      self.reported_shares, self.where)
-        added, hidden = structure.target_structure(stocks, flows, auxiliaries, measures,
+        added, hidden = lowering.target_structure(stocks, flows, auxiliaries, measures,
                                                    self.reported_shares)
         parameters += added
         auxiliaries += hidden
@@ -248,10 +202,10 @@ class _Reader:
 
     def allowed_keys(self, section: str) -> tuple[str, ...]:
         """The keys an entry of ``section`` may have."""
-        return _KEYS[section]
+        return KEYS[section]
 
     def dimension_table(self) -> Dimensions:
-        """The model's dimensions (none: see :mod:`pssc_sim.parse.subscripts`)."""
+        """The model's dimensions (none: see :mod:`pssc_sim.parse.dimensions`)."""
         return Dimensions()
 
     def make_lowerer(self, constants: Mapping[str, float]) -> Lowerer:
@@ -265,7 +219,7 @@ class _Reader:
                 hint = did_you_mean(str(key), allowed) or f" Allowed keys: {', '.join(allowed)}."
                 raise self.error(where, f"unknown key '{key}'.{hint}")
 
-    def entries(self, section: str) -> list[_Entry]:
+    def entries(self, section: str) -> list[Entry]:
         raw = self.document.get(section)
         if raw is None:
             return []
@@ -276,7 +230,7 @@ class _Reader:
         result = []
         for name, value in raw.items():
             fields = self.fields(section, str(name), value)
-            result.append(_Entry(section, str(name), fields))
+            result.append(Entry(section, str(name), fields))
         return result
 
     def fields(self, section: str, name: str, value: Any) -> Mapping[str, Any]:
@@ -287,15 +241,15 @@ class _Reader:
                 (_BOOLEAN_KEYS[k] if isinstance(k, bool) else k): v for k, v in value.items()}
             self.check_keys(fields, self.allowed_keys(section), path)
             return fields
-        shorthand = _SHORTHAND.get(section)
+        shorthand = SHORTHAND.get(section)
         if shorthand is None or value is None:
             raise self.error(path, f"expected a mapping (got {value!r}). Write "
-                                   f"'{name}: {{{_KEYS[section][0]}: ...}}'")
+                                   f"'{name}: {{{KEYS[section][0]}: ...}}'")
         return {shorthand: value}
 
-    def check_names(self, entries: Mapping[str, list[_Entry]]) -> set[str]:
+    def check_names(self, entries: Mapping[str, list[Entry]]) -> set[str]:
         seen: dict[str, str] = {}
-        for section in _SECTIONS:
+        for section in SECTIONS:
             for entry in entries[section]:
                 self.check_name(entry)
                 if entry.name in seen:
@@ -304,7 +258,7 @@ class _Reader:
                 seen[entry.name] = entry.section
         return {n for n, section in seen.items() if section != "lookups"}
 
-    def check_name(self, entry: _Entry) -> None:
+    def check_name(self, entry: Entry) -> None:
         name = entry.name
         problem = ""
         if not _NAME.match(name):
@@ -327,9 +281,9 @@ class _Reader:
                                    "such as 10 or 2.5e-3")
         return float(value)
 
-    def meta(self, entry: _Entry) -> Meta:
+    def meta(self, entry: Entry) -> Meta:
         values = {}
-        for key in _META_KEYS:
+        for key in META_KEYS:
             value = entry.fields.get(key, "")
             if not isinstance(value, (str, int, float)):
                 raise self.error(f"{entry.path}.{key}", f"expected text (got {value!r}). Write "
@@ -337,13 +291,13 @@ class _Reader:
             values[key] = str(value)
         return Meta(**values)
 
-    def required(self, entry: _Entry, key: str) -> Any:
+    def required(self, entry: Entry, key: str) -> Any:
         if key not in entry.fields or entry.fields[key] is None:
             raise self.error(f"{entry.path}.{key}", f"'{key}' is required (got nothing). Add "
                                                     f"'{key}: ...' to {entry.name}")
         return entry.fields[key]
 
-    def parameter(self, entry: _Entry) -> Parameter:
+    def parameter(self, entry: Entry) -> Parameter:
         value = self.number(self.required(entry, "value"), f"{entry.path}.value")
         bounds = None
         if "range" in entry.fields:
@@ -361,14 +315,15 @@ class _Reader:
             raise self.error(f"{entry.path}.distribution",
                              f"expected a mapping (got {distribution!r}). Write "
                              "{distribution: uniform, low: 1, high: 2}")
+        origin = Origin.INCLUDE if entry.name in self.switches else Origin.MODEL
         return Parameter(entry.name, value, self.meta(entry), bounds,
-                         dict(distribution) if distribution else None)
+                         dict(distribution) if distribution else None, origin=origin)
 
-    def expression(self, entry: _Entry, key: str, namespace: Namespace) -> sympy.Expr:
+    def expression(self, entry: Entry, key: str, namespace: Namespace) -> sympy.Expr:
         return parse_expression(self.required(entry, key), where=self.where(f"{entry.path}.{key}"),
                                 namespace=namespace)
 
-    def stock(self, entry: _Entry, namespace: Namespace) -> Stock:
+    def stock(self, entry: Entry, namespace: Namespace) -> Stock:
         initial = self.expression(entry, "initial", namespace)
         if initial.has(StatefulCall):
             raise self.error(f"{entry.path}.initial", f"stateful builtins cannot set an initial "
@@ -379,7 +334,7 @@ class _Reader:
                              f"expected true or false (got {non_negative!r}). Write true or false")
         return Stock(entry.name, initial, self.meta(entry), non_negative)
 
-    def flow(self, entry: _Entry, namespace: Namespace, lowerer: Lowerer,
+    def flow(self, entry: Entry, namespace: Namespace, lowerer: Lowerer,
              stocks: set[str]) -> Flow:
         ends: list[str | None] = []
         for key in ("from", "to"):
@@ -396,13 +351,13 @@ class _Reader:
         rate = lowerer.lower(rate, owner=entry.name, where=self.where(f"{entry.path}.rate"))
         return Flow(entry.name, rate, ends[0], ends[1], self.meta(entry))
 
-    def auxiliary(self, entry: _Entry, namespace: Namespace, lowerer: Lowerer) -> Auxiliary:
+    def auxiliary(self, entry: Entry, namespace: Namespace, lowerer: Lowerer) -> Auxiliary:
         equation = self.expression(entry, "equation", namespace)
         equation = lowerer.lower(equation, owner=entry.name,
                                  where=self.where(f"{entry.path}.equation"))
         return Auxiliary(entry.name, equation, self.meta(entry))
 
-    def lookup(self, entry: _Entry) -> Lookup:
+    def lookup(self, entry: Entry) -> Lookup:
         path = entry.path
         if "points" in entry.fields:
             points = entry.fields["points"]
@@ -429,7 +384,7 @@ class _Reader:
         except ModelError as exc:
             raise ModelError(f"{self.file}: {exc}") from None
 
-    def measure(self, entry: _Entry, namespace: Namespace, lowerer: Lowerer, names: set[str],
+    def measure(self, entry: Entry, namespace: Namespace, lowerer: Lowerer, names: set[str],
                 auxiliaries: list[Auxiliary]) -> Measure:
         perspective = self.choice(entry, "perspective", Perspective)
         better = self.choice(entry, "better", Better)
@@ -449,7 +404,7 @@ class _Reader:
         spread = self.spread(entry, namespace, lowerer, true)
         return Measure(entry.name, perspective, better, true, reported, self.meta(entry), spread)
 
-    def spread(self, entry: _Entry, namespace: Namespace, lowerer: Lowerer,
+    def spread(self, entry: Entry, namespace: Namespace, lowerer: Lowerer,
                true: sympy.Expr) -> Spread | None:
         """A measure's ``distribution: {kind: lognormal, mean: <expr>, sd: <expr>}``; the mean
         defaults to the measure's true value."""
@@ -460,8 +415,8 @@ class _Reader:
         if not isinstance(raw, Mapping):
             raise self.error(path, f"expected a mapping (got {raw!r}). Write distribution: "
                                    "{kind: lognormal, sd: 2.5}")
-        self.check_keys(raw, _SPREAD_KEYS, path)
-        sub = _Entry(entry.section, f"{entry.name}.distribution", raw)
+        self.check_keys(raw, SPREAD_KEYS, path)
+        sub = Entry(entry.section, f"{entry.name}.distribution", raw)
         kind = self.choice(sub, "kind", SpreadKind)
         owner = f"measure_{entry.name}"
         mean = true if "mean" not in raw else lowerer.lower(
@@ -474,7 +429,7 @@ class _Reader:
                 where=self.where(f"{path}.reported_share"))
         return Spread(kind, mean, sd)
 
-    def choice(self, entry: _Entry, key: str,
+    def choice(self, entry: Entry, key: str,
                kind: type[Perspective] | type[Better] | type[SpreadKind]) -> Any:
         value = self.required(entry, key)
         options = [member.value for member in kind]
@@ -488,7 +443,7 @@ class _Reader:
         if not isinstance(raw, Mapping):
             raise self.error("time", f"a time block is required (got {raw!r}). Write "
                                      "time: {start: 0, stop: 100, dt: 0.25}")
-        self.check_keys(raw, _TIME_KEYS, "time")
+        self.check_keys(raw, TIME_KEYS, "time")
         start = self.number(raw.get("start", 0), "time.start")
         if "stop" not in raw:
             raise self.error("time.stop", "'stop' is required (got nothing). Add stop: <time>")
@@ -496,9 +451,26 @@ class _Reader:
         dt = self.number(raw.get("dt", 1), "time.dt")
         save_every = self.number(raw.get("save_every", dt), "time.save_every")
         try:
-            return TimeSpec(start, stop, dt, save_every, str(raw.get("units", "")))
+            return TimeSpec(start, stop, dt, save_every, str(raw.get("units", "")),
+                            self.origin(raw.get("origin")))
         except ModelError as exc:
             raise ModelError(f"{self.file}: {exc}") from None
+
+    def origin(self, raw: Any) -> str:
+        """``time.origin``: a year (2004) or a date (2004-04-01) as ISO text, '' if absent."""
+        if raw is None:
+            return ""
+        if isinstance(raw, datetime.date):
+            return raw.isoformat()[:10]
+        text = str(raw).strip()
+        if not isinstance(raw, bool) and _ORIGIN.fullmatch(text):
+            try:
+                datetime.date.fromisoformat(text if "-" in text else f"{text}-01-01")
+                return text
+            except ValueError:
+                pass
+        raise self.error("time.origin", f"expected a year or a date YYYY-MM-DD (got {raw!r}). "
+                                        "Write e.g. origin: 2004-04-01 or origin: 2004")
 
     def order(self, flows: list[Flow], auxiliaries: list[Auxiliary]) -> tuple[str, ...]:
         needs = {f.name: [s.name for s in f.rate.free_symbols] for f in flows}
@@ -506,7 +478,7 @@ class _Reader:
         return dependency_order(needs, what="algebraic", where=self.file)
 
 
-def entries_names(entries: list[_Entry]) -> list[str]:
+def entries_names(entries: list[Entry]) -> list[str]:
     """Names of the entries of one section."""
     return [e.name for e in entries]
 

@@ -15,7 +15,7 @@ from pssc_sim.errors import did_you_mean
 from pssc_sim.scenario.definition import Scenario
 from pssc_sim.scenario.runner import ScenarioResult, run
 from pssc_sim.scenario.schema import ScenarioError
-from pssc_sim.targets.scorecard import Scorecard, needed_columns, scorecard
+from pssc_sim.scorecard.scoring import Scorecard, needed_columns, scorecard
 
 ScenarioInput = Scenario | ScenarioResult | str | Path
 

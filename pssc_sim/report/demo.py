@@ -20,15 +20,16 @@ from typing import Any
 import numpy as np
 
 from pssc_sim.errors import ModelError, did_you_mean
-from pssc_sim.ir.model import Better, Measure
-from pssc_sim.parse.model_file import read_yaml
+from pssc_sim.ir.model import Better, Measure, TimeSpec
+from pssc_sim.parse.yaml_io import read_yaml
 from pssc_sim.report.content import Section
 from pssc_sim.report.html import number
+from pssc_sim.report.words import label, points, quantity, when
 from pssc_sim.scenario.definition import Scenario
 from pssc_sim.scenario.runner import ScenarioResult, run
 from pssc_sim.scenario.schema import ScenarioError
-from pssc_sim.targets.definition import TargetKind
-from pssc_sim.targets.scorecard import ScorecardRow, needed_columns, scorecard
+from pssc_sim.scenario.targets import TargetKind
+from pssc_sim.scorecard.scoring import ScorecardRow, needed_columns, scorecard
 
 #: The folder of the demo files shipped with the package.
 DEMO_FOLDER = Path(__file__).resolve().parent.parent / "library" / "demos"
@@ -257,29 +258,40 @@ def findings_text(case_run: CaseRun) -> str:
     lines)."""
     blame, learning, pss = (case_run.finding(role) for role in ROLES)
     result = case_run.sections[0].result
-    quantity = _quantity(case_run)
-    time_units = result.model.time.units
-    paragraphs = [_ledgers("In the blame culture", quantity, blame, time_units),
-                  _ledgers("In the learning culture", quantity, learning, time_units)]
-    if abs(blame.gap) > abs(learning.gap):
-        ratio = abs(blame.gap) / max(abs(learning.gap), 1e-12)
-        paragraphs.append(f"The gap between the ledgers is {ratio:.1f} times as wide under "
-                          "blame as under learning: the same target, a different culture.")
+    quantity_name = _quantity(case_run)
+    time = result.model.time
+    paragraphs = [_ledgers("In the blame culture", quantity_name, blame, time),
+                  _ledgers("In the learning culture", quantity_name, learning, time)]
+    paragraphs.append(_culture_sentence(blame.gap, learning.gap))
     outcome = case_run.outcome_measure()
-    units = f" {outcome.meta.units}" if outcome.meta.units not in ("", "dimensionless") else ""
-    better = _better(outcome, pss.outcome, blame.outcome)
+    units = outcome.meta.units
     paragraphs.append(
-        f"The true {_label(outcome)} at the end of the run is {pss.outcome:.3g}{units} under "
-        f"the PSS outcome set, against {blame.outcome:.3g}{units} under the "
+        f"The true {label(outcome)} at the end of the run is {quantity(pss.outcome, units)} "
+        f"under the PSS outcome set, against {quantity(blame.outcome, units)} under the "
         f"{blame.row.kind or 'level'} target in the blame culture and "
-        f"{learning.outcome:.3g}{units} in the learning culture "
+        f"{quantity(learning.outcome, units)} in the learning culture "
         f"({outcome.better.value} is better). The outcome set does "
-        f"{'better' if better else 'no better'} for the people the service is for.")
+        f"{_comparison(outcome, pss.outcome, blame.outcome)} than the target in the blame "
+        "culture for the people the service is for, in this run at the central value of every "
+        "parameter.")
     return "\n\n".join(paragraphs)
 
 
-def _label(measure: Measure) -> str:
-    return measure.name.replace("_", " ")
+def finding_sources(case_run: CaseRun) -> tuple[str, ...]:
+    """For each paragraph of :func:`findings_text`, the id of the chart it is read from: the
+    targeted measure's ledgers in the blame and learning runs, then the outcome's ledgers in the
+    PSS run."""
+    blame, learning, pss = (case_run.sections[i] for i in _role_indexes(case_run))
+    target = next((t for t in blame.result.scenario.targets
+                   if t.measure == case_run.case.target), None)
+    share = target is not None and target.kind is TargetKind.THRESHOLD_SHARE
+    ledger = f"ledger-{case_run.case.target}{'-share' if share else ''}"
+    return (f"{blame.anchor}-{ledger}", f"{learning.anchor}-{ledger}",
+            f"{blame.anchor}-{ledger}", f"{pss.anchor}-ledger-{case_run.case.outcome}")
+
+
+def _role_indexes(case_run: CaseRun) -> list[int]:
+    return [next(i for i, f in enumerate(case_run.findings) if f.role == role) for role in ROLES]
 
 
 def _quantity(case_run: CaseRun) -> str:
@@ -288,25 +300,46 @@ def _quantity(case_run: CaseRun) -> str:
                   if any(t.measure == case_run.case.target for t in s.result.scenario.targets))
     target = next(t for t in result.scenario.targets if t.measure == case_run.case.target)
     measure = next(m for m in result.model.measures if m.name == target.measure)
-    name = _label(measure)
+    name = label(measure)
     if target.kind is TargetKind.THRESHOLD_SHARE:
-        units = f" {measure.meta.units}" if measure.meta.units else ""
-        return f"share of cases with {name} under {target.threshold:g}{units}"
+        within = quantity(target.threshold or 0.0, measure.meta.units)
+        return f"share of cases with {name} under {within}"
     return name
 
 
-def _ledgers(prefix: str, quantity: str, finding: Finding, time_units: str) -> str:
+def _ledgers(prefix: str, quantity_name: str, finding: Finding, time: TimeSpec) -> str:
     row = finding.row
     if row.target is None:
-        return f"{prefix} the {quantity} has no target."
+        return f"{prefix} the {quantity_name} has no target."
     kind = row.kind
     met = "meets" if row.met else "misses"
     met_true = "meets" if row.met_true else "misses"
-    when = f"{row.at:g} {time_units}".strip()
-    return (f"{prefix} the reported {quantity} {met} the target ({number(row.reported, kind)} "
-            f"against {number(row.target, kind)} at time {when}) and the true value "
-            f"{met_true} it ({number(row.true, kind)}): the reported ledger flatters by "
-            f"{number(finding.gap, kind)}.")
+    share = kind == TargetKind.THRESHOLD_SHARE.value
+    by = points(finding.gap) if share else quantity(finding.gap, row.units)
+    return (f"{prefix} the reported {quantity_name} {met} the target ({number(row.reported, kind)} "
+            f"against {number(row.target, kind)} by {when(time, row.at)}) and the true value "
+            f"{met_true} it ({number(row.true, kind)}): the reported ledger flatters by {by}.")
+
+
+def _culture_sentence(blame: float, learning: float) -> str:
+    """How the gap between the ledgers differs between the two cultures, in words."""
+    wide, narrow = abs(blame), abs(learning)
+    if wide == narrow:
+        return "The gap between the ledgers is the same under blame as under learning."
+    first, second = ("blame", "learning") if wide > narrow else ("learning", "blame")
+    larger, smaller = max(wide, narrow), min(wide, narrow)
+    if smaller == 0:
+        return (f"The ledgers part only under {first}: the same target, a different "
+                "culture.")
+    return (f"The gap between the ledgers is {larger / smaller:.1f} times as wide under "
+            f"{first} as under {second}: the same target, a different culture.")
+
+
+def _comparison(measure: Measure, value: float, reference: float) -> str:
+    """'better', 'worse' or 'no better and no worse': ``value`` against ``reference``."""
+    if value == reference:
+        return "no better and no worse"
+    return "better" if _better(measure, value, reference) else "worse"
 
 
 def _better(measure: Measure, value: float, reference: float) -> bool:
@@ -324,7 +357,7 @@ def demo_html(demo: Demo, runs: Sequence[CaseRun]) -> str:
     from pssc_sim.report.html import Part, render_parts
 
     parts = [Part(f"case-{i + 1}", r.case.title, r.case.narrative, findings_text(r),
-                  r.sections, r.case.comparison) for i, r in enumerate(runs)]
+                  r.sections, r.case.comparison, finding_sources(r)) for i, r in enumerate(runs)]
     return render_parts(parts, title=demo.title, narrative=demo.narrative)
 
 

@@ -12,12 +12,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pssc_sim.ir.lowering import hidden
 from pssc_sim.ir.model import Measure
+from pssc_sim.plot import plain
+from pssc_sim.report.words import label, quantity
 from pssc_sim.scenario.reader import scenario_time
-from pssc_sim.targets.definition import Target, TargetKind
-from pssc_sim.targets.structure import hidden
+from pssc_sim.scenario.targets import Target, TargetKind
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from pssc_sim.report.content import Section
@@ -35,6 +38,7 @@ class Picture:
 
     caption: str
     uri: str
+    anchor: str = ""  # the part of an ``id`` that names the picture within its section
 
 
 def data_uri(figure: Figure) -> str:
@@ -61,6 +65,14 @@ def _time_label(result: ScenarioResult) -> str:
     return f"time ({units})" if units else "time"
 
 
+def _dates(figure: Figure, result: ScenarioResult) -> None:
+    """Calendar dates on every time axis of ``figure`` when the model has ``time.origin``."""
+    from pssc_sim.report.words import date_axis
+
+    for ax in figure.axes:
+        date_axis(ax, scenario_time(result.scenario, result.model))
+
+
 def ledger_pictures(result: ScenarioResult) -> list[Picture]:
     """For each measure, its reported and true ledgers side by side, the target marked; a
     threshold-share target adds the ledgers of the shares it judges."""
@@ -70,17 +82,19 @@ def ledger_pictures(result: ScenarioResult) -> list[Picture]:
         target = targets.get(measure.name)
         level = None if target is None or target.kind is TargetKind.THRESHOLD_SHARE else target
         pictures.append(_ledger(result, measure, level, measure.reported_column,
-                                measure.true_column, measure.name))
+                                measure.true_column, label(measure), f"ledger-{measure.name}"))
         if target is not None and target.kind is TargetKind.THRESHOLD_SHARE:
-            title = f"{measure.name}: share of cases within {target.threshold:g}"
+            within = quantity(target.threshold or 0.0, measure.meta.units)
+            title = f"{label(measure)}: share of cases within {within}"
             pictures.append(_ledger(result, measure, target,
                                     hidden(measure.name, "share_reported"),
-                                    hidden(measure.name, "share"), title))
+                                    hidden(measure.name, "share"), title,
+                                    f"ledger-{measure.name}-share"))
     return pictures
 
 
 def _ledger(result: ScenarioResult, measure: Measure, target: Target | None, reported: str,
-            true: str, title: str) -> Picture:
+            true: str, title: str, anchor: str = "") -> Picture:
     from matplotlib.figure import Figure
 
     from pssc_sim.plot import plot_ledgers
@@ -95,14 +109,37 @@ def _ledger(result: ScenarioResult, measure: Measure, target: Target | None, rep
                  start=None if target is None else target.start,
                  by=None if target is None else target.by)
     for ax in axes:
-        ax.set_xlabel(_time_label(result))
+        ax.set_xlabel(plain(_time_label(result)))
     axes[0].legend(loc="best", fontsize="small")
-    units = f" ({measure.meta.units})" if measure.meta.units and title == measure.name else ""
-    figure.suptitle(f"{title}{units}")
+    _observations(axes[1], result, measure, true)
+    _dates(figure, result)
+    units = (f" ({measure.meta.units})" if measure.meta.units not in ("", "dimensionless")
+             and title == label(measure) else "")
+    figure.suptitle(plain(f"{title}{units}"))
     kind = "median and 5-95% / 25-75% bands of the ensemble" if result.is_ensemble else "one run"
     mark = "" if value is None else f"; the dashed red line is the target {value:.4g}"
     caption = f"{title}: reported ledger (left) and true ledger (right), {kind}{mark}."
-    return Picture(caption, data_uri(figure))
+    return Picture(caption, data_uri(figure), anchor)
+
+
+def _observations(ax: Axes, result: ScenarioResult, measure: Measure, true: str) -> None:
+    """The observed values of a measure's true value as points on its true ledger."""
+    from pssc_sim.report.observed import observations, series_of
+
+    series = series_of(observations(result.model), measure)
+    if series is not None and true == measure.true_column:
+        ax.plot(series.times, series.values, "o", color="black", markersize=3.5,
+                label="observed (data)")
+        ax.legend(loc="best", fontsize="small")
+
+
+def _variable_label(result: ScenarioResult, name: str) -> str:
+    """A variable's ``label`` (the name with spaces when it has none)."""
+    try:
+        meta = getattr(result.model[name], "meta", None)
+    except KeyError:  # an element of an arrayed variable, as population[0-4,A]
+        meta = None
+    return str(getattr(meta, "label", "")) or name.replace("_", " ")
 
 
 def plotted(result: ScenarioResult) -> list[str]:
@@ -125,7 +162,10 @@ def results_picture(result: ScenarioResult) -> Picture | None:
     if not names:
         return None
     figure = Figure(figsize=(9, 2.6 * -(-len(names) // 3)), layout="constrained")
-    plot_panels({result.name: result.results}, names, figure, _time_label(result))
+    axes = plot_panels({result.name: result.results}, names, figure, _time_label(result))
+    for ax, name in zip(axes, names, strict=True):
+        ax.set_title(plain(_variable_label(result, name)))
+    _dates(figure, result)
     kind = ("fan charts: median, 5-95% and 25-75% of the members" if result.is_ensemble
             else "one run")
     return Picture(f"{result.name}: {', '.join(names)} over time ({kind}).", data_uri(figure))
@@ -150,8 +190,9 @@ def comparison_picture(sections: Sequence[Section], measures: Sequence[str]) -> 
                 plot_variable(section.result.results, column, ax=ax, label=section.title,
                               color=colour)
         for ax, ledger in zip(row, ("reported", "true"), strict=True):
-            ax.set_title(f"{name}: {ledger}")
-            ax.set_xlabel(_time_label(sections[0].result))
+            ax.set_title(plain(f"{name}: {ledger}"))
+            ax.set_xlabel(plain(_time_label(sections[0].result)))
         row[0].legend(loc="best", fontsize="small")
+    _dates(figure, sections[0].result)
     return Picture("Each measure across the scenarios: the reported ledger (left) and the true "
                    "ledger (right).", data_uri(figure))

@@ -5,7 +5,7 @@ consequences) goes through :func:`html.escape`."""
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from pssc_sim.report.figures import (
     results_picture,
 )
 from pssc_sim.scenario.runner import describe
-from pssc_sim.targets.scorecard import Scorecard, ScorecardRow
+from pssc_sim.scorecard.scoring import Scorecard, ScorecardRow
 
 #: The style sheet, inlined in the page.
 STYLE = """
@@ -102,10 +102,13 @@ def _target(row: ScorecardRow) -> str:
     return e(f"{row.kind} {sign} {number(row.target, row.kind)}")
 
 
-def scorecard_html(card: Scorecard) -> str:
-    """The scorecard: one table per perspective with RAG colours."""
+def scorecard_html(card: Scorecard,
+                   observed: Mapping[str, tuple[float, float]] | None = None) -> str:
+    """The scorecard: one table per perspective with RAG colours. With ``observed`` (measure ->
+    time and value of data), a column says which true values are data and which model output."""
     ensemble = card.members > 1
     head = ["measure", "target", "at", "reported", "true", "gap (reported - true)", "status"]
+    head += ["true value from"] if observed is not None else []
     head += ["P(met)", "P(true met)"] if ensemble else []
     head += ["if missed"]
     parts = []
@@ -117,6 +120,8 @@ def scorecard_html(card: Scorecard) -> str:
         for r in rows:
             row = [e(r.measure), _target(r), e(f"{r.at:g}"), e(number(r.reported, r.kind)),
                    e(number(r.true, r.kind)), e(number(r.gap, r.kind)), _rag(r)]
+            if observed is not None:
+                row.append(e(_origin(observed.get(r.measure))))
             if ensemble:
                 row += [e("-" if p is None else f"{p:.0%}")
                         for p in (r.probability, r.probability_true)]
@@ -124,6 +129,12 @@ def scorecard_html(card: Scorecard) -> str:
             cells.append(row)
         parts.append(f"<h4>{e(perspective.value.capitalize())}</h4>{_table(head, cells)}")
     return "".join(parts)
+
+
+def _origin(data: tuple[float, float] | None) -> str:
+    if data is None:
+        return "model output"
+    return f"model output; data {data[1]:.4g} at {data[0]:g}"
 
 
 def consequences_html(card: Scorecard) -> str:
@@ -141,11 +152,13 @@ def consequences_html(card: Scorecard) -> str:
             f"first.</p>{_table(head, rows)}")
 
 
-def figure_html(picture: Picture | None) -> str:
-    """An ``img`` with its caption (the caption doubles as the alternative text)."""
+def figure_html(picture: Picture | None, prefix: str = "") -> str:
+    """An ``img`` with its caption (the caption doubles as the alternative text); its ``id`` is
+    ``prefix-anchor`` when both are given, so findings can link to it."""
     if picture is None:
         return ""
-    return (f'<figure><img src="{picture.uri}" alt="{e(picture.caption)}">'
+    anchor = f' id="{e(prefix)}-{e(picture.anchor)}"' if prefix and picture.anchor else ""
+    return (f'<figure{anchor}><img src="{picture.uri}" alt="{e(picture.caption)}">'
             f"<figcaption>{e(picture.caption)}</figcaption></figure>")
 
 
@@ -153,14 +166,30 @@ def section_html(section: Section) -> str:
     """One scenario: story, what ran, scorecard, consequences, ledgers and results."""
     result = section.result
     ran = "".join(f"<li>{e(line)}</li>" for line in describe(result))
-    ledgers = "".join(figure_html(p) for p in ledger_pictures(result))
+    ledgers = "".join(figure_html(p, section.anchor) for p in ledger_pictures(result))
     return (f'<section id="{e(section.anchor)}"><h2>{e(section.title)}</h2>'
             f"{paragraphs(section.narrative)}"
             f"<h3>What was run</h3><ul>{ran}</ul>"
-            f"<h3>Scorecard</h3>{scorecard_html(section.scorecard)}"
+            f"<h3>Scorecard</h3>{scorecard_html(section.scorecard, _observed(section))}"
             f"<h3>Unintended consequences</h3>{consequences_html(section.scorecard)}"
+            f"{_strategy_map(section)}"
             f"<h3>The two ledgers: reported and true</h3>{ledgers or '<p>No measures.</p>'}"
             f"<h3>Results over time</h3>{figure_html(results_picture(result))}</section>")
+
+
+def _observed(section: Section) -> Mapping[str, tuple[float, float]] | None:
+    """The data beside a section's scorecard: None when the model has no observed file."""
+    from pssc_sim.report.observed import observed_file, observed_values
+
+    model = section.result.model
+    return None if observed_file(model) is None else observed_values(model, section.scorecard)
+
+
+def _strategy_map(section: Section) -> str:
+    from pssc_sim.report.strategy_drawing import map_html
+
+    figure = map_html(section.result, section.scorecard)
+    return f"<h3>Strategy map</h3>{figure}" if figure else ""
 
 
 def shared_measures(sections: Sequence[Section]) -> list[str]:
@@ -222,6 +251,17 @@ class Part:
     findings: str
     sections: tuple[Section, ...]
     comparison: str = ""
+    sources: tuple[str, ...] = ()  # per findings paragraph, the id of the chart it is read from
+
+
+def _findings(part: Part) -> str:
+    """The findings paragraphs, each linked to the chart it is read from."""
+    blocks = [" ".join(b.split()) for b in part.findings.strip().split("\n\n") if b.strip()]
+    sources = list(part.sources) + [""] * len(blocks)
+    inner = "".join(f"<p>{e(block)}" + (f' <a href="#{e(source)}">(see the chart)</a>'
+                                         if source else "") + "</p>"
+                    for block, source in zip(blocks, sources, strict=False))
+    return f'<div class="findings">{inner}</div>'
 
 
 def _page(title: str, narrative: str, contents: str, body: str) -> str:
@@ -242,8 +282,7 @@ def render_parts(parts: Sequence[Part], *, title: str, narrative: str = "") -> s
         contents.append(f'<li><a href="#{e(part.anchor)}">{e(part.title)}</a><ul>{links}'
                         f'<li><a href="#{e(part.anchor)}-comparison">Comparison</a></li>'
                         "</ul></li>")
-        findings = (f"<h3>What the runs show</h3>{paragraphs(part.findings, 'findings')}"
-                    if part.findings else "")
+        findings = (f"<h3>What the runs show</h3>{_findings(part)}" if part.findings else "")
         body.append(f'<div class="part" id="{e(part.anchor)}"><h2 class="part">'
                     f"{e(part.title)}</h2>{paragraphs(part.narrative)}{findings}"
                     + "".join(section_html(s) for s in part.sections)

@@ -2,28 +2,34 @@
 and comparisons, read from YAML files or built in code.
 
 - :mod:`~pssc_sim.scenario.schema`: the file format as data, and its JSON Schema;
+- :mod:`~pssc_sim.scenario.fields`: one checked parser per value of a scenario;
+- :mod:`~pssc_sim.scenario.uncertainty`: :class:`Uncertainty`, what makes a scenario an ensemble;
 - :mod:`~pssc_sim.scenario.reader`: checked reading of scenario files and ``extends`` chains;
-- :mod:`~pssc_sim.scenario.definition`: :class:`Scenario` and :class:`Uncertainty` values;
+- :mod:`~pssc_sim.scenario.definition`: :class:`Scenario` values, :func:`load_scenario` and
+  :func:`run_scenario`;
 - :mod:`~pssc_sim.scenario.interventions`: interventions as equations in TIME;
 - :mod:`~pssc_sim.scenario.sampling`: distributions and seeded hypercube sampling;
-- :mod:`~pssc_sim.scenario.runner`: :func:`run_scenario` and :class:`ScenarioResult`;
-- :mod:`~pssc_sim.scenario.compare`: :func:`compare` and :class:`Comparison`.
+- :mod:`~pssc_sim.scenario.runner`: running a scenario into a :class:`ScenarioResult`;
+- :mod:`~pssc_sim.scenario.compare`: :func:`compare` and :class:`Comparison`;
+- :mod:`~pssc_sim.scenario.targets`: :class:`Target`, its kinds and severities, read from
+  scenario files and checked against a model.
 
-Targets, culture and the scorecard live in :mod:`pssc_sim.targets`; :class:`Target` and
-:class:`Scorecard` are re-exported here.
+The hidden structure through which targets and culture reach a model's equations is part of the
+IR (:mod:`pssc_sim.ir.lowering`); the scorecard of a run is the stage above
+(:mod:`pssc_sim.scorecard`).
 """
 
 from __future__ import annotations
 
 from pssc_sim.scenario.compare import Comparison, compare
-from pssc_sim.scenario.definition import Scenario, Uncertainty
+from pssc_sim.scenario.definition import Scenario, load_scenario, run_scenario
 from pssc_sim.scenario.interventions import Pulse, Ramp, Series, SetTo, Step, apply_interventions
-from pssc_sim.scenario.reader import is_scenario_file, load_scenario
-from pssc_sim.scenario.runner import ScenarioResult, run_scenario
+from pssc_sim.scenario.reader import is_scenario_file
+from pssc_sim.scenario.runner import ScenarioResult
 from pssc_sim.scenario.sampling import Distribution
 from pssc_sim.scenario.schema import ScenarioError, json_schema
-from pssc_sim.targets.definition import Target, TargetKind
-from pssc_sim.targets.scorecard import Scorecard
+from pssc_sim.scenario.targets import Target, TargetKind
+from pssc_sim.scenario.uncertainty import Uncertainty
 
 __all__ = [
     "Comparison",
@@ -33,7 +39,6 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "ScenarioResult",
-    "Scorecard",
     "Series",
     "SetTo",
     "Step",

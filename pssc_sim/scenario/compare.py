@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from pssc_sim.errors import did_you_mean
 from pssc_sim.ir.model import Model
@@ -19,6 +18,7 @@ from pssc_sim.scenario.runner import ScenarioResult
 from pssc_sim.scenario.schema import ScenarioError
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
@@ -38,6 +38,8 @@ class Comparison:
         """One row per variable, time and scenario: ``value`` (the median for an ensemble),
         ``difference`` and ``relative_difference`` against the first scenario, and ``p5`` and
         ``p95`` when any scenario is an ensemble."""
+        import pandas as pd
+
         rows = []
         ensembles = any(run.results.is_ensemble for run in self.runs)
         for variable in self.variables:

@@ -1,115 +1,39 @@
-"""Scenarios as values: :class:`Scenario` and :class:`Uncertainty`, built in code or read from
+"""Scenarios as values: :class:`Scenario`, built in code or read from
 files, layered with ``extends`` semantics and changed with ``with_*`` methods (each returns a new
 scenario; nothing is modified in place)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pssc_sim.errors import did_you_mean
 from pssc_sim.ir.model import Model
-from pssc_sim.scenario import reader
+from pssc_sim.scenario import fields, reader
 from pssc_sim.scenario.interventions import Intervention, layer_interventions
-from pssc_sim.scenario.sampling import Distribution
-from pssc_sim.scenario.schema import SAMPLING_NAMES, ScenarioError
-from pssc_sim.targets.definition import Target
+from pssc_sim.scenario.runner import ScenarioResult, run
+from pssc_sim.scenario.schema import ScenarioError
+from pssc_sim.scenario.targets import Target
+from pssc_sim.scenario.uncertainty import Uncertainty, parse_uncertainty
 
-if TYPE_CHECKING:
-    from pssc_sim.scenario.runner import ScenarioResult
-
-#: Sampling used when an uncertainty block does not name one.
-DEFAULT_SAMPLING = "latin-hypercube"
-_ARGUMENTS = reader.where_in("")
-
-
-@dataclass(frozen=True, slots=True, init=False)
-class Uncertainty:
-    """What makes a scenario an ensemble. Unset fields (``None``) inherit when layered.
-
-    ``parameters`` maps each sampled parameter to its :class:`Distribution`, or to ``None`` to use
-    the distribution or range written in the model file. Without ``parameters``, every model
-    parameter with a ``distribution`` or ``range`` is sampled.
-
-    Examples
-    --------
-    >>> Uncertainty(members=100, seed=1).layered(Uncertainty(members=10)).members
-    10
-    """
-
-    members: int | None
-    sampling: str | None
-    seed: int | None
-    parameters: Mapping[str, Distribution | None] | None
-
-    def __init__(self, members: int | None = None, sampling: str | None = None,
-                 seed: int | None = None,
-                 parameters: Mapping[str, Distribution | Mapping[str, Any] | None]
-                 | Sequence[str] | None = None) -> None:
-        for key, value in (("members", members), ("sampling", sampling), ("seed", seed)):
-            object.__setattr__(self, key, value)
-        object.__setattr__(self, "parameters",
-                           None if parameters is None else MappingProxyType(
-                               _distributions(parameters)))
-        self._check()
-
-    def _check(self) -> None:
-        if self.members is not None and (isinstance(self.members, bool)
-                                         or not isinstance(self.members, int) or self.members < 1):
-            raise ScenarioError(f"uncertainty.members: expected a whole number of at least 1 "
-                                f"(got {self.members!r}). Write members: 1000")
-        if self.seed is not None and (isinstance(self.seed, bool)
-                                      or not isinstance(self.seed, int) or self.seed < 0):
-            raise ScenarioError(f"uncertainty.seed: expected a whole number of at least 0 (got "
-                                f"{self.seed!r}). Write seed: 42")
-        if self.sampling is not None and self.sampling not in SAMPLING_NAMES:
-            raise ScenarioError(f"uncertainty.sampling: unknown sampling {self.sampling!r}."
-                                f"{did_you_mean(str(self.sampling), SAMPLING_NAMES)} Use one of: "
-                                f"{', '.join(SAMPLING_NAMES)}")
-
-    def layered(self, child: Uncertainty) -> Uncertainty:
-        """``child`` over ``self``: set fields replace, sampled parameters merge by name."""
-        parameters = self.parameters
-        if child.parameters is not None:
-            parameters = {**(self.parameters or {}), **child.parameters}
-        return Uncertainty(
-            members=child.members if child.members is not None else self.members,
-            sampling=child.sampling if child.sampling is not None else self.sampling,
-            seed=child.seed if child.seed is not None else self.seed,
-            parameters=parameters,
-        )
-
-    def to_document(self) -> dict[str, Any]:
-        """The block as written in a scenario file."""
-        document: dict[str, Any] = {key: getattr(self, key) for key in ("members", "sampling",
-                                                                          "seed")
-                                    if getattr(self, key) is not None}
-        if self.parameters is not None:
-            document["parameters"] = {key: None if value is None else value.to_document()
-                                      for key, value in self.parameters.items()}
-        return document
-
-
-def _distributions(raw: Any) -> dict[str, Distribution | None]:
-    if isinstance(raw, (list, tuple)):
-        return {reader.name(key, "uncertainty.parameters"): None for key in raw}
-    result: dict[str, Distribution | None] = {}
-    for key, value in dict(raw).items():
-        where = f"uncertainty.parameters.{key}"
-        reader.name(key, where)
-        result[key] = value if isinstance(value, Distribution) else reader.parse_distribution(
-            value, where)
-    return result
+#: Messages about Python arguments name the argument alone (a file's name its file and key).
+_ARGUMENTS = fields.where_in("")
+#: The value of each field when it is not given.
+_DEFAULTS: Mapping[str, Any] = MappingProxyType({
+    "model": None, "name": "", "description": "", "time": {}, "method": None, "set": {},
+    "interventions": (), "uncertainty": None, "outputs": None, "folder": None, "source": "",
+    "targets": (), "culture": None, "mechanisms": {}, "compute": {},
+})
 
 
 def _uncertainty(raw: Any) -> Uncertainty | None:
     if raw is None or isinstance(raw, Uncertainty):
         return raw
-    return reader.parse_uncertainty(raw, _ARGUMENTS)
+    return parse_uncertainty(raw, _ARGUMENTS)
 
 
 def _interventions(raw: Sequence[Any]) -> tuple[Intervention, ...]:
@@ -117,7 +41,7 @@ def _interventions(raw: Sequence[Any]) -> tuple[Intervention, ...]:
         raise ScenarioError(f"interventions: expected a list (got {raw!r}). Pass a list of "
                             "interventions")
     return tuple(item if not isinstance(item, Mapping)
-                 else reader.parse_intervention(item, _ARGUMENTS, f"interventions[{i}]")
+                 else fields.parse_intervention(item, _ARGUMENTS, f"interventions[{i}]")
                  for i, item in enumerate(raw))
 
 
@@ -147,7 +71,7 @@ class Scenario:
     outputs
         The variables to record (all visible ones when not given).
     targets
-        :class:`~pssc_sim.targets.definition.Target` values or their file form, e.g.
+        :class:`~pssc_sim.scenario.targets.Target` values or their file form, e.g.
         ``{"measure": "mean_wait", "value": 8, "by": 52, "severity": "high"}``.
     culture
         0 (learning) .. 1 (blame); the model's ``CULTURE`` parameter (0.5) when not given.
@@ -156,6 +80,10 @@ class Scenario:
         same as setting ``<instance>_active`` to 1 or 0 (folded into ``set``).
     folder
         Where a model name or relative path is looked up (the scenario file's folder).
+    compute
+        Where the runs go: ``{"scheduler": "tcp://host:8786"}`` (a Dask cluster) or
+        ``{"workers": 2}`` (local worker processes); empty runs here. The command line's
+        ``--scheduler`` and ``--workers`` take precedence.
 
     Examples
     --------
@@ -186,6 +114,7 @@ class Scenario:
     targets: tuple[Target, ...]
     culture: float | None
     mechanisms: Mapping[str, bool]
+    compute: Mapping[str, Any]
 
     def __init__(self, model: str | Path | Model | None = None, name: str = "",
                  description: str = "", time: Mapping[str, float] | None = None,
@@ -195,32 +124,56 @@ class Scenario:
                  outputs: Sequence[str] | None = None, folder: str | Path | None = None,
                  source: str = "", targets: Sequence[Target | Mapping[str, Any]] = (),
                  culture: float | None = None,
-                 mechanisms: Mapping[str, bool | str] | None = None) -> None:
+                 mechanisms: Mapping[str, bool | str] | None = None,
+                 compute: Mapping[str, Any] | None = None) -> None:
         where = _ARGUMENTS
         if method is not None:
-            reader.parse_method(method, where)
-        switches = reader.parse_mechanisms(mechanisms or {}, where)
-        values: dict[str, Any] = {
+            fields.parse_method(method, where)
+        self._assign({
             "model": model, "name": name, "description": description,
-            "time": MappingProxyType(reader.parse_time(time or {}, where)), "method": method,
-            "set": MappingProxyType({**reader.parse_set(set or {}, where),
-                                     **{reader.switch_name(k): float(on)
-                                        for k, on in switches.items()}}),
-            "mechanisms": MappingProxyType(switches),
+            "time": fields.parse_time(time or {}, where), "method": method,
+            "set": fields.parse_set(set or {}, where),
+            "mechanisms": fields.parse_mechanisms(mechanisms or {}, where),
             "interventions": _interventions(interventions),
             "uncertainty": _uncertainty(uncertainty),
-            "outputs": None if outputs is None else reader.parse_outputs(list(outputs), where),
-            "folder": None if folder is None else Path(folder), "source": source,
-            "targets": reader.parse_targets(list(targets), where),
-            "culture": None if culture is None else reader.parse_culture(culture, where),
-        }
-        for key, value in values.items():
+            "outputs": None if outputs is None else fields.parse_outputs(list(outputs), where),
+            "folder": folder, "source": source,
+            "targets": fields.parse_targets(list(targets), where),
+            "culture": None if culture is None else fields.parse_culture(culture, where),
+            "compute": fields.parse_compute(compute, where) if compute else {},
+        })
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> Scenario:
+        """A scenario from field values already parsed and checked, as the file reader makes
+        them (:func:`pssc_sim.scenario.reader.scenario_arguments`): nothing is parsed again."""
+        scenario = cls.__new__(cls)
+        scenario._assign(values)
+        return scenario
+
+    def _changed(self, **changes: Any) -> Scenario:
+        """A copy with the parsed ``changes``."""
+        values = {field.name: getattr(self, field.name) for field in dataclass_fields(self)}
+        return Scenario.from_values({**values, **changes})
+
+    def _assign(self, values: Mapping[str, Any]) -> None:
+        """Set every field from parsed ``values`` (the defaults for those not given); the
+        switches of ``mechanisms`` are folded into ``set``."""
+        given = {**_DEFAULTS, **values}
+        switches = dict(given["mechanisms"])
+        given["set"] = MappingProxyType({**given["set"], **{fields.switch_name(k): float(on)
+                                                           for k, on in switches.items()}})
+        given["mechanisms"] = MappingProxyType(switches)
+        given["time"] = MappingProxyType(dict(given["time"]))
+        given["folder"] = None if given["folder"] is None else Path(given["folder"])
+        given["compute"] = MappingProxyType(dict(given["compute"]))
+        for key, value in given.items():
             object.__setattr__(self, key, value)
 
     @classmethod
     def load(cls, path: str | Path) -> Scenario:
         """Read a scenario file (and those it extends), checked against its model."""
-        return reader.load_scenario(path)
+        return load_scenario(path)
 
     @property
     def label(self) -> str:
@@ -247,33 +200,35 @@ class Scenario:
         takes_model = child.model is not None
         # a switch the child sets (by set or by mechanisms) replaces the parent's
         mechanisms = {k: v for k, v in self.mechanisms.items()
-                      if reader.switch_name(k) not in child.set}
-        return Scenario(
-            model=child.model if takes_model else self.model,
-            name=child.name or self.name,
-            description=child.description or self.description,
-            time={**self.time, **child.time},
-            method=child.method or self.method,
-            set={**self.set, **child.set},
-            interventions=layer_interventions(self.interventions, child.interventions),
-            uncertainty=uncertainty,
-            outputs=child.outputs if child.outputs is not None else self.outputs,
-            folder=child.folder if takes_model else self.folder,
-            source=child.source or self.source,
-            targets=layer_targets(self.targets, child.targets),
-            culture=child.culture if child.culture is not None else self.culture,
-            mechanisms={**mechanisms, **child.mechanisms},
-        )
+                      if fields.switch_name(k) not in child.set}
+        return Scenario.from_values({
+            "model": child.model if takes_model else self.model,
+            "name": child.name or self.name,
+            "description": child.description or self.description,
+            "time": {**self.time, **child.time},
+            "method": child.method or self.method,
+            "set": {**self.set, **child.set},
+            "interventions": layer_interventions(self.interventions, child.interventions),
+            "uncertainty": uncertainty,
+            "outputs": child.outputs if child.outputs is not None else self.outputs,
+            "folder": child.folder if takes_model else self.folder,
+            "source": child.source or self.source,
+            "targets": layer_targets(self.targets, child.targets),
+            "culture": child.culture if child.culture is not None else self.culture,
+            "mechanisms": {**mechanisms, **child.mechanisms},
+            "compute": child.compute or self.compute,
+        })
 
     def with_name(self, name: str) -> Scenario:
         """A copy called ``name``."""
-        return replace(self, name=name)
+        return self._changed(name=name)
 
     def with_set(self, **values: float) -> Scenario:
         """A copy with parameters set from the start (added to, or replacing, ``set``)."""
         mechanisms = {k: v for k, v in self.mechanisms.items()
-                      if reader.switch_name(k) not in values}
-        return replace(self, set={**self.set, **values}, mechanisms=mechanisms)
+                      if fields.switch_name(k) not in values}
+        return self._changed(set={**self.set, **fields.parse_set(values, _ARGUMENTS)},
+                             mechanisms=mechanisms)
 
     def with_mechanisms(self, **switches: bool | str) -> Scenario:
         """A copy with included gaming mechanisms switched on or off by instance name.
@@ -281,59 +236,59 @@ class Scenario:
         >>> Scenario(model="m").with_mechanisms(time_correction="off").set
         mappingproxy({'time_correction_active': 0.0})
         """
-        added = reader.parse_mechanisms(switches, _ARGUMENTS)
-        return replace(self, mechanisms={**self.mechanisms, **added})
+        added = fields.parse_mechanisms(switches, _ARGUMENTS)
+        return self._changed(mechanisms={**self.mechanisms, **added})
 
     def with_intervention(self, *interventions: Intervention | Mapping[str, Any]) -> Scenario:
         """A copy with ``interventions`` appended (after those already there)."""
-        return replace(self, interventions=(*self.interventions, *_interventions(interventions)))
+        return self._changed(interventions=(*self.interventions, *_interventions(interventions)))
 
     def with_time(self, **time: float) -> Scenario:
         """A copy with time overrides (``start``, ``stop``, ``dt``, ``save_every``)."""
-        return replace(self, time={**self.time, **time})
+        return self._changed(time={**self.time, **fields.parse_time(time, _ARGUMENTS)})
 
     def with_method(self, method: str) -> Scenario:
         """A copy integrated with ``method``."""
-        return replace(self, method=method)
+        return self._changed(method=fields.parse_method(method, _ARGUMENTS))
 
     def with_uncertainty(self, uncertainty: Uncertainty | Mapping[str, Any] | None = None,
                          **fields: Any) -> Scenario:
         """A copy with ``uncertainty`` (or its fields, e.g. ``members=100``) layered on; with no
         arguments, a copy that runs once instead of as an ensemble."""
         if uncertainty is None and not fields:
-            return replace(self, uncertainty=None)
+            return self._changed(uncertainty=None)
         layer = _uncertainty(uncertainty if uncertainty is not None else fields)
         if layer is None:
-            return replace(self, uncertainty=None)
+            return self._changed(uncertainty=None)
         merged = layer if self.uncertainty is None else self.uncertainty.layered(layer)
-        return replace(self, uncertainty=merged)
+        return self._changed(uncertainty=merged)
 
     def with_targets(self, *targets: Target | Mapping[str, Any]) -> Scenario:
         """A copy with ``targets`` added; a target on a measure already targeted replaces it."""
-        added = reader.parse_targets(list(targets), _ARGUMENTS)
-        return replace(self, targets=layer_targets(self.targets, added))
+        added = fields.parse_targets(list(targets), _ARGUMENTS)
+        return self._changed(targets=layer_targets(self.targets, added))
 
     def without_targets(self) -> Scenario:
         """A copy with no targets (the reference for a scorecard's unintended consequences)."""
-        return replace(self, targets=())
+        return self._changed(targets=())
 
     def with_culture(self, culture: float | None) -> Scenario:
         """A copy with ``culture`` (0 learning .. 1 blame; ``None`` for the model's default)."""
-        value = None if culture is None else reader.parse_culture(culture, _ARGUMENTS)
-        return replace(self, culture=value)
+        value = None if culture is None else fields.parse_culture(culture, _ARGUMENTS)
+        return self._changed(culture=value)
 
     def with_outputs(self, *names: str) -> Scenario:
         """A copy recording only ``names``."""
-        return replace(self, outputs=tuple(names))
+        return self._changed(outputs=tuple(names))
 
     def load_model(self) -> Model:
         """The model this scenario runs, before its interventions are applied."""
         if isinstance(self.model, Model):
             return self.model
         if self.model is None:
-            raise ScenarioError(f"{reader.where_in(self.source)('model')}: no model is given "
+            raise ScenarioError(f"{fields.where_in(self.source)('model')}: no model is given "
                                 "(got None). Pass model=<folder under models/ or a path>")
-        where = reader.where_in(self.source)("model")
+        where = fields.where_in(self.source)("model")
         path = reader.resolve_model(self.model, self.folder, where).resolve()
         file = path / "model.yaml" if path.is_dir() else path
         return _load(file, file.stat().st_mtime_ns)
@@ -342,12 +297,12 @@ class Scenario:
         """Raise unless every name the scenario uses exists in its model."""
         reader.check_scenario_names(self, model if model is not None else self.load_model())
 
-    def run(self, *, chunk: int = 4096, max_memory: int | None = None) -> ScenarioResult:
+    def run(self, *, chunk: int = 4096, max_memory: int | None = None,
+            scheduler: Any = None) -> ScenarioResult:
         """Run the scenario: one run, or the whole ensemble in one vectorised call, in at most
-        ``max_memory`` bytes (default: a safe share of the machine)."""
-        from pssc_sim.scenario.runner import run
-
-        return run(self, chunk=chunk, max_memory=max_memory)
+        ``max_memory`` bytes (default: a safe share of the machine), here or on the Dask
+        cluster ``scheduler`` (see :func:`~pssc_sim.simulate`)."""
+        return run(self, chunk=chunk, max_memory=max_memory, scheduler=scheduler)
 
     def to_document(self) -> dict[str, Any]:
         """The scenario as a scenario-file mapping (a :class:`Model` object is named only)."""
@@ -363,8 +318,9 @@ class Scenario:
                                     "targets": [t.to_document() for t in self.targets],
                                     "culture": self.culture,
                                     "mechanisms": {k: "on" if v else "off"
-                                                   for k, v in self.mechanisms.items()}}
-        switches = {reader.switch_name(k) for k in self.mechanisms}
+                                                   for k, v in self.mechanisms.items()},
+                                    "compute": dict(self.compute)}
+        switches = {fields.switch_name(k) for k in self.mechanisms}
         document["set"] = {k: v for k, v in self.set.items() if k not in switches}
         return {key: value for key, value in document.items() if value not in (None, "", {}, [])}
 
@@ -382,3 +338,49 @@ def _load(path: Path, modified: int) -> Model:
     from pssc_sim.parse import load_model
 
     return load_model(path)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read a scenario file and the files it extends, checked against its model.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> import pssc_sim
+    >>> root = Path(pssc_sim.__file__).parent.parent
+    >>> load_scenario(root / "scenarios" / "sir" / "baseline.yaml").name
+    'baseline'
+    """
+    layers: list[Scenario] = []
+    for file, document in reader.scenario_chain(path):
+        arguments = reader.scenario_arguments(document, fields.where_in(str(file)))
+        arguments.pop("extends", None)
+        arguments.setdefault("name", file.stem)
+        layers.append(Scenario.from_values({**arguments, "folder": file.parent,
+                                            "source": str(file)}))
+    scenario = layers[0]
+    for layer in layers[1:]:
+        scenario = scenario.layered(layer)
+    if scenario.model is None:
+        raise ScenarioError(f"{path}: model: no model is given (got nothing). Add 'model: "
+                            "<folder under models/>' here or in the scenario it extends")
+    model = scenario.load_model()
+    for layer in layers:
+        layer.check(model)
+    return scenario
+
+
+def run_scenario(path: str | Path, *, chunk: int = 4096,
+                 max_memory: int | None = None) -> ScenarioResult:
+    """Read and run a scenario file.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> import pssc_sim as ps
+    >>> root = Path(ps.__file__).parent.parent
+    >>> result = ps.run_scenario(root / "scenarios" / "teacup" / "baseline.yaml")
+    >>> result.results.is_ensemble
+    False
+    """
+    return Scenario.load(path).run(chunk=chunk, max_memory=max_memory)

@@ -6,11 +6,9 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from pssc_sim.integrate import budget
 from pssc_sim.integrate.progress import Progress
@@ -23,16 +21,20 @@ from pssc_sim.integrate.simulate import (
 )
 from pssc_sim.ir.model import Model, Parameter
 from pssc_sim.results import Results
+from pssc_sim.scenario.fields import parse_distribution, where_in
 from pssc_sim.scenario.interventions import Intervention, apply_interventions, base_name
-from pssc_sim.scenario.reader import parse_distribution, where_in
+from pssc_sim.scenario.reader import scenario_time
 from pssc_sim.scenario.sampling import Distribution, sample
 from pssc_sim.scenario.schema import ScenarioError
+from pssc_sim.scenario.uncertainty import DEFAULT_SAMPLING
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.axes import Axes
 
-    from pssc_sim.scenario.definition import Scenario, Uncertainty
-    from pssc_sim.targets.scorecard import Scorecard
+    from pssc_sim.scenario.definition import Scenario
+    from pssc_sim.scenario.uncertainty import Uncertainty
+    from pssc_sim.scorecard.scoring import Scorecard
 
 #: Quantiles reported for ensembles (5/25/50/75/95 %).
 DEFAULT_QUANTILES: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -94,10 +96,10 @@ class ScenarioResult:
         return plot_stocks(self.results, names, ax=ax)
 
     def scorecard(self, against: ScenarioResult | None = None) -> Scorecard:
-        """The PSS scorecard (see :mod:`pssc_sim.targets.scorecard`): measures by perspective,
+        """The PSS scorecard (see :mod:`pssc_sim.scorecard.scoring`): measures by perspective,
         targets met or not, reported-vs-true gaps, probabilities for an ensemble, and unintended
         consequences against ``against`` (default: this scenario without its targets)."""
-        from pssc_sim.targets.scorecard import scorecard
+        from pssc_sim.scorecard.scoring import scorecard
 
         return scorecard(self, against)
 
@@ -207,11 +209,13 @@ def model_distribution(model: Model, parameter: Parameter) -> Distribution:
 
 def run(scenario: Scenario, *, chunk: int = 4096, record: Sequence[str] = (),
         progress: Progress | None = None, max_memory: int | None = None,
-        backend: str = "auto") -> ScenarioResult:
+        scheduler: Any = None, backend: str = "auto") -> ScenarioResult:
     """Run ``scenario``; an ensemble runs as one vectorised :func:`simulate` call.
 
     ``record`` names variables to record besides the scenario's outputs (hidden ones too, such
-    as the threshold shares a scorecard reads). ``progress`` is passed to :func:`simulate`.
+    as the threshold shares a scorecard reads). ``progress`` and ``scheduler`` (a Dask cluster,
+    see :mod:`pssc_sim.integrate.distributed`) are passed to :func:`simulate`; the members are
+    drawn here, before anything runs, so an ensemble is the same wherever it runs.
     ``max_memory`` is the bytes the run may use (default: a safe share of the machine): the run
     is sized before any member is sampled, and refused with
     :class:`~pssc_sim.integrate.budget.ResourceLimitError` if it cannot fit (see
@@ -229,9 +233,7 @@ def run(scenario: Scenario, *, chunk: int = 4096, record: Sequence[str] = (),
     params.update({key(name): value for name, value in scenario.set.items()})
     outputs = scenario.outputs
     if record:
-        from pssc_sim.compile.compiler import default_outputs
-
-        chosen = outputs if outputs is not None else [o.name for o in default_outputs(model)]
+        chosen = outputs if outputs is not None else [name for name, _ in model.default_outputs()]
         outputs = tuple(dict.fromkeys([*chosen, *record]))
     method, time = scenario.method or "euler", dict(scenario.time) or None
     limit = budget.default_memory_limit() if max_memory is None else max_memory
@@ -242,7 +244,8 @@ def run(scenario: Scenario, *, chunk: int = 4096, record: Sequence[str] = (),
         samples, seed = draw(scenario.uncertainty, base)
         params.update({key(name): values for name, values in samples.items()})
     results = simulate(model, params, method=method, time=time, outputs=outputs, chunk=chunk,
-                       progress=progress, max_memory=limit, backend=backend)
+                       progress=progress, max_memory=limit, scheduler=scheduler,
+                       backend=backend)
     return ScenarioResult(scenario, results, model, samples, seed)
 
 
@@ -262,14 +265,13 @@ def size_run(scenario: Scenario, base: Model, model: Model, outputs: Sequence[st
     if uncertainty is not None and uncertainty.members is not None:
         members = uncertainty.members
         sampled = len(distributions(uncertainty, base))
-    return plan_run(compiled, grid, method, members, chunk, limit, sampled)
+    return plan_run(compiled, grid, method, members, chunk, limit, sampled).chunk
 
 
 def target_values(scenario: Scenario, model: Model,
                   key: Callable[[str], str]) -> dict[str, float]:
     """The hidden parameters that carry the scenario's targets and culture into the model."""
-    from pssc_sim.scenario.reader import scenario_time
-    from pssc_sim.targets.definition import target_parameters
+    from pssc_sim.scenario.targets import target_parameters
 
     values = target_parameters(scenario.targets, model, scenario_time(scenario, model))
     if scenario.culture is not None and "CULTURE" in model.parameter_names:
@@ -284,23 +286,7 @@ def draw(uncertainty: Uncertainty, model: Model) -> tuple[dict[str, np.ndarray],
                             "nothing). Write members: 1000")
     seed = uncertainty.seed if uncertainty.seed is not None else secrets.randbelow(2**32)
     chosen = distributions(uncertainty, model)
-    sampling = uncertainty.sampling or "latin-hypercube"
+    sampling = uncertainty.sampling or DEFAULT_SAMPLING
     return sample(chosen, sampling, uncertainty.members, seed), seed
 
 
-def run_scenario(path: str | Path, *, chunk: int = 4096,
-                 max_memory: int | None = None) -> ScenarioResult:
-    """Read and run a scenario file.
-
-    Examples
-    --------
-    >>> from pathlib import Path
-    >>> import pssc_sim as ps
-    >>> root = Path(ps.__file__).parent.parent
-    >>> result = ps.run_scenario(root / "scenarios" / "teacup" / "baseline.yaml")
-    >>> result.results.is_ensemble
-    False
-    """
-    from pssc_sim.scenario.definition import Scenario
-
-    return Scenario.load(path).run(chunk=chunk, max_memory=max_memory)

@@ -9,7 +9,6 @@ Sobol' points).
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from pssc_sim.errors import did_you_mean
+from pssc_sim.scenario.samplers import SAMPLERS
 from pssc_sim.scenario.schema import DISTRIBUTIONS, SAMPLING_NAMES, ScenarioError
 
 # Unit samples are kept this far inside (0, 1): an inverse CDF of 0 or 1 may be infinite.
@@ -205,12 +205,6 @@ _PPF: Mapping[str, Callable[[Mapping[str, Any], np.ndarray], np.ndarray]] = {
 }
 
 
-def _engine(kind: type[Any], d: int, generator: np.random.Generator) -> Any:
-    # scipy >= 1.15 takes the generator as ``rng``; older releases call it ``seed``.
-    key = "rng" if "rng" in inspect.signature(kind).parameters else "seed"
-    return kind(d, **{key: generator})
-
-
 def unit_samples(sampling: str, members: int, dimensions: int, seed: int) -> np.ndarray:
     """``members`` points in ``[0, 1)^dimensions``, shaped ``(members, dimensions)``.
 
@@ -232,14 +226,7 @@ def unit_samples(sampling: str, members: int, dimensions: int, seed: int) -> np.
     generator = np.random.default_rng(seed)
     if dimensions == 0:
         return np.empty((members, 0))
-    if sampling == "random":
-        return generator.random((members, dimensions))
-    from scipy.stats import qmc
-
-    if sampling == "latin-hypercube":
-        return np.asarray(_engine(qmc.LatinHypercube, dimensions, generator).random(members))
-    power = max(0, math.ceil(math.log2(members)))
-    return np.asarray(_engine(qmc.Sobol, dimensions, generator).random_base2(power)[:members])
+    return SAMPLERS[sampling].draw(generator, members, dimensions)
 
 
 def sample(distributions: Mapping[str, Distribution], sampling: str, members: int,

@@ -13,6 +13,8 @@ from types import MappingProxyType
 from typing import Any
 
 from pssc_sim.errors import ModelError
+from pssc_sim.integrate.methods import METHODS
+from pssc_sim.scenario.samplers import SAMPLERS
 
 #: Top-level keys of a scenario file, with what each does.
 TOP_KEYS: Mapping[str, str] = MappingProxyType({
@@ -32,15 +34,16 @@ TOP_KEYS: Mapping[str, str] = MappingProxyType({
     "mechanisms": "gaming mechanisms the model includes, switched on or off by instance name, "
                   "{instance: on|off}; the same as set: {<instance>_active: 1|0}",
     "outputs": "the variables to record and write (all visible variables by default)",
+    "compute": "where ensembles run: {scheduler: tcp://HOST:PORT} (a Dask cluster) or "
+               "{workers: N} (N local worker processes); here in one process by default",
 })
 
-#: Keys that belong to later versions of the format; named in the message when used.
-NOT_YET: tuple[str, ...] = ()
-
 TIME_KEYS: tuple[str, ...] = ("start", "stop", "dt", "save_every")
-METHOD_NAMES: tuple[str, ...] = ("euler", "rk4", "rk45", "dop853", "lsoda", "bdf", "radau")
+#: The integration methods a scenario may name: those of the method registry.
+METHOD_NAMES: tuple[str, ...] = tuple(METHODS)
 UNCERTAINTY_KEYS: tuple[str, ...] = ("members", "sampling", "seed", "parameters")
-SAMPLING_NAMES: tuple[str, ...] = ("random", "latin-hypercube", "sobol")
+#: The samplings an uncertainty block may name: those of the sampler registry.
+SAMPLING_NAMES: tuple[str, ...] = tuple(SAMPLERS)
 #: The words of a ``mechanisms:`` entry and the switch value each sets (YAML also reads a bare
 #: on/off as true/false).
 SWITCH_WORDS: Mapping[str, bool] = MappingProxyType({"on": True, "off": False})
@@ -187,6 +190,11 @@ def json_schema(parameters: tuple[str, ...] = ()) -> dict[str, Any]:
         "mechanisms": {"type": "object", "propertyNames": _NAME,
                        "additionalProperties": {"oneOf": [{"enum": list(SWITCH_WORDS)},
                                                           {"type": "boolean"}]}},
+        "compute": {"oneOf": [
+            _object({"scheduler": {"type": "string", "pattern": "^(tcp|tls)://"}},
+                    ("scheduler",)),
+            _object({"workers": {"type": "integer", "minimum": 1, "maximum": 1024}},
+                    ("workers",))]},
     }
     for key, text in TOP_KEYS.items():
         properties[key]["description"] = text

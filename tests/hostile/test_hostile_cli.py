@@ -18,13 +18,13 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import pssc_sim as ps
-from pssc_sim.analysis.causal import causal_graph
 from pssc_sim.analysis.checks import check_model
 from pssc_sim.analysis.loops import list_loops, shortest_cycles
 from pssc_sim.analysis.units import _DIMENSIONLESS as DIMENSIONLESS
 from pssc_sim.analysis.units import Units, UnitsUnreadable, unit_text_problem
 from pssc_sim.cli import main
 from pssc_sim.errors import ParameterError
+from pssc_sim.ir.causal import causal_graph
 from pssc_sim.scenario.schema import ScenarioError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -438,12 +438,10 @@ def test_a_run_too_large_for_memory_is_one_line_of_bad_input(tmp_path: Path) -> 
 def test_numpy_size_errors_become_one_line_at_the_command_line(
         error: BaseException, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    import pssc_sim.cli as cli
-
     def too_large(*args: object, **kwargs: object) -> None:
         raise error
 
-    monkeypatch.setattr(cli, "simulate", too_large)
+    monkeypatch.setattr("pssc_sim.integrate.simulate.simulate", too_large)
     assert main(["run", str(TEACUP)]) == 2
     lines = error_lines(capsys.readouterr().err)
     assert len(lines) == 1
@@ -513,12 +511,10 @@ def test_a_raw_file_error_is_one_line_naming_the_file(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    import pssc_sim.cli as cli
-
     def locked(path: object) -> None:
         raise PermissionError(errno.EACCES, "Permission denied", "models/locked.yaml")
 
-    monkeypatch.setattr(cli, "load_model", locked)
+    monkeypatch.setattr("pssc_sim.parse.load_model", locked)
     assert main(["run", "models/locked.yaml"]) == 2
     assert error_lines(capsys.readouterr().err) == [
         "pssc: error: models/locked.yaml: permission denied (got errno EACCES). Check the path "
@@ -542,3 +538,21 @@ def test_a_file_set_takes_plain_file_names(tmp_path: Path) -> None:
             file_set(tmp_path, ["sub/results.csv", ".hidden", "ok.csv"]):
         pass
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("text", ["\x1b]0;owned\x07", "\x1b[2J\x1b[H", "\x9b31m", "a\rb"])
+def test_terminal_escapes_in_file_text_are_printed_as_escapes(
+        text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "model.yaml"
+    path.write_text(TEACUP_TEXT.replace("title: Cooling cup of tea", f"title: {json.dumps(text)}"),
+                    encoding="utf-8")
+    assert main(["run", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert not any((0 <= ord(c) < 32 and c not in "\n\t") or 127 <= ord(c) < 160 for c in out)
+    assert "\\x" in out.splitlines()[0]
+    # the same holds for messages: a refused value from the file is shown, not obeyed
+    path.write_text(TEACUP_TEXT.replace("room_temperature:", f"{json.dumps(text)}:", 1),
+                    encoding="utf-8")
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert not any((0 <= ord(c) < 32 and c not in "\n\t") or 127 <= ord(c) < 160 for c in err)

@@ -66,7 +66,7 @@ def xmile_model(folder: Path, flow: str, head: str = "", gf: str = "") -> Path:
 
 def refused_in_python(path: Path, canary: Path) -> None:
     with pytest.raises(PsscSimError):
-        ps.simulate(path)
+        ps.simulate(ps.load_model(path))
     assert not canary.exists(), f"model text ran as code: {canary} was created"
 
 
@@ -114,7 +114,7 @@ def test_a_title_holding_code_is_free_text_that_never_runs(tmp_path: Path) -> No
         assert run.returncode in ((0, 1) if name == "check" else (0,)), run.stderr[-2000:]
         assert "Traceback" not in run.stderr
         assert not canary.exists()
-    assert ps.simulate(model).model_name == "decay"
+    assert ps.simulate(ps.load_model(model)).model_name == "decay"
     assert not canary.exists()
 
 
@@ -148,7 +148,7 @@ def test_every_vensim_lookup_range_form_is_checked(tmp_path: Path, lookup: str) 
 
 def test_the_vensim_template_runs(tmp_path: Path) -> None:
     model = vensim_model(tmp_path, "t( [(0,0)-(1,1)],(0,0),(1,1))\n~~|")
-    assert ps.simulate(model).names
+    assert ps.simulate(ps.load_model(model)).names
 
 
 # -- XMILE -------------------------------------------------------------------------------------
@@ -183,4 +183,4 @@ def test_an_xmile_entity_is_refused(tmp_path: Path) -> None:
 
 def test_the_xmile_template_runs(tmp_path: Path) -> None:
     model = xmile_model(tmp_path, "x * 0.5")
-    assert ps.simulate(model).names
+    assert ps.simulate(ps.load_model(model)).names

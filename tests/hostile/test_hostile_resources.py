@@ -143,3 +143,23 @@ def test_an_ensemble_over_a_small_limit_runs_in_chunks_with_the_same_outputs(
           xarray.open_dataset(tmp_path / "reference.nc") as wanted):
         xarray.testing.assert_allclose(written.load(), wanted.load(), rtol=1e-13, atol=0)
         assert written.attrs == wanted.attrs
+
+
+@pytest.mark.parametrize("command", [
+    ["report", str(DISTANCING), "-o", "{out}/report.html"],
+    ["filter-measures", str(ROOT / "scenarios" / "waiting_list" / "baseline.yaml")],
+    ["sensitivity", str(DISTANCING), "--output", "infected", "--samples", "8"],
+    ["calibrate", str(SIR), "--data", str(SIR / "data" / "observed.csv")],
+    ["demo", "gaming", "--out", "{out}/demo"],
+])
+def test_max_memory_bounds_every_run_of_commands_that_run_many(
+        command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pssc_sim.cli import main
+
+    argv = [part.format(out=tmp_path) for part in command]
+    assert main([*argv, "--max-memory", "64KiB"]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("pssc:")]
+    assert len(lines) == 1
+    assert "over the memory limit of 64 KiB" in lines[0], lines[0]
+    assert list(tmp_path.iterdir()) == []  # nothing written
+    assert budget.configured_limit() is None  # the limit ends with the command

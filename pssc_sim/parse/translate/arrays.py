@@ -3,7 +3,7 @@
 PySD's abstract model lists the subscript ranges of a model (elements, or other ranges nested in
 them, copies and mappings) and, for each variable, one component per equation with the
 subscripts it defines and those it excepts. This module writes them in the format of
-``docs/subscripts.md``:
+``docs/dimensions.md``:
 
 - a range whose elements all belong to a larger (or earlier) range becomes a subrange of it, a
   copy (``<->``) a subrange with every element; mappings (``->``) become ``maps_to``;

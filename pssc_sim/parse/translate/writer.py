@@ -10,8 +10,8 @@ import yaml
 
 from pssc_sim.atomic import atomic_path
 from pssc_sim.ir.model import Model
+from pssc_sim.parse.documents import read_document
 from pssc_sim.parse.identifiers import shown
-from pssc_sim.parse.model_file import read_document
 from pssc_sim.parse.translate.document import Translation, translate
 
 _SECTIONS = ("parameters", "stocks", "flows", "auxiliaries", "lookups")

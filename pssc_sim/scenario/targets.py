@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pssc_sim.errors import did_you_mean
+from pssc_sim.ir.lowering import hidden
 from pssc_sim.ir.model import Better, Model, TimeSpec
 from pssc_sim.scenario.schema import ScenarioError
 
@@ -225,8 +226,6 @@ def target_parameters(targets: tuple[Target, ...], model: Model,
                       time: TimeSpec) -> dict[str, float]:
     """Values of the hidden parameters that put ``targets`` (and their measures' thresholds)
     into ``model``; targets on measures the equations never read set nothing."""
-    from pssc_sim.targets.structure import hidden
-
     names = set(model.parameter_names)
     measures = {m.name: m for m in model.measures}
     values: dict[str, float] = {}

@@ -43,6 +43,7 @@ from pssc_sim.ir.model import (
     Flow,
     Measure,
     Meta,
+    Origin,
     Parameter,
     Spread,
     SpreadKind,
@@ -86,14 +87,15 @@ def culture_parameter() -> Parameter:
     """The parameter behind the reserved symbol ``CULTURE``."""
     return Parameter(CULTURE.name, DEFAULT_CULTURE,
                      Meta("dimensionless", "organisational culture, 0 learning .. 1 blame",
-                          "scenario 'culture:' (default 0.5)"))
+                          "scenario 'culture:' (default 0.5)"), origin=Origin.CULTURE)
 
 
 def target_parameters(measure: Measure) -> list[Parameter]:
     """The hidden parameters of ``measure``'s target, at their neutral values."""
     sign = 1.0 if measure.better is Better.HIGHER else -1.0
     return [Parameter(hidden(measure.name, part), sign if part == "target_sign" else value,
-                      Meta(description=f"target structure of {measure.name}", source=_SOURCE))
+                      Meta(description=f"target structure of {measure.name}", source=_SOURCE),
+                      origin=Origin.TARGET)
             for part, value in TARGET_PARAMETERS]
 
 
@@ -111,7 +113,7 @@ def share_structure(measure: Measure, reported_share: sympy.Expr | None = None,
     threshold = Parameter(hidden(measure.name, "threshold"), 0.0,
                           Meta(units=measure.meta.units,
                                description=f"threshold of {measure.name}'s share target",
-                               source=_SOURCE))
+                               source=_SOURCE), origin=Origin.TARGET)
     shift = measure.reported - measure.true
     origin = f"measure_{measure.name}"
     cut = variable_symbol(threshold.name)
@@ -222,7 +224,7 @@ def used_measures(symbols: Iterable[sympy.Basic], measures: Iterable[str]) -> se
     names = {s.name for s in symbols if isinstance(s, sympy.Symbol)}
     return {m for m in measures
             if any(hidden(m, part) in names for part in ("target", "target_gap",
-                                                          "target_pressure"))}
+                                                          "target_pressure", "severity"))}
 
 
 def resolve_share_calls(stocks: list[Stock], flows: list[Flow], auxiliaries: list[Auxiliary],

@@ -47,12 +47,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pssc_sim.errors import did_you_mean
+from pssc_sim.ir.lowering import hidden
 from pssc_sim.ir.model import Better, Measure, Model, Perspective
-from pssc_sim.scenario.reader import parse_targets, scenario_time, where_in
+from pssc_sim.scenario.fields import parse_targets, where_in
+from pssc_sim.scenario.reader import scenario_time
 from pssc_sim.scenario.schema import ScenarioError
-from pssc_sim.targets.definition import Target, TargetKind
-from pssc_sim.targets.definition import severity as parse_severity
-from pssc_sim.targets.scorecard import (
+from pssc_sim.scenario.targets import Target, TargetKind
+from pssc_sim.scenario.targets import severity as parse_severity
+from pssc_sim.scorecard.scoring import (
     Consequence,
     at_time,
     compared,
@@ -60,7 +62,6 @@ from pssc_sim.targets.scorecard import (
     needed_columns,
     unintended,
 )
-from pssc_sim.targets.structure import hidden
 
 if TYPE_CHECKING:
     from pssc_sim.scenario.definition import Scenario
@@ -213,7 +214,7 @@ def filter_measures(scenario: Scenario | str | Path, candidates: Sequence[str] |
     >>> root = Path(pssc_sim.__file__).parent.parent
     >>> result = filter_measures(root / "scenarios" / "waiting_list" / "target-learning.yaml")
     >>> [c.measure for c in result.candidates]
-    ['mean_wait', 'treatments', 'capability']
+    ['treatments', 'capability', 'mean_wait']
     >>> result.candidate("mean_wait").source, result.candidate("treatments").responds
     ('scenario', False)
     """

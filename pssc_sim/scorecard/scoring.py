@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pssc_sim.ir.lowering import hidden
 from pssc_sim.ir.model import Better, Measure, Model, Perspective
-from pssc_sim.targets.definition import Target, TargetKind
-from pssc_sim.targets.structure import hidden
+from pssc_sim.scenario.targets import Target, TargetKind
 
 if TYPE_CHECKING:
     from pssc_sim.scenario.runner import ScenarioResult

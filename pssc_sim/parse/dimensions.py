@@ -1,9 +1,9 @@
-"""Subscripts in model files: the ``dimensions:`` section and arrayed variables.
+"""Dimensions in model files: the ``dimensions:`` section and arrayed variables.
 
 A model with a ``dimensions:`` section is read by :class:`ArrayReader`, the model reader with
 ``dims:`` on parameters, stocks, flows and auxiliaries, per-element values and equations,
 ``except:``, subscripted references and the array functions (``SUM``, ``PROD``, ``VMIN``,
-``VMAX``, ``ELMCOUNT``). The format is documented in ``docs/subscripts.md``.
+``VMAX``, ``ELMCOUNT``). The format is documented in ``docs/dimensions.md``.
 """
 
 from __future__ import annotations
@@ -32,16 +32,24 @@ from pssc_sim.ir.model import Auxiliary, Flow, Lookup, Measure, Parameter, Stock
 from pssc_sim.ir.stateful import Lowerer
 from pssc_sim.parse.array_scope import Scope
 from pssc_sim.parse.expressions import Namespace, parse_expression
-from pssc_sim.parse.model_file import _KEYS, _Entry, _Reader
+from pssc_sim.parse.model_file import KEYS, Entry, Reader
 
-_DIMENSION_KEYS = ("elements", "subrange_of", "count", "prefix", "maps_to", "description")
+DIMENSION_KEYS = ("elements", "subrange_of", "count", "prefix", "maps_to", "description")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _BAD_ELEMENT = re.compile(r"[,\[\]!\"'\n]")
 #: The key of an entry whose per-element form ``except:`` overrides.
 _MAIN = {"stocks": "initial", "flows": "rate", "auxiliaries": "equation"}
 
 
-class ArrayReader(_Reader):
+def array_keys(section: str) -> tuple[str, ...]:
+    """The keys an arrayed model adds to an entry of ``section``: ``dims`` (not for measures)
+    and, for equations, ``except``."""
+    if section == "measures":
+        return ()
+    return ("dims", "except") if section in _MAIN else ("dims",)
+
+
+class ArrayReader(Reader):
     """The model reader for documents with a ``dimensions:`` section."""
 
     def __init__(self, file: str, document: Any) -> None:
@@ -67,7 +75,7 @@ class ArrayReader(_Reader):
                 raise self.error(f"dimensions.{name}", f"the name '{name}' is not a valid "
                                  f"dimension name (got {name!r}). Use a snake_case name")
             spec = value if isinstance(value, Mapping) else {"elements": value}
-            self.check_keys(spec, _DIMENSION_KEYS, f"dimensions.{name}")
+            self.check_keys(spec, DIMENSION_KEYS, f"dimensions.{name}")
             if "subrange_of" in spec:
                 pending.append((name, spec))
                 continue
@@ -195,10 +203,10 @@ class ArrayReader(_Reader):
     # -- the hooks of the model reader ---------------------------------------------------------
 
     def allowed_keys(self, section: str) -> tuple[str, ...]:
-        extra = ("dims", "except") if section in _MAIN else ("dims",)
-        return (*_KEYS[section], *extra) if section != "measures" else _KEYS[section]
+        extra = array_keys(section)
+        return (*KEYS[section], *extra)
 
-    def lookup(self, entry: _Entry) -> Lookup:
+    def lookup(self, entry: Entry) -> Lookup:
         """A lookup; with ``dims``, ``points`` is one table for every element or a mapping of
         selectors to tables."""
         if "dims" not in entry.fields:
@@ -213,7 +221,7 @@ class ArrayReader(_Reader):
         tables: dict[tuple[int, ...], Lookup] = {}
         for key, points in (raw.items() if isinstance(raw, Mapping) else [(None, raw)]):
             where = path if key is None else f"{path}.{key}"
-            one = super().lookup(_Entry("lookups", entry.name, {"points": points}))
+            one = super().lookup(Entry("lookups", entry.name, {"points": points}))
             positions = ([tuple(range(n)) for n in self.table.shape(dims)] if key is None
                          else self.selector(where, str(key), dims)[0])
             for combo in itertools.product(*positions):
@@ -235,7 +243,7 @@ class ArrayReader(_Reader):
     def dimension_table(self) -> Dimensions:
         return self.table
 
-    def check_names(self, entries: Mapping[str, list[_Entry]]) -> set[str]:
+    def check_names(self, entries: Mapping[str, list[Entry]]) -> set[str]:
         names = super().check_names(entries)
         for entry in (e for section in entries.values() for e in section):
             if entry.name in self.table or self.table.element_root(entry.name):
@@ -244,7 +252,7 @@ class ArrayReader(_Reader):
                                              f"(got {entry.name!r}). Rename one of them")
         return names
 
-    def parameter(self, entry: _Entry) -> Parameter:
+    def parameter(self, entry: Entry) -> Parameter:
         dims = self.dims_of.get(entry.name, ())
         if not dims:
             return super().parameter(entry)
@@ -326,12 +334,12 @@ class ArrayReader(_Reader):
             self.table = Dimensions(items)
         return name
 
-    def stock(self, entry: _Entry, namespace: Namespace) -> Stock:
+    def stock(self, entry: Entry, namespace: Namespace) -> Stock:
         dims = self.dims_of.get(entry.name, ())
         stock = super().stock(entry, namespace)
         return dataclasses.replace(stock, dims=dims)
 
-    def flow(self, entry: _Entry, namespace: Namespace, lowerer: Lowerer,
+    def flow(self, entry: Entry, namespace: Namespace, lowerer: Lowerer,
              stocks: set[str]) -> Flow:
         dims = self.dims_of.get(entry.name, ())
         flow = super().flow(entry, namespace, lowerer, stocks)
@@ -343,11 +351,11 @@ class ArrayReader(_Reader):
                                  f"{list(dims)}). Give the flow the dimensions of its stocks")
         return dataclasses.replace(flow, dims=dims)
 
-    def auxiliary(self, entry: _Entry, namespace: Namespace, lowerer: Lowerer) -> Auxiliary:
+    def auxiliary(self, entry: Entry, namespace: Namespace, lowerer: Lowerer) -> Auxiliary:
         aux = super().auxiliary(entry, namespace, lowerer)
         return dataclasses.replace(aux, dims=self.dims_of.get(entry.name, ()))
 
-    def measure(self, entry: _Entry, namespace: Namespace, lowerer: Lowerer, names: set[str],
+    def measure(self, entry: Entry, namespace: Namespace, lowerer: Lowerer, names: set[str],
                 auxiliaries: list[Auxiliary]) -> Measure:
         measure = super().measure(entry, namespace, lowerer, names, auxiliaries)
         arrayed = sorted(s.name for e in (measure.true, measure.reported)
@@ -359,7 +367,7 @@ class ArrayReader(_Reader):
                              "element, e.g. x[A]")
         return measure
 
-    def expression(self, entry: _Entry, key: str, namespace: Namespace) -> sympy.Expr:
+    def expression(self, entry: Entry, key: str, namespace: Namespace) -> sympy.Expr:
         """An equation on the axes of its variable; a mapping gives per-element equations and
         ``except:`` overrides elements of the main one."""
         if entry.section == "measures":
@@ -404,7 +412,7 @@ class ArrayReader(_Reader):
         spec = Assemble(self.table.shape(dims), tuple(tuple(p) for p, _ in pieces))
         return array_op(spec)(*(e for _, e in pieces))
 
-    def piece(self, entry: _Entry, path: str, text: Any, namespace: Namespace,
+    def piece(self, entry: Entry, path: str, text: Any, namespace: Namespace,
               target: list[Axis]) -> sympy.Expr:
         if isinstance(text, ArrayOp):
             return text
@@ -427,7 +435,7 @@ class ArrayReader(_Reader):
                 items[i] = dataclasses.replace(items[i], dims=dims)
         return lowered
 
-    def scoped(self, namespace: Namespace, entry: _Entry, key: str,
+    def scoped(self, namespace: Namespace, entry: Entry, key: str,
                target: list[Axis]) -> Namespace:
         return dataclasses.replace(namespace, arrays=Scope(self, target,
                                                            self.where(f"{entry.path}.{key}")))

@@ -1,0 +1,207 @@
+"""Slider-to-redraw latency of ``pssc explore`` in headless Chromium (the system's, through
+playwright), for one targeted scenario of each case-study model.
+
+For each scenario a ``pssc explore`` server is started, a page opened, and the culture slider
+(the first control) moved one step with the keyboard, again and again; the time from the key
+press until the page's chart data has changed and the browser has drawn two more frames is one
+latency. Prints the median and the largest of ``--moves`` moves for one run and for the
+uncertainty ensemble (200 members in one call), against the goals of 150 ms and 500 ms. Wall
+time, so other jobs on the machine add to it.
+
+    .venv/bin/python benchmarks/bench_explore.py [--quick] [--moves 9]
+    .venv/bin/python benchmarks/bench_explore.py --sessions 30 [--seconds 60]
+
+With ``--sessions N`` it is a workshop instead: N browser contexts on one server (the smoking
+scenario), each at its own culture, each moving the culture slider every 2 s; prints the median
+and 95th percentile of update latency (goal: under 1 s) and how many sessions ended with their
+own settings in their address (no session sees another's state).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from harness import ROOT, machine
+
+#: One targeted scenario per case-study model.
+SCENARIOS = ("smoking/quit-count-target", "child_obesity/y6-target", "climate/net-zero-2030",
+             "em_employment/work-programme", "health_social_care/dtoc-target",
+             "ambulance/eight-minute-target")
+QUICK = ("smoking/quit-count-target",)
+GOALS = {"one run": 0.150, "ensemble of 200": 0.500}
+CHROMIUM = "/usr/bin/chromium"
+#: A fingerprint of every plotted column (a move may change the ledgers alone): its middle and
+#: last values, cheap enough to take every frame.
+DATA = ("() => JSON.stringify(['outputs', 'ledgers'].map(name => Object.values("
+        "Bokeh.documents[0].get_model_by_name(name).data).map(c => [c[c.length >> 1], "
+        "c[c.length - 1]])))")
+READY = ("() => window.Bokeh && Bokeh.documents.length > 0 && "
+         "Bokeh.documents[0].get_model_by_name('outputs') !== null && "
+         "Bokeh.documents[0].get_model_by_name('outputs').data.t.length > 0")
+FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start(scenario: Path, port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen([sys.executable, "-m", "pssc_sim", "explore", str(scenario),
+                                "--port", str(port), "--no-browser"], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://localhost:{port}/", timeout=60):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.terminate()
+    raise SystemExit(f"pssc explore {scenario} did not start")
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    """End the server, killing it if it does not end within 10 s of SIGTERM."""
+    server.terminate()
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def latencies(browser: object, url: str, moves: int) -> list[float]:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+    try:
+        page.goto(url, wait_until="load", timeout=300_000)
+        page.wait_for_function(READY, timeout=120_000)
+        page.evaluate(FRAMES)
+        handle = page.locator(".noUi-handle").first
+        found = []
+        for i in range(moves):
+            before = page.evaluate(DATA)
+            handle.focus()
+            began = time.perf_counter()
+            page.keyboard.press("ArrowLeft" if i % 2 else "ArrowRight")
+            page.wait_for_function(f"(before) => ({DATA})() !== before", arg=before,
+                                   timeout=120_000, polling="raf")
+            page.evaluate(FRAMES)
+            found.append(time.perf_counter() - began)
+        return found
+    finally:
+        page.close()
+
+
+async def workshop_session(browser: Any, url: str, culture: float, seconds: float,
+                           found: list[float]) -> bool:
+    """One participant: opens the page at its own culture, moves the slider every 2 s for
+    ``seconds``; whether the page kept its own settings (no other session's state)."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = await context.new_page()
+    try:
+        await page.goto(f"{url}?culture={culture}", wait_until="load", timeout=300_000)
+        await page.wait_for_function(READY, timeout=300_000)
+        handle = page.locator(".noUi-handle").first
+        steps, ends = 0, time.monotonic() + seconds
+        while time.monotonic() < ends:
+            before = await page.evaluate(DATA)
+            await handle.focus()
+            began = time.perf_counter()
+            await page.keyboard.press("ArrowRight")
+            steps += 1
+            await page.wait_for_function(f"(before) => ({DATA})() !== before", arg=before,
+                                         timeout=120_000)
+            found.append(time.perf_counter() - began)
+            await asyncio.sleep(max(0.0, 2.0 - (time.perf_counter() - began)))
+        expected = min(1.0, culture + 0.01 * steps)
+        await asyncio.sleep(1.0)  # the address is written after the charts
+        search = await page.evaluate("() => window.location.search")
+        shown = parse_qs(search.lstrip("?")).get("culture", ["nan"])[-1]
+        if abs(float(shown) - expected) < 1e-6:
+            return True
+        print(f"  a session at culture {culture} after {steps} moves shows {search!r}")
+        return False
+    finally:
+        await context.close()
+
+
+def workshop(sessions: int, seconds: float) -> None:
+    """``sessions`` browser contexts on one server, each moving a slider every 2 s."""
+    from playwright.async_api import async_playwright
+
+    async def run_all() -> tuple[list[float], list[bool]]:
+        found: list[float] = []
+        async with async_playwright() as driver:
+            browser = await driver.chromium.launch(
+                executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
+            own = await asyncio.gather(*(
+                workshop_session(browser, url, round(0.1 + 0.02 * i, 2), seconds, found)
+                for i in range(sessions)))
+            await browser.close()
+        return found, list(own)
+
+    port = free_port()
+    server = start(ROOT / "scenarios" / f"{QUICK[0]}.yaml", port)
+    url = f"http://localhost:{port}/"
+    try:
+        found, own = asyncio.run(run_all())
+    finally:
+        stop(server)
+    ordered = sorted(found)
+    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+    print(f"workshop: {sessions} sessions for {seconds:g} s, {len(found)} moves: median "
+          f"{statistics.median(found) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms (goal 1000 ms); "
+          f"{sum(own)} of {sessions} sessions kept their own settings")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenarios", nargs="*", metavar="SCENARIO",
+                        help="scenarios under scenarios/ (default: one per case study)")
+    parser.add_argument("--quick", action="store_true", help="the smoking scenario only")
+    parser.add_argument("--moves", type=int, default=9, help="slider moves per measurement")
+    parser.add_argument("--sessions", type=int, default=0,
+                        help="instead: a workshop of this many concurrent sessions")
+    parser.add_argument("--seconds", type=float, default=60.0,
+                        help="how long the workshop moves sliders")
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    print(f"bench_explore: {machine()}")
+    if args.sessions:
+        workshop(args.sessions, args.seconds)
+        return
+    print(f"{'scenario':<34} {'mode':<16} {'median':>9} {'max':>9}  goal")
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM,
+                                         args=["--headless", "--no-sandbox", "--disable-gpu"])
+        for name in args.scenarios or (QUICK if args.quick else SCENARIOS):
+            port = free_port()
+            server = start(ROOT / "scenarios" / f"{name}.yaml", port)
+            try:
+                for mode, query in (("one run", "?culture=0.5"),
+                                    ("ensemble of 200", "?culture=0.5&uncertainty=1")):
+                    found = latencies(browser, f"http://localhost:{port}/{query}", args.moves)
+                    median = statistics.median(found)
+                    verdict = "met" if median < GOALS[mode] else "missed"
+                    print(f"{name:<34} {mode:<16} {median * 1000:7.0f} ms {max(found) * 1000:6.0f}"
+                          f" ms  {GOALS[mode] * 1000:.0f} ms {verdict}", flush=True)
+            finally:
+                stop(server)
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()

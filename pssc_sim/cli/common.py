@@ -1,0 +1,152 @@
+"""What every ``pssc`` command shares: the program name, exit statuses, the usage error and
+the checks of options common to several commands. Imports nothing heavy, so ``pssc --version``
+and ``pssc --help`` start fast."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import math
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NoReturn, TextIO
+
+from pssc_sim.errors import PsscSimError, did_you_mean
+
+if TYPE_CHECKING:
+    from pssc_sim.ir.model import Model
+
+PROG = "pssc"
+EXIT_OK, EXIT_FAILED_RUN, EXIT_BAD_INPUT = 0, 1, 2
+
+
+#: Control characters but newline and tab: C0, DEL and C1 (terminal escape sequences start so).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible(text: str) -> str:
+    """``text`` with its control characters written as escapes, newlines and tabs kept: text
+    from a file (a title, a description, a name in a message) cannot move the cursor, clear the
+    screen or retitle the terminal.
+
+    >>> print(visible("teacup" + chr(27) + "[2J cools"))
+    teacup\\x1b[2J cools
+    """
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
+class VisibleText(io.TextIOBase):
+    """A text stream that writes to ``stream`` through :func:`visible`."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(visible(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def writable(self) -> bool:
+        return True
+
+
+class UsageError(PsscSimError, ValueError):
+    """The command line itself is wrong: a bad option, argument or value."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An argparse parser that raises instead of printing usage and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        where = f"{self.prog}: " if self.prog != PROG else ""  # the subcommand, if any
+        raise UsageError(f"{where}{message}. Run '{self.prog} --help' for usage")
+
+
+def check_method(method: str) -> None:
+    """Raise :class:`UsageError` unless ``method`` is a registered integration method.
+
+    Examples
+    --------
+    >>> check_method("eulr")
+    Traceback (most recent call last):
+    ...
+    pssc_sim.cli.common.UsageError: --method: unknown method 'eulr'. Did you mean 'euler'? ...
+    """
+    from pssc_sim.integrate.methods import METHODS
+
+    if method not in METHODS:
+        raise UsageError(
+            f"--method: unknown method '{method}'.{did_you_mean(method, METHODS)} "
+            f"Use one of: {', '.join(METHODS)} (see '{PROG} methods')"
+        )
+
+
+def parse_assignments(assignments: Sequence[str], model: Model) -> dict[str, float]:
+    """``["name=value", ...]`` as ``{name: value}``, checked against the model's parameters.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from pssc_sim import load_model
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "m.yaml"
+    >>> _ = path.write_text("time: {stop: 1}\\nparameters: {rate: 1}\\nstocks: {x: 1}\\n")
+    >>> parse_assignments(["rate=0.5"], load_model(path))
+    {'rate': 0.5}
+    >>> parse_assignments(["rat=0.5"], load_model(path))
+    Traceback (most recent call last):
+    ...
+    pssc_sim.cli.common.UsageError: --set: unknown parameter 'rat' ... Did you mean 'rate'?
+    """
+    names = model.parameter_names
+    values: dict[str, float] = {}
+    for text in assignments:
+        name, sep, raw = (part.strip() for part in text.partition("="))
+        if not sep or not name:
+            example = name or (names[0] if names else "name")
+            raise UsageError(
+                f"--set: expected NAME=VALUE (got {text!r}). Write e.g. --set {example}=2.5"
+            )
+        if name not in names:
+            hint = did_you_mean(name, names) or (
+                f" Parameters: {', '.join(names)}." if names else " The model has no parameters."
+            )
+            raise UsageError(
+                f"--set: unknown parameter '{name}' in {model.source or model.name} "
+                f"(got {text!r}).{hint}"
+            )
+        values[name] = _number(raw, f"--set {name}")
+    return values
+
+
+def _number(raw: str, where: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value):
+        raise UsageError(f"{where}: expected a finite number (got {raw!r}). Write e.g. 2.5")
+    return value
+
+
+def time_overrides(model: Model, stop: float | None, dt: float | None) -> dict[str, float]:
+    """The ``time`` argument of :func:`simulate` for ``--stop`` and ``--dt``."""
+    time: dict[str, float] = {}
+    if stop is not None:
+        if not math.isfinite(stop) or stop <= model.time.start:
+            raise UsageError(
+                f"--stop: the stop time must be after the start, "
+                f"{model.time.start:g} (got {stop:g}). Give a later time"
+            )
+        time["stop"] = stop
+    if dt is not None:
+        if not math.isfinite(dt) or dt <= 0:
+            raise UsageError(
+                f"--dt: the time step must be positive (got {dt:g}). Give e.g. --dt 0.125"
+            )
+        time["dt"] = dt
+    return time

@@ -1,0 +1,401 @@
+"""The explorer's page: Panel widgets for the controls, Bokeh charts for the runs.
+
+One :class:`Explorer` is one browser session (or one notebook cell): it keeps that session's
+control values, pinned runs and last good runs, and nothing is shared between sessions but the
+loaded model. The computing is :mod:`pssc_sim.explore.compute`; this module only shows it.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+import numpy as np
+import panel as pn
+from bokeh.layouts import gridplot
+from bokeh.models import ColumnDataSource
+from bokeh.models.annotations import Span
+from bokeh.palettes import Category10_10
+from bokeh.plotting import figure
+
+from pssc_sim.errors import PsscSimError
+from pssc_sim.explore.compute import (
+    Runs,
+    band,
+    compute,
+    ledger_columns,
+    output_columns,
+    scenario_for,
+    scenario_yaml,
+)
+from pssc_sim.explore.controls import (
+    Control,
+    Group,
+    Kind,
+    controls_for,
+    defaults,
+    read_query,
+    write_query,
+)
+from pssc_sim.ir.model import Model, Perspective
+from pssc_sim.scenario.definition import Scenario
+from pssc_sim.scenario.targets import TargetKind
+from pssc_sim.scorecard.scoring import Scorecard, ScorecardRow
+
+#: The kinds of message shown above the charts.
+AlertType = Literal["info", "warning", "danger"]
+#: Runs pinned for comparison at most; pinning another drops the oldest.
+MAX_PINS = 4
+#: Line styles of pinned runs, in the order they are pinned.
+PIN_DASHES = ("dashed", "dotted", "dotdash", "dashdot")
+#: Background of a scorecard status cell.
+RAG_COLOURS = {"green": "#c8e6c9", "amber": "#ffe0b2", "red": "#ffcdd2"}
+#: Outputs shown first when the scenario lists none.
+DEFAULT_OUTPUTS = 4
+#: What a facilitator reads first.
+GUIDE = ("Move a control and the run redraws. Solid lines are this run, the faint line is the "
+         "same run without targets, and a shaded band is the 5-95% range of the ensemble. In "
+         "the ledgers, the solid line is what is reported and the dashed line what is true: "
+         "the space between them is gaming. Pin a run to compare it, and save the settings as "
+         "a scenario file. The page's address holds the settings, so a copied link reopens "
+         "this view.")
+
+
+@dataclass
+class Pin:
+    """A pinned run: its name and the median of each recorded variable over time."""
+
+    name: str
+    series: dict[str, np.ndarray]
+
+
+def time_label(model: Model) -> str:
+    """The axis label of time: the year for models run in years, else the time units."""
+    units = model.time.units
+    return "year" if units.rstrip("s").lower() == "year" else f"time ({units or 'model units'})"
+
+
+class Explorer:
+    """The explorer of one scenario for one session.
+
+    Parameters
+    ----------
+    base
+        The scenario the controls start from.
+    query
+        The page's URL query (``{name: [value, ...]}``); unknown names are ignored and values
+        clamped (:func:`~pssc_sim.explore.controls.read_query`).
+    title
+        The page's heading (the scenario and the model's title by default).
+    address
+        Entries the page's address keeps before the controls (a teaching step).
+    """
+
+    def __init__(self, base: Scenario, query: Mapping[str, Any] | None = None,
+                 title: str = "", address: Mapping[str, str] | None = None) -> None:
+        self.base = base
+        self.address = dict(address or {})
+        self.model = base.load_model()
+        self.controls = controls_for(base, self.model)
+        self.state, notes = read_query(self.controls, query or {})
+        self.pins: list[Pin] = []
+        self.runs: Runs | None = None
+        self.widgets: dict[str, pn.widgets.Widget] = {}
+        self.message = pn.pane.Alert("", alert_type="warning", visible=False,
+                                     sizing_mode="stretch_width")
+        self.outputs = pn.widgets.MultiChoice(label="outputs shown", options=self._visible(),
+                                              value=self._default_outputs())
+        self.outputs.param.watch(lambda _: self.update(), "value")
+        self.output_source = ColumnDataSource(name="outputs", data={"t": []})
+        self.ledger_source = ColumnDataSource(name="ledgers", data={"t": []})
+        self.output_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
+        self.ledger_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
+        self.card_pane = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["scorecard"])
+        self._shape: tuple[Any, ...] = ()
+        self._target_lines: dict[str, list[Span]] = {}
+        self.layout = self._layout(title or f"{base.label}: {self.model.title or self.model.name}")
+        self.update()
+        if notes:
+            self.show("From the link: " + "; ".join(notes[:8]), "info")
+
+    # -- building -------------------------------------------------------------------------------
+
+    def _visible(self) -> list[str]:
+        return [name for name, _ in self.model.default_outputs()]
+
+    def _default_outputs(self) -> list[str]:
+        chosen = list(self.base.outputs or [])
+        if not chosen:
+            chosen = [m.true_column for m in self.model.measures] or self._visible()
+        visible = set(self._visible())
+        return [n for n in dict.fromkeys(chosen) if n in visible][:DEFAULT_OUTPUTS]
+
+    def _widget(self, control: Control) -> pn.viewable.Viewable:
+        value = self.state[control.key]
+        widget: pn.widgets.Widget
+        if control.kind is Kind.SWITCH:
+            widget = pn.widgets.Checkbox(label=control.label, value=value >= 0.5)
+            event = "value"
+        else:
+            widget = pn.widgets.FloatSlider(label=control.label, start=control.low,
+                                            end=control.high, step=control.step, value=value,
+                                            sizing_mode="stretch_width")
+            event = "value_throttled"  # on release (or a key press), not on every pixel
+        widget.param.watch(lambda e: self.set(control.key, float(e.new)), event)
+        self.widgets[control.key] = widget
+        if not control.tooltip:
+            return widget
+        hover = pn.widgets.TooltipIcon(value=control.tooltip.replace("\n", "\n\n"), width=24)
+        return pn.Row(widget, hover, sizing_mode="stretch_width")
+
+    def _layout(self, title: str) -> pn.viewable.Viewable:
+        groups = []
+        for group in Group:
+            members = [self._widget(c) for c in self.controls if c.group is group]
+            if group is Group.VIEW:
+                members.append(self.outputs)
+            if members:
+                groups.append(pn.Card(*members, title=group.value, sizing_mode="stretch_width",
+                                      collapsed=group is Group.PARAMETERS))
+        reset = pn.widgets.Button(label="Reset to the scenario")
+        reset.on_click(lambda _: self.reset())
+        pin_name = pn.widgets.TextInput(placeholder="name of this run", width=170)
+        pin = pn.widgets.Button(label="Pin run", color="primary", width=80)
+        pin.on_click(lambda _: self.pin(pin_name.value or ""))
+        clear = pn.widgets.Button(label="Clear pins", width=90)
+        clear.on_click(lambda _: self.clear_pins())
+        save = pn.widgets.FileDownload(callback=self.download, label="Save as scenario",
+                                       filename=f"{self.base.label}-explored.yaml",
+                                       color="success", sizing_mode="stretch_width")
+        side = pn.Column(*groups, reset, pn.Row(pin_name, pin), clear, save, width=360)
+        main = pn.Column(pn.pane.Markdown(f"## {html.escape(title)}\n\n{GUIDE}"), self.message,
+                         self.output_pane, pn.pane.Markdown("### Scorecard"), self.card_pane,
+                         pn.pane.Markdown("### Reported and true ledgers"), self.ledger_pane,
+                         sizing_mode="stretch_width")
+        return pn.Row(side, main, sizing_mode="stretch_width")
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def set(self, key: str, value: float) -> None:
+        """Set one control (clamped to its bounds) and run again."""
+        control = next((c for c in self.controls if c.key == key), None)
+        if control is None:
+            return
+        self.state[key] = control.clamp(value)
+        self.update()
+
+    def reset(self) -> None:
+        """Every control back to the scenario's value."""
+        self.state = defaults(self.controls)
+        for control in self.controls:
+            widget = self.widgets[control.key]
+            widget.value = (self.state[control.key] >= 0.5 if control.kind is Kind.SWITCH
+                            else self.state[control.key])
+        self.update()
+
+    def pin(self, name: str) -> None:
+        """Keep the current run under ``name`` (the oldest pin goes beyond :data:`MAX_PINS`)."""
+        if self.runs is None:
+            return
+        results = self.runs.result
+        label = " ".join(name.split())[:40] or f"run {len(self.pins) + 1}"
+        series = {n: band(results, n)[0] for n in results.results.names}
+        self.pins = [*self.pins, Pin(label, series)][-MAX_PINS:]
+        self._shape = ()
+        self.redraw()
+
+    def clear_pins(self) -> None:
+        """Drop every pinned run."""
+        self.pins = []
+        self._shape = ()
+        self.redraw()
+
+    def scenario(self) -> Scenario:
+        """The scenario the controls set now."""
+        return scenario_for(self.base, self.controls, self.state, self.model)
+
+    def download(self) -> io.StringIO:
+        """The current settings as a scenario file (made in memory; nothing is written)."""
+        return io.StringIO(scenario_yaml(self.scenario(), self._note()))
+
+    def _note(self) -> str:
+        changed = write_query(self.controls, self.state).replace("&", ", ")
+        return (f"Explored from {self.base.label}" + (f" with {changed}" if changed else "")
+                + (f". {self.base.description}" if self.base.description else ""))
+
+    def show(self, text: str, kind: AlertType = "warning") -> None:
+        """Show ``text`` above the charts (an empty text hides the message)."""
+        self.message.object = text
+        self.message.alert_type = kind
+        self.message.visible = bool(text)
+
+    def update(self) -> None:
+        """Run the current settings and redraw; a failed run shows a message and keeps the last
+        good charts."""
+        try:
+            runs = compute(self.scenario(), self.outputs.value)
+        except (PsscSimError, ArithmeticError, ValueError, MemoryError) as exc:
+            self.show(f"This run failed: {' '.join(str(exc).split())[:400]}. Move the control "
+                      "back, or press 'Reset to the scenario'.", "danger")
+            return
+        self.runs = runs
+        self.show("")
+        self.redraw()
+        self.write_location()
+
+    def write_location(self) -> None:
+        """Put the settings in the page's address (only values that differ from the scenario),
+        so a copied link reopens this view."""
+        location = pn.state.location
+        if location is not None:
+            query = "&".join(filter(None, [urlencode(self.address),
+                                           write_query(self.controls, self.state)]))
+            location.search = f"?{query}" if query else ""
+
+    # -- drawing --------------------------------------------------------------------------------
+
+    def redraw(self) -> None:
+        """Put the current runs into the charts (new charts only when their shape changed)."""
+        if self.runs is None:
+            return
+        names = [n for n in self.outputs.value if n in self.runs.result.results.names]
+        data: dict[str, Any] = output_columns(self.runs, names)
+        for i, pin in enumerate(self.pins):
+            for name in names:
+                if name in pin.series:
+                    data[f"{name}:pin{i}"] = pin.series[name].tolist()
+        shape = (tuple(names), self.runs.result.is_ensemble, tuple(p.name for p in self.pins))
+        # numpy columns travel to the browser as binary buffers, lists as JSON text
+        self.output_source.data = {k: np.asarray(v) for k, v in data.items()}
+        self.ledger_source.data = {k: np.asarray(v) for k, v in ledger_columns(self.runs).items()}
+        if shape != self._shape:
+            self._shape = shape
+            self.output_pane.object = self._output_chart(names)
+        if self.ledger_pane.object is None:
+            self.ledger_pane.object = self._ledger_chart()
+        self._move_target_lines()
+        self.card_pane.object = scorecard_html(self.runs.card)
+
+    def _output_chart(self, names: Sequence[str]) -> Any:
+        assert self.runs is not None  # redraw checks it
+        ensemble = self.runs.result.is_ensemble
+        model = self.model
+        units = {v.name: v.meta.units for v in model.stocks}
+        units |= {v.name: v.meta.units for v in model.flows}
+        units |= {v.name: v.meta.units for v in model.auxiliaries}
+        charts: list[Any] = []
+        for i, name in enumerate(names):
+            colour = Category10_10[i % 10]
+            chart = _figure(title=name.replace("_", " "), height=230,
+                            x_axis_label=time_label(self.model), y_axis_label=units.get(name, ""),
+                            tools="pan,wheel_zoom,box_zoom,reset,save")
+            if ensemble:
+                chart.varea(x="t", y1=f"{name}:low", y2=f"{name}:high", source=self.output_source,
+                            fill_color=colour, fill_alpha=0.2, legend_label="5-95%")
+            chart.line("t", f"{name}:reference", source=self.output_source, color=colour,
+                       alpha=0.3, line_width=2, legend_label="without targets")
+            for j, pin in enumerate(self.pins):
+                chart.line("t", f"{name}:pin{j}", source=self.output_source, color="#444444",
+                           line_dash=PIN_DASHES[j], legend_label=pin.name)
+            chart.line("t", name, source=self.output_source, color=colour, line_width=2,
+                       legend_label="this run")
+            chart.legend.location = "top_left"
+            chart.legend.click_policy = "hide"
+            chart.legend.background_fill_alpha = 0.6
+            charts.append(chart)
+        return gridplot(charts, ncols=2, sizing_mode="stretch_width") if charts else None
+
+    def _move_target_lines(self) -> None:
+        """The date (and level) of each target on its ledger chart, as the controls set them."""
+        assert self.runs is not None  # redraw checks it
+        for target in self.runs.scenario.targets:
+            lines = self._target_lines.get(target.measure, [])
+            for line, where in zip(lines, (target.by, target.value), strict=False):
+                line.location = where
+
+    def _ledger_chart(self) -> Any:
+        assert self.runs is not None  # redraw checks it
+        targets = {t.measure: t for t in self.runs.scenario.targets}
+        charts: list[Any] = []
+        for i, measure in enumerate(self.model.measures):
+            colour = Category10_10[i % 10]
+            chart = _figure(title=f"{measure.name.replace('_', ' ')} ({measure.perspective.value}, "
+                                  f"{measure.better.value} is better)", height=200,
+                            x_axis_label=time_label(self.model), y_axis_label=measure.meta.units,
+                            tools="pan,wheel_zoom,reset")
+            chart.line("t", f"{measure.name}:reported", source=self.ledger_source, color=colour,
+                       line_width=2, legend_label="reported")
+            chart.line("t", f"{measure.name}:true", source=self.ledger_source, color=colour,
+                       line_width=2, line_dash="dashed", legend_label="true")
+            if measure.name in targets:
+                lines = [Span(dimension="height", line_color="#888888", line_dash="dotted")]
+                if targets[measure.name].kind is TargetKind.LEVEL:
+                    lines.append(Span(dimension="width", line_color="#888888",
+                                      line_dash="dotted"))
+                for line in lines:
+                    chart.add_layout(line)
+                self._target_lines[measure.name] = lines
+            chart.legend.location = "top_left"
+            chart.legend.background_fill_alpha = 0.6
+            charts.append(chart)
+        return gridplot(charts, ncols=3, sizing_mode="stretch_width") if charts else None
+
+
+def _figure(**options: Any) -> Any:
+    """A Bokeh figure that fills the page's width (Bokeh's keyword arguments pass through; its
+    stubs do not list the figure options under every set of installed packages)."""
+    return figure(sizing_mode="stretch_width", **options)
+
+
+def _cell(value: float | None, percent: bool = False) -> str:
+    if value is None:
+        return "<td>-</td>"
+    return f"<td>{value:.0%}</td>" if percent else f"<td>{value:.4g}</td>"
+
+
+def _row(row: ScorecardRow, ensemble: bool) -> str:
+    status = row.rag or "-"
+    colour = RAG_COLOURS.get(status, "transparent")
+    cells = (f"<td>{html.escape(row.measure)}</td>{_cell(row.target)}{_cell(row.at)}"
+             f"{_cell(row.reported)}{_cell(row.true)}{_cell(row.gap)}"
+             f"<td class='rag' style='background:{colour}'>{status}</td>")
+    if ensemble:
+        cells += _cell(row.probability, True) + _cell(row.probability_true, True)
+    return (f"<tr data-measure='{html.escape(row.measure)}' data-gap='{row.gap!r}' "
+            f"data-rag='{status}'>{cells}</tr>")
+
+
+def scorecard_html(card: Scorecard) -> str:
+    """The scorecard as an HTML table by perspective, each status cell in its RAG colour."""
+    ensemble = card.members > 1
+    head = ("<tr><th>measure</th><th>target</th><th>at</th><th>reported</th><th>true</th>"
+            "<th>gap</th><th>status</th>" + ("<th>P(met)</th><th>P(true met)</th>"
+                                            if ensemble else "") + "</tr>")
+    parts = ["<table class='pss-scorecard' style='border-collapse:collapse'>"]
+    for perspective in Perspective:
+        rows = [r for r in card.rows if r.perspective == perspective.value]
+        if rows:
+            parts.append(f"<tr><th colspan='9' style='text-align:left;padding-top:6px'>"
+                         f"{perspective.value.upper()}</th></tr>{head}")
+            parts += [_row(r, ensemble) for r in rows]
+    parts.append("</table>")
+    worse = [f"<li>{html.escape(c.measure)} ({c.perspective}): {c.value:.4g} against "
+             f"{c.reference:.4g} without targets ({c.relative:+.1%} worse)</li>"
+             for c in card.consequences]
+    parts.append("<p><b>Unintended consequences</b> (true values at the end, against the run "
+                 "without targets):</p>" + (f"<ul>{''.join(worse)}</ul>" if worse else
+                                             "<p>none</p>"))
+    return "".join(parts)
+
+
+def build(base: Scenario, query: Mapping[str, Any] | None = None) -> Explorer:
+    """A new :class:`Explorer` of ``base`` for the current session (its URL query read)."""
+    given = query if query is not None else dict(pn.state.session_args or {})
+    explorer = Explorer(base, given)
+    # the address the browser sent is synced once the page has loaded: rewrite it then
+    pn.state.onload(explorer.write_location)
+    return explorer
