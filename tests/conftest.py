@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,17 @@ import pytest
 import pssc_sim as ps
 
 WriteModel = Callable[..., ps.Model]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kernel_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Compiled kernels go to a cache folder of the test run's own, never the user's: made empty
+    for each run (as on a fresh machine), shared by every test of the run (and the processes
+    they start), so a model's loop compiles once per run."""
+    folder = tmp_path_factory.mktemp("kernels")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PSSC_CACHE_DIR", str(folder))
+        yield folder
 
 
 def write_yaml(folder: Path, text: str, name: str = "model.yaml") -> Path:

@@ -100,12 +100,15 @@ def test_module_runs_as_subprocess(tmp_path: Path) -> None:
 def test_methods_lists_the_registry(capsys: pytest.CaptureFixture[str]) -> None:
     status, stdout, _ = run_cli(capsys, "methods")
     assert status == 0
-    assert [line.split()[0] for line in stdout.splitlines()] == list(METHODS)
+    *methods, back_ends = stdout.splitlines()
+    assert [line.split()[0] for line in methods] == list(METHODS)
+    assert back_ends.startswith("back ends: numpy")
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     status, stdout, _ = run_cli(capsys, "--version")
-    assert (status, stdout.strip()) == (0, f"pssc {ps.__version__}")
+    assert status == 0
+    assert stdout.strip().startswith(f"pssc {ps.__version__}; back ends: numpy")
 
 
 def test_missing_model_path(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

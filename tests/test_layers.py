@@ -150,14 +150,14 @@ def test_every_allowance_is_still_needed(edge: tuple[str, str]) -> None:
 
 
 def test_importing_the_package_leaves_heavy_dependencies_unloaded() -> None:
-    heavy = ("matplotlib", "pysd", "pint", "networkx", "scipy.integrate")
+    heavy = ("matplotlib", "pysd", "pint", "networkx", "scipy.integrate", "numba")
     code = f"import sys, pssc_sim; print(','.join(m for m in {heavy!r} if m in sys.modules))"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == ""
 
 
 def test_running_a_model_on_a_fixed_step_loads_no_solver_plotting_or_table_library() -> None:
-    heavy = ("matplotlib", "pysd", "pint", "networkx", "scipy", "pandas")
+    heavy = ("matplotlib", "pysd", "pint", "networkx", "scipy", "pandas", "numba")
     code = ("import sys\nfrom pssc_sim.cli import main\nmain(['run', 'models/teacup'])\n"
             f"print('loaded:' + ','.join(m for m in {heavy!r} if m in sys.modules))")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

@@ -1,5 +1,5 @@
 """The ``pssc`` command line: ``run``, ``compare``, ``schema``, ``scorecard``,
-``filter-measures``, ``report``, ``demo``, ``explore``, ``methods``, ``mechanisms``,
+``filter-measures``, ``report``, ``demo``, ``explore``, ``methods``, ``cache``, ``mechanisms``,
 ``loops``, ``cld``, ``check`` and ``--version``.
 
 Errors print one line, ``pssc: error: <message>``, with no traceback, and the exit status says
@@ -60,6 +60,18 @@ __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED_RUN", "EXIT_OK", "PROG", "UsageError",
 EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + signal.SIGINT, 128 + signal.SIGTERM
 
 
+class _Version(argparse.Action):
+    """``--version``: the version and the back ends installed (found only when asked: the
+    command line starts without the compile stage)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        from pssc_sim.compile.cache import backend_status
+
+        print(f"{PROG} {__version__}; {backend_status()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``pssc`` with its subcommands.
 
@@ -69,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     ['infectivity=0.2']
     """
     parser = Parser(prog=PROG, description="System dynamics for public services.")
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="show the version and the back ends installed, and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = commands.add_parser(
         "run", help="run a scenario or a model and summarise it",
@@ -90,8 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dt", metavar="DT", type=float, help="time step (default: the model's)")
     scenario.add_run_options(run)
     scenario.add_memory_option(run)
+    scenario.add_backend_option(run)
     commands.add_parser("methods", help="list the integration methods",
-                        description="List the integration methods that --method accepts.")
+                        description="List the integration methods that --method accepts, and "
+                                    "the back ends installed.")
+    cache = commands.add_parser("cache", help="manage the cache of compiled kernels",
+                                description="Manage the folder of compiled kernels "
+                                            "($PSSC_CACHE_DIR, else ~/.cache/pssc_sim).")
+    cache.add_argument("action", choices=["clear", "path"],
+                       help="clear: remove every compiled kernel; path: print the folder")
     scenario.add_commands(commands)
     scorecard.add_commands(commands)
     filtering.add_commands(commands)
@@ -196,15 +216,18 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
             return scenario.command_run(args.model, method=args.method, out=args.out,
                                         assignments=args.set, stop=args.stop, dt=args.dt,
                                         save_ensemble=args.save_ensemble, max_memory=limit,
-                                        compute=args)
+                                        compute=args, backend=args.backend)
         if args.save_ensemble:
             raise UsageError(f"--save-ensemble: only a scenario with 'uncertainty:' runs an "
                              f"ensemble (got the model {args.model!r}). Run a scenario file")
         return run.command_run(args.model, method=args.method or "euler", out=args.out,
                                assignments=args.set, stop=args.stop, dt=args.dt,
-                               max_memory=limit, scheduler=compute.requested(args))
+                               max_memory=limit, scheduler=compute.requested(args),
+                               backend=args.backend)
     if args.command == "methods":
         return command_methods()
+    if args.command == "cache":
+        return command_cache(args.action)
     handlers = {"compare": scenario.command_compare, "schema": scenario.command_schema,
                 "scorecard": scorecard.command_scorecard,
                 "filter-measures": filtering.command_filter_measures,
@@ -219,7 +242,7 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
     if args.command in handlers:
         with _runs_limited(args):
             return handlers[args.command](args)
-    raise UsageError(f"a command is required (got none). Use one of: run, methods, "
+    raise UsageError(f"a command is required (got none). Use one of: run, methods, cache, "
                      f"{', '.join(handlers)}; see '{PROG} --help'")
 
 
@@ -251,4 +274,22 @@ def command_methods(stream: TextIO | None = None) -> int:
     for name, method in METHODS.items():
         kind = "fixed step" if method.fixed_step else "adaptive"
         print(f"{name:<{width}}  {kind}, order {method.order}: {method.description}", file=out)
+    from pssc_sim.compile.cache import backend_status
+
+    print(backend_status(), file=out)
+    return EXIT_OK
+
+
+def command_cache(action: str, stream: TextIO | None = None) -> int:
+    """``pssc cache clear`` empties the folder of compiled kernels; ``pssc cache path`` prints
+    it."""
+    from pssc_sim.compile.cache import cache_dir, clear_cache
+
+    out = stream or sys.stdout
+    if action == "path":
+        print(cache_dir(), file=out)
+        return EXIT_OK
+    removed = clear_cache()
+    print(f"removed {removed} cached file{'s' if removed != 1 else ''} from {cache_dir()}",
+          file=out)
     return EXIT_OK

@@ -31,9 +31,11 @@ def command_run(
     stream: TextIO | None = None,
     max_memory: int | None = None,
     scheduler: int | str | None = None,
+    backend: str = "auto",
 ) -> int:
     """Run a model, print its summary and, when ``out`` is given, write the CSV and the plot
-    (on the Dask cluster ``scheduler``, if given: see :func:`~pssc_sim.simulate`)."""
+    (on the Dask cluster ``scheduler``, if given, and on the back end ``backend``: see
+    :func:`~pssc_sim.simulate`)."""
     from pssc_sim.integrate.simulate import simulate
     from pssc_sim.parse import load_model
 
@@ -47,6 +49,7 @@ def command_run(
         time=time_overrides(model, stop, dt),
         max_memory=max_memory,
         scheduler=scheduler,
+        backend=backend,
     )
     output = stream or sys.stdout
     print(summary(model, results), file=output)

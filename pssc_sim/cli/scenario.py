@@ -70,6 +70,20 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                      help="also write every member to DIR/ensemble.nc (netCDF)")
 
 
+#: The back ends ``--backend`` takes.
+BACKEND_NAMES = ("numpy", "numba", "auto")
+
+
+def add_backend_option(command: argparse.ArgumentParser) -> None:
+    """The ``--backend`` option of a command that runs models (the names of
+    :data:`pssc_sim.integrate.backends.BACKENDS`, written here: the command line starts without
+    the compile stage)."""
+    command.add_argument("--backend", default="auto", choices=BACKEND_NAMES,
+                         help="how fixed-step runs are computed: numpy, numba (the whole loop "
+                              "compiled, from the 'fast' extra) or auto (default: numba where "
+                              "it wins once compiling is counted); see 'pssc --version'")
+
+
 def add_memory_option(command: argparse.ArgumentParser) -> None:
     """The ``--max-memory SIZE`` option of a command that runs models."""
     command.add_argument("--max-memory", metavar="SIZE",
@@ -217,9 +231,10 @@ def run_label(scenario: Scenario, position: str = "") -> str:
 def command_run(path: str, *, method: str | None, out: Path | None, assignments: Sequence[str],
                 stop: float | None, dt: float | None, save_ensemble: bool = False,
                 stream: TextIO | None = None, max_memory: int | None = None,
-                compute: argparse.Namespace | None = None) -> int:
+                compute: argparse.Namespace | None = None, backend: str = "auto") -> int:
     """Run a scenario file, print its summary and, with ``out``, write its files (``compute``:
-    the command line's ``--workers`` or ``--scheduler``, see :mod:`pssc_sim.cli.compute`)."""
+    the command line's ``--workers`` or ``--scheduler``, see :mod:`pssc_sim.cli.compute`;
+    ``backend``: see :func:`~pssc_sim.simulate`)."""
     from pssc_sim.cli.common import check_method, parse_assignments, time_overrides
     from pssc_sim.cli.compute import cluster
     from pssc_sim.scenario import Scenario
@@ -233,7 +248,8 @@ def command_run(path: str, *, method: str | None, out: Path | None, assignments:
     scenario = scenario.with_time(**time_overrides(model, stop, dt))
     with cluster(compute or argparse.Namespace(), scenario) as client, \
             progress(run_label(scenario)) as bar, noted():
-        result = run(scenario, progress=bar, max_memory=max_memory, scheduler=client)
+        result = run(scenario, progress=bar, max_memory=max_memory, scheduler=client,
+                     backend=backend)
     output = stream or sys.stdout
     print(result.summary(), file=output)
     if out is not None:

@@ -81,12 +81,18 @@ from pssc_sim.compile.rows import (
 from pssc_sim.ir.model import FixedDelay, Model
 from pssc_sim.ir.ordering import initial_order
 
-__all__ = ["Output", "generate_source", "local_name"]
+__all__ = ["Output", "generate_source", "kernel_generator", "local_name"]
 
 
 def generate_source(model: Model, outputs: Sequence[Output]) -> str:
     """The Python source of the kernel module for ``model``, recording ``outputs``."""
     return _Module(model, outputs).source()
+
+
+def kernel_generator(model: Model, outputs: Sequence[Output]) -> _Module:
+    """The generator of the kernel module (``.source()``), kept for the compiled loop: it
+    reuses the hoisted terms and shared sub-expressions found once here."""
+    return _Module(model, outputs)
 
 
 class _Module:

@@ -16,6 +16,14 @@ import numpy as np
 
 from pssc_sim.compile.breakpoints import BreakpointPlan, breakpoint_plan
 from pssc_sim.compile.jacobian import JacobianKernel, jacobian_kernel
+from pssc_sim.compile.layout import select_outputs
+from pssc_sim.compile.loop import (
+    CompiledLoop,
+    compile_loop,
+    generate_loop_source,
+    loop_key,
+    unsupported_reason,
+)
 from pssc_sim.ir.model import Model
 
 Clock = tuple[float, float, float]
@@ -134,6 +142,9 @@ class CompiledModel:
     prepare: Prepare
     prepared: Kernels
     fixed_delays: tuple[int, ...] = field(default=())
+    #: Writes the source of the compiled loop from the kernel module's generator (its terms
+    #: found once); ``None``: generated from the model when first needed.
+    write_loop: Callable[[], str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_stocks(self) -> int:
@@ -164,3 +175,31 @@ class CompiledModel:
     def breakpoints(self) -> BreakpointPlan:
         """The times at which the rates switch or kink, found on first use."""
         return breakpoint_plan(self.model)
+
+    @cached_property
+    def loop_key(self) -> str:
+        """The cache key of the compiled loop (``""`` where there is none: see
+        :func:`~pssc_sim.compile.loop.loop_key`)."""
+        return loop_key(self.model, self.source)
+
+    @cached_property
+    def loop_refusal(self) -> str:
+        """Why the model has no compiled loop whatever is installed, or ``""``."""
+        return unsupported_reason(self.model)
+
+    @property
+    def has_loop(self) -> bool:
+        """Whether the compiled loop is built in this process already."""
+        return "loop" in self.__dict__
+
+    @cached_property
+    def loop(self) -> CompiledLoop:
+        """The whole fixed-step loop compiled by numba, on first use (from the cache folder
+        when it was compiled before; see :mod:`pssc_sim.compile.loop`)."""
+        write = self.write_loop
+        if write is None:
+            def write() -> str:
+                outputs = select_outputs(self.model, list(self.outputs))
+                return generate_loop_source(self.model, outputs)
+
+        return compile_loop(self.model, write, self.loop_key)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from pssc_sim.compile.codegen import generate_source
+from pssc_sim.compile.codegen import kernel_generator
 from pssc_sim.compile.compiled import (
     CompiledModel,
     FullKernel,
@@ -19,6 +19,7 @@ from pssc_sim.compile.compiled import (
 )
 from pssc_sim.compile.execute import execute
 from pssc_sim.compile.layout import Layout, default_outputs, select_outputs
+from pssc_sim.compile.loop import loop_writer
 from pssc_sim.compile.runtime import kernel_namespace
 from pssc_sim.errors import ExpressionError
 from pssc_sim.ir.conditions import UnsettledConditionError
@@ -52,7 +53,8 @@ def compile_model(model: Model, outputs: Sequence[str] | None = None) -> Compile
     """
     chosen = select_outputs(model, outputs)
     try:
-        source = generate_source(model, chosen)
+        generator = kernel_generator(model, chosen)
+        source = generator.source()
     except (RecursionError, UnsettledConditionError):
         # sympy rewrites a condition rebuilt by the code generator without end; the parser
         # settles every condition it builds (pssc_sim.ir.conditions), so this is a last guard
@@ -86,6 +88,7 @@ def compile_model(model: Model, outputs: Sequence[str] | None = None) -> Compile
         prepare=prepare,
         prepared=prepared,
         fixed_delays=Layout.of(model).fixed_delay_rows(),
+        write_loop=loop_writer(generator),
     )
 
 

@@ -17,11 +17,14 @@ from typing import Any
 from pssc_sim.compile.guard import compile_generated
 
 
-def execute(source: str, namespace: Mapping[str, Any], what: str) -> dict[str, Any]:
+def execute(source: str, namespace: Mapping[str, Any], what: str,
+            filename: str | None = None) -> dict[str, Any]:
     """Run generated ``source`` in a copy of ``namespace`` and return the names it defined.
 
-    ``what`` names the code in messages and tracebacks (``kernel``, ``jacobian``, ...). The
-    source is checked first (:func:`~pssc_sim.compile.guard.compile_generated`).
+    ``what`` names the code in messages and tracebacks (``kernel``, ``jacobian``, ...), unless
+    ``filename`` is given: the file the same source was written to (numba's cache of compiled
+    functions is keyed by it). The source is checked first
+    (:func:`~pssc_sim.compile.guard.compile_generated`).
 
     Examples
     --------
@@ -30,5 +33,5 @@ def execute(source: str, namespace: Mapping[str, Any], what: str) -> dict[str, A
     3.0
     """
     space = dict(namespace)
-    exec(compile_generated(source, f"<pssc_sim {what}>", space), space)
+    exec(compile_generated(source, filename or f"<pssc_sim {what}>", space), space)
     return space

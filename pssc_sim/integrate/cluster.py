@@ -212,6 +212,9 @@ class Job:
     #: ``reduce(times, values, outputs)``: what a block returns instead of its values (an
     #: array with members on its last axis), computed on the worker; ``None`` returns them all.
     reduce: Reducer | None = None
+    #: ``numpy`` or ``numba``: the back end the client chose for the fixed-step methods (a
+    #: worker compiles the loop itself, once per process, as it does the kernels).
+    backend: str = "numpy"
 
 
 #: Turns a block's saved times, values (times x outputs x members) and output names into an
@@ -263,7 +266,7 @@ def run_block(job: Job, document: bytes,
     compiled = worker_kernel(job.key, document, job.outputs)
     if not isinstance(p, np.ndarray):
         p = p(compiled)
-    options = SolverOptions(rtol=job.rtol, atol=job.atol, chunk=job.chunk)
+    options = SolverOptions(rtol=job.rtol, atol=job.atol, chunk=job.chunk, backend=job.backend)
     times, values = METHODS[job.method].run(compiled, p, job.grid, options)
     if job.reduce is not None:
         return times, job.reduce(times, values, job.outputs)
@@ -319,7 +322,7 @@ def run_on_cluster(spec: Scheduler, compiled: CompiledModel, p: Parameters, grid
     with connect(spec) as client:
         document = model_document(compiled.model)
         job = Job(kernel_key(document, compiled.outputs), compiled.outputs, grid, method,
-                  options.rtol, options.atol, options.chunk, reduce)
+                  options.rtol, options.atol, options.chunk, reduce, options.backend)
         # a key of its own for each call: a hashed key shared with an earlier call could be
         # released by that call while this one still needs it
         shared = client.scatter(document, broadcast=True, hash=False)
@@ -433,7 +436,7 @@ def ensemble_array(client: Any, compiled: CompiledModel, p: Parameters, grid: Gr
     n_times, n_outputs, members = len(times), len(compiled.outputs), member_count(p)
     document = model_document(compiled.model)
     job = Job(kernel_key(document, compiled.outputs), compiled.outputs, grid, method,
-              options.rtol, options.atol, options.chunk)
+              options.rtol, options.atol, options.chunk, backend=options.backend)
     shared = client.scatter(document, broadcast=True, hash=False)
     parts = []
     size = block_size(client, members, method, options.chunk)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -53,6 +53,8 @@ class FixedStepPlan:
     #: The same with ``h`` a numpy float, for the loop on arrays: numpy converts a Python float
     #: operand at every call, which costs more than the arithmetic of a thousand members.
     array_schedule: tuple[tuple[int, float, np.float64, bool], ...] = ()
+    #: Whether each step is saved, as an array (for the compiled loop).
+    saved: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     @classmethod
     def build(cls, grid: Grid) -> FixedStepPlan:
@@ -83,10 +85,11 @@ class FixedStepPlan:
             array.flags.writeable = False  # plans are shared (cached)
         flags = np.zeros(n_steps, dtype=bool)
         flags[saved] = True
+        flags.flags.writeable = False
         schedule = tuple((k, t, h, bool(s)) for k, (t, h, s) in enumerate(
             zip(steps.tolist(), widths.tolist(), flags.tolist(), strict=True)))
         array_schedule = tuple((k, t, np.float64(h), saved) for k, t, h, saved in schedule)
-        return cls(grid, steps, widths, times, schedule, array_schedule)
+        return cls(grid, steps, widths, times, schedule, array_schedule, flags)
 
     def blocks(self, size: int) -> list[tuple[int, int, float]]:
         """``(first, end, t)``: the steps in blocks of ``size``, each with the time it reaches."""

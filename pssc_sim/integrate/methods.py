@@ -9,6 +9,7 @@ from types import MappingProxyType
 import numpy as np
 
 from pssc_sim.compile.compiler import CompiledModel
+from pssc_sim.integrate.backends import run_loop
 from pssc_sim.integrate.fixed import run_fixed_step, saved_times
 from pssc_sim.integrate.grid import Grid
 from pssc_sim.integrate.options import SolverOptions
@@ -38,6 +39,9 @@ class Method:
 def _fixed(tableau: Tableau) -> Runner:
     def run(compiled: CompiledModel, p: np.ndarray, grid: Grid,
             options: SolverOptions) -> tuple[np.ndarray, np.ndarray]:
+        if options.backend == "numba":
+            return saved_times(grid), run_loop(compiled, p, grid, tableau, options.chunk,
+                                               options.progress, options.allocate)
         return saved_times(grid), run_fixed_step(compiled, p, grid, tableau, options.chunk,
                                                   options.progress, options.allocate)
 

@@ -10,11 +10,14 @@ from pssc_sim.integrate.storage import Allocate, in_memory
 
 @dataclass(frozen=True, slots=True)
 class SolverOptions:
-    """Tolerances, chunking, the progress callback and where the outputs are kept, shared by
-    the methods (fixed-step methods ignore tolerances)."""
+    """Tolerances, chunking, the progress callback, where the outputs are kept and the back
+    end, shared by the methods (fixed-step methods ignore tolerances; adaptive methods run on
+    numpy whatever ``backend``, which :func:`~pssc_sim.integrate.backends.choose_backend` has
+    resolved to ``numpy`` or ``numba``)."""
 
     rtol: float = 1e-6
     atol: float = 1e-9
     chunk: int = 4096
     progress: Progress | None = None
     allocate: Allocate = in_memory
+    backend: str = "numpy"

@@ -14,6 +14,7 @@ from numpy.typing import ArrayLike
 from pssc_sim.compile.compiler import CompiledModel, compile_model
 from pssc_sim.errors import ParameterError, did_you_mean
 from pssc_sim.integrate import budget, storage
+from pssc_sim.integrate.backends import check_backend, choose_backend
 from pssc_sim.integrate.fixed import DEFAULT_CHUNK
 from pssc_sim.integrate.grid import Grid
 from pssc_sim.integrate.methods import METHODS, SolverOptions
@@ -137,7 +138,7 @@ def simulate(model: Model | CompiledModel,
              time: Mapping[str, float] | None = None, outputs: Sequence[str] | None = None,
              rtol: float = 1e-6, atol: float = 1e-9, chunk: int = DEFAULT_CHUNK,
              progress: Progress | None = None, max_memory: int | None = None,
-             scheduler: Any = None) -> Results:
+             scheduler: Any = None, backend: str = "auto") -> Results:
     """Run a model, or an ensemble of it in one vectorised call.
 
     Parameters
@@ -176,6 +177,18 @@ def simulate(model: Model | CompiledModel,
         to a run in this process. ``None`` (default) runs here. The run is sized and chunked
         as here (``max_memory`` bounds this process, which gathers the members, and every
         worker, which runs at most a chunk of them at a time).
+    backend
+        ``numpy``, ``numba`` or ``auto`` (default), for the fixed-step methods (see
+        :mod:`pssc_sim.integrate.backends`). ``numba`` runs the whole step loop compiled to
+        machine code (the ``fast`` extra): compiled on first use (seconds for a small model, a
+        minute or more for hundreds of variables) and kept in the cache folder for later
+        processes (:mod:`pssc_sim.compile.cache`). It agrees with numpy to the last few bits.
+        ``auto`` takes numba, for up to a few hundred members, when the loop is compiled
+        already in this process, or when the run would take longer on numpy than loading or
+        compiling the loop; numpy otherwise (past a few hundred members numpy's kernels over
+        chunks of members are as fast). Models with dimensions and the adaptive methods run on
+        numpy: the compiled loop is written on scalars, and an arrayed model's equations are
+        written on arrays (``backend='numba'`` says so for them).
 
     Examples
     --------
@@ -202,6 +215,7 @@ def simulate(model: Model | CompiledModel,
         raise ParameterError(f"simulate: model: takes a Model (got a path {str(model)!r}). "
                              "Load it first with load_model(path)")
     check_options(method, rtol, atol, chunk, max_memory)
+    check_backend(backend)
     if isinstance(model, CompiledModel):
         compiled = model if outputs is None else compiled_for(model.model, _names(outputs))
     else:
@@ -210,9 +224,12 @@ def simulate(model: Model | CompiledModel,
     grid = make_grid(compiled.model, time)
     size = plan_run(compiled, grid, method, members, chunk, max_memory)
     p = fill_parameters(compiled, overrides, members)
+    tableau = METHODS[method].tableau
+    chosen = choose_backend(compiled, grid, tableau, method, members, backend,
+                            distributed=scheduler is not None)
     allocate = storage.on_disk() if size.on_disk else storage.in_memory
     options = SolverOptions(rtol=rtol, atol=atol, chunk=size.chunk, progress=progress,
-                            allocate=allocate)
+                            allocate=allocate, backend=chosen)
     if scheduler is None:
         times, values = METHODS[method].run(compiled, p, grid, options)
     else:

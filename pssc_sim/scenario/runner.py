@@ -214,7 +214,7 @@ def model_distribution(model: Model, parameter: Parameter) -> Distribution:
 
 def run(scenario: Scenario, *, chunk: int = 4096, record: Sequence[str] = (),
         progress: Progress | None = None, max_memory: int | None = None,
-        scheduler: Any = None) -> ScenarioResult:
+        scheduler: Any = None, backend: str = "auto") -> ScenarioResult:
     """Run ``scenario``; an ensemble runs as one vectorised :func:`simulate` call.
 
     ``record`` names variables to record besides the scenario's outputs (hidden ones too, such
@@ -224,7 +224,7 @@ def run(scenario: Scenario, *, chunk: int = 4096, record: Sequence[str] = (),
     ``max_memory`` is the bytes the run may use (default: a safe share of the machine): the run
     is sized before any member is sampled, and refused with
     :class:`~pssc_sim.integrate.budget.ResourceLimitError` if it cannot fit (see
-    :mod:`pssc_sim.integrate.budget`).
+    :mod:`pssc_sim.integrate.budget`). ``backend`` is :func:`simulate`'s.
     """
     base = scenario.load_model()
     scenario.check(base)
@@ -250,7 +250,8 @@ def run(scenario: Scenario, *, chunk: int = 4096, record: Sequence[str] = (),
         samples, seed = draw(scenario.uncertainty, base)
         params.update({key(name): values for name, values in samples.items()})
     results = simulate(model, params, method=method, time=time, outputs=outputs, chunk=chunk,
-                       progress=progress, max_memory=limit, scheduler=scheduler)
+                       progress=progress, max_memory=limit, scheduler=scheduler,
+                       backend=backend)
     return ScenarioResult(scenario, results, model, samples, seed)
 
 

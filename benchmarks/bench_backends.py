@@ -1,0 +1,232 @@
+"""One run on the numba back end against PySD, the numpy back end and a hand-written numba loop.
+
+For the suite's ``samples/SIR/SIR.mdl`` (5 variables, 3,200 Euler steps, every step saved) and
+the 301-variable ring (``network_model.py``, 200 steps, every step saved), in one process:
+
+- PySD: ``pysd.read_vensim(path).run()`` on the same ``.mdl`` (translation not counted);
+- pssc_sim ``simulate(model, backend="numpy")`` and ``backend="numba"`` (the loop compiled and
+  cached before timing: compiling is reported separately);
+- a hand-written numba loop of the same equations, saving the same values every step (the
+  machine's limit for this way of computing; written here, not generated);
+- building the :class:`~pssc_sim.results.Results` of one run (its share of a run).
+
+Then, each in a fresh process: the time to compile a loop cold (empty cache folder) and to load
+it warm (the same folder again), and the crossover of the two back ends by number of members
+(what ``backend="auto"`` is tuned on; ``--full`` goes to 100,000 members). Prints times and
+ratios; never asserts. Run from the repository root:
+``.venv/bin/python benchmarks/bench_backends.py [--full]``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numba
+import numpy as np
+from harness import ROOT, best_time, machine
+from network_model import (
+    DT,
+    LOOKUP,
+    N_RATES,
+    N_STEPS,
+    N_STOCKS,
+    PARAMETERS,
+    START,
+    STOP,
+    initial,
+    model_mdl,
+)
+
+import pssc_sim as ps
+from pssc_sim.integrate import backends
+from pssc_sim.integrate.simulate import compiled_for, make_grid
+from pssc_sim.integrate.tableau import EULER
+from pssc_sim.results import Results
+
+SUITE = ROOT.parent / "shared" / "test-models"
+SIR = SUITE / "samples" / "SIR" / "SIR.mdl"
+
+
+@numba.njit(cache=True)
+def hand_sir(n_steps: int, dt: float, out: np.ndarray) -> None:
+    """SIR.mdl by hand: Euler at ``dt``, stocks and flows saved every step and at the end."""
+    susceptible, infectious, recovered = 1000.0, 5.0, 0.0
+    for k in range(n_steps + 1):
+        succumbing = susceptible * infectious / 1000.0 * 0.3
+        recovering = infectious / 5.0
+        out[k, 0], out[k, 1], out[k, 2] = susceptible, infectious, recovered
+        out[k, 3], out[k, 4] = succumbing, recovering
+        susceptible -= dt * succumbing
+        infectious += dt * (succumbing - recovering)
+        recovered += dt * recovering
+
+
+@numba.njit(cache=True)
+def hand_ring(y: np.ndarray, k: np.ndarray, xs: np.ndarray, ys: np.ndarray, settings: np.ndarray,
+              out: np.ndarray) -> None:
+    """The ring by hand: Euler, the 301 variables saved every step and at the end."""
+    capacity, max_flow, threshold, boost = settings
+    n = y.shape[0]
+    flows = np.empty(n)
+    for step in range(N_STEPS + 1):
+        t = START + step * DT
+        policy = boost if t > 10 else 1.0
+        out[step, 300] = policy
+        for i in range(n):
+            s = y[i]
+            if i % 3 == 0:
+                a = np.interp(s / capacity, xs, ys)
+            elif i % 3 == 1:
+                a = 1.2 if s > threshold else 0.8
+            else:
+                a = max(0.2, 1 - s / capacity)
+            flows[i] = min(k[i % N_RATES] * s * a * policy, max_flow)
+            out[step, i], out[step, 100 + i], out[step, 200 + i] = s, flows[i], a
+        if step == N_STEPS:
+            break
+        h = min(DT, STOP - t)
+        for i in range(n):
+            y[i] -= h * flows[i]
+            y[(i + 1) % n] += h * flows[i]
+
+
+def pysd_seconds(path: Path) -> float | str:
+    """Best time of one PySD run of ``path``, or why it could not run."""
+    try:
+        import pysd
+    except ImportError as error:
+        return f"PySD is not installed ({error})"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = pysd.read_vensim(str(path))
+            return best_time(lambda: model.run(progress=False), repeat=3, budget=10.0)
+    except Exception as error:  # report any PySD failure and go on
+        return f"PySD failed: {type(error).__name__}: {error}"
+
+
+def one_run(label: str, path: Path, hand: float) -> None:
+    """Times of one run of ``path`` on every side, and their ratios."""
+    model = ps.load_model(path)
+    numpy = best_time(lambda: ps.simulate(model, backend="numpy"), repeat=20, budget=3.0)
+    numba_time = best_time(lambda: ps.simulate(model, backend="numba"), repeat=200, budget=3.0)
+    result = ps.simulate(model, backend="numba")
+    arrays = (result.times, result.names, result.values, result.parameter_names,
+              result.parameters, result.method, result.model_name)
+    build = best_time(lambda: Results(*arrays), repeat=200, budget=1.0)
+    theirs = pysd_seconds(path)
+    print(f"\n{label}: {len(result.names)} outputs x {len(result.times)} saved times")
+    print(f"  pssc numba (cached) {numba_time * 1e3:9.3f} ms")
+    print(f"  pssc numpy          {numpy * 1e3:9.3f} ms   numpy / numba "
+          f"{numpy / numba_time:7.1f}")
+    print(f"  hand-written numba  {hand * 1e3:9.3f} ms   pssc numba / hand "
+          f"{numba_time / hand:7.2f}")
+    if isinstance(theirs, str):
+        print(f"  {theirs}")
+    else:
+        print(f"  PySD                {theirs * 1e3:9.3f} ms   PySD / pssc numba "
+              f"{theirs / numba_time:7.0f}   PySD / pssc numpy {theirs / numpy:7.0f}")
+    print(f"  building Results    {build * 1e6:9.1f} us   ({build / numba_time:.1%} of the run)")
+
+
+def hand_times(ring_path: Path) -> tuple[float, float]:
+    """Best times of the two hand-written loops (compiled before timing)."""
+    sir_out = np.empty((3201, 5))
+    hand_sir(3200, 0.03125, sir_out)
+    sir = best_time(lambda: hand_sir(3200, 0.03125, sir_out), repeat=200, budget=2.0)
+    k = np.array([PARAMETERS[f"k{j}"] for j in range(N_RATES)])
+    xs, ys = np.array([p[0] for p in LOOKUP]), np.array([p[1] for p in LOOKUP])
+    settings = np.array([PARAMETERS[n] for n in ("capacity", "max_flow", "threshold", "boost")])
+    out = np.empty((N_STEPS + 1, 301))
+    y0 = np.array([initial(i) for i in range(N_STOCKS)], dtype=float)
+
+    def ring() -> None:
+        hand_ring(y0.copy(), k, xs, ys, settings, out)
+
+    final = ps.simulate(ps.load_model(ring_path), backend="numba")
+    ring()
+    difference = np.abs(out[-1, :N_STOCKS] - final.values[-1, :N_STOCKS, 0]).max()
+    print(f"ring: largest difference of the final stocks, hand vs pssc numba: {difference:.1e}")
+    return sir, best_time(ring, repeat=100, budget=2.0)
+
+
+_CHILD = """
+import sys, time
+t0 = time.perf_counter()
+import pssc_sim as ps
+from pssc_sim.integrate.simulate import compiled_for
+model = ps.load_model(sys.argv[1])
+compiled = compiled_for(model, None)
+t1 = time.perf_counter()
+ps.simulate(model, backend="numba")
+t2 = time.perf_counter()
+ps.simulate(model, backend="numba")
+t3 = time.perf_counter()
+print(t1 - t0, t2 - t1, t3 - t2)
+"""
+
+
+def compile_times(label: str, path: Path) -> None:
+    """Cold compile and warm load of the loop of ``path``, each in a fresh process."""
+    folder = tempfile.mkdtemp(prefix="pssc_bench_cache_")
+    env = {"PSSC_CACHE_DIR": folder, "PATH": "/usr/bin:/bin"}
+    lines = []
+    for state in ("cold", "warm"):
+        run = subprocess.run([sys.executable, "-c", _CHILD, str(path)], capture_output=True,
+                             text=True, env=env, check=True)
+        load, first, second = (float(v) for v in run.stdout.split())
+        lines.append(f"  {state}: import+read+compile_model {load:6.2f} s, first numba run "
+                     f"(compile or load the loop) {first:6.3f} s, next run {second * 1e3:7.3f} ms")
+    print(f"\n{label}: the loop in a fresh process")
+    print("\n".join(lines))
+
+
+def crossover(label: str, path: Path, members: list[int]) -> None:
+    """Time per run of both back ends by number of members, and the estimate ``auto`` uses."""
+    model = ps.load_model(path)
+    compiled = compiled_for(model, None)
+    grid = make_grid(model, None)
+    name = model.parameter_names[0]
+    value = model.parameter_values()[0]
+    print(f"\n{label}: members, numpy ms, numba ms, numpy / numba, auto's numpy estimate ms")
+    for n in members:
+        params = {name: value * np.linspace(0.99, 1.01, n)} if n > 1 else None
+        repeat = 3 if n >= 10_000 else 10
+        numpy = best_time(lambda p=params: ps.simulate(model, p, backend="numpy"),
+                          repeat=repeat, budget=5.0)
+        fast = best_time(lambda p=params: ps.simulate(model, p, backend="numba"),
+                         repeat=repeat, budget=5.0)
+        estimate = backends.numpy_seconds(compiled, grid, EULER, n)
+        print(f"  {n:>7}  {numpy * 1e3:10.2f}  {fast * 1e3:10.2f}  {numpy / fast:7.1f}  "
+              f"{estimate * 1e3:10.2f}")
+
+
+def main() -> None:
+    full = "--full" in sys.argv[1:]
+    print(f"bench_backends: one run on each back end; {machine()}; numba {numba.__version__}")
+    folder = Path(tempfile.mkdtemp(prefix="pssc_bench_"))
+    ring_mdl = folder / "ring100.mdl"
+    ring_mdl.write_text(model_mdl())
+    start = time.perf_counter()
+    hand_sir_time, hand_ring_time = hand_times(ring_mdl)
+    print(f"(hand loops and the ring's loop compiled in {time.perf_counter() - start:.1f} s)")
+    if SIR.is_file():
+        one_run("SIR (suite .mdl)", SIR, hand_sir_time)
+    one_run("ring (301 variables, .mdl)", ring_mdl, hand_ring_time)
+    if SIR.is_file():
+        compile_times("SIR", SIR)
+    compile_times("ring", ring_mdl)
+    for model in ("ambulance", "health_social_care"):
+        compile_times(f"models/{model}", ROOT / "models" / model)
+    members = [1, 10, 100, 1_000, 10_000] + ([100_000] if full else [])
+    crossover("SIR (models/sir, 240 steps)", ROOT / "models" / "sir", members)
+    crossover("ring (200 steps)", ring_mdl, members[:-1] if not full else members)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,478 @@
+"""The whole fixed-step run of a model as one compiled function (the numba back end).
+
+The numpy kernels (:mod:`pssc_sim.compile.codegen`) are called once per step from Python, which
+costs microseconds a step whatever the model. Here the generator writes the step loop itself (of
+any explicit Runge-Kutta tableau: Euler, RK4), saving, non-negative clamps and the discrete
+states of SAMPLE_IF_TRUE and DELAY_FIXED, around scalar kernels, and numba compiles the module
+to machine code: a run pays no Python per step, and an ensemble loops over its members inside
+the same function.
+
+The module is written from the IR as the numpy kernels are (checked names, numbers printed with
+``repr(float)``, calls from the printer's table) and goes through the same check of generated
+source (:mod:`pssc_sim.compile.guard`). Its arithmetic is that of the numpy kernels, operation
+for operation: the same equations with the same shared terms, the rates kernel on steps that are
+not saved and the recording kernel on those that are, the stages and the update of the tableau
+in numpy's order, and lookups as ``np.interp`` computes them. Only the elementary functions
+(``exp``, ``log``, ...) may differ in the last bits, where numpy has its own implementations.
+The module defines
+
+``rates(t, dt, t0, t1, y, p, d, dy, dn)``
+    the stock rates and discrete updates of one member, on 1-D arrays;
+``full(t, dt, t0, t1, y, p, d, dy, dn, out, row, m)``
+    the same, and the outputs into ``out[row, :, m]``;
+``run(times, widths, saved, clock, q, y0, d0, lengths, size, a, c, weights, runs, denominator,
+out, first)``
+    every step of every member (column ``m`` of ``q``, ``y0`` and ``d0``) with the explicit
+    Runge-Kutta method whose tableau is ``a`` and ``c``, and whose step adds the stages
+    ``runs[g, 0]`` to ``runs[g, 1]`` times ``weights[g]`` over ``denominator`` (see
+    :meth:`~pssc_sim.integrate.tableau.Tableau.weight_groups`), saving member ``m`` into
+    ``out[:, :, first + m]``.
+
+Models with dimensions are not compiled here: their equations are written on arrays and would
+need to be written element by element first (:class:`LoopUnsupportedError` says so).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import sys
+import types
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pssc_sim.compile.cache import cache_key, numba_version, store
+from pssc_sim.compile.codegen import _Module
+from pssc_sim.compile.equations import Body, needed, used
+from pssc_sim.compile.execute import execute
+from pssc_sim.compile.layout import Output
+from pssc_sim.compile.printer import Dialect, Printer
+from pssc_sim.compile.rows import local_name
+from pssc_sim.errors import ModelError
+from pssc_sim.ir.functions import LookupSlope
+from pssc_sim.ir.model import Extrapolation, FixedDelay, Lookup, Model
+
+__all__ = [
+    "CompiledLoop",
+    "LoopUnsupportedError",
+    "compile_loop",
+    "generate_loop_source",
+    "load_loop",
+    "loop_key",
+    "numba_version",
+    "unsupported_reason",
+]
+
+#: The decorator the module's functions carry; the loader gives it (numba's ``njit``).
+DECORATOR = "@_jit"
+#: Functions of the scalar dialect that give an integer in compiled code, and numpy's versions
+#: that keep a float, as the numpy kernels do (an int64 would overflow past 2**63).
+_FLOAT_ROUNDING = {"math.floor(": "np.floor(", "math.ceil(": "np.ceil(", "math.trunc(": "np.trunc("}
+
+
+class LoopUnsupportedError(ModelError):
+    """The model cannot be compiled into one loop (it runs on the numpy back end)."""
+
+
+def unsupported_reason(model: Model) -> str:
+    """Why ``model`` cannot be compiled into one loop, or ``""``.
+
+    Examples
+    --------
+    >>> from pssc_sim.parse import load_model
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "m.yaml"
+    >>> _ = path.write_text("time: {stop: 1}\\ndimensions: {g: [a, b]}\\n"
+    ...                     "stocks: {x: {dims: [g], initial: 1}}\\n")
+    >>> unsupported_reason(load_model(path))
+    'the model has dimensions (its equations are on arrays)'
+    """
+    if model.dimensions:
+        return "the model has dimensions (its equations are on arrays)"
+    exprs = [*(f.rate for f in model.flows), *(a.equation for a in model.auxiliaries)]
+    if any(expr.atoms(LookupSlope) for expr in exprs):
+        return "an equation uses the slope of a lookup"
+    return ""
+
+
+def generate_loop_source(model: Model, outputs: Sequence[Output]) -> str:
+    """The Python source of the compiled-loop module of ``model``, recording ``outputs``.
+
+    Raises :class:`LoopUnsupportedError` for a model that :func:`unsupported_reason` refuses.
+    """
+    reason = unsupported_reason(model)
+    if reason:
+        raise LoopUnsupportedError(
+            f"{model.source or model.name}: cannot compile the step loop "
+            f"({reason}). Run it with backend='numpy'"
+        )
+    return _Loop(model, outputs).source()
+
+
+def loop_writer(generator: _Module) -> Callable[[], str]:
+    """A function writing the loop's source from the kernel module's ``generator`` (see
+    :func:`~pssc_sim.compile.codegen.kernel_generator`), which found the equations' hoisted
+    and shared terms already: only the printing is left (the sympy work is the expensive part).
+    """
+
+    def write() -> str:
+        reason = unsupported_reason(generator.model)
+        if reason:
+            raise LoopUnsupportedError(
+                f"{generator.model.source or generator.model.name}: "
+                f"cannot compile the step loop ({reason}). Run it with "
+                "backend='numpy'"
+            )
+        loop = _Loop.__new__(_Loop)
+        loop.__dict__.update(generator.__dict__)
+        return loop.source()
+
+    return write
+
+
+class _Loop(_Module):
+    """Builds the compiled-loop module of one model without dimensions."""
+
+    def source(self) -> str:
+        parts = [
+            _HELPERS,
+            *(_lookup(lk) for lk in self.model.lookups),
+            self.scalar_kernel(False),
+            self.scalar_kernel(True),
+            self.run(),
+        ]
+        text = "\n".join(parts)
+        for name, replacement in _FLOAT_ROUNDING.items():
+            text = text.replace(name, replacement)
+        return text
+
+    def printer(self, dialect: Dialect, hoisted: bool = True) -> tuple[Printer, Body]:
+        """A printer of the scalar dialect (whatever ``dialect``) calling the compiled lookups."""
+        printer, body = super().printer(Dialect.SCALAR, hoisted)
+        printer.lookups = {lk.name: f"_lookup_{lk.name}({{}})" for lk in self.model.lookups}
+        return printer, body
+
+    def scalar_kernel(self, full: bool) -> str:
+        """``rates`` or ``full`` on the arrays of one member."""
+        outputs = self.outputs if full else []
+        roots = [*self.rates, *self.updates, *(o.expr for o in outputs)]
+        order = list(self.equations) if full else needed(self.equations, roots)
+        printer, body = self.printer(Dialect.SCALAR)
+        exprs = [self.equations[n] for n in order]
+        body.assign_all([local_name(n) for n in order], exprs)
+        names = used([*exprs, *self.rates, *self.updates, *(o.expr for o in outputs)])
+        lines = [*self.loads(names, Dialect.NUMPY, True), *body.lines]
+        lines += [f"dy[{i}] = {printer(r) if r != 0 else '0.0'}" for i, r in enumerate(self.rates)]
+        lines += [f"dn[{i}] = {printer(u)}" for i, u in enumerate(self.updates)]
+        args = "t, dt, t0, t1, y, p, d, dy, dn"
+        if full:
+            lines += [f"out[row, {j}, m] = {printer(o.expr)}" for j, o in enumerate(outputs)]
+            args += ", out, row, m"
+        return _function("full" if full else "rates", args, lines)
+
+    def run(self) -> str:
+        """``run``: every step of every member.
+
+        ``rates`` and ``full`` are each called from one place (numba's code generator inlines
+        them where they are called: its time grows with the code it optimises at once). The
+        method is data, an explicit Runge-Kutta tableau (see
+        :mod:`pssc_sim.integrate.tableau`): the stages of a step are a loop, stage 0 the rates
+        at the step's start (unless ``full`` gave them on a saved step), stage ``s`` the rates at
+        ``t + c[s] h`` from ``y + h sum_j a[s, j] k_j``, then the step adds the runs of stages
+        that share a weight. Every operation is the numpy loop's, in its order (see
+        ``pssc_sim.integrate.fixed``), with the discrete states held within a step.
+        """
+        model = self.model
+        n_stocks, n_discrete = len(model.stocks), len(model.discrete)
+        n_parameters = max(
+            (b.stop for b in self.hoisted.values()), default=self.layout.n_parameter_rows
+        )
+        fixed = [i for i, s in enumerate(model.discrete) if isinstance(s, FixedDelay)]
+        memories = [i for i in range(n_discrete) if i not in fixed]
+        stocks = f"for i in range({n_stocks}):"
+        lines = [
+            "dt = clock[0]",
+            "t0 = clock[1]",
+            "t1 = clock[2]",
+            "n_steps = times.shape[0]",
+            "n_stages = c.shape[0]",
+            f"y = np.empty({n_stocks})",
+            f"trial = np.empty({n_stocks})",
+            f"term = np.empty({n_stocks})",
+            f"total = np.empty({n_stocks})",
+            f"stages = np.empty((n_stages, {n_stocks}))",
+            "dy = stages[0]",
+            f"d = np.empty({n_discrete})",
+            f"dn = np.empty({n_discrete})",
+            f"spare = np.empty({n_discrete})",
+            f"p = np.empty({n_parameters})",
+            f"ring = np.empty(({max(1, len(fixed))}, size))",
+            "for m in range(q.shape[1]):",
+            f"    for i in range({n_parameters}):",
+            "        p[i] = q[i, m]",
+            f"    {stocks}",
+            "        y[i] = y0[i, m]",
+            f"    for i in range({n_discrete}):",
+            "        d[i] = d0[i, m]",
+        ]
+        for j, i in enumerate(fixed):
+            lines += [f"    for s in range(lengths[{j}, m]):", f"        ring[{j}, s] = d[{i}]"]
+        lines += [
+            "    row = 0",
+            "    for k in range(n_steps):",
+            "        t = times[k]",
+            "        h = widths[k]",
+            "        begin = 0",
+            "        if saved[k]:",
+            "            full(t, dt, t0, t1, y, p, d, dy, dn, out, row, first + m)",
+            "            row += 1",
+            "            begin = 1",
+            "        for s in range(begin, n_stages):",
+            "            started = False",
+            "            for j in range(s):",
+            "                if a[s, j] != 0.0:",
+            "                    coefficient = h * a[s, j]",
+            "                    if started:",
+            f"                        {stocks}",
+            "                            trial[i] = trial[i] + stages[j, i] * coefficient",
+            "                    else:",
+            f"                        {stocks}",
+            "                            trial[i] = stages[j, i] * coefficient",
+            "                        started = True",
+            f"            {stocks}",
+            "                trial[i] = trial[i] + y[i] if started else y[i]",
+            "            rates(t + c[s] * h, dt, t0, t1, trial, p, d, stages[s],"
+            " dn if s == 0 else spare)",
+            "        for g in range(weights.shape[0]):",
+            "            low = runs[g, 0]",
+            "            high = runs[g, 1]",
+            "            w = weights[g]",
+            f"            {stocks}",
+            "                if high - low == 1:",
+            "                    value = stages[low, i] if w == 1.0 else stages[low, i] * w",
+            "                else:",
+            "                    value = stages[low, i] + stages[low + 1, i]",
+            "                    for j in range(low + 2, high):",
+            "                        value = value + stages[j, i]",
+            "                    if w != 1.0:",
+            "                        value = value * w",
+            "                total[i] = value if g == 0 else total[i] + value",
+            "        scale = h / denominator",
+            f"        {stocks}",
+            "            y[i] = y[i] + total[i] * scale",
+        ]
+        for i in model.non_negative_rows():
+            lines += [f"        if y[{i}] < 0.0:", f"            y[{i}] = 0.0"]
+        lines += [f"        d[{i}] = dn[{i}]" for i in memories]
+        for j, i in enumerate(fixed):
+            lines += [
+                f"        n = lengths[{j}, m]",
+                f"        ring[{j}, k % n] = dn[{i}]",
+                f"        d[{i}] = ring[{j}, (k + 1) % n]",
+            ]
+        lines.append("    full(t1, dt, t0, t1, y, p, d, dy, dn, out, row, first + m)")
+        return _function("run", f"{RUN_ARGUMENTS}", lines)
+
+
+#: The arguments of the generated ``run`` (see the module docstring).
+RUN_ARGUMENTS = (
+    "times, widths, saved, clock, q, y0, d0, lengths, size, a, c, weights, runs, denominator, "
+    "out, first"
+)
+
+
+def _indent(lines: list[str], spaces: int) -> list[str]:
+    return [" " * spaces + line for line in lines]
+
+
+def _function(name: str, args: str, lines: list[str]) -> str:
+    return f"{DECORATOR}\ndef {name}({args}):\n" + "".join(
+        f"    {line}\n" for line in lines or ["pass"]
+    )
+
+
+#: ``_sign`` and ``_heaviside`` of the scalar dialect, as compiled functions.
+_HELPERS = f"""{DECORATOR}
+def _sign(x):
+    if x > 0.0:
+        return 1.0
+    if x < 0.0:
+        return -1.0
+    return 0.0 * x
+
+{DECORATOR}
+def _heaviside(x):
+    if x > 0.0:
+        return 1.0
+    if x == 0.0:
+        return 0.5
+    if x < 0.0:
+        return 0.0
+    return x
+"""
+
+
+def _lookup(lookup: Lookup) -> str:
+    """``_lookup_<name>(x)``: the lookup at ``x`` as ``Lookup.__call__`` computes it.
+
+    Inside the points, numpy's ``interp``: ``slope * (x - x0) + y0`` with the segment's slope
+    ``(y1 - y0) / (x1 - x0)``, found by a balanced tree of tests; outside, the end values (flat),
+    the end segments continued (linear) or the value of the last point passed (discrete).
+    """
+    xs, ys = [float(v) for v in lookup.x], [float(v) for v in lookup.y]
+    kind = lookup.extrapolation
+    lines = [
+        f"if x < {xs[0]!r}:",
+        f"    return {_below(xs, ys, kind)}",
+        f"if x > {xs[-1]!r}:",
+        f"    return {_above(xs, ys, kind)}",
+        f"if x >= {xs[-1]!r}:",
+        f"    return {ys[-1]!r}",
+    ]
+    if len(xs) == 1:
+        lines.append("return x")  # NaN, as np.interp gives
+    elif kind is Extrapolation.DISCRETE:
+        lines += [*_steps(xs, ys, 0, len(xs) - 1, ""), f"return {ys[-1]!r}"]  # NaN: the last
+    else:
+        lines += _segments(xs, ys, 0, len(xs) - 2, "")
+    return _function(f"_lookup_{lookup.name}", "x", lines)
+
+
+def _below(xs: list[float], ys: list[float], kind: Extrapolation) -> str:
+    if kind is Extrapolation.LINEAR and len(xs) > 1:
+        slope = (ys[1] - ys[0]) / (xs[1] - xs[0])
+        return f"{ys[0]!r} + (x - {xs[0]!r}) * {slope!r}"
+    return repr(ys[0])
+
+
+def _above(xs: list[float], ys: list[float], kind: Extrapolation) -> str:
+    if kind is Extrapolation.LINEAR and len(xs) > 1:
+        slope = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
+        return f"{ys[-1]!r} + (x - {xs[-1]!r}) * {slope!r}"
+    return repr(ys[-1])
+
+
+def _segments(xs: list[float], ys: list[float], low: int, high: int, indent: str) -> list[str]:
+    """Tests choosing the segment ``i`` with ``xs[i] <= x < xs[i + 1]``, then its value."""
+    if low == high:
+        slope = (ys[low + 1] - ys[low]) / (xs[low + 1] - xs[low])
+        return [f"{indent}return {slope!r} * (x - {xs[low]!r}) + {ys[low]!r}"]
+    middle = (low + high + 1) // 2
+    return [
+        f"{indent}if x < {xs[middle]!r}:",
+        *_segments(xs, ys, low, middle - 1, indent + "    "),
+        *_segments(xs, ys, middle, high, indent),
+    ]
+
+
+def _steps(xs: list[float], ys: list[float], low: int, high: int, indent: str) -> list[str]:
+    """Tests choosing the last point ``i`` with ``xs[i] <= x`` (a discrete lookup)."""
+    if low == high:
+        return [f"{indent}if x >= {xs[low]!r}:", f"{indent}    return {ys[low]!r}"]
+    middle = (low + high + 1) // 2
+    return [
+        f"{indent}if x < {xs[middle]!r}:",
+        *_steps(xs, ys, low, middle - 1, indent + "    "),
+        *_steps(xs, ys, middle, high, indent),
+    ]
+
+
+#: Runs every step of every member: ``run(times, widths, saved, clock, q, y0, d0, lengths,
+#: size, a, c, weights, runs, denominator, out, first)`` (see the module docstring).
+LoopFunction = Callable[..., None]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledLoop:
+    """The compiled loop of a model, or why there is none (``run`` is then ``None``)."""
+
+    run: LoopFunction | None
+    reason: str = ""
+    key: str = ""
+
+
+def loop_key(model: Model, kernel_source: str) -> str:
+    """The cache key of the loop of ``model``, whose numpy kernel module is ``kernel_source``
+    (``""`` without numba, or for a model that cannot be compiled into one loop).
+
+    The numpy kernels hold every equation and output; the loop adds the clamps, the kinds of
+    the discrete states and the generator itself, so these are hashed too, with the versions of
+    numba and numpy. Nothing is generated: the key is cheap enough to look for a stored loop
+    before every run.
+    """
+    version = numba_version()
+    if version is None or model.dimensions:
+        return ""
+    fixed = [i for i, s in enumerate(model.discrete) if isinstance(s, FixedDelay)]
+    return cache_key(
+        kernel_source,
+        repr(model.non_negative_rows()),
+        repr(fixed),
+        _generator_digest(),
+        version,
+        np.__version__,
+    )
+
+
+@functools.cache
+def _generator_digest() -> str:
+    """A hash of the modules that write the loop's source (a change to them is a new key)."""
+    digest = hashlib.sha256()
+    for module in ("codegen", "equations", "hoisting", "layout", "loop", "printer", "rows"):
+        digest.update((Path(__file__).parent / f"{module}.py").read_bytes())
+    return digest.hexdigest()
+
+
+def compile_loop(model: Model, write: Callable[[], str], key: str) -> CompiledLoop:
+    """The loop of ``model`` compiled by numba, from the cache folder when it is there.
+
+    ``write()`` gives its source (see :func:`loop_writer`); ``key`` is :func:`loop_key` of the
+    model (it names the module in the cache folder).
+    """
+    version = numba_version()
+    if version is None:
+        return CompiledLoop(None, "numba is not installed (pip install 'pssc_sim[fast]')")
+    reason = unsupported_reason(model)
+    if reason:
+        return CompiledLoop(None, reason)
+    import numba
+
+    source = write()
+    path = store(source, key)
+    jit = numba.njit(cache=path is not None, error_model="numpy")
+    name = f"_pssc_sim_kernel_{key}"
+    space = load_loop(source, jit, name, None if path is None else str(path))
+    # numba's cached machine code finds the globals of its functions by importing their
+    # module's name: the module must be importable, as every module numba caches is
+    module = types.ModuleType(name)
+    module.__dict__.update(space)
+    sys.modules.setdefault(name, module)
+    return CompiledLoop(space["run"], key=key)
+
+
+def load_loop(
+    source: str,
+    jit: Callable[[LoopFunction], LoopFunction],
+    name: str = "_pssc_sim_loop",
+    filename: str | None = None,
+) -> dict[str, LoopFunction]:
+    """The functions of the loop module ``source`` (checked first, see
+    :func:`~pssc_sim.compile.execute.execute`), each decorated with ``jit``.
+
+    :func:`compile_loop` gives numba's compiler; the identity runs the same code on the Python
+    interpreter, uncompiled: about as slow as the numpy back end's single runs, and a check of
+    the generated arithmetic that costs no compiling.
+    """
+    namespace = {
+        "np": np,
+        "math": math,
+        "inf": math.inf,
+        "nan": math.nan,
+        "_jit": jit,
+        "__name__": name,
+    }
+    return execute(source, namespace, "loop", filename)

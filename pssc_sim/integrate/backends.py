@@ -1,0 +1,238 @@
+"""Back ends of the fixed-step methods: the numpy kernels stepped from Python, or the whole loop
+compiled by numba.
+
+``numpy`` is always there: one run steps the generated scalar kernel in Python, an ensemble the
+numpy kernels, chunk by chunk. ``numba`` runs the loop of :mod:`pssc_sim.compile.loop`, compiled
+on first use (or loaded from the cache folder, :mod:`pssc_sim.compile.cache`), with no Python per
+step. ``auto`` takes numba where it wins, counting what it costs to get the compiled loop:
+
+- nothing when the loop was built in this process already: numba, for up to
+  :data:`MOST_MEMBERS` members (past a few hundred, the numpy kernels on whole chunks of members
+  are as fast or faster: the loop writes each member's saved values apart from its neighbours');
+- loading it from the cache folder (importing numba, reading machine code: about
+  :data:`LOAD_SECONDS`) when the numpy run is estimated to take longer;
+- compiling it (about :data:`COMPILE_SECONDS` plus :data:`COMPILE_SECONDS_PER_EQUATION` per
+  equation) when the numpy run is estimated to take longer than that.
+
+The estimate of the numpy run and the constants are measured with
+``benchmarks/bench_backends.py`` (see ``benchmarks/README.md``). Models with dimensions and the
+adaptive methods always run on numpy. The loop takes the method as its Butcher tableau
+(:mod:`pssc_sim.integrate.tableau`), its outputs from the run's allocator (in memory, or in a
+file when they do not fit, :mod:`pssc_sim.integrate.storage`) and its members in the chunks the
+memory plan chose. On a Dask cluster ``auto`` keeps numpy (each worker process would compile or
+load the loop); ``numba`` asked for runs the loop on the workers.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import numpy as np
+
+from pssc_sim.compile.cache import is_stored, numba_version
+from pssc_sim.compile.compiled import CompiledModel
+from pssc_sim.compile.loop import LoopFunction
+from pssc_sim.errors import ParameterError, did_you_mean
+from pssc_sim.integrate.fixed import (
+    FixedStepPlan,
+    check_finite,
+    initial_state,
+    pipeline_lengths,
+)
+from pssc_sim.integrate.grid import Grid
+from pssc_sim.integrate.progress import Progress, ProgressReport
+from pssc_sim.integrate.storage import Allocate, in_memory
+from pssc_sim.integrate.tableau import Tableau
+
+#: Every back end, with what it does.
+BACKENDS: Mapping[str, str] = MappingProxyType(
+    {
+        "numpy": "generated numpy kernels stepped from Python (always available)",
+        "numba": "the whole fixed-step loop compiled to machine code by numba (the 'fast' extra)",
+        "auto": "numba where it wins once compiling or loading it is counted, numpy otherwise",
+    }
+)
+#: Seconds to import numba and load a compiled loop from the cache folder (measured 0.3-2 s).
+LOAD_SECONDS = 1.0
+#: Seconds to compile the loop of a small model cold, and more per equation (measured: 2-8 s
+#: for SIR, 10-20 s for 100-200 equations, minutes for the 301-variable ring).
+COMPILE_SECONDS = 4.0
+COMPILE_SECONDS_PER_EQUATION = 0.2
+#: Members up to which ``auto`` takes the loop (measured crossover: between 100 and 1,000).
+MOST_MEMBERS = 256
+#: Seconds per equation and step of a single run on numpy (the scalar kernel in Python).
+SCALAR_SECONDS = 6e-8
+#: Seconds per numpy call and per equation, member and step of an ensemble on numpy.
+CALL_SECONDS = 1.5e-6
+ELEMENT_SECONDS = 3e-9
+
+
+def check_backend(backend: str) -> None:
+    """Raise :class:`ParameterError` unless ``backend`` is a known back end."""
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        hint = did_you_mean(backend, BACKENDS) if isinstance(backend, str) else ""
+        raise ParameterError(
+            f"backend: unknown back end {backend!r}.{hint} Use one of: {', '.join(BACKENDS)}"
+        )
+
+
+def choose_backend(
+    compiled: CompiledModel,
+    grid: Grid,
+    tableau: Tableau | None,
+    method: str,
+    members: int,
+    backend: str,
+    distributed: bool = False,
+) -> str:
+    """``numpy`` or ``numba`` for a run of ``method`` (whose tableau is ``tableau``, ``None``
+    for an adaptive method; see the module docstring for ``auto``).
+
+    ``numba`` asked for where it cannot run raises :class:`ParameterError` saying why. A run on
+    a cluster (``distributed``) takes numba only when asked for: every worker process would
+    compile or load the loop itself, and a cluster runs ensembles, where numpy is as fast.
+    """
+    check_backend(backend)
+    if backend == "numpy":
+        return "numpy"
+    reason = _refusal(compiled, tableau, method)
+    if backend == "numba":
+        if reason:
+            raise ParameterError(
+                f"backend: the numba back end cannot run this (got "
+                f"backend='numba': {reason}). Use backend='numpy' or 'auto'"
+            )
+        return "numba"
+    if reason or distributed or members > MOST_MEMBERS or tableau is None:
+        return "numpy"
+    if compiled.has_loop:
+        return "numba" if compiled.loop.run is not None else "numpy"
+    cost = numpy_seconds(compiled, grid, tableau, members)
+    if is_stored(compiled.loop_key):
+        return "numba" if cost > LOAD_SECONDS else "numpy"
+    compile_cost = COMPILE_SECONDS + COMPILE_SECONDS_PER_EQUATION * _equations(compiled)
+    return "numba" if cost > compile_cost else "numpy"
+
+
+def _refusal(compiled: CompiledModel, tableau: Tableau | None, method: str) -> str:
+    if numba_version() is None:
+        return "numba is not installed; pip install 'pssc_sim[fast]'"
+    if tableau is None:
+        return f"it compiles the fixed-step methods, not the adaptive {method}"
+    return compiled.loop_refusal
+
+
+def _equations(compiled: CompiledModel) -> int:
+    model = compiled.model
+    return len(model.stocks) + len(model.flows) + len(model.auxiliaries) + len(compiled.outputs)
+
+
+def numpy_seconds(compiled: CompiledModel, grid: Grid, tableau: Tableau, members: int) -> float:
+    """The estimated time of the run on the numpy back end (a model of its measured costs)."""
+    steps = math.ceil((grid.stop - grid.start) / grid.dt - 1e-6)
+    work = steps * tableau.stages * _equations(compiled)
+    if members == 1:
+        return work * SCALAR_SECONDS
+    chunks = math.ceil(members / 4096)
+    return work * (chunks * CALL_SECONDS + members * ELEMENT_SECONDS)
+
+
+@functools.cache
+def tableau_arrays(
+    tableau: Tableau,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """``(a, c, weights, runs, denominator)`` of ``tableau`` as the compiled loop takes them:
+    ``a`` square (stages x stages), the runs of stages sharing a weight as ``[first, end)``
+    rows (see :meth:`~pssc_sim.integrate.tableau.Tableau.weight_groups`).
+
+    Examples
+    --------
+    >>> from pssc_sim.integrate.tableau import RK4
+    >>> a, c, weights, runs, denominator = tableau_arrays(RK4)
+    >>> c.tolist(), weights.tolist(), runs.tolist(), denominator
+    ([0.0, 0.5, 0.5, 1.0], [1.0, 2.0, 1.0], [[0, 1], [1, 3], [3, 4]], 6.0)
+    """
+    n = tableau.stages
+    a = np.zeros((n, n))
+    for i, row in enumerate(tableau.stage_terms()):
+        for j, value in row:
+            a[i, j] = value
+    c = np.array([float(x) for x in tableau.c])
+    denominator, groups = tableau.weight_groups()
+    weights = np.array([float(w) for w, _ in groups])
+    runs = np.array([[run[0], run[-1] + 1] for _, run in groups], dtype=np.int64)
+    for array in (a, c, weights, runs):
+        array.flags.writeable = False
+    return a, c, weights, runs, float(denominator)
+
+
+def run_loop(
+    compiled: CompiledModel,
+    p: np.ndarray,
+    grid: Grid,
+    tableau: Tableau,
+    chunk: int,
+    progress: Progress | None = None,
+    allocate: Allocate = in_memory,
+    function: LoopFunction | None = None,
+) -> np.ndarray:
+    """Integrate with the compiled loop of the explicit Runge-Kutta method ``tableau``; saved
+    outputs ``(n_rows, n_outputs, M)`` in an array made by ``allocate`` (in memory, or on disk:
+    see :mod:`pssc_sim.integrate.storage`), as :func:`~pssc_sim.integrate.fixed.run_fixed_step`
+    gives them.
+
+    Members go to the loop ``chunk`` at a time (the chunk the run's memory plan chose); each
+    chunk's rows are checked for values that are not finite, and progress is reported, when it
+    is done. ``function`` is the loop to run, by default the model's compiled one (see
+    :func:`~pssc_sim.compile.loop.load_loop` for the same code uncompiled).
+    """
+    loop = function or compiled.loop.run
+    if loop is None:
+        raise ParameterError(
+            f"backend: the numba back end cannot run this (got "
+            f"backend='numba': {compiled.loop.reason}). Use backend='numpy'"
+        )
+    plan = FixedStepPlan.build(grid)
+    members = p.shape[1]
+    report = ProgressReport(progress, grid, members)
+    values = allocate((plan.n_rows, len(compiled.outputs), members))
+    # a file mapped into memory goes to the loop as the plain array over the same pages
+    out = values if type(values) is np.ndarray else values.view(np.ndarray)
+    clock = np.array(grid.clock)
+    coefficients = tableau_arrays(tableau)
+    most = len(plan.steps) + 1
+    for start in range(0, members, chunk):
+        stop = min(start + chunk, members)
+        report.chunk(start, stop)
+        y0, d0, delays = initial_state(compiled, grid, p[:, start:stop])
+        lengths = (
+            pipeline_lengths(delays, grid.dt, most)
+            if compiled.fixed_delays
+            else np.zeros((0, stop - start), dtype=np.int64)
+        )
+        size = int(lengths.max()) if lengths.size else 1
+        q = np.ascontiguousarray(compiled.prepare(grid.clock, p[:, start:stop]))
+        loop(
+            plan.steps,
+            plan.widths,
+            plan.saved,
+            clock,
+            q,
+            y0,
+            d0,
+            lengths,
+            size,
+            *coefficients,
+            out,
+            start,
+        )
+        written = out[:, :, start:stop]
+        if not np.isfinite(written).all():
+            for row in range(plan.n_rows):
+                check_finite(compiled, written[row], float(plan.times[row]))
+        report.reached(grid.stop)
+    report.finish()
+    return values
