@@ -344,15 +344,51 @@ def test_explore_warns_when_not_on_loopback(monkeypatch: pytest.MonkeyPatch,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     from pssc_sim.explore import serve
 
-    served: list[tuple[str, int, bool]] = []
-    monkeypatch.setattr(serve, "serve", lambda scenario, *, port, host, show, demo:
-                        served.append((host, port, show)))
+    served: list[tuple[str, int, bool, str]] = []
+    monkeypatch.setattr(serve, "serve", lambda scenario, *, port, host, show, demo, backend:
+                        served.append((host, port, show, backend)))
     assert main(["explore", str(SMOKING), "--host", "0.0.0.0", "--port", "8765",
                  "--no-browser"]) == 0
-    assert main(["explore", str(SMOKING), "--port", "8766", "--no-browser"]) == 0
+    assert main(["explore", str(SMOKING), "--port", "8766", "--no-browser", "--backend",
+                 "numpy"]) == 0
     err = capsys.readouterr().err
     assert err.count("warning: serving on 0.0.0.0") == 1
-    assert served == [("0.0.0.0", 8765, False), ("127.0.0.1", 8766, False)]
+    assert served == [("0.0.0.0", 8765, False, "auto"), ("127.0.0.1", 8766, False, "numpy")]
+
+
+def test_explore_refuses_numba_where_it_cannot_run_before_serving(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("numba", reason="the numba back end needs the fast extra")
+    from pssc_sim.explore import serve
+
+    monkeypatch.setattr(serve, "serve", lambda *args, **kwargs: pytest.fail("served"))
+    model = tmp_path / "arrayed.yaml"
+    model.write_text("time: {stop: 2}\ndimensions: {g: [a, b]}\n"
+                     "stocks: {x: {dims: [g], initial: 1}}\n"
+                     "flows: {out: {from: x, rate: 0.1 * x}}\n")
+    assert main(["explore", str(model), "--backend", "numba", "--no-browser"]) == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith("pssc: error: backend: the numba back end cannot run this")
+
+
+def test_every_run_of_a_session_uses_its_back_end(smoking: Scenario,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from pssc_sim.explore import app, teaching
+
+    used: list[str] = []
+
+    def recording(scenario: Scenario, outputs: list[str], backend: str) -> object:
+        used.append(backend)
+        return compute(scenario, outputs, "numpy")
+
+    monkeypatch.setattr(app, "compute", recording)
+    explorer = app.build(smoking, {}, backend="numba")
+    explorer.set(CULTURE, 0.2)
+    steps = teaching.demo_steps("gaming")
+    teaching.Teaching(steps, {}, backend="numba").go(1)
+    assert used
+    assert set(used) == {"numba"}
 
 
 def test_explore_takes_a_model_folder() -> None:

@@ -10,6 +10,7 @@ import sys
 from typing import TextIO
 
 from pssc_sim.cli.common import EXIT_OK, PROG, UsageError
+from pssc_sim.cli.scenario import add_backend_option
 
 __all__ = ["add_commands", "command_explore"]
 
@@ -40,6 +41,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
                               "only; another address lets other machines in, with a warning)")
     explore.add_argument("--no-browser", action="store_true",
                          help="do not open a browser tab")
+    add_backend_option(explore)
 
 
 def check_port(host: str, port: int) -> None:
@@ -81,6 +83,12 @@ def command_explore(args: argparse.Namespace, stream: TextIO | None = None) -> i
         scenario.load_model()
     check_port(args.host, args.port)
     out = stream or sys.stderr
+    if scenario is not None and args.backend == "numba":
+        from pssc_sim.explore.compute import compute
+
+        print(f"compiling the run of {scenario.label} (numba; cached for later)", file=out,
+              flush=True)
+        compute(scenario, backend="numba")  # refuses what it cannot run, before serving
     if not is_loopback(args.host):
         print(f"{PROG}: warning: serving on {args.host}: anyone who can reach this machine on "
               f"port {args.port} can use the explorer (it reads and writes no files and runs "
@@ -89,5 +97,6 @@ def command_explore(args: argparse.Namespace, stream: TextIO | None = None) -> i
     what = f"the {args.demo} demo" if scenario is None else scenario.label
     print(f"exploring {what} at http://{shown}:{args.port}/ (Ctrl-C to stop)", file=out,
           flush=True)
-    serve(scenario, port=args.port, host=args.host, show=not args.no_browser, demo=args.demo)
+    serve(scenario, port=args.port, host=args.host, show=not args.no_browser, demo=args.demo,
+          backend=args.backend)
     return EXIT_OK

@@ -94,11 +94,15 @@ class Explorer:
         The page's heading (the scenario and the model's title by default).
     address
         Entries the page's address keeps before the controls (a teaching step).
+    backend
+        How the runs are computed (:func:`~pssc_sim.simulate`'s ``backend``).
     """
 
     def __init__(self, base: Scenario, query: Mapping[str, Any] | None = None,
-                 title: str = "", address: Mapping[str, str] | None = None) -> None:
+                 title: str = "", address: Mapping[str, str] | None = None,
+                 backend: str = "auto") -> None:
         self.base = base
+        self.backend = backend
         self.address = dict(address or {})
         self.model = base.load_model()
         self.controls = controls_for(base, self.model)
@@ -244,7 +248,7 @@ class Explorer:
         """Run the current settings and redraw; a failed run shows a message and keeps the last
         good charts."""
         try:
-            runs = compute(self.scenario(), self.outputs.value)
+            runs = compute(self.scenario(), self.outputs.value, self.backend)
         except (PsscSimError, ArithmeticError, ValueError, MemoryError) as exc:
             self.show(f"This run failed: {' '.join(str(exc).split())[:400]}. Move the control "
                       "back, or press 'Reset to the scenario'.", "danger")
@@ -412,10 +416,11 @@ def scorecard_html(card: Scorecard) -> str:
     return "".join(parts)
 
 
-def build(base: Scenario, query: Mapping[str, Any] | None = None) -> Explorer:
+def build(base: Scenario, query: Mapping[str, Any] | None = None,
+          backend: str = "auto") -> Explorer:
     """A new :class:`Explorer` of ``base`` for the current session (its URL query read)."""
     given = query if query is not None else dict(pn.state.session_args or {})
-    explorer = Explorer(base, given)
+    explorer = Explorer(base, given, backend=backend)
     # the address the browser sent is synced once the page has loaded: rewrite it then
     pn.state.onload(explorer.write_location)
     return explorer

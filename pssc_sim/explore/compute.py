@@ -128,17 +128,18 @@ def recorded(model: Model, scenario: Scenario, outputs: Sequence[str]) -> list[s
     return list(dict.fromkeys([*outputs, *needed_columns(model, scenario.targets)]))
 
 
-def compute(scenario: Scenario, outputs: Sequence[str] = ()) -> Runs:
+def compute(scenario: Scenario, outputs: Sequence[str] = (), backend: str = "auto") -> Runs:
     """Run ``scenario`` (an ensemble in one call when it has uncertainty), the same scenario
-    without targets as one member, and its scorecard against that reference."""
+    without targets as one member, and its scorecard against that reference; ``backend`` is
+    :func:`~pssc_sim.simulate`'s."""
     model = scenario.load_model()
     record = recorded(model, scenario, outputs)
-    result = run(scenario, record=record)
+    result = run(scenario, record=record, backend=backend)
     reference = None
     if scenario.targets:
         plain = scenario.without_targets().with_uncertainty().with_name(
             f"{scenario.label} without targets")
-        reference = run(plain, record=record)
+        reference = run(plain, record=record, backend=backend)
     return Runs(scenario, result, reference, scorecard(result, reference))
 
 

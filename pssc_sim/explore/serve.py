@@ -59,10 +59,10 @@ def notebook_app(scenario: Scenario) -> pn.viewable.Viewable:
 
 
 def serve(scenario: Scenario | None, *, port: int, host: str, show: bool,
-          demo: str | None = None) -> None:
+          demo: str | None = None, backend: str = "auto") -> None:
     """Serve the explorer of ``scenario`` (or the teaching steps of ``demo``) at
     ``http://host:port/`` until interrupted; each browser session gets its own page (its own
-    controls, pins and runs)."""
+    controls, pins and runs), computed on ``backend``."""
     import panel as pn
 
     from pssc_sim.explore.app import build
@@ -72,8 +72,8 @@ def serve(scenario: Scenario | None, *, port: int, host: str, show: bool,
 
     def page() -> pn.viewable.Viewable:
         if scenario is not None:
-            return build(scenario).layout
-        teaching = Teaching(steps, dict(pn.state.session_args or {}))
+            return build(scenario, backend=backend).layout
+        teaching = Teaching(steps, dict(pn.state.session_args or {}), backend)
         pn.state.onload(lambda: teaching.explorer.write_location() if teaching.explorer
                         else None)
         return teaching.layout

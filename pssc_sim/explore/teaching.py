@@ -65,10 +65,12 @@ def demo_steps(name: str) -> tuple[Step, ...]:
 class Teaching:
     """The teaching page of one session: step buttons above an explorer of the current step."""
 
-    def __init__(self, steps: tuple[Step, ...], query: dict[str, Any] | None = None) -> None:
+    def __init__(self, steps: tuple[Step, ...], query: dict[str, Any] | None = None,
+                 backend: str = "auto") -> None:
         import panel as pn
 
         self.steps = steps
+        self.backend = backend
         self.index = 0
         self.explorer: Explorer | None = None
         self.heading = pn.pane.Markdown("", sizing_mode="stretch_width")
@@ -95,6 +97,6 @@ class Teaching:
         self.heading.object = (f"**Step {self.index + 1} of {len(self.steps)}: {step.title}**"
                                f"\n\n{step.text}")
         self.explorer = Explorer(step.scenario, query or {},
-                                 address={STEP: str(self.index + 1)})
+                                 address={STEP: str(self.index + 1)}, backend=self.backend)
         self.body.objects = [self.explorer.layout]
         self.explorer.write_location()
