@@ -220,9 +220,11 @@ _ROWS: tuple[Builtin, ...] = (
     _stateful("DELAY3", (2, 2), "DELAY3(input, delay): third-order material delay"),
     _stateful("DELAY3I", (3, 3), "DELAY3I(input, delay, initial): DELAY3 from an initial"),
     _stateful("DELAYN", (4, 4), "DELAYN(input, delay, initial, order): n-th order delay"),
-    _stateful("DELAYN_PIPELINE", (4, 4),
-              "DELAYN_PIPELINE(input, delay, initial, order): DELAYN whose stages see the delay "
-              "time of past steps (Vensim DELAY N)"),
+    _stateful("DELAYN_PIPELINE", (4, 5),
+              "DELAYN_PIPELINE(input, delay, initial, order[, stage_time]): Vensim's DELAY N, "
+              "DELAYN whose last stage drains with the delay time of the step before; with "
+              "stage_time, the order is lowered at initialisation until delay / order >= "
+              "stage_time"),
     _stateful("TREND", (3, 3), "TREND(input, average_time, initial_trend): fractional trend"),
     _stateful("FORECAST", (3, 3), "FORECAST(input, average_time, horizon): trend extrapolation"),
     _stateful("INITIAL", (1, 1), "INITIAL(x): the value x had at the start, frozen"),

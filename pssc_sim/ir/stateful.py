@@ -12,10 +12,17 @@ semantics for TREND, FORECAST, SAMPLE IF TRUE and DELAY FIXED:
   at ``x0 * D / n`` and the output is the last outflow. Material is conserved through the chain.
 - ``TREND(x, T, g0)``: ``AV`` smooths ``x`` over ``T`` from ``x / (1 + g0 * T)``; the output is
   ``ZIDZ(x - AV, T * |AV|)``. ``FORECAST(x, T, h) = x * (1 + ZIDZ(x - AV, T * AV) * h)``.
-- ``DELAYN_PIPELINE(x, D, x0, n)``: Vensim's DELAY N, whose stages see the delay time of past
-  steps: stage ``i`` holds ``value * D`` and drains at ``S_i / D(t - (i-1) dt)``, the output is
-  ``S_n / D(t - dt)``; past delay times come from one-step pipelines. Equal to ``DELAYN`` for a
-  constant delay.
+- ``DELAYN_PIPELINE(x, D, x0, n[, h])``: Vensim's DELAY N. The same chain of material stages as
+  ``DELAYN``, in which every stage drains at ``L_i * n / D(t)`` except the last, which drains at
+  ``L_n * n / D(t - dt)``, the delay time of the step before (a one-step pipeline; at the start,
+  ``D`` itself); the output is that last outflow, so material is conserved. Equal to ``DELAYN``
+  for a constant delay. Fitted to Vensim's own runs: fed Vensim's input and delay time, this
+  chain gives Vensim's output of an order-10 DELAY N with a delay time that changes every step
+  (Earth4All's deaths) to its six printed digits, and the order-2 output of the SDXorg suite's
+  ``delays`` test. With the fifth argument ``h`` (the importer gives ``TIME_STEP`` when the
+  delay time is known only once the model is initialised), the order is lowered at
+  initialisation, as Vensim does, to ``m = max(1, min(n, floor(D / h)))``: ``n`` stages are
+  built, the input enters stage ``n - m + 1`` and the stages before it stay empty.
 - ``INITIAL(x)``: a stock with no flows, starting at ``x``.
 - ``SAMPLE_IF_TRUE`` and ``DELAY_FIXED``: discrete states updated once per time step.
 """
@@ -107,24 +114,47 @@ def _delay(call: _Call, source: sympy.Expr, delay: sympy.Expr, initial: sympy.Ex
 
 
 def _delay_pipeline(call: _Call) -> sympy.Expr:
-    x, delay, initial, order_value = call.args
+    x, delay, initial, order_value, *stage_time = call.args
     order = call.order(order_value)
-    times: list[sympy.Expr] = [delay]
-    for i in range(1, max(order, 2)):
-        name = f"{call.prefix}_time{i}"
-        call.out.discrete.append(FixedDelay(name, delay, i * TIME_STEP, delay, call.owner))
-        times.append(variable_symbol(name))
+    lagged = f"{call.prefix}_time"
+    call.out.discrete.append(FixedDelay(lagged, delay, TIME_STEP, delay, call.owner))
+    if not stage_time:
+        return _vensim_chain(call, delay, variable_symbol(lagged), (initial,) * order,
+                             (x,) + (sympy.S.Zero,) * (order - 1), order)
+    # the order is known once the model is initialised: build n stages and let the input
+    # enter the first of the m that are used
+    used = call.stock(f"{call.prefix}_order", BUILTINS["MAX"].build([
+        sympy.S.One, BUILTINS["MIN"].build([
+            sympy.Integer(order), BUILTINS["INTEGER"].build([delay / stage_time[0] + 1e-9])])]))
+    # stage i is used when m >= n - i + 1, and the input enters it when m == n - i + 1
+    half = sympy.Rational(1, 2)
+    initials = tuple(piecewise((initial, used > order - i + half), (sympy.S.Zero, True))
+                     for i in range(1, order + 1))
+    entries = tuple(piecewise((x, abs(used - (order - i + 1)) < half), (sympy.S.Zero, True))
+                    for i in range(1, order + 1))
+    return _vensim_chain(call, delay, variable_symbol(lagged), initials, entries, used)
+
+
+def _vensim_chain(call: _Call, delay: sympy.Expr, lagged: sympy.Expr,
+                  initials: Sequence[sympy.Expr], entries: Sequence[sympy.Expr],
+                  order: sympy.Expr | int) -> sympy.Expr:
+    """The stages of DELAYN_PIPELINE: stage ``i`` starts at ``initials[i] * D / order``, takes
+    ``entries[i]`` of the input from outside and the outflow of the stage before; every stage
+    drains at ``L * order / D``, the last at ``L * order / D(t - dt)``."""
     upstream: str | None = None
-    inflow = x * order
-    stage_name = ""
-    for i in range(1, order + 1):
-        stage_name = call.prefix if i == 1 else f"{call.prefix}_s{i}"
-        call.flow(f"{stage_name}_in", inflow, upstream, stage_name)
-        call.stock(stage_name, initial * delay)
-        inflow = variable_symbol(stage_name) * order / times[i - 1]
-        upstream = stage_name
-    call.flow(f"{call.prefix}_out", inflow, upstream, None)
-    return variable_symbol(stage_name) / times[1]
+    outflow: sympy.Expr = sympy.S.Zero
+    stages = len(initials)
+    for i in range(1, stages + 1):
+        name = call.prefix if i == 1 else f"{call.prefix}_s{i}"
+        if entries[i - 1] != 0:
+            entry = f"{name}_in" if upstream is None else f"{name}_entry"
+            call.flow(entry, entries[i - 1], None, name)
+        if upstream is not None:
+            call.flow(f"{name}_in", outflow, upstream, name)
+        stage = call.stock(name, initials[i - 1] * delay / order)
+        outflow = stage * order / (lagged if i == stages else delay)
+        upstream = name
+    return call.flow(f"{call.prefix}_out", outflow, upstream, None)
 
 
 def _trend_average(call: _Call, source: sympy.Expr, time: sympy.Expr,

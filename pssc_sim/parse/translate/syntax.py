@@ -63,13 +63,15 @@ class Context:
     initial: bool = False
     notes: list[str] = field(default_factory=list)
     arrays: Any = None  # the subscript ranges (parse.translate.arrays.ArrayImport), if any
+    #: the value of an expression at the initial time when it is known before the run, else None
+    known_value: Callable[[Context, Any], float | None] = lambda ctx, node: None
 
     def error(self, what: str, fix: str) -> ModelError:
         return ModelError(f"{self.where}: {what}. {fix}")
 
     def in_initial(self) -> Context:
         return Context(self.where, self.owner, self.scope, self.inline_lookup, self.call_macro,
-                       self.fixed_order, True, self.notes, self.arrays)
+                       self.fixed_order, True, self.notes, self.arrays, self.known_value)
 
 
 def number(value: float) -> str:
@@ -241,6 +243,8 @@ def _call(node: Any, ctx: Context) -> str:
     if name == "elmcount" and ctx.arrays is not None and args \
             and type(args[0]).__name__ == "ReferenceStructure":
         return f"ELMCOUNT({ctx.arrays.range_ident(args[0].reference)})"
+    if name == "random_pink_noise":
+        return _pink_noise(args, ctx)
     special = _CALLS.get(name)
     if special is not None:
         return special([render(a, ctx) for a in args])
@@ -249,6 +253,21 @@ def _call(node: Any, ctx: Context) -> str:
         raise ctx.error(f"unsupported construct 'function {name.upper()}'",
                         "pssc_sim has no such builtin; rewrite the equation without it")
     return f"{builtin}({', '.join(render(a, ctx) for a in args)})"
+
+
+def _pink_noise(args: Sequence[Any], ctx: Context) -> str:
+    """RANDOM PINK NOISE(mean, standard deviation, correlation time, seed): with a standard
+    deviation of 0, known before the run, the noise is its mean."""
+    if len(args) != 4:
+        raise ctx.error(f"RANDOM PINK NOISE takes 4 arguments, not {len(args)}",
+                        "Give mean, standard deviation, correlation time and seed")
+    deviation = ctx.known_value(ctx, args[1])
+    if deviation != 0.0:
+        shown = "one known only during the run" if deviation is None else number(deviation)
+        raise ctx.error(f"unsupported construct 'RANDOM PINK NOISE with a standard deviation "
+                        f"other than 0' (got {shown})", "Set the standard deviation to 0, or "
+                        "replace the noise with a lookup over time")
+    return f"({render(args[0], ctx)})"
 
 
 def _pulse_train(a: Sequence[str]) -> str:
@@ -308,8 +327,13 @@ def _delay(node: Any, ctx: Context) -> str:
         name = "DELAY1I" if float(order) == 1.0 else "DELAY3I"
         return f"{name}({x}, {time}, {initial})"
     # DELAY N fixes its order at initialisation, and, as Vensim does, lowers it until the
-    # stage time delay/order is at least one time step.
-    order_value = ctx.fixed_order(ctx, order, node.delay_time)
+    # stage time delay/order is at least one time step: here when the delay time is known
+    # before the run, else by the engine once the model is initialised.
+    requested = ctx.fixed_order(ctx, order, None)
+    try:
+        order_value = ctx.fixed_order(ctx, order, node.delay_time)
+    except ModelError:  # the delay time is known only once the model is initialised
+        return f"DELAYN_PIPELINE({x}, {time}, {initial}, {requested}, TIME_STEP)"
     return f"DELAYN_PIPELINE({x}, {time}, {initial}, {order_value})"
 
 
