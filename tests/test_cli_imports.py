@@ -124,3 +124,18 @@ def test_conformance_pair_bad_input(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     _export(tmp_path, [10.0, 9.5, 9.125])
     assert main(["conformance", *arguments]) == 2
     assert re.search(message, capsys.readouterr().err)
+
+
+def test_compare_model_refuses_an_output_on_another_time_grid(tmp_path: Path) -> None:
+    from pssc_sim.conformance import compare_model
+
+    model = tmp_path / "tank.mdl"
+    model.write_text(TANK)
+    halves = tmp_path / "halves.tab"
+    halves.write_text("Time\tWater\n0\t10\n0.5\t9.75\n")
+    with pytest.raises(ps.ModelError, match=r"halves.tab: the run has no saved row at time 0.5 "
+                                            r"\(got rows at \[0\. 1\. 2\.\]\.\.\.\)\. Compare "
+                                            r"with an output saved at the model's own time step"):
+        compare_model(model, [halves])
+    with pytest.raises(ps.ModelError, match=r"none.tab: no output file there"):
+        compare_model(model, [tmp_path / "none.tab"])
