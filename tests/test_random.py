@@ -1,7 +1,9 @@
-"""Vensim's random functions in imported models."""
+"""Vensim's random functions: one draw per time step from a stream of the run's seed, the
+member and the call, through each distribution's inverse, conditioned on [min, max]."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -11,14 +13,78 @@ import pssc_sim as ps
 
 pytest.importorskip("pysd", reason="the vensim extra (PySD's translators) is not installed")
 
-CONTROL = ("INITIAL TIME = 0 ~ Month ~ |\nFINAL TIME = 10 ~ Month ~ |\n"
-           "TIME STEP = 0.25 ~ Month ~ |\nSAVEPER = TIME STEP ~ Month ~ |\n")
+
+def control(stop: float = 10, dt: float = 0.25) -> str:
+    return (f"INITIAL TIME = 0 ~ Month ~ |\nFINAL TIME = {stop} ~ Month ~ |\n"
+            f"TIME STEP = {dt} ~ Month ~ |\nSAVEPER = TIME STEP ~ Month ~ |\n")
 
 
-def load(tmp_path: Path, name: str, text: str) -> ps.Model:
+def load(tmp_path: Path, name: str, text: str, stop: float = 10) -> ps.Model:
     path = tmp_path / name
-    path.write_text(text + CONTROL, encoding="utf-8")
+    path.write_text(text + control(stop), encoding="utf-8")
     return ps.load_model(path)
+
+
+DRAWS = ("U = RANDOM UNIFORM(-3, 10, 0) ~~|\nN = RANDOM NORMAL(0, 1000, 0, 1, 0) ~~|\n"
+         "E = RANDOM EXPONENTIAL(0, 7.2, 5, 5, 0) ~~|\nR = RANDOM 0 1() ~~|\n"
+         "Twin = RANDOM UNIFORM(-3, 10, 0) ~~|\n")
+
+
+@pytest.fixture(scope="module")
+def long_run(tmp_path_factory: pytest.TempPathFactory) -> ps.Results:
+    folder = tmp_path_factory.mktemp("draws")
+    return ps.simulate(load(folder, "draws.mdl", DRAWS, stop=10_000))  # 40,001 draws each
+
+
+def _truncated_exponential_mean(c: float) -> float:
+    """E[Z | Z < c] for Z exponential of mean 1."""
+    return 1 - c * math.exp(-c) / (1 - math.exp(-c))
+
+
+@pytest.mark.parametrize(("name", "low", "high", "mean", "variance"), [
+    ("u", -3, 10, 3.5, 13**2 / 12),
+    ("r", 0, 1, 0.5, 1 / 12),
+    # a standard normal conditioned on [0, 1000]: the half-normal
+    ("n", 0, 1000, math.sqrt(2 / math.pi), 1 - 2 / math.pi),
+    ("e", 5, 7.2, 5 + 5 * _truncated_exponential_mean(2.2 / 5), None),
+])
+def test_draws_have_their_distributions_moments_and_bounds(
+        long_run: ps.Results, name: str, low: float, high: float, mean: float,
+        variance: float | None) -> None:
+    values = long_run[name].to_numpy()
+    assert values.min() >= low
+    assert values.max() <= high
+    error = values.std() / math.sqrt(values.size)
+    assert abs(values.mean() - mean) < 5 * error
+    if variance is not None:
+        assert values.var() == pytest.approx(variance, rel=0.05)
+
+
+def test_each_call_draws_its_own_stream_without_serial_correlation(
+        long_run: ps.Results) -> None:
+    u, twin = long_run["u"].to_numpy(), long_run["twin"].to_numpy()
+    assert abs(np.corrcoef(u, twin)[0, 1]) < 0.03
+    assert abs(np.corrcoef(u[1:], u[:-1])[0, 1]) < 0.03
+
+
+def test_seed_repeats_a_run_and_members_draw_independently(tmp_path: Path) -> None:
+    model = load(tmp_path, "seed.mdl", "U = RANDOM UNIFORM(0, 1, 0) ~~|\n")
+    single = ps.simulate(model)["u"].to_numpy()
+    np.testing.assert_array_equal(single, ps.simulate(model)["u"].to_numpy())
+    assert not np.array_equal(single, ps.simulate(model, {"RANDOM_SEED": 7})["u"].to_numpy())
+    members = ps.simulate(model, {"RANDOM_SEED": [0, 0, 0, 0, 0]})["u"].to_numpy()
+    np.testing.assert_array_equal(members[:, 0], single)  # member 0 is the single run
+    assert len({tuple(column) for column in members.T}) == 5
+    # the streams are the members' own, however the ensemble is cut into chunks
+    chunked = ps.simulate(model, {"RANDOM_SEED": [0, 0, 0, 0, 0]}, chunk=2)["u"].to_numpy()
+    np.testing.assert_array_equal(chunked, members)
+
+
+def test_a_draw_is_held_through_a_time_step(tmp_path: Path) -> None:
+    # RK4 evaluates mid-step; the draw it sees there is the step's own
+    model = load(tmp_path, "held.mdl", "U = RANDOM 0 1() ~~|\nS = INTEG(U, 0) ~~|\n")
+    euler, rk4 = ps.simulate(model), ps.simulate(model, method="rk4")
+    np.testing.assert_array_equal(euler["u"].to_numpy(), rk4["u"].to_numpy())
 
 
 def test_pink_noise_without_deviation_is_its_mean(tmp_path: Path) -> None:
@@ -28,18 +94,19 @@ def test_pink_noise_without_deviation_is_its_mean(tmp_path: Path) -> None:
     np.testing.assert_array_equal(res["noise"], res["mean"])
 
 
-@pytest.mark.parametrize(("deviation", "shown"), [("0.1", "got 0.1"),
-                                                  ("Level", "got one known only during the run")])
-def test_pink_noise_with_a_deviation_is_refused(tmp_path: Path, deviation: str,
-                                                shown: str) -> None:
-    text = (f"Noise = RANDOM PINK NOISE(3, {deviation}, 2, 1) ~~|\n"
-            "Level = INTEG(0, 0.1) ~~|\n")
-    with pytest.raises(ps.ModelError, match=rf"Noise: unsupported construct 'RANDOM PINK NOISE "
-                                            rf"with a standard deviation other than 0' \({shown}"
-                                            r"\)\. Set the standard deviation to 0"):
-        load(tmp_path, "noisy.mdl", text)
+def test_pink_noise_has_its_standard_deviation_and_correlation_time(tmp_path: Path) -> None:
+    model = load(tmp_path, "pink.mdl", "Noise = RANDOM PINK NOISE(3, 0.5, 2, 1) ~~|\n",
+                 stop=20_000)
+    values = ps.simulate(model)["noise"].to_numpy()[400:]  # past the start at the mean
+    assert values.mean() == pytest.approx(3, abs=0.05)
+    assert values.std() == pytest.approx(0.5, rel=0.05)
+    # smoothed over 2 months (8 steps): correlation e^-1 one correlation time apart
+    lag = np.corrcoef(values[8:], values[:-8])[0, 1]
+    assert lag == pytest.approx((1 - 0.25 / 2) ** 8, abs=0.03)
 
 
-def test_pink_noise_with_missing_arguments_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ps.ModelError, match=r"RANDOM PINK NOISE takes 4 arguments, not 2"):
-        load(tmp_path, "short.mdl", "Noise = RANDOM PINK NOISE(3, 0) ~~|\n")
+def test_random_function_over_subscripts_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ps.ModelError, match=r"unsupported construct 'a random function over "
+                                            r"subscripts' \(got RANDOM_UNIFORM\)\. Write each "
+                                            r"element as a variable of its own"):
+        load(tmp_path, "arrayed.mdl", "A: a1, a2 ~~|\nX[A] = RANDOM UNIFORM(0, 1, 0) ~~|\n")

@@ -232,6 +232,19 @@ _ROWS: tuple[Builtin, ...] = (
               "SAMPLE_IF_TRUE(condition, input, initial): input while condition holds, else held"),
     _stateful("DELAY_FIXED", (3, 3),
               "DELAY_FIXED(input, delay, initial): input delayed by a fixed time (pipeline)"),
+    _stateful("RANDOM_0_1", (0, 0), "RANDOM_0_1(): uniform on (0, 1), a new draw each time step"),
+    _stateful("RANDOM_UNIFORM", (3, 3),
+              "RANDOM_UNIFORM(min, max, seed): uniform between min and max, a new draw each time "
+              "step"),
+    _stateful("RANDOM_NORMAL", (5, 5),
+              "RANDOM_NORMAL(min, max, mean, sd, seed): normal, conditioned on [min, max], a new "
+              "draw each time step"),
+    _stateful("RANDOM_EXPONENTIAL", (5, 5),
+              "RANDOM_EXPONENTIAL(min, max, shift, stretch, seed): shift + stretch x an "
+              "exponential of mean 1, conditioned on [min, max], a new draw each time step"),
+    _stateful("RANDOM_PINK_NOISE", (4, 4),
+              "RANDOM_PINK_NOISE(mean, sd, correlation_time, seed): mean plus noise smoothed "
+              "over the correlation time, of standard deviation sd"),
 )
 
 #: Every builtin function, by the name used in equations.
@@ -242,7 +255,7 @@ RESERVED_NAMES: frozenset[str] = frozenset({"TIME", "TIME_STEP", "INITIAL_TIME",
 
 #: Levers equations may read without defining them: each is a parameter the model reader adds
 #: when an equation uses it (see :mod:`pssc_sim.ir.lowering`).
-LEVER_NAMES: frozenset[str] = frozenset({"CULTURE"})
+LEVER_NAMES: frozenset[str] = frozenset({"CULTURE", "RANDOM_SEED", "RANDOM_MEMBER"})
 
 #: Functions of a measure (their first argument is a measure's name, not a value), with the part
 #: of the measure's hidden structure each one reads (see :mod:`pssc_sim.ir.lowering`).

@@ -24,11 +24,22 @@ semantics for TREND, FORECAST, SAMPLE IF TRUE and DELAY FIXED:
   initialisation, as Vensim does, to ``m = max(1, min(n, floor(D / h)))``: ``n`` stages are
   built, the input enters stage ``n - m + 1`` and the stages before it stay empty.
 - ``INITIAL(x)``: a stock with no flows, starting at ``x``.
+- ``RANDOM_0_1``, ``RANDOM_UNIFORM``, ``RANDOM_NORMAL``, ``RANDOM_EXPONENTIAL``: one uniform draw
+  ``u`` per time step (:class:`~pssc_sim.ir.functions.UniformDraw` of the call, the run's
+  ``RANDOM_SEED``, the member's ``RANDOM_MEMBER`` and the step) through the inverse distribution
+  function, conditioned on ``[min, max]`` as Vensim's functions are (a normal between 0 and
+  1000 of mean 0 has the half-normal's mean, 0.798).
+- ``RANDOM_PINK_NOISE(m, s, T, seed)``: ``m + p``, where ``p`` is white noise smoothed over
+  ``T`` (a stock starting at 0, ``dp/dt = (w - p) / T``) and ``w = s sqrt(12 (2 - a) / a)
+  (u - 1/2)`` with ``a = dt / T``: with Euler steps, ``p`` is the autoregressive process
+  ``p' = (1 - a) p + a w``, whose stationary variance ``a var(w) / (2 - a)`` is then ``s^2``.
+  With ``s = 0`` the noise is its mean.
 - ``SAMPLE_IF_TRUE`` and ``DELAY_FIXED``: discrete states updated once per time step.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -37,7 +48,17 @@ import sympy
 from pssc_sim.errors import ModelError
 from pssc_sim.ir.builtins import BUILTINS, as_condition
 from pssc_sim.ir.conditions import piecewise, rebuilt
-from pssc_sim.ir.functions import TIME_STEP, StatefulCall, variable_symbol
+from pssc_sim.ir.functions import (
+    INITIAL_TIME,
+    RANDOM_MEMBER,
+    RANDOM_SEED,
+    TIME,
+    TIME_STEP,
+    StatefulCall,
+    TruncatedNormal,
+    UniformDraw,
+    variable_symbol,
+)
 from pssc_sim.ir.model import Auxiliary, DiscreteState, FixedDelay, Flow, Meta, SampleMemory, Stock
 
 
@@ -199,6 +220,46 @@ def _delay_fixed(call: _Call) -> sympy.Expr:
     return variable_symbol(call.prefix)
 
 
+def _draw(call: _Call, call_seed: sympy.Expr) -> sympy.Expr:
+    """The uniform draw of this call: its own stream (a checksum of its hidden name), held
+    through each time step."""
+    stream = sympy.Integer(zlib.crc32(call.prefix.encode()))
+    step = sympy.floor((TIME - INITIAL_TIME) / TIME_STEP + sympy.Float(1e-6))
+    return UniformDraw(stream, call_seed, RANDOM_SEED, RANDOM_MEMBER, step)
+
+
+def _random_uniform(call: _Call) -> sympy.Expr:
+    low, high, seed = call.args
+    return low + (high - low) * _draw(call, seed)
+
+
+def _random_normal(call: _Call) -> sympy.Expr:
+    low, high, mean, deviation, seed = call.args
+    standard = TruncatedNormal(_draw(call, seed), (low - mean) / deviation,
+                               (high - mean) / deviation)
+    return piecewise((mean + deviation * standard, deviation > 0),
+                     (sympy.Min(sympy.Max(mean, low), high), True))
+
+
+def _random_exponential(call: _Call) -> sympy.Expr:
+    low, high, shift, stretch, seed = call.args
+    lowest = 1 - sympy.exp(-sympy.Max((low - shift) / stretch, 0))
+    highest = 1 - sympy.exp(-sympy.Max((high - shift) / stretch, 0))
+    z = -sympy.log(1 - lowest - _draw(call, seed) * (highest - lowest))
+    return piecewise((shift + stretch * z, stretch > 0),
+                     (sympy.Min(sympy.Max(shift, low), high), True))
+
+
+def _random_pink_noise(call: _Call) -> sympy.Expr:
+    mean, deviation, correlation, seed = call.args
+    share = TIME_STEP / correlation
+    white = deviation * sympy.sqrt(12 * sympy.Max(2 - share, 0) / share) * (
+        _draw(call, seed) - sympy.Rational(1, 2))
+    noise = variable_symbol(call.prefix)
+    call.flow(f"{call.prefix}_rate", (white - noise) / correlation, None, call.prefix)
+    return mean + call.stock(call.prefix, sympy.S.Zero)
+
+
 _Lowering = Callable[[_Call], sympy.Expr]
 
 #: How each stateful builtin is lowered, by name.
@@ -219,6 +280,11 @@ LOWERINGS: Mapping[str, _Lowering] = {
     "INITIAL": _initial,
     "SAMPLE_IF_TRUE": _sample_if_true,
     "DELAY_FIXED": _delay_fixed,
+    "RANDOM_0_1": lambda c: _draw(c, sympy.S.Zero),
+    "RANDOM_UNIFORM": _random_uniform,
+    "RANDOM_NORMAL": _random_normal,
+    "RANDOM_EXPONENTIAL": _random_exponential,
+    "RANDOM_PINK_NOISE": _random_pink_noise,
 }
 
 
@@ -237,8 +303,9 @@ class Lowerer:
         return self._rewrite(expr, owner, where)
 
     def _rewrite(self, expr: sympy.Basic, owner: str, where: str) -> sympy.Expr:
-        if not expr.args or not expr.has(StatefulCall):
-            return expr
+        if not isinstance(expr, StatefulCall) and (not expr.args
+                                                   or not expr.has(StatefulCall)):
+            return expr  # a call without arguments (RANDOM_0_1()) is lowered all the same
         args = tuple(self._rewrite(a, owner, where) for a in expr.args)
         if isinstance(expr, StatefulCall):
             return self._lower_call(expr.builtin, args, owner, where)

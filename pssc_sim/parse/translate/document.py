@@ -380,8 +380,7 @@ class _Builder:
     def new_context(self, name: str, owner: str, scope: _Scope, *,
                     initial: bool = False) -> Context:
         return Context(self.where(name), owner, scope, self.inline_lookup, self.call_macro,
-                       self.fixed_order, initial, arrays=self.arrays,
-                       known_value=self.known_value)
+                       self.fixed_order, initial, arrays=self.arrays)
 
     def emit(self, item: _Item, scope: _Scope, flows: Mapping[str, Mapping[str, str]]) -> None:
         meta = self.meta(item, parameter=item.kind == "parameter" and item.ident not in flows)
@@ -521,17 +520,6 @@ class _Builder:
             while value > 1 and value > stage_limit + 1e-9:
                 value -= 1
         return value
-
-    def known_value(self, ctx: Context, ast: Any) -> float | None:
-        """The value of ``ast`` at the initial time when it is known before the run, else
-        ``None``."""
-        scope = ctx.scope
-        if not isinstance(scope, _Scope):
-            return None
-        try:
-            return self.value_at_start(ast, scope, ctx)
-        except ModelError:
-            return None
 
     def value_at_start(self, ast: Any, scope: _Scope, ctx: Context,
                        seen: tuple[str, ...] = ()) -> float:

@@ -32,6 +32,9 @@ _SAME = {
     "if_then_else": "IF_THEN_ELSE", "power": "POWER",
     "sum": "SUM", "prod": "PROD", "vmin": "VMIN", "vmax": "VMAX", "vmin_xmile": "VMIN",
     "vmax_xmile": "VMAX", "vector_select": "VECTOR_SELECT",
+    "random_0_1": "RANDOM_0_1", "random_uniform": "RANDOM_UNIFORM",
+    "random_normal": "RANDOM_NORMAL", "random_exponential": "RANDOM_EXPONENTIAL",
+    "random_pink_noise": "RANDOM_PINK_NOISE",
 }
 
 
@@ -63,15 +66,13 @@ class Context:
     initial: bool = False
     notes: list[str] = field(default_factory=list)
     arrays: Any = None  # the subscript ranges (parse.translate.arrays.ArrayImport), if any
-    #: the value of an expression at the initial time when it is known before the run, else None
-    known_value: Callable[[Context, Any], float | None] = lambda ctx, node: None
 
     def error(self, what: str, fix: str) -> ModelError:
         return ModelError(f"{self.where}: {what}. {fix}")
 
     def in_initial(self) -> Context:
         return Context(self.where, self.owner, self.scope, self.inline_lookup, self.call_macro,
-                       self.fixed_order, True, self.notes, self.arrays, self.known_value)
+                       self.fixed_order, True, self.notes, self.arrays)
 
 
 def number(value: float) -> str:
@@ -243,8 +244,6 @@ def _call(node: Any, ctx: Context) -> str:
     if name == "elmcount" and ctx.arrays is not None and args \
             and type(args[0]).__name__ == "ReferenceStructure":
         return f"ELMCOUNT({ctx.arrays.range_ident(args[0].reference)})"
-    if name == "random_pink_noise":
-        return _pink_noise(args, ctx)
     special = _CALLS.get(name)
     if special is not None:
         return special([render(a, ctx) for a in args])
@@ -253,21 +252,6 @@ def _call(node: Any, ctx: Context) -> str:
         raise ctx.error(f"unsupported construct 'function {name.upper()}'",
                         "pssc_sim has no such builtin; rewrite the equation without it")
     return f"{builtin}({', '.join(render(a, ctx) for a in args)})"
-
-
-def _pink_noise(args: Sequence[Any], ctx: Context) -> str:
-    """RANDOM PINK NOISE(mean, standard deviation, correlation time, seed): with a standard
-    deviation of 0, known before the run, the noise is its mean."""
-    if len(args) != 4:
-        raise ctx.error(f"RANDOM PINK NOISE takes 4 arguments, not {len(args)}",
-                        "Give mean, standard deviation, correlation time and seed")
-    deviation = ctx.known_value(ctx, args[1])
-    if deviation != 0.0:
-        shown = "one known only during the run" if deviation is None else number(deviation)
-        raise ctx.error(f"unsupported construct 'RANDOM PINK NOISE with a standard deviation "
-                        f"other than 0' (got {shown})", "Set the standard deviation to 0, or "
-                        "replace the noise with a lookup over time")
-    return f"({render(args[0], ctx)})"
 
 
 def _pulse_train(a: Sequence[str]) -> str:
