@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import pssc_sim as ps
+from pssc_sim.parse.translate import convert
 
 pytest.importorskip("pysd", reason="the vensim extra (PySD's translators) is not installed")
 
@@ -110,3 +111,13 @@ def test_random_function_over_subscripts_is_refused(tmp_path: Path) -> None:
                                             r"subscripts' \(got RANDOM_UNIFORM\)\. Write each "
                                             r"element as a variable of its own"):
         load(tmp_path, "arrayed.mdl", "A: a1, a2 ~~|\nX[A] = RANDOM UNIFORM(0, 1, 0) ~~|\n")
+
+
+def test_a_converted_model_draws_the_same_numbers(tmp_path: Path) -> None:
+    source = tmp_path / "draws.mdl"
+    source.write_text(DRAWS + "P = RANDOM PINK NOISE(3, 0.5, 2, 1) ~~|\n" + control(),
+                      encoding="utf-8")
+    target = convert(source, tmp_path / "draws.yaml")
+    original = ps.simulate(ps.load_model(source), {"RANDOM_SEED": [1, 2]})
+    converted = ps.simulate(ps.load_model(target), {"RANDOM_SEED": [1, 2]})
+    np.testing.assert_array_equal(original.values, converted.values)
