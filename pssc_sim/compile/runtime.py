@@ -34,13 +34,7 @@ def kernel_namespace(lookups: Sequence[Lookup]) -> dict[str, Any]:
 
     Examples
     --------
-    >>> from pssc_sim.compile.draws import (
-    truncated_normal,
-    truncated_normal_scalar,
-    uniform_draw,
-    uniform_draw_scalar,
-)
-from pssc_sim.ir.model import Lookup
+    >>> from pssc_sim.ir.model import Lookup
     >>> space = kernel_namespace([Lookup("comfort", (0.0, 1.0), (0.0, 2.0))])
     >>> float(space["slope_comfort"](0.5))
     2.0
