@@ -16,6 +16,12 @@ and compares every column of the canonical file:
 
 ``pssc conformance`` is the command line (:func:`run_conformance` and :func:`summary`): one line
 per file and ``N passed, M failed``.
+
+A published model with its own Vensim or Stella output is compared the same way, series by
+series (:func:`compare_model`): ``pssc conformance --pair MODEL OUTPUT [OUTPUT ...]`` counts the
+series within the suite's tolerance and within 1e-3 (``|a - b| <= 1e-3 + 1e-3 * |b|``) and lists
+the worst. Outputs may be the suite's tables (a time column, one column per variable) or
+Vensim's exported text, one row per variable (``"name" : run`` then its values).
 """
 
 from __future__ import annotations
@@ -102,9 +108,13 @@ def read_canonical(path: Path) -> pd.DataFrame:
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    separator = "\t" if path.suffix.lower() == ".tab" else ","
+    first = text.split("\n", 1)[0]
+    separator = "\t" if path.suffix.lower() == ".tab" or "\t" in first else ","
     rows = [r for r in csv.reader(io.StringIO(text), delimiter=separator) if any(c.strip()
                                                                                   for c in r)]
+    if len(rows) > 1 and rows[0][0].strip().lower().startswith("time") \
+            and not _is_number(rows[1][0]):
+        rows = _variables_as_columns(rows)
     header = [h.strip() for h in rows[0]]
     frame = pd.DataFrame([r + [""] * (len(header) - len(r)) for r in rows[1:]], columns=header)
     frame = frame.apply(lambda c: pd.to_numeric(c.str.strip(), errors="coerce"))
@@ -115,6 +125,32 @@ def read_canonical(path: Path) -> pd.DataFrame:
     indexed: pd.DataFrame = frame.set_index(header[0])
     indexed.index = indexed.index.astype(float)
     return indexed
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _variables_as_columns(rows: list[list[str]]) -> list[list[str]]:
+    """Vensim's exported text (a row of times, then a row per variable named ``"name" : run``)
+    turned into a table with a time column."""
+    names = ["time", *(_series_name(r[0]) for r in rows[1:])]
+    width = len(rows[0])
+    padded = [r + [""] * (width - len(r)) for r in rows]
+    return [names, *([row[j] for row in padded] for j in range(1, width))]
+
+
+def _series_name(label: str) -> str:
+    """The variable of an exported row: ``"Deaths Mp/y" : E4A-220501 GL`` -> ``Deaths Mp/y``."""
+    name = label.rsplit(" : ", 1)[0] if " : " in label else label
+    name = name.strip()
+    if len(name) > 1 and name[0] == name[-1] == '"':
+        name = name[1:-1]
+    return name
 
 
 def find_cases(root: Path, tier: str | None = None, fmt: str | None = None) -> list[_Case]:
@@ -226,6 +262,7 @@ def _simulate(file: Path) -> tuple[dict[str, np.ndarray], np.ndarray]:
     time = translation.document["time"]
     for key, field in _CONTROL.items():
         columns[key] = np.full(times.shape, float(time[field]))
+    columns.setdefault("time", times)
     columns = {_column_key(k): v for k, v in columns.items()}
     return columns, times
 
@@ -260,10 +297,7 @@ def compare(columns: Mapping[str, np.ndarray], times: np.ndarray, expected: pd.D
             return f"column {column!r} is not in the run"
         got = columns[key][rows]
         want = expected[column].to_numpy(dtype=float)
-        with np.errstate(all="ignore"):
-            error = np.abs(got - want) / (atol + rtol * np.abs(want))
-        error = np.where(np.isnan(want), 0.0, error)
-        error = np.where(np.isnan(got) & ~np.isnan(want), np.inf, error)
+        error = scaled_error(got, want, rtol=rtol, atol=atol)
         i = int(np.argmax(error))
         if error[i] > worst[0]:
             worst = (float(error[i]), str(column), float(expected.index[i]), float(got[i]),
@@ -273,6 +307,131 @@ def compare(columns: Mapping[str, np.ndarray], times: np.ndarray, expected: pd.D
     _, column, t, got_value, want_value = worst
     return (f"worst column {column!r} at time {t:g}: got {got_value:.7g}, expected "
             f"{want_value:.7g}")
+
+
+def scaled_error(got: np.ndarray, want: np.ndarray, *, rtol: float = RTOL,
+                 atol: float = ATOL) -> np.ndarray:
+    """``|got - want| / (atol + rtol * |want|)``: at most 1 where the values are close. A blank
+    expected value (NaN) is not compared; a NaN where a value is expected is infinitely far."""
+    with np.errstate(all="ignore"):
+        error = np.abs(got - want) / (atol + rtol * np.abs(want))
+    error = np.where(np.isnan(want), 0.0, error)
+    return np.where(np.isnan(got) & ~np.isnan(want), np.inf, error)
+
+
+#: The looser tolerance published models are also counted at (relative and absolute).
+LOOSE = 1e-3
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesResult:
+    """How one series of a model's own output compares with the run.
+
+    ``error`` is the worst :func:`scaled_error` at the suite's tolerance (at most 1 is a match),
+    ``loose`` the same at :data:`LOOSE`; ``time``, ``got`` and ``expected`` are where the worst
+    error is. A series the run does not have has infinite errors.
+    """
+
+    name: str
+    file: str
+    error: float
+    loose: float
+    time: float = math.nan
+    got: float = math.nan
+    expected: float = math.nan
+
+    def line(self) -> str:
+        """One row of the table of worst series."""
+        if math.isinf(self.error) and math.isnan(self.got):
+            return f"{'missing':>10} {'':>10} {'':>10}  {self.name} ({self.file})"
+        return (f"{self.error:10.3g} {self.loose:10.3g} {self.time:10g}  {self.name} "
+                f"({self.file}: got {self.got:.7g}, expected {self.expected:.7g})")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelComparison:
+    """A model run against its own output files, series by series (each series once)."""
+
+    model: str
+    series: tuple[SeriesResult, ...]
+    seconds: float
+
+    def count(self, *, loose: bool = False) -> int:
+        """Series within the suite's tolerance (or within :data:`LOOSE`)."""
+        return sum((r.loose if loose else r.error) <= 1.0 for r in self.series)
+
+    @property
+    def passed(self) -> bool:
+        """Whether every series is within the suite's tolerance."""
+        return self.count() == len(self.series)
+
+    def worst(self, n: int) -> list[SeriesResult]:
+        """The ``n`` series farthest from their output, worst first."""
+        return sorted(self.series, key=lambda r: (-r.error, r.name))[:n]
+
+    def lines(self, worst: int = 5) -> list[str]:
+        """A summary line, then a table of the ``worst`` series that miss the suite's
+        tolerance."""
+        total = len(self.series)
+        lines = [f"{'PASS' if self.passed else 'FAIL':<11} {self.model}: {self.count()}/{total} "
+                 f"series within {ATOL:g} + {RTOL:g}|b| ({100 * self.count() / total:.1f}%), "
+                 f"{self.count(loose=True)}/{total} within {LOOSE:g} + {LOOSE:g}|b|; "
+                 f"run in {self.seconds:.1f} s"]
+        shown = [r for r in self.worst(worst) if r.error > 1.0]
+        if shown:
+            lines.append(f"{'error':>10} {'at 1e-3':>10} {'time':>10}  series")
+            lines += [r.line() for r in shown]
+        return lines
+
+
+def compare_model(model: str | Path, outputs: Sequence[str | Path]) -> ModelComparison:
+    """Run ``model`` (Euler at its own time step) and compare every series of its ``outputs``.
+
+    Parameters
+    ----------
+    model
+        A Vensim ``.mdl`` or XMILE file.
+    outputs
+        Its own output files: tables with a time column (``.tab``, ``.csv``) or Vensim's
+        exported text with one row per variable. A series found in several files is compared
+        once, from the first.
+    """
+    import time as clock
+
+    started = clock.perf_counter()
+    columns, times = _simulate(Path(model))
+    seconds = clock.perf_counter() - started
+    results: dict[str, SeriesResult] = {}
+    for output in outputs:
+        path = Path(output)
+        if not path.is_file():
+            raise ModelError(f"{path}: no output file there (got {str(path)!r}). Give the "
+                             "model's own output (Vensim's exported .tab or text)")
+        expected = read_canonical(path)
+        rows = align_times(times, np.asarray(expected.index, dtype=float))
+        if (rows < 0).any():
+            missing = float(expected.index[int(np.argmax(rows < 0))])
+            raise ModelError(f"{path}: the run has no saved row at time {missing:g} (got "
+                             f"rows at {times[:3]}...). Compare with an output saved at the "
+                             "model's own time step")
+        for column in expected.columns:
+            key = _column_key(str(column))
+            if key not in results:
+                results[key] = _series(str(column), path.name, columns.get(key), rows,
+                                       expected)
+    return ModelComparison(str(model), tuple(results.values()), seconds)
+
+
+def _series(name: str, file: str, run: np.ndarray | None, rows: np.ndarray,
+            expected: pd.DataFrame) -> SeriesResult:
+    if run is None:
+        return SeriesResult(name, file, math.inf, math.inf)
+    got, want = run[rows], expected[name].to_numpy(dtype=float)
+    error = scaled_error(got, want)
+    i = int(np.argmax(error))
+    return SeriesResult(name, file, float(error[i]),
+                        float(np.max(scaled_error(got, want, rtol=LOOSE, atol=LOOSE))),
+                        float(expected.index[i]), float(got[i]), float(want[i]))
 
 
 def align_times(times: np.ndarray, wanted: np.ndarray) -> np.ndarray:

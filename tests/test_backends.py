@@ -425,6 +425,20 @@ def test_numba_refuses_what_it_cannot_run(make_model: WriteModel) -> None:
     assert ps.simulate(arrayed, backend="auto").values.shape[1] == 2  # auto: numpy
 
 
+def test_random_draws_stay_on_numpy(tmp_path: Path) -> None:
+    source = tmp_path / "noise.mdl"
+    source.write_text(
+        "{UTF-8}\nx = INTEG(noise, 0)\n~ u\n~ |\nnoise = RANDOM NORMAL(-10, 10, 0, 1, 0)\n"
+        "~ u\n~ |\nINITIAL TIME = 0\n~ m\n~ |\nFINAL TIME = 5\n~ m\n~ |\n"
+        "TIME STEP = 1\n~ m\n~ |\nSAVEPER = TIME STEP\n~ m\n~ |\n"
+    )
+    model = ps.load_model(source)
+    with pytest.raises(ParameterError, match=r"an equation draws random numbers"):
+        ps.simulate(model, backend="numba")
+    np.testing.assert_array_equal(ps.simulate(model, backend="auto").values,
+                                  ps.simulate(model, backend="numpy").values)
+
+
 def test_auto_takes_the_loop_once_it_is_built(make_model: WriteModel) -> None:
     model = make_model(TINY)
     compiled = compiled_for(model, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -70,3 +71,71 @@ def test_conformance_rejects_a_bad_folder_and_format(tmp_path: Path,
     assert "no test-models folder there" in capsys.readouterr().err
     assert main(["conformance", str(tmp_path), "--format", "vpm"]) == 2
     assert "--format: unknown format 'vpm'" in capsys.readouterr().err
+
+
+def _export(tmp_path: Path, water: list[float], name: str = "run.txt") -> Path:
+    """The tank's run as Vensim exports it: a row of times, then a row per variable."""
+    path = tmp_path / name
+    rows = ["Time (Minute)\t0\t1\t2", '"Drain" : tank run\t2.5\t2.375\t2.28125',
+            "Water : tank run\t" + "\t".join(f"{w:.7g}" for w in water), "Fill : tank run\t2"]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_conformance_pair_counts_series_within_each_tolerance(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = tmp_path / "tank.mdl"
+    model.write_text(TANK)
+    good = _export(tmp_path, [10.0, 9.5, 9.125])
+    assert main(["conformance", "--pair", str(model), str(good)]) == 0
+    assert "3/3 series within 1e-05 + 1e-05|b| (100.0%), 3/3 within 0.001" \
+        in capsys.readouterr().out
+    # 1e-4 off: outside the suite's tolerance, inside 1e-3; the worst series is listed
+    off = _export(tmp_path, [10.0, 9.5, 9.125 * (1 + 1e-4)], "off.txt")
+    assert main(["conformance", "--pair", str(model), str(off)]) == 1
+    out = capsys.readouterr().out
+    assert "2/3 series within 1e-05 + 1e-05|b| (66.7%), 3/3 within 0.001" in out
+    assert out.splitlines()[-1].endswith("Water (off.txt: got 9.125, expected 9.125913)")
+
+
+def test_conformance_pair_reports_a_series_the_run_lacks(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = tmp_path / "tank.mdl"
+    model.write_text(TANK)
+    extra = _export(tmp_path, [10.0, 9.5, 9.125])
+    extra.write_text(extra.read_text() + "Spill : tank run\t0\t0\t0\n")
+    assert main(["conformance", "--pair", str(model), str(extra)]) == 1
+    assert "missing" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["--pair", "tank.mdl"], r"--pair: needs a model and at least one output"),
+    (["--pair", "tank.mdl", "none.txt"], r"--pair: none.txt: no such file"),
+    (["suite", "--pair", "tank.mdl", "run.txt"], r"give a test-models folder or --pair, not "
+                                                 r"both"),
+    ([], r"nothing to run \(got no PATH and no --pair\)"),
+    (["--worst", "-1", "--pair", "tank.mdl", "run.txt"], r"--worst: must be 0 or more"),
+])
+def test_conformance_pair_bad_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str], arguments: list[str],
+                                    message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tank.mdl").write_text(TANK)
+    _export(tmp_path, [10.0, 9.5, 9.125])
+    assert main(["conformance", *arguments]) == 2
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_compare_model_refuses_an_output_on_another_time_grid(tmp_path: Path) -> None:
+    from pssc_sim.conformance import compare_model
+
+    model = tmp_path / "tank.mdl"
+    model.write_text(TANK)
+    halves = tmp_path / "halves.tab"
+    halves.write_text("Time\tWater\n0\t10\n0.5\t9.75\n")
+    with pytest.raises(ps.ModelError, match=r"halves.tab: the run has no saved row at time 0.5 "
+                                            r"\(got rows at \[0\. 1\. 2\.\]\.\.\.\)\. Compare "
+                                            r"with an output saved at the model's own time step"):
+        compare_model(model, [halves])
+    with pytest.raises(ps.ModelError, match=r"none.tab: no output file there"):
+        compare_model(model, [tmp_path / "none.tab"])

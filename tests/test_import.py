@@ -90,9 +90,9 @@ def test_imported_model_runs_with_vensim_euler(tmp_path: Path) -> None:
 
 
 def test_unsupported_construct_names_the_variable(tmp_path: Path) -> None:
-    text = "Noise = RANDOM UNIFORM(0, 1, 7) ~~|\n" + CONTROL
+    text = "Noise = RANDOM POISSON(0, 10, 3, 0, 1, 7) ~~|\n" + CONTROL
     with pytest.raises(ps.ModelError, match=r"Noise: unsupported construct 'function "
-                                            r"RANDOM_UNIFORM'"):
+                                            r"RANDOM_POISSON'"):
         ps.load_model(write(tmp_path, "noise.mdl", text))
 
 

@@ -30,7 +30,14 @@ from sympy.core.relational import Relational
 
 from pssc_sim.errors import ModelError
 from pssc_sim.ir.dimensions import ArrayOp, Broadcast
-from pssc_sim.ir.functions import CLOCK_SYMBOLS, INTEGER, LookupFunction, LookupSlope
+from pssc_sim.ir.functions import (
+    CLOCK_SYMBOLS,
+    INTEGER,
+    LookupFunction,
+    LookupSlope,
+    TruncatedNormal,
+    UniformDraw,
+)
 
 
 class Dialect(enum.Enum):
@@ -62,6 +69,10 @@ _FUNCTIONS: Mapping[type[sympy.Basic], tuple[_Emit, _Emit]] = {
     sympy.And: (lambda a: _fold("np.logical_and", a), lambda a: "(" + " and ".join(a) + ")"),
     sympy.Or: (lambda a: _fold("np.logical_or", a), lambda a: "(" + " or ".join(a) + ")"),
     sympy.Not: (lambda a: f"np.logical_not({a[0]})", lambda a: f"(not {a[0]})"),
+    UniformDraw: (lambda a: f"_uniform_draw({', '.join(a)})",
+                  lambda a: f"_uniform_draw_scalar({', '.join(a)})"),
+    TruncatedNormal: (lambda a: f"_truncated_normal({', '.join(a)})",
+                      lambda a: f"_truncated_normal_scalar({', '.join(a)})"),
 }
 
 _RELATIONS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "==": "==", "!=": "!="}

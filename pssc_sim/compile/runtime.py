@@ -14,6 +14,12 @@ from pssc_sim.compile.array_kernels import (
     table_lookup,
     vector_select,
 )
+from pssc_sim.compile.draws import (
+    truncated_normal,
+    truncated_normal_scalar,
+    uniform_draw,
+    uniform_draw_scalar,
+)
 from pssc_sim.ir.model import Lookup
 
 
@@ -39,6 +45,8 @@ def kernel_namespace(lookups: Sequence[Lookup]) -> dict[str, Any]:
         "_heaviside": lambda x: 1.0 if x > 0 else (0.5 if x == 0 else 0.0),
         "_reduce": reduce_array, "_assemble": assemble_array, "_table_lookup": table_lookup,
         "_vector_select": vector_select, "_quiet": _quiet,
+        "_uniform_draw": uniform_draw, "_uniform_draw_scalar": uniform_draw_scalar,
+        "_truncated_normal": truncated_normal, "_truncated_normal_scalar": truncated_normal_scalar,
     }
     for lookup in lookups:
         space[f"lookup_{lookup.name}"] = lookup

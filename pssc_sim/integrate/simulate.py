@@ -19,6 +19,7 @@ from pssc_sim.integrate.fixed import DEFAULT_CHUNK
 from pssc_sim.integrate.grid import Grid
 from pssc_sim.integrate.methods import METHODS, SolverOptions
 from pssc_sim.integrate.progress import Progress
+from pssc_sim.ir.functions import RANDOM_MEMBER
 from pssc_sim.ir.model import Model
 from pssc_sim.results import Results
 
@@ -37,6 +38,10 @@ def _defaults(model: Model) -> np.ndarray:
     values = np.array(model.parameter_values(), dtype=float)
     values.flags.writeable = False
     return values
+
+
+#: The parameter holding a member's index (its stream of random numbers), where one is used.
+MEMBER = RANDOM_MEMBER.name
 
 
 def parameter_array(compiled: CompiledModel,
@@ -76,6 +81,9 @@ def parameter_overrides(compiled: CompiledModel, params: Mapping[str, ArrayLike]
     members = sizes.pop() if sizes else 1
     if members == 0:
         raise ParameterError("params: an array is empty (got length 0). Give at least one member")
+    if MEMBER in names and MEMBER not in overrides and members > 1:
+        # each member its own random stream: the members of an ensemble are independent
+        overrides[MEMBER] = np.arange(members, dtype=float)
     return overrides, members
 
 

@@ -220,9 +220,11 @@ _ROWS: tuple[Builtin, ...] = (
     _stateful("DELAY3", (2, 2), "DELAY3(input, delay): third-order material delay"),
     _stateful("DELAY3I", (3, 3), "DELAY3I(input, delay, initial): DELAY3 from an initial"),
     _stateful("DELAYN", (4, 4), "DELAYN(input, delay, initial, order): n-th order delay"),
-    _stateful("DELAYN_PIPELINE", (4, 4),
-              "DELAYN_PIPELINE(input, delay, initial, order): DELAYN whose stages see the delay "
-              "time of past steps (Vensim DELAY N)"),
+    _stateful("DELAYN_PIPELINE", (4, 5),
+              "DELAYN_PIPELINE(input, delay, initial, order[, stage_time]): Vensim's DELAY N, "
+              "DELAYN whose last stage drains with the delay time of the step before; with "
+              "stage_time, the order is lowered at initialisation until delay / order >= "
+              "stage_time"),
     _stateful("TREND", (3, 3), "TREND(input, average_time, initial_trend): fractional trend"),
     _stateful("FORECAST", (3, 3), "FORECAST(input, average_time, horizon): trend extrapolation"),
     _stateful("INITIAL", (1, 1), "INITIAL(x): the value x had at the start, frozen"),
@@ -230,6 +232,19 @@ _ROWS: tuple[Builtin, ...] = (
               "SAMPLE_IF_TRUE(condition, input, initial): input while condition holds, else held"),
     _stateful("DELAY_FIXED", (3, 3),
               "DELAY_FIXED(input, delay, initial): input delayed by a fixed time (pipeline)"),
+    _stateful("RANDOM_0_1", (0, 0), "RANDOM_0_1(): uniform on (0, 1), a new draw each time step"),
+    _stateful("RANDOM_UNIFORM", (3, 3),
+              "RANDOM_UNIFORM(min, max, seed): uniform between min and max, a new draw each time "
+              "step"),
+    _stateful("RANDOM_NORMAL", (5, 5),
+              "RANDOM_NORMAL(min, max, mean, sd, seed): normal, conditioned on [min, max], a new "
+              "draw each time step"),
+    _stateful("RANDOM_EXPONENTIAL", (5, 5),
+              "RANDOM_EXPONENTIAL(min, max, shift, stretch, seed): shift + stretch x an "
+              "exponential of mean 1, conditioned on [min, max], a new draw each time step"),
+    _stateful("RANDOM_PINK_NOISE", (4, 4),
+              "RANDOM_PINK_NOISE(mean, sd, correlation_time, seed): mean plus noise smoothed "
+              "over the correlation time, of standard deviation sd"),
 )
 
 #: Every builtin function, by the name used in equations.
@@ -240,7 +255,7 @@ RESERVED_NAMES: frozenset[str] = frozenset({"TIME", "TIME_STEP", "INITIAL_TIME",
 
 #: Levers equations may read without defining them: each is a parameter the model reader adds
 #: when an equation uses it (see :mod:`pssc_sim.ir.lowering`).
-LEVER_NAMES: frozenset[str] = frozenset({"CULTURE"})
+LEVER_NAMES: frozenset[str] = frozenset({"CULTURE", "RANDOM_SEED", "RANDOM_MEMBER"})
 
 #: Functions of a measure (their first argument is a measure's name, not a value), with the part
 #: of the measure's hidden structure each one reads (see :mod:`pssc_sim.ir.lowering`).

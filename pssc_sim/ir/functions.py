@@ -25,6 +25,12 @@ CLOCK_SYMBOLS: tuple[sympy.Symbol, ...] = (TIME, TIME_STEP, INITIAL_TIME, FINAL_
 #: it, interventions change it over time and ensembles sample it.
 CULTURE = sympy.Symbol("CULTURE", real=True)
 
+#: The seed of a run's random functions and the index of the member in its ensemble: parameters
+#: added by the model reader where a random function is used. Every member draws its own stream,
+#: a function of (seed, member, call, step), so a run is repeatable and members independent.
+RANDOM_SEED = sympy.Symbol("RANDOM_SEED", real=True)
+RANDOM_MEMBER = sympy.Symbol("RANDOM_MEMBER", real=True)
+
 
 def variable_symbol(name: str) -> sympy.Symbol:
     """The sympy symbol that stands for the model variable ``name`` in every equation."""
@@ -46,6 +52,29 @@ class INTEGER(sympy.Function):  # type: ignore[misc]
         if x.is_number and x.is_extended_real and x.is_finite:
             return sympy.Integer(int(x))
         return None
+
+
+class UniformDraw(sympy.Function):  # type: ignore[misc]
+    """``UniformDraw(call, call_seed, seed, member, step)``: a number uniform on (0, 1), the same
+    for the same arguments and independent across them (a counter-based generator: a hash of
+    the five integers). ``step`` counts time steps from the start, so the draw is held through
+    a step; the value does not depend on the state, so its derivatives are 0."""
+
+    nargs = 5
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return sympy.S.Zero
+
+
+class TruncatedNormal(sympy.Function):  # type: ignore[misc]
+    """``TruncatedNormal(u, low, high)``: the standard normal quantile of ``u`` within
+    ``[low, high]``, ``Phi^-1(Phi(low) + u (Phi(high) - Phi(low)))``: a uniform ``u`` gives a
+    standard normal number conditioned on lying in ``[low, high]``. Noise: derivatives 0."""
+
+    nargs = 3
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return sympy.S.Zero
 
 
 class LookupFunction(sympy.Function):  # type: ignore[misc]

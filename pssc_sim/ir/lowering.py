@@ -36,7 +36,7 @@ import sympy
 
 from pssc_sim.errors import ModelError
 from pssc_sim.ir.builtins import TIME_GUARD, ShareBelow
-from pssc_sim.ir.functions import CULTURE, TIME, variable_symbol
+from pssc_sim.ir.functions import CULTURE, RANDOM_MEMBER, RANDOM_SEED, TIME, variable_symbol
 from pssc_sim.ir.model import (
     Auxiliary,
     Better,
@@ -88,6 +88,18 @@ def culture_parameter() -> Parameter:
     return Parameter(CULTURE.name, DEFAULT_CULTURE,
                      Meta("dimensionless", "organisational culture, 0 learning .. 1 blame",
                           "scenario 'culture:' (default 0.5)"), origin=Origin.CULTURE)
+
+
+def random_parameter(symbol: sympy.Symbol) -> Parameter:
+    """The parameter behind ``RANDOM_SEED`` (the run's seed, 0 unless set) or ``RANDOM_MEMBER``
+    (the member's index in its ensemble, set by the run)."""
+    if symbol == RANDOM_SEED:
+        meta = Meta("dimensionless", "seed of the random functions",
+                    "0 unless set: --set RANDOM_SEED=n")
+    else:
+        meta = Meta("dimensionless", "index of the member in its ensemble: its own random "
+                    "stream", "set by the run: 0, 1, 2 ... per member")
+    return Parameter(symbol.name, 0.0, meta, origin=Origin.RANDOM)
 
 
 def target_parameters(measure: Measure) -> list[Parameter]:
@@ -282,4 +294,5 @@ def target_structure(stocks: list[Stock], flows: list[Flow], auxiliaries: list[A
     symbols |= set().union(*(a.equation.free_symbols for a in hidden)) if hidden else set()
     if CULTURE in symbols:
         parameters.append(culture_parameter())
+    parameters += [random_parameter(s) for s in (RANDOM_SEED, RANDOM_MEMBER) if s in symbols]
     return tuple(parameters), hidden

@@ -95,6 +95,7 @@ class Origin(enum.Enum):
     INCLUDE = "include"  # the on/off switch ``<instance>_active`` of an included mechanism
     TARGET = "target"  # the hidden target structure of a measure (pssc_sim.ir.lowering)
     CULTURE = "culture"  # the culture lever CULTURE, added when an equation reads it
+    RANDOM = "random"  # RANDOM_SEED and RANDOM_MEMBER, added when a random function is used
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,16 +12,34 @@ semantics for TREND, FORECAST, SAMPLE IF TRUE and DELAY FIXED:
   at ``x0 * D / n`` and the output is the last outflow. Material is conserved through the chain.
 - ``TREND(x, T, g0)``: ``AV`` smooths ``x`` over ``T`` from ``x / (1 + g0 * T)``; the output is
   ``ZIDZ(x - AV, T * |AV|)``. ``FORECAST(x, T, h) = x * (1 + ZIDZ(x - AV, T * AV) * h)``.
-- ``DELAYN_PIPELINE(x, D, x0, n)``: Vensim's DELAY N, whose stages see the delay time of past
-  steps: stage ``i`` holds ``value * D`` and drains at ``S_i / D(t - (i-1) dt)``, the output is
-  ``S_n / D(t - dt)``; past delay times come from one-step pipelines. Equal to ``DELAYN`` for a
-  constant delay.
+- ``DELAYN_PIPELINE(x, D, x0, n[, h])``: Vensim's DELAY N. The same chain of material stages as
+  ``DELAYN``, in which every stage drains at ``L_i * n / D(t)`` except the last, which drains at
+  ``L_n * n / D(t - dt)``, the delay time of the step before (a one-step pipeline; at the start,
+  ``D`` itself); the output is that last outflow, so material is conserved. Equal to ``DELAYN``
+  for a constant delay. Fitted to Vensim's own runs: fed Vensim's input and delay time, this
+  chain gives Vensim's output of an order-10 DELAY N with a delay time that changes every step
+  (Earth4All's deaths) to its six printed digits, and the order-2 output of the SDXorg suite's
+  ``delays`` test. With the fifth argument ``h`` (the importer gives ``TIME_STEP`` when the
+  delay time is known only once the model is initialised), the order is lowered at
+  initialisation, as Vensim does, to ``m = max(1, min(n, floor(D / h)))``: ``n`` stages are
+  built, the input enters stage ``n - m + 1`` and the stages before it stay empty.
 - ``INITIAL(x)``: a stock with no flows, starting at ``x``.
+- ``RANDOM_0_1``, ``RANDOM_UNIFORM``, ``RANDOM_NORMAL``, ``RANDOM_EXPONENTIAL``: one uniform draw
+  ``u`` per time step (:class:`~pssc_sim.ir.functions.UniformDraw` of the call, the run's
+  ``RANDOM_SEED``, the member's ``RANDOM_MEMBER`` and the step) through the inverse distribution
+  function, conditioned on ``[min, max]`` as Vensim's functions are (a normal between 0 and
+  1000 of mean 0 has the half-normal's mean, 0.798).
+- ``RANDOM_PINK_NOISE(m, s, T, seed)``: ``m + p``, where ``p`` is white noise smoothed over
+  ``T`` (a stock starting at 0, ``dp/dt = (w - p) / T``) and ``w = s sqrt(12 (2 - a) / a)
+  (u - 1/2)`` with ``a = dt / T``: with Euler steps, ``p`` is the autoregressive process
+  ``p' = (1 - a) p + a w``, whose stationary variance ``a var(w) / (2 - a)`` is then ``s^2``.
+  With ``s = 0`` the noise is its mean.
 - ``SAMPLE_IF_TRUE`` and ``DELAY_FIXED``: discrete states updated once per time step.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -30,7 +48,17 @@ import sympy
 from pssc_sim.errors import ModelError
 from pssc_sim.ir.builtins import BUILTINS, as_condition
 from pssc_sim.ir.conditions import piecewise, rebuilt
-from pssc_sim.ir.functions import TIME_STEP, StatefulCall, variable_symbol
+from pssc_sim.ir.functions import (
+    INITIAL_TIME,
+    RANDOM_MEMBER,
+    RANDOM_SEED,
+    TIME,
+    TIME_STEP,
+    StatefulCall,
+    TruncatedNormal,
+    UniformDraw,
+    variable_symbol,
+)
 from pssc_sim.ir.model import Auxiliary, DiscreteState, FixedDelay, Flow, Meta, SampleMemory, Stock
 
 
@@ -107,24 +135,47 @@ def _delay(call: _Call, source: sympy.Expr, delay: sympy.Expr, initial: sympy.Ex
 
 
 def _delay_pipeline(call: _Call) -> sympy.Expr:
-    x, delay, initial, order_value = call.args
+    x, delay, initial, order_value, *stage_time = call.args
     order = call.order(order_value)
-    times: list[sympy.Expr] = [delay]
-    for i in range(1, max(order, 2)):
-        name = f"{call.prefix}_time{i}"
-        call.out.discrete.append(FixedDelay(name, delay, i * TIME_STEP, delay, call.owner))
-        times.append(variable_symbol(name))
+    lagged = f"{call.prefix}_time"
+    call.out.discrete.append(FixedDelay(lagged, delay, TIME_STEP, delay, call.owner))
+    if not stage_time:
+        return _vensim_chain(call, delay, variable_symbol(lagged), (initial,) * order,
+                             (x,) + (sympy.S.Zero,) * (order - 1), order)
+    # the order is known once the model is initialised: build n stages and let the input
+    # enter the first of the m that are used
+    used = call.stock(f"{call.prefix}_order", BUILTINS["MAX"].build([
+        sympy.S.One, BUILTINS["MIN"].build([
+            sympy.Integer(order), BUILTINS["INTEGER"].build([delay / stage_time[0] + 1e-9])])]))
+    # stage i is used when m >= n - i + 1, and the input enters it when m == n - i + 1
+    half = sympy.Rational(1, 2)
+    initials = tuple(piecewise((initial, used > order - i + half), (sympy.S.Zero, True))
+                     for i in range(1, order + 1))
+    entries = tuple(piecewise((x, abs(used - (order - i + 1)) < half), (sympy.S.Zero, True))
+                    for i in range(1, order + 1))
+    return _vensim_chain(call, delay, variable_symbol(lagged), initials, entries, used)
+
+
+def _vensim_chain(call: _Call, delay: sympy.Expr, lagged: sympy.Expr,
+                  initials: Sequence[sympy.Expr], entries: Sequence[sympy.Expr],
+                  order: sympy.Expr | int) -> sympy.Expr:
+    """The stages of DELAYN_PIPELINE: stage ``i`` starts at ``initials[i] * D / order``, takes
+    ``entries[i]`` of the input from outside and the outflow of the stage before; every stage
+    drains at ``L * order / D``, the last at ``L * order / D(t - dt)``."""
     upstream: str | None = None
-    inflow = x * order
-    stage_name = ""
-    for i in range(1, order + 1):
-        stage_name = call.prefix if i == 1 else f"{call.prefix}_s{i}"
-        call.flow(f"{stage_name}_in", inflow, upstream, stage_name)
-        call.stock(stage_name, initial * delay)
-        inflow = variable_symbol(stage_name) * order / times[i - 1]
-        upstream = stage_name
-    call.flow(f"{call.prefix}_out", inflow, upstream, None)
-    return variable_symbol(stage_name) / times[1]
+    outflow: sympy.Expr = sympy.S.Zero
+    stages = len(initials)
+    for i in range(1, stages + 1):
+        name = call.prefix if i == 1 else f"{call.prefix}_s{i}"
+        if entries[i - 1] != 0:
+            entry = f"{name}_in" if upstream is None else f"{name}_entry"
+            call.flow(entry, entries[i - 1], None, name)
+        if upstream is not None:
+            call.flow(f"{name}_in", outflow, upstream, name)
+        stage = call.stock(name, initials[i - 1] * delay / order)
+        outflow = stage * order / (lagged if i == stages else delay)
+        upstream = name
+    return call.flow(f"{call.prefix}_out", outflow, upstream, None)
 
 
 def _trend_average(call: _Call, source: sympy.Expr, time: sympy.Expr,
@@ -169,6 +220,46 @@ def _delay_fixed(call: _Call) -> sympy.Expr:
     return variable_symbol(call.prefix)
 
 
+def _draw(call: _Call, call_seed: sympy.Expr) -> sympy.Expr:
+    """The uniform draw of this call: its own stream (a checksum of its hidden name), held
+    through each time step."""
+    stream = sympy.Integer(zlib.crc32(call.prefix.encode()))
+    step = sympy.floor((TIME - INITIAL_TIME) / TIME_STEP + sympy.Float(1e-6))
+    return UniformDraw(stream, call_seed, RANDOM_SEED, RANDOM_MEMBER, step)
+
+
+def _random_uniform(call: _Call) -> sympy.Expr:
+    low, high, seed = call.args
+    return low + (high - low) * _draw(call, seed)
+
+
+def _random_normal(call: _Call) -> sympy.Expr:
+    low, high, mean, deviation, seed = call.args
+    standard = TruncatedNormal(_draw(call, seed), (low - mean) / deviation,
+                               (high - mean) / deviation)
+    return piecewise((mean + deviation * standard, deviation > 0),
+                     (sympy.Min(sympy.Max(mean, low), high), True))
+
+
+def _random_exponential(call: _Call) -> sympy.Expr:
+    low, high, shift, stretch, seed = call.args
+    lowest = 1 - sympy.exp(-sympy.Max((low - shift) / stretch, 0))
+    highest = 1 - sympy.exp(-sympy.Max((high - shift) / stretch, 0))
+    z = -sympy.log(1 - lowest - _draw(call, seed) * (highest - lowest))
+    return piecewise((shift + stretch * z, stretch > 0),
+                     (sympy.Min(sympy.Max(shift, low), high), True))
+
+
+def _random_pink_noise(call: _Call) -> sympy.Expr:
+    mean, deviation, correlation, seed = call.args
+    share = TIME_STEP / correlation
+    white = deviation * sympy.sqrt(12 * sympy.Max(2 - share, 0) / share) * (
+        _draw(call, seed) - sympy.Rational(1, 2))
+    noise = variable_symbol(call.prefix)
+    call.flow(f"{call.prefix}_rate", (white - noise) / correlation, None, call.prefix)
+    return mean + call.stock(call.prefix, sympy.S.Zero)
+
+
 _Lowering = Callable[[_Call], sympy.Expr]
 
 #: How each stateful builtin is lowered, by name.
@@ -189,6 +280,11 @@ LOWERINGS: Mapping[str, _Lowering] = {
     "INITIAL": _initial,
     "SAMPLE_IF_TRUE": _sample_if_true,
     "DELAY_FIXED": _delay_fixed,
+    "RANDOM_0_1": lambda c: _draw(c, sympy.S.Zero),
+    "RANDOM_UNIFORM": _random_uniform,
+    "RANDOM_NORMAL": _random_normal,
+    "RANDOM_EXPONENTIAL": _random_exponential,
+    "RANDOM_PINK_NOISE": _random_pink_noise,
 }
 
 
@@ -207,8 +303,9 @@ class Lowerer:
         return self._rewrite(expr, owner, where)
 
     def _rewrite(self, expr: sympy.Basic, owner: str, where: str) -> sympy.Expr:
-        if not expr.args or not expr.has(StatefulCall):
-            return expr
+        if not isinstance(expr, StatefulCall) and (not expr.args
+                                                   or not expr.has(StatefulCall)):
+            return expr  # a call without arguments (RANDOM_0_1()) is lowered all the same
         args = tuple(self._rewrite(a, owner, where) for a in expr.args)
         if isinstance(expr, StatefulCall):
             return self._lower_call(expr.builtin, args, owner, where)

@@ -428,6 +428,13 @@ class ArrayReader(Reader):
             raise self.error(path, f"a stateful builtin inside an array function (got "
                                    f"{shown(text)})."
                                    " Move it into an auxiliary of its own")
+        randoms = sorted({c.builtin for c in expr.atoms(StatefulCall)
+                          if c.builtin.startswith("RANDOM_")})
+        if target and randoms:
+            # one draw would serve every element: refused rather than silently shared
+            raise self.error(path, f"unsupported construct 'a random function over "
+                                   f"subscripts' (got {', '.join(randoms)}). Write each "
+                                   "element as a variable of its own")
         before = {kind: len(getattr(lowerer.out, kind)) for kind in _LOWERED}
         lowered = lowerer.lower(expr, owner=entry.name, where=where)
         dims = tuple(a.dim for a in target)

@@ -35,6 +35,8 @@ from pssc_sim.ir.functions import (
     CULTURE,
     FINAL_TIME,
     INITIAL_TIME,
+    RANDOM_MEMBER,
+    RANDOM_SEED,
     TIME,
     TIME_STEP,
     lookup_function,
@@ -43,7 +45,8 @@ from pssc_sim.ir.functions import (
 from pssc_sim.parse import nesting
 
 _CLOCK = {"TIME": TIME, "TIME_STEP": TIME_STEP, "INITIAL_TIME": INITIAL_TIME,
-          "FINAL_TIME": FINAL_TIME, "CULTURE": CULTURE}
+          "FINAL_TIME": FINAL_TIME, "CULTURE": CULTURE, "RANDOM_SEED": RANDOM_SEED,
+          "RANDOM_MEMBER": RANDOM_MEMBER}
 
 _BINARY: dict[type[ast.operator], Callable[[sympy.Expr, sympy.Expr], sympy.Expr]] = {
     ast.Add: lambda a, b: a + b,

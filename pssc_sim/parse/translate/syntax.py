@@ -32,6 +32,9 @@ _SAME = {
     "if_then_else": "IF_THEN_ELSE", "power": "POWER",
     "sum": "SUM", "prod": "PROD", "vmin": "VMIN", "vmax": "VMAX", "vmin_xmile": "VMIN",
     "vmax_xmile": "VMAX", "vector_select": "VECTOR_SELECT",
+    "random_0_1": "RANDOM_0_1", "random_uniform": "RANDOM_UNIFORM",
+    "random_normal": "RANDOM_NORMAL", "random_exponential": "RANDOM_EXPONENTIAL",
+    "random_pink_noise": "RANDOM_PINK_NOISE",
 }
 
 
@@ -308,8 +311,13 @@ def _delay(node: Any, ctx: Context) -> str:
         name = "DELAY1I" if float(order) == 1.0 else "DELAY3I"
         return f"{name}({x}, {time}, {initial})"
     # DELAY N fixes its order at initialisation, and, as Vensim does, lowers it until the
-    # stage time delay/order is at least one time step.
-    order_value = ctx.fixed_order(ctx, order, node.delay_time)
+    # stage time delay/order is at least one time step: here when the delay time is known
+    # before the run, else by the engine once the model is initialised.
+    requested = ctx.fixed_order(ctx, order, None)
+    try:
+        order_value = ctx.fixed_order(ctx, order, node.delay_time)
+    except ModelError:  # the delay time is known only once the model is initialised
+        return f"DELAYN_PIPELINE({x}, {time}, {initial}, {requested}, TIME_STEP)"
     return f"DELAYN_PIPELINE({x}, {time}, {initial}, {order_value})"
 
 
