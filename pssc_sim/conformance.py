@@ -46,13 +46,12 @@ FOLDER_RTOL: Mapping[str, float] = {"tests/allocate_available": 2e-2}
 #: Compare only up to this time, by folder.
 FOLDER_STOP: Mapping[str, float] = {"samples/Roessler_Chaos": 30.0}
 #: Canonical data known to be wrong for a model file, with the reason.
+_OTHER_MODEL = "the canonical output belongs to the other model of the folder"
+_OTHER_STRUCTURE = "the canonical output does not match the structure of the .xmile variant"
 KNOWN_BAD: Mapping[str, str] = {
-    "tests/smooth_and_stock/test_smooth_and_stock.xmile":
-        "the canonical output does not match the structure of the .xmile variant",
-    "tests/get_time_value/test_get_time_value.mdl":
-        "the canonical output belongs to the other model of the folder",
-    "tests/data_from_other_model/model_to_generate_data.mdl":
-        "the canonical output belongs to the other model of the folder",
+    "tests/smooth_and_stock/test_smooth_and_stock.xmile": _OTHER_STRUCTURE,
+    "tests/get_time_value/test_get_time_value.mdl": _OTHER_MODEL,
+    "tests/data_from_other_model/model_to_generate_data.mdl": _OTHER_MODEL,
 }
 #: Formats and the suffixes of their files.
 FORMATS: Mapping[str, tuple[str, ...]] = {"mdl": (".mdl",), "xmile": (".xmile", ".xml"),

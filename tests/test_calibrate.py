@@ -446,8 +446,8 @@ def test_missing_or_unreadable_data_file(tmp_path: Path) -> None:
     ({"parameters": ["duration"], "bounds": {"duration": (2.0, 1.0)}},
      r"bounds: duration: low must be below high, both finite \(got 2:1\)"),
     ({"errors": {"infectd": ErrorModel("sd", 1.0)}},
-     r"observed\.csv: error model for 'infectd', which the file does not observe\. Did you mean "
-     r"'infected'\?"),
+     r"observed\.csv: error model for 'infectd', which the file does not observe\. "
+     r"Did you mean 'infected'\?"),
 ])
 def test_bad_parameters_and_bounds_are_refused(tmp_path: Path, options: dict[str, object],
                                                match: str) -> None:

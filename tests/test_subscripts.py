@@ -361,7 +361,8 @@ ERRORS = [
     (aux("'SUM(w[grop!])'"), r"unknown dimension 'grop!'\. Did you mean 'group'\?"),
     (aux("'ELMCOUNT(grop)'"), r"ELMCOUNT takes a dimension \(got 'grop'\)\. Did you mean"),
     ("time: {stop: 1}\ndimensions: {a: [x, y], b: [u, v]}\n"
-     "parameters: {p: {dims: [a], value: 1}}\nauxiliaries:\n  z: {dims: [b], equation: 'p[a]'}\n",
+     "parameters: {p: {dims: [a], value: 1}}\n"
+     "auxiliaries:\n  z: {dims: [b], equation: 'p[a]'}\n",
      r"auxiliaries\.z\.equation: the dimension 'a' of 'p' is not a dimension of this equation"),
     (BASE + "flows:\n  f: {from: pop, dims: [age], rate: 1}\n",
      r"flows\.f\.from: the flow runs over \[age\] but the stock 'pop' over \[age, group\]"),

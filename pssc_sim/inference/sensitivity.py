@@ -51,8 +51,9 @@ def _analyze_sobol(problem: dict[str, Any], unit: np.ndarray, y: np.ndarray,
                    second_order: bool, seed: int) -> Mapping[str, Any]:
     from SALib.analyze import sobol
 
-    return sobol.analyze(problem, y, calc_second_order=second_order,  # type: ignore[no-any-return]
-                         seed=seed)
+    indices: Mapping[str, Any] = sobol.analyze(problem, y, calc_second_order=second_order,
+                                               seed=seed)
+    return indices
 
 
 def _sample_morris(problem: dict[str, Any], n: int, second_order: bool, seed: int) -> np.ndarray:
@@ -65,8 +66,9 @@ def _analyze_morris(problem: dict[str, Any], unit: np.ndarray, y: np.ndarray,
                     second_order: bool, seed: int) -> Mapping[str, Any]:
     from SALib.analyze import morris
 
-    return morris.analyze(problem, unit, y, num_levels=MORRIS_LEVELS,  # type: ignore[no-any-return]
-                          seed=seed)
+    indices: Mapping[str, Any] = morris.analyze(problem, unit, y, num_levels=MORRIS_LEVELS,
+                                                seed=seed)
+    return indices
 
 
 def _sample_fast(problem: dict[str, Any], n: int, second_order: bool, seed: int) -> np.ndarray:
