@@ -174,8 +174,8 @@ def _ppf_triangular(s: Mapping[str, Any], u: np.ndarray) -> np.ndarray:
     from scipy import stats
 
     width = s["high"] - s["low"]
-    return stats.triang((s["mode"] - s["low"]) / width, loc=s["low"],  # type: ignore[no-any-return]
-                        scale=width).ppf(u)
+    shape = stats.triang((s["mode"] - s["low"]) / width, loc=s["low"], scale=width)
+    return shape.ppf(u)  # type: ignore[no-any-return]
 
 
 def _ppf_lognormal(s: Mapping[str, Any], u: np.ndarray) -> np.ndarray:
