@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from scipy import special
 
 from pssc_sim.compile.array_kernels import (
     assemble_array,
@@ -39,6 +40,7 @@ def kernel_namespace(lookups: Sequence[Lookup]) -> dict[str, Any]:
         "_heaviside": lambda x: 1.0 if x > 0 else (0.5 if x == 0 else 0.0),
         "_reduce": reduce_array, "_assemble": assemble_array, "_table_lookup": table_lookup,
         "_vector_select": vector_select, "_quiet": _quiet,
+        "_gammaln": special.gammaln, "_polygamma": special.polygamma,
     }
     for lookup in lookups:
         space[f"lookup_{lookup.name}"] = lookup

@@ -16,6 +16,9 @@ semantics for TREND, FORECAST, SAMPLE IF TRUE and DELAY FIXED:
   steps: stage ``i`` holds ``value * D`` and drains at ``S_i / D(t - (i-1) dt)``, the output is
   ``S_n / D(t - dt)``; past delay times come from one-step pipelines. Equal to ``DELAYN`` for a
   constant delay.
+- ``NPV(x, r, v0, m)``: as Vensim defines it, a discount factor ``df`` (from 1, falling at
+  ``df * r / (1 + r * dt)``) and an accumulation (from ``v0``, rising at ``x * df``); the
+  output is ``(accumulation + x * dt * df) * m``, so the current step counts undiscounted.
 - ``INITIAL(x)``: a stock with no flows, starting at ``x``.
 - ``SAMPLE_IF_TRUE`` and ``DELAY_FIXED``: discrete states updated once per time step.
 """
@@ -150,6 +153,17 @@ def _forecast(call: _Call) -> sympy.Expr:
     return x * (1 + _zidz(x - average, time * average) * horizon)
 
 
+def _npv(call: _Call) -> sympy.Expr:
+    stream, rate, initial, factor = call.args
+    discount = variable_symbol(f"{call.prefix}_df")
+    call.flow(f"{call.prefix}_df_rate", discount * rate / (1 + rate * TIME_STEP),
+              f"{call.prefix}_df", None)
+    call.stock(f"{call.prefix}_df", sympy.S.One)
+    call.flow(f"{call.prefix}_rate", stream * discount, None, call.prefix)
+    accumulated = call.stock(call.prefix, initial)
+    return (accumulated + stream * TIME_STEP * discount) * factor
+
+
 def _initial(call: _Call) -> sympy.Expr:
     return call.stock(call.prefix, call.args[0])
 
@@ -186,6 +200,7 @@ LOWERINGS: Mapping[str, _Lowering] = {
     "DELAYN_PIPELINE": _delay_pipeline,
     "TREND": _trend,
     "FORECAST": _forecast,
+    "NPV": _npv,
     "INITIAL": _initial,
     "SAMPLE_IF_TRUE": _sample_if_true,
     "DELAY_FIXED": _delay_fixed,

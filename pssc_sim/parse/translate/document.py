@@ -193,6 +193,10 @@ class _Scope:
     def lookup(self, key: str) -> str | None:
         return self.lookups.get(name_key(key))
 
+    def table(self, key: str) -> Any:
+        item = self.items.get(name_key(key))
+        return item.ast if item is not None and item.kind == "lookup" else None
+
 
 @dataclass(slots=True)
 class _Item:

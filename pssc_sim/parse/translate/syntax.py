@@ -11,6 +11,7 @@ variable and the construct; nothing is dropped silently.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +32,8 @@ _SAME = {
     "ramp": "RAMP", "Xramp": "RAMP", "pulse": "PULSE", "min": "MIN", "max": "MAX",
     "if_then_else": "IF_THEN_ELSE", "power": "POWER",
     "sum": "SUM", "prod": "PROD", "vmin": "VMIN", "vmax": "VMAX", "vmin_xmile": "VMIN",
-    "vmax_xmile": "VMAX", "vector_select": "VECTOR_SELECT",
+    "vmax_xmile": "VMAX", "vector_select": "VECTOR_SELECT", "gamma_ln": "GAMMA_LN",
+    "npv": "NPV",
 }
 
 
@@ -43,6 +45,10 @@ class Scope(Protocol):
 
     def lookup(self, key: str) -> str | None:
         """The identifier of the lookup ``key``, or ``None``."""
+
+    def table(self, key: str) -> Any:
+        """The points of the (not subscripted) lookup ``key`` as the translator read them, or
+        ``None``."""
 
 
 @dataclass(slots=True)
@@ -222,6 +228,8 @@ def _call(node: Any, ctx: Context) -> str:
     args: Sequence[Any] = node.arguments
     if name == "active_initial":
         return render(args[1] if ctx.initial else args[0], ctx)
+    if name in ("lookup_forward", "lookup_backward"):
+        return _stepped_lookup(name, args, ctx)
     lookup = ctx.scope.lookup(name)
     if lookup is not None:
         if len(args) != 1:
@@ -249,6 +257,29 @@ def _call(node: Any, ctx: Context) -> str:
         raise ctx.error(f"unsupported construct 'function {name.upper()}'",
                         "pssc_sim has no such builtin; rewrite the equation without it")
     return f"{builtin}({', '.join(render(a, ctx) for a in args)})"
+
+
+def _stepped_lookup(name: str, args: Sequence[Any], ctx: Context) -> str:
+    """``LOOKUP BACKWARD(table, x)`` holds the y of the last point at or before x, ``LOOKUP
+    FORWARD(table, x)`` takes the y of the first point at or after x (Vensim's Lookups
+    reference); both hold the end values outside the table. Each becomes a hidden stepped
+    lookup: the table itself for BACKWARD, and for FORWARD its y values each moved to just
+    after the previous point (``nextafter``), so that x in (x[i-1], x[i]] reads y[i]."""
+    function = name.upper().replace("_", " ")
+    if len(args) != 2 or type(args[0]).__name__ != "ReferenceStructure":
+        raise ctx.error(f"{function} takes a lookup and an input (got {len(args)} arguments)",
+                        f"Write {function}(table, x)")
+    table = ctx.scope.table(args[0].reference)
+    if table is None:
+        raise ctx.error(f"unsupported construct '{function} of {args[0].reference}': not a "
+                        "lookup without subscripts", "Name a lookup defined by its points")
+    xs = [float(v) for v in table.x]
+    ys = [float(v) for v in table.y]
+    if name == "lookup_forward":
+        xs = [xs[0], *(math.nextafter(x, math.inf) for x in xs[:-1])]
+    stepped = dataclasses.replace(table, x=tuple(xs), y=tuple(ys), type="hold_backward")
+    lookup = ctx.inline_lookup(ctx.owner, stepped)
+    return f"{lookup}({render(args[1], ctx)})"
 
 
 def _pulse_train(a: Sequence[str]) -> str:

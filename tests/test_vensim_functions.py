@@ -1,0 +1,114 @@
+"""Vensim functions beyond the core set: GAMMA LN, NPV, LOOKUP FORWARD and LOOKUP BACKWARD, in
+YAML models and through the Vensim import, checked against values derived here directly."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pssc_sim as ps
+
+pytest.importorskip("pysd", reason="the vensim extra (PySD's translators) is not installed")
+
+CONTROL = """
+INITIAL TIME = 0 ~~|
+FINAL TIME = 8 ~~|
+TIME STEP = 0.5 ~~|
+SAVEPER = TIME STEP ~~|
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def npv_by_sum(stream: np.ndarray, rate: float, dt: float, initial: float,
+               factor: float) -> np.ndarray:
+    """Vensim's NPV as a sum: each step's stream x dt, discounted by (1 + r dt) per step."""
+    discount = (1 + rate * dt) ** -np.arange(len(stream))
+    return (initial + np.cumsum(stream * dt * discount)) * factor
+
+
+def test_gamma_ln_is_the_log_gamma_function_for_every_member(make_model) -> None:
+    model = make_model("""
+time: {start: 0, stop: 4, dt: 0.5}
+parameters: {x0: 0.5}
+auxiliaries:
+  value: GAMMA_LN(x0 + TIME)
+""")
+    t = np.arange(0, 4.5, 0.5)
+    for x0 in (0.5, [0.25, 3.0, 7.5]):
+        values = ps.simulate(model, {"x0": x0})["value"].to_numpy()
+        starts = np.atleast_1d(x0)
+        expected = np.array([[math.lgamma(s + ti) for s in starts] for ti in t])
+        np.testing.assert_allclose(values.reshape(expected.shape), expected, rtol=1e-13)
+
+
+def test_gamma_ln_in_a_rate_runs_under_an_implicit_method(make_model) -> None:
+    # bdf differentiates the rate: d/dx GAMMA_LN(x) is the digamma function
+    model = make_model("""
+time: {start: 0, stop: 2, dt: 0.01}
+stocks: {s: {initial: 3}}
+flows: {grow: {rate: 0.1 * GAMMA_LN(s), to: s}}
+""")
+    fine = ps.simulate(model, method="rk4")["s"].to_numpy()
+    implicit = ps.simulate(model, method="bdf", rtol=1e-9, atol=1e-12)["s"].to_numpy()
+    np.testing.assert_allclose(implicit, fine, rtol=1e-7)
+    assert fine[-1] > 3  # lgamma(3) = ln 2 > 0: the stock grows
+
+
+def test_npv_discounts_each_step_like_the_sum(make_model) -> None:
+    model = make_model("""
+time: {start: 0, stop: 5, dt: 0.25}
+parameters: {r: 0.1}
+auxiliaries:
+  stream: 10 + 2 * TIME
+  value: NPV(stream, r, 3, 1.5)
+""")
+    t = np.arange(0, 5.25, 0.25)
+    for rate in (0.1, [0.0, 0.05, 0.3]):
+        values = ps.simulate(model, {"r": rate})["value"].to_numpy().reshape(len(t), -1)
+        for k, r in enumerate(np.atleast_1d(rate)):
+            expected = npv_by_sum(10 + 2 * t, float(r), 0.25, 3, 1.5)
+            np.testing.assert_allclose(values[:, k], expected, rtol=1e-12)
+
+
+def test_imported_npv_and_gamma_ln(tmp_path: Path) -> None:
+    text = ("cash = 100 - 5 * Time ~~|\nrate = 0.08 ~~|\n"
+            "value = NPV(cash, rate, 0, 1) ~~|\nlg = GAMMA LN(1 + Time) ~~|\n" + CONTROL)
+    res = ps.simulate(ps.load_model(write(tmp_path, "npv.mdl", text)))
+    t = np.arange(0, 8.5, 0.5)
+    np.testing.assert_allclose(res["value"].to_numpy(), npv_by_sum(100 - 5 * t, 0.08, 0.5, 0, 1),
+                               rtol=1e-12)
+    np.testing.assert_allclose(res["lg"].to_numpy(), [math.lgamma(1 + x) for x in t],
+                               rtol=1e-12, atol=1e-15)
+
+
+def test_lookup_forward_and_backward_step_between_points(tmp_path: Path) -> None:
+    # Vensim's reference examples on LOOK((0,1),(1,1),(2,2)) at -1, 1.5 and 2.5, and the points
+    text = ("LOOK((0,1),(1,1),(2,2)) ~~|\ninput = Time - 1.5 ~~|\n"
+            "forward = LOOKUP FORWARD(LOOK, input) ~~|\n"
+            "backward = LOOKUP BACKWARD(LOOK, input) ~~|\n" + CONTROL)
+    res = ps.simulate(ps.load_model(write(tmp_path, "look.mdl", text)))
+    xs, ys = np.array([0.0, 1.0, 2.0]), np.array([1.0, 1.0, 2.0])
+    x = np.arange(0, 8.5, 0.5) - 1.5
+    first_after = ys[np.clip(np.searchsorted(xs, x, side="left"), 0, 2)]
+    last_before = ys[np.clip(np.searchsorted(xs, x, side="right") - 1, 0, 2)]
+    np.testing.assert_array_equal(res["forward"].to_numpy(), first_after)
+    np.testing.assert_array_equal(res["backward"].to_numpy(), last_before)
+    at = dict(zip(x.tolist(), res["forward"].to_numpy().tolist(), strict=True))
+    assert (at[-1.0], at[1.5], at[2.5], at[1.0]) == (1.0, 2.0, 2.0, 1.0)
+    back = dict(zip(x.tolist(), res["backward"].to_numpy().tolist(), strict=True))
+    assert (back[-1.0], back[1.5], back[2.5], back[2.0]) == (1.0, 1.0, 2.0, 2.0)
+
+
+def test_lookup_forward_needs_a_lookup(tmp_path: Path) -> None:
+    text = "k = 3 ~~|\nv = LOOKUP FORWARD(k, Time) ~~|\n" + CONTROL
+    with pytest.raises(ps.ModelError, match=r"v: unsupported construct 'LOOKUP FORWARD of k': "
+                                            r"not a lookup"):
+        ps.load_model(write(tmp_path, "bad.mdl", text))
