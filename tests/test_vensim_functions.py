@@ -112,3 +112,23 @@ def test_lookup_forward_needs_a_lookup(tmp_path: Path) -> None:
     with pytest.raises(ps.ModelError, match=r"v: unsupported construct 'LOOKUP FORWARD of k': "
                                             r"not a lookup"):
         ps.load_model(write(tmp_path, "bad.mdl", text))
+
+
+# -- text the translator's grammar does not take --------------------------------------------
+
+
+def test_comments_inside_equations_are_ignored(tmp_path: Path) -> None:
+    text = ('{UTF-8}\nbase = 2 ~~|\n"odd {name}" = 1 ~~|\n'
+            'total = base * {a comment} 3 + "odd {name}" {another\nover lines} ~ widgets {u} ~ '
+            'Doc with {braces}. |\n' + CONTROL)
+    model = ps.load_model(write(tmp_path, "comments.mdl", text))
+    np.testing.assert_array_equal(ps.simulate(model)["total"].to_numpy(), np.full(17, 7.0))
+    assert model["total"].meta.description == "Doc with {braces}."  # type: ignore[attr-defined]
+
+
+def test_an_equation_the_translator_cannot_parse_names_its_variable(tmp_path: Path) -> None:
+    text = "base = 2 ~~|\ngrowth = base +* 3 ~~|\n" + CONTROL
+    with pytest.raises(ps.ModelError, match=r"bad\.mdl: growth: the Vensim file could not be "
+                                            r"read at this equation \(IncompleteParseError: "
+                                            r".*\+\* 3"):
+        ps.load_model(write(tmp_path, "bad.mdl", text))

@@ -42,6 +42,7 @@ from pssc_sim.parse.translate.syntax import (
     render_value,
     signed_terms,
 )
+from pssc_sim.parse.translate.vensim_text import failing_element, strip_equation_comments
 
 #: Vensim control variables and the key of the time block each one sets.
 CONTROL = {"initial_time": "start", "final_time": "stop", "time_step": "dt",
@@ -79,21 +80,28 @@ def read_abstract_model(path: Path) -> Any:
                 reader = reader_class(readable)
                 if vensim:  # the text as the translator decoded it, before it is parsed
                     check_vensim_text(str(path), reader.model_text)
+                    reader.model_text = strip_equation_comments(reader.model_text)
                 reader.parse()
                 return reader.get_abstract_model()
         except ModelError:
             raise
         except Exception as exc:  # any failure of the translator is bad input
-            raise unreadable(path, exc) from None
+            text = getattr(reader, "model_text", "") if "reader" in locals() else ""
+            variable = failing_element(text, getattr(exc, "text", None))
+            raise unreadable(path, exc, variable) from None
 
 
-def unreadable(path: Path, error: BaseException) -> ModelError:
+def unreadable(path: Path, error: BaseException, variable: str | None = None) -> ModelError:
     """A failure of the translator (or of building the document from its output) on ``path``,
-    as one line: the file's kind, the error's type and the start of its text.
+    as one line: the file's kind, the variable when known, the error's type and the start of its
+    text.
 
     >>> print(unreadable(Path("m.mdl"), TypeError("INTEG() missing 2 arguments")))
     m.mdl: the Vensim file could not be read (TypeError: INTEG() missing 2 arguments). Check the \
 file in Vensim, or simplify the equation the error names
+    >>> print(unreadable(Path("m.mdl"), ValueError("bad"), "growth"))
+    m.mdl: growth: the Vensim file could not be read at this equation (ValueError: bad). Check \
+the file in Vensim, or simplify the equation
     """
     kind = "Vensim" if path.suffix.lower() == ".mdl" else "XMILE"
     text = " ".join(str(error).split())
@@ -101,6 +109,10 @@ file in Vensim, or simplify the equation the error names
     if len(text) > 200:
         text = text[:197] + "..."
     program = "Vensim" if kind == "Vensim" else "Stella"
+    if variable is not None:
+        return ModelError(f"{path}: {variable}: the {kind} file could not be read at this "
+                          f"equation ({type(error).__name__}: {text}). Check the file in "
+                          f"{program}, or simplify the equation")
     return ModelError(f"{path}: the {kind} file could not be read ({type(error).__name__}: "
                       f"{text}). Check the file in {program}, or simplify the equation the "
                       "error names")
