@@ -132,3 +132,13 @@ def test_an_equation_the_translator_cannot_parse_names_its_variable(tmp_path: Pa
                                             r"read at this equation \(IncompleteParseError: "
                                             r".*\+\* 3"):
         ps.load_model(write(tmp_path, "bad.mdl", text))
+
+
+def test_macros_after_a_group_header_and_each_other(tmp_path: Path) -> None:
+    text = ("{UTF-8}\n" + "*" * 56 + "\n\t.Macros\n" + "*" * 56 + "~\n\t\tMacros.\n\t|\n\n"
+            ":MACRO: DOUBLE(x)\nDOUBLE = 2 * x ~~|\n:END OF MACRO:\n"
+            "base = 4 ~~|\n"
+            ":MACRO: ADD ONE(x)\nADD ONE = x + 1 ~~|\n:END OF MACRO:\n"
+            "y = DOUBLE(base) + ADD ONE(base) ~~|\n" + CONTROL)
+    res = ps.simulate(ps.load_model(write(tmp_path, "macros.mdl", text)))
+    np.testing.assert_array_equal(res["y"].to_numpy(), np.full(17, 2 * 4 + 4 + 1.0))

@@ -42,7 +42,11 @@ from pssc_sim.parse.translate.syntax import (
     render_value,
     signed_terms,
 )
-from pssc_sim.parse.translate.vensim_text import failing_element, strip_equation_comments
+from pssc_sim.parse.translate.vensim_text import (
+    failing_element,
+    macros_first,
+    strip_equation_comments,
+)
 
 #: Vensim control variables and the key of the time block each one sets.
 CONTROL = {"initial_time": "start", "final_time": "stop", "time_step": "dt",
@@ -80,7 +84,7 @@ def read_abstract_model(path: Path) -> Any:
                 reader = reader_class(readable)
                 if vensim:  # the text as the translator decoded it, before it is parsed
                     check_vensim_text(str(path), reader.model_text)
-                    reader.model_text = strip_equation_comments(reader.model_text)
+                    reader.model_text = macros_first(strip_equation_comments(reader.model_text))
                 reader.parse()
                 return reader.get_abstract_model()
         except ModelError:

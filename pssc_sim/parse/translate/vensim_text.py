@@ -5,6 +5,12 @@ grammar does not, and stops with a parse error. :func:`strip_equation_comments` 
 comments in the equation part of each element (before its first ``~``), outside quoted names,
 and leaves the leading ``{UTF-8}`` mark, units, documentation and the sketch alone.
 
+The translator's grammar reads the main model as everything up to the *last* ``:MACRO:``, so a
+macro that follows a group header or other equations, with another macro after it, ends up
+inside the main model and fails to parse. :func:`macros_first` moves every macro definition to the
+top of the file, where the grammar reads them one by one; where a macro is defined does not
+matter to Vensim.
+
 When the translator still cannot parse an equation, its error carries only the equation's text:
 :func:`failing_element` finds the element that holds it, so the message can name the variable.
 """
@@ -58,6 +64,25 @@ def strip_equation_comments(text: str) -> str:
     if depth:  # an unclosed comment: leave the text for the translator to report
         return text
     return "".join(out) + marker + sketch
+
+
+_MACRO = re.compile(r":MACRO:.*?:END OF MACRO:", re.DOTALL)
+
+
+def macros_first(text: str) -> str:
+    """``text`` with every macro definition moved before the main model.
+
+    >>> macros_first("{UTF-8}\\nx = M(1) ~~|\\n:MACRO: M(a)\\nM = a ~~|\\n:END OF MACRO:\\n")
+    '{UTF-8}\\n:MACRO: M(a)\\nM = a ~~|\\n:END OF MACRO:\\nx = M(1) ~~|\\n\\n'
+    """
+    model, marker, sketch = text.partition(SKETCH)
+    macros = _MACRO.findall(model)
+    if not macros:
+        return text
+    start = _ENCODING.match(model)
+    head = start.end() if start else 0
+    rest = _MACRO.sub("", model[head:])
+    return model[:head] + "\n" + "\n".join(macros) + "\n" + rest.lstrip("\n") + marker + sketch
 
 
 def failing_element(text: str, equation: object) -> str | None:
