@@ -87,10 +87,21 @@ def macros_first(text: str) -> str:
 
 def failing_element(text: str, equation: object) -> str | None:
     """The name of the element of the model ``text`` whose equation is ``equation`` (the text a
-    parse error reports), or ``None`` when it cannot be found."""
+    parse error reports), or ``None`` when it cannot be found.
+
+    The equation is looked for after an ``=``, or at the start of an element (a variable with
+    no equation at all); the translator stops at the first element it cannot parse, so the
+    first place that holds the text is the one.
+
+    >>> failing_element("a = 1 ~~|\\nb = a +* 2 ~~|", "a +* 2")
+    'b'
+    >>> failing_element("a = 1 ~~|\\nsales data\\n~~|", "sales data")
+    'sales data'
+    """
     if not isinstance(equation, str) or not equation.strip():
         return None
-    position = text.find(equation.strip())
-    if position < 0:
-        return None
-    return element_name(text, position)
+    body = re.escape(equation.strip())
+    places = [found.end() for pattern in (rf"=\s*{body}",
+                                          rf"(?:\A|\|)\s*(?:\{{[^}}]*\}}\s*)?{body}")
+              for found in [re.search(pattern, text)] if found]
+    return element_name(text, min(places)) if places else None
