@@ -539,6 +539,8 @@ class _Builder:
         if description:
             meta["description"] = description
         meta["source"] = f"{self.source.name}: {item.name}"
+        if self.names.get(item.name) == item.ident:  # not a hidden copy inside a macro call
+            meta["original"] = item.name
         return meta
 
     def lookup_entry(self, ast: Any, ctx: Context) -> dict[str, Any]:
