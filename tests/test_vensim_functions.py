@@ -142,3 +142,29 @@ def test_macros_after_a_group_header_and_each_other(tmp_path: Path) -> None:
             "y = DOUBLE(base) + ADD ONE(base) ~~|\n" + CONTROL)
     res = ps.simulate(ps.load_model(write(tmp_path, "macros.mdl", text)))
     np.testing.assert_array_equal(res["y"].to_numpy(), np.full(17, 2 * 4 + 4 + 1.0))
+
+
+# -- elements of one variable that depend on each other -------------------------------------
+
+
+def test_elements_that_read_other_elements_are_ordered_not_a_cycle(tmp_path: Path) -> None:
+    text = ("d: one, two, three ~~|\ne: x, y ~~|\n"
+            "a[one] = 1 + Time ~~|\na[two] = a[one] * 2 ~~|\na[three] = a[two] + b ~~|\n"
+            "b = a[one] + 10 ~~|\n"
+            "c[d, e] = 5 ~~|\n"  # an ordinary arrayed variable stays one array
+            "fib[one] = 1 ~~|\nfib[two] = 1 ~~|\nfib[three] = fib[one] + fib[two] ~~|\n"
+            + CONTROL)
+    res = ps.simulate(ps.load_model(write(tmp_path, "elements.mdl", text)))
+    t = np.arange(0, 8.5, 0.5)
+    first = 1 + t
+    np.testing.assert_allclose(res["a[one]"].to_numpy(), first)
+    np.testing.assert_allclose(res["a[two]"].to_numpy(), 2 * first)
+    np.testing.assert_allclose(res["a[three]"].to_numpy(), 2 * first + first + 10)
+    np.testing.assert_allclose(res["b"].to_numpy(), first + 10)
+    np.testing.assert_allclose(res["fib[three]"].to_numpy(), np.full(17, 2.0))
+
+
+def test_an_element_that_reads_itself_is_still_a_cycle(tmp_path: Path) -> None:
+    text = "d: one, two ~~|\na[one] = a[one] + 1 ~~|\na[two] = 1 ~~|\n" + CONTROL
+    with pytest.raises(ps.ModelError, match=r"algebraic cycle: a_one -> a_one"):
+        ps.load_model(write(tmp_path, "loop.mdl", text))

@@ -344,6 +344,10 @@ class _Builder:
                 scope.ids[name_key(item.name)] = item.ident
             if item.kind == "auxiliary" and _is_active_initial(item.ast):
                 scope.active[item.ident] = (item.ast.arguments[1], item.name)
+        if self.arrays is not None:
+            for item in items:
+                if item.kind == "arrayed" and _reads_own_elements(item, self.arrays):
+                    self.arrays.split_elements(item.ident, item.name, item.ast)
         flows = self.assign_flows(items, scope)
         for item in items:
             self.emit(item, scope, flows)
@@ -668,6 +672,31 @@ class _Builder:
             return again(ast.arguments[1])
         raise ctx.error("unsupported construct 'an order or delay that is not known at "
                         "initialisation'", "Use a constant order")
+
+
+def _reads_own_elements(item: _Item, arrays: ArrayImport) -> bool:
+    """Whether an equation of the arrayed auxiliary ``item`` reads one of its own elements."""
+    own = name_key(item.name)
+    for component in item.ast:
+        if _kind(component.ast) == "IntegStructure":
+            return False
+        for node in _nodes(component.ast):
+            subscripts = getattr(getattr(node, "subscripts", None), "subscripts", None)
+            if _kind(node) == "ReferenceStructure" and name_key(node.reference) == own \
+                    and subscripts and all(arrays.is_element(str(s)) for s in subscripts):
+                return True
+    return False
+
+
+def _nodes(ast: Any) -> Any:
+    """Every node of a syntax tree of the translator."""
+    yield ast
+    if dataclasses.is_dataclass(ast) and not isinstance(ast, type):
+        for part in dataclasses.fields(ast):
+            yield from _nodes(getattr(ast, part.name))
+    elif isinstance(ast, (list, tuple)):
+        for part in ast:
+            yield from _nodes(part)
 
 
 def _kind(ast: Any) -> str:

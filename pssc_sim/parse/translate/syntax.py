@@ -148,6 +148,9 @@ def _reference(node: Any, ctx: Context) -> str:
         return str(ctx.arrays.range_value(node.reference))
     if node.subscripts is not None and ctx.arrays is not None:
         base = _reference(type(node)(node.reference, None), ctx)
+        alias = ctx.arrays.alias(base, node.subscripts.subscripts)
+        if alias is not None:
+            return str(alias)
         parts = ", ".join(ctx.arrays.subscript(str(s)) for s in node.subscripts.subscripts)
         return f"{base}[{parts}]"
     if node.subscripts is not None:
