@@ -30,9 +30,12 @@ from pssc_sim.ir.dimensions import (
     ArrayOp,
     Assemble,
     Broadcast,
+    ElementMap,
+    InvertMatrix,
     Reduce,
     Values,
     VectorSelect,
+    VectorSort,
     View,
 )
 from pssc_sim.ir.functions import FINAL_TIME, INITIAL_TIME, TIME_STEP, variable_symbol
@@ -162,9 +165,9 @@ def element_shape(expr: sympy.Basic, shapes: Mapping[sympy.Symbol, tuple[int, ..
 
 def _operation_shape(spec: object, args: list[tuple[int, ...] | None]) -> tuple[int, ...] | None:
     """The shape of an array operation's value from its arguments' shapes."""
-    if isinstance(spec, Broadcast | Values | Assemble):
+    if isinstance(spec, Broadcast | Values | Assemble | VectorSort | InvertMatrix):
         return spec.shape
-    if isinstance(spec, Reduce | VectorSelect):
+    if isinstance(spec, Reduce | VectorSelect | ElementMap):
         axes = {a % (len(spec.shape) + 1) for a in spec.axes}
         return tuple(n for i, n in enumerate(spec.shape) if i not in axes)
     if isinstance(spec, View) and args[0] is not None and len(args[0]) == len(spec.picks):

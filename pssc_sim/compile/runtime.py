@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -11,9 +12,12 @@ from scipy import special
 
 from pssc_sim.compile.array_kernels import (
     assemble_array,
+    element_map,
+    invert_matrix,
     reduce_array,
     table_lookup,
     vector_select,
+    vector_sort,
 )
 from pssc_sim.ir.model import Lookup
 
@@ -40,6 +44,10 @@ def kernel_namespace(lookups: Sequence[Lookup]) -> dict[str, Any]:
         "_heaviside": lambda x: 1.0 if x > 0 else (0.5 if x == 0 else 0.0),
         "_reduce": reduce_array, "_assemble": assemble_array, "_table_lookup": table_lookup,
         "_vector_select": vector_select, "_quiet": _quiet,
+        "_vector_sort_order": partial(vector_sort, "order"),
+        "_vector_rank": partial(vector_sort, "rank"),
+        "_vector_reorder": partial(vector_sort, "reorder"), "_element_map": element_map,
+        "_invert_matrix": invert_matrix,
         "_gammaln": special.gammaln, "_polygamma": special.polygamma,
     }
     for lookup in lookups:

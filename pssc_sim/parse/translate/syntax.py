@@ -33,7 +33,8 @@ _SAME = {
     "if_then_else": "IF_THEN_ELSE", "power": "POWER",
     "sum": "SUM", "prod": "PROD", "vmin": "VMIN", "vmax": "VMAX", "vmin_xmile": "VMIN",
     "vmax_xmile": "VMAX", "vector_select": "VECTOR_SELECT", "gamma_ln": "GAMMA_LN",
-    "npv": "NPV",
+    "npv": "NPV", "vector_sort_order": "VECTOR_SORT_ORDER", "vector_rank": "VECTOR_RANK",
+    "vector_reorder": "VECTOR_REORDER", "invert_matrix": "INVERT_MATRIX",
 }
 
 
@@ -233,6 +234,8 @@ def _call(node: Any, ctx: Context) -> str:
         return render(args[1] if ctx.initial else args[0], ctx)
     if name in ("lookup_forward", "lookup_backward"):
         return _stepped_lookup(name, args, ctx)
+    if name == "vector_elm_map":
+        return _element_map(args, ctx)
     lookup = ctx.scope.lookup(name)
     if lookup is not None:
         if len(args) != 1:
@@ -283,6 +286,32 @@ def _stepped_lookup(name: str, args: Sequence[Any], ctx: Context) -> str:
     stepped = dataclasses.replace(table, x=tuple(xs), y=tuple(ys), type="hold_backward")
     lookup = ctx.inline_lookup(ctx.owner, stepped)
     return f"{lookup}({render(args[1], ctx)})"
+
+
+def _element_map(args: Sequence[Any], ctx: Context) -> str:
+    """``VECTOR ELM MAP(x[s1, t1], offset)``: x read at the position of ``[s1, t1]`` plus
+    offset, counted over x's ranges in row order (Vensim's Arrays reference). A subscript that is
+    a range stands for the element the equation is at."""
+    first = args[0] if len(args) == 2 else None
+    if first is None or type(first).__name__ != "ReferenceStructure" \
+            or first.subscripts is None or ctx.arrays is None:
+        raise ctx.error("VECTOR ELM MAP takes a subscripted variable and an offset (got "
+                        f"{len(args)} arguments)", "Write VECTOR ELM MAP(x[first element], "
+                        "offset)")
+    arrays = ctx.arrays
+    base = _reference(type(first)(first.reference, None), ctx)
+    roots, positions = [], []
+    for subscript in (str(s) for s in first.subscripts.subscripts):
+        root = arrays.root_of(subscript.rstrip("!"))
+        roots.append(root)
+        if arrays.is_range(subscript):
+            positions.append(f"({arrays.range_value(subscript.rstrip('!'))} - 1)")
+        else:
+            positions.append(str(arrays.element_value(subscript) - 1))
+    sizes = [len(arrays.flat[root]) for root in roots]
+    terms = [f"{position} * {math.prod(sizes[k + 1:])}" for k, position in enumerate(positions)]
+    marked = ", ".join(f"{arrays.range_ident(arrays.raw[root].name)}!" for root in roots)
+    return f"VECTOR_ELM_MAP({base}[{marked}], {' + '.join(terms)} + {render(args[1], ctx)})"
 
 
 def _pulse_train(a: Sequence[str]) -> str:
