@@ -57,9 +57,12 @@ def test_data_down_a_column_and_across_a_row_interpolate(tmp_path: Path) -> None
 def test_data_keywords_hold_backward_and_look_forward(tmp_path: Path) -> None:
     path = model(tmp_path, "back :HOLD BACKWARD::= GET DIRECT DATA('down.csv', ',', 'A', 'B2')"
                            " ~~|\nahead :LOOK FORWARD::= GET DIRECT DATA('down.csv', ',', 'A', "
-                           "'B2') ~~|\n", {"down.csv": DOWN})
+                           "'B2') ~~|\nraw :RAW::= GET DIRECT DATA('down.csv', ',', 'A', 'B2') "
+                           "~~|\n", {"down.csv": DOWN})
     res = ps.simulate(ps.load_model(path))
     np.testing.assert_array_equal(res["back"].to_numpy(), held_backward(T, TIMES, FIRST))
+    # :RAW: is Vensim's :NA: between points; here it holds the point before, like HOLD BACKWARD
+    np.testing.assert_array_equal(res["raw"].to_numpy(), held_backward(T, TIMES, FIRST))
     np.testing.assert_array_equal(res["ahead"].to_numpy(), looked_forward(T, TIMES, FIRST))
 
 
@@ -122,6 +125,31 @@ def test_a_workbook_sheet_is_read_like_a_csv(tmp_path: Path) -> None:
     assert loaded["k"].row_values() == (7.0,)
 
 
+def test_named_cell_ranges_of_a_workbook(tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    from openpyxl.workbook.defined_name import DefinedName
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "data"
+    sheet.append(["t", *TIMES])
+    sheet.append(["first", *FIRST])
+    sheet.append(["second", *SECOND])
+    sheet.append(["k", 1.5, 2.5])
+    for name, reference in (("times", "$B$1:$D$1"), ("series", "$B$2:$D$3"),
+                            ("pair", "$B$4:$C$4")):
+        book.defined_names[name] = DefinedName(name, attr_text=f"data!{reference}")
+    book.save(tmp_path / "named.xlsx")
+    path = model(tmp_path, "d: one, two ~~|\n"
+                           "v[d] := GET XLS DATA('named.xlsx', 'data', 'times', 'series') ~~|\n"
+                           "k[d] = GET XLS CONSTANTS('named.xlsx', 'data', 'pair') ~~|\n")
+    loaded = ps.load_model(path)
+    res = ps.simulate(loaded)
+    np.testing.assert_allclose(res["v[one]"].to_numpy(), np.interp(T, TIMES, FIRST))
+    np.testing.assert_allclose(res["v[two]"].to_numpy(), np.interp(T, TIMES, SECOND))
+    assert loaded["k"].row_values() == (1.5, 2.5)
+
+
 @pytest.mark.parametrize(
     ("equation", "files", "message"),
     [
@@ -134,11 +162,13 @@ def test_a_workbook_sheet_is_read_like_a_csv(tmp_path: Path) -> None:
         ("v = GET DIRECT CONSTANTS('down.csv', ',', 'B4')", {"down.csv": DOWN},
          r"v: the data file has no number at row 4, column 2 \(got ''"),
         ("v = GET DIRECT CONSTANTS('down.csv', ',', 'my range')", {"down.csv": DOWN},
-         r"v: unsupported construct 'a named cell range' \(got 'my range'\)"),
+         r"v: unsupported construct 'a named cell range' that the data file does not define "
+         r"\(got 'my range'; it defines: none\)"),
         ("v := GET DIRECT DATA('down.ods', ',', 'A', 'B2')", {"down.ods": DOWN},
          r"v: unsupported construct 'data file of type \.ods'"),
-        ("v :RAW::= GET DIRECT DATA('down.csv', ',', 'A', 'B2')", {"down.csv": DOWN},
-         r"v: unsupported construct 'data keyword :RAW:'"),
+        ("d: one, two ~~|\nv[one] := GET DIRECT DATA('down.csv', ',', 'A', 'B2') ~~|\n"
+         "v[two] = 1", {"down.csv": DOWN},
+         r"v: unsupported construct 'a variable read from a file for some elements only'"),
         ("v ~~|\nw = v", {},
          r"v: unsupported construct 'data variable' without GET DATA: its values come from a "
          r"Vensim data file \(\.vdf\)"),

@@ -411,13 +411,15 @@ class _Builder:
         points: dict[str, Any] = {}
         for component in components:
             if _kind(component.ast) != wanted:
-                raise ModelError(f"{where}: a variable read from a file for some elements only "
-                                 "(got a mix). Read every element from the file")
+                raise ModelError(f"{where}: unsupported construct 'a variable read from a file "
+                                 "for some elements only'. Read every element from the file, or "
+                                 "none")
             mode = str(getattr(component, "keyword", None) or "interpolate")
+            mode = "hold_backward" if mode == "raw" else mode
             if mode not in ("interpolate", "hold_backward", "look_forward"):
                 raise ModelError(f"{where}: unsupported construct 'data keyword "
                                  f":{mode.upper().replace('_', ' ')}:'. Use :INTERPOLATE:, "
-                                 ":HOLD BACKWARD: or :LOOK FORWARD:")
+                                 ":HOLD BACKWARD:, :LOOK FORWARD: or :RAW:")
             combos = self.element_combos(component)
             found = self.data.series(component.ast, max(len(combos), 1), where)
             for combo, (xs, ys) in zip(combos or [()], found, strict=True):

@@ -9,14 +9,19 @@ with openpyxl) that lies in the model's folder or below it. Cells are named as i
   means the x values run down that column and the series down the columns from the first cell
   (``'B2'``) on, one column per element; a row number (``'1'``) means they run across that row
   and each series across a row. Empty or non-numeric cells are skipped, pairwise.
+- In a workbook, the row or column of x values and the first cell may also be named cell ranges
+  of the workbook (``'time_index'``, ``'revenue_A'``).
 - CONSTANTS read the first cell for a scalar; one subscript reads across the row from it, two
   read rows (first subscript) by columns (second); a ``*`` after the cell (``'B2*'``) swaps rows
   and columns.
 
 Data between points are interpolated (Vensim's default, ``:INTERPOLATE:``), or held from the
 point before (``:HOLD BACKWARD:``) or taken from the point after (``:LOOK FORWARD:``); beyond the
-first and last points the end values hold. A stepped series is written as a lookup with a jump
-between adjacent floating-point numbers, which linear interpolation reproduces exactly.
+first and last points the end values hold. ``:RAW:`` data, which Vensim leaves :NA: between its
+points, hold the point before as well: a run sees the same values wherever the data has a point
+at every saved time, the use ``:RAW:`` is made for. A stepped series is written as a lookup
+with a jump between adjacent floating-point numbers, which linear interpolation reproduces
+exactly.
 """
 
 from __future__ import annotations
@@ -87,18 +92,53 @@ def stepped(xs: Sequence[float], ys: Sequence[float], mode: str) -> tuple[list[f
     return px, py
 
 
+#: A named cell range of a workbook: its sheet, then first row, first column, last row and last
+#: column (from 0).
+Area = tuple[str, int, int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Book:
+    """The sheets of one data file (a CSV file is one sheet, named by its separator) and the
+    named cell ranges of a workbook, by lower-case name."""
+
+    sheets: dict[str, Grid]
+    names: dict[str, Area]
+
+
 @dataclass(slots=True)
 class DataFiles:
     """The data files of one model, each read once."""
 
     folder: Path
-    grids: dict[tuple[str, str], Grid] = field(default_factory=dict)
+    books: dict[tuple[str, str], Book] = field(default_factory=dict)
+
+    def book(self, file: str, tab: str, where: str) -> Book:
+        path = self._path(file, where)
+        key = (str(path), tab if path.suffix.lower() not in (".xlsx", ".xlsm") else "")
+        if key not in self.books:
+            self.books[key] = self._read(path, tab, where)
+        return self.books[key]
 
     def grid(self, file: str, tab: str, where: str) -> Grid:
-        key = (file, tab)
-        if key not in self.grids:
-            self.grids[key] = self._read(self._path(file, where), tab, where)
-        return self.grids[key]
+        book = self.book(file, tab, where)
+        if len(book.sheets) == 1 and not book.names:
+            return next(iter(book.sheets.values()))
+        if tab not in book.sheets:
+            raise ModelError(f"{where}: the workbook has no sheet '{tab}' (got "
+                             f"{list(book.sheets)}). Name one of its sheets")
+        return book.sheets[tab]
+
+    def area(self, file: str, tab: str, name: str, where: str) -> tuple[Grid, Area]:
+        """The named cell range ``name`` of a workbook, with the sheet it lies on."""
+        book = self.book(file, tab, where)
+        found = book.names.get(name.lower())
+        if found is None:
+            known = ", ".join(sorted(book.names)[:8]) or "none"
+            raise ModelError(f"{where}: unsupported construct 'a named cell range' that the data "
+                             f"file does not define (got '{name}'; it defines: {known}). Name "
+                             "the first cell, e.g. 'B2', or a range defined in the workbook")
+        return book.sheets[found[0]], found
 
     def _path(self, file: str, where: str) -> Path:
         name = Path(file.replace("\\", "/"))
@@ -118,7 +158,7 @@ class DataFiles:
                              "reads")
         return path
 
-    def _read(self, path: Path, tab: str, where: str) -> Grid:
+    def _read(self, path: Path, tab: str, where: str) -> Book:
         suffix = path.suffix.lower()
         if suffix in (".csv", ".txt", ".tab"):
             delimiter = "\t" if tab in ("\\t", "\t", "") or suffix == ".tab" else tab
@@ -126,10 +166,11 @@ class DataFiles:
                 raise ModelError(f"{where}: the separator of a text data file must be one "
                                  f"character (got '{tab}'). Use ',' or '\\t'")
             with path.open(newline="", encoding="utf-8-sig") as handle:
-                return [[cell.strip() for cell in row]
+                grid = [[cell.strip() for cell in row]
                         for row in csv.reader(handle, delimiter=delimiter)]
+            return Book({tab: grid}, {})
         if suffix in (".xlsx", ".xlsm"):
-            return _read_workbook(path, tab, where)
+            return _read_workbook(path, where)
         raise ModelError(f"{where}: unsupported construct 'data file of type {suffix}' (got "
                          f"'{path.name}'). Save the data as .csv or .xlsx")
 
@@ -138,8 +179,10 @@ class DataFiles:
     def series(self, ast: Any, count: int, where: str
                ) -> list[tuple[list[float], list[float]]]:
         """``count`` series (x values, y values) of a GET ... DATA or GET ... LOOKUPS call."""
-        grid = self.grid(ast.file, ast.tab, where)
         axis = str(getattr(ast, "time_row_or_col", getattr(ast, "x_row_or_col", ""))).strip()
+        if not (_COLUMN.fullmatch(axis) or _ROW.fullmatch(axis)):
+            return self._named_series(ast, axis, count, where)
+        grid = self.grid(ast.file, ast.tab, where)
         row, column, _ = _cell(str(ast.cell), where)
         if _COLUMN.fullmatch(axis):
             x_cells = [_at(grid, r, column_index(axis)) for r in range(row, len(grid))]
@@ -153,6 +196,28 @@ class DataFiles:
         else:
             raise ModelError(f"{where}: unsupported construct 'a named cell range' (got "
                              f"'{axis}'). Give a column letter or a row number")
+        return self._pairs(ast, x_cells, lines, where)
+
+    def _named_series(self, ast: Any, axis: str, count: int, where: str
+                      ) -> list[tuple[list[float], list[float]]]:
+        """Series whose x values are a named range (a row or a column) and whose values start
+        at a cell or fill a named range: one row (or column) per element."""
+        grid, (_, r0, c0, r1, c1) = self.area(ast.file, ast.tab, axis, where)
+        across = r0 == r1
+        x_cells = [_at(grid, r0, c) for c in range(c0, c1 + 1)] if across \
+            else [_at(grid, r, c0) for r in range(r0, r1 + 1)]
+        cell = str(ast.cell).strip()
+        if _CELL.fullmatch(cell):
+            data, (row, column, _) = grid, _cell(cell, where)
+        else:
+            data, (_, row, column, _, _) = self.area(ast.file, ast.tab, cell, where)
+        lines = [[_at(data, row + k, column + j) for j in range(len(x_cells))] if across
+                 else [_at(data, row + j, column + k) for j in range(len(x_cells))]
+                 for k in range(count)]
+        return self._pairs(ast, x_cells, lines, where)
+
+    def _pairs(self, ast: Any, x_cells: list[Any], lines: list[list[Any]], where: str
+               ) -> list[tuple[list[float], list[float]]]:
         result = []
         for k, line in enumerate(lines):
             pairs = [(x, y) for x, y in zip(map(_number, x_cells), map(_number, line),
@@ -171,8 +236,14 @@ class DataFiles:
 
     def constants(self, ast: Any, shape: Sequence[int], where: str) -> Any:
         """The values of a GET ... CONSTANTS call: a number, or nested lists of ``shape``."""
-        grid = self.grid(ast.file, ast.tab, where)
-        row, column, transposed = _cell(str(ast.cell), where)
+        text = str(ast.cell).strip()
+        if _CELL.fullmatch(text):
+            grid = self.grid(ast.file, ast.tab, where)
+            row, column, transposed = _cell(text, where)
+        else:
+            grid, (_, row, column, _, _) = self.area(ast.file, ast.tab, text.rstrip("*"),
+                                                     where)
+            transposed = text.endswith("*")
         if len(shape) > 2:
             raise ModelError(f"{where}: unsupported construct 'GET CONSTANTS over more than two "
                              f"subscripts' (got {len(shape)}). Read each slice separately")
@@ -208,7 +279,7 @@ def _at(grid: Grid, row: int, column: int) -> Any:
     return None
 
 
-def _read_workbook(path: Path, tab: str, where: str) -> Grid:
+def _read_workbook(path: Path, where: str) -> Book:
     try:
         import openpyxl
     except ImportError:
@@ -220,9 +291,36 @@ def _read_workbook(path: Path, tab: str, where: str) -> Grid:
         raise ModelError(f"{where}: the workbook could not be read ({type(exc).__name__}: "
                          f"{exc}). Save it again as .xlsx, or as .csv") from None
     try:
-        if tab not in book.sheetnames:
-            raise ModelError(f"{where}: the workbook has no sheet '{tab}' (got "
-                             f"{book.sheetnames}). Name one of its sheets")
-        return [list(row) for row in book[tab].iter_rows(values_only=True)]
+        sheets = {sheet.title: [list(row) for row in sheet.iter_rows(values_only=True)]
+                  for sheet in book.worksheets}
+        names: dict[str, Area] = {}
+        defined = [*book.defined_names.items(),
+                   *(item for sheet in book.worksheets
+                     for item in getattr(sheet, "defined_names", {}).items())]
+        for name, definition in defined:
+            for title, reference in definition.destinations:
+                area = _area(title, reference)
+                if area is not None and title in sheets:
+                    names.setdefault(name.lower(), area)
+        return Book(sheets, names)
     finally:
         book.close()
+
+
+_RANGE = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})(?::\$?([A-Za-z]{1,3})\$?([0-9]{1,7}))?")
+
+
+def _area(title: str, reference: str) -> Area | None:
+    """A cell range such as ``$B$1:$AZ$1`` on the sheet ``title``.
+
+    >>> _area("Sheet1", "$B$1:$D$3")
+    ('Sheet1', 0, 1, 2, 3)
+    """
+    found = _RANGE.fullmatch(reference.strip())
+    if found is None:
+        return None
+    first_column, first_row, last_column, last_row = found.groups()
+    r0, c0 = int(first_row) - 1, column_index(first_column)
+    if last_column is None:
+        return title, r0, c0, r0, c0
+    return title, r0, c0, int(last_row) - 1, column_index(last_column)
