@@ -39,6 +39,7 @@ EXPECTED_PASS = (
     "tests/active_initial/test_active_initial.stmx",
     "tests/active_initial/test_active_initial.xmile",
     "tests/active_initial_circular/test_active_initial_circular.mdl",
+    "tests/allocate_by_priority/test_allocate_by_priority.mdl",
     "tests/arguments/test_arguments.mdl",
     "tests/arithmetics/test_arithmetics.mdl",
     "tests/arithmetics_exp/test_arithmetics_exp.mdl",

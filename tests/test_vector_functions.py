@@ -146,3 +146,78 @@ SAVEPER = 1 ~~|
     assert res["maxrev"].to_numpy()[-1] == revenue.max()
     np.testing.assert_array_equal(final(res, "previous", ["c1", "c2", "c3", "c4"]),
                                   [0.0, *revenue[:-1]])
+
+
+# -- ALLOCATE BY PRIORITY --------------------------------------------------------------------
+
+ALLOCATION = GRID + """
+dimensions:
+  branch: {elements: [boston, dayton, fresno, austin]}
+parameters:
+  request: {dims: [branch], value: [8, 1, 3, 4]}
+  priority: {dims: [branch], value: [5, 3, 0, 1.5]}
+  width: 3
+  supply: 6
+auxiliaries:
+  shipped: {dims: [branch], equation: 'ALLOCATE_BY_PRIORITY(request, priority, width, supply)'}
+"""
+BRANCHES = ["boston", "dayton", "fresno", "austin"]
+
+
+def allocation_by_bisection(request: np.ndarray, priority: np.ndarray, width: float,
+                            supply: float) -> np.ndarray:
+    """Each request filled along a ramp of ``width`` below its priority, at the level where the
+    total is the supply, found by bisection."""
+    def given(level: float) -> np.ndarray:
+        return request * np.clip((priority - level) / width, 0, 1)
+
+    if supply >= request.sum():
+        return request
+    low, high = priority.min() - width, priority.max()
+    for _ in range(200):
+        middle = (low + high) / 2
+        low, high = (low, middle) if given(middle).sum() < supply else (middle, high)
+    return given((low + high) / 2)
+
+
+@pytest.mark.parametrize("supply", [0.0, 2.0, 6.0, 9.5, 12.0, 16.0, 40.0])
+def test_allocation_by_priority_matches_the_ramps(make_model, supply: float) -> None:
+    res = ps.simulate(make_model(ALLOCATION), {"supply": supply})
+    shipped = final(res, "shipped", BRANCHES)
+    expected = allocation_by_bisection(np.array([8.0, 1, 3, 4]), np.array([5.0, 3, 0, 1.5]), 3.0,
+                                       supply)
+    np.testing.assert_allclose(shipped, expected, atol=1e-9)
+    # the laws: nothing above a request, nothing negative, the supply shared out in full
+    assert np.all(shipped <= np.array([8.0, 1, 3, 4]) + 1e-12)
+    assert np.all(shipped >= 0)
+    assert shipped.sum() == pytest.approx(min(supply, 16.0), abs=1e-9)
+
+
+def test_a_gap_wider_than_width_serves_the_higher_priority_first(make_model) -> None:
+    res = ps.simulate(make_model(ALLOCATION), {"width": 1.0, "supply": [4.0, 8.5]})
+    table = np.stack([res[f"shipped[{b}]"].to_numpy()[-1] for b in BRANCHES])
+    np.testing.assert_allclose(table[:, 0], [4.0, 0, 0, 0], atol=1e-12)
+    np.testing.assert_allclose(table[:, 1], [8.0, 0.5, 0, 0], atol=1e-12)
+
+
+def test_imported_allocate_by_priority(tmp_path: Path) -> None:
+    pytest.importorskip("pysd", reason="the vensim extra (PySD's translators) is not installed")
+    text = """{UTF-8}
+branch: boston, dayton, fresno, austin ~~|
+request[branch] = 8, 1, 3, 4 ~~|
+priority[branch] = 5, 3, 0, 1.5 ~~|
+shipped[branch] = ALLOCATE BY PRIORITY(request[branch], priority[branch], ELMCOUNT(branch), 3,
+    Time) ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 20 ~~|
+TIME STEP = 1 ~~|
+SAVEPER = 1 ~~|
+"""
+    path = tmp_path / "allocation.mdl"
+    path.write_text(text, encoding="utf-8")
+    res = ps.simulate(ps.load_model(path))
+    for t in (0, 3, 7, 12, 20):
+        got = np.array([res[f"shipped[{b}]"].to_numpy()[t] for b in BRANCHES])
+        expected = allocation_by_bisection(np.array([8.0, 1, 3, 4]), np.array([5.0, 3, 0, 1.5]),
+                                           3.0, float(t))
+        np.testing.assert_allclose(got, expected, atol=1e-9)

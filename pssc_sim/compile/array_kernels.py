@@ -160,3 +160,53 @@ def invert_matrix(values: Any, shape: tuple[int, ...]) -> Any:
         if np.all(np.isfinite(matrix)) and np.linalg.cond(matrix) < 1 / np.finfo(float).eps:
             flat_out[k] = np.linalg.inv(matrix)
     return np.moveaxis(result, 0, -1)
+
+
+def _allocation(request: np.ndarray, priority: np.ndarray, width: float,
+                supply: float) -> np.ndarray:
+    """One vector's allocation: each request i receives ``request_i * clip((priority_i - p) /
+    width, 0, 1)``, at the level ``p`` where the allocations sum to ``supply``. The sum is
+    piecewise linear in p with corners at ``priority_i`` and ``priority_i - width``, so p is
+    found exactly by interpolating between its values at the corners."""
+    request = np.maximum(request, 0.0)
+    if supply >= request.sum():
+        return request.copy()
+    if supply <= 0 or not np.isfinite(supply):
+        return np.zeros_like(request) if supply <= 0 else np.full_like(request, np.nan)
+    width = max(width, 1e-12)
+
+    def given(level: np.ndarray) -> np.ndarray:
+        shares: np.ndarray = np.clip((priority[:, None] - level[None, :]) / width, 0, 1)
+        weighted: np.ndarray = request[:, None] * shares
+        return weighted
+
+    corners = np.unique(np.concatenate([priority, priority - width]))  # ascending
+    totals = given(corners).sum(axis=0)  # non-increasing along the corners
+    level = np.interp(supply, totals[::-1], corners[::-1])
+    allocated: np.ndarray = given(np.array([level]))[:, 0]
+    return allocated
+
+
+def allocate_by_priority(request: Any, priority: Any, width: Any, supply: Any,
+                         shape: tuple[int, ...]) -> Any:
+    """Kernel helper of :class:`~pssc_sim.ir.dimensions.AllocateByPriority`: the supply shared
+    among the requests along the last axis of ``shape`` by priority, a gap of ``width`` in
+    priority passing the supply entirely to the higher one (Vensim's Allocation reference);
+    every request filled when the supply covers them all.
+
+    >>> allocate_by_priority(np.array([[8.0], [1.0], [3.0]]), np.array([[5.0], [3.0], [0.0]]),
+    ...                      3.0, 4.0, (3,))[:, 0].tolist()
+    [4.0, 0.0, 0.0]
+    """
+    members = _members(request, priority, width, supply)
+    full = (*shape, members)
+    requests = np.broadcast_to(np.asarray(request, dtype=float), full)
+    priorities = np.broadcast_to(np.asarray(priority, dtype=float), full)
+    widths = np.take(np.broadcast_to(np.asarray(width, dtype=float), full), 0, axis=-2)
+    supplies = np.take(np.broadcast_to(np.asarray(supply, dtype=float), full), 0, axis=-2)
+    result = np.empty(full)
+    for index in np.ndindex(*widths.shape):
+        vector = (*index[:-1], slice(None), index[-1])
+        result[vector] = _allocation(requests[vector], priorities[vector], float(widths[index]),
+                                     float(supplies[index]))
+    return result

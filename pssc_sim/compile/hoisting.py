@@ -27,6 +27,7 @@ from sympy.logic.boolalg import Boolean
 
 from pssc_sim.ir.conditions import rebuilt
 from pssc_sim.ir.dimensions import (
+    AllocateByPriority,
     ArrayOp,
     Assemble,
     Broadcast,
@@ -165,7 +166,8 @@ def element_shape(expr: sympy.Basic, shapes: Mapping[sympy.Symbol, tuple[int, ..
 
 def _operation_shape(spec: object, args: list[tuple[int, ...] | None]) -> tuple[int, ...] | None:
     """The shape of an array operation's value from its arguments' shapes."""
-    if isinstance(spec, Broadcast | Values | Assemble | VectorSort | InvertMatrix):
+    if isinstance(spec, Broadcast | Values | Assemble | VectorSort | InvertMatrix
+                  | AllocateByPriority):
         return spec.shape
     if isinstance(spec, Reduce | VectorSelect | ElementMap):
         axes = {a % (len(spec.shape) + 1) for a in spec.axes}

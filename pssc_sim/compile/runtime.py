@@ -11,6 +11,7 @@ import numpy as np
 from scipy import special
 
 from pssc_sim.compile.array_kernels import (
+    allocate_by_priority,
     assemble_array,
     element_map,
     invert_matrix,
@@ -47,7 +48,7 @@ def kernel_namespace(lookups: Sequence[Lookup]) -> dict[str, Any]:
         "_vector_sort_order": partial(vector_sort, "order"),
         "_vector_rank": partial(vector_sort, "rank"),
         "_vector_reorder": partial(vector_sort, "reorder"), "_element_map": element_map,
-        "_invert_matrix": invert_matrix,
+        "_invert_matrix": invert_matrix, "_allocate_by_priority": allocate_by_priority,
         "_gammaln": special.gammaln, "_polygamma": special.polygamma,
     }
     for lookup in lookups:

@@ -340,6 +340,17 @@ class VectorSort(ArraySpec):
 
 
 @dataclass(frozen=True, slots=True)
+class AllocateByPriority(ArraySpec):
+    """Vensim's ALLOCATE BY PRIORITY along the last axis of an equation over ``shape``:
+    arguments request, priority (over the equation's axes), width and supply."""
+
+    shape: tuple[int, ...]
+
+    def render(self, args: Sequence[str], constants: dict[str, tuple[Any, ...]]) -> str:
+        return f"_allocate_by_priority({', '.join(args)}, {self.shape})"
+
+
+@dataclass(frozen=True, slots=True)
 class InvertMatrix(ArraySpec):
     """Vensim's INVERT MATRIX: the inverse of the square matrix over the last two axes of an
     equation over ``shape``, for every other element and member (NaN where it is singular)."""

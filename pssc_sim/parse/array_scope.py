@@ -13,6 +13,7 @@ import sympy
 
 from pssc_sim.errors import ModelError, did_you_mean
 from pssc_sim.ir.dimensions import (
+    AllocateByPriority,
     Axis,
     ElementMap,
     InvertMatrix,
@@ -36,7 +37,7 @@ REDUCTIONS = {"SUM": "sum", "PROD": "prod", "VMIN": "min", "VMAX": "max"}
 #: Vensim's functions over the last axis of an equation, by the kind of :class:`VectorSort`.
 SORTS = {"VECTOR_SORT_ORDER": "order", "VECTOR_RANK": "rank", "VECTOR_REORDER": "reorder"}
 ARRAY_FUNCTIONS = (*REDUCTIONS, "ELMCOUNT", "VECTOR_SELECT", *SORTS, "VECTOR_ELM_MAP",
-                   "INVERT_MATRIX")
+                   "INVERT_MATRIX", "ALLOCATE_BY_PRIORITY")
 
 
 class Scope:
@@ -74,6 +75,8 @@ class Scope:
             return self.element_map(node, translate)
         if function == "INVERT_MATRIX":
             return self.invert_matrix(node, translate)
+        if function == "ALLOCATE_BY_PRIORITY":
+            return self.allocate_by_priority(node, translate)
         if len(node.args) != 1 or node.keywords:
             raise ModelError(f"{self.where}: {function} takes one argument (got "
                              f"{len(node.args)}). Write {function}(x[dim!])")
@@ -157,6 +160,22 @@ class Scope:
         shape = self.reader.table.shape([a.dim for a in self.target])
         spec = VectorSort(SORTS[function], shape, len(shape) - 1)
         return array_op(spec)(vector, control)
+
+    def allocate_by_priority(self, node: ast.Call,
+                             translate: Callable[[ast.AST], sympy.Expr]) -> sympy.Expr:
+        """``ALLOCATE_BY_PRIORITY(request, priority, width, supply)`` along the last dimension
+        of the equation, which runs over the requesters."""
+        if len(node.args) != 4 or node.keywords:
+            raise ModelError(f"{self.where}: ALLOCATE_BY_PRIORITY takes 4 arguments (got "
+                             f"{len(node.args)}). Write ALLOCATE_BY_PRIORITY(request, priority, "
+                             "width, supply)")
+        if not self.target:
+            raise ModelError(f"{self.where}: ALLOCATE_BY_PRIORITY runs along the last dimension "
+                             "of the variable (got a variable without dims). Give the variable "
+                             "the dims of the requests")
+        shape = self.reader.table.shape([a.dim for a in self.target])
+        request, priority, width, supply = (translate(a) for a in node.args)
+        return array_op(AllocateByPriority(shape))(request, priority, width, supply)
 
     def invert_matrix(self, node: ast.Call,
                       translate: Callable[[ast.AST], sympy.Expr]) -> sympy.Expr:

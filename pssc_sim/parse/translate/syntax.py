@@ -408,6 +408,12 @@ def _inline_lookup(node: Any, ctx: Context) -> str:
     return f"{name}({render(node.argument, ctx)})"
 
 
+def _allocate_by_priority(node: Any, ctx: Context) -> str:
+    # Vensim's size argument is the number of requesters, which the dims already give
+    args = [render(a, ctx) for a in (node.request, node.priority, node.width, node.supply)]
+    return f"ALLOCATE_BY_PRIORITY({', '.join(args)})"
+
+
 def _integ(node: Any, ctx: Context) -> str:
     raise ctx.error("unsupported construct 'INTEG inside an expression'",
                     "Give the stock its own variable")
@@ -430,6 +436,7 @@ _HANDLERS: Mapping[str, Callable[[Any, Context], str]] = {
     "InitialStructure": _initial,
     "InlineLookupsStructure": _inline_lookup,
     "IntegStructure": _integ,
+    "AllocateByPriorityStructure": _allocate_by_priority,
 }
 
 
