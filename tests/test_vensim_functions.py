@@ -168,3 +168,27 @@ def test_an_element_that_reads_itself_is_still_a_cycle(tmp_path: Path) -> None:
     text = "d: one, two ~~|\na[one] = a[one] + 1 ~~|\na[two] = 1 ~~|\n" + CONTROL
     with pytest.raises(ps.ModelError, match=r"algebraic cycle: a_one -> a_one"):
         ps.load_model(write(tmp_path, "loop.mdl", text))
+
+
+def test_stella_previous_and_size(tmp_path: Path) -> None:
+    text = """<?xml version="1.0" encoding="utf-8"?>
+<xmile version="1.0" xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0">
+  <header><name>prev</name></header>
+  <sim_specs><start>0</start><stop>4</stop><dt>0.5</dt></sim_specs>
+  <dimensions><dim name="Region"><elem name="north"/><elem name="south"/><elem name="east"/>
+  </dim></dimensions>
+  <model><variables>
+    <aux name="signal"><eqn>TIME * TIME</eqn></aux>
+    <aux name="last"><eqn>PREVIOUS(signal, 7)</eqn></aux>
+    <aux name="last own"><eqn>PREVIOUS(signal)</eqn></aux>
+    <aux name="demand"><dimensions><dim name="Region"/></dimensions><eqn>2 + TIME</eqn></aux>
+    <aux name="count"><eqn>SIZE(demand)</eqn></aux>
+  </variables></model>
+</xmile>
+"""
+    res = ps.simulate(ps.load_model(write(tmp_path, "previous.xmile", text)))
+    t = np.arange(0, 4.5, 0.5)
+    before = np.concatenate([[np.nan], (t * t)[:-1]])
+    np.testing.assert_array_equal(res["last"].to_numpy(), np.where(t == 0, 7.0, before))
+    np.testing.assert_array_equal(res["last_own"].to_numpy(), np.where(t == 0, 0.0, before))
+    np.testing.assert_array_equal(res["count"].to_numpy(), np.full(9, 3.0))

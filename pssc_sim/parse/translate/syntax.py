@@ -236,6 +236,14 @@ def _call(node: Any, ctx: Context) -> str:
         return _stepped_lookup(name, args, ctx)
     if name == "vector_elm_map":
         return _element_map(args, ctx)
+    if name == "previous" and len(args) in (1, 2):
+        # Stella's PREVIOUS(x, initial): x one time step ago, the initial value (x's own
+        # when not given) at the start
+        initial = render(args[-1], ctx.in_initial())
+        return f"DELAY_FIXED({render(args[0], ctx)}, TIME_STEP, {initial})"
+    if name == "size" and len(args) == 1 and ctx.arrays is not None:
+        # Stella's SIZE(array): how many elements it has
+        return f"SUM({ctx.arrays.reduce_all(f'0 * {render(args[0], ctx)} + 1')})"
     lookup = ctx.scope.lookup(name)
     if lookup is not None:
         if len(args) != 1:
