@@ -8,7 +8,6 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from pssc_sim.compile.array_kernels import (
     allocate_by_priority,
@@ -26,6 +25,20 @@ from pssc_sim.ir.model import Lookup
 def _quiet() -> Any:
     """numpy's floating-point warnings off: generated code checks the values it selects."""
     return np.errstate(all="ignore")
+
+
+def _gammaln(x: Any) -> Any:
+    """GAMMA_LN on arrays; scipy loads only for models that call it."""
+    from scipy.special import gammaln
+
+    return gammaln(x)
+
+
+def _polygamma(n: Any, x: Any) -> Any:
+    """The derivative of GAMMA_LN (``n = 0``) and beyond, for Jacobians."""
+    from scipy.special import polygamma
+
+    return polygamma(n, x)
 
 
 def kernel_namespace(lookups: Sequence[Lookup]) -> dict[str, Any]:
@@ -49,7 +62,7 @@ def kernel_namespace(lookups: Sequence[Lookup]) -> dict[str, Any]:
         "_vector_rank": partial(vector_sort, "rank"),
         "_vector_reorder": partial(vector_sort, "reorder"), "_element_map": element_map,
         "_invert_matrix": invert_matrix, "_allocate_by_priority": allocate_by_priority,
-        "_gammaln": special.gammaln, "_polygamma": special.polygamma,
+        "_gammaln": _gammaln, "_polygamma": _polygamma,
     }
     for lookup in lookups:
         space[f"lookup_{lookup.name}"] = lookup
