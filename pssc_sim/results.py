@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -72,6 +72,34 @@ class Results:
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self.names)
+
+    def renamed(self, names: Mapping[str, str]) -> Results:
+        """The same results with variables and parameters renamed by ``names`` (others keep
+        their names), e.g. ``res.renamed(model.original_names())`` for the names of an imported
+        model's own file.
+
+        >>> res = Results(np.array([0.0]), ("x",), np.zeros((1, 1, 1)), ("k",),
+        ...               np.zeros((1, 1)), "euler", "demo")
+        >>> res.renamed({"x": "X value"}).names
+        ('X value',)
+        """
+        return replace(self, names=tuple(names.get(n, n) for n in self.names),
+                       parameter_names=tuple(names.get(n, n) for n in self.parameter_names))
+
+    def with_parameters(self) -> Results:
+        """The results with every parameter added as a variable constant in time (after the
+        recorded ones), as Vensim and PySD write constants into their tables.
+
+        >>> res = Results(np.array([0.0, 1.0]), ("x",), np.zeros((2, 1, 1)), ("k",),
+        ...               np.full((1, 1), 0.5), "euler", "demo")
+        >>> res.with_parameters()["k"].tolist()
+        [0.5, 0.5]
+        """
+        extra = [i for i, n in enumerate(self.parameter_names) if n not in self.names]
+        constant = np.broadcast_to(self.parameters[extra][None, :, :],
+                                   (len(self.times), len(extra), self.n_members))
+        return replace(self, names=(*self.names, *(self.parameter_names[i] for i in extra)),
+                       values=np.concatenate([self.values, constant], axis=1))
 
     def member(self, i: int) -> Results:
         """The run of member ``i`` alone."""

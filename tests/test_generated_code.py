@@ -39,7 +39,9 @@ GENERATOR_WORDS = frozenset(
      "switching_values", "prepare", "bind_full", "bind_rates", "rates", "rates_scalar",
      "full_scalar", "scratch", "values", "x", "y", "t", "p", "d", "q", "np", "math", "float",
      "map", "max", "min", "abs", "sum", "_assemble", "_reduce", "_sign", "_table_lookup",
-     "_vector_select", "_quiet", "t0", "t1", "y0", "d0"}
+     "_vector_select", "_quiet", "t0", "t1", "y0", "d0", "_vector_sort_order", "_vector_rank",
+     "_vector_reorder", "_element_map", "_invert_matrix", "_allocate_by_priority", "_gammaln",
+     "_polygamma"}
 )  # fmt: skip
 #: Numbered names the generators make: temporaries, rows, printed numbers, index constants.
 GENERATOR_NUMBERED = re.compile(

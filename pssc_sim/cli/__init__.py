@@ -101,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a parameter; repeat for several")
     run.add_argument("--stop", metavar="T", type=float, help="stop time (default: the model's)")
     run.add_argument("--dt", metavar="DT", type=float, help="time step (default: the model's)")
+    run.add_argument("--names", choices=("original", "ids"), default="original",
+                     help="name the variables of a model imported from Vensim or XMILE by their "
+                          "names in that file (original, the default) or by their identifiers "
+                          "(ids)")
+    run.add_argument("--all", action="store_true",
+                     help="also write the constants (parameters) into the table, as Vensim "
+                          "does")
     scenario.add_run_options(run)
     scenario.add_memory_option(run)
     scenario.add_backend_option(run)
@@ -223,7 +230,7 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
         return run.command_run(args.model, method=args.method or "euler", out=args.out,
                                assignments=args.set, stop=args.stop, dt=args.dt,
                                max_memory=limit, scheduler=compute.requested(args),
-                               backend=args.backend)
+                               backend=args.backend, names=args.names, constants=args.all)
     if args.command == "methods":
         return command_methods()
     if args.command == "cache":

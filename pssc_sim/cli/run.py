@@ -32,10 +32,15 @@ def command_run(
     max_memory: int | None = None,
     scheduler: int | str | None = None,
     backend: str = "auto",
+    names: str = "original",
+    constants: bool = False,
 ) -> int:
     """Run a model, print its summary and, when ``out`` is given, write the CSV and the plot
     (on the Dask cluster ``scheduler``, if given, and on the back end ``backend``: see
-    :func:`~pssc_sim.simulate`)."""
+    :func:`~pssc_sim.simulate`).
+
+    ``names="original"`` shows the variables of an imported model by their names in its file,
+    ``"ids"`` by their identifiers; ``constants`` adds the parameters to the table."""
     from pssc_sim.integrate.simulate import simulate
     from pssc_sim.parse import load_model
 
@@ -51,10 +56,14 @@ def command_run(
         scheduler=scheduler,
         backend=backend,
     )
+    if constants:
+        results = results.with_parameters()
+    shown = model.original_names() if names == "original" else {}
+    results = results.renamed(shown)
     output = stream or sys.stdout
     print(summary(model, results), file=output)
     if out is not None:
-        for path in write_outputs(model, results, out):
+        for path in write_outputs(model, results, out, shown):
             print(f"wrote {path}", file=output)
     return EXIT_OK
 
@@ -83,9 +92,11 @@ def summary(model: Model, results: Results) -> str:
     return "\n".join(rows)
 
 
-def write_outputs(model: Model, results: Results, out: Path) -> list[Path]:
+def write_outputs(model: Model, results: Results, out: Path,
+                  names: Mapping[str, str] | None = None) -> list[Path]:
     """Write ``out/results.csv`` and ``out/stocks.png`` (moved in together, see
-    :func:`~pssc_sim.atomic.file_set`); return their paths."""
+    :func:`~pssc_sim.atomic.file_set`); return their paths. ``names`` maps the identifiers of
+    the model to the names ``results`` uses, where they differ."""
     from matplotlib.figure import Figure
 
     from pssc_sim.output import RUN_FILES, file_set, write_csv, write_figure
@@ -99,7 +110,8 @@ def write_outputs(model: Model, results: Results, out: Path) -> list[Path]:
             "Give a folder you can write to"
         ) from None
     figure = Figure(figsize=(8, 4.5), layout="constrained")
-    ax = plot_stocks(results, visible_stocks(model), ax=figure.subplots())
+    ax = plot_stocks(results, [(names or {}).get(name, name) for name in visible_stocks(model)],
+                     ax=figure.subplots())
     ax.set_title(plain(model.title or model.name))
     ax.set_xlabel(plain(f"time ({model.time.units})" if model.time.units else "time"))
     units = _common_units(model, visible_stocks(model))

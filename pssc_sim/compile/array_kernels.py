@@ -92,3 +92,121 @@ def vector_select(selection: Any, values: Any, missing: Any, action: Any,
                 continue  # not an action: NaN, reported by the run as a value that is not finite
             result = np.where(np.broadcast_to(codes, result.shape) == code, value, result)
     return np.where(count == 0, missing, result)
+
+
+def _members(*values: Any) -> int:
+    return max((np.shape(v)[-1] if np.ndim(v) else 1) for v in values)
+
+
+def vector_sort(kind: str, values: Any, control: Any, shape: tuple[int, ...], axis: int) -> Any:
+    """Kernel helper of :class:`~pssc_sim.ir.dimensions.VectorSort` along ``axis``: the
+    zero-based order of the elements (``order``), their rank from 1 (``rank``), ascending where
+    ``control`` > 0 and descending elsewhere, ties in element order; or the values taken in the
+    zero-based order ``control`` (``reorder``), NaN where it points outside.
+
+    >>> vector_sort("order", np.array([[5.0], [3.0], [8.0]]), 1, (3,), 0)[:, 0].tolist()
+    [1.0, 0.0, 2.0]
+    >>> vector_sort("rank", np.array([[5.0], [3.0], [8.0]]), -1, (3,), 0)[:, 0].tolist()
+    [2.0, 3.0, 1.0]
+    """
+    full = (*shape, _members(values, control))
+    vector = np.broadcast_to(np.asarray(values, dtype=float), full)
+    given = np.broadcast_to(np.asarray(control, dtype=float), full)
+    if kind == "reorder":
+        valid = np.isfinite(given) & (given >= -0.5) & (given < shape[axis] - 0.5)
+        index = np.where(valid, np.rint(np.where(valid, given, 0)), 0).astype(int)
+        return np.where(valid, np.take_along_axis(vector, index, axis=axis), np.nan)
+    ascending = np.argsort(vector, axis=axis, kind="stable")
+    descending = np.argsort(-vector, axis=axis, kind="stable")
+    order = np.where(given > 0, ascending, descending)
+    if kind == "rank":
+        return (np.argsort(order, axis=axis, kind="stable") + 1).astype(float)
+    return order.astype(float)
+
+
+def element_map(values: Any, offset: Any, shape: tuple[int, ...], axes: tuple[int, ...]) -> Any:
+    """Kernel helper of :class:`~pssc_sim.ir.dimensions.ElementMap`: ``values`` (over the
+    equation's axes, then the mapped ``axes``) at the zero-based position ``offset`` along the
+    mapped axes flattened in row order; NaN where it falls outside.
+
+    >>> element_map(np.array([[1.0], [2.0], [4.0]]), np.array([2.0]), (3,), (0,)).tolist()
+    [4.0]
+    """
+    members = _members(values, offset)
+    outer = shape[:len(shape) - len(axes)]
+    size = int(np.prod([shape[a] for a in axes]))
+    flat = np.broadcast_to(np.asarray(values, dtype=float),
+                           (*shape, members)).reshape((*outer, size, members))
+    given = np.broadcast_to(np.asarray(offset, dtype=float), (*outer, members))
+    valid = np.isfinite(given) & (given >= -0.5) & (given < size - 0.5)
+    index = np.where(valid, np.rint(np.where(valid, given, 0)), 0).astype(int)
+    picked = np.take_along_axis(flat, index[..., None, :], axis=-2)[..., 0, :]
+    return np.where(valid, picked, np.nan)
+
+
+def invert_matrix(values: Any, shape: tuple[int, ...]) -> Any:
+    """Kernel helper of :class:`~pssc_sim.ir.dimensions.InvertMatrix`: the inverse over the
+    last two axes of ``shape`` (members last), NaN for a singular matrix.
+
+    >>> invert_matrix(np.array([[[4.0], [7.0]], [[2.0], [6.0]]]), (2, 2))[:, :, 0].tolist()
+    [[0.6000000000000001, -0.7000000000000001], [-0.2, 0.4]]
+    """
+    full = (*shape, _members(values))
+    stacked = np.moveaxis(np.broadcast_to(np.asarray(values, dtype=float), full), -1, 0)
+    result = np.full(stacked.shape, np.nan)
+    flat_in = stacked.reshape(-1, *shape[-2:])
+    flat_out = result.reshape(-1, *shape[-2:])
+    for k, matrix in enumerate(flat_in):
+        if np.all(np.isfinite(matrix)) and np.linalg.cond(matrix) < 1 / np.finfo(float).eps:
+            flat_out[k] = np.linalg.inv(matrix)
+    return np.moveaxis(result, 0, -1)
+
+
+def _allocation(request: np.ndarray, priority: np.ndarray, width: float,
+                supply: float) -> np.ndarray:
+    """One vector's allocation: each request i receives ``request_i * clip((priority_i - p) /
+    width, 0, 1)``, at the level ``p`` where the allocations sum to ``supply``. The sum is
+    piecewise linear in p with corners at ``priority_i`` and ``priority_i - width``, so p is
+    found exactly by interpolating between its values at the corners."""
+    request = np.maximum(request, 0.0)
+    if supply >= request.sum():
+        return request.copy()
+    if supply <= 0 or not np.isfinite(supply):
+        return np.zeros_like(request) if supply <= 0 else np.full_like(request, np.nan)
+    width = max(width, 1e-12)
+
+    def given(level: np.ndarray) -> np.ndarray:
+        shares: np.ndarray = np.clip((priority[:, None] - level[None, :]) / width, 0, 1)
+        weighted: np.ndarray = request[:, None] * shares
+        return weighted
+
+    corners = np.unique(np.concatenate([priority, priority - width]))  # ascending
+    totals = given(corners).sum(axis=0)  # non-increasing along the corners
+    level = np.interp(supply, totals[::-1], corners[::-1])
+    allocated: np.ndarray = given(np.array([level]))[:, 0]
+    return allocated
+
+
+def allocate_by_priority(request: Any, priority: Any, width: Any, supply: Any,
+                         shape: tuple[int, ...]) -> Any:
+    """Kernel helper of :class:`~pssc_sim.ir.dimensions.AllocateByPriority`: the supply shared
+    among the requests along the last axis of ``shape`` by priority, a gap of ``width`` in
+    priority passing the supply entirely to the higher one (Vensim's Allocation reference);
+    every request filled when the supply covers them all.
+
+    >>> allocate_by_priority(np.array([[8.0], [1.0], [3.0]]), np.array([[5.0], [3.0], [0.0]]),
+    ...                      3.0, 4.0, (3,))[:, 0].tolist()
+    [4.0, 0.0, 0.0]
+    """
+    members = _members(request, priority, width, supply)
+    full = (*shape, members)
+    requests = np.broadcast_to(np.asarray(request, dtype=float), full)
+    priorities = np.broadcast_to(np.asarray(priority, dtype=float), full)
+    widths = np.take(np.broadcast_to(np.asarray(width, dtype=float), full), 0, axis=-2)
+    supplies = np.take(np.broadcast_to(np.asarray(supply, dtype=float), full), 0, axis=-2)
+    result = np.empty(full)
+    for index in np.ndindex(*widths.shape):
+        vector = (*index[:-1], slice(None), index[-1])
+        result[vector] = _allocation(requests[vector], priorities[vector], float(widths[index]),
+                                     float(supplies[index]))
+    return result

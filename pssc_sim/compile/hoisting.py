@@ -27,12 +27,16 @@ from sympy.logic.boolalg import Boolean
 
 from pssc_sim.ir.conditions import rebuilt
 from pssc_sim.ir.dimensions import (
+    AllocateByPriority,
     ArrayOp,
     Assemble,
     Broadcast,
+    ElementMap,
+    InvertMatrix,
     Reduce,
     Values,
     VectorSelect,
+    VectorSort,
     View,
 )
 from pssc_sim.ir.functions import FINAL_TIME, INITIAL_TIME, TIME_STEP, variable_symbol
@@ -162,9 +166,10 @@ def element_shape(expr: sympy.Basic, shapes: Mapping[sympy.Symbol, tuple[int, ..
 
 def _operation_shape(spec: object, args: list[tuple[int, ...] | None]) -> tuple[int, ...] | None:
     """The shape of an array operation's value from its arguments' shapes."""
-    if isinstance(spec, Broadcast | Values | Assemble):
+    if isinstance(spec, Broadcast | Values | Assemble | VectorSort | InvertMatrix
+                  | AllocateByPriority):
         return spec.shape
-    if isinstance(spec, Reduce | VectorSelect):
+    if isinstance(spec, Reduce | VectorSelect | ElementMap):
         axes = {a % (len(spec.shape) + 1) for a in spec.axes}
         return tuple(n for i, n in enumerate(spec.shape) if i not in axes)
     if isinstance(spec, View) and args[0] is not None and len(args[0]) == len(spec.picks):

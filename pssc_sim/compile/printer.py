@@ -66,6 +66,10 @@ _FUNCTIONS: Mapping[type[sympy.Basic], tuple[_Emit, _Emit]] = {
     sympy.Min: (lambda a: _fold("np.minimum", a), lambda a: f"min({', '.join(a)})"),
     sympy.Max: (lambda a: _fold("np.maximum", a), lambda a: f"max({', '.join(a)})"),
     sympy.Heaviside: (lambda a: f"np.heaviside({a[0]}, 0.5)", lambda a: f"_heaviside({a[0]})"),
+    sympy.loggamma: (lambda a: f"_gammaln({a[0]})", lambda a: f"math.lgamma({a[0]})"),
+    # the derivative of loggamma (Jacobians): polygamma(0, x) is the digamma function
+    sympy.polygamma: (lambda a: f"_polygamma({a[0]}, {a[1]})",
+                      lambda a: f"float(_polygamma({a[0]}, {a[1]}))"),
     sympy.And: (lambda a: _fold("np.logical_and", a), lambda a: "(" + " and ".join(a) + ")"),
     sympy.Or: (lambda a: _fold("np.logical_or", a), lambda a: "(" + " or ".join(a) + ")"),
     sympy.Not: (lambda a: f"np.logical_not({a[0]})", lambda a: f"(not {a[0]})"),

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from pssc_sim.compile.array_kernels import (
+    allocate_by_priority,
     assemble_array,
+    element_map,
+    invert_matrix,
     reduce_array,
     table_lookup,
     vector_select,
+    vector_sort,
 )
 from pssc_sim.compile.draws import (
     truncated_normal,
@@ -26,6 +31,20 @@ from pssc_sim.ir.model import Lookup
 def _quiet() -> Any:
     """numpy's floating-point warnings off: generated code checks the values it selects."""
     return np.errstate(all="ignore")
+
+
+def _gammaln(x: Any) -> Any:
+    """GAMMA_LN on arrays; scipy loads only for models that call it."""
+    from scipy.special import gammaln
+
+    return gammaln(x)
+
+
+def _polygamma(n: Any, x: Any) -> Any:
+    """The derivative of GAMMA_LN (``n = 0``) and beyond, for Jacobians."""
+    from scipy.special import polygamma
+
+    return polygamma(n, x)
 
 
 def kernel_namespace(lookups: Sequence[Lookup]) -> dict[str, Any]:
@@ -47,6 +66,11 @@ def kernel_namespace(lookups: Sequence[Lookup]) -> dict[str, Any]:
         "_vector_select": vector_select, "_quiet": _quiet,
         "_uniform_draw": uniform_draw, "_uniform_draw_scalar": uniform_draw_scalar,
         "_truncated_normal": truncated_normal, "_truncated_normal_scalar": truncated_normal_scalar,
+        "_vector_sort_order": partial(vector_sort, "order"),
+        "_vector_rank": partial(vector_sort, "rank"),
+        "_vector_reorder": partial(vector_sort, "reorder"), "_element_map": element_map,
+        "_invert_matrix": invert_matrix, "_allocate_by_priority": allocate_by_priority,
+        "_gammaln": _gammaln, "_polygamma": _polygamma,
     }
     for lookup in lookups:
         space[f"lookup_{lookup.name}"] = lookup

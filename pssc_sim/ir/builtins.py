@@ -196,6 +196,8 @@ _ROWS: tuple[Builtin, ...] = (
     _pure("ARCTAN", (1, 1), lambda a: sympy.atan(a[0]), "ARCTAN(x): inverse tangent"),
     _pure("ARCSIN", (1, 1), _arcsin, "ARCSIN(x): inverse sine, in radians"),
     _pure("ARCCOS", (1, 1), _arccos, "ARCCOS(x): inverse cosine, in radians"),
+    _pure("GAMMA_LN", (1, 1), lambda a: sympy.loggamma(a[0]),
+          "GAMMA_LN(x): natural logarithm of the gamma function, for x > 0"),
     _pure("INTEGER", (1, 1), lambda a: INTEGER(a[0]), "INTEGER(x): x truncated toward zero"),
     _pure("MODULO", (2, 2), lambda a: sympy.Mod(a[0], a[1]),
           "MODULO(a, b): remainder with the sign of b"),
@@ -227,6 +229,9 @@ _ROWS: tuple[Builtin, ...] = (
               "stage_time"),
     _stateful("TREND", (3, 3), "TREND(input, average_time, initial_trend): fractional trend"),
     _stateful("FORECAST", (3, 3), "FORECAST(input, average_time, horizon): trend extrapolation"),
+    _stateful("NPV", (4, 4),
+              "NPV(stream, discount_rate, initial, factor): net present value of the stream "
+              "to now, discounted per time step, times factor (Vensim NPV)"),
     _stateful("INITIAL", (1, 1), "INITIAL(x): the value x had at the start, frozen"),
     _stateful("SAMPLE_IF_TRUE", (3, 3),
               "SAMPLE_IF_TRUE(condition, input, initial): input while condition holds, else held"),

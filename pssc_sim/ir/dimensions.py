@@ -324,6 +324,57 @@ class VectorSelect(ArraySpec):
 
 
 @dataclass(frozen=True, slots=True)
+class VectorSort(ArraySpec):
+    """Vensim's VECTOR SORT ORDER (``order``), VECTOR RANK (``rank``) and VECTOR REORDER
+    (``reorder``) along the last axis ``axis`` of an equation over ``shape``. Arguments: the
+    vector, then the direction (> 0 ascending) or, for ``reorder``, the zero-based order."""
+
+    kind: str
+    shape: tuple[int, ...]
+    axis: int
+
+    def render(self, args: Sequence[str], constants: dict[str, tuple[Any, ...]]) -> str:
+        helper = {"order": "_vector_sort_order", "rank": "_vector_rank",
+                  "reorder": "_vector_reorder"}[self.kind]
+        return f"{helper}({', '.join(args)}, {self.shape}, {self.axis})"
+
+
+@dataclass(frozen=True, slots=True)
+class AllocateByPriority(ArraySpec):
+    """Vensim's ALLOCATE BY PRIORITY along the last axis of an equation over ``shape``:
+    arguments request, priority (over the equation's axes), width and supply."""
+
+    shape: tuple[int, ...]
+
+    def render(self, args: Sequence[str], constants: dict[str, tuple[Any, ...]]) -> str:
+        return f"_allocate_by_priority({', '.join(args)}, {self.shape})"
+
+
+@dataclass(frozen=True, slots=True)
+class InvertMatrix(ArraySpec):
+    """Vensim's INVERT MATRIX: the inverse of the square matrix over the last two axes of an
+    equation over ``shape``, for every other element and member (NaN where it is singular)."""
+
+    shape: tuple[int, ...]
+
+    def render(self, args: Sequence[str], constants: dict[str, tuple[Any, ...]]) -> str:
+        return f"_invert_matrix({args[0]}, {self.shape})"
+
+
+@dataclass(frozen=True, slots=True)
+class ElementMap(ArraySpec):
+    """Vensim's VECTOR ELM MAP: argument 0 evaluated over ``shape`` (the equation's axes, then
+    the mapped ones at ``axes``), read at the zero-based position argument 1 counts along the
+    mapped axes in row order; NaN outside them."""
+
+    shape: tuple[int, ...]
+    axes: tuple[int, ...]
+
+    def render(self, args: Sequence[str], constants: dict[str, tuple[Any, ...]]) -> str:
+        return f"_element_map({', '.join(args)}, {self.shape}, {self.axes})"
+
+
+@dataclass(frozen=True, slots=True)
 class Broadcast(ArraySpec):
     """A value spread to the full ``shape`` of its variable (members last)."""
 

@@ -85,6 +85,7 @@ class Meta:
     description: str = ""
     source: str = ""
     label: str = ""  # the words a reader sees instead of the name, if given
+    original: str = ""  # the name in the Vensim or XMILE file the variable was imported from
 
 
 class Origin(enum.Enum):
@@ -426,6 +427,20 @@ class Model:
     def discrete_names(self) -> tuple[str, ...]:
         """Names of the discrete states, in the row order of their array."""
         return self._labels(self.discrete)
+
+    def original_names(self) -> dict[str, str]:
+        """The original name of every row of a variable imported from a Vensim or XMILE file
+        (``meta.original``), by its identifier: ``{"v_100_true": "100% true",
+        "population[young]": "Population[young]"}``. Variables without one are left out.
+        """
+        names: dict[str, str] = {}
+        for item in self.declarations():
+            original = getattr(getattr(item, "meta", None), "original", "")
+            if not original or isinstance(item, Lookup):
+                continue
+            for row in self._rows[item.name]:
+                names[row] = original + row[len(item.name):]
+        return names
 
     def parameter_rows(self, key: str) -> tuple[str, ...] | None:
         """The parameter rows ``key`` names: one row (``k``, ``rate[A]``), a whole arrayed

@@ -23,6 +23,9 @@ semantics for TREND, FORECAST, SAMPLE IF TRUE and DELAY FIXED:
   delay time is known only once the model is initialised), the order is lowered at
   initialisation, as Vensim does, to ``m = max(1, min(n, floor(D / h)))``: ``n`` stages are
   built, the input enters stage ``n - m + 1`` and the stages before it stay empty.
+- ``NPV(x, r, v0, m)``: as Vensim defines it, a discount factor ``df`` (from 1, falling at
+  ``df * r / (1 + r * dt)``) and an accumulation (from ``v0``, rising at ``x * df``); the
+  output is ``(accumulation + x * dt * df) * m``, so the current step counts undiscounted.
 - ``INITIAL(x)``: a stock with no flows, starting at ``x``.
 - ``RANDOM_0_1``, ``RANDOM_UNIFORM``, ``RANDOM_NORMAL``, ``RANDOM_EXPONENTIAL``: one uniform draw
   ``u`` per time step (:class:`~pssc_sim.ir.functions.UniformDraw` of the call, the run's
@@ -201,6 +204,17 @@ def _forecast(call: _Call) -> sympy.Expr:
     return x * (1 + _zidz(x - average, time * average) * horizon)
 
 
+def _npv(call: _Call) -> sympy.Expr:
+    stream, rate, initial, factor = call.args
+    discount = variable_symbol(f"{call.prefix}_df")
+    call.flow(f"{call.prefix}_df_rate", discount * rate / (1 + rate * TIME_STEP),
+              f"{call.prefix}_df", None)
+    call.stock(f"{call.prefix}_df", sympy.S.One)
+    call.flow(f"{call.prefix}_rate", stream * discount, None, call.prefix)
+    accumulated = call.stock(call.prefix, initial)
+    return (accumulated + stream * TIME_STEP * discount) * factor
+
+
 def _initial(call: _Call) -> sympy.Expr:
     return call.stock(call.prefix, call.args[0])
 
@@ -277,6 +291,7 @@ LOWERINGS: Mapping[str, _Lowering] = {
     "DELAYN_PIPELINE": _delay_pipeline,
     "TREND": _trend,
     "FORECAST": _forecast,
+    "NPV": _npv,
     "INITIAL": _initial,
     "SAMPLE_IF_TRUE": _sample_if_true,
     "DELAY_FIXED": _delay_fixed,

@@ -13,12 +13,16 @@ import sympy
 
 from pssc_sim.errors import ModelError, did_you_mean
 from pssc_sim.ir.dimensions import (
+    AllocateByPriority,
     Axis,
+    ElementMap,
+    InvertMatrix,
     Reduce,
     Reference,
     TableLookup,
     Values,
     VectorSelect,
+    VectorSort,
     align,
     array_op,
 )
@@ -30,7 +34,10 @@ if TYPE_CHECKING:
 
 #: Array functions: the numpy reduction each aggregation applies.
 REDUCTIONS = {"SUM": "sum", "PROD": "prod", "VMIN": "min", "VMAX": "max"}
-ARRAY_FUNCTIONS = (*REDUCTIONS, "ELMCOUNT", "VECTOR_SELECT")
+#: Vensim's functions over the last axis of an equation, by the kind of :class:`VectorSort`.
+SORTS = {"VECTOR_SORT_ORDER": "order", "VECTOR_RANK": "rank", "VECTOR_REORDER": "reorder"}
+ARRAY_FUNCTIONS = (*REDUCTIONS, "ELMCOUNT", "VECTOR_SELECT", *SORTS, "VECTOR_ELM_MAP",
+                   "INVERT_MATRIX", "ALLOCATE_BY_PRIORITY")
 
 
 class Scope:
@@ -62,6 +69,14 @@ class Scope:
             return self.table_call(self.tables[function], node, translate)
         if function == "VECTOR_SELECT":
             return self.vector_select(node, translate)
+        if function in SORTS:
+            return self.vector_sort(function, node, translate)
+        if function == "VECTOR_ELM_MAP":
+            return self.element_map(node, translate)
+        if function == "INVERT_MATRIX":
+            return self.invert_matrix(node, translate)
+        if function == "ALLOCATE_BY_PRIORITY":
+            return self.allocate_by_priority(node, translate)
         if len(node.args) != 1 or node.keywords:
             raise ModelError(f"{self.where}: {function} takes one argument (got "
                              f"{len(node.args)}). Write {function}(x[dim!])")
@@ -128,6 +143,76 @@ class Scope:
         shape = self.reader.table.shape([a.dim for a in (*outer, *reduced)])
         axes = tuple(range(len(outer), len(outer) + len(reduced)))
         return array_op(VectorSelect(shape, axes))(selection, values, missing, action)
+
+    def vector_sort(self, function: str, node: ast.AST,
+                    translate: Callable[[ast.AST], sympy.Expr]) -> sympy.Expr:
+        """``VECTOR_SORT_ORDER(x, direction)``, ``VECTOR_RANK(x, direction)`` and
+        ``VECTOR_REORDER(x, order)``, along the last dimension of the equation."""
+        second = "order" if function == "VECTOR_REORDER" else "direction"
+        args = getattr(node, "args", [])
+        if len(args) != 2 or getattr(node, "keywords", []):
+            raise ModelError(f"{self.where}: {function} takes 2 arguments (got {len(args)}). "
+                             f"Write {function}(x, {second})")
+        if not self.target:
+            raise ModelError(f"{self.where}: {function} runs along the last dimension of the "
+                             "variable (got a variable without dims). Give the variable dims")
+        vector, control = (translate(a) for a in args)
+        shape = self.reader.table.shape([a.dim for a in self.target])
+        spec = VectorSort(SORTS[function], shape, len(shape) - 1)
+        return array_op(spec)(vector, control)
+
+    def allocate_by_priority(self, node: ast.Call,
+                             translate: Callable[[ast.AST], sympy.Expr]) -> sympy.Expr:
+        """``ALLOCATE_BY_PRIORITY(request, priority, width, supply)`` along the last dimension
+        of the equation, which runs over the requesters."""
+        if len(node.args) != 4 or node.keywords:
+            raise ModelError(f"{self.where}: ALLOCATE_BY_PRIORITY takes 4 arguments (got "
+                             f"{len(node.args)}). Write ALLOCATE_BY_PRIORITY(request, priority, "
+                             "width, supply)")
+        if not self.target:
+            raise ModelError(f"{self.where}: ALLOCATE_BY_PRIORITY runs along the last dimension "
+                             "of the variable (got a variable without dims). Give the variable "
+                             "the dims of the requests")
+        shape = self.reader.table.shape([a.dim for a in self.target])
+        request, priority, width, supply = (translate(a) for a in node.args)
+        return array_op(AllocateByPriority(shape))(request, priority, width, supply)
+
+    def invert_matrix(self, node: ast.Call,
+                      translate: Callable[[ast.AST], sympy.Expr]) -> sympy.Expr:
+        """``INVERT_MATRIX(x)`` (or Vensim's ``INVERT_MATRIX(x, n)``): the inverse over the
+        last two dimensions of the equation, which must have as many elements."""
+        if len(node.args) not in (1, 2) or node.keywords:
+            raise ModelError(f"{self.where}: INVERT_MATRIX takes the matrix and, optionally, its "
+                             f"size (got {len(node.args)} arguments). Write INVERT_MATRIX(x)")
+        shape = self.reader.table.shape([a.dim for a in self.target])
+        if len(shape) < 2 or shape[-1] != shape[-2]:
+            raise ModelError(f"{self.where}: INVERT_MATRIX needs a variable whose last two "
+                             f"dims have as many elements (got shape {shape}). Give it square "
+                             "dims")
+        if len(node.args) == 2:
+            translate(node.args[1])  # checked; the size follows from the dims
+        return array_op(InvertMatrix(shape))(translate(node.args[0]))
+
+    def element_map(self, node: ast.Call,
+                    translate: Callable[[ast.AST], sympy.Expr]) -> sympy.Expr:
+        """``VECTOR_ELM_MAP(x[d!], offset)``: x at the zero-based position offset along d."""
+        if len(node.args) != 2 or node.keywords:
+            raise ModelError(f"{self.where}: VECTOR_ELM_MAP takes 2 arguments (got "
+                             f"{len(node.args)}). Write VECTOR_ELM_MAP(x[d!], offset)")
+        reduced = self.reduced(node.args[0])
+        if not reduced:
+            raise ModelError(f"{self.where}: VECTOR_ELM_MAP has no dimension to run along. Mark "
+                             "it with '!', e.g. VECTOR_ELM_MAP(x[age!], 2)")
+        outer = self.target
+        self.target = [*outer, *reduced]
+        try:
+            vector = translate(node.args[0])
+        finally:
+            self.target = outer
+        offset = translate(node.args[1])
+        shape = self.reader.table.shape([a.dim for a in (*outer, *reduced)])
+        axes = tuple(range(len(outer), len(outer) + len(reduced)))
+        return array_op(ElementMap(shape, axes))(vector, offset)
 
     def count(self, node: ast.AST) -> sympy.Expr:
         name = node.id if isinstance(node, ast.Name) else ast.unparse(node)

@@ -51,7 +51,7 @@ TOP_KEYS = ("model", "title", "description", "time", "measures", "include", "dim
              *SECTIONS)
 TIME_KEYS = ("start", "stop", "dt", "save_every", "units", "origin")
 _ORIGIN = re.compile(r"\d{4}(-\d{2}-\d{2})?")
-META_KEYS = ("units", "description", "source", "label")
+META_KEYS = ("units", "description", "source", "label", "original")
 KEYS = {
     "parameters": ("value", "range", "distribution", *META_KEYS),
     "stocks": ("initial", "non_negative", *META_KEYS),

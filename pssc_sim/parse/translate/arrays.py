@@ -42,6 +42,9 @@ class ArrayImport:
         self.where = where
         self.names = names
         self.index_parameters: dict[str, dict[str, Any]] = {}
+        #: element-wise variables: (identifier, elements) -> the hidden auxiliary computing
+        #: that one element (see :meth:`split_elements`)
+        self.aliases: dict[tuple[str, tuple[str, ...]], str] = {}
         self.raw = {name_key(r.name): r for r in section.subscripts}
         self.order = list(self.raw)
         self.flat: dict[str, tuple[str, ...]] = {k: self.expand(k, ()) for k in self.raw}
@@ -154,6 +157,28 @@ class ArrayImport:
         self.ident[key] = self.names.add(name, hidden=True)
         return key
 
+    # -- elements that depend on each other ----------------------------------------------------
+
+    def split_elements(self, ident: str, name: str, components: Sequence[Any]) -> None:
+        """Give each element defined by an equation of its own (``a[one] = ...``) a hidden
+        auxiliary, which references to that element then read: ``a[two] = a[one] * 2`` orders
+        the elements instead of making ``a`` depend on itself."""
+        for component in components:
+            left, excepts = list(component.subscripts[0]), list(component.subscripts[1])
+            if excepts or any(self.is_range(p) for p in left):
+                continue
+            combo = tuple(self.element(p) for p in left)
+            self.aliases[(ident, combo)] = self.names.add(f"{name}[{','.join(combo)}]",
+                                                          hidden=True)
+
+    def alias(self, ident: str, subscripts: Sequence[str]) -> str | None:
+        """The hidden auxiliary of ``ident[subscripts]`` when the subscripts name one split
+        element, else None."""
+        if not self.aliases or any(self.is_range(str(s)) for s in subscripts) \
+                or not all(self.is_element(str(s)) for s in subscripts):
+            return None
+        return self.aliases.get((ident, tuple(self.element(str(s)) for s in subscripts)))
+
     # -- variables -----------------------------------------------------------------------------
 
     def root_of(self, part: str) -> str:
@@ -261,7 +286,7 @@ def _is_constant(ast: Any) -> bool:
 
 def emit_arrayed(builder: Any, item: Any, scope: Any, meta: Mapping[str, Any]) -> None:
     """Write the entry (or entries) of a subscripted variable into ``builder.document``."""
-    from pssc_sim.parse.translate.syntax import render_value
+    from pssc_sim.parse.translate.syntax import number, render_value
 
     arrays: ArrayImport = builder.arrays
     components = list(item.ast)
@@ -295,16 +320,29 @@ def emit_arrayed(builder: Any, item: Any, scope: Any, meta: Mapping[str, Any]) -
         builder.document["parameters"][item.ident] = {"dims": dims_text, "value": value, **meta}
         return
 
+    def split(combo: tuple[str, ...], text: Any) -> Any:
+        """``text``, or the hidden auxiliary computing this one element, given ``text``."""
+        alias = arrays.aliases.get((item.ident, combo))
+        if alias is None:
+            return text
+        builder.document["auxiliaries"][alias] = {
+            "equation": text if isinstance(text, str) else number(float(text)),
+            "description": f"{item.name}[{','.join(combo)}] on its own, so that the elements "
+                           f"of {item.name} can depend on each other"}
+        return alias
+
     def equations(part: str) -> Any:
         texts: dict[str, Any] = {}
         for selector, combos, component in pieces:
             if isinstance(component.ast, np.ndarray):
                 given = values_by_element(arrays, list(component.subscripts[0]), component.ast)
-                texts.update({", ".join(c): given[c] for c in combos})
+                texts.update({", ".join(c): split(c, given[c]) for c in combos})
                 continue
             node = component.ast if part == "" else getattr(component.ast, part)
             node_ctx = ctx.in_initial() if part == "initial" else ctx
-            texts[selector] = render_value(node, node_ctx)
+            text = render_value(node, node_ctx)
+            texts[selector] = split(combos[0], text) if len(combos) == 1 and part == "" \
+                else text
         return next(iter(texts.values())) if whole else texts
 
     if kinds == {"IntegStructure"}:

@@ -19,6 +19,7 @@ every model, and writing the document gives ``pssc convert``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import math
 import tempfile
@@ -32,6 +33,7 @@ import numpy as np
 
 from pssc_sim.errors import ModelError, PsscSimError
 from pssc_sim.parse.translate.arrays import ArrayImport, emit_arrayed
+from pssc_sim.parse.translate.external import DataFiles, stepped
 from pssc_sim.parse.translate.names import NameMap, name_key
 from pssc_sim.parse.translate.precheck import check_vensim_text, check_xmile_file
 from pssc_sim.parse.translate.syntax import (
@@ -41,6 +43,11 @@ from pssc_sim.parse.translate.syntax import (
     render,
     render_value,
     signed_terms,
+)
+from pssc_sim.parse.translate.vensim_text import (
+    failing_element,
+    macros_first,
+    strip_equation_comments,
 )
 
 #: Vensim control variables and the key of the time block each one sets.
@@ -79,21 +86,32 @@ def read_abstract_model(path: Path) -> Any:
                 reader = reader_class(readable)
                 if vensim:  # the text as the translator decoded it, before it is parsed
                     check_vensim_text(str(path), reader.model_text)
+                    reader.model_text = macros_first(strip_equation_comments(reader.model_text))
                 reader.parse()
                 return reader.get_abstract_model()
         except ModelError:
             raise
         except Exception as exc:  # any failure of the translator is bad input
-            raise unreadable(path, exc) from None
+            text = getattr(reader, "model_text", "") if "reader" in locals() else ""
+            equation = getattr(exc, "text", None)
+            variable = failing_element(text, equation)
+            if variable is not None and isinstance(equation, str) \
+                    and name_key(equation) == name_key(variable):
+                raise _data_variable(f"{path}: {variable}") from None  # a name, no equation
+            raise unreadable(path, exc, variable) from None
 
 
-def unreadable(path: Path, error: BaseException) -> ModelError:
+def unreadable(path: Path, error: BaseException, variable: str | None = None) -> ModelError:
     """A failure of the translator (or of building the document from its output) on ``path``,
-    as one line: the file's kind, the error's type and the start of its text.
+    as one line: the file's kind, the variable when known, the error's type and the start of its
+    text.
 
     >>> print(unreadable(Path("m.mdl"), TypeError("INTEG() missing 2 arguments")))
     m.mdl: the Vensim file could not be read (TypeError: INTEG() missing 2 arguments). Check the \
 file in Vensim, or simplify the equation the error names
+    >>> print(unreadable(Path("m.mdl"), ValueError("bad"), "growth"))
+    m.mdl: growth: the Vensim file could not be read at this equation (ValueError: bad). Check \
+the file in Vensim, or simplify the equation
     """
     kind = "Vensim" if path.suffix.lower() == ".mdl" else "XMILE"
     text = " ".join(str(error).split())
@@ -101,6 +119,10 @@ file in Vensim, or simplify the equation the error names
     if len(text) > 200:
         text = text[:197] + "..."
     program = "Vensim" if kind == "Vensim" else "Stella"
+    if variable is not None:
+        return ModelError(f"{path}: {variable}: the {kind} file could not be read at this "
+                          f"equation ({type(error).__name__}: {text}). Check the file in "
+                          f"{program}, or simplify the equation")
     return ModelError(f"{path}: the {kind} file could not be read ({type(error).__name__}: "
                       f"{text}). Check the file in {program}, or simplify the equation the "
                       "error names")
@@ -193,6 +215,10 @@ class _Scope:
     def lookup(self, key: str) -> str | None:
         return self.lookups.get(name_key(key))
 
+    def table(self, key: str) -> Any:
+        item = self.items.get(name_key(key))
+        return item.ast if item is not None and item.kind == "lookup" else None
+
 
 @dataclass(slots=True)
 class _Item:
@@ -231,6 +257,7 @@ class _Builder:
         self.time_block: dict[str, Any] = {}
         self.arrays = (ArrayImport(self.main, self.names, str(source))
                        if self.main.subscripts else None)
+        self.data = DataFiles(source.parent)
 
     def where(self, name: str) -> str:
         return f"{self.source}: {name}"
@@ -311,12 +338,16 @@ class _Builder:
         items = [self.classify(e, scope, prefix) for e in elements]
         for item in items:
             scope.items[name_key(item.name)] = item
-            if item.kind in ("lookup", "arrayed lookup"):
+            if item.kind in ("lookup", "arrayed lookup", "arrayed file lookup"):
                 scope.lookups[name_key(item.name)] = item.ident
             else:
                 scope.ids[name_key(item.name)] = item.ident
             if item.kind == "auxiliary" and _is_active_initial(item.ast):
                 scope.active[item.ident] = (item.ast.arguments[1], item.name)
+        if self.arrays is not None:
+            for item in items:
+                if item.kind == "arrayed" and _reads_own_elements(item, self.arrays):
+                    self.arrays.split_elements(item.ident, item.name, item.ast)
         flows = self.assign_flows(items, scope)
         for item in items:
             self.emit(item, scope, flows)
@@ -330,24 +361,95 @@ class _Builder:
             raise ModelError(f"{where}: the variable has no equation. Give it one")
         if self.arrays is not None and (len(components) > 1 or components[0].subscripts[0]):
             ident = self.names.add(f"{prefix} {name}" if prefix else name, hidden=bool(prefix))
+            components = [self.read_constants(c, where) for c in components]
             kind = "arrayed lookup" if components[0].type == "Lookup" else "arrayed"
+            if any(_kind(c.ast) == "GetDataStructure" for c in components):
+                kind = "arrayed data"
+            elif any(_kind(c.ast) == "GetLookupsStructure" for c in components):
+                kind = "arrayed file lookup"
+            elif any(c.type == "Data" for c in components):
+                raise _data_variable(where)
             return _Item(ident, element, kind, components)
         if any(c.subscripts and c.subscripts[0] for c in components) or len(components) > 1:
             raise ModelError(f"{where}: unsupported construct 'subscripts'. Subscripted "
                              "variables are not supported yet; flatten them")
-        component = components[0]
+        component = self.read_constants(components[0], where)
         ast = component.ast
         ident = self.names.add(f"{prefix} {name}" if prefix else name, hidden=bool(prefix))
-        if component.type == "Lookup":
+        if component.type == "Lookup" or _kind(ast) == "GetLookupsStructure":
             return _Item(ident, element, "lookup", ast)
-        if component.type == "Data":
-            raise ModelError(f"{where}: unsupported construct 'data variable'. Give the "
-                             "variable an equation or a lookup over time")
+        if _kind(ast) == "GetDataStructure":
+            return _Item(ident, element, "data", component)
+        if component.type == "Data" and not is_number(ast):
+            raise _data_variable(where)
         if type(ast).__name__ == "IntegStructure":
             return _Item(ident, element, "stock", ast)
         if is_number(ast):
             return _Item(ident, element, "parameter", ast)
         return _Item(ident, element, "auxiliary", ast)
+
+    def read_constants(self, component: Any, where: str) -> Any:
+        """``component``, with the values of a GET ... CONSTANTS call read from its file."""
+        if _kind(component.ast) != "GetConstantsStructure":
+            return component
+        left = list(component.subscripts[0]) if component.subscripts else []
+        arrays = self.arrays
+        shape = [len(arrays.elements_of(p)) for p in left if arrays.is_range(p)] \
+            if arrays is not None else []
+        values = self.data.constants(component.ast, shape, where)
+        return dataclasses.replace(component, ast=np.asarray(values, dtype=float)
+                                   if shape else values)
+
+    def emit_data(self, item: _Item, meta: Mapping[str, Any]) -> None:
+        """A data variable read by GET ... DATA: a hidden lookup over time, and the variable
+        reading it at TIME; or a subscripted lookup read by GET ... LOOKUPS."""
+        where = self.where(item.name)
+        components = item.ast if isinstance(item.ast, list) else [item.ast]
+        is_lookup = item.kind == "arrayed file lookup"
+        lookup = item.ident if is_lookup else self.names.add(f"{item.name} data", hidden=True)
+        wanted = "GetLookupsStructure" if is_lookup else "GetDataStructure"
+        points: dict[str, Any] = {}
+        for component in components:
+            if _kind(component.ast) != wanted:
+                raise ModelError(f"{where}: unsupported construct 'a variable read from a file "
+                                 "for some elements only'. Read every element from the file, or "
+                                 "none")
+            mode = str(getattr(component, "keyword", None) or "interpolate")
+            mode = "hold_backward" if mode == "raw" else mode
+            if mode not in ("interpolate", "hold_backward", "look_forward"):
+                raise ModelError(f"{where}: unsupported construct 'data keyword "
+                                 f":{mode.upper().replace('_', ' ')}:'. Use :INTERPOLATE:, "
+                                 ":HOLD BACKWARD:, :LOOK FORWARD: or :RAW:")
+            combos = self.element_combos(component)
+            found = self.data.series(component.ast, max(len(combos), 1), where)
+            for combo, (xs, ys) in zip(combos or [()], found, strict=True):
+                px, py = stepped(xs, ys, mode)
+                points[", ".join(combo)] = [[x, y] for x, y in zip(px, py, strict=True)]
+        source = f"Data of {item.name} from {components[0].ast.file}"
+        if item.kind == "data":
+            (x_y,) = points.values()
+            self.document["lookups"][lookup] = {"x": [p[0] for p in x_y],
+                                                "y": [p[1] for p in x_y], "description": source}
+            self.document["auxiliaries"][item.ident] = {"equation": f"{lookup}(TIME)", **meta}
+            return
+        arrays = self.arrays
+        assert arrays is not None  # an arrayed item exists only in a model with subscripts
+        lefts = [list(c.subscripts[0]) for c in components]
+        dims = arrays.dims_document(arrays.variable_dims(lefts, item.name))
+        if is_lookup:
+            self.document["lookups"][lookup] = {"dims": dims, "points": points, **meta}
+            return
+        self.document["lookups"][lookup] = {"dims": dims, "points": points,
+                                            "description": source}
+        self.document["auxiliaries"][item.ident] = {"dims": dims,
+                                                    "equation": f"{lookup}(TIME)", **meta}
+
+    def element_combos(self, component: Any) -> list[tuple[str, ...]]:
+        left = list(component.subscripts[0]) if component.subscripts else []
+        if not left or self.arrays is None:
+            return []
+        selectors = self.arrays.selectors(left, list(component.subscripts[1]))
+        return [combo for _, combos in selectors for combo in combos]
 
     def assign_flows(self, items: Sequence[_Item], scope: _Scope) -> dict[str, dict[str, str]]:
         """Auxiliaries that become flows, with their ``from``/``to`` stocks."""
@@ -385,7 +487,9 @@ class _Builder:
     def emit(self, item: _Item, scope: _Scope, flows: Mapping[str, Mapping[str, str]]) -> None:
         meta = self.meta(item, parameter=item.kind == "parameter" and item.ident not in flows)
         ctx = self.context(item, scope)
-        if item.kind in ("arrayed", "arrayed lookup"):
+        if item.kind in ("data", "arrayed data", "arrayed file lookup"):
+            self.emit_data(item, meta)
+        elif item.kind in ("arrayed", "arrayed lookup"):
             emit_arrayed(self, item, scope, meta)
         elif item.kind == "parameter" and item.ident not in flows:
             self.document["parameters"][item.ident] = {"value": _plain(item.ast), **meta}
@@ -441,9 +545,14 @@ class _Builder:
         if description:
             meta["description"] = description
         meta["source"] = f"{self.source.name}: {item.name}"
+        if self.names.get(item.name) == item.ident:  # not a hidden copy inside a macro call
+            meta["original"] = item.name
         return meta
 
     def lookup_entry(self, ast: Any, ctx: Context) -> dict[str, Any]:
+        if _kind(ast) == "GetLookupsStructure":
+            ((xs, ys),) = self.data.series(ast, 1, ctx.where)
+            return {"x": xs, "y": ys}
         if type(ast).__name__ != "LookupsStructure":
             raise ctx.error(f"unsupported construct '{type(ast).__name__}' as a lookup",
                             "Give the lookup its points")
@@ -565,6 +674,42 @@ class _Builder:
             return again(ast.arguments[1])
         raise ctx.error("unsupported construct 'an order or delay that is not known at "
                         "initialisation'", "Use a constant order")
+
+
+def _reads_own_elements(item: _Item, arrays: ArrayImport) -> bool:
+    """Whether an equation of the arrayed auxiliary ``item`` reads one of its own elements."""
+    own = name_key(item.name)
+    for component in item.ast:
+        if _kind(component.ast) == "IntegStructure":
+            return False
+        for node in _nodes(component.ast):
+            subscripts = getattr(getattr(node, "subscripts", None), "subscripts", None)
+            if _kind(node) == "ReferenceStructure" and name_key(node.reference) == own \
+                    and subscripts and all(arrays.is_element(str(s)) for s in subscripts):
+                return True
+    return False
+
+
+def _nodes(ast: Any) -> Any:
+    """Every node of a syntax tree of the translator."""
+    yield ast
+    if dataclasses.is_dataclass(ast) and not isinstance(ast, type):
+        for part in dataclasses.fields(ast):
+            yield from _nodes(getattr(ast, part.name))
+    elif isinstance(ast, (list, tuple)):
+        for part in ast:
+            yield from _nodes(part)
+
+
+def _kind(ast: Any) -> str:
+    return type(ast).__name__
+
+
+def _data_variable(where: str) -> ModelError:
+    return ModelError(f"{where}: unsupported construct 'data variable' without GET DATA: its "
+                      "values come from a Vensim data file (.vdf) that pssc_sim does not read. "
+                      "Read the data with GET DIRECT DATA from a .csv file beside the model, or "
+                      "give the variable an equation or a lookup over time")
 
 
 def _is_active_initial(ast: Any) -> bool:

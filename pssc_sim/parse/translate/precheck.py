@@ -51,14 +51,14 @@ def check_vensim_text(file: str, text: str) -> None:
         end = text.find("]", match.end())
         content = text[match.end() :] if end < 0 else text[match.end() : end]
         if not LOOKUP_RANGE.fullmatch(content):
-            variable = _element_name(text, match.start())
+            variable = element_name(text, match.start())
             raise ModelError(
                 f"{file}: {variable}: a lookup range must be numbers "
                 f"(got {shown('[' + content + (']' if end >= 0 else ''))}). {_FIX_RANGE}"
             )
 
 
-def _element_name(text: str, position: int) -> str:
+def element_name(text: str, position: int) -> str:
     """The name of the Vensim element holding ``position`` (elements end with ``|``)."""
     start = text.rfind("|", 0, position) + 1
     found = _ELEMENT_NAME.match(text, start, position)

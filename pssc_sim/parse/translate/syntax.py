@@ -11,6 +11,7 @@ variable and the construct; nothing is dropped silently.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,9 @@ _SAME = {
     "random_0_1": "RANDOM_0_1", "random_uniform": "RANDOM_UNIFORM",
     "random_normal": "RANDOM_NORMAL", "random_exponential": "RANDOM_EXPONENTIAL",
     "random_pink_noise": "RANDOM_PINK_NOISE",
+    "gamma_ln": "GAMMA_LN",
+    "npv": "NPV", "vector_sort_order": "VECTOR_SORT_ORDER", "vector_rank": "VECTOR_RANK",
+    "vector_reorder": "VECTOR_REORDER", "invert_matrix": "INVERT_MATRIX",
 }
 
 
@@ -46,6 +50,10 @@ class Scope(Protocol):
 
     def lookup(self, key: str) -> str | None:
         """The identifier of the lookup ``key``, or ``None``."""
+
+    def table(self, key: str) -> Any:
+        """The points of the (not subscripted) lookup ``key`` as the translator read them, or
+        ``None``."""
 
 
 @dataclass(slots=True)
@@ -145,6 +153,9 @@ def _reference(node: Any, ctx: Context) -> str:
         return str(ctx.arrays.range_value(node.reference))
     if node.subscripts is not None and ctx.arrays is not None:
         base = _reference(type(node)(node.reference, None), ctx)
+        alias = ctx.arrays.alias(base, node.subscripts.subscripts)
+        if alias is not None:
+            return str(alias)
         parts = ", ".join(ctx.arrays.subscript(str(s)) for s in node.subscripts.subscripts)
         return f"{base}[{parts}]"
     if node.subscripts is not None:
@@ -225,6 +236,18 @@ def _call(node: Any, ctx: Context) -> str:
     args: Sequence[Any] = node.arguments
     if name == "active_initial":
         return render(args[1] if ctx.initial else args[0], ctx)
+    if name in ("lookup_forward", "lookup_backward"):
+        return _stepped_lookup(name, args, ctx)
+    if name == "vector_elm_map":
+        return _element_map(args, ctx)
+    if name == "previous" and len(args) in (1, 2):
+        # Stella's PREVIOUS(x, initial): x one time step ago, the initial value (x's own
+        # when not given) at the start
+        initial = render(args[-1], ctx.in_initial())
+        return f"DELAY_FIXED({render(args[0], ctx)}, TIME_STEP, {initial})"
+    if name == "size" and len(args) == 1 and ctx.arrays is not None:
+        # Stella's SIZE(array): how many elements it has
+        return f"SUM({ctx.arrays.reduce_all(f'0 * {render(args[0], ctx)} + 1')})"
     lookup = ctx.scope.lookup(name)
     if lookup is not None:
         if len(args) != 1:
@@ -252,6 +275,55 @@ def _call(node: Any, ctx: Context) -> str:
         raise ctx.error(f"unsupported construct 'function {name.upper()}'",
                         "pssc_sim has no such builtin; rewrite the equation without it")
     return f"{builtin}({', '.join(render(a, ctx) for a in args)})"
+
+
+def _stepped_lookup(name: str, args: Sequence[Any], ctx: Context) -> str:
+    """``LOOKUP BACKWARD(table, x)`` holds the y of the last point at or before x, ``LOOKUP
+    FORWARD(table, x)`` takes the y of the first point at or after x (Vensim's Lookups
+    reference); both hold the end values outside the table. Each becomes a hidden stepped
+    lookup: the table itself for BACKWARD, and for FORWARD its y values each moved to just
+    after the previous point (``nextafter``), so that x in (x[i-1], x[i]] reads y[i]."""
+    function = name.upper().replace("_", " ")
+    if len(args) != 2 or type(args[0]).__name__ != "ReferenceStructure":
+        raise ctx.error(f"{function} takes a lookup and an input (got {len(args)} arguments)",
+                        f"Write {function}(table, x)")
+    table = ctx.scope.table(args[0].reference)
+    if table is None:
+        raise ctx.error(f"unsupported construct '{function} of {args[0].reference}': not a "
+                        "lookup without subscripts", "Name a lookup defined by its points")
+    xs = [float(v) for v in table.x]
+    ys = [float(v) for v in table.y]
+    if name == "lookup_forward":
+        xs = [xs[0], *(math.nextafter(x, math.inf) for x in xs[:-1])]
+    stepped = dataclasses.replace(table, x=tuple(xs), y=tuple(ys), type="hold_backward")
+    lookup = ctx.inline_lookup(ctx.owner, stepped)
+    return f"{lookup}({render(args[1], ctx)})"
+
+
+def _element_map(args: Sequence[Any], ctx: Context) -> str:
+    """``VECTOR ELM MAP(x[s1, t1], offset)``: x read at the position of ``[s1, t1]`` plus
+    offset, counted over x's ranges in row order (Vensim's Arrays reference). A subscript that is
+    a range stands for the element the equation is at."""
+    first = args[0] if len(args) == 2 else None
+    if first is None or type(first).__name__ != "ReferenceStructure" \
+            or first.subscripts is None or ctx.arrays is None:
+        raise ctx.error("VECTOR ELM MAP takes a subscripted variable and an offset (got "
+                        f"{len(args)} arguments)", "Write VECTOR ELM MAP(x[first element], "
+                        "offset)")
+    arrays = ctx.arrays
+    base = _reference(type(first)(first.reference, None), ctx)
+    roots, positions = [], []
+    for subscript in (str(s) for s in first.subscripts.subscripts):
+        root = arrays.root_of(subscript.rstrip("!"))
+        roots.append(root)
+        if arrays.is_range(subscript):
+            positions.append(f"({arrays.range_value(subscript.rstrip('!'))} - 1)")
+        else:
+            positions.append(str(arrays.element_value(subscript) - 1))
+    sizes = [len(arrays.flat[root]) for root in roots]
+    terms = [f"{position} * {math.prod(sizes[k + 1:])}" for k, position in enumerate(positions)]
+    marked = ", ".join(f"{arrays.range_ident(arrays.raw[root].name)}!" for root in roots)
+    return f"VECTOR_ELM_MAP({base}[{marked}], {' + '.join(terms)} + {render(args[1], ctx)})"
 
 
 def _pulse_train(a: Sequence[str]) -> str:
@@ -353,6 +425,12 @@ def _inline_lookup(node: Any, ctx: Context) -> str:
     return f"{name}({render(node.argument, ctx)})"
 
 
+def _allocate_by_priority(node: Any, ctx: Context) -> str:
+    # Vensim's size argument is the number of requesters, which the dims already give
+    args = [render(a, ctx) for a in (node.request, node.priority, node.width, node.supply)]
+    return f"ALLOCATE_BY_PRIORITY({', '.join(args)})"
+
+
 def _integ(node: Any, ctx: Context) -> str:
     raise ctx.error("unsupported construct 'INTEG inside an expression'",
                     "Give the stock its own variable")
@@ -375,6 +453,7 @@ _HANDLERS: Mapping[str, Callable[[Any, Context], str]] = {
     "InitialStructure": _initial,
     "InlineLookupsStructure": _inline_lookup,
     "IntegStructure": _integ,
+    "AllocateByPriorityStructure": _allocate_by_priority,
 }
 
 

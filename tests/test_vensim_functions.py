@@ -1,0 +1,194 @@
+"""Vensim functions beyond the core set: GAMMA LN, NPV, LOOKUP FORWARD and LOOKUP BACKWARD, in
+YAML models and through the Vensim import, checked against values derived here directly."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pssc_sim as ps
+
+pytest.importorskip("pysd", reason="the vensim extra (PySD's translators) is not installed")
+
+CONTROL = """
+INITIAL TIME = 0 ~~|
+FINAL TIME = 8 ~~|
+TIME STEP = 0.5 ~~|
+SAVEPER = TIME STEP ~~|
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def npv_by_sum(stream: np.ndarray, rate: float, dt: float, initial: float,
+               factor: float) -> np.ndarray:
+    """Vensim's NPV as a sum: each step's stream x dt, discounted by (1 + r dt) per step."""
+    discount = (1 + rate * dt) ** -np.arange(len(stream))
+    return (initial + np.cumsum(stream * dt * discount)) * factor
+
+
+def test_gamma_ln_is_the_log_gamma_function_for_every_member(make_model) -> None:
+    model = make_model("""
+time: {start: 0, stop: 4, dt: 0.5}
+parameters: {x0: 0.5}
+auxiliaries:
+  value: GAMMA_LN(x0 + TIME)
+""")
+    t = np.arange(0, 4.5, 0.5)
+    for x0 in (0.5, [0.25, 3.0, 7.5]):
+        values = ps.simulate(model, {"x0": x0})["value"].to_numpy()
+        starts = np.atleast_1d(x0)
+        expected = np.array([[math.lgamma(s + ti) for s in starts] for ti in t])
+        np.testing.assert_allclose(values.reshape(expected.shape), expected, rtol=1e-13)
+
+
+def test_gamma_ln_in_a_rate_runs_under_an_implicit_method(make_model) -> None:
+    # bdf differentiates the rate: d/dx GAMMA_LN(x) is the digamma function
+    model = make_model("""
+time: {start: 0, stop: 2, dt: 0.01}
+stocks: {s: {initial: 3}}
+flows: {grow: {rate: 0.1 * GAMMA_LN(s), to: s}}
+""")
+    fine = ps.simulate(model, method="rk4")["s"].to_numpy()
+    implicit = ps.simulate(model, method="bdf", rtol=1e-9, atol=1e-12)["s"].to_numpy()
+    np.testing.assert_allclose(implicit, fine, rtol=1e-7)
+    assert fine[-1] > 3  # lgamma(3) = ln 2 > 0: the stock grows
+
+
+def test_npv_discounts_each_step_like_the_sum(make_model) -> None:
+    model = make_model("""
+time: {start: 0, stop: 5, dt: 0.25}
+parameters: {r: 0.1}
+auxiliaries:
+  stream: 10 + 2 * TIME
+  value: NPV(stream, r, 3, 1.5)
+""")
+    t = np.arange(0, 5.25, 0.25)
+    for rate in (0.1, [0.0, 0.05, 0.3]):
+        values = ps.simulate(model, {"r": rate})["value"].to_numpy().reshape(len(t), -1)
+        for k, r in enumerate(np.atleast_1d(rate)):
+            expected = npv_by_sum(10 + 2 * t, float(r), 0.25, 3, 1.5)
+            np.testing.assert_allclose(values[:, k], expected, rtol=1e-12)
+
+
+def test_imported_npv_and_gamma_ln(tmp_path: Path) -> None:
+    text = ("cash = 100 - 5 * Time ~~|\nrate = 0.08 ~~|\n"
+            "value = NPV(cash, rate, 0, 1) ~~|\nlg = GAMMA LN(1 + Time) ~~|\n" + CONTROL)
+    res = ps.simulate(ps.load_model(write(tmp_path, "npv.mdl", text)))
+    t = np.arange(0, 8.5, 0.5)
+    np.testing.assert_allclose(res["value"].to_numpy(), npv_by_sum(100 - 5 * t, 0.08, 0.5, 0, 1),
+                               rtol=1e-12)
+    np.testing.assert_allclose(res["lg"].to_numpy(), [math.lgamma(1 + x) for x in t],
+                               rtol=1e-12, atol=1e-15)
+
+
+def test_lookup_forward_and_backward_step_between_points(tmp_path: Path) -> None:
+    # Vensim's reference examples on LOOK((0,1),(1,1),(2,2)) at -1, 1.5 and 2.5, and the points
+    text = ("LOOK((0,1),(1,1),(2,2)) ~~|\ninput = Time - 1.5 ~~|\n"
+            "forward = LOOKUP FORWARD(LOOK, input) ~~|\n"
+            "backward = LOOKUP BACKWARD(LOOK, input) ~~|\n" + CONTROL)
+    res = ps.simulate(ps.load_model(write(tmp_path, "look.mdl", text)))
+    xs, ys = np.array([0.0, 1.0, 2.0]), np.array([1.0, 1.0, 2.0])
+    x = np.arange(0, 8.5, 0.5) - 1.5
+    first_after = ys[np.clip(np.searchsorted(xs, x, side="left"), 0, 2)]
+    last_before = ys[np.clip(np.searchsorted(xs, x, side="right") - 1, 0, 2)]
+    np.testing.assert_array_equal(res["forward"].to_numpy(), first_after)
+    np.testing.assert_array_equal(res["backward"].to_numpy(), last_before)
+    at = dict(zip(x.tolist(), res["forward"].to_numpy().tolist(), strict=True))
+    assert (at[-1.0], at[1.5], at[2.5], at[1.0]) == (1.0, 2.0, 2.0, 1.0)
+    back = dict(zip(x.tolist(), res["backward"].to_numpy().tolist(), strict=True))
+    assert (back[-1.0], back[1.5], back[2.5], back[2.0]) == (1.0, 1.0, 2.0, 2.0)
+
+
+def test_lookup_forward_needs_a_lookup(tmp_path: Path) -> None:
+    text = "k = 3 ~~|\nv = LOOKUP FORWARD(k, Time) ~~|\n" + CONTROL
+    with pytest.raises(ps.ModelError, match=r"v: unsupported construct 'LOOKUP FORWARD of k': "
+                                            r"not a lookup"):
+        ps.load_model(write(tmp_path, "bad.mdl", text))
+
+
+# -- text the translator's grammar does not take --------------------------------------------
+
+
+def test_comments_inside_equations_are_ignored(tmp_path: Path) -> None:
+    text = ('{UTF-8}\nbase = 2 ~~|\n"odd {name}" = 1 ~~|\n'
+            'total = base * {a comment} 3 + "odd {name}" {another\nover lines} ~ widgets {u} ~ '
+            'Doc with {braces}. |\n' + CONTROL)
+    model = ps.load_model(write(tmp_path, "comments.mdl", text))
+    np.testing.assert_array_equal(ps.simulate(model)["total"].to_numpy(), np.full(17, 7.0))
+    assert model["total"].meta.description == "Doc with {braces}."  # type: ignore[attr-defined]
+
+
+def test_an_equation_the_translator_cannot_parse_names_its_variable(tmp_path: Path) -> None:
+    text = "base = 2 ~~|\ngrowth = base +* 3 ~~|\n" + CONTROL
+    with pytest.raises(ps.ModelError, match=r"bad\.mdl: growth: the Vensim file could not be "
+                                            r"read at this equation \(IncompleteParseError: "
+                                            r".*\+\* 3"):
+        ps.load_model(write(tmp_path, "bad.mdl", text))
+
+
+def test_macros_after_a_group_header_and_each_other(tmp_path: Path) -> None:
+    text = ("{UTF-8}\n" + "*" * 56 + "\n\t.Macros\n" + "*" * 56 + "~\n\t\tMacros.\n\t|\n\n"
+            ":MACRO: DOUBLE(x)\nDOUBLE = 2 * x ~~|\n:END OF MACRO:\n"
+            "base = 4 ~~|\n"
+            ":MACRO: ADD ONE(x)\nADD ONE = x + 1 ~~|\n:END OF MACRO:\n"
+            "y = DOUBLE(base) + ADD ONE(base) ~~|\n" + CONTROL)
+    res = ps.simulate(ps.load_model(write(tmp_path, "macros.mdl", text)))
+    np.testing.assert_array_equal(res["y"].to_numpy(), np.full(17, 2 * 4 + 4 + 1.0))
+
+
+# -- elements of one variable that depend on each other -------------------------------------
+
+
+def test_elements_that_read_other_elements_are_ordered_not_a_cycle(tmp_path: Path) -> None:
+    text = ("d: one, two, three ~~|\ne: x, y ~~|\n"
+            "a[one] = 1 + Time ~~|\na[two] = a[one] * 2 ~~|\na[three] = a[two] + b ~~|\n"
+            "b = a[one] + 10 ~~|\n"
+            "c[d, e] = 5 ~~|\n"  # an ordinary arrayed variable stays one array
+            "fib[one] = 1 ~~|\nfib[two] = 1 ~~|\nfib[three] = fib[one] + fib[two] ~~|\n"
+            + CONTROL)
+    res = ps.simulate(ps.load_model(write(tmp_path, "elements.mdl", text)))
+    t = np.arange(0, 8.5, 0.5)
+    first = 1 + t
+    np.testing.assert_allclose(res["a[one]"].to_numpy(), first)
+    np.testing.assert_allclose(res["a[two]"].to_numpy(), 2 * first)
+    np.testing.assert_allclose(res["a[three]"].to_numpy(), 2 * first + first + 10)
+    np.testing.assert_allclose(res["b"].to_numpy(), first + 10)
+    np.testing.assert_allclose(res["fib[three]"].to_numpy(), np.full(17, 2.0))
+
+
+def test_an_element_that_reads_itself_is_still_a_cycle(tmp_path: Path) -> None:
+    text = "d: one, two ~~|\na[one] = a[one] + 1 ~~|\na[two] = 1 ~~|\n" + CONTROL
+    with pytest.raises(ps.ModelError, match=r"algebraic cycle: a_one -> a_one"):
+        ps.load_model(write(tmp_path, "loop.mdl", text))
+
+
+def test_stella_previous_and_size(tmp_path: Path) -> None:
+    text = """<?xml version="1.0" encoding="utf-8"?>
+<xmile version="1.0" xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0">
+  <header><name>prev</name></header>
+  <sim_specs><start>0</start><stop>4</stop><dt>0.5</dt></sim_specs>
+  <dimensions><dim name="Region"><elem name="north"/><elem name="south"/><elem name="east"/>
+  </dim></dimensions>
+  <model><variables>
+    <aux name="signal"><eqn>TIME * TIME</eqn></aux>
+    <aux name="last"><eqn>PREVIOUS(signal, 7)</eqn></aux>
+    <aux name="last own"><eqn>PREVIOUS(signal)</eqn></aux>
+    <aux name="demand"><dimensions><dim name="Region"/></dimensions><eqn>2 + TIME</eqn></aux>
+    <aux name="count"><eqn>SIZE(demand)</eqn></aux>
+  </variables></model>
+</xmile>
+"""
+    res = ps.simulate(ps.load_model(write(tmp_path, "previous.xmile", text)))
+    t = np.arange(0, 4.5, 0.5)
+    before = np.concatenate([[np.nan], (t * t)[:-1]])
+    np.testing.assert_array_equal(res["last"].to_numpy(), np.where(t == 0, 7.0, before))
+    np.testing.assert_array_equal(res["last_own"].to_numpy(), np.where(t == 0, 0.0, before))
+    np.testing.assert_array_equal(res["count"].to_numpy(), np.full(9, 3.0))
