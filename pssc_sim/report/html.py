@@ -252,6 +252,7 @@ class Part:
     sections: tuple[Section, ...]
     comparison: str = ""
     sources: tuple[str, ...] = ()  # per findings paragraph, the id of the chart it is read from
+    figures: tuple[Picture, ...] = ()  # drawn after the findings, ids prefixed by the anchor
 
 
 def _findings(part: Part) -> str:
@@ -283,6 +284,7 @@ def render_parts(parts: Sequence[Part], *, title: str, narrative: str = "") -> s
                         f'<li><a href="#{e(part.anchor)}-comparison">Comparison</a></li>'
                         "</ul></li>")
         findings = (f"<h3>What the runs show</h3>{_findings(part)}" if part.findings else "")
+        findings += "".join(figure_html(p, part.anchor) for p in part.figures)
         body.append(f'<div class="part" id="{e(part.anchor)}"><h2 class="part">'
                     f"{e(part.title)}</h2>{paragraphs(part.narrative)}{findings}"
                     + "".join(section_html(s) for s in part.sections)
