@@ -357,10 +357,11 @@ def _cell(value: float | None, percent: bool = False) -> str:
     return f"<td>{value:.0%}</td>" if percent else f"<td>{value:.4g}</td>"
 
 
-def _row(row: ScorecardRow, ensemble: bool) -> str:
+def _row(row: ScorecardRow, ensemble: bool, card: Scorecard) -> str:
     status = row.rag or "-"
     colour = RAG_COLOURS.get(status, "transparent")
-    cells = (f"<td>{html.escape(row.measure)}</td>{_cell(row.target)}{_cell(row.at)}"
+    cells = (f"<td>{html.escape(row.measure)}</td>{_cell(row.target)}"
+             f"<td>{html.escape(card.when(row.at))}</td>"
              f"{_cell(row.reported)}{_cell(row.true)}{_cell(row.gap)}"
              f"<td class='rag' style='background:{colour}'>{status}</td>")
     if ensemble:
@@ -381,7 +382,7 @@ def scorecard_html(card: Scorecard) -> str:
         if rows:
             parts.append(f"<tr><th colspan='9' style='text-align:left;padding-top:6px'>"
                          f"{perspective.value.upper()}</th></tr>{head}")
-            parts += [_row(r, ensemble) for r in rows]
+            parts += [_row(r, ensemble, card) for r in rows]
     parts.append("</table>")
     worse = [f"<li>{html.escape(c.measure)} ({c.perspective}): {c.value:.4g} against "
              f"{c.reference:.4g} without targets ({c.relative:+.1%} worse)</li>"

@@ -118,7 +118,7 @@ def scorecard_html(card: Scorecard,
             continue
         cells = []
         for r in rows:
-            row = [e(r.measure), _target(r), e(f"{r.at:g}"), e(number(r.reported, r.kind)),
+            row = [e(r.measure), _target(r), e(card.when(r.at)), e(number(r.reported, r.kind)),
                    e(number(r.true, r.kind)), e(number(r.gap, r.kind)), _rag(r)]
             if observed is not None:
                 row.append(e(_origin(observed.get(r.measure))))
