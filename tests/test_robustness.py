@@ -85,3 +85,37 @@ def test_rbd_fast_is_a_sensitivity_method_of_its_own_design() -> None:
     assert result.runs == 100
     assert result.indices["characteristic_time"]["S1"] > 0.9
     assert "S1_conf" in result.table()
+
+
+def test_report_tests_its_findings_over_the_evidence(tmp_path: Path) -> None:
+    """``pssc report --evidence``: every scenario over the same worlds; a claim per target and
+    per outcome shared with the first scenario, each with its share of worlds."""
+    from pssc_sim.cli import main
+
+    out = tmp_path / "report.html"
+    assert main(["report", str(SMOKING / "quit-count-blame.yaml"),
+                 str(SMOKING / "pss-outcomes.yaml"), "-o", str(out), "--evidence",
+                 str(SMOKING / "quit-count-uncertain.yaml"), "--members", "8"]) == 0
+    text = out.read_text()
+    assert '<section id="robustness">' in text
+    # one target in the first, two in the second; two outcome measures shared
+    assert text.count("of 8 sampled worlds") == 1 + 2 + 2
+    assert "Pss-outcomes gives a better true prevalence than quit-count-blame" in text
+
+
+def test_report_members_need_evidence(capsys: pytest.CaptureFixture[str],
+                                      tmp_path: Path) -> None:
+    from pssc_sim.cli import main
+
+    assert main(["report", str(SMOKING / "baseline.yaml"), "-o", str(tmp_path / "r.html"),
+                 "--members", "10"]) == 2
+    assert "--members: needs --evidence and at least 2 worlds (got 10)" in \
+        capsys.readouterr().err
+
+
+def test_evidence_of_another_model_is_refused() -> None:
+    evidence = Evidence.of(Scenario.load(SMOKING / "quit-count-uncertain.yaml"), members=4)
+    ambulance = Scenario.load(ROOT / "scenarios" / "ambulance" / "baseline.yaml")
+    with pytest.raises(EvidenceError, match=r"baseline: the evidence samples parameters its "
+                                            r"model ambulance does not have \(got "):
+        evidence.for_regime(ambulance)

@@ -31,7 +31,13 @@ from pssc_sim.parse.yaml_reader import read_yaml
 from pssc_sim.report.content import Section
 from pssc_sim.report.figures import Picture
 from pssc_sim.report.html import number
-from pssc_sim.report.robustness import LEAST_FOR_SENSITIVITY, Claim, Evidence, deciding
+from pssc_sim.report.robustness import (
+    LEAST_FOR_SENSITIVITY,
+    Claim,
+    Evidence,
+    claims_picture,
+    deciding,
+)
 from pssc_sim.report.words import label, points, quantity, when
 from pssc_sim.scenario.definition import Scenario
 from pssc_sim.scenario.runner import ScenarioResult, run
@@ -401,33 +407,8 @@ def robustness_text(case_run: CaseRun) -> str:
 
 
 def robustness_picture(case_run: CaseRun) -> Picture | None:
-    """The share of worlds in which each claim holds, as bars beside the line of half."""
-    if not case_run.claims:
-        return None
-    from matplotlib.figure import Figure
-
-    from pssc_sim.report.figures import data_uri
-
-    claims = case_run.claims
-    figure = Figure(figsize=(9, 0.45 * len(claims) + 1.2), layout="constrained")
-    ax = figure.subplots()
-    shares = [100 * c.share for c in claims]
-    colours = ["tab:green" if s >= 95 else "tab:olive" if s > 50 else "tab:red" for s in shares]
-    rows = range(len(claims))
-    ax.barh(rows, shares, color=colours)
-    ax.axvline(50, color="0.3", linewidth=0.8, linestyle="--")
-    ax.set_yticks(list(rows), [_short(c.statement) for c in claims], fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlim(0, 100)
-    ax.set_xlabel(f"share of {claims[0].worlds:,} sampled worlds in which the claim holds (%)")
-    caption = ("How robust each finding is: the share of the sampled worlds (the same worlds "
-               "under every regime) in which it holds; the dashed line is half.")
-    return Picture(caption, data_uri(figure), "robustness")
-
-
-def _short(statement: str, width: int = 70) -> str:
-    text = statement.split(":")[0]
-    return text if len(text) <= width else text[: width - 1] + "\u2026"
+    """The share of worlds in which each claim of a case holds (see :func:`claims_picture`)."""
+    return claims_picture(case_run.claims)
 
 
 def findings_text(case_run: CaseRun) -> str:

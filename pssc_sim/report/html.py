@@ -17,7 +17,8 @@ from pssc_sim.report.figures import (
     ledger_pictures,
     results_picture,
 )
-from pssc_sim.scenario.runner import describe
+from pssc_sim.report.robustness import Claim
+from pssc_sim.scenario.runner import ScenarioResult, describe
 from pssc_sim.scorecard.scoring import Scorecard, ScorecardRow
 
 #: The style sheet, inlined in the page.
@@ -294,30 +295,60 @@ def render_parts(parts: Sequence[Part], *, title: str, narrative: str = "") -> s
 
 
 def render(sections: Sequence[Section], *, title: str = "pssc_sim report",
-           narrative: str = "", comparison_narrative: str = "") -> str:
-    """The HTML text of a report of ``sections``."""
+           narrative: str = "", comparison_narrative: str = "",
+           claims: Sequence[Claim] = ()) -> str:
+    """The HTML text of a report of ``sections`` (and of the robustness of ``claims``)."""
     contents = "".join(f'<li><a href="#{e(s.anchor)}">{e(s.title)}</a></li>'
                        for s in sections)
     if len(sections) > 1:
         contents += '<li><a href="#comparison">Comparison of the scenarios</a></li>'
+    if claims:
+        contents += '<li><a href="#robustness">How robust the findings are</a></li>'
     body = "".join(section_html(s) for s in sections)
     if len(sections) > 1:
         body += comparison_html(sections, comparison_narrative)
+    if claims:
+        body += robustness_html(claims)
     return _page(title, narrative, contents, body)
+
+
+def robustness_html(claims: Sequence[Claim]) -> str:
+    """The claims tested in every sampled world, each with its share, and their chart."""
+    from pssc_sim.report.robustness import claims_picture
+
+    worlds = claims[0].worlds
+    intro = (f"Every scenario was run again in the same {worlds:,} sampled worlds (each a draw "
+             "of the uncertain parameters from their evidence ranges), so each claim below is a "
+             "paired comparison tested world by world.")
+    items = "".join(f"<p>{e(c.sentence())}</p>" for c in claims)
+    chart = figure_html(claims_picture(claims), "robustness")
+    return (f'<section id="robustness"><h2>How robust the findings are</h2><p>{e(intro)}</p>'
+            f'<div class="findings">{items}</div>{chart}</section>')
 
 
 def build_report(scenarios: Sequence[ReportEntry | ScenarioInput], *,
                  against: ScenarioInput | None = None, title: str = "pssc_sim report",
-                 narrative: str = "", comparison_narrative: str = "") -> str:
+                 narrative: str = "", comparison_narrative: str = "",
+                 evidence: ScenarioInput | None = None, members: int | None = None) -> str:
     """Run ``scenarios`` and return the report as HTML text (see :func:`write_report`)."""
     sections = prepare(scenarios, against)
+    claims: tuple[Claim, ...] = ()
+    if evidence is not None:
+        from pssc_sim.report.content import load
+        from pssc_sim.report.robustness import Evidence, scenario_claims
+
+        given = load(evidence, "evidence")
+        block = given.scenario if isinstance(given, ScenarioResult) else given
+        claims = scenario_claims([s.result.scenario for s in sections],
+                                 Evidence.of(block, members))
     return render(sections, title=title, narrative=narrative,
-                  comparison_narrative=comparison_narrative)
+                  comparison_narrative=comparison_narrative, claims=claims)
 
 
 def write_report(scenarios: Sequence[ReportEntry | ScenarioInput], path: str | Path, *,
                  against: ScenarioInput | None = None, title: str = "pssc_sim report",
-                 narrative: str = "", comparison_narrative: str = "") -> Path:
+                 narrative: str = "", comparison_narrative: str = "",
+                 evidence: ScenarioInput | None = None, members: int | None = None) -> Path:
     """Run ``scenarios`` and write one self-contained HTML report to ``path`` (atomically).
 
     Parameters
@@ -333,6 +364,12 @@ def write_report(scenarios: Sequence[ReportEntry | ScenarioInput], path: str | P
         without its targets).
     title, narrative, comparison_narrative
         The report's title, a plain-text story at the top and one above the comparison.
+    evidence, members
+        A scenario whose ``uncertainty:`` block gives the evidence ranges: every scenario is run
+        again over the same ``members`` sampled worlds (default: the block's own number), and a
+        last section gives, for each claim (a target's reported ledger flatters the true one; a
+        scenario gives a better true outcome than the first), the share of worlds in which it
+        holds and the parameters that decide it (:mod:`pssc_sim.report.robustness`).
 
     Returns
     -------
@@ -355,5 +392,6 @@ def write_report(scenarios: Sequence[ReportEntry | ScenarioInput], path: str | P
     from pssc_sim.output import write_text
 
     text = build_report(scenarios, against=against, title=title, narrative=narrative,
-                        comparison_narrative=comparison_narrative)
+                        comparison_narrative=comparison_narrative, evidence=evidence,
+                        members=members)
     return write_text(text, path)

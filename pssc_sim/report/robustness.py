@@ -18,13 +18,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pssc_sim.errors import ModelError
+from pssc_sim.ir.model import Better, Perspective
+from pssc_sim.report.figures import Picture
+from pssc_sim.report.words import label
 from pssc_sim.scenario.definition import Scenario
 from pssc_sim.scenario.sampling import Distribution, unit_samples
 from pssc_sim.scenario.uncertainty import DEFAULT_SAMPLING, Uncertainty
+
+if TYPE_CHECKING:
+    from pssc_sim.scenario.runner import ScenarioResult
 
 #: Shares of worlds and the words that say how sure a finding is.
 MOST = 0.5
@@ -72,6 +79,12 @@ class Evidence:
         model = scenario.load_model()
         from pssc_sim.scenario.runner import distributions
 
+        known = set(model.parameter_names)
+        missing = [n for n in self.uncertainty.parameters or {} if n not in known]
+        if missing:
+            raise EvidenceError(f"{scenario.label}: the evidence samples parameters its model "
+                                f"{model.name} does not have (got {', '.join(missing[:5])}). "
+                                "Give evidence for the same model as the scenarios")
         chosen = dict(distributions(self.uncertainty, model))
         for name, value in scenario.set.items():
             if name in chosen:
@@ -177,3 +190,77 @@ def deciding(names: Sequence[str], unit: np.ndarray, margin: np.ndarray, *,
     clear = [p for p in names if indices[p]["S1"] - indices[p]["S1_conf"] > 0]
     ranked = sorted(clear, key=lambda p: -indices[p]["S1"])
     return tuple((p, indices[p]["S1"]) for p in ranked[:top])
+
+
+def claims_picture(claims: Sequence[Claim]) -> Picture | None:
+    """The share of worlds in which each claim holds, as bars beside the line of half."""
+    if not claims:
+        return None
+    from matplotlib.figure import Figure
+
+    from pssc_sim.report.figures import data_uri
+
+    figure = Figure(figsize=(9, 0.45 * len(claims) + 1.2), layout="constrained")
+    ax = figure.subplots()
+    shares = [100 * c.share for c in claims]
+    colours = ["tab:green" if s >= 95 else "tab:olive" if s > 50 else "tab:red" for s in shares]
+    rows = range(len(claims))
+    ax.barh(rows, shares, color=colours)
+    ax.axvline(50, color="0.3", linewidth=0.8, linestyle="--")
+    ax.set_yticks(list(rows), [_short(c.statement) for c in claims], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel(f"share of {claims[0].worlds:,} sampled worlds in which the claim holds (%)")
+    caption = ("How robust each finding is: the share of the sampled worlds (the same worlds "
+               "under every regime) in which it holds; the dashed line is half.")
+    return Picture(caption, data_uri(figure), "robustness")
+
+
+def _short(statement: str, width: int = 70) -> str:
+    text = statement.split(":")[0]
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
+
+
+def scenario_claims(scenarios: Sequence[Scenario], evidence: Evidence
+                    ) -> tuple[Claim, ...]:
+    """Every scenario run over the same worlds of ``evidence``, and the claims a report of them
+    tests: each scenario's targets against their true values (does the reported ledger flatter
+    the true one at the target date?) and each later scenario against the first on every
+    outcome measure they share (is its true value at the end better?)."""
+    from pssc_sim.scenario.runner import run
+    from pssc_sim.scorecard.scoring import compared, needed_columns
+
+    results: list[ScenarioResult] = []
+    for scenario in scenarios:
+        model = scenario.load_model()
+        outcomes = [m.true_column for m in model.measures
+                    if m.perspective is Perspective.OUTCOME]
+        paired = evidence.for_regime(scenario).with_outputs(*outcomes)
+        results.append(run(paired, record=needed_columns(model, scenario.targets)))
+    claims: list[tuple[str, np.ndarray]] = []
+    for result in results:
+        measures = {m.name: m for m in result.model.measures}
+        for target in result.scenario.targets:
+            measure = measures[target.measure]
+            reported, true = compared(result, measure, target, target.by)
+            sign = 1.0 if target.higher_is_better(measure.better) else -1.0
+            claims.append((f"under {result.name} the reported {label(measure)} flatters the "
+                           "true one at the target date", np.asarray(sign * (reported - true))))
+    first = results[0]
+    for result in results[1:]:
+        measures = {m.name: m for m in result.model.measures}
+        for measure in first.model.measures:
+            other = measures.get(measure.name)
+            if measure.perspective is not Perspective.OUTCOME or other is None:
+                continue
+            better = 1.0 if measure.better is Better.HIGHER else -1.0
+            ends = [np.asarray(r.results[measure.true_column], dtype=float)[-1]
+                    for r in (result, first)]
+            claims.append((f"{result.name} gives a better true {label(measure)} than "
+                           f"{first.name} at the end of the run",
+                           np.atleast_1d(better * (ends[0] - ends[1]))))
+    names = evidence.names(scenarios[0])
+    unit = evidence.unit(len(names))
+    tested = evidence.members >= LEAST_FOR_SENSITIVITY
+    return tuple(Claim(s, m, deciding(names, unit, m, seed=evidence.seed), tested)
+                 for s, m in claims)
