@@ -208,3 +208,8 @@ def test_demo_file_members_must_be_a_count(tmp_path: Path) -> None:
     with pytest.raises(DemoError, match=r"few.yaml: members: expected a whole number of sampled "
                                         r"worlds, at least 2 \(got 1\)"):
         load_demo("few", folder=tmp_path, scenarios=ROOT / "scenarios")
+
+
+def test_cli_demo_members_must_be_two_or_more(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "gaming", "--members", "1"]) == 2
+    assert "--members: at least 2 sampled worlds (got 1)" in capsys.readouterr().err
