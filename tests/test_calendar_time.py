@@ -76,3 +76,18 @@ def test_scorecard_gives_the_target_date(capsys: pytest.CaptureFixture[str]) -> 
     document = json.loads(capsys.readouterr().out)
     rows = [r for rows in document["perspectives"].values() for r in rows]
     assert {r["measure"]: r["date"] for r in rows}["dtoc_share"] == "2017-10-01"
+
+
+def test_explorer_charts_of_a_model_in_hours_show_dates() -> None:
+    from bokeh.models import CustomJSTickFormatter
+
+    from pssc_sim.explore.app import Explorer, time_label
+    from pssc_sim.scenario.definition import Scenario
+
+    scenario = Scenario.load(ROOT / "scenarios" / "ambulance" / "eight-minute-blame.yaml")
+    explorer = Explorer(scenario, {})
+    assert time_label(explorer.model) == "date"
+    grid = explorer.ledger_pane.object
+    charts = [c for c, *_ in grid.children] if hasattr(grid, "children") else []
+    assert charts
+    assert all(isinstance(c.xaxis[0].formatter, CustomJSTickFormatter) for c in charts)

@@ -7,6 +7,7 @@ loaded model. The computing is :mod:`pssc_sim.explore.compute`; this module only
 
 from __future__ import annotations
 
+import datetime
 import html
 import io
 from collections.abc import Mapping, Sequence
@@ -41,7 +42,8 @@ from pssc_sim.explore.controls import (
     read_query,
     write_query,
 )
-from pssc_sim.ir.model import Model, Perspective
+from pssc_sim.ir.calendar import DAYS, origin_date, unit_word
+from pssc_sim.ir.model import Model, Perspective, TimeSpec
 from pssc_sim.scenario.definition import Scenario
 from pssc_sim.scenario.targets import TargetKind
 from pssc_sim.scorecard.scoring import Scorecard, ScorecardRow
@@ -74,9 +76,30 @@ class Pin:
 
 
 def time_label(model: Model) -> str:
-    """The axis label of time: the year for models run in years, else the time units."""
+    """The axis label of time: the year for models run in years, the date for a clock with an
+    origin, else the time units."""
     units = model.time.units
-    return "year" if units.rstrip("s").lower() == "year" else f"time ({units or 'model units'})"
+    if units.rstrip("s").lower() == "year":
+        return "year"
+    return "date" if origin_date(model.time) is not None else f"time ({units or 'model units'})"
+
+
+#: Draws a tick (model time) as an ISO date: a fixed text; only numbers are passed to it.
+_DATE_TICK = "return new Date(zero + tick * unit).toISOString().slice(0, 10);"
+
+
+def date_ticks(chart: Any, time: TimeSpec) -> None:
+    """Dates on the time axis of ``chart`` (drawn in model time) where the clock has an
+    origin, as in the reports."""
+    from bokeh.models import CustomJSTickFormatter
+
+    zero = origin_date(time)
+    if zero is None:
+        return
+    epoch = datetime.datetime.combine(zero, datetime.time()) - datetime.datetime(1970, 1, 1)
+    unit = DAYS[unit_word(time.units)] * 86_400_000.0
+    chart.xaxis.formatter = CustomJSTickFormatter(
+        args={"zero": epoch.total_seconds() * 1000.0, "unit": unit}, code=_DATE_TICK)
 
 
 class Explorer:
@@ -293,6 +316,7 @@ class Explorer:
             chart = _figure(title=name.replace("_", " "), height=230,
                             x_axis_label=time_label(self.model), y_axis_label=units.get(name, ""),
                             tools="pan,wheel_zoom,box_zoom,reset,save")
+            date_ticks(chart, model.time)
             if ensemble:
                 chart.varea(x="t", y1=f"{name}:low", y2=f"{name}:high", source=self.output_source,
                             fill_color=colour, fill_alpha=0.2, legend_label="5-95%")
@@ -327,6 +351,7 @@ class Explorer:
                                   f"{measure.better.value} is better)", height=200,
                             x_axis_label=time_label(self.model), y_axis_label=measure.meta.units,
                             tools="pan,wheel_zoom,reset")
+            date_ticks(chart, self.model.time)
             chart.line("t", f"{measure.name}:reported", source=self.ledger_source, color=colour,
                        line_width=2, legend_label="reported")
             chart.line("t", f"{measure.name}:true", source=self.ledger_source, color=colour,
