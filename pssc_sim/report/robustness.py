@@ -118,7 +118,7 @@ class Claim:
     >>> claim.share, claim.worlds
     (0.75, 4)
     >>> claim.sentence()
-    'Audit narrows the gap in 75% of 4 sampled worlds.'
+    'Audit narrows the gap in 75% of 4 sampled worlds: in most worlds, not all.'
     """
 
     statement: str
