@@ -17,6 +17,8 @@ import pandas as pd
 
 from pssc_sim.atomic import atomic_path, file_set
 from pssc_sim.errors import ParameterError
+from pssc_sim.ir.calendar import iso
+from pssc_sim.ir.model import TimeSpec
 from pssc_sim.results import Results, member_quantiles
 
 if TYPE_CHECKING:
@@ -146,11 +148,28 @@ def write_netcdf(results: Results, path: str | Path,
     return final
 
 
-def write_csv(results: Results, path: str | Path) -> Path:
+def dated(table: pd.DataFrame, time: TimeSpec | None) -> pd.DataFrame:
+    """``table`` with a ``date`` column after its ``time`` column (ISO dates, with hours and
+    minutes for a model in hours or shorter units) when the model's clock reads a calendar
+    (:mod:`pssc_sim.ir.calendar`) and its times are not the calendar years themselves.
+
+    >>> spec = TimeSpec(0, 48, 24, 24, "hour", "2003-04-01")
+    >>> dated(pd.DataFrame({"time": [0.0, 24.0], "x": [1, 2]}), spec).columns.tolist()
+    ['time', 'date', 'x']
+    """
+    if time is None or not iso(time, time.start) or not time.origin:
+        return table
+    table = table.copy()
+    table.insert(1, "date", [iso(time, float(t)) for t in table["time"]])
+    return table
+
+
+def write_csv(results: Results, path: str | Path, time: TimeSpec | None = None) -> Path:
     """Write the results to ``path`` atomically, at full precision; return the path.
 
     A single run is :func:`results_table` (``time``, then a column per variable); an ensemble is
-    :func:`ensemble_table` (``time, variable, p5, p25, p50, p75, p95, mean``).
+    :func:`ensemble_table` (``time, variable, p5, p25, p50, p75, p95, mean``). With the model's
+    ``time`` (a clock with an origin), a ``date`` column follows ``time`` (:func:`dated`).
 
     Examples
     --------
@@ -162,7 +181,7 @@ def write_csv(results: Results, path: str | Path) -> Path:
     ['time,x', '0.0,1.0', '1.0,2.0']
     """
     table = ensemble_table(results) if results.is_ensemble else results_table(results)
-    return write_table(table, path)
+    return write_table(dated(table, time), path)
 
 
 def write_figure(figure: Figure, path: str | Path, dpi: int = 120) -> Path:

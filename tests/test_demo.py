@@ -1,6 +1,7 @@
 """The target-gaming teaching demo: ``pssc demo gaming`` runs the ambulance and stop-smoking
-services under a target in a blame culture, in a learning culture, and under a PSS outcome set,
-and writes one report whose findings are read from the runs.
+services with no target, under a target in a blame culture, in a learning culture, under a PSS
+outcome set and under the blame regime with independent audit, each over the same sampled
+worlds, and writes one report whose findings are read from the runs.
 
 The demo reports what the runs find and claims no winner: these tests check that every sentence
 of the findings agrees with the runs it is read from (met or missed, which culture's ledgers are
@@ -12,6 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from browser import open_page
 
@@ -26,11 +28,13 @@ from pssc_sim.report.demo import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Sampled worlds per regime in these tests (the demo file asks for more).
+WORLDS = 16
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, tuple[CaseRun, ...]]:
-    return write_demo("gaming", tmp_path_factory.mktemp("demo"))
+    return write_demo("gaming", tmp_path_factory.mktemp("demo"), members=WORLDS)
 
 
 def test_cases_are_the_ambulance_and_smoking_services() -> None:
@@ -38,7 +42,8 @@ def test_cases_are_the_ambulance_and_smoking_services() -> None:
     models = [{s.path.parent.name for s in case.scenarios} for case in demo.cases]
     assert models == [{"ambulance"}, {"smoking"}]
     assert [[s.role for s in case.scenarios] for case in demo.cases] == [
-        ["blame", "learning", "pss"]] * 2
+        ["none", "blame", "learning", "pss", "audit"]] * 2
+    assert all(case.evidence is not None for case in demo.cases)
 
 
 @pytest.mark.parametrize("case", [0, 1], ids=["ambulance", "smoking"])
@@ -159,3 +164,52 @@ def test_findings_link_to_their_charts_and_speak_plainly(
     assert "by 31 March 2005" in ambulance  # time.origin 1 April 2003; target at hour 17520
     assert "Category A response time" in ambulance  # the measure's label
     assert text.count("<h3>Strategy map</h3>") == sum(len(r.sections) for r in runs)
+
+
+@pytest.mark.parametrize("case", [0, 1], ids=["ambulance", "smoking"])
+def test_every_claim_is_tested_in_every_world(demo: tuple[Path, tuple[CaseRun, ...]],
+                                              case: int) -> None:
+    """Each claim holds or fails in each of the same sampled worlds, and its sentence gives the
+    share of them; a claim holding in at most half is said not to be supported."""
+    run = demo[1][case]
+    text = findings_text(run)
+    assert len(run.claims) == 9
+    for claim in run.claims:
+        assert claim.worlds == WORLDS
+        share = round(100 * claim.share)
+        assert f"of {WORLDS} sampled worlds" in claim.sentence()
+        assert claim.sentence() in text
+        if claim.share <= 0.5:
+            assert "the runs do not support this claim" in claim.sentence(), share
+
+
+@pytest.mark.parametrize("case", [0, 1], ids=["ambulance", "smoking"])
+def test_claims_are_read_from_paired_worlds(demo: tuple[Path, tuple[CaseRun, ...]],
+                                            case: int) -> None:
+    """The gap claim's margin is the blame regime's reported-minus-true, world by world, and
+    gaming never makes the reported ledger look worse than the true one in any world."""
+    run = demo[1][case]
+    for role in ("blame", "learning", "audit"):
+        worlds = run.finding(role).worlds
+        assert worlds is not None
+        higher = run.finding(role).row.kind != "level" or run.finding(role).row.better == "higher"
+        gap = (worlds["reported"] - worlds["true"]) * (1 if higher else -1)
+        assert np.all(gap >= -1e-9)
+    blame = run.finding("blame").worlds
+    assert blame is not None
+    higher = run.finding("blame").row.kind != "level"
+    assert np.allclose(run.claims[0].margin,
+                       (blame["reported"] - blame["true"]) * (1 if higher else -1))
+
+
+def test_demo_file_members_must_be_a_count(tmp_path: Path) -> None:
+    (tmp_path / "few.yaml").write_text(
+        "demo: few\ntitle: T\nnarrative: N\nmembers: 1\ncases: [{}]\n")
+    with pytest.raises(DemoError, match=r"few.yaml: members: expected a whole number of sampled "
+                                        r"worlds, at least 2 \(got 1\)"):
+        load_demo("few", folder=tmp_path, scenarios=ROOT / "scenarios")
+
+
+def test_cli_demo_members_must_be_two_or_more(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "gaming", "--members", "1"]) == 2
+    assert "--members: at least 2 sampled worlds (got 1)" in capsys.readouterr().err

@@ -228,15 +228,17 @@ def test_cli_out_writes_indices_and_index_over_time(linear: Path, tmp_path: Path
     assert sorted(p.name for p in out.iterdir()) == ["indices.csv", "indices.png", "notes.txt"]
 
 
-def test_methods_table_lists_the_three_methods() -> None:
-    assert list(METHODS) == ["sobol", "morris", "fast"]
+def test_methods_table_lists_the_four_methods() -> None:
+    assert list(METHODS) == ["sobol", "morris", "fast", "rbd-fast"]
     assert METHODS["sobol"].runs(1024, 10, True) == 22_528
+    assert METHODS["rbd-fast"].runs(500, 10, False) == 500
 
 
 @pytest.mark.parametrize(("args", "match"), [
     (["--method", "sobl"], r"--method: unknown sensitivity method 'sobl'.*Did you mean 'sobol'"),
     (["--samples", "1000"], r"--samples: .*\(got 1000\). Sobol' designs need a power of two"),
     (["--samples", "10", "--method", "fast"], r"--samples: .*FAST needs more than 64"),
+    (["--samples", "10", "--method", "rbd-fast"], r"--samples: .*RBD-FAST needs at least 40"),
     (["--parameters", "fixed"], r"--parameters: parameter 'fixed' has no bounds"),
     (["--parameters", "aa"], r"--parameters: 'aa' is unknown .*Did you mean 'a'"),
     (["--parameters", "y"], r"--parameters: 'y' is a variable, not a parameter"),

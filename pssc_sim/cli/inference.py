@@ -193,6 +193,8 @@ def _main_indices(method: str) -> list[tuple[str, str | None]]:
     """(index, its confidence interval) drawn for each method."""
     if method == "morris":
         return [("mu_star", "mu_star_conf")]
+    if method == "rbd-fast":
+        return [("S1", "S1_conf")]
     return [("S1", "S1_conf"), ("ST", "ST_conf")]
 
 

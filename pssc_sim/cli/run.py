@@ -101,6 +101,7 @@ def write_outputs(model: Model, results: Results, out: Path,
 
     from pssc_sim.output import RUN_FILES, file_set, write_csv, write_figure
     from pssc_sim.plot import plain, plot_stocks, visible_stocks
+    from pssc_sim.report.words import date_axis
 
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -114,11 +115,12 @@ def write_outputs(model: Model, results: Results, out: Path,
                      ax=figure.subplots())
     ax.set_title(plain(model.title or model.name))
     ax.set_xlabel(plain(f"time ({model.time.units})" if model.time.units else "time"))
+    date_axis(ax, model.time)  # calendar dates or years where the model's clock has them
     units = _common_units(model, visible_stocks(model))
     if units:
         ax.set_ylabel(plain(units))
     with file_set(out, RUN_FILES) as staging:
-        write_csv(results, staging / "results.csv")
+        write_csv(results, staging / "results.csv", model.time)
         write_figure(figure, staging / "stocks.png")
     return [out / "results.csv", out / "stocks.png"]
 

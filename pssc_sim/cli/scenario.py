@@ -314,10 +314,13 @@ def write_run(result: ScenarioResult, out: Path, save_ensemble: bool = False) ->
         write_table,
     )
     from pssc_sim.plot import plain, plot_panels
+    from pssc_sim.report.words import date_axis
+    from pssc_sim.scenario.reader import scenario_time
 
     folder = _folder(out)
+    time = scenario_time(result.scenario, result.model)
     with file_set(folder, RUN_FILES) as staging:
-        written = [write_csv(result.results, staging / "results.csv")]
+        written = [write_csv(result.results, staging / "results.csv", time)]
         if result.samples:
             samples = pd.DataFrame({"member": range(result.results.n_members), **result.samples})
             written.append(write_table(samples, staging / "parameters.csv"))
@@ -325,6 +328,8 @@ def write_run(result: ScenarioResult, out: Path, save_ensemble: bool = False) ->
         if names:
             figure = Figure(figsize=(11, 3.2 * -(-len(names) // 3)), layout="constrained")
             plot_panels({result.name: result.results}, names, figure, _time_label(result))
+            for ax in figure.axes:
+                date_axis(ax, time)
             figure.suptitle(plain(f"{result.name} ({result.model.title or result.model.name})"))
             written.append(write_figure(figure, staging / "results.png"))
         if save_ensemble:
@@ -374,19 +379,24 @@ def write_comparison(comparison: Comparison, out: Path) -> list[Path]:
     the paths."""
     from matplotlib.figure import Figure
 
-    from pssc_sim.output import COMPARISON_FILES, file_set, write_figure, write_table
+    from pssc_sim.output import COMPARISON_FILES, dated, file_set, write_figure, write_table
     from pssc_sim.plot import plain
+    from pssc_sim.report.words import date_axis
     from pssc_sim.scenario.compare import Comparison
+    from pssc_sim.scenario.reader import scenario_time
 
     folder = _folder(out)
     names = comparison.variables[:MAX_PANELS]
     figure = Figure(figsize=(11, 3.2 * max(1, -(-len(names) // 3))), layout="constrained")
+    time = scenario_time(comparison.runs[0].scenario, comparison.runs[0].model)
     if names:
         trimmed = Comparison(comparison.runs, comparison.labels, names, comparison.times)
         trimmed.plot(figure)
+        for ax in figure.axes:
+            date_axis(ax, time)
     figure.suptitle(plain(" vs ".join(comparison.labels)))
     with file_set(folder, COMPARISON_FILES) as staging:
-        write_table(comparison.table(), staging / "comparison.csv")
+        write_table(dated(comparison.table(), time), staging / "comparison.csv")
         write_figure(figure, staging / "comparison.png")
     return [folder / name for name in COMPARISON_FILES]
 

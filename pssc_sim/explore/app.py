@@ -7,6 +7,7 @@ loaded model. The computing is :mod:`pssc_sim.explore.compute`; this module only
 
 from __future__ import annotations
 
+import datetime
 import html
 import io
 from collections.abc import Mapping, Sequence
@@ -41,8 +42,9 @@ from pssc_sim.explore.controls import (
     read_query,
     write_query,
 )
+from pssc_sim.ir.calendar import DAYS, origin_date, unit_word
 from pssc_sim.ir.causal import CausalGraph
-from pssc_sim.ir.model import Model, Perspective
+from pssc_sim.ir.model import Model, Perspective, TimeSpec
 from pssc_sim.scenario.definition import Scenario
 from pssc_sim.scenario.targets import TargetKind
 from pssc_sim.scorecard.scoring import Scorecard, ScorecardRow
@@ -75,9 +77,30 @@ class Pin:
 
 
 def time_label(model: Model) -> str:
-    """The axis label of time: the year for models run in years, else the time units."""
+    """The axis label of time: the year for models run in years, the date for a clock with an
+    origin, else the time units."""
     units = model.time.units
-    return "year" if units.rstrip("s").lower() == "year" else f"time ({units or 'model units'})"
+    if units.rstrip("s").lower() == "year":
+        return "year"
+    return "date" if origin_date(model.time) is not None else f"time ({units or 'model units'})"
+
+
+#: Draws a tick (model time) as an ISO date: a fixed text; only numbers are passed to it.
+_DATE_TICK = "return new Date(zero + tick * unit).toISOString().slice(0, 10);"
+
+
+def date_ticks(chart: Any, time: TimeSpec) -> None:
+    """Dates on the time axis of ``chart`` (drawn in model time) where the clock has an
+    origin, as in the reports."""
+    from bokeh.models import CustomJSTickFormatter
+
+    zero = origin_date(time)
+    if zero is None:
+        return
+    epoch = datetime.datetime.combine(zero, datetime.time()) - datetime.datetime(1970, 1, 1)
+    unit = DAYS[unit_word(time.units)] * 86_400_000.0
+    chart.xaxis.formatter = CustomJSTickFormatter(
+        args={"zero": epoch.total_seconds() * 1000.0, "unit": unit}, code=_DATE_TICK)
 
 
 class Explorer:
@@ -317,6 +340,7 @@ class Explorer:
             chart = _figure(title=name.replace("_", " "), height=230,
                             x_axis_label=time_label(self.model), y_axis_label=units.get(name, ""),
                             tools="pan,wheel_zoom,box_zoom,reset,save")
+            date_ticks(chart, model.time)
             if ensemble:
                 chart.varea(x="t", y1=f"{name}:low", y2=f"{name}:high", source=self.output_source,
                             fill_color=colour, fill_alpha=0.2, legend_label="5-95%")
@@ -351,6 +375,7 @@ class Explorer:
                                   f"{measure.better.value} is better)", height=200,
                             x_axis_label=time_label(self.model), y_axis_label=measure.meta.units,
                             tools="pan,wheel_zoom,reset")
+            date_ticks(chart, self.model.time)
             chart.line("t", f"{measure.name}:reported", source=self.ledger_source, color=colour,
                        line_width=2, legend_label="reported")
             chart.line("t", f"{measure.name}:true", source=self.ledger_source, color=colour,
@@ -381,10 +406,11 @@ def _cell(value: float | None, percent: bool = False) -> str:
     return f"<td>{value:.0%}</td>" if percent else f"<td>{value:.4g}</td>"
 
 
-def _row(row: ScorecardRow, ensemble: bool) -> str:
+def _row(row: ScorecardRow, ensemble: bool, card: Scorecard) -> str:
     status = row.rag or "-"
     colour = RAG_COLOURS.get(status, "transparent")
-    cells = (f"<td>{html.escape(row.measure)}</td>{_cell(row.target)}{_cell(row.at)}"
+    cells = (f"<td>{html.escape(row.measure)}</td>{_cell(row.target)}"
+             f"<td>{html.escape(card.when(row.at))}</td>"
              f"{_cell(row.reported)}{_cell(row.true)}{_cell(row.gap)}"
              f"<td class='rag' style='background:{colour}'>{status}</td>")
     if ensemble:
@@ -405,7 +431,7 @@ def scorecard_html(card: Scorecard) -> str:
         if rows:
             parts.append(f"<tr><th colspan='9' style='text-align:left;padding-top:6px'>"
                          f"{perspective.value.upper()}</th></tr>{head}")
-            parts += [_row(r, ensemble) for r in rows]
+            parts += [_row(r, ensemble, card) for r in rows]
     parts.append("</table>")
     worse = [f"<li>{html.escape(c.measure)} ({c.perspective}): {c.value:.4g} against "
              f"{c.reference:.4g} without targets ({c.relative:+.1%} worse)</li>"

@@ -28,4 +28,7 @@ SENSITIVITY_METHODS: Mapping[str, MethodInfo] = {
         "morris", "elementary effects screening (mean absolute effect and its spread)", 100),
     "fast": MethodInfo(
         "fast", "extended Fourier amplitude sensitivity test (first-order and total)", 1000),
+    "rbd-fast": MethodInfo(
+        "rbd-fast", "random balance design FAST on a Latin hypercube (first-order), also on "
+                    "an ensemble already run", 500),
 }

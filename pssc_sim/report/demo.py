@@ -1,13 +1,18 @@
-"""Teaching demos: a set of case-study scenarios run side by side, with the story in plain words
-and findings computed from the runs, written as one report.
+"""Teaching demos: a set of case-study scenarios run side by side over the same sampled worlds,
+with the story in plain words and findings computed from the runs, written as one report.
 
-A demo is data, a YAML file in ``pssc_sim/library/demos/``: a title, a story, and cases, each
-with the measure its historical regime targets, the outcome that matters, and scenarios in three
-roles: ``blame`` (the regime in a blame culture), ``learning`` (the same regime in a learning
-culture) and ``pss`` (a Public Sector Scorecard outcome set). Scenario files are paths under the
-repository's ``scenarios/`` folder. The findings (reported against true at the target date, the
-gap between the ledgers, the true outcome at the end) are read from the runs, never written in
-the demo file.
+A demo is data, a YAML file in ``pssc_sim/library/demos/``: a title, a story, the number of
+sampled worlds (``members``), and cases, each with the measure its historical regime targets,
+the outcome that matters, the scenario whose ``uncertainty:`` block gives the evidence ranges
+(``evidence``), and scenarios in roles: ``blame`` (the regime in a blame culture), ``learning``
+(the same regime in a learning culture) and ``pss`` (a Public Sector Scorecard outcome set), and
+optionally ``none`` (no target: the reference) and ``audit`` (the blame regime under independent
+audit). Scenario files are paths under the repository's ``scenarios/`` folder.
+
+Every regime of a case runs over the same worlds (one design, one seed: see
+:mod:`pssc_sim.report.robustness`), so each finding is a paired comparison tested world by world:
+the findings give the share of worlds in which each claim holds and the parameters that decide
+it. They are read from the runs, never written in the demo file.
 """
 
 from __future__ import annotations
@@ -20,23 +25,39 @@ from typing import Any
 import numpy as np
 
 from pssc_sim.errors import ModelError, did_you_mean
+from pssc_sim.ir.lowering import hidden
 from pssc_sim.ir.model import Better, Measure, TimeSpec
 from pssc_sim.parse.yaml_reader import read_yaml
 from pssc_sim.report.content import Section
+from pssc_sim.report.figures import Picture
 from pssc_sim.report.html import number
+from pssc_sim.report.robustness import (
+    LEAST_FOR_SENSITIVITY,
+    Claim,
+    Evidence,
+    claims_picture,
+    deciding,
+)
 from pssc_sim.report.words import label, points, quantity, when
 from pssc_sim.scenario.definition import Scenario
 from pssc_sim.scenario.runner import ScenarioResult, run
 from pssc_sim.scenario.schema import ScenarioError
-from pssc_sim.scenario.targets import TargetKind
-from pssc_sim.scorecard.scoring import ScorecardRow, needed_columns, scorecard
+from pssc_sim.scenario.targets import Target, TargetKind
+from pssc_sim.scorecard.scoring import ScorecardRow, compared, needed_columns, scorecard
 
 #: The folder of the demo files shipped with the package.
 DEMO_FOLDER = Path(__file__).resolve().parent.parent / "library" / "demos"
-#: The roles a demo's scenarios play, in the order they are shown.
+#: The roles every case plays.
 ROLES = ("blame", "learning", "pss")
-_TOP_KEYS = ("demo", "title", "narrative", "cases")
-_CASE_KEYS = ("title", "target", "outcome", "narrative", "comparison", "scenarios")
+#: Roles a case may add: no target (the reference of every comparison) and the blame regime
+#: under independent audit.
+OPTIONAL_ROLES = ("none", "audit")
+#: The order the scenarios are shown in.
+ORDER = ("none", "blame", "learning", "pss", "audit")
+#: Sampled worlds per regime when the demo file does not say.
+DEFAULT_MEMBERS = 200
+_TOP_KEYS = ("demo", "title", "narrative", "members", "cases")
+_CASE_KEYS = ("title", "target", "outcome", "evidence", "narrative", "comparison", "scenarios")
 _SCENARIO_KEYS = ("file", "role", "title", "narrative")
 
 
@@ -64,10 +85,15 @@ class Case:
     narrative: str
     comparison: str
     scenarios: tuple[DemoScenario, ...]
+    evidence: Path | None = None
 
     def scenario(self, role: str) -> DemoScenario:
         """The scenario playing ``role``."""
         return next(s for s in self.scenarios if s.role == role)
+
+    def has(self, role: str) -> bool:
+        """Whether a scenario plays ``role``."""
+        return any(s.role == role for s in self.scenarios)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +104,7 @@ class Demo:
     title: str
     narrative: str
     cases: tuple[Case, ...]
+    members: int = DEFAULT_MEMBERS
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +114,14 @@ class Finding:
     ``reported``, ``true`` and ``gap`` are the targeted measure's scorecard values at its target
     date (shares for a threshold-share target, rate x period for a count); ``outcome`` is the
     true value of the outcome measure at the end of the run (the median member's in an
-    ensemble).
+    ensemble). ``worlds`` holds the same, world by world: the reported and true targeted
+    quantity at the target date (of the case's blame regime) and the true outcome at the end.
     """
 
     role: str
     row: ScorecardRow
     outcome: float
+    worlds: Mapping[str, np.ndarray] | None = None
 
     @property
     def gap(self) -> float:
@@ -110,6 +139,7 @@ class CaseRun:
     case: Case
     sections: tuple[Section, ...]
     findings: tuple[Finding, ...]
+    claims: tuple[Claim, ...] = ()
 
     def finding(self, role: str) -> Finding:
         """The finding of the scenario playing ``role``."""
@@ -187,8 +217,12 @@ class _Reader:
         cases = top.get("cases")
         if not isinstance(cases, list) or not cases:
             raise self.error("cases", f"expected a list of cases (got {cases!r})")
+        members = top.get("members", DEFAULT_MEMBERS)
+        if isinstance(members, bool) or not isinstance(members, int) or members < 2:
+            raise self.error("members", f"expected a whole number of sampled worlds, at least 2 "
+                                        f"(got {members!r}). Write members: 200")
         return Demo(name, self.text(top, "title", "demo"), self.text(top, "narrative", "demo"),
-                    tuple(self.case(c, f"cases[{i}]") for i, c in enumerate(cases)))
+                    tuple(self.case(c, f"cases[{i}]") for i, c in enumerate(cases)), members)
 
     def case(self, value: Any, where: str) -> Case:
         case = self.mapping(value, _CASE_KEYS, where)
@@ -198,42 +232,92 @@ class _Reader:
         scenarios = tuple(self.scenario(s, f"{where}.scenarios[{i}]")
                           for i, s in enumerate(entries))
         roles = sorted(s.role for s in scenarios)
-        if roles != sorted(ROLES):
+        if sorted(r for r in roles if r in ROLES) != sorted(ROLES) or len(set(roles)) < len(roles):
             raise self.error(f"{where}.scenarios", f"needs one scenario in each role "
                                                    f"{', '.join(ROLES)} (got {roles})")
-        order = {role: i for i, role in enumerate(ROLES)}
+        order = {role: i for i, role in enumerate(ORDER)}
+        evidence = None
+        if case.get("evidence") is not None:
+            evidence = self.file(case, "evidence", where)
         return Case(self.text(case, "title", where), self.text(case, "target", where),
                     self.text(case, "outcome", where), self.text(case, "narrative", where),
                     self.text(case, "comparison", where),
-                    tuple(sorted(scenarios, key=lambda s: order[s.role])))
+                    tuple(sorted(scenarios, key=lambda s: order[s.role])), evidence)
+
+    def file(self, mapping: Mapping[str, Any], key: str, where: str) -> Path:
+        path = self.scenarios / self.text(mapping, key, where)
+        if not path.is_file():
+            raise self.error(f"{where}.{key}", f"no such scenario file (got '{path}'). Give a "
+                                               "path under the scenarios/ folder")
+        return path
 
     def scenario(self, value: Any, where: str) -> DemoScenario:
         entry = self.mapping(value, _SCENARIO_KEYS, where)
         role = self.text(entry, "role", where)
-        if role not in ROLES:
-            hint = did_you_mean(role, ROLES) or f" Roles: {', '.join(ROLES)}."
+        if role not in ORDER:
+            hint = did_you_mean(role, ORDER) or f" Roles: {', '.join(ORDER)}."
             raise self.error(f"{where}.role", f"unknown role '{role}'.{hint}")
-        path = self.scenarios / self.text(entry, "file", where)
-        if not path.is_file():
-            raise self.error(f"{where}.file", f"no such scenario file (got '{path}'). Give a "
-                                              "path under the scenarios/ folder")
+        path = self.file(entry, "file", where)
         return DemoScenario(path, role, self.text(entry, "title", where),
                             self.text(entry, "narrative", where))
 
 
-def run_case(case: Case, index: int = 0) -> CaseRun:
-    """Run a case's scenarios, score them and read the findings."""
+def run_case(case: Case, index: int = 0, members: int | None = None) -> CaseRun:
+    """Run a case's scenarios, score them and read the findings.
+
+    Each scenario runs once at the central value of every parameter (the run its section of the
+    report shows). With an ``evidence`` scenario, each also runs over the same ``members``
+    sampled worlds (default: the evidence block's own number), recording only what the claims
+    read, and the findings carry their robustness.
+    """
+    blame = Scenario.load(case.scenario("blame").path)
+    target = next((t for t in blame.targets if t.measure == case.target), None)
+    if target is None:
+        raise ScenarioError(f"{blame.label}: the blame regime has no target on the case's "
+                            f"target '{case.target}' (got targets on "
+                            f"{[t.measure for t in blame.targets]}). Name its targeted measure")
+    evidence = None
+    if case.evidence is not None:
+        evidence = Evidence.of(Scenario.load(case.evidence), members)
+    central: dict[str, ScenarioResult] = {}
+    worlds: dict[str, dict[str, np.ndarray]] = {}
+    for entry in case.scenarios:
+        scenario = Scenario.load(entry.path)
+        if entry.role == "none" and target.threshold is not None:
+            # No target, but the share the target would judge is still recorded.
+            scenario = scenario.with_set(**{hidden(case.target, "threshold"): target.threshold})
+        central[entry.role] = _run(scenario, case, target)
+        if evidence is not None:
+            # Only what the claims read: the outcome (a variable) and, recorded besides, the
+            # targeted ledgers (some of them hidden variables, which outputs do not name).
+            outcome = next(m.true_column for m in central[entry.role].model.measures
+                           if m.name == case.outcome)
+            ensemble = run(evidence.for_regime(scenario).with_outputs(outcome),
+                           record=_columns(scenario, case, target))
+            worlds[entry.role] = _worlds(ensemble, case, target)
     sections, findings = [], []
+    reference = central.get("none")
     for i, entry in enumerate(case.scenarios):
-        result = _run(Scenario.load(entry.path), case)
-        card = scorecard(result)
+        result = central[entry.role]
+        card = scorecard(result, None if entry.role == "none" else reference)
         sections.append(Section(f"case-{index + 1}-{i + 1}", entry.title, result, card,
                                 entry.narrative))
-        findings.append(Finding(entry.role, card.row(case.target), _end_value(result, case)))
-    return CaseRun(case, tuple(sections), tuple(findings))
+        findings.append(Finding(entry.role, card.row(case.target), _end_value(result, case),
+                                worlds.get(entry.role)))
+    case_run = CaseRun(case, tuple(sections), tuple(findings))
+    if evidence is None:
+        return case_run
+    names = evidence.names(blame)
+    unit = evidence.unit(len(names))
+    tested = evidence.members >= LEAST_FOR_SENSITIVITY
+    claims = tuple(Claim(statement, margin, deciding(names, unit, margin, seed=evidence.seed),
+                         tested)
+                   for statement, margin in _claims(case_run, target))
+    return CaseRun(case, tuple(sections), tuple(findings), claims)
 
 
-def _run(scenario: Scenario, case: Case) -> ScenarioResult:
+def _columns(scenario: Scenario, case: Case, target: Target) -> list[str]:
+    """What a case's findings read of a run of ``scenario``."""
     model = scenario.load_model()
     names = {m.name: m for m in model.measures}
     for key in ("target", "outcome"):
@@ -242,8 +326,13 @@ def _run(scenario: Scenario, case: Case) -> ScenarioResult:
             hint = did_you_mean(name, list(names))
             raise ScenarioError(f"{scenario.label}: the case's {key} '{name}' is not a measure "
                                 f"of model {model.name}.{hint}")
-    record = [*needed_columns(model, scenario.targets), names[case.outcome].true_column]
-    return run(scenario, record=list(dict.fromkeys(record)))
+    record = [*needed_columns(model, scenario.targets), *needed_columns(model, (target,)),
+              names[case.outcome].true_column]
+    return list(dict.fromkeys(record))
+
+
+def _run(scenario: Scenario, case: Case, target: Target) -> ScenarioResult:
+    return run(scenario, record=_columns(scenario, case, target))
 
 
 def _end_value(result: ScenarioResult, case: Case) -> float:
@@ -251,6 +340,75 @@ def _end_value(result: ScenarioResult, case: Case) -> float:
     values = np.asarray(result.results[measure.true_column], dtype=float)
     last = values[-1] if values.ndim == 1 else values[-1, :]
     return float(np.median(last))
+
+
+def _worlds(result: ScenarioResult, case: Case, target: Target) -> dict[str, np.ndarray]:
+    """World by world: the targeted quantity (reported and true) at the target date, as the
+    case's blame regime judges it, and the true outcome at the end."""
+    measures = {m.name: m for m in result.model.measures}
+    reported, true = compared(result, measures[case.target], target, target.by)
+    values = np.asarray(result.results[measures[case.outcome].true_column], dtype=float)
+    outcome = values[-1] if values.ndim == 1 else values[-1, :]
+    return {"reported": reported, "true": true, "outcome": np.atleast_1d(outcome)}
+
+
+def _claims(case_run: CaseRun, target: Target) -> list[tuple[str, np.ndarray]]:
+    """The claims a case's runs test, each with its margin in every world (> 0: it holds)."""
+    case = case_run.case
+    model = case_run.sections[0].result.model
+    measure = next(m for m in model.measures if m.name == case.target)
+    outcome = case_run.outcome_measure()
+    sign = 1.0 if target.higher_is_better(measure.better) else -1.0
+    better = 1.0 if outcome.better is Better.HIGHER else -1.0
+    worlds = {f.role: f.worlds for f in case_run.findings if f.worlds is not None}
+    q = _quantity(case_run)
+    out = label(outcome)
+
+    def gap(role: str) -> np.ndarray:
+        return np.asarray(sign * (worlds[role]["reported"] - worlds[role]["true"]))
+
+    def real(role: str) -> np.ndarray:
+        return np.asarray(sign * (worlds[role]["true"] - worlds["none"]["true"]))
+
+    def ahead(role: str, other: str) -> np.ndarray:
+        return np.asarray(better * (worlds[role]["outcome"] - worlds[other]["outcome"]))
+
+    claims = [(f"under the target in a blame culture the reported {q} flatters the true one",
+               gap("blame")),
+              ("the gap between the ledgers is wider under blame than under learning",
+               gap("blame") - gap("learning"))]
+    if "none" in worlds:
+        claims += [
+            (f"the target in a blame culture raises the true {q} above no target",
+             real("blame")),
+            (f"under the target in a blame culture, real improvement outweighs gaming: the "
+             f"true {q} gains more over no target than the reported ledger flatters it",
+             real("blame") - gap("blame")),
+            (f"the target in a blame culture gives a better true {out} than no target",
+             ahead("blame", "none"))]
+    claims += [(f"the PSS outcome set gives a better true {out} than the target in a blame "
+                "culture", ahead("pss", "blame")),
+               (f"the PSS outcome set gives a better true {out} than the target in a learning "
+                "culture", ahead("pss", "learning"))]
+    if "audit" in worlds:
+        claims.append(("independent audit of the same target in a blame culture narrows the "
+                       "gap between the ledgers", gap("blame") - gap("audit")))
+        if "none" in worlds:
+            claims.append((f"under the audited target, real improvement outweighs gaming: the "
+                           f"true {q} gains more over no target than the reported ledger "
+                           "flatters it", real("audit") - gap("audit")))
+    return claims
+
+
+def robustness_text(case_run: CaseRun) -> str:
+    """Each claim of a case with the share of worlds in which it holds and what decides it
+    (paragraphs separated by blank lines; empty without an evidence ensemble)."""
+    return "\n\n".join(c.sentence() for c in case_run.claims)
+
+
+def robustness_picture(case_run: CaseRun) -> Picture | None:
+    """The share of worlds in which each claim of a case holds (see :func:`claims_picture`)."""
+    return claims_picture(case_run.claims)
 
 
 def findings_text(case_run: CaseRun) -> str:
@@ -274,6 +432,7 @@ def findings_text(case_run: CaseRun) -> str:
         f"{_comparison(outcome, pss.outcome, blame.outcome)} than the target in the blame "
         "culture for the people the service is for, in this run at the central value of every "
         "parameter.")
+    paragraphs += [c.sentence() for c in case_run.claims]
     return "\n\n".join(paragraphs)
 
 
@@ -286,8 +445,10 @@ def finding_sources(case_run: CaseRun) -> tuple[str, ...]:
                    if t.measure == case_run.case.target), None)
     share = target is not None and target.kind is TargetKind.THRESHOLD_SHARE
     ledger = f"ledger-{case_run.case.target}{'-share' if share else ''}"
+    part = blame.anchor.rsplit("-", 1)[0]
     return (f"{blame.anchor}-{ledger}", f"{learning.anchor}-{ledger}",
-            f"{blame.anchor}-{ledger}", f"{pss.anchor}-ledger-{case_run.case.outcome}")
+            f"{blame.anchor}-{ledger}", f"{pss.anchor}-ledger-{case_run.case.outcome}",
+            *[f"{part}-robustness"] * len(case_run.claims))
 
 
 def _role_indexes(case_run: CaseRun) -> list[int]:
@@ -346,9 +507,10 @@ def _better(measure: Measure, value: float, reference: float) -> bool:
     return value > reference if measure.better is Better.HIGHER else value < reference
 
 
-def run_demo(demo: Demo) -> tuple[CaseRun, ...]:
-    """Run every case of ``demo``."""
-    return tuple(run_case(case, i) for i, case in enumerate(demo.cases))
+def run_demo(demo: Demo, members: int | None = None) -> tuple[CaseRun, ...]:
+    """Run every case of ``demo`` over ``members`` sampled worlds (default: the demo's)."""
+    count = demo.members if members is None else members
+    return tuple(run_case(case, i, count) for i, case in enumerate(demo.cases))
 
 
 def demo_html(demo: Demo, runs: Sequence[CaseRun]) -> str:
@@ -357,20 +519,23 @@ def demo_html(demo: Demo, runs: Sequence[CaseRun]) -> str:
     from pssc_sim.report.html import Part, render_parts
 
     parts = [Part(f"case-{i + 1}", r.case.title, r.case.narrative, findings_text(r),
-                  r.sections, r.case.comparison, finding_sources(r)) for i, r in enumerate(runs)]
+                  r.sections, r.case.comparison, finding_sources(r),
+                  tuple(p for p in (robustness_picture(r),) if p is not None))
+             for i, r in enumerate(runs)]
     return render_parts(parts, title=demo.title, narrative=demo.narrative)
 
 
-def write_demo(name: str, out: str | Path, *, scenarios: Path | None = None
-               ) -> tuple[Path, tuple[CaseRun, ...]]:
-    """Run the demo ``name`` and write ``out/report.html`` (atomically).
+def write_demo(name: str, out: str | Path, *, scenarios: Path | None = None,
+               members: int | None = None) -> tuple[Path, tuple[CaseRun, ...]]:
+    """Run the demo ``name`` over ``members`` sampled worlds (default: the demo file's) and
+    write ``out/report.html`` (atomically).
 
     Returns the report's path and the runs, whose findings :func:`findings_text` words.
     """
     from pssc_sim.output import write_text
 
     demo = load_demo(name, scenarios=scenarios)
-    runs = run_demo(demo)
+    runs = run_demo(demo, members)
     folder = Path(out)
     try:
         folder.mkdir(parents=True, exist_ok=True)

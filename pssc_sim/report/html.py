@@ -17,7 +17,8 @@ from pssc_sim.report.figures import (
     ledger_pictures,
     results_picture,
 )
-from pssc_sim.scenario.runner import describe
+from pssc_sim.report.robustness import Claim
+from pssc_sim.scenario.runner import ScenarioResult, describe
 from pssc_sim.scorecard.scoring import Scorecard, ScorecardRow
 
 #: The style sheet, inlined in the page.
@@ -118,7 +119,7 @@ def scorecard_html(card: Scorecard,
             continue
         cells = []
         for r in rows:
-            row = [e(r.measure), _target(r), e(f"{r.at:g}"), e(number(r.reported, r.kind)),
+            row = [e(r.measure), _target(r), e(card.when(r.at)), e(number(r.reported, r.kind)),
                    e(number(r.true, r.kind)), e(number(r.gap, r.kind)), _rag(r)]
             if observed is not None:
                 row.append(e(_origin(observed.get(r.measure))))
@@ -252,6 +253,7 @@ class Part:
     sections: tuple[Section, ...]
     comparison: str = ""
     sources: tuple[str, ...] = ()  # per findings paragraph, the id of the chart it is read from
+    figures: tuple[Picture, ...] = ()  # drawn after the findings, ids prefixed by the anchor
 
 
 def _findings(part: Part) -> str:
@@ -283,6 +285,7 @@ def render_parts(parts: Sequence[Part], *, title: str, narrative: str = "") -> s
                         f'<li><a href="#{e(part.anchor)}-comparison">Comparison</a></li>'
                         "</ul></li>")
         findings = (f"<h3>What the runs show</h3>{_findings(part)}" if part.findings else "")
+        findings += "".join(figure_html(p, part.anchor) for p in part.figures)
         body.append(f'<div class="part" id="{e(part.anchor)}"><h2 class="part">'
                     f"{e(part.title)}</h2>{paragraphs(part.narrative)}{findings}"
                     + "".join(section_html(s) for s in part.sections)
@@ -292,30 +295,60 @@ def render_parts(parts: Sequence[Part], *, title: str, narrative: str = "") -> s
 
 
 def render(sections: Sequence[Section], *, title: str = "pssc_sim report",
-           narrative: str = "", comparison_narrative: str = "") -> str:
-    """The HTML text of a report of ``sections``."""
+           narrative: str = "", comparison_narrative: str = "",
+           claims: Sequence[Claim] = ()) -> str:
+    """The HTML text of a report of ``sections`` (and of the robustness of ``claims``)."""
     contents = "".join(f'<li><a href="#{e(s.anchor)}">{e(s.title)}</a></li>'
                        for s in sections)
     if len(sections) > 1:
         contents += '<li><a href="#comparison">Comparison of the scenarios</a></li>'
+    if claims:
+        contents += '<li><a href="#robustness">How robust the findings are</a></li>'
     body = "".join(section_html(s) for s in sections)
     if len(sections) > 1:
         body += comparison_html(sections, comparison_narrative)
+    if claims:
+        body += robustness_html(claims)
     return _page(title, narrative, contents, body)
+
+
+def robustness_html(claims: Sequence[Claim]) -> str:
+    """The claims tested in every sampled world, each with its share, and their chart."""
+    from pssc_sim.report.robustness import claims_picture
+
+    worlds = claims[0].worlds
+    intro = (f"Every scenario was run again in the same {worlds:,} sampled worlds (each a draw "
+             "of the uncertain parameters from their evidence ranges), so each claim below is a "
+             "paired comparison tested world by world.")
+    items = "".join(f"<p>{e(c.sentence())}</p>" for c in claims)
+    chart = figure_html(claims_picture(claims), "robustness")
+    return (f'<section id="robustness"><h2>How robust the findings are</h2><p>{e(intro)}</p>'
+            f'<div class="findings">{items}</div>{chart}</section>')
 
 
 def build_report(scenarios: Sequence[ReportEntry | ScenarioInput], *,
                  against: ScenarioInput | None = None, title: str = "pssc_sim report",
-                 narrative: str = "", comparison_narrative: str = "") -> str:
+                 narrative: str = "", comparison_narrative: str = "",
+                 evidence: ScenarioInput | None = None, members: int | None = None) -> str:
     """Run ``scenarios`` and return the report as HTML text (see :func:`write_report`)."""
     sections = prepare(scenarios, against)
+    claims: tuple[Claim, ...] = ()
+    if evidence is not None:
+        from pssc_sim.report.content import load
+        from pssc_sim.report.robustness import Evidence, scenario_claims
+
+        given = load(evidence, "evidence")
+        block = given.scenario if isinstance(given, ScenarioResult) else given
+        claims = scenario_claims([s.result.scenario for s in sections],
+                                 Evidence.of(block, members))
     return render(sections, title=title, narrative=narrative,
-                  comparison_narrative=comparison_narrative)
+                  comparison_narrative=comparison_narrative, claims=claims)
 
 
 def write_report(scenarios: Sequence[ReportEntry | ScenarioInput], path: str | Path, *,
                  against: ScenarioInput | None = None, title: str = "pssc_sim report",
-                 narrative: str = "", comparison_narrative: str = "") -> Path:
+                 narrative: str = "", comparison_narrative: str = "",
+                 evidence: ScenarioInput | None = None, members: int | None = None) -> Path:
     """Run ``scenarios`` and write one self-contained HTML report to ``path`` (atomically).
 
     Parameters
@@ -331,6 +364,12 @@ def write_report(scenarios: Sequence[ReportEntry | ScenarioInput], path: str | P
         without its targets).
     title, narrative, comparison_narrative
         The report's title, a plain-text story at the top and one above the comparison.
+    evidence, members
+        A scenario whose ``uncertainty:`` block gives the evidence ranges: every scenario is run
+        again over the same ``members`` sampled worlds (default: the block's own number), and a
+        last section gives, for each claim (a target's reported ledger flatters the true one; a
+        scenario gives a better true outcome than the first), the share of worlds in which it
+        holds and the parameters that decide it (:mod:`pssc_sim.report.robustness`).
 
     Returns
     -------
@@ -353,5 +392,6 @@ def write_report(scenarios: Sequence[ReportEntry | ScenarioInput], path: str | P
     from pssc_sim.output import write_text
 
     text = build_report(scenarios, against=against, title=title, narrative=narrative,
-                        comparison_narrative=comparison_narrative)
+                        comparison_narrative=comparison_narrative, evidence=evidence,
+                        members=members)
     return write_text(text, path)

@@ -7,14 +7,13 @@
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
+from pssc_sim.ir.calendar import DAYS, calendar, calendar_years, origin_date
 from pssc_sim.ir.model import Measure, TimeSpec
 
-#: Days in one model time unit, for the units a calendar can be read from.
-DAYS = {"second": 1 / 86_400, "minute": 1 / 1_440, "hour": 1 / 24, "day": 1.0, "week": 7.0,
-        "month": 365.25 / 12, "quarter": 365.25 / 4, "year": 365.25}
+__all__ = ["DAYS", "amount", "calendar", "date_axis", "label", "origin_date", "plural", "points",
+           "quantity", "singular", "when"]
 _IRREGULAR = {"person": "people", "child": "children", "dimensionless": "", "percentage_point":
               "percentage points", "degC": "\u00b0C"}
 
@@ -83,23 +82,6 @@ def label(measure: Measure) -> str:
     return measure.meta.label or measure.name.replace("_", " ")
 
 
-def origin_date(time: TimeSpec) -> datetime.date | None:
-    """The calendar date at time zero, when the model gives ``time.origin`` and a time unit a
-    calendar can be read in."""
-    if not time.origin or singular(time.units) not in DAYS:
-        return None
-    text = time.origin if "-" in time.origin else f"{time.origin}-01-01"
-    return datetime.date.fromisoformat(text)
-
-
-def calendar(time: TimeSpec, t: float) -> datetime.date | None:
-    """The calendar date at model time ``t`` (None without an origin)."""
-    start = origin_date(time)
-    if start is None:
-        return None
-    return start + datetime.timedelta(days=t * DAYS[singular(time.units)])
-
-
 def when(time: TimeSpec, t: float) -> str:
     """Model time ``t`` as a reader says it: a date where the model has an origin.
 
@@ -107,7 +89,12 @@ def when(time: TimeSpec, t: float) -> str:
     '1 April 2006'
     >>> when(TimeSpec(0, 10, 1, 1, "week"), 8)
     'week 8'
+    >>> when(TimeSpec(2012, 2035, 0.125, 0.125, "year"), 2020), when(
+    ...     TimeSpec(2012, 2035, 0.125, 0.125, "year"), 2019.25)
+    ('2020', '2 April 2019')
     """
+    if calendar_years(time) and float(t).is_integer():
+        return f"{t:.0f}"
     date = calendar(time, t)
     if date is not None:
         return f"{date.day} {date:%B %Y}"
@@ -120,6 +107,11 @@ def date_axis(ax: Any, time: TimeSpec) -> bool:
     has an origin; return whether it did."""
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+    if calendar_years(time):
+        ax.xaxis.set_major_locator(MaxNLocator(6, integer=True))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda t, _position: f"{t:.0f}"))
+        ax.set_xlabel("year")
+        return True
     start = origin_date(time)
     if start is None:
         return False

@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pssc_sim.ir.calendar import calendar, calendar_years
 from pssc_sim.ir.lowering import hidden
-from pssc_sim.ir.model import Better, Measure, Model, Perspective
+from pssc_sim.ir.model import Better, Measure, Model, Perspective, TimeSpec
 from pssc_sim.scenario.targets import Target, TargetKind
 
 if TYPE_CHECKING:
@@ -84,6 +85,18 @@ class Scorecard:
     members: int
     rows: tuple[ScorecardRow, ...]
     consequences: tuple[Consequence, ...]
+    time: TimeSpec | None = None  # the run's clock: ``at`` is shown as a date where it has one
+
+    def when(self, at: float) -> str:
+        """``at`` as a planner reads it: the year or an ISO date where the clock reads a
+        calendar, else the model time."""
+        if self.time is not None:
+            if calendar_years(self.time) and float(at).is_integer():
+                return f"{at:.0f}"
+            date = calendar(self.time, at)
+            if date is not None:
+                return date.isoformat()
+        return f"{at:.4g}"
 
     def row(self, measure: str) -> ScorecardRow:
         """The row of ``measure``."""
@@ -96,7 +109,10 @@ class Scorecard:
         """The scorecard as plain data (what ``pssc scorecard --json`` prints)."""
         groups: dict[str, list[dict[str, Any]]] = {p.value: [] for p in Perspective}
         for row in self.rows:
-            groups[row.perspective].append(asdict(row))
+            entry = asdict(row)
+            if self.time is not None and calendar(self.time, row.at) is not None:
+                entry["date"] = self.when(row.at)
+            groups[row.perspective].append(entry)
         return {"scenario": self.scenario, "reference": self.reference,
                 "members": self.members, "perspectives": groups,
                 "unintended_consequences": [asdict(c) for c in self.consequences]}
@@ -110,7 +126,8 @@ class Scorecard:
         kind = f"{self.members} members" if self.members > 1 else "single run"
         lines = [f"scorecard: {self.scenario} ({kind})"]
         width = max([len("measure"), *(len(r.measure) for r in self.rows)])
-        head = (f"  {'measure':<{width}}  {'target':>10} {'at':>8} {'reported':>10} "
+        at = max([8, *(len(self.when(r.at)) for r in self.rows)])
+        head = (f"  {'measure':<{width}}  {'target':>10} {'at':>{at}} {'reported':>10} "
                 f"{'true':>10} {'gap':>10}  {'status':<6}")
         if self.members > 1:
             head += f" {'P(met)':>7} {'P(true)':>7}"
@@ -118,7 +135,8 @@ class Scorecard:
             rows = [r for r in self.rows if r.perspective == perspective.value]
             if rows:
                 lines += ["", perspective.value.upper(), head]
-                lines += [_line(r, width, self.members > 1) for r in rows]
+                lines += [_line(r, width, self.members > 1, (self.when(r.at), at))
+                          for r in rows]
         lines += ["", f"unintended consequences (true values at the end, against "
                       f"{self.reference or 'nothing'}):"]
         if not self.consequences:
@@ -132,10 +150,11 @@ class Scorecard:
         return self.to_text()
 
 
-def _line(row: ScorecardRow, width: int, ensemble: bool) -> str:
+def _line(row: ScorecardRow, width: int, ensemble: bool, when: tuple[str, int]) -> str:
     target = "-" if row.target is None else f"{row.target:.4g}"
     status = row.rag or "-"
-    text = (f"  {row.measure:<{width}}  {target:>10} {row.at:>8.4g} {row.reported:>10.4g} "
+    at, at_width = when
+    text = (f"  {row.measure:<{width}}  {target:>10} {at:>{at_width}} {row.reported:>10.4g} "
             f"{row.true:>10.4g} {row.gap:>10.4g}  {status:<6}")
     if ensemble:
         for p in (row.probability, row.probability_true):
@@ -181,8 +200,11 @@ def scorecard(result: ScenarioResult, against: ScenarioResult | None = None) -> 
     if against is not None:
         against = with_columns(against, needed_columns(against.model, ()))
         consequences = unintended(result, against)
+    from pssc_sim.scenario.reader import scenario_time
+
     return Scorecard(result.name, None if against is None else against.name,
-                     result.results.n_members, rows, consequences)
+                     result.results.n_members, rows, consequences,
+                     scenario_time(result.scenario, result.model))
 
 
 def at_time(result: ScenarioResult, name: str, t: float) -> np.ndarray:
