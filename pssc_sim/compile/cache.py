@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.metadata
 import importlib.util
 import os
 import platform
@@ -36,9 +35,11 @@ def numba_version() -> str | None:
     answer is kept for the process)."""
     if importlib.util.find_spec("numba") is None:
         return None
+    from importlib import metadata  # reads the package's files: only where numba is installed
+
     try:
-        return importlib.metadata.version("numba")
-    except importlib.metadata.PackageNotFoundError:
+        return metadata.version("numba")
+    except metadata.PackageNotFoundError:
         return None
 
 

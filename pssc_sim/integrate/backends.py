@@ -98,6 +98,12 @@ def choose_backend(
     check_backend(backend)
     if backend == "numpy":
         return "numpy"
+    if backend == "auto":
+        if distributed or members > MOST_MEMBERS or tableau is None:
+            return "numpy"
+        quick = numpy_seconds(compiled, grid, tableau, members) <= LOAD_SECONDS
+        if quick and not compiled.has_loop:
+            return "numpy"  # neither loading nor compiling the loop can pay: nothing looked up
     reason = _refusal(compiled, tableau, method)
     if backend == "numba":
         if reason:
@@ -106,7 +112,7 @@ def choose_backend(
                 f"backend='numba': {reason}). Use backend='numpy' or 'auto'"
             )
         return "numba"
-    if reason or distributed or members > MOST_MEMBERS or tableau is None:
+    if reason or tableau is None:
         return "numpy"
     if compiled.has_loop:
         return "numba" if compiled.loop.run is not None else "numpy"
