@@ -124,6 +124,24 @@ class Observations:
         last = max(float(s.times.max()) for s in self.series)
         return first, last
 
+    def split(self, time: float) -> tuple[Observations, Observations]:
+        """The observations up to and including ``time``, and those after it; a series with no
+        observation on one side is left out of that side.
+
+        >>> data = Observations("f", (ObservedSeries("x", np.array([1.0, 2.0, 3.0]),
+        ...                                          np.array([5.0, 6.0, 7.0])),))
+        >>> [s.times.tolist() for part in data.split(2) for s in part.series]
+        [[1.0, 2.0], [3.0]]
+        """
+        parts: tuple[list[ObservedSeries], list[ObservedSeries]] = ([], [])
+        for s in self.series:
+            for side, keep in zip(parts, (s.times <= time, s.times > time), strict=True):
+                if keep.any():
+                    side.append(ObservedSeries(s.name, s.times[keep], s.values[keep],
+                                               None if s.sd is None else s.sd[keep]))
+        return Observations(self.source, tuple(parts[0])), Observations(self.source,
+                                                                        tuple(parts[1]))
+
     def with_errors(self, errors: Mapping[str, ErrorModel]) -> Observations:
         """A copy whose series named in ``errors`` take that error model's sd."""
         for name in errors:
