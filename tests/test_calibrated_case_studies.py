@@ -36,6 +36,10 @@ README = {
         ("attempt_rate", "vaping_success_gain", "capacity_time"), {"capacity_time": (0.1, 2.0)},
         {"prevalence": (0.7883, 0.1258), "quit_dates": (1.0, 0.0394),
          "self_reported_four_week_quits": (1.0, 0.0587)}),
+    "child_obesity": Figures(
+        ("overweight_gain_rate", "obese_remission_rate", "covid_entry_rise", "covid_gain_rise",
+         "entry_obese_base"), {},
+        {"reception_obesity": (0.8902, 0.0463), "y6_obesity": (0.9467, 0.0157)}),
 }
 #: Printed figures are rounded to 4 decimals (R²) and 0.01% (MAPE); the stored defaults are the
 #: estimates rounded to 3 or 4 significant figures, which moves the fit a little further.
