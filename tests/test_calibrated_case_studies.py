@@ -42,6 +42,14 @@ README = {
         {"reception_obesity": (0.8902, 0.0463), "y6_obesity": (0.9467, 0.0157)}),
     "climate": Figures(("heat_2007", "electricity_2007", "efficiency_rate"), {},
                        {"influence_emissions": (0.9637, 0.0275)}),
+    "em_employment": Figures(
+        ("hard_share_1993", "hard_share_entrants", "hire_rate", "activation_rate",
+         "hard_activation_rate", "discrimination_1993", "practice_trend", "withdrawal_rate"), {},
+        {"employment_gap": (0.9717, 0.0494), "em_employment_rate": (0.9886, 0.0058),
+         "overall_employment_rate": (0.9696, 0.0036),
+         "hard_to_help_inactivity_rate": (float("nan"), 0.0067),
+         "em_unemployment_rate": (float("nan"), 0.2272),
+         "comparison_unemployment_rate": (float("nan"), 0.2302)}),
 }
 #: Printed figures are rounded to 4 decimals (R²) and 0.01% (MAPE); the stored defaults are the
 #: estimates rounded to 3 or 4 significant figures, which moves the fit a little further.
