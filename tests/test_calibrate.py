@@ -160,6 +160,42 @@ def test_fit_until_fits_the_early_points_and_scores_the_later_ones(tmp_path: Pat
     assert "holdout" not in calibrate(model, tmp_path / "data.csv", starts=1).to_dict()
 
 
+def test_a_calibration_yaml_beside_the_data_names_what_is_fitted(tmp_path: Path) -> None:
+    """With no parameters named, ``calibration.yaml`` in the data file's folder gives them and
+    their bounds; naming parameters overrides it; the fit equals the one named by hand."""
+    model = write(tmp_path, "line.yaml", LINE)
+    (tmp_path / "data.csv").write_text("time,x\n1,1.9\n2,2.4\n3,3.1\n4,3.4\n")
+    (tmp_path / "calibration.yaml").write_text("parameters: [slope]\nbounds: {slope: [0, 2]}\n")
+    planned = calibrate(model, tmp_path / "data.csv", starts=2)
+    by_hand = calibrate(model, tmp_path / "data.csv", parameters=["slope"],
+                        bounds={"slope": (0.0, 2.0)}, starts=2)
+    assert [(e.name, e.bound_low, e.bound_high) for e in planned.estimates] == [("slope", 0, 2)]
+    assert planned.values == pytest.approx(by_hand.values)
+    named = calibrate(model, tmp_path / "data.csv", parameters=["start_level"], starts=2)
+    assert [e.name for e in named.estimates] == ["start_level"]
+
+
+@pytest.mark.parametrize(("plan", "match"), [
+    ("- slope\n", r"calibration.yaml: expected a mapping with a parameters list \(got "
+                  r"\['slope'\]\)"),
+    ("parameters: [slope]\nbound: {}\n", r"calibration.yaml: unknown key 'bound' \(got bound\)"
+                                         r"\. Did you mean 'bounds'\?"),
+    ("parameters: slope\n", r"parameters must be a list of parameter names \(got 'slope'\)"),
+    ("parameters: [slope]\nbounds: [0, 1]\n", r"bounds must map names to \[low, high\] \(got "
+                                              r"\[0, 1\]\)"),
+    ("parameters: [slope]\nbounds: {slope: [2, 1]}\n", r"bounds of 'slope' must be \[low, high\],"
+                                                       r" two numbers with low below high \(got "
+                                                       r"\[2, 1\]\)"),
+    ("parameters: [slope\n", r"calibration.yaml: invalid YAML"),
+])
+def test_a_bad_calibration_yaml_is_refused(tmp_path: Path, plan: str, match: str) -> None:
+    model = write(tmp_path, "line.yaml", LINE)
+    (tmp_path / "data.csv").write_text("time,x\n1,1.9\n2,2.4\n3,3.1\n")
+    (tmp_path / "calibration.yaml").write_text(plan)
+    with pytest.raises(DataError, match=match):
+        calibrate(model, tmp_path / "data.csv", starts=1)
+
+
 @pytest.mark.parametrize("until", [0.5, 10, 12])
 def test_a_cut_off_that_leaves_one_side_empty_is_refused(tmp_path: Path, until: float) -> None:
     model = write(tmp_path, "line.yaml", LINE)

@@ -25,7 +25,7 @@ import pandas as pd
 
 from pssc_sim.errors import ParameterError, did_you_mean
 from pssc_sim.inference.catalogue import CALIBRATION_METHODS
-from pssc_sim.inference.data import ErrorModel, Observations
+from pssc_sim.inference.data import ErrorModel, Observations, read_plan
 from pssc_sim.inference.fit import FitStatistics, fit_statistics
 from pssc_sim.inference.least_squares import LeastSquaresFit, fit_least_squares
 from pssc_sim.inference.problem import FitParameter, Problem, calibration_problem
@@ -315,7 +315,8 @@ def calibrate(model_or_scenario: str | Path | Model | Scenario,
         A CSV file: a ``time`` column and one column per observed variable or measure (see
         :mod:`pssc_sim.inference.data`), or :class:`Observations` already read.
     parameters
-        The parameters to fit (default: the scenario's uncertain ones, else those with a range).
+        The parameters to fit (default: those of a ``calibration.yaml`` beside the data file,
+        with its bounds; else the scenario's uncertain ones; else those with a range).
     bounds
         ``{name: (low, high)}``, replacing or supplying the bounds of parameters.
     errors
@@ -355,6 +356,9 @@ def calibrate(model_or_scenario: str | Path | Model | Scenario,
         raise ParameterError(f"seed: expected a whole number of at least 0 (got {seed!r}). Use "
                              "e.g. seed=42")
     scenario = as_scenario(model_or_scenario)
+    plan = None if parameters is not None or isinstance(data, Observations) else read_plan(data)
+    if plan is not None:
+        parameters, bounds = list(plan.parameters), {**plan.bounds, **(bounds or {})}
     problem = calibration_problem(scenario, data, parameters=parameters, bounds=bounds,
                                   errors=errors)
     later = None
