@@ -134,6 +134,77 @@ def test_least_squares_gives_the_ordinary_regression_line_and_its_intervals(
     assert result.fit["x"].rmse == pytest.approx(np.sqrt(ssr[0] / t.size), rel=1e-6)
 
 
+def test_fit_until_fits_the_early_points_and_scores_the_later_ones(tmp_path: Path) -> None:
+    """An out-of-sample check is the fit of the early points alone, scored on the later ones:
+    the estimates are those of least squares on the points up to the cut-off, and the holdout
+    statistics are those of that line's predictions against the points it never saw."""
+    model = write(tmp_path, "line.yaml", LINE)
+    rng = np.random.default_rng(5)
+    t = np.arange(1.0, 11.0)
+    y = 2.0 + 0.7 * t + rng.normal(0, 0.5, t.size)
+    rows = "".join(f"{a},{b}\n" for a, b in zip(t, y, strict=True))
+    (tmp_path / "data.csv").write_text("time,x\n" + rows)
+    result = calibrate(model, tmp_path / "data.csv", starts=2, fit_until=6)
+    early = t <= 6
+    beta = np.polyfit(t[early], y[early], 1)[::-1]
+    assert [e.estimate for e in result.estimates] == pytest.approx(beta, rel=1e-6)
+    assert result.problem.observations.size == int(early.sum())
+    predicted = beta[0] + beta[1] * t[~early]
+    expected = fit_statistics(predicted, y[~early])
+    assert result.holdout["x"].rmse == pytest.approx(expected.rmse, rel=1e-6)
+    assert result.holdout["x"].mape == pytest.approx(expected.mape, rel=1e-6)
+    document = result.to_dict()
+    assert document["fit_until"] == 6
+    assert document["holdout"]["x"]["n"] == int((~early).sum())
+    assert "out of sample: observations after 6" in result.summary()
+    assert "holdout" not in calibrate(model, tmp_path / "data.csv", starts=1).to_dict()
+
+
+def test_a_calibration_yaml_beside_the_data_names_what_is_fitted(tmp_path: Path) -> None:
+    """With no parameters named, ``calibration.yaml`` in the data file's folder gives them and
+    their bounds; naming parameters overrides it; the fit equals the one named by hand."""
+    model = write(tmp_path, "line.yaml", LINE)
+    (tmp_path / "data.csv").write_text("time,x\n1,1.9\n2,2.4\n3,3.1\n4,3.4\n")
+    (tmp_path / "calibration.yaml").write_text("parameters: [slope]\nbounds: {slope: [0, 2]}\n")
+    planned = calibrate(model, tmp_path / "data.csv", starts=2)
+    by_hand = calibrate(model, tmp_path / "data.csv", parameters=["slope"],
+                        bounds={"slope": (0.0, 2.0)}, starts=2)
+    assert [(e.name, e.bound_low, e.bound_high) for e in planned.estimates] == [("slope", 0, 2)]
+    assert planned.values == pytest.approx(by_hand.values)
+    named = calibrate(model, tmp_path / "data.csv", parameters=["start_level"], starts=2)
+    assert [e.name for e in named.estimates] == ["start_level"]
+
+
+@pytest.mark.parametrize(("plan", "match"), [
+    ("- slope\n", r"calibration.yaml: expected a mapping with a parameters list \(got "
+                  r"\['slope'\]\)"),
+    ("parameters: [slope]\nbound: {}\n", r"calibration.yaml: unknown key 'bound' \(got bound\)"
+                                         r"\. Did you mean 'bounds'\?"),
+    ("parameters: slope\n", r"parameters must be a list of parameter names \(got 'slope'\)"),
+    ("parameters: [slope]\nbounds: [0, 1]\n", r"bounds must map names to \[low, high\] \(got "
+                                              r"\[0, 1\]\)"),
+    ("parameters: [slope]\nbounds: {slope: [2, 1]}\n", r"bounds of 'slope' must be \[low, high\],"
+                                                       r" two numbers with low below high \(got "
+                                                       r"\[2, 1\]\)"),
+    ("parameters: [slope\n", r"calibration.yaml: invalid YAML"),
+])
+def test_a_bad_calibration_yaml_is_refused(tmp_path: Path, plan: str, match: str) -> None:
+    model = write(tmp_path, "line.yaml", LINE)
+    (tmp_path / "data.csv").write_text("time,x\n1,1.9\n2,2.4\n3,3.1\n")
+    (tmp_path / "calibration.yaml").write_text(plan)
+    with pytest.raises(DataError, match=match):
+        calibrate(model, tmp_path / "data.csv", starts=1)
+
+
+@pytest.mark.parametrize("until", [0.5, 10, 12])
+def test_a_cut_off_that_leaves_one_side_empty_is_refused(tmp_path: Path, until: float) -> None:
+    model = write(tmp_path, "line.yaml", LINE)
+    (tmp_path / "data.csv").write_text("time,x\n1,2\n2,3\n5,4\n10,6\n")
+    with pytest.raises(ps.ParameterError, match=r"fit_until: the cut-off must leave "
+                       r"observations to fit and observations after it \(got "):
+        calibrate(model, tmp_path / "data.csv", starts=1, fit_until=until)
+
+
 def test_runs_that_fail_do_not_stop_the_search(tmp_path: Path) -> None:
     """LN(k) fails for k <= 0, inside the bounds: those members are set aside, not fatal."""
     model = write(tmp_path, "log.yaml", """\
@@ -511,6 +582,7 @@ def test_bad_error_models_are_refused(text: str, match: str) -> None:
                                                     r"folder'"),
     (["--method", "powell"], r"calibrate: argument --method: invalid choice: 'powell'"),
     (["--parameters", "initial_infected"], r"no bounds to fit it within"),
+    (["--fit-until", "40"], r"fit_until: the cut-off must leave observations to fit"),
 ])
 def test_command_line_errors_are_one_line_with_status_2(capsys: pytest.CaptureFixture[str],
                                                         sir_data: Path, extra: list[str],

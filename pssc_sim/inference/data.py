@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from pssc_sim.errors import ModelError, did_you_mean
+from pssc_sim.parse.yaml_reader import read_yaml
 
 #: Kinds of error model a series may declare: ``sd`` is a fixed standard deviation in the
 #: series' units; ``relative`` is a fraction of each observed value.
@@ -32,6 +33,9 @@ ERROR_KINDS: tuple[str, ...] = ("sd", "relative")
 RELATIVE_FLOOR = 0.01
 
 _YEAR_UNITS = ("year", "years", "yr", "yrs", "a")
+
+#: The file beside an observed-data file that names the parameters a calibration to it fits.
+PLAN_FILE = "calibration.yaml"
 
 
 class DataError(ModelError):
@@ -124,6 +128,24 @@ class Observations:
         last = max(float(s.times.max()) for s in self.series)
         return first, last
 
+    def split(self, time: float) -> tuple[Observations, Observations]:
+        """The observations up to and including ``time``, and those after it; a series with no
+        observation on one side is left out of that side.
+
+        >>> data = Observations("f", (ObservedSeries("x", np.array([1.0, 2.0, 3.0]),
+        ...                                          np.array([5.0, 6.0, 7.0])),))
+        >>> [s.times.tolist() for part in data.split(2) for s in part.series]
+        [[1.0, 2.0], [3.0]]
+        """
+        parts: tuple[list[ObservedSeries], list[ObservedSeries]] = ([], [])
+        for s in self.series:
+            for side, keep in zip(parts, (s.times <= time, s.times > time), strict=True):
+                if keep.any():
+                    side.append(ObservedSeries(s.name, s.times[keep], s.values[keep],
+                                               None if s.sd is None else s.sd[keep]))
+        return Observations(self.source, tuple(parts[0])), Observations(self.source,
+                                                                        tuple(parts[1]))
+
     def with_errors(self, errors: Mapping[str, ErrorModel]) -> Observations:
         """A copy whose series named in ``errors`` take that error model's sd."""
         for name in errors:
@@ -134,6 +156,61 @@ class Observations:
         series = tuple(ObservedSeries(s.name, s.times, s.values, errors[s.name].sd(s.values))
                        if s.name in errors else s for s in self.series)
         return Observations(self.source, series)
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationPlan:
+    """What a calibration to a data file fits when no parameters are named: ``parameters`` and
+    their ``bounds`` (``{name: (low, high)}``, replacing ranges), from ``calibration.yaml``."""
+
+    parameters: tuple[str, ...]
+    bounds: dict[str, tuple[float, float]]
+
+
+def read_plan(data: str | Path) -> CalibrationPlan | None:
+    """The ``calibration.yaml`` in the folder of the data file ``data``, or ``None`` if there is
+    none: ``parameters: [a, b]`` and optionally ``bounds: {a: [low, high]}``.
+
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "calibration.yaml").write_text("parameters: [k]\\nbounds: {k: [0, 5]}\\n")
+    >>> read_plan(folder / "observed.csv")
+    CalibrationPlan(parameters=('k',), bounds={'k': (0.0, 5.0)})
+    """
+    file = Path(data).parent / PLAN_FILE
+    if not file.is_file():
+        return None
+    document = read_yaml(file, error=DataError)
+    shape = ("Write parameters: [a, b] and, if needed, bounds: {a: [low, high]}")
+    if not isinstance(document, dict) or "parameters" not in document:
+        raise DataError(f"{file}: expected a mapping with a parameters list (got "
+                        f"{_clip(document)}). {shape}")
+    unknown = sorted(str(key) for key in document if key not in ("parameters", "bounds"))
+    if unknown:
+        raise DataError(f"{file}: unknown key '{unknown[0]}' (got {', '.join(unknown)})."
+                        f"{did_you_mean(unknown[0], ('parameters', 'bounds'))} {shape}")
+    names = document["parameters"]
+    if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
+        raise DataError(f"{file}: parameters must be a list of parameter names (got "
+                        f"{_clip(names)}). {shape}")
+    bounds = document.get("bounds") or {}
+    if not isinstance(bounds, dict):
+        raise DataError(f"{file}: bounds must map names to [low, high] (got {_clip(bounds)}). "
+                        f"{shape}")
+    pairs = {}
+    for name, pair in bounds.items():
+        if not (isinstance(pair, list) and len(pair) == 2
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pair)
+                and math.isfinite(pair[0]) and math.isfinite(pair[1]) and pair[0] < pair[1]):
+            raise DataError(f"{file}: bounds of '{name}' must be [low, high], two numbers with low"
+                            f" below high (got {_clip(pair)}). {shape}")
+        pairs[str(name)] = (float(pair[0]), float(pair[1]))
+    return CalibrationPlan(tuple(names), pairs)
+
+
+def _clip(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def decimal_year(text: str) -> float | None:
