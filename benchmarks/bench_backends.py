@@ -67,8 +67,14 @@ def hand_sir(n_steps: int, dt: float, out: np.ndarray) -> None:
 
 
 @numba.njit(cache=True)
-def hand_ring(y: np.ndarray, k: np.ndarray, xs: np.ndarray, ys: np.ndarray, settings: np.ndarray,
-              out: np.ndarray) -> None:
+def hand_ring(
+    y: np.ndarray,
+    k: np.ndarray,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    settings: np.ndarray,
+    out: np.ndarray,
+) -> None:
     """The ring by hand: Euler, the 301 variables saved every step and at the end."""
     capacity, max_flow, threshold, boost = settings
     n = y.shape[0]
@@ -116,21 +122,30 @@ def one_run(label: str, path: Path, hand: float) -> None:
     numpy = best_time(lambda: ps.simulate(model, backend="numpy"), repeat=20, budget=3.0)
     numba_time = best_time(lambda: ps.simulate(model, backend="numba"), repeat=200, budget=3.0)
     result = ps.simulate(model, backend="numba")
-    arrays = (result.times, result.names, result.values, result.parameter_names,
-              result.parameters, result.method, result.model_name)
+    arrays = (
+        result.times,
+        result.names,
+        result.values,
+        result.parameter_names,
+        result.parameters,
+        result.method,
+        result.model_name,
+    )
     build = best_time(lambda: Results(*arrays), repeat=200, budget=1.0)
     theirs = pysd_seconds(path)
     print(f"\n{label}: {len(result.names)} outputs x {len(result.times)} saved times")
     print(f"  pssc numba (cached) {numba_time * 1e3:9.3f} ms")
-    print(f"  pssc numpy          {numpy * 1e3:9.3f} ms   numpy / numba "
-          f"{numpy / numba_time:7.1f}")
-    print(f"  hand-written numba  {hand * 1e3:9.3f} ms   pssc numba / hand "
-          f"{numba_time / hand:7.2f}")
+    print(f"  pssc numpy          {numpy * 1e3:9.3f} ms   numpy / numba {numpy / numba_time:7.1f}")
+    print(
+        f"  hand-written numba  {hand * 1e3:9.3f} ms   pssc numba / hand {numba_time / hand:7.2f}"
+    )
     if isinstance(theirs, str):
         print(f"  {theirs}")
     else:
-        print(f"  PySD                {theirs * 1e3:9.3f} ms   PySD / pssc numba "
-              f"{theirs / numba_time:7.0f}   PySD / pssc numpy {theirs / numpy:7.0f}")
+        print(
+            f"  PySD                {theirs * 1e3:9.3f} ms   PySD / pssc numba "
+            f"{theirs / numba_time:7.0f}   PySD / pssc numpy {theirs / numpy:7.0f}"
+        )
     print(f"  building Results    {build * 1e6:9.1f} us   ({build / numba_time:.1%} of the run)")
 
 
@@ -177,11 +192,18 @@ def compile_times(label: str, path: Path) -> None:
     env = {"PSSC_CACHE_DIR": folder, "PATH": "/usr/bin:/bin"}
     lines = []
     for state in ("cold", "warm"):
-        run = subprocess.run([sys.executable, "-c", _CHILD, str(path)], capture_output=True,
-                             text=True, env=env, check=True)
+        run = subprocess.run(
+            [sys.executable, "-c", _CHILD, str(path)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
         load, first, second = (float(v) for v in run.stdout.split())
-        lines.append(f"  {state}: import+read+compile_model {load:6.2f} s, first numba run "
-                     f"(compile or load the loop) {first:6.3f} s, next run {second * 1e3:7.3f} ms")
+        lines.append(
+            f"  {state}: import+read+compile_model {load:6.2f} s, first numba run "
+            f"(compile or load the loop) {first:6.3f} s, next run {second * 1e3:7.3f} ms"
+        )
     print(f"\n{label}: the loop in a fresh process")
     print("\n".join(lines))
 
@@ -197,13 +219,17 @@ def crossover(label: str, path: Path, members: list[int]) -> None:
     for n in members:
         params = {name: value * np.linspace(0.99, 1.01, n)} if n > 1 else None
         repeat = 3 if n >= 10_000 else 10
-        numpy = best_time(lambda p=params: ps.simulate(model, p, backend="numpy"),
-                          repeat=repeat, budget=5.0)
-        fast = best_time(lambda p=params: ps.simulate(model, p, backend="numba"),
-                         repeat=repeat, budget=5.0)
+        numpy = best_time(
+            lambda p=params: ps.simulate(model, p, backend="numpy"), repeat=repeat, budget=5.0
+        )
+        fast = best_time(
+            lambda p=params: ps.simulate(model, p, backend="numba"), repeat=repeat, budget=5.0
+        )
         estimate = backends.numpy_seconds(compiled, grid, EULER, n)
-        print(f"  {n:>7}  {numpy * 1e3:10.2f}  {fast * 1e3:10.2f}  {numpy / fast:7.1f}  "
-              f"{estimate * 1e3:10.2f}")
+        print(
+            f"  {n:>7}  {numpy * 1e3:10.2f}  {fast * 1e3:10.2f}  {numpy / fast:7.1f}  "
+            f"{estimate * 1e3:10.2f}"
+        )
 
 
 def main() -> None:

@@ -46,8 +46,10 @@ TIME = {"save_every": 1.0}
 
 def sir_params(members: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(1)
-    return {"infectivity": rng.uniform(0.1, 0.5, members),
-            "contact_rate": rng.uniform(2.0, 10.0, members)}
+    return {
+        "infectivity": rng.uniform(0.1, 0.5, members),
+        "contact_rate": rng.uniform(2.0, 10.0, members),
+    }
 
 
 def one_process(model: ps.Model, members: int) -> tuple[float, float]:
@@ -96,14 +98,21 @@ def task_overhead(client: object, model: ps.Model, tasks: int = 400) -> float:
     grid = make_grid(model, {"stop": 1.0})
 
     document = model_document(model)
-    job = Job(kernel_key(document, compiled.outputs), compiled.outputs, grid, "euler", 1e-6,
-              1e-9, 1)
+    job = Job(
+        kernel_key(document, compiled.outputs), compiled.outputs, grid, "euler", 1e-6, 1e-9, 1
+    )
     shared = client.scatter(document, broadcast=True)  # type: ignore[attr-defined]
-    client.gather([client.submit(run_block, job, shared, p[:, :1], pure=False)  # type: ignore
-                   for _ in range(4)])  # compile on the workers first
+    client.gather(
+        [
+            client.submit(run_block, job, shared, p[:, :1], pure=False)  # type: ignore
+            for _ in range(4)
+        ]
+    )  # compile on the workers first
     start = time.perf_counter()
-    futures = [client.submit(run_block, job, shared, p[:, i:i + 1], pure=False)  # type: ignore
-               for i in range(tasks)]
+    futures = [
+        client.submit(run_block, job, shared, p[:, i : i + 1], pure=False)  # type: ignore
+        for i in range(tasks)
+    ]
     client.gather(futures)  # type: ignore[attr-defined]
     return (time.perf_counter() - start) / tasks
 
@@ -117,8 +126,10 @@ def main() -> None:
     print(machine())
     model = ps.load_model(SIR)
     steps = round((model.time.stop - model.time.start) / model.time.dt)
-    print(f"SIR: {steps} steps, {len(model.stocks)} stocks; recording {OUTPUTS}, quantiles "
-          f"{list(QUANTILES)} and the mean")
+    print(
+        f"SIR: {steps} steps, {len(model.stocks)} stocks; recording {OUTPUTS}, quantiles "
+        f"{list(QUANTILES)} and the mean"
+    )
 
     alone, rss = one_process(model, members)
     print(f"one process: {members:,} members in {alone:.2f} s (peak RSS growth {rss:.0f} MiB)")
@@ -131,16 +142,20 @@ def main() -> None:
         for _ in range(2):
             elapsed, peak = on_cluster(client, model, members)
             best = min(best, elapsed)
-        print(f"2 workers: {members:,} members in {best:.2f} s; client peak traced memory "
-              f"{peak:.0f} MiB")
+        print(
+            f"2 workers: {members:,} members in {best:.2f} s; client peak traced memory "
+            f"{peak:.0f} MiB"
+        )
         print(f"speed-up: {alone / best:.2f}x (target >= 1.6x)")
         for count in (250_000, 1_000_000):
             _, peak = on_cluster(client, model, count)
             given = len(sir_params(1)) * count * 8 / 2**20
             matrix = len(model.parameters) * count * 8 / 2**20
-            print(f"client peak at {count:>9,} members: {peak:6.1f} MiB (the given values "
-                  f"{given:.1f} MiB; the parameter matrix, built by the workers, would be "
-                  f"{matrix:.1f} MiB)")
+            print(
+                f"client peak at {count:>9,} members: {peak:6.1f} MiB (the given values "
+                f"{given:.1f} MiB; the parameter matrix, built by the workers, would be "
+                f"{matrix:.1f} MiB)"
+            )
         overhead = task_overhead(client, model)
         print(f"overhead per task: {overhead * 1e3:.2f} ms (one-member blocks, 2 workers)")
 
@@ -149,18 +164,22 @@ def main() -> None:
     ring_cost = member_step_cost(ring, parameter_rows(4096), 4096)
     n_ring = len(ring.stocks) + len(ring.flows) + len(ring.auxiliaries)
     n_sir = len(model.stocks) + len(model.flows) + len(model.auxiliaries)
-    print(f"cost per member-step: SIR ({n_sir} variables) {sir_cost * 1e9:.1f} ns; 100-stock "
-          f"ring ({n_ring} variables) {ring_cost * 1e9:.1f} ns "
-          f"({ring_cost / n_ring * 1e9:.2f} ns per variable)")
+    print(
+        f"cost per member-step: SIR ({n_sir} variables) {sir_cost * 1e9:.1f} ns; 100-stock "
+        f"ring ({n_ring} variables) {ring_cost * 1e9:.1f} ns "
+        f"({ring_cost / n_ring * 1e9:.2f} ns per variable)"
+    )
     chunk = 4096
     block_in = len(model.parameters) * chunk * 8
     saved = len(ps.simulate(model, time=TIME).times)
     block_out = saved * len(OUTPUTS) * chunk * 8
     document = len(pickle.dumps(model))
     ring_document = len(pickle.dumps(ring))
-    print(f"bytes per block of {chunk} members: parameters in {block_in:,}; values kept on the "
-          f"worker {block_out:,} (one output); model document {document:,} (SIR), "
-          f"{ring_document:,} (ring), sent once per call")
+    print(
+        f"bytes per block of {chunk} members: parameters in {block_in:,}; values kept on the "
+        f"worker {block_out:,} (one output); model document {document:,} (SIR), "
+        f"{ring_document:,} (ring), sent once per call"
+    )
 
 
 if __name__ == "__main__":

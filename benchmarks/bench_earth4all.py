@@ -50,10 +50,12 @@ def stages(model: Path) -> None:
     results = simulate(ir)
     marks.append(time.perf_counter())
     spans = np.diff(marks)
-    print(f"  pssc_sim: translate {spans[0]:.1f} s, read {spans[1]:.1f} s, compile and run "
-          f"{spans[2]:.1f} s, run again {spans[3]:.1f} s ({len(ir.stocks)} stocks, "
-          f"{len(ir.flows)} flows, {len(ir.auxiliaries)} auxiliaries, "
-          f"{len(results.times)} saved times)")
+    print(
+        f"  pssc_sim: translate {spans[0]:.1f} s, read {spans[1]:.1f} s, compile and run "
+        f"{spans[2]:.1f} s, run again {spans[3]:.1f} s ({len(ir.stocks)} stocks, "
+        f"{len(ir.flows)} flows, {len(ir.auxiliaries)} auxiliaries, "
+        f"{len(results.times)} saved times)"
+    )
 
 
 def pysd_counts(model: Path, outputs: list[Path]) -> str:
@@ -90,12 +92,16 @@ def pysd_counts(model: Path, outputs: list[Path]) -> str:
                 errors[key] = (np.inf, np.inf)
                 continue
             got, want = columns[key][rows], expected[column].to_numpy(dtype=float)
-            errors[key] = (float(scaled_error(got, want).max()),
-                           float(scaled_error(got, want, rtol=LOOSE, atol=LOOSE).max()))
+            errors[key] = (
+                float(scaled_error(got, want).max()),
+                float(scaled_error(got, want, rtol=LOOSE, atol=LOOSE).max()),
+            )
     within = sum(e[0] <= 1 for e in errors.values())
     loose = sum(e[1] <= 1 for e in errors.values())
-    return (f"PySD: {within}/{len(errors)} series within 1e-5, {loose}/{len(errors)} within "
-            f"1e-3; translate {read - started:.1f} s, run {ran - read:.1f} s")
+    return (
+        f"PySD: {within}/{len(errors)} series within 1e-5, {loose}/{len(errors)} within "
+        f"1e-3; translate {read - started:.1f} s, run {ran - read:.1f} s"
+    )
 
 
 def main() -> None:

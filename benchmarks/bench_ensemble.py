@@ -23,8 +23,13 @@ import pssc_sim as ps
 MEMBERS = 2_000
 
 
-def compare(label: str, model: ps.Model, values: dict[str, np.ndarray], sample: int,
-            outputs: list[str] | None = None) -> None:
+def compare(
+    label: str,
+    model: ps.Model,
+    values: dict[str, np.ndarray],
+    sample: int,
+    outputs: list[str] | None = None,
+) -> None:
     ps.simulate(model, values, outputs=outputs)  # compile and warm up
     calls = []
     for _ in range(5):
@@ -37,8 +42,10 @@ def compare(label: str, model: ps.Model, values: dict[str, np.ndarray], sample: 
         ps.simulate(model, {name: column[i] for name, column in values.items()}, outputs=outputs)
     single = (time.process_time() - start) * MEMBERS / sample
     scaled = "" if sample == MEMBERS else f" (from {sample} runs)"
-    print(f"{label:>10}: ensemble {ensemble:8.3f} s, {MEMBERS} single runs {single:8.3f} s"
-          f"{scaled}, one run {single / MEMBERS * 1e3:7.3f} ms, ratio {single / ensemble:6.1f}")
+    print(
+        f"{label:>10}: ensemble {ensemble:8.3f} s, {MEMBERS} single runs {single:8.3f} s"
+        f"{scaled}, one run {single / MEMBERS * 1e3:7.3f} ms, ratio {single / ensemble:6.1f}"
+    )
 
 
 def main() -> None:

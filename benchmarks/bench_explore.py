@@ -34,20 +34,29 @@ from urllib.parse import parse_qs
 from harness import ROOT, machine
 
 #: One targeted scenario per case-study model.
-SCENARIOS = ("smoking/quit-count-target", "child_obesity/y6-target", "climate/net-zero-2030",
-             "em_employment/work-programme", "health_social_care/dtoc-target",
-             "ambulance/eight-minute-target")
+SCENARIOS = (
+    "smoking/quit-count-target",
+    "child_obesity/y6-target",
+    "climate/net-zero-2030",
+    "em_employment/work-programme",
+    "health_social_care/dtoc-target",
+    "ambulance/eight-minute-target",
+)
 QUICK = ("smoking/quit-count-target",)
 GOALS = {"one run": 0.150, "ensemble of 200": 0.500}
 CHROMIUM = "/usr/bin/chromium"
 #: A fingerprint of every plotted column (a move may change the ledgers alone): its middle and
 #: last values, cheap enough to take every frame.
-DATA = ("() => JSON.stringify(['outputs', 'ledgers'].map(name => Object.values("
-        "Bokeh.documents[0].get_model_by_name(name).data).map(c => [c[c.length >> 1], "
-        "c[c.length - 1]])))")
-READY = ("() => window.Bokeh && Bokeh.documents.length > 0 && "
-         "Bokeh.documents[0].get_model_by_name('outputs') !== null && "
-         "Bokeh.documents[0].get_model_by_name('outputs').data.t.length > 0")
+DATA = (
+    "() => JSON.stringify(['outputs', 'ledgers'].map(name => Object.values("
+    "Bokeh.documents[0].get_model_by_name(name).data).map(c => [c[c.length >> 1], "
+    "c[c.length - 1]])))"
+)
+READY = (
+    "() => window.Bokeh && Bokeh.documents.length > 0 && "
+    "Bokeh.documents[0].get_model_by_name('outputs') !== null && "
+    "Bokeh.documents[0].get_model_by_name('outputs').data.t.length > 0"
+)
 FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
 
 
@@ -58,9 +67,21 @@ def free_port() -> int:
 
 
 def start(scenario: Path, port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen([sys.executable, "-m", "pssc_sim", "explore", str(scenario),
-                                "--port", str(port), "--no-browser"], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pssc_sim",
+            "explore",
+            str(scenario),
+            "--port",
+            str(port),
+            "--no-browser",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -95,8 +116,9 @@ def latencies(browser: object, url: str, moves: int) -> list[float]:
             handle.focus()
             began = time.perf_counter()
             page.keyboard.press("ArrowLeft" if i % 2 else "ArrowRight")
-            page.wait_for_function(f"(before) => ({DATA})() !== before", arg=before,
-                                   timeout=120_000, polling="raf")
+            page.wait_for_function(
+                f"(before) => ({DATA})() !== before", arg=before, timeout=120_000, polling="raf"
+            )
             page.evaluate(FRAMES)
             found.append(time.perf_counter() - began)
         return found
@@ -104,8 +126,9 @@ def latencies(browser: object, url: str, moves: int) -> list[float]:
         page.close()
 
 
-async def workshop_session(browser: Any, url: str, culture: float, seconds: float,
-                           found: list[float]) -> bool:
+async def workshop_session(
+    browser: Any, url: str, culture: float, seconds: float, found: list[float]
+) -> bool:
     """One participant: opens the page at its own culture, moves the slider every 2 s for
     ``seconds``; whether the page kept its own settings (no other session's state)."""
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -121,8 +144,9 @@ async def workshop_session(browser: Any, url: str, culture: float, seconds: floa
             began = time.perf_counter()
             await page.keyboard.press("ArrowRight")
             steps += 1
-            await page.wait_for_function(f"(before) => ({DATA})() !== before", arg=before,
-                                         timeout=120_000)
+            await page.wait_for_function(
+                f"(before) => ({DATA})() !== before", arg=before, timeout=120_000
+            )
             found.append(time.perf_counter() - began)
             await asyncio.sleep(max(0.0, 2.0 - (time.perf_counter() - began)))
         expected = min(1.0, culture + 0.01 * steps)
@@ -145,10 +169,14 @@ def workshop(sessions: int, seconds: float) -> None:
         found: list[float] = []
         async with async_playwright() as driver:
             browser = await driver.chromium.launch(
-                executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
-            own = await asyncio.gather(*(
-                workshop_session(browser, url, round(0.1 + 0.02 * i, 2), seconds, found)
-                for i in range(sessions)))
+                executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]
+            )
+            own = await asyncio.gather(
+                *(
+                    workshop_session(browser, url, round(0.1 + 0.02 * i, 2), seconds, found)
+                    for i in range(sessions)
+                )
+            )
             await browser.close()
         return found, list(own)
 
@@ -161,21 +189,32 @@ def workshop(sessions: int, seconds: float) -> None:
         stop(server)
     ordered = sorted(found)
     p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
-    print(f"workshop: {sessions} sessions for {seconds:g} s, {len(found)} moves: median "
-          f"{statistics.median(found) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms (goal 1000 ms); "
-          f"{sum(own)} of {sessions} sessions kept their own settings")
+    print(
+        f"workshop: {sessions} sessions for {seconds:g} s, {len(found)} moves: median "
+        f"{statistics.median(found) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms (goal 1000 ms); "
+        f"{sum(own)} of {sessions} sessions kept their own settings"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenarios", nargs="*", metavar="SCENARIO",
-                        help="scenarios under scenarios/ (default: one per case study)")
+    parser.add_argument(
+        "scenarios",
+        nargs="*",
+        metavar="SCENARIO",
+        help="scenarios under scenarios/ (default: one per case study)",
+    )
     parser.add_argument("--quick", action="store_true", help="the smoking scenario only")
     parser.add_argument("--moves", type=int, default=9, help="slider moves per measurement")
-    parser.add_argument("--sessions", type=int, default=0,
-                        help="instead: a workshop of this many concurrent sessions")
-    parser.add_argument("--seconds", type=float, default=60.0,
-                        help="how long the workshop moves sliders")
+    parser.add_argument(
+        "--sessions",
+        type=int,
+        default=0,
+        help="instead: a workshop of this many concurrent sessions",
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=60.0, help="how long the workshop moves sliders"
+    )
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -185,19 +224,25 @@ def main() -> None:
         return
     print(f"{'scenario':<34} {'mode':<16} {'median':>9} {'max':>9}  goal")
     with sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM,
-                                         args=["--headless", "--no-sandbox", "--disable-gpu"])
+        browser = driver.chromium.launch(
+            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
         for name in args.scenarios or (QUICK if args.quick else SCENARIOS):
             port = free_port()
             server = start(ROOT / "scenarios" / f"{name}.yaml", port)
             try:
-                for mode, query in (("one run", "?culture=0.5"),
-                                    ("ensemble of 200", "?culture=0.5&uncertainty=1")):
+                for mode, query in (
+                    ("one run", "?culture=0.5"),
+                    ("ensemble of 200", "?culture=0.5&uncertainty=1"),
+                ):
                     found = latencies(browser, f"http://localhost:{port}/{query}", args.moves)
                     median = statistics.median(found)
                     verdict = "met" if median < GOALS[mode] else "missed"
-                    print(f"{name:<34} {mode:<16} {median * 1000:7.0f} ms {max(found) * 1000:6.0f}"
-                          f" ms  {GOALS[mode] * 1000:.0f} ms {verdict}", flush=True)
+                    print(
+                        f"{name:<34} {mode:<16} {median * 1000:7.0f} ms {max(found) * 1000:6.0f}"
+                        f" ms  {GOALS[mode] * 1000:.0f} ms {verdict}",
+                        flush=True,
+                    )
             finally:
                 stop(server)
         browser.close()

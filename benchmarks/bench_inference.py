@@ -85,23 +85,29 @@ def bench_sensitivity() -> None:
     peak = Statistic("max")
     sensitivity(experiment, "reported_cases", peak, samples=16, seed=1)  # compile, warm up
     start = time.perf_counter()
-    result = sensitivity(experiment, "reported_cases", peak, samples=SOBOL_N,
-                         second_order=True, seed=1)
+    result = sensitivity(
+        experiment, "reported_cases", peak, samples=SOBOL_N, second_order=True, seed=1
+    )
     ours = time.perf_counter() - start
-    print(f"sensitivity: Sobol' N = {SOBOL_N} with second order, {len(result.parameters)} "
-          f"parameters, {result.runs:,} runs of 3,200 Euler steps: {ours:.2f} s "
-          f"(target: under 5 s); {ours / result.runs * 1e6:.1f} us a run")
+    print(
+        f"sensitivity: Sobol' N = {SOBOL_N} with second order, {len(result.parameters)} "
+        f"parameters, {result.runs:,} runs of 3,200 Euler steps: {ours:.2f} s "
+        f"(target: under 5 s); {ours / result.runs * 1e6:.1f} us a run"
+    )
     top = sorted(result.parameters, key=lambda p: -result.indices[p]["ST"])[:3]
-    print("  largest total indices: " + ", ".join(
-        f"{p} {result.indices[p]['ST']:.2f}" for p in top))
+    print(
+        "  largest total indices: " + ", ".join(f"{p} {result.indices[p]['ST']:.2f}" for p in top)
+    )
     per_run = pysd_seconds_per_run()
     if isinstance(per_run, str):
         print(f"  PySD: {per_run}")
         return
     design = per_run * result.runs
-    print(f"  PySD, one run at a time: {per_run * 1e3:.1f} ms a run (mean of {PYSD_SAMPLE}), "
-          f"{design:,.0f} s for the design; ratio PySD / pssc_sim {design / ours:,.0f}x "
-          "(target: at least 300x)")
+    print(
+        f"  PySD, one run at a time: {per_run * 1e3:.1f} ms a run (mean of {PYSD_SAMPLE}), "
+        f"{design:,.0f} s for the design; ratio PySD / pssc_sim {design / ours:,.0f}x "
+        "(target: at least 300x)"
+    )
 
 
 def pysd_seconds_per_run() -> float | str:
@@ -119,8 +125,13 @@ def pysd_seconds_per_run() -> float | str:
         model.run(params={"Contact Infectivity": 0.7, "Duration": 5}, progress=False)
         start = time.perf_counter()
         for _ in range(PYSD_SAMPLE):
-            model.run(params={"Contact Infectivity": rng.uniform(0.4, 1.0),
-                              "Duration": rng.uniform(3, 7)}, progress=False)
+            model.run(
+                params={
+                    "Contact Infectivity": rng.uniform(0.4, 1.0),
+                    "Duration": rng.uniform(3, 7),
+                },
+                progress=False,
+            )
     return (time.perf_counter() - start) / PYSD_SAMPLE
 
 
@@ -130,12 +141,16 @@ BOUNDS = {"initial_infected": (0.5, 20.0)}
 
 def _report_calibration(label: str, result: Any, seconds: float, target: float) -> None:
     inside = all(e.low < TRUE[e.name] < e.high for e in result.estimates)
-    print(f"{label:<14} {seconds:8.2f} s (target < {target:g} s) {result.runs:>8} runs "
-          f"{result.runs / seconds:>9.0f} runs/s  true values inside the 95% intervals: "
-          f"{'yes' if inside else 'NO'}")
+    print(
+        f"{label:<14} {seconds:8.2f} s (target < {target:g} s) {result.runs:>8} runs "
+        f"{result.runs / seconds:>9.0f} runs/s  true values inside the 95% intervals: "
+        f"{'yes' if inside else 'NO'}"
+    )
     for e in result.estimates:
-        print(f"    {e.name:<17} true {TRUE[e.name]:<5g} estimate {e.estimate:9.5g} "
-              f"[{e.low:.5g}, {e.high:.5g}]")
+        print(
+            f"    {e.name:<17} true {TRUE[e.name]:<5g} estimate {e.estimate:9.5g} "
+            f"[{e.low:.5g}, {e.high:.5g}]"
+        )
     for warning in result.warnings:
         print(f"    warning: {warning}")
 
@@ -145,30 +160,35 @@ def bench_calibrate() -> None:
     from pssc_sim.inference.calibrate import calibrate, synthetic_data
     from pssc_sim.inference.data import ErrorModel
 
-    errors = {"infected": ErrorModel("relative", 0.05),
-              "recovered": ErrorModel("relative", 0.05)}
+    errors = {"infected": ErrorModel("relative", 0.05), "recovered": ErrorModel("relative", 0.05)}
     folder = Path(tempfile.mkdtemp(prefix="pssc_bench_"))
     data = folder / "observed.csv"
     synthetic_data(SIR, TRUE, ["infected", "recovered"], range(1, 31), seed=2024).to_csv(
-        data, index=False)
-    print("calibrate: SIR, 3 parameters, 60 daily points (infected and recovered, days 1..30), "
-          "5% relative noise")
+        data, index=False
+    )
+    print(
+        "calibrate: SIR, 3 parameters, 60 daily points (infected and recovered, days 1..30), "
+        "5% relative noise"
+    )
     options = {"parameters": list(TRUE), "bounds": BOUNDS, "errors": errors}
     start = time.perf_counter()
     fit = calibrate(SIR, data, method="least-squares", starts=8, **options)  # type: ignore[arg-type]
     _report_calibration("least squares", fit, time.perf_counter() - start, 10)
     start = time.perf_counter()
-    chain = calibrate(SIR, data, method="mcmc", walkers=32, steps=2000,
-                      **options)  # type: ignore[arg-type]
+    chain = calibrate(SIR, data, method="mcmc", walkers=32, steps=2000, **options)  # type: ignore[arg-type]
     _report_calibration("mcmc", chain, time.perf_counter() - start, 60)
-    print(f"    acceptance {chain.diagnostics['acceptance_fraction']:.2f}, autocorrelation "
-          "times " + ", ".join(f"{k} {v:.1f}" for k, v in
-                               chain.diagnostics["autocorrelation_time"].items()))
+    print(
+        f"    acceptance {chain.diagnostics['acceptance_fraction']:.2f}, autocorrelation "
+        "times "
+        + ", ".join(f"{k} {v:.1f}" for k, v in chain.diagnostics["autocorrelation_time"].items())
+    )
 
 
 #: The sections by name, run in this order.
-SECTIONS: dict[str, Callable[[], None]] = {"sensitivity": bench_sensitivity,
-                                           "calibrate": bench_calibrate}
+SECTIONS: dict[str, Callable[[], None]] = {
+    "sensitivity": bench_sensitivity,
+    "calibrate": bench_calibrate,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -176,8 +196,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     names = list(argv if argv is not None else sys.argv[1:]) or list(SECTIONS)
     unknown = [name for name in names if name not in SECTIONS]
     if unknown:
-        raise SystemExit(f"bench_inference: unknown section(s) {', '.join(unknown)}; use "
-                         f"{', '.join(SECTIONS)}")
+        raise SystemExit(
+            f"bench_inference: unknown section(s) {', '.join(unknown)}; use {', '.join(SECTIONS)}"
+        )
     print(f"bench_inference: {machine()}")
     for name in names:
         print()

@@ -33,10 +33,13 @@ def main() -> None:
     model = ps.load_model(write_model())
     outputs = [f"s{i}" for i in range(N_STOCKS)]
     ps.simulate(model, outputs=outputs)  # compile once, outside the timings
-    print(f"bench_kernel: 100 stocks, 100 flows, 101 auxiliaries, {N_STEPS} Euler steps; "
-          f"{machine()}")
-    print(f"{'members':>8} {'pssc_sim':>12} {'per-eq':>12} {'ratio':>6} {'whole':>12} {'ratio':>6}"
-          "   (member-steps/s; ratio = pssc time / hand time)")
+    print(
+        f"bench_kernel: 100 stocks, 100 flows, 101 auxiliaries, {N_STEPS} Euler steps; {machine()}"
+    )
+    print(
+        f"{'members':>8} {'pssc_sim':>12} {'per-eq':>12} {'ratio':>6} {'whole':>12} {'ratio':>6}"
+        "   (member-steps/s; ratio = pssc time / hand time)"
+    )
     for members in MEMBERS:
         params = parameter_rows(members)
         repeat = 5 if members <= 1_000 else 2
@@ -46,8 +49,10 @@ def main() -> None:
         hand = best_time(lambda p=params, m=members: hand_euler(p, m), repeat)
         whole = best_time(lambda p=params, m=members: hand_euler_matrix(p, m), repeat)
         rate = members * N_STEPS
-        print(f"{members:>8} {rate / ours:>12,.0f} {rate / hand:>12,.0f} {ours / hand:>6.2f} "
-              f"{rate / whole:>12,.0f} {ours / whole:>6.2f}   max |diff| {error:.1e}")
+        print(
+            f"{members:>8} {rate / ours:>12,.0f} {rate / hand:>12,.0f} {ours / hand:>6.2f} "
+            f"{rate / whole:>12,.0f} {ours / whole:>6.2f}   max |diff| {error:.1e}"
+        )
 
 
 if __name__ == "__main__":

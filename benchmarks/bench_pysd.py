@@ -32,8 +32,9 @@ def run_pysd(folder: Path) -> tuple[float, np.ndarray] | str:
             warnings.simplefilter("ignore")
             model = pysd.read_vensim(str(path))
             frame = model.run(progress=False)  # also the warm-up
-            seconds = best_time(lambda: model.run(progress=False), repeat=2, budget=10.0,
-                                warm_up=False)
+            seconds = best_time(
+                lambda: model.run(progress=False), repeat=2, budget=10.0, warm_up=False
+            )
     except Exception:
         return "PySD failed:\n" + traceback.format_exc(limit=3)
     final = frame.iloc[-1]
@@ -53,8 +54,10 @@ def main() -> None:
         print(outcome)
         return
     theirs, pysd_final = outcome
-    print(f"PySD:     {theirs * 1e3:9.2f} ms   ratio PySD / pssc_sim {theirs / ours:6.1f}   "
-          f"max |diff| of final stocks {np.abs(final - pysd_final).max():.1e}")
+    print(
+        f"PySD:     {theirs * 1e3:9.2f} ms   ratio PySD / pssc_sim {theirs / ours:6.1f}   "
+        f"max |diff| of final stocks {np.abs(final - pysd_final).max():.1e}"
+    )
 
 
 if __name__ == "__main__":

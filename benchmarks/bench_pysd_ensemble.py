@@ -66,11 +66,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         ring = Path(folder) / "ring100.mdl"
         ring.write_text(model_mdl())
-        models = {"SIR (suite)": SUITE / "samples" / "SIR" / "SIR.mdl",
-                  "Workforce (suite)": SUITE / "samples" / "Workforce" / "workforce.mdl",
-                  "ring100 (generated)": ring}
-        print(f"{'model':<22}{'variables':>10}{'PySD ms/run':>14}{'pssc ms/member':>16}"
-              f"{'ratio':>10}")
+        models = {
+            "SIR (suite)": SUITE / "samples" / "SIR" / "SIR.mdl",
+            "Workforce (suite)": SUITE / "samples" / "Workforce" / "workforce.mdl",
+            "ring100 (generated)": ring,
+        }
+        print(
+            f"{'model':<22}{'variables':>10}{'PySD ms/run':>14}{'pssc ms/member':>16}{'ratio':>10}"
+        )
         for label, path in models.items():
             if not path.is_file():
                 print(f"{label:<22} skipped: {path} not found")
@@ -80,8 +83,10 @@ def main() -> None:
             if isinstance(reference, str):
                 print(f"{label:<22}{size:>10}  {reference}")
                 continue
-            print(f"{label:<22}{size:>10}{reference * 1e3:>14.2f}{per_member * 1e3:>16.4f}"
-                  f"{reference / per_member:>10,.0f}")
+            print(
+                f"{label:<22}{size:>10}{reference * 1e3:>14.2f}{per_member * 1e3:>16.4f}"
+                f"{reference / per_member:>10,.0f}"
+            )
 
 
 if __name__ == "__main__":

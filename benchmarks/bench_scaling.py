@@ -23,15 +23,19 @@ OUTPUTS = ["s0", "s50"]
 def per_member_step(model: ps.Model, members: int, chunk: int = DEFAULT_CHUNK) -> float:
     params = parameter_rows(members)
     repeat = 3 if members < 10_000 else 1
-    seconds = best_time(lambda: ps.simulate(model, params, time={"stop": STOP}, outputs=OUTPUTS,
-                                            chunk=chunk), repeat)
+    seconds = best_time(
+        lambda: ps.simulate(model, params, time={"stop": STOP}, outputs=OUTPUTS, chunk=chunk),
+        repeat,
+    )
     return seconds / (members * STOP / 0.25)
 
 
 def main() -> None:
     model = ps.load_model(write_model())
-    print(f"bench_scaling: 100-stock model, {int(STOP / 0.25)} Euler steps, chunk {DEFAULT_CHUNK}; "
-          f"{machine()}")
+    print(
+        f"bench_scaling: 100-stock model, {int(STOP / 0.25)} Euler steps, chunk {DEFAULT_CHUNK}; "
+        f"{machine()}"
+    )
     costs = {members: per_member_step(model, members) for members in MEMBERS}
     reference = costs[1_000]
     print(f"{'members':>8} {'ns/member-step':>15} {'vs 1,000':>9}")

@@ -71,25 +71,35 @@ def vensim_expression(expr: sympy.Expr) -> str:
 
 def model_mdl(model: ps.Model, save_every: float) -> str:
     """``model`` (stocks, flows, auxiliaries, parameters) as a Vensim ``.mdl`` text."""
+
     def entry(name: str, text: str, units: str = "") -> str:
         return f"{vensim_name(name)} = \n\t{text}\n\t~\t{units}\n\t~\t\n\t|\n"
 
     parts = ["{UTF-8}\n"]
     parts += [entry(p.name, repr(p.value), p.meta.units) for p in model.parameters]
     for stock in model.stocks:
-        net = sum((variable_symbol(f.name) for f in model.flows if f.target == stock.name),
-                  sympy.S.Zero)
-        net -= sum((variable_symbol(f.name) for f in model.flows if f.source == stock.name),
-                   sympy.S.Zero)
-        parts.append(entry(stock.name, f"INTEG({vensim_expression(net)}, "
-                                       f"{vensim_expression(stock.initial)})", stock.meta.units))
+        net = sum(
+            (variable_symbol(f.name) for f in model.flows if f.target == stock.name), sympy.S.Zero
+        )
+        net -= sum(
+            (variable_symbol(f.name) for f in model.flows if f.source == stock.name), sympy.S.Zero
+        )
+        parts.append(
+            entry(
+                stock.name,
+                f"INTEG({vensim_expression(net)}, {vensim_expression(stock.initial)})",
+                stock.meta.units,
+            )
+        )
     parts += [entry(f.name, vensim_expression(f.rate), f.meta.units) for f in model.flows]
-    parts += [entry(a.name, vensim_expression(a.equation), a.meta.units)
-              for a in model.auxiliaries]
+    parts += [entry(a.name, vensim_expression(a.equation), a.meta.units) for a in model.auxiliaries]
     time_block = model.time
-    parts += [entry("INITIAL TIME", repr(time_block.start)),
-              entry("FINAL TIME", repr(time_block.stop)),
-              entry("TIME STEP", repr(time_block.dt)), entry("SAVEPER", repr(save_every))]
+    parts += [
+        entry("INITIAL TIME", repr(time_block.start)),
+        entry("FINAL TIME", repr(time_block.stop)),
+        entry("TIME STEP", repr(time_block.dt)),
+        entry("SAVEPER", repr(save_every)),
+    ]
     return "".join(parts)
 
 
@@ -121,27 +131,34 @@ def time_pysd(model: ps.Model, folder: Path) -> float | str:
 
         def run_all() -> None:
             for i in range(PYSD_MEMBERS):
-                translated.run(params={vensim_name(k): float(v[i]) for k, v in values.items()},
-                               progress=False)
+                translated.run(
+                    params={vensim_name(k): float(v[i]) for k, v in values.items()}, progress=False
+                )
 
         seconds = cpu_best(run_all, repeat=2, budget=20.0) / PYSD_MEMBERS
     ours = ps.simulate(model, time=TIME)["infected"].to_numpy()
     difference = np.abs(check["infected"].to_numpy() - ours).max()
-    print(f"PySD {pysd.__version__}: {seconds * 1e3:8.3f} ms per run (best of 2 x "
-          f"{PYSD_MEMBERS} runs); max |infected - pssc_sim| over the default run {difference:.1e}")
+    print(
+        f"PySD {pysd.__version__}: {seconds * 1e3:8.3f} ms per run (best of 2 x "
+        f"{PYSD_MEMBERS} runs); max |infected - pssc_sim| over the default run {difference:.1e}"
+    )
     return seconds
 
 
 def main() -> None:
     quick = "--quick" in sys.argv
     model = ps.load_model(ROOT / "models" / "sir")
-    print(f"bench_scenario_ensemble: SIR example ({len(model.visible_variables())} visible "
-          f"variables), Euler dt 0.125, 0..30 days, saved daily; {machine()}")
+    print(
+        f"bench_scenario_ensemble: SIR example ({len(model.visible_variables())} visible "
+        f"variables), Euler dt 0.125, 0..30 days, saved daily; {machine()}"
+    )
     pysd_seconds = time_pysd(model, Path(tempfile.mkdtemp(prefix="pssc_bench_")))
     if isinstance(pysd_seconds, str):
         print(pysd_seconds)
-    print(f"\n{'members':>8} {'ms/member':>10} {'us/member-step':>15} {'vs PySD':>9} "
-          f"{'peak MiB':>9} {'KiB/member':>10}")
+    print(
+        f"\n{'members':>8} {'ms/member':>10} {'us/member-step':>15} {'vs PySD':>9} "
+        f"{'peak MiB':>9} {'KiB/member':>10}"
+    )
     for members in SIZES:
         if quick and members > 10_000:
             break
@@ -153,15 +170,22 @@ def main() -> None:
         seconds = cpu_best(run, repeat=3 if members < 100_000 else 1)
         per_member = seconds / members
         peak = peak_memory(run)
-        ratio = (f"{pysd_seconds / per_member:9.0f}" if not isinstance(pysd_seconds, str)
-                 else f"{'-':>9}")
-        print(f"{members:>8} {per_member * 1e3:10.4f} {per_member / 240 * 1e6:15.4f} {ratio} "
-              f"{peak / 2**20:9.1f} {peak / members / 1024:10.2f}")
+        ratio = (
+            f"{pysd_seconds / per_member:9.0f}"
+            if not isinstance(pysd_seconds, str)
+            else f"{'-':>9}"
+        )
+        print(
+            f"{members:>8} {per_member * 1e3:10.4f} {per_member / 240 * 1e6:15.4f} {ratio} "
+            f"{peak / 2**20:9.1f} {peak / members / 1024:10.2f}"
+        )
     scenario = ROOT / "scenarios" / "sir" / "uncertain-distancing.yaml"
     seconds = cpu_best(lambda: ps.run_scenario(scenario))
-    print(f"\nrun_scenario({scenario.relative_to(ROOT)}): 1,000 members with sampling and a "
-          f"stepped intervention, rk4, saved every 0.5 day: {seconds * 1e3:.1f} ms "
-          f"({seconds / 1000 * 1e3:.4f} ms/member)")
+    print(
+        f"\nrun_scenario({scenario.relative_to(ROOT)}): 1,000 members with sampling and a "
+        f"stepped intervention, rk4, saved every 0.5 day: {seconds * 1e3:.1f} ms "
+        f"({seconds / 1000 * 1e3:.4f} ms/member)"
+    )
 
 
 if __name__ == "__main__":

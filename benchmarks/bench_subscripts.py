@@ -84,10 +84,13 @@ def model_mdl(n: int) -> str:
         return f"{text}\n\t~\t\n\t~\t\n\t|\n\n"
 
     lines = [
-        "{UTF-8}\n", eq(f"cell: (c1-c{n})"),
+        "{UTF-8}\n",
+        eq(f"cell: (c1-c{n})"),
         eq(f"beta[cell] = {', '.join(map(str, beta))}"),
         eq(f"pop0[cell] = {', '.join(map(str, population))}"),
-        eq("gamma = 0.1"), eq("mobility = 0.2"), eq("vax rate = 0.01"),
+        eq("gamma = 0.1"),
+        eq("mobility = 0.2"),
+        eq("vax rate = 0.01"),
         eq("S[cell] = INTEG(-infection[cell] - vaccination[cell], pop0[cell] - 10)"),
         eq("I[cell] = INTEG(infection[cell] - recovery[cell], 10)"),
         eq("R[cell] = INTEG(recovery[cell] + vaccination[cell], 0)"),
@@ -111,7 +114,9 @@ def model_mdl(n: int) -> str:
         eq("pressure[cell] = prevalence[cell] / mean prevalence"),
         eq("excess[cell] = MAX(occupancy[cell] - 1, 0)"),
         eq("spare[cell] = capacity[cell] - discharges[cell]"),
-        eq("INITIAL TIME = 0"), eq(f"FINAL TIME = {STOP}"), eq(f"TIME STEP = {DT}"),
+        eq("INITIAL TIME = 0"),
+        eq(f"FINAL TIME = {STOP}"),
+        eq(f"TIME STEP = {DT}"),
         eq(f"SAVEPER = {SAVE}"),
         "\\\\\\---/// Sketch information - do not modify anything except names\n",
     ]
@@ -131,9 +136,11 @@ def measure(n: int, folder: Path) -> tuple[float, ps.Results]:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     run = best_time(lambda: ps.simulate(compiled), repeat=3, budget=10.0)
-    print(f"{n:>7,} cells  {len(model.stock_names):>7,} stock rows  read {read:6.2f} s  "
-          f"compile {compile_seconds:6.2f} s  compile peak {peak / 2**20:7.1f} MiB  "
-          f"run {run * 1e3:9.1f} ms")
+    print(
+        f"{n:>7,} cells  {len(model.stock_names):>7,} stock rows  read {read:6.2f} s  "
+        f"compile {compile_seconds:6.2f} s  compile peak {peak / 2**20:7.1f} MiB  "
+        f"run {run * 1e3:9.1f} ms"
+    )
     return run, ps.simulate(compiled)
 
 
@@ -158,8 +165,10 @@ def run_pysd(n: int, folder: Path) -> tuple[float, object] | str:
 
 def main() -> None:
     sizes = [100, 1_000] if "--quick" in sys.argv else [100, 1_000, 10_000]
-    print(f"bench_subscripts: 21 arrayed variables over n cells, Euler {STOP / DT:.0f} steps; "
-          f"{machine()}")
+    print(
+        f"bench_subscripts: 21 arrayed variables over n cells, Euler {STOP / DT:.0f} steps; "
+        f"{machine()}"
+    )
     folder = Path(tempfile.mkdtemp(prefix="pssc_bench_"))
     runs = {n: measure(n, folder) for n in sizes}
     ours, results = runs[1_000]
@@ -176,8 +185,10 @@ def main() -> None:
             mine = results[f"{stock}[{cell}]"].iloc[-1]
             other = frame[f"{stock}[{cell}]"].iloc[-1]  # type: ignore[index]
             worst = max(worst, abs(mine - other) / max(abs(other), 1e-12))
-    print(f"PySD, 1,000 cells: {theirs * 1e3:9.1f} ms   ratio PySD / pssc_sim "
-          f"{theirs / ours:7.1f}   largest relative difference of final stocks {worst:.1e}")
+    print(
+        f"PySD, 1,000 cells: {theirs * 1e3:9.1f} ms   ratio PySD / pssc_sim "
+        f"{theirs / ours:7.1f}   largest relative difference of final stocks {worst:.1e}"
+    )
 
 
 if __name__ == "__main__":

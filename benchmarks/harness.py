@@ -11,8 +11,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def best_time(run: Callable[[], object], repeat: int = 3, budget: float = 2.0,
-              warm_up: bool = True, clock: Callable[[], float] = time.perf_counter) -> float:
+def best_time(
+    run: Callable[[], object],
+    repeat: int = 3,
+    budget: float = 2.0,
+    warm_up: bool = True,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
     """The fastest of up to ``repeat`` runs of ``run`` after one untimed warm-up, in seconds.
 
     Stops early once the timed runs have taken ``budget`` seconds. ``clock`` is wall time by
@@ -33,5 +38,7 @@ def best_time(run: Callable[[], object], repeat: int = 3, budget: float = 2.0,
 
 def machine() -> str:
     """One line describing where the figures were measured."""
-    return (f"python {platform.python_version()}, {os.cpu_count()} cores, "
-            f"{platform.machine()}, {platform.processor() or 'unknown cpu'}")
+    return (
+        f"python {platform.python_version()}, {os.cpu_count()} cores, "
+        f"{platform.machine()}, {platform.processor() or 'unknown cpu'}"
+    )

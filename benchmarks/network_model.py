@@ -24,7 +24,10 @@ START, STOP, DT = 0.0, 50.0, 0.25
 LOOKUP = ((0.0, 1.0), (0.5, 0.9), (1.0, 0.5), (2.0, 0.1))
 PARAMETERS = {
     **{f"k{j}": 0.05 + 0.01 * j for j in range(N_RATES)},
-    "capacity": 150.0, "max_flow": 12.0, "threshold": 120.0, "boost": 1.5,
+    "capacity": 150.0,
+    "max_flow": 12.0,
+    "threshold": 120.0,
+    "boost": 1.5,
 }
 N_STEPS = math.ceil((STOP - START) / DT)
 
@@ -44,8 +47,12 @@ def _auxiliary(i: int) -> str:
 
 def model_yaml() -> str:
     """The model in pssc_sim's YAML format."""
-    lines = ["model: ring100", "title: Benchmark ring of 100 stocks",
-             f"time: {{start: {START}, stop: {STOP}, dt: {DT}}}", "parameters:"]
+    lines = [
+        "model: ring100",
+        "title: Benchmark ring of 100 stocks",
+        f"time: {{start: {START}, stop: {STOP}, dt: {DT}}}",
+        "parameters:",
+    ]
     lines += [f"  {name}: {value!r}" for name, value in PARAMETERS.items()]
     lines.append("stocks:")
     lines += [f"  s{i}: {initial(i)!r}" for i in range(N_STOCKS)]
@@ -144,6 +151,7 @@ def hand_euler_matrix(params: dict[str, np.ndarray], members: int) -> np.ndarray
 
 def model_mdl() -> str:
     """The model as Vensim ``.mdl`` text (equations only, no sketch)."""
+
     def eq(name: str, text: str) -> str:
         return f"{name} = \n\t{text}\n\t~\t\n\t~\t\n\t|\n"
 
@@ -164,6 +172,10 @@ def model_mdl() -> str:
         else:
             aux = f"MAX(0.2, 1 - s{i} / capacity)"
         parts.append(eq(f"a{i}", aux))
-    parts += [eq("INITIAL TIME", repr(START)), eq("FINAL TIME", repr(STOP)),
-              eq("TIME STEP", repr(DT)), eq("SAVEPER", "TIME STEP")]
+    parts += [
+        eq("INITIAL TIME", repr(START)),
+        eq("FINAL TIME", repr(STOP)),
+        eq("TIME STEP", repr(DT)),
+        eq("SAVEPER", "TIME STEP"),
+    ]
     return "".join(parts)

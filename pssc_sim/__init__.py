@@ -48,10 +48,23 @@ _LAZY = {
 }
 
 #: Sub-packages and modules reachable as attributes (``pssc_sim.scenario``), imported on first use.
-_SUBMODULES = frozenset({
-    "analysis", "cli", "compile", "conformance", "integrate", "ir", "output", "parse", "plot",
-    "report", "results", "scenario", "scorecard",
-})
+_SUBMODULES = frozenset(
+    {
+        "analysis",
+        "cli",
+        "compile",
+        "conformance",
+        "integrate",
+        "ir",
+        "output",
+        "parse",
+        "plot",
+        "report",
+        "results",
+        "scenario",
+        "scorecard",
+    }
+)
 
 __all__ = [
     "CompiledModel",

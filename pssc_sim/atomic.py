@@ -71,9 +71,13 @@ def write_error(path: str | Path, error: OSError) -> OutputError:
     if isinstance(error, OutputError):
         return error
     code = error.errno or 0
-    what, fix = _REASONS.get(code, (
-        f"cannot be written ({(error.strerror or str(error)).lower()})",
-        "Check the folder and its permissions"))
+    what, fix = _REASONS.get(
+        code,
+        (
+            f"cannot be written ({(error.strerror or str(error)).lower()})",
+            "Check the folder and its permissions",
+        ),
+    )
     name = errno.errorcode.get(code, str(code))
     return OutputError(Path(path), what, f"errno {name}", fix, code)
 
@@ -130,8 +134,10 @@ def file_set(folder: str | Path, names: Collection[str]) -> Iterator[Path]:
     target = Path(folder)
     unknown = [name for name in names if Path(name).name != name or name.startswith(".")]
     if unknown:
-        raise ParameterError(f"names: file names without folders, not hidden (got {unknown}). "
-                             "Give names such as 'results.csv'")
+        raise ParameterError(
+            f"names: file names without folders, not hidden (got {unknown}). "
+            "Give names such as 'results.csv'"
+        )
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -149,8 +155,11 @@ def file_set(folder: str | Path, names: Collection[str]) -> Iterator[Path]:
         try:
             yield staging
         except OutputError as error:
-            raise error.moved_to(target / error.path.relative_to(staging)
-                                 if error.path.is_relative_to(staging) else error.path) from None
+            raise error.moved_to(
+                target / error.path.relative_to(staging)
+                if error.path.is_relative_to(staging)
+                else error.path
+            ) from None
         except OSError as error:
             raise write_error(_final(target, staging, error.filename), error) from None
         _commit(staging, target, names)

@@ -54,10 +54,17 @@ KNOWN_BAD: Mapping[str, str] = {
     "tests/data_from_other_model/model_to_generate_data.mdl": _OTHER_MODEL,
 }
 #: Formats and the suffixes of their files.
-FORMATS: Mapping[str, tuple[str, ...]] = {"mdl": (".mdl",), "xmile": (".xmile", ".xml"),
-                                          "stmx": (".stmx",)}
-_CONTROL = {"initial_time": "start", "final_time": "stop", "time_step": "dt",
-            "saveper": "save_every"}
+FORMATS: Mapping[str, tuple[str, ...]] = {
+    "mdl": (".mdl",),
+    "xmile": (".xmile", ".xml"),
+    "stmx": (".stmx",),
+}
+_CONTROL = {
+    "initial_time": "start",
+    "final_time": "stop",
+    "time_step": "dt",
+    "saveper": "save_every",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +116,14 @@ def read_canonical(path: Path) -> pd.DataFrame:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     first = text.split("\n", 1)[0]
     separator = "\t" if path.suffix.lower() == ".tab" or "\t" in first else ","
-    rows = [r for r in csv.reader(io.StringIO(text), delimiter=separator) if any(c.strip()
-                                                                                  for c in r)]
-    if len(rows) > 1 and rows[0][0].strip().lower().startswith("time") \
-            and not _is_number(rows[1][0]):
+    rows = [
+        r for r in csv.reader(io.StringIO(text), delimiter=separator) if any(c.strip() for c in r)
+    ]
+    if (
+        len(rows) > 1
+        and rows[0][0].strip().lower().startswith("time")
+        and not _is_number(rows[1][0])
+    ):
         rows = _variables_as_columns(rows)
     header = [h.strip() for h in rows[0]]
     frame = pd.DataFrame([r + [""] * (len(header) - len(r)) for r in rows[1:]], columns=header)
@@ -184,8 +195,9 @@ def _manifest_tiers(root: Path) -> dict[str, str]:
         return {row["folder"]: row["tier"] for row in csv.DictReader(handle)}
 
 
-def run_conformance(root: str | Path, tier: str | None = None,
-                    fmt: str | None = None) -> Iterator[FileResult]:
+def run_conformance(
+    root: str | Path, tier: str | None = None, fmt: str | None = None
+) -> Iterator[FileResult]:
     """Run and compare every model file of the suite at ``root`` (one result per file).
 
     Parameters
@@ -226,9 +238,12 @@ def check_case(case: _Case, root: Path) -> FileResult:
     problem = compare(columns, times, expected, rtol=rtol, atol=ATOL, stop=stop)
     stella = case.output.with_name("output_stella.csv")
     # An XMILE file carries Stella's semantics: Stella's own output for it also counts.
-    if (problem and case.format != "mdl" and stella.is_file()
-            and not compare(columns, times, read_canonical(stella), rtol=rtol, atol=ATOL,
-                            stop=stop)):
+    if (
+        problem
+        and case.format != "mdl"
+        and stella.is_file()
+        and not compare(columns, times, read_canonical(stella), rtol=rtol, atol=ATOL, stop=stop)
+    ):
         return result("pass", "matches Stella's output (output_stella.csv)")
     return result("fail", problem) if problem else result("pass")
 
@@ -252,8 +267,9 @@ def _simulate(file: Path) -> tuple[dict[str, np.ndarray], np.ndarray]:
         by_ident[ident] = results.values[:, i, 0]
     for row, value in zip(model.parameter_names, model.parameter_values(), strict=True):
         by_ident.setdefault(row, np.full(times.shape, value))
-    columns = {key: by_ident[ident] for key, ident in translation.identifiers.items()
-               if ident in by_ident}
+    columns = {
+        key: by_ident[ident] for key, ident in translation.identifiers.items() if ident in by_ident
+    }
     for row, values in by_ident.items():  # elements of arrayed variables: name[e1,e2]
         base, bracket, rest = row.partition("[")
         if bracket and base in translation.original_names:
@@ -278,8 +294,15 @@ def _column_key(name: str) -> str:
     return f"{name_key(base)}[{elements}]"
 
 
-def compare(columns: Mapping[str, np.ndarray], times: np.ndarray, expected: pd.DataFrame, *,
-            rtol: float = RTOL, atol: float = ATOL, stop: float = math.inf) -> str:
+def compare(
+    columns: Mapping[str, np.ndarray],
+    times: np.ndarray,
+    expected: pd.DataFrame,
+    *,
+    rtol: float = RTOL,
+    atol: float = ATOL,
+    stop: float = math.inf,
+) -> str:
     """Compare a run with a canonical frame; an empty string when every value is close,
     otherwise what is wrong (a missing column or time, or the worst value)."""
 
@@ -299,17 +322,22 @@ def compare(columns: Mapping[str, np.ndarray], times: np.ndarray, expected: pd.D
         error = scaled_error(got, want, rtol=rtol, atol=atol)
         i = int(np.argmax(error))
         if error[i] > worst[0]:
-            worst = (float(error[i]), str(column), float(expected.index[i]), float(got[i]),
-                     float(want[i]))
+            worst = (
+                float(error[i]),
+                str(column),
+                float(expected.index[i]),
+                float(got[i]),
+                float(want[i]),
+            )
     if worst[0] <= 1.0:
         return ""
     _, column, t, got_value, want_value = worst
-    return (f"worst column {column!r} at time {t:g}: got {got_value:.7g}, expected "
-            f"{want_value:.7g}")
+    return f"worst column {column!r} at time {t:g}: got {got_value:.7g}, expected {want_value:.7g}"
 
 
-def scaled_error(got: np.ndarray, want: np.ndarray, *, rtol: float = RTOL,
-                 atol: float = ATOL) -> np.ndarray:
+def scaled_error(
+    got: np.ndarray, want: np.ndarray, *, rtol: float = RTOL, atol: float = ATOL
+) -> np.ndarray:
     """``|got - want| / (atol + rtol * |want|)``: at most 1 where the values are close. A blank
     expected value (NaN) is not compared; a NaN where a value is expected is infinitely far."""
     with np.errstate(all="ignore"):
@@ -343,8 +371,10 @@ class SeriesResult:
         """One row of the table of worst series."""
         if math.isinf(self.error) and math.isnan(self.got):
             return f"{'missing':>10} {'':>10} {'':>10}  {self.name} ({self.file})"
-        return (f"{self.error:10.3g} {self.loose:10.3g} {self.time:10g}  {self.name} "
-                f"({self.file}: got {self.got:.7g}, expected {self.expected:.7g})")
+        return (
+            f"{self.error:10.3g} {self.loose:10.3g} {self.time:10g}  {self.name} "
+            f"({self.file}: got {self.got:.7g}, expected {self.expected:.7g})"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,10 +402,12 @@ class ModelComparison:
         """A summary line, then a table of the ``worst`` series that miss the suite's
         tolerance."""
         total = len(self.series)
-        lines = [f"{'PASS' if self.passed else 'FAIL':<11} {self.model}: {self.count()}/{total} "
-                 f"series within {ATOL:g} + {RTOL:g}|b| ({100 * self.count() / total:.1f}%), "
-                 f"{self.count(loose=True)}/{total} within {LOOSE:g} + {LOOSE:g}|b|; "
-                 f"run in {self.seconds:.1f} s"]
+        lines = [
+            f"{'PASS' if self.passed else 'FAIL':<11} {self.model}: {self.count()}/{total} "
+            f"series within {ATOL:g} + {RTOL:g}|b| ({100 * self.count() / total:.1f}%), "
+            f"{self.count(loose=True)}/{total} within {LOOSE:g} + {LOOSE:g}|b|; "
+            f"run in {self.seconds:.1f} s"
+        ]
         shown = [r for r in self.worst(worst) if r.error > 1.0]
         if shown:
             lines.append(f"{'error':>10} {'at 1e-3':>10} {'time':>10}  series")
@@ -404,41 +436,54 @@ def compare_model(model: str | Path, outputs: Sequence[str | Path]) -> ModelComp
     for output in outputs:
         path = Path(output)
         if not path.is_file():
-            raise ModelError(f"{path}: no output file there (got {str(path)!r}). Give the "
-                             "model's own output (Vensim's exported .tab or text)")
+            raise ModelError(
+                f"{path}: no output file there (got {str(path)!r}). Give the "
+                "model's own output (Vensim's exported .tab or text)"
+            )
         expected = read_canonical(path)
         rows = align_times(times, np.asarray(expected.index, dtype=float))
         if (rows < 0).any():
             missing = float(expected.index[int(np.argmax(rows < 0))])
-            raise ModelError(f"{path}: the run has no saved row at time {missing:g} (got "
-                             f"rows at {times[:3]}...). Compare with an output saved at the "
-                             "model's own time step")
+            raise ModelError(
+                f"{path}: the run has no saved row at time {missing:g} (got "
+                f"rows at {times[:3]}...). Compare with an output saved at the "
+                "model's own time step"
+            )
         for column in expected.columns:
             key = _column_key(str(column))
             if key not in results:
-                results[key] = _series(str(column), path.name, columns.get(key), rows,
-                                       expected)
+                results[key] = _series(str(column), path.name, columns.get(key), rows, expected)
     return ModelComparison(str(model), tuple(results.values()), seconds)
 
 
-def _series(name: str, file: str, run: np.ndarray | None, rows: np.ndarray,
-            expected: pd.DataFrame) -> SeriesResult:
+def _series(
+    name: str, file: str, run: np.ndarray | None, rows: np.ndarray, expected: pd.DataFrame
+) -> SeriesResult:
     if run is None:
         return SeriesResult(name, file, math.inf, math.inf)
     got, want = run[rows], expected[name].to_numpy(dtype=float)
     error = scaled_error(got, want)
     i = int(np.argmax(error))
-    return SeriesResult(name, file, float(error[i]),
-                        float(np.max(scaled_error(got, want, rtol=LOOSE, atol=LOOSE))),
-                        float(expected.index[i]), float(got[i]), float(want[i]))
+    return SeriesResult(
+        name,
+        file,
+        float(error[i]),
+        float(np.max(scaled_error(got, want, rtol=LOOSE, atol=LOOSE))),
+        float(expected.index[i]),
+        float(got[i]),
+        float(want[i]),
+    )
 
 
 def align_times(times: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     """Row of ``times`` matching each of ``wanted`` (within 1e-5 relative), or -1."""
     index = np.clip(np.searchsorted(times, wanted), 1, max(len(times) - 1, 1))
     left, right = times[index - 1], times[np.minimum(index, len(times) - 1)]
-    nearest = np.where(np.abs(wanted - left) <= np.abs(wanted - right), index - 1,
-                       np.minimum(index, len(times) - 1))
+    nearest = np.where(
+        np.abs(wanted - left) <= np.abs(wanted - right),
+        index - 1,
+        np.minimum(index, len(times) - 1),
+    )
     tolerance = 1e-5 * np.maximum(1.0, np.abs(wanted))
     return np.where(np.abs(times[nearest] - wanted) <= tolerance, nearest, -1)
 

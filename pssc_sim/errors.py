@@ -79,8 +79,9 @@ def shown(value: object, limit: int = SHOWN_LIMIT) -> str:
         except Exception:  # a value whose repr fails (an int of too many digits) or is odd
             text = f"<{type(value).__name__}>"
         length = ""
-    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
-                   for c in text)
+    text = "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
     if len(text) <= limit:
         return text
     return f"{text[: limit - 3]}...{length}"

@@ -44,8 +44,9 @@ class _Variable:
     attributes: Mapping[str, Attribute] = field(default_factory=dict)
 
 
-def write_ensemble_file(results: Results, handle: BinaryIO,
-                        attributes: Mapping[str, Attribute]) -> None:
+def write_ensemble_file(
+    results: Results, handle: BinaryIO, attributes: Mapping[str, Attribute]
+) -> None:
     """Write ``results`` to the open binary file ``handle``.
 
     Each variable is an array over ``(time, member)``; ``member`` counts from 0;
@@ -54,22 +55,36 @@ def write_ensemble_file(results: Results, handle: BinaryIO,
     dims = {"time": len(results.times), "member": results.n_members}
     variables = [
         _Variable("time", ("time",), NC_DOUBLE, _doubles(results.times[None, :])),
-        _Variable("member", ("member",), NC_INT,
-                  iter([np.arange(results.n_members, dtype=">i4").tobytes()])),
+        _Variable(
+            "member",
+            ("member",),
+            NC_INT,
+            iter([np.arange(results.n_members, dtype=">i4").tobytes()]),
+        ),
     ]
-    variables += [_Variable(name, ("time", "member"), NC_DOUBLE,
-                            _doubles(results.values[:, j, :]))
-                  for j, name in enumerate(results.names)]
+    variables += [
+        _Variable(name, ("time", "member"), NC_DOUBLE, _doubles(results.values[:, j, :]))
+        for j, name in enumerate(results.names)
+    ]
     if results.parameter_names:
         names = [name.encode() for name in results.parameter_names]
         width = max(1, *(len(name) for name in names))
         dims["parameter"] = len(names)
         dims[f"string{width}"] = width
-        variables.append(_Variable("parameter", ("parameter", f"string{width}"), NC_CHAR,
-                                   iter([b"".join(n.ljust(width, b"\0") for n in names)]),
-                                   {"_Encoding": "utf-8"}))
-        variables.append(_Variable("parameter_value", ("parameter", "member"), NC_DOUBLE,
-                                   _doubles(results.parameters)))
+        variables.append(
+            _Variable(
+                "parameter",
+                ("parameter", f"string{width}"),
+                NC_CHAR,
+                iter([b"".join(n.ljust(width, b"\0") for n in names)]),
+                {"_Encoding": "utf-8"},
+            )
+        )
+        variables.append(
+            _Variable(
+                "parameter_value", ("parameter", "member"), NC_DOUBLE, _doubles(results.parameters)
+            )
+        )
     _write(handle, dims, variables, attributes)
 
 
@@ -77,11 +92,15 @@ def _doubles(rows: np.ndarray) -> Iterator[bytes]:
     """The rows of a 2-D array as big-endian doubles, a slice of a row at a time."""
     for row in rows:
         for first in range(0, row.size, SLICE_VALUES):
-            yield row[first:first + SLICE_VALUES].astype(">f8").tobytes()
+            yield row[first : first + SLICE_VALUES].astype(">f8").tobytes()
 
 
-def _write(handle: BinaryIO, dims: Mapping[str, int], variables: list[_Variable],
-           attributes: Mapping[str, Attribute]) -> None:
+def _write(
+    handle: BinaryIO,
+    dims: Mapping[str, int],
+    variables: list[_Variable],
+    attributes: Mapping[str, Attribute],
+) -> None:
     ids = {name: i for i, name in enumerate(dims)}
     sizes = [_padded(_SIZES[v.kind] * math.prod(dims[d] for d in v.dims)) for v in variables]
     head = [b"CDF\x02", _int(0), _dimensions(dims), _attributes(attributes)]
@@ -97,19 +116,31 @@ def _write(handle: BinaryIO, dims: Mapping[str, int], variables: list[_Variable]
         handle.write(b"\0" * (size - written))
 
 
-def _variables(variables: list[_Variable], ids: Mapping[str, int], sizes: list[int],
-               offsets: list[int]) -> bytes:
+def _variables(
+    variables: list[_Variable], ids: Mapping[str, int], sizes: list[int], offsets: list[int]
+) -> bytes:
     parts = [_int(_VARIABLE), _int(len(variables))]
     for variable, size, offset in zip(variables, sizes, offsets, strict=True):
-        parts += [_name(variable.name), _int(len(variable.dims)),
-                  *(_int(ids[d]) for d in variable.dims), _attributes(variable.attributes),
-                  _int(variable.kind), _int(min(size, 2**32 - 1)), struct.pack(">q", offset)]
+        parts += [
+            _name(variable.name),
+            _int(len(variable.dims)),
+            *(_int(ids[d]) for d in variable.dims),
+            _attributes(variable.attributes),
+            _int(variable.kind),
+            _int(min(size, 2**32 - 1)),
+            struct.pack(">q", offset),
+        ]
     return b"".join(parts)
 
 
 def _dimensions(dims: Mapping[str, int]) -> bytes:
-    return b"".join([_int(_DIMENSION), _int(len(dims)),
-                     *(_name(name) + _int(size) for name, size in dims.items())])
+    return b"".join(
+        [
+            _int(_DIMENSION),
+            _int(len(dims)),
+            *(_name(name) + _int(size) for name, size in dims.items()),
+        ]
+    )
 
 
 def _attributes(attributes: Mapping[str, Attribute]) -> bytes:

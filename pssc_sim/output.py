@@ -24,14 +24,32 @@ from pssc_sim.results import Results, member_quantiles
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["COMPARISON_FILES", "ENSEMBLE_QUANTILES", "LONG_QUANTILES", "RUN_FILES", "atomic_path",
-           "ensemble_table", "file_set", "quantile_label", "results_table", "write_csv",
-           "write_figure", "write_netcdf", "write_table", "write_text"]
+__all__ = [
+    "COMPARISON_FILES",
+    "ENSEMBLE_QUANTILES",
+    "LONG_QUANTILES",
+    "RUN_FILES",
+    "atomic_path",
+    "ensemble_table",
+    "file_set",
+    "quantile_label",
+    "results_table",
+    "write_csv",
+    "write_figure",
+    "write_netcdf",
+    "write_table",
+    "write_text",
+]
 
 #: Every file ``pssc run --out DIR`` may write (a model run, a scenario, an ensemble): a run
 #: replaces those it writes and removes the others, so DIR never mixes two runs.
-RUN_FILES: tuple[str, ...] = ("results.csv", "stocks.png", "results.png", "parameters.csv",
-                              "ensemble.nc")
+RUN_FILES: tuple[str, ...] = (
+    "results.csv",
+    "stocks.png",
+    "results.png",
+    "parameters.csv",
+    "ensemble.nc",
+)
 #: Every file ``pssc compare --out DIR`` writes.
 COMPARISON_FILES: tuple[str, ...] = ("comparison.csv", "comparison.png")
 
@@ -41,8 +59,9 @@ ENSEMBLE_QUANTILES: tuple[float, ...] = (0.05, 0.25, 0.75, 0.95)
 LONG_QUANTILES: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
-def results_table(results: Results,
-                  quantiles: Sequence[float] = ENSEMBLE_QUANTILES) -> pd.DataFrame:
+def results_table(
+    results: Results, quantiles: Sequence[float] = ENSEMBLE_QUANTILES
+) -> pd.DataFrame:
     """The results as one table: a ``time`` column, then one column per variable.
 
     For an ensemble, each variable's column holds the median across members and columns
@@ -62,8 +81,12 @@ def results_table(results: Results,
         for j, name in enumerate(results.names):
             for i, level in enumerate(levels):
                 table[f"{name}.p{round(level * 100):02d}"] = spread[i, :, j]
-        ordered = [c for name in results.names for c in table.columns
-                   if c == name or c.startswith(f"{name}.p")]
+        ordered = [
+            c
+            for name in results.names
+            for c in table.columns
+            if c == name or c.startswith(f"{name}.p")
+        ]
         table = table[ordered]
     return table.reset_index()
 
@@ -77,8 +100,7 @@ def quantile_label(level: float) -> str:
     return f"p{round(level * 100, 6):g}"
 
 
-def ensemble_table(results: Results,
-                   quantiles: Sequence[float] = LONG_QUANTILES) -> pd.DataFrame:
+def ensemble_table(results: Results, quantiles: Sequence[float] = LONG_QUANTILES) -> pd.DataFrame:
     """Quantiles and mean across members in tidy long form: ``time, variable, p5, ..., mean``.
 
     One row per saved time and variable, times first.
@@ -92,12 +114,17 @@ def ensemble_table(results: Results,
     """
     levels = np.asarray(quantiles, dtype=float)
     if levels.ndim != 1 or not ((levels >= 0) & (levels <= 1)).all():
-        raise ParameterError(f"quantiles: must lie in [0, 1] (got {list(quantiles)}). "
-                             "Use e.g. [0.05, 0.5, 0.95]")
+        raise ParameterError(
+            f"quantiles: must lie in [0, 1] (got {list(quantiles)}). Use e.g. [0.05, 0.5, 0.95]"
+        )
     n_times, n_vars = len(results.times), len(results.names)
     spread = member_quantiles(results.values, levels)  # (n_q, n_times, n_vars)
-    table = pd.DataFrame({"time": np.repeat(results.times, n_vars),
-                          "variable": np.tile(np.asarray(results.names, dtype=object), n_times)})
+    table = pd.DataFrame(
+        {
+            "time": np.repeat(results.times, n_vars),
+            "variable": np.tile(np.asarray(results.names, dtype=object), n_times),
+        }
+    )
     for i, level in enumerate(levels):
         table[quantile_label(level)] = spread[i].reshape(-1)
     table["mean"] = results.values.mean(axis=2).reshape(-1)
@@ -120,8 +147,9 @@ def write_text(text: str, path: str | Path) -> Path:
     return final
 
 
-def write_netcdf(results: Results, path: str | Path,
-                 attributes: Mapping[str, str | int | float] | None = None) -> Path:
+def write_netcdf(
+    results: Results, path: str | Path, attributes: Mapping[str, str | int | float] | None = None
+) -> Path:
     """Write every member of ``results`` to a netCDF file; return the path.
 
     Each variable is an array over ``(time, member)``; ``parameter_value`` holds the parameters
@@ -143,8 +171,11 @@ def write_netcdf(results: Results, path: str | Path,
 
     final = Path(path)
     with atomic_path(final) as temporary:
-        write_ensemble(results, temporary, {"model": results.model_name,
-                                            "method": results.method, **(attributes or {})})
+        write_ensemble(
+            results,
+            temporary,
+            {"model": results.model_name, "method": results.method, **(attributes or {})},
+        )
     return final
 
 

@@ -48,12 +48,14 @@ def visible_stocks(model: Model) -> tuple[str, ...]:
     ('x',)
     """
     # an arrayed stock is drawn element by element
-    return tuple(row for stock in model.stocks if not stock.hidden
-                 for row in model.rows(stock.name))
+    return tuple(
+        row for stock in model.stocks if not stock.hidden for row in model.rows(stock.name)
+    )
 
 
-def plot_stocks(results: Results, names: Sequence[str] | None = None,
-                ax: Axes | None = None) -> Axes:
+def plot_stocks(
+    results: Results, names: Sequence[str] | None = None, ax: Axes | None = None
+) -> Axes:
     """Plot variables over time: a line per variable, or for an ensemble a median with bands.
 
     Parameters
@@ -109,8 +111,13 @@ def _draw_ensemble(ax: Axes, times: np.ndarray, column: np.ndarray, name: str) -
         ax.fill_between(times, lower, upper, color=line.get_color(), alpha=alpha, linewidth=0)
 
 
-def plot_variable(results: Results, name: str, ax: Axes | None = None, label: str | None = None,
-                  color: str | None = None) -> Axes:
+def plot_variable(
+    results: Results,
+    name: str,
+    ax: Axes | None = None,
+    label: str | None = None,
+    color: str | None = None,
+) -> Axes:
     """Plot one variable: a line for a single run, a fan chart (median and bands) for an ensemble.
 
     Examples
@@ -130,17 +137,23 @@ def plot_variable(results: Results, name: str, ax: Axes | None = None, label: st
     if not results.is_ensemble:
         ax.plot(results.times, column[:, 0], label=plain(label or name), color=color)
         return ax
-    (line,) = ax.plot(results.times, np.median(column, axis=1),
-                      label=plain(label or f"{name} (median)"), color=color)
+    (line,) = ax.plot(
+        results.times,
+        np.median(column, axis=1),
+        label=plain(label or f"{name} (median)"),
+        color=color,
+    )
     for low, high, alpha in ENSEMBLE_BANDS:
         lower, upper = np.quantile(column, [low, high], axis=1)
-        ax.fill_between(results.times, lower, upper, color=line.get_color(), alpha=alpha,
-                        linewidth=0)
+        ax.fill_between(
+            results.times, lower, upper, color=line.get_color(), alpha=alpha, linewidth=0
+        )
     return ax
 
 
-def plot_panels(runs: Mapping[str, Results], names: Sequence[str], figure: Figure,
-                time_label: str = "time") -> list[Axes]:
+def plot_panels(
+    runs: Mapping[str, Results], names: Sequence[str], figure: Figure, time_label: str = "time"
+) -> list[Axes]:
     """One panel per variable in ``names``, each run of ``runs`` (label -> results) overlaid.
 
     Returns the Axes drawn, in the order of ``names``.
@@ -165,14 +178,21 @@ def plot_panels(runs: Mapping[str, Results], names: Sequence[str], figure: Figur
         ax.set_xlabel(plain(time_label))
         if len(runs) > 1:
             ax.legend(loc="best", fontsize="small")
-    for ax in axes[len(names):]:
+    for ax in axes[len(names) :]:
         ax.set_visible(False)
-    return axes[:len(names)]
+    return axes[: len(names)]
 
 
-def plot_ledgers(results: Results, reported: str, true: str, axes: Sequence[Axes], *,
-                 target: float | None = None, start: float | None = None,
-                 by: float | None = None) -> list[Axes]:
+def plot_ledgers(
+    results: Results,
+    reported: str,
+    true: str,
+    axes: Sequence[Axes],
+    *,
+    target: float | None = None,
+    start: float | None = None,
+    by: float | None = None,
+) -> list[Axes]:
     """Draw a measure's two ledgers side by side: the reported value on ``axes[0]``, the true
     value on ``axes[1]``, on one y range, each with the other ledger as a thin grey line.
 
@@ -192,19 +212,33 @@ def plot_ledgers(results: Results, reported: str, true: str, axes: Sequence[Axes
     >>> left.get_ylim() == right.get_ylim()
     True
     """
-    pairs = ((axes[0], reported, true, "reported", "true"),
-             (axes[1], true, reported, "true", "reported"))
+    pairs = (
+        (axes[0], reported, true, "reported", "true"),
+        (axes[1], true, reported, "true", "reported"),
+    )
     start = float(results.times[0]) if start is None else start
     for ax, name, other, label, other_label in pairs:
         plot_variable(results, name, ax=ax, label=label, color="tab:blue")
         median = np.median(results.values[:, results.index(other), :], axis=1)
         ax.plot(results.times, median, color="0.6", linewidth=0.8, label=other_label)
         if target is not None:
-            ax.plot([start, float(results.times[-1])], [target, target], color="tab:red",
-                    linestyle="--", linewidth=1, label=f"target {target:g}")
+            ax.plot(
+                [start, float(results.times[-1])],
+                [target, target],
+                color="tab:red",
+                linestyle="--",
+                linewidth=1,
+                label=f"target {target:g}",
+            )
             if by is not None:
-                ax.plot([by], [target], marker="o", color="tab:red", linestyle="none",
-                        label="_target date")
+                ax.plot(
+                    [by],
+                    [target],
+                    marker="o",
+                    color="tab:red",
+                    linestyle="none",
+                    label="_target date",
+                )
         ax.set_title(f"{label} ledger")
         ax.set_xlabel("time")
     low = min(ax.get_ylim()[0] for ax in axes[:2])

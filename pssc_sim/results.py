@@ -83,8 +83,11 @@ class Results:
         >>> res.renamed({"x": "X value"}).names
         ('X value',)
         """
-        return replace(self, names=tuple(names.get(n, n) for n in self.names),
-                       parameter_names=tuple(names.get(n, n) for n in self.parameter_names))
+        return replace(
+            self,
+            names=tuple(names.get(n, n) for n in self.names),
+            parameter_names=tuple(names.get(n, n) for n in self.parameter_names),
+        )
 
     def with_parameters(self) -> Results:
         """The results with every parameter added as a variable constant in time (after the
@@ -96,19 +99,31 @@ class Results:
         [0.5, 0.5]
         """
         extra = [i for i, n in enumerate(self.parameter_names) if n not in self.names]
-        constant = np.broadcast_to(self.parameters[extra][None, :, :],
-                                   (len(self.times), len(extra), self.n_members))
-        return replace(self, names=(*self.names, *(self.parameter_names[i] for i in extra)),
-                       values=np.concatenate([self.values, constant], axis=1))
+        constant = np.broadcast_to(
+            self.parameters[extra][None, :, :], (len(self.times), len(extra), self.n_members)
+        )
+        return replace(
+            self,
+            names=(*self.names, *(self.parameter_names[i] for i in extra)),
+            values=np.concatenate([self.values, constant], axis=1),
+        )
 
     def member(self, i: int) -> Results:
         """The run of member ``i`` alone."""
         if not -self.n_members <= i < self.n_members:
-            raise ParameterError(f"i: no member {i} (got {i}, members 0..{self.n_members - 1}). "
-                                 "Use an index inside the ensemble")
-        return Results(self.times, self.names, self.values[:, :, i:i + 1 or None],
-                       self.parameter_names, self.parameters[:, i:i + 1 or None], self.method,
-                       self.model_name)
+            raise ParameterError(
+                f"i: no member {i} (got {i}, members 0..{self.n_members - 1}). "
+                "Use an index inside the ensemble"
+            )
+        return Results(
+            self.times,
+            self.names,
+            self.values[:, :, i : i + 1 or None],
+            self.parameter_names,
+            self.parameters[:, i : i + 1 or None],
+            self.method,
+            self.model_name,
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """A single run as a DataFrame: index ``time``, one column per variable.
@@ -117,8 +132,9 @@ class Results:
         """
         import pandas as pd
 
-        return pd.DataFrame(self.central(), index=pd.Index(self.times, name="time"),
-                            columns=list(self.names))
+        return pd.DataFrame(
+            self.central(), index=pd.Index(self.times, name="time"), columns=list(self.names)
+        )
 
     def central(self) -> np.ndarray:
         """The values of a single run, or each variable's median across the members of an
@@ -131,8 +147,9 @@ class Results:
 
         levels = np.asarray(q, dtype=float)
         if levels.ndim != 1 or not ((levels >= 0) & (levels <= 1)).all():
-            raise ParameterError(f"q: quantiles must lie in [0, 1] (got {list(q)}). "
-                                 "Use e.g. [0.05, 0.5, 0.95]")
+            raise ParameterError(
+                f"q: quantiles must lie in [0, 1] (got {list(q)}). Use e.g. [0.05, 0.5, 0.95]"
+            )
         data = member_quantiles(self.values, levels)  # (n_q, n_times, n_vars)
         columns = pd.MultiIndex.from_product([self.names, levels], names=["variable", "quantile"])
         table = data.transpose(1, 2, 0).reshape(len(self.times), -1)
@@ -140,8 +157,10 @@ class Results:
 
     def __repr__(self) -> str:
         kind = f"{self.n_members} members" if self.is_ensemble else "single run"
-        return (f"<Results {self.model_name!r}: {len(self.names)} variables, {len(self.times)} "
-                f"times {self.times[0]:g}..{self.times[-1]:g}, {kind}, method={self.method}>")
+        return (
+            f"<Results {self.model_name!r}: {len(self.names)} variables, {len(self.times)} "
+            f"times {self.times[0]:g}..{self.times[-1]:g}, {kind}, method={self.method}>"
+        )
 
 
 def member_quantiles(values: np.ndarray, levels: np.ndarray | Sequence[float]) -> np.ndarray:

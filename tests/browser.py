@@ -11,8 +11,15 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @dataclass(frozen=True)
@@ -27,12 +34,15 @@ class Page:
 
 def chromium() -> str:
     """The Chromium executable; skipped when absent, except under CI where it must be there."""
-    found = shutil.which("chromium") or ("/usr/bin/chromium"
-                                         if Path("/usr/bin/chromium").exists() else None)
+    found = shutil.which("chromium") or (
+        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+    )
     if found is None:
         if os.environ.get("CI"):
-            pytest.fail("chromium is not installed, and CI is set: .ci/run installs it with "
-                        "apt-get install chromium")
+            pytest.fail(
+                "chromium is not installed, and CI is set: .ci/run installs it with "
+                "apt-get install chromium"
+            )
         pytest.skip("chromium is not installed (apt-get install chromium); CI installs it")
     return found
 
@@ -56,8 +66,9 @@ def open_page(path: Path) -> Page:
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.on("request", lambda request: requests.append(request.url))
             page.goto(path.as_uri(), wait_until="load")
-            images = page.evaluate("Array.from(document.images).map("
-                                   "i => [i.complete, i.naturalWidth])")
+            images = page.evaluate(
+                "Array.from(document.images).map(i => [i.complete, i.naturalWidth])"
+            )
             title = page.title()
         finally:
             browser.close()

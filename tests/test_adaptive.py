@@ -169,8 +169,9 @@ flows: {f: {to: x, rate: 'PULSE_TRAIN(0, 0.01, 0.02, 1000)'}}
 @pytest.mark.parametrize("method", ["rk45", "bdf", "lsoda"])
 def test_ensemble_matches_each_closed_form(tmp_path: Path, method: str) -> None:
     rates = np.linspace(0.05, 2.0, 50)
-    res = ps.simulate(ps.load_model(write(tmp_path, DECAY)), {"k": rates}, method=method,
-                      rtol=1e-8, atol=1e-12)
+    res = ps.simulate(
+        ps.load_model(write(tmp_path, DECAY)), {"k": rates}, method=method, rtol=1e-8, atol=1e-12
+    )
     exact = 100 * np.exp(-np.outer(res.times, rates))
     assert relative_error(res["x"].to_numpy(), exact) < 1e-4
 

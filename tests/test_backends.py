@@ -435,8 +435,9 @@ def test_random_draws_stay_on_numpy(tmp_path: Path) -> None:
     model = ps.load_model(source)
     with pytest.raises(ParameterError, match=r"an equation draws random numbers"):
         ps.simulate(model, backend="numba")
-    np.testing.assert_array_equal(ps.simulate(model, backend="auto").values,
-                                  ps.simulate(model, backend="numpy").values)
+    np.testing.assert_array_equal(
+        ps.simulate(model, backend="auto").values, ps.simulate(model, backend="numpy").values
+    )
 
 
 def test_auto_takes_the_loop_once_it_is_built(make_model: WriteModel) -> None:

@@ -13,8 +13,14 @@ from pssc_sim.ir.stateful import LOWERINGS
 GRID = "time: {start: 0, stop: 10, dt: 1}\n"
 
 
-def run_auxiliary(make_model, equation: str, *, header: str = GRID, method: str = "euler",
-                  params: dict[str, object] | None = None) -> np.ndarray:
+def run_auxiliary(
+    make_model,
+    equation: str,
+    *,
+    header: str = GRID,
+    method: str = "euler",
+    params: dict[str, object] | None = None,
+) -> np.ndarray:
     """Values of one auxiliary ``value: equation`` at every saved row."""
     model = make_model(header + f"auxiliaries:\n  value: '{equation}'\n")
     return ps.simulate(model, params, method=method)["value"].to_numpy()
@@ -46,8 +52,10 @@ T = np.arange(11.0)
         ("EXP(TIME / 10) + LN(TIME + 1)", np.exp(T / 10) + np.log(T + 1)),
         ("LOG(TIME + 1) + LOG(TIME + 1, 2)", np.log10(T + 1) + np.log2(T + 1)),
         ("SQRT(TIME) + POWER(TIME, 1.5)", np.sqrt(T) + T**1.5),
-        ("SIN(TIME) + COS(TIME) + TAN(TIME / 10) + ARCTAN(TIME)",
-         np.sin(T) + np.cos(T) + np.tan(T / 10) + np.arctan(T)),
+        (
+            "SIN(TIME) + COS(TIME) + TAN(TIME / 10) + ARCTAN(TIME)",
+            np.sin(T) + np.cos(T) + np.tan(T / 10) + np.arctan(T),
+        ),
         ("IF_THEN_ELSE(TIME > 4, 1, -1)", np.where(T > 4, 1.0, -1.0)),
         ("IF_THEN_ELSE(TIME, 5, 6)", np.where(T != 0, 5.0, 6.0)),
         ("2 if TIME >= 3 and not TIME > 6 else 0", np.where((T >= 3) & (T <= 6), 2.0, 0.0)),
@@ -91,16 +99,22 @@ def test_step_pulse_and_ramp_on_a_fine_grid(make_model):
 def test_guarded_divisions_and_lazy_conditions(make_model, equation, k, expected):
     header = GRID + "parameters: {k: 1}\n"
     for method in ("euler", "rk4"):
-        values = run_auxiliary(make_model, equation, header=header, method=method,
-                               params={"k": k})
+        values = run_auxiliary(make_model, equation, header=header, method=method, params={"k": k})
         np.testing.assert_array_equal(values, np.full(11, expected))
     ensemble = make_model(header + f"auxiliaries:\n  value: '{equation}'\n")
     res = ps.simulate(ensemble, {"k": [k, 2.0]})
     assert (res["value"][0].to_numpy() == expected).all()
 
 
-@pytest.mark.parametrize("equation", ["IF_THEN_ELSE(x > 0, 1 / x, 0)", "ZIDZ(1, x)",
-                                      "XIDZ(1, TIME - 3, 7)", "XIDZ(-0.693, TIME, -0.693) ** 2"])
+@pytest.mark.parametrize(
+    "equation",
+    [
+        "IF_THEN_ELSE(x > 0, 1 / x, 0)",
+        "ZIDZ(1, x)",
+        "XIDZ(1, TIME - 3, 7)",
+        "XIDZ(-0.693, TIME, -0.693) ** 2",
+    ],
+)
 def test_lazy_branches_with_a_constant_auxiliary_or_time(make_model, equation):
     header = GRID + "parameters: {k: 1}\n"
     model = make_model(header + f"auxiliaries:\n  x: 0\n  value: '{equation}'\n")
@@ -111,17 +125,24 @@ def test_lazy_branches_with_a_constant_auxiliary_or_time(make_model, equation):
 
 def test_a_selected_division_by_zero_is_reported_with_its_variable(make_model):
     model = make_model(GRID + "parameters: {k: 0}\nauxiliaries:\n  ratio: 1 / k\n")
-    with pytest.raises(ps.SimulationError,
-                       match=r"model\.yaml: (auxiliaries\.)?ratio: the value is "
-                                                 r"not finite at time 0 \(got inf\)\. Look for a "
-                                                 r"division by zero"):
+    with pytest.raises(
+        ps.SimulationError,
+        match=r"model\.yaml: (auxiliaries\.)?ratio: the value is "
+        r"not finite at time 0 \(got inf\)\. Look for a "
+        r"division by zero",
+    ):
         ps.simulate(model)
-    with pytest.raises(ps.SimulationError, match=r"ratio: the value is not finite at time 0 "
-                                                 r"\(got inf, member 1\)"):
+    with pytest.raises(
+        ps.SimulationError,
+        match=r"ratio: the value is not finite at time 0 "
+        r"\(got inf, member 1\)",
+    ):
         ps.simulate(model, {"k": [1.0, 0.0]})
 
 
-LOOKUP = GRID + """parameters: {x: 0}
+LOOKUP = (
+    GRID
+    + """parameters: {x: 0}
 lookups:
   effect: {points: [[2, 0], [4, 1], [8, 0]]}
   stairs: {x: [0, 5], y: [1, 3], extrapolation: discrete}
@@ -131,6 +152,7 @@ auxiliaries:
   stepped: stairs(x)
   extended: line(x)
 """
+)
 
 
 @pytest.mark.parametrize(
@@ -149,26 +171,30 @@ auxiliaries:
         (0.5, 0.0, 1.0, 1.0),
     ],
 )
-def test_lookups_interpolate_between_points_and_hold_outside(make_model, x, effect, stepped,
-                                                             extended):
+def test_lookups_interpolate_between_points_and_hold_outside(
+    make_model, x, effect, stepped, extended
+):
     model = make_model(LOOKUP)
     for params in ({"x": x}, {"x": [x, x]}):
         res = ps.simulate(model, params)
-        for name, expected in (("value", effect), ("stepped", stepped),
-                               ("extended", extended)):
+        for name, expected in (("value", effect), ("stepped", stepped), ("extended", extended)):
             assert np.all(res[name].to_numpy() == pytest.approx(expected, rel=1e-12)), name
 
 
 def test_a_lookup_of_time_interpolates_on_the_grid(make_model):
-    model = make_model(GRID + """lookups:
+    model = make_model(
+        GRID
+        + """lookups:
   effect: {points: [[2, 0], [4, 1], [8, 0]]}
 auxiliaries:
   value: effect(TIME)
-""")
+"""
+    )
     expected = np.interp(T, [2, 4, 8], [0, 1, 0])
     for method in ("euler", "rk4"):
-        np.testing.assert_allclose(ps.simulate(model, method=method)["value"], expected,
-                                   rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(
+            ps.simulate(model, method=method)["value"], expected, rtol=1e-12, atol=1e-15
+        )
 
 
 # -- the table as data ------------------------------------------------------------------------
@@ -204,6 +230,7 @@ def test_builtins_are_called_case_insensitively(make_model):
 
 
 def test_a_guarded_division_by_a_conditional_zero_compiles(make_model):
-    values = run_auxiliary(make_model, "XIDZ(k, IF_THEN_ELSE(k > 0, k, 0), 7)",
-                           header=GRID + "parameters: {k: 0}\n")
+    values = run_auxiliary(
+        make_model, "XIDZ(k, IF_THEN_ELSE(k > 0, k, 0), 7)", header=GRID + "parameters: {k: 0}\n"
+    )
     np.testing.assert_array_equal(values, np.full(11, 7.0))

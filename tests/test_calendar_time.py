@@ -18,8 +18,7 @@ from pssc_sim.parse import load_model
 from pssc_sim.report.words import date_axis, when
 
 ROOT = Path(__file__).resolve().parent.parent
-CASES = ("ambulance", "child_obesity", "climate", "em_employment", "health_social_care",
-         "smoking")
+CASES = ("ambulance", "child_obesity", "climate", "em_employment", "health_social_care", "smoking")
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -36,13 +35,15 @@ def test_every_case_study_clock_reads_the_calendar(case: str) -> None:
     assert ax.get_xlabel() in ("date", "year")
 
 
-@pytest.mark.parametrize(("spec", "t", "date"), [
-    (TimeSpec(0, 17520, 0.5, 24, "hour", "2003-04-01"), 17520, datetime.date(2005, 3, 31)),
-    (TimeSpec(0, 1095, 0.25, 1, "day", "2016-04-01"), 365, datetime.date(2017, 4, 1)),
-    (TimeSpec(2012, 2035, 0.125, 0.125, "year"), 2020, datetime.date(2020, 1, 1)),
-])
-def test_model_time_and_calendar_time_agree(spec: TimeSpec, t: float,
-                                            date: datetime.date) -> None:
+@pytest.mark.parametrize(
+    ("spec", "t", "date"),
+    [
+        (TimeSpec(0, 17520, 0.5, 24, "hour", "2003-04-01"), 17520, datetime.date(2005, 3, 31)),
+        (TimeSpec(0, 1095, 0.25, 1, "day", "2016-04-01"), 365, datetime.date(2017, 4, 1)),
+        (TimeSpec(2012, 2035, 0.125, 0.125, "year"), 2020, datetime.date(2020, 1, 1)),
+    ],
+)
+def test_model_time_and_calendar_time_agree(spec: TimeSpec, t: float, date: datetime.date) -> None:
     found = moment(spec, t)
     assert found is not None
     assert found.date() == date
@@ -57,8 +58,17 @@ def test_only_calendar_years_read_as_years() -> None:
 
 def test_results_table_of_a_model_in_days_carries_dates(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    assert main(["run", str(ROOT / "scenarios" / "health_social_care" / "baseline.yaml"),
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(ROOT / "scenarios" / "health_social_care" / "baseline.yaml"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     table = pd.read_csv(out / "results.csv")
     assert list(table.columns[:2]) == ["time", "date"]
     for t, date in zip(table["time"][::200], table["date"][::200], strict=True):

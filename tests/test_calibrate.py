@@ -60,16 +60,14 @@ def sir_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def sir_fit(sir_data: Path) -> Calibration:
-    return calibrate(SIR, sir_data, parameters=FITTED, bounds=BOUNDS, errors=RELATIVE,
-                     starts=4)
+    return calibrate(SIR, sir_data, parameters=FITTED, bounds=BOUNDS, errors=RELATIVE, starts=4)
 
 
 # -- fit statistics ----------------------------------------------------------------------------
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.floats(-1e3, 1e3), st.floats(-1e3, 1e3)), min_size=2,
-                max_size=40))
+@given(st.lists(st.tuples(st.floats(-1e3, 1e3), st.floats(-1e3, 1e3)), min_size=2, max_size=40))
 @example([(0.0, 0.0), (4.0, 2.2250738585072014e-308)])  # an infinite MAPE
 def test_theil_shares_sum_to_one_and_split_the_mse(pairs: list[tuple[float, float]]) -> None:
     simulated, actual = (np.array(column) for column in zip(*pairs, strict=True))
@@ -85,12 +83,12 @@ def test_theil_shares_sum_to_one_and_split_the_mse(pairs: list[tuple[float, floa
 
 def test_theil_closed_forms() -> None:
     actual = np.array([1.0, 3.0, 2.0, 5.0, 4.0])
-    bias = fit_statistics(actual + 2.0, actual)           # all error in the mean
+    bias = fit_statistics(actual + 2.0, actual)  # all error in the mean
     assert (bias.theil_um, bias.theil_us, bias.theil_uc) == pytest.approx((1, 0, 0))
     assert (bias.rmse, bias.r2) == pytest.approx((2.0, 1.0))
     stretched = actual.mean() + 3.0 * (actual - actual.mean())  # all in the variation
     assert fit_statistics(stretched, actual).theil_us == pytest.approx(1.0)
-    mirrored = 2 * actual.mean() - actual                  # same mean and sd, r = -1
+    mirrored = 2 * actual.mean() - actual  # same mean and sd, r = -1
     mirror = fit_statistics(mirrored, actual)
     assert mirror.theil_uc == pytest.approx(1.0)
     assert mirror.r2 == pytest.approx(1.0)  # r² does not see the sign
@@ -111,8 +109,7 @@ def test_fit_statistics_rejects_mismatched_arrays() -> None:
 # -- least squares -----------------------------------------------------------------------------
 
 
-def test_least_squares_gives_the_ordinary_regression_line_and_its_intervals(
-        tmp_path: Path) -> None:
+def test_least_squares_gives_the_ordinary_regression_line_and_its_intervals(tmp_path: Path) -> None:
     """x(t) = start_level + slope t exactly under Euler: the fit is ordinary least squares."""
     model = write(tmp_path, "line.yaml", LINE)
     rng = np.random.default_rng(3)
@@ -127,10 +124,12 @@ def test_least_squares_gives_the_ordinary_regression_line_and_its_intervals(
     half = stats.t.ppf(0.975, t.size - 2) * np.sqrt(np.diag(cov))
     for j, estimate in enumerate(result.estimates):
         assert estimate.estimate == pytest.approx(beta[j], rel=1e-6)
-        assert (estimate.low, estimate.high) == pytest.approx((beta[j] - half[j],
-                                                               beta[j] + half[j]), rel=1e-4)
-    assert result.correlation[0, 1] == pytest.approx(cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1]),
-                                                     rel=1e-4)
+        assert (estimate.low, estimate.high) == pytest.approx(
+            (beta[j] - half[j], beta[j] + half[j]), rel=1e-4
+        )
+    assert result.correlation[0, 1] == pytest.approx(
+        cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1]), rel=1e-4
+    )
     assert result.fit["x"].rmse == pytest.approx(np.sqrt(ssr[0] / t.size), rel=1e-6)
 
 
@@ -167,27 +166,43 @@ def test_a_calibration_yaml_beside_the_data_names_what_is_fitted(tmp_path: Path)
     (tmp_path / "data.csv").write_text("time,x\n1,1.9\n2,2.4\n3,3.1\n4,3.4\n")
     (tmp_path / "calibration.yaml").write_text("parameters: [slope]\nbounds: {slope: [0, 2]}\n")
     planned = calibrate(model, tmp_path / "data.csv", starts=2)
-    by_hand = calibrate(model, tmp_path / "data.csv", parameters=["slope"],
-                        bounds={"slope": (0.0, 2.0)}, starts=2)
+    by_hand = calibrate(
+        model, tmp_path / "data.csv", parameters=["slope"], bounds={"slope": (0.0, 2.0)}, starts=2
+    )
     assert [(e.name, e.bound_low, e.bound_high) for e in planned.estimates] == [("slope", 0, 2)]
     assert planned.values == pytest.approx(by_hand.values)
     named = calibrate(model, tmp_path / "data.csv", parameters=["start_level"], starts=2)
     assert [e.name for e in named.estimates] == ["start_level"]
 
 
-@pytest.mark.parametrize(("plan", "match"), [
-    ("- slope\n", r"calibration.yaml: expected a mapping with a parameters list \(got "
-                  r"\['slope'\]\)"),
-    ("parameters: [slope]\nbound: {}\n", r"calibration.yaml: unknown key 'bound' \(got bound\)"
-                                         r"\. Did you mean 'bounds'\?"),
-    ("parameters: slope\n", r"parameters must be a list of parameter names \(got 'slope'\)"),
-    ("parameters: [slope]\nbounds: [0, 1]\n", r"bounds must map names to \[low, high\] \(got "
-                                              r"\[0, 1\]\)"),
-    ("parameters: [slope]\nbounds: {slope: [2, 1]}\n", r"bounds of 'slope' must be \[low, high\],"
-                                                       r" two numbers with low below high \(got "
-                                                       r"\[2, 1\]\)"),
-    ("parameters: [slope\n", r"calibration.yaml: invalid YAML"),
-])
+@pytest.mark.parametrize(
+    ("plan", "match"),
+    [
+        (
+            "- slope\n",
+            r"calibration.yaml: expected a mapping with a parameters list \(got "
+            r"\['slope'\]\)",
+        ),
+        (
+            "parameters: [slope]\nbound: {}\n",
+            r"calibration.yaml: unknown key 'bound' \(got bound\)"
+            r"\. Did you mean 'bounds'\?",
+        ),
+        ("parameters: slope\n", r"parameters must be a list of parameter names \(got 'slope'\)"),
+        (
+            "parameters: [slope]\nbounds: [0, 1]\n",
+            r"bounds must map names to \[low, high\] \(got "
+            r"\[0, 1\]\)",
+        ),
+        (
+            "parameters: [slope]\nbounds: {slope: [2, 1]}\n",
+            r"bounds of 'slope' must be \[low, high\],"
+            r" two numbers with low below high \(got "
+            r"\[2, 1\]\)",
+        ),
+        ("parameters: [slope\n", r"calibration.yaml: invalid YAML"),
+    ],
+)
 def test_a_bad_calibration_yaml_is_refused(tmp_path: Path, plan: str, match: str) -> None:
     model = write(tmp_path, "line.yaml", LINE)
     (tmp_path / "data.csv").write_text("time,x\n1,1.9\n2,2.4\n3,3.1\n")
@@ -200,19 +215,26 @@ def test_a_bad_calibration_yaml_is_refused(tmp_path: Path, plan: str, match: str
 def test_a_cut_off_that_leaves_one_side_empty_is_refused(tmp_path: Path, until: float) -> None:
     model = write(tmp_path, "line.yaml", LINE)
     (tmp_path / "data.csv").write_text("time,x\n1,2\n2,3\n5,4\n10,6\n")
-    with pytest.raises(ps.ParameterError, match=r"fit_until: the cut-off must leave "
-                       r"observations to fit and observations after it \(got "):
+    with pytest.raises(
+        ps.ParameterError,
+        match=r"fit_until: the cut-off must leave "
+        r"observations to fit and observations after it \(got ",
+    ):
         calibrate(model, tmp_path / "data.csv", starts=1, fit_until=until)
 
 
 def test_runs_that_fail_do_not_stop_the_search(tmp_path: Path) -> None:
     """LN(k) fails for k <= 0, inside the bounds: those members are set aside, not fatal."""
-    model = write(tmp_path, "log.yaml", """\
+    model = write(
+        tmp_path,
+        "log.yaml",
+        """\
         time: {stop: 4, dt: 0.5}
         parameters: {k: {value: 1, range: [-1, 3]}}
         stocks: {x: {initial: 0}}
         flows: {inflow: {to: x, rate: LN(k) + 1}}
-        """)
+        """,
+    )
     data = write(tmp_path, "d.csv", "time,x\n1,1.7\n2,3.3\n3,5.1\n4,6.8\n")
     with pytest.raises(ps.SimulationError):
         ps.simulate(ps.load_model(model), {"k": [-0.5, 1.0]})
@@ -221,8 +243,7 @@ def test_runs_that_fail_do_not_stop_the_search(tmp_path: Path) -> None:
     assert result.values["k"] == pytest.approx(np.exp(slope - 1), rel=1e-6)
 
 
-def test_least_squares_recovers_true_sir_values_within_the_intervals(
-        sir_fit: Calibration) -> None:
+def test_least_squares_recovers_true_sir_values_within_the_intervals(sir_fit: Calibration) -> None:
     for estimate in sir_fit.estimates:
         assert estimate.low < TRUE[estimate.name] < estimate.high, estimate
         assert estimate.high - estimate.low < 0.2 * (estimate.bound_high - estimate.bound_low)
@@ -239,8 +260,9 @@ def test_band_contains_the_fitted_run(sir_fit: Calibration) -> None:
 
 def test_least_squares_warns_of_parameters_the_data_cannot_separate(sir_data: Path) -> None:
     """Only the product contact_rate * infectivity enters the SIR model."""
-    result = calibrate(SIR, sir_data, parameters=["contact_rate", "infectivity", "duration"],
-                       starts=2)
+    result = calibrate(
+        SIR, sir_data, parameters=["contact_rate", "infectivity", "duration"], starts=2
+    )
     text = " ".join(result.warnings)
     assert "do not determine contact_rate, infectivity separately" in text
     assert "contact_rate and infectivity are correlated (-1.000)" in text
@@ -271,12 +293,21 @@ def test_shipped_sir_data_is_what_its_sources_say_and_the_worked_example_holds()
 
 @pytest.fixture(scope="module")
 def sir_mcmc(sir_data: Path) -> Calibration:
-    return calibrate(SIR, sir_data, parameters=FITTED, bounds=BOUNDS, errors=RELATIVE,
-                     method="mcmc", starts=2, walkers=16, steps=400, seed=5)
+    return calibrate(
+        SIR,
+        sir_data,
+        parameters=FITTED,
+        bounds=BOUNDS,
+        errors=RELATIVE,
+        method="mcmc",
+        starts=2,
+        walkers=16,
+        steps=400,
+        seed=5,
+    )
 
 
-def test_mcmc_recovers_true_sir_values_within_the_credible_intervals(
-        sir_mcmc: Calibration) -> None:
+def test_mcmc_recovers_true_sir_values_within_the_credible_intervals(sir_mcmc: Calibration) -> None:
     for estimate in sir_mcmc.estimates:
         assert estimate.low < TRUE[estimate.name] < estimate.high, estimate
     assert sir_mcmc.samples is not None
@@ -286,7 +317,8 @@ def test_mcmc_recovers_true_sir_values_within_the_credible_intervals(
 
 
 def test_mcmc_and_least_squares_agree_on_a_near_normal_posterior(
-        sir_mcmc: Calibration, sir_fit: Calibration) -> None:
+    sir_mcmc: Calibration, sir_fit: Calibration
+) -> None:
     for bayes, classical in zip(sir_mcmc.estimates, sir_fit.estimates, strict=True):
         width = classical.high - classical.low
         assert bayes.estimate == pytest.approx(classical.estimate, abs=0.25 * width)
@@ -294,15 +326,32 @@ def test_mcmc_and_least_squares_agree_on_a_near_normal_posterior(
 
 
 def test_short_chain_gets_a_convergence_warning(sir_data: Path) -> None:
-    result = calibrate(SIR, sir_data, parameters=["duration"], method="mcmc", starts=1,
-                       walkers=8, steps=40, burn=10)
+    result = calibrate(
+        SIR,
+        sir_data,
+        parameters=["duration"],
+        method="mcmc",
+        starts=1,
+        walkers=8,
+        steps=40,
+        burn=10,
+    )
     assert any("may not have converged" in w for w in result.warnings)
 
 
 def test_unknown_sd_series_use_their_marginal_likelihood(sir_data: Path) -> None:
     """Without an error model the sd is integrated out: the posterior still covers the truth."""
-    result = calibrate(SIR, sir_data, parameters=FITTED, bounds=BOUNDS, method="mcmc",
-                       starts=1, walkers=16, steps=300, seed=2)
+    result = calibrate(
+        SIR,
+        sir_data,
+        parameters=FITTED,
+        bounds=BOUNDS,
+        method="mcmc",
+        starts=1,
+        walkers=16,
+        steps=300,
+        seed=2,
+    )
     for estimate in result.estimates:
         assert estimate.low < TRUE[estimate.name] < estimate.high, estimate
 
@@ -312,8 +361,11 @@ def test_unknown_sd_series_use_their_marginal_likelihood(sir_data: Path) -> None
 
 def test_missing_cells_sd_columns_and_measures(tmp_path: Path) -> None:
     names = ["infected", "recovered", "infected_share"]
-    path = write(tmp_path, "d.csv", "time,infected,infected:sd,infected_share\n"
-                                    "2,10,1,\n1,5,2,0.001\n3,,,0.002\n")
+    path = write(
+        tmp_path,
+        "d.csv",
+        "time,infected,infected:sd,infected_share\n2,10,1,\n1,5,2,0.001\n3,,,0.002\n",
+    )
     data = read_observations(path, names)
     infected, share = data.series
     assert infected.times.tolist() == [1.0, 2.0]
@@ -325,12 +377,16 @@ def test_missing_cells_sd_columns_and_measures(tmp_path: Path) -> None:
 
 
 def test_iso_dates_become_decimal_years(tmp_path: Path) -> None:
-    model = write(tmp_path, "yearly.yaml", """\
+    model = write(
+        tmp_path,
+        "yearly.yaml",
+        """\
         time: {start: 2020, stop: 2023, dt: 0.25, units: year}
         parameters: {slope: {value: 1, range: [0, 5]}}
         stocks: {x: {initial: 0}}
         flows: {inflow: {to: x, rate: slope}}
-        """)
+        """,
+    )
     data = write(tmp_path, "d.csv", "time,x\n2021-01-01,2\n2022-07-02,5\n2023-01-01,6\n")
     result = calibrate(model, data, starts=1)
     t = np.array([1.0, 2 + 182 / 365, 3.0])  # years since the start; 2022 has 365 days
@@ -341,11 +397,16 @@ def test_iso_dates_become_decimal_years(tmp_path: Path) -> None:
 
 def test_bounds_come_from_the_scenario_uncertainty_block() -> None:
     scenario = Scenario.load(ROOT / "scenarios" / "sir" / "uncertain-distancing.yaml")
-    chosen = {p.name: (p.low, p.high) for p in fit_parameters(scenario, scenario.load_model(),
-                                                              None, {})}
-    assert chosen == {"contact_rate": (2.0, 10.0), "infectivity": (0.1, 0.5),
-                      "duration": (1.5, 3.0), "initial_infected": (1.0, 10.0),
-                      "initial_population": (9000.0, 11000.0)}
+    chosen = {
+        p.name: (p.low, p.high) for p in fit_parameters(scenario, scenario.load_model(), None, {})
+    }
+    assert chosen == {
+        "contact_rate": (2.0, 10.0),
+        "infectivity": (0.1, 0.5),
+        "duration": (1.5, 3.0),
+        "initial_infected": (1.0, 10.0),
+        "initial_population": (9000.0, 11000.0),
+    }
 
 
 def test_relative_error_model_floors_zero_observations() -> None:
@@ -356,10 +417,22 @@ def test_relative_error_model_floors_zero_observations() -> None:
 # -- command line ------------------------------------------------------------------------------
 
 
-def test_json_prints_the_documented_shape(capsys: pytest.CaptureFixture[str],
-                                          sir_data: Path) -> None:
-    status = main(["calibrate", str(SIR), "--data", str(sir_data), "--parameters",
-                   "contact_rate,duration", "--starts", "2", "--json"])
+def test_json_prints_the_documented_shape(
+    capsys: pytest.CaptureFixture[str], sir_data: Path
+) -> None:
+    status = main(
+        [
+            "calibrate",
+            str(SIR),
+            "--data",
+            str(sir_data),
+            "--parameters",
+            "contact_rate,duration",
+            "--starts",
+            "2",
+            "--json",
+        ]
+    )
     out = capsys.readouterr().out
     assert status == 0
     result = json.loads(out)
@@ -375,16 +448,32 @@ def test_json_prints_the_documented_shape(capsys: pytest.CaptureFixture[str],
         assert {"r2", "mape", "rmse", "theil_um", "theil_us", "theil_uc"} <= set(entry)
 
 
-def test_written_scenario_reproduces_the_fitted_run(capsys: pytest.CaptureFixture[str],
-                                                    sir_data: Path, sir_fit: Calibration,
-                                                    tmp_path: Path) -> None:
+def test_written_scenario_reproduces_the_fitted_run(
+    capsys: pytest.CaptureFixture[str], sir_data: Path, sir_fit: Calibration, tmp_path: Path
+) -> None:
     jsonschema = pytest.importorskip("jsonschema")
     target = tmp_path / "scenarios" / "calibrated.yaml"
     target.parent.mkdir()
-    status = main(["calibrate", str(SIR), "--data", str(sir_data), "--parameters",
-                   ",".join(FITTED), "--bounds", "initial_infected=0.5:20", "--error",
-                   "infected=relative:0.05,recovered=relative:0.05", "--starts", "4",
-                   "--write-scenario", str(target), "--out", str(tmp_path / "out")])
+    status = main(
+        [
+            "calibrate",
+            str(SIR),
+            "--data",
+            str(sir_data),
+            "--parameters",
+            ",".join(FITTED),
+            "--bounds",
+            "initial_infected=0.5:20",
+            "--error",
+            "infected=relative:0.05,recovered=relative:0.05",
+            "--starts",
+            "4",
+            "--write-scenario",
+            str(target),
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     out = capsys.readouterr().out
     assert status == 0, out
     document = yaml.safe_load(target.read_text())
@@ -393,18 +482,35 @@ def test_written_scenario_reproduces_the_fitted_run(capsys: pytest.CaptureFixtur
     assert document["set"] == pytest.approx(fitted.values)
     rerun = ps.run_scenario(target).results
     for name in ("infected", "recovered"):
-        np.testing.assert_allclose(rerun[name].to_numpy(), fitted.run[name].to_numpy(),
-                                   rtol=1e-9)
+        np.testing.assert_allclose(rerun[name].to_numpy(), fitted.run[name].to_numpy(), rtol=1e-9)
     table = (tmp_path / "out" / "fit.csv").read_text().splitlines()
     assert table[0] == "time,series,observed,simulated,band_low,band_high"
     assert (tmp_path / "out" / "fit-infected.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_mcmc_on_the_command_line_writes_the_posterior(capsys: pytest.CaptureFixture[str],
-                                                         sir_data: Path, tmp_path: Path) -> None:
-    status = main(["calibrate", str(SIR), "--data", str(sir_data), "--parameters", "duration",
-                   "--method", "mcmc", "--starts", "1", "--walkers", "4", "--steps", "20",
-                   "--out", str(tmp_path)])
+def test_mcmc_on_the_command_line_writes_the_posterior(
+    capsys: pytest.CaptureFixture[str], sir_data: Path, tmp_path: Path
+) -> None:
+    status = main(
+        [
+            "calibrate",
+            str(SIR),
+            "--data",
+            str(sir_data),
+            "--parameters",
+            "duration",
+            "--method",
+            "mcmc",
+            "--starts",
+            "1",
+            "--walkers",
+            "4",
+            "--steps",
+            "20",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     out = capsys.readouterr().out
     assert status == 0
     assert "posterior median and 95% interval" in out
@@ -414,8 +520,9 @@ def test_mcmc_on_the_command_line_writes_the_posterior(capsys: pytest.CaptureFix
     assert len(samples) == 1 + 4 * 15
 
 
-def test_mcmc_scenario_has_a_posterior_uncertainty_block(sir_mcmc: Calibration,
-                                                         tmp_path: Path) -> None:
+def test_mcmc_scenario_has_a_posterior_uncertainty_block(
+    sir_mcmc: Calibration, tmp_path: Path
+) -> None:
     jsonschema = pytest.importorskip("jsonschema")
     document = sir_mcmc.scenario_document(tmp_path, name="posterior")
     jsonschema.validate(document, json_schema(ps.load_model(SIR).parameter_names))
@@ -430,19 +537,35 @@ def test_mcmc_scenario_has_a_posterior_uncertainty_block(sir_mcmc: Calibration,
 
 
 def test_a_scenario_with_interventions_and_uncertainty_calibrates_and_writes_back(
-        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     """contact_rate steps to 3 on day 5: the fit finds its value before the step; the written
     scenario keeps the step, sets the estimates and keeps the uncertain parameters not fitted."""
     jsonschema = pytest.importorskip("jsonschema")
     scenario = ROOT / "scenarios" / "sir" / "uncertain-distancing.yaml"
     truth = {"contact_rate": 7.0, "duration": 2.5}
     data = tmp_path / "observed.csv"
-    synthetic_data(scenario, truth, ["infected"], np.arange(1, 31), seed=3).to_csv(data,
-                                                                                    index=False)
+    synthetic_data(scenario, truth, ["infected"], np.arange(1, 31), seed=3).to_csv(
+        data, index=False
+    )
     target = tmp_path / "calibrated.yaml"
-    status = main(["calibrate", str(scenario), "--data", str(data), "--parameters",
-                   "contact_rate,duration", "--error", "infected=relative:0.05", "--starts", "2",
-                   "--json", "--write-scenario", str(target)])
+    status = main(
+        [
+            "calibrate",
+            str(scenario),
+            "--data",
+            str(data),
+            "--parameters",
+            "contact_rate,duration",
+            "--error",
+            "infected=relative:0.05",
+            "--starts",
+            "2",
+            "--json",
+            "--write-scenario",
+            str(target),
+        ]
+    )
     result = json.loads(capsys.readouterr().out)
     assert status == 0
     for name, value in truth.items():
@@ -452,8 +575,11 @@ def test_a_scenario_with_interventions_and_uncertainty_calibrates_and_writes_bac
     document = yaml.safe_load(target.read_text())
     jsonschema.validate(document, json_schema(ps.load_model(SIR).parameter_names))
     assert document["interventions"] == [{"step": "contact_rate", "to": 3.0, "at": 5.0}]
-    assert set(document["uncertainty"]["parameters"]) == {"infectivity", "initial_infected",
-                                                          "initial_population"}
+    assert set(document["uncertainty"]["parameters"]) == {
+        "infectivity",
+        "initial_infected",
+        "initial_population",
+    }
     rerun = Scenario.load(target).with_uncertainty(None).run().results
     estimates = {k: v["estimate"] for k, v in result["parameters"].items()}
     expected = Scenario.load(scenario).with_uncertainty(None).with_set(**estimates).run().results
@@ -468,28 +594,46 @@ def _problem(tmp_path: Path, csv: str, **options: object) -> object:
     return calibration_problem(Scenario(model=SIR), data, **options)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("csv", "match"), [
-    ("", r"observed\.csv: the file is empty \(got no header\)"),
-    ("tme,infected\n1,2\n", r"no 'time' column \(got 'tme' first\)\. Did you mean 'time'\?"),
-    ("time,infectd\n1,2\n", r"column 'infectd': unknown variable 'infectd' in the model\. "
-                            r"Did you mean 'infected'\?"),
-    ("time,infected:var\n1,2\n", r"column 'infected:var': unknown suffix ':var'"),
-    ("time,infected,infected\n1,2,3\n", r"column 'infected' appears twice"),
-    ("time,infected:sd\n1,2\n", r"'infected:sd' gives errors for 'infected', which has no "
-                                r"column"),
-    ("time\n1\n", r"no observed series \(got only a time column\)"),
-    ("time,infected\n", r"no data rows \(got only the header 'time,infected'\)"),
-    ("time,infected\n1,2,3\n", r"row 2: 3 cells for 2 columns"),
-    ("time,infected\n1,many\n", r"row 2, column 'infected': not a number \(got 'many'\)"),
-    ("time,infected\n1,1e999\n", r"row 2, column 'infected': not a number \(got '1e999'\)"),
-    ("time,infected\n2021-01-01,5\n", r"row 2, column 'time': not a time \(got '2021-01-01'\)\. "
-                                      r"Write a number in the model's time units \(dates need"),
-    ("time,infected\n1,5\n31,7\n45,8\n", r"time 31 is outside the run, which goes from 0 to 30 "
-                                         r"\(got 2 such rows\)"),
-    ("time,infected,recovered\n1,5,\n", r"column 'recovered' has no values"),
-    ("time,infected,infected:sd\n1,5,0\n", r"row 2, column 'infected:sd': the sd of an "
-                                           r"observation must be a positive number \(got 0\)"),
-])
+@pytest.mark.parametrize(
+    ("csv", "match"),
+    [
+        ("", r"observed\.csv: the file is empty \(got no header\)"),
+        ("tme,infected\n1,2\n", r"no 'time' column \(got 'tme' first\)\. Did you mean 'time'\?"),
+        (
+            "time,infectd\n1,2\n",
+            r"column 'infectd': unknown variable 'infectd' in the model\. "
+            r"Did you mean 'infected'\?",
+        ),
+        ("time,infected:var\n1,2\n", r"column 'infected:var': unknown suffix ':var'"),
+        ("time,infected,infected\n1,2,3\n", r"column 'infected' appears twice"),
+        (
+            "time,infected:sd\n1,2\n",
+            r"'infected:sd' gives errors for 'infected', which has no "
+            r"column",
+        ),
+        ("time\n1\n", r"no observed series \(got only a time column\)"),
+        ("time,infected\n", r"no data rows \(got only the header 'time,infected'\)"),
+        ("time,infected\n1,2,3\n", r"row 2: 3 cells for 2 columns"),
+        ("time,infected\n1,many\n", r"row 2, column 'infected': not a number \(got 'many'\)"),
+        ("time,infected\n1,1e999\n", r"row 2, column 'infected': not a number \(got '1e999'\)"),
+        (
+            "time,infected\n2021-01-01,5\n",
+            r"row 2, column 'time': not a time \(got '2021-01-01'\)\. "
+            r"Write a number in the model's time units \(dates need",
+        ),
+        (
+            "time,infected\n1,5\n31,7\n45,8\n",
+            r"time 31 is outside the run, which goes from 0 to 30 "
+            r"\(got 2 such rows\)",
+        ),
+        ("time,infected,recovered\n1,5,\n", r"column 'recovered' has no values"),
+        (
+            "time,infected,infected:sd\n1,5,0\n",
+            r"row 2, column 'infected:sd': the sd of an "
+            r"observation must be a positive number \(got 0\)",
+        ),
+    ],
+)
 def test_bad_data_files_are_refused(tmp_path: Path, csv: str, match: str) -> None:
     with pytest.raises(DataError, match=match):
         _problem(tmp_path, csv)
@@ -505,62 +649,110 @@ def test_missing_or_unreadable_data_file(tmp_path: Path) -> None:
         calibration_problem(Scenario(model=SIR), tmp_path)
 
 
-@pytest.mark.parametrize(("options", "match"), [
-    ({"parameters": ["contact_rat"]}, r"sir/model\.yaml: parameter 'contact_rat' to fit is "
-                                      r"unknown .*Did you mean 'contact_rate'\?"),
-    ({"parameters": ["infected"]}, r"parameter 'infected' to fit is not a parameter"),
-    ({"parameters": ["initial_infected"]}, r"sir/model\.yaml: parameters\.initial_infected: no "
-                                           r"bounds to fit it within \(got no range\)\..*--bounds "
-                                           r"initial_infected=LOW:HIGH"),
-    ({"parameters": ["duration"], "bounds": {"durtion": (1.0, 2.0)}},
-     r"bounds: 'durtion' is not among the parameters to fit .*Did you mean 'duration'\?"),
-    ({"parameters": ["duration"], "bounds": {"duration": (2.0, 1.0)}},
-     r"bounds: duration: low must be below high, both finite \(got 2:1\)"),
-    ({"errors": {"infectd": ErrorModel("sd", 1.0)}},
-     r"observed\.csv: error model for 'infectd', which the file does not observe\. "
-     r"Did you mean 'infected'\?"),
-])
-def test_bad_parameters_and_bounds_are_refused(tmp_path: Path, options: dict[str, object],
-                                               match: str) -> None:
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        (
+            {"parameters": ["contact_rat"]},
+            r"sir/model\.yaml: parameter 'contact_rat' to fit is "
+            r"unknown .*Did you mean 'contact_rate'\?",
+        ),
+        ({"parameters": ["infected"]}, r"parameter 'infected' to fit is not a parameter"),
+        (
+            {"parameters": ["initial_infected"]},
+            r"sir/model\.yaml: parameters\.initial_infected: no "
+            r"bounds to fit it within \(got no range\)\..*--bounds "
+            r"initial_infected=LOW:HIGH",
+        ),
+        (
+            {"parameters": ["duration"], "bounds": {"durtion": (1.0, 2.0)}},
+            r"bounds: 'durtion' is not among the parameters to fit .*Did you mean 'duration'\?",
+        ),
+        (
+            {"parameters": ["duration"], "bounds": {"duration": (2.0, 1.0)}},
+            r"bounds: duration: low must be below high, both finite \(got 2:1\)",
+        ),
+        (
+            {"errors": {"infectd": ErrorModel("sd", 1.0)}},
+            r"observed\.csv: error model for 'infectd', which the file does not observe\. "
+            r"Did you mean 'infected'\?",
+        ),
+    ],
+)
+def test_bad_parameters_and_bounds_are_refused(
+    tmp_path: Path, options: dict[str, object], match: str
+) -> None:
     with pytest.raises(ps.ParameterError if "errors" not in options else DataError, match=match):
         _problem(tmp_path, "time,infected\n1,5\n2,9\n", **options)
 
 
 def test_a_model_without_ranges_has_nothing_to_fit(tmp_path: Path) -> None:
-    model = write(tmp_path, "plain.yaml", "time: {stop: 2}\nparameters: {k: 1}\n"
-                                          "stocks: {x: 0}\nflows: {f: {to: x, rate: k}}\n")
+    model = write(
+        tmp_path,
+        "plain.yaml",
+        "time: {stop: 2}\nparameters: {k: 1}\nstocks: {x: 0}\nflows: {f: {to: x, rate: k}}\n",
+    )
     data = write(tmp_path, "d.csv", "time,x\n1,1\n")
-    with pytest.raises(ps.ParameterError, match=r"plain\.yaml: no parameters to fit \(got no "
-                                                r"parameter with a range"):
+    with pytest.raises(
+        ps.ParameterError,
+        match=r"plain\.yaml: no parameters to fit \(got no "
+        r"parameter with a range",
+    ):
         calibrate(model, data)
 
 
 def test_bad_methods_and_sampler_settings_are_refused(tmp_path: Path) -> None:
     data = write(tmp_path, "d.csv", "time,infected\n1,5\n2,9\n3,20\n")
-    with pytest.raises(ps.ParameterError, match=r"method: unknown calibration method 'mcm'\. "
-                                                r"Did you mean 'mcmc'\?"):
+    with pytest.raises(
+        ps.ParameterError,
+        match=r"method: unknown calibration method 'mcm'\. "
+        r"Did you mean 'mcmc'\?",
+    ):
         calibrate(SIR, data, method="mcm")
     with pytest.raises(ps.ParameterError, match=r"3 observations cannot determine 3 parameters"):
         calibrate(SIR, data)
-    with pytest.raises(ps.ParameterError, match=r"seed: expected a whole number of at least 0 "
-                                                r"\(got -3\)"):
+    with pytest.raises(
+        ps.ParameterError,
+        match=r"seed: expected a whole number of at least 0 "
+        r"\(got -3\)",
+    ):
         calibrate(SIR, data, parameters=["duration"], seed=-3)
     with pytest.raises(ps.ParameterError, match=r"starts: at least one start is needed"):
         calibrate(SIR, data, parameters=["duration"], starts=0)
-    with pytest.raises(ps.ParameterError, match=r"walkers: need an even number of at least "
-                                                r"twice the parameters, 2 \(got 3\)"):
+    with pytest.raises(
+        ps.ParameterError,
+        match=r"walkers: need an even number of at least "
+        r"twice the parameters, 2 \(got 3\)",
+    ):
         calibrate(SIR, data, parameters=["duration"], method="mcmc", starts=1, walkers=3)
-    with pytest.raises(ps.ParameterError, match=r"burn: the burn-in must be shorter than the "
-                                                r"chain \(got steps=10, burn=10\)"):
-        calibrate(SIR, data, parameters=["duration"], method="mcmc", starts=1, walkers=4,
-                  steps=10, burn=10)
+    with pytest.raises(
+        ps.ParameterError,
+        match=r"burn: the burn-in must be shorter than the "
+        r"chain \(got steps=10, burn=10\)",
+    ):
+        calibrate(
+            SIR,
+            data,
+            parameters=["duration"],
+            method="mcmc",
+            starts=1,
+            walkers=4,
+            steps=10,
+            burn=10,
+        )
 
 
-@pytest.mark.parametrize(("text", "match"), [
-    ("relativ:0.1", r"--error x: expected sd:VALUE or relative:FRACTION with a positive number "
-                    r"\(got 'relativ:0\.1'\)\. Did you mean 'relative'\?"),
-    ("sd:-1", r"--error x: expected sd:VALUE .*\(got 'sd:-1'\)"),
-])
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        (
+            "relativ:0.1",
+            r"--error x: expected sd:VALUE or relative:FRACTION with a positive number "
+            r"\(got 'relativ:0\.1'\)\. Did you mean 'relative'\?",
+        ),
+        ("sd:-1", r"--error x: expected sd:VALUE .*\(got 'sd:-1'\)"),
+    ],
+)
 def test_bad_error_models_are_refused(text: str, match: str) -> None:
     with pytest.raises(DataError, match=match):
         ErrorModel.parse(text, "--error x")
@@ -570,23 +762,35 @@ def test_bad_error_models_are_refused(text: str, match: str) -> None:
         ErrorModel("sd", 0.0)
 
 
-@pytest.mark.parametrize(("extra", "match"), [
-    (["--bounds", "duration=2"], r"--bounds: expected NAME=LOW:HIGH with LOW below HIGH \(got "
-                                 r"'duration=2'\)"),
-    (["--error", "infected"], r"--error: expected SERIES=sd:X or SERIES=relative:F \(got "
-                              r"'infected'\)"),
-    (["--starts", "0"], r"--starts: must be at least 1 \(got 0\)"),
-    (["--seed", "-1"], r"--seed: must be a whole number of at least 0 \(got -1\)"),
-    (["--write-scenario", "out.txt"], r"--write-scenario: a scenario file ends in \.yaml"),
-    (["--write-scenario", "no/such/folder/c.yaml"], r"--write-scenario: no folder 'no/such/"
-                                                    r"folder'"),
-    (["--method", "powell"], r"calibrate: argument --method: invalid choice: 'powell'"),
-    (["--parameters", "initial_infected"], r"no bounds to fit it within"),
-    (["--fit-until", "40"], r"fit_until: the cut-off must leave observations to fit"),
-])
-def test_command_line_errors_are_one_line_with_status_2(capsys: pytest.CaptureFixture[str],
-                                                        sir_data: Path, extra: list[str],
-                                                        match: str) -> None:
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        (
+            ["--bounds", "duration=2"],
+            r"--bounds: expected NAME=LOW:HIGH with LOW below HIGH \(got "
+            r"'duration=2'\)",
+        ),
+        (
+            ["--error", "infected"],
+            r"--error: expected SERIES=sd:X or SERIES=relative:F \(got "
+            r"'infected'\)",
+        ),
+        (["--starts", "0"], r"--starts: must be at least 1 \(got 0\)"),
+        (["--seed", "-1"], r"--seed: must be a whole number of at least 0 \(got -1\)"),
+        (["--write-scenario", "out.txt"], r"--write-scenario: a scenario file ends in \.yaml"),
+        (
+            ["--write-scenario", "no/such/folder/c.yaml"],
+            r"--write-scenario: no folder 'no/such/"
+            r"folder'",
+        ),
+        (["--method", "powell"], r"calibrate: argument --method: invalid choice: 'powell'"),
+        (["--parameters", "initial_infected"], r"no bounds to fit it within"),
+        (["--fit-until", "40"], r"fit_until: the cut-off must leave observations to fit"),
+    ],
+)
+def test_command_line_errors_are_one_line_with_status_2(
+    capsys: pytest.CaptureFixture[str], sir_data: Path, extra: list[str], match: str
+) -> None:
     status = main(["calibrate", str(SIR), "--data", str(sir_data), *extra])
     err = capsys.readouterr().err
     assert status == 2

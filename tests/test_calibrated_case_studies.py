@@ -38,28 +38,64 @@ class Figures:
 #: Each model's README (section Calibration).
 README = {
     "smoking": Figures(
-        ("attempt_rate", "vaping_success_gain", "capacity_time"), {"capacity_time": (0.1, 2.0)},
-        {"prevalence": (0.7883, 0.1258), "quit_dates": (1.0, 0.0394),
-         "self_reported_four_week_quits": (1.0, 0.0587)}),
+        ("attempt_rate", "vaping_success_gain", "capacity_time"),
+        {"capacity_time": (0.1, 2.0)},
+        {
+            "prevalence": (0.7883, 0.1258),
+            "quit_dates": (1.0, 0.0394),
+            "self_reported_four_week_quits": (1.0, 0.0587),
+        },
+    ),
     "child_obesity": Figures(
-        ("overweight_gain_rate", "obese_remission_rate", "covid_entry_rise", "covid_gain_rise",
-         "entry_obese_base"), {},
-        {"reception_obesity": (0.8902, 0.0463), "y6_obesity": (0.9467, 0.0157)}),
-    "climate": Figures(("heat_2007", "electricity_2007", "efficiency_rate"), {},
-                       {"influence_emissions": (0.9637, 0.0275)}),
+        (
+            "overweight_gain_rate",
+            "obese_remission_rate",
+            "covid_entry_rise",
+            "covid_gain_rise",
+            "entry_obese_base",
+        ),
+        {},
+        {"reception_obesity": (0.8902, 0.0463), "y6_obesity": (0.9467, 0.0157)},
+    ),
+    "climate": Figures(
+        ("heat_2007", "electricity_2007", "efficiency_rate"),
+        {},
+        {"influence_emissions": (0.9637, 0.0275)},
+    ),
     "em_employment": Figures(
-        ("hard_share_1993", "hard_share_entrants", "hire_rate", "activation_rate",
-         "hard_activation_rate", "discrimination_1993", "practice_trend", "withdrawal_rate"), {},
-        {"employment_gap": (0.9717, 0.0494), "em_employment_rate": (0.9886, 0.0058),
-         "overall_employment_rate": (0.9696, 0.0036),
-         "hard_to_help_inactivity_rate": (float("nan"), 0.0067),
-         "em_unemployment_rate": (float("nan"), 0.2272),
-         "comparison_unemployment_rate": (float("nan"), 0.2302)}),
+        (
+            "hard_share_1993",
+            "hard_share_entrants",
+            "hire_rate",
+            "activation_rate",
+            "hard_activation_rate",
+            "discrimination_1993",
+            "practice_trend",
+            "withdrawal_rate",
+        ),
+        {},
+        {
+            "employment_gap": (0.9717, 0.0494),
+            "em_employment_rate": (0.9886, 0.0058),
+            "overall_employment_rate": (0.9696, 0.0036),
+            "hard_to_help_inactivity_rate": (float("nan"), 0.0067),
+            "em_unemployment_rate": (float("nan"), 0.2272),
+            "comparison_unemployment_rate": (float("nan"), 0.2302),
+        },
+    ),
     "health_social_care": Figures(
-        ("complex_discharge_share", "assessment_time", "improvement_gain"), {},
-        {"awaiting_discharge": (0.9797, 0.0132)}, "scenarios/health_social_care/dtoc-target.yaml"),
-    "ambulance": Figures(("response_cv",), {}, {"reported_share_below": (1.0, 0.0593)},
-                         "scenarios/ambulance/eight-minute-target.yaml", out_of_sample=False),
+        ("complex_discharge_share", "assessment_time", "improvement_gain"),
+        {},
+        {"awaiting_discharge": (0.9797, 0.0132)},
+        "scenarios/health_social_care/dtoc-target.yaml",
+    ),
+    "ambulance": Figures(
+        ("response_cv",),
+        {},
+        {"reported_share_below": (1.0, 0.0593)},
+        "scenarios/ambulance/eight-minute-target.yaml",
+        out_of_sample=False,
+    ),
 }
 #: Printed figures are rounded to 4 decimals (R²) and 0.01% (MAPE); the stored defaults are the
 #: estimates rounded to 3 or 4 significant figures, which moves the fit a little further.
@@ -79,13 +115,19 @@ def calibrated(name: str) -> Path:
 def fit_at_defaults(name: str) -> dict[str, FitStatistics]:
     """Each observed series' fit statistics for one run of the model as written."""
     figures = README[name]
-    problem = calibration_problem(as_scenario(calibrated(name)), data_file(name),
-                                  parameters=list(figures.parameters), bounds=figures.bounds)
+    problem = calibration_problem(
+        as_scenario(calibrated(name)),
+        data_file(name),
+        parameters=list(figures.parameters),
+        bounds=figures.bounds,
+    )
     defaults = {p.name: p.value for p in problem.model.parameters}
     theta = np.array([[defaults[p] for p in problem.names]])
     predictions = problem.predict(theta)
-    return {s.name: fit_statistics(prediction[:, 0], s.values)
-            for s, prediction in zip(problem.observations.series, predictions, strict=True)}
+    return {
+        s.name: fit_statistics(prediction[:, 0], s.values)
+        for s, prediction in zip(problem.observations.series, predictions, strict=True)
+    }
 
 
 @pytest.mark.parametrize("name", sorted(README))
@@ -125,8 +167,9 @@ def test_every_observed_series_is_a_model_name_and_has_a_source(name: str) -> No
     scenario = as_scenario(ROOT / "models" / name)
     model = scenario.load_model()
     time = model.time
-    data = read_observations(data_file(name), observable(model), years=True,
-                             span=(time.start, time.stop))
+    data = read_observations(
+        data_file(name), observable(model), years=True, span=(time.start, time.stop)
+    )
     sources = (data_file(name).parent / "SOURCES.md").read_text(encoding="utf-8")
     for series in data.series:
         assert f"`{series.name}`" in sources, series.name

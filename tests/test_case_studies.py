@@ -17,11 +17,18 @@ from pssc_sim.scenario import Scenario
 ROOT = Path(__file__).resolve().parent.parent
 #: Each model, whether its check also runs it (the two fine-step models are checked statically;
 #: their tests run them), and the fewest parameters of its own it has.
-MODELS = [("smoking", True, 1), ("child_obesity", True, 0), ("health_social_care", False, 41),
-          ("ambulance", False, 41), ("em_employment", True, 0), ("climate", True, 0),
-          ("ae_four_hour", True, 20)]
-SCENARIO_FILES = [path for name, _, _ in MODELS
-                  for path in sorted((ROOT / "scenarios" / name).glob("*.yaml"))]
+MODELS = [
+    ("smoking", True, 1),
+    ("child_obesity", True, 0),
+    ("health_social_care", False, 41),
+    ("ambulance", False, 41),
+    ("em_employment", True, 0),
+    ("climate", True, 0),
+    ("ae_four_hour", True, 20),
+]
+SCENARIO_FILES = [
+    path for name, _, _ in MODELS for path in sorted((ROOT / "scenarios" / name).glob("*.yaml"))
+]
 
 
 @pytest.mark.parametrize(("name", "run", "fewest"), MODELS, ids=[m[0] for m in MODELS])

@@ -33,12 +33,13 @@ def test_a_clean_model_has_no_findings(tmp_path: Path) -> None:
     assert check(tmp_path, CLEAN) == []
 
 
-def test_adding_people_to_people_per_year_names_the_key_path_and_both_units(
-        tmp_path: Path) -> None:
+def test_adding_people_to_people_per_year_names_the_key_path_and_both_units(tmp_path: Path) -> None:
     # The births flow no longer uses birth_fraction, and the population outgrows the lookup.
     text = CLEAN.replace("rate: people * birth_fraction", "rate: people + births_per_year")
-    text = text.replace("parameters:\n", "parameters:\n  births_per_year: {value: 30, "
-                        "units: people/year, source: ONS}\n")
+    text = text.replace(
+        "parameters:\n",
+        "parameters:\n  births_per_year: {value: 30, units: people/year, source: ONS}\n",
+    )
     found = check(tmp_path, text)
     assert [k for k, _ in found] == ["units", "unused", "lookup range"]
     message = found[0][1]
@@ -49,22 +50,24 @@ def test_adding_people_to_people_per_year_names_the_key_path_and_both_units(
 
 def test_equation_units_against_declared_units(tmp_path: Path) -> None:
     text = CLEAN + "auxiliaries:\n  density: {equation: people / 1000, units: people/year}\n"
-    (kind, message), = check(tmp_path, text)
+    ((kind, message),) = check(tmp_path, text)
     assert kind == "units"
     assert "auxiliaries.density.equation: the equation gives 'people'" in message
     assert "declared in 'people / year'" in message
 
 
 def test_flow_units_must_be_stock_units_per_time_unit(tmp_path: Path) -> None:
-    text = CLEAN.replace("rate: people * birth_fraction, units: people/year",
-                         "rate: people * birth_fraction * 12, units: people/month")
+    text = CLEAN.replace(
+        "rate: people * birth_fraction, units: people/year",
+        "rate: people * birth_fraction * 12, units: people/month",
+    )
     found = check(tmp_path, text)
     assert any("flows.births.units: the flow is in 'people / month'" in m for _, m in found)
 
 
 def test_exponent_and_exp_arguments_must_be_dimensionless(tmp_path: Path) -> None:
     text = CLEAN + "auxiliaries:\n  wrong: {equation: EXP(people), units: dmnl}\n"
-    (_, message), = check(tmp_path, text)
+    ((_, message),) = check(tmp_path, text)
     assert "the argument of exp must be dimensionless: 'people'" in message
 
 
@@ -74,19 +77,26 @@ def test_unused_parameter_and_missing_source(tmp_path: Path) -> None:
 
 
 def test_a_value_outside_its_range(tmp_path: Path) -> None:
-    text = CLEAN.replace('lifetime: {value: 80,', 'lifetime: {value: 80, range: [60, 75],')
-    (kind, message), = check(tmp_path, text)
+    text = CLEAN.replace("lifetime: {value: 80,", "lifetime: {value: 80, range: [60, 75],")
+    ((kind, message),) = check(tmp_path, text)
     assert kind == Kind.RANGE.value
-    assert message == (f"{tmp_path / 'model.yaml'}: parameters.lifetime.value: the value lies "
-                       "outside its range [60, 75] (got value 80.0). Move the value into the "
-                       "range, or give the range the evidence for this value supports")
-    assert check(tmp_path, CLEAN.replace('lifetime: {value: 80,',
-                                         'lifetime: {value: 80, range: [60, 80],')) == []
+    assert message == (
+        f"{tmp_path / 'model.yaml'}: parameters.lifetime.value: the value lies "
+        "outside its range [60, 75] (got value 80.0). Move the value into the "
+        "range, or give the range the evidence for this value supports"
+    )
+    assert (
+        check(
+            tmp_path,
+            CLEAN.replace("lifetime: {value: 80,", "lifetime: {value: 80, range: [60, 80],"),
+        )
+        == []
+    )
 
 
 def test_lookup_called_outside_its_points(tmp_path: Path) -> None:
     text = CLEAN.replace("[[0, 1], [2, 1.5]]", "[[0, 1], [0.5, 1.5]]")
-    (kind, message), = check(tmp_path, text)
+    ((kind, message),) = check(tmp_path, text)
     assert kind == Kind.LOOKUP_RANGE.value
     assert "lookups.crowding: called by deaths with inputs from 1 to" in message
 
@@ -95,5 +105,6 @@ def test_non_negative_stock_driven_below_zero(tmp_path: Path) -> None:
     text = CLEAN.replace("[[0, 1], [2, 1.5]]", "[[-10, 400], [10, 400]]")
     found = check(tmp_path, text)
     assert [k for k, _ in found] == ["negative stock"]
-    assert any("stocks.people: declared non-negative but its flows drive it to" in m
-               for _, m in found)
+    assert any(
+        "stocks.people: declared non-negative but its flows drive it to" in m for _, m in found
+    )

@@ -45,8 +45,9 @@ def assert_one_line_error(err: str, *fragments: str) -> None:
 
 
 @pytest.mark.parametrize("method", ["euler", "rk4"])
-def test_run_writes_results_equal_to_simulate(capsys: pytest.CaptureFixture[str],
-                                              tmp_path: Path, method: str) -> None:
+def test_run_writes_results_equal_to_simulate(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, method: str
+) -> None:
     out = tmp_path / "out" / "sir"
     status, stdout, err = run_cli(capsys, "run", SIR, "--method", method, "--out", out)
     assert (status, err) == (0, "")
@@ -62,21 +63,37 @@ def test_run_writes_results_equal_to_simulate(capsys: pytest.CaptureFixture[str]
 
 
 def test_run_applies_set_stop_and_dt(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    status, _, _ = run_cli(capsys, "run", TEACUP, "--out", tmp_path, "--set",
-                           "characteristic_time=5", "--set", "room_temperature=60",
-                           "--stop", "10", "--dt", "0.5")
+    status, _, _ = run_cli(
+        capsys,
+        "run",
+        TEACUP,
+        "--out",
+        tmp_path,
+        "--set",
+        "characteristic_time=5",
+        "--set",
+        "room_temperature=60",
+        "--stop",
+        "10",
+        "--dt",
+        "0.5",
+    )
     assert status == 0
     table = pd.read_csv(tmp_path / "results.csv")
-    expected = ps.simulate(ps.load_model(TEACUP),
-                           {"characteristic_time": 5, "room_temperature": 60},
-                           time={"stop": 10, "dt": 0.5})
+    expected = ps.simulate(
+        ps.load_model(TEACUP),
+        {"characteristic_time": 5, "room_temperature": 60},
+        time={"stop": 10, "dt": 0.5},
+    )
     assert table["time"].iloc[-1] == 10
-    np.testing.assert_array_equal(table["teacup_temperature"],
-                                  expected["teacup_temperature"].to_numpy())
+    np.testing.assert_array_equal(
+        table["teacup_temperature"], expected["teacup_temperature"].to_numpy()
+    )
 
 
-def test_run_without_out_writes_nothing(capsys: pytest.CaptureFixture[str], tmp_path: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_without_out_writes_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     status, stdout, _ = run_cli(capsys, "run", TEACUP)
     assert status == 0
@@ -86,9 +103,23 @@ def test_run_without_out_writes_nothing(capsys: pytest.CaptureFixture[str], tmp_
 
 
 def test_module_runs_as_subprocess(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "pssc_sim", "run", str(TEACUP), "--method", "rk4",
-                           "--out", str(tmp_path)], capture_output=True, text=True, check=False,
-                          cwd=tmp_path)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pssc_sim",
+            "run",
+            str(TEACUP),
+            "--method",
+            "rk4",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert "teacup_temperature" in done.stdout
     table = pd.read_csv(tmp_path / "results.csv")
@@ -123,21 +154,25 @@ def test_unknown_method_has_did_you_mean(capsys: pytest.CaptureFixture[str]) -> 
     assert_one_line_error(err, "--method", "'eulr'", "Did you mean 'euler'?")
 
 
-def test_misspelled_name_names_file_and_key_path(capsys: pytest.CaptureFixture[str],
-                                                 tmp_path: Path) -> None:
+def test_misspelled_name_names_file_and_key_path(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     path = tmp_path / "typo.yaml"
     path.write_text(TEACUP_TYPO)
     status, _, err = run_cli(capsys, "run", path)
     assert status == 2
-    assert_one_line_error(err, f"{path}: flows.heat_loss.rate", "'room_temp'",
-                          "Did you mean 'room_temperature'?")
+    assert_one_line_error(
+        err, f"{path}: flows.heat_loss.rate", "'room_temp'", "Did you mean 'room_temperature'?"
+    )
 
 
 def test_model_file_cannot_run_code(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.yaml"
-    path.write_text("time: {stop: 1}\nstocks: {x: 1}\nflows:\n  out:\n    from: x\n"
-                    f"    rate: __import__('os').system('touch {marker}')\n")
+    path.write_text(
+        "time: {stop: 1}\nstocks: {x: 1}\nflows:\n  out:\n    from: x\n"
+        f"    rate: __import__('os').system('touch {marker}')\n"
+    )
     status, _, err = run_cli(capsys, "run", path, "--out", tmp_path / "out")
     assert status == 2
     assert_one_line_error(err, f"{path}: flows.out.rate")
@@ -151,17 +186,19 @@ def test_set_unknown_parameter(capsys: pytest.CaptureFixture[str]) -> None:
     assert_one_line_error(err, "--set", "'contact'", "Did you mean 'contact_rate'?")
 
 
-@pytest.mark.parametrize(("argv", "fragment"), [
-    (["run", str(SIR), "--set", "contact_rate"], "expected NAME=VALUE"),
-    (["run", str(SIR), "--set", "contact_rate=fast"], "expected a finite number"),
-    (["run", str(SIR), "--stop", "-1"], "--stop"),
-    (["run", str(SIR), "--dt", "0"], "--dt"),
-    (["run", str(SIR), "--bogus"], "unrecognized arguments"),
-    (["run"], "required: MODEL"),
-    ([], "a command is required"),
-])
-def test_bad_arguments(capsys: pytest.CaptureFixture[str], argv: list[str],
-                       fragment: str) -> None:
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["run", str(SIR), "--set", "contact_rate"], "expected NAME=VALUE"),
+        (["run", str(SIR), "--set", "contact_rate=fast"], "expected a finite number"),
+        (["run", str(SIR), "--stop", "-1"], "--stop"),
+        (["run", str(SIR), "--dt", "0"], "--dt"),
+        (["run", str(SIR), "--bogus"], "unrecognized arguments"),
+        (["run"], "required: MODEL"),
+        ([], "a command is required"),
+    ],
+)
+def test_bad_arguments(capsys: pytest.CaptureFixture[str], argv: list[str], fragment: str) -> None:
     status, _, err = run_cli(capsys, *argv)
     assert status == 2
     assert_one_line_error(err, fragment)
@@ -169,8 +206,10 @@ def test_bad_arguments(capsys: pytest.CaptureFixture[str], argv: list[str],
 
 def test_failed_run_exits_1(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = tmp_path / "blowup.yaml"
-    path.write_text("time: {stop: 1}\nparameters: {k: 1}\nstocks: {x: 1}\n"
-                    "flows: {out: {from: x, rate: x / (k - 1)}}\n")
+    path.write_text(
+        "time: {stop: 1}\nparameters: {k: 1}\nstocks: {x: 1}\n"
+        "flows: {out: {from: x, rate: x / (k - 1)}}\n"
+    )
     status, _, err = run_cli(capsys, "run", path)
     assert status == 1
     assert_one_line_error(err, "not finite")

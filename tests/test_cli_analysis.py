@@ -43,21 +43,26 @@ def test_loops_of_the_sir_example(capsys: pytest.CaptureFixture[str]) -> None:
     assert all(set(lp) == {"name", "polarity", "variables"} for lp in loops)
 
 
-def test_loop_dominance_from_the_command_line(tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_loop_dominance_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     model = tmp_path / "logistic.yaml"
     model.write_text(LOGISTIC)
     plot = tmp_path / "dominance.png"
     assert main(["loops", str(model), "--dominance", "--plot", str(plot)]) == 0
     out = capsys.readouterr().out
-    phases = [line.split()[-1] for line in out.splitlines()[out.splitlines().index(
-        "dominant loops:") + 1:] if line.strip() and not line.startswith("wrote")]
+    phases = [
+        line.split()[-1]
+        for line in out.splitlines()[out.splitlines().index("dominant loops:") + 1 :]
+        if line.strip() and not line.startswith("wrote")
+    ]
     assert phases == ["R1", "B1"]
     assert plot.read_bytes().startswith(b"\x89PNG")
 
 
-def test_dominance_of_a_diagram_file_is_bad_input(tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_dominance_of_a_diagram_file_is_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     diagram = tmp_path / "map.yaml"
     diagram.write_text("cld: m\nlinks:\n  - [a, b, '+']\n  - [b, a, '+']\n")
     assert main(["loops", str(diagram)]) == 0
@@ -69,25 +74,52 @@ def test_dominance_of_a_diagram_file_is_bad_input(tmp_path: Path,
 def test_cld_writes_svg_and_png(tmp_path: Path) -> None:
     assert main(["cld", str(ROOT / "models" / "sir"), "-o", str(tmp_path / "sir.svg")]) == 0
     assert "<svg" in (tmp_path / "sir.svg").read_text()
-    assert main(["cld", str(ROOT / "models" / "teacup"), "-o", str(tmp_path / "t.png"),
-                 "--around", "teacup_temperature", "--depth", "1"]) == 0
+    assert (
+        main(
+            [
+                "cld",
+                str(ROOT / "models" / "teacup"),
+                "-o",
+                str(tmp_path / "t.png"),
+                "--around",
+                "teacup_temperature",
+                "--depth",
+                "1",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "t.png").read_bytes().startswith(b"\x89PNG")
 
 
-def test_cld_rejects_an_unknown_format_and_variable(tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_cld_rejects_an_unknown_format_and_variable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["cld", str(ROOT / "models" / "sir"), "-o", str(tmp_path / "x.gif")]) == 2
     assert "unsupported diagram format '.gif'" in capsys.readouterr().err
-    assert main(["cld", str(ROOT / "models" / "sir"), "-o", str(tmp_path / "x.png"),
-                 "--around", "infectd"]) == 2
+    assert (
+        main(
+            [
+                "cld",
+                str(ROOT / "models" / "sir"),
+                "-o",
+                str(tmp_path / "x.png"),
+                "--around",
+                "infectd",
+            ]
+        )
+        == 2
+    )
     assert "unknown variable 'infectd'" in capsys.readouterr().err
 
 
 def test_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     model = tmp_path / "m.yaml"
-    model.write_text("time: {stop: 5, units: year}\nparameters: {k: {value: 1, units: 1/year}}\n"
-                     "stocks: {x: {initial: 1, units: people}}\n"
-                     "flows: {f: {to: x, rate: x + k, units: people/year}}\n")
+    model.write_text(
+        "time: {stop: 5, units: year}\nparameters: {k: {value: 1, units: 1/year}}\n"
+        "stocks: {x: {initial: 1, units: people}}\n"
+        "flows: {f: {to: x, rate: x + k, units: people/year}}\n"
+    )
     assert main(["check", str(model), "--json"]) == 1
     kinds = [row["kind"] for row in json.loads(capsys.readouterr().out)]
     assert kinds == ["units", "source"]
@@ -98,8 +130,11 @@ def _ring_graph(n: int, extra: int = 12):  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(5)
     links = [f"  - [variable_number_{i}, variable_number_{(i + 1) % n}, '+']" for i in range(n)]
     pairs = {(int(a), int(b)) for a, b in rng.integers(0, n, (extra, 2)) if a != b}
-    links += [f"  - [variable_number_{a}, variable_number_{b}, '-']" for a, b in sorted(pairs)
-              if (b - a) % n != 1]
+    links += [
+        f"  - [variable_number_{a}, variable_number_{b}, '-']"
+        for a, b in sorted(pairs)
+        if (b - a) % n != 1
+    ]
     stocks = "".join(f"  variable_number_{i}: {{kind: stock}}\n" for i in range(0, n, 3))
     return "cld: ring\nvariables:\n" + stocks + "links:\n" + "\n".join(links) + "\n"
 
@@ -112,12 +147,13 @@ def test_a_thirty_variable_diagram_has_no_overlapping_labels(tmp_path: Path) -> 
     figure = ax.figure
     figure.canvas.draw()
     renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
-    labels = [t for t in ax.texts if t.get_text().replace("\n", " ").replace(" ", "_")
-              in graph.nodes]
+    labels = [
+        t for t in ax.texts if t.get_text().replace("\n", " ").replace(" ", "_") in graph.nodes
+    ]
     assert len(labels) == 30
     boxes = [t.get_bbox_patch().get_window_extent(renderer) for t in labels]
     for i, a in enumerate(boxes):
-        for b in boxes[i + 1:]:
+        for b in boxes[i + 1 :]:
             assert not a.overlaps(b)
     signs = [t for t in ax.texts if t.get_text() in ("+", "\u2212", "?")]
     assert len(signs) == len(graph.links)

@@ -25,8 +25,9 @@ SAVEPER = TIME STEP ~ Minute ~ |
 """
 
 
-def test_convert_writes_a_model_that_runs_the_same(tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_convert_writes_a_model_that_runs_the_same(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     source = tmp_path / "tank.mdl"
     source.write_text(TANK)
     target = tmp_path / "tank.yaml"
@@ -38,8 +39,9 @@ def test_convert_writes_a_model_that_runs_the_same(tmp_path: Path,
     np.testing.assert_allclose(converted["water"].to_numpy(), [10.0, 9.5, 9.125])
 
 
-def test_convert_of_a_missing_file_is_bad_input(tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_convert_of_a_missing_file_is_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["convert", str(tmp_path / "nothing.mdl")]) == 2
     assert "nothing.mdl" in capsys.readouterr().err
 
@@ -50,12 +52,14 @@ def _suite(tmp_path: Path, expected_water: str) -> Path:
     (folder / "tank.mdl").write_text(TANK)
     (folder / "output.tab").write_text(f"Time\tWater\n0\t10\n1\t9.5\n2\t{expected_water}\n")
     (tmp_path / "suite" / "MANIFEST.csv").write_text(
-        "folder,tier,files,features,pysd\ntests/tank,A,tank.mdl,,\n")
+        "folder,tier,files,features,pysd\ntests/tank,A,tank.mdl,,\n"
+    )
     return tmp_path / "suite"
 
 
 def test_conformance_passes_and_fails_with_the_closing_count(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["conformance", str(_suite(tmp_path / "good", "9.125"))]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[-1] == "1 passed, 0 failed"
@@ -65,8 +69,9 @@ def test_conformance_passes_and_fails_with_the_closing_count(
     assert out.splitlines()[-1] == "0 passed, 1 failed"
 
 
-def test_conformance_rejects_a_bad_folder_and_format(tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_conformance_rejects_a_bad_folder_and_format(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["conformance", str(tmp_path / "none")]) == 2
     assert "no test-models folder there" in capsys.readouterr().err
     assert main(["conformance", str(tmp_path), "--format", "vpm"]) == 2
@@ -76,20 +81,26 @@ def test_conformance_rejects_a_bad_folder_and_format(tmp_path: Path,
 def _export(tmp_path: Path, water: list[float], name: str = "run.txt") -> Path:
     """The tank's run as Vensim exports it: a row of times, then a row per variable."""
     path = tmp_path / name
-    rows = ["Time (Minute)\t0\t1\t2", '"Drain" : tank run\t2.5\t2.375\t2.28125',
-            "Water : tank run\t" + "\t".join(f"{w:.7g}" for w in water), "Fill : tank run\t2"]
+    rows = [
+        "Time (Minute)\t0\t1\t2",
+        '"Drain" : tank run\t2.5\t2.375\t2.28125',
+        "Water : tank run\t" + "\t".join(f"{w:.7g}" for w in water),
+        "Fill : tank run\t2",
+    ]
     path.write_text("\n".join(rows) + "\n")
     return path
 
 
 def test_conformance_pair_counts_series_within_each_tolerance(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     model = tmp_path / "tank.mdl"
     model.write_text(TANK)
     good = _export(tmp_path, [10.0, 9.5, 9.125])
     assert main(["conformance", "--pair", str(model), str(good)]) == 0
-    assert "3/3 series within 1e-05 + 1e-05|b| (100.0%), 3/3 within 0.001" \
-        in capsys.readouterr().out
+    assert (
+        "3/3 series within 1e-05 + 1e-05|b| (100.0%), 3/3 within 0.001" in capsys.readouterr().out
+    )
     # 1e-4 off: outside the suite's tolerance, inside 1e-3; the worst series is listed
     off = _export(tmp_path, [10.0, 9.5, 9.125 * (1 + 1e-4)], "off.txt")
     assert main(["conformance", "--pair", str(model), str(off)]) == 1
@@ -99,7 +110,8 @@ def test_conformance_pair_counts_series_within_each_tolerance(
 
 
 def test_conformance_pair_reports_a_series_the_run_lacks(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     model = tmp_path / "tank.mdl"
     model.write_text(TANK)
     extra = _export(tmp_path, [10.0, 9.5, 9.125])
@@ -108,17 +120,27 @@ def test_conformance_pair_reports_a_series_the_run_lacks(
     assert "missing" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("arguments", "message"), [
-    (["--pair", "tank.mdl"], r"--pair: needs a model and at least one output"),
-    (["--pair", "tank.mdl", "none.txt"], r"--pair: none.txt: no such file"),
-    (["suite", "--pair", "tank.mdl", "run.txt"], r"give a test-models folder or --pair, not "
-                                                 r"both"),
-    ([], r"nothing to run \(got no PATH and no --pair\)"),
-    (["--worst", "-1", "--pair", "tank.mdl", "run.txt"], r"--worst: must be 0 or more"),
-])
-def test_conformance_pair_bad_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                    capsys: pytest.CaptureFixture[str], arguments: list[str],
-                                    message: str) -> None:
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--pair", "tank.mdl"], r"--pair: needs a model and at least one output"),
+        (["--pair", "tank.mdl", "none.txt"], r"--pair: none.txt: no such file"),
+        (
+            ["suite", "--pair", "tank.mdl", "run.txt"],
+            r"give a test-models folder or --pair, not "
+            r"both",
+        ),
+        ([], r"nothing to run \(got no PATH and no --pair\)"),
+        (["--worst", "-1", "--pair", "tank.mdl", "run.txt"], r"--worst: must be 0 or more"),
+    ],
+)
+def test_conformance_pair_bad_input(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    arguments: list[str],
+    message: str,
+) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "tank.mdl").write_text(TANK)
     _export(tmp_path, [10.0, 9.5, 9.125])
@@ -133,9 +155,12 @@ def test_compare_model_refuses_an_output_on_another_time_grid(tmp_path: Path) ->
     model.write_text(TANK)
     halves = tmp_path / "halves.tab"
     halves.write_text("Time\tWater\n0\t10\n0.5\t9.75\n")
-    with pytest.raises(ps.ModelError, match=r"halves.tab: the run has no saved row at time 0.5 "
-                                            r"\(got rows at \[0\. 1\. 2\.\]\.\.\.\)\. Compare "
-                                            r"with an output saved at the model's own time step"):
+    with pytest.raises(
+        ps.ModelError,
+        match=r"halves.tab: the run has no saved row at time 0.5 "
+        r"\(got rows at \[0\. 1\. 2\.\]\.\.\.\)\. Compare "
+        r"with an output saved at the model's own time step",
+    ):
         compare_model(model, [halves])
     with pytest.raises(ps.ModelError, match=r"none.tab: no output file there"):
         compare_model(model, [tmp_path / "none.tab"])

@@ -60,8 +60,9 @@ def test_euler_rows_follow_save_every_and_end_at_stop(make_model):
 
 
 def test_euler_shortens_the_last_step_to_land_on_stop(make_model):
-    model = make_model(DECAY.replace("stop: 10", "stop: 1.1").replace("save_every: 0.25",
-                                                                      "save_every: 0.5"))
+    model = make_model(
+        DECAY.replace("stop: 10", "stop: 1.1").replace("save_every: 0.25", "save_every: 0.5")
+    )
     res = ps.simulate(model, {"k": 1.0})
     assert res.times.tolist() == [0, 0.5, 1.0, 1.1]
     exact = 100 * 0.75**4 * (1 - 0.1)
@@ -164,8 +165,9 @@ def test_smooth_of_a_step_is_the_euler_recurrence(make_model):
         ("DELAYN(1, 4, 0, 2)", 2, 4.0),
     ],
 )
-def test_smooths_and_delays_of_a_unit_step_follow_the_erlang_cdf(make_model, equation, stages,
-                                                                  mean):
+def test_smooths_and_delays_of_a_unit_step_follow_the_erlang_cdf(
+    make_model, equation, stages, mean
+):
     model = make_model(f"""
         time: {{start: 0, stop: 20, dt: 0.03125, save_every: 0.5}}
         auxiliaries:
@@ -175,11 +177,13 @@ def test_smooths_and_delays_of_a_unit_step_follow_the_erlang_cdf(make_model, equ
     assert scaled_error(res["response"].to_numpy(), erlang_cdf(res.times, stages, mean)) < 1e-6
 
 
-@pytest.mark.parametrize(("equation", "stages"), [("SMOOTH3(signal, 6)", 3),
-                                                   ("DELAY3(signal, 6)", 3),
-                                                   ("DELAY1(signal, 6)", 1)])
-def test_third_order_responses_to_a_later_step_converge_to_the_erlang_cdf(make_model, equation,
-                                                                          stages):
+@pytest.mark.parametrize(
+    ("equation", "stages"),
+    [("SMOOTH3(signal, 6)", 3), ("DELAY3(signal, 6)", 3), ("DELAY1(signal, 6)", 1)],
+)
+def test_third_order_responses_to_a_later_step_converge_to_the_erlang_cdf(
+    make_model, equation, stages
+):
     text = f"""
         time: {{start: 0, stop: 30, dt: 0.25, save_every: 1}}
         auxiliaries:

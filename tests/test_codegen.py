@@ -45,8 +45,11 @@ auxiliaries:
 
 
 def test_generated_code_with_a_string_constant_is_refused() -> None:
-    with pytest.raises(ModelError, match=r"internal: generated code <pssc_sim kernel> holds the "
-                                         r"string 'text' \(got line 1\)"):
+    with pytest.raises(
+        ModelError,
+        match=r"internal: generated code <pssc_sim kernel> holds the "
+        r"string 'text' \(got line 1\)",
+    ):
         execute("x = 'text'\n", {}, "kernel")
 
 
@@ -65,8 +68,9 @@ def test_a_compiled_model_carries_its_jacobian_and_breakpoints() -> None:
     assert compiled.jacobian is compiled.jacobian  # derived once
     assert compiled.breakpoints is compiled.breakpoints
     clock, p = (0.5, 0.0, 4.0), np.array([[0.5, 0.25], [1.0, 2.0]])
-    np.testing.assert_array_equal(compiled.breakpoints.times(clock, p),
-                                  breakpoint_plan(model).times(clock, p))
+    np.testing.assert_array_equal(
+        compiled.breakpoints.times(clock, p), breakpoint_plan(model).times(clock, p)
+    )
     assert compiled.breakpoints.times(clock, p).tolist() == [0.75, 1.75]
 
 
@@ -82,7 +86,7 @@ def test_terms_of_arrayed_parameters_are_hoisted_and_bound_kernels_agree() -> No
     clock = (0.25, 0.0, 2.0)
     y, p, d, dn = _arrays(compiled, 4)
     q = compiled.prepare(clock, p)
-    np.testing.assert_array_equal(q[:p.shape[0]], p)
+    np.testing.assert_array_equal(q[: p.shape[0]], p)
     assert q.shape[0] > p.shape[0]  # SUM(k[g!]) and scale * 2, once per run
     n_out = len(compiled.outputs)
     dy, bound_dy = np.empty_like(y), np.empty_like(y)
@@ -106,7 +110,8 @@ def test_arrayed_kernel_of_one_member_is_a_column_of_the_ensemble_kernel() -> No
     dy, out = np.empty_like(y), np.empty((len(compiled.outputs), 3))
     compiled.full(0.5, clock, y, p, d, dy, dn, out)
     for member in range(3):
-        rates, _, values = compiled.full_scalar(0.5, clock, y[:, member].tolist(),
-                                                p[:, member].tolist(), [])
+        rates, _, values = compiled.full_scalar(
+            0.5, clock, y[:, member].tolist(), p[:, member].tolist(), []
+        )
         np.testing.assert_allclose(rates, dy[:, member], rtol=1e-15)
         np.testing.assert_allclose(values, out[:, member], rtol=1e-15)

@@ -22,8 +22,14 @@ HOISTED = sympy.Symbol("hoisted:1")
 CYCLING = sympy.StrictGreaterThan(TIME + TIME_STEP / 2, HOISTED - TIME)
 
 SYMBOLS = (TIME, TIME_STEP, variable_symbol("a"), variable_symbol("b"), HOISTED)
-RELATIONS = (sympy.StrictGreaterThan, sympy.GreaterThan, sympy.StrictLessThan, sympy.LessThan,
-             sympy.Eq, sympy.Ne)
+RELATIONS = (
+    sympy.StrictGreaterThan,
+    sympy.GreaterThan,
+    sympy.StrictLessThan,
+    sympy.LessThan,
+    sympy.Eq,
+    sympy.Ne,
+)
 
 
 def _canonical(relation: sympy.Basic) -> sympy.Basic:
@@ -59,8 +65,12 @@ sides = st.tuples(linear, st.fractions(-3, 3, max_denominator=4)).map(
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(RELATIONS), sides, sides,
-       st.lists(st.integers(-4, 4), min_size=len(SYMBOLS), max_size=len(SYMBOLS)))
+@given(
+    st.sampled_from(RELATIONS),
+    sides,
+    sides,
+    st.lists(st.integers(-4, 4), min_size=len(SYMBOLS), max_size=len(SYMBOLS)),
+)
 @example(sympy.StrictGreaterThan, TIME + TIME_STEP / 2, HOISTED - TIME, [1, 1, 0, 0, 3])
 def test_settled_relations_keep_their_truth_and_their_form(
     relation: type[Relational], left: sympy.Expr, right: sympy.Expr, numbers: list[int]
@@ -98,8 +108,7 @@ def test_hoisting_a_term_of_a_condition_settles_the_condition() -> None:
 
 
 def test_a_step_whose_start_moves_with_time_switches_when_its_condition_holds() -> None:
-    model = load_text(HEADER + "auxiliaries:\n  value: STEP(1, a - TIME)\n"
-                      f"  other: '{EQUATION}'\n")
+    model = load_text(HEADER + f"auxiliaries:\n  value: STEP(1, a - TIME)\n  other: '{EQUATION}'\n")
     res = ps.simulate(model, {"a": np.array([0.5, 1.0, 2.0])})
     times = res.times[:, None]
     a, b, c = np.array([0.5, 1.0, 2.0]), 2.0, 0.5
@@ -114,9 +123,12 @@ def test_a_condition_that_cannot_be_settled_is_an_expression_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(conditions, "_fixed_point", lambda relation: None)
-    with pytest.raises(ps.ExpressionError, match=r"auxiliaries\.value\.equation: a comparison "
-                       r"cannot be kept in a form sympy leaves as it is \(got 'STEP\(1, a - "
-                       r"TIME\)'\)\. Move one side of the comparison into an auxiliary"):
+    with pytest.raises(
+        ps.ExpressionError,
+        match=r"auxiliaries\.value\.equation: a comparison "
+        r"cannot be kept in a form sympy leaves as it is \(got 'STEP\(1, a - "
+        r"TIME\)'\)\. Move one side of the comparison into an auxiliary",
+    ):
         load_text(HEADER + "auxiliaries:\n  value: STEP(1, a - TIME)\n")
 
 
@@ -125,8 +137,11 @@ def test_the_compiler_reports_a_condition_it_cannot_settle_as_an_expression_erro
 ) -> None:
     model = load_text(HEADER + f"auxiliaries:\n  value: '{EQUATION}'\n")
     monkeypatch.setattr(conditions, "_fixed_point", lambda relation: None)
-    with pytest.raises(ps.ExpressionError, match=r": an equation cannot be compiled: sympy keeps "
-                       r"rewriting one of its conditions \(got RecursionError\)\. Move one side"):
+    with pytest.raises(
+        ps.ExpressionError,
+        match=r": an equation cannot be compiled: sympy keeps "
+        r"rewriting one of its conditions \(got RecursionError\)\. Move one side",
+    ):
         ps.compile_model(model)
 
 

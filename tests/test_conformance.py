@@ -250,18 +250,27 @@ def results() -> dict[str, FileResult]:
 
 
 def test_expected_files_pass(results: dict[str, FileResult]) -> None:
-    failing = [results[f].line() if f in results else f"{f}: not run"
-               for f in EXPECTED_PASS if f not in results or not results[f].passed]
+    failing = [
+        results[f].line() if f in results else f"{f}: not run"
+        for f in EXPECTED_PASS
+        if f not in results or not results[f].passed
+    ]
     assert not failing, "\n".join(failing)
 
 
-@pytest.mark.parametrize(("tier", "fmt", "at_least"),
-                         [("A", "mdl", 61), ("A", "xmile", 49), ("B", "mdl", 56), ("B", "xmile", 4),
-                          ("C", "mdl", 7), (None, "stmx", 33)])
-def test_gates(results: dict[str, FileResult], tier: str | None, fmt: str,
-               at_least: int) -> None:
-    chosen = [r for r in results.values()
-              if r.format == fmt and (tier is None or r.tier == tier)]
+@pytest.mark.parametrize(
+    ("tier", "fmt", "at_least"),
+    [
+        ("A", "mdl", 61),
+        ("A", "xmile", 49),
+        ("B", "mdl", 56),
+        ("B", "xmile", 4),
+        ("C", "mdl", 7),
+        (None, "stmx", 33),
+    ],
+)
+def test_gates(results: dict[str, FileResult], tier: str | None, fmt: str, at_least: int) -> None:
+    chosen = [r for r in results.values() if r.format == fmt and (tier is None or r.tier == tier)]
     assert sum(r.passed for r in chosen) >= at_least, summary(chosen)
 
 
@@ -288,7 +297,8 @@ def test_canonical_quirks(tmp_path: Path) -> None:
 
 
 def test_converting_each_passing_mdl_to_yaml_gives_identical_results(
-        results: dict[str, FileResult], tmp_path: Path) -> None:
+    results: dict[str, FileResult], tmp_path: Path
+) -> None:
     import numpy as np
 
     import pssc_sim as ps

@@ -14,8 +14,10 @@ pytest.importorskip("pysd", reason="the vensim extra (PySD's translators) is not
 
 
 def control(stop: float = 10, dt: float = 0.5) -> str:
-    return (f"INITIAL TIME = 0 ~ Month ~ |\nFINAL TIME = {stop} ~ Month ~ |\n"
-            f"TIME STEP = {dt} ~ Month ~ |\nSAVEPER = TIME STEP ~ Month ~ |\n")
+    return (
+        f"INITIAL TIME = 0 ~ Month ~ |\nFINAL TIME = {stop} ~ Month ~ |\n"
+        f"TIME STEP = {dt} ~ Month ~ |\nSAVEPER = TIME STEP ~ Month ~ |\n"
+    )
 
 
 def run(tmp_path: Path, name: str, text: str) -> ps.Results:
@@ -26,13 +28,16 @@ def run(tmp_path: Path, name: str, text: str) -> ps.Results:
 
 def test_material_is_conserved_while_the_delay_time_changes(tmp_path: Path) -> None:
     # what went in, plus what the delay held at the start, comes out once the delay is empty
-    text = ("Out = DELAY N(In, D, 1.5, 4) ~~|\nIn = PULSE(2, 3) * 2 ~~|\n"
-            "D = 2 + RAMP(0.5, 1, 9) ~~|\nCum in = INTEG(In, 0) ~~|\nCum out = INTEG(Out, 0) ~~|\n"
-            + control(stop=200, dt=0.25))
+    text = (
+        "Out = DELAY N(In, D, 1.5, 4) ~~|\nIn = PULSE(2, 3) * 2 ~~|\n"
+        "D = 2 + RAMP(0.5, 1, 9) ~~|\nCum in = INTEG(In, 0) ~~|\nCum out = INTEG(Out, 0) ~~|\n"
+        + control(stop=200, dt=0.25)
+    )
     res = run(tmp_path, "conserve.mdl", text)
     held_at_start = 1.5 * 2
-    assert res["cum_out"].iloc[-1] == pytest.approx(res["cum_in"].iloc[-1] + held_at_start,
-                                                    rel=1e-9)
+    assert res["cum_out"].iloc[-1] == pytest.approx(
+        res["cum_in"].iloc[-1] + held_at_start, rel=1e-9
+    )
 
 
 def test_the_last_stage_sees_the_delay_time_of_the_step_before(tmp_path: Path) -> None:
@@ -44,22 +49,26 @@ def test_the_last_stage_sees_the_delay_time_of_the_step_before(tmp_path: Path) -
     assert res["out"].iloc[4] != constant["out"].iloc[4]
 
 
-def test_delay_time_known_only_at_initialisation_matches_the_same_constant(
-        tmp_path: Path) -> None:
+def test_delay_time_known_only_at_initialisation_matches_the_same_constant(tmp_path: Path) -> None:
     # the delay time is a stock's initial value, which the importer cannot fold before the run;
     # the order 10 is lowered to 4 at initialisation (2 / 0.5), as it is for the constant 2
-    text = ("Out = DELAY N(In, D, 3, 10) ~~|\nIn = 1 + STEP(2, 2) ~~|\nD = Level ~~|\n"
-            "Level = INTEG(0, 2) ~~|\n" + control())
+    text = (
+        "Out = DELAY N(In, D, 3, 10) ~~|\nIn = 1 + STEP(2, 2) ~~|\nD = Level ~~|\n"
+        "Level = INTEG(0, 2) ~~|\n" + control()
+    )
     late = run(tmp_path, "late.mdl", text)
     known = run(tmp_path, "known.mdl", text.replace("D = Level", "D = 2"))
     np.testing.assert_allclose(late["out"], known["out"], rtol=1e-12, atol=1e-12)
-    assert not np.allclose(known["out"], run(
-        tmp_path, "four.mdl", text.replace("D = Level", "D = 8"))["out"])
+    assert not np.allclose(
+        known["out"], run(tmp_path, "four.mdl", text.replace("D = Level", "D = 8"))["out"]
+    )
 
 
 def test_an_order_that_is_not_known_before_the_run_is_refused(tmp_path: Path) -> None:
-    text = ("Out = DELAY N(In, 2, 0, Level) ~~|\nIn = 1 ~~|\nLevel = INTEG(0, 2) ~~|\n"
-            + control())
-    with pytest.raises(ps.ModelError, match=r"Out: unsupported construct 'an order or delay "
-                                            r"that is not known at initialisation'"):
+    text = "Out = DELAY N(In, 2, 0, Level) ~~|\nIn = 1 ~~|\nLevel = INTEG(0, 2) ~~|\n" + control()
+    with pytest.raises(
+        ps.ModelError,
+        match=r"Out: unsupported construct 'an order or delay "
+        r"that is not known at initialisation'",
+    ):
         run(tmp_path, "order.mdl", text)

@@ -42,29 +42,35 @@ def test_cases_are_the_ambulance_and_smoking_services() -> None:
     models = [{s.path.parent.name for s in case.scenarios} for case in demo.cases]
     assert models == [{"ambulance"}, {"smoking"}]
     assert [[s.role for s in case.scenarios] for case in demo.cases] == [
-        ["none", "blame", "learning", "pss", "audit"]] * 2
+        ["none", "blame", "learning", "pss", "audit"]
+    ] * 2
     assert all(case.evidence is not None for case in demo.cases)
 
 
 @pytest.mark.parametrize("case", [0, 1], ids=["ambulance", "smoking"])
 @pytest.mark.parametrize("role", ["blame", "learning"])
-def test_gaming_only_flatters_the_reported_ledger(demo: tuple[Path, tuple[CaseRun, ...]],
-                                                  case: int, role: str) -> None:
+def test_gaming_only_flatters_the_reported_ledger(
+    demo: tuple[Path, tuple[CaseRun, ...]], case: int, role: str
+) -> None:
     assert demo[1][case].finding(role).gap >= 0
 
 
 @pytest.mark.parametrize("case", [0, 1], ids=["ambulance", "smoking"])
-def test_findings_say_what_the_runs_show(demo: tuple[Path, tuple[CaseRun, ...]],
-                                         case: int) -> None:
+def test_findings_say_what_the_runs_show(demo: tuple[Path, tuple[CaseRun, ...]], case: int) -> None:
     run = demo[1][case]
     text = findings_text(run)
-    for role, prefix in (("blame", "In the blame culture"),
-                         ("learning", "In the learning culture")):
+    for role, prefix in (
+        ("blame", "In the blame culture"),
+        ("learning", "In the learning culture"),
+    ):
         row = run.finding(role).row
         met = "meets" if row.met else "misses"
         met_true = "meets" if row.met_true else "misses"
-        assert re.search(rf"{prefix} the reported .* {met} the target .* and the true value "
-                         rf"{met_true} it", text)
+        assert re.search(
+            rf"{prefix} the reported .* {met} the target .* and the true value "
+            rf"{met_true} it",
+            text,
+        )
     blame, learning = abs(run.finding("blame").gap), abs(run.finding("learning").gap)
     if blame != learning:
         wider = "blame" if blame > learning else "learning"
@@ -85,7 +91,8 @@ def test_findings_quote_the_scorecard(demo: tuple[Path, tuple[CaseRun, ...]]) ->
 
 
 def test_report_holds_stories_findings_and_every_scenario(
-        demo: tuple[Path, tuple[CaseRun, ...]]) -> None:
+    demo: tuple[Path, tuple[CaseRun, ...]],
+) -> None:
     path, runs = demo
     text = path.read_text()
     assert path.name == "report.html"
@@ -120,9 +127,13 @@ def test_bad_demo_file(tmp_path: Path) -> None:
     (tmp_path / "broken.yaml").write_text(
         "demo: broken\ntitle: T\nnarrative: N\ncases:\n"
         "  - {title: A, target: x, outcome: x, narrative: N, comparison: C, scenarios: "
-        "[{file: sir/baseline.yaml, role: blamme, title: t, narrative: n}]}\n")
-    with pytest.raises(DemoError, match=r"broken.yaml: cases\[0\].scenarios\[0\].role: unknown "
-                                        r"role 'blamme'. Did you mean 'blame'"):
+        "[{file: sir/baseline.yaml, role: blamme, title: t, narrative: n}]}\n"
+    )
+    with pytest.raises(
+        DemoError,
+        match=r"broken.yaml: cases\[0\].scenarios\[0\].role: unknown "
+        r"role 'blamme'. Did you mean 'blame'",
+    ):
         load_demo("broken", folder=tmp_path, scenarios=ROOT / "scenarios")
 
 
@@ -130,7 +141,8 @@ def test_demo_file_needs_every_role(tmp_path: Path) -> None:
     (tmp_path / "short.yaml").write_text(
         "demo: short\ntitle: T\nnarrative: N\ncases:\n"
         "  - {title: A, target: x, outcome: x, narrative: N, comparison: C, scenarios: "
-        "[{file: sir/baseline.yaml, role: blame, title: t, narrative: n}]}\n")
+        "[{file: sir/baseline.yaml, role: blame, title: t, narrative: n}]}\n"
+    )
     with pytest.raises(DemoError, match=r"needs one scenario in each role blame, learning, pss"):
         load_demo("short", folder=tmp_path, scenarios=ROOT / "scenarios")
 
@@ -139,7 +151,8 @@ def test_missing_scenario_file(tmp_path: Path) -> None:
     (tmp_path / "lost.yaml").write_text(
         "demo: lost\ntitle: T\nnarrative: N\ncases:\n"
         "  - {title: A, target: x, outcome: x, narrative: N, comparison: C, scenarios: "
-        "[{file: sir/nowhere.yaml, role: blame, title: t, narrative: n}]}\n")
+        "[{file: sir/nowhere.yaml, role: blame, title: t, narrative: n}]}\n"
+    )
     with pytest.raises(DemoError, match=r"scenarios\[0\].file: no such scenario file"):
         load_demo("lost", folder=tmp_path, scenarios=ROOT / "scenarios")
 
@@ -150,7 +163,8 @@ def test_scenarios_folder_is_found_from_anywhere(tmp_path: Path) -> None:
 
 
 def test_findings_link_to_their_charts_and_speak_plainly(
-        demo: tuple[Path, tuple[CaseRun, ...]]) -> None:
+    demo: tuple[Path, tuple[CaseRun, ...]],
+) -> None:
     path, runs = demo
     text = path.read_text()
     links = re.findall(r'<a href="#([^"]+)">\(see the chart\)</a>', text)
@@ -167,8 +181,9 @@ def test_findings_link_to_their_charts_and_speak_plainly(
 
 
 @pytest.mark.parametrize("case", [0, 1], ids=["ambulance", "smoking"])
-def test_every_claim_is_tested_in_every_world(demo: tuple[Path, tuple[CaseRun, ...]],
-                                              case: int) -> None:
+def test_every_claim_is_tested_in_every_world(
+    demo: tuple[Path, tuple[CaseRun, ...]], case: int
+) -> None:
     """Each claim holds or fails in each of the same sampled worlds, and its sentence gives the
     share of them; a claim holding in at most half is said not to be supported."""
     run = demo[1][case]
@@ -184,8 +199,9 @@ def test_every_claim_is_tested_in_every_world(demo: tuple[Path, tuple[CaseRun, .
 
 
 @pytest.mark.parametrize("case", [0, 1], ids=["ambulance", "smoking"])
-def test_claims_are_read_from_paired_worlds(demo: tuple[Path, tuple[CaseRun, ...]],
-                                            case: int) -> None:
+def test_claims_are_read_from_paired_worlds(
+    demo: tuple[Path, tuple[CaseRun, ...]], case: int
+) -> None:
     """The gap claim's margin is the blame regime's reported-minus-true, world by world, and
     gaming never makes the reported ledger look worse than the true one in any world."""
     run = demo[1][case]
@@ -198,15 +214,20 @@ def test_claims_are_read_from_paired_worlds(demo: tuple[Path, tuple[CaseRun, ...
     blame = run.finding("blame").worlds
     assert blame is not None
     higher = run.finding("blame").row.kind != "level"
-    assert np.allclose(run.claims[0].margin,
-                       (blame["reported"] - blame["true"]) * (1 if higher else -1))
+    assert np.allclose(
+        run.claims[0].margin, (blame["reported"] - blame["true"]) * (1 if higher else -1)
+    )
 
 
 def test_demo_file_members_must_be_a_count(tmp_path: Path) -> None:
     (tmp_path / "few.yaml").write_text(
-        "demo: few\ntitle: T\nnarrative: N\nmembers: 1\ncases: [{}]\n")
-    with pytest.raises(DemoError, match=r"few.yaml: members: expected a whole number of sampled "
-                                        r"worlds, at least 2 \(got 1\)"):
+        "demo: few\ntitle: T\nnarrative: N\nmembers: 1\ncases: [{}]\n"
+    )
+    with pytest.raises(
+        DemoError,
+        match=r"few.yaml: members: expected a whole number of sampled "
+        r"worlds, at least 2 \(got 1\)",
+    ):
         load_demo("few", folder=tmp_path, scenarios=ROOT / "scenarios")
 
 

@@ -76,10 +76,12 @@ def test_worker_kernel_is_compiled_once_per_document() -> None:
     assert worker_kernel("another-key", document, ("infected",)) is not first
 
 
-@pytest.mark.parametrize(("members", "chunk", "per_block"), [(10, 3, None), (7, 7, 2),
-                                                            (1, 4, 9), (100, 8, 30)])
-def test_blocks_cover_every_member_once_in_whole_chunks(members: int, chunk: int,
-                                                        per_block: int | None) -> None:
+@pytest.mark.parametrize(
+    ("members", "chunk", "per_block"), [(10, 3, None), (7, 7, 2), (1, 4, 9), (100, 8, 30)]
+)
+def test_blocks_cover_every_member_once_in_whole_chunks(
+    members: int, chunk: int, per_block: int | None
+) -> None:
     ranges = blocks(members, chunk, per_block)
     covered = np.concatenate([np.arange(start, stop) for start, stop in ranges])
     np.testing.assert_array_equal(covered, np.arange(members))
@@ -90,8 +92,9 @@ def test_blocks_cover_every_member_once_in_whole_chunks(members: int, chunk: int
 def test_simulate_on_the_cluster_is_bit_identical(client: Any, method: str) -> None:
     infectivity = np.linspace(0.1, 0.5, 300)
     here = ps.simulate(full_model(), {"infectivity": infectivity}, method=method, chunk=64)
-    there = ps.simulate(full_model(), {"infectivity": infectivity}, method=method, chunk=64,
-                        scheduler=client)
+    there = ps.simulate(
+        full_model(), {"infectivity": infectivity}, method=method, chunk=64, scheduler=client
+    )
     np.testing.assert_array_equal(there.values, here.values)
     np.testing.assert_array_equal(there.times, here.times)
     np.testing.assert_array_equal(there.parameters, here.parameters)
@@ -100,7 +103,8 @@ def test_simulate_on_the_cluster_is_bit_identical(client: Any, method: str) -> N
 
 @pytest.mark.parametrize("method", ["euler", "rk4"])
 def test_seeded_scenario_ensemble_is_the_same_on_any_cluster_and_chunking(
-        client: Any, method: str) -> None:
+    client: Any, method: str
+) -> None:
     scenario = ps.Scenario.load(UNCERTAIN)
     scenario = dataclasses.replace(scenario, method=method)
     here = scenario.run()
@@ -113,15 +117,19 @@ def test_seeded_scenario_ensemble_is_the_same_on_any_cluster_and_chunking(
 
 def test_progress_is_fed_by_finished_blocks(client: Any) -> None:
     seen: list[float] = []
-    ps.simulate(full_model(), {"infectivity": np.linspace(0.1, 0.5, 50)}, chunk=5, scheduler=client,
-                progress=seen.append)
+    ps.simulate(
+        full_model(),
+        {"infectivity": np.linspace(0.1, 0.5, 50)},
+        chunk=5,
+        scheduler=client,
+        progress=seen.append,
+    )
     assert seen[-1] == 1.0
     assert seen == sorted(seen)
     assert all(0.0 < f <= 1.0 for f in seen)
 
 
-def test_a_failed_block_raises_the_error_one_process_raises(client: Any,
-                                                            make_model: Any) -> None:
+def test_a_failed_block_raises_the_error_one_process_raises(client: Any, make_model: Any) -> None:
     model = make_model("""
         time: {stop: 2, dt: 1}
         parameters: {k: 2}
@@ -137,21 +145,26 @@ def test_a_failed_block_raises_the_error_one_process_raises(client: Any,
     assert str(there.value) == str(here.value)
 
 
-@pytest.mark.parametrize(("spec", "message"), [
-    ("somewhere", r"scheduler: not a scheduler address \(got 'somewhere'\)"),
-    (0, r"scheduler: the number of worker processes must be 1 to 1024 \(got 0\)"),
-    ("processes:5000", r"must be 1 to 1024 \(got 5000\)"),
-    (True, r"scheduler: expected an address or a number of workers \(got True\)"),
-    (2.5, r"expected an address, a number of workers or a distributed.Client \(got float\)"),
-])
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("somewhere", r"scheduler: not a scheduler address \(got 'somewhere'\)"),
+        (0, r"scheduler: the number of worker processes must be 1 to 1024 \(got 0\)"),
+        ("processes:5000", r"must be 1 to 1024 \(got 5000\)"),
+        (True, r"scheduler: expected an address or a number of workers \(got True\)"),
+        (2.5, r"expected an address, a number of workers or a distributed.Client \(got float\)"),
+    ],
+)
 def test_bad_scheduler_specs_are_refused(spec: Any, message: str) -> None:
     with pytest.raises(SchedulerError, match=message):
         parse_scheduler(spec)
 
 
 def test_an_unreachable_scheduler_is_a_bad_input_error() -> None:
-    message = (r"no scheduler answered at tcp://127\.0\.0\.1:9 within 1 s .*Start one with "
-               r"'dask scheduler'")
+    message = (
+        r"no scheduler answered at tcp://127\.0\.0\.1:9 within 1 s .*Start one with "
+        r"'dask scheduler'"
+    )
     with pytest.raises(SchedulerError, match=message), connect(DEAD_ADDRESS, timeout=1.0):
         pass
 
@@ -166,11 +179,14 @@ def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 
 
 def test_cli_run_on_the_cluster_writes_what_one_process_writes(
-        client: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    client: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     here, there = tmp_path / "here", tmp_path / "there"
     assert _cli(["run", str(UNCERTAIN), "--out", str(here)], capsys)[0] == 0
-    status, out, _ = _cli(["run", str(UNCERTAIN), "--out", str(there), "--scheduler",
-                           client.scheduler.address], capsys)
+    status, out, _ = _cli(
+        ["run", str(UNCERTAIN), "--out", str(there), "--scheduler", client.scheduler.address],
+        capsys,
+    )
     assert status == 0
     assert "1000 members" in out
     assert (there / "results.csv").read_bytes() == (here / "results.csv").read_bytes()
@@ -178,11 +194,32 @@ def test_cli_run_on_the_cluster_writes_what_one_process_writes(
 
 
 def test_cli_sensitivity_and_optimize_on_the_cluster_match_one_process(
-        client: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    sensitivity = ["sensitivity", str(SIR), "--output", "infected", "--stat", "max",
-                   "--samples", "64", "--json"]
-    optimize = ["optimize", str(SIR), "--objective", "minimize infected max", "--levers",
-                "contact_rate=2:8", "--popsize", "4", "--maxiter", "3", "--json"]
+    client: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sensitivity = [
+        "sensitivity",
+        str(SIR),
+        "--output",
+        "infected",
+        "--stat",
+        "max",
+        "--samples",
+        "64",
+        "--json",
+    ]
+    optimize = [
+        "optimize",
+        str(SIR),
+        "--objective",
+        "minimize infected max",
+        "--levers",
+        "contact_rate=2:8",
+        "--popsize",
+        "4",
+        "--maxiter",
+        "3",
+        "--json",
+    ]
     for args in (sensitivity, optimize):
         status, here, _ = _cli(args, capsys)
         assert status == 0
@@ -200,9 +237,19 @@ def _without_bootstrap(value: Any) -> Any:
 
 
 def test_cli_calibrate_on_the_cluster_matches_one_process(
-        client: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["calibrate", str(SIR), "--data", str(SIR / "data" / "observed.csv"),
-            "--parameters", "contact_rate,duration", "--starts", "2", "--json"]
+    client: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [
+        "calibrate",
+        str(SIR),
+        "--data",
+        str(SIR / "data" / "observed.csv"),
+        "--parameters",
+        "contact_rate,duration",
+        "--starts",
+        "2",
+        "--json",
+    ]
     status, here, _ = _cli(args, capsys)
     assert status == 0
     status, there, _ = _cli([*args, "--scheduler", client.scheduler.address], capsys)
@@ -210,42 +257,56 @@ def test_cli_calibrate_on_the_cluster_matches_one_process(
     assert json.loads(there) == json.loads(here)
 
 
-def test_cli_unreachable_scheduler_is_one_line_exit_2(
-        capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_unreachable_scheduler_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     started = time.perf_counter()
     status, out, err = _cli(["run", str(UNCERTAIN), "--scheduler", DEAD_ADDRESS], capsys)
     assert status == 2
     assert time.perf_counter() - started < 10
     assert out == ""
     assert err.count("\n") == 1
-    assert re.fullmatch(r"pssc: error: --scheduler: no scheduler answered at "
-                        r"tcp://127\.0\.0\.1:9 within 3 s \(got .*\)\. Start one with 'dask "
-                        r"scheduler' or check the address\n", err)
+    assert re.fullmatch(
+        r"pssc: error: --scheduler: no scheduler answered at "
+        r"tcp://127\.0\.0\.1:9 within 3 s \(got .*\)\. Start one with 'dask "
+        r"scheduler' or check the address\n",
+        err,
+    )
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--workers", "0"], r"--workers: the number of worker processes must be 1 to 1024 \(got 0\)"),
-    (["--scheduler", "localhost"], r"--scheduler: not a scheduler address \(got 'localhost'\)"),
-    (["--workers", "2", "--scheduler", "tcp://127.0.0.1:9"], r"not allowed with argument"),
-])
-def test_cli_bad_cluster_options_are_refused(args: list[str], message: str,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--workers", "0"],
+            r"--workers: the number of worker processes must be 1 to 1024 \(got 0\)",
+        ),
+        (["--scheduler", "localhost"], r"--scheduler: not a scheduler address \(got 'localhost'\)"),
+        (["--workers", "2", "--scheduler", "tcp://127.0.0.1:9"], r"not allowed with argument"),
+    ],
+)
+def test_cli_bad_cluster_options_are_refused(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     status, _, err = _cli(["run", str(UNCERTAIN), *args], capsys)
     assert status == 2
     assert re.search(message, err)
 
 
-@pytest.mark.parametrize(("compute", "message"), [
-    ({"workers": 0}, r"compute\.workers: the number of worker processes must be 1 to 1024"),
-    ({"scheduler": "8786"}, r"compute\.scheduler: not a scheduler address \(got '8786'\)"),
-    ({"workers": 2, "scheduler": "tcp://127.0.0.1:1"}, r"compute: give either scheduler or "
-                                                       r"workers"),
-    ({"workers": True}, r"compute\.workers: expected a whole number of worker processes"),
-    ({"scheduler": 5}, r"compute\.scheduler: expected an address \(got 5\)"),
-    ([2], r"compute: expected a mapping \(got \[2\]\)"),
-])
-def test_scenario_compute_key_is_checked(tmp_path: Path, compute: Any,
-                                         message: str) -> None:
+@pytest.mark.parametrize(
+    ("compute", "message"),
+    [
+        ({"workers": 0}, r"compute\.workers: the number of worker processes must be 1 to 1024"),
+        ({"scheduler": "8786"}, r"compute\.scheduler: not a scheduler address \(got '8786'\)"),
+        (
+            {"workers": 2, "scheduler": "tcp://127.0.0.1:1"},
+            r"compute: give either scheduler or "
+            r"workers",
+        ),
+        ({"workers": True}, r"compute\.workers: expected a whole number of worker processes"),
+        ({"scheduler": 5}, r"compute\.scheduler: expected an address \(got 5\)"),
+        ([2], r"compute: expected a mapping \(got \[2\]\)"),
+    ],
+)
+def test_scenario_compute_key_is_checked(tmp_path: Path, compute: Any, message: str) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump({"model": str(SIR), "compute": compute}))
     with pytest.raises(ScenarioError, match=message):
@@ -253,7 +314,8 @@ def test_scenario_compute_key_is_checked(tmp_path: Path, compute: Any,
 
 
 def test_scenario_compute_key_sends_the_run_to_its_cluster(
-        client: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    client: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(f"extends: {UNCERTAIN}\ncompute: {{scheduler: {DEAD_ADDRESS}}}\n")
     status, _, err = _cli(["run", str(path)], capsys)
@@ -283,8 +345,9 @@ def test_a_worker_killed_mid_run_loses_nothing(client: Any) -> None:
             killed_at.append(fraction)
             os.kill(victim, signal.SIGKILL)
 
-    there = ps.simulate(full_model(), {"infectivity": infectivity}, scheduler=client,
-                        progress=kill_once, **run)
+    there = ps.simulate(
+        full_model(), {"infectivity": infectivity}, scheduler=client, progress=kill_once, **run
+    )
     assert killed_at
     assert killed_at[0] < 0.5
     np.testing.assert_array_equal(there.values, here.values)
@@ -309,54 +372,84 @@ def _cancel_the_rest(client: Any) -> Callable[[float], None]:
 def test_blocks_lost_before_they_are_fetched_are_sent_again(client: Any) -> None:
     infectivity = np.linspace(0.1, 0.5, 400)
     here = ps.simulate(full_model(), {"infectivity": infectivity}, chunk=10)
-    there = ps.simulate(full_model(), {"infectivity": infectivity}, chunk=10, scheduler=client,
-                        progress=_cancel_the_rest(client))
+    there = ps.simulate(
+        full_model(),
+        {"infectivity": infectivity},
+        chunk=10,
+        scheduler=client,
+        progress=_cancel_the_rest(client),
+    )
     np.testing.assert_array_equal(there.values, here.values)
 
 
 def test_blocks_lost_too_often_fail_the_run(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cluster_module, "RESUBMITS", 0)
-    with pytest.raises(ps.SimulationError, match=r"cluster: the values of members \d+ to \d+ "
-                                                  r"were lost with their worker 1 times"):
-        ps.simulate(full_model(), {"infectivity": np.linspace(0.1, 0.5, 400)}, chunk=10,
-                    scheduler=client, progress=_cancel_the_rest(client))
+    with pytest.raises(
+        ps.SimulationError,
+        match=r"cluster: the values of members \d+ to \d+ "
+        r"were lost with their worker 1 times",
+    ):
+        ps.simulate(
+            full_model(),
+            {"infectivity": np.linspace(0.1, 0.5, 400)},
+            chunk=10,
+            scheduler=client,
+            progress=_cancel_the_rest(client),
+        )
 
 
 @pytest.mark.slow
-def test_one_worker_gives_the_same_ensemble_and_a_block_that_kills_it_fails_the_run(
-        ) -> None:
+def test_one_worker_gives_the_same_ensemble_and_a_block_that_kills_it_fails_the_run() -> None:
     import dask
 
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}), connect(1) as alone:
         # one worker gives the seeded ensemble that one process and two workers give
         scenario = ps.Scenario.load(UNCERTAIN)
-        np.testing.assert_array_equal(scenario.run(chunk=300, scheduler=alone).results.values,
-                                      scenario.run().results.values)
+        np.testing.assert_array_equal(
+            scenario.run(chunk=300, scheduler=alone).results.values, scenario.run().results.values
+        )
         (victim,) = alone.run(os.getpid).values()
 
         def kill(fraction: float) -> None:
             os.kill(victim, signal.SIGKILL)
 
-        with pytest.raises(ps.SimulationError, match=r"cluster: a block of members killed every "
-                                                      r"worker that ran it"):
-            ps.simulate(full_model(), {"infectivity": np.linspace(0.1, 0.5, 200)}, method="rk4",
-                        time={"dt": 0.02}, chunk=10, scheduler=alone, progress=kill)
+        with pytest.raises(
+            ps.SimulationError,
+            match=r"cluster: a block of members killed every "
+            r"worker that ran it",
+        ):
+            ps.simulate(
+                full_model(),
+                {"infectivity": np.linspace(0.1, 0.5, 200)},
+                method="rk4",
+                time={"dt": 0.02},
+                chunk=10,
+                scheduler=alone,
+                progress=kill,
+            )
 
 
 # -- reductions on the cluster -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("method", ["euler", "rk45"])
-def test_quantiles_reduced_on_the_cluster_equal_the_full_table(client: Any, method: str,
-                                                               monkeypatch: pytest.MonkeyPatch
-                                                               ) -> None:
+def test_quantiles_reduced_on_the_cluster_equal_the_full_table(
+    client: Any, method: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # time blocks of a few rows, so that the rechunking really cuts the run
     monkeypatch.setattr(cluster_module, "TIME_BLOCK_BYTES", 3 * 8 * 2 * 500)
     params = {"infectivity": np.linspace(0.1, 0.5, 500), "duration": 2.5}
     outputs = ["infected", "recovered"]
     full = ps.simulate(full_model(), params, method=method, outputs=outputs, chunk=64)
-    summary = summarise(full_model(), params, scheduler=client, method=method, outputs=outputs,
-                        chunk=64, quantiles=[0.05, 0.5, 0.95])
+    summary = summarise(
+        full_model(),
+        params,
+        scheduler=client,
+        method=method,
+        outputs=outputs,
+        chunk=64,
+        quantiles=[0.05, 0.5, 0.95],
+    )
     table = ensemble_table(full, [0.05, 0.5, 0.95])
     np.testing.assert_array_equal(summary.times, full.times)
     assert summary.members == 500
@@ -369,10 +462,13 @@ def full_model() -> ps.Model:
     return ps.load_model(SIR)
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"quantiles": [1.5]}, r"quantiles: must lie in \[0, 1\] \(got \[1\.5\]\)"),
-    ({"method": "eulr"}, r"method: unknown method 'eulr'"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"quantiles": [1.5]}, r"quantiles: must lie in \[0, 1\] \(got \[1\.5\]\)"),
+        ({"method": "eulr"}, r"method: unknown method 'eulr'"),
+    ],
+)
 def test_summarise_refuses_bad_arguments(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ps.ParameterError, match=message):
         summarise(full_model(), scheduler=2, **kwargs)
@@ -387,13 +483,18 @@ def test_fixed_step_runs_are_cut_so_every_worker_has_work(client: Any) -> None:
     assert cluster_module.block_size(client, 4000, "rk45", 4096) == 4096
 
 
-def test_ensemble_written_by_the_workers_reads_back_as_the_run(client: Any,
-                                                               tmp_path: Path) -> None:
+def test_ensemble_written_by_the_workers_reads_back_as_the_run(client: Any, tmp_path: Path) -> None:
     xarray = pytest.importorskip("xarray")
     params = {"infectivity": np.linspace(0.1, 0.5, 700)}
     here = ps.simulate(full_model(), params, outputs=["infected", "recovered"])
-    path = save_ensemble(full_model(), params, tmp_path / "ensemble.zarr", scheduler=client,
-                         outputs=["infected", "recovered"], chunk=128)
+    path = save_ensemble(
+        full_model(),
+        params,
+        tmp_path / "ensemble.zarr",
+        scheduler=client,
+        outputs=["infected", "recovered"],
+        chunk=128,
+    )
     with xarray.open_zarr(path) as data:
         for j, name in enumerate(here.names):
             np.testing.assert_array_equal(data[name].values, here.values[:, j, :])
@@ -410,8 +511,12 @@ def test_designs_on_the_cluster_reduce_each_member_on_its_worker(client: Any) ->
     experiment = Experiment.load(UNCERTAIN)
     rng = np.random.default_rng(3)
     design = np.column_stack([rng.uniform(2, 10, 900), rng.uniform(0.1, 0.5, 900)])
-    requests = [Request("infected", Statistic("max")), Request("infected", Statistic("series")),
-                Request("recovered", Statistic("at", 12.5)), Request("infected", Statistic("mean"))]
+    requests = [
+        Request("infected", Statistic("max")),
+        Request("infected", Statistic("series")),
+        Request("recovered", Statistic("at", 12.5)),
+        Request("infected", Statistic("mean")),
+    ]
     names = ["contact_rate", "infectivity"]
     here = experiment.evaluate(names, design, requests)
     there = experiment.on(client).evaluate(names, design, requests)
@@ -429,8 +534,7 @@ def test_a_cluster_run_works_on_the_chunk_one_process_would(client: Any) -> None
     model = full_model()
     params = {"infectivity": np.linspace(0.1, 0.5, 2000)}
     limit = 55 * 2**20
-    planned = plan_run(compiled_for(model, None), make_grid(model, None), "rk45", 2000, 4096,
-                       limit)
+    planned = plan_run(compiled_for(model, None), make_grid(model, None), "rk45", 2000, 4096, limit)
     assert planned.chunk < 2000
     assert not planned.on_disk
     here = ps.simulate(model, params, method="rk45", max_memory=limit)
@@ -440,15 +544,22 @@ def test_a_cluster_run_works_on_the_chunk_one_process_would(client: Any) -> None
 
 @pytest.mark.parametrize("call", ["simulate", "summarise", "save_ensemble"])
 def test_cluster_runs_over_the_memory_limit_are_refused_before_any_connection(
-        call: str, tmp_path: Path) -> None:
+    call: str, tmp_path: Path
+) -> None:
     # the address answers nobody: the refusal comes from the plan, before a connection
     params = {"infectivity": np.linspace(0.1, 0.5, 1000)}
-    run = {"simulate": lambda **kw: ps.simulate(full_model(), params, **kw),
-           "summarise": lambda **kw: summarise(full_model(), params, **kw),
-           "save_ensemble": lambda **kw: save_ensemble(full_model(), params,
-                                                       tmp_path / "e.zarr", **kw)}[call]
-    with pytest.raises(ps.ParameterError, match=r"run: the run would need .* over the memory "
-                                                r"limit of 1 MiB"):
+    run = {
+        "simulate": lambda **kw: ps.simulate(full_model(), params, **kw),
+        "summarise": lambda **kw: summarise(full_model(), params, **kw),
+        "save_ensemble": lambda **kw: save_ensemble(
+            full_model(), params, tmp_path / "e.zarr", **kw
+        ),
+    }[call]
+    with pytest.raises(
+        ps.ParameterError,
+        match=r"run: the run would need .* over the memory "
+        r"limit of 1 MiB",
+    ):
         run(scheduler=DEAD_ADDRESS, max_memory=2**20)
     assert not (tmp_path / "e.zarr").exists()
 
@@ -463,8 +574,11 @@ def test_members_kept_on_the_workers_need_memory_for_a_block_not_the_ensemble() 
     assert 1 <= block <= 4096
     assert plan_run(compiled, grid, "euler", block, block, limit).chunk == block  # a block fits
     # what this process keeps still counts: every member's parameters
-    with pytest.raises(ResourceLimitError, match=r"run: the run would need .* for "
-                                                 r"10,000,000 members"):
+    with pytest.raises(
+        ResourceLimitError,
+        match=r"run: the run would need .* for "
+        r"10,000,000 members",
+    ):
         plan_blocks(compiled, grid, "euler", 10**7, 4096, limit)
 
 
@@ -472,8 +586,14 @@ def test_a_summary_under_a_memory_limit_equals_the_full_table(client: Any) -> No
     params = {"infectivity": np.linspace(0.1, 0.5, 3000)}
     outputs = ["infected"]
     full = ps.simulate(full_model(), params, outputs=outputs)
-    summary = summarise(full_model(), params, scheduler=client, outputs=outputs,
-                        quantiles=[0.1, 0.9], max_memory=48 * 2**20)
+    summary = summarise(
+        full_model(),
+        params,
+        scheduler=client,
+        outputs=outputs,
+        quantiles=[0.1, 0.9],
+        max_memory=48 * 2**20,
+    )
     table = ensemble_table(full, [0.1, 0.9])
     np.testing.assert_array_equal(summary.quantiles[0].reshape(-1), table["p10"].to_numpy())
     np.testing.assert_array_equal(summary.mean.reshape(-1), table["mean"].to_numpy())
@@ -484,9 +604,14 @@ def test_a_summary_under_a_memory_limit_equals_the_full_table(client: Any) -> No
 
 def test_members_filled_on_the_workers_are_the_columns_of_the_full_matrix() -> None:
     compiled = compiled_for(full_model(), None)
-    values, members = parameter_overrides(compiled, {"infectivity": np.linspace(0.1, 0.5, 1000),
-                                                     "contact_rate": np.geomspace(2, 9, 1000),
-                                                     "duration": 2.5})
+    values, members = parameter_overrides(
+        compiled,
+        {
+            "infectivity": np.linspace(0.1, 0.5, 1000),
+            "contact_rate": np.geomspace(2, 9, 1000),
+            "duration": 2.5,
+        },
+    )
     full = fill_parameters(compiled, values, members)
     given = Overrides(values, members)
     for start, stop in blocks(members, 300):
@@ -504,12 +629,14 @@ def test_a_summary_leaves_the_parameter_matrix_to_the_workers(client: Any) -> No
     params = {"infectivity": np.linspace(0.1, 0.5, members)}
     model = full_model()
     matrix = 8 * len(compiled_for(model, None).parameter_names) * members
-    summarise(model, {"infectivity": params["infectivity"][:1000]}, scheduler=client,
-              outputs=["infected"])  # the workers compile first
+    summarise(
+        model, {"infectivity": params["infectivity"][:1000]}, scheduler=client, outputs=["infected"]
+    )  # the workers compile first
     tracemalloc.start()
     try:
-        summary = summarise(model, params, scheduler=client, outputs=["infected"],
-                            time={"save_every": 1.0})
+        summary = summarise(
+            model, params, scheduler=client, outputs=["infected"], time={"save_every": 1.0}
+        )
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -29,7 +29,8 @@ def run(tmp_path: Path, text: str) -> tuple[ps.Model, ps.Results]:
 
 
 def test_logistic_growth_switches_from_reinforcing_to_balancing_at_the_inflection(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     model, results = run(tmp_path, LOGISTIC)
     dominance = loop_dominance(model, results)
     assert [(lp.name, lp.variables) for lp in dominance.loops] == [

@@ -25,8 +25,10 @@ def test_earth4all_matches_vensim(scenario: str) -> None:
     model = DATA / SCENARIOS[scenario]
     outputs = sorted((DATA / scenario).glob("*.txt"))
     if not model.is_file() or not outputs:
-        pytest.skip(f"{DATA}: the Earth4All files are absent; copy vensim_source/ and "
-                    "VensimOutput/ of github.com/worlddynamics/Earth4All.jl there")
+        pytest.skip(
+            f"{DATA}: the Earth4All files are absent; copy vensim_source/ and "
+            "VensimOutput/ of github.com/worlddynamics/Earth4All.jl there"
+        )
     comparison = compare_model(model, outputs)
     total = len(comparison.series)
     assert total >= 300  # every sector file read, each series once

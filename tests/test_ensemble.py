@@ -54,8 +54,13 @@ def test_two_thousand_members_equal_two_thousand_single_runs(model, method):
     assert ensemble.values.shape == (33, len(ensemble.names), MEMBERS)
     for i in range(MEMBERS):
         single = ps.simulate(model, {k: v[i] for k, v in params.items()}, method=method)
-        np.testing.assert_allclose(ensemble.values[:, :, i], single.values[:, :, 0],
-                                   rtol=1e-12, atol=1e-12, err_msg=f"member {i}")
+        np.testing.assert_allclose(
+            ensemble.values[:, :, i],
+            single.values[:, :, 0],
+            rtol=1e-12,
+            atol=1e-12,
+            err_msg=f"member {i}",
+        )
 
 
 def test_chunks_do_not_change_the_result(model):
@@ -87,12 +92,18 @@ def test_scalars_broadcast_and_results_label_members(model):
     np.testing.assert_allclose(quantiles[("population", 1.0)], frame.max(axis=1))
 
 
-@pytest.mark.parametrize("params", [
-    {"growth": [0.1, 0.2], "capacity": [1, 2, 3]},
-    {"growth": np.ones(4), "perception": np.ones(5), "delay": 2.0},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"growth": [0.1, 0.2], "capacity": [1, 2, 3]},
+        {"growth": np.ones(4), "perception": np.ones(5), "delay": 2.0},
+    ],
+)
 def test_parameter_arrays_of_different_lengths_raise(model, params):
-    with pytest.raises(ps.ParameterError, match=r"^params: arrays have different lengths "
-                                                r"\(got \[\d, \d\]\)\. Give every array one "
-                                                r"value per member"):
+    with pytest.raises(
+        ps.ParameterError,
+        match=r"^params: arrays have different lengths "
+        r"\(got \[\d, \d\]\)\. Give every array one "
+        r"value per member",
+    ):
         ps.simulate(model, params)

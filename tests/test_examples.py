@@ -68,12 +68,14 @@ def test_teacup_comfort_lookup_peaks_at_140() -> None:
 def test_teacup_adaptive_method_agrees_with_rk4() -> None:
     adaptive = ps.simulate(ps.load_model(MODELS / "teacup"), method="rk45", rtol=1e-9, atol=1e-9)
     fixed = ps.simulate(ps.load_model(MODELS / "teacup"), method="rk4")
-    np.testing.assert_allclose(adaptive["teacup_temperature"].to_numpy(),
-                               fixed["teacup_temperature"].to_numpy(), rtol=1e-6)
+    np.testing.assert_allclose(
+        adaptive["teacup_temperature"].to_numpy(), fixed["teacup_temperature"].to_numpy(), rtol=1e-6
+    )
 
 
-@pytest.mark.parametrize("folder", sorted(p.name for p in MODELS.iterdir()
-                                          if (p / "model.yaml").is_file()))
+@pytest.mark.parametrize(
+    "folder", sorted(p.name for p in MODELS.iterdir() if (p / "model.yaml").is_file())
+)
 def test_saved_times_follow_the_time_block(folder: str) -> None:
     # One time grid: every method saves start, start + save_every, ... and stop, whatever the
     # model's time block (the fixed-step methods save the first step on or after each time).

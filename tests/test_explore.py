@@ -60,9 +60,9 @@ def number_controls(controls: tuple[Control, ...]) -> list[Control]:
 # -- controls ---------------------------------------------------------------------------------
 
 
-def test_every_ranged_parameter_has_a_slider_within_its_range(smoking: Scenario,
-                                                                controls: tuple[Control, ...]
-                                                                ) -> None:
+def test_every_ranged_parameter_has_a_slider_within_its_range(
+    smoking: Scenario, controls: tuple[Control, ...]
+) -> None:
     model = smoking.load_model()
     by_key = {c.key: c for c in controls}
     ranged = [p for p in model.parameters if p.range is not None and not p.dims and not p.hidden]
@@ -85,7 +85,8 @@ def test_targets_culture_interventions_and_uncertainty_have_controls() -> None:
     assert CULTURE in keys
     assert UNCERTAINTY in keys
     assert [k for k in keys if k.startswith("intervention.")] == [
-        f"intervention.{i}" for i in range(len(scenario.interventions))]
+        f"intervention.{i}" for i in range(len(scenario.interventions))
+    ]
     for target in load_scenario(SMOKING).targets:
         found = {c.key: c for c in controls_for(load_scenario(SMOKING))}
         level = found[f"target.{target.measure}.level"]
@@ -97,17 +98,30 @@ def test_targets_culture_interventions_and_uncertainty_have_controls() -> None:
 
 
 def test_unknown_names_are_ignored_and_values_clamped(controls: tuple[Control, ...]) -> None:
-    state, notes = read_query(controls, {"culture": "7.5", "bogus": "1", "__class__": "2",
-                                         "set.x": "1"})
+    state, notes = read_query(
+        controls, {"culture": "7.5", "bogus": "1", "__class__": "2", "set.x": "1"}
+    )
     assert state == {**defaults(controls), CULTURE: 1.0}
     assert len(notes) == 4
 
 
-@pytest.mark.parametrize("text", ["__import__('os').system('touch canary')", "1+1", "nan",
-                                  "inf", "-inf", "", "0x10", "[1]", "1e999"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "__import__('os').system('touch canary')",
+        "1+1",
+        "nan",
+        "inf",
+        "-inf",
+        "",
+        "0x10",
+        "[1]",
+        "1e999",
+    ],
+)
 def test_values_that_are_not_finite_numbers_are_ignored_never_evaluated(
-        controls: tuple[Control, ...], text: str, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    controls: tuple[Control, ...], text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     state, notes = read_query(controls, {CULTURE: text})
     assert state == defaults(controls)
@@ -124,10 +138,12 @@ def test_switches_read_as_on_or_off(controls: tuple[Control, ...]) -> None:
 
 @settings(max_examples=30, deadline=None)
 @given(data=st.data())
-def test_a_query_written_reads_back_exactly(controls: tuple[Control, ...],
-                                            data: st.DataObject) -> None:
-    chosen = data.draw(st.lists(st.sampled_from(number_controls(controls)), unique=True,
-                                max_size=6))
+def test_a_query_written_reads_back_exactly(
+    controls: tuple[Control, ...], data: st.DataObject
+) -> None:
+    chosen = data.draw(
+        st.lists(st.sampled_from(number_controls(controls)), unique=True, max_size=6)
+    )
     state = defaults(controls)
     for control in chosen:
         state[control.key] = data.draw(st.floats(control.low, control.high))
@@ -144,14 +160,16 @@ def test_only_changed_values_are_written(controls: tuple[Control, ...]) -> None:
 # -- control values to scenarios and runs -----------------------------------------------------
 
 
-def test_untouched_controls_repeat_the_scenario(smoking: Scenario,
-                                                controls: tuple[Control, ...]) -> None:
+def test_untouched_controls_repeat_the_scenario(
+    smoking: Scenario, controls: tuple[Control, ...]
+) -> None:
     scenario = scenario_for(smoking, controls, defaults(controls))
     assert scenario.to_document() == smoking.to_document()
 
 
 def test_a_parameter_moved_is_set_and_stays_fixed_in_the_ensemble(
-        smoking: Scenario, controls: tuple[Control, ...]) -> None:
+    smoking: Scenario, controls: tuple[Control, ...]
+) -> None:
     parameter = next(c for c in controls if c.group is Group.PARAMETERS)
     state = {**defaults(controls), parameter.key: parameter.high, UNCERTAINTY: 1.0}
     scenario = scenario_for(smoking, controls, state)
@@ -171,22 +189,30 @@ def test_switching_an_intervention_off_removes_it() -> None:
     assert changed.interventions == scenario.interventions[1:]
 
 
-def test_target_controls_move_the_target(smoking: Scenario,
-                                         controls: tuple[Control, ...]) -> None:
+def test_target_controls_move_the_target(smoking: Scenario, controls: tuple[Control, ...]) -> None:
     target = smoking.targets[0]
     key = f"target.{target.measure}"
-    state = {**defaults(controls), f"{key}.level": 1000.0, f"{key}.by": 2025.0,
-             f"{key}.severity": 0.5}
+    state = {
+        **defaults(controls),
+        f"{key}.level": 1000.0,
+        f"{key}.by": 2025.0,
+        f"{key}.severity": 0.5,
+    }
     moved = scenario_for(smoking, controls, state).targets[0]
     assert (moved.value, moved.by, moved.severity) == (1000.0, 2025.0, 0.5)
     assert compute(scenario_for(smoking, controls, state)).card.row(target.measure).at == 2025.0
 
 
-def test_culture_moves_the_gap_between_the_ledgers(smoking: Scenario,
-                                                   controls: tuple[Control, ...]) -> None:
+def test_culture_moves_the_gap_between_the_ledgers(
+    smoking: Scenario, controls: tuple[Control, ...]
+) -> None:
     measure = smoking.targets[0].measure
-    gaps = [compute(scenario_for(smoking, controls, {**defaults(controls), CULTURE: c}))
-            .card.row(measure).gap for c in (0.1, 0.9)]
+    gaps = [
+        compute(scenario_for(smoking, controls, {**defaults(controls), CULTURE: c}))
+        .card.row(measure)
+        .gap
+        for c in (0.1, 0.9)
+    ]
     assert gaps[0] != gaps[1]
 
 
@@ -198,20 +224,24 @@ def test_plotted_columns_are_the_runs(smoking: Scenario, controls: tuple[Control
     assert runs.reference is not None
     assert outputs["prevalence:reference"] == runs.reference["prevalence"].tolist()
     for measure in runs.result.model.measures:
-        assert ledgers[f"{measure.name}:reported"] == runs.result[
-            measure.reported_column].tolist()
+        assert ledgers[f"{measure.name}:reported"] == runs.result[measure.reported_column].tolist()
 
 
 # -- save as scenario -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("ensemble", [False, True])
-def test_a_saved_scenario_repeats_the_run_exactly(smoking: Scenario,
-                                                  controls: tuple[Control, ...],
-                                                  tmp_path: Path, ensemble: bool) -> None:
+def test_a_saved_scenario_repeats_the_run_exactly(
+    smoking: Scenario, controls: tuple[Control, ...], tmp_path: Path, ensemble: bool
+) -> None:
     parameter = next(c for c in controls if c.group is Group.PARAMETERS)
-    state = {**defaults(controls), CULTURE: 0.83, parameter.key: parameter.low,
-             f"target.{smoking.targets[0].measure}.level": 1234.5, UNCERTAINTY: float(ensemble)}
+    state = {
+        **defaults(controls),
+        CULTURE: 0.83,
+        parameter.key: parameter.low,
+        f"target.{smoking.targets[0].measure}.level": 1234.5,
+        UNCERTAINTY: float(ensemble),
+    }
     scenario = scenario_for(smoking, controls, state)
     explored = compute(scenario).result.results
     path = tmp_path / "saved.yaml"
@@ -219,14 +249,18 @@ def test_a_saved_scenario_repeats_the_run_exactly(smoking: Scenario,
     again = load_scenario(path).run().results
     assert set(again.names) <= set(explored.names)
     for name in again.names:
-        np.testing.assert_array_equal(again.values[:, again.index(name)],
-                                      explored.values[:, explored.index(name)])
+        np.testing.assert_array_equal(
+            again.values[:, again.index(name)], explored.values[:, explored.index(name)]
+        )
     assert again.n_members == (ENSEMBLE_MEMBERS if ensemble else 1)
 
 
-def test_pssc_run_repeats_a_saved_scenario(smoking: Scenario, controls: tuple[Control, ...],
-                                           tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_pssc_run_repeats_a_saved_scenario(
+    smoking: Scenario,
+    controls: tuple[Control, ...],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     state = {**defaults(controls), CULTURE: 0.27}
     scenario = scenario_for(smoking, controls, state)
     explored = compute(scenario).result
@@ -340,40 +374,51 @@ def test_explore_refuses_a_port_in_use(capsys: pytest.CaptureFixture[str]) -> No
     assert f"--port: 127.0.0.1:{port} is in use" in capsys.readouterr().err
 
 
-def test_explore_warns_when_not_on_loopback(monkeypatch: pytest.MonkeyPatch,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_explore_warns_when_not_on_loopback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from pssc_sim.explore import serve
 
     served: list[tuple[str, int, bool, str]] = []
-    monkeypatch.setattr(serve, "serve", lambda scenario, *, port, host, show, demo, backend:
-                        served.append((host, port, show, backend)))
-    assert main(["explore", str(SMOKING), "--host", "0.0.0.0", "--port", "8765",
-                 "--no-browser"]) == 0
-    assert main(["explore", str(SMOKING), "--port", "8766", "--no-browser", "--backend",
-                 "numpy"]) == 0
+    monkeypatch.setattr(
+        serve,
+        "serve",
+        lambda scenario, *, port, host, show, demo, backend: served.append(
+            (host, port, show, backend)
+        ),
+    )
+    assert (
+        main(["explore", str(SMOKING), "--host", "0.0.0.0", "--port", "8765", "--no-browser"]) == 0
+    )
+    assert (
+        main(["explore", str(SMOKING), "--port", "8766", "--no-browser", "--backend", "numpy"]) == 0
+    )
     err = capsys.readouterr().err
     assert err.count("warning: serving on 0.0.0.0") == 1
     assert served == [("0.0.0.0", 8765, False, "auto"), ("127.0.0.1", 8766, False, "numpy")]
 
 
 def test_explore_refuses_numba_where_it_cannot_run_before_serving(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     pytest.importorskip("numba", reason="the numba back end needs the fast extra")
     from pssc_sim.explore import serve
 
     monkeypatch.setattr(serve, "serve", lambda *args, **kwargs: pytest.fail("served"))
     model = tmp_path / "arrayed.yaml"
-    model.write_text("time: {stop: 2}\ndimensions: {g: [a, b]}\n"
-                     "stocks: {x: {dims: [g], initial: 1}}\n"
-                     "flows: {out: {from: x, rate: 0.1 * x}}\n")
+    model.write_text(
+        "time: {stop: 2}\ndimensions: {g: [a, b]}\n"
+        "stocks: {x: {dims: [g], initial: 1}}\n"
+        "flows: {out: {from: x, rate: 0.1 * x}}\n"
+    )
     assert main(["explore", str(model), "--backend", "numba", "--no-browser"]) == 2
     last = capsys.readouterr().err.splitlines()[-1]
     assert last.startswith("pssc: error: backend: the numba back end cannot run this")
 
 
-def test_every_run_of_a_session_uses_its_back_end(smoking: Scenario,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_run_of_a_session_uses_its_back_end(
+    smoking: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from pssc_sim.explore import app, teaching
 
     used: list[str] = []
@@ -410,7 +455,7 @@ def test_the_gaming_demo_steps_through_target_blame_learning_and_outcomes() -> N
     cases = load_demo("gaming").cases
     assert len(steps) == 4 * len(cases)
     for i, case in enumerate(cases):
-        target, blame, learning, outcomes = steps[4 * i: 4 * i + 4]
+        target, blame, learning, outcomes = steps[4 * i : 4 * i + 4]
         assert target.scenario.culture is None
         assert target.scenario.targets == blame.scenario.targets
         assert blame.scenario.source == str(case.scenario("blame").path)
@@ -446,8 +491,7 @@ def test_explore_wants_a_scenario_or_a_demo(capsys: pytest.CaptureFixture[str]) 
     assert "Did you mean 'gaming'?" in capsys.readouterr().err
 
 
-def test_the_strategy_map_is_drawn_when_opened_and_follows_the_controls(
-        smoking: Scenario) -> None:
+def test_the_strategy_map_is_drawn_when_opened_and_follows_the_controls(smoking: Scenario) -> None:
     from pssc_sim.explore.app import Explorer
     from pssc_sim.report.strategy_drawing import map_html
 

@@ -28,9 +28,11 @@ SCENARIO = ROOT / "scenarios" / "smoking" / "quit-count-target.yaml"
 MEASURE = "four_week_quits"  # the targeted measure of SCENARIO
 #: JavaScript reading a column of a named Bokeh data source of the page.
 COLUMN = "([source, column]) => Bokeh.documents[0].get_model_by_name(source).data[column]"
-READY = ("() => window.Bokeh && Bokeh.documents.length > 0 && "
-         "Bokeh.documents[0].get_model_by_name('outputs') !== null && "
-         "Bokeh.documents[0].get_model_by_name('outputs').data.t.length > 0")
+READY = (
+    "() => window.Bokeh && Bokeh.documents.length > 0 && "
+    "Bokeh.documents[0].get_model_by_name('outputs') !== null && "
+    "Bokeh.documents[0].get_model_by_name('outputs').data.t.length > 0"
+)
 
 
 def free_port() -> int:
@@ -54,9 +56,21 @@ def server() -> Iterator[str]:
     chromium()  # skip before starting anything when there is no browser
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "pssc_sim", "explore", str(SCENARIO), "--port", str(port),
-         "--no-browser"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        env={**os.environ, "BOKEH_LOG_LEVEL": "error"})
+        [
+            sys.executable,
+            "-m",
+            "pssc_sim",
+            "explore",
+            str(SCENARIO),
+            "--port",
+            str(port),
+            "--no-browser",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "BOKEH_LOG_LEVEL": "error"},
+    )
     url = f"http://localhost:{port}/"
     try:
         deadline = time.monotonic() + 120
@@ -102,11 +116,11 @@ class Page:
     """A page of the explorer, with the console errors it logged."""
 
     def __init__(self, browser: Any, url: str) -> None:
-        self.page = browser.new_page(viewport={"width": 1400, "height": 1000},
-                                     accept_downloads=True)
+        self.page = browser.new_page(
+            viewport={"width": 1400, "height": 1000}, accept_downloads=True
+        )
         self.errors: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(m.text)
-                     if m.type == "error" else None)
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
         self.page.goto(url, wait_until="load")
         self.page.wait_for_function(READY, timeout=60_000)
@@ -137,13 +151,13 @@ def open_page(server: str, browser: Any) -> Iterator[Any]:
         page.close()
 
 
-def test_the_page_loads_and_a_slider_redraws_the_charts_and_the_scorecard(
-        open_page: Any) -> None:
+def test_the_page_loads_and_a_slider_redraws_the_charts_and_the_scorecard(open_page: Any) -> None:
     page = open_page("?culture=0.5")
     assert page.errors == []
     assert len(page.column("outputs", "t")) > 1
-    assert page.column("ledgers", f"{MEASURE}:reported") != page.column("ledgers",
-                                                                        f"{MEASURE}:true")
+    assert page.column("ledgers", f"{MEASURE}:reported") != page.column(
+        "ledgers", f"{MEASURE}:true"
+    )
     assert page.page.locator("td.rag").count() >= 1
     before = page.column("outputs", MEASURE)
     gap = page.gap()
@@ -153,9 +167,12 @@ def test_the_page_loads_and_a_slider_redraws_the_charts_and_the_scorecard(
         page.page.keyboard.press("ArrowRight")
     page.page.wait_for_function(
         f"(before) => JSON.stringify(({COLUMN})(['outputs', '{MEASURE}'])) !== before",
-        arg=json.dumps(before), timeout=30_000)
-    page.page.wait_for_function("() => window.location.search.includes('culture=0.6')",
-                                timeout=30_000)
+        arg=json.dumps(before),
+        timeout=30_000,
+    )
+    page.page.wait_for_function(
+        "() => window.location.search.includes('culture=0.6')", timeout=30_000
+    )
     assert page.column("outputs", MEASURE) != before
     assert eventually(lambda: page.gap() != gap)
     assert page.errors == []
@@ -177,13 +194,11 @@ def test_a_crafted_link_is_clamped_and_says_what_it_ignored(open_page: Any) -> N
     page = open_page("?culture=5&__import__=1&target.four_week_quits.level=nan")
     assert page.page.locator("text=From the link").count() == 1
     # the address is rewritten to the state the page runs: clamped, the rest dropped
-    assert eventually(lambda: page.page.evaluate("() => window.location.search")
-                      == "?culture=1.0")
+    assert eventually(lambda: page.page.evaluate("() => window.location.search") == "?culture=1.0")
     assert page.errors == []
 
 
-def test_save_as_scenario_downloads_what_pssc_run_repeats(open_page: Any,
-                                                          tmp_path: Path) -> None:
+def test_save_as_scenario_downloads_what_pssc_run_repeats(open_page: Any, tmp_path: Path) -> None:
     import numpy as np
 
     from pssc_sim.explore.compute import compute, scenario_for
@@ -201,6 +216,7 @@ def test_save_as_scenario_downloads_what_pssc_run_repeats(open_page: Any,
     explored = compute(scenario_for(base, controls, state)).result.results
     again = load_scenario(path).run().results
     for name in again.names:
-        np.testing.assert_array_equal(again.values[:, again.index(name)],
-                                      explored.values[:, explored.index(name)])
+        np.testing.assert_array_equal(
+            again.values[:, again.index(name)], explored.values[:, explored.index(name)]
+        )
     assert page.column("outputs", MEASURE) == explored[MEASURE].tolist()

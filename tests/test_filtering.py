@@ -68,7 +68,10 @@ def test_default_culture_ranks_against_hand_calculation(scenario_file: Path) -> 
     output = result.candidate("output")
     assert output.target.kind is TargetKind.LEVEL
     assert (output.target.value, output.target.by, output.target.severity) == (
-        pytest.approx(11.0), 10.0, 1.0)
+        pytest.approx(11.0),
+        10.0,
+        1.0,
+    )
     assert output.source == "derived"
     assert output.own == pytest.approx(0.05)
     assert output.improvement == pytest.approx((0.05 - 0.05) / 2, abs=1e-12)
@@ -77,7 +80,8 @@ def test_default_culture_ranks_against_hand_calculation(scenario_file: Path) -> 
     assert output.score == pytest.approx(0 - 0.5 / 10.5 - 0.05)
     assert (output.met, output.met_true) == (True, False)
     assert [(c.measure, c.relative) for c in output.consequences] == [
-        ("quality", pytest.approx(0.05))]
+        ("quality", pytest.approx(0.05))
+    ]
     satisfaction = result.candidate("satisfaction")
     assert satisfaction.own == pytest.approx(0.1)
     assert satisfaction.improvement == pytest.approx((0 + 0.05) / 2)
@@ -114,8 +118,9 @@ def test_blame_culture_games_everything(scenario_file: Path) -> None:
 
 
 def test_weights_improvement_and_severity_are_overridable(scenario_file: Path) -> None:
-    result = filter_measures(scenario_file, ["output"], gap_weight=0.0, harm_weight=2.0,
-                             improvement=0.2, severity="low")
+    result = filter_measures(
+        scenario_file, ["output"], gap_weight=0.0, harm_weight=2.0, improvement=0.2, severity="low"
+    )
     output = result.candidate("output")
     # Severity low halves the pressure: 0.5 x gap at culture 0.5, split evenly; target 12, gap
     # 2 halves each step: effort = gaming = (2 / 2)(1 - 2**-10) at the end.
@@ -129,7 +134,8 @@ def test_weights_improvement_and_severity_are_overridable(scenario_file: Path) -
 
 def test_scenario_and_given_targets_take_precedence(scenario_file: Path) -> None:
     scenario = Scenario.load(scenario_file).with_targets(
-        {"measure": "satisfaction", "value": 60, "by": 5})
+        {"measure": "satisfaction", "value": 60, "by": 5}
+    )
     result = filter_measures(scenario, targets=[{"measure": "output", "value": 12, "by": 10}])
     satisfaction, output = result.candidate("satisfaction"), result.candidate("output")
     assert (satisfaction.source, satisfaction.target.value) == ("scenario", 60.0)
@@ -142,8 +148,7 @@ def test_scenario_and_given_targets_take_precedence(scenario_file: Path) -> None
 def test_ensemble_uses_medians_with_one_seed(scenario_file: Path) -> None:
     # Each member closes its own gap to 1.1 x the median base (the derived target) halfway, so
     # the median true output ends 1.05 x the median base: 5% better.
-    scenario = Scenario.load(scenario_file).with_uncertainty(members=5, seed=3,
-                                                             parameters=["base"])
+    scenario = Scenario.load(scenario_file).with_uncertainty(members=5, seed=3, parameters=["base"])
     base = np.median(scenario.run().samples["base"])
     result = filter_measures(scenario, ["output"])
     output = result.candidate("output")
@@ -174,54 +179,82 @@ def test_relative_change_is_positive_when_better() -> None:
     assert relative_change(110.0, 100.0, Better.LOWER) == pytest.approx(-0.1)
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"candidates": ["outptu"]}, r"candidates: unknown measure 'outptu' in .*Did you mean "
-                                 r"'output'\?"),
-    ({"candidates": []}, r"candidates: nothing to screen \(got no measures"),
-    ({"improvement": 1.0}, r"improvement: a derived target .* \(got 1.0\)"),
-    ({"improvement": 0}, r"improvement: .* above 0 and below 1 \(got 0\)"),
-    ({"severity": "hgih"}, r"severity: unknown severity 'hgih'\. Did you mean 'high'\?"),
-    ({"gap_weight": -1}, r"gap_weight: a weight is a number >= 0 \(got -1\)"),
-    ({"harm_weight": float("nan")}, r"harm_weight: a weight is a number >= 0"),
-    ({"candidates": ["output"], "targets": [{"measure": "quality", "value": 1, "by": 2}]},
-     r"targets: a target on 'quality', which is not a candidate \(got candidates output\)"),
-    ({"culture": 2}, r"culture"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"candidates": ["outptu"]},
+            r"candidates: unknown measure 'outptu' in .*Did you mean "
+            r"'output'\?",
+        ),
+        ({"candidates": []}, r"candidates: nothing to screen \(got no measures"),
+        ({"improvement": 1.0}, r"improvement: a derived target .* \(got 1.0\)"),
+        ({"improvement": 0}, r"improvement: .* above 0 and below 1 \(got 0\)"),
+        ({"severity": "hgih"}, r"severity: unknown severity 'hgih'\. Did you mean 'high'\?"),
+        ({"gap_weight": -1}, r"gap_weight: a weight is a number >= 0 \(got -1\)"),
+        ({"harm_weight": float("nan")}, r"harm_weight: a weight is a number >= 0"),
+        (
+            {"candidates": ["output"], "targets": [{"measure": "quality", "value": 1, "by": 2}]},
+            r"targets: a target on 'quality', which is not a candidate \(got candidates output\)",
+        ),
+        ({"culture": 2}, r"culture"),
+    ],
+)
 def test_bad_arguments(scenario_file: Path, kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(PsscSimError, match=message):
         filter_measures(scenario_file, **kwargs)  # type: ignore[arg-type]
 
 
-def test_cli_text_json_and_exit_codes(scenario_file: Path,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_text_json_and_exit_codes(
+    scenario_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["filter-measures", str(scenario_file)]) == 0
     text = capsys.readouterr().out
     lines = [line.split() for line in text.splitlines() if line.strip()[:1].isdigit()]
     assert [line[1] for line in lines] == ["satisfaction", "quality", "output"]
     assert "output: quality 5.0% worse" in text
-    assert main(["filter-measures", str(scenario_file), "--json", "--culture", "0",
-                 "--candidates", "quality,output"]) == 0
+    assert (
+        main(
+            [
+                "filter-measures",
+                str(scenario_file),
+                "--json",
+                "--culture",
+                "0",
+                "--candidates",
+                "quality,output",
+            ]
+        )
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert data["culture"] == 0.0
     assert [c["measure"] for c in data["candidates"]] == ["output", "quality"]
-    assert data["candidates"][0]["target"] == {"measure": "output", "kind": "level",
-                                              "value": pytest.approx(11.0), "by": 10.0}
+    assert data["candidates"][0]["target"] == {
+        "measure": "output",
+        "kind": "level",
+        "value": pytest.approx(11.0),
+        "by": 10.0,
+    }
 
 
-@pytest.mark.parametrize(("arguments", "message"), [
-    (["--candidates", "nope"], "candidates: unknown measure 'nope'"),
-    (["--candidates", " , "], "--candidates: expected measure names"),
-    (["--culture", "2"], "culture"),
-    (["--improvement", "1.5"], "improvement"),
-    (["--severity", "huge"], "severity: unknown severity 'huge'"),
-])
-def test_cli_bad_input_exits_2(scenario_file: Path, capsys: pytest.CaptureFixture[str],
-                               arguments: list[str], message: str) -> None:
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--candidates", "nope"], "candidates: unknown measure 'nope'"),
+        (["--candidates", " , "], "--candidates: expected measure names"),
+        (["--culture", "2"], "culture"),
+        (["--improvement", "1.5"], "improvement"),
+        (["--severity", "huge"], "severity: unknown severity 'huge'"),
+    ],
+)
+def test_cli_bad_input_exits_2(
+    scenario_file: Path, capsys: pytest.CaptureFixture[str], arguments: list[str], message: str
+) -> None:
     assert main(["filter-measures", str(scenario_file), *arguments]) == 2
     assert message in capsys.readouterr().err
 
 
-def test_cli_missing_scenario_exits_2(tmp_path: Path,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_missing_scenario_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["filter-measures", str(tmp_path / "missing.yaml")]) == 2
     assert "pssc: error:" in capsys.readouterr().err

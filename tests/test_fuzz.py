@@ -185,17 +185,21 @@ def test_the_precheck_passes_a_range_of_plain_numbers(opener: str, text: str) ->
 @settings(max_examples=100, deadline=None)
 @given(opener=range_openers, text=code_ranges)
 def test_the_precheck_refuses_code_in_any_place_of_a_range(opener: str, text: str) -> None:
-    with pytest.raises(ModelError, match=r"^m\.mdl: t: a lookup range must be numbers \(got "
-                       r"['\"]\[.*\)\. Write it as \[\(x_min,y_min\)-\(x_max,y_max\)\] with plain "
-                       "numbers$"):
+    with pytest.raises(
+        ModelError,
+        match=r"^m\.mdl: t: a lookup range must be numbers \(got "
+        r"['\"]\[.*\)\. Write it as \[\(x_min,y_min\)-\(x_max,y_max\)\] with plain "
+        "numbers$",
+    ):
         check_vensim_text("m.mdl", f"t{opener}{text},(0,0),(1,1)) ~~|\n" + VENSIM_CONTROLS)
 
 
 @IMPORT_FUZZ
 @given(text=vensim_texts() | vensim_noise)
 @example(text=f"t( [({CODE[0]},0)-(1,1)],(0,0),(1,1)) ~~|\ny = t(Time) ~~|\n" + VENSIM_CONTROLS)
-@example(text="y = WITH LOOKUP(Time, (\\\n[(0,0)-(1,1),(1,2)],(0,0),(1,1))) ~~|\n"
-         + VENSIM_CONTROLS)
+@example(
+    text="y = WITH LOOKUP(Time, (\\\n[(0,0)-(1,1),(1,2)],(0,0),(1,1))) ~~|\n" + VENSIM_CONTROLS
+)
 @example(text="t( [(0,0)-(1,1)],(0,0),(1,1)) ~~|\ny = t(Time) ~~|\n" + VENSIM_CONTROLS)
 def test_a_vensim_file_loads_or_is_refused_and_runs_no_code(text: str) -> None:
     only_our_errors(lambda: load_file("m.mdl", text.encode("utf-8")))
@@ -203,9 +207,18 @@ def test_a_vensim_file_loads_or_is_refused_and_runs_no_code(text: str) -> None:
 
 @IMPORT_FUZZ
 @given(data=xmile_fragments())
-@example(data=(XMILE_HEAD + '<model><variables><aux name="x"><eqn>1</eqn></aux></variables>'
-               "</model></xmile>").encode())
-@example(data=('<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>'
-               + XMILE_HEAD + "<model/></xmile>").encode())
+@example(
+    data=(
+        XMILE_HEAD + '<model><variables><aux name="x"><eqn>1</eqn></aux></variables>'
+        "</model></xmile>"
+    ).encode()
+)
+@example(
+    data=(
+        '<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>'
+        + XMILE_HEAD
+        + "<model/></xmile>"
+    ).encode()
+)
 def test_an_xmile_file_loads_or_is_refused_and_runs_no_code(data: bytes) -> None:
     only_our_errors(lambda: load_file("m.xmile", data))

@@ -205,13 +205,23 @@ HOSTS: dict[str, str] = {
 }
 
 TARGETS: dict[str, dict[str, Any]] = {
-    "threshold_time_correction": {"measure": "response_time", "kind": "threshold share",
-                                  "threshold": 12, "value": 0.83, "by": 52},
+    "threshold_time_correction": {
+        "measure": "response_time",
+        "kind": "threshold share",
+        "threshold": 12,
+        "value": 0.83,
+        "by": 52,
+    },
     "clock_start_offset": {"measure": "response_time", "value": 9, "by": 52},
     "reclassification": {"measure": "category_pass_rate", "value": 0.7, "by": 52},
     "creaming": {"measure": "job_rate", "value": 0.42, "by": 52},
-    "volume_over_quality": {"measure": "attempts", "kind": "count", "value": 180, "per": 1,
-                            "by": 52},
+    "volume_over_quality": {
+        "measure": "attempts",
+        "kind": "count",
+        "value": 180,
+        "per": 1,
+        "by": 52,
+    },
     "attribution_shifting": {"measure": "hospital_delays", "value": 40, "by": 52},
     "ratchet": {"measure": "performance", "value": 80, "by": 52},
     "boundary_choice": {"measure": "consumption", "value": 70, "by": 30},
@@ -220,8 +230,16 @@ TARGETS: dict[str, dict[str, Any]] = {
 }
 # Mechanisms whose signature is a reported value that meets the target while the true value
 # misses it; the others change real behaviour (volume, ratchet).
-REPORTING = ("threshold_time_correction", "clock_start_offset", "reclassification", "creaming",
-             "attribution_shifting", "boundary_choice", "participation_bias", "myopia")
+REPORTING = (
+    "threshold_time_correction",
+    "clock_start_offset",
+    "reclassification",
+    "creaming",
+    "attribution_shifting",
+    "boundary_choice",
+    "participation_bias",
+    "myopia",
+)
 
 
 @pytest.fixture(scope="module")
@@ -229,16 +247,20 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("hosts")
     paths = {}
     for name, body in HOSTS.items():
-        header = HEADER.replace("week", "year").replace("52", "30").replace("0.25", "0.125") \
-            if name == "boundary_choice" else HEADER
+        header = (
+            HEADER.replace("week", "year").replace("52", "30").replace("0.25", "0.125")
+            if name == "boundary_choice"
+            else HEADER
+        )
         path = folder / f"{name}.yaml"
         path.write_text(f"model: {name}\n{header}{textwrap.dedent(body)}")
         paths[name] = path
     return paths
 
 
-def scenario(path: Path, mechanism: str, *, target: bool = True, culture: float = BLAME,
-             **switches: str) -> Scenario:
+def scenario(
+    path: Path, mechanism: str, *, target: bool = True, culture: float = BLAME, **switches: str
+) -> Scenario:
     base = Scenario(model=path, culture=culture, mechanisms=switches or None)
     return base.with_targets(TARGETS[mechanism]) if target else base
 
@@ -272,7 +294,7 @@ def test_fragment_is_documented(mechanism: str) -> None:
     for name, entry in fragment.parameters.items():
         assert {"value", "units", "source", "description"} <= set(entry), name
         if "[time]" in entry["units"]:
-            continue   # in the host's time unit: no range fits every host
+            continue  # in the host's time unit: no range fits every host
         low, high = entry["range"]
         assert low <= entry["value"] <= high, name
     assert "effort" in fragment.outputs
@@ -285,8 +307,9 @@ def test_host_with_mechanism_checks_clean(hosts: Mapping[str, Path], mechanism: 
 
 
 @pytest.mark.parametrize("mechanism", sorted(HOSTS))
-def test_without_target_reported_equals_true_exactly(hosts: Mapping[str, Path],
-                                                     mechanism: str) -> None:
+def test_without_target_reported_equals_true_exactly(
+    hosts: Mapping[str, Path], mechanism: str
+) -> None:
     result = scenario(hosts[mechanism], mechanism, target=False).run()
     assert np.all(values(result, "game_effort") == 0.0)
     reported, true = columns(hosts[mechanism], mechanism)
@@ -296,15 +319,17 @@ def test_without_target_reported_equals_true_exactly(hosts: Mapping[str, Path],
 def flattery(path: Path, mechanism: str, result: ScenarioResult) -> np.ndarray:
     """How much better the reported value looks than the true one, at every step."""
     reported, true = columns(path, mechanism)
-    better = next(m for m in load_model(path).measures
-                  if m.name == TARGETS[mechanism]["measure"]).better.value
+    better = next(
+        m for m in load_model(path).measures if m.name == TARGETS[mechanism]["measure"]
+    ).better.value
     sign = 1.0 if better == "higher" or mechanism == "threshold_time_correction" else -1.0
     return sign * (values(result, reported) - values(result, true))
 
 
 @pytest.mark.parametrize("mechanism", REPORTING)
-def test_gaming_only_ever_flatters_the_reported_value(hosts: Mapping[str, Path],
-                                                     mechanism: str) -> None:
+def test_gaming_only_ever_flatters_the_reported_value(
+    hosts: Mapping[str, Path], mechanism: str
+) -> None:
     result = scenario(hosts[mechanism], mechanism).run()
     gap = flattery(hosts[mechanism], mechanism, result)
     assert np.all(gap >= -1e-12)
@@ -334,31 +359,40 @@ def test_switched_off_leaves_no_gap(hosts: Mapping[str, Path], mechanism: str) -
 
 
 @pytest.mark.parametrize("mechanism", sorted(HOSTS))
-def test_no_opportunity_leaves_no_gap_under_a_harsh_target(hosts: Mapping[str, Path],
-                                                          mechanism: str) -> None:
+def test_no_opportunity_leaves_no_gap_under_a_harsh_target(
+    hosts: Mapping[str, Path], mechanism: str
+) -> None:
     """With the opportunity to game at zero the ledgers agree exactly, whatever the target,
     severity and culture."""
     target = dict(TARGETS[mechanism], severity=2.0)
-    result = (Scenario(model=hosts[mechanism], culture=1.0).with_targets(target)
-              .with_set(game_opportunity=0).run())
+    result = (
+        Scenario(model=hosts[mechanism], culture=1.0)
+        .with_targets(target)
+        .with_set(game_opportunity=0)
+        .run()
+    )
     assert np.all(values(result, "game_effort") == 0.0)
     reported, true = columns(hosts[mechanism], mechanism)
     np.testing.assert_array_equal(values(result, reported), values(result, true))
 
 
 @pytest.mark.parametrize("mechanism", REPORTING)
-@pytest.mark.parametrize(("lever", "low", "high", "direction"), [
-    ("severity", 0.5, 2.0, 1), ("game_detection", 0.0, 0.5, -1), ("game_sanction", 0.5, 2.0, -1)])
-def test_severity_detection_and_sanction_move_gaming(hosts: Mapping[str, Path], mechanism: str,
-                                                    lever: str, low: float, high: float,
-                                                    direction: int) -> None:
+@pytest.mark.parametrize(
+    ("lever", "low", "high", "direction"),
+    [("severity", 0.5, 2.0, 1), ("game_detection", 0.0, 0.5, -1), ("game_sanction", 0.5, 2.0, -1)],
+)
+def test_severity_detection_and_sanction_move_gaming(
+    hosts: Mapping[str, Path], mechanism: str, lever: str, low: float, high: float, direction: int
+) -> None:
     """Gaming effort never falls as the target's severity rises, and never rises as detection
     or the sanction rise; each of them moves it."""
+
     def effort(value: float) -> np.ndarray:
         base = Scenario(model=hosts[mechanism], culture=BLAME)
         if lever == "severity":
-            return values(base.with_targets(dict(TARGETS[mechanism], severity=value)).run(),
-                          "game_effort")
+            return values(
+                base.with_targets(dict(TARGETS[mechanism], severity=value)).run(), "game_effort"
+            )
         run = base.with_targets(TARGETS[mechanism]).with_set(**{lever: value}).run()
         return values(run, "game_effort")
 
@@ -371,8 +405,7 @@ def test_switch_by_set_equals_switch_by_mechanisms(hosts: Mapping[str, Path]) ->
     path = hosts["clock_start_offset"]
     by_key = scenario(path, "clock_start_offset", game="off").run()
     by_set = scenario(path, "clock_start_offset").with_set(game_active=0).run()
-    np.testing.assert_array_equal(values(by_key, "game_reported"),
-                                  values(by_set, "game_reported"))
+    np.testing.assert_array_equal(values(by_key, "game_reported"), values(by_set, "game_reported"))
 
 
 # -- signatures (domain reference 2.7) -----------------------------------------------------------
@@ -396,8 +429,7 @@ def test_threshold_correction_spike_below_and_hole_above(hosts: Mapping[str, Pat
     # the window empties by what the band just below the threshold gains
     hole = values(result, "game_reported_share_window")[-1]
     assert hole == pytest.approx(values(result, "game_share_window")[-1] - corrected)
-    assert values(result, "game_reported_share")[-1] == pytest.approx(below + corrected,
-                                                                     abs=4e-4)
+    assert values(result, "game_reported_share")[-1] == pytest.approx(below + corrected, abs=4e-4)
     assert 0 < corrected <= window
 
 
@@ -411,19 +443,20 @@ def test_clock_offset_lowers_the_reported_mean_by_the_offset(hosts: Mapping[str,
 
 
 def test_reclassification_jumps_the_pass_rate_without_true_change(
-        hosts: Mapping[str, Path]) -> None:
+    hosts: Mapping[str, Path],
+) -> None:
     result = scenario(hosts["reclassification"], "reclassification").run()
     true, reported = values(result, "category_pass_rate"), values(result, "game_reported")
     assert np.all(true == 0.62)
     moved = values(result, "game_moved")
-    np.testing.assert_allclose(reported, (100 * 0.62 + moved * 0.95) / (100 + moved),
-                               atol=1e-12)
+    np.testing.assert_allclose(reported, (100 * 0.62 + moved * 0.95) / (100 + moved), atol=1e-12)
     assert reported[-1] > reported[0] == 0.62
     assert values(result, "game_reported_count")[-1] > 100
 
 
 def test_creaming_raises_the_served_rate_and_lowers_the_hard_to_help(
-        hosts: Mapping[str, Path]) -> None:
+    hosts: Mapping[str, Path],
+) -> None:
     result = scenario(hosts["creaming"], "creaming").run()
     parking = values(result, "game_parking")
     served = values(result, "game_served_rate")
@@ -431,7 +464,7 @@ def test_creaming_raises_the_served_rate_and_lowers_the_hard_to_help(
     np.testing.assert_allclose(served, direct, atol=1e-12)
     population = values(result, "game_population_rate")
     np.testing.assert_allclose(population, 0.24 + 0.6 * 0.2 * (1 - 0.5 * parking), atol=1e-12)
-    assert served[-1] > 0.36 > population[-1]   # 0.36: the rate with nobody parked
+    assert served[-1] > 0.36 > population[-1]  # 0.36: the rate with nobody parked
     assert values(result, "game_hard_rate_achieved")[-1] < 0.2
     # real behaviour: fewer people served than referred
     assert values(result, "served")[-1] < 50 * 52 * (1 - 0.6 * parking[-1]) + 50
@@ -440,7 +473,7 @@ def test_creaming_raises_the_served_rate_and_lowers_the_hard_to_help(
 def test_volume_over_quality_count_up_quality_down(hosts: Mapping[str, Path]) -> None:
     result = scenario(hosts["volume_over_quality"], "volume_over_quality").run()
     row = result.scorecard().row("attempts")
-    assert row.reported == row.true   # real behaviour: the count is real
+    assert row.reported == row.true  # real behaviour: the count is real
     attempts, success = values(result, "attempts"), values(result, "success_rate")
     assert attempts[-1] > attempts[0] == 100
     assert success[-1] < 0.75
@@ -448,7 +481,8 @@ def test_volume_over_quality_count_up_quality_down(hosts: Mapping[str, Path]) ->
     assert quitters_per_attempt[-1] < quitters_per_attempt[0]
     effort = values(result, "game_effort")[-1]
     assert values(result, "quitters")[-1] == pytest.approx(
-        75 * (1 + 1.45 * effort) * (1 - 0.45 * effort))
+        75 * (1 + 1.45 * effort) * (1 - 0.45 * effort)
+    )
 
 
 def test_attribution_moves_the_share_with_the_total_unchanged(hosts: Mapping[str, Path]) -> None:
@@ -462,17 +496,17 @@ def test_attribution_moves_the_share_with_the_total_unchanged(hosts: Mapping[str
 def test_ratchet_performance_hugs_the_target(hosts: Mapping[str, Path]) -> None:
     blame = scenario(hosts["ratchet"], "ratchet").run()
     learning = scenario(hosts["ratchet"], "ratchet", culture=LEARNING).run()
-    slack = {c: values(r, "game_hidden_slack") for c, r in ((BLAME, blame),
-                                                              (LEARNING, learning))}
+    slack = {c: values(r, "game_hidden_slack") for c, r in ((BLAME, blame), (LEARNING, learning))}
     assert np.all(slack[BLAME] >= slack[LEARNING] - 1e-12)
     assert slack[BLAME][-1] > 0
     target_now = values(blame, "game_target_now")
     delivered = values(blame, "performance")
     effort = values(blame, "game_effort")
     # the slack withheld is what the effort holds back above the target and its margin
-    np.testing.assert_allclose(delivered, 100 - effort * np.maximum(0, 100 - target_now * 1.02),
-                               atol=1e-9)
-    assert target_now[-1] > 80   # the target ratchets up
+    np.testing.assert_allclose(
+        delivered, 100 - effort * np.maximum(0, 100 - target_now * 1.02), atol=1e-9
+    )
+    assert target_now[-1] > 80  # the target ratchets up
     np.testing.assert_array_equal(np.diff(target_now) >= 0, True)
 
 
@@ -486,8 +520,9 @@ def test_boundary_reported_falls_faster_than_true(hosts: Mapping[str, Path]) -> 
 def test_participation_bias_underestimates_prevalence(hosts: Mapping[str, Path]) -> None:
     result = scenario(hosts["participation_bias"], "participation_bias").run()
     s = values(result, "game_selectivity")
-    np.testing.assert_allclose(values(result, "game_reported"),
-                               0.22 * (1 - s) / (1 - 0.22 * s), atol=1e-12)
+    np.testing.assert_allclose(
+        values(result, "game_reported"), 0.22 * (1 - s) / (1 - 0.22 * s), atol=1e-12
+    )
     assert values(result, "game_reported")[-1] < 0.22
     assert values(result, "game_participation_rate")[-1] < 0.94
 

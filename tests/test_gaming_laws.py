@@ -19,8 +19,14 @@ from pssc_sim.scenario import Scenario
 ARGUMENTS = ("pressure", "opportunity", "detection", "sanction", "scruple", "improvement_cost")
 #: Where each argument's value is drawn from: pressures up to 5 (a gap as large as the target at
 #: high severity under blame is 3), shares in [0, 1], costs up to 5.
-DRAWN = {"pressure": (0.0, 5.0), "opportunity": (0.0, 1.0), "detection": (0.0, 1.0),
-         "sanction": (0.0, 5.0), "scruple": (0.0, 5.0), "improvement_cost": (0.0, 5.0)}
+DRAWN = {
+    "pressure": (0.0, 5.0),
+    "opportunity": (0.0, 1.0),
+    "detection": (0.0, 1.0),
+    "sanction": (0.0, 5.0),
+    "scruple": (0.0, 5.0),
+    "improvement_cost": (0.0, 5.0),
+}
 
 
 def share(name: str, **values: float) -> float:
@@ -45,7 +51,7 @@ def test_shares_are_shares_of_one_response(values: dict[str, float]) -> None:
     g, i = gaming(**values), improvement(**values)
     assert 0 <= g <= 1
     assert 0 <= i <= 1
-    assert g + i <= 1 + 1e-12   # the rest of the response is accepting the miss
+    assert g + i <= 1 + 1e-12  # the rest of the response is accepting the miss
 
 
 @settings(max_examples=100, deadline=None)
@@ -63,13 +69,22 @@ def test_no_opportunity_no_gaming(values: dict[str, float]) -> None:
     assert gaming(**values) == 0.0
 
 
-@pytest.mark.parametrize(("argument", "direction"), [
-    ("pressure", 1), ("opportunity", 1), ("improvement_cost", 1),
-    ("detection", -1), ("sanction", -1), ("scruple", -1)])
+@pytest.mark.parametrize(
+    ("argument", "direction"),
+    [
+        ("pressure", 1),
+        ("opportunity", 1),
+        ("improvement_cost", 1),
+        ("detection", -1),
+        ("sanction", -1),
+        ("scruple", -1),
+    ],
+)
 @settings(max_examples=80, deadline=None)
 @given(values=arguments(), step=st.floats(0.0, 3.0, allow_nan=False))
-def test_gaming_is_monotone(argument: str, direction: int, values: dict[str, float],
-                            step: float) -> None:
+def test_gaming_is_monotone(
+    argument: str, direction: int, values: dict[str, float], step: float
+) -> None:
     """Gaming does not fall with pressure (the gap, the severity, how a miss is treated) or the
     opportunity, nor with the cost of real improvement; it does not rise with the probability of
     detection, the sanction or the provider's scruple."""
@@ -79,13 +94,22 @@ def test_gaming_is_monotone(argument: str, direction: int, values: dict[str, flo
     assert direction * (after - before) >= -1e-12
 
 
-@pytest.mark.parametrize(("argument", "direction"), [
-    ("pressure", 1), ("detection", 1), ("sanction", 1), ("scruple", 1),
-    ("improvement_cost", -1), ("opportunity", -1)])
+@pytest.mark.parametrize(
+    ("argument", "direction"),
+    [
+        ("pressure", 1),
+        ("detection", 1),
+        ("sanction", 1),
+        ("scruple", 1),
+        ("improvement_cost", -1),
+        ("opportunity", -1),
+    ],
+)
 @settings(max_examples=80, deadline=None)
 @given(values=arguments(), step=st.floats(0.0, 3.0, allow_nan=False))
-def test_improvement_is_monotone(argument: str, direction: int, values: dict[str, float],
-                                 step: float) -> None:
+def test_improvement_is_monotone(
+    argument: str, direction: int, values: dict[str, float], step: float
+) -> None:
     high = DRAWN[argument][1]
     moved = dict(values, **{argument: min(high, values[argument] + step)})
     before, after = improvement(**values), improvement(**moved)
@@ -112,8 +136,13 @@ def test_the_defaults_give_the_evidence_range() -> None:
     pressure 0.2 x 2 x 1.4) with detection 0.1, sanction 1 and improvement cost 1, the scruple
     range [0.44, 3.1] spans a gaming share of 0.1 to 0.4 and the default 0.62 gives a third
     (domain reference 2.3, 2.5)."""
-    england = {"pressure": 0.2 * 2 * 1.4, "opportunity": 1.0, "detection": 0.1, "sanction": 1.0,
-               "improvement_cost": 1.0}
+    england = {
+        "pressure": 0.2 * 2 * 1.4,
+        "opportunity": 1.0,
+        "detection": 0.1,
+        "sanction": 1.0,
+        "improvement_cost": 1.0,
+    }
     assert gaming(**england, scruple=0.44) == pytest.approx(0.4, abs=0.005)
     assert gaming(**england, scruple=0.62) == pytest.approx(1 / 3, abs=0.005)
     assert gaming(**england, scruple=3.1) == pytest.approx(0.1, abs=0.005)
@@ -156,15 +185,24 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def run(host: Path, *, target: float | None = 9.0, severity: float = 1.0,
-        culture: float = 0.9, **values: float) -> dict[str, np.ndarray]:
+def run(
+    host: Path,
+    *,
+    target: float | None = 9.0,
+    severity: float = 1.0,
+    culture: float = 0.9,
+    **values: float,
+) -> dict[str, np.ndarray]:
     scenario = Scenario(model=host, culture=culture, set=values or None)
     if target is not None:
-        scenario = scenario.with_targets({"measure": "response_time", "value": target,
-                                          "by": 104, "severity": severity})
+        scenario = scenario.with_targets(
+            {"measure": "response_time", "value": target, "by": 104, "severity": severity}
+        )
     result = scenario.run()
-    return {name: np.asarray(result[name], dtype=float)
-            for name in ("response_time", "game_reported", "game_effort")}
+    return {
+        name: np.asarray(result[name], dtype=float)
+        for name in ("response_time", "game_reported", "game_effort")
+    }
 
 
 def test_no_target_keeps_the_ledgers_equal(host: Path) -> None:
@@ -174,19 +212,23 @@ def test_no_target_keeps_the_ledgers_equal(host: Path) -> None:
 
 
 @pytest.mark.parametrize("target", [9.5, 8.0, 5.0])
-def test_no_opportunity_keeps_the_ledgers_equal_under_any_target(host: Path,
-                                                                 target: float) -> None:
+def test_no_opportunity_keeps_the_ledgers_equal_under_any_target(host: Path, target: float) -> None:
     out = run(host, target=target, severity=2.0, game_opportunity=0.0)
     np.testing.assert_array_equal(out["game_reported"], out["response_time"])
 
 
-@pytest.mark.parametrize(("setting", "values", "direction"), [
-    ("severity", (0.5, 1.0, 2.0), 1),
-    ("target", (9.5, 9.0, 8.0), 1),     # a wider gap (lower is better)
-    ("game_detection", (0.0, 0.2, 0.6), -1),
-    ("game_sanction", (0.0, 1.0, 2.0), -1)])
-def test_gaming_on_a_run_is_monotone(host: Path, setting: str, values: tuple[float, ...],
-                                     direction: int) -> None:
+@pytest.mark.parametrize(
+    ("setting", "values", "direction"),
+    [
+        ("severity", (0.5, 1.0, 2.0), 1),
+        ("target", (9.5, 9.0, 8.0), 1),  # a wider gap (lower is better)
+        ("game_detection", (0.0, 0.2, 0.6), -1),
+        ("game_sanction", (0.0, 1.0, 2.0), -1),
+    ],
+)
+def test_gaming_on_a_run_is_monotone(
+    host: Path, setting: str, values: tuple[float, ...], direction: int
+) -> None:
     """With the true value held (no improvement), effort over the whole run does not fall as
     the severity or the gap rise, and does not rise as detection or the sanction rise. (With
     improvement, a harsher target can end with less gaming: it closes the true gap sooner.)"""

@@ -19,7 +19,8 @@ TIME STEP = 0.5 ~ Month ~ |
 SAVEPER = TIME STEP ~ Month ~ |
 """
 
-POPULATION = """{UTF-8}
+POPULATION = (
+    """{UTF-8}
 Population = INTEG(Births - Deaths + Net Migration * 2, 100)
     ~ people
     ~ Everyone living in the town.
@@ -29,7 +30,9 @@ Deaths = Population / Lifetime ~ people/Month ~ |
 Net Migration = 1 + STEP(2, 5) ~ people/Month ~ |
 Birth Rate = 0.02 ~ 1/Month [0, 1] ~ Fraction born each month. |
 Lifetime = 40 ~ Month ~ |
-""" + CONTROL
+"""
+    + CONTROL
+)
 
 XMILE = """<?xml version="1.0" encoding="utf-8"?>
 <xmile version="1.0" xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0">
@@ -91,17 +94,22 @@ def test_imported_model_runs_with_vensim_euler(tmp_path: Path) -> None:
 
 def test_unsupported_construct_names_the_variable(tmp_path: Path) -> None:
     text = "Noise = RANDOM POISSON(0, 10, 3, 0, 1, 7) ~~|\n" + CONTROL
-    with pytest.raises(ps.ModelError, match=r"Noise: unsupported construct 'function "
-                                            r"RANDOM_POISSON'"):
+    with pytest.raises(
+        ps.ModelError,
+        match=r"Noise: unsupported construct 'function "
+        r"RANDOM_POISSON'",
+    ):
         ps.load_model(write(tmp_path, "noise.mdl", text))
 
 
 def test_subscripts_are_imported_as_dimensions(tmp_path: Path) -> None:
-    text = ("Region: north, south ~~|\nSouth only: south ~~|\nDemand[Region] = 1, 2 ~~|\n"
-            "Served[Region] = INTEG(Demand[Region], 0) ~~|\n"
-            "Total = SUM(Served[Region!]) ~~|\n"
-            "Ratio[Region] :EXCEPT: [south] = Demand[Region] / (1 + Total) ~~|\n"
-            "Ratio[south] = Demand[north] + Region ~~|\n" + CONTROL)
+    text = (
+        "Region: north, south ~~|\nSouth only: south ~~|\nDemand[Region] = 1, 2 ~~|\n"
+        "Served[Region] = INTEG(Demand[Region], 0) ~~|\n"
+        "Total = SUM(Served[Region!]) ~~|\n"
+        "Ratio[Region] :EXCEPT: [south] = Demand[Region] / (1 + Total) ~~|\n"
+        "Ratio[south] = Demand[north] + Region ~~|\n" + CONTROL
+    )
     model = ps.load_model(write(tmp_path, "regions.mdl", text))
     assert model.parameter_names[:2] == ("demand[north]", "demand[south]")
     row = ps.simulate(model).to_frame().loc[1.0]
@@ -110,14 +118,23 @@ def test_subscripts_are_imported_as_dimensions(tmp_path: Path) -> None:
     assert (row["ratio[north]"], row["ratio[south]"]) == (1.0 / 4.0, 1.0 + 2.0)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("A: a1, a2 ~~|\nB: a2, b3 ~~|\nx[A] = 1 ~~|\n",
-     r"unsupported construct 'subscript ranges that share only some elements' \(got "),
-    ("A: a1, a2 ~~|\nx[a1] = INTEG(1, 0) ~~|\nx[a2] = 3 ~~|\n",
-     r"x: unsupported construct 'a stock defined by INTEG for some elements only'"),
-    ("A: a1, a2 ~~|\nx[A] = 1 ~~|\nx[a1, A] = 2 ~~|\n",
-     r"x: the equations of the variable have different numbers of subscripts"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "A: a1, a2 ~~|\nB: a2, b3 ~~|\nx[A] = 1 ~~|\n",
+            r"unsupported construct 'subscript ranges that share only some elements' \(got ",
+        ),
+        (
+            "A: a1, a2 ~~|\nx[a1] = INTEG(1, 0) ~~|\nx[a2] = 3 ~~|\n",
+            r"x: unsupported construct 'a stock defined by INTEG for some elements only'",
+        ),
+        (
+            "A: a1, a2 ~~|\nx[A] = 1 ~~|\nx[a1, A] = 2 ~~|\n",
+            r"x: the equations of the variable have different numbers of subscripts",
+        ),
+    ],
+)
 def test_subscript_import_errors(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ps.ModelError, match=message):
         ps.load_model(write(tmp_path, "bad.mdl", text + CONTROL))
@@ -125,8 +142,11 @@ def test_subscript_import_errors(tmp_path: Path, text: str, message: str) -> Non
 
 def test_time_varying_control_is_reported(tmp_path: Path) -> None:
     text = CONTROL.replace("FINAL TIME = 10", "FINAL TIME = 10 + Time") + "x = 1 ~~|\n"
-    with pytest.raises(ps.ModelError, match=r"FINAL TIME: unsupported construct 'a control "
-                                            r"variable that changes over time'"):
+    with pytest.raises(
+        ps.ModelError,
+        match=r"FINAL TIME: unsupported construct 'a control "
+        r"variable that changes over time'",
+    ):
         ps.load_model(write(tmp_path, "moving.mdl", text))
 
 
@@ -138,7 +158,9 @@ def test_unreadable_file_is_a_model_error(tmp_path: Path) -> None:
 def test_xmile_stock_flows_and_non_negative(tmp_path: Path) -> None:
     model = ps.load_model(write(tmp_path, "tank.xmile", XMILE))
     assert {f.name: (f.source, f.target) for f in model.flows} == {
-        "fill": (None, "water"), "drain": ("water", None)}
+        "fill": (None, "water"),
+        "drain": ("water", None),
+    }
     assert model["water"].non_negative  # type: ignore[attr-defined]
     res = ps.simulate(model)
     assert res["water"].tolist() == [3.0, 1.5, 0.0, 0.0, 0.0]
@@ -163,19 +185,24 @@ def test_convert_command_defaults_to_a_yaml_next_to_the_source(tmp_path: Path) -
 
 
 def test_delay_n_sees_past_delay_times(tmp_path: Path) -> None:
-    text = ("Out = DELAY N(In, D, 0, 2) ~~|\nIn = STEP(1, 1) ~~|\nD = 2 + STEP(2, 3) ~~|\n"
-            + CONTROL.replace("TIME STEP = 0.5", "TIME STEP = 1"))
+    text = (
+        "Out = DELAY N(In, D, 0, 2) ~~|\nIn = STEP(1, 1) ~~|\nD = 2 + STEP(2, 3) ~~|\n"
+        + CONTROL.replace("TIME STEP = 0.5", "TIME STEP = 1")
+    )
     res = ps.simulate(ps.load_model(write(tmp_path, "pipe.mdl", text)))
-    constant = ps.simulate(ps.load_model(write(tmp_path, "pipe2.mdl",
-                                               text.replace("2 + STEP(2, 3)", "2"))))
+    constant = ps.simulate(
+        ps.load_model(write(tmp_path, "pipe2.mdl", text.replace("2 + STEP(2, 3)", "2")))
+    )
     assert res["out"].iloc[:4].tolist() == constant["out"].iloc[:4].tolist()
     assert res["out"].iloc[5] != constant["out"].iloc[5]
 
 
 def test_elements_as_values_quantum_and_hyperbolic_functions(tmp_path: Path) -> None:
-    text = ("A: a1, a2, a3 ~~|\nIs second[A] = IF THEN ELSE(A = a2, 1, 0) ~~|\n"
-            "Q = QUANTUM(7.5, 2) ~~|\nKeep = QUANTUM(7.5, 0) ~~|\nH = COSH(1) - SINH(1) ~~|\n"
-            "T = TANH(0.5) ~~|\n" + CONTROL)
+    text = (
+        "A: a1, a2, a3 ~~|\nIs second[A] = IF THEN ELSE(A = a2, 1, 0) ~~|\n"
+        "Q = QUANTUM(7.5, 2) ~~|\nKeep = QUANTUM(7.5, 0) ~~|\nH = COSH(1) - SINH(1) ~~|\n"
+        "T = TANH(0.5) ~~|\n" + CONTROL
+    )
     row = ps.simulate(ps.load_model(write(tmp_path, "values.mdl", text))).to_frame().iloc[0]
     assert [row[f"is_second[a{i}]"] for i in (1, 2, 3)] == [0.0, 1.0, 0.0]
     assert (row["q"], row["keep"]) == (6.0, 7.5)

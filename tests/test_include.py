@@ -78,8 +78,14 @@ include:
 OVERRIDE = "{{rate: {{value: 0.5, source: host source}}}}"
 
 
-def write_host(folder: Path, *, total: str = "a + b", extra: str = "",
-               mechanism: str = "toy.yaml", host: str = HOST) -> Path:
+def write_host(
+    folder: Path,
+    *,
+    total: str = "a + b",
+    extra: str = "",
+    mechanism: str = "toy.yaml",
+    host: str = HOST,
+) -> Path:
     (folder / "toy.yaml").write_text(FRAGMENT)
     path = folder / "host.yaml"
     path.write_text(host.format(total=total, extra=extra, mechanism=mechanism))
@@ -125,8 +131,7 @@ def test_inputs_are_substituted_as_subexpressions(tmp_path: Path) -> None:
     assert equation(model, "toy_rate_shifted") == 2 * (S("a") + S("b"))
 
 
-def test_measure_input_is_its_true_value_and_names_it_in_measure_functions(
-        tmp_path: Path) -> None:
+def test_measure_input_is_its_true_value_and_names_it_in_measure_functions(tmp_path: Path) -> None:
     model = load_model(write_host(tmp_path))
     # the measure's true expression (wait * 1), the offset switched by active
     assert equation(model, "toy_shifted") == S("wait") - S("toy_offset") * S("toy_active")
@@ -170,7 +175,8 @@ def test_placeholder_units_are_checked_in_the_host(tmp_path: Path) -> None:
     assert len(units) == 1
     assert units[0].where.endswith("auxiliaries.toy_shifted.equation")
     assert "'minute' and 'person'" in units[0].message or "'person' and 'minute'" in (
-        units[0].message)
+        units[0].message
+    )
 
 
 def test_active_zero_switches_off(tmp_path: Path) -> None:
@@ -180,7 +186,8 @@ def test_active_zero_switches_off(tmp_path: Path) -> None:
 
 def test_library_mechanism_runs_and_switches_off(tmp_path: Path) -> None:
     path = tmp_path / "m.yaml"
-    path.write_text(textwrap.dedent("""\
+    path.write_text(
+        textwrap.dedent("""\
         time: {start: 0, stop: 10, dt: 1, units: week}
         auxiliaries:
           wait: {equation: 10, units: week}
@@ -191,7 +198,8 @@ def test_library_mechanism_runs_and_switches_off(tmp_path: Path) -> None:
             parameters: {adjustment_time: 1}
         measures:
           wait: {perspective: outcome, better: lower, units: week, reported: clock_reported}
-        """))
+        """)
+    )
     on = Scenario(model=path, culture=1.0).with_targets({"measure": "wait", "value": 9, "by": 10})
     off = on.with_mechanisms(clock="off")
     reported_on = np.asarray(on.run()["wait.reported"])
@@ -205,70 +213,124 @@ def test_library_mechanism_runs_and_switches_off(tmp_path: Path) -> None:
 #: id -> (arguments of write_host, a change to the host text or None, the error, its message).
 HOST_ERRORS = {
     "unknown mechanism": (
-        {"mechanism": "clock_start_ofset"}, None, ModelError,
+        {"mechanism": "clock_start_ofset"},
+        None,
+        ModelError,
         r"host.yaml: include.toy.mechanism: unknown mechanism 'clock_start_ofset'. Did you mean "
-        r"'clock_start_offset'\?"),
+        r"'clock_start_offset'\?",
+    ),
     "missing fragment file": (
-        {"mechanism": "nowhere/frag.yaml"}, None, ModelError,
-        r"include.toy.mechanism: no fragment file 'nowhere/frag.yaml' next to the model"),
+        {"mechanism": "nowhere/frag.yaml"},
+        None,
+        ModelError,
+        r"include.toy.mechanism: no fragment file 'nowhere/frag.yaml' next to the model",
+    ),
     "mechanism required": (
-        {}, ("    mechanism: {mechanism}\n", ""), ModelError,
-        r"include.toy.mechanism: 'mechanism' is required \(got None\)"),
+        {},
+        ("    mechanism: {mechanism}\n", ""),
+        ModelError,
+        r"include.toy.mechanism: 'mechanism' is required \(got None\)",
+    ),
     "missing input": (
-        {}, ("total: {total}, ", ""), ModelError,
+        {},
+        ("total: {total}, ", ""),
+        ModelError,
         r"include.toy.inputs: missing input 'total' of toy \(got \['measure', 'share'\]\). Add "
-        r"'total: "),
+        r"'total: ",
+    ),
     "unknown input": (
-        {}, ("share: share_in}", "share: share_in, totl: 1}"), ModelError,
-        r"include.toy.inputs.totl: unknown input 'totl' of toy. Did you mean 'total'\?"),
+        {},
+        ("share: share_in}", "share: share_in, totl: 1}"),
+        ModelError,
+        r"include.toy.inputs.totl: unknown input 'totl' of toy. Did you mean 'total'\?",
+    ),
     "measure input not a measure": (
-        {}, ("measure: waiting,", "measure: wait,"), ModelError,
+        {},
+        ("measure: waiting,", "measure: wait,"),
+        ModelError,
         r"include.toy.inputs.measure: 'wait' is not a measure of the model \(got 'wait'\). Did "
-        r"you mean 'waiting'\?"),
+        r"you mean 'waiting'\?",
+    ),
     "value input with an unknown name": (
-        {"total": "aa + b"}, None, ExpressionError,
-        r"host.yaml: include.toy.inputs.total: unknown name 'aa'. Did you mean 'a'\?"),
+        {"total": "aa + b"},
+        None,
+        ExpressionError,
+        r"host.yaml: include.toy.inputs.total: unknown name 'aa'. Did you mean 'a'\?",
+    ),
     "value input not a number or text": (
-        {"total": "[1, 2]"}, None, ModelError,
-        r"include.toy.inputs.total: expected a number or an expression \(got \[1, 2\]\)"),
+        {"total": "[1, 2]"},
+        None,
+        ModelError,
+        r"include.toy.inputs.total: expected a number or an expression \(got \[1, 2\]\)",
+    ),
     "unknown parameter override": (
-        {}, (OVERRIDE, "{{rat: 0.5}}"), ModelError,
-        r"include.toy.parameters.rat: unknown parameter 'rat' of toy. Did you mean 'rate'\?"),
+        {},
+        (OVERRIDE, "{{rat: 0.5}}"),
+        ModelError,
+        r"include.toy.parameters.rat: unknown parameter 'rat' of toy. Did you mean 'rate'\?",
+    ),
     "parameter override not a number": (
-        {}, (OVERRIDE, "{{rate: fast}}"), ModelError,
-        r"include.toy.parameters.rate: expected a number \(got 'fast'\)"),
+        {},
+        (OVERRIDE, "{{rate: fast}}"),
+        ModelError,
+        r"include.toy.parameters.rate: expected a number \(got 'fast'\)",
+    ),
     "parameter override with an unknown key": (
-        {}, (OVERRIDE, "{{rate: {{value: 0.5, rnge: [0, 1]}}}}"), ModelError,
-        r"include.toy.parameters.rate.rnge: unknown key 'rnge'. Did you mean 'range'\?"),
+        {},
+        (OVERRIDE, "{{rate: {{value: 0.5, rnge: [0, 1]}}}}"),
+        ModelError,
+        r"include.toy.parameters.rate.rnge: unknown key 'rnge'. Did you mean 'range'\?",
+    ),
     "name clash with the host": (
-        {}, ("  a: {{value: 1,", "  toy_rate: {{value: 9, source: x}}\n  a: {{value: 1,"),
+        {},
+        ("  a: {{value: 1,", "  toy_rate: {{value: 9, source: x}}\n  a: {{value: 1,"),
         ModelError,
         r"include.toy: the name 'toy_rate' of toy's 'rate' is already defined under parameters "
-        r"of the model \(got 'toy_rate'\). Rename"),
+        r"of the model \(got 'toy_rate'\). Rename",
+    ),
     # instance 'toy' defines toy_rate_shifted; so would instance 'toy_rate' (its 'shifted')
     "name clash between instances": (
-        {}, ("measures:", "  toy_rate:\n    mechanism: toy.yaml\n"
-                          "    inputs: {{measure: waiting, total: 1, share: 0}}\nmeasures:"),
+        {},
+        (
+            "measures:",
+            "  toy_rate:\n    mechanism: toy.yaml\n"
+            "    inputs: {{measure: waiting, total: 1, share: 0}}\nmeasures:",
+        ),
         ModelError,
         r"include.toy_rate: the name 'toy_rate_shifted' of toy's 'shifted' is already defined "
-        r"under include.toy"),
+        r"under include.toy",
+    ),
     "bad instance name": (
-        {}, ("  toy:\n", "  Toy__x:\n"), ModelError,
-        r"include.Toy__x: the instance name 'Toy__x' is not a snake_case name"),
+        {},
+        ("  toy:\n", "  Toy__x:\n"),
+        ModelError,
+        r"include.Toy__x: the instance name 'Toy__x' is not a snake_case name",
+    ),
     "unknown include key": (
-        {"extra": "    activ: 0\n"}, None, ModelError,
-        r"include.toy.activ: unknown key 'activ'. Did you mean 'active'\?"),
+        {"extra": "    activ: 0\n"},
+        None,
+        ModelError,
+        r"include.toy.activ: unknown key 'activ'. Did you mean 'active'\?",
+    ),
     "active not zero or one": (
-        {"extra": "    active: 0.5\n"}, None, ModelError,
-        r"include.toy.active: expected 1 \(on\) or 0 \(off\) \(got 0.5\)"),
+        {"extra": "    active: 0.5\n"},
+        None,
+        ModelError,
+        r"include.toy.active: expected 1 \(on\) or 0 \(off\) \(got 0.5\)",
+    ),
 }
 
 
-@pytest.mark.parametrize(("arguments", "change", "error", "message"), HOST_ERRORS.values(),
-                         ids=HOST_ERRORS.keys())
-def test_errors_in_the_host(tmp_path: Path, arguments: dict[str, str],
-                            change: tuple[str, str] | None, error: type[Exception],
-                            message: str) -> None:
+@pytest.mark.parametrize(
+    ("arguments", "change", "error", "message"), HOST_ERRORS.values(), ids=HOST_ERRORS.keys()
+)
+def test_errors_in_the_host(
+    tmp_path: Path,
+    arguments: dict[str, str],
+    change: tuple[str, str] | None,
+    error: type[Exception],
+    message: str,
+) -> None:
     host = HOST
     if change is not None:
         assert change[0] in HOST
@@ -278,8 +340,10 @@ def test_errors_in_the_host(tmp_path: Path, arguments: dict[str, str],
 
 
 def test_parameter_override_with_a_range(tmp_path: Path) -> None:
-    host = HOST.replace("{{rate: {{value: 0.5, source: host source}}}}",
-                        "{{rate: {{value: 0.5, range: [0.1, 1], source: s2}}}}")
+    host = HOST.replace(
+        "{{rate: {{value: 0.5, source: host source}}}}",
+        "{{rate: {{value: 0.5, range: [0.1, 1], source: s2}}}}",
+    )
     model = load_model(write_host(tmp_path, host=host))
     rate = next(p for p in model.parameters if p.name == "toy_rate")
     assert (rate.value, rate.range, rate.meta.source) == (0.5, (0.1, 1.0), "s2")
@@ -300,7 +364,8 @@ def test_a_new_value_without_a_source_loses_the_librarys(tmp_path: Path) -> None
     assert [f.kind for f in findings] == [Kind.SOURCE]
     assert str(findings[0]) == (
         f"{tmp_path / 'host.yaml'}: parameters.toy_rate.source: the value has no source (got "
-        "value 0.5). Add source: with a reference, or 'assumption' and why")
+        "value 0.5). Add source: with a reference, or 'assumption' and why"
+    )
 
 
 def test_a_new_value_with_a_source_only_has_no_range(tmp_path: Path) -> None:
@@ -323,7 +388,8 @@ def test_check_flags_a_host_value_outside_the_hosts_range(tmp_path: Path) -> Non
     assert str(findings[0]) == (
         f"{tmp_path / 'host.yaml'}: parameters.toy_rate.value: the value lies outside its range "
         "[1, 4] (got value 0.5). Move the value into the range, or give the range the evidence "
-        "for this value supports")
+        "for this value supports"
+    )
     assert main(["check", str(tmp_path / "host.yaml")]) == 1
 
 
@@ -337,8 +403,11 @@ def test_include_must_be_a_mapping(tmp_path: Path) -> None:
 def test_host_reads_an_unknown_fragment_name(tmp_path: Path) -> None:
     path = write_host(tmp_path)
     path.write_text(path.read_text().replace("reported: toy_shifted", "reported: toy_shiftd"))
-    with pytest.raises(ExpressionError, match=r"measures.waiting.reported: unknown name "
-                                              r"'toy_shiftd'. Did you mean 'toy_shifted'\?"):
+    with pytest.raises(
+        ExpressionError,
+        match=r"measures.waiting.reported: unknown name "
+        r"'toy_shiftd'. Did you mean 'toy_shifted'\?",
+    ):
         load_model(path)
 
 
@@ -347,41 +416,70 @@ def test_host_reads_an_unknown_fragment_name(tmp_path: Path) -> None:
 #: id -> (text of the fragment, what replaces it, the error, its message: file and key first).
 FRAGMENT_ERRORS = {
     "equation names the fragment file": (
-        "rate * other", "rate * othr", ExpressionError,
-        r"toy.yaml: flows.move.rate: unknown name 'othr'. Did you mean 'other'\?"),
+        "rate * other",
+        "rate * othr",
+        ExpressionError,
+        r"toy.yaml: flows.move.rate: unknown name 'othr'. Did you mean 'other'\?",
+    ),
     "unknown key": (
-        "signature: none", "signatur: none", ModelError,
-        r"toy.yaml: signatur: unknown key 'signatur'. Did you mean 'signature'\?"),
+        "signature: none",
+        "signatur: none",
+        ModelError,
+        r"toy.yaml: signatur: unknown key 'signatur'. Did you mean 'signature'\?",
+    ),
     "unknown units placeholder": (
-        'units: "[measure]"}', 'units: "[mesure]"}', ModelError,
+        'units: "[measure]"}',
+        'units: "[mesure]"}',
+        ModelError,
         r"toy.yaml: auxiliaries.shifted.units: unknown units placeholder '\[mesure\]'. Did you "
-        r"mean 'measure'\?"),
+        r"mean 'measure'\?",
+    ),
     "output not a variable": (
-        "  shifted: the shifted", "  shiftd: the shifted", ModelError,
+        "  shifted: the shifted",
+        "  shiftd: the shifted",
+        ModelError,
         r"toy.yaml: outputs.shiftd: 'shiftd' is not a variable of the fragment. Did you mean "
-        r"'shifted'\?"),
+        r"'shifted'\?",
+    ),
     "variable named like an input": (
-        "  rate_shifted: {equation:", "  total: {equation:", ModelError,
-        r"toy.yaml: auxiliaries.total: the name 'total' is an input of the fragment"),
+        "  rate_shifted: {equation:",
+        "  total: {equation:",
+        ModelError,
+        r"toy.yaml: auxiliaries.total: the name 'total' is an input of the fragment",
+    ),
     "variable named active": (
-        "  rate_shifted: {equation:", "  active: {equation:", ModelError,
-        r"toy.yaml: auxiliaries.active: the name 'active' is the switch"),
+        "  rate_shifted: {equation:",
+        "  active: {equation:",
+        ModelError,
+        r"toy.yaml: auxiliaries.active: the name 'active' is the switch",
+    ),
     "unknown input kind": (
-        "{kind: measure,", "{kind: measur,", ModelError,
-        r"toy.yaml: inputs.measure.kind: unknown kind 'measur'. Did you mean 'measure'\?"),
+        "{kind: measure,",
+        "{kind: measur,",
+        ModelError,
+        r"toy.yaml: inputs.measure.kind: unknown kind 'measur'. Did you mean 'measure'\?",
+    ),
     "unknown input key": (
-        "{kind: measure,", "{knd: measure,", ModelError,
-        r"toy.yaml: inputs.measure.knd: unknown key 'knd'. Did you mean 'kind'\?"),
+        "{kind: measure,",
+        "{knd: measure,",
+        ModelError,
+        r"toy.yaml: inputs.measure.knd: unknown key 'knd'. Did you mean 'kind'\?",
+    ),
     "sources not a list": (
-        "sources: [test]", "sources: test", ModelError,
-        r"toy.yaml: sources: expected a list of references"),
+        "sources: [test]",
+        "sources: test",
+        ModelError,
+        r"toy.yaml: sources: expected a list of references",
+    ),
 }
 
 
-@pytest.mark.parametrize(("old", "new", "error", "message"), FRAGMENT_ERRORS.values(),
-                         ids=FRAGMENT_ERRORS.keys())
-def test_errors_in_a_fragment(tmp_path: Path, old: str, new: str, error: type[Exception],
-                              message: str) -> None:
+@pytest.mark.parametrize(
+    ("old", "new", "error", "message"), FRAGMENT_ERRORS.values(), ids=FRAGMENT_ERRORS.keys()
+)
+def test_errors_in_a_fragment(
+    tmp_path: Path, old: str, new: str, error: type[Exception], message: str
+) -> None:
     path = write_host(tmp_path)
     assert old in FRAGMENT
     (tmp_path / "toy.yaml").write_text(FRAGMENT.replace(old, new))
@@ -436,8 +534,8 @@ def test_share_below_the_threshold_is_the_scorecard_share(tmp_path: Path) -> Non
 def test_reported_share_replaces_the_reported_share(tmp_path: Path) -> None:
     path = shares_model(tmp_path, "THRESHOLD(response) * 0 + 0.5", ", reported_share: below")
     scenario = Scenario(model=path).with_targets(
-        {"measure": "response", "kind": "threshold share", "threshold": 12, "value": 0.9,
-         "by": 1})
+        {"measure": "response", "kind": "threshold share", "threshold": 12, "value": 0.9, "by": 1}
+    )
     row = scenario.run().scorecard().row("response")
     assert row.reported == 0.5
     assert row.true == pytest.approx(0.841345, abs=2e-4)
@@ -445,24 +543,33 @@ def test_reported_share_replaces_the_reported_share(tmp_path: Path) -> None:
 
 def test_threshold_needs_a_distribution(tmp_path: Path) -> None:
     path = shares_model(tmp_path, "THRESHOLD(other)")
-    with pytest.raises(ModelError, match=r"shares.yaml: auxiliaries.below.equation: "
-                                         r"THRESHOLD\(other\) needs a measure with a "
-                                         r"distribution \(got measure 'other' without one\)"):
+    with pytest.raises(
+        ModelError,
+        match=r"shares.yaml: auxiliaries.below.equation: "
+        r"THRESHOLD\(other\) needs a measure with a "
+        r"distribution \(got measure 'other' without one\)",
+    ):
         load_model(path)
 
 
 def test_share_below_needs_a_distribution(tmp_path: Path) -> None:
     path = shares_model(tmp_path, "SHARE_BELOW(other, 3)")
-    with pytest.raises(ModelError, match=r"SHARE_BELOW\(other\) needs a measure with a "
-                                         r"distribution"):
+    with pytest.raises(
+        ModelError,
+        match=r"SHARE_BELOW\(other\) needs a measure with a "
+        r"distribution",
+    ):
         load_model(path)
 
 
 def test_share_below_takes_a_measure_and_a_value(tmp_path: Path) -> None:
     path = shares_model(tmp_path, "SHARE_BELOW(response)")
-    with pytest.raises(ExpressionError, match=r"SHARE_BELOW takes the name of one measure and 1 "
-                                              r"value .* Write SHARE_BELOW\(measure_name, "
-                                              r"value\)"):
+    with pytest.raises(
+        ExpressionError,
+        match=r"SHARE_BELOW takes the name of one measure and 1 "
+        r"value .* Write SHARE_BELOW\(measure_name, "
+        r"value\)",
+    ):
         load_model(path)
 
 
@@ -497,9 +604,12 @@ def test_mechanisms_key_layers_with_extends(tmp_path: Path) -> None:
 def test_unknown_instance_has_did_you_mean(tmp_path: Path) -> None:
     write_host(tmp_path, total="a")
     path = scenario_file(tmp_path, "s", "scenario: s\nmodel: host.yaml\nmechanisms: {tyo: off}\n")
-    with pytest.raises(ScenarioError, match=r"s.yaml: mechanisms.tyo: unknown mechanism "
-                                            r"instance 'tyo' in .*host.yaml. Did you mean "
-                                            r"'toy'\?"):
+    with pytest.raises(
+        ScenarioError,
+        match=r"s.yaml: mechanisms.tyo: unknown mechanism "
+        r"instance 'tyo' in .*host.yaml. Did you mean "
+        r"'toy'\?",
+    ):
         load_scenario(path)
 
 
@@ -511,8 +621,11 @@ def test_unknown_instance_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 
 def test_mechanisms_value_must_be_on_or_off() -> None:
-    with pytest.raises(ScenarioError, match=r"mechanisms.toy: expected on or off \(got "
-                                            r"'maybe'\). Write mechanisms: \{toy: off\}"):
+    with pytest.raises(
+        ScenarioError,
+        match=r"mechanisms.toy: expected on or off \(got "
+        r"'maybe'\). Write mechanisms: \{toy: off\}",
+    ):
         Scenario(model="m", mechanisms={"toy": "maybe"})
 
 
@@ -535,8 +648,9 @@ def test_parameters_carry_their_origin(folder: str) -> None:
     root = Path(__file__).resolve().parent.parent / "models" / folder
     model = load_model(root)
     document = yaml.safe_load((root / "model.yaml").read_text())
-    by_origin = {origin: {p.name for p in model.parameters if p.origin is origin}
-                 for origin in Origin}
+    by_origin = {
+        origin: {p.name for p in model.parameters if p.origin is origin} for origin in Origin
+    }
     assert by_origin[Origin.INCLUDE] == {f"{name}_active" for name in document["include"]}
     assert model_instances(model) == list(document["include"])
     measures = {m.name for m in model.measures}

@@ -72,15 +72,20 @@ def _value(expr: sympy.Basic, point: dict[sympy.Symbol, float]) -> float:
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(equations, st.lists(st.floats(-4.0, 4.0), min_size=3, max_size=3))
 def test_hoisting_keeps_the_value_of_an_equation(equation: str, values: list[float]):
-    model = load_text("time: {stop: 1}\nparameters: {a: 0, b: 0, c: 0}\n"
-                      f"stocks: {{x: 1}}\nflows: {{f: {{from: x, rate: '{equation}'}}}}\n")
+    model = load_text(
+        "time: {stop: 1}\nparameters: {a: 0, b: 0, c: 0}\n"
+        f"stocks: {{x: 1}}\nflows: {{f: {{from: x, rate: '{equation}'}}}}\n"
+    )
     rate = model.flows[0].rate
     (rewritten,), invariants = hoist(model, [rate])
     point = {variable_symbol(n): v for n, v in zip("abc", values, strict=True)}
-    point.update({variable_symbol("x"): 1.25, TIME: 0.5, TIME_STEP: 0.25, INITIAL_TIME: 0.0,
-                  FINAL_TIME: 1.0})
-    hoisted = {s: _value(e, point) for s, e in zip(invariants.symbols, invariants.exprs,
-                                                    strict=True)}
+    point.update(
+        {variable_symbol("x"): 1.25, TIME: 0.5, TIME_STEP: 0.25, INITIAL_TIME: 0.0, FINAL_TIME: 1.0}
+    )
+    hoisted = {
+        s: _value(e, point) for s, e in zip(invariants.symbols, invariants.exprs, strict=True)
+    }
     expected = _value(rate, point)
-    assert math.isclose(_value(rewritten.subs(hoisted), point), expected, rel_tol=1e-9,
-                        abs_tol=1e-12)
+    assert math.isclose(
+        _value(rewritten.subs(hoisted), point), expected, rel_tol=1e-9, abs_tol=1e-12
+    )

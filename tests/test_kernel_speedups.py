@@ -38,8 +38,14 @@ def sir(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("outputs", [None, ["infected", "recovered", "susceptible"],
-                                     ["susceptible", "share", "infected", "recovered"]])
+@pytest.mark.parametrize(
+    "outputs",
+    [
+        None,
+        ["infected", "recovered", "susceptible"],
+        ["susceptible", "share", "infected", "recovered"],
+    ],
+)
 def test_bound_full_records_what_full_records(sir: Path, outputs: list[str] | None) -> None:
     model = load_model(sir)
     compiled = compile_model(model, outputs)
@@ -70,7 +76,7 @@ def test_recorded_stocks_in_a_row_are_copied_at_once(sir: Path) -> None:
 
 def test_kernels_write_numbers_as_numpy_floats(sir: Path) -> None:
     source = compile_model(load_model(sir)).source
-    kernel = source[source.index("def bind_rates"):source.index("def bind_full")]
+    kernel = source[source.index("def bind_rates") : source.index("def bind_full")]
     assert number_name(0.5) in kernel  # MAX(infected - 0.5, 0) / duration
     assert " 0.5" not in kernel
     assert f"{number_name(0.5)} = np.float64(0.5)" in source
@@ -109,17 +115,27 @@ def test_the_first_non_finite_row_is_reported(tmp_path: Path, members: int) -> N
     # k / (5 - TIME) is infinite at time 5 only; every later row is finite again, so only a check
     # of the right row finds it, and the message names the time of the first bad row
     path = tmp_path / "pole.yaml"
-    path.write_text("time: {stop: 10, dt: 0.5}\nparameters: {k: 1}\nstocks: {x: 0}\n"
-                    "flows: {inflow: {to: x, rate: k / (5 - TIME)}}\n")
+    path.write_text(
+        "time: {stop: 10, dt: 0.5}\nparameters: {k: 1}\nstocks: {x: 0}\n"
+        "flows: {inflow: {to: x, rate: k / (5 - TIME)}}\n"
+    )
     spread = {"k": np.linspace(1.0, 2.0, members)}
-    with pytest.raises(SimulationError, match=r"flows\.inflow: the value is not finite at time "
-                                              r"5 \(got inf, member 0\)"):
+    with pytest.raises(
+        SimulationError,
+        match=r"flows\.inflow: the value is not finite at time "
+        r"5 \(got inf, member 0\)",
+    ):
         ps.simulate(ps.load_model(path), spread, outputs=["inflow"])
 
 
 def test_scratch_rows_are_reused_only_once_free() -> None:
-    lines = ["v_a = s_v_a", "np.multiply(x, y, v_a)", "out[0] = v_a",
-             "v_c = s_v_c", "np.add(x, x, v_c)"]
+    lines = [
+        "v_a = s_v_a",
+        "np.multiply(x, y, v_a)",
+        "out[0] = v_a",
+        "v_c = s_v_c",
+        "np.add(x, x, v_c)",
+    ]
     rewritten, count = scratch_rows(lines)
     assert (rewritten[0], rewritten[3], count) == ("v_a = s_0", "v_c = s_0", 1)
     # v_a is still read where v_c is computed: they need two rows
@@ -131,8 +147,13 @@ def test_scratch_rows_are_reused_only_once_free() -> None:
 
 def test_a_local_that_may_hold_a_scratch_row_keeps_it_busy() -> None:
     # v_b is v_a's row when t > 1: that row is busy until v_b's last use, not v_a's
-    lines = ["v_a = s_v_a", "np.multiply(x, y, v_a)",
-             "v_b = (v_a if (t > _f_3ff0000000000000) else v_z)",
-             "v_c = s_v_c", "np.add(v_z, v_z, v_c)", "out[0] = v_b"]
+    lines = [
+        "v_a = s_v_a",
+        "np.multiply(x, y, v_a)",
+        "v_b = (v_a if (t > _f_3ff0000000000000) else v_z)",
+        "v_c = s_v_c",
+        "np.add(v_z, v_z, v_c)",
+        "out[0] = v_b",
+    ]
     rewritten, count = scratch_rows(lines)
     assert (rewritten[3], count) == ("v_c = s_1", 2)

@@ -158,8 +158,11 @@ def test_importing_the_package_leaves_heavy_dependencies_unloaded() -> None:
 
 def test_running_a_model_on_a_fixed_step_loads_no_solver_plotting_or_table_library() -> None:
     heavy = ("matplotlib", "pysd", "pint", "networkx", "scipy", "pandas", "numba")
-    code = ("import sys\nfrom pssc_sim.cli import main\nmain(['run', 'models/teacup'])\n"
-            f"print('loaded:' + ','.join(m for m in {heavy!r} if m in sys.modules))")
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=PACKAGE.parent)
+    code = (
+        "import sys\nfrom pssc_sim.cli import main\nmain(['run', 'models/teacup'])\n"
+        f"print('loaded:' + ','.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PACKAGE.parent
+    )
     assert run.stdout.strip().splitlines()[-1] == "loaded:", run.stdout[-500:]

@@ -62,8 +62,11 @@ def test_sir_has_one_reinforcing_and_two_balancing_loops(tmp_path: Path) -> None
 
 def test_three_stock_chain_has_one_balancing_loop_per_outflow(tmp_path: Path) -> None:
     graph = causal_graph(load_model(write(tmp_path, CHAIN)))
-    assert summary(graph) == [("B1", "B", ("a", "ab")), ("B2", "B", ("b", "bc")),
-                              ("B3", "B", ("c", "out"))]
+    assert summary(graph) == [
+        ("B1", "B", ("a", "ab")),
+        ("B2", "B", ("b", "bc")),
+        ("B3", "B", ("c", "out")),
+    ]
     assert graph.link("a", "backlog_pressure") == Link("a", "backlog_pressure", Polarity.NEGATIVE)
 
 
@@ -142,13 +145,21 @@ def _brute_force_cycles(edges: dict[tuple[str, str], bool], nodes: list[str]) ->
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.dictionaries(
-    st.tuples(st.sampled_from("abcde"), st.sampled_from("abcde")).filter(lambda e: e[0] != e[1]),
-    st.booleans(), max_size=12))
+@given(
+    st.dictionaries(
+        st.tuples(st.sampled_from("abcde"), st.sampled_from("abcde")).filter(
+            lambda e: e[0] != e[1]
+        ),
+        st.booleans(),
+        max_size=12,
+    )
+)
 def test_every_cycle_of_a_random_diagram_is_found_once(edges: dict) -> None:
     nodes = sorted({n for e in edges for n in e})
-    links = tuple(Link(a, b, Polarity.POSITIVE if positive else Polarity.NEGATIVE)
-                  for (a, b), positive in edges.items())
+    links = tuple(
+        Link(a, b, Polarity.POSITIVE if positive else Polarity.NEGATIVE)
+        for (a, b), positive in edges.items()
+    )
     graph = CausalGraph(dict.fromkeys(nodes, NodeKind.VARIABLE), links)
     loops = find_loops(graph)
     assert {lp.variables: lp.kind for lp in loops} == _brute_force_cycles(edges, nodes)
@@ -162,30 +173,39 @@ def test_loop_bound_limits_length(tmp_path: Path) -> None:
         find_loops(graph, max_length=0)
 
 
-@pytest.mark.parametrize(("text", "match"), [
-    ("cld: x\nlinkz: []\n", r"map.yaml: linkz: unknown key 'linkz'. Did you mean 'links'\?"),
-    ("cld: x\nlinks:\n  - [a, b, '*']\n", r"links\[0\].polarity: unknown polarity '\*'"),
-    ("cld: x\nlinks:\n  - [a, a, '+']\n", r"links\[0\]: a link from 'a' to itself"),
-    ("cld: x\nlinks:\n  - [a, b, '+']\n  - [a, b, '-']\n",
-     r"links\[1\]: the link a -> b is already given as links\[0\]"),
-    ("cld: x\nlinks:\n  - {from: a, too: b}\n", r"links\[0\].too: unknown key 'too'"),
-    ("cld: x\nlinks:\n  - 7\n", r"links\[0\]: expected \[cause, effect, polarity\]"),
-    ("cld: x\nvariables: {a: {kind: flow}}\n", r"variables.a.kind: unknown kind 'flow'"),
-    ("- a\n", r"a diagram file must be a YAML mapping"),
-])
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("cld: x\nlinkz: []\n", r"map.yaml: linkz: unknown key 'linkz'. Did you mean 'links'\?"),
+        ("cld: x\nlinks:\n  - [a, b, '*']\n", r"links\[0\].polarity: unknown polarity '\*'"),
+        ("cld: x\nlinks:\n  - [a, a, '+']\n", r"links\[0\]: a link from 'a' to itself"),
+        (
+            "cld: x\nlinks:\n  - [a, b, '+']\n  - [a, b, '-']\n",
+            r"links\[1\]: the link a -> b is already given as links\[0\]",
+        ),
+        ("cld: x\nlinks:\n  - {from: a, too: b}\n", r"links\[0\].too: unknown key 'too'"),
+        ("cld: x\nlinks:\n  - 7\n", r"links\[0\]: expected \[cause, effect, polarity\]"),
+        ("cld: x\nvariables: {a: {kind: flow}}\n", r"variables.a.kind: unknown kind 'flow'"),
+        ("- a\n", r"a diagram file must be a YAML mapping"),
+    ],
+)
 def test_diagram_errors(tmp_path: Path, text: str, match: str) -> None:
     with pytest.raises(ModelError, match=match):
         load_cld_file(write(tmp_path, text, "map.yaml"))
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.integers(1, 9).flatmap(lambda n: st.lists(
-    st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=4 * n)))
+@given(
+    st.integers(1, 9).flatmap(
+        lambda n: st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=4 * n)
+    )
+)
 def test_the_cycles_found_are_every_simple_cycle_once(edges: list[tuple[int, int]]) -> None:
     digraph = nx.DiGraph(edges)
     expected = sorted(
-        (tuple(c[c.index(min(c)):] + c[:c.index(min(c))]) for c in nx.simple_cycles(digraph)),
-        key=lambda c: (len(c), c))
+        (tuple(c[c.index(min(c)) :] + c[: c.index(min(c))]) for c in nx.simple_cycles(digraph)),
+        key=lambda c: (len(c), c),
+    )
     search = shortest_cycles(digraph)
     assert list(search.cycles) == expected
     assert not search.truncated

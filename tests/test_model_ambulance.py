@@ -38,6 +38,7 @@ def shares(name: str) -> tuple[float, float]:
 
 # -- checks ------------------------------------------------------------------------------------
 
+
 def test_uncertainty_ensemble_samples_uncertain_parameters_over_their_ranges() -> None:
     """The ensemble samples every assumed ([A]) parameter that has a range, over that range (the
     gaming mechanisms' assumed parameters included), and gives a distribution for the others."""
@@ -49,12 +50,16 @@ def test_uncertainty_ensemble_samples_uncertain_parameters_over_their_ranges() -
     sampled = set(uncertain.uncertainty.parameters)
     for name, distribution in uncertain.uncertainty.parameters.items():
         assert parameters[name].range is not None or distribution is not None, name
-    assumed = {name for name, p in parameters.items()
-               if p.range is not None and "[A]" in p.meta.source and "__" not in name}
+    assumed = {
+        name
+        for name, p in parameters.items()
+        if p.range is not None and "[A]" in p.meta.source and "__" not in name
+    }
     assert assumed <= sampled
 
 
 # -- no target: two equal ledgers --------------------------------------------------------------
+
 
 def test_without_a_target_reported_equals_true_exactly() -> None:
     data = frame("baseline")
@@ -73,6 +78,7 @@ def test_baseline_calibration_near_the_c1_mean() -> None:
 
 
 # -- the legacy regime: England's reported series and the 8-minute spike ------------------------
+
 
 def test_legacy_regime_reports_near_englands_share_and_above_the_true_share() -> None:
     """England reported 75.7% (2003-04) and 76.2% (2004-05) of Category A calls reached within
@@ -100,13 +106,16 @@ def test_time_correction_spike_equals_the_mass_in_the_window() -> None:
     assert 0 < effort <= 1
     assert reported - true == pytest.approx(effort * window, abs=5e-4)
     spike = at_end("eight-minute-spike", "reported_share_7_8") - at_end(
-        "eight-minute-spike", "true_share_7_8")
+        "eight-minute-spike", "true_share_7_8"
+    )
     hole = at_end("eight-minute-spike", "true_share_8_9") - at_end(
-        "eight-minute-spike", "reported_share_8_9")
+        "eight-minute-spike", "reported_share_8_9"
+    )
     assert spike == pytest.approx(effort * window, abs=5e-4)
     assert hole == pytest.approx(spike, abs=1e-9)
     assert at_end("eight-minute-spike", "reported_share_8_9") < at_end(
-        "eight-minute-spike", "true_share_8_9")
+        "eight-minute-spike", "true_share_8_9"
+    )
 
 
 def test_star_ratings_raise_the_reported_share_above_the_devolved_nations() -> None:
@@ -131,6 +140,7 @@ def test_recategorisation_enlarges_category_a() -> None:
 
 # -- culture: the ledgers part only in the flattering direction ---------------------------------
 
+
 @pytest.mark.parametrize("name", EIGHT_MINUTE_REGIMES)
 def test_the_reported_share_never_falls_below_the_true_share(name: str) -> None:
     """Bevan & Hood (2006): 'hitting the target and missing the point'. Gaming moves the
@@ -147,13 +157,17 @@ def test_stop_the_clock_dispatch_sends_cars_first_and_stops_the_clock_early() ->
     one."""
     blame = frame("eight-minute-blame")
     assert blame["rrv_first_share"].iloc[-1] > 0
-    assert blame["resources_per_incident"].iloc[-1] > frame("baseline")[
-        "resources_per_incident"].iloc[-1]
+    assert (
+        blame["resources_per_incident"].iloc[-1]
+        > frame("baseline")["resources_per_incident"].iloc[-1]
+    )
     assert at_end("eight-minute-blame", "reported_cat_a_time") < at_end(
-        "eight-minute-blame", "cat_a_response_time")
+        "eight-minute-blame", "cat_a_response_time"
+    )
 
 
 # -- handover coupling --------------------------------------------------------------------------
+
 
 def test_exit_block_ties_ambulances_up_at_a_and_e() -> None:
     """Loop R1 (domain reference §5 Model D; AACE: 2m hours lost to handovers over 15 minutes in
@@ -163,6 +177,5 @@ def test_exit_block_ties_ambulances_up_at_a_and_e() -> None:
     run = Scenario.load(SCENARIOS / "baseline.yaml").with_set(exit_block=1.5).run()
     crisis = run.results.to_frame()
     assert crisis["handover_time"].max() > 2 * 15
-    assert crisis["cat_a_response_time"].iloc[-1] > 1.5 * at_end(
-        "baseline", "cat_a_response_time")
+    assert crisis["cat_a_response_time"].iloc[-1] > 1.5 * at_end("baseline", "cat_a_response_time")
     assert crisis["conveyance_share"].max() > frame("baseline")["conveyance_share"].max() + 0.03

@@ -16,17 +16,27 @@ from tests.case_study import CaseStudy, value
 STUDY = CaseStudy("child_obesity")
 MODEL, SCENARIOS = STUDY.folder, STUDY.scenarios
 #: Start parameters that set every child's weight category at the start and at school entry.
-MIX = ("start_overweight_r", "start_obese_r", "start_overweight_y6", "start_obese_y6",
-       "entry_overweight_base", "entry_obese_base")
+MIX = (
+    "start_overweight_r",
+    "start_obese_r",
+    "start_overweight_y6",
+    "start_obese_y6",
+    "entry_overweight_base",
+    "entry_obese_base",
+)
 
 model, baseline, scenario = STUDY.model, STUDY.baseline, STUDY.scenario
 
 
 # -- checks ------------------------------------------------------------------------------------
 
+
 def test_the_uncertainty_ensemble_runs_seeded() -> None:
-    small = (Scenario.load(SCENARIOS / "y6-target-uncertain.yaml").with_uncertainty(members=8)
-             .with_time(stop=2025))
+    small = (
+        Scenario.load(SCENARIOS / "y6-target-uncertain.yaml")
+        .with_uncertainty(members=8)
+        .with_time(stop=2025)
+    )
     first, second = small.run(), small.run()
     y6 = first["y6_obesity"]
     assert y6.shape[1] == 8
@@ -43,6 +53,7 @@ def test_children_are_conserved_through_the_chain() -> None:
 
 
 # -- validation ----------------------------------------------------------------------------------
+
 
 def test_year6_obesity_2023_24() -> None:
     """England Year 6 obesity 22.1% in 2023/24 (NHS Digital, NCMP 2023/24, "Age" page); the model
@@ -89,9 +100,14 @@ def test_obese_children_stay_obese() -> None:
     Health 2016 38(3):459-466). With every child entering obese, no covid rise and no programme,
     the calibrated model's Year 6 obesity is 64.7%: within 4 points of 68% (3 before the
     calibration to the NCMP series raised the obese remission rate; README: Validation)."""
-    obese = dict.fromkeys(MIX, 0.0) | {"start_obese_r": 1.0, "start_obese_y6": 1.0,
-                                        "entry_obese_base": 1.0, "covid_entry_rise": 0.0,
-                                        "covid_gain_rise": 0.0, "base_programme_capacity": 0.0}
+    obese = dict.fromkeys(MIX, 0.0) | {
+        "start_obese_r": 1.0,
+        "start_obese_y6": 1.0,
+        "entry_obese_base": 1.0,
+        "covid_entry_rise": 0.0,
+        "covid_gain_rise": 0.0,
+        "base_programme_capacity": 0.0,
+    }
     results = ps.simulate(model(), obese, method="euler")
     assert abs(value(results, "y6_obesity", 2030) - 0.68) < 0.04
 
@@ -114,6 +130,7 @@ def test_icod_target_not_reachable_before_2026() -> None:
 
 
 # -- targets, gaming and the scorecard -------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["y6-target", "y6-target-blame", "y6-target-learning"])
 def test_measuring_fewer_heavy_children_only_lowers_the_reported_prevalence(name: str) -> None:
@@ -152,13 +169,16 @@ def test_threshold_targeting_moves_obesity_not_excess_weight() -> None:
         fall = value(off, "y6_obesity", t) - value(blame, "y6_obesity", t)
         assert fall > 0
         assert value(blame, "y6_excess_weight", t) >= value(off, "y6_excess_weight", t) - fall / 50
+
+
 def test_programme_count_target_counts_families_not_outcomes() -> None:
     """Output substitution: a throughput target doubles enrolments (sign-ups counted, as
     Change4Life's 413,466 families) while Year 6 obesity moves by less than half a point; a
     programme of 150 families a year is too small for the population (SLC4L report, 2010)."""
     count, base = scenario("programme-count-target"), scenario("baseline")
-    assert value(count, "programme_enrolments", 2025) > 2 * value(base, "programme_enrolments",
-                                                                   2025)
+    assert value(count, "programme_enrolments", 2025) > 2 * value(
+        base, "programme_enrolments", 2025
+    )
     assert abs(value(count, "y6_obesity", 2030) - value(base, "y6_obesity", 2030)) < 0.005
 
 

@@ -103,8 +103,11 @@ def test_stabilising_co2_needs_emissions_about_halved() -> None:
     uptake = at(baseline, "sink_uptake", 2023)
     emissions = at(baseline, "global_emissions", 2023)
     assert 1 - uptake / emissions == pytest.approx(0.46, abs=0.03)
-    held = scenario("baseline").with_intervention(
-        {"set": "global_emissions_cap", "to": uptake, "at": 2023}).run()
+    held = (
+        scenario("baseline")
+        .with_intervention({"set": "global_emissions_cap", "to": uptake, "at": 2023})
+        .run()
+    )
     assert at(held, "global_emissions", 2030) == pytest.approx(uptake)
     assert at(held, "co2_ppm", 2043) > at(held, "co2_ppm", 2023.25)
 
@@ -140,8 +143,7 @@ def test_city_capital_plus_abatement_plus_leakage_is_conserved() -> None:
     np.testing.assert_allclose(stocks + leaked, total, rtol=1e-12)
 
 
-@pytest.mark.parametrize("name", ["net-zero-2030", "net-zero-2030-blame",
-                                  "net-zero-2030-learning"])
+@pytest.mark.parametrize("name", ["net-zero-2030", "net-zero-2030-blame", "net-zero-2030-learning"])
 def test_offsets_only_lower_the_reported_emissions(name: str) -> None:
     """Net zero by 2030 with offsets allowed: offsets move the reported (net) emissions below
     the true territorial ones, never above, in any culture; the end-point target is missed on
@@ -180,8 +182,9 @@ def test_without_a_target_reported_equals_true() -> None:
     result = run("baseline")
     for effort in ("offsets_effort", "boundary_effort"):
         assert np.all(result[effort].to_numpy() == 0.0)
-    np.testing.assert_array_equal(result["offsets_reported"].to_numpy(),
-                                  result["territorial_emissions"].to_numpy())
+    np.testing.assert_array_equal(
+        result["offsets_reported"].to_numpy(), result["territorial_emissions"].to_numpy()
+    )
 
 
 def test_every_scenario_file_loads_and_runs() -> None:

@@ -114,8 +114,9 @@ def test_programme_outcome_rates_under_the_minimum_performance_level() -> None:
     assert at(result, "programme_outcome_rate", 2016) < 0.33
 
 
-@pytest.mark.parametrize("name", ["work-programme", "work-programme-blame",
-                                  "work-programme-learning"])
+@pytest.mark.parametrize(
+    "name", ["work-programme", "work-programme-blame", "work-programme-learning"]
+)
 def test_creaming_and_short_spells_only_flatter_the_reported_rate(name: str) -> None:
     """Creaming and parking with short spells counted (Rees, Whitworth & Carter 2013; WPC HC162
     2013-14 [V]) move the reported outcome rate up, never down, in any culture."""
@@ -150,8 +151,10 @@ def test_cycle_claim_only_narrows_the_reported_gap() -> None:
     claimed = with_cycle["cycle_claim_claimed"].to_numpy()
     assert (claimed >= 0).all()
     assert claimed.max() > 0
-    assert (with_cycle["cycle_claim_reported"].to_numpy()
-            <= with_cycle["employment_gap"].to_numpy() + 1e-12).all()
+    assert (
+        with_cycle["cycle_claim_reported"].to_numpy()
+        <= with_cycle["employment_gap"].to_numpy() + 1e-12
+    ).all()
 
 
 def test_without_a_target_reported_equals_true() -> None:
@@ -159,8 +162,9 @@ def test_without_a_target_reported_equals_true() -> None:
     result = run("baseline")
     for effort in ("creaming_effort", "spells_effort", "cycle_claim_effort"):
         assert np.all(result[effort].to_numpy() == 0.0)
-    np.testing.assert_array_equal(result["reported_outcome_rate"].to_numpy(),
-                                  result["programme_outcome_rate"].to_numpy())
+    np.testing.assert_array_equal(
+        result["reported_outcome_rate"].to_numpy(), result["programme_outcome_rate"].to_numpy()
+    )
 
 
 def test_em_population_grows_geometrically_under_euler() -> None:

@@ -34,6 +34,7 @@ def after_target(name: str, variable: str) -> float:
 
 # -- checks ------------------------------------------------------------------------------------
 
+
 def test_uncertainty_ensemble_samples_the_assumed_parameters() -> None:
     """The ensemble samples every assumed ([A]) parameter with a range, over that range."""
     uncertain = Scenario.load(SCENARIOS / "dtoc-uncertain.yaml")
@@ -43,12 +44,16 @@ def test_uncertainty_ensemble_samples_the_assumed_parameters() -> None:
     parameters = {p.name: p for p in model().parameters}
     for name, distribution in uncertain.uncertainty.parameters.items():
         assert parameters[name].range is not None or distribution is not None, name
-    assumed = {name for name, p in parameters.items()
-               if p.range is not None and "[A]" in p.meta.source and "__" not in name}
+    assumed = {
+        name
+        for name, p in parameters.items()
+        if p.range is not None and "[A]" in p.meta.source and "__" not in name
+    }
     assert assumed <= set(uncertain.uncertainty.parameters)
 
 
 # -- validation --------------------------------------------------------------------------------
+
 
 def test_baseline_dtoc_share_is_above_five_percent() -> None:
     """King's Fund (2018; domain reference §2.6, §3.3): before the mandate DTOC stood above 5% of
@@ -82,7 +87,8 @@ def test_dtoc_target_cuts_delays_by_a_fifth_and_is_missed() -> None:
     18-28% from January 2017 to January 2018, and the reported share in September 2017 is above
     3.5%."""
     fall = 1 - at("dtoc-target", "dtoc_share", JANUARY_2018) / at(
-        "dtoc-target", "dtoc_share", JANUARY_2017)
+        "dtoc-target", "dtoc_share", JANUARY_2017
+    )
     assert 0.18 <= fall <= 0.28
     assert at("dtoc-target", "dtoc_reported", SEPTEMBER_2017) > 0.035
 
@@ -96,10 +102,12 @@ def test_attribution_moves_delays_between_rows_without_changing_the_total() -> N
     rows = data["attribution_reported"] + data["attribution_reported_other"]
     assert (rows - data["dtoc_share"]).abs().max() < 1e-12
     reported_share = at("dtoc-blame", "attribution_reported", SEPTEMBER_2017) / at(
-        "dtoc-blame", "dtoc_share", SEPTEMBER_2017)
+        "dtoc-blame", "dtoc_share", SEPTEMBER_2017
+    )
     assert reported_share < 0.325
     assert at("baseline", "social_care_dtoc_share", SEPTEMBER_2017) / at(
-        "baseline", "dtoc_share", SEPTEMBER_2017) == pytest.approx(0.325, abs=1e-12)
+        "baseline", "dtoc_share", SEPTEMBER_2017
+    ) == pytest.approx(0.325, abs=1e-12)
 
 
 @pytest.mark.parametrize("name", DTOC_REGIMES)
@@ -114,10 +122,8 @@ def test_dtoc_pressure_shifts_the_burden_to_care_homes() -> None:
     """Shifting the burden (domain reference §4, §5 Model C loop B2/R3): under a blame culture
     rushed discharge places more people in care homes, which squeezes the home-care budget, and
     raises readmissions - each worse at the end than with no target."""
-    assert at_end("dtoc-blame", "care_home_residents") > at_end(
-        "baseline", "care_home_residents")
-    assert at_end("dtoc-blame", "home_care_capacity") < at_end(
-        "baseline", "home_care_capacity")
+    assert at_end("dtoc-blame", "care_home_residents") > at_end("baseline", "care_home_residents")
+    assert at_end("dtoc-blame", "home_care_capacity") < at_end("baseline", "home_care_capacity")
     assert at_end("dtoc-blame", "readmission_share") > at_end("baseline", "readmission_share")
 
 
@@ -139,8 +145,9 @@ def test_every_pss_target_can_be_met_by_real_improvement() -> None:
     values = {p.name: p.value for p in model().parameters}
     quality = 1 + values["quality_gain"] * (values["maximum_capability"] - 1)
     easy, hard = values["easy_reablement_share"], 1 - values["easy_reablement_share"]
-    success = (easy * min(1.0, values["easy_reablement_rate"] * quality)
-               + hard * min(1.0, values["hard_reablement_rate"] * quality))
+    success = easy * min(1.0, values["easy_reablement_rate"] * quality) + hard * min(
+        1.0, values["hard_reablement_rate"] * quality
+    )
     assert success >= 0.85
     assert values["base_readmission_share"] / quality <= 0.07
     assert scenario("pss-outcomes").scorecard().row("reablement_success").met_true

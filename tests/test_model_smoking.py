@@ -20,18 +20,23 @@ model, baseline, scenario = STUDY.model, STUDY.baseline, STUDY.scenario
 
 # -- checks ------------------------------------------------------------------------------------
 
+
 def test_the_uncertainty_ensemble_runs_seeded() -> None:
-    small = (Scenario.load(SCENARIOS / "quit-count-uncertain.yaml").with_uncertainty(members=16)
-             .with_time(stop=2023))
+    small = (
+        Scenario.load(SCENARIOS / "quit-count-uncertain.yaml")
+        .with_uncertainty(members=16)
+        .with_time(stop=2023)
+    )
     first, second = small.run(), small.run()
     assert first.is_ensemble
     prevalence = first["prevalence"]
     assert prevalence.shape[1] == 16
     assert (prevalence.to_numpy() == second["prevalence"].to_numpy()).all()
-    assert prevalence.loc[2022].std() > 0.001        # the assumed parameters matter
+    assert prevalence.loc[2022].std() > 0.001  # the assumed parameters matter
 
 
 # -- validation ----------------------------------------------------------------------------------
+
 
 def test_sheffield_prevalence_2017() -> None:
     """Sheffield adult smoking prevalence 17% in 2017 (ONS Annual Population Survey, reported by
@@ -52,8 +57,10 @@ def test_prevalence_falls_steadily_between_the_survey_years() -> None:
     calibrated model falls steadily, 0.6 to 1.6 points a year (faster at first, while the
     service's 2012 volume lasts), not the implausible 4.5-point single-year drop of the
     2017-2018 APS figures (domain reference §3.1: survey noise)."""
-    yearly = [value(baseline(), "prevalence", t) - value(baseline(), "prevalence", t + 1)
-              for t in range(2012, 2022)]
+    yearly = [
+        value(baseline(), "prevalence", t) - value(baseline(), "prevalence", t + 1)
+        for t in range(2012, 2022)
+    ]
     assert all(0.005 < fall < 0.02 for fall in yearly)
 
 
@@ -79,8 +86,7 @@ def test_service_chain_reproduces_the_published_rates() -> None:
     volume = 1.127 + (1.0 - 1.127) * 0.25
     assert value(baseline(), "quit_dates", 2012) == pytest.approx(6536 * volume)
     assert value(baseline(), "four_week_quits", 2012) == pytest.approx(6536 * volume * 0.355)
-    assert value(baseline(), "self_reported_four_week_quits", 2025) == pytest.approx(1000,
-                                                                                    rel=0.01)
+    assert value(baseline(), "self_reported_four_week_quits", 2025) == pytest.approx(1000, rel=0.01)
     # 52-week survival before e-cigarettes: Wanless (2004) 30-40% of four-week quitters.
     assert value(baseline(), "survival", 2012) == pytest.approx(0.33)
 
@@ -91,8 +97,11 @@ def test_service_advantage_matches_song_et_al() -> None:
     derived from it, so the ratio of 12-month successes per attempt before e-cigarettes is
     Song's to the rounding of 0.0877; e-cigarettes raise both sides alike, so it holds after."""
     parameters = {p.name: p.value for p in model().parameters}
-    service = (parameters["self_reported_quit_rate"] * parameters["co_verified_share"]
-               * parameters["service_survival"])
+    service = (
+        parameters["self_reported_quit_rate"]
+        * parameters["co_verified_share"]
+        * parameters["service_survival"]
+    )
     ratio = service / parameters["unaided_success"]
     assert ratio == pytest.approx(15.1 / 11.3, rel=0.002)
     later = value(baseline(), "survival", 2020) / parameters["service_survival"]
@@ -119,6 +128,7 @@ def test_adult_population_stays_about_level() -> None:
 
 
 # -- targets, gaming and the scorecard -------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["quit-count-target", "quit-count-blame", "quit-count-learning"])
 def test_the_reported_count_never_falls_below_the_true_count(name: str) -> None:
@@ -169,7 +179,8 @@ def test_prevention_shift_trades_quits_for_prevalence() -> None:
     initiation and attempts (SimSmoke high media campaign, -6.5% / +6.5%)."""
     shift, base = scenario("prevention-shift"), scenario("baseline")
     assert value(shift, "four_week_quits", 2025) == pytest.approx(
-        0.8 * value(base, "four_week_quits", 2025), rel=0.01)
+        0.8 * value(base, "four_week_quits", 2025), rel=0.01
+    )
     assert value(shift, "prevalence", 2030) < value(base, "prevalence", 2030)
     assert value(shift, "prevalence", 2016) == value(base, "prevalence", 2016)
 

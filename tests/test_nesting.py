@@ -217,15 +217,24 @@ def test_the_slope_of_a_sum_is_the_slope_of_the_terms_that_hold_the_symbol() -> 
     rng = random.Random(3)
     names = [variable_symbol(n) for n in "abcxyz"]
     for _ in range(40):
-        terms = [rng.choice([1, -1, 2]) * rng.choice(names) * rng.choice([*names, 1])
-                 / rng.choice([*names, 1]) for _ in range(rng.randint(2, 6))]
+        terms = [
+            rng.choice([1, -1, 2])
+            * rng.choice(names)
+            * rng.choice([*names, 1])
+            / rng.choice([*names, 1])
+            for _ in range(rng.randint(2, 6))
+        ]
         expr = sympy.Add(*terms)
         positive = {s: sympy.Symbol(s.name, positive=True) for s in expr.free_symbols}
         for cause in sorted(expr.free_symbols, key=lambda s: s.name):
             slope = sympy.diff(expr.subs(positive), positive[cause])
-            expected = (Polarity.POSITIVE if slope.is_nonnegative and not slope.is_zero
-                        else Polarity.NEGATIVE if slope.is_nonpositive and not slope.is_zero
-                        else Polarity.UNKNOWN)
+            expected = (
+                Polarity.POSITIVE
+                if slope.is_nonnegative and not slope.is_zero
+                else Polarity.NEGATIVE
+                if slope.is_nonpositive and not slope.is_zero
+                else Polarity.UNKNOWN
+            )
             assert derivative_polarity(expr, cause) is expected, (expr, cause)
 
 
@@ -237,8 +246,11 @@ def test_loops_through_a_sum_of_2000_stocks_are_found_in_time_linear_in_their_nu
     flows = "".join(f"  f{i}: {{from: s{i}, rate: 'total / {n} + s{i} / 10'}}\n" for i in range(n))
     total = " + ".join(f"s{i}" for i in range(n))
     path = tmp_path / "long.yaml"
-    path.write_text(f"model: long\ntime: {{start: 0, stop: 1, dt: 1}}\nstocks:\n{stocks}"
-                    f"flows:\n{flows}auxiliaries:\n  total: '{total}'\n", encoding="utf-8")
+    path.write_text(
+        f"model: long\ntime: {{start: 0, stop: 1, dt: 1}}\nstocks:\n{stocks}"
+        f"flows:\n{flows}auxiliaries:\n  total: '{total}'\n",
+        encoding="utf-8",
+    )
     start = time.process_time()
     assert main(["loops", str(path)]) == 0
     seconds = time.process_time() - start
@@ -247,7 +259,18 @@ def test_loops_through_a_sum_of_2000_stocks_are_found_in_time_linear_in_their_nu
     assert len(lines) == 2 * n
     assert "B1    balancing          2 links: f0 -> s0 -> f0" in lines
     last = max(range(n), key=str)  # loops are named in order of their variables' names
-    assert lines[-1].split() == [f"B{2 * n}", "balancing", "3", "links:", f"f{last}", "->",
-                                 f"s{last}", "->", "total", "->", f"f{last}"]
+    assert lines[-1].split() == [
+        f"B{2 * n}",
+        "balancing",
+        "3",
+        "links:",
+        f"f{last}",
+        "->",
+        f"s{last}",
+        "->",
+        "total",
+        "->",
+        f"f{last}",
+    ]
     # searching the cycles through an arbitrary node first took a minute here (processor time)
     assert seconds < 30, seconds

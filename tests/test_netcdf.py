@@ -19,41 +19,70 @@ xarray = pytest.importorskip("xarray")
 # decodes names as Latin-1. Values of the parameter coordinate round-trip in UTF-8.
 
 
-def ensemble(n_times: int, names: tuple[str, ...], members: int,
-             parameters: tuple[str, ...], seed: int) -> Results:
+def ensemble(
+    n_times: int, names: tuple[str, ...], members: int, parameters: tuple[str, ...], seed: int
+) -> Results:
     rng = np.random.default_rng(seed)
-    return Results(np.linspace(0.0, 10.0, n_times), names,
-                   rng.normal(size=(n_times, len(names), members)), parameters,
-                   rng.normal(size=(len(parameters), members)), "euler", "demo")
+    return Results(
+        np.linspace(0.0, 10.0, n_times),
+        names,
+        rng.normal(size=(n_times, len(names), members)),
+        parameters,
+        rng.normal(size=(len(parameters), members)),
+        "euler",
+        "demo",
+    )
 
 
 def reference(results: Results, path: Path, attributes: dict[str, object]) -> Path:
     """The same data written by xarray itself (netCDF-3 through scipy)."""
-    data = {name: (("time", "member"), results.values[:, j, :])
-            for j, name in enumerate(results.names)}
+    data = {
+        name: (("time", "member"), results.values[:, j, :]) for j, name in enumerate(results.names)
+    }
     data["parameter_value"] = (("parameter", "member"), results.parameters)
-    xarray.Dataset(data, coords={"time": results.times, "member": np.arange(results.n_members),
-                                 "parameter": list(results.parameter_names)},
-                   attrs=attributes).to_netcdf(path)
+    xarray.Dataset(
+        data,
+        coords={
+            "time": results.times,
+            "member": np.arange(results.n_members),
+            "parameter": list(results.parameter_names),
+        },
+        attrs=attributes,
+    ).to_netcdf(path)
     return path
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.integers(1, 5), st.lists(st.sampled_from(["x", "stock[a,b]", "y.z", "_9"]),
-                                   min_size=1, max_size=3, unique=True),
-       st.integers(1, 70_000 // 3), st.lists(st.sampled_from(["k", "rate", "δ_long_name"]),
-                                              min_size=1, max_size=3, unique=True),
-       st.integers(0, 2**31 - 1))
-def test_the_file_reads_back_as_what_xarray_writes(tmp_path_factory: pytest.TempPathFactory,
-                                                   n_times: int, names: list[str], members: int,
-                                                   parameters: list[str], seed: int) -> None:
+@given(
+    st.integers(1, 5),
+    st.lists(
+        st.sampled_from(["x", "stock[a,b]", "y.z", "_9"]), min_size=1, max_size=3, unique=True
+    ),
+    st.integers(1, 70_000 // 3),
+    st.lists(st.sampled_from(["k", "rate", "δ_long_name"]), min_size=1, max_size=3, unique=True),
+    st.integers(0, 2**31 - 1),
+)
+def test_the_file_reads_back_as_what_xarray_writes(
+    tmp_path_factory: pytest.TempPathFactory,
+    n_times: int,
+    names: list[str],
+    members: int,
+    parameters: list[str],
+    seed: int,
+) -> None:
     folder = tmp_path_factory.mktemp("nc")
     results = ensemble(n_times, tuple(names), members, tuple(parameters), seed)
-    attributes: dict[str, object] = {"model": "demo", "method": "euler", "scenario": "s",
-                                     "seed": seed}
+    attributes: dict[str, object] = {
+        "model": "demo",
+        "method": "euler",
+        "scenario": "s",
+        "seed": seed,
+    }
     written = write_netcdf(results, folder / "ensemble.nc", {"scenario": "s", "seed": seed})
-    with (xarray.open_dataset(written) as ours,
-          xarray.open_dataset(reference(results, folder / "ref.nc", attributes)) as theirs):
+    with (
+        xarray.open_dataset(written) as ours,
+        xarray.open_dataset(reference(results, folder / "ref.nc", attributes)) as theirs,
+    ):
         xarray.testing.assert_identical(ours.load(), theirs.load())
 
 

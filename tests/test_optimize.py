@@ -66,8 +66,9 @@ def uncertain(tmp_path: Path, policy: Path) -> Path:
 
 
 def test_finds_the_maximum_of_a_quadratic(policy: Path) -> None:
-    result = optimize(Experiment.load(policy), "maximize y final", "u=0:10,v=-5:5", seed=2,
-                      maxiter=200, tol=1e-8)
+    result = optimize(
+        Experiment.load(policy), "maximize y final", "u=0:10,v=-5:5", seed=2, maxiter=200, tol=1e-8
+    )
     assert result.levers["u"] == pytest.approx(3.7, abs=0.02)
     assert result.levers["v"] == pytest.approx(-1.0, abs=0.02)
     assert result.objective == pytest.approx(0.0, abs=1e-3)
@@ -76,8 +77,9 @@ def test_finds_the_maximum_of_a_quadratic(policy: Path) -> None:
 
 def test_each_generation_is_one_ensemble_and_runs_are_counted(policy: Path) -> None:
     popsize = 10
-    result = optimize(Experiment.load(policy), "minimize total", "u,v", seed=1,
-                      popsize=popsize, maxiter=5)
+    result = optimize(
+        Experiment.load(policy), "minimize total", "u,v", seed=1, popsize=popsize, maxiter=5
+    )
     population = popsize * 2
     # the first population, then one trial population a generation (+1 if the best is re-run)
     assert result.runs - population * (result.generations + 1) in (0, 1)
@@ -94,8 +96,15 @@ def test_polishing_runs_are_counted(policy: Path) -> None:
 
 def test_the_constraint_holds_at_the_constrained_optimum(policy: Path) -> None:
     # maximise -(u-3.7)² - 2(v+1)² with u + v <= 2: by Lagrange, v = -3.7/3, u = 2 - v
-    result = optimize(Experiment.load(policy), "maximize y", "u=0:10,v=-5:5",
-                      ["total <= 2"], seed=4, maxiter=300, tol=1e-10)
+    result = optimize(
+        Experiment.load(policy),
+        "maximize y",
+        "u=0:10,v=-5:5",
+        ["total <= 2"],
+        seed=4,
+        maxiter=300,
+        tol=1e-10,
+    )
     assert result.feasible
     assert result.constraints["total final <= 2"] <= 2 + 1e-9
     assert result.levers["v"] == pytest.approx(-3.7 / 3, abs=0.05)
@@ -106,13 +115,15 @@ def test_robust_percentile_picks_a_safer_lever(policy: Path, uncertain: Path) ->
     # risky = u - w u²/10 falls with w; nominal w = 0.5 puts the best u at the bound, 10; the
     # 10th percentile reads w near its 90th percentile, 0.9, so u = 10 / (2 * 0.9), about 5.6
     nominal = optimize(Experiment.load(uncertain), "maximize risky", "u", seed=1)
-    robust = optimize(Experiment.load(uncertain), "maximize risky", "u",
-                      under_uncertainty="p10", seed=1)
+    robust = optimize(
+        Experiment.load(uncertain), "maximize risky", "u", under_uncertainty="p10", seed=1
+    )
     assert nominal.levers["u"] == pytest.approx(10.0, abs=0.05)
     assert robust.levers["u"] == pytest.approx(10 / 1.8, abs=0.3)
     assert robust.runs % 200 == 0  # every candidate ran with every member
-    mean = optimize(Experiment.load(uncertain), "maximize risky", "u",
-                    under_uncertainty="mean", seed=1)
+    mean = optimize(
+        Experiment.load(uncertain), "maximize risky", "u", under_uncertainty="mean", seed=1
+    )
     assert mean.levers["u"] == pytest.approx(10.0, abs=0.3)  # E[w] is about 0.5
 
 
@@ -132,21 +143,32 @@ def test_written_scenario_reproduces_the_objective(policy: Path, tmp_path: Path)
     assert document["set"] == result.levers
 
 
-def test_written_robust_scenario_reproduces_the_percentile(uncertain: Path,
-                                                           tmp_path: Path) -> None:
+def test_written_robust_scenario_reproduces_the_percentile(uncertain: Path, tmp_path: Path) -> None:
     experiment = Experiment.load(uncertain)
-    result = optimize(experiment, "maximize risky", "u", under_uncertainty="p10", seed=1,
-                      maxiter=8)
+    result = optimize(experiment, "maximize risky", "u", under_uncertainty="p10", seed=1, maxiter=8)
     path = write_scenario(result, experiment, tmp_path / "robust.yaml")
     rerun = Scenario.load(path).run()
     final = rerun["risky"].iloc[-1].to_numpy()
     assert np.percentile(final, 10) == pytest.approx(result.objective, rel=1e-12)
 
 
-def test_cli_prints_levers_and_json(policy: Path, tmp_path: Path,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["optimize", str(policy), "--objective", "maximize y", "--levers", "u,v",
-            "--constraint", "total max <= 2", "--maxiter", "5", "--seed", "3"]
+def test_cli_prints_levers_and_json(
+    policy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [
+        "optimize",
+        str(policy),
+        "--objective",
+        "maximize y",
+        "--levers",
+        "u,v",
+        "--constraint",
+        "total max <= 2",
+        "--maxiter",
+        "5",
+        "--seed",
+        "3",
+    ]
     assert main(args) == 0
     text = capsys.readouterr().out
     assert re.search(r"lever +u += ", text)
@@ -165,8 +187,7 @@ def test_grammar_reads_statistics() -> None:
     assert (constraint.upper, constraint.value, constraint.statistic.time) == (False, 1e3, 30.0)
     assert Robustness.parse("mean").summary(np.array([[1.0, 3.0]])).tolist() == [2.0]
     # an upper bound is read on the cautious side: the 90th percentile for p10
-    assert Robustness.parse("p10").summary(np.arange(101.0)[None, :], upper=True).tolist() == [
-        90.0]
+    assert Robustness.parse("p10").summary(np.arange(101.0)[None, :], upper=True).tolist() == [90.0]
 
 
 def test_levers_default_to_the_declared_range(policy: Path) -> None:
@@ -174,30 +195,37 @@ def test_levers_default_to_the_declared_range(policy: Path) -> None:
     assert [(lv.name, lv.low, lv.high) for lv in levers] == [("u", 0, 10), ("v", -1, 1)]
 
 
-@pytest.mark.parametrize(("args", "match"), [
-    (["--objective", "maximize yy"], r"--objective: unknown variable 'yy'.*Did you mean 'y'"),
-    (["--objective", "maximize nope at 5"], r"--objective: unknown variable 'nope'"),
-    (["--objective", "maximum y"], r"--objective: expected 'maximize NAME'.*Did you mean "
-                                   r"'maximize'"),
-    (["--objective", "maximize y at 7"], r"--objective: time 7 is outside the run"),
-    (["--levers", "u=0:20"], r"--levers: u=0:20 goes outside the range \[0, 10\] declared"),
-    (["--levers", "uu=0:1"], r"--levers: 'uu' is unknown .*Did you mean 'u'"),
-    (["--levers", "total=0:1"], r"--levers: 'total' is a variable, not a parameter"),
-    (["--levers", "k"], r"--levers: 'k' has no range .*Write k=LOW:HIGH"),
-    (["--levers", "u=3:1"], r"--levers: the bounds of 'u' must be finite with LOW below HIGH"),
-    (["--levers", "u=1:2,u=3:4"], r"--levers: 'u' is given twice"),
-    (["--levers", "u=1..2"], r"--levers: expected NAME=LOW:HIGH"),
-    (["--constraint", "total <= 2; rm -rf /"], r"--constraint: expected NAME \[at T"),
-    (["--constraint", "total <= __import__('os')"], r"--constraint: expected NAME"),
-    (["--constraint", "totl <= 2"], r"--constraint: unknown variable 'totl'.*'total'"),
-    (["--constraint", "total <= 1e999"], r"--constraint: expected NAME"),
-    (["--under-uncertainty", "p100"], r"--under-uncertainty: expected mean or pN"),
-    (["--under-uncertainty", "p10"], r"--under-uncertainty: .* has no uncertainty: block"),
-    (["--popsize", "0"], r"--popsize: must be at least 1 \(got 0\)"),
-    (["--popsize", "10000000"], r"--popsize: a generation would take"),
-])
-def test_cli_bad_input_is_one_line_exit_2(policy: Path, args: list[str], match: str,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["--objective", "maximize yy"], r"--objective: unknown variable 'yy'.*Did you mean 'y'"),
+        (["--objective", "maximize nope at 5"], r"--objective: unknown variable 'nope'"),
+        (
+            ["--objective", "maximum y"],
+            r"--objective: expected 'maximize NAME'.*Did you mean "
+            r"'maximize'",
+        ),
+        (["--objective", "maximize y at 7"], r"--objective: time 7 is outside the run"),
+        (["--levers", "u=0:20"], r"--levers: u=0:20 goes outside the range \[0, 10\] declared"),
+        (["--levers", "uu=0:1"], r"--levers: 'uu' is unknown .*Did you mean 'u'"),
+        (["--levers", "total=0:1"], r"--levers: 'total' is a variable, not a parameter"),
+        (["--levers", "k"], r"--levers: 'k' has no range .*Write k=LOW:HIGH"),
+        (["--levers", "u=3:1"], r"--levers: the bounds of 'u' must be finite with LOW below HIGH"),
+        (["--levers", "u=1:2,u=3:4"], r"--levers: 'u' is given twice"),
+        (["--levers", "u=1..2"], r"--levers: expected NAME=LOW:HIGH"),
+        (["--constraint", "total <= 2; rm -rf /"], r"--constraint: expected NAME \[at T"),
+        (["--constraint", "total <= __import__('os')"], r"--constraint: expected NAME"),
+        (["--constraint", "totl <= 2"], r"--constraint: unknown variable 'totl'.*'total'"),
+        (["--constraint", "total <= 1e999"], r"--constraint: expected NAME"),
+        (["--under-uncertainty", "p100"], r"--under-uncertainty: expected mean or pN"),
+        (["--under-uncertainty", "p10"], r"--under-uncertainty: .* has no uncertainty: block"),
+        (["--popsize", "0"], r"--popsize: must be at least 1 \(got 0\)"),
+        (["--popsize", "10000000"], r"--popsize: a generation would take"),
+    ],
+)
+def test_cli_bad_input_is_one_line_exit_2(
+    policy: Path, args: list[str], match: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     base = {"--objective": "maximize y", "--levers": "u"}
     for i in range(0, len(args), 2):
         base[args[i]] = args[i + 1]
@@ -210,8 +238,11 @@ def test_cli_bad_input_is_one_line_exit_2(policy: Path, args: list[str], match: 
 
 
 def test_a_lever_the_ensemble_samples_is_refused(uncertain: Path) -> None:
-    with pytest.raises(ps.ParameterError, match=r"--levers: w is also sampled in the "
-                                                r"uncertainty: block"):
+    with pytest.raises(
+        ps.ParameterError,
+        match=r"--levers: w is also sampled in the "
+        r"uncertainty: block",
+    ):
         optimize(Experiment.load(uncertain), "maximize risky", "w", under_uncertainty="mean")
 
 

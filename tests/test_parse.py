@@ -21,21 +21,24 @@ def parse(text: object) -> sympy.Basic:
     return parse_expression(text, where="m.yaml: auxiliaries.x", namespace=NS)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("a + 2 * b", a + 2 * b),
-    ("a ** 2 - b / 4", a**2 - b / 4),
-    ("-a % 3", sympy.Mod(-a, 3)),
-    ("MAX(a, b, 1)", sympy.Max(a, b, 1)),
-    ("POWER(a, 3)", a**3),
-    ("SQRT(a)", sympy.sqrt(a)),
-    ("LOG(a)", sympy.log(a, 10)),
-    ("IF_THEN_ELSE(a > b, 1, 2)", sympy.Piecewise((1, a > b), (2, True))),
-    ("1 if a <= b else 2", sympy.Piecewise((1, a <= b), (2, True))),
-    ("IF_THEN_ELSE(a, 1, 2)", sympy.Piecewise((1, sympy.Ne(a, 0)), (2, True))),
-    (3, sympy.Integer(3)),
-    (2.5, sympy.Float(2.5)),
-    ("2 ** 0.5", sympy.Float(2**0.5)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a + 2 * b", a + 2 * b),
+        ("a ** 2 - b / 4", a**2 - b / 4),
+        ("-a % 3", sympy.Mod(-a, 3)),
+        ("MAX(a, b, 1)", sympy.Max(a, b, 1)),
+        ("POWER(a, 3)", a**3),
+        ("SQRT(a)", sympy.sqrt(a)),
+        ("LOG(a)", sympy.log(a, 10)),
+        ("IF_THEN_ELSE(a > b, 1, 2)", sympy.Piecewise((1, a > b), (2, True))),
+        ("1 if a <= b else 2", sympy.Piecewise((1, a <= b), (2, True))),
+        ("IF_THEN_ELSE(a, 1, 2)", sympy.Piecewise((1, sympy.Ne(a, 0)), (2, True))),
+        (3, sympy.Integer(3)),
+        (2.5, sympy.Float(2.5)),
+        ("2 ** 0.5", sympy.Float(2**0.5)),
+    ],
+)
 def test_equations_become_sympy_expressions(text, expected):
     assert parse(text) == expected
 
@@ -97,24 +100,38 @@ def test_model_file_sections_become_the_ir(clinic):
     assert clinic.name == "clinic"
     assert clinic.title == "A clinic"
     assert (clinic.time.start, clinic.time.stop, clinic.time.dt, clinic.time.save_every) == (
-        2, 12, 0.5, 0.5)
+        2,
+        12,
+        0.5,
+        0.5,
+    )
     capacity = clinic["capacity"]
     assert capacity.value == 20
     assert capacity.range == (10, 30)
     assert capacity.meta.units == "people/week"
     assert capacity.meta.source == "survey"
     assert clinic["waiting"].non_negative
-    assert clinic["waiting"].initial == 2 * variable_symbol(
-        "capacity")
+    assert clinic["waiting"].initial == 2 * variable_symbol("capacity")
     assert clinic["effect"].extrapolation is Extrapolation.LINEAR
-    assert clinic.visible_variables() == ("waiting", "seen", "treat", "arrive", "pressure",
-                                          "perceived", "held")
+    assert clinic.visible_variables() == (
+        "waiting",
+        "seen",
+        "treat",
+        "arrive",
+        "pressure",
+        "perceived",
+        "held",
+    )
 
 
 def test_stateful_calls_are_lowered_into_named_hidden_structure(clinic):
     hidden = [s.name for s in clinic.stocks if s.hidden]
-    assert hidden == ["arrive__delay31", "arrive__delay31_s2", "arrive__delay31_s3",
-                      "perceived__smooth1"]
+    assert hidden == [
+        "arrive__delay31",
+        "arrive__delay31_s2",
+        "arrive__delay31_s3",
+        "perceived__smooth1",
+    ]
     assert all(clinic[name].origin in {"arrive", "perceived"} for name in hidden)
     kinds = {type(state) for state in clinic.discrete}
     assert kinds == {SampleMemory, FixedDelay}
@@ -148,8 +165,10 @@ def test_algebraic_order_puts_every_equation_after_what_it_needs(clinic):
 
 
 def test_shorthand_entries_and_defaults(make_model):
-    model = make_model("time: {stop: 3}\nparameters: {k: 2}\nstocks: {x: 1}\n"
-                       "flows: {out: k * x}\nauxiliaries: {y: x + 1}\n")
+    model = make_model(
+        "time: {stop: 3}\nparameters: {k: 2}\nstocks: {x: 1}\n"
+        "flows: {out: k * x}\nauxiliaries: {y: x + 1}\n"
+    )
     assert (model.time.start, model.time.dt, model.time.save_every) == (0, 1, 1)
     flow = model["out"]
     assert flow.source is None
@@ -172,7 +191,9 @@ def test_yaml_tags_cannot_build_python_objects(model_path):
 
 def test_a_bare_true_key_of_a_measure_is_read_as_the_key_true(tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "m.yaml"
-    path.write_text("time: {stop: 1}\nstocks: {x: 1}\nmeasures:\n"
-                    "  share: {perspective: outcome, better: lower, true: x / 2}\n")
+    path.write_text(
+        "time: {stop: 1}\nstocks: {x: 1}\nmeasures:\n"
+        "  share: {perspective: outcome, better: lower, true: x / 2}\n"
+    )
     (measure,) = ps.load_model(path).measures
     assert str(measure.true) == "x/2"

@@ -23,8 +23,7 @@ from pssc_sim.report.strategy_map import diagram_map
 
 #: Texts a model may hold: dollar amounts (read as one formula between the first and second $),
 #: a formula mathtext cannot parse, a lone dollar, and a dollar already escaped.
-TEXTS = ["spend from $5 to $10 a day", r"cost $\frac$ per case", "budget in $",
-         r"written \$ as is"]
+TEXTS = ["spend from $5 to $10 a day", r"cost $\frac$ per case", "budget in $", r"written \$ as is"]
 
 MODEL = r"""
 model: spend
@@ -86,8 +85,9 @@ def test_a_diagram_with_dollars_in_its_names_draws_them_as_written(tmp_path: Pat
     path.write_text(DIAGRAM)
     graph = load_cld_file(path)
     cld = svg_of(draw_cld(graph).figure)
-    strategy = svg_text(diagram_map(graph, load_cld_perspectives(path),
-                                    "Where the $ go: $5 to $10"), inline=True)
+    strategy = svg_text(
+        diagram_map(graph, load_cld_perspectives(path), "Where the $ go: $5 to $10"), inline=True
+    )
     for name in graph.nodes:
         assert shown(name, cld), name
         assert shown(name, strategy), name
@@ -103,8 +103,9 @@ def test_run_and_report_draw_a_model_with_dollars_in_its_text(tmp_path: Path) ->
     assert main(["run", str(model), "--out", str(tmp_path / "run")]) == 0
     assert (tmp_path / "run" / "stocks.png").read_bytes().startswith(b"\x89PNG")
     scenario = tmp_path / "halve.yaml"
-    scenario.write_text("scenario: halve\nmodel: spend.yaml\n"
-                        "targets:\n  - {measure: cases, value: 5, by: 4}\n")
+    scenario.write_text(
+        "scenario: halve\nmodel: spend.yaml\ntargets:\n  - {measure: cases, value: 5, by: 4}\n"
+    )
     assert main(["report", str(scenario), "-o", str(tmp_path / "report.html")]) == 0
     page = (tmp_path / "report.html").read_text()
     assert html.escape("open cases, $\\frac$ in $", quote=False) in page

@@ -16,8 +16,10 @@ from pssc_sim.integrate.grid import Grid
 from pssc_sim.integrate.progress import ProgressReport
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL = ("time: {stop: 10, dt: 0.01}\nparameters: {k: 0.1}\nstocks: {x: 1}\n"
-         "flows: {out: {from: x, rate: k * x}}\n")
+MODEL = (
+    "time: {stop: 10, dt: 0.01}\nparameters: {k: 0.1}\nstocks: {x: 1}\n"
+    "flows: {out: {from: x, rate: k * x}}\n"
+)
 
 
 class _Terminal(io.StringIO):
@@ -34,8 +36,9 @@ def decay(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("method", ["euler", "rk4", "rk45"])
 @pytest.mark.parametrize("members", [1, 10])
-def test_fractions_rise_and_end_at_one(decay: Path, method: str, members: int,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fractions_rise_and_end_at_one(
+    decay: Path, method: str, members: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("pssc_sim.integrate.progress.INTERVAL", 0.0)  # report every block
     params = {"k": np.linspace(0.1, 0.2, members)} if members > 1 else None
     seen: list[float] = []
@@ -63,8 +66,9 @@ def test_fractions_follow_the_chunks_of_an_ensemble() -> None:
 def test_reports_are_throttled_in_time() -> None:
     now = [0.0]
     seen: list[float] = []
-    report = ProgressReport(seen.append, Grid(0.0, 10.0, 1.0, 1.0), members=1, interval=0.1,
-                            clock=lambda: now[0])
+    report = ProgressReport(
+        seen.append, Grid(0.0, 10.0, 1.0, 1.0), members=1, interval=0.1, clock=lambda: now[0]
+    )
     for step in range(1, 11):
         now[0] = step * 0.03  # a report every 0.03 s: a call at most every 0.1 s
         report.reached(float(step))
@@ -139,17 +143,25 @@ def test_nothing_is_written_when_not_a_terminal_or_fast() -> None:
 
 
 def test_pssc_run_writes_no_progress_into_captured_output(
-        capsys: pytest.CaptureFixture[str]) -> None:
-    status = command_run(str(ROOT / "scenarios" / "teacup" / "baseline.yaml"), method=None,
-                         out=None, assignments=[], stop=None, dt=None)
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status = command_run(
+        str(ROOT / "scenarios" / "teacup" / "baseline.yaml"),
+        method=None,
+        out=None,
+        assignments=[],
+        stop=None,
+        dt=None,
+    )
     captured = capsys.readouterr()
     assert status == 0
     assert "\r" not in captured.err
     assert "\r" not in captured.out
 
 
-def test_pssc_run_passes_its_bar_to_the_run(monkeypatch: pytest.MonkeyPatch,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_pssc_run_passes_its_bar_to_the_run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from pssc_sim.cli import scenario as cli
     from pssc_sim.scenario import runner
 
@@ -162,7 +174,16 @@ def test_pssc_run_passes_its_bar_to_the_run(monkeypatch: pytest.MonkeyPatch,
         return runner.run(scenario, **options)  # type: ignore[arg-type]
 
     monkeypatch.setattr(cli, "run", run)
-    assert command_run(str(ROOT / "scenarios" / "teacup" / "baseline.yaml"), method=None,
-                       out=None, assignments=[], stop=None, dt=None) == 0
+    assert (
+        command_run(
+            str(ROOT / "scenarios" / "teacup" / "baseline.yaml"),
+            method=None,
+            out=None,
+            assignments=[],
+            stop=None,
+            dt=None,
+        )
+        == 0
+    )
     capsys.readouterr()
     assert [bar.fraction for bar in bars] == [1.0]

@@ -22,8 +22,7 @@ from strategies import (
 import pssc_sim as ps
 from pssc_sim.ir.functions import TIME, TIME_STEP, variable_symbol
 
-FAST = settings(max_examples=40, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FAST
@@ -79,8 +78,9 @@ def test_kernel_on_a_batch_equals_the_kernel_member_by_member(batch_compiled, me
         compiled.rates(t, clock, Y[:, column], P[:, column], D[:, column], dy_i, dn_i)
         np.testing.assert_array_equal(dy[:, column], dy_i)
         np.testing.assert_array_equal(dn[:, column], dn_i)
-        dy_s, dn_s = compiled.rates_scalar(t, clock, Y[:, i].tolist(), P[:, i].tolist(),
-                                           D[:, i].tolist())
+        dy_s, dn_s = compiled.rates_scalar(
+            t, clock, Y[:, i].tolist(), P[:, i].tolist(), D[:, i].tolist()
+        )
         np.testing.assert_allclose(dy[:, i], dy_s, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(dn[:, i], dn_s, rtol=1e-12, atol=1e-12)
 
@@ -97,8 +97,7 @@ def _symbolic(expr: sympy.Expr, values: dict[str, float], t: float, dt: float) -
         raise
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(equations, parameter_sets)
 @example("XIDZ(a, XIDZ(a, b, 7), 7)", [(0.0, 0.0, 0.0), (1e-7, 1.0, 0.0), (2.0, 1.0, 0.0)])
 @example("INTEGER(LOG(2 + ABS(a), 3))", [(0.0, 0.0, 0.0)])
@@ -106,15 +105,21 @@ def _symbolic(expr: sympy.Expr, values: dict[str, float], t: float, dt: float) -
 @example("INTEGER(-2.5) + MODULO(a, 1 + ABS(b))", [(-3.25, 0.0, 0.0)])
 @example("IF_THEN_ELSE(a > 0, b, c) + STEP(a, 1) + RAMP(b, 0, 2)", [(0.0, 1.5, -1.0)])
 # hoisting ``-a - ARCTAN(c) - 0.081`` into one symbol gave a condition sympy rewrites without end
-@example("STEP(ARCTAN(MIN(-0.081, TIME_STEP * b)), ((-0.081) - ((TIME + a))) - (ARCTAN(c)))",
-         [(2.033721532137383, 2.00001, -3.576688485635568), (-2.7704462016693387, 1.1, 0.0),
-          (-2.637131841918219, -2.65170579850718, 0.46004042999469075),
-          (0.0, 1.0, 1.31861671708812)])
-@example("STEP(1, a - TIME) + IF_THEN_ELSE(TIME + TIME_STEP / 2 > b - TIME, c, 1)",
-         [(1.0, 2.0, 3.0), (3.0, 0.25, -1.0), (0.75, 1.75, 0.0)])
+@example(
+    "STEP(ARCTAN(MIN(-0.081, TIME_STEP * b)), ((-0.081) - ((TIME + a))) - (ARCTAN(c)))",
+    [
+        (2.033721532137383, 2.00001, -3.576688485635568),
+        (-2.7704462016693387, 1.1, 0.0),
+        (-2.637131841918219, -2.65170579850718, 0.46004042999469075),
+        (0.0, 1.0, 1.31861671708812),
+    ],
+)
+@example(
+    "STEP(1, a - TIME) + IF_THEN_ELSE(TIME + TIME_STEP / 2 > b - TIME, c, 1)",
+    [(1.0, 2.0, 3.0), (3.0, 0.25, -1.0), (0.75, 1.75, 0.0)],
+)
 def test_compiled_equals_symbolic(equation: str, members: list[tuple[float, float, float]]):
-    header = ("time: {start: 0, stop: 2, dt: 0.5, save_every: 1}\n"
-              "parameters: {a: 0, b: 0, c: 0}\n")
+    header = "time: {start: 0, stop: 2, dt: 0.5, save_every: 1}\nparameters: {a: 0, b: 0, c: 0}\n"
     try:
         model = load_text(header + f"auxiliaries:\n  value: '{equation}'\n")
     except ps.ExpressionError as error:
@@ -136,7 +141,9 @@ def test_compiled_equals_symbolic(equation: str, members: list[tuple[float, floa
 
 @FAST
 @given(outflow_chains())
-@example(([1e4], [0.05], 0.0499), )
+@example(
+    ([1e4], [0.05], 0.0499),
+)
 def test_first_order_outflows_keep_stocks_non_negative(chain):
     initials, taus, dt = chain
     res = ps.simulate(load_text(outflow_chain_yaml(initials, taus, dt)))
@@ -168,13 +175,21 @@ def ensemble_model() -> ps.Model:
 
 
 @FAST
-@given(st.lists(st.tuples(st.floats(0.0, 1.0), st.floats(0.3, 5.0), st.floats(0.0, 3.0),
-                          st.floats(0.5, 3.0)), min_size=2, max_size=5))
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(0.0, 1.0), st.floats(0.3, 5.0), st.floats(0.0, 3.0), st.floats(0.5, 3.0)
+        ),
+        min_size=2,
+        max_size=5,
+    )
+)
 def test_the_ensemble_equals_single_runs_member_by_member(ensemble_model, members):
     names = ("growth", "tau", "delay", "threshold")
     columns = dict(zip(names, np.array(members).T, strict=True))
     ensemble = ps.simulate(ensemble_model, columns)
     for i, member in enumerate(members):
         single = ps.simulate(ensemble_model, dict(zip(names, member, strict=True)))
-        np.testing.assert_allclose(ensemble.values[:, :, i], single.values[:, :, 0],
-                                   rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            ensemble.values[:, :, i], single.values[:, :, 0], rtol=1e-12, atol=1e-12
+        )

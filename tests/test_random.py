@@ -16,8 +16,10 @@ pytest.importorskip("pysd", reason="the vensim extra (PySD's translators) is not
 
 
 def control(stop: float = 10, dt: float = 0.25) -> str:
-    return (f"INITIAL TIME = 0 ~ Month ~ |\nFINAL TIME = {stop} ~ Month ~ |\n"
-            f"TIME STEP = {dt} ~ Month ~ |\nSAVEPER = TIME STEP ~ Month ~ |\n")
+    return (
+        f"INITIAL TIME = 0 ~ Month ~ |\nFINAL TIME = {stop} ~ Month ~ |\n"
+        f"TIME STEP = {dt} ~ Month ~ |\nSAVEPER = TIME STEP ~ Month ~ |\n"
+    )
 
 
 def load(tmp_path: Path, name: str, text: str, stop: float = 10) -> ps.Model:
@@ -26,9 +28,11 @@ def load(tmp_path: Path, name: str, text: str, stop: float = 10) -> ps.Model:
     return ps.load_model(path)
 
 
-DRAWS = ("U = RANDOM UNIFORM(-3, 10, 0) ~~|\nN = RANDOM NORMAL(0, 1000, 0, 1, 0) ~~|\n"
-         "E = RANDOM EXPONENTIAL(0, 7.2, 5, 5, 0) ~~|\nR = RANDOM 0 1() ~~|\n"
-         "Twin = RANDOM UNIFORM(-3, 10, 0) ~~|\n")
+DRAWS = (
+    "U = RANDOM UNIFORM(-3, 10, 0) ~~|\nN = RANDOM NORMAL(0, 1000, 0, 1, 0) ~~|\n"
+    "E = RANDOM EXPONENTIAL(0, 7.2, 5, 5, 0) ~~|\nR = RANDOM 0 1() ~~|\n"
+    "Twin = RANDOM UNIFORM(-3, 10, 0) ~~|\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,16 +46,19 @@ def _truncated_exponential_mean(c: float) -> float:
     return 1 - c * math.exp(-c) / (1 - math.exp(-c))
 
 
-@pytest.mark.parametrize(("name", "low", "high", "mean", "variance"), [
-    ("u", -3, 10, 3.5, 13**2 / 12),
-    ("r", 0, 1, 0.5, 1 / 12),
-    # a standard normal conditioned on [0, 1000]: the half-normal
-    ("n", 0, 1000, math.sqrt(2 / math.pi), 1 - 2 / math.pi),
-    ("e", 5, 7.2, 5 + 5 * _truncated_exponential_mean(2.2 / 5), None),
-])
+@pytest.mark.parametrize(
+    ("name", "low", "high", "mean", "variance"),
+    [
+        ("u", -3, 10, 3.5, 13**2 / 12),
+        ("r", 0, 1, 0.5, 1 / 12),
+        # a standard normal conditioned on [0, 1000]: the half-normal
+        ("n", 0, 1000, math.sqrt(2 / math.pi), 1 - 2 / math.pi),
+        ("e", 5, 7.2, 5 + 5 * _truncated_exponential_mean(2.2 / 5), None),
+    ],
+)
 def test_draws_have_their_distributions_moments_and_bounds(
-        long_run: ps.Results, name: str, low: float, high: float, mean: float,
-        variance: float | None) -> None:
+    long_run: ps.Results, name: str, low: float, high: float, mean: float, variance: float | None
+) -> None:
     values = long_run[name].to_numpy()
     assert values.min() >= low
     assert values.max() <= high
@@ -61,8 +68,7 @@ def test_draws_have_their_distributions_moments_and_bounds(
         assert values.var() == pytest.approx(variance, rel=0.05)
 
 
-def test_each_call_draws_its_own_stream_without_serial_correlation(
-        long_run: ps.Results) -> None:
+def test_each_call_draws_its_own_stream_without_serial_correlation(long_run: ps.Results) -> None:
     u, twin = long_run["u"].to_numpy(), long_run["twin"].to_numpy()
     assert abs(np.corrcoef(u, twin)[0, 1]) < 0.03
     assert abs(np.corrcoef(u[1:], u[:-1])[0, 1]) < 0.03
@@ -89,15 +95,18 @@ def test_a_draw_is_held_through_a_time_step(tmp_path: Path) -> None:
 
 
 def test_pink_noise_without_deviation_is_its_mean(tmp_path: Path) -> None:
-    model = load(tmp_path, "pink.mdl", "Noise = RANDOM PINK NOISE(Mean, Deviation, 2, 1) ~~|\n"
-                                       "Mean = 3 + RAMP(1, 2, 5) ~~|\nDeviation = 0 ~~|\n")
+    model = load(
+        tmp_path,
+        "pink.mdl",
+        "Noise = RANDOM PINK NOISE(Mean, Deviation, 2, 1) ~~|\n"
+        "Mean = 3 + RAMP(1, 2, 5) ~~|\nDeviation = 0 ~~|\n",
+    )
     res = ps.simulate(model)
     np.testing.assert_array_equal(res["noise"], res["mean"])
 
 
 def test_pink_noise_has_its_standard_deviation_and_correlation_time(tmp_path: Path) -> None:
-    model = load(tmp_path, "pink.mdl", "Noise = RANDOM PINK NOISE(3, 0.5, 2, 1) ~~|\n",
-                 stop=20_000)
+    model = load(tmp_path, "pink.mdl", "Noise = RANDOM PINK NOISE(3, 0.5, 2, 1) ~~|\n", stop=20_000)
     values = ps.simulate(model)["noise"].to_numpy()[400:]  # past the start at the mean
     assert values.mean() == pytest.approx(3, abs=0.05)
     assert values.std() == pytest.approx(0.5, rel=0.05)
@@ -107,16 +116,20 @@ def test_pink_noise_has_its_standard_deviation_and_correlation_time(tmp_path: Pa
 
 
 def test_random_function_over_subscripts_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ps.ModelError, match=r"unsupported construct 'a random function over "
-                                            r"subscripts' \(got RANDOM_UNIFORM\)\. Write each "
-                                            r"element as a variable of its own"):
+    with pytest.raises(
+        ps.ModelError,
+        match=r"unsupported construct 'a random function over "
+        r"subscripts' \(got RANDOM_UNIFORM\)\. Write each "
+        r"element as a variable of its own",
+    ):
         load(tmp_path, "arrayed.mdl", "A: a1, a2 ~~|\nX[A] = RANDOM UNIFORM(0, 1, 0) ~~|\n")
 
 
 def test_a_converted_model_draws_the_same_numbers(tmp_path: Path) -> None:
     source = tmp_path / "draws.mdl"
-    source.write_text(DRAWS + "P = RANDOM PINK NOISE(3, 0.5, 2, 1) ~~|\n" + control(),
-                      encoding="utf-8")
+    source.write_text(
+        DRAWS + "P = RANDOM PINK NOISE(3, 0.5, 2, 1) ~~|\n" + control(), encoding="utf-8"
+    )
     target = convert(source, tmp_path / "draws.yaml")
     original = ps.simulate(ps.load_model(source), {"RANDOM_SEED": [1, 2]})
     converted = ps.simulate(ps.load_model(target), {"RANDOM_SEED": [1, 2]})

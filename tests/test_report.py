@@ -40,11 +40,19 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     folder = tmp_path_factory.mktemp("report")
     ensemble = folder / "blame-uncertain.yaml"
     ensemble.write_text(ENSEMBLE)
-    path = write_report([ReportEntry(WAITING / "target-blame.yaml", f"Story one.\n\n{HOSTILE}",
-                                     title="Blame culture"),
-                         WAITING / "target-learning.yaml", ensemble],
-                        folder / "report.html", title=f"Waiting list {HOSTILE}",
-                        narrative="Why targets backfire.", comparison_narrative="Side by side.")
+    path = write_report(
+        [
+            ReportEntry(
+                WAITING / "target-blame.yaml", f"Story one.\n\n{HOSTILE}", title="Blame culture"
+            ),
+            WAITING / "target-learning.yaml",
+            ensemble,
+        ],
+        folder / "report.html",
+        title=f"Waiting list {HOSTILE}",
+        narrative="Why targets backfire.",
+        comparison_narrative="Side by side.",
+    )
     return path, path.read_text(encoding="utf-8")
 
 
@@ -85,9 +93,12 @@ def test_user_strings_are_escaped(report: tuple[Path, str]) -> None:
 def test_sections_narratives_and_comparison(report: tuple[Path, str]) -> None:
     _, text = report
     headings = re.findall(r'<section id="([^"]+)"><h2>([^<]+)</h2>', text)
-    assert headings == [("scenario-1", "Blame culture"), ("scenario-2", "target-learning"),
-                        ("scenario-3", "blame-uncertain"),
-                        ("comparison", "Comparison of the scenarios")]
+    assert headings == [
+        ("scenario-1", "Blame culture"),
+        ("scenario-2", "target-learning"),
+        ("scenario-3", "blame-uncertain"),
+        ("comparison", "Comparison of the scenarios"),
+    ]
     assert '<div class="narrative"><p>Why targets backfire.</p></div>' in text
     assert '<div class="narrative"><p>Side by side.</p></div>' in text
     assert text.count("<h4>Outcome</h4>") == 3
@@ -98,8 +109,10 @@ def test_scorecard_numbers_and_rag(report: tuple[Path, str]) -> None:
     card = Scenario.load(WAITING / "target-blame.yaml").run().scorecard()
     row = card.row("mean_wait")
     blame = text.split('id="scenario-2"')[0]
-    cells = (f"<td>{number(row.reported, row.kind)}</td><td>{number(row.true, row.kind)}</td>"
-             f'<td>{number(row.gap, row.kind)}</td><td class="rag-{row.rag}">{row.rag}</td>')
+    cells = (
+        f"<td>{number(row.reported, row.kind)}</td><td>{number(row.true, row.kind)}</td>"
+        f'<td>{number(row.gap, row.kind)}</td><td class="rag-{row.rag}">{row.rag}</td>'
+    )
     assert row.rag == "amber"
     assert cells in blame
     worse = {c.measure: c.relative for c in card.consequences}
@@ -134,11 +147,17 @@ def test_write_is_atomic(tmp_path: Path) -> None:
     assert "No reference run: the scenario has no targets" in path.read_text()
 
 
-@pytest.mark.parametrize(("scenarios", "message"), [
-    ([], r"scenarios: a report needs at least one scenario \(got none\)"),
-    ([WAITING / "target-blme.yaml"], r"scenarios\[0\]: no such scenario file \(got '.*"
-                                     r"target-blme.yaml'\)\. Did you mean 'target-blame.yaml'\?"),
-])
+@pytest.mark.parametrize(
+    ("scenarios", "message"),
+    [
+        ([], r"scenarios: a report needs at least one scenario \(got none\)"),
+        (
+            [WAITING / "target-blme.yaml"],
+            r"scenarios\[0\]: no such scenario file \(got '.*"
+            r"target-blme.yaml'\)\. Did you mean 'target-blame.yaml'\?",
+        ),
+    ],
+)
 def test_bad_scenarios(scenarios: list[Path], message: str) -> None:
     with pytest.raises(ScenarioError, match=message):
         build_report(scenarios)
@@ -151,24 +170,44 @@ def test_bad_reference() -> None:
 
 def test_cli_writes_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "sub" / "r.html"
-    assert main(["report", str(WAITING / "baseline.yaml"), str(WAITING / "target-blame.yaml"),
-                 "-o", str(out), "--title", "Two runs"]) == 0
+    assert (
+        main(
+            [
+                "report",
+                str(WAITING / "baseline.yaml"),
+                str(WAITING / "target-blame.yaml"),
+                "-o",
+                str(out),
+                "--title",
+                "Two runs",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.strip() == f"wrote {out}"
     assert "<title>Two runs</title>" in out.read_text()
 
 
-@pytest.mark.parametrize(("arguments", "message"), [
-    (["-o", "{tmp}/r.html"], "the following arguments are required: SCENARIO"),
-    (["{waiting}/nope.yaml", "-o", "{tmp}/r.html"], "scenarios[0]: no such scenario file"),
-    (["{waiting}/baseline.yaml"], "the following arguments are required: -o/--output"),
-    (["{waiting}/baseline.yaml", "-o", "{tmp}"], "--output: a folder, not a file"),
-    (["{waiting}/baseline.yaml", "-o", "{tmp}/a_file/r.html"],
-     "--output: cannot create the folder"),
-    (["{waiting}/baseline.yaml", "-o", "{tmp}/r.html", "--against", "{waiting}/x.yaml"],
-     "against: no such scenario file"),
-])
-def test_cli_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                               arguments: list[str], message: str) -> None:
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["-o", "{tmp}/r.html"], "the following arguments are required: SCENARIO"),
+        (["{waiting}/nope.yaml", "-o", "{tmp}/r.html"], "scenarios[0]: no such scenario file"),
+        (["{waiting}/baseline.yaml"], "the following arguments are required: -o/--output"),
+        (["{waiting}/baseline.yaml", "-o", "{tmp}"], "--output: a folder, not a file"),
+        (
+            ["{waiting}/baseline.yaml", "-o", "{tmp}/a_file/r.html"],
+            "--output: cannot create the folder",
+        ),
+        (
+            ["{waiting}/baseline.yaml", "-o", "{tmp}/r.html", "--against", "{waiting}/x.yaml"],
+            "against: no such scenario file",
+        ),
+    ],
+)
+def test_cli_bad_input_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: list[str], message: str
+) -> None:
     (tmp_path / "a_file").write_text("not a folder")
     argv = [a.format(tmp=tmp_path, waiting=WAITING) for a in arguments]
     assert main(["report", *argv]) == 2
@@ -177,6 +216,7 @@ def test_cli_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 
 # -- the page in a real browser -------------------------------------------------------------
+
 
 def test_report_opens_in_headless_chromium(report: tuple[Path, str]) -> None:
     path, _ = report
@@ -205,12 +245,16 @@ measures:
 
 def test_count_target_is_drawn_on_the_rate_scale(tmp_path: Path) -> None:
     (tmp_path / "counting.yaml").write_text(COUNTING)
-    scenario = Scenario(model=tmp_path / "counting.yaml", name="count",
-                        targets=[{"measure": "work", "kind": "count", "value": 20, "per": 4,
-                                  "by": 8}])
+    scenario = Scenario(
+        model=tmp_path / "counting.yaml",
+        name="count",
+        targets=[{"measure": "work", "kind": "count", "value": 20, "per": 4, "by": 8}],
+    )
     text = build_report([scenario])
     # 20 cases per 4 weeks is 5 a week on the rate's scale; the scorecard shows 4 x the rate.
-    assert "work: reported ledger (left) and true ledger (right), one run; the dashed red line " \
-           "is the target 5." in text
+    assert (
+        "work: reported ledger (left) and true ledger (right), one run; the dashed red line "
+        "is the target 5." in text
+    )
     assert "count &gt;= 20" in text
     assert "done: reported ledger (left) and true ledger (right), one run." in text

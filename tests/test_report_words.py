@@ -15,8 +15,10 @@ from pssc_sim.parse import load_model
 from pssc_sim.report.words import DAYS, calendar, date_axis, plural, points, quantity, when
 
 ROOT = Path(__file__).resolve().parent.parent
-MODEL = "time: {{stop: 730, units: day{origin}}}\nstocks: {{x: 1}}\n" \
-        "measures: {{x: {{perspective: outcome, better: higher, label: people helped}}}}\n"
+MODEL = (
+    "time: {{stop: 730, units: day{origin}}}\nstocks: {{x: 1}}\n"
+    "measures: {{x: {{perspective: outcome, better: higher, label: people helped}}}}\n"
+)
 
 
 def _model(tmp_path: Path, origin: str) -> Path:
@@ -66,8 +68,26 @@ def test_the_time_axis_reads_in_years() -> None:
     ax.figure.canvas.draw()
     labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
     assert labels
-    assert all(label.startswith(("Apr", "Jan", "Feb", "Mar", "May", "Jun", "Jul", "Aug", "Sep",
-                                 "Oct", "Nov", "Dec", "20")) for label in labels)
+    assert all(
+        label.startswith(
+            (
+                "Apr",
+                "Jan",
+                "Feb",
+                "Mar",
+                "May",
+                "Jun",
+                "Jul",
+                "Aug",
+                "Sep",
+                "Oct",
+                "Nov",
+                "Dec",
+                "20",
+            )
+        )
+        for label in labels
+    )
     assert ax.get_xlabel() == "date"
     assert not date_axis(Figure().subplots(), TimeSpec(0, 10, 1, 1, "week"))
 
@@ -102,14 +122,16 @@ def test_the_report_marks_data_and_shows_it_beside_the_run(tmp_path: Path) -> No
     (folder / "data").mkdir(parents=True)
     (folder / "model.yaml").write_text(OBSERVED_MODEL)
     (folder / "data" / "observed.csv").write_text("time,waiting\n0,20\n4,19.5\n8,21.25\n")
-    text = write_report([Scenario(model=folder, name="clinic")],
-                        tmp_path / "r.html").read_text(encoding="utf-8")
+    text = write_report([Scenario(model=folder, name="clinic")], tmp_path / "r.html").read_text(
+        encoding="utf-8"
+    )
     assert ">true value from</th>" in text
     assert "model output; data 21.25 at 8" in text  # the last observation before week 10
     assert text.count("<td>model output</td>") == 1  # seen: no data
     (folder / "data" / "observed.csv").unlink()
-    plain = write_report([Scenario(model=folder, name="clinic")],
-                         tmp_path / "p.html").read_text(encoding="utf-8")
+    plain = write_report([Scenario(model=folder, name="clinic")], tmp_path / "p.html").read_text(
+        encoding="utf-8"
+    )
     assert "true value from" not in plain
 
 
@@ -118,9 +140,12 @@ def test_panels_take_the_labels_of_variables(tmp_path: Path) -> None:
     from pssc_sim.scenario import Scenario
 
     path = tmp_path / "model.yaml"
-    path.write_text(OBSERVED_MODEL.replace("stocks: {waiting: 20}",
-                                           "stocks: {waiting: {initial: 20, label: people "
-                                           "waiting to be seen}}"))
+    path.write_text(
+        OBSERVED_MODEL.replace(
+            "stocks: {waiting: 20}",
+            "stocks: {waiting: {initial: 20, label: people waiting to be seen}}",
+        )
+    )
     result = Scenario(model=path, name="clinic").run()
     assert _variable_label(result, "waiting") == "people waiting to be seen"
     assert _variable_label(result, "arrivals") == "arrivals"

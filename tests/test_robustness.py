@@ -71,8 +71,11 @@ def test_regimes_run_in_the_same_worlds_with_their_own_audit() -> None:
 
 
 def test_evidence_needs_an_uncertainty_block_and_worlds() -> None:
-    with pytest.raises(EvidenceError, match=r"quit-count-blame: no uncertainty block to sample "
-                                            r"worlds from \(got none\)"):
+    with pytest.raises(
+        EvidenceError,
+        match=r"quit-count-blame: no uncertainty block to sample "
+        r"worlds from \(got none\)",
+    ):
         Evidence.of(Scenario.load(SMOKING / "quit-count-blame.yaml"))
     with pytest.raises(EvidenceError, match=r"needs at least 2 worlds \(got 1\)"):
         Evidence.of(Scenario.load(SMOKING / "quit-count-uncertain.yaml"), members=1)
@@ -80,8 +83,9 @@ def test_evidence_needs_an_uncertainty_block_and_worlds() -> None:
 
 def test_rbd_fast_is_a_sensitivity_method_of_its_own_design() -> None:
     teacup = Experiment.load(ROOT / "models" / "teacup")
-    result = sensitivity(teacup, "teacup_temperature", Statistic("at", 10), method="rbd-fast",
-                         samples=100, seed=2)
+    result = sensitivity(
+        teacup, "teacup_temperature", Statistic("at", 10), method="rbd-fast", samples=100, seed=2
+    )
     assert result.runs == 100
     assert result.indices["characteristic_time"]["S1"] > 0.9
     assert "S1_conf" in result.table()
@@ -93,9 +97,22 @@ def test_report_tests_its_findings_over_the_evidence(tmp_path: Path) -> None:
     from pssc_sim.cli import main
 
     out = tmp_path / "report.html"
-    assert main(["report", str(SMOKING / "quit-count-blame.yaml"),
-                 str(SMOKING / "pss-outcomes.yaml"), "-o", str(out), "--evidence",
-                 str(SMOKING / "quit-count-uncertain.yaml"), "--members", "8"]) == 0
+    assert (
+        main(
+            [
+                "report",
+                str(SMOKING / "quit-count-blame.yaml"),
+                str(SMOKING / "pss-outcomes.yaml"),
+                "-o",
+                str(out),
+                "--evidence",
+                str(SMOKING / "quit-count-uncertain.yaml"),
+                "--members",
+                "8",
+            ]
+        )
+        == 0
+    )
     text = out.read_text()
     assert '<section id="robustness">' in text
     # one target in the first, two in the second; two outcome measures shared
@@ -103,19 +120,31 @@ def test_report_tests_its_findings_over_the_evidence(tmp_path: Path) -> None:
     assert "Pss-outcomes gives a better true prevalence than quit-count-blame" in text
 
 
-def test_report_members_need_evidence(capsys: pytest.CaptureFixture[str],
-                                      tmp_path: Path) -> None:
+def test_report_members_need_evidence(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     from pssc_sim.cli import main
 
-    assert main(["report", str(SMOKING / "baseline.yaml"), "-o", str(tmp_path / "r.html"),
-                 "--members", "10"]) == 2
-    assert "--members: needs --evidence and at least 2 worlds (got 10)" in \
-        capsys.readouterr().err
+    assert (
+        main(
+            [
+                "report",
+                str(SMOKING / "baseline.yaml"),
+                "-o",
+                str(tmp_path / "r.html"),
+                "--members",
+                "10",
+            ]
+        )
+        == 2
+    )
+    assert "--members: needs --evidence and at least 2 worlds (got 10)" in capsys.readouterr().err
 
 
 def test_evidence_of_another_model_is_refused() -> None:
     evidence = Evidence.of(Scenario.load(SMOKING / "quit-count-uncertain.yaml"), members=4)
     ambulance = Scenario.load(ROOT / "scenarios" / "ambulance" / "baseline.yaml")
-    with pytest.raises(EvidenceError, match=r"baseline: the evidence samples parameters its "
-                                            r"model ambulance does not have \(got "):
+    with pytest.raises(
+        EvidenceError,
+        match=r"baseline: the evidence samples parameters its "
+        r"model ambulance does not have \(got ",
+    ):
         evidence.for_regime(ambulance)

@@ -87,13 +87,15 @@ def test_set_changes_exactly_the_parameters_named(project: Path) -> None:
 
 
 def test_time_and_method_override_the_model(project: Path) -> None:
-    path = write(project, "t", "model: decay\ntime: {stop: 4, dt: 0.5, save_every: 1}\n"
-                               "method: rk4\n")
+    path = write(
+        project, "t", "model: decay\ntime: {stop: 4, dt: 0.5, save_every: 1}\nmethod: rk4\n"
+    )
     result = ps.run_scenario(path)
     assert result.results.times.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
     assert result.results.method == "rk4"
-    expected = ps.simulate(model_of(project), method="rk4",
-                           time={"stop": 4, "dt": 0.5, "save_every": 1})
+    expected = ps.simulate(
+        model_of(project), method="rk4", time={"stop": 4, "dt": 0.5, "save_every": 1}
+    )
     np.testing.assert_array_equal(result.results.values, expected.values)
 
 
@@ -111,15 +113,17 @@ def test_description_is_kept_and_shown(project: Path) -> None:
     assert "A plain run." in result.summary()
 
 
-@pytest.mark.parametrize("reference", ["decay", "../../models/decay/model.yaml",
-                                       "../../models/decay"])
+@pytest.mark.parametrize(
+    "reference", ["decay", "../../models/decay/model.yaml", "../../models/decay"]
+)
 def test_model_reference_forms(project: Path, reference: str) -> None:
     path = write(project, "m", f"model: {reference}\n")
     assert load_scenario(path).load_model().name == "decay"
 
 
-def test_model_name_is_found_from_the_current_directory(project: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_model_name_is_found_from_the_current_directory(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(project)
     assert Scenario(model="decay").load_model().name == "decay"
 
@@ -140,9 +144,13 @@ def k_at(result: ps.ScenarioResult, times: list[float]) -> list[float]:
 
 @pytest.mark.parametrize("method", ["euler", "rk4"])
 def test_set_leaves_earlier_times_untouched_and_restarts_from_the_state(
-        project: Path, method: str) -> None:
-    path = write(project, "i", f"model: decay\nmethod: {method}\n"
-                               "interventions: [{set: k, to: 0.9, at: 5}]\n")
+    project: Path, method: str
+) -> None:
+    path = write(
+        project,
+        "i",
+        f"model: decay\nmethod: {method}\ninterventions: [{{set: k, to: 0.9, at: 5}}]\n",
+    )
     result = ps.run_scenario(path)
     base = ps.simulate(model_of(project), method=method)
     times = result.results.times
@@ -152,13 +160,18 @@ def test_set_leaves_earlier_times_untouched_and_restarts_from_the_state(
     if method == "euler":  # from t=5 on, the run is the model restarted there with k = 0.9
         x5 = at(result, "x", [5.0])[0]
         restart = ps.simulate(model_of(project), {"k": 0.9, "x0": x5}, time={"start": 5})
-        np.testing.assert_allclose(result["x"].to_numpy()[~before], restart["x"].to_numpy(),
-                                   rtol=1e-13)
+        np.testing.assert_allclose(
+            result["x"].to_numpy()[~before], restart["x"].to_numpy(), rtol=1e-13
+        )
 
 
 def test_adaptive_methods_stop_at_an_intervention(project: Path) -> None:
-    path = write(project, "i", "model: decay\nmethod: rk45\nset: {inflow_rate: 0}\n"
-                               "interventions: [{set: k, to: 0.9, at: 5}]\n")
+    path = write(
+        project,
+        "i",
+        "model: decay\nmethod: rk45\nset: {inflow_rate: 0}\n"
+        "interventions: [{set: k, to: 0.9, at: 5}]\n",
+    )
     result = ps.run_scenario(path)
     t = result.results.times
     exact = np.where(t < 5, 100 * np.exp(-0.5 * t), 100 * np.exp(-2.5 - 0.9 * (t - 5)))
@@ -166,53 +179,65 @@ def test_adaptive_methods_stop_at_an_intervention(project: Path) -> None:
 
 
 def test_step_by_and_to(project: Path) -> None:
-    path = write(project, "i", """\
+    path = write(
+        project,
+        "i",
+        """\
         model: decay
         interventions:
           - {step: k, by: 0.25, at: 2}
           - {step: inflow_rate, to: 3, at: 4}
         outputs: [k, inflow_rate]
-        """)
+        """,
+    )
     result = ps.run_scenario(path)
     assert k_at(result, [1.75, 2, 9]) == [0.5, 0.75, 0.75]
     assert at(result, "inflow_rate", [3.75, 4.0]) == [1.0, 3.0]
 
 
 def test_ramp_is_linear_between_from_and_until(project: Path) -> None:
-    path = write(project, "i", "model: decay\n"
-                               "interventions: [{ramp: k, to: 0.9, from: 2, until: 6}]\n")
+    path = write(
+        project, "i", "model: decay\ninterventions: [{ramp: k, to: 0.9, from: 2, until: 6}]\n"
+    )
     result = ps.run_scenario(path)
     np.testing.assert_allclose(k_at(result, [0, 2, 4, 5, 6, 10]), [0.5, 0.5, 0.7, 0.8, 0.9, 0.9])
 
 
 def test_pulse_is_on_for_its_width(project: Path) -> None:
-    path = write(project, "i", "model: decay\n"
-                               "interventions: [{pulse: k, by: 0.2, at: 3, width: 1}]\n")
+    path = write(
+        project, "i", "model: decay\ninterventions: [{pulse: k, by: 0.2, at: 3, width: 1}]\n"
+    )
     result = ps.run_scenario(path)
     assert k_at(result, [2.75, 3, 3.75, 4, 5]) == [0.5, 0.7, 0.7, 0.5, 0.5]
 
 
 def test_series_is_linear_and_held_at_the_ends(project: Path) -> None:
-    path = write(project, "i", "model: decay\n"
-                               "interventions: [{series: k, points: [[2, 0.2], [4, 0.6], "
-                               "[8, 0.4]]}]\n")
+    path = write(
+        project,
+        "i",
+        "model: decay\ninterventions: [{series: k, points: [[2, 0.2], [4, 0.6], [8, 0.4]]}]\n",
+    )
     result = ps.run_scenario(path)
-    np.testing.assert_allclose(k_at(result, [0, 2, 3, 4, 6, 8, 10]),
-                               [0.2, 0.2, 0.4, 0.6, 0.5, 0.4, 0.4])
+    np.testing.assert_allclose(
+        k_at(result, [0, 2, 3, 4, 6, 8, 10]), [0.2, 0.2, 0.4, 0.6, 0.5, 0.4, 0.4]
+    )
 
 
 def test_interventions_on_one_parameter_compose_in_order(project: Path) -> None:
-    path = write(project, "i", """\
+    path = write(
+        project,
+        "i",
+        """\
         model: decay
         set: {k: 0.4}
         interventions:
           - {step: k, by: 0.1, at: 2}
           - {set: k, to: 0.2, at: 6}
           - {pulse: k, by: 0.05, at: 8, width: 1}
-        """)
+        """,
+    )
     result = ps.run_scenario(path)
-    np.testing.assert_allclose(k_at(result, [1, 2, 5, 6, 8, 9.5]),
-                               [0.4, 0.5, 0.5, 0.2, 0.25, 0.2])
+    np.testing.assert_allclose(k_at(result, [1, 2, 5, 6, 8, 9.5]), [0.4, 0.5, 0.5, 0.2, 0.25, 0.2])
 
 
 def test_an_intervened_parameter_keeps_its_base_value_as_a_parameter(project: Path) -> None:
@@ -238,7 +263,10 @@ def ps_symbol(name: str) -> object:
 
 
 def test_extends_layers_overrides_in_order(project: Path) -> None:
-    write(project, "root", """\
+    write(
+        project,
+        "root",
+        """\
         scenario: root
         model: decay
         time: {stop: 6, dt: 0.5}
@@ -248,21 +276,30 @@ def test_extends_layers_overrides_in_order(project: Path) -> None:
         outputs: [x]
         uncertainty: {members: 8, seed: 1, parameters: {k: {distribution: uniform, low: 0.1,
                                                           high: 0.2}}}
-        """)
-    write(project, "middle", """\
+        """,
+    )
+    write(
+        project,
+        "middle",
+        """\
         extends: root
         time: {stop: 8}
         set: {k: 0.2}
         interventions: [{step: k, by: 0.5, at: 4}]
         uncertainty: {members: 4}
-        """)
-    leaf = write(project, "leaf", """\
+        """,
+    )
+    leaf = write(
+        project,
+        "leaf",
+        """\
         scenario: leaf
         extends: middle
         method: rk4
         set: {inflow_rate: 3}
         outputs: [x, k]
-        """)
+        """,
+    )
     scenario = load_scenario(leaf)
     assert scenario.name == "leaf"
     assert dict(scenario.time) == {"stop": 8.0, "dt": 0.5}
@@ -280,8 +317,9 @@ def test_extends_layers_overrides_in_order(project: Path) -> None:
 
 def test_layering_twice_equals_layering_once(project: Path) -> None:
     base = Scenario(model="decay", set={"k": 0.1}, interventions=[SetTo("k", 0.2, 1.0)])
-    child = Scenario(set={"k": 0.4}, interventions=[{"step": "k", "by": 1, "at": 2}],
-                     time={"stop": 5})
+    child = Scenario(
+        set={"k": 0.4}, interventions=[{"step": "k", "by": 1, "at": 2}], time={"stop": 5}
+    )
     assert base.layered(child).layered(child) == base.layered(child)
 
 
@@ -299,11 +337,16 @@ def test_scenario_built_in_code_runs_and_changes_one_parameter(project: Path) ->
 
 
 def test_with_intervention_time_method_outputs_and_uncertainty(project: Path) -> None:
-    scenario = (Scenario(model=project / "models" / "decay")
-                .with_intervention(Pulse("k", 0.1, 1.0, 1.0), {"series": "inflow_rate",
-                                                               "points": [[0, 1], [10, 2]]})
-                .with_time(stop=5).with_method("rk4").with_outputs("x", "inflow_rate")
-                .with_uncertainty(members=3, seed=0, sampling="random"))
+    scenario = (
+        Scenario(model=project / "models" / "decay")
+        .with_intervention(
+            Pulse("k", 0.1, 1.0, 1.0), {"series": "inflow_rate", "points": [[0, 1], [10, 2]]}
+        )
+        .with_time(stop=5)
+        .with_method("rk4")
+        .with_outputs("x", "inflow_rate")
+        .with_uncertainty(members=3, seed=0, sampling="random")
+    )
     result = scenario.run()
     assert result.results.names == ("x", "inflow_rate")
     assert result.results.n_members == 3
@@ -318,11 +361,19 @@ def test_a_model_object_can_be_the_model(project: Path) -> None:
 
 
 def test_to_document_round_trips(project: Path) -> None:
-    scenario = Scenario(model="decay", name="x", time={"stop": 3}, method="rk4",
-                        set={"k": 0.2}, interventions=[Ramp("k", 1.0, 0.0, 2.0)],
-                        uncertainty=Uncertainty(10, "sobol", 3, {"k": None}), outputs=("x",))
-    again = Scenario(**{("name" if k == "scenario" else k): v
-                        for k, v in scenario.to_document().items()})
+    scenario = Scenario(
+        model="decay",
+        name="x",
+        time={"stop": 3},
+        method="rk4",
+        set={"k": 0.2},
+        interventions=[Ramp("k", 1.0, 0.0, 2.0)],
+        uncertainty=Uncertainty(10, "sobol", 3, {"k": None}),
+        outputs=("x",),
+    )
+    again = Scenario(
+        **{("name" if k == "scenario" else k): v for k, v in scenario.to_document().items()}
+    )
     assert again == scenario
 
 
@@ -335,8 +386,9 @@ def test_compare_reports_differences_against_the_first(project: Path) -> None:
     first = ps.simulate(model_of(project))["x"]
     second = ps.simulate(model_of(project), {"k": 0.8})["x"]
     np.testing.assert_allclose(table["value"].tolist()[3:], second.loc[[2.0, 5.0, 10.0]])
-    np.testing.assert_allclose(table["difference"].tolist()[3:],
-                               (second - first).loc[[2.0, 5.0, 10.0]])
+    np.testing.assert_allclose(
+        table["difference"].tolist()[3:], (second - first).loc[[2.0, 5.0, 10.0]]
+    )
     assert "faster" in comparison.summary()
 
 
@@ -394,18 +446,31 @@ def test_examples_show_every_key_and_every_intervention_and_distribution() -> No
     documents = [yaml.safe_load(p.read_text()) for p in (ROOT / "scenarios").glob("*/*.yaml")]
     keys = {key for d in documents for key in d}
     assert keys == set(TOP_KEYS)
-    kinds = {next(k for k in i if k in ("set", "step", "ramp", "pulse", "series"))
-             for d in documents for i in d.get("interventions", [])}
+    kinds = {
+        next(k for k in i if k in ("set", "step", "ramp", "pulse", "series"))
+        for d in documents
+        for i in d.get("interventions", [])
+    }
     assert kinds == {"set", "step", "ramp", "pulse", "series"}
-    distributions = {(v or {}).get("distribution", "model range")
-                     for d in documents for v in
-                     d.get("uncertainty", {}).get("parameters", {}).values()}
-    assert distributions == {"uniform", "normal", "triangular", "lognormal", "beta", "discrete",
-                             "model range"}
+    distributions = {
+        (v or {}).get("distribution", "model range")
+        for d in documents
+        for v in d.get("uncertainty", {}).get("parameters", {}).values()
+    }
+    assert distributions == {
+        "uniform",
+        "normal",
+        "triangular",
+        "lognormal",
+        "beta",
+        "discrete",
+        "model range",
+    }
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "scenarios").glob("*/*.yaml")),
-                         ids=lambda p: f"{p.parent.name}/{p.stem}")
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "scenarios").glob("*/*.yaml")), ids=lambda p: f"{p.parent.name}/{p.stem}"
+)
 def test_example_scenarios_load(path: Path) -> None:
     scenario = load_scenario(path)
     scenario.check()

@@ -27,30 +27,37 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str
     return status, captured.out, captured.err
 
 
-def test_run_scenario_writes_results_plot_and_summary(capsys: pytest.CaptureFixture[str],
-                                                      tmp_path: Path) -> None:
+def test_run_scenario_writes_results_plot_and_summary(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     status, out, err = run_cli(capsys, "run", TEACUP / "cold-room.yaml", "--out", tmp_path)
     assert (status, err) == (0, "")
     table = pd.read_csv(tmp_path / "results.csv")
     expected = ps.run_scenario(TEACUP / "cold-room.yaml").results
-    assert table.columns.tolist() == ["time", "teacup_temperature", "room_temperature",
-                                      "heat_loss"]
-    np.testing.assert_array_equal(table["teacup_temperature"],
-                                  expected.values[:, 0, 0])
+    assert table.columns.tolist() == ["time", "teacup_temperature", "room_temperature", "heat_loss"]
+    np.testing.assert_array_equal(table["teacup_temperature"], expected.values[:, 0, 0])
     assert (tmp_path / "results.png").read_bytes()[:4] == b"\x89PNG"
     assert "scenario cold-room" in out
     assert "step room_temperature by -10 at 10" in out
 
 
-def test_run_ensemble_writes_quantiles_samples_and_netcdf(capsys: pytest.CaptureFixture[str],
-                                                          tmp_path: Path) -> None:
+def test_run_ensemble_writes_quantiles_samples_and_netcdf(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     xarray = pytest.importorskip("xarray")
-    status, out, _ = run_cli(capsys, "run", TEACUP / "uncertain-cooling.yaml", "--out", tmp_path,
-                             "--save-ensemble", "--method", "euler")
+    status, out, _ = run_cli(
+        capsys,
+        "run",
+        TEACUP / "uncertain-cooling.yaml",
+        "--out",
+        tmp_path,
+        "--save-ensemble",
+        "--method",
+        "euler",
+    )
     assert status == 0
     table = pd.read_csv(tmp_path / "results.csv")
-    assert table.columns.tolist() == ["time", "variable", "p5", "p25", "p50", "p75", "p95",
-                                      "mean"]
+    assert table.columns.tolist() == ["time", "variable", "p5", "p25", "p50", "p75", "p95", "mean"]
     samples = pd.read_csv(tmp_path / "parameters.csv")
     assert samples.columns.tolist() == ["member", "room_temperature", "characteristic_time"]
     assert len(samples) == 1024
@@ -59,18 +66,38 @@ def test_run_ensemble_writes_quantiles_samples_and_netcdf(capsys: pytest.Capture
         assert data.attrs["seed"] == 7
     assert "1024 members" in out
     assert "method euler" in out
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ensemble.nc", "parameters.csv",
-                                                          "results.csv", "results.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "ensemble.nc",
+        "parameters.csv",
+        "results.csv",
+        "results.png",
+    ]
 
 
-def test_run_options_override_the_scenario(capsys: pytest.CaptureFixture[str],
-                                           tmp_path: Path) -> None:
-    status, _, _ = run_cli(capsys, "run", SIR / "distancing.yaml", "--out", tmp_path,
-                           "--set", "duration=3", "--stop", "20", "--dt", "0.25")
+def test_run_options_override_the_scenario(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    status, _, _ = run_cli(
+        capsys,
+        "run",
+        SIR / "distancing.yaml",
+        "--out",
+        tmp_path,
+        "--set",
+        "duration=3",
+        "--stop",
+        "20",
+        "--dt",
+        "0.25",
+    )
     assert status == 0
     table = pd.read_csv(tmp_path / "results.csv")
-    expected = (ps.Scenario.load(SIR / "distancing.yaml").with_set(duration=3)
-                .with_time(stop=20, dt=0.25).run())
+    expected = (
+        ps.Scenario.load(SIR / "distancing.yaml")
+        .with_set(duration=3)
+        .with_time(stop=20, dt=0.25)
+        .run()
+    )
     assert table["time"].iloc[-1] == 20
     np.testing.assert_array_equal(table["infected"], expected["infected"].to_numpy())
 
@@ -94,9 +121,20 @@ def test_models_still_run_as_before(capsys: pytest.CaptureFixture[str], tmp_path
 
 
 def test_compare_prints_and_writes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    status, out, err = run_cli(capsys, "compare", SIR / "baseline.yaml", SIR / "distancing.yaml",
-                               "--at", "5", "20", "--outputs", "infected", "recovered",
-                               "--out", tmp_path)
+    status, out, err = run_cli(
+        capsys,
+        "compare",
+        SIR / "baseline.yaml",
+        SIR / "distancing.yaml",
+        "--at",
+        "5",
+        "20",
+        "--outputs",
+        "infected",
+        "recovered",
+        "--out",
+        tmp_path,
+    )
     assert (status, err) == (0, "")
     table = pd.read_csv(tmp_path / "comparison.csv")
     assert table["time"].unique().tolist() == [5.0, 20.0, 60.0]
@@ -110,8 +148,9 @@ def test_compare_prints_and_writes(capsys: pytest.CaptureFixture[str], tmp_path:
 
 
 def test_compare_accepts_models_and_rejects_bad_times(capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, _ = run_cli(capsys, "compare", ROOT / "models" / "teacup",
-                             TEACUP / "baseline.yaml")
+    status, out, _ = run_cli(
+        capsys, "compare", ROOT / "models" / "teacup", TEACUP / "baseline.yaml"
+    )
     assert status == 0
     assert "teacup_temperature" in out
     status, _, err = run_cli(capsys, "compare", TEACUP / "baseline.yaml", "--at", "99")
@@ -119,13 +158,15 @@ def test_compare_accepts_models_and_rejects_bad_times(capsys: pytest.CaptureFixt
     assert "at: time 99 is outside the runs" in err
 
 
-def test_schema_prints_json_and_writes_a_file(capsys: pytest.CaptureFixture[str],
-                                              tmp_path: Path) -> None:
+def test_schema_prints_json_and_writes_a_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     status, out, _ = run_cli(capsys, "schema")
     assert status == 0
     assert json.loads(out)["title"] == "pssc_sim scenario"
-    status, _, _ = run_cli(capsys, "schema", "--model", ROOT / "models" / "sir", "-o",
-                           tmp_path / "schema.json")
+    status, _, _ = run_cli(
+        capsys, "schema", "--model", ROOT / "models" / "sir", "-o", tmp_path / "schema.json"
+    )
     schema = json.loads((tmp_path / "schema.json").read_text())
     assert "contact_rate" in schema["properties"]["set"]["propertyNames"]["enum"]
 

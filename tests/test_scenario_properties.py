@@ -41,8 +41,11 @@ def interventions(draw: st.DrawFn) -> Intervention:
     if kind == "set":
         return SetTo(name, draw(VALUES), at)
     if kind == "step":
-        return (Step(name, at, by=draw(VALUES)) if draw(st.booleans())
-                else Step(name, at, to=draw(VALUES)))
+        return (
+            Step(name, at, by=draw(VALUES))
+            if draw(st.booleans())
+            else Step(name, at, to=draw(VALUES))
+        )
     if kind == "ramp":
         return Ramp(name, draw(VALUES), at, at + draw(st.floats(0.1, 3.0)))
     if kind == "pulse":
@@ -61,17 +64,24 @@ def overrides(draw: st.DrawFn) -> Scenario:
     if draw(st.booleans()):
         arguments["method"] = draw(st.sampled_from(["euler", "rk4"]))
     if draw(st.booleans()):
-        arguments["outputs"] = draw(st.lists(st.sampled_from(["x", "outflow", "k"]),
-                                             min_size=1, max_size=3, unique=True))
+        arguments["outputs"] = draw(
+            st.lists(st.sampled_from(["x", "outflow", "k"]), min_size=1, max_size=3, unique=True)
+        )
     if draw(st.booleans()):
-        arguments["uncertainty"] = {"members": draw(st.integers(1, 4)),
-                                    "seed": draw(st.integers(0, 9)), "parameters": ["k"]}
+        arguments["uncertainty"] = {
+            "members": draw(st.integers(1, 4)),
+            "seed": draw(st.integers(0, 9)),
+            "parameters": ["k"],
+        }
     return Scenario(**arguments)
 
 
 def structure(model: ps.Model) -> tuple[object, ...]:
-    return (tuple((p.name, p.value) for p in model.parameters),
-            tuple((a.name, a.equation) for a in model.auxiliaries), model.algebraic_order)
+    return (
+        tuple((p.name, p.value) for p in model.parameters),
+        tuple((a.name, a.equation) for a in model.auxiliaries),
+        model.algebraic_order,
+    )
 
 
 @given(overrides(), overrides())

@@ -77,6 +77,8 @@ def test_pssc_schema_model_prints_it(capsys: pytest.CaptureFixture[str]) -> None
 def test_pssc_schema_model_takes_no_model(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schema", "model", "--model", str(MODELS / "sir")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("pssc: error: --model: lists the parameters of the scenario schema; "
-                          "the model file schema takes no model (got ")
+    assert err.startswith(
+        "pssc: error: --model: lists the parameters of the scenario schema; "
+        "the model file schema takes no model (got "
+    )
     assert err.count("\n") == 1

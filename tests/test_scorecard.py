@@ -72,8 +72,10 @@ def linear(models: Path, *targets: dict[str, object], **kwargs: object) -> Scena
     return Scenario(model=models / "models" / "linear", targets=targets, **kwargs)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("value", "rag"), [(15, "red"), (10.4, "amber"), (10, "green"),
-                                            (10.0 / (1 - AMBER_SHARE) + 0.01, "red")])
+@pytest.mark.parametrize(
+    ("value", "rag"),
+    [(15, "red"), (10.4, "amber"), (10, "green"), (10.0 / (1 - AMBER_SHARE) + 0.01, "red")],
+)
 def test_level_target_value_and_rag(models: Path, value: float, rag: str) -> None:
     card = linear(models, {"measure": "x", "value": value, "by": 5}).run().scorecard()
     row = card.row("x")
@@ -98,18 +100,23 @@ def test_measures_without_target_show_the_end_value(models: Path) -> None:
 
 
 def test_count_target_uses_rate_times_period(models: Path) -> None:
-    card = linear(models, {"measure": "inflow", "kind": "count", "value": 20, "per": 10,
-                           "by": 5}).run().scorecard()
+    card = (
+        linear(models, {"measure": "inflow", "kind": "count", "value": 20, "per": 10, "by": 5})
+        .run()
+        .scorecard()
+    )
     row = card.row("inflow")
     assert (row.reported, row.met, row.rag) == (20.0, True, "green")
-    card = linear(models, {"measure": "inflow", "kind": "count", "value": 3, "per": "weeks",
-                           "by": 5}).run().scorecard()
+    card = (
+        linear(models, {"measure": "inflow", "kind": "count", "value": 3, "per": "weeks", "by": 5})
+        .run()
+        .scorecard()
+    )
     assert (card.row("inflow").reported, card.row("inflow").rag) == (2.0, "red")
 
 
 def test_threshold_share_is_the_share_below_the_threshold(models: Path) -> None:
-    target = {"measure": "x", "kind": "threshold share", "threshold": 11, "value": 0.6,
-              "by": 5}
+    target = {"measure": "x", "kind": "threshold share", "threshold": 11, "value": 0.6, "by": 5}
     row = linear(models, target).run().scorecard().row("x")
     expected = stats.norm.cdf(11, 10, 2)  # 0.691
     assert row.reported == pytest.approx(expected, abs=2e-4)
@@ -117,14 +124,22 @@ def test_threshold_share_is_the_share_below_the_threshold(models: Path) -> None:
 
 
 def test_reported_true_gap_and_consequences_of_gaming(models: Path) -> None:
-    scenario = Scenario(model=models / "models" / "gaming", culture=1.0,
-                        targets=[{"measure": "wait", "value": 8, "by": 5, "severity": "high"}])
+    scenario = Scenario(
+        model=models / "models" / "gaming",
+        culture=1.0,
+        targets=[{"measure": "wait", "value": 8, "by": 5, "severity": "high"}],
+    )
     card = scenario.run().scorecard()
     # pressure at t=0: (10 - 8) x 2 x 1.5 = 6 -> gaming 6 from t=1; true wait 10 + 0.5 x 6 = 13,
     # reported 13 - 6 = 7 <= 8; throughput 10 - 3 = 7 against 10 without the target.
     wait = card.row("wait")
     assert (wait.reported, wait.true, wait.gap, wait.met, wait.met_true) == (
-        7.0, 13.0, -6.0, True, False)
+        7.0,
+        13.0,
+        -6.0,
+        True,
+        False,
+    )
     assert card.reference == f"{scenario.label} without targets"
     ranked = [(c.measure, c.value, c.reference, c.change) for c in card.consequences]
     assert ranked == [("wait", 13.0, 10.0, 3.0), ("throughput", 7.0, 10.0, -3.0)]
@@ -137,14 +152,17 @@ def test_against_another_scenario(models: Path) -> None:
     card = linear(models, target, set={"growth": 3.0}).run().scorecard(against=slower)
     assert card.reference == "slow"
     assert [(c.measure, c.value, c.reference) for c in card.consequences] == [
-        ("quality", 70.0, 90.0)]
+        ("quality", 70.0, 90.0)
+    ]
 
 
 def test_ensemble_probability_is_the_fraction_of_members(models: Path) -> None:
-    scenario = Scenario(model=models / "models" / "gaming", culture=0.3,
-                        targets=[{"measure": "wait", "value": 9, "by": 6, "severity": 1}],
-                        uncertainty={"members": 37, "seed": 5,
-                                     "parameters": {"true_level": None}})
+    scenario = Scenario(
+        model=models / "models" / "gaming",
+        culture=0.3,
+        targets=[{"measure": "wait", "value": 9, "by": 6, "severity": 1}],
+        uncertainty={"members": 37, "seed": 5, "parameters": {"true_level": None}},
+    )
     result = scenario.run()
     row = result.scorecard().row("wait")
     reported = result["wait.reported"].loc[6.0].to_numpy()
@@ -157,8 +175,11 @@ def test_ensemble_probability_is_the_fraction_of_members(models: Path) -> None:
 
 def test_scorecard_records_what_it_needs_even_with_few_outputs(models: Path) -> None:
     target = {"measure": "x", "kind": "threshold share", "threshold": 11, "value": 0.6, "by": 5}
-    card = linear(models, target, outputs=["skill"],
-                  uncertainty={"members": 8, "seed": 2}).run().scorecard()
+    card = (
+        linear(models, target, outputs=["skill"], uncertainty={"members": 8, "seed": 2})
+        .run()
+        .scorecard()
+    )
     assert card.members == 8
     assert card.row("x").probability is not None
 
@@ -187,15 +208,19 @@ def test_command_prints_the_scorecard_and_json(capsys: pytest.CaptureFixture[str
     assert json.loads(out) == json.loads(expected.to_json())
     consequences = json.loads(out)["unintended_consequences"]
     assert [c["measure"] for c in consequences][:1] == ["mean_wait"]
-    status, out, err = run_cli(capsys, "scorecard", path, "--against",
-                               ROOT / "scenarios" / "waiting_list" / "target-learning.yaml")
+    status, out, err = run_cli(
+        capsys,
+        "scorecard",
+        path,
+        "--against",
+        ROOT / "scenarios" / "waiting_list" / "target-learning.yaml",
+    )
     assert status == 0
     assert "against target-learning" in out
     assert "OUTCOME" in out
 
 
-def test_command_rejects_a_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path
-                                        ) -> None:
+def test_command_rejects_a_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     status, _out, err = run_cli(capsys, "scorecard", tmp_path / "nothing.yaml")
     assert status == 2
     assert err.startswith("pssc: error: ")

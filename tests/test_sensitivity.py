@@ -54,8 +54,7 @@ ISHIGAMI = """\
 
 def linear_shares() -> dict[str, float]:
     """First-order (= total) indices of sum c_i p_i, p_i uniform of width w_i: c_i²w_i²/Σ."""
-    variances = {k: (c * (RANGES[k][1] - RANGES[k][0])) ** 2 / 12
-                 for k, c in COEFFICIENTS.items()}
+    variances = {k: (c * (RANGES[k][1] - RANGES[k][0])) ** 2 / 12 for k, c in COEFFICIENTS.items()}
     total = sum(variances.values())
     return {k: v / total for k, v in variances.items()}
 
@@ -71,8 +70,9 @@ def ishigami(tmp_path: Path) -> Path:
 
 
 def test_sobol_first_order_of_a_linear_output_is_its_variance_share(linear: Path) -> None:
-    result = sensitivity(Experiment.load(linear), "y", parameters=["a", "b", "c"], samples=1024,
-                         seed=3)
+    result = sensitivity(
+        Experiment.load(linear), "y", parameters=["a", "b", "c"], samples=1024, seed=3
+    )
     for name, share in linear_shares().items():
         s1, st = result.indices[name]["S1"], result.indices[name]["ST"]
         assert abs(s1 - share) <= result.indices[name]["S1_conf"] + 1e-3
@@ -81,8 +81,14 @@ def test_sobol_first_order_of_a_linear_output_is_its_variance_share(linear: Path
 
 
 def test_fast_first_order_of_a_linear_output_is_its_variance_share(linear: Path) -> None:
-    result = sensitivity(Experiment.load(linear), "y", method="fast", parameters=["a", "b", "c"],
-                         samples=1000, seed=3)
+    result = sensitivity(
+        Experiment.load(linear),
+        "y",
+        method="fast",
+        parameters=["a", "b", "c"],
+        samples=1000,
+        seed=3,
+    )
     for name, share in linear_shares().items():
         assert result.indices[name]["S1"] == pytest.approx(share, abs=0.02)
     assert result.runs == 3000
@@ -113,8 +119,9 @@ def test_indices_equal_salibs_own_analysis_of_its_design(ishigami: Path) -> None
     x = sobol_sample.sample(problem, 256, calc_second_order=True, seed=11)
     params = {name: x[:, j] for j, name in enumerate(problem["names"])}
     runs = ps.simulate(ps.load_model(ishigami), params, outputs=["y"])
-    theirs = sobol_analysis.analyze(problem, runs["y"].iloc[-1].to_numpy(),
-                                    calc_second_order=True, seed=11)
+    theirs = sobol_analysis.analyze(
+        problem, runs["y"].iloc[-1].to_numpy(), calc_second_order=True, seed=11
+    )
     ours = sensitivity(Experiment.load(ishigami), "y", samples=256, second_order=True, seed=11)
     assert np.allclose(ours.values, x, atol=1e-9)
     for j, name in enumerate(problem["names"]):
@@ -136,7 +143,9 @@ def test_morris_gives_no_effect_to_a_parameter_the_model_ignores(linear: Path) -
 
 
 def test_scenario_distributions_map_the_unit_design(tmp_path: Path, linear: Path) -> None:
-    scenario = write_yaml(tmp_path, """\
+    scenario = write_yaml(
+        tmp_path,
+        """\
         scenario: uncertain
         model: model.yaml
         uncertainty:
@@ -144,7 +153,9 @@ def test_scenario_distributions_map_the_unit_design(tmp_path: Path, linear: Path
           parameters:
             a: {distribution: normal, mean: 1, sd: 0.5}
             c:
-        """, "uncertain.yaml")
+        """,
+        "uncertain.yaml",
+    )
     result = sensitivity(Experiment.load(scenario), "y", samples=64, seed=1)
     assert result.parameters == ("a", "c")
     distributions = Experiment.load(scenario).distributions()
@@ -154,8 +165,14 @@ def test_scenario_distributions_map_the_unit_design(tmp_path: Path, linear: Path
 
 def test_index_over_time_follows_the_stock(linear: Path) -> None:
     # x = y t: at every time after the start the variance shares are those of y
-    result = sensitivity(Experiment.load(linear), "x", Statistic("series"),
-                         parameters=["a", "b", "c"], samples=512, seed=4)
+    result = sensitivity(
+        Experiment.load(linear),
+        "x",
+        Statistic("series"),
+        parameters=["a", "b", "c"],
+        samples=512,
+        seed=4,
+    )
     assert result.times is not None
     assert result.times[0] == 0.0
     for name, share in linear_shares().items():
@@ -194,26 +211,69 @@ def test_a_constant_output_has_zero_indices(linear: Path) -> None:
     assert all(v == 0.0 for values in result.indices.values() for v in values.values())
 
 
-def test_cli_json_has_the_documented_keys(linear: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["sensitivity", str(linear), "--output", "y", "--samples", "64",
-                 "--parameters", "a,b", "c", "--json"]) == 0
+def test_cli_json_has_the_documented_keys(linear: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(
+            [
+                "sensitivity",
+                str(linear),
+                "--output",
+                "y",
+                "--samples",
+                "64",
+                "--parameters",
+                "a,b",
+                "c",
+                "--json",
+            ]
+        )
+        == 0
+    )
     document = json.loads(capsys.readouterr().out)
     assert {"method", "output", "runs", "indices"} <= set(document)
     assert document["runs"] == 64 * 5
     assert set(document["indices"]) == {"a", "b", "c"}
     assert set(document["indices"]["a"]) == {"S1", "S1_conf", "ST", "ST_conf"}
-    assert main(["sensitivity", str(linear), "--output", "y", "--method", "morris",
-                 "--samples", "4", "--json"]) == 0
+    assert (
+        main(
+            [
+                "sensitivity",
+                str(linear),
+                "--output",
+                "y",
+                "--method",
+                "morris",
+                "--samples",
+                "4",
+                "--json",
+            ]
+        )
+        == 0
+    )
     morris = json.loads(capsys.readouterr().out)
     assert {"mu_star", "sigma"} <= set(morris["indices"]["a"])
 
 
-def test_cli_out_writes_indices_and_index_over_time(linear: Path, tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_out_writes_indices_and_index_over_time(
+    linear: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "sens"
-    assert main(["sensitivity", str(linear), "--output", "x", "--samples", "32",
-                 "--over-time", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "sensitivity",
+                str(linear),
+                "--output",
+                "x",
+                "--samples",
+                "32",
+                "--over-time",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "sobol" in text
     assert "unused" in text
@@ -223,8 +283,10 @@ def test_cli_out_writes_indices_and_index_over_time(linear: Path, tmp_path: Path
     assert header == "time,parameter,S1,S1_conf,ST,ST_conf"
     # a second analysis replaces the whole set: no index over time is left from the first
     (out / "notes.txt").write_text("mine")
-    assert main(["sensitivity", str(linear), "--output", "x", "--samples", "32",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["sensitivity", str(linear), "--output", "x", "--samples", "32", "--out", str(out)])
+        == 0
+    )
     assert sorted(p.name for p in out.iterdir()) == ["indices.csv", "indices.png", "notes.txt"]
 
 
@@ -234,21 +296,28 @@ def test_methods_table_lists_the_four_methods() -> None:
     assert METHODS["rbd-fast"].runs(500, 10, False) == 500
 
 
-@pytest.mark.parametrize(("args", "match"), [
-    (["--method", "sobl"], r"--method: unknown sensitivity method 'sobl'.*Did you mean 'sobol'"),
-    (["--samples", "1000"], r"--samples: .*\(got 1000\). Sobol' designs need a power of two"),
-    (["--samples", "10", "--method", "fast"], r"--samples: .*FAST needs more than 64"),
-    (["--samples", "10", "--method", "rbd-fast"], r"--samples: .*RBD-FAST needs at least 40"),
-    (["--parameters", "fixed"], r"--parameters: parameter 'fixed' has no bounds"),
-    (["--parameters", "aa"], r"--parameters: 'aa' is unknown .*Did you mean 'a'"),
-    (["--parameters", "y"], r"--parameters: 'y' is a variable, not a parameter"),
-    (["--at", "9"], r"--at: time 9 is outside the run \(got 9, the run goes from 0 to 4\)"),
-    (["--second-order", "--method", "morris"], r"--second-order: only Sobol'"),
-    (["--over-time", "--at", "2"], r"--over-time: .*\(got --at 2\)\. Drop --at"),
-    (["--samples", "1073741824"], r"--samples: the design would take"),
-])
-def test_cli_bad_input_is_one_line_exit_2(linear: Path, args: list[str], match: str,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (
+            ["--method", "sobl"],
+            r"--method: unknown sensitivity method 'sobl'.*Did you mean 'sobol'",
+        ),
+        (["--samples", "1000"], r"--samples: .*\(got 1000\). Sobol' designs need a power of two"),
+        (["--samples", "10", "--method", "fast"], r"--samples: .*FAST needs more than 64"),
+        (["--samples", "10", "--method", "rbd-fast"], r"--samples: .*RBD-FAST needs at least 40"),
+        (["--parameters", "fixed"], r"--parameters: parameter 'fixed' has no bounds"),
+        (["--parameters", "aa"], r"--parameters: 'aa' is unknown .*Did you mean 'a'"),
+        (["--parameters", "y"], r"--parameters: 'y' is a variable, not a parameter"),
+        (["--at", "9"], r"--at: time 9 is outside the run \(got 9, the run goes from 0 to 4\)"),
+        (["--second-order", "--method", "morris"], r"--second-order: only Sobol'"),
+        (["--over-time", "--at", "2"], r"--over-time: .*\(got --at 2\)\. Drop --at"),
+        (["--samples", "1073741824"], r"--samples: the design would take"),
+    ],
+)
+def test_cli_bad_input_is_one_line_exit_2(
+    linear: Path, args: list[str], match: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["sensitivity", str(linear), "--output", "y", *args]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
@@ -257,8 +326,11 @@ def test_cli_bad_input_is_one_line_exit_2(linear: Path, args: list[str], match: 
 
 
 def test_unknown_output_suggests_a_name(linear: Path) -> None:
-    with pytest.raises(ps.ParameterError, match=r"--output: unknown variable 'inflw'.*"
-                                                r"Did you mean 'inflow'"):
+    with pytest.raises(
+        ps.ParameterError,
+        match=r"--output: unknown variable 'inflw'.*"
+        r"Did you mean 'inflow'",
+    ):
         sensitivity(Experiment.load(linear), "inflw", samples=16)
 
 
@@ -268,9 +340,9 @@ def test_statistic_checks_its_settings() -> None:
     with pytest.raises(ps.ParameterError, match=r"statistic: the time must be finite"):
         Statistic("at", math.inf)
     with pytest.raises(ps.ParameterError, match=r"design: expected members x 1 parameters"):
-        Experiment.from_model(ps.load_model(Path(ps.__file__).parent.parent / "models" /
-                                            "teacup")).evaluate(["room_temperature"],
-                                                                np.ones((2, 2)), [])
+        Experiment.from_model(
+            ps.load_model(Path(ps.__file__).parent.parent / "models" / "teacup")
+        ).evaluate(["room_temperature"], np.ones((2, 2)), [])
 
 
 def test_progress_rises_to_one_across_chunks(linear: Path) -> None:
@@ -285,14 +357,20 @@ def test_progress_rises_to_one_across_chunks(linear: Path) -> None:
 
 def test_a_model_with_nothing_to_vary_is_refused(tmp_path: Path) -> None:
     path = write_yaml(tmp_path, "time: {stop: 1}\nparameters: {k: 1}\nstocks: {x: k}\n")
-    with pytest.raises(ps.ParameterError, match=r"model.yaml: nothing to vary \(got no "
-                                                r"parameter with a range"):
+    with pytest.raises(
+        ps.ParameterError,
+        match=r"model.yaml: nothing to vary \(got no "
+        r"parameter with a range",
+    ):
         sensitivity(Experiment.load(path), "x", samples=16)
 
 
 @pytest.mark.parametrize(("method", "samples"), [("sobol", 128), ("fast", 130)])
-def test_the_same_seed_gives_the_same_confidence_intervals(linear: Path, method: str,
-                                                            samples: int) -> None:
-    first, second = (sensitivity(Experiment.load(linear), "y", method=method, samples=samples,
-                                 seed=0) for _ in range(2))
+def test_the_same_seed_gives_the_same_confidence_intervals(
+    linear: Path, method: str, samples: int
+) -> None:
+    first, second = (
+        sensitivity(Experiment.load(linear), "y", method=method, samples=samples, seed=0)
+        for _ in range(2)
+    )
     assert first.indices == second.indices

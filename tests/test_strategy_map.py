@@ -60,8 +60,9 @@ def hand(tmp_path: Path) -> Path:
 def _measure_free_path(graph: CausalGraph, a: str, b: str, measures: set[str]) -> bool:
     digraph = nx.DiGraph((lk.cause, lk.effect) for lk in graph.links)
     digraph.remove_nodes_from(measures - {a, b})
-    digraph.remove_edges_from([(u, a) for u in list(digraph.predecessors(a))]
-                              if a in digraph else [])
+    digraph.remove_edges_from(
+        [(u, a) for u in list(digraph.predecessors(a))] if a in digraph else []
+    )
     return a in digraph and b in digraph and nx.has_path(digraph, a, b)
 
 
@@ -91,22 +92,35 @@ def test_polarity_is_the_product_of_the_link_signs(hand: Path) -> None:
 
 
 def test_chains_of_both_signs_give_an_unknown_polarity() -> None:
-    graph = CausalGraph(dict.fromkeys("abcd", NodeKind.VARIABLE),
-                        (Link("a", "b", Polarity.POSITIVE), Link("b", "d", Polarity.POSITIVE),
-                         Link("a", "c", Polarity.POSITIVE), Link("c", "d", Polarity.NEGATIVE)))
+    graph = CausalGraph(
+        dict.fromkeys("abcd", NodeKind.VARIABLE),
+        (
+            Link("a", "b", Polarity.POSITIVE),
+            Link("b", "d", Polarity.POSITIVE),
+            Link("a", "c", Polarity.POSITIVE),
+            Link("c", "d", Polarity.NEGATIVE),
+        ),
+    )
     (link,) = measure_links(graph, {"a": "a", "d": "d"})
     assert link.polarity is Polarity.UNKNOWN
     assert link.via == ("b", "c")
-    resolved = measure_links(graph, {"a": "a", "d": "d"},
-                             {("c", "d"): Polarity.POSITIVE})  # only ? links are resolved
+    resolved = measure_links(
+        graph, {"a": "a", "d": "d"}, {("c", "d"): Polarity.POSITIVE}
+    )  # only ? links are resolved
     assert resolved[0].run is None
 
 
 def test_a_chain_through_another_measure_is_not_the_way() -> None:
-    graph = CausalGraph(dict.fromkeys("amxyb", NodeKind.VARIABLE),
-                        (Link("a", "m", Polarity.POSITIVE), Link("m", "b", Polarity.POSITIVE),
-                         Link("a", "x", Polarity.NEGATIVE), Link("x", "y", Polarity.POSITIVE),
-                         Link("y", "b", Polarity.POSITIVE)))
+    graph = CausalGraph(
+        dict.fromkeys("amxyb", NodeKind.VARIABLE),
+        (
+            Link("a", "m", Polarity.POSITIVE),
+            Link("m", "b", Polarity.POSITIVE),
+            Link("a", "x", Polarity.NEGATIVE),
+            Link("x", "y", Polarity.POSITIVE),
+            Link("y", "b", Polarity.POSITIVE),
+        ),
+    )
     links = {(lk.cause, lk.effect): lk for lk in measure_links(graph, {n: n for n in "amb"})}
     assert links["a", "b"].via == ("x", "y")
     assert links["a", "b"].polarity is Polarity.NEGATIVE
@@ -114,10 +128,11 @@ def test_a_chain_through_another_measure_is_not_the_way() -> None:
 
 
 def test_a_run_resolves_a_state_dependent_sign() -> None:
-    graph = CausalGraph(dict.fromkeys("abc", NodeKind.VARIABLE),
-                        (Link("a", "b", Polarity.UNKNOWN), Link("b", "c", Polarity.NEGATIVE)))
-    (link,) = list(measure_links(graph, {"a": "a", "c": "c"},
-                                          {("a", "b"): Polarity.POSITIVE}))
+    graph = CausalGraph(
+        dict.fromkeys("abc", NodeKind.VARIABLE),
+        (Link("a", "b", Polarity.UNKNOWN), Link("b", "c", Polarity.NEGATIVE)),
+    )
+    (link,) = list(measure_links(graph, {"a": "a", "c": "c"}, {("a", "b"): Polarity.POSITIVE}))
     assert link.polarity is Polarity.UNKNOWN
     assert link.run is Polarity.NEGATIVE
 
@@ -147,14 +162,16 @@ def test_money_measures_form_the_value_for_money_tier(hand: Path) -> None:
 def _thirty(tmp_path: Path) -> Path:
     tiers = ["capability", "process", "outcome"]
     lines = ["cld: thirty", "variables:"]
-    lines += [f"  measure_number_{i}_of_the_map: {{perspective: {tiers[i % 3]}}}"
-              for i in range(30)]
+    lines += [
+        f"  measure_number_{i}_of_the_map: {{perspective: {tiers[i % 3]}}}" for i in range(30)
+    ]
     lines.append("links:")
     for i in range(30):
         for j in (i + 1, i + 7):
             sign = "+" if (i + j) % 2 else "-"
-            lines.append(f"  - [measure_number_{i}_of_the_map, "
-                         f"measure_number_{j % 30}_of_the_map, '{sign}']")
+            lines.append(
+                f"  - [measure_number_{i}_of_the_map, measure_number_{j % 30}_of_the_map, '{sign}']"
+            )
     path = tmp_path / "thirty.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -170,11 +187,14 @@ def test_thirty_measures_have_no_overlapping_boxes(tmp_path: Path) -> None:
     FigureCanvasAgg(figure)
     figure.canvas.draw()
     renderer = figure.canvas.get_renderer()
-    boxes = [t.get_bbox_patch().get_window_extent(renderer) for t in ax.texts
-             if (t.get_gid() or "").startswith("measure-")]
+    boxes = [
+        t.get_bbox_patch().get_window_extent(renderer)
+        for t in ax.texts
+        if (t.get_gid() or "").startswith("measure-")
+    ]
     assert len(boxes) == 30
     for i, a in enumerate(boxes):
-        for b in boxes[i + 1:]:
+        for b in boxes[i + 1 :]:
             assert not a.overlaps(b)
     signs = [t for t in ax.texts if (t.get_gid() or "").startswith("sign-")]
     assert len(signs) == len(strategy.links)
@@ -190,8 +210,9 @@ def test_ordering_does_not_add_crossings(tmp_path: Path) -> None:
     assert crossings(layout(strategy), strategy.links) <= crossings(declared, strategy.links)
 
 
-def test_json_shape_and_svg_hover_text(hand: Path, tmp_path: Path,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_shape_and_svg_hover_text(
+    hand: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     svg = tmp_path / "map.svg"
     assert main(["strategy-map", str(hand), "-o", str(svg), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -205,15 +226,15 @@ def test_json_shape_and_svg_hover_text(hand: Path, tmp_path: Path,
 
 
 @pytest.mark.parametrize("origin", ["", "2004-04-01"])
-def test_hover_text_says_when_the_values_are_in_calendar_time(tmp_path: Path,
-                                                              origin: str) -> None:
+def test_hover_text_says_when_the_values_are_in_calendar_time(tmp_path: Path, origin: str) -> None:
     from pssc_sim.cli.strategy import strategy_map_of
     from pssc_sim.report.strategy_drawing import measure_title
     from pssc_sim.report.words import calendar, when
 
     path = tmp_path / "hand.yaml"
     time = "time: {start: 0, stop: 4, dt: 0.25, units: year%s}" % (
-        f", origin: {origin}" if origin else "")
+        f", origin: {origin}" if origin else ""
+    )
     path.write_text(HAND.replace("time: {start: 0, stop: 4, dt: 0.25}", time))
     model = load_model(path)
     strategy = strategy_map_of(str(path))
@@ -252,7 +273,8 @@ def test_risks_are_the_measures_that_end_worse_than_without_targets() -> None:
 
 
 def test_every_run_the_map_makes_keeps_to_the_memory_limit(
-        capsys: pytest.CaptureFixture[str]) -> None:
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from pssc_sim.integrate.budget import ResourceLimitError, limit_runs
     from pssc_sim.report.strategy_map import scenario_map
 
@@ -260,8 +282,10 @@ def test_every_run_the_map_makes_keeps_to_the_memory_limit(
     result = Scenario.load(path).run()
     card = result.scorecard()
     assert not set(dominance_outputs(result.model)) <= set(result.results.names)
-    with limit_runs(64 * 1024), pytest.raises(ResourceLimitError,
-                                              match="over the memory limit of 64 KiB"):
+    with (
+        limit_runs(64 * 1024),
+        pytest.raises(ResourceLimitError, match="over the memory limit of 64 KiB"),
+    ):
         scenario_map(result, card)  # the run again, recording every variable
     assert main(["strategy-map", str(path), "--json", "--max-memory", "64KiB"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -278,8 +302,9 @@ def test_a_gaming_mechanism_is_shown_on_the_measure_it_distorts() -> None:
     assert {measure for _, measure in found.values()} <= {m.name for m in model.measures}
 
 
-def test_a_model_without_measures_is_refused(tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_model_without_measures_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "plain.yaml"
     path.write_text("time: {stop: 1}\nparameters: {k: 1}\nstocks: {x: 1}\n")
     with pytest.raises(ModelError, match="the model has no measures"):
@@ -291,8 +316,9 @@ def test_a_model_without_measures_is_refused(tmp_path: Path,
     assert "no measures" in err[0]
 
 
-def test_bad_output_and_missing_output_are_refused(hand: Path, tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_output_and_missing_output_are_refused(
+    hand: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(ParameterError, match=r"unsupported picture format '\.gif'"):
         check_format(tmp_path / "map.gif")
     assert main(["strategy-map", str(hand), "-o", str(tmp_path / "map.gif")]) == 2
@@ -314,8 +340,12 @@ def test_a_diagram_perspective_must_be_known(tmp_path: Path) -> None:
 
 def test_the_command_runs_as_a_program(hand: Path, tmp_path: Path) -> None:
     out = tmp_path / "map.pdf"
-    run = subprocess.run([sys.executable, "-m", "pssc_sim", "strategy-map", str(hand), "-o",
-                          str(out)], capture_output=True, text=True, check=False)
+    run = subprocess.run(
+        [sys.executable, "-m", "pssc_sim", "strategy-map", str(hand), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert run.returncode == 0, run.stderr
     assert out.read_bytes().startswith(b"%PDF")
 
@@ -325,8 +355,9 @@ def test_the_report_shows_the_map_in_headless_chromium(tmp_path: Path) -> None:
 
     from pssc_sim.report import write_report
 
-    path = write_report([ROOT / "scenarios" / "waiting_list" / "target-blame.yaml"],
-                        tmp_path / "report.html")
+    path = write_report(
+        [ROOT / "scenarios" / "waiting_list" / "target-blame.yaml"], tmp_path / "report.html"
+    )
     text = path.read_text(encoding="utf-8")
     assert "<h3>Strategy map</h3>" in text
     assert "http://" not in text
@@ -344,7 +375,8 @@ def test_the_report_shows_the_map_in_headless_chromium(tmp_path: Path) -> None:
             shown = view.evaluate(
                 "Array.from(document.querySelectorAll('figure.strategy-map svg')).map(s => "
                 "[s.getBoundingClientRect().width, s.getBoundingClientRect().height, "
-                "s.querySelectorAll('title').length, s.textContent])")
+                "s.querySelectorAll('title').length, s.textContent])"
+            )
         finally:
             browser.close()
     ((width, height, titles, words),) = shown
@@ -367,18 +399,23 @@ def _crosses(a: tuple[tuple[int, int], ...], b: tuple[tuple[int, int], ...]) -> 
     return side(p1, p2, q1) * side(p1, p2, q2) < 0 and side(q1, q2, p1) * side(q1, q2, p2) < 0
 
 
-@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), min_size=2, max_size=9,
-                unique=True),
-       st.lists(st.tuples(st.integers(0, 8), st.integers(0, 8)), max_size=12))
-def test_crossings_counts_every_crossing_pair(points: list[tuple[int, int]],
-                                              pairs: list[tuple[int, int]]) -> None:
+@given(
+    st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), min_size=2, max_size=9, unique=True),
+    st.lists(st.tuples(st.integers(0, 8), st.integers(0, 8)), max_size=12),
+)
+def test_crossings_counts_every_crossing_pair(
+    points: list[tuple[int, int]], pairs: list[tuple[int, int]]
+) -> None:
     from pssc_sim.report.strategy_drawing import crossings
     from pssc_sim.report.strategy_map import MapLink
 
     names = [f"m{i}" for i in range(len(points))]
     positions = {n: np.array(p, dtype=float) for n, p in zip(names, points, strict=True)}
-    links = [MapLink(names[a % len(names)], names[b % len(names)], Polarity.POSITIVE, ())
-             for a, b in pairs if a % len(names) != b % len(names)]
+    links = [
+        MapLink(names[a % len(names)], names[b % len(names)], Polarity.POSITIVE, ())
+        for a, b in pairs
+        if a % len(names) != b % len(names)
+    ]
     segments = [(points[names.index(lk.cause)], points[names.index(lk.effect)]) for lk in links]
     expected = sum(_crosses(a, b) for a, b in itertools.combinations(segments, 2))
     assert crossings(positions, links) == expected

@@ -43,10 +43,21 @@ auxiliaries:
 
 def test_element_rows_and_stoichiometry(make_model: WriteModel) -> None:
     model = make_model(POPULATION)
-    assert model.stock_names == ("population[0-4,A]", "population[0-4,B]", "population[5-14,A]",
-                                 "population[5-14,B]", "population[65+,A]", "population[65+,B]")
-    assert model.parameter_names[:5] == ("mortality[0-4]", "mortality[5-14]", "mortality[65+]",
-                                         "weight[A]", "weight[B]")
+    assert model.stock_names == (
+        "population[0-4,A]",
+        "population[0-4,B]",
+        "population[5-14,A]",
+        "population[5-14,B]",
+        "population[65+,A]",
+        "population[65+,B]",
+    )
+    assert model.parameter_names[:5] == (
+        "mortality[0-4]",
+        "mortality[5-14]",
+        "mortality[65+]",
+        "weight[A]",
+        "weight[B]",
+    )
     N = model.stoichiometry()
     # deaths (first 6 columns) leave each element, births (next 6) enter the same element
     assert np.array_equal(N, np.hstack([-np.eye(6), np.eye(6)]))
@@ -197,8 +208,9 @@ def test_scenario_sets_a_slice(tmp_path: object, make_model: WriteModel) -> None
 
     folder = Path(str(tmp_path))
     make_model(POPULATION)
-    (folder / "s.yaml").write_text("scenario: s\nmodel: model.yaml\n"
-                                   "set: {'mortality[young]': 0.2}\n", encoding="utf-8")
+    (folder / "s.yaml").write_text(
+        "scenario: s\nmodel: model.yaml\nset: {'mortality[young]': 0.2}\n", encoding="utf-8"
+    )
     result = ps.run_scenario(folder / "s.yaml")
     first = result.results.to_frame().iloc[0]
     assert first["deaths[0-4,A]"] == pytest.approx(20.0)
@@ -238,8 +250,10 @@ def _flattened(rates: list[float], initial: list[float], coupling: float) -> str
     lines = ["time: {stop: 3, dt: 0.25}", "parameters:", f"  coupling: {coupling:.17e}"]
     lines += [f"  rate_{e}: {r:.17e}" for e, r in zip(names, rates, strict=True)]
     lines += ["stocks:"] + [f"  x_{e}: {v:.17e}" for e, v in zip(names, initial, strict=True)]
-    lines += ["flows:"] + [f"  loss_{e}: {{from: x_{e}, rate: 'rate_{e} * x_{e} + coupling * "
-                           f"({total}) / {n}'}}" for e in names]
+    lines += ["flows:"] + [
+        f"  loss_{e}: {{from: x_{e}, rate: 'rate_{e} * x_{e} + coupling * ({total}) / {n}'}}"
+        for e in names
+    ]
     xs = ", ".join(f"x_{e}" for e in names)
     spread = f"MAX({xs}) - MIN({xs})" if n > 1 else "0"
     lines += ["auxiliaries:", f"  spread: '{spread}'"]
@@ -247,8 +261,10 @@ def _flattened(rates: list[float], initial: list[float], coupling: float) -> str
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.tuples(st.floats(0, 1), st.floats(0, 100)), min_size=1, max_size=5),
-       st.floats(0, 0.5))
+@given(
+    st.lists(st.tuples(st.floats(0, 1), st.floats(0, 100)), min_size=1, max_size=5),
+    st.floats(0, 0.5),
+)
 def test_arrayed_equals_flattened(elements: list[tuple[float, float]], coupling: float) -> None:
     rates, initial = [r for r, _ in elements], [v for _, v in elements]
     arrayed = ps.simulate(load_text(_arrayed(rates, initial, coupling)), method="rk4")
@@ -280,98 +296,178 @@ def aux(text: str) -> str:
 
 
 ERRORS = [
-    (DIMS + "{age: {elements: [a], colour: red}}",
-     r"dimensions\.age\.colour: unknown key 'colour'\. Allowed keys: elements, subrange_of"),
-    (DIMS + "{age: []}", r"dimensions\.age\.elements: expected a non-empty list of elements "
-                         r"\(got \[\]\)\. Write age: \[A, B, C\]"),
+    (
+        DIMS + "{age: {elements: [a], colour: red}}",
+        r"dimensions\.age\.colour: unknown key 'colour'\. Allowed keys: elements, subrange_of",
+    ),
+    (
+        DIMS + "{age: []}",
+        r"dimensions\.age\.elements: expected a non-empty list of elements "
+        r"\(got \[\]\)\. Write age: \[A, B, C\]",
+    ),
     (DIMS + "{}", r"dimensions: expected a mapping of dimension names to elements \(got \{\}\)"),
     (DIMS + "{age: [a, a]}", r"dimensions\.age\.elements: the element 'a' is listed twice"),
-    (DIMS + "{age: ['a,b']}", r"'a,b' is not a valid element name \(got 'a,b'\)\. Use text "
-                              r"without commas"),
+    (
+        DIMS + "{age: ['a,b']}",
+        r"'a,b' is not a valid element name \(got 'a,b'\)\. Use text "
+        r"without commas",
+    ),
     (DIMS + "{Age-x: [a]}", r"dimensions\.Age-x: the name 'Age-x' is not a valid dimension name"),
-    (DIMS + "{age: {count: 0}}", r"dimensions\.age\.count: expected a positive whole number "
-                                 r"\(got 0\)\. Write count: 10"),
-    (DIMS + "{age: [a, b], k: {subrange_of: agee, elements: [a]}}",
-     r"dimensions\.k\.subrange_of: unknown dimension 'agee'\. Did you mean 'age'\?"),
-    (DIMS + "{age: [aa, young], k: {subrange_of: age, elements: [yung]}}",
-     r"dimensions\.k\.elements: 'yung' is not an element of 'age' \(got \['yung'\]\)\. Did you "
-     r"mean 'young'\?"),
+    (
+        DIMS + "{age: {count: 0}}",
+        r"dimensions\.age\.count: expected a positive whole number "
+        r"\(got 0\)\. Write count: 10",
+    ),
+    (
+        DIMS + "{age: [a, b], k: {subrange_of: agee, elements: [a]}}",
+        r"dimensions\.k\.subrange_of: unknown dimension 'agee'\. Did you mean 'age'\?",
+    ),
+    (
+        DIMS + "{age: [aa, young], k: {subrange_of: age, elements: [yung]}}",
+        r"dimensions\.k\.elements: 'yung' is not an element of 'age' \(got \['yung'\]\)\. Did you "
+        r"mean 'young'\?",
+    ),
     (DIMS + "{age: [a, b], g: [a]}", r"dimensions\.g: the element 'a' also belongs to 'age'"),
     (DIMS + "{age: [g, b], g: [x]}", r"dimensions\.age: the element 'g' is also a dimension name"),
-    (DIMS + "{age: {elements: [a], maps_to: grop}, group: [x]}",
-     r"dimensions\.age\.maps_to: unknown dimension 'grop'\. Did you mean 'group'\?"),
-    (DIMS + "{age: {elements: [a, b], maps_to: {group: [x]}}, group: [x, y]}",
-     r"'age' has 2 elements but the mapping to 'group' gives 1 \(got \['x'\]\)"),
-    (DIMS + "{age: {elements: [a], maps_to: {group: [nort]}}, group: [north]}",
-     r"dimensions\.age\.maps_to: 'nort' is not an element of 'group' \(got \['nort'\]\)\. "
-     r"Did you mean 'north'\?"),
-    (aux("{dims: [grup], equation: 1}"),
-     r"auxiliaries\.y\.dims: unknown dimension 'grup'\. Did you mean 'group'\?"),
+    (
+        DIMS + "{age: {elements: [a], maps_to: grop}, group: [x]}",
+        r"dimensions\.age\.maps_to: unknown dimension 'grop'\. Did you mean 'group'\?",
+    ),
+    (
+        DIMS + "{age: {elements: [a, b], maps_to: {group: [x]}}, group: [x, y]}",
+        r"'age' has 2 elements but the mapping to 'group' gives 1 \(got \['x'\]\)",
+    ),
+    (
+        DIMS + "{age: {elements: [a], maps_to: {group: [nort]}}, group: [north]}",
+        r"dimensions\.age\.maps_to: 'nort' is not an element of 'group' \(got \['nort'\]\)\. "
+        r"Did you mean 'north'\?",
+    ),
+    (
+        aux("{dims: [grup], equation: 1}"),
+        r"auxiliaries\.y\.dims: unknown dimension 'grup'\. Did you mean 'group'\?",
+    ),
     (aux("{dims: [age, age], equation: 1}"), r"a dimension is listed twice \(got \['age', 'age'"),
-    (aux("{dims: 3, equation: 1}"), r"auxiliaries\.y\.dims: expected a list of dimension names "
-                                    r"\(got 3\)"),
-    (BASE + "auxiliaries:\n  group: 1\n",
-     r"auxiliaries\.group: the name 'group' is also a dimension"),
-    (BASE + "auxiliaries:\n  young: 1\n", r"auxiliaries\.young: the name 'young' is also an "
-                                          r"element"),
-    (BASE.replace("value: [1, 2]", "value: [1, 2, 3]"),
-     r"parameters\.w\.value: expected 2 values, one per element of group \(got shape 3\)"),
-    (BASE.replace("value: [1, 2]", "value: [1, x]"),
-     r"parameters\.w\.value: expected numbers \(got \[1, 'x'\]\)"),
-    (BASE.replace("value: [1, 2]", "value: {A: 1}"),
-     r"parameters\.w\.value: 1 element\(s\) have no value, such as \[B\]"),
-    (BASE.replace("value: [1, 2]", "value: {A: 1, group: 2}"),
-     r"parameters\.w\.value\.group: these elements already have a value"),
-    (BASE.replace("value: [1, 2]", "value: [1, 2], range: [0, 3]"),
-     r"parameters\.w: range and distribution are given per element in scenarios"),
-    (aux("{dims: [age, group], equation: {young: 1}}"),
-     r"auxiliaries\.y\.equation\.young: expected 2 subscript\(s\), one for each of age, group"),
-    (aux("{dims: [age, group], equation: {'yung, A': 1}}"),
-     r"'yung' is not an element or subrange of 'age' \(got 'yung, A'\)\. Did you mean 'young'"),
-    (aux("{dims: [age], equation: {group: 1}}"),
-     r"auxiliaries\.y\.equation\.group: 'group' is not 'age' or a subrange of it"),
-    (aux("{dims: [age], equation: {young: 1, kids: 2, old: 3}}"),
-     r"auxiliaries\.y\.equation\.kids: these elements already have an equation"),
-    (aux("{dims: [age], equation: {young: 1}}"),
-     r"auxiliaries\.y\.equation: 1 element\(s\) have no equation, such as \[old\]"),
-    (aux("{dims: [age], equation: 1, except: [young]}"),
-     r"auxiliaries\.y\.except: expected a mapping of elements to equations"),
+    (
+        aux("{dims: 3, equation: 1}"),
+        r"auxiliaries\.y\.dims: expected a list of dimension names "
+        r"\(got 3\)",
+    ),
+    (
+        BASE + "auxiliaries:\n  group: 1\n",
+        r"auxiliaries\.group: the name 'group' is also a dimension",
+    ),
+    (
+        BASE + "auxiliaries:\n  young: 1\n",
+        r"auxiliaries\.young: the name 'young' is also an "
+        r"element",
+    ),
+    (
+        BASE.replace("value: [1, 2]", "value: [1, 2, 3]"),
+        r"parameters\.w\.value: expected 2 values, one per element of group \(got shape 3\)",
+    ),
+    (
+        BASE.replace("value: [1, 2]", "value: [1, x]"),
+        r"parameters\.w\.value: expected numbers \(got \[1, 'x'\]\)",
+    ),
+    (
+        BASE.replace("value: [1, 2]", "value: {A: 1}"),
+        r"parameters\.w\.value: 1 element\(s\) have no value, such as \[B\]",
+    ),
+    (
+        BASE.replace("value: [1, 2]", "value: {A: 1, group: 2}"),
+        r"parameters\.w\.value\.group: these elements already have a value",
+    ),
+    (
+        BASE.replace("value: [1, 2]", "value: [1, 2], range: [0, 3]"),
+        r"parameters\.w: range and distribution are given per element in scenarios",
+    ),
+    (
+        aux("{dims: [age, group], equation: {young: 1}}"),
+        r"auxiliaries\.y\.equation\.young: expected 2 subscript\(s\), one for each of age, group",
+    ),
+    (
+        aux("{dims: [age, group], equation: {'yung, A': 1}}"),
+        r"'yung' is not an element or subrange of 'age' \(got 'yung, A'\)\. Did you mean 'young'",
+    ),
+    (
+        aux("{dims: [age], equation: {group: 1}}"),
+        r"auxiliaries\.y\.equation\.group: 'group' is not 'age' or a subrange of it",
+    ),
+    (
+        aux("{dims: [age], equation: {young: 1, kids: 2, old: 3}}"),
+        r"auxiliaries\.y\.equation\.kids: these elements already have an equation",
+    ),
+    (
+        aux("{dims: [age], equation: {young: 1}}"),
+        r"auxiliaries\.y\.equation: 1 element\(s\) have no equation, such as \[old\]",
+    ),
+    (
+        aux("{dims: [age], equation: 1, except: [young]}"),
+        r"auxiliaries\.y\.except: expected a mapping of elements to equations",
+    ),
     (aux("{equation: {young: 1}}"), r"auxiliaries\.y\.equation: per-element equations need dims"),
-    (aux("{dims: [age], equation: 'pop[age]'}"),
-     r"'pop' has 2 dimension\(s\) \(age, group\) but 1 subscript\(s\) \(got pop\[age\]\)"),
-    (aux("{dims: [age], equation: 'pop[age, C]'}"),
-     r"'C' is not an element of 'group' nor a dimension \(got pop\[age, C\]\)\. Use an element "
-     r"of 'group' \(A, B\)"),
-    (aux("{dims: [age], equation: 'pop[age, grop]'}"), r"'grop' is not an element of 'group' "
-                                                       r"nor a dimension.*Did you mean 'group'"),
-    (aux("{dims: [age], equation: 'pop[age, group]'}"),
-     r"the dimension 'group' of 'pop' is not a dimension of this equation \(got pop\[age, "
-     r"group\]\)\. The equation runs over: age; sum it out with SUM\(pop\[group!\]\)"),
-    (BASE.replace("parameters:\n", "parameters:\n  k: 1\n")
-     + "auxiliaries:\n  y: {dims: [age], equation: 'k[young]'}\n",
-     r"'k' has no dimensions, so it takes no subscripts \(got k\[young\]\)\. Write k"),
-    (aux("{dims: [age], equation: 'popp[young, A]'}"),
-     r"only variables take subscripts, not 'popp' \(column 1, got 'popp\[young, A\]'\)\. Did "
-     r"you mean 'pop'"),
-    (aux("{dims: [age], equation: 'pop[age, 1 + 1]'}"),
-     r"a subscript must be an element or a dimension \(column 10"),
-    (aux("{dims: [age], equation: 'SUM(w[A])'}"),
-     r"SUM has no dimension to run over \(got SUM\(w\[A\]\)\)\. Mark it with '!'"),
+    (
+        aux("{dims: [age], equation: 'pop[age]'}"),
+        r"'pop' has 2 dimension\(s\) \(age, group\) but 1 subscript\(s\) \(got pop\[age\]\)",
+    ),
+    (
+        aux("{dims: [age], equation: 'pop[age, C]'}"),
+        r"'C' is not an element of 'group' nor a dimension \(got pop\[age, C\]\)\. Use an element "
+        r"of 'group' \(A, B\)",
+    ),
+    (
+        aux("{dims: [age], equation: 'pop[age, grop]'}"),
+        r"'grop' is not an element of 'group' "
+        r"nor a dimension.*Did you mean 'group'",
+    ),
+    (
+        aux("{dims: [age], equation: 'pop[age, group]'}"),
+        r"the dimension 'group' of 'pop' is not a dimension of this equation \(got pop\[age, "
+        r"group\]\)\. The equation runs over: age; sum it out with SUM\(pop\[group!\]\)",
+    ),
+    (
+        BASE.replace("parameters:\n", "parameters:\n  k: 1\n")
+        + "auxiliaries:\n  y: {dims: [age], equation: 'k[young]'}\n",
+        r"'k' has no dimensions, so it takes no subscripts \(got k\[young\]\)\. Write k",
+    ),
+    (
+        aux("{dims: [age], equation: 'popp[young, A]'}"),
+        r"only variables take subscripts, not 'popp' \(column 1, got 'popp\[young, A\]'\)\. Did "
+        r"you mean 'pop'",
+    ),
+    (
+        aux("{dims: [age], equation: 'pop[age, 1 + 1]'}"),
+        r"a subscript must be an element or a dimension \(column 10",
+    ),
+    (
+        aux("{dims: [age], equation: 'SUM(w[A])'}"),
+        r"SUM has no dimension to run over \(got SUM\(w\[A\]\)\)\. Mark it with '!'",
+    ),
     (aux("'SUM(w[group!], 1)'"), r"SUM takes one argument \(got 2\)"),
     (aux("'SUM(w[grop!])'"), r"unknown dimension 'grop!'\. Did you mean 'group'\?"),
     (aux("'ELMCOUNT(grop)'"), r"ELMCOUNT takes a dimension \(got 'grop'\)\. Did you mean"),
-    ("time: {stop: 1}\ndimensions: {a: [x, y], b: [u, v]}\n"
-     "parameters: {p: {dims: [a], value: 1}}\n"
-     "auxiliaries:\n  z: {dims: [b], equation: 'p[a]'}\n",
-     r"auxiliaries\.z\.equation: the dimension 'a' of 'p' is not a dimension of this equation"),
-    (BASE + "flows:\n  f: {from: pop, dims: [age], rate: 1}\n",
-     r"flows\.f\.from: the flow runs over \[age\] but the stock 'pop' over \[age, group\]"),
-    (BASE + "measures:\n  pop: {perspective: outcome, better: higher}\n",
-     r"measures\.pop: a measure must be a single value, but it reads the arrayed 'pop'"),
-    (aux("'SUM(SMOOTH(w[group!], 1))'"),
-     r"a stateful builtin inside an array function .*Move it into an auxiliary"),
-    ("time: {stop: 1}\nauxiliaries:\n  y: {dims: [a], equation: 1}\n",
-     r"auxiliaries\.y\.dims: unknown key 'dims'"),
+    (
+        "time: {stop: 1}\ndimensions: {a: [x, y], b: [u, v]}\n"
+        "parameters: {p: {dims: [a], value: 1}}\n"
+        "auxiliaries:\n  z: {dims: [b], equation: 'p[a]'}\n",
+        r"auxiliaries\.z\.equation: the dimension 'a' of 'p' is not a dimension of this equation",
+    ),
+    (
+        BASE + "flows:\n  f: {from: pop, dims: [age], rate: 1}\n",
+        r"flows\.f\.from: the flow runs over \[age\] but the stock 'pop' over \[age, group\]",
+    ),
+    (
+        BASE + "measures:\n  pop: {perspective: outcome, better: higher}\n",
+        r"measures\.pop: a measure must be a single value, but it reads the arrayed 'pop'",
+    ),
+    (
+        aux("'SUM(SMOOTH(w[group!], 1))'"),
+        r"a stateful builtin inside an array function .*Move it into an auxiliary",
+    ),
+    (
+        "time: {stop: 1}\nauxiliaries:\n  y: {dims: [a], equation: 1}\n",
+        r"auxiliaries\.y\.dims: unknown key 'dims'",
+    ),
 ]
 
 
@@ -437,21 +533,36 @@ def test_arrayed_lookups_by_hand(make_model: WriteModel) -> None:
     assert res["m[b,z]"].tolist() == [1.0, 2.0, 3.0]
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (("a: [[0, 0], [1, 1]], b:", "a: [[0, 0], [1, 1]], g:"),
-     r"lookups\.effect\.points\.g: these elements already have a table"),
-    ((", b: [[0, 0], [1, 2]]", ""), r"lookups\.effect\.points: 1 element\(s\) have no table, "
-                                    r"such as \[b\]"),
-    (("both: {dims: [g, h], points", "both: {dims: [g, h], extrapolation: linear, points"),
-     r"lookups\.both: an arrayed lookup takes points and flat extrapolation only"),
-    (('k: "effect[b](0.25)"', 'k: "effect(0.25)"'),
-     r"auxiliaries\.k\.equation: the dimension 'g' of 'effect' is not a dimension of this "
-     r"equation"),
-    (('k: "effect[b](0.25)"', 'k: "effect[b](0.25, 1)"'),
-     r"the lookup 'effect' takes 1 argument, not 2"),
-])
-def test_arrayed_lookup_errors(make_model: WriteModel, change: tuple[str, str],
-                               message: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ("a: [[0, 0], [1, 1]], b:", "a: [[0, 0], [1, 1]], g:"),
+            r"lookups\.effect\.points\.g: these elements already have a table",
+        ),
+        (
+            (", b: [[0, 0], [1, 2]]", ""),
+            r"lookups\.effect\.points: 1 element\(s\) have no table, "
+            r"such as \[b\]",
+        ),
+        (
+            ("both: {dims: [g, h], points", "both: {dims: [g, h], extrapolation: linear, points"),
+            r"lookups\.both: an arrayed lookup takes points and flat extrapolation only",
+        ),
+        (
+            ('k: "effect[b](0.25)"', 'k: "effect(0.25)"'),
+            r"auxiliaries\.k\.equation: the dimension 'g' of 'effect' is not a dimension of this "
+            r"equation",
+        ),
+        (
+            ('k: "effect[b](0.25)"', 'k: "effect[b](0.25, 1)"'),
+            r"the lookup 'effect' takes 1 argument, not 2",
+        ),
+    ],
+)
+def test_arrayed_lookup_errors(
+    make_model: WriteModel, change: tuple[str, str], message: str
+) -> None:
     with pytest.raises(ps.ModelError, match=message):
         make_model(ARRAYED_LOOKUPS.replace(*change))
 
@@ -464,7 +575,9 @@ def test_scenario_ensemble_samples_elements(tmp_path: object, make_model: WriteM
     (folder / "u.yaml").write_text(
         "scenario: u\nmodel: model.yaml\nset: {weight: 2}\nuncertainty:\n  members: 40\n"
         "  seed: 3\n  parameters:\n    'mortality[65+]': {distribution: uniform, low: 0.1, "
-        "high: 0.2}\n", encoding="utf-8")
+        "high: 0.2}\n",
+        encoding="utf-8",
+    )
     result = ps.run_scenario(folder / "u.yaml")
     deaths = result.results["deaths[65+,B]"].iloc[0].to_numpy()
     sampled = result.samples["mortality[65+]"]
@@ -476,8 +589,9 @@ def test_scenario_ensemble_samples_elements(tmp_path: object, make_model: WriteM
     assert np.allclose(result.results["deaths[0-4,A]"].iloc[0], 200 * 0.01)
 
 
-def test_pssc_run_writes_vensim_style_columns(capsys: pytest.CaptureFixture[str],
-                                              model_path: object) -> None:
+def test_pssc_run_writes_vensim_style_columns(
+    capsys: pytest.CaptureFixture[str], model_path: object
+) -> None:
     import pandas as pd
 
     from pssc_sim.cli import main

@@ -30,8 +30,7 @@ from pssc_sim.scenario.targets import Target, TargetKind
 from pssc_sim.scorecard.scoring import compared, meets, needed_columns
 
 ROOT = Path(__file__).resolve().parent.parent
-CASES = ("ambulance", "child_obesity", "climate", "em_employment", "health_social_care",
-         "smoking")
+CASES = ("ambulance", "child_obesity", "climate", "em_employment", "health_social_care", "smoking")
 #: What a regime may declare besides its name and story: its targets, its culture, and (in
 #: ``set``) the audit parameters.
 REGIME_KEYS = frozenset({"targets", "culture"})
@@ -42,8 +41,9 @@ FILES = sorted(p for case in CASES for p in (ROOT / "scenarios" / case).glob("*.
 
 def is_audit(parameter: str) -> bool:
     """Whether a parameter is part of the audit regime: detection and sanction of gaming."""
-    return any(parameter == word or parameter.endswith(f"_{word}")
-               for word in ("detection", "sanction"))
+    return any(
+        parameter == word or parameter.endswith(f"_{word}") for word in ("detection", "sanction")
+    )
 
 
 def declared(path: Path) -> Mapping[str, Any]:
@@ -66,7 +66,8 @@ def test_a_regime_file_declares_only_targets_culture_and_audit(path: Path) -> No
     if set(document) & REGIME_KEYS:
         assert world_keys(document) == set(), (
             f"{path.name} declares a regime (targets or culture) and also changes the world "
-            f"({sorted(world_keys(document))}): put those in a file of their own")
+            f"({sorted(world_keys(document))}): put those in a file of their own"
+        )
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -135,20 +136,27 @@ def targeted() -> Iterator[tuple[Path, Target]]:
             yield path, target
 
 
-@pytest.mark.parametrize(("path", "target"), list(targeted()),
-                         ids=lambda v: v.measure if isinstance(v, Target) else v.name)
+@pytest.mark.parametrize(
+    ("path", "target"),
+    list(targeted()),
+    ids=lambda v: v.measure if isinstance(v, Target) else v.name,
+)
 def test_every_target_can_be_met_by_real_improvement(path: Path, target: Target) -> None:
     """The target's pressure reaches the true value of its measure through a variable of the
     host model that takes the real-improvement share of the response."""
     scenario = Scenario.load(path)
     model = scenario.load_model()
     document = declared(Path(model.source))
-    improving = {name for section in ("flows", "auxiliaries")
-                 for name, body in (document.get(section) or {}).items()
-                 if "IMPROVEMENT_SHARE" in json.dumps(body)}
+    improving = {
+        name
+        for section in ("flows", "auxiliaries")
+        for name, body in (document.get(section) or {}).items()
+        if "IMPROVEMENT_SHARE" in json.dumps(body)
+    }
     links = graph(model)
-    pressed = (downstream(links, hidden(target.measure, "target_pressure"))
-               | downstream(links, hidden(target.measure, "target_gap")))
+    pressed = downstream(links, hidden(target.measure, "target_pressure")) | downstream(
+        links, hidden(target.measure, "target_gap")
+    )
     true = next(m for m in model.measures if m.name == target.measure).true_column
     assert any(v in pressed and (v == true or true in downstream(links, v)) for v in improving)
 
@@ -158,18 +166,25 @@ def no_target_runs() -> Iterator[tuple[str, Scenario, Target]]:
     seen = set()
     for path, target in targeted():
         scenario = Scenario.load(path).with_uncertainty(None)
-        key = (path.parent.name, json.dumps(world(scenario), sort_keys=True, default=str),
-               json.dumps(target.to_document(), sort_keys=True))
+        key = (
+            path.parent.name,
+            json.dumps(world(scenario), sort_keys=True, default=str),
+            json.dumps(target.to_document(), sort_keys=True),
+        )
         if key in seen:
             continue
         seen.add(key)
         yield f"{path.parent.name}/{path.stem}:{target.measure}", scenario, target
 
 
-@pytest.mark.parametrize(("name", "scenario", "target"), list(no_target_runs()),
-                         ids=lambda v: v if isinstance(v, str) else "")
-def test_a_target_missed_without_it_bites_before_its_date(name: str, scenario: Scenario,
-                                                         target: Target) -> None:
+@pytest.mark.parametrize(
+    ("name", "scenario", "target"),
+    list(no_target_runs()),
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_a_target_missed_without_it_bites_before_its_date(
+    name: str, scenario: Scenario, target: Target
+) -> None:
     """In the world without the target, if the measure misses the target at its date, it is
     already missed somewhere in the first half of the target's period: a target on it would
     press from early on (a level test on a running total that is only missed after the date
@@ -185,6 +200,8 @@ def test_a_target_missed_without_it_bites_before_its_date(name: str, scenario: S
     if bool(meets(reported_at_date, target, measure.better)[0]):
         return
     early = np.linspace(start, start + (target.by - start) / 2, 25)
-    missed = [not bool(meets(compared(result, measure, target, float(t))[0], target,
-                             measure.better)[0]) for t in early]
+    missed = [
+        not bool(meets(compared(result, measure, target, float(t))[0], target, measure.better)[0])
+        for t in early
+    ]
     assert any(missed), f"{name}: met throughout the first half of its period, missed at its date"

@@ -23,7 +23,9 @@ def stable_order(values: np.ndarray, ascending: bool) -> np.ndarray:
 
 
 def test_sort_order_rank_and_reorder_along_the_last_dimension(make_model) -> None:
-    model = make_model(GRID + """
+    model = make_model(
+        GRID
+        + """
 dimensions:
   company: {elements: [c1, c2, c3, c4]}
 parameters:
@@ -33,7 +35,8 @@ auxiliaries:
   order: {dims: [company], equation: 'VECTOR_SORT_ORDER(revenue, direction)'}
   rank: {dims: [company], equation: 'VECTOR_RANK(revenue, direction)'}
   sorted: {dims: [company], equation: 'VECTOR_REORDER(revenue, order)'}
-""")
+"""
+    )
     companies = ["c1", "c2", "c3", "c4"]
     revenue = np.array(REVENUE)
     for direction in (1, -1):
@@ -49,7 +52,9 @@ auxiliaries:
 
 
 def test_sorting_runs_member_by_member(make_model) -> None:
-    model = make_model(GRID + """
+    model = make_model(
+        GRID
+        + """
 dimensions:
   d: {elements: [a, b, c]}
 parameters:
@@ -58,7 +63,8 @@ parameters:
 auxiliaries:
   y: {dims: [d], equation: 'x * (1 - tilt) + (4 - x) * tilt'}
   order: {dims: [d], equation: 'VECTOR_SORT_ORDER(y, 1)'}
-""")
+"""
+    )
     res = ps.simulate(model, {"tilt": [0.0, 1.0]})
     table = np.stack([res[f"order[{e}]"].to_numpy()[-1] for e in "abc"])
     np.testing.assert_array_equal(table[:, 0], [0, 1, 2])
@@ -66,7 +72,9 @@ auxiliaries:
 
 
 def test_element_map_reads_a_position_and_is_nan_outside(make_model) -> None:
-    model = make_model(GRID + """
+    model = make_model(
+        GRID
+        + """
 dimensions:
   d: {elements: [a, b, c]}
 parameters:
@@ -74,7 +82,8 @@ parameters:
   k: 2
 auxiliaries:
   picked: 'VECTOR_ELM_MAP(x[d!], k)'
-""")
+"""
+    )
     for k, expected in ((0, 10.0), (1, 20.0), (2, 40.0)):
         assert ps.simulate(model, {"k": k})["picked"].to_numpy()[-1] == expected
     with pytest.raises(ps.SimulationError, match=r"picked: the value is not finite"):
@@ -82,7 +91,9 @@ auxiliaries:
 
 
 def test_invert_matrix_gives_the_inverse_of_each_matrix(make_model) -> None:
-    model = make_model(GRID + """
+    model = make_model(
+        GRID
+        + """
 dimensions:
   c: {elements: [e, f]}
   row: {elements: [r1, r2]}
@@ -91,25 +102,37 @@ parameters:
   m: {dims: [c, row, col], value: [[[4, 7], [2, 6]], [[0.6, -0.7], [-0.2, 0.4]]]}
 auxiliaries:
   inverse: {dims: [c, row, col], equation: 'INVERT_MATRIX(m)'}
-""")
+"""
+    )
     res = ps.simulate(model)
     given = np.array([[[4, 7], [2, 6]], [[0.6, -0.7], [-0.2, 0.4]]])
     for i, c in enumerate("ef"):
-        got = np.array([[res[f"inverse[{c},r{r},k{k}]"].to_numpy()[-1] for k in (1, 2)]
-                        for r in (1, 2)])
+        got = np.array(
+            [[res[f"inverse[{c},r{r},k{k}]"].to_numpy()[-1] for k in (1, 2)] for r in (1, 2)]
+        )
         np.testing.assert_allclose(got @ given[i], np.eye(2), atol=1e-12)
 
 
 def test_vector_functions_refuse_misuse(make_model) -> None:
     header = GRID + "dimensions: {d: {elements: [a, b, c]}}\n"
-    with pytest.raises(ps.ModelError, match=r"VECTOR_RANK runs along the last dimension of the "
-                                            r"variable \(got a variable without dims\)"):
-        make_model(header + "parameters: {x: {dims: [d], value: [1, 2, 3]}}\n"
-                            "auxiliaries: {r: 'VECTOR_RANK(x[a], 1)'}\n")
-    with pytest.raises(ps.ModelError, match=r"INVERT_MATRIX needs a variable whose last two dims "
-                                            r"have as many elements \(got shape \(3,\)\)"):
-        make_model(header + "parameters: {x: {dims: [d], value: [1, 2, 3]}}\n"
-                            "auxiliaries: {r: {dims: [d], equation: 'INVERT_MATRIX(x)'}}\n")
+    with pytest.raises(
+        ps.ModelError,
+        match=r"VECTOR_RANK runs along the last dimension of the "
+        r"variable \(got a variable without dims\)",
+    ):
+        make_model(
+            header + "parameters: {x: {dims: [d], value: [1, 2, 3]}}\n"
+            "auxiliaries: {r: 'VECTOR_RANK(x[a], 1)'}\n"
+        )
+    with pytest.raises(
+        ps.ModelError,
+        match=r"INVERT_MATRIX needs a variable whose last two dims "
+        r"have as many elements \(got shape \(3,\)\)",
+    ):
+        make_model(
+            header + "parameters: {x: {dims: [d], value: [1, 2, 3]}}\n"
+            "auxiliaries: {r: {dims: [d], equation: 'INVERT_MATRIX(x)'}}\n"
+        )
     with pytest.raises(ps.ModelError, match=r"VECTOR_ELM_MAP has no dimension to run along"):
         make_model(header + "parameters: {x: 1}\nauxiliaries: {r: 'VECTOR_ELM_MAP(x, 1)'}\n")
 
@@ -137,20 +160,24 @@ SAVEPER = 1 ~~|
     revenue = np.array(REVENUE)
     order = stable_order(revenue, ascending=True)
     np.testing.assert_array_equal(final(res, "so", ["s1", "s2", "s3", "s4"]), order)
-    np.testing.assert_array_equal(final(res, "sorted_rev", ["s1", "s2", "s3", "s4"]),
-                                  np.sort(revenue))
+    np.testing.assert_array_equal(
+        final(res, "sorted_rev", ["s1", "s2", "s3", "s4"]), np.sort(revenue)
+    )
     rank = np.empty(4)
     rank[stable_order(revenue, ascending=False)] = np.arange(1, 5)
     np.testing.assert_array_equal(final(res, "rank", ["c1", "c2", "c3", "c4"]), rank)
     assert res["minrev"].to_numpy()[-1] == revenue.min()
     assert res["maxrev"].to_numpy()[-1] == revenue.max()
-    np.testing.assert_array_equal(final(res, "previous", ["c1", "c2", "c3", "c4"]),
-                                  [0.0, *revenue[:-1]])
+    np.testing.assert_array_equal(
+        final(res, "previous", ["c1", "c2", "c3", "c4"]), [0.0, *revenue[:-1]]
+    )
 
 
 # -- ALLOCATE BY PRIORITY --------------------------------------------------------------------
 
-ALLOCATION = GRID + """
+ALLOCATION = (
+    GRID
+    + """
 dimensions:
   branch: {elements: [boston, dayton, fresno, austin]}
 parameters:
@@ -161,13 +188,16 @@ parameters:
 auxiliaries:
   shipped: {dims: [branch], equation: 'ALLOCATE_BY_PRIORITY(request, priority, width, supply)'}
 """
+)
 BRANCHES = ["boston", "dayton", "fresno", "austin"]
 
 
-def allocation_by_bisection(request: np.ndarray, priority: np.ndarray, width: float,
-                            supply: float) -> np.ndarray:
+def allocation_by_bisection(
+    request: np.ndarray, priority: np.ndarray, width: float, supply: float
+) -> np.ndarray:
     """Each request filled along a ramp of ``width`` below its priority, at the level where the
     total is the supply, found by bisection."""
+
     def given(level: float) -> np.ndarray:
         return request * np.clip((priority - level) / width, 0, 1)
 
@@ -184,8 +214,9 @@ def allocation_by_bisection(request: np.ndarray, priority: np.ndarray, width: fl
 def test_allocation_by_priority_matches_the_ramps(make_model, supply: float) -> None:
     res = ps.simulate(make_model(ALLOCATION), {"supply": supply})
     shipped = final(res, "shipped", BRANCHES)
-    expected = allocation_by_bisection(np.array([8.0, 1, 3, 4]), np.array([5.0, 3, 0, 1.5]), 3.0,
-                                       supply)
+    expected = allocation_by_bisection(
+        np.array([8.0, 1, 3, 4]), np.array([5.0, 3, 0, 1.5]), 3.0, supply
+    )
     np.testing.assert_allclose(shipped, expected, atol=1e-9)
     # the laws: nothing above a request, nothing negative, the supply shared out in full
     assert np.all(shipped <= np.array([8.0, 1, 3, 4]) + 1e-12)
@@ -218,6 +249,7 @@ SAVEPER = 1 ~~|
     res = ps.simulate(ps.load_model(path))
     for t in (0, 3, 7, 12, 20):
         got = np.array([res[f"shipped[{b}]"].to_numpy()[t] for b in BRANCHES])
-        expected = allocation_by_bisection(np.array([8.0, 1, 3, 4]), np.array([5.0, 3, 0, 1.5]),
-                                           3.0, float(t))
+        expected = allocation_by_bisection(
+            np.array([8.0, 1, 3, 4]), np.array([5.0, 3, 0, 1.5]), 3.0, float(t)
+        )
         np.testing.assert_allclose(got, expected, atol=1e-9)

@@ -42,23 +42,28 @@ def looked_forward(x: np.ndarray, xs: list[float], ys: list[float]) -> np.ndarra
 
 
 def test_data_down_a_column_and_across_a_row_interpolate(tmp_path: Path) -> None:
-    path = model(tmp_path, "down := GET DIRECT DATA('down.csv', ',', 'A', 'B2') ~~|\n"
-                           "across := GET DIRECT DATA('across.csv', ';', '1', 'B3') ~~|\n"
-                           "twice = 2 * down ~~|\n",
-                 {"down.csv": DOWN, "across.csv": ACROSS})
+    path = model(
+        tmp_path,
+        "down := GET DIRECT DATA('down.csv', ',', 'A', 'B2') ~~|\n"
+        "across := GET DIRECT DATA('across.csv', ';', '1', 'B3') ~~|\n"
+        "twice = 2 * down ~~|\n",
+        {"down.csv": DOWN, "across.csv": ACROSS},
+    )
     res = ps.simulate(ps.load_model(path))
     np.testing.assert_allclose(res["down"].to_numpy(), np.interp(T, TIMES, FIRST), rtol=1e-14)
-    np.testing.assert_allclose(res["across"].to_numpy(), np.interp(T, TIMES, SECOND),
-                               rtol=1e-14)
-    np.testing.assert_allclose(res["twice"].to_numpy(), 2 * np.interp(T, TIMES, FIRST),
-                               rtol=1e-14)
+    np.testing.assert_allclose(res["across"].to_numpy(), np.interp(T, TIMES, SECOND), rtol=1e-14)
+    np.testing.assert_allclose(res["twice"].to_numpy(), 2 * np.interp(T, TIMES, FIRST), rtol=1e-14)
 
 
 def test_data_keywords_hold_backward_and_look_forward(tmp_path: Path) -> None:
-    path = model(tmp_path, "back :HOLD BACKWARD::= GET DIRECT DATA('down.csv', ',', 'A', 'B2')"
-                           " ~~|\nahead :LOOK FORWARD::= GET DIRECT DATA('down.csv', ',', 'A', "
-                           "'B2') ~~|\nraw :RAW::= GET DIRECT DATA('down.csv', ',', 'A', 'B2') "
-                           "~~|\n", {"down.csv": DOWN})
+    path = model(
+        tmp_path,
+        "back :HOLD BACKWARD::= GET DIRECT DATA('down.csv', ',', 'A', 'B2')"
+        " ~~|\nahead :LOOK FORWARD::= GET DIRECT DATA('down.csv', ',', 'A', "
+        "'B2') ~~|\nraw :RAW::= GET DIRECT DATA('down.csv', ',', 'A', 'B2') "
+        "~~|\n",
+        {"down.csv": DOWN},
+    )
     res = ps.simulate(ps.load_model(path))
     np.testing.assert_array_equal(res["back"].to_numpy(), held_backward(T, TIMES, FIRST))
     # :RAW: is Vensim's :NA: between points; here it holds the point before, like HOLD BACKWARD
@@ -67,10 +72,14 @@ def test_data_keywords_hold_backward_and_look_forward(tmp_path: Path) -> None:
 
 
 def test_subscripted_data_reads_one_column_per_element(tmp_path: Path) -> None:
-    path = model(tmp_path, "series: one, two ~~|\n"
-                           "values[series] := GET DIRECT DATA('down.csv', ',', 'A', 'B2') ~~|\n"
-                           "steps[series] :HOLD BACKWARD::= GET DIRECT DATA('across.csv', ';', "
-                           "'1', 'B2') ~~|\n", {"down.csv": DOWN, "across.csv": ACROSS})
+    path = model(
+        tmp_path,
+        "series: one, two ~~|\n"
+        "values[series] := GET DIRECT DATA('down.csv', ',', 'A', 'B2') ~~|\n"
+        "steps[series] :HOLD BACKWARD::= GET DIRECT DATA('across.csv', ';', "
+        "'1', 'B2') ~~|\n",
+        {"down.csv": DOWN, "across.csv": ACROSS},
+    )
     res = ps.simulate(ps.load_model(path))
     np.testing.assert_allclose(res["values[one]"].to_numpy(), np.interp(T, TIMES, FIRST))
     np.testing.assert_allclose(res["values[two]"].to_numpy(), np.interp(T, TIMES, SECOND))
@@ -79,16 +88,20 @@ def test_subscripted_data_reads_one_column_per_element(tmp_path: Path) -> None:
 
 def test_constants_from_a_cell_a_row_a_column_and_a_block(tmp_path: Path) -> None:
     table = "name,a,b,c\nrow1,1,2,3\nrow2,4,5,6\n"
-    path = model(tmp_path, "d: a, b, c ~~|\ne: x, y ~~|\n"
-                           "one = GET DIRECT CONSTANTS('t.csv', ',', 'C3') ~~|\n"
-                           "row[d] = GET DIRECT CONSTANTS('t.csv', ',', 'B2') ~~|\n"
-                           "column[e] = GET DIRECT CONSTANTS('t.csv', ',', 'D2*') ~~|\n"
-                           "block[e, d] = GET DIRECT CONSTANTS('t.csv', ',', 'B2') ~~|\n"
-                           "flipped[d, e] = GET DIRECT CONSTANTS('t.csv', ',', 'B2*') ~~|\n",
-                 {"t.csv": table})
+    path = model(
+        tmp_path,
+        "d: a, b, c ~~|\ne: x, y ~~|\n"
+        "one = GET DIRECT CONSTANTS('t.csv', ',', 'C3') ~~|\n"
+        "row[d] = GET DIRECT CONSTANTS('t.csv', ',', 'B2') ~~|\n"
+        "column[e] = GET DIRECT CONSTANTS('t.csv', ',', 'D2*') ~~|\n"
+        "block[e, d] = GET DIRECT CONSTANTS('t.csv', ',', 'B2') ~~|\n"
+        "flipped[d, e] = GET DIRECT CONSTANTS('t.csv', ',', 'B2*') ~~|\n",
+        {"t.csv": table},
+    )
     loaded = ps.load_model(path)
-    values = {name: loaded[name].row_values() for name in ("one", "row", "column", "block",
-                                                           "flipped")}
+    values = {
+        name: loaded[name].row_values() for name in ("one", "row", "column", "block", "flipped")
+    }
     grid = np.array([[1.0, 2, 3], [4, 5, 6]])
     assert values["one"] == (5.0,)
     assert values["row"] == tuple(grid[0])
@@ -98,11 +111,14 @@ def test_constants_from_a_cell_a_row_a_column_and_a_block(tmp_path: Path) -> Non
 
 
 def test_lookups_from_a_file(tmp_path: Path) -> None:
-    path = model(tmp_path, "d: one, two ~~|\n"
-                           "table := GET DIRECT LOOKUPS('down.csv', ',', 'A', 'C2') ~~|\n"
-                           "tables[d] := GET DIRECT LOOKUPS('down.csv', ',', 'A', 'B2') ~~|\n"
-                           "value = table(Time) ~~|\nvalues[d] = tables[d](Time) ~~|\n",
-                 {"down.csv": DOWN})
+    path = model(
+        tmp_path,
+        "d: one, two ~~|\n"
+        "table := GET DIRECT LOOKUPS('down.csv', ',', 'A', 'C2') ~~|\n"
+        "tables[d] := GET DIRECT LOOKUPS('down.csv', ',', 'A', 'B2') ~~|\n"
+        "value = table(Time) ~~|\nvalues[d] = tables[d](Time) ~~|\n",
+        {"down.csv": DOWN},
+    )
     res = ps.simulate(ps.load_model(path))
     np.testing.assert_allclose(res["value"].to_numpy(), np.interp(T, TIMES, SECOND))
     np.testing.assert_allclose(res["values[one]"].to_numpy(), np.interp(T, TIMES, FIRST))
@@ -115,11 +131,15 @@ def test_a_workbook_sheet_is_read_like_a_csv(tmp_path: Path) -> None:
     sheet = book.active
     sheet.title = "inputs"
     for row in DOWN.splitlines():
-        sheet.append([float(c) if c.replace(".", "").isdigit() else (c or None)
-                      for c in row.split(",")])
+        sheet.append(
+            [float(c) if c.replace(".", "").isdigit() else (c or None) for c in row.split(",")]
+        )
     book.save(tmp_path / "inputs.xlsx")
-    path = model(tmp_path, "v := GET XLS DATA('inputs.xlsx', 'inputs', 'A', 'B2') ~~|\n"
-                           "k = GET XLS CONSTANTS('inputs.xlsx', 'inputs', 'C5') ~~|\n")
+    path = model(
+        tmp_path,
+        "v := GET XLS DATA('inputs.xlsx', 'inputs', 'A', 'B2') ~~|\n"
+        "k = GET XLS CONSTANTS('inputs.xlsx', 'inputs', 'C5') ~~|\n",
+    )
     loaded = ps.load_model(path)
     np.testing.assert_allclose(ps.simulate(loaded)["v"].to_numpy(), np.interp(T, TIMES, FIRST))
     assert loaded["k"].row_values() == (7.0,)
@@ -136,13 +156,15 @@ def test_named_cell_ranges_of_a_workbook(tmp_path: Path) -> None:
     sheet.append(["first", *FIRST])
     sheet.append(["second", *SECOND])
     sheet.append(["k", 1.5, 2.5])
-    for name, reference in (("times", "$B$1:$D$1"), ("series", "$B$2:$D$3"),
-                            ("pair", "$B$4:$C$4")):
+    for name, reference in (("times", "$B$1:$D$1"), ("series", "$B$2:$D$3"), ("pair", "$B$4:$C$4")):
         book.defined_names[name] = DefinedName(name, attr_text=f"data!{reference}")
     book.save(tmp_path / "named.xlsx")
-    path = model(tmp_path, "d: one, two ~~|\n"
-                           "v[d] := GET XLS DATA('named.xlsx', 'data', 'times', 'series') ~~|\n"
-                           "k[d] = GET XLS CONSTANTS('named.xlsx', 'data', 'pair') ~~|\n")
+    path = model(
+        tmp_path,
+        "d: one, two ~~|\n"
+        "v[d] := GET XLS DATA('named.xlsx', 'data', 'times', 'series') ~~|\n"
+        "k[d] = GET XLS CONSTANTS('named.xlsx', 'data', 'pair') ~~|\n",
+    )
     loaded = ps.load_model(path)
     res = ps.simulate(loaded)
     np.testing.assert_allclose(res["v[one]"].to_numpy(), np.interp(T, TIMES, FIRST))
@@ -153,29 +175,54 @@ def test_named_cell_ranges_of_a_workbook(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("equation", "files", "message"),
     [
-        ("v := GET DIRECT DATA('missing.csv', ',', 'A', 'B2')", {},
-         r"model\.mdl: v: the data file does not exist \(got 'missing\.csv'\)"),
-        ("v := GET DIRECT DATA('../outside.csv', ',', 'A', 'B2')", {},
-         r"v: the data file must lie in the model's folder \(got '\.\./outside\.csv'\)"),
-        ("v := GET DIRECT DATA('down.csv', ',', 'A', 'Z9')", {"down.csv": DOWN},
-         r"v: no numbers in the data file for element 1 \(got 'down\.csv' from cell Z9\)"),
-        ("v = GET DIRECT CONSTANTS('down.csv', ',', 'B4')", {"down.csv": DOWN},
-         r"v: the data file has no number at row 4, column 2 \(got ''"),
-        ("v = GET DIRECT CONSTANTS('down.csv', ',', 'my range')", {"down.csv": DOWN},
-         r"v: unsupported construct 'a named cell range' that the data file does not define "
-         r"\(got 'my range'; it defines: none\)"),
-        ("v := GET DIRECT DATA('down.ods', ',', 'A', 'B2')", {"down.ods": DOWN},
-         r"v: unsupported construct 'data file of type \.ods'"),
-        ("d: one, two ~~|\nv[one] := GET DIRECT DATA('down.csv', ',', 'A', 'B2') ~~|\n"
-         "v[two] = 1", {"down.csv": DOWN},
-         r"v: unsupported construct 'a variable read from a file for some elements only'"),
-        ("v ~~|\nw = v", {},
-         r"v: unsupported construct 'data variable' without GET DATA: its values come from a "
-         r"Vensim data file \(\.vdf\)"),
+        (
+            "v := GET DIRECT DATA('missing.csv', ',', 'A', 'B2')",
+            {},
+            r"model\.mdl: v: the data file does not exist \(got 'missing\.csv'\)",
+        ),
+        (
+            "v := GET DIRECT DATA('../outside.csv', ',', 'A', 'B2')",
+            {},
+            r"v: the data file must lie in the model's folder \(got '\.\./outside\.csv'\)",
+        ),
+        (
+            "v := GET DIRECT DATA('down.csv', ',', 'A', 'Z9')",
+            {"down.csv": DOWN},
+            r"v: no numbers in the data file for element 1 \(got 'down\.csv' from cell Z9\)",
+        ),
+        (
+            "v = GET DIRECT CONSTANTS('down.csv', ',', 'B4')",
+            {"down.csv": DOWN},
+            r"v: the data file has no number at row 4, column 2 \(got ''",
+        ),
+        (
+            "v = GET DIRECT CONSTANTS('down.csv', ',', 'my range')",
+            {"down.csv": DOWN},
+            r"v: unsupported construct 'a named cell range' that the data file does not define "
+            r"\(got 'my range'; it defines: none\)",
+        ),
+        (
+            "v := GET DIRECT DATA('down.ods', ',', 'A', 'B2')",
+            {"down.ods": DOWN},
+            r"v: unsupported construct 'data file of type \.ods'",
+        ),
+        (
+            "d: one, two ~~|\nv[one] := GET DIRECT DATA('down.csv', ',', 'A', 'B2') ~~|\n"
+            "v[two] = 1",
+            {"down.csv": DOWN},
+            r"v: unsupported construct 'a variable read from a file for some elements only'",
+        ),
+        (
+            "v ~~|\nw = v",
+            {},
+            r"v: unsupported construct 'data variable' without GET DATA: its values come from a "
+            r"Vensim data file \(\.vdf\)",
+        ),
     ],
 )
 def test_data_that_cannot_be_read_is_refused_naming_file_and_variable(
-        tmp_path: Path, equation: str, files: dict[str, str], message: str) -> None:
+    tmp_path: Path, equation: str, files: dict[str, str], message: str
+) -> None:
     path = model(tmp_path, equation + " ~~|\n", files)
     with pytest.raises(ps.ModelError, match=message):
         ps.load_model(path)

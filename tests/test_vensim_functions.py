@@ -27,8 +27,9 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
-def npv_by_sum(stream: np.ndarray, rate: float, dt: float, initial: float,
-               factor: float) -> np.ndarray:
+def npv_by_sum(
+    stream: np.ndarray, rate: float, dt: float, initial: float, factor: float
+) -> np.ndarray:
     """Vensim's NPV as a sum: each step's stream x dt, discounted by (1 + r dt) per step."""
     discount = (1 + rate * dt) ** -np.arange(len(stream))
     return (initial + np.cumsum(stream * dt * discount)) * factor
@@ -79,21 +80,27 @@ auxiliaries:
 
 
 def test_imported_npv_and_gamma_ln(tmp_path: Path) -> None:
-    text = ("cash = 100 - 5 * Time ~~|\nrate = 0.08 ~~|\n"
-            "value = NPV(cash, rate, 0, 1) ~~|\nlg = GAMMA LN(1 + Time) ~~|\n" + CONTROL)
+    text = (
+        "cash = 100 - 5 * Time ~~|\nrate = 0.08 ~~|\n"
+        "value = NPV(cash, rate, 0, 1) ~~|\nlg = GAMMA LN(1 + Time) ~~|\n" + CONTROL
+    )
     res = ps.simulate(ps.load_model(write(tmp_path, "npv.mdl", text)))
     t = np.arange(0, 8.5, 0.5)
-    np.testing.assert_allclose(res["value"].to_numpy(), npv_by_sum(100 - 5 * t, 0.08, 0.5, 0, 1),
-                               rtol=1e-12)
-    np.testing.assert_allclose(res["lg"].to_numpy(), [math.lgamma(1 + x) for x in t],
-                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        res["value"].to_numpy(), npv_by_sum(100 - 5 * t, 0.08, 0.5, 0, 1), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        res["lg"].to_numpy(), [math.lgamma(1 + x) for x in t], rtol=1e-12, atol=1e-15
+    )
 
 
 def test_lookup_forward_and_backward_step_between_points(tmp_path: Path) -> None:
     # Vensim's reference examples on LOOK((0,1),(1,1),(2,2)) at -1, 1.5 and 2.5, and the points
-    text = ("LOOK((0,1),(1,1),(2,2)) ~~|\ninput = Time - 1.5 ~~|\n"
-            "forward = LOOKUP FORWARD(LOOK, input) ~~|\n"
-            "backward = LOOKUP BACKWARD(LOOK, input) ~~|\n" + CONTROL)
+    text = (
+        "LOOK((0,1),(1,1),(2,2)) ~~|\ninput = Time - 1.5 ~~|\n"
+        "forward = LOOKUP FORWARD(LOOK, input) ~~|\n"
+        "backward = LOOKUP BACKWARD(LOOK, input) ~~|\n" + CONTROL
+    )
     res = ps.simulate(ps.load_model(write(tmp_path, "look.mdl", text)))
     xs, ys = np.array([0.0, 1.0, 2.0]), np.array([1.0, 1.0, 2.0])
     x = np.arange(0, 8.5, 0.5) - 1.5
@@ -109,8 +116,11 @@ def test_lookup_forward_and_backward_step_between_points(tmp_path: Path) -> None
 
 def test_lookup_forward_needs_a_lookup(tmp_path: Path) -> None:
     text = "k = 3 ~~|\nv = LOOKUP FORWARD(k, Time) ~~|\n" + CONTROL
-    with pytest.raises(ps.ModelError, match=r"v: unsupported construct 'LOOKUP FORWARD of k': "
-                                            r"not a lookup"):
+    with pytest.raises(
+        ps.ModelError,
+        match=r"v: unsupported construct 'LOOKUP FORWARD of k': "
+        r"not a lookup",
+    ):
         ps.load_model(write(tmp_path, "bad.mdl", text))
 
 
@@ -118,9 +128,11 @@ def test_lookup_forward_needs_a_lookup(tmp_path: Path) -> None:
 
 
 def test_comments_inside_equations_are_ignored(tmp_path: Path) -> None:
-    text = ('{UTF-8}\nbase = 2 ~~|\n"odd {name}" = 1 ~~|\n'
-            'total = base * {a comment} 3 + "odd {name}" {another\nover lines} ~ widgets {u} ~ '
-            'Doc with {braces}. |\n' + CONTROL)
+    text = (
+        '{UTF-8}\nbase = 2 ~~|\n"odd {name}" = 1 ~~|\n'
+        'total = base * {a comment} 3 + "odd {name}" {another\nover lines} ~ widgets {u} ~ '
+        "Doc with {braces}. |\n" + CONTROL
+    )
     model = ps.load_model(write(tmp_path, "comments.mdl", text))
     np.testing.assert_array_equal(ps.simulate(model)["total"].to_numpy(), np.full(17, 7.0))
     assert model["total"].meta.description == "Doc with {braces}."  # type: ignore[attr-defined]
@@ -128,18 +140,23 @@ def test_comments_inside_equations_are_ignored(tmp_path: Path) -> None:
 
 def test_an_equation_the_translator_cannot_parse_names_its_variable(tmp_path: Path) -> None:
     text = "base = 2 ~~|\ngrowth = base +* 3 ~~|\n" + CONTROL
-    with pytest.raises(ps.ModelError, match=r"bad\.mdl: growth: the Vensim file could not be "
-                                            r"read at this equation \(IncompleteParseError: "
-                                            r".*\+\* 3"):
+    with pytest.raises(
+        ps.ModelError,
+        match=r"bad\.mdl: growth: the Vensim file could not be "
+        r"read at this equation \(IncompleteParseError: "
+        r".*\+\* 3",
+    ):
         ps.load_model(write(tmp_path, "bad.mdl", text))
 
 
 def test_macros_after_a_group_header_and_each_other(tmp_path: Path) -> None:
-    text = ("{UTF-8}\n" + "*" * 56 + "\n\t.Macros\n" + "*" * 56 + "~\n\t\tMacros.\n\t|\n\n"
-            ":MACRO: DOUBLE(x)\nDOUBLE = 2 * x ~~|\n:END OF MACRO:\n"
-            "base = 4 ~~|\n"
-            ":MACRO: ADD ONE(x)\nADD ONE = x + 1 ~~|\n:END OF MACRO:\n"
-            "y = DOUBLE(base) + ADD ONE(base) ~~|\n" + CONTROL)
+    text = (
+        "{UTF-8}\n" + "*" * 56 + "\n\t.Macros\n" + "*" * 56 + "~\n\t\tMacros.\n\t|\n\n"
+        ":MACRO: DOUBLE(x)\nDOUBLE = 2 * x ~~|\n:END OF MACRO:\n"
+        "base = 4 ~~|\n"
+        ":MACRO: ADD ONE(x)\nADD ONE = x + 1 ~~|\n:END OF MACRO:\n"
+        "y = DOUBLE(base) + ADD ONE(base) ~~|\n" + CONTROL
+    )
     res = ps.simulate(ps.load_model(write(tmp_path, "macros.mdl", text)))
     np.testing.assert_array_equal(res["y"].to_numpy(), np.full(17, 2 * 4 + 4 + 1.0))
 
@@ -148,12 +165,13 @@ def test_macros_after_a_group_header_and_each_other(tmp_path: Path) -> None:
 
 
 def test_elements_that_read_other_elements_are_ordered_not_a_cycle(tmp_path: Path) -> None:
-    text = ("d: one, two, three ~~|\ne: x, y ~~|\n"
-            "a[one] = 1 + Time ~~|\na[two] = a[one] * 2 ~~|\na[three] = a[two] + b ~~|\n"
-            "b = a[one] + 10 ~~|\n"
-            "c[d, e] = 5 ~~|\n"  # an ordinary arrayed variable stays one array
-            "fib[one] = 1 ~~|\nfib[two] = 1 ~~|\nfib[three] = fib[one] + fib[two] ~~|\n"
-            + CONTROL)
+    text = (
+        "d: one, two, three ~~|\ne: x, y ~~|\n"
+        "a[one] = 1 + Time ~~|\na[two] = a[one] * 2 ~~|\na[three] = a[two] + b ~~|\n"
+        "b = a[one] + 10 ~~|\n"
+        "c[d, e] = 5 ~~|\n"  # an ordinary arrayed variable stays one array
+        "fib[one] = 1 ~~|\nfib[two] = 1 ~~|\nfib[three] = fib[one] + fib[two] ~~|\n" + CONTROL
+    )
     res = ps.simulate(ps.load_model(write(tmp_path, "elements.mdl", text)))
     t = np.arange(0, 8.5, 0.5)
     first = 1 + t

@@ -52,12 +52,13 @@ def test_results_renamed_and_with_parameters_keep_the_values(source: Path) -> No
     model = ps.load_model(source)
     res = ps.simulate(model, {"v_100_true": [3.0, 4.0]})
     shown = res.with_parameters().renamed(model.original_names())
-    np.testing.assert_array_equal(shown["Population[south]"].to_numpy(),
-                                  res["population[south]"].to_numpy())
-    np.testing.assert_array_equal(shown['"100% true"'].to_numpy(),
-                                  np.tile([3.0, 4.0], (3, 1)))
-    assert shown.names[:len(res.names)] == tuple(model.original_names().get(n, n)
-                                                 for n in res.names)
+    np.testing.assert_array_equal(
+        shown["Population[south]"].to_numpy(), res["population[south]"].to_numpy()
+    )
+    np.testing.assert_array_equal(shown['"100% true"'].to_numpy(), np.tile([3.0, 4.0], (3, 1)))
+    assert shown.names[: len(res.names)] == tuple(
+        model.original_names().get(n, n) for n in res.names
+    )
 
 
 def test_pssc_run_writes_original_names_and_constants(source: Path, tmp_path: Path) -> None:
@@ -73,8 +74,9 @@ def test_pssc_run_writes_original_names_and_constants(source: Path, tmp_path: Pa
     assert {float(r['"100% true"']) for r in rows} == {3.0}
 
 
-def test_pssc_run_names_ids_and_leaves_constants_out_by_default(source: Path,
-                                                                tmp_path: Path) -> None:
+def test_pssc_run_names_ids_and_leaves_constants_out_by_default(
+    source: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "ids"
     assert main(["run", str(source), "--names", "ids", "--out", str(out)]) == 0
     columns = header(out / "results.csv")
@@ -85,8 +87,11 @@ def test_pssc_run_names_ids_and_leaves_constants_out_by_default(source: Path,
 
 def test_a_yaml_model_keeps_its_names(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "model.yaml"
-    path.write_text("time: {start: 0, stop: 1, dt: 1}\nparameters: {k: {value: 2, label: the k}}"
-                    "\nauxiliaries: {double_k: 2 * k}\n", encoding="utf-8")
+    path.write_text(
+        "time: {start: 0, stop: 1, dt: 1}\nparameters: {k: {value: 2, label: the k}}"
+        "\nauxiliaries: {double_k: 2 * k}\n",
+        encoding="utf-8",
+    )
     assert main(["run", str(path), "--all"]) == 0
     table = capsys.readouterr().out
     assert "double_k" in table

@@ -92,6 +92,7 @@ def _where(model: Model, path: str) -> str:
 
 # -- units --------------------------------------------------------------------------------------
 
+
 def _units(model: Model) -> Iterator[Finding]:
     units = Units.create()
     unreadable: list[Finding] = []
@@ -100,40 +101,65 @@ def _units(model: Model) -> Iterator[Finding]:
         try:
             return units.parse(text)
         except UnitsUnreadable as error:
-            unreadable.append(Finding(Kind.UNITS, _where(model, path),
-                                      f"the units cannot be read: {error.reason}. {UNIT_HINT}"))
+            unreadable.append(
+                Finding(
+                    Kind.UNITS,
+                    _where(model, path),
+                    f"the units cannot be read: {error.reason}. {UNIT_HINT}",
+                )
+            )
             return None
 
     time = parse(model.time.units, "time.units") if model.time.units else None
     declared: dict[str, Any] = {}
     items: list[tuple[str, Parameter | Stock | Flow | Auxiliary]] = [
-        *(("parameters", p) for p in model.parameters), *(("stocks", s) for s in model.stocks),
-        *(("flows", f) for f in model.flows), *(("auxiliaries", a) for a in model.auxiliaries)]
+        *(("parameters", p) for p in model.parameters),
+        *(("stocks", s) for s in model.stocks),
+        *(("flows", f) for f in model.flows),
+        *(("auxiliaries", a) for a in model.auxiliaries),
+    ]
     for section, item in items:
         if item.meta.units:
             parsed = parse(item.meta.units, f"{section}.{item.name}.units")
             if parsed is not None:
                 declared[item.name] = parsed
-    lookups = {lk.name: parse(lk.meta.units, f"lookups.{lk.name}.units")
-               for lk in model.lookups if lk.meta.units}
+    lookups = {
+        lk.name: parse(lk.meta.units, f"lookups.{lk.name}.units")
+        for lk in model.lookups
+        if lk.meta.units
+    }
     yield from unreadable
     infer = UnitsOf(units, declared, time, lookups)
     _infer_hidden(model, infer, declared)
     for stock in model.stocks:
         if not stock.hidden:
-            yield from _compare(model, infer, stock.initial, declared.get(stock.name),
-                                f"stocks.{stock.name}.initial", stock.name)
+            yield from _compare(
+                model,
+                infer,
+                stock.initial,
+                declared.get(stock.name),
+                f"stocks.{stock.name}.initial",
+                stock.name,
+            )
     for flow in model.flows:
         if flow.hidden:
             continue
-        yield from _compare(model, infer, flow.rate, declared.get(flow.name),
-                            f"flows.{flow.name}.rate", flow.name)
-        yield from _flow_against_stocks(model, units, declared, time, flow.name,
-                                        (flow.source, flow.target))
+        yield from _compare(
+            model, infer, flow.rate, declared.get(flow.name), f"flows.{flow.name}.rate", flow.name
+        )
+        yield from _flow_against_stocks(
+            model, units, declared, time, flow.name, (flow.source, flow.target)
+        )
     for aux in model.auxiliaries:
         if not aux.hidden:
-            yield from _compare(model, infer, aux.equation, declared.get(aux.name),
-                                f"auxiliaries.{aux.name}.equation", aux.name)
+            yield from _compare(
+                model,
+                infer,
+                aux.equation,
+                declared.get(aux.name),
+                f"auxiliaries.{aux.name}.equation",
+                aux.name,
+            )
 
 
 def _infer_hidden(model: Model, infer: UnitsOf, declared: dict[str, Any]) -> None:
@@ -151,44 +177,63 @@ def _infer_hidden(model: Model, infer: UnitsOf, declared: dict[str, Any]) -> Non
             declared[name] = unit
 
 
-def _compare(model: Model, infer: UnitsOf, expr: sympy.Expr, expected: Any, path: str,
-             name: str) -> Iterator[Finding]:
+def _compare(
+    model: Model, infer: UnitsOf, expr: sympy.Expr, expected: Any, path: str, name: str
+) -> Iterator[Finding]:
     try:
         actual = infer(expr)
     except UnitsMismatch as mismatch:
-        yield Finding(Kind.UNITS, _where(model, path),
-                      f"{mismatch.what}: '{mismatch.first}' and '{mismatch.second}' "
-                      f"(got {expr}). Make both sides the same units, or fix a declaration")
+        yield Finding(
+            Kind.UNITS,
+            _where(model, path),
+            f"{mismatch.what}: '{mismatch.first}' and '{mismatch.second}' "
+            f"(got {expr}). Make both sides the same units, or fix a declaration",
+        )
         return
     if actual is not None and expected is not None and not infer.units.same(actual, expected):
-        yield Finding(Kind.UNITS, _where(model, path),
-                      f"the equation gives '{show(actual)}' but {name} is declared in "
-                      f"'{show(expected)}' (got {expr}). Fix the equation or the units")
+        yield Finding(
+            Kind.UNITS,
+            _where(model, path),
+            f"the equation gives '{show(actual)}' but {name} is declared in "
+            f"'{show(expected)}' (got {expr}). Fix the equation or the units",
+        )
 
 
-def _flow_against_stocks(model: Model, units: Units, declared: dict[str, Any], time: Any,
-                         flow: str, stocks: tuple[str | None, str | None]) -> Iterator[Finding]:
+def _flow_against_stocks(
+    model: Model,
+    units: Units,
+    declared: dict[str, Any],
+    time: Any,
+    flow: str,
+    stocks: tuple[str | None, str | None],
+) -> Iterator[Finding]:
     rate = declared.get(flow)
     if rate is None or time is None:
         return
     for stock in stocks:
         level = declared.get(stock) if stock else None
         if level is not None and not units.same(rate * time, level):
-            yield Finding(Kind.UNITS, _where(model, f"flows.{flow}.units"),
-                          f"the flow is in '{show(rate)}' but the stock {stock} is in "
-                          f"'{show(level)}' per '{show(time)}' (got {show(rate * time)} per "
-                          "step). Declare the flow in stock units per time unit")
+            yield Finding(
+                Kind.UNITS,
+                _where(model, f"flows.{flow}.units"),
+                f"the flow is in '{show(rate)}' but the stock {stock} is in "
+                f"'{show(level)}' per '{show(time)}' (got {show(rate * time)} per "
+                "step). Declare the flow in stock units per time unit",
+            )
 
 
 # -- structure ----------------------------------------------------------------------------------
+
 
 def _used_names(model: Model) -> set[str]:
     exprs: list[sympy.Basic] = [s.initial for s in model.stocks]
     exprs += [f.rate for f in model.flows] + [a.equation for a in model.auxiliaries]
     exprs += [m.true for m in model.measures] + [m.reported for m in model.measures]
     for state in model.discrete:
-        exprs += [state.initial, *(getattr(state, key) for key in ("input", "delay")
-                                   if hasattr(state, key))]
+        exprs += [
+            state.initial,
+            *(getattr(state, key) for key in ("input", "delay") if hasattr(state, key)),
+        ]
     names = {s.name for e in exprs for s in e.free_symbols}
     names |= {f.lookup_name for e in exprs for f in e.atoms(LookupFunction)}
     return names
@@ -198,22 +243,31 @@ def _unused(model: Model) -> Iterator[Finding]:
     used = _used_names(model)
     for parameter in model.parameters:
         if parameter.name not in used:
-            yield Finding(Kind.UNUSED, _where(model, f"parameters.{parameter.name}"),
-                          f"the parameter is never used (got {parameter.value}). Use it in an "
-                          "equation or remove it")
+            yield Finding(
+                Kind.UNUSED,
+                _where(model, f"parameters.{parameter.name}"),
+                f"the parameter is never used (got {parameter.value}). Use it in an "
+                "equation or remove it",
+            )
     for lookup in model.lookups:
         if lookup.name not in used:
-            yield Finding(Kind.UNUSED, _where(model, f"lookups.{lookup.name}"),
-                          f"the lookup is never called (got {len(lookup.x)} points). Call it "
-                          "as name(x) or remove it")
+            yield Finding(
+                Kind.UNUSED,
+                _where(model, f"lookups.{lookup.name}"),
+                f"the lookup is never called (got {len(lookup.x)} points). Call it "
+                "as name(x) or remove it",
+            )
 
 
 def _sources(model: Model) -> Iterator[Finding]:
     for parameter in model.parameters:
         if not parameter.meta.source.strip():
-            yield Finding(Kind.SOURCE, _where(model, f"parameters.{parameter.name}.source"),
-                          f"the value has no source (got value {_shown(parameter)}). Add "
-                          "source: with a reference, or 'assumption' and why")
+            yield Finding(
+                Kind.SOURCE,
+                _where(model, f"parameters.{parameter.name}.source"),
+                f"the value has no source (got value {_shown(parameter)}). Add "
+                "source: with a reference, or 'assumption' and why",
+            )
 
 
 def _ranges(model: Model) -> Iterator[Finding]:
@@ -222,13 +276,17 @@ def _ranges(model: Model) -> Iterator[Finding]:
             continue
         low, high = parameter.range
         if not all(low <= value <= high for value in parameter.row_values()):
-            yield Finding(Kind.RANGE, _where(model, f"parameters.{parameter.name}.value"),
-                          f"the value lies outside its range [{low:g}, {high:g}] (got value "
-                          f"{_shown(parameter)}). Move the value into the range, or give the "
-                          "range the evidence for this value supports")
+            yield Finding(
+                Kind.RANGE,
+                _where(model, f"parameters.{parameter.name}.value"),
+                f"the value lies outside its range [{low:g}, {high:g}] (got value "
+                f"{_shown(parameter)}). Move the value into the range, or give the "
+                "range the evidence for this value supports",
+            )
 
 
 # -- run checks ---------------------------------------------------------------------------------
+
 
 def _run_checks(model: Model) -> list[Finding]:
     probe, arguments = _probe_model(model)
@@ -238,8 +296,13 @@ def _run_checks(model: Model) -> list[Finding]:
     try:
         results = simulate(probe, outputs=outputs or None)
     except PsscSimError as error:
-        return [Finding(Kind.RUN, model.source or model.name,
-                        f"the run failed ({error}). Fix the error above first")]
+        return [
+            Finding(
+                Kind.RUN,
+                model.source or model.name,
+                f"the run failed ({error}). Fix the error above first",
+            )
+        ]
     findings = list(_lookup_ranges(model, results, arguments))
     findings += _negative_stocks(model, results)
     return findings
@@ -259,8 +322,12 @@ def _probe_model(model: Model) -> tuple[Model, dict[str, tuple[str, str]]]:
             arguments[name] = (call.lookup_name, owner)
     stocks = tuple(dataclasses.replace(s, non_negative=False) for s in model.stocks)
     probe = dataclasses.replace(
-        model, stocks=stocks, auxiliaries=(*model.auxiliaries, *extra),
-        algebraic_order=(*model.algebraic_order, *(a.name for a in extra)), _index={})
+        model,
+        stocks=stocks,
+        auxiliaries=(*model.auxiliaries, *extra),
+        algebraic_order=(*model.algebraic_order, *(a.name for a in extra)),
+        _index={},
+    )
     return probe, arguments
 
 
@@ -271,18 +338,22 @@ def _equations(model: Model) -> Iterator[tuple[str, sympy.Expr]]:
         yield aux.origin or aux.name, aux.equation
 
 
-def _lookup_ranges(model: Model, results: Any,
-                   arguments: dict[str, tuple[str, str]]) -> Iterator[Finding]:
+def _lookup_ranges(
+    model: Model, results: Any, arguments: dict[str, tuple[str, str]]
+) -> Iterator[Finding]:
     lookups = {lk.name: lk for lk in model.lookups}
     for name, (lookup_name, owner) in arguments.items():
         values = results.values[:, results.index(name), :]
         lookup = lookups[lookup_name]
         low, high = float(values.min()), float(values.max())
         if low < lookup.x[0] or high > lookup.x[-1]:
-            yield Finding(Kind.LOOKUP_RANGE, _where(model, f"lookups.{lookup_name}"),
-                          f"called by {owner} with inputs from {low:g} to {high:g}, outside its "
-                          f"points {lookup.x[0]:g}..{lookup.x[-1]:g} (got "
-                          f"{lookup.extrapolation.value} extrapolation). Extend the points")
+            yield Finding(
+                Kind.LOOKUP_RANGE,
+                _where(model, f"lookups.{lookup_name}"),
+                f"called by {owner} with inputs from {low:g} to {high:g}, outside its "
+                f"points {lookup.x[0]:g}..{lookup.x[-1]:g} (got "
+                f"{lookup.extrapolation.value} extrapolation). Extend the points",
+            )
 
 
 def _negative_stocks(model: Model, results: Any) -> Iterator[Finding]:
@@ -292,14 +363,20 @@ def _negative_stocks(model: Model, results: Any) -> Iterator[Finding]:
         values = results.values[:, results.index(stock.name), :]
         if (values < 0).any():
             first = int(np.argmax((values < 0).any(axis=1)))
-            yield Finding(Kind.NEGATIVE_STOCK, _where(model, f"stocks.{stock.name}"),
-                          f"declared non-negative but its flows drive it to {values.min():g} "
-                          f"(got a negative value first at time {results.times[first]:g}). "
-                          "Limit the outflows by what the stock holds")
+            yield Finding(
+                Kind.NEGATIVE_STOCK,
+                _where(model, f"stocks.{stock.name}"),
+                f"declared non-negative but its flows drive it to {values.min():g} "
+                f"(got a negative value first at time {results.times[first]:g}). "
+                "Limit the outflows by what the stock holds",
+            )
 
 
 def _shown(parameter: Parameter) -> str:
     """The value of a parameter as a message shows it (the list of an arrayed one)."""
     values = parameter.row_values()
-    return str(parameter.value) if not parameter.dims else str(list(values[:6])) + (
-        " ..." if len(values) > 6 else "")
+    return (
+        str(parameter.value)
+        if not parameter.dims
+        else str(list(values[:6])) + (" ..." if len(values) > 6 else "")
+    )

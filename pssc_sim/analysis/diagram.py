@@ -26,8 +26,11 @@ _CURVATURE = 0.18
 _STOCK_BOX = {"boxstyle": "square,pad=0.4", "fc": "#f3f3f3", "ec": "#333333"}
 _VARIABLE_BOX = {"boxstyle": "round,pad=0.3", "fc": "white", "ec": "none"}
 _POLARITY_TEXT = {Polarity.POSITIVE: "+", Polarity.NEGATIVE: "\u2212", Polarity.UNKNOWN: "?"}
-_POLARITY_COLOUR = {Polarity.POSITIVE: "#1f5fa8", Polarity.NEGATIVE: "#b2182b",
-                    Polarity.UNKNOWN: "#555555"}
+_POLARITY_COLOUR = {
+    Polarity.POSITIVE: "#1f5fa8",
+    Polarity.NEGATIVE: "#b2182b",
+    Polarity.UNKNOWN: "#555555",
+}
 
 
 def neighbourhood(graph: CausalGraph, variable: str, depth: int) -> CausalGraph:
@@ -36,8 +39,10 @@ def neighbourhood(graph: CausalGraph, variable: str, depth: int) -> CausalGraph:
     This is the causes tree and the uses tree of ``variable`` together.
     """
     if variable not in graph.nodes:
-        raise ParameterError(f"around: unknown variable '{variable}'."
-                             f"{did_you_mean(variable, graph.nodes)} Name a variable of the model")
+        raise ParameterError(
+            f"around: unknown variable '{variable}'."
+            f"{did_you_mean(variable, graph.nodes)} Name a variable of the model"
+        )
     if depth < 1:
         raise ParameterError(f"depth: must be at least 1 (got {depth}). Use e.g. 2")
     keep = {variable}
@@ -45,8 +50,9 @@ def neighbourhood(graph: CausalGraph, variable: str, depth: int) -> CausalGraph:
         frontier = {variable}
         for _ in range(depth):
             other = "effect" if direction == "cause" else "cause"
-            frontier = {getattr(lk, direction) for lk in graph.links
-                        if getattr(lk, other) in frontier} - keep
+            frontier = {
+                getattr(lk, direction) for lk in graph.links if getattr(lk, other) in frontier
+            } - keep
             keep |= frontier
     nodes = {n: k for n, k in graph.nodes.items() if n in keep}
     links = tuple(lk for lk in graph.links if lk.cause in keep and lk.effect in keep)
@@ -81,8 +87,11 @@ def layout(graph: CausalGraph, *, seed: int = 1) -> dict[str, np.ndarray]:
     digraph.add_edges_from((lk.cause, lk.effect) for lk in graph.links)
     if len(digraph) == 1:
         return {n: np.zeros(2) for n in digraph}
-    positions = nx.kamada_kawai_layout(digraph.to_undirected()) if len(digraph) > 2 else \
-        nx.circular_layout(digraph)
+    positions = (
+        nx.kamada_kawai_layout(digraph.to_undirected())
+        if len(digraph) > 2
+        else nx.circular_layout(digraph)
+    )
     names = list(digraph)
     points = np.array([positions[n] for n in names], dtype=float)
     points *= np.sqrt(len(names)) / max(np.ptp(points, axis=0).max(), 1e-9)
@@ -113,8 +122,7 @@ def _separate(points: np.ndarray, sizes: np.ndarray, rng: np.random.Generator) -
     return moved
 
 
-def draw_cld(graph: CausalGraph, *, loops: Sequence[Loop] | None = None,
-             ax: Any = None) -> Any:
+def draw_cld(graph: CausalGraph, *, loops: Sequence[Loop] | None = None, ax: Any = None) -> Any:
     """Draw the causal loop diagram of ``graph`` on ``ax`` (a new figure when ``None``).
 
     Returns the Axes. Loops are found with :func:`find_loops` when not given.
@@ -130,24 +138,55 @@ def draw_cld(graph: CausalGraph, *, loops: Sequence[Loop] | None = None,
     for name, kind in graph.nodes.items():
         box = _STOCK_BOX if kind is NodeKind.STOCK else _VARIABLE_BOX
         x, y = positions[name]
-        texts[name] = ax.text(x, y, plain(wrap_label(name)), ha="center", va="center",
-                              fontsize=_FONT_SIZE, bbox=box, zorder=3)
+        texts[name] = ax.text(
+            x,
+            y,
+            plain(wrap_label(name)),
+            ha="center",
+            va="center",
+            fontsize=_FONT_SIZE,
+            bbox=box,
+            zorder=3,
+        )
     for link in graph.links:
         colour = _POLARITY_COLOUR[link.polarity]
         start, end = positions[link.cause], positions[link.effect]
-        arrow = FancyArrowPatch((float(start[0]), float(start[1])),
-                                (float(end[0]), float(end[1])),
-                                connectionstyle=f"arc3,rad={_CURVATURE}", arrowstyle="-|>",
-                                mutation_scale=12, color=colour, lw=1.1, zorder=2,
-                                patchA=texts[link.cause], patchB=texts[link.effect])
+        arrow = FancyArrowPatch(
+            (float(start[0]), float(start[1])),
+            (float(end[0]), float(end[1])),
+            connectionstyle=f"arc3,rad={_CURVATURE}",
+            arrowstyle="-|>",
+            mutation_scale=12,
+            color=colour,
+            lw=1.1,
+            zorder=2,
+            patchA=texts[link.cause],
+            patchB=texts[link.effect],
+        )
         ax.add_patch(arrow)
         mark = _mark_position(positions[link.cause], positions[link.effect])
-        ax.text(*mark, _POLARITY_TEXT[link.polarity], color=colour, fontsize=_FONT_SIZE + 3,
-                fontweight="bold", ha="center", va="center", zorder=4)
+        ax.text(
+            *mark,
+            _POLARITY_TEXT[link.polarity],
+            color=colour,
+            fontsize=_FONT_SIZE + 3,
+            fontweight="bold",
+            ha="center",
+            va="center",
+            zorder=4,
+        )
     chosen = loops if loops is not None else find_loops(graph, max_length=12, max_loops=1_000)
     for loop, centre in _loop_label_places(chosen, positions):
-        ax.text(*centre, plain(f"\u21bb {loop.name}"), fontsize=_FONT_SIZE + 1, ha="center",
-                va="center", color="#333333", style="italic", zorder=1)
+        ax.text(
+            *centre,
+            plain(f"\u21bb {loop.name}"),
+            fontsize=_FONT_SIZE + 1,
+            ha="center",
+            va="center",
+            color="#333333",
+            style="italic",
+            zorder=1,
+        )
     points = np.array(list(positions.values()))
     low, high = points.min(axis=0), points.max(axis=0)
     margin = 0.12 * max(np.ptp(points, axis=0).max(), 1.0)
@@ -157,8 +196,9 @@ def draw_cld(graph: CausalGraph, *, loops: Sequence[Loop] | None = None,
     return ax
 
 
-def _loop_label_places(loops: Sequence[Loop], positions: dict[str, np.ndarray],
-                       most: int = 12) -> list[tuple[Loop, np.ndarray]]:
+def _loop_label_places(
+    loops: Sequence[Loop], positions: dict[str, np.ndarray], most: int = 12
+) -> list[tuple[Loop, np.ndarray]]:
     """Loop names worth writing: the shortest loops whose centres stay clear of other labels."""
     taken = [(p, _label_size(wrap_label(n), 1 / 72)) for n, p in positions.items()]
     places: list[tuple[Loop, np.ndarray]] = []
@@ -192,8 +232,10 @@ def save_cld(graph: CausalGraph, path: str | Path, *, loops: Iterable[Loop] | No
 
     target = Path(path)
     if target.suffix.lower() not in (".svg", ".png", ".pdf"):
-        raise ParameterError(f"output: unsupported diagram format '{target.suffix}' (got "
-                             f"{str(target)!r}). Use a .svg, .png or .pdf file name")
+        raise ParameterError(
+            f"output: unsupported diagram format '{target.suffix}' (got "
+            f"{str(target)!r}). Use a .svg, .png or .pdf file name"
+        )
     ax = draw_cld(graph, loops=list(loops) if loops is not None else None)
     figure = ax.figure
     try:

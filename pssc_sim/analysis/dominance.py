@@ -69,8 +69,12 @@ class Dominance:
 def _evaluator(expr: sympy.Expr, model: Model) -> Evaluator:
     """A numpy function of a mapping name -> values, generated from the IR expression."""
     # the generated function takes the values by position: generated code holds no strings
-    clock = {TIME: "TIME", TIME_STEP: "TIME_STEP", INITIAL_TIME: "INITIAL_TIME",
-             FINAL_TIME: "FINAL_TIME"}
+    clock = {
+        TIME: "TIME",
+        TIME_STEP: "TIME_STEP",
+        INITIAL_TIME: "INITIAL_TIME",
+        FINAL_TIME: "FINAL_TIME",
+    }
     symbols = sorted(expr.free_symbols, key=lambda s: s.name)
     keys = [clock.get(s, s.name) for s in symbols]
     printer = Printer(Dialect.NUMPY, {s: f"a_{i}" for i, s in enumerate(symbols)})
@@ -87,13 +91,19 @@ def _evaluator(expr: sympy.Expr, model: Model) -> Evaluator:
 def _series(model: Model, results: Results) -> dict[str, np.ndarray]:
     """Every recorded variable and parameter as an array over time (member 0)."""
     values = {name: results.values[:, i, 0] for i, name in enumerate(results.names)}
-    values.update({name: np.full(len(results.times), results.parameters[i, 0])
-                   for i, name in enumerate(results.parameter_names)})
+    values.update(
+        {
+            name: np.full(len(results.times), results.parameters[i, 0])
+            for i, name in enumerate(results.parameter_names)
+        }
+    )
     values["TIME"] = results.times
     dt = model.time.dt
-    values.update(TIME_STEP=np.full_like(results.times, dt),
-                  INITIAL_TIME=np.full_like(results.times, results.times[0]),
-                  FINAL_TIME=np.full_like(results.times, results.times[-1]))
+    values.update(
+        TIME_STEP=np.full_like(results.times, dt),
+        INITIAL_TIME=np.full_like(results.times, results.times[0]),
+        FINAL_TIME=np.full_like(results.times, results.times[-1]),
+    )
     return values
 
 
@@ -118,14 +128,14 @@ def link_scores(model: Model, results: Results) -> dict[tuple[str, str], np.ndar
                 partial = evaluate({**earlier, cause: later[cause]}) - earlier[effect]
                 cause_change = later[cause] - earlier[cause]
                 score = np.abs(partial / change) * np.sign(partial / cause_change)
-                scores[(cause, effect)] = np.where((change == 0) | (cause_change == 0), 0.0,
-                                                   score)
+                scores[(cause, effect)] = np.where((change == 0) | (cause_change == 0), 0.0, score)
         scores.update(_flow_scores(model, series))
     return scores
 
 
-def _flow_scores(model: Model,
-                 series: Mapping[str, np.ndarray]) -> dict[tuple[str, str], np.ndarray]:
+def _flow_scores(
+    model: Model, series: Mapping[str, np.ndarray]
+) -> dict[tuple[str, str], np.ndarray]:
     matrix = model.stoichiometry()
     scores = {}
     for i, stock in enumerate(model.stocks):
@@ -141,8 +151,9 @@ def _flow_scores(model: Model,
     return scores
 
 
-def loop_dominance(model: Model, results: Results, *, max_length: int | None = None,
-                   max_loops: int = 2_000) -> Dominance:
+def loop_dominance(
+    model: Model, results: Results, *, max_length: int | None = None, max_loops: int = 2_000
+) -> Dominance:
     """Relative loop scores of a single run and the phases where each loop dominates.
 
     The ``max_loops`` shortest loops are scored; ``note`` of the result says when others were
@@ -151,8 +162,10 @@ def loop_dominance(model: Model, results: Results, *, max_length: int | None = N
     ``results`` must record every variable of the lowered model (see :func:`dominance_outputs`).
     """
     if results.is_ensemble:
-        raise ParameterError(f"results: loop dominance needs a single run (got "
-                             f"{results.n_members} members). Run without an ensemble")
+        raise ParameterError(
+            f"results: loop dominance needs a single run (got "
+            f"{results.n_members} members). Run without an ensemble"
+        )
     scores = link_scores(model, results)
     graph = nx.DiGraph(list(scores))
     items: list[Stock | Flow | Auxiliary] = [*model.stocks, *model.flows, *model.auxiliaries]
@@ -168,8 +181,9 @@ def loop_dominance(model: Model, results: Results, *, max_length: int | None = N
     return _relative(results, loops, search.note())
 
 
-def _relative(results: Results, loops: list[tuple[tuple[str, ...], np.ndarray]],
-              note: str = "") -> Dominance:
+def _relative(
+    results: Results, loops: list[tuple[tuple[str, ...], np.ndarray]], note: str = ""
+) -> Dominance:
     total = np.sum([np.abs(score) for _, score in loops], axis=0) if loops else np.zeros(0)
     named: list[LoopScore] = []
     counts = {"R": 0, "B": 0, "?": 0}
@@ -222,8 +236,15 @@ def plot_dominance(dominance: Dominance, *, ax: Any = None, most: int = 8) -> An
     for k, phase in enumerate(dominance.phases):
         if k % 2:
             ax.axvspan(phase.start, phase.stop, color="#000000", alpha=0.05, lw=0)
-        ax.text((phase.start + phase.stop) / 2, 1.04, phase.loop, ha="center", va="bottom",
-                fontsize=8, transform=ax.get_xaxis_transform())
+        ax.text(
+            (phase.start + phase.stop) / 2,
+            1.04,
+            phase.loop,
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            transform=ax.get_xaxis_transform(),
+        )
     ax.axhline(0.0, color="#777777", lw=0.8)
     ax.set_ylim(-1.05, 1.05)
     ax.set_xlabel("time")
@@ -241,8 +262,11 @@ class SignPhase:
     sign: str
 
 
-def link_sign_phases(model: Model, results: Results, links: Iterable[tuple[str, str]],
-                     ) -> dict[tuple[str, str], tuple[SignPhase, ...]]:
+def link_sign_phases(
+    model: Model,
+    results: Results,
+    links: Iterable[tuple[str, str]],
+) -> dict[tuple[str, str], tuple[SignPhase, ...]]:
     """The sign each of ``links`` takes along a run, as phases of constant sign.
 
     A link's sign over an interval is the sign of its link score: how the effect moves when the

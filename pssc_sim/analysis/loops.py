@@ -86,8 +86,9 @@ def _order(cycle: tuple[str, ...]) -> tuple[int, tuple[str, ...]]:
     return len(cycle), cycle
 
 
-def shortest_cycles(digraph: nx.DiGraph, *, max_length: int | None = None,
-                    max_loops: int = 10_000) -> CycleSearch:
+def shortest_cycles(
+    digraph: nx.DiGraph, *, max_length: int | None = None, max_loops: int = 10_000
+) -> CycleSearch:
     """The cycles of ``digraph`` up to ``max_length`` nodes, at most ``max_loops``, shortest first.
 
     A first enumeration stops one cycle past the cap. Only when it is reached are cycles
@@ -106,8 +107,11 @@ def shortest_cycles(digraph: nx.DiGraph, *, max_length: int | None = None,
     if max_loops < 1:
         raise ParameterError(f"max_loops: must be at least 1 (got {max_loops}). Use e.g. 10000")
     found: list[tuple[str, ...]] = []
-    cycles = _hub_first_cycles(digraph) if max_length is None else nx.simple_cycles(
-        digraph, length_bound=max_length)
+    cycles = (
+        _hub_first_cycles(digraph)
+        if max_length is None
+        else nx.simple_cycles(digraph, length_bound=max_length)
+    )
     for cycle in cycles:
         found.append(_canonical(cycle))
         if len(found) > max_loops:
@@ -134,8 +138,10 @@ def _hub_first_cycles(digraph: nx.DiGraph) -> Iterator[list[Any]]:
     components = [c for c in nx.strongly_connected_components(graph) if len(c) > 1]
     while components:
         component = graph.subgraph(components.pop()).copy()
-        hub = max(sorted(component, key=str),
-                  key=lambda n: component.in_degree(n) * component.out_degree(n))
+        hub = max(
+            sorted(component, key=str),
+            key=lambda n: component.in_degree(n) * component.out_degree(n),
+        )
         yield from _cycles_through(component, hub)
         component.remove_node(hub)
         components += [c for c in nx.strongly_connected_components(component) if len(c) > 1]
@@ -175,8 +181,7 @@ def _cycles_through(graph: nx.DiGraph, start: Any) -> Iterator[list[Any]]:
                     waiting.setdefault(successor, set()).add(node)
 
 
-def _unblock(node: Any, blocked: set[Any],
-             waiting: dict[Any, set[Any]]) -> None:
+def _unblock(node: Any, blocked: set[Any], waiting: dict[Any, set[Any]]) -> None:
     stack = [node]
     while stack:
         current = stack.pop()
@@ -202,8 +207,9 @@ def _by_length(digraph: nx.DiGraph, longest: int, max_loops: int) -> CycleSearch
     return CycleSearch(tuple(kept[:max_loops]), max(len(kept), max_loops + 1), True)
 
 
-def list_loops(graph: CausalGraph, *, max_length: int | None = None,
-               max_loops: int = 10_000) -> LoopSearch:
+def list_loops(
+    graph: CausalGraph, *, max_length: int | None = None, max_loops: int = 10_000
+) -> LoopSearch:
     """The feedback loops of ``graph``, shortest first, with the note of a capped search.
 
     Examples
@@ -233,8 +239,9 @@ def list_loops(graph: CausalGraph, *, max_length: int | None = None,
     return LoopSearch(tuple(loops), search)
 
 
-def find_loops(graph: CausalGraph, *, max_length: int | None = None,
-               max_loops: int = 10_000) -> tuple[Loop, ...]:
+def find_loops(
+    graph: CausalGraph, *, max_length: int | None = None, max_loops: int = 10_000
+) -> tuple[Loop, ...]:
     """Every feedback loop of ``graph`` (up to ``max_length`` links, the ``max_loops`` shortest).
 
     See :func:`list_loops` for whether the cap left loops out.

@@ -35,8 +35,10 @@ _UNIT_TEXT = re.compile(r"(?:[^\W\d_]\w*|\d+(?:\.\d+)?|\*\*|[*/^()\s-])+")
 #: The longest unit text read; a declared unit is a few words.
 MAX_UNIT_CHARS = 200
 #: How to write a unit, for the messages that refuse one.
-UNIT_HINT = ("Write names that start with a letter, joined by *, / and ^ with number powers, "
-             "e.g. people/year")
+UNIT_HINT = (
+    "Write names that start with a letter, joined by *, / and ^ with number powers, "
+    "e.g. people/year"
+)
 
 
 class UnitsUnreadable(Exception):  # noqa: N818 - an internal signal, caught by the checker
@@ -108,8 +110,10 @@ class Units:
             return self.registry.Unit(cleaned)
         except Exception as error:  # pint's parser raises many kinds, even AssertionError
             # ('^' alone); the text already passed the unit rule, so any failure is pint's.
-            raise UnitsUnreadable(f"pint cannot read it, {type(error).__name__}: "
-                                  f"{str(error)[:120].rstrip('.')} (got {text!r})") from None
+            raise UnitsUnreadable(
+                f"pint cannot read it, {type(error).__name__}: "
+                f"{str(error)[:120].rstrip('.')} (got {text!r})"
+            ) from None
 
     def same(self, first: Any, second: Any) -> bool:
         """Whether two units are equal (same dimension and scale)."""
@@ -172,8 +176,11 @@ class UnitsOf:
         if isinstance(expr, _DIMENSIONLESS_FUNCTIONS):
             inner = self.infer(expr.args[0])
             if inner is not None and not inner.dimensionless:
-                raise UnitsMismatch(f"the argument of {type(expr).__name__} must be dimensionless",
-                                    show(inner), "dimensionless")
+                raise UnitsMismatch(
+                    f"the argument of {type(expr).__name__} must be dimensionless",
+                    show(inner),
+                    "dimensionless",
+                )
             return self.units.registry.dimensionless
         for arg in expr.args:
             self.infer(arg)
@@ -201,8 +208,9 @@ class UnitsOf:
         base = self.infer(expr.base)
         exponent = self.infer(expr.exp)
         if exponent is not None and not exponent.dimensionless:
-            raise UnitsMismatch("an exponent must be dimensionless", show(exponent),
-                                "dimensionless")
+            raise UnitsMismatch(
+                "an exponent must be dimensionless", show(exponent), "dimensionless"
+            )
         if base is None:
             return None
         if not expr.exp.is_Number:

@@ -53,8 +53,19 @@ from pssc_sim.cli.common import (
 )
 from pssc_sim.errors import PsscSimError, SimulationError
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED_RUN", "EXIT_OK", "PROG", "UsageError", "build_parser",
-           "check_method", "command_methods", "main", "parse_assignments", "time_overrides"]
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_FAILED_RUN",
+    "EXIT_OK",
+    "PROG",
+    "UsageError",
+    "build_parser",
+    "check_method",
+    "command_methods",
+    "main",
+    "parse_assignments",
+    "time_overrides",
+]
 
 #: 128 + the signal number, as a shell reports a process ended by SIGINT or SIGTERM.
 EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + signal.SIGINT, 128 + signal.SIGTERM
@@ -64,8 +75,13 @@ class _Version(argparse.Action):
     """``--version``: the version and the back ends installed (found only when asked: the
     command line starts without the compile stage)."""
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: object, option_string: str | None = None) -> None:
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
         from pssc_sim.compile.cache import backend_status
 
         print(f"{PROG} {__version__}; {backend_status()}")
@@ -81,44 +97,79 @@ def build_parser() -> argparse.ArgumentParser:
     ['infectivity=0.2']
     """
     parser = Parser(prog=PROG, description="System dynamics for public services.")
-    parser.add_argument("--version", action=_Version, nargs=0,
-                        help="show the version and the back ends installed, and exit")
+    parser.add_argument(
+        "--version",
+        action=_Version,
+        nargs=0,
+        help="show the version and the back ends installed, and exit",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = commands.add_parser(
-        "run", help="run a scenario or a model and summarise it",
+        "run",
+        help="run a scenario or a model and summarise it",
         description="Run a scenario or a model, print a summary table (initial, final, min and "
-                    "max of every variable; final quantiles for an ensemble) and, with --out, "
-                    "write DIR/results.csv and plots (a model: DIR/stocks.png; a scenario: "
-                    "DIR/results.png, and DIR/parameters.csv for an ensemble).")
-    run.add_argument("model", metavar="MODEL",
-                     help="a scenario file, a model .yaml file, or a folder holding model.yaml")
-    run.add_argument("--method", default=None,
-                     help="integration method (default: the scenario's, else euler; see "
-                          "'pssc methods')")
-    run.add_argument("--out", metavar="DIR", type=Path,
-                     help="folder for results.csv and stocks.png (nothing is written without it)")
-    run.add_argument("--set", metavar="NAME=VALUE", action="append", default=[],
-                     help="override a parameter; repeat for several")
+        "max of every variable; final quantiles for an ensemble) and, with --out, "
+        "write DIR/results.csv and plots (a model: DIR/stocks.png; a scenario: "
+        "DIR/results.png, and DIR/parameters.csv for an ensemble).",
+    )
+    run.add_argument(
+        "model",
+        metavar="MODEL",
+        help="a scenario file, a model .yaml file, or a folder holding model.yaml",
+    )
+    run.add_argument(
+        "--method",
+        default=None,
+        help="integration method (default: the scenario's, else euler; see 'pssc methods')",
+    )
+    run.add_argument(
+        "--out",
+        metavar="DIR",
+        type=Path,
+        help="folder for results.csv and stocks.png (nothing is written without it)",
+    )
+    run.add_argument(
+        "--set",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="override a parameter; repeat for several",
+    )
     run.add_argument("--stop", metavar="T", type=float, help="stop time (default: the model's)")
     run.add_argument("--dt", metavar="DT", type=float, help="time step (default: the model's)")
-    run.add_argument("--names", choices=("original", "ids"), default="original",
-                     help="name the variables of a model imported from Vensim or XMILE by their "
-                          "names in that file (original, the default) or by their identifiers "
-                          "(ids)")
-    run.add_argument("--all", action="store_true",
-                     help="also write the constants (parameters) into the table, as Vensim "
-                          "does")
+    run.add_argument(
+        "--names",
+        choices=("original", "ids"),
+        default="original",
+        help="name the variables of a model imported from Vensim or XMILE by their "
+        "names in that file (original, the default) or by their identifiers "
+        "(ids)",
+    )
+    run.add_argument(
+        "--all",
+        action="store_true",
+        help="also write the constants (parameters) into the table, as Vensim does",
+    )
     scenario.add_run_options(run)
     scenario.add_memory_option(run)
     scenario.add_backend_option(run)
-    commands.add_parser("methods", help="list the integration methods",
-                        description="List the integration methods that --method accepts, and "
-                                    "the back ends installed.")
-    cache = commands.add_parser("cache", help="manage the cache of compiled kernels",
-                                description="Manage the folder of compiled kernels "
-                                            "($PSSC_CACHE_DIR, else ~/.cache/pssc_sim).")
-    cache.add_argument("action", choices=["clear", "path"],
-                       help="clear: remove every compiled kernel; path: print the folder")
+    commands.add_parser(
+        "methods",
+        help="list the integration methods",
+        description="List the integration methods that --method accepts, and "
+        "the back ends installed.",
+    )
+    cache = commands.add_parser(
+        "cache",
+        help="manage the cache of compiled kernels",
+        description="Manage the folder of compiled kernels "
+        "($PSSC_CACHE_DIR, else ~/.cache/pssc_sim).",
+    )
+    cache.add_argument(
+        "action",
+        choices=["clear", "path"],
+        help="clear: remove every compiled kernel; path: print the folder",
+    )
     scenario.add_commands(commands)
     scorecard.add_commands(commands)
     filtering.add_commands(commands)
@@ -196,13 +247,16 @@ _SIZE_MESSAGES = ("Maximum allowed size exceeded", "array is too big")
 
 def _is_size_error(error: ValueError) -> bool:
     return not isinstance(error, PsscSimError) and any(
-        text in str(error) for text in _SIZE_MESSAGES)
+        text in str(error) for text in _SIZE_MESSAGES
+    )
 
 
 def _too_large(error: BaseException) -> str:
     detail = " ".join(str(error).split())[:200] or type(error).__name__
-    return (f"the run is too large for the memory of this machine (got {detail!r}). Raise --dt, "
-            "lower --stop or the number of members, or record fewer variables")
+    return (
+        f"the run is too large for the memory of this machine (got {detail!r}). Raise --dt, "
+        "lower --stop or the number of members, or record fewer variables"
+    )
 
 
 def _file_error(error: OSError) -> str:
@@ -220,37 +274,65 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
     if args.command == "run":
         limit = scenario.memory_limit(args)
         if scenario.is_scenario_file(args.model):
-            return scenario.command_run(args.model, method=args.method, out=args.out,
-                                        assignments=args.set, stop=args.stop, dt=args.dt,
-                                        save_ensemble=args.save_ensemble, max_memory=limit,
-                                        compute=args, backend=args.backend)
+            return scenario.command_run(
+                args.model,
+                method=args.method,
+                out=args.out,
+                assignments=args.set,
+                stop=args.stop,
+                dt=args.dt,
+                save_ensemble=args.save_ensemble,
+                max_memory=limit,
+                compute=args,
+                backend=args.backend,
+            )
         if args.save_ensemble:
-            raise UsageError(f"--save-ensemble: only a scenario with 'uncertainty:' runs an "
-                             f"ensemble (got the model {args.model!r}). Run a scenario file")
-        return run.command_run(args.model, method=args.method or "euler", out=args.out,
-                               assignments=args.set, stop=args.stop, dt=args.dt,
-                               max_memory=limit, scheduler=compute.requested(args),
-                               backend=args.backend, names=args.names, constants=args.all)
+            raise UsageError(
+                f"--save-ensemble: only a scenario with 'uncertainty:' runs an "
+                f"ensemble (got the model {args.model!r}). Run a scenario file"
+            )
+        return run.command_run(
+            args.model,
+            method=args.method or "euler",
+            out=args.out,
+            assignments=args.set,
+            stop=args.stop,
+            dt=args.dt,
+            max_memory=limit,
+            scheduler=compute.requested(args),
+            backend=args.backend,
+            names=args.names,
+            constants=args.all,
+        )
     if args.command == "methods":
         return command_methods()
     if args.command == "cache":
         return command_cache(args.action)
-    handlers = {"compare": scenario.command_compare, "schema": scenario.command_schema,
-                "scorecard": scorecard.command_scorecard,
-                "filter-measures": filtering.command_filter_measures,
-                "report": report.command_report, "demo": demo.command_demo,
-                "loops": analysis.command_loops, "cld": analysis.command_cld,
-                "check": analysis.command_check, "convert": imports.command_convert,
-                "conformance": imports.command_conformance,
-                "mechanisms": mechanisms.command_mechanisms,
-                "calibrate": calibrate.command_calibrate,
-                "strategy-map": strategy.command_strategy_map,
-                "explore": explore.command_explore, **inference.HANDLERS}
+    handlers = {
+        "compare": scenario.command_compare,
+        "schema": scenario.command_schema,
+        "scorecard": scorecard.command_scorecard,
+        "filter-measures": filtering.command_filter_measures,
+        "report": report.command_report,
+        "demo": demo.command_demo,
+        "loops": analysis.command_loops,
+        "cld": analysis.command_cld,
+        "check": analysis.command_check,
+        "convert": imports.command_convert,
+        "conformance": imports.command_conformance,
+        "mechanisms": mechanisms.command_mechanisms,
+        "calibrate": calibrate.command_calibrate,
+        "strategy-map": strategy.command_strategy_map,
+        "explore": explore.command_explore,
+        **inference.HANDLERS,
+    }
     if args.command in handlers:
         with _runs_limited(args):
             return handlers[args.command](args)
-    raise UsageError(f"a command is required (got none). Use one of: run, methods, cache, "
-                     f"{', '.join(handlers)}; see '{PROG} --help'")
+    raise UsageError(
+        f"a command is required (got none). Use one of: run, methods, cache, "
+        f"{', '.join(handlers)}; see '{PROG} --help'"
+    )
 
 
 @contextmanager
@@ -297,6 +379,7 @@ def command_cache(action: str, stream: TextIO | None = None) -> int:
         print(cache_dir(), file=out)
         return EXIT_OK
     removed = clear_cache()
-    print(f"removed {removed} cached file{'s' if removed != 1 else ''} from {cache_dir()}",
-          file=out)
+    print(
+        f"removed {removed} cached file{'s' if removed != 1 else ''} from {cache_dir()}", file=out
+    )
     return EXIT_OK

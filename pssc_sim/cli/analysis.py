@@ -27,39 +27,70 @@ class CheckError(ModelError):
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the analysis subcommands to the ``pssc`` parser."""
     loops = commands.add_parser(
-        "loops", help="list the feedback loops of a model or diagram",
+        "loops",
+        help="list the feedback loops of a model or diagram",
         description="List every feedback loop with its polarity (R reinforcing, B balancing), "
-                    "derived from the equations of a model or the links of a diagram file.")
+        "derived from the equations of a model or the links of a diagram file.",
+    )
     loops.add_argument("model", metavar="MODEL", help="a model file or folder, or a diagram file")
     loops.add_argument("--json", action="store_true", help="print the loops as a JSON list")
-    loops.add_argument("--max-length", type=int, metavar="N",
-                       help="only loops of at most N links (large models)")
-    loops.add_argument("--max-loops", type=int, metavar="N",
-                       help="list the N shortest loops (default 10000, 2000 with --dominance); "
-                            "when a model has more, a note on stderr says how many at least")
-    loops.add_argument("--dominance", nargs="?", const="", metavar="RUN",
-                       help="run the model (or the model file RUN) and report which loop "
-                            "dominates when (Loops That Matter)")
+    loops.add_argument(
+        "--max-length", type=int, metavar="N", help="only loops of at most N links (large models)"
+    )
+    loops.add_argument(
+        "--max-loops",
+        type=int,
+        metavar="N",
+        help="list the N shortest loops (default 10000, 2000 with --dominance); "
+        "when a model has more, a note on stderr says how many at least",
+    )
+    loops.add_argument(
+        "--dominance",
+        nargs="?",
+        const="",
+        metavar="RUN",
+        help="run the model (or the model file RUN) and report which loop "
+        "dominates when (Loops That Matter)",
+    )
     loops.add_argument("--method", default="euler", help="integration method for --dominance")
-    loops.add_argument("--plot", type=Path, metavar="FILE",
-                       help="with --dominance: write relative loop scores over time to FILE")
+    loops.add_argument(
+        "--plot",
+        type=Path,
+        metavar="FILE",
+        help="with --dominance: write relative loop scores over time to FILE",
+    )
     add_memory_option(loops)
     cld = commands.add_parser(
-        "cld", help="draw the causal loop diagram",
+        "cld",
+        help="draw the causal loop diagram",
         description="Draw the causal loop diagram derived from the equations (or a diagram "
-                    "file): stocks in boxes, polarity on every arrow, loops named R1, B1 ...")
+        "file): stocks in boxes, polarity on every arrow, loops named R1, B1 ...",
+    )
     cld.add_argument("model", metavar="MODEL", help="a model file or folder, or a diagram file")
-    cld.add_argument("-o", "--output", type=Path, required=True, metavar="FILE",
-                     help="the picture to write: .svg, .png or .pdf")
+    cld.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="the picture to write: .svg, .png or .pdf",
+    )
     cld.add_argument("--around", metavar="VAR", help="only the neighbourhood of VAR")
-    cld.add_argument("--depth", type=int, default=2, metavar="N",
-                     help="with --around: links to follow each way (default 2)")
+    cld.add_argument(
+        "--depth",
+        type=int,
+        default=2,
+        metavar="N",
+        help="with --around: links to follow each way (default 2)",
+    )
     check = commands.add_parser(
-        "check", help="check units, unused parameters, sources and run-time ranges",
+        "check",
+        help="check units, unused parameters, sources and run-time ranges",
         description="Check a model: units of every equation, unused parameters and lookups, "
-                    "parameters without a source, lookups called outside their points and "
-                    "non-negative stocks driven below zero during a run. Exit status: 0 clean, "
-                    "1 findings, 2 unreadable input.")
+        "parameters without a source, lookups called outside their points and "
+        "non-negative stocks driven below zero during a run. Exit status: 0 clean, "
+        "1 findings, 2 unreadable input.",
+    )
     check.add_argument("model", metavar="MODEL", help="a model file or folder")
     check.add_argument("--no-run", action="store_true", help="skip the checks that need a run")
     check.add_argument("--json", action="store_true", help="print findings as JSON")
@@ -88,8 +119,10 @@ def command_loops(args: argparse.Namespace, stream: TextIO | None = None) -> int
     out = stream or sys.stdout
     for option, value in (("--max-loops", args.max_loops), ("--max-length", args.max_length)):
         if value is not None and value < 1:
-            raise UsageError(f"{option}: must be at least 1 (got {value}). Give e.g. "
-                             f"{option} {10_000 if option == '--max-loops' else 12}")
+            raise UsageError(
+                f"{option}: must be at least 1 (got {value}). Give e.g. "
+                f"{option} {10_000 if option == '--max-loops' else 12}"
+            )
     graph, model = load_structure(args.model)
     if args.dominance is not None:
         return _dominance(args, model, out)
@@ -113,8 +146,10 @@ def command_loops(args: argparse.Namespace, stream: TextIO | None = None) -> int
 def _note(note: str) -> None:
     """Say on stderr that the loop cap left loops out (stdout stays the listing, or valid JSON)."""
     if note:
-        print(f"pssc: note: {note}. Raise --max-loops or lower --max-length to see others",
-              file=sys.stderr)
+        print(
+            f"pssc: note: {note}. Raise --max-loops or lower --max-length to see others",
+            file=sys.stderr,
+        )
 
 
 def _dominance(args: argparse.Namespace, model: Model | None, out: TextIO) -> int:
@@ -132,13 +167,17 @@ def _dominance(args: argparse.Namespace, model: Model | None, out: TextIO) -> in
     if args.dominance:
         model = load_model(args.dominance)
     if model is None:
-        raise UsageError(f"--dominance: a diagram file has no equations to run (got "
-                         f"{args.model!r}). Give a model file")
+        raise UsageError(
+            f"--dominance: a diagram file has no equations to run (got "
+            f"{args.model!r}). Give a model file"
+        )
     check_method(args.method)
-    results = simulate(model, method=args.method, outputs=dominance_outputs(model),
-                       max_memory=memory_limit(args))
-    dominance = loop_dominance(model, results, max_length=args.max_length,
-                               max_loops=args.max_loops or DOMINANCE_MAX_LOOPS)
+    results = simulate(
+        model, method=args.method, outputs=dominance_outputs(model), max_memory=memory_limit(args)
+    )
+    dominance = loop_dominance(
+        model, results, max_length=args.max_length, max_loops=args.max_loops or DOMINANCE_MAX_LOOPS
+    )
     _note(dominance.note)
     for loop in dominance.loops:
         chain = " -> ".join([*loop.variables, loop.variables[0]])
@@ -147,8 +186,9 @@ def _dominance(args: argparse.Namespace, model: Model | None, out: TextIO) -> in
     print("dominant loops:", file=out)
     for phase in dominance.phases:
         print(f"  {phase.start:>10g} .. {phase.stop:<10g} {phase.loop}", file=out)
-    unknown = [(lk.cause, lk.effect) for lk in causal_graph(model).links
-               if lk.polarity is Polarity.UNKNOWN]
+    unknown = [
+        (lk.cause, lk.effect) for lk in causal_graph(model).links if lk.polarity is Polarity.UNKNOWN
+    ]
     signs = link_sign_phases(model, results, unknown)
     if signs:
         print("links whose sign depends on the state, along the run:", file=out)
@@ -189,16 +229,27 @@ def command_check(args: argparse.Namespace, stream: TextIO | None = None) -> int
         report = check_model(model, run=not args.no_run)
     except PsscSimError:
         raise
-    except (ArithmeticError, AttributeError, KeyError, IndexError, LookupError, TypeError,
-            ValueError, RecursionError) as error:
+    except (
+        ArithmeticError,
+        AttributeError,
+        KeyError,
+        IndexError,
+        LookupError,
+        TypeError,
+        ValueError,
+        RecursionError,
+    ) as error:
         # A check that breaks on some input must not look like a finding (exit 1) nor print a
         # traceback: say which model and what broke, and exit 2 as for other unreadable input.
-        raise CheckError(f"{model.source or model.name}: the model could not be checked "
-                          f"({type(error).__name__}: {str(error)[:200]}). Fix the value the "
-                          "error names, or run 'pssc check --no-run' to skip the run") from None
+        raise CheckError(
+            f"{model.source or model.name}: the model could not be checked "
+            f"({type(error).__name__}: {str(error)[:200]}). Fix the value the "
+            "error names, or run 'pssc check --no-run' to skip the run"
+        ) from None
     if args.json:
-        rows = [{"kind": f.kind.value, "where": f.where, "message": f.message}
-                for f in report.findings]
+        rows = [
+            {"kind": f.kind.value, "where": f.where, "message": f.message} for f in report.findings
+        ]
         import json
 
         print(json.dumps(rows, indent=2), file=out)

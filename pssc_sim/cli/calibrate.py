@@ -31,52 +31,102 @@ EXIT_OK = 0
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``calibrate`` to the ``pssc`` parser."""
     command = commands.add_parser(
-        "calibrate", help="fit parameters to observed data",
+        "calibrate",
+        help="fit parameters to observed data",
         description="Fit a model's parameters to observed series by multi-start least squares "
-                    "or by MCMC, and print the estimates with 95% intervals, the correlation "
-                    "warnings, and the fit of each series (R², MAPE, RMSE, Theil's U^M, U^S, "
-                    "U^C). Every batch of runs is one vectorised ensemble.")
+        "or by MCMC, and print the estimates with 95% intervals, the correlation "
+        "warnings, and the fit of each series (R², MAPE, RMSE, Theil's U^M, U^S, "
+        "U^C). Every batch of runs is one vectorised ensemble.",
+    )
     add_memory_option(command)
-    command.add_argument("model", metavar="MODEL_OR_SCENARIO",
-                         help="a scenario file, a model .yaml file, or a folder holding model.yaml")
-    command.add_argument("--data", required=True, metavar="CSV",
-                         help="observed data: a time column (numbers, or ISO dates for a model "
-                              "in years) and one column per observed variable; NAME:sd columns "
-                              "give each observation's standard deviation")
-    command.add_argument("--parameters", metavar="A,B,...",
-                         help="parameters to fit (default: the scenario's uncertain parameters, "
-                              "else every parameter with a range)")
-    command.add_argument("--bounds", metavar="NAME=LOW:HIGH", action="append", default=[],
-                         help="bounds of a parameter to fit (replacing its range); repeat or "
-                              "separate with commas")
-    command.add_argument("--error", metavar="SERIES=sd:X|relative:F", action="append",
-                         default=[],
-                         help="the error model of a series: a normal error with sd X, or with "
-                              "sd F times each observed value; repeat or separate with commas "
-                              "(default: each series' sd is estimated from the fit)")
-    command.add_argument("--method", choices=CALIBRATION_METHODS, default="least-squares",
-                         help="least-squares (default) or mcmc")
-    command.add_argument("--starts", type=int, default=8, metavar="N",
-                         help="least-squares starts from a Latin hypercube (default 8)")
-    command.add_argument("--seed", type=int, default=42,
-                         help="seed of the starts and the sampler (default 42)")
-    command.add_argument("--walkers", type=int, default=32, metavar="N",
-                         help="MCMC walkers (default 32)")
-    command.add_argument("--steps", type=int, default=2000, metavar="N",
-                         help="MCMC steps per walker (default 2000)")
-    command.add_argument("--burn", type=int, default=None, metavar="N",
-                         help="MCMC steps dropped as burn-in (default a quarter of --steps)")
-    command.add_argument("--fit-until", type=float, default=None, metavar="T",
-                         help="an out-of-sample check: fit only the observations up to time T "
-                              "and print the fit of the later ones")
-    command.add_argument("--json", action="store_true",
-                         help="print the result as JSON (warnings also go to stderr)")
-    command.add_argument("--write-scenario", type=Path, metavar="FILE",
-                         help="write a scenario that sets the estimates (for MCMC also an "
-                              "uncertainty block from the posterior)")
-    command.add_argument("--out", type=Path, metavar="DIR",
-                         help="folder for fit.csv, a plot per series (fit-NAME.png) and, for "
-                              "MCMC, posterior.csv")
+    command.add_argument(
+        "model",
+        metavar="MODEL_OR_SCENARIO",
+        help="a scenario file, a model .yaml file, or a folder holding model.yaml",
+    )
+    command.add_argument(
+        "--data",
+        required=True,
+        metavar="CSV",
+        help="observed data: a time column (numbers, or ISO dates for a model "
+        "in years) and one column per observed variable; NAME:sd columns "
+        "give each observation's standard deviation",
+    )
+    command.add_argument(
+        "--parameters",
+        metavar="A,B,...",
+        help="parameters to fit (default: the scenario's uncertain parameters, "
+        "else every parameter with a range)",
+    )
+    command.add_argument(
+        "--bounds",
+        metavar="NAME=LOW:HIGH",
+        action="append",
+        default=[],
+        help="bounds of a parameter to fit (replacing its range); repeat or separate with commas",
+    )
+    command.add_argument(
+        "--error",
+        metavar="SERIES=sd:X|relative:F",
+        action="append",
+        default=[],
+        help="the error model of a series: a normal error with sd X, or with "
+        "sd F times each observed value; repeat or separate with commas "
+        "(default: each series' sd is estimated from the fit)",
+    )
+    command.add_argument(
+        "--method",
+        choices=CALIBRATION_METHODS,
+        default="least-squares",
+        help="least-squares (default) or mcmc",
+    )
+    command.add_argument(
+        "--starts",
+        type=int,
+        default=8,
+        metavar="N",
+        help="least-squares starts from a Latin hypercube (default 8)",
+    )
+    command.add_argument(
+        "--seed", type=int, default=42, help="seed of the starts and the sampler (default 42)"
+    )
+    command.add_argument(
+        "--walkers", type=int, default=32, metavar="N", help="MCMC walkers (default 32)"
+    )
+    command.add_argument(
+        "--steps", type=int, default=2000, metavar="N", help="MCMC steps per walker (default 2000)"
+    )
+    command.add_argument(
+        "--burn",
+        type=int,
+        default=None,
+        metavar="N",
+        help="MCMC steps dropped as burn-in (default a quarter of --steps)",
+    )
+    command.add_argument(
+        "--fit-until",
+        type=float,
+        default=None,
+        metavar="T",
+        help="an out-of-sample check: fit only the observations up to time T "
+        "and print the fit of the later ones",
+    )
+    command.add_argument(
+        "--json", action="store_true", help="print the result as JSON (warnings also go to stderr)"
+    )
+    command.add_argument(
+        "--write-scenario",
+        type=Path,
+        metavar="FILE",
+        help="write a scenario that sets the estimates (for MCMC also an "
+        "uncertainty block from the posterior)",
+    )
+    command.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="folder for fit.csv, a plot per series (fit-NAME.png) and, for MCMC, posterior.csv",
+    )
 
 
 def _items(values: Sequence[str]) -> list[str]:
@@ -100,8 +150,10 @@ def parse_bounds(values: Sequence[str]) -> dict[str, tuple[float, float]]:
         except ValueError:
             pair = (float("nan"), float("nan"))
         if not name or not (pair[0] < pair[1]) or not all(abs(v) < float("inf") for v in pair):
-            raise UsageError(f"--bounds: expected NAME=LOW:HIGH with LOW below HIGH (got "
-                             f"{item!r}). Write e.g. --bounds initial_infected=0.5:20")
+            raise UsageError(
+                f"--bounds: expected NAME=LOW:HIGH with LOW below HIGH (got "
+                f"{item!r}). Write e.g. --bounds initial_infected=0.5:20"
+            )
         bounds[name] = pair
     return bounds
 
@@ -115,8 +167,10 @@ def parse_errors(values: Sequence[str]) -> dict[str, ErrorModel]:
     for item in _items(values):
         name, sep, text = (part.strip() for part in item.partition("="))
         if not sep or not name:
-            raise UsageError(f"--error: expected SERIES=sd:X or SERIES=relative:F (got "
-                             f"{item!r}). Write e.g. --error infected=relative:0.05")
+            raise UsageError(
+                f"--error: expected SERIES=sd:X or SERIES=relative:F (got "
+                f"{item!r}). Write e.g. --error infected=relative:0.05"
+            )
         errors[name] = ErrorModel.parse(text, f"--error {name}")
     return errors
 
@@ -128,22 +182,36 @@ def command_calibrate(args: argparse.Namespace, stream: TextIO | None = None) ->
 
     for option, example in (("starts", 8), ("walkers", 32), ("steps", 2000)):
         if getattr(args, option) < 1:
-            raise UsageError(f"--{option}: must be at least 1 (got {getattr(args, option)}). "
-                             f"Use e.g. --{option} {example}")
+            raise UsageError(
+                f"--{option}: must be at least 1 (got {getattr(args, option)}). "
+                f"Use e.g. --{option} {example}"
+            )
     if args.seed < 0:
-        raise UsageError(f"--seed: must be a whole number of at least 0 (got {args.seed}). Use "
-                         "e.g. --seed 42")
+        raise UsageError(
+            f"--seed: must be a whole number of at least 0 (got {args.seed}). Use e.g. --seed 42"
+        )
     if args.write_scenario is not None:
         _check_scenario_path(args.write_scenario)
     scenario = as_scenario(args.model)
     parameters = _items([args.parameters]) if args.parameters else None
     label = f"calibrating {scenario.label} by {args.method}"
     with cluster(args, scenario) as client, progress(label) as bar:
-        result = calibrate(scenario, args.data, parameters=parameters,
-                           bounds=parse_bounds(args.bounds), errors=parse_errors(args.error),
-                           method=args.method, starts=args.starts, seed=args.seed,
-                           walkers=args.walkers, steps=args.steps, burn=args.burn,
-                           fit_until=args.fit_until, progress=bar, scheduler=client)
+        result = calibrate(
+            scenario,
+            args.data,
+            parameters=parameters,
+            bounds=parse_bounds(args.bounds),
+            errors=parse_errors(args.error),
+            method=args.method,
+            starts=args.starts,
+            seed=args.seed,
+            walkers=args.walkers,
+            steps=args.steps,
+            burn=args.burn,
+            fit_until=args.fit_until,
+            progress=bar,
+            scheduler=client,
+        )
     output = stream or sys.stdout
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, allow_nan=False), file=output)
@@ -177,11 +245,14 @@ def _check_scenario_path(path: Path) -> None:
     from pssc_sim.cli.common import UsageError
 
     if path.suffix.lower() not in (".yaml", ".yml"):
-        raise UsageError(f"--write-scenario: a scenario file ends in .yaml (got '{path}'). "
-                         "Give e.g. calibrated.yaml")
+        raise UsageError(
+            f"--write-scenario: a scenario file ends in .yaml (got '{path}'). "
+            "Give e.g. calibrated.yaml"
+        )
     if not path.parent.is_dir():
-        raise UsageError(f"--write-scenario: no folder '{path.parent}' (got '{path}'). Create "
-                         "the folder first")
+        raise UsageError(
+            f"--write-scenario: no folder '{path.parent}' (got '{path}'). Create the folder first"
+        )
 
 
 def write_fit(result: Calibration, out: Path) -> list[Path]:
@@ -192,8 +263,7 @@ def write_fit(result: Calibration, out: Path) -> list[Path]:
 
     folder = _folder(out)
     series = result.problem.observations.series
-    pictures = {s.name: "fit-" + re.sub(r"[^A-Za-z0-9_.-]", "_", s.name) + ".png"
-                for s in series}
+    pictures = {s.name: "fit-" + re.sub(r"[^A-Za-z0-9_.-]", "_", s.name) + ".png" for s in series}
     names = ["fit.csv", *pictures.values(), "posterior.csv"]
     with file_set(folder, names) as staging:  # moved in together: never a mix of two fits
         written = _write_fit(result, staging, pictures)

@@ -25,12 +25,19 @@ def add_options(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     """Add ``--workers`` and ``--scheduler`` to each command of :data:`COMMANDS`."""
     for name in COMMANDS:
         group = commands.choices[name].add_mutually_exclusive_group()
-        group.add_argument("--workers", type=int, metavar="N",
-                           help="run the ensembles on N local worker processes (Dask; results "
-                                "are the same as in one process)")
-        group.add_argument("--scheduler", metavar="ADDRESS",
-                           help="run the ensembles on the Dask cluster whose scheduler is at "
-                                "ADDRESS, e.g. tcp://host:8786")
+        group.add_argument(
+            "--workers",
+            type=int,
+            metavar="N",
+            help="run the ensembles on N local worker processes (Dask; results "
+            "are the same as in one process)",
+        )
+        group.add_argument(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="run the ensembles on the Dask cluster whose scheduler is at "
+            "ADDRESS, e.g. tcp://host:8786",
+        )
 
 
 def requested(args: argparse.Namespace) -> int | str | None:

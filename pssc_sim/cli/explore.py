@@ -21,44 +21,64 @@ DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8050
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``explore`` to the ``pssc`` parser."""
     explore = commands.add_parser(
-        "explore", help="a live what-if explorer in the browser",
+        "explore",
+        help="a live what-if explorer in the browser",
         description="Serve a page with a slider for every parameter with a range, the culture "
-                    "lever, each target's level, date and severity and a switch per "
-                    "intervention; the run, its reported and true ledgers and its scorecard "
-                    "redraw as they move. The page's address holds its settings; 'Save as "
-                    "scenario' downloads a scenario file that 'pssc run' repeats. Needs the "
-                    "explore extra (pip install 'pssc_sim[explore]').")
-    explore.add_argument("source", metavar="MODEL_OR_SCENARIO", nargs="?",
-                         help="a scenario file, a model .yaml file or a folder holding "
-                              "model.yaml")
-    explore.add_argument("--demo", metavar="NAME",
-                         help="teaching mode: walk through a demo's story step by step "
-                              "(e.g. --demo gaming; see 'pssc demo')")
-    explore.add_argument("--port", type=int, default=DEFAULT_PORT,
-                         help=f"the port to serve on (default {DEFAULT_PORT})")
-    explore.add_argument("--host", default=DEFAULT_HOST,
-                         help=f"the address to listen on (default {DEFAULT_HOST}, this machine "
-                              "only; another address lets other machines in, with a warning)")
-    explore.add_argument("--no-browser", action="store_true",
-                         help="do not open a browser tab")
+        "lever, each target's level, date and severity and a switch per "
+        "intervention; the run, its reported and true ledgers and its scorecard "
+        "redraw as they move. The page's address holds its settings; 'Save as "
+        "scenario' downloads a scenario file that 'pssc run' repeats. Needs the "
+        "explore extra (pip install 'pssc_sim[explore]').",
+    )
+    explore.add_argument(
+        "source",
+        metavar="MODEL_OR_SCENARIO",
+        nargs="?",
+        help="a scenario file, a model .yaml file or a folder holding model.yaml",
+    )
+    explore.add_argument(
+        "--demo",
+        metavar="NAME",
+        help="teaching mode: walk through a demo's story step by step "
+        "(e.g. --demo gaming; see 'pssc demo')",
+    )
+    explore.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"the port to serve on (default {DEFAULT_PORT})",
+    )
+    explore.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help=f"the address to listen on (default {DEFAULT_HOST}, this machine "
+        "only; another address lets other machines in, with a warning)",
+    )
+    explore.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
     add_backend_option(explore)
 
 
 def check_port(host: str, port: int) -> None:
     """Raise :class:`UsageError` unless ``port`` is a port number free on ``host``."""
     if not 1 <= port <= 65535:
-        raise UsageError(f"--port: expected a port from 1 to 65535 (got {port}). Use e.g. "
-                         f"--port {DEFAULT_PORT}")
+        raise UsageError(
+            f"--port: expected a port from 1 to 65535 (got {port}). Use e.g. --port {DEFAULT_PORT}"
+        )
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
-            what = ("is in use" if exc.errno == errno.EADDRINUSE else
-                    f"cannot be used ({(exc.strerror or str(exc)).lower()})")
-            raise UsageError(f"--port: {host}:{port} {what} (got errno "
-                             f"{errno.errorcode.get(exc.errno or 0, '?')}). Pass another "
-                             "--port or --host") from None
+            what = (
+                "is in use"
+                if exc.errno == errno.EADDRINUSE
+                else f"cannot be used ({(exc.strerror or str(exc)).lower()})"
+            )
+            raise UsageError(
+                f"--port: {host}:{port} {what} (got errno "
+                f"{errno.errorcode.get(exc.errno or 0, '?')}). Pass another "
+                "--port or --host"
+            ) from None
 
 
 def command_explore(args: argparse.Namespace, stream: TextIO | None = None) -> int:
@@ -66,13 +86,17 @@ def command_explore(args: argparse.Namespace, stream: TextIO | None = None) -> i
     try:
         from pssc_sim.explore.serve import is_loopback, load_source, serve
     except ImportError as exc:  # Panel or Bokeh missing
-        raise UsageError(f"explore: the explorer needs Panel and Bokeh (got {exc}). Install them "
-                         "with pip install 'pssc_sim[explore]'") from None
+        raise UsageError(
+            f"explore: the explorer needs Panel and Bokeh (got {exc}). Install them "
+            "with pip install 'pssc_sim[explore]'"
+        ) from None
     if (args.source is None) == (args.demo is None):
-        raise UsageError(f"explore: give a scenario or model, or --demo NAME, not "
-                         f"{'both' if args.demo else 'neither'} (got {args.source!r}). Run e.g. "
-                         f"'{PROG} explore scenarios/smoking/quit-count-target.yaml' or "
-                         f"'{PROG} explore --demo gaming'")
+        raise UsageError(
+            f"explore: give a scenario or model, or --demo NAME, not "
+            f"{'both' if args.demo else 'neither'} (got {args.source!r}). Run e.g. "
+            f"'{PROG} explore scenarios/smoking/quit-count-target.yaml' or "
+            f"'{PROG} explore --demo gaming'"
+        )
     if args.demo is not None:
         from pssc_sim.report.demo import load_demo
 
@@ -86,17 +110,26 @@ def command_explore(args: argparse.Namespace, stream: TextIO | None = None) -> i
     if scenario is not None and args.backend == "numba":
         from pssc_sim.explore.compute import compute
 
-        print(f"compiling the run of {scenario.label} (numba; cached for later)", file=out,
-              flush=True)
+        print(
+            f"compiling the run of {scenario.label} (numba; cached for later)", file=out, flush=True
+        )
         compute(scenario, backend="numba")  # refuses what it cannot run, before serving
     if not is_loopback(args.host):
-        print(f"{PROG}: warning: serving on {args.host}: anyone who can reach this machine on "
-              f"port {args.port} can use the explorer (it reads and writes no files and runs "
-              "only the declared controls). Use --host 127.0.0.1 to keep it local", file=out)
+        print(
+            f"{PROG}: warning: serving on {args.host}: anyone who can reach this machine on "
+            f"port {args.port} can use the explorer (it reads and writes no files and runs "
+            "only the declared controls). Use --host 127.0.0.1 to keep it local",
+            file=out,
+        )
     shown = "localhost" if is_loopback(args.host) else args.host
     what = f"the {args.demo} demo" if scenario is None else scenario.label
-    print(f"exploring {what} at http://{shown}:{args.port}/ (Ctrl-C to stop)", file=out,
-          flush=True)
-    serve(scenario, port=args.port, host=args.host, show=not args.no_browser, demo=args.demo,
-          backend=args.backend)
+    print(f"exploring {what} at http://{shown}:{args.port}/ (Ctrl-C to stop)", file=out, flush=True)
+    serve(
+        scenario,
+        port=args.port,
+        host=args.host,
+        show=not args.no_browser,
+        demo=args.demo,
+        backend=args.backend,
+    )
     return EXIT_OK

@@ -13,30 +13,58 @@ EXIT_OK, EXIT_FAILED = 0, 1
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the import subcommands to the ``pssc`` parser."""
     convert = commands.add_parser(
-        "convert", help="convert a Vensim or XMILE model into a pssc_sim model file",
+        "convert",
+        help="convert a Vensim or XMILE model into a pssc_sim model file",
         description="Write a readable pssc_sim YAML model (units and documentation kept) from a "
-                    "Vensim .mdl or XMILE .xmile/.stmx file; running it gives the same results.")
+        "Vensim .mdl or XMILE .xmile/.stmx file; running it gives the same results.",
+    )
     convert.add_argument("source", metavar="FILE", help="a .mdl, .xmile, .xml or .stmx model")
-    convert.add_argument("-o", "--output", type=Path, metavar="MODEL.yaml",
-                         help="where to write (default: FILE with a .yaml suffix)")
+    convert.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="MODEL.yaml",
+        help="where to write (default: FILE with a .yaml suffix)",
+    )
     conformance = commands.add_parser(
-        "conformance", help="run the SDXorg test-models suite against its canonical outputs",
+        "conformance",
+        help="run the SDXorg test-models suite against its canonical outputs",
         description="Run every model of a test-models folder that has a canonical output and "
-                    "compare with |a-b| <= 1e-5 + 1e-5|b| on every column. Prints one line per "
-                    "file and 'N passed, M failed'. With --pair, run a model and compare every "
-                    "series of its own outputs, counting the series within that tolerance and "
-                    "within 1e-3 and listing the worst. Exit status 0 when nothing failed.")
-    conformance.add_argument("path", metavar="PATH", type=Path, nargs="?",
-                             help="the test-models folder (holding MANIFEST.csv)")
-    conformance.add_argument("--pair", nargs="+", action="append", default=[],
-                             metavar="FILE", help="MODEL OUTPUT [OUTPUT ...]: a model and its "
-                             "own outputs (Vensim .tab or exported text, CSV); may be repeated")
-    conformance.add_argument("--worst", type=int, default=10, metavar="N",
-                             help="with --pair, list up to N series outside the tolerance "
-                             "(default 10)")
+        "compare with |a-b| <= 1e-5 + 1e-5|b| on every column. Prints one line per "
+        "file and 'N passed, M failed'. With --pair, run a model and compare every "
+        "series of its own outputs, counting the series within that tolerance and "
+        "within 1e-3 and listing the worst. Exit status 0 when nothing failed.",
+    )
+    conformance.add_argument(
+        "path",
+        metavar="PATH",
+        type=Path,
+        nargs="?",
+        help="the test-models folder (holding MANIFEST.csv)",
+    )
+    conformance.add_argument(
+        "--pair",
+        nargs="+",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="MODEL OUTPUT [OUTPUT ...]: a model and its "
+        "own outputs (Vensim .tab or exported text, CSV); may be repeated",
+    )
+    conformance.add_argument(
+        "--worst",
+        type=int,
+        default=10,
+        metavar="N",
+        help="with --pair, list up to N series outside the tolerance (default 10)",
+    )
     conformance.add_argument("--tier", choices=("A", "B", "C"), help="only this tier")
-    conformance.add_argument("--format", dest="fmt", metavar="FORMAT",
-                             help="only files of this format: mdl, xmile or stmx")
+    conformance.add_argument(
+        "--format",
+        dest="fmt",
+        metavar="FORMAT",
+        help="only files of this format: mdl, xmile or stmx",
+    )
 
 
 def command_convert(args: argparse.Namespace, stream: TextIO | None = None) -> int:
@@ -56,18 +84,23 @@ def command_conformance(args: argparse.Namespace, stream: TextIO | None = None) 
     out = stream or sys.stdout
     if args.pair:
         if args.path is not None:
-            raise UsageError(f"conformance: give a test-models folder or --pair, not both (got "
-                             f"{str(args.path)!r} and --pair). Run them one at a time")
+            raise UsageError(
+                f"conformance: give a test-models folder or --pair, not both (got "
+                f"{str(args.path)!r} and --pair). Run them one at a time"
+            )
         return _command_pairs(args.pair, args.worst, out)
     if args.path is None:
-        raise UsageError("conformance: nothing to run (got no PATH and no --pair). Give the "
-                         "test-models folder, or --pair MODEL OUTPUT")
+        raise UsageError(
+            "conformance: nothing to run (got no PATH and no --pair). Give the "
+            "test-models folder, or --pair MODEL OUTPUT"
+        )
     if not args.path.is_dir():
-        raise UsageError(f"{args.path}: no test-models folder there (got {str(args.path)!r}). "
-                         "Give the folder that holds MANIFEST.csv")
+        raise UsageError(
+            f"{args.path}: no test-models folder there (got {str(args.path)!r}). "
+            "Give the folder that holds MANIFEST.csv"
+        )
     if args.fmt is not None and args.fmt not in FORMATS:
-        raise UsageError(f"--format: unknown format {args.fmt!r}. Use one of: "
-                         f"{', '.join(FORMATS)}")
+        raise UsageError(f"--format: unknown format {args.fmt!r}. Use one of: {', '.join(FORMATS)}")
     results = []
     for result in run_conformance(args.path, args.tier, args.fmt):
         print(result.line(), file=out, flush=True)
@@ -86,12 +119,16 @@ def _command_pairs(pairs: list[list[str]], worst: int, out: TextIO) -> int:
         raise UsageError(f"--worst: must be 0 or more (got {worst}). Give a count such as 10")
     for pair in pairs:
         if len(pair) < 2:
-            raise UsageError(f"--pair: needs a model and at least one output (got {pair}). "
-                             "Write --pair MODEL.mdl OUTPUT.tab")
+            raise UsageError(
+                f"--pair: needs a model and at least one output (got {pair}). "
+                "Write --pair MODEL.mdl OUTPUT.tab"
+            )
         for file in pair:
             if not Path(file).is_file():
-                raise UsageError(f"--pair: {file}: no such file (got {file!r}). Give a model "
-                                 "file and its own output files")
+                raise UsageError(
+                    f"--pair: {file}: no such file (got {file!r}). Give a model "
+                    "file and its own output files"
+                )
     passed = True
     for model, *outputs in pairs:
         try:

@@ -25,10 +25,12 @@ _WIDTH = 100
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``mechanisms`` to the ``pssc`` parser."""
     command = commands.add_parser(
-        "mechanisms", help="list the library of gaming mechanisms",
+        "mechanisms",
+        help="list the library of gaming mechanisms",
         description="List the gaming mechanisms a model can include (name, title and the "
-                    "signature each leaves in a run), or, with NAME, print one mechanism's "
-                    "inputs, parameters with their defaults, and outputs. See docs/gaming.md.")
+        "signature each leaves in a run), or, with NAME, print one mechanism's "
+        "inputs, parameters with their defaults, and outputs. See docs/gaming.md.",
+    )
     command.add_argument("name", metavar="NAME", nargs="?", help="a mechanism of the library")
 
 
@@ -68,11 +70,18 @@ def describe(name: str) -> str:
     known = library_mechanisms()
     if name not in known:
         hint = did_you_mean(name, known) or f" Mechanisms: {', '.join(known)}."
-        raise ModelError(f"mechanisms: unknown mechanism '{name}' (got {name!r}).{hint} Run "
-                         "'pssc mechanisms' for the list")
+        raise ModelError(
+            f"mechanisms: unknown mechanism '{name}' (got {name!r}).{hint} Run "
+            "'pssc mechanisms' for the list"
+        )
     fragment = load_fragment(LIBRARY / f"{name}.yaml")
-    lines = [f"{name}: {fragment.title}", _wrap(fragment.description),
-             _wrap(f"signature: {fragment.signature}"), "", "inputs:"]
+    lines = [
+        f"{name}: {fragment.title}",
+        _wrap(fragment.description),
+        _wrap(f"signature: {fragment.signature}"),
+        "",
+        "inputs:",
+    ]
     lines += [f"  {i.name} ({i.kind.value}): {i.description}" for i in fragment.inputs]
     lines += ["", "parameters:", *_parameters(fragment), "", "outputs:"]
     lines += [f"  {key}: {text}" for key, text in fragment.outputs.items()]
@@ -85,12 +94,12 @@ def _parameters(fragment: Fragment) -> list[str]:
     for key, entry in fragment.parameters.items():
         units = f" {entry['units']}" if entry.get("units") else ""
         bounds = f", range {list(entry['range'])}" if entry.get("range") else ""
-        lines.append(f"  {key} = {entry['value']:g}{units}{bounds}: "
-                     f"{entry.get('description', '')}")
+        lines.append(f"  {key} = {entry['value']:g}{units}{bounds}: {entry.get('description', '')}")
         lines.append(_wrap(f"source: {entry.get('source', '')}", indent="      "))
     return lines
 
 
 def _wrap(text: str, indent: str = "  ") -> str:
-    return textwrap.fill(" ".join(text.split()), width=_WIDTH, initial_indent=indent,
-                         subsequent_indent=indent + "  ")
+    return textwrap.fill(
+        " ".join(text.split()), width=_WIDTH, initial_indent=indent, subsequent_indent=indent + "  "
+    )

@@ -92,8 +92,9 @@ def summary(model: Model, results: Results) -> str:
     return "\n".join(rows)
 
 
-def write_outputs(model: Model, results: Results, out: Path,
-                  names: Mapping[str, str] | None = None) -> list[Path]:
+def write_outputs(
+    model: Model, results: Results, out: Path, names: Mapping[str, str] | None = None
+) -> list[Path]:
     """Write ``out/results.csv`` and ``out/stocks.png`` (moved in together, see
     :func:`~pssc_sim.atomic.file_set`); return their paths. ``names`` maps the identifiers of
     the model to the names ``results`` uses, where they differ."""
@@ -111,8 +112,11 @@ def write_outputs(model: Model, results: Results, out: Path,
             "Give a folder you can write to"
         ) from None
     figure = Figure(figsize=(8, 4.5), layout="constrained")
-    ax = plot_stocks(results, [(names or {}).get(name, name) for name in visible_stocks(model)],
-                     ax=figure.subplots())
+    ax = plot_stocks(
+        results,
+        [(names or {}).get(name, name) for name in visible_stocks(model)],
+        ax=figure.subplots(),
+    )
     ax.set_title(plain(model.title or model.name))
     ax.set_xlabel(plain(f"time ({model.time.units})" if model.time.units else "time"))
     date_axis(ax, model.time)  # calendar dates or years where the model's clock has them

@@ -25,9 +25,20 @@ if TYPE_CHECKING:
     from pssc_sim.scenario import Scenario, ScenarioResult
     from pssc_sim.scenario.compare import Comparison
 
-__all__ = ["ProgressBar", "add_commands", "add_memory_option", "add_run_options",
-           "command_compare", "command_run", "command_schema", "is_scenario_file",
-           "memory_limit", "progress", "write_comparison", "write_run"]
+__all__ = [
+    "ProgressBar",
+    "add_commands",
+    "add_memory_option",
+    "add_run_options",
+    "command_compare",
+    "command_run",
+    "command_schema",
+    "is_scenario_file",
+    "memory_limit",
+    "progress",
+    "write_comparison",
+    "write_run",
+]
 
 #: Panels drawn at most in a results figure.
 MAX_PANELS = 12
@@ -36,38 +47,69 @@ MAX_PANELS = 12
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``compare`` and ``schema`` to the ``pssc`` parser."""
     comparison = commands.add_parser(
-        "compare", help="compare scenarios side by side",
+        "compare",
+        help="compare scenarios side by side",
         description="Run scenarios (or models) and compare the same variables at chosen times "
-                    "and at the end, with differences against the first; with --out, write "
-                    "DIR/comparison.csv and an overlay plot DIR/comparison.png.")
-    comparison.add_argument("scenarios", nargs="+", metavar="SCENARIO",
-                            help="scenario files (or model files and folders); the first is "
-                                 "the reference")
-    comparison.add_argument("--at", type=float, nargs="+", default=[], metavar="T",
-                            help="times to compare at, besides the end")
-    comparison.add_argument("--outputs", nargs="+", metavar="NAME",
-                            help="variables to compare (default: all that every scenario "
-                                 "records)")
-    comparison.add_argument("--out", type=Path, metavar="DIR",
-                            help="folder for comparison.csv and comparison.png")
+        "and at the end, with differences against the first; with --out, write "
+        "DIR/comparison.csv and an overlay plot DIR/comparison.png.",
+    )
+    comparison.add_argument(
+        "scenarios",
+        nargs="+",
+        metavar="SCENARIO",
+        help="scenario files (or model files and folders); the first is the reference",
+    )
+    comparison.add_argument(
+        "--at",
+        type=float,
+        nargs="+",
+        default=[],
+        metavar="T",
+        help="times to compare at, besides the end",
+    )
+    comparison.add_argument(
+        "--outputs",
+        nargs="+",
+        metavar="NAME",
+        help="variables to compare (default: all that every scenario records)",
+    )
+    comparison.add_argument(
+        "--out", type=Path, metavar="DIR", help="folder for comparison.csv and comparison.png"
+    )
     add_memory_option(comparison)
     schema = commands.add_parser(
-        "schema", help="print the JSON Schema of scenario files or of model files",
+        "schema",
+        help="print the JSON Schema of scenario files or of model files",
         description="Print the JSON Schema of scenario files ('pssc schema'), or of model "
-                    "files ('pssc schema model'), for editors that complete and check YAML; "
-                    "with --model, a scenario schema completes that model's parameter names.")
-    schema.add_argument("kind", nargs="?", choices=("scenario", "model"), default="scenario",
-                        help="which files the schema describes (default: scenario)")
-    schema.add_argument("--model", metavar="MODEL",
-                        help="a model whose parameter names the schema should list")
-    schema.add_argument("-o", "--output", type=Path, metavar="FILE",
-                        help="write the schema to FILE instead of printing it")
+        "files ('pssc schema model'), for editors that complete and check YAML; "
+        "with --model, a scenario schema completes that model's parameter names.",
+    )
+    schema.add_argument(
+        "kind",
+        nargs="?",
+        choices=("scenario", "model"),
+        default="scenario",
+        help="which files the schema describes (default: scenario)",
+    )
+    schema.add_argument(
+        "--model", metavar="MODEL", help="a model whose parameter names the schema should list"
+    )
+    schema.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="write the schema to FILE instead of printing it",
+    )
 
 
 def add_run_options(run: argparse.ArgumentParser) -> None:
     """Options of ``pssc run`` that only scenarios use."""
-    run.add_argument("--save-ensemble", action="store_true",
-                     help="also write every member to DIR/ensemble.nc (netCDF)")
+    run.add_argument(
+        "--save-ensemble",
+        action="store_true",
+        help="also write every member to DIR/ensemble.nc (netCDF)",
+    )
 
 
 #: The back ends ``--backend`` takes.
@@ -78,19 +120,26 @@ def add_backend_option(command: argparse.ArgumentParser) -> None:
     """The ``--backend`` option of a command that runs models (the names of
     :data:`pssc_sim.integrate.backends.BACKENDS`, written here: the command line starts without
     the compile stage)."""
-    command.add_argument("--backend", default="auto", choices=BACKEND_NAMES,
-                         help="how fixed-step runs are computed: numpy, numba (the whole loop "
-                              "compiled, from the 'fast' extra) or auto (default: numba where "
-                              "it wins once compiling is counted); see 'pssc --version'")
+    command.add_argument(
+        "--backend",
+        default="auto",
+        choices=BACKEND_NAMES,
+        help="how fixed-step runs are computed: numpy, numba (the whole loop "
+        "compiled, from the 'fast' extra) or auto (default: numba where "
+        "it wins once compiling is counted); see 'pssc --version'",
+    )
 
 
 def add_memory_option(command: argparse.ArgumentParser) -> None:
     """The ``--max-memory SIZE`` option of a command that runs models."""
-    command.add_argument("--max-memory", metavar="SIZE",
-                         help="memory a run may use, e.g. 2GiB or 512MiB (units B, KiB, MiB, "
-                              "GiB, TiB; default: $PSSC_MAX_MEMORY, else half the memory "
-                              "available). A run that would need more is refused before it "
-                              "starts")
+    command.add_argument(
+        "--max-memory",
+        metavar="SIZE",
+        help="memory a run may use, e.g. 2GiB or 512MiB (units B, KiB, MiB, "
+        "GiB, TiB; default: $PSSC_MAX_MEMORY, else half the memory "
+        "available). A run that would need more is refused before it "
+        "starts",
+    )
 
 
 def memory_limit(args: argparse.Namespace) -> int | None:
@@ -149,13 +198,12 @@ class ProgressBar:
             if 0.0 < self.fraction < 1.0:
                 status += f", about {elapsed * (1 - self.fraction) / self.fraction:.1f} s left"
         room = max(columns - len(status), 4)
-        label = self.label if len(self.label) <= room else self.label[:room - 3] + "..."
+        label = self.label if len(self.label) <= room else self.label[: room - 3] + "..."
         return (label + status)[:columns]
 
 
 @contextmanager
-def progress(label: str, stream: TextIO | None = None, delay: float = 1.0
-             ) -> Iterator[ProgressBar]:
+def progress(label: str, stream: TextIO | None = None, delay: float = 1.0) -> Iterator[ProgressBar]:
     """Draw a :class:`ProgressBar` for ``label`` on ``stream`` (stderr) while the body runs.
 
     The bar appears after ``delay`` seconds, only when the stream is a terminal, is redrawn ten
@@ -228,10 +276,20 @@ def run_label(scenario: Scenario, position: str = "") -> str:
     return f"{position}running {scenario.label} ({kind})"
 
 
-def command_run(path: str, *, method: str | None, out: Path | None, assignments: Sequence[str],
-                stop: float | None, dt: float | None, save_ensemble: bool = False,
-                stream: TextIO | None = None, max_memory: int | None = None,
-                compute: argparse.Namespace | None = None, backend: str = "auto") -> int:
+def command_run(
+    path: str,
+    *,
+    method: str | None,
+    out: Path | None,
+    assignments: Sequence[str],
+    stop: float | None,
+    dt: float | None,
+    save_ensemble: bool = False,
+    stream: TextIO | None = None,
+    max_memory: int | None = None,
+    compute: argparse.Namespace | None = None,
+    backend: str = "auto",
+) -> int:
     """Run a scenario file, print its summary and, with ``out``, write its files (``compute``:
     the command line's ``--workers`` or ``--scheduler``, see :mod:`pssc_sim.cli.compute`;
     ``backend``: see :func:`~pssc_sim.simulate`)."""
@@ -246,10 +304,14 @@ def command_run(path: str, *, method: str | None, out: Path | None, assignments:
         scenario = scenario.with_method(method)
     scenario = scenario.with_set(**parse_assignments(assignments, model))
     scenario = scenario.with_time(**time_overrides(model, stop, dt))
-    with cluster(compute or argparse.Namespace(), scenario) as client, \
-            progress(run_label(scenario)) as bar, noted():
-        result = run(scenario, progress=bar, max_memory=max_memory, scheduler=client,
-                     backend=backend)
+    with (
+        cluster(compute or argparse.Namespace(), scenario) as client,
+        progress(run_label(scenario)) as bar,
+        noted(),
+    ):
+        result = run(
+            scenario, progress=bar, max_memory=max_memory, scheduler=client, backend=backend
+        )
     output = stream or sys.stdout
     print(result.summary(), file=output)
     if out is not None:
@@ -269,8 +331,9 @@ def noted() -> Iterator[None]:
         if issubclass(warning.category, PsscSimWarning):
             print(f"pssc: note: {warning.message}", file=sys.stderr)
         else:
-            warnings.warn_explicit(warning.message, warning.category, warning.filename,
-                                   warning.lineno)
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
 
 
 def _folder(out: Path) -> Path:
@@ -279,8 +342,10 @@ def _folder(out: Path) -> Path:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"--out: cannot create the folder ({exc.strerror}) (got '{out}'). "
-                         "Give a folder you can write to") from None
+        raise UsageError(
+            f"--out: cannot create the folder ({exc.strerror}) (got '{out}'). "
+            "Give a folder you can write to"
+        ) from None
     return out
 
 
@@ -334,7 +399,9 @@ def write_run(result: ScenarioResult, out: Path, save_ensemble: bool = False) ->
             written.append(write_figure(figure, staging / "results.png"))
         if save_ensemble:
             attributes: dict[str, str | int | float] = {
-                "scenario": result.name, "seed": -1 if result.seed is None else result.seed}
+                "scenario": result.name,
+                "seed": -1 if result.seed is None else result.seed,
+            }
             written.append(write_netcdf(result.results, staging / "ensemble.nc", attributes))
     return [folder / path.name for path in written]
 
@@ -411,9 +478,11 @@ def command_schema(args: argparse.Namespace, stream: TextIO | None = None) -> in
 
     if args.kind == "model":
         if args.model:
-            raise UsageError(f"--model: lists the parameters of the scenario schema; the model "
-                             f"file schema takes no model (got {args.model!r}). Run 'pssc "
-                             "schema model' alone")
+            raise UsageError(
+                f"--model: lists the parameters of the scenario schema; the model "
+                f"file schema takes no model (got {args.model!r}). Run 'pssc "
+                "schema model' alone"
+            )
         schema = model_json_schema()
     else:
         schema = json_schema(load_model(args.model).parameter_names if args.model else ())

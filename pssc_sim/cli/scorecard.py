@@ -22,17 +22,22 @@ EXIT_OK = 0
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``scorecard`` to the ``pssc`` parser."""
     card = commands.add_parser(
-        "scorecard", help="the PSS scorecard of a scenario",
+        "scorecard",
+        help="the PSS scorecard of a scenario",
         description="Run a scenario and print its Public Sector Scorecard: measures by "
-                    "perspective, the reported and true value at each target date, target met "
-                    "or not (green met, amber missed by at most 5%%, red), the reported-vs-true "
-                    "gap, the probability of meeting each target across an ensemble, and the "
-                    "measures that end worse than in a reference run (the same scenario without "
-                    "targets, or --against).")
+        "perspective, the reported and true value at each target date, target met "
+        "or not (green met, amber missed by at most 5%%, red), the reported-vs-true "
+        "gap, the probability of meeting each target across an ensemble, and the "
+        "measures that end worse than in a reference run (the same scenario without "
+        "targets, or --against).",
+    )
     card.add_argument("scenario", metavar="SCENARIO", help="a scenario file (or a model)")
-    card.add_argument("--against", metavar="OTHER",
-                      help="the reference scenario for unintended consequences (default: the "
-                           "same scenario without its targets)")
+    card.add_argument(
+        "--against",
+        metavar="OTHER",
+        help="the reference scenario for unintended consequences (default: the "
+        "same scenario without its targets)",
+    )
     card.add_argument("--json", action="store_true", help="print the scorecard as JSON")
     add_memory_option(card)
 
@@ -51,8 +56,7 @@ def command_scorecard(args: argparse.Namespace, stream: TextIO | None = None) ->
         result = run(scenario, progress=bar, max_memory=limit)
         if reference is not None:
             bar.phase(1, 2)
-        against = (run(reference, progress=bar, max_memory=limit) if reference is not None
-                   else None)
+        against = run(reference, progress=bar, max_memory=limit) if reference is not None else None
         card = scorecard(result, against)
     output = stream or sys.stdout
     print(card.to_json() if args.json else card.to_text(), file=output)

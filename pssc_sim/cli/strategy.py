@@ -19,21 +19,32 @@ __all__ = ["add_commands", "command_strategy_map", "strategy_map_of"]
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``strategy-map`` to the ``pssc`` parser."""
     command = commands.add_parser(
-        "strategy-map", help="draw the PSS strategy map of a model, scenario or diagram",
+        "strategy-map",
+        help="draw the PSS strategy map of a model, scenario or diagram",
         description="Draw the Public Sector Scorecard strategy map: measures in tiers "
-                    "(capability, process, outcome; value for money for measures in money), "
-                    "an arrow where a chain of causal links joins two measures through no "
-                    "other measure, signed + or - (? when it depends on the state, with the "
-                    "sign the run gives). A scenario adds each measure's value, its target "
-                    "status and reported-vs-true gap, the risks (true values that end worse "
-                    "than without targets) and the gaming mechanisms at work. A diagram file "
-                    "whose variables carry 'perspective:' draws the same way.")
-    command.add_argument("model", metavar="MODEL_OR_SCENARIO",
-                         help="a scenario file, a model file or folder, or a diagram file")
-    command.add_argument("-o", "--output", type=Path, metavar="FILE",
-                         help="the picture to write: .svg (with hover text), .png or .pdf")
-    command.add_argument("--json", action="store_true",
-                         help="print the tiers, links and risks as JSON")
+        "(capability, process, outcome; value for money for measures in money), "
+        "an arrow where a chain of causal links joins two measures through no "
+        "other measure, signed + or - (? when it depends on the state, with the "
+        "sign the run gives). A scenario adds each measure's value, its target "
+        "status and reported-vs-true gap, the risks (true values that end worse "
+        "than without targets) and the gaming mechanisms at work. A diagram file "
+        "whose variables carry 'perspective:' draws the same way.",
+    )
+    command.add_argument(
+        "model",
+        metavar="MODEL_OR_SCENARIO",
+        help="a scenario file, a model file or folder, or a diagram file",
+    )
+    command.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="the picture to write: .svg (with hover text), .png or .pdf",
+    )
+    command.add_argument(
+        "--json", action="store_true", help="print the tiers, links and risks as JSON"
+    )
     add_memory_option(command)
 
 
@@ -71,8 +82,10 @@ def command_strategy_map(args: argparse.Namespace, stream: TextIO | None = None)
     from pssc_sim.report.strategy_drawing import check_format, save_strategy_map
 
     if args.output is None and not args.json:
-        raise UsageError("strategy-map: nothing to do (got neither -o nor --json). Give "
-                         "-o map.svg, --json, or both")
+        raise UsageError(
+            "strategy-map: nothing to do (got neither -o nor --json). Give "
+            "-o map.svg, --json, or both"
+        )
     if args.output is not None:
         check_format(args.output)
     strategy = strategy_map_of(args.model)

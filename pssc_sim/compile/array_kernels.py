@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 
-def reduce_array(function: Callable[..., Any], values: Any, shape: tuple[int, ...],
-                 axes: tuple[int, ...]) -> Any:
+def reduce_array(
+    function: Callable[..., Any], values: Any, shape: tuple[int, ...], axes: tuple[int, ...]
+) -> Any:
     """Kernel helper of :class:`~pssc_sim.ir.dimensions.Reduce`: ``values`` spread to
     ``shape`` then reduced.
 
@@ -23,8 +24,9 @@ def reduce_array(function: Callable[..., Any], values: Any, shape: tuple[int, ..
     return function(np.broadcast_to(array, (*shape, members)), axis=axes)
 
 
-def assemble_array(shape: tuple[int, ...], pieces: tuple[tuple[tuple[int, ...], ...], ...],
-                   *values: Any) -> Any:
+def assemble_array(
+    shape: tuple[int, ...], pieces: tuple[tuple[tuple[int, ...], ...], ...], *values: Any
+) -> Any:
     """Kernel helper of :class:`~pssc_sim.ir.dimensions.Assemble`: one array from per-element
     values."""
     members = max((np.shape(v)[-1] if np.ndim(v) else 1) for v in values)
@@ -35,8 +37,9 @@ def assemble_array(shape: tuple[int, ...], pieces: tuple[tuple[tuple[int, ...], 
     return result
 
 
-def table_lookup(x: Any, index: Any,
-                 tables: Sequence[tuple[Sequence[float], Sequence[float]]]) -> Any:
+def table_lookup(
+    x: Any, index: Any, tables: Sequence[tuple[Sequence[float], Sequence[float]]]
+) -> Any:
     """Kernel helper of :class:`~pssc_sim.ir.dimensions.TableLookup`: each element through its
     own table."""
     values, which = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(index))
@@ -51,22 +54,33 @@ def table_lookup(x: Any, index: Any,
 def _selected(function: Callable[..., Any], fill: float) -> Callable[..., Any]:
     def apply(chosen: Any, values: Any, axes: tuple[int, ...]) -> Any:
         return function(np.where(chosen, values, fill), axis=axes)
+
     return apply
 
 
 #: The numerical actions of VECTOR SELECT: (uses selection * values, values ** selection or the
 #: values alone, and the reduction), by action number (Vensim's documentation, as PySD reads it).
 _ACTIONS: dict[int, tuple[str, Callable[..., Any]]] = {
-    0: ("weighted", _selected(np.sum, 0.0)), 1: ("weighted", _selected(np.prod, 1.0)),
-    2: ("weighted", _selected(np.min, np.inf)), 3: ("weighted", _selected(np.max, -np.inf)),
-    5: ("powered", _selected(np.prod, 1.0)), 6: ("plain", _selected(np.sum, 0.0)),
-    7: ("plain", _selected(np.prod, 1.0)), 8: ("plain", _selected(np.min, np.inf)),
+    0: ("weighted", _selected(np.sum, 0.0)),
+    1: ("weighted", _selected(np.prod, 1.0)),
+    2: ("weighted", _selected(np.min, np.inf)),
+    3: ("weighted", _selected(np.max, -np.inf)),
+    5: ("powered", _selected(np.prod, 1.0)),
+    6: ("plain", _selected(np.sum, 0.0)),
+    7: ("plain", _selected(np.prod, 1.0)),
+    8: ("plain", _selected(np.min, np.inf)),
     9: ("plain", _selected(np.max, -np.inf)),
 }
 
 
-def vector_select(selection: Any, values: Any, missing: Any, action: Any,
-                  shape: tuple[int, ...], axes: tuple[int, ...]) -> Any:
+def vector_select(
+    selection: Any,
+    values: Any,
+    missing: Any,
+    action: Any,
+    shape: tuple[int, ...],
+    axes: tuple[int, ...],
+) -> Any:
     """Kernel helper of :class:`~pssc_sim.ir.dimensions.VectorSelect`: the action over the
     elements whose selection is not zero; ``missing`` where every selection is zero. Actions 4
     and 10 are means."""
@@ -76,8 +90,11 @@ def vector_select(selection: Any, values: Any, missing: Any, action: Any,
     plain = np.broadcast_to(np.asarray(values, dtype=float), full)
     with np.errstate(all="ignore"):
         weighted = np.broadcast_to(selection, full) * plain
-        terms = {"plain": plain, "weighted": weighted,
-                 "powered": plain ** np.broadcast_to(selection, full)}
+        terms = {
+            "plain": plain,
+            "weighted": weighted,
+            "powered": plain ** np.broadcast_to(selection, full),
+        }
         count = chosen.sum(axis=axes)
         codes = np.rint(np.asarray(action, dtype=float)).astype(int)
         result = np.full(count.shape, np.nan)
@@ -133,10 +150,11 @@ def element_map(values: Any, offset: Any, shape: tuple[int, ...], axes: tuple[in
     [4.0]
     """
     members = _members(values, offset)
-    outer = shape[:len(shape) - len(axes)]
+    outer = shape[: len(shape) - len(axes)]
     size = int(np.prod([shape[a] for a in axes]))
-    flat = np.broadcast_to(np.asarray(values, dtype=float),
-                           (*shape, members)).reshape((*outer, size, members))
+    flat = np.broadcast_to(np.asarray(values, dtype=float), (*shape, members)).reshape(
+        (*outer, size, members)
+    )
     given = np.broadcast_to(np.asarray(offset, dtype=float), (*outer, members))
     valid = np.isfinite(given) & (given >= -0.5) & (given < size - 0.5)
     index = np.where(valid, np.rint(np.where(valid, given, 0)), 0).astype(int)
@@ -162,8 +180,9 @@ def invert_matrix(values: Any, shape: tuple[int, ...]) -> Any:
     return np.moveaxis(result, 0, -1)
 
 
-def _allocation(request: np.ndarray, priority: np.ndarray, width: float,
-                supply: float) -> np.ndarray:
+def _allocation(
+    request: np.ndarray, priority: np.ndarray, width: float, supply: float
+) -> np.ndarray:
     """One vector's allocation: each request i receives ``request_i * clip((priority_i - p) /
     width, 0, 1)``, at the level ``p`` where the allocations sum to ``supply``. The sum is
     piecewise linear in p with corners at ``priority_i`` and ``priority_i - width``, so p is
@@ -187,8 +206,9 @@ def _allocation(request: np.ndarray, priority: np.ndarray, width: float,
     return allocated
 
 
-def allocate_by_priority(request: Any, priority: Any, width: Any, supply: Any,
-                         shape: tuple[int, ...]) -> Any:
+def allocate_by_priority(
+    request: Any, priority: Any, width: Any, supply: Any, shape: tuple[int, ...]
+) -> Any:
     """Kernel helper of :class:`~pssc_sim.ir.dimensions.AllocateByPriority`: the supply shared
     among the requests along the last axis of ``shape`` by priority, a gap of ``width`` in
     priority passing the supply entirely to the higher one (Vensim's Allocation reference);
@@ -207,6 +227,7 @@ def allocate_by_priority(request: Any, priority: Any, width: Any, supply: Any,
     result = np.empty(full)
     for index in np.ndindex(*widths.shape):
         vector = (*index[:-1], slice(None), index[-1])
-        result[vector] = _allocation(requests[vector], priorities[vector], float(widths[index]),
-                                     float(supplies[index]))
+        result[vector] = _allocation(
+            requests[vector], priorities[vector], float(widths[index]), float(supplies[index])
+        )
     return result

@@ -74,8 +74,9 @@ class BreakpointPlan:
     source: str
     evaluate: Any
 
-    def times(self, clock: tuple[float, float, float], p: np.ndarray,
-              limit: int = MAX_BREAKPOINTS) -> np.ndarray:
+    def times(
+        self, clock: tuple[float, float, float], p: np.ndarray, limit: int = MAX_BREAKPOINTS
+    ) -> np.ndarray:
         """Sorted breakpoints strictly inside ``(start, stop)`` for the members of ``p``.
 
         ``clock`` is the run's ``(dt, start, stop)``.
@@ -104,8 +105,10 @@ class BreakpointPlan:
 
 
 def _switch_times(
-    switches: Iterable[Switch | PeriodicSwitch], values: list[np.ndarray],
-    span: tuple[float, float], limit: int,
+    switches: Iterable[Switch | PeriodicSwitch],
+    values: list[np.ndarray],
+    span: tuple[float, float],
+    limit: int,
 ) -> Iterator[np.ndarray]:
     position = 0
     for switch in switches:
@@ -120,7 +123,11 @@ def _switch_times(
 
 
 def periodic_times(
-    rate: float, phase: float, interval: float, width: float, span: tuple[float, float],
+    rate: float,
+    phase: float,
+    interval: float,
+    width: float,
+    span: tuple[float, float],
     limit: int,
 ) -> np.ndarray:
     """Times where ``Mod(rate * t + phase, interval)`` wraps or passes ``width``.
@@ -202,8 +209,11 @@ def _find_switches(model: Model) -> list[Switch | PeriodicSwitch]:
     time_only = _time_only(equations, allowed)
     switches: dict[Switch | PeriodicSwitch, None] = {}
     # an arrayed model's stock rates are whole arrays: every flow feeds one (or a cloud)
-    roots = (stock_rates(model) if not model.dimensions
-             else [variable_symbol(f.name) for f in model.flows])
+    roots = (
+        stock_rates(model)
+        if not model.dimensions
+        else [variable_symbol(f.name) for f in model.flows]
+    )
     for name in needed(equations, roots):
         for node in _candidate_nodes(equations[name]):
             resolved = substituted(node, time_only)

@@ -102,23 +102,34 @@ class _Module:
         self.model = model
         self.layout = Layout.of(model)
         self.shapes = variable_shapes(model)
-        self.original = {name: self.spread(name, expr)
-                         for name, expr in algebraic_equations(model).items()}
+        self.original = {
+            name: self.spread(name, expr) for name, expr in algebraic_equations(model).items()
+        }
         self.rates = stock_rates(model)
-        updates = [self.spread(s.name, u)
-                   for s, u in zip(model.discrete, discrete_updates(model), strict=True)]
+        updates = [
+            self.spread(s.name, u)
+            for s, u in zip(model.discrete, discrete_updates(model), strict=True)
+        ]
         exprs, self.invariants = hoist(
-            model, [*self.original.values(), *updates, *(o.expr for o in outputs)])
+            model, [*self.original.values(), *updates, *(o.expr for o in outputs)]
+        )
         n, m = len(self.original), len(updates)
         self.equations = dict(zip(self.original, exprs[:n], strict=True))
-        self.updates = exprs[n:n + m]
-        self.outputs = [replace(o, expr=e) for o, e in zip(outputs, exprs[n + m:], strict=True)]
-        self.hoisted = stack(zip((s.name for s in self.invariants.symbols),
-                                 self.invariants.shapes or [()] * len(self.invariants.symbols),
-                                 strict=True), first=self.layout.n_parameter_rows)
-        self.out_blocks = list(stack(
-            (str(i), o.shape if o.positions is None else ()) for i, o in enumerate(outputs)
-        ).values())
+        self.updates = exprs[n : n + m]
+        self.outputs = [replace(o, expr=e) for o, e in zip(outputs, exprs[n + m :], strict=True)]
+        self.hoisted = stack(
+            zip(
+                (s.name for s in self.invariants.symbols),
+                self.invariants.shapes or [()] * len(self.invariants.symbols),
+                strict=True,
+            ),
+            first=self.layout.n_parameter_rows,
+        )
+        self.out_blocks = list(
+            stack(
+                (str(i), o.shape if o.positions is None else ()) for i, o in enumerate(outputs)
+            ).values()
+        )
         self.constants: dict[str, tuple[Any, ...]] = {}
         self.shared: SharedTerms = {}
 
@@ -132,13 +143,19 @@ class _Module:
         dialects = [Dialect.NUMPY] if self.model.dimensions else list(Dialect)
         for dialect in dialects:
             suffix = "" if dialect is Dialect.NUMPY else "_scalar"
-            parts += [self.kernel(dialect, False, f"rates{suffix}"),
-                      self.kernel(dialect, True, f"full{suffix}")]
-        parts += [self.kernel(Dialect.NUMPY, False, "bind_rates", bind=True),
-                  self.kernel(Dialect.NUMPY, True, "bind_full", bind=True), self.initial()]
+            parts += [
+                self.kernel(dialect, False, f"rates{suffix}"),
+                self.kernel(dialect, True, f"full{suffix}"),
+            ]
+        parts += [
+            self.kernel(Dialect.NUMPY, False, "bind_rates", bind=True),
+            self.kernel(Dialect.NUMPY, True, "bind_full", bind=True),
+            self.initial(),
+        ]
         text = "\n".join(parts)
-        constants = [f"{name} = {_literal(value)}"
-                     for name, value in sorted(self.constants.items())]
+        constants = [
+            f"{name} = {_literal(value)}" for name, value in sorted(self.constants.items())
+        ]
         head = [*number_definitions(text), *constants]
         return "\n".join([*head, *parts]) if head else text
 
@@ -147,13 +164,13 @@ class _Module:
         names = symbol_names(self.model)
         if hoisted:
             names.update({s: f"q_{j}" for j, s in enumerate(self.invariants.symbols)})
-        printer = Printer(dialect, names, lookup_templates(self.model, dialect),
-                          named_numbers=True)
+        printer = Printer(dialect, names, lookup_templates(self.model, dialect), named_numbers=True)
         printer.constants = self.constants
         return printer, Body(printer, names, self.shared)
 
-    def loads(self, names: set[str], dialect: Dialect, with_state: bool,
-              hoisted: bool = True) -> list[str]:
+    def loads(
+        self, names: set[str], dialect: Dialect, with_state: bool, hoisted: bool = True
+    ) -> list[str]:
         """Lines that bind the stocks, parameters (hoisted rows too) and discrete states used."""
         layout = self.layout
         parameters = [(n, local_name(n), b) for n, b in layout.parameters.items()]
@@ -161,8 +178,11 @@ class _Module:
             parameters += [(n, f"q_{j}", b) for j, (n, b) in enumerate(self.hoisted.items())]
         groups = [("p", parameters)]
         if with_state:
-            groups = [("y", [(n, local_name(n), b) for n, b in layout.stocks.items()]), *groups,
-                      ("d", [(n, local_name(n), b) for n, b in layout.discrete.items()])]
+            groups = [
+                ("y", [(n, local_name(n), b) for n, b in layout.stocks.items()]),
+                *groups,
+                ("d", [(n, local_name(n), b) for n, b in layout.discrete.items()]),
+            ]
         lines = []
         for array, entries in groups:
             if dialect is Dialect.SCALAR and any(n in names for n, _, _ in entries):
@@ -181,12 +201,16 @@ class _Module:
         body.assign_all(targets, self.invariants.exprs)
         n_params = self.layout.n_parameter_rows
         rows = max(b.stop for b in self.hoisted.values())
-        lines = [*self.loads(used(self.invariants.exprs), Dialect.NUMPY, False, hoisted=False),
-                 f"q = np.empty(({rows}, p.shape[1]))", f"q[:{n_params}] = p",
-                 # as in the kernels, a term that cannot be evaluated (in a branch not taken, or
-                 # reported with its variable at the first step) gives inf or nan, not a warning
-                 "with _quiet():", *(f"    {line}" for line in body.lines),
-                 "return q"]
+        lines = [
+            *self.loads(used(self.invariants.exprs), Dialect.NUMPY, False, hoisted=False),
+            f"q = np.empty(({rows}, p.shape[1]))",
+            f"q[:{n_params}] = p",
+            # as in the kernels, a term that cannot be evaluated (in a branch not taken, or
+            # reported with its variable at the first step) gives inf or nan, not a warning
+            "with _quiet():",
+            *(f"    {line}" for line in body.lines),
+            "return q",
+        ]
         return function("prepare", "clock, p", lines, Dialect.NUMPY)
 
     def kernel(self, dialect: Dialect, full: bool, name: str, bind: bool = False) -> str:
@@ -206,8 +230,14 @@ class _Module:
         else:
             tail, copied = self.scalar_tail(printer, outputs, full), set()
             args = "t, clock, y, p, d"
-        names = used([*exprs, *self.rates, *self.updates,
-                      *(o.expr for i, o in enumerate(outputs) if i not in copied)])
+        names = used(
+            [
+                *exprs,
+                *self.rates,
+                *self.updates,
+                *(o.expr for i, o in enumerate(outputs) if i not in copied),
+            ]
+        )
         loads = self.loads(names, dialect, True)
         if bind:
             return bound(name, loads, [*body.lines, *tail], "full(t, out)" if full else "rates(t)")
@@ -223,29 +253,41 @@ class _Module:
         rows = flow_rows(self.rates, order, targets)
         if not full:
             return rows
-        whole = [o.expr.name if isinstance(o.expr, sympy.Symbol) and o.positions is None
-                 and o.expr.name in self.model else None for o in self.outputs]
+        whole = [
+            o.expr.name
+            if isinstance(o.expr, sympy.Symbol)
+            and o.positions is None
+            and o.expr.name in self.model
+            else None
+            for o in self.outputs
+        ]
         return output_rows(whole, order, [b.view("out") for b in self.out_blocks], rows)
 
-    def tail(self, printer: Printer, rows: dict[str, str],
-             outputs: Sequence[Output]) -> tuple[list[str], set[int]]:
+    def tail(
+        self, printer: Printer, rows: dict[str, str], outputs: Sequence[Output]
+    ) -> tuple[list[str], set[int]]:
         """Lines writing ``dy``, ``dn`` and ``out`` (numpy), and the outputs copied from ``y``."""
         done = set(rows.values())
         lines = []
         for rate, block in zip(self.rates, self.layout.stocks.values(), strict=True):
             if block.view("dy") not in done:
                 text = printer(rate) if rate != 0 else "0.0"
-                lines.append(rate_line(printer, block.view("dy"), rate, text,
-                                       block.assign("dy", text)))
-        lines += [b.assign("dn", printer(e))
-                  for e, b in zip(self.updates, self.layout.discrete.values(), strict=True)]
+                lines.append(
+                    rate_line(printer, block.view("dy"), rate, text, block.assign("dy", text))
+                )
+        lines += [
+            b.assign("dn", printer(e))
+            for e, b in zip(self.updates, self.layout.discrete.values(), strict=True)
+        ]
         stocks: list[tuple[int, int] | None] = []
         for o in outputs:
-            stock = (self.layout.stocks.get(o.expr.name)
-                     if isinstance(o.expr, sympy.Symbol) and o.positions is None else None)
-            stocks.append((stock.start, stock.stop) if stock and stock.shape == o.shape
-                          else None)
-        blocks = self.out_blocks[:len(outputs)]
+            stock = (
+                self.layout.stocks.get(o.expr.name)
+                if isinstance(o.expr, sympy.Symbol) and o.positions is None
+                else None
+            )
+            stocks.append((stock.start, stock.stop) if stock and stock.shape == o.shape else None)
+        blocks = self.out_blocks[: len(outputs)]
         copies, copied = stock_copies(stocks, [(b.start, b.stop) for b in blocks])
         lines += copies
         for i, (o, block) in enumerate(zip(outputs, blocks, strict=True)):
@@ -275,9 +317,10 @@ class _Module:
         lines = ["t = t0", *self.loads(names, Dialect.NUMPY, False, hoisted=False), *body.lines]
         lines += [b.assign("y0", local_name(n)) for n, b in self.layout.stocks.items()]
         lines += [b.assign("d0", local_name(n)) for n, b in self.layout.discrete.items()]
-        lines += [self.layout.delays[s.name].assign("delays",
-                                                    printer(self.spread(s.name, s.delay)))
-                  for s in delays]
+        lines += [
+            self.layout.delays[s.name].assign("delays", printer(self.spread(s.name, s.delay)))
+            for s in delays
+        ]
         return function("initial", "clock, p, y0, d0, delays", lines, Dialect.NUMPY)
 
 

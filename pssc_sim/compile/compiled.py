@@ -33,8 +33,9 @@ class Initial(Protocol):
     """``initial(clock, p, y0, d0, delays)``: writes the initial stocks, discrete states and
     DELAY_FIXED delay times of every member."""
 
-    def __call__(self, clock: Clock, p: np.ndarray, y0: np.ndarray, d0: np.ndarray,
-                 delays: np.ndarray, /) -> None: ...
+    def __call__(
+        self, clock: Clock, p: np.ndarray, y0: np.ndarray, d0: np.ndarray, delays: np.ndarray, /
+    ) -> None: ...
 
 
 class Prepare(Protocol):
@@ -46,44 +47,81 @@ class Prepare(Protocol):
 class RatesKernel(Protocol):
     """``rates(t, clock, y, p, d, dy, dn)``: writes the stock rates and discrete updates."""
 
-    def __call__(self, t: float, clock: Clock, y: np.ndarray, p: np.ndarray, d: np.ndarray,
-                 dy: np.ndarray, dn: np.ndarray, /) -> None: ...
+    def __call__(
+        self,
+        t: float,
+        clock: Clock,
+        y: np.ndarray,
+        p: np.ndarray,
+        d: np.ndarray,
+        dy: np.ndarray,
+        dn: np.ndarray,
+        /,
+    ) -> None: ...
 
 
 class FullKernel(Protocol):
     """``full(t, clock, y, p, d, dy, dn, out)``: as ``rates``, and records the outputs."""
 
-    def __call__(self, t: float, clock: Clock, y: np.ndarray, p: np.ndarray, d: np.ndarray,
-                 dy: np.ndarray, dn: np.ndarray, out: np.ndarray, /) -> None: ...
+    def __call__(
+        self,
+        t: float,
+        clock: Clock,
+        y: np.ndarray,
+        p: np.ndarray,
+        d: np.ndarray,
+        dy: np.ndarray,
+        dn: np.ndarray,
+        out: np.ndarray,
+        /,
+    ) -> None: ...
 
 
 class ScalarRates(Protocol):
     """``rates_scalar(t, clock, y, p, d)`` on one member: the rates and discrete updates."""
 
-    def __call__(self, t: float, clock: Clock, y: Sequence[float], p: Sequence[float],
-                 d: Sequence[float], /) -> tuple[list[float], list[float]]: ...
+    def __call__(
+        self, t: float, clock: Clock, y: Sequence[float], p: Sequence[float], d: Sequence[float], /
+    ) -> tuple[list[float], list[float]]: ...
 
 
 class ScalarFull(Protocol):
     """``full_scalar(t, clock, y, p, d)`` on one member: rates, updates and outputs."""
 
-    def __call__(self, t: float, clock: Clock, y: Sequence[float], p: Sequence[float],
-                 d: Sequence[float], /) -> tuple[list[float], list[float], list[float]]: ...
+    def __call__(
+        self, t: float, clock: Clock, y: Sequence[float], p: Sequence[float], d: Sequence[float], /
+    ) -> tuple[list[float], list[float], list[float]]: ...
 
 
 class BindRates(Protocol):
     """``bind_rates(clock, y, p, d, dy, dn)``: ``rates`` bound to arrays updated in place,
     as a function of ``t``."""
 
-    def __call__(self, clock: Clock, y: np.ndarray, p: np.ndarray, d: np.ndarray,
-                 dy: np.ndarray, dn: np.ndarray, /) -> Callable[[float], None]: ...
+    def __call__(
+        self,
+        clock: Clock,
+        y: np.ndarray,
+        p: np.ndarray,
+        d: np.ndarray,
+        dy: np.ndarray,
+        dn: np.ndarray,
+        /,
+    ) -> Callable[[float], None]: ...
 
 
 class BindFull(Protocol):
     """``bind_full(clock, y, p, d, dy, dn)``: ``full`` bound likewise, as ``full(t, out)``."""
 
-    def __call__(self, clock: Clock, y: np.ndarray, p: np.ndarray, d: np.ndarray,
-                 dy: np.ndarray, dn: np.ndarray, /) -> Callable[[float, np.ndarray], None]: ...
+    def __call__(
+        self,
+        clock: Clock,
+        y: np.ndarray,
+        p: np.ndarray,
+        d: np.ndarray,
+        dy: np.ndarray,
+        dn: np.ndarray,
+        /,
+    ) -> Callable[[float, np.ndarray], None]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +236,7 @@ class CompiledModel:
         when it was compiled before; see :mod:`pssc_sim.compile.loop`)."""
         write = self.write_loop
         if write is None:
+
             def write() -> str:
                 outputs = select_outputs(self.model, list(self.outputs))
                 return generate_loop_source(self.model, outputs)

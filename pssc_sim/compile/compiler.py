@@ -25,8 +25,13 @@ from pssc_sim.errors import ExpressionError
 from pssc_sim.ir.conditions import UnsettledConditionError
 from pssc_sim.ir.model import Model
 
-__all__ = ["CompiledModel", "compile_model", "default_outputs", "kernel_namespace",
-           "select_outputs"]
+__all__ = [
+    "CompiledModel",
+    "compile_model",
+    "default_outputs",
+    "kernel_namespace",
+    "select_outputs",
+]
 
 
 def compile_model(model: Model, outputs: Sequence[str] | None = None) -> CompiledModel:
@@ -69,12 +74,19 @@ def compile_model(model: Model, outputs: Sequence[str] | None = None) -> Compile
     rates_scalar: ScalarRates
     full_scalar: ScalarFull
     if model.dimensions:
-        rates_scalar, full_scalar = _on_one_member(space["rates"], space["full"], model,
-                                                   len(labels))
+        rates_scalar, full_scalar = _on_one_member(
+            space["rates"], space["full"], model, len(labels)
+        )
     else:
         rates_scalar, full_scalar = space["rates_scalar"], space["full_scalar"]
-    prepared = Kernels(space["rates"], space["full"], rates_scalar, full_scalar,
-                       space["bind_rates"], space["bind_full"])
+    prepared = Kernels(
+        space["rates"],
+        space["full"],
+        rates_scalar,
+        full_scalar,
+        space["bind_rates"],
+        space["bind_full"],
+    )
     return CompiledModel(
         model=model,
         N=model.sparse_stoichiometry() if model.dimensions else model.stoichiometry(),
@@ -111,26 +123,39 @@ def _scalar(prepare: Prepare) -> Any:
     return prepare_list
 
 
-def _on_one_member(rates: RatesKernel, full: FullKernel, model: Model,
-                   n_outputs: int) -> tuple[ScalarRates, ScalarFull]:
+def _on_one_member(
+    rates: RatesKernel, full: FullKernel, model: Model, n_outputs: int
+) -> tuple[ScalarRates, ScalarFull]:
     """``rates_scalar`` and ``full_scalar`` of a model with dimensions: its numpy kernels on
     one member, taking and returning lists."""
     n_stocks, n_discrete = len(model.stock_names), len(model.discrete_names)
 
     def arrays(y: Sequence[float], p: Sequence[float], d: Sequence[float]) -> tuple[Any, ...]:
-        return (np.array(y, dtype=float)[:, None], np.array(p, dtype=float)[:, None],
-                np.array(d, dtype=float).reshape(n_discrete, 1))
+        return (
+            np.array(y, dtype=float)[:, None],
+            np.array(p, dtype=float)[:, None],
+            np.array(d, dtype=float).reshape(n_discrete, 1),
+        )
 
-    def rates_scalar(t: float, clock: tuple[float, float, float], y: Sequence[float],
-                     p: Sequence[float], d: Sequence[float]) -> tuple[list[float], list[float]]:
+    def rates_scalar(
+        t: float,
+        clock: tuple[float, float, float],
+        y: Sequence[float],
+        p: Sequence[float],
+        d: Sequence[float],
+    ) -> tuple[list[float], list[float]]:
         ya, pa, da = arrays(y, p, d)
         dy, dn = np.empty((n_stocks, 1)), np.empty((n_discrete, 1))
         rates(t, clock, ya, pa, da, dy, dn)
         return dy[:, 0].tolist(), dn[:, 0].tolist()
 
-    def full_scalar(t: float, clock: tuple[float, float, float], y: Sequence[float],
-                    p: Sequence[float], d: Sequence[float]
-                    ) -> tuple[list[float], list[float], list[float]]:
+    def full_scalar(
+        t: float,
+        clock: tuple[float, float, float],
+        y: Sequence[float],
+        p: Sequence[float],
+        d: Sequence[float],
+    ) -> tuple[list[float], list[float], list[float]]:
         ya, pa, da = arrays(y, p, d)
         dy, dn = np.empty((n_stocks, 1)), np.empty((n_discrete, 1))
         out = np.empty((n_outputs, 1))

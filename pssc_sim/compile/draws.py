@@ -34,8 +34,7 @@ def _mix_array(x: np.ndarray) -> np.ndarray:
 
 def _words(value: Any) -> np.ndarray:
     """``value`` rounded to integers, as 64-bit words (negative numbers wrap)."""
-    return np.atleast_1d(np.rint(np.asarray(value, dtype=float))).astype(np.int64).astype(
-        np.uint64)
+    return np.atleast_1d(np.rint(np.asarray(value, dtype=float))).astype(np.int64).astype(np.uint64)
 
 
 def uniform_draw(*keys: Any) -> np.ndarray:

@@ -17,8 +17,16 @@ from pssc_sim.compile.rows import local_name
 from pssc_sim.ir.functions import FINAL_TIME, INITIAL_TIME, TIME, TIME_STEP, variable_symbol
 from pssc_sim.ir.model import Extrapolation, Lookup, Model, SampleMemory
 
-__all__ = ["Body", "SharedTerms", "algebraic_equations", "discrete_updates", "local_name", "needed",
-           "stock_rates", "symbol_names"]
+__all__ = [
+    "Body",
+    "SharedTerms",
+    "algebraic_equations",
+    "discrete_updates",
+    "local_name",
+    "needed",
+    "stock_rates",
+    "symbol_names",
+]
 
 _CLOCK_NAMES = {TIME: "t", TIME_STEP: "dt", INITIAL_TIME: "t0", FINAL_TIME: "t1"}
 
@@ -64,8 +72,10 @@ def stock_rates(model: Model) -> list[sympy.Expr]:
                 terms[flow.target].append(symbol)
         return [sympy.Add(*terms[s.name]) for s in model.stocks]
     matrix = model.stoichiometry()
-    return [sympy.Add(*(int(matrix[i, j]) * flows[j] for j in np.flatnonzero(matrix[i])))
-            for i in range(len(model.stocks))]
+    return [
+        sympy.Add(*(int(matrix[i, j]) * flows[j] for j in np.flatnonzero(matrix[i])))
+        for i in range(len(model.stocks))
+    ]
 
 
 def needed(equations: Mapping[str, sympy.Expr], roots: Iterable[sympy.Expr]) -> list[str]:
@@ -86,22 +96,29 @@ def used(exprs: Iterable[sympy.Basic]) -> set[str]:
 
 
 #: Common sub-expressions found in a list of expressions (``sympy.cse``), by that list.
-SharedTerms = dict[tuple[sympy.Expr, ...], tuple[list[tuple[sympy.Symbol, sympy.Expr]],
-                                                 list[sympy.Expr]]]
+SharedTerms = dict[
+    tuple[sympy.Expr, ...], tuple[list[tuple[sympy.Symbol, sympy.Expr]], list[sympy.Expr]]
+]
 
 
 class Body:
     """Lines of one generated function, with common sub-expressions shared."""
 
-    def __init__(self, printer: Printer, names: dict[sympy.Symbol, str],
-                 shared: SharedTerms | None = None) -> None:
+    def __init__(
+        self, printer: Printer, names: dict[sympy.Symbol, str], shared: SharedTerms | None = None
+    ) -> None:
         self.printer = printer
         self.names = names
         self.lines: list[str] = []
         self.shared = {} if shared is None else shared
 
-    def assign_all(self, targets: Sequence[str], exprs: Sequence[sympy.Expr],
-                   rows: Mapping[str, str] | None = None, scratch: bool = False) -> None:
+    def assign_all(
+        self,
+        targets: Sequence[str],
+        exprs: Sequence[sympy.Expr],
+        rows: Mapping[str, str] | None = None,
+        scratch: bool = False,
+    ) -> None:
         """Emit ``target = expr`` in order, sharing sub-expressions between them.
 
         A target in ``rows`` is bound to that array row and computed into it in place. With
@@ -111,8 +128,9 @@ class Body:
         rows = rows or {}
         key = tuple(exprs)
         if key not in self.shared:  # the kernels of one module share their equations
-            self.shared[key] = sympy.cse(list(exprs), symbols=sympy.numbered_symbols("cse"),
-                                         order="none")
+            self.shared[key] = sympy.cse(
+                list(exprs), symbols=sympy.numbered_symbols("cse"), order="none"
+            )
         replacements, reduced = self.shared[key]
         pending = dict(replacements)
         for symbol, value in replacements:
@@ -122,15 +140,22 @@ class Body:
         for target, expr in zip(targets, reduced, strict=True):
             self._emit_pending(expr, pending)
             row = rows.get(target)
-            if row is None and scratch and isinstance(expr, sympy.Add | sympy.Mul) \
-                    and not self.printer.is_scalar(expr):
+            if (
+                row is None
+                and scratch
+                and isinstance(expr, sympy.Add | sympy.Mul)
+                and not self.printer.is_scalar(expr)
+            ):
                 row = f"s_{target}"
             if row is not None:
                 self.lines += [f"{target} = {row}", self.printer.into(expr, target)]
                 continue
             text = self.printer(expr)
-            if (expr.is_Number and self.printer.dialect is Dialect.NUMPY
-                    and not self.printer.named_numbers):
+            if (
+                expr.is_Number
+                and self.printer.dialect is Dialect.NUMPY
+                and not self.printer.named_numbers
+            ):
                 text = f"np.float64({text})"  # a constant: numpy's rules downstream, as the clock
             self.lines.append(f"{target} = {text}")
 
@@ -173,9 +198,13 @@ def _scalar_lookup(lookup: Lookup) -> list[str]:
     constants, so the result is the same float; a NaN argument gives NaN.
     """
     xs, ys = [float(v) for v in lookup.x], [float(v) for v in lookup.y]
-    lines = [f"def _lookup_{lookup.name}_flat(x):",
-             f"    if x <= {xs[0]!r}:", f"        return {ys[0]!r}",
-             f"    if x >= {xs[-1]!r}:", f"        return {ys[-1]!r}"]
+    lines = [
+        f"def _lookup_{lookup.name}_flat(x):",
+        f"    if x <= {xs[0]!r}:",
+        f"        return {ys[0]!r}",
+        f"    if x >= {xs[-1]!r}:",
+        f"        return {ys[-1]!r}",
+    ]
     if len(xs) == 1:
         return [*lines, "    return x"]
     return lines + _segments(xs, ys, 0, len(xs) - 2, "    ")
@@ -187,5 +216,8 @@ def _segments(xs: list[float], ys: list[float], low: int, high: int, indent: str
         slope = f"({ys[low + 1] - ys[low]!r}) * (x - ({xs[low]!r})) / {xs[low + 1] - xs[low]!r}"
         return [f"{indent}return ({ys[low]!r}) + {slope}"]
     middle = (low + high + 1) // 2
-    return [f"{indent}if x < {xs[middle]!r}:", *_segments(xs, ys, low, middle - 1, indent + "    "),
-            *_segments(xs, ys, middle, high, indent)]
+    return [
+        f"{indent}if x < {xs[middle]!r}:",
+        *_segments(xs, ys, low, middle - 1, indent + "    "),
+        *_segments(xs, ys, middle, high, indent),
+    ]

@@ -17,8 +17,9 @@ from typing import Any
 from pssc_sim.compile.guard import compile_generated
 
 
-def execute(source: str, namespace: Mapping[str, Any], what: str,
-            filename: str | None = None) -> dict[str, Any]:
+def execute(
+    source: str, namespace: Mapping[str, Any], what: str, filename: str | None = None
+) -> dict[str, Any]:
     """Run generated ``source`` in a copy of ``namespace`` and return the names it defined.
 
     ``what`` names the code in messages and tracebacks (``kernel``, ``jacobian``, ...), unless

@@ -84,9 +84,13 @@ class _Hoister:
         """
         if isinstance(expr, ArrayOp) and isinstance(expr.spec, Broadcast):
             return False
-        return (isinstance(expr, sympy.Expr) and not isinstance(expr, Boolean | sympy.Symbol)
-                and not expr.is_Relational and self.invariant(expr)
-                and (not self.arrayed or element_shape(expr, self.shapes) is not None))
+        return (
+            isinstance(expr, sympy.Expr)
+            and not isinstance(expr, Boolean | sympy.Symbol)
+            and not expr.is_Relational
+            and self.invariant(expr)
+            and (not self.arrayed or element_shape(expr, self.shapes) is not None)
+        )
 
     def symbol(self, expr: sympy.Expr) -> sympy.Symbol:
         if expr not in self.found:
@@ -127,8 +131,10 @@ def hoist(model: Model, exprs: Sequence[sympy.Expr]) -> tuple[list[sympy.Expr], 
     >>> hoist(model, [model.flows[0].rate])
     ([hoisted:0*x], Invariants(symbols=(hoisted:0,), exprs=(a*b,)))
     """
-    shapes = {variable_symbol(p.name): model.dimensions.shape(p.dims) if p.dims else ()
-              for p in model.parameters}
+    shapes = {
+        variable_symbol(p.name): model.dimensions.shape(p.dims) if p.dims else ()
+        for p in model.parameters
+    }
     hoister = _Hoister(shapes)
     rewritten = [hoister.rewrite(e) for e in exprs]
     found = hoister.found
@@ -136,8 +142,9 @@ def hoist(model: Model, exprs: Sequence[sympy.Expr]) -> tuple[list[sympy.Expr], 
     return rewritten, Invariants(tuple(found.values()), tuple(found), sizes)
 
 
-def element_shape(expr: sympy.Basic, shapes: Mapping[sympy.Symbol, tuple[int, ...]]
-                  ) -> tuple[int, ...] | None:
+def element_shape(
+    expr: sympy.Basic, shapes: Mapping[sympy.Symbol, tuple[int, ...]]
+) -> tuple[int, ...] | None:
     """The shape of ``expr``'s value without the member axis, or ``None`` if not known.
 
     Symbols take theirs from ``shapes`` (the clock has none); numpy broadcasts the rest.
@@ -166,8 +173,9 @@ def element_shape(expr: sympy.Basic, shapes: Mapping[sympy.Symbol, tuple[int, ..
 
 def _operation_shape(spec: object, args: list[tuple[int, ...] | None]) -> tuple[int, ...] | None:
     """The shape of an array operation's value from its arguments' shapes."""
-    if isinstance(spec, Broadcast | Values | Assemble | VectorSort | InvertMatrix
-                  | AllocateByPriority):
+    if isinstance(
+        spec, Broadcast | Values | Assemble | VectorSort | InvertMatrix | AllocateByPriority
+    ):
         return spec.shape
     if isinstance(spec, Reduce | VectorSelect | ElementMap):
         axes = {a % (len(spec.shape) + 1) for a in spec.axes}

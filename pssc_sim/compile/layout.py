@@ -80,12 +80,17 @@ class Layout:
     @classmethod
     def of(cls, model: Model) -> Layout:
         """The layout of ``model``'s arrays."""
+
         def blocks(names: Iterable[str]) -> dict[str, Block]:
             return stack((n, shape_of(model, n)) for n in names)
 
         delays = [s.name for s in model.discrete if isinstance(s, FixedDelay)]
-        return cls(blocks(s.name for s in model.stocks), blocks(p.name for p in model.parameters),
-                   blocks(s.name for s in model.discrete), blocks(delays))
+        return cls(
+            blocks(s.name for s in model.stocks),
+            blocks(p.name for p in model.parameters),
+            blocks(s.name for s in model.discrete),
+            blocks(delays),
+        )
 
     @property
     def n_parameter_rows(self) -> int:
@@ -94,12 +99,19 @@ class Layout:
 
     def fixed_delay_rows(self) -> tuple[int, ...]:
         """Rows of the discrete array that hold DELAY_FIXED pipelines."""
-        return tuple(row for name in self.delays for row in range(self.discrete[name].start,
-                                                                  self.discrete[name].stop))
+        return tuple(
+            row
+            for name in self.delays
+            for row in range(self.discrete[name].start, self.discrete[name].stop)
+        )
 
 
-def spread(model: Model, name: str, expr: sympy.Expr,
-           shapes: Mapping[sympy.Symbol, tuple[int, ...]] | None = None) -> sympy.Expr:
+def spread(
+    model: Model,
+    name: str,
+    expr: sympy.Expr,
+    shapes: Mapping[sympy.Symbol, tuple[int, ...]] | None = None,
+) -> sympy.Expr:
     """``expr`` spread to the whole shape ``(*shape, M)`` of the variable ``name``.
 
     Unchanged without dimensions, and where ``expr`` has that shape already: it reads a
@@ -116,9 +128,11 @@ def spread(model: Model, name: str, expr: sympy.Expr,
 
 def variable_shapes(model: Model) -> dict[sympy.Symbol, tuple[int, ...]]:
     """The shape of every variable of ``model`` with dimensions, by symbol."""
-    return {variable_symbol(item.name): shape_of(model, item.name)
-            for item in model.declarations()
-            if getattr(item, "dims", ()) and not isinstance(item, Lookup)}
+    return {
+        variable_symbol(item.name): shape_of(model, item.name)
+        for item in model.declarations()
+        if getattr(item, "dims", ()) and not isinstance(item, Lookup)
+    }
 
 
 def has_members(expr: sympy.Basic) -> bool:
@@ -158,8 +172,9 @@ def default_outputs(model: Model) -> list[Output]:
 def select_outputs(model: Model, names: Sequence[str] | None) -> list[Output]:
     """The outputs to record: all by default, or those named (any variable, hidden or not)."""
     if isinstance(names, str):
-        raise ParameterError(f"outputs: expected a list of names (got {names!r}). "
-                             f"Write outputs=[{names!r}]")
+        raise ParameterError(
+            f"outputs: expected a list of names (got {names!r}). Write outputs=[{names!r}]"
+        )
     if model.dimensions:
         return _array_outputs(model, names)
     available = {o.name: o for o in default_outputs(model)}
@@ -174,8 +189,10 @@ def select_outputs(model: Model, names: Sequence[str] | None) -> list[Output]:
         elif name in known:
             selected.append(Output(name, variable_symbol(name)))
         elif name in lookups:
-            raise ParameterError(f"outputs: '{name}' is a lookup, not a variable (got {name!r})."
-                                 " Record the variable whose equation calls it")
+            raise ParameterError(
+                f"outputs: '{name}' is a lookup, not a variable (got {name!r})."
+                " Record the variable whose equation calls it"
+            )
         else:
             hint = did_you_mean(name, known) or " Name a stock, flow, auxiliary or parameter."
             raise ParameterError(f"outputs: unknown variable '{name}'.{hint}")
@@ -188,8 +205,10 @@ def _array_outputs(model: Model, names: Sequence[str] | None) -> list[Output]:
     measures = {m.name: m for m in model.measures}
     if names is None:
         items: list[Stock | Flow | Auxiliary] = [*model.stocks, *model.flows, *model.auxiliaries]
-        chosen = [*(item.name for item in items if not item.hidden),
-                  *(m.name for m in model.measures if not isinstance(m.true, sympy.Symbol))]
+        chosen = [
+            *(item.name for item in items if not item.hidden),
+            *(m.name for m in model.measures if not isinstance(m.true, sympy.Symbol)),
+        ]
     else:
         chosen = list(names)
     rows = _element_index(model)
@@ -198,12 +217,20 @@ def _array_outputs(model: Model, names: Sequence[str] | None) -> list[Output]:
         if name in measures and name not in model:
             outputs.append(Output(name, measures[name].true))
         elif name in model and not isinstance(model[name], Lookup):
-            outputs.append(Output(name, variable_symbol(name), model.rows(name),
-                                  shape_of(model, name)))
+            outputs.append(
+                Output(name, variable_symbol(name), model.rows(name), shape_of(model, name))
+            )
         elif name in rows:
             variable, position = rows[name]
-            outputs.append(Output(variable, variable_symbol(variable), (name,),
-                                  shape_of(model, variable), (position,)))
+            outputs.append(
+                Output(
+                    variable,
+                    variable_symbol(variable),
+                    (name,),
+                    shape_of(model, variable),
+                    (position,),
+                )
+            )
         else:
             known = [*model.visible_variables(), *(i.name for i in model.declarations())]
             hint = did_you_mean(name, known) or " Name a stock, flow, auxiliary or parameter."

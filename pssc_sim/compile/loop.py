@@ -93,8 +93,11 @@ def unsupported_reason(model: Model) -> str:
     """
     if model.dimensions:
         return "the model has dimensions (its equations are on arrays)"
-    exprs = [*(f.rate for f in model.flows), *(a.equation for a in model.auxiliaries),
-             *(s.initial for s in model.stocks)]
+    exprs = [
+        *(f.rate for f in model.flows),
+        *(a.equation for a in model.auxiliaries),
+        *(s.initial for s in model.stocks),
+    ]
     if any(expr.atoms(LookupSlope) for expr in exprs):
         return "an equation uses the slope of a lookup"
     if any(expr.atoms(UniformDraw, TruncatedNormal) for expr in exprs):

@@ -68,15 +68,21 @@ _FUNCTIONS: Mapping[type[sympy.Basic], tuple[_Emit, _Emit]] = {
     sympy.Heaviside: (lambda a: f"np.heaviside({a[0]}, 0.5)", lambda a: f"_heaviside({a[0]})"),
     sympy.loggamma: (lambda a: f"_gammaln({a[0]})", lambda a: f"math.lgamma({a[0]})"),
     # the derivative of loggamma (Jacobians): polygamma(0, x) is the digamma function
-    sympy.polygamma: (lambda a: f"_polygamma({a[0]}, {a[1]})",
-                      lambda a: f"float(_polygamma({a[0]}, {a[1]}))"),
+    sympy.polygamma: (
+        lambda a: f"_polygamma({a[0]}, {a[1]})",
+        lambda a: f"float(_polygamma({a[0]}, {a[1]}))",
+    ),
     sympy.And: (lambda a: _fold("np.logical_and", a), lambda a: "(" + " and ".join(a) + ")"),
     sympy.Or: (lambda a: _fold("np.logical_or", a), lambda a: "(" + " or ".join(a) + ")"),
     sympy.Not: (lambda a: f"np.logical_not({a[0]})", lambda a: f"(not {a[0]})"),
-    UniformDraw: (lambda a: f"_uniform_draw({', '.join(a)})",
-                  lambda a: f"_uniform_draw_scalar({', '.join(a)})"),
-    TruncatedNormal: (lambda a: f"_truncated_normal({', '.join(a)})",
-                      lambda a: f"_truncated_normal_scalar({', '.join(a)})"),
+    UniformDraw: (
+        lambda a: f"_uniform_draw({', '.join(a)})",
+        lambda a: f"_uniform_draw_scalar({', '.join(a)})",
+    ),
+    TruncatedNormal: (
+        lambda a: f"_truncated_normal({', '.join(a)})",
+        lambda a: f"_truncated_normal_scalar({', '.join(a)})",
+    ),
 }
 
 _RELATIONS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "==": "==", "!=": "!="}
@@ -98,7 +104,7 @@ GROUP = 64
 
 
 def _groups(items: list[str]) -> list[list[str]]:
-    return [items[i:i + GROUP] for i in range(0, len(items), GROUP)]
+    return [items[i : i + GROUP] for i in range(0, len(items), GROUP)]
 
 
 def _joined(texts: list[str], operator: str) -> str:
@@ -156,9 +162,14 @@ class Printer:
     names (:func:`number_definitions`).
     """
 
-    def __init__(self, dialect: Dialect, names: Mapping[sympy.Symbol, str],
-                 lookups: Mapping[str, str] | None = None,
-                 scalars: set[sympy.Basic] | None = None, named_numbers: bool = False) -> None:
+    def __init__(
+        self,
+        dialect: Dialect,
+        names: Mapping[sympy.Symbol, str],
+        lookups: Mapping[str, str] | None = None,
+        scalars: set[sympy.Basic] | None = None,
+        named_numbers: bool = False,
+    ) -> None:
         self.dialect = dialect
         self.names = names
         self.lookups = lookups or {}
@@ -208,8 +219,9 @@ class Printer:
         try:
             return self.names[symbol]
         except KeyError:
-            raise ModelError(f"internal: no value for the symbol '{symbol}' in generated code. "
-                             "Report this model") from None
+            raise ModelError(
+                f"internal: no value for the symbol '{symbol}' in generated code. Report this model"
+            ) from None
 
     def number(self, value: sympy.Basic) -> str:
         if value.is_Integer:
@@ -243,8 +255,9 @@ class Printer:
             terms[0], terms[1] = terms[1], terms[0]
         printed = [("", self.print(terms[0]))]
         for term in terms[1:]:
-            printed.append(("-", self.print(-term)) if _is_negative(term)
-                           else ("+", self.print(term)))
+            printed.append(
+                ("-", self.print(-term)) if _is_negative(term) else ("+", self.print(term))
+            )
         return printed
 
     @staticmethod
@@ -253,7 +266,7 @@ class Printer:
             # a long sum adds its groups in order; a group that follows starts with its sign
             groups = []
             for start in range(0, len(terms), GROUP):
-                (operator, first), *rest = terms[start:start + GROUP]
+                (operator, first), *rest = terms[start : start + GROUP]
                 sign = "-" if operator == "-" else ""
                 groups.append(f"({Printer._add_text([('', sign + first), *rest])})")
             return _joined(groups, "+")
@@ -279,9 +292,8 @@ class Printer:
         else:
             numerator = [self.number(coefficient)] if coefficient != 1 else []
         for factor in rest.as_ordered_factors():
-            if (isinstance(factor, sympy.Pow) and factor.exp.is_Number
-                    and factor.exp < 0):
-                denominator.append(self.print(factor.base ** -factor.exp))
+            if isinstance(factor, sympy.Pow) and factor.exp.is_Number and factor.exp < 0:
+                denominator.append(self.print(factor.base**-factor.exp))
             else:
                 numerator.append(self.print(factor))
         if not denominator:
@@ -303,8 +315,14 @@ class Printer:
             return self.into(expr.args[0], target)
         if isinstance(expr, sympy.Add) and len(expr.args) <= GROUP:
             terms = self._add_terms(expr)
-            return self._chain(terms[0][1], [("np.add" if operator == "+" else "np.subtract", text)
-                                             for operator, text in terms[1:]], target)
+            return self._chain(
+                terms[0][1],
+                [
+                    ("np.add" if operator == "+" else "np.subtract", text)
+                    for operator, text in terms[1:]
+                ],
+                target,
+            )
         if isinstance(expr, sympy.Mul) and len(expr.args) <= GROUP:
             coefficient, rest = expr.as_coeff_Mul()
             if coefficient == -1:
@@ -332,7 +350,7 @@ class Printer:
             sqrt = "np.sqrt" if self.dialect is Dialect.NUMPY else "math.sqrt"
             return f"{sqrt}({self.print(base)})"
         if exponent.is_Number and exponent < 0:
-            return f"({self.one()} / {self.print(base ** -exponent)})"
+            return f"({self.one()} / {self.print(base**-exponent)})"
         if exponent.is_Integer:
             return f"({self.print(base)} ** {int(exponent)})"
         if self.dialect is Dialect.SCALAR:

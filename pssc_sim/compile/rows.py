@@ -49,8 +49,9 @@ def function(name: str, args: str, lines: list[str], dialect: Dialect = Dialect.
     return f"def {name}({args}):\n" + "".join(f"    {line}\n" for line in body or ["pass"])
 
 
-def flow_rows(rates: Sequence[sympy.Expr], order: Sequence[str],
-              targets: Sequence[str | None]) -> dict[str, str]:
+def flow_rows(
+    rates: Sequence[sympy.Expr], order: Sequence[str], targets: Sequence[str | None]
+) -> dict[str, str]:
     """Flows computed straight into the row of ``dy`` of a stock whose only flow they are.
 
     ``d(stock)/dt = flow`` would otherwise be the flow in a temporary, then a copy into ``dy``.
@@ -65,8 +66,9 @@ def flow_rows(rates: Sequence[sympy.Expr], order: Sequence[str],
     return rows
 
 
-def output_rows(names: Sequence[str | None], order: Sequence[str], targets: Sequence[str],
-                rows: dict[str, str]) -> dict[str, str]:
+def output_rows(
+    names: Sequence[str | None], order: Sequence[str], targets: Sequence[str], rows: dict[str, str]
+) -> dict[str, str]:
     """``rows`` and the recorded auxiliaries and flows computed straight into their output row.
 
     ``names[i]`` is the variable output ``i`` records whole, or ``None``.
@@ -108,8 +110,9 @@ def rate_line(printer: Printer, target: str, rate: sympy.Expr, text: str, whole:
     return "; ".join(line for line in lines if line)
 
 
-def stock_copies(stocks: Sequence[tuple[int, int] | None],
-                 rows: Sequence[tuple[int, int]]) -> tuple[list[str], set[int]]:
+def stock_copies(
+    stocks: Sequence[tuple[int, int] | None], rows: Sequence[tuple[int, int]]
+) -> tuple[list[str], set[int]]:
     """Recorded stocks copied a run at a time (``out[a:b] = y[c:d]``), and the outputs copied.
 
     ``stocks[i]`` is the rows ``(start, stop)`` of ``y`` that output ``i`` records whole, or
@@ -139,8 +142,9 @@ def release(lines: list[str], keep: set[str] | frozenset[str] = frozenset()) -> 
     Freed temporaries are reused by the next allocations while still in cache, instead of every
     step of a large chunk touching fresh memory.
     """
-    last = {name: i for i, line in enumerate(lines) for name in LOCAL.findall(line)
-            if name not in keep}
+    last = {
+        name: i for i, line in enumerate(lines) for name in LOCAL.findall(line) if name not in keep
+    }
     dead: dict[int, list[str]] = {}
     for name, i in last.items():
         dead.setdefault(i, []).append(name)
@@ -170,15 +174,25 @@ def bound(name: str, loads: list[str], lines: list[str], inner_call: str = "rate
     runs = sorted(set(_STOCK_RUN.findall(_VIEW.sub("", text))))
     rows = sorted(set(_ROW.findall(text)), key=lambda row: (row[0] == "dn", int(row[1])))
     lines, n_scratch = scratch_rows(lines)
-    outer = [*loads, *(f"{a}_{i} = {a}[{i}]" for a, i in rows),
-             *(f"{a}_{b}_{c} = {a}[{b}:{c}].reshape({s}, M)" for a, b, c, s in views),
-             *(f"y_{a}_{b} = y[{a}:{b}]" for a, b in runs)]
+    outer = [
+        *loads,
+        *(f"{a}_{i} = {a}[{i}]" for a, i in rows),
+        *(f"{a}_{b}_{c} = {a}[{b}:{c}].reshape({s}, M)" for a, b, c, s in views),
+        *(f"y_{a}_{b} = y[{a}:{b}]" for a, b in runs),
+    ]
     if n_scratch:
-        outer += [f"scratch = np.empty(({n_scratch}, y.shape[1]))",
-                  *(f"s_{i} = scratch[{i}]" for i in range(n_scratch))]
+        outer += [
+            f"scratch = np.empty(({n_scratch}, y.shape[1]))",
+            *(f"s_{i} = scratch[{i}]" for i in range(n_scratch)),
+        ]
     # a row assigned as a whole is written in place: ``dy_0[...] = x``, not a new ``dy_0``
-    inner = [_STOCK_RUN.sub(r"y_\1_\2", _ROW.sub(r"\1_\2", _ROW_ASSIGNMENT.sub(
-        r"\1_\2[...] =", _VIEW.sub(r"\1_\2_\3", line)))) for line in lines]
+    inner = [
+        _STOCK_RUN.sub(
+            r"y_\1_\2",
+            _ROW.sub(r"\1_\2", _ROW_ASSIGNMENT.sub(r"\1_\2[...] =", _VIEW.sub(r"\1_\2_\3", line))),
+        )
+        for line in lines
+    ]
     text = "\n".join(inner)
     if CLOCK.search(text):
         outer.insert(0, "dt, t0, t1 = map(np.float64, clock)")
@@ -188,9 +202,13 @@ def bound(name: str, loads: list[str], lines: list[str], inner_call: str = "rate
         inner.insert(0, "t = np.float64(t)")
     bound_names = {n for line in outer for n in LOCAL.findall(line.split("=")[0])}
     body = release(inner, keep=bound_names) or ["pass"]
-    return (f"def {name}(clock, y, p, d, dy, dn):\n" + "".join(f"    {line}\n" for line in outer)
-            + f"    def {inner_call}:\n" + "".join(f"        {line}\n" for line in body)
-            + f"    return {inner_call.split('(')[0]}\n")
+    return (
+        f"def {name}(clock, y, p, d, dy, dn):\n"
+        + "".join(f"    {line}\n" for line in outer)
+        + f"    def {inner_call}:\n"
+        + "".join(f"        {line}\n" for line in body)
+        + f"    return {inner_call.split('(')[0]}\n"
+    )
 
 
 _SCRATCH = re.compile(r"^(v_\w+) = s_(v_\w+)$")

@@ -59,18 +59,29 @@ def kernel_namespace(lookups: Sequence[Lookup]) -> dict[str, Any]:
     2.0
     """
     space: dict[str, Any] = {
-        "np": np, "math": math, "nan": math.nan, "inf": math.inf,
+        "np": np,
+        "math": math,
+        "nan": math.nan,
+        "inf": math.inf,
         "_sign": lambda x: (x > 0) - (x < 0),
         "_heaviside": lambda x: 1.0 if x > 0 else (0.5 if x == 0 else 0.0),
-        "_reduce": reduce_array, "_assemble": assemble_array, "_table_lookup": table_lookup,
-        "_vector_select": vector_select, "_quiet": _quiet,
-        "_uniform_draw": uniform_draw, "_uniform_draw_scalar": uniform_draw_scalar,
-        "_truncated_normal": truncated_normal, "_truncated_normal_scalar": truncated_normal_scalar,
+        "_reduce": reduce_array,
+        "_assemble": assemble_array,
+        "_table_lookup": table_lookup,
+        "_vector_select": vector_select,
+        "_quiet": _quiet,
+        "_uniform_draw": uniform_draw,
+        "_uniform_draw_scalar": uniform_draw_scalar,
+        "_truncated_normal": truncated_normal,
+        "_truncated_normal_scalar": truncated_normal_scalar,
         "_vector_sort_order": partial(vector_sort, "order"),
         "_vector_rank": partial(vector_sort, "rank"),
-        "_vector_reorder": partial(vector_sort, "reorder"), "_element_map": element_map,
-        "_invert_matrix": invert_matrix, "_allocate_by_priority": allocate_by_priority,
-        "_gammaln": _gammaln, "_polygamma": _polygamma,
+        "_vector_reorder": partial(vector_sort, "reorder"),
+        "_element_map": element_map,
+        "_invert_matrix": invert_matrix,
+        "_allocate_by_priority": allocate_by_priority,
+        "_gammaln": _gammaln,
+        "_polygamma": _polygamma,
     }
     for lookup in lookups:
         space[f"lookup_{lookup.name}"] = lookup

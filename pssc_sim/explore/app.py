@@ -60,12 +60,14 @@ RAG_COLOURS = {"green": "#c8e6c9", "amber": "#ffe0b2", "red": "#ffcdd2"}
 #: Outputs shown first when the scenario lists none.
 DEFAULT_OUTPUTS = 4
 #: What a facilitator reads first.
-GUIDE = ("Move a control and the run redraws. Solid lines are this run, the faint line is the "
-         "same run without targets, and a shaded band is the 5-95% range of the ensemble. In "
-         "the ledgers, the solid line is what is reported and the dashed line what is true: "
-         "the space between them is gaming. Pin a run to compare it, and save the settings as "
-         "a scenario file. The page's address holds the settings, so a copied link reopens "
-         "this view.")
+GUIDE = (
+    "Move a control and the run redraws. Solid lines are this run, the faint line is the "
+    "same run without targets, and a shaded band is the 5-95% range of the ensemble. In "
+    "the ledgers, the solid line is what is reported and the dashed line what is true: "
+    "the space between them is gaming. Pin a run to compare it, and save the settings as "
+    "a scenario file. The page's address holds the settings, so a copied link reopens "
+    "this view."
+)
 
 
 @dataclass
@@ -100,7 +102,8 @@ def date_ticks(chart: Any, time: TimeSpec) -> None:
     epoch = datetime.datetime.combine(zero, datetime.time()) - datetime.datetime(1970, 1, 1)
     unit = DAYS[unit_word(time.units)] * 86_400_000.0
     chart.xaxis.formatter = CustomJSTickFormatter(
-        args={"zero": epoch.total_seconds() * 1000.0, "unit": unit}, code=_DATE_TICK)
+        args={"zero": epoch.total_seconds() * 1000.0, "unit": unit}, code=_DATE_TICK
+    )
 
 
 class Explorer:
@@ -121,9 +124,14 @@ class Explorer:
         How the runs are computed (:func:`~pssc_sim.simulate`'s ``backend``).
     """
 
-    def __init__(self, base: Scenario, query: Mapping[str, Any] | None = None,
-                 title: str = "", address: Mapping[str, str] | None = None,
-                 backend: str = "auto") -> None:
+    def __init__(
+        self,
+        base: Scenario,
+        query: Mapping[str, Any] | None = None,
+        title: str = "",
+        address: Mapping[str, str] | None = None,
+        backend: str = "auto",
+    ) -> None:
         self.base = base
         self.backend = backend
         self.address = dict(address or {})
@@ -133,10 +141,12 @@ class Explorer:
         self.pins: list[Pin] = []
         self.runs: Runs | None = None
         self.widgets: dict[str, pn.widgets.Widget] = {}
-        self.message = pn.pane.Alert("", alert_type="warning", visible=False,
-                                     sizing_mode="stretch_width")
-        self.outputs = pn.widgets.MultiChoice(label="outputs shown", options=self._visible(),
-                                              value=self._default_outputs())
+        self.message = pn.pane.Alert(
+            "", alert_type="warning", visible=False, sizing_mode="stretch_width"
+        )
+        self.outputs = pn.widgets.MultiChoice(
+            label="outputs shown", options=self._visible(), value=self._default_outputs()
+        )
         self.outputs.param.watch(lambda _: self.update(), "value")
         self.output_source = ColumnDataSource(name="outputs", data={"t": []})
         self.ledger_source = ColumnDataSource(name="ledgers", data={"t": []})
@@ -144,8 +154,13 @@ class Explorer:
         self.ledger_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
         self.card_pane = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["scorecard"])
         self.map_pane = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["strategy-map"])
-        self.map_card = pn.Card(self.map_pane, title="Strategy map", collapsed=True,
-                                sizing_mode="stretch_width", visible=bool(self.model.measures))
+        self.map_card = pn.Card(
+            self.map_pane,
+            title="Strategy map",
+            collapsed=True,
+            sizing_mode="stretch_width",
+            visible=bool(self.model.measures),
+        )
         self.map_card.param.watch(lambda _: self.draw_map(), "collapsed")
         self._graph: CausalGraph | None = None
         self._shape: tuple[Any, ...] = ()
@@ -174,9 +189,14 @@ class Explorer:
             widget = pn.widgets.Checkbox(label=control.label, value=value >= 0.5)
             event = "value"
         else:
-            widget = pn.widgets.FloatSlider(label=control.label, start=control.low,
-                                            end=control.high, step=control.step, value=value,
-                                            sizing_mode="stretch_width")
+            widget = pn.widgets.FloatSlider(
+                label=control.label,
+                start=control.low,
+                end=control.high,
+                step=control.step,
+                value=value,
+                sizing_mode="stretch_width",
+            )
             event = "value_throttled"  # on release (or a key press), not on every pixel
         widget.param.watch(lambda e: self.set(control.key, float(e.new)), event)
         self.widgets[control.key] = widget
@@ -192,8 +212,14 @@ class Explorer:
             if group is Group.VIEW:
                 members.append(self.outputs)
             if members:
-                groups.append(pn.Card(*members, title=group.value, sizing_mode="stretch_width",
-                                      collapsed=group is Group.PARAMETERS))
+                groups.append(
+                    pn.Card(
+                        *members,
+                        title=group.value,
+                        sizing_mode="stretch_width",
+                        collapsed=group is Group.PARAMETERS,
+                    )
+                )
         reset = pn.widgets.Button(label="Reset to the scenario")
         reset.on_click(lambda _: self.reset())
         pin_name = pn.widgets.TextInput(placeholder="name of this run", width=170)
@@ -201,15 +227,25 @@ class Explorer:
         pin.on_click(lambda _: self.pin(pin_name.value or ""))
         clear = pn.widgets.Button(label="Clear pins", width=90)
         clear.on_click(lambda _: self.clear_pins())
-        save = pn.widgets.FileDownload(callback=self.download, label="Save as scenario",
-                                       filename=f"{self.base.label}-explored.yaml",
-                                       color="success", sizing_mode="stretch_width")
+        save = pn.widgets.FileDownload(
+            callback=self.download,
+            label="Save as scenario",
+            filename=f"{self.base.label}-explored.yaml",
+            color="success",
+            sizing_mode="stretch_width",
+        )
         side = pn.Column(*groups, reset, pn.Row(pin_name, pin), clear, save, width=360)
-        main = pn.Column(pn.pane.Markdown(f"## {html.escape(title)}\n\n{GUIDE}"), self.message,
-                         self.output_pane, pn.pane.Markdown("### Scorecard"), self.card_pane,
-                         pn.pane.Markdown("### Reported and true ledgers"), self.ledger_pane,
-                         self.map_card,
-                         sizing_mode="stretch_width")
+        main = pn.Column(
+            pn.pane.Markdown(f"## {html.escape(title)}\n\n{GUIDE}"),
+            self.message,
+            self.output_pane,
+            pn.pane.Markdown("### Scorecard"),
+            self.card_pane,
+            pn.pane.Markdown("### Reported and true ledgers"),
+            self.ledger_pane,
+            self.map_card,
+            sizing_mode="stretch_width",
+        )
         return pn.Row(side, main, sizing_mode="stretch_width")
 
     # -- actions --------------------------------------------------------------------------------
@@ -227,8 +263,11 @@ class Explorer:
         self.state = defaults(self.controls)
         for control in self.controls:
             widget = self.widgets[control.key]
-            widget.value = (self.state[control.key] >= 0.5 if control.kind is Kind.SWITCH
-                            else self.state[control.key])
+            widget.value = (
+                self.state[control.key] >= 0.5
+                if control.kind is Kind.SWITCH
+                else self.state[control.key]
+            )
         self.update()
 
     def pin(self, name: str) -> None:
@@ -258,8 +297,11 @@ class Explorer:
 
     def _note(self) -> str:
         changed = write_query(self.controls, self.state).replace("&", ", ")
-        return (f"Explored from {self.base.label}" + (f" with {changed}" if changed else "")
-                + (f". {self.base.description}" if self.base.description else ""))
+        return (
+            f"Explored from {self.base.label}"
+            + (f" with {changed}" if changed else "")
+            + (f". {self.base.description}" if self.base.description else "")
+        )
 
     def show(self, text: str, kind: AlertType = "warning") -> None:
         """Show ``text`` above the charts (an empty text hides the message)."""
@@ -273,8 +315,11 @@ class Explorer:
         try:
             runs = compute(self.scenario(), self.outputs.value, self.backend)
         except (PsscSimError, ArithmeticError, ValueError, MemoryError) as exc:
-            self.show(f"This run failed: {' '.join(str(exc).split())[:400]}. Move the control "
-                      "back, or press 'Reset to the scenario'.", "danger")
+            self.show(
+                f"This run failed: {' '.join(str(exc).split())[:400]}. Move the control "
+                "back, or press 'Reset to the scenario'.",
+                "danger",
+            )
             return
         self.runs = runs
         self.show("")
@@ -286,8 +331,9 @@ class Explorer:
         so a copied link reopens this view."""
         location = pn.state.location
         if location is not None:
-            query = "&".join(filter(None, [urlencode(self.address),
-                                           write_query(self.controls, self.state)]))
+            query = "&".join(
+                filter(None, [urlencode(self.address), write_query(self.controls, self.state)])
+            )
             location.search = f"?{query}" if query else ""
 
     # -- drawing --------------------------------------------------------------------------------
@@ -337,20 +383,50 @@ class Explorer:
         charts: list[Any] = []
         for i, name in enumerate(names):
             colour = Category10_10[i % 10]
-            chart = _figure(title=name.replace("_", " "), height=230,
-                            x_axis_label=time_label(self.model), y_axis_label=units.get(name, ""),
-                            tools="pan,wheel_zoom,box_zoom,reset,save")
+            chart = _figure(
+                title=name.replace("_", " "),
+                height=230,
+                x_axis_label=time_label(self.model),
+                y_axis_label=units.get(name, ""),
+                tools="pan,wheel_zoom,box_zoom,reset,save",
+            )
             date_ticks(chart, model.time)
             if ensemble:
-                chart.varea(x="t", y1=f"{name}:low", y2=f"{name}:high", source=self.output_source,
-                            fill_color=colour, fill_alpha=0.2, legend_label="5-95%")
-            chart.line("t", f"{name}:reference", source=self.output_source, color=colour,
-                       alpha=0.3, line_width=2, legend_label="without targets")
+                chart.varea(
+                    x="t",
+                    y1=f"{name}:low",
+                    y2=f"{name}:high",
+                    source=self.output_source,
+                    fill_color=colour,
+                    fill_alpha=0.2,
+                    legend_label="5-95%",
+                )
+            chart.line(
+                "t",
+                f"{name}:reference",
+                source=self.output_source,
+                color=colour,
+                alpha=0.3,
+                line_width=2,
+                legend_label="without targets",
+            )
             for j, pin in enumerate(self.pins):
-                chart.line("t", f"{name}:pin{j}", source=self.output_source, color="#444444",
-                           line_dash=PIN_DASHES[j], legend_label=pin.name)
-            chart.line("t", name, source=self.output_source, color=colour, line_width=2,
-                       legend_label="this run")
+                chart.line(
+                    "t",
+                    f"{name}:pin{j}",
+                    source=self.output_source,
+                    color="#444444",
+                    line_dash=PIN_DASHES[j],
+                    legend_label=pin.name,
+                )
+            chart.line(
+                "t",
+                name,
+                source=self.output_source,
+                color=colour,
+                line_width=2,
+                legend_label="this run",
+            )
             chart.legend.location = "top_left"
             chart.legend.click_policy = "hide"
             chart.legend.background_fill_alpha = 0.6
@@ -371,20 +447,36 @@ class Explorer:
         charts: list[Any] = []
         for i, measure in enumerate(self.model.measures):
             colour = Category10_10[i % 10]
-            chart = _figure(title=f"{measure.name.replace('_', ' ')} ({measure.perspective.value}, "
-                                  f"{measure.better.value} is better)", height=200,
-                            x_axis_label=time_label(self.model), y_axis_label=measure.meta.units,
-                            tools="pan,wheel_zoom,reset")
+            chart = _figure(
+                title=f"{measure.name.replace('_', ' ')} ({measure.perspective.value}, "
+                f"{measure.better.value} is better)",
+                height=200,
+                x_axis_label=time_label(self.model),
+                y_axis_label=measure.meta.units,
+                tools="pan,wheel_zoom,reset",
+            )
             date_ticks(chart, self.model.time)
-            chart.line("t", f"{measure.name}:reported", source=self.ledger_source, color=colour,
-                       line_width=2, legend_label="reported")
-            chart.line("t", f"{measure.name}:true", source=self.ledger_source, color=colour,
-                       line_width=2, line_dash="dashed", legend_label="true")
+            chart.line(
+                "t",
+                f"{measure.name}:reported",
+                source=self.ledger_source,
+                color=colour,
+                line_width=2,
+                legend_label="reported",
+            )
+            chart.line(
+                "t",
+                f"{measure.name}:true",
+                source=self.ledger_source,
+                color=colour,
+                line_width=2,
+                line_dash="dashed",
+                legend_label="true",
+            )
             if measure.name in targets:
                 lines = [Span(dimension="height", line_color="#888888", line_dash="dotted")]
                 if targets[measure.name].kind is TargetKind.LEVEL:
-                    lines.append(Span(dimension="width", line_color="#888888",
-                                      line_dash="dotted"))
+                    lines.append(Span(dimension="width", line_color="#888888", line_dash="dotted"))
                 for line in lines:
                     chart.add_layout(line)
                 self._target_lines[measure.name] = lines
@@ -409,41 +501,54 @@ def _cell(value: float | None, percent: bool = False) -> str:
 def _row(row: ScorecardRow, ensemble: bool, card: Scorecard) -> str:
     status = row.rag or "-"
     colour = RAG_COLOURS.get(status, "transparent")
-    cells = (f"<td>{html.escape(row.measure)}</td>{_cell(row.target)}"
-             f"<td>{html.escape(card.when(row.at))}</td>"
-             f"{_cell(row.reported)}{_cell(row.true)}{_cell(row.gap)}"
-             f"<td class='rag' style='background:{colour}'>{status}</td>")
+    cells = (
+        f"<td>{html.escape(row.measure)}</td>{_cell(row.target)}"
+        f"<td>{html.escape(card.when(row.at))}</td>"
+        f"{_cell(row.reported)}{_cell(row.true)}{_cell(row.gap)}"
+        f"<td class='rag' style='background:{colour}'>{status}</td>"
+    )
     if ensemble:
         cells += _cell(row.probability, True) + _cell(row.probability_true, True)
-    return (f"<tr data-measure='{html.escape(row.measure)}' data-gap='{row.gap!r}' "
-            f"data-rag='{status}'>{cells}</tr>")
+    return (
+        f"<tr data-measure='{html.escape(row.measure)}' data-gap='{row.gap!r}' "
+        f"data-rag='{status}'>{cells}</tr>"
+    )
 
 
 def scorecard_html(card: Scorecard) -> str:
     """The scorecard as an HTML table by perspective, each status cell in its RAG colour."""
     ensemble = card.members > 1
-    head = ("<tr><th>measure</th><th>target</th><th>at</th><th>reported</th><th>true</th>"
-            "<th>gap</th><th>status</th>" + ("<th>P(met)</th><th>P(true met)</th>"
-                                            if ensemble else "") + "</tr>")
+    head = (
+        "<tr><th>measure</th><th>target</th><th>at</th><th>reported</th><th>true</th>"
+        "<th>gap</th><th>status</th>"
+        + ("<th>P(met)</th><th>P(true met)</th>" if ensemble else "")
+        + "</tr>"
+    )
     parts = ["<table class='pss-scorecard' style='border-collapse:collapse'>"]
     for perspective in Perspective:
         rows = [r for r in card.rows if r.perspective == perspective.value]
         if rows:
-            parts.append(f"<tr><th colspan='9' style='text-align:left;padding-top:6px'>"
-                         f"{perspective.value.upper()}</th></tr>{head}")
+            parts.append(
+                f"<tr><th colspan='9' style='text-align:left;padding-top:6px'>"
+                f"{perspective.value.upper()}</th></tr>{head}"
+            )
             parts += [_row(r, ensemble, card) for r in rows]
     parts.append("</table>")
-    worse = [f"<li>{html.escape(c.measure)} ({c.perspective}): {c.value:.4g} against "
-             f"{c.reference:.4g} without targets ({c.relative:+.1%} worse)</li>"
-             for c in card.consequences]
-    parts.append("<p><b>Unintended consequences</b> (true values at the end, against the run "
-                 "without targets):</p>" + (f"<ul>{''.join(worse)}</ul>" if worse else
-                                             "<p>none</p>"))
+    worse = [
+        f"<li>{html.escape(c.measure)} ({c.perspective}): {c.value:.4g} against "
+        f"{c.reference:.4g} without targets ({c.relative:+.1%} worse)</li>"
+        for c in card.consequences
+    ]
+    parts.append(
+        "<p><b>Unintended consequences</b> (true values at the end, against the run "
+        "without targets):</p>" + (f"<ul>{''.join(worse)}</ul>" if worse else "<p>none</p>")
+    )
     return "".join(parts)
 
 
-def build(base: Scenario, query: Mapping[str, Any] | None = None,
-          backend: str = "auto") -> Explorer:
+def build(
+    base: Scenario, query: Mapping[str, Any] | None = None, backend: str = "auto"
+) -> Explorer:
     """A new :class:`Explorer` of ``base`` for the current session (its URL query read)."""
     given = query if query is not None else dict(pn.state.session_args or {})
     explorer = Explorer(base, given, backend=backend)

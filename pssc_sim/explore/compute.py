@@ -19,8 +19,16 @@ from pssc_sim.scenario.runner import ScenarioResult, distributions, run
 from pssc_sim.scenario.uncertainty import Uncertainty
 from pssc_sim.scorecard.scoring import Scorecard, needed_columns, scorecard
 
-__all__ = ["ENSEMBLE_MEMBERS", "ENSEMBLE_SEED", "Runs", "compute", "ledger_columns",
-           "output_columns", "scenario_for", "scenario_yaml"]
+__all__ = [
+    "ENSEMBLE_MEMBERS",
+    "ENSEMBLE_SEED",
+    "Runs",
+    "compute",
+    "ledger_columns",
+    "output_columns",
+    "scenario_for",
+    "scenario_yaml",
+]
 
 #: Members of the ensemble the uncertainty switch runs (one vectorised call).
 ENSEMBLE_MEMBERS = 200
@@ -41,8 +49,9 @@ class Runs:
     card: Scorecard
 
 
-def changed_parameters(controls: Sequence[Control], state: Mapping[str, float],
-                       model: Model) -> dict[str, float]:
+def changed_parameters(
+    controls: Sequence[Control], state: Mapping[str, float], model: Model
+) -> dict[str, float]:
     """The parameters (and mechanism switches) whose control differs from the scenario's."""
     names = set(model.parameter_names)
     found = {}
@@ -63,15 +72,23 @@ def ensemble(scenario: Scenario, model: Model, fixed: Mapping[str, float]) -> Un
     if not chosen:
         return None
     own = dict(given.parameters or {})
-    parameters = ({name: own.get(name) for name in chosen} if len(chosen) < len(sampled)
-                  else given.parameters)
-    return Uncertainty(members=ENSEMBLE_MEMBERS, sampling=given.sampling,
-                       seed=given.seed if given.seed is not None else ENSEMBLE_SEED,
-                       parameters=parameters)
+    parameters = (
+        {name: own.get(name) for name in chosen} if len(chosen) < len(sampled) else given.parameters
+    )
+    return Uncertainty(
+        members=ENSEMBLE_MEMBERS,
+        sampling=given.sampling,
+        seed=given.seed if given.seed is not None else ENSEMBLE_SEED,
+        parameters=parameters,
+    )
 
 
-def scenario_for(base: Scenario, controls: Sequence[Control], state: Mapping[str, float],
-                 model: Model | None = None) -> Scenario:
+def scenario_for(
+    base: Scenario,
+    controls: Sequence[Control],
+    state: Mapping[str, float],
+    model: Model | None = None,
+) -> Scenario:
     """``base`` with the control values in ``state``: parameters set, culture, targets,
     interventions switched on or off, and the ensemble on or off.
 
@@ -89,22 +106,30 @@ def scenario_for(base: Scenario, controls: Sequence[Control], state: Mapping[str
     fixed = changed_parameters(controls, state, model)
     scenario = base.with_set(**fixed) if fixed else base
     keys = {c.key for c in controls}
-    if CULTURE in keys and CULTURE in state and (
-            base.culture is not None or state[CULTURE] != _default(controls, CULTURE)):
+    if (
+        CULTURE in keys
+        and CULTURE in state
+        and (base.culture is not None or state[CULTURE] != _default(controls, CULTURE))
+    ):
         scenario = scenario.with_culture(state[CULTURE])
     if scenario.targets:
-        scenario = _changed(scenario, targets=tuple(with_target(t, state)
-                                                   for t in scenario.targets))
-    kept = tuple(item for i, item in enumerate(scenario.interventions)
-                 if state.get(f"intervention.{i}", 1.0) >= 0.5)
+        scenario = _changed(
+            scenario, targets=tuple(with_target(t, state) for t in scenario.targets)
+        )
+    kept = tuple(
+        item
+        for i, item in enumerate(scenario.interventions)
+        if state.get(f"intervention.{i}", 1.0) >= 0.5
+    )
     if len(kept) != len(scenario.interventions):
         scenario = _changed(scenario, interventions=kept)
     if UNCERTAINTY in keys:
         wanted = state.get(UNCERTAINTY, _default(controls, UNCERTAINTY)) >= 0.5
         chosen = ensemble(base, model, fixed) if wanted else None
         scenario = _changed(scenario, uncertainty=chosen)
-    return scenario.with_name(f"{base.label}-explored" if state_differs(controls, state)
-                              else base.label)
+    return scenario.with_name(
+        f"{base.label}-explored" if state_differs(controls, state) else base.label
+    )
 
 
 def _changed(scenario: Scenario, **changes: Any) -> Scenario:
@@ -137,8 +162,11 @@ def compute(scenario: Scenario, outputs: Sequence[str] = (), backend: str = "aut
     result = run(scenario, record=record, backend=backend)
     reference = None
     if scenario.targets:
-        plain = scenario.without_targets().with_uncertainty().with_name(
-            f"{scenario.label} without targets")
+        plain = (
+            scenario.without_targets()
+            .with_uncertainty()
+            .with_name(f"{scenario.label} without targets")
+        )
         reference = run(plain, record=record, backend=backend)
     return Runs(scenario, result, reference, scorecard(result, reference))
 
@@ -161,7 +189,10 @@ def output_columns(runs: Runs, names: Sequence[str]) -> dict[str, list[float]]:
             continue
         mid, low, high = band(runs.result, name)
         data[name], data[f"{name}:low"], data[f"{name}:high"] = (
-            mid.tolist(), low.tolist(), high.tolist())
+            mid.tolist(),
+            low.tolist(),
+            high.tolist(),
+        )
         reference = runs.reference if runs.reference is not None else runs.result
         data[f"{name}:reference"] = band(reference, name)[0].tolist()
     return data
@@ -190,9 +221,11 @@ def scenario_document(scenario: Scenario, note: str = "") -> dict[str, Any]:
     """The scenario as a scenario file (no ``extends``: every layer is written out), its model
     named by absolute path."""
     document = scenario.to_document()
-    head = {"scenario": document.pop("scenario", None) or scenario.label,
-            "description": note or document.get("description", ""),
-            "model": model_path(scenario)}
+    head = {
+        "scenario": document.pop("scenario", None) or scenario.label,
+        "description": note or document.get("description", ""),
+        "model": model_path(scenario),
+    }
     rest = {k: v for k, v in document.items() if k not in head}
     return {k: v for k, v in head.items() if v} | rest
 
@@ -203,5 +236,6 @@ def scenario_yaml(scenario: Scenario, note: str = "") -> str:
     import yaml
 
     header = "# Saved from pssc explore; run it with: pssc run FILE\n"
-    return header + yaml.safe_dump(scenario_document(scenario, note), sort_keys=False,
-                                   allow_unicode=True, width=100)
+    return header + yaml.safe_dump(
+        scenario_document(scenario, note), sort_keys=False, allow_unicode=True, width=100
+    )

@@ -74,9 +74,12 @@ class Control:
     @property
     def tooltip(self) -> str:
         """Units, description and source, one per line, for the hover text."""
-        lines = [f"units: {self.units}" if self.units else "", self.description,
-                 f"source: {self.source}" if self.source else "",
-                 f"range: {self.low:g} to {self.high:g}" if self.kind is Kind.NUMBER else ""]
+        lines = [
+            f"units: {self.units}" if self.units else "",
+            self.description,
+            f"source: {self.source}" if self.source else "",
+            f"range: {self.low:g} to {self.high:g}" if self.kind is Kind.NUMBER else "",
+        ]
         return "\n".join(line for line in lines if line)
 
 
@@ -110,14 +113,38 @@ def parameter_controls(scenario: Scenario, model: Model) -> list[Control]:
         meta = parameter.meta
         if parameter.origin is Origin.INCLUDE:
             label = parameter.name.removesuffix("_active").replace("_", " ")
-            found.append(Control(parameter.name, label, Kind.SWITCH, 0.0, 1.0, value,
-                                 Group.MECHANISMS, 1.0, "", meta.description, meta.source))
+            found.append(
+                Control(
+                    parameter.name,
+                    label,
+                    Kind.SWITCH,
+                    0.0,
+                    1.0,
+                    value,
+                    Group.MECHANISMS,
+                    1.0,
+                    "",
+                    meta.description,
+                    meta.source,
+                )
+            )
         elif parameter.range is not None and not parameter.dims and not parameter.hidden:
             low, high = min(parameter.range[0], value), max(parameter.range[1], value)
-            found.append(Control(parameter_key(parameter), parameter.name.replace("_", " "),
-                                 Kind.NUMBER, low, high, value, Group.PARAMETERS,
-                                 nice_step(low, high), meta.units, meta.description,
-                                 meta.source))
+            found.append(
+                Control(
+                    parameter_key(parameter),
+                    parameter.name.replace("_", " "),
+                    Kind.NUMBER,
+                    low,
+                    high,
+                    value,
+                    Group.PARAMETERS,
+                    nice_step(low, high),
+                    meta.units,
+                    meta.description,
+                    meta.source,
+                )
+            )
     return found
 
 
@@ -135,16 +162,43 @@ def target_controls(scenario: Scenario, model: Model) -> list[Control]:
             what, unit = f"{target.kind.value} of the reported value", units.get(target.measure, "")
         start = max(time.start, target.start if target.start is not None else time.start)
         found += [
-            Control(f"{key}.level", f"{target.measure}: target", Kind.NUMBER, low, high,
-                    target.value, Group.CULTURE, nice_step(low, high), unit,
-                    f"The target on {target.measure}: {what}"),
-            Control(f"{key}.by", f"{target.measure}: due by", Kind.NUMBER, start + time.dt,
-                    time.stop, target.by, Group.CULTURE, nice_step(start, time.stop),
-                    time.units, "When the target is judged"),
-            Control(f"{key}.severity", f"{target.measure}: severity", Kind.NUMBER, 0.0,
-                    max(MAX_SEVERITY, target.severity), target.severity, Group.CULTURE, 0.1,
-                    "", "How much missing the target matters (low 0.5, medium 1, high 2)",
-                    target.consequence),
+            Control(
+                f"{key}.level",
+                f"{target.measure}: target",
+                Kind.NUMBER,
+                low,
+                high,
+                target.value,
+                Group.CULTURE,
+                nice_step(low, high),
+                unit,
+                f"The target on {target.measure}: {what}",
+            ),
+            Control(
+                f"{key}.by",
+                f"{target.measure}: due by",
+                Kind.NUMBER,
+                start + time.dt,
+                time.stop,
+                target.by,
+                Group.CULTURE,
+                nice_step(start, time.stop),
+                time.units,
+                "When the target is judged",
+            ),
+            Control(
+                f"{key}.severity",
+                f"{target.measure}: severity",
+                Kind.NUMBER,
+                0.0,
+                max(MAX_SEVERITY, target.severity),
+                target.severity,
+                Group.CULTURE,
+                0.1,
+                "",
+                "How much missing the target matters (low 0.5, medium 1, high 2)",
+                target.consequence,
+            ),
         ]
     return found
 
@@ -164,23 +218,57 @@ def controls_for(scenario: Scenario, model: Model | None = None) -> tuple[Contro
     model = model if model is not None else scenario.load_model()
     found: list[Control] = []
     if "CULTURE" in model.parameter_names:
-        default = scenario.culture if scenario.culture is not None else next(
-            p.value for p in model.parameters if p.name == "CULTURE")
-        found.append(Control(CULTURE, "culture (0 learning .. 1 blame)", Kind.NUMBER, 0.0, 1.0,
-                             default, Group.CULTURE, 0.01, "",
-                             "How failure is treated: 0 a learning culture, 1 a blame culture. "
-                             "Culture splits target pressure between genuine improvement and "
-                             "gaming"))
+        default = (
+            scenario.culture
+            if scenario.culture is not None
+            else next(p.value for p in model.parameters if p.name == "CULTURE")
+        )
+        found.append(
+            Control(
+                CULTURE,
+                "culture (0 learning .. 1 blame)",
+                Kind.NUMBER,
+                0.0,
+                1.0,
+                default,
+                Group.CULTURE,
+                0.01,
+                "",
+                "How failure is treated: 0 a learning culture, 1 a blame culture. "
+                "Culture splits target pressure between genuine improvement and "
+                "gaming",
+            )
+        )
     found += target_controls(scenario, model)
-    found += [Control(f"intervention.{i}", describe_intervention(item), Kind.SWITCH, 0.0, 1.0,
-                      1.0, Group.INTERVENTIONS)
-              for i, item in enumerate(scenario.interventions)]
+    found += [
+        Control(
+            f"intervention.{i}",
+            describe_intervention(item),
+            Kind.SWITCH,
+            0.0,
+            1.0,
+            1.0,
+            Group.INTERVENTIONS,
+        )
+        for i, item in enumerate(scenario.interventions)
+    ]
     found += parameter_controls(scenario, model)
     if scenario.is_ensemble or any(p.range or p.distribution for p in model.parameters):
-        found.append(Control(UNCERTAINTY, "uncertainty (ensemble)", Kind.SWITCH, 0.0, 1.0,
-                             float(scenario.is_ensemble), Group.VIEW, 1.0, "",
-                             "Run an ensemble over the uncertain parameters: fan charts and "
-                             "the probability of meeting each target"))
+        found.append(
+            Control(
+                UNCERTAINTY,
+                "uncertainty (ensemble)",
+                Kind.SWITCH,
+                0.0,
+                1.0,
+                float(scenario.is_ensemble),
+                Group.VIEW,
+                1.0,
+                "",
+                "Run an ensemble over the uncertain parameters: fan charts and "
+                "the probability of meeting each target",
+            )
+        )
     return tuple(sorted(found, key=lambda c: list(Group).index(c.group)))
 
 
@@ -203,9 +291,9 @@ def read_value(raw: str | bytes) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def read_query(controls: Sequence[Control],
-               query: Mapping[str, str | bytes | Sequence[str | bytes]]
-               ) -> tuple[dict[str, float], list[str]]:
+def read_query(
+    controls: Sequence[Control], query: Mapping[str, str | bytes | Sequence[str | bytes]]
+) -> tuple[dict[str, float], list[str]]:
     """The state a URL query asks for, and a note for each entry ignored or clamped.
 
     Unknown names and values that are not numbers are ignored; numbers outside a control's
@@ -235,8 +323,10 @@ def read_query(controls: Sequence[Control],
             continue
         state[name] = control.clamp(value)
         if control.kind is Kind.NUMBER and state[name] != value:
-            notes.append(f"{name}={value:g} is outside {control.low:g} to {control.high:g}: "
-                         f"set to {state[name]:g}")
+            notes.append(
+                f"{name}={value:g} is outside {control.low:g} to {control.high:g}: "
+                f"set to {state[name]:g}"
+            )
     return state, notes
 
 
@@ -247,13 +337,21 @@ def write_query(controls: Sequence[Control], state: Mapping[str, float]) -> str:
     >>> write_query([c], {"culture": 0.9}), write_query([c], {"culture": 0.5})
     ('culture=0.9', '')
     """
-    return urlencode([(c.key, repr(state[c.key])) for c in controls
-                      if c.key in state and state[c.key] != c.default])
+    return urlencode(
+        [
+            (c.key, repr(state[c.key]))
+            for c in controls
+            if c.key in state and state[c.key] != c.default
+        ]
+    )
 
 
 def with_target(target: Target, state: Mapping[str, float]) -> Target:
     """``target`` with the value, date and severity of its controls in ``state``."""
     key = f"target.{target.measure}"
-    return replace(target, value=state.get(f"{key}.level", target.value),
-                   by=state.get(f"{key}.by", target.by),
-                   severity=state.get(f"{key}.severity", target.severity))
+    return replace(
+        target,
+        value=state.get(f"{key}.level", target.value),
+        by=state.get(f"{key}.by", target.by),
+        severity=state.get(f"{key}.severity", target.severity),
+    )

@@ -27,8 +27,10 @@ def load_source(source: Scenario | str | Path) -> Scenario:
         return source
     path = Path(source)
     if not path.exists():
-        raise ParameterError(f"explore: no such scenario or model (got {str(source)!r}). Give a "
-                             "scenario file, a model .yaml file or a folder holding model.yaml")
+        raise ParameterError(
+            f"explore: no such scenario or model (got {str(source)!r}). Give a "
+            "scenario file, a model .yaml file or a folder holding model.yaml"
+        )
     if is_scenario_file(path):
         return Scenario.load(path)
     return Scenario(model=path.resolve(), name=path.stem if path.is_dir() else path.parent.name)
@@ -58,8 +60,15 @@ def notebook_app(scenario: Scenario) -> pn.viewable.Viewable:
     return Explorer(scenario, {}).layout
 
 
-def serve(scenario: Scenario | None, *, port: int, host: str, show: bool,
-          demo: str | None = None, backend: str = "auto") -> None:
+def serve(
+    scenario: Scenario | None,
+    *,
+    port: int,
+    host: str,
+    show: bool,
+    demo: str | None = None,
+    backend: str = "auto",
+) -> None:
     """Serve the explorer of ``scenario`` (or the teaching steps of ``demo``) at
     ``http://host:port/`` until interrupted; each browser session gets its own page (its own
     controls, pins and runs), computed on ``backend``."""
@@ -74,15 +83,23 @@ def serve(scenario: Scenario | None, *, port: int, host: str, show: bool,
         if scenario is not None:
             return build(scenario, backend=backend).layout
         teaching = Teaching(steps, dict(pn.state.session_args or {}), backend)
-        pn.state.onload(lambda: teaching.explorer.write_location() if teaching.explorer
-                        else None)
+        pn.state.onload(lambda: teaching.explorer.write_location() if teaching.explorer else None)
         return teaching.layout
 
-    origins = [f"{host}:{port}"] + ([f"localhost:{port}", f"127.0.0.1:{port}"]
-                                    if is_loopback(host) else [])
-    server = pn.serve({"/": page}, port=port, address=host, show=show, title=TITLE,
-                      websocket_origin=origins if is_loopback(host) else "*", print=False,
-                      threaded=False, start=False)
+    origins = [f"{host}:{port}"] + (
+        [f"localhost:{port}", f"127.0.0.1:{port}"] if is_loopback(host) else []
+    )
+    server = pn.serve(
+        {"/": page},
+        port=port,
+        address=host,
+        show=show,
+        title=TITLE,
+        websocket_origin=origins if is_loopback(host) else "*",
+        print=False,
+        threaded=False,
+        start=False,
+    )
     run_until_signal(server)
 
 
@@ -98,8 +115,7 @@ def run_until_signal(server: Any) -> None:
         received.append(signum)
         server.io_loop.asyncio_loop.call_soon_threadsafe(server.io_loop.stop)
 
-    previous = {number: signal.signal(number, stop)
-                for number in (signal.SIGINT, signal.SIGTERM)}
+    previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         server.start()
         server.io_loop.start()

@@ -25,9 +25,11 @@ STEP = "step"
 #: The title of the first step of a case: its target at the model's own culture.
 TARGET_STEP = "The target"
 #: What the first step of a case says, before the case's own story.
-TARGET_TEXT = ("Here is the target at the model's default culture (0.5). Try the culture slider "
-               "and watch the two ledgers of the targeted measure: reported (solid) and true "
-               "(dashed).")
+TARGET_TEXT = (
+    "Here is the target at the model's default culture (0.5). Try the culture slider "
+    "and watch the two ledgers of the targeted measure: reported (solid) and true "
+    "(dashed)."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,20 +55,27 @@ def demo_steps(name: str) -> tuple[Step, ...]:
     for case in demo.cases:
         blame = Scenario.load(case.scenario("blame").path)
         first = " ".join(case.narrative.split()[:90])
-        steps.append(Step(f"{case.title}: {TARGET_STEP.lower()}", f"{TARGET_TEXT} {first}",
-                          blame.with_culture(None).with_name(f"{blame.label}-default-culture")))
+        steps.append(
+            Step(
+                f"{case.title}: {TARGET_STEP.lower()}",
+                f"{TARGET_TEXT} {first}",
+                blame.with_culture(None).with_name(f"{blame.label}-default-culture"),
+            )
+        )
         for role in ("blame", "learning", "pss"):
             item = case.scenario(role)
-            steps.append(Step(item.title, " ".join(item.narrative.split()),
-                              Scenario.load(item.path)))
+            steps.append(
+                Step(item.title, " ".join(item.narrative.split()), Scenario.load(item.path))
+            )
     return tuple(steps)
 
 
 class Teaching:
     """The teaching page of one session: step buttons above an explorer of the current step."""
 
-    def __init__(self, steps: tuple[Step, ...], query: dict[str, Any] | None = None,
-                 backend: str = "auto") -> None:
+    def __init__(
+        self, steps: tuple[Step, ...], query: dict[str, Any] | None = None, backend: str = "auto"
+    ) -> None:
         import panel as pn
 
         self.steps = steps
@@ -80,8 +89,10 @@ class Teaching:
         back.on_click(lambda _: self.go(self.index - 1))
         forward.on_click(lambda _: self.go(self.index + 1))
         self.layout: pn.viewable.Viewable = pn.Column(
-            pn.Row(back, forward, self.heading, sizing_mode="stretch_width"), self.body,
-            sizing_mode="stretch_width")
+            pn.Row(back, forward, self.heading, sizing_mode="stretch_width"),
+            self.body,
+            sizing_mode="stretch_width",
+        )
         given = dict(query or {})
         raw = given.pop(STEP, None)
         number = read_value(raw if isinstance(raw, (str, bytes)) else raw[-1]) if raw else None
@@ -94,9 +105,11 @@ class Teaching:
 
         self.index = min(max(index, 0), len(self.steps) - 1)
         step = self.steps[self.index]
-        self.heading.object = (f"**Step {self.index + 1} of {len(self.steps)}: {step.title}**"
-                               f"\n\n{step.text}")
-        self.explorer = Explorer(step.scenario, query or {},
-                                 address={STEP: str(self.index + 1)}, backend=self.backend)
+        self.heading.object = (
+            f"**Step {self.index + 1} of {len(self.steps)}: {step.title}**\n\n{step.text}"
+        )
+        self.explorer = Explorer(
+            step.scenario, query or {}, address={STEP: str(self.index + 1)}, backend=self.backend
+        )
         self.body.objects = [self.explorer.layout]
         self.explorer.write_location()

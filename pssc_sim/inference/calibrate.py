@@ -117,30 +117,50 @@ class Calibration:
         return {
             "method": self.method,
             "runs": self.runs,
-            "parameters": {e.name: {**_json({"estimate": e.estimate, "low": e.low,
-                                             "high": e.high}),
-                                    "bounds": [e.bound_low, e.bound_high]}
-                           for e in self.estimates},
+            "parameters": {
+                e.name: {
+                    **_json({"estimate": e.estimate, "low": e.low, "high": e.high}),
+                    "bounds": [e.bound_low, e.bound_high],
+                }
+                for e in self.estimates
+            },
             "fit": {name: stats.to_dict() for name, stats in self.fit.items()},
-            "correlation": {a: {b: _finite(self.correlation[i, j]) for j, b in enumerate(names)}
-                            for i, a in enumerate(names)},
+            "correlation": {
+                a: {b: _finite(self.correlation[i, j]) for j, b in enumerate(names)}
+                for i, a in enumerate(names)
+            },
             "warnings": list(self.warnings),
             "diagnostics": _json(self.diagnostics),
-            **({"fit_until": self.fit_until,
-                "holdout": {name: stats.to_dict() for name, stats in self.holdout.items()}}
-               if self.fit_until is not None else {}),
+            **(
+                {
+                    "fit_until": self.fit_until,
+                    "holdout": {name: stats.to_dict() for name, stats in self.holdout.items()},
+                }
+                if self.fit_until is not None
+                else {}
+            ),
         }
 
     def summary(self) -> str:
         """Estimates with intervals, the fit of each series, and the warnings, as text."""
-        kind = ("estimate and approximate 95% interval" if self.method == "least-squares" else
-                "posterior median and 95% interval")
+        kind = (
+            "estimate and approximate 95% interval"
+            if self.method == "least-squares"
+            else "posterior median and 95% interval"
+        )
         width = max(len("parameter"), *(len(e.name) for e in self.estimates))
-        lines = [f"calibration of {self.problem.model.name} to {self.problem.observations.source}"
-                 f" by {self.method}: {self.problem.observations.size} observations, "
-                 f"{self.runs} runs", "", f"{'parameter':<{width}}  {kind}"]
-        lines += [f"{e.name:<{width}}  {e.estimate:>12.6g}  [{e.low:.6g}, {e.high:.6g}]  "
-                  f"(bounds {e.bound_low:g} to {e.bound_high:g})" for e in self.estimates]
+        lines = [
+            f"calibration of {self.problem.model.name} to {self.problem.observations.source}"
+            f" by {self.method}: {self.problem.observations.size} observations, "
+            f"{self.runs} runs",
+            "",
+            f"{'parameter':<{width}}  {kind}",
+        ]
+        lines += [
+            f"{e.name:<{width}}  {e.estimate:>12.6g}  [{e.low:.6g}, {e.high:.6g}]  "
+            f"(bounds {e.bound_low:g} to {e.bound_high:g})"
+            for e in self.estimates
+        ]
         width = max(len("series"), *(len(n) for n in self.fit))
         lines += _fit_table(self.fit)
         if self.fit_until is not None:
@@ -159,12 +179,20 @@ class Calibration:
             observed = np.full(times.size, np.nan)
             observed[np.searchsorted(times, s.times)] = s.values
             low, high = self.band[s.name]
-            frames.append(pd.DataFrame({
-                "time": times, "series": s.name, "observed": observed,
-                "simulated": np.interp(times, self.run.times,
-                                       self.run.values[:, self.run.index(s.name), 0]),
-                "band_low": np.interp(times, self.run.times, low),
-                "band_high": np.interp(times, self.run.times, high)}))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "time": times,
+                        "series": s.name,
+                        "observed": observed,
+                        "simulated": np.interp(
+                            times, self.run.times, self.run.values[:, self.run.index(s.name), 0]
+                        ),
+                        "band_low": np.interp(times, self.run.times, low),
+                        "band_high": np.interp(times, self.run.times, high),
+                    }
+                )
+            )
         return pd.concat(frames, ignore_index=True)
 
     def scenario_document(self, folder: str | Path, name: str = "") -> dict[str, Any]:
@@ -173,24 +201,33 @@ class Calibration:
         path is written relative to ``folder``, where the file will be."""
         scenario = self.problem.scenario
         document = scenario.to_document()
-        model = resolve_model(self.problem.model.source if isinstance(scenario.model, Model)
-                              or scenario.model is None else scenario.model,
-                              scenario.folder).resolve()
+        model = resolve_model(
+            self.problem.model.source
+            if isinstance(scenario.model, Model) or scenario.model is None
+            else scenario.model,
+            scenario.folder,
+        ).resolve()
         document["model"] = Path(os.path.relpath(model, Path(folder).resolve())).as_posix()
         document["scenario"] = name or f"{scenario.label}-calibrated"
-        description = (f"Calibrated by {self.method} to {self.problem.observations.source}: "
-                       + ", ".join(f"{e.name} {e.estimate:.6g} [{e.low:.6g}, {e.high:.6g}]"
-                                   for e in self.estimates))
+        description = (
+            f"Calibrated by {self.method} to {self.problem.observations.source}: "
+            + ", ".join(
+                f"{e.name} {e.estimate:.6g} [{e.low:.6g}, {e.high:.6g}]" for e in self.estimates
+            )
+        )
         document["description"] = description
-        document["set"] = {**document.get("set", {}), **{e.name: e.estimate
-                                                         for e in self.estimates}}
+        document["set"] = {
+            **document.get("set", {}),
+            **{e.name: e.estimate for e in self.estimates},
+        }
         uncertainty = self._uncertainty(document.pop("uncertainty", None))
         if uncertainty is not None:
             document["uncertainty"] = uncertainty
         order = ("scenario", "description", "model", "time", "method", "set")
-        return {**{k: document[k] for k in order if k in document},
-                **{k: v for k, v in document.items() if k not in order}}
-
+        return {
+            **{k: document[k] for k in order if k in document},
+            **{k: v for k, v in document.items() if k not in order},
+        }
 
     def _uncertainty(self, block: Mapping[str, Any] | None) -> dict[str, Any] | None:
         """The uncertainty block of the calibrated scenario: the scenario's own uncertain
@@ -201,33 +238,46 @@ class Calibration:
         kept: dict[str, Any] = {}
         if block is not None:
             given = block.get("parameters")
-            names = list(given) if given is not None else [
-                p.name for p in model.parameters if p.distribution or p.range]
+            names = (
+                list(given)
+                if given is not None
+                else [p.name for p in model.parameters if p.distribution or p.range]
+            )
             kept = {name: (given or {}).get(name) for name in names if name not in fitted}
         if self.samples is not None:
             mean, sd = self.samples.mean(axis=0), self.samples.std(axis=0)
             for j, e in enumerate(self.estimates):
                 floor = 1e-12 * (e.bound_high - e.bound_low)  # a posterior of one point
-                kept[e.name] = {"distribution": "normal", "mean": float(mean[j]),
-                                "sd": float(max(sd[j], floor)), "low": e.bound_low,
-                                "high": e.bound_high}
+                kept[e.name] = {
+                    "distribution": "normal",
+                    "mean": float(mean[j]),
+                    "sd": float(max(sd[j], floor)),
+                    "low": e.bound_low,
+                    "high": e.bound_high,
+                }
         if not kept:
             return None
         original = dict(block or {})
-        return {"members": original.get("members") or SCENARIO_MEMBERS,
-                "sampling": original.get("sampling") or "latin-hypercube",
-                "seed": original.get("seed", self.seed),
-                "parameters": kept}
+        return {
+            "members": original.get("members") or SCENARIO_MEMBERS,
+            "sampling": original.get("sampling") or "latin-hypercube",
+            "seed": original.get("seed", self.seed),
+            "parameters": kept,
+        }
 
 
 def _fit_table(fit: Mapping[str, FitStatistics]) -> list[str]:
     """A blank line, the header and one line per series of fit statistics."""
     width = max(len("series"), *(len(n) for n in fit)) if fit else len("series")
-    lines = ["", f"{'series':<{width}}  {'R²':>8} {'MAPE':>8} {'RMSE':>12} {'U^M':>6} "
-                 f"{'U^S':>6} {'U^C':>6}"]
+    lines = [
+        "",
+        f"{'series':<{width}}  {'R²':>8} {'MAPE':>8} {'RMSE':>12} {'U^M':>6} {'U^S':>6} {'U^C':>6}",
+    ]
     for name, s in fit.items():
-        lines.append(f"{name:<{width}}  {s.r2:>8.4f} {s.mape:>8.2%} {s.rmse:>12.6g} "
-                     f"{s.theil_um:>6.3f} {s.theil_us:>6.3f} {s.theil_uc:>6.3f}")
+        lines.append(
+            f"{name:<{width}}  {s.r2:>8.4f} {s.mape:>8.2%} {s.rmse:>12.6g} "
+            f"{s.theil_um:>6.3f} {s.theil_us:>6.3f} {s.theil_uc:>6.3f}"
+        )
     return lines
 
 
@@ -264,9 +314,16 @@ def as_scenario(model_or_scenario: str | Path | Model | Scenario) -> Scenario:
     return Scenario(model=path, name=path.stem, folder=Path.cwd())
 
 
-def synthetic_data(model_or_scenario: str | Path | Model | Scenario,
-                   params: Mapping[str, float], series: Sequence[str], times: Sequence[float], *,
-                   relative: float = 0.05, seed: int = 42, decimals: int = 2) -> pd.DataFrame:
+def synthetic_data(
+    model_or_scenario: str | Path | Model | Scenario,
+    params: Mapping[str, float],
+    series: Sequence[str],
+    times: Sequence[float],
+    *,
+    relative: float = 0.05,
+    seed: int = 42,
+    decimals: int = 2,
+) -> pd.DataFrame:
     """Observations made by running the model at ``params`` and adding seeded normal noise with
     an sd of ``relative`` times each value: a synthetic experiment whose true values are known.
 
@@ -297,14 +354,23 @@ def scenario_time_dt(scenario: Scenario) -> float:
     return scenario_time(scenario, scenario.load_model()).dt
 
 
-def calibrate(model_or_scenario: str | Path | Model | Scenario,
-              data: str | Path | Observations, *, parameters: Sequence[str] | None = None,
-              bounds: Mapping[str, tuple[float, float]] | None = None,
-              errors: Mapping[str, ErrorModel] | None = None, method: str = "least-squares",
-              starts: int = 8, seed: int = 42, walkers: int = 32, steps: int = 2000,
-              burn: int | None = None, fit_until: float | None = None,
-              progress: Callable[[float], None] | None = None,
-              scheduler: Any = None) -> Calibration:
+def calibrate(
+    model_or_scenario: str | Path | Model | Scenario,
+    data: str | Path | Observations,
+    *,
+    parameters: Sequence[str] | None = None,
+    bounds: Mapping[str, tuple[float, float]] | None = None,
+    errors: Mapping[str, ErrorModel] | None = None,
+    method: str = "least-squares",
+    starts: int = 8,
+    seed: int = 42,
+    walkers: int = 32,
+    steps: int = 2000,
+    burn: int | None = None,
+    fit_until: float | None = None,
+    progress: Callable[[float], None] | None = None,
+    scheduler: Any = None,
+) -> Calibration:
     """Fit a model's parameters to observed series.
 
     Parameters
@@ -350,17 +416,21 @@ def calibrate(model_or_scenario: str | Path | Model | Scenario,
     2.01
     """
     if method not in METHODS:
-        raise ParameterError(f"method: unknown calibration method '{method}'."
-                             f"{did_you_mean(method, METHODS)} Use one of: {', '.join(METHODS)}")
+        raise ParameterError(
+            f"method: unknown calibration method '{method}'."
+            f"{did_you_mean(method, METHODS)} Use one of: {', '.join(METHODS)}"
+        )
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ParameterError(f"seed: expected a whole number of at least 0 (got {seed!r}). Use "
-                             "e.g. seed=42")
+        raise ParameterError(
+            f"seed: expected a whole number of at least 0 (got {seed!r}). Use e.g. seed=42"
+        )
     scenario = as_scenario(model_or_scenario)
     plan = None if parameters is not None or isinstance(data, Observations) else read_plan(data)
     if plan is not None:
         parameters, bounds = list(plan.parameters), {**plan.bounds, **(bounds or {})}
-    problem = calibration_problem(scenario, data, parameters=parameters, bounds=bounds,
-                                  errors=errors)
+    problem = calibration_problem(
+        scenario, data, parameters=parameters, bounds=bounds, errors=errors
+    )
     later = None
     if fit_until is not None:
         fitted, later = problem.observations.split(_until(fit_until, problem))
@@ -380,12 +450,20 @@ def calibrate(model_or_scenario: str | Path | Model | Scenario,
     else:
         from pssc_sim.inference.mcmc import sample_posterior
 
-        chain = sample_posterior(problem, fit, walkers=walkers, steps=steps, burn=burn,
-                                 seed=seed, progress=part(share, 1.0 - share))
+        chain = sample_posterior(
+            problem,
+            fit,
+            walkers=walkers,
+            steps=steps,
+            burn=burn,
+            seed=seed,
+            progress=part(share, 1.0 - share),
+        )
         result = _mcmc_result(problem, fit, chain, seed)
     if later is not None:
-        result = dataclasses.replace(result, fit_until=fit_until,
-                                     holdout=_holdout(problem, result, later))
+        result = dataclasses.replace(
+            result, fit_until=fit_until, holdout=_holdout(problem, result, later)
+        )
     if progress is not None:
         progress(1.0)
     return result
@@ -394,24 +472,32 @@ def calibrate(model_or_scenario: str | Path | Model | Scenario,
 def _until(time: float, problem: Problem) -> float:
     """``time`` checked as a cut-off that leaves observations on both sides."""
     if isinstance(time, bool) or not isinstance(time, (int, float)) or not math.isfinite(time):
-        raise ParameterError(f"fit_until: expected a time in the model's units (got {time!r}). "
-                             "Give e.g. --fit-until 2018")
+        raise ParameterError(
+            f"fit_until: expected a time in the model's units (got {time!r}). "
+            "Give e.g. --fit-until 2018"
+        )
     first, last = problem.observations.span()
     if not first <= time < last:
-        raise ParameterError(f"fit_until: the cut-off must leave observations to fit and "
-                             f"observations after it (got {time:g}; the data run from {first:g} "
-                             f"to {last:g}). Give a time from {first:g} up to before {last:g}")
+        raise ParameterError(
+            f"fit_until: the cut-off must leave observations to fit and "
+            f"observations after it (got {time:g}; the data run from {first:g} "
+            f"to {last:g}). Give a time from {first:g} up to before {last:g}"
+        )
     return float(time)
 
 
-def _holdout(problem: Problem, result: Calibration,
-             later: Observations) -> dict[str, FitStatistics]:
+def _holdout(
+    problem: Problem, result: Calibration, later: Observations
+) -> dict[str, FitStatistics]:
     """The fit statistics of the run at the estimates over the observations in ``later``."""
     x = np.array([[e.estimate for e in result.estimates]])
     run = problem.run(x, outputs=later.names)
-    return {s.name: fit_statistics(np.interp(s.times, run.times,
-                                             run.values[:, run.index(s.name), 0]), s.values)
-            for s in later.series}
+    return {
+        s.name: fit_statistics(
+            np.interp(s.times, run.times, run.values[:, run.index(s.name), 0]), s.values
+        )
+        for s in later.series
+    }
 
 
 def _least_squares_result(problem: Problem, fit: LeastSquaresFit, seed: int) -> Calibration:
@@ -421,25 +507,48 @@ def _least_squares_result(problem: Problem, fit: LeastSquaresFit, seed: int) -> 
     half = float(stats.t.ppf(0.975, fit.dof)) * se
     warnings = []
     if fit.singular:
-        warnings.append(f"the data do not determine {', '.join(fit.singular)} separately "
-                        "(JᵀJ is near-singular): fix some of them or add data that tells them "
-                        "apart")
+        warnings.append(
+            f"the data do not determine {', '.join(fit.singular)} separately "
+            "(JᵀJ is near-singular): fix some of them or add data that tells them "
+            "apart"
+        )
     estimates = []
     for j, parameter in enumerate(problem.parameters):
         x = float(fit.x[j])
         warnings += _interval_warnings(parameter, x, x - half[j], x + half[j])
-        estimates.append(Estimate(parameter.name, x, max(x - half[j], parameter.low),
-                                  min(x + half[j], parameter.high), parameter.low,
-                                  parameter.high))
+        estimates.append(
+            Estimate(
+                parameter.name,
+                x,
+                max(x - half[j], parameter.low),
+                min(x + half[j], parameter.high),
+                parameter.low,
+                parameter.high,
+            )
+        )
     outer = np.outer(se, se)
     with np.errstate(invalid="ignore", divide="ignore"):
         correlation = np.clip(fit.covariance / outer, -1.0, 1.0)
     warnings += _correlated(problem.names, correlation)
     draws = _normal_draws(fit.x, fit.covariance, problem, seed)
-    diagnostics = {"cost": fit.cost, "residual_variance": fit.residual_variance,
-                   "starts": fit.starts, "starts_reaching_best": fit.reached}
-    return _result("least-squares", problem, fit.x, draws, estimates, correlation, warnings,
-                   diagnostics, None, seed)
+    diagnostics = {
+        "cost": fit.cost,
+        "residual_variance": fit.residual_variance,
+        "starts": fit.starts,
+        "starts_reaching_best": fit.reached,
+    }
+    return _result(
+        "least-squares",
+        problem,
+        fit.x,
+        draws,
+        estimates,
+        correlation,
+        warnings,
+        diagnostics,
+        None,
+        seed,
+    )
 
 
 def _interval_warnings(parameter: FitParameter, x: float, low: float, high: float) -> list[str]:
@@ -447,12 +556,16 @@ def _interval_warnings(parameter: FitParameter, x: float, low: float, high: floa
     is clipped to them), an estimate at a bound."""
     found = []
     if high - low > parameter.width:
-        found.append(f"{parameter.name}: the 95% interval is wider than its bounds ({low:.4g} to "
-                     f"{high:.4g}, bounds {parameter.low:g} to {parameter.high:g}): the data "
-                     "hardly constrain it")
+        found.append(
+            f"{parameter.name}: the 95% interval is wider than its bounds ({low:.4g} to "
+            f"{high:.4g}, bounds {parameter.low:g} to {parameter.high:g}): the data "
+            "hardly constrain it"
+        )
     if min(x - parameter.low, parameter.high - x) <= 1e-6 * parameter.width:
-        found.append(f"{parameter.name}: the estimate {x:.6g} is at a bound: widen the bounds if "
-                     "the value is plausible")
+        found.append(
+            f"{parameter.name}: the estimate {x:.6g} is at a bound: widen the bounds if "
+            "the value is plausible"
+        )
     return found
 
 
@@ -460,32 +573,45 @@ def _mcmc_result(problem: Problem, fit: LeastSquaresFit, chain: Any, seed: int) 
     samples = chain.samples
     median = np.median(samples, axis=0)
     low, high = np.percentile(samples, [2.5, 97.5], axis=0)
-    estimates = [Estimate(p.name, float(median[j]), float(low[j]), float(high[j]), p.low,
-                          p.high) for j, p in enumerate(problem.parameters)]
+    estimates = [
+        Estimate(p.name, float(median[j]), float(low[j]), float(high[j]), p.low, p.high)
+        for j, p in enumerate(problem.parameters)
+    ]
     correlation = np.atleast_2d(np.corrcoef(samples, rowvar=False))
     warnings = _correlated(problem.names, correlation)
     for e, p in zip(estimates, problem.parameters, strict=True):
         if e.high - e.low > 0.9 * p.width:
-            warnings.append(f"{p.name}: the 95% interval spans most of its bounds ({e.low:.4g} "
-                            f"to {e.high:.4g}): the data hardly constrain it")
+            warnings.append(
+                f"{p.name}: the 95% interval spans most of its bounds ({e.low:.4g} "
+                f"to {e.high:.4g}): the data hardly constrain it"
+            )
     longest = float(np.max(chain.tau))
     if not chain.kept >= 50 * longest:
-        warnings.append(f"the chain may not have converged: {chain.kept} steps kept, fewer "
-                        f"than 50 autocorrelation times ({50 * longest:.0f}); run more --steps")
+        warnings.append(
+            f"the chain may not have converged: {chain.kept} steps kept, fewer "
+            f"than 50 autocorrelation times ({50 * longest:.0f}); run more --steps"
+        )
     if not 0.2 <= chain.acceptance <= 0.5:
-        warnings.append(f"the acceptance fraction {chain.acceptance:.2f} is outside 0.2 to 0.5:"
-                        " the sampler may be stuck or the posterior oddly shaped")
+        warnings.append(
+            f"the acceptance fraction {chain.acceptance:.2f} is outside 0.2 to 0.5:"
+            " the sampler may be stuck or the posterior oddly shaped"
+        )
     rng = np.random.default_rng(seed)
-    draws = samples[rng.choice(samples.shape[0], size=min(BAND_DRAWS, samples.shape[0]),
-                               replace=False)]
-    diagnostics = {"walkers": chain.walkers, "steps_kept": chain.kept,
-                   "acceptance_fraction": chain.acceptance,
-                   "autocorrelation_time": {n: float(t) for n, t in
-                                            zip(problem.names, chain.tau, strict=True)},
-                   "least_squares_estimate": {n: float(x) for n, x in
-                                              zip(problem.names, fit.x, strict=True)}}
-    return _result("mcmc", problem, median, draws, estimates, correlation, warnings,
-                   diagnostics, samples, seed)
+    draws = samples[
+        rng.choice(samples.shape[0], size=min(BAND_DRAWS, samples.shape[0]), replace=False)
+    ]
+    diagnostics = {
+        "walkers": chain.walkers,
+        "steps_kept": chain.kept,
+        "acceptance_fraction": chain.acceptance,
+        "autocorrelation_time": {
+            n: float(t) for n, t in zip(problem.names, chain.tau, strict=True)
+        },
+        "least_squares_estimate": {n: float(x) for n, x in zip(problem.names, fit.x, strict=True)},
+    }
+    return _result(
+        "mcmc", problem, median, draws, estimates, correlation, warnings, diagnostics, samples, seed
+    )
 
 
 def _correlated(names: Sequence[str], correlation: np.ndarray) -> list[str]:
@@ -494,13 +620,14 @@ def _correlated(names: Sequence[str], correlation: np.ndarray) -> list[str]:
         for j in range(i + 1, len(names)):
             value = correlation[i, j]
             if np.isfinite(value) and abs(value) > CORRELATED:
-                found.append(f"{names[i]} and {names[j]} are correlated ({value:+.3f}): the data "
-                             "hardly tell them apart")
+                found.append(
+                    f"{names[i]} and {names[j]} are correlated ({value:+.3f}): the data "
+                    "hardly tell them apart"
+                )
     return found
 
 
-def _normal_draws(x: np.ndarray, covariance: np.ndarray, problem: Problem,
-                  seed: int) -> np.ndarray:
+def _normal_draws(x: np.ndarray, covariance: np.ndarray, problem: Problem, seed: int) -> np.ndarray:
     """Parameter sets drawn from the estimates' normal approximation, kept inside the bounds."""
     rng = np.random.default_rng(seed)
     values, vectors = np.linalg.eigh(covariance)
@@ -509,10 +636,18 @@ def _normal_draws(x: np.ndarray, covariance: np.ndarray, problem: Problem,
     return np.asarray(np.clip(draws, problem.lows, problem.highs))
 
 
-def _result(method: str, problem: Problem, x: np.ndarray, draws: np.ndarray,
-            estimates: Sequence[Estimate], correlation: np.ndarray, warnings: Sequence[str],
-            diagnostics: Mapping[str, Any], samples: np.ndarray | None,
-            seed: int) -> Calibration:
+def _result(
+    method: str,
+    problem: Problem,
+    x: np.ndarray,
+    draws: np.ndarray,
+    estimates: Sequence[Estimate],
+    correlation: np.ndarray,
+    warnings: Sequence[str],
+    diagnostics: Mapping[str, Any],
+    samples: np.ndarray | None,
+    seed: int,
+) -> Calibration:
     """The run at ``x``, its fit statistics and the band over ``draws``."""
     run = problem.run(x[None, :])
     spread = problem.run(draws)
@@ -521,7 +656,21 @@ def _result(method: str, problem: Problem, x: np.ndarray, draws: np.ndarray,
         column = spread.values[:, spread.index(name), :]
         band[name] = (np.percentile(column, 2.5, axis=1), np.percentile(column, 97.5, axis=1))
     predictions = problem.predict(x[None, :])
-    fit = {s.name: fit_statistics(prediction[:, 0], s.values) for s, prediction in
-           zip(problem.observations.series, predictions, strict=True)}
-    return Calibration(method, tuple(estimates), correlation, fit, problem.runs, tuple(warnings),
-                       dict(diagnostics), problem, run, band, samples, seed)
+    fit = {
+        s.name: fit_statistics(prediction[:, 0], s.values)
+        for s, prediction in zip(problem.observations.series, predictions, strict=True)
+    }
+    return Calibration(
+        method,
+        tuple(estimates),
+        correlation,
+        fit,
+        problem.runs,
+        tuple(warnings),
+        dict(diagnostics),
+        problem,
+        run,
+        band,
+        samples,
+        seed,
+    )

@@ -23,12 +23,18 @@ class MethodInfo:
 #: sampler and analyser to each).
 SENSITIVITY_METHODS: Mapping[str, MethodInfo] = {
     "sobol": MethodInfo(
-        "sobol", "variance-based first-order and total indices (Saltelli's design)", 1024),
+        "sobol", "variance-based first-order and total indices (Saltelli's design)", 1024
+    ),
     "morris": MethodInfo(
-        "morris", "elementary effects screening (mean absolute effect and its spread)", 100),
+        "morris", "elementary effects screening (mean absolute effect and its spread)", 100
+    ),
     "fast": MethodInfo(
-        "fast", "extended Fourier amplitude sensitivity test (first-order and total)", 1000),
+        "fast", "extended Fourier amplitude sensitivity test (first-order and total)", 1000
+    ),
     "rbd-fast": MethodInfo(
-        "rbd-fast", "random balance design FAST on a Latin hypercube (first-order), also on "
-                    "an ensemble already run", 500),
+        "rbd-fast",
+        "random balance design FAST on a Latin hypercube (first-order), also on "
+        "an ensemble already run",
+        500,
+    ),
 }

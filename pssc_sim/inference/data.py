@@ -60,12 +60,16 @@ class ErrorModel:
 
     def __post_init__(self) -> None:
         if self.kind not in ERROR_KINDS:
-            raise DataError(f"error model: unknown kind '{self.kind}'."
-                            f"{did_you_mean(self.kind, ERROR_KINDS)} Use sd:VALUE or "
-                            "relative:FRACTION")
+            raise DataError(
+                f"error model: unknown kind '{self.kind}'."
+                f"{did_you_mean(self.kind, ERROR_KINDS)} Use sd:VALUE or "
+                "relative:FRACTION"
+            )
         if not (math.isfinite(self.value) and self.value > 0):
-            raise DataError(f"error model: {self.kind} must be a positive number (got "
-                            f"{self.value!r}). Write e.g. sd:50 or relative:0.05")
+            raise DataError(
+                f"error model: {self.kind} must be a positive number (got "
+                f"{self.value!r}). Write e.g. sd:50 or relative:0.05"
+            )
 
     @classmethod
     def parse(cls, text: str, where: str) -> ErrorModel:
@@ -77,8 +81,10 @@ class ErrorModel:
             value = math.nan
         if kind not in ERROR_KINDS or not (math.isfinite(value) and value > 0):
             hint = did_you_mean(kind, ERROR_KINDS) if kind not in ERROR_KINDS else ""
-            raise DataError(f"{where}: expected sd:VALUE or relative:FRACTION with a positive "
-                            f"number (got {text!r}).{hint} Write e.g. sd:50 or relative:0.05")
+            raise DataError(
+                f"{where}: expected sd:VALUE or relative:FRACTION with a positive "
+                f"number (got {text!r}).{hint} Write e.g. sd:50 or relative:0.05"
+            )
         return cls(kind, value)
 
     def sd(self, observed: np.ndarray) -> np.ndarray:
@@ -141,20 +147,33 @@ class Observations:
         for s in self.series:
             for side, keep in zip(parts, (s.times <= time, s.times > time), strict=True):
                 if keep.any():
-                    side.append(ObservedSeries(s.name, s.times[keep], s.values[keep],
-                                               None if s.sd is None else s.sd[keep]))
-        return Observations(self.source, tuple(parts[0])), Observations(self.source,
-                                                                        tuple(parts[1]))
+                    side.append(
+                        ObservedSeries(
+                            s.name,
+                            s.times[keep],
+                            s.values[keep],
+                            None if s.sd is None else s.sd[keep],
+                        )
+                    )
+        return Observations(self.source, tuple(parts[0])), Observations(
+            self.source, tuple(parts[1])
+        )
 
     def with_errors(self, errors: Mapping[str, ErrorModel]) -> Observations:
         """A copy whose series named in ``errors`` take that error model's sd."""
         for name in errors:
             if name not in self.names:
-                raise DataError(f"{self.source}: error model for '{name}', which the file does not"
-                                f" observe.{did_you_mean(name, self.names)} Observed: "
-                                f"{', '.join(self.names)}")
-        series = tuple(ObservedSeries(s.name, s.times, s.values, errors[s.name].sd(s.values))
-                       if s.name in errors else s for s in self.series)
+                raise DataError(
+                    f"{self.source}: error model for '{name}', which the file does not"
+                    f" observe.{did_you_mean(name, self.names)} Observed: "
+                    f"{', '.join(self.names)}"
+                )
+        series = tuple(
+            ObservedSeries(s.name, s.times, s.values, errors[s.name].sd(s.values))
+            if s.name in errors
+            else s
+            for s in self.series
+        )
         return Observations(self.source, series)
 
 
@@ -181,29 +200,41 @@ def read_plan(data: str | Path) -> CalibrationPlan | None:
     if not file.is_file():
         return None
     document = read_yaml(file, error=DataError)
-    shape = ("Write parameters: [a, b] and, if needed, bounds: {a: [low, high]}")
+    shape = "Write parameters: [a, b] and, if needed, bounds: {a: [low, high]}"
     if not isinstance(document, dict) or "parameters" not in document:
-        raise DataError(f"{file}: expected a mapping with a parameters list (got "
-                        f"{_clip(document)}). {shape}")
+        raise DataError(
+            f"{file}: expected a mapping with a parameters list (got {_clip(document)}). {shape}"
+        )
     unknown = sorted(str(key) for key in document if key not in ("parameters", "bounds"))
     if unknown:
-        raise DataError(f"{file}: unknown key '{unknown[0]}' (got {', '.join(unknown)})."
-                        f"{did_you_mean(unknown[0], ('parameters', 'bounds'))} {shape}")
+        raise DataError(
+            f"{file}: unknown key '{unknown[0]}' (got {', '.join(unknown)})."
+            f"{did_you_mean(unknown[0], ('parameters', 'bounds'))} {shape}"
+        )
     names = document["parameters"]
     if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
-        raise DataError(f"{file}: parameters must be a list of parameter names (got "
-                        f"{_clip(names)}). {shape}")
+        raise DataError(
+            f"{file}: parameters must be a list of parameter names (got {_clip(names)}). {shape}"
+        )
     bounds = document.get("bounds") or {}
     if not isinstance(bounds, dict):
-        raise DataError(f"{file}: bounds must map names to [low, high] (got {_clip(bounds)}). "
-                        f"{shape}")
+        raise DataError(
+            f"{file}: bounds must map names to [low, high] (got {_clip(bounds)}). {shape}"
+        )
     pairs = {}
     for name, pair in bounds.items():
-        if not (isinstance(pair, list) and len(pair) == 2
-                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pair)
-                and math.isfinite(pair[0]) and math.isfinite(pair[1]) and pair[0] < pair[1]):
-            raise DataError(f"{file}: bounds of '{name}' must be [low, high], two numbers with low"
-                            f" below high (got {_clip(pair)}). {shape}")
+        if not (
+            isinstance(pair, list)
+            and len(pair) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pair)
+            and math.isfinite(pair[0])
+            and math.isfinite(pair[1])
+            and pair[0] < pair[1]
+        ):
+            raise DataError(
+                f"{file}: bounds of '{name}' must be [low, high], two numbers with low"
+                f" below high (got {_clip(pair)}). {shape}"
+            )
         pairs[str(name)] = (float(pair[0]), float(pair[1]))
     return CalibrationPlan(tuple(names), pairs)
 
@@ -243,17 +274,25 @@ def _rows(path: Path) -> tuple[list[str], list[list[str]]]:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             rows = [row for row in csv.reader(handle) if any(cell.strip() for cell in row)]
     except FileNotFoundError:
-        raise DataError(f"{path}: no data file there (got '{path}'). Give the path of a CSV "
-                        "file with a time column") from None
+        raise DataError(
+            f"{path}: no data file there (got '{path}'). Give the path of a CSV "
+            "file with a time column"
+        ) from None
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{path}: not a readable CSV file ({exc}) (got '{path}'). Save the data "
-                        "as UTF-8 comma-separated values") from None
+        raise DataError(
+            f"{path}: not a readable CSV file ({exc}) (got '{path}'). Save the data "
+            "as UTF-8 comma-separated values"
+        ) from None
     except OSError as exc:
-        raise DataError(f"{path}: cannot read the file ({exc.strerror}) (got '{path}'). Give the "
-                        "path of a readable CSV file") from None
+        raise DataError(
+            f"{path}: cannot read the file ({exc.strerror}) (got '{path}'). Give the "
+            "path of a readable CSV file"
+        ) from None
     if not rows:
-        raise DataError(f"{path}: the file is empty (got no header). Write a header such as "
-                        "time,infected and one row per observation time")
+        raise DataError(
+            f"{path}: the file is empty (got no header). Write a header such as "
+            "time,infected and one row per observation time"
+        )
     return [cell.strip() for cell in rows[0]], rows[1:]
 
 
@@ -262,8 +301,11 @@ def _time(text: str, where: str, years: bool) -> float:
     if value is None and years:
         value = decimal_year(text)
     if value is None:
-        fix = ("a number or an ISO date such as 2021-03-15" if years else
-               "a number in the model's time units (dates need a model whose time is in years)")
+        fix = (
+            "a number or an ISO date such as 2021-03-15"
+            if years
+            else "a number in the model's time units (dates need a model whose time is in years)"
+        )
         raise DataError(f"{where}: not a time (got {text!r}). Write {fix}")
     return value
 
@@ -273,8 +315,10 @@ def _cell(text: str, where: str) -> float:
         return math.nan
     value = _number(text)
     if value is None:
-        raise DataError(f"{where}: not a number (got {text!r}). Write a number or leave the cell "
-                        "empty for a missing value")
+        raise DataError(
+            f"{where}: not a number (got {text!r}). Write a number or leave the cell "
+            "empty for a missing value"
+        )
     return value
 
 
@@ -282,34 +326,50 @@ def _check_header(path: Path, header: Sequence[str], variables: Sequence[str]) -
     if "time" not in header:
         first = header[0] if header else ""
         hint = did_you_mean(first, ["time"]) or f" The header is {','.join(header)!r}."
-        raise DataError(f"{path}: no 'time' column (got {first!r} first).{hint} Name the column "
-                        "of observation times 'time'")
+        raise DataError(
+            f"{path}: no 'time' column (got {first!r} first).{hint} Name the column "
+            "of observation times 'time'"
+        )
     seen: set[str] = set()
     for column in header:
         if column in seen:
-            raise DataError(f"{path}: column '{column}' appears twice (got {','.join(header)!r})."
-                            " Keep one column per series")
+            raise DataError(
+                f"{path}: column '{column}' appears twice (got {','.join(header)!r})."
+                " Keep one column per series"
+            )
         seen.add(column)
         name, sep, suffix = column.partition(":")
         if column == "time":
             continue
         if sep and suffix != "sd":
-            raise DataError(f"{path}: column '{column}': unknown suffix ':{suffix}' (got "
-                            f"{column!r}). Only NAME:sd columns give per-observation errors")
+            raise DataError(
+                f"{path}: column '{column}': unknown suffix ':{suffix}' (got "
+                f"{column!r}). Only NAME:sd columns give per-observation errors"
+            )
         if name not in variables:
             hint = did_you_mean(name, variables) or " Name a stock, flow, auxiliary or measure."
-            raise DataError(f"{path}: column '{column}': unknown variable '{name}' in the model."
-                            f"{hint}")
+            raise DataError(
+                f"{path}: column '{column}': unknown variable '{name}' in the model.{hint}"
+            )
         if sep and name not in header:
-            raise DataError(f"{path}: column '{column}' gives errors for '{name}', which has no "
-                            f"column (got {','.join(header)!r}). Add a '{name}' column")
+            raise DataError(
+                f"{path}: column '{column}' gives errors for '{name}', which has no "
+                f"column (got {','.join(header)!r}). Add a '{name}' column"
+            )
     if len(header) == 1:
-        raise DataError(f"{path}: no observed series (got only a time column). Add a column per "
-                        "observed variable, named as in the model")
+        raise DataError(
+            f"{path}: no observed series (got only a time column). Add a column per "
+            "observed variable, named as in the model"
+        )
 
 
-def read_observations(path: str | Path, variables: Sequence[str], *, years: bool = False,
-                      span: tuple[float, float] | None = None) -> Observations:
+def read_observations(
+    path: str | Path,
+    variables: Sequence[str],
+    *,
+    years: bool = False,
+    span: tuple[float, float] | None = None,
+) -> Observations:
     """Read an observed-data CSV file, checked against the model.
 
     Parameters
@@ -337,17 +397,21 @@ def read_observations(path: str | Path, variables: Sequence[str], *, years: bool
     header, rows = _rows(file)
     _check_header(file, header, variables)
     if not rows:
-        raise DataError(f"{file}: no data rows (got only the header {','.join(header)!r}). Add "
-                        "one row per observation time")
+        raise DataError(
+            f"{file}: no data rows (got only the header {','.join(header)!r}). Add "
+            "one row per observation time"
+        )
     table = np.full((len(rows), len(header)), math.nan)
     position = header.index("time")
     for i, row in enumerate(rows, start=2):
         if len(row) != len(header):
-            raise DataError(f"{file}: row {i}: {len(row)} cells for {len(header)} columns (got "
-                            f"{','.join(row)!r}). Give every row one cell per column")
+            raise DataError(
+                f"{file}: row {i}: {len(row)} cells for {len(header)} columns (got "
+                f"{','.join(row)!r}). Give every row one cell per column"
+            )
         for j, text in enumerate(row):
             where = f"{file}: row {i}, column '{header[j]}'"
-            table[i - 2, j] = (_time(text, where, years) if j == position else _cell(text, where))
+            table[i - 2, j] = _time(text, where, years) if j == position else _cell(text, where)
     times = table[:, position]
     if span is not None:
         _check_span(file, times, span)
@@ -359,13 +423,16 @@ def _check_span(file: Path, times: np.ndarray, span: tuple[float, float]) -> Non
     tolerance = 1e-9 * max(1.0, abs(stop - start))
     outside = times[(times < start - tolerance) | (times > stop + tolerance)]
     if outside.size:
-        raise DataError(f"{file}: time {outside[0]:g} is outside the run, which goes from "
-                        f"{start:g} to {stop:g} (got {outside.size} such rows). Drop those rows "
-                        "or run the model over a longer time (the scenario's time block)")
+        raise DataError(
+            f"{file}: time {outside[0]:g} is outside the run, which goes from "
+            f"{start:g} to {stop:g} (got {outside.size} such rows). Drop those rows "
+            "or run the model over a longer time (the scenario's time block)"
+        )
 
 
-def _series(file: Path, header: Sequence[str], table: np.ndarray,
-            times: np.ndarray) -> tuple[ObservedSeries, ...]:
+def _series(
+    file: Path, header: Sequence[str], table: np.ndarray, times: np.ndarray
+) -> tuple[ObservedSeries, ...]:
     series = []
     for j, column in enumerate(header):
         if column == "time" or ":" in column:
@@ -374,19 +441,26 @@ def _series(file: Path, header: Sequence[str], table: np.ndarray,
         sd = table[:, header.index(f"{column}:sd")] if f"{column}:sd" in header else None
         keep = ~np.isnan(values)
         if not keep.any():
-            raise DataError(f"{file}: column '{column}' has no values (got only empty cells). "
-                            "Fill in observations or remove the column")
+            raise DataError(
+                f"{file}: column '{column}' has no values (got only empty cells). "
+                "Fill in observations or remove the column"
+            )
         if sd is not None:
             bad = keep & ~(sd > 0)
             if bad.any():
                 row = int(np.argmax(bad)) + 2
-                raise DataError(f"{file}: row {row}, column '{column}:sd': the sd of an "
-                                f"observation must be a positive number (got {sd[bad][0]:g}). "
-                                "Give a positive sd wherever the series has a value")
+                raise DataError(
+                    f"{file}: row {row}, column '{column}:sd': the sd of an "
+                    f"observation must be a positive number (got {sd[bad][0]:g}). "
+                    "Give a positive sd wherever the series has a value"
+                )
             sd = sd[keep]
         order = np.argsort(times[keep], kind="stable")
-        series.append(ObservedSeries(column, times[keep][order], values[keep][order],
-                                     None if sd is None else sd[order]))
+        series.append(
+            ObservedSeries(
+                column, times[keep][order], values[keep][order], None if sd is None else sd[order]
+            )
+        )
     return tuple(series)
 
 

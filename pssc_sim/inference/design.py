@@ -57,7 +57,10 @@ def _min(times: np.ndarray, values: np.ndarray) -> np.ndarray:
 #: Statistics that reduce a member's series to one number, by name (``at T`` and the full
 #: ``series`` are the two others).
 REDUCERS: Mapping[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
-    "final": _final, "mean": _mean, "max": _max, "min": _min,
+    "final": _final,
+    "mean": _mean,
+    "max": _max,
+    "min": _min,
 }
 #: Every statistic's name.
 STATISTICS = (*REDUCERS, "at", "series")
@@ -89,15 +92,21 @@ Did you mean 'mean'? Use one of: final, mean, max, min, at, series
 
     def __post_init__(self) -> None:
         if self.kind not in STATISTICS:
-            raise ParameterError(f"statistic: unknown statistic {self.kind!r} (got "
-                                 f"{self.kind!r}).{did_you_mean(self.kind, STATISTICS)} Use "
-                                 f"one of: {', '.join(STATISTICS)}")
+            raise ParameterError(
+                f"statistic: unknown statistic {self.kind!r} (got "
+                f"{self.kind!r}).{did_you_mean(self.kind, STATISTICS)} Use "
+                f"one of: {', '.join(STATISTICS)}"
+            )
         if (self.kind == "at") != (self.time is not None):
-            raise ParameterError(f"statistic: a time goes with 'at' and only with it (got kind "
-                                 f"{self.kind!r}, time {self.time!r}). Write Statistic('at', 5)")
+            raise ParameterError(
+                f"statistic: a time goes with 'at' and only with it (got kind "
+                f"{self.kind!r}, time {self.time!r}). Write Statistic('at', 5)"
+            )
         if self.time is not None and not math.isfinite(self.time):
-            raise ParameterError(f"statistic: the time must be finite (got {self.time!r}). "
-                                 "Give a time inside the run")
+            raise ParameterError(
+                f"statistic: the time must be finite (got {self.time!r}). "
+                "Give a time inside the run"
+            )
 
     @property
     def label(self) -> str:
@@ -107,9 +116,11 @@ Did you mean 'mean'? Use one of: final, mean, max, min, at, series
     def check(self, start: float, stop: float, where: str = "--at") -> None:
         """Raise unless a time ``at`` lies inside the run ``start .. stop``."""
         if self.time is not None and not start <= self.time <= stop:
-            raise ParameterError(f"{where}: time {self.time:g} is outside the run (got "
-                                 f"{self.time:g}, the run goes from {start:g} to {stop:g}). "
-                                 "Give a time inside the run")
+            raise ParameterError(
+                f"{where}: time {self.time:g} is outside the run (got "
+                f"{self.time:g}, the run goes from {start:g} to {stop:g}). "
+                "Give a time inside the run"
+            )
 
     def reduce(self, times: np.ndarray, values: np.ndarray) -> np.ndarray:
         """``values`` (times x members) as one number per member (a copy of all for series)."""
@@ -191,9 +202,16 @@ class Experiment:
 
         fixed: dict[str, Any] = target_values(scenario, base, key)
         fixed.update({key(name): value for name, value in scenario.set.items()})
-        return cls(base, apply_interventions(base, scenario.interventions), fixed, intervened,
-                   scenario.method or "euler", dict(scenario.time), scenario,
-                   scenario.source or scenario.label)
+        return cls(
+            base,
+            apply_interventions(base, scenario.interventions),
+            fixed,
+            intervened,
+            scenario.method or "euler",
+            dict(scenario.time),
+            scenario,
+            scenario.source or scenario.label,
+        )
 
     @property
     def span(self) -> tuple[float, float]:
@@ -222,9 +240,11 @@ class Experiment:
         names = self.output_names()
         if name not in names:
             hint = did_you_mean(name, names) or (
-                " Name a stock, flow, auxiliary or measure, e.g. " + ", ".join(names[:3]) + ".")
-            raise ParameterError(f"{where}: unknown variable '{name}' in {self.source} (got "
-                                 f"{name!r}).{hint}")
+                " Name a stock, flow, auxiliary or measure, e.g. " + ", ".join(names[:3]) + "."
+            )
+            raise ParameterError(
+                f"{where}: unknown variable '{name}' in {self.source} (got {name!r}).{hint}"
+            )
 
     def check_parameter(self, name: str, where: str = "--parameters") -> None:
         """Raise unless ``name`` is a parameter of the model."""
@@ -232,11 +252,13 @@ class Experiment:
         if self.base.parameter_rows(name) is None:
             kind = "a variable, not a parameter" if name in self.base else "unknown"
             hint = did_you_mean(name, names) or f" Parameters: {', '.join(names)}."
-            raise ParameterError(f"{where}: '{name}' is {kind} in {self.source} (got "
-                                 f"{name!r}).{hint}")
+            raise ParameterError(
+                f"{where}: '{name}' is {kind} in {self.source} (got {name!r}).{hint}"
+            )
 
-    def distributions(self, names: Sequence[str] | None = None,
-                      where: str = "--parameters") -> dict[str, Distribution]:
+    def distributions(
+        self, names: Sequence[str] | None = None, where: str = "--parameters"
+    ) -> dict[str, Distribution]:
         """The distribution of each uncertain parameter: the scenario's ``uncertainty:`` block,
         else the model's ``distribution`` or ``range``; ``names`` chooses some of them."""
         uncertainty = self.uncertainty or Uncertainty()
@@ -244,10 +266,12 @@ class Experiment:
         if names is None and not given:
             names = [p.name for p in self.base.parameters if p.range or p.distribution]
             if not names:
-                raise ParameterError(f"{self.source}: nothing to vary (got no parameter with a "
-                                     "range or distribution, and no uncertainty: block). Give "
-                                     "parameters 'range: [low, high]' in the model, or a "
-                                     "scenario with an uncertainty: block")
+                raise ParameterError(
+                    f"{self.source}: nothing to vary (got no parameter with a "
+                    "range or distribution, and no uncertainty: block). Give "
+                    "parameters 'range: [low, high]' in the model, or a "
+                    "scenario with an uncertainty: block"
+                )
         if names is None:
             return scenario_distributions(uncertainty, self.base)
         chosen: dict[str, Distribution] = {}
@@ -262,10 +286,12 @@ class Experiment:
 
         parameter = next(p for p in self.base.parameters if p.name == name)
         if parameter.range is None and not parameter.distribution:
-            raise ParameterError(f"{where}: parameter '{name}' has no bounds in {self.source} "
-                                 f"(got no range or distribution for {name!r}). Give it "
-                                 "'range: [low, high]' in the model, or a distribution in the "
-                                 "scenario's uncertainty: block")
+            raise ParameterError(
+                f"{where}: parameter '{name}' has no bounds in {self.source} "
+                f"(got no range or distribution for {name!r}). Give it "
+                "'range: [low, high]' in the model, or a distribution in the "
+                "scenario's uncertainty: block"
+            )
         return model_distribution(self.base, parameter)
 
     def ensemble(self, seed: int | None = None) -> dict[str, np.ndarray]:
@@ -273,16 +299,24 @@ class Experiment:
         (seeded by the scenario's seed, else ``seed``)."""
         uncertainty = self.uncertainty
         if uncertainty is None:
-            raise ParameterError(f"--under-uncertainty: {self.source} has no uncertainty: block "
-                                 "(got none). Run a scenario with an uncertainty: block")
+            raise ParameterError(
+                f"--under-uncertainty: {self.source} has no uncertainty: block "
+                "(got none). Run a scenario with an uncertainty: block"
+            )
         if uncertainty.seed is None and seed is not None:
             uncertainty = uncertainty.layered(Uncertainty(seed=seed))
         samples, _ = draw(uncertainty, self.base)
         return samples
 
-    def evaluate(self, names: Sequence[str], design: np.ndarray, requests: Sequence[Request],
-                 *, progress: Progress | None = None,
-                 memory: int = MEMORY_BUDGET) -> list[np.ndarray]:
+    def evaluate(
+        self,
+        names: Sequence[str],
+        design: np.ndarray,
+        requests: Sequence[Request],
+        *,
+        progress: Progress | None = None,
+        memory: int = MEMORY_BUDGET,
+    ) -> list[np.ndarray]:
         """Run every row of ``design`` (members x ``names``) and return, for each request, one
         value per member (a ``series`` request: times x members).
 
@@ -291,8 +325,10 @@ class Experiment:
         """
         design = np.asarray(design, dtype=float)
         if design.ndim != 2 or design.shape[1] != len(names):
-            raise ParameterError(f"design: expected members x {len(names)} parameters (got shape "
-                                 f"{design.shape}). Give one column per parameter")
+            raise ParameterError(
+                f"design: expected members x {len(names)} parameters (got shape "
+                f"{design.shape}). Give one column per parameter"
+            )
         outputs = list(dict.fromkeys(r.name for r in requests))
         if self.scheduler is not None:
             return self._evaluate_on_cluster(names, design, requests, outputs, progress)
@@ -304,36 +340,55 @@ class Experiment:
         parts: list[list[np.ndarray]] = [[] for _ in requests]
         for i, (start, stop) in enumerate(chunks):
             report = None if progress is None else _share(progress, i, len(chunks))
-            params = {**self.fixed, **{self.key(name): design[start:stop, j]
-                                       for j, name in enumerate(names)}}
-            results = simulate(self.model, params, method=self.method,
-                               time=dict(self.time) or None, outputs=outputs, progress=report)
+            params = {
+                **self.fixed,
+                **{self.key(name): design[start:stop, j] for j, name in enumerate(names)},
+            }
+            results = simulate(
+                self.model,
+                params,
+                method=self.method,
+                time=dict(self.time) or None,
+                outputs=outputs,
+                progress=report,
+            )
             for part, request in zip(parts, requests, strict=True):
                 values = results.values[:, results.index(request.name), :]
                 part.append(request.statistic.reduce(results.times, values))
         return [np.concatenate(part, axis=-1) for part in parts]
 
-    def _evaluate_on_cluster(self, names: Sequence[str], design: np.ndarray,
-                             requests: Sequence[Request], outputs: list[str],
-                             progress: Progress | None) -> list[np.ndarray]:
+    def _evaluate_on_cluster(
+        self,
+        names: Sequence[str],
+        design: np.ndarray,
+        requests: Sequence[Request],
+        outputs: list[str],
+        progress: Progress | None,
+    ) -> list[np.ndarray]:
         """The whole design as one ensemble on :attr:`scheduler`, each member reduced to its
         statistics on the worker (the client holds only those)."""
         from pssc_sim.integrate.distributed import run_reduced
 
-        params = {**self.fixed, **{self.key(name): design[:, j]
-                                   for j, name in enumerate(names)}}
+        params = {**self.fixed, **{self.key(name): design[:, j] for j, name in enumerate(names)}}
         reduction = Reduction(tuple(requests))
         times = len(self.saved_times())
-        stacked = run_reduced(self.model, params, reduction, scheduler=self.scheduler,
-                              method=self.method, time=dict(self.time) or None, outputs=outputs,
-                              progress=progress, rows=sum(times if r.statistic.kind == "series"
-                                                          else 1 for r in requests))
+        stacked = run_reduced(
+            self.model,
+            params,
+            reduction,
+            scheduler=self.scheduler,
+            method=self.method,
+            time=dict(self.time) or None,
+            outputs=outputs,
+            progress=progress,
+            rows=sum(times if r.statistic.kind == "series" else 1 for r in requests),
+        )
         series = sum(r.statistic.kind == "series" for r in requests)
         per_series = (stacked.shape[0] - (len(requests) - series)) // max(series, 1)
         found, row = [], 0
         for request in requests:
             rows = per_series if request.statistic.kind == "series" else 1
-            part = stacked[row:row + rows]
+            part = stacked[row : row + rows]
             found.append(part if request.statistic.kind == "series" else part[0])
             row += rows
         return found
@@ -356,17 +411,22 @@ class Reduction:
 
     requests: tuple[Request, ...]
 
-    def __call__(self, times: np.ndarray, values: np.ndarray,
-                 outputs: tuple[str, ...]) -> np.ndarray:
-        rows = [np.atleast_2d(r.statistic.reduce(times, values[:, outputs.index(r.name), :]))
-                for r in self.requests]
+    def __call__(
+        self, times: np.ndarray, values: np.ndarray, outputs: tuple[str, ...]
+    ) -> np.ndarray:
+        rows = [
+            np.atleast_2d(r.statistic.reduce(times, values[:, outputs.index(r.name), :]))
+            for r in self.requests
+        ]
         return np.concatenate(rows, axis=0)
 
 
 def _share(progress: Progress, index: int, count: int) -> Progress:
     """``progress`` for the ``index``-th of ``count`` equal parts of a run."""
+
     def report(fraction: float) -> None:
         progress((index + fraction) / count)
+
     return report
 
 
@@ -378,6 +438,7 @@ def unit_to_values(distributions: Mapping[str, Distribution], unit: np.ndarray) 
     >>> unit_to_values(d, np.array([[0.5], [0.25]])).ravel().tolist()
     [3.0, 2.5]
     """
-    columns = [distribution.ppf(unit[:, j])
-               for j, distribution in enumerate(distributions.values())]
+    columns = [
+        distribution.ppf(unit[:, j]) for j, distribution in enumerate(distributions.values())
+    ]
     return np.column_stack(columns) if columns else np.empty((len(unit), 0))

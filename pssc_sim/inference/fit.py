@@ -43,8 +43,10 @@ class FitStatistics:
 
     def to_dict(self) -> dict[str, float | int | None]:
         """The statistics as JSON-ready values (``None`` where undefined)."""
-        return {key: None if isinstance(value, float) and not math.isfinite(value) else value
-                for key, value in asdict(self).items()}
+        return {
+            key: None if isinstance(value, float) and not math.isfinite(value) else value
+            for key, value in asdict(self).items()
+        }
 
 
 def fit_statistics(simulated: ArrayLike, actual: ArrayLike) -> FitStatistics:
@@ -59,18 +61,26 @@ def fit_statistics(simulated: ArrayLike, actual: ArrayLike) -> FitStatistics:
     s = np.asarray(simulated, dtype=float)
     a = np.asarray(actual, dtype=float)
     if s.shape != a.shape or s.ndim != 1 or s.size == 0:
-        raise ParameterError(f"simulated, actual: expected two 1-D arrays of the same length, not "
-                             f"empty (got shapes {s.shape} and {a.shape}). Pair each simulated "
-                             "value with its observation")
+        raise ParameterError(
+            f"simulated, actual: expected two 1-D arrays of the same length, not "
+            f"empty (got shapes {s.shape} and {a.shape}). Pair each simulated "
+            "value with its observation"
+        )
     error = s - a
     mse = float(np.mean(error**2))
     s_sd, a_sd = float(s.std()), float(a.std())
-    r = float(np.mean((s - s.mean()) * (a - a.mean())) / (s_sd * a_sd)) if s_sd * a_sd > 0 else (
-        math.nan)
+    r = (
+        float(np.mean((s - s.mean()) * (a - a.mean())) / (s_sd * a_sd))
+        if s_sd * a_sd > 0
+        else (math.nan)
+    )
     nonzero = a != 0
     with np.errstate(over="ignore"):  # a tiny actual value gives an infinite MAPE, as it should
-        mape = float(np.mean(np.abs(error[nonzero]) / np.abs(a[nonzero]))) if nonzero.any() else (
-            math.nan)
+        mape = (
+            float(np.mean(np.abs(error[nonzero]) / np.abs(a[nonzero])))
+            if nonzero.any()
+            else (math.nan)
+        )
     if mse > 0:
         um = (float(s.mean()) - float(a.mean())) ** 2 / mse
         us = (s_sd - a_sd) ** 2 / mse

@@ -64,16 +64,20 @@ class Residuals:
         self.problem = problem
         series = problem.observations.series
         self.known = tuple(s.sd is not None for s in series)
-        self.scales = tuple(s.sd if s.sd is not None else np.full(s.size, _spread(s.values))
-                            for s in series)
+        self.scales = tuple(
+            s.sd if s.sd is not None else np.full(s.size, _spread(s.values)) for s in series
+        )
         self._cache: dict[bytes, np.ndarray] = {}
 
     def many(self, theta: np.ndarray) -> np.ndarray:
         """Residual vectors of parameter sets ``theta`` ``(members, p)``: ``(members, n)``."""
         predictions = self.problem.predict(theta)
-        rows = [(prediction - s.values[:, None]) / scale[:, None]
-                for prediction, s, scale in zip(predictions, self.problem.observations.series,
-                                                self.scales, strict=True)]
+        rows = [
+            (prediction - s.values[:, None]) / scale[:, None]
+            for prediction, s, scale in zip(
+                predictions, self.problem.observations.series, self.scales, strict=True
+            )
+        ]
         residuals = np.vstack(rows).T
         residuals[~np.isfinite(residuals)] = FAILED
         for x, r in zip(theta, residuals, strict=True):
@@ -101,7 +105,7 @@ class Residuals:
         sizes = np.cumsum([0, *(s.size for s in self.problem.observations.series)])
         scales = []
         for k, known in enumerate(self.known):
-            part = r[sizes[k]:sizes[k + 1]] * self.scales[k]
+            part = r[sizes[k] : sizes[k + 1]] * self.scales[k]
             rms = float(np.sqrt(np.mean(part**2)))
             scales.append(self.scales[k] if known or rms == 0 else np.full(part.size, rms))
         fitted.scales = tuple(scales)
@@ -117,8 +121,13 @@ def _spread(values: np.ndarray) -> float:
     return magnitude if magnitude > 0 else 1.0
 
 
-def fit_least_squares(problem: Problem, *, starts: int = 8, seed: int = 42,
-                      progress: Callable[[float], None] | None = None) -> LeastSquaresFit:
+def fit_least_squares(
+    problem: Problem,
+    *,
+    starts: int = 8,
+    seed: int = 42,
+    progress: Callable[[float], None] | None = None,
+) -> LeastSquaresFit:
     """The best of ``starts`` least-squares fits started from a seeded Latin hypercube."""
     from scipy.optimize import least_squares
 
@@ -126,9 +135,11 @@ def fit_least_squares(problem: Problem, *, starts: int = 8, seed: int = 42,
     if starts < 1:
         raise ParameterError(f"starts: at least one start is needed (got {starts}). Use e.g. 8")
     if n <= p:
-        raise ParameterError(f"{problem.observations.source}: {n} observations cannot determine "
-                             f"{p} parameters (got {n} <= {p}). Add observations or fit fewer "
-                             "parameters")
+        raise ParameterError(
+            f"{problem.observations.source}: {n} observations cannot determine "
+            f"{p} parameters (got {n} <= {p}). Add observations or fit fewer "
+            "parameters"
+        )
     from pssc_sim.integrate.methods import METHODS
 
     step = STEP_FIXED if METHODS[problem.method].fixed_step else STEP_ADAPTIVE
@@ -139,8 +150,14 @@ def fit_least_squares(problem: Problem, *, starts: int = 8, seed: int = 42,
     order = np.argsort(np.sum(first**2, axis=1), kind="stable")
 
     def solve(res: Residuals, x0: np.ndarray) -> tuple[np.ndarray, float]:
-        fit = least_squares(res.one, x0, jac=lambda x: res.jacobian(x, step),
-                            bounds=(lows, highs), method="trf", x_scale="jac")
+        fit = least_squares(
+            res.one,
+            x0,
+            jac=lambda x: res.jacobian(x, step),
+            bounds=(lows, highs),
+            method="trf",
+            x_scale="jac",
+        )
         return np.asarray(fit.x), float(fit.cost)
 
     ends = []
@@ -157,8 +174,9 @@ def fit_least_squares(problem: Problem, *, starts: int = 8, seed: int = 42,
     return _summarise(problem, residuals, best, step, starts, reached)
 
 
-def _summarise(problem: Problem, residuals: Residuals, x: np.ndarray, step: float,
-               starts: int, reached: int) -> LeastSquaresFit:
+def _summarise(
+    problem: Problem, residuals: Residuals, x: np.ndarray, step: float, starts: int, reached: int
+) -> LeastSquaresFit:
     """Covariance, residual variance and near-singular directions at the best fit ``x``."""
     r = residuals.one(x)
     jacobian = residuals.jacobian(x, step)
@@ -173,5 +191,14 @@ def _summarise(problem: Problem, residuals: Residuals, x: np.ndarray, step: floa
     weak = sv < SINGULAR * sv[0] if sv[0] > 0 else np.ones(p, dtype=bool)
     involved = np.any(np.abs(vt[weak]) > 0.1, axis=0) if weak.any() else np.zeros(p, bool)
     singular = tuple(name for name, flag in zip(problem.names, involved, strict=True) if flag)
-    return LeastSquaresFit(x, covariance, variance, dof, 0.5 * float(r @ r), starts, reached,
-                           singular, residuals.scales)
+    return LeastSquaresFit(
+        x,
+        covariance,
+        variance,
+        dof,
+        0.5 * float(r @ r),
+        starts,
+        reached,
+        singular,
+        residuals.scales,
+    )

@@ -82,20 +82,31 @@ def log_posterior(problem: Problem) -> Callable[[np.ndarray], np.ndarray]:
     return function
 
 
-def sample_posterior(problem: Problem, start: LeastSquaresFit, *, walkers: int = 32,
-                     steps: int = 2000, burn: int | None = None, seed: int = 42,
-                     progress: Callable[[float], None] | None = None) -> Chain:
+def sample_posterior(
+    problem: Problem,
+    start: LeastSquaresFit,
+    *,
+    walkers: int = 32,
+    steps: int = 2000,
+    burn: int | None = None,
+    seed: int = 42,
+    progress: Callable[[float], None] | None = None,
+) -> Chain:
     """Run ``walkers`` walkers for ``steps`` steps from around ``start``; keep after ``burn``."""
     import emcee
 
     p = len(problem.parameters)
     burn = steps // 4 if burn is None else burn
     if walkers < 2 * p or walkers % 2:
-        raise ParameterError(f"walkers: need an even number of at least twice the parameters, "
-                             f"{2 * p} (got {walkers}). Use e.g. --walkers {max(32, 2 * p)}")
+        raise ParameterError(
+            f"walkers: need an even number of at least twice the parameters, "
+            f"{2 * p} (got {walkers}). Use e.g. --walkers {max(32, 2 * p)}"
+        )
     if steps < 1 or not 0 <= burn < steps:
-        raise ParameterError(f"burn: the burn-in must be shorter than the chain (got steps={steps}"
-                             f", burn={burn}). Use e.g. --steps 2000 --burn 500")
+        raise ParameterError(
+            f"burn: the burn-in must be shorter than the chain (got steps={steps}"
+            f", burn={burn}). Use e.g. --steps 2000 --burn 500"
+        )
     rng = np.random.default_rng(seed)
     widths = problem.highs - problem.lows
     se = np.sqrt(np.clip(np.diag(start.covariance), 0.0, None))
@@ -104,13 +115,11 @@ def sample_posterior(problem: Problem, start: LeastSquaresFit, *, walkers: int =
     edge = 1e-9 * widths
     ball = np.clip(ball, problem.lows + edge, problem.highs - edge)
     moves = [(emcee.moves.DEMove(), 0.8), (emcee.moves.DESnookerMove(), 0.2)]
-    sampler = emcee.EnsembleSampler(walkers, p, log_posterior(problem), moves=moves,
-                                    vectorize=True)
+    sampler = emcee.EnsembleSampler(walkers, p, log_posterior(problem), moves=moves, vectorize=True)
     sampler.random_state = np.random.RandomState(seed).get_state()
     for i, _ in enumerate(sampler.sample(ball, iterations=steps)):
         if progress is not None and (i + 1) % 20 == 0:
             progress((i + 1) / steps)
     samples = sampler.get_chain(discard=burn, flat=True)
     tau = np.asarray(sampler.get_autocorr_time(discard=burn, tol=0), dtype=float)
-    return Chain(samples, float(np.mean(sampler.acceptance_fraction)), tau, steps - burn,
-                 walkers)
+    return Chain(samples, float(np.mean(sampler.acceptance_fraction)), tau, steps - burn, walkers)

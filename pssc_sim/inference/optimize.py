@@ -30,12 +30,19 @@ from pssc_sim.integrate.progress import Progress
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:\.reported)?"
 _STATISTIC = rf"(?:at\s+(?P<at>{_NUMBER})|(?P<kind>final|mean|max|min))"
-_OBJECTIVE = re.compile(rf"\s*(?P<sense>maximi[sz]e|minimi[sz]e)\s+(?P<name>{_NAME})"
-                        rf"(?:\s+{_STATISTIC})?\s*", re.IGNORECASE)
-_CONSTRAINT = re.compile(rf"\s*(?P<name>{_NAME})(?:\s+{_STATISTIC})?\s*(?P<op><=|>=|<|>)\s*"
-                         rf"(?P<value>{_NUMBER})\s*")
-_LEVER = re.compile(rf"\s*(?P<name>{_NAME})\s*(?:=\s*(?P<low>{_NUMBER})\s*:\s*"
-                    rf"(?P<high>{_NUMBER})\s*)?")
+_OBJECTIVE = re.compile(
+    rf"\s*(?P<sense>maximi[sz]e|minimi[sz]e)\s+(?P<name>{_NAME})"
+    rf"(?:\s+{_STATISTIC})?\s*",
+    re.IGNORECASE,
+)
+_CONSTRAINT = re.compile(
+    rf"\s*(?P<name>{_NAME})(?:\s+{_STATISTIC})?\s*(?P<op><=|>=|<|>)\s*"
+    rf"(?P<value>{_NUMBER})\s*"
+)
+_LEVER = re.compile(
+    rf"\s*(?P<name>{_NAME})\s*(?:=\s*(?P<low>{_NUMBER})\s*:\s*"
+    rf"(?P<high>{_NUMBER})\s*)?"
+)
 #: Runs one generation may hold at most (population x ensemble members).
 MAX_GENERATION_RUNS = 5_000_000
 _PERCENTILE = re.compile(r"p(?P<q>\d+(?:\.\d+)?)")
@@ -75,10 +82,12 @@ then optionally 'at T', final, mean, max or min (got 'maximum infected'). Did yo
         if match is None:
             word = text.split()[0] if text.split() else ""
             hint = did_you_mean(word, ("maximize", "minimize"))
-            raise ParameterError(f"{where}: expected 'maximize NAME' or 'minimize NAME', then "
-                                 f"optionally 'at T', final, mean, max or min (got {text!r})."
-                                 f"{hint} Write e.g. --objective 'minimize temperature_gap at "
-                                 "10'")
+            raise ParameterError(
+                f"{where}: expected 'maximize NAME' or 'minimize NAME', then "
+                f"optionally 'at T', final, mean, max or min (got {text!r})."
+                f"{hint} Write e.g. --objective 'minimize temperature_gap at "
+                "10'"
+            )
         return cls(match["sense"].lower().startswith("max"), match["name"], _statistic(match))
 
     @property
@@ -116,16 +125,17 @@ NUMBER with OP one of <=, >=, <, > (got "cost_total <= __import__('os')"). Write
         match = _CONSTRAINT.fullmatch(text)
         value = float(match["value"]) if match is not None else math.nan
         if match is None or not math.isfinite(value):
-            raise ParameterError(f"{where}: expected NAME [at T|final|mean|max|min] OP NUMBER "
-                                 f"with OP one of <=, >=, <, > (got {text!r}). Write e.g. "
-                                 "--constraint 'infected max <= 2000'")
+            raise ParameterError(
+                f"{where}: expected NAME [at T|final|mean|max|min] OP NUMBER "
+                f"with OP one of <=, >=, <, > (got {text!r}). Write e.g. "
+                "--constraint 'infected max <= 2000'"
+            )
         return cls(match["name"], _statistic(match), match["op"].startswith("<"), value)
 
     @property
     def text(self) -> str:
         """The constraint as written: ``x final <= 5``."""
-        return (f"{self.name} {self.statistic.label} {'<=' if self.upper else '>='} "
-                f"{self.value:g}")
+        return f"{self.name} {self.statistic.label} {'<=' if self.upper else '>='} {self.value:g}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,13 +163,16 @@ low=5.0, high=20.0))
     for item in text.split(","):
         match = _LEVER.fullmatch(item)
         if match is None:
-            raise ParameterError(f"{where}: expected NAME=LOW:HIGH, comma-separated (got "
-                                 f"{item.strip()!r}). Write e.g. --levers "
-                                 "room_temperature=50:90,characteristic_time=5:20")
+            raise ParameterError(
+                f"{where}: expected NAME=LOW:HIGH, comma-separated (got "
+                f"{item.strip()!r}). Write e.g. --levers "
+                "room_temperature=50:90,characteristic_time=5:20"
+            )
         lever = _lever(match, experiment, where)
         if lever.name in levers:
-            raise ParameterError(f"{where}: '{lever.name}' is given twice (got {text!r}). Give "
-                                 "each lever once")
+            raise ParameterError(
+                f"{where}: '{lever.name}' is given twice (got {text!r}). Give each lever once"
+            )
         levers[lever.name] = lever
     return tuple(levers.values())
 
@@ -170,18 +183,24 @@ def _lever(match: re.Match[str], experiment: Experiment, where: str) -> Lever:
     declared = next(p.range for p in experiment.base.parameters if p.name == name)
     if match["low"] is None:
         if declared is None:
-            raise ParameterError(f"{where}: '{name}' has no range in {experiment.source} (got "
-                                 f"{name!r} without bounds). Write {name}=LOW:HIGH")
+            raise ParameterError(
+                f"{where}: '{name}' has no range in {experiment.source} (got "
+                f"{name!r} without bounds). Write {name}=LOW:HIGH"
+            )
         return Lever(name, float(declared[0]), float(declared[1]))
     low, high = float(match["low"]), float(match["high"])
     if not (math.isfinite(low) and math.isfinite(high) and low < high):
-        raise ParameterError(f"{where}: the bounds of '{name}' must be finite with LOW below "
-                             f"HIGH (got {low:g}:{high:g}). Write {name}=LOW:HIGH")
+        raise ParameterError(
+            f"{where}: the bounds of '{name}' must be finite with LOW below "
+            f"HIGH (got {low:g}:{high:g}). Write {name}=LOW:HIGH"
+        )
     if declared is not None and not declared[0] <= low < high <= declared[1]:
-        raise ParameterError(f"{where}: {name}={low:g}:{high:g} goes outside the range "
-                             f"[{declared[0]:g}, {declared[1]:g}] declared in "
-                             f"{experiment.source} (got {low:g}:{high:g}). Keep the lever "
-                             "inside the declared range, or widen the range in the model")
+        raise ParameterError(
+            f"{where}: {name}={low:g}:{high:g} goes outside the range "
+            f"[{declared[0]:g}, {declared[1]:g}] declared in "
+            f"{experiment.source} (got {low:g}:{high:g}). Keep the lever "
+            "inside the declared range, or widen the range in the model"
+        )
     return Lever(name, low, high)
 
 
@@ -202,8 +221,10 @@ class Robustness:
             return cls()
         match = _PERCENTILE.fullmatch(text)
         if match is None or not 0 < float(match["q"]) < 100:
-            raise ParameterError(f"{where}: expected mean or pN with 0 < N < 100 (got "
-                                 f"{text!r}). Write e.g. --under-uncertainty p10")
+            raise ParameterError(
+                f"{where}: expected mean or pN with 0 < N < 100 (got "
+                f"{text!r}). Write e.g. --under-uncertainty p10"
+            )
         return cls(float(match["q"]))
 
     @property
@@ -242,26 +263,41 @@ class OptimizationResult:
 
     def to_json(self) -> dict[str, Any]:
         """``{"levers": {name: value}, "objective": value, "runs": n, ...}``."""
-        return {"levers": dict(self.levers), "objective": self.objective, "runs": self.runs,
-                "objective_text": self.problem.text, "constraints": dict(self.constraints),
-                "feasible": self.feasible, "generations": self.generations,
-                "under_uncertainty": self.robustness.label if self.robustness else None,
-                "seed": self.seed}
+        return {
+            "levers": dict(self.levers),
+            "objective": self.objective,
+            "runs": self.runs,
+            "objective_text": self.problem.text,
+            "constraints": dict(self.constraints),
+            "feasible": self.feasible,
+            "generations": self.generations,
+            "under_uncertainty": self.robustness.label if self.robustness else None,
+            "seed": self.seed,
+        }
 
 
 class _Evaluator:
     """Runs candidates (rows of lever values) and keeps the values of the last batch, so the
     objective and the constraints of one population come from one ensemble call."""
 
-    def __init__(self, experiment: Experiment, levers: Sequence[Lever], objective: Objective,
-                 constraints: Sequence[Constraint], robustness: Robustness | None,
-                 ensemble: Mapping[str, np.ndarray], progress: Progress | None,
-                 expected_calls: int) -> None:
+    def __init__(
+        self,
+        experiment: Experiment,
+        levers: Sequence[Lever],
+        objective: Objective,
+        constraints: Sequence[Constraint],
+        robustness: Robustness | None,
+        ensemble: Mapping[str, np.ndarray],
+        progress: Progress | None,
+        expected_calls: int,
+    ) -> None:
         self.experiment, self.levers = experiment, levers
         self.objective, self.constraints = objective, constraints
         self.robustness, self.ensemble = robustness, ensemble
-        self.requests = [Request(objective.name, objective.statistic),
-                         *(Request(c.name, c.statistic) for c in constraints)]
+        self.requests = [
+            Request(objective.name, objective.statistic),
+            *(Request(c.name, c.statistic) for c in constraints),
+        ]
         self.cache: dict[bytes, np.ndarray] = {}
         self.runs = self.calls = 0
         self.progress, self.expected_calls = progress, expected_calls
@@ -270,8 +306,9 @@ class _Evaluator:
         """Objective then constraints, each summarised, for each candidate: (1 + C, S)."""
         candidates = np.atleast_2d(np.asarray(candidates, dtype=float))
         keys = [row.tobytes() for row in candidates]
-        missing = {key: row for key, row in zip(keys, candidates, strict=True)
-                   if key not in self.cache}
+        missing = {
+            key: row for key, row in zip(keys, candidates, strict=True) if key not in self.cache
+        }
         if missing:
             computed = self._run(np.array(list(missing.values()))).T
             # keep only this batch: the cache never grows past one population
@@ -287,8 +324,9 @@ class _Evaluator:
             names += list(self.ensemble)
             sampled = np.column_stack(list(self.ensemble.values()))
             design = np.hstack([design, np.tile(sampled, (len(candidates), 1))])
-        report = (None if self.progress is None
-                  else _slot(self.progress, self.calls, self.expected_calls))
+        report = (
+            None if self.progress is None else _slot(self.progress, self.calls, self.expected_calls)
+        )
         outputs = self.experiment.evaluate(names, design, self.requests, progress=report)
         self.runs += design.shape[0]
         self.calls += 1
@@ -296,8 +334,11 @@ class _Evaluator:
         for i, values in enumerate(outputs):
             per_candidate = values.reshape(len(candidates), members)
             upper = None if i == 0 else self.constraints[i - 1].upper
-            rows.append(per_candidate[:, 0] if self.robustness is None
-                        else self.robustness.summary(per_candidate, upper))
+            rows.append(
+                per_candidate[:, 0]
+                if self.robustness is None
+                else self.robustness.summary(per_candidate, upper)
+            )
         return np.array(rows)
 
     def cost(self, x: np.ndarray) -> np.ndarray | float:
@@ -315,16 +356,27 @@ class _Evaluator:
 def _slot(progress: Progress, call: int, calls: int) -> Progress:
     """``progress`` for the ``call``-th of about ``calls`` ensemble calls (polishing may add
     some: the fraction then stays at 1)."""
+
     def report(fraction: float) -> None:
         progress(min((call + fraction) / calls, 1.0))
+
     return report
 
 
-def optimize(experiment: Experiment, objective: Objective | str,
-             levers: Sequence[Lever] | str, constraints: Sequence[Constraint | str] = (), *,
-             under_uncertainty: Robustness | str | None = None, seed: int = 0,
-             popsize: int = 15, maxiter: int = 60, tol: float = 1e-3, polish: bool = False,
-             progress: Progress | None = None) -> OptimizationResult:
+def optimize(
+    experiment: Experiment,
+    objective: Objective | str,
+    levers: Sequence[Lever] | str,
+    constraints: Sequence[Constraint | str] = (),
+    *,
+    under_uncertainty: Robustness | str | None = None,
+    seed: int = 0,
+    popsize: int = 15,
+    maxiter: int = 60,
+    tol: float = 1e-3,
+    polish: bool = False,
+    progress: Progress | None = None,
+) -> OptimizationResult:
     """The levers that maximise or minimise ``objective``, subject to ``constraints``.
 
     Parameters
@@ -367,8 +419,11 @@ def optimize(experiment: Experiment, objective: Objective | str,
     problem = objective if isinstance(objective, Objective) else Objective.parse(objective)
     chosen = parse_levers(levers, experiment) if isinstance(levers, str) else tuple(levers)
     limits = [c if isinstance(c, Constraint) else Constraint.parse(c) for c in constraints]
-    robust = (Robustness.parse(under_uncertainty) if isinstance(under_uncertainty, str)
-              else under_uncertainty)
+    robust = (
+        Robustness.parse(under_uncertainty)
+        if isinstance(under_uncertainty, str)
+        else under_uncertainty
+    )
     _check(experiment, problem, chosen, limits, popsize, maxiter)
     ensemble: dict[str, np.ndarray] = {}
     ensemble_seed = None
@@ -376,20 +431,36 @@ def optimize(experiment: Experiment, objective: Objective | str,
         ensemble = experiment.ensemble(seed)
         clash = sorted(set(ensemble) & {lever.name for lever in chosen})
         if clash:
-            raise ParameterError(f"--levers: {', '.join(clash)} is also sampled in the "
-                                 f"uncertainty: block of {experiment.source} (got a lever that "
-                                 "is uncertain). Choose levers the ensemble does not sample")
+            raise ParameterError(
+                f"--levers: {', '.join(clash)} is also sampled in the "
+                f"uncertainty: block of {experiment.source} (got a lever that "
+                "is uncertain). Choose levers the ensemble does not sample"
+            )
         uncertainty = experiment.uncertainty
         members = len(next(iter(ensemble.values()))) if ensemble else 1
         _check_size(popsize * len(chosen) * members)
         ensemble_seed = uncertainty.seed if uncertainty and uncertainty.seed is not None else seed
     _check_size(popsize * len(chosen))
-    evaluator = _Evaluator(experiment, chosen, problem, limits, robust, ensemble, progress,
-                           maxiter + 1 + (1 if polish else 0))
+    evaluator = _Evaluator(
+        experiment,
+        chosen,
+        problem,
+        limits,
+        robust,
+        ensemble,
+        progress,
+        maxiter + 1 + (1 if polish else 0),
+    )
     options: dict[str, Any] = {
-        "popsize": popsize, "maxiter": maxiter, "tol": tol, "polish": polish,
-        "vectorized": True, "updating": "deferred", "init": "latinhypercube",
-        _seed_keyword(differential_evolution): seed}
+        "popsize": popsize,
+        "maxiter": maxiter,
+        "tol": tol,
+        "polish": polish,
+        "vectorized": True,
+        "updating": "deferred",
+        "init": "latinhypercube",
+        _seed_keyword(differential_evolution): seed,
+    }
     if limits:
         lower = [-np.inf if c.upper else c.value for c in limits]
         upper = [c.value if c.upper else np.inf for c in limits]
@@ -401,23 +472,37 @@ def optimize(experiment: Experiment, objective: Objective | str,
         progress(1.0)
     feasible = all(_holds(c, v) for c, v in zip(limits, values[1:], strict=True))
     return OptimizationResult(
-        {lever.name: float(x) for lever, x in zip(chosen, best, strict=True)}, float(values[0]),
-        {c.text: float(v) for c, v in zip(limits, values[1:], strict=True)}, evaluator.runs,
-        int(found.nit), feasible, str(found.message), problem, robust, seed, ensemble_seed,
-        chosen)
+        {lever.name: float(x) for lever, x in zip(chosen, best, strict=True)},
+        float(values[0]),
+        {c.text: float(v) for c, v in zip(limits, values[1:], strict=True)},
+        evaluator.runs,
+        int(found.nit),
+        feasible,
+        str(found.message),
+        problem,
+        robust,
+        seed,
+        ensemble_seed,
+        chosen,
+    )
 
 
 def _check_size(runs: int) -> None:
     if runs > MAX_GENERATION_RUNS:
-        raise ParameterError(f"--popsize: a generation would take {runs:,} runs, more than "
-                             f"{MAX_GENERATION_RUNS:,} (got population x levers x members = "
-                             f"{runs:,}). Use a smaller --popsize or fewer members")
+        raise ParameterError(
+            f"--popsize: a generation would take {runs:,} runs, more than "
+            f"{MAX_GENERATION_RUNS:,} (got population x levers x members = "
+            f"{runs:,}). Use a smaller --popsize or fewer members"
+        )
 
 
 def _holds(constraint: Constraint, value: float) -> bool:
     slack = 1e-9 * max(1.0, abs(constraint.value))
-    return value <= constraint.value + slack if constraint.upper else (
-        value >= constraint.value - slack)
+    return (
+        value <= constraint.value + slack
+        if constraint.upper
+        else (value >= constraint.value - slack)
+    )
 
 
 def _seed_keyword(function: Any) -> str:
@@ -425,27 +510,39 @@ def _seed_keyword(function: Any) -> str:
     return "rng" if "rng" in inspect.signature(function).parameters else "seed"
 
 
-def _check(experiment: Experiment, objective: Objective, levers: Sequence[Lever],
-           constraints: Sequence[Constraint], popsize: int, maxiter: int) -> None:
+def _check(
+    experiment: Experiment,
+    objective: Objective,
+    levers: Sequence[Lever],
+    constraints: Sequence[Constraint],
+    popsize: int,
+    maxiter: int,
+) -> None:
     experiment.check_output(objective.name, "--objective")
     objective.statistic.check(*experiment.span, where="--objective")
     if objective.statistic.kind == "series":
-        raise ParameterError("--objective: an objective needs one number per run (got the "
-                             "series). Write 'at T', final, mean, max or min")
+        raise ParameterError(
+            "--objective: an objective needs one number per run (got the "
+            "series). Write 'at T', final, mean, max or min"
+        )
     for constraint in constraints:
         experiment.check_output(constraint.name, "--constraint")
         constraint.statistic.check(*experiment.span, where="--constraint")
     if not levers:
-        raise ParameterError("--levers: no levers given (got none). Write e.g. --levers "
-                             "name=LOW:HIGH")
+        raise ParameterError(
+            "--levers: no levers given (got none). Write e.g. --levers name=LOW:HIGH"
+        )
     for name, value, least in (("--popsize", popsize, 1), ("--maxiter", maxiter, 1)):
         if value < least:
-            raise ParameterError(f"{name}: must be at least {least} (got {value}). Use e.g. "
-                                 f"{15 if name == '--popsize' else 60}")
+            raise ParameterError(
+                f"{name}: must be at least {least} (got {value}). Use e.g. "
+                f"{15 if name == '--popsize' else 60}"
+            )
 
 
-def scenario_document(result: OptimizationResult, experiment: Experiment,
-                      path: Path) -> dict[str, Any]:
+def scenario_document(
+    result: OptimizationResult, experiment: Experiment, path: Path
+) -> dict[str, Any]:
     """A scenario that extends the one optimised (or runs its model) with the best levers as
     ``set:``, written for the file ``path``."""
     source = Path(experiment.source).resolve()
@@ -454,9 +551,8 @@ def scenario_document(result: OptimizationResult, experiment: Experiment,
     document: dict[str, Any] = {
         "scenario": name,
         "description": f"Levers chosen to {result.problem.text}"
-                       + (f" ({result.robustness.label} over the ensemble)"
-                          if result.robustness else "")
-                       + f"; objective {result.objective:.6g} after {result.runs} runs.",
+        + (f" ({result.robustness.label} over the ensemble)" if result.robustness else "")
+        + f"; objective {result.objective:.6g} after {result.runs} runs.",
         ("extends" if experiment.scenario is not None else "model"): reference,
         "set": {name: float(value) for name, value in result.levers.items()},
     }
@@ -472,14 +568,17 @@ def write_scenario(result: OptimizationResult, experiment: Experiment, path: str
 
     target = Path(path)
     document = scenario_document(result, experiment, target)
-    text = ("# Written by pssc optimize: the best levers found, as a scenario to run or extend.\n"
-            + yaml.safe_dump(document, sort_keys=False, width=100))
+    text = (
+        "# Written by pssc optimize: the best levers found, as a scenario to run or extend.\n"
+        + yaml.safe_dump(document, sort_keys=False, width=100)
+    )
     temporary = target.with_name(f".{target.name}.tmp")
     try:
         temporary.write_text(text, encoding="utf-8")
         os.replace(temporary, target)
     except OSError as exc:
-        raise ParameterError(f"--write-scenario: cannot write the file ({exc.strerror}) (got "
-                             f"'{target}'). Give a path in a folder you can write to") from None
+        raise ParameterError(
+            f"--write-scenario: cannot write the file ({exc.strerror}) (got "
+            f"'{target}'). Give a path in a folder you can write to"
+        ) from None
     return target
-

@@ -48,8 +48,10 @@ class FitParameter:
 
     def __post_init__(self) -> None:
         if not (np.isfinite([self.low, self.high]).all() and self.low < self.high):
-            raise ParameterError(f"bounds: {self.name}: low must be below high, both finite (got "
-                                 f"{self.low:g}:{self.high:g}). Give e.g. {self.name}=1:2")
+            raise ParameterError(
+                f"bounds: {self.name}: low must be below high, both finite (got "
+                f"{self.low:g}:{self.high:g}). Give e.g. {self.name}=1:2"
+            )
 
     @property
     def width(self) -> float:
@@ -64,9 +66,16 @@ class Problem:
     series' simulated values at its observation times; :attr:`runs` counts the members run.
     """
 
-    def __init__(self, scenario: Scenario, model: Model, fixed: Mapping[str, float],
-                 keys: Mapping[str, str], time: TimeSpec, observations: Observations,
-                 parameters: Sequence[FitParameter]) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        model: Model,
+        fixed: Mapping[str, float],
+        keys: Mapping[str, str],
+        time: TimeSpec,
+        observations: Observations,
+        parameters: Sequence[FitParameter],
+    ) -> None:
         self.scenario, self.model, self.time = scenario, model, time
         self.fixed, self.keys = dict(fixed), dict(keys)
         self.observations = observations
@@ -106,11 +115,20 @@ class Problem:
         """Run the parameter sets ``theta`` ``(members, p)`` as one ensemble."""
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
         self.runs += theta.shape[0]
-        time = {"start": self.time.start, "stop": self.time.stop, "dt": self.time.dt,
-                "save_every": self.time.dt}
-        return simulate(self.model, self.params(theta), method=self.method, time=time,
-                        outputs=list(outputs or self.observations.names),
-                        scheduler=self.scheduler)
+        time = {
+            "start": self.time.start,
+            "stop": self.time.stop,
+            "dt": self.time.dt,
+            "save_every": self.time.dt,
+        }
+        return simulate(
+            self.model,
+            self.params(theta),
+            method=self.method,
+            time=time,
+            outputs=list(outputs or self.observations.names),
+            scheduler=self.scheduler,
+        )
 
     def predict(self, theta: np.ndarray) -> list[np.ndarray]:
         """Each series' simulated values at its observation times, ``(n_obs, members)``.
@@ -124,11 +142,14 @@ class Problem:
         except SimulationError:
             if theta.shape[0] == 1:
                 return [np.full((s.size, 1), np.nan) for s in self.observations.series]
-            parts = [self.predict(theta[i:i + 1]) for i in range(theta.shape[0])]
-            return [np.hstack([part[k] for part in parts])
-                    for k in range(len(self.observations.series))]
-        return [(1 - w)[:, None] * values[i, k] + w[:, None] * values[i + 1, k]
-                for k, (i, w) in enumerate(self._weights)]
+            parts = [self.predict(theta[i : i + 1]) for i in range(theta.shape[0])]
+            return [
+                np.hstack([part[k] for part in parts]) for k in range(len(self.observations.series))
+            ]
+        return [
+            (1 - w)[:, None] * values[i, k] + w[:, None] * values[i + 1, k]
+            for k, (i, w) in enumerate(self._weights)
+        ]
 
 
 def _interpolation(grid: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -143,10 +164,14 @@ def observable(model: Model) -> list[str]:
     return [output.name for output in default_outputs(model)]
 
 
-def calibration_problem(scenario: Scenario, data: str | Path | Observations, *,
-                        parameters: Sequence[str] | None = None,
-                        bounds: Mapping[str, tuple[float, float]] | None = None,
-                        errors: Mapping[str, ErrorModel] | None = None) -> Problem:
+def calibration_problem(
+    scenario: Scenario,
+    data: str | Path | Observations,
+    *,
+    parameters: Sequence[str] | None = None,
+    bounds: Mapping[str, tuple[float, float]] | None = None,
+    errors: Mapping[str, ErrorModel] | None = None,
+) -> Problem:
     """The calibration problem of ``scenario`` against the observed ``data`` file.
 
     ``parameters`` to fit default to the scenario's uncertain parameters, else the model's
@@ -164,9 +189,9 @@ def calibration_problem(scenario: Scenario, data: str | Path | Observations, *,
     if isinstance(data, Observations):
         observations = data
     else:
-        observations = read_observations(data, observable(model),
-                                         years=counts_years(time.units),
-                                         span=(time.start, time.stop))
+        observations = read_observations(
+            data, observable(model), years=counts_years(time.units), span=(time.start, time.stop)
+        )
     if errors:
         observations = observations.with_errors(errors)
     chosen = fit_parameters(scenario, base, parameters, bounds or {})
@@ -175,39 +200,51 @@ def calibration_problem(scenario: Scenario, data: str | Path | Observations, *,
     return Problem(scenario, model, fixed, keys, time, observations, chosen)
 
 
-def fit_parameters(scenario: Scenario, model: Model, names: Sequence[str] | None,
-                   bounds: Mapping[str, tuple[float, float]]) -> list[FitParameter]:
+def fit_parameters(
+    scenario: Scenario,
+    model: Model,
+    names: Sequence[str] | None,
+    bounds: Mapping[str, tuple[float, float]],
+) -> list[FitParameter]:
     """The parameters to fit with their bounds (see the module's docstring for the order)."""
     source = model.source or model.name
     uncertain = dict(scenario.uncertainty.parameters or {}) if scenario.uncertainty else {}
     if names is None:
         names = list(uncertain) or [p.name for p in model.parameters if p.range is not None]
         if not names:
-            raise ParameterError(f"{source}: no parameters to fit (got no parameter with a range "
-                                 "and no uncertainty block). Name them with --parameters a,b and "
-                                 "give bounds with --bounds a=LOW:HIGH, or add range: [low, high]"
-                                 " to the model's parameters")
+            raise ParameterError(
+                f"{source}: no parameters to fit (got no parameter with a range "
+                "and no uncertainty block). Name them with --parameters a,b and "
+                "give bounds with --bounds a=LOW:HIGH, or add range: [low, high]"
+                " to the model's parameters"
+            )
     for name in bounds:
         if name not in names:
-            raise ParameterError(f"bounds: '{name}' is not among the parameters to fit (got "
-                                 f"{', '.join(names)}).{did_you_mean(name, names)} Name it in "
-                                 "--parameters too")
+            raise ParameterError(
+                f"bounds: '{name}' is not among the parameters to fit (got "
+                f"{', '.join(names)}).{did_you_mean(name, names)} Name it in "
+                "--parameters too"
+            )
     by_name = {p.name: p for p in model.parameters}
     chosen = []
     for name in dict.fromkeys(names):
         if model.parameter_rows(name) is None:
             kind = "not a parameter" if name in model else "unknown"
-            raise ParameterError(f"{source}: parameter '{name}' to fit is {kind} (got "
-                                 f"{name!r}).{did_you_mean(name, model.parameter_names)} Name a "
-                                 "parameter of the model")
+            raise ParameterError(
+                f"{source}: parameter '{name}' to fit is {kind} (got "
+                f"{name!r}).{did_you_mean(name, model.parameter_names)} Name a "
+                "parameter of the model"
+            )
         low_high = bounds.get(name) or _distribution_bounds(uncertain.get(name))
         if low_high is None and name in by_name:
             low_high = by_name[name].range
         if low_high is None:
-            raise ParameterError(f"{source}: parameters.{name}: no bounds to fit it within (got no"
-                                 f" range). Add range: [low, high] to the parameter, list it in "
-                                 f"the scenario's uncertainty block, or give --bounds "
-                                 f"{name}=LOW:HIGH")
+            raise ParameterError(
+                f"{source}: parameters.{name}: no bounds to fit it within (got no"
+                f" range). Add range: [low, high] to the parameter, list it in "
+                f"the scenario's uncertainty block, or give --bounds "
+                f"{name}=LOW:HIGH"
+            )
         chosen.append(FitParameter(name, float(low_high[0]), float(low_high[1])))
     return chosen
 

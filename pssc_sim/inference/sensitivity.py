@@ -55,12 +55,14 @@ def _sample_sobol(problem: dict[str, Any], n: int, second_order: bool, seed: int
     return np.asarray(sobol.sample(problem, n, calc_second_order=second_order, seed=seed))
 
 
-def _analyze_sobol(problem: dict[str, Any], unit: np.ndarray, y: np.ndarray,
-                   second_order: bool, seed: int) -> Mapping[str, Any]:
+def _analyze_sobol(
+    problem: dict[str, Any], unit: np.ndarray, y: np.ndarray, second_order: bool, seed: int
+) -> Mapping[str, Any]:
     from SALib.analyze import sobol
 
-    indices: Mapping[str, Any] = sobol.analyze(problem, y, calc_second_order=second_order,
-                                               seed=seed)
+    indices: Mapping[str, Any] = sobol.analyze(
+        problem, y, calc_second_order=second_order, seed=seed
+    )
     return indices
 
 
@@ -70,12 +72,14 @@ def _sample_morris(problem: dict[str, Any], n: int, second_order: bool, seed: in
     return np.asarray(morris.sample(problem, n, num_levels=MORRIS_LEVELS, seed=seed))
 
 
-def _analyze_morris(problem: dict[str, Any], unit: np.ndarray, y: np.ndarray,
-                    second_order: bool, seed: int) -> Mapping[str, Any]:
+def _analyze_morris(
+    problem: dict[str, Any], unit: np.ndarray, y: np.ndarray, second_order: bool, seed: int
+) -> Mapping[str, Any]:
     from SALib.analyze import morris
 
-    indices: Mapping[str, Any] = morris.analyze(problem, unit, y, num_levels=MORRIS_LEVELS,
-                                                seed=seed)
+    indices: Mapping[str, Any] = morris.analyze(
+        problem, unit, y, num_levels=MORRIS_LEVELS, seed=seed
+    )
     return indices
 
 
@@ -85,15 +89,15 @@ def _sample_fast(problem: dict[str, Any], n: int, second_order: bool, seed: int)
     return np.asarray(fast_sampler.sample(problem, n, M=FAST_M, seed=seed))
 
 
-def _analyze_fast(problem: dict[str, Any], unit: np.ndarray, y: np.ndarray,
-                  second_order: bool, seed: int) -> Mapping[str, Any]:
+def _analyze_fast(
+    problem: dict[str, Any], unit: np.ndarray, y: np.ndarray, second_order: bool, seed: int
+) -> Mapping[str, Any]:
     from SALib.analyze import fast
 
     with warnings.catch_warnings():
         # SALib warns on every call that FAST's bootstrap intervals are indicative only; the
         # documentation of `pssc sensitivity` says so once.
-        warnings.filterwarnings("ignore", message="FAST confidence intervals",
-                                category=UserWarning)
+        warnings.filterwarnings("ignore", message="FAST confidence intervals", category=UserWarning)
         return fast.analyze(problem, y, M=FAST_M, seed=seed)  # type: ignore[no-any-return]
 
 
@@ -103,12 +107,13 @@ def _sample_rbd(problem: dict[str, Any], n: int, second_order: bool, seed: int) 
     return np.asarray(latin.sample(problem, n, seed=seed))
 
 
-def _analyze_rbd(problem: dict[str, Any], unit: np.ndarray, y: np.ndarray,
-                 second_order: bool, seed: int) -> Mapping[str, Any]:
+def _analyze_rbd(
+    problem: dict[str, Any], unit: np.ndarray, y: np.ndarray, second_order: bool, seed: int
+) -> Mapping[str, Any]:
     from SALib.analyze import rbd_fast
 
-    return rbd_fast.analyze(problem, unit, y, M=RBD_M,  # type: ignore[no-any-return]
-                            seed=seed)
+    indices: Mapping[str, Any] = rbd_fast.analyze(problem, unit, y, M=RBD_M, seed=seed)
+    return indices
 
 
 def _runs_sobol(n: int, d: int, second_order: bool) -> int:
@@ -167,21 +172,45 @@ class SensitivityMethod:
 #: :data:`pssc_sim.inference.catalogue.SENSITIVITY_METHODS`.
 METHODS: Mapping[str, SensitivityMethod] = {
     "sobol": SensitivityMethod(
-        "sobol", SENSITIVITY_METHODS["sobol"].description,
-        ("S1", "S1_conf", "ST", "ST_conf"), _sample_sobol, _analyze_sobol, _runs_sobol,
-        _check_sobol, SENSITIVITY_METHODS["sobol"].default_samples),
+        "sobol",
+        SENSITIVITY_METHODS["sobol"].description,
+        ("S1", "S1_conf", "ST", "ST_conf"),
+        _sample_sobol,
+        _analyze_sobol,
+        _runs_sobol,
+        _check_sobol,
+        SENSITIVITY_METHODS["sobol"].default_samples,
+    ),
     "morris": SensitivityMethod(
-        "morris", SENSITIVITY_METHODS["morris"].description,
-        ("mu_star", "mu_star_conf", "sigma"), _sample_morris, _analyze_morris, _runs_morris,
-        _check_morris, SENSITIVITY_METHODS["morris"].default_samples),
+        "morris",
+        SENSITIVITY_METHODS["morris"].description,
+        ("mu_star", "mu_star_conf", "sigma"),
+        _sample_morris,
+        _analyze_morris,
+        _runs_morris,
+        _check_morris,
+        SENSITIVITY_METHODS["morris"].default_samples,
+    ),
     "fast": SensitivityMethod(
-        "fast", SENSITIVITY_METHODS["fast"].description,
-        ("S1", "S1_conf", "ST", "ST_conf"), _sample_fast, _analyze_fast, _runs_fast,
-        _check_fast, SENSITIVITY_METHODS["fast"].default_samples),
+        "fast",
+        SENSITIVITY_METHODS["fast"].description,
+        ("S1", "S1_conf", "ST", "ST_conf"),
+        _sample_fast,
+        _analyze_fast,
+        _runs_fast,
+        _check_fast,
+        SENSITIVITY_METHODS["fast"].default_samples,
+    ),
     "rbd-fast": SensitivityMethod(
-        "rbd-fast", SENSITIVITY_METHODS["rbd-fast"].description,
-        ("S1", "S1_conf"), _sample_rbd, _analyze_rbd, _runs_rbd,
-        _check_rbd, SENSITIVITY_METHODS["rbd-fast"].default_samples),
+        "rbd-fast",
+        SENSITIVITY_METHODS["rbd-fast"].description,
+        ("S1", "S1_conf"),
+        _sample_rbd,
+        _analyze_rbd,
+        _runs_rbd,
+        _check_rbd,
+        SENSITIVITY_METHODS["rbd-fast"].default_samples,
+    ),
 }
 
 
@@ -227,12 +256,18 @@ class SensitivityResult:
         """``{"method", "output", "statistic", "runs", "indices": {parameter: {...}}}`` (and
         ``"second_order"`` when computed)."""
         document: dict[str, Any] = {
-            "method": self.method, "output": self.output, "statistic": self.statistic.label,
-            "runs": self.runs, "samples": self.samples, "seed": self.seed,
-            "indices": {p: dict(v) for p, v in self.indices.items()}}
+            "method": self.method,
+            "output": self.output,
+            "statistic": self.statistic.label,
+            "runs": self.runs,
+            "samples": self.samples,
+            "seed": self.seed,
+            "indices": {p: dict(v) for p, v in self.indices.items()},
+        }
         if self.second_order:
-            document["second_order"] = {f"{a},{b}": dict(v)
-                                        for (a, b), v in self.second_order.items()}
+            document["second_order"] = {
+                f"{a},{b}": dict(v) for (a, b), v in self.second_order.items()
+            }
         return document
 
     def table(self) -> str:
@@ -243,15 +278,22 @@ class SensitivityResult:
         # ST where the method has it, else mu_star or S1
         main = names[2] if len(names) > 2 and self.method != "morris" else names[0]
         for p in sorted(self.parameters, key=lambda p: -self.indices[p][main]):
-            rows.append(f"{p:<{width}}  " + " ".join(f"{self.indices[p][n]:>12.4g}"
-                                                     for n in names))
+            rows.append(f"{p:<{width}}  " + " ".join(f"{self.indices[p][n]:>12.4g}" for n in names))
         return "\n".join(rows)
 
 
-def sensitivity(experiment: Experiment, output: str, statistic: Statistic | None = None, *,
-                method: str = "sobol", samples: int | None = None,
-                parameters: Sequence[str] | None = None, second_order: bool = False,
-                seed: int = 0, progress: Progress | None = None) -> SensitivityResult:
+def sensitivity(
+    experiment: Experiment,
+    output: str,
+    statistic: Statistic | None = None,
+    *,
+    method: str = "sobol",
+    samples: int | None = None,
+    parameters: Sequence[str] | None = None,
+    second_order: bool = False,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> SensitivityResult:
     """Global sensitivity of ``output`` (reduced by ``statistic``) to uncertain parameters.
 
     Parameters
@@ -295,20 +337,25 @@ def sensitivity(experiment: Experiment, output: str, statistic: Statistic | None
     n = chosen.default_samples if samples is None else samples
     problem_text = chosen.check(n)
     if problem_text is not None:
-        raise ParameterError(f"--samples: too few or wrong samples for {method} (got {n}). "
-                             f"{problem_text}")
+        raise ParameterError(
+            f"--samples: too few or wrong samples for {method} (got {n}). {problem_text}"
+        )
     experiment.check_output(output)
     statistic.check(*experiment.span)
     distributions = experiment.distributions(parameters)
     names = tuple(distributions)
     if second_order and (method != "sobol" or len(names) < 2):
-        raise ParameterError(f"--second-order: only Sobol' with two parameters or more has "
-                             f"second-order indices (got method {method}, {len(names)} "
-                             "parameter(s)). Drop --second-order")
+        raise ParameterError(
+            f"--second-order: only Sobol' with two parameters or more has "
+            f"second-order indices (got method {method}, {len(names)} "
+            "parameter(s)). Drop --second-order"
+        )
     runs = chosen.runs(n, len(names), second_order)
     if runs > MAX_RUNS:
-        raise ParameterError(f"--samples: the design would take {runs:,} runs, more than "
-                             f"{MAX_RUNS:,} (got N = {n}). Use a smaller N")
+        raise ParameterError(
+            f"--samples: the design would take {runs:,} runs, more than "
+            f"{MAX_RUNS:,} (got N = {n}). Use a smaller N"
+        )
     problem = _problem(names)
     unit = chosen.sample(problem, n, second_order, seed)
     values = unit_to_values(distributions, unit)
@@ -321,16 +368,23 @@ def sensitivity(experiment: Experiment, output: str, statistic: Statistic | None
 
 def _method(method: str) -> SensitivityMethod:
     if method not in METHODS:
-        raise ParameterError(f"--method: unknown sensitivity method {method!r} (got "
-                             f"{method!r}).{did_you_mean(method, METHODS)} Use one of: "
-                             f"{', '.join(METHODS)}")
+        raise ParameterError(
+            f"--method: unknown sensitivity method {method!r} (got "
+            f"{method!r}).{did_you_mean(method, METHODS)} Use one of: "
+            f"{', '.join(METHODS)}"
+        )
     return METHODS[method]
 
 
-def analyze(method: str, names: Sequence[str], unit: np.ndarray, y: np.ndarray, *,
-            second_order: bool = False, seed: int = 0
-            ) -> tuple[dict[str, dict[str, float]], dict[tuple[str, str], dict[str, float]],
-                       bool]:
+def analyze(
+    method: str,
+    names: Sequence[str],
+    unit: np.ndarray,
+    y: np.ndarray,
+    *,
+    second_order: bool = False,
+    seed: int = 0,
+) -> tuple[dict[str, dict[str, float]], dict[tuple[str, str], dict[str, float]], bool]:
     """SALib's indices of the outputs ``y`` of the design ``unit``: by parameter, by pair of
     parameters (Sobol' second order), and whether ``y`` was constant (all indices 0)."""
     chosen = _method(method)
@@ -340,34 +394,38 @@ def analyze(method: str, names: Sequence[str], unit: np.ndarray, y: np.ndarray, 
     # SALib seeds its bootstrap only for a true seed (``if seed:``): 0 would draw fresh
     # confidence intervals each time, so it goes to SALib as the largest seed numpy takes.
     raw = chosen.analyze(_problem(names), unit, y, second_order, seed or 2**32 - 1)
-    indices = {p: {key: float(raw[key][j]) for key in chosen.indices}
-               for j, p in enumerate(names)}
+    indices = {p: {key: float(raw[key][j]) for key in chosen.indices} for j, p in enumerate(names)}
     pairs: dict[tuple[str, str], dict[str, float]] = {}
     if second_order:
         for j, a in enumerate(names):
             for k in range(j + 1, len(names)):
-                pairs[(a, names[k])] = {"S2": float(raw["S2"][j, k]),
-                                        "S2_conf": float(raw["S2_conf"][j, k])}
+                pairs[(a, names[k])] = {
+                    "S2": float(raw["S2"][j, k]),
+                    "S2_conf": float(raw["S2_conf"][j, k]),
+                }
     return indices, pairs, False
 
 
-def _analysed(base: SensitivityResult, problem: dict[str, Any], y: np.ndarray,
-              second_order: bool) -> SensitivityResult:
-    indices, pairs, constant = analyze(base.method, base.parameters, base.unit, y,
-                                       second_order=second_order, seed=base.seed)
+def _analysed(
+    base: SensitivityResult, problem: dict[str, Any], y: np.ndarray, second_order: bool
+) -> SensitivityResult:
+    indices, pairs, constant = analyze(
+        base.method, base.parameters, base.unit, y, second_order=second_order, seed=base.seed
+    )
     return _with(base, indices=indices, second_order=pairs, constant=constant)
 
 
-def _over_time(base: SensitivityResult, experiment: Experiment, problem: dict[str, Any],
-               second_order: bool) -> SensitivityResult:
+def _over_time(
+    base: SensitivityResult, experiment: Experiment, problem: dict[str, Any], second_order: bool
+) -> SensitivityResult:
     times = experiment.saved_times()
-    rows = np.unique(np.linspace(0, len(times) - 1, min(MAX_TIMES, len(times))).round()
-                     .astype(int))
+    rows = np.unique(np.linspace(0, len(times) - 1, min(MAX_TIMES, len(times))).round().astype(int))
     keys = METHODS[base.method].indices
     series = {p: {k: np.zeros(len(rows)) for k in keys} for p in base.parameters}
     for i, row in enumerate(rows):
-        indices, _, _ = analyze(base.method, base.parameters, base.unit, base.y[row],
-                                seed=base.seed)
+        indices, _, _ = analyze(
+            base.method, base.parameters, base.unit, base.y[row], seed=base.seed
+        )
         for p in base.parameters:
             for k in keys:
                 series[p][k][i] = indices[p][k]

@@ -307,8 +307,9 @@ def _solve_chunk(
     symbolic = method in IMPLICIT and not compiled.model.dimensions
     kernel = compiled.jacobian if symbolic else None
     prepared = compiled.prepare(grid.clock, p)
-    system = _System(compiled, p, prepared, grid.clock, kernel,
-                     *_jacobian_setup(kernel, p.shape[1], method))
+    system = _System(
+        compiled, p, prepared, grid.clock, kernel, *_jacobian_setup(kernel, p.shape[1], method)
+    )
     recorder = _Recorder(compiled, prepared, grid)
     breaks = compiled.breakpoints.times(grid.clock, p)
     edges = np.concatenate([[grid.start], breaks, [grid.stop]]).tolist()

@@ -45,8 +45,7 @@ from dataclasses import dataclass
 from pssc_sim.errors import ParameterError
 
 #: Bytes per unit of a memory size: plain bytes, or binary multiples.
-SIZE_UNITS: dict[str, int] = {"b": 1, "kib": 1024, "mib": 1024**2, "gib": 1024**3,
-                              "tib": 1024**4}
+SIZE_UNITS: dict[str, int] = {"b": 1, "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
 #: Steps a fixed-step run may take, at most: at about a microsecond a step for one member, more
 #: takes minutes to hours, and every step costs a few hundred bytes of schedule.
 MAX_STEPS = 10**8
@@ -100,12 +99,15 @@ def parse_size(text: str, where: str = "--max-memory") -> int:
     match = _SIZE.fullmatch(str(text))
     unit = match.group(2).lower() if match else ""
     if match is None or unit not in (*SIZE_UNITS, ""):
-        raise ParameterError(f"{where}: expected a size such as 2GiB, 512MiB or a number of "
-                             f"bytes (got {text!r}). Use the units B, KiB, MiB, GiB or TiB")
+        raise ParameterError(
+            f"{where}: expected a size such as 2GiB, 512MiB or a number of "
+            f"bytes (got {text!r}). Use the units B, KiB, MiB, GiB or TiB"
+        )
     size = float(match.group(1)) * SIZE_UNITS.get(unit, 1)
     if not 1 <= size < 2**63:
-        raise ParameterError(f"{where}: the size must be at least one byte (got {text!r}). "
-                             "Give e.g. 2GiB")
+        raise ParameterError(
+            f"{where}: the size must be at least one byte (got {text!r}). Give e.g. 2GiB"
+        )
     return int(size)
 
 
@@ -248,8 +250,14 @@ class Estimate:
     def kept(self) -> float:
         """Bytes that do not shrink with the chunk: outputs, parameters, samples, schedule and
         the summary of an ensemble."""
-        return (self.outputs + self.parameters + self.schedule + self.samples + self.summary
-                + BASE_BYTES)
+        return (
+            self.outputs
+            + self.parameters
+            + self.schedule
+            + self.samples
+            + self.summary
+            + BASE_BYTES
+        )
 
     @property
     def total(self) -> float:
@@ -274,11 +282,18 @@ def working_bytes(counts: Counts, chunk: int) -> float:
     pipelines = counts.n_pipelines * (counts.n_steps + 1)
     if counts.scalar:
         return 64.0 * (counts.n_stocks + counts.n_parameters + counts.n_outputs + 16) + 32.0 * (
-            pipelines)
+            pipelines
+        )
     # stocks, rates, RK4 stages, discrete states, prepared parameters, one saved row, and the
     # generated kernel's temporaries (one array per output at most)
-    arrays: float = (7 * counts.n_stocks + 3 * counts.n_discrete + 2 * counts.n_parameters
-                     + 3 * counts.n_outputs + 16 + pipelines)
+    arrays: float = (
+        7 * counts.n_stocks
+        + 3 * counts.n_discrete
+        + 2 * counts.n_parameters
+        + 3 * counts.n_outputs
+        + 16
+        + pipelines
+    )
     if not counts.fixed_step:
         arrays += ADAPTIVE_STATES * counts.n_stocks + counts.n_rows * counts.n_outputs
         if counts.implicit:  # the Jacobian blocks, their LU factors and the solver's copies
@@ -306,16 +321,34 @@ def estimate(counts: Counts, chunk: int) -> Estimate:
     schedule += 24.0 * counts.n_rows  # the saved times and the rows chosen from them
     samples = 8.0 * SAMPLING_COPIES * counts.n_sampled * members
     summary = 16.0 * counts.n_rows * members if members > 1 else 0.0
-    return Estimate(counts, chunk, outputs, 8.0 * 2 * counts.n_parameters * members,
-                    working_bytes(counts, chunk), schedule, samples, summary)
+    return Estimate(
+        counts,
+        chunk,
+        outputs,
+        8.0 * 2 * counts.n_parameters * members,
+        working_bytes(counts, chunk),
+        schedule,
+        samples,
+        summary,
+    )
 
 
 def on_disk(size: Estimate) -> Estimate:
     """``size`` with the outputs kept on disk: in memory only the pages of the chunk written."""
     counts = size.counts
     resident = 8.0 * counts.n_rows * counts.n_outputs * size.chunk
-    return Estimate(counts, size.chunk, resident, size.parameters, size.working, size.schedule,
-                    size.samples, size.summary, on_disk=True, disk=size.outputs)
+    return Estimate(
+        counts,
+        size.chunk,
+        resident,
+        size.parameters,
+        size.working,
+        size.schedule,
+        size.samples,
+        size.summary,
+        on_disk=True,
+        disk=size.outputs,
+    )
 
 
 def plan(counts: Counts, chunk: int, limit: float, disk_free: float | None = None) -> Estimate:
@@ -347,7 +380,8 @@ def plan(counts: Counts, chunk: int, limit: float, disk_free: float | None = Non
                 f"{counts.n_outputs} outputs, more than the memory limit of "
                 f"{format_size(limit)} and the {format_size(disk_free)} free on disk (got "
                 f"{counts.members:,} members). Run fewer members, record fewer outputs, save "
-                "fewer times (save_every), or set PSSC_SPILL_DIR to a larger disk")
+                "fewer times (save_every), or set PSSC_SPILL_DIR to a larger disk"
+            )
     check_run(size, limit)
     return size
 
@@ -380,7 +414,8 @@ def check_steps(counts: Counts, dt: float, span: tuple[float, float]) -> None:
             f"time: the run would take {counts.n_steps:.3g} steps of dt={dt:g} from {start:g} to "
             f"{stop:g}, more than a run can take (limit {MAX_STEPS:.0e}; at a microsecond a step "
             f"that is {_duration(counts.n_steps * counts.members * 1e-6)}) (got dt={dt:g}, "
-            f"stop={stop:g}). Raise dt or shorten the run")
+            f"stop={stop:g}). Raise dt or shorten the run"
+        )
 
 
 def check_run(size: Estimate, limit: float) -> None:
@@ -390,25 +425,30 @@ def check_run(size: Estimate, limit: float) -> None:
     counts = size.counts
     need = f"the run would need {format_size(size.total)}"
     over = f"over the memory limit of {format_size(limit)}"
-    parts = {"outputs": size.outputs + size.summary, "schedule": size.schedule,
-             "parameters": size.parameters + size.samples, "working": size.working}
+    parts = {
+        "outputs": size.outputs + size.summary,
+        "schedule": size.schedule,
+        "parameters": size.parameters + size.samples,
+        "working": size.working,
+    }
     largest = max(parts, key=lambda key: parts[key])
     if largest == "schedule":
         raise ResourceLimitError(
             f"time: {need} for {counts.n_steps:.3g} steps, {over} (got {counts.n_steps:.3g} "
             "steps). Raise dt or save fewer times (save_every), or raise the limit "
-            "(--max-memory, max_memory=)")
+            "(--max-memory, max_memory=)"
+        )
     members = f"{counts.members:,} member{'s' if counts.members > 1 else ''}"
     detail = f"{members} x {counts.n_rows:.3g} saved times x {counts.n_outputs} outputs"
     raise ResourceLimitError(
         f"run: {need} for {detail}, {over} (got {members}, "
         f"{counts.n_rows:.3g} saved times). Run fewer members, record fewer outputs, save fewer "
-        "times (save_every) or raise the limit (--max-memory, max_memory=)")
+        "times (save_every) or raise the limit (--max-memory, max_memory=)"
+    )
 
 
 def _duration(seconds: float) -> str:
-    for name, size in (("years", 3.15e7), ("days", 86400.0), ("hours", 3600.0),
-                       ("minutes", 60.0)):
+    for name, size in (("years", 3.15e7), ("days", 86400.0), ("hours", 3600.0), ("minutes", 60.0)):
         if seconds >= size:
             return f"{seconds / size:.3g} {name}"
     return f"{seconds:.3g} seconds"

@@ -26,6 +26,7 @@ its blocks again elsewhere, and they give the same values.
 
 Dask is imported only when a cluster is asked for (``pip install pssc_sim[distributed]``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -89,8 +90,10 @@ def parse_scheduler(spec: Scheduler, where: str = "scheduler") -> Target:
 'somewhere'). Give tcp://HOST:PORT, a number of local worker processes, or processes:N
     """
     if isinstance(spec, bool):
-        raise SchedulerError(f"{where}: expected an address or a number of workers (got "
-                             f"{spec!r}). Give tcp://HOST:PORT or a number of worker processes")
+        raise SchedulerError(
+            f"{where}: expected an address or a number of workers (got "
+            f"{spec!r}). Give tcp://HOST:PORT or a number of worker processes"
+        )
     if isinstance(spec, int):
         return Target(workers=_workers(spec, where))
     if isinstance(spec, str):
@@ -102,20 +105,25 @@ def parse_scheduler(spec: Scheduler, where: str = "scheduler") -> Target:
             return Target(workers=_workers(int(text), where))
         if _ADDRESS.fullmatch(text):
             return Target(address=text)
-        raise SchedulerError(f"{where}: not a scheduler address (got {spec!r}). Give "
-                             "tcp://HOST:PORT, a number of local worker processes, or "
-                             "processes:N")
+        raise SchedulerError(
+            f"{where}: not a scheduler address (got {spec!r}). Give "
+            "tcp://HOST:PORT, a number of local worker processes, or "
+            "processes:N"
+        )
     if type(spec).__name__ == "Client" and hasattr(spec, "submit"):
         return Target(client=spec)
-    raise SchedulerError(f"{where}: expected an address, a number of workers or a "
-                         f"distributed.Client (got {type(spec).__name__}). Give e.g. "
-                         "tcp://HOST:PORT")
+    raise SchedulerError(
+        f"{where}: expected an address, a number of workers or a "
+        f"distributed.Client (got {type(spec).__name__}). Give e.g. "
+        "tcp://HOST:PORT"
+    )
 
 
 def _workers(count: int, where: str) -> int:
     if not 1 <= count <= 1024:
-        raise SchedulerError(f"{where}: the number of worker processes must be 1 to 1024 (got "
-                             f"{count}). Give e.g. 2")
+        raise SchedulerError(
+            f"{where}: the number of worker processes must be 1 to 1024 (got {count}). Give e.g. 2"
+        )
     return count
 
 
@@ -123,14 +131,17 @@ def _dask() -> Any:
     try:
         import distributed
     except ImportError:
-        raise SchedulerError("scheduler: running on a cluster needs dask and distributed (got "
-                             "them not installed). Install pssc_sim[distributed]") from None
+        raise SchedulerError(
+            "scheduler: running on a cluster needs dask and distributed (got "
+            "them not installed). Install pssc_sim[distributed]"
+        ) from None
     return distributed
 
 
 @contextmanager
-def connect(spec: Scheduler, *, timeout: float = CONNECT_TIMEOUT,
-            where: str = "scheduler") -> Iterator[Any]:
+def connect(
+    spec: Scheduler, *, timeout: float = CONNECT_TIMEOUT, where: str = "scheduler"
+) -> Iterator[Any]:
     """A ``distributed.Client`` for ``spec``, closed on leaving (a given client is left open).
 
     A local cluster listens on 127.0.0.1 only, with one single-threaded process per worker and
@@ -143,12 +154,17 @@ def connect(spec: Scheduler, *, timeout: float = CONNECT_TIMEOUT,
         return
     distributed = _dask()
     if target.workers is not None:
-        cluster = distributed.LocalCluster(n_workers=target.workers, processes=True,
-                                           threads_per_worker=1, dashboard_address=None,
-                                           host="127.0.0.1", silence_logs=40,
-                                           # the scheduler's small HTTP server (health and
-                                           # metrics) on a free port of 127.0.0.1 too
-                                           scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
+        cluster = distributed.LocalCluster(
+            n_workers=target.workers,
+            processes=True,
+            threads_per_worker=1,
+            dashboard_address=None,
+            host="127.0.0.1",
+            silence_logs=40,
+            # the scheduler's small HTTP server (health and
+            # metrics) on a free port of 127.0.0.1 too
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+        )
         try:
             with distributed.Client(cluster) as client:
                 yield client
@@ -161,9 +177,11 @@ def connect(spec: Scheduler, *, timeout: float = CONNECT_TIMEOUT,
         reason = " ".join(str(exc).split()) or type(exc).__name__
         if len(reason) > 160:
             reason = reason[:157] + "..."
-        raise SchedulerError(f"{where}: no scheduler answered at {target.address} within "
-                             f"{timeout:g} s (got {reason}). Start one with 'dask scheduler' "
-                             "or check the address") from None
+        raise SchedulerError(
+            f"{where}: no scheduler answered at {target.address} within "
+            f"{timeout:g} s (got {reason}). Start one with 'dask scheduler' "
+            "or check the address"
+        ) from None
     try:
         yield client
     finally:
@@ -258,8 +276,9 @@ def block_of(p: Parameters, start: int, stop: int) -> np.ndarray | BlockRows:
     return p.block(start, stop)
 
 
-def run_block(job: Job, document: bytes,
-              p: np.ndarray | BlockRows) -> tuple[np.ndarray, np.ndarray]:
+def run_block(
+    job: Job, document: bytes, p: np.ndarray | BlockRows
+) -> tuple[np.ndarray, np.ndarray]:
     """On a worker: integrate the members ``p`` (parameters x members, or made here from the
     compiled model); the saved times and the values (times x outputs x members), or what
     ``job.reduce`` makes of them."""
@@ -305,9 +324,16 @@ def block_size(client: Any, members: int, method: str, chunk: int) -> int:
 RESUBMITS = 3
 
 
-def run_on_cluster(spec: Scheduler, compiled: CompiledModel, p: Parameters, grid: Grid,
-                   method: str, options: SolverOptions, per_block: int | None = None,
-                   reduce: Reducer | None = None) -> tuple[np.ndarray, np.ndarray]:
+def run_on_cluster(
+    spec: Scheduler,
+    compiled: CompiledModel,
+    p: Parameters,
+    grid: Grid,
+    method: str,
+    options: SolverOptions,
+    per_block: int | None = None,
+    reduce: Reducer | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Integrate the members ``p`` on the cluster ``spec``; the saved times and the values
     (times x outputs x members) gathered in member order, as one process would give them.
 
@@ -321,14 +347,22 @@ def run_on_cluster(spec: Scheduler, compiled: CompiledModel, p: Parameters, grid
     distributed = _dask()
     with connect(spec) as client:
         document = model_document(compiled.model)
-        job = Job(kernel_key(document, compiled.outputs), compiled.outputs, grid, method,
-                  options.rtol, options.atol, options.chunk, reduce, options.backend)
+        job = Job(
+            kernel_key(document, compiled.outputs),
+            compiled.outputs,
+            grid,
+            method,
+            options.rtol,
+            options.atol,
+            options.chunk,
+            reduce,
+            options.backend,
+        )
         # a key of its own for each call: a hashed key shared with an earlier call could be
         # released by that call while this one still needs it
         shared = client.scatter(document, broadcast=True, hash=False)
         members = member_count(p)
-        ranges = blocks(members, block_size(client, members, method, options.chunk),
-                        per_block)
+        ranges = blocks(members, block_size(client, members, method, options.chunk), per_block)
 
         def submit(index: int, model: Any) -> Any:
             start, stop = ranges[index]
@@ -356,7 +390,8 @@ def run_on_cluster(spec: Scheduler, compiled: CompiledModel, p: Parameters, grid
                     raise SimulationError(
                         f"cluster: the values of members {start} to {stop - 1} were lost with "
                         f"their worker {sent[index]} times (got no result). Check the workers' "
-                        "memory and logs, or run with fewer members per worker") from None
+                        "memory and logs, or run with fewer members per worker"
+                    ) from None
                 sent[index] += 1
                 # the model's bytes go with the task: the lost worker may have held the copy
                 futures[index] = submit(index, document)
@@ -380,11 +415,10 @@ def run_on_cluster(spec: Scheduler, compiled: CompiledModel, p: Parameters, grid
     return times, values
 
 
-def _raise_first_error(client: Any, futures: list[Any], failed: int,
-                       finished: set[int]) -> None:
+def _raise_first_error(client: Any, futures: list[Any], failed: int, finished: set[int]) -> None:
     """Raise the error of the first failing block up to ``failed`` (the blocks before it that
     have not ``finished`` are awaited), after cancelling the blocks after it."""
-    client.cancel(futures[failed + 1:])
+    client.cancel(futures[failed + 1 :])
     earlier = [future for i, future in enumerate(futures[:failed]) if i not in finished]
     _dask().wait(earlier)
     for future in [*earlier, futures[failed]]:
@@ -395,7 +429,8 @@ def _raise_first_error(client: Any, futures: list[Any], failed: int,
                 raise SimulationError(
                     f"cluster: a block of members killed every worker that ran it (got "
                     f"{' '.join(str(exc).split())[:200]}). Check the workers' memory and logs, "
-                    "or run with fewer members per worker") from None
+                    "or run with fewer members per worker"
+                ) from None
 
 
 #: Bytes of one time block when members are brought together for exact quantiles.
@@ -420,9 +455,15 @@ def _spread(values: np.ndarray, levels: tuple[float, ...]) -> np.ndarray:
     return np.concatenate([np.quantile(values, levels, axis=2), values.mean(axis=2)[None]])
 
 
-def ensemble_array(client: Any, compiled: CompiledModel, p: Parameters, grid: Grid,
-                   method: str, options: SolverOptions,
-                   per_block: int | None = None) -> tuple[np.ndarray, Any]:
+def ensemble_array(
+    client: Any,
+    compiled: CompiledModel,
+    p: Parameters,
+    grid: Grid,
+    method: str,
+    options: SolverOptions,
+    per_block: int | None = None,
+) -> tuple[np.ndarray, Any]:
     """The saved times, and the members ``p`` as a dask array (times x outputs x members) whose
     blocks are tasks on the cluster of ``client``: one task per block, each sent on its own (a
     single graph holding every block's rows would be as large as the parameter matrix)."""
@@ -435,22 +476,36 @@ def ensemble_array(client: Any, compiled: CompiledModel, p: Parameters, grid: Gr
     times = saved_times(grid) if METHODS[method].fixed_step else grid.save_times()
     n_times, n_outputs, members = len(times), len(compiled.outputs), member_count(p)
     document = model_document(compiled.model)
-    job = Job(kernel_key(document, compiled.outputs), compiled.outputs, grid, method,
-              options.rtol, options.atol, options.chunk, backend=options.backend)
+    job = Job(
+        kernel_key(document, compiled.outputs),
+        compiled.outputs,
+        grid,
+        method,
+        options.rtol,
+        options.atol,
+        options.chunk,
+        backend=options.backend,
+    )
     shared = client.scatter(document, broadcast=True, hash=False)
     parts = []
     size = block_size(client, members, method, options.chunk)
     for start, stop in blocks(members, size, per_block):
         future = client.submit(run_block, job, shared, block_of(p, start, stop), pure=False)
-        parts.append(da.from_delayed(delayed(future)[1], (n_times, n_outputs, stop - start),
-                                     float))
+        parts.append(da.from_delayed(delayed(future)[1], (n_times, n_outputs, stop - start), float))
     return times, da.concatenate(parts, axis=2)
 
 
-def summarise_on_cluster(spec: Scheduler, compiled: CompiledModel, p: Parameters, grid: Grid,
-                         method: str, options: SolverOptions, levels: tuple[float, ...],
-                         per_block: int | None = None,
-                         time_block: float | None = None) -> Summary:
+def summarise_on_cluster(
+    spec: Scheduler,
+    compiled: CompiledModel,
+    p: Parameters,
+    grid: Grid,
+    method: str,
+    options: SolverOptions,
+    levels: tuple[float, ...],
+    per_block: int | None = None,
+    time_block: float | None = None,
+) -> Summary:
     """Run the members ``p`` on the cluster and return only their quantiles and mean.
 
     The blocks stay on the workers as one dask array (times x outputs x members); it is
@@ -469,9 +524,14 @@ def summarise_on_cluster(spec: Scheduler, compiled: CompiledModel, p: Parameters
         block = TIME_BLOCK_BYTES if time_block is None else time_block
         rows = max(1, int(block // max(1, n_outputs * members * 8)))
         by_time = values.rechunk({0: rows, 1: -1, 2: -1})
-        spread = by_time.map_blocks(_spread, tuple(levels), drop_axis=2, new_axis=0,
-                                    chunks=((len(levels) + 1,), by_time.chunks[0],
-                                            by_time.chunks[1]), dtype=float)
+        spread = by_time.map_blocks(
+            _spread,
+            tuple(levels),
+            drop_axis=2,
+            new_axis=0,
+            chunks=((len(levels) + 1,), by_time.chunks[0], by_time.chunks[1]),
+            dtype=float,
+        )
         future = client.compute(spread)
         report = ProgressReport(options.progress, grid, 1)
         distributed.wait(future)
@@ -480,10 +540,19 @@ def summarise_on_cluster(spec: Scheduler, compiled: CompiledModel, p: Parameters
     return Summary(times, compiled.outputs, tuple(levels), result[:-1], result[-1], members)
 
 
-def save_on_cluster(spec: Scheduler, compiled: CompiledModel, p: np.ndarray, grid: Grid,
-                    method: str, options: SolverOptions, path: str | Path, *,
-                    model_name: str = "", attributes: Mapping[str, str | int | float] | None = None,
-                    per_block: int | None = None) -> Path:
+def save_on_cluster(
+    spec: Scheduler,
+    compiled: CompiledModel,
+    p: np.ndarray,
+    grid: Grid,
+    method: str,
+    options: SolverOptions,
+    path: str | Path,
+    *,
+    model_name: str = "",
+    attributes: Mapping[str, str | int | float] | None = None,
+    per_block: int | None = None,
+) -> Path:
     """Run the members ``p`` on the cluster and write every member to a Zarr store at ``path``,
     each worker writing its own blocks (the client never holds them); return the path.
 
@@ -497,18 +566,25 @@ def save_on_cluster(spec: Scheduler, compiled: CompiledModel, p: np.ndarray, gri
 
     final = Path(path)
     if final.exists():
-        raise ParameterError(f"path: {final} already exists (got an existing path). Choose a new "
-                             "name or remove it")
+        raise ParameterError(
+            f"path: {final} already exists (got an existing path). Choose a new name or remove it"
+        )
     with connect(spec) as client:
         times, values = ensemble_array(client, compiled, p, grid, method, options, per_block)
         members = np.arange(p.shape[1])
-        data = {name: (("time", "member"), values[:, j, :])
-                for j, name in enumerate(compiled.outputs)}
+        data = {
+            name: (("time", "member"), values[:, j, :]) for j, name in enumerate(compiled.outputs)
+        }
         data["parameter_value"] = (("parameter", "member"), p)
-        dataset = xr.Dataset(data, coords={"time": times, "member": members,
-                                           "parameter": list(compiled.parameter_names)},
-                             attrs={"model": model_name or compiled.model.name,
-                                    "method": method, **(attributes or {})})
+        dataset = xr.Dataset(
+            data,
+            coords={"time": times, "member": members, "parameter": list(compiled.parameter_names)},
+            attrs={
+                "model": model_name or compiled.model.name,
+                "method": method,
+                **(attributes or {}),
+            },
+        )
         # Zarr format 2: format 3 has no settled specification for the text labels yet
         writes = dataset.to_zarr(final, mode="w-", compute=False, zarr_format=2)
         client.compute(writes).result()

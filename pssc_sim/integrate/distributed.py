@@ -56,8 +56,17 @@ from pssc_sim.integrate.simulate import (
 )
 from pssc_sim.ir.model import Model
 
-__all__ = ["Reducer", "Scheduler", "SchedulerError", "Summary", "connect", "parse_scheduler",
-           "run_reduced", "save_ensemble", "summarise"]
+__all__ = [
+    "Reducer",
+    "Scheduler",
+    "SchedulerError",
+    "Summary",
+    "connect",
+    "parse_scheduler",
+    "run_reduced",
+    "save_ensemble",
+    "summarise",
+]
 
 #: The bytes of results a cluster run brings back to this process, from the run's counts.
 Sizer = Callable[[budget.Counts], float]
@@ -67,13 +76,21 @@ Sizer = Callable[[budget.Counts], float]
 SUMMARY_COPIES = 4
 
 
-def summarise(model: Model | CompiledModel, params: Mapping[str, ArrayLike] | None = None, *,
-              scheduler: Scheduler, method: str = "euler",
-              time: Mapping[str, float] | None = None, outputs: Sequence[str] | None = None,
-              chunk: int = DEFAULT_CHUNK,
-              quantiles: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95),
-              rtol: float = 1e-6, atol: float = 1e-9, progress: Progress | None = None,
-              max_memory: int | None = None) -> Summary:
+def summarise(
+    model: Model | CompiledModel,
+    params: Mapping[str, ArrayLike] | None = None,
+    *,
+    scheduler: Scheduler,
+    method: str = "euler",
+    time: Mapping[str, float] | None = None,
+    outputs: Sequence[str] | None = None,
+    chunk: int = DEFAULT_CHUNK,
+    quantiles: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95),
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
+    progress: Progress | None = None,
+    max_memory: int | None = None,
+) -> Summary:
     """:func:`~pssc_sim.simulate` on a cluster, returning only quantiles and means over the
     members (the same numbers as :func:`~pssc_sim.output.ensemble_table` of the full run), so
     the caller never holds the members: a million-member ensemble costs the client the
@@ -86,23 +103,41 @@ def summarise(model: Model | CompiledModel, params: Mapping[str, ArrayLike] | No
     """
     levels = tuple(float(q) for q in quantiles)
     if not all(0.0 <= q <= 1.0 for q in levels):
-        raise ParameterError(f"quantiles: must lie in [0, 1] (got {list(quantiles)}). Use e.g. "
-                             "[0.05, 0.5, 0.95]")
-    run = prepare(model, params, method, time, outputs, (rtol, atol, chunk, max_memory),
-                  progress, reduced=lambda counts: 8.0 * (len(levels) + 1) * counts.n_rows
-                  * counts.n_outputs, per_time=SUMMARY_COPIES)
+        raise ParameterError(
+            f"quantiles: must lie in [0, 1] (got {list(quantiles)}). Use e.g. [0.05, 0.5, 0.95]"
+        )
+    run = prepare(
+        model,
+        params,
+        method,
+        time,
+        outputs,
+        (rtol, atol, chunk, max_memory),
+        progress,
+        reduced=lambda counts: 8.0 * (len(levels) + 1) * counts.n_rows * counts.n_outputs,
+        per_time=SUMMARY_COPIES,
+    )
     # a time block of every member stays within a quarter of the limit, when one is given
     block = TIME_BLOCK_BYTES if max_memory is None else min(TIME_BLOCK_BYTES, max_memory // 4)
-    return summarise_on_cluster(scheduler, run.compiled, run.p, run.grid, method, run.options,
-                                levels, time_block=block)
+    return summarise_on_cluster(
+        scheduler, run.compiled, run.p, run.grid, method, run.options, levels, time_block=block
+    )
 
 
-def save_ensemble(model: Model | CompiledModel, params: Mapping[str, ArrayLike] | None,
-                  path: str | Path, *, scheduler: Scheduler, method: str = "euler",
-                  time: Mapping[str, float] | None = None,
-                  outputs: Sequence[str] | None = None, chunk: int = DEFAULT_CHUNK,
-                  rtol: float = 1e-6, atol: float = 1e-9,
-                  max_memory: int | None = None) -> Path:
+def save_ensemble(
+    model: Model | CompiledModel,
+    params: Mapping[str, ArrayLike] | None,
+    path: str | Path,
+    *,
+    scheduler: Scheduler,
+    method: str = "euler",
+    time: Mapping[str, float] | None = None,
+    outputs: Sequence[str] | None = None,
+    chunk: int = DEFAULT_CHUNK,
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
+    max_memory: int | None = None,
+) -> Path:
     """:func:`~pssc_sim.simulate` on a cluster, every member written to a Zarr store at
     ``path`` by the workers in parallel (see
     :func:`~pssc_sim.integrate.cluster.save_on_cluster`); return the path.
@@ -112,27 +147,47 @@ def save_ensemble(model: Model | CompiledModel, params: Mapping[str, ArrayLike] 
     ...
     pssc_sim.errors.ParameterError: model: expected a Model or a CompiledModel (got NoneType). ...
     """
-    run = prepare(model, params, method, time, outputs, (rtol, atol, chunk, max_memory), None,
-                  matrix=True)
+    run = prepare(
+        model, params, method, time, outputs, (rtol, atol, chunk, max_memory), None, matrix=True
+    )
     assert isinstance(run.p, np.ndarray)  # the store holds every member's parameters
     return save_on_cluster(scheduler, run.compiled, run.p, run.grid, method, run.options, path)
 
 
-def run_reduced(model: Model | CompiledModel, params: Mapping[str, ArrayLike] | None,
-                reduce: Reducer, *, scheduler: Scheduler, method: str = "euler",
-                time: Mapping[str, float] | None = None, outputs: Sequence[str] | None = None,
-                chunk: int = DEFAULT_CHUNK, rtol: float = 1e-6, atol: float = 1e-9,
-                progress: Progress | None = None, max_memory: int | None = None,
-                rows: float = 1.0) -> np.ndarray:
+def run_reduced(
+    model: Model | CompiledModel,
+    params: Mapping[str, ArrayLike] | None,
+    reduce: Reducer,
+    *,
+    scheduler: Scheduler,
+    method: str = "euler",
+    time: Mapping[str, float] | None = None,
+    outputs: Sequence[str] | None = None,
+    chunk: int = DEFAULT_CHUNK,
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
+    progress: Progress | None = None,
+    max_memory: int | None = None,
+    rows: float = 1.0,
+) -> np.ndarray:
     """Run an ensemble on the cluster, each block reduced on its worker by ``reduce``; the
     reduced blocks side by side (members on the last axis), in member order. An inference
     design that needs one number per member moves 8 bytes a member, not its whole series.
     ``rows`` is the numbers ``reduce`` makes of each member (for the memory plan).
     """
-    run = prepare(model, params, method, time, outputs, (rtol, atol, chunk, max_memory),
-                  progress, reduced=lambda counts: 8.0 * rows * counts.members)
-    return run_on_cluster(scheduler, run.compiled, run.p, run.grid, method, run.options,
-                          reduce=reduce)[1]
+    run = prepare(
+        model,
+        params,
+        method,
+        time,
+        outputs,
+        (rtol, atol, chunk, max_memory),
+        progress,
+        reduced=lambda counts: 8.0 * rows * counts.members,
+    )
+    return run_on_cluster(
+        scheduler, run.compiled, run.p, run.grid, method, run.options, reduce=reduce
+    )[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,9 +214,13 @@ class Overrides:
 
     def block(self, start: int, stop: int) -> Overrides:
         """The members ``start`` to ``stop``: the given values of those members alone."""
-        return Overrides({name: array if array.ndim == 0
-                          else np.ascontiguousarray(array[start:stop])
-                          for name, array in self.values.items()}, stop - start)
+        return Overrides(
+            {
+                name: array if array.ndim == 0 else np.ascontiguousarray(array[start:stop])
+                for name, array in self.values.items()
+            },
+            stop - start,
+        )
 
     def __call__(self, compiled: CompiledModel) -> np.ndarray:
         """The rows (parameters x members) of these members, on the worker."""
@@ -179,17 +238,27 @@ class Prepared:
     options: SolverOptions
 
 
-def prepare(model: Model | CompiledModel, params: Mapping[str, ArrayLike] | None, method: str,
-            time: Mapping[str, float] | None, outputs: Sequence[str] | None,
-            settings: tuple[float, float, int, int | None], progress: Progress | None,
-            reduced: Sizer | None = None, per_time: int = 0, matrix: bool = False) -> Prepared:
+def prepare(
+    model: Model | CompiledModel,
+    params: Mapping[str, ArrayLike] | None,
+    method: str,
+    time: Mapping[str, float] | None,
+    outputs: Sequence[str] | None,
+    settings: tuple[float, float, int, int | None],
+    progress: Progress | None,
+    reduced: Sizer | None = None,
+    per_time: int = 0,
+    matrix: bool = False,
+) -> Prepared:
     """Check a call as :func:`~pssc_sim.simulate` does and size it with :func:`plan_blocks`
     (``settings`` is ``(rtol, atol, chunk, max_memory)``); the members as the parameter matrix
     with ``matrix``, else as :class:`Overrides`."""
     rtol, atol, chunk, max_memory = settings
     if not isinstance(model, (Model, CompiledModel)):
-        raise ParameterError(f"model: expected a Model or a CompiledModel (got "
-                             f"{type(model).__name__}). Load it with pssc_sim.load_model")
+        raise ParameterError(
+            f"model: expected a Model or a CompiledModel (got "
+            f"{type(model).__name__}). Load it with pssc_sim.load_model"
+        )
     check_options(method, rtol, atol, chunk, max_memory)
     names = None if outputs is None else tuple(outputs)
     if isinstance(model, CompiledModel):
@@ -200,16 +269,26 @@ def prepare(model: Model | CompiledModel, params: Mapping[str, ArrayLike] | None
     grid = make_grid(compiled.model, time)
     # the given values, and the copies of blocks on their way to the workers
     given = None if matrix else 16.0 * sum(array.size for array in overrides.values())
-    chunk = plan_blocks(compiled, grid, method, members, chunk, max_memory, reduced, per_time,
-                        given)
+    chunk = plan_blocks(
+        compiled, grid, method, members, chunk, max_memory, reduced, per_time, given
+    )
     p = fill_parameters(compiled, overrides, members) if matrix else Overrides(overrides, members)
-    return Prepared(compiled, p, grid,
-                    SolverOptions(rtol=rtol, atol=atol, chunk=chunk, progress=progress))
+    return Prepared(
+        compiled, p, grid, SolverOptions(rtol=rtol, atol=atol, chunk=chunk, progress=progress)
+    )
 
 
-def plan_blocks(compiled: CompiledModel, grid: Grid, method: str, members: int, chunk: int,
-                max_memory: int | None, reduced: Sizer | None = None, per_time: int = 0,
-                parameters: float | None = None) -> int:
+def plan_blocks(
+    compiled: CompiledModel,
+    grid: Grid,
+    method: str,
+    members: int,
+    chunk: int,
+    max_memory: int | None,
+    reduced: Sizer | None = None,
+    per_time: int = 0,
+    parameters: float | None = None,
+) -> int:
     """Size a run whose members' series stay on the workers; return the chunk of members to
     work on at a time (and the most a block holds).
 
@@ -234,10 +313,16 @@ def plan_blocks(compiled: CompiledModel, grid: Grid, method: str, members: int, 
     block = min(members, chunk)
     counts = run_counts(compiled, grid, method, block)
     budget.check_steps(counts, grid.dt, (grid.start, grid.stop))
-    checked = (max_memory is not None or budget.configured_limit() is not None
-               or budget.estimate(counts, block).total > budget.SMALL_RUN)
-    limit = (budget.default_memory_limit() if max_memory is None else max_memory) if checked \
+    checked = (
+        max_memory is not None
+        or budget.configured_limit() is not None
+        or budget.estimate(counts, block).total > budget.SMALL_RUN
+    )
+    limit = (
+        (budget.default_memory_limit() if max_memory is None else max_memory)
+        if checked
         else math.inf
+    )
     size = budget.estimate(counts, block)
     if size.total > limit:
         # every part but the schedule and the fixed base grows with the block's members
@@ -247,13 +332,25 @@ def plan_blocks(compiled: CompiledModel, grid: Grid, method: str, members: int, 
         budget.check_run(budget.estimate(counts, block), limit)
     everyone = run_counts(compiled, grid, method, members)
     rows = 24.0 * everyone.n_rows  # the saved times, here and on each worker
-    here = budget.Estimate(everyone, block, outputs=reduced(everyone) if reduced else 0.0,
-                           parameters=16.0 * everyone.n_parameters * members
-                           if parameters is None else parameters, working=0.0,
-                           schedule=rows, samples=0.0)
-    by_time = budget.Estimate(everyone, block, outputs=0.0, parameters=0.0, working=0.0,
-                              schedule=rows, samples=0.0,
-                              summary=8.0 * per_time * everyone.n_outputs * members)
+    here = budget.Estimate(
+        everyone,
+        block,
+        outputs=reduced(everyone) if reduced else 0.0,
+        parameters=16.0 * everyone.n_parameters * members if parameters is None else parameters,
+        working=0.0,
+        schedule=rows,
+        samples=0.0,
+    )
+    by_time = budget.Estimate(
+        everyone,
+        block,
+        outputs=0.0,
+        parameters=0.0,
+        working=0.0,
+        schedule=rows,
+        samples=0.0,
+        summary=8.0 * per_time * everyone.n_outputs * members,
+    )
     for part in (here, by_time):
         budget.check_run(part, limit)
     return block

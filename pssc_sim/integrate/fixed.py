@@ -74,8 +74,7 @@ class FixedStepPlan:
         widths[-1] = grid.stop - steps[-1]
         # A row is saved at the first step on or after each save time: every k-th step when
         # save_every is k * dt, and Vensim's rule when it is not a multiple of dt.
-        wanted = grid.save_times()[:-1] if grid.save_times()[-1] >= grid.stop else \
-            grid.save_times()
+        wanted = grid.save_times()[:-1] if grid.save_times()[-1] >= grid.stop else grid.save_times()
         first = np.ceil((wanted - grid.start) / grid.dt - 1e-6).astype(np.int64)  # sorted
         # the distinct steps, as np.unique finds them (which would also load numpy.ma)
         saved = first[np.concatenate(([True], first[1:] != first[:-1]))]
@@ -86,17 +85,26 @@ class FixedStepPlan:
         flags = np.zeros(n_steps, dtype=bool)
         flags[saved] = True
         flags.flags.writeable = False
-        schedule = tuple((k, t, h, bool(s)) for k, (t, h, s) in enumerate(
-            zip(steps.tolist(), widths.tolist(), flags.tolist(), strict=True)))
+        schedule = tuple(
+            (k, t, h, bool(s))
+            for k, (t, h, s) in enumerate(
+                zip(steps.tolist(), widths.tolist(), flags.tolist(), strict=True)
+            )
+        )
         array_schedule = tuple((k, t, np.float64(h), saved) for k, t, h, saved in schedule)
         return cls(grid, steps, widths, times, schedule, array_schedule, flags)
 
     def blocks(self, size: int) -> list[tuple[int, int, float]]:
         """``(first, end, t)``: the steps in blocks of ``size``, each with the time it reaches."""
         n_steps = len(self.steps)
-        return [(first, min(first + size, n_steps),
-                 self.grid.stop if first + size >= n_steps else float(self.steps[first + size]))
-                for first in range(0, n_steps, size)]
+        return [
+            (
+                first,
+                min(first + size, n_steps),
+                self.grid.stop if first + size >= n_steps else float(self.steps[first + size]),
+            )
+            for first in range(0, n_steps, size)
+        ]
 
     @property
     def n_rows(self) -> int:
@@ -116,8 +124,10 @@ def pipeline_lengths(delays: np.ndarray, dt: float, most: int | None = None) -> 
     run only ever gives its initial value, which a pipeline of ``most`` slots gives too.
     """
     if not np.isfinite(delays).all():
-        raise ModelError(f"DELAY_FIXED: the delay time is not finite (got {delays.ravel()[:3]}). "
-                         "Give a finite delay")
+        raise ModelError(
+            f"DELAY_FIXED: the delay time is not finite (got {delays.ravel()[:3]}). "
+            "Give a finite delay"
+        )
     slots = np.maximum(delays / dt, 1.0)
     if most is not None:
         slots = np.minimum(slots, most)
@@ -127,12 +137,17 @@ def pipeline_lengths(delays: np.ndarray, dt: float, most: int | None = None) -> 
 class _DiscreteArrays:
     """Discrete states of an ensemble chunk: memories copied, pipelines as ring buffers."""
 
-    def __init__(self, compiled: CompiledModel, d0: np.ndarray, delays: np.ndarray,
-                 dt: float, most: int | None = None) -> None:
+    def __init__(
+        self,
+        compiled: CompiledModel,
+        d0: np.ndarray,
+        delays: np.ndarray,
+        dt: float,
+        most: int | None = None,
+    ) -> None:
         self.fixed = list(compiled.fixed_delays)
         self.memories = [i for i in range(compiled.n_discrete) if i not in self.fixed]
-        self.lengths = (pipeline_lengths(delays, dt, most) if self.fixed
-                        else np.zeros((0, 1), int))
+        self.lengths = pipeline_lengths(delays, dt, most) if self.fixed else np.zeros((0, 1), int)
         size = int(self.lengths.max()) if self.fixed else 0
         self.rings = [np.repeat(d0[i][None, :], size, axis=0) for i in self.fixed]
         self.columns = np.arange(d0.shape[1])
@@ -149,8 +164,14 @@ class _DiscreteArrays:
 class _DiscreteLists:
     """Discrete states of one member, on Python lists."""
 
-    def __init__(self, compiled: CompiledModel, d0: list[float], delays: np.ndarray,
-                 dt: float, most: int | None = None) -> None:
+    def __init__(
+        self,
+        compiled: CompiledModel,
+        d0: list[float],
+        delays: np.ndarray,
+        dt: float,
+        most: int | None = None,
+    ) -> None:
         self.fixed = list(compiled.fixed_delays)
         self.memories = [i for i in range(compiled.n_discrete) if i not in self.fixed]
         lengths = pipeline_lengths(delays, dt, most)[:, 0] if self.fixed else np.zeros(0, int)
@@ -167,8 +188,9 @@ class _DiscreteLists:
         return d
 
 
-def initial_state(compiled: CompiledModel, grid: Grid,
-                  p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def initial_state(
+    compiled: CompiledModel, grid: Grid, p: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Initial stocks ``(n_stocks, M)``, discrete states and DELAY_FIXED delays."""
     members = p.shape[1]
     y0 = np.empty((compiled.n_stocks, members))
@@ -184,9 +206,15 @@ def saved_times(grid: Grid) -> np.ndarray:
     return FixedStepPlan.build(grid).times.copy()
 
 
-def run_fixed_step(compiled: CompiledModel, p: np.ndarray, grid: Grid, tableau: Tableau,
-                   chunk: int = DEFAULT_CHUNK, progress: Progress | None = None,
-                   allocate: Allocate = in_memory) -> np.ndarray:
+def run_fixed_step(
+    compiled: CompiledModel,
+    p: np.ndarray,
+    grid: Grid,
+    tableau: Tableau,
+    chunk: int = DEFAULT_CHUNK,
+    progress: Progress | None = None,
+    allocate: Allocate = in_memory,
+) -> np.ndarray:
     """Integrate with the explicit Runge-Kutta method ``tableau`` at ``dt``; returns saved
     outputs ``(n_rows, n_outputs, M)``, in an array made by ``allocate`` (see
     :mod:`pssc_sim.integrate.storage`).
@@ -208,14 +236,19 @@ def run_fixed_step(compiled: CompiledModel, p: np.ndarray, grid: Grid, tableau: 
     for start in range(0, members, chunk):
         stop = min(start + chunk, members)
         report.chunk(start, stop)
-        _run_arrays(compiled, p[:, start:stop], plan, tableau, values[:, :, start:stop],
-                    report)
+        _run_arrays(compiled, p[:, start:stop], plan, tableau, values[:, :, start:stop], report)
     report.finish()
     return values
 
 
-def _run_arrays(compiled: CompiledModel, p: np.ndarray, plan: FixedStepPlan, tableau: Tableau,
-                values: np.ndarray, report: ProgressReport) -> None:
+def _run_arrays(
+    compiled: CompiledModel,
+    p: np.ndarray,
+    plan: FixedStepPlan,
+    tableau: Tableau,
+    values: np.ndarray,
+    report: ProgressReport,
+) -> None:
     """Integrate one chunk of members, writing its saved outputs into ``values``.
 
     The step loop runs in blocks of steps; after each block the rows it saved are checked for
@@ -225,14 +258,18 @@ def _run_arrays(compiled: CompiledModel, p: np.ndarray, plan: FixedStepPlan, tab
     grid, clock = plan.grid, plan.grid.clock
     members = p.shape[1]
     y, d, delays = initial_state(compiled, grid, p)
-    discrete = (_DiscreteArrays(compiled, d, delays, grid.dt, len(plan.steps) + 1)
-                if compiled.n_discrete else None)
+    discrete = (
+        _DiscreteArrays(compiled, d, delays, grid.dt, len(plan.steps) + 1)
+        if compiled.n_discrete
+        else None
+    )
     shape = (compiled.n_stocks, members)
     dy, dn = np.empty(shape), np.empty((compiled.n_discrete, members))
     q = compiled.prepare(clock, p)
     # one stage is explicit Euler (consistency makes its weight 1): stepped inline below
-    stepper = None if tableau.stages == 1 else _stepper_arrays(tableau, compiled, clock, y, q, d,
-                                                                dy)
+    stepper = (
+        None if tableau.stages == 1 else _stepper_arrays(tableau, compiled, clock, y, q, d, dy)
+    )
     clamps = _clamps(_non_negative(compiled.model), y)
     bound = compiled.prepared
     full, rates = bound.bind_full(clock, y, q, d, dy, dn), bound.bind_rates(clock, y, q, d, dy, dn)
@@ -265,13 +302,19 @@ def _run_arrays(compiled: CompiledModel, p: np.ndarray, plan: FixedStepPlan, tab
         _check_rows(compiled, values, plan.times, checked, row + 1, finite)
 
 
-def _check_rows(compiled: CompiledModel, values: np.ndarray, times: np.ndarray, first: int,
-                end: int, finite: np.ndarray) -> None:
+def _check_rows(
+    compiled: CompiledModel,
+    values: np.ndarray,
+    times: np.ndarray,
+    first: int,
+    end: int,
+    finite: np.ndarray,
+) -> None:
     """Check the saved rows ``first:end`` as :func:`check_finite` checks each, in one call.
 
     ``finite`` is a buffer of at least ``end - first`` rows for the test's result.
     """
-    if first < end and not np.isfinite(values[first:end], finite[:end - first]).all():
+    if first < end and not np.isfinite(values[first:end], finite[: end - first]).all():
         for row in range(first, end):
             check_finite(compiled, values[row], float(times[row]))
 
@@ -302,9 +345,15 @@ def check_finite(compiled: CompiledModel, row: np.ndarray, t: float) -> None:
     )
 
 
-def _stepper_arrays(tableau: Tableau, compiled: CompiledModel,
-                    clock: tuple[float, float, float], y: np.ndarray, q: np.ndarray, d: np.ndarray,
-                    dy: np.ndarray) -> Callable[[float, np.float64], None]:
+def _stepper_arrays(
+    tableau: Tableau,
+    compiled: CompiledModel,
+    clock: tuple[float, float, float],
+    y: np.ndarray,
+    q: np.ndarray,
+    d: np.ndarray,
+    dy: np.ndarray,
+) -> Callable[[float, np.float64], None]:
     """One step of ``tableau`` of ``y`` in place from ``dy`` (its first stage), on prepared
     parameters: the stages at ``t + c_i h`` from ``y + h sum_j a_ij k_j``, then
     ``y + h / denominator * (sum of the weighted runs of stages)`` (see
@@ -313,8 +362,10 @@ def _stepper_arrays(tableau: Tableau, compiled: CompiledModel,
     trial, term, total = (np.empty(y.shape) for _ in range(3))
     scratch = np.empty((compiled.n_discrete, y.shape[1]))
     bind = compiled.prepared.bind_rates
-    later = [(bind(clock, trial, q, d, k, scratch), row, float(c)) for k, row, c in
-             zip(stages[1:], tableau.stage_terms()[1:], tableau.c[1:], strict=True)]
+    later = [
+        (bind(clock, trial, q, d, k, scratch), row, float(c))
+        for k, row, c in zip(stages[1:], tableau.stage_terms()[1:], tableau.c[1:], strict=True)
+    ]
     denominator, runs = tableau.weight_groups()
     groups = [(np.float64(weight), [stages[i] for i in run]) for weight, run in runs]
     multiply, add, copy = np.multiply, np.add, np.copyto
@@ -372,7 +423,7 @@ def _clamps(rows: list[int], y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray
         else:
             runs.append([i, i + 1])
     zeros = np.zeros((max((b - a for a, b in runs), default=0), y.shape[1]))
-    return [(y[a:b], zeros[:b - a]) for a, b in runs]
+    return [(y[a:b], zeros[: b - a]) for a, b in runs]
 
 
 @lru_cache(maxsize=64)
@@ -381,8 +432,13 @@ def _non_negative(model: Model) -> list[int]:
     return list(model.non_negative_rows())
 
 
-def _run_scalar(compiled: CompiledModel, p: np.ndarray, plan: FixedStepPlan,
-                tableau: Tableau, report: ProgressReport) -> np.ndarray:
+def _run_scalar(
+    compiled: CompiledModel,
+    p: np.ndarray,
+    plan: FixedStepPlan,
+    tableau: Tableau,
+    report: ProgressReport,
+) -> np.ndarray:
     grid, clock = plan.grid, plan.grid.clock
     y0, d0, delays = initial_state(compiled, grid, p)
     y, d = y0[:, 0].tolist(), d0[:, 0].tolist()
@@ -419,15 +475,18 @@ def _run_scalar(compiled: CompiledModel, p: np.ndarray, plan: FixedStepPlan,
 
 
 ScalarRates = Callable[..., tuple[list[float], list[float]]]
-ScalarStep = Callable[[float, float, tuple[float, float, float], list[float], list[float],
-                       list[float], list[float]], list[float]]
+ScalarStep = Callable[
+    [float, float, tuple[float, float, float], list[float], list[float], list[float], list[float]],
+    list[float],
+]
 
 
 def _stepper_scalar(tableau: Tableau, rates: ScalarRates) -> ScalarStep:
     """One step of ``tableau`` on lists (a single member), as :func:`_stepper_arrays` takes it:
     ``step(t, h, clock, y, p, d, k1)`` returns the new ``y``."""
-    later = [(row, float(c)) for row, c in
-             zip(tableau.stage_terms()[1:], tableau.c[1:], strict=True)]
+    later = [
+        (row, float(c)) for row, c in zip(tableau.stage_terms()[1:], tableau.c[1:], strict=True)
+    ]
     denominator, runs = tableau.weight_groups()
 
     def weighted(weight: int, run: tuple[int, ...], stages: list[list[float]]) -> list[float]:
@@ -438,8 +497,15 @@ def _stepper_scalar(tableau: Tableau, rates: ScalarRates) -> ScalarStep:
             part = [a + b for a, b in zip(part, stages[i], strict=True)]
         return part if weight == 1 else [weight * k for k in part]
 
-    def step(t: float, h: float, clock: tuple[float, float, float], y: list[float],
-             p: list[float], d: list[float], k1: list[float]) -> list[float]:
+    def step(
+        t: float,
+        h: float,
+        clock: tuple[float, float, float],
+        y: list[float],
+        p: list[float],
+        d: list[float],
+        k1: list[float],
+    ) -> list[float]:
         stages = [k1]
         for row, c in later:
             trial = y

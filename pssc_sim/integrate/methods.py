@@ -37,20 +37,24 @@ class Method:
 
 
 def _fixed(tableau: Tableau) -> Runner:
-    def run(compiled: CompiledModel, p: np.ndarray, grid: Grid,
-            options: SolverOptions) -> tuple[np.ndarray, np.ndarray]:
+    def run(
+        compiled: CompiledModel, p: np.ndarray, grid: Grid, options: SolverOptions
+    ) -> tuple[np.ndarray, np.ndarray]:
         if options.backend == "numba":
-            return saved_times(grid), run_loop(compiled, p, grid, tableau, options.chunk,
-                                               options.progress, options.allocate)
-        return saved_times(grid), run_fixed_step(compiled, p, grid, tableau, options.chunk,
-                                                  options.progress, options.allocate)
+            return saved_times(grid), run_loop(
+                compiled, p, grid, tableau, options.chunk, options.progress, options.allocate
+            )
+        return saved_times(grid), run_fixed_step(
+            compiled, p, grid, tableau, options.chunk, options.progress, options.allocate
+        )
 
     return run
 
 
 def _adaptive(name: str) -> Runner:
-    def run(compiled: CompiledModel, p: np.ndarray, grid: Grid,
-            options: SolverOptions) -> tuple[np.ndarray, np.ndarray]:
+    def run(
+        compiled: CompiledModel, p: np.ndarray, grid: Grid, options: SolverOptions
+    ) -> tuple[np.ndarray, np.ndarray]:
         # scipy's solvers load when an adaptive method first runs, not with the registry
         from pssc_sim.integrate.adaptive import run_adaptive
 
@@ -60,22 +64,56 @@ def _adaptive(name: str) -> Runner:
 
 
 #: Every integration method, by name.
-METHODS: Mapping[str, Method] = MappingProxyType({
-    "euler": Method("euler", True, EULER.order, _fixed(EULER),
-                    "explicit Euler at dt, Vensim/Stella semantics", EULER),
-    "rk4": Method("rk4", True, RK4.order, _fixed(RK4), "classical Runge-Kutta of order 4 at dt",
-                  RK4),
-    "rk45": Method("rk45", False, 5, _adaptive("rk45"),
-                   "explicit Dormand-Prince RK5(4), adaptive step (scipy RK45)"),
-    "dop853": Method("dop853", False, 8, _adaptive("dop853"),
-                     "explicit Dormand-Prince of order 8, adaptive step, for tight tolerances"),
-    "lsoda": Method("lsoda", False, 12, _adaptive("lsoda"),
-                    "Adams (order <= 12) or BDF (order <= 5) when stiff, banded Jacobian",
-                    implicit=True),
-    "bdf": Method("bdf", False, 5, _adaptive("bdf"),
-                  "implicit variable-order BDF (order <= 5) for stiff models, sparse Jacobian",
-                  implicit=True),
-    "radau": Method("radau", False, 5, _adaptive("radau"),
-                    "implicit Radau IIA of order 5 for stiff models, sparse Jacobian",
-                    implicit=True),
-})
+METHODS: Mapping[str, Method] = MappingProxyType(
+    {
+        "euler": Method(
+            "euler",
+            True,
+            EULER.order,
+            _fixed(EULER),
+            "explicit Euler at dt, Vensim/Stella semantics",
+            EULER,
+        ),
+        "rk4": Method(
+            "rk4", True, RK4.order, _fixed(RK4), "classical Runge-Kutta of order 4 at dt", RK4
+        ),
+        "rk45": Method(
+            "rk45",
+            False,
+            5,
+            _adaptive("rk45"),
+            "explicit Dormand-Prince RK5(4), adaptive step (scipy RK45)",
+        ),
+        "dop853": Method(
+            "dop853",
+            False,
+            8,
+            _adaptive("dop853"),
+            "explicit Dormand-Prince of order 8, adaptive step, for tight tolerances",
+        ),
+        "lsoda": Method(
+            "lsoda",
+            False,
+            12,
+            _adaptive("lsoda"),
+            "Adams (order <= 12) or BDF (order <= 5) when stiff, banded Jacobian",
+            implicit=True,
+        ),
+        "bdf": Method(
+            "bdf",
+            False,
+            5,
+            _adaptive("bdf"),
+            "implicit variable-order BDF (order <= 5) for stiff models, sparse Jacobian",
+            implicit=True,
+        ),
+        "radau": Method(
+            "radau",
+            False,
+            5,
+            _adaptive("radau"),
+            "implicit Radau IIA of order 5 for stiff models, sparse Jacobian",
+            implicit=True,
+        ),
+    }
+)

@@ -37,9 +37,14 @@ class ProgressReport:
     [0.25, 1.0]
     """
 
-    def __init__(self, callback: Progress | None, grid: Grid, members: int,
-                 interval: float | None = None,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(
+        self,
+        callback: Progress | None,
+        grid: Grid,
+        members: int,
+        interval: float | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         """``interval``: seconds between two calls at most (default :data:`INTERVAL`)."""
         self.callback = callback
         self.start, self.span = grid.start, grid.stop - grid.start

@@ -44,8 +44,7 @@ def _defaults(model: Model) -> np.ndarray:
 MEMBER = RANDOM_MEMBER.name
 
 
-def parameter_array(compiled: CompiledModel,
-                    params: Mapping[str, ArrayLike] | None) -> np.ndarray:
+def parameter_array(compiled: CompiledModel, params: Mapping[str, ArrayLike] | None) -> np.ndarray:
     """Parameters shaped ``(n_params, n_members)``: defaults, with ``params`` overriding.
 
     Scalars apply to every member; arrays must all have the same length, the number of members.
@@ -53,31 +52,42 @@ def parameter_array(compiled: CompiledModel,
     return fill_parameters(compiled, *parameter_overrides(compiled, params))
 
 
-def parameter_overrides(compiled: CompiledModel, params: Mapping[str, ArrayLike] | None
-                        ) -> tuple[dict[str, np.ndarray], int]:
+def parameter_overrides(
+    compiled: CompiledModel, params: Mapping[str, ArrayLike] | None
+) -> tuple[dict[str, np.ndarray], int]:
     """``params`` checked and as float arrays, with the number of members they give."""
     if params is not None and not isinstance(params, Mapping):
-        raise ParameterError(f"params: expected a mapping of parameter names to values (got "
-                             f"{_shown(params)}). Pass e.g. {{'contact_rate': [5, 6, 7]}}")
+        raise ParameterError(
+            f"params: expected a mapping of parameter names to values (got "
+            f"{_shown(params)}). Pass e.g. {{'contact_rate': [5, 6, 7]}}"
+        )
     names = compiled.parameter_names
     overrides = {}
     for name, value in (params or {}).items():
         if not isinstance(name, str) or not compiled.model.parameter_rows(name):
-            raise ParameterError(f"params: unknown parameter {name!r}."
-                                 f"{did_you_mean(str(name), names)} Override a parameter of the "
-                                 "model")
+            raise ParameterError(
+                f"params: unknown parameter {name!r}."
+                f"{did_you_mean(str(name), names)} Override a parameter of the "
+                "model"
+            )
         array = _numbers(value, f"params['{name}']")
         if array.ndim > 1:
-            raise ParameterError(f"params['{name}']: expected a scalar or a 1-D array (got shape "
-                                 f"{array.shape}). Give one value per member")
+            raise ParameterError(
+                f"params['{name}']: expected a scalar or a 1-D array (got shape "
+                f"{array.shape}). Give one value per member"
+            )
         if not np.isfinite(array).all():
-            raise ParameterError(f"params['{name}']: values must be finite (got "
-                                 f"{_shown(value)}). Remove NaN and infinite values")
+            raise ParameterError(
+                f"params['{name}']: values must be finite (got "
+                f"{_shown(value)}). Remove NaN and infinite values"
+            )
         overrides[name] = array
     sizes = {a.size for a in overrides.values() if a.ndim == 1}
     if len(sizes) > 1:
-        raise ParameterError(f"params: arrays have different lengths (got {sorted(sizes)}). "
-                             "Give every array one value per member")
+        raise ParameterError(
+            f"params: arrays have different lengths (got {sorted(sizes)}). "
+            "Give every array one value per member"
+        )
     members = sizes.pop() if sizes else 1
     if members == 0:
         raise ParameterError("params: an array is empty (got length 0). Give at least one member")
@@ -87,8 +97,9 @@ def parameter_overrides(compiled: CompiledModel, params: Mapping[str, ArrayLike]
     return overrides, members
 
 
-def fill_parameters(compiled: CompiledModel, overrides: Mapping[str, np.ndarray],
-                    members: int) -> np.ndarray:
+def fill_parameters(
+    compiled: CompiledModel, overrides: Mapping[str, np.ndarray], members: int
+) -> np.ndarray:
     """The ``(n_params, members)`` parameter array: defaults, with checked ``overrides``."""
     p = np.repeat(_defaults(compiled.model)[:, None], members, axis=1)
     index = {name: i for i, name in enumerate(compiled.parameter_names)}
@@ -108,8 +119,10 @@ def _numbers(value: object, where: str) -> np.ndarray:
     try:
         return np.asarray(value, dtype=float)
     except (TypeError, ValueError):
-        raise ParameterError(f"{where}: expected a number or an array of numbers (got "
-                             f"{value!r}). Give numeric values") from None
+        raise ParameterError(
+            f"{where}: expected a number or an array of numbers (got "
+            f"{value!r}). Give numeric values"
+        ) from None
 
 
 def _names(outputs: Sequence[str] | str) -> tuple[str, ...] | str:
@@ -123,30 +136,44 @@ def make_grid(model: Model, time: Mapping[str, float] | None) -> Grid:
     values = {"start": grid.start, "stop": grid.stop, "dt": grid.dt, "save_every": None}
     for key, value in (time or {}).items():
         if key not in _TIME_KEYS:
-            raise ParameterError(f"time: unknown key '{key}'.{did_you_mean(key, _TIME_KEYS)}"
-                                 " Use start, stop, dt or save_every")
+            raise ParameterError(
+                f"time: unknown key '{key}'.{did_you_mean(key, _TIME_KEYS)}"
+                " Use start, stop, dt or save_every"
+            )
         number = _numbers(value, f"time['{key}']")
         if number.ndim != 0:
-            raise ParameterError(f"time['{key}']: expected one number (got {value!r}). Give a "
-                                 "single time value")
+            raise ParameterError(
+                f"time['{key}']: expected one number (got {value!r}). Give a single time value"
+            )
         values[key] = float(number)
     if values["save_every"] is None:
         changed_dt = time is not None and "dt" in time
         values["save_every"] = values["dt"] if changed_dt else grid.save_every
     start, stop, dt, save = (float(values[k]) for k in _TIME_KEYS)  # type: ignore[arg-type]
     if not (np.isfinite([start, stop, dt, save]).all() and stop > start and dt > 0 and save > 0):
-        raise ParameterError(f"time: need start < stop and positive dt and save_every (got "
-                             f"start={start}, stop={stop}, dt={dt}, save_every={save}). "
-                             "Fix the time overrides")
+        raise ParameterError(
+            f"time: need start < stop and positive dt and save_every (got "
+            f"start={start}, stop={stop}, dt={dt}, save_every={save}). "
+            "Fix the time overrides"
+        )
     return Grid(start, stop, dt, save)
 
 
-def simulate(model: Model | CompiledModel,
-             params: Mapping[str, ArrayLike] | None = None, *, method: str = "euler",
-             time: Mapping[str, float] | None = None, outputs: Sequence[str] | None = None,
-             rtol: float = 1e-6, atol: float = 1e-9, chunk: int = DEFAULT_CHUNK,
-             progress: Progress | None = None, max_memory: int | None = None,
-             scheduler: Any = None, backend: str = "auto") -> Results:
+def simulate(
+    model: Model | CompiledModel,
+    params: Mapping[str, ArrayLike] | None = None,
+    *,
+    method: str = "euler",
+    time: Mapping[str, float] | None = None,
+    outputs: Sequence[str] | None = None,
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
+    chunk: int = DEFAULT_CHUNK,
+    progress: Progress | None = None,
+    max_memory: int | None = None,
+    scheduler: Any = None,
+    backend: str = "auto",
+) -> Results:
     """Run a model, or an ensemble of it in one vectorised call.
 
     Parameters
@@ -220,8 +247,10 @@ def simulate(model: Model | CompiledModel,
     pssc_sim.integrate.budget.ResourceLimitError: run: the run would need ... MiB for ...
     """
     if isinstance(model, (str, Path)):
-        raise ParameterError(f"simulate: model: takes a Model (got a path {str(model)!r}). "
-                             "Load it first with load_model(path)")
+        raise ParameterError(
+            f"simulate: model: takes a Model (got a path {str(model)!r}). "
+            "Load it first with load_model(path)"
+        )
     check_options(method, rtol, atol, chunk, max_memory)
     check_backend(backend)
     if isinstance(model, CompiledModel):
@@ -233,64 +262,91 @@ def simulate(model: Model | CompiledModel,
     size = plan_run(compiled, grid, method, members, chunk, max_memory)
     p = fill_parameters(compiled, overrides, members)
     tableau = METHODS[method].tableau
-    chosen = choose_backend(compiled, grid, tableau, method, members, backend,
-                            distributed=scheduler is not None)
+    chosen = choose_backend(
+        compiled, grid, tableau, method, members, backend, distributed=scheduler is not None
+    )
     allocate = storage.on_disk() if size.on_disk else storage.in_memory
-    options = SolverOptions(rtol=rtol, atol=atol, chunk=size.chunk, progress=progress,
-                            allocate=allocate, backend=chosen)
+    options = SolverOptions(
+        rtol=rtol, atol=atol, chunk=size.chunk, progress=progress, allocate=allocate, backend=chosen
+    )
     if scheduler is None:
         times, values = METHODS[method].run(compiled, p, grid, options)
     else:
         from pssc_sim.integrate.cluster import run_on_cluster
 
         times, values = run_on_cluster(scheduler, compiled, p, grid, method, options)
-    return Results(times, compiled.outputs, values, compiled.parameter_names, p, method,
-                   compiled.model.name)
+    return Results(
+        times, compiled.outputs, values, compiled.parameter_names, p, method, compiled.model.name
+    )
 
 
-def check_options(method: str, rtol: float, atol: float, chunk: int,
-                  max_memory: int | None) -> None:
+def check_options(
+    method: str, rtol: float, atol: float, chunk: int, max_memory: int | None
+) -> None:
     """Raise :class:`ParameterError` naming the first bad option of :func:`simulate`."""
     if not isinstance(method, str) or method not in METHODS:
         hint = did_you_mean(method, METHODS) if isinstance(method, str) else ""
-        raise ParameterError(f"method: unknown method {_shown(method)}.{hint}"
-                             f" Use one of: {', '.join(METHODS)}")
+        raise ParameterError(
+            f"method: unknown method {_shown(method)}.{hint} Use one of: {', '.join(METHODS)}"
+        )
     for name, value, example in (("rtol", rtol, "1e-6"), ("atol", atol, "1e-9")):
         if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-            raise ParameterError(f"{name}: expected a number (got {_shown(value)}). Give e.g. "
-                                 f"{name}={example}")
+            raise ParameterError(
+                f"{name}: expected a number (got {_shown(value)}). Give e.g. {name}={example}"
+            )
         if not (math.isfinite(value) and (value > 0 if name == "rtol" else value >= 0)):
             kind = "positive" if name == "rtol" else "zero or positive"
-            raise ParameterError(f"{name}: must be finite and {kind} (got {value!r}). Give e.g. "
-                                 f"{name}={example}")
+            raise ParameterError(
+                f"{name}: must be finite and {kind} (got {value!r}). Give e.g. {name}={example}"
+            )
     if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
-        raise ParameterError(f"chunk: must be at least 1 (got {_shown(chunk)}). Use e.g. "
-                             f"{DEFAULT_CHUNK}")
-    if max_memory is not None and (isinstance(max_memory, bool)
-                                   or not isinstance(max_memory, (int, np.integer))
-                                   or max_memory < 1):
-        raise ParameterError(f"max_memory: expected a number of bytes of at least 1 (got "
-                             f"{_shown(max_memory)}). Give e.g. max_memory=2 * 1024**3, or "
-                             "parse_size('2GiB')")
+        raise ParameterError(
+            f"chunk: must be at least 1 (got {_shown(chunk)}). Use e.g. {DEFAULT_CHUNK}"
+        )
+    if max_memory is not None and (
+        isinstance(max_memory, bool)
+        or not isinstance(max_memory, (int, np.integer))
+        or max_memory < 1
+    ):
+        raise ParameterError(
+            f"max_memory: expected a number of bytes of at least 1 (got "
+            f"{_shown(max_memory)}). Give e.g. max_memory=2 * 1024**3, or "
+            "parse_size('2GiB')"
+        )
 
 
-def run_counts(compiled: CompiledModel, grid: Grid, method: str, members: int,
-               n_sampled: int = 0) -> budget.Counts:
+def run_counts(
+    compiled: CompiledModel, grid: Grid, method: str, members: int, n_sampled: int = 0
+) -> budget.Counts:
     """What the size of a run of ``compiled`` on ``grid`` depends on (nothing is built)."""
     fixed = METHODS[method].fixed_step
     rows = budget.row_count(grid.start, grid.stop, grid.save_every)
     steps = budget.step_count(grid.start, grid.stop, grid.dt) if fixed else 0.0
     return budget.Counts(
-        members=members, n_outputs=len(compiled.outputs),
-        n_parameters=len(compiled.parameter_names), n_stocks=compiled.n_stocks,
-        n_discrete=compiled.n_discrete, n_rows=min(rows, steps + 1) if fixed else rows,
-        n_steps=steps, fixed_step=fixed, implicit=METHODS[method].implicit,
-        scalar=members == 1 and not compiled.model.dimensions, n_sampled=n_sampled,
-        n_pipelines=len(compiled.fixed_delays) if fixed else 0)
+        members=members,
+        n_outputs=len(compiled.outputs),
+        n_parameters=len(compiled.parameter_names),
+        n_stocks=compiled.n_stocks,
+        n_discrete=compiled.n_discrete,
+        n_rows=min(rows, steps + 1) if fixed else rows,
+        n_steps=steps,
+        fixed_step=fixed,
+        implicit=METHODS[method].implicit,
+        scalar=members == 1 and not compiled.model.dimensions,
+        n_sampled=n_sampled,
+        n_pipelines=len(compiled.fixed_delays) if fixed else 0,
+    )
 
 
-def plan_run(compiled: CompiledModel, grid: Grid, method: str, members: int, chunk: int,
-             max_memory: int | None, n_sampled: int = 0) -> budget.Estimate:
+def plan_run(
+    compiled: CompiledModel,
+    grid: Grid,
+    method: str,
+    members: int,
+    chunk: int,
+    max_memory: int | None,
+    n_sampled: int = 0,
+) -> budget.Estimate:
     """Check that the run fits in ``max_memory`` bytes (default: a safe share of the machine)
     and in :data:`~pssc_sim.integrate.budget.MAX_STEPS`; return its plan: the chunk of members
     to use, and whether an ensemble keeps its outputs on disk (:func:`budget.plan`)."""

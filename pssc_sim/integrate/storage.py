@@ -67,7 +67,8 @@ def on_disk(folder: Path | None = None) -> Allocate:
             raise ParameterError(
                 f"{SPILL_ENVIRONMENT}: cannot keep the outputs of the run in {where} "
                 f"({(exc.strerror or str(exc)).lower()}) (got '{where}'). Set "
-                f"{SPILL_ENVIRONMENT} to a folder you can write to") from None
+                f"{SPILL_ENVIRONMENT} to a folder you can write to"
+            ) from None
         try:
             if size:
                 os.posix_fallocate(handle, 0, size)
@@ -78,7 +79,8 @@ def on_disk(folder: Path | None = None) -> Allocate:
                     f"{SPILL_ENVIRONMENT}: the outputs of the run need {size / 1024**3:.3g} GiB "
                     f"on disk, more than is free in {where} (got {free_space(where) / 1024**3:.3g}"
                     f" GiB free). Run fewer members, record fewer outputs, save fewer times, or "
-                    f"set {SPILL_ENVIRONMENT} to a larger disk") from None
+                    f"set {SPILL_ENVIRONMENT} to a larger disk"
+                ) from None
             raise
         finally:
             os.close(handle)

@@ -149,8 +149,9 @@ def _response_shares(a: Sequence[sympy.Expr]) -> tuple[sympy.Expr, sympy.Expr]:
     opportunity, detection = _unit_interval(a[1]), _unit_interval(a[2])
     sanction, scruple, improvement_cost = (sympy.Max(0, x) for x in a[3:6])
     cost = detection * sanction + scruple
-    denominator = (improvement_cost * cost + pressure * cost
-                   + opportunity * pressure * improvement_cost)
+    denominator = (
+        improvement_cost * cost + pressure * cost + opportunity * pressure * improvement_cost
+    )
     gaming = opportunity * pressure * improvement_cost
     improvement = pressure * cost
     # Each numerator is a term of the denominator, so both shares are 0 when it is 0.
@@ -172,15 +173,20 @@ def _pure(name: str, n: tuple[int, int], build: Builder, description: str) -> Bu
 
 def _stateful(name: str, n: tuple[int, int], description: str) -> Builtin:
     placeholder = stateful_function(name)
-    return Builtin(name, n[0], n[1], lambda a: placeholder(*a), stateful=True,
-                   description=description)
+    return Builtin(
+        name, n[0], n[1], lambda a: placeholder(*a), stateful=True, description=description
+    )
 
 
 _ROWS: tuple[Builtin, ...] = (
     _pure("STEP", (2, 2), _step, "STEP(height, start): 0 before start, height from start"),
     _pure("PULSE", (1, 2), _pulse, "PULSE(start, width): 1 from start for width, else 0"),
-    _pure("PULSE_TRAIN", (4, 4), _pulse_train,
-          "PULSE_TRAIN(start, width, interval, end): repeated pulses until end"),
+    _pure(
+        "PULSE_TRAIN",
+        (4, 4),
+        _pulse_train,
+        "PULSE_TRAIN(start, width, interval, end): repeated pulses until end",
+    ),
     _pure("RAMP", (2, 3), _ramp, "RAMP(slope, start, end): rises with slope between the times"),
     _pure("MIN", (2, 99), lambda a: sympy.Min(*a), "MIN(a, b, ...): the smallest argument"),
     _pure("MAX", (2, 99), lambda a: sympy.Max(*a), "MAX(a, b, ...): the largest argument"),
@@ -196,22 +202,42 @@ _ROWS: tuple[Builtin, ...] = (
     _pure("ARCTAN", (1, 1), lambda a: sympy.atan(a[0]), "ARCTAN(x): inverse tangent"),
     _pure("ARCSIN", (1, 1), _arcsin, "ARCSIN(x): inverse sine, in radians"),
     _pure("ARCCOS", (1, 1), _arccos, "ARCCOS(x): inverse cosine, in radians"),
-    _pure("GAMMA_LN", (1, 1), lambda a: sympy.loggamma(a[0]),
-          "GAMMA_LN(x): natural logarithm of the gamma function, for x > 0"),
+    _pure(
+        "GAMMA_LN",
+        (1, 1),
+        lambda a: sympy.loggamma(a[0]),
+        "GAMMA_LN(x): natural logarithm of the gamma function, for x > 0",
+    ),
     _pure("INTEGER", (1, 1), lambda a: INTEGER(a[0]), "INTEGER(x): x truncated toward zero"),
-    _pure("MODULO", (2, 2), lambda a: sympy.Mod(a[0], a[1]),
-          "MODULO(a, b): remainder with the sign of b"),
-    _pure("IF_THEN_ELSE", (3, 3), _if_then_else,
-          "IF_THEN_ELSE(condition, a, b): a where condition holds, else b (lazy)"),
+    _pure(
+        "MODULO",
+        (2, 2),
+        lambda a: sympy.Mod(a[0], a[1]),
+        "MODULO(a, b): remainder with the sign of b",
+    ),
+    _pure(
+        "IF_THEN_ELSE",
+        (3, 3),
+        _if_then_else,
+        "IF_THEN_ELSE(condition, a, b): a where condition holds, else b (lazy)",
+    ),
     _pure("XIDZ", (3, 3), _xidz, "XIDZ(a, b, x): a / b, or x when b is zero"),
     _pure("ZIDZ", (2, 2), _zidz, "ZIDZ(a, b): a / b, or 0 when b is zero"),
-    _pure("GAMING_SHARE", (6, 6), _gaming_share,
-          "GAMING_SHARE(pressure, opportunity, detection, sanction, scruple, improvement_cost): "
-          "the share of the response to target pressure spent on gaming, o m c / (c g + m g + "
-          "o m c) with g = detection x sanction + scruple"),
-    _pure("IMPROVEMENT_SHARE", (6, 6), _improvement_share,
-          "IMPROVEMENT_SHARE(pressure, opportunity, detection, sanction, scruple, "
-          "improvement_cost): the share spent on real improvement, m g / (c g + m g + o m c)"),
+    _pure(
+        "GAMING_SHARE",
+        (6, 6),
+        _gaming_share,
+        "GAMING_SHARE(pressure, opportunity, detection, sanction, scruple, improvement_cost): "
+        "the share of the response to target pressure spent on gaming, o m c / (c g + m g + "
+        "o m c) with g = detection x sanction + scruple",
+    ),
+    _pure(
+        "IMPROVEMENT_SHARE",
+        (6, 6),
+        _improvement_share,
+        "IMPROVEMENT_SHARE(pressure, opportunity, detection, sanction, scruple, "
+        "improvement_cost): the share spent on real improvement, m g / (c g + m g + o m c)",
+    ),
     _stateful("SMOOTH", (2, 2), "SMOOTH(input, time): first-order exponential smooth"),
     _stateful("SMOOTHI", (3, 3), "SMOOTHI(input, time, initial): SMOOTH from a given initial"),
     _stateful("SMOOTH3", (2, 2), "SMOOTH3(input, time): third-order exponential smooth"),
@@ -222,34 +248,57 @@ _ROWS: tuple[Builtin, ...] = (
     _stateful("DELAY3", (2, 2), "DELAY3(input, delay): third-order material delay"),
     _stateful("DELAY3I", (3, 3), "DELAY3I(input, delay, initial): DELAY3 from an initial"),
     _stateful("DELAYN", (4, 4), "DELAYN(input, delay, initial, order): n-th order delay"),
-    _stateful("DELAYN_PIPELINE", (4, 5),
-              "DELAYN_PIPELINE(input, delay, initial, order[, stage_time]): Vensim's DELAY N, "
-              "DELAYN whose last stage drains with the delay time of the step before; with "
-              "stage_time, the order is lowered at initialisation until delay / order >= "
-              "stage_time"),
+    _stateful(
+        "DELAYN_PIPELINE",
+        (4, 5),
+        "DELAYN_PIPELINE(input, delay, initial, order[, stage_time]): Vensim's DELAY N, "
+        "DELAYN whose last stage drains with the delay time of the step before; with "
+        "stage_time, the order is lowered at initialisation until delay / order >= "
+        "stage_time",
+    ),
     _stateful("TREND", (3, 3), "TREND(input, average_time, initial_trend): fractional trend"),
     _stateful("FORECAST", (3, 3), "FORECAST(input, average_time, horizon): trend extrapolation"),
-    _stateful("NPV", (4, 4),
-              "NPV(stream, discount_rate, initial, factor): net present value of the stream "
-              "to now, discounted per time step, times factor (Vensim NPV)"),
+    _stateful(
+        "NPV",
+        (4, 4),
+        "NPV(stream, discount_rate, initial, factor): net present value of the stream "
+        "to now, discounted per time step, times factor (Vensim NPV)",
+    ),
     _stateful("INITIAL", (1, 1), "INITIAL(x): the value x had at the start, frozen"),
-    _stateful("SAMPLE_IF_TRUE", (3, 3),
-              "SAMPLE_IF_TRUE(condition, input, initial): input while condition holds, else held"),
-    _stateful("DELAY_FIXED", (3, 3),
-              "DELAY_FIXED(input, delay, initial): input delayed by a fixed time (pipeline)"),
+    _stateful(
+        "SAMPLE_IF_TRUE",
+        (3, 3),
+        "SAMPLE_IF_TRUE(condition, input, initial): input while condition holds, else held",
+    ),
+    _stateful(
+        "DELAY_FIXED",
+        (3, 3),
+        "DELAY_FIXED(input, delay, initial): input delayed by a fixed time (pipeline)",
+    ),
     _stateful("RANDOM_0_1", (0, 0), "RANDOM_0_1(): uniform on (0, 1), a new draw each time step"),
-    _stateful("RANDOM_UNIFORM", (3, 3),
-              "RANDOM_UNIFORM(min, max, seed): uniform between min and max, a new draw each time "
-              "step"),
-    _stateful("RANDOM_NORMAL", (5, 5),
-              "RANDOM_NORMAL(min, max, mean, sd, seed): normal, conditioned on [min, max], a new "
-              "draw each time step"),
-    _stateful("RANDOM_EXPONENTIAL", (5, 5),
-              "RANDOM_EXPONENTIAL(min, max, shift, stretch, seed): shift + stretch x an "
-              "exponential of mean 1, conditioned on [min, max], a new draw each time step"),
-    _stateful("RANDOM_PINK_NOISE", (4, 4),
-              "RANDOM_PINK_NOISE(mean, sd, correlation_time, seed): mean plus noise smoothed "
-              "over the correlation time, of standard deviation sd"),
+    _stateful(
+        "RANDOM_UNIFORM",
+        (3, 3),
+        "RANDOM_UNIFORM(min, max, seed): uniform between min and max, a new draw each time step",
+    ),
+    _stateful(
+        "RANDOM_NORMAL",
+        (5, 5),
+        "RANDOM_NORMAL(min, max, mean, sd, seed): normal, conditioned on [min, max], a new "
+        "draw each time step",
+    ),
+    _stateful(
+        "RANDOM_EXPONENTIAL",
+        (5, 5),
+        "RANDOM_EXPONENTIAL(min, max, shift, stretch, seed): shift + stretch x an "
+        "exponential of mean 1, conditioned on [min, max], a new draw each time step",
+    ),
+    _stateful(
+        "RANDOM_PINK_NOISE",
+        (4, 4),
+        "RANDOM_PINK_NOISE(mean, sd, correlation_time, seed): mean plus noise smoothed "
+        "over the correlation time, of standard deviation sd",
+    ),
 )
 
 #: Every builtin function, by the name used in equations.
@@ -265,27 +314,31 @@ LEVER_NAMES: frozenset[str] = frozenset({"CULTURE", "RANDOM_SEED", "RANDOM_MEMBE
 #: Functions of a measure (their first argument is a measure's name, not a value), with the part
 #: of the measure's hidden structure each one reads (see :mod:`pssc_sim.ir.lowering`).
 #: ``THRESHOLD`` and ``SHARE_BELOW`` need a measure with a ``distribution``.
-MEASURE_FUNCTIONS: Mapping[str, str] = MappingProxyType({
-    "TARGET": "target",
-    "TARGET_GAP": "target_gap",
-    "TARGET_PRESSURE": "target_pressure",
-    "TARGET_SEVERITY": "severity",
-    "THRESHOLD": "threshold",
-    "SHARE_BELOW": "share_below",
-})
+MEASURE_FUNCTIONS: Mapping[str, str] = MappingProxyType(
+    {
+        "TARGET": "target",
+        "TARGET_GAP": "target_gap",
+        "TARGET_PRESSURE": "target_pressure",
+        "TARGET_SEVERITY": "severity",
+        "THRESHOLD": "threshold",
+        "SHARE_BELOW": "share_below",
+    }
+)
 
 #: Measure functions that take values after the measure's name: how many.
 MEASURE_VALUE_ARGUMENTS: Mapping[str, int] = MappingProxyType({"SHARE_BELOW": 1})
 
 #: One line on each measure function, for error messages and documentation.
-MEASURE_FUNCTION_DESCRIPTIONS: Mapping[str, str] = MappingProxyType({
-    "TARGET": "TARGET(m): the target level of measure m in force now (0 without a target)",
-    "TARGET_GAP": "TARGET_GAP(m): the reported shortfall against m's target, >= 0",
-    "TARGET_PRESSURE": "TARGET_PRESSURE(m): TARGET_GAP(m) x severity x (0.5 + CULTURE)",
-    "TARGET_SEVERITY": "TARGET_SEVERITY(m): the severity of m's target (0 without one)",
-    "THRESHOLD": "THRESHOLD(m): the threshold of m's threshold-share target (0 without one)",
-    "SHARE_BELOW": "SHARE_BELOW(m, x): the share of m's true distribution below x",
-})
+MEASURE_FUNCTION_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
+    {
+        "TARGET": "TARGET(m): the target level of measure m in force now (0 without a target)",
+        "TARGET_GAP": "TARGET_GAP(m): the reported shortfall against m's target, >= 0",
+        "TARGET_PRESSURE": "TARGET_PRESSURE(m): TARGET_GAP(m) x severity x (0.5 + CULTURE)",
+        "TARGET_SEVERITY": "TARGET_SEVERITY(m): the severity of m's target (0 without one)",
+        "THRESHOLD": "THRESHOLD(m): the threshold of m's threshold-share target (0 without one)",
+        "SHARE_BELOW": "SHARE_BELOW(m, x): the share of m's true distribution below x",
+    }
+)
 
 
 class ShareBelow(sympy.Function):  # type: ignore[misc]

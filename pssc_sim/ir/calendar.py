@@ -14,8 +14,16 @@ import datetime
 from pssc_sim.ir.model import TimeSpec
 
 #: Days in one model time unit, for the units a calendar can be read from.
-DAYS = {"second": 1 / 86_400, "minute": 1 / 1_440, "hour": 1 / 24, "day": 1.0, "week": 7.0,
-        "month": 365.25 / 12, "quarter": 365.25 / 4, "year": 365.25}
+DAYS = {
+    "second": 1 / 86_400,
+    "minute": 1 / 1_440,
+    "hour": 1 / 24,
+    "day": 1.0,
+    "week": 7.0,
+    "month": 365.25 / 12,
+    "quarter": 365.25 / 4,
+    "year": 365.25,
+}
 #: The first model time read as a calendar year in a model in years without an origin.
 FIRST_CALENDAR_YEAR = 1000
 
@@ -28,8 +36,7 @@ def unit_word(unit: str) -> str:
 
 def calendar_years(time: TimeSpec) -> bool:
     """Whether the model runs in years whose values are calendar years (2012, 2013, ...)."""
-    return (not time.origin and unit_word(time.units) == "year"
-            and time.start >= FIRST_CALENDAR_YEAR)
+    return not time.origin and unit_word(time.units) == "year" and time.start >= FIRST_CALENDAR_YEAR
 
 
 def origin_date(time: TimeSpec) -> datetime.date | None:

@@ -74,8 +74,9 @@ class CausalGraph:
         return tuple(lk for lk in self.links if lk.cause == name)
 
 
-def derivative_polarity(expr: sympy.Expr, cause: sympy.Symbol,
-                        lookups: Mapping[str, Lookup] | None = None) -> Polarity:
+def derivative_polarity(
+    expr: sympy.Expr, cause: sympy.Symbol, lookups: Mapping[str, Lookup] | None = None
+) -> Polarity:
     """The sign of ``d expr / d cause``, with every symbol taken as positive.
 
     The slope of a monotone lookup has the sign of its direction.
@@ -110,8 +111,10 @@ class _Slopes:
         if symbol is None:
             return Polarity.UNKNOWN  # not in the equation: no slope to sign
         slope = sympy.diff(sympy.Add(*self.holding[symbol]), symbol)
-        slope = slope.replace(lambda e: isinstance(e, LookupSlope),
-                              lambda e: _monotone_sign(self.lookups.get(e.lookup_name), e))
+        slope = slope.replace(
+            lambda e: isinstance(e, LookupSlope),
+            lambda e: _monotone_sign(self.lookups.get(e.lookup_name), e),
+        )
         if slope.is_nonnegative and not slope.is_zero:
             return Polarity.POSITIVE
         if slope.is_nonpositive and not slope.is_zero:
@@ -132,8 +135,7 @@ def _monotone_sign(lookup: Lookup | None, call: sympy.Expr) -> sympy.Expr:
 
 
 def _equation_links(effect: str, expr: sympy.Expr, lookups: Mapping[str, Lookup]) -> list[Link]:
-    causes = sorted((s for s in expr.free_symbols if s not in CLOCK_SYMBOLS),
-                    key=lambda s: s.name)
+    causes = sorted((s for s in expr.free_symbols if s not in CLOCK_SYMBOLS), key=lambda s: s.name)
     slopes = _Slopes(expr, lookups)
     return [Link(c.name, effect, slopes.polarity(c)) for c in causes]
 
@@ -151,8 +153,11 @@ def _raw_links(model: Model) -> list[Link]:
         links += _equation_links(aux.name, aux.equation, lookups)
     for state in model.discrete:
         if isinstance(state, FixedDelay):  # the pipeline passes its input on, unchanged in sign
-            links += [Link(s.name, state.name, Polarity.POSITIVE)
-                      for s in state.input.free_symbols if s not in CLOCK_SYMBOLS]
+            links += [
+                Link(s.name, state.name, Polarity.POSITIVE)
+                for s in state.input.free_symbols
+                if s not in CLOCK_SYMBOLS
+            ]
     return links
 
 

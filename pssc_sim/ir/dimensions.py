@@ -94,8 +94,13 @@ class Dimensions:
                     owner.setdefault(element, dim.name)
         object.__setattr__(self, "_index", MappingProxyType(index))
         object.__setattr__(self, "_owner", MappingProxyType(owner))
-        object.__setattr__(self, "_where", MappingProxyType(
-            {d.name: {e: i for i, e in enumerate(d.elements)} for d in self.items}))
+        object.__setattr__(
+            self,
+            "_where",
+            MappingProxyType(
+                {d.name: {e: i for i, e in enumerate(d.elements)} for d in self.items}
+            ),
+        )
 
     def __reduce__(self) -> tuple[type[Dimensions], tuple[tuple[Dimension, ...]]]:
         """Pickled as its items (the lookup tables are rebuilt), so a model can go to a worker
@@ -157,8 +162,9 @@ class Dimensions:
         lists = [self._index[d].elements for d in dims]
         return [label(name, combo) for combo in itertools.product(*lists)]
 
-    def correspondence(self, source: str, target: str,
-                       via: str | None = None) -> tuple[int, ...] | None:
+    def correspondence(
+        self, source: str, target: str, via: str | None = None
+    ) -> tuple[int, ...] | None:
         """For each element of ``target``, its position in ``source``; None if they do not
         correspond.
 
@@ -334,8 +340,11 @@ class VectorSort(ArraySpec):
     axis: int
 
     def render(self, args: Sequence[str], constants: dict[str, tuple[Any, ...]]) -> str:
-        helper = {"order": "_vector_sort_order", "rank": "_vector_rank",
-                  "reorder": "_vector_reorder"}[self.kind]
+        helper = {
+            "order": "_vector_sort_order",
+            "rank": "_vector_rank",
+            "reorder": "_vector_reorder",
+        }[self.kind]
         return f"{helper}({', '.join(args)}, {self.shape}, {self.axis})"
 
 
@@ -422,9 +431,11 @@ def align(table: Dimensions, ref: Reference, target: Sequence[Axis], where: str)
     """
     subscripts = ref.subscripts if ref.subscripts is not None else ref.dims
     if len(subscripts) != len(ref.dims):
-        raise ModelError(f"{where}: '{ref.name}' has {len(ref.dims)} dimension(s) "
-                         f"({', '.join(ref.dims) or 'none'}) but {len(subscripts)} subscript(s) "
-                         f"(got {_written(ref)}). Give one subscript per dimension")
+        raise ModelError(
+            f"{where}: '{ref.name}' has {len(ref.dims)} dimension(s) "
+            f"({', '.join(ref.dims) or 'none'}) but {len(subscripts)} subscript(s) "
+            f"(got {_written(ref)}). Give one subscript per dimension"
+        )
     picks: list[int] = []
     taken: list[tuple[int, ...] | None] = []
     places: list[int] = []
@@ -433,9 +444,11 @@ def align(table: Dimensions, ref: Reference, target: Sequence[Axis], where: str)
             j = _place(table, ref, dim, subscript, target, places, where)
             positions = table.correspondence(dim, target[j].dim, subscript.rstrip("!"))
             if positions is None:
-                raise ModelError(f"{where}: the dimension '{subscript}' of '{ref.name}' does not "
-                                 f"match '{target[j].dim}' (got {_written(ref)}). Use the same "
-                                 "dimension, a subrange of it, or declare a mapping")
+                raise ModelError(
+                    f"{where}: the dimension '{subscript}' of '{ref.name}' does not "
+                    f"match '{target[j].dim}' (got {_written(ref)}). Use the same "
+                    "dimension, a subrange of it, or declare a mapping"
+                )
             picks.append(-1)
             places.append(j)
             identity = positions == tuple(range(table[dim].size))
@@ -443,8 +456,11 @@ def align(table: Dimensions, ref: Reference, target: Sequence[Axis], where: str)
         else:
             picks.append(_pick(table, ref, dim, subscript, where))
     view = View(tuple(picks), tuple(taken), tuple(places), len(target))
-    identity = (all(p < 0 for p in picks) and all(t is None for t in taken)
-                and tuple(places) == tuple(range(len(target))))
+    identity = (
+        all(p < 0 for p in picks)
+        and all(t is None for t in taken)
+        and tuple(places) == tuple(range(len(target)))
+    )
     return None if identity else view
 
 
@@ -460,19 +476,30 @@ def _pick(table: Dimensions, ref: Reference, dim: str, subscript: str, where: st
     known = [*elements, *table.names()]
     hint = did_you_mean(subscript, known) or (
         f" Use an element of '{dim}' ({', '.join(elements[:6])}"
-        f"{', ...' if len(elements) > 6 else ''}) or a dimension.")
-    raise ModelError(f"{where}: '{subscript}' is not an element of '{dim}' nor a dimension "
-                     f"(got {_written(ref)}).{hint}")
+        f"{', ...' if len(elements) > 6 else ''}) or a dimension."
+    )
+    raise ModelError(
+        f"{where}: '{subscript}' is not an element of '{dim}' nor a dimension "
+        f"(got {_written(ref)}).{hint}"
+    )
 
 
-def _place(table: Dimensions, ref: Reference, dim: str, subscript: str, target: Sequence[Axis],
-           used: list[int], where: str) -> int:
+def _place(
+    table: Dimensions,
+    ref: Reference,
+    dim: str,
+    subscript: str,
+    target: Sequence[Axis],
+    used: list[int],
+    where: str,
+) -> int:
     free = [j for j in range(len(target)) if j not in used]
     name = subscript.rstrip("!")
     tests: list[Callable[[Axis], bool]] = [
         lambda a: subscript in a.labels,
         lambda a: table.root(a.dim) == table.root(name),
-        lambda a: table.correspondence(dim, a.dim, name) is not None]
+        lambda a: table.correspondence(dim, a.dim, name) is not None,
+    ]
     for test in tests:
         matches = [j for j in free if test(target[j])]
         if matches:
@@ -480,13 +507,15 @@ def _place(table: Dimensions, ref: Reference, dim: str, subscript: str, target: 
     owned = sorted({name for a in target for name in a.labels})
     hint = did_you_mean(subscript, owned) or (
         f" The equation runs over: {', '.join(owned) or 'no dimension'}; sum it out with "
-        f"SUM({ref.name}[{subscript}!]) or pick an element.")
-    raise ModelError(f"{where}: the dimension '{subscript}' of '{ref.name}' is not a dimension "
-                     f"of this equation (got {_written(ref)}).{hint}")
+        f"SUM({ref.name}[{subscript}!]) or pick an element."
+    )
+    raise ModelError(
+        f"{where}: the dimension '{subscript}' of '{ref.name}' is not a dimension "
+        f"of this equation (got {_written(ref)}).{hint}"
+    )
 
 
-def selected_rows(table: Dimensions, name: str, dims: Sequence[str],
-                  text: str) -> list[str] | None:
+def selected_rows(table: Dimensions, name: str, dims: Sequence[str], text: str) -> list[str] | None:
     """The element names of ``name`` that ``text`` selects, or None if it is not a selection.
 
     ``text`` is a list of subscripts, one per dimension: an element, a subrange or the dimension

@@ -100,15 +100,21 @@ class LookupSlope(sympy.Function):  # type: ignore[misc]
 @cache
 def lookup_function(name: str) -> type[LookupFunction]:
     """The sympy function class for calls of the lookup ``name`` (one class per name)."""
-    return type(f"lookup_{name}", (LookupFunction,),
-                {"lookup_name": name, "__qualname__": f"{_LOOKUP}{name}"})
+    return type(
+        f"lookup_{name}",
+        (LookupFunction,),
+        {"lookup_name": name, "__qualname__": f"{_LOOKUP}{name}"},
+    )
 
 
 @cache
 def lookup_slope_function(name: str) -> type[LookupSlope]:
     """The sympy function class for the slope of the lookup ``name``."""
-    return type(f"lookup_slope_{name}", (LookupSlope,),
-                {"lookup_name": name, "__qualname__": f"{_SLOPE}{name}"})
+    return type(
+        f"lookup_slope_{name}",
+        (LookupSlope,),
+        {"lookup_name": name, "__qualname__": f"{_SLOPE}{name}"},
+    )
 
 
 # The classes above are pickled by reference under these names (a model goes to worker

@@ -58,8 +58,13 @@ PRESSURE_BASE = 0.5
 #: The parameters of a measure's target structure, with their neutral values (``sign`` and
 #: ``threshold`` depend on the measure and are filled in by :func:`target_parameters`).
 TARGET_PARAMETERS: tuple[tuple[str, float], ...] = (
-    ("target_on", 0.0), ("target_value", 0.0), ("target_from", 0.0), ("target_sign", 1.0),
-    ("target_scale", 1.0), ("target_share", 0.0), ("severity", 0.0),
+    ("target_on", 0.0),
+    ("target_value", 0.0),
+    ("target_from", 0.0),
+    ("target_sign", 1.0),
+    ("target_scale", 1.0),
+    ("target_share", 0.0),
+    ("severity", 0.0),
 )
 #: The source recorded for hidden target parameters (``pssc check`` asks every value for one).
 _SOURCE = "neutral value (no target); set by the scenario's targets"
@@ -85,34 +90,52 @@ def symbol(measure: str, part: str) -> sympy.Symbol:
 
 def culture_parameter() -> Parameter:
     """The parameter behind the reserved symbol ``CULTURE``."""
-    return Parameter(CULTURE.name, DEFAULT_CULTURE,
-                     Meta("dimensionless", "organisational culture, 0 learning .. 1 blame",
-                          "scenario 'culture:' (default 0.5)"), origin=Origin.CULTURE)
+    return Parameter(
+        CULTURE.name,
+        DEFAULT_CULTURE,
+        Meta(
+            "dimensionless",
+            "organisational culture, 0 learning .. 1 blame",
+            "scenario 'culture:' (default 0.5)",
+        ),
+        origin=Origin.CULTURE,
+    )
 
 
 def random_parameter(symbol: sympy.Symbol) -> Parameter:
     """The parameter behind ``RANDOM_SEED`` (the run's seed, 0 unless set) or ``RANDOM_MEMBER``
     (the member's index in its ensemble, set by the run)."""
     if symbol == RANDOM_SEED:
-        meta = Meta("dimensionless", "seed of the random functions",
-                    "0 unless set: --set RANDOM_SEED=n")
+        meta = Meta(
+            "dimensionless", "seed of the random functions", "0 unless set: --set RANDOM_SEED=n"
+        )
     else:
-        meta = Meta("dimensionless", "index of the member in its ensemble: its own random "
-                    "stream", "set by the run: 0, 1, 2 ... per member")
+        meta = Meta(
+            "dimensionless",
+            "index of the member in its ensemble: its own random stream",
+            "set by the run: 0, 1, 2 ... per member",
+        )
     return Parameter(symbol.name, 0.0, meta, origin=Origin.RANDOM)
 
 
 def target_parameters(measure: Measure) -> list[Parameter]:
     """The hidden parameters of ``measure``'s target, at their neutral values."""
     sign = 1.0 if measure.better is Better.HIGHER else -1.0
-    return [Parameter(hidden(measure.name, part), sign if part == "target_sign" else value,
-                      Meta(description=f"target structure of {measure.name}", source=_SOURCE),
-                      origin=Origin.TARGET)
-            for part, value in TARGET_PARAMETERS]
+    return [
+        Parameter(
+            hidden(measure.name, part),
+            sign if part == "target_sign" else value,
+            Meta(description=f"target structure of {measure.name}", source=_SOURCE),
+            origin=Origin.TARGET,
+        )
+        for part, value in TARGET_PARAMETERS
+    ]
 
 
-def share_structure(measure: Measure, reported_share: sympy.Expr | None = None,
-                    ) -> tuple[list[Parameter], list[Auxiliary]]:
+def share_structure(
+    measure: Measure,
+    reported_share: sympy.Expr | None = None,
+) -> tuple[list[Parameter], list[Auxiliary]]:
     """The threshold parameter and the true and reported share auxiliaries of ``measure``.
 
     The reported share is ``reported_share`` when given (a measure's
@@ -122,20 +145,31 @@ def share_structure(measure: Measure, reported_share: sympy.Expr | None = None,
     spread = measure.distribution
     if spread is None:
         return [], []
-    threshold = Parameter(hidden(measure.name, "threshold"), 0.0,
-                          Meta(units=measure.meta.units,
-                               description=f"threshold of {measure.name}'s share target",
-                               source=_SOURCE), origin=Origin.TARGET)
+    threshold = Parameter(
+        hidden(measure.name, "threshold"),
+        0.0,
+        Meta(
+            units=measure.meta.units,
+            description=f"threshold of {measure.name}'s share target",
+            source=_SOURCE,
+        ),
+        origin=Origin.TARGET,
+    )
     shift = measure.reported - measure.true
     origin = f"measure_{measure.name}"
     cut = variable_symbol(threshold.name)
     if reported_share is None:
         reported_share = share_below(cut, spread.mean + shift, spread)
     auxiliaries = [
-        Auxiliary(hidden(measure.name, "share"), share_below(cut, spread.mean, spread),
-                  Meta("dimensionless"), origin),
-        Auxiliary(hidden(measure.name, "share_reported"), reported_share,
-                  Meta("dimensionless"), origin),
+        Auxiliary(
+            hidden(measure.name, "share"),
+            share_below(cut, spread.mean, spread),
+            Meta("dimensionless"),
+            origin,
+        ),
+        Auxiliary(
+            hidden(measure.name, "share_reported"), reported_share, Meta("dimensionless"), origin
+        ),
     ]
     return [threshold], auxiliaries
 
@@ -147,12 +181,16 @@ def measures_read(expr: sympy.Basic, part: str) -> set[str]:
     {'wait'}
     """
     suffix = f"__{part}"
-    return {s.name.removesuffix(suffix) for s in expr.free_symbols
-            if isinstance(s, sympy.Symbol) and s.name.endswith(suffix)}
+    return {
+        s.name.removesuffix(suffix)
+        for s in expr.free_symbols
+        if isinstance(s, sympy.Symbol) and s.name.endswith(suffix)
+    }
 
 
-def resolve_shares(expr: sympy.Expr, owner: str, measures: Mapping[str, Measure],
-                   out: list[Auxiliary], where: str) -> sympy.Expr:
+def resolve_shares(
+    expr: sympy.Expr, owner: str, measures: Mapping[str, Measure], out: list[Auxiliary], where: str
+) -> sympy.Expr:
     """``expr`` with each ``SHARE_BELOW(m, x)`` replaced by a hidden auxiliary (appended to
     ``out``, named ``<owner>__share_below<k>``) holding the share of ``m``'s distribution below
     ``x``; ``THRESHOLD(m)`` and ``SHARE_BELOW(m, x)`` on a measure without a distribution raise
@@ -160,9 +198,11 @@ def resolve_shares(expr: sympy.Expr, owner: str, measures: Mapping[str, Measure]
     for part, call in (("threshold", "THRESHOLD"), ("share_below", "SHARE_BELOW")):
         for name in sorted(measures_read(expr, part)):
             if measures[name].distribution is None:
-                raise ModelError(f"{where}: {call}({name}) needs a measure with a distribution "
-                                 f"(got measure '{name}' without one). Add distribution: "
-                                 f"{{kind: lognormal, sd: ...}} to measures.{name}")
+                raise ModelError(
+                    f"{where}: {call}({name}) needs a measure with a distribution "
+                    f"(got measure '{name}' without one). Add distribution: "
+                    f"{{kind: lognormal, sd: ...}} to measures.{name}"
+                )
     calls = sorted(expr.atoms(ShareBelow), key=str)
     if not calls:
         return expr
@@ -177,8 +217,11 @@ def resolve_shares(expr: sympy.Expr, owner: str, measures: Mapping[str, Measure]
             replacements[call] = symbol(measure_name, "share")
             continue
         name = f"{owner}__share_below{len(out) + 1}"
-        out.append(Auxiliary(name, share_below(call.args[1], spread.mean, spread),
-                             Meta("dimensionless"), owner))
+        out.append(
+            Auxiliary(
+                name, share_below(call.args[1], spread.mean, spread), Meta("dimensionless"), owner
+            )
+        )
         replacements[call] = variable_symbol(name)
     return expr.xreplace(replacements)
 
@@ -195,14 +238,21 @@ def target_auxiliaries(measure: Measure) -> list[Auxiliary]:
     compared = share * shared + (1 - share) * compared
     biting = sympy.Ge(TIME + TIME_GUARD, symbol(name, "target_from"))
     gap = on * sympy.Max(0, symbol(name, "target_sign") * (value - compared))
-    pressure = (symbol(name, "target_gap") * symbol(name, "severity")
-                * (PRESSURE_BASE + CULTURE))
+    pressure = symbol(name, "target_gap") * symbol(name, "severity") * (PRESSURE_BASE + CULTURE)
     origin = f"measure_{name}"
     return [
-        Auxiliary(hidden(name, "target"), sympy.Piecewise((on * value, biting), (0, True)),
-                  measure.meta, origin),
-        Auxiliary(hidden(name, "target_gap"), sympy.Piecewise((gap, biting), (0, True)),
-                  measure.meta, origin),
+        Auxiliary(
+            hidden(name, "target"),
+            sympy.Piecewise((on * value, biting), (0, True)),
+            measure.meta,
+            origin,
+        ),
+        Auxiliary(
+            hidden(name, "target_gap"),
+            sympy.Piecewise((gap, biting), (0, True)),
+            measure.meta,
+            origin,
+        ),
         Auxiliary(hidden(name, "target_pressure"), pressure, Meta(), origin),
     ]
 
@@ -234,14 +284,24 @@ def normal_cdf(z: sympy.Expr) -> sympy.Expr:
 def used_measures(symbols: Iterable[sympy.Basic], measures: Iterable[str]) -> set[str]:
     """The measures whose target structure the free ``symbols`` of the equations read."""
     names = {s.name for s in symbols if isinstance(s, sympy.Symbol)}
-    return {m for m in measures
-            if any(hidden(m, part) in names for part in ("target", "target_gap",
-                                                          "target_pressure", "severity"))}
+    return {
+        m
+        for m in measures
+        if any(
+            hidden(m, part) in names
+            for part in ("target", "target_gap", "target_pressure", "severity")
+        )
+    }
 
 
-def resolve_share_calls(stocks: list[Stock], flows: list[Flow], auxiliaries: list[Auxiliary],
-                        measures: list[Measure], reported_shares: dict[str, sympy.Expr],
-                        where: Callable[[str], str]) -> list[Auxiliary]:
+def resolve_share_calls(
+    stocks: list[Stock],
+    flows: list[Flow],
+    auxiliaries: list[Auxiliary],
+    measures: list[Measure],
+    reported_shares: dict[str, sympy.Expr],
+    where: Callable[[str], str],
+) -> list[Auxiliary]:
     """Replace every ``SHARE_BELOW`` call in the model's equations (the lists and
     ``reported_shares`` are updated in place) by hidden auxiliaries, which are returned; check
     that ``THRESHOLD`` and ``SHARE_BELOW`` read measures with a distribution. ``where(path)``
@@ -252,26 +312,38 @@ def resolve_share_calls(stocks: list[Stock], flows: list[Flow], auxiliaries: lis
     def fix(expr: sympy.Expr, owner: str, path: str) -> sympy.Expr:
         return resolve_shares(expr, owner, by_name, out, where(path))
 
-    stocks[:] = [replace(s, initial=fix(s.initial, s.name, f"stocks.{s.origin or s.name}"))
-                 for s in stocks]
-    flows[:] = [replace(f, rate=fix(f.rate, f.name, f"flows.{f.origin or f.name}.rate"))
-                for f in flows]
-    auxiliaries[:] = [replace(a, equation=fix(a.equation, a.name,
-                                              f"auxiliaries.{a.origin or a.name}.equation"))
-                      for a in auxiliaries]
-    measures[:] = [replace(m, true=fix(m.true, f"measure_{m.name}", f"measures.{m.name}"),
-                           reported=fix(m.reported, f"measure_{m.name}", f"measures.{m.name}"))
-                   for m in measures]
+    stocks[:] = [
+        replace(s, initial=fix(s.initial, s.name, f"stocks.{s.origin or s.name}")) for s in stocks
+    ]
+    flows[:] = [
+        replace(f, rate=fix(f.rate, f.name, f"flows.{f.origin or f.name}.rate")) for f in flows
+    ]
+    auxiliaries[:] = [
+        replace(a, equation=fix(a.equation, a.name, f"auxiliaries.{a.origin or a.name}.equation"))
+        for a in auxiliaries
+    ]
+    measures[:] = [
+        replace(
+            m,
+            true=fix(m.true, f"measure_{m.name}", f"measures.{m.name}"),
+            reported=fix(m.reported, f"measure_{m.name}", f"measures.{m.name}"),
+        )
+        for m in measures
+    ]
     for name, expr in reported_shares.items():
-        reported_shares[name] = fix(expr, f"measure_{name}",
-                                    f"measures.{name}.distribution.reported_share")
+        reported_shares[name] = fix(
+            expr, f"measure_{name}", f"measures.{name}.distribution.reported_share"
+        )
     return out
 
 
-def target_structure(stocks: list[Stock], flows: list[Flow], auxiliaries: list[Auxiliary],
-                     measures: list[Measure],
-                     reported_shares: Mapping[str, sympy.Expr] | None = None,
-                     ) -> tuple[tuple[Parameter, ...], list[Auxiliary]]:
+def target_structure(
+    stocks: list[Stock],
+    flows: list[Flow],
+    auxiliaries: list[Auxiliary],
+    measures: list[Measure],
+    reported_shares: Mapping[str, sympy.Expr] | None = None,
+) -> tuple[tuple[Parameter, ...], list[Auxiliary]]:
     """The hidden parameters and auxiliaries the equations' TARGET calls and CULTURE read (see
     this module), and the threshold shares of measures with a distribution
     (``reported_shares`` replace the default reported share of those measures)."""

@@ -42,9 +42,9 @@ class Better(enum.Enum):
 class Extrapolation(enum.Enum):
     """What a lookup returns outside its points."""
 
-    FLAT = "flat"            # hold the end values (Vensim)
-    LINEAR = "linear"        # continue the end segments (XMILE ``extrapolate``)
-    DISCRETE = "discrete"    # step function holding each value until the next point (XMILE)
+    FLAT = "flat"  # hold the end values (Vensim)
+    LINEAR = "linear"  # continue the end segments (XMILE ``extrapolate``)
+    DISCRETE = "discrete"  # step function holding each value until the next point (XMILE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,8 +239,10 @@ class Lookup:
                 f"(got {len(self.x)} and {len(self.y)}). Give [x, y] pairs"
             )
         tables = ((self.x, self.y), *self.tables)
-        for axis, values in (("x", [v for t in tables for v in t[0]]),
-                             ("y", [v for t in tables for v in t[1]])):
+        for axis, values in (
+            ("x", [v for t in tables for v in t[0]]),
+            ("y", [v for t in tables for v in t[1]]),
+        ):
             bad = [v for v in values if not math.isfinite(v)]
             if bad:
                 raise ModelError(
@@ -360,8 +362,7 @@ class Model:
     source: str = ""
     dimensions: Dimensions = field(default_factory=Dimensions)
     _index: Mapping[str, object] = field(default_factory=dict, repr=False, compare=False)
-    _rows: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False,
-                                                 compare=False)
+    _rows: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         index: dict[str, object] = {}
@@ -373,18 +374,29 @@ class Model:
                 )
             index[item.name] = item
         object.__setattr__(self, "_index", MappingProxyType(index))
-        object.__setattr__(self, "_rows", MappingProxyType(
-            {item.name: tuple(self.dimensions.labels(item.name, item.dims))
-             for item in self.declarations() if not isinstance(item, Lookup)}))
+        object.__setattr__(
+            self,
+            "_rows",
+            MappingProxyType(
+                {
+                    item.name: tuple(self.dimensions.labels(item.name, item.dims))
+                    for item in self.declarations()
+                    if not isinstance(item, Lookup)
+                }
+            ),
+        )
 
     def __reduce__(self) -> tuple[type[Model], tuple[Any, ...]]:
         """Pickled as its public fields (the lookup tables are rebuilt on loading), so a model
         can go to a worker process."""
-        return (Model, tuple(getattr(self, f.name) for f in fields(self)
-                             if not f.name.startswith("_")))
+        return (
+            Model,
+            tuple(getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")),
+        )
 
     def declarations(
-            self) -> Iterator[Parameter | Stock | Flow | Auxiliary | Lookup | DiscreteState]:
+        self,
+    ) -> Iterator[Parameter | Stock | Flow | Auxiliary | Lookup | DiscreteState]:
         """Every named object of the model."""
         yield from self.parameters
         yield from self.stocks
@@ -403,8 +415,9 @@ class Model:
         """The element names of the variable ``name`` (its own name if it is not arrayed)."""
         return self._rows[name]
 
-    def _labels(self, items: tuple[Parameter | Stock | Flow | Auxiliary | DiscreteState, ...]
-                ) -> tuple[str, ...]:
+    def _labels(
+        self, items: tuple[Parameter | Stock | Flow | Auxiliary | DiscreteState, ...]
+    ) -> tuple[str, ...]:
         return tuple(row for item in items for row in self._rows[item.name])
 
     @property
@@ -439,7 +452,7 @@ class Model:
             if not original or isinstance(item, Lookup):
                 continue
             for row in self._rows[item.name]:
-                names[row] = original + row[len(item.name):]
+                names[row] = original + row[len(item.name) :]
         return names
 
     def parameter_rows(self, key: str) -> tuple[str, ...] | None:

@@ -12,8 +12,9 @@ if TYPE_CHECKING:
     from pssc_sim.ir.model import Model
 
 
-def dependency_order(dependencies: Mapping[str, Sequence[str]], *, what: str,
-                     where: str) -> tuple[str, ...]:
+def dependency_order(
+    dependencies: Mapping[str, Sequence[str]], *, what: str, where: str
+) -> tuple[str, ...]:
     """Order ``dependencies`` (name -> names it needs) so every name follows what it needs.
 
     Names that are not keys (stocks, parameters) are inputs and impose no order. Ties keep the
@@ -62,7 +63,7 @@ def find_cycle(dependencies: Mapping[str, Sequence[str]], candidates: set[str]) 
         seen[node] = len(path)
         path.append(node)
         node = next(n for n in dependencies[node] if n in candidates)
-    cycle = path[seen[node]:]
+    cycle = path[seen[node] :]
     # Report the cycle in the direction of use: cause first, then what it feeds, starting from
     # the member declared first so the message reads in the order of the model file.
     cycle.reverse()

@@ -91,8 +91,9 @@ class _Call:
         self.out.stocks.append(Stock(name, initial, origin=self.owner))
         return variable_symbol(name)
 
-    def flow(self, name: str, rate: sympy.Expr, source: str | None,
-             target: str | None) -> sympy.Symbol:
+    def flow(
+        self, name: str, rate: sympy.Expr, source: str | None, target: str | None
+    ) -> sympy.Symbol:
         self.out.flows.append(Flow(name, rate, source, target, origin=self.owner))
         return variable_symbol(name)
 
@@ -112,8 +113,9 @@ class _Call:
         return order
 
 
-def _smooth(call: _Call, source: sympy.Expr, time: sympy.Expr, initial: sympy.Expr,
-            order: int) -> sympy.Expr:
+def _smooth(
+    call: _Call, source: sympy.Expr, time: sympy.Expr, initial: sympy.Expr, order: int
+) -> sympy.Expr:
     previous = source
     for i in range(1, order + 1):
         name = f"{call.prefix}" if i == 1 else f"{call.prefix}_s{i}"
@@ -123,8 +125,9 @@ def _smooth(call: _Call, source: sympy.Expr, time: sympy.Expr, initial: sympy.Ex
     return previous
 
 
-def _delay(call: _Call, source: sympy.Expr, delay: sympy.Expr, initial: sympy.Expr,
-           order: int) -> sympy.Expr:
+def _delay(
+    call: _Call, source: sympy.Expr, delay: sympy.Expr, initial: sympy.Expr, order: int
+) -> sympy.Expr:
     upstream: str | None = None
     inflow = source
     stage_name = ""
@@ -143,25 +146,51 @@ def _delay_pipeline(call: _Call) -> sympy.Expr:
     lagged = f"{call.prefix}_time"
     call.out.discrete.append(FixedDelay(lagged, delay, TIME_STEP, delay, call.owner))
     if not stage_time:
-        return _vensim_chain(call, delay, variable_symbol(lagged), (initial,) * order,
-                             (x,) + (sympy.S.Zero,) * (order - 1), order)
+        return _vensim_chain(
+            call,
+            delay,
+            variable_symbol(lagged),
+            (initial,) * order,
+            (x,) + (sympy.S.Zero,) * (order - 1),
+            order,
+        )
     # the order is known once the model is initialised: build n stages and let the input
     # enter the first of the m that are used
-    used = call.stock(f"{call.prefix}_order", BUILTINS["MAX"].build([
-        sympy.S.One, BUILTINS["MIN"].build([
-            sympy.Integer(order), BUILTINS["INTEGER"].build([delay / stage_time[0] + 1e-9])])]))
+    used = call.stock(
+        f"{call.prefix}_order",
+        BUILTINS["MAX"].build(
+            [
+                sympy.S.One,
+                BUILTINS["MIN"].build(
+                    [
+                        sympy.Integer(order),
+                        BUILTINS["INTEGER"].build([delay / stage_time[0] + 1e-9]),
+                    ]
+                ),
+            ]
+        ),
+    )
     # stage i is used when m >= n - i + 1, and the input enters it when m == n - i + 1
     half = sympy.Rational(1, 2)
-    initials = tuple(piecewise((initial, used > order - i + half), (sympy.S.Zero, True))
-                     for i in range(1, order + 1))
-    entries = tuple(piecewise((x, abs(used - (order - i + 1)) < half), (sympy.S.Zero, True))
-                    for i in range(1, order + 1))
+    initials = tuple(
+        piecewise((initial, used > order - i + half), (sympy.S.Zero, True))
+        for i in range(1, order + 1)
+    )
+    entries = tuple(
+        piecewise((x, abs(used - (order - i + 1)) < half), (sympy.S.Zero, True))
+        for i in range(1, order + 1)
+    )
     return _vensim_chain(call, delay, variable_symbol(lagged), initials, entries, used)
 
 
-def _vensim_chain(call: _Call, delay: sympy.Expr, lagged: sympy.Expr,
-                  initials: Sequence[sympy.Expr], entries: Sequence[sympy.Expr],
-                  order: sympy.Expr | int) -> sympy.Expr:
+def _vensim_chain(
+    call: _Call,
+    delay: sympy.Expr,
+    lagged: sympy.Expr,
+    initials: Sequence[sympy.Expr],
+    entries: Sequence[sympy.Expr],
+    order: sympy.Expr | int,
+) -> sympy.Expr:
     """The stages of DELAYN_PIPELINE: stage ``i`` starts at ``initials[i] * D / order``, takes
     ``entries[i]`` of the input from outside and the outflow of the stage before; every stage
     drains at ``L * order / D``, the last at ``L * order / D(t - dt)``."""
@@ -181,8 +210,9 @@ def _vensim_chain(call: _Call, delay: sympy.Expr, lagged: sympy.Expr,
     return call.flow(f"{call.prefix}_out", outflow, upstream, None)
 
 
-def _trend_average(call: _Call, source: sympy.Expr, time: sympy.Expr,
-                   initial: sympy.Expr) -> sympy.Symbol:
+def _trend_average(
+    call: _Call, source: sympy.Expr, time: sympy.Expr, initial: sympy.Expr
+) -> sympy.Symbol:
     average = variable_symbol(call.prefix)
     call.flow(f"{call.prefix}_rate", (source - average) / time, None, call.prefix)
     return call.stock(call.prefix, initial)
@@ -207,8 +237,12 @@ def _forecast(call: _Call) -> sympy.Expr:
 def _npv(call: _Call) -> sympy.Expr:
     stream, rate, initial, factor = call.args
     discount = variable_symbol(f"{call.prefix}_df")
-    call.flow(f"{call.prefix}_df_rate", discount * rate / (1 + rate * TIME_STEP),
-              f"{call.prefix}_df", None)
+    call.flow(
+        f"{call.prefix}_df_rate",
+        discount * rate / (1 + rate * TIME_STEP),
+        f"{call.prefix}_df",
+        None,
+    )
     call.stock(f"{call.prefix}_df", sympy.S.One)
     call.flow(f"{call.prefix}_rate", stream * discount, None, call.prefix)
     accumulated = call.stock(call.prefix, initial)
@@ -249,10 +283,12 @@ def _random_uniform(call: _Call) -> sympy.Expr:
 
 def _random_normal(call: _Call) -> sympy.Expr:
     low, high, mean, deviation, seed = call.args
-    standard = TruncatedNormal(_draw(call, seed), (low - mean) / deviation,
-                               (high - mean) / deviation)
-    return piecewise((mean + deviation * standard, deviation > 0),
-                     (sympy.Min(sympy.Max(mean, low), high), True))
+    standard = TruncatedNormal(
+        _draw(call, seed), (low - mean) / deviation, (high - mean) / deviation
+    )
+    return piecewise(
+        (mean + deviation * standard, deviation > 0), (sympy.Min(sympy.Max(mean, low), high), True)
+    )
 
 
 def _random_exponential(call: _Call) -> sympy.Expr:
@@ -260,15 +296,19 @@ def _random_exponential(call: _Call) -> sympy.Expr:
     lowest = 1 - sympy.exp(-sympy.Max((low - shift) / stretch, 0))
     highest = 1 - sympy.exp(-sympy.Max((high - shift) / stretch, 0))
     z = -sympy.log(1 - lowest - _draw(call, seed) * (highest - lowest))
-    return piecewise((shift + stretch * z, stretch > 0),
-                     (sympy.Min(sympy.Max(shift, low), high), True))
+    return piecewise(
+        (shift + stretch * z, stretch > 0), (sympy.Min(sympy.Max(shift, low), high), True)
+    )
 
 
 def _random_pink_noise(call: _Call) -> sympy.Expr:
     mean, deviation, correlation, seed = call.args
     share = TIME_STEP / correlation
-    white = deviation * sympy.sqrt(12 * sympy.Max(2 - share, 0) / share) * (
-        _draw(call, seed) - sympy.Rational(1, 2))
+    white = (
+        deviation
+        * sympy.sqrt(12 * sympy.Max(2 - share, 0) / share)
+        * (_draw(call, seed) - sympy.Rational(1, 2))
+    )
     noise = variable_symbol(call.prefix)
     call.flow(f"{call.prefix}_rate", (white - noise) / correlation, None, call.prefix)
     return mean + call.stock(call.prefix, sympy.S.Zero)
@@ -318,16 +358,16 @@ class Lowerer:
         return self._rewrite(expr, owner, where)
 
     def _rewrite(self, expr: sympy.Basic, owner: str, where: str) -> sympy.Expr:
-        if not isinstance(expr, StatefulCall) and (not expr.args
-                                                   or not expr.has(StatefulCall)):
+        if not isinstance(expr, StatefulCall) and (not expr.args or not expr.has(StatefulCall)):
             return expr  # a call without arguments (RANDOM_0_1()) is lowered all the same
         args = tuple(self._rewrite(a, owner, where) for a in expr.args)
         if isinstance(expr, StatefulCall):
             return self._lower_call(expr.builtin, args, owner, where)
         return rebuilt(expr, args)
 
-    def _lower_call(self, builtin: str, args: Sequence[sympy.Expr], owner: str,
-                    where: str) -> sympy.Expr:
+    def _lower_call(
+        self, builtin: str, args: Sequence[sympy.Expr], owner: str, where: str
+    ) -> sympy.Expr:
         key = (owner, builtin)
         self._counts[key] = self._counts.get(key, 0) + 1
         prefix = f"{owner}__{builtin.lower()}{self._counts[key]}"

@@ -49,8 +49,7 @@ def _check_path(path: object) -> None:
     A str holding a newline, or too long for a path, is taken for model text unless it names
     something that exists (a folder's name may hold a newline; the name rule refuses it later).
     """
-    if (isinstance(path, str) and ("\n" in path or len(path) > 4096)
-            and not os.path.lexists(path)):
+    if isinstance(path, str) and ("\n" in path or len(path) > 4096) and not os.path.lexists(path):
         holding = "holding a newline" if "\n" in path else "too long for a path"
         raise ParameterError(
             f"load_model: takes a path (got str of {len(path)} characters {holding}). For model "
@@ -87,8 +86,10 @@ def load_model_text(text: str, name: str = "model") -> Model:
             f"{shown(text, 60)}). For a file use load_model"
         )
     if not isinstance(name, str) or not name:
-        raise ParameterError(f"load_model_text: name must be a non-empty str (got "
-                             f"{shown(name, 60)}). Give the model's name, such as name='sir'")
+        raise ParameterError(
+            f"load_model_text: name must be a non-empty str (got "
+            f"{shown(name, 60)}). Give the model's name, such as name='sir'"
+        )
     document = load_yaml(text, name)
     if isinstance(document, Mapping) and "model" not in document:
         document = {"model": name, **document}

@@ -36,8 +36,15 @@ if TYPE_CHECKING:
 REDUCTIONS = {"SUM": "sum", "PROD": "prod", "VMIN": "min", "VMAX": "max"}
 #: Vensim's functions over the last axis of an equation, by the kind of :class:`VectorSort`.
 SORTS = {"VECTOR_SORT_ORDER": "order", "VECTOR_RANK": "rank", "VECTOR_REORDER": "reorder"}
-ARRAY_FUNCTIONS = (*REDUCTIONS, "ELMCOUNT", "VECTOR_SELECT", *SORTS, "VECTOR_ELM_MAP",
-                   "INVERT_MATRIX", "ALLOCATE_BY_PRIORITY")
+ARRAY_FUNCTIONS = (
+    *REDUCTIONS,
+    "ELMCOUNT",
+    "VECTOR_SELECT",
+    *SORTS,
+    "VECTOR_ELM_MAP",
+    "INVERT_MATRIX",
+    "ALLOCATE_BY_PRIORITY",
+)
 
 
 class Scope:
@@ -56,15 +63,17 @@ class Scope:
         if not dims and subscripts is None:
             return symbol
         if not dims:
-            raise ModelError(f"{self.where}: '{name}' has no dimensions, so it takes no "
-                             f"subscripts (got {name}[{', '.join(subscripts or ())}]). Write "
-                             f"{name}")
-        view = align(self.reader.table, Reference(name, dims, subscripts), self.target,
-                     self.where)
+            raise ModelError(
+                f"{self.where}: '{name}' has no dimensions, so it takes no "
+                f"subscripts (got {name}[{', '.join(subscripts or ())}]). Write "
+                f"{name}"
+            )
+        view = align(self.reader.table, Reference(name, dims, subscripts), self.target, self.where)
         return symbol if view is None else array_op(view)(symbol)
 
-    def call(self, function: str, node: ast.Call,
-             translate: Callable[[ast.AST], sympy.Expr]) -> sympy.Expr:
+    def call(
+        self, function: str, node: ast.Call, translate: Callable[[ast.AST], sympy.Expr]
+    ) -> sympy.Expr:
         if function in self.tables:
             return self.table_call(self.tables[function], node, translate)
         if function == "VECTOR_SELECT":
@@ -78,15 +87,19 @@ class Scope:
         if function == "ALLOCATE_BY_PRIORITY":
             return self.allocate_by_priority(node, translate)
         if len(node.args) != 1 or node.keywords:
-            raise ModelError(f"{self.where}: {function} takes one argument (got "
-                             f"{len(node.args)}). Write {function}(x[dim!])")
+            raise ModelError(
+                f"{self.where}: {function} takes one argument (got "
+                f"{len(node.args)}). Write {function}(x[dim!])"
+            )
         if function == "ELMCOUNT":
             return self.count(node.args[0])
         reduced = self.reduced(node.args[0])
         if not reduced:
-            raise ModelError(f"{self.where}: {function} has no dimension to run over (got "
-                             f"{ast.unparse(node).replace(REDUCED_SUFFIX, '!')}). Mark it with "
-                             "'!', e.g. SUM(x[age!])")
+            raise ModelError(
+                f"{self.where}: {function} has no dimension to run over (got "
+                f"{ast.unparse(node).replace(REDUCED_SUFFIX, '!')}). Mark it with "
+                "'!', e.g. SUM(x[age!])"
+            )
         outer = self.target
         self.target = [*outer, *reduced]
         try:
@@ -98,19 +111,26 @@ class Scope:
         axes = tuple(range(len(outer), len(outer) + len(reduced)))
         return array_op(Reduce(REDUCTIONS[function], shape, axes))(inner)
 
-    def table_call(self, name: str, node: ast.Call,
-                   translate: Callable[[ast.AST], sympy.Expr]) -> sympy.Expr:
+    def table_call(
+        self, name: str, node: ast.Call, translate: Callable[[ast.AST], sympy.Expr]
+    ) -> sympy.Expr:
         """``lookup(x)`` or ``lookup[dims](x)`` of an arrayed lookup: each element of the
         equation reads the table of its element."""
         if len(node.args) != 1 or node.keywords:
-            raise ModelError(f"{self.where}: the lookup '{name}' takes 1 argument, not "
-                             f"{len(node.args)}. Call it as {name}(x)")
+            raise ModelError(
+                f"{self.where}: the lookup '{name}' takes 1 argument, not "
+                f"{len(node.args)}. Call it as {name}(x)"
+            )
         subscripts = None
         if isinstance(node.func, ast.Subscript):
-            items = (node.func.slice.elts if isinstance(node.func.slice, ast.Tuple)
-                     else [node.func.slice])
-            subscripts = tuple(i.id if isinstance(i, ast.Name) else str(getattr(i, "value", ""))
-                               for i in items)
+            items = (
+                node.func.slice.elts
+                if isinstance(node.func.slice, ast.Tuple)
+                else [node.func.slice]
+            )
+            subscripts = tuple(
+                i.id if isinstance(i, ast.Name) else str(getattr(i, "value", "")) for i in items
+            )
         dims = self.reader.lookup_dims[name]
         table = self.reader.table
         shape = table.shape(dims)
@@ -121,17 +141,22 @@ class Scope:
         tables = self.reader.lookup_tables[name]
         return array_op(TableLookup(tables))(translate(node.args[0]), index)
 
-    def vector_select(self, node: ast.Call,
-                      translate: Callable[[ast.AST], sympy.Expr]) -> sympy.Expr:
+    def vector_select(
+        self, node: ast.Call, translate: Callable[[ast.AST], sympy.Expr]
+    ) -> sympy.Expr:
         """``VECTOR_SELECT(selection[d!], values[d!], missing, action, error_action)``."""
         if len(node.args) != 5 or node.keywords:
-            raise ModelError(f"{self.where}: VECTOR_SELECT takes 5 arguments (got "
-                             f"{len(node.args)}). Write VECTOR_SELECT(selection[d!], "
-                             "values[d!], missing, action, error_action)")
+            raise ModelError(
+                f"{self.where}: VECTOR_SELECT takes 5 arguments (got "
+                f"{len(node.args)}). Write VECTOR_SELECT(selection[d!], "
+                "values[d!], missing, action, error_action)"
+            )
         reduced = self.reduced(ast.Tuple(elts=node.args[:2], ctx=ast.Load()))
         if not reduced:
-            raise ModelError(f"{self.where}: VECTOR_SELECT has no dimension to run over. Mark "
-                             "it with '!', e.g. VECTOR_SELECT(s[age!], x[age!], 0, 0, 0)")
+            raise ModelError(
+                f"{self.where}: VECTOR_SELECT has no dimension to run over. Mark "
+                "it with '!', e.g. VECTOR_SELECT(s[age!], x[age!], 0, 0, 0)"
+            )
         outer = self.target
         self.target = [*outer, *reduced]
         try:
@@ -144,65 +169,83 @@ class Scope:
         axes = tuple(range(len(outer), len(outer) + len(reduced)))
         return array_op(VectorSelect(shape, axes))(selection, values, missing, action)
 
-    def vector_sort(self, function: str, node: ast.AST,
-                    translate: Callable[[ast.AST], sympy.Expr]) -> sympy.Expr:
+    def vector_sort(
+        self, function: str, node: ast.AST, translate: Callable[[ast.AST], sympy.Expr]
+    ) -> sympy.Expr:
         """``VECTOR_SORT_ORDER(x, direction)``, ``VECTOR_RANK(x, direction)`` and
         ``VECTOR_REORDER(x, order)``, along the last dimension of the equation."""
         second = "order" if function == "VECTOR_REORDER" else "direction"
         args = getattr(node, "args", [])
         if len(args) != 2 or getattr(node, "keywords", []):
-            raise ModelError(f"{self.where}: {function} takes 2 arguments (got {len(args)}). "
-                             f"Write {function}(x, {second})")
+            raise ModelError(
+                f"{self.where}: {function} takes 2 arguments (got {len(args)}). "
+                f"Write {function}(x, {second})"
+            )
         if not self.target:
-            raise ModelError(f"{self.where}: {function} runs along the last dimension of the "
-                             "variable (got a variable without dims). Give the variable dims")
+            raise ModelError(
+                f"{self.where}: {function} runs along the last dimension of the "
+                "variable (got a variable without dims). Give the variable dims"
+            )
         vector, control = (translate(a) for a in args)
         shape = self.reader.table.shape([a.dim for a in self.target])
         spec = VectorSort(SORTS[function], shape, len(shape) - 1)
         return array_op(spec)(vector, control)
 
-    def allocate_by_priority(self, node: ast.Call,
-                             translate: Callable[[ast.AST], sympy.Expr]) -> sympy.Expr:
+    def allocate_by_priority(
+        self, node: ast.Call, translate: Callable[[ast.AST], sympy.Expr]
+    ) -> sympy.Expr:
         """``ALLOCATE_BY_PRIORITY(request, priority, width, supply)`` along the last dimension
         of the equation, which runs over the requesters."""
         if len(node.args) != 4 or node.keywords:
-            raise ModelError(f"{self.where}: ALLOCATE_BY_PRIORITY takes 4 arguments (got "
-                             f"{len(node.args)}). Write ALLOCATE_BY_PRIORITY(request, priority, "
-                             "width, supply)")
+            raise ModelError(
+                f"{self.where}: ALLOCATE_BY_PRIORITY takes 4 arguments (got "
+                f"{len(node.args)}). Write ALLOCATE_BY_PRIORITY(request, priority, "
+                "width, supply)"
+            )
         if not self.target:
-            raise ModelError(f"{self.where}: ALLOCATE_BY_PRIORITY runs along the last dimension "
-                             "of the variable (got a variable without dims). Give the variable "
-                             "the dims of the requests")
+            raise ModelError(
+                f"{self.where}: ALLOCATE_BY_PRIORITY runs along the last dimension "
+                "of the variable (got a variable without dims). Give the variable "
+                "the dims of the requests"
+            )
         shape = self.reader.table.shape([a.dim for a in self.target])
         request, priority, width, supply = (translate(a) for a in node.args)
         return array_op(AllocateByPriority(shape))(request, priority, width, supply)
 
-    def invert_matrix(self, node: ast.Call,
-                      translate: Callable[[ast.AST], sympy.Expr]) -> sympy.Expr:
+    def invert_matrix(
+        self, node: ast.Call, translate: Callable[[ast.AST], sympy.Expr]
+    ) -> sympy.Expr:
         """``INVERT_MATRIX(x)`` (or Vensim's ``INVERT_MATRIX(x, n)``): the inverse over the
         last two dimensions of the equation, which must have as many elements."""
         if len(node.args) not in (1, 2) or node.keywords:
-            raise ModelError(f"{self.where}: INVERT_MATRIX takes the matrix and, optionally, its "
-                             f"size (got {len(node.args)} arguments). Write INVERT_MATRIX(x)")
+            raise ModelError(
+                f"{self.where}: INVERT_MATRIX takes the matrix and, optionally, its "
+                f"size (got {len(node.args)} arguments). Write INVERT_MATRIX(x)"
+            )
         shape = self.reader.table.shape([a.dim for a in self.target])
         if len(shape) < 2 or shape[-1] != shape[-2]:
-            raise ModelError(f"{self.where}: INVERT_MATRIX needs a variable whose last two "
-                             f"dims have as many elements (got shape {shape}). Give it square "
-                             "dims")
+            raise ModelError(
+                f"{self.where}: INVERT_MATRIX needs a variable whose last two "
+                f"dims have as many elements (got shape {shape}). Give it square "
+                "dims"
+            )
         if len(node.args) == 2:
             translate(node.args[1])  # checked; the size follows from the dims
         return array_op(InvertMatrix(shape))(translate(node.args[0]))
 
-    def element_map(self, node: ast.Call,
-                    translate: Callable[[ast.AST], sympy.Expr]) -> sympy.Expr:
+    def element_map(self, node: ast.Call, translate: Callable[[ast.AST], sympy.Expr]) -> sympy.Expr:
         """``VECTOR_ELM_MAP(x[d!], offset)``: x at the zero-based position offset along d."""
         if len(node.args) != 2 or node.keywords:
-            raise ModelError(f"{self.where}: VECTOR_ELM_MAP takes 2 arguments (got "
-                             f"{len(node.args)}). Write VECTOR_ELM_MAP(x[d!], offset)")
+            raise ModelError(
+                f"{self.where}: VECTOR_ELM_MAP takes 2 arguments (got "
+                f"{len(node.args)}). Write VECTOR_ELM_MAP(x[d!], offset)"
+            )
         reduced = self.reduced(node.args[0])
         if not reduced:
-            raise ModelError(f"{self.where}: VECTOR_ELM_MAP has no dimension to run along. Mark "
-                             "it with '!', e.g. VECTOR_ELM_MAP(x[age!], 2)")
+            raise ModelError(
+                f"{self.where}: VECTOR_ELM_MAP has no dimension to run along. Mark "
+                "it with '!', e.g. VECTOR_ELM_MAP(x[age!], 2)"
+            )
         outer = self.target
         self.target = [*outer, *reduced]
         try:
@@ -228,7 +271,7 @@ class Scope:
         axes: dict[str, Axis] = {}
         for item in ast.walk(node):
             if isinstance(item, ast.Name) and item.id.endswith(REDUCED_SUFFIX):
-                dim = item.id[:-len(REDUCED_SUFFIX)]
+                dim = item.id[: -len(REDUCED_SUFFIX)]
                 if dim not in table:
                     hint = did_you_mean(dim, table.names()) or " Mark a dimension with '!'."
                     raise ModelError(f"{self.where}: unknown dimension '{dim}!'.{hint}")
@@ -237,8 +280,9 @@ class Scope:
         for item in ast.walk(node):
             if isinstance(item, ast.Name) and id(item) not in subscripted:
                 for dim in self.reader.dims_of.get(item.id, ()):
-                    if not any(table.root(a.dim) == table.root(dim) for a in self.target) \
-                            and dim not in axes:
+                    if (
+                        not any(table.root(a.dim) == table.root(dim) for a in self.target)
+                        and dim not in axes
+                    ):
                         axes[dim] = Axis(dim, frozenset({dim}))
         return list(axes.values())
-

@@ -28,16 +28,25 @@ from pssc_sim.parse.yaml_reader import read_yaml
 
 _TOP_KEYS = ("cld", "title", "description", "variables", "links")
 _LINK_KEYS = ("from", "to", "polarity", "description")
-_POLARITY = {"+": Polarity.POSITIVE, "positive": Polarity.POSITIVE, "s": Polarity.POSITIVE,
-             "-": Polarity.NEGATIVE, "negative": Polarity.NEGATIVE, "o": Polarity.NEGATIVE,
-             "?": Polarity.UNKNOWN, "unknown": Polarity.UNKNOWN}
+_POLARITY = {
+    "+": Polarity.POSITIVE,
+    "positive": Polarity.POSITIVE,
+    "s": Polarity.POSITIVE,
+    "-": Polarity.NEGATIVE,
+    "negative": Polarity.NEGATIVE,
+    "o": Polarity.NEGATIVE,
+    "?": Polarity.UNKNOWN,
+    "unknown": Polarity.UNKNOWN,
+}
 _KINDS = {"stock": NodeKind.STOCK, "variable": NodeKind.VARIABLE}
 
 
 def is_cld_document(document: Any) -> bool:
     """Whether a YAML document is a qualitative diagram (it has ``links`` and no equations)."""
-    return isinstance(document, Mapping) and ("cld" in document or (
-        "links" in document and not {"stocks", "flows", "auxiliaries"} & set(document)))
+    return isinstance(document, Mapping) and (
+        "cld" in document
+        or ("links" in document and not {"stocks", "flows", "auxiliaries"} & set(document))
+    )
 
 
 def load_cld_file(path: str | Path) -> CausalGraph:
@@ -66,8 +75,10 @@ class _CldReader:
     def read(self) -> CausalGraph:
         if not isinstance(self.document, Mapping):
             kind = type(self.document).__name__
-            raise ModelError(f"{self.file}: a diagram file must be a YAML mapping (got {kind}). "
-                             "Start with 'cld: name' and 'links:'")
+            raise ModelError(
+                f"{self.file}: a diagram file must be a YAML mapping (got {kind}). "
+                "Start with 'cld: name' and 'links:'"
+            )
         for key in self.document:
             if key not in _TOP_KEYS:
                 hint = did_you_mean(str(key), _TOP_KEYS) or " Use cld, title, variables, links."
@@ -79,22 +90,29 @@ class _CldReader:
         for i, link in enumerate(links):
             key = (link.cause, link.effect)
             if key in seen:
-                raise self.error(f"links[{i}]", f"the link {link.cause} -> {link.effect} is "
-                                 f"already given as links[{seen[key]}] (got it twice). Keep one")
+                raise self.error(
+                    f"links[{i}]",
+                    f"the link {link.cause} -> {link.effect} is "
+                    f"already given as links[{seen[key]}] (got it twice). Keep one",
+                )
             seen[key] = i
         return CausalGraph(nodes, tuple(links))
 
     def variables(self) -> dict[str, NodeKind]:
         raw = self.document.get("variables") or {}
         if not isinstance(raw, Mapping):
-            raise self.error("variables", f"expected a mapping of names (got {shown(raw)}). Write "
-                                          "'variables:' then 'name: {kind: stock}' lines")
+            raise self.error(
+                "variables",
+                f"expected a mapping of names (got {shown(raw)}). Write "
+                "'variables:' then 'name: {kind: stock}' lines",
+            )
         nodes: dict[str, NodeKind] = {}
         for name, spec in raw.items():
             kind = (spec or {}).get("kind", "variable") if isinstance(spec, Mapping) else None
             if kind not in _KINDS:
-                raise self.error(f"variables.{name}.kind",
-                                 f"unknown kind {shown(kind)}. Use stock or variable")
+                raise self.error(
+                    f"variables.{name}.kind", f"unknown kind {shown(kind)}. Use stock or variable"
+                )
             nodes[str(name)] = _KINDS[kind]
         return nodes
 
@@ -109,22 +127,32 @@ class _CldReader:
                     raise self.error(f"{path}.{key}", f"unknown key {shown(key)}.{hint}")
             cause, effect, sign = raw.get("from"), raw.get("to"), raw.get("polarity")
         else:
-            raise self.error(path, f"expected [cause, effect, polarity] or a mapping (got "
-                                   f"{shown(raw)})."
-                                   " Write - [a, b, '+']")
+            raise self.error(
+                path,
+                f"expected [cause, effect, polarity] or a mapping (got "
+                f"{shown(raw)})."
+                " Write - [a, b, '+']",
+            )
         for end in (cause, effect):
             if not isinstance(end, str) or not end:
-                raise self.error(path, f"a link needs two variable names (got {shown(end)}). "
-                                       "Name the "
-                                       "cause and the effect")
+                raise self.error(
+                    path,
+                    f"a link needs two variable names (got {shown(end)}). "
+                    "Name the "
+                    "cause and the effect",
+                )
             nodes.setdefault(end, NodeKind.VARIABLE)
         polarity = _POLARITY.get(str(sign).strip().lower())
         if polarity is None:
-            raise self.error(f"{path}.polarity", f"unknown polarity {shown(sign)}. Use '+', '-' "
-                                                 "or '?' (quoted in YAML)")
+            raise self.error(
+                f"{path}.polarity",
+                f"unknown polarity {shown(sign)}. Use '+', '-' or '?' (quoted in YAML)",
+            )
         if cause == effect:
-            raise self.error(path, f"a link from '{cause}' to itself (got {shown(raw)}). Link two "
-                                   "different variables")
+            raise self.error(
+                path,
+                f"a link from '{cause}' to itself (got {shown(raw)}). Link two different variables",
+            )
         return Link(cause, effect, polarity)
 
 
@@ -153,8 +181,10 @@ def load_cld_perspectives(path: str | Path) -> dict[str, str]:
             continue
         if perspective not in PERSPECTIVES:
             hint = did_you_mean(str(perspective), PERSPECTIVES) or (
-                f" Use one of: {', '.join(PERSPECTIVES)}.")
-            raise ModelError(f"{file}: variables.{name}.perspective: unknown perspective "
-                             f"{perspective!r}.{hint}")
+                f" Use one of: {', '.join(PERSPECTIVES)}."
+            )
+            raise ModelError(
+                f"{file}: variables.{name}.perspective: unknown perspective {perspective!r}.{hint}"
+            )
         found[str(name)] = str(perspective)
     return found

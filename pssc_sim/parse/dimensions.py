@@ -65,16 +65,22 @@ class ArrayReader(Reader):
     def read_dimensions(self) -> Dimensions:
         raw = self.document.get("dimensions")
         if not isinstance(raw, Mapping) or not raw:
-            raise self.error("dimensions", f"expected a mapping of dimension names to elements "
-                                           f"(got {shown(raw)}). Write dimensions: "
-                                           f"{{group: [A, B]}}")
+            raise self.error(
+                "dimensions",
+                f"expected a mapping of dimension names to elements "
+                f"(got {shown(raw)}). Write dimensions: "
+                f"{{group: [A, B]}}",
+            )
         dims: dict[str, Dimension] = {}
         pending: list[tuple[str, Mapping[str, Any]]] = []
         for key, value in raw.items():
             name = str(key)
             if not _NAME.match(name) or "__" in name:
-                raise self.error(f"dimensions.{name}", f"the name '{name}' is not a valid "
-                                 f"dimension name (got {shown(name)}). Use a snake_case name")
+                raise self.error(
+                    f"dimensions.{name}",
+                    f"the name '{name}' is not a valid "
+                    f"dimension name (got {shown(name)}). Use a snake_case name",
+                )
             spec = value if isinstance(value, Mapping) else {"elements": value}
             self.check_keys(spec, DIMENSION_KEYS, f"dimensions.{name}")
             if "subrange_of" in spec:
@@ -85,8 +91,12 @@ class ArrayReader(Reader):
             dims[name] = self.subrange(name, spec, dims)
         self.check_unique_elements(dims)
         table = Dimensions(tuple(dims.values()))
-        maps = {name: self.mapping(name, spec, table) for name, spec in
-                ((n, v) for n, v in raw.items() if isinstance(v, Mapping) and "maps_to" in v)}
+        maps = {
+            name: self.mapping(name, spec, table)
+            for name, spec in (
+                (n, v) for n, v in raw.items() if isinstance(v, Mapping) and "maps_to" in v
+            )
+        }
         items = [dataclasses.replace(d, maps=maps.get(d.name, ())) for d in dims.values()]
         return Dimensions(tuple(items))
 
@@ -95,29 +105,41 @@ class ArrayReader(Reader):
         if "count" in spec:
             count = spec["count"]
             if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-                raise self.error(f"{path}.count", f"expected a positive whole number (got "
-                                                  f"{shown(count)}). Write count: 10")
+                raise self.error(
+                    f"{path}.count",
+                    f"expected a positive whole number (got {shown(count)}). Write count: 10",
+                )
             prefix = spec.get("prefix", "")
             return tuple(f"{prefix}{i}" for i in range(1, count + 1))
         raw = spec.get("elements")
         if not isinstance(raw, list) or not raw:
-            raise self.error(f"{path}.elements", f"expected a non-empty list of elements (got "
-                                                 f"{shown(raw)}). Write {name}: [A, B, C]")
+            raise self.error(
+                f"{path}.elements",
+                f"expected a non-empty list of elements (got "
+                f"{shown(raw)}). Write {name}: [A, B, C]",
+            )
         elements = []
         for value in raw:
             element = str(value)
             if isinstance(value, bool) or not element or _BAD_ELEMENT.search(element):
-                raise self.error(f"{path}.elements", f"'{element}' is not a valid element name "
-                                 f"(got {shown(value)}). Use text without commas, brackets, quotes "
-                                 "or '!'")
+                raise self.error(
+                    f"{path}.elements",
+                    f"'{element}' is not a valid element name "
+                    f"(got {shown(value)}). Use text without commas, brackets, quotes "
+                    "or '!'",
+                )
             if element in elements:
-                raise self.error(f"{path}.elements", f"the element '{element}' is listed twice "
-                                 f"(got {shown(raw)}). List each element once")
+                raise self.error(
+                    f"{path}.elements",
+                    f"the element '{element}' is listed twice "
+                    f"(got {shown(raw)}). List each element once",
+                )
             elements.append(element)
         return tuple(elements)
 
-    def subrange(self, name: str, spec: Mapping[str, Any],
-                 dims: Mapping[str, Dimension]) -> Dimension:
+    def subrange(
+        self, name: str, spec: Mapping[str, Any], dims: Mapping[str, Dimension]
+    ) -> Dimension:
         path = f"dimensions.{name}"
         parent = str(spec["subrange_of"])
         if parent not in dims:
@@ -127,9 +149,12 @@ class ArrayReader(Reader):
         for element in elements:
             if element not in dims[parent].elements:
                 hint = did_you_mean(element, dims[parent].elements) or (
-                    f" Use elements of '{parent}'.")
-                raise self.error(f"{path}.elements", f"'{element}' is not an element of "
-                                 f"'{parent}' (got {list(elements)}).{hint}")
+                    f" Use elements of '{parent}'."
+                )
+                raise self.error(
+                    f"{path}.elements",
+                    f"'{element}' is not an element of '{parent}' (got {list(elements)}).{hint}",
+                )
         return Dimension(name, elements, parent)
 
     def check_unique_elements(self, dims: Mapping[str, Dimension]) -> None:
@@ -137,16 +162,23 @@ class ArrayReader(Reader):
         for dim in dims.values():
             for element in dim.elements if dim.parent is None else ():
                 if element in dims:
-                    raise self.error(f"dimensions.{dim.name}", f"the element '{element}' is "
-                                     f"also a dimension name (got {shown(element)}). Rename one")
+                    raise self.error(
+                        f"dimensions.{dim.name}",
+                        f"the element '{element}' is "
+                        f"also a dimension name (got {shown(element)}). Rename one",
+                    )
                 if element in owner:
-                    raise self.error(f"dimensions.{dim.name}", f"the element '{element}' also "
-                                     f"belongs to '{owner[element]}' (got {shown(element)}). Give "
-                                     "each dimension its own element names")
+                    raise self.error(
+                        f"dimensions.{dim.name}",
+                        f"the element '{element}' also "
+                        f"belongs to '{owner[element]}' (got {shown(element)}). Give "
+                        "each dimension its own element names",
+                    )
                 owner[element] = dim.name
 
-    def mapping(self, name: str, spec: Mapping[str, Any],
-                table: Dimensions) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    def mapping(
+        self, name: str, spec: Mapping[str, Any], table: Dimensions
+    ) -> tuple[tuple[str, tuple[str, ...]], ...]:
         path = f"dimensions.{name}.maps_to"
         raw = spec["maps_to"]
         targets = raw if isinstance(raw, Mapping) else {raw: None}
@@ -159,14 +191,20 @@ class ArrayReader(Reader):
             size = table[name].size
             values = list(table[other].elements) if images is None else images
             if not isinstance(values, list) or len(values) != size:
-                raise self.error(path, f"'{name}' has {size} elements but the mapping to "
-                                 f"'{other}' gives {len(values) if isinstance(values, list) else 0}"
-                                 f" (got {shown(images)}). Give one element of '{other}' for each")
+                raise self.error(
+                    path,
+                    f"'{name}' has {size} elements but the mapping to "
+                    f"'{other}' gives {len(values) if isinstance(values, list) else 0}"
+                    f" (got {shown(images)}). Give one element of '{other}' for each",
+                )
             for value in values:
                 if str(value) not in table[other].elements:
                     hint = did_you_mean(str(value), table[other].elements)
-                    raise self.error(path, f"'{value}' is not an element of '{other}' (got "
-                                     f"{values}).{hint or ' Use its elements.'}")
+                    raise self.error(
+                        path,
+                        f"'{value}' is not an element of '{other}' (got "
+                        f"{values}).{hint or ' Use its elements.'}",
+                    )
             result.append((other, tuple(str(v) for v in values)))
         return tuple(result)
 
@@ -174,11 +212,11 @@ class ArrayReader(Reader):
         dims: dict[str, tuple[str, ...]] = {}
         for section in ("parameters", "stocks", "flows", "auxiliaries"):
             raw = self.document.get(section)
-            for name, value in (raw.items() if isinstance(raw, Mapping) else ()):
+            for name, value in raw.items() if isinstance(raw, Mapping) else ():
                 if isinstance(value, Mapping) and "dims" in value:
                     dims[str(name)] = self.dims(f"{section}.{name}.dims", value["dims"])
         flows = self.document.get("flows")
-        for name, value in (flows.items() if isinstance(flows, Mapping) else ()):
+        for name, value in flows.items() if isinstance(flows, Mapping) else ():
             if isinstance(value, Mapping) and "dims" not in value:
                 ends = [value.get("from"), value.get("to")]
                 for end in ends:
@@ -190,12 +228,15 @@ class ArrayReader(Reader):
     def dims(self, path: str, raw: Any) -> tuple[str, ...]:
         names = [raw] if isinstance(raw, str) else raw
         if not isinstance(names, list) or not names:
-            raise self.error(path, f"expected a list of dimension names (got {shown(raw)}). Write "
-                                   "dims: [age, group]")
+            raise self.error(
+                path,
+                f"expected a list of dimension names (got {shown(raw)}). Write dims: [age, group]",
+            )
         for name in names:
             if name not in self.table:
                 hint = did_you_mean(str(name), self.table.names()) or (
-                    f" Dimensions: {', '.join(self.table.names())}.")
+                    f" Dimensions: {', '.join(self.table.names())}."
+                )
                 raise self.error(path, f"unknown dimension '{name}'.{hint}")
         if len(set(names)) != len(names):
             raise self.error(path, f"a dimension is listed twice (got {names}). List each once")
@@ -216,30 +257,46 @@ class ArrayReader(Reader):
         path = f"{entry.path}.points"
         raw = self.required(entry, "points")
         if entry.fields.get("extrapolation", "flat") != "flat" or "x" in entry.fields:
-            raise self.error(entry.path, "an arrayed lookup takes points and flat "
-                             f"extrapolation only (got keys {sorted(entry.fields)}). Give "
-                             "points: {selector: [[x, y], ...]}")
+            raise self.error(
+                entry.path,
+                "an arrayed lookup takes points and flat "
+                f"extrapolation only (got keys {sorted(entry.fields)}). Give "
+                "points: {selector: [[x, y], ...]}",
+            )
         tables: dict[tuple[int, ...], Lookup] = {}
-        for key, points in (raw.items() if isinstance(raw, Mapping) else [(None, raw)]):
+        for key, points in raw.items() if isinstance(raw, Mapping) else [(None, raw)]:
             where = path if key is None else f"{path}.{key}"
             one = super().lookup(Entry("lookups", entry.name, {"points": points}))
-            positions = ([tuple(range(n)) for n in self.table.shape(dims)] if key is None
-                         else self.selector(where, str(key), dims)[0])
+            positions = (
+                [tuple(range(n)) for n in self.table.shape(dims)]
+                if key is None
+                else self.selector(where, str(key), dims)[0]
+            )
             for combo in itertools.product(*positions):
                 if combo in tables:
-                    raise self.error(where, f"these elements already have a table (got "
-                                     f"{shown(key)}). Give each element one table")
+                    raise self.error(
+                        where,
+                        f"these elements already have a table (got "
+                        f"{shown(key)}). Give each element one table",
+                    )
                 tables[combo] = one
         missing = np.ones(self.table.shape(dims), dtype=bool)
         for combo in tables:
             missing[combo] = False
         self.check_covered(path, missing, dims, "table")
-        ordered = [tables[c] for c in itertools.product(*(range(n) for n in
-                                                            self.table.shape(dims)))]
+        ordered = [
+            tables[c] for c in itertools.product(*(range(n) for n in self.table.shape(dims)))
+        ]
         self.lookup_dims[entry.name] = dims
         self.lookup_tables[entry.name] = tuple((t.x, t.y) for t in ordered)
-        return Lookup(entry.name, ordered[0].x, ordered[0].y, meta=self.meta(entry), dims=dims,
-                      tables=self.lookup_tables[entry.name])
+        return Lookup(
+            entry.name,
+            ordered[0].x,
+            ordered[0].y,
+            meta=self.meta(entry),
+            dims=dims,
+            tables=self.lookup_tables[entry.name],
+        )
 
     def dimension_table(self) -> Dimensions:
         return self.table
@@ -249,8 +306,11 @@ class ArrayReader(Reader):
         for entry in (e for section in entries.values() for e in section):
             if entry.name in self.table or self.table.element_root(entry.name):
                 what = "a dimension" if entry.name in self.table else "an element"
-                raise self.error(entry.path, f"the name '{entry.name}' is also {what} "
-                                             f"(got {shown(entry.name)}). Rename one of them")
+                raise self.error(
+                    entry.path,
+                    f"the name '{entry.name}' is also {what} "
+                    f"(got {shown(entry.name)}). Rename one of them",
+                )
         return names
 
     def parameter(self, entry: Entry) -> Parameter:
@@ -258,9 +318,12 @@ class ArrayReader(Reader):
         if not dims:
             return super().parameter(entry)
         if "range" in entry.fields or "distribution" in entry.fields:
-            raise self.error(entry.path, "range and distribution are given per element in "
-                             f"scenarios, not on an arrayed parameter (got dims {list(dims)}). "
-                             "Set them on an element in the scenario's uncertainty block")
+            raise self.error(
+                entry.path,
+                "range and distribution are given per element in "
+                f"scenarios, not on an arrayed parameter (got dims {list(dims)}). "
+                "Set them on an element in the scenario's uncertainty block",
+            )
         raw = self.required(entry, "value")
         values = self.values(f"{entry.path}.value", raw, dims)
         common = values[0] if len(set(values)) == 1 else float("nan")
@@ -274,8 +337,11 @@ class ArrayReader(Reader):
                 positions, _ = self.selector(f"{path}.{key}", str(key), dims)
                 block = array[np.ix_(*positions)]
                 if not np.isnan(block).all():
-                    raise self.error(f"{path}.{key}", f"these elements already have a value "
-                                     f"(got {shown(key)}). Give each element one value")
+                    raise self.error(
+                        f"{path}.{key}",
+                        f"these elements already have a value "
+                        f"(got {shown(key)}). Give each element one value",
+                    )
                 array[np.ix_(*positions)] = self.number(value, f"{path}.{key}")
             self.check_covered(path, np.isnan(array), dims)
             return tuple(float(v) for v in array.ravel())
@@ -283,38 +349,53 @@ class ArrayReader(Reader):
             try:
                 array = np.asarray(raw, dtype=float)
             except (TypeError, ValueError):
-                raise self.error(path, f"expected numbers (got {shown(raw)}). Write one number per "
-                                       "element") from None
+                raise self.error(
+                    path, f"expected numbers (got {shown(raw)}). Write one number per element"
+                ) from None
             if array.shape != shape:
-                raise self.error(path, f"expected {'x'.join(map(str, shape))} values, one per "
-                                 f"element of {', '.join(dims)} (got shape "
-                                 f"{'x'.join(map(str, array.shape))}). Give one per element")
+                raise self.error(
+                    path,
+                    f"expected {'x'.join(map(str, shape))} values, one per "
+                    f"element of {', '.join(dims)} (got shape "
+                    f"{'x'.join(map(str, array.shape))}). Give one per element",
+                )
             return tuple(float(v) for v in array.ravel())
         return (self.number(raw, path),) * self.table.size(dims)
 
-    def check_covered(self, path: str, missing: np.ndarray, dims: tuple[str, ...],
-                      what: str = "value") -> None:
+    def check_covered(
+        self, path: str, missing: np.ndarray, dims: tuple[str, ...], what: str = "value"
+    ) -> None:
         if missing.any():
             first = next(zip(*np.nonzero(missing), strict=True))
             names = [self.table[d].elements[i] for d, i in zip(dims, first, strict=True)]
-            raise self.error(path, f"{int(missing.sum())} element(s) have no {what}, such as "
-                             f"[{','.join(names)}] (got keys for the others). Cover every "
-                             f"element, or give one {what} for all")
+            raise self.error(
+                path,
+                f"{int(missing.sum())} element(s) have no {what}, such as "
+                f"[{','.join(names)}] (got keys for the others). Cover every "
+                f"element, or give one {what} for all",
+            )
 
-    def selector(self, path: str, text: str,
-                 dims: tuple[str, ...]) -> tuple[list[tuple[int, ...]], list[Axis]]:
+    def selector(
+        self, path: str, text: str, dims: tuple[str, ...]
+    ) -> tuple[list[tuple[int, ...]], list[Axis]]:
         """Element positions and axes of a key such as ``"0-4, A"`` or ``"young, group"``."""
         parts = [p.strip() for p in text.split(",")]
         if len(parts) != len(dims):
-            raise self.error(path, f"expected {len(dims)} subscript(s), one for each of "
-                             f"{', '.join(dims)} (got {shown(text)}). Separate them with commas")
+            raise self.error(
+                path,
+                f"expected {len(dims)} subscript(s), one for each of "
+                f"{', '.join(dims)} (got {shown(text)}). Separate them with commas",
+            )
         positions, axes = [], []
         for part, dim in zip(parts, dims, strict=True):
             if part in self.table:
                 index = self.table.correspondence(dim, part)
                 if index is None or self.table.root(part) != self.table.root(dim):
-                    raise self.error(path, f"'{part}' is not '{dim}' or a subrange of it (got "
-                                     f"{shown(text)}). Use elements or subranges of '{dim}'")
+                    raise self.error(
+                        path,
+                        f"'{part}' is not '{dim}' or a subrange of it (got "
+                        f"{shown(text)}). Use elements or subranges of '{dim}'",
+                    )
                 positions.append(index)
                 axes.append(Axis(part, frozenset({dim, part})))
             elif part in self.table[dim].elements:
@@ -323,8 +404,11 @@ class ArrayReader(Reader):
                 axes.append(Axis(self.singleton(dim, part), frozenset({dim})))
             else:
                 hint = did_you_mean(part, [*self.table[dim].elements, *self.table.names()])
-                raise self.error(path, f"'{part}' is not an element or subrange of '{dim}' "
-                                 f"(got {shown(text)}).{hint or ' Use its elements.'}")
+                raise self.error(
+                    path,
+                    f"'{part}' is not an element or subrange of '{dim}' "
+                    f"(got {shown(text)}).{hint or ' Use its elements.'}",
+                )
         return positions, axes
 
     def singleton(self, dim: str, element: str) -> str:
@@ -340,32 +424,47 @@ class ArrayReader(Reader):
         stock = super().stock(entry, namespace)
         return dataclasses.replace(stock, dims=dims)
 
-    def flow(self, entry: Entry, namespace: Namespace, lowerer: Lowerer,
-             stocks: set[str]) -> Flow:
+    def flow(self, entry: Entry, namespace: Namespace, lowerer: Lowerer, stocks: set[str]) -> Flow:
         dims = self.dims_of.get(entry.name, ())
         flow = super().flow(entry, namespace, lowerer, stocks)
         for key, end in (("from", flow.source), ("to", flow.target)):
             if end is not None and self.dims_of.get(end, ()) != dims:
-                raise self.error(f"{entry.path}.{key}", f"the flow runs over "
-                                 f"[{', '.join(dims)}] but the stock '{end}' over "
-                                 f"[{', '.join(self.dims_of.get(end, ()))}] (got dims "
-                                 f"{list(dims)}). Give the flow the dimensions of its stocks")
+                raise self.error(
+                    f"{entry.path}.{key}",
+                    f"the flow runs over "
+                    f"[{', '.join(dims)}] but the stock '{end}' over "
+                    f"[{', '.join(self.dims_of.get(end, ()))}] (got dims "
+                    f"{list(dims)}). Give the flow the dimensions of its stocks",
+                )
         return dataclasses.replace(flow, dims=dims)
 
     def auxiliary(self, entry: Entry, namespace: Namespace, lowerer: Lowerer) -> Auxiliary:
         aux = super().auxiliary(entry, namespace, lowerer)
         return dataclasses.replace(aux, dims=self.dims_of.get(entry.name, ()))
 
-    def measure(self, entry: Entry, namespace: Namespace, lowerer: Lowerer, names: set[str],
-                auxiliaries: list[Auxiliary]) -> Measure:
+    def measure(
+        self,
+        entry: Entry,
+        namespace: Namespace,
+        lowerer: Lowerer,
+        names: set[str],
+        auxiliaries: list[Auxiliary],
+    ) -> Measure:
         measure = super().measure(entry, namespace, lowerer, names, auxiliaries)
-        arrayed = sorted(s.name for e in (measure.true, measure.reported)
-                         for s in e.free_symbols if self.dims_of.get(s.name))
+        arrayed = sorted(
+            s.name
+            for e in (measure.true, measure.reported)
+            for s in e.free_symbols
+            if self.dims_of.get(s.name)
+        )
         if arrayed or measure.true.has(ArrayOp):
-            raise self.error(entry.path, f"a measure must be a single value, but it reads the "
-                             f"arrayed '{arrayed[0] if arrayed else entry.name}' (got "
-                             f"{measure.true}). Measure a total, e.g. SUM(x[age!]), or one "
-                             "element, e.g. x[A]")
+            raise self.error(
+                entry.path,
+                f"a measure must be a single value, but it reads the "
+                f"arrayed '{arrayed[0] if arrayed else entry.name}' (got "
+                f"{measure.true}). Measure a total, e.g. SUM(x[age!]), or one "
+                "element, e.g. x[A]",
+            )
         return measure
 
     def expression(self, entry: Entry, key: str, namespace: Namespace) -> sympy.Expr:
@@ -379,8 +478,11 @@ class ArrayReader(Reader):
         exceptions = entry.fields.get("except") if key == _MAIN.get(entry.section) else None
         if not dims:
             if isinstance(raw, Mapping) or exceptions is not None:
-                raise self.error(path, "per-element equations need dims (got a mapping). Add "
-                                       "dims: [...] to the variable")
+                raise self.error(
+                    path,
+                    "per-element equations need dims (got a mapping). Add "
+                    "dims: [...] to the variable",
+                )
             return self.piece(entry, path, raw, namespace, [])
         target = [Axis(d, frozenset({d})) for d in dims]
         if isinstance(raw, list):
@@ -394,8 +496,11 @@ class ArrayReader(Reader):
             pieces.append((full, self.piece(entry, path, raw, namespace, target)))
             raw = {}
         if exceptions is not None and not isinstance(exceptions, Mapping):
-            raise self.error(f"{entry.path}.except", f"expected a mapping of elements to "
-                             f"equations (got {shown(exceptions)}). Write except: {{A: 0}}")
+            raise self.error(
+                f"{entry.path}.except",
+                f"expected a mapping of elements to "
+                f"equations (got {shown(exceptions)}). Write except: {{A: 0}}",
+            )
         covered = np.zeros(self.table.shape(dims), dtype=bool)
         covered[...] = bool(pieces)
         for where, mapping in ((path, raw), (f"{entry.path}.except", exceptions or {})):
@@ -404,37 +509,49 @@ class ArrayReader(Reader):
                 positions, axes = self.selector(sub, str(selector), dims)
                 block = np.ix_(*positions)
                 if where == path and covered[block].any():
-                    raise self.error(sub, f"these elements already have an equation (got "
-                                     f"{shown(selector)}). Give each element one equation, or use "
-                                     "except:")
+                    raise self.error(
+                        sub,
+                        f"these elements already have an equation (got "
+                        f"{shown(selector)}). Give each element one equation, or use "
+                        "except:",
+                    )
                 covered[block] = True
                 pieces.append((positions, self.piece(entry, sub, text, namespace, axes)))
         self.check_covered(path, ~covered, dims, "equation")
         spec = Assemble(self.table.shape(dims), tuple(tuple(p) for p, _ in pieces))
         return array_op(spec)(*(e for _, e in pieces))
 
-    def piece(self, entry: Entry, path: str, text: Any, namespace: Namespace,
-              target: list[Axis]) -> sympy.Expr:
+    def piece(
+        self, entry: Entry, path: str, text: Any, namespace: Namespace, target: list[Axis]
+    ) -> sympy.Expr:
         if isinstance(text, ArrayOp):
             return text
         where = self.where(path)
         scope = Scope(self, target, where)
-        expr = parse_expression(text, where=where,
-                                namespace=dataclasses.replace(namespace, arrays=scope))
+        expr = parse_expression(
+            text, where=where, namespace=dataclasses.replace(namespace, arrays=scope)
+        )
         lowerer = self.lowerer
         if lowerer is None or not expr.has(StatefulCall):
             return expr
         if any(op.has(StatefulCall) for op in expr.atoms(ArrayOp)):
-            raise self.error(path, f"a stateful builtin inside an array function (got "
-                                   f"{shown(text)})."
-                                   " Move it into an auxiliary of its own")
-        randoms = sorted({c.builtin for c in expr.atoms(StatefulCall)
-                          if c.builtin.startswith("RANDOM_")})
+            raise self.error(
+                path,
+                f"a stateful builtin inside an array function (got "
+                f"{shown(text)})."
+                " Move it into an auxiliary of its own",
+            )
+        randoms = sorted(
+            {c.builtin for c in expr.atoms(StatefulCall) if c.builtin.startswith("RANDOM_")}
+        )
         if target and randoms:
             # one draw would serve every element: refused rather than silently shared
-            raise self.error(path, f"unsupported construct 'a random function over "
-                                   f"subscripts' (got {', '.join(randoms)}). Write each "
-                                   "element as a variable of its own")
+            raise self.error(
+                path,
+                f"unsupported construct 'a random function over "
+                f"subscripts' (got {', '.join(randoms)}). Write each "
+                "element as a variable of its own",
+            )
         before = {kind: len(getattr(lowerer.out, kind)) for kind in _LOWERED}
         lowered = lowerer.lower(expr, owner=entry.name, where=where)
         dims = tuple(a.dim for a in target)
@@ -444,10 +561,10 @@ class ArrayReader(Reader):
                 items[i] = dataclasses.replace(items[i], dims=dims)
         return lowered
 
-    def scoped(self, namespace: Namespace, entry: Entry, key: str,
-               target: list[Axis]) -> Namespace:
-        return dataclasses.replace(namespace, arrays=Scope(self, target,
-                                                           self.where(f"{entry.path}.{key}")))
+    def scoped(self, namespace: Namespace, entry: Entry, key: str, target: list[Axis]) -> Namespace:
+        return dataclasses.replace(
+            namespace, arrays=Scope(self, target, self.where(f"{entry.path}.{key}"))
+        )
 
     def make_lowerer(self, constants: Mapping[str, float]) -> Lowerer:
         self.lowerer = Lowerer(constants)

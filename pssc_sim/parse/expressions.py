@@ -44,9 +44,15 @@ from pssc_sim.ir.functions import (
 )
 from pssc_sim.parse import nesting
 
-_CLOCK = {"TIME": TIME, "TIME_STEP": TIME_STEP, "INITIAL_TIME": INITIAL_TIME,
-          "FINAL_TIME": FINAL_TIME, "CULTURE": CULTURE, "RANDOM_SEED": RANDOM_SEED,
-          "RANDOM_MEMBER": RANDOM_MEMBER}
+_CLOCK = {
+    "TIME": TIME,
+    "TIME_STEP": TIME_STEP,
+    "INITIAL_TIME": INITIAL_TIME,
+    "FINAL_TIME": FINAL_TIME,
+    "CULTURE": CULTURE,
+    "RANDOM_SEED": RANDOM_SEED,
+    "RANDOM_MEMBER": RANDOM_MEMBER,
+}
 
 _BINARY: dict[type[ast.operator], Callable[[sympy.Expr, sympy.Expr], sympy.Expr]] = {
     ast.Add: lambda a, b: a + b,
@@ -131,8 +137,9 @@ class ArrayScope(Protocol):
     def reference(self, name: str, subscripts: tuple[str, ...] | None) -> sympy.Expr:
         """The value of the variable ``name``, subscripted or bare, on the equation's axes."""
 
-    def call(self, function: str, node: ast.Call,
-             translate: Callable[[ast.AST], sympy.Expr]) -> sympy.Expr:
+    def call(
+        self, function: str, node: ast.Call, translate: Callable[[ast.AST], sympy.Expr]
+    ) -> sympy.Expr:
         """An array function (``SUM`` ...) of the arguments in ``node``."""
 
 
@@ -148,8 +155,14 @@ class Namespace:
 
     def candidates(self) -> list[str]:
         """Every name a did-you-mean may suggest."""
-        return [*self.variables, *self.lookups, *RESERVED_NAMES, *LEVER_NAMES, *BUILTINS,
-                *MEASURE_FUNCTIONS]
+        return [
+            *self.variables,
+            *self.lookups,
+            *RESERVED_NAMES,
+            *LEVER_NAMES,
+            *BUILTINS,
+            *MEASURE_FUNCTIONS,
+        ]
 
 
 def parse_expression(text: object, *, where: str, namespace: Namespace) -> sympy.Expr:
@@ -181,8 +194,9 @@ def parse_expression(text: object, *, where: str, namespace: Namespace) -> sympy
     if namespace.arrays is not None:
         source = _REDUCED.sub(r"\1" + REDUCED_SUFFIX, source)
     if not source:
-        raise ExpressionError(f"{where}: the equation is empty (got {shown(text)}). Write an "
-                              "expression")
+        raise ExpressionError(
+            f"{where}: the equation is empty (got {shown(text)}). Write an expression"
+        )
     regrouped = nesting.regroup_chains(source)
     try:
         tree = ast.parse(regrouped.source, mode="eval")
@@ -265,15 +279,17 @@ def _without_ite(expr: sympy.Basic) -> sympy.Expr:
         return expr
     return expr.replace(
         lambda e: isinstance(e, ITE),
-        lambda e: sympy.Or(sympy.And(e.args[0], e.args[1]),
-                           sympy.And(sympy.Not(e.args[0]), e.args[2])),
+        lambda e: sympy.Or(
+            sympy.And(e.args[0], e.args[1]), sympy.And(sympy.Not(e.args[0]), e.args[2])
+        ),
     )
 
 
 def _number(value: float | int, where: str) -> sympy.Expr:
     if isinstance(value, float) and not math.isfinite(value):
-        raise ExpressionError(f"{where}: the number is not finite (got {value}). "
-                              "Use a finite value")
+        raise ExpressionError(
+            f"{where}: the number is not finite (got {value}). Use a finite value"
+        )
     if isinstance(value, int) and abs(value) < _EXACT_INTEGER_LIMIT:
         return sympy.Integer(value)
     return sympy.Float(float(value))
@@ -282,8 +298,13 @@ def _number(value: float | int, where: str) -> sympy.Expr:
 class _Translator:
     """Walks a Python expression tree, building sympy objects for whitelisted nodes only."""
 
-    def __init__(self, where: str, source: str, namespace: Namespace,
-                 regrouped: nesting.Regrouped | None = None) -> None:
+    def __init__(
+        self,
+        where: str,
+        source: str,
+        namespace: Namespace,
+        regrouped: nesting.Regrouped | None = None,
+    ) -> None:
         self.where = where
         self.source = source
         self.namespace = namespace
@@ -297,8 +318,11 @@ class _Translator:
         if hint is not None:
             what, fix = hint.split(". ", 1)
             raise self._rejected(node, what, fix)
-        raise self._rejected(node, f"'{type(node).__name__}' is not allowed",
-                             "Use arithmetic, comparisons and function calls")
+        raise self._rejected(
+            node,
+            f"'{type(node).__name__}' is not allowed",
+            "Use arithmetic, comparisons and function calls",
+        )
 
     def column(self, node: ast.AST) -> int:
         """The 1-based column of ``node`` in the equation as written."""
@@ -312,15 +336,21 @@ class _Translator:
     def visit_Constant(self, node: ast.Constant) -> sympy.Expr:
         value = node.value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self._rejected(node, f"the constant {shown(value, 60)} is not a number",
-                                 "Use numbers and variable names")
+            raise self._rejected(
+                node,
+                f"the constant {shown(value, 60)} is not a number",
+                "Use numbers and variable names",
+            )
         return _number(value, self.where)
 
     def visit_Name(self, node: ast.Name) -> sympy.Basic:
         name = node.id
         if "__" in name:
-            raise self._rejected(node, f"the name {shown(name)} contains a double underscore",
-                                 "Names with '__' are reserved; rename the variable")
+            raise self._rejected(
+                node,
+                f"the name {shown(name)} contains a double underscore",
+                "Names with '__' are reserved; rename the variable",
+            )
         if name in self.namespace.variables:
             if self.namespace.arrays is not None:
                 return self.namespace.arrays.reference(name, None)
@@ -328,11 +358,17 @@ class _Translator:
         if name in _CLOCK:
             return _CLOCK[name]
         if name in self.namespace.lookups:
-            raise self._rejected(node, f"the lookup {shown(name)} is used as a value",
-                                 f"Call it with an input, e.g. {name}(x)")
+            raise self._rejected(
+                node,
+                f"the lookup {shown(name)} is used as a value",
+                f"Call it with an input, e.g. {name}(x)",
+            )
         if name.upper() in BUILTINS:
-            raise self._rejected(node, f"the function {shown(name)} is used as a value",
-                                 f"Call it with its arguments, e.g. {name.upper()}(...)")
+            raise self._rejected(
+                node,
+                f"the function {shown(name)} is used as a value",
+                f"Call it with its arguments, e.g. {name.upper()}(...)",
+            )
         hint = did_you_mean(name, self.namespace.candidates())
         if hint:
             raise ExpressionError(f"{self.where}: unknown name {shown(name)}.{hint}")
@@ -344,12 +380,17 @@ class _Translator:
     def visit_Subscript(self, node: ast.Subscript) -> sympy.Expr:
         arrays = self.namespace.arrays
         if arrays is None:
-            raise self._rejected(node, "subscripts are not allowed",
-                                 "Use a plain variable name, or declare dimensions")
+            raise self._rejected(
+                node,
+                "subscripts are not allowed",
+                "Use a plain variable name, or declare dimensions",
+            )
         if not isinstance(node.value, ast.Name) or node.value.id not in self.namespace.variables:
             what = node.value.id if isinstance(node.value, ast.Name) else "an expression"
-            hint = (did_you_mean(what, self.namespace.variables).strip()
-                    or "Subscript a stock, flow, auxiliary or parameter.")
+            hint = (
+                did_you_mean(what, self.namespace.variables).strip()
+                or "Subscript a stock, flow, auxiliary or parameter."
+            )
             raise self._rejected(node, f"only variables take subscripts, not {shown(what)}", hint)
         items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         subscripts = []
@@ -359,15 +400,21 @@ class _Translator:
             elif isinstance(item, ast.Constant) and isinstance(item.value, (str, int)):
                 subscripts.append(str(item.value))
             else:
-                raise self._rejected(item, "a subscript must be an element or a dimension",
-                                     "Write x[A, age], quoting other names: x['0-4']")
+                raise self._rejected(
+                    item,
+                    "a subscript must be an element or a dimension",
+                    "Write x[A, age], quoting other names: x['0-4']",
+                )
         return arrays.reference(node.value.id, tuple(subscripts))
 
     def visit_BinOp(self, node: ast.BinOp) -> sympy.Expr:
         if isinstance(node.op, (ast.Add, ast.Sub)):
-            return sympy.Add(*(self._value(operand) if not isinstance(op, ast.Sub)
-                               else -self._value(operand)
-                               for op, operand in nesting.chain(node)))
+            return sympy.Add(
+                *(
+                    self._value(operand) if not isinstance(op, ast.Sub) else -self._value(operand)
+                    for op, operand in nesting.chain(node)
+                )
+            )
         if isinstance(node.op, (ast.Mult, ast.Div)):
             # folded in order, not as one Mul: x / 3 divides (a Mul of 1/3 would round twice)
             (_, first), *rest = nesting.chain(node)
@@ -433,20 +480,30 @@ class _Translator:
 
     def visit_Call(self, node: ast.Call) -> sympy.Basic:
         arrays = self.namespace.arrays
-        if (arrays is not None and isinstance(node.func, ast.Subscript)
-                and isinstance(node.func.value, ast.Name)
-                and node.func.value.id.upper() in arrays.functions):
+        if (
+            arrays is not None
+            and isinstance(node.func, ast.Subscript)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id.upper() in arrays.functions
+        ):
             return arrays.call(node.func.value.id.upper(), node, self._value)
         if not isinstance(node.func, ast.Name):
-            raise self._rejected(node, "only named functions can be called",
-                                 "Call a builtin such as MAX(a, b) or a lookup such as f(x)")
+            raise self._rejected(
+                node,
+                "only named functions can be called",
+                "Call a builtin such as MAX(a, b) or a lookup such as f(x)",
+            )
         if node.keywords:
-            raise self._rejected(node, "keyword arguments are not allowed",
-                                 "Pass arguments by position")
+            raise self._rejected(
+                node, "keyword arguments are not allowed", "Pass arguments by position"
+            )
         name = node.func.id
         if "__" in name:
-            raise self._rejected(node, f"the name {shown(name)} contains a double underscore",
-                                 "Names with '__' are reserved; call a builtin or a lookup")
+            raise self._rejected(
+                node,
+                f"the name {shown(name)} contains a double underscore",
+                "Names with '__' are reserved; call a builtin or a lookup",
+            )
         if name not in self.namespace.lookups and name.upper() in MEASURE_FUNCTIONS:
             return self._measure_call(node, name.upper())
         if arrays is not None and name.upper() in arrays.functions:
@@ -457,11 +514,15 @@ class _Translator:
         builtin = BUILTINS.get(name.upper())
         if builtin is None:
             # Lookups keep their spelling, builtins are matched in upper case.
-            hint = (did_you_mean(name, self.namespace.lookups)
-                    or did_you_mean(name.upper(), BUILTINS))
-            raise self._rejected(node, f"unknown function {shown(name)}",
-                                 (hint.strip() + " " if hint else "")
-                                 + "Use a builtin or a lookup defined under lookups")
+            hint = did_you_mean(name, self.namespace.lookups) or did_you_mean(
+                name.upper(), BUILTINS
+            )
+            raise self._rejected(
+                node,
+                f"unknown function {shown(name)}",
+                (hint.strip() + " " if hint else "")
+                + "Use a builtin or a lookup defined under lookups",
+            )
         return self._builtin_call(node, builtin, args)
 
     def _measure_call(self, node: ast.Call, name: str) -> sympy.Expr:
@@ -470,16 +531,23 @@ class _Translator:
         argument = node.args[0] if len(node.args) == 1 + values else None
         if not isinstance(argument, ast.Name):
             usage = ", ".join(["measure_name", *["value"] * values])
-            raise self._rejected(node, f"{name} takes the name of one measure"
-                                 + (f" and {values} value" if values else ""),
-                                 f"Write {name}({usage})")
+            raise self._rejected(
+                node,
+                f"{name} takes the name of one measure"
+                + (f" and {values} value" if values else ""),
+                f"Write {name}({usage})",
+            )
         measure = argument.id
         if measure not in self.namespace.measures:
             hint = did_you_mean(measure, self.namespace.measures) or (
-                " Declare it under measures." if not self.namespace.measures
-                else f" Measures: {', '.join(sorted(self.namespace.measures))}.")
-            raise ExpressionError(f"{self.where}: {name}: unknown measure {shown(measure)} (column "
-                                  f"{self.column(argument)}).{hint}")
+                " Declare it under measures."
+                if not self.namespace.measures
+                else f" Measures: {', '.join(sorted(self.namespace.measures))}."
+            )
+            raise ExpressionError(
+                f"{self.where}: {name}: unknown measure {shown(measure)} (column "
+                f"{self.column(argument)}).{hint}"
+            )
         marker = variable_symbol(f"{measure}__{MEASURE_FUNCTIONS[name]}")
         if not values:
             return marker
@@ -487,14 +555,18 @@ class _Translator:
 
     def _lookup_call(self, node: ast.Call, name: str, args: list[sympy.Expr]) -> sympy.Expr:
         if len(args) != 1:
-            raise self._rejected(node, f"the lookup {shown(name)} takes 1 argument, not "
-                                 f"{len(args)}", f"Call it as {name}(x)")
+            raise self._rejected(
+                node,
+                f"the lookup {shown(name)} takes 1 argument, not {len(args)}",
+                f"Call it as {name}(x)",
+            )
         return lookup_function(name)(args[0])
 
     def _builtin_call(self, node: ast.Call, builtin: Builtin, args: list[sympy.Expr]) -> sympy.Expr:
         if not builtin.accepts(len(args)):
             raise self._rejected(
-                node, f"{builtin.name} takes {builtin.signature} arguments, not {len(args)}",
+                node,
+                f"{builtin.name} takes {builtin.signature} arguments, not {len(args)}",
                 f"Write {builtin.description.split(':')[0]}",
             )
         guarded = _GUARDED.get(builtin.name)
@@ -502,16 +574,20 @@ class _Translator:
             # sympy folds each conditional of a guard into the guard's condition: the work and
             # the expression grow exponentially with their nesting
             raise self._rejected(
-                node, f"the divisor of {builtin.name} holds more than {_MAX_GUARDED} conditions",
-                "Move the inner XIDZ, ZIDZ or IF_THEN_ELSE into an auxiliary")
+                node,
+                f"the divisor of {builtin.name} holds more than {_MAX_GUARDED} conditions",
+                "Move the inner XIDZ, ZIDZ or IF_THEN_ELSE into an auxiliary",
+            )
         try:
             return builtin.build(args)
         except TypeError:
             # sympy folds nested conditions eagerly; where it cancels a division into x / 0 in a
             # branch, the folded comparison is undefined and sympy refuses to build it.
             raise self._rejected(
-                node, f"{builtin.name} of these arguments cannot be folded into one condition",
-                "Move the inner conditional expression into an auxiliary of its own") from None
+                node,
+                f"{builtin.name} of these arguments cannot be folded into one condition",
+                "Move the inner conditional expression into an auxiliary of its own",
+            ) from None
 
     def _value(self, node: ast.AST) -> sympy.Expr:
         """Translate a node that must be a number, not a condition."""
@@ -521,7 +597,8 @@ class _Translator:
         return value
 
     def _operator(self, node: ast.AST, op: ast.AST) -> ExpressionError:
-        hint = _OPERATOR_HINTS.get(type(op), f"'{type(op).__name__}' is not supported. "
-                                              "Use + - * / ** and comparisons")
+        hint = _OPERATOR_HINTS.get(
+            type(op), f"'{type(op).__name__}' is not supported. Use + - * / ** and comparisons"
+        )
         what, fix = hint.split(". ", 1)
         return self._rejected(node, what, fix)

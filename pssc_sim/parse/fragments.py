@@ -23,8 +23,16 @@ from pssc_sim.parse.yaml_reader import read_yaml
 LIBRARY = Path(__file__).resolve().parent.parent / "library" / "gaming"
 #: Model sections a fragment may hold.
 SECTIONS = ("parameters", "stocks", "flows", "auxiliaries", "lookups")
-_FRAGMENT_KEYS = ("fragment", "title", "description", "signature", "sources", "inputs",
-                  "outputs", *SECTIONS)
+_FRAGMENT_KEYS = (
+    "fragment",
+    "title",
+    "description",
+    "signature",
+    "sources",
+    "inputs",
+    "outputs",
+    *SECTIONS,
+)
 _INPUT_KEYS = ("kind", "description", "units")
 #: The name of the switch inside a fragment's equations.
 SWITCH = "active"
@@ -101,9 +109,11 @@ def read_fragment(path: str | Path, check_model: ModelCheck) -> Fragment:
     :func:`pssc_sim.parse.documents.load_fragment`)."""
     file = Path(path).resolve()
     if not file.is_file():
-        raise ModelError(f"{path}: no fragment file there (got {shown(str(path))}). Give the "
-                         "path of "
-                         "a fragment .yaml file")
+        raise ModelError(
+            f"{path}: no fragment file there (got {shown(str(path))}). Give the "
+            "path of "
+            "a fragment .yaml file"
+        )
     return _read_fragment(file, file.stat().st_mtime_ns, check_model)
 
 
@@ -126,12 +136,15 @@ class _FragmentReader:
     def read(self) -> Fragment:
         document = self.document
         if not isinstance(document, Mapping):
-            raise ModelError(f"{self.file}: a fragment file must be a YAML mapping (got "
-                             f"{type(document).__name__}). Start with 'fragment: name'")
+            raise ModelError(
+                f"{self.file}: a fragment file must be a YAML mapping (got "
+                f"{type(document).__name__}). Start with 'fragment: name'"
+            )
         for key in document:
             if key not in _FRAGMENT_KEYS:
                 hint = did_you_mean(str(key), _FRAGMENT_KEYS) or (
-                    f" Allowed keys: {', '.join(_FRAGMENT_KEYS)}.")
+                    f" Allowed keys: {', '.join(_FRAGMENT_KEYS)}."
+                )
                 raise self.error(str(key), f"unknown key {shown(key)}.{hint}")
         inputs = self.inputs(document.get("inputs"))
         sections = {s: self.section(s) for s in SECTIONS if document.get(s) is not None}
@@ -142,14 +155,18 @@ class _FragmentReader:
         outputs = self.outputs(document.get("outputs"), names)
         sources = document.get("sources") or []
         if not isinstance(sources, list):
-            raise self.error("sources", f"expected a list of references (got {shown(sources)}). "
-                                        "Write sources: ['Author (year), title']")
+            raise self.error(
+                "sources",
+                f"expected a list of references (got {shown(sources)}). "
+                "Write sources: ['Author (year), title']",
+            )
         return Fragment(
             name=str(document.get("fragment") or Path(self.file).stem),
             title=str(document.get("title") or ""),
             description=" ".join(str(document.get("description") or "").split()),
             signature=" ".join(str(document.get("signature") or "").split()),
-            sources=tuple(str(s) for s in sources), inputs=inputs,
+            sources=tuple(str(s) for s in sources),
+            inputs=inputs,
             outputs=MappingProxyType(outputs),
             sections=MappingProxyType({k: MappingProxyType(v) for k, v in sections.items()}),
             file=self.file,
@@ -159,48 +176,69 @@ class _FragmentReader:
         if raw is None:
             return ()
         if not isinstance(raw, Mapping):
-            raise self.error("inputs", f"expected a mapping of input names (got {shown(raw)}). "
-                                       "Write inputs: {measure: {kind: measure}}")
+            raise self.error(
+                "inputs",
+                f"expected a mapping of input names (got {shown(raw)}). "
+                "Write inputs: {measure: {kind: measure}}",
+            )
         result = []
         for name, spec in raw.items():
             path = f"inputs.{name}"
             spec = {} if spec is None else spec
             if not isinstance(spec, Mapping):
-                raise self.error(path, f"expected a mapping (got {shown(spec)}). Write {name}: "
-                                       "{kind: value, description: ...}")
+                raise self.error(
+                    path,
+                    f"expected a mapping (got {shown(spec)}). Write {name}: "
+                    "{kind: value, description: ...}",
+                )
             for key in spec:
                 if key not in _INPUT_KEYS:
                     hint = did_you_mean(str(key), _INPUT_KEYS) or (
-                        f" Allowed keys: {', '.join(_INPUT_KEYS)}.")
+                        f" Allowed keys: {', '.join(_INPUT_KEYS)}."
+                    )
                     raise self.error(f"{path}.{key}", f"unknown key {shown(key)}.{hint}")
             kind = spec.get("kind", "value")
             options = [k.value for k in InputKind]
             if kind not in options:
                 hint = did_you_mean(str(kind), options) or " Use measure or value."
                 raise self.error(f"{path}.kind", f"unknown kind {shown(kind)}.{hint}")
-            result.append(FragmentInput(str(name), InputKind(kind), str(spec.get("units", "")),
-                                        str(spec.get("description", ""))))
+            result.append(
+                FragmentInput(
+                    str(name),
+                    InputKind(kind),
+                    str(spec.get("units", "")),
+                    str(spec.get("description", "")),
+                )
+            )
         return tuple(result)
 
     def section(self, section: str) -> dict[str, Any]:
         raw = self.document[section]
         if not isinstance(raw, Mapping):
-            raise self.error(section, f"expected a mapping of names to entries (got "
-                                      f"{type(raw).__name__}). Write '{section}:' then 'name: ...'")
+            raise self.error(
+                section,
+                f"expected a mapping of names to entries (got "
+                f"{type(raw).__name__}). Write '{section}:' then 'name: ...'",
+            )
         return {str(name): value for name, value in raw.items()}
 
-    def check_names(self, sections: Mapping[str, Mapping[str, Any]],
-                    inputs: tuple[FragmentInput, ...]) -> None:
+    def check_names(
+        self, sections: Mapping[str, Mapping[str, Any]], inputs: tuple[FragmentInput, ...]
+    ) -> None:
         reserved = {i.name for i in inputs} | {SWITCH}
         for section, entries in sections.items():
             for name in entries:
                 if name in reserved:
                     what = "the switch" if name == SWITCH else "an input of the fragment"
-                    raise self.error(f"{section}.{name}", f"the name {shown(name)} is {what} (got "
-                                                          f"{shown(name)}). Rename the variable")
+                    raise self.error(
+                        f"{section}.{name}",
+                        f"the name {shown(name)} is {what} (got "
+                        f"{shown(name)}). Rename the variable",
+                    )
 
-    def check_units(self, sections: Mapping[str, Mapping[str, Any]],
-                    inputs: tuple[FragmentInput, ...]) -> None:
+    def check_units(
+        self, sections: Mapping[str, Mapping[str, Any]], inputs: tuple[FragmentInput, ...]
+    ) -> None:
         known = {i.name for i in inputs} | {TIME_PLACEHOLDER}
         for section, entries in sections.items():
             for name, entry in entries.items():
@@ -208,33 +246,45 @@ class _FragmentReader:
                 for placeholder in PLACEHOLDER.findall(str(units)):
                     if placeholder not in known:
                         hint = did_you_mean(placeholder, known)
-                        raise self.error(f"{section}.{name}.units",
-                                         f"unknown units placeholder '[{placeholder}]'.{hint} "
-                                         f"Use [time] or the name of an input in brackets")
+                        raise self.error(
+                            f"{section}.{name}.units",
+                            f"unknown units placeholder '[{placeholder}]'.{hint} "
+                            f"Use [time] or the name of an input in brackets",
+                        )
 
-    def check_equations(self, sections: Mapping[str, Mapping[str, Any]],
-                        inputs: tuple[FragmentInput, ...]) -> None:
+    def check_equations(
+        self, sections: Mapping[str, Mapping[str, Any]], inputs: tuple[FragmentInput, ...]
+    ) -> None:
         """Read the fragment as a model of its own, inputs as parameters (and measures), so
         every equation error names the fragment file and the key."""
         parameters: dict[str, Any] = {i.name: 1 for i in inputs}
         parameters[SWITCH] = 1
         parameters.update(sections.get("parameters", {}))
-        measures = {i.name: {"perspective": "outcome", "better": "higher",
-                             "distribution": {"kind": "normal", "sd": 1}}
-                    for i in inputs if i.kind is InputKind.MEASURE}
-        document = {**sections, "parameters": parameters, "measures": measures,
-                    "time": {"stop": 1}}
+        measures = {
+            i.name: {
+                "perspective": "outcome",
+                "better": "higher",
+                "distribution": {"kind": "normal", "sd": 1},
+            }
+            for i in inputs
+            if i.kind is InputKind.MEASURE
+        }
+        document = {**sections, "parameters": parameters, "measures": measures, "time": {"stop": 1}}
         self.check_model(self.file, document)
 
     def outputs(self, raw: Any, names: list[str]) -> dict[str, str]:
         if raw is None:
             return {}
         if not isinstance(raw, Mapping):
-            raise self.error("outputs", f"expected a mapping of names to descriptions (got "
-                                        f"{shown(raw)}). Write outputs: {{reported: 'what it is'}}")
+            raise self.error(
+                "outputs",
+                f"expected a mapping of names to descriptions (got "
+                f"{shown(raw)}). Write outputs: {{reported: 'what it is'}}",
+            )
         for name in raw:
             if name not in names:
                 hint = did_you_mean(str(name), names) or " Name a variable of the fragment."
-                raise self.error(f"outputs.{name}", f"{shown(name)} is not a variable of the "
-                                                    f"fragment.{hint}")
+                raise self.error(
+                    f"outputs.{name}", f"{shown(name)} is not a variable of the fragment.{hint}"
+                )
         return {str(k): " ".join(str(v or "").split()) for k, v in raw.items()}

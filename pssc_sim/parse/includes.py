@@ -43,10 +43,13 @@ OVERRIDE_KEYS = ("value", "range", "distribution", "source", "description")
 _DESCRIBES_VALUE = ("source", "range", "distribution")
 # Which field of an entry holds an equation, per section; shorthand entries stand for it.
 _EQUATION_KEYS = {"stocks": ("initial",), "flows": ("rate",), "auxiliaries": ("equation",)}
-_SHORTHAND = {"parameters": "value", "stocks": "initial", "auxiliaries": "equation",
-              "flows": "rate"}
+_SHORTHAND = {
+    "parameters": "value",
+    "stocks": "initial",
+    "auxiliaries": "equation",
+    "flows": "rate",
+}
 _INSTANCE = re.compile(r"^[a-z][a-z0-9_]*$")
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +84,20 @@ class _Host:
 
     def measure_true(self, measure: str) -> ast.expr:
         entry = self.section("measures").get(measure)
-        fields = {("true" if k is True else k): v for k, v in entry.items()} if isinstance(
-            entry, Mapping) else {}
+        fields = (
+            {("true" if k is True else k): v for k, v in entry.items()}
+            if isinstance(entry, Mapping)
+            else {}
+        )
         return _expression_tree(fields["true"]) if "true" in fields else ast.Name(measure)
 
 
-def expand_includes(file: str, document: Mapping[str, Any],
-                    check_binding: Callable[[str, Any, set[str]], None],
-                    check_model: ModelCheck) -> dict[str, Any]:
+def expand_includes(
+    file: str,
+    document: Mapping[str, Any],
+    check_binding: Callable[[str, Any, set[str]], None],
+    check_model: ModelCheck,
+) -> dict[str, Any]:
     """The model ``document`` with its ``include:`` section expanded into its own sections.
 
     ``check_binding(where, text, extra_names)`` parses a host expression bound to an input (the
@@ -101,9 +110,11 @@ def expand_includes(file: str, document: Mapping[str, Any],
         return result
     host = _Host(file, Path(file).parent, document, check_model)
     if not isinstance(raw, Mapping):
-        raise ModelError(f"{file}: include: expected a mapping of instance names (got "
-                         f"{shown(raw)}). "
-                         "Write include: {time_correction: {mechanism: ..., inputs: {...}}}")
+        raise ModelError(
+            f"{file}: include: expected a mapping of instance names (got "
+            f"{shown(raw)}). "
+            "Write include: {time_correction: {mechanism: ..., inputs: {...}}}"
+        )
     instances = [_Instance.read(host, str(name), spec) for name, spec in raw.items()]
     names = _check_clashes(host, instances)
     for instance in instances:
@@ -124,7 +135,8 @@ def _check_clashes(host: _Host, instances: list[_Instance]) -> set[str]:
                 raise ModelError(
                     f"{host.file}: include.{instance.name}: the name '{renamed}' of "
                     f"{instance.fragment.name}'s '{original}' is already defined under "
-                    f"{taken[renamed]} (got '{renamed}'). Rename the instance or that variable")
+                    f"{taken[renamed]} (got '{renamed}'). Rename the instance or that variable"
+                )
             taken[renamed] = f"include.{instance.name}"
     return set(taken)
 
@@ -147,25 +159,33 @@ class _Instance:
     def read(cls, host: _Host, name: str, spec: Any) -> _Instance:
         where = f"{host.file}: include.{name}"
         if not _INSTANCE.match(name) or "__" in name or keyword.iskeyword(name):
-            raise ModelError(f"{where}: the instance name {shown(name)} is not a snake_case name "
-                             f"without '__' (got {shown(name)}). Use e.g. time_correction")
+            raise ModelError(
+                f"{where}: the instance name {shown(name)} is not a snake_case name "
+                f"without '__' (got {shown(name)}). Use e.g. time_correction"
+            )
         if not isinstance(spec, Mapping):
-            raise ModelError(f"{where}: expected a mapping (got {shown(spec)}). Write {name}: "
-                             "{mechanism: ..., inputs: {measure: ...}}")
+            raise ModelError(
+                f"{where}: expected a mapping (got {shown(spec)}). Write {name}: "
+                "{mechanism: ..., inputs: {measure: ...}}"
+            )
         for key in spec:
             if key not in INCLUDE_KEYS:
                 hint = did_you_mean(str(key), INCLUDE_KEYS) or (
-                    f" Allowed keys: {', '.join(INCLUDE_KEYS)}.")
+                    f" Allowed keys: {', '.join(INCLUDE_KEYS)}."
+                )
                 raise ModelError(f"{where}.{key}: unknown key {shown(key)}.{hint}")
-        fragment = read_fragment(_fragment_file(host, spec.get("mechanism"), f"{where}.mechanism"),
-                                 host.check_model)
+        fragment = read_fragment(
+            _fragment_file(host, spec.get("mechanism"), f"{where}.mechanism"), host.check_model
+        )
         bindings = _bindings(host, fragment, spec.get("inputs"), where)
         overrides = _overrides(fragment, spec.get("parameters"), where)
         active = spec.get("active", 1)
         if isinstance(active, (bool, int, float)) and active in (0, 1):
             return cls(host, name, fragment, bindings, overrides, float(active))
-        raise ModelError(f"{where}.active: expected 1 (on) or 0 (off) (got {shown(active)}). Write "
-                         "active: 0 to include the mechanism switched off")
+        raise ModelError(
+            f"{where}.active: expected 1 (on) or 0 (off) (got {shown(active)}). Write "
+            "active: 0 to include the mechanism switched off"
+        )
 
     @property
     def renames(self) -> dict[str, str]:
@@ -184,13 +204,15 @@ class _Instance:
         renamer = _Renamer(self.renames, self.substitutions(), self.measures())
         result: dict[str, dict[str, Any]] = {}
         for section, entries in self.fragment.sections.items():
-            result[section] = {self.renames[n]: self.entry(section, n, e, renamer)
-                               for n, e in entries.items()}
+            result[section] = {
+                self.renames[n]: self.entry(section, n, e, renamer) for n, e in entries.items()
+            }
         result.setdefault("parameters", {})[self.renames[SWITCH]] = {
-            "value": self.active, "units": "dimensionless",
+            "value": self.active,
+            "units": "dimensionless",
             "description": f"switch of the {self.fragment.name} mechanism: 1 on, 0 off",
             "source": f"{SWITCH_SOURCE}{self.name}.active in {Path(self.host.file).name} "
-                      f"(default 1); a scenario's mechanisms: {{{self.name}: on|off}}",
+            f"(default 1); a scenario's mechanisms: {{{self.name}: on|off}}",
         }
         return result
 
@@ -248,52 +270,69 @@ class _Instance:
         return result
 
     def measures(self) -> dict[str, str]:
-        return {key: str(value) for key, value in self.bindings.items()
-                if self.fragment.input(key).kind is InputKind.MEASURE}
+        return {
+            key: str(value)
+            for key, value in self.bindings.items()
+            if self.fragment.input(key).kind is InputKind.MEASURE
+        }
 
 
 def _fragment_file(host: _Host, reference: Any, where: str) -> Path:
     if not isinstance(reference, str) or not reference:
-        raise ModelError(f"{where}: 'mechanism' is required (got {shown(reference)}). Name a "
-                         "library "
-                         "mechanism (pssc mechanisms) or a fragment .yaml file")
+        raise ModelError(
+            f"{where}: 'mechanism' is required (got {shown(reference)}). Name a "
+            "library "
+            "mechanism (pssc mechanisms) or a fragment .yaml file"
+        )
     if reference.endswith((".yaml", ".yml")) or "/" in reference or "\\" in reference:
         path = host.folder / reference
         if not path.is_file():
-            raise ModelError(f"{where}: no fragment file {shown(reference)} next to the model (got "
-                             f"{shown(str(path))}). Give a path relative to the model file")
+            raise ModelError(
+                f"{where}: no fragment file {shown(reference)} next to the model (got "
+                f"{shown(str(path))}). Give a path relative to the model file"
+            )
         return path
     known = library_mechanisms()
     if reference not in known:
         hint = did_you_mean(reference, known) or f" Mechanisms: {', '.join(known)}."
-        raise ModelError(f"{where}: unknown mechanism {shown(reference)}.{hint} Name a library "
-                         "mechanism (pssc mechanisms) or a path to a fragment .yaml file")
+        raise ModelError(
+            f"{where}: unknown mechanism {shown(reference)}.{hint} Name a library "
+            "mechanism (pssc mechanisms) or a path to a fragment .yaml file"
+        )
     return LIBRARY / f"{reference}.yaml"
 
 
 def _bindings(host: _Host, fragment: Fragment, raw: Any, where: str) -> dict[str, Any]:
     raw = {} if raw is None else raw
     if not isinstance(raw, Mapping):
-        raise ModelError(f"{where}.inputs: expected a mapping of inputs to host names (got "
-                         f"{shown(raw)}). Write inputs: {{measure: response_time}}")
+        raise ModelError(
+            f"{where}.inputs: expected a mapping of inputs to host names (got "
+            f"{shown(raw)}). Write inputs: {{measure: response_time}}"
+        )
     expected = [i.name for i in fragment.inputs]
     for key in raw:
         if key not in expected:
             hint = did_you_mean(str(key), expected) or (
-                f" Inputs of {fragment.name}: {', '.join(expected) or 'none'}.")
-            raise ModelError(f"{where}.inputs.{key}: unknown input {shown(key)} of "
-                             f"{fragment.name}.{hint}")
+                f" Inputs of {fragment.name}: {', '.join(expected) or 'none'}."
+            )
+            raise ModelError(
+                f"{where}.inputs.{key}: unknown input {shown(key)} of {fragment.name}.{hint}"
+            )
     for item in fragment.inputs:
         if item.name not in raw or raw[item.name] is None:
-            raise ModelError(f"{where}.inputs: missing input '{item.name}' of {fragment.name} "
-                             f"(got {sorted(map(str, raw))}). Add '{item.name}: <"
-                             f"{'a measure' if item.kind is InputKind.MEASURE else 'expression'}"
-                             ">' under inputs")
+            raise ModelError(
+                f"{where}.inputs: missing input '{item.name}' of {fragment.name} "
+                f"(got {sorted(map(str, raw))}). Add '{item.name}: <"
+                f"{'a measure' if item.kind is InputKind.MEASURE else 'expression'}"
+                ">' under inputs"
+            )
         if item.kind is InputKind.MEASURE:
             _check_measure(host, raw[item.name], f"{where}.inputs.{item.name}")
         elif isinstance(raw[item.name], bool) or not isinstance(raw[item.name], (str, int, float)):
-            raise ModelError(f"{where}.inputs.{item.name}: expected a number or an expression "
-                             f"(got {shown(raw[item.name])}). Write e.g. {item.name}: referrals")
+            raise ModelError(
+                f"{where}.inputs.{item.name}: expected a number or an expression "
+                f"(got {shown(raw[item.name])}). Write e.g. {item.name}: referrals"
+            )
     return {str(k): v for k, v in raw.items()}
 
 
@@ -302,10 +341,13 @@ def _check_measure(host: _Host, value: Any, where: str) -> None:
     if isinstance(value, str) and value in measures:
         return
     hint = did_you_mean(str(value), measures) or (
-        f" Measures: {', '.join(measures)}." if measures else " Declare it under measures.")
-    raise ModelError(f"{where}: {shown(value)} is not a measure of the model (got "
-                     f"{shown(value)}).{hint} "
-                     "An input of kind 'measure' takes a measure's name")
+        f" Measures: {', '.join(measures)}." if measures else " Declare it under measures."
+    )
+    raise ModelError(
+        f"{where}: {shown(value)} is not a measure of the model (got "
+        f"{shown(value)}).{hint} "
+        "An input of kind 'measure' takes a measure's name"
+    )
 
 
 def _overrides(fragment: Fragment, raw: Any, where: str) -> dict[str, dict[str, Any]]:
@@ -313,27 +355,33 @@ def _overrides(fragment: Fragment, raw: Any, where: str) -> dict[str, dict[str, 
     :data:`OVERRIDE_KEYS` (a value with, say, a range in the host's units) per parameter."""
     raw = {} if raw is None else raw
     if not isinstance(raw, Mapping):
-        raise ModelError(f"{where}.parameters: expected a mapping of parameter values (got "
-                         f"{shown(raw)}). Write parameters: {{window: 1.0}}")
+        raise ModelError(
+            f"{where}.parameters: expected a mapping of parameter values (got "
+            f"{shown(raw)}). Write parameters: {{window: 1.0}}"
+        )
     names = list(fragment.parameters)
     result = {}
     for key, value in raw.items():
         path = f"{where}.parameters.{key}"
         if key not in names:
             hint = did_you_mean(str(key), names) or (
-                f" Parameters of {fragment.name}: {', '.join(names)}.")
+                f" Parameters of {fragment.name}: {', '.join(names)}."
+            )
             raise ModelError(f"{path}: unknown parameter {shown(key)} of {fragment.name}.{hint}")
         fields = dict(value) if isinstance(value, Mapping) else {"value": value}
         for field in fields:
             if field not in OVERRIDE_KEYS:
                 hint = did_you_mean(str(field), OVERRIDE_KEYS) or (
-                    f" Allowed keys: {', '.join(OVERRIDE_KEYS)}.")
+                    f" Allowed keys: {', '.join(OVERRIDE_KEYS)}."
+                )
                 raise ModelError(f"{path}.{field}: unknown key '{field}'.{hint}")
         number = fields.get("value", fragment.parameters[key]["value"])
         if isinstance(number, bool) or not isinstance(number, (int, float)):
-            raise ModelError(f"{path}: expected a number (got {shown(number)}). Write a plain "
-                             "number "
-                             "such as 1.5, or {value: 1.5, range: [1, 2]}")
+            raise ModelError(
+                f"{path}: expected a number (got {shown(number)}). Write a plain "
+                "number "
+                "such as 1.5, or {value: 1.5, range: [1, 2]}"
+            )
         result[str(key)] = fields
     return result
 
@@ -350,8 +398,12 @@ class _Renamer(ast.NodeTransformer):
     """Renames fragment names, substitutes inputs and points measure functions at the host's
     measures, on the expression tree."""
 
-    def __init__(self, renames: Mapping[str, str], inputs: Mapping[str, ast.expr],
-                 measures: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        renames: Mapping[str, str],
+        inputs: Mapping[str, ast.expr],
+        measures: Mapping[str, str],
+    ) -> None:
         self.renames = renames
         self.inputs = inputs
         self.measures = measures
@@ -375,8 +427,12 @@ class _Renamer(ast.NodeTransformer):
         if isinstance(function, ast.Name):
             if function.id in self.renames:  # a fragment's lookup
                 node.func = ast.Name(self.renames[function.id], ast.Load())
-            elif (function.id.upper() in MEASURE_FUNCTIONS and node.args
-                  and isinstance(node.args[0], ast.Name) and node.args[0].id in self.measures):
+            elif (
+                function.id.upper() in MEASURE_FUNCTIONS
+                and node.args
+                and isinstance(node.args[0], ast.Name)
+                and node.args[0].id in self.measures
+            ):
                 first = ast.Name(self.measures[node.args[0].id], ast.Load())
                 node.args = [first, *(self.visit(a) for a in node.args[1:])]
                 return node

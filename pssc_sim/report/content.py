@@ -62,26 +62,32 @@ def load(item: ScenarioInput, where: str) -> Scenario | ScenarioResult:
     if not path.is_file():
         siblings = [p.name for p in path.parent.glob("*.yaml")] if path.parent.is_dir() else []
         hint = did_you_mean(path.name, siblings)
-        raise ScenarioError(f"{where}: no such scenario file (got '{item}').{hint} Give the "
-                            "path of a scenario .yaml file")
+        raise ScenarioError(
+            f"{where}: no such scenario file (got '{item}').{hint} Give the "
+            "path of a scenario .yaml file"
+        )
     return Scenario.load(path)
 
 
-def prepare(items: Sequence[ReportEntry | ScenarioInput],
-            against: ScenarioInput | None = None) -> tuple[Section, ...]:
+def prepare(
+    items: Sequence[ReportEntry | ScenarioInput], against: ScenarioInput | None = None
+) -> tuple[Section, ...]:
     """Run every scenario once (and the reference) and score it."""
     entries = [as_entry(item) for item in items]
     if not entries:
-        raise ScenarioError("scenarios: a report needs at least one scenario (got none). Pass "
-                            "one or more scenario files")
+        raise ScenarioError(
+            "scenarios: a report needs at least one scenario (got none). Pass "
+            "one or more scenario files"
+        )
     loaded = [load(e.scenario, f"scenarios[{i}]") for i, e in enumerate(entries)]
     reference = None if against is None else _run(load(against, "against"))
     sections = []
     for i, (entry, item) in enumerate(zip(entries, loaded, strict=True)):
         result = _run(item)
         card = scorecard(result, reference)
-        sections.append(Section(f"scenario-{i + 1}", entry.title or result.name, result, card,
-                                entry.narrative))
+        sections.append(
+            Section(f"scenario-{i + 1}", entry.title or result.name, result, card, entry.narrative)
+        )
     return tuple(sections)
 
 

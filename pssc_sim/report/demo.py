@@ -182,8 +182,10 @@ def scenarios_folder(start: Path | None = None) -> Path:
     for base in (here, *here.parents, Path(__file__).resolve().parents[2]):
         if (base / "scenarios").is_dir() and (base / "models").is_dir():
             return base / "scenarios"
-    raise DemoError(f"demo: no scenarios/ folder with a models/ folder beside it (got '{here}' "
-                    "and its parents). Run the demo from the pssc_sim checkout")
+    raise DemoError(
+        f"demo: no scenarios/ folder with a models/ folder beside it (got '{here}' "
+        "and its parents). Run the demo from the pssc_sim checkout"
+    )
 
 
 class _Reader:
@@ -202,8 +204,9 @@ class _Reader:
         for key in value:
             if key not in keys:
                 hint = did_you_mean(str(key), keys) or f" Allowed keys: {', '.join(keys)}."
-                raise self.error(f"{where}.{key}" if where else str(key),
-                                 f"unknown key '{key}'.{hint}")
+                raise self.error(
+                    f"{where}.{key}" if where else str(key), f"unknown key '{key}'.{hint}"
+                )
         return value
 
     def text(self, mapping: Mapping[str, Any], key: str, where: str) -> str:
@@ -219,36 +222,54 @@ class _Reader:
             raise self.error("cases", f"expected a list of cases (got {cases!r})")
         members = top.get("members", DEFAULT_MEMBERS)
         if isinstance(members, bool) or not isinstance(members, int) or members < 2:
-            raise self.error("members", f"expected a whole number of sampled worlds, at least 2 "
-                                        f"(got {members!r}). Write members: 200")
-        return Demo(name, self.text(top, "title", "demo"), self.text(top, "narrative", "demo"),
-                    tuple(self.case(c, f"cases[{i}]") for i, c in enumerate(cases)), members)
+            raise self.error(
+                "members",
+                f"expected a whole number of sampled worlds, at least 2 "
+                f"(got {members!r}). Write members: 200",
+            )
+        return Demo(
+            name,
+            self.text(top, "title", "demo"),
+            self.text(top, "narrative", "demo"),
+            tuple(self.case(c, f"cases[{i}]") for i, c in enumerate(cases)),
+            members,
+        )
 
     def case(self, value: Any, where: str) -> Case:
         case = self.mapping(value, _CASE_KEYS, where)
         entries = case.get("scenarios")
         if not isinstance(entries, list):
             raise self.error(f"{where}.scenarios", f"expected a list (got {entries!r})")
-        scenarios = tuple(self.scenario(s, f"{where}.scenarios[{i}]")
-                          for i, s in enumerate(entries))
+        scenarios = tuple(
+            self.scenario(s, f"{where}.scenarios[{i}]") for i, s in enumerate(entries)
+        )
         roles = sorted(s.role for s in scenarios)
         if sorted(r for r in roles if r in ROLES) != sorted(ROLES) or len(set(roles)) < len(roles):
-            raise self.error(f"{where}.scenarios", f"needs one scenario in each role "
-                                                   f"{', '.join(ROLES)} (got {roles})")
+            raise self.error(
+                f"{where}.scenarios",
+                f"needs one scenario in each role {', '.join(ROLES)} (got {roles})",
+            )
         order = {role: i for i, role in enumerate(ORDER)}
         evidence = None
         if case.get("evidence") is not None:
             evidence = self.file(case, "evidence", where)
-        return Case(self.text(case, "title", where), self.text(case, "target", where),
-                    self.text(case, "outcome", where), self.text(case, "narrative", where),
-                    self.text(case, "comparison", where),
-                    tuple(sorted(scenarios, key=lambda s: order[s.role])), evidence)
+        return Case(
+            self.text(case, "title", where),
+            self.text(case, "target", where),
+            self.text(case, "outcome", where),
+            self.text(case, "narrative", where),
+            self.text(case, "comparison", where),
+            tuple(sorted(scenarios, key=lambda s: order[s.role])),
+            evidence,
+        )
 
     def file(self, mapping: Mapping[str, Any], key: str, where: str) -> Path:
         path = self.scenarios / self.text(mapping, key, where)
         if not path.is_file():
-            raise self.error(f"{where}.{key}", f"no such scenario file (got '{path}'). Give a "
-                                               "path under the scenarios/ folder")
+            raise self.error(
+                f"{where}.{key}",
+                f"no such scenario file (got '{path}'). Give a path under the scenarios/ folder",
+            )
         return path
 
     def scenario(self, value: Any, where: str) -> DemoScenario:
@@ -258,8 +279,9 @@ class _Reader:
             hint = did_you_mean(role, ORDER) or f" Roles: {', '.join(ORDER)}."
             raise self.error(f"{where}.role", f"unknown role '{role}'.{hint}")
         path = self.file(entry, "file", where)
-        return DemoScenario(path, role, self.text(entry, "title", where),
-                            self.text(entry, "narrative", where))
+        return DemoScenario(
+            path, role, self.text(entry, "title", where), self.text(entry, "narrative", where)
+        )
 
 
 def run_case(case: Case, index: int = 0, members: int | None = None) -> CaseRun:
@@ -273,9 +295,11 @@ def run_case(case: Case, index: int = 0, members: int | None = None) -> CaseRun:
     blame = Scenario.load(case.scenario("blame").path)
     target = next((t for t in blame.targets if t.measure == case.target), None)
     if target is None:
-        raise ScenarioError(f"{blame.label}: the blame regime has no target on the case's "
-                            f"target '{case.target}' (got targets on "
-                            f"{[t.measure for t in blame.targets]}). Name its targeted measure")
+        raise ScenarioError(
+            f"{blame.label}: the blame regime has no target on the case's "
+            f"target '{case.target}' (got targets on "
+            f"{[t.measure for t in blame.targets]}). Name its targeted measure"
+        )
     evidence = None
     if case.evidence is not None:
         evidence = Evidence.of(Scenario.load(case.evidence), members)
@@ -290,29 +314,37 @@ def run_case(case: Case, index: int = 0, members: int | None = None) -> CaseRun:
         if evidence is not None:
             # Only what the claims read: the outcome (a variable) and, recorded besides, the
             # targeted ledgers (some of them hidden variables, which outputs do not name).
-            outcome = next(m.true_column for m in central[entry.role].model.measures
-                           if m.name == case.outcome)
-            ensemble = run(evidence.for_regime(scenario).with_outputs(outcome),
-                           record=_columns(scenario, case, target))
+            outcome = next(
+                m.true_column for m in central[entry.role].model.measures if m.name == case.outcome
+            )
+            ensemble = run(
+                evidence.for_regime(scenario).with_outputs(outcome),
+                record=_columns(scenario, case, target),
+            )
             worlds[entry.role] = _worlds(ensemble, case, target)
     sections, findings = [], []
     reference = central.get("none")
     for i, entry in enumerate(case.scenarios):
         result = central[entry.role]
         card = scorecard(result, None if entry.role == "none" else reference)
-        sections.append(Section(f"case-{index + 1}-{i + 1}", entry.title, result, card,
-                                entry.narrative))
-        findings.append(Finding(entry.role, card.row(case.target), _end_value(result, case),
-                                worlds.get(entry.role)))
+        sections.append(
+            Section(f"case-{index + 1}-{i + 1}", entry.title, result, card, entry.narrative)
+        )
+        findings.append(
+            Finding(
+                entry.role, card.row(case.target), _end_value(result, case), worlds.get(entry.role)
+            )
+        )
     case_run = CaseRun(case, tuple(sections), tuple(findings))
     if evidence is None:
         return case_run
     names = evidence.names(blame)
     unit = evidence.unit(len(names))
     tested = evidence.members >= LEAST_FOR_SENSITIVITY
-    claims = tuple(Claim(statement, margin, deciding(names, unit, margin, seed=evidence.seed),
-                         tested)
-                   for statement, margin in _claims(case_run, target))
+    claims = tuple(
+        Claim(statement, margin, deciding(names, unit, margin, seed=evidence.seed), tested)
+        for statement, margin in _claims(case_run, target)
+    )
     return CaseRun(case, tuple(sections), tuple(findings), claims)
 
 
@@ -324,10 +356,15 @@ def _columns(scenario: Scenario, case: Case, target: Target) -> list[str]:
         name = getattr(case, key)
         if name not in names:
             hint = did_you_mean(name, list(names))
-            raise ScenarioError(f"{scenario.label}: the case's {key} '{name}' is not a measure "
-                                f"of model {model.name}.{hint}")
-    record = [*needed_columns(model, scenario.targets), *needed_columns(model, (target,)),
-              names[case.outcome].true_column]
+            raise ScenarioError(
+                f"{scenario.label}: the case's {key} '{name}' is not a measure "
+                f"of model {model.name}.{hint}"
+            )
+    record = [
+        *needed_columns(model, scenario.targets),
+        *needed_columns(model, (target,)),
+        names[case.outcome].true_column,
+    ]
     return list(dict.fromkeys(record))
 
 
@@ -373,30 +410,56 @@ def _claims(case_run: CaseRun, target: Target) -> list[tuple[str, np.ndarray]]:
     def ahead(role: str, other: str) -> np.ndarray:
         return np.asarray(better * (worlds[role]["outcome"] - worlds[other]["outcome"]))
 
-    claims = [(f"under the target in a blame culture the reported {q} flatters the true one",
-               gap("blame")),
-              ("the gap between the ledgers is wider under blame than under learning",
-               gap("blame") - gap("learning"))]
+    claims = [
+        (
+            f"under the target in a blame culture the reported {q} flatters the true one",
+            gap("blame"),
+        ),
+        (
+            "the gap between the ledgers is wider under blame than under learning",
+            gap("blame") - gap("learning"),
+        ),
+    ]
     if "none" in worlds:
         claims += [
-            (f"the target in a blame culture raises the true {q} above no target",
-             real("blame")),
-            (f"under the target in a blame culture, real improvement outweighs gaming: the "
-             f"true {q} gains more over no target than the reported ledger flatters it",
-             real("blame") - gap("blame")),
-            (f"the target in a blame culture gives a better true {out} than no target",
-             ahead("blame", "none"))]
-    claims += [(f"the PSS outcome set gives a better true {out} than the target in a blame "
-                "culture", ahead("pss", "blame")),
-               (f"the PSS outcome set gives a better true {out} than the target in a learning "
-                "culture", ahead("pss", "learning"))]
+            (f"the target in a blame culture raises the true {q} above no target", real("blame")),
+            (
+                f"under the target in a blame culture, real improvement outweighs gaming: the "
+                f"true {q} gains more over no target than the reported ledger flatters it",
+                real("blame") - gap("blame"),
+            ),
+            (
+                f"the target in a blame culture gives a better true {out} than no target",
+                ahead("blame", "none"),
+            ),
+        ]
+    claims += [
+        (
+            f"the PSS outcome set gives a better true {out} than the target in a blame culture",
+            ahead("pss", "blame"),
+        ),
+        (
+            f"the PSS outcome set gives a better true {out} than the target in a learning culture",
+            ahead("pss", "learning"),
+        ),
+    ]
     if "audit" in worlds:
-        claims.append(("independent audit of the same target in a blame culture narrows the "
-                       "gap between the ledgers", gap("blame") - gap("audit")))
+        claims.append(
+            (
+                "independent audit of the same target in a blame culture narrows the "
+                "gap between the ledgers",
+                gap("blame") - gap("audit"),
+            )
+        )
         if "none" in worlds:
-            claims.append((f"under the audited target, real improvement outweighs gaming: the "
-                           f"true {q} gains more over no target than the reported ledger "
-                           "flatters it", real("audit") - gap("audit")))
+            claims.append(
+                (
+                    f"under the audited target, real improvement outweighs gaming: the "
+                    f"true {q} gains more over no target than the reported ledger "
+                    "flatters it",
+                    real("audit") - gap("audit"),
+                )
+            )
     return claims
 
 
@@ -418,8 +481,10 @@ def findings_text(case_run: CaseRun) -> str:
     result = case_run.sections[0].result
     quantity_name = _quantity(case_run)
     time = result.model.time
-    paragraphs = [_ledgers("In the blame culture", quantity_name, blame, time),
-                  _ledgers("In the learning culture", quantity_name, learning, time)]
+    paragraphs = [
+        _ledgers("In the blame culture", quantity_name, blame, time),
+        _ledgers("In the learning culture", quantity_name, learning, time),
+    ]
     paragraphs.append(_culture_sentence(blame.gap, learning.gap))
     outcome = case_run.outcome_measure()
     units = outcome.meta.units
@@ -431,7 +496,8 @@ def findings_text(case_run: CaseRun) -> str:
         f"({outcome.better.value} is better). The outcome set does "
         f"{_comparison(outcome, pss.outcome, blame.outcome)} than the target in the blame "
         "culture for the people the service is for, in this run at the central value of every "
-        "parameter.")
+        "parameter."
+    )
     paragraphs += [c.sentence() for c in case_run.claims]
     return "\n\n".join(paragraphs)
 
@@ -441,14 +507,19 @@ def finding_sources(case_run: CaseRun) -> tuple[str, ...]:
     targeted measure's ledgers in the blame and learning runs, then the outcome's ledgers in the
     PSS run."""
     blame, learning, pss = (case_run.sections[i] for i in _role_indexes(case_run))
-    target = next((t for t in blame.result.scenario.targets
-                   if t.measure == case_run.case.target), None)
+    target = next(
+        (t for t in blame.result.scenario.targets if t.measure == case_run.case.target), None
+    )
     share = target is not None and target.kind is TargetKind.THRESHOLD_SHARE
     ledger = f"ledger-{case_run.case.target}{'-share' if share else ''}"
     part = blame.anchor.rsplit("-", 1)[0]
-    return (f"{blame.anchor}-{ledger}", f"{learning.anchor}-{ledger}",
-            f"{blame.anchor}-{ledger}", f"{pss.anchor}-ledger-{case_run.case.outcome}",
-            *[f"{part}-robustness"] * len(case_run.claims))
+    return (
+        f"{blame.anchor}-{ledger}",
+        f"{learning.anchor}-{ledger}",
+        f"{blame.anchor}-{ledger}",
+        f"{pss.anchor}-ledger-{case_run.case.outcome}",
+        *[f"{part}-robustness"] * len(case_run.claims),
+    )
 
 
 def _role_indexes(case_run: CaseRun) -> list[int]:
@@ -457,8 +528,11 @@ def _role_indexes(case_run: CaseRun) -> list[int]:
 
 def _quantity(case_run: CaseRun) -> str:
     """What the targeted measure's scorecard values are, in words."""
-    result = next(s.result for s in case_run.sections
-                  if any(t.measure == case_run.case.target for t in s.result.scenario.targets))
+    result = next(
+        s.result
+        for s in case_run.sections
+        if any(t.measure == case_run.case.target for t in s.result.scenario.targets)
+    )
     target = next(t for t in result.scenario.targets if t.measure == case_run.case.target)
     measure = next(m for m in result.model.measures if m.name == target.measure)
     name = label(measure)
@@ -477,9 +551,11 @@ def _ledgers(prefix: str, quantity_name: str, finding: Finding, time: TimeSpec) 
     met_true = "meets" if row.met_true else "misses"
     share = kind == TargetKind.THRESHOLD_SHARE.value
     by = points(finding.gap) if share else quantity(finding.gap, row.units)
-    return (f"{prefix} the reported {quantity_name} {met} the target ({number(row.reported, kind)} "
-            f"against {number(row.target, kind)} by {when(time, row.at)}) and the true value "
-            f"{met_true} it ({number(row.true, kind)}): the reported ledger flatters by {by}.")
+    return (
+        f"{prefix} the reported {quantity_name} {met} the target ({number(row.reported, kind)} "
+        f"against {number(row.target, kind)} by {when(time, row.at)}) and the true value "
+        f"{met_true} it ({number(row.true, kind)}): the reported ledger flatters by {by}."
+    )
 
 
 def _culture_sentence(blame: float, learning: float) -> str:
@@ -490,10 +566,11 @@ def _culture_sentence(blame: float, learning: float) -> str:
     first, second = ("blame", "learning") if wide > narrow else ("learning", "blame")
     larger, smaller = max(wide, narrow), min(wide, narrow)
     if smaller == 0:
-        return (f"The ledgers part only under {first}: the same target, a different "
-                "culture.")
-    return (f"The gap between the ledgers is {larger / smaller:.1f} times as wide under "
-            f"{first} as under {second}: the same target, a different culture.")
+        return f"The ledgers part only under {first}: the same target, a different culture."
+    return (
+        f"The gap between the ledgers is {larger / smaller:.1f} times as wide under "
+        f"{first} as under {second}: the same target, a different culture."
+    )
 
 
 def _comparison(measure: Measure, value: float, reference: float) -> str:
@@ -518,15 +595,25 @@ def demo_html(demo: Demo, runs: Sequence[CaseRun]) -> str:
     scenario's section and the comparison of the three."""
     from pssc_sim.report.html import Part, render_parts
 
-    parts = [Part(f"case-{i + 1}", r.case.title, r.case.narrative, findings_text(r),
-                  r.sections, r.case.comparison, finding_sources(r),
-                  tuple(p for p in (robustness_picture(r),) if p is not None))
-             for i, r in enumerate(runs)]
+    parts = [
+        Part(
+            f"case-{i + 1}",
+            r.case.title,
+            r.case.narrative,
+            findings_text(r),
+            r.sections,
+            r.case.comparison,
+            finding_sources(r),
+            tuple(p for p in (robustness_picture(r),) if p is not None),
+        )
+        for i, r in enumerate(runs)
+    ]
     return render_parts(parts, title=demo.title, narrative=demo.narrative)
 
 
-def write_demo(name: str, out: str | Path, *, scenarios: Path | None = None,
-               members: int | None = None) -> tuple[Path, tuple[CaseRun, ...]]:
+def write_demo(
+    name: str, out: str | Path, *, scenarios: Path | None = None, members: int | None = None
+) -> tuple[Path, tuple[CaseRun, ...]]:
     """Run the demo ``name`` over ``members`` sampled worlds (default: the demo file's) and
     write ``out/report.html`` (atomically).
 
@@ -540,7 +627,9 @@ def write_demo(name: str, out: str | Path, *, scenarios: Path | None = None,
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DemoError(f"out: cannot create the folder ({exc.strerror}) (got '{out}'). Give a "
-                        "folder you can write to") from None
+        raise DemoError(
+            f"out: cannot create the folder ({exc.strerror}) (got '{out}'). Give a "
+            "folder you can write to"
+        ) from None
     path = write_text(demo_html(demo, runs), folder / "report.html")
     return path, runs

@@ -81,20 +81,43 @@ def ledger_pictures(result: ScenarioResult) -> list[Picture]:
     for measure in result.model.measures:
         target = targets.get(measure.name)
         level = None if target is None or target.kind is TargetKind.THRESHOLD_SHARE else target
-        pictures.append(_ledger(result, measure, level, measure.reported_column,
-                                measure.true_column, label(measure), f"ledger-{measure.name}"))
+        pictures.append(
+            _ledger(
+                result,
+                measure,
+                level,
+                measure.reported_column,
+                measure.true_column,
+                label(measure),
+                f"ledger-{measure.name}",
+            )
+        )
         if target is not None and target.kind is TargetKind.THRESHOLD_SHARE:
             within = quantity(target.threshold or 0.0, measure.meta.units)
             title = f"{label(measure)}: share of cases within {within}"
-            pictures.append(_ledger(result, measure, target,
-                                    hidden(measure.name, "share_reported"),
-                                    hidden(measure.name, "share"), title,
-                                    f"ledger-{measure.name}-share"))
+            pictures.append(
+                _ledger(
+                    result,
+                    measure,
+                    target,
+                    hidden(measure.name, "share_reported"),
+                    hidden(measure.name, "share"),
+                    title,
+                    f"ledger-{measure.name}-share",
+                )
+            )
     return pictures
 
 
-def _ledger(result: ScenarioResult, measure: Measure, target: Target | None, reported: str,
-            true: str, title: str, anchor: str = "") -> Picture:
+def _ledger(
+    result: ScenarioResult,
+    measure: Measure,
+    target: Target | None,
+    reported: str,
+    true: str,
+    title: str,
+    anchor: str = "",
+) -> Picture:
     from matplotlib.figure import Figure
 
     from pssc_sim.plot import plot_ledgers
@@ -105,16 +128,25 @@ def _ledger(result: ScenarioResult, measure: Measure, target: Target | None, rep
     if target is not None:
         # A count target is a rate times a period: draw it on the rate's scale.
         value = target.value / target.period(scenario_time(result.scenario, result.model))
-    plot_ledgers(result.results, reported, true, axes, target=value,
-                 start=None if target is None else target.start,
-                 by=None if target is None else target.by)
+    plot_ledgers(
+        result.results,
+        reported,
+        true,
+        axes,
+        target=value,
+        start=None if target is None else target.start,
+        by=None if target is None else target.by,
+    )
     for ax in axes:
         ax.set_xlabel(plain(_time_label(result)))
     axes[0].legend(loc="best", fontsize="small")
     _observations(axes[1], result, measure, true)
     _dates(figure, result)
-    units = (f" ({measure.meta.units})" if measure.meta.units not in ("", "dimensionless")
-             and title == label(measure) else "")
+    units = (
+        f" ({measure.meta.units})"
+        if measure.meta.units not in ("", "dimensionless") and title == label(measure)
+        else ""
+    )
     figure.suptitle(plain(f"{title}{units}"))
     kind = "median and 5-95% / 25-75% bands of the ensemble" if result.is_ensemble else "one run"
     mark = "" if value is None else f"; the dashed red line is the target {value:.4g}"
@@ -128,8 +160,9 @@ def _observations(ax: Axes, result: ScenarioResult, measure: Measure, true: str)
 
     series = series_of(observations(result.model), measure)
     if series is not None and true == measure.true_column:
-        ax.plot(series.times, series.values, "o", color="black", markersize=3.5,
-                label="observed (data)")
+        ax.plot(
+            series.times, series.values, "o", color="black", markersize=3.5, label="observed (data)"
+        )
         ax.legend(loc="best", fontsize="small")
 
 
@@ -166,8 +199,9 @@ def results_picture(result: ScenarioResult) -> Picture | None:
     for ax, name in zip(axes, names, strict=True):
         ax.set_title(plain(_variable_label(result, name)))
     _dates(figure, result)
-    kind = ("fan charts: median, 5-95% and 25-75% of the members" if result.is_ensemble
-            else "one run")
+    kind = (
+        "fan charts: median, 5-95% and 25-75% of the members" if result.is_ensemble else "one run"
+    )
     return Picture(f"{result.name}: {', '.join(names)} over time ({kind}).", data_uri(figure))
 
 
@@ -185,14 +219,17 @@ def comparison_picture(sections: Sequence[Section], measures: Sequence[str]) -> 
     for row, name in zip(grid, measures, strict=True):
         for section, colour in zip(sections, colours, strict=True):
             measure = next(m for m in section.result.model.measures if m.name == name)
-            for ax, column in zip(row, (measure.reported_column, measure.true_column),
-                                  strict=True):
-                plot_variable(section.result.results, column, ax=ax, label=section.title,
-                              color=colour)
+            for ax, column in zip(row, (measure.reported_column, measure.true_column), strict=True):
+                plot_variable(
+                    section.result.results, column, ax=ax, label=section.title, color=colour
+                )
         for ax, ledger in zip(row, ("reported", "true"), strict=True):
             ax.set_title(plain(f"{name}: {ledger}"))
             ax.set_xlabel(plain(_time_label(sections[0].result)))
         row[0].legend(loc="best", fontsize="small")
     _dates(figure, sections[0].result)
-    return Picture("Each measure across the scenarios: the reported ledger (left) and the true "
-                   "ledger (right).", data_uri(figure))
+    return Picture(
+        "Each measure across the scenarios: the reported ledger (left) and the true "
+        "ledger (right).",
+        data_uri(figure),
+    )

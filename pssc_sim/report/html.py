@@ -65,10 +65,10 @@ def paragraphs(text: str, css: str = "narrative") -> str:
 
 def _table(head: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     """A table; cells are HTML already (escaped by the caller), the first column is a name."""
-    header = "".join(f'<th class="{"name" if i == 0 else ""}">{h}</th>'
-                     for i, h in enumerate(head))
-    body = "".join(f"<tr>{''.join(rows_cell(i, c) for i, c in enumerate(row))}</tr>"
-                   for row in rows)
+    header = "".join(f'<th class="{"name" if i == 0 else ""}">{h}</th>' for i, h in enumerate(head))
+    body = "".join(
+        f"<tr>{''.join(rows_cell(i, c) for i, c in enumerate(row))}</tr>" for row in rows
+    )
     return f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -103,8 +103,9 @@ def _target(row: ScorecardRow) -> str:
     return e(f"{row.kind} {sign} {number(row.target, row.kind)}")
 
 
-def scorecard_html(card: Scorecard,
-                   observed: Mapping[str, tuple[float, float]] | None = None) -> str:
+def scorecard_html(
+    card: Scorecard, observed: Mapping[str, tuple[float, float]] | None = None
+) -> str:
     """The scorecard: one table per perspective with RAG colours. With ``observed`` (measure ->
     time and value of data), a column says which true values are data and which model output."""
     ensemble = card.members > 1
@@ -119,13 +120,21 @@ def scorecard_html(card: Scorecard,
             continue
         cells = []
         for r in rows:
-            row = [e(r.measure), _target(r), e(card.when(r.at)), e(number(r.reported, r.kind)),
-                   e(number(r.true, r.kind)), e(number(r.gap, r.kind)), _rag(r)]
+            row = [
+                e(r.measure),
+                _target(r),
+                e(card.when(r.at)),
+                e(number(r.reported, r.kind)),
+                e(number(r.true, r.kind)),
+                e(number(r.gap, r.kind)),
+                _rag(r),
+            ]
             if observed is not None:
                 row.append(e(_origin(observed.get(r.measure))))
             if ensemble:
-                row += [e("-" if p is None else f"{p:.0%}")
-                        for p in (r.probability, r.probability_true)]
+                row += [
+                    e("-" if p is None else f"{p:.0%}") for p in (r.probability, r.probability_true)
+                ]
             row.append(f'<td class="name">{e(r.consequence or "-")}</td>')
             cells.append(row)
         parts.append(f"<h4>{e(perspective.value.capitalize())}</h4>{_table(head, cells)}")
@@ -141,16 +150,28 @@ def _origin(data: tuple[float, float] | None) -> str:
 def consequences_html(card: Scorecard) -> str:
     """The measures whose true value ends worse than in the reference run."""
     if card.reference is None:
-        return ("<p>No reference run: the scenario has no targets. Give a reference scenario "
-                "(<code>--against</code>) to compare with.</p>")
+        return (
+            "<p>No reference run: the scenario has no targets. Give a reference scenario "
+            "(<code>--against</code>) to compare with.</p>"
+        )
     reference = e(card.reference)
     if not card.consequences:
         return f"<p>None: no measure ends worse than in {reference}.</p>"
-    rows = [[e(c.measure), e(c.perspective), e(number(c.value)), e(number(c.reference)),
-             e(f"{c.relative:.1%}")] for c in card.consequences]
+    rows = [
+        [
+            e(c.measure),
+            e(c.perspective),
+            e(number(c.value)),
+            e(number(c.reference)),
+            e(f"{c.relative:.1%}"),
+        ]
+        for c in card.consequences
+    ]
     head = ["measure", "perspective", "true value at the end", f"in {reference}", "worse by"]
-    return (f"<p>True values at the end of the run against {reference}, the largest change "
-            f"first.</p>{_table(head, rows)}")
+    return (
+        f"<p>True values at the end of the run against {reference}, the largest change "
+        f"first.</p>{_table(head, rows)}"
+    )
 
 
 def figure_html(picture: Picture | None, prefix: str = "") -> str:
@@ -159,8 +180,10 @@ def figure_html(picture: Picture | None, prefix: str = "") -> str:
     if picture is None:
         return ""
     anchor = f' id="{e(prefix)}-{e(picture.anchor)}"' if prefix and picture.anchor else ""
-    return (f'<figure{anchor}><img src="{picture.uri}" alt="{e(picture.caption)}">'
-            f"<figcaption>{e(picture.caption)}</figcaption></figure>")
+    return (
+        f'<figure{anchor}><img src="{picture.uri}" alt="{e(picture.caption)}">'
+        f"<figcaption>{e(picture.caption)}</figcaption></figure>"
+    )
 
 
 def section_html(section: Section) -> str:
@@ -168,14 +191,16 @@ def section_html(section: Section) -> str:
     result = section.result
     ran = "".join(f"<li>{e(line)}</li>" for line in describe(result))
     ledgers = "".join(figure_html(p, section.anchor) for p in ledger_pictures(result))
-    return (f'<section id="{e(section.anchor)}"><h2>{e(section.title)}</h2>'
-            f"{paragraphs(section.narrative)}"
-            f"<h3>What was run</h3><ul>{ran}</ul>"
-            f"<h3>Scorecard</h3>{scorecard_html(section.scorecard, _observed(section))}"
-            f"<h3>Unintended consequences</h3>{consequences_html(section.scorecard)}"
-            f"{_strategy_map(section)}"
-            f"<h3>The two ledgers: reported and true</h3>{ledgers or '<p>No measures.</p>'}"
-            f"<h3>Results over time</h3>{figure_html(results_picture(result))}</section>")
+    return (
+        f'<section id="{e(section.anchor)}"><h2>{e(section.title)}</h2>'
+        f"{paragraphs(section.narrative)}"
+        f"<h3>What was run</h3><ul>{ran}</ul>"
+        f"<h3>Scorecard</h3>{scorecard_html(section.scorecard, _observed(section))}"
+        f"<h3>Unintended consequences</h3>{consequences_html(section.scorecard)}"
+        f"{_strategy_map(section)}"
+        f"<h3>The two ledgers: reported and true</h3>{ledgers or '<p>No measures.</p>'}"
+        f"<h3>Results over time</h3>{figure_html(results_picture(result))}</section>"
+    )
 
 
 def _observed(section: Section) -> Mapping[str, tuple[float, float]] | None:
@@ -196,12 +221,14 @@ def _strategy_map(section: Section) -> str:
 def shared_measures(sections: Sequence[Section]) -> list[str]:
     """Measures every scenario's model declares, in the first model's order."""
     names = [m.name for m in sections[0].result.model.measures]
-    return [n for n in names
-            if all(any(m.name == n for m in s.result.model.measures) for s in sections)]
+    return [
+        n for n in names if all(any(m.name == n for m in s.result.model.measures) for s in sections)
+    ]
 
 
-def comparison_html(sections: Sequence[Section], narrative: str = "",
-                    anchor: str = "comparison") -> str:
+def comparison_html(
+    sections: Sequence[Section], narrative: str = "", anchor: str = "comparison"
+) -> str:
     """The scenarios side by side: each measure's reported and true value and status, the
     targets met and the unintended consequences, and the ledgers overlaid."""
     measures = shared_measures(sections)
@@ -213,32 +240,48 @@ def comparison_html(sections: Sequence[Section], narrative: str = "",
             r = s.scorecard.row(name)
             css = f' class="rag-{e(r.rag)}"' if r.rag else ""
             status = f" ({e(r.rag)})" if r.rag else ""
-            row.append(f"<td{css}>{e(number(r.reported, r.kind))} reported, "
-                       f"{e(number(r.true, r.kind))} true{status}</td>")
+            row.append(
+                f"<td{css}>{e(number(r.reported, r.kind))} reported, "
+                f"{e(number(r.true, r.kind))} true{status}</td>"
+            )
         rows.append(row)
     met = [sum(1 for r in s.scorecard.rows if r.met) for s in sections]
     targeted = [sum(1 for r in s.scorecard.rows if r.target is not None) for s in sections]
-    rows.append(["targets met (reported)", *(f"{m} of {t}" for m, t in zip(met, targeted,
-                                                                          strict=True))])
-    rows.append(["unintended consequences",
-                 *(e(", ".join(c.measure for c in s.scorecard.consequences) or "none")
-                   for s in sections)])
-    note = ("Values at each target date (the end of the run without a target)." if measures
-            else "The scenarios share no measures.")
-    return (f'<section id="{e(anchor)}"><h2>Comparison of the scenarios</h2>'
-            f"{paragraphs(narrative)}<p>{note}</p>{_table(head, rows)}"
-            f"{figure_html(comparison_picture(sections, measures))}</section>")
+    rows.append(
+        ["targets met (reported)", *(f"{m} of {t}" for m, t in zip(met, targeted, strict=True))]
+    )
+    rows.append(
+        [
+            "unintended consequences",
+            *(
+                e(", ".join(c.measure for c in s.scorecard.consequences) or "none")
+                for s in sections
+            ),
+        ]
+    )
+    note = (
+        "Values at each target date (the end of the run without a target)."
+        if measures
+        else "The scenarios share no measures."
+    )
+    return (
+        f'<section id="{e(anchor)}"><h2>Comparison of the scenarios</h2>'
+        f"{paragraphs(narrative)}<p>{note}</p>{_table(head, rows)}"
+        f"{figure_html(comparison_picture(sections, measures))}</section>"
+    )
 
 
 def guide_html() -> str:
     """How to read the report, for a reader who has not used pssc_sim."""
-    return ("<p class=\"muted\">Each measure keeps two ledgers: the <em>reported</em> value "
-            "(what the organisation records and publishes) and the <em>true</em> value (what "
-            "actually happened). A gap between them is gaming. Status: "
-            '<span class="rag-green">green</span> target met on the reported value, '
-            '<span class="rag-amber">amber</span> missed by at most 5% of the target, '
-            '<span class="rag-red">red</span> missed by more. Unintended consequences are '
-            "measures whose true value ends worse than in the reference run.</p>")
+    return (
+        '<p class="muted">Each measure keeps two ledgers: the <em>reported</em> value '
+        "(what the organisation records and publishes) and the <em>true</em> value (what "
+        "actually happened). A gap between them is gaming. Status: "
+        '<span class="rag-green">green</span> target met on the reported value, '
+        '<span class="rag-amber">amber</span> missed by at most 5% of the target, '
+        '<span class="rag-red">red</span> missed by more. Unintended consequences are '
+        "measures whose true value ends worse than in the reference run.</p>"
+    )
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -260,18 +303,23 @@ def _findings(part: Part) -> str:
     """The findings paragraphs, each linked to the chart it is read from."""
     blocks = [" ".join(b.split()) for b in part.findings.strip().split("\n\n") if b.strip()]
     sources = list(part.sources) + [""] * len(blocks)
-    inner = "".join(f"<p>{e(block)}" + (f' <a href="#{e(source)}">(see the chart)</a>'
-                                         if source else "") + "</p>"
-                    for block, source in zip(blocks, sources, strict=False))
+    inner = "".join(
+        f"<p>{e(block)}"
+        + (f' <a href="#{e(source)}">(see the chart)</a>' if source else "")
+        + "</p>"
+        for block, source in zip(blocks, sources, strict=False)
+    )
     return f'<div class="findings">{inner}</div>'
 
 
 def _page(title: str, narrative: str, contents: str, body: str) -> str:
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{e(title)}</title><style>{STYLE}</style></head><body>"
-            f"<h1>{e(title)}</h1>{paragraphs(narrative)}{guide_html()}"
-            f"<nav><h2>Contents</h2><ul>{contents}</ul></nav>{body}</body></html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{e(title)}</title><style>{STYLE}</style></head><body>"
+        f"<h1>{e(title)}</h1>{paragraphs(narrative)}{guide_html()}"
+        f"<nav><h2>Contents</h2><ul>{contents}</ul></nav>{body}</body></html>\n"
+    )
 
 
 def render_parts(parts: Sequence[Part], *, title: str, narrative: str = "") -> str:
@@ -279,27 +327,36 @@ def render_parts(parts: Sequence[Part], *, title: str, narrative: str = "") -> s
     the comparison of them."""
     contents, body = [], []
     for part in parts:
-        links = "".join(f'<li><a href="#{e(s.anchor)}">{e(s.title)}</a></li>'
-                        for s in part.sections)
-        contents.append(f'<li><a href="#{e(part.anchor)}">{e(part.title)}</a><ul>{links}'
-                        f'<li><a href="#{e(part.anchor)}-comparison">Comparison</a></li>'
-                        "</ul></li>")
-        findings = (f"<h3>What the runs show</h3>{_findings(part)}" if part.findings else "")
+        links = "".join(
+            f'<li><a href="#{e(s.anchor)}">{e(s.title)}</a></li>' for s in part.sections
+        )
+        contents.append(
+            f'<li><a href="#{e(part.anchor)}">{e(part.title)}</a><ul>{links}'
+            f'<li><a href="#{e(part.anchor)}-comparison">Comparison</a></li>'
+            "</ul></li>"
+        )
+        findings = f"<h3>What the runs show</h3>{_findings(part)}" if part.findings else ""
         findings += "".join(figure_html(p, part.anchor) for p in part.figures)
-        body.append(f'<div class="part" id="{e(part.anchor)}"><h2 class="part">'
-                    f"{e(part.title)}</h2>{paragraphs(part.narrative)}{findings}"
-                    + "".join(section_html(s) for s in part.sections)
-                    + comparison_html(part.sections, part.comparison,
-                                      f"{part.anchor}-comparison") + "</div>")
+        body.append(
+            f'<div class="part" id="{e(part.anchor)}"><h2 class="part">'
+            f"{e(part.title)}</h2>{paragraphs(part.narrative)}{findings}"
+            + "".join(section_html(s) for s in part.sections)
+            + comparison_html(part.sections, part.comparison, f"{part.anchor}-comparison")
+            + "</div>"
+        )
     return _page(title, narrative, "".join(contents), "".join(body))
 
 
-def render(sections: Sequence[Section], *, title: str = "pssc_sim report",
-           narrative: str = "", comparison_narrative: str = "",
-           claims: Sequence[Claim] = ()) -> str:
+def render(
+    sections: Sequence[Section],
+    *,
+    title: str = "pssc_sim report",
+    narrative: str = "",
+    comparison_narrative: str = "",
+    claims: Sequence[Claim] = (),
+) -> str:
     """The HTML text of a report of ``sections`` (and of the robustness of ``claims``)."""
-    contents = "".join(f'<li><a href="#{e(s.anchor)}">{e(s.title)}</a></li>'
-                       for s in sections)
+    contents = "".join(f'<li><a href="#{e(s.anchor)}">{e(s.title)}</a></li>' for s in sections)
     if len(sections) > 1:
         contents += '<li><a href="#comparison">Comparison of the scenarios</a></li>'
     if claims:
@@ -317,19 +374,29 @@ def robustness_html(claims: Sequence[Claim]) -> str:
     from pssc_sim.report.robustness import claims_picture
 
     worlds = claims[0].worlds
-    intro = (f"Every scenario was run again in the same {worlds:,} sampled worlds (each a draw "
-             "of the uncertain parameters from their evidence ranges), so each claim below is a "
-             "paired comparison tested world by world.")
+    intro = (
+        f"Every scenario was run again in the same {worlds:,} sampled worlds (each a draw "
+        "of the uncertain parameters from their evidence ranges), so each claim below is a "
+        "paired comparison tested world by world."
+    )
     items = "".join(f"<p>{e(c.sentence())}</p>" for c in claims)
     chart = figure_html(claims_picture(claims), "robustness")
-    return (f'<section id="robustness"><h2>How robust the findings are</h2><p>{e(intro)}</p>'
-            f'<div class="findings">{items}</div>{chart}</section>')
+    return (
+        f'<section id="robustness"><h2>How robust the findings are</h2><p>{e(intro)}</p>'
+        f'<div class="findings">{items}</div>{chart}</section>'
+    )
 
 
-def build_report(scenarios: Sequence[ReportEntry | ScenarioInput], *,
-                 against: ScenarioInput | None = None, title: str = "pssc_sim report",
-                 narrative: str = "", comparison_narrative: str = "",
-                 evidence: ScenarioInput | None = None, members: int | None = None) -> str:
+def build_report(
+    scenarios: Sequence[ReportEntry | ScenarioInput],
+    *,
+    against: ScenarioInput | None = None,
+    title: str = "pssc_sim report",
+    narrative: str = "",
+    comparison_narrative: str = "",
+    evidence: ScenarioInput | None = None,
+    members: int | None = None,
+) -> str:
     """Run ``scenarios`` and return the report as HTML text (see :func:`write_report`)."""
     sections = prepare(scenarios, against)
     claims: tuple[Claim, ...] = ()
@@ -339,16 +406,27 @@ def build_report(scenarios: Sequence[ReportEntry | ScenarioInput], *,
 
         given = load(evidence, "evidence")
         block = given.scenario if isinstance(given, ScenarioResult) else given
-        claims = scenario_claims([s.result.scenario for s in sections],
-                                 Evidence.of(block, members))
-    return render(sections, title=title, narrative=narrative,
-                  comparison_narrative=comparison_narrative, claims=claims)
+        claims = scenario_claims([s.result.scenario for s in sections], Evidence.of(block, members))
+    return render(
+        sections,
+        title=title,
+        narrative=narrative,
+        comparison_narrative=comparison_narrative,
+        claims=claims,
+    )
 
 
-def write_report(scenarios: Sequence[ReportEntry | ScenarioInput], path: str | Path, *,
-                 against: ScenarioInput | None = None, title: str = "pssc_sim report",
-                 narrative: str = "", comparison_narrative: str = "",
-                 evidence: ScenarioInput | None = None, members: int | None = None) -> Path:
+def write_report(
+    scenarios: Sequence[ReportEntry | ScenarioInput],
+    path: str | Path,
+    *,
+    against: ScenarioInput | None = None,
+    title: str = "pssc_sim report",
+    narrative: str = "",
+    comparison_narrative: str = "",
+    evidence: ScenarioInput | None = None,
+    members: int | None = None,
+) -> Path:
     """Run ``scenarios`` and write one self-contained HTML report to ``path`` (atomically).
 
     Parameters
@@ -391,7 +469,13 @@ def write_report(scenarios: Sequence[ReportEntry | ScenarioInput], path: str | P
     """
     from pssc_sim.output import write_text
 
-    text = build_report(scenarios, against=against, title=title, narrative=narrative,
-                        comparison_narrative=comparison_narrative, evidence=evidence,
-                        members=members)
+    text = build_report(
+        scenarios,
+        against=against,
+        title=title,
+        narrative=narrative,
+        comparison_narrative=comparison_narrative,
+        evidence=evidence,
+        members=members,
+    )
     return write_text(text, path)

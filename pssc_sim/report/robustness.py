@@ -63,13 +63,17 @@ class Evidence:
         worlds (default: the block's own)."""
         block = scenario.uncertainty
         if block is None:
-            raise EvidenceError(f"{scenario.label}: no uncertainty block to sample worlds from "
-                                "(got none). Name a scenario with an uncertainty: block as the "
-                                "evidence")
+            raise EvidenceError(
+                f"{scenario.label}: no uncertainty block to sample worlds from "
+                "(got none). Name a scenario with an uncertainty: block as the "
+                "evidence"
+            )
         count = members if members is not None else block.members
         if count is None or count < 2:
-            raise EvidenceError(f"{scenario.label}: an evidence ensemble needs at least 2 worlds "
-                                f"(got {count}). Give members: 200 or more")
+            raise EvidenceError(
+                f"{scenario.label}: an evidence ensemble needs at least 2 worlds "
+                f"(got {count}). Give members: 200 or more"
+            )
         seed = 0 if block.seed is None else block.seed
         return cls(block, count, seed, block.sampling or DEFAULT_SAMPLING)
 
@@ -82,9 +86,11 @@ class Evidence:
         known = set(model.parameter_names)
         missing = [n for n in self.uncertainty.parameters or {} if n not in known]
         if missing:
-            raise EvidenceError(f"{scenario.label}: the evidence samples parameters its model "
-                                f"{model.name} does not have (got {', '.join(missing[:5])}). "
-                                "Give evidence for the same model as the scenarios")
+            raise EvidenceError(
+                f"{scenario.label}: the evidence samples parameters its model "
+                f"{model.name} does not have (got {', '.join(missing[:5])}). "
+                "Give evidence for the same model as the scenarios"
+            )
         chosen = dict(distributions(self.uncertainty, model))
         for name, value in scenario.set.items():
             if name in chosen:
@@ -152,14 +158,18 @@ class Claim:
         elif share > MOST:
             text = f"{statement} in {where}: in most worlds, not all."
         else:
-            text = (f"{statement} in only {where}: the runs do not support this claim, it "
-                    "holds in no more than half of the plausible worlds.")
+            text = (
+                f"{statement} in only {where}: the runs do not support this claim, it "
+                "holds in no more than half of the plausible worlds."
+            )
         if self.deciding:
             named = ", ".join(f"{name} ({index:.2f})" for name, index in self.deciding)
             text += f" What decides it most (first-order share of its variance): {named}."
         elif self.tested:
-            text += (" No single parameter decides it clearly (no first-order index is clear "
-                     "of its bootstrap interval).")
+            text += (
+                " No single parameter decides it clearly (no first-order index is clear "
+                "of its bootstrap interval)."
+            )
         return text
 
 
@@ -172,8 +182,14 @@ def _percent(share: float) -> str:
     return f"{value:.0f}%"
 
 
-def deciding(names: Sequence[str], unit: np.ndarray, margin: np.ndarray, *,
-             seed: int = 0, top: int = DECIDING) -> tuple[tuple[str, float], ...]:
+def deciding(
+    names: Sequence[str],
+    unit: np.ndarray,
+    margin: np.ndarray,
+    *,
+    seed: int = 0,
+    top: int = DECIDING,
+) -> tuple[tuple[str, float], ...]:
     """The ``top`` parameters with the largest first-order RBD-FAST index of ``margin`` over
     the design ``unit``, among those whose index exceeds its bootstrap interval (none when the
     design is too small or the margin does not vary)."""
@@ -181,8 +197,9 @@ def deciding(names: Sequence[str], unit: np.ndarray, margin: np.ndarray, *,
 
     if len(margin) < LEAST_FOR_SENSITIVITY or not names:
         return ()
-    indices, _, constant = analyze("rbd-fast", list(names), unit, np.asarray(margin, float),
-                                   seed=seed)
+    indices, _, constant = analyze(
+        "rbd-fast", list(names), unit, np.asarray(margin, float), seed=seed
+    )
     if constant:
         return ()
     # Only indices clear of their bootstrap interval: with a few hundred worlds the estimate of
@@ -211,8 +228,10 @@ def claims_picture(claims: Sequence[Claim]) -> Picture | None:
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.set_xlabel(f"share of {claims[0].worlds:,} sampled worlds in which the claim holds (%)")
-    caption = ("How robust each finding is: the share of the sampled worlds (the same worlds "
-               "under every regime) in which it holds; the dashed line is half.")
+    caption = (
+        "How robust each finding is: the share of the sampled worlds (the same worlds "
+        "under every regime) in which it holds; the dashed line is half."
+    )
     return Picture(caption, data_uri(figure), "robustness")
 
 
@@ -221,8 +240,7 @@ def _short(statement: str, width: int = 70) -> str:
     return text if len(text) <= width else text[: width - 1] + "\u2026"
 
 
-def scenario_claims(scenarios: Sequence[Scenario], evidence: Evidence
-                    ) -> tuple[Claim, ...]:
+def scenario_claims(scenarios: Sequence[Scenario], evidence: Evidence) -> tuple[Claim, ...]:
     """Every scenario run over the same worlds of ``evidence``, and the claims a report of them
     tests: each scenario's targets against their true values (does the reported ledger flatter
     the true one at the target date?) and each later scenario against the first on every
@@ -233,8 +251,7 @@ def scenario_claims(scenarios: Sequence[Scenario], evidence: Evidence
     results: list[ScenarioResult] = []
     for scenario in scenarios:
         model = scenario.load_model()
-        outcomes = [m.true_column for m in model.measures
-                    if m.perspective is Perspective.OUTCOME]
+        outcomes = [m.true_column for m in model.measures if m.perspective is Perspective.OUTCOME]
         paired = evidence.for_regime(scenario).with_outputs(*outcomes)
         results.append(run(paired, record=needed_columns(model, scenario.targets)))
     claims: list[tuple[str, np.ndarray]] = []
@@ -244,8 +261,13 @@ def scenario_claims(scenarios: Sequence[Scenario], evidence: Evidence
             measure = measures[target.measure]
             reported, true = compared(result, measure, target, target.by)
             sign = 1.0 if target.higher_is_better(measure.better) else -1.0
-            claims.append((f"under {result.name} the reported {label(measure)} flatters the "
-                           "true one at the target date", np.asarray(sign * (reported - true))))
+            claims.append(
+                (
+                    f"under {result.name} the reported {label(measure)} flatters the "
+                    "true one at the target date",
+                    np.asarray(sign * (reported - true)),
+                )
+            )
     first = results[0]
     for result in results[1:]:
         measures = {m.name: m for m in result.model.measures}
@@ -254,13 +276,19 @@ def scenario_claims(scenarios: Sequence[Scenario], evidence: Evidence
             if measure.perspective is not Perspective.OUTCOME or other is None:
                 continue
             better = 1.0 if measure.better is Better.HIGHER else -1.0
-            ends = [np.asarray(r.results[measure.true_column], dtype=float)[-1]
-                    for r in (result, first)]
-            claims.append((f"{result.name} gives a better true {label(measure)} than "
-                           f"{first.name} at the end of the run",
-                           np.atleast_1d(better * (ends[0] - ends[1]))))
+            ends = [
+                np.asarray(r.results[measure.true_column], dtype=float)[-1] for r in (result, first)
+            ]
+            claims.append(
+                (
+                    f"{result.name} gives a better true {label(measure)} than "
+                    f"{first.name} at the end of the run",
+                    np.atleast_1d(better * (ends[0] - ends[1])),
+                )
+            )
     names = evidence.names(scenarios[0])
     unit = evidence.unit(len(names))
     tested = evidence.members >= LEAST_FOR_SENSITIVITY
-    return tuple(Claim(s, m, deciding(names, unit, m, seed=evidence.seed), tested)
-                 for s, m in claims)
+    return tuple(
+        Claim(s, m, deciding(names, unit, m, seed=evidence.seed), tested) for s, m in claims
+    )

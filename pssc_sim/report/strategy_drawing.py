@@ -38,12 +38,15 @@ _GAP = 0.35  # inches between boxes of a tier
 _TIER_GAP = 1.1  # inches between the tallest boxes of two tiers
 _PAD = 0.08
 _WRAP = 24
-_TIER_TITLE = {"capability": "Capability", "process": "Process", "outcome": "Outcome",
-               "value_for_money": "Value for money"}
+_TIER_TITLE = {
+    "capability": "Capability",
+    "process": "Process",
+    "outcome": "Outcome",
+    "value_for_money": "Value for money",
+}
 _RAG_FILL = {"green": "#d7eed0", "amber": "#fce7b2", "red": "#f7c9c9", None: "#ffffff"}
 _SIGN = {Polarity.POSITIVE: "+", Polarity.NEGATIVE: "\u2212", Polarity.UNKNOWN: "?"}
-_COLOUR = {Polarity.POSITIVE: "#1f5fa8", Polarity.NEGATIVE: "#b2182b",
-           Polarity.UNKNOWN: "#666666"}
+_COLOUR = {Polarity.POSITIVE: "#1f5fa8", Polarity.NEGATIVE: "#b2182b", Polarity.UNKNOWN: "#666666"}
 _RISK = "#c0001a"
 
 
@@ -51,8 +54,10 @@ def check_format(path: str | Path) -> Path:
     """``path`` if its suffix is a picture format the map can be written in."""
     target = Path(path)
     if target.suffix.lower() not in FORMATS:
-        raise ParameterError(f"output: unsupported picture format '{target.suffix}' (got "
-                             f"{str(target)!r}). Use a .svg, .png or .pdf file name")
+        raise ParameterError(
+            f"output: unsupported picture format '{target.suffix}' (got "
+            f"{str(target)!r}). Use a .svg, .png or .pdf file name"
+        )
     return target
 
 
@@ -86,8 +91,9 @@ def box_text(measure: MapMeasure) -> str:
     if measure.harm is not None:
         lines.append(f"RISK: {measure.relative_harm or 0:.1%} worse than without targets")
     if measure.mechanisms:
-        lines.append(_wrap("gamed by " + ", ".join(m.replace("_", " ")
-                                                   for m in measure.mechanisms)))
+        lines.append(
+            _wrap("gamed by " + ", ".join(m.replace("_", " ") for m in measure.mechanisms))
+        )
     return "\n".join(lines)
 
 
@@ -123,15 +129,17 @@ def crossings(positions: Mapping[str, np.ndarray], links: Sequence[MapLink]) -> 
     for x in (p1, p2):
         for y in (q1, q2):
             shared |= np.isclose(x, y).all(axis=1)
-    crossed = ((_turn(p1, p2, q1) * _turn(p1, p2, q2) < 0)
-               & (_turn(q1, q2, p1) * _turn(q1, q2, p2) < 0))
+    crossed = (_turn(p1, p2, q1) * _turn(p1, p2, q2) < 0) & (
+        _turn(q1, q2, p1) * _turn(q1, q2, p2) < 0
+    )
     return int(np.count_nonzero(crossed & ~shared))
 
 
 def _turn(p: np.ndarray, q: np.ndarray, r: np.ndarray) -> np.ndarray:
     """The side of the line p -> q on which r lies (+1 left, -1 right, 0 on it), row by row."""
-    side: np.ndarray = np.sign((q[:, 0] - p[:, 0]) * (r[:, 1] - p[:, 1])
-                               - (q[:, 1] - p[:, 1]) * (r[:, 0] - p[:, 0]))
+    side: np.ndarray = np.sign(
+        (q[:, 0] - p[:, 0]) * (r[:, 1] - p[:, 1]) - (q[:, 1] - p[:, 1]) * (r[:, 0] - p[:, 0])
+    )
     return side
 
 
@@ -150,8 +158,7 @@ def layout(strategy: StrategyMap, sweeps: int = 8) -> dict[str, np.ndarray]:
         sequence = tiers if sweep % 2 == 0 else tiers[::-1]
         for tier in sequence:
             current = _place(orders, sizes)
-            orders[tier].sort(key=lambda n: _barycentre(n, neighbours[n], current, tier,
-                                                        strategy))
+            orders[tier].sort(key=lambda n: _barycentre(n, neighbours[n], current, tier, strategy))
             placed = _place(orders, sizes)
             count = crossings(placed, strategy.links)
             if count < best_count:
@@ -159,14 +166,21 @@ def layout(strategy: StrategyMap, sweeps: int = 8) -> dict[str, np.ndarray]:
     return best
 
 
-def _barycentre(name: str, others: list[str], positions: Mapping[str, np.ndarray],
-                tier: str, strategy: StrategyMap) -> float:
+def _barycentre(
+    name: str,
+    others: list[str],
+    positions: Mapping[str, np.ndarray],
+    tier: str,
+    strategy: StrategyMap,
+) -> float:
     xs = [positions[o][0] for o in others if strategy.measures[o].tier != tier]
     return float(np.mean(xs)) if xs else float(positions[name][0])
 
 
-def _place(orders: Mapping[str, list[str]], sizes: Mapping[str, np.ndarray],
-           ) -> dict[str, np.ndarray]:
+def _place(
+    orders: Mapping[str, list[str]],
+    sizes: Mapping[str, np.ndarray],
+) -> dict[str, np.ndarray]:
     positions: dict[str, np.ndarray] = {}
     y = 0.0
     for tier in TIERS:
@@ -204,42 +218,88 @@ def draw_strategy_map(strategy: StrategyMap, *, ax: Any = None) -> Any:
     ax.set_ylim(low[1], high[1])
     ax.set_axis_off()
     _draw_tiers(ax, strategy, positions, sizes, low, high)
-    texts = {name: _draw_box(ax, strategy.measures[name], positions[name])
-             for name in strategy.measures}
+    texts = {
+        name: _draw_box(ax, strategy.measures[name], positions[name]) for name in strategy.measures
+    }
     for index, link in enumerate(strategy.links):
         _draw_link(ax, strategy, link, index, positions, texts)
-    ax.text(low[0] + 0.1, high[1] - 0.1, plain(strategy.title), fontsize=_FONT_SIZE + 3, va="top",
-            fontweight="bold")
-    ax.text(low[0] + 0.1, high[1] - 0.38, "+ same direction, \u2212 opposite, ? depends on the "
-            "state (the sign in the run in brackets); dashed: feedback down the map; red "
-            "border: a risk", fontsize=_FONT_SIZE - 0.5, va="top", color="#444444")
+    ax.text(
+        low[0] + 0.1,
+        high[1] - 0.1,
+        plain(strategy.title),
+        fontsize=_FONT_SIZE + 3,
+        va="top",
+        fontweight="bold",
+    )
+    ax.text(
+        low[0] + 0.1,
+        high[1] - 0.38,
+        "+ same direction, \u2212 opposite, ? depends on the "
+        "state (the sign in the run in brackets); dashed: feedback down the map; red "
+        "border: a risk",
+        fontsize=_FONT_SIZE - 0.5,
+        va="top",
+        color="#444444",
+    )
     return ax
 
 
-def _draw_tiers(ax: Any, strategy: StrategyMap, positions: Mapping[str, np.ndarray],
-                sizes: Mapping[str, np.ndarray], low: np.ndarray, high: np.ndarray) -> None:
+def _draw_tiers(
+    ax: Any,
+    strategy: StrategyMap,
+    positions: Mapping[str, np.ndarray],
+    sizes: Mapping[str, np.ndarray],
+    low: np.ndarray,
+    high: np.ndarray,
+) -> None:
     for k, (tier, names) in enumerate(strategy.tiers.items()):
         bottom = min(positions[n][1] - sizes[n][1] / 2 for n in names) - _TIER_GAP / 2 + 0.1
         top = max(positions[n][1] + sizes[n][1] / 2 for n in names) + _TIER_GAP / 2 - 0.1
         ax.axhspan(bottom, top, color="#f2f2f2" if k % 2 == 0 else "#fafafa", lw=0, zorder=0)
-        ax.text(low[0] + 0.1, (bottom + top) / 2, _TIER_TITLE[tier], fontsize=_FONT_SIZE + 1,
-                fontweight="bold", color="#555555", va="center", ha="left", zorder=1)
+        ax.text(
+            low[0] + 0.1,
+            (bottom + top) / 2,
+            _TIER_TITLE[tier],
+            fontsize=_FONT_SIZE + 1,
+            fontweight="bold",
+            color="#555555",
+            va="center",
+            ha="left",
+            zorder=1,
+        )
 
 
 def _draw_box(ax: Any, measure: MapMeasure, centre: np.ndarray) -> Any:
     edge = _RISK if measure.harm is not None else "#444444"
-    text = ax.text(float(centre[0]), float(centre[1]), plain(box_text(measure)), ha="center",
-                   va="center", fontsize=_FONT_SIZE, zorder=4, linespacing=1.2,
-                   color=_RISK if measure.harm is not None else "#111111",
-                   bbox={"boxstyle": f"round,pad={_PAD * 72 / _FONT_SIZE:.2f}",
-                         "fc": _RAG_FILL.get(measure.rag, "#ffffff"), "ec": edge,
-                         "lw": 2.2 if measure.harm is not None else 0.9})
+    text = ax.text(
+        float(centre[0]),
+        float(centre[1]),
+        plain(box_text(measure)),
+        ha="center",
+        va="center",
+        fontsize=_FONT_SIZE,
+        zorder=4,
+        linespacing=1.2,
+        color=_RISK if measure.harm is not None else "#111111",
+        bbox={
+            "boxstyle": f"round,pad={_PAD * 72 / _FONT_SIZE:.2f}",
+            "fc": _RAG_FILL.get(measure.rag, "#ffffff"),
+            "ec": edge,
+            "lw": 2.2 if measure.harm is not None else 0.9,
+        },
+    )
     text.set_gid(f"measure-{measure.name}")
     return text
 
 
-def _draw_link(ax: Any, strategy: StrategyMap, link: MapLink, index: int,
-               positions: Mapping[str, np.ndarray], texts: Mapping[str, Any]) -> None:
+def _draw_link(
+    ax: Any,
+    strategy: StrategyMap,
+    link: MapLink,
+    index: int,
+    positions: Mapping[str, np.ndarray],
+    texts: Mapping[str, Any],
+) -> None:
     from matplotlib.patches import FancyArrowPatch
 
     rise = strategy.tier_of(link.effect) - strategy.tier_of(link.cause)
@@ -247,18 +307,35 @@ def _draw_link(ax: Any, strategy: StrategyMap, link: MapLink, index: int,
     rad = 0.12 if rise > 0 else (0.35 if down else 0.45)
     colour = _COLOUR[link.polarity]
     start, end = positions[link.cause], positions[link.effect]
-    arrow = FancyArrowPatch((float(start[0]), float(start[1])), (float(end[0]), float(end[1])),
-                            connectionstyle=f"arc3,rad={rad}", arrowstyle="-|>",
-                            mutation_scale=11, color=colour, lw=1.0, zorder=2,
-                            linestyle="--" if down else "-", alpha=0.85,
-                            patchA=texts[link.cause].get_bbox_patch(),
-                            patchB=texts[link.effect].get_bbox_patch())
+    arrow = FancyArrowPatch(
+        (float(start[0]), float(start[1])),
+        (float(end[0]), float(end[1])),
+        connectionstyle=f"arc3,rad={rad}",
+        arrowstyle="-|>",
+        mutation_scale=11,
+        color=colour,
+        lw=1.0,
+        zorder=2,
+        linestyle="--" if down else "-",
+        alpha=0.85,
+        patchA=texts[link.cause].get_bbox_patch(),
+        patchB=texts[link.effect].get_bbox_patch(),
+    )
     arrow.set_gid(f"link-{index}")
     ax.add_patch(arrow)
     sign = _SIGN[link.polarity] + (f" ({_SIGN[link.run]})" if link.run is not None else "")
     mark = _mark(start, end, rad)
-    label = ax.text(float(mark[0]), float(mark[1]), sign, color=colour, fontsize=_FONT_SIZE + 1,
-                    fontweight="bold", ha="center", va="center", zorder=3)
+    label = ax.text(
+        float(mark[0]),
+        float(mark[1]),
+        sign,
+        color=colour,
+        fontsize=_FONT_SIZE + 1,
+        fontweight="bold",
+        ha="center",
+        va="center",
+        zorder=3,
+    )
     label.set_gid(f"sign-{index}")
 
 
@@ -267,14 +344,14 @@ def _mark(start: np.ndarray, end: np.ndarray, rad: float) -> np.ndarray:
     chord = end - start
     control = (start + end) / 2 + rad * np.array([chord[1], -chord[0]])
     t = 0.68
-    return np.asarray((1 - t) ** 2 * start + 2 * t * (1 - t) * control + t ** 2 * end)
+    return np.asarray((1 - t) ** 2 * start + 2 * t * (1 - t) * control + t**2 * end)
 
 
 def link_title(link: MapLink) -> str:
     """The hover text of an arrow: its ends, its sign and the variables it passes through."""
     via = ", ".join(link.via) if link.via else "a direct link"
     run = f"; in this run {link.run.value}" if link.run is not None else ""
-    return (f"{link.cause} \u2192 {link.effect} ({link.polarity.value}{run}) via {via}")
+    return f"{link.cause} \u2192 {link.effect} ({link.polarity.value}{run}) via {via}"
 
 
 def measure_title(measure: MapMeasure) -> str:
@@ -285,12 +362,17 @@ def measure_title(measure: MapMeasure) -> str:
     elif measure.at is not None:
         parts.append(f"values at time {number(measure.at)}")
     if measure.gap is not None:
-        gap = (points(measure.gap) if measure.kind == "threshold share"
-               else quantity(measure.gap, measure.units))
+        gap = (
+            points(measure.gap)
+            if measure.kind == "threshold share"
+            else quantity(measure.gap, measure.units)
+        )
         parts.append(f"reported minus true: {gap}")
     if measure.harm is not None:
-        parts.append(f"true value ends {quantity(measure.harm, measure.units)} worse than in "
-                     "the same scenario without targets")
+        parts.append(
+            f"true value ends {quantity(measure.harm, measure.units)} worse than in "
+            "the same scenario without targets"
+        )
     return "; ".join(parts)
 
 
@@ -301,8 +383,11 @@ def with_titles(svg: str, strategy: StrategyMap) -> str:
 
     def add(match: re.Match[str]) -> str:
         title = titles.get(match.group(1))
-        return match.group(0) if title is None else \
-            f"{match.group(0)}\n   <title>{html.escape(title)}</title>"
+        return (
+            match.group(0)
+            if title is None
+            else f"{match.group(0)}\n   <title>{html.escape(title)}</title>"
+        )
 
     return re.sub(r'<g id="([^"]+)">', add, svg)
 
@@ -326,11 +411,15 @@ def svg_text(strategy: StrategyMap, *, inline: bool = False) -> str:
     text = with_titles(buffer.getvalue(), strategy)
     if not inline:
         return text
-    text = text[text.index("<svg"):]
+    text = text[text.index("<svg") :]
     text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, flags=re.DOTALL)
     text = re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", text)
-    return re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"',
-                  r'<svg\1 style="max-width: 100%; height: auto"', text, count=1)
+    return re.sub(
+        r'<svg([^>]*?) width="[^"]*" height="[^"]*"',
+        r'<svg\1 style="max-width: 100%; height: auto"',
+        text,
+        count=1,
+    )
 
 
 def save_strategy_map(strategy: StrategyMap, path: str | Path) -> Path:
@@ -353,8 +442,12 @@ def save_strategy_map(strategy: StrategyMap, path: str | Path) -> Path:
 
             figure = draw_strategy_map(strategy).figure
             FigureCanvasAgg(figure)
-            figure.savefig(staged, format=suffix[1:], dpi=150,
-                           metadata={"Creator": None} if suffix == ".pdf" else None)
+            figure.savefig(
+                staged,
+                format=suffix[1:],
+                dpi=150,
+                metadata={"Creator": None} if suffix == ".pdf" else None,
+            )
     return target
 
 
@@ -366,8 +459,12 @@ def map_html(result: ScenarioResult, card: Scorecard, graph: CausalGraph | None 
     if not result.model.measures:
         return ""
     strategy = scenario_map(result, card, graph)
-    caption = ("Strategy map: measures by perspective, capability at the bottom; an arrow where "
-               "the model's causal links join two measures (hover for the variables in "
-               "between); red borders mark measures that end worse than without targets")
-    return (f'<figure class="strategy-map">{svg_text(strategy, inline=True)}'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    caption = (
+        "Strategy map: measures by perspective, capability at the bottom; an arrow where "
+        "the model's causal links join two measures (hover for the variables in "
+        "between); red borders mark measures that end worse than without targets"
+    )
+    return (
+        f'<figure class="strategy-map">{svg_text(strategy, inline=True)}'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )

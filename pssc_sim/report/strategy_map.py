@@ -41,8 +41,20 @@ if TYPE_CHECKING:
 #: Tiers from the bottom of the map to the top.
 TIERS = ("capability", "process", "outcome", "value_for_money")
 #: Currency units that make a measure a cost measure (the value for money tier).
-MONEY_UNITS = ("gbp", "eur", "usd", "pound", "pounds", "euro", "euros", "dollar", "dollars",
-               "£", "€", "$")
+MONEY_UNITS = (
+    "gbp",
+    "eur",
+    "usd",
+    "pound",
+    "pounds",
+    "euro",
+    "euros",
+    "dollar",
+    "dollars",
+    "£",
+    "€",
+    "$",
+)
 _UNIT_WORD = re.compile(r"[A-Za-z]+|[£€$]")
 
 
@@ -112,15 +124,31 @@ class StrategyMap:
 
     def to_dict(self) -> dict[str, Any]:
         """The map as plain data (what ``pssc strategy-map --json`` prints)."""
-        links = [{"from": lk.cause, "to": lk.effect, "polarity": lk.polarity.value,
-                  "run_polarity": None if lk.run is None else lk.run.value, "via": list(lk.via)}
-                 for lk in self.links]
-        risks = [{"measure": m.name, "harm": m.harm, "relative": m.relative_harm,
-                  "units": m.units} for m in self.risks]
-        measures = {name: {k: v for k, v in asdict(m).items() if k != "name"}
-                    for name, m in self.measures.items()}
-        return {"title": self.title, "tiers": {t: list(ms) for t, ms in self.tiers.items()},
-                "measures": measures, "links": links, "risks": risks}
+        links = [
+            {
+                "from": lk.cause,
+                "to": lk.effect,
+                "polarity": lk.polarity.value,
+                "run_polarity": None if lk.run is None else lk.run.value,
+                "via": list(lk.via),
+            }
+            for lk in self.links
+        ]
+        risks = [
+            {"measure": m.name, "harm": m.harm, "relative": m.relative_harm, "units": m.units}
+            for m in self.risks
+        ]
+        measures = {
+            name: {k: v for k, v in asdict(m).items() if k != "name"}
+            for name, m in self.measures.items()
+        }
+        return {
+            "title": self.title,
+            "tiers": {t: list(ms) for t, ms in self.tiers.items()},
+            "measures": measures,
+            "links": links,
+            "risks": risks,
+        }
 
     def to_json(self) -> str:
         """:meth:`to_dict` as JSON text."""
@@ -141,14 +169,21 @@ def measure_graph(graph: CausalGraph, model: Model) -> CausalGraph:
         nodes[measure.name] = NodeKind.AUXILIARY
         for symbol in sorted(measure.true.free_symbols, key=lambda s: s.name):
             if symbol.name in graph.nodes:
-                links.append(Link(symbol.name, measure.name,
-                                  derivative_polarity(measure.true, symbol, lookups)))
+                links.append(
+                    Link(
+                        symbol.name,
+                        measure.name,
+                        derivative_polarity(measure.true, symbol, lookups),
+                    )
+                )
     return CausalGraph(nodes, tuple(links))
 
 
-def measure_links(graph: CausalGraph, measures: Mapping[str, str],
-                  run_signs: Mapping[tuple[str, str], Polarity] | None = None,
-                  ) -> tuple[MapLink, ...]:
+def measure_links(
+    graph: CausalGraph,
+    measures: Mapping[str, str],
+    run_signs: Mapping[tuple[str, str], Polarity] | None = None,
+) -> tuple[MapLink, ...]:
     """The arrows between ``measures`` (measure name -> its node in ``graph``).
 
     An arrow joins two measures when a chain of links leads from one to the other through no
@@ -195,23 +230,33 @@ def _layers(out: Mapping[str, list[Link]], start: str, stops: set[str]) -> list[
     return layers[:-1]
 
 
-def _shortest_links(layers: Sequence[Sequence[str]], out: Mapping[str, list[Link]],
-                    end: str, stops: set[str]) -> list[Link]:
+def _shortest_links(
+    layers: Sequence[Sequence[str]], out: Mapping[str, list[Link]], end: str, stops: set[str]
+) -> list[Link]:
     """The links on the shortest chains from the first layer's node to ``end`` that pass
     through none of ``stops``."""
     depth = next(i for i, layer in enumerate(layers) if end in layer)
     wanted = {end}
     chains: list[Link] = []
     for i in range(depth - 1, -1, -1):
-        step = [lk for node in layers[i] if node not in stops
-                for lk in out.get(node, ()) if lk.effect in wanted]
+        step = [
+            lk
+            for node in layers[i]
+            if node not in stops
+            for lk in out.get(node, ())
+            if lk.effect in wanted
+        ]
         chains += step
         wanted = {lk.cause for lk in step}
     return chains
 
 
-def _signs(chains: Sequence[Link], start: str, end: str,
-           run_signs: Mapping[tuple[str, str], Polarity] | None = None) -> set[Polarity]:
+def _signs(
+    chains: Sequence[Link],
+    start: str,
+    end: str,
+    run_signs: Mapping[tuple[str, str], Polarity] | None = None,
+) -> set[Polarity]:
     """The signs of the chains from ``start`` to ``end``: products of their link signs."""
     signs: dict[str, set[Polarity]] = {start: {Polarity.POSITIVE}}
     for link in reversed(chains):  # from the start layer outwards
@@ -219,7 +264,8 @@ def _signs(chains: Sequence[Link], start: str, end: str,
         if polarity is Polarity.UNKNOWN and run_signs:
             polarity = run_signs.get((link.cause, link.effect), polarity)
         signs.setdefault(link.effect, set()).update(
-            s * polarity for s in signs.get(link.cause, set()))
+            s * polarity for s in signs.get(link.cause, set())
+        )
     return signs.get(end, {Polarity.UNKNOWN})
 
 
@@ -234,23 +280,36 @@ def tier(measure: Measure) -> str:
 
 
 def _tiers(measures: Mapping[str, MapMeasure]) -> dict[str, tuple[str, ...]]:
-    return {t: tuple(n for n, m in measures.items() if m.tier == t) for t in TIERS
-            if any(m.tier == t for m in measures.values())}
+    return {
+        t: tuple(n for n, m in measures.items() if m.tier == t)
+        for t in TIERS
+        if any(m.tier == t for m in measures.values())
+    }
 
 
-def model_map(model: Model, graph: CausalGraph, *,
-              run_signs: Mapping[tuple[str, str], Polarity] | None = None,
-              boxes: Mapping[str, MapMeasure] | None = None) -> StrategyMap:
+def model_map(
+    model: Model,
+    graph: CausalGraph,
+    *,
+    run_signs: Mapping[tuple[str, str], Polarity] | None = None,
+    boxes: Mapping[str, MapMeasure] | None = None,
+) -> StrategyMap:
     """The strategy map of ``model``; ``boxes`` carry the values of a run."""
     if not model.measures:
-        raise ModelError(f"{model.source or model.name}: the model has no measures (got none). "
-                         "Declare measures with a perspective under 'measures:' to draw a "
-                         "strategy map")
+        raise ModelError(
+            f"{model.source or model.name}: the model has no measures (got none). "
+            "Declare measures with a perspective under 'measures:' to draw a "
+            "strategy map"
+        )
     graph = measure_graph(graph, model)
-    measures = {m.name: (boxes or {}).get(m.name) or MapMeasure(
-        m.name, tier(m), label_of(m), m.meta.units, m.better.value) for m in model.measures}
-    nodes = {m.name: m.true_column if m.true_column in graph.nodes else m.name
-             for m in model.measures}
+    measures = {
+        m.name: (boxes or {}).get(m.name)
+        or MapMeasure(m.name, tier(m), label_of(m), m.meta.units, m.better.value)
+        for m in model.measures
+    }
+    nodes = {
+        m.name: m.true_column if m.true_column in graph.nodes else m.name for m in model.measures
+    }
     links = measure_links(graph, nodes, run_signs)
     return StrategyMap(model.title or model.name, measures, links, _tiers(measures))
 
@@ -260,21 +319,28 @@ def label_of(measure: Measure) -> str:
     return measure.meta.label or measure.name.replace("_", " ")
 
 
-def diagram_map(graph: CausalGraph, perspectives: Mapping[str, str], title: str = "",
-                ) -> StrategyMap:
+def diagram_map(
+    graph: CausalGraph,
+    perspectives: Mapping[str, str],
+    title: str = "",
+) -> StrategyMap:
     """The strategy map of a qualitative diagram whose variables carry perspectives."""
     if not perspectives:
-        raise ModelError(f"{title or 'diagram'}: no variable has a perspective (got none). Give "
-                         "variables 'perspective: outcome' (or process, capability, "
-                         "value_for_money) to draw a strategy map")
-    measures = {name: MapMeasure(name, tier, name.replace("_", " "))
-                for name, tier in perspectives.items()}
+        raise ModelError(
+            f"{title or 'diagram'}: no variable has a perspective (got none). Give "
+            "variables 'perspective: outcome' (or process, capability, "
+            "value_for_money) to draw a strategy map"
+        )
+    measures = {
+        name: MapMeasure(name, tier, name.replace("_", " ")) for name, tier in perspectives.items()
+    }
     links = measure_links(graph, {name: name for name in measures})
     return StrategyMap(title, measures, links, _tiers(measures))
 
 
-def scenario_map(result: ScenarioResult, card: Scorecard,
-                 graph: CausalGraph | None = None) -> StrategyMap:
+def scenario_map(
+    result: ScenarioResult, card: Scorecard, graph: CausalGraph | None = None
+) -> StrategyMap:
     """The strategy map of a run: values, status, gaps, risks and gaming mechanisms at work.
 
     The run is repeated once (same seed) when it did not record every variable, since the signs
@@ -297,17 +363,30 @@ def scenario_map(result: ScenarioResult, card: Scorecard,
         row = card.row(measure.name)
         harm = consequences.get(measure.name)
         boxes[measure.name] = MapMeasure(
-            measure.name, tier(measure), label_of(measure), measure.meta.units,
-            measure.better.value, row.at, row.reported, row.true, row.target, row.rag, row.gap,
-            None if harm is None else abs(harm.change), None if harm is None else harm.relative,
-            tuple(at_work.get(measure.name, ())), row.kind,
-            "" if row.at is None else when(time, row.at))
+            measure.name,
+            tier(measure),
+            label_of(measure),
+            measure.meta.units,
+            measure.better.value,
+            row.at,
+            row.reported,
+            row.true,
+            row.target,
+            row.rag,
+            row.gap,
+            None if harm is None else abs(harm.change),
+            None if harm is None else harm.relative,
+            tuple(at_work.get(measure.name, ())),
+            row.kind,
+            "" if row.at is None else when(time, row.at),
+        )
     graph = causal_graph(model) if graph is None else graph
     return model_map(model, graph, run_signs=run_signs(full, graph), boxes=boxes)
 
 
-def run_signs(result: ScenarioResult,
-              graph: CausalGraph | None = None) -> dict[tuple[str, str], Polarity]:
+def run_signs(
+    result: ScenarioResult, graph: CausalGraph | None = None
+) -> dict[tuple[str, str], Polarity]:
     """The sign each state-dependent link of the model holds for most of the run (links whose
     causes ``result`` did not record are left out); ``graph`` as for :func:`scenario_map`."""
     from pssc_sim.analysis.dominance import link_sign_phases
@@ -315,8 +394,7 @@ def run_signs(result: ScenarioResult,
 
     model = result.model
     graph = causal_graph(model) if graph is None else graph
-    unknown = [(lk.cause, lk.effect) for lk in graph.links
-               if lk.polarity is Polarity.UNKNOWN]
+    unknown = [(lk.cause, lk.effect) for lk in graph.links if lk.polarity is Polarity.UNKNOWN]
     if not unknown:
         return {}
     signs: dict[tuple[str, str], Polarity] = {}
@@ -352,8 +430,9 @@ def mechanism_measures(model: Model) -> dict[str, tuple[str, str]]:
             continue
         reference = str(spec.get("mechanism"))
         library = LIBRARY / f"{reference}.yaml"
-        fragment = load_fragment(library if library.is_file()
-                                 else Path(model.source).parent / reference)
+        fragment = load_fragment(
+            library if library.is_file() else Path(model.source).parent / reference
+        )
         for item in fragment.inputs:
             bound = (spec.get("inputs") or {}).get(item.name)
             if item.kind is InputKind.MEASURE and isinstance(bound, str):
@@ -373,8 +452,9 @@ def mechanisms_at_work(result: ScenarioResult) -> dict[str, list[str]]:
     efforts = [f"{i}_effort" for i in instances if f"{i}_effort" in model.stock_names]
     full = with_columns(result, efforts) if efforts else result
     end = float(full.results.times[-1])
-    params = dict(zip(model.parameter_names, np.median(full.results.parameters, axis=1),
-                      strict=True))
+    params = dict(
+        zip(model.parameter_names, np.median(full.results.parameters, axis=1), strict=True)
+    )
     for instance, (_mechanism, measure) in instances.items():
         if params.get(switch_name(instance), 1.0) == 0:
             continue

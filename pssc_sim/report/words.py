@@ -12,10 +12,26 @@ from typing import Any
 from pssc_sim.ir.calendar import DAYS, calendar, calendar_years, origin_date
 from pssc_sim.ir.model import Measure, TimeSpec
 
-__all__ = ["DAYS", "amount", "calendar", "date_axis", "label", "origin_date", "plural", "points",
-           "quantity", "singular", "when"]
-_IRREGULAR = {"person": "people", "child": "children", "dimensionless": "", "percentage_point":
-              "percentage points", "degC": "\u00b0C"}
+__all__ = [
+    "DAYS",
+    "amount",
+    "calendar",
+    "date_axis",
+    "label",
+    "origin_date",
+    "plural",
+    "points",
+    "quantity",
+    "singular",
+    "when",
+]
+_IRREGULAR = {
+    "person": "people",
+    "child": "children",
+    "dimensionless": "",
+    "percentage_point": "percentage points",
+    "degC": "\u00b0C",
+}
 
 
 def singular(unit: str) -> str:
@@ -61,7 +77,7 @@ def amount(value: float, digits: int = 3) -> str:
     >>> amount(3500), amount(0.12345), amount(17520.4)
     ('3,500', '0.123', '17,520')
     """
-    if abs(value) >= 10 ** digits:
+    if abs(value) >= 10**digits:
         return f"{value:,.0f}"
     return f"{value:.{digits}g}"
 

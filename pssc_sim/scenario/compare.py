@@ -50,9 +50,14 @@ class Comparison:
                 with np.errstate(divide="ignore", invalid="ignore"):
                     relative = np.where(first != 0, (value - first) / np.abs(first), np.nan)
                 for i, t in enumerate(self.times):
-                    row = {"variable": variable, "time": t, "scenario": label,
-                           "value": value[i], "difference": value[i] - first[i],
-                           "relative_difference": relative[i]}
+                    row = {
+                        "variable": variable,
+                        "time": t,
+                        "scenario": label,
+                        "value": value[i],
+                        "difference": value[i] - first[i],
+                        "relative_difference": relative[i],
+                    }
                     if ensembles:
                         row["p5"], row["p95"] = np.quantile(values[i], [0.05, 0.95])
                     rows.append(row)
@@ -65,12 +70,16 @@ class Comparison:
         width = max([len("variable"), *(len(v) for v in self.variables)])
         cell = max(14, *(len(label) + 2 for label in self.labels))
         header = f"{'variable':<{width}}  {'time':>10}" + "".join(
-            f"{label:>{cell + 12}}" for label in self.labels)
+            f"{label:>{cell + 12}}" for label in self.labels
+        )
         lines = [f"compared against {self.labels[0]}; (differences in brackets)", "", header]
         for (variable, t), group in table.groupby(["variable", "time"], sort=False):
-            cells = "".join(_cell(float(value), float(difference), i > 0, cell)
-                            for i, (value, difference) in enumerate(
-                                zip(group["value"], group["difference"], strict=True)))
+            cells = "".join(
+                _cell(float(value), float(difference), i > 0, cell)
+                for i, (value, difference) in enumerate(
+                    zip(group["value"], group["difference"], strict=True)
+                )
+            )
             lines.append(f"{variable:<{width}}  {t:>10g}{cells}")
         return "\n".join(lines)
 
@@ -117,8 +126,9 @@ def _as_result(item: ScenarioLike) -> ScenarioResult:
     return Scenario(model=Path(item), name=Path(item).stem).run()
 
 
-def compare(*scenarios: ScenarioLike, at: Sequence[float] = (),
-            variables: Sequence[str] | None = None) -> Comparison:
+def compare(
+    *scenarios: ScenarioLike, at: Sequence[float] = (), variables: Sequence[str] | None = None
+) -> Comparison:
     """Run (or take) ``scenarios`` and compare them at the times ``at`` and at the end.
 
     Each scenario may be a :class:`Scenario`, a :class:`ScenarioResult`, a scenario file, a model
@@ -139,21 +149,26 @@ def compare(*scenarios: ScenarioLike, at: Sequence[float] = (),
     True
     """
     if len(scenarios) < 1:
-        raise ScenarioError("scenarios: give at least one scenario to compare (got none). "
-                            "Pass two or more")
+        raise ScenarioError(
+            "scenarios: give at least one scenario to compare (got none). Pass two or more"
+        )
     runs = tuple(_as_result(item) for item in scenarios)
     labels = _labels([run.name for run in runs])
     names = [n for n in runs[0].results.names if all(n in run.results.names for run in runs)]
     if not names:
-        raise ScenarioError(f"compare: the scenarios share no variable ({_recorded(labels, runs)})."
-                            " Compare scenarios of one model, or models whose variables have "
-                            "the same names")
+        raise ScenarioError(
+            f"compare: the scenarios share no variable ({_recorded(labels, runs)})."
+            " Compare scenarios of one model, or models whose variables have "
+            "the same names"
+        )
     chosen = tuple(variables) if variables is not None else tuple(names)
     for variable in chosen:
         if variable not in names:
-            raise ScenarioError(f"variables: '{variable}' is not recorded by every scenario."
-                                f"{did_you_mean(variable, names)} Compare variables they share: "
-                                f"{_listed(names)}")
+            raise ScenarioError(
+                f"variables: '{variable}' is not recorded by every scenario."
+                f"{did_you_mean(variable, names)} Compare variables they share: "
+                f"{_listed(names)}"
+            )
     return Comparison(runs, labels, chosen, _times(runs, at))
 
 
@@ -188,6 +203,8 @@ def _times(runs: Sequence[ScenarioResult], at: Sequence[float]) -> tuple[float, 
     end = min(float(run.results.times[-1]) for run in runs)
     for t in at:
         if not start <= t <= end:
-            raise ScenarioError(f"at: time {t:g} is outside the runs (got {t:g}, runs cover "
-                                f"{start:g} to {end:g}). Choose a time inside the runs")
+            raise ScenarioError(
+                f"at: time {t:g} is outside the runs (got {t:g}, runs cover "
+                f"{start:g} to {end:g}). Choose a time inside the runs"
+            )
     return (*sorted({float(t) for t in at if t != end}), end)

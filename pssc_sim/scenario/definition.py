@@ -24,11 +24,25 @@ from pssc_sim.scenario.uncertainty import Uncertainty, parse_uncertainty
 #: Messages about Python arguments name the argument alone (a file's name its file and key).
 _ARGUMENTS = fields.where_in("")
 #: The value of each field when it is not given.
-_DEFAULTS: Mapping[str, Any] = MappingProxyType({
-    "model": None, "name": "", "description": "", "time": {}, "method": None, "set": {},
-    "interventions": (), "uncertainty": None, "outputs": None, "folder": None, "source": "",
-    "targets": (), "culture": None, "mechanisms": {}, "compute": {},
-})
+_DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
+        "model": None,
+        "name": "",
+        "description": "",
+        "time": {},
+        "method": None,
+        "set": {},
+        "interventions": (),
+        "uncertainty": None,
+        "outputs": None,
+        "folder": None,
+        "source": "",
+        "targets": (),
+        "culture": None,
+        "mechanisms": {},
+        "compute": {},
+    }
+)
 
 
 def _uncertainty(raw: Any) -> Uncertainty | None:
@@ -39,11 +53,15 @@ def _uncertainty(raw: Any) -> Uncertainty | None:
 
 def _interventions(raw: Sequence[Any]) -> tuple[Intervention, ...]:
     if isinstance(raw, (Mapping, str)):
-        raise ScenarioError(f"interventions: expected a list (got {shown(raw)}). Pass a list of "
-                            "interventions")
-    return tuple(item if not isinstance(item, Mapping)
-                 else fields.parse_intervention(item, _ARGUMENTS, f"interventions[{i}]")
-                 for i, item in enumerate(raw))
+        raise ScenarioError(
+            f"interventions: expected a list (got {shown(raw)}). Pass a list of interventions"
+        )
+    return tuple(
+        item
+        if not isinstance(item, Mapping)
+        else fields.parse_intervention(item, _ARGUMENTS, f"interventions[{i}]")
+        for i, item in enumerate(raw)
+    )
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -117,32 +135,46 @@ class Scenario:
     mechanisms: Mapping[str, bool]
     compute: Mapping[str, Any]
 
-    def __init__(self, model: str | Path | Model | None = None, name: str = "",
-                 description: str = "", time: Mapping[str, float] | None = None,
-                 method: str | None = None, set: Mapping[str, float] | None = None,
-                 interventions: Sequence[Intervention | Mapping[str, Any]] = (),
-                 uncertainty: Uncertainty | Mapping[str, Any] | None = None,
-                 outputs: Sequence[str] | None = None, folder: str | Path | None = None,
-                 source: str = "", targets: Sequence[Target | Mapping[str, Any]] = (),
-                 culture: float | None = None,
-                 mechanisms: Mapping[str, bool | str] | None = None,
-                 compute: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        model: str | Path | Model | None = None,
+        name: str = "",
+        description: str = "",
+        time: Mapping[str, float] | None = None,
+        method: str | None = None,
+        set: Mapping[str, float] | None = None,
+        interventions: Sequence[Intervention | Mapping[str, Any]] = (),
+        uncertainty: Uncertainty | Mapping[str, Any] | None = None,
+        outputs: Sequence[str] | None = None,
+        folder: str | Path | None = None,
+        source: str = "",
+        targets: Sequence[Target | Mapping[str, Any]] = (),
+        culture: float | None = None,
+        mechanisms: Mapping[str, bool | str] | None = None,
+        compute: Mapping[str, Any] | None = None,
+    ) -> None:
         where = _ARGUMENTS
         if method is not None:
             fields.parse_method(method, where)
-        self._assign({
-            "model": model, "name": name, "description": description,
-            "time": fields.parse_time(time or {}, where), "method": method,
-            "set": fields.parse_set(set or {}, where),
-            "mechanisms": fields.parse_mechanisms(mechanisms or {}, where),
-            "interventions": _interventions(interventions),
-            "uncertainty": _uncertainty(uncertainty),
-            "outputs": None if outputs is None else fields.parse_outputs(list(outputs), where),
-            "folder": folder, "source": source,
-            "targets": fields.parse_targets(list(targets), where),
-            "culture": None if culture is None else fields.parse_culture(culture, where),
-            "compute": fields.parse_compute(compute, where) if compute else {},
-        })
+        self._assign(
+            {
+                "model": model,
+                "name": name,
+                "description": description,
+                "time": fields.parse_time(time or {}, where),
+                "method": method,
+                "set": fields.parse_set(set or {}, where),
+                "mechanisms": fields.parse_mechanisms(mechanisms or {}, where),
+                "interventions": _interventions(interventions),
+                "uncertainty": _uncertainty(uncertainty),
+                "outputs": None if outputs is None else fields.parse_outputs(list(outputs), where),
+                "folder": folder,
+                "source": source,
+                "targets": fields.parse_targets(list(targets), where),
+                "culture": None if culture is None else fields.parse_culture(culture, where),
+                "compute": fields.parse_compute(compute, where) if compute else {},
+            }
+        )
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> Scenario:
@@ -162,8 +194,9 @@ class Scenario:
         switches of ``mechanisms`` are folded into ``set``."""
         given = {**_DEFAULTS, **values}
         switches = dict(given["mechanisms"])
-        given["set"] = MappingProxyType({**given["set"], **{fields.switch_name(k): float(on)
-                                                           for k, on in switches.items()}})
+        given["set"] = MappingProxyType(
+            {**given["set"], **{fields.switch_name(k): float(on) for k, on in switches.items()}}
+        )
         given["mechanisms"] = MappingProxyType(switches)
         given["time"] = MappingProxyType(dict(given["time"]))
         given["folder"] = None if given["folder"] is None else Path(given["folder"])
@@ -196,29 +229,33 @@ class Scenario:
         parameter by parameter). Layering twice equals layering once."""
         uncertainty = self.uncertainty
         if child.uncertainty is not None:
-            uncertainty = (child.uncertainty if uncertainty is None
-                           else uncertainty.layered(child.uncertainty))
+            uncertainty = (
+                child.uncertainty if uncertainty is None else uncertainty.layered(child.uncertainty)
+            )
         takes_model = child.model is not None
         # a switch the child sets (by set or by mechanisms) replaces the parent's
-        mechanisms = {k: v for k, v in self.mechanisms.items()
-                      if fields.switch_name(k) not in child.set}
-        return Scenario.from_values({
-            "model": child.model if takes_model else self.model,
-            "name": child.name or self.name,
-            "description": child.description or self.description,
-            "time": {**self.time, **child.time},
-            "method": child.method or self.method,
-            "set": {**self.set, **child.set},
-            "interventions": layer_interventions(self.interventions, child.interventions),
-            "uncertainty": uncertainty,
-            "outputs": child.outputs if child.outputs is not None else self.outputs,
-            "folder": child.folder if takes_model else self.folder,
-            "source": child.source or self.source,
-            "targets": layer_targets(self.targets, child.targets),
-            "culture": child.culture if child.culture is not None else self.culture,
-            "mechanisms": {**mechanisms, **child.mechanisms},
-            "compute": child.compute or self.compute,
-        })
+        mechanisms = {
+            k: v for k, v in self.mechanisms.items() if fields.switch_name(k) not in child.set
+        }
+        return Scenario.from_values(
+            {
+                "model": child.model if takes_model else self.model,
+                "name": child.name or self.name,
+                "description": child.description or self.description,
+                "time": {**self.time, **child.time},
+                "method": child.method or self.method,
+                "set": {**self.set, **child.set},
+                "interventions": layer_interventions(self.interventions, child.interventions),
+                "uncertainty": uncertainty,
+                "outputs": child.outputs if child.outputs is not None else self.outputs,
+                "folder": child.folder if takes_model else self.folder,
+                "source": child.source or self.source,
+                "targets": layer_targets(self.targets, child.targets),
+                "culture": child.culture if child.culture is not None else self.culture,
+                "mechanisms": {**mechanisms, **child.mechanisms},
+                "compute": child.compute or self.compute,
+            }
+        )
 
     def with_name(self, name: str) -> Scenario:
         """A copy called ``name``."""
@@ -226,10 +263,12 @@ class Scenario:
 
     def with_set(self, **values: float) -> Scenario:
         """A copy with parameters set from the start (added to, or replacing, ``set``)."""
-        mechanisms = {k: v for k, v in self.mechanisms.items()
-                      if fields.switch_name(k) not in values}
-        return self._changed(set={**self.set, **fields.parse_set(values, _ARGUMENTS)},
-                             mechanisms=mechanisms)
+        mechanisms = {
+            k: v for k, v in self.mechanisms.items() if fields.switch_name(k) not in values
+        }
+        return self._changed(
+            set={**self.set, **fields.parse_set(values, _ARGUMENTS)}, mechanisms=mechanisms
+        )
 
     def with_mechanisms(self, **switches: bool | str) -> Scenario:
         """A copy with included gaming mechanisms switched on or off by instance name.
@@ -252,8 +291,9 @@ class Scenario:
         """A copy integrated with ``method``."""
         return self._changed(method=fields.parse_method(method, _ARGUMENTS))
 
-    def with_uncertainty(self, uncertainty: Uncertainty | Mapping[str, Any] | None = None,
-                         **fields: Any) -> Scenario:
+    def with_uncertainty(
+        self, uncertainty: Uncertainty | Mapping[str, Any] | None = None, **fields: Any
+    ) -> Scenario:
         """A copy with ``uncertainty`` (or its fields, e.g. ``members=100``) layered on; with no
         arguments, a copy that runs once instead of as an ensemble."""
         if uncertainty is None and not fields:
@@ -287,8 +327,10 @@ class Scenario:
         if isinstance(self.model, Model):
             return self.model
         if self.model is None:
-            raise ScenarioError(f"{fields.where_in(self.source)('model')}: no model is given "
-                                "(got None). Pass model=<folder under models/ or a path>")
+            raise ScenarioError(
+                f"{fields.where_in(self.source)('model')}: no model is given "
+                "(got None). Pass model=<folder under models/ or a path>"
+            )
         where = fields.where_in(self.source)("model")
         path = reader.resolve_model(self.model, self.folder, where).resolve()
         file = path / "model.yaml" if path.is_dir() else path
@@ -298,8 +340,9 @@ class Scenario:
         """Raise unless every name the scenario uses exists in its model."""
         reader.check_scenario_names(self, model if model is not None else self.load_model())
 
-    def run(self, *, chunk: int = 4096, max_memory: int | None = None,
-            scheduler: Any = None) -> ScenarioResult:
+    def run(
+        self, *, chunk: int = 4096, max_memory: int | None = None, scheduler: Any = None
+    ) -> ScenarioResult:
         """Run the scenario: one run, or the whole ensemble in one vectorised call, in at most
         ``max_memory`` bytes (default: a safe share of the machine), here or on the Dask
         cluster ``scheduler`` (see :func:`~pssc_sim.simulate`)."""
@@ -307,20 +350,26 @@ class Scenario:
 
     def to_document(self) -> dict[str, Any]:
         """The scenario as a scenario-file mapping (a :class:`Model` object is named only)."""
-        model = self.model.source or self.model.name if isinstance(self.model, Model) else (
-            str(self.model) if self.model is not None else None)
-        document: dict[str, Any] = {"scenario": self.name, "description": self.description,
-                                    "model": model, "time": dict(self.time),
-                                    "method": self.method, "set": dict(self.set),
-                                    "interventions": [i.to_document() for i in self.interventions],
-                                    "uncertainty": (self.uncertainty.to_document()
-                                                    if self.uncertainty else None),
-                                    "outputs": list(self.outputs) if self.outputs else None,
-                                    "targets": [t.to_document() for t in self.targets],
-                                    "culture": self.culture,
-                                    "mechanisms": {k: "on" if v else "off"
-                                                   for k, v in self.mechanisms.items()},
-                                    "compute": dict(self.compute)}
+        model = (
+            self.model.source or self.model.name
+            if isinstance(self.model, Model)
+            else (str(self.model) if self.model is not None else None)
+        )
+        document: dict[str, Any] = {
+            "scenario": self.name,
+            "description": self.description,
+            "model": model,
+            "time": dict(self.time),
+            "method": self.method,
+            "set": dict(self.set),
+            "interventions": [i.to_document() for i in self.interventions],
+            "uncertainty": (self.uncertainty.to_document() if self.uncertainty else None),
+            "outputs": list(self.outputs) if self.outputs else None,
+            "targets": [t.to_document() for t in self.targets],
+            "culture": self.culture,
+            "mechanisms": {k: "on" if v else "off" for k, v in self.mechanisms.items()},
+            "compute": dict(self.compute),
+        }
         switches = {fields.switch_name(k) for k in self.mechanisms}
         document["set"] = {k: v for k, v in self.set.items() if k not in switches}
         return {key: value for key, value in document.items() if value not in (None, "", {}, [])}
@@ -357,22 +406,26 @@ def load_scenario(path: str | Path) -> Scenario:
         arguments = reader.scenario_arguments(document, fields.where_in(str(file)))
         arguments.pop("extends", None)
         arguments.setdefault("name", file.stem)
-        layers.append(Scenario.from_values({**arguments, "folder": file.parent,
-                                            "source": str(file)}))
+        layers.append(
+            Scenario.from_values({**arguments, "folder": file.parent, "source": str(file)})
+        )
     scenario = layers[0]
     for layer in layers[1:]:
         scenario = scenario.layered(layer)
     if scenario.model is None:
-        raise ScenarioError(f"{path}: model: no model is given (got nothing). Add 'model: "
-                            "<folder under models/>' here or in the scenario it extends")
+        raise ScenarioError(
+            f"{path}: model: no model is given (got nothing). Add 'model: "
+            "<folder under models/>' here or in the scenario it extends"
+        )
     model = scenario.load_model()
     for layer in layers:
         layer.check(model)
     return scenario
 
 
-def run_scenario(path: str | Path, *, chunk: int = 4096,
-                 max_memory: int | None = None) -> ScenarioResult:
+def run_scenario(
+    path: str | Path, *, chunk: int = 4096, max_memory: int | None = None
+) -> ScenarioResult:
     """Read and run a scenario file.
 
     Examples

@@ -80,9 +80,11 @@ def scenario_name(value: Any, where: str) -> str:
     'quit-count-target'
     """
     if not is_label(value):
-        raise ScenarioError(f"{where}: not a valid scenario name (got {shown(value)}). Use "
-                            "letters, digits, underscores and hyphens, such as "
-                            "'quit-count-target'; put free text under 'description:'")
+        raise ScenarioError(
+            f"{where}: not a valid scenario name (got {shown(value)}). Use "
+            "letters, digits, underscores and hyphens, such as "
+            "'quit-count-target'; put free text under 'description:'"
+        )
     return str(value)
 
 
@@ -275,16 +277,22 @@ def parse_compute(raw: Any, where: Where) -> dict[str, Any]:
     block = mapping(raw, where("compute"), "compute: {workers: 2}")
     check_keys(block, ("scheduler", "workers"), where, "compute")
     if len(block) != 1:
-        raise ScenarioError(f"{where('compute')}: give either scheduler or workers (got "
-                            f"{sorted(block) or 'nothing'}). Write compute: {{workers: 2}} or "
-                            "compute: {scheduler: tcp://HOST:8786}")
+        raise ScenarioError(
+            f"{where('compute')}: give either scheduler or workers (got "
+            f"{sorted(block) or 'nothing'}). Write compute: {{workers: 2}} or "
+            "compute: {scheduler: tcp://HOST:8786}"
+        )
     key, value = next(iter(block.items()))
     if key == "workers" and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ScenarioError(f"{where('compute.workers')}: expected a whole number of worker "
-                            f"processes (got {shown(value)}). Write e.g. workers: 2")
+        raise ScenarioError(
+            f"{where('compute.workers')}: expected a whole number of worker "
+            f"processes (got {shown(value)}). Write e.g. workers: 2"
+        )
     if key == "scheduler" and not isinstance(value, str):
-        raise ScenarioError(f"{where('compute.scheduler')}: expected an address (got "
-                            f"{shown(value)}). Write e.g. scheduler: tcp://HOST:8786")
+        raise ScenarioError(
+            f"{where('compute.scheduler')}: expected an address (got "
+            f"{shown(value)}). Write e.g. scheduler: tcp://HOST:8786"
+        )
     if key == "workers":
         try:
             parse_scheduler(value, where("compute.workers"))
@@ -296,9 +304,11 @@ def parse_compute(raw: Any, where: Where) -> dict[str, Any]:
     except SchedulerError:
         address = None
     if address is None:
-        raise ScenarioError(f"{where('compute.scheduler')}: not a scheduler address (got "
-                            f"{shown(value)}). Write e.g. scheduler: tcp://HOST:8786, or "
-                            "workers: N for local worker processes")
+        raise ScenarioError(
+            f"{where('compute.scheduler')}: not a scheduler address (got "
+            f"{shown(value)}). Write e.g. scheduler: tcp://HOST:8786, or "
+            "workers: N for local worker processes"
+        )
     return {key: value}
 
 
@@ -313,8 +323,7 @@ def switch_name(instance: str) -> str:
 
 def model_instances(model: Model) -> list[str]:
     """The instances of gaming mechanisms (``include:``) in ``model``, by their switches."""
-    return [p.name.removesuffix("_active") for p in model.parameters
-            if p.origin is Origin.INCLUDE]
+    return [p.name.removesuffix("_active") for p in model.parameters if p.origin is Origin.INCLUDE]
 
 
 def parse_text(raw: Any, where: str) -> str:

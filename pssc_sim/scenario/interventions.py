@@ -88,8 +88,10 @@ class Step:
 
     def __post_init__(self) -> None:
         if (self.by is None) == (self.to is None):
-            raise ScenarioError(f"step: give exactly one of 'by' and 'to' (got by={self.by}, "
-                                f"to={self.to}). Write by: 5 for a change or to: 40 for a level")
+            raise ScenarioError(
+                f"step: give exactly one of 'by' and 'to' (got by={self.by}, "
+                f"to={self.to}). Write by: 5 for a change or to: 40 for a level"
+            )
 
     def schedule(self, previous: sympy.Expr) -> sympy.Expr:
         """The parameter's value over time, given its value ``previous`` without this change."""
@@ -115,16 +117,20 @@ class Ramp:
 
     def __post_init__(self) -> None:
         if not self.end > self.start:
-            raise ScenarioError(f"ramp: 'until' must be after 'from' (got from={self.start}, "
-                                f"until={self.end}). Give the ramp a positive duration")
+            raise ScenarioError(
+                f"ramp: 'until' must be after 'from' (got from={self.start}, "
+                f"until={self.end}). Give the ramp a positive duration"
+            )
 
     def schedule(self, previous: sympy.Expr) -> sympy.Expr:
         """The parameter's value over time, given its value ``previous`` without this change."""
         to = _number(self.to)
         share = (TIME - _number(self.start)) / _number(self.end - self.start)
-        return sympy.Piecewise((previous, _until(self.start)),
-                               (previous + (to - previous) * share, _until(self.end)),
-                               (to, True))
+        return sympy.Piecewise(
+            (previous, _until(self.start)),
+            (previous + (to - previous) * share, _until(self.end)),
+            (to, True),
+        )
 
     def to_document(self) -> dict[str, Any]:
         """The intervention as it is written in a scenario file."""
@@ -142,8 +148,10 @@ class Pulse:
 
     def __post_init__(self) -> None:
         if not self.width > 0:
-            raise ScenarioError(f"pulse: 'width' must be positive (got {self.width}). Give the "
-                                "pulse a duration, e.g. width: 1")
+            raise ScenarioError(
+                f"pulse: 'width' must be positive (got {self.width}). Give the "
+                "pulse a duration, e.g. width: 1"
+            )
 
     def schedule(self, previous: sympy.Expr) -> sympy.Expr:
         """The parameter's value over time, given its value ``previous`` without this change."""
@@ -166,8 +174,10 @@ class Series:
     def __post_init__(self) -> None:
         times = [t for t, _ in self.points]
         if not times or any(b <= a for a, b in itertools.pairwise(times)):
-            raise ScenarioError(f"series: times must increase strictly (got {times}). Sort the "
-                                "points by time and remove repeated times")
+            raise ScenarioError(
+                f"series: times must increase strictly (got {times}). Sort the "
+                "points by time and remove repeated times"
+            )
 
     def schedule(self, previous: sympy.Expr) -> sympy.Expr:
         """The parameter's value over time (``previous`` is replaced)."""
@@ -186,6 +196,7 @@ class Series:
 
 Intervention = SetTo | Step | Ramp | Pulse | Series
 
+
 def warn_after_stop(interventions: Sequence[Intervention], stop: float) -> None:
     """Warn (:class:`~pssc_sim.errors.PsscSimWarning`) about each intervention that starts after
     the run's ``stop``: it never acts, which is allowed but rarely meant."""
@@ -195,15 +206,23 @@ def warn_after_stop(interventions: Sequence[Intervention], stop: float) -> None:
             continue
         kind = next(k for k, v in KINDS.items() if v is type(intervention))
         written = "from" if start == "start" else "at"
-        warnings.warn(f"interventions: {kind} {shown(intervention.parameter)} starts after the "
-                      f"run stops at {stop:g} (got {written}: {getattr(intervention, start):g}), "
-                      "so it never acts. Raise time.stop or move the intervention",
-                      PsscSimWarning, stacklevel=3)
+        warnings.warn(
+            f"interventions: {kind} {shown(intervention.parameter)} starts after the "
+            f"run stops at {stop:g} (got {written}: {getattr(intervention, start):g}), "
+            "so it never acts. Raise time.stop or move the intervention",
+            PsscSimWarning,
+            stacklevel=3,
+        )
 
 
 #: The intervention class for each leading key of a scenario file.
-KINDS: Mapping[str, type[Intervention]] = {"set": SetTo, "step": Step, "ramp": Ramp,
-                                           "pulse": Pulse, "series": Series}
+KINDS: Mapping[str, type[Intervention]] = {
+    "set": SetTo,
+    "step": Step,
+    "ramp": Ramp,
+    "pulse": Pulse,
+    "series": Series,
+}
 
 
 def intervention_from_document(entry: Mapping[str, Any]) -> Intervention:
@@ -233,8 +252,9 @@ def schedules(interventions: Iterable[Intervention]) -> dict[str, list[Intervent
     return groups
 
 
-def layer_interventions(parent: Sequence[Intervention],
-                        child: Sequence[Intervention]) -> tuple[Intervention, ...]:
+def layer_interventions(
+    parent: Sequence[Intervention], child: Sequence[Intervention]
+) -> tuple[Intervention, ...]:
     """``child`` over ``parent``: a parameter the child intervenes on takes the child's schedule.
 
     Layering is idempotent: ``layer(layer(a, b), b) == layer(a, b)``.
@@ -250,16 +270,25 @@ def layer_interventions(parent: Sequence[Intervention],
 def strip_interventions(model: Model) -> Model:
     """``model`` without interventions: every ``<name>__base`` parameter is ``<name>`` again."""
     auxiliaries = {a.name for a in model.auxiliaries}
-    restored = {p.name[: -len(BASE_SUFFIX)] for p in model.parameters
-                if p.name.endswith(BASE_SUFFIX) and p.name[: -len(BASE_SUFFIX)] in auxiliaries}
+    restored = {
+        p.name[: -len(BASE_SUFFIX)]
+        for p in model.parameters
+        if p.name.endswith(BASE_SUFFIX) and p.name[: -len(BASE_SUFFIX)] in auxiliaries
+    }
     if not restored:
         return model
-    parameters = tuple(replace(p, name=p.name[: -len(BASE_SUFFIX)])
-                       if p.name[: -len(BASE_SUFFIX)] in restored else p
-                       for p in model.parameters)
-    return replace(model, parameters=parameters,
-                   auxiliaries=tuple(a for a in model.auxiliaries if a.name not in restored),
-                   algebraic_order=tuple(n for n in model.algebraic_order if n not in restored))
+    parameters = tuple(
+        replace(p, name=p.name[: -len(BASE_SUFFIX)])
+        if p.name[: -len(BASE_SUFFIX)] in restored
+        else p
+        for p in model.parameters
+    )
+    return replace(
+        model,
+        parameters=parameters,
+        auxiliaries=tuple(a for a in model.auxiliaries if a.name not in restored),
+        algebraic_order=tuple(n for n in model.algebraic_order if n not in restored),
+    )
 
 
 def apply_interventions(model: Model, interventions: Sequence[Intervention]) -> Model:
@@ -292,21 +321,29 @@ def _applied(model: Model, interventions: tuple[Intervention, ...]) -> Model:
     for name in groups:
         _check_parameter(model, name, parameters)
     auxiliaries = [_scheduled(parameters[name], group) for name, group in groups.items()]
-    renamed = tuple(replace(p, name=base_name(p.name)) if p.name in groups else p
-                    for p in model.parameters)
-    return replace(model, parameters=renamed,
-                   auxiliaries=(*auxiliaries, *model.auxiliaries),
-                   algebraic_order=(*groups, *model.algebraic_order))
+    renamed = tuple(
+        replace(p, name=base_name(p.name)) if p.name in groups else p for p in model.parameters
+    )
+    return replace(
+        model,
+        parameters=renamed,
+        auxiliaries=(*auxiliaries, *model.auxiliaries),
+        algebraic_order=(*groups, *model.algebraic_order),
+    )
 
 
 def _check_parameter(model: Model, name: str, parameters: Mapping[str, Parameter]) -> None:
     if name not in parameters:
-        raise ScenarioError(f"interventions: '{name}' is not a parameter of "
-                            f"{model.source or model.name}.{did_you_mean(name, parameters)} "
-                            "Interventions change parameters")
+        raise ScenarioError(
+            f"interventions: '{name}' is not a parameter of "
+            f"{model.source or model.name}.{did_you_mean(name, parameters)} "
+            "Interventions change parameters"
+        )
     if base_name(name) in model:
-        raise ScenarioError(f"interventions: the model already has a variable "
-                            f"'{base_name(name)}' (got '{name}'). Rename it in the model")
+        raise ScenarioError(
+            f"interventions: the model already has a variable "
+            f"'{base_name(name)}' (got '{name}'). Rename it in the model"
+        )
 
 
 def _scheduled(parameter: Parameter, group: Sequence[Intervention]) -> Auxiliary:

@@ -44,10 +44,16 @@ _MODEL_SECTIONS = ("stocks", "flows", "auxiliaries", "parameters", "lookups", "m
 
 
 _PARSERS: Mapping[str, Callable[[Any, Where], Any]] = {
-    "time": parse_time, "method": parse_method, "set": parse_set,
-    "interventions": parse_interventions, "uncertainty": parse_uncertainty,
-    "outputs": parse_outputs, "targets": parse_targets, "culture": parse_culture,
-    "mechanisms": parse_mechanisms, "compute": parse_compute,
+    "time": parse_time,
+    "method": parse_method,
+    "set": parse_set,
+    "interventions": parse_interventions,
+    "uncertainty": parse_uncertainty,
+    "outputs": parse_outputs,
+    "targets": parse_targets,
+    "culture": parse_culture,
+    "mechanisms": parse_mechanisms,
+    "compute": parse_compute,
 }
 
 
@@ -105,24 +111,30 @@ def scenario_chain(path: str | Path) -> list[tuple[Path, Mapping[str, Any]]]:
     """The files of a scenario and those it extends, the root first. Cycles are errors."""
     file = Path(path)
     if not file.is_file():
-        raise ScenarioError(f"{path}: no scenario file there (got {shown(str(path))}). Give the "
-                            "path "
-                            "of a scenario .yaml file")
+        raise ScenarioError(
+            f"{path}: no scenario file there (got {shown(str(path))}). Give the "
+            "path "
+            "of a scenario .yaml file"
+        )
     chain: list[tuple[Path, Mapping[str, Any]]] = []
     seen: list[Path] = []
     while True:
         resolved = file.resolve()
         if resolved in seen:
-            members = [p.stem for p in seen[seen.index(resolved):]] + [resolved.stem]
-            raise ScenarioError(f"{chain[-1][0]}: extends: cycle {' -> '.join(members)} (got "
-                                f"{len(members) - 1} scenarios extending each other). Remove "
-                                "'extends' from one of them")
+            members = [p.stem for p in seen[seen.index(resolved) :]] + [resolved.stem]
+            raise ScenarioError(
+                f"{chain[-1][0]}: extends: cycle {' -> '.join(members)} (got "
+                f"{len(members) - 1} scenarios extending each other). Remove "
+                "'extends' from one of them"
+            )
         seen.append(resolved)
         document = read_document(file)
         if not isinstance(document, Mapping):
-            raise ScenarioError(f"{file}: a scenario file must be a YAML mapping (got "
-                                f"{type(document).__name__}). Start with 'scenario: name' and "
-                                "'model: folder'")
+            raise ScenarioError(
+                f"{file}: a scenario file must be a YAML mapping (got "
+                f"{type(document).__name__}). Start with 'scenario: name' and "
+                "'model: folder'"
+            )
         chain.append((file, document))
         if document.get("extends") is None:
             return chain[::-1]
@@ -137,9 +149,11 @@ def extended_file(reference: Any, file: Path) -> Path:
         if candidate.is_file():
             return candidate
     names = sorted(p.stem for p in folder.glob("*.y*ml"))
-    raise ScenarioError(f"{file}: extends: no scenario {shown(text)} in {folder} (got "
-                        f"{shown(text)})."
-                        f"{did_you_mean(text, names) or ' Name a scenario file of that folder.'}")
+    raise ScenarioError(
+        f"{file}: extends: no scenario {shown(text)} in {folder} (got "
+        f"{shown(text)})."
+        f"{did_you_mean(text, names) or ' Name a scenario file of that folder.'}"
+    )
 
 
 def resolve_model(reference: str | Path, folder: Path | None, where: str = "model") -> Path:
@@ -156,19 +170,24 @@ def resolve_model(reference: str | Path, folder: Path | None, where: str = "mode
         for base in bases:
             if (base / text).exists():
                 return base / text
-        raise ScenarioError(f"{where}: no model file {shown(text)} (got {shown(text)}). Give a "
-                            "path "
-                            f"relative to {bases[0]}")
+        raise ScenarioError(
+            f"{where}: no model file {shown(text)} (got {shown(text)}). Give a "
+            "path "
+            f"relative to {bases[0]}"
+        )
     roots = [b / "models" for base in bases for b in (base, *base.resolve().parents)]
     for root in roots:
         if (root / text / "model.yaml").is_file():
             return root / text
     known = sorted({p.parent.name for r in roots if r.is_dir() for p in r.glob("*/model.yaml")})
-    hint = did_you_mean(text, known) or (f" Models found: {', '.join(known)}." if known else
-                                         " No models/ folder was found.")
-    raise ScenarioError(f"{where}: unknown model {shown(text)} (got {shown(text)}).{hint} Name "
-                        "a folder "
-                        "under models/ or give a path to a .yaml, .mdl or .xmile file")
+    hint = did_you_mean(text, known) or (
+        f" Models found: {', '.join(known)}." if known else " No models/ folder was found."
+    )
+    raise ScenarioError(
+        f"{where}: unknown model {shown(text)} (got {shown(text)}).{hint} Name "
+        "a folder "
+        "under models/ or give a path to a .yaml, .mdl or .xmile file"
+    )
 
 
 def check_scenario_names(scenario: Scenario, model: Model) -> None:
@@ -179,45 +198,60 @@ def check_scenario_names(scenario: Scenario, model: Model) -> None:
     for key in scenario.mechanisms:
         if key not in instances:
             hint = did_you_mean(key, instances) or (
-                f" Instances: {', '.join(instances)}." if instances else
-                " The model includes no mechanisms.")
-            raise ScenarioError(f"{where(f'mechanisms.{key}')}: unknown mechanism instance "
-                                f"{shown(key)} in {model.source or model.name}.{hint} Name an "
-                                "instance under the model's include:")
+                f" Instances: {', '.join(instances)}."
+                if instances
+                else " The model includes no mechanisms."
+            )
+            raise ScenarioError(
+                f"{where(f'mechanisms.{key}')}: unknown mechanism instance "
+                f"{shown(key)} in {model.source or model.name}.{hint} Name an "
+                "instance under the model's include:"
+            )
     used = [(f"set.{key}", key) for key in scenario.set]
-    used += [(f"interventions[{i}]", item.parameter)
-             for i, item in enumerate(scenario.interventions)]
+    used += [
+        (f"interventions[{i}]", item.parameter) for i, item in enumerate(scenario.interventions)
+    ]
     if scenario.uncertainty is not None and scenario.uncertainty.parameters:
         used += [(f"uncertainty.parameters.{key}", key) for key in scenario.uncertainty.parameters]
     for path, key in used:
         if model.parameter_rows(key) is None:
             kind = f"a {_kind(model, key)}, not a parameter" if key in model else "unknown"
-            raise ScenarioError(f"{where(path)}: {shown(key)} is {kind} in "
-                                f"{model.source or model.name}.{did_you_mean(key, parameters)}"
-                                " Name a parameter of the model")
+            raise ScenarioError(
+                f"{where(path)}: {shown(key)} is {kind} in "
+                f"{model.source or model.name}.{did_you_mean(key, parameters)}"
+                " Name a parameter of the model"
+            )
     check_targets(scenario.targets, model, scenario_time(scenario, model), where(""))
     if scenario.culture is not None and "CULTURE" not in model.parameter_names:
-        raise ScenarioError(f"{where('culture')}: the model never reads CULTURE, so the culture "
-                            f"would change nothing (got culture: {scenario.culture:g}). Remove "
-                            f"culture: or read CULTURE in an equation of "
-                            f"{model.source or model.name}")
+        raise ScenarioError(
+            f"{where('culture')}: the model never reads CULTURE, so the culture "
+            f"would change nothing (got culture: {scenario.culture:g}). Remove "
+            f"culture: or read CULTURE in an equation of "
+            f"{model.source or model.name}"
+        )
     lookups = {lookup.name for lookup in model.lookups}
     variables = {name for name, _ in model.default_outputs()} | {
-        item.name for item in model.declarations()
-        if not getattr(item, "hidden", False) and item.name not in lookups}
+        item.name
+        for item in model.declarations()
+        if not getattr(item, "hidden", False) and item.name not in lookups
+    }
     for i, key in enumerate(scenario.outputs or ()):
         if key not in variables:
-            raise ScenarioError(f"{where(f'outputs[{i}]')}: unknown variable {shown(key)} in "
-                                f"{model.source or model.name}.{did_you_mean(key, variables)}"
-                                " Name a stock, flow, auxiliary or parameter")
+            raise ScenarioError(
+                f"{where(f'outputs[{i}]')}: unknown variable {shown(key)} in "
+                f"{model.source or model.name}.{did_you_mean(key, variables)}"
+                " Name a stock, flow, auxiliary or parameter"
+            )
 
 
 def scenario_time(scenario: Scenario, model: Model) -> TimeSpec:
     """The time block ``scenario`` runs over: the model's, with the scenario's overrides."""
     try:
         time = model.time
-        values = {key: float(scenario.time.get(key, getattr(time, key)))
-                  for key in ("start", "stop", "dt", "save_every")}
+        values = {
+            key: float(scenario.time.get(key, getattr(time, key)))
+            for key in ("start", "stop", "dt", "save_every")
+        }
         return TimeSpec(**values, units=time.units, origin=time.origin)
     except ModelError as exc:
         raise ScenarioError(f"{where_in(scenario.source)('time')}: {exc}") from None

@@ -117,10 +117,11 @@ def describe(result: ScenarioResult) -> list[str]:
     """Lines saying what ran: scenario, model, method, time, overrides, interventions, samples."""
     scenario, results = result.scenario, result.results
     units = f" {result.model.time.units}" if result.model.time.units else ""
-    lines = [f"scenario {scenario.label} (model {result.model.title or result.model.name}): "
-             f"method {results.method}, time {results.times[0]:g} to {results.times[-1]:g}"
-             f"{units}, " + (f"{results.n_members} members" if result.is_ensemble
-                             else "single run")]
+    lines = [
+        f"scenario {scenario.label} (model {result.model.title or result.model.name}): "
+        f"method {results.method}, time {results.times[0]:g} to {results.times[-1]:g}"
+        f"{units}, " + (f"{results.n_members} members" if result.is_ensemble else "single run")
+    ]
     if scenario.description:
         lines.append(" ".join(scenario.description.split()))
     if scenario.set:
@@ -128,16 +129,24 @@ def describe(result: ScenarioResult) -> list[str]:
     lines += [f"intervention: {describe_intervention(i)}" for i in scenario.interventions]
     if scenario.culture is not None:
         lines.append(f"culture: {scenario.culture:g} (0 learning .. 1 blame)")
-    lines += ["target: " + " ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
-                                    for k, v in t.to_document().items())
-              for t in scenario.targets]
+    lines += [
+        "target: "
+        + " ".join(
+            f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in t.to_document().items()
+        )
+        for t in scenario.targets
+    ]
     if result.is_ensemble and scenario.uncertainty is not None:
         sampling = scenario.uncertainty.sampling or "latin-hypercube"
-        lines.append(f"ensemble: {sampling} sampling, seed {result.seed} (write seed: "
-                     f"{result.seed} to repeat it)")
+        lines.append(
+            f"ensemble: {sampling} sampling, seed {result.seed} (write seed: "
+            f"{result.seed} to repeat it)"
+        )
         for key, values in result.samples.items():
-            lines.append(f"sampled: {key} from {values.min():.4g} to {values.max():.4g} "
-                         f"(median {np.median(values):.4g})")
+            lines.append(
+                f"sampled: {key} from {values.min():.4g} to {values.max():.4g} "
+                f"(median {np.median(values):.4g})"
+            )
     return lines
 
 
@@ -150,9 +159,13 @@ def describe_intervention(intervention: Intervention) -> str:
     """
     words = []
     for key, value in intervention.to_document().items():
-        text = (value if isinstance(value, str) else
-                ", ".join(f"({t:g}, {v:g})" for t, v in value) if isinstance(value, list)
-                else f"{value:g}")
+        text = (
+            value
+            if isinstance(value, str)
+            else ", ".join(f"({t:g}, {v:g})" for t, v in value)
+            if isinstance(value, list)
+            else f"{value:g}"
+        )
         words.append(f"{key} {text}")
     return " ".join(words)
 
@@ -163,13 +176,16 @@ def variable_table(results: Results) -> list[str]:
     if results.is_ensemble:
         final = results.values[-1]  # (n_vars, n_members)
         head = f"{'variable':<{width}}  " + " ".join(
-            f"{c:>12}" for c in ("final p5", "final p50", "final p95", "final mean"))
-        cells = np.column_stack([*np.quantile(final, [0.05, 0.5, 0.95], axis=1),
-                                 final.mean(axis=1)])
+            f"{c:>12}" for c in ("final p5", "final p50", "final p95", "final mean")
+        )
+        cells = np.column_stack(
+            [*np.quantile(final, [0.05, 0.5, 0.95], axis=1), final.mean(axis=1)]
+        )
     else:
         column = results.values[:, :, 0]
         head = f"{'variable':<{width}}  " + " ".join(
-            f"{c:>12}" for c in ("initial", "final", "min", "max"))
+            f"{c:>12}" for c in ("initial", "final", "min", "max")
+        )
         cells = np.column_stack([column[0], column[-1], column.min(axis=0), column.max(axis=0)])
     rows = [head]
     for name, row in zip(results.names, cells, strict=True):
@@ -184,13 +200,17 @@ def distributions(uncertainty: Uncertainty, model: Model) -> dict[str, Distribut
     if chosen is None:
         names = [p.name for p in model.parameters if p.distribution or p.range]
         if not names:
-            raise ScenarioError(f"uncertainty.parameters: nothing to sample in "
-                                f"{model.source or model.name} (got no parameters with a range or "
-                                "distribution). List parameters with distributions")
+            raise ScenarioError(
+                f"uncertainty.parameters: nothing to sample in "
+                f"{model.source or model.name} (got no parameters with a range or "
+                "distribution). List parameters with distributions"
+            )
         chosen = dict.fromkeys(names)
     by_name = {p.name: p for p in model.parameters}
-    return {name: given if given is not None else model_distribution(model, by_name[name])
-            for name, given in chosen.items()}
+    return {
+        name: given if given is not None else model_distribution(model, by_name[name])
+        for name, given in chosen.items()
+    }
 
 
 def model_distribution(model: Model, parameter: Parameter) -> Distribution:
@@ -207,14 +227,23 @@ def model_distribution(model: Model, parameter: Parameter) -> Distribution:
             return Distribution("uniform", {"low": low, "high": high})
         except ScenarioError as exc:
             raise ScenarioError(f"{where}.range: {exc}") from None
-    raise ScenarioError(f"uncertainty.parameters.{parameter.name}: no distribution given, and "
-                        f"{where} has no range or distribution (got nothing). Give one, e.g. "
-                        "{distribution: uniform, low: 1, high: 2}")
+    raise ScenarioError(
+        f"uncertainty.parameters.{parameter.name}: no distribution given, and "
+        f"{where} has no range or distribution (got nothing). Give one, e.g. "
+        "{distribution: uniform, low: 1, high: 2}"
+    )
 
 
-def run(scenario: Scenario, *, chunk: int = 4096, record: Sequence[str] = (),
-        progress: Progress | None = None, max_memory: int | None = None,
-        scheduler: Any = None, backend: str = "auto") -> ScenarioResult:
+def run(
+    scenario: Scenario,
+    *,
+    chunk: int = 4096,
+    record: Sequence[str] = (),
+    progress: Progress | None = None,
+    max_memory: int | None = None,
+    scheduler: Any = None,
+    backend: str = "auto",
+) -> ScenarioResult:
     """Run ``scenario``; an ensemble runs as one vectorised :func:`simulate` call.
 
     ``record`` names variables to record besides the scenario's outputs (hidden ones too, such
@@ -249,14 +278,28 @@ def run(scenario: Scenario, *, chunk: int = 4096, record: Sequence[str] = (),
     if scenario.uncertainty is not None:
         samples, seed = draw(scenario.uncertainty, base)
         params.update({key(name): values for name, values in samples.items()})
-    results = simulate(model, params, method=method, time=time, outputs=outputs, chunk=chunk,
-                       progress=progress, max_memory=limit, scheduler=scheduler,
-                       backend=backend)
+    results = simulate(
+        model,
+        params,
+        method=method,
+        time=time,
+        outputs=outputs,
+        chunk=chunk,
+        progress=progress,
+        max_memory=limit,
+        scheduler=scheduler,
+        backend=backend,
+    )
     return ScenarioResult(scenario, results, model, samples, seed)
 
 
-def size_run(scenario: Scenario, base: Model, model: Model, outputs: Sequence[str] | None,
-             settings: tuple[str, Mapping[str, float] | None, int, int]) -> int:
+def size_run(
+    scenario: Scenario,
+    base: Model,
+    model: Model,
+    outputs: Sequence[str] | None,
+    settings: tuple[str, Mapping[str, float] | None, int, int],
+) -> int:
     """Check that ``scenario`` fits in the memory limit and step limit before anything is
     sampled or allocated; return the chunk of members to run at a time.
 
@@ -274,8 +317,7 @@ def size_run(scenario: Scenario, base: Model, model: Model, outputs: Sequence[st
     return plan_run(compiled, grid, method, members, chunk, limit, sampled).chunk
 
 
-def target_values(scenario: Scenario, model: Model,
-                  key: Callable[[str], str]) -> dict[str, float]:
+def target_values(scenario: Scenario, model: Model, key: Callable[[str], str]) -> dict[str, float]:
     """The hidden parameters that carry the scenario's targets and culture into the model."""
     from pssc_sim.scenario.targets import target_parameters
 
@@ -288,11 +330,11 @@ def target_values(scenario: Scenario, model: Model,
 def draw(uncertainty: Uncertainty, model: Model) -> tuple[dict[str, np.ndarray], int]:
     """The sampled parameter values and the seed used."""
     if uncertainty.members is None:
-        raise ScenarioError("uncertainty.members: the number of members is required (got "
-                            "nothing). Write members: 1000")
+        raise ScenarioError(
+            "uncertainty.members: the number of members is required (got "
+            "nothing). Write members: 1000"
+        )
     seed = uncertainty.seed if uncertainty.seed is not None else secrets.randbelow(2**32)
     chosen = distributions(uncertainty, model)
     sampling = uncertainty.sampling or DEFAULT_SAMPLING
     return sample(chosen, sampling, uncertainty.members, seed), seed
-
-

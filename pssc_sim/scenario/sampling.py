@@ -46,11 +46,12 @@ high=2.0). Swap them
 
     def __post_init__(self) -> None:
         if self.kind not in DISTRIBUTIONS:
-            raise ScenarioError(f"distribution: unknown distribution '{self.kind}'."
-                                f"{did_you_mean(self.kind, DISTRIBUTIONS) or ' Use one of: '}"
-                                f" {', '.join(DISTRIBUTIONS)}")
-        object.__setattr__(self, "settings", MappingProxyType(_settings(self.kind,
-                                                                      self.settings)))
+            raise ScenarioError(
+                f"distribution: unknown distribution '{self.kind}'."
+                f"{did_you_mean(self.kind, DISTRIBUTIONS) or ' Use one of: '}"
+                f" {', '.join(DISTRIBUTIONS)}"
+            )
+        object.__setattr__(self, "settings", MappingProxyType(_settings(self.kind, self.settings)))
         _CHECKS[self.kind](self.kind, self.settings)
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
@@ -69,42 +70,52 @@ def _settings(kind: str, settings: Mapping[str, Any]) -> dict[str, Any]:
     for key in settings:
         if key not in keys.allowed:
             hint = did_you_mean(str(key), keys.allowed)
-            raise ScenarioError(f"{kind}: unknown key '{key}'.{hint} A {kind} distribution "
-                                f"takes: {', '.join(keys.allowed)}")
+            raise ScenarioError(
+                f"{kind}: unknown key '{key}'.{hint} A {kind} distribution "
+                f"takes: {', '.join(keys.allowed)}"
+            )
     for key in keys.required:
         if key not in settings:
-            raise ScenarioError(f"{kind}: '{key}' is required (got nothing). A {kind} "
-                                f"distribution needs: {', '.join(keys.required)}")
+            raise ScenarioError(
+                f"{kind}: '{key}' is required (got nothing). A {kind} "
+                f"distribution needs: {', '.join(keys.required)}"
+            )
     return {key: _value(kind, key, value) for key, value in settings.items()}
 
 
 def _value(kind: str, key: str, value: Any) -> float | tuple[float, ...]:
     if key in ("values", "weights"):
         if not isinstance(value, (list, tuple)):
-            raise ScenarioError(f"{kind}: {key} must be a list of numbers (got {shown(value)}). "
-                                f"Write {key}: [1, 2, 3]")
+            raise ScenarioError(
+                f"{kind}: {key} must be a list of numbers (got {shown(value)}). "
+                f"Write {key}: [1, 2, 3]"
+            )
         return tuple(_finite(kind, key, v) for v in value)
     return _finite(kind, key, value)
 
 
 def _finite(kind: str, key: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ScenarioError(f"{kind}: {key} must be a finite number (got {shown(value)}). Write a "
-                            "plain number")
+        raise ScenarioError(
+            f"{kind}: {key} must be a finite number (got {shown(value)}). Write a plain number"
+        )
     return float(value)
 
 
 def _below(kind: str, low: float, high: float, names: str = "low and high") -> None:
     if not low < high:
         first, second = names.split(" and ")
-        raise ScenarioError(f"{kind}: {first} must be below {second} (got {first}={low}, "
-                            f"{second}={high}). Swap them")
+        raise ScenarioError(
+            f"{kind}: {first} must be below {second} (got {first}={low}, "
+            f"{second}={high}). Swap them"
+        )
 
 
 def _positive(kind: str, name: str, value: float) -> None:
     if not value > 0:
-        raise ScenarioError(f"{kind}: {name} must be positive (got {name}={value}). "
-                            f"Give a {name} above 0")
+        raise ScenarioError(
+            f"{kind}: {name} must be positive (got {name}={value}). Give a {name} above 0"
+        )
 
 
 def _check_uniform(kind: str, s: Mapping[str, Any]) -> None:
@@ -120,8 +131,10 @@ def _check_normal(kind: str, s: Mapping[str, Any]) -> None:
 def _check_triangular(kind: str, s: Mapping[str, Any]) -> None:
     _below(kind, s["low"], s["high"])
     if not s["low"] <= s["mode"] <= s["high"]:
-        raise ScenarioError(f"{kind}: mode must lie between low and high (got low={s['low']}, "
-                            f"mode={s['mode']}, high={s['high']}). Move the mode inside")
+        raise ScenarioError(
+            f"{kind}: mode must lie between low and high (got low={s['low']}, "
+            f"mode={s['mode']}, high={s['high']}). Move the mode inside"
+        )
 
 
 def _check_lognormal(kind: str, s: Mapping[str, Any]) -> None:
@@ -137,19 +150,26 @@ def _check_beta(kind: str, s: Mapping[str, Any]) -> None:
 def _check_discrete(kind: str, s: Mapping[str, Any]) -> None:
     values, weights = s["values"], s.get("weights")
     if len(values) == 0:
-        raise ScenarioError(f"{kind}: values must not be empty (got {list(values)}). "
-                            "List the possible values")
+        raise ScenarioError(
+            f"{kind}: values must not be empty (got {list(values)}). List the possible values"
+        )
     if weights is None:
         return
     if len(weights) != len(values) or min(weights) < 0 or sum(weights) <= 0:
-        raise ScenarioError(f"{kind}: weights must be one non-negative number per value, not all "
-                            f"zero (got values={list(values)}, weights={list(weights)}). Fix the "
-                            "weights")
+        raise ScenarioError(
+            f"{kind}: weights must be one non-negative number per value, not all "
+            f"zero (got values={list(values)}, weights={list(weights)}). Fix the "
+            "weights"
+        )
 
 
 _CHECKS: Mapping[str, Callable[[str, Mapping[str, Any]], None]] = {
-    "uniform": _check_uniform, "normal": _check_normal, "triangular": _check_triangular,
-    "lognormal": _check_lognormal, "beta": _check_beta, "discrete": _check_discrete,
+    "uniform": _check_uniform,
+    "normal": _check_normal,
+    "triangular": _check_triangular,
+    "lognormal": _check_lognormal,
+    "beta": _check_beta,
+    "discrete": _check_discrete,
 }
 
 
@@ -200,8 +220,12 @@ def _ppf_discrete(s: Mapping[str, Any], u: np.ndarray) -> np.ndarray:
 
 
 _PPF: Mapping[str, Callable[[Mapping[str, Any], np.ndarray], np.ndarray]] = {
-    "uniform": _ppf_uniform, "normal": _ppf_normal, "triangular": _ppf_triangular,
-    "lognormal": _ppf_lognormal, "beta": _ppf_beta, "discrete": _ppf_discrete,
+    "uniform": _ppf_uniform,
+    "normal": _ppf_normal,
+    "triangular": _ppf_triangular,
+    "lognormal": _ppf_lognormal,
+    "beta": _ppf_beta,
+    "discrete": _ppf_discrete,
 }
 
 
@@ -220,17 +244,20 @@ def unit_samples(sampling: str, members: int, dimensions: int, seed: int) -> np.
     [0, 1, 2, 3]
     """
     if sampling not in SAMPLING_NAMES:
-        raise ScenarioError(f"uncertainty.sampling: unknown sampling '{sampling}'."
-                            f"{did_you_mean(sampling, SAMPLING_NAMES)} Use one of: "
-                            f"{', '.join(SAMPLING_NAMES)}")
+        raise ScenarioError(
+            f"uncertainty.sampling: unknown sampling '{sampling}'."
+            f"{did_you_mean(sampling, SAMPLING_NAMES)} Use one of: "
+            f"{', '.join(SAMPLING_NAMES)}"
+        )
     generator = np.random.default_rng(seed)
     if dimensions == 0:
         return np.empty((members, 0))
     return SAMPLERS[sampling].draw(generator, members, dimensions)
 
 
-def sample(distributions: Mapping[str, Distribution], sampling: str, members: int,
-           seed: int) -> dict[str, np.ndarray]:
+def sample(
+    distributions: Mapping[str, Distribution], sampling: str, members: int, seed: int
+) -> dict[str, np.ndarray]:
     """One array of ``members`` values per parameter, in the order of ``distributions``.
 
     >>> values = sample({"k": Distribution("uniform", {"low": 0.0, "high": 1.0})},
@@ -239,5 +266,7 @@ def sample(distributions: Mapping[str, Distribution], sampling: str, members: in
     (3,)
     """
     units = unit_samples(sampling, members, len(distributions), seed)
-    return {name: distribution.ppf(units[:, j])
-            for j, (name, distribution) in enumerate(distributions.items())}
+    return {
+        name: distribution.ppf(units[:, j])
+        for j, (name, distribution) in enumerate(distributions.items())
+    }

@@ -17,26 +17,28 @@ from pssc_sim.integrate.methods import METHODS
 from pssc_sim.scenario.samplers import SAMPLERS
 
 #: Top-level keys of a scenario file, with what each does.
-TOP_KEYS: Mapping[str, str] = MappingProxyType({
-    "scenario": "name of the scenario (defaults to the file name)",
-    "description": "free text describing the scenario",
-    "model": "a folder under models/, or a path to a .yaml, .mdl or .xmile model file",
-    "extends": "another scenario file in the same folder whose settings this one overrides",
-    "time": "overrides of the model's time block: start, stop, dt, save_every",
-    "method": "integration method: euler, rk4, rk45, dop853, lsoda, bdf or radau",
-    "set": "parameter values from the start of the run, {name: number}",
-    "interventions": "time-phased changes of parameters: set, step, ramp, pulse, series",
-    "uncertainty": "makes the run an ensemble: members, sampling, seed, parameters",
-    "targets": "targets on measures: measure, kind (level, threshold share, count), value, by, "
-               "from, severity (low 0.5, medium 1, high 2, or a number), consequence, per, "
-               "threshold",
-    "culture": "organisational culture, 0 (learning) .. 1 (blame); 0.5 when not given",
-    "mechanisms": "gaming mechanisms the model includes, switched on or off by instance name, "
-                  "{instance: on|off}; the same as set: {<instance>_active: 1|0}",
-    "outputs": "the variables to record and write (all visible variables by default)",
-    "compute": "where ensembles run: {scheduler: tcp://HOST:PORT} (a Dask cluster) or "
-               "{workers: N} (N local worker processes); here in one process by default",
-})
+TOP_KEYS: Mapping[str, str] = MappingProxyType(
+    {
+        "scenario": "name of the scenario (defaults to the file name)",
+        "description": "free text describing the scenario",
+        "model": "a folder under models/, or a path to a .yaml, .mdl or .xmile model file",
+        "extends": "another scenario file in the same folder whose settings this one overrides",
+        "time": "overrides of the model's time block: start, stop, dt, save_every",
+        "method": "integration method: euler, rk4, rk45, dop853, lsoda, bdf or radau",
+        "set": "parameter values from the start of the run, {name: number}",
+        "interventions": "time-phased changes of parameters: set, step, ramp, pulse, series",
+        "uncertainty": "makes the run an ensemble: members, sampling, seed, parameters",
+        "targets": "targets on measures: measure, kind (level, threshold share, count), value, by, "
+        "from, severity (low 0.5, medium 1, high 2, or a number), consequence, per, "
+        "threshold",
+        "culture": "organisational culture, 0 (learning) .. 1 (blame); 0.5 when not given",
+        "mechanisms": "gaming mechanisms the model includes, switched on or off by instance name, "
+        "{instance: on|off}; the same as set: {<instance>_active: 1|0}",
+        "outputs": "the variables to record and write (all visible variables by default)",
+        "compute": "where ensembles run: {scheduler: tcp://HOST:PORT} (a Dask cluster) or "
+        "{workers: N} (N local worker processes); here in one process by default",
+    }
+)
 
 TIME_KEYS: tuple[str, ...] = ("start", "stop", "dt", "save_every")
 #: The integration methods a scenario may name: those of the method registry.
@@ -69,33 +71,57 @@ class KeySet:
 
 
 #: Intervention kinds by their leading key (which names the parameter).
-INTERVENTIONS: Mapping[str, KeySet] = MappingProxyType({
-    "set": KeySet(("set", "to", "at"), description="from time 'at' on, the parameter is 'to'"),
-    "step": KeySet(("step", "at"), one_of=("by", "to"),
-                   description="at time 'at' the parameter rises by 'by' (or jumps to 'to')"),
-    "ramp": KeySet(("ramp", "to", "from", "until"),
-                   description="the parameter moves linearly to 'to' between 'from' and 'until'"),
-    "pulse": KeySet(("pulse", "by", "at", "width"),
-                    description="the parameter is raised by 'by' from 'at' for 'width'"),
-    "series": KeySet(("series", "points"),
-                     description="the parameter follows [[t, value], ...], linear between points "
-                                 "and held at the ends"),
-})
+INTERVENTIONS: Mapping[str, KeySet] = MappingProxyType(
+    {
+        "set": KeySet(("set", "to", "at"), description="from time 'at' on, the parameter is 'to'"),
+        "step": KeySet(
+            ("step", "at"),
+            one_of=("by", "to"),
+            description="at time 'at' the parameter rises by 'by' (or jumps to 'to')",
+        ),
+        "ramp": KeySet(
+            ("ramp", "to", "from", "until"),
+            description="the parameter moves linearly to 'to' between 'from' and 'until'",
+        ),
+        "pulse": KeySet(
+            ("pulse", "by", "at", "width"),
+            description="the parameter is raised by 'by' from 'at' for 'width'",
+        ),
+        "series": KeySet(
+            ("series", "points"),
+            description="the parameter follows [[t, value], ...], linear between points "
+            "and held at the ends",
+        ),
+    }
+)
 
 #: Distributions by name: the keys each takes besides ``distribution``.
-DISTRIBUTIONS: Mapping[str, KeySet] = MappingProxyType({
-    "uniform": KeySet(("low", "high"), description="equally likely between low and high"),
-    "normal": KeySet(("mean", "sd"), ("low", "high"),
-                     description="normal; with low and/or high, truncated there"),
-    "triangular": KeySet(("low", "mode", "high"),
-                         description="triangular from low to high, peaking at mode"),
-    "lognormal": KeySet(("mu", "sigma"),
-                        description="exp of a normal with mean mu and standard deviation sigma"),
-    "beta": KeySet(("a", "b"), ("low", "high"),
-                   description="beta(a, b) scaled to [low, high] (default [0, 1])"),
-    "discrete": KeySet(("values",), ("weights",),
-                       description="one of the values, with the given weights (equal by default)"),
-})
+DISTRIBUTIONS: Mapping[str, KeySet] = MappingProxyType(
+    {
+        "uniform": KeySet(("low", "high"), description="equally likely between low and high"),
+        "normal": KeySet(
+            ("mean", "sd"),
+            ("low", "high"),
+            description="normal; with low and/or high, truncated there",
+        ),
+        "triangular": KeySet(
+            ("low", "mode", "high"), description="triangular from low to high, peaking at mode"
+        ),
+        "lognormal": KeySet(
+            ("mu", "sigma"), description="exp of a normal with mean mu and standard deviation sigma"
+        ),
+        "beta": KeySet(
+            ("a", "b"),
+            ("low", "high"),
+            description="beta(a, b) scaled to [low, high] (default [0, 1])",
+        ),
+        "discrete": KeySet(
+            ("values",),
+            ("weights",),
+            description="one of the values, with the given weights (equal by default)",
+        ),
+    }
+)
 
 
 def _number(description: str = "") -> dict[str, Any]:
@@ -105,10 +131,14 @@ def _number(description: str = "") -> dict[str, Any]:
     return schema
 
 
-def _object(properties: Mapping[str, Any], required: tuple[str, ...] = (),
-            description: str = "") -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "object", "properties": dict(properties),
-                              "additionalProperties": False}
+def _object(
+    properties: Mapping[str, Any], required: tuple[str, ...] = (), description: str = ""
+) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": dict(properties),
+        "additionalProperties": False,
+    }
     if required:
         schema["required"] = list(required)
     if description:
@@ -117,8 +147,11 @@ def _object(properties: Mapping[str, Any], required: tuple[str, ...] = (),
 
 
 _NAME = {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_]*$"}
-_POINTS = {"type": "array", "minItems": 1,
-           "items": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}}
+_POINTS = {
+    "type": "array",
+    "minItems": 1,
+    "items": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+}
 
 
 def _intervention_schema(kind: str, keys: KeySet) -> dict[str, Any]:
@@ -156,16 +189,24 @@ def json_schema(parameters: tuple[str, ...] = ()) -> dict[str, Any]:
     """
     name = {"enum": list(parameters)} if parameters else _NAME
     distributions = [_distribution_schema(n, k) for n, k in DISTRIBUTIONS.items()]
-    uncertainty = _object({
-        "members": {"type": "integer", "minimum": 1},
-        "sampling": {"enum": list(SAMPLING_NAMES)},
-        "seed": {"type": "integer", "minimum": 0},
-        "parameters": {"oneOf": [
-            {"type": "array", "items": name},
-            {"type": "object", "propertyNames": name,
-             "additionalProperties": {"oneOf": [{"type": "null"}, *distributions]}},
-        ]},
-    }, description=TOP_KEYS["uncertainty"])
+    uncertainty = _object(
+        {
+            "members": {"type": "integer", "minimum": 1},
+            "sampling": {"enum": list(SAMPLING_NAMES)},
+            "seed": {"type": "integer", "minimum": 0},
+            "parameters": {
+                "oneOf": [
+                    {"type": "array", "items": name},
+                    {
+                        "type": "object",
+                        "propertyNames": name,
+                        "additionalProperties": {"oneOf": [{"type": "null"}, *distributions]},
+                    },
+                ]
+            },
+        },
+        description=TOP_KEYS["uncertainty"],
+    )
     properties: dict[str, Any] = {
         "scenario": {"type": "string"},
         "description": {"type": "string"},
@@ -173,28 +214,57 @@ def json_schema(parameters: tuple[str, ...] = ()) -> dict[str, Any]:
         "extends": {"type": "string"},
         "time": _object({key: _number() for key in TIME_KEYS}),
         "method": {"enum": list(METHOD_NAMES)},
-        "set": {"type": "object", "propertyNames": name,
-                "additionalProperties": {"type": "number"}},
-        "interventions": {"type": "array", "items": {"oneOf": [
-            _intervention_schema(kind, keys) for kind, keys in INTERVENTIONS.items()]}},
+        "set": {
+            "type": "object",
+            "propertyNames": name,
+            "additionalProperties": {"type": "number"},
+        },
+        "interventions": {
+            "type": "array",
+            "items": {
+                "oneOf": [_intervention_schema(kind, keys) for kind, keys in INTERVENTIONS.items()]
+            },
+        },
         "uncertainty": uncertainty,
         "outputs": {"type": "array", "items": _NAME},
-        "targets": {"type": "array", "items": _object({
-            "measure": _NAME, "kind": {"enum": ["level", "threshold share", "count"]},
-            "value": _number(), "by": _number(), "from": _number(),
-            "severity": {"oneOf": [{"enum": ["low", "medium", "high"]},
-                                   {"type": "number", "minimum": 0}]},
-            "consequence": {"type": "string"}, "per": {"type": ["number", "string"]},
-            "threshold": _number()}, ("measure", "value", "by"))},
+        "targets": {
+            "type": "array",
+            "items": _object(
+                {
+                    "measure": _NAME,
+                    "kind": {"enum": ["level", "threshold share", "count"]},
+                    "value": _number(),
+                    "by": _number(),
+                    "from": _number(),
+                    "severity": {
+                        "oneOf": [
+                            {"enum": ["low", "medium", "high"]},
+                            {"type": "number", "minimum": 0},
+                        ]
+                    },
+                    "consequence": {"type": "string"},
+                    "per": {"type": ["number", "string"]},
+                    "threshold": _number(),
+                },
+                ("measure", "value", "by"),
+            ),
+        },
         "culture": {"type": "number", "minimum": 0, "maximum": 1},
-        "mechanisms": {"type": "object", "propertyNames": _NAME,
-                       "additionalProperties": {"oneOf": [{"enum": list(SWITCH_WORDS)},
-                                                          {"type": "boolean"}]}},
-        "compute": {"oneOf": [
-            _object({"scheduler": {"type": "string", "pattern": "^(tcp|tls)://"}},
-                    ("scheduler",)),
-            _object({"workers": {"type": "integer", "minimum": 1, "maximum": 1024}},
-                    ("workers",))]},
+        "mechanisms": {
+            "type": "object",
+            "propertyNames": _NAME,
+            "additionalProperties": {"oneOf": [{"enum": list(SWITCH_WORDS)}, {"type": "boolean"}]},
+        },
+        "compute": {
+            "oneOf": [
+                _object(
+                    {"scheduler": {"type": "string", "pattern": "^(tcp|tls)://"}}, ("scheduler",)
+                ),
+                _object(
+                    {"workers": {"type": "integer", "minimum": 1, "maximum": 1024}}, ("workers",)
+                ),
+            ]
+        },
     }
     for key, text in TOP_KEYS.items():
         properties[key]["description"] = text
@@ -202,7 +272,7 @@ def json_schema(parameters: tuple[str, ...] = ()) -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "pssc_sim scenario",
         "description": "A scenario: a model, parameter overrides, time-phased interventions, "
-                       "uncertainty and outputs. Values are numbers and names, never code.",
+        "uncertainty and outputs. Values are numbers and names, never code.",
         **_object(properties),
         "anyOf": [{"required": ["model"]}, {"required": ["extends"]}],
     }

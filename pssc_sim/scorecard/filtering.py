@@ -137,10 +137,14 @@ class Filtering:
             row["target"] = c.target.to_document()
             row["consequences"] = [asdict(x) for x in c.consequences]
             rows.append(row)
-        return {"scenario": self.scenario, "reference": self.reference,
-                "culture": self.culture, "members": self.members,
-                "score": f"improvement - {self.gap_weight:g} x gap - {self.harm_weight:g} x harm",
-                "candidates": rows}
+        return {
+            "scenario": self.scenario,
+            "reference": self.reference,
+            "culture": self.culture,
+            "members": self.members,
+            "score": f"improvement - {self.gap_weight:g} x gap - {self.harm_weight:g} x harm",
+            "candidates": rows,
+        }
 
     def to_json(self) -> str:
         """:meth:`to_dict` as JSON text."""
@@ -150,21 +154,28 @@ class Filtering:
         """The ranked table, then each candidate's unintended consequences."""
         kind = f"{self.members} members" if self.members > 1 else "single run"
         culture = "default culture" if self.culture is None else f"culture {self.culture:g}"
-        lines = [f"measure filtering: {self.scenario} ({kind}, {culture}); each candidate is the "
-                 f"only target in turn, against {self.reference}",
-                 f"score = improvement - {self.gap_weight:g} x gap - {self.harm_weight:g} x harm"
-                 " (relative changes of true values at the end; + is better)", ""]
+        lines = [
+            f"measure filtering: {self.scenario} ({kind}, {culture}); each candidate is the "
+            f"only target in turn, against {self.reference}",
+            f"score = improvement - {self.gap_weight:g} x gap - {self.harm_weight:g} x harm"
+            " (relative changes of true values at the end; + is better)",
+            "",
+        ]
         width = max([len("measure"), *(len(c.measure) for c in self.candidates)])
         targets = [c.describe_target() for c in self.candidates]
         twidth = max([len("target"), *(len(t) for t in targets)])
-        lines.append(f"{'rank':>4}  {'measure':<{width}}  {'target':<{twidth}}  {'responds':<8} "
-                     f"{'own':>8} {'improve':>8} {'gap':>8} {'harm':>8} {'score':>8}  met")
+        lines.append(
+            f"{'rank':>4}  {'measure':<{width}}  {'target':<{twidth}}  {'responds':<8} "
+            f"{'own':>8} {'improve':>8} {'gap':>8} {'harm':>8} {'score':>8}  met"
+        )
         for c, target in zip(self.candidates, targets, strict=True):
             met = f"{'yes' if c.met else 'no'} (true {'yes' if c.met_true else 'no'})"
-            lines.append(f"{c.rank:>4}  {c.measure:<{width}}  {target:<{twidth}}  "
-                         f"{'yes' if c.responds else 'no':<8} {c.own:>+8.1%} "
-                         f"{c.improvement:>+8.1%} {c.gap:>8.1%} {c.harm:>8.1%} "
-                         f"{c.score:>+8.3f}  {met}")
+            lines.append(
+                f"{c.rank:>4}  {c.measure:<{width}}  {target:<{twidth}}  "
+                f"{'yes' if c.responds else 'no':<8} {c.own:>+8.1%} "
+                f"{c.improvement:>+8.1%} {c.gap:>8.1%} {c.harm:>8.1%} "
+                f"{c.score:>+8.3f}  {met}"
+            )
         lines += ["", "unintended consequences (other measures whose true value ends worse):"]
         for c in self.candidates:
             worse = ", ".join(f"{x.measure} {x.relative:.1%} worse" for x in c.consequences)
@@ -176,11 +187,17 @@ class Filtering:
         return self.to_text()
 
 
-def filter_measures(scenario: Scenario | str | Path, candidates: Sequence[str] | None = None, *,
-                    culture: float | None = None, improvement: float = DEFAULT_IMPROVEMENT,
-                    severity: float | str = DEFAULT_SEVERITY,
-                    targets: Sequence[Target | Mapping[str, Any]] = (),
-                    gap_weight: float = 1.0, harm_weight: float = 1.0) -> Filtering:
+def filter_measures(
+    scenario: Scenario | str | Path,
+    candidates: Sequence[str] | None = None,
+    *,
+    culture: float | None = None,
+    improvement: float = DEFAULT_IMPROVEMENT,
+    severity: float | str = DEFAULT_SEVERITY,
+    targets: Sequence[Target | Mapping[str, Any]] = (),
+    gap_weight: float = 1.0,
+    harm_weight: float = 1.0,
+) -> Filtering:
     """Run each candidate measure as the only target and rank what it does.
 
     Parameters
@@ -228,8 +245,10 @@ def filter_measures(scenario: Scenario | str | Path, candidates: Sequence[str] |
     given = {t.measure: t for t in parse_targets(list(targets), where_in(""))}
     for measure in given:
         if measure not in names:
-            raise ScenarioError(f"targets: a target on '{measure}', which is not a candidate "
-                                f"(got candidates {', '.join(names)}). Add it to the candidates")
+            raise ScenarioError(
+                f"targets: a target on '{measure}', which is not a candidate "
+                f"(got candidates {', '.join(names)}). Add it to the candidates"
+            )
     own = {t.measure: t for t in base.targets}
     chosen = {m: given.get(m) or own.get(m) for m in names}
     reference = _reference(base, model, [t for t in chosen.values() if t is not None])
@@ -245,9 +264,15 @@ def filter_measures(scenario: Scenario | str | Path, candidates: Sequence[str] |
         result = _run(plain.with_targets(target), model, (target,))
         screened.append(_screen(result, reference, measures[name], target, source, settings))
     ranked = sorted(screened, key=lambda c: -c.score)
-    return Filtering(base.label, reference.name, base.culture, reference.results.n_members,
-                     settings[2], settings[3],
-                     tuple(replace(c, rank=i + 1) for i, c in enumerate(ranked)))
+    return Filtering(
+        base.label,
+        reference.name,
+        base.culture,
+        reference.results.n_members,
+        settings[2],
+        settings[3],
+        tuple(replace(c, rank=i + 1) for i, c in enumerate(ranked)),
+    )
 
 
 def _scenario(scenario: Scenario | str | Path) -> Scenario:
@@ -265,28 +290,41 @@ def _candidates(model: Model, candidates: Sequence[str] | None) -> list[str]:
         for name in chosen:
             if name not in declared:
                 hint = did_you_mean(name, declared) or (
-                    f" Measures: {', '.join(declared)}." if declared else "")
-                raise ScenarioError(f"candidates: unknown measure '{name}' in "
-                                    f"{model.source or model.name}.{hint}")
+                    f" Measures: {', '.join(declared)}." if declared else ""
+                )
+                raise ScenarioError(
+                    f"candidates: unknown measure '{name}' in {model.source or model.name}.{hint}"
+                )
     if not chosen:
-        raise ScenarioError(f"candidates: nothing to screen (got no measures in "
-                            f"{model.source or model.name}). Declare measures in the model file "
-                            "or name the candidates")
+        raise ScenarioError(
+            f"candidates: nothing to screen (got no measures in "
+            f"{model.source or model.name}). Declare measures in the model file "
+            "or name the candidates"
+        )
     return chosen
 
 
-def _settings(improvement: float, severity: float | str, gap_weight: float,
-              harm_weight: float) -> tuple[float, float, float, float]:
+def _settings(
+    improvement: float, severity: float | str, gap_weight: float, harm_weight: float
+) -> tuple[float, float, float, float]:
     if not (isinstance(improvement, (int, float)) and 0 < improvement < 1):
-        raise ScenarioError(f"improvement: a derived target asks for a share better than the "
-                            f"reference, above 0 and below 1 (got {improvement!r}). Write e.g. "
-                            "0.1 for 10%")
+        raise ScenarioError(
+            f"improvement: a derived target asks for a share better than the "
+            f"reference, above 0 and below 1 (got {improvement!r}). Write e.g. "
+            "0.1 for 10%"
+        )
     for where, weight in (("gap_weight", gap_weight), ("harm_weight", harm_weight)):
         if not (isinstance(weight, (int, float)) and np.isfinite(weight) and weight >= 0):
-            raise ScenarioError(f"{where}: a weight is a number >= 0 (got {weight!r}). Use 1 "
-                                "for the default ranking")
-    return (float(improvement), parse_severity(severity, "severity"), float(gap_weight),
-            float(harm_weight))
+            raise ScenarioError(
+                f"{where}: a weight is a number >= 0 (got {weight!r}). Use 1 "
+                "for the default ranking"
+            )
+    return (
+        float(improvement),
+        parse_severity(severity, "severity"),
+        float(gap_weight),
+        float(harm_weight),
+    )
 
 
 def _run(scenario: Scenario, model: Model, targets: Sequence[Target]) -> ScenarioResult:
@@ -298,9 +336,11 @@ def _run(scenario: Scenario, model: Model, targets: Sequence[Target]) -> Scenari
 def _reference(base: Scenario, model: Model, targets: Sequence[Target]) -> ScenarioResult:
     """The scenario with no targets, recording the shares the candidate targets judge (their
     thresholds set: a threshold changes what is recorded, not the run)."""
-    thresholds = {hidden(t.measure, "threshold"): t.threshold for t in targets
-                  if t.threshold is not None
-                  and hidden(t.measure, "threshold") in model.parameter_names}
+    thresholds = {
+        hidden(t.measure, "threshold"): t.threshold
+        for t in targets
+        if t.threshold is not None and hidden(t.measure, "threshold") in model.parameter_names
+    }
     plain = base.without_targets().with_name(f"{base.label} without targets")
     return _run(plain.with_set(**thresholds), model, targets)
 
@@ -309,8 +349,9 @@ def _end(result: ScenarioResult, column: str) -> float:
     return float(np.median(at_time(result, column, float(result.results.times[-1]))))
 
 
-def _derived(reference: ScenarioResult, measure: Measure,
-             settings: tuple[float, float, float, float]) -> Target:
+def _derived(
+    reference: ScenarioResult, measure: Measure, settings: tuple[float, float, float, float]
+) -> Target:
     improvement, severity = settings[0], settings[1]
     value = _end(reference, measure.true_column)
     factor = 1 - improvement if measure.better is Better.LOWER else 1 + improvement
@@ -340,23 +381,41 @@ def flattering_gap(result: ScenarioResult, measure: Measure, target: Target) -> 
     return max(0.0, sign * (reported - true)) / max(abs(true), _TINY)
 
 
-def _screen(result: ScenarioResult, reference: ScenarioResult, measure: Measure, target: Target,
-            source: str, settings: tuple[float, float, float, float]) -> Candidate:
+def _screen(
+    result: ScenarioResult,
+    reference: ScenarioResult,
+    measure: Measure,
+    target: Target,
+    source: str,
+    settings: tuple[float, float, float, float],
+) -> Candidate:
     measures = result.model.measures
-    changes = {m.name: relative_change(_end(result, m.true_column),
-                                       _end(reference, m.true_column), m.better)
-               for m in measures}
+    changes = {
+        m.name: relative_change(
+            _end(result, m.true_column), _end(reference, m.true_column), m.better
+        )
+        for m in measures
+    }
     outcomes = [m.name for m in measures if m.perspective is Perspective.OUTCOME] or list(changes)
     improvement = float(np.mean([changes[m] for m in outcomes]))
-    gap = (flattering_gap(result, measure, target)
-           - flattering_gap(reference, measure, target))
+    gap = flattering_gap(result, measure, target) - flattering_gap(reference, measure, target)
     consequences = tuple(c for c in unintended(result, reference) if c.measure != measure.name)
     harm = float(sum(c.relative for c in consequences))
     reported, true = (float(np.median(v)) for v in compared(result, measure, target, target.by))
     return Candidate(
-        0, measure.name, measure.perspective.value, measure.better.value, target, source,
+        0,
+        measure.name,
+        measure.perspective.value,
+        measure.better.value,
+        target,
+        source,
         hidden(measure.name, "target_on") in result.model.parameter_names,
-        changes[measure.name], improvement, gap, harm,
+        changes[measure.name],
+        improvement,
+        gap,
+        harm,
         improvement - settings[2] * gap - settings[3] * harm,
         bool(meets(np.array([reported]), target, measure.better)[0]),
-        bool(meets(np.array([true]), target, measure.better)[0]), consequences)
+        bool(meets(np.array([true]), target, measure.better)[0]),
+        consequences,
+    )

@@ -113,9 +113,13 @@ class Scorecard:
             if self.time is not None and calendar(self.time, row.at) is not None:
                 entry["date"] = self.when(row.at)
             groups[row.perspective].append(entry)
-        return {"scenario": self.scenario, "reference": self.reference,
-                "members": self.members, "perspectives": groups,
-                "unintended_consequences": [asdict(c) for c in self.consequences]}
+        return {
+            "scenario": self.scenario,
+            "reference": self.reference,
+            "members": self.members,
+            "perspectives": groups,
+            "unintended_consequences": [asdict(c) for c in self.consequences],
+        }
 
     def to_json(self) -> str:
         """:meth:`to_dict` as JSON text."""
@@ -127,23 +131,29 @@ class Scorecard:
         lines = [f"scorecard: {self.scenario} ({kind})"]
         width = max([len("measure"), *(len(r.measure) for r in self.rows)])
         at = max([8, *(len(self.when(r.at)) for r in self.rows)])
-        head = (f"  {'measure':<{width}}  {'target':>10} {'at':>{at}} {'reported':>10} "
-                f"{'true':>10} {'gap':>10}  {'status':<6}")
+        head = (
+            f"  {'measure':<{width}}  {'target':>10} {'at':>{at}} {'reported':>10} "
+            f"{'true':>10} {'gap':>10}  {'status':<6}"
+        )
         if self.members > 1:
             head += f" {'P(met)':>7} {'P(true)':>7}"
         for perspective in Perspective:
             rows = [r for r in self.rows if r.perspective == perspective.value]
             if rows:
                 lines += ["", perspective.value.upper(), head]
-                lines += [_line(r, width, self.members > 1, (self.when(r.at), at))
-                          for r in rows]
-        lines += ["", f"unintended consequences (true values at the end, against "
-                      f"{self.reference or 'nothing'}):"]
+                lines += [_line(r, width, self.members > 1, (self.when(r.at), at)) for r in rows]
+        lines += [
+            "",
+            f"unintended consequences (true values at the end, against "
+            f"{self.reference or 'nothing'}):",
+        ]
         if not self.consequences:
             lines.append("  none")
         for c in self.consequences:
-            lines.append(f"  {c.measure} ({c.perspective}): {c.value:.6g} against "
-                         f"{c.reference:.6g} ({c.relative:+.1%} worse)")
+            lines.append(
+                f"  {c.measure} ({c.perspective}): {c.value:.6g} against "
+                f"{c.reference:.6g} ({c.relative:+.1%} worse)"
+            )
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -154,8 +164,10 @@ def _line(row: ScorecardRow, width: int, ensemble: bool, when: tuple[str, int]) 
     target = "-" if row.target is None else f"{row.target:.4g}"
     status = row.rag or "-"
     at, at_width = when
-    text = (f"  {row.measure:<{width}}  {target:>10} {at:>{at_width}} {row.reported:>10.4g} "
-            f"{row.true:>10.4g} {row.gap:>10.4g}  {status:<6}")
+    text = (
+        f"  {row.measure:<{width}}  {target:>10} {at:>{at_width}} {row.reported:>10.4g} "
+        f"{row.true:>10.4g} {row.gap:>10.4g}  {status:<6}"
+    )
     if ensemble:
         for p in (row.probability, row.probability_true):
             text += f" {'-':>7}" if p is None else f" {p:>7.1%}"
@@ -165,8 +177,12 @@ def _line(row: ScorecardRow, width: int, ensemble: bool, when: tuple[str, int]) 
 def needed_columns(model: Model, targets: tuple[Target, ...]) -> list[str]:
     """The recorded variables a scorecard reads."""
     names = [c for m in model.measures for c in dict.fromkeys((m.true_column, m.reported_column))]
-    names += [hidden(t.measure, part) for t in targets if t.kind is TargetKind.THRESHOLD_SHARE
-              for part in ("share", "share_reported")]
+    names += [
+        hidden(t.measure, part)
+        for t in targets
+        if t.kind is TargetKind.THRESHOLD_SHARE
+        for part in ("share", "share_reported")
+    ]
     return list(dict.fromkeys(names))
 
 
@@ -202,9 +218,14 @@ def scorecard(result: ScenarioResult, against: ScenarioResult | None = None) -> 
         consequences = unintended(result, against)
     from pssc_sim.scenario.reader import scenario_time
 
-    return Scorecard(result.name, None if against is None else against.name,
-                     result.results.n_members, rows, consequences,
-                     scenario_time(result.scenario, result.model))
+    return Scorecard(
+        result.name,
+        None if against is None else against.name,
+        result.results.n_members,
+        rows,
+        consequences,
+        scenario_time(result.scenario, result.model),
+    )
 
 
 def at_time(result: ScenarioResult, name: str, t: float) -> np.ndarray:
@@ -214,17 +235,22 @@ def at_time(result: ScenarioResult, name: str, t: float) -> np.ndarray:
     return np.array([np.interp(t, results.times, column[:, i]) for i in range(column.shape[1])])
 
 
-def compared(result: ScenarioResult, measure: Measure,
-             target: Target | None, t: float) -> tuple[np.ndarray, np.ndarray]:
+def compared(
+    result: ScenarioResult, measure: Measure, target: Target | None, t: float
+) -> tuple[np.ndarray, np.ndarray]:
     """The reported and true quantity a target judges, per member, at time ``t``."""
     if target is not None and target.kind is TargetKind.THRESHOLD_SHARE:
-        return (at_time(result, hidden(measure.name, "share_reported"), t),
-                at_time(result, hidden(measure.name, "share"), t))
+        return (
+            at_time(result, hidden(measure.name, "share_reported"), t),
+            at_time(result, hidden(measure.name, "share"), t),
+        )
     from pssc_sim.scenario.reader import scenario_time
 
     scale = 1.0 if target is None else target.period(scenario_time(result.scenario, result.model))
-    return (scale * at_time(result, measure.reported_column, t),
-            scale * at_time(result, measure.true_column, t))
+    return (
+        scale * at_time(result, measure.reported_column, t),
+        scale * at_time(result, measure.true_column, t),
+    )
 
 
 def meets(values: np.ndarray, target: Target, better: Better) -> np.ndarray:
@@ -246,21 +272,35 @@ def score(result: ScenarioResult, measure: Measure, target: Target | None) -> Sc
     t = float(result.results.times[-1]) if target is None else target.by
     reported, true = compared(result, measure, target, t)
     value, true_value = float(np.median(reported)), float(np.median(true))
-    row = ScorecardRow(measure.name, measure.perspective.value, measure.better.value,
-                       measure.meta.units, t, value, true_value, value - true_value)
+    row = ScorecardRow(
+        measure.name,
+        measure.perspective.value,
+        measure.better.value,
+        measure.meta.units,
+        t,
+        value,
+        true_value,
+        value - true_value,
+    )
     if target is None:
         return row
     ensemble = result.results.is_ensemble
     met = meets(reported, target, measure.better)
     met_true = meets(true, target, measure.better)
     return ScorecardRow(
-        **{**asdict(row), "kind": target.kind.value, "target": target.value,
-           "met": bool(meets(np.array([value]), target, measure.better)[0]),
-           "met_true": bool(meets(np.array([true_value]), target, measure.better)[0]),
-           "rag": rag(value, target, measure.better),
-           "probability": float(met.mean()) if ensemble else None,
-           "probability_true": float(met_true.mean()) if ensemble else None,
-           "severity": target.severity, "consequence": target.consequence})
+        **{
+            **asdict(row),
+            "kind": target.kind.value,
+            "target": target.value,
+            "met": bool(meets(np.array([value]), target, measure.better)[0]),
+            "met_true": bool(meets(np.array([true_value]), target, measure.better)[0]),
+            "rag": rag(value, target, measure.better),
+            "probability": float(met.mean()) if ensemble else None,
+            "probability_true": float(met_true.mean()) if ensemble else None,
+            "severity": target.severity,
+            "consequence": target.consequence,
+        }
+    )
 
 
 def unintended(result: ScenarioResult, reference: ScenarioResult) -> tuple[Consequence, ...]:
@@ -270,14 +310,17 @@ def unintended(result: ScenarioResult, reference: ScenarioResult) -> tuple[Conse
     for measure in result.model.measures:
         if measure.name not in names:
             continue
-        value = float(np.median(at_time(result, measure.true_column,
-                                        float(result.results.times[-1]))))
-        base = float(np.median(at_time(reference, measure.true_column,
-                                       float(reference.results.times[-1]))))
+        value = float(
+            np.median(at_time(result, measure.true_column, float(result.results.times[-1])))
+        )
+        base = float(
+            np.median(at_time(reference, measure.true_column, float(reference.results.times[-1])))
+        )
         change = value - base
         worse = change < 0 if measure.better is Better.HIGHER else change > 0
         relative = abs(change) / max(abs(base), 1e-12)
         if worse and relative > _NOISE:
-            found.append(Consequence(measure.name, measure.perspective.value, value, base,
-                                     change, relative))
+            found.append(
+                Consequence(measure.name, measure.perspective.value, value, base, change, relative)
+            )
     return tuple(sorted(found, key=lambda c: -c.relative))

@@ -20,15 +20,16 @@ def test_a_scheduler_nobody_answers_at_is_refused_in_seconds(tmp_path: Path) -> 
 
 
 def test_a_million_local_workers_are_refused_before_any_start(tmp_path: Path) -> None:
-    run = run_cli("sensitivity", SIR, "--output", "infected", "--workers", "1000000",
-                  cwd=tmp_path)
+    run = run_cli("sensitivity", SIR, "--output", "infected", "--workers", "1000000", cwd=tmp_path)
     assert_refused(run, match="--workers: the number of worker processes must be 1 to 1024")
 
 
 def test_code_in_the_compute_key_never_runs(tmp_path: Path) -> None:
     canary = tmp_path / "canary"
     scenario = tmp_path / "s.yaml"
-    scenario.write_text(f"extends: {SIR}\ncompute: {{scheduler: \"__import__('pathlib')"
-                        f".Path('{canary}').touch()\"}}\n")
+    scenario.write_text(
+        f"extends: {SIR}\ncompute: {{scheduler: \"__import__('pathlib')"
+        f".Path('{canary}').touch()\"}}\n"
+    )
     run = run_cli("run", scenario, cwd=tmp_path)
     assert_refused(run, canary=canary, match="compute.scheduler: not a scheduler address")

@@ -25,11 +25,14 @@ def _data(folder: Path, kind: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("kind", "match"), [
-    ("formula", "column 'infected': not a number"),
-    ("giant cell", "not a readable CSV file"),
-    ("folder", "cannot read the file"),
-])
+@pytest.mark.parametrize(
+    ("kind", "match"),
+    [
+        ("formula", "column 'infected': not a number"),
+        ("giant cell", "not a readable CSV file"),
+        ("folder", "cannot read the file"),
+    ],
+)
 def test_hostile_data_files_are_refused(tmp_path: Path, kind: str, match: str) -> None:
     data = _data(tmp_path, kind)
     run = run_cli("calibrate", SIR, "--data", data, "--parameters", "duration", cwd=tmp_path)

@@ -19,19 +19,25 @@ pytest.importorskip("panel", reason="the explorer needs the explore extra")
 def test_a_model_whose_text_is_code_is_refused_before_serving(tmp_path: Path) -> None:
     canary = tmp_path / "canary"
     model = tmp_path / "model.yaml"
-    model.write_text("time: {stop: 1}\nparameters:\n  k: {value: 1, range: [0, 2]}\n"
-                     "stocks: {x: 1}\nflows:\n"
-                     f"  f: {{to: x, rate: \"__import__('pathlib').Path('{canary}').touch()\"}}\n")
+    model.write_text(
+        "time: {stop: 1}\nparameters:\n  k: {value: 1, range: [0, 2]}\n"
+        "stocks: {x: 1}\nflows:\n"
+        f"  f: {{to: x, rate: \"__import__('pathlib').Path('{canary}').touch()\"}}\n"
+    )
     run = run_cli("explore", model, "--no-browser", "--port", "1", cwd=tmp_path)
     assert_refused(run, canary=canary, match="model.yaml")
 
 
-@pytest.mark.parametrize(("args", "match"), [
-    (("no/such.yaml",), "explore: no such scenario or model"),
-    ((str(SMOKING), "--port", "99999"), "--port: expected a port from 1 to 65535"),
-    ((str(SMOKING), "--port", "http"), "--port"),
-    (("--demo", "../../etc/passwd"), "demo: no demo named"),
-])
-def test_bad_arguments_are_refused_before_serving(tmp_path: Path, args: tuple[str, ...],
-                                                  match: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (("no/such.yaml",), "explore: no such scenario or model"),
+        ((str(SMOKING), "--port", "99999"), "--port: expected a port from 1 to 65535"),
+        ((str(SMOKING), "--port", "http"), "--port"),
+        (("--demo", "../../etc/passwd"), "demo: no demo named"),
+    ],
+)
+def test_bad_arguments_are_refused_before_serving(
+    tmp_path: Path, args: tuple[str, ...], match: str
+) -> None:
     assert_refused(run_cli("explore", *args, "--no-browser", cwd=tmp_path), match=match)

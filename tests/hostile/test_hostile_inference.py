@@ -25,12 +25,22 @@ def test_code_in_optimize_text_never_runs(tmp_path: Path, option: str) -> None:
 
 
 def test_a_design_too_large_for_memory_is_refused(tmp_path: Path) -> None:
-    run = run_cli("sensitivity", TEACUP, "--output", "temperature_gap", "--samples",
-                  str(2**40), cwd=tmp_path)
+    run = run_cli(
+        "sensitivity", TEACUP, "--output", "temperature_gap", "--samples", str(2**40), cwd=tmp_path
+    )
     assert_refused(run, match="--samples: the design would take")
 
 
 def test_a_population_too_large_for_memory_is_refused(tmp_path: Path) -> None:
-    run = run_cli("optimize", TEACUP, "--objective", "minimize temperature_gap", "--levers",
-                  "characteristic_time", "--popsize", str(10**12), cwd=tmp_path)
+    run = run_cli(
+        "optimize",
+        TEACUP,
+        "--objective",
+        "minimize temperature_gap",
+        "--levers",
+        "characteristic_time",
+        "--popsize",
+        str(10**12),
+        cwd=tmp_path,
+    )
     assert_refused(run, match="--popsize: a generation would take")

@@ -16,16 +16,21 @@ MARKUP = '</title><script>alert(1)</script><title x="'
 
 def _diagram(folder: Path, perspective: str, name: str = "outcome_measure") -> Path:
     path = folder / "map.yaml"
-    path.write_text(f"cld: hostile\nvariables:\n  {name!r}: {{perspective: {perspective}}}\n"
-                    f"  capability_measure: {{perspective: capability}}\n"
-                    f"links:\n  - [capability_measure, {name!r}, '+']\n")
+    path.write_text(
+        f"cld: hostile\nvariables:\n  {name!r}: {{perspective: {perspective}}}\n"
+        f"  capability_measure: {{perspective: capability}}\n"
+        f"links:\n  - [capability_measure, {name!r}, '+']\n"
+    )
     return path
 
 
-@pytest.mark.parametrize(("perspective", "match"), [
-    ("'<script>alert(1)</script>'", "unknown perspective"),
-    ("!!python/object/apply:os.system ['touch canary']", "map.yaml"),
-])
+@pytest.mark.parametrize(
+    ("perspective", "match"),
+    [
+        ("'<script>alert(1)</script>'", "unknown perspective"),
+        ("!!python/object/apply:os.system ['touch canary']", "map.yaml"),
+    ],
+)
 def test_hostile_perspectives_are_refused(tmp_path: Path, perspective: str, match: str) -> None:
     diagram = _diagram(tmp_path, perspective)
     run = run_cli("strategy-map", diagram, "-o", tmp_path / "map.svg", cwd=tmp_path)

@@ -13,5 +13,12 @@ from pssc_sim.parse.translate.writer import convert, convert_command, load_trans
 #: File suffixes read through the translators.
 SUFFIXES = frozenset({".mdl", ".xmile", ".xml", ".stmx", ".itmx"})
 
-__all__ = ["SUFFIXES", "Translation", "convert", "convert_command", "load_translated",
-           "translate", "write_yaml"]
+__all__ = [
+    "SUFFIXES",
+    "Translation",
+    "convert",
+    "convert_command",
+    "load_translated",
+    "translate",
+    "write_yaml",
+]

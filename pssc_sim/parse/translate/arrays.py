@@ -60,9 +60,11 @@ class ArrayImport:
             elif None not in owners and len(owners) == 1:
                 self.parent[key] = owners.pop()
             else:
-                raise ModelError(f"{where}: unsupported construct 'subscript ranges that share "
-                                 f"only some elements' (got {self.raw[key].name}). Make one a "
-                                 "subrange of the other")
+                raise ModelError(
+                    f"{where}: unsupported construct 'subscript ranges that share "
+                    f"only some elements' (got {self.raw[key].name}). Make one a "
+                    "subrange of the other"
+                )
         self.owner = owner
 
     def expand(self, key: str, seen: tuple[str, ...]) -> tuple[str, ...]:
@@ -87,11 +89,17 @@ class ArrayImport:
             parent = self.parent[key]
             if parent is not None:
                 entry["subrange_of"] = self.ident[parent]
-            targets = [name_key(str(m)) for m in (self.raw[key].mapping or ())
-                       if isinstance(m, str) and name_key(str(m)) in self.raw]
+            targets = [
+                name_key(str(m))
+                for m in (self.raw[key].mapping or ())
+                if isinstance(m, str) and name_key(str(m)) in self.raw
+            ]
             if targets:
-                entry["maps_to"] = {self.ident[t]: list(self.flat[t]) for t in targets
-                                    if len(self.flat[t]) == len(self.flat[key])}
+                entry["maps_to"] = {
+                    self.ident[t]: list(self.flat[t])
+                    for t in targets
+                    if len(self.flat[t]) == len(self.flat[key])
+                }
                 if not entry["maps_to"]:
                     del entry["maps_to"]
             section[self.ident[key]] = entry
@@ -116,14 +124,16 @@ class ArrayImport:
             return name
         matches = [e for e in self.owner if name_key(e) == name_key(name)]
         if not matches:
-            raise ModelError(f"{self.where}: unknown subscript '{name}'. Declare it in a "
-                             "subscript range")
+            raise ModelError(
+                f"{self.where}: unknown subscript '{name}'. Declare it in a subscript range"
+            )
         return matches[0]
 
     def reduce_all(self, text: str) -> str:
         """Equation text with every range in its subscripts marked ``!`` (summed out)."""
-        idents = "|".join(sorted((re.escape(i) for i in self.ident.values()), key=len,
-                                 reverse=True))
+        idents = "|".join(
+            sorted((re.escape(i) for i in self.ident.values()), key=len, reverse=True)
+        )
         return re.sub(rf"\b({idents})\b(?=\s*[,\]])", r"\1!", text) if idents else text
 
     def is_element(self, name: str) -> bool:
@@ -143,8 +153,10 @@ class ArrayImport:
         root = self.root_of(name)
         ident = self.names.add(f"{self.raw[root].name} position", hidden=True)
         self.index_parameters[ident] = {
-            "dims": [self.ident[root]], "value": list(range(1, len(self.flat[root]) + 1)),
-            "description": f"Position of each element of {self.raw[root].name}"}
+            "dims": [self.ident[root]],
+            "value": list(range(1, len(self.flat[root]) + 1)),
+            "description": f"Position of each element of {self.raw[root].name}",
+        }
         return f"{ident}[{self.ident[name_key(name)]}]"
 
     def add_range(self, name: str, elements: Sequence[str], parent: str) -> str:
@@ -168,14 +180,16 @@ class ArrayImport:
             if excepts or any(self.is_range(p) for p in left):
                 continue
             combo = tuple(self.element(p) for p in left)
-            self.aliases[(ident, combo)] = self.names.add(f"{name}[{','.join(combo)}]",
-                                                          hidden=True)
+            self.aliases[(ident, combo)] = self.names.add(f"{name}[{','.join(combo)}]", hidden=True)
 
     def alias(self, ident: str, subscripts: Sequence[str]) -> str | None:
         """The hidden auxiliary of ``ident[subscripts]`` when the subscripts name one split
         element, else None."""
-        if not self.aliases or any(self.is_range(str(s)) for s in subscripts) \
-                or not all(self.is_element(str(s)) for s in subscripts):
+        if (
+            not self.aliases
+            or any(self.is_range(str(s)) for s in subscripts)
+            or not all(self.is_element(str(s)) for s in subscripts)
+        ):
             return None
         return self.aliases.get((ident, tuple(self.element(str(s)) for s in subscripts)))
 
@@ -199,12 +213,13 @@ class ArrayImport:
             if covered != set(self.flat[dim]):
                 root = self.root_of(dim)
                 elements = [e for e in self.flat[root] if e in covered]
-                dims[position] = self.add_range(f"{name} {position + 1} elements", elements,
-                                                root)
+                dims[position] = self.add_range(f"{name} {position + 1} elements", elements, root)
             if dims[position] in dims[:position]:
-                dims[position] = self.add_range(f"{name} {position + 1} copy",
-                                                self.flat[dims[position]],
-                                                self.root_of(dims[position]))
+                dims[position] = self.add_range(
+                    f"{name} {position + 1} copy",
+                    self.flat[dims[position]],
+                    self.root_of(dims[position]),
+                )
         return dims
 
     def common_dims(self, lefts: Sequence[Sequence[str]]) -> list[str]:
@@ -216,9 +231,11 @@ class ArrayImport:
             else:
                 roots = {self.root_of(left[position]) for left in lefts}
                 if len(roots) != 1:
-                    raise ModelError(f"{self.where}: the equations of one variable use "
-                                     f"different subscript ranges at position {position + 1} "
-                                     f"(got {sorted(parts)}). Use one range")
+                    raise ModelError(
+                        f"{self.where}: the equations of one variable use "
+                        f"different subscript ranges at position {position + 1} "
+                        f"(got {sorted(parts)}). Use one range"
+                    )
                 dims.append(roots.pop())
         return dims
 
@@ -226,26 +243,32 @@ class ArrayImport:
         key = name_key(part)
         return self.flat[key] if key in self.raw else (self.element(part),)
 
-    def selectors(self, left: Sequence[str],
-                  excepts: Sequence[Sequence[str]]) -> list[tuple[str, list[tuple[str, ...]]]]:
+    def selectors(
+        self, left: Sequence[str], excepts: Sequence[Sequence[str]]
+    ) -> list[tuple[str, list[tuple[str, ...]]]]:
         """Selector texts of one equation, with the element tuples each covers."""
         lists = [self.elements_of(p) for p in left]
         if not excepts:
-            text = ", ".join(self.ident[name_key(p)] if self.is_range(p) else self.element(p)
-                             for p in left)
+            text = ", ".join(
+                self.ident[name_key(p)] if self.is_range(p) else self.element(p) for p in left
+            )
             return [(text, list(itertools.product(*lists)))]
         removed: set[tuple[str, ...]] = set()
         for excluded in excepts:
             removed.update(itertools.product(*(self.elements_of(p) for p in excluded)))
-        return [(", ".join(combo), [combo]) for combo in itertools.product(*lists)
-                if combo not in removed]
+        return [
+            (", ".join(combo), [combo])
+            for combo in itertools.product(*lists)
+            if combo not in removed
+        ]
 
     def dims_document(self, dims: Sequence[str]) -> list[str]:
         return [self.ident[d] for d in dims]
 
 
-def values_by_element(arrays: ArrayImport, left: Sequence[str], value: Any
-                      ) -> dict[tuple[str, ...], float]:
+def values_by_element(
+    arrays: ArrayImport, left: Sequence[str], value: Any
+) -> dict[tuple[str, ...], float]:
     """Numbers of one equation by element tuple: a number for all, or an array over the ranges
     of ``left`` (elements on the left take no axis)."""
     lists = [arrays.elements_of(p) for p in left]
@@ -260,8 +283,9 @@ def values_by_element(arrays: ArrayImport, left: Sequence[str], value: Any
     return result
 
 
-def nested(values: Mapping[tuple[str, ...], float], arrays: ArrayImport,
-           dims: Sequence[str]) -> list[Any] | None:
+def nested(
+    values: Mapping[tuple[str, ...], float], arrays: ArrayImport, dims: Sequence[str]
+) -> list[Any] | None:
     """The values as nested lists in element order, or None if an element has no value."""
     lists = [arrays.flat[d] for d in dims]
     shape = [len(x) for x in lists]
@@ -292,22 +316,34 @@ def emit_arrayed(builder: Any, item: Any, scope: Any, meta: Mapping[str, Any]) -
     components = list(item.ast)
     lefts = [list(c.subscripts[0]) for c in components]
     if any(len(left) != len(lefts[0]) for left in lefts) or not lefts[0]:
-        raise ModelError(f"{builder.where(item.name)}: the equations of the variable have "
-                         f"different numbers of subscripts (got {lefts}). Subscript each alike")
+        raise ModelError(
+            f"{builder.where(item.name)}: the equations of the variable have "
+            f"different numbers of subscripts (got {lefts}). Subscript each alike"
+        )
     if item.kind == "arrayed lookup":
         _emit_lookup(builder, item, scope, lefts, meta)
         return
     if any(c.type in ("Lookup", "Data") for c in components):
-        raise ModelError(f"{builder.where(item.name)}: unsupported construct 'subscripted "
-                         f"{components[0].type.lower()}'. Give each element an equation")
+        raise ModelError(
+            f"{builder.where(item.name)}: unsupported construct 'subscripted "
+            f"{components[0].type.lower()}'. Give each element an equation"
+        )
     dims = arrays.variable_dims(lefts, item.name)
     dims_text = arrays.dims_document(dims)
     ctx = builder.new_context(item.name, item.ident, scope)
-    pieces = [(selector, combos, component) for component in components
-              for selector, combos in arrays.selectors(list(component.subscripts[0]),
-                                                        list(component.subscripts[1]))]
-    whole = (len(pieces) == 1 and len(components) == 1 and not components[0].subscripts[1]
-             and [name_key(p) for p in lefts[0]] == dims)
+    pieces = [
+        (selector, combos, component)
+        for component in components
+        for selector, combos in arrays.selectors(
+            list(component.subscripts[0]), list(component.subscripts[1])
+        )
+    ]
+    whole = (
+        len(pieces) == 1
+        and len(components) == 1
+        and not components[0].subscripts[1]
+        and [name_key(p) for p in lefts[0]] == dims
+    )
     kinds = {type(c.ast).__name__ for c in components}
     if all(_is_constant(c.ast) for c in components):
         values: dict[tuple[str, ...], float] = {}
@@ -315,8 +351,7 @@ def emit_arrayed(builder: Any, item: Any, scope: Any, meta: Mapping[str, Any]) -
             given = values_by_element(arrays, list(component.subscripts[0]), component.ast)
             values.update({combo: given[combo] for combo in combos})
         listed = nested(values, arrays, dims)
-        value: Any = listed if listed is not None else {", ".join(k): v
-                                                        for k, v in values.items()}
+        value: Any = listed if listed is not None else {", ".join(k): v for k, v in values.items()}
         builder.document["parameters"][item.ident] = {"dims": dims_text, "value": value, **meta}
         return
 
@@ -328,7 +363,8 @@ def emit_arrayed(builder: Any, item: Any, scope: Any, meta: Mapping[str, Any]) -
         builder.document["auxiliaries"][alias] = {
             "equation": text if isinstance(text, str) else number(float(text)),
             "description": f"{item.name}[{','.join(combo)}] on its own, so that the elements "
-                           f"of {item.name} can depend on each other"}
+            f"of {item.name} can depend on each other",
+        }
         return alias
 
     def equations(part: str) -> Any:
@@ -341,8 +377,7 @@ def emit_arrayed(builder: Any, item: Any, scope: Any, meta: Mapping[str, Any]) -
             node = component.ast if part == "" else getattr(component.ast, part)
             node_ctx = ctx.in_initial() if part == "initial" else ctx
             text = render_value(node, node_ctx)
-            texts[selector] = split(combos[0], text) if len(combos) == 1 and part == "" \
-                else text
+            texts[selector] = split(combos[0], text) if len(combos) == 1 and part == "" else text
         return next(iter(texts.values())) if whole else texts
 
     if kinds == {"IntegStructure"}:
@@ -352,18 +387,27 @@ def emit_arrayed(builder: Any, item: Any, scope: Any, meta: Mapping[str, Any]) -
         builder.document["stocks"][item.ident] = entry
         flow = builder.names.add(f"{item.name} net flow", hidden=True)
         builder.document["flows"][flow] = {
-            "dims": dims_text, "rate": equations("flow"), "to": item.ident,
-            "description": f"Net rate of {item.name}"}
+            "dims": dims_text,
+            "rate": equations("flow"),
+            "to": item.ident,
+            "description": f"Net rate of {item.name}",
+        }
         return
     if "IntegStructure" in kinds:
-        raise ModelError(f"{builder.where(item.name)}: unsupported construct 'a stock defined "
-                         "by INTEG for some elements only'. Give every element an INTEG")
-    builder.document["auxiliaries"][item.ident] = {"dims": dims_text,
-                                                   "equation": equations(""), **meta}
+        raise ModelError(
+            f"{builder.where(item.name)}: unsupported construct 'a stock defined "
+            "by INTEG for some elements only'. Give every element an INTEG"
+        )
+    builder.document["auxiliaries"][item.ident] = {
+        "dims": dims_text,
+        "equation": equations(""),
+        **meta,
+    }
 
 
-def _emit_lookup(builder: Any, item: Any, scope: Any, lefts: Sequence[Sequence[str]],
-                 meta: Mapping[str, Any]) -> None:
+def _emit_lookup(
+    builder: Any, item: Any, scope: Any, lefts: Sequence[Sequence[str]], meta: Mapping[str, Any]
+) -> None:
     """A subscripted lookup: one table per equation, for the elements on its left."""
     arrays: ArrayImport = builder.arrays
     dims = arrays.variable_dims(lefts, item.name)
@@ -371,16 +415,24 @@ def _emit_lookup(builder: Any, item: Any, scope: Any, lefts: Sequence[Sequence[s
     points: dict[str, Any] = {}
     for component in item.ast:
         if component.type != "Lookup":
-            raise ModelError(f"{builder.where(item.name)}: a lookup with equations for some "
-                             "elements (got a mix). Give every element a table")
+            raise ModelError(
+                f"{builder.where(item.name)}: a lookup with equations for some "
+                "elements (got a mix). Give every element a table"
+            )
         table = builder.lookup_entry(component.ast, ctx)
         if "extrapolation" in table:
-            raise ModelError(f"{builder.where(item.name)}: unsupported construct 'a subscripted "
-                             f"lookup that extrapolates' (got {table['extrapolation']}). Use a "
-                             "flat lookup")
+            raise ModelError(
+                f"{builder.where(item.name)}: unsupported construct 'a subscripted "
+                f"lookup that extrapolates' (got {table['extrapolation']}). Use a "
+                "flat lookup"
+            )
         pairs = [[x, y] for x, y in zip(table["x"], table["y"], strict=True)]
-        for selector, _ in arrays.selectors(list(component.subscripts[0]),
-                                            list(component.subscripts[1])):
+        for selector, _ in arrays.selectors(
+            list(component.subscripts[0]), list(component.subscripts[1])
+        ):
             points[selector] = pairs
-    builder.document["lookups"][item.ident] = {"dims": arrays.dims_document(dims),
-                                               "points": points, **meta}
+    builder.document["lookups"][item.ident] = {
+        "dims": arrays.dims_document(dims),
+        "points": points,
+        **meta,
+    }

@@ -51,10 +51,19 @@ from pssc_sim.parse.translate.vensim_text import (
 )
 
 #: Vensim control variables and the key of the time block each one sets.
-CONTROL = {"initial_time": "start", "final_time": "stop", "time_step": "dt",
-           "saveper": "save_every"}
-_EXTRAPOLATION = {"interpolate": "flat", "continuous": "flat", "extrapolate": "linear",
-                  "hold_backward": "discrete", "discrete": "discrete"}
+CONTROL = {
+    "initial_time": "start",
+    "final_time": "stop",
+    "time_step": "dt",
+    "saveper": "save_every",
+}
+_EXTRAPOLATION = {
+    "interpolate": "flat",
+    "continuous": "flat",
+    "extrapolate": "linear",
+    "hold_backward": "discrete",
+    "discrete": "discrete",
+}
 _SECTIONS = ("parameters", "stocks", "flows", "auxiliaries", "lookups")
 
 
@@ -95,8 +104,11 @@ def read_abstract_model(path: Path) -> Any:
             text = getattr(reader, "model_text", "") if "reader" in locals() else ""
             equation = getattr(exc, "text", None)
             variable = failing_element(text, equation)
-            if variable is not None and isinstance(equation, str) \
-                    and name_key(equation) == name_key(variable):
+            if (
+                variable is not None
+                and isinstance(equation, str)
+                and name_key(equation) == name_key(variable)
+            ):
                 raise _data_variable(f"{path}: {variable}") from None  # a name, no equation
             raise unreadable(path, exc, variable) from None
 
@@ -120,12 +132,16 @@ the file in Vensim, or simplify the equation
         text = text[:197] + "..."
     program = "Vensim" if kind == "Vensim" else "Stella"
     if variable is not None:
-        return ModelError(f"{path}: {variable}: the {kind} file could not be read at this "
-                          f"equation ({type(error).__name__}: {text}). Check the file in "
-                          f"{program}, or simplify the equation")
-    return ModelError(f"{path}: the {kind} file could not be read ({type(error).__name__}: "
-                      f"{text}). Check the file in {program}, or simplify the equation the "
-                      "error names")
+        return ModelError(
+            f"{path}: {variable}: the {kind} file could not be read at this "
+            f"equation ({type(error).__name__}: {text}). Check the file in "
+            f"{program}, or simplify the equation"
+        )
+    return ModelError(
+        f"{path}: the {kind} file could not be read ({type(error).__name__}: "
+        f"{text}). Check the file in {program}, or simplify the equation the "
+        "error names"
+    )
 
 
 def _reader_class(path: Path) -> Any:
@@ -138,9 +154,10 @@ def _reader_class(path: Path) -> Any:
 
         return XmileFile
     except ImportError:
-        raise ModelError(f"{path}: reading {path.suffix} files needs PySD's translators (got no "
-                         "'pysd' package). Install them with: pip install 'pssc_sim[vensim]'"
-                         ) from None
+        raise ModelError(
+            f"{path}: reading {path.suffix} files needs PySD's translators (got no "
+            "'pysd' package). Install them with: pip install 'pssc_sim[vensim]'"
+        ) from None
 
 
 _VARIABLE_TAGS = ("aux", "stock", "flow", "gf", "module", "group")
@@ -159,13 +176,21 @@ def _with_variables_element(path: Path, folder: Path) -> Path:
         return path  # the translator reports what is wrong with the file
     changed = False
     for model in tree.getroot().iter("{*}model"):
-        children = [c for c in model if isinstance(c.tag, str)
-                    and etree.QName(c).localname in _VARIABLE_TAGS]
-        if not children or any(etree.QName(c).localname == "variables" for c in model
-                               if isinstance(c.tag, str)):
+        children = [
+            c
+            for c in model
+            if isinstance(c.tag, str) and etree.QName(c).localname in _VARIABLE_TAGS
+        ]
+        if not children or any(
+            etree.QName(c).localname == "variables" for c in model if isinstance(c.tag, str)
+        ):
             continue
-        variables = etree.SubElement(model, f"{{{etree.QName(model).namespace}}}variables"
-                                     if etree.QName(model).namespace else "variables")
+        variables = etree.SubElement(
+            model,
+            f"{{{etree.QName(model).namespace}}}variables"
+            if etree.QName(model).namespace
+            else "variables",
+        )
         for child in children:
             variables.append(child)
         changed = True
@@ -184,8 +209,14 @@ def translate(path: str | Path) -> Translation:
         return _Builder(source, abstract).build()
     except PsscSimError:
         raise
-    except (ArithmeticError, AttributeError, LookupError, TypeError, ValueError,
-            RecursionError) as exc:  # the translator's output was not what the builder expects
+    except (
+        ArithmeticError,
+        AttributeError,
+        LookupError,
+        TypeError,
+        ValueError,
+        RecursionError,
+    ) as exc:  # the translator's output was not what the builder expects
         raise unreadable(source, exc) from None
 
 
@@ -242,21 +273,28 @@ class _Builder:
         self.document: dict[str, Any] = {s: {} for s in _SECTIONS}
         main = [s for s in abstract.sections if s.type == "main" or s.name == "__main__"]
         if len(main) != 1:
-            raise ModelError(f"{source}: expected one main model section (got {len(main)}). "
-                             "Modules are not supported; flatten the model")
+            raise ModelError(
+                f"{source}: expected one main model section (got {len(main)}). "
+                "Modules are not supported; flatten the model"
+            )
         self.main = main[0]
-        self.macros = {name_key(s.name): s for s in abstract.sections
-                       if s is not self.main and s.type == "macro"}
-        others = [s.name for s in abstract.sections
-                  if s is not self.main and s.type != "macro"]
+        self.macros = {
+            name_key(s.name): s
+            for s in abstract.sections
+            if s is not self.main and s.type == "macro"
+        }
+        others = [s.name for s in abstract.sections if s is not self.main and s.type != "macro"]
         if others:
-            raise ModelError(f"{source}: unsupported construct 'module' (got {others}). "
-                             "Flatten the modules into one model")
+            raise ModelError(
+                f"{source}: unsupported construct 'module' (got {others}). "
+                "Flatten the modules into one model"
+            )
         self.instances: dict[str, int] = {}
         self.active_texts: dict[str, str] = {}
         self.time_block: dict[str, Any] = {}
-        self.arrays = (ArrayImport(self.main, self.names, str(source))
-                       if self.main.subscripts else None)
+        self.arrays = (
+            ArrayImport(self.main, self.names, str(source)) if self.main.subscripts else None
+        )
         self.data = DataFiles(source.parent)
 
     def where(self, name: str) -> str:
@@ -265,8 +303,7 @@ class _Builder:
     # -- the whole model ---------------------------------------------------------------------
 
     def build(self) -> Translation:
-        controls = {name_key(e.name): e for e in self.main.elements
-                    if name_key(e.name) in CONTROL}
+        controls = {name_key(e.name): e for e in self.main.elements if name_key(e.name) in CONTROL}
         time = self.time(controls)
         self.time_block = time
         scope = _Scope(self)
@@ -274,8 +311,10 @@ class _Builder:
             scope.constants["saveper"] = number(time["save_every"])
         elements = [e for e in self.main.elements if name_key(e.name) not in CONTROL]
         if not elements:
-            raise ModelError(f"{self.source}: the translator found no variables in the model "
-                             "(got only the time settings). Check that the file holds a model")
+            raise ModelError(
+                f"{self.source}: the translator found no variables in the model "
+                "(got only the time settings). Check that the file holds a model"
+            )
         self.emit_section(elements, scope, prefix="")
         document: dict[str, Any] = {
             "model": self.names.add(self.source.stem, hidden=True),
@@ -286,8 +325,9 @@ class _Builder:
             document["dimensions"] = self.arrays.dimensions()
             self.document["parameters"].update(self.arrays.index_parameters)
         document.update({k: v for k, v in self.document.items() if v})
-        return Translation(self.source, document, dict(self.names.original),
-                           dict(self.names.by_key))
+        return Translation(
+            self.source, document, dict(self.names.original), dict(self.names.by_key)
+        )
 
     def time(self, controls: Mapping[str, Any]) -> dict[str, Any]:
         values: dict[str, float] = {}
@@ -296,16 +336,18 @@ class _Builder:
             if key in values:
                 return values[key]
             if key not in controls or key in seen:
-                raise ModelError(f"{self.source}: {key.replace('_', ' ').upper()}: the control "
-                                 "variable is missing. Define INITIAL TIME, FINAL TIME and "
-                                 "TIME STEP")
+                raise ModelError(
+                    f"{self.source}: {key.replace('_', ' ').upper()}: the control "
+                    "variable is missing. Define INITIAL TIME, FINAL TIME and "
+                    "TIME STEP"
+                )
             ast = controls[key].components[0].ast
-            values[key] = self.constant(ast, controls[key].name,
-                                        lambda k: value(k, (*seen, key)))
+            values[key] = self.constant(ast, controls[key].name, lambda k: value(k, (*seen, key)))
             return values[key]
 
-        time: dict[str, Any] = {CONTROL[k]: value(k) for k in ("initial_time", "final_time",
-                                                               "time_step")}
+        time: dict[str, Any] = {
+            CONTROL[k]: value(k) for k in ("initial_time", "final_time", "time_step")
+        }
         time["save_every"] = value("saveper") if "saveper" in controls else time["dt"]
         units = str(getattr(controls.get("time_step"), "units", "") or "")
         if units:
@@ -325,12 +367,18 @@ class _Builder:
                 return -args[0]
             result = args[0]
             for op, arg in zip(ast.operators, args[1:], strict=True):
-                result = {"+": result + arg, "-": result - arg, "*": result * arg,
-                          "/": result / arg if arg else float("nan"),
-                          "^": result**arg}.get(op, float("nan"))
+                result = {
+                    "+": result + arg,
+                    "-": result - arg,
+                    "*": result * arg,
+                    "/": result / arg if arg else float("nan"),
+                    "^": result**arg,
+                }.get(op, float("nan"))
             return result
-        raise ModelError(f"{self.where(name)}: unsupported construct 'a control variable that "
-                         "changes over time'. Give it a constant value")
+        raise ModelError(
+            f"{self.where(name)}: unsupported construct 'a control variable that "
+            "changes over time'. Give it a constant value"
+        )
 
     # -- one section (the main model or a macro call) ----------------------------------------
 
@@ -371,8 +419,10 @@ class _Builder:
                 raise _data_variable(where)
             return _Item(ident, element, kind, components)
         if any(c.subscripts and c.subscripts[0] for c in components) or len(components) > 1:
-            raise ModelError(f"{where}: unsupported construct 'subscripts'. Subscripted "
-                             "variables are not supported yet; flatten them")
+            raise ModelError(
+                f"{where}: unsupported construct 'subscripts'. Subscripted "
+                "variables are not supported yet; flatten them"
+            )
         component = self.read_constants(components[0], where)
         ast = component.ast
         ident = self.names.add(f"{prefix} {name}" if prefix else name, hidden=bool(prefix))
@@ -394,11 +444,15 @@ class _Builder:
             return component
         left = list(component.subscripts[0]) if component.subscripts else []
         arrays = self.arrays
-        shape = [len(arrays.elements_of(p)) for p in left if arrays.is_range(p)] \
-            if arrays is not None else []
+        shape = (
+            [len(arrays.elements_of(p)) for p in left if arrays.is_range(p)]
+            if arrays is not None
+            else []
+        )
         values = self.data.constants(component.ast, shape, where)
-        return dataclasses.replace(component, ast=np.asarray(values, dtype=float)
-                                   if shape else values)
+        return dataclasses.replace(
+            component, ast=np.asarray(values, dtype=float) if shape else values
+        )
 
     def emit_data(self, item: _Item, meta: Mapping[str, Any]) -> None:
         """A data variable read by GET ... DATA: a hidden lookup over time, and the variable
@@ -411,15 +465,19 @@ class _Builder:
         points: dict[str, Any] = {}
         for component in components:
             if _kind(component.ast) != wanted:
-                raise ModelError(f"{where}: unsupported construct 'a variable read from a file "
-                                 "for some elements only'. Read every element from the file, or "
-                                 "none")
+                raise ModelError(
+                    f"{where}: unsupported construct 'a variable read from a file "
+                    "for some elements only'. Read every element from the file, or "
+                    "none"
+                )
             mode = str(getattr(component, "keyword", None) or "interpolate")
             mode = "hold_backward" if mode == "raw" else mode
             if mode not in ("interpolate", "hold_backward", "look_forward"):
-                raise ModelError(f"{where}: unsupported construct 'data keyword "
-                                 f":{mode.upper().replace('_', ' ')}:'. Use :INTERPOLATE:, "
-                                 ":HOLD BACKWARD:, :LOOK FORWARD: or :RAW:")
+                raise ModelError(
+                    f"{where}: unsupported construct 'data keyword "
+                    f":{mode.upper().replace('_', ' ')}:'. Use :INTERPOLATE:, "
+                    ":HOLD BACKWARD:, :LOOK FORWARD: or :RAW:"
+                )
             combos = self.element_combos(component)
             found = self.data.series(component.ast, max(len(combos), 1), where)
             for combo, (xs, ys) in zip(combos or [()], found, strict=True):
@@ -428,8 +486,11 @@ class _Builder:
         source = f"Data of {item.name} from {components[0].ast.file}"
         if item.kind == "data":
             (x_y,) = points.values()
-            self.document["lookups"][lookup] = {"x": [p[0] for p in x_y],
-                                                "y": [p[1] for p in x_y], "description": source}
+            self.document["lookups"][lookup] = {
+                "x": [p[0] for p in x_y],
+                "y": [p[1] for p in x_y],
+                "description": source,
+            }
             self.document["auxiliaries"][item.ident] = {"equation": f"{lookup}(TIME)", **meta}
             return
         arrays = self.arrays
@@ -439,10 +500,12 @@ class _Builder:
         if is_lookup:
             self.document["lookups"][lookup] = {"dims": dims, "points": points, **meta}
             return
-        self.document["lookups"][lookup] = {"dims": dims, "points": points,
-                                            "description": source}
-        self.document["auxiliaries"][item.ident] = {"dims": dims,
-                                                    "equation": f"{lookup}(TIME)", **meta}
+        self.document["lookups"][lookup] = {"dims": dims, "points": points, "description": source}
+        self.document["auxiliaries"][item.ident] = {
+            "dims": dims,
+            "equation": f"{lookup}(TIME)",
+            **meta,
+        }
 
     def element_combos(self, component: Any) -> list[tuple[str, ...]]:
         left = list(component.subscripts[0]) if component.subscripts else []
@@ -454,8 +517,11 @@ class _Builder:
     def assign_flows(self, items: Sequence[_Item], scope: _Scope) -> dict[str, dict[str, str]]:
         """Auxiliaries that become flows, with their ``from``/``to`` stocks."""
         # A constant named in a net rate is a flow too (an XMILE flow with a fixed rate).
-        auxiliaries = {i.ident for i in items if i.kind in ("auxiliary", "parameter")
-                       and i.ident not in scope.active}
+        auxiliaries = {
+            i.ident
+            for i in items
+            if i.kind in ("auxiliary", "parameter") and i.ident not in scope.active
+        }
         claims: dict[str, list[tuple[int, str]]] = {}
         for item in items:
             if item.kind != "stock":
@@ -479,10 +545,19 @@ class _Builder:
     def context(self, item: _Item, scope: _Scope, *, initial: bool = False) -> Context:
         return self.new_context(item.name, item.ident, scope, initial=initial)
 
-    def new_context(self, name: str, owner: str, scope: _Scope, *,
-                    initial: bool = False) -> Context:
-        return Context(self.where(name), owner, scope, self.inline_lookup, self.call_macro,
-                       self.fixed_order, initial, arrays=self.arrays)
+    def new_context(
+        self, name: str, owner: str, scope: _Scope, *, initial: bool = False
+    ) -> Context:
+        return Context(
+            self.where(name),
+            owner,
+            scope,
+            self.inline_lookup,
+            self.call_macro,
+            self.fixed_order,
+            initial,
+            arrays=self.arrays,
+        )
 
     def emit(self, item: _Item, scope: _Scope, flows: Mapping[str, Mapping[str, str]]) -> None:
         meta = self.meta(item, parameter=item.kind == "parameter" and item.ident not in flows)
@@ -504,11 +579,17 @@ class _Builder:
             equation = render_value(item.ast, ctx)
             self.document["auxiliaries"][item.ident] = {"equation": equation, **meta}
 
-    def emit_stock(self, item: _Item, scope: _Scope, flows: Mapping[str, Mapping[str, str]],
-                   meta: Mapping[str, Any]) -> None:
+    def emit_stock(
+        self,
+        item: _Item,
+        scope: _Scope,
+        flows: Mapping[str, Mapping[str, str]],
+        meta: Mapping[str, Any],
+    ) -> None:
         initial = render_value(item.ast.initial, self.context(item, scope, initial=True))
-        entry: dict[str, Any] = {"initial": _plain(item.ast.initial)
-                                 if is_number(item.ast.initial) else initial}
+        entry: dict[str, Any] = {
+            "initial": _plain(item.ast.initial) if is_number(item.ast.initial) else initial
+        }
         if item.ast.non_negative:
             entry["non_negative"] = True
         self.document["stocks"][item.ident] = {**entry, **meta}
@@ -524,7 +605,8 @@ class _Builder:
             rate = " ".join(rest).removeprefix("+ ")
             name = self.names.add(f"{item.name} net flow", hidden=True)
             self.document["flows"][name] = {
-                "rate": rate, "to": item.ident,
+                "rate": rate,
+                "to": item.ident,
                 "description": f"Net rate of {item.name} not carried by named flows",
             }
 
@@ -554,12 +636,16 @@ class _Builder:
             ((xs, ys),) = self.data.series(ast, 1, ctx.where)
             return {"x": xs, "y": ys}
         if type(ast).__name__ != "LookupsStructure":
-            raise ctx.error(f"unsupported construct '{type(ast).__name__}' as a lookup",
-                            "Give the lookup its points")
+            raise ctx.error(
+                f"unsupported construct '{type(ast).__name__}' as a lookup",
+                "Give the lookup its points",
+            )
         kind = _EXTRAPOLATION.get(str(ast.type))
         if kind is None:
-            raise ctx.error(f"unsupported construct 'lookup of type {ast.type}'",
-                            "Use an interpolated, extrapolated or discrete lookup")
+            raise ctx.error(
+                f"unsupported construct 'lookup of type {ast.type}'",
+                "Use an interpolated, extrapolated or discrete lookup",
+            )
         entry: dict[str, Any] = {"x": [_plain(v) for v in ast.x], "y": [_plain(v) for v in ast.y]}
         if kind != "flat":
             entry["extrapolation"] = kind
@@ -583,8 +669,10 @@ class _Builder:
             ctx = self.new_context(name, ident, scope, initial=True)
             self.active_texts[ident] = f"({render(ast, ctx)})"
         elif self.active_texts[ident] == "(pending)":
-            raise ModelError(f"{self.where(ident)}: the initial values of ACTIVE INITIAL "
-                             "variables depend on each other in a cycle. Break the cycle")
+            raise ModelError(
+                f"{self.where(ident)}: the initial values of ACTIVE INITIAL "
+                "variables depend on each other in a cycle. Break the cycle"
+            )
         return self.active_texts[ident]
 
     def call_macro(self, ctx: Context, name: str, args: Sequence[Any]) -> str | None:
@@ -593,8 +681,10 @@ class _Builder:
             return None
         params = list(macro.params)
         if len(args) != len(params):
-            raise ctx.error(f"the macro '{macro.name}' takes {len(params)} arguments, not "
-                            f"{len(args)}", "Pass one argument per macro parameter")
+            raise ctx.error(
+                f"the macro '{macro.name}' takes {len(params)} arguments, not {len(args)}",
+                "Pass one argument per macro parameter",
+            )
         count = self.instances.get(macro.name, 0) + 1
         self.instances[macro.name] = count
         prefix = f"{macro.name} {count}"
@@ -604,16 +694,20 @@ class _Builder:
             if not (text.isidentifier() or is_number(text.strip("()"))):
                 ident = self.names.add(f"{prefix} {param}", hidden=True)
                 self.document["auxiliaries"][ident] = {
-                    "equation": text, "description": f"Argument {param} of {macro.name}"}
+                    "equation": text,
+                    "description": f"Argument {param} of {macro.name}",
+                }
                 text = ident
             scope.arguments[name_key(param)] = text
         items = self.emit_section(list(macro.elements), scope, prefix)
         output = [i for i in items if name_key(i.name) == name_key(macro.name)]
         if not output:
-            raise ctx.error(f"unsupported construct 'macro {macro.name} without an output "
-                            "variable of its own name'", "Give the macro an output")
+            raise ctx.error(
+                f"unsupported construct 'macro {macro.name} without an output "
+                "variable of its own name'",
+                "Give the macro an output",
+            )
         return output[0].ident
-
 
     def fixed_order(self, ctx: Context, order: Any, delay: Any) -> int:
         """The order of SMOOTH N / DELAY N: its value at initialisation, truncated, and for a
@@ -630,10 +724,12 @@ class _Builder:
                 value -= 1
         return value
 
-    def value_at_start(self, ast: Any, scope: _Scope, ctx: Context,
-                       seen: tuple[str, ...] = ()) -> float:
+    def value_at_start(
+        self, ast: Any, scope: _Scope, ctx: Context, seen: tuple[str, ...] = ()
+    ) -> float:
         """The value of an expression at the initial time, for structure fixed at
         initialisation (orders of DELAY N and SMOOTH N)."""
+
         def again(node: Any) -> float:
             return self.value_at_start(node, scope, ctx, seen)
 
@@ -645,35 +741,47 @@ class _Builder:
         time = self.time_block
         if kind == "ReferenceStructure":
             key = name_key(ast.reference)
-            clock = {"time": time["start"], "initial_time": time["start"],
-                     "time_step": time["dt"], "final_time": time["stop"],
-                     "saveper": time["save_every"]}
+            clock = {
+                "time": time["start"],
+                "initial_time": time["start"],
+                "time_step": time["dt"],
+                "final_time": time["stop"],
+                "saveper": time["save_every"],
+            }
             if key in clock:
                 return float(clock[key])
             item = scope.items.get(key)
-            if item is not None and item.kind in ("parameter", "auxiliary") \
-                    and key not in seen:
+            if item is not None and item.kind in ("parameter", "auxiliary") and key not in seen:
                 return self.value_at_start(item.ast, scope, ctx, (*seen, key))
             if item is not None and item.kind == "arrayed" and key not in seen:
                 # one order for every element: the smallest value bounds the stages
-                return min(float(np.min(self.value_at_start(c.ast, scope, ctx, (*seen, key))))
-                           for c in item.ast)
+                return min(
+                    float(np.min(self.value_at_start(c.ast, scope, ctx, (*seen, key))))
+                    for c in item.ast
+                )
         elif kind == "ArithmeticStructure":
             args = [again(a) for a in ast.arguments]
             if list(ast.operators) == ["negative"]:
                 return -args[0]
             result = args[0]
             for op, arg in zip(ast.operators, args[1:], strict=True):
-                result = {"+": result + arg, "-": result - arg, "*": result * arg,
-                          "/": result / arg if arg else math.nan, "^": result**arg}[op]
+                result = {
+                    "+": result + arg,
+                    "-": result - arg,
+                    "*": result * arg,
+                    "/": result / arg if arg else math.nan,
+                    "^": result**arg,
+                }[op]
             return result
         elif kind == "CallStructure" and ast.function.reference == "step":
             height, start = (again(a) for a in ast.arguments)
             return height if time["start"] + time["dt"] / 2 > start else 0.0
         elif kind == "CallStructure" and ast.function.reference == "active_initial":
             return again(ast.arguments[1])
-        raise ctx.error("unsupported construct 'an order or delay that is not known at "
-                        "initialisation'", "Use a constant order")
+        raise ctx.error(
+            "unsupported construct 'an order or delay that is not known at initialisation'",
+            "Use a constant order",
+        )
 
 
 def _reads_own_elements(item: _Item, arrays: ArrayImport) -> bool:
@@ -684,8 +792,12 @@ def _reads_own_elements(item: _Item, arrays: ArrayImport) -> bool:
             return False
         for node in _nodes(component.ast):
             subscripts = getattr(getattr(node, "subscripts", None), "subscripts", None)
-            if _kind(node) == "ReferenceStructure" and name_key(node.reference) == own \
-                    and subscripts and all(arrays.is_element(str(s)) for s in subscripts):
+            if (
+                _kind(node) == "ReferenceStructure"
+                and name_key(node.reference) == own
+                and subscripts
+                and all(arrays.is_element(str(s)) for s in subscripts)
+            ):
                 return True
     return False
 
@@ -706,15 +818,16 @@ def _kind(ast: Any) -> str:
 
 
 def _data_variable(where: str) -> ModelError:
-    return ModelError(f"{where}: unsupported construct 'data variable' without GET DATA: its "
-                      "values come from a Vensim data file (.vdf) that pssc_sim does not read. "
-                      "Read the data with GET DIRECT DATA from a .csv file beside the model, or "
-                      "give the variable an equation or a lookup over time")
+    return ModelError(
+        f"{where}: unsupported construct 'data variable' without GET DATA: its "
+        "values come from a Vensim data file (.vdf) that pssc_sim does not read. "
+        "Read the data with GET DIRECT DATA from a .csv file beside the model, or "
+        "give the variable an equation or a lookup over time"
+    )
 
 
 def _is_active_initial(ast: Any) -> bool:
-    return (type(ast).__name__ == "CallStructure"
-            and ast.function.reference == "active_initial")
+    return type(ast).__name__ == "CallStructure" and ast.function.reference == "active_initial"
 
 
 def _referenced(term: Any, scope: _Scope) -> str | None:
@@ -737,5 +850,7 @@ def _bound(value: Any) -> str:
 
 def _ordered(entry: Mapping[str, Any]) -> dict[str, Any]:
     keys = ("rate", "from", "to")
-    return {**{k: entry[k] for k in keys if k in entry},
-            **{k: v for k, v in entry.items() if k not in keys}}
+    return {
+        **{k: entry[k] for k in keys if k in entry},
+        **{k: v for k, v in entry.items() if k not in keys},
+    }

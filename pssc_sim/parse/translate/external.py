@@ -125,8 +125,10 @@ class DataFiles:
         if len(book.sheets) == 1 and not book.names:
             return next(iter(book.sheets.values()))
         if tab not in book.sheets:
-            raise ModelError(f"{where}: the workbook has no sheet '{tab}' (got "
-                             f"{list(book.sheets)}). Name one of its sheets")
+            raise ModelError(
+                f"{where}: the workbook has no sheet '{tab}' (got "
+                f"{list(book.sheets)}). Name one of its sheets"
+            )
         return book.sheets[tab]
 
     def area(self, file: str, tab: str, name: str, where: str) -> tuple[Grid, Area]:
@@ -135,9 +137,11 @@ class DataFiles:
         found = book.names.get(name.lower())
         if found is None:
             known = ", ".join(sorted(book.names)[:8]) or "none"
-            raise ModelError(f"{where}: unsupported construct 'a named cell range' that the data "
-                             f"file does not define (got '{name}'; it defines: {known}). Name "
-                             "the first cell, e.g. 'B2', or a range defined in the workbook")
+            raise ModelError(
+                f"{where}: unsupported construct 'a named cell range' that the data "
+                f"file does not define (got '{name}'; it defines: {known}). Name "
+                "the first cell, e.g. 'B2', or a range defined in the workbook"
+            )
         return book.sheets[found[0]], found
 
     def _path(self, file: str, where: str) -> Path:
@@ -145,17 +149,22 @@ class DataFiles:
         root = self.folder.resolve()
         path = (root / name).resolve()
         if name.is_absolute() or root not in (path, *path.parents):
-            raise ModelError(f"{where}: the data file must lie in the model's folder (got "
-                             f"'{file}'). Copy it beside the model and name it relative to it")
+            raise ModelError(
+                f"{where}: the data file must lie in the model's folder (got "
+                f"'{file}'). Copy it beside the model and name it relative to it"
+            )
         if not path.is_file() and path.suffix.lower() == ".xls":
             path = path.with_suffix(".xlsx")  # Vensim models often name a saved .xlsx '.xls'
         if not path.is_file():
-            raise ModelError(f"{where}: the data file does not exist (got '{file}'). Put it "
-                             "beside the model")
+            raise ModelError(
+                f"{where}: the data file does not exist (got '{file}'). Put it beside the model"
+            )
         if path.stat().st_size > MAX_FILE_BYTES:
-            raise ModelError(f"{where}: the data file is too large (got {path.stat().st_size} "
-                             f"bytes, at most {MAX_FILE_BYTES}). Keep only the data the model "
-                             "reads")
+            raise ModelError(
+                f"{where}: the data file is too large (got {path.stat().st_size} "
+                f"bytes, at most {MAX_FILE_BYTES}). Keep only the data the model "
+                "reads"
+            )
         return path
 
     def _read(self, path: Path, tab: str, where: str) -> Book:
@@ -163,21 +172,26 @@ class DataFiles:
         if suffix in (".csv", ".txt", ".tab"):
             delimiter = "\t" if tab in ("\\t", "\t", "") or suffix == ".tab" else tab
             if len(delimiter) != 1:
-                raise ModelError(f"{where}: the separator of a text data file must be one "
-                                 f"character (got '{tab}'). Use ',' or '\\t'")
+                raise ModelError(
+                    f"{where}: the separator of a text data file must be one "
+                    f"character (got '{tab}'). Use ',' or '\\t'"
+                )
             with path.open(newline="", encoding="utf-8-sig") as handle:
-                grid = [[cell.strip() for cell in row]
-                        for row in csv.reader(handle, delimiter=delimiter)]
+                grid = [
+                    [cell.strip() for cell in row]
+                    for row in csv.reader(handle, delimiter=delimiter)
+                ]
             return Book({tab: grid}, {})
         if suffix in (".xlsx", ".xlsm"):
             return _read_workbook(path, where)
-        raise ModelError(f"{where}: unsupported construct 'data file of type {suffix}' (got "
-                         f"'{path.name}'). Save the data as .csv or .xlsx")
+        raise ModelError(
+            f"{where}: unsupported construct 'data file of type {suffix}' (got "
+            f"'{path.name}'). Save the data as .csv or .xlsx"
+        )
 
     # -- reading values ------------------------------------------------------------------
 
-    def series(self, ast: Any, count: int, where: str
-               ) -> list[tuple[list[float], list[float]]]:
+    def series(self, ast: Any, count: int, where: str) -> list[tuple[list[float], list[float]]]:
         """``count`` series (x values, y values) of a GET ... DATA or GET ... LOOKUPS call."""
         axis = str(getattr(ast, "time_row_or_col", getattr(ast, "x_row_or_col", ""))).strip()
         if not (_COLUMN.fullmatch(axis) or _ROW.fullmatch(axis)):
@@ -186,51 +200,68 @@ class DataFiles:
         row, column, _ = _cell(str(ast.cell), where)
         if _COLUMN.fullmatch(axis):
             x_cells = [_at(grid, r, column_index(axis)) for r in range(row, len(grid))]
-            lines = [[_at(grid, r, column + k) for r in range(row, len(grid))]
-                     for k in range(count)]
+            lines = [
+                [_at(grid, r, column + k) for r in range(row, len(grid))] for k in range(count)
+            ]
         elif _ROW.fullmatch(axis):
             width = max((len(r) for r in grid), default=0)
             x_cells = [_at(grid, int(axis) - 1, c) for c in range(column, width)]
-            lines = [[_at(grid, row + k, c) for c in range(column, width)]
-                     for k in range(count)]
+            lines = [[_at(grid, row + k, c) for c in range(column, width)] for k in range(count)]
         else:
-            raise ModelError(f"{where}: unsupported construct 'a named cell range' (got "
-                             f"'{axis}'). Give a column letter or a row number")
+            raise ModelError(
+                f"{where}: unsupported construct 'a named cell range' (got "
+                f"'{axis}'). Give a column letter or a row number"
+            )
         return self._pairs(ast, x_cells, lines, where)
 
-    def _named_series(self, ast: Any, axis: str, count: int, where: str
-                      ) -> list[tuple[list[float], list[float]]]:
+    def _named_series(
+        self, ast: Any, axis: str, count: int, where: str
+    ) -> list[tuple[list[float], list[float]]]:
         """Series whose x values are a named range (a row or a column) and whose values start
         at a cell or fill a named range: one row (or column) per element."""
         grid, (_, r0, c0, r1, c1) = self.area(ast.file, ast.tab, axis, where)
         across = r0 == r1
-        x_cells = [_at(grid, r0, c) for c in range(c0, c1 + 1)] if across \
+        x_cells = (
+            [_at(grid, r0, c) for c in range(c0, c1 + 1)]
+            if across
             else [_at(grid, r, c0) for r in range(r0, r1 + 1)]
+        )
         cell = str(ast.cell).strip()
         if _CELL.fullmatch(cell):
             data, (row, column, _) = grid, _cell(cell, where)
         else:
             data, (_, row, column, _, _) = self.area(ast.file, ast.tab, cell, where)
-        lines = [[_at(data, row + k, column + j) for j in range(len(x_cells))] if across
-                 else [_at(data, row + j, column + k) for j in range(len(x_cells))]
-                 for k in range(count)]
+        lines = [
+            [_at(data, row + k, column + j) for j in range(len(x_cells))]
+            if across
+            else [_at(data, row + j, column + k) for j in range(len(x_cells))]
+            for k in range(count)
+        ]
         return self._pairs(ast, x_cells, lines, where)
 
-    def _pairs(self, ast: Any, x_cells: list[Any], lines: list[list[Any]], where: str
-               ) -> list[tuple[list[float], list[float]]]:
+    def _pairs(
+        self, ast: Any, x_cells: list[Any], lines: list[list[Any]], where: str
+    ) -> list[tuple[list[float], list[float]]]:
         result = []
         for k, line in enumerate(lines):
-            pairs = [(x, y) for x, y in zip(map(_number, x_cells), map(_number, line),
-                                            strict=True) if x is not None and y is not None]
+            pairs = [
+                (x, y)
+                for x, y in zip(map(_number, x_cells), map(_number, line), strict=True)
+                if x is not None and y is not None
+            ]
             if not pairs:
-                raise ModelError(f"{where}: no numbers in the data file for element {k + 1} "
-                                 f"(got '{ast.file}' from cell {ast.cell}). Check the cell "
-                                 "and the row or column of x values")
+                raise ModelError(
+                    f"{where}: no numbers in the data file for element {k + 1} "
+                    f"(got '{ast.file}' from cell {ast.cell}). Check the cell "
+                    "and the row or column of x values"
+                )
             pairs.sort()
             xs = [x for x, _ in pairs]
             if any(b <= a for a, b in itertools.pairwise(xs)):
-                raise ModelError(f"{where}: the x values in the data file repeat (got "
-                                 f"'{ast.file}'). Give each x value once")
+                raise ModelError(
+                    f"{where}: the x values in the data file repeat (got "
+                    f"'{ast.file}'). Give each x value once"
+                )
             result.append((xs, [y for _, y in pairs]))
         return result
 
@@ -241,20 +272,23 @@ class DataFiles:
             grid = self.grid(ast.file, ast.tab, where)
             row, column, transposed = _cell(text, where)
         else:
-            grid, (_, row, column, _, _) = self.area(ast.file, ast.tab, text.rstrip("*"),
-                                                     where)
+            grid, (_, row, column, _, _) = self.area(ast.file, ast.tab, text.rstrip("*"), where)
             transposed = text.endswith("*")
         if len(shape) > 2:
-            raise ModelError(f"{where}: unsupported construct 'GET CONSTANTS over more than two "
-                             f"subscripts' (got {len(shape)}). Read each slice separately")
+            raise ModelError(
+                f"{where}: unsupported construct 'GET CONSTANTS over more than two "
+                f"subscripts' (got {len(shape)}). Read each slice separately"
+            )
 
         def value(i: int, j: int) -> float:
             r, c = (row + j, column + i) if transposed else (row + i, column + j)
             number = _number(_at(grid, r, c))
             if number is None:
-                raise ModelError(f"{where}: the data file has no number at row {r + 1}, column "
-                                 f"{c + 1} (got {_at(grid, r, c)!r} in '{ast.file}'). Check "
-                                 "the cell and the subscripts")
+                raise ModelError(
+                    f"{where}: the data file has no number at row {r + 1}, column "
+                    f"{c + 1} (got {_at(grid, r, c)!r} in '{ast.file}'). Check "
+                    "the cell and the subscripts"
+                )
             return number
 
         if not shape:
@@ -267,8 +301,10 @@ class DataFiles:
 def _cell(text: str, where: str) -> tuple[int, int, bool]:
     found = _CELL.fullmatch(text.strip())
     if found is None:
-        raise ModelError(f"{where}: unsupported construct 'a named cell range' (got '{text}'). "
-                         "Name the first cell, e.g. 'B2'")
+        raise ModelError(
+            f"{where}: unsupported construct 'a named cell range' (got '{text}'). "
+            "Name the first cell, e.g. 'B2'"
+        )
     letters, digits, star = found.groups()
     return int(digits) - 1, column_index(letters), bool(star)
 
@@ -283,20 +319,31 @@ def _read_workbook(path: Path, where: str) -> Book:
     try:
         import openpyxl
     except ImportError:
-        raise ModelError(f"{where}: reading {path.suffix} files needs openpyxl (got no "
-                         "'openpyxl' package). Install it, or save the data as .csv") from None
+        raise ModelError(
+            f"{where}: reading {path.suffix} files needs openpyxl (got no "
+            "'openpyxl' package). Install it, or save the data as .csv"
+        ) from None
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # any failure to read the workbook is bad input
-        raise ModelError(f"{where}: the workbook could not be read ({type(exc).__name__}: "
-                         f"{exc}). Save it again as .xlsx, or as .csv") from None
+        raise ModelError(
+            f"{where}: the workbook could not be read ({type(exc).__name__}: "
+            f"{exc}). Save it again as .xlsx, or as .csv"
+        ) from None
     try:
-        sheets = {sheet.title: [list(row) for row in sheet.iter_rows(values_only=True)]
-                  for sheet in book.worksheets}
+        sheets = {
+            sheet.title: [list(row) for row in sheet.iter_rows(values_only=True)]
+            for sheet in book.worksheets
+        }
         names: dict[str, Area] = {}
-        defined = [*book.defined_names.items(),
-                   *(item for sheet in book.worksheets
-                     for item in getattr(sheet, "defined_names", {}).items())]
+        defined = [
+            *book.defined_names.items(),
+            *(
+                item
+                for sheet in book.worksheets
+                for item in getattr(sheet, "defined_names", {}).items()
+            ),
+        ]
         for name, definition in defined:
             for title, reference in definition.destinations:
                 area = _area(title, reference)

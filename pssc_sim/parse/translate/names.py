@@ -42,8 +42,12 @@ def identifier(name: str) -> str:
     words = _NOT_WORD.sub("_", ascii_text.lower()).strip("_") or "variable"
     if words[0].isdigit():
         words = f"v_{words}"
-    if words.upper() in BUILTINS or words in RESERVED_NAMES or keyword.iskeyword(words) \
-            or words.upper() in RESERVED_NAMES:
+    if (
+        words.upper() in BUILTINS
+        or words in RESERVED_NAMES
+        or keyword.iskeyword(words)
+        or words.upper() in RESERVED_NAMES
+    ):
         words = f"{words}_value"
     return words
 

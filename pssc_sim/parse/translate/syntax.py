@@ -26,19 +26,46 @@ _ARITHMETIC = {"+": "+", "-": "-", "*": "*", "/": "/", "^": "**"}
 
 # Builtins called with the same arguments in Vensim, XMILE and pssc_sim.
 _SAME = {
-    "abs": "ABS", "exp": "EXP", "ln": "LN", "log": "LOG", "sqrt": "SQRT", "sin": "SIN",
-    "cos": "COS", "tan": "TAN", "arctan": "ARCTAN", "arcsin": "ARCSIN", "arccos": "ARCCOS",
-    "integer": "INTEGER", "xidz": "XIDZ", "zidz": "ZIDZ", "step": "STEP",
-    "ramp": "RAMP", "Xramp": "RAMP", "pulse": "PULSE", "min": "MIN", "max": "MAX",
-    "if_then_else": "IF_THEN_ELSE", "power": "POWER",
-    "sum": "SUM", "prod": "PROD", "vmin": "VMIN", "vmax": "VMAX", "vmin_xmile": "VMIN",
-    "vmax_xmile": "VMAX", "vector_select": "VECTOR_SELECT",
-    "random_0_1": "RANDOM_0_1", "random_uniform": "RANDOM_UNIFORM",
-    "random_normal": "RANDOM_NORMAL", "random_exponential": "RANDOM_EXPONENTIAL",
+    "abs": "ABS",
+    "exp": "EXP",
+    "ln": "LN",
+    "log": "LOG",
+    "sqrt": "SQRT",
+    "sin": "SIN",
+    "cos": "COS",
+    "tan": "TAN",
+    "arctan": "ARCTAN",
+    "arcsin": "ARCSIN",
+    "arccos": "ARCCOS",
+    "integer": "INTEGER",
+    "xidz": "XIDZ",
+    "zidz": "ZIDZ",
+    "step": "STEP",
+    "ramp": "RAMP",
+    "Xramp": "RAMP",
+    "pulse": "PULSE",
+    "min": "MIN",
+    "max": "MAX",
+    "if_then_else": "IF_THEN_ELSE",
+    "power": "POWER",
+    "sum": "SUM",
+    "prod": "PROD",
+    "vmin": "VMIN",
+    "vmax": "VMAX",
+    "vmin_xmile": "VMIN",
+    "vmax_xmile": "VMAX",
+    "vector_select": "VECTOR_SELECT",
+    "random_0_1": "RANDOM_0_1",
+    "random_uniform": "RANDOM_UNIFORM",
+    "random_normal": "RANDOM_NORMAL",
+    "random_exponential": "RANDOM_EXPONENTIAL",
     "random_pink_noise": "RANDOM_PINK_NOISE",
     "gamma_ln": "GAMMA_LN",
-    "npv": "NPV", "vector_sort_order": "VECTOR_SORT_ORDER", "vector_rank": "VECTOR_RANK",
-    "vector_reorder": "VECTOR_REORDER", "invert_matrix": "INVERT_MATRIX",
+    "npv": "NPV",
+    "vector_sort_order": "VECTOR_SORT_ORDER",
+    "vector_rank": "VECTOR_RANK",
+    "vector_reorder": "VECTOR_REORDER",
+    "invert_matrix": "INVERT_MATRIX",
 }
 
 
@@ -79,8 +106,17 @@ class Context:
         return ModelError(f"{self.where}: {what}. {fix}")
 
     def in_initial(self) -> Context:
-        return Context(self.where, self.owner, self.scope, self.inline_lookup, self.call_macro,
-                       self.fixed_order, True, self.notes, self.arrays)
+        return Context(
+            self.where,
+            self.owner,
+            self.scope,
+            self.inline_lookup,
+            self.call_macro,
+            self.fixed_order,
+            True,
+            self.notes,
+            self.arrays,
+        )
 
 
 def number(value: float) -> str:
@@ -93,8 +129,9 @@ def number(value: float) -> str:
         as_float = float(value)
         if not math.isfinite(as_float):
             raise ValueError(as_float)
-        text = str(int(as_float)) if as_float.is_integer() and abs(as_float) < 1e15 \
-            else repr(as_float)
+        text = (
+            str(int(as_float)) if as_float.is_integer() and abs(as_float) < 1e15 else repr(as_float)
+        )
     return f"({text})" if text.startswith("-") else text
 
 
@@ -119,13 +156,17 @@ def render(node: Any, ctx: Context) -> str:
         try:
             return number(node)
         except ValueError:
-            raise ctx.error(f"the number {node} is not finite",
-                            "Replace :NA: or infinite values with a finite number") from None
+            raise ctx.error(
+                f"the number {node} is not finite",
+                "Replace :NA: or infinite values with a finite number",
+            ) from None
     kind = type(node).__name__
     handler = _HANDLERS.get(kind)
     if handler is None:
-        raise ctx.error(f"unsupported construct {_construct(kind)}",
-                        "pssc_sim cannot import it; rewrite the equation without it")
+        raise ctx.error(
+            f"unsupported construct {_construct(kind)}",
+            "pssc_sim cannot import it; rewrite the equation without it",
+        )
     return handler(node, ctx)
 
 
@@ -139,11 +180,14 @@ def render_value(node: Any, ctx: Context) -> str:
 
 def _construct(kind: str) -> str:
     names = {
-        "DataStructure": "a data variable", "GetDataStructure": "GET DATA",
-        "GetLookupsStructure": "GET LOOKUPS", "GetConstantsStructure": "GET CONSTANTS",
+        "DataStructure": "a data variable",
+        "GetDataStructure": "GET DATA",
+        "GetLookupsStructure": "GET LOOKUPS",
+        "GetConstantsStructure": "GET CONSTANTS",
         "AllocateAvailableStructure": "ALLOCATE AVAILABLE",
         "AllocateByPriorityStructure": "ALLOCATE BY PRIORITY",
-        "SubscriptsReferenceStructure": "subscripts", "str": "a text value",
+        "SubscriptsReferenceStructure": "subscripts",
+        "str": "a text value",
     }
     return f"'{names.get(kind, kind.removesuffix('Structure'))}'"
 
@@ -159,9 +203,12 @@ def _reference(node: Any, ctx: Context) -> str:
         parts = ", ".join(ctx.arrays.subscript(str(s)) for s in node.subscripts.subscripts)
         return f"{base}[{parts}]"
     if node.subscripts is not None:
-        raise ctx.error(f"unsupported construct 'subscripts' (got {node.reference}"
-                        f"{list(node.subscripts.subscripts)})", "Subscripted models are not "
-                        "supported yet; flatten the subscripts into separate variables")
+        raise ctx.error(
+            f"unsupported construct 'subscripts' (got {node.reference}"
+            f"{list(node.subscripts.subscripts)})",
+            "Subscripted models are not "
+            "supported yet; flatten the subscripts into separate variables",
+        )
     key = node.reference
     special = _SPECIAL.get(key.lower())
     if special is not None:
@@ -171,15 +218,23 @@ def _reference(node: Any, ctx: Context) -> str:
         return str(ctx.arrays.element_value(key))
     if text is None:
         if ctx.scope.lookup(key) is not None:
-            raise ctx.error(f"the lookup '{key}' is used as a value",
-                            "Call the lookup with an input")
+            raise ctx.error(
+                f"the lookup '{key}' is used as a value", "Call the lookup with an input"
+            )
         raise ctx.error(f"unknown name '{key}'", "Define the variable in the model")
     return text
 
 
-_SPECIAL = {"time": "TIME", "time_step": "TIME_STEP", "initial_time": "INITIAL_TIME",
-            "final_time": "FINAL_TIME", "dt": "TIME_STEP", "starttime": "INITIAL_TIME",
-            "stoptime": "FINAL_TIME", "pi": number(math.pi)}
+_SPECIAL = {
+    "time": "TIME",
+    "time_step": "TIME_STEP",
+    "initial_time": "INITIAL_TIME",
+    "final_time": "FINAL_TIME",
+    "dt": "TIME_STEP",
+    "starttime": "INITIAL_TIME",
+    "stoptime": "FINAL_TIME",
+    "pi": number(math.pi),
+}
 
 
 def _arithmetic(node: Any, ctx: Context) -> str:
@@ -210,8 +265,12 @@ def _arithmetic(node: Any, ctx: Context) -> str:
     if set(symbols) <= {"+", "-"} or set(symbols) <= {"*", "/"}:
         # one flat chain, which groups from the left as the nested form would: a sum of
         # thousands of terms stays a chain the equation parser reads (not thousands of brackets)
-        return "(" + text + "".join(f" {symbol} {arg}" for symbol, arg in
-                                    zip(symbols, args[1:], strict=True)) + ")"
+        return (
+            "("
+            + text
+            + "".join(f" {symbol} {arg}" for symbol, arg in zip(symbols, args[1:], strict=True))
+            + ")"
+        )
     for symbol, arg in zip(symbols, args[1:], strict=True):
         text = f"({text} {symbol} {arg})"
     return text
@@ -251,8 +310,10 @@ def _call(node: Any, ctx: Context) -> str:
     lookup = ctx.scope.lookup(name)
     if lookup is not None:
         if len(args) != 1:
-            raise ctx.error(f"the lookup '{name}' is called with {len(args)} arguments",
-                            "Call a lookup with one input")
+            raise ctx.error(
+                f"the lookup '{name}' is called with {len(args)} arguments",
+                "Call a lookup with one input",
+            )
         subscripts = node.function.subscripts
         if subscripts is not None and ctx.arrays is not None:
             parts = ", ".join(ctx.arrays.subscript(str(s)) for s in subscripts.subscripts)
@@ -264,16 +325,22 @@ def _call(node: Any, ctx: Context) -> str:
     if name in ("vmin_xmile", "vmax_xmile") and ctx.arrays is not None and len(args) == 1:
         # XMILE's MIN(array) and MAX(array) run over every dimension of the argument
         return f"{_SAME[name]}({ctx.arrays.reduce_all(render(args[0], ctx))})"
-    if name == "elmcount" and ctx.arrays is not None and args \
-            and type(args[0]).__name__ == "ReferenceStructure":
+    if (
+        name == "elmcount"
+        and ctx.arrays is not None
+        and args
+        and type(args[0]).__name__ == "ReferenceStructure"
+    ):
         return f"ELMCOUNT({ctx.arrays.range_ident(args[0].reference)})"
     special = _CALLS.get(name)
     if special is not None:
         return special([render(a, ctx) for a in args])
     builtin = _SAME.get(name)
     if builtin is None:
-        raise ctx.error(f"unsupported construct 'function {name.upper()}'",
-                        "pssc_sim has no such builtin; rewrite the equation without it")
+        raise ctx.error(
+            f"unsupported construct 'function {name.upper()}'",
+            "pssc_sim has no such builtin; rewrite the equation without it",
+        )
     return f"{builtin}({', '.join(render(a, ctx) for a in args)})"
 
 
@@ -285,12 +352,17 @@ def _stepped_lookup(name: str, args: Sequence[Any], ctx: Context) -> str:
     after the previous point (``nextafter``), so that x in (x[i-1], x[i]] reads y[i]."""
     function = name.upper().replace("_", " ")
     if len(args) != 2 or type(args[0]).__name__ != "ReferenceStructure":
-        raise ctx.error(f"{function} takes a lookup and an input (got {len(args)} arguments)",
-                        f"Write {function}(table, x)")
+        raise ctx.error(
+            f"{function} takes a lookup and an input (got {len(args)} arguments)",
+            f"Write {function}(table, x)",
+        )
     table = ctx.scope.table(args[0].reference)
     if table is None:
-        raise ctx.error(f"unsupported construct '{function} of {args[0].reference}': not a "
-                        "lookup without subscripts", "Name a lookup defined by its points")
+        raise ctx.error(
+            f"unsupported construct '{function} of {args[0].reference}': not a "
+            "lookup without subscripts",
+            "Name a lookup defined by its points",
+        )
     xs = [float(v) for v in table.x]
     ys = [float(v) for v in table.y]
     if name == "lookup_forward":
@@ -305,11 +377,17 @@ def _element_map(args: Sequence[Any], ctx: Context) -> str:
     offset, counted over x's ranges in row order (Vensim's Arrays reference). A subscript that is
     a range stands for the element the equation is at."""
     first = args[0] if len(args) == 2 else None
-    if first is None or type(first).__name__ != "ReferenceStructure" \
-            or first.subscripts is None or ctx.arrays is None:
-        raise ctx.error("VECTOR ELM MAP takes a subscripted variable and an offset (got "
-                        f"{len(args)} arguments)", "Write VECTOR ELM MAP(x[first element], "
-                        "offset)")
+    if (
+        first is None
+        or type(first).__name__ != "ReferenceStructure"
+        or first.subscripts is None
+        or ctx.arrays is None
+    ):
+        raise ctx.error(
+            "VECTOR ELM MAP takes a subscripted variable and an offset (got "
+            f"{len(args)} arguments)",
+            "Write VECTOR ELM MAP(x[first element], offset)",
+        )
     arrays = ctx.arrays
     base = _reference(type(first)(first.reference, None), ctx)
     roots, positions = [], []
@@ -321,7 +399,7 @@ def _element_map(args: Sequence[Any], ctx: Context) -> str:
         else:
             positions.append(str(arrays.element_value(subscript) - 1))
     sizes = [len(arrays.flat[root]) for root in roots]
-    terms = [f"{position} * {math.prod(sizes[k + 1:])}" for k, position in enumerate(positions)]
+    terms = [f"{position} * {math.prod(sizes[k + 1 :])}" for k, position in enumerate(positions)]
     marked = ", ".join(f"{arrays.range_ident(arrays.raw[root].name)}!" for root in roots)
     return f"VECTOR_ELM_MAP({base}[{marked}], {' + '.join(terms)} + {render(args[1], ctx)})"
 
@@ -357,8 +435,7 @@ _CALLS: Mapping[str, Callable[[Sequence[str]], str]] = {
     "Xpulse_train": _xmile_pulse_train,
     "pi": lambda a: number(math.pi),
     # QUANTUM as PySD computes it: b * INTEGER(a / b), or a where b is below 1e-6
-    "quantum": lambda a: (f"IF_THEN_ELSE({a[1]} < 1e-06, {a[0]}, "
-                          f"{a[1]} * INTEGER({a[0]} / {a[1]}))"),
+    "quantum": lambda a: f"IF_THEN_ELSE({a[1]} < 1e-06, {a[0]}, {a[1]} * INTEGER({a[0]} / {a[1]}))",
     "sinh": lambda a: f"((EXP({a[0]}) - EXP(-({a[0]}))) / 2)",
     "cosh": lambda a: f"((EXP({a[0]}) + EXP(-({a[0]}))) / 2)",
     "tanh": lambda a: f"((EXP({a[0]}) - EXP(-({a[0]}))) / (EXP({a[0]}) + EXP(-({a[0]}))))",
@@ -394,26 +471,36 @@ def _delay(node: Any, ctx: Context) -> str:
 
 
 def _delay_fixed(node: Any, ctx: Context) -> str:
-    return (f"DELAY_FIXED({render(node.input, ctx)}, {render(node.delay_time, ctx)}, "
-            f"{render(node.initial, ctx.in_initial())})")
+    return (
+        f"DELAY_FIXED({render(node.input, ctx)}, {render(node.delay_time, ctx)}, "
+        f"{render(node.initial, ctx.in_initial())})"
+    )
 
 
 def _trend(node: Any, ctx: Context) -> str:
-    return (f"TREND({render(node.input, ctx)}, {render(node.average_time, ctx)}, "
-            f"{render(node.initial_trend, ctx.in_initial())})")
+    return (
+        f"TREND({render(node.input, ctx)}, {render(node.average_time, ctx)}, "
+        f"{render(node.initial_trend, ctx.in_initial())})"
+    )
 
 
 def _forecast(node: Any, ctx: Context) -> str:
     if not (is_number(node.initial_trend) and float(node.initial_trend) == 0.0):
-        raise ctx.error("unsupported construct 'FORECAST with an initial trend'",
-                        "Use FORECAST(input, average time, horizon)")
-    return (f"FORECAST({render(node.input, ctx)}, {render(node.average_time, ctx)}, "
-            f"{render(node.horizon, ctx)})")
+        raise ctx.error(
+            "unsupported construct 'FORECAST with an initial trend'",
+            "Use FORECAST(input, average time, horizon)",
+        )
+    return (
+        f"FORECAST({render(node.input, ctx)}, {render(node.average_time, ctx)}, "
+        f"{render(node.horizon, ctx)})"
+    )
 
 
 def _sample_if_true(node: Any, ctx: Context) -> str:
-    return (f"SAMPLE_IF_TRUE({render(node.condition, ctx)}, {render(node.input, ctx)}, "
-            f"{render(node.initial, ctx.in_initial())})")
+    return (
+        f"SAMPLE_IF_TRUE({render(node.condition, ctx)}, {render(node.input, ctx)}, "
+        f"{render(node.initial, ctx.in_initial())})"
+    )
 
 
 def _initial(node: Any, ctx: Context) -> str:
@@ -432,8 +519,9 @@ def _allocate_by_priority(node: Any, ctx: Context) -> str:
 
 
 def _integ(node: Any, ctx: Context) -> str:
-    raise ctx.error("unsupported construct 'INTEG inside an expression'",
-                    "Give the stock its own variable")
+    raise ctx.error(
+        "unsupported construct 'INTEG inside an expression'", "Give the stock its own variable"
+    )
 
 
 _HANDLERS: Mapping[str, Callable[[Any, Context], str]] = {

@@ -101,7 +101,10 @@ def failing_element(text: str, equation: object) -> str | None:
     if not isinstance(equation, str) or not equation.strip():
         return None
     body = re.escape(equation.strip())
-    places = [found.end() for pattern in (rf"=\s*{body}",
-                                          rf"(?:\A|\|)\s*(?:\{{[^}}]*\}}\s*)?{body}")
-              for found in [re.search(pattern, text)] if found]
+    places = [
+        found.end()
+        for pattern in (rf"=\s*{body}", rf"(?:\A|\|)\s*(?:\{{[^}}]*\}}\s*)?{body}")
+        for found in [re.search(pattern, text)]
+        if found
+    ]
     return element_name(text, min(places)) if places else None

@@ -50,8 +50,11 @@ def read_translation(translation: Translation) -> Model:
 def write_yaml(translation: Translation) -> str:
     """The translated model as YAML text, with headings and the original name of each variable."""
     document = translation.document
-    lines = [f"# Converted by pssc_sim from {shown(translation.source.name)}.",
-             "# Names are snake_case identifiers; 'source' keeps the original name.", ""]
+    lines = [
+        f"# Converted by pssc_sim from {shown(translation.source.name)}.",
+        "# Names are snake_case identifiers; 'source' keeps the original name.",
+        "",
+    ]
     for key in ("model", "title", "description"):
         if key in document:
             lines.append(_dump({key: document[key]}).rstrip())
@@ -99,10 +102,10 @@ def convert_command(source: str | Path, output: str | Path | None = None) -> int
 
 
 def _dump(value: Mapping[str, Any]) -> str:
-    return yaml.safe_dump(dict(value), sort_keys=False, allow_unicode=True, width=100,
-                          default_flow_style=False)
+    return yaml.safe_dump(
+        dict(value), sort_keys=False, allow_unicode=True, width=100, default_flow_style=False
+    )
 
 
 def _flow_mapping(value: Mapping[str, Any]) -> str:
-    return yaml.safe_dump(dict(value), sort_keys=False, default_flow_style=True,
-                          width=1000).strip()
+    return yaml.safe_dump(dict(value), sort_keys=False, default_flow_style=True, width=1000).strip()
