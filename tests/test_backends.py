@@ -577,3 +577,21 @@ def test_run_takes_a_backend(capsys: pytest.CaptureFixture[str]) -> None:
     )
     assert main(["run", teacup, "--method", "rk45", "--backend", "numba"]) == 2
     assert "backend: the numba back end cannot run this" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_member_that_is_not_finite_is_named_by_its_place_in_the_run(
+    make_model: WriteModel, backend: str
+) -> None:
+    if backend == "numba":
+        pytest.importorskip("numba", reason="the numba back end needs the fast extra")
+    model = make_model("""
+        time: {stop: 2, dt: 1}
+        parameters: {k: 1}
+        stocks: {x: 1}
+        flows: {out: {from: x, rate: "0"}}
+        auxiliaries: {ratio: "1 / (k - 1)"}
+    """)
+    k = np.array([2.0, 3.0, 4.0, 1.0, 5.0])  # member 3 divides by zero, in the second chunk
+    with pytest.raises(SimulationError, match=r"ratio: the value is not finite .*, member 3\)"):
+        ps.simulate(model, {"k": k}, chunk=2, backend=backend)

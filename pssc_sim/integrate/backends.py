@@ -238,7 +238,7 @@ def run_loop(
         written = out[:, :, start:stop]
         if not np.isfinite(written).all():
             for row in range(plan.n_rows):
-                check_finite(compiled, written[row], float(plan.times[row]))
+                check_finite(compiled, written[row], float(plan.times[row]), start)
         report.reached(grid.stop)
     report.finish()
     return values

@@ -236,7 +236,9 @@ def run_fixed_step(
     for start in range(0, members, chunk):
         stop = min(start + chunk, members)
         report.chunk(start, stop)
-        _run_arrays(compiled, p[:, start:stop], plan, tableau, values[:, :, start:stop], report)
+        _run_arrays(
+            compiled, p[:, start:stop], plan, tableau, values[:, :, start:stop], report, start
+        )
     report.finish()
     return values
 
@@ -248,8 +250,10 @@ def _run_arrays(
     tableau: Tableau,
     values: np.ndarray,
     report: ProgressReport,
+    first_member: int = 0,
 ) -> None:
-    """Integrate one chunk of members, writing its saved outputs into ``values``.
+    """Integrate one chunk of members (the first is member ``first_member`` of the run), writing
+    its saved outputs into ``values``.
 
     The step loop runs in blocks of steps; after each block the rows it saved are checked for
     NaN and infinity at once (the first bad row is reported as a check after each row would) and
@@ -295,11 +299,11 @@ def _run_arrays(
                     maximum(rows, zeros, out=rows)
                 if discrete is not None:
                     discrete.advance(k, d, dn)
-            _check_rows(compiled, values, plan.times, checked, row, finite)
+            _check_rows(compiled, values, plan.times, checked, row, finite, first_member)
             checked = row
             report.reached(reached)
         full(grid.stop, values[row])
-        _check_rows(compiled, values, plan.times, checked, row + 1, finite)
+        _check_rows(compiled, values, plan.times, checked, row + 1, finite, first_member)
 
 
 def _check_rows(
@@ -309,6 +313,7 @@ def _check_rows(
     first: int,
     end: int,
     finite: np.ndarray,
+    first_member: int = 0,
 ) -> None:
     """Check the saved rows ``first:end`` as :func:`check_finite` checks each, in one call.
 
@@ -316,7 +321,7 @@ def _check_rows(
     """
     if first < end and not np.isfinite(values[first:end], finite[: end - first]).all():
         for row in range(first, end):
-            check_finite(compiled, values[row], float(times[row]))
+            check_finite(compiled, values[row], float(times[row]), first_member)
 
 
 def key_path(model: Model, name: str) -> str:
@@ -329,17 +334,21 @@ def key_path(model: Model, name: str) -> str:
     return f"measures.{name.split('.')[0]}" if item is None else name
 
 
-def check_finite(compiled: CompiledModel, row: np.ndarray, t: float) -> None:
-    """Raise :class:`SimulationError` naming the first output that is NaN or infinite."""
+def check_finite(compiled: CompiledModel, row: np.ndarray, t: float, first_member: int = 0) -> None:
+    """Raise :class:`SimulationError` naming the first output that is NaN or infinite (and its
+    member, counted over the whole run when ``row`` holds a chunk whose first member is
+    ``first_member``)."""
     if np.isfinite(row).all():
         return
     bad = np.argwhere(~np.isfinite(row))[0]
-    variable, member = compiled.outputs[bad[0]], int(bad[1])
+    variable, column = compiled.outputs[bad[0]], int(bad[1])
+    member = first_member + column
     model = compiled.model
     where = f"{model.source or model.name}: {key_path(model, variable)}"
+    many = row.shape[1] > 1 or first_member > 0
     raise SimulationError(
-        f"{where}: the value is not finite at time {t:g} (got {row[bad[0], member]}"
-        f"{', member ' + str(member) if row.shape[1] > 1 else ''}). Look for a division by zero, "
+        f"{where}: the value is not finite at time {t:g} (got {row[bad[0], column]}"
+        f"{', member ' + str(member) if many else ''}). Look for a division by zero, "
         "a logarithm or square root of a negative number, or an overflow in its equation or in "
         "what feeds it; XIDZ/ZIDZ guard divisions"
     )
