@@ -579,9 +579,11 @@ def test_run_takes_a_backend(capsys: pytest.CaptureFixture[str]) -> None:
     assert "backend: the numba back end cannot run this" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize(
+    ("backend", "method"), [("numpy", "euler"), ("numba", "euler"), ("numpy", "rk45")]
+)
 def test_a_member_that_is_not_finite_is_named_by_its_place_in_the_run(
-    make_model: WriteModel, backend: str
+    make_model: WriteModel, backend: str, method: str
 ) -> None:
     if backend == "numba":
         pytest.importorskip("numba", reason="the numba back end needs the fast extra")
@@ -594,4 +596,4 @@ def test_a_member_that_is_not_finite_is_named_by_its_place_in_the_run(
     """)
     k = np.array([2.0, 3.0, 4.0, 1.0, 5.0])  # member 3 divides by zero, in the second chunk
     with pytest.raises(SimulationError, match=r"ratio: the value is not finite .*, member 3\)"):
-        ps.simulate(model, {"k": k}, chunk=2, backend=backend)
+        ps.simulate(model, {"k": k}, chunk=2, backend=backend, method=method)

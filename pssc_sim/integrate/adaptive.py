@@ -102,7 +102,7 @@ def run_adaptive(
             stop = min(start + options.chunk, members)
             report.chunk(start, stop)
             values[:, :, start:stop] = _solve_chunk(
-                compiled, p[:, start:stop], grid, method, options, report
+                compiled, p[:, start:stop], grid, method, options, report, start
             )
     report.finish()
     return values
@@ -300,7 +300,9 @@ def _solve_chunk(
     method: str,
     options: SolverOptions,
     report: ProgressReport,
+    start: int = 0,
 ) -> np.ndarray:
+    """Solve the members ``p`` (``start`` members into the block being run)."""
     y0 = initial_state(compiled, grid, p)[0]
     _check_initial(compiled, y0)
     # an arrayed model's Jacobian is left to the solver's finite differences
@@ -310,7 +312,7 @@ def _solve_chunk(
     system = _System(
         compiled, p, prepared, grid.clock, kernel, *_jacobian_setup(kernel, p.shape[1], method)
     )
-    recorder = _Recorder(compiled, prepared, grid)
+    recorder = _Recorder(compiled, prepared, grid, options.first_member + start)
     breaks = compiled.breakpoints.times(grid.clock, p)
     edges = np.concatenate([[grid.start], breaks, [grid.stop]]).tolist()
     y = y0.T.ravel()
@@ -357,9 +359,13 @@ def _solve_segment(
 class _Recorder:
     """Outputs at the saved times, filled in order as the solution passes them."""
 
-    def __init__(self, compiled: CompiledModel, p: np.ndarray, grid: Grid) -> None:
-        """``p``: the prepared parameters (``compiled.prepare``)."""
+    def __init__(
+        self, compiled: CompiledModel, p: np.ndarray, grid: Grid, first_member: int = 0
+    ) -> None:
+        """``p``: the prepared parameters (``compiled.prepare``); ``first_member``: the run's
+        index of their first member (for messages)."""
         self.compiled, self.p, self.clock = compiled, p, grid.clock
+        self.first_member = first_member
         self.times = grid.save_times()
         self.values = np.empty((self.times.size, len(compiled.outputs), p.shape[1]))
         self.done = 0
@@ -391,7 +397,7 @@ class _Recorder:
         y = flat.reshape(members, compiled.n_stocks).T
         empty, dy = np.empty((0, members)), np.empty((compiled.n_stocks, members))
         compiled.prepared.full(t, self.clock, y, self.p, empty, dy, empty, self.values[row])
-        check_finite(compiled, self.values[row], t)
+        check_finite(compiled, self.values[row], t, self.first_member)
 
 
 def _failure(system: _System, method: str, t: float, message: str | None) -> SimulationError:

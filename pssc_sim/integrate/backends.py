@@ -184,6 +184,7 @@ def run_loop(
     progress: Progress | None = None,
     allocate: Allocate = in_memory,
     function: LoopFunction | None = None,
+    first_member: int = 0,
 ) -> np.ndarray:
     """Integrate with the compiled loop of the explicit Runge-Kutta method ``tableau``; saved
     outputs ``(n_rows, n_outputs, M)`` in an array made by ``allocate`` (in memory, or on disk:
@@ -193,7 +194,8 @@ def run_loop(
     Members go to the loop ``chunk`` at a time (the chunk the run's memory plan chose); each
     chunk's rows are checked for values that are not finite, and progress is reported, when it
     is done. ``function`` is the loop to run, by default the model's compiled one (see
-    :func:`~pssc_sim.compile.loop.load_loop` for the same code uncompiled).
+    :func:`~pssc_sim.compile.loop.load_loop` for the same code uncompiled). Messages count
+    members from ``first_member`` (the first member's index in the whole run).
     """
     loop = function or compiled.loop.run
     if loop is None:
@@ -238,7 +240,7 @@ def run_loop(
         written = out[:, :, start:stop]
         if not np.isfinite(written).all():
             for row in range(plan.n_rows):
-                check_finite(compiled, written[row], float(plan.times[row]), start)
+                check_finite(compiled, written[row], float(plan.times[row]), first_member + start)
         report.reached(grid.stop)
     report.finish()
     return values

@@ -277,15 +277,21 @@ def block_of(p: Parameters, start: int, stop: int) -> np.ndarray | BlockRows:
 
 
 def run_block(
-    job: Job, document: bytes, p: np.ndarray | BlockRows
+    job: Job, document: bytes, p: np.ndarray | BlockRows, first_member: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """On a worker: integrate the members ``p`` (parameters x members, or made here from the
-    compiled model); the saved times and the values (times x outputs x members), or what
-    ``job.reduce`` makes of them."""
+    compiled model; the first is member ``first_member`` of the run); the saved times and the
+    values (times x outputs x members), or what ``job.reduce`` makes of them."""
     compiled = worker_kernel(job.key, document, job.outputs)
     if not isinstance(p, np.ndarray):
         p = p(compiled)
-    options = SolverOptions(rtol=job.rtol, atol=job.atol, chunk=job.chunk, backend=job.backend)
+    options = SolverOptions(
+        rtol=job.rtol,
+        atol=job.atol,
+        chunk=job.chunk,
+        backend=job.backend,
+        first_member=first_member,
+    )
     times, values = METHODS[job.method].run(compiled, p, job.grid, options)
     if job.reduce is not None:
         return times, job.reduce(times, values, job.outputs)
@@ -366,7 +372,7 @@ def run_on_cluster(
 
         def submit(index: int, model: Any) -> Any:
             start, stop = ranges[index]
-            return client.submit(run_block, job, model, block_of(p, start, stop), pure=False)
+            return client.submit(run_block, job, model, block_of(p, start, stop), start, pure=False)
 
         futures = [submit(i, shared) for i in range(len(ranges))]
         order = {future.key: i for i, future in enumerate(futures)}
@@ -490,7 +496,7 @@ def ensemble_array(
     parts = []
     size = block_size(client, members, method, options.chunk)
     for start, stop in blocks(members, size, per_block):
-        future = client.submit(run_block, job, shared, block_of(p, start, stop), pure=False)
+        future = client.submit(run_block, job, shared, block_of(p, start, stop), start, pure=False)
         parts.append(da.from_delayed(delayed(future)[1], (n_times, n_outputs, stop - start), float))
     return times, da.concatenate(parts, axis=2)
 

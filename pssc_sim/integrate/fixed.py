@@ -214,10 +214,12 @@ def run_fixed_step(
     chunk: int = DEFAULT_CHUNK,
     progress: Progress | None = None,
     allocate: Allocate = in_memory,
+    first_member: int = 0,
 ) -> np.ndarray:
     """Integrate with the explicit Runge-Kutta method ``tableau`` at ``dt``; returns saved
     outputs ``(n_rows, n_outputs, M)``, in an array made by ``allocate`` (see
-    :mod:`pssc_sim.integrate.storage`).
+    :mod:`pssc_sim.integrate.storage`). Messages count members from ``first_member`` (the
+    first member's index in the whole run).
 
     ``progress(fraction)`` is called now and then with the fraction of the run done (see
     :mod:`pssc_sim.integrate.progress`), and with ``1.0`` at the end.
@@ -237,7 +239,13 @@ def run_fixed_step(
         stop = min(start + chunk, members)
         report.chunk(start, stop)
         _run_arrays(
-            compiled, p[:, start:stop], plan, tableau, values[:, :, start:stop], report, start
+            compiled,
+            p[:, start:stop],
+            plan,
+            tableau,
+            values[:, :, start:stop],
+            report,
+            first_member + start,
         )
     report.finish()
     return values

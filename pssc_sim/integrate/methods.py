@@ -42,10 +42,24 @@ def _fixed(tableau: Tableau) -> Runner:
     ) -> tuple[np.ndarray, np.ndarray]:
         if options.backend == "numba":
             return saved_times(grid), run_loop(
-                compiled, p, grid, tableau, options.chunk, options.progress, options.allocate
+                compiled,
+                p,
+                grid,
+                tableau,
+                options.chunk,
+                options.progress,
+                options.allocate,
+                first_member=options.first_member,
             )
         return saved_times(grid), run_fixed_step(
-            compiled, p, grid, tableau, options.chunk, options.progress, options.allocate
+            compiled,
+            p,
+            grid,
+            tableau,
+            options.chunk,
+            options.progress,
+            options.allocate,
+            first_member=options.first_member,
         )
 
     return run

@@ -21,3 +21,6 @@ class SolverOptions:
     progress: Progress | None = None
     allocate: Allocate = in_memory
     backend: str = "numpy"
+    #: The run's index of the first member given (a block of a larger run on a cluster): what
+    #: messages about a member count from.
+    first_member: int = 0
