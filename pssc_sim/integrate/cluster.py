@@ -234,6 +234,29 @@ class Job:
     #: worker compiles the loop itself, once per process, as it does the kernels).
     backend: str = "numpy"
 
+    @classmethod
+    def of(
+        cls,
+        compiled: CompiledModel,
+        document: bytes,
+        grid: Grid,
+        method: str,
+        options: SolverOptions,
+        reduce: Reducer | None = None,
+    ) -> Job:
+        """The job of a run of ``compiled`` (whose pickled model is ``document``)."""
+        return cls(
+            kernel_key(document, compiled.outputs),
+            compiled.outputs,
+            grid,
+            method,
+            options.rtol,
+            options.atol,
+            options.chunk,
+            reduce,
+            options.backend,
+        )
+
 
 #: Turns a block's saved times, values (times x outputs x members) and output names into an
 #: array with the members on its last axis (a top-level, picklable callable).
@@ -353,17 +376,7 @@ def run_on_cluster(
     distributed = _dask()
     with connect(spec) as client:
         document = model_document(compiled.model)
-        job = Job(
-            kernel_key(document, compiled.outputs),
-            compiled.outputs,
-            grid,
-            method,
-            options.rtol,
-            options.atol,
-            options.chunk,
-            reduce,
-            options.backend,
-        )
+        job = Job.of(compiled, document, grid, method, options, reduce)
         # a key of its own for each call: a hashed key shared with an earlier call could be
         # released by that call while this one still needs it
         shared = client.scatter(document, broadcast=True, hash=False)
@@ -482,16 +495,7 @@ def ensemble_array(
     times = saved_times(grid) if METHODS[method].fixed_step else grid.save_times()
     n_times, n_outputs, members = len(times), len(compiled.outputs), member_count(p)
     document = model_document(compiled.model)
-    job = Job(
-        kernel_key(document, compiled.outputs),
-        compiled.outputs,
-        grid,
-        method,
-        options.rtol,
-        options.atol,
-        options.chunk,
-        backend=options.backend,
-    )
+    job = Job.of(compiled, document, grid, method, options)
     shared = client.scatter(document, broadcast=True, hash=False)
     parts = []
     size = block_size(client, members, method, options.chunk)
