@@ -51,6 +51,7 @@ MODULES: dict[str, str] = {
     "pssc_sim.errors": "errors",
     "pssc_sim.atomic": "errors",
     "pssc_sim.results": "results",
+    "pssc_sim.orderstats": "results",
     "pssc_sim.output": "results",
     "pssc_sim.plot": "results",
     "pssc_sim.netcdf": "results",

@@ -19,6 +19,7 @@ from pssc_sim.atomic import atomic_path, file_set
 from pssc_sim.errors import ParameterError
 from pssc_sim.ir.calendar import iso
 from pssc_sim.ir.model import TimeSpec
+from pssc_sim.orderstats import member_means
 from pssc_sim.results import Results, member_quantiles
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ def ensemble_table(results: Results, quantiles: Sequence[float] = LONG_QUANTILES
     )
     for i, level in enumerate(levels):
         table[quantile_label(level)] = spread[i].reshape(-1)
-    table["mean"] = results.values.mean(axis=2).reshape(-1)
+    table["mean"] = member_means(results.values).reshape(-1)
     return table
 
 

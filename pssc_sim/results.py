@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pssc_sim.errors import ParameterError, did_you_mean
+from pssc_sim.orderstats import row_quantiles
 
 if TYPE_CHECKING:
     import pandas as pd  # imported where a table is made: a run needs only numpy
@@ -166,8 +167,9 @@ class Results:
 def member_quantiles(values: np.ndarray, levels: np.ndarray | Sequence[float]) -> np.ndarray:
     """``np.quantile(values, levels, axis=2)``, computed one variable at a time.
 
-    The quantiles of ``(n_times, n_variables, n_members)`` values are the same, but numpy sorts a
-    copy of what it is given: one variable's copy instead of the whole ensemble's.
+    The quantiles of ``(n_times, n_variables, n_members)`` values are the same, but only one
+    variable's copy is partitioned at a time, along its contiguous members
+    (:func:`~pssc_sim.orderstats.row_quantiles`).
 
     >>> values = np.arange(24.0).reshape(2, 3, 4)
     >>> np.array_equal(member_quantiles(values, [0.1, 0.5]),
@@ -177,7 +179,9 @@ def member_quantiles(values: np.ndarray, levels: np.ndarray | Sequence[float]) -
     levels = np.asarray(levels, dtype=float)
     out = np.empty((*levels.shape, values.shape[0], values.shape[1]))
     for j in range(values.shape[1]):
-        out[..., j] = np.quantile(values[:, j, :], levels, axis=1)
+        out[..., j] = row_quantiles(values[:, j, :], levels.reshape(-1)).reshape(
+            *levels.shape, values.shape[0]
+        )
     return out
 
 

@@ -20,6 +20,7 @@ import yaml
 
 import pssc_sim as ps
 import pssc_sim.integrate.cluster as cluster_module
+import pssc_sim.orderstats as orderstats
 from pssc_sim.cli import main
 from pssc_sim.integrate.budget import ResourceLimitError
 from pssc_sim.integrate.cluster import blocks, worker_kernel
@@ -436,8 +437,9 @@ def test_one_worker_gives_the_same_ensemble_and_a_block_that_kills_it_fails_the_
 def test_quantiles_reduced_on_the_cluster_equal_the_full_table(
     client: Any, method: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # time blocks of a few rows, so that the rechunking really cuts the run
-    monkeypatch.setattr(cluster_module, "TIME_BLOCK_BYTES", 3 * 8 * 2 * 500)
+    # few bins a round and few members brought together, so that the ranges narrow in rounds
+    monkeypatch.setattr(orderstats, "ROUND_COUNTS", 64)
+    monkeypatch.setattr(orderstats, "GATHERED", 1)
     params = {"infectivity": np.linspace(0.1, 0.5, 500), "duration": 2.5}
     outputs = ["infected", "recovered"]
     full = ps.simulate(full_model(), params, method=method, outputs=outputs, chunk=64)

@@ -30,6 +30,7 @@ Dask is imported only when a cluster is asked for (``pip install pssc_sim[distri
 from __future__ import annotations
 
 import hashlib
+import math
 import pickle
 import re
 from collections import OrderedDict
@@ -43,11 +44,22 @@ import numpy as np
 
 from pssc_sim.compile.compiler import CompiledModel, compile_model
 from pssc_sim.errors import ParameterError, SimulationError
+from pssc_sim.integrate.fixed import saved_times
 from pssc_sim.integrate.grid import Grid
 from pssc_sim.integrate.methods import METHODS
 from pssc_sim.integrate.options import SolverOptions
 from pssc_sim.integrate.progress import ProgressReport
 from pssc_sim.ir.model import Model
+from pssc_sim.orderstats import (
+    MEAN_GROUP,
+    count_at_most,
+    group_sums,
+    members_between,
+    needed_ranks,
+    order_statistics,
+    quantiles_from_order_statistics,
+    sorted_members,
+)
 
 #: Seconds to wait for a scheduler to answer before giving up.
 CONNECT_TIMEOUT = 3.0
@@ -452,10 +464,6 @@ def _raise_first_error(client: Any, futures: list[Any], failed: int, finished: s
                 ) from None
 
 
-#: Bytes of one time block when members are brought together for exact quantiles.
-TIME_BLOCK_BYTES = 64 * 2**20
-
-
 @dataclass(frozen=True, slots=True)
 class Summary:
     """An ensemble reduced on the cluster: ``quantiles`` ``(n_q, n_times, n_outputs)`` at
@@ -469,9 +477,25 @@ class Summary:
     members: int
 
 
-def _spread(values: np.ndarray, levels: tuple[float, ...]) -> np.ndarray:
-    """Quantiles and the mean of a time block over its members, stacked on a first axis."""
-    return np.concatenate([np.quantile(values, levels, axis=2), values.mean(axis=2)[None]])
+def submit_blocks(
+    client: Any,
+    compiled: CompiledModel,
+    p: Parameters,
+    grid: Grid,
+    method: str,
+    options: SolverOptions,
+    ranges: list[tuple[int, int]],
+) -> list[Any]:
+    """One task per block of members ``ranges``, each sent on its own (a single graph holding
+    every block's rows would be as large as the parameter matrix); their futures, whose
+    results ``(times, values)`` stay on the workers."""
+    document = model_document(compiled.model)
+    job = Job.of(compiled, document, grid, method, options)
+    shared = client.scatter(document, broadcast=True, hash=False)
+    return [
+        client.submit(run_block, job, shared, block_of(p, start, stop), start, pure=False)
+        for start, stop in ranges
+    ]
 
 
 def ensemble_array(
@@ -484,8 +508,7 @@ def ensemble_array(
     per_block: int | None = None,
 ) -> tuple[np.ndarray, Any]:
     """The saved times, and the members ``p`` as a dask array (times x outputs x members) whose
-    blocks are tasks on the cluster of ``client``: one task per block, each sent on its own (a
-    single graph holding every block's rows would be as large as the parameter matrix)."""
+    blocks are tasks on the cluster of ``client``."""
     import dask.array
     from dask.delayed import delayed
 
@@ -494,15 +517,67 @@ def ensemble_array(
     da: Any = dask.array  # untyped
     times = saved_times(grid) if METHODS[method].fixed_step else grid.save_times()
     n_times, n_outputs, members = len(times), len(compiled.outputs), member_count(p)
-    document = model_document(compiled.model)
-    job = Job.of(compiled, document, grid, method, options)
-    shared = client.scatter(document, broadcast=True, hash=False)
-    parts = []
-    size = block_size(client, members, method, options.chunk)
-    for start, stop in blocks(members, size, per_block):
-        future = client.submit(run_block, job, shared, block_of(p, start, stop), start, pure=False)
-        parts.append(da.from_delayed(delayed(future)[1], (n_times, n_outputs, stop - start), float))
+    ranges = blocks(members, block_size(client, members, method, options.chunk), per_block)
+    futures = submit_blocks(client, compiled, p, grid, method, options, ranges)
+    parts = [
+        da.from_delayed(delayed(future)[1], (n_times, n_outputs, stop - start), float)
+        for future, (start, stop) in zip(futures, ranges, strict=True)
+    ]
     return times, da.concatenate(parts, axis=2)
+
+
+def summary_blocks(
+    client: Any, members: int, chunk: int, per_block: int | None = None
+) -> list[tuple[int, int]]:
+    """Member ranges of a summary's tasks: :data:`BLOCKS_PER_WORKER` per worker (or about
+    ``per_block`` members each), every block starting at a multiple of both ``chunk`` (so an
+    adaptive method's chunks are those of one process) and
+    :data:`~pssc_sim.orderstats.MEAN_GROUP` (so the partial sums of the mean are too)."""
+    unit = math.lcm(chunk, MEAN_GROUP)
+    if per_block is None:
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        per_block = -(-members // (BLOCKS_PER_WORKER * workers))
+    size = max(unit, -(-per_block // unit) * unit)
+    return [(start, min(start + size, members)) for start in range(0, members, size)]
+
+
+def _block_rows(result: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """A block's values as rows (each saved time and output) x members."""
+    values = result[1]
+    return values.reshape(-1, values.shape[-1])
+
+
+def block_extremes(result: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """On a worker: a block's smallest and largest value in each row, and its partial sums for
+    the mean (:func:`~pssc_sim.orderstats.group_sums`)."""
+    rows = _block_rows(result)
+    return rows.min(axis=1), rows.max(axis=1), group_sums(rows)
+
+
+def sort_block(result: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """On a worker: a block's rows with their members sorted (what the rounds of the order
+    statistics count in)."""
+    return sorted_members(_block_rows(result))
+
+
+def block_counts(ordered: np.ndarray, rows: np.ndarray, pivots: np.ndarray) -> np.ndarray:
+    """On a worker: :func:`~pssc_sim.orderstats.count_at_most` of a block."""
+    return count_at_most(ordered, rows, pivots)
+
+
+def block_members(
+    ordered: np.ndarray, rows: np.ndarray, low: np.ndarray, high: np.ndarray
+) -> list[np.ndarray]:
+    """On a worker: :func:`~pssc_sim.orderstats.members_between` of a block."""
+    return members_between(ordered, rows, low, high)
+
+
+def add_up(arrays: list[np.ndarray]) -> np.ndarray:
+    """On a worker: the sum of the blocks' counts (so that the client receives one)."""
+    total = np.array(arrays[0])
+    for array in arrays[1:]:
+        total += array
+    return total
 
 
 def summarise_on_cluster(
@@ -514,40 +589,61 @@ def summarise_on_cluster(
     options: SolverOptions,
     levels: tuple[float, ...],
     per_block: int | None = None,
-    time_block: float | None = None,
 ) -> Summary:
     """Run the members ``p`` on the cluster and return only their quantiles and mean.
 
-    The blocks stay on the workers as one dask array (times x outputs x members); it is
-    rechunked by time, so that each task holds every member of a few saved times, and the exact
-    quantiles (``numpy.quantile``, as :func:`~pssc_sim.output.ensemble_table` computes them) and
-    the mean are taken there. The client receives arrays of ``(len(levels) + 1) x times x
-    outputs`` numbers, whatever the number of members; the values equal those of one process.
-    A time block holds about ``time_block`` bytes (default :data:`TIME_BLOCK_BYTES`), and at
-    least one saved time of every member.
+    The blocks of members stay on the workers. Each sends back its smallest and largest value
+    at each saved time and output, and its partial sums for the mean, and sorts its members;
+    then the order statistics the quantiles need are found in a few rounds, each block
+    counting how many of its members lie up to the ends of the bins of a narrowing range of
+    values around each one, until few enough are left in a range to send
+    (:func:`~pssc_sim.orderstats.order_statistics`). The
+    values travel only as counts and those few members, so the client receives arrays of
+    about times x outputs numbers whatever the number of members, and no block moves between
+    workers. The quantiles and the mean are those of
+    :func:`~pssc_sim.output.ensemble_table` of the same run in one process, to the last bit.
     """
     distributed = _dask()
     members = member_count(p)
     with connect(spec) as client:
-        times, values = ensemble_array(client, compiled, p, grid, method, options, per_block)
-        n_outputs = values.shape[1]
-        block = TIME_BLOCK_BYTES if time_block is None else time_block
-        rows = max(1, int(block // max(1, n_outputs * members * 8)))
-        by_time = values.rechunk({0: rows, 1: -1, 2: -1})
-        spread = by_time.map_blocks(
-            _spread,
-            tuple(levels),
-            drop_axis=2,
-            new_axis=0,
-            chunks=((len(levels) + 1,), by_time.chunks[0], by_time.chunks[1]),
-            dtype=float,
-        )
-        future = client.compute(spread)
+        times = saved_times(grid) if METHODS[method].fixed_step else grid.save_times()
+        shape = (len(times), len(compiled.outputs))
+        ranges = summary_blocks(client, members, options.chunk, per_block)
+        parts = submit_blocks(client, compiled, p, grid, method, options, ranges)
         report = ProgressReport(options.progress, grid, 1)
-        distributed.wait(future)
-        result = np.asarray(future.result())
+        extremes = client.gather([client.submit(block_extremes, part) for part in parts])
+        ordered = [client.submit(sort_block, part) for part in parts]
+        distributed.wait(ordered)
+        del parts  # the sorted copies are all the rounds need
+        low = np.minimum.reduce([e[0] for e in extremes])
+        high = np.maximum.reduce([e[1] for e in extremes])
+        sums = np.concatenate([e[2] for e in extremes], axis=1)
+        mean = (sums.sum(axis=1) / members).reshape(shape)
+
+        # a round's arguments are sent once, not with each block's task
+        def counts_of(rows: np.ndarray, pivots: np.ndarray) -> np.ndarray:
+            args = client.scatter([rows, pivots], hash=False)
+            futures = [client.submit(block_counts, block, *args) for block in ordered]
+            return np.asarray(client.submit(add_up, futures).result())
+
+        def members_of(rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> list[np.ndarray]:
+            args = client.scatter([rows, lo, hi], hash=False)
+            found = client.gather([client.submit(block_members, block, *args) for block in ordered])
+            return [np.sort(np.concatenate(pieces)) for pieces in zip(*found, strict=True)]
+
+        ranks = needed_ranks(members, levels)
+        try:
+            found = order_statistics(members, ranks, low, high, counts_of, members_of)
+        except RuntimeError as exc:
+            raise SimulationError(
+                f"summarise: {exc} (got different values from a block run twice). "
+                "Check that every worker runs the same version of pssc_sim and its libraries"
+            ) from None
+        spread = quantiles_from_order_statistics(members, levels, ranks, found)
         report.finish()
-    return Summary(times, compiled.outputs, tuple(levels), result[:-1], result[-1], members)
+    return Summary(
+        times, compiled.outputs, tuple(levels), spread.reshape(len(levels), *shape), mean, members
+    )
 
 
 def save_on_cluster(

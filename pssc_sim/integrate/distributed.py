@@ -31,7 +31,6 @@ from pssc_sim.compile.compiler import CompiledModel
 from pssc_sim.errors import ParameterError
 from pssc_sim.integrate import budget
 from pssc_sim.integrate.cluster import (
-    TIME_BLOCK_BYTES,
     Reducer,
     Scheduler,
     SchedulerError,
@@ -55,6 +54,7 @@ from pssc_sim.integrate.simulate import (
     run_counts,
 )
 from pssc_sim.ir.model import Model
+from pssc_sim.orderstats import GATHERED, MEAN_GROUP, ROUND_COUNTS
 
 __all__ = [
     "Reducer",
@@ -70,10 +70,6 @@ __all__ = [
 
 #: The bytes of results a cluster run brings back to this process, from the run's counts.
 Sizer = Callable[[budget.Counts], float]
-
-#: Copies of one saved time of every member a quantile task holds at once: the pieces it is
-#: rechunked from, the joined block, numpy's sorted copy and the quantiles taken from it.
-SUMMARY_COPIES = 4
 
 
 def summarise(
@@ -114,14 +110,19 @@ def summarise(
         outputs,
         (rtol, atol, chunk, max_memory),
         progress,
-        reduced=lambda counts: 8.0 * (len(levels) + 1) * counts.n_rows * counts.n_outputs,
-        per_time=SUMMARY_COPIES,
+        reduced=lambda counts: summary_bytes(counts, len(levels)),
     )
-    # a time block of every member stays within a quarter of the limit, when one is given
-    block = TIME_BLOCK_BYTES if max_memory is None else min(TIME_BLOCK_BYTES, max_memory // 4)
     return summarise_on_cluster(
-        scheduler, run.compiled, run.p, run.grid, method, run.options, levels, time_block=block
+        scheduler, run.compiled, run.p, run.grid, method, run.options, levels
     )
+
+
+def summary_bytes(counts: budget.Counts, levels: int) -> float:
+    """What a summary brings back to this process: the quantiles and the mean, each block's
+    partial sums of the mean, a round's counts and the members brought together at the end."""
+    cells = counts.n_rows * counts.n_outputs
+    groups = -(-counts.members // MEAN_GROUP)
+    return 8.0 * cells * (levels + 1 + groups) + 8.0 * (ROUND_COUNTS + GATHERED)
 
 
 def save_ensemble(
@@ -247,7 +248,6 @@ def prepare(
     settings: tuple[float, float, int, int | None],
     progress: Progress | None,
     reduced: Sizer | None = None,
-    per_time: int = 0,
     matrix: bool = False,
 ) -> Prepared:
     """Check a call as :func:`~pssc_sim.simulate` does and size it with :func:`plan_blocks`
@@ -269,9 +269,7 @@ def prepare(
     grid = make_grid(compiled.model, time)
     # the given values, and the copies of blocks on their way to the workers
     given = None if matrix else 16.0 * sum(array.size for array in overrides.values())
-    chunk = plan_blocks(
-        compiled, grid, method, members, chunk, max_memory, reduced, per_time, given
-    )
+    chunk = plan_blocks(compiled, grid, method, members, chunk, max_memory, reduced, given)
     p = fill_parameters(compiled, overrides, members) if matrix else Overrides(overrides, members)
     return Prepared(
         compiled, p, grid, SolverOptions(rtol=rtol, atol=atol, chunk=chunk, progress=progress)
@@ -286,7 +284,6 @@ def plan_blocks(
     chunk: int,
     max_memory: int | None,
     reduced: Sizer | None = None,
-    per_time: int = 0,
     parameters: float | None = None,
 ) -> int:
     """Size a run whose members' series stay on the workers; return the chunk of members to
@@ -295,8 +292,7 @@ def plan_blocks(
     A worker runs a block of at most ``chunk`` members as a run of its own, keeping the block's
     series until it is reduced or written, so the chunk is made smaller until such a run fits in
     ``max_memory``. This process keeps ``parameters`` bytes of the members' parameters (by
-    default the whole matrix) and ``reduced(counts)`` bytes of results; a worker that reduces
-    by time holds ``per_time`` copies of one saved time of every member. Each must fit in the
+    default the whole matrix) and ``reduced(counts)`` bytes of results. Each must fit in the
     limit, else a :class:`~pssc_sim.integrate.budget.ResourceLimitError` says what to change.
 
     >>> from pssc_sim.parse import load_model
@@ -341,16 +337,5 @@ def plan_blocks(
         schedule=rows,
         samples=0.0,
     )
-    by_time = budget.Estimate(
-        everyone,
-        block,
-        outputs=0.0,
-        parameters=0.0,
-        working=0.0,
-        schedule=rows,
-        samples=0.0,
-        summary=8.0 * per_time * everyone.n_outputs * members,
-    )
-    for part in (here, by_time):
-        budget.check_run(part, limit)
+    budget.check_run(here, limit)
     return block
