@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from pssc_sim.cli.compute import cluster
-from pssc_sim.cli.scenario import add_memory_option, as_scenario, progress
+from pssc_sim.cli.scenario import add_memory_option, progress
 from pssc_sim.inference.catalogue import CALIBRATION_METHODS
 
 if TYPE_CHECKING:
@@ -178,7 +178,7 @@ def parse_errors(values: Sequence[str]) -> dict[str, ErrorModel]:
 def command_calibrate(args: argparse.Namespace, stream: TextIO | None = None) -> int:
     """Run the calibration, print it, and write what was asked for."""
     from pssc_sim.cli.common import UsageError
-    from pssc_sim.inference.calibrate import calibrate
+    from pssc_sim.inference.calibrate import calibrate, planned_scenario
 
     for option, example in (("starts", 8), ("walkers", 32), ("steps", 2000)):
         if getattr(args, option) < 1:
@@ -192,7 +192,7 @@ def command_calibrate(args: argparse.Namespace, stream: TextIO | None = None) ->
         )
     if args.write_scenario is not None:
         _check_scenario_path(args.write_scenario)
-    scenario = as_scenario(args.model)
+    scenario = planned_scenario(args.model, args.data)
     parameters = _items([args.parameters]) if args.parameters else None
     label = f"calibrating {scenario.label} by {args.method}"
     with cluster(args, scenario) as client, progress(label) as bar:
