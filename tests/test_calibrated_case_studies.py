@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pssc_sim.inference.calibrate import as_scenario, calibrate
-from pssc_sim.inference.data import read_observations
+from pssc_sim.inference.calibrate import as_scenario, calibrate, planned_scenario
+from pssc_sim.inference.data import read_observations, read_plan
 from pssc_sim.inference.fit import FitStatistics, fit_statistics
 from pssc_sim.inference.problem import calibration_problem, observable
 
@@ -173,6 +173,25 @@ def test_every_observed_series_is_a_model_name_and_has_a_source(name: str) -> No
     sources = (data_file(name).parent / "SOURCES.md").read_text(encoding="utf-8")
     for series in data.series:
         assert f"`{series.name}`" in sources, series.name
+
+
+@pytest.mark.parametrize("name", sorted(README))
+def test_the_bare_command_fits_what_the_readme_fits(name: str) -> None:
+    """``pssc calibrate models/<name> --data models/<name>/data/observed.csv`` reads the
+    model's data/calibration.yaml: the README's parameters, and the scenario its history had
+    (a target regime) or none, so the bare command repeats the README's calibration."""
+    plan = read_plan(data_file(name))
+    assert plan is not None
+    figures = README[name]
+    assert plan.parameters == figures.parameters
+    assert plan.bounds == figures.bounds
+    runs = planned_scenario(ROOT / "models" / name, data_file(name))
+    if figures.scenario:
+        assert plan.scenario is not None
+        assert plan.scenario.resolve() == (ROOT / figures.scenario).resolve()
+        assert runs.name == Path(figures.scenario).stem
+    else:
+        assert plan.scenario is None
 
 
 #: The calibrations quick enough to rerun in the suite (under a minute each); those of health
