@@ -209,6 +209,16 @@ def test_a_calibration_yaml_names_the_scenario_the_data_were_observed_under(
     assert printed["fit"]["x"]["r2"] == pytest.approx(planned.fit["x"].r2)
 
 
+def test_a_calibration_yaml_gives_the_starts_unless_they_are_asked_for(tmp_path: Path) -> None:
+    model = write(tmp_path, "line.yaml", LINE)
+    (tmp_path / "data.csv").write_text("time,x\n1,1.9\n2,2.4\n3,3.1\n4,3.4\n")
+    assert calibrate(model, tmp_path / "data.csv").diagnostics["starts"] == 8
+    (tmp_path / "calibration.yaml").write_text("parameters: [slope]\nstarts: 3\n")
+    assert calibrate(model, tmp_path / "data.csv").diagnostics["starts"] == 3
+    asked = calibrate(model, tmp_path / "data.csv", starts=2)
+    assert asked.diagnostics["starts"] == 2
+
+
 def test_a_calibration_yaml_scenario_must_exist_and_run_the_same_model(tmp_path: Path) -> None:
     model = write(tmp_path, "line.yaml", LINE)
     write(tmp_path, "other.yaml", LINE)
@@ -252,6 +262,10 @@ def test_a_calibration_yaml_scenario_must_exist_and_run_the_same_model(tmp_path:
             r"\[2, 1\]\)",
         ),
         ("parameters: [slope\n", r"calibration.yaml: invalid YAML"),
+        (
+            "parameters: [slope]\nstarts: 0\n",
+            r"starts must be a whole number of at least 1 \(got 0\)",
+        ),
     ],
 )
 def test_a_bad_calibration_yaml_is_refused(tmp_path: Path, plan: str, match: str) -> None:

@@ -83,9 +83,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     command.add_argument(
         "--starts",
         type=int,
-        default=8,
+        default=None,
         metavar="N",
-        help="least-squares starts from a Latin hypercube (default 8)",
+        help="least-squares starts from a Latin hypercube (default: the starts of a "
+        "calibration.yaml beside the data, else 8)",
     )
     command.add_argument(
         "--seed", type=int, default=42, help="seed of the starts and the sampler (default 42)"
@@ -181,7 +182,7 @@ def command_calibrate(args: argparse.Namespace, stream: TextIO | None = None) ->
     from pssc_sim.inference.calibrate import calibrate, planned_scenario
 
     for option, example in (("starts", 8), ("walkers", 32), ("steps", 2000)):
-        if getattr(args, option) < 1:
+        if getattr(args, option) is not None and getattr(args, option) < 1:
             raise UsageError(
                 f"--{option}: must be at least 1 (got {getattr(args, option)}). "
                 f"Use e.g. --{option} {example}"

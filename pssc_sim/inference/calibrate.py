@@ -36,6 +36,8 @@ from pssc_sim.scenario.reader import resolve_model
 
 #: Calibration methods.
 METHODS: tuple[str, ...] = CALIBRATION_METHODS
+#: Least-squares starts when neither the call nor a ``calibration.yaml`` gives them.
+DEFAULT_STARTS = 8
 #: Correlations of estimates beyond this size are reported: the data hardly tell them apart.
 CORRELATED = 0.95
 #: Parameter sets drawn to draw the band of the fitted run.
@@ -399,7 +401,7 @@ def calibrate(
     bounds: Mapping[str, tuple[float, float]] | None = None,
     errors: Mapping[str, ErrorModel] | None = None,
     method: str = "least-squares",
-    starts: int = 8,
+    starts: int | None = None,
     seed: int = 42,
     walkers: int = 32,
     steps: int = 2000,
@@ -429,7 +431,8 @@ def calibrate(
     method
         ``least-squares`` or ``mcmc``.
     starts, seed
-        Least-squares starts (a seeded Latin hypercube over the bounds) and the seed.
+        Least-squares starts (a seeded Latin hypercube over the bounds; default those of the
+        ``calibration.yaml`` beside the data file, else 8) and the seed.
     walkers, steps, burn
         The MCMC sampler: walkers, steps per walker, and steps dropped as burn-in (default a
         quarter).
@@ -464,8 +467,11 @@ def calibrate(
             f"seed: expected a whole number of at least 0 (got {seed!r}). Use e.g. seed=42"
         )
     scenario = planned_scenario(model_or_scenario, data)
-    plan = None if parameters is not None or isinstance(data, Observations) else read_plan(data)
-    if plan is not None:
+    given = parameters is not None
+    plan = None if isinstance(data, Observations) else read_plan(data)
+    if starts is None:
+        starts = plan.starts if plan is not None and plan.starts is not None else DEFAULT_STARTS
+    if plan is not None and not given:
         parameters, bounds = list(plan.parameters), {**plan.bounds, **(bounds or {})}
     problem = calibration_problem(
         scenario, data, parameters=parameters, bounds=bounds, errors=errors

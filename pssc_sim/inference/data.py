@@ -187,29 +187,31 @@ class CalibrationPlan:
     parameters: tuple[str, ...]
     bounds: dict[str, tuple[float, float]]
     scenario: Path | None = None
+    starts: int | None = None
 
 
-PLAN_KEYS = ("parameters", "bounds", "scenario")
+PLAN_KEYS = ("parameters", "bounds", "scenario", "starts")
 
 
 def read_plan(data: str | Path) -> CalibrationPlan | None:
     """The ``calibration.yaml`` in the folder of the data file ``data``, or ``None`` if there is
-    none: ``parameters: [a, b]``, optionally ``bounds: {a: [low, high]}`` and ``scenario:
-    path/to/scenario.yaml`` (relative to the ``calibration.yaml`` file's folder).
+    none: ``parameters: [a, b]``, optionally ``bounds: {a: [low, high]}``, ``scenario:
+    path/to/scenario.yaml`` (relative to the ``calibration.yaml`` file's folder) and ``starts:
+    N``.
 
     >>> import tempfile, pathlib
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (folder / "calibration.yaml").write_text("parameters: [k]\\nbounds: {k: [0, 5]}\\n")
     >>> read_plan(folder / "observed.csv")
-    CalibrationPlan(parameters=('k',), bounds={'k': (0.0, 5.0)}, scenario=None)
+    CalibrationPlan(parameters=('k',), bounds={'k': (0.0, 5.0)}, scenario=None, starts=None)
     """
     file = Path(data).parent / PLAN_FILE
     if not file.is_file():
         return None
     document = read_yaml(file, error=DataError)
     shape = (
-        "Write parameters: [a, b] and, if needed, bounds: {a: [low, high]} and scenario: "
-        "a scenario file"
+        "Write parameters: [a, b] and, if needed, bounds: {a: [low, high]}, scenario: "
+        "a scenario file and starts: N"
     )
     if not isinstance(document, dict) or "parameters" not in document:
         raise DataError(
@@ -246,7 +248,15 @@ def read_plan(data: str | Path) -> CalibrationPlan | None:
                 f" below high (got {_clip(pair)}). {shape}"
             )
         pairs[str(name)] = (float(pair[0]), float(pair[1]))
-    return CalibrationPlan(tuple(names), pairs, _plan_scenario(file, document.get("scenario")))
+    starts = document.get("starts")
+    if starts is not None and (
+        isinstance(starts, bool) or not isinstance(starts, int) or starts < 1
+    ):
+        raise DataError(
+            f"{file}: starts must be a whole number of at least 1 (got {_clip(starts)}). {shape}"
+        )
+    scenario = _plan_scenario(file, document.get("scenario"))
+    return CalibrationPlan(tuple(names), pairs, scenario, starts)
 
 
 def _plan_scenario(file: Path, value: object) -> Path | None:
