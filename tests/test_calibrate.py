@@ -175,6 +175,67 @@ def test_a_calibration_yaml_beside_the_data_names_what_is_fitted(tmp_path: Path)
     assert [e.name for e in named.estimates] == ["start_level"]
 
 
+def test_a_calibration_yaml_names_the_scenario_the_data_were_observed_under(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``scenario:`` in ``calibration.yaml``: calibrating the bare model fits it under that
+    scenario (here an intervention that doubles the slope from t = 5), exactly as calibrating
+    the scenario file does, on the command line as in Python; a scenario file given directly
+    is run as it is."""
+    model = write(tmp_path, "line.yaml", LINE)
+    write(
+        tmp_path,
+        "doubled.yaml",
+        """\
+        scenario: doubled
+        model: line.yaml
+        interventions:
+          - {step: slope, by: 1, at: 5}
+        """,
+    )
+    data = tmp_path / "data" / "observed.csv"
+    data.parent.mkdir()
+    data.write_text("time,x\n2,3.0\n4,5.1\n6,8.0\n8,12.1\n10,15.9\n")
+    bare = calibrate(model, data, parameters=["slope"], starts=2)
+    plan = "parameters: [slope]\nscenario: ../doubled.yaml\n"
+    (data.parent / "calibration.yaml").write_text(plan)
+    planned = calibrate(model, data, starts=2)
+    direct = calibrate(tmp_path / "doubled.yaml", data, parameters=["slope"], starts=2)
+    assert planned.values == pytest.approx(direct.values)
+    assert planned.values["slope"] != pytest.approx(bare.values["slope"], rel=0.05)
+    assert planned.fit["x"].r2 > bare.fit["x"].r2
+    assert main(["calibrate", str(model), "--data", str(data), "--json", "--starts", "2"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["fit"]["x"]["r2"] == pytest.approx(planned.fit["x"].r2)
+
+
+def test_a_calibration_yaml_gives_the_starts_unless_they_are_asked_for(tmp_path: Path) -> None:
+    model = write(tmp_path, "line.yaml", LINE)
+    (tmp_path / "data.csv").write_text("time,x\n1,1.9\n2,2.4\n3,3.1\n4,3.4\n")
+    assert calibrate(model, tmp_path / "data.csv").diagnostics["starts"] == 8
+    (tmp_path / "calibration.yaml").write_text("parameters: [slope]\nstarts: 3\n")
+    assert calibrate(model, tmp_path / "data.csv").diagnostics["starts"] == 3
+    asked = calibrate(model, tmp_path / "data.csv", starts=2)
+    assert asked.diagnostics["starts"] == 2
+
+
+def test_a_calibration_yaml_scenario_must_exist_and_run_the_same_model(tmp_path: Path) -> None:
+    model = write(tmp_path, "line.yaml", LINE)
+    write(tmp_path, "other.yaml", LINE)
+    write(tmp_path, "elsewhere.yaml", "scenario: elsewhere\nmodel: other.yaml\n")
+    (tmp_path / "data.csv").write_text("time,x\n1,1.9\n2,2.4\n3,3.1\n")
+    plan = tmp_path / "calibration.yaml"
+    plan.write_text("parameters: [slope]\nscenario: elsewhere.yaml\n")
+    with pytest.raises(DataError, match=r"scenario '.*elsewhere.yaml' runs another model \(got "):
+        calibrate(model, tmp_path / "data.csv", starts=1)
+    plan.write_text("parameters: [slope]\nscenario: missing.yaml\n")
+    with pytest.raises(DataError, match=r"no scenario file at '.*missing.yaml' \(got 'missing"):
+        calibrate(model, tmp_path / "data.csv", starts=1)
+    plan.write_text("parameters: [slope]\nscenario: 3\n")
+    with pytest.raises(DataError, match=r"scenario must be the path of a scenario .yaml file"):
+        calibrate(model, tmp_path / "data.csv", starts=1)
+
+
 @pytest.mark.parametrize(
     ("plan", "match"),
     [
@@ -201,6 +262,10 @@ def test_a_calibration_yaml_beside_the_data_names_what_is_fitted(tmp_path: Path)
             r"\[2, 1\]\)",
         ),
         ("parameters: [slope\n", r"calibration.yaml: invalid YAML"),
+        (
+            "parameters: [slope]\nstarts: 0\n",
+            r"starts must be a whole number of at least 1 \(got 0\)",
+        ),
     ],
 )
 def test_a_bad_calibration_yaml_is_refused(tmp_path: Path, plan: str, match: str) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pssc_sim.inference.calibrate import as_scenario, calibrate
-from pssc_sim.inference.data import read_observations
+from pssc_sim.inference.calibrate import as_scenario, calibrate, planned_scenario
+from pssc_sim.inference.data import read_observations, read_plan
 from pssc_sim.inference.fit import FitStatistics, fit_statistics
 from pssc_sim.inference.problem import calibration_problem, observable
 
@@ -96,6 +96,27 @@ README = {
         "scenarios/ambulance/eight-minute-target.yaml",
         out_of_sample=False,
     ),
+    "ambulance/arp": Figures(
+        (
+            "base_c1",
+            "base_c2",
+            "base_c3",
+            "base_c4",
+            "c1_wait_factor",
+            "priority_strength",
+            "utilisation_2018",
+            "handover_excess_2022",
+            "covid_dip",
+        ),
+        {},
+        {
+            "c1_mean": (0.5397, 0.0482),
+            "c2_mean": (0.9721, 0.0630),
+            "c3_mean": (0.9965, 0.0306),
+            "c4_mean": (0.9746, 0.0746),
+            "c1_p90": (float("nan"), 0.0472),
+        },
+    ),
 }
 #: Printed figures are rounded to 4 decimals (R²) and 0.01% (MAPE); the stored defaults are the
 #: estimates rounded to 3 or 4 significant figures, which moves the fit a little further.
@@ -175,10 +196,31 @@ def test_every_observed_series_is_a_model_name_and_has_a_source(name: str) -> No
         assert f"`{series.name}`" in sources, series.name
 
 
+@pytest.mark.parametrize("name", sorted(README))
+def test_the_bare_command_fits_what_the_readme_fits(name: str) -> None:
+    """``pssc calibrate models/<name> --data models/<name>/data/observed.csv`` reads the
+    model's data/calibration.yaml: the README's parameters, and the scenario its history had
+    (a target regime) or none, so the bare command repeats the README's calibration."""
+    plan = read_plan(data_file(name))
+    assert plan is not None
+    figures = README[name]
+    assert plan.parameters == figures.parameters
+    assert plan.bounds == figures.bounds
+    runs = planned_scenario(ROOT / "models" / name, data_file(name))
+    if figures.scenario:
+        assert plan.scenario is not None
+        assert plan.scenario.resolve() == (ROOT / figures.scenario).resolve()
+        assert runs.name == Path(figures.scenario).stem
+    else:
+        assert plan.scenario is None
+
+
 #: The calibrations quick enough to rerun in the suite (under a minute each); those of health
-#: and social care and of the ambulance service take three minutes or more and are checked
+#: and social care and of the ambulance services take three minutes or more and are checked
 #: through their statistics only (the ambulance's README estimate is not its default).
-RERUN = sorted(name for name in README if name not in ("health_social_care", "ambulance"))
+RERUN = sorted(
+    name for name in README if name not in ("health_social_care", "ambulance", "ambulance/arp")
+)
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ import pytest
 import pssc_sim as ps
 from pssc_sim.cli import main
 from pssc_sim.cli.scenario import progress
+from pssc_sim.scenario import ScenarioError
 
 ROOT = Path(__file__).resolve().parent.parent
 SIR = ROOT / "scenarios" / "sir"
@@ -100,6 +101,49 @@ def test_run_options_override_the_scenario(
     )
     assert table["time"].iloc[-1] == 20
     np.testing.assert_array_equal(table["infected"], expected["infected"].to_numpy())
+
+
+def test_set_holds_a_scheduled_parameter_for_the_whole_run_and_scale_keeps_its_dates(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """distancing steps contact_rate from 6 to 3 on day 5. ``--set contact_rate=4`` holds it at
+    4 on every day (the step no longer overrides it at day 5); ``--scale contact_rate=0.5``
+    halves it in every period of its schedule: 3 before day 5 and 1.5 after."""
+    scenario = SIR / "distancing.yaml"
+    written = {}
+    for option, value in (("--set", "contact_rate=4"), ("--scale", "contact_rate=0.5")):
+        out = tmp_path / option.strip("-")
+        status, _, err = run_cli(capsys, "run", scenario, option, value, "--out", out)
+        assert (status, err) == (0, "")
+        written[option] = pd.read_csv(out / "results.csv")
+    plain = ps.Scenario.load(scenario).run()
+    day = plain.results.times
+    held = written["--set"]["contact_rate"].to_numpy()
+    np.testing.assert_array_equal(held, np.full(day.size, 4.0))
+    halved = written["--scale"]["contact_rate"].to_numpy()
+    np.testing.assert_allclose(halved, 0.5 * plain["contact_rate"].to_numpy())
+    assert set(halved[day < 5]) == {3.0}
+    assert set(halved[day >= 5]) == {1.5}
+    api = ps.Scenario.load(scenario).with_scaled(contact_rate=0.5).run()
+    np.testing.assert_array_equal(written["--scale"]["infected"], api["infected"].to_numpy())
+
+
+def test_set_and_scale_on_a_model_and_their_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    sir = ROOT / "models" / "sir"
+    status, scaled, _ = run_cli(
+        capsys, "run", sir, "--set", "contact_rate=4", "--scale", "contact_rate=2"
+    )
+    assert status == 0
+    assert run_cli(capsys, "run", sir, "--set", "contact_rate=8")[1] == scaled
+    assert run_cli(capsys, "run", sir)[1] != scaled
+    status, _, err = run_cli(capsys, "run", SIR / "baseline.yaml", "--scale", "contact=2")
+    assert status == 2
+    assert "--scale: unknown parameter 'contact'" in err
+    status, _, err = run_cli(capsys, "run", sir, "--scale", "contact_rate")
+    assert status == 2
+    assert "--scale: expected NAME=VALUE (got 'contact_rate')" in err
+    with pytest.raises(ScenarioError, match=r"scale: 'contact' cannot be scaled \(no such"):
+        ps.Scenario.load(SIR / "baseline.yaml").with_scaled(contact=2)
 
 
 def test_run_bad_set_on_a_scenario(capsys: pytest.CaptureFixture[str]) -> None:

@@ -133,7 +133,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         action="append",
         default=[],
-        help="override a parameter; repeat for several",
+        help="hold a parameter at VALUE for the whole run; a scenario's interventions on it "
+        "are dropped, so no intervention date overrides it; repeat for several",
+    )
+    run.add_argument(
+        "--scale",
+        metavar="NAME=FACTOR",
+        action="append",
+        default=[],
+        help="multiply a parameter's value in every period of its schedule by FACTOR: its "
+        "starting value and each level a scenario's interventions set or add (after --set); "
+        "repeat for several",
     )
     run.add_argument("--stop", metavar="T", type=float, help="stop time (default: the model's)")
     run.add_argument("--dt", metavar="DT", type=float, help="time step (default: the model's)")
@@ -279,6 +289,7 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
                 method=args.method,
                 out=args.out,
                 assignments=args.set,
+                scales=args.scale,
                 stop=args.stop,
                 dt=args.dt,
                 save_ensemble=args.save_ensemble,
@@ -296,6 +307,7 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
             method=args.method or "euler",
             out=args.out,
             assignments=args.set,
+            scales=args.scale,
             stop=args.stop,
             dt=args.dt,
             max_memory=limit,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from pssc_sim.cli.compute import cluster
-from pssc_sim.cli.scenario import add_memory_option, as_scenario, progress
+from pssc_sim.cli.scenario import add_memory_option, progress
 from pssc_sim.inference.catalogue import CALIBRATION_METHODS
 
 if TYPE_CHECKING:
@@ -83,9 +83,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     command.add_argument(
         "--starts",
         type=int,
-        default=8,
+        default=None,
         metavar="N",
-        help="least-squares starts from a Latin hypercube (default 8)",
+        help="least-squares starts from a Latin hypercube (default: the starts of a "
+        "calibration.yaml beside the data, else 8)",
     )
     command.add_argument(
         "--seed", type=int, default=42, help="seed of the starts and the sampler (default 42)"
@@ -178,10 +179,10 @@ def parse_errors(values: Sequence[str]) -> dict[str, ErrorModel]:
 def command_calibrate(args: argparse.Namespace, stream: TextIO | None = None) -> int:
     """Run the calibration, print it, and write what was asked for."""
     from pssc_sim.cli.common import UsageError
-    from pssc_sim.inference.calibrate import calibrate
+    from pssc_sim.inference.calibrate import calibrate, planned_scenario
 
     for option, example in (("starts", 8), ("walkers", 32), ("steps", 2000)):
-        if getattr(args, option) < 1:
+        if getattr(args, option) is not None and getattr(args, option) < 1:
             raise UsageError(
                 f"--{option}: must be at least 1 (got {getattr(args, option)}). "
                 f"Use e.g. --{option} {example}"
@@ -192,7 +193,7 @@ def command_calibrate(args: argparse.Namespace, stream: TextIO | None = None) ->
         )
     if args.write_scenario is not None:
         _check_scenario_path(args.write_scenario)
-    scenario = as_scenario(args.model)
+    scenario = planned_scenario(args.model, args.data)
     parameters = _items([args.parameters]) if args.parameters else None
     label = f"calibrating {scenario.label} by {args.method}"
     with cluster(args, scenario) as client, progress(label) as bar:

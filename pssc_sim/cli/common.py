@@ -86,8 +86,11 @@ def check_method(method: str) -> None:
         )
 
 
-def parse_assignments(assignments: Sequence[str], model: Model) -> dict[str, float]:
-    """``["name=value", ...]`` as ``{name: value}``, checked against the model's parameters.
+def parse_assignments(
+    assignments: Sequence[str], model: Model, option: str = "--set"
+) -> dict[str, float]:
+    """``["name=value", ...]`` as ``{name: value}``, checked against the model's parameters
+    (``option`` names the command-line option in messages: ``--set`` or ``--scale``).
 
     Examples
     --------
@@ -109,17 +112,17 @@ def parse_assignments(assignments: Sequence[str], model: Model) -> dict[str, flo
         if not sep or not name:
             example = name or (names[0] if names else "name")
             raise UsageError(
-                f"--set: expected NAME=VALUE (got {text!r}). Write e.g. --set {example}=2.5"
+                f"{option}: expected NAME=VALUE (got {text!r}). Write e.g. {option} {example}=2.5"
             )
         if name not in names:
             hint = did_you_mean(name, names) or (
                 f" Parameters: {', '.join(names)}." if names else " The model has no parameters."
             )
             raise UsageError(
-                f"--set: unknown parameter '{name}' in {model.source or model.name} "
+                f"{option}: unknown parameter '{name}' in {model.source or model.name} "
                 f"(got {text!r}).{hint}"
             )
-        values[name] = _number(raw, f"--set {name}")
+        values[name] = _number(raw, f"{option} {name}")
     return values
 
 

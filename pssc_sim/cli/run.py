@@ -20,12 +20,30 @@ if TYPE_CHECKING:
     from pssc_sim.results import Results
 
 
+def scaled(
+    model: Model, params: Mapping[str, float], factors: Mapping[str, float]
+) -> dict[str, float]:
+    """Each parameter of ``factors`` at its value (``params``, else the model's) times its
+    factor (``--scale``); an arrayed parameter is refused."""
+    values = {}
+    for name, factor in factors.items():
+        parameter = next(p for p in model.parameters if p.name == name)
+        if parameter.dims:
+            raise UsageError(
+                f"--scale: '{name}' is an arrayed parameter (got dimensions "
+                f"{', '.join(parameter.dims)}). Scale a parameter that holds one number"
+            )
+        values[name] = params.get(name, parameter.value) * factor
+    return values
+
+
 def command_run(
     model_path: str,
     *,
     method: str = "euler",
     out: Path | None = None,
     assignments: Sequence[str] = (),
+    scales: Sequence[str] = (),
     stop: float | None = None,
     dt: float | None = None,
     stream: TextIO | None = None,
@@ -47,6 +65,7 @@ def command_run(
     check_method(method)
     model = load_model(model_path)
     params = parse_assignments(assignments, model)
+    params.update(scaled(model, params, parse_assignments(scales, model, "--scale")))
     results = simulate(
         model,
         params,

@@ -283,6 +283,7 @@ def command_run(
     out: Path | None,
     assignments: Sequence[str],
     stop: float | None,
+    scales: Sequence[str] = (),
     dt: float | None,
     save_ensemble: bool = False,
     stream: TextIO | None = None,
@@ -302,7 +303,8 @@ def command_run(
     if method is not None:
         check_method(method)
         scenario = scenario.with_method(method)
-    scenario = scenario.with_set(**parse_assignments(assignments, model))
+    scenario = scenario.with_held(**parse_assignments(assignments, model))
+    scenario = scenario.with_scaled(**parse_assignments(scales, model, "--scale"))
     scenario = scenario.with_time(**time_overrides(model, stop, dt))
     with (
         cluster(compute or argparse.Namespace(), scenario) as client,

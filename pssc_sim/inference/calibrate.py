@@ -25,7 +25,7 @@ import pandas as pd
 
 from pssc_sim.errors import ParameterError, did_you_mean
 from pssc_sim.inference.catalogue import CALIBRATION_METHODS
-from pssc_sim.inference.data import ErrorModel, Observations, read_plan
+from pssc_sim.inference.data import DataError, ErrorModel, Observations, read_plan
 from pssc_sim.inference.fit import FitStatistics, fit_statistics
 from pssc_sim.inference.least_squares import LeastSquaresFit, fit_least_squares
 from pssc_sim.inference.problem import FitParameter, Problem, calibration_problem
@@ -36,6 +36,8 @@ from pssc_sim.scenario.reader import resolve_model
 
 #: Calibration methods.
 METHODS: tuple[str, ...] = CALIBRATION_METHODS
+#: Least-squares starts when neither the call nor a ``calibration.yaml`` gives them.
+DEFAULT_STARTS = 8
 #: Correlations of estimates beyond this size are reported: the data hardly tell them apart.
 CORRELATED = 0.95
 #: Parameter sets drawn to draw the band of the fitted run.
@@ -314,6 +316,43 @@ def as_scenario(model_or_scenario: str | Path | Model | Scenario) -> Scenario:
     return Scenario(model=path, name=path.stem, folder=Path.cwd())
 
 
+def planned_scenario(
+    model_or_scenario: str | Path | Model | Scenario, data: str | Path | Observations
+) -> Scenario:
+    """What a calibration to ``data`` runs: a scenario as it is; a model under the scenario its
+    data were observed under when the ``calibration.yaml`` beside the data file names one
+    (``scenario:``), which must run the same model; else the model as it is.
+
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "m.yaml").write_text(
+    ...     "time: {stop: 4}\\nparameters: {k: {value: 1, range: [0, 5]}}\\n"
+    ...     "stocks: {x: 0}\\nflows: {f: {to: x, rate: k}}\\n")
+    >>> _ = (folder / "s.yaml").write_text("scenario: s\\nmodel: m.yaml\\nset: {k: 2}\\n")
+    >>> _ = (folder / "calibration.yaml").write_text("parameters: [k]\\nscenario: s.yaml\\n")
+    >>> planned_scenario(folder / "m.yaml", folder / "data.csv").set
+    mappingproxy({'k': 2.0})
+    """
+    scenario = as_scenario(model_or_scenario)
+    given_model = isinstance(model_or_scenario, (str, Path)) and not is_scenario_file(
+        model_or_scenario
+    )
+    plan = None if isinstance(data, Observations) or not given_model else read_plan(data)
+    if plan is None or plan.scenario is None:
+        return scenario
+    planned = Scenario.load(plan.scenario)
+    model = Path(scenario.load_model().source).resolve()
+    runs = Path(planned.load_model().source).resolve()
+    if runs != model:
+        folder = Path(data).parent if isinstance(data, (str, Path)) else Path()
+        raise DataError(
+            f"{folder / 'calibration.yaml'}: scenario '{plan.scenario}' runs "
+            f"another model (got {runs}, calibrating {model}). Name a scenario of this "
+            "model, or calibrate the scenario file itself"
+        )
+    return planned
+
+
 def synthetic_data(
     model_or_scenario: str | Path | Model | Scenario,
     params: Mapping[str, float],
@@ -362,7 +401,7 @@ def calibrate(
     bounds: Mapping[str, tuple[float, float]] | None = None,
     errors: Mapping[str, ErrorModel] | None = None,
     method: str = "least-squares",
-    starts: int = 8,
+    starts: int | None = None,
     seed: int = 42,
     walkers: int = 32,
     steps: int = 2000,
@@ -376,7 +415,9 @@ def calibrate(
     Parameters
     ----------
     model_or_scenario
-        A scenario (file or object) or a model (path or :class:`Model`).
+        A scenario (file or object) or a model (path or :class:`Model`). A model given by its
+        path runs under the scenario that a ``calibration.yaml`` beside the data file names
+        (:func:`planned_scenario`).
     data
         A CSV file: a ``time`` column and one column per observed variable or measure (see
         :mod:`pssc_sim.inference.data`), or :class:`Observations` already read.
@@ -390,7 +431,8 @@ def calibrate(
     method
         ``least-squares`` or ``mcmc``.
     starts, seed
-        Least-squares starts (a seeded Latin hypercube over the bounds) and the seed.
+        Least-squares starts (a seeded Latin hypercube over the bounds; default those of the
+        ``calibration.yaml`` beside the data file, else 8) and the seed.
     walkers, steps, burn
         The MCMC sampler: walkers, steps per walker, and steps dropped as burn-in (default a
         quarter).
@@ -424,9 +466,12 @@ def calibrate(
         raise ParameterError(
             f"seed: expected a whole number of at least 0 (got {seed!r}). Use e.g. seed=42"
         )
-    scenario = as_scenario(model_or_scenario)
-    plan = None if parameters is not None or isinstance(data, Observations) else read_plan(data)
-    if plan is not None:
+    scenario = planned_scenario(model_or_scenario, data)
+    given = parameters is not None
+    plan = None if isinstance(data, Observations) else read_plan(data)
+    if starts is None:
+        starts = plan.starts if plan is not None and plan.starts is not None else DEFAULT_STARTS
+    if plan is not None and not given:
         parameters, bounds = list(plan.parameters), {**plan.bounds, **(bounds or {})}
     problem = calibration_problem(
         scenario, data, parameters=parameters, bounds=bounds, errors=errors

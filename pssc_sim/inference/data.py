@@ -179,37 +179,49 @@ class Observations:
 
 @dataclass(frozen=True, slots=True)
 class CalibrationPlan:
-    """What a calibration to a data file fits when no parameters are named: ``parameters`` and
-    their ``bounds`` (``{name: (low, high)}``, replacing ranges), from ``calibration.yaml``."""
+    """What a calibration to a data file fits, from ``calibration.yaml``: ``parameters`` and
+    their ``bounds`` (``{name: (low, high)}``, replacing ranges) when no parameters are named,
+    and the ``scenario`` file the data were observed under (``None``: the model as it is), run
+    when a model rather than a scenario is calibrated."""
 
     parameters: tuple[str, ...]
     bounds: dict[str, tuple[float, float]]
+    scenario: Path | None = None
+    starts: int | None = None
+
+
+PLAN_KEYS = ("parameters", "bounds", "scenario", "starts")
 
 
 def read_plan(data: str | Path) -> CalibrationPlan | None:
     """The ``calibration.yaml`` in the folder of the data file ``data``, or ``None`` if there is
-    none: ``parameters: [a, b]`` and optionally ``bounds: {a: [low, high]}``.
+    none: ``parameters: [a, b]``, optionally ``bounds: {a: [low, high]}``, ``scenario:
+    path/to/scenario.yaml`` (relative to the ``calibration.yaml`` file's folder) and ``starts:
+    N``.
 
     >>> import tempfile, pathlib
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (folder / "calibration.yaml").write_text("parameters: [k]\\nbounds: {k: [0, 5]}\\n")
     >>> read_plan(folder / "observed.csv")
-    CalibrationPlan(parameters=('k',), bounds={'k': (0.0, 5.0)})
+    CalibrationPlan(parameters=('k',), bounds={'k': (0.0, 5.0)}, scenario=None, starts=None)
     """
     file = Path(data).parent / PLAN_FILE
     if not file.is_file():
         return None
     document = read_yaml(file, error=DataError)
-    shape = "Write parameters: [a, b] and, if needed, bounds: {a: [low, high]}"
+    shape = (
+        "Write parameters: [a, b] and, if needed, bounds: {a: [low, high]}, scenario: "
+        "a scenario file and starts: N"
+    )
     if not isinstance(document, dict) or "parameters" not in document:
         raise DataError(
             f"{file}: expected a mapping with a parameters list (got {_clip(document)}). {shape}"
         )
-    unknown = sorted(str(key) for key in document if key not in ("parameters", "bounds"))
+    unknown = sorted(str(key) for key in document if key not in PLAN_KEYS)
     if unknown:
         raise DataError(
             f"{file}: unknown key '{unknown[0]}' (got {', '.join(unknown)})."
-            f"{did_you_mean(unknown[0], ('parameters', 'bounds'))} {shape}"
+            f"{did_you_mean(unknown[0], PLAN_KEYS)} {shape}"
         )
     names = document["parameters"]
     if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
@@ -236,7 +248,33 @@ def read_plan(data: str | Path) -> CalibrationPlan | None:
                 f" below high (got {_clip(pair)}). {shape}"
             )
         pairs[str(name)] = (float(pair[0]), float(pair[1]))
-    return CalibrationPlan(tuple(names), pairs)
+    starts = document.get("starts")
+    if starts is not None and (
+        isinstance(starts, bool) or not isinstance(starts, int) or starts < 1
+    ):
+        raise DataError(
+            f"{file}: starts must be a whole number of at least 1 (got {_clip(starts)}). {shape}"
+        )
+    scenario = _plan_scenario(file, document.get("scenario"))
+    return CalibrationPlan(tuple(names), pairs, scenario, starts)
+
+
+def _plan_scenario(file: Path, value: object) -> Path | None:
+    if value is None:
+        return None
+    scenario = file.parent / value if isinstance(value, str) and value.strip() else None
+    if scenario is None or scenario.suffix.lower() not in (".yaml", ".yml"):
+        raise DataError(
+            f"{file}: scenario must be the path of a scenario .yaml file, relative to this "
+            f"file's folder (got {_clip(value)}). Write e.g. scenario: "
+            "../../../scenarios/<model>/<scenario>.yaml"
+        )
+    if not scenario.is_file():
+        raise DataError(
+            f"{file}: no scenario file at '{scenario}' (got {_clip(value)}). Give its path "
+            "relative to this file's folder"
+        )
+    return scenario
 
 
 def _clip(value: object) -> str:

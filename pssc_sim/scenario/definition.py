@@ -12,7 +12,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from pssc_sim.errors import shown
+from pssc_sim.errors import did_you_mean, shown
 from pssc_sim.ir.model import Model
 from pssc_sim.scenario import fields, reader
 from pssc_sim.scenario.interventions import Intervention, layer_interventions
@@ -269,6 +269,56 @@ class Scenario:
         return self._changed(
             set={**self.set, **fields.parse_set(values, _ARGUMENTS)}, mechanisms=mechanisms
         )
+
+    def with_held(self, **values: float) -> Scenario:
+        """A copy with each parameter at its value for the whole run: set from the start, and
+        the interventions that schedule it dropped, so no intervention date overrides it (what
+        ``pssc run --set`` does). A parameter without interventions is set as by
+        :meth:`with_set`.
+
+        >>> s = Scenario(model="m", interventions=[{"set": "k", "to": 5, "at": 2}])
+        >>> held = s.with_held(k=3)
+        >>> dict(held.set), held.interventions
+        ({'k': 3.0}, ())
+        """
+        held = self.with_set(**values)
+        kept = tuple(i for i in held.interventions if i.parameter not in values)
+        return held._changed(interventions=kept)
+
+    def with_scaled(self, **factors: float) -> Scenario:
+        """A copy with each parameter's value in every period of its schedule multiplied by
+        its factor: the value it starts from (the scenario's ``set``, else the model's) and
+        every level its interventions set or add (what ``pssc run --scale`` does). Doubling a
+        budget that an intervention raises at a date doubles it before and after that date.
+
+        >>> from pathlib import Path
+        >>> import pssc_sim
+        >>> root = Path(pssc_sim.__file__).parent.parent
+        >>> s = Scenario(model=root / "models" / "teacup").with_intervention(
+        ...     {"step": "characteristic_time", "by": 5, "at": 10})
+        >>> doubled = s.with_scaled(characteristic_time=2)
+        >>> dict(doubled.set), doubled.interventions[0].by
+        ({'characteristic_time': 20.0}, 10.0)
+        """
+        model = self.load_model()
+        parameters = {p.name: p for p in model.parameters if not p.hidden}
+        checked = fields.parse_set(factors, _ARGUMENTS)
+        start = {}
+        for name, factor in checked.items():
+            parameter = parameters.get(name)
+            if parameter is None or parameter.dims:
+                what = "an arrayed parameter" if parameter is not None else "no such parameter"
+                raise ScenarioError(
+                    f"scale: '{name}' cannot be scaled ({what} of {model.source or model.name})."
+                    f"{did_you_mean(name, parameters) if parameter is None else ''} Scale a "
+                    "parameter that holds one number, or set its elements in the model"
+                )
+            start[name] = self.set.get(name, parameter.value) * factor
+        interventions = tuple(
+            i.scaled(checked[i.parameter]) if i.parameter in checked else i
+            for i in self.interventions
+        )
+        return self._changed(set={**self.set, **start}, interventions=interventions)
 
     def with_mechanisms(self, **switches: bool | str) -> Scenario:
         """A copy with included gaming mechanisms switched on or off by instance name.

@@ -72,6 +72,10 @@ class SetTo:
         """The parameter's value over time, given its value ``previous`` without this change."""
         return sympy.Piecewise((previous, _before(self.at)), (_number(self.to), True))
 
+    def scaled(self, factor: float) -> SetTo:
+        """The change with every level it sets or adds multiplied by ``factor``."""
+        return replace(self, to=self.to * factor)
+
     def to_document(self) -> dict[str, Any]:
         """The intervention as it is written in a scenario file."""
         return {"set": self.parameter, "to": self.to, "at": self.at}
@@ -99,6 +103,12 @@ class Step:
             return sympy.Piecewise((previous, _before(self.at)), (_number(self.to), True))
         jump = sympy.Piecewise((sympy.S.Zero, _before(self.at)), (_number(self.by or 0.0), True))
         return previous + jump
+
+    def scaled(self, factor: float) -> Step:
+        """The change with every level it sets or adds multiplied by ``factor``."""
+        if self.to is not None:
+            return replace(self, to=self.to * factor)
+        return replace(self, by=(self.by or 0.0) * factor)
 
     def to_document(self) -> dict[str, Any]:
         """The intervention as it is written in a scenario file."""
@@ -132,6 +142,10 @@ class Ramp:
             (to, True),
         )
 
+    def scaled(self, factor: float) -> Ramp:
+        """The change with every level it sets or adds multiplied by ``factor``."""
+        return replace(self, to=self.to * factor)
+
     def to_document(self) -> dict[str, Any]:
         """The intervention as it is written in a scenario file."""
         return {"ramp": self.parameter, "to": self.to, "from": self.start, "until": self.end}
@@ -157,6 +171,10 @@ class Pulse:
         """The parameter's value over time, given its value ``previous`` without this change."""
         on = sympy.And(_from(self.at), _before(self.at + self.width))
         return previous + sympy.Piecewise((_number(self.by), on), (sympy.S.Zero, True))
+
+    def scaled(self, factor: float) -> Pulse:
+        """The change with every level it sets or adds multiplied by ``factor``."""
+        return replace(self, by=self.by * factor)
 
     def to_document(self) -> dict[str, Any]:
         """The intervention as it is written in a scenario file."""
@@ -188,6 +206,10 @@ class Series:
             pieces.append((_number(va) + slope * (TIME - _number(ta)), _until(tb)))
         pieces.append((_number(self.points[-1][1]), True))
         return sympy.Piecewise(*pieces)
+
+    def scaled(self, factor: float) -> Series:
+        """The change with every level it sets or adds multiplied by ``factor``."""
+        return replace(self, points=tuple((t, v * factor) for t, v in self.points))
 
     def to_document(self) -> dict[str, Any]:
         """The intervention as it is written in a scenario file."""
