@@ -257,11 +257,12 @@ def test_the_loop_agrees_on_the_suite(name: str) -> None:
         ps.simulate(model, backend="numpy")
     except PsscSimError as error:
         pytest.skip(f"the numpy back end refuses it too: {str(error)[:120]}")
-    if model.dimensions:
-        with pytest.raises(ParameterError, match=r"backend: .*the model has dimensions"):
+    compiled = compiled_for(model, None)
+    if compiled.loop_refusal:
+        # the array operations with no scalar form (VECTOR SORT ORDER, INVERT MATRIX, ...)
+        with pytest.raises(ParameterError, match=r"backend: .*which runs on arrays only"):
             ps.simulate(model, backend="numba")
         return
-    compiled = compiled_for(model, None)
     check_loop(compiled, parameter_array(compiled, None), None, name, TABLEAUX)
 
 
@@ -416,13 +417,19 @@ def test_numba_refuses_what_it_cannot_run(make_model: WriteModel) -> None:
         r"mean 'numba'\?",
     ):
         ps.simulate(model, backend="numbaa")
-    arrayed = make_model(
-        "time: {stop: 1}\ndimensions: {g: [a, b]}\nstocks: {x: {dims: [g], initial: 1}}\n",
-        name="arrayed.yaml",
+    ranked = make_model(
+        "time: {stop: 1}\ndimensions: {g: [a, b]}\nstocks: {x: {dims: [g], initial: 1}}\n"
+        "auxiliaries: {r: {dims: [g], equation: 'VECTOR_RANK(x, 1)'}}\n",
+        name="ranked.yaml",
     )
-    with pytest.raises(ParameterError, match="the model has dimensions"):
-        ps.simulate(arrayed, backend="numba")
-    assert ps.simulate(arrayed, backend="auto").values.shape[1] == 2  # auto: numpy
+    with pytest.raises(
+        ParameterError,
+        match=r"backend: the numba back end cannot run this \(got backend='numba': an "
+        r"equation uses VECTOR SORT ORDER, VECTOR RANK or VECTOR REORDER, which runs on "
+        r"arrays only\)\. Use backend='numpy' or 'auto'",
+    ):
+        ps.simulate(ranked, backend="numba")
+    assert ps.simulate(ranked, backend="auto").values.shape[1] == 4  # auto: numpy
 
 
 def test_random_draws_stay_on_numpy(tmp_path: Path) -> None:

@@ -14,13 +14,13 @@ step. ``auto`` takes numba where it wins, counting what it costs to get the comp
 - compiling it (about :data:`COMPILE_SECONDS` plus :data:`COMPILE_SECONDS_PER_EQUATION` per
   equation) when the numpy run is estimated to take longer than that.
 
-The estimate of the numpy run and the constants are measured with
-``benchmarks/bench_backends.py`` (see ``benchmarks/README.md``). Models with dimensions and the
-adaptive methods always run on numpy. The loop takes the method as its Butcher tableau
-(:mod:`pssc_sim.integrate.tableau`), its outputs from the run's allocator (in memory, or in a
-file when they do not fit, :mod:`pssc_sim.integrate.storage`) and its members in the chunks the
-memory plan chose. On a Dask cluster ``auto`` keeps numpy (each worker process would compile or
-load the loop); ``numba`` asked for runs the loop on the workers.
+The estimate of the numpy run and the constants are measured with ``benchmarks/bench_backends.py``
+(see ``benchmarks/README.md``). The adaptive methods, and the few array operations the loop cannot
+write element by element, always run on numpy. The loop takes the method as its Butcher tableau
+(:mod:`pssc_sim.integrate.tableau`), its outputs from the run's allocator (in memory, or in a file
+when they do not fit, :mod:`pssc_sim.integrate.storage`) and its members in the chunks the memory
+plan chose. On a Dask cluster ``auto`` keeps numpy (each worker process would compile or load the
+loop); ``numba`` asked for runs the loop on the workers.
 """
 
 from __future__ import annotations
