@@ -311,12 +311,15 @@ def test_the_compiled_loop_runs_a_model_with_dimensions(make_model: WriteModel) 
     )
     alone = ps.simulate(model, {"k": 0.9, "lag": 3.0}, backend="numba").values
     np.testing.assert_array_equal(alone[:, :, 0], whole[:, :, -1])
-    # auto takes the loop once it is built, for an arrayed model as for any other
+    # a single run of an arrayed model on numpy steps the numpy kernels: a call per equation
     compiled = compiled_for(model, None)
+    grid = make_grid(model, None)
+    steps = round((grid.stop - grid.start) / grid.dt)
+    calls = steps * (len(model.flows) + len(model.auxiliaries) + len(model.stocks))
+    assert backends.numpy_seconds(compiled, grid, EULER, 1) > calls * backends.CALL_SECONDS
+    # auto takes the loop once it is built, for an arrayed model as for any other
     assert compiled.has_loop
-    assert backends.choose_backend(compiled, make_grid(model, None), EULER, "euler", 1, "auto") == (
-        "numba"
-    )
+    assert backends.choose_backend(compiled, grid, EULER, "euler", 1, "auto") == "numba"
 
 
 # -- interpreted: every model ------------------------------------------------------------------
