@@ -19,12 +19,14 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import sympy
 
 import pssc_sim as ps
 from pssc_sim.cli import main
@@ -41,6 +43,7 @@ from pssc_sim.integrate.fixed import DEFAULT_CHUNK, run_fixed_step
 from pssc_sim.integrate.methods import METHODS
 from pssc_sim.integrate.simulate import compiled_for, make_grid, parameter_array, run_counts
 from pssc_sim.integrate.tableau import EULER, RK4, Tableau
+from pssc_sim.ir.functions import LookupSlope
 from pssc_sim.scenario.runner import run as run_scenario
 from tests.conftest import WriteModel
 
@@ -320,6 +323,31 @@ def test_the_compiled_loop_runs_a_model_with_dimensions(make_model: WriteModel) 
     # auto takes the loop once it is built, for an arrayed model as for any other
     assert compiled.has_loop
     assert backends.choose_backend(compiled, grid, EULER, "euler", 1, "auto") == "numba"
+
+
+def test_the_slope_of_a_lookup_runs_in_the_loop(make_model: WriteModel) -> None:
+    model = make_model("""
+        time: {stop: 10, dt: 0.25}
+        stocks: {x: -2}
+        flows: {up: {to: x, rate: "1.3"}}
+        lookups:
+          flat: {points: [[0, 1], [2, 3], [5, -1]]}
+          line: {points: [[0, 1], [2, 3], [5, -1]], extrapolation: linear}
+          steps: {points: [[0, 1], [2, 3], [5, -1]], extrapolation: discrete}
+          one: {points: [[1, 4]]}
+        auxiliaries: {a: "flat(x)", b: "line(x)", c: "steps(x)", d: "one(x)"}
+    """)
+    # no equation is written with a slope: it comes from differentiating a lookup's call
+    x = sympy.Symbol("x", real=True)
+    slopes = tuple(replace(a, equation=sympy.diff(a.equation, x)) for a in model.auxiliaries)
+    assert all(a.equation.atoms(LookupSlope) for a in slopes)
+    sloped = replace(model, auxiliaries=slopes)
+    numba = ps.simulate(sloped, backend="numba")
+    np.testing.assert_array_equal(numba.values, ps.simulate(sloped, backend="numpy").values)
+    frame = numba.to_frame()
+    for lookup, name in zip(model.lookups, "abcd", strict=True):
+        np.testing.assert_array_equal(frame[name], lookup.slope(frame["x"].to_numpy()))
+    assert set(frame["a"]) == {0.0, 1.0, -4 / 3}  # flat beyond the points
 
 
 # -- interpreted: every model ------------------------------------------------------------------

@@ -12,7 +12,8 @@ The module is written from the IR as the numpy kernels are (checked names, numbe
 source (:mod:`pssc_sim.compile.guard`). Its arithmetic is that of the numpy kernels, operation
 for operation: the same equations with the same shared terms, the rates kernel on steps that are
 not saved and the recording kernel on those that are, the stages and the update of the tableau
-in numpy's order, and lookups as ``np.interp`` computes them. Only the elementary functions
+in numpy's order, lookups as ``np.interp`` computes them and their slopes as
+``Lookup.slope`` does. Only the elementary functions
 (``exp``, ``log``, ...) may differ in the last bits, where numpy has its own implementations.
 The module defines
 
@@ -127,8 +128,6 @@ def unsupported_reason(model: Model) -> str:
                 f"the model has {size} elements of stocks, flows and auxiliaries, more than "
                 f"the {MOST_ELEMENTS} the compiled loop is written for"
             )
-    if any(expr.atoms(LookupSlope) for expr in exprs):
-        return "an equation uses the slope of a lookup"
     if any(expr.atoms(UniformDraw, TruncatedNormal) for expr in exprs):
         return "an equation draws random numbers (RANDOM functions)"
     return ""
@@ -176,6 +175,7 @@ class _Loop(_Module):
         parts = [
             _HELPERS,
             *(_lookup(lk) for lk in self.model.lookups),
+            *(_slope(lk) for lk in self.model.lookups if lk.name in self.slopes()),
             *(self.array_helpers() if self.model.dimensions else []),
             self.scalar_kernel(False),
             self.scalar_kernel(True),
@@ -211,6 +211,11 @@ class _Loop(_Module):
             lines += [f"out[row, {j}, m] = {printer(o.expr)}" for j, o in enumerate(outputs)]
             args += ", out, row, m"
         return _function("full" if full else "rates", args, lines)
+
+    def slopes(self) -> set[str]:
+        """The lookups whose slope an equation takes."""
+        exprs = [*self.equations.values(), *self.updates, *(o.expr for o in self.outputs)]
+        return {f.lookup_name for expr in exprs for f in expr.atoms(LookupSlope)}
 
     def array_helpers(self) -> list[str]:
         """``_min``, ``_max`` and the compiled function of each table of an arrayed lookup."""
@@ -543,6 +548,37 @@ def _lookup(lookup: Lookup) -> str:
     else:
         lines += _segments(xs, ys, 0, len(xs) - 2, "")
     return _function(f"_lookup_{lookup.name}", "x", lines)
+
+
+def _slope(lookup: Lookup) -> str:
+    """``slope_<name>_scalar(x)``: the slope of the lookup at ``x`` as ``Lookup.slope`` gives
+    it (the name the scalar dialect calls).
+
+    The segment ``i`` with ``xs[i] <= x < xs[i + 1]``, the end segments continued beyond the
+    points (a NaN takes the last, as numpy's ``searchsorted`` puts it last); 0 beyond the points
+    of a flat lookup, and everywhere for a discrete lookup or a single point.
+    """
+    xs, ys = [float(v) for v in lookup.x], [float(v) for v in lookup.y]
+    name = f"slope_{lookup.name}_scalar"
+    if len(xs) < 2 or lookup.extrapolation is Extrapolation.DISCRETE:
+        return _function(name, "x", ["return 0.0"])
+    lines = []
+    if lookup.extrapolation is Extrapolation.FLAT:
+        lines += [f"if x < {xs[0]!r} or x > {xs[-1]!r}:", "    return 0.0"]
+    lines += _slopes(xs, ys, 0, len(xs) - 2, "")
+    return _function(name, "x", lines)
+
+
+def _slopes(xs: list[float], ys: list[float], low: int, high: int, indent: str) -> list[str]:
+    """Tests choosing the segment of ``x`` (the ends open), then its slope."""
+    if low == high:
+        return [f"{indent}return {(ys[low + 1] - ys[low]) / (xs[low + 1] - xs[low])!r}"]
+    middle = (low + high + 1) // 2
+    return [
+        f"{indent}if x < {xs[middle]!r}:",
+        *_slopes(xs, ys, low, middle - 1, indent + "    "),
+        *_slopes(xs, ys, middle, high, indent),
+    ]
 
 
 def _below(xs: list[float], ys: list[float], kind: Extrapolation) -> str:
