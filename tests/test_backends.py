@@ -538,15 +538,41 @@ def test_numba_refuses_what_it_cannot_run(make_model: WriteModel) -> None:
     assert ps.simulate(ranked, backend="auto").values.shape[1] == 4  # auto: numpy
 
 
-def test_random_draws_stay_on_numpy(tmp_path: Path) -> None:
-    source = tmp_path / "noise.mdl"
+def _noise_model(folder: Path, equation: str) -> ps.Model:
+    source = folder / "noise.mdl"
     source.write_text(
-        "{UTF-8}\nx = INTEG(noise, 0)\n~ u\n~ |\nnoise = RANDOM NORMAL(-10, 10, 0, 1, 0)\n"
+        f"{{UTF-8}}\nx = INTEG(noise, 0)\n~ u\n~ |\nnoise = {equation}\n"
         "~ u\n~ |\nINITIAL TIME = 0\n~ m\n~ |\nFINAL TIME = 5\n~ m\n~ |\n"
-        "TIME STEP = 1\n~ m\n~ |\nSAVEPER = TIME STEP\n~ m\n~ |\n"
+        "TIME STEP = 0.25\n~ m\n~ |\nSAVEPER = TIME STEP\n~ m\n~ |\n"
     )
-    model = ps.load_model(source)
-    with pytest.raises(ParameterError, match=r"an equation draws random numbers"):
+    return ps.load_model(source)
+
+
+def test_uniform_draws_run_in_the_loop_to_the_same_bits(tmp_path: Path) -> None:
+    model = _noise_model(tmp_path, "RANDOM UNIFORM(-10, 10, 3) + RANDOM EXPONENTIAL(0, 9, 1, 2, 0)")
+    seeds = {"RANDOM_SEED": [0, 0, 4, 4, 9, 9, 9]}  # members of one seed draw apart
+    numba = ps.simulate(model, seeds, backend="numba").values
+    numpy = ps.simulate(model, seeds, backend="numpy").values
+    assert_agree(numba, numpy)  # the draws bit for bit; the exponential's log to a few ulps
+    uniform = _noise_model(tmp_path, "RANDOM UNIFORM(-10, 10, 3)")
+    np.testing.assert_array_equal(
+        ps.simulate(uniform, seeds, backend="numba").values,
+        ps.simulate(uniform, seeds, backend="numpy").values,
+    )
+    # each member's stream is its own, however the ensemble is cut into chunks
+    chunked = ps.simulate(model, seeds, backend="numba", chunk=2).values
+    np.testing.assert_array_equal(chunked, numba)
+    assert len({tuple(numba[:, 1, m]) for m in range(numba.shape[2])}) == 7
+
+
+def test_normal_draws_stay_on_numpy(tmp_path: Path) -> None:
+    model = _noise_model(tmp_path, "RANDOM NORMAL(-10, 10, 0, 1, 0)")
+    with pytest.raises(
+        ParameterError,
+        match=r"backend: the numba back end cannot run this \(got backend='numba': an equation "
+        r"draws from a normal distribution \(RANDOM NORMAL\): its quantile is scipy's, which "
+        r"the compiled loop cannot call to the same bits\)",
+    ):
         ps.simulate(model, backend="numba")
     np.testing.assert_array_equal(
         ps.simulate(model, backend="auto").values, ps.simulate(model, backend="numpy").values

@@ -128,8 +128,11 @@ def unsupported_reason(model: Model) -> str:
                 f"the model has {size} elements of stocks, flows and auxiliaries, more than "
                 f"the {MOST_ELEMENTS} the compiled loop is written for"
             )
-    if any(expr.atoms(UniformDraw, TruncatedNormal) for expr in exprs):
-        return "an equation draws random numbers (RANDOM functions)"
+    if any(expr.atoms(TruncatedNormal) for expr in exprs):
+        return (
+            "an equation draws from a normal distribution (RANDOM NORMAL): its quantile is "
+            "scipy's, which the compiled loop cannot call to the same bits"
+        )
     return ""
 
 
@@ -177,6 +180,7 @@ class _Loop(_Module):
             *(_lookup(lk) for lk in self.model.lookups),
             *(_slope(lk) for lk in self.model.lookups if lk.name in self.slopes()),
             *(self.array_helpers() if self.model.dimensions else []),
+            *([_DRAWS] if self.draws() else []),
             self.scalar_kernel(False),
             self.scalar_kernel(True),
             self.run(),
@@ -211,6 +215,11 @@ class _Loop(_Module):
             lines += [f"out[row, {j}, m] = {printer(o.expr)}" for j, o in enumerate(outputs)]
             args += ", out, row, m"
         return _function("full" if full else "rates", args, lines)
+
+    def draws(self) -> bool:
+        """Whether an equation draws uniform random numbers."""
+        exprs = [*self.equations.values(), *self.updates, *(o.expr for o in self.outputs)]
+        return any(expr.atoms(UniformDraw) for expr in exprs)
 
     def slopes(self) -> set[str]:
         """The lookups whose slope an equation takes."""
@@ -521,6 +530,32 @@ def _element_at(values, offset):
     if -0.5 <= offset < len(values) - 0.5:
         return values[int(np.rint(offset))]
     return np.nan
+"""
+
+
+#: ``_uniform_draw_scalar`` of :mod:`pssc_sim.compile.draws` on 64-bit words: each key rounded
+#: to an integer (negative ones wrap), mixed into the state by the SplitMix64 finaliser, the top
+#: 53 bits giving the number: the same bits as the numpy kernels draw.
+_DRAWS = f"""{DECORATOR}
+def _draw_mix(x):
+    x = x + np.uint64({0x9E3779B97F4A7C15})
+    x = (x ^ (x >> np.uint64(30))) * np.uint64({0xBF58476D1CE4E5B9})
+    x = (x ^ (x >> np.uint64(27))) * np.uint64({0x94D049BB133111EB})
+    return x ^ (x >> np.uint64(31))
+
+{DECORATOR}
+def _draw_word(value):
+    return np.uint64(np.int64(np.rint(value)))
+
+{DECORATOR}
+def _uniform_draw_scalar(call, call_seed, seed, member, step):
+    state = _draw_mix(np.uint64(0))
+    state = _draw_mix(state ^ _draw_word(call))
+    state = _draw_mix(state ^ _draw_word(call_seed))
+    state = _draw_mix(state ^ _draw_word(seed))
+    state = _draw_mix(state ^ _draw_word(member))
+    state = _draw_mix(state ^ _draw_word(step))
+    return (np.float64(state >> np.uint64(11)) + 0.5) * {2.0**-53!r}
 """
 
 
