@@ -85,9 +85,10 @@ DECORATOR = "@_jit"
 _FLOAT_ROUNDING = {"math.floor(": "np.floor(", "math.ceil(": "np.ceil(", "math.trunc(": "np.trunc("}
 
 
-#: Most elements of an arrayed model's stocks, flows and auxiliaries written into one loop: past
-#: that the loop's source (one line per element) takes numba minutes to compile.
-MOST_ELEMENTS = 20_000
+#: Most elements of an arrayed model's stocks, flows and auxiliaries written into one loop: the
+#: loop's source has a line per element, and numba's compile time grows faster than linearly
+#: with it (measured: 16 CPU s for 200 elements; see benchmarks/README.md).
+MOST_ELEMENTS = 5_000
 
 
 class LoopUnsupportedError(ModelError):
