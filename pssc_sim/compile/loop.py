@@ -12,9 +12,9 @@ The module is written from the IR as the numpy kernels are (checked names, numbe
 source (:mod:`pssc_sim.compile.guard`). Its arithmetic is that of the numpy kernels, operation
 for operation: the same equations with the same shared terms, the rates kernel on steps that are
 not saved and the recording kernel on those that are, the stages and the update of the tableau
-in numpy's order, lookups as ``np.interp`` computes them and their slopes as
-``Lookup.slope`` does. Only the elementary functions
-(``exp``, ``log``, ...) may differ in the last bits, where numpy has its own implementations.
+in numpy's order, lookups as ``np.interp`` computes them and their slopes as ``Lookup.slope``
+does. Only the elementary functions (``exp``, ``log``, ...) may differ in the last bits, where
+numpy has its own implementations.
 The module defines
 
 ``rates(t, dt, t0, t1, y, p, d, dy, dn)``
@@ -87,7 +87,7 @@ _FLOAT_ROUNDING = {"math.floor(": "np.floor(", "math.ceil(": "np.ceil(", "math.t
 
 #: Most elements of an arrayed model's stocks, flows and auxiliaries written into one loop: the
 #: loop's source has a line per element, and numba's compile time grows faster than linearly
-#: with it (measured: 16 CPU s for 200 elements; see benchmarks/README.md).
+#: with it (measured: about 20 CPU s for 200 elements; see benchmarks/README.md).
 MOST_ELEMENTS = 5_000
 
 
@@ -176,10 +176,11 @@ class _Loop(_Module):
     """Builds the compiled-loop module of one model."""
 
     def source(self) -> str:
+        sloped = self.slopes()
         parts = [
             _HELPERS,
             *(_lookup(lk) for lk in self.model.lookups),
-            *(_slope(lk) for lk in self.model.lookups if lk.name in self.slopes()),
+            *(_slope(lk) for lk in self.model.lookups if lk.name in sloped),
             *(self.array_helpers() if self.model.dimensions else []),
             *([_DRAWS] if self.draws() else []),
             self.scalar_kernel(False),
