@@ -537,15 +537,15 @@ def test_numba_refuses_what_it_cannot_run(make_model: WriteModel) -> None:
         ps.simulate(ranked, backend="numba")
     assert ps.simulate(ranked, backend="auto").values.shape[1] == 4  # auto: numpy
     large = make_model(
-        "time: {stop: 1}\ndimensions: {cell: {count: 2600, prefix: c}}\n"
+        "time: {stop: 1}\ndimensions: {cell: {count: 600, prefix: c}}\n"
         "stocks: {x: {dims: [cell], initial: 1}}\n"
         "flows: {out: {dims: [cell], from: x, rate: x}}\n",
         name="large.yaml",
     )
     with pytest.raises(
         ParameterError,
-        match=r"got backend='numba': the model has 5200 elements of stocks, flows and "
-        r"auxiliaries, more than the 5000 the compiled loop is written for\)",
+        match=r"got backend='numba': the model has 1200 elements of stocks, flows and "
+        r"auxiliaries, more than the 1000 the compiled loop is written for\)",
     ):
         ps.simulate(large, backend="numba")
 

@@ -87,8 +87,8 @@ _FLOAT_ROUNDING = {"math.floor(": "np.floor(", "math.ceil(": "np.ceil(", "math.t
 
 #: Most elements of an arrayed model's stocks, flows and auxiliaries written into one loop: the
 #: loop's source has a line per element, and numba's compile time grows faster than linearly
-#: with it (measured: about 20 CPU s for 200 elements; see benchmarks/README.md).
-MOST_ELEMENTS = 5_000
+#: with it (measured: 20 CPU s for 210 elements, 135 for 630; see benchmarks/README.md).
+MOST_ELEMENTS = 1_000
 
 
 class LoopUnsupportedError(ModelError):
