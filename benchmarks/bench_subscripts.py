@@ -7,6 +7,11 @@ YAML model. Prints, for 100, 1,000 and 10,000 cells: read and compile time, peak
 compiling (tracemalloc) and the time of one run (best of 3); then the time of one PySD run of the
 1,000-cell ``.mdl`` (translation not counted), the ratio PySD / pssc_sim and the largest relative
 difference of the final stocks. ``--quick`` stops at 1,000 cells; ``--no-pysd`` skips PySD.
+
+``--backends`` times the numba back end on the same model instead, at 10 and 30 cells: the
+compiled loop's cold compile (CPU seconds, the cache folder a fresh one), then one run and an
+ensemble of 100 members on each back end (best CPU time) and the largest relative difference of
+the two back ends' values.
 """
 
 from __future__ import annotations
@@ -163,7 +168,49 @@ def run_pysd(n: int, folder: Path) -> tuple[float, object] | str:
     return seconds, frame
 
 
+def backends(n: int, folder: Path) -> None:
+    """The compiled loop against the numpy back end on the model over ``n`` cells."""
+    path = folder / f"cells{n}.yaml"
+    path.write_text(model_yaml(n))
+    model = ps.load_model(path)
+    start = time.process_time()
+    compiled_run = ps.simulate(model, backend="numba")
+    compile_seconds = time.process_time() - start
+    print(
+        f"{n:>5,} cells, {len(model.stock_names):>5,} stock rows: loop compiled cold in "
+        f"{compile_seconds:6.1f} CPU s"
+    )
+    worst = float(
+        np.max(
+            np.abs(compiled_run.values - ps.simulate(model, backend="numpy").values)
+            / np.maximum(np.abs(ps.simulate(model, backend="numpy").values), 1e-300)
+        )
+    )
+    params = {"gamma": np.linspace(0.05, 0.15, 100)}
+    for label, members in (("one run", None), ("100 members", params)):
+        times = {
+            backend: best_time(
+                lambda b=backend, p=members: ps.simulate(model, p, backend=b),
+                repeat=5,
+                budget=5.0,
+                clock=time.process_time,
+            )
+            for backend in ("numpy", "numba")
+        }
+        print(
+            f"  {label:<12} numpy {times['numpy'] * 1e3:9.2f} ms   numba "
+            f"{times['numba'] * 1e3:9.2f} ms   numpy / numba {times['numpy'] / times['numba']:6.1f}"
+        )
+    print(f"  largest relative difference numba vs numpy: {worst:.1e}")
+
+
 def main() -> None:
+    if "--backends" in sys.argv:
+        print(f"bench_subscripts --backends: Euler {STOP / DT:.0f} steps; {machine()}")
+        folder = Path(tempfile.mkdtemp(prefix="pssc_bench_"))
+        for n in (10, 30):
+            backends(n, folder)
+        return
     sizes = [100, 1_000] if "--quick" in sys.argv else [100, 1_000, 10_000]
     print(
         f"bench_subscripts: 21 arrayed variables over n cells, Euler {STOP / DT:.0f} steps; "

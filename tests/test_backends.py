@@ -19,12 +19,14 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import sympy
 
 import pssc_sim as ps
 from pssc_sim.cli import main
@@ -41,6 +43,7 @@ from pssc_sim.integrate.fixed import DEFAULT_CHUNK, run_fixed_step
 from pssc_sim.integrate.methods import METHODS
 from pssc_sim.integrate.simulate import compiled_for, make_grid, parameter_array, run_counts
 from pssc_sim.integrate.tableau import EULER, RK4, Tableau
+from pssc_sim.ir.functions import LookupSlope
 from pssc_sim.scenario.runner import run as run_scenario
 from tests.conftest import WriteModel
 
@@ -79,6 +82,9 @@ COMPILED_MODELS = (
     "suite:tests/delay_fixed/test_delay_fixed.mdl",  # DELAY FIXED pipelines
     "suite:tests/trig/test_trig.mdl",  # elementary functions, a division by zero
     "suite:tests/logicals/test_logicals.mdl",  # IF THEN ELSE, AND, OR, NOT, comparisons
+    # dimensions: SUM, PROD, VMIN, VMAX over views, subranges and transposed axes
+    "suite:tests/subscript_aggregation/test_subscript_aggregation.mdl",
+    "suite:tests/subscripted_lookups/test_subscripted_lookups.mdl",  # arrayed lookups, pieces
 )
 #: A few ulps: the arithmetic is numpy's operation for operation; only elementary functions
 #: (exp, sin, ...) and the single run's lookups (numpy's scalar path) may differ in the last bits.
@@ -244,6 +250,106 @@ def test_lookups_of_every_extrapolation(make_model: WriteModel) -> None:
     assert_agree(numba, numpy)
 
 
+#: A model with dimensions using each construct the compiled loop writes element by element:
+#: aggregations, subranges, mappings, per-element pieces and exceptions, one element picked,
+#: stateful builtins, DELAY_FIXED and SAMPLE_IF_TRUE over arrays, an arrayed lookup and a
+#: non-negative arrayed stock.
+ARRAYED = """
+time: {stop: 10, dt: 0.25}
+dimensions:
+  age: [young, adult, old]
+  group: [A, B]
+  kids: {subrange_of: age, elements: [young, adult]}
+  region: [north, south]
+  area: {elements: [n, s], maps_to: region}
+parameters:
+  mortality: {dims: [age], value: [0.01, 0.002, 0.05]}
+  weight: {dims: [group], value: [1, 2]}
+  k: 0.5
+  lag: 1.5
+  funding: {dims: [region], value: [10, 20]}
+lookups:
+  effect: {points: [[0, 0.5], [100, 1], [400, 2]]}
+stocks:
+  population: {dims: [age, group], initial: 100 * weight}
+  budget: {dims: [area], initial: 30, non_negative: true}
+flows:
+  deaths: {from: population, rate: population * mortality * effect(population)}
+  births:
+    to: population
+    rate: {"young, group": "k * SUM(population[kids!, group]) / 10", "adult, group": 0,
+           "old, group": 0}
+  spending: {from: budget, rate: area_funding}
+auxiliaries:
+  total: SUM(population[age!, group!])
+  product: PROD(weight[group!])
+  smallest: VMIN(population[age!, group!])
+  largest: VMAX(population[age!, group!])
+  by_group: {dims: [group], equation: "SUM(population[age!, group])"}
+  share: {dims: [age, group], equation: population / by_group}
+  old_a: population[old, A]
+  tweak: {dims: [age], equation: mortality * 2, except: {"old": 1}}
+  area_funding: {dims: [area], equation: "funding[region] / 4"}
+  late: {dims: [group], equation: "DELAY_FIXED(by_group, lag, 0)"}
+  held: {dims: [group], equation: "SAMPLE_IF_TRUE(TIME >= 4, population[young, group], 0)"}
+  smoothed: {dims: [age], equation: "SMOOTH(tweak * TIME, 2)"}
+"""
+
+
+def test_the_compiled_loop_runs_a_model_with_dimensions(make_model: WriteModel) -> None:
+    model = make_model(ARRAYED)
+    for method in ("euler", "rk4"):
+        numba, numpy = both(model, method)
+        assert_agree(numba, numpy, method)
+    results = ps.simulate(model, backend="numba")
+    assert (results["budget[s]"] >= 0).all()
+    assert results["budget[s]"].iloc[-1] == 0.0  # emptied, then held at zero by the clamp
+    # an ensemble: the same on both back ends, whatever its chunks, each member as alone
+    params = {"k": np.linspace(0.1, 0.9, 7), "lag": np.linspace(0.25, 3.0, 7)}
+    whole = ps.simulate(model, params, backend="numba").values
+    numpy = ps.simulate(model, params, backend="numpy").values
+    assert_agree(whole, numpy, "ensemble")
+    np.testing.assert_array_equal(
+        ps.simulate(model, params, backend="numba", chunk=3).values, whole
+    )
+    alone = ps.simulate(model, {"k": 0.9, "lag": 3.0}, backend="numba").values
+    np.testing.assert_array_equal(alone[:, :, 0], whole[:, :, -1])
+    # a single run of an arrayed model on numpy steps the numpy kernels: a call per equation
+    compiled = compiled_for(model, None)
+    grid = make_grid(model, None)
+    steps = round((grid.stop - grid.start) / grid.dt)
+    calls = steps * (len(model.flows) + len(model.auxiliaries) + len(model.stocks))
+    assert backends.numpy_seconds(compiled, grid, EULER, 1) > calls * backends.CALL_SECONDS
+    # auto takes the loop once it is built, for an arrayed model as for any other
+    assert compiled.has_loop
+    assert backends.choose_backend(compiled, grid, EULER, "euler", 1, "auto") == "numba"
+
+
+def test_the_slope_of_a_lookup_runs_in_the_loop(make_model: WriteModel) -> None:
+    model = make_model("""
+        time: {stop: 10, dt: 0.25}
+        stocks: {x: -2}
+        flows: {up: {to: x, rate: "1.3"}}
+        lookups:
+          flat: {points: [[0, 1], [2, 3], [5, -1]]}
+          line: {points: [[0, 1], [2, 3], [5, -1]], extrapolation: linear}
+          steps: {points: [[0, 1], [2, 3], [5, -1]], extrapolation: discrete}
+          one: {points: [[1, 4]]}
+        auxiliaries: {a: "flat(x)", b: "line(x)", c: "steps(x)", d: "one(x)"}
+    """)
+    # no equation is written with a slope: it comes from differentiating a lookup's call
+    x = sympy.Symbol("x", real=True)
+    slopes = tuple(replace(a, equation=sympy.diff(a.equation, x)) for a in model.auxiliaries)
+    assert all(a.equation.atoms(LookupSlope) for a in slopes)
+    sloped = replace(model, auxiliaries=slopes)
+    numba = ps.simulate(sloped, backend="numba")
+    np.testing.assert_array_equal(numba.values, ps.simulate(sloped, backend="numpy").values)
+    frame = numba.to_frame()
+    for lookup, name in zip(model.lookups, "abcd", strict=True):
+        np.testing.assert_array_equal(frame[name], lookup.slope(frame["x"].to_numpy()))
+    assert set(frame["a"]) == {0.0, 1.0, -4 / 3}  # flat beyond the points
+
+
 # -- interpreted: every model ------------------------------------------------------------------
 
 
@@ -257,11 +363,12 @@ def test_the_loop_agrees_on_the_suite(name: str) -> None:
         ps.simulate(model, backend="numpy")
     except PsscSimError as error:
         pytest.skip(f"the numpy back end refuses it too: {str(error)[:120]}")
-    if model.dimensions:
-        with pytest.raises(ParameterError, match=r"backend: .*the model has dimensions"):
+    compiled = compiled_for(model, None)
+    if compiled.loop_refusal:
+        # the array operations with no scalar form (VECTOR SORT ORDER, INVERT MATRIX, ...)
+        with pytest.raises(ParameterError, match=r"backend: .*which runs on arrays only"):
             ps.simulate(model, backend="numba")
         return
-    compiled = compiled_for(model, None)
     check_loop(compiled, parameter_array(compiled, None), None, name, TABLEAUX)
 
 
@@ -416,24 +523,68 @@ def test_numba_refuses_what_it_cannot_run(make_model: WriteModel) -> None:
         r"mean 'numba'\?",
     ):
         ps.simulate(model, backend="numbaa")
-    arrayed = make_model(
-        "time: {stop: 1}\ndimensions: {g: [a, b]}\nstocks: {x: {dims: [g], initial: 1}}\n",
-        name="arrayed.yaml",
+    ranked = make_model(
+        "time: {stop: 1}\ndimensions: {g: [a, b]}\nstocks: {x: {dims: [g], initial: 1}}\n"
+        "auxiliaries: {r: {dims: [g], equation: 'VECTOR_RANK(x, 1)'}}\n",
+        name="ranked.yaml",
     )
-    with pytest.raises(ParameterError, match="the model has dimensions"):
-        ps.simulate(arrayed, backend="numba")
-    assert ps.simulate(arrayed, backend="auto").values.shape[1] == 2  # auto: numpy
+    with pytest.raises(
+        ParameterError,
+        match=r"backend: the numba back end cannot run this \(got backend='numba': an "
+        r"equation uses VECTOR SORT ORDER, VECTOR RANK or VECTOR REORDER, which runs on "
+        r"arrays only\)\. Use backend='numpy' or 'auto'",
+    ):
+        ps.simulate(ranked, backend="numba")
+    assert ps.simulate(ranked, backend="auto").values.shape[1] == 4  # auto: numpy
+    large = make_model(
+        "time: {stop: 1}\ndimensions: {cell: {count: 600, prefix: c}}\n"
+        "stocks: {x: {dims: [cell], initial: 1}}\n"
+        "flows: {out: {dims: [cell], from: x, rate: x}}\n",
+        name="large.yaml",
+    )
+    with pytest.raises(
+        ParameterError,
+        match=r"got backend='numba': the model has 1200 elements of stocks, flows and "
+        r"auxiliaries, more than the 1000 the compiled loop is written for\)",
+    ):
+        ps.simulate(large, backend="numba")
 
 
-def test_random_draws_stay_on_numpy(tmp_path: Path) -> None:
-    source = tmp_path / "noise.mdl"
+def _noise_model(folder: Path, equation: str) -> ps.Model:
+    source = folder / "noise.mdl"
     source.write_text(
-        "{UTF-8}\nx = INTEG(noise, 0)\n~ u\n~ |\nnoise = RANDOM NORMAL(-10, 10, 0, 1, 0)\n"
+        f"{{UTF-8}}\nx = INTEG(noise, 0)\n~ u\n~ |\nnoise = {equation}\n"
         "~ u\n~ |\nINITIAL TIME = 0\n~ m\n~ |\nFINAL TIME = 5\n~ m\n~ |\n"
-        "TIME STEP = 1\n~ m\n~ |\nSAVEPER = TIME STEP\n~ m\n~ |\n"
+        "TIME STEP = 0.25\n~ m\n~ |\nSAVEPER = TIME STEP\n~ m\n~ |\n"
     )
-    model = ps.load_model(source)
-    with pytest.raises(ParameterError, match=r"an equation draws random numbers"):
+    return ps.load_model(source)
+
+
+def test_uniform_draws_run_in_the_loop_to_the_same_bits(tmp_path: Path) -> None:
+    model = _noise_model(tmp_path, "RANDOM UNIFORM(-10, 10, 3) + RANDOM EXPONENTIAL(0, 9, 1, 2, 0)")
+    seeds = {"RANDOM_SEED": [0, 0, 4, 4, 9, 9, 9]}  # members of one seed draw apart
+    numba = ps.simulate(model, seeds, backend="numba").values
+    numpy = ps.simulate(model, seeds, backend="numpy").values
+    assert_agree(numba, numpy)  # the draws bit for bit; the exponential's log to a few ulps
+    uniform = _noise_model(tmp_path, "RANDOM UNIFORM(-10, 10, 3)")
+    np.testing.assert_array_equal(
+        ps.simulate(uniform, seeds, backend="numba").values,
+        ps.simulate(uniform, seeds, backend="numpy").values,
+    )
+    # each member's stream is its own, however the ensemble is cut into chunks
+    chunked = ps.simulate(model, seeds, backend="numba", chunk=2).values
+    np.testing.assert_array_equal(chunked, numba)
+    assert len({tuple(numba[:, 1, m]) for m in range(numba.shape[2])}) == 7
+
+
+def test_normal_draws_stay_on_numpy(tmp_path: Path) -> None:
+    model = _noise_model(tmp_path, "RANDOM NORMAL(-10, 10, 0, 1, 0)")
+    with pytest.raises(
+        ParameterError,
+        match=r"backend: the numba back end cannot run this \(got backend='numba': an equation "
+        r"draws from a normal distribution \(RANDOM NORMAL\): its quantile is scipy's, which "
+        r"the compiled loop cannot call to the same bits\)",
+    ):
         ps.simulate(model, backend="numba")
     np.testing.assert_array_equal(
         ps.simulate(model, backend="auto").values, ps.simulate(model, backend="numpy").values

@@ -405,15 +405,17 @@ def test_explore_refuses_numba_where_it_cannot_run_before_serving(
     from pssc_sim.explore import serve
 
     monkeypatch.setattr(serve, "serve", lambda *args, **kwargs: pytest.fail("served"))
-    model = tmp_path / "arrayed.yaml"
+    model = tmp_path / "ranked.yaml"  # VECTOR RANK: an array operation the loop does not write
     model.write_text(
         "time: {stop: 2}\ndimensions: {g: [a, b]}\n"
         "stocks: {x: {dims: [g], initial: 1}}\n"
         "flows: {out: {from: x, rate: 0.1 * x}}\n"
+        "auxiliaries: {r: {dims: [g], equation: 'VECTOR_RANK(x, 1)'}}\n"
     )
     assert main(["explore", str(model), "--backend", "numba", "--no-browser"]) == 2
     last = capsys.readouterr().err.splitlines()[-1]
     assert last.startswith("pssc: error: backend: the numba back end cannot run this")
+    assert "VECTOR RANK" in last
 
 
 def test_every_run_of_a_session_uses_its_back_end(

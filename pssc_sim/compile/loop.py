@@ -12,8 +12,9 @@ The module is written from the IR as the numpy kernels are (checked names, numbe
 source (:mod:`pssc_sim.compile.guard`). Its arithmetic is that of the numpy kernels, operation
 for operation: the same equations with the same shared terms, the rates kernel on steps that are
 not saved and the recording kernel on those that are, the stages and the update of the tableau
-in numpy's order, and lookups as ``np.interp`` computes them. Only the elementary functions
-(``exp``, ``log``, ...) may differ in the last bits, where numpy has its own implementations.
+in numpy's order, lookups as ``np.interp`` computes them and their slopes as ``Lookup.slope``
+does. Only the elementary functions (``exp``, ``log``, ...) may differ in the last bits, where
+numpy has its own implementations.
 The module defines
 
 ``rates(t, dt, t0, t1, y, p, d, dy, dn)``
@@ -28,8 +29,10 @@ out, first)``
     :meth:`~pssc_sim.integrate.tableau.Tableau.weight_groups`), saving member ``m`` into
     ``out[:, :, first + m]``.
 
-Models with dimensions are not compiled here: their equations are written on arrays and would
-need to be written element by element first (:class:`LoopUnsupportedError` says so).
+A model with dimensions is compiled element by element: each element of an arrayed variable is
+a scalar local of its own, and the array operations are written out over the elements they read
+(:mod:`pssc_sim.compile.elements`), so the loop holds scalar code alone. The few operations with
+no scalar form there are refused (:class:`LoopUnsupportedError` says which).
 """
 
 from __future__ import annotations
@@ -44,16 +47,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import sympy
 
 from pssc_sim.compile.cache import cache_key, numba_version, store
 from pssc_sim.compile.codegen import _Module
-from pssc_sim.compile.equations import Body, needed, used
+from pssc_sim.compile.elements import (
+    ElementPrinter,
+    array_refusal,
+    element_local,
+    indices,
+    table_lookups,
+)
+from pssc_sim.compile.equations import Body, needed, symbol_names, used
 from pssc_sim.compile.execute import execute
-from pssc_sim.compile.layout import Output
+from pssc_sim.compile.layout import Layout, Output
 from pssc_sim.compile.printer import Dialect, Printer
 from pssc_sim.compile.rows import local_name
 from pssc_sim.errors import ModelError
-from pssc_sim.ir.functions import LookupSlope, TruncatedNormal, UniformDraw
+from pssc_sim.ir.functions import LookupSlope, TruncatedNormal, UniformDraw, variable_symbol
 from pssc_sim.ir.model import Extrapolation, FixedDelay, Lookup, Model
 
 __all__ = [
@@ -74,6 +85,12 @@ DECORATOR = "@_jit"
 _FLOAT_ROUNDING = {"math.floor(": "np.floor(", "math.ceil(": "np.ceil(", "math.trunc(": "np.trunc("}
 
 
+#: Most elements of an arrayed model's stocks, flows and auxiliaries written into one loop: the
+#: loop's source has a line per element, and numba's compile time grows faster than linearly
+#: with it (measured: 20 CPU s for 210 elements, 135 for 630; see benchmarks/README.md).
+MOST_ELEMENTS = 1_000
+
+
 class LoopUnsupportedError(ModelError):
     """The model cannot be compiled into one loop (it runs on the numpy back end)."""
 
@@ -87,21 +104,36 @@ def unsupported_reason(model: Model) -> str:
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "m.yaml"
     >>> _ = path.write_text("time: {stop: 1}\\ndimensions: {g: [a, b]}\\n"
-    ...                     "stocks: {x: {dims: [g], initial: 1}}\\n")
+    ...                     "stocks: {x: {dims: [g], initial: 1}}\\n"
+    ...                     "auxiliaries: {r: {dims: [g], equation: 'VECTOR_RANK(x, 1)'}}\\n")
     >>> unsupported_reason(load_model(path))
-    'the model has dimensions (its equations are on arrays)'
+    'an equation uses VECTOR SORT ORDER, VECTOR RANK or VECTOR REORDER, which runs on arrays only'
     """
-    if model.dimensions:
-        return "the model has dimensions (its equations are on arrays)"
     exprs = [
         *(f.rate for f in model.flows),
         *(a.equation for a in model.auxiliaries),
         *(s.initial for s in model.stocks),
     ]
-    if any(expr.atoms(LookupSlope) for expr in exprs):
-        return "an equation uses the slope of a lookup"
-    if any(expr.atoms(UniformDraw, TruncatedNormal) for expr in exprs):
-        return "an equation draws random numbers (RANDOM functions)"
+    if model.dimensions:
+        measures = [m.true for m in model.measures]
+        inputs = [s.input for s in model.discrete if isinstance(s, FixedDelay)]
+        reason = array_refusal([*exprs, *measures, *inputs])
+        if reason:
+            return reason
+        size = sum(b.size for b in Layout.of(model).stocks.values()) + sum(
+            model.dimensions.size(getattr(item, "dims", ()))
+            for item in (*model.flows, *model.auxiliaries)
+        )
+        if size > MOST_ELEMENTS:
+            return (
+                f"the model has {size} elements of stocks, flows and auxiliaries, more than "
+                f"the {MOST_ELEMENTS} the compiled loop is written for"
+            )
+    if any(expr.atoms(TruncatedNormal) for expr in exprs):
+        return (
+            "an equation draws from a normal distribution (RANDOM NORMAL): its quantile is "
+            "scipy's, which the compiled loop cannot call to the same bits"
+        )
     return ""
 
 
@@ -141,12 +173,16 @@ def loop_writer(generator: _Module) -> Callable[[], str]:
 
 
 class _Loop(_Module):
-    """Builds the compiled-loop module of one model without dimensions."""
+    """Builds the compiled-loop module of one model."""
 
     def source(self) -> str:
+        sloped = self.slopes()
         parts = [
             _HELPERS,
             *(_lookup(lk) for lk in self.model.lookups),
+            *(_slope(lk) for lk in self.model.lookups if lk.name in sloped),
+            *(self.array_helpers() if self.model.dimensions else []),
+            *([_DRAWS] if self.draws() else []),
             self.scalar_kernel(False),
             self.scalar_kernel(True),
             self.run(),
@@ -164,6 +200,8 @@ class _Loop(_Module):
 
     def scalar_kernel(self, full: bool) -> str:
         """``rates`` or ``full`` on the arrays of one member."""
+        if self.model.dimensions:
+            return self.element_kernel(full)
         outputs = self.outputs if full else []
         roots = [*self.rates, *self.updates, *(o.expr for o in outputs)]
         order = list(self.equations) if full else needed(self.equations, roots)
@@ -180,6 +218,113 @@ class _Loop(_Module):
             args += ", out, row, m"
         return _function("full" if full else "rates", args, lines)
 
+    def draws(self) -> bool:
+        """Whether an equation draws uniform random numbers."""
+        exprs = [*self.equations.values(), *self.updates, *(o.expr for o in self.outputs)]
+        return any(expr.atoms(UniformDraw) for expr in exprs)
+
+    def slopes(self) -> set[str]:
+        """The lookups whose slope an equation takes."""
+        exprs = [*self.equations.values(), *self.updates, *(o.expr for o in self.outputs)]
+        return {f.lookup_name for expr in exprs for f in expr.atoms(LookupSlope)}
+
+    def array_helpers(self) -> list[str]:
+        """``_min``, ``_max`` and the compiled function of each table of an arrayed lookup."""
+        self.tables: dict[tuple[tuple[float, ...], tuple[float, ...]], str] = {}
+        parts = [_ARRAY_HELPERS]
+        exprs = [*self.equations.values(), *self.updates, *(o.expr for o in self.outputs)]
+        for spec in table_lookups(exprs):
+            for xs, ys in spec.tables:
+                if (xs, ys) not in self.tables:
+                    name = f"_table_{len(self.tables)}"
+                    self.tables[(xs, ys)] = name
+                    text = _lookup(Lookup("table", xs, ys))
+                    parts.append(text.replace("def _lookup_table(", f"def {name}(", 1))
+        return parts
+
+    def element_kernel(self, full: bool) -> str:
+        """``rates`` or ``full`` of a model with dimensions: one scalar line per element."""
+        outputs = self.outputs if full else []
+        roots = [*self.rates, *self.updates, *(o.expr for o in outputs)]
+        order = list(self.equations) if full else needed(self.equations, roots)
+        exprs = [self.equations[n] for n in order]
+        names = symbol_names(self.model)
+        shapes: dict[sympy.Symbol, tuple[int, ...]] = dict(self.shapes)
+        for j, (symbol, shape) in enumerate(
+            zip(self.invariants.symbols, self.hoisted_shapes(), strict=True)
+        ):
+            names[symbol] = f"q_{j}"
+            shapes[symbol] = shape
+        printer = ElementPrinter(
+            names,
+            shapes,
+            {lk.name: f"_lookup_{lk.name}({{}})" for lk in self.model.lookups},
+            getattr(self, "tables", {}),
+        )
+        key = tuple(exprs)
+        if key not in self.shared:  # as Body does: the numpy kernels' shared terms, if found
+            self.shared[key] = sympy.cse(
+                list(exprs), symbols=sympy.numbered_symbols("cse"), order="none"
+            )
+        replacements, reduced = self.shared[key]
+        pending = dict(replacements)
+        for symbol, value in replacements:
+            names[symbol] = f"c_{symbol.name}"
+            shapes[symbol] = printer.shape(value)
+            printer.definitions[symbol] = value
+        lines = self.element_loads(used([*exprs, *roots]))
+
+        def emit(symbol: sympy.Symbol, value: sympy.Basic) -> None:
+            for inner in sorted(value.free_symbols & pending.keys(), key=lambda s: s.name):
+                if inner in pending:
+                    emit(inner, pending.pop(inner))
+            shape = shapes.get(symbol, ())
+            for k, index in enumerate(indices(shape)):
+                target = element_local(names[symbol], shape, k)
+                lines.extend(printer.assign(target, value, index))
+
+        for name, expr in zip(order, reduced, strict=True):
+            emit(variable_symbol(name), expr)
+        for rate, block in zip(self.rates, self.layout.stocks.values(), strict=True):
+            for k, index in enumerate(indices(block.shape)):
+                lines += printer.assign(f"dy[{block.start + k}]", rate, index)
+        for update, block in zip(self.updates, self.layout.discrete.values(), strict=True):
+            for k, index in enumerate(indices(block.shape)):
+                lines += printer.assign(f"dn[{block.start + k}]", update, index)
+        args = "t, dt, t0, t1, y, p, d, dy, dn"
+        if full:
+            for o, block in zip(outputs, self.out_blocks, strict=True):
+                if o.positions is None:
+                    chosen = list(indices(o.shape))
+                else:
+                    chosen = [tuple(int(i) for i in np.unravel_index(o.positions[0], o.shape))]
+                for k, index in enumerate(chosen):
+                    lines += printer.assign(f"out[row, {block.start + k}, m]", o.expr, index)
+            args += ", out, row, m"
+        return _function("full" if full else "rates", args, lines)
+
+    def hoisted_shapes(self) -> list[tuple[int, ...]]:
+        """The shape of each hoisted term (``()`` without dimensions)."""
+        return [b.shape for b in self.hoisted.values()]
+
+    def element_loads(self, names: set[str]) -> list[str]:
+        """Lines binding each element of the stocks, parameters, hoisted terms and discrete
+        states used to its own local."""
+        layout = self.layout
+        groups = [
+            ("y", [(n, local_name(n), b) for n, b in layout.stocks.items()]),
+            ("p", [(n, local_name(n), b) for n, b in layout.parameters.items()]),
+            ("p", [(n, f"q_{j}", b) for j, (n, b) in enumerate(self.hoisted.items())]),
+            ("d", [(n, local_name(n), b) for n, b in layout.discrete.items()]),
+        ]
+        return [
+            f"{element_local(local, block.shape, k)} = {array}[{block.start + k}]"
+            for array, entries in groups
+            for name, local, block in entries
+            if name in names
+            for k in range(block.size)
+        ]
+
     def run(self) -> str:
         """``run``: every step of every member.
 
@@ -193,11 +338,12 @@ class _Loop(_Module):
         ``pssc_sim.integrate.fixed``), with the discrete states held within a step.
         """
         model = self.model
-        n_stocks, n_discrete = len(model.stocks), len(model.discrete)
+        n_stocks = max((b.stop for b in self.layout.stocks.values()), default=0)
+        n_discrete = max((b.stop for b in self.layout.discrete.values()), default=0)
         n_parameters = max(
             (b.stop for b in self.hoisted.values()), default=self.layout.n_parameter_rows
         )
-        fixed = [i for i, s in enumerate(model.discrete) if isinstance(s, FixedDelay)]
+        fixed = list(self.layout.fixed_delay_rows())
         memories = [i for i in range(n_discrete) if i not in fixed]
         stocks = f"for i in range({n_stocks}):"
         lines = [
@@ -322,6 +468,99 @@ def _heaviside(x):
 """
 
 
+#: ``_min`` and ``_max`` of two values as numpy's ``minimum`` and ``maximum`` (NaN wins), for
+#: the aggregations of arrayed models; ``_vector_select`` and ``_element_at`` as the numpy
+#: kernels' helpers compute VECTOR SELECT (the action numbers of Vensim's documentation, as
+#: ``pssc_sim.compile.array_kernels`` reads them) and VECTOR ELM MAP, on tuples of elements.
+_ARRAY_HELPERS = f"""{DECORATOR}
+def _min(a, b):
+    if a != a:
+        return a
+    if b != b:
+        return b
+    return a if a <= b else b
+
+{DECORATOR}
+def _max(a, b):
+    if a != a:
+        return a
+    if b != b:
+        return b
+    return a if a >= b else b
+
+{DECORATOR}
+def _vector_select(selection, values, missing, action):
+    count = 0.0
+    for i in range(len(values)):
+        if selection[i] != 0.0:
+            count = count + 1.0
+    if count == 0.0:
+        return missing
+    code = np.rint(action)
+    if not 0.0 <= code <= 10.0:
+        return np.nan
+    if code == 2.0 or code == 8.0:
+        total = np.inf
+    elif code == 3.0 or code == 9.0:
+        total = -np.inf
+    elif code == 1.0 or code == 5.0 or code == 7.0:
+        total = 1.0
+    else:
+        total = 0.0
+    for i in range(len(values)):
+        if selection[i] != 0.0:
+            if code <= 4.0:
+                term = selection[i] * values[i]
+            elif code == 5.0:
+                term = values[i] ** selection[i]
+            else:
+                term = values[i]
+            if code == 2.0 or code == 8.0:
+                total = _min(total, term)
+            elif code == 3.0 or code == 9.0:
+                total = _max(total, term)
+            elif code == 1.0 or code == 5.0 or code == 7.0:
+                total = total * term
+            else:
+                total = total + term
+    if code == 4.0 or code == 10.0:
+        return total / count
+    return total
+
+{DECORATOR}
+def _element_at(values, offset):
+    if -0.5 <= offset < len(values) - 0.5:
+        return values[int(np.rint(offset))]
+    return np.nan
+"""
+
+
+#: ``_uniform_draw_scalar`` of :mod:`pssc_sim.compile.draws` on 64-bit words: each key rounded
+#: to an integer (negative ones wrap), mixed into the state by the SplitMix64 finaliser, the top
+#: 53 bits giving the number: the same bits as the numpy kernels draw.
+_DRAWS = f"""{DECORATOR}
+def _draw_mix(x):
+    x = x + np.uint64({0x9E3779B97F4A7C15})
+    x = (x ^ (x >> np.uint64(30))) * np.uint64({0xBF58476D1CE4E5B9})
+    x = (x ^ (x >> np.uint64(27))) * np.uint64({0x94D049BB133111EB})
+    return x ^ (x >> np.uint64(31))
+
+{DECORATOR}
+def _draw_word(value):
+    return np.uint64(np.int64(np.rint(value)))
+
+{DECORATOR}
+def _uniform_draw_scalar(call, call_seed, seed, member, step):
+    state = _draw_mix(np.uint64(0))
+    state = _draw_mix(state ^ _draw_word(call))
+    state = _draw_mix(state ^ _draw_word(call_seed))
+    state = _draw_mix(state ^ _draw_word(seed))
+    state = _draw_mix(state ^ _draw_word(member))
+    state = _draw_mix(state ^ _draw_word(step))
+    return (np.float64(state >> np.uint64(11)) + 0.5) * {2.0**-53!r}
+"""
+
+
 def _lookup(lookup: Lookup) -> str:
     """``_lookup_<name>(x)``: the lookup at ``x`` as ``Lookup.__call__`` computes it.
 
@@ -346,6 +585,37 @@ def _lookup(lookup: Lookup) -> str:
     else:
         lines += _segments(xs, ys, 0, len(xs) - 2, "")
     return _function(f"_lookup_{lookup.name}", "x", lines)
+
+
+def _slope(lookup: Lookup) -> str:
+    """``slope_<name>_scalar(x)``: the slope of the lookup at ``x`` as ``Lookup.slope`` gives
+    it (the name the scalar dialect calls).
+
+    The segment ``i`` with ``xs[i] <= x < xs[i + 1]``, the end segments continued beyond the
+    points (a NaN takes the last, as numpy's ``searchsorted`` puts it last); 0 beyond the points
+    of a flat lookup, and everywhere for a discrete lookup or a single point.
+    """
+    xs, ys = [float(v) for v in lookup.x], [float(v) for v in lookup.y]
+    name = f"slope_{lookup.name}_scalar"
+    if len(xs) < 2 or lookup.extrapolation is Extrapolation.DISCRETE:
+        return _function(name, "x", ["return 0.0"])
+    lines = []
+    if lookup.extrapolation is Extrapolation.FLAT:
+        lines += [f"if x < {xs[0]!r} or x > {xs[-1]!r}:", "    return 0.0"]
+    lines += _slopes(xs, ys, 0, len(xs) - 2, "")
+    return _function(name, "x", lines)
+
+
+def _slopes(xs: list[float], ys: list[float], low: int, high: int, indent: str) -> list[str]:
+    """Tests choosing the segment of ``x`` (the ends open), then its slope."""
+    if low == high:
+        return [f"{indent}return {(ys[low + 1] - ys[low]) / (xs[low + 1] - xs[low])!r}"]
+    middle = (low + high + 1) // 2
+    return [
+        f"{indent}if x < {xs[middle]!r}:",
+        *_slopes(xs, ys, low, middle - 1, indent + "    "),
+        *_slopes(xs, ys, middle, high, indent),
+    ]
 
 
 def _below(xs: list[float], ys: list[float], kind: Extrapolation) -> str:
@@ -411,9 +681,9 @@ def loop_key(model: Model, kernel_source: str) -> str:
     before every run.
     """
     version = numba_version()
-    if version is None or model.dimensions:
+    if version is None:
         return ""
-    fixed = [i for i, s in enumerate(model.discrete) if isinstance(s, FixedDelay)]
+    fixed = list(Layout.of(model).fixed_delay_rows())
     return cache_key(
         kernel_source,
         repr(model.non_negative_rows()),
@@ -428,7 +698,8 @@ def loop_key(model: Model, kernel_source: str) -> str:
 def _generator_digest() -> str:
     """A hash of the modules that write the loop's source (a change to them is a new key)."""
     digest = hashlib.sha256()
-    for module in ("codegen", "equations", "hoisting", "layout", "loop", "printer", "rows"):
+    modules = ("codegen", "elements", "equations", "hoisting", "layout", "loop", "printer", "rows")
+    for module in modules:
         digest.update((Path(__file__).parent / f"{module}.py").read_bytes())
     return digest.hexdigest()
 

@@ -14,13 +14,13 @@ step. ``auto`` takes numba where it wins, counting what it costs to get the comp
 - compiling it (about :data:`COMPILE_SECONDS` plus :data:`COMPILE_SECONDS_PER_EQUATION` per
   equation) when the numpy run is estimated to take longer than that.
 
-The estimate of the numpy run and the constants are measured with
-``benchmarks/bench_backends.py`` (see ``benchmarks/README.md``). Models with dimensions and the
-adaptive methods always run on numpy. The loop takes the method as its Butcher tableau
-(:mod:`pssc_sim.integrate.tableau`), its outputs from the run's allocator (in memory, or in a
-file when they do not fit, :mod:`pssc_sim.integrate.storage`) and its members in the chunks the
-memory plan chose. On a Dask cluster ``auto`` keeps numpy (each worker process would compile or
-load the loop); ``numba`` asked for runs the loop on the workers.
+The estimate of the numpy run and the constants are measured with ``benchmarks/bench_backends.py``
+(see ``benchmarks/README.md``). The adaptive methods, and the few array operations the loop cannot
+write element by element, always run on numpy. The loop takes the method as its Butcher tableau
+(:mod:`pssc_sim.integrate.tableau`), its outputs from the run's allocator (in memory, or in a file
+when they do not fit, :mod:`pssc_sim.integrate.storage`) and its members in the chunks the memory
+plan chose. On a Dask cluster ``auto`` keeps numpy (each worker process would compile or load the
+loop); ``numba`` asked for runs the loop on the workers.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def choose_backend(
     cost = numpy_seconds(compiled, grid, tableau, members)
     if is_stored(compiled.loop_key):
         return "numba" if cost > LOAD_SECONDS else "numpy"
-    compile_cost = COMPILE_SECONDS + COMPILE_SECONDS_PER_EQUATION * _equations(compiled)
+    compile_cost = COMPILE_SECONDS + COMPILE_SECONDS_PER_EQUATION * _elements(compiled)
     return "numba" if cost > compile_cost else "numpy"
 
 
@@ -136,14 +136,30 @@ def _equations(compiled: CompiledModel) -> int:
     return len(model.stocks) + len(model.flows) + len(model.auxiliaries) + len(compiled.outputs)
 
 
+def _elements(compiled: CompiledModel) -> int:
+    """The equations of the compiled loop: one per element of an arrayed variable."""
+    model = compiled.model
+    if not model.dimensions:
+        return _equations(compiled)
+    arrayed = sum(model.dimensions.size(f.dims) for f in model.flows) + sum(
+        model.dimensions.size(a.dims) for a in model.auxiliaries
+    )
+    return compiled.n_stocks + arrayed + len(compiled.outputs)
+
+
 def numpy_seconds(compiled: CompiledModel, grid: Grid, tableau: Tableau, members: int) -> float:
-    """The estimated time of the run on the numpy back end (a model of its measured costs)."""
+    """The estimated time of the run on the numpy back end (a model of its measured costs).
+
+    A single run of a model without dimensions steps the scalar kernel; an ensemble, and any
+    run of an arrayed model, the numpy kernels: a call per equation and its elements' work.
+    """
     steps = math.ceil((grid.stop - grid.start) / grid.dt - 1e-6)
     work = steps * tableau.stages * _equations(compiled)
-    if members == 1:
+    if members == 1 and not compiled.model.dimensions:
         return work * SCALAR_SECONDS
     chunks = math.ceil(members / 4096)
-    return work * (chunks * CALL_SECONDS + members * ELEMENT_SECONDS)
+    elements = steps * tableau.stages * _elements(compiled)
+    return work * chunks * CALL_SECONDS + elements * members * ELEMENT_SECONDS
 
 
 @functools.cache

@@ -221,9 +221,10 @@ def simulate(
         ``auto`` takes numba, for up to a few hundred members, when the loop is compiled
         already in this process, or when the run would take longer on numpy than loading or
         compiling the loop; numpy otherwise (past a few hundred members numpy's kernels over
-        chunks of members are as fast). Models with dimensions and the adaptive methods run on
-        numpy: the compiled loop is written on scalars, and an arrayed model's equations are
-        written on arrays (``backend='numba'`` says so for them).
+        chunks of members are as fast). The adaptive methods run on numpy, and so do the models
+        using an array operation the loop cannot write element by element (VECTOR SORT ORDER,
+        VECTOR RANK, VECTOR REORDER, ALLOCATE BY PRIORITY, INVERT MATRIX; ``backend='numba'``
+        says so for them).
 
     Examples
     --------
