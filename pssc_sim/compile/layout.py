@@ -200,14 +200,17 @@ def select_outputs(model: Model, names: Sequence[str] | None) -> list[Output]:
 
 
 def _array_outputs(model: Model, names: Sequence[str] | None) -> list[Output]:
-    """Outputs of an arrayed model: visible variables whole by default; a name may be a whole
-    variable, one element (``population[0-4,A]``) or a measure."""
+    """Outputs of an arrayed model: visible variables whole by default, and the measures that
+    are not plain variables (true and ``<measure>.reported``) as for other models; a name may be
+    a whole variable, one element (``population[0-4,A]``) or a measure's column."""
     measures = {m.name: m for m in model.measures}
+    reported = {m.reported_column: m.reported for m in model.measures if m.reported != m.true}
     if names is None:
         items: list[Stock | Flow | Auxiliary] = [*model.stocks, *model.flows, *model.auxiliaries]
         chosen = [
             *(item.name for item in items if not item.hidden),
             *(m.name for m in model.measures if not isinstance(m.true, sympy.Symbol)),
+            *reported,
         ]
     else:
         chosen = list(names)
@@ -216,6 +219,8 @@ def _array_outputs(model: Model, names: Sequence[str] | None) -> list[Output]:
     for name in chosen:
         if name in measures and name not in model:
             outputs.append(Output(name, measures[name].true))
+        elif name in reported:
+            outputs.append(Output(name, reported[name]))
         elif name in model and not isinstance(model[name], Lookup):
             outputs.append(
                 Output(name, variable_symbol(name), model.rows(name), shape_of(model, name))
