@@ -375,10 +375,6 @@ def test_the_loop_agrees_on_the_suite(name: str) -> None:
 @pytest.mark.parametrize("folder", EXAMPLES)
 def test_the_loop_agrees_on_the_examples(folder: str) -> None:
     model = ps.load_model(ROOT / "models" / folder)
-    if model.dimensions:
-        with pytest.raises(ParameterError, match=r"backend: .*the model has dimensions"):
-            ps.simulate(model, backend="numba")
-        return
     compiled = compiled_for(model, None)
     check_loop(compiled, parameter_array(compiled, None), None, folder, (EULER,))
     # an ensemble on numpy steps every kernel call from Python: an eighth of the span will do
@@ -398,10 +394,6 @@ def test_the_loop_agrees_on_the_scenarios(path: str) -> None:
     # scenario layer writes into a model goes through the loop
     scenario = ps.Scenario.load(ROOT / "scenarios" / path)
     result = run_scenario(scenario, backend="numpy")
-    if result.model.dimensions:
-        with pytest.raises(ParameterError, match=r"backend: .*the model has dimensions"):
-            run_scenario(scenario, backend="numba")
-        return
     results = result.results
     compiled = compiled_for(result.model, tuple(results.names))
     # three members stand for an ensemble (the loop treats members one by one)
