@@ -35,7 +35,6 @@ need to be written element by element first (:class:`LoopUnsupportedError` says 
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 import sys
 import types
@@ -427,6 +426,8 @@ def loop_key(model: Model, kernel_source: str) -> str:
 @functools.cache
 def _generator_digest() -> str:
     """A hash of the modules that write the loop's source (a change to them is a new key)."""
+    import hashlib  # loads OpenSSL: only where a compiled loop is looked for
+
     digest = hashlib.sha256()
     for module in ("codegen", "equations", "hoisting", "layout", "loop", "printer", "rows"):
         digest.update((Path(__file__).parent / f"{module}.py").read_bytes())
