@@ -33,6 +33,7 @@ from pssc_sim.cli.common import (
     Parser,
     UsageError,
     VisibleText,
+    as_program,
     check_method,
     parse_assignments,
     time_overrides,
@@ -117,8 +118,9 @@ class _Version(argparse.Action):
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The argument parser of ``pssc`` with its subcommands; with ``command``, with that
-    subcommand only (and those its module adds with it), so that a command starts without
-    importing or building the others. Each subcommand is the same in both.
+    subcommand only (and those its module adds with it; none for ``"--version"``), so that a
+    command starts without importing or building the others. Each subcommand is the same in
+    both.
 
     Examples
     --------
@@ -258,8 +260,10 @@ def program() -> int:
     interpreter's last collection at exit would go over every object of numpy and sympy (hundreds
     of thousands) to free memory the process is about to give back, a third of the time of a
     short command. Files and streams are closed before :func:`main` returns; nothing the program
-    writes waits for that collection.
+    writes waits for that collection. The stages a command imports are frozen once imported
+    (:func:`~pssc_sim.cli.common.collector_paused`).
     """
+    as_program()
     status = main()
     gc.freeze()
     return status
@@ -313,9 +317,11 @@ def _file_error(error: OSError) -> str:
 
 
 def _command(argv: Sequence[str] | None) -> str | None:
-    """The command ``argv`` names first, if it is one; else ``None`` (the whole parser)."""
+    """The command ``argv`` names first, if it is one, or ``--version`` (which needs none);
+    else ``None`` (the whole parser)."""
     first = (sys.argv[1:] if argv is None else argv)[:1]
-    return first[0] if first and first[0] in (*COMMANDS, "run", "methods", "cache") else None
+    known = (*COMMANDS, "run", "methods", "cache", "--version")
+    return first[0] if first and first[0] in known else None
 
 
 def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
