@@ -6,7 +6,6 @@ can catch either. Messages follow one format: ``<where>: <what is wrong> (got <v
 
 from __future__ import annotations
 
-import difflib
 import reprlib
 from collections.abc import Iterable
 from pathlib import Path
@@ -125,6 +124,8 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     >>> did_you_mean("room_temp", ["room_temperature", "cup"])
     " Did you mean 'room_temperature'?"
     """
+    import difflib  # only where a name is wrong: every command imports this module
+
     matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     if not matches:
         lowered = {c.lower(): c for c in candidates}

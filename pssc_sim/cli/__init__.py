@@ -13,31 +13,18 @@ from __future__ import annotations
 
 import argparse
 import errno
+import gc
+import importlib
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
 from pssc_sim import __version__
-from pssc_sim.cli import (
-    analysis,
-    calibrate,
-    compute,
-    demo,
-    explore,
-    filtering,
-    imports,
-    inference,
-    mechanisms,
-    report,
-    run,
-    scenario,
-    scorecard,
-    strategy,
-)
+from pssc_sim.cli import compute, scenario
 from pssc_sim.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_FAILED_RUN,
@@ -46,6 +33,7 @@ from pssc_sim.cli.common import (
     Parser,
     UsageError,
     VisibleText,
+    as_program,
     check_method,
     parse_assignments,
     time_overrides,
@@ -64,11 +52,51 @@ __all__ = [
     "command_methods",
     "main",
     "parse_assignments",
+    "program",
     "time_overrides",
 ]
 
 #: 128 + the signal number, as a shell reports a process ended by SIGINT or SIGTERM.
 EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + signal.SIGINT, 128 + signal.SIGTERM
+
+#: The commands besides ``run``, ``methods`` and ``cache``: the module of :mod:`pssc_sim.cli`
+#: whose ``add_commands`` adds each to the parser, and the function of that module that runs it.
+#: A module is imported only when one of its commands runs (or ``pssc --help`` lists them all).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "compare": ("scenario", "command_compare"),
+    "schema": ("scenario", "command_schema"),
+    "scorecard": ("scorecard", "command_scorecard"),
+    "filter-measures": ("filtering", "command_filter_measures"),
+    "report": ("report", "command_report"),
+    "demo": ("demo", "command_demo"),
+    "loops": ("analysis", "command_loops"),
+    "cld": ("analysis", "command_cld"),
+    "check": ("analysis", "command_check"),
+    "convert": ("imports", "command_convert"),
+    "conformance": ("imports", "command_conformance"),
+    "mechanisms": ("mechanisms", "command_mechanisms"),
+    "calibrate": ("calibrate", "command_calibrate"),
+    "strategy-map": ("strategy", "command_strategy_map"),
+    "explore": ("explore", "command_explore"),
+    "sensitivity": ("inference", "command_sensitivity"),
+    "optimize": ("inference", "command_optimize"),
+}
+
+#: The modules that add commands, in the order ``pssc --help`` lists their commands.
+_COMMAND_MODULES = (
+    "scenario",
+    "scorecard",
+    "filtering",
+    "report",
+    "demo",
+    "analysis",
+    "imports",
+    "mechanisms",
+    "inference",
+    "calibrate",
+    "strategy",
+    "explore",
+)
 
 
 class _Version(argparse.Action):
@@ -88,13 +116,18 @@ class _Version(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``pssc`` with its subcommands.
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of ``pssc`` with its subcommands; with ``command``, with that
+    subcommand only (and those its module adds with it; none for ``"--version"``), so that a
+    command starts without importing or building the others. Each subcommand is the same in
+    both.
 
     Examples
     --------
     >>> build_parser().parse_args(["run", "models/sir", "--set", "infectivity=0.2"]).set
     ['infectivity=0.2']
+    >>> sorted(build_parser("loops")._subparsers._group_actions[0].choices)
+    ['check', 'cld', 'loops']
     """
     parser = Parser(prog=PROG, description="System dynamics for public services.")
     parser.add_argument(
@@ -104,6 +137,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="show the version and the back ends installed, and exit",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    if command in (None, "run"):
+        _add_run(commands)
+    if command in (None, "methods"):
+        commands.add_parser(
+            "methods",
+            help="list the integration methods",
+            description="List the integration methods that --method accepts, and "
+            "the back ends installed.",
+        )
+    if command in (None, "cache"):
+        cache = commands.add_parser(
+            "cache",
+            help="manage the cache of compiled kernels",
+            description="Manage the folder of compiled kernels "
+            "($PSSC_CACHE_DIR, else ~/.cache/pssc_sim).",
+        )
+        cache.add_argument(
+            "action",
+            choices=["clear", "path"],
+            help="clear: remove every compiled kernel; path: print the folder",
+        )
+    wanted = COMMANDS[command][0] if command in COMMANDS else None
+    for module in _COMMAND_MODULES:
+        if command is None or module == wanted:
+            importlib.import_module(f"pssc_sim.cli.{module}").add_commands(commands)
+    compute.add_options(commands)
+    return parser
+
+
+def _add_run(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``run`` to the ``pssc`` parser."""
     run = commands.add_parser(
         "run",
         help="run a scenario or a model and summarise it",
@@ -163,37 +227,6 @@ def build_parser() -> argparse.ArgumentParser:
     scenario.add_run_options(run)
     scenario.add_memory_option(run)
     scenario.add_backend_option(run)
-    commands.add_parser(
-        "methods",
-        help="list the integration methods",
-        description="List the integration methods that --method accepts, and "
-        "the back ends installed.",
-    )
-    cache = commands.add_parser(
-        "cache",
-        help="manage the cache of compiled kernels",
-        description="Manage the folder of compiled kernels "
-        "($PSSC_CACHE_DIR, else ~/.cache/pssc_sim).",
-    )
-    cache.add_argument(
-        "action",
-        choices=["clear", "path"],
-        help="clear: remove every compiled kernel; path: print the folder",
-    )
-    scenario.add_commands(commands)
-    scorecard.add_commands(commands)
-    filtering.add_commands(commands)
-    report.add_commands(commands)
-    demo.add_commands(commands)
-    analysis.add_commands(commands)
-    imports.add_commands(commands)
-    mechanisms.add_commands(commands)
-    inference.add_commands(commands)
-    calibrate.add_commands(commands)
-    strategy.add_commands(commands)
-    explore.add_commands(commands)
-    compute.add_options(commands)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -209,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.stdout = VisibleText(stdout)
     try:
         with _terminate_as_interrupt():
-            return _dispatch(build_parser(), argv)
+            return _dispatch(build_parser(_command(argv)), argv)
     except SimulationError as exc:
         return _fail(exc, EXIT_FAILED_RUN)
     except BrokenPipeError:  # the reader of our output went away (e.g. `| head`)
@@ -227,6 +260,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("terminated (SIGTERM); no output was left half written", EXIT_TERMINATED)
     finally:
         sys.stdout = stdout
+
+
+def program() -> int:
+    """The ``pssc`` program (and ``python -m pssc_sim``): :func:`main` on this process's
+    arguments; the exit status is returned for :class:`SystemExit`.
+
+    Before the process ends, the objects still alive are frozen (:func:`gc.freeze`): the
+    interpreter's last collection at exit would go over every object of numpy and sympy (hundreds
+    of thousands) to free memory the process is about to give back, a third of the time of a
+    short command. Files and streams are closed before :func:`main` returns; nothing the program
+    writes waits for that collection. The stages a command imports are frozen once imported
+    (:func:`~pssc_sim.cli.common.collector_paused`).
+    """
+    as_program()
+    status = main()
+    gc.freeze()
+    return status
 
 
 class Terminated(BaseException):
@@ -276,6 +326,14 @@ def _file_error(error: OSError) -> str:
     return f"{where}: {what} (got errno {code}). Check the path and its permissions"
 
 
+def _command(argv: Sequence[str] | None) -> str | None:
+    """The command ``argv`` names first, if it is one, or ``--version`` (which needs none);
+    else ``None`` (the whole parser)."""
+    first = (sys.argv[1:] if argv is None else argv)[:1]
+    known = (*COMMANDS, "run", "methods", "cache", "--version")
+    return first[0] if first and first[0] in known else None
+
+
 def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
     try:
         args = parser.parse_args(argv)
@@ -302,7 +360,9 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
                 f"--save-ensemble: only a scenario with 'uncertainty:' runs an "
                 f"ensemble (got the model {args.model!r}). Run a scenario file"
             )
-        return run.command_run(
+        from pssc_sim.cli.run import command_run
+
+        return command_run(
             args.model,
             method=args.method or "euler",
             out=args.out,
@@ -320,30 +380,16 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
         return command_methods()
     if args.command == "cache":
         return command_cache(args.action)
-    handlers = {
-        "compare": scenario.command_compare,
-        "schema": scenario.command_schema,
-        "scorecard": scorecard.command_scorecard,
-        "filter-measures": filtering.command_filter_measures,
-        "report": report.command_report,
-        "demo": demo.command_demo,
-        "loops": analysis.command_loops,
-        "cld": analysis.command_cld,
-        "check": analysis.command_check,
-        "convert": imports.command_convert,
-        "conformance": imports.command_conformance,
-        "mechanisms": mechanisms.command_mechanisms,
-        "calibrate": calibrate.command_calibrate,
-        "strategy-map": strategy.command_strategy_map,
-        "explore": explore.command_explore,
-        **inference.HANDLERS,
-    }
-    if args.command in handlers:
+    if args.command in COMMANDS:
+        module, function = COMMANDS[args.command]
+        handler: Callable[[argparse.Namespace], int] = getattr(
+            importlib.import_module(f"pssc_sim.cli.{module}"), function
+        )
         with _runs_limited(args):
-            return handlers[args.command](args)
+            return handler(args)
     raise UsageError(
         f"a command is required (got none). Use one of: run, methods, cache, "
-        f"{', '.join(handlers)}; see '{PROG} --help'"
+        f"{', '.join(COMMANDS)}; see '{PROG} --help'"
     )
 
 

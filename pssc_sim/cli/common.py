@@ -5,10 +5,12 @@ and ``pssc --help`` start fast."""
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from pssc_sim.errors import PsscSimError, did_you_mean
@@ -65,6 +67,48 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         where = f"{self.prog}: " if self.prog != PROG else ""  # the subcommand, if any
         raise UsageError(f"{where}{message}. Run '{self.prog} --help' for usage")
+
+
+#: Whether this process is the ``pssc`` program (:func:`pssc_sim.cli.program` sets it), which
+#: ends when its command does: see :func:`collector_paused`.
+_IN_PROGRAM = False
+
+
+def as_program() -> None:
+    """Mark this process as the ``pssc`` program (see :func:`collector_paused`)."""
+    global _IN_PROGRAM
+    _IN_PROGRAM = True
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a command imports the stages it runs.
+
+    Importing numpy, sympy and the pipeline makes a few hundred thousand objects that live as
+    long as the process; the collector, triggered by their number, would go over them again and
+    again (about a tenth of the time of a short command) to find nothing to free. Imports are
+    bounded work, so the pause is short; the collector runs again as before once they are done.
+    In the ``pssc`` program (:func:`as_program`) the objects alive then are also frozen
+    (:func:`gc.freeze`), so that no later collection goes over them again: they live until the
+    process ends. Called from Python, nothing is frozen, so garbage made before the call is
+    still collected.
+
+    >>> import gc
+    >>> with collector_paused():
+    ...     gc.isenabled()
+    False
+    >>> gc.isenabled()
+    True
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if _IN_PROGRAM:
+            gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 def check_method(method: str) -> None:

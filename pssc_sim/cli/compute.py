@@ -22,8 +22,11 @@ COMMANDS = ("run", "compare", "sensitivity", "calibrate", "optimize")
 
 
 def add_options(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``--workers`` and ``--scheduler`` to each command of :data:`COMMANDS`."""
+    """Add ``--workers`` and ``--scheduler`` to each command of :data:`COMMANDS` the parser has
+    (a parser built for one command has only that one)."""
     for name in COMMANDS:
+        if name not in commands.choices:
+            continue
         group = commands.choices[name].add_mutually_exclusive_group()
         group.add_argument(
             "--workers",

@@ -11,6 +11,7 @@ from pssc_sim.cli.common import (
     EXIT_OK,
     UsageError,
     check_method,
+    collector_paused,
     parse_assignments,
     time_overrides,
 )
@@ -59,8 +60,9 @@ def command_run(
 
     ``names="original"`` shows the variables of an imported model by their names in its file,
     ``"ids"`` by their identifiers; ``constants`` adds the parameters to the table."""
-    from pssc_sim.integrate.simulate import simulate
-    from pssc_sim.parse import load_model
+    with collector_paused():
+        from pssc_sim.integrate.simulate import simulate
+        from pssc_sim.parse import load_model
 
     check_method(method)
     model = load_model(model_path)

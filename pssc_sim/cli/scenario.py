@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import threading
 import time
@@ -245,6 +244,8 @@ def _columns(stream: TextIO) -> int:
     try:
         return os.get_terminal_size(stream.fileno()).columns
     except (AttributeError, OSError, ValueError):
+        import shutil  # loads zlib, bz2 and lzma: only when a bar needs a width
+
         return shutil.get_terminal_size().columns
 
 

@@ -14,7 +14,6 @@ The folder is ``PSSC_CACHE_DIR`` when set, else ``$XDG_CACHE_HOME/pssc_sim``, el
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.util
 import os
 import platform
@@ -78,6 +77,8 @@ def cache_dir() -> Path:
 
 def cache_key(source: str, *versions: str) -> str:
     """The key of a module: a hash of its source, the cache format and ``versions``."""
+    import hashlib  # loads OpenSSL: only where a compiled loop is looked for
+
     digest = hashlib.sha256()
     for part in (FORMAT, platform.python_version(), *versions, source):
         digest.update(part.encode())

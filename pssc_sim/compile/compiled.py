@@ -10,12 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from pssc_sim.compile.breakpoints import BreakpointPlan, breakpoint_plan
-from pssc_sim.compile.jacobian import JacobianKernel, jacobian_kernel
 from pssc_sim.compile.layout import select_outputs
 from pssc_sim.compile.loop import (
     CompiledLoop,
@@ -25,6 +23,10 @@ from pssc_sim.compile.loop import (
     unsupported_reason,
 )
 from pssc_sim.ir.model import Model
+
+if TYPE_CHECKING:  # imported on first use: only the adaptive methods need them
+    from pssc_sim.compile.breakpoints import BreakpointPlan
+    from pssc_sim.compile.jacobian import JacobianKernel
 
 Clock = tuple[float, float, float]
 
@@ -207,11 +209,15 @@ class CompiledModel:
     def jacobian(self) -> JacobianKernel:
         """The symbolic Jacobian of the stock rates, derived on first use (a model without
         dimensions: the solvers estimate an arrayed model's by finite differences)."""
+        from pssc_sim.compile.jacobian import jacobian_kernel
+
         return jacobian_kernel(self.model)
 
     @cached_property
     def breakpoints(self) -> BreakpointPlan:
         """The times at which the rates switch or kink, found on first use."""
+        from pssc_sim.compile.breakpoints import breakpoint_plan
+
         return breakpoint_plan(self.model)
 
     @cached_property

@@ -38,7 +38,6 @@ no scalar form there are refused (:class:`LoopUnsupportedError` says which).
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 import sys
 import types
@@ -697,6 +696,8 @@ def loop_key(model: Model, kernel_source: str) -> str:
 @functools.cache
 def _generator_digest() -> str:
     """A hash of the modules that write the loop's source (a change to them is a new key)."""
+    import hashlib  # loads OpenSSL: only where a compiled loop is looked for
+
     digest = hashlib.sha256()
     modules = ("codegen", "elements", "equations", "hoisting", "layout", "loop", "printer", "rows")
     for module in modules:
