@@ -245,6 +245,25 @@ def test_every_chart_range_holds_what_it_draws_after_each_move(smoking: Scenario
                 assert high <= y_range.end
 
 
+def test_a_zoomed_chart_keeps_its_view_and_resets_to_the_data(smoking: Scenario) -> None:
+    from pssc_sim.explore.app import Explorer, drawn, extent
+
+    explorer = Explorer(smoking, {"culture": "0.0"})
+    prefix, y_range = next(iter(explorer._y_output.items()))
+    zoom = (y_range.start + 1e-3, y_range.start + 2e-3)
+    y_range.update(start=zoom[0], end=zoom[1])  # as the browser's zoom tool sends it
+    explorer.set(CULTURE, 1.0)
+    assert (y_range.start, y_range.end) == zoom
+    low, high = extent(drawn(explorer.output_source, prefix))
+    assert y_range.reset_start <= low
+    assert high <= y_range.reset_end
+    y_range.update(start=y_range.reset_start, end=y_range.reset_end)  # the reset tool
+    explorer.set(CULTURE, 0.0)
+    low, high = extent(drawn(explorer.output_source, prefix))
+    assert y_range.start <= low
+    assert high <= y_range.end
+
+
 def test_one_run_sends_no_band(smoking: Scenario) -> None:
     from pssc_sim.explore.app import Explorer
 

@@ -412,14 +412,19 @@ class Explorer:
         self.draw_map()
 
     def _fit_ranges(self) -> None:
-        """Each chart's vertical range around what it draws now (:func:`held_range`)."""
+        """Each chart's vertical range around what it draws now (:func:`held_range`), kept in
+        its reset values; a chart the reader zoomed or panned keeps that view until its reset
+        tool brings back the fitted range."""
         charts = ((self.output_source, self._y_output), (self.ledger_source, self._y_ledger))
         for source, ranges in charts:
             for prefix, y_range in ranges.items():
-                current = (y_range.start, y_range.end)
-                start, end = held_range(current, *extent(drawn(source, prefix)))
-                if (start, end) != current:
-                    y_range.update(start=start, end=end, reset_start=start, reset_end=end)
+                fitted = (y_range.reset_start, y_range.reset_end)
+                start, end = held_range(fitted, *extent(drawn(source, prefix)))
+                if (start, end) == fitted:
+                    continue
+                zoomed = (y_range.start, y_range.end) != fitted
+                shown = {} if zoomed else {"start": start, "end": end}
+                y_range.update(reset_start=start, reset_end=end, **shown)
 
     def _y_range(self, source: ColumnDataSource, prefix: str) -> Range1d:
         """A vertical range fitted to the columns of ``prefix`` in ``source``."""
