@@ -76,15 +76,19 @@ def server() -> Iterator[str]:
         deadline = time.monotonic() + 120
         while True:
             try:
-                with urllib.request.urlopen(url, timeout=5):
+                # a page is built on the first request: seconds on a loaded machine
+                with urllib.request.urlopen(url, timeout=60):
                     break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()  # its error output ends only when it does
+                    process.wait()
                     error = process.stderr.read().decode() if process.stderr else ""
                     pytest.fail(f"pssc explore did not start: {error[-2000:]}")
                 time.sleep(0.2)
         yield url
     finally:
+        running = process.poll() is None  # not already ended (and reported) above
         process.terminate()
         try:
             status = process.wait(timeout=20)
@@ -92,9 +96,9 @@ def server() -> Iterator[str]:
             process.kill()
             process.wait()
             pytest.fail("pssc explore did not stop within 20 s of SIGTERM")
-        assert status == 143  # SIGTERM ends the server as it ends every command
         if process.stderr:
             process.stderr.close()
+        assert status == 143 or not running  # SIGTERM ends the server as it ends every command
 
 
 @pytest.fixture(scope="module")

@@ -109,11 +109,13 @@ def command_explore(args: argparse.Namespace, stream: TextIO | None = None) -> i
     out = stream or sys.stderr
     if scenario is not None and args.backend == "numba":
         from pssc_sim.explore.compute import compute
+        from pssc_sim.explore.serve import first_run
 
         print(
             f"compiling the run of {scenario.label} (numba; cached for later)", file=out, flush=True
         )
-        compute(scenario, backend="numba")  # refuses what it cannot run, before serving
+        start, outputs = first_run(scenario)
+        compute(start, outputs, backend="numba")  # refuses what it cannot run, before serving
     if not is_loopback(args.host):
         print(
             f"{PROG}: warning: serving on {args.host}: anyone who can reach this machine on "

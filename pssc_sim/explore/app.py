@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import html
 import io
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -18,7 +19,7 @@ from urllib.parse import urlencode
 import numpy as np
 import panel as pn
 from bokeh.layouts import gridplot
-from bokeh.models import ColumnDataSource
+from bokeh.models import ColumnDataSource, CustomJS, Range1d
 from bokeh.models.annotations import Span
 from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
@@ -69,6 +70,26 @@ GUIDE = (
     "this view."
 )
 
+#: Run in the browser before the charts are first drawn again (a fixed text; nothing is passed
+#: to it). Bokeh writes the position style sheet of every element of a chart at every paint,
+#: changed or not, and each write makes the browser recompute the styles of the whole page;
+#: skipping a write of the same text leaves the page as it was at a fraction of the cost (in
+#: a trace of one move, the browser's main thread went from 310 ms to 129 ms). Where Bokeh has
+#: no such style sheet, it does nothing.
+SKIP_UNCHANGED_STYLES = """
+const sheet = (() => {
+  try { return Bokeh.require("core/dom").InlineStyleSheet; } catch (error) { return null; }
+})();
+if (sheet != null && typeof sheet.prototype._update === "function"
+    && !sheet.prototype._update_unchanged_skipped) {
+  const update = sheet.prototype._update;
+  sheet.prototype._update = function (css) {
+    if (this.el == null || this.el.textContent !== css) { update.call(this, css); }
+  };
+  sheet.prototype._update_unchanged_skipped = true;
+}
+"""
+
 
 @dataclass
 class Pin:
@@ -104,6 +125,21 @@ def date_ticks(chart: Any, time: TimeSpec) -> None:
     chart.xaxis.formatter = CustomJSTickFormatter(
         args={"zero": epoch.total_seconds() * 1000.0, "unit": unit}, code=_DATE_TICK
     )
+
+
+def visible_outputs(model: Model) -> list[str]:
+    """The variables the page offers to chart."""
+    return [name for name, _ in model.default_outputs()]
+
+
+def default_outputs(base: Scenario, model: Model) -> list[str]:
+    """The outputs charted when a page opens: the scenario's, else the measures' true values,
+    else the model's own, at most :data:`DEFAULT_OUTPUTS`."""
+    chosen = list(base.outputs or [])
+    if not chosen:
+        chosen = [m.true_column for m in model.measures] or visible_outputs(model)
+    visible = set(visible_outputs(model))
+    return [n for n in dict.fromkeys(chosen) if n in visible][:DEFAULT_OUTPUTS]
 
 
 class Explorer:
@@ -149,6 +185,8 @@ class Explorer:
         )
         self.outputs.param.watch(lambda _: self.update(), "value")
         self.output_source = ColumnDataSource(name="outputs", data={"t": []})
+        # every update changes the outputs: the browser is patched before it draws them
+        self.output_source.js_on_change("data", CustomJS(code=SKIP_UNCHANGED_STYLES))
         self.ledger_source = ColumnDataSource(name="ledgers", data={"t": []})
         self.output_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
         self.ledger_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
@@ -165,6 +203,9 @@ class Explorer:
         self._graph: CausalGraph | None = None
         self._shape: tuple[Any, ...] = ()
         self._target_lines: dict[str, list[Span]] = {}
+        # the vertical range of each chart, by output or measure name
+        self._y_output: dict[str, Range1d] = {}
+        self._y_ledger: dict[str, Range1d] = {}
         self.layout = self._layout(title or f"{base.label}: {self.model.title or self.model.name}")
         self.update()
         if notes:
@@ -173,14 +214,10 @@ class Explorer:
     # -- building -------------------------------------------------------------------------------
 
     def _visible(self) -> list[str]:
-        return [name for name, _ in self.model.default_outputs()]
+        return visible_outputs(self.model)
 
     def _default_outputs(self) -> list[str]:
-        chosen = list(self.base.outputs or [])
-        if not chosen:
-            chosen = [m.true_column for m in self.model.measures] or self._visible()
-        visible = set(self._visible())
-        return [n for n in dict.fromkeys(chosen) if n in visible][:DEFAULT_OUTPUTS]
+        return default_outputs(self.base, self.model)
 
     def _widget(self, control: Control) -> pn.viewable.Viewable:
         value = self.state[control.key]
@@ -322,9 +359,12 @@ class Explorer:
             )
             return
         self.runs = runs
-        self.show("")
-        self.redraw()
-        self.write_location()
+        # one message to the browser for the whole update: the charts' data, the scorecard,
+        # the message and the address arrive together and are drawn in one frame
+        with pn.io.hold():
+            self.show("")
+            self.redraw()
+            self.write_location()
 
     def write_location(self) -> None:
         """Put the settings in the page's address (only values that differ from the scenario),
@@ -339,27 +379,57 @@ class Explorer:
     # -- drawing --------------------------------------------------------------------------------
 
     def redraw(self) -> None:
-        """Put the current runs into the charts (new charts only when their shape changed)."""
+        """Put the current runs into the charts (new charts only when their shape changed).
+
+        Only the columns that changed are sent to the browser, in the one message of the
+        update; each chart's ranges are set here (:func:`held_range`), so the browser neither
+        fits them nor sends them back."""
         if self.runs is None:
             return
         names = [n for n in self.outputs.value if n in self.runs.result.results.names]
         data: dict[str, Any] = output_columns(self.runs, names)
+        if not self.runs.result.is_ensemble:  # no band is drawn: its columns stay here
+            data = {k: v for k, v in data.items() if not k.endswith((":low", ":high"))}
         for i, pin in enumerate(self.pins):
             for name in names:
                 if name in pin.series:
                     data[f"{name}:pin{i}"] = pin.series[name].tolist()
         shape = (tuple(names), self.runs.result.is_ensemble, tuple(p.name for p in self.pins))
         # numpy columns travel to the browser as binary buffers, lists as JSON text
-        self.output_source.data = {k: np.asarray(v) for k, v in data.items()}
-        self.ledger_source.data = {k: np.asarray(v) for k, v in ledger_columns(self.runs).items()}
+        refresh(self.output_source, {k: np.asarray(v, dtype=float) for k, v in data.items()})
+        refresh(
+            self.ledger_source,
+            {k: np.asarray(v, dtype=float) for k, v in ledger_columns(self.runs).items()},
+        )
         if shape != self._shape:
             self._shape = shape
             self.output_pane.object = self._output_chart(names)
         if self.ledger_pane.object is None:
             self.ledger_pane.object = self._ledger_chart()
+        self._fit_ranges()
         self._move_target_lines()
         self.card_pane.object = scorecard_html(self.runs.card)
         self.draw_map()
+
+    def _fit_ranges(self) -> None:
+        """Each chart's vertical range around what it draws now (:func:`held_range`), kept in
+        its reset values; a chart the reader zoomed or panned keeps that view until its reset
+        tool brings back the fitted range."""
+        charts = ((self.output_source, self._y_output), (self.ledger_source, self._y_ledger))
+        for source, ranges in charts:
+            for prefix, y_range in ranges.items():
+                fitted = (y_range.reset_start, y_range.reset_end)
+                start, end = held_range(fitted, *extent(drawn(source, prefix)))
+                if (start, end) == fitted:
+                    continue
+                zoomed = (y_range.start, y_range.end) != fitted
+                shown = {} if zoomed else {"start": start, "end": end}
+                y_range.update(reset_start=start, reset_end=end, **shown)
+
+    def _y_range(self, source: ColumnDataSource, prefix: str) -> Range1d:
+        """A vertical range fitted to the columns of ``prefix`` in ``source``."""
+        start, end = held_range((None, None), *extent(drawn(source, prefix)))
+        return Range1d(start=start, end=end, reset_start=start, reset_end=end)
 
     def draw_map(self) -> None:
         """Draw the strategy map of the current run while its card is open (a closed card costs
@@ -381,9 +451,12 @@ class Explorer:
         units |= {v.name: v.meta.units for v in model.flows}
         units |= {v.name: v.meta.units for v in model.auxiliaries}
         charts: list[Any] = []
+        self._y_output = {name: self._y_range(self.output_source, name) for name in names}
         for i, name in enumerate(names):
             colour = Category10_10[i % 10]
             chart = _figure(
+                x_range=self._x_range(),
+                y_range=self._y_output[name],
                 title=name.replace("_", " "),
                 height=230,
                 x_axis_label=time_label(self.model),
@@ -433,21 +506,36 @@ class Explorer:
             charts.append(chart)
         return gridplot(charts, ncols=2, sizing_mode="stretch_width") if charts else None
 
+    def _x_range(self) -> Range1d:
+        """The time axis of a chart: the whole run."""
+        times = self.output_source.data["t"]
+        start, end = (float(times[0]), float(times[-1])) if len(times) else (0.0, 1.0)
+        if end <= start:
+            end = start + 1.0
+        return Range1d(start=start, end=end, reset_start=start, reset_end=end)
+
     def _move_target_lines(self) -> None:
         """The date (and level) of each target on its ledger chart, as the controls set them."""
         assert self.runs is not None  # redraw checks it
         for target in self.runs.scenario.targets:
             lines = self._target_lines.get(target.measure, [])
             for line, where in zip(lines, (target.by, target.value), strict=False):
-                line.location = where
+                if line.location != where:
+                    line.location = where
 
     def _ledger_chart(self) -> Any:
         assert self.runs is not None  # redraw checks it
         targets = {t.measure: t for t in self.runs.scenario.targets}
         charts: list[Any] = []
+        self._y_ledger = {
+            measure.name: self._y_range(self.ledger_source, measure.name)
+            for measure in self.model.measures
+        }
         for i, measure in enumerate(self.model.measures):
             colour = Category10_10[i % 10]
             chart = _figure(
+                x_range=self._x_range(),
+                y_range=self._y_ledger[measure.name],
                 title=f"{measure.name.replace('_', ' ')} ({measure.perspective.value}, "
                 f"{measure.better.value} is better)",
                 height=200,
@@ -484,6 +572,70 @@ class Explorer:
             chart.legend.background_fill_alpha = 0.6
             charts.append(chart)
         return gridplot(charts, ncols=3, sizing_mode="stretch_width") if charts else None
+
+
+def refresh(source: ColumnDataSource, columns: dict[str, Any]) -> None:
+    """Put ``columns`` into ``source``, sending the browser only the columns that changed (all
+    of them when the set of columns or their length changed)."""
+    old = source.data
+    if set(old) != set(columns) or any(len(old[k]) != len(v) for k, v in columns.items()):
+        source.data = columns
+        return
+    changed = {k: v for k, v in columns.items() if not np.array_equal(old[k], v, equal_nan=True)}
+    if changed:
+        source.data.update(changed)  # type: ignore[arg-type]  # Bokeh's column data, not pandas'
+
+
+def drawn(source: ColumnDataSource, prefix: str) -> list[Any]:
+    """The columns of ``source`` drawn on the chart of ``prefix`` (an output or a measure):
+    ``prefix`` itself and every ``prefix:...``."""
+    return [v for k, v in source.data.items() if k == prefix or str(k).startswith(f"{prefix}:")]
+
+
+def extent(columns: Sequence[Any]) -> tuple[float, float]:
+    """The smallest and largest finite value in ``columns`` (NaN, NaN when there is none)."""
+    finite = [c[np.isfinite(c)] for c in (np.asarray(c, dtype=float) for c in columns)]
+    values = [c for c in finite if c.size]
+    if not values:
+        return math.nan, math.nan
+    return float(min(c.min() for c in values)), float(max(c.max() for c in values))
+
+
+#: The share of a chart's range left empty on each side of the data.
+PADDING = 0.05
+#: A range is kept while the data fill at least this share of it.
+SNUG = 0.5
+
+
+def held_range(current: tuple[Any, Any], low: float, high: float) -> tuple[float, float]:
+    """The vertical range of a chart whose data go from ``low`` to ``high``: ``current`` while
+    it holds them and they fill at least :data:`SNUG` of it (so the axes stay still as a slider
+    moves, and the movement shows), else the data with :data:`PADDING` on each side.
+
+    >>> held_range((None, None), 0.0, 10.0)
+    (-0.5, 10.5)
+    >>> held_range((-0.5, 10.5), 1.0, 9.0)
+    (-0.5, 10.5)
+    >>> held_range((-0.5, 10.5), 2.0, 12.0)
+    (1.5, 12.5)
+    >>> held_range((-0.5, 10.5), 4.0, 6.0)
+    (3.9, 6.1)
+    """
+    if not (math.isfinite(low) and math.isfinite(high)):
+        start, end = current
+        return (0.0, 1.0) if start is None or end is None else (float(start), float(end))
+    start, end = current
+    held = start is not None and end is not None and start <= low and high <= end
+    if held and start < end and high - low >= SNUG * (end - start):
+        return float(start), float(end)
+    span = high - low
+    if span <= 0:
+        span = abs(high) or 1.0
+    pad = PADDING * span
+    new_start, new_end = low - pad, high + pad
+    if not new_start < new_end:  # a span lost to rounding next to a large value
+        new_start, new_end = math.nextafter(low, -math.inf), math.nextafter(high, math.inf)
+    return new_start, new_end
 
 
 def _figure(**options: Any) -> Any:

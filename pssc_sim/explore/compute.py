@@ -1,19 +1,29 @@
 """What the explorer computes, apart from any widget: control values become a scenario, the
 scenario becomes runs (the run, the same run without targets, the scorecard), and the runs become
 the columns the page plots. Every function here is pure, so it is tested without a browser.
+
+Runs are kept, for every session of a server, in a cache keyed by everything that decides them
+(:class:`RunCache`): the model object, the scenario as written out, the variables recorded and the
+back end. A slider moved back, a setting another session tried already and a target control (which
+leaves the run without targets as it was) cost no run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 
+from pssc_sim.compile.compiled import CompiledModel
 from pssc_sim.explore.controls import CULTURE, UNCERTAINTY, Control, with_target
+from pssc_sim.integrate.simulate import compiled_for
 from pssc_sim.ir.model import Model
 from pssc_sim.scenario.definition import Scenario
+from pssc_sim.scenario.interventions import apply_interventions
 from pssc_sim.scenario.reader import resolve_model
 from pssc_sim.scenario.runner import ScenarioResult, distributions, run
 from pssc_sim.scenario.uncertainty import Uncertainty
@@ -22,6 +32,8 @@ from pssc_sim.scorecard.scoring import Scorecard, needed_columns, scorecard
 __all__ = [
     "ENSEMBLE_MEMBERS",
     "ENSEMBLE_SEED",
+    "RUNS",
+    "RunCache",
     "Runs",
     "compute",
     "ledger_columns",
@@ -153,13 +165,116 @@ def recorded(model: Model, scenario: Scenario, outputs: Sequence[str]) -> list[s
     return list(dict.fromkeys([*outputs, *needed_columns(model, scenario.targets)]))
 
 
+class RunCache:
+    """The most recently used runs of a process, shared by its sessions, within a budget of
+    bytes (the saved values of each run) and of entries; safe to use from several threads.
+
+    Only what a key decides completely is kept: :func:`compute` keys a run by the model object
+    (a model file edited on disk is read again as a new object), the scenario as written out
+    (every value that changes a run, the ensemble's seed among them), the recorded variables
+    and the back end, and keeps no ensemble drawn without a seed.
+    """
+
+    def __init__(self, max_bytes: int = 256 * 2**20, max_entries: int = 512) -> None:
+        self.max_bytes = max_bytes
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable) -> Any:
+        """The value kept under ``key`` (now the most recently used), or ``None``."""
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                self.misses += 1
+                return None
+            self.hits += 1
+            self._entries.move_to_end(key)
+            return found[0]
+
+    def put(self, key: Hashable, value: Any, size: int) -> None:
+        """Keep ``value`` under ``key``, dropping the least recently used beyond the budgets (a
+        value larger than the whole budget is not kept)."""
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= old[1]
+            self._entries[key] = (value, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes or len(self._entries) > self.max_entries:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self._bytes -= dropped
+
+    def clear(self) -> None:
+        """Forget every run."""
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+#: The runs of this process, for every session of the explorer.
+RUNS = RunCache()
+
+
+def run_key(
+    scenario: Scenario, model: Model, record: Sequence[str], backend: str
+) -> Hashable | None:
+    """What decides a run of ``scenario``: its model object, the scenario as written out, the
+    recorded variables and the back end; ``None`` for an ensemble drawn without a seed (each
+    run of it differs)."""
+    if scenario.uncertainty is not None and scenario.uncertainty.seed is None:
+        return None
+    return (model, repr(scenario.to_document()), tuple(record), backend)
+
+
+def cached_run(scenario: Scenario, model: Model, record: Sequence[str], backend: str) -> Any:
+    """:func:`~pssc_sim.scenario.runner.run` of ``scenario``, from :data:`RUNS` when it ran
+    before with the same key (:func:`run_key`)."""
+    key = run_key(scenario, model, record, backend)
+    found = RUNS.get(("run", key)) if key is not None else None
+    if found is not None:
+        return found
+    result = run(scenario, record=record, backend=backend)
+    if key is not None:
+        RUNS.put(("run", key), result, result.results.values.nbytes)
+    return result
+
+
+def compiled_run(scenario: Scenario, outputs: Sequence[str] = ()) -> CompiledModel:
+    """The compiled model :func:`compute` runs ``scenario`` with, showing ``outputs``: the model
+    with the scenario's interventions, recording what
+    :func:`~pssc_sim.scenario.runner.run` records (the scenario's outputs, else the model's,
+    then the recorded variables)."""
+    base = scenario.load_model()
+    model = apply_interventions(base, scenario.interventions)
+    record = recorded(base, scenario, outputs)
+    chosen = (
+        scenario.outputs
+        if scenario.outputs is not None
+        else [name for name, _ in model.default_outputs()]
+    )
+    return compiled_for(model, tuple(dict.fromkeys([*chosen, *record])))
+
+
 def compute(scenario: Scenario, outputs: Sequence[str] = (), backend: str = "auto") -> Runs:
     """Run ``scenario`` (an ensemble in one call when it has uncertainty), the same scenario
     without targets as one member, and its scorecard against that reference; ``backend`` is
-    :func:`~pssc_sim.simulate`'s."""
+    :func:`~pssc_sim.simulate`'s.
+
+    Both runs come from :data:`RUNS` when they ran before: the run without targets depends on
+    every control but the targets' and the ensemble switch, so moving a target's level, date
+    or severity runs the scenario alone."""
     model = scenario.load_model()
     record = recorded(model, scenario, outputs)
-    result = run(scenario, record=record, backend=backend)
+    result = cached_run(scenario, model, record, backend)
     reference = None
     if scenario.targets:
         plain = (
@@ -167,7 +282,7 @@ def compute(scenario: Scenario, outputs: Sequence[str] = (), backend: str = "aut
             .with_uncertainty()
             .with_name(f"{scenario.label} without targets")
         )
-        reference = run(plain, record=record, backend=backend)
+        reference = cached_run(plain, model, record, backend)
     return Runs(scenario, result, reference, scorecard(result, reference))
 
 
@@ -175,6 +290,9 @@ def band(result: ScenarioResult, name: str) -> tuple[np.ndarray, np.ndarray, np.
     """The median of ``name`` over time and the band of :data:`FAN` (equal for one member)."""
     results = result.results
     column = results.values[:, results.index(name), :]
+    if column.shape[1] == 1:  # one member: its own values, without sorting anything
+        only = column[:, 0].copy()
+        return only, only, only
     low, mid, high = np.quantile(column, [FAN[0], 0.5, FAN[1]], axis=1)
     return mid, low, high
 

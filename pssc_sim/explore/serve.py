@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ipaddress
 import signal
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +52,50 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def first_run(scenario: Scenario) -> tuple[Scenario, list[str]]:
+    """The scenario a new page of the explorer of ``scenario`` runs, and the outputs it shows:
+    what to compile before serving, so that the pages run what was compiled."""
+    from pssc_sim.explore.app import default_outputs
+    from pssc_sim.explore.compute import scenario_for
+    from pssc_sim.explore.controls import controls_for, defaults
+
+    model = scenario.load_model()
+    controls = controls_for(scenario, model)
+    return scenario_for(scenario, controls, defaults(controls), model), default_outputs(
+        scenario, model
+    )
+
+
+def warm_up(scenarios: Sequence[Scenario]) -> threading.Thread:
+    """Load, in a thread in the background, the loop compiled by numba for the runs the
+    explorer of each of ``scenarios`` starts with, where it is in the cache folder (compiled by
+    an earlier ``--backend numba``, say): the ``auto`` back end then takes it for every move
+    (see :func:`~pssc_sim.integrate.backends.choose_backend`). Nothing is compiled here (that
+    would hold up the sessions for the seconds it takes); until the loop is loaded, and where it
+    is not stored, the runs go on with numpy, whose numbers are the same. Returns the thread."""
+    from pssc_sim.compile.cache import is_stored, numba_version
+    from pssc_sim.explore.compute import compiled_run, recorded
+    from pssc_sim.scenario.runner import run
+
+    def load() -> None:
+        if numba_version() is None:
+            return
+        for scenario in scenarios:
+            try:
+                start, outputs = first_run(scenario)
+                compiled = compiled_run(start, outputs)
+                if not compiled.loop_refusal and is_stored(compiled.loop_key):
+                    # run (not taken from the cache of runs): the machine code loads on use
+                    record = recorded(start.load_model(), start, outputs)
+                    run(start, record=record, backend="numba")
+            except Exception:  # only a head start: the runs go on with numpy
+                continue
+
+    thread = threading.Thread(target=load, name="pssc-explore-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def notebook_app(scenario: Scenario) -> pn.viewable.Viewable:
     """The explorer of ``scenario`` for a notebook cell."""
     import panel as pn
@@ -78,6 +124,8 @@ def serve(
     from pssc_sim.explore.teaching import Teaching, demo_steps
 
     steps = demo_steps(demo) if demo is not None else ()
+    if backend == "auto":
+        warm_up([scenario] if scenario is not None else [step.scenario for step in steps])
 
     def page() -> pn.viewable.Viewable:
         if scenario is not None:
