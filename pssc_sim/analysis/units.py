@@ -19,6 +19,7 @@ import pint
 import sympy
 from sympy.core.relational import Relational
 
+from pssc_sim.ir.dimensions import ArrayOp, Assemble, Broadcast, Reduce, View
 from pssc_sim.ir.functions import INTEGER, TIME, TIME_STEP, LookupFunction, LookupSlope
 
 _DIMENSIONLESS = {"", "1", "dmnl", "dimensionless", "fraction", "unitless", "ratio", "none"}
@@ -164,6 +165,8 @@ class UnitsOf:
         return self.function(expr)
 
     def function(self, expr: sympy.Basic) -> Any | None:
+        if isinstance(expr, ArrayOp):
+            return self.array(expr)
         if isinstance(expr, LookupFunction):
             self.infer(expr.args[0])
             return self.lookups.get(expr.lookup_name)
@@ -185,6 +188,21 @@ class UnitsOf:
         for arg in expr.args:
             self.infer(arg)
         return None if not isinstance(expr, sympy.Expr) else self.units.registry.dimensionless
+
+    def array(self, expr: ArrayOp) -> Any | None:
+        """Units of an array operation: a re-indexed or spread reference, a sum, minimum or
+        maximum keep the units of their argument, per-element equations must agree; the rest
+        (products over elements, vector functions) are not inferred."""
+        spec = expr.spec
+        if isinstance(spec, (View, Broadcast)) or (
+            isinstance(spec, Reduce) and spec.function != "prod"
+        ):
+            return self.infer(expr.args[0])
+        if isinstance(spec, Assemble):
+            return self.agree(expr.args, "per-element equations")
+        for arg in expr.args:
+            self.infer(arg)
+        return None
 
     def agree(self, terms: Any, what: str) -> Any | None:
         known = [(term, u) for term in terms if (u := self.infer(term)) is not None]
