@@ -38,12 +38,20 @@ class Figures:
 #: Each model's README (section Calibration).
 README = {
     "smoking": Figures(
-        ("attempt_rate", "vaping_success_gain", "capacity_time"),
+        (
+            "attempt_rate",
+            "initiation_trend",
+            "rm_success_ratio",
+            "capacity_time",
+            "unaided_success",
+            "ecig_attempt_share",
+        ),
         {"capacity_time": (0.1, 2.0)},
         {
-            "prevalence": (0.7883, 0.1258),
+            "prevalence": (0.7696, 0.1052),
             "quit_dates": (1.0, 0.0394),
-            "self_reported_four_week_quits": (1.0, 0.0587),
+            "four_week_quits": (1.0, 0.0587),
+            "rm_prevalence_ratio": (1.0, 0.0242),
         },
     ),
     "child_obesity": Figures(
@@ -83,15 +91,20 @@ README = {
             "discrimination_1993",
             "practice_trend",
             "withdrawal_rate",
+            "indian_hard_factor",
+            "pakistani_bangladeshi_hard_factor",
         ),
         {},
         {
-            "employment_gap": (0.9717, 0.0494),
-            "em_employment_rate": (0.9886, 0.0058),
-            "overall_employment_rate": (0.9696, 0.0036),
-            "hard_to_help_inactivity_rate": (float("nan"), 0.0067),
-            "em_unemployment_rate": (float("nan"), 0.2272),
-            "comparison_unemployment_rate": (float("nan"), 0.2302),
+            "employment_gap": (0.9651, 0.0559),
+            "em_employment_rate": (0.9782, 0.0072),
+            "overall_employment_rate": (0.9678, 0.0041),
+            "hard_to_help_inactivity_rate": (float("nan"), 0.0157),
+            "em_unemployment_rate": (float("nan"), 0.2295),
+            "comparison_unemployment_rate": (float("nan"), 0.2294),
+            "indian_employment_rate": (float("nan"), 0.0436),
+            "pakistani_bangladeshi_employment_rate": (float("nan"), 0.0666),
+            "comparison_employment_rate": (1.0, 0.0032),
         },
     ),
     "health_social_care": Figures(

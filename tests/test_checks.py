@@ -140,6 +140,46 @@ def test_lookup_called_outside_its_points(tmp_path: Path) -> None:
     assert "lookups.crowding: called by deaths with inputs from 1 to" in message
 
 
+ARRAYED = """
+time: {stop: 10, dt: 0.25, units: year}
+dimensions:
+  group: [a, b]
+parameters:
+  drain: {dims: [group], value: [0.05, DRAIN], units: people/year, source: "assumption"}
+stocks:
+  people: {dims: [group], initial: 1, units: people, non_negative: true}
+flows:
+  leaving: {from: people, rate: drain, units: people/year}
+"""
+
+
+def test_an_arrayed_non_negative_stock_is_checked_element_by_element(tmp_path: Path) -> None:
+    """Only the element a fixed outflow drives below zero is found; a clean array is not."""
+    assert check(tmp_path, ARRAYED.replace("DRAIN", "0.02")) == []
+    found = check(tmp_path, ARRAYED.replace("DRAIN", "0.5"))
+    assert [k for k, _ in found] == ["negative stock"]
+    assert "stocks.people: declared non-negative but its flows drive it to -4" in found[0][1]
+
+
+def test_an_aggregation_keeps_the_units_of_what_it_sums(tmp_path: Path) -> None:
+    """SUM, VMIN and VMAX over a dimension, an element picked and per-element equations keep the
+    units of their argument, so a total of people is people and adding it to a rate is found."""
+    totals = (
+        "auxiliaries:\n"
+        "  total: {equation: 'SUM(people[group!])', units: people}\n"
+        "  most: {equation: 'VMAX(people[group!])', units: people}\n"
+        "  first: {equation: 'people[a]', units: people}\n"
+        "  rates: {dims: [group], equation: {a: drain, b: 2 * drain}, units: people/year}\n"
+    )
+    clean = ARRAYED.replace("DRAIN", "0.02") + totals
+    assert check(tmp_path, clean) == []
+    found = check(
+        tmp_path, clean.replace("'SUM(people[group!])'", "'SUM(people[group!]) + drain[a]'")
+    )
+    assert [k for k, _ in found] == ["units"]
+    assert "auxiliaries.total.equation: the terms have different units" in found[0][1]
+
+
 def test_non_negative_stock_driven_below_zero(tmp_path: Path) -> None:
     text = CLEAN.replace("[[0, 1], [2, 1.5]]", "[[-10, 400], [10, 400]]")
     found = check(tmp_path, text)

@@ -57,6 +57,35 @@ def test_link_score_of_a_product_is_one_minus_the_other_share(tmp_path: Path) ->
     assert scores[("net_growth", "population")][5] == pytest.approx(1.0)
 
 
+ARRAYED_LOGISTIC = """
+time: {stop: 40, dt: 0.0625}
+dimensions:
+  group: [a, b]
+parameters: {r: 0.5, capacity: 1000}
+stocks:
+  population: 1
+  cohort: {dims: [group], initial: 1}
+flows:
+  net_growth: {to: population, rate: population * growth_fraction}
+  cohort_growth: {to: cohort, rate: cohort * r}
+auxiliaries:
+  growth_fraction: r * (1 - population / capacity)
+  cohorts: SUM(cohort[group!])
+"""
+
+
+def test_an_arrayed_model_scores_its_links_without_dimensions(tmp_path: Path) -> None:
+    """Beside arrayed variables, the links between variables without dimensions score as in a
+    model without them; links into, out of or over arrays are left unscored."""
+    model, results = run(tmp_path, ARRAYED_LOGISTIC)
+    scores = link_scores(model, results)
+    plain_model, plain = run(tmp_path, LOGISTIC)
+    expected = link_scores(plain_model, plain)
+    assert set(scores) == set(expected)
+    for link, values in expected.items():
+        np.testing.assert_allclose(scores[link], values, rtol=1e-9)
+
+
 def test_sir_epidemic_phases(tmp_path: Path) -> None:
     text = """
 time: {stop: 60, dt: 0.125}

@@ -115,8 +115,9 @@ def test_report_tests_its_findings_over_the_evidence(tmp_path: Path) -> None:
     )
     text = out.read_text()
     assert '<section id="robustness">' in text
-    # one target in the first, two in the second; two outcome measures shared
-    assert text.count("of 8 sampled worlds") == 1 + 2 + 2
+    # one target in the first, two in the second; the model's four outcome measures shared
+    # (prevalence, R&M prevalence, the R&M gap and 52-week quits)
+    assert text.count("of 8 sampled worlds") == 1 + 2 + 4
     assert "Pss-outcomes gives a better true prevalence than quit-count-blame" in text
 
 

@@ -246,6 +246,21 @@ def test_a_measure_reported_by_an_expression_is_recorded_and_scored(
     assert row.reported == pytest.approx(row.true - 0.1 * result.results["old_total"].iloc[-1])
 
 
+def test_a_measure_reported_apart_is_recorded_in_an_arrayed_model(make_model: WriteModel) -> None:
+    """A measure whose reported ledger is another variable is recorded as ``<measure>.reported``
+    by default and when named, as in a model without dimensions, so a scorecard can read it."""
+    model = make_model(
+        POPULATION
+        + "  counted: total * 1.1\n"
+        + "measures:\n  total: {perspective: outcome, better: higher, reported: counted}\n"
+    )
+    whole = ps.simulate(model)
+    named = ps.simulate(model, outputs=["total", "total.reported"])
+    assert named.names == ("total", "total.reported")
+    for res in (whole, named):
+        assert np.allclose(res["total.reported"].to_numpy(), 1.1 * res["total"].to_numpy())
+
+
 # -- arrayed == flattened by hand -----------------------------------------------------------
 
 

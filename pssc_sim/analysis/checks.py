@@ -360,9 +360,10 @@ def _negative_stocks(model: Model, results: Any) -> Iterator[Finding]:
     for stock in model.stocks:
         if not stock.non_negative:
             continue
-        values = results.values[:, results.index(stock.name), :]
+        columns = [results.index(row) for row in model.rows(stock.name)]
+        values = results.values[:, columns, :]
         if (values < 0).any():
-            first = int(np.argmax((values < 0).any(axis=1)))
+            first = int(np.argmax((values < 0).any(axis=(1, 2))))
             yield Finding(
                 Kind.NEGATIVE_STOCK,
                 _where(model, f"stocks.{stock.name}"),

@@ -29,6 +29,7 @@ from pssc_sim.compile.execute import execute
 from pssc_sim.compile.printer import Dialect, Printer
 from pssc_sim.compile.runtime import kernel_namespace
 from pssc_sim.errors import ParameterError
+from pssc_sim.ir.dimensions import ArrayOp
 from pssc_sim.ir.functions import CLOCK_SYMBOLS, FINAL_TIME, INITIAL_TIME, TIME, TIME_STEP
 from pssc_sim.ir.model import Auxiliary, Flow, Model, Stock
 from pssc_sim.results import Results
@@ -108,7 +109,9 @@ def _series(model: Model, results: Results) -> dict[str, np.ndarray]:
 
 
 def link_scores(model: Model, results: Results) -> dict[tuple[str, str], np.ndarray]:
-    """Score of every link of the lowered model between consecutive saved times."""
+    """Score of every link of the lowered model between consecutive saved times. In an arrayed
+    model only the links between variables without dimensions are scored: an arrayed variable
+    is recorded element by element, and an equation over arrays is not scored."""
     series = _series(model, results)
     later = {k: v[1:] for k, v in series.items()}
     earlier = {k: v[:-1] for k, v in series.items()}
@@ -117,6 +120,12 @@ def link_scores(model: Model, results: Results) -> dict[tuple[str, str], np.ndar
     equations.update({a.name: a.equation for a in model.auxiliaries})
     with np.errstate(all="ignore"):
         for effect, expr in equations.items():
+            if (
+                effect not in series
+                or expr.atoms(ArrayOp)
+                or any(symbol.name not in series for symbol in expr.free_symbols)
+            ):
+                continue
             change = later[effect] - earlier[effect]
             evaluate = _evaluator(expr, model)
             for symbol in expr.free_symbols:
@@ -136,18 +145,22 @@ def link_scores(model: Model, results: Results) -> dict[tuple[str, str], np.ndar
 def _flow_scores(
     model: Model, series: Mapping[str, np.ndarray]
 ) -> dict[tuple[str, str], np.ndarray]:
+    """The score of each flow on its stock; in an arrayed model, of the stocks without
+    dimensions (the matrix has a row per element and a column per flow element)."""
     matrix = model.stoichiometry()
+    stocks = [(row, s.name) for s in model.stocks for row in model.rows(s.name)]
+    flows = [f.name for f in model.flows for _ in model.rows(f.name)]
     scores = {}
-    for i, stock in enumerate(model.stocks):
+    for i, (row, stock) in enumerate(stocks):
         columns = np.flatnonzero(matrix[i])
-        if not len(columns):
+        if not len(columns) or row != stock:
             continue
-        net = sum(matrix[i, j] * series[model.flows[j].name] for j in columns)
+        net = sum(matrix[i, j] * series[flows[j]] for j in columns)
         net_change = np.diff(net)
         for j in columns:
-            flow_change = np.diff(series[model.flows[j].name])
+            flow_change = np.diff(series[flows[j]])
             score = matrix[i, j] * np.abs(flow_change / net_change)
-            scores[(model.flows[j].name, stock.name)] = np.where(net_change == 0, 0.0, score)
+            scores[(flows[j], stock)] = np.where(net_change == 0, 0.0, score)
     return scores
 
 

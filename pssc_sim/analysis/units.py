@@ -165,6 +165,8 @@ class UnitsOf:
         return self.function(expr)
 
     def function(self, expr: sympy.Basic) -> Any | None:
+        if isinstance(expr, ArrayOp):
+            return self.array(expr)
         if isinstance(expr, LookupFunction):
             self.infer(expr.args[0])
             return self.lookups.get(expr.lookup_name)

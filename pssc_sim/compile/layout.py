@@ -200,11 +200,11 @@ def select_outputs(model: Model, names: Sequence[str] | None) -> list[Output]:
 
 
 def _array_outputs(model: Model, names: Sequence[str] | None) -> list[Output]:
-    """Outputs of an arrayed model: visible variables whole by default, and the measures that
-    are not plain variables (true and ``<measure>.reported``) as for other models; a name may be
-    a whole variable, one element (``population[0-4,A]``) or a measure's column."""
+    """Outputs of an arrayed model: visible variables whole by default; a name may be a whole
+    variable, one element (``population[0-4,A]``), a measure or a measure's reported ledger
+    (``<measure>.reported``, recorded by default where it differs from the true value)."""
     measures = {m.name: m for m in model.measures}
-    reported = {m.reported_column: m.reported for m in model.measures if m.reported != m.true}
+    reported = {f"{m.name}.reported": m.reported for m in model.measures if m.reported != m.true}
     if names is None:
         items: list[Stock | Flow | Auxiliary] = [*model.stocks, *model.flows, *model.auxiliaries]
         chosen = [
@@ -217,10 +217,10 @@ def _array_outputs(model: Model, names: Sequence[str] | None) -> list[Output]:
     rows = _element_index(model)
     outputs = []
     for name in chosen:
-        if name in measures and name not in model:
-            outputs.append(Output(name, measures[name].true))
-        elif name in reported:
+        if name in reported:
             outputs.append(Output(name, reported[name]))
+        elif name in measures and name not in model:
+            outputs.append(Output(name, measures[name].true))
         elif name in model and not isinstance(model[name], Lookup):
             outputs.append(
                 Output(name, variable_symbol(name), model.rows(name), shape_of(model, name))
