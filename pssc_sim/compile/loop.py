@@ -53,7 +53,7 @@ from pssc_sim.compile.layout import Output
 from pssc_sim.compile.printer import Dialect, Printer
 from pssc_sim.compile.rows import local_name
 from pssc_sim.errors import ModelError
-from pssc_sim.ir.functions import LookupSlope, TruncatedNormal, UniformDraw
+from pssc_sim.ir.functions import LookupSlope, Quantile, TruncatedNormal, UniformDraw
 from pssc_sim.ir.model import Extrapolation, FixedDelay, Lookup, Model
 
 __all__ = [
@@ -100,7 +100,7 @@ def unsupported_reason(model: Model) -> str:
     ]
     if any(expr.atoms(LookupSlope) for expr in exprs):
         return "an equation uses the slope of a lookup"
-    if any(expr.atoms(UniformDraw, TruncatedNormal) for expr in exprs):
+    if any(expr.atoms(UniformDraw, TruncatedNormal, Quantile) for expr in exprs):
         return "an equation draws random numbers (RANDOM functions)"
     return ""
 

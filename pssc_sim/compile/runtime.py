@@ -20,6 +20,8 @@ from pssc_sim.compile.array_kernels import (
     vector_sort,
 )
 from pssc_sim.compile.draws import (
+    quantile,
+    quantile_scalar,
     truncated_normal,
     truncated_normal_scalar,
     uniform_draw,
@@ -74,6 +76,8 @@ def kernel_namespace(lookups: Sequence[Lookup]) -> dict[str, Any]:
         "_uniform_draw_scalar": uniform_draw_scalar,
         "_truncated_normal": truncated_normal,
         "_truncated_normal_scalar": truncated_normal_scalar,
+        "_quantile": quantile,
+        "_quantile_scalar": quantile_scalar,
         "_vector_sort_order": partial(vector_sort, "order"),
         "_vector_rank": partial(vector_sort, "rank"),
         "_vector_reorder": partial(vector_sort, "reorder"),

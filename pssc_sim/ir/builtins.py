@@ -294,6 +294,49 @@ _ROWS: tuple[Builtin, ...] = (
         "exponential of mean 1, conditioned on [min, max], a new draw each time step",
     ),
     _stateful(
+        "RANDOM_GAMMA",
+        (6, 6),
+        "RANDOM_GAMMA(min, max, order, shift, stretch, seed): shift + stretch x a gamma of "
+        "that order (scale 1), conditioned on [min, max]",
+    ),
+    _stateful(
+        "RANDOM_BETA",
+        (7, 7),
+        "RANDOM_BETA(min, max, alpha, beta, shift, stretch, seed): shift + stretch x a beta, "
+        "conditioned on [min, max]",
+    ),
+    _stateful(
+        "RANDOM_WEIBULL",
+        (6, 6),
+        "RANDOM_WEIBULL(min, max, shape, shift, stretch, seed): shift + stretch x a Weibull "
+        "of that shape and mean 1, conditioned on [min, max]",
+    ),
+    _stateful(
+        "RANDOM_POISSON",
+        (6, 6),
+        "RANDOM_POISSON(min, max, mean, shift, stretch, seed): shift + stretch x a Poisson "
+        "count of that mean, conditioned on [min, max]",
+    ),
+    _stateful(
+        "RANDOM_BINOMIAL",
+        (7, 7),
+        "RANDOM_BINOMIAL(min, max, probability, trials, shift, stretch, seed): shift + "
+        "stretch x the successes in that many trials, conditioned on [min, max]",
+    ),
+    _stateful(
+        "RANDOM_NEGATIVE_BINOMIAL",
+        (7, 7),
+        "RANDOM_NEGATIVE_BINOMIAL(min, max, probability, successes, shift, stretch, seed): "
+        "shift + stretch x the trials needed for that many successes, conditioned on "
+        "[min, max]",
+    ),
+    _stateful(
+        "RANDOM_TRIANGULAR",
+        (6, 6),
+        "RANDOM_TRIANGULAR(min, max, start, peak, end, seed): triangular between start and "
+        "end with its mode at peak, conditioned on [min, max]",
+    ),
+    _stateful(
         "RANDOM_PINK_NOISE",
         (4, 4),
         "RANDOM_PINK_NOISE(mean, sd, correlation_time, seed): mean plus noise smoothed "
