@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from pssc_sim.compile.array_kernels import (
+    allocate_available,
     allocate_by_priority,
     assemble_array,
     element_map,
@@ -84,6 +85,7 @@ def kernel_namespace(lookups: Sequence[Lookup]) -> dict[str, Any]:
         "_element_map": element_map,
         "_invert_matrix": invert_matrix,
         "_allocate_by_priority": allocate_by_priority,
+        "_allocate_available": allocate_available,
         "_gammaln": _gammaln,
         "_polygamma": _polygamma,
     }

@@ -525,6 +525,40 @@ def _allocate_by_priority(node: Any, ctx: Context) -> str:
     return f"ALLOCATE_BY_PRIORITY({', '.join(args)})"
 
 
+def _allocate_available(node: Any, ctx: Context) -> str:
+    """``ALLOCATE AVAILABLE(request, pp[..., ptype], avail)``: the priority profile is passed at
+    the first element of its range (Vensim's Allocation reference), and read over the whole
+    range, which becomes a marked dimension."""
+    pp = node.pp
+    if (
+        type(pp).__name__ != "ReferenceStructure"
+        or pp.subscripts is None
+        or ctx.arrays is None
+        or len(pp.subscripts.subscripts) < 2
+    ):
+        raise ctx.error(
+            "ALLOCATE AVAILABLE takes the priority profiles as a variable subscripted by "
+            "the requesters and the first element of the profile range (got "
+            f"{getattr(pp, 'reference', pp)})",
+            "Write ALLOCATE AVAILABLE(request[branch], priority[branch, ptype], supply)",
+        )
+    arrays = ctx.arrays
+    subscripts = [str(s) for s in pp.subscripts.subscripts]
+    first = subscripts[-1]
+    root = arrays.root_of(first)
+    if arrays.is_range(first) or arrays.element_value(first) != 1:
+        raise ctx.error(
+            "ALLOCATE AVAILABLE reads the priority profile from the first element of its "
+            f"range (got {pp.reference}[{', '.join(subscripts)}])",
+            f"Subscript the profiles by the first element of {arrays.raw[root].name}",
+        )
+    base = _reference(type(pp)(pp.reference, None), ctx)
+    parts = [arrays.subscript(s) for s in subscripts[:-1]]
+    parts.append(f"{arrays.range_ident(arrays.raw[root].name)}!")
+    request, supply = render(node.request, ctx), render(node.avail, ctx)
+    return f"ALLOCATE_AVAILABLE({request}, {base}[{', '.join(parts)}], {supply})"
+
+
 def _integ(node: Any, ctx: Context) -> str:
     raise ctx.error(
         "unsupported construct 'INTEG inside an expression'", "Give the stock its own variable"
@@ -549,6 +583,7 @@ _HANDLERS: Mapping[str, Callable[[Any, Context], str]] = {
     "InlineLookupsStructure": _inline_lookup,
     "IntegStructure": _integ,
     "AllocateByPriorityStructure": _allocate_by_priority,
+    "AllocateAvailableStructure": _allocate_available,
 }
 
 
