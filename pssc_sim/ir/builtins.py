@@ -111,9 +111,20 @@ def _pulse(a: Sequence[sympy.Expr]) -> sympy.Expr:
 
 def _pulse_train(a: Sequence[sympy.Expr]) -> sympy.Expr:
     start, width, interval, end = a
+    # an interval of 0 repeats nothing: one pulse of the width from the start (as PySD reads
+    # Vensim's PULSE TRAIN)
+    once = sympy.And(TIME + TIME_GUARD >= start, TIME < start + width)
+    if interval.is_zero:
+        return piecewise((sympy.S.One, once), (sympy.S.Zero, True))
     phase = sympy.Mod(TIME - start + TIME_GUARD, interval)
     on = sympy.And(TIME + TIME_GUARD >= start, TIME < end + TIME_GUARD, phase < width)
-    return piecewise((sympy.S.One, on), (sympy.S.Zero, True))
+    if interval.is_number:
+        return piecewise((sympy.S.One, on), (sympy.S.Zero, True))
+    return piecewise(
+        (sympy.S.One, sympy.And(sympy.Eq(interval, 0), once)),
+        (sympy.S.One, sympy.And(sympy.Ne(interval, 0), on)),
+        (sympy.S.Zero, True),
+    )
 
 
 def _log(a: Sequence[sympy.Expr]) -> sympy.Expr:
@@ -185,7 +196,8 @@ _ROWS: tuple[Builtin, ...] = (
         "PULSE_TRAIN",
         (4, 4),
         _pulse_train,
-        "PULSE_TRAIN(start, width, interval, end): repeated pulses until end",
+        "PULSE_TRAIN(start, width, interval, end): repeated pulses until end (one pulse when "
+        "interval is 0)",
     ),
     _pure("RAMP", (2, 3), _ramp, "RAMP(slope, start, end): rises with slope between the times"),
     _pure("MIN", (2, 99), lambda a: sympy.Min(*a), "MIN(a, b, ...): the smallest argument"),

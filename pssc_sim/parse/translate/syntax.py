@@ -311,6 +311,8 @@ def _call(node: Any, ctx: Context) -> str:
         # when not given) at the start
         initial = render(args[-1], ctx.in_initial())
         return f"DELAY_FIXED({render(args[0], ctx)}, TIME_STEP, {initial})"
+    if name == "get_time_value":
+        return _time_value(args, ctx)
     if name == "size" and len(args) == 1 and ctx.arrays is not None:
         # Stella's SIZE(array): how many elements it has
         return f"SUM({ctx.arrays.reduce_all(f'0 * {render(args[0], ctx)} + 1')})"
@@ -349,6 +351,23 @@ def _call(node: Any, ctx: Context) -> str:
             "pssc_sim has no such builtin; rewrite the equation without it",
         )
     return f"{builtin}({', '.join(render(a, ctx) for a in args)})"
+
+
+def _time_value(args: Sequence[Any], ctx: Context) -> str:
+    """``GET TIME VALUE(0, offset, 0)``: the simulation time moved by ``offset``, in units of
+    Time (Vensim's Functions reference). The other references (the initial time, the computer's
+    clock) and measures (calendar years, months, days ...) are refused: a run must repeat."""
+    fixed = (
+        [float(a) if is_number(a) else None for a in (args[0], args[2])] if len(args) == 3 else []
+    )
+    if fixed != [0.0, 0.0]:
+        shown = ", ".join(str(a) for a in args)
+        raise ctx.error(
+            f"unsupported construct 'GET TIME VALUE other than of the simulation time in "
+            f"units of Time' (got GET TIME VALUE({shown}))",
+            "Use GET TIME VALUE(0, offset, 0), or Time",
+        )
+    return f"(TIME + {render(args[1], ctx)})"
 
 
 def _stepped_lookup(name: str, args: Sequence[Any], ctx: Context) -> str:
