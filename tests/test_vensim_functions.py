@@ -240,3 +240,17 @@ def test_a_pulse_train_repeating_every_zero_is_one_pulse(tmp_path: Path) -> None
     expected = ((t >= 2) & (t < 3.5)).astype(float)
     np.testing.assert_array_equal(res["once"].to_numpy(), expected)
     np.testing.assert_array_equal(res["every"].to_numpy(), expected)
+
+
+def test_vensims_modulo_keeps_the_dividends_sign_and_the_yaml_one_the_divisors(
+    tmp_path: Path, make_model
+) -> None:
+    path = write(tmp_path, "mod.mdl", "m = MODULO(Time - 7.25, 3) ~~|\n" + CONTROL)
+    imported = ps.simulate(ps.load_model(path))["m"].to_numpy()
+    t = np.arange(0, 8.5, 0.5)
+    np.testing.assert_allclose(imported, np.fmod(t - 7.25, 3), atol=1e-12)
+    yaml = make_model(
+        "time: {start: 0, stop: 8, dt: 0.5}\n"
+        "auxiliaries:\n  m: {equation: 'MODULO(TIME - 7.25, 3)'}\n"
+    )
+    np.testing.assert_allclose(ps.simulate(yaml)["m"].to_numpy(), np.mod(t - 7.25, 3), atol=1e-12)

@@ -81,6 +81,7 @@ def parameter_overrides(
                 f"params['{name}']: values must be finite (got "
                 f"{_shown(value)}). Remove NaN and infinite values"
             )
+        _check_structural(compiled, name, array)
         overrides[name] = array
     sizes = {a.size for a in overrides.values() if a.ndim == 1}
     if len(sizes) > 1:
@@ -95,6 +96,20 @@ def parameter_overrides(
         # each member its own random stream: the members of an ensemble are independent
         overrides[MEMBER] = np.arange(members, dtype=float)
     return overrides, members
+
+
+def _check_structural(compiled: CompiledModel, name: str, array: np.ndarray) -> None:
+    """Refuse to change a parameter that fixed the model's structure when it was built."""
+    fixes = compiled.model.structural.get(name)
+    if fixes is None:
+        return
+    default = next(p.value for p in compiled.model.parameters if p.name == name)
+    if np.any(array != default):
+        raise ParameterError(
+            f"params['{name}']: {name} is {fixes}, fixed when the model is built (got "
+            f"{_shown(array.tolist())}, built with {default:g}). Change it in the model file "
+            "and load the model again for each order"
+        )
 
 
 def fill_parameters(

@@ -80,6 +80,9 @@ class Lowered:
     flows: list[Flow] = field(default_factory=list)
     auxiliaries: list[Auxiliary] = field(default_factory=list)
     discrete: list[DiscreteState] = field(default_factory=list)
+    #: parameters that fix the model's structure when it is built (an order of SMOOTHN or
+    #: DELAYN), each with what it fixes: a run cannot change them
+    structural: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -107,6 +110,11 @@ class _Call:
 
     def order(self, value: sympy.Expr) -> int:
         """The order argument of SMOOTHN/DELAYN: a constant, truncated to an integer >= 1."""
+        for symbol in value.free_symbols:
+            if symbol.name in self.constants:
+                self.out.structural.setdefault(
+                    symbol.name, f"the order of {self.builtin} in {self.owner}"
+                )
         number = value.subs({variable_symbol(k): v for k, v in self.constants.items()})
         if not number.is_Number:
             raise ModelError(
