@@ -339,3 +339,22 @@ def test_the_registry_and_the_solvers_agree_on_which_methods_are_implicit() -> N
 
     assert {name for name, m in METHODS.items() if m.implicit} == IMPLICIT
     assert {name for name, m in METHODS.items() if not m.fixed_step} == set(SOLVERS)
+
+
+def test_each_method_has_default_tolerances_for_what_it_is_for(make_model) -> None:
+    model = make_model(
+        "time: {start: 0, stop: 20, dt: 0.25}\nparameters:\n  r: {value: 0.7}\n"
+        "  k: {value: 1000}\nstocks:\n  p: {initial: 10}\n"
+        "flows:\n  growth: {to: p, rate: 'r * p * (1 - p / k)'}\n"
+    )
+
+    def error(method: str, rtol: float | None = None, atol: float | None = None) -> float:
+        res = ps.simulate(model, method=method, rtol=rtol, atol=atol)
+        t = np.asarray(res.times)
+        exact = 1000 / (1 + 99 * np.exp(-0.7 * t))
+        return float(np.max(np.abs(res["p"].to_numpy() - exact) / exact))
+
+    # dop853, offered for tight tolerances, meets them by default; given ones still count
+    assert error("dop853") < 1e-8
+    assert error("dop853", rtol=1e-6, atol=1e-9) > 1e-7
+    assert 1e-8 < error("rk45") < 1e-4
