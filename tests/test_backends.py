@@ -31,7 +31,13 @@ from pssc_sim.cli import main
 from pssc_sim.cli.scenario import BACKEND_NAMES
 from pssc_sim.compile import cache
 from pssc_sim.compile.compiler import CompiledModel
-from pssc_sim.compile.loop import LoopFunction, generate_loop_source, load_loop, numba_version
+from pssc_sim.compile.loop import (
+    LoopFunction,
+    generate_loop_source,
+    load_loop,
+    numba_version,
+    unsupported_reason,
+)
 from pssc_sim.conformance import KNOWN_BAD, find_cases
 from pssc_sim.errors import ParameterError, PsscSimError, SimulationError
 from pssc_sim.integrate import backends, budget, storage
@@ -259,6 +265,10 @@ def test_the_loop_agrees_on_the_suite(name: str) -> None:
         pytest.skip(f"the numpy back end refuses it too: {str(error)[:120]}")
     if model.dimensions:
         with pytest.raises(ParameterError, match=r"backend: .*the model has dimensions"):
+            ps.simulate(model, backend="numba")
+        return
+    if unsupported_reason(model):  # random draws: the loop refuses them, naming why
+        with pytest.raises(ParameterError, match=r"backend: .*draws random numbers"):
             ps.simulate(model, backend="numba")
         return
     compiled = compiled_for(model, None)
