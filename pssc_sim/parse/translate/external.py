@@ -282,6 +282,9 @@ class DataFiles:
             last_row = int(last) - 1
         elif _COLUMN.fullmatch(last):
             last_column = column_index(last)
+        # a range past the file's cells reads only the cells the file has
+        last_row = min(last_row, len(grid) - 1)
+        last_column = min(last_column, max((len(r) for r in grid), default=0) - 1)
         prefix = str(spec.get("prefix") or "")
         elements = [
             prefix + _element_text(value)
