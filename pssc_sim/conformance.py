@@ -226,7 +226,7 @@ def check_case(case: _Case, root: Path) -> FileResult:
     if b"???" in case.file.read_bytes():
         return result("skipped", "known-bad model file: it holds literal '???' equations")
     try:
-        columns, times = _simulate(case.file)
+        columns, times, drawing = _simulate(case.file)
         expected = read_canonical(case.output)
     except ModelError as exc:
         message = _short(str(exc))
@@ -245,6 +245,13 @@ def check_case(case: _Case, root: Path) -> FileResult:
         and not compare(columns, times, read_canonical(stella), rtol=rtol, atol=ATOL, stop=stop)
     ):
         return result("pass", "matches Stella's output (output_stella.csv)")
+    if problem and drawing:
+        # the run cannot be Vensim's: its draws come from another generator
+        problem = (
+            f"{case.file}: {', '.join(drawing)}: unsupported construct 'Vensim's own random "
+            f"numbers' (pssc_sim draws from its own generator; Vensim's is not published). "
+            f"{problem}"
+        )
     return result("fail", problem) if problem else result("pass")
 
 
@@ -252,9 +259,11 @@ def _short(message: str) -> str:
     return " ".join(message.split())[:400]
 
 
-def _simulate(file: Path) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Every value of a run by original-name key: outputs, parameters and control variables."""
+def _simulate(file: Path) -> tuple[dict[str, np.ndarray], np.ndarray, list[str]]:
+    """Every value of a run by original-name key: outputs, parameters and control variables;
+    and the original names of the variables that draw random numbers."""
     from pssc_sim.integrate.simulate import simulate
+    from pssc_sim.ir.functions import UniformDraw
     from pssc_sim.parse.translate import translate
     from pssc_sim.parse.translate.writer import read_translation
 
@@ -279,7 +288,14 @@ def _simulate(file: Path) -> tuple[dict[str, np.ndarray], np.ndarray]:
         columns[key] = np.full(times.shape, float(time[field]))
     columns.setdefault("time", times)
     columns = {_column_key(k): v for k, v in columns.items()}
-    return columns, times
+    equations = [
+        *((a.origin or a.name, a.equation) for a in model.auxiliaries),
+        *((f.origin or f.name, f.rate) for f in model.flows),
+    ]
+    drawing = sorted(
+        {translation.original_names.get(n, n) for n, e in equations if e.atoms(UniformDraw)}
+    )
+    return columns, times, drawing
 
 
 def _column_key(name: str) -> str:
@@ -430,7 +446,7 @@ def compare_model(model: str | Path, outputs: Sequence[str | Path]) -> ModelComp
     import time as clock
 
     started = clock.perf_counter()
-    columns, times = _simulate(Path(model))
+    columns, times, _ = _simulate(Path(model))
     seconds = clock.perf_counter() - started
     results: dict[str, SeriesResult] = {}
     for output in outputs:

@@ -339,3 +339,44 @@ def test_the_registry_and_the_solvers_agree_on_which_methods_are_implicit() -> N
 
     assert {name for name, m in METHODS.items() if m.implicit} == IMPLICIT
     assert {name for name, m in METHODS.items() if not m.fixed_step} == set(SOLVERS)
+
+
+def test_each_method_has_default_tolerances_for_what_it_is_for(make_model) -> None:
+    model = make_model(
+        "time: {start: 0, stop: 20, dt: 0.25}\nparameters:\n  r: {value: 0.7}\n"
+        "  k: {value: 1000}\nstocks:\n  p: {initial: 10}\n"
+        "flows:\n  growth: {to: p, rate: 'r * p * (1 - p / k)'}\n"
+    )
+
+    def error(method: str, rtol: float | None = None, atol: float | None = None) -> float:
+        res = ps.simulate(model, method=method, rtol=rtol, atol=atol)
+        t = np.asarray(res.times)
+        exact = 1000 / (1 + 99 * np.exp(-0.7 * t))
+        return float(np.max(np.abs(res["p"].to_numpy() - exact) / exact))
+
+    # dop853, offered for tight tolerances, meets them by default; given ones still count
+    assert error("dop853") < 1e-8
+    assert error("dop853", rtol=1e-6, atol=1e-9) > 1e-7
+    assert 1e-8 < error("rk45") < 1e-4
+
+
+@pytest.mark.parametrize("method", ["rk45", "bdf"])
+def test_a_member_among_quiet_ones_keeps_the_accuracy_it_has_alone(make_model, method) -> None:
+    # logistic growth: one fast member among 63 slow ones; scipy's error norm averages over
+    # the chunk, so without control per member the fast one would be solved more loosely
+    model = make_model(
+        "time: {start: 0, stop: 20, dt: 0.25}\nparameters:\n  r: {value: 0.7}\n"
+        "  k: {value: 1000}\nstocks:\n  p: {initial: 10}\n"
+        "flows:\n  growth: {to: p, rate: 'r * p * (1 - p / k)'}\n"
+    )
+    rates = np.full(64, 0.2)
+    rates[0] = 3.0
+    ensemble = ps.simulate(model, {"r": rates}, method=method)
+    alone = ps.simulate(model, {"r": 3.0}, method=method)
+    t = np.asarray(alone.times)
+    exact = 1000 / (1 + 99 * np.exp(-3.0 * t))
+
+    def error(values: np.ndarray) -> float:
+        return float(np.max(np.abs(values - exact) / exact))
+
+    assert error(ensemble["p"].to_numpy()[:, 0]) <= 1.5 * error(alone["p"].to_numpy())

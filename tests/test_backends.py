@@ -33,7 +33,12 @@ from pssc_sim.cli import main
 from pssc_sim.cli.scenario import BACKEND_NAMES
 from pssc_sim.compile import cache
 from pssc_sim.compile.compiler import CompiledModel
-from pssc_sim.compile.loop import LoopFunction, generate_loop_source, load_loop, numba_version
+from pssc_sim.compile.loop import (
+    LoopFunction,
+    generate_loop_source,
+    load_loop,
+    numba_version,
+)
 from pssc_sim.conformance import KNOWN_BAD, find_cases
 from pssc_sim.errors import ParameterError, PsscSimError, SimulationError
 from pssc_sim.integrate import backends, budget, storage

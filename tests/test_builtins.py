@@ -234,3 +234,22 @@ def test_a_guarded_division_by_a_conditional_zero_compiles(make_model):
         make_model, "XIDZ(k, IF_THEN_ELSE(k > 0, k, 0), 7)", header=GRID + "parameters: {k: 0}\n"
     )
     np.testing.assert_array_equal(values, np.full(11, 7.0))
+
+
+def test_an_ensemble_cannot_change_the_order_of_a_smooth(make_model) -> None:
+    model = make_model(
+        "time: {start: 0, stop: 10, dt: 0.25}\nparameters:\n  n: {value: 3}\n"
+        "auxiliaries:\n  x: {equation: 'STEP(1, 1)'}\n  s: {equation: 'SMOOTHN(x, 2, 0, n)'}\n"
+        "  d: {equation: 'DELAYN(x, 2, 0, n)'}\n"
+    )
+    built = ps.simulate(model)["s"].to_numpy()
+    # the order it was built with may be passed; every member then runs that order
+    same = ps.simulate(model, {"n": [3, 3]})
+    np.testing.assert_array_equal(same["s"].to_numpy()[:, 1], built)
+    with pytest.raises(
+        ps.ParameterError,
+        match=r"params\['n'\]: n is the order of (SMOOTHN in s|DELAYN in d), fixed when the "
+        r"model is built \(got \[1\.0, 2\.0, 3\.0\], built with 3\)\. Change it in the model "
+        r"file and load the model again for each order",
+    ):
+        ps.simulate(model, {"n": [1, 2, 3]})

@@ -93,13 +93,13 @@ def test_imported_model_runs_with_vensim_euler(tmp_path: Path) -> None:
 
 
 def test_unsupported_construct_names_the_variable(tmp_path: Path) -> None:
-    text = "Noise = RANDOM POISSON(0, 10, 3, 0, 1, 7) ~~|\n" + CONTROL
+    text = "Value = DEPRECIATE STRAIGHTLINE(10, 5, 1, 0) ~~|\n" + CONTROL
     with pytest.raises(
         ps.ModelError,
-        match=r"Noise: unsupported construct 'function "
-        r"RANDOM_POISSON'",
+        match=r"value\.mdl: Value: unsupported construct 'function "
+        r"DEPRECIATE_STRAIGHTLINE'",
     ):
-        ps.load_model(write(tmp_path, "noise.mdl", text))
+        ps.load_model(write(tmp_path, "value.mdl", text))
 
 
 def test_subscripts_are_imported_as_dimensions(tmp_path: Path) -> None:

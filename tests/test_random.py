@@ -115,14 +115,106 @@ def test_pink_noise_has_its_standard_deviation_and_correlation_time(tmp_path: Pa
     assert lag == pytest.approx((1 - 0.25 / 2) ** 8, abs=0.03)
 
 
-def test_random_function_over_subscripts_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(
-        ps.ModelError,
-        match=r"unsupported construct 'a random function over "
-        r"subscripts' \(got RANDOM_UNIFORM\)\. Write each "
-        r"element as a variable of its own",
-    ):
-        load(tmp_path, "arrayed.mdl", "A: a1, a2 ~~|\nX[A] = RANDOM UNIFORM(0, 1, 0) ~~|\n")
+def test_random_functions_over_subscripts_draw_each_element_its_own_stream(
+    tmp_path: Path,
+) -> None:
+    model = load(
+        tmp_path,
+        "arrayed.mdl",
+        "A: a1, a2, a3 ~~|\nB: b1, b2 ~~|\nX[A] = RANDOM UNIFORM(0, 1, 0) ~~|\n"
+        "Y[A, B] = RANDOM POISSON(0, 100, 3, 0, 1, 0) ~~|\n"
+        "P[A] = RANDOM PINK NOISE(3, 0.5, 2, 1) ~~|\n",
+        stop=2_000,
+    )
+    res = ps.simulate(model)
+    names = model.original_names()
+    by_name = res.renamed(names)
+    x = np.array([by_name[f"X[a{i}]"].to_numpy() for i in (1, 2, 3)])
+    y = np.array([by_name[f"Y[a{i},b{j}]"].to_numpy() for i in (1, 2, 3) for j in (1, 2)])
+    pink = np.array([by_name[f"P[a{i}]"].to_numpy()[400:] for i in (1, 2, 3)])
+    for values in (x, y, pink):
+        correlations = np.corrcoef(values)[np.triu_indices(len(values), 1)]
+        assert np.abs(correlations).max() < 0.1
+    error = 5 * math.sqrt(1 / 12 / x.shape[1])
+    assert np.abs(x.mean(axis=1) - 0.5).max() < error
+    assert np.abs(y.mean(axis=1) - 3).max() < 5 * math.sqrt(3 / y.shape[1])
+    assert np.all(y == np.round(y))
+
+
+def _moments(probabilities: dict[int, float]) -> tuple[float, float]:
+    total = sum(probabilities.values())
+    mean = sum(k * p for k, p in probabilities.items()) / total
+    return mean, sum((k - mean) ** 2 * p for k, p in probabilities.items()) / total
+
+
+def _poisson(mean: float, low: int, high: int) -> tuple[float, float]:
+    return _moments(
+        {k: mean**k * math.exp(-mean) / math.factorial(k) for k in range(low, high + 1)}
+    )
+
+
+SHAPES = (
+    "Ga = RANDOM GAMMA(0, 1e9, 2.5, 1, 2, 0) ~~|\n"
+    "Be = RANDOM BETA(0, 1e9, 2, 3, 10, 4, 0) ~~|\n"
+    "We = RANDOM WEIBULL(0, 1e9, 1.5, 0, 1, 0) ~~|\n"
+    "Po = RANDOM POISSON(0, 1e9, 3, 0, 1, 0) ~~|\n"
+    "Pc = RANDOM POISSON(2, 4, 3, 0, 1, 0) ~~|\n"
+    "Bi = RANDOM BINOMIAL(0, 1e9, 0.3, 10, 0, 1, 0) ~~|\n"
+    "Nb = RANDOM NEGATIVE BINOMIAL(0, 1e9, 0.4, 3, 0, 1, 0) ~~|\n"
+    "Tr = RANDOM TRIANGULAR(-1e9, 1e9, 1, 2, 5, 0) ~~|\n"
+    "Tc = RANDOM TRIANGULAR(1, 2, 1, 2, 5, 0) ~~|\n"
+)
+
+
+@pytest.fixture(scope="module")
+def shapes_run(tmp_path_factory: pytest.TempPathFactory) -> ps.Results:
+    folder = tmp_path_factory.mktemp("shapes")
+    return ps.simulate(load(folder, "shapes.mdl", SHAPES, stop=5_000))  # 20,001 draws each
+
+
+def _weibull_variance(shape: float) -> float:
+    # scaled to mean 1: E[X^2] = G(1 + 2/k) / G(1 + 1/k)^2
+    return math.gamma(1 + 2 / shape) / math.gamma(1 + 1 / shape) ** 2 - 1
+
+
+@pytest.mark.parametrize(
+    ("name", "low", "high", "mean", "variance", "integer"),
+    [
+        # shift + stretch x a gamma of order 2.5 (mean and variance 2.5)
+        ("ga", 1, math.inf, 1 + 2 * 2.5, 4 * 2.5, False),
+        ("be", 10, 14, 10 + 4 * 2 / 5, 16 * 6 / (25 * 6), False),
+        ("we", 0, math.inf, 1, _weibull_variance(1.5), False),
+        ("po", 0, math.inf, 3, 3, True),
+        ("pc", 2, 4, *_poisson(3, 2, 4), True),
+        ("bi", 0, 10, 3, 10 * 0.3 * 0.7, True),
+        # trials needed for 3 successes of probability 0.4
+        ("nb", 3, math.inf, 3 / 0.4, 3 * 0.6 / 0.4**2, True),
+        ("tr", 1, 5, 8 / 3, (1 + 4 + 25 - 2 - 5 - 10) / 18, False),
+        # the same triangle conditioned on [1, 2]: density 2 (x - 1) there
+        ("tc", 1, 2, 5 / 3, 1 / 18, False),
+    ],
+)
+def test_shaped_draws_have_vensims_distributions(
+    shapes_run: ps.Results,
+    name: str,
+    low: float,
+    high: float,
+    mean: float,
+    variance: float,
+    integer: bool,
+) -> None:
+    values = shapes_run[name].to_numpy()
+    assert values.min() >= low
+    assert values.max() <= high
+    assert np.all(values == np.round(values)) == integer
+    assert abs(values.mean() - mean) < 5 * math.sqrt(variance / values.size)
+    assert values.var() == pytest.approx(variance, rel=0.06)
+
+
+def test_a_draw_with_no_value_within_its_bounds_is_not_finite(tmp_path: Path) -> None:
+    model = load(tmp_path, "empty.mdl", "Po = RANDOM POISSON(2.2, 2.8, 3, 0, 1, 0) ~~|\n")
+    with pytest.raises(ps.SimulationError, match="po"):
+        ps.simulate(model)
 
 
 def test_a_converted_model_draws_the_same_numbers(tmp_path: Path) -> None:

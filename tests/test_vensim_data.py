@@ -226,3 +226,59 @@ def test_data_that_cannot_be_read_is_refused_naming_file_and_variable(
     path = model(tmp_path, equation + " ~~|\n", files)
     with pytest.raises(ps.ModelError, match=message):
         ps.load_model(path)
+
+
+def test_subscript_elements_read_from_a_file(tmp_path: Path) -> None:
+    # a column of element names and a row of numbers with a prefix; the constants of the
+    # block they frame are read rows by columns
+    table = "name,1,2\nnorth,1,2\nsouth,3,4\neast,5,6\n"
+    path = model(
+        tmp_path,
+        "region: GET DIRECT SUBSCRIPT('block.csv', ',', 'A2', 'A', '') ~~|\n"
+        "depth: GET DIRECT SUBSCRIPT('block.csv', ',', 'B1', 'C1', 'd') ~~|\n"
+        "k[region, depth] = GET DIRECT CONSTANTS('block.csv', ',', 'B2') ~~|\n"
+        "total = SUM(k[region!, depth!]) ~~|\n",
+        {"block.csv": table},
+    )
+    loaded = ps.load_model(path)
+    assert [d.elements for d in loaded.dimensions.items] == [
+        ("north", "south", "east"),
+        ("d1", "d2"),
+    ]
+    res = ps.simulate(loaded)
+    assert res["total"].to_numpy()[-1] == 21.0
+
+
+def test_subscript_cells_without_elements_are_refused(tmp_path: Path) -> None:
+    path = model(
+        tmp_path,
+        "region: GET DIRECT SUBSCRIPT('block.csv', ',', 'D2', 'D4', '') ~~|\nk[region] = 1 ~~|\n",
+        {"block.csv": "a,b\n1,2\n"},
+    )
+    with pytest.raises(
+        ps.ModelError,
+        match=r"region: GET DIRECT SUBSCRIPT found no elements in the cells D2 to D4 \(got none "
+        r"in 'block\.csv'\)\. Check the cells",
+    ):
+        ps.load_model(path)
+
+
+SUITE = Path(__file__).resolve().parents[2] / "shared" / "test-models" / "tests"
+
+
+@pytest.mark.skipif(
+    not (SUITE / "get_subscript_3d_arrays_xls").is_dir(), reason="the SDXorg suite is absent"
+)
+def test_a_legacy_xls_workbook_is_read(tmp_path: Path) -> None:
+    pytest.importorskip("xlrd", reason="xlrd reads .xls workbooks")
+    folder = SUITE / "get_subscript_3d_arrays_xls"
+    loaded = ps.load_model(folder / "test_get_subscript_3d_arrays_xls.mdl")
+    # the sheet: entries 1..3 down B4:B6, depths 1, 2 across C3:D3, values in C4:F6
+    assert sorted(d.elements for d in loaded.dimensions.items) == [
+        ("Column1", "Column2"),
+        ("Depth1", "Depth2"),
+        ("Entry1", "Entry2", "Entry3"),
+    ]
+    res = ps.simulate(loaded).renamed(loaded.original_names())
+    name = "Three Dimensional Variable[Entry2,Column2,Depth2]"
+    assert res[name].to_numpy()[0] == 0.04

@@ -210,3 +210,47 @@ def test_stella_previous_and_size(tmp_path: Path) -> None:
     np.testing.assert_array_equal(res["last"].to_numpy(), np.where(t == 0, 7.0, before))
     np.testing.assert_array_equal(res["last_own"].to_numpy(), np.where(t == 0, 0.0, before))
     np.testing.assert_array_equal(res["count"].to_numpy(), np.full(9, 3.0))
+
+
+def test_get_time_value_is_the_time_moved_by_the_offset(tmp_path: Path) -> None:
+    path = write(tmp_path, "clock.mdl", "later = GET TIME VALUE(0, 2.5, 0) ~~|\n" + CONTROL)
+    res = ps.simulate(ps.load_model(path))
+    np.testing.assert_array_equal(res["later"].to_numpy(), np.asarray(res.times) + 2.5)
+
+
+def test_get_time_value_of_the_computer_clock_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "clock.mdl", "year = GET TIME VALUE(2, 0, 1) ~~|\n" + CONTROL)
+    with pytest.raises(
+        ps.ModelError,
+        match=r"year: unsupported construct 'GET TIME VALUE other than of the simulation time in "
+        r"units of Time' \(got GET TIME VALUE\(2, 0, 1\)\)\. Use GET TIME VALUE\(0, offset, 0\)",
+    ):
+        ps.load_model(path)
+
+
+def test_a_pulse_train_repeating_every_zero_is_one_pulse(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "train.mdl",
+        "once = PULSE TRAIN(2, 1.5, 0, 8) ~~|\nevery = PULSE TRAIN(2, 1.5, gap, 8) ~~|\n"
+        "gap = 0 ~~|\n" + CONTROL,
+    )
+    res = ps.simulate(ps.load_model(path))
+    t = np.asarray(res.times)
+    expected = ((t >= 2) & (t < 3.5)).astype(float)
+    np.testing.assert_array_equal(res["once"].to_numpy(), expected)
+    np.testing.assert_array_equal(res["every"].to_numpy(), expected)
+
+
+def test_vensims_modulo_keeps_the_dividends_sign_and_the_yaml_one_the_divisors(
+    tmp_path: Path, make_model
+) -> None:
+    path = write(tmp_path, "mod.mdl", "m = MODULO(Time - 7.25, 3) ~~|\n" + CONTROL)
+    imported = ps.simulate(ps.load_model(path))["m"].to_numpy()
+    t = np.arange(0, 8.5, 0.5)
+    np.testing.assert_allclose(imported, np.fmod(t - 7.25, 3), atol=1e-12)
+    yaml = make_model(
+        "time: {start: 0, stop: 8, dt: 0.5}\n"
+        "auxiliaries:\n  m: {equation: 'MODULO(TIME - 7.25, 3)'}\n"
+    )
+    np.testing.assert_allclose(ps.simulate(yaml)["m"].to_numpy(), np.mod(t - 7.25, 3), atol=1e-12)

@@ -231,3 +231,107 @@ def allocate_by_priority(
             requests[vector], priorities[vector], float(widths[index]), float(supplies[index])
         )
     return result
+
+
+def _rectangular(z: np.ndarray) -> np.ndarray:
+    share: np.ndarray = np.clip(0.5 - z, 0.0, 1.0)
+    return share
+
+
+def _triangular(z: np.ndarray) -> np.ndarray:
+    above = np.clip(z, -0.5, 0.5)
+    share: np.ndarray = np.where(above < 0, 1 - 2 * (above + 0.5) ** 2, 2 * (0.5 - above) ** 2)
+    return share
+
+
+def _normal(z: np.ndarray) -> np.ndarray:
+    from scipy.special import ndtr
+
+    share: np.ndarray = ndtr(-z)
+    return share
+
+
+def _exponential(z: np.ndarray) -> np.ndarray:
+    falling = 0.5 * np.exp(-np.abs(z))
+    share: np.ndarray = np.where(z < 0, 1 - falling, falling)
+    return share
+
+
+#: Vensim's priority profiles by type (Allocation reference, "Specifying the Curves"): the share
+#: of its request a requester asks for at a level ``z`` widths above its priority, one minus
+#: the distribution function of the named shape: 1 rectangular of that width, 2 triangular of
+#: that width, 3 normal of that standard deviation, 4 exponential falling both ways from the
+#: priority (``0.5 exp(-|z|)``). The other types (0 fixed quantity, 5 constant elasticity, 11 to
+#: 15 in integers) give NaN.
+PROFILES: dict[int, Callable[[np.ndarray], np.ndarray]] = {
+    1: _rectangular,
+    2: _triangular,
+    3: _normal,
+    4: _exponential,
+}
+
+
+def _profile_shares(kind: np.ndarray, codes: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """The shares at ``z`` of requesters of profile types ``kind`` (among ``codes``)."""
+    result = np.full(z.shape, np.nan)
+    for code in codes:
+        shape = PROFILES.get(int(code))
+        if shape is not None:
+            result = np.where(kind == code, shape(z), result)
+    return result
+
+
+def _available_allocation(
+    request: np.ndarray, profiles: np.ndarray, supply: np.ndarray
+) -> np.ndarray:
+    """Allocations of vectors of requests ``(V, n)`` with profiles ``(V, n, 4)`` (type,
+    priority, width, extra) from supplies ``(V,)``: each requester receives its request times
+    its share at the one level where the shares sum to the supply. The total falls
+    monotonically with the level, so the level is found by bisection to round-off."""
+    request = np.maximum(request, 0.0)
+    kind = np.rint(profiles[..., 0])
+    codes = np.unique(kind[np.isfinite(kind)])
+    priority = profiles[..., 1]
+    width = np.maximum(profiles[..., 2], 1e-12)
+
+    def total(level: np.ndarray) -> np.ndarray:
+        shares = _profile_shares(kind, codes, (level[:, None] - priority) / width)
+        summed: np.ndarray = (request * shares).sum(axis=1)
+        return summed
+
+    low = (priority - 40 * width).min(axis=1)  # every share 1 (up to exp(-40))
+    high = (priority + 40 * width).max(axis=1)  # every share 0
+    for _ in range(64):  # 80 widths halved 64 times: below round-off of the priorities
+        middle = 0.5 * (low + high)
+        over = total(middle) > supply
+        low, high = np.where(over, middle, low), np.where(over, high, middle)
+    level = 0.5 * (low + high)
+    shares = _profile_shares(kind, codes, (level[:, None] - priority) / width)
+    result = request * shares
+    covered = supply[:, None] >= request.sum(axis=1, keepdims=True)
+    empty = supply[:, None] <= 0
+    return np.where(covered, request, np.where(empty, 0.0, result))
+
+
+def allocate_available(request: Any, profiles: Any, supply: Any, shape: tuple[int, ...]) -> Any:
+    """Kernel helper of :class:`~pssc_sim.ir.dimensions.AllocateAvailable`: the supply shared
+    among the requests along the last axis of the equation (``shape[:-1]``; the last axis of
+    ``shape`` runs over the four elements of a priority profile), every request filled when the
+    supply covers them all, none when there is no supply.
+
+    >>> profiles = np.array([[[1.0], [5.0], [2.0], [0.0]], [[1.0], [7.0], [4.0], [0.0]]])
+    >>> allocate_available(np.array([[500.0], [300.0]]), profiles, 400.0, (2, 4))[:, 0].tolist()
+    [134.61538461538458, 265.38461538461536]
+    """
+    members = _members(request, profiles, supply)
+    outer = shape[:-1]
+    requests = np.broadcast_to(np.asarray(request, dtype=float), (*outer, members))
+    given = np.broadcast_to(np.asarray(profiles, dtype=float), (*shape, members))
+    supplies = np.take(
+        np.broadcast_to(np.asarray(supply, dtype=float), (*outer, members)), 0, axis=-2
+    )
+    n = outer[-1]
+    flat_request = np.moveaxis(requests, -1, -2).reshape(-1, n)
+    flat_profiles = np.moveaxis(given, -1, -3).reshape(-1, n, shape[-1])
+    allocated = _available_allocation(flat_request, flat_profiles, supplies.reshape(-1))
+    return np.moveaxis(allocated.reshape(*outer[:-1], members, n), -2, -1)

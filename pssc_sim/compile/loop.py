@@ -63,7 +63,13 @@ from pssc_sim.compile.layout import Layout, Output
 from pssc_sim.compile.printer import Dialect, Printer
 from pssc_sim.compile.rows import local_name
 from pssc_sim.errors import ModelError
-from pssc_sim.ir.functions import LookupSlope, TruncatedNormal, UniformDraw, variable_symbol
+from pssc_sim.ir.functions import (
+    LookupSlope,
+    Quantile,
+    TruncatedNormal,
+    UniformDraw,
+    variable_symbol,
+)
 from pssc_sim.ir.model import Extrapolation, FixedDelay, Lookup, Model
 
 __all__ = [
@@ -132,6 +138,11 @@ def unsupported_reason(model: Model) -> str:
         return (
             "an equation draws from a normal distribution (RANDOM NORMAL): its quantile is "
             "scipy's, which the compiled loop cannot call to the same bits"
+        )
+    if any(expr.atoms(Quantile) for expr in exprs):
+        return (
+            "an equation draws random numbers through a distribution's quantile (RANDOM "
+            "GAMMA, BETA, POISSON, ...): it is scipy's, which the compiled loop cannot call"
         )
     return ""
 

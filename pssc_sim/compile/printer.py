@@ -35,6 +35,7 @@ from pssc_sim.ir.functions import (
     INTEGER,
     LookupFunction,
     LookupSlope,
+    Quantile,
     TruncatedNormal,
     UniformDraw,
 )
@@ -82,6 +83,10 @@ _FUNCTIONS: Mapping[type[sympy.Basic], tuple[_Emit, _Emit]] = {
     TruncatedNormal: (
         lambda a: f"_truncated_normal({', '.join(a)})",
         lambda a: f"_truncated_normal_scalar({', '.join(a)})",
+    ),
+    Quantile: (
+        lambda a: f"_quantile({', '.join(a)})",
+        lambda a: f"_quantile_scalar({', '.join(a)})",
     ),
 }
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from pssc_sim.compile.array_kernels import (
+    allocate_available,
     allocate_by_priority,
     assemble_array,
     element_map,
@@ -20,6 +21,8 @@ from pssc_sim.compile.array_kernels import (
     vector_sort,
 )
 from pssc_sim.compile.draws import (
+    quantile,
+    quantile_scalar,
     truncated_normal,
     truncated_normal_scalar,
     uniform_draw,
@@ -74,12 +77,15 @@ def kernel_namespace(lookups: Sequence[Lookup]) -> dict[str, Any]:
         "_uniform_draw_scalar": uniform_draw_scalar,
         "_truncated_normal": truncated_normal,
         "_truncated_normal_scalar": truncated_normal_scalar,
+        "_quantile": quantile,
+        "_quantile_scalar": quantile_scalar,
         "_vector_sort_order": partial(vector_sort, "order"),
         "_vector_rank": partial(vector_sort, "rank"),
         "_vector_reorder": partial(vector_sort, "reorder"),
         "_element_map": element_map,
         "_invert_matrix": invert_matrix,
         "_allocate_by_priority": allocate_by_priority,
+        "_allocate_available": allocate_available,
         "_gammaln": _gammaln,
         "_polygamma": _polygamma,
     }

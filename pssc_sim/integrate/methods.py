@@ -34,6 +34,10 @@ class Method:
     description: str
     tableau: Tableau | None = None
     implicit: bool = False
+    #: the default tolerances of an adaptive method, for what it is for: the usual ones, and
+    #: tight ones for the high-order method
+    rtol: float = 1e-6
+    atol: float = 1e-9
 
 
 def _fixed(tableau: Tableau) -> Runner:
@@ -103,7 +107,10 @@ METHODS: Mapping[str, Method] = MappingProxyType(
             False,
             8,
             _adaptive("dop853"),
-            "explicit Dormand-Prince of order 8, adaptive step, for tight tolerances",
+            "explicit Dormand-Prince of order 8, adaptive step, for tight tolerances "
+            "(rtol 1e-10, atol 1e-12 unless given)",
+            rtol=1e-10,
+            atol=1e-12,
         ),
         "lsoda": Method(
             "lsoda",

@@ -81,6 +81,7 @@ def parameter_overrides(
                 f"params['{name}']: values must be finite (got "
                 f"{_shown(value)}). Remove NaN and infinite values"
             )
+        _check_structural(compiled, name, array)
         overrides[name] = array
     sizes = {a.size for a in overrides.values() if a.ndim == 1}
     if len(sizes) > 1:
@@ -95,6 +96,20 @@ def parameter_overrides(
         # each member its own random stream: the members of an ensemble are independent
         overrides[MEMBER] = np.arange(members, dtype=float)
     return overrides, members
+
+
+def _check_structural(compiled: CompiledModel, name: str, array: np.ndarray) -> None:
+    """Refuse to change a parameter that fixed the model's structure when it was built."""
+    fixes = compiled.model.structural.get(name)
+    if fixes is None:
+        return
+    default = next(p.value for p in compiled.model.parameters if p.name == name)
+    if np.any(array != default):
+        raise ParameterError(
+            f"params['{name}']: {name} is {fixes}, fixed when the model is built (got "
+            f"{_shown(array.tolist())}, built with {default:g}). Change it in the model file "
+            "and load the model again for each order"
+        )
 
 
 def fill_parameters(
@@ -166,8 +181,8 @@ def simulate(
     method: str = "euler",
     time: Mapping[str, float] | None = None,
     outputs: Sequence[str] | None = None,
-    rtol: float = 1e-6,
-    atol: float = 1e-9,
+    rtol: float | None = None,
+    atol: float | None = None,
     chunk: int = DEFAULT_CHUNK,
     progress: Progress | None = None,
     max_memory: int | None = None,
@@ -191,7 +206,8 @@ def simulate(
     outputs
         Variables to record (all visible stocks, flows and auxiliaries by default).
     rtol, atol
-        Tolerances of the adaptive methods.
+        Tolerances of the adaptive methods; by default the method's own (``rtol=1e-6``,
+        ``atol=1e-9``; ``1e-10`` and ``1e-12`` for ``dop853``, the method for tight ones).
     chunk
         Members evaluated together in an ensemble (made smaller when the working state of a
         chunk would not fit in ``max_memory``).
@@ -252,7 +268,11 @@ def simulate(
             f"simulate: model: takes a Model (got a path {str(model)!r}). "
             "Load it first with load_model(path)"
         )
-    check_options(method, rtol, atol, chunk, max_memory)
+    check_options(
+        method, 1e-6 if rtol is None else rtol, 0.0 if atol is None else atol, chunk, max_memory
+    )
+    rtol = METHODS[method].rtol if rtol is None else rtol
+    atol = METHODS[method].atol if atol is None else atol
     check_backend(backend)
     if isinstance(model, CompiledModel):
         compiled = model if outputs is None else compiled_for(model.model, _names(outputs))

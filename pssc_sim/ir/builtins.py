@@ -111,9 +111,20 @@ def _pulse(a: Sequence[sympy.Expr]) -> sympy.Expr:
 
 def _pulse_train(a: Sequence[sympy.Expr]) -> sympy.Expr:
     start, width, interval, end = a
+    # an interval of 0 repeats nothing: one pulse of the width from the start (as PySD reads
+    # Vensim's PULSE TRAIN)
+    once = sympy.And(TIME + TIME_GUARD >= start, TIME < start + width)
+    if interval.is_zero:
+        return piecewise((sympy.S.One, once), (sympy.S.Zero, True))
     phase = sympy.Mod(TIME - start + TIME_GUARD, interval)
     on = sympy.And(TIME + TIME_GUARD >= start, TIME < end + TIME_GUARD, phase < width)
-    return piecewise((sympy.S.One, on), (sympy.S.Zero, True))
+    if interval.is_number:
+        return piecewise((sympy.S.One, on), (sympy.S.Zero, True))
+    return piecewise(
+        (sympy.S.One, sympy.And(sympy.Eq(interval, 0), once)),
+        (sympy.S.One, sympy.And(sympy.Ne(interval, 0), on)),
+        (sympy.S.Zero, True),
+    )
 
 
 def _log(a: Sequence[sympy.Expr]) -> sympy.Expr:
@@ -185,7 +196,8 @@ _ROWS: tuple[Builtin, ...] = (
         "PULSE_TRAIN",
         (4, 4),
         _pulse_train,
-        "PULSE_TRAIN(start, width, interval, end): repeated pulses until end",
+        "PULSE_TRAIN(start, width, interval, end): repeated pulses until end (one pulse when "
+        "interval is 0)",
     ),
     _pure("RAMP", (2, 3), _ramp, "RAMP(slope, start, end): rises with slope between the times"),
     _pure("MIN", (2, 99), lambda a: sympy.Min(*a), "MIN(a, b, ...): the smallest argument"),
@@ -292,6 +304,49 @@ _ROWS: tuple[Builtin, ...] = (
         (5, 5),
         "RANDOM_EXPONENTIAL(min, max, shift, stretch, seed): shift + stretch x an "
         "exponential of mean 1, conditioned on [min, max], a new draw each time step",
+    ),
+    _stateful(
+        "RANDOM_GAMMA",
+        (6, 6),
+        "RANDOM_GAMMA(min, max, order, shift, stretch, seed): shift + stretch x a gamma of "
+        "that order (scale 1), conditioned on [min, max]",
+    ),
+    _stateful(
+        "RANDOM_BETA",
+        (7, 7),
+        "RANDOM_BETA(min, max, alpha, beta, shift, stretch, seed): shift + stretch x a beta, "
+        "conditioned on [min, max]",
+    ),
+    _stateful(
+        "RANDOM_WEIBULL",
+        (6, 6),
+        "RANDOM_WEIBULL(min, max, shape, shift, stretch, seed): shift + stretch x a Weibull "
+        "of that shape and mean 1, conditioned on [min, max]",
+    ),
+    _stateful(
+        "RANDOM_POISSON",
+        (6, 6),
+        "RANDOM_POISSON(min, max, mean, shift, stretch, seed): shift + stretch x a Poisson "
+        "count of that mean, conditioned on [min, max]",
+    ),
+    _stateful(
+        "RANDOM_BINOMIAL",
+        (7, 7),
+        "RANDOM_BINOMIAL(min, max, probability, trials, shift, stretch, seed): shift + "
+        "stretch x the successes in that many trials, conditioned on [min, max]",
+    ),
+    _stateful(
+        "RANDOM_NEGATIVE_BINOMIAL",
+        (7, 7),
+        "RANDOM_NEGATIVE_BINOMIAL(min, max, probability, successes, shift, stretch, seed): "
+        "shift + stretch x the trials needed for that many successes, conditioned on "
+        "[min, max]",
+    ),
+    _stateful(
+        "RANDOM_TRIANGULAR",
+        (6, 6),
+        "RANDOM_TRIANGULAR(min, max, start, peak, end, seed): triangular between start and "
+        "end with its mode at peak, conditioned on [min, max]",
     ),
     _stateful(
         "RANDOM_PINK_NOISE",

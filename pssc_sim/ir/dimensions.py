@@ -360,6 +360,18 @@ class AllocateByPriority(ArraySpec):
 
 
 @dataclass(frozen=True, slots=True)
+class AllocateAvailable(ArraySpec):
+    """Vensim's ALLOCATE AVAILABLE along the last axis of an equation over ``shape[:-1]``:
+    arguments request (over the equation's axes), priority profiles (the equation's axes, then
+    the four elements of a profile, ``shape[-1]``) and supply."""
+
+    shape: tuple[int, ...]
+
+    def render(self, args: Sequence[str], constants: dict[str, tuple[Any, ...]]) -> str:
+        return f"_allocate_available({', '.join(args)}, {self.shape})"
+
+
+@dataclass(frozen=True, slots=True)
 class InvertMatrix(ArraySpec):
     """Vensim's INVERT MATRIX: the inverse of the square matrix over the last two axes of an
     equation over ``shape``, for every other element and member (NaN where it is singular)."""

@@ -77,6 +77,29 @@ class TruncatedNormal(sympy.Function):  # type: ignore[misc]
         return sympy.S.Zero
 
 
+#: The distributions :class:`Quantile` draws from, by its first argument (an index into this
+#: tuple), with the parameters each takes after ``(u, low, high)``: Vensim's RANDOM functions.
+QUANTILE_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("gamma", ("order",)),
+    ("beta", ("alpha", "beta")),
+    ("weibull", ("shape",)),
+    ("triangular", ("start", "peak", "end")),
+    ("poisson", ("mean",)),
+    ("binomial", ("probability", "trials")),
+    ("negative_binomial", ("probability", "successes")),
+)
+
+
+class Quantile(sympy.Function):  # type: ignore[misc]
+    """``Quantile(kind, u, low, high, *parameters)``: the quantile of a uniform ``u`` under the
+    distribution ``QUANTILE_KINDS[kind]`` conditioned on lying in ``[low, high]``, i.e.
+    ``F^-1(F(low) + u (F(high) - F(low)))`` (for a distribution on the integers, ``F(low)`` is
+    the probability below ``low``). Noise: derivatives 0."""
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return sympy.S.Zero
+
+
 class LookupFunction(sympy.Function):  # type: ignore[misc]
     """A call of a graphical function; subclasses carry the lookup's name in ``lookup_name``."""
 

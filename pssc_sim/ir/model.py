@@ -361,6 +361,9 @@ class Model:
     algebraic_order: tuple[str, ...] = ()
     source: str = ""
     dimensions: Dimensions = field(default_factory=Dimensions)
+    #: parameters fixed when the model is built (the order of a SMOOTHN or DELAYN), with what
+    #: each fixes: runs refuse to change them
+    structural: Mapping[str, str] = field(default_factory=dict)
     _index: Mapping[str, object] = field(default_factory=dict, repr=False, compare=False)
     _rows: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False, compare=False)
 

@@ -32,6 +32,11 @@ semantics for TREND, FORECAST, SAMPLE IF TRUE and DELAY FIXED:
   ``RANDOM_SEED``, the member's ``RANDOM_MEMBER`` and the step) through the inverse distribution
   function, conditioned on ``[min, max]`` as Vensim's functions are (a normal between 0 and
   1000 of mean 0 has the half-normal's mean, 0.798).
+- ``RANDOM_GAMMA``, ``RANDOM_BETA``, ``RANDOM_WEIBULL``, ``RANDOM_POISSON``, ``RANDOM_BINOMIAL``,
+  ``RANDOM_NEGATIVE_BINOMIAL``: ``shift + stretch X`` for ``X`` of the named distribution, and
+  ``RANDOM_TRIANGULAR``, each conditioned on ``[min, max]`` the same way: the uniform draw
+  through the conditioned inverse distribution function
+  (:class:`~pssc_sim.ir.functions.Quantile`).
 - ``RANDOM_PINK_NOISE(m, s, T, seed)``: ``m + p``, where ``p`` is white noise smoothed over
   ``T`` (a stock starting at 0, ``dp/dt = (w - p) / T``) and ``w = s sqrt(12 (2 - a) / a)
   (u - 1/2)`` with ``a = dt / T``: with Euler steps, ``p`` is the autoregressive process
@@ -53,10 +58,12 @@ from pssc_sim.ir.builtins import BUILTINS, as_condition
 from pssc_sim.ir.conditions import piecewise, rebuilt
 from pssc_sim.ir.functions import (
     INITIAL_TIME,
+    QUANTILE_KINDS,
     RANDOM_MEMBER,
     RANDOM_SEED,
     TIME,
     TIME_STEP,
+    Quantile,
     StatefulCall,
     TruncatedNormal,
     UniformDraw,
@@ -73,6 +80,9 @@ class Lowered:
     flows: list[Flow] = field(default_factory=list)
     auxiliaries: list[Auxiliary] = field(default_factory=list)
     discrete: list[DiscreteState] = field(default_factory=list)
+    #: parameters that fix the model's structure when it is built (an order of SMOOTHN or
+    #: DELAYN), each with what it fixes: a run cannot change them
+    structural: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -86,6 +96,7 @@ class _Call:
     args: tuple[sympy.Expr, ...]
     constants: Mapping[str, float]
     out: Lowered
+    element: sympy.Expr = sympy.S.Zero
 
     def stock(self, name: str, initial: sympy.Expr) -> sympy.Symbol:
         self.out.stocks.append(Stock(name, initial, origin=self.owner))
@@ -99,6 +110,11 @@ class _Call:
 
     def order(self, value: sympy.Expr) -> int:
         """The order argument of SMOOTHN/DELAYN: a constant, truncated to an integer >= 1."""
+        for symbol in value.free_symbols:
+            if symbol.name in self.constants:
+                self.out.structural.setdefault(
+                    symbol.name, f"the order of {self.builtin} in {self.owner}"
+                )
         number = value.subs({variable_symbol(k): v for k, v in self.constants.items()})
         if not number.is_Number:
             raise ModelError(
@@ -271,7 +287,8 @@ def _delay_fixed(call: _Call) -> sympy.Expr:
 def _draw(call: _Call, call_seed: sympy.Expr) -> sympy.Expr:
     """The uniform draw of this call: its own stream (a checksum of its hidden name), held
     through each time step."""
-    stream = sympy.Integer(zlib.crc32(call.prefix.encode()))
+    # an arrayed equation passes each element's position: every element its own stream
+    stream = sympy.Integer(zlib.crc32(call.prefix.encode())) + call.element * 2**32
     step = sympy.floor((TIME - INITIAL_TIME) / TIME_STEP + sympy.Float(1e-6))
     return UniformDraw(stream, call_seed, RANDOM_SEED, RANDOM_MEMBER, step)
 
@@ -299,6 +316,32 @@ def _random_exponential(call: _Call) -> sympy.Expr:
     return piecewise(
         (shift + stretch * z, stretch > 0), (sympy.Min(sympy.Max(shift, low), high), True)
     )
+
+
+_KIND = {name: sympy.Integer(k) for k, (name, _) in enumerate(QUANTILE_KINDS)}
+
+
+def _shifted(call: _Call, kind: str) -> sympy.Expr:
+    """``shift + stretch x`` a draw of ``kind``, conditioned on ``[min, max]`` after the
+    stretch and shift (Vensim's RANDOM BETA, BINOMIAL, GAMMA, NEGATIVE BINOMIAL, POISSON and
+    WEIBULL: ``(min, max, parameters ..., shift, stretch, seed)``); with a stretch of 0 or
+    less, the shift held within ``[min, max]``."""
+    low, high, *parameters, shift, stretch, seed = call.args
+    standard = Quantile(
+        _KIND[kind],
+        _draw(call, seed),
+        (low - shift) / stretch,
+        (high - shift) / stretch,
+        *parameters,
+    )
+    return piecewise(
+        (shift + stretch * standard, stretch > 0), (sympy.Min(sympy.Max(shift, low), high), True)
+    )
+
+
+def _random_triangular(call: _Call) -> sympy.Expr:
+    low, high, start, peak, end, seed = call.args
+    return Quantile(_KIND["triangular"], _draw(call, seed), low, high, start, peak, end)
 
 
 def _random_pink_noise(call: _Call) -> sympy.Expr:
@@ -340,6 +383,13 @@ LOWERINGS: Mapping[str, _Lowering] = {
     "RANDOM_NORMAL": _random_normal,
     "RANDOM_EXPONENTIAL": _random_exponential,
     "RANDOM_PINK_NOISE": _random_pink_noise,
+    "RANDOM_GAMMA": lambda c: _shifted(c, "gamma"),
+    "RANDOM_BETA": lambda c: _shifted(c, "beta"),
+    "RANDOM_WEIBULL": lambda c: _shifted(c, "weibull"),
+    "RANDOM_POISSON": lambda c: _shifted(c, "poisson"),
+    "RANDOM_BINOMIAL": lambda c: _shifted(c, "binomial"),
+    "RANDOM_NEGATIVE_BINOMIAL": lambda c: _shifted(c, "negative_binomial"),
+    "RANDOM_TRIANGULAR": _random_triangular,
 }
 
 
@@ -350,11 +400,18 @@ class Lowerer:
         self.constants = constants
         self.out = Lowered()
         self._counts: dict[tuple[str, str], int] = {}
+        self._element: sympy.Expr = sympy.S.Zero
 
-    def lower(self, expr: sympy.Expr, *, owner: str, where: str) -> sympy.Expr:
-        """Return ``expr`` with every stateful call replaced by its hidden structure."""
+    def lower(
+        self, expr: sympy.Expr, *, owner: str, where: str, element: sympy.Expr = sympy.S.Zero
+    ) -> sympy.Expr:
+        """Return ``expr`` with every stateful call replaced by its hidden structure.
+
+        ``element`` is, in an arrayed equation, the position of each element (an array
+        expression): random functions then draw a stream per element."""
         if not expr.has(StatefulCall):
             return expr
+        self._element = element
         return self._rewrite(expr, owner, where)
 
     def _rewrite(self, expr: sympy.Basic, owner: str, where: str) -> sympy.Expr:
@@ -371,5 +428,7 @@ class Lowerer:
         key = (owner, builtin)
         self._counts[key] = self._counts.get(key, 0) + 1
         prefix = f"{owner}__{builtin.lower()}{self._counts[key]}"
-        call = _Call(owner, builtin, prefix, where, tuple(args), self.constants, self.out)
+        call = _Call(
+            owner, builtin, prefix, where, tuple(args), self.constants, self.out, self._element
+        )
         return LOWERINGS[builtin](call)

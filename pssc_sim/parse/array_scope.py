@@ -13,6 +13,7 @@ import sympy
 
 from pssc_sim.errors import ModelError, did_you_mean
 from pssc_sim.ir.dimensions import (
+    AllocateAvailable,
     AllocateByPriority,
     Axis,
     ElementMap,
@@ -44,6 +45,7 @@ ARRAY_FUNCTIONS = (
     "VECTOR_ELM_MAP",
     "INVERT_MATRIX",
     "ALLOCATE_BY_PRIORITY",
+    "ALLOCATE_AVAILABLE",
 )
 
 
@@ -86,6 +88,8 @@ class Scope:
             return self.invert_matrix(node, translate)
         if function == "ALLOCATE_BY_PRIORITY":
             return self.allocate_by_priority(node, translate)
+        if function == "ALLOCATE_AVAILABLE":
+            return self.allocate_available(node, translate)
         if len(node.args) != 1 or node.keywords:
             raise ModelError(
                 f"{self.where}: {function} takes one argument (got "
@@ -211,6 +215,39 @@ class Scope:
         shape = self.reader.table.shape([a.dim for a in self.target])
         request, priority, width, supply = (translate(a) for a in node.args)
         return array_op(AllocateByPriority(shape))(request, priority, width, supply)
+
+    def allocate_available(
+        self, node: ast.Call, translate: Callable[[ast.AST], sympy.Expr]
+    ) -> sympy.Expr:
+        """``ALLOCATE_AVAILABLE(request, profiles[..., profile!], supply)`` along the last
+        dimension of the equation, which runs over the requesters; the profiles run over the
+        equation's dimensions and a marked dimension of four elements (type, priority, width,
+        extra)."""
+        if len(node.args) != 3 or node.keywords:
+            raise ModelError(
+                f"{self.where}: ALLOCATE_AVAILABLE takes 3 arguments (got "
+                f"{len(node.args)}). Write ALLOCATE_AVAILABLE(request, "
+                "profiles[requester, profile!], supply)"
+            )
+        reduced = self.reduced(node.args[1])
+        table = self.reader.table
+        if not self.target or len(reduced) != 1 or table.size([reduced[0].dim]) != 4:
+            raise ModelError(
+                f"{self.where}: ALLOCATE_AVAILABLE runs along the last dimension of the "
+                "variable over priority profiles of four elements (got "
+                f"{ast.unparse(node.args[1]).replace(REDUCED_SUFFIX, '!')} in a variable "
+                f"over {[a.dim for a in self.target]}). Give the variable the dims of the "
+                "requests and mark the profile dimension, e.g. profiles[branch, pprofile!]"
+            )
+        outer = self.target
+        self.target = [*outer, *reduced]
+        try:
+            profiles = translate(node.args[1])
+        finally:
+            self.target = outer
+        request, supply = translate(node.args[0]), translate(node.args[2])
+        shape = table.shape([a.dim for a in (*outer, *reduced)])
+        return array_op(AllocateAvailable(shape))(request, profiles, supply)
 
     def invert_matrix(
         self, node: ast.Call, translate: Callable[[ast.AST], sympy.Expr]

@@ -541,25 +541,23 @@ class ArrayReader(Reader):
                 f"{shown(text)})."
                 " Move it into an auxiliary of its own",
             )
-        randoms = sorted(
-            {c.builtin for c in expr.atoms(StatefulCall) if c.builtin.startswith("RANDOM_")}
-        )
-        if target and randoms:
-            # one draw would serve every element: refused rather than silently shared
-            raise self.error(
-                path,
-                f"unsupported construct 'a random function over "
-                f"subscripts' (got {', '.join(randoms)}). Write each "
-                "element as a variable of its own",
-            )
         before = {kind: len(getattr(lowerer.out, kind)) for kind in _LOWERED}
-        lowered = lowerer.lower(expr, owner=entry.name, where=where)
+        lowered = lowerer.lower(expr, owner=entry.name, where=where, element=self.positions(target))
         dims = tuple(a.dim for a in target)
         for kind in _LOWERED:
             items = getattr(lowerer.out, kind)
             for i in range(before[kind], len(items)):
                 items[i] = dataclasses.replace(items[i], dims=dims)
         return lowered
+
+    def positions(self, target: list[Axis]) -> sympy.Expr:
+        """The position (0, 1, ... in row order) of each element of an equation over
+        ``target``: random functions draw one stream per element."""
+        if not target:
+            return sympy.S.Zero
+        shape = self.table.shape([a.dim for a in target])
+        size = int(np.prod(shape))
+        return array_op(Values(shape, tuple(float(i) for i in range(size))))()
 
     def scoped(self, namespace: Namespace, entry: Entry, key: str, target: list[Axis]) -> Namespace:
         return dataclasses.replace(

@@ -186,6 +186,7 @@ class Reader:
             algebraic_order=order,
             source=self.file,
             dimensions=self.dimension_table(),
+            structural=dict(lowerer.out.structural),
         )
         check_initialisation(model)
         return model

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,14 +38,20 @@ class _Range:
 class ArrayImport:
     """The subscript ranges of one model and what its equations need from them."""
 
-    def __init__(self, section: Any, names: NameMap, where: str) -> None:
+    def __init__(
+        self,
+        section: Any,
+        names: NameMap,
+        where: str,
+        read: Callable[[str, Mapping[str, Any]], list[str]] | None = None,
+    ) -> None:
         self.where = where
         self.names = names
         self.index_parameters: dict[str, dict[str, Any]] = {}
         #: element-wise variables: (identifier, elements) -> the hidden auxiliary computing
         #: that one element (see :meth:`split_elements`)
         self.aliases: dict[tuple[str, tuple[str, ...]], str] = {}
-        self.raw = {name_key(r.name): r for r in section.subscripts}
+        self.raw = {name_key(r.name): self.read_range(r, read) for r in section.subscripts}
         self.order = list(self.raw)
         self.flat: dict[str, tuple[str, ...]] = {k: self.expand(k, ()) for k in self.raw}
         self.ident = {k: names.add(self.raw[k].name, hidden=True) for k in self.order}
@@ -66,6 +72,20 @@ class ArrayImport:
                     "subrange of the other"
                 )
         self.owner = owner
+
+    def read_range(
+        self, raw: Any, read: Callable[[str, Mapping[str, Any]], list[str]] | None
+    ) -> Any:
+        """``raw``, or for a range whose elements come from a data file (PySD leaves GET
+        DIRECT SUBSCRIPT as the call's arguments), the range with the elements read."""
+        if not isinstance(raw.subscripts, Mapping):
+            return raw
+        if read is None:
+            raise ModelError(
+                f"{self.where}: {raw.name}: unsupported construct 'GET DIRECT SUBSCRIPT' "
+                "here. Write the elements in the model"
+            )
+        return _Range(raw.name, read(raw.name, raw.subscripts), list(raw.mapping or ()))
 
     def expand(self, key: str, seen: tuple[str, ...]) -> tuple[str, ...]:
         subscripts = self.raw[key].subscripts

@@ -292,13 +292,20 @@ class _Builder:
         self.instances: dict[str, int] = {}
         self.active_texts: dict[str, str] = {}
         self.time_block: dict[str, Any] = {}
-        self.arrays = (
-            ArrayImport(self.main, self.names, str(source)) if self.main.subscripts else None
-        )
         self.data = DataFiles(source.parent)
+        self.arrays = (
+            ArrayImport(self.main, self.names, str(source), self.read_subscript)
+            if self.main.subscripts
+            else None
+        )
 
     def where(self, name: str) -> str:
         return f"{self.source}: {name}"
+
+    def read_subscript(self, name: str, spec: Mapping[str, Any]) -> list[str]:
+        """The elements of the range ``name`` defined by GET DIRECT SUBSCRIPT (or GET XLS
+        SUBSCRIPT), read from its data file."""
+        return self.data.subscript_elements(spec, self.where(name))
 
     # -- the whole model ---------------------------------------------------------------------
 

@@ -2,8 +2,9 @@
 
 The functions read a CSV file (``GET DIRECT ...('file.csv', ',', ...)``: the second argument is
 the separator) or a sheet of an XLSX workbook (``GET XLS ...('file.xlsx', 'Sheet1', ...)``, read
-with openpyxl) that lies in the model's folder or below it. Cells are named as in a spreadsheet:
-``B2`` is the second column of the second row.
+with openpyxl, or of a legacy ``.xls`` one, read with xlrd) that lies in the model's folder or
+below it. Cells are named as in a spreadsheet: ``B2`` is the second column of the second row.
+GET DIRECT SUBSCRIPT reads the elements of a range from the cells of a row, a column or a block.
 
 - DATA and LOOKUPS take a row or column of x values (time for DATA): a column letter (``'A'``)
   means the x values run down that column and the series down the columns from the first cell
@@ -184,9 +185,11 @@ class DataFiles:
             return Book({tab: grid}, {})
         if suffix in (".xlsx", ".xlsm"):
             return _read_workbook(path, where)
+        if suffix == ".xls":
+            return _read_legacy_workbook(path, where)
         raise ModelError(
             f"{where}: unsupported construct 'data file of type {suffix}' (got "
-            f"'{path.name}'). Save the data as .csv or .xlsx"
+            f"'{path.name}'). Save the data as .csv, .xlsx or .xls"
         )
 
     # -- reading values ------------------------------------------------------------------
@@ -265,6 +268,38 @@ class DataFiles:
             result.append((xs, [y for _, y in pairs]))
         return result
 
+    def subscript_elements(self, spec: Any, where: str) -> list[str]:
+        """The elements of a GET DIRECT SUBSCRIPT range: the non-empty cells from the first
+        cell to the last (a cell, a row number or a column letter; empty: to the end of the
+        sheet), row by row, each written after the prefix."""
+        grid = self.grid(str(spec["file"]), str(spec["tab"]), where)
+        row, column, _ = _cell(str(spec["firstcell"]), where)
+        last = str(spec.get("lastcell") or "").strip()
+        last_row, last_column = len(grid) - 1, max((len(r) for r in grid), default=0) - 1
+        if _CELL.fullmatch(last):
+            last_row, last_column, _ = _cell(last, where)
+        elif _ROW.fullmatch(last):
+            last_row = int(last) - 1
+        elif _COLUMN.fullmatch(last):
+            last_column = column_index(last)
+        # a range past the file's cells reads only the cells the file has
+        last_row = min(last_row, len(grid) - 1)
+        last_column = min(last_column, max((len(r) for r in grid), default=0) - 1)
+        prefix = str(spec.get("prefix") or "")
+        elements = [
+            prefix + _element_text(value)
+            for r in range(row, last_row + 1)
+            for c in range(column, last_column + 1)
+            if (value := _at(grid, r, c)) is not None and str(value).strip()
+        ]
+        if not elements:
+            raise ModelError(
+                f"{where}: GET DIRECT SUBSCRIPT found no elements in the cells "
+                f"{spec['firstcell']} to {last or 'the end'} (got none in '{spec['file']}'). "
+                "Check the cells"
+            )
+        return elements
+
     def constants(self, ast: Any, shape: Sequence[int], where: str) -> Any:
         """The values of a GET ... CONSTANTS call: a number, or nested lists of ``shape``."""
         text = str(ast.cell).strip()
@@ -296,6 +331,13 @@ class DataFiles:
         if len(shape) == 1:
             return [value(0, j) for j in range(shape[0])]
         return [[value(i, j) for j in range(shape[1])] for i in range(shape[0])]
+
+
+def _element_text(value: Any) -> str:
+    """A cell as an element name: whole numbers without their '.0'."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
 
 
 def _cell(text: str, where: str) -> tuple[int, int, bool]:
@@ -352,6 +394,36 @@ def _read_workbook(path: Path, where: str) -> Book:
         return Book(sheets, names)
     finally:
         book.close()
+
+
+def _read_legacy_workbook(path: Path, where: str) -> Book:
+    """The sheets of an Excel 97-2003 ``.xls`` workbook, read with xlrd; empty cells are
+    ``None`` as openpyxl gives them (named ranges are not read: name the first cell)."""
+    try:
+        import xlrd
+    except ImportError:
+        raise ModelError(
+            f"{where}: reading .xls files needs xlrd (got no 'xlrd' package). Install "
+            "it (pip install xlrd), or save the data as .xlsx or .csv"
+        ) from None
+    try:
+        book = xlrd.open_workbook(str(path), on_demand=True)
+    except Exception as exc:  # any failure to read the workbook is bad input
+        raise ModelError(
+            f"{where}: the workbook could not be read ({type(exc).__name__}: "
+            f"{exc}). Save it again as .xlsx, or as .csv"
+        ) from None
+    try:
+        empty = (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK)
+        sheets = {}
+        for sheet in book.sheets():
+            sheets[sheet.name] = [
+                [None if cell.ctype in empty else cell.value for cell in sheet.row(r)]
+                for r in range(sheet.nrows)
+            ]
+        return Book(sheets, {})
+    finally:
+        book.release_resources()
 
 
 _RANGE = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})(?::\$?([A-Za-z]{1,3})\$?([0-9]{1,7}))?")

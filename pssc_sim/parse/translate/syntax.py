@@ -60,6 +60,13 @@ _SAME = {
     "random_normal": "RANDOM_NORMAL",
     "random_exponential": "RANDOM_EXPONENTIAL",
     "random_pink_noise": "RANDOM_PINK_NOISE",
+    "random_gamma": "RANDOM_GAMMA",
+    "random_beta": "RANDOM_BETA",
+    "random_weibull": "RANDOM_WEIBULL",
+    "random_poisson": "RANDOM_POISSON",
+    "random_binomial": "RANDOM_BINOMIAL",
+    "random_negative_binomial": "RANDOM_NEGATIVE_BINOMIAL",
+    "random_triangular": "RANDOM_TRIANGULAR",
     "gamma_ln": "GAMMA_LN",
     "npv": "NPV",
     "vector_sort_order": "VECTOR_SORT_ORDER",
@@ -304,6 +311,8 @@ def _call(node: Any, ctx: Context) -> str:
         # when not given) at the start
         initial = render(args[-1], ctx.in_initial())
         return f"DELAY_FIXED({render(args[0], ctx)}, TIME_STEP, {initial})"
+    if name == "get_time_value":
+        return _time_value(args, ctx)
     if name == "size" and len(args) == 1 and ctx.arrays is not None:
         # Stella's SIZE(array): how many elements it has
         return f"SUM({ctx.arrays.reduce_all(f'0 * {render(args[0], ctx)} + 1')})"
@@ -342,6 +351,23 @@ def _call(node: Any, ctx: Context) -> str:
             "pssc_sim has no such builtin; rewrite the equation without it",
         )
     return f"{builtin}({', '.join(render(a, ctx) for a in args)})"
+
+
+def _time_value(args: Sequence[Any], ctx: Context) -> str:
+    """``GET TIME VALUE(0, offset, 0)``: the simulation time moved by ``offset``, in units of
+    Time (Vensim's Functions reference). The other references (the initial time, the computer's
+    clock) and measures (calendar years, months, days ...) are refused: a run must repeat."""
+    fixed = (
+        [float(a) if is_number(a) else None for a in (args[0], args[2])] if len(args) == 3 else []
+    )
+    if fixed != [0.0, 0.0]:
+        shown = ", ".join(str(a) for a in args)
+        raise ctx.error(
+            f"unsupported construct 'GET TIME VALUE other than of the simulation time in "
+            f"units of Time' (got GET TIME VALUE({shown}))",
+            "Use GET TIME VALUE(0, offset, 0), or Time",
+        )
+    return f"(TIME + {render(args[1], ctx)})"
 
 
 def _stepped_lookup(name: str, args: Sequence[Any], ctx: Context) -> str:
@@ -518,6 +544,40 @@ def _allocate_by_priority(node: Any, ctx: Context) -> str:
     return f"ALLOCATE_BY_PRIORITY({', '.join(args)})"
 
 
+def _allocate_available(node: Any, ctx: Context) -> str:
+    """``ALLOCATE AVAILABLE(request, pp[..., ptype], avail)``: the priority profile is passed at
+    the first element of its range (Vensim's Allocation reference), and read over the whole
+    range, which becomes a marked dimension."""
+    pp = node.pp
+    if (
+        type(pp).__name__ != "ReferenceStructure"
+        or pp.subscripts is None
+        or ctx.arrays is None
+        or len(pp.subscripts.subscripts) < 2
+    ):
+        raise ctx.error(
+            "ALLOCATE AVAILABLE takes the priority profiles as a variable subscripted by "
+            "the requesters and the first element of the profile range (got "
+            f"{getattr(pp, 'reference', pp)})",
+            "Write ALLOCATE AVAILABLE(request[branch], priority[branch, ptype], supply)",
+        )
+    arrays = ctx.arrays
+    subscripts = [str(s) for s in pp.subscripts.subscripts]
+    first = subscripts[-1]
+    root = arrays.root_of(first)
+    if arrays.is_range(first) or arrays.element_value(first) != 1:
+        raise ctx.error(
+            "ALLOCATE AVAILABLE reads the priority profile from the first element of its "
+            f"range (got {pp.reference}[{', '.join(subscripts)}])",
+            f"Subscript the profiles by the first element of {arrays.raw[root].name}",
+        )
+    base = _reference(type(pp)(pp.reference, None), ctx)
+    parts = [arrays.subscript(s) for s in subscripts[:-1]]
+    parts.append(f"{arrays.range_ident(arrays.raw[root].name)}!")
+    request, supply = render(node.request, ctx), render(node.avail, ctx)
+    return f"ALLOCATE_AVAILABLE({request}, {base}[{', '.join(parts)}], {supply})"
+
+
 def _integ(node: Any, ctx: Context) -> str:
     raise ctx.error(
         "unsupported construct 'INTEG inside an expression'", "Give the stock its own variable"
@@ -542,6 +602,7 @@ _HANDLERS: Mapping[str, Callable[[Any, Context], str]] = {
     "InlineLookupsStructure": _inline_lookup,
     "IntegStructure": _integ,
     "AllocateByPriorityStructure": _allocate_by_priority,
+    "AllocateAvailableStructure": _allocate_available,
 }
 
 
