@@ -25,6 +25,7 @@ from pssc_sim.compile.hoisting import _operation_shape
 from pssc_sim.compile.printer import GROUP, Dialect, Printer
 from pssc_sim.errors import ModelError
 from pssc_sim.ir.dimensions import (
+    AllocateAvailable,
     AllocateByPriority,
     ArrayOp,
     Assemble,
@@ -49,6 +50,7 @@ _REDUCTIONS = {"sum": "+", "prod": "*", "min": "_min", "max": "_max"}
 _REFUSED: Mapping[type, str] = {
     VectorSort: "VECTOR SORT ORDER, VECTOR RANK or VECTOR REORDER",
     AllocateByPriority: "ALLOCATE BY PRIORITY",
+    AllocateAvailable: "ALLOCATE AVAILABLE",
     InvertMatrix: "INVERT MATRIX",
 }
 

@@ -646,7 +646,12 @@ def _segments(xs: list[float], ys: list[float], low: int, high: int, indent: str
     """Tests choosing the segment ``i`` with ``xs[i] <= x < xs[i + 1]``, then its value."""
     if low == high:
         slope = (ys[low + 1] - ys[low]) / (xs[low + 1] - xs[low])
-        return [f"{indent}return {slope!r} * (x - {xs[low]!r}) + {ys[low]!r}"]
+        value = f"{indent}return {slope!r} * (x - {xs[low]!r}) + {ys[low]!r}"
+        if math.isfinite(slope):
+            return [value]
+        # points closer than a slope can say (data held between times): at the first point
+        # its value, as np.interp gives, rather than 0 times an infinite slope
+        return [f"{indent}if x == {xs[low]!r}:", f"{indent}    return {ys[low]!r}", value]
     middle = (low + high + 1) // 2
     return [
         f"{indent}if x < {xs[middle]!r}:",
