@@ -485,15 +485,17 @@ def submit_blocks(
     method: str,
     options: SolverOptions,
     ranges: list[tuple[int, int]],
+    task: Callable[..., Any] | None = None,
 ) -> list[Any]:
     """One task per block of members ``ranges``, each sent on its own (a single graph holding
     every block's rows would be as large as the parameter matrix); their futures, whose
-    results ``(times, values)`` stay on the workers."""
+    results (``(times, values)`` of :func:`run_block`, or what ``task``, called as it is, makes
+    of them) stay on the workers."""
     document = model_document(compiled.model)
     job = Job.of(compiled, document, grid, method, options)
     shared = client.scatter(document, broadcast=True, hash=False)
     return [
-        client.submit(run_block, job, shared, block_of(p, start, stop), start, pure=False)
+        client.submit(task or run_block, job, shared, block_of(p, start, stop), start, pure=False)
         for start, stop in ranges
     ]
 
@@ -541,35 +543,40 @@ def summary_blocks(
     return [(start, min(start + size, members)) for start in range(0, members, size)]
 
 
-def _block_rows(result: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """A block's values as rows (each saved time and output) x members."""
-    values = result[1]
-    return values.reshape(-1, values.shape[-1])
+def summary_block(
+    job: Job, document: bytes, p: np.ndarray | BlockRows, first_member: int = 0
+) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """On a worker: :func:`run_block`, then the block's smallest and largest value in each row
+    (each saved time and output) with its partial sums for the mean
+    (:func:`~pssc_sim.orderstats.group_sums`), and its rows with their members sorted (what the
+    rounds of the order statistics count in). One task, so the sorted rows are made where the
+    block ran and never move."""
+    values = run_block(job, document, p, first_member)[1]
+    rows = values.reshape(-1, values.shape[-1])
+    extremes = (rows.min(axis=1), rows.max(axis=1), group_sums(rows))
+    return extremes, sorted_members(rows)
 
 
-def block_extremes(result: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, ...]:
-    """On a worker: a block's smallest and largest value in each row, and its partial sums for
-    the mean (:func:`~pssc_sim.orderstats.group_sums`)."""
-    rows = _block_rows(result)
-    return rows.min(axis=1), rows.max(axis=1), group_sums(rows)
+def block_extremes(block: tuple[tuple[np.ndarray, ...], np.ndarray]) -> tuple[np.ndarray, ...]:
+    """On a worker: what :func:`summary_block` sends back of a block."""
+    return block[0]
 
 
-def sort_block(result: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """On a worker: a block's rows with their members sorted (what the rounds of the order
-    statistics count in)."""
-    return sorted_members(_block_rows(result))
-
-
-def block_counts(ordered: np.ndarray, rows: np.ndarray, pivots: np.ndarray) -> np.ndarray:
+def block_counts(
+    block: tuple[tuple[np.ndarray, ...], np.ndarray], rows: np.ndarray, pivots: np.ndarray
+) -> np.ndarray:
     """On a worker: :func:`~pssc_sim.orderstats.count_at_most` of a block."""
-    return count_at_most(ordered, rows, pivots)
+    return count_at_most(block[1], rows, pivots)
 
 
 def block_members(
-    ordered: np.ndarray, rows: np.ndarray, low: np.ndarray, high: np.ndarray
+    block: tuple[tuple[np.ndarray, ...], np.ndarray],
+    rows: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
 ) -> list[np.ndarray]:
     """On a worker: :func:`~pssc_sim.orderstats.members_between` of a block."""
-    return members_between(ordered, rows, low, high)
+    return members_between(block[1], rows, low, high)
 
 
 def add_up(arrays: list[np.ndarray]) -> np.ndarray:
@@ -603,18 +610,17 @@ def summarise_on_cluster(
     workers. The quantiles and the mean are those of
     :func:`~pssc_sim.output.ensemble_table` of the same run in one process, to the last bit.
     """
-    distributed = _dask()
+    _dask()  # installed, or a clear error
     members = member_count(p)
     with connect(spec) as client:
         times = saved_times(grid) if METHODS[method].fixed_step else grid.save_times()
         shape = (len(times), len(compiled.outputs))
         ranges = summary_blocks(client, members, options.chunk, per_block)
-        parts = submit_blocks(client, compiled, p, grid, method, options, ranges)
+        ordered = submit_blocks(
+            client, compiled, p, grid, method, options, ranges, task=summary_block
+        )
         report = ProgressReport(options.progress, grid, 1)
-        extremes = client.gather([client.submit(block_extremes, part) for part in parts])
-        ordered = [client.submit(sort_block, part) for part in parts]
-        distributed.wait(ordered)
-        del parts  # the sorted copies are all the rounds need
+        extremes = client.gather([client.submit(block_extremes, block) for block in ordered])
         low = np.minimum.reduce([e[0] for e in extremes])
         high = np.maximum.reduce([e[1] for e in extremes])
         sums = np.concatenate([e[2] for e in extremes], axis=1)
