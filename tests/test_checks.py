@@ -71,7 +71,7 @@ def test_exponent_and_exp_arguments_must_be_dimensionless(tmp_path: Path) -> Non
     assert "the argument of exp must be dimensionless: 'people'" in message
 
 
-ARRAYED = """
+AGED = """
 time: {stop: 4, dt: 0.25, units: year}
 dimensions:
   group: [a, b]
@@ -96,15 +96,15 @@ def test_picking_and_summing_elements_keep_their_units(tmp_path: Path) -> None:
     """Selections, sums, maxima and per-element equations of an arrayed model carry the units of
     the array: a clean arrayed model has no findings, and a sum declared in other units, or
     per-element equations in different units, are found."""
-    assert check(tmp_path, ARRAYED) == []
-    wrong = ARRAYED.replace(
+    assert check(tmp_path, AGED) == []
+    wrong = AGED.replace(
         'SUM(people[group!, age!])", units: people',
         'SUM(people[group!, age!])", units: people/year',
     )
     ((kind, message),) = check(tmp_path, wrong)
     assert kind == "units"
     assert "auxiliaries.total.equation: the equation gives 'people'" in message
-    mixed = ARRAYED.replace('"people[group, old] * rate"', '"people[group, old]"')
+    mixed = AGED.replace('"people[group, old] * rate"', '"people[group, old]"')
     ((kind, message),) = check(tmp_path, mixed)
     assert kind == "units"
     assert "flows.ageing.rate: the per-element equations have different units" in message
