@@ -539,8 +539,7 @@ def summary_blocks(
     if per_block is None:
         workers = max(1, len(client.scheduler_info().get("workers", {})))
         per_block = -(-members // (BLOCKS_PER_WORKER * workers))
-    size = max(unit, -(-per_block // unit) * unit)
-    return [(start, min(start + size, members)) for start in range(0, members, size)]
+    return blocks(members, unit, per_block)
 
 
 def summary_block(
