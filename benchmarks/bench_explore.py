@@ -9,7 +9,8 @@ before, unless ``--one-way``). Prints the median and the largest of ``--moves`` 
 run and for the uncertainty ensemble (200 members in one call), against the goals of 150 ms
 and 500 ms. Wall time, so other jobs on the machine add to it; so it also prints the CPU time
 per move of the server process and of the browser's processes (read from /proc on Linux),
-which other jobs change much less.
+which other jobs change much less, and the time the page's main thread was busy per move
+(its tasks in a Chromium trace: scripts, style, layout and paint of the page's renderer).
 
     .venv/bin/python benchmarks/bench_explore.py [--quick] [--moves 9] [--one-way]
     .venv/bin/python benchmarks/bench_explore.py --sessions 30 [--seconds 60]
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import os
 import socket
@@ -51,11 +53,12 @@ QUICK = ("smoking/quit-count-target",)
 GOALS = {"one run": 0.150, "ensemble of 200": 0.500}
 CHROMIUM = "/usr/bin/chromium"
 #: A fingerprint of every plotted column (a move may change the ledgers alone): its middle and
-#: last values, cheap enough to take every frame.
+#: last values, cheap enough to take every frame (the ledgers' source exists once their tab has
+#: been shown).
 DATA = (
-    "() => JSON.stringify(['outputs', 'ledgers'].map(name => Object.values("
-    "Bokeh.documents[0].get_model_by_name(name).data).map(c => [c[c.length >> 1], "
-    "c[c.length - 1]])))"
+    "() => JSON.stringify(['outputs', 'ledgers'].map(name => Bokeh.documents[0]"
+    ".get_model_by_name(name)).map(source => source === null ? null : Object.values("
+    "source.data).map(c => [c[c.length >> 1], c[c.length - 1]])))"
 )
 READY = (
     "() => window.Bokeh && Bokeh.documents.length > 0 && "
@@ -97,6 +100,33 @@ def browser_processes() -> list[int]:
             found.append(child)
             todo.append(child)
     return [pid for pid in found if pid in chromium]
+
+
+def main_thread_seconds(trace: bytes) -> float:
+    """The seconds the renderers' main threads spent in top-level tasks in a Chromium trace
+    (``toplevel``): the browser's own work for the page, apart from waiting."""
+    events = json.loads(trace)
+    events = events["traceEvents"] if isinstance(events, dict) else events
+    main = {
+        (e["pid"], e["tid"])
+        for e in events
+        if e.get("ph") == "M"
+        and e.get("name") == "thread_name"
+        and e.get("args", {}).get("name") == "CrRendererMain"
+    }
+    spans = sorted(
+        (event["ts"], event["ts"] + event.get("dur", 0))
+        for event in events
+        if event.get("ph") == "X"
+        and event.get("name") in ("RunTask", "ThreadControllerImpl::RunTask")
+        and (event.get("pid"), event.get("tid")) in main
+    )
+    busy, reached = 0.0, -math.inf
+    for begin, end in spans:  # a task run inside another (a nested loop) counts once
+        if end > reached:
+            busy += end - max(begin, reached)
+            reached = end
+    return busy / 1e6
 
 
 def free_port() -> int:
@@ -144,10 +174,10 @@ def stop(server: subprocess.Popen[bytes]) -> None:
 
 def latencies(
     browser: object, url: str, moves: int, server: int, one_way: bool = False
-) -> tuple[list[float], float, float]:
+) -> tuple[list[float], float, float, float]:
     """The latency of each of ``moves`` moves (back and forth, or all one way: each to a
-    setting not run before), and the CPU seconds per move of the ``server`` process and of the
-    browser."""
+    setting not run before), the CPU seconds per move of the ``server`` process and of the
+    browser, and the seconds per move of the page's main thread (from a trace)."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
     try:
         page.goto(url, wait_until="load", timeout=300_000)
@@ -157,6 +187,7 @@ def latencies(
         handle = page.locator(".noUi-handle").first
         found = []
         helpers = browser_processes()
+        browser.start_tracing(page=page, categories=["devtools.timeline", "toplevel"])  # type: ignore[attr-defined]
         server_cpu, browser_cpu = cpu_seconds(server), sum(map(cpu_seconds, helpers))
         for i in range(moves):
             before = page.evaluate(DATA)
@@ -171,7 +202,8 @@ def latencies(
         page.wait_for_timeout(300)  # what the last move left to do
         server_cpu = (cpu_seconds(server) - server_cpu) / moves
         browser_cpu = (sum(map(cpu_seconds, helpers)) - browser_cpu) / moves
-        return found, server_cpu, browser_cpu
+        main_thread = main_thread_seconds(browser.stop_tracing()) / moves  # type: ignore[attr-defined]
+        return found, server_cpu, browser_cpu, main_thread
     finally:
         page.close()
 
@@ -279,7 +311,7 @@ def main() -> None:
         return
     print(
         f"{'scenario':<34} {'mode':<16} {'median':>9} {'max':>9}  {'goal':<15} "
-        "server CPU  browser CPU (per move)"
+        "server CPU  browser CPU  main thread (per move)"
     )
     with sync_playwright() as driver:
         browser = driver.chromium.launch(
@@ -293,7 +325,7 @@ def main() -> None:
                     ("one run", "?culture=0.5"),
                     ("ensemble of 200", "?culture=0.5&uncertainty=1"),
                 ):
-                    found, server_cpu, browser_cpu = latencies(
+                    found, server_cpu, browser_cpu, main_thread = latencies(
                         browser,
                         f"http://localhost:{port}/{query}",
                         args.moves,
@@ -305,7 +337,8 @@ def main() -> None:
                     print(
                         f"{name:<34} {mode:<16} {median * 1000:7.0f} ms {max(found) * 1000:6.0f}"
                         f" ms  {GOALS[mode] * 1000:.0f} ms {verdict:<7} {server_cpu * 1000:7.0f} ms"
-                        f" {browser_cpu * 1000:9.0f} ms  (load {os.getloadavg()[0]:.1f})",
+                        f" {browser_cpu * 1000:9.0f} ms {main_thread * 1000:9.0f} ms"
+                        f"  (load {os.getloadavg()[0]:.1f})",
                         flush=True,
                     )
             finally:

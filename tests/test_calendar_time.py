@@ -97,6 +97,7 @@ def test_explorer_charts_of_a_model_in_hours_show_dates() -> None:
     scenario = Scenario.load(ROOT / "scenarios" / "ambulance" / "eight-minute-blame.yaml")
     explorer = Explorer(scenario, {})
     assert time_label(explorer.model) == "date"
+    explorer.views.active = 1  # the ledgers' tab: its charts are made when it is shown
     grid = explorer.ledger_pane.object
     charts = [c for c, *_ in grid.children] if hasattr(grid, "children") else []
     assert charts

@@ -208,9 +208,10 @@ def test_a_move_sends_only_the_columns_that_changed_and_keeps_the_charts(
 ) -> None:
     from bokeh.document.events import ColumnDataChangedEvent
 
-    from pssc_sim.explore.app import Explorer
+    from pssc_sim.explore.app import LEDGERS, Explorer
 
     explorer = Explorer(smoking, {"culture": "0.5"})
+    explorer.views.active = LEDGERS
     charts = (explorer.output_pane.object, explorer.ledger_pane.object)
     events = page_events(explorer)
     level = level_key(smoking)
@@ -228,10 +229,62 @@ def test_a_move_sends_only_the_columns_that_changed_and_keeps_the_charts(
         np.testing.assert_array_equal(explorer.ledger_source.data[name], values)
 
 
-def test_every_chart_range_holds_what_it_draws_after_each_move(smoking: Scenario) -> None:
-    from pssc_sim.explore.app import Explorer, drawn, extent
+def test_the_ledgers_are_drawn_when_their_tab_is_shown_and_not_before(smoking: Scenario) -> None:
+    from pssc_sim.explore.app import LEDGERS, Explorer, drawn, extent
+    from pssc_sim.explore.compute import ledger_columns
+
+    explorer = Explorer(smoking, {"culture": "0.5"})
+    assert explorer.ledger_pane.object is None  # no ledger chart made while it is hidden
+    explorer.views.active = LEDGERS
+    made = explorer.ledger_pane.object
+    assert made is not None
+    explorer.views.active = 0
+    events = page_events(explorer)
+    explorer.set(CULTURE, 0.9)
+    changed = [getattr(e, "model", None) for e in events]
+    assert explorer.output_source in changed
+    assert explorer.ledger_source not in changed  # hidden: nothing sent
+    explorer.views.active = LEDGERS  # shown: brought up to the run of culture 0.9
+    assert explorer.ledger_pane.object is made
+    assert explorer.ledger_source in [getattr(e, "model", None) for e in events]
+    for name, values in ledger_columns(explorer.runs).items():  # type: ignore[arg-type]
+        np.testing.assert_array_equal(explorer.ledger_source.data[name], values)
+    for measure, y_range in explorer._y_ledger.items():
+        low, high = extent(drawn(explorer.ledger_source, measure))
+        assert y_range.start <= low
+        assert high <= y_range.end
+
+
+def test_the_parameter_sliders_are_made_when_their_card_is_opened(smoking: Scenario) -> None:
+    import panel as pn
+    from param.parameterized import edit_constant
+
+    from pssc_sim.explore.app import Explorer
+    from pssc_sim.explore.controls import Group
 
     explorer = Explorer(smoking, {})
+    parameters = [c for c in explorer.controls if c.group is Group.PARAMETERS]
+    assert parameters
+    assert not any(c.key in explorer.widgets for c in parameters)
+    first = parameters[0]
+    value = first.clamp(first.low + 0.25 * (first.high - first.low))
+    explorer.set(first.key, value)
+    explorer.reset()  # with its slider not made yet
+    explorer.set(first.key, value)
+    card = next(c for c in explorer.layout.select(pn.Card) if c.title == Group.PARAMETERS.value)
+    card.collapsed = False
+    assert all(c.key in explorer.widgets for c in parameters)
+    assert explorer.widgets[first.key].value == value  # made at the setting of the page
+    with edit_constant(explorer.widgets[first.key]):  # as a release of the slider sends it
+        explorer.widgets[first.key].value_throttled = first.high
+    assert explorer.state[first.key] == first.high
+
+
+def test_every_chart_range_holds_what_it_draws_after_each_move(smoking: Scenario) -> None:
+    from pssc_sim.explore.app import LEDGERS, Explorer, drawn, extent
+
+    explorer = Explorer(smoking, {})
+    explorer.views.active = LEDGERS
     for culture in (0.0, 1.0, 0.5):
         explorer.set(CULTURE, culture)
         for source, ranges in (

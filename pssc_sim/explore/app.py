@@ -58,6 +58,8 @@ MAX_PINS = 4
 PIN_DASHES = ("dashed", "dotted", "dotdash", "dashdot")
 #: Background of a scorecard status cell.
 RAG_COLOURS = {"green": "#c8e6c9", "amber": "#ffe0b2", "red": "#ffcdd2"}
+#: The tab of the ledger charts (the outputs' is 0).
+LEDGERS = 1
 #: Outputs shown first when the scenario lists none.
 DEFAULT_OUTPUTS = 4
 #: What a facilitator reads first.
@@ -201,11 +203,20 @@ class Explorer:
         )
         self.map_card.param.watch(lambda _: self.draw_map(), "collapsed")
         self._graph: CausalGraph | None = None
+        self._ledgers_of: Runs | None = None  # the runs the ledger charts show
         self._shape: tuple[Any, ...] = ()
         self._target_lines: dict[str, list[Span]] = {}
         # the vertical range of each chart, by output or measure name
         self._y_output: dict[str, Range1d] = {}
         self._y_ledger: dict[str, Range1d] = {}
+        # the outputs and the ledgers, one tab each; the tab not shown is drawn when shown
+        self.views = pn.Tabs(
+            ("Outputs over time", self.output_pane),
+            ("Reported and true ledgers", self.ledger_pane),
+            dynamic=False,
+            sizing_mode="stretch_width",
+        )
+        self.views.param.watch(lambda _: self._show_view(), "active")
         self.layout = self._layout(title or f"{base.label}: {self.model.title or self.model.name}")
         self.update()
         if notes:
@@ -242,21 +253,32 @@ class Explorer:
         hover = pn.widgets.TooltipIcon(value=control.tooltip.replace("\n", "\n\n"), width=24)
         return pn.Row(widget, hover, sizing_mode="stretch_width")
 
+    def _later(self, group: Group, controls: Sequence[Control]) -> pn.Card:
+        """A closed card of ``controls`` whose widgets are made when it is first opened (a page
+        opens with a fraction of the widgets, and the server sends and the browser draws that
+        much less)."""
+        card = pn.Card(title=group.value, sizing_mode="stretch_width", collapsed=True)
+
+        def opened(_: Any) -> None:
+            if not card.collapsed and not card.objects:
+                card.objects = [self._widget(c) for c in controls]
+
+        card.param.watch(opened, "collapsed")
+        return card
+
     def _layout(self, title: str) -> pn.viewable.Viewable:
         groups = []
         for group in Group:
-            members = [self._widget(c) for c in self.controls if c.group is group]
+            chosen = [c for c in self.controls if c.group is group]
+            if group is Group.PARAMETERS and chosen:
+                # closed at first, and most of a page's widgets: made when first opened
+                groups.append(self._later(group, chosen))
+                continue
+            members = [self._widget(c) for c in chosen]
             if group is Group.VIEW:
                 members.append(self.outputs)
             if members:
-                groups.append(
-                    pn.Card(
-                        *members,
-                        title=group.value,
-                        sizing_mode="stretch_width",
-                        collapsed=group is Group.PARAMETERS,
-                    )
-                )
+                groups.append(pn.Card(*members, title=group.value, sizing_mode="stretch_width"))
         reset = pn.widgets.Button(label="Reset to the scenario")
         reset.on_click(lambda _: self.reset())
         pin_name = pn.widgets.TextInput(placeholder="name of this run", width=170)
@@ -275,11 +297,9 @@ class Explorer:
         main = pn.Column(
             pn.pane.Markdown(f"## {html.escape(title)}\n\n{GUIDE}"),
             self.message,
-            self.output_pane,
+            self.views,
             pn.pane.Markdown("### Scorecard"),
             self.card_pane,
-            pn.pane.Markdown("### Reported and true ledgers"),
-            self.ledger_pane,
             self.map_card,
             sizing_mode="stretch_width",
         )
@@ -299,7 +319,9 @@ class Explorer:
         """Every control back to the scenario's value."""
         self.state = defaults(self.controls)
         for control in self.controls:
-            widget = self.widgets[control.key]
+            widget = self.widgets.get(control.key)
+            if widget is None:  # not made yet: it starts from the state when it is
+                continue
             widget.value = (
                 self.state[control.key] >= 0.5
                 if control.kind is Kind.SWITCH
@@ -397,34 +419,51 @@ class Explorer:
         shape = (tuple(names), self.runs.result.is_ensemble, tuple(p.name for p in self.pins))
         # numpy columns travel to the browser as binary buffers, lists as JSON text
         refresh(self.output_source, {k: np.asarray(v, dtype=float) for k, v in data.items()})
-        refresh(
-            self.ledger_source,
-            {k: np.asarray(v, dtype=float) for k, v in ledger_columns(self.runs).items()},
-        )
         if shape != self._shape:
             self._shape = shape
             self.output_pane.object = self._output_chart(names)
-        if self.ledger_pane.object is None:
-            self.ledger_pane.object = self._ledger_chart()
-        self._fit_ranges()
-        self._move_target_lines()
-        self.card_pane.object = scorecard_html(self.runs.card)
+        self._fit_ranges(self.output_source, self._y_output)
+        if self.views.active == LEDGERS:
+            self._draw_ledgers()
+        card = scorecard_html(self.runs.card)
+        if card != self.card_pane.object:
+            self.card_pane.object = card
         self.draw_map()
 
-    def _fit_ranges(self) -> None:
-        """Each chart's vertical range around what it draws now (:func:`held_range`), kept in
-        its reset values; a chart the reader zoomed or panned keeps that view until its reset
-        tool brings back the fitted range."""
-        charts = ((self.output_source, self._y_output), (self.ledger_source, self._y_ledger))
-        for source, ranges in charts:
-            for prefix, y_range in ranges.items():
-                fitted = (y_range.reset_start, y_range.reset_end)
-                start, end = held_range(fitted, *extent(drawn(source, prefix)))
-                if (start, end) == fitted:
-                    continue
-                zoomed = (y_range.start, y_range.end) != fitted
-                shown = {} if zoomed else {"start": start, "end": end}
-                y_range.update(reset_start=start, reset_end=end, **shown)
+    def _draw_ledgers(self) -> None:
+        """Put the current runs into the ledger charts, made when their tab is first shown;
+        while it is not shown they are left as they are (a move costs the browser and the
+        server nothing for them), and drawn when it is (:meth:`_show_view`)."""
+        assert self.runs is not None  # redraw and _show_view check it
+        columns = ledger_columns(self.runs)
+        refresh(self.ledger_source, {k: np.asarray(v, dtype=float) for k, v in columns.items()})
+        if self.ledger_pane.object is None:
+            self.ledger_pane.object = self._ledger_chart()
+        self._fit_ranges(self.ledger_source, self._y_ledger)
+        self._move_target_lines()
+        self._ledgers_of = self.runs
+
+    def _show_view(self) -> None:
+        """A tab was chosen: the ledgers brought up to the current runs, in one message."""
+        shown = self.views.active == LEDGERS
+        if self.runs is not None and shown and self._ledgers_of is not self.runs:
+            with pn.io.hold():
+                self._draw_ledgers()
+        self.draw_map()
+
+    @staticmethod
+    def _fit_ranges(source: ColumnDataSource, ranges: Mapping[str, Range1d]) -> None:
+        """The vertical range of each chart of ``source`` around what it draws now
+        (:func:`held_range`), kept in its reset values; a chart the reader zoomed or panned
+        keeps that view until its reset tool brings back the fitted range."""
+        for prefix, y_range in ranges.items():
+            fitted = (y_range.reset_start, y_range.reset_end)
+            start, end = held_range(fitted, *extent(drawn(source, prefix)))
+            if (start, end) == fitted:
+                continue
+            zoomed = (y_range.start, y_range.end) != fitted
+            shown = {} if zoomed else {"start": start, "end": end}
+            y_range.update(reset_start=start, reset_end=end, **shown)
 
     def _y_range(self, source: ColumnDataSource, prefix: str) -> Range1d:
         """A vertical range fitted to the columns of ``prefix`` in ``source``."""
