@@ -3,8 +3,12 @@ asked otherwise, or the same page inline in a notebook."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import os
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -66,28 +70,118 @@ def first_run(scenario: Scenario) -> tuple[Scenario, list[str]]:
     )
 
 
-def warm_up(scenarios: Sequence[Scenario]) -> threading.Thread:
+#: Child processes compiling loops for this server (ended with it).
+COMPILERS: list[Any] = []
+
+
+def slow_on_numpy(scenario: Scenario, outputs: Sequence[str]) -> bool:
+    """Whether the ensemble the uncertainty switch runs for ``scenario`` is estimated to take
+    longer on numpy than loading the compiled loop (:data:`~pssc_sim.integrate.backends.
+    LOAD_SECONDS`; the estimate is :func:`~pssc_sim.integrate.backends.numpy_seconds`): then a
+    compiled loop pays for itself at the first ensemble."""
+    from pssc_sim.explore.compute import ENSEMBLE_MEMBERS, compiled_run
+    from pssc_sim.integrate.backends import LOAD_SECONDS, numpy_seconds
+    from pssc_sim.integrate.grid import Grid
+    from pssc_sim.integrate.methods import METHODS
+    from pssc_sim.scenario.reader import scenario_time
+
+    compiled = compiled_run(scenario, outputs)
+    tableau = METHODS[scenario.method or "euler"].tableau
+    if tableau is None:  # an adaptive method: it runs on numpy whatever is compiled
+        return False
+    grid = Grid.from_time(scenario_time(scenario, compiled.model))
+    return numpy_seconds(compiled, grid, tableau, ENSEMBLE_MEMBERS) > LOAD_SECONDS
+
+
+def compile_loops(runs: Sequence[tuple[dict[str, Any], list[str]]]) -> None:
+    """Compile, into the cache folder, the loop of each ``(scenario document, outputs)`` of
+    ``runs`` (:func:`~pssc_sim.explore.compute.compiled_run`), at the lowest priority: what a
+    child process of the server does (see :func:`warm_up`)."""
+    from pssc_sim.explore.compute import recorded
+    from pssc_sim.scenario.fields import where_in
+    from pssc_sim.scenario.reader import scenario_arguments
+    from pssc_sim.scenario.runner import run
+
+    with contextlib.suppress(OSError, AttributeError):  # no os.nice on some systems
+        os.nice(19)
+    for document, outputs in runs:
+        try:
+            arguments = scenario_arguments(document, where_in("explore"))
+            scenario = Scenario.from_values({**arguments, "folder": None})
+            # numba compiles on the first run, and keeps the machine code in the folder
+            record = recorded(scenario.load_model(), scenario, outputs)
+            run(scenario, record=record, backend="numba")
+        except Exception:  # only a head start: the server runs on numpy without it
+            continue
+
+
+#: What the child process runs: :func:`compile_loops` of the YAML list on its standard input.
+_CHILD = (
+    "import sys, yaml; from pssc_sim.explore.serve import compile_loops; "
+    "compile_loops(yaml.safe_load(sys.stdin.read()))"
+)
+
+
+def start_compiling(runs: Sequence[tuple[dict[str, Any], list[str]]]) -> subprocess.Popen[bytes]:
+    """A child process running :func:`compile_loops` on ``runs`` (kept in :data:`COMPILERS`,
+    ended with the server)."""
+    import yaml
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    COMPILERS.append(child)
+    assert child.stdin is not None  # asked for above
+    with child.stdin:
+        child.stdin.write(yaml.safe_dump([[d, o] for d, o in runs]).encode())
+    return child
+
+
+def warm_up(scenarios: Sequence[Scenario], compile_slow: bool = True) -> threading.Thread:
     """Load, in a thread in the background, the loop compiled by numba for the runs the
     explorer of each of ``scenarios`` starts with, where it is in the cache folder (compiled by
     an earlier ``--backend numba``, say): the ``auto`` back end then takes it for every move
-    (see :func:`~pssc_sim.integrate.backends.choose_backend`). Nothing is compiled here (that
-    would hold up the sessions for the seconds it takes); until the loop is loaded, and where it
-    is not stored, the runs go on with numpy, whose numbers are the same. Returns the thread."""
+    (see :func:`~pssc_sim.integrate.backends.choose_backend`). Until the loop is loaded, and
+    where it is not stored, the runs go on with numpy, whose numbers are the same.
+
+    Nothing is compiled in the server's process (that would hold up its sessions for the
+    seconds it takes). Where the loop is not stored and the ensemble of the uncertainty switch
+    would be slow on numpy (:func:`slow_on_numpy`), and ``compile_slow``, a child process at
+    the lowest priority compiles it into the cache folder (:func:`compile_loops`), and the
+    thread loads it once it is there. Returns the thread."""
     from pssc_sim.compile.cache import is_stored, numba_version
-    from pssc_sim.explore.compute import compiled_run, recorded
+    from pssc_sim.explore.compute import compiled_run, recorded, scenario_document
     from pssc_sim.scenario.runner import run
 
     def load() -> None:
         if numba_version() is None:
             return
+        starts = []
         for scenario in scenarios:
             try:
                 start, outputs = first_run(scenario)
                 compiled = compiled_run(start, outputs)
-                if not compiled.loop_refusal and is_stored(compiled.loop_key):
-                    # run (not taken from the cache of runs): the machine code loads on use
-                    record = recorded(start.load_model(), start, outputs)
-                    run(start, record=record, backend="numba")
+            except Exception:  # only a head start: the runs go on with numpy
+                continue
+            if not compiled.loop_refusal:
+                starts.append((start, outputs, compiled.loop_key))
+        missing = [
+            (scenario_document(start), list(outputs))
+            for start, outputs, key in starts
+            if not is_stored(key) and slow_on_numpy(start, outputs)
+        ]
+        if missing and compile_slow:
+            start_compiling(missing).wait()
+        for start, outputs, key in starts:
+            if not is_stored(key):
+                continue
+            try:
+                # run (not taken from the cache of runs): the machine code loads on use
+                record = recorded(start.load_model(), start, outputs)
+                run(start, record=record, backend="numba")
             except Exception:  # only a head start: the runs go on with numpy
                 continue
 
@@ -169,6 +263,10 @@ def run_until_signal(server: Any) -> None:
         server.io_loop.start()
     finally:
         server.stop()
+        for child in COMPILERS:  # a compile still going ends with the server
+            if child.poll() is None:
+                child.terminate()
+                child.wait()
         for number, handler in previous.items():
             signal.signal(number, handler)
     if received:
