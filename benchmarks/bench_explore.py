@@ -265,8 +265,10 @@ def workshop(sessions: int, seconds: float) -> None:
     port = free_port()
     server = start(ROOT / "scenarios" / f"{QUICK[0]}.yaml", port)
     url = f"http://localhost:{port}/"
+    began = cpu_seconds(server.pid)
     try:
         found, own = asyncio.run(run_all())
+        server_cpu = cpu_seconds(server.pid) - began
     finally:
         stop(server)
     ordered = sorted(found)
@@ -274,7 +276,9 @@ def workshop(sessions: int, seconds: float) -> None:
     print(
         f"workshop: {sessions} sessions for {seconds:g} s, {len(found)} moves: median "
         f"{statistics.median(found) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms (goal 1000 ms); "
-        f"{sum(own)} of {sessions} sessions kept their own settings"
+        f"{sum(own)} of {sessions} sessions kept their own settings; server CPU "
+        f"{server_cpu:.1f} s in all (the page opens and the moves), "
+        f"load {os.getloadavg()[0]:.1f}"
     )
 
 

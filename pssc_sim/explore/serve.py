@@ -74,13 +74,18 @@ def first_run(scenario: Scenario) -> tuple[Scenario, list[str]]:
 COMPILERS: list[Any] = []
 
 
-def slow_on_numpy(scenario: Scenario, outputs: Sequence[str]) -> bool:
-    """Whether the ensemble the uncertainty switch runs for ``scenario`` is estimated to take
-    longer on numpy than loading the compiled loop (:data:`~pssc_sim.integrate.backends.
-    LOAD_SECONDS`; the estimate is :func:`~pssc_sim.integrate.backends.numpy_seconds`): then a
-    compiled loop pays for itself at the first ensemble."""
+#: A move estimated to take longer than this on numpy (its run, or the ensemble of the
+#: uncertainty switch) is worth compiling the loop for, in the background.
+QUICK_SECONDS = 0.01
+
+
+def worth_compiling(scenario: Scenario, outputs: Sequence[str]) -> bool:
+    """Whether a run of ``scenario`` on one member or the ensemble the uncertainty switch runs
+    is estimated (:func:`~pssc_sim.integrate.backends.numpy_seconds`) to take longer on numpy
+    than :data:`QUICK_SECONDS`: the compiled loop then takes a move's run from tens or
+    hundreds of milliseconds to a few (see :func:`warm_up`)."""
     from pssc_sim.explore.compute import ENSEMBLE_MEMBERS, compiled_run
-    from pssc_sim.integrate.backends import LOAD_SECONDS, numpy_seconds
+    from pssc_sim.integrate.backends import numpy_seconds
     from pssc_sim.integrate.grid import Grid
     from pssc_sim.integrate.methods import METHODS
     from pssc_sim.scenario.reader import scenario_time
@@ -90,7 +95,10 @@ def slow_on_numpy(scenario: Scenario, outputs: Sequence[str]) -> bool:
     if tableau is None:  # an adaptive method: it runs on numpy whatever is compiled
         return False
     grid = Grid.from_time(scenario_time(scenario, compiled.model))
-    return numpy_seconds(compiled, grid, tableau, ENSEMBLE_MEMBERS) > LOAD_SECONDS
+    return any(
+        numpy_seconds(compiled, grid, tableau, members) > QUICK_SECONDS
+        for members in (1, ENSEMBLE_MEMBERS)
+    )
 
 
 def compile_loops(runs: Sequence[tuple[dict[str, Any], list[str]]]) -> None:
@@ -148,10 +156,10 @@ def warm_up(scenarios: Sequence[Scenario], compile_slow: bool = True) -> threadi
     where it is not stored, the runs go on with numpy, whose numbers are the same.
 
     Nothing is compiled in the server's process (that would hold up its sessions for the
-    seconds it takes). Where the loop is not stored and the ensemble of the uncertainty switch
-    would be slow on numpy (:func:`slow_on_numpy`), and ``compile_slow``, a child process at
-    the lowest priority compiles it into the cache folder (:func:`compile_loops`), and the
-    thread loads it once it is there. Returns the thread."""
+    seconds it takes). Where the loop is not stored and a move would be slow on numpy
+    (:func:`worth_compiling`), and ``compile_slow``, a child process at the lowest priority
+    compiles it into the cache folder (:func:`compile_loops`), and the thread loads it once it
+    is there. Returns the thread."""
     from pssc_sim.compile.cache import is_stored, numba_version
     from pssc_sim.explore.compute import compiled_run, recorded, scenario_document
     from pssc_sim.scenario.runner import run
@@ -171,7 +179,7 @@ def warm_up(scenarios: Sequence[Scenario], compile_slow: bool = True) -> threadi
         missing = [
             (scenario_document(start), list(outputs))
             for start, outputs, key in starts
-            if not is_stored(key) and slow_on_numpy(start, outputs)
+            if not is_stored(key) and worth_compiling(start, outputs)
         ]
         if missing and compile_slow:
             start_compiling(missing).wait()
