@@ -95,6 +95,7 @@ EXPECTED_PASS = (
     "tests/get_lookups_data_3d_xls/test_get_lookups_data_3d_xls.mdl",
     "tests/get_lookups_subscripted_args/test_get_lookups_subscripted_args.mdl",
     "tests/get_lookups_subset/test_get_lookups_subset.mdl",
+    "tests/get_mixed_definitions/test_get_mixed_definitions.mdl",
     "tests/get_subscript_3d_arrays_xls/test_get_subscript_3d_arrays_xls.mdl",
     "tests/get_time_value/test_get_time_value_simple.mdl",
     "tests/get_values_order/test_get_values_order.mdl",

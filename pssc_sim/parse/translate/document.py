@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from pssc_sim.errors import ModelError, PsscSimError
-from pssc_sim.parse.translate.arrays import ArrayImport, emit_arrayed
+from pssc_sim.parse.translate.arrays import ArrayImport, emit_arrayed, values_by_element
 from pssc_sim.parse.translate.external import DataFiles, stepped
 from pssc_sim.parse.translate.names import NameMap, name_key
 from pssc_sim.parse.translate.precheck import check_vensim_text, check_xmile_file
@@ -471,11 +471,16 @@ class _Builder:
         wanted = "GetLookupsStructure" if is_lookup else "GetDataStructure"
         points: dict[str, Any] = {}
         for component in components:
+            if not is_lookup and _is_constant_value(component.ast):
+                # Elements given a number beside elements read from the file: a flat series.
+                given = self.constant_elements(component)
+                points.update({k: [[0.0, v]] for k, v in given.items()})
+                continue
             if _kind(component.ast) != wanted:
                 raise ModelError(
                     f"{where}: unsupported construct 'a variable read from a file "
-                    "for some elements only'. Read every element from the file, or "
-                    "none"
+                    "for some elements only' and an equation for others. Read every "
+                    "element from the file, or give the others numbers"
                 )
             mode = str(getattr(component, "keyword", None) or "interpolate")
             mode = "hold_backward" if mode == "raw" else mode
@@ -513,6 +518,15 @@ class _Builder:
             "equation": f"{lookup}(TIME)",
             **meta,
         }
+
+    def constant_elements(self, component: Any) -> dict[str, float]:
+        """The numbers of an equation giving constants, by element selector text."""
+        arrays = self.arrays
+        left = list(component.subscripts[0]) if component.subscripts else []
+        if arrays is None or not left:
+            return {"": float(component.ast)}
+        given = values_by_element(arrays, left, component.ast)
+        return {", ".join(c): given[c] for c in self.element_combos(component)}
 
     def element_combos(self, component: Any) -> list[tuple[str, ...]]:
         left = list(component.subscripts[0]) if component.subscripts else []
@@ -818,6 +832,10 @@ def _nodes(ast: Any) -> Any:
     elif isinstance(ast, (list, tuple)):
         for part in ast:
             yield from _nodes(part)
+
+
+def _is_constant_value(ast: Any) -> bool:
+    return isinstance(ast, np.ndarray) or is_number(ast)
 
 
 def _kind(ast: Any) -> str:
