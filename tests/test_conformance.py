@@ -68,6 +68,7 @@ EXPECTED_PASS = (
     "tests/delay_pipeline/test_pipeline_delays.mdl",
     "tests/delay_xmile/test_delay_xmile.xmile",
     "tests/delays/test_delays.mdl",
+    "tests/dynamic_final_time/test_dynamic_final_time.mdl",
     "tests/elm_count/test_elm_count.mdl",
     "tests/euler_step_vs_saveper/test_euler_step_vs_saveper.mdl",
     "tests/eval_order/eval_order.stmx",

@@ -141,12 +141,75 @@ def test_subscript_import_errors(tmp_path: Path, text: str, message: str) -> Non
 
 
 def test_time_varying_control_is_reported(tmp_path: Path) -> None:
-    text = CONTROL.replace("FINAL TIME = 10", "FINAL TIME = 10 + Time") + "x = 1 ~~|\n"
+    text = CONTROL.replace("TIME STEP = 0.5", "TIME STEP = IF THEN ELSE(Time < 4, 1, 0.5)")
     with pytest.raises(
         ps.ModelError,
-        match=r"FINAL TIME: unsupported construct 'a control "
+        match=r"TIME STEP: unsupported construct 'a control "
         r"variable that changes over time'",
     ):
+        ps.load_model(write(tmp_path, "moving.mdl", text + "x = 1 ~~|\n"))
+    text = CONTROL.replace("FINAL TIME = 10", "FINAL TIME = IF THEN ELSE(Time < 3, 6, 8)")
+    text = text.replace("INITIAL TIME = 0", "INITIAL TIME = Time")
+    with pytest.raises(
+        ps.ModelError,
+        match=r"INITIAL TIME: unsupported construct 'a control variable that changes over "
+        r"time'. Give it a constant value \(only FINAL TIME may be an equation over TIME\)",
+    ):
+        ps.load_model(write(tmp_path, "moving.mdl", text + "x = 1 ~~|\n"))
+
+
+def test_final_time_given_by_an_equation_over_time_stops_where_time_reaches_it(
+    tmp_path: Path,
+) -> None:
+    # the run stops at the first step whose time reaches FINAL TIME's value at that step
+    text = CONTROL.replace(
+        "FINAL TIME = 10", "FINAL TIME = IF THEN ELSE(Signal > 5, Time, Horizon)"
+    )
+    text += "Signal = 2 * Time - 1 ~~|\nHorizon = 100 ~~|\nStock = INTEG(2, 1) ~~|\n"
+    res = ps.simulate(ps.load_model(write(tmp_path, "moving.mdl", text)))
+    t = 0.0
+    while not (t >= (t if 2 * t - 1 > 5 else 100.0)):
+        t += 0.5
+    assert res.times[-1] == t == 3.5
+    np.testing.assert_allclose(res["stock"].to_numpy(), 1 + 2 * np.asarray(res.times))
+    final = res["final_time_value"].to_numpy()
+    assert final[-1] == t
+    assert (final[:-1] == 100.0).all()
+
+
+def test_final_time_from_constants_of_the_model(tmp_path: Path) -> None:
+    text = CONTROL.replace("FINAL TIME = 10", "FINAL TIME = Start year + Horizon")
+    text += "Start year = 0 ~~|\nHorizon = 3 * 2 ~~|\nx = 1 ~~|\n"
+    res = ps.simulate(ps.load_model(write(tmp_path, "horizon.mdl", text)))
+    assert res.times[-1] == 6.0
+    assert len(res.times) == 13
+
+
+@pytest.mark.parametrize(
+    ("final", "extra", "message"),
+    [
+        (
+            "IF THEN ELSE(Stock > 3, Time, 10)",
+            "Stock = INTEG(1, 0) ~~|\n",
+            r"FINAL TIME: unsupported construct 'a control variable that changes over time' "
+            r"other than a function of TIME and constants \(got ",
+        ),
+        (
+            "Time + 1",
+            "x = 1 ~~|\n",
+            r"FINAL TIME: FINAL TIME is not reached within 1000 steps \(got TIME STEP 0\.5 "
+            r"from 0\.0\)",
+        ),
+    ],
+)
+def test_final_time_that_cannot_be_read_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, final: str, extra: str, message: str
+) -> None:
+    import pssc_sim.parse.translate.document as document
+
+    monkeypatch.setattr(document, "MOST_CLOCK_STEPS", 1000)
+    text = CONTROL.replace("FINAL TIME = 10", f"FINAL TIME = {final}") + extra
+    with pytest.raises(ps.ModelError, match=message):
         ps.load_model(write(tmp_path, "moving.mdl", text))
 
 

@@ -271,6 +271,8 @@ class _Builder:
         self.abstract = abstract
         self.names = NameMap()
         self.document: dict[str, Any] = {s: {} for s in _SECTIONS}
+        #: FINAL TIME when an equation over TIME gives it (then also written as a variable)
+        self.dynamic_final_time: Any = None
         main = [s for s in abstract.sections if s.type == "main" or s.name == "__main__"]
         if len(main) != 1:
             raise ModelError(
@@ -316,7 +318,11 @@ class _Builder:
         scope = _Scope(self)
         if "saveper" in controls:
             scope.constants["saveper"] = number(time["save_every"])
-        elements = [e for e in self.main.elements if name_key(e.name) not in CONTROL]
+        elements = [
+            e
+            for e in self.main.elements
+            if name_key(e.name) not in CONTROL or e is self.dynamic_final_time
+        ]
         if not elements:
             raise ModelError(
                 f"{self.source}: the translator found no variables in the model "
@@ -352,6 +358,19 @@ class _Builder:
             values[key] = self.constant(ast, controls[key].name, lambda k: value(k, (*seen, key)))
             return values[key]
 
+        clock = _Clock(self, controls)
+        if "final_time" in controls and not clock.is_constant("final_time"):
+            # FINAL TIME given by an equation over time: the run stops at the first step at
+            # which TIME reaches the value of the equation (it may grow during the run).
+            for key in ("initial_time", "time_step", "saveper"):
+                if key in controls:
+                    values[key] = clock.constant(key)
+            self.dynamic_final_time = controls["final_time"]
+            values["final_time"] = clock.stop(values["initial_time"], values["time_step"])
+        else:
+            for key in controls:
+                with contextlib.suppress(ModelError):
+                    values[key] = clock.constant(key)
         time: dict[str, Any] = {
             CONTROL[k]: value(k) for k in ("initial_time", "final_time", "time_step")
         }
@@ -832,6 +851,150 @@ def _nodes(ast: Any) -> Any:
     elif isinstance(ast, (list, tuple)):
         for part in ast:
             yield from _nodes(part)
+
+
+class _NotClockError(Exception):
+    """An equation a control variable reads that is not a function of TIME and constants."""
+
+
+#: Functions the clock of a control variable may call: Vensim's name and the value.
+_CLOCK_CALLS: Mapping[str, Any] = {
+    "if_then_else": lambda c, a, b: a if c else b,
+    "min": min,
+    "max": max,
+    "abs": abs,
+    "exp": math.exp,
+    "ln": math.log,
+    "sqrt": math.sqrt,
+    "integer": lambda x: float(math.trunc(x)),
+}
+_CLOCK_COMPARE: Mapping[str, Any] = {
+    "=": lambda a, b: a == b,
+    "<>": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    ":AND:": lambda a, b: bool(a) and bool(b),
+    "and": lambda a, b: bool(a) and bool(b),
+    ":OR:": lambda a, b: bool(a) or bool(b),
+    "or": lambda a, b: bool(a) or bool(b),
+}
+#: Steps scanned for the time at which a FINAL TIME given by an equation is reached, at most.
+MOST_CLOCK_STEPS = 1_000_000
+
+
+class _Clock:
+    """The values of the control variables, read from their equations: numbers, arithmetic,
+    comparisons, IF THEN ELSE, MIN, MAX over constants, other control variables, TIME and
+    variables of the model that are themselves such functions of TIME."""
+
+    def __init__(self, builder: _Builder, controls: Mapping[str, Any]) -> None:
+        self.builder = builder
+        self.controls = controls
+        self.elements = {name_key(e.name): e for e in builder.main.elements}
+        self.used_time = False
+
+    def equation(self, key: str) -> Any:
+        element = self.elements.get(key)
+        components = list(element.components) if element is not None else []
+        if (
+            len(components) != 1
+            or (components[0].subscripts and components[0].subscripts[0])
+            or components[0].type not in ("Auxiliary", "Constant")
+        ):
+            raise _NotClockError(key)
+        return components[0].ast
+
+    def value(self, ast: Any, t: float, seen: tuple[str, ...] = ()) -> float:
+        if is_number(ast):
+            return float(ast)
+        kind = type(ast).__name__
+        if kind == "ReferenceStructure" and ast.subscripts is None:
+            key = name_key(ast.reference)
+            if key == "time":
+                self.used_time = True
+                return t
+            if key in seen:
+                raise _NotClockError(key)
+            return self.value(self.equation(key), t, (*seen, key))
+        args = list(getattr(ast, "arguments", ()))
+        if kind == "ArithmeticStructure":
+            values = [self.value(a, t, seen) for a in args]
+            operators = list(ast.operators)
+            if operators in (["negative"], ["positive"]):
+                return -values[0] if operators == ["negative"] else values[0]
+            result = values[0]
+            for op, arg in zip(operators, values[1:], strict=True):
+                if op == "/":
+                    result = result / arg if arg else math.nan
+                elif op in ("+", "-", "*", "^"):
+                    result = {"+": result + arg, "-": result - arg, "*": result * arg}.get(
+                        op, result**arg
+                    )
+                else:
+                    raise _NotClockError(op)
+            return float(result)
+        if kind == "LogicStructure":
+            values = [self.value(a, t, seen) for a in args]
+            operators = list(ast.operators)
+            if operators and operators[0] in (":NOT:", "not"):
+                return float(not values[0])
+            result = values[0]
+            for op, arg in zip(operators, values[1:], strict=True):
+                if op not in _CLOCK_COMPARE:
+                    raise _NotClockError(op)
+                result = float(_CLOCK_COMPARE[op](result, arg))
+            return result
+        if kind == "CallStructure":
+            function = _CLOCK_CALLS.get(str(ast.function.reference))
+            if function is None:
+                raise _NotClockError(str(ast.function.reference))
+            return float(function(*(self.value(a, t, seen) for a in args)))
+        raise _NotClockError(kind)
+
+    def is_constant(self, key: str) -> bool:
+        """Whether the control variable ``key`` keeps one value through the run."""
+        self.used_time = False
+        try:
+            self.value(self.equation(key), 0.0, (key,))
+        except (_NotClockError, ArithmeticError, TypeError, ValueError):
+            return False
+        return not self.used_time
+
+    def constant(self, key: str) -> float:
+        """The value of the control variable ``key`` when it does not change over time."""
+        name = str(self.controls[key].name)
+        if self.is_constant(key):
+            return self.value(self.equation(key), 0.0, (key,))
+        raise ModelError(
+            f"{self.builder.where(name)}: unsupported construct 'a control variable that "
+            "changes over time'. Give it a constant value (only FINAL TIME may be an equation "
+            "over TIME)"
+        )
+
+    def stop(self, start: float, dt: float) -> float:
+        """The first time ``start + k * dt`` that reaches the value of FINAL TIME there."""
+        name = str(self.controls["final_time"].name)
+        ast = self.equation("final_time")
+        where = self.builder.where(name)
+        if not dt > 0:
+            raise ModelError(f"{where}: TIME STEP must be positive (got {dt}). Give it one")
+        try:
+            for k in range(1, MOST_CLOCK_STEPS + 1):
+                t = start + k * dt
+                if t >= self.value(ast, t, ("final_time",)) - 1e-9 * dt:
+                    return t
+        except (_NotClockError, ArithmeticError, TypeError, ValueError) as error:
+            raise ModelError(
+                f"{where}: unsupported construct 'a control variable that changes over time' "
+                f"other than a function of TIME and constants (got {error}). Give FINAL TIME "
+                "an equation over TIME, constants and variables that depend only on them"
+            ) from None
+        raise ModelError(
+            f"{where}: FINAL TIME is not reached within {MOST_CLOCK_STEPS} steps (got TIME "
+            f"STEP {dt} from {start}). Check the equation of FINAL TIME"
+        )
 
 
 def _is_constant_value(ast: Any) -> bool:
