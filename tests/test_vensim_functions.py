@@ -254,3 +254,75 @@ def test_vensims_modulo_keeps_the_dividends_sign_and_the_yaml_one_the_divisors(
         "auxiliaries:\n  m: {equation: 'MODULO(TIME - 7.25, 3)'}\n"
     )
     np.testing.assert_allclose(ps.simulate(yaml)["m"].to_numpy(), np.mod(t - 7.25, 3), atol=1e-12)
+
+
+def triangle_cdf(x: np.ndarray) -> np.ndarray:
+    """The cumulative distribution of the density through (0, 0), (1, 1), (2, 0)."""
+    x = np.clip(x, 0, 2)
+    return np.where(x <= 1, x * x / 2, 1 - (2 - x) ** 2 / 2)
+
+
+def test_random_lookup_draws_from_the_tables_density(tmp_path: Path) -> None:
+    text = (
+        "density([(0,0)-(2,1)],(0,0),(1,1),(2,0)) ~~|\n"
+        "draw = RANDOM LOOKUP(density, 0, 10, 0, 1, 0) ~~|\n"
+        "stretched = RANDOM LOOKUP(density, -100, 100, 3, 2, 0) ~~|\n"
+        "narrow = RANDOM LOOKUP(density, 0.5, 1.5, 0, 1, 0) ~~|\n"
+        "held = RANDOM LOOKUP(density, 0, 10, 4, 0, 0) ~~|\n"
+        + CONTROL.replace("FINAL TIME = 8", "FINAL TIME = 4000").replace("0.5", "1")
+    )
+    res = ps.simulate(ps.load_model(write(tmp_path, "draws.mdl", text)))
+    draw, stretched, narrow = (res[k].to_numpy() for k in ("draw", "stretched", "narrow"))
+    n = draw.size
+    # Kolmogorov-Smirnov distance to the exact distribution, well within the 1% critical value
+    bound = 1.63 / math.sqrt(n)
+    for sample, cdf in (
+        (draw, triangle_cdf),
+        ((stretched - 3) / 2, triangle_cdf),
+        (narrow, lambda x: (triangle_cdf(x) - 0.125) / 0.75),
+    ):
+        ordered = np.sort(sample)
+        distance = np.max(np.abs(cdf(ordered) - np.arange(1, n + 1) / n))
+        assert distance < bound
+    assert 0 <= draw.min()
+    assert draw.max() <= 2
+    assert 0.5 <= narrow.min()
+    assert narrow.max() <= 1.5
+    assert len(set(draw.tolist())) == n  # a new draw every step
+    assert not np.array_equal(draw, narrow)
+    # with no stretch the value is the shift, held within [min, max]
+    np.testing.assert_array_equal(res["held"].to_numpy(), np.full(n, 4.0))
+
+
+def test_random_lookup_flat_parts_of_the_table_are_never_drawn(tmp_path: Path) -> None:
+    text = (
+        "density([(0,0)-(4,1)],(0,0),(1,0),(2,1),(3,0),(4,0)) ~~|\n"
+        "draw = RANDOM LOOKUP(density, 0, 10, 0, 1, 0) ~~|\n"
+        + CONTROL.replace("FINAL TIME = 8", "FINAL TIME = 2000")
+    )
+    draw = ps.simulate(ps.load_model(write(tmp_path, "gap.mdl", text)))["draw"].to_numpy()
+    assert 1 <= draw.min()
+    assert draw.max() <= 3
+    assert abs(draw.mean() - 2) < 0.05
+
+
+@pytest.mark.parametrize(
+    ("equation", "message"),
+    [
+        (
+            "x = RANDOM LOOKUP(2, 0, 1, 0, 1, 0)",
+            r"x: unsupported construct 'RANDOM LOOKUP other than of a lookup without "
+            r"subscripts' \(got 6 arguments\)",
+        ),
+        (
+            "t([(0,0)-(1,1)],(0,1),(1,-1)) ~~|\nx = RANDOM LOOKUP(t, 0, 1, 0, 1, 0)",
+            r"x: the table of RANDOM LOOKUP is not a density \(got x \[0\.0, 1\.0\], y "
+            r"\[1\.0, -1\.0\]\)",
+        ),
+    ],
+)
+def test_random_lookup_that_cannot_draw_is_refused(
+    tmp_path: Path, equation: str, message: str
+) -> None:
+    with pytest.raises(ps.ModelError, match=message):
+        ps.load_model(write(tmp_path, "bad.mdl", equation + " ~~|\n" + CONTROL))
