@@ -93,11 +93,11 @@ def test_imported_model_runs_with_vensim_euler(tmp_path: Path) -> None:
 
 
 def test_unsupported_construct_names_the_variable(tmp_path: Path) -> None:
-    text = "Value = DEPRECIATE STRAIGHTLINE(10, 5, 1, 0) ~~|\n" + CONTROL
+    text = "Value = TIME BASE(10, 5) ~~|\n" + CONTROL
     with pytest.raises(
         ps.ModelError,
         match=r"value\.mdl: Value: unsupported construct 'function "
-        r"DEPRECIATE_STRAIGHTLINE'",
+        r"TIME_BASE'",
     ):
         ps.load_model(write(tmp_path, "value.mdl", text))
 

@@ -70,6 +70,7 @@ _SAME = {
     "random_triangular": "RANDOM_TRIANGULAR",
     "gamma_ln": "GAMMA_LN",
     "npv": "NPV",
+    "depreciate_straightline": "DEPRECIATE_STRAIGHTLINE",
     "vector_sort_order": "VECTOR_SORT_ORDER",
     "vector_rank": "VECTOR_RANK",
     "vector_reorder": "VECTOR_REORDER",
