@@ -310,6 +310,8 @@ def _call(node: Any, ctx: Context) -> str:
         return _element_map(args, ctx)
     if name == "random_lookup":
         return _random_lookup(args, ctx)
+    if name in ("find_market_price", "demand_at_price", "supply_at_price"):
+        return _market(name, args, ctx)
     if name == "previous" and len(args) in (1, 2):
         # Stella's PREVIOUS(x, initial): x one time step ago, the initial value (x's own
         # when not given) at the start
@@ -664,6 +666,61 @@ def _allocate_available(node: Any, ctx: Context) -> str:
     parts.append(f"{arrays.range_ident(arrays.raw[root].name)}!")
     request, supply = render(node.request, ctx), render(node.avail, ctx)
     return f"ALLOCATE_AVAILABLE({request}, {base}[{', '.join(parts)}], {supply})"
+
+
+def _whole_ranges(node: Any, marked: int, ctx: Context, function: str, usage: str) -> str:
+    """``x[..., e1, p1]`` passed at the first elements ``e1, p1`` of ranges, as Vensim's
+    allocation functions take whole ranges: ``x[..., range!, profile!]``."""
+    subscripts = (
+        [str(s) for s in node.subscripts.subscripts]
+        if type(node).__name__ == "ReferenceStructure" and node.subscripts is not None
+        else []
+    )
+    arrays = ctx.arrays
+    if arrays is None or len(subscripts) < marked:
+        raise ctx.error(
+            f"{function} takes subscripted variables passed at the first element of each range "
+            f"it runs over (got {getattr(node, 'reference', None) or 'an expression'})",
+            usage,
+        )
+    parts = [arrays.subscript(s) for s in subscripts[: len(subscripts) - marked]]
+    for first in subscripts[len(subscripts) - marked :]:
+        if arrays.is_range(first) or arrays.element_value(first) != 1:
+            raise ctx.error(
+                f"{function} reads whole ranges from their first element (got "
+                f"{node.reference}[{', '.join(subscripts)}])",
+                usage,
+            )
+        root = arrays.root_of(first)
+        parts.append(f"{arrays.range_ident(arrays.raw[root].name)}!")
+    base = _reference(type(node)(node.reference, None), ctx)
+    return f"{base}[{', '.join(parts)}]"
+
+
+def _market(name: str, args: Sequence[Any], ctx: Context) -> str:
+    """``FIND MARKET PRICE(dq[d1], dp[d1, ptype], sq[s1], sp[s1, ptype])``, each argument at
+    the first elements of its ranges (Vensim's Allocation reference); ``DEMAND AT PRICE(q[d],
+    pp[d, ptype], price)`` and ``SUPPLY AT PRICE``, whose profiles are passed at ``ptype``."""
+    function = name.upper().replace("_", " ")
+    if name == "find_market_price":
+        usage = (
+            "Write FIND MARKET PRICE(demand[d1], demand profile[d1, ptype], supply[s1], "
+            "supply profile[s1, ptype])"
+        )
+        if len(args) != 4:
+            raise ctx.error(f"{function} takes 4 arguments (got {len(args)})", usage)
+        rendered = [
+            _whole_ranges(a, marked, ctx, function, usage)
+            for a, marked in zip(args, (1, 2, 1, 2), strict=True)
+        ]
+        return f"FIND_MARKET_PRICE({', '.join(rendered)})"
+    usage = f"Write {function}(quantity[d], profile[d, ptype], price)"
+    if len(args) != 3:
+        raise ctx.error(f"{function} takes 3 arguments (got {len(args)})", usage)
+    profiles = _whole_ranges(args[1], 1, ctx, function, usage)
+    return (
+        f"{name.upper()}({render(args[0], ctx)}, {profiles}, {render(args[2], ctx)})"
+    )
 
 
 def _integ(node: Any, ctx: Context) -> str:
