@@ -62,6 +62,7 @@ EXPECTED_PASS = (
     "tests/constant_expressions/test_constant_expressions.mdl",
     "tests/constant_expressions/test_constant_expressions.stmx",
     "tests/constant_expressions/test_constant_expressions.xmile",
+    "tests/control_vars/test_control_vars.mdl",
     "tests/delay_fixed/test_delay_fixed.mdl",
     "tests/delay_numeric_error/test_delay_numeric_error.mdl",
     "tests/delay_parentheses/test_delay_parentheses.mdl",

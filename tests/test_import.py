@@ -141,21 +141,51 @@ def test_subscript_import_errors(tmp_path: Path, text: str, message: str) -> Non
 
 
 def test_time_varying_control_is_reported(tmp_path: Path) -> None:
+    text = CONTROL.replace("TIME STEP = 0.5", "TIME STEP = IF THEN ELSE(x > 4, 1, 0.5)")
+    with pytest.raises(
+        ps.ModelError,
+        match=r"TIME STEP: unsupported construct 'a control variable that changes over time' "
+        r"other than a function of TIME and constants \(got ",
+    ):
+        ps.load_model(write(tmp_path, "moving.mdl", text + "x = INTEG(1, 0) ~~|\n"))
     text = CONTROL.replace("TIME STEP = 0.5", "TIME STEP = IF THEN ELSE(Time < 4, 1, 0.5)")
     with pytest.raises(
         ps.ModelError,
-        match=r"TIME STEP: unsupported construct 'a control "
-        r"variable that changes over time'",
+        match=r"y: unsupported construct 'TIME STEP read by an equation while it changes over "
+        r"time'",
     ):
-        ps.load_model(write(tmp_path, "moving.mdl", text + "x = 1 ~~|\n"))
-    text = CONTROL.replace("FINAL TIME = 10", "FINAL TIME = IF THEN ELSE(Time < 3, 6, 8)")
-    text = text.replace("INITIAL TIME = 0", "INITIAL TIME = Time")
-    with pytest.raises(
-        ps.ModelError,
-        match=r"INITIAL TIME: unsupported construct 'a control variable that changes over "
-        r"time'. Give it a constant value \(only FINAL TIME may be an equation over TIME\)",
-    ):
-        ps.load_model(write(tmp_path, "moving.mdl", text + "x = 1 ~~|\n"))
+        ps.load_model(write(tmp_path, "moving.mdl", text + "y = DELAY FIXED(Time, 1, 0) ~~|\n"))
+
+
+def test_time_step_and_saveper_that_change_over_time_list_the_steps(tmp_path: Path) -> None:
+    text = CONTROL.replace("TIME STEP = 0.5", "TIME STEP = IF THEN ELSE(Time < 4, 1, 0.25)")
+    text = text.replace("SAVEPER = TIME STEP", "SAVEPER = IF THEN ELSE(Time < 6, TIME STEP, 2)")
+    text += "Stock = INTEG(Inflow, 1) ~~|\nInflow = Stock * 0.1 + Time ~~|\n"
+    model = ps.load_model(write(tmp_path, "moving.mdl", text))
+    res = ps.simulate(model)
+    # Euler by hand: each step as long as TIME STEP at its start, saved where the time is a
+    # whole number of SAVEPERs from the start (SAVEPER at that time), until FINAL TIME
+    t, stock, saved = 0.0, 1.0, {}
+    while True:
+        step = 1.0 if t < 4 else 0.25
+        every = step if t < 6 else 2.0
+        if abs(t / every - round(t / every)) < 1e-9:
+            saved[t] = stock
+        if t >= 10:
+            break
+        stock += step * (stock * 0.1 + t)
+        t += step
+    assert list(res.times) == list(saved)
+    np.testing.assert_allclose(res["stock"].to_numpy(), list(saved.values()), rtol=1e-12)
+    # the control variables are variables of the run, with their equations
+    steps = res["time_step_value"].to_numpy()
+    np.testing.assert_array_equal(steps, np.where(np.asarray(res.times) < 4, 1.0, 0.25))
+    # the same run by rk4 on the listed steps; adaptive methods and new times are refused
+    np.testing.assert_array_equal(ps.simulate(model, method="rk4").times, res.times)
+    with pytest.raises(ps.ParameterError, match=r"method: the model lists its time steps"):
+        ps.simulate(model, method="rk45")
+    with pytest.raises(ps.ParameterError, match=r"time: the model lists its time steps"):
+        ps.simulate(model, time={"dt": 0.1})
 
 
 def test_final_time_given_by_an_equation_over_time_stops_where_time_reaches_it(

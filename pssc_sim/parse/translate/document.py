@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import io
 import math
+import re
 import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
@@ -271,8 +272,8 @@ class _Builder:
         self.abstract = abstract
         self.names = NameMap()
         self.document: dict[str, Any] = {s: {} for s in _SECTIONS}
-        #: FINAL TIME when an equation over TIME gives it (then also written as a variable)
-        self.dynamic_final_time: Any = None
+        #: The control variables given by equations over TIME (also written as variables)
+        self.moving: dict[str, Any] = {}
         main = [s for s in abstract.sections if s.type == "main" or s.name == "__main__"]
         if len(main) != 1:
             raise ModelError(
@@ -316,12 +317,12 @@ class _Builder:
         time = self.time(controls)
         self.time_block = time
         scope = _Scope(self)
-        if "saveper" in controls:
+        if "saveper" in controls and "saveper" not in self.moving:
             scope.constants["saveper"] = number(time["save_every"])
         elements = [
             e
             for e in self.main.elements
-            if name_key(e.name) not in CONTROL or e is self.dynamic_final_time
+            if name_key(e.name) not in CONTROL or name_key(e.name) in self.moving
         ]
         if not elements:
             raise ModelError(
@@ -329,6 +330,8 @@ class _Builder:
                 "(got only the time settings). Check that the file holds a model"
             )
         self.emit_section(elements, scope, prefix="")
+        if "time_step" in self.moving:
+            self.check_steps_unread()
         document: dict[str, Any] = {
             "model": self.names.add(self.source.stem, hidden=True),
             "title": f"{self.source.name} (imported)",
@@ -359,13 +362,18 @@ class _Builder:
             return values[key]
 
         clock = _Clock(self, controls)
-        if "final_time" in controls and not clock.is_constant("final_time"):
+        self.moving = {k: controls[k] for k in controls if not clock.is_constant(k)}
+        if set(self.moving) - {"final_time"}:
+            # a time step or saving interval that changes: the steps are listed
+            listed = clock.listed()
+            units = str(getattr(controls.get("time_step"), "units", "") or "")
+            return {**listed, "units": units} if units else listed
+        if self.moving:
             # FINAL TIME given by an equation over time: the run stops at the first step at
             # which TIME reaches the value of the equation (it may grow during the run).
             for key in ("initial_time", "time_step", "saveper"):
                 if key in controls:
                     values[key] = clock.constant(key)
-            self.dynamic_final_time = controls["final_time"]
             values["final_time"] = clock.stop(values["initial_time"], values["time_step"])
         else:
             for key in controls:
@@ -379,6 +387,21 @@ class _Builder:
         if units:
             time["units"] = units
         return time
+
+    def check_steps_unread(self) -> None:
+        """Refuse a TIME STEP that changes over time when an equation steps with it (a
+        builtin such as DELAY FIXED, a random function, or TIME STEP inside a macro): the
+        listed steps give Euler's widths, not the steps those equations would count."""
+        for section in ("stocks", "flows", "auxiliaries"):
+            for ident, entry in self.document[section].items():
+                text = " ".join(str(v) for v in entry.values() if isinstance(v, str))
+                if _STEPPED.search(text):
+                    name = self.names.original.get(ident, ident)
+                    raise ModelError(
+                        f"{self.where(name)}: unsupported construct 'TIME STEP read by an "
+                        "equation while it changes over time' (got a builtin that counts its "
+                        "steps, or TIME STEP in a macro). Give TIME STEP a constant value"
+                    )
 
     def constant(self, ast: Any, name: str, resolve: Any) -> float:
         """The value of a control variable: a number, or arithmetic over other controls."""
@@ -853,6 +876,14 @@ def _nodes(ast: Any) -> Any:
             yield from _nodes(part)
 
 
+#: TIME STEP and the builtins that step with it: pipelines of so many steps, a draw per step,
+#: a discount per step.
+_STEPPED = re.compile(
+    r"\b(TIME_STEP|DELAY_FIXED|DELAYN_PIPELINE|NPV|DEPRECIATE_STRAIGHTLINE|RANDOM_\w+)\s*\("
+    r"|\bTIME_STEP\b"
+)
+
+
 class _NotClockError(Exception):
     """An equation a control variable reads that is not a function of TIME and constants."""
 
@@ -972,6 +1003,64 @@ class _Clock:
             "changes over time'. Give it a constant value (only FINAL TIME may be an equation "
             "over TIME)"
         )
+
+    def at(self, key: str, t: float, default: float | None = None) -> float:
+        """The value of the control variable ``key`` at time ``t`` (``default`` if absent)."""
+        if key not in self.controls and default is not None:
+            return default
+        name = str(self.controls[key].name) if key in self.controls else key
+        try:
+            return self.value(self.equation(key), t, (key,))
+        except (_NotClockError, ArithmeticError, TypeError, ValueError) as error:
+            raise ModelError(
+                f"{self.builder.where(name)}: unsupported construct 'a control variable that "
+                "changes over time' other than a function of TIME and constants (got "
+                f"{error}). Give it an equation over TIME, constants and variables that depend "
+                "only on them"
+            ) from None
+
+    def listed(self) -> dict[str, Any]:
+        """The time block of a run whose TIME STEP, SAVEPER or INITIAL TIME change over time:
+        from INITIAL TIME (its value at TIME 0), each step as long as TIME STEP at its start;
+        a step saved when its time is a whole number of SAVEPERs (at that time) from the
+        start; the last step the first whose time reaches FINAL TIME."""
+        start = self.at("initial_time", 0.0)
+        t, steps, saved, first_save = start, [start], [], None
+        for _ in range(MOST_CLOCK_STEPS):
+            dt = self.at("time_step", t)
+            every = self.at("saveper", t, dt)
+            if not (dt > 0 and every > 0 and math.isfinite(dt + every)):
+                raise ModelError(
+                    f"{self.builder.where('TIME STEP')}: TIME STEP and SAVEPER must be "
+                    f"positive (got {dt} and {every} at time {t}). Give them positive values"
+                )
+            first_save = every if first_save is None else first_save
+            left = (t - start) % every
+            if min(left, every - left) <= 1e-9 * max(every, 1.0):
+                saved.append(t)
+            if t >= self.at("final_time", t) - 1e-9 * dt:
+                break
+            t += dt
+            steps.append(t)
+        else:
+            raise ModelError(
+                f"{self.builder.where('FINAL TIME')}: FINAL TIME is not reached within "
+                f"{MOST_CLOCK_STEPS} steps (got time {t} from {start}). Check the equations "
+                "of FINAL TIME and TIME STEP"
+            )
+        if len(steps) < 2:
+            raise ModelError(
+                f"{self.builder.where('FINAL TIME')}: FINAL TIME is reached at INITIAL TIME "
+                f"(got {t}). Give FINAL TIME a later value"
+            )
+        return {
+            "start": start,
+            "stop": t,
+            "dt": steps[1] - steps[0],
+            "save_every": first_save,
+            "steps": steps,
+            "saved": saved,
+        }
 
     def stop(self, start: float, dt: float) -> float:
         """The first time ``start + k * dt`` that reaches the value of FINAL TIME there."""

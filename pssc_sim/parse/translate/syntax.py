@@ -220,6 +220,9 @@ def _reference(node: Any, ctx: Context) -> str:
         )
     key = node.reference
     special = _SPECIAL.get(key.lower())
+    if special is not None and key.lower() in _CONTROLS:
+        # a control variable given by an equation over time is a variable of the model
+        special = ctx.scope.reference(key, initial=ctx.initial) or special
     if special is not None:
         return special
     text = ctx.scope.reference(key, initial=ctx.initial)
@@ -234,6 +237,7 @@ def _reference(node: Any, ctx: Context) -> str:
     return text
 
 
+_CONTROLS = ("time_step", "initial_time", "final_time")
 _SPECIAL = {
     "time": "TIME",
     "time_step": "TIME_STEP",
