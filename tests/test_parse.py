@@ -201,7 +201,7 @@ def test_a_bare_true_key_of_a_measure_is_read_as_the_key_true(tmp_path) -> None:
 
 def test_listed_time_steps_give_the_euler_widths(make_model):
     model = make_model(
-        "time: {stop: 3, steps: [0, 1, 1.5, 3], saved: [0, 1.5]}\nstocks: {x: 1}\n"
+        "time: {stop: 3, step_times: [0, 1, 1.5, 3], saved_times: [0, 1.5]}\nstocks: {x: 1}\n"
         "flows: {grow: {rate: x, to: x}}\n"
     )
     res = ps.simulate(model)
@@ -214,16 +214,19 @@ def test_listed_time_steps_give_the_euler_widths(make_model):
     ("block", "message"),
     [
         (
-            "{stop: 3, steps: [0, 2, 1, 3]}",
-            r"time\.steps: the steps must rise from start to stop \(got \[0\.0, 2\.0, 1\.0, "
+            "{stop: 3, step_times: [0, 2, 1, 3]}",
+            r"time\.step_times: the steps must rise from start to stop \(got \[0\.0, 2\.0, 1\.0, "
             r"3\.0\], start=0\.0, stop=3\.0\)",
         ),
-        ("{stop: 3, steps: [0, 1, 2]}", r"time\.steps: the steps must rise from start to stop"),
         (
-            "{stop: 3, steps: [0, 1, 3], saved: [0, 2]}",
-            r"time\.saved: every saved time must be one of the steps \(got \[2\.0\]\)",
+            "{stop: 3, step_times: [0, 1, 2]}",
+            r"time\.step_times: the steps must rise from start to stop",
         ),
-        ("{stop: 3, steps: 0.5}", r"time\.steps: expected a list of times \(got 0\.5\)"),
+        (
+            "{stop: 3, step_times: [0, 1, 3], saved_times: [0, 2]}",
+            r"time\.saved_times: every saved time must be one of the steps \(got \[2\.0\]\)",
+        ),
+        ("{stop: 3, step_times: 0.5}", r"time\.step_times: expected a list of times \(got 0\.5\)"),
     ],
 )
 def test_listed_time_steps_that_cannot_be_run_are_refused(make_model, block, message):

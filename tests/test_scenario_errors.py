@@ -398,7 +398,7 @@ def test_a_culture_the_model_never_reads_is_an_error_in_code_too(folder: Path) -
 def test_a_model_that_lists_its_steps_keeps_them(folder: Path) -> None:
     listed = DECAY.replace(
         "time: {start: 0, stop: 10, dt: 0.25}",
-        "time: {start: 0, stop: 2, steps: [0, 1, 1.5, 2], saved: [0, 1.5]}",
+        "time: {start: 0, stop: 2, step_times: [0, 1, 1.5, 2], saved_times: [0, 1.5]}",
     )
     (folder.parent / "models" / "decay" / "model.yaml").write_text(listed)
     path = write(folder, "model: decay\n")

@@ -87,14 +87,14 @@ class TimeSpec:
             and steps[-1] == self.stop
         ):
             raise ModelError(
-                f"time.steps: the steps must rise from start to stop (got {list(self.steps)[:6]}"
-                f", start={self.start}, stop={self.stop}). List increasing times from start "
-                "to stop"
+                f"time.step_times: the steps must rise from start to stop (got "
+                f"{list(self.steps)[:6]}, start={self.start}, stop={self.stop}). List "
+                "increasing times from start to stop"
             )
         if self.saved and not set(self.saved) <= set(self.steps):
             raise ModelError(
-                f"time.saved: every saved time must be one of the steps (got "
-                f"{sorted(set(self.saved) - set(self.steps))[:3]}). Save times of time.steps"
+                f"time.saved_times: every saved time must be one of the steps (got "
+                f"{sorted(set(self.saved) - set(self.steps))[:3]}). Save times of time.step_times"
             )
 
 

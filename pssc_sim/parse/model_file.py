@@ -48,7 +48,7 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 #: :func:`pssc_sim.parse.schema.model_json_schema` publishes them.
 SECTIONS = ("parameters", "stocks", "flows", "auxiliaries", "lookups")
 TOP_KEYS = ("model", "title", "description", "time", "measures", "include", "dimensions", *SECTIONS)
-TIME_KEYS = ("start", "stop", "dt", "save_every", "units", "origin", "steps", "saved")
+TIME_KEYS = ("start", "stop", "dt", "save_every", "units", "origin", "step_times", "saved_times")
 _ORIGIN = re.compile(r"\d{4}(-\d{2}-\d{2})?")
 META_KEYS = ("units", "description", "source", "label", "original")
 KEYS = {
@@ -562,7 +562,7 @@ class Reader:
         save_every = self.number(raw.get("save_every", dt), "time.save_every")
         steps, saved = (
             tuple(self.number(v, f"time.{key}[{i}]") for i, v in enumerate(self.times(raw, key)))
-            for key in ("steps", "saved")
+            for key in ("step_times", "saved_times")
         )
         try:
             return TimeSpec(
@@ -579,7 +579,7 @@ class Reader:
             raise ModelError(f"{self.file}: {exc}") from None
 
     def times(self, raw: Mapping[str, Any], key: str) -> list[Any]:
-        """``time.steps`` or ``time.saved``: a list of times, empty if absent."""
+        """``time.step_times`` or ``time.saved_times``: a list of times, empty if absent."""
         value = raw.get(key, [])
         if not isinstance(value, list):
             raise self.error(

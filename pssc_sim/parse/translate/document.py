@@ -1058,8 +1058,8 @@ class _Clock:
             "stop": t,
             "dt": steps[1] - steps[0],
             "save_every": first_save,
-            "steps": steps,
-            "saved": saved,
+            "step_times": steps,
+            "saved_times": saved,
         }
 
     def stop(self, start: float, dt: float) -> float:
