@@ -207,6 +207,11 @@ def test_listed_time_steps_give_the_euler_widths(make_model):
     res = ps.simulate(model)
     # Euler over widths 1, 0.5 and 1.5; rows at the saved times and at stop
     assert list(res.times) == [0.0, 1.5, 3.0]
+    # the memory plan counts the listed steps and rows
+    from pssc_sim.integrate.simulate import compiled_for, make_grid, run_counts
+
+    counts = run_counts(compiled_for(model, None), make_grid(model, None), "euler", 1)
+    assert (counts.n_steps, counts.n_rows) == (3, 3)
     np.testing.assert_allclose(res["x"].to_numpy(), [1.0, 2 * 1.5, 2 * 1.5 * 2.5])
 
 

@@ -355,6 +355,8 @@ def run_counts(
     fixed = METHODS[method].fixed_step
     rows = budget.row_count(grid.start, grid.stop, grid.save_every)
     steps = budget.step_count(grid.start, grid.stop, grid.dt) if fixed else 0.0
+    if grid.steps:  # the steps and saved times are listed
+        rows, steps = len(grid.saved) + 1.0, float(len(grid.steps) - 1)
     return budget.Counts(
         members=members,
         n_outputs=len(compiled.outputs),
