@@ -285,7 +285,8 @@ def _simulate(file: Path) -> tuple[dict[str, np.ndarray], np.ndarray, list[str]]
             columns[f"{translation.original_names[base]}[{rest}"] = values
     time = translation.document["time"]
     for key, field in _CONTROL.items():
-        columns[key] = np.full(times.shape, float(time[field]))
+        if key not in columns:  # else a variable (FINAL TIME given by an equation over TIME)
+            columns[key] = np.full(times.shape, float(time[field]))
     columns.setdefault("time", times)
     columns = {_column_key(k): v for k, v in columns.items()}
     equations = [

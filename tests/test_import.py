@@ -93,11 +93,11 @@ def test_imported_model_runs_with_vensim_euler(tmp_path: Path) -> None:
 
 
 def test_unsupported_construct_names_the_variable(tmp_path: Path) -> None:
-    text = "Value = DEPRECIATE STRAIGHTLINE(10, 5, 1, 0) ~~|\n" + CONTROL
+    text = "Value = TIME BASE(10, 5) ~~|\n" + CONTROL
     with pytest.raises(
         ps.ModelError,
         match=r"value\.mdl: Value: unsupported construct 'function "
-        r"DEPRECIATE_STRAIGHTLINE'",
+        r"TIME_BASE'",
     ):
         ps.load_model(write(tmp_path, "value.mdl", text))
 
@@ -141,12 +141,105 @@ def test_subscript_import_errors(tmp_path: Path, text: str, message: str) -> Non
 
 
 def test_time_varying_control_is_reported(tmp_path: Path) -> None:
-    text = CONTROL.replace("FINAL TIME = 10", "FINAL TIME = 10 + Time") + "x = 1 ~~|\n"
+    text = CONTROL.replace("TIME STEP = 0.5", "TIME STEP = IF THEN ELSE(x > 4, 1, 0.5)")
     with pytest.raises(
         ps.ModelError,
-        match=r"FINAL TIME: unsupported construct 'a control "
-        r"variable that changes over time'",
+        match=r"TIME STEP: unsupported construct 'a control variable that changes over time' "
+        r"other than a function of TIME and constants \(got ",
     ):
+        ps.load_model(write(tmp_path, "moving.mdl", text + "x = INTEG(1, 0) ~~|\n"))
+    text = CONTROL.replace("TIME STEP = 0.5", "TIME STEP = IF THEN ELSE(Time < 4, 1, 0.5)")
+    with pytest.raises(
+        ps.ModelError,
+        match=r"y: unsupported construct 'TIME STEP read by an equation while it changes over "
+        r"time'",
+    ):
+        ps.load_model(write(tmp_path, "moving.mdl", text + "y = DELAY FIXED(Time, 1, 0) ~~|\n"))
+
+
+def test_time_step_and_saveper_that_change_over_time_list_the_steps(tmp_path: Path) -> None:
+    text = CONTROL.replace("TIME STEP = 0.5", "TIME STEP = IF THEN ELSE(Time < 4, 1, 0.25)")
+    text = text.replace("SAVEPER = TIME STEP", "SAVEPER = IF THEN ELSE(Time < 6, TIME STEP, 2)")
+    text += "Stock = INTEG(Inflow, 1) ~~|\nInflow = Stock * 0.1 + Time ~~|\n"
+    model = ps.load_model(write(tmp_path, "moving.mdl", text))
+    res = ps.simulate(model)
+    # Euler by hand: each step as long as TIME STEP at its start, saved where the time is a
+    # whole number of SAVEPERs from the start (SAVEPER at that time), until FINAL TIME
+    t, stock, saved = 0.0, 1.0, {}
+    while True:
+        step = 1.0 if t < 4 else 0.25
+        every = step if t < 6 else 2.0
+        if abs(t / every - round(t / every)) < 1e-9:
+            saved[t] = stock
+        if t >= 10:
+            break
+        stock += step * (stock * 0.1 + t)
+        t += step
+    assert list(res.times) == list(saved)
+    np.testing.assert_allclose(res["stock"].to_numpy(), list(saved.values()), rtol=1e-12)
+    # the control variables are variables of the run, with their equations
+    steps = res["time_step_value"].to_numpy()
+    np.testing.assert_array_equal(steps, np.where(np.asarray(res.times) < 4, 1.0, 0.25))
+    # the same run by rk4 on the listed steps; adaptive methods and new times are refused
+    np.testing.assert_array_equal(ps.simulate(model, method="rk4").times, res.times)
+    with pytest.raises(ps.ParameterError, match=r"method: the model lists its time steps"):
+        ps.simulate(model, method="rk45")
+    with pytest.raises(ps.ParameterError, match=r"time: the model lists its time steps"):
+        ps.simulate(model, time={"dt": 0.1})
+
+
+def test_final_time_given_by_an_equation_over_time_stops_where_time_reaches_it(
+    tmp_path: Path,
+) -> None:
+    # the run stops at the first step whose time reaches FINAL TIME's value at that step
+    text = CONTROL.replace(
+        "FINAL TIME = 10", "FINAL TIME = IF THEN ELSE(Signal > 5, Time, Horizon)"
+    )
+    text += "Signal = 2 * Time - 1 ~~|\nHorizon = 100 ~~|\nStock = INTEG(2, 1) ~~|\n"
+    res = ps.simulate(ps.load_model(write(tmp_path, "moving.mdl", text)))
+    t = 0.0
+    while not (t >= (t if 2 * t - 1 > 5 else 100.0)):
+        t += 0.5
+    assert res.times[-1] == t == 3.5
+    np.testing.assert_allclose(res["stock"].to_numpy(), 1 + 2 * np.asarray(res.times))
+    final = res["final_time_value"].to_numpy()
+    assert final[-1] == t
+    assert (final[:-1] == 100.0).all()
+
+
+def test_final_time_from_constants_of_the_model(tmp_path: Path) -> None:
+    text = CONTROL.replace("FINAL TIME = 10", "FINAL TIME = Start year + Horizon")
+    text += "Start year = 0 ~~|\nHorizon = 3 * 2 ~~|\nx = 1 ~~|\n"
+    res = ps.simulate(ps.load_model(write(tmp_path, "horizon.mdl", text)))
+    assert res.times[-1] == 6.0
+    assert len(res.times) == 13
+
+
+@pytest.mark.parametrize(
+    ("final", "extra", "message"),
+    [
+        (
+            "IF THEN ELSE(Stock > 3, Time, 10)",
+            "Stock = INTEG(1, 0) ~~|\n",
+            r"FINAL TIME: unsupported construct 'a control variable that changes over time' "
+            r"other than a function of TIME and constants \(got ",
+        ),
+        (
+            "Time + 1",
+            "x = 1 ~~|\n",
+            r"FINAL TIME: FINAL TIME is not reached within 1000 steps \(got TIME STEP 0\.5 "
+            r"from 0\.0\)",
+        ),
+    ],
+)
+def test_final_time_that_cannot_be_read_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, final: str, extra: str, message: str
+) -> None:
+    import pssc_sim.parse.translate.document as document
+
+    monkeypatch.setattr(document, "MOST_CLOCK_STEPS", 1000)
+    text = CONTROL.replace("FINAL TIME = 10", f"FINAL TIME = {final}") + extra
+    with pytest.raises(ps.ModelError, match=message):
         ps.load_model(write(tmp_path, "moving.mdl", text))
 
 

@@ -197,3 +197,43 @@ def test_a_bare_true_key_of_a_measure_is_read_as_the_key_true(tmp_path) -> None:
     )
     (measure,) = ps.load_model(path).measures
     assert str(measure.true) == "x/2"
+
+
+def test_listed_time_steps_give_the_euler_widths(make_model):
+    model = make_model(
+        "time: {stop: 3, step_times: [0, 1, 1.5, 3], saved_times: [0, 1.5]}\nstocks: {x: 1}\n"
+        "flows: {grow: {rate: x, to: x}}\n"
+    )
+    res = ps.simulate(model)
+    # Euler over widths 1, 0.5 and 1.5; rows at the saved times and at stop
+    assert list(res.times) == [0.0, 1.5, 3.0]
+    # the memory plan counts the listed steps and rows
+    from pssc_sim.integrate.simulate import compiled_for, make_grid, run_counts
+
+    counts = run_counts(compiled_for(model, None), make_grid(model, None), "euler", 1)
+    assert (counts.n_steps, counts.n_rows) == (3, 3)
+    np.testing.assert_allclose(res["x"].to_numpy(), [1.0, 2 * 1.5, 2 * 1.5 * 2.5])
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        (
+            "{stop: 3, step_times: [0, 2, 1, 3]}",
+            r"time\.step_times: the steps must rise from start to stop \(got \[0\.0, 2\.0, 1\.0, "
+            r"3\.0\], start=0\.0, stop=3\.0\)",
+        ),
+        (
+            "{stop: 3, step_times: [0, 1, 2]}",
+            r"time\.step_times: the steps must rise from start to stop",
+        ),
+        (
+            "{stop: 3, step_times: [0, 1, 3], saved_times: [0, 2]}",
+            r"time\.saved_times: every saved time must be one of the steps \(got \[2\.0\]\)",
+        ),
+        ("{stop: 3, step_times: 0.5}", r"time\.step_times: expected a list of times \(got 0\.5\)"),
+    ],
+)
+def test_listed_time_steps_that_cannot_be_run_are_refused(make_model, block, message):
+    with pytest.raises(ps.ModelError, match=message):
+        make_model(f"time: {block}\nstocks: {{x: 1}}\n")

@@ -393,3 +393,20 @@ def test_a_culture_the_model_never_reads_is_an_error_in_code_too(folder: Path) -
     ):
         scenario.run()
     assert Scenario(model=folder.parent / "models" / "decay").run().results.n_members == 1
+
+
+def test_a_model_that_lists_its_steps_keeps_them(folder: Path) -> None:
+    listed = DECAY.replace(
+        "time: {start: 0, stop: 10, dt: 0.25}",
+        "time: {start: 0, stop: 2, step_times: [0, 1, 1.5, 2], saved_times: [0, 1.5]}",
+    )
+    (folder.parent / "models" / "decay" / "model.yaml").write_text(listed)
+    path = write(folder, "model: decay\n")
+    assert list(load_scenario(path).run().results.times) == [0.0, 1.5, 2.0]
+    path = write(folder, "model: decay\ntime: {stop: 3}\n")
+    with pytest.raises(
+        ScenarioError,
+        match=r"time: the model lists its time steps \(they change during the run\), so its "
+        r"time cannot be overridden \(got \{'stop': 3\.0\}\)",
+    ):
+        load_scenario(path).run()

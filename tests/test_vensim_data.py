@@ -55,6 +55,23 @@ def test_data_down_a_column_and_across_a_row_interpolate(tmp_path: Path) -> None
     np.testing.assert_allclose(res["twice"].to_numpy(), 2 * np.interp(T, TIMES, FIRST), rtol=1e-14)
 
 
+def test_elements_given_numbers_beside_elements_read_from_a_file(tmp_path: Path) -> None:
+    path = model(
+        tmp_path,
+        "d: one, two, three ~~|\n"
+        "v[one] := GET DIRECT DATA('down.csv', ',', 'A', 'B2') ~~|\n"
+        "v[two] = 7 ~~|\n"
+        "v[three] := GET DIRECT DATA('down.csv', ',', 'A', 'C2') ~~|\n"
+        "w[d] = 2 * v[d] ~~|\n",
+        {"down.csv": DOWN},
+    )
+    res = ps.simulate(ps.load_model(path))
+    np.testing.assert_allclose(res["v[one]"].to_numpy(), np.interp(T, TIMES, FIRST), rtol=1e-14)
+    np.testing.assert_allclose(res["v[two]"].to_numpy(), np.full(T.size, 7.0))
+    np.testing.assert_allclose(res["v[three]"].to_numpy(), np.interp(T, TIMES, SECOND), rtol=1e-14)
+    np.testing.assert_allclose(res["w[two]"].to_numpy(), np.full(T.size, 14.0))
+
+
 def test_data_keywords_hold_backward_and_look_forward(tmp_path: Path) -> None:
     path = model(
         tmp_path,
@@ -208,9 +225,10 @@ def test_named_cell_ranges_of_a_workbook(tmp_path: Path) -> None:
         ),
         (
             "d: one, two ~~|\nv[one] := GET DIRECT DATA('down.csv', ',', 'A', 'B2') ~~|\n"
-            "v[two] = 1",
+            "v[two] = 1 + Time",
             {"down.csv": DOWN},
-            r"v: unsupported construct 'a variable read from a file for some elements only'",
+            r"v: unsupported construct 'a variable read from a file for some elements only' "
+            r"and an equation for others",
         ),
         (
             "v ~~|\nw = v",

@@ -254,3 +254,129 @@ def test_vensims_modulo_keeps_the_dividends_sign_and_the_yaml_one_the_divisors(
         "auxiliaries:\n  m: {equation: 'MODULO(TIME - 7.25, 3)'}\n"
     )
     np.testing.assert_allclose(ps.simulate(yaml)["m"].to_numpy(), np.mod(t - 7.25, 3), atol=1e-12)
+
+
+def triangle_cdf(x: np.ndarray) -> np.ndarray:
+    """The cumulative distribution of the density through (0, 0), (1, 1), (2, 0)."""
+    x = np.clip(x, 0, 2)
+    return np.where(x <= 1, x * x / 2, 1 - (2 - x) ** 2 / 2)
+
+
+def test_random_lookup_draws_from_the_tables_density(tmp_path: Path) -> None:
+    text = (
+        "density([(0,0)-(2,1)],(0,0),(1,1),(2,0)) ~~|\n"
+        "draw = RANDOM LOOKUP(density, 0, 10, 0, 1, 0) ~~|\n"
+        "stretched = RANDOM LOOKUP(density, -100, 100, 3, 2, 0) ~~|\n"
+        "narrow = RANDOM LOOKUP(density, 0.5, 1.5, 0, 1, 0) ~~|\n"
+        "held = RANDOM LOOKUP(density, 0, 10, 4, 0, 0) ~~|\n"
+        + CONTROL.replace("FINAL TIME = 8", "FINAL TIME = 4000").replace("0.5", "1")
+    )
+    res = ps.simulate(ps.load_model(write(tmp_path, "draws.mdl", text)))
+    draw, stretched, narrow = (res[k].to_numpy() for k in ("draw", "stretched", "narrow"))
+    n = draw.size
+    # Kolmogorov-Smirnov distance to the exact distribution, well within the 1% critical value
+    bound = 1.63 / math.sqrt(n)
+    for sample, cdf in (
+        (draw, triangle_cdf),
+        ((stretched - 3) / 2, triangle_cdf),
+        (narrow, lambda x: (triangle_cdf(x) - 0.125) / 0.75),
+    ):
+        ordered = np.sort(sample)
+        distance = np.max(np.abs(cdf(ordered) - np.arange(1, n + 1) / n))
+        assert distance < bound
+    assert 0 <= draw.min()
+    assert draw.max() <= 2
+    assert 0.5 <= narrow.min()
+    assert narrow.max() <= 1.5
+    assert len(set(draw.tolist())) == n  # a new draw every step
+    assert not np.array_equal(draw, narrow)
+    # with no stretch the value is the shift, held within [min, max]
+    np.testing.assert_array_equal(res["held"].to_numpy(), np.full(n, 4.0))
+
+
+def test_random_lookup_flat_parts_of_the_table_are_never_drawn(tmp_path: Path) -> None:
+    text = (
+        "density([(0,0)-(4,1)],(0,0),(1,0),(2,1),(3,0),(4,0)) ~~|\n"
+        "draw = RANDOM LOOKUP(density, 0, 10, 0, 1, 0) ~~|\n"
+        + CONTROL.replace("FINAL TIME = 8", "FINAL TIME = 2000")
+    )
+    draw = ps.simulate(ps.load_model(write(tmp_path, "gap.mdl", text)))["draw"].to_numpy()
+    assert 1 <= draw.min()
+    assert draw.max() <= 3
+    assert abs(draw.mean() - 2) < 0.05
+
+
+@pytest.mark.parametrize(
+    ("equation", "message"),
+    [
+        (
+            "x = RANDOM LOOKUP(2, 0, 1, 0, 1, 0)",
+            r"x: unsupported construct 'RANDOM LOOKUP other than of a lookup without "
+            r"subscripts' \(got 6 arguments\)",
+        ),
+        (
+            "t([(0,0)-(1,1)],(0,1),(1,-1)) ~~|\nx = RANDOM LOOKUP(t, 0, 1, 0, 1, 0)",
+            r"x: the table of RANDOM LOOKUP is not a density \(got x \[0\.0, 1\.0\], y "
+            r"\[1\.0, -1\.0\]\)",
+        ),
+    ],
+)
+def test_random_lookup_that_cannot_draw_is_refused(
+    tmp_path: Path, equation: str, message: str
+) -> None:
+    with pytest.raises(ps.ModelError, match=message):
+        ps.load_model(write(tmp_path, "bad.mdl", equation + " ~~|\n" + CONTROL))
+
+
+def straightline_by_ledger(
+    stream: np.ndarray, t: np.ndarray, dt: float, periods: int, fiscal: float, initial: float
+) -> np.ndarray:
+    """DEPRECIATE STRAIGHTLINE from its definition: each fiscal period's investment (the
+    stream x dt summed over its steps, ``initial`` per unit of time before the start) is paid
+    out in equal parts over ``periods`` periods; the current period's part is taken from the
+    stream's current value."""
+    period = np.floor(t / fiscal + 1e-9).astype(int)
+    invested: dict[int, float] = {}
+    for p, x in zip(period, stream, strict=True):
+        invested[int(p)] = invested.get(int(p), 0.0) + x * dt
+    out = np.empty_like(stream)
+    for k, (p, x) in enumerate(zip(period, stream, strict=True)):
+        older = sum(invested.get(int(p) - j, initial * fiscal) for j in range(1, periods))
+        out[k] = x / periods + older / (periods * fiscal)
+    return out
+
+
+def test_depreciate_straightline_pays_each_investment_out_over_its_life(make_model) -> None:
+    model = make_model("""
+time: {start: 0, stop: 30, dt: 0.25}
+parameters: {life: 4, fiscal: 1, before: 2}
+auxiliaries:
+  invest: 10 * (TIME < 3) + 3 * SIN(TIME) ** 2 * (TIME >= 7) * (TIME < 12)
+  dep: DEPRECIATE_STRAIGHTLINE(invest, life, fiscal, before)
+""")
+    t = np.arange(0, 30.25, 0.25)
+    for life, fiscal, initial in ((4, 1, 2.0), (6, 2, 0.0), (1, 1, 5.0), (4.2, 1, 1.0)):
+        res = ps.simulate(model, {"life": life, "fiscal": fiscal, "before": initial})
+        invest, dep = res["invest"].to_numpy(), res["dep"].to_numpy()
+        periods = max(round(life / fiscal), 1)
+        expected = straightline_by_ledger(invest, t, 0.25, periods, fiscal, initial)
+        np.testing.assert_allclose(dep, expected, rtol=1e-12, atol=1e-12)
+        # conservation: everything invested is depreciated, and what was left of the periods
+        # before the start (initial x fiscal x (periods - 1) / 2)
+        left = initial * fiscal * (periods - 1) / 2
+        np.testing.assert_allclose(dep[:-1].sum() * 0.25, invest.sum() * 0.25 + left)
+        assert (dep >= 0).all()
+
+
+def test_depreciate_straightline_of_its_initial_value_is_constant(tmp_path: Path) -> None:
+    text = (
+        "dep = DEPRECIATE STRAIGHTLINE(7, 5, 1, 7) ~~|\n"
+        "cold = DEPRECIATE STRAIGHTLINE(7, 5, 1, 0) ~~|\n" + CONTROL
+    )
+    res = ps.simulate(ps.load_model(write(tmp_path, "dep.mdl", text)))
+    np.testing.assert_allclose(res["dep"].to_numpy(), 7.0, rtol=1e-13)
+    cold = res["cold"].to_numpy()
+    # from nothing invested before, the output climbs by a fifth each period to the stream
+    assert (np.diff(cold) >= 0).all()
+    assert cold[0] == pytest.approx(7 / 5)
+    assert cold[-1] == pytest.approx(7.0)

@@ -335,3 +335,103 @@ def allocate_available(request: Any, profiles: Any, supply: Any, shape: tuple[in
     flat_profiles = np.moveaxis(given, -1, -3).reshape(-1, n, shape[-1])
     allocated = _available_allocation(flat_request, flat_profiles, supplies.reshape(-1))
     return np.moveaxis(allocated.reshape(*outer[:-1], members, n), -2, -1)
+
+
+def _market_price(
+    demand: np.ndarray, demand_profiles: np.ndarray, supply: np.ndarray, supply_profiles: np.ndarray
+) -> np.ndarray:
+    """Prices of vectors of demands ``(V, d)`` with profiles ``(V, d, 4)`` and capacities
+    ``(V, s)`` with profiles ``(V, s, 4)``: where the quantity demanded (each demand times its
+    share at the price) equals the quantity supplied (each capacity times one minus its share).
+    Demand falls and supply rises with the price, so the price is found by bisection between a
+    price at which every share is 1 and one at which every share is 0, to round-off; NaN where
+    a profile's type has no shape."""
+    demand, supply = np.maximum(demand, 0.0), np.maximum(supply, 0.0)
+    sides = []
+    for profiles in (demand_profiles, supply_profiles):
+        kind = np.rint(profiles[..., 0])
+        codes = np.unique(kind[np.isfinite(kind)])
+        sides.append((kind, codes, profiles[..., 1], np.maximum(profiles[..., 2], 1e-12)))
+
+    def quantities(price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        (dkind, dcodes, dpriority, dwidth), (skind, scodes, spriority, swidth) = sides
+        wanted = _profile_shares(dkind, dcodes, (price[:, None] - dpriority) / dwidth)
+        offered = 1 - _profile_shares(skind, scodes, (price[:, None] - spriority) / swidth)
+        demanded: np.ndarray = (demand * wanted).sum(axis=1)
+        supplied: np.ndarray = (supply * offered).sum(axis=1)
+        return demanded, supplied
+
+    low = np.minimum(
+        (sides[0][2] - 40 * sides[0][3]).min(axis=1), (sides[1][2] - 40 * sides[1][3]).min(axis=1)
+    )
+    high = np.maximum(
+        (sides[0][2] + 40 * sides[0][3]).max(axis=1), (sides[1][2] + 40 * sides[1][3]).max(axis=1)
+    )
+    for _ in range(64):  # 80 widths halved 64 times: below round-off of the priorities
+        middle = 0.5 * (low + high)
+        demanded, supplied = quantities(middle)
+        short = demanded > supplied
+        low, high = np.where(short, middle, low), np.where(short, high, middle)
+    price = 0.5 * (low + high)
+    demanded, supplied = quantities(price)
+    result: np.ndarray = np.where(np.isnan(demanded) | np.isnan(supplied), np.nan, price)
+    return result
+
+
+def find_market_price(
+    demand: Any,
+    demand_profiles: Any,
+    supply: Any,
+    supply_profiles: Any,
+    shape: tuple[int, ...],
+    demanders: int,
+    suppliers: int,
+) -> Any:
+    """Kernel helper of :class:`~pssc_sim.ir.dimensions.FindMarketPrice`: the price at which
+    the quantity demanded equals the quantity supplied, for every element of an equation over
+    ``shape`` (the demanders, suppliers and profile elements are the trailing axes of the
+    arguments).
+
+    >>> demand = np.array([[100.0], [100.0]])
+    >>> rectangular = np.array([[[1.0], [10.0], [4.0], [0.0]], [[1.0], [10.0], [4.0], [0.0]]])
+    >>> cheap = np.array([[[1.0], [6.0], [4.0], [0.0]]])
+    >>> float(find_market_price(demand, rectangular, np.array([[200.0]]), cheap, (), 2, 1)[0])
+    8.0
+    """
+    members = _members(demand, demand_profiles, supply, supply_profiles)
+    k = len(shape)
+
+    def flat(value: Any, trailing: tuple[int, ...]) -> np.ndarray:
+        full = np.broadcast_to(np.asarray(value, dtype=float), (*shape, *trailing, members))
+        return np.moveaxis(full, -1, k).reshape(-1, *trailing)
+
+    price = _market_price(
+        flat(demand, (demanders,)),
+        flat(demand_profiles, (demanders, 4)),
+        flat(supply, (suppliers,)),
+        flat(supply_profiles, (suppliers, 4)),
+    )
+    return price.reshape(*shape, members)
+
+
+def at_price(side: str, quantity: Any, profiles: Any, price: Any, shape: tuple[int, ...]) -> Any:
+    """Kernel helper of :class:`~pssc_sim.ir.dimensions.AtPrice`: each quantity times its share
+    at the price (``demand``: the share of its profile; ``supply``: one minus it), over the
+    equation's axes ``shape[:-1]``; NaN where a profile's type has no shape.
+
+    >>> profiles = np.array([[[1.0], [10.0], [4.0], [0.0]]])
+    >>> at_price("demand", np.array([[100.0]]), profiles, 9.0, (1, 4))[:, 0].tolist()
+    [75.0]
+    >>> at_price("supply", np.array([[100.0]]), profiles, 9.0, (1, 4))[:, 0].tolist()
+    [25.0]
+    """
+    members = _members(quantity, profiles, price)
+    outer = shape[:-1]
+    quantities = np.broadcast_to(np.asarray(quantity, dtype=float), (*outer, members))
+    given = np.broadcast_to(np.asarray(profiles, dtype=float), (*shape, members))
+    prices = np.broadcast_to(np.asarray(price, dtype=float), (*outer, members))
+    kind = np.rint(given[..., 0, :])
+    codes = np.unique(kind[np.isfinite(kind)])
+    width = np.maximum(given[..., 2, :], 1e-12)
+    shares = _profile_shares(kind, codes, (prices - given[..., 1, :]) / width)
+    return np.maximum(quantities, 0.0) * (shares if side == "demand" else 1 - shares)

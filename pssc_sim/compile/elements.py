@@ -29,8 +29,10 @@ from pssc_sim.ir.dimensions import (
     AllocateByPriority,
     ArrayOp,
     Assemble,
+    AtPrice,
     Broadcast,
     ElementMap,
+    FindMarketPrice,
     InvertMatrix,
     Reduce,
     TableLookup,
@@ -51,6 +53,8 @@ _REFUSED: Mapping[type, str] = {
     VectorSort: "VECTOR SORT ORDER, VECTOR RANK or VECTOR REORDER",
     AllocateByPriority: "ALLOCATE BY PRIORITY",
     AllocateAvailable: "ALLOCATE AVAILABLE",
+    FindMarketPrice: "FIND MARKET PRICE",
+    AtPrice: "DEMAND AT PRICE or SUPPLY AT PRICE",
     InvertMatrix: "INVERT MATRIX",
 }
 

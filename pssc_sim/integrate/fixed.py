@@ -63,6 +63,8 @@ class FixedStepPlan:
 
     @classmethod
     def _make(cls, grid: Grid) -> FixedStepPlan:
+        if grid.steps:
+            return cls._listed(grid)
         if grid.save_every < grid.dt * (1 - 1e-6):
             raise ModelError(
                 "time.save_every: save_every must be at least dt for fixed-step methods "
@@ -85,6 +87,25 @@ class FixedStepPlan:
         flags = np.zeros(n_steps, dtype=bool)
         flags[saved] = True
         flags.flags.writeable = False
+        schedule = tuple(
+            (k, t, h, bool(s))
+            for k, (t, h, s) in enumerate(
+                zip(steps.tolist(), widths.tolist(), flags.tolist(), strict=True)
+            )
+        )
+        array_schedule = tuple((k, t, np.float64(h), saved) for k, t, h, saved in schedule)
+        return cls(grid, steps, widths, times, schedule, array_schedule, flags)
+
+    @classmethod
+    def _listed(cls, grid: Grid) -> FixedStepPlan:
+        """The plan of a grid whose steps are listed: each step from one listed time to the
+        next, the steps at the saved times saved, and stop."""
+        listed = np.asarray(grid.steps, dtype=float)
+        steps, widths = listed[:-1].copy(), np.diff(listed)
+        flags = np.isin(steps, np.asarray(grid.saved, dtype=float))
+        times = np.append(steps[flags], grid.stop)
+        for array in (steps, widths, times, flags):
+            array.flags.writeable = False
         schedule = tuple(
             (k, t, h, bool(s))
             for k, (t, h, s) in enumerate(

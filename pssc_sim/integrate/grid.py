@@ -17,10 +17,14 @@ class Grid:
     stop: float
     dt: float
     save_every: float
+    #: The times of the steps from start to stop and the times saved, when the steps are not
+    #: ``dt`` apart (:attr:`pssc_sim.ir.model.TimeSpec.steps`); else empty.
+    steps: tuple[float, ...] = ()
+    saved: tuple[float, ...] = ()
 
     @classmethod
     def from_time(cls, time: TimeSpec) -> Grid:
-        return cls(time.start, time.stop, time.dt, time.save_every)
+        return cls(time.start, time.stop, time.dt, time.save_every, time.steps, time.saved)
 
     @property
     def clock(self) -> tuple[float, float, float]:
@@ -28,7 +32,9 @@ class Grid:
         return (self.dt, self.start, self.stop)
 
     def save_times(self) -> np.ndarray:
-        """start, start + save_every, ... and stop."""
+        """start, start + save_every, ... and stop (the saved times and stop, with steps)."""
+        if self.steps:
+            return np.asarray(sorted({*self.saved, self.stop}), dtype=float)
         n = int(np.floor((self.stop - self.start) / self.save_every + 1e-6))
         times = self.start + self.save_every * np.arange(n + 1)
         if self.stop - times[-1] > 1e-6 * self.dt:

@@ -148,6 +148,13 @@ def _names(outputs: Sequence[str] | str) -> tuple[str, ...] | str:
 def make_grid(model: Model, time: Mapping[str, float] | None) -> Grid:
     """The model's time block with ``time`` overrides applied."""
     grid = Grid.from_time(model.time)
+    if grid.steps and time:
+        raise ParameterError(
+            f"time: the model lists its time steps (they change during the run), so its time "
+            f"cannot be overridden (got {dict(time)}). Change the model's time block instead"
+        )
+    if grid.steps:
+        return grid
     values = {"start": grid.start, "stop": grid.stop, "dt": grid.dt, "save_every": None}
     for key, value in (time or {}).items():
         if key not in _TIME_KEYS:
@@ -280,6 +287,11 @@ def simulate(
         compiled = compiled_for(model, _names(outputs) if outputs is not None else None)
     overrides, members = parameter_overrides(compiled, params)
     grid = make_grid(compiled.model, time)
+    if grid.steps and METHODS[method].tableau is None:
+        raise ParameterError(
+            f"method: the model lists its time steps (they change during the run), which an "
+            f"adaptive method would not follow (got method={method!r}). Use euler or rk4"
+        )
     size = plan_run(compiled, grid, method, members, chunk, max_memory)
     p = fill_parameters(compiled, overrides, members)
     tableau = METHODS[method].tableau
@@ -343,6 +355,8 @@ def run_counts(
     fixed = METHODS[method].fixed_step
     rows = budget.row_count(grid.start, grid.stop, grid.save_every)
     steps = budget.step_count(grid.start, grid.stop, grid.dt) if fixed else 0.0
+    if grid.steps:  # the steps and saved times are listed
+        rows, steps = len(grid.saved) + 1.0, float(len(grid.steps) - 1)
     return budget.Counts(
         members=members,
         n_outputs=len(compiled.outputs),

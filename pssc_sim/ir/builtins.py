@@ -276,6 +276,13 @@ _ROWS: tuple[Builtin, ...] = (
         "NPV(stream, discount_rate, initial, factor): net present value of the stream "
         "to now, discounted per time step, times factor (Vensim NPV)",
     ),
+    _stateful(
+        "DEPRECIATE_STRAIGHTLINE",
+        (4, 4),
+        "DEPRECIATE_STRAIGHTLINE(stream, depreciation_time, fiscal_period, initial): the "
+        "stream's investment of each fiscal period depreciated in equal parts over the "
+        "depreciation time (Vensim DEPRECIATE STRAIGHTLINE)",
+    ),
     _stateful("INITIAL", (1, 1), "INITIAL(x): the value x had at the start, frozen"),
     _stateful(
         "SAMPLE_IF_TRUE",

@@ -372,6 +372,36 @@ class AllocateAvailable(ArraySpec):
 
 
 @dataclass(frozen=True, slots=True)
+class FindMarketPrice(ArraySpec):
+    """Vensim's FIND MARKET PRICE for every element of an equation over ``shape``: arguments
+    the demanders' quantities (the equation's axes, then ``demanders``), their priority
+    profiles (then the four elements of a profile), the suppliers' capacities (the equation's
+    axes, then ``suppliers``) and their profiles."""
+
+    shape: tuple[int, ...]
+    demanders: int
+    suppliers: int
+
+    def render(self, args: Sequence[str], constants: dict[str, tuple[Any, ...]]) -> str:
+        sizes = f"{self.shape}, {self.demanders}, {self.suppliers}"
+        return f"_find_market_price({', '.join(args)}, {sizes})"
+
+
+@dataclass(frozen=True, slots=True)
+class AtPrice(ArraySpec):
+    """Vensim's DEMAND AT PRICE (``side`` "demand") and SUPPLY AT PRICE ("supply") for every
+    element of an equation over ``shape[:-1]``: arguments the quantities (over the equation's
+    axes), their priority profiles (then the four elements of a profile, ``shape[-1]``) and the
+    price."""
+
+    side: str
+    shape: tuple[int, ...]
+
+    def render(self, args: Sequence[str], constants: dict[str, tuple[Any, ...]]) -> str:
+        return f"_{self.side}_at_price({', '.join(args)}, {self.shape})"
+
+
+@dataclass(frozen=True, slots=True)
 class InvertMatrix(ArraySpec):
     """Vensim's INVERT MATRIX: the inverse of the square matrix over the last two axes of an
     equation over ``shape``, for every other element and member (NaN where it is singular)."""

@@ -59,6 +59,10 @@ class TimeSpec:
     save_every: float
     units: str = ""
     origin: str = ""  # the calendar date (ISO ``YYYY-MM-DD``) or year at time zero, if known
+    #: The times of the steps from start to stop, when they are not ``dt`` apart (a Vensim
+    #: TIME STEP given by an equation over time), and the times saved then; else empty.
+    steps: tuple[float, ...] = ()
+    saved: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if not np.isfinite([self.start, self.stop, self.dt, self.save_every]).all():
@@ -73,6 +77,24 @@ class TimeSpec:
             raise ModelError(
                 f"time.{key}: dt and save_every must be positive (got dt={self.dt}, "
                 f"save_every={self.save_every}). Use a positive step"
+            )
+        steps = np.asarray(self.steps, dtype=float)
+        if self.steps and not (
+            len(steps) >= 2
+            and np.isfinite(steps).all()
+            and (np.diff(steps) > 0).all()
+            and steps[0] == self.start
+            and steps[-1] == self.stop
+        ):
+            raise ModelError(
+                f"time.step_times: the steps must rise from start to stop (got "
+                f"{list(self.steps)[:6]}, start={self.start}, stop={self.stop}). List "
+                "increasing times from start to stop"
+            )
+        if self.saved and not set(self.saved) <= set(self.steps):
+            raise ModelError(
+                f"time.saved_times: every saved time must be one of the steps (got "
+                f"{sorted(set(self.saved) - set(self.steps))[:3]}). Save times of time.step_times"
             )
 
 

@@ -26,6 +26,14 @@ semantics for TREND, FORECAST, SAMPLE IF TRUE and DELAY FIXED:
 - ``NPV(x, r, v0, m)``: as Vensim defines it, a discount factor ``df`` (from 1, falling at
   ``df * r / (1 + r * dt)``) and an accumulation (from ``v0``, rising at ``x * df``); the
   output is ``(accumulation + x * dt * df) * m``, so the current step counts undiscounted.
+- ``DEPRECIATE_STRAIGHTLINE(x, L, f, x0)``: as Vensim defines it, the investment of each
+  fiscal period of length ``f`` is paid out in ``n = max(1, round(L / f))`` equal parts, one
+  per period from its own; the part of the current period is ``x / n`` (the current value of
+  the stream). A stock accumulates ``x``; its value at the first step of each period
+  (SAMPLE_IF_TRUE) and that value ``(n - 1) f`` earlier (DELAY_FIXED) give the investment of
+  the ``n - 1`` completed periods still paid out, divided by ``n f``; periods before the start
+  invested ``x0`` per unit of time. Conserves what is invested; constant at ``x0`` when ``x``
+  is.
 - ``INITIAL(x)``: a stock with no flows, starting at ``x``.
 - ``RANDOM_0_1``, ``RANDOM_UNIFORM``, ``RANDOM_NORMAL``, ``RANDOM_EXPONENTIAL``: one uniform draw
   ``u`` per time step (:class:`~pssc_sim.ir.functions.UniformDraw` of the call, the run's
@@ -47,6 +55,7 @@ semantics for TREND, FORECAST, SAMPLE IF TRUE and DELAY FIXED:
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -265,6 +274,38 @@ def _npv(call: _Call) -> sympy.Expr:
     return (accumulated + stream * TIME_STEP * discount) * factor
 
 
+def _depreciate_straightline(call: _Call) -> sympy.Expr:
+    stream, life, fiscal, initial = call.args
+    # the number of fiscal periods in the depreciation time (Vensim rounds the time to a
+    # whole number of periods), and the fiscal period of each step
+    periods = sympy.Max(sympy.floor(life / fiscal + sympy.Rational(1, 2)), 1)
+    epsilon = sympy.Float(1e-6)
+    period = sympy.floor((TIME - INITIAL_TIME) / fiscal + epsilon)
+    before = sympy.floor((TIME - TIME_STEP - INITIAL_TIME) / fiscal + epsilon)
+    # all invested so far: its values at the start of this period and of the period
+    # periods - 1 before give the investment of the completed periods still depreciating
+    call.flow(f"{call.prefix}_rate", stream, None, call.prefix)
+    invested = call.stock(call.prefix, sympy.S.Zero)
+    started = _sample_if_true(
+        dataclasses.replace(
+            call,
+            prefix=f"{call.prefix}_start",
+            args=(sympy.Gt(period, before), invested, sympy.S.Zero),
+        )
+    )
+    oldest = _delay_fixed(
+        dataclasses.replace(
+            call,
+            prefix=f"{call.prefix}_oldest",
+            args=(started, (periods - 1) * fiscal, sympy.S.Zero),
+        )
+    )
+    completed = piecewise(((started - oldest) / (periods * fiscal), periods > 1), (0, True))
+    # periods before the start invested ``initial`` per unit of time
+    earlier = sympy.Max(periods - 1 - period, 0) * initial / periods
+    return stream / periods + completed + earlier
+
+
 def _initial(call: _Call) -> sympy.Expr:
     return call.stock(call.prefix, call.args[0])
 
@@ -376,6 +417,7 @@ LOWERINGS: Mapping[str, _Lowering] = {
     "FORECAST": _forecast,
     "NPV": _npv,
     "INITIAL": _initial,
+    "DEPRECIATE_STRAIGHTLINE": _depreciate_straightline,
     "SAMPLE_IF_TRUE": _sample_if_true,
     "DELAY_FIXED": _delay_fixed,
     "RANDOM_0_1": lambda c: _draw(c, sympy.S.Zero),

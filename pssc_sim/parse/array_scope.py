@@ -15,8 +15,10 @@ from pssc_sim.errors import ModelError, did_you_mean
 from pssc_sim.ir.dimensions import (
     AllocateAvailable,
     AllocateByPriority,
+    AtPrice,
     Axis,
     ElementMap,
+    FindMarketPrice,
     InvertMatrix,
     Reduce,
     Reference,
@@ -46,6 +48,9 @@ ARRAY_FUNCTIONS = (
     "INVERT_MATRIX",
     "ALLOCATE_BY_PRIORITY",
     "ALLOCATE_AVAILABLE",
+    "FIND_MARKET_PRICE",
+    "DEMAND_AT_PRICE",
+    "SUPPLY_AT_PRICE",
 )
 
 
@@ -90,6 +95,10 @@ class Scope:
             return self.allocate_by_priority(node, translate)
         if function == "ALLOCATE_AVAILABLE":
             return self.allocate_available(node, translate)
+        if function == "FIND_MARKET_PRICE":
+            return self.find_market_price(node, translate)
+        if function in ("DEMAND_AT_PRICE", "SUPPLY_AT_PRICE"):
+            return self.at_price(function, node, translate)
         if len(node.args) != 1 or node.keywords:
             raise ModelError(
                 f"{self.where}: {function} takes one argument (got "
@@ -248,6 +257,86 @@ class Scope:
         request, supply = translate(node.args[0]), translate(node.args[2])
         shape = table.shape([a.dim for a in (*outer, *reduced)])
         return array_op(AllocateAvailable(shape))(request, profiles, supply)
+
+    def find_market_price(
+        self, node: ast.Call, translate: Callable[[ast.AST], sympy.Expr]
+    ) -> sympy.Expr:
+        """``FIND_MARKET_PRICE(demand[d!], demand_profiles[d!, p!], supply[s!],
+        supply_profiles[s!, p!])``: the price at which the demanders' quantities meet the
+        suppliers', for every element of the equation; the profiles run over the marked
+        dimension of their quantities, then one of four elements (type, priority, width,
+        extra)."""
+        usage = (
+            "Write FIND_MARKET_PRICE(demand[buyer!], demand_profiles[buyer!, pprofile!], "
+            "supply[seller!], supply_profiles[seller!, pprofile!])"
+        )
+        if len(node.args) != 4 or node.keywords:
+            raise ModelError(
+                f"{self.where}: FIND_MARKET_PRICE takes 4 arguments (got {len(node.args)}). "
+                f"{usage}"
+            )
+        table = self.reader.table
+        outer = self.target
+        values: list[sympy.Expr] = []
+        sizes: list[int] = []
+        for quantity, profiles in ((node.args[0], node.args[1]), (node.args[2], node.args[3])):
+            along, both = self.reduced(quantity), self.reduced(profiles)
+            if (
+                len(along) != 1
+                or len(both) != 2
+                or table.root(both[0].dim) != table.root(along[0].dim)
+                or table.size([both[0].dim]) != table.size([along[0].dim])
+                or table.size([both[1].dim]) != 4
+            ):
+                shown = ", ".join(
+                    ast.unparse(a).replace(REDUCED_SUFFIX, "!") for a in (quantity, profiles)
+                )
+                raise ModelError(
+                    f"{self.where}: FIND_MARKET_PRICE reads each side's quantities along one "
+                    "marked dimension and their profiles along it and a marked dimension of "
+                    f"four elements (got {shown}). {usage}"
+                )
+            for argument, axes in ((quantity, along), (profiles, both)):
+                self.target = [*outer, *axes]
+                try:
+                    values.append(translate(argument))
+                finally:
+                    self.target = outer
+            sizes.append(table.size([along[0].dim]))
+        shape = table.shape([a.dim for a in outer])
+        spec = FindMarketPrice(shape, sizes[0], sizes[1])
+        return array_op(spec)(*values)
+
+    def at_price(
+        self, function: str, node: ast.Call, translate: Callable[[ast.AST], sympy.Expr]
+    ) -> sympy.Expr:
+        """``DEMAND_AT_PRICE(quantity, profiles[..., pprofile!], price)`` and
+        ``SUPPLY_AT_PRICE``: each quantity times its share at the price, element by element;
+        the profiles run over the equation's dimensions and a marked dimension of four
+        elements (type, priority, width, extra)."""
+        usage = f"Write {function}(quantity, profiles[buyer, pprofile!], price)"
+        if len(node.args) != 3 or node.keywords:
+            raise ModelError(
+                f"{self.where}: {function} takes 3 arguments (got {len(node.args)}). {usage}"
+            )
+        reduced = self.reduced(node.args[1])
+        table = self.reader.table
+        if len(reduced) != 1 or table.size([reduced[0].dim]) != 4:
+            shown = ast.unparse(node.args[1]).replace(REDUCED_SUFFIX, "!")
+            raise ModelError(
+                f"{self.where}: {function} reads priority profiles along a marked dimension "
+                f"of four elements (got {shown}). {usage}"
+            )
+        outer = self.target
+        self.target = [*outer, *reduced]
+        try:
+            profiles = translate(node.args[1])
+        finally:
+            self.target = outer
+        quantity, price = translate(node.args[0]), translate(node.args[2])
+        shape = table.shape([a.dim for a in (*outer, *reduced)])
+        side = "demand" if function == "DEMAND_AT_PRICE" else "supply"
+        return array_op(AtPrice(side, shape))(quantity, profiles, price)
 
     def invert_matrix(
         self, node: ast.Call, translate: Callable[[ast.AST], sympy.Expr]

@@ -48,7 +48,7 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 #: :func:`pssc_sim.parse.schema.model_json_schema` publishes them.
 SECTIONS = ("parameters", "stocks", "flows", "auxiliaries", "lookups")
 TOP_KEYS = ("model", "title", "description", "time", "measures", "include", "dimensions", *SECTIONS)
-TIME_KEYS = ("start", "stop", "dt", "save_every", "units", "origin")
+TIME_KEYS = ("start", "stop", "dt", "save_every", "units", "origin", "step_times", "saved_times")
 _ORIGIN = re.compile(r"\d{4}(-\d{2}-\d{2})?")
 META_KEYS = ("units", "description", "source", "label", "original")
 KEYS = {
@@ -560,6 +560,10 @@ class Reader:
         stop = self.number(raw["stop"], "time.stop")
         dt = self.number(raw.get("dt", 1), "time.dt")
         save_every = self.number(raw.get("save_every", dt), "time.save_every")
+        steps, saved = (
+            tuple(self.number(v, f"time.{key}[{i}]") for i, v in enumerate(self.times(raw, key)))
+            for key in ("step_times", "saved_times")
+        )
         try:
             return TimeSpec(
                 start,
@@ -568,9 +572,21 @@ class Reader:
                 save_every,
                 str(raw.get("units", "")),
                 self.origin(raw.get("origin")),
+                steps,
+                saved,
             )
         except ModelError as exc:
             raise ModelError(f"{self.file}: {exc}") from None
+
+    def times(self, raw: Mapping[str, Any], key: str) -> list[Any]:
+        """``time.step_times`` or ``time.saved_times``: a list of times, empty if absent."""
+        value = raw.get(key, [])
+        if not isinstance(value, list):
+            raise self.error(
+                f"time.{key}",
+                f"expected a list of times (got {shown(value)}). Write {key}: [0, 1, 1.5]",
+            )
+        return value
 
     def origin(self, raw: Any) -> str:
         """``time.origin``: a year (2004) or a date (2004-04-01) as ISO text, '' if absent."""

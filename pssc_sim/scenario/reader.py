@@ -246,13 +246,21 @@ def check_scenario_names(scenario: Scenario, model: Model) -> None:
 
 def scenario_time(scenario: Scenario, model: Model) -> TimeSpec:
     """The time block ``scenario`` runs over: the model's, with the scenario's overrides."""
+    time = model.time
+    if time.steps and scenario.time:
+        raise ScenarioError(
+            f"{where_in(scenario.source)('time')}: the model lists its time steps (they change "
+            f"during the run), so its time cannot be overridden (got {dict(scenario.time)}). "
+            "Remove the scenario's time block"
+        )
+    if time.steps:
+        return time
     try:
-        time = model.time
-        values = {
-            key: float(scenario.time.get(key, getattr(time, key)))
+        start, stop, dt, save_every = (
+            float(scenario.time.get(key, getattr(time, key)))
             for key in ("start", "stop", "dt", "save_every")
-        }
-        return TimeSpec(**values, units=time.units, origin=time.origin)
+        )
+        return TimeSpec(start, stop, dt, save_every, units=time.units, origin=time.origin)
     except ModelError as exc:
         raise ScenarioError(f"{where_in(scenario.source)('time')}: {exc}") from None
 

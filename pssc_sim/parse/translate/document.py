@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import io
 import math
+import re
 import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
@@ -32,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from pssc_sim.errors import ModelError, PsscSimError
-from pssc_sim.parse.translate.arrays import ArrayImport, emit_arrayed
+from pssc_sim.parse.translate.arrays import ArrayImport, emit_arrayed, values_by_element
 from pssc_sim.parse.translate.external import DataFiles, stepped
 from pssc_sim.parse.translate.names import NameMap, name_key
 from pssc_sim.parse.translate.precheck import check_vensim_text, check_xmile_file
@@ -271,6 +272,8 @@ class _Builder:
         self.abstract = abstract
         self.names = NameMap()
         self.document: dict[str, Any] = {s: {} for s in _SECTIONS}
+        #: The control variables given by equations over TIME (also written as variables)
+        self.moving: dict[str, Any] = {}
         main = [s for s in abstract.sections if s.type == "main" or s.name == "__main__"]
         if len(main) != 1:
             raise ModelError(
@@ -314,15 +317,21 @@ class _Builder:
         time = self.time(controls)
         self.time_block = time
         scope = _Scope(self)
-        if "saveper" in controls:
+        if "saveper" in controls and "saveper" not in self.moving:
             scope.constants["saveper"] = number(time["save_every"])
-        elements = [e for e in self.main.elements if name_key(e.name) not in CONTROL]
+        elements = [
+            e
+            for e in self.main.elements
+            if name_key(e.name) not in CONTROL or name_key(e.name) in self.moving
+        ]
         if not elements:
             raise ModelError(
                 f"{self.source}: the translator found no variables in the model "
                 "(got only the time settings). Check that the file holds a model"
             )
         self.emit_section(elements, scope, prefix="")
+        if "time_step" in self.moving:
+            self.check_steps_unread()
         document: dict[str, Any] = {
             "model": self.names.add(self.source.stem, hidden=True),
             "title": f"{self.source.name} (imported)",
@@ -352,6 +361,24 @@ class _Builder:
             values[key] = self.constant(ast, controls[key].name, lambda k: value(k, (*seen, key)))
             return values[key]
 
+        clock = _Clock(self, controls)
+        self.moving = {k: controls[k] for k in controls if not clock.is_constant(k)}
+        if set(self.moving) - {"final_time"}:
+            # a time step or saving interval that changes: the steps are listed
+            listed = clock.listed()
+            units = str(getattr(controls.get("time_step"), "units", "") or "")
+            return {**listed, "units": units} if units else listed
+        if self.moving:
+            # FINAL TIME given by an equation over time: the run stops at the first step at
+            # which TIME reaches the value of the equation (it may grow during the run).
+            for key in ("initial_time", "time_step", "saveper"):
+                if key in controls:
+                    values[key] = clock.constant(key)
+            values["final_time"] = clock.stop(values["initial_time"], values["time_step"])
+        else:
+            for key in controls:
+                with contextlib.suppress(ModelError):
+                    values[key] = clock.constant(key)
         time: dict[str, Any] = {
             CONTROL[k]: value(k) for k in ("initial_time", "final_time", "time_step")
         }
@@ -360,6 +387,21 @@ class _Builder:
         if units:
             time["units"] = units
         return time
+
+    def check_steps_unread(self) -> None:
+        """Refuse a TIME STEP that changes over time when an equation steps with it (a
+        builtin such as DELAY FIXED, a random function, or TIME STEP inside a macro): the
+        listed steps give Euler's widths, not the steps those equations would count."""
+        for section in ("stocks", "flows", "auxiliaries"):
+            for ident, entry in self.document[section].items():
+                text = " ".join(str(v) for v in entry.values() if isinstance(v, str))
+                if _STEPPED.search(text):
+                    name = self.names.original.get(ident, ident)
+                    raise ModelError(
+                        f"{self.where(name)}: unsupported construct 'TIME STEP read by an "
+                        "equation while it changes over time' (got a builtin that counts its "
+                        "steps, or TIME STEP in a macro). Give TIME STEP a constant value"
+                    )
 
     def constant(self, ast: Any, name: str, resolve: Any) -> float:
         """The value of a control variable: a number, or arithmetic over other controls."""
@@ -471,11 +513,16 @@ class _Builder:
         wanted = "GetLookupsStructure" if is_lookup else "GetDataStructure"
         points: dict[str, Any] = {}
         for component in components:
+            if not is_lookup and _is_constant_value(component.ast):
+                # Elements given a number beside elements read from the file: a flat series.
+                given = self.constant_elements(component)
+                points.update({k: [[0.0, v]] for k, v in given.items()})
+                continue
             if _kind(component.ast) != wanted:
                 raise ModelError(
                     f"{where}: unsupported construct 'a variable read from a file "
-                    "for some elements only'. Read every element from the file, or "
-                    "none"
+                    "for some elements only' and an equation for others. Read every "
+                    "element from the file, or give the others numbers"
                 )
             mode = str(getattr(component, "keyword", None) or "interpolate")
             mode = "hold_backward" if mode == "raw" else mode
@@ -513,6 +560,15 @@ class _Builder:
             "equation": f"{lookup}(TIME)",
             **meta,
         }
+
+    def constant_elements(self, component: Any) -> dict[str, float]:
+        """The numbers of an equation giving constants, by element selector text."""
+        arrays = self.arrays
+        left = list(component.subscripts[0]) if component.subscripts else []
+        if arrays is None or not left:
+            return {"": float(component.ast)}
+        given = values_by_element(arrays, left, component.ast)
+        return {", ".join(c): given[c] for c in self.element_combos(component)}
 
     def element_combos(self, component: Any) -> list[tuple[str, ...]]:
         left = list(component.subscripts[0]) if component.subscripts else []
@@ -818,6 +874,220 @@ def _nodes(ast: Any) -> Any:
     elif isinstance(ast, (list, tuple)):
         for part in ast:
             yield from _nodes(part)
+
+
+#: TIME STEP and the builtins that step with it: pipelines of so many steps, a draw per step,
+#: a discount per step.
+_STEPPED = re.compile(
+    r"\b(TIME_STEP|DELAY_FIXED|DELAYN_PIPELINE|NPV|DEPRECIATE_STRAIGHTLINE|RANDOM_\w+)\s*\("
+    r"|\bTIME_STEP\b"
+)
+
+
+class _NotClockError(Exception):
+    """An equation a control variable reads that is not a function of TIME and constants."""
+
+
+#: Functions the clock of a control variable may call: Vensim's name and the value.
+_CLOCK_CALLS: Mapping[str, Any] = {
+    "if_then_else": lambda c, a, b: a if c else b,
+    "min": min,
+    "max": max,
+    "abs": abs,
+    "exp": math.exp,
+    "ln": math.log,
+    "sqrt": math.sqrt,
+    "integer": lambda x: float(math.trunc(x)),
+}
+_CLOCK_COMPARE: Mapping[str, Any] = {
+    "=": lambda a, b: a == b,
+    "<>": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    ":AND:": lambda a, b: bool(a) and bool(b),
+    "and": lambda a, b: bool(a) and bool(b),
+    ":OR:": lambda a, b: bool(a) or bool(b),
+    "or": lambda a, b: bool(a) or bool(b),
+}
+#: Steps scanned for the time at which a FINAL TIME given by an equation is reached, at most.
+MOST_CLOCK_STEPS = 1_000_000
+
+
+class _Clock:
+    """The values of the control variables, read from their equations: numbers, arithmetic,
+    comparisons, IF THEN ELSE, MIN, MAX over constants, other control variables, TIME and
+    variables of the model that are themselves such functions of TIME."""
+
+    def __init__(self, builder: _Builder, controls: Mapping[str, Any]) -> None:
+        self.builder = builder
+        self.controls = controls
+        self.elements = {name_key(e.name): e for e in builder.main.elements}
+        self.used_time = False
+
+    def equation(self, key: str) -> Any:
+        element = self.elements.get(key)
+        components = list(element.components) if element is not None else []
+        if (
+            len(components) != 1
+            or (components[0].subscripts and components[0].subscripts[0])
+            or components[0].type not in ("Auxiliary", "Constant")
+        ):
+            raise _NotClockError(key)
+        return components[0].ast
+
+    def value(self, ast: Any, t: float, seen: tuple[str, ...] = ()) -> float:
+        if is_number(ast):
+            return float(ast)
+        kind = type(ast).__name__
+        if kind == "ReferenceStructure" and ast.subscripts is None:
+            key = name_key(ast.reference)
+            if key == "time":
+                self.used_time = True
+                return t
+            if key in seen:
+                raise _NotClockError(key)
+            return self.value(self.equation(key), t, (*seen, key))
+        args = list(getattr(ast, "arguments", ()))
+        if kind == "ArithmeticStructure":
+            values = [self.value(a, t, seen) for a in args]
+            operators = list(ast.operators)
+            if operators in (["negative"], ["positive"]):
+                return -values[0] if operators == ["negative"] else values[0]
+            result = values[0]
+            for op, arg in zip(operators, values[1:], strict=True):
+                if op == "/":
+                    result = result / arg if arg else math.nan
+                elif op in ("+", "-", "*", "^"):
+                    result = {"+": result + arg, "-": result - arg, "*": result * arg}.get(
+                        op, result**arg
+                    )
+                else:
+                    raise _NotClockError(op)
+            return float(result)
+        if kind == "LogicStructure":
+            values = [self.value(a, t, seen) for a in args]
+            operators = list(ast.operators)
+            if operators and operators[0] in (":NOT:", "not"):
+                return float(not values[0])
+            result = values[0]
+            for op, arg in zip(operators, values[1:], strict=True):
+                if op not in _CLOCK_COMPARE:
+                    raise _NotClockError(op)
+                result = float(_CLOCK_COMPARE[op](result, arg))
+            return result
+        if kind == "CallStructure":
+            function = _CLOCK_CALLS.get(str(ast.function.reference))
+            if function is None:
+                raise _NotClockError(str(ast.function.reference))
+            return float(function(*(self.value(a, t, seen) for a in args)))
+        raise _NotClockError(kind)
+
+    def is_constant(self, key: str) -> bool:
+        """Whether the control variable ``key`` keeps one value through the run."""
+        self.used_time = False
+        try:
+            self.value(self.equation(key), 0.0, (key,))
+        except (_NotClockError, ArithmeticError, TypeError, ValueError):
+            return False
+        return not self.used_time
+
+    def constant(self, key: str) -> float:
+        """The value of the control variable ``key`` when it does not change over time."""
+        name = str(self.controls[key].name)
+        if self.is_constant(key):
+            return self.value(self.equation(key), 0.0, (key,))
+        raise ModelError(
+            f"{self.builder.where(name)}: unsupported construct 'a control variable that "
+            "changes over time'. Give it a constant value (only FINAL TIME may be an equation "
+            "over TIME)"
+        )
+
+    def at(self, key: str, t: float, default: float | None = None) -> float:
+        """The value of the control variable ``key`` at time ``t`` (``default`` if absent)."""
+        if key not in self.controls and default is not None:
+            return default
+        name = str(self.controls[key].name) if key in self.controls else key
+        try:
+            return self.value(self.equation(key), t, (key,))
+        except (_NotClockError, ArithmeticError, TypeError, ValueError) as error:
+            raise ModelError(
+                f"{self.builder.where(name)}: unsupported construct 'a control variable that "
+                "changes over time' other than a function of TIME and constants (got "
+                f"{error}). Give it an equation over TIME, constants and variables that depend "
+                "only on them"
+            ) from None
+
+    def listed(self) -> dict[str, Any]:
+        """The time block of a run whose TIME STEP, SAVEPER or INITIAL TIME change over time:
+        from INITIAL TIME (its value at TIME 0), each step as long as TIME STEP at its start;
+        a step saved when its time is a whole number of SAVEPERs (at that time) from the
+        start; the last step the first whose time reaches FINAL TIME."""
+        start = self.at("initial_time", 0.0)
+        t, steps, saved, first_save = start, [start], [], None
+        for _ in range(MOST_CLOCK_STEPS):
+            dt = self.at("time_step", t)
+            every = self.at("saveper", t, dt)
+            if not (dt > 0 and every > 0 and math.isfinite(dt + every)):
+                raise ModelError(
+                    f"{self.builder.where('TIME STEP')}: TIME STEP and SAVEPER must be "
+                    f"positive (got {dt} and {every} at time {t}). Give them positive values"
+                )
+            first_save = every if first_save is None else first_save
+            left = (t - start) % every
+            if min(left, every - left) <= 1e-9 * max(every, 1.0):
+                saved.append(t)
+            if t >= self.at("final_time", t) - 1e-9 * dt:
+                break
+            t += dt
+            steps.append(t)
+        else:
+            raise ModelError(
+                f"{self.builder.where('FINAL TIME')}: FINAL TIME is not reached within "
+                f"{MOST_CLOCK_STEPS} steps (got time {t} from {start}). Check the equations "
+                "of FINAL TIME and TIME STEP"
+            )
+        if len(steps) < 2:
+            raise ModelError(
+                f"{self.builder.where('FINAL TIME')}: FINAL TIME is reached at INITIAL TIME "
+                f"(got {t}). Give FINAL TIME a later value"
+            )
+        return {
+            "start": start,
+            "stop": t,
+            "dt": steps[1] - steps[0],
+            "save_every": first_save,
+            "step_times": steps,
+            "saved_times": saved,
+        }
+
+    def stop(self, start: float, dt: float) -> float:
+        """The first time ``start + k * dt`` that reaches the value of FINAL TIME there."""
+        name = str(self.controls["final_time"].name)
+        ast = self.equation("final_time")
+        where = self.builder.where(name)
+        if not dt > 0:
+            raise ModelError(f"{where}: TIME STEP must be positive (got {dt}). Give it one")
+        try:
+            for k in range(1, MOST_CLOCK_STEPS + 1):
+                t = start + k * dt
+                if t >= self.value(ast, t, ("final_time",)) - 1e-9 * dt:
+                    return t
+        except (_NotClockError, ArithmeticError, TypeError, ValueError) as error:
+            raise ModelError(
+                f"{where}: unsupported construct 'a control variable that changes over time' "
+                f"other than a function of TIME and constants (got {error}). Give FINAL TIME "
+                "an equation over TIME, constants and variables that depend only on them"
+            ) from None
+        raise ModelError(
+            f"{where}: FINAL TIME is not reached within {MOST_CLOCK_STEPS} steps (got TIME "
+            f"STEP {dt} from {start}). Check the equation of FINAL TIME"
+        )
+
+
+def _is_constant_value(ast: Any) -> bool:
+    return isinstance(ast, np.ndarray) or is_number(ast)
 
 
 def _kind(ast: Any) -> str:

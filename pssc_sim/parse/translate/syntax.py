@@ -12,6 +12,7 @@ variable and the construct; nothing is dropped silently.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -69,6 +70,7 @@ _SAME = {
     "random_triangular": "RANDOM_TRIANGULAR",
     "gamma_ln": "GAMMA_LN",
     "npv": "NPV",
+    "depreciate_straightline": "DEPRECIATE_STRAIGHTLINE",
     "vector_sort_order": "VECTOR_SORT_ORDER",
     "vector_rank": "VECTOR_RANK",
     "vector_reorder": "VECTOR_REORDER",
@@ -218,6 +220,9 @@ def _reference(node: Any, ctx: Context) -> str:
         )
     key = node.reference
     special = _SPECIAL.get(key.lower())
+    if special is not None and key.lower() in _CONTROLS:
+        # a control variable given by an equation over time is a variable of the model
+        special = ctx.scope.reference(key, initial=ctx.initial) or special
     if special is not None:
         return special
     text = ctx.scope.reference(key, initial=ctx.initial)
@@ -232,6 +237,7 @@ def _reference(node: Any, ctx: Context) -> str:
     return text
 
 
+_CONTROLS = ("time_step", "initial_time", "final_time")
 _SPECIAL = {
     "time": "TIME",
     "time_step": "TIME_STEP",
@@ -306,6 +312,10 @@ def _call(node: Any, ctx: Context) -> str:
         return _stepped_lookup(name, args, ctx)
     if name == "vector_elm_map":
         return _element_map(args, ctx)
+    if name == "random_lookup":
+        return _random_lookup(args, ctx)
+    if name in ("find_market_price", "demand_at_price", "supply_at_price"):
+        return _market(name, args, ctx)
     if name == "previous" and len(args) in (1, 2):
         # Stella's PREVIOUS(x, initial): x one time step ago, the initial value (x's own
         # when not given) at the start
@@ -396,6 +406,90 @@ def _stepped_lookup(name: str, args: Sequence[Any], ctx: Context) -> str:
     stepped = dataclasses.replace(table, x=tuple(xs), y=tuple(ys), type="hold_backward")
     lookup = ctx.inline_lookup(ctx.owner, stepped)
     return f"{lookup}({render(args[1], ctx)})"
+
+
+#: Parts each segment of a RANDOM LOOKUP table is cut into for its cumulative distribution.
+RANDOM_LOOKUP_PARTS = 64
+
+
+def lookup_distribution(
+    xs: Sequence[float], ys: Sequence[float]
+) -> tuple[list[float], list[float]]:
+    """Points ``(x, F(x))`` of the cumulative distribution whose density is the lookup through
+    ``(xs, ys)`` (linear between points, zero outside), normalised to 1: exact at every point
+    and at ``RANDOM_LOOKUP_PARTS`` points within each segment.
+
+    >>> lookup_distribution([0, 2], [1, 1])[1][::32]
+    [0.0, 0.5, 1.0]
+    """
+    px, pf = [float(xs[0])], [0.0]
+    for x0, x1, y0, y1 in zip(xs, xs[1:], ys, ys[1:], strict=False):
+        width, base = float(x1) - float(x0), pf[-1]
+        for k in range(1, RANDOM_LOOKUP_PARTS + 1):
+            s = width * k / RANDOM_LOOKUP_PARTS
+            # the area under the density from x0 to x0 + s (linear from y0 to y1 over width)
+            area = y0 * s + (y1 - y0) * s * s / (2 * width) if width > 0 else 0.0
+            px.append(float(x0) + s)
+            pf.append(base + area)
+    total = pf[-1]
+    return px, [f / total for f in pf]
+
+
+def _random_lookup(args: Sequence[Any], ctx: Context) -> str:
+    """``RANDOM LOOKUP(table, min, max, shift, stretch, seed)``: a draw from the distribution
+    whose density is the table (Vensim's Random functions reference), multiplied by ``stretch``,
+    shifted by ``shift`` and conditioned on ``[min, max]`` as the other random functions are:
+    the uniform draw of RANDOM UNIFORM between the cumulative distribution's values at the
+    ends, through its inverse. Both are hidden lookups: the cumulative distribution is exact at
+    the table's points and at 64 points within each segment, linear between them."""
+    table = ctx.scope.table(args[0].reference) if args and _is_reference(args[0]) else None
+    if len(args) != 6 or table is None:
+        raise ctx.error(
+            f"unsupported construct 'RANDOM LOOKUP other than of a lookup without subscripts' "
+            f"(got {len(args)} arguments)",
+            "Write RANDOM LOOKUP(table, min, max, shift, stretch, seed) with a table defined by "
+            "its points",
+        )
+    xs = [float(v) for v in table.x]
+    ys = [float(v) for v in table.y]
+    increasing = all(b > a for a, b in itertools.pairwise(xs))
+    if len(xs) < 2 or min(ys) < 0 or not sum(ys) > 0 or not increasing:
+        raise ctx.error(
+            f"the table of RANDOM LOOKUP is not a density (got x {xs}, y {ys})",
+            "Give at least two points in increasing x, no negative y and some positive y",
+        )
+    px, pf = lookup_distribution(xs, ys)
+    # the inverse: F's levels in increasing order; where F is flat (no density) the inverse
+    # jumps from the start of the flat part to its end just after that level
+    ix, iy = [pf[0]], [px[0]]
+    for x, f in zip(px[1:], pf[1:], strict=True):
+        if f > ix[-1]:
+            ix.append(f)
+            iy.append(x)
+        elif len(ix) == 1:
+            iy[0] = x  # no density before x: the lowest draw is x
+        elif x > iy[-1]:
+            ix.append(math.nextafter(ix[-1], math.inf))
+            iy.append(x)
+    cumulative = ctx.inline_lookup(
+        ctx.owner, dataclasses.replace(table, x=tuple(px), y=tuple(pf), type="interpolate")
+    )
+    inverse = ctx.inline_lookup(
+        ctx.owner, dataclasses.replace(table, x=tuple(ix), y=tuple(iy), type="interpolate")
+    )
+    low, high, shift, stretch, seed = (f"({render(a, ctx)})" for a in args[1:])
+    scale = f"MAX({stretch}, 1e-300)"
+    lowest = f"{cumulative}(({low} - {shift}) / {scale})"
+    highest = f"{cumulative}(({high} - {shift}) / {scale})"
+    draw = f"{inverse}(RANDOM_UNIFORM({lowest}, {highest}, {seed}))"
+    return (
+        f"IF_THEN_ELSE({stretch} > 0, {shift} + {stretch} * {draw}, "
+        f"MIN(MAX({shift}, {low}), {high}))"
+    )
+
+
+def _is_reference(node: Any) -> bool:
+    return type(node).__name__ == "ReferenceStructure" and node.subscripts is None
 
 
 def _element_map(args: Sequence[Any], ctx: Context) -> str:
@@ -576,6 +670,61 @@ def _allocate_available(node: Any, ctx: Context) -> str:
     parts.append(f"{arrays.range_ident(arrays.raw[root].name)}!")
     request, supply = render(node.request, ctx), render(node.avail, ctx)
     return f"ALLOCATE_AVAILABLE({request}, {base}[{', '.join(parts)}], {supply})"
+
+
+def _whole_ranges(node: Any, marked: int, ctx: Context, function: str, usage: str) -> str:
+    """``x[..., e1, p1]`` passed at the first elements ``e1, p1`` of ranges, as Vensim's
+    allocation functions take whole ranges: ``x[..., range!, profile!]``."""
+    subscripts = (
+        [str(s) for s in node.subscripts.subscripts]
+        if type(node).__name__ == "ReferenceStructure" and node.subscripts is not None
+        else []
+    )
+    arrays = ctx.arrays
+    if arrays is None or len(subscripts) < marked:
+        raise ctx.error(
+            f"{function} takes subscripted variables passed at the first element of each range "
+            f"it runs over (got {getattr(node, 'reference', None) or 'an expression'})",
+            usage,
+        )
+    parts = [arrays.subscript(s) for s in subscripts[: len(subscripts) - marked]]
+    for first in subscripts[len(subscripts) - marked :]:
+        if arrays.is_range(first) or arrays.element_value(first) != 1:
+            raise ctx.error(
+                f"{function} reads whole ranges from their first element (got "
+                f"{node.reference}[{', '.join(subscripts)}])",
+                usage,
+            )
+        root = arrays.root_of(first)
+        parts.append(f"{arrays.range_ident(arrays.raw[root].name)}!")
+    base = _reference(type(node)(node.reference, None), ctx)
+    return f"{base}[{', '.join(parts)}]"
+
+
+def _market(name: str, args: Sequence[Any], ctx: Context) -> str:
+    """``FIND MARKET PRICE(dq[d1], dp[d1, ptype], sq[s1], sp[s1, ptype])``, each argument at
+    the first elements of its ranges (Vensim's Allocation reference); ``DEMAND AT PRICE(q[d],
+    pp[d, ptype], price)`` and ``SUPPLY AT PRICE``, whose profiles are passed at ``ptype``."""
+    function = name.upper().replace("_", " ")
+    if name == "find_market_price":
+        usage = (
+            "Write FIND MARKET PRICE(demand[d1], demand profile[d1, ptype], supply[s1], "
+            "supply profile[s1, ptype])"
+        )
+        if len(args) != 4:
+            raise ctx.error(f"{function} takes 4 arguments (got {len(args)})", usage)
+        rendered = [
+            _whole_ranges(a, marked, ctx, function, usage)
+            for a, marked in zip(args, (1, 2, 1, 2), strict=True)
+        ]
+        return f"FIND_MARKET_PRICE({', '.join(rendered)})"
+    usage = f"Write {function}(quantity[d], profile[d, ptype], price)"
+    if len(args) != 3:
+        raise ctx.error(f"{function} takes 3 arguments (got {len(args)})", usage)
+    profiles = _whole_ranges(args[1], 1, ctx, function, usage)
+    return (
+        f"{name.upper()}({render(args[0], ctx)}, {profiles}, {render(args[2], ctx)})"
+    )
 
 
 def _integ(node: Any, ctx: Context) -> str:
