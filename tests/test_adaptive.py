@@ -11,7 +11,7 @@ import scipy.linalg
 import pssc_sim as ps
 from pssc_sim.compile.breakpoints import MAX_BREAKPOINTS, breakpoint_plan
 from pssc_sim.compile.jacobian import derivative, jacobian_kernel
-from pssc_sim.integrate.adaptive import block_pattern
+from pssc_sim.integrate.adaptive import block_pattern, exact_clock
 from pssc_sim.integrate.grid import Grid
 from pssc_sim.integrate.methods import METHODS
 
@@ -106,15 +106,18 @@ flows: {f: {to: x, rate: 'STEP(1, 5)'}}
 @pytest.mark.parametrize("method", ADAPTIVE)
 def test_step_is_a_breakpoint_and_the_solution_is_exact(tmp_path: Path, method: str) -> None:
     res = ps.simulate(ps.load_model(write(tmp_path, STEP_MODEL)), method=method)
-    # STEP switches half a time step early, as the fixed-step methods see it
-    exact = np.maximum(0.0, res.times - 4.875)
+    # an adaptive method switches at the exact time, not half a time step early
+    exact = np.maximum(0.0, res.times - 5.0)
     assert np.max(np.abs(res["x"].to_numpy() - exact)) < 1e-8
+    # and the flow is on from the switching time on, off before it
+    assert res["f"].to_numpy().tolist() == (res.times >= 5.0).astype(float).tolist()
 
 
-def test_step_switching_time_is_the_actual_one(tmp_path: Path) -> None:
+def test_step_switching_time_is_the_exact_one(tmp_path: Path) -> None:
     model = ps.load_model(write(tmp_path, STEP_MODEL))
-    times = breakpoint_plan(model).times(Grid(0.0, 10.0, 0.25, 0.25).clock, np.zeros((0, 1)))
-    assert times.tolist() == [4.875]
+    grid = Grid(0.0, 10.0, 0.25, 0.25)
+    times = breakpoint_plan(model).times(exact_clock(grid), np.zeros((0, 1)))
+    assert times.tolist() == [5.0]
 
 
 @pytest.mark.parametrize("method", ["rk45", "bdf"])
@@ -128,9 +131,10 @@ flows:
 """
     res = ps.simulate(ps.load_model(write(tmp_path, text)), method=method, rtol=1e-9, atol=1e-12)
     t = res.times
-    pulsed = np.clip(t - (2 - 1e-6), 0, 3 + 1e-6)
-    inside = np.clip(t, 2 - 1e-6, 6) - (2 - 1e-6)
-    ramped = (inside**2 / 2 - 1e-6 * inside) + 4 * np.maximum(t - 6, 0)
+    # exact switching: PULSE is 1 on [2, 5), RAMP rises from 2 to 6
+    pulsed = np.clip(t - 2, 0, 3)
+    inside = np.clip(t, 2, 6) - 2
+    ramped = inside**2 / 2 + 4 * np.maximum(t - 6, 0)
     assert np.max(np.abs(res["pulsed"].to_numpy() - pulsed)) < 1e-8
     assert np.max(np.abs(res["ramped"].to_numpy() - ramped)) < 1e-6
 
@@ -146,11 +150,11 @@ flows:
 """
     model = ps.load_model(write(tmp_path, text))
     grid = Grid(0.0, 12.0, 0.5, 0.5)
-    times = breakpoint_plan(model).times(grid.clock, np.array([[4.0, 10.0]]))
-    for expected in (1 - 1e-6, 1.5 - 1e-6, 4 - 1e-6, 4.5 - 1e-6, 2.0, 5.0, 8 + 1e-6):
+    times = breakpoint_plan(model).times(exact_clock(grid), np.array([[4.0, 10.0]]))
+    for expected in (1.0, 1.5, 4.0, 4.5, 2.0, 5.0, 8.0):
         assert np.min(np.abs(times - expected)) < 1e-9
     res = ps.simulate(model, method="rk45")
-    pulses = sum(np.clip(res.times - (s - 1e-6), 0, 0.5) for s in (1, 4, 7))
+    pulses = sum(np.clip(res.times - s, 0, 0.5) for s in (1, 4, 7))
     assert np.max(np.abs(res["x"].to_numpy() - pulses - np.maximum(res.times - 2, 0))) < 1e-8
 
 
@@ -329,7 +333,8 @@ flows: {f: {to: x, rate: 'STEP(2, t_on)'}}
 """
     starts = np.linspace(1.1, 8.9, 40)
     res = ps.simulate(ps.load_model(write(tmp_path, text)), {"t_on": starts}, method="rk45")
-    exact = 2 * np.maximum(0.0, res.times[:, None] - (starts - 0.125))
+    # every member switches at its own exact time
+    exact = 2 * np.maximum(0.0, res.times[:, None] - starts)
     assert np.max(np.abs(res["x"].to_numpy() - exact)) < 1e-8
 
 

@@ -42,7 +42,7 @@ GENERATOR_WORDS = frozenset(
      "_vector_select", "_quiet", "t0", "t1", "y0", "d0", "_vector_sort_order", "_vector_rank",
      "_vector_reorder", "_element_map", "_invert_matrix", "_allocate_by_priority", "_gammaln",
      "_allocate_available", "_find_market_price", "_demand_at_price", "_supply_at_price",
-     "_polygamma"}
+     "_polygamma", "slack", "len"}
 )  # fmt: skip
 #: Numbered names the generators make: temporaries, rows, printed numbers, index constants.
 GENERATOR_NUMBERED = re.compile(

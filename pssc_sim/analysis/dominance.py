@@ -30,7 +30,14 @@ from pssc_sim.compile.printer import Dialect, Printer
 from pssc_sim.compile.runtime import kernel_namespace
 from pssc_sim.errors import ParameterError
 from pssc_sim.ir.dimensions import ArrayOp
-from pssc_sim.ir.functions import CLOCK_SYMBOLS, FINAL_TIME, INITIAL_TIME, TIME, TIME_STEP
+from pssc_sim.ir.functions import (
+    CLOCK_SYMBOLS,
+    FINAL_TIME,
+    INITIAL_TIME,
+    SWITCH_SLACK,
+    TIME,
+    TIME_STEP,
+)
 from pssc_sim.ir.model import Auxiliary, Flow, Model, Stock
 from pssc_sim.results import Results
 
@@ -75,6 +82,7 @@ def _evaluator(expr: sympy.Expr, model: Model) -> Evaluator:
         TIME_STEP: "TIME_STEP",
         INITIAL_TIME: "INITIAL_TIME",
         FINAL_TIME: "FINAL_TIME",
+        SWITCH_SLACK: "SWITCH_SLACK",
     }
     symbols = sorted(expr.free_symbols, key=lambda s: s.name)
     keys = [clock.get(s, s.name) for s in symbols]
@@ -104,6 +112,8 @@ def _series(model: Model, results: Results) -> dict[str, np.ndarray]:
         TIME_STEP=np.full_like(results.times, dt),
         INITIAL_TIME=np.full_like(results.times, results.times[0]),
         FINAL_TIME=np.full_like(results.times, results.times[-1]),
+        # link scores read the switching builtins with Vensim's tolerances, as a fixed step does
+        SWITCH_SLACK=np.ones_like(results.times),
     )
     return values
 

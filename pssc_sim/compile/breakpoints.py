@@ -7,23 +7,26 @@ state there keeps every step smooth (Hairer, Nørsett and Wanner, *Solving ODEs 
 "discontinuous right-hand sides"). The switching times come from the equations themselves:
 
 - a relation ``lhs <op> rhs`` whose difference is ``a * TIME + b`` with ``a`` a number and ``b``
-  constant in time switches at ``-b / a`` (STEP's ``TIME + TIME_STEP / 2 > start`` gives
-  ``start - dt / 2``, the time at which the fixed-step semantics actually switch);
+  constant in time switches at ``-b / a`` (STEP's ``TIME + SWITCH_SLACK * TIME_STEP / 2 > start``
+  gives ``start`` on the adaptive methods' clock, where ``SWITCH_SLACK`` is 0);
 - ``MIN``/``MAX`` of two such arguments, and ``ABS``, ``SIGN`` or ``HEAVISIDE`` of one, kink where
   the difference (or the argument) crosses zero;
 - ``Mod(a * TIME + b, interval) <op> width`` (PULSE_TRAIN) switches every time the phase wraps
   and every time it passes ``width``.
 
 "Constant in time" means the expression uses only parameters, ``TIME_STEP``, ``INITIAL_TIME``,
-``FINAL_TIME`` and auxiliaries built from them. The times are evaluated for every member of an
-ensemble and the union is taken.
+``FINAL_TIME``, ``SWITCH_SLACK`` and auxiliaries built from them. The times are evaluated for
+every member of an ensemble and the union is taken, so every member switches at its own exact
+time (a member whose switch is elsewhere only restarts its solver there, at no loss of accuracy).
+A switch whose time depends on the state, or on a lookup or an auxiliary that changes in time, is
+not found: the solver's step control meets it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sympy
@@ -32,10 +35,21 @@ from sympy.core.relational import Relational
 from pssc_sim.compile.equations import algebraic_equations, needed, stock_rates, symbol_names
 from pssc_sim.compile.execute import execute
 from pssc_sim.compile.printer import Dialect, Printer
+from pssc_sim.compile.rows import SLACK, SLACK_BINDING
 from pssc_sim.compile.runtime import kernel_namespace
 from pssc_sim.ir.conditions import substituted
-from pssc_sim.ir.functions import FINAL_TIME, INITIAL_TIME, TIME, TIME_STEP, variable_symbol
+from pssc_sim.ir.functions import (
+    FINAL_TIME,
+    INITIAL_TIME,
+    SWITCH_SLACK,
+    TIME,
+    TIME_STEP,
+    variable_symbol,
+)
 from pssc_sim.ir.model import Model
+
+if TYPE_CHECKING:
+    from pssc_sim.compile.compiled import Clock
 
 #: At most this many breakpoints in one solve; beyond it they are thinned evenly, since a solver
 #: restart costs a few rate evaluations and a PULSE_TRAIN or an ensemble can ask for thousands.
@@ -75,11 +89,12 @@ class BreakpointPlan:
     evaluate: Any
 
     def times(
-        self, clock: tuple[float, float, float], p: np.ndarray, limit: int = MAX_BREAKPOINTS
+        self, clock: Clock, p: np.ndarray, limit: int = MAX_BREAKPOINTS
     ) -> np.ndarray:
         """Sorted breakpoints strictly inside ``(start, stop)`` for the members of ``p``.
 
-        ``clock`` is the run's ``(dt, start, stop)``.
+        ``clock`` is the run's ``(dt, start, stop)`` with, for the adaptive methods, a fourth
+        entry 0: the value of ``SWITCH_SLACK``, which puts the switches at their exact times.
 
         Examples
         --------
@@ -89,8 +104,8 @@ class BreakpointPlan:
         >>> _ = path.write_text("time: {stop: 10, dt: 0.5}\\nparameters: {t_on: 4}\\n"
         ...                     "stocks: {x: 0}\\nflows: {f: {to: x, rate: 'STEP(1, t_on)'}}\\n")
         >>> plan = breakpoint_plan(load_model(path))
-        >>> plan.times((0.5, 0.0, 10.0), np.array([[4.0, 6.0]])).tolist()
-        [3.75, 5.75]
+        >>> plan.times((0.5, 0.0, 10.0, 0.0), np.array([[4.0, 6.0]])).tolist()
+        [4.0, 6.0]
         """
         if not self.switches:
             return np.empty(0)
@@ -174,8 +189,8 @@ def breakpoint_plan(model: Model) -> BreakpointPlan:
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "m.yaml"
     >>> _ = path.write_text("time: {stop: 10}\\nstocks: {x: 0}\\n"
     ...                     "flows: {f: {to: x, rate: 'PULSE(2, 3)'}}\\n")
-    >>> sorted(float(s.time) for s in breakpoint_plan(load_model(path)).switches)
-    [1.999999, 5.0]
+    >>> [str(s.time) for s in breakpoint_plan(load_model(path)).switches]
+    ['2 - 1.0e-6*SWITCH_SLACK', '5']
     """
     switches = _find_switches(model)
     expressions = [e for s in switches for e in _expressions(s)]
@@ -193,13 +208,15 @@ def _expressions(switch: Switch | PeriodicSwitch) -> list[sympy.Expr]:
 def _evaluator_source(model: Model, expressions: list[sympy.Expr]) -> str:
     printer = Printer(Dialect.NUMPY, symbol_names(model))
     used = {s for e in expressions for s in e.free_symbols}
-    lines = ["dt, t0, t1 = clock"]
+    printed = [printer(e) for e in expressions]
+    lines = ["dt, t0, t1 = clock[:3]"]
+    lines += [SLACK_BINDING] if any(SLACK.search(text) for text in printed) else []
     lines += [
         f"{printer(variable_symbol(n))} = p[{i}]"
         for i, n in enumerate(model.parameter_names)
         if variable_symbol(n) in used
     ]
-    lines.append(f"return [{', '.join(printer(e) for e in expressions)}]")
+    lines.append(f"return [{', '.join(printed)}]")
     return "def switching_values(clock, p):\n" + "".join(f"    {line}\n" for line in lines)
 
 
@@ -231,7 +248,13 @@ def _candidate_nodes(expr: sympy.Expr) -> list[sympy.Basic]:
 def _constant_symbols(model: Model) -> frozenset[sympy.Symbol]:
     """Symbols that are constant during a run: the parameters and the time block."""
     return frozenset(
-        {TIME_STEP, INITIAL_TIME, FINAL_TIME, *map(variable_symbol, model.parameter_names)}
+        {
+            TIME_STEP,
+            INITIAL_TIME,
+            FINAL_TIME,
+            SWITCH_SLACK,
+            *map(variable_symbol, model.parameter_names),
+        }
     )
 
 

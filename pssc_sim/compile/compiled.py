@@ -2,7 +2,9 @@
 
 The kernels are generated functions (see :mod:`pssc_sim.compile.codegen`); the protocols below
 are their signatures, so integrators are checked against them. ``clock`` is
-``(dt, start, stop)``; arrays are shaped ``(rows, n_members)``.
+``(dt, start, stop)``, or ``(dt, start, stop, slack)`` with the value of ``SWITCH_SLACK`` (1 when
+absent: Vensim's tolerances; the adaptive methods give 0); arrays are shaped
+``(rows, n_members)``.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ if TYPE_CHECKING:  # imported on first use: only the adaptive methods need them
     from pssc_sim.compile.breakpoints import BreakpointPlan
     from pssc_sim.compile.jacobian import JacobianKernel
 
-Clock = tuple[float, float, float]
+Clock = tuple[float, float, float] | tuple[float, float, float, float]
 
 
 class Initial(Protocol):

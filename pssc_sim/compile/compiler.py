@@ -9,6 +9,7 @@ import numpy as np
 
 from pssc_sim.compile.codegen import kernel_generator
 from pssc_sim.compile.compiled import (
+    Clock,
     CompiledModel,
     FullKernel,
     Kernels,
@@ -107,7 +108,7 @@ def compile_model(model: Model, outputs: Sequence[str] | None = None) -> Compile
 def _on_parameters(kernel: Any, prepare: Any) -> Any:
     """``kernel`` called on the parameters as given, preparing them first."""
 
-    def call(t: float, clock: tuple[float, float, float], y: Any, p: Any, *rest: Any) -> Any:
+    def call(t: float, clock: Clock, y: Any, p: Any, *rest: Any) -> Any:
         return kernel(t, clock, y, prepare(clock, p), *rest)
 
     return call
@@ -116,7 +117,7 @@ def _on_parameters(kernel: Any, prepare: Any) -> Any:
 def _scalar(prepare: Prepare) -> Any:
     """``prepare`` on the parameters of one member as a list of floats."""
 
-    def prepare_list(clock: tuple[float, float, float], p: Sequence[float]) -> list[float]:
+    def prepare_list(clock: Clock, p: Sequence[float]) -> list[float]:
         prepared: list[float] = prepare(clock, np.array(p, dtype=float)[:, None])[:, 0].tolist()
         return prepared
 
@@ -139,7 +140,7 @@ def _on_one_member(
 
     def rates_scalar(
         t: float,
-        clock: tuple[float, float, float],
+        clock: Clock,
         y: Sequence[float],
         p: Sequence[float],
         d: Sequence[float],
@@ -151,7 +152,7 @@ def _on_one_member(
 
     def full_scalar(
         t: float,
-        clock: tuple[float, float, float],
+        clock: Clock,
         y: Sequence[float],
         p: Sequence[float],
         d: Sequence[float],

@@ -14,7 +14,14 @@ import sympy
 
 from pssc_sim.compile.printer import Dialect, Printer
 from pssc_sim.compile.rows import local_name
-from pssc_sim.ir.functions import FINAL_TIME, INITIAL_TIME, TIME, TIME_STEP, variable_symbol
+from pssc_sim.ir.functions import (
+    FINAL_TIME,
+    INITIAL_TIME,
+    SWITCH_SLACK,
+    TIME,
+    TIME_STEP,
+    variable_symbol,
+)
 from pssc_sim.ir.model import Extrapolation, Lookup, Model, SampleMemory
 
 __all__ = [
@@ -28,7 +35,13 @@ __all__ = [
     "symbol_names",
 ]
 
-_CLOCK_NAMES = {TIME: "t", TIME_STEP: "dt", INITIAL_TIME: "t0", FINAL_TIME: "t1"}
+_CLOCK_NAMES = {
+    TIME: "t",
+    TIME_STEP: "dt",
+    INITIAL_TIME: "t0",
+    FINAL_TIME: "t1",
+    SWITCH_SLACK: "slack",
+}
 
 
 def symbol_names(model: Model) -> dict[sympy.Symbol, str]:

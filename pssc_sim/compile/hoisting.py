@@ -39,11 +39,17 @@ from pssc_sim.ir.dimensions import (
     VectorSort,
     View,
 )
-from pssc_sim.ir.functions import FINAL_TIME, INITIAL_TIME, TIME_STEP, variable_symbol
+from pssc_sim.ir.functions import (
+    FINAL_TIME,
+    INITIAL_TIME,
+    SWITCH_SLACK,
+    TIME_STEP,
+    variable_symbol,
+)
 from pssc_sim.ir.model import Model
 
 #: Clock symbols that are fixed during a run (``TIME`` is not).
-_FIXED_CLOCK = frozenset({TIME_STEP, INITIAL_TIME, FINAL_TIME})
+_FIXED_CLOCK = frozenset({TIME_STEP, INITIAL_TIME, FINAL_TIME, SWITCH_SLACK})
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sympy
@@ -35,10 +35,14 @@ from pssc_sim.compile.equations import (
 )
 from pssc_sim.compile.execute import execute
 from pssc_sim.compile.printer import Dialect, Printer
+from pssc_sim.compile.rows import SLACK, SLACK_BINDING
 from pssc_sim.compile.runtime import kernel_namespace
 from pssc_sim.errors import ModelError
 from pssc_sim.ir.functions import INTEGER, variable_symbol
 from pssc_sim.ir.model import Model
+
+if TYPE_CHECKING:
+    from pssc_sim.compile.compiled import Clock
 
 _PIECEWISE_CONSTANT = (sympy.floor, sympy.ceiling, INTEGER, sympy.sign, sympy.Heaviside)
 
@@ -78,7 +82,7 @@ class JacobianKernel:
         return int(self.rows.size)
 
     def evaluate(
-        self, t: float, clock: tuple[float, float, float], y: np.ndarray, p: np.ndarray
+        self, t: float, clock: Clock, y: np.ndarray, p: np.ndarray
     ) -> np.ndarray:
         """Entry values shaped ``(n_entries, n_members)`` at stocks ``y`` ``(n_stocks, M)``."""
         if self.function is None:
@@ -246,5 +250,6 @@ def _function(model: Model, lines: list[str]) -> str:
         for i, n in enumerate(group)
         if local_name(n) in text
     ]
-    body = ["dt, t0, t1 = clock", *loads, *lines]
+    slack = [SLACK_BINDING] if SLACK.search(text) else []
+    body = ["dt, t0, t1 = clock[:3]", *slack, *loads, *lines]
     return "def jacobian(t, clock, y, p, d, values):\n" + "".join(f"    {line}\n" for line in body)

@@ -61,7 +61,7 @@ from pssc_sim.compile.equations import Body, needed, symbol_names, used
 from pssc_sim.compile.execute import execute
 from pssc_sim.compile.layout import Layout, Output
 from pssc_sim.compile.printer import Dialect, Printer
-from pssc_sim.compile.rows import local_name
+from pssc_sim.compile.rows import SLACK, local_name
 from pssc_sim.errors import ModelError
 from pssc_sim.ir.functions import (
     LookupSlope,
@@ -452,6 +452,9 @@ def _indent(lines: list[str], spaces: int) -> list[str]:
 
 
 def _function(name: str, args: str, lines: list[str]) -> str:
+    if any(SLACK.search(line) for line in lines):
+        # the loop runs the fixed-step methods only: Vensim's switching tolerances
+        lines = ["slack = 1.0", *lines]
     return f"{DECORATOR}\ndef {name}({args}):\n" + "".join(
         f"    {line}\n" for line in lines or ["pass"]
     )

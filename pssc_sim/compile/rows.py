@@ -22,6 +22,10 @@ LOCAL = re.compile(r"\b[vcq]_\w+")
 #: Reads of the clock in generated code (every other name there is ``v_``, ``c_``, ``np`` or
 #: an array: ``y``, ``p``, ``d``, ``dy``, ``dn``, ``out``).
 CLOCK = re.compile(r"\b(dt|t0|t1)\b")
+#: Reads of the switching tolerance (``SWITCH_SLACK``): the clock's optional fourth entry, 1
+#: (Vensim's tolerances) when the clock has three.
+SLACK = re.compile(r"\bslack\b")
+SLACK_BINDING = "slack = clock[3] if len(clock) > 3 else 1.0"
 TIME = re.compile(r"\bt\b")
 #: The number of members, read by code on variables with dimensions.
 MEMBERS = re.compile(r"\bM\b")
@@ -37,12 +41,14 @@ def function(name: str, args: str, lines: list[str], dialect: Dialect = Dialect.
     # The clock is bound only when the body reads it: a few hundred nanoseconds a call, which
     # counts in a step of a small model.
     text = "\n".join(lines)
-    clock = ["dt, t0, t1 = clock"] if CLOCK.search(text) else []
+    clock = ["dt, t0, t1 = clock[:3]"] if CLOCK.search(text) else []
     if dialect is Dialect.NUMPY:
         # numpy floats: arithmetic on the clock alone gives inf or nan, as on arrays, where
         # Python floats would raise (e.g. in the branch of an IF_THEN_ELSE that is not taken).
-        clock = ["dt, t0, t1 = map(np.float64, clock)"] if clock else []
+        clock = ["dt, t0, t1 = map(np.float64, clock[:3])"] if clock else []
         clock += ["t = np.float64(t)"] if args.startswith("t,") and TIME.search(text) else []
+    if SLACK.search(text):
+        clock.append(SLACK_BINDING)
     if MEMBERS.search(text):
         clock.append(f"M = {'y' if ' y,' in f' {args}' else 'p'}.shape[1]")
     body = [*clock, *lines] if "clock" in args else lines
@@ -195,7 +201,9 @@ def bound(name: str, loads: list[str], lines: list[str], inner_call: str = "rate
     ]
     text = "\n".join(inner)
     if CLOCK.search(text):
-        outer.insert(0, "dt, t0, t1 = map(np.float64, clock)")
+        outer.insert(0, "dt, t0, t1 = map(np.float64, clock[:3])")
+    if SLACK.search(text):
+        outer.insert(0, SLACK_BINDING)
     if MEMBERS.search("\n".join([*outer, text])):
         outer.insert(0, "M = y.shape[1]")
     if TIME.search(text):

@@ -6,13 +6,27 @@ member's stocks contiguous, ``y.T.ravel()``), so the Jacobian is block diagonal,
 generated kernel of :mod:`pssc_sim.compile.jacobian` as a sparse (or, for small systems, dense)
 matrix; LSODA gets it in banded form.
 
-The run is split at the model's known discontinuities (:mod:`pssc_sim.compile.breakpoints`) and
-the solver restarts at each one, so no step straddles a switch. Inside a segment the kernel sees
-time clamped a hair inside the segment, so a condition evaluated exactly at a switching time takes
-the side of the segment being integrated. The solvers are stepped directly (scipy's
+The switching builtins (STEP, PULSE, RAMP, PULSE_TRAIN, dated changes of interventions and
+targets) switch at their exact times here: the kernels get the clock ``(dt, start, stop, 0)``,
+whose ``SWITCH_SLACK`` of 0 drops Vensim's half-step and 1e-6 tolerances, which the fixed-step
+methods keep. The run is split at the model's known discontinuities
+(:mod:`pssc_sim.compile.breakpoints`), the union over the members of a chunk, and the solver
+restarts at each one, so no step straddles a switch. Inside a segment the kernel sees time clamped
+a hair inside the segment, so a condition evaluated exactly at a switching time takes the side of
+the segment being integrated; a saved time on a switch is recorded as the start of the segment
+that begins there (the value from the switch on). A switch the plan cannot find before the run (a
+time that depends on the state, or on a lookup) is left to the solver's step control: it rejects
+and shrinks the steps around it, to its tolerances. The solvers are stepped directly (scipy's
 ``OdeSolver.step`` contract, as ``solve_ivp`` does) and outputs are recorded at the saved times
 by evaluating the full kernel on the dense-output state, as the fixed-step methods record them.
 Each member of a chunk is held to the tolerances it would have alone (:func:`member_share`).
+
+A stock declared non-negative is held at zero as the fixed-step methods hold it (where they clamp
+it after each step): its rate is clipped to 0 while it is at zero and would fall, and the moment a
+step carries it below zero is an event, located on the step's dense output (Brent's method) and
+the solver restarted there with the stock at exactly zero, so the stock reaches zero at the time
+the solution does and stays there until its net rate turns positive. The recorded flows are the
+model's, unclipped, as with a fixed step.
 
 Methods: Dormand and Prince RK5(4) and DOP853 (Hairer, Nørsett and Wanner, *Solving ODEs I*,
 II.5 and II.10), LSODA (Petzold 1983), variable-order BDF/NDF and Radau IIA of order 5 (Hairer
@@ -32,10 +46,12 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import scipy.optimize
 import scipy.sparse
 from scipy.integrate import BDF, DOP853, LSODA, RK45, OdeSolver, Radau
 from threadpoolctl import threadpool_limits
 
+from pssc_sim.compile.compiled import Clock
 from pssc_sim.compile.compiler import CompiledModel
 from pssc_sim.compile.jacobian import JacobianKernel
 from pssc_sim.errors import ModelError, SimulationError
@@ -168,7 +184,7 @@ class _System:
     compiled: CompiledModel
     p: np.ndarray  # as given, for the Jacobian kernel
     prepared: np.ndarray  # ``compiled.prepare(clock, p)``, for the rates kernels
-    clock: tuple[float, float, float]
+    clock: Clock
     jacobian: JacobianKernel | None
     jacobian_options: Mapping[str, Any]
     assemble: Callable[[np.ndarray], Any] | None
@@ -178,6 +194,12 @@ class _System:
         return self.compiled.n_stocks
 
     @property
+    def non_negative(self) -> np.ndarray:
+        """Indices in the flat state of the stocks declared non-negative, every member."""
+        rows = np.array(self.compiled.model.non_negative_rows(), dtype=np.int64)
+        return (self.n_stocks * np.arange(self.members)[:, None] + rows).ravel()
+
+    @property
     def members(self) -> int:
         return int(self.p.shape[1])
 
@@ -185,8 +207,22 @@ class _System:
         """Flat member-major ``y`` as a contiguous ``(n_stocks, M)`` array."""
         return np.ascontiguousarray(y.reshape(self.members, self.n_stocks).T)
 
-    def rates(self, window: _Window) -> Rates:
-        """``f(t, y)`` on the flat state: the scalar kernel for one member, else numpy."""
+    def rates(self, window: _Window, held: np.ndarray | None = None) -> Rates:
+        """``f(t, y)`` on the flat state, with the rates of the ``held`` entries (stocks held at
+        zero) clipped at 0 from below while they are at zero."""
+        fun = self._model_rates(window)
+        if held is None or held.size == 0:
+            return fun
+
+        def clipped(t: float, y: np.ndarray) -> np.ndarray:
+            dy = fun(t, y)
+            dy[held] = np.where((y[held] <= 0.0) & (dy[held] < 0.0), 0.0, dy[held])
+            return dy
+
+        return clipped
+
+    def _model_rates(self, window: _Window) -> Rates:
+        """``f(t, y)`` of the model: the scalar kernel for one member, else numpy."""
         if self.members == 1:
             return _scalar_rates(self, window)
         rates, p, clock = self.compiled.prepared.rates, self.prepared, self.clock
@@ -304,22 +340,33 @@ def _solve_chunk(
     start: int = 0,
 ) -> np.ndarray:
     """Solve the members ``p`` (``start`` members into the block being run)."""
-    y0 = initial_state(compiled, grid, p)[0]
+    clock = exact_clock(grid)
+    y0 = initial_state(compiled, grid, p, clock)[0]
     _check_initial(compiled, y0)
     # an arrayed model's Jacobian is left to the solver's finite differences
     symbolic = method in IMPLICIT and not compiled.model.dimensions
     kernel = compiled.jacobian if symbolic else None
-    prepared = compiled.prepare(grid.clock, p)
+    prepared = compiled.prepare(clock, p)
     system = _System(
-        compiled, p, prepared, grid.clock, kernel, *_jacobian_setup(kernel, p.shape[1], method)
+        compiled, p, prepared, clock, kernel, *_jacobian_setup(kernel, p.shape[1], method)
     )
-    recorder = _Recorder(compiled, prepared, grid, options.first_member + start)
-    breaks = compiled.breakpoints.times(grid.clock, p)
+    recorder = _Recorder(compiled, prepared, grid, options.first_member + start, clock)
+    breaks = compiled.breakpoints.times(clock, p)
     edges = np.concatenate([[grid.start], breaks, [grid.stop]]).tolist()
     y = y0.T.ravel()
     for a, b in itertools.pairwise(edges):
-        y = _solve_segment(system, method, options, _Window.between(a, b), y, recorder, report)
+        window = _Window.between(a, b)
+        y = _solve_segment(system, method, options, window, y, recorder, report, b == grid.stop)
     return recorder.values
+
+
+def exact_clock(grid: Grid) -> Clock:
+    """The clock the adaptive methods give the kernels: ``SWITCH_SLACK`` 0, exact switches.
+
+    >>> exact_clock(Grid(0.0, 10.0, 0.25, 1.0))
+    (0.25, 0.0, 10.0, 0.0)
+    """
+    return (*grid.clock, 0.0)
 
 
 #: scipy's solvers raise the relative tolerance to this with a warning.
@@ -350,43 +397,132 @@ def _solve_segment(
     y: np.ndarray,
     recorder: _Recorder,
     report: ProgressReport,
+    last: bool = True,
 ) -> np.ndarray:
     """Integrate over ``window`` from ``y``, recording the saved times it covers; the end state.
 
+    The saved times recorded are those in ``[a, b)``, and ``b`` too in the ``last`` window (a
+    saved time on a breakpoint belongs to the window that starts there). A non-negative stock
+    that a step carries below zero restarts the solver where it reaches zero (see the module).
     Progress is reported after every step (``report`` calls its callback on a time budget).
     """
+    t = window.a
+    recorder.record(t, _constant(y), window)
+    watched = system.non_negative
+    y = np.array(y)
+    y[watched] = np.maximum(y[watched], 0.0)  # as the fixed-step methods clamp after a step
+    while True:
+        # the stocks at zero are held (their rates clipped); the others run free, smoothly,
+        # until a step takes one below zero
+        held = watched[y[watched] <= 0.0]
+        solver = _start_solver(system, method, options, window, t, y, held)
+        while solver.status == "running":
+            before = np.array(solver.y[watched])
+            message = solver.step()
+            if solver.status == "failed":
+                raise _failure(system, method, solver.t, message)
+            _check_state(system, solver.y, solver.t)
+            zero: tuple[float, int | None] | None = _first_zero(solver, watched, before)
+            if zero is None and np.any(solver.y[held] > 0.0):
+                zero = solver.t, None  # a held stock rises: free it, so it is watched again
+            if zero is not None:
+                t, y = _held_at_zero(solver, watched, *zero)
+                if recorder.pending(t):
+                    recorder.record(t, solver.dense_output(), window, inclusive=False)
+                report.reached(t)
+                break
+            if recorder.pending(solver.t):
+                inclusive = last or solver.t < window.b
+                recorder.record(solver.t, solver.dense_output(), window, inclusive)
+            report.reached(solver.t)
+        else:
+            return np.array(solver.y)
+
+
+def _start_solver(
+    system: _System,
+    method: str,
+    options: SolverOptions,
+    window: _Window,
+    t: float,
+    y: np.ndarray,
+    held: np.ndarray,
+) -> OdeSolver:
     share = member_share(system.members)
-    solver = SOLVERS[method](
-        system.rates(window),
-        window.a,
+    return SOLVERS[method](
+        system.rates(window, held),
+        t,
         y,
         window.b,
         rtol=max(options.rtol * share, _SMALLEST_RTOL),
         atol=options.atol * share,
         **_solver_options(system, window),
     )
-    if recorder.pending(window.a):
-        recorder.record(window.a, lambda times: np.repeat(y[:, None], times.size, axis=1))
-    while solver.status == "running":
-        message = solver.step()
-        if solver.status == "failed":
-            raise _failure(system, method, solver.t, message)
-        _check_state(system, solver.y, solver.t)
-        if recorder.pending(solver.t):
-            recorder.record(solver.t, solver.dense_output())
-        report.reached(solver.t)
-    return np.array(solver.y)
+
+
+def _constant(y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda times: np.repeat(y[:, None], times.size, axis=1)
+
+
+def _first_zero(
+    solver: OdeSolver, watched: np.ndarray, before: np.ndarray
+) -> tuple[float, int] | None:
+    """The earliest time in the last step at which a non-negative stock above zero reaches it,
+    and the stock's index in the flat state.
+
+    A stock already at zero is held there by its clipped rate and is no event.
+    """
+    if watched.size == 0:
+        return None
+    crossed = watched[(before > 0.0) & (solver.y[watched] < 0.0)]
+    if crossed.size == 0:
+        return None
+    dense, lo, hi = solver.dense_output(), solver.t_old, solver.t
+    xtol = 4 * np.finfo(float).eps * max(1.0, abs(hi))
+    return min((_zero(_component(dense, int(i)), lo, hi, xtol), int(i)) for i in crossed)
+
+
+def _component(dense: Callable[[float], np.ndarray], i: int) -> Callable[[float], float]:
+    return lambda s: float(dense(s)[i])
+
+
+def _zero(f: Callable[[float], float], lo: float, hi: float, xtol: float) -> float:
+    """Where ``f`` (above zero at ``lo``, below at ``hi`` on the solver's own steps) falls to
+    zero; an interpolant that does not bracket it gives the end that is already at zero."""
+    if f(lo) <= 0.0:
+        return lo
+    if f(hi) >= 0.0:
+        return hi
+    return float(scipy.optimize.brentq(f, lo, hi, xtol=xtol))
+
+
+def _held_at_zero(
+    solver: OdeSolver, watched: np.ndarray, t: float, stock: int | None
+) -> tuple[float, np.ndarray]:
+    """The state at ``t`` from the last step, with ``stock`` (which reaches zero there) and the
+    non-negative stocks below zero set to exactly zero."""
+    y = np.array(solver.dense_output()(t))
+    y[watched] = np.maximum(y[watched], 0.0)
+    if stock is not None:
+        y[stock] = 0.0
+    return t, y
 
 
 class _Recorder:
     """Outputs at the saved times, filled in order as the solution passes them."""
 
     def __init__(
-        self, compiled: CompiledModel, p: np.ndarray, grid: Grid, first_member: int = 0
+        self,
+        compiled: CompiledModel,
+        p: np.ndarray,
+        grid: Grid,
+        first_member: int = 0,
+        clock: Clock | None = None,
     ) -> None:
         """``p``: the prepared parameters (``compiled.prepare``); ``first_member``: the run's
-        index of their first member (for messages)."""
-        self.compiled, self.p, self.clock = compiled, p, grid.clock
+        index of their first member (for messages); ``clock``: the kernels' clock."""
+        self.compiled, self.p = compiled, p
+        self.clock = grid.clock if clock is None else clock
         self.first_member = first_member
         self.times = grid.save_times()
         self.values = np.empty((self.times.size, len(compiled.outputs), p.shape[1]))
@@ -396,20 +532,30 @@ class _Recorder:
         """Whether a saved time not yet recorded is at or before ``t``."""
         return self.done < self.times.size and self.times[self.done] <= t
 
-    def record(self, t: float, states: Callable[[np.ndarray], np.ndarray]) -> None:
-        """Record every saved time up to ``t`` from ``states(times) -> (n_flat, n_times)``."""
-        reached = int(np.searchsorted(self.times, t, side="right"))
+    def record(
+        self,
+        t: float,
+        states: Callable[[np.ndarray], np.ndarray],
+        window: _Window,
+        inclusive: bool = True,
+    ) -> None:
+        """Record every saved time up to ``t`` (``t`` itself if ``inclusive``) from
+        ``states(times) -> (n_flat, n_times)``; the kernel sees time inside ``window``."""
+        reached = int(np.searchsorted(self.times, t, side="right" if inclusive else "left"))
+        if reached <= self.done:
+            return
         times = self.times[self.done : reached]
         for row, flat in zip(range(self.done, reached), states(times).T, strict=True):
-            self._record_row(row, flat)
+            self._record_row(row, flat, window)
         self.done = reached
 
-    def _record_row(self, row: int, flat: np.ndarray) -> None:
+    def _record_row(self, row: int, flat: np.ndarray, window: _Window) -> None:
         compiled, members, t = self.compiled, self.p.shape[1], float(self.times[row])
+        inside = window.inside(t)
         if members == 1:
             try:
                 values = compiled.prepared.full_scalar(
-                    t, self.clock, flat.tolist(), self.p[:, 0].tolist(), []
+                    inside, self.clock, flat.tolist(), self.p[:, 0].tolist(), []
                 )[2]
             except (ArithmeticError, ValueError):
                 values = None  # the numpy path below names the variable that fails
@@ -418,7 +564,7 @@ class _Recorder:
                 return
         y = flat.reshape(members, compiled.n_stocks).T
         empty, dy = np.empty((0, members)), np.empty((compiled.n_stocks, members))
-        compiled.prepared.full(t, self.clock, y, self.p, empty, dy, empty, self.values[row])
+        compiled.prepared.full(inside, self.clock, y, self.p, empty, dy, empty, self.values[row])
         check_finite(compiled, self.values[row], t, self.first_member)
 
 

@@ -21,6 +21,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from pssc_sim.compile.compiled import Clock
 from pssc_sim.compile.compiler import CompiledModel
 from pssc_sim.errors import ModelError, SimulationError
 from pssc_sim.integrate.grid import Grid
@@ -210,15 +211,18 @@ class _DiscreteLists:
 
 
 def initial_state(
-    compiled: CompiledModel, grid: Grid, p: np.ndarray
+    compiled: CompiledModel, grid: Grid, p: np.ndarray, clock: Clock | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Initial stocks ``(n_stocks, M)``, discrete states and DELAY_FIXED delays."""
+    """Initial stocks ``(n_stocks, M)``, discrete states and DELAY_FIXED delays.
+
+    ``clock`` is the kernels' clock, ``grid.clock`` unless given (the adaptive methods give
+    theirs, with exact switching times)."""
     members = p.shape[1]
     y0 = np.empty((compiled.n_stocks, members))
     d0 = np.empty((compiled.n_discrete, members))
     delays = np.empty((len(compiled.fixed_delays), members))
     with np.errstate(all="ignore"):
-        compiled.initial(grid.clock, p, y0, d0, delays)
+        compiled.initial(grid.clock if clock is None else clock, p, y0, d0, delays)
     return y0, d0, delays
 
 

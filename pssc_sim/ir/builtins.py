@@ -9,6 +9,9 @@ numpy code follow from the expression; code generation for them lives in
 
 The time tolerances follow Vensim as documented for PySD 3.14: ``STEP`` switches half a time step
 early, ``RAMP`` and ``PULSE`` use a 1e-6 guard; ``XIDZ`` and ``ZIDZ`` treat ``|b| < 1e-6`` as zero.
+Each tolerance is multiplied by ``SWITCH_SLACK``, 1 under the fixed-step methods (Vensim's
+semantics, unchanged) and 0 under the adaptive ones, which then switch at the exact time: STEP is
+``height`` from ``start`` on, PULSE is 1 on ``[start, start + width)``, and so on.
 """
 
 from __future__ import annotations
@@ -21,12 +24,16 @@ import sympy
 from sympy.logic.boolalg import Boolean
 
 from pssc_sim.ir.conditions import piecewise
-from pssc_sim.ir.functions import INTEGER, TIME, TIME_STEP, stateful_function
+from pssc_sim.ir.functions import INTEGER, SWITCH_SLACK, TIME, TIME_STEP, stateful_function
 
 #: Vensim's threshold for a zero denominator in XIDZ/ZIDZ (``SMALL_VENSIM`` in PySD).
 SMALL = 1e-6
 #: Guard used by RAMP, PULSE and PULSE_TRAIN against round-off in the accumulated time.
 TIME_GUARD = 1e-6
+#: The guard as it enters an equation: 0 under the adaptive methods (see ``SWITCH_SLACK``).
+GUARD = TIME_GUARD * SWITCH_SLACK
+#: STEP's half a time step, likewise.
+HALF_STEP = SWITCH_SLACK * TIME_STEP / 2
 
 Builder = Callable[[Sequence[sympy.Expr]], sympy.Expr]
 
@@ -92,20 +99,23 @@ def _zidz(a: Sequence[sympy.Expr]) -> sympy.Expr:
 
 
 def _step(a: Sequence[sympy.Expr]) -> sympy.Expr:
-    return piecewise((a[0], TIME + TIME_STEP / 2 > a[1]), (sympy.S.Zero, True))
+    # half a step early under the fixed-step methods; from ``start`` on exactly under the
+    # adaptive ones (the second relation adds nothing while the half step is positive)
+    on = sympy.Or(TIME + HALF_STEP > a[1], TIME >= a[1] + HALF_STEP)
+    return piecewise((a[0], on), (sympy.S.Zero, True))
 
 
 def _ramp(a: Sequence[sympy.Expr]) -> sympy.Expr:
     slope, start = a[0], a[1]
     stop = sympy.Min(a[2], TIME) if len(a) > 2 else TIME
-    rising = TIME + TIME_GUARD > start
+    rising = TIME + GUARD > start
     return piecewise((slope * (stop - start), rising), (sympy.S.Zero, True))
 
 
 def _pulse(a: Sequence[sympy.Expr]) -> sympy.Expr:
     start = a[0]
     width = a[1] if len(a) > 1 else TIME_STEP / 2
-    on = sympy.And(TIME + TIME_GUARD >= start, TIME < start + width)
+    on = sympy.And(TIME + GUARD >= start, TIME < start + width)
     return piecewise((sympy.S.One, on), (sympy.S.Zero, True))
 
 
@@ -113,11 +123,11 @@ def _pulse_train(a: Sequence[sympy.Expr]) -> sympy.Expr:
     start, width, interval, end = a
     # an interval of 0 repeats nothing: one pulse of the width from the start (as PySD reads
     # Vensim's PULSE TRAIN)
-    once = sympy.And(TIME + TIME_GUARD >= start, TIME < start + width)
+    once = sympy.And(TIME + GUARD >= start, TIME < start + width)
     if interval.is_zero:
         return piecewise((sympy.S.One, once), (sympy.S.Zero, True))
-    phase = sympy.Mod(TIME - start + TIME_GUARD, interval)
-    on = sympy.And(TIME + TIME_GUARD >= start, TIME < end + TIME_GUARD, phase < width)
+    phase = sympy.Mod(TIME - start + GUARD, interval)
+    on = sympy.And(TIME + GUARD >= start, TIME < end + GUARD, phase < width)
     if interval.is_number:
         return piecewise((sympy.S.One, on), (sympy.S.Zero, True))
     return piecewise(

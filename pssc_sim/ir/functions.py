@@ -18,7 +18,12 @@ TIME = sympy.Symbol("TIME", real=True)
 TIME_STEP = sympy.Symbol("TIME_STEP", positive=True)
 INITIAL_TIME = sympy.Symbol("INITIAL_TIME", real=True)
 FINAL_TIME = sympy.Symbol("FINAL_TIME", real=True)
-CLOCK_SYMBOLS: tuple[sympy.Symbol, ...] = (TIME, TIME_STEP, INITIAL_TIME, FINAL_TIME)
+#: The time tolerance of the switching builtins (STEP, PULSE, RAMP, PULSE_TRAIN, dated changes):
+#: 1 under the fixed-step methods, which keep Vensim's tolerances (STEP half a time step early,
+#: the 1e-6 guard of the others), 0 under the adaptive methods, which switch at the exact time.
+#: The run sets it (the fourth entry of the clock); no equation can name it.
+SWITCH_SLACK = sympy.Symbol("SWITCH_SLACK", nonnegative=True)
+CLOCK_SYMBOLS: tuple[sympy.Symbol, ...] = (TIME, TIME_STEP, INITIAL_TIME, FINAL_TIME, SWITCH_SLACK)
 
 #: The culture lever, 0 (learning) .. 1 (blame). Unlike the clock it is a parameter of the model
 #: (named ``CULTURE``, added by the model reader where an equation uses it), so that scenarios set

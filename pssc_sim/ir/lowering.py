@@ -35,7 +35,7 @@ from dataclasses import replace
 import sympy
 
 from pssc_sim.errors import ModelError
-from pssc_sim.ir.builtins import TIME_GUARD, ShareBelow
+from pssc_sim.ir.builtins import GUARD, ShareBelow
 from pssc_sim.ir.functions import CULTURE, RANDOM_MEMBER, RANDOM_SEED, TIME, variable_symbol
 from pssc_sim.ir.model import (
     Auxiliary,
@@ -236,7 +236,7 @@ def target_auxiliaries(measure: Measure) -> list[Auxiliary]:
     # one ``share`` is 0; it is still read, so that no hidden parameter goes unused.
     shared = symbol(name, "share_reported") if measure.distribution is not None else 0
     compared = share * shared + (1 - share) * compared
-    biting = sympy.Ge(TIME + TIME_GUARD, symbol(name, "target_from"))
+    biting = sympy.Ge(TIME + GUARD, symbol(name, "target_from"))
     gap = on * sympy.Max(0, symbol(name, "target_sign") * (value - compared))
     pressure = symbol(name, "target_gap") * symbol(name, "severity") * (PRESSURE_BASE + CULTURE)
     origin = f"measure_{name}"

@@ -24,7 +24,7 @@ from typing import Any
 import sympy
 
 from pssc_sim.errors import PsscSimWarning, did_you_mean, shown
-from pssc_sim.ir.builtins import TIME_GUARD
+from pssc_sim.ir.builtins import GUARD
 from pssc_sim.ir.functions import TIME, variable_symbol
 from pssc_sim.ir.model import Auxiliary, Model, Parameter
 from pssc_sim.scenario.schema import ScenarioError
@@ -48,11 +48,11 @@ def _number(value: float) -> sympy.Float:
 
 def _from(at: float) -> sympy.Basic:
     """True from time ``at`` on (with the guard against round-off in the accumulated time)."""
-    return sympy.Ge(TIME + TIME_GUARD, _number(at))
+    return sympy.Ge(TIME + GUARD, _number(at))
 
 
 def _before(at: float) -> sympy.Basic:
-    return sympy.Lt(TIME + TIME_GUARD, _number(at))
+    return sympy.Lt(TIME + GUARD, _number(at))
 
 
 def _until(t: float) -> sympy.Basic:
