@@ -209,11 +209,18 @@ def run_loop(
 
     Members go to the loop ``chunk`` at a time (the chunk the run's memory plan chose); each
     chunk's rows are checked for values that are not finite, and progress is reported, when it
-    is done. ``function`` is the loop to run, by default the model's compiled one (see
+    is done. A single run with a ``progress`` callback runs in pieces of steps (see
+    :data:`SEGMENT_SECONDS`), reporting after each: the same bits as in one call. ``function``
+    is the loop to run, by default the model's compiled one (see
     :func:`~pssc_sim.compile.loop.load_loop` for the same code uncompiled). Messages count
     members from ``first_member`` (the first member's index in the whole run).
+
+    The first run of a loop compiled just in time starts the build of its extension module
+    for later processes (:func:`~pssc_sim.compile.aot.build_in_background`), typed from the
+    arguments of this call.
     """
-    loop = function or compiled.loop.run
+    built = compiled.loop if function is None else None
+    loop = function or (built.run if built is not None else None)
     if loop is None:
         raise ParameterError(
             f"backend: the numba back end cannot run this (got "
@@ -225,34 +232,21 @@ def run_loop(
     values = allocate((plan.n_rows, len(compiled.outputs), members))
     # a file mapped into memory goes to the loop as the plain array over the same pages
     out = values if type(values) is np.ndarray else values.view(np.ndarray)
-    clock = np.array(grid.clock)
     coefficients = tableau_arrays(tableau)
-    most = len(plan.steps) + 1
+    n_steps = len(plan.steps)
     for start in range(0, members, chunk):
         stop = min(start + chunk, members)
         report.chunk(start, stop)
-        y0, d0, delays = initial_state(compiled, grid, p[:, start:stop])
-        lengths = (
-            pipeline_lengths(delays, grid.dt, most)
-            if compiled.fixed_delays
-            else np.zeros((0, stop - start), dtype=np.int64)
-        )
-        size = int(lengths.max()) if lengths.size else 1
-        q = np.ascontiguousarray(compiled.prepare(grid.clock, p[:, start:stop]))
-        loop(
-            plan.steps,
-            plan.widths,
-            plan.saved,
-            clock,
-            q,
-            y0,
-            d0,
-            lengths,
-            size,
-            *coefficients,
-            out,
-            start,
-        )
+        head = loop_head(compiled, grid, plan, p[:, start:stop])
+        if progress is None or stop - start > 1:
+            arguments = (*head, *coefficients, out, start, 0, n_steps, 0)
+            loop(*arguments)
+        else:
+            arguments = _in_pieces(loop, head, coefficients, out, start, plan, report)
+        if built is not None and not built.ahead and start == 0:
+            from pssc_sim.compile import aot
+
+            aot.build_in_background(built.key, aot.signature(arguments), built.digest)
         written = out[:, :, start:stop]
         if not np.isfinite(written).all():
             for row in range(plan.n_rows):
@@ -260,3 +254,58 @@ def run_loop(
         report.reached(grid.stop)
     report.finish()
     return values
+
+
+def loop_head(
+    compiled: CompiledModel, grid: Grid, plan: FixedStepPlan, p: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """The first arguments of the loop's ``run`` for the members ``p`` (see
+    :mod:`pssc_sim.compile.loop`): ``times, widths, saved, clock, q, y0, d0, lengths, ring``,
+    the initial values and hoisted terms computed by the numpy kernels."""
+    y0, d0, delays = initial_state(compiled, grid, p)
+    members = p.shape[1]
+    lengths = (
+        pipeline_lengths(delays, grid.dt, len(plan.steps) + 1)
+        if compiled.fixed_delays
+        else np.zeros((0, members), dtype=np.int64)
+    )
+    ring = np.empty((max(1, lengths.shape[0]), int(lengths.max()) if lengths.size else 1))
+    q = np.ascontiguousarray(compiled.prepare(grid.clock, p))
+    clock = np.array(grid.clock)
+    return (plan.steps, plan.widths, plan.saved, clock, q, y0, d0, lengths, ring)
+
+
+#: Seconds a piece of a single run with progress takes, about: the first piece is
+#: :data:`FIRST_SEGMENT` steps, and each next one doubles while pieces are quicker than this.
+SEGMENT_SECONDS = 0.05
+FIRST_SEGMENT = 16
+
+
+def _in_pieces(
+    loop: LoopFunction,
+    head: tuple[object, ...],
+    coefficients: tuple[object, ...],
+    out: np.ndarray,
+    start: int,
+    plan: FixedStepPlan,
+    report: ProgressReport,
+) -> tuple[object, ...]:
+    """Run one member's steps in pieces, reporting the time reached after each; the arguments
+    of the last call."""
+    import time
+
+    n_steps = len(plan.steps)
+    saved_before = np.concatenate(([0], np.cumsum(plan.saved, dtype=np.int64)))
+    begin, size = 0, FIRST_SEGMENT
+    arguments: tuple[object, ...] = ()
+    while True:
+        end = min(begin + size, n_steps)
+        arguments = (*head, *coefficients, out, start, begin, end, int(saved_before[begin]))
+        clock = time.perf_counter()
+        loop(*arguments)
+        if end == n_steps:
+            return arguments
+        if time.perf_counter() - clock < SEGMENT_SECONDS:
+            size *= 2
+        report.reached(float(plan.steps[end]))
+        begin = end

@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from pssc_sim.compile.compiler import CompiledModel, compile_model
-from pssc_sim.errors import ParameterError, did_you_mean
+from pssc_sim.errors import ParameterError, SimulationError, did_you_mean
 from pssc_sim.integrate import budget, storage
 from pssc_sim.integrate.backends import check_backend, choose_backend
 from pssc_sim.integrate.fixed import DEFAULT_CHUNK
@@ -143,6 +143,42 @@ def _numbers(value: object, where: str) -> np.ndarray:
 def _names(outputs: Sequence[str] | str) -> tuple[str, ...] | str:
     """Output names as a hashable tuple; a bare string is kept for the check to reject."""
     return outputs if isinstance(outputs, str) else tuple(outputs)
+
+
+def build_ahead(model: Model) -> tuple[Path, bool]:
+    """Build the extension module of the compiled loop of ``model`` (its default outputs) in
+    the cache folder, so that later processes load it without numba (see
+    :mod:`pssc_sim.compile.aot`); its path, and whether it was built now (``False``: it was
+    there). Raises :class:`ParameterError` where the numba back end cannot run the model.
+
+    The module's types are those of the arguments of a run with the model's own time and
+    parameters.
+    """
+    from pssc_sim.compile import aot
+    from pssc_sim.integrate.backends import loop_head, tableau_arrays
+    from pssc_sim.integrate.fixed import FixedStepPlan
+    from pssc_sim.integrate.tableau import EULER
+
+    compiled = compiled_for(model, None)
+    grid = make_grid(model, None)
+    choose_backend(compiled, grid, EULER, "euler", 1, "numba")  # refuses what cannot run
+    key = compiled.loop_key
+    if aot.is_built(key):
+        return aot.extension_path(key), False
+    plan = FixedStepPlan.build(grid)
+    head = loop_head(compiled, grid, plan, parameter_array(compiled, None))
+    out = np.empty((plan.n_rows, len(compiled.outputs), 1))
+    arguments = (*head, *tableau_arrays(EULER), out, 0, 0, len(plan.steps), 0)
+    types = aot.signature(arguments)
+    assert types is not None, "the loop's arguments are arrays and numbers"
+    try:
+        return aot.build(compiled.loop_source(), key, types), True
+    except Exception as error:  # numba's and the C compiler's errors have no common base
+        raise SimulationError(
+            f"cache build: the loop of {model.source or model.name} could not be built ahead "
+            f"of time (got {type(error).__name__}: {error}). It still runs, compiled in each "
+            "process; check that a C compiler is installed"
+        ) from error
 
 
 def make_grid(model: Model, time: Mapping[str, float] | None) -> Grid:
