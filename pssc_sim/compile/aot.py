@@ -74,6 +74,7 @@ _DIGEST = re.compile(r"[0-9a-f]{64}")
 _ENTRY_NAME = "entry"
 _loaded: dict[str, Any] = {}
 _children: dict[str, subprocess.Popen[bytes]] = {}
+_tried: set[str] = set()
 
 
 def signature(arguments: Sequence[object]) -> str | None:
@@ -199,22 +200,29 @@ def _lock(key: str) -> Path:
     return cache_dir() / f"kernel_{key}.building"
 
 
-def build_in_background(key: str, types: str | None, digest: str) -> subprocess.Popen[bytes] | None:
-    """Start a child process building the extension module of the loop ``key`` (typed
-    ``types``) from the source written to the cache folder, whose hash is ``digest``; the
-    child, or ``None`` when none is started: the module is there, a build of it was started
-    by this process or is running in another, ``PSSC_AOT=off``, or numba is missing.
+def build_in_background(
+    key: str, arguments: Sequence[object], digest: str
+) -> subprocess.Popen[bytes] | None:
+    """Start a child process building the extension module of the loop ``key``, typed from
+    ``arguments`` (those of a call of its ``run``: see :func:`signature`), from the source
+    written to the cache folder, whose hash is ``digest``; the child, or ``None`` when none is
+    started: this process tried already (each key once: later runs pay a set lookup), the
+    module is there, ``PSSC_AOT=off``, or numba is missing. A build of the same module running
+    in another process makes the child stop at once (a lock file).
 
     The child runs at a lower priority, in a session of its own, with no input or output; it
     outlives the process that started it if need be.
     """
+    if key in _tried:
+        return None
+    _tried.add(key)
+    types = signature(arguments)
     if (
         types is None
         or not key
         or os.environ.get(ENVIRONMENT, "").lower() == "off"
         or numba_version() is None
         or key in _loaded
-        or key in _children
         or is_built(key)
         or not module_path(key).is_file()
     ):

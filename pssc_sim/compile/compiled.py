@@ -186,17 +186,18 @@ class CompiledModel:
     #: found once); ``None``: generated from the model when first needed.
     write_loop: Callable[[], str] | None = field(default=None, repr=False, compare=False)
 
-    @property
+    # the model is immutable: these are found once (each reads the labels of its variables)
+    @cached_property
     def n_stocks(self) -> int:
         """Number of stocks, hidden ones included."""
         return len(self.model.stock_names)
 
-    @property
+    @cached_property
     def n_discrete(self) -> int:
         """Number of discrete states (SAMPLE_IF_TRUE memories and DELAY_FIXED pipelines)."""
         return len(self.model.discrete_names)
 
-    @property
+    @cached_property
     def parameter_names(self) -> tuple[str, ...]:
         """Names of the parameters, in the row order of the parameter array."""
         return self.model.parameter_names

@@ -246,7 +246,7 @@ def run_loop(
         if built is not None and not built.ahead and start == 0:
             from pssc_sim.compile import aot
 
-            aot.build_in_background(built.key, aot.signature(arguments), built.digest)
+            aot.build_in_background(built.key, arguments, built.digest)
         written = out[:, :, start:stop]
         if not np.isfinite(written).all():
             for row in range(plan.n_rows):
@@ -261,18 +261,42 @@ def loop_head(
 ) -> tuple[np.ndarray, ...]:
     """The first arguments of the loop's ``run`` for the members ``p`` (see
     :mod:`pssc_sim.compile.loop`): ``times, widths, saved, clock, q, y0, d0, lengths, ring``,
-    the initial values and hoisted terms computed by the numpy kernels."""
-    y0, d0, delays = initial_state(compiled, grid, p)
+    the initial values and hoisted terms computed by the numpy kernels.
+
+    For a single member they are kept (the last :data:`MOST_KEPT` by model, grid and
+    parameter values): a model run again with the same parameters (a tool calling it with
+    a few sets in turn) takes them instead of calling the numpy kernels again, which costs
+    more than the compiled run of a small model. The kernels are pure functions of the grid
+    and the parameters, so the values are the same.
+    """
     members = p.shape[1]
-    lengths = (
-        pipeline_lengths(delays, grid.dt, len(plan.steps) + 1)
-        if compiled.fixed_delays
-        else np.zeros((0, members), dtype=np.int64)
-    )
+    key = (id(compiled), grid, p.tobytes()) if members == 1 else None
+    kept = _KEPT.get(key) if key is not None else None
+    if kept is not None and kept[0] is compiled:
+        _, q, y0, d0, lengths = kept
+        y0, d0 = y0.copy(), d0.copy()  # the loop writes a member's state back into them
+    else:
+        y0, d0, delays = initial_state(compiled, grid, p)
+        lengths = (
+            pipeline_lengths(delays, grid.dt, len(plan.steps) + 1)
+            if compiled.fixed_delays
+            else np.zeros((0, members), dtype=np.int64)
+        )
+        q = np.ascontiguousarray(compiled.prepare(grid.clock, p))
+        if key is not None:
+            if len(_KEPT) >= MOST_KEPT:
+                del _KEPT[next(iter(_KEPT))]
+            _KEPT[key] = (compiled, q, y0.copy(), d0.copy(), lengths)
     ring = np.empty((max(1, lengths.shape[0]), int(lengths.max()) if lengths.size else 1))
-    q = np.ascontiguousarray(compiled.prepare(grid.clock, p))
     clock = np.array(grid.clock)
     return (plan.steps, plan.widths, plan.saved, clock, q, y0, d0, lengths, ring)
+
+
+#: Single runs whose initial values and hoisted terms :func:`loop_head` keeps.
+MOST_KEPT = 64
+_KEPT: dict[
+    tuple[int, Grid, bytes], tuple[CompiledModel, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+] = {}
 
 
 #: Seconds a piece of a single run with progress takes, about: the first piece is

@@ -116,6 +116,8 @@ def fill_parameters(
     compiled: CompiledModel, overrides: Mapping[str, np.ndarray], members: int
 ) -> np.ndarray:
     """The ``(n_params, members)`` parameter array: defaults, with checked ``overrides``."""
+    if not overrides and members == 1:
+        return _defaults(compiled.model)[:, None].copy()
     p = np.repeat(_defaults(compiled.model)[:, None], members, axis=1)
     index = {name: i for i, name in enumerate(compiled.parameter_names)}
     for name, array in overrides.items():
@@ -143,6 +145,12 @@ def _numbers(value: object, where: str) -> np.ndarray:
 def _names(outputs: Sequence[str] | str) -> tuple[str, ...] | str:
     """Output names as a hashable tuple; a bare string is kept for the check to reject."""
     return outputs if isinstance(outputs, str) else tuple(outputs)
+
+
+@lru_cache(maxsize=32)
+def _model_grid(model: Model) -> Grid:
+    """The grid of the model's own time block (a grid is immutable: made once per model)."""
+    return make_grid(model, {"start": model.time.start})
 
 
 def build_ahead(model: Model) -> tuple[Path, bool]:
@@ -183,6 +191,8 @@ def build_ahead(model: Model) -> tuple[Path, bool]:
 
 def make_grid(model: Model, time: Mapping[str, float] | None) -> Grid:
     """The model's time block with ``time`` overrides applied."""
+    if not time:
+        return _model_grid(model)
     grid = Grid.from_time(model.time)
     values = {"start": grid.start, "stop": grid.stop, "dt": grid.dt, "save_every": None}
     for key, value in (time or {}).items():
@@ -395,6 +405,10 @@ def run_counts(
     )
 
 
+#: The plans of the last small runs (fitting anywhere), by model, grid, method and counts.
+_SMALL_RUNS: dict[tuple[int, Grid, str, int, int, int], tuple[CompiledModel, budget.Estimate]] = {}
+
+
 def plan_run(
     compiled: CompiledModel,
     grid: Grid,
@@ -407,11 +421,19 @@ def plan_run(
     """Check that the run fits in ``max_memory`` bytes (default: a safe share of the machine)
     and in :data:`~pssc_sim.integrate.budget.MAX_STEPS`; return its plan: the chunk of members
     to use, and whether an ensemble keeps its outputs on disk (:func:`budget.plan`)."""
+    unlimited = max_memory is None and budget.configured_limit() is None
+    key = (id(compiled), grid, method, members, chunk, n_sampled)
+    kept = _SMALL_RUNS.get(key) if unlimited else None
+    if kept is not None and kept[0] is compiled:
+        return kept[1]  # a small run planned before: the same plan
     counts = run_counts(compiled, grid, method, members, n_sampled)
     budget.check_steps(counts, grid.dt, (grid.start, grid.stop))
-    if max_memory is None and budget.configured_limit() is None:
+    if unlimited:
         small = budget.estimate(counts, chunk)
         if small.total <= budget.SMALL_RUN:
+            if len(_SMALL_RUNS) >= 64:
+                del _SMALL_RUNS[next(iter(_SMALL_RUNS))]
+            _SMALL_RUNS[key] = (compiled, small)
             return small  # fits anywhere: the machine's memory need not be read
     limit = budget.default_memory_limit() if max_memory is None else max_memory
     disk = storage.free_space(storage.spill_folder()) if members > 1 else None
