@@ -264,3 +264,19 @@ def test_a_compiled_single_run_reports_progress_with_the_same_bits(
     values = ps.simulate(model, backend="numba", progress=seen.append).values
     np.testing.assert_array_equal(values, plain)
     assert seen[-1] == 1.0
+
+
+def test_auto_takes_the_built_module_where_loading_it_pays(
+    built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = ps.load_model(SIR)
+    compiled = compiled_for(model, None)
+    long = make_grid(model, {"dt": model.time.dt / 256})
+    cost = backends.numpy_seconds(compiled, long, EULER, 1)
+    assert backends.AHEAD_LOAD_SECONDS < cost < backends.LOAD_SECONDS
+    monkeypatch.setenv("PSSC_CACHE_DIR", str(built))
+    assert backends.choose_backend(compiled, long, EULER, "euler", 1, "auto") == "numba"
+    short = make_grid(model, {"stop": model.time.start + model.time.dt})
+    assert backends.choose_backend(compiled, short, EULER, "euler", 1, "auto") == "numpy"
+    monkeypatch.setenv("PSSC_CACHE_DIR", str(tmp_path))  # nothing built: compiling does not pay
+    assert backends.choose_backend(compiled, long, EULER, "euler", 1, "auto") == "numpy"

@@ -9,8 +9,10 @@ step. ``auto`` takes numba where it wins, counting what it costs to get the comp
 - nothing when the loop was built in this process already: numba, for up to
   :data:`MOST_MEMBERS` members (past a few hundred, the numpy kernels on whole chunks of members
   are as fast or faster: the loop writes each member's saved values apart from its neighbours');
-- loading it from the cache folder (importing numba, reading machine code: about
-  :data:`LOAD_SECONDS`) when the numpy run is estimated to take longer;
+- loading it from the cache folder: milliseconds (:data:`AHEAD_LOAD_SECONDS`) for the extension
+  module built ahead of time (:mod:`pssc_sim.compile.aot`), about :data:`LOAD_SECONDS` for
+  numba's cached machine code (importing numba, reading it), when the numpy run is estimated to
+  take longer;
 - compiling it (about :data:`COMPILE_SECONDS` plus :data:`COMPILE_SECONDS_PER_EQUATION` per
   equation) when the numpy run is estimated to take longer than that.
 
@@ -57,6 +59,8 @@ BACKENDS: Mapping[str, str] = MappingProxyType(
 )
 #: Seconds to import numba and load a compiled loop from the cache folder (measured 0.3-2 s).
 LOAD_SECONDS = 1.0
+#: Seconds to load a loop built ahead of time (measured: 5 ms of CPU, no numba imported).
+AHEAD_LOAD_SECONDS = 0.02
 #: Seconds to compile the loop of a small model cold, and more per equation (measured: 2-8 s
 #: for SIR, 10-20 s for 100-200 equations, minutes for the 301-variable ring).
 COMPILE_SECONDS = 4.0
@@ -101,9 +105,11 @@ def choose_backend(
     if backend == "auto":
         if distributed or members > MOST_MEMBERS or tableau is None:
             return "numpy"
-        quick = numpy_seconds(compiled, grid, tableau, members) <= LOAD_SECONDS
-        if quick and not compiled.has_loop:
+        cost = numpy_seconds(compiled, grid, tableau, members)
+        if cost <= AHEAD_LOAD_SECONDS and not compiled.has_loop:
             return "numpy"  # neither loading nor compiling the loop can pay: nothing looked up
+        if cost <= LOAD_SECONDS and not compiled.has_loop and not _built_ahead(compiled):
+            return "numpy"
     reason = _refusal(compiled, tableau, method)
     if backend == "numba":
         if reason:
@@ -117,10 +123,21 @@ def choose_backend(
     if compiled.has_loop:
         return "numba" if compiled.loop.run is not None else "numpy"
     cost = numpy_seconds(compiled, grid, tableau, members)
+    if _built_ahead(compiled):
+        return "numba" if cost > AHEAD_LOAD_SECONDS else "numpy"
     if is_stored(compiled.loop_key):
         return "numba" if cost > LOAD_SECONDS else "numpy"
     compile_cost = COMPILE_SECONDS + COMPILE_SECONDS_PER_EQUATION * _elements(compiled)
     return "numba" if cost > compile_cost else "numpy"
+
+
+def _built_ahead(compiled: CompiledModel) -> bool:
+    """Whether the cache folder holds the loop as an extension module built ahead of time."""
+    if numba_version() is None or compiled.loop_refusal:
+        return False
+    from pssc_sim.compile import aot
+
+    return aot.is_built(compiled.loop_key)
 
 
 def _refusal(compiled: CompiledModel, tableau: Tableau | None, method: str) -> str:
