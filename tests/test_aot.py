@@ -142,6 +142,8 @@ def test_cache_build_refuses_a_missing_model_and_a_model_given_to_clear(
         command_cache("build")
     with pytest.raises(ParameterError, match=r"cache clear: takes no model \(got '.*sir'\)"):
         command_cache("clear", model=str(SIR))
+    with pytest.raises(ParameterError, match=r"cache path: takes no model \(got 'extra'\)"):
+        command_cache("path", model="extra")
     assert main(["cache", "build"]) == 2
     assert capsys.readouterr().err.startswith("pssc: error: cache build: no model given")
 

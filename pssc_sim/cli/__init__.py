@@ -435,6 +435,10 @@ def command_cache(action: str, stream: TextIO | None = None, model: str | None =
     from pssc_sim.compile.cache import cache_dir, clear_cache
 
     out = stream or sys.stdout
+    if model is not None and action != "build":
+        raise ParameterError(
+            f"cache {action}: takes no model (got {model!r}). Use pssc cache {action}"
+        )
     if action == "path":
         print(cache_dir(), file=out)
         return EXIT_OK
@@ -449,10 +453,6 @@ def command_cache(action: str, stream: TextIO | None = None, model: str | None =
         path, fresh = build_ahead(load_model(model))
         print(f"{'built' if fresh else 'already built:'} {path}", file=out)
         return EXIT_OK
-    if model is not None:
-        raise ParameterError(
-            f"cache {action}: takes no model (got {model!r}). Use pssc cache {action}"
-        )
     removed = clear_cache()
     print(
         f"removed {removed} cached file{'s' if removed != 1 else ''} from {cache_dir()}", file=out
