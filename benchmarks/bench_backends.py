@@ -10,8 +10,11 @@ the 301-variable ring (``network_model.py``, 200 steps, every step saved), in on
   machine's limit for this way of computing; written here, not generated);
 - building the :class:`~pssc_sim.results.Results` of one run (its share of a run).
 
-Then, each in a fresh process: the time to compile a loop cold (empty cache folder) and to load
-it warm (the same folder again), and the crossover of the two back ends by number of members
+Then, each in a fresh process and in CPU seconds (user + system, which the other jobs on a
+shared machine change less than wall time): the loop compiled just in time with an empty cache
+folder (cold), built ahead of time as an extension module (``pssc cache build``, the C compiler
+included), and loaded by a later process (warm: the built module, without numba); then the
+crossover of the two back ends by number of members
 (what ``backend="auto"`` is tuned on; ``--full`` goes to 100,000 members). Prints times and
 ratios; never asserts. Run from the repository root:
 ``.venv/bin/python benchmarks/bench_backends.py [--full]``.
@@ -19,6 +22,7 @@ ratios; never asserts. Run from the repository root:
 
 from __future__ import annotations
 
+import resource
 import subprocess
 import sys
 import tempfile
@@ -171,40 +175,59 @@ def hand_times(ring_path: Path) -> tuple[float, float]:
 
 
 _CHILD = """
-import sys, time
-t0 = time.perf_counter()
+import resource, sys, time
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+t0 = cpu()
 import pssc_sim as ps
 from pssc_sim.integrate.simulate import compiled_for
 model = ps.load_model(sys.argv[1])
 compiled = compiled_for(model, None)
-t1 = time.perf_counter()
+t1 = cpu()
 ps.simulate(model, backend="numba")
-t2 = time.perf_counter()
+t2 = cpu()
 ps.simulate(model, backend="numba")
-t3 = time.perf_counter()
-print(t1 - t0, t2 - t1, t3 - t2)
+t3 = cpu()
+print(t1 - t0, t2 - t1, t3 - t2, int(compiled.loop.ahead), int("numba" in sys.modules))
 """
 
 
+def child_cpu(command: list[str], env: dict[str, str]) -> tuple[str, float]:
+    """Run ``command`` in a child process; its output and the CPU seconds (user + system) of
+    the child and the processes it waited for (the C compiler of a build)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    spent = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return run.stdout, spent
+
+
 def compile_times(label: str, path: Path) -> None:
-    """Cold compile and warm load of the loop of ``path``, each in a fresh process."""
+    """CPU seconds of each way to get the loop of ``path``, each in a fresh process: compiled
+    just in time with an empty cache folder (cold), built ahead of time (``pssc cache
+    build``), then loaded by a later process (warm)."""
     folder = tempfile.mkdtemp(prefix="pssc_bench_cache_")
-    env = {"PSSC_CACHE_DIR": folder, "PATH": "/usr/bin:/bin"}
+    env = {"PSSC_CACHE_DIR": folder, "PATH": "/usr/bin:/bin", "PSSC_AOT": "off"}
     lines = []
-    for state in ("cold", "warm"):
-        run = subprocess.run(
-            [sys.executable, "-c", _CHILD, str(path)],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=True,
-        )
-        load, first, second = (float(v) for v in run.stdout.split())
+    for state in ("cold", "build", "warm"):
+        if state == "build":
+            out, spent = child_cpu(
+                [sys.executable, "-m", "pssc_sim", "cache", "build", str(path)], env
+            )
+            lines.append(
+                f"  build ahead of time (pssc cache build, whole process): {spent:6.2f} CPU s"
+            )
+            continue
+        out, spent = child_cpu([sys.executable, "-c", _CHILD, str(path)], env)
+        load, first, second, ahead, numba_loaded = out.split()
+        how = "load the built module" if int(ahead) else "compile just in time"
         lines.append(
-            f"  {state}: import+read+compile_model {load:6.2f} s, first numba run "
-            f"(compile or load the loop) {first:6.3f} s, next run {second * 1e3:7.3f} ms"
+            f"  {state}: import+read+compile_model {float(load):5.2f}, first numba run ({how}) "
+            f"{float(first):6.3f}, next run {float(second) * 1e3:6.3f} ms CPU; whole process "
+            f"{spent:5.2f} CPU s; numba imported: {bool(int(numba_loaded))}"
         )
-    print(f"\n{label}: the loop in a fresh process")
+    print(f"\n{label}: the loop in a fresh process (CPU time)")
     print("\n".join(lines))
 
 

@@ -17,10 +17,12 @@ WriteModel = Callable[..., ps.Model]
 def kernel_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Compiled kernels go to a cache folder of the test run's own, never the user's: made empty
     for each run (as on a fresh machine), shared by every test of the run (and the processes
-    they start), so a model's loop compiles once per run."""
+    they start), so a model's loop compiles once per run. No extension module of a loop is
+    built in the background (``PSSC_AOT=off``): the tests of that build start it themselves."""
     folder = tmp_path_factory.mktemp("kernels")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PSSC_CACHE_DIR", str(folder))
+        patch.setenv("PSSC_AOT", "off")
         yield folder
 
 

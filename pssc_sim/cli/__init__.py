@@ -39,7 +39,7 @@ from pssc_sim.cli.common import (
     time_overrides,
     visible,
 )
-from pssc_sim.errors import PsscSimError, SimulationError
+from pssc_sim.errors import ParameterError, PsscSimError, SimulationError
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -155,9 +155,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         )
         cache.add_argument(
             "action",
-            choices=["clear", "path"],
-            help="clear: remove every compiled kernel; path: print the folder",
+            choices=["clear", "path", "build"],
+            help="clear: remove every compiled kernel; path: print the folder; build: compile "
+            "MODEL's loop ahead of time, so later processes load it without numba",
         )
+        cache.add_argument("model", nargs="?", help="build: the model file or folder")
     wanted = COMMANDS[command][0] if command in COMMANDS else None
     for module in _COMMAND_MODULES:
         if command is None or module == wanted:
@@ -379,7 +381,7 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
     if args.command == "methods":
         return command_methods()
     if args.command == "cache":
-        return command_cache(args.action)
+        return command_cache(args.action, model=args.model)
     if args.command in COMMANDS:
         module, function = COMMANDS[args.command]
         handler: Callable[[argparse.Namespace], int] = getattr(
@@ -427,14 +429,29 @@ def command_methods(stream: TextIO | None = None) -> int:
     return EXIT_OK
 
 
-def command_cache(action: str, stream: TextIO | None = None) -> int:
+def command_cache(action: str, stream: TextIO | None = None, model: str | None = None) -> int:
     """``pssc cache clear`` empties the folder of compiled kernels; ``pssc cache path`` prints
-    it."""
+    it; ``pssc cache build MODEL`` compiles the model's loop ahead of time into it."""
     from pssc_sim.compile.cache import cache_dir, clear_cache
 
     out = stream or sys.stdout
+    if model is not None and action != "build":
+        raise ParameterError(
+            f"cache {action}: takes no model (got {model!r}). Use pssc cache {action}"
+        )
     if action == "path":
         print(cache_dir(), file=out)
+        return EXIT_OK
+    if action == "build":
+        if model is None:
+            raise ParameterError(
+                "cache build: no model given (got nothing). Name it: pssc cache build MODEL"
+            )
+        from pssc_sim.integrate.simulate import build_ahead
+        from pssc_sim.parse import load_model
+
+        path, fresh = build_ahead(load_model(model))
+        print(f"{'built' if fresh else 'already built:'} {path}", file=out)
         return EXIT_OK
     removed = clear_cache()
     print(

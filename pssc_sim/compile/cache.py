@@ -1,11 +1,12 @@
 """The folder of compiled kernels kept between processes.
 
 A compiled-loop module (:mod:`pssc_sim.compile.loop`) is written to ``kernel_<key>.py`` in this
-folder, where ``<key>`` is a hash of its source and of the versions that compile it (numba,
-numpy, Python); numba keeps the machine code of its functions beside it (``__pycache__``), so a
-second process with the same model loads them instead of compiling. The source is generated
-again each time and checked before it runs (:mod:`pssc_sim.compile.guard`); the file is only
-numba's key to its cache.
+folder (and, built ahead of time, as the extension module ``kernel_<key>`` beside it: see
+:mod:`pssc_sim.compile.aot`), where ``<key>`` is a hash of its source and of the versions that
+compile it (numba, numpy, Python); numba keeps the machine code of its functions beside it
+(``__pycache__``), so a second process with the same model loads them instead of compiling.
+The source is generated again each time and checked before it runs
+(:mod:`pssc_sim.compile.guard`); the file is only numba's key to its cache.
 
 The folder is ``PSSC_CACHE_DIR`` when set, else ``$XDG_CACHE_HOME/pssc_sim``, else
 ``~/.cache/pssc_sim``. ``pssc cache clear`` empties it.
@@ -118,14 +119,20 @@ def is_stored(key: str) -> bool:
 def clear_cache() -> int:
     """Remove every kept module and its machine code; the number of files removed.
 
-    Only files this cache writes are removed (``kernel_*`` and numba's files for them).
+    Only files this cache writes are removed (``kernel_*`` modules, the extension modules
+    built ahead of time and their locks, and numba's files for them).
     """
+    from importlib.machinery import EXTENSION_SUFFIXES
+
     folder = cache_dir()
     removed = 0
-    for pattern in (f"{_PREFIX}*.py", ".tmp_*.py"):
+    patterns = (f"{_PREFIX}*.py", ".tmp_*.py", f"{_PREFIX}*{EXTENSION_SUFFIXES[0]}")
+    for pattern in (*patterns, f"{_PREFIX}*.building"):
         for path in folder.glob(pattern):
             path.unlink(missing_ok=True)
             removed += 1
+    for path in folder.glob(".tmp_aot_*"):
+        shutil.rmtree(path, ignore_errors=True)
     compiled = folder / "__pycache__"
     for path in compiled.glob(f"{_PREFIX}*"):
         if path.is_dir():

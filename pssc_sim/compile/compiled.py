@@ -188,17 +188,18 @@ class CompiledModel:
     #: found once); ``None``: generated from the model when first needed.
     write_loop: Callable[[], str] | None = field(default=None, repr=False, compare=False)
 
-    @property
+    # the model is immutable: these are found once (each reads the labels of its variables)
+    @cached_property
     def n_stocks(self) -> int:
         """Number of stocks, hidden ones included."""
         return len(self.model.stock_names)
 
-    @property
+    @cached_property
     def n_discrete(self) -> int:
         """Number of discrete states (SAMPLE_IF_TRUE memories and DELAY_FIXED pipelines)."""
         return len(self.model.discrete_names)
 
-    @property
+    @cached_property
     def parameter_names(self) -> tuple[str, ...]:
         """Names of the parameters, in the row order of the parameter array."""
         return self.model.parameter_names
@@ -240,13 +241,19 @@ class CompiledModel:
 
     @cached_property
     def loop(self) -> CompiledLoop:
-        """The whole fixed-step loop compiled by numba, on first use (from the cache folder
-        when it was compiled before; see :mod:`pssc_sim.compile.loop`)."""
-        write = self.write_loop
-        if write is None:
+        """The whole fixed-step loop compiled by numba, on first use: the extension module
+        built ahead of time when the cache folder holds it (loaded without numba, see
+        :mod:`pssc_sim.compile.aot`), else compiled (or loaded from numba's cache when it was
+        compiled before; see :mod:`pssc_sim.compile.loop`)."""
+        from pssc_sim.compile import aot
 
-            def write() -> str:
-                outputs = select_outputs(self.model, list(self.outputs))
-                return generate_loop_source(self.model, outputs)
+        ahead = aot.load(self.loop_key)
+        if ahead is not None:
+            return CompiledLoop(ahead, key=self.loop_key, ahead=True)
+        return compile_loop(self.model, self.loop_source, self.loop_key)
 
-        return compile_loop(self.model, write, self.loop_key)
+    def loop_source(self) -> str:
+        """The source of the compiled-loop module (see :mod:`pssc_sim.compile.loop`)."""
+        if self.write_loop is not None:
+            return self.write_loop()
+        return generate_loop_source(self.model, select_outputs(self.model, list(self.outputs)))

@@ -21,13 +21,18 @@ The module defines
     the stock rates and discrete updates of one member, on 1-D arrays;
 ``full(t, dt, t0, t1, y, p, d, dy, dn, out, row, m)``
     the same, and the outputs into ``out[row, :, m]``;
-``run(times, widths, saved, clock, q, y0, d0, lengths, size, a, c, weights, runs, denominator,
-out, first)``
-    every step of every member (column ``m`` of ``q``, ``y0`` and ``d0``) with the explicit
-    Runge-Kutta method whose tableau is ``a`` and ``c``, and whose step adds the stages
-    ``runs[g, 0]`` to ``runs[g, 1]`` times ``weights[g]`` over ``denominator`` (see
-    :meth:`~pssc_sim.integrate.tableau.Tableau.weight_groups`), saving member ``m`` into
-    ``out[:, :, first + m]``.
+``run(times, widths, saved, clock, q, y0, d0, lengths, ring, a, c, weights, runs, denominator,
+out, first, from_step, to_step, from_row)``
+    the steps ``from_step`` to ``to_step`` of every member (column ``m`` of ``q``, ``y0`` and
+    ``d0``) with the explicit Runge-Kutta method whose tableau is ``a`` and ``c``, and whose
+    step adds the stages ``runs[g, 0]`` to ``runs[g, 1]`` times ``weights[g]`` over
+    ``denominator`` (see :meth:`~pssc_sim.integrate.tableau.Tableau.weight_groups`), saving
+    member ``m`` into
+    ``out[:, :, first + m]`` from row ``from_row``. ``ring`` holds the DELAY_FIXED pipelines (a row
+    each). A call ending before the last step writes the member's stocks and discrete states
+    back into ``y0`` and ``d0``, and a call with ``from_step > 0`` starts from them and from
+    ``ring`` as the previous call left it: a run in pieces (one member a call) gives the bits
+    of the run in one call.
 
 A model with dimensions is compiled element by element: each element of an arrayed variable is
 a scalar local of its own, and the array operations are written out over the elements they read
@@ -372,7 +377,6 @@ class _Loop(_Module):
             f"dn = np.empty({n_discrete})",
             f"spare = np.empty({n_discrete})",
             f"p = np.empty({n_parameters})",
-            f"ring = np.empty(({max(1, len(fixed))}, size))",
             "for m in range(q.shape[1]):",
             f"    for i in range({n_parameters}):",
             "        p[i] = q[i, m]",
@@ -381,11 +385,16 @@ class _Loop(_Module):
             f"    for i in range({n_discrete}):",
             "        d[i] = d0[i, m]",
         ]
+        if fixed:
+            lines.append("    if from_step == 0:")
         for j, i in enumerate(fixed):
-            lines += [f"    for s in range(lengths[{j}, m]):", f"        ring[{j}, s] = d[{i}]"]
+            lines += [
+                f"        for s in range(lengths[{j}, m]):",
+                f"            ring[{j}, s] = d[{i}]",
+            ]
         lines += [
-            "    row = 0",
-            "    for k in range(n_steps):",
+            "    row = from_row",
+            "    for k in range(from_step, to_step):",
             "        t = times[k]",
             "        h = widths[k]",
             "        begin = 0",
@@ -436,14 +445,22 @@ class _Loop(_Module):
                 f"        ring[{j}, k % n] = dn[{i}]",
                 f"        d[{i}] = ring[{j}, (k + 1) % n]",
             ]
-        lines.append("    full(t1, dt, t0, t1, y, p, d, dy, dn, out, row, first + m)")
+        lines += [
+            "    if to_step == n_steps:",
+            "        full(t1, dt, t0, t1, y, p, d, dy, dn, out, row, first + m)",
+            "    else:",
+            f"        {stocks}",
+            "            y0[i, m] = y[i]",
+            f"        for i in range({n_discrete}):",
+            "            d0[i, m] = d[i]",
+        ]
         return _function("run", f"{RUN_ARGUMENTS}", lines)
 
 
 #: The arguments of the generated ``run`` (see the module docstring).
 RUN_ARGUMENTS = (
-    "times, widths, saved, clock, q, y0, d0, lengths, size, a, c, weights, runs, denominator, "
-    "out, first"
+    "times, widths, saved, clock, q, y0, d0, lengths, ring, a, c, weights, runs, denominator, "
+    "out, first, from_step, to_step, from_row"
 )
 
 
@@ -675,18 +692,26 @@ def _steps(xs: list[float], ys: list[float], low: int, high: int, indent: str) -
     ]
 
 
-#: Runs every step of every member: ``run(times, widths, saved, clock, q, y0, d0, lengths,
-#: size, a, c, weights, runs, denominator, out, first)`` (see the module docstring).
+#: Runs steps of every member: ``run(times, widths, saved, clock, q, y0, d0, lengths, ring, a,
+#: c, weights, runs, denominator, out, first, from_step, to_step, from_row)`` (see the module
+#: docstring).
 LoopFunction = Callable[..., None]
 
 
 @dataclass(frozen=True, slots=True)
 class CompiledLoop:
-    """The compiled loop of a model, or why there is none (``run`` is then ``None``)."""
+    """The compiled loop of a model, or why there is none (``run`` is then ``None``).
+
+    ``ahead``: ``run`` was loaded from the extension module built ahead of time (see
+    :mod:`pssc_sim.compile.aot`); ``digest``: the hash of the source compiled just in time,
+    which a build of that module checks.
+    """
 
     run: LoopFunction | None
     reason: str = ""
     key: str = ""
+    ahead: bool = False
+    digest: str = ""
 
 
 def loop_key(model: Model, kernel_source: str) -> str:
@@ -728,7 +753,9 @@ def compile_loop(model: Model, write: Callable[[], str], key: str) -> CompiledLo
     """The loop of ``model`` compiled by numba, from the cache folder when it is there.
 
     ``write()`` gives its source (see :func:`loop_writer`); ``key`` is :func:`loop_key` of the
-    model (it names the module in the cache folder).
+    model (it names the module in the cache folder). numba compiles the loop, or loads its
+    machine code from its own cache beside the source (the extension module built ahead of
+    time is looked for before: see :attr:`~pssc_sim.compile.compiled.CompiledModel.loop`).
     """
     version = numba_version()
     if version is None:
@@ -748,7 +775,15 @@ def compile_loop(model: Model, write: Callable[[], str], key: str) -> CompiledLo
     module = types.ModuleType(name)
     module.__dict__.update(space)
     sys.modules.setdefault(name, module)
-    return CompiledLoop(space["run"], key=key)
+    return CompiledLoop(space["run"], key=key, digest=source_digest(source))
+
+
+def source_digest(source: str) -> str:
+    """The hash of a loop's source, which a build of its extension module checks the written
+    file against (see :mod:`pssc_sim.compile.aot`)."""
+    import hashlib  # loads OpenSSL: only where a compiled loop is looked for
+
+    return hashlib.sha256(source.encode()).hexdigest()
 
 
 def load_loop(

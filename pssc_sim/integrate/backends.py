@@ -9,8 +9,10 @@ step. ``auto`` takes numba where it wins, counting what it costs to get the comp
 - nothing when the loop was built in this process already: numba, for up to
   :data:`MOST_MEMBERS` members (past a few hundred, the numpy kernels on whole chunks of members
   are as fast or faster: the loop writes each member's saved values apart from its neighbours');
-- loading it from the cache folder (importing numba, reading machine code: about
-  :data:`LOAD_SECONDS`) when the numpy run is estimated to take longer;
+- loading it from the cache folder: milliseconds (:data:`AHEAD_LOAD_SECONDS`) for the extension
+  module built ahead of time (:mod:`pssc_sim.compile.aot`), about :data:`LOAD_SECONDS` for
+  numba's cached machine code (importing numba, reading it), when the numpy run is estimated to
+  take longer;
 - compiling it (about :data:`COMPILE_SECONDS` plus :data:`COMPILE_SECONDS_PER_EQUATION` per
   equation) when the numpy run is estimated to take longer than that.
 
@@ -57,6 +59,8 @@ BACKENDS: Mapping[str, str] = MappingProxyType(
 )
 #: Seconds to import numba and load a compiled loop from the cache folder (measured 0.3-2 s).
 LOAD_SECONDS = 1.0
+#: Seconds to load a loop built ahead of time (measured: 5 ms of CPU, no numba imported).
+AHEAD_LOAD_SECONDS = 0.02
 #: Seconds to compile the loop of a small model cold, and more per equation (measured: 2-8 s
 #: for SIR, 10-20 s for 100-200 equations, minutes for the 301-variable ring).
 COMPILE_SECONDS = 4.0
@@ -101,9 +105,11 @@ def choose_backend(
     if backend == "auto":
         if distributed or members > MOST_MEMBERS or tableau is None:
             return "numpy"
-        quick = numpy_seconds(compiled, grid, tableau, members) <= LOAD_SECONDS
-        if quick and not compiled.has_loop:
+        cost = numpy_seconds(compiled, grid, tableau, members)
+        if cost <= AHEAD_LOAD_SECONDS and not compiled.has_loop:
             return "numpy"  # neither loading nor compiling the loop can pay: nothing looked up
+        if cost <= LOAD_SECONDS and not compiled.has_loop and not _built_ahead(compiled):
+            return "numpy"
     reason = _refusal(compiled, tableau, method)
     if backend == "numba":
         if reason:
@@ -117,10 +123,21 @@ def choose_backend(
     if compiled.has_loop:
         return "numba" if compiled.loop.run is not None else "numpy"
     cost = numpy_seconds(compiled, grid, tableau, members)
+    if _built_ahead(compiled):
+        return "numba" if cost > AHEAD_LOAD_SECONDS else "numpy"
     if is_stored(compiled.loop_key):
         return "numba" if cost > LOAD_SECONDS else "numpy"
     compile_cost = COMPILE_SECONDS + COMPILE_SECONDS_PER_EQUATION * _elements(compiled)
     return "numba" if cost > compile_cost else "numpy"
+
+
+def _built_ahead(compiled: CompiledModel) -> bool:
+    """Whether the cache folder holds the loop as an extension module built ahead of time."""
+    if numba_version() is None or compiled.loop_refusal:
+        return False
+    from pssc_sim.compile import aot
+
+    return aot.is_built(compiled.loop_key)
 
 
 def _refusal(compiled: CompiledModel, tableau: Tableau | None, method: str) -> str:
@@ -209,11 +226,18 @@ def run_loop(
 
     Members go to the loop ``chunk`` at a time (the chunk the run's memory plan chose); each
     chunk's rows are checked for values that are not finite, and progress is reported, when it
-    is done. ``function`` is the loop to run, by default the model's compiled one (see
+    is done. A single run with a ``progress`` callback runs in pieces of steps (see
+    :data:`SEGMENT_SECONDS`), reporting after each: the same bits as in one call. ``function``
+    is the loop to run, by default the model's compiled one (see
     :func:`~pssc_sim.compile.loop.load_loop` for the same code uncompiled). Messages count
     members from ``first_member`` (the first member's index in the whole run).
+
+    The first run of a loop compiled just in time starts the build of its extension module
+    for later processes (:func:`~pssc_sim.compile.aot.build_in_background`), typed from the
+    arguments of this call.
     """
-    loop = function or compiled.loop.run
+    built = compiled.loop if function is None else None
+    loop = function or (built.run if built is not None else None)
     if loop is None:
         raise ParameterError(
             f"backend: the numba back end cannot run this (got "
@@ -225,34 +249,21 @@ def run_loop(
     values = allocate((plan.n_rows, len(compiled.outputs), members))
     # a file mapped into memory goes to the loop as the plain array over the same pages
     out = values if type(values) is np.ndarray else values.view(np.ndarray)
-    clock = np.array(grid.clock)
     coefficients = tableau_arrays(tableau)
-    most = len(plan.steps) + 1
+    n_steps = len(plan.steps)
     for start in range(0, members, chunk):
         stop = min(start + chunk, members)
         report.chunk(start, stop)
-        y0, d0, delays = initial_state(compiled, grid, p[:, start:stop])
-        lengths = (
-            pipeline_lengths(delays, grid.dt, most)
-            if compiled.fixed_delays
-            else np.zeros((0, stop - start), dtype=np.int64)
-        )
-        size = int(lengths.max()) if lengths.size else 1
-        q = np.ascontiguousarray(compiled.prepare(grid.clock, p[:, start:stop]))
-        loop(
-            plan.steps,
-            plan.widths,
-            plan.saved,
-            clock,
-            q,
-            y0,
-            d0,
-            lengths,
-            size,
-            *coefficients,
-            out,
-            start,
-        )
+        head = loop_head(compiled, grid, plan, p[:, start:stop])
+        if progress is None or stop - start > 1:
+            arguments = (*head, *coefficients, out, start, 0, n_steps, 0)
+            loop(*arguments)
+        else:
+            arguments = _in_pieces(loop, head, coefficients, out, start, plan, report)
+        if built is not None and not built.ahead and start == 0:
+            from pssc_sim.compile import aot
+
+            aot.build_in_background(built.key, arguments, built.digest)
         written = out[:, :, start:stop]
         if not np.isfinite(written).all():
             for row in range(plan.n_rows):
@@ -260,3 +271,82 @@ def run_loop(
         report.reached(grid.stop)
     report.finish()
     return values
+
+
+def loop_head(
+    compiled: CompiledModel, grid: Grid, plan: FixedStepPlan, p: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """The first arguments of the loop's ``run`` for the members ``p`` (see
+    :mod:`pssc_sim.compile.loop`): ``times, widths, saved, clock, q, y0, d0, lengths, ring``,
+    the initial values and hoisted terms computed by the numpy kernels.
+
+    For a single member they are kept (the last :data:`MOST_KEPT` by model, grid and
+    parameter values): a model run again with the same parameters (a tool calling it with
+    a few sets in turn) takes them instead of calling the numpy kernels again, which costs
+    more than the compiled run of a small model. The kernels are pure functions of the grid
+    and the parameters, so the values are the same.
+    """
+    members = p.shape[1]
+    key = (id(compiled), grid, p.tobytes()) if members == 1 else None
+    kept = _KEPT.get(key) if key is not None else None
+    if kept is not None and kept[0] is compiled:
+        _, q, y0, d0, lengths = kept
+        y0, d0 = y0.copy(), d0.copy()  # the loop writes a member's state back into them
+    else:
+        y0, d0, delays = initial_state(compiled, grid, p)
+        lengths = (
+            pipeline_lengths(delays, grid.dt, len(plan.steps) + 1)
+            if compiled.fixed_delays
+            else np.zeros((0, members), dtype=np.int64)
+        )
+        q = np.ascontiguousarray(compiled.prepare(grid.clock, p))
+        if key is not None:
+            if len(_KEPT) >= MOST_KEPT:
+                del _KEPT[next(iter(_KEPT))]
+            _KEPT[key] = (compiled, q, y0.copy(), d0.copy(), lengths)
+    ring = np.empty((max(1, lengths.shape[0]), int(lengths.max()) if lengths.size else 1))
+    clock = np.array(grid.clock)
+    return (plan.steps, plan.widths, plan.saved, clock, q, y0, d0, lengths, ring)
+
+
+#: Single runs whose initial values and hoisted terms :func:`loop_head` keeps.
+MOST_KEPT = 64
+_KEPT: dict[
+    tuple[int, Grid, bytes], tuple[CompiledModel, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+] = {}
+
+
+#: Seconds a piece of a single run with progress takes, about: the first piece is
+#: :data:`FIRST_SEGMENT` steps, and each next one doubles while pieces are quicker than this.
+SEGMENT_SECONDS = 0.05
+FIRST_SEGMENT = 16
+
+
+def _in_pieces(
+    loop: LoopFunction,
+    head: tuple[object, ...],
+    coefficients: tuple[object, ...],
+    out: np.ndarray,
+    start: int,
+    plan: FixedStepPlan,
+    report: ProgressReport,
+) -> tuple[object, ...]:
+    """Run one member's steps in pieces, reporting the time reached after each; the arguments
+    of the last call."""
+    import time
+
+    n_steps = len(plan.steps)
+    saved_before = np.concatenate(([0], np.cumsum(plan.saved, dtype=np.int64)))
+    begin, size = 0, FIRST_SEGMENT
+    arguments: tuple[object, ...] = ()
+    while True:
+        end = min(begin + size, n_steps)
+        arguments = (*head, *coefficients, out, start, begin, end, int(saved_before[begin]))
+        clock = time.perf_counter()
+        loop(*arguments)
+        if end == n_steps:
+            return arguments
+        if time.perf_counter() - clock < SEGMENT_SECONDS:
+            size *= 2
+        report.reached(float(plan.steps[end]))
+        begin = end

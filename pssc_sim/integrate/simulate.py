@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from pssc_sim.compile.compiler import CompiledModel, compile_model
-from pssc_sim.errors import ParameterError, did_you_mean
+from pssc_sim.errors import ParameterError, SimulationError, did_you_mean
 from pssc_sim.integrate import budget, storage
 from pssc_sim.integrate.backends import check_backend, choose_backend
 from pssc_sim.integrate.fixed import DEFAULT_CHUNK
@@ -116,6 +116,8 @@ def fill_parameters(
     compiled: CompiledModel, overrides: Mapping[str, np.ndarray], members: int
 ) -> np.ndarray:
     """The ``(n_params, members)`` parameter array: defaults, with checked ``overrides``."""
+    if not overrides and members == 1:
+        return _defaults(compiled.model)[:, None].copy()
     p = np.repeat(_defaults(compiled.model)[:, None], members, axis=1)
     index = {name: i for i, name in enumerate(compiled.parameter_names)}
     for name, array in overrides.items():
@@ -145,8 +147,52 @@ def _names(outputs: Sequence[str] | str) -> tuple[str, ...] | str:
     return outputs if isinstance(outputs, str) else tuple(outputs)
 
 
+@lru_cache(maxsize=32)
+def _model_grid(model: Model) -> Grid:
+    """The grid of the model's own time block (a grid is immutable: made once per model)."""
+    return make_grid(model, {"start": model.time.start})
+
+
+def build_ahead(model: Model) -> tuple[Path, bool]:
+    """Build the extension module of the compiled loop of ``model`` (its default outputs) in
+    the cache folder, so that later processes load it without numba (see
+    :mod:`pssc_sim.compile.aot`); its path, and whether it was built now (``False``: it was
+    there). Raises :class:`ParameterError` where the numba back end cannot run the model.
+
+    The module's types are those of the arguments of a run with the model's own time and
+    parameters.
+    """
+    from pssc_sim.compile import aot
+    from pssc_sim.integrate.backends import loop_head, tableau_arrays
+    from pssc_sim.integrate.fixed import FixedStepPlan
+    from pssc_sim.integrate.tableau import EULER
+
+    compiled = compiled_for(model, None)
+    grid = make_grid(model, None)
+    choose_backend(compiled, grid, EULER, "euler", 1, "numba")  # refuses what cannot run
+    key = compiled.loop_key
+    if aot.is_built(key):
+        return aot.extension_path(key), False
+    plan = FixedStepPlan.build(grid)
+    head = loop_head(compiled, grid, plan, parameter_array(compiled, None))
+    out = np.empty((plan.n_rows, len(compiled.outputs), 1))
+    arguments = (*head, *tableau_arrays(EULER), out, 0, 0, len(plan.steps), 0)
+    types = aot.signature(arguments)
+    assert types is not None, "the loop's arguments are arrays and numbers"
+    try:
+        return aot.build(compiled.loop_source(), key, types), True
+    except Exception as error:  # numba's and the C compiler's errors have no common base
+        raise SimulationError(
+            f"cache build: the loop of {model.source or model.name} could not be built ahead "
+            f"of time (got {type(error).__name__}: {error}). It still runs, compiled in each "
+            "process; check that a C compiler is installed"
+        ) from error
+
+
 def make_grid(model: Model, time: Mapping[str, float] | None) -> Grid:
     """The model's time block with ``time`` overrides applied."""
+    if not time:
+        return _model_grid(model)
     grid = Grid.from_time(model.time)
     if grid.steps and time:
         raise ParameterError(
@@ -373,6 +419,10 @@ def run_counts(
     )
 
 
+#: The plans of the last small runs (fitting anywhere), by model, grid, method and counts.
+_SMALL_RUNS: dict[tuple[int, Grid, str, int, int, int], tuple[CompiledModel, budget.Estimate]] = {}
+
+
 def plan_run(
     compiled: CompiledModel,
     grid: Grid,
@@ -385,11 +435,19 @@ def plan_run(
     """Check that the run fits in ``max_memory`` bytes (default: a safe share of the machine)
     and in :data:`~pssc_sim.integrate.budget.MAX_STEPS`; return its plan: the chunk of members
     to use, and whether an ensemble keeps its outputs on disk (:func:`budget.plan`)."""
+    unlimited = max_memory is None and budget.configured_limit() is None
+    key = (id(compiled), grid, method, members, chunk, n_sampled)
+    kept = _SMALL_RUNS.get(key) if unlimited else None
+    if kept is not None and kept[0] is compiled:
+        return kept[1]  # a small run planned before: the same plan
     counts = run_counts(compiled, grid, method, members, n_sampled)
     budget.check_steps(counts, grid.dt, (grid.start, grid.stop))
-    if max_memory is None and budget.configured_limit() is None:
+    if unlimited:
         small = budget.estimate(counts, chunk)
         if small.total <= budget.SMALL_RUN:
+            if len(_SMALL_RUNS) >= 64:
+                del _SMALL_RUNS[next(iter(_SMALL_RUNS))]
+            _SMALL_RUNS[key] = (compiled, small)
             return small  # fits anywhere: the machine's memory need not be read
     limit = budget.default_memory_limit() if max_memory is None else max_memory
     disk = storage.free_space(storage.spill_folder()) if members > 1 else None
