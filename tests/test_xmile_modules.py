@@ -169,3 +169,12 @@ def test_broken_modules_are_refused_with_the_place(
     assert old in TWO_MODULES
     with pytest.raises(ps.ModelError, match=match):
         ps.load_model(write(tmp_path, "bad.xmile", TWO_MODULES.replace(old, new, 1)))
+
+
+def test_points_of_a_graphical_function_win_over_an_empty_x_scale(tmp_path: Path) -> None:
+    # Stella writes <xscale min="0" max="0"/> beside the points it lists; the points count.
+    scaled = NESTED.replace("<xpts>0,1000</xpts>", '<xscale min="0" max="0"/><xpts>0,1000</xpts>')
+    assert scaled != NESTED
+    model = ps.load_model(write(tmp_path, "scaled.xmile", scaled))
+    frame = ps.simulate(model).renamed(model.original_names()).to_frame()
+    np.testing.assert_allclose(frame["region.scaled"], euler_growth(0.05) / 1000, rtol=1e-12)
