@@ -108,9 +108,9 @@ def read_abstract_model(path: Path) -> Any:
             if (
                 variable is not None
                 and isinstance(equation, str)
-                and name_key(equation) == name_key(variable)
-            ):
-                raise _data_variable(f"{path}: {variable}") from None  # a name, no equation
+                and name_key(equation.split("[", 1)[0]) == name_key(variable)
+            ):  # a name alone, subscripted or not
+                raise _data_variable(f"{path}: {variable}") from None
             raise unreadable(path, exc, variable) from None
 
 
