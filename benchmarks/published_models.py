@@ -110,7 +110,7 @@ def pysd_one(model: Path, outputs: list[Path]) -> None:
 
     import numpy as np
 
-    from pssc_sim.conformance import LOOSE, _column_key, align_times, read_canonical
+    from pssc_sim.conformance import LOOSE, _column_key, align_times, is_internal, read_canonical
     from pssc_sim.conformance import scaled_error as error_of
 
     try:
@@ -132,7 +132,7 @@ def pysd_one(model: Path, outputs: list[Path]) -> None:
         rows = align_times(times, expected.index.to_numpy(dtype=float))
         for column in expected.columns:
             key = _column_key(str(column))
-            if key in errors:
+            if key in errors or is_internal(str(column)):
                 continue
             if key not in columns or (rows < 0).any():
                 errors[key] = (np.inf, np.inf)

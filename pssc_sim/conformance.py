@@ -486,9 +486,20 @@ def compare_model(model: str | Path, outputs: Sequence[str | Path]) -> ModelComp
             )
         for column in expected.columns:
             key = _column_key(str(column))
-            if key not in results:
+            if key not in results and not is_internal(str(column)):
                 results[key] = _series(str(column), path.name, columns.get(key), rows, expected)
     return ModelComparison(str(model), tuple(results.values()), seconds)
+
+
+def is_internal(name: str) -> bool:
+    """Whether ``name`` is a variable Vensim adds inside a function and writes to its output,
+    ``#NPV vs initial time>NPV>df#``: no variable of the model, so not compared.
+
+    >>> is_internal("#NPV vs initial time>NPV#"), is_internal("NPV vs initial time")
+    (True, False)
+    """
+    text = name.strip()
+    return len(text) > 1 and text[0] == text[-1] == "#"
 
 
 def _series(
