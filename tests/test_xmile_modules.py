@@ -38,6 +38,7 @@ TWO_MODULES = (
     <module name="counter"><connect to="counter.inflow_rate" from="population.births"/></module>
     <aux name="Birth Rate"><eqn>0.1</eqn></aux>
     <aux name="total births"><eqn>counter.counted</eqn></aux>
+    <aux name="people now"><eqn>"Population" . people + 0 * total_births</eqn></aux>
   </variables></model>
 """
     + POPULATION
@@ -91,6 +92,8 @@ def test_two_modules_run_as_one_model(tmp_path: Path) -> None:
     # every birth the population makes is counted, and the root reads the count back
     np.testing.assert_allclose(frame["counter.counted"], people - 100.0, rtol=1e-12)
     np.testing.assert_array_equal(frame["total births"], frame["counter.counted"])
+    # a module's variable named with a quoted part, and spaces about the period
+    np.testing.assert_array_equal(frame["people now"], frame["population.people"])
 
 
 def test_connected_inputs_add_no_variable_and_names_follow_the_file(tmp_path: Path) -> None:

@@ -30,11 +30,12 @@ from pssc_sim.errors import ModelError
 from pssc_sim.parse.translate.names import name_key
 
 _VARIABLES = ("aux", "stock", "flow", "gf")
-# Quoted names, comments, names (dotted: module.variable), numbers, and any other character.
+# One part of a name: quoted ("birth rate") or bare (birth_rate).
+_PART = r'(?:"(?:\\.|[^"\\])*"|[^\W\d][\w\'$]*)'
+# Comments, names (dotted: module.variable, each part quoted or bare), numbers, other characters.
 _TOKEN = re.compile(
-    r'(?P<quoted>"(?:\\.|[^"\\])*")'
-    r"|(?P<comment>\{[^}]*\})"
-    r"|(?P<name>\.?[^\W\d][\w'$]*(?:\s*\.\s*[^\W\d][\w'$]*)*)"
+    r"(?P<comment>\{[^}]*\})"
+    rf"|(?P<name>\.?{_PART}(?:\s*\.\s*{_PART})*)"
     r"|(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
     r"|(?P<other>.)",
     re.DOTALL,
@@ -197,7 +198,7 @@ class _Flattener:
             kind = match.lastgroup
             if kind == "other":
                 depth += {"[": 1, "]": -1}.get(token, 0)
-            if kind in ("quoted", "name") and depth == 0:
+            if kind == "name" and depth == 0:
                 called = text[match.end() :].lstrip().startswith("(")
                 token = self.reference(token, instance, called) or token
             out.append(token)
@@ -210,8 +211,11 @@ class _Flattener:
         return "".join(out)
 
     def reference(self, token: str, instance: _Instance, called: bool) -> str | None:
-        name = token[1:-1].replace('\\"', '"') if token.startswith('"') else token
-        name = re.sub(r"\s*\.\s*", ".", name)
+        parts = [
+            p[1:-1].replace('\\"', '"') if p.startswith('"') else p
+            for p in re.findall(_PART, token)
+        ]
+        name = ("." if token.startswith(".") else "") + ".".join(parts)
         resolved = self.resolve(instance, name)
         if resolved is None:
             return None
