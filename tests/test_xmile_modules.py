@@ -125,6 +125,21 @@ def test_an_unconnected_input_keeps_its_own_equation(tmp_path: Path) -> None:
     assert (frame["counter_counted"] == 0.0).all()
 
 
+def test_an_input_passed_on_from_a_later_sibling_reads_the_root(tmp_path: Path) -> None:
+    # the counter, listed first, counts the population's birth rate: an input of its sibling,
+    # itself connected to the root
+    text = TWO_MODULES.replace('from="population.births"', 'from="population.birth_rate"')
+    start = text.index('    <module name="population">')
+    end = text.index("</module>", start) + len("</module>\n")
+    module = text[start:end]
+    text = text.replace(module, "").replace(
+        '    <aux name="Birth Rate">', module + '    <aux name="Birth Rate">'
+    )
+    model = ps.load_model(write(tmp_path, "order.xmile", text))
+    frame = ps.simulate(model).renamed(model.original_names()).to_frame()
+    np.testing.assert_allclose(frame["counter.counted"], 0.1 * frame.index, rtol=1e-12)
+
+
 @pytest.mark.parametrize(
     ("old", "new", "match"),
     [
@@ -137,7 +152,7 @@ def test_an_unconnected_input_keeps_its_own_equation(tmp_path: Path) -> None:
         (
             'from=".birth_rate"',
             'from=".death_rate"',
-            r"bad\.xmile: \.death_rate: the connection to module input 'population\.birth_rate' "
+            r"bad\.xmile: \.death_rate: the connection to module input 'population\.birth rate' "
             r"names no variable",
         ),
         (
@@ -157,6 +172,11 @@ def test_an_unconnected_input_keeps_its_own_equation(tmp_path: Path) -> None:
             '<model name="counter"><variables><module name="counter"/>',
             r"bad\.xmile: counter \(in module 'counter'\): a module instantiates the model "
             r"that holds it \(got model 'counter'\)",
+        ),
+        (
+            'from=".birth_rate"',
+            'from="counter.inflow_rate"/><connect to="x" from="x"',
+            r"bad\.xmile: x \(in module 'population'\): a connection names no variable",
         ),
         (
             '<model name="population">',
@@ -181,3 +201,15 @@ def test_points_of_a_graphical_function_win_over_an_empty_x_scale(tmp_path: Path
     model = ps.load_model(write(tmp_path, "scaled.xmile", scaled))
     frame = ps.simulate(model).renamed(model.original_names()).to_frame()
     np.testing.assert_allclose(frame["region.scaled"], euler_growth(0.05) / 1000, rtol=1e-12)
+
+
+def test_module_connections_in_a_loop_are_refused(tmp_path: Path) -> None:
+    text = TWO_MODULES.replace('from=".birth_rate"', 'from="counter.inflow_rate"').replace(
+        'from="population.births"', 'from="population.birth_rate"'
+    )
+    with pytest.raises(
+        ps.ModelError,
+        match=r"loop\.xmile: .*: the module connections form a loop \(got \[.*\]\)\. Connect "
+        r"each input to a variable with an equation",
+    ):
+        ps.load_model(write(tmp_path, "loop.xmile", text))

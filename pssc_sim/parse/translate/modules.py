@@ -30,6 +30,8 @@ from pssc_sim.errors import ModelError
 from pssc_sim.parse.translate.names import name_key
 
 _VARIABLES = ("aux", "stock", "flow", "gf")
+#: The most module instances a file may make (nested modules multiply).
+MAX_INSTANCES = 10_000
 # One part of a name: quoted ("birth rate") or bare (birth_rate).
 _PART = r'(?:"(?:\\.|[^"\\])*"|[^\W\d][\w\'$]*)'
 # Comments, names (dotted: module.variable, each part quoted or bare), numbers, other characters.
@@ -61,7 +63,8 @@ class _Instance:
     parent: _Instance | None
     variables: dict[str, Any] = field(default_factory=dict)  # name key -> element
     modules: dict[str, _Instance] = field(default_factory=dict)  # name key -> instance
-    inputs: dict[str, str] = field(default_factory=dict)  # name key -> flattened source name
+    # name key of a connected input -> the instance holding the module, and the source's name
+    inputs: dict[str, tuple[_Instance, str]] = field(default_factory=dict)
 
     def flat_name(self, element: Any) -> str:
         return self.prefix + display_name(str(element.get("name", "")))
@@ -71,6 +74,7 @@ class _Flattener:
     def __init__(self, source: Path, models: Mapping[str, Any]) -> None:
         self.source = source
         self.models = models  # name key -> <model name=...>
+        self.instances = 0
 
     def where(self, instance: _Instance, name: str = "") -> str:
         path = instance.prefix.rstrip(".")
@@ -78,6 +82,12 @@ class _Flattener:
         return f"{self.source}: {name}{inside}" if name else f"{self.source}{inside}"
 
     def instantiate(self, model: Any, prefix: str, parent: _Instance | None) -> _Instance:
+        self.instances += 1
+        if self.instances > MAX_INSTANCES:
+            raise ModelError(
+                f"{self.source}: the modules make more than {MAX_INSTANCES} instances (got "
+                f"'{prefix.rstrip('.')}' and more). Instantiate fewer modules in each model"
+            )
         instance = _Instance(model, prefix, parent)
         for element in _variable_elements(model):
             kind = local(element.tag)
@@ -110,23 +120,26 @@ class _Flattener:
         return self.instantiate(model, f"{parent.prefix}{name}.", parent)
 
     def bind(self, instance: _Instance) -> None:
-        """Resolve the connections of every module of ``instance``, innermost last."""
+        """Record the connections of every module of ``instance``, at every depth."""
         for key, module in instance.modules.items():
-            element = _module_element(instance.model, key)
-            for connect in element:
-                if local(connect.tag) not in ("connect", "connect2"):
-                    continue
-                target = self.target(module, str(connect.get("to", "")))
-                source = str(connect.get("from", ""))
-                resolved = self.resolve(instance, source)
-                if resolved is None:
+            for connect in _module_element(instance.model, key):
+                if local(connect.tag) in ("connect", "connect2"):
+                    target = self.target(module, str(connect.get("to", "")))
+                    module.inputs[name_key(target)] = (instance, str(connect.get("from", "")))
+            self.bind(module)
+
+    def check(self, instance: _Instance) -> None:
+        """Raise unless every connection, at every depth, names a variable."""
+        for module in instance.modules.values():
+            for key, (holder, source) in module.inputs.items():
+                if self.resolve(holder, source) is None:
+                    target = display_name(str(module.variables[key].get("name", "")))
                     raise ModelError(
-                        f"{self.where(instance, source)}: the connection to module input "
+                        f"{self.where(holder, source)}: the connection to module input "
                         f"'{module.prefix}{target}' names no variable (got from=\"{source}\"). "
                         "Connect the input to a variable of the model that holds the module"
                     )
-                module.inputs[name_key(target)] = resolved
-            self.bind(module)
+            self.check(module)
 
     def target(self, module: _Instance, to: str) -> str:
         name = display_name(to)
@@ -142,29 +155,39 @@ class _Flattener:
             )
         return name
 
-    def resolve(self, instance: _Instance, name: str) -> str | None:
-        """The flattened name of the variable ``name`` seen from ``instance``."""
+    def resolve(
+        self, instance: _Instance, name: str, seen: frozenset[str] = frozenset()
+    ) -> str | None:
+        """The flattened name of the variable ``name`` seen from ``instance``: a connected
+        input is followed to its source, through as many modules as it passes."""
         text = display_name(name)
         if text.startswith("."):
             text = text[1:]
-            found = self._resolve(instance, text)
+            found = self._resolve(instance, text, seen)
             root = instance
             while root.parent is not None:
                 root = root.parent
-            return found if found is not None else self._resolve(root, text)
-        return self._resolve(instance, text)
+            return found if found is not None else self._resolve(root, text, seen)
+        return self._resolve(instance, text, seen)
 
-    def _resolve(self, instance: _Instance, text: str) -> str | None:
+    def _resolve(self, instance: _Instance, text: str, seen: frozenset[str]) -> str | None:
         key = name_key(text)
         if key in instance.inputs:
-            return instance.inputs[key]
+            where = instance.prefix + key
+            if where in seen:
+                raise ModelError(
+                    f"{self.where(instance, text)}: the module connections form a loop (got "
+                    f"{sorted(seen)}). Connect each input to a variable with an equation"
+                )
+            holder, source = instance.inputs[key]
+            return self.resolve(holder, source, seen | {where})
         if key in instance.variables:
             return instance.flat_name(instance.variables[key])
         head, dot, rest = text.partition(".")
         module = instance.modules.get(name_key(head)) if dot else None
         if module is None:
             return None
-        return self._resolve(module, rest.strip())
+        return self._resolve(module, rest.strip(), seen)
 
     def emit(self, instance: _Instance, into: Any) -> None:
         """Append the flattened variables of ``instance`` and its modules to ``into``."""
@@ -271,6 +294,7 @@ def flatten_modules(tree: Any, source: Path) -> bool:
     flattener = _Flattener(source, named)
     root = flattener.instantiate(mains[0], "", None)
     flattener.bind(root)
+    flattener.check(root)
     main = mains[0]
     holders = [c for c in main if local(c.tag) == "variables"]
     variables = holders[0] if holders else main
