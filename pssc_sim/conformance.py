@@ -115,11 +115,13 @@ def read_canonical(path: Path) -> pd.DataFrame:
         text = raw.decode("latin-1")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     first = text.split("\n", 1)[0]
-    separator = "\t" if path.suffix.lower() == ".tab" or "\t" in first else ","
+    separator = "\t" if path.suffix.lower() in (".tab", ".dat") or "\t" in first else ","
     rows = [
         r for r in csv.reader(io.StringIO(text), delimiter=separator) if any(c.strip() for c in r)
     ]
-    if (
+    if path.suffix.lower() == ".dat":
+        rows = _dat_as_columns(rows)
+    elif (
         len(rows) > 1
         and rows[0][0].strip().lower().startswith("time")
         and not _is_number(rows[1][0])
@@ -152,6 +154,23 @@ def _variables_as_columns(rows: list[list[str]]) -> list[list[str]]:
     width = len(rows[0])
     padded = [r + [""] * (width - len(r)) for r in rows]
     return [names, *([row[j] for row in padded] for j in range(1, width))]
+
+
+def _dat_as_columns(rows: list[list[str]]) -> list[list[str]]:
+    """Vensim's ``.dat`` text (a variable's name on a line of its own, then a ``time value``
+    line per saved time) turned into a table with a time column; a constant, written at its
+    first time only, is blank at the others."""
+    series: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
+    for row in rows:
+        cells = [c.strip() for c in row if c.strip()]
+        if len(cells) == 2 and _is_number(cells[0]) and current is not None:
+            current[cells[0]] = cells[1]
+        else:
+            current = series.setdefault(" ".join(cells), {})
+    times = sorted({t for values in series.values() for t in values}, key=float)
+    names = list(series)
+    return [["time", *names], *([t, *(series[n].get(t, "") for n in names)] for t in times)]
 
 
 def _series_name(label: str) -> str:
@@ -468,9 +487,20 @@ def compare_model(model: str | Path, outputs: Sequence[str | Path]) -> ModelComp
             )
         for column in expected.columns:
             key = _column_key(str(column))
-            if key not in results:
+            if key not in results and not is_internal(str(column)):
                 results[key] = _series(str(column), path.name, columns.get(key), rows, expected)
     return ModelComparison(str(model), tuple(results.values()), seconds)
+
+
+def is_internal(name: str) -> bool:
+    """Whether ``name`` is a variable Vensim adds inside a function and writes to its output,
+    ``#NPV vs initial time>NPV>df#``: no variable of the model, so not compared.
+
+    >>> is_internal("#NPV vs initial time>NPV#"), is_internal("NPV vs initial time")
+    (True, False)
+    """
+    text = name.strip()
+    return len(text) > 1 and text[0] == text[-1] == "#"
 
 
 def _series(

@@ -120,6 +120,19 @@ def test_conformance_pair_reports_a_series_the_run_lacks(
     assert "missing" in capsys.readouterr().out
 
 
+def test_conformance_pair_leaves_out_vensim_internal_series(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Vensim writes variables of its own inside functions (#name>function#); they are not the
+    # model's, so a run cannot lack them
+    model = tmp_path / "tank.mdl"
+    model.write_text(TANK)
+    extra = _export(tmp_path, [10.0, 9.5, 9.125])
+    extra.write_text(extra.read_text() + '"#Water>SMOOTH#" : tank run\t0\t0\t0\n')
+    assert main(["conformance", "--pair", str(model), str(extra)]) == 0
+    assert "3/3 series within" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -25,6 +26,8 @@ CONTROLS = "INITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\nTIME STEP = 0.5 ~~|\nSAVEP
         "x = WITH LOOKUP(Time, ((0,0),(1,1))) ~~|",
         "x[region] = y[region] * (z[region]) ~~|",
         "x = MAX(y[a], (z)) ~~|",
+        "company : (company1-company5)->scompany ~~|",
+        "DimC: SubC, C3 -> DimD ~~|\nDimA: A1, A2 -> DimB, DimC ~~|",
     ],
 )
 def test_numeric_ranges_and_subscripts_pass(text: str) -> None:
@@ -48,6 +51,22 @@ def test_any_other_range_is_refused_naming_its_variable(text: str, variable: str
         ModelError,
         match=rf"^m\.mdl: {variable}: a lookup range must be numbers \(got {got}.*\)\. Write it "
         r"as \[\(x_min,y_min\)-\(x_max,y_max\)\] with plain numbers$",
+    ):
+        check_vensim_text("m.mdl", text + CONTROLS)
+
+
+@pytest.mark.parametrize(
+    ("text", "got"),
+    [
+        ("DimB: B1, B2 -> (DimA: SubA, A3) ~~|", "-> (DimA: SubA, A3)"),
+        ("x = 1 ~~|\nDimA: A1, A2, A3 -> (DimB: B3, B2, B1), DimC ~~|", "-> (DimB: B3, B2, B1)"),
+    ],
+)
+def test_a_mapping_to_a_list_of_elements_is_refused_naming_its_range(text: str, got: str) -> None:
+    with pytest.raises(
+        ModelError,
+        match=r"^m\.mdl: Dim[AB]: unsupported construct 'a subscript mapping to a list of "
+        rf"elements' \(got '{re.escape(got)}'\)\. Map the range to a whole range",
     ):
         check_vensim_text("m.mdl", text + CONTROLS)
 

@@ -198,6 +198,11 @@ def test_named_cell_ranges_of_a_workbook(tmp_path: Path) -> None:
             r"model\.mdl: v: the data file does not exist \(got 'missing\.csv'\)",
         ),
         (
+            "v := GET DIRECT DATA('?data', ',', 'A', 'B2')",
+            {},
+            r"model\.mdl: v: unsupported construct 'a data file named by a tag' \(got '\?data'\)",
+        ),
+        (
             "v := GET DIRECT DATA('../outside.csv', ',', 'A', 'B2')",
             {},
             r"v: the data file must lie in the model's folder \(got '\.\./outside\.csv'\)",
@@ -232,6 +237,12 @@ def test_named_cell_ranges_of_a_workbook(tmp_path: Path) -> None:
         ),
         (
             "v ~~|\nw = v",
+            {},
+            r"v: unsupported construct 'data variable' without GET DATA: its values come from a "
+            r"Vensim data file \(\.vdf\)",
+        ),
+        (
+            "d: one, two ~~|\nv[d] ~~|\nw = SUM(v[d!])",
             {},
             r"v: unsupported construct 'data variable' without GET DATA: its values come from a "
             r"Vensim data file \(\.vdf\)",

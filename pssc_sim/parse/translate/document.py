@@ -35,6 +35,7 @@ import numpy as np
 from pssc_sim.errors import ModelError, PsscSimError
 from pssc_sim.parse.translate.arrays import ArrayImport, emit_arrayed, values_by_element
 from pssc_sim.parse.translate.external import DataFiles, stepped
+from pssc_sim.parse.translate.modules import flatten_modules
 from pssc_sim.parse.translate.names import NameMap, name_key
 from pssc_sim.parse.translate.precheck import check_vensim_text, check_xmile_file
 from pssc_sim.parse.translate.syntax import (
@@ -108,9 +109,9 @@ def read_abstract_model(path: Path) -> Any:
             if (
                 variable is not None
                 and isinstance(equation, str)
-                and name_key(equation) == name_key(variable)
-            ):
-                raise _data_variable(f"{path}: {variable}") from None  # a name, no equation
+                and name_key(equation.split("[", 1)[0]) == name_key(variable)
+            ):  # a name alone, subscripted or not
+                raise _data_variable(f"{path}: {variable}") from None
             raise unreadable(path, exc, variable) from None
 
 
@@ -164,10 +165,25 @@ def _reader_class(path: Path) -> Any:
 _VARIABLE_TAGS = ("aux", "stock", "flow", "gf", "module", "group")
 
 
+def _points_over_scales(tree: Any) -> bool:
+    """Drop the ``<xscale>`` of every graphical function that lists its ``<xpts>``: XMILE
+    spaces the points over the scale only when they are not given (files write ``min="0"
+    max="0"`` beside the points), and the translator would use the scale."""
+    from lxml import etree
+
+    changed = False
+    for gf in tree.getroot().iter("{*}gf"):
+        tags = {etree.QName(c).localname: c for c in gf if isinstance(c.tag, str)}
+        if "xpts" in tags and "xscale" in tags:
+            gf.remove(tags["xscale"])
+            changed = True
+    return changed
+
+
 def _with_variables_element(path: Path, folder: Path) -> Path:
     """``path``, or a copy in ``folder`` whose models hold their variables in a ``<variables>``
-    element: older Stella files put them straight under ``<model>``, where the translator does
-    not look."""
+    element (older Stella files put them straight under ``<model>``, where the translator does
+    not look) and whose modules are flattened into one model (:mod:`.modules`)."""
     from lxml import etree
 
     parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=True)
@@ -195,6 +211,8 @@ def _with_variables_element(path: Path, folder: Path) -> Path:
         for child in children:
             variables.append(child)
         changed = True
+    changed = _points_over_scales(tree) or changed
+    changed = flatten_modules(tree, path) or changed
     if not changed:
         return path
     copy = folder / path.name

@@ -156,6 +156,11 @@ class DataFiles:
             )
         if not path.is_file() and path.suffix.lower() == ".xls":
             path = path.with_suffix(".xlsx")  # Vensim models often name a saved .xlsx '.xls'
+        if not path.is_file() and file.startswith("?"):
+            raise ModelError(
+                f"{where}: unsupported construct 'a data file named by a tag' (got '{file}'), "
+                "which Vensim resolves from the settings of a run. Name the file itself"
+            )
         if not path.is_file():
             raise ModelError(
                 f"{where}: the data file does not exist (got '{file}'). Put it beside the model"
