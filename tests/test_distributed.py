@@ -601,6 +601,27 @@ def test_a_summary_under_a_memory_limit_equals_the_full_table(client: Any) -> No
     np.testing.assert_array_equal(summary.mean.reshape(-1), table["mean"].to_numpy())
 
 
+def test_a_sampled_summary_takes_one_round_of_counts_after_the_blocks_sketches(
+    client: Any,
+) -> None:
+    # members drawn at random, as an uncertainty ensemble's are: each block's sketch bounds every
+    # order statistic closely enough that one round of counts leaves few members to bring
+    # together, whatever the order the blocks finish in
+    rng = np.random.default_rng(5)
+    params = {
+        "infectivity": rng.uniform(0.1, 0.5, 40_000),
+        "contact_rate": rng.uniform(2, 9, 40_000),
+    }
+    outputs, time = ["infected", "recovered"], {"save_every": 1.0}
+    full = ps.simulate(full_model(), params, outputs=outputs, time=time)
+    summary = summarise(full_model(), params, scheduler=client, outputs=outputs, time=time)
+    table = ensemble_table(full, [0.05, 0.25, 0.5, 0.75, 0.95])
+    assert summary.rounds == 2  # one round of counts, one that brings members together
+    for i, label in enumerate(("p5", "p25", "p50", "p75", "p95")):
+        np.testing.assert_array_equal(summary.quantiles[i].reshape(-1), table[label].to_numpy())
+    np.testing.assert_array_equal(summary.mean.reshape(-1), table["mean"].to_numpy())
+
+
 # -- members made on the workers ---------------------------------------------------------------
 
 

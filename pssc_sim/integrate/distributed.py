@@ -54,7 +54,7 @@ from pssc_sim.integrate.simulate import (
     run_counts,
 )
 from pssc_sim.ir.model import Model
-from pssc_sim.orderstats import GATHERED, MEAN_GROUP, ROUND_COUNTS
+from pssc_sim.orderstats import GATHERED, MEAN_GROUP, ROUND_COUNTS, SKETCH_TOTAL
 
 __all__ = [
     "Reducer",
@@ -119,10 +119,11 @@ def summarise(
 
 def summary_bytes(counts: budget.Counts, levels: int) -> float:
     """What a summary brings back to this process: the quantiles and the mean, each block's
-    partial sums of the mean, a round's counts and the members brought together at the end."""
+    partial sums of the mean and sketch, a round's counts and the members brought together at
+    the end."""
     cells = counts.n_rows * counts.n_outputs
     groups = -(-counts.members // MEAN_GROUP)
-    return 8.0 * cells * (levels + 1 + groups) + 8.0 * (ROUND_COUNTS + GATHERED)
+    return 8.0 * cells * (levels + 1 + groups) + 8.0 * (ROUND_COUNTS + GATHERED + SKETCH_TOTAL)
 
 
 def save_ensemble(
