@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from pssc_sim.integrate.cluster import Summary
+
 #: The bands drawn around the median of an ensemble: (low, high, opacity), widest first.
 ENSEMBLE_BANDS: tuple[tuple[float, float, float], ...] = ((0.05, 0.95, 0.15), (0.25, 0.75, 0.3))
 
@@ -151,8 +153,32 @@ def plot_variable(
     return ax
 
 
+def plot_summary(
+    summary: Summary,
+    name: str,
+    ax: Axes,
+    label: str | None = None,
+) -> Axes:
+    """:func:`plot_variable` of an ensemble reduced on a cluster: the same fan chart, from its
+    quantiles (the summary must hold the median and the levels of :data:`ENSEMBLE_BANDS`)."""
+    j = summary.names.index(name)
+
+    def at(level: float) -> np.ndarray:
+        return summary.quantiles[summary.levels.index(level), :, j]
+
+    (line,) = ax.plot(summary.times, at(0.5), label=plain(label or f"{name} (median)"))
+    for low, high, alpha in ENSEMBLE_BANDS:
+        ax.fill_between(
+            summary.times, at(low), at(high), color=line.get_color(), alpha=alpha, linewidth=0
+        )
+    return ax
+
+
 def plot_panels(
-    runs: Mapping[str, Results], names: Sequence[str], figure: Figure, time_label: str = "time"
+    runs: Mapping[str, Results | Summary],
+    names: Sequence[str],
+    figure: Figure,
+    time_label: str = "time",
 ) -> list[Axes]:
     """One panel per variable in ``names``, each run of ``runs`` (label -> results) overlaid.
 
@@ -173,7 +199,10 @@ def plot_panels(
     axes = list(grid.ravel())
     for ax, name in zip(axes, names, strict=False):
         for label, results in runs.items():
-            plot_variable(results, name, ax=ax, label=label)
+            if isinstance(results, Results):
+                plot_variable(results, name, ax=ax, label=label)
+            else:
+                plot_summary(results, name, ax, label=label)
         ax.set_title(plain(name))
         ax.set_xlabel(plain(time_label))
         if len(runs) > 1:

@@ -180,18 +180,41 @@ def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 
 
 def test_cli_run_on_the_cluster_writes_what_one_process_writes(
-    client: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    client: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # the members stay on the workers: the table, the summary's final quantiles and the
+    # figure come from the quantiles reduced there, and ensemble.nc is written by the workers
+    import pssc_sim.integrate.cluster as cluster
+
     here, there = tmp_path / "here", tmp_path / "there"
-    assert _cli(["run", str(UNCERTAIN), "--out", str(here)], capsys)[0] == 0
+    status, alone, _ = _cli(["run", str(UNCERTAIN), "--out", str(here), "--save-ensemble"], capsys)
+    assert status == 0
+
+    def no_gathering(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the members were gathered")
+
+    monkeypatch.setattr(cluster, "run_on_cluster", no_gathering)
     status, out, _ = _cli(
-        ["run", str(UNCERTAIN), "--out", str(there), "--scheduler", client.scheduler.address],
+        [
+            "run",
+            str(UNCERTAIN),
+            "--out",
+            str(there),
+            "--save-ensemble",
+            "--scheduler",
+            client.scheduler.address,
+        ],
         capsys,
     )
     assert status == 0
     assert "1000 members" in out
-    assert (there / "results.csv").read_bytes() == (here / "results.csv").read_bytes()
-    assert (there / "parameters.csv").read_bytes() == (here / "parameters.csv").read_bytes()
+    assert out.replace(str(there), str(here)) == alone
+    for name in ("results.csv", "parameters.csv", "ensemble.nc"):
+        assert (there / name).read_bytes() == (here / name).read_bytes(), name
+    assert (there / "results.png").exists()
 
 
 def test_cli_sensitivity_and_optimize_on_the_cluster_match_one_process(

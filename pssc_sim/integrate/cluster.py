@@ -51,6 +51,7 @@ from pssc_sim.integrate.methods import METHODS
 from pssc_sim.integrate.options import SolverOptions
 from pssc_sim.integrate.progress import ProgressReport
 from pssc_sim.ir.model import Model
+from pssc_sim.netcdf import Layout, write_members
 from pssc_sim.orderstats import (
     MEAN_GROUP,
     count_at_most,
@@ -579,15 +580,26 @@ def summary_blocks(
 
 
 def summary_block(
-    job: Job, document: bytes, p: np.ndarray | BlockRows, first_member: int = 0, points: int = 2
+    job: Job,
+    document: bytes,
+    p: np.ndarray | BlockRows,
+    first_member: int = 0,
+    points: int = 2,
+    ensemble: tuple[Path, Layout] | None = None,
 ) -> tuple[tuple[np.ndarray, int, np.ndarray, np.ndarray], np.ndarray]:
     """On a worker: :func:`run_block`, then the block's first answer (its sketch of ``points``
     members a row, :func:`~pssc_sim.orderstats.sketch`, whose ends are each row's smallest and
     largest value, and its partial sums for the mean,
     :func:`~pssc_sim.orderstats.group_sums`) and its rows (each saved time and output) with
     their members sorted, in place, where the block ran (what the rounds of the order
-    statistics count in; they never move)."""
+    statistics count in; they never move). With ``ensemble`` (a file started by
+    :func:`~pssc_sim.netcdf.start_ensemble_file`), the block's values and parameters are first
+    written into it."""
+    if not isinstance(p, np.ndarray):
+        p = p(worker_kernel(job.key, document, job.outputs))
     values = run_block(job, document, p, first_member)[1]
+    if ensemble is not None:
+        write_members(ensemble[0], ensemble[1], first_member, values, p)
     rows = values.reshape(-1, values.shape[-1])
     sums = group_sums(rows)  # in member order, before the sort
     ordered = sort_members(rows)
@@ -634,8 +646,11 @@ def summarise_on_cluster(
     options: SolverOptions,
     levels: tuple[float, ...],
     per_block: int | None = None,
+    ensemble: tuple[Path, Layout] | None = None,
 ) -> Summary:
-    """Run the members ``p`` on the cluster and return only their quantiles and mean.
+    """Run the members ``p`` on the cluster and return only their quantiles and mean (and,
+    with ``ensemble``, have each block write its members into that file, see
+    :func:`summary_block`).
 
     The blocks of members stay on the workers. Each sorts its members where it ran and sends
     back a sketch (its members at a few hundred ranks spread evenly, the first and last its
@@ -665,7 +680,7 @@ def summarise_on_cluster(
             method,
             options,
             ranges,
-            task=functools.partial(summary_block, points=points),
+            task=functools.partial(summary_block, points=points, ensemble=ensemble),
         )
         report = ProgressReport(options.progress, grid, 1)
         first = client.gather([client.submit(block_sketch, block) for block in ordered])
