@@ -130,6 +130,25 @@ def test_progress_is_fed_by_finished_blocks(client: Any) -> None:
     assert all(0.0 < f <= 1.0 for f in seen)
 
 
+def test_progress_of_a_summary_is_fed_by_the_blocks_answers(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pssc_sim.integrate.progress as progress
+
+    monkeypatch.setattr(progress, "INTERVAL", 0.0)  # every answer reported, however quick
+    seen: list[float] = []
+    summarise(
+        full_model(),
+        {"infectivity": np.linspace(0.1, 0.5, 3000)},
+        scheduler=client,
+        progress=seen.append,
+        chunk=256,
+    )
+    assert len(seen) > 1  # not only the end
+    assert seen[-1] == 1.0
+    assert seen == sorted(seen)
+
+
 def test_a_failed_block_raises_the_error_one_process_raises(client: Any, make_model: Any) -> None:
     model = make_model("""
         time: {stop: 2, dt: 1}

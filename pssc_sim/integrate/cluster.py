@@ -682,8 +682,19 @@ def summarise_on_cluster(
             ranges,
             task=functools.partial(summary_block, points=points, ensemble=ensemble),
         )
+        answers = [client.submit(block_sketch, block) for block in ordered]
+        if options.progress is None:
+            first = client.gather(answers)
+        else:  # the bar moves by the members of each block that has answered
+            report = ProgressReport(options.progress, grid, members)
+            done = 0
+            for future in _dask().as_completed(answers):
+                first_member, end = ranges[answers.index(future)]
+                done += end - first_member
+                report.chunk(0, done)
+                report.reached(grid.stop)
+            first = client.gather(answers)
         report = ProgressReport(options.progress, grid, 1)
-        first = client.gather([client.submit(block_sketch, block) for block in ordered])
         sums = np.concatenate([answer[3] for answer in first], axis=1)
         mean = (sums.sum(axis=1) / members).reshape(shape)
         ranks = needed_ranks(members, levels)
