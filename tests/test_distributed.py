@@ -643,6 +643,11 @@ def test_a_summary_under_a_memory_limit_equals_the_full_table(client: Any) -> No
     np.testing.assert_array_equal(summary.mean.reshape(-1), table["mean"].to_numpy())
 
 
+def test_a_summary_refuses_an_ensemble_file_it_cannot_write(tmp_path: Path) -> None:
+    with pytest.raises(ps.ParameterError, match=r"ensemble: cannot write the file \(.*\) \(got '"):
+        summarise(full_model(), scheduler=2, ensemble=tmp_path / "no" / "such.nc")
+
+
 def test_a_sampled_summary_takes_one_round_of_counts_after_the_blocks_sketches(
     client: Any,
 ) -> None:

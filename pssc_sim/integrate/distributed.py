@@ -126,14 +126,20 @@ def summarise(
         assert isinstance(run.p, Overrides)
         times = saved_times(run.grid) if METHODS[method].fixed_step else run.grid.save_times()
         path = Path(ensemble)
-        layout = start_ensemble_file(
-            path,
-            times,
-            run.compiled.outputs,
-            run.compiled.parameter_names,
-            run.p.count,
-            {"model": run.compiled.model.name, "method": method, **(attributes or {})},
-        )
+        try:
+            layout = start_ensemble_file(
+                path,
+                times,
+                run.compiled.outputs,
+                run.compiled.parameter_names,
+                run.p.count,
+                {"model": run.compiled.model.name, "method": method, **(attributes or {})},
+            )
+        except OSError as exc:
+            raise ParameterError(
+                f"ensemble: cannot write the file ({exc.strerror}) (got '{path}'). Give a path "
+                "in a folder that exists, on storage every worker can write to"
+            ) from None
         target = (path, layout)
     return summarise_on_cluster(
         scheduler, run.compiled, run.p, run.grid, method, run.options, levels, ensemble=target
