@@ -25,8 +25,6 @@ from pssc_sim.results import Results, member_quantiles
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from pssc_sim.integrate.cluster import Summary
-
 __all__ = [
     "COMPARISON_FILES",
     "ENSEMBLE_QUANTILES",
@@ -123,14 +121,6 @@ def ensemble_table(results: Results, quantiles: Sequence[float] = LONG_QUANTILES
     spread = member_quantiles(results.values, levels)  # (n_q, n_times, n_vars)
     return quantile_frame(
         results.times, results.names, levels, spread, member_means(results.values)
-    )
-
-
-def summary_frame(summary: Summary) -> pd.DataFrame:
-    """:func:`ensemble_table` of an ensemble reduced on a cluster, from its
-    :class:`~pssc_sim.integrate.cluster.Summary` (the same numbers, to the last bit)."""
-    return quantile_frame(
-        summary.times, summary.names, summary.levels, summary.quantiles, summary.mean
     )
 
 

@@ -6,7 +6,7 @@ matplotlib is imported here only, so ``import pssc_sim`` stays light.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -16,8 +16,6 @@ from pssc_sim.results import Results
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
-
-    from pssc_sim.integrate.cluster import Summary
 
 #: The bands drawn around the median of an ensemble: (low, high, opacity), widest first.
 ENSEMBLE_BANDS: tuple[tuple[float, float, float], ...] = ((0.05, 0.95, 0.15), (0.25, 0.75, 0.3))
@@ -153,8 +151,23 @@ def plot_variable(
     return ax
 
 
+class Quantiles(Protocol):
+    """An ensemble's quantiles without its members (such as
+    :class:`~pssc_sim.integrate.cluster.Summary`): ``quantiles`` at ``levels``, shaped levels x
+    ``times`` x ``names``."""
+
+    @property
+    def times(self) -> np.ndarray: ...
+    @property
+    def names(self) -> tuple[str, ...]: ...
+    @property
+    def levels(self) -> tuple[float, ...]: ...
+    @property
+    def quantiles(self) -> np.ndarray: ...
+
+
 def plot_summary(
-    summary: Summary,
+    summary: Quantiles,
     name: str,
     ax: Axes,
     label: str | None = None,
@@ -175,7 +188,7 @@ def plot_summary(
 
 
 def plot_panels(
-    runs: Mapping[str, Results | Summary],
+    runs: Mapping[str, Results | Quantiles],
     names: Sequence[str],
     figure: Figure,
     time_label: str = "time",

@@ -327,9 +327,10 @@ class ScenarioSummary:
     def table(self) -> pd.DataFrame:
         """The table written to ``results.csv``: the long quantiles of
         :func:`~pssc_sim.output.ensemble_table`, the same numbers."""
-        from pssc_sim.output import summary_frame
+        from pssc_sim.output import quantile_frame
 
-        return summary_frame(self.summary)
+        s = self.summary
+        return quantile_frame(s.times, s.names, s.levels, s.quantiles, s.mean)
 
     def summary_text(self) -> str:
         """:meth:`ScenarioResult.summary`'s text, from the quantiles."""
