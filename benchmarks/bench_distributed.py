@@ -1,40 +1,52 @@
 """Ensembles on a Dask cluster: a million-member SIR ensemble with quantiles, two local worker
 processes against one process, and the costs that docs/scaling.md extrapolates from.
 
-Prints, as plain lines:
+Wall times of a two-worker cluster mean little while other jobs load the machine's cores, so
+the script prints, besides wall times, the CPU time each part costs per member (which load
+changes much less) and what can be counted:
 
 - ``one process``: ``simulate`` of the whole ensemble in this process, then the quantiles and
-  mean of ``ensemble_table`` (wall time, and this process's peak memory growth);
-- ``2 workers``: ``summarise`` on a ``LocalCluster`` of two single-threaded processes (wall time
-  without the cluster's start, which is printed apart; the client's peak traced memory);
-- the speed-up (target: at least 1.6 on two cores);
-- the client's peak at 250,000 and 1,000,000 members (it should not grow with the members
-  beyond the values given for them and their blocks on the way out: the workers fill in the
-  parameter matrix);
-- the cost per member-step of SIR and of the 100-stock ring, the overhead of one task, and the
-  bytes one block moves.
+  mean of ``ensemble_table`` (wall time best of two after a warm-up, so its memory is warm; CPU
+  per member of the run and of the table);
+- ``one block here``: the task a worker runs for one block of a summary
+  (``cluster.summary_block``), run in this process on a block of the size the workers get: its
+  CPU per member is the like-with-like comparison with ``one process``;
+- ``2 workers``: ``summarise`` on a ``LocalCluster`` of two single-threaded processes (wall
+  time without the cluster's start, best of two after a warm-up), the CPU of the worker
+  processes per member (``psutil``), the CPU of this process (client, scheduler and the nannies
+  of a local cluster), the exchanges after the blocks' first answer (``Summary.rounds``), the
+  tasks by kind and their compute time (distributed's task stream);
+- ``speed-up``: one process over two workers, wall time (target: at least 1.6 on two cores), and
+  the same from CPU per member (what two idle cores would give if the parts overlapped fully);
+- the client's peak at 250,000 and 1,000,000 members, the cost per member-step of SIR and of
+  the 100-stock ring, the overhead of one task, and the bytes one block moves.
 
 Run: ``python benchmarks/bench_distributed.py`` (``--members N`` to change the large ensemble,
-``--quick`` for 100,000 members). Wall times on a shared machine vary; the script reports the
-best of two repeats where that is affordable.
+``--quick`` for 100,000 members).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import pickle
 import resource
 import sys
 import time
 import tracemalloc
+from collections import Counter
+from typing import Any
 
 import numpy as np
+import psutil
 from harness import ROOT, machine
 from network_model import parameter_rows, write_model
 
 import pssc_sim as ps
+from pssc_sim.integrate import cluster
 from pssc_sim.integrate.cluster import model_document, run_block
-from pssc_sim.integrate.distributed import connect, summarise
+from pssc_sim.integrate.distributed import connect, prepare, summarise
+from pssc_sim.orderstats import sketch_points
 from pssc_sim.output import ensemble_table
 
 SIR = ROOT / "models" / "sir"
@@ -52,28 +64,84 @@ def sir_params(members: int) -> dict[str, np.ndarray]:
     }
 
 
-def one_process(model: ps.Model, members: int) -> tuple[float, float]:
-    """Seconds and peak RSS growth (MiB) of the ensemble and its quantiles in this process."""
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    start = time.perf_counter()
-    results = ps.simulate(model, sir_params(members), outputs=OUTPUTS, time=TIME)
-    ensemble_table(results, QUANTILES)
-    elapsed = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    del results
-    return elapsed, (after - before) / 1024
-
-
-def on_cluster(client: object, model: ps.Model, members: int) -> tuple[float, float]:
-    """Seconds and the client's peak traced memory (MiB) of the same ensemble on the cluster."""
+def one_process(model: ps.Model, members: int) -> dict[str, float]:
+    """Wall seconds (best of two after a warm-up), CPU seconds of the run and of the table, and
+    the peak RSS growth (MiB) of the ensemble and its quantiles in this process."""
     params = sir_params(members)
-    tracemalloc.start()
-    start = time.perf_counter()
-    summarise(model, params, scheduler=client, outputs=OUTPUTS, quantiles=QUANTILES, time=TIME)
-    elapsed = time.perf_counter() - start
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return elapsed, peak / 2**20
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    best: dict[str, float] = {"wall": float("inf")}
+    for _ in range(3):  # the first warms the memory
+        start, cpu = time.perf_counter(), time.process_time()
+        results = ps.simulate(model, params, outputs=OUTPUTS, time=TIME)
+        ran = time.process_time()
+        ensemble_table(results, QUANTILES)
+        wall = time.perf_counter() - start
+        if wall < best["wall"]:
+            best = {"wall": wall, "run": ran - cpu, "table": time.process_time() - ran}
+        del results
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    best["rss"] = (after - before) / 1024
+    return best
+
+
+def one_block_here(model: ps.Model, members: int, blocks: int) -> dict[str, float]:
+    """CPU seconds per member of one summary block of ``members / blocks`` members run in this
+    process, split into the run and the rest (sums, sort in place, sketch)."""
+    size = members // blocks
+    run = prepare(model, sir_params(size), "euler", TIME, OUTPUTS, (1e-6, 1e-9, 4096, None), None)
+    document = model_document(run.compiled.model)
+    job = cluster.Job.of(run.compiled, document, run.grid, "euler", run.options)
+    rows = run.p.block(0, size)  # type: ignore[union-attr]
+    points = sketch_points(61 * len(OUTPUTS), blocks)
+    best = {"run": float("inf"), "block": float("inf")}
+    for _ in range(3):
+        cpu = time.process_time()
+        run_block(job, document, rows)
+        ran = time.process_time()
+        cluster.summary_block(job, document, rows, 0, points)
+        done = time.process_time()
+        best = min(best, {"run": ran - cpu, "block": done - ran}, key=lambda b: b["block"])
+    return {key: value / size for key, value in best.items()}
+
+
+def on_cluster(client: Any, model: ps.Model, members: int, trace: bool = False) -> dict[str, Any]:
+    """Wall seconds, CPU per part, rounds and tasks of the same ensemble through ``summarise``,
+    and with ``trace`` the client's peak traced memory (MiB; tracing slows this process, which
+    also runs the scheduler, so the timed runs are not traced)."""
+    params = sir_params(members)
+    workers = [psutil.Process(pid) for pid in client.run(os.getpid).values()]
+    before = [w.cpu_times() for w in workers]
+    if trace:
+        tracemalloc.start()
+    began = time.time()
+    start, cpu = time.perf_counter(), time.process_time()
+    summary = summarise(
+        model, params, scheduler=client, outputs=OUTPUTS, quantiles=QUANTILES, time=TIME
+    )
+    elapsed, here = time.perf_counter() - start, time.process_time() - cpu
+    peak = 0
+    if trace:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    after = [w.cpu_times() for w in workers]
+    spent = sum(b.user + b.system - a.user - a.system for a, b in zip(before, after, strict=True))
+    tasks: Counter[str] = Counter()
+    compute: Counter[str] = Counter()
+    for task in client.get_task_stream(start=began):
+        kind = str(task["key"]).split("-")[0]
+        tasks[kind] += 1
+        compute[kind] += sum(
+            s["stop"] - s["start"] for s in task["startstops"] if s["action"] == "compute"
+        )
+    return {
+        "wall": elapsed,
+        "client": here,
+        "workers": spent,
+        "rounds": summary.rounds,
+        "tasks": tasks,
+        "compute": compute,
+        "peak": peak / 2**20,
+    }
 
 
 def member_step_cost(model: ps.Model, params: dict[str, np.ndarray], members: int) -> float:
@@ -124,6 +192,7 @@ def main() -> None:
     args = parser.parse_args()
     members = 100_000 if args.quick else args.members
     print(machine())
+    print(f"load average at the start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     model = ps.load_model(SIR)
     steps = round((model.time.stop - model.time.start) / model.time.dt)
     print(
@@ -131,24 +200,53 @@ def main() -> None:
         f"{list(QUANTILES)} and the mean"
     )
 
-    alone, rss = one_process(model, members)
-    print(f"one process: {members:,} members in {alone:.2f} s (peak RSS growth {rss:.0f} MiB)")
+    alone = one_process(model, members)
+    per = 1e6 / members
+    print(
+        f"one process: {members:,} members in {alone['wall']:.2f} s wall (warm); CPU "
+        f"{alone['run'] * per:.3f} us/member run + {alone['table'] * per:.3f} us/member "
+        f"quantiles and mean = {(alone['run'] + alone['table']) * per:.3f} us/member "
+        f"(peak RSS growth {alone['rss']:.0f} MiB)"
+    )
+    block = one_block_here(model, members, 8)
+    print(
+        f"one block here ({members // 8:,} members, the task a worker runs): CPU "
+        f"{block['run'] * 1e6:.3f} us/member run + {block['block'] * 1e6 - block['run'] * 1e6:.3f}"
+        f" us/member sums, sort and sketch = {block['block'] * 1e6:.3f} us/member"
+    )
 
     started = time.perf_counter()
     with connect(2) as client:
         print(f"LocalCluster of 2 processes started in {time.perf_counter() - started:.1f} s")
         on_cluster(client, model, 20_000)  # compile on the workers, warm up
-        best = float("inf")
+        best: dict[str, Any] = {"wall": float("inf")}
         for _ in range(2):
-            elapsed, peak = on_cluster(client, model, members)
-            best = min(best, elapsed)
+            found = on_cluster(client, model, members)
+            if found["wall"] < best["wall"]:
+                best = found
         print(
-            f"2 workers: {members:,} members in {best:.2f} s; client peak traced memory "
-            f"{peak:.0f} MiB"
+            f"2 workers: {members:,} members in {best['wall']:.2f} s wall; CPU of the worker "
+            f"processes {best['workers'] * per:.3f} us/member, of this process (client, "
+            f"scheduler, nannies) {best['client'] * per:.3f} us/member; "
+            f"{best['rounds']} exchanges after the blocks' first answer"
         )
-        print(f"speed-up: {alone / best:.2f}x (target >= 1.6x)")
+        print(
+            "   tasks (count, compute s): "
+            + ", ".join(
+                f"{kind} {count} ({best['compute'][kind]:.3f} s)"
+                for kind, count in sorted(best["tasks"].items())
+            )
+        )
+        cpu_alone = alone["run"] + alone["table"]
+        cpu_cluster = best["workers"] + best["client"]
+        print(
+            f"speed-up: {alone['wall'] / best['wall']:.2f}x wall (target >= 1.6x); from CPU "
+            f"per member on two idle cores at most {2 * cpu_alone / cpu_cluster:.2f}x "
+            f"(one process {cpu_alone * per:.3f} us/member; cluster, all processes, "
+            f"{cpu_cluster * per:.3f} us/member over two cores)"
+        )
         for count in (250_000, 1_000_000):
-            _, peak = on_cluster(client, model, count)
+            peak = on_cluster(client, model, count, trace=True)["peak"]
             given = len(sir_params(1)) * count * 8 / 2**20
             matrix = len(model.parameters) * count * 8 / 2**20
             print(
@@ -156,6 +254,11 @@ def main() -> None:
                 f"{given:.1f} MiB; the parameter matrix, built by the workers, would be "
                 f"{matrix:.1f} MiB)"
             )
+        points, rows = sketch_points(61 * len(OUTPUTS), 8), 61 * len(OUTPUTS)
+        print(
+            f"first answer of a block of {members // 8:,} members: {points} sketch points x "
+            f"{rows} rows + partial sums = {8 * rows * (points + -(-members // 8 // 256)):,} bytes"
+        )
         overhead = task_overhead(client, model)
         print(f"overhead per task: {overhead * 1e3:.2f} ms (one-member blocks, 2 workers)")
 

@@ -13,8 +13,9 @@ stored one after the other, row-major.
 from __future__ import annotations
 
 import math
+import os
 import struct
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -52,40 +53,130 @@ def write_ensemble_file(
     Each variable is an array over ``(time, member)``; ``member`` counts from 0;
     ``parameter_value`` holds the parameters of every member over ``(parameter, member)``.
     """
-    dims = {"time": len(results.times), "member": results.n_members}
+    dims, variables = _ensemble_variables(
+        results.times,
+        results.names,
+        results.parameter_names,
+        results.n_members,
+        [_doubles(results.values[:, j, :]) for j in range(len(results.names))],
+        _doubles(results.parameters),
+    )
+    _write(handle, dims, variables, attributes)
+
+
+def _ensemble_variables(
+    times: np.ndarray,
+    names: Sequence[str],
+    parameter_names: Sequence[str],
+    members: int,
+    values: Sequence[Iterator[bytes]],
+    parameters: Iterator[bytes],
+) -> tuple[dict[str, int], list[_Variable]]:
+    """The dimensions and variables of an ensemble's file, the values of each output and of
+    the parameters given as the bytes to write."""
+    dims = {"time": len(times), "member": members}
     variables = [
-        _Variable("time", ("time",), NC_DOUBLE, _doubles(results.times[None, :])),
-        _Variable(
-            "member",
-            ("member",),
-            NC_INT,
-            iter([np.arange(results.n_members, dtype=">i4").tobytes()]),
-        ),
+        _Variable("time", ("time",), NC_DOUBLE, _doubles(np.asarray(times)[None, :])),
+        _Variable("member", ("member",), NC_INT, _member_numbers(members)),
     ]
     variables += [
-        _Variable(name, ("time", "member"), NC_DOUBLE, _doubles(results.values[:, j, :]))
-        for j, name in enumerate(results.names)
+        _Variable(name, ("time", "member"), NC_DOUBLE, chunks)
+        for name, chunks in zip(names, values, strict=True)
     ]
-    if results.parameter_names:
-        names = [name.encode() for name in results.parameter_names]
-        width = max(1, *(len(name) for name in names))
-        dims["parameter"] = len(names)
+    if parameter_names:
+        encoded = [name.encode() for name in parameter_names]
+        width = max(1, *(len(name) for name in encoded))
+        dims["parameter"] = len(encoded)
         dims[f"string{width}"] = width
         variables.append(
             _Variable(
                 "parameter",
                 ("parameter", f"string{width}"),
                 NC_CHAR,
-                iter([b"".join(n.ljust(width, b"\0") for n in names)]),
+                iter([b"".join(n.ljust(width, b"\0") for n in encoded)]),
                 {"_Encoding": "utf-8"},
             )
         )
         variables.append(
-            _Variable(
-                "parameter_value", ("parameter", "member"), NC_DOUBLE, _doubles(results.parameters)
-            )
+            _Variable("parameter_value", ("parameter", "member"), NC_DOUBLE, parameters)
         )
-    _write(handle, dims, variables, attributes)
+    return dims, variables
+
+
+def _member_numbers(members: int) -> Iterator[bytes]:
+    """The ``member`` variable, 0 to ``members - 1``, a slice at a time."""
+    for first in range(0, members, SLICE_VALUES):
+        yield np.arange(first, min(first + SLICE_VALUES, members), dtype=">i4").tobytes()
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Where an ensemble's values lie in its file: the byte offset of each variable by name,
+    and the number of members (each variable is row-major over ``(time or parameter,
+    member)``)."""
+
+    members: int
+    offsets: Mapping[str, int]
+
+
+def start_ensemble_file(
+    path: Path,
+    times: np.ndarray,
+    names: Sequence[str],
+    parameter_names: Sequence[str],
+    members: int,
+    attributes: Mapping[str, Attribute],
+) -> Layout:
+    """Write the file of an ensemble whose members are not here: its header, times, member
+    numbers and parameter names, the rest left as zeros for :func:`write_members` to fill in
+    (from other processes, each its own members). Once every member is written the file is
+    byte for byte the one :func:`write_ensemble_file` writes.
+
+    >>> import tempfile, pathlib
+    >>> res = Results(np.array([0.0, 1.0]), ("x",), np.array([[[1.0, 3.0]], [[2.0, 4.0]]]),
+    ...               ("k",), np.array([[0.5, 1.0]]), "euler", "demo")
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> layout = start_ensemble_file(folder / "a.nc", res.times, res.names, ("k",), 2, {})
+    >>> write_members(folder / "a.nc", layout, 1, res.values[:, :, 1:], res.parameters[:, 1:])
+    >>> write_members(folder / "a.nc", layout, 0, res.values[:, :, :1], res.parameters[:, :1])
+    >>> write_ensemble(res, folder / "b.nc", {})
+    >>> (folder / "a.nc").read_bytes() == (folder / "b.nc").read_bytes()
+    True
+    """
+    empty = [iter(()) for _ in names]
+    dims, variables = _ensemble_variables(times, names, parameter_names, members, empty, iter(()))
+    with open(path, "wb") as handle:
+        offsets = _write(handle, dims, variables, attributes)
+        handle.truncate(offsets[-1][1])
+    return Layout(
+        members, {v.name: offset for v, (offset, _) in zip(variables, offsets, strict=True)}
+    )
+
+
+def write_members(
+    path: Path, layout: Layout, first: int, values: np.ndarray, parameters: np.ndarray
+) -> None:
+    """Write the members ``first`` on of an ensemble, ``values`` (times x outputs x members,
+    outputs in the file's order) and ``parameters`` (parameters x members), into its file
+    started by :func:`start_ensemble_file`, in place."""
+    outputs = [name for name in layout.offsets if name not in _FIXED]
+    descriptor = os.open(path, os.O_WRONLY)
+    try:
+        rows = [(layout.offsets[name], values[:, j, :]) for j, name in enumerate(outputs)]
+        if "parameter_value" in layout.offsets:
+            rows.append((layout.offsets["parameter_value"], parameters))
+        for offset, block in rows:
+            for i, row in enumerate(block):
+                at = offset + 8 * (i * layout.members + first)
+                for start in range(0, row.size, SLICE_VALUES):
+                    data = row[start : start + SLICE_VALUES].astype(">f8").tobytes()
+                    os.pwrite(descriptor, data, at + 8 * start)
+    finally:
+        os.close(descriptor)
+
+
+#: The variables of an ensemble's file that are not outputs.
+_FIXED = frozenset({"time", "member", "parameter", "parameter_value"})
 
 
 def _doubles(rows: np.ndarray) -> Iterator[bytes]:
@@ -100,7 +191,8 @@ def _write(
     dims: Mapping[str, int],
     variables: list[_Variable],
     attributes: Mapping[str, Attribute],
-) -> None:
+) -> list[tuple[int, int]]:
+    """Write the file; return where each variable starts and ends (in bytes, padded)."""
     ids = {name: i for i, name in enumerate(dims)}
     sizes = [_padded(_SIZES[v.kind] * math.prod(dims[d] for d in v.dims)) for v in variables]
     head = [b"CDF\x02", _int(0), _dimensions(dims), _attributes(attributes)]
@@ -113,7 +205,12 @@ def _write(
         for chunk in variable.chunks:
             handle.write(chunk)
             written += len(chunk)
-        handle.write(b"\0" * (size - written))
+        gap = size - written
+        if gap > 8:  # values other processes write (start_ensemble_file): left as a hole
+            handle.seek(gap, os.SEEK_CUR)
+        else:  # the padding to 4 bytes
+            handle.write(b"\0" * gap)
+    return [(offset, offset + size) for offset, size in zip(offsets, sizes, strict=True)]
 
 
 def _variables(

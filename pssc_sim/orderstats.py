@@ -138,9 +138,105 @@ def key_floats(keys: np.ndarray) -> np.ndarray:
 
 
 def sorted_members(rows: np.ndarray) -> np.ndarray:
-    """Each row's members sorted, ``-0.0`` made ``0.0`` (so that the order of values and of
-    their keys agree)."""
-    return np.sort(rows + 0.0, axis=1)
+    """Each row's members sorted (a copy; :func:`sort_members` sorts in place)."""
+    return sort_members(np.array(rows, dtype=np.float64, order="C"))
+
+
+def sort_members(rows: np.ndarray) -> np.ndarray:
+    """Sort each row's members in place and return ``rows``: one pass over rows that are in
+    cache one at a time, no copy. ``-0.0`` and ``0.0`` compare equal, so they may be mixed in
+    a sorted row; :func:`count_at_most` and :func:`members_between` treat ``-0.0`` as ``0.0``
+    (the order of the keys, :func:`float_keys`, of the values with ``+ 0.0``).
+
+    >>> sort_members(np.array([[3.0, -1.0, 2.0]])).tolist()
+    [[-1.0, 2.0, 3.0]]
+    """
+    rows.sort(axis=1)
+    return rows
+
+
+#: Members per row of a block's sketch (:func:`sketch`) at most, and the sketches' numbers over
+#: all blocks and rows at most (2 MiB).
+SKETCH_POINTS, SKETCH_TOTAL = 256, 1 << 18
+
+
+def sketch_points(rows: int, blocks: int) -> int:
+    """How many members of each row a block puts in its sketch: :data:`SKETCH_POINTS`, fewer
+    when the blocks' sketches would hold more than :data:`SKETCH_TOTAL` numbers (at least 2: the
+    smallest and largest).
+
+    >>> sketch_points(61, 8), sketch_points(10_000, 400)
+    (256, 2)
+    """
+    return int(max(2, min(SKETCH_POINTS, SKETCH_TOTAL // max(1, rows * blocks))))
+
+
+def sketch(ordered: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
+    """A block's sketch of its rows of sorted members ``ordered``: the members at ``points``
+    ranks spread evenly from the first to the last (0-based, distinct), and their keys
+    (:func:`float_keys`, rows x ranks). Its first and last columns are each row's smallest and
+    largest value.
+
+    >>> ranks, keys = sketch(sort_members(np.array([[4.0, 0.0, 2.0, 1.0, 3.0]])), 3)
+    >>> ranks.tolist(), key_floats(keys).tolist()
+    ([0, 2, 4], [[0.0, 2.0, 4.0]])
+    """
+    count = ordered.shape[1]
+    ranks = np.unique(np.linspace(0, count - 1, max(2, points)).round().astype(np.int64))
+    return ranks, float_keys(ordered[:, ranks] + 0.0)
+
+
+#: A block's sketch: its local ranks, its number of members and its keys (rows x ranks).
+Sketch = tuple[np.ndarray, int, np.ndarray]
+
+
+def sketch_brackets(ranks: np.ndarray, sketches: Sequence[Sketch]) -> tuple[np.ndarray, ...]:
+    """From the blocks' sketches (:func:`sketch`), a range of keys ``(low, high)`` for each
+    target (every row, then every rank of ``ranks``, 0-based over all members) that holds its
+    order statistic: as :func:`order_statistics` takes them in ``within``.
+
+    A sketch bounds how many of a block's members lie at most a value: at least one more than
+    the rank of its last point at most the value, at most the rank of its first point above it.
+    Added over the blocks, the bounds give the last value known to have at most ``rank``
+    members at most it (the target lies above it) and the first known to have more (the target
+    lies at most it).
+
+    >>> x = np.arange(100.0)[None, :]
+    >>> parts = [sort_members(x[:, :50].copy()), sort_members(x[:, 50:].copy())]
+    >>> sketches = [(*sketch(p, 6)[:1], 50, sketch(p, 6)[1]) for p in parts]
+    >>> low, high = sketch_brackets(np.array([30]), sketches)
+    >>> bool(key_floats(low)[0] <= 30.0 <= key_floats(high)[0])
+    True
+    """
+    members = sum(count for _, count, _ in sketches)
+    keys = np.concatenate([k for _, _, k in sketches], axis=1)
+    # how the bounds grow past each point: the lower by its rank less the last point's, the
+    # upper by the next point's rank (the block's count after its last) less its own
+    lower = np.concatenate([np.diff(r, prepend=-1) for r, _, _ in sketches])
+    upper = np.concatenate([np.diff(r, append=count) for r, count, _ in sketches])
+    order = np.argsort(keys, axis=1, kind="stable")
+    ordered = np.take_along_axis(keys, order, axis=1)
+    at_least = np.cumsum(lower[order], axis=1)
+    at_most = np.cumsum(upper[order], axis=1)
+    # a value shared by several points has every one of them at most it: the upper bound of
+    # a tie is its last point's
+    last = np.ones(ordered.shape, dtype=bool)
+    last[:, :-1] = ordered[:, 1:] != ordered[:, :-1]
+    big = np.iinfo(np.int64).max
+    at_most = np.minimum.accumulate(np.where(last, at_most, big)[:, ::-1], axis=1)[:, ::-1]
+    n_rows, width = ordered.shape
+    row = np.repeat(np.arange(n_rows, dtype=np.int64), len(ranks))
+    rank = np.tile(np.asarray(ranks, dtype=np.int64), n_rows)
+    # the rows' bounds one after the other in one increasing array (each at most members)
+    shift = np.arange(n_rows, dtype=np.int64)[:, None] * (members + 1)
+    target = row * (members + 1) + rank
+    flat = ordered.ravel()
+    high = flat[np.searchsorted((at_least + shift).ravel(), target + 1)]
+    last_below = np.searchsorted((at_most + shift).ravel(), target, "right") - 1
+    # none in the row: the target is at least the row's smallest value
+    first = ordered[row, 0]
+    low = np.where(last_below < row * width, first, flat[np.maximum(last_below, 0)] + 1)
+    return low, high
 
 
 def count_at_most(ordered: np.ndarray, rows: np.ndarray, pivots: np.ndarray) -> np.ndarray:
@@ -173,7 +269,7 @@ def members_between(
     """
     first = count_at_most(ordered, rows, (low - 1)[:, None])[:, 0]
     last = count_at_most(ordered, rows, high[:, None])[:, 0]
-    return [ordered[r, a:b] for r, a, b in zip(rows, first, last, strict=True)]
+    return [ordered[r, a:b] + 0.0 for r, a, b in zip(rows, first, last, strict=True)]
 
 
 #: Counts of one round, over all targets, at most.
@@ -198,6 +294,7 @@ def order_statistics(
     high: np.ndarray,
     counts_of: CountsOf,
     members_of: MembersOf,
+    within: tuple[np.ndarray, ...] | None = None,
 ) -> np.ndarray:
     """The order statistics ``ranks`` (0-based) of every row of values that only ``counts_of``
     and ``members_of`` see, in rounds: ``(rows, len(ranks))``.
@@ -210,6 +307,10 @@ def order_statistics(
     most :data:`GATHERED`) has its members brought together. Every round's counts are checked
     against what the last round found, so values that change between rounds are an error, not
     a wrong answer.
+
+    ``within`` is a narrower range of keys for each target (every row, then every rank) known to
+    hold it, such as :func:`sketch_brackets` gives; how many members lie below and in it is then
+    unknown until the first round counts them.
 
     >>> x = np.random.default_rng(1).lognormal(size=(3, 1000))
     >>> ordered = sorted_members(x)
@@ -229,9 +330,14 @@ def order_statistics(
     hi = float_keys(np.asarray(high, dtype=float) + 0.0)[row]
     below = np.zeros(len(row), dtype=np.int64)
     count = np.full(len(row), members, dtype=np.int64)
+    # whether ``below`` and ``count`` are known: the whole row's are
+    known = np.ones(len(row), dtype=bool)
+    if within is not None:
+        lo, hi = (np.array(keys, dtype=np.int64) for keys in within)
+        known[:] = lo == hi  # a range of one key is the answer, counted or not
     limit = max(64, GATHERED // max(1, len(row)))
     while True:
-        narrow = np.flatnonzero((lo != hi) & (count > limit))
+        narrow = np.flatnonzero((lo != hi) & ((count > limit) | ~known))
         if not len(narrow):
             break
         bits = int(np.log2(max(1, ROUND_COUNTS // len(narrow))))
@@ -246,11 +352,16 @@ def order_statistics(
             [(start - 1)[:, None], (start.view(np.uint64)[:, None] + ends).view(np.int64)], axis=1
         )
         at_most = np.asarray(counts_of(row[narrow], pivots), dtype=np.int64)
+        was = known[narrow]
         if not (
-            np.array_equal(at_most[:, 0], below[narrow])
-            and np.array_equal(at_most[:, -1], below[narrow] + count[narrow])
+            np.array_equal(at_most[was, 0], below[narrow][was])
+            and np.array_equal(at_most[was, -1], (below + count)[narrow][was])
+            # a range not counted before must hold its target
+            and (at_most[~was, 0] <= rank[narrow][~was]).all()
+            and (at_most[~was, -1] > rank[narrow][~was]).all()
         ):
             raise RuntimeError("the members' values changed while their quantiles were taken")
+        known[narrow] = True
         # the first bin whose end has more members at most it than the target's rank
         j = np.argmax(at_most[:, 1:] > rank[narrow, None], axis=1)
         lo[narrow] = np.where(j == 0, start, pivots[np.arange(len(narrow)), j] + 1)

@@ -118,17 +118,31 @@ def ensemble_table(results: Results, quantiles: Sequence[float] = LONG_QUANTILES
         raise ParameterError(
             f"quantiles: must lie in [0, 1] (got {list(quantiles)}). Use e.g. [0.05, 0.5, 0.95]"
         )
-    n_times, n_vars = len(results.times), len(results.names)
     spread = member_quantiles(results.values, levels)  # (n_q, n_times, n_vars)
+    return quantile_frame(
+        results.times, results.names, levels, spread, member_means(results.values)
+    )
+
+
+def quantile_frame(
+    times: np.ndarray,
+    names: Sequence[str],
+    levels: Sequence[float] | np.ndarray,
+    spread: np.ndarray,
+    mean: np.ndarray,
+) -> pd.DataFrame:
+    """The long table of :func:`ensemble_table` from quantiles ``spread`` (levels x times x
+    variables) and means (times x variables)."""
+    n_times, n_vars = len(times), len(names)
     table = pd.DataFrame(
         {
-            "time": np.repeat(results.times, n_vars),
-            "variable": np.tile(np.asarray(results.names, dtype=object), n_times),
+            "time": np.repeat(times, n_vars),
+            "variable": np.tile(np.asarray(names, dtype=object), n_times),
         }
     )
     for i, level in enumerate(levels):
-        table[quantile_label(level)] = spread[i].reshape(-1)
-    table["mean"] = member_means(results.values).reshape(-1)
+        table[quantile_label(float(level))] = spread[i].reshape(-1)
+    table["mean"] = np.asarray(mean).reshape(-1)
     return table
 
 

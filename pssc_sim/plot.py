@@ -6,7 +6,7 @@ matplotlib is imported here only, so ``import pssc_sim`` stays light.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -151,8 +151,47 @@ def plot_variable(
     return ax
 
 
+class Quantiles(Protocol):
+    """An ensemble's quantiles without its members (such as
+    :class:`~pssc_sim.integrate.cluster.Summary`): ``quantiles`` at ``levels``, shaped levels x
+    ``times`` x ``names``."""
+
+    @property
+    def times(self) -> np.ndarray: ...
+    @property
+    def names(self) -> tuple[str, ...]: ...
+    @property
+    def levels(self) -> tuple[float, ...]: ...
+    @property
+    def quantiles(self) -> np.ndarray: ...
+
+
+def plot_summary(
+    summary: Quantiles,
+    name: str,
+    ax: Axes,
+    label: str | None = None,
+) -> Axes:
+    """:func:`plot_variable` of an ensemble reduced on a cluster: the same fan chart, from its
+    quantiles (the summary must hold the median and the levels of :data:`ENSEMBLE_BANDS`)."""
+    j = summary.names.index(name)
+
+    def at(level: float) -> np.ndarray:
+        return summary.quantiles[summary.levels.index(level), :, j]
+
+    (line,) = ax.plot(summary.times, at(0.5), label=plain(label or f"{name} (median)"))
+    for low, high, alpha in ENSEMBLE_BANDS:
+        ax.fill_between(
+            summary.times, at(low), at(high), color=line.get_color(), alpha=alpha, linewidth=0
+        )
+    return ax
+
+
 def plot_panels(
-    runs: Mapping[str, Results], names: Sequence[str], figure: Figure, time_label: str = "time"
+    runs: Mapping[str, Results | Quantiles],
+    names: Sequence[str],
+    figure: Figure,
+    time_label: str = "time",
 ) -> list[Axes]:
     """One panel per variable in ``names``, each run of ``runs`` (label -> results) overlaid.
 
@@ -173,7 +212,10 @@ def plot_panels(
     axes = list(grid.ravel())
     for ax, name in zip(axes, names, strict=False):
         for label, results in runs.items():
-            plot_variable(results, name, ax=ax, label=label)
+            if isinstance(results, Results):
+                plot_variable(results, name, ax=ax, label=label)
+            else:
+                plot_summary(results, name, ax, label=label)
         ax.set_title(plain(name))
         ax.set_xlabel(plain(time_label))
         if len(runs) > 1:

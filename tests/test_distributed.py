@@ -130,6 +130,25 @@ def test_progress_is_fed_by_finished_blocks(client: Any) -> None:
     assert all(0.0 < f <= 1.0 for f in seen)
 
 
+def test_progress_of_a_summary_is_fed_by_the_blocks_answers(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pssc_sim.integrate.progress as progress
+
+    monkeypatch.setattr(progress, "INTERVAL", 0.0)  # every answer reported, however quick
+    seen: list[float] = []
+    summarise(
+        full_model(),
+        {"infectivity": np.linspace(0.1, 0.5, 3000)},
+        scheduler=client,
+        progress=seen.append,
+        chunk=256,
+    )
+    assert len(seen) > 1  # not only the end
+    assert seen[-1] == 1.0
+    assert seen == sorted(seen)
+
+
 def test_a_failed_block_raises_the_error_one_process_raises(client: Any, make_model: Any) -> None:
     model = make_model("""
         time: {stop: 2, dt: 1}
@@ -180,18 +199,41 @@ def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 
 
 def test_cli_run_on_the_cluster_writes_what_one_process_writes(
-    client: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    client: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # the members stay on the workers: the table, the summary's final quantiles and the
+    # figure come from the quantiles reduced there, and ensemble.nc is written by the workers
+    import pssc_sim.integrate.cluster as cluster
+
     here, there = tmp_path / "here", tmp_path / "there"
-    assert _cli(["run", str(UNCERTAIN), "--out", str(here)], capsys)[0] == 0
+    status, alone, _ = _cli(["run", str(UNCERTAIN), "--out", str(here), "--save-ensemble"], capsys)
+    assert status == 0
+
+    def no_gathering(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the members were gathered")
+
+    monkeypatch.setattr(cluster, "run_on_cluster", no_gathering)
     status, out, _ = _cli(
-        ["run", str(UNCERTAIN), "--out", str(there), "--scheduler", client.scheduler.address],
+        [
+            "run",
+            str(UNCERTAIN),
+            "--out",
+            str(there),
+            "--save-ensemble",
+            "--scheduler",
+            client.scheduler.address,
+        ],
         capsys,
     )
     assert status == 0
     assert "1000 members" in out
-    assert (there / "results.csv").read_bytes() == (here / "results.csv").read_bytes()
-    assert (there / "parameters.csv").read_bytes() == (here / "parameters.csv").read_bytes()
+    assert out.replace(str(there), str(here)) == alone
+    for name in ("results.csv", "parameters.csv", "ensemble.nc"):
+        assert (there / name).read_bytes() == (here / name).read_bytes(), name
+    assert (there / "results.png").exists()
 
 
 def test_cli_sensitivity_and_optimize_on_the_cluster_match_one_process(
@@ -598,6 +640,32 @@ def test_a_summary_under_a_memory_limit_equals_the_full_table(client: Any) -> No
     )
     table = ensemble_table(full, [0.1, 0.9])
     np.testing.assert_array_equal(summary.quantiles[0].reshape(-1), table["p10"].to_numpy())
+    np.testing.assert_array_equal(summary.mean.reshape(-1), table["mean"].to_numpy())
+
+
+def test_a_summary_refuses_an_ensemble_file_it_cannot_write(tmp_path: Path) -> None:
+    with pytest.raises(ps.ParameterError, match=r"ensemble: cannot write the file \(.*\) \(got '"):
+        summarise(full_model(), scheduler=2, ensemble=tmp_path / "no" / "such.nc")
+
+
+def test_a_sampled_summary_takes_one_round_of_counts_after_the_blocks_sketches(
+    client: Any,
+) -> None:
+    # members drawn at random, as an uncertainty ensemble's are: each block's sketch bounds every
+    # order statistic closely enough that one round of counts leaves few members to bring
+    # together, whatever the order the blocks finish in
+    rng = np.random.default_rng(5)
+    params = {
+        "infectivity": rng.uniform(0.1, 0.5, 40_000),
+        "contact_rate": rng.uniform(2, 9, 40_000),
+    }
+    outputs, time = ["infected", "recovered"], {"save_every": 1.0}
+    full = ps.simulate(full_model(), params, outputs=outputs, time=time)
+    summary = summarise(full_model(), params, scheduler=client, outputs=outputs, time=time)
+    table = ensemble_table(full, [0.05, 0.25, 0.5, 0.75, 0.95])
+    assert summary.rounds == 2  # one round of counts, one that brings members together
+    for i, label in enumerate(("p5", "p25", "p50", "p75", "p95")):
+        np.testing.assert_array_equal(summary.quantiles[i].reshape(-1), table[label].to_numpy())
     np.testing.assert_array_equal(summary.mean.reshape(-1), table["mean"].to_numpy())
 
 

@@ -23,6 +23,9 @@ from pssc_sim.orderstats import (
     order_statistics,
     quantiles_from_order_statistics,
     row_quantiles,
+    sketch,
+    sketch_brackets,
+    sort_members,
     sorted_members,
 )
 
@@ -137,3 +140,88 @@ def test_keys_keep_the_order_of_the_values_and_give_them_back(values: np.ndarray
     assert np.all(np.diff(values[order]) >= 0)
     # -0.0 sorts just below 0.0 by key, with nothing between them
     assert float_keys(np.array([-0.0]))[0] + 1 == float_keys(np.array([0.0]))[0]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    data=st.data(),
+    values=members(),
+    at=levels,
+    points=st.integers(2, 12),
+    gathered=st.sampled_from([1, 50, 1 << 20]),
+)
+def test_ranges_from_the_blocks_sketches_hold_the_order_statistics(
+    data: st.DataObject, values: np.ndarray, at: list[float], points: int, gathered: int
+) -> None:
+    count = values.shape[1]
+    bounds = data.draw(cuts(count))
+    pieces = [sort_members(values[:, a:b].copy()) for a, b in itertools.pairwise(bounds)]
+    sketches = [(*sketch(p, points)[:1], p.shape[1], sketch(p, points)[1]) for p in pieces]
+    ranks = needed_ranks(count, at)
+    low, high = sketch_brackets(ranks, sketches)
+    truth = np.sort(values, axis=1)[:, ranks]
+    keys = float_keys(truth.reshape(-1) + 0.0)
+    assert ((low <= keys) & (keys <= high)).all()
+    counts_of, members_of = blockwise(values, bounds)
+    old = orderstats.GATHERED
+    orderstats.GATHERED = gathered
+    try:
+        found = order_statistics(
+            count,
+            ranks,
+            values.min(1),
+            values.max(1),
+            counts_of,  # type: ignore[arg-type]
+            members_of,  # type: ignore[arg-type]
+            (low, high),
+        )
+    finally:
+        orderstats.GATHERED = old
+    np.testing.assert_array_equal(found, truth)
+    assert not (np.signbit(found) & (found == 0)).any()  # -0.0 members are found as 0.0
+
+
+def test_a_range_from_sketches_that_misses_its_target_is_an_error() -> None:
+    values = np.random.default_rng(0).normal(size=(1, 5000))
+    counts_of, members_of = blockwise(values, [0, 5000])
+    ranks = np.array([10])
+    # a range above the target: the values cannot be those the sketches were made from
+    low = float_keys(np.array([np.sort(values[0])[100]]))
+    high = float_keys(values.max(1))
+    with pytest.raises(RuntimeError, match="values changed"):
+        order_statistics(
+            5000,
+            ranks,
+            values.min(1),
+            values.max(1),
+            counts_of,  # type: ignore[arg-type]
+            members_of,  # type: ignore[arg-type]
+            (low, high),
+        )
+
+
+def test_one_round_of_counts_usually_follows_the_sketches() -> None:
+    # members in no order across blocks, as sampled ensembles are: the sketches leave ranges
+    # that one round of counts narrows to few enough members to bring together
+    values = np.random.default_rng(2).lognormal(size=(20, 200_000))
+    bounds = [0, 50_000, 100_000, 150_000, 200_000]
+    pieces = [sort_members(values[:, a:b].copy()) for a, b in itertools.pairwise(bounds)]
+    sketches = [(*sketch(p, 256)[:1], p.shape[1], sketch(p, 256)[1]) for p in pieces]
+    ranks = needed_ranks(200_000, [0.05, 0.5, 0.95])
+    counts_of, members_of = blockwise(values, bounds)
+    calls: list[str] = []
+
+    def counting(rows, pivots):  # type: ignore[no-untyped-def]
+        calls.append("counts")
+        return counts_of(rows, pivots)  # type: ignore[operator]
+
+    def gathering(rows, lo, hi):  # type: ignore[no-untyped-def]
+        calls.append("members")
+        return members_of(rows, lo, hi)  # type: ignore[operator]
+
+    within = sketch_brackets(ranks, sketches)
+    found = order_statistics(
+        200_000, ranks, values.min(1), values.max(1), counting, gathering, within
+    )
+    np.testing.assert_array_equal(found, np.sort(values, axis=1)[:, ranks])
+    assert calls == ["counts", "members"]

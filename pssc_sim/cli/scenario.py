@@ -21,8 +21,10 @@ from pssc_sim.cli.common import EXIT_OK
 from pssc_sim.errors import PsscSimWarning
 
 if TYPE_CHECKING:
+    from pssc_sim.ir.model import Model
     from pssc_sim.scenario import Scenario, ScenarioResult
     from pssc_sim.scenario.compare import Comparison
+    from pssc_sim.scenario.runner import ScenarioSummary
 
 __all__ = [
     "ProgressBar",
@@ -307,20 +309,89 @@ def command_run(
     scenario = scenario.with_held(**parse_assignments(assignments, model))
     scenario = scenario.with_scaled(**parse_assignments(scales, model, "--scale"))
     scenario = scenario.with_time(**time_overrides(model, stop, dt))
-    with (
-        cluster(compute or argparse.Namespace(), scenario) as client,
-        progress(run_label(scenario)) as bar,
-        noted(),
-    ):
-        result = run(
-            scenario, progress=bar, max_memory=max_memory, scheduler=client, backend=backend
-        )
     output = stream or sys.stdout
+    with cluster(compute or argparse.Namespace(), scenario) as client:
+        if client is not None and scenario.is_ensemble:
+            return _run_on_cluster(scenario, client, out, save_ensemble, max_memory, output)
+        with progress(run_label(scenario)) as bar, noted():
+            result = run(
+                scenario, progress=bar, max_memory=max_memory, scheduler=client, backend=backend
+            )
     print(result.summary(), file=output)
     if out is not None:
         for written in write_run(result, out, save_ensemble):
             print(f"wrote {written}", file=output)
     return EXIT_OK
+
+
+def _run_on_cluster(
+    scenario: Scenario,
+    client: Any,
+    out: Path | None,
+    save_ensemble: bool,
+    max_memory: int | None,
+    output: TextIO,
+) -> int:
+    """``pssc run`` of an ensemble on a cluster: the quantiles and means reduced on the
+    workers (:func:`~pssc_sim.scenario.runner.run_summarised`), so no member comes back here;
+    with ``--save-ensemble``, ``ensemble.nc`` written by the workers, each its own blocks,
+    into the staging folder of ``out`` (which must be on storage the workers share). The
+    files are those the run in one process writes."""
+    from pssc_sim.output import RUN_FILES, file_set
+    from pssc_sim.scenario.runner import run_summarised
+
+    if out is None:
+        with progress(run_label(scenario)) as bar, noted():
+            result = run_summarised(scenario, scheduler=client, progress=bar, max_memory=max_memory)
+        print(result.summary_text(), file=output)
+        return EXIT_OK
+    folder = _folder(out)
+    with file_set(folder, RUN_FILES) as staging:
+        with progress(run_label(scenario)) as bar, noted():
+            result = run_summarised(
+                scenario,
+                scheduler=client,
+                progress=bar,
+                max_memory=max_memory,
+                ensemble=staging / "ensemble.nc" if save_ensemble else None,
+            )
+        print(result.summary_text(), file=output)
+        written = _write_summary(result, staging)
+        if save_ensemble:
+            written.append(staging / "ensemble.nc")
+    for path in written:
+        print(f"wrote {folder / path.name}", file=output)
+    return EXIT_OK
+
+
+def _write_summary(result: ScenarioSummary, staging: Path) -> list[Path]:
+    """``results.csv``, ``parameters.csv`` and ``results.png`` of a summarised ensemble, into
+    ``staging``, as :func:`write_run` writes them of the full results."""
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from pssc_sim.output import dated, write_figure, write_table
+    from pssc_sim.plot import plain, plot_panels
+    from pssc_sim.report.words import date_axis
+    from pssc_sim.scenario.reader import scenario_time
+
+    time = scenario_time(result.scenario, result.model)
+    written = [write_table(dated(result.table(), time), staging / "results.csv")]
+    if result.samples:
+        samples = pd.DataFrame({"member": range(result.summary.members), **result.samples})
+        written.append(write_table(samples, staging / "parameters.csv"))
+    names = plotted_names(result.scenario, result.model, result.summary.names)
+    if names:
+        figure = Figure(figsize=(11, 3.2 * -(-len(names) // 3)), layout="constrained")
+        units = result.model.time.units
+        plot_panels(
+            {result.name: result.summary}, names, figure, f"time ({units})" if units else "time"
+        )
+        for ax in figure.axes:
+            date_axis(ax, time)
+        figure.suptitle(plain(f"{result.name} ({result.model.title or result.model.name})"))
+        written.append(write_figure(figure, staging / "results.png"))
+    return written
 
 
 @contextmanager
@@ -355,12 +426,16 @@ def _folder(out: Path) -> Path:
 def plotted_variables(result: ScenarioResult) -> list[str]:
     """What the results figure shows: the scenario's outputs, or else the visible stocks and the
     parameters it intervenes on."""
-    names = result.results.names
-    if result.scenario.outputs is not None:
-        chosen = list(result.scenario.outputs)
+    return plotted_names(result.scenario, result.model, result.results.names)
+
+
+def plotted_names(scenario: Scenario, model: Model, names: Sequence[str]) -> list[str]:
+    """:func:`plotted_variables` of a run of ``scenario`` on ``model`` that recorded ``names``."""
+    if scenario.outputs is not None:
+        chosen = list(scenario.outputs)
     else:
-        chosen = [s.name for s in result.model.stocks if not s.hidden]
-        chosen += list(dict.fromkeys(i.parameter for i in result.scenario.interventions))
+        chosen = [s.name for s in model.stocks if not s.hidden]
+        chosen += list(dict.fromkeys(i.parameter for i in scenario.interventions))
     return [n for n in chosen if n in names][:MAX_PANELS]
 
 

@@ -29,6 +29,7 @@ Dask is imported only when a cluster is asked for (``pip install pssc_sim[distri
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import pickle
@@ -50,15 +51,20 @@ from pssc_sim.integrate.methods import METHODS
 from pssc_sim.integrate.options import SolverOptions
 from pssc_sim.integrate.progress import ProgressReport
 from pssc_sim.ir.model import Model
+from pssc_sim.netcdf import Layout, write_members
 from pssc_sim.orderstats import (
     MEAN_GROUP,
     count_at_most,
     group_sums,
+    key_floats,
     members_between,
     needed_ranks,
     order_statistics,
     quantiles_from_order_statistics,
-    sorted_members,
+    sketch,
+    sketch_brackets,
+    sketch_points,
+    sort_members,
 )
 
 #: Seconds to wait for a scheduler to answer before giving up.
@@ -150,6 +156,33 @@ def _dask() -> Any:
     return distributed
 
 
+#: Settings of the worker processes of a local cluster (``--workers N``), which share this
+#: machine's cores with the client and the scheduler:
+#:
+#: - no statistical profiler: it wakes every 10 ms in each worker to walk the running task's
+#:   stack, for a dashboard a local cluster does not have;
+#: - one thread for numpy's libraries (as distributed sets by default), and glibc's own
+#:   trimming of freed memory: distributed's default ``MALLOC_TRIM_THRESHOLD_=65536`` hands
+#:   memory back to the system after every step's temporaries, so that each step faults the
+#:   same pages in again (about 4,500 more page faults per 125,000 SIR members, measured with
+#:   ``getrusage``).
+LOCAL_WORKERS: Mapping[str, Any] = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.nanny.pre-spawn-environ": {
+        "OMP_NUM_THREADS": 1,
+        "MKL_NUM_THREADS": 1,
+        "OPENBLAS_NUM_THREADS": 1,
+    },
+}
+
+
+def dask_config() -> Any:
+    """``dask.config`` (imported with distributed, when a cluster is asked for)."""
+    import dask.config
+
+    return dask.config
+
+
 @contextmanager
 def connect(
     spec: Scheduler, *, timeout: float = CONNECT_TIMEOUT, where: str = "scheduler"
@@ -166,17 +199,18 @@ def connect(
         return
     distributed = _dask()
     if target.workers is not None:
-        cluster = distributed.LocalCluster(
-            n_workers=target.workers,
-            processes=True,
-            threads_per_worker=1,
-            dashboard_address=None,
-            host="127.0.0.1",
-            silence_logs=40,
-            # the scheduler's small HTTP server (health and
-            # metrics) on a free port of 127.0.0.1 too
-            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-        )
+        with dask_config().set(LOCAL_WORKERS):
+            cluster = distributed.LocalCluster(
+                n_workers=target.workers,
+                processes=True,
+                threads_per_worker=1,
+                dashboard_address=None,
+                host="127.0.0.1",
+                silence_logs=40,
+                # the scheduler's small HTTP server (health and
+                # metrics) on a free port of 127.0.0.1 too
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+            )
         try:
             with distributed.Client(cluster) as client:
                 yield client
@@ -475,6 +509,9 @@ class Summary:
     quantiles: np.ndarray
     mean: np.ndarray
     members: int
+    #: Exchanges with the blocks after their first answer: rounds of counts, and the one that
+    #: brought members together (if any).
+    rounds: int = 0
 
 
 def submit_blocks(
@@ -543,33 +580,47 @@ def summary_blocks(
 
 
 def summary_block(
-    job: Job, document: bytes, p: np.ndarray | BlockRows, first_member: int = 0
-) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
-    """On a worker: :func:`run_block`, then the block's smallest and largest value in each row
-    (each saved time and output) with its partial sums for the mean
-    (:func:`~pssc_sim.orderstats.group_sums`), and its rows with their members sorted (what the
-    rounds of the order statistics count in). One task, so the sorted rows are made where the
-    block ran and never move."""
+    job: Job,
+    document: bytes,
+    p: np.ndarray | BlockRows,
+    first_member: int = 0,
+    points: int = 2,
+    ensemble: tuple[Path, Layout] | None = None,
+) -> tuple[tuple[np.ndarray, int, np.ndarray, np.ndarray], np.ndarray]:
+    """On a worker: :func:`run_block`, then the block's first answer (its sketch of ``points``
+    members a row, :func:`~pssc_sim.orderstats.sketch`, whose ends are each row's smallest and
+    largest value, and its partial sums for the mean,
+    :func:`~pssc_sim.orderstats.group_sums`) and its rows (each saved time and output) with
+    their members sorted, in place, where the block ran (what the rounds of the order
+    statistics count in; they never move). With ``ensemble`` (a file started by
+    :func:`~pssc_sim.netcdf.start_ensemble_file`), the block's values and parameters are first
+    written into it."""
+    if not isinstance(p, np.ndarray):
+        p = p(worker_kernel(job.key, document, job.outputs))
     values = run_block(job, document, p, first_member)[1]
+    if ensemble is not None:
+        write_members(ensemble[0], ensemble[1], first_member, values, p)
     rows = values.reshape(-1, values.shape[-1])
-    extremes = (rows.min(axis=1), rows.max(axis=1), group_sums(rows))
-    return extremes, sorted_members(rows)
+    sums = group_sums(rows)  # in member order, before the sort
+    ordered = sort_members(rows)
+    ranks, keys = sketch(ordered, points)
+    return (ranks, ordered.shape[1], keys, sums), ordered
 
 
-def block_extremes(block: tuple[tuple[np.ndarray, ...], np.ndarray]) -> tuple[np.ndarray, ...]:
+def block_sketch(
+    block: tuple[tuple[np.ndarray, int, np.ndarray, np.ndarray], np.ndarray],
+) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
     """On a worker: what :func:`summary_block` sends back of a block."""
     return block[0]
 
 
-def block_counts(
-    block: tuple[tuple[np.ndarray, ...], np.ndarray], rows: np.ndarray, pivots: np.ndarray
-) -> np.ndarray:
+def block_counts(block: tuple[Any, np.ndarray], rows: np.ndarray, pivots: np.ndarray) -> np.ndarray:
     """On a worker: :func:`~pssc_sim.orderstats.count_at_most` of a block."""
     return count_at_most(block[1], rows, pivots)
 
 
 def block_members(
-    block: tuple[tuple[np.ndarray, ...], np.ndarray],
+    block: tuple[Any, np.ndarray],
     rows: np.ndarray,
     low: np.ndarray,
     high: np.ndarray,
@@ -595,14 +646,19 @@ def summarise_on_cluster(
     options: SolverOptions,
     levels: tuple[float, ...],
     per_block: int | None = None,
+    ensemble: tuple[Path, Layout] | None = None,
 ) -> Summary:
-    """Run the members ``p`` on the cluster and return only their quantiles and mean.
+    """Run the members ``p`` on the cluster and return only their quantiles and mean (and,
+    with ``ensemble``, have each block write its members into that file, see
+    :func:`summary_block`).
 
-    The blocks of members stay on the workers. Each sends back its smallest and largest value
-    at each saved time and output, and its partial sums for the mean, and sorts its members;
-    then the order statistics the quantiles need are found in a few rounds, each block
-    counting how many of its members lie up to the ends of the bins of a narrowing range of
-    values around each one, until few enough are left in a range to send
+    The blocks of members stay on the workers. Each sorts its members where it ran and sends
+    back a sketch (its members at a few hundred ranks spread evenly, the first and last its
+    smallest and largest, at each saved time and output) and its partial sums for the mean.
+    The sketches bound each order statistic the quantiles need to a narrow range of values
+    (:func:`~pssc_sim.orderstats.sketch_brackets`); then, in as few rounds as that range
+    needs (usually one), each block counts how many of its members lie up to the ends of the
+    bins of the range, until few enough are left in it to send
     (:func:`~pssc_sim.orderstats.order_statistics`). The
     values travel only as counts and those few members, so the client receives arrays of
     about times x outputs numbers whatever the number of members, and no block moves between
@@ -615,30 +671,56 @@ def summarise_on_cluster(
         times = saved_times(grid) if METHODS[method].fixed_step else grid.save_times()
         shape = (len(times), len(compiled.outputs))
         ranges = summary_blocks(client, members, options.chunk, per_block)
+        points = sketch_points(shape[0] * shape[1], len(ranges))
         ordered = submit_blocks(
-            client, compiled, p, grid, method, options, ranges, task=summary_block
+            client,
+            compiled,
+            p,
+            grid,
+            method,
+            options,
+            ranges,
+            task=functools.partial(summary_block, points=points, ensemble=ensemble),
         )
+        answers = [client.submit(block_sketch, block) for block in ordered]
+        if options.progress is None:
+            first = client.gather(answers)
+        else:  # the bar moves by the members of each block that has answered
+            report = ProgressReport(options.progress, grid, members)
+            done = 0
+            for future in _dask().as_completed(answers):
+                first_member, end = ranges[answers.index(future)]
+                done += end - first_member
+                report.chunk(0, done)
+                report.reached(grid.stop)
+            first = client.gather(answers)
         report = ProgressReport(options.progress, grid, 1)
-        extremes = client.gather([client.submit(block_extremes, block) for block in ordered])
-        low = np.minimum.reduce([e[0] for e in extremes])
-        high = np.maximum.reduce([e[1] for e in extremes])
-        sums = np.concatenate([e[2] for e in extremes], axis=1)
+        sums = np.concatenate([answer[3] for answer in first], axis=1)
         mean = (sums.sum(axis=1) / members).reshape(shape)
+        ranks = needed_ranks(members, levels)
+        sketches = [answer[:3] for answer in first]
+        start = sketch_brackets(ranks, sketches)
+        low = key_floats(np.min([keys[:, 0] for _, _, keys in sketches], axis=0))
+        high = key_floats(np.max([keys[:, -1] for _, _, keys in sketches], axis=0))
+        rounds = 0
 
         # a round's arguments are sent once, not with each block's task
         def counts_of(rows: np.ndarray, pivots: np.ndarray) -> np.ndarray:
+            nonlocal rounds
+            rounds += 1
             args = client.scatter([rows, pivots], hash=False)
             futures = [client.submit(block_counts, block, *args) for block in ordered]
             return np.asarray(client.submit(add_up, futures).result())
 
         def members_of(rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> list[np.ndarray]:
+            nonlocal rounds
+            rounds += 1
             args = client.scatter([rows, lo, hi], hash=False)
             found = client.gather([client.submit(block_members, block, *args) for block in ordered])
             return [np.sort(np.concatenate(pieces)) for pieces in zip(*found, strict=True)]
 
-        ranks = needed_ranks(members, levels)
         try:
-            found = order_statistics(members, ranks, low, high, counts_of, members_of)
+            found = order_statistics(members, ranks, low, high, counts_of, members_of, start)
         except RuntimeError as exc:
             raise SimulationError(
                 f"summarise: {exc} (got different values from a block run twice). "
@@ -647,7 +729,13 @@ def summarise_on_cluster(
         spread = quantiles_from_order_statistics(members, levels, ranks, found)
         report.finish()
     return Summary(
-        times, compiled.outputs, tuple(levels), spread.reshape(len(levels), *shape), mean, members
+        times,
+        compiled.outputs,
+        tuple(levels),
+        spread.reshape(len(levels), *shape),
+        mean,
+        members,
+        rounds,
     )
 
 

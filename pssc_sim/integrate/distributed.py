@@ -41,8 +41,9 @@ from pssc_sim.integrate.cluster import (
     save_on_cluster,
     summarise_on_cluster,
 )
-from pssc_sim.integrate.fixed import DEFAULT_CHUNK
+from pssc_sim.integrate.fixed import DEFAULT_CHUNK, saved_times
 from pssc_sim.integrate.grid import Grid
+from pssc_sim.integrate.methods import METHODS
 from pssc_sim.integrate.options import SolverOptions
 from pssc_sim.integrate.progress import Progress
 from pssc_sim.integrate.simulate import (
@@ -54,7 +55,8 @@ from pssc_sim.integrate.simulate import (
     run_counts,
 )
 from pssc_sim.ir.model import Model
-from pssc_sim.orderstats import GATHERED, MEAN_GROUP, ROUND_COUNTS
+from pssc_sim.netcdf import start_ensemble_file
+from pssc_sim.orderstats import GATHERED, MEAN_GROUP, ROUND_COUNTS, SKETCH_TOTAL
 
 __all__ = [
     "Reducer",
@@ -86,11 +88,18 @@ def summarise(
     atol: float = 1e-9,
     progress: Progress | None = None,
     max_memory: int | None = None,
+    ensemble: str | Path | None = None,
+    attributes: Mapping[str, str | int | float] | None = None,
 ) -> Summary:
     """:func:`~pssc_sim.simulate` on a cluster, returning only quantiles and means over the
     members (the same numbers as :func:`~pssc_sim.output.ensemble_table` of the full run), so
     the caller never holds the members: a million-member ensemble costs the client the
-    parameter matrix and a few arrays of times x outputs.
+    values given for its members and a few arrays of times x outputs.
+
+    With ``ensemble``, a path on storage every worker can write to, every member is also
+    written there as a netCDF file, each block by the worker that ran it: byte for byte the
+    file :func:`~pssc_sim.output.write_netcdf` writes of the full run (its attributes the model,
+    the method and ``attributes``).
 
     >>> summarise(None, scheduler=2)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -112,17 +121,38 @@ def summarise(
         progress,
         reduced=lambda counts: summary_bytes(counts, len(levels)),
     )
+    target = None
+    if ensemble is not None:
+        assert isinstance(run.p, Overrides)
+        times = saved_times(run.grid) if METHODS[method].fixed_step else run.grid.save_times()
+        path = Path(ensemble)
+        try:
+            layout = start_ensemble_file(
+                path,
+                times,
+                run.compiled.outputs,
+                run.compiled.parameter_names,
+                run.p.count,
+                {"model": run.compiled.model.name, "method": method, **(attributes or {})},
+            )
+        except OSError as exc:
+            raise ParameterError(
+                f"ensemble: cannot write the file ({exc.strerror}) (got '{path}'). Give a path "
+                "in a folder that exists, on storage every worker can write to"
+            ) from None
+        target = (path, layout)
     return summarise_on_cluster(
-        scheduler, run.compiled, run.p, run.grid, method, run.options, levels
+        scheduler, run.compiled, run.p, run.grid, method, run.options, levels, ensemble=target
     )
 
 
 def summary_bytes(counts: budget.Counts, levels: int) -> float:
     """What a summary brings back to this process: the quantiles and the mean, each block's
-    partial sums of the mean, a round's counts and the members brought together at the end."""
+    partial sums of the mean and sketch, a round's counts and the members brought together at
+    the end."""
     cells = counts.n_rows * counts.n_outputs
     groups = -(-counts.members // MEAN_GROUP)
-    return 8.0 * cells * (levels + 1 + groups) + 8.0 * (ROUND_COUNTS + GATHERED)
+    return 8.0 * cells * (levels + 1 + groups) + 8.0 * (ROUND_COUNTS + GATHERED + SKETCH_TOTAL)
 
 
 def save_ensemble(

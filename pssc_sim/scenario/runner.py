@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
 
+    from pssc_sim.integrate.cluster import Summary
     from pssc_sim.scenario.definition import Scenario
     from pssc_sim.scenario.uncertainty import Uncertainty
     from pssc_sim.scorecard.scoring import Scorecard
@@ -113,14 +115,22 @@ class ScenarioResult:
         return "\n".join([*describe(self), "", *variable_table(self.results)])
 
 
-def describe(result: ScenarioResult) -> list[str]:
+def describe(result: ScenarioResult | ScenarioSummary) -> list[str]:
     """Lines saying what ran: scenario, model, method, time, overrides, interventions, samples."""
-    scenario, results = result.scenario, result.results
+    scenario = result.scenario
+    if isinstance(result, ScenarioResult):
+        method, times, members = (
+            result.results.method,
+            result.results.times,
+            result.results.n_members,
+        )
+    else:
+        method, times, members = result.method, result.summary.times, result.summary.members
     units = f" {result.model.time.units}" if result.model.time.units else ""
     lines = [
         f"scenario {scenario.label} (model {result.model.title or result.model.name}): "
-        f"method {results.method}, time {results.times[0]:g} to {results.times[-1]:g}"
-        f"{units}, " + (f"{results.n_members} members" if result.is_ensemble else "single run")
+        f"method {method}, time {times[0]:g} to {times[-1]:g}"
+        f"{units}, " + (f"{members} members" if result.is_ensemble else "single run")
     ]
     if scenario.description:
         lines.append(" ".join(scenario.description.split()))
@@ -193,6 +203,26 @@ def variable_table(results: Results) -> list[str]:
     return rows
 
 
+#: The final quantiles :func:`variable_table` shows of an ensemble.
+FINAL_QUANTILES = (0.05, 0.5, 0.95)
+
+
+def summary_table(summary: Summary) -> list[str]:
+    """:func:`variable_table` of an ensemble reduced on a cluster: the final quantiles and
+    mean of each recorded variable, from its :class:`~pssc_sim.integrate.cluster.Summary`
+    (which must hold the levels of :data:`FINAL_QUANTILES`)."""
+    width = max([len("variable"), *(len(n) for n in summary.names)])
+    head = f"{'variable':<{width}}  " + " ".join(
+        f"{c:>12}" for c in ("final p5", "final p50", "final p95", "final mean")
+    )
+    at = [summary.levels.index(q) for q in FINAL_QUANTILES]
+    cells = np.column_stack([*summary.quantiles[at, -1, :], summary.mean[-1]])
+    rows = [head]
+    for name, row in zip(summary.names, cells, strict=True):
+        rows.append(f"{name:<{width}}  " + " ".join(f"{v:>12.6g}" for v in row))
+    return rows
+
+
 def distributions(uncertainty: Uncertainty, model: Model) -> dict[str, Distribution]:
     """The distribution of every sampled parameter: given in the scenario, or else the model's
     ``distribution``, or else uniform over the model's ``range``."""
@@ -255,6 +285,114 @@ def run(
     :class:`~pssc_sim.integrate.budget.ResourceLimitError` if it cannot fit (see
     :mod:`pssc_sim.integrate.budget`). ``backend`` is :func:`simulate`'s.
     """
+    ready = _prepare(scenario, chunk, record, max_memory)
+    results = simulate(
+        ready.model,
+        ready.params,
+        method=ready.method,
+        time=ready.time,
+        outputs=ready.outputs,
+        chunk=ready.chunk,
+        progress=progress,
+        max_memory=ready.limit,
+        scheduler=scheduler,
+        backend=backend,
+    )
+    return ScenarioResult(scenario, results, ready.model, ready.samples, ready.seed)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ScenarioSummary:
+    """An ensemble scenario run on a cluster and reduced there: its quantiles and means
+    (``summary``, at :data:`DEFAULT_QUANTILES`), never its members; otherwise as
+    :class:`ScenarioResult`."""
+
+    scenario: Scenario
+    summary: Summary
+    model: Model
+    samples: Mapping[str, np.ndarray]
+    seed: int | None
+    method: str
+
+    @property
+    def name(self) -> str:
+        """The scenario's label."""
+        return self.scenario.label
+
+    @property
+    def is_ensemble(self) -> bool:
+        """Always: only an ensemble is summarised."""
+        return True
+
+    def table(self) -> pd.DataFrame:
+        """The table written to ``results.csv``: the long quantiles of
+        :func:`~pssc_sim.output.ensemble_table`, the same numbers."""
+        from pssc_sim.output import quantile_frame
+
+        s = self.summary
+        return quantile_frame(s.times, s.names, s.levels, s.quantiles, s.mean)
+
+    def summary_text(self) -> str:
+        """:meth:`ScenarioResult.summary`'s text, from the quantiles."""
+        return "\n".join([*describe(self), "", *summary_table(self.summary)])
+
+
+def run_summarised(
+    scenario: Scenario,
+    *,
+    scheduler: Any,
+    chunk: int = 4096,
+    progress: Progress | None = None,
+    max_memory: int | None = None,
+    ensemble: Path | None = None,
+) -> ScenarioSummary:
+    """Run the ensemble ``scenario`` on the cluster ``scheduler`` with
+    :func:`~pssc_sim.integrate.distributed.summarise`: the members' series stay on the workers,
+    and only their quantiles at :data:`DEFAULT_QUANTILES` and means come back (the numbers
+    :func:`run` and :meth:`ScenarioResult.quantiles` give). With ``ensemble``, a path every
+    worker can write to, the workers also write every member there, the file
+    :func:`~pssc_sim.output.write_netcdf` writes of :func:`run`'s results (with the scenario's
+    name and seed as attributes, as ``pssc run --save-ensemble`` writes it)."""
+    from pssc_sim.integrate.distributed import summarise
+
+    ready = _prepare(scenario, chunk, (), max_memory)
+    summary = summarise(
+        ready.model,
+        ready.params,
+        scheduler=scheduler,
+        method=ready.method,
+        time=ready.time,
+        outputs=ready.outputs,
+        chunk=ready.chunk,
+        quantiles=DEFAULT_QUANTILES,
+        progress=progress,
+        max_memory=ready.limit,
+        ensemble=ensemble,
+        attributes={"scenario": scenario.label, "seed": -1 if ready.seed is None else ready.seed},
+    )
+    return ScenarioSummary(scenario, summary, ready.model, ready.samples, ready.seed, ready.method)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """A scenario checked, sized and sampled, ready to run."""
+
+    model: Model
+    params: dict[str, Any]
+    method: str
+    time: dict[str, float] | None
+    outputs: Sequence[str] | None
+    chunk: int
+    limit: int
+    samples: dict[str, np.ndarray]
+    seed: int | None
+
+
+def _prepare(
+    scenario: Scenario, chunk: int, record: Sequence[str], max_memory: int | None
+) -> _Ready:
+    """What :func:`run` and :func:`run_summarised` run: the model with the interventions, the
+    parameters (set, target and sampled values), outputs, time, the chunk of the memory plan."""
     base = scenario.load_model()
     scenario.check(base)
     model = apply_interventions(base, scenario.interventions)
@@ -278,19 +416,7 @@ def run(
     if scenario.uncertainty is not None:
         samples, seed = draw(scenario.uncertainty, base)
         params.update({key(name): values for name, values in samples.items()})
-    results = simulate(
-        model,
-        params,
-        method=method,
-        time=time,
-        outputs=outputs,
-        chunk=chunk,
-        progress=progress,
-        max_memory=limit,
-        scheduler=scheduler,
-        backend=backend,
-    )
-    return ScenarioResult(scenario, results, model, samples, seed)
+    return _Ready(model, params, method, time, outputs, chunk, limit, samples, seed)
 
 
 def size_run(
