@@ -162,6 +162,23 @@ def test_the_reported_count_never_falls_below_the_true_count(name: str) -> None:
     assert value(result, "reported_co_verified_share", 2035) < 0.71
 
 
+@pytest.mark.parametrize("name", ["quit-count-target", "quit-count-blame", "quit-count-learning"])
+def test_the_counts_move_smoothly_while_the_target_presses(name: str) -> None:
+    """The service's capacity is a first-order adjustment integrated by Euler: a capacity time
+    shorter than the step overshoots at every step, and the count then alternates about its
+    target. Its range starts at two steps, and while the target presses (2017-2022) the
+    step-to-step change of either ledger turns from rise to fall at most twice."""
+    capacity = next(p for p in model().parameters if p.name == "capacity_time")
+    assert capacity.range is not None
+    assert capacity.range[0] >= 2 * model().time.dt
+    for ledger in ("reported_four_week_quits", "four_week_quits"):
+        series = scenario(name)[ledger]
+        pressed = np.asarray(series.loc[2017:2022], dtype=float).ravel()
+        steps = np.diff(pressed)
+        turns = np.count_nonzero(np.sign(steps[1:]) * np.sign(steps[:-1]) < 0)
+        assert turns <= 2, (ledger, turns)
+
+
 def test_volume_over_quality_signature() -> None:
     """Bolton PCT (Hansard 14 Oct 2009): quit dates x2.45 while the success rate fell 75% -> 41%.
     Under the count target the model's quit dates rise and the four-week rate falls (domain
