@@ -88,9 +88,7 @@ class BreakpointPlan:
     source: str
     evaluate: Any
 
-    def times(
-        self, clock: Clock, p: np.ndarray, limit: int = MAX_BREAKPOINTS
-    ) -> np.ndarray:
+    def times(self, clock: Clock, p: np.ndarray, limit: int = MAX_BREAKPOINTS) -> np.ndarray:
         """Sorted breakpoints strictly inside ``(start, stop)`` for the members of ``p``.
 
         ``clock`` is the run's ``(dt, start, stop)`` with, for the adaptive methods, a fourth

@@ -81,9 +81,7 @@ class JacobianKernel:
         """Number of structurally non-zero entries of one member's Jacobian."""
         return int(self.rows.size)
 
-    def evaluate(
-        self, t: float, clock: Clock, y: np.ndarray, p: np.ndarray
-    ) -> np.ndarray:
+    def evaluate(self, t: float, clock: Clock, y: np.ndarray, p: np.ndarray) -> np.ndarray:
         """Entry values shaped ``(n_entries, n_members)`` at stocks ``y`` ``(n_stocks, M)``."""
         if self.function is None:
             raise ModelError(

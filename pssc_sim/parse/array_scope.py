@@ -272,8 +272,7 @@ class Scope:
         )
         if len(node.args) != 4 or node.keywords:
             raise ModelError(
-                f"{self.where}: FIND_MARKET_PRICE takes 4 arguments (got {len(node.args)}). "
-                f"{usage}"
+                f"{self.where}: FIND_MARKET_PRICE takes 4 arguments (got {len(node.args)}). {usage}"
             )
         table = self.reader.table
         outer = self.target

@@ -722,9 +722,7 @@ def _market(name: str, args: Sequence[Any], ctx: Context) -> str:
     if len(args) != 3:
         raise ctx.error(f"{function} takes 3 arguments (got {len(args)})", usage)
     profiles = _whole_ranges(args[1], 1, ctx, function, usage)
-    return (
-        f"{name.upper()}({render(args[0], ctx)}, {profiles}, {render(args[2], ctx)})"
-    )
+    return f"{name.upper()}({render(args[0], ctx)}, {profiles}, {render(args[2], ctx)})"
 
 
 def _integ(node: Any, ctx: Context) -> str:
