@@ -150,6 +150,9 @@ def _names(outputs: Sequence[str] | str) -> tuple[str, ...] | str:
 @lru_cache(maxsize=32)
 def _model_grid(model: Model) -> Grid:
     """The grid of the model's own time block (a grid is immutable: made once per model)."""
+    grid = Grid.from_time(model.time)
+    if grid.steps:  # listed steps: the block is the grid, with nothing to check against it
+        return grid
     return make_grid(model, {"start": model.time.start})
 
 
