@@ -35,6 +35,7 @@ MATCHING = frozenset(
         "models/delay/delay.mdl",
         "models/delayfixed/delayfixed.mdl",
         "models/delayfixed2/delayfixed2.mdl",
+        "models/depreciate/depreciate.mdl",
         "models/directdata_endofdata/directdata_endofdata.mdl",
         "models/directdata_invalidcell/directdata_invalidcell.mdl",
         "models/directlookups_endofdata/directlookups_endofdata.mdl",
