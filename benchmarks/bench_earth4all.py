@@ -19,15 +19,10 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from harness import ROOT, machine
+from harness import ROOT, machine, pysd_errors
 
 from pssc_sim.conformance import (
-    LOOSE,
-    _column_key,
-    align_times,
     compare_model,
-    read_canonical,
-    scaled_error,
 )
 from pssc_sim.integrate.simulate import simulate
 from pssc_sim.parse.translate import translate
@@ -78,24 +73,7 @@ def pysd_counts(model: Path, outputs: list[Path]) -> str:
     except Exception as error:  # PySD's failure is the result
         return f"PySD failed ({type(error).__name__}: {str(error)[:200]})"
     ran = time.perf_counter()
-    columns = {_column_key(str(c)): frame[c].to_numpy(dtype=float) for c in frame.columns}
-    times = frame.index.to_numpy(dtype=float)
-    errors: dict[str, tuple[float, float]] = {}
-    for output in outputs:
-        expected = read_canonical(output)
-        rows = align_times(times, expected.index.to_numpy(dtype=float))
-        for column in expected.columns:
-            key = _column_key(str(column))
-            if key in errors:
-                continue
-            if key not in columns or (rows < 0).any():
-                errors[key] = (np.inf, np.inf)
-                continue
-            got, want = columns[key][rows], expected[column].to_numpy(dtype=float)
-            errors[key] = (
-                float(scaled_error(got, want).max()),
-                float(scaled_error(got, want, rtol=LOOSE, atol=LOOSE).max()),
-            )
+    errors = pysd_errors(frame, outputs)
     within = sum(e[0] <= 1 for e in errors.values())
     loose = sum(e[1] <= 1 for e in errors.values())
     return (

@@ -7,6 +7,7 @@ import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,3 +43,35 @@ def machine() -> str:
         f"python {platform.python_version()}, {os.cpu_count()} cores, "
         f"{platform.machine()}, {platform.processor() or 'unknown cpu'}"
     )
+
+
+def pysd_errors(frame: Any, outputs: list[Path]) -> dict[str, tuple[float, float]]:
+    """Each series of ``outputs`` (a model's own Vensim output) against PySD's run ``frame``:
+    its largest error at the suite's tolerance and at 1e-3, as ``compare_model`` measures them
+    (infinite where PySD lacks the series or a saved time; Vensim's internal series and missing
+    values left out)."""
+    import numpy as np
+
+    from pssc_sim.conformance import LOOSE, _column_key, align_times, is_internal, read_canonical
+    from pssc_sim.conformance import scaled_error as error_of
+
+    columns = {_column_key(str(c)): frame[c].to_numpy(dtype=float) for c in frame.columns}
+    times = frame.index.to_numpy(dtype=float)
+    errors: dict[str, tuple[float, float]] = {}
+    for output in outputs:
+        expected = read_canonical(output)
+        rows = align_times(times, expected.index.to_numpy(dtype=float))
+        for column in expected.columns:
+            key = _column_key(str(column))
+            if key in errors or is_internal(str(column)):
+                continue
+            if key not in columns or (rows < 0).any():
+                errors[key] = (np.inf, np.inf)
+                continue
+            got, want = columns[key][rows], expected[column].to_numpy(dtype=float)
+            keep = ~np.isnan(want)
+            errors[key] = (
+                float(np.max(error_of(got[keep], want[keep]), initial=0.0)),
+                float(np.max(error_of(got[keep], want[keep], rtol=LOOSE, atol=LOOSE), initial=0.0)),
+            )
+    return errors

@@ -26,7 +26,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import ROOT, machine
+from harness import ROOT, machine, pysd_errors
 
 COLLECTION = ROOT / "tests" / "published" / "models.toml"
 DEFAULT_FOLDER = Path.home() / ".cache" / "pssc_sim" / "published"
@@ -108,11 +108,6 @@ def pysd_one(model: Path, outputs: list[Path]) -> None:
     """Print ``PASS``/``FAIL`` and PySD's counts for one model, or ``ERROR`` and why."""
     import warnings
 
-    import numpy as np
-
-    from pssc_sim.conformance import LOOSE, _column_key, align_times, is_internal, read_canonical
-    from pssc_sim.conformance import scaled_error as error_of
-
     try:
         import pysd
 
@@ -124,25 +119,7 @@ def pysd_one(model: Path, outputs: list[Path]) -> None:
         text = " ".join(str(error).split())[:200]
         print(f"ERROR {model.name}: PySD failed ({type(error).__name__}: {text})")
         return
-    columns = {_column_key(str(c)): frame[c].to_numpy(dtype=float) for c in frame.columns}
-    times = frame.index.to_numpy(dtype=float)
-    errors: dict[str, tuple[float, float]] = {}
-    for output in outputs:
-        expected = read_canonical(output)
-        rows = align_times(times, expected.index.to_numpy(dtype=float))
-        for column in expected.columns:
-            key = _column_key(str(column))
-            if key in errors or is_internal(str(column)):
-                continue
-            if key not in columns or (rows < 0).any():
-                errors[key] = (np.inf, np.inf)
-                continue
-            got, want = columns[key][rows], expected[column].to_numpy(dtype=float)
-            keep = ~np.isnan(want)
-            errors[key] = (
-                float(np.max(error_of(got[keep], want[keep]), initial=0.0)),
-                float(np.max(error_of(got[keep], want[keep], rtol=LOOSE, atol=LOOSE), initial=0.0)),
-            )
+    errors = pysd_errors(frame, outputs)
     within = sum(e[0] <= 1 for e in errors.values())
     loose = sum(e[1] <= 1 for e in errors.values())
     status = "PASS" if within == len(errors) else "FAIL"

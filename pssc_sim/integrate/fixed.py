@@ -82,20 +82,9 @@ class FixedStepPlan:
         # the distinct steps, as np.unique finds them (which would also load numpy.ma)
         saved = first[np.concatenate(([True], first[1:] != first[:-1]))]
         saved = saved[saved < n_steps]
-        times = np.append(steps[saved], grid.stop)
-        for array in (steps, widths, times):
-            array.flags.writeable = False  # plans are shared (cached)
         flags = np.zeros(n_steps, dtype=bool)
         flags[saved] = True
-        flags.flags.writeable = False
-        schedule = tuple(
-            (k, t, h, bool(s))
-            for k, (t, h, s) in enumerate(
-                zip(steps.tolist(), widths.tolist(), flags.tolist(), strict=True)
-            )
-        )
-        array_schedule = tuple((k, t, np.float64(h), saved) for k, t, h, saved in schedule)
-        return cls(grid, steps, widths, times, schedule, array_schedule, flags)
+        return cls._of_steps(grid, steps, widths, flags)
 
     @classmethod
     def _listed(cls, grid: Grid) -> FixedStepPlan:
@@ -104,9 +93,16 @@ class FixedStepPlan:
         listed = np.asarray(grid.steps, dtype=float)
         steps, widths = listed[:-1].copy(), np.diff(listed)
         flags = np.isin(steps, np.asarray(grid.saved, dtype=float))
+        return cls._of_steps(grid, steps, widths, flags)
+
+    @classmethod
+    def _of_steps(
+        cls, grid: Grid, steps: np.ndarray, widths: np.ndarray, flags: np.ndarray
+    ) -> FixedStepPlan:
+        """The plan of steps starting at ``steps`` with ``widths``, those flagged saved."""
         times = np.append(steps[flags], grid.stop)
         for array in (steps, widths, times, flags):
-            array.flags.writeable = False
+            array.flags.writeable = False  # plans are shared (cached)
         schedule = tuple(
             (k, t, h, bool(s))
             for k, (t, h, s) in enumerate(

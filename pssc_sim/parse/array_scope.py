@@ -6,7 +6,8 @@ reference lines up with them, and the array functions (``SUM``, ``PROD``, ``VMIN
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import sympy
@@ -64,6 +65,16 @@ class Scope:
         self.target = list(target)
         self.where = where
 
+    @contextmanager
+    def _widened(self, axes: Sequence[Axis]) -> Iterator[None]:
+        """The equation's axes with ``axes`` added, for arguments read along reduced ones."""
+        outer = self.target
+        self.target = [*outer, *axes]
+        try:
+            yield
+        finally:
+            self.target = outer
+
     def reference(self, name: str, subscripts: tuple[str, ...] | None) -> sympy.Expr:
         dims = self.reader.dims_of.get(name, ())
         symbol = variable_symbol(name)
@@ -114,11 +125,8 @@ class Scope:
                 "'!', e.g. SUM(x[age!])"
             )
         outer = self.target
-        self.target = [*outer, *reduced]
-        try:
+        with self._widened(reduced):
             inner = translate(node.args[0])
-        finally:
-            self.target = outer
         table = self.reader.table
         shape = table.shape([a.dim for a in (*outer, *reduced)])
         axes = tuple(range(len(outer), len(outer) + len(reduced)))
@@ -171,11 +179,8 @@ class Scope:
                 "it with '!', e.g. VECTOR_SELECT(s[age!], x[age!], 0, 0, 0)"
             )
         outer = self.target
-        self.target = [*outer, *reduced]
-        try:
+        with self._widened(reduced):
             selection, values = (translate(a) for a in node.args[:2])
-        finally:
-            self.target = outer
         missing, action = (translate(a) for a in node.args[2:4])
         translate(node.args[4])  # checked; errors are not raised during a run
         shape = self.reader.table.shape([a.dim for a in (*outer, *reduced)])
@@ -249,11 +254,8 @@ class Scope:
                 "requests and mark the profile dimension, e.g. profiles[branch, pprofile!]"
             )
         outer = self.target
-        self.target = [*outer, *reduced]
-        try:
+        with self._widened(reduced):
             profiles = translate(node.args[1])
-        finally:
-            self.target = outer
         request, supply = translate(node.args[0]), translate(node.args[2])
         shape = table.shape([a.dim for a in (*outer, *reduced)])
         return array_op(AllocateAvailable(shape))(request, profiles, supply)
@@ -296,11 +298,8 @@ class Scope:
                     f"four elements (got {shown}). {usage}"
                 )
             for argument, axes in ((quantity, along), (profiles, both)):
-                self.target = [*outer, *axes]
-                try:
+                with self._widened(axes):
                     values.append(translate(argument))
-                finally:
-                    self.target = outer
             sizes.append(table.size([along[0].dim]))
         shape = table.shape([a.dim for a in outer])
         spec = FindMarketPrice(shape, sizes[0], sizes[1])
@@ -327,11 +326,8 @@ class Scope:
                 f"of four elements (got {shown}). {usage}"
             )
         outer = self.target
-        self.target = [*outer, *reduced]
-        try:
+        with self._widened(reduced):
             profiles = translate(node.args[1])
-        finally:
-            self.target = outer
         quantity, price = translate(node.args[0]), translate(node.args[2])
         shape = table.shape([a.dim for a in (*outer, *reduced)])
         side = "demand" if function == "DEMAND_AT_PRICE" else "supply"
@@ -372,11 +368,8 @@ class Scope:
                 "it with '!', e.g. VECTOR_ELM_MAP(x[age!], 2)"
             )
         outer = self.target
-        self.target = [*outer, *reduced]
-        try:
+        with self._widened(reduced):
             vector = translate(node.args[0])
-        finally:
-            self.target = outer
         offset = translate(node.args[1])
         shape = self.reader.table.shape([a.dim for a in (*outer, *reduced)])
         axes = tuple(range(len(outer), len(outer) + len(reduced)))
