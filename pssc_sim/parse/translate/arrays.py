@@ -35,6 +35,15 @@ class _Range:
     mapping: list[str]
 
 
+@dataclass(frozen=True, slots=True)
+class MappingTo:
+    """A mapping of a range to ``target`` that lists, for each element of the range in order,
+    the element or range of ``target`` it maps to, as written."""
+
+    target: str
+    items: tuple[str, ...]
+
+
 class ArrayImport:
     """The subscript ranges of one model and what its equations need from them."""
 
@@ -109,21 +118,61 @@ class ArrayImport:
             parent = self.parent[key]
             if parent is not None:
                 entry["subrange_of"] = self.ident[parent]
-            targets = [
-                name_key(str(m))
-                for m in (self.raw[key].mapping or ())
-                if isinstance(m, str) and name_key(str(m)) in self.raw
-            ]
-            if targets:
-                entry["maps_to"] = {
-                    self.ident[t]: list(self.flat[t])
-                    for t in targets
-                    if len(self.flat[t]) == len(self.flat[key])
-                }
-                if not entry["maps_to"]:
-                    del entry["maps_to"]
             section[self.ident[key]] = entry
+        for key in self.order:
+            for mapping in self.raw[key].mapping or ():
+                self.add_mapping(section, key, mapping)
         return section
+
+    def add_mapping(self, section: dict[str, Any], key: str, mapping: Any) -> None:
+        """Write the mapping of range ``key`` to another: element by element, or, where it
+        maps an element to a range of the other (``DimB: B1, B2 -> (DimA: SubA, A3)``), as
+        the other's mapping back, each of its elements to the element mapped to it."""
+        target = name_key(mapping.target if isinstance(mapping, MappingTo) else str(mapping))
+        if target not in self.raw:
+            return
+        if not isinstance(mapping, MappingTo):
+            if len(self.flat[target]) == len(self.flat[key]):
+                self.maps_to(section, key, target, self.flat[target])
+            return
+        items = [self.mapped_elements(key, target, item) for item in mapping.items]
+        if len(items) != len(self.flat[key]):
+            raise ModelError(
+                f"{self.where}: {self.raw[key].name}: a mapping to {mapping.target} lists "
+                f"{len(items)} item(s) for {len(self.flat[key])} element(s) (got "
+                f"{', '.join(mapping.items)}). Give one element or range of {mapping.target} "
+                "for each element"
+            )
+        if all(len(i) == 1 for i in items):
+            self.maps_to(section, key, target, tuple(i[0] for i in items))
+            return
+        back = {e: source for source, item in zip(self.flat[key], items, strict=True) for e in item}
+        missing = [e for e in self.flat[target] if e not in back]
+        if missing or sum(map(len, items)) != len(back):
+            raise ModelError(
+                f"{self.where}: {self.raw[key].name}: unsupported construct 'a subscript "
+                f"mapping to ranges that do not cover {mapping.target} once' (got "
+                f"{', '.join(mapping.items)}). Map every element of {mapping.target} once"
+            )
+        self.maps_to(section, target, key, tuple(back[e] for e in self.flat[target]))
+
+    def mapped_elements(self, key: str, target: str, item: str) -> tuple[str, ...]:
+        """The elements of ``target`` one item of a mapping list names."""
+        elements = self.elements_of(item)
+        outside = [e for e in elements if e not in self.flat[target]]
+        if outside:
+            raise ModelError(
+                f"{self.where}: {self.raw[key].name}: the mapping to {self.raw[target].name} "
+                f"names '{item}', which is not in that range (got {', '.join(outside)}). Name "
+                f"elements or subranges of {self.raw[target].name}"
+            )
+        return elements
+
+    def maps_to(
+        self, section: dict[str, Any], key: str, target: str, images: Sequence[str]
+    ) -> None:
+        targets = section[self.ident[key]].setdefault("maps_to", {})
+        targets[self.ident[target]] = list(images)
 
     # -- names in equations ----------------------------------------------------------------
 
@@ -223,13 +272,25 @@ class ArrayImport:
             return key
         return self.owner[self.element(part)]
 
-    def variable_dims(self, lefts: Sequence[Sequence[str]], name: str) -> list[str]:
+    def variable_dims(
+        self,
+        lefts: Sequence[Sequence[str]],
+        name: str,
+        excepts: Sequence[Sequence[Sequence[str]]] = (),
+    ) -> list[str]:
         """The dimensions of a variable from the subscripts on the left of its equations: the
         range they all name, or the root of their elements; a subrange of just the elements
-        defined when they do not cover it, and a copy where a range comes twice."""
+        defined (those ``:EXCEPT:`` leaves out are not) when they do not cover it, and a copy
+        where a range comes twice."""
         dims = self.common_dims(lefts)
+        defined = [
+            combo
+            for left, excepted in itertools.zip_longest(lefts, excepts, fillvalue=())
+            for _, combos in self.selectors(left, excepted)
+            for combo in combos
+        ]
         for position, dim in enumerate(dims):
-            covered = {e for left in lefts for e in self.elements_of(left[position])}
+            covered = {combo[position] for combo in defined}
             if covered != set(self.flat[dim]):
                 root = self.root_of(dim)
                 elements = [e for e in self.flat[root] if e in covered]
@@ -348,7 +409,8 @@ def emit_arrayed(builder: Any, item: Any, scope: Any, meta: Mapping[str, Any]) -
             f"{builder.where(item.name)}: unsupported construct 'subscripted "
             f"{components[0].type.lower()}'. Give each element an equation"
         )
-    dims = arrays.variable_dims(lefts, item.name)
+    excepts = [list(c.subscripts[1]) for c in components]
+    dims = arrays.variable_dims(lefts, item.name, excepts)
     dims_text = arrays.dims_document(dims)
     ctx = builder.new_context(item.name, item.ident, scope)
     pieces = [

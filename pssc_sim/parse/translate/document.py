@@ -33,7 +33,12 @@ from typing import Any
 import numpy as np
 
 from pssc_sim.errors import ModelError, PsscSimError
-from pssc_sim.parse.translate.arrays import ArrayImport, emit_arrayed, values_by_element
+from pssc_sim.parse.translate.arrays import (
+    ArrayImport,
+    MappingTo,
+    emit_arrayed,
+    values_by_element,
+)
 from pssc_sim.parse.translate.external import DataFiles, stepped
 from pssc_sim.parse.translate.modules import flatten_modules
 from pssc_sim.parse.translate.names import NameMap, name_key
@@ -49,6 +54,7 @@ from pssc_sim.parse.translate.syntax import (
 from pssc_sim.parse.translate.vensim_text import (
     failing_element,
     macros_first,
+    mapping_lists,
     strip_equation_comments,
 )
 
@@ -95,11 +101,13 @@ def read_abstract_model(path: Path) -> Any:
                     check_xmile_file(path)  # before any XML parser reads it
                 readable = path if vensim else _with_variables_element(path, Path(folder))
                 reader = reader_class(readable)
+                lists: dict[str, dict[str, tuple[str, ...]]] = {}
                 if vensim:  # the text as the translator decoded it, before it is parsed
                     check_vensim_text(str(path), reader.model_text)
                     reader.model_text = macros_first(strip_equation_comments(reader.model_text))
+                    lists = mapping_lists(reader.model_text)
                 reader.parse()
-                return reader.get_abstract_model()
+                return _with_mapping_lists(reader.get_abstract_model(), lists)
         except ModelError:
             raise
         except Exception as exc:  # any failure of the translator is bad input
@@ -113,6 +121,27 @@ def read_abstract_model(path: Path) -> Any:
             ):  # a name alone, subscripted or not
                 raise _data_variable(f"{path}: {variable}") from None
             raise unreadable(path, exc, variable) from None
+
+
+def _with_mapping_lists(abstract: Any, lists: Mapping[str, Mapping[str, tuple[str, ...]]]) -> Any:
+    """``abstract`` with each mapping that lists its elements as a :class:`MappingTo` (the
+    translator keeps only the target's name, and appends the list to the range's elements)."""
+    keyed = {name_key(k): {name_key(t): (t, v) for t, v in m.items()} for k, m in lists.items()}
+    for section in abstract.sections if keyed else ():
+        for subscript_range in section.subscripts:
+            listed = keyed.get(name_key(subscript_range.name), {})
+            mapping = [
+                MappingTo(*listed[name_key(m)]) if name_key(str(m)) in listed else m
+                for m in subscript_range.mapping or ()
+            ]
+            elements = list(subscript_range.subscripts)
+            for item in reversed([m for m in mapping if isinstance(m, MappingTo)]):
+                if tuple(map(name_key, elements[-len(item.items) :])) == tuple(
+                    map(name_key, item.items)
+                ):
+                    del elements[-len(item.items) :]
+            subscript_range.subscripts, subscript_range.mapping = elements, mapping
+    return abstract
 
 
 def unreadable(path: Path, error: BaseException, variable: str | None = None) -> ModelError:

@@ -29,8 +29,6 @@ LOOKUP_RANGE = re.compile(rf"\s*{_PAIR}\s*-\s*{_PAIR}\s*(?:,\s*{_PAIR}\s*)*")
 _RANGE_START = re.compile(r"\([\s\\]*\[")
 # The text of an element before its equation: up to "=", "(", "[" or ":".
 _ELEMENT_NAME = re.compile(r"\s*(?:\{[^}]*\})?\s*([^=(\[:~|]*)")
-# A subscript mapping whose target lists elements: "-> (DimA: SubA, A1)".
-_MAPPING_TO_LIST = re.compile(r"->\s*\(\s*[^:()|~]+:[^)|~]*\)")
 _DOCTYPE = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _DECLARED = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']")
 _UTF8_NAMES = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
@@ -38,8 +36,7 @@ _FIX_RANGE = "Write it as [(x_min,y_min)-(x_max,y_max)] with plain numbers"
 
 
 def check_vensim_text(file: str, text: str) -> None:
-    """Raise unless every lookup range in the Vensim model ``text`` is plain numbers, and
-    unless it maps a subscript range to a list of elements (which the translator cannot read).
+    """Raise unless every lookup range in the Vensim model ``text`` is plain numbers.
 
     ``text`` is the model as the translator will parse it.
 
@@ -50,13 +47,6 @@ def check_vensim_text(file: str, text: str) -> None:
     pssc_sim.errors.ModelError: m.mdl: t: a lookup range must be numbers (got \
 '[(__import__("os"),0)-(1,1)]'). Write it as [(x_min,y_min)-(x_max,y_max)] with plain numbers
     """
-    mapping = _MAPPING_TO_LIST.search(text)
-    if mapping is not None:
-        raise ModelError(
-            f"{file}: {element_name(text, mapping.start())}: unsupported construct 'a subscript "
-            f"mapping to a list of elements' (got {shown(' '.join(mapping.group().split()))}). "
-            "Map the range to a whole range, element for element"
-        )
     for match in _RANGE_START.finditer(text):
         end = text.find("]", match.end())
         content = text[match.end() :] if end < 0 else text[match.end() : end]

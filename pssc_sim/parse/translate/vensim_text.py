@@ -108,3 +108,30 @@ def failing_element(text: str, equation: object) -> str | None:
         if found
     ]
     return element_name(text, min(places)) if places else None
+
+
+# A subscript range with mappings: "Name: elements -> mappings ~".
+_RANGE_WITH_MAPPINGS = re.compile(r"^\s*([^:=(\[~|]+?)\s*:\s*[^~|]*?->\s*([^~|]*?)\s*~", re.DOTALL)
+# One mapping to a list: "(Name: item, item, ...)".
+_MAPPING_LIST = re.compile(r"\(\s*([^:()]+?)\s*:\s*([^()]*?)\s*\)")
+
+
+def mapping_lists(text: str) -> dict[str, dict[str, tuple[str, ...]]]:
+    """The subscript mappings of ``text`` that list the elements mapped to (``DimB: B1, B2 ->
+    (DimA: SubA, A3)``), by range and then target range, each as written (an element or a
+    range per element of the range mapped). The translator keeps only the target's name.
+
+    >>> mapping_lists("DimB: B1, B2 -> (DimA: SubA, A3), DimC ~~|\\nx = 1 ~~|")
+    {'DimB': {'DimA': ('SubA', 'A3')}}
+    """
+    model = text.partition(SKETCH)[0]
+    found: dict[str, dict[str, tuple[str, ...]]] = {}
+    for element in model.split("|"):
+        match = _RANGE_WITH_MAPPINGS.match(_ENCODING.sub("", element, count=1))
+        if match is None:
+            continue
+        for target in _MAPPING_LIST.finditer(match.group(2)):
+            items = tuple(" ".join(i.split()) for i in target.group(2).split(","))
+            name = " ".join(match.group(1).split())
+            found.setdefault(name, {})[" ".join(target.group(1).split())] = items
+    return found

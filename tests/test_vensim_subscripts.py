@@ -1,0 +1,82 @@
+"""Vensim subscripts: mappings that list the elements mapped to, and :EXCEPT: that leaves
+elements out of a variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pysd", reason="the vensim extra (PySD's translators) is not installed")
+
+import pssc_sim as ps
+
+CONTROL = "INITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n"
+
+
+def run(tmp_path: Path, text: str) -> dict[str, float]:
+    path = tmp_path / "m.mdl"
+    path.write_text("{UTF-8}\n" + text + CONTROL, encoding="utf-8")
+    row = ps.simulate(ps.load_model(path)).to_frame().iloc[-1]
+    return {str(k): float(v) for k, v in row.items()}
+
+
+def test_a_mapping_to_a_list_of_elements_reorders_them(tmp_path: Path) -> None:
+    row = run(
+        tmp_path,
+        "DimA: A1, A2, A3 -> (DimB: B3, B2, B1) ~~|\nDimB: B1, B2, B3 ~~|\n"
+        "b[DimB] = 1, 2, 3 ~~|\na[DimA] = b[DimB] * 10 ~~|\nc[DimB] = a[DimA] ~~|\n",
+    )
+    # A1 stands for B3, A2 for B2, A3 for B1, read either way
+    assert [row[f"a[A{i}]"] for i in (1, 2, 3)] == [30.0, 20.0, 10.0]
+    assert [row[f"c[B{i}]"] for i in (1, 2, 3)] == [10.0, 20.0, 30.0]
+
+
+def test_an_element_mapped_to_a_subrange_stands_for_each_of_its_elements(
+    tmp_path: Path,
+) -> None:
+    row = run(
+        tmp_path,
+        "DimA: A1, A2, A3 ~~|\nSubA: A1, A2 ~~|\nDimB: B1, B2 -> (DimA: SubA, A3) ~~|\n"
+        "b[DimB] = 1, 2 ~~|\na[DimA] = b[DimB] * 10 ~~|\n",
+    )
+    assert [row[f"a[A{i}]"] for i in (1, 2, 3)] == [10.0, 10.0, 20.0]
+    assert sum(row[f"a[A{i}]"] for i in (1, 2, 3)) == pytest.approx(40.0)
+
+
+@pytest.mark.parametrize(
+    ("mapping", "message"),
+    [
+        (
+            "(DimA: SubA)",
+            r"m\.mdl: DimB: a mapping to DimA lists 1 item\(s\) for 2 element\(s\) \(got SubA\)",
+        ),
+        (
+            "(DimA: SubA, A2)",
+            r"m\.mdl: DimB: unsupported construct 'a subscript mapping to ranges that do not "
+            r"cover DimA once' \(got SubA, A2\)",
+        ),
+        (
+            "(DimA: SubA, C1)",
+            r"m\.mdl: DimB: the mapping to DimA names 'C1', which is not in that range",
+        ),
+    ],
+)
+def test_a_mapping_list_that_does_not_fit_is_refused(
+    tmp_path: Path, mapping: str, message: str
+) -> None:
+    text = (
+        "DimA: A1, A2, A3 ~~|\nSubA: A1, A2 ~~|\nDimC: C1, C2 ~~|\n"
+        f"DimB: B1, B2 -> {mapping} ~~|\nb[DimB] = 1, 2 ~~|\na[DimA] = b[DimB] ~~|\n"
+    )
+    with pytest.raises(ps.ModelError, match=message):
+        run(tmp_path, text)
+
+
+def test_elements_an_except_leaves_out_are_not_part_of_the_variable(tmp_path: Path) -> None:
+    path = tmp_path / "m.mdl"
+    text = "DimA: A1, A2, A3 ~~|\ng[DimA] :EXCEPT: [A1] = 7 ~~|\nh = g[A2] + g[A3] ~~|\n"
+    path.write_text(text + CONTROL, encoding="utf-8")
+    model = ps.load_model(path)
+    assert model.parameter_names == ("g[A2]", "g[A3]")
+    assert float(ps.simulate(model).to_frame()["h"].iloc[-1]) == 14.0
