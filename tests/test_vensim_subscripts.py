@@ -80,3 +80,19 @@ def test_elements_an_except_leaves_out_are_not_part_of_the_variable(tmp_path: Pa
     model = ps.load_model(path)
     assert model.parameter_names == ("g[A2]", "g[A3]")
     assert float(ps.simulate(model).to_frame()["h"].iloc[-1]) == 14.0
+
+
+def test_elements_that_depend_on_another_variable_in_turn_are_ordered(tmp_path: Path) -> None:
+    # a[A1] from x, y from a[A1], a[A2] from y: no element depends on itself
+    row = run(
+        tmp_path,
+        "DimA: A1, A2 ~~|\nx = 1 + Time ~~|\na[A1] = x ~~|\na[A2] = y * 2 ~~|\n"
+        "y = a[A1] + 1 ~~|\nb[DimA] = a[DimA] ~~|\n",
+    )
+    assert (row["a[A1]"], row["y"], row["a[A2]"]) == (2.0, 3.0, 6.0)
+    assert (row["b[A1]"], row["b[A2]"]) == (2.0, 6.0)
+
+
+def test_a_cycle_through_one_element_is_still_reported(tmp_path: Path) -> None:
+    with pytest.raises(ps.ModelError, match=r"algebraic cycle: .*a.*y"):
+        run(tmp_path, "DimA: A1, A2 ~~|\na[A1] = y ~~|\na[A2] = 1 ~~|\ny = a[A1] + 1 ~~|\n")

@@ -489,9 +489,8 @@ class _Builder:
             if item.kind == "auxiliary" and _is_active_initial(item.ast):
                 scope.active[item.ident] = (item.ast.arguments[1], item.name)
         if self.arrays is not None:
-            for item in items:
-                if item.kind == "arrayed" and _reads_own_elements(item, self.arrays):
-                    self.arrays.split_elements(item.ident, item.name, item.ast)
+            for item in _element_wise(items, self.arrays):
+                self.arrays.split_elements(item.ident, item.name, item.ast)
         flows = self.assign_flows(items, scope)
         for item in items:
             self.emit(item, scope, flows)
@@ -894,22 +893,51 @@ class _Builder:
         )
 
 
-def _reads_own_elements(item: _Item, arrays: ArrayImport) -> bool:
-    """Whether an equation of the arrayed auxiliary ``item`` reads one of its own elements."""
-    own = name_key(item.name)
-    for component in item.ast:
-        if _kind(component.ast) == "IntegStructure":
-            return False
-        for node in _nodes(component.ast):
-            subscripts = getattr(getattr(node, "subscripts", None), "subscripts", None)
-            if (
-                _kind(node) == "ReferenceStructure"
-                and name_key(node.reference) == own
-                and subscripts
-                and all(arrays.is_element(str(s)) for s in subscripts)
-            ):
-                return True
-    return False
+def _element_wise(items: Sequence[_Item], arrays: ArrayImport) -> list[_Item]:
+    """The arrayed auxiliaries whose elements must be computed apart: those one element of
+    which is read by an equation that they depend on, their own (``a[two] = a[one] * 2``) or
+    another variable's (``a[A2] = y``, ``y = a[A1]``), which would otherwise be a cycle."""
+    reads = {name_key(item.name): _references(item) for item in items}
+    single = {name_key(item.name): _elements_read(item, arrays) for item in items}
+    found = []
+    for item in items:
+        if item.kind != "arrayed" or any(_kind(c.ast) == "IntegStructure" for c in item.ast):
+            continue
+        own = name_key(item.name)
+        readers = {k for k, read in single.items() if own in read}
+        if readers and (own in readers or readers & _reachable(own, reads)):
+            found.append(item)
+    return found
+
+
+def _references(item: _Item) -> set[str]:
+    """The names an equation of ``item`` reads."""
+    return {
+        name_key(node.reference) for node in _nodes(item.ast) if _kind(node) == "ReferenceStructure"
+    }
+
+
+def _elements_read(item: _Item, arrays: ArrayImport) -> set[str]:
+    """The variables of which the equations of ``item`` read single elements."""
+    return {
+        name_key(node.reference)
+        for node in _nodes(item.ast)
+        if _kind(node) == "ReferenceStructure"
+        and (subscripts := getattr(getattr(node, "subscripts", None), "subscripts", None))
+        and all(arrays.is_element(str(s)) for s in subscripts)
+    }
+
+
+def _reachable(start: str, reads: Mapping[str, set[str]]) -> set[str]:
+    """The names ``start`` reads, directly or through others."""
+    seen: set[str] = set()
+    stack = list(reads.get(start, ()))
+    while stack:
+        key = stack.pop()
+        if key not in seen:
+            seen.add(key)
+            stack.extend(reads.get(key, ()))
+    return seen
 
 
 def _nodes(ast: Any) -> Any:
