@@ -132,3 +132,37 @@ def test_the_suites_model_follows_vensim_but_for_its_normal_profiles() -> None:
     # within 0.5%.
     outside = [s.name for s in report.series if s.loose > 1]
     assert all(name.startswith(("allocation3", "allocation mixed")) for name in outside)
+
+
+def fixed_and(tmp_path: Path, other: int, supply: str) -> ps.Results:
+    text = f"""{{UTF-8}}
+branch: boston, dayton ~~|
+pprofile: ptype, ppriority, pwidth, pextra ~~|
+request[branch] = 100, 100 ~~|
+priority[boston, pprofile] = 0, 1, 2, 0 ~~|
+priority[dayton, pprofile] = {other}, 9, 2, 0 ~~|
+supply = {supply} ~~|
+shipped[branch] = ALLOCATE AVAILABLE(request[branch], priority[branch, ptype], supply) ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 6 ~~|
+TIME STEP = 1 ~~|
+SAVEPER = 1 ~~|
+"""
+    path = tmp_path / "fixed.mdl"
+    path.write_text(text, encoding="utf-8")
+    return ps.simulate(ps.load_model(path))
+
+
+def test_fixed_quantities_short_of_supply_share_it_in_proportion(tmp_path: Path) -> None:
+    # both fixed (type 0: the request at every priority): each gets half of a supply under 200
+    got = shipped(fixed_and(tmp_path, 0, "40 * Time"))
+    times = np.arange(7.0)
+    np.testing.assert_allclose(got, np.minimum(100.0, 20.0 * times)[None, :].repeat(2, 0))
+
+
+@pytest.mark.parametrize("kind", [1, 2, 3, 4])
+def test_a_fixed_quantity_is_served_before_any_profile(tmp_path: Path, kind: int) -> None:
+    got = shipped(fixed_and(tmp_path, kind, "40 * Time"))
+    supply = 40.0 * np.arange(7.0)
+    np.testing.assert_allclose(got[0], np.minimum(supply, 100.0), atol=1e-9)
+    np.testing.assert_allclose(got[1], np.clip(supply - 100.0, 0.0, 100.0), atol=1e-9)

@@ -175,3 +175,23 @@ def test_market_calls_that_cannot_be_read_are_refused(
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ps.ModelError, match=message):
         ps.load_model(path)
+
+
+def test_a_fixed_quantity_is_bought_or_sold_whole_at_any_price(tmp_path: Path) -> None:
+    # a seller of a fixed 50 (type 0) against the buyer of the case above: the buyer's curve
+    # alone clears the market, at 100 (0.5 - (p - 10) / 4) = 50, p = 10
+    text = (
+        "{UTF-8}\nb: b1 ~~|\ns: t1 ~~|\npprofile: ptype, ppriority, pwidth, pextra ~~|\n"
+        "want[b] = 100 ~~|\nhave[s] = 50 ~~|\n"
+        "dp[b1, pprofile] = 1, 10, 4, 0 ~~|\nsp[t1, pprofile] = 0, 6, 4, 0 ~~|\n"
+        "price = FIND MARKET PRICE(want[b1], dp[b1, ptype], have[t1], sp[t1, ptype]) ~~|\n"
+        "sold[s] = SUPPLY AT PRICE(have[s], sp[s, ptype], price + Time) ~~|\n"
+        "fixed bought[b] = DEMAND AT PRICE(want[b], sp[t1, ptype], price + Time) ~~|\n"
+        "INITIAL TIME = 0 ~~|\nFINAL TIME = 3 ~~|\nTIME STEP = 1 ~~|\n"
+    )
+    path = tmp_path / "fixed.mdl"
+    path.write_text(text, encoding="utf-8")
+    res = ps.simulate(ps.load_model(path))
+    np.testing.assert_allclose(res["price"].to_numpy(), 10.0)
+    np.testing.assert_allclose(res["sold[t1]"].to_numpy(), 50.0)
+    np.testing.assert_allclose(res["fixed_bought[b1]"].to_numpy(), 100.0)

@@ -261,8 +261,9 @@ def _exponential(z: np.ndarray) -> np.ndarray:
 #: of its request a requester asks for at a level ``z`` widths above its priority, one minus
 #: the distribution function of the named shape: 1 rectangular of that width, 2 triangular of
 #: that width, 3 normal of that standard deviation, 4 exponential falling both ways from the
-#: priority (``0.5 exp(-|z|)``). The other types (0 fixed quantity, 5 constant elasticity, 11 to
-#: 15 in integers) give NaN.
+#: priority (``0.5 exp(-|z|)``). Type 0, a fixed quantity, is the whole quantity at every level
+#: on either side (:data:`FIXED`); the other types (5 constant elasticity, 11 to 15 in
+#: integers) give NaN.
 PROFILES: dict[int, Callable[[np.ndarray], np.ndarray]] = {
     1: _rectangular,
     2: _triangular,
@@ -271,8 +272,21 @@ PROFILES: dict[int, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
-def _profile_shares(kind: np.ndarray, codes: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """The shares at ``z`` of requesters of profile types ``kind`` (among ``codes``)."""
+#: The profile type of a fixed quantity: the quantity whatever the level or price.
+FIXED = 0
+
+
+def _profile_shares(
+    kind: np.ndarray, codes: np.ndarray, z: np.ndarray, *, supply: bool = False
+) -> np.ndarray:
+    """The shares at ``z`` of requesters of profile types ``kind`` (among ``codes``): of the
+    quantity asked for, or with ``supply`` of the quantity offered (one minus the share of the
+    shape); a fixed quantity is asked for or offered whole."""
+    shares = _shape_shares(kind, codes, z)
+    return np.where(kind == FIXED, 1.0, 1 - shares if supply else shares)
+
+
+def _shape_shares(kind: np.ndarray, codes: np.ndarray, z: np.ndarray) -> np.ndarray:
     result = np.full(z.shape, np.nan)
     for code in codes:
         shape = PROFILES.get(int(code))
@@ -294,6 +308,9 @@ def _available_allocation(
     priority = profiles[..., 1]
     width = np.maximum(profiles[..., 2], 1e-12)
 
+    fixed = kind == FIXED
+    fixed_total = np.where(fixed, request, 0.0).sum(axis=1)
+
     def total(level: np.ndarray) -> np.ndarray:
         shares = _profile_shares(kind, codes, (level[:, None] - priority) / width)
         summed: np.ndarray = (request * shares).sum(axis=1)
@@ -308,6 +325,11 @@ def _available_allocation(
     level = 0.5 * (low + high)
     shares = _profile_shares(kind, codes, (level[:, None] - priority) / width)
     result = request * shares
+    # fixed quantities that exceed the supply share it in proportion, as Vensim's own runs do
+    rationed = np.where(
+        fixed, request * supply[:, None] / np.maximum(fixed_total, 1e-300)[:, None], 0.0
+    )
+    result = np.where((fixed_total > supply)[:, None], rationed, result)
     covered = supply[:, None] >= request.sum(axis=1, keepdims=True)
     empty = supply[:, None] <= 0
     return np.where(covered, request, np.where(empty, 0.0, result))
@@ -356,7 +378,7 @@ def _market_price(
     def quantities(price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         (dkind, dcodes, dpriority, dwidth), (skind, scodes, spriority, swidth) = sides
         wanted = _profile_shares(dkind, dcodes, (price[:, None] - dpriority) / dwidth)
-        offered = 1 - _profile_shares(skind, scodes, (price[:, None] - spriority) / swidth)
+        offered = _profile_shares(skind, scodes, (price[:, None] - spriority) / swidth, supply=True)
         demanded: np.ndarray = (demand * wanted).sum(axis=1)
         supplied: np.ndarray = (supply * offered).sum(axis=1)
         return demanded, supplied
@@ -370,7 +392,7 @@ def _market_price(
     for _ in range(64):  # 80 widths halved 64 times: below round-off of the priorities
         middle = 0.5 * (low + high)
         demanded, supplied = quantities(middle)
-        short = demanded > supplied
+        short = demanded >= supplied  # where any price clears, the highest
         low, high = np.where(short, middle, low), np.where(short, high, middle)
     price = 0.5 * (low + high)
     demanded, supplied = quantities(price)
@@ -433,5 +455,7 @@ def at_price(side: str, quantity: Any, profiles: Any, price: Any, shape: tuple[i
     kind = np.rint(given[..., 0, :])
     codes = np.unique(kind[np.isfinite(kind)])
     width = np.maximum(given[..., 2, :], 1e-12)
-    shares = _profile_shares(kind, codes, (prices - given[..., 1, :]) / width)
-    return np.maximum(quantities, 0.0) * (shares if side == "demand" else 1 - shares)
+    shares = _profile_shares(
+        kind, codes, (prices - given[..., 1, :]) / width, supply=side == "supply"
+    )
+    return np.maximum(quantities, 0.0) * shares
