@@ -96,3 +96,13 @@ def test_elements_that_depend_on_another_variable_in_turn_are_ordered(tmp_path: 
 def test_a_cycle_through_one_element_is_still_reported(tmp_path: Path) -> None:
     with pytest.raises(ps.ModelError, match=r"algebraic cycle: .*a.*y"):
         run(tmp_path, "DimA: A1, A2 ~~|\na[A1] = y ~~|\na[A2] = 1 ~~|\ny = a[A1] + 1 ~~|\n")
+
+
+def test_an_except_that_leaves_out_combinations_of_elements_is_refused(tmp_path: Path) -> None:
+    text = "DimA: A1, A2 ~~|\nDimC: C1, C2 ~~|\np[DimA, DimC] :EXCEPT: [A1, C1] = 10 ~~|\n"
+    with pytest.raises(
+        ps.ModelError,
+        match=r"m\.mdl: p: unsupported construct 'an :EXCEPT: that leaves out combinations of "
+        r"elements' \(got \[A1, C1\]\)\. Give those elements an equation",
+    ):
+        run(tmp_path, text)

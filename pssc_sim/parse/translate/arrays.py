@@ -301,7 +301,21 @@ class ArrayImport:
                     self.flat[dims[position]],
                     self.root_of(dims[position]),
                 )
+        if any(excepts):
+            self.check_excepted(dims, set(defined), name)
         return dims
+
+    def check_excepted(self, dims: Sequence[str], defined: set[tuple[str, ...]], name: str) -> None:
+        """Raise when :EXCEPT: leaves out combinations of elements, not whole elements: the
+        variable would have elements without an equation."""
+        missing = [c for c in itertools.product(*(self.flat[d] for d in dims)) if c not in defined]
+        if missing:
+            raise ModelError(
+                f"{self.where}: {name}: unsupported construct 'an :EXCEPT: that leaves out "
+                f"combinations of elements' (got [{', '.join(missing[0])}]"
+                f"{f' and {len(missing) - 1} more' if len(missing) > 1 else ''}). Give those "
+                "elements an equation, or leave out whole elements"
+            )
 
     def common_dims(self, lefts: Sequence[Sequence[str]]) -> list[str]:
         dims = []
