@@ -10,7 +10,8 @@ run and for the uncertainty ensemble (200 members in one call), against the goal
 and 500 ms. Wall time, so other jobs on the machine add to it; so it also prints the CPU time
 per move of the server process and of the browser's processes (read from /proc on Linux),
 which other jobs change much less, and the time the page's main thread was busy per move
-(its tasks in a Chromium trace: scripts, style, layout and paint of the page's renderer).
+(its tasks in a Chromium trace: scripts, style, layout and paint of the page's renderer), as
+wall time and as that thread's CPU time (the trace's thread clock).
 
     .venv/bin/python benchmarks/bench_explore.py [--quick] [--moves 9] [--one-way]
     .venv/bin/python benchmarks/bench_explore.py --sessions 30 [--seconds 60]
@@ -102,9 +103,11 @@ def browser_processes() -> list[int]:
     return [pid for pid in found if pid in chromium]
 
 
-def main_thread_seconds(trace: bytes) -> float:
+def main_thread_seconds(trace: bytes) -> tuple[float, float]:
     """The seconds the renderers' main threads spent in top-level tasks in a Chromium trace
-    (``toplevel``): the browser's own work for the page, apart from waiting."""
+    (``toplevel``): the browser's own work for the page, apart from waiting; as wall time, and
+    as the threads' CPU time (the trace's thread clock, ``tdur``), which other jobs on the
+    machine change much less."""
     events = json.loads(trace)
     events = events["traceEvents"] if isinstance(events, dict) else events
     main = {
@@ -115,18 +118,20 @@ def main_thread_seconds(trace: bytes) -> float:
         and e.get("args", {}).get("name") == "CrRendererMain"
     }
     spans = sorted(
-        (event["ts"], event["ts"] + event.get("dur", 0))
+        (event["ts"], event["ts"] + event.get("dur", 0), event.get("tdur", 0))
         for event in events
         if event.get("ph") == "X"
         and event.get("name") in ("RunTask", "ThreadControllerImpl::RunTask")
         and (event.get("pid"), event.get("tid")) in main
     )
-    busy, reached = 0.0, -math.inf
-    for begin, end in spans:  # a task run inside another (a nested loop) counts once
+    busy, cpu, reached = 0.0, 0.0, -math.inf
+    for begin, end, thread in spans:  # a task run inside another (a nested loop) counts once
+        if begin >= reached:
+            cpu += thread
         if end > reached:
             busy += end - max(begin, reached)
             reached = end
-    return busy / 1e6
+    return busy / 1e6, cpu / 1e6
 
 
 def free_port() -> int:
@@ -174,10 +179,11 @@ def stop(server: subprocess.Popen[bytes]) -> None:
 
 def latencies(
     browser: object, url: str, moves: int, server: int, one_way: bool = False
-) -> tuple[list[float], float, float, float]:
+) -> tuple[list[float], float, float, float, float]:
     """The latency of each of ``moves`` moves (back and forth, or all one way: each to a
     setting not run before), the CPU seconds per move of the ``server`` process and of the
-    browser, and the seconds per move of the page's main thread (from a trace)."""
+    browser, and the seconds per move of the page's main thread, busy and on CPU (from a
+    trace)."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
     try:
         page.goto(url, wait_until="load", timeout=300_000)
@@ -202,8 +208,8 @@ def latencies(
         page.wait_for_timeout(300)  # what the last move left to do
         server_cpu = (cpu_seconds(server) - server_cpu) / moves
         browser_cpu = (sum(map(cpu_seconds, helpers)) - browser_cpu) / moves
-        main_thread = main_thread_seconds(browser.stop_tracing()) / moves  # type: ignore[attr-defined]
-        return found, server_cpu, browser_cpu, main_thread
+        busy, on_cpu = main_thread_seconds(browser.stop_tracing())  # type: ignore[attr-defined]
+        return found, server_cpu, browser_cpu, busy / moves, on_cpu / moves
     finally:
         page.close()
 
@@ -315,7 +321,7 @@ def main() -> None:
         return
     print(
         f"{'scenario':<34} {'mode':<16} {'median':>9} {'max':>9}  {'goal':<15} "
-        "server CPU  browser CPU  main thread (per move)"
+        "server CPU  browser CPU  main thread busy / CPU (per move)"
     )
     with sync_playwright() as driver:
         browser = driver.chromium.launch(
@@ -329,7 +335,7 @@ def main() -> None:
                     ("one run", "?culture=0.5"),
                     ("ensemble of 200", "?culture=0.5&uncertainty=1"),
                 ):
-                    found, server_cpu, browser_cpu, main_thread = latencies(
+                    found, server_cpu, browser_cpu, main_thread, main_cpu = latencies(
                         browser,
                         f"http://localhost:{port}/{query}",
                         args.moves,
@@ -341,7 +347,8 @@ def main() -> None:
                     print(
                         f"{name:<34} {mode:<16} {median * 1000:7.0f} ms {max(found) * 1000:6.0f}"
                         f" ms  {GOALS[mode] * 1000:.0f} ms {verdict:<7} {server_cpu * 1000:7.0f} ms"
-                        f" {browser_cpu * 1000:9.0f} ms {main_thread * 1000:9.0f} ms"
+                        f" {browser_cpu * 1000:9.0f} ms {main_thread * 1000:9.0f} /"
+                        f" {main_cpu * 1000:3.0f} ms"
                         f"  (load {os.getloadavg()[0]:.1f})",
                         flush=True,
                     )

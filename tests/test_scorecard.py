@@ -13,7 +13,7 @@ from scipy import stats
 import pssc_sim as ps
 from pssc_sim.cli import main
 from pssc_sim.scenario import Scenario
-from pssc_sim.scorecard.scoring import AMBER_SHARE, Scorecard
+from pssc_sim.scorecard.scoring import AMBER_SHARE, Scorecard, interpolated
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,6 +88,25 @@ def test_value_between_saved_times_is_interpolated(models: Path) -> None:
     row = linear(models, {"measure": "x", "value": 9, "by": 4.5}).run().scorecard().row("x")
     assert row.reported == 9.0
     assert row.met
+
+
+def test_members_interpolated_together_equal_numpy_member_by_member() -> None:
+    """Every member's value at a time, found once for all members, is numpy's interpolation of
+    that member to the last bit: between saved times, on one, at either end, outside the run,
+    with uneven or repeated saved times and with values that overflow."""
+    rng = np.random.default_rng(7)
+    for case in range(600):
+        n, members = int(rng.integers(2, 40)), int(rng.integers(1, 12))
+        times = (
+            np.linspace(0.0, 10.0, n),
+            np.sort(rng.uniform(-5.0, 5.0, n)),
+            np.sort(rng.integers(0, 6, n).astype(float)),
+        )[case % 3]
+        column = rng.normal(size=(n, members)) * 10.0 ** rng.integers(-3, 300)
+        for t in (rng.uniform(-6.0, 11.0), times[rng.integers(n)], times[0], times[-1]):
+            expected = [np.interp(float(t), times, column[:, i]) for i in range(members)]
+            got = interpolated(times, column, float(t))
+            assert got.tobytes() == np.array(expected).tobytes(), (case, t)
 
 
 def test_measures_without_target_show_the_end_value(models: Path) -> None:

@@ -503,6 +503,7 @@ class Explorer:
                 tools="pan,wheel_zoom,box_zoom,reset,save",
             )
             date_ticks(chart, model.time)
+            key = _Key(i == 0)  # one legend for the grid: each costs the browser every move
             if ensemble:
                 chart.varea(
                     x="t",
@@ -511,7 +512,7 @@ class Explorer:
                     source=self.output_source,
                     fill_color=colour,
                     fill_alpha=0.2,
-                    legend_label="5-95%",
+                    **key("5-95%"),
                 )
             chart.line(
                 "t",
@@ -520,7 +521,7 @@ class Explorer:
                 color=colour,
                 alpha=0.3,
                 line_width=2,
-                legend_label="without targets",
+                **key("without targets"),
             )
             for j, pin in enumerate(self.pins):
                 chart.line(
@@ -529,7 +530,7 @@ class Explorer:
                     source=self.output_source,
                     color="#444444",
                     line_dash=PIN_DASHES[j],
-                    legend_label=pin.name,
+                    **key(pin.name),
                 )
             chart.line(
                 "t",
@@ -537,11 +538,12 @@ class Explorer:
                 source=self.output_source,
                 color=colour,
                 line_width=2,
-                legend_label="this run",
+                **key("this run"),
             )
-            chart.legend.location = "top_left"
-            chart.legend.click_policy = "hide"
-            chart.legend.background_fill_alpha = 0.6
+            if i == 0:
+                chart.legend.location = "top_left"
+                chart.legend.click_policy = "hide"
+                chart.legend.background_fill_alpha = 0.6
             charts.append(chart)
         return gridplot(charts, ncols=2, sizing_mode="stretch_width") if charts else None
 
@@ -583,13 +585,14 @@ class Explorer:
                 tools="pan,wheel_zoom,reset",
             )
             date_ticks(chart, self.model.time)
+            key = _Key(i == 0)
             chart.line(
                 "t",
                 f"{measure.name}:reported",
                 source=self.ledger_source,
                 color=colour,
                 line_width=2,
-                legend_label="reported",
+                **key("reported"),
             )
             chart.line(
                 "t",
@@ -598,7 +601,7 @@ class Explorer:
                 color=colour,
                 line_width=2,
                 line_dash="dashed",
-                legend_label="true",
+                **key("true"),
             )
             if measure.name in targets:
                 lines = [Span(dimension="height", line_color="#888888", line_dash="dotted")]
@@ -607,10 +610,23 @@ class Explorer:
                 for line in lines:
                     chart.add_layout(line)
                 self._target_lines[measure.name] = lines
-            chart.legend.location = "top_left"
-            chart.legend.background_fill_alpha = 0.6
+            if i == 0:
+                chart.legend.location = "top_left"
+                chart.legend.background_fill_alpha = 0.6
             charts.append(chart)
         return gridplot(charts, ncols=3, sizing_mode="stretch_width") if charts else None
+
+
+@dataclass(frozen=True)
+class _Key:
+    """The legend entry of a glyph on the chart that carries the grid's one legend (a legend
+    is laid out and drawn again at every repaint of its chart: one for the grid, on its first
+    chart, serves them all, since every chart draws the same kinds of line the same way)."""
+
+    shown: bool
+
+    def __call__(self, label: str) -> dict[str, str]:
+        return {"legend_label": label} if self.shown else {}
 
 
 def refresh(source: ColumnDataSource, columns: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ change relative to the reference value.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -231,8 +232,34 @@ def scorecard(result: ScenarioResult, against: ScenarioResult | None = None) -> 
 def at_time(result: ScenarioResult, name: str, t: float) -> np.ndarray:
     """Each member's value of ``name`` at time ``t`` (linear between saved times)."""
     results = result.results
-    column = results.values[:, results.index(name), :]
-    return np.array([np.interp(t, results.times, column[:, i]) for i in range(column.shape[1])])
+    return interpolated(results.times, results.values[:, results.index(name), :], t)
+
+
+def interpolated(times: np.ndarray, column: np.ndarray, t: float) -> np.ndarray:
+    """``np.interp(t, times, column[:, i])`` for every member ``i`` (a column of saved times
+    by members), to the last bit, with the saved times around ``t`` found once for all members
+    (an ensemble of 200 members took 200 calls before).
+
+    >>> times = np.array([0.0, 1.0, 2.0])
+    >>> interpolated(times, np.array([[0.0, 10.0], [1.0, 20.0], [4.0, 30.0]]), 1.5)
+    array([ 2.5, 25. ])
+    """
+    members = column.shape[1]
+    j = int(np.searchsorted(times, t, side="right")) - 1
+    last = len(times) - 1
+    repeated = (j > 0 and times[j - 1] == times[j]) or (j < last and times[j] == times[j + 1])
+    if members < 2 or not 0 <= j <= last or repeated or not math.isfinite(t):
+        return np.array([np.interp(t, times, column[:, i]) for i in range(members)])
+    if times[j] == t:  # on a saved time (a target's date, the end): its values
+        return np.array(column[j], dtype=float)
+    if j == last:  # after the run: numpy's rule for the ends
+        return np.array([np.interp(t, times, column[:, i]) for i in range(members)])
+    # numpy's own formula (numpy/_core/src/multiarray/compiled_base.c), member by member
+    slope = (column[j + 1] - column[j]) / (times[j + 1] - times[j])
+    values = np.asarray(slope * (t - times[j]) + column[j], dtype=float)
+    if np.isnan(values).any():  # numpy tries the other end first: leave it to numpy
+        return np.array([np.interp(t, times, column[:, i]) for i in range(members)])
+    return values
 
 
 def compared(
