@@ -620,6 +620,23 @@ def test_auto_takes_the_loop_once_it_is_built(make_model: WriteModel) -> None:
     assert backends.choose_backend(fresh, long, EULER, "euler", 1, "auto") == "numba"
 
 
+def test_auto_weighs_the_runs_a_caller_will_make_against_one_compile(
+    make_model: WriteModel,
+) -> None:
+    model = make_model(TINY.replace("x", "w"), name="repeated.yaml")
+    compiled = compiled_for(model, None)
+    # a grid whose run costs a third of compiling the loop on numpy (the cost is linear in steps)
+    compile_cost = backends.COMPILE_SECONDS + backends.COMPILE_SECONDS_PER_EQUATION * 3
+    per_step = backends.numpy_seconds(compiled, make_grid(model, {"dt": 1.0}), EULER, 1) / 2
+    grid = make_grid(model, {"dt": 2 / (compile_cost / 3 / per_step)})
+    assert 0.3 * compile_cost < backends.numpy_seconds(compiled, grid, EULER, 1) < compile_cost
+    assert backends.choose_backend(compiled, grid, EULER, "euler", 1, "auto") == "numpy"
+    assert backends.choose_backend(compiled, grid, EULER, "euler", 1, "auto", runs=2) == "numpy"
+    assert backends.choose_backend(compiled, grid, EULER, "euler", 1, "auto", runs=10) == "numba"
+    # the runs count in the choice only: nothing is compiled until a run asks for the loop
+    assert not compiled.has_loop
+
+
 def test_without_numba_everything_runs_on_numpy(
     monkeypatch: pytest.MonkeyPatch, make_model: WriteModel
 ) -> None:

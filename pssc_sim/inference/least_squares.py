@@ -35,6 +35,9 @@ SINGULAR = 1e-6
 FAILED = 1e6
 #: Two starts reached the same fit when their costs differ by less than this share.
 SAME_COST = 1e-6
+#: Jacobians a start takes at the least, counted when choosing the runs' back end (the case
+#: studies' starts take from about 10 to 60).
+JACOBIANS_PER_START = 10
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -143,6 +146,7 @@ def fit_least_squares(
     from pssc_sim.integrate.methods import METHODS
 
     step = STEP_FIXED if METHODS[problem.method].fixed_step else STEP_ADAPTIVE
+    problem.plan_backend(starts * JACOBIANS_PER_START)
     lows, highs = problem.lows, problem.highs
     x0s = lows + unit_samples("latin-hypercube", starts, p, seed) * (highs - lows)
     residuals = Residuals(problem)

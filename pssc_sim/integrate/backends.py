@@ -91,9 +91,14 @@ def choose_backend(
     members: int,
     backend: str,
     distributed: bool = False,
+    runs: int = 1,
 ) -> str:
     """``numpy`` or ``numba`` for a run of ``method`` (whose tableau is ``tableau``, ``None``
     for an adaptive method; see the module docstring for ``auto``).
+
+    ``runs`` counts the runs like this one that a caller will make of the same compiled model
+    (a calibration's search): ``auto`` weighs their estimated time on numpy together against
+    compiling or loading the loop once.
 
     ``numba`` asked for where it cannot run raises :class:`ParameterError` saying why. A run on
     a cluster (``distributed``) takes numba only when asked for: every worker process would
@@ -105,7 +110,7 @@ def choose_backend(
     if backend == "auto":
         if distributed or members > MOST_MEMBERS or tableau is None:
             return "numpy"
-        cost = numpy_seconds(compiled, grid, tableau, members)
+        cost = runs * numpy_seconds(compiled, grid, tableau, members)
         if cost <= AHEAD_LOAD_SECONDS and not compiled.has_loop:
             return "numpy"  # neither loading nor compiling the loop can pay: nothing looked up
         if cost <= LOAD_SECONDS and not compiled.has_loop and not _built_ahead(compiled):
@@ -122,7 +127,7 @@ def choose_backend(
         return "numpy"
     if compiled.has_loop:
         return "numba" if compiled.loop.run is not None else "numpy"
-    cost = numpy_seconds(compiled, grid, tableau, members)
+    cost = runs * numpy_seconds(compiled, grid, tableau, members)
     if _built_ahead(compiled):
         return "numba" if cost > AHEAD_LOAD_SECONDS else "numpy"
     if is_stored(compiled.loop_key):
