@@ -34,6 +34,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from pssc_sim.compile.block_loop import CompiledBlockLoop
 from pssc_sim.compile.cache import is_stored, numba_version
 from pssc_sim.compile.compiled import CompiledModel
 from pssc_sim.compile.loop import LoopFunction
@@ -67,6 +68,9 @@ COMPILE_SECONDS = 4.0
 COMPILE_SECONDS_PER_EQUATION = 0.2
 #: Members up to which ``auto`` takes the loop (measured crossover: between 100 and 1,000).
 MOST_MEMBERS = 256
+#: Members from which the numba back end runs the block loop rather than one member at a
+#: time (measured crossover, see ``benchmarks/README.md``).
+BLOCK_MEMBERS = 16
 #: Seconds per equation and step of a single run on numpy (the scalar kernel in Python).
 SCALAR_SECONDS = 6e-8
 #: Seconds per numpy call and per equation, member and step of an ensemble on numpy.
@@ -218,6 +222,7 @@ def run_loop(
     allocate: Allocate = in_memory,
     function: LoopFunction | None = None,
     first_member: int = 0,
+    block: CompiledBlockLoop | None = None,
 ) -> np.ndarray:
     """Integrate with the compiled loop of the explicit Runge-Kutta method ``tableau``; saved
     outputs ``(n_rows, n_outputs, M)`` in an array made by ``allocate`` (in memory, or on disk:
@@ -229,13 +234,23 @@ def run_loop(
     is done. A single run with a ``progress`` callback runs in pieces of steps (see
     :data:`SEGMENT_SECONDS`), reporting after each: the same bits as in one call. ``function``
     is the loop to run, by default the model's compiled one (see
-    :func:`~pssc_sim.compile.loop.load_loop` for the same code uncompiled). Messages count
-    members from ``first_member`` (the first member's index in the whole run).
+    :func:`~pssc_sim.compile.loop.load_loop` for the same code uncompiled). Chunks of
+    :data:`BLOCK_MEMBERS` members or more run on the model's block loop instead (see
+    :mod:`pssc_sim.compile.block_loop`), unless ``function`` is given; ``block`` is a block
+    loop to run every chunk on. Messages count members from ``first_member`` (the first
+    member's index in the whole run).
 
     The first run of a loop compiled just in time starts the build of its extension module
     for later processes (:func:`~pssc_sim.compile.aot.build_in_background`), typed from the
     arguments of this call.
     """
+    members = p.shape[1]
+    if block is None and function is None and min(chunk, members) >= BLOCK_MEMBERS:
+        block = compiled.block_loop
+    if block is not None and block.run is not None:
+        return _run_blocks(
+            compiled, p, grid, tableau, chunk, block, progress, allocate, first_member
+        )
     built = compiled.loop if function is None else None
     loop = function or (built.run if built is not None else None)
     if loop is None:
@@ -244,7 +259,6 @@ def run_loop(
             f"backend='numba': {compiled.loop.reason}). Use backend='numpy'"
         )
     plan = FixedStepPlan.build(grid)
-    members = p.shape[1]
     report = ProgressReport(progress, grid, members)
     values = allocate((plan.n_rows, len(compiled.outputs), members))
     # a file mapped into memory goes to the loop as the plain array over the same pages
@@ -264,13 +278,53 @@ def run_loop(
             from pssc_sim.compile import aot
 
             aot.build_in_background(built.key, arguments, built.digest)
-        written = out[:, :, start:stop]
-        if not np.isfinite(written).all():
-            for row in range(plan.n_rows):
-                check_finite(compiled, written[row], float(plan.times[row]), first_member + start)
+        _check(compiled, plan, out[:, :, start:stop], first_member + start)
         report.reached(grid.stop)
     report.finish()
     return values
+
+
+def _run_blocks(
+    compiled: CompiledModel,
+    p: np.ndarray,
+    grid: Grid,
+    tableau: Tableau,
+    chunk: int,
+    block: CompiledBlockLoop,
+    progress: Progress | None,
+    allocate: Allocate,
+    first_member: int,
+) -> np.ndarray:
+    """:func:`run_loop` on the block loop ``block``: each chunk's members in blocks."""
+    assert block.run is not None, "only a compiled block loop runs"
+    plan = FixedStepPlan.build(grid)
+    members = p.shape[1]
+    report = ProgressReport(progress, grid, members)
+    values = allocate((plan.n_rows, len(compiled.outputs), members))
+    out = values if type(values) is np.ndarray else values.view(np.ndarray)
+    coefficients = tableau_arrays(tableau)
+    for start in range(0, members, chunk):
+        stop = min(start + chunk, members)
+        report.chunk(start, stop)
+        steps, widths, saved, clock, q, y0, d0, lengths, _ = loop_head(
+            compiled, grid, plan, p[:, start:stop]
+        )
+        finite = block.run(
+            steps, widths, saved, clock, q, y0, d0, lengths, *coefficients, out, start, block.size
+        )
+        if not finite:  # the loop checked every saved value: find the first one for the message
+            _check(compiled, plan, out[:, :, start:stop], first_member + start)
+        report.reached(grid.stop)
+    report.finish()
+    return values
+
+
+def _check(compiled: CompiledModel, plan: FixedStepPlan, written: np.ndarray, first: int) -> None:
+    """Raise :class:`~pssc_sim.errors.SimulationError` at the first value of the rows
+    ``written`` (of members from ``first``) that is not finite."""
+    if not np.isfinite(written).all():
+        for row in range(plan.n_rows):
+            check_finite(compiled, written[row], float(plan.times[row]), first)
 
 
 def loop_head(
