@@ -34,7 +34,6 @@ from tests.test_backends import (
     ROOT,
     SUITE,
     SUITE_FILES,
-    TABLEAUX,
     assert_agree,
     interpreted,
     load,
@@ -178,7 +177,7 @@ def test_the_block_loop_gives_the_member_loops_bits_on_the_suite(name: str) -> N
     p = parameter_array(compiled, spread(model, 3))
     blocks = interpreted_blocks(compiled, 2)
     alone = interpreted(compiled)
-    for tableau in TABLEAUX[:2]:
+    for tableau in (RK4,):  # its stages and saved steps: every path of the loop
         with np.errstate(all="ignore"):
             try:
                 one = backends.run_loop(compiled, p, grid, tableau, 3, function=alone)
