@@ -14,8 +14,9 @@ Then, each in a fresh process and in CPU seconds (user + system, which the other
 shared machine change less than wall time): the loop compiled just in time with an empty cache
 folder (cold), built ahead of time as an extension module (``pssc cache build``, the C compiler
 included), and loaded by a later process (warm: the built module, without numba); then the
-crossover of the two back ends by number of members
-(what ``backend="auto"`` is tuned on; ``--full`` goes to 100,000 members). Prints times and
+crossover of the two back ends by number of members, numba's block loop and its member loop
+alone (what ``backend="auto"`` and ``BLOCK_MEMBERS`` are tuned on; ``--full`` goes to 100,000
+members). Prints times and
 ratios; never asserts. Run from the repository root:
 ``.venv/bin/python benchmarks/bench_backends.py [--full]``.
 """
@@ -238,7 +239,10 @@ def crossover(label: str, path: Path, members: list[int]) -> None:
     grid = make_grid(model, None)
     name = model.parameter_names[0]
     value = model.parameter_values()[0]
-    print(f"\n{label}: members, numpy ms, numba ms, numpy / numba, auto's numpy estimate ms")
+    print(
+        f"\n{label}: members, numpy ms, numba ms, numpy / numba, numba's member loop alone ms, "
+        "numpy / member loop, auto's numpy estimate ms"
+    )
     for n in members:
         params = {name: value * np.linspace(0.99, 1.01, n)} if n > 1 else None
         repeat = 3 if n >= 10_000 else 10
@@ -248,10 +252,16 @@ def crossover(label: str, path: Path, members: list[int]) -> None:
         fast = best_time(
             lambda p=params: ps.simulate(model, p, backend="numba"), repeat=repeat, budget=5.0
         )
+        blocks = backends.BLOCK_MEMBERS
+        backends.BLOCK_MEMBERS = n + 1  # the member loop, one member at a time, as before
+        alone = best_time(
+            lambda p=params: ps.simulate(model, p, backend="numba"), repeat=repeat, budget=5.0
+        )
+        backends.BLOCK_MEMBERS = blocks
         estimate = backends.numpy_seconds(compiled, grid, EULER, n)
         print(
             f"  {n:>7}  {numpy * 1e3:10.2f}  {fast * 1e3:10.2f}  {numpy / fast:7.1f}  "
-            f"{estimate * 1e3:10.2f}"
+            f"{alone * 1e3:10.2f}  {numpy / alone:7.1f}  {estimate * 1e3:10.2f}"
         )
 
 

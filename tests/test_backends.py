@@ -607,8 +607,13 @@ def test_auto_takes_the_loop_once_it_is_built(make_model: WriteModel) -> None:
     ps.simulate(model, backend="numba")
     assert backends.choose_backend(compiled, grid, EULER, "euler", 1, "auto") == "numba"
     assert backends.choose_backend(compiled, grid, None, "rk45", 1, "auto") == "numpy"
-    # a large ensemble runs as fast on numpy's kernels over chunks of members
-    assert backends.choose_backend(compiled, grid, EULER, "euler", 10_000, "auto") == "numpy"
+    # an ensemble runs on the block loop: numpy until that is built (a tiny run cannot pay
+    # for compiling it), numba after
+    many = backends.BLOCK_MEMBERS
+    assert backends.choose_backend(compiled, grid, EULER, "euler", many, "auto") == "numpy"
+    assert compiled.block_loop.run is not None  # built, as a numba run of an ensemble builds it
+    assert backends.choose_backend(compiled, grid, EULER, "euler", many, "auto") == "numba"
+    assert backends.choose_backend(compiled, grid, EULER, "euler", 10_000, "auto") == "numba"
     # a single run estimated to take longer on numpy than compiling the loop takes it
     other = make_model(TINY.replace("x", "z"), name="other.yaml")
     fresh = compiled_for(other, None)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from pssc_sim.compile.block_loop import CompiledBlockLoop, block_key, compile_block_loop
 from pssc_sim.compile.layout import select_outputs
 from pssc_sim.compile.loop import (
     CompiledLoop,
@@ -251,6 +252,22 @@ class CompiledModel:
         if ahead is not None:
             return CompiledLoop(ahead, key=self.loop_key, ahead=True)
         return compile_loop(self.model, self.loop_source, self.loop_key)
+
+    @property
+    def has_block_loop(self) -> bool:
+        """Whether the block loop is built in this process already."""
+        return "block_loop" in self.__dict__
+
+    @cached_property
+    def block_key(self) -> str:
+        """The cache key of the block loop (``""`` where there is no loop)."""
+        return block_key(self.loop_key)
+
+    @cached_property
+    def block_loop(self) -> CompiledBlockLoop:
+        """The fixed-step loop over blocks of members compiled by numba, on first use (or
+        loaded from numba's cache; see :mod:`pssc_sim.compile.block_loop`)."""
+        return compile_block_loop(self.model, self.loop_source, self.block_key)
 
     def loop_source(self) -> str:
         """The source of the compiled-loop module (see :mod:`pssc_sim.compile.loop`)."""

@@ -6,9 +6,10 @@ numpy kernels, chunk by chunk. ``numba`` runs the loop of :mod:`pssc_sim.compile
 on first use (or loaded from the cache folder, :mod:`pssc_sim.compile.cache`), with no Python per
 step. ``auto`` takes numba where it wins, counting what it costs to get the compiled loop:
 
-- nothing when the loop was built in this process already: numba, for up to
-  :data:`MOST_MEMBERS` members (past a few hundred, the numpy kernels on whole chunks of members
-  are as fast or faster: the loop writes each member's saved values apart from its neighbours');
+- nothing when the loop was built in this process already: numba, whatever the number of
+  members (from :data:`BLOCK_MEMBERS` members, the block loop of
+  :mod:`pssc_sim.compile.block_loop`, which steps a block of members together and is as fast
+  as numpy's kernels on chunks of members or faster);
 - loading it from the cache folder: milliseconds (:data:`AHEAD_LOAD_SECONDS`) for the extension
   module built ahead of time (:mod:`pssc_sim.compile.aot`), about :data:`LOAD_SECONDS` for
   numba's cached machine code (importing numba, reading it), when the numpy run is estimated to
@@ -34,6 +35,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from pssc_sim.compile.block_loop import CompiledBlockLoop
 from pssc_sim.compile.cache import is_stored, numba_version
 from pssc_sim.compile.compiled import CompiledModel
 from pssc_sim.compile.loop import LoopFunction
@@ -65,8 +67,12 @@ AHEAD_LOAD_SECONDS = 0.02
 #: for SIR, 10-20 s for 100-200 equations, minutes for the 301-variable ring).
 COMPILE_SECONDS = 4.0
 COMPILE_SECONDS_PER_EQUATION = 0.2
-#: Members up to which ``auto`` takes the loop (measured crossover: between 100 and 1,000).
-MOST_MEMBERS = 256
+#: Members from which the numba back end runs the block loop rather than one member at a
+#: time (measured crossover: 10 to 16 members for SIR; see ``benchmarks/README.md``).
+BLOCK_MEMBERS = 16
+#: Seconds more per equation to compile the block loop (its loops over the members are
+#: vectorised one by one: measured 10 CPU s for SIR on a loaded machine).
+BLOCK_COMPILE_SECONDS_PER_EQUATION = 0.5
 #: Seconds per equation and step of a single run on numpy (the scalar kernel in Python).
 SCALAR_SECONDS = 6e-8
 #: Seconds per numpy call and per equation, member and step of an ensemble on numpy.
@@ -107,13 +113,15 @@ def choose_backend(
     check_backend(backend)
     if backend == "numpy":
         return "numpy"
+    blocks = members >= BLOCK_MEMBERS
+    built = compiled.has_block_loop if blocks else compiled.has_loop
     if backend == "auto":
-        if distributed or members > MOST_MEMBERS or tableau is None:
+        if distributed or tableau is None:
             return "numpy"
         cost = runs * numpy_seconds(compiled, grid, tableau, members)
-        if cost <= AHEAD_LOAD_SECONDS and not compiled.has_loop:
+        if cost <= AHEAD_LOAD_SECONDS and not built:
             return "numpy"  # neither loading nor compiling the loop can pay: nothing looked up
-        if cost <= LOAD_SECONDS and not compiled.has_loop and not _built_ahead(compiled):
+        if cost <= LOAD_SECONDS and not built and (blocks or not _built_ahead(compiled)):
             return "numpy"
     reason = _refusal(compiled, tableau, method)
     if backend == "numba":
@@ -125,6 +133,8 @@ def choose_backend(
         return "numba"
     if reason or tableau is None:
         return "numpy"
+    if blocks:
+        return _choose_blocks(compiled, runs * numpy_seconds(compiled, grid, tableau, members))
     if compiled.has_loop:
         return "numba" if compiled.loop.run is not None else "numpy"
     cost = runs * numpy_seconds(compiled, grid, tableau, members)
@@ -133,6 +143,18 @@ def choose_backend(
     if is_stored(compiled.loop_key):
         return "numba" if cost > LOAD_SECONDS else "numpy"
     compile_cost = COMPILE_SECONDS + COMPILE_SECONDS_PER_EQUATION * _elements(compiled)
+    return "numba" if cost > compile_cost else "numpy"
+
+
+def _choose_blocks(compiled: CompiledModel, cost: float) -> str:
+    """``auto``'s choice for an ensemble, on the block loop: numba once it is built (it is as
+    fast as numpy's kernels or faster at every size measured), else when the numpy run is
+    estimated to take longer than loading it from numba's cache or compiling it."""
+    if compiled.has_block_loop:
+        return "numba" if compiled.block_loop.run is not None else "numpy"
+    if is_stored(compiled.block_key):
+        return "numba" if cost > LOAD_SECONDS else "numpy"
+    compile_cost = COMPILE_SECONDS + BLOCK_COMPILE_SECONDS_PER_EQUATION * _elements(compiled)
     return "numba" if cost > compile_cost else "numpy"
 
 
@@ -223,6 +245,7 @@ def run_loop(
     allocate: Allocate = in_memory,
     function: LoopFunction | None = None,
     first_member: int = 0,
+    block: CompiledBlockLoop | None = None,
 ) -> np.ndarray:
     """Integrate with the compiled loop of the explicit Runge-Kutta method ``tableau``; saved
     outputs ``(n_rows, n_outputs, M)`` in an array made by ``allocate`` (in memory, or on disk:
@@ -234,13 +257,23 @@ def run_loop(
     is done. A single run with a ``progress`` callback runs in pieces of steps (see
     :data:`SEGMENT_SECONDS`), reporting after each: the same bits as in one call. ``function``
     is the loop to run, by default the model's compiled one (see
-    :func:`~pssc_sim.compile.loop.load_loop` for the same code uncompiled). Messages count
-    members from ``first_member`` (the first member's index in the whole run).
+    :func:`~pssc_sim.compile.loop.load_loop` for the same code uncompiled). Chunks of
+    :data:`BLOCK_MEMBERS` members or more run on the model's block loop instead (see
+    :mod:`pssc_sim.compile.block_loop`), unless ``function`` is given; ``block`` is a block
+    loop to run every chunk on. Messages count members from ``first_member`` (the first
+    member's index in the whole run).
 
     The first run of a loop compiled just in time starts the build of its extension module
     for later processes (:func:`~pssc_sim.compile.aot.build_in_background`), typed from the
     arguments of this call.
     """
+    members = p.shape[1]
+    if block is None and function is None and min(chunk, members) >= BLOCK_MEMBERS:
+        block = compiled.block_loop
+    if block is not None and block.run is not None:
+        return _run_blocks(
+            compiled, p, grid, tableau, chunk, block, progress, allocate, first_member
+        )
     built = compiled.loop if function is None else None
     loop = function or (built.run if built is not None else None)
     if loop is None:
@@ -249,7 +282,6 @@ def run_loop(
             f"backend='numba': {compiled.loop.reason}). Use backend='numpy'"
         )
     plan = FixedStepPlan.build(grid)
-    members = p.shape[1]
     report = ProgressReport(progress, grid, members)
     values = allocate((plan.n_rows, len(compiled.outputs), members))
     # a file mapped into memory goes to the loop as the plain array over the same pages
@@ -269,13 +301,55 @@ def run_loop(
             from pssc_sim.compile import aot
 
             aot.build_in_background(built.key, arguments, built.digest)
-        written = out[:, :, start:stop]
-        if not np.isfinite(written).all():
-            for row in range(plan.n_rows):
-                check_finite(compiled, written[row], float(plan.times[row]), first_member + start)
+        _check(compiled, plan, out[:, :, start:stop], first_member + start)
         report.reached(grid.stop)
     report.finish()
     return values
+
+
+def _run_blocks(
+    compiled: CompiledModel,
+    p: np.ndarray,
+    grid: Grid,
+    tableau: Tableau,
+    chunk: int,
+    block: CompiledBlockLoop,
+    progress: Progress | None,
+    allocate: Allocate,
+    first_member: int,
+) -> np.ndarray:
+    """:func:`run_loop` on the block loop ``block``: each chunk's members in blocks."""
+    assert block.run is not None, "only a compiled block loop runs"
+    plan = FixedStepPlan.build(grid)
+    members = p.shape[1]
+    report = ProgressReport(progress, grid, members)
+    values = allocate((plan.n_rows, len(compiled.outputs), members))
+    out = values if type(values) is np.ndarray else values.view(np.ndarray)
+    coefficients = tableau_arrays(tableau)
+    for start in range(0, members, chunk):
+        stop = min(start + chunk, members)
+        report.chunk(start, stop)
+        steps, widths, saved, clock, q, y0, d0, lengths, _ = loop_head(
+            compiled, grid, plan, p[:, start:stop]
+        )
+        finite = block.run(
+            steps, widths, saved, clock, q, y0, d0, lengths, *coefficients, out, start, block.size
+        )
+        if not finite:  # the loop checked every saved value: find the first one for the message
+            _check(compiled, plan, out[:, :, start:stop], first_member + start)
+        report.reached(grid.stop)
+    report.finish()
+    return values
+
+
+def _check(compiled: CompiledModel, plan: FixedStepPlan, written: np.ndarray, first: int) -> None:
+    """Raise :class:`~pssc_sim.errors.SimulationError` at the first value of the rows
+    ``written`` (of members from ``first``) that is not finite."""
+    # the sum of the values is not finite where one is not (or, rarely, where finite values
+    # overflow it): one pass, with no temporary array, and the search row by row only then
+    if not math.isfinite(np.add.reduce(written, axis=None)):
+        for row in range(plan.n_rows):
+            check_finite(compiled, written[row], float(plan.times[row]), first)
 
 
 def loop_head(

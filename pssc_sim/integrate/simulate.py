@@ -290,10 +290,10 @@ def simulate(
         machine code (the ``fast`` extra): compiled on first use (seconds for a small model, a
         minute or more for hundreds of variables) and kept in the cache folder for later
         processes (:mod:`pssc_sim.compile.cache`). It agrees with numpy to the last few bits.
-        ``auto`` takes numba, for up to a few hundred members, when the loop is compiled
-        already in this process, or when the run would take longer on numpy than loading or
-        compiling the loop; numpy otherwise (past a few hundred members numpy's kernels over
-        chunks of members are as fast). The adaptive methods run on numpy, and so do the models
+        ``auto`` takes numba when the loop is compiled already in this process (an ensemble
+        of 16 members or more runs on the block loop, which steps blocks of members together),
+        or when the run would take longer on numpy than loading or compiling the loop; numpy
+        otherwise. The adaptive methods run on numpy, and so do the models
         using an array operation the loop cannot write element by element (VECTOR SORT ORDER,
         VECTOR RANK, VECTOR REORDER, ALLOCATE BY PRIORITY, INVERT MATRIX; ``backend='numba'``
         says so for them).
