@@ -15,7 +15,8 @@ parameter matrix. A worker compiles the kernel itself with
 :func:`~pssc_sim.compile.compiler.compile_model` (so the generated source goes through the same
 check and the same :func:`~pssc_sim.compile.execute.execute` as anywhere), once per process,
 cached under a hash of the pickled model and the recorded outputs (:func:`run_block`). The
-parameter matrix is drawn on the client before anything is sent, and the integrators are
+members' parameters are fixed before anything is sent (drawn on the client, or made on the
+workers from what a task carries, the same values: :class:`Members`), and the integrators are
 deterministic and treat members one by one (the fixed-step methods) or chunk by chunk (the
 adaptive ones, whose step control spans a chunk: blocks are whole multiples of ``chunk``), so the
 values are bit-identical to a run in one process with the same chunk, whatever the number of
@@ -29,11 +30,13 @@ Dask is imported only when a cluster is asked for (``pip install pssc_sim[distri
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import math
 import pickle
 import re
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -43,8 +46,9 @@ from typing import Any, Protocol, TypeAlias
 
 import numpy as np
 
+from pssc_sim.compile.cache import numba_version
 from pssc_sim.compile.compiler import CompiledModel, compile_model
-from pssc_sim.errors import ParameterError, SimulationError
+from pssc_sim.errors import ParameterError, PsscSimWarning, SimulationError
 from pssc_sim.integrate.fixed import saved_times
 from pssc_sim.integrate.grid import Grid
 from pssc_sim.integrate.methods import METHODS
@@ -57,6 +61,7 @@ from pssc_sim.orderstats import (
     count_at_most,
     group_sums,
     key_floats,
+    medians_from_order_statistics,
     members_between,
     needed_ranks,
     order_statistics,
@@ -304,6 +309,35 @@ class Job:
         )
 
 
+def job_for(
+    client: Any,
+    compiled: CompiledModel,
+    document: bytes,
+    grid: Grid,
+    method: str,
+    options: SolverOptions,
+    reduce: Reducer | None = None,
+) -> Job:
+    """:meth:`Job.of`, on the workers of ``client``: the numba back end only if every worker
+    has numba (each compiles or loads the loop itself, once per process); else numpy for the
+    whole run, so that every block runs alike, with a note saying so."""
+    job = Job.of(compiled, document, grid, method, options, reduce)
+    if job.backend != "numba":
+        return job
+    versions = client.run(numba_version)
+    missing = sorted(worker for worker, version in versions.items() if version is None)
+    if not missing:
+        return job
+    warnings.warn(
+        f"backend: numba is not installed on {len(missing)} of {len(versions)} workers "
+        f"(first {missing[0]}); the run uses numpy on every worker. Install "
+        "pssc_sim[fast] on the workers to use numba there",
+        PsscSimWarning,
+        stacklevel=2,
+    )
+    return dataclasses.replace(job, backend="numpy")
+
+
 #: Turns a block's saved times, values (times x outputs x members) and output names into an
 #: array with the members on its last axis (a top-level, picklable callable).
 Reducer = Callable[[np.ndarray, np.ndarray, tuple[str, ...]], np.ndarray]
@@ -422,7 +456,7 @@ def run_on_cluster(
     distributed = _dask()
     with connect(spec) as client:
         document = model_document(compiled.model)
-        job = Job.of(compiled, document, grid, method, options, reduce)
+        job = job_for(client, compiled, document, grid, method, options, reduce)
         # a key of its own for each call: a hashed key shared with an earlier call could be
         # released by that call while this one still needs it
         shared = client.scatter(document, broadcast=True, hash=False)
@@ -501,7 +535,10 @@ def _raise_first_error(client: Any, futures: list[Any], failed: int, finished: s
 @dataclass(frozen=True, slots=True)
 class Summary:
     """An ensemble reduced on the cluster: ``quantiles`` ``(n_q, n_times, n_outputs)`` at
-    ``levels`` and the ``mean`` ``(n_times, n_outputs)`` across members."""
+    ``levels``, the ``mean`` ``(n_times, n_outputs)`` and the ``median`` (as
+    :func:`numpy.median` takes it) across members. A summary of what a reducer made of each
+    member (``reduce`` of :func:`summarise_on_cluster`) has ``(n_q, rows)``, ``(rows,)`` and
+    ``(rows,)`` instead."""
 
     times: np.ndarray
     names: tuple[str, ...]
@@ -512,6 +549,7 @@ class Summary:
     #: Exchanges with the blocks after their first answer: rounds of counts, and the one that
     #: brought members together (if any).
     rounds: int = 0
+    median: np.ndarray | None = None
 
 
 def submit_blocks(
@@ -523,13 +561,14 @@ def submit_blocks(
     options: SolverOptions,
     ranges: list[tuple[int, int]],
     task: Callable[..., Any] | None = None,
+    reduce: Reducer | None = None,
 ) -> list[Any]:
     """One task per block of members ``ranges``, each sent on its own (a single graph holding
     every block's rows would be as large as the parameter matrix); their futures, whose
     results (``(times, values)`` of :func:`run_block`, or what ``task``, called as it is, makes
-    of them) stay on the workers."""
+    of them, ``reduce`` as in :class:`Job`) stay on the workers."""
     document = model_document(compiled.model)
-    job = Job.of(compiled, document, grid, method, options)
+    job = job_for(client, compiled, document, grid, method, options, reduce)
     shared = client.scatter(document, broadcast=True, hash=False)
     return [
         client.submit(task or run_block, job, shared, block_of(p, start, stop), start, pure=False)
@@ -587,9 +626,9 @@ def summary_block(
     points: int = 2,
     ensemble: tuple[Path, Layout] | None = None,
 ) -> tuple[tuple[np.ndarray, int, np.ndarray, np.ndarray], np.ndarray]:
-    """On a worker: :func:`run_block`, then the block's first answer (its sketch of ``points``
-    members a row, :func:`~pssc_sim.orderstats.sketch`, whose ends are each row's smallest and
-    largest value, and its partial sums for the mean,
+    """On a worker: :func:`run_block` (and ``job.reduce``, if any), then the block's first
+    answer (its sketch of ``points`` members a row, :func:`~pssc_sim.orderstats.sketch`, whose
+    ends are each row's smallest and largest value, and its partial sums for the mean,
     :func:`~pssc_sim.orderstats.group_sums`) and its rows (each saved time and output) with
     their members sorted, in place, where the block ran (what the rounds of the order
     statistics count in; they never move). With ``ensemble`` (a file started by
@@ -600,7 +639,7 @@ def summary_block(
     values = run_block(job, document, p, first_member)[1]
     if ensemble is not None:
         write_members(ensemble[0], ensemble[1], first_member, values, p)
-    rows = values.reshape(-1, values.shape[-1])
+    rows = np.ascontiguousarray(values.reshape(-1, values.shape[-1]), dtype=np.float64)
     sums = group_sums(rows)  # in member order, before the sort
     ordered = sort_members(rows)
     ranks, keys = sketch(ordered, points)
@@ -647,10 +686,13 @@ def summarise_on_cluster(
     levels: tuple[float, ...],
     per_block: int | None = None,
     ensemble: tuple[Path, Layout] | None = None,
+    reduce: tuple[Reducer, int] | None = None,
 ) -> Summary:
-    """Run the members ``p`` on the cluster and return only their quantiles and mean (and,
-    with ``ensemble``, have each block write its members into that file, see
-    :func:`summary_block`).
+    """Run the members ``p`` on the cluster and return only their quantiles, mean and median
+    (and, with ``ensemble``, have each block write its members into that file, see
+    :func:`summary_block`). With ``reduce``, ``(reducer, rows)``, the numbers summarised are
+    the ``rows`` rows (rows x members) that the reducer makes of each block's values on its
+    worker (:data:`Reducer`), instead of every saved time and output.
 
     The blocks of members stay on the workers. Each sorts its members where it ran and sends
     back a sketch (its members at a few hundred ranks spread evenly, the first and last its
@@ -666,12 +708,19 @@ def summarise_on_cluster(
     :func:`~pssc_sim.output.ensemble_table` of the same run in one process, to the last bit.
     """
     _dask()  # installed, or a clear error
+    if reduce is not None and ensemble is not None:
+        raise ParameterError(
+            "ensemble: a summary of reduced members cannot also write the members (got both "
+            "reduce and ensemble). Write the ensemble in a run of its own"
+        )
     members = member_count(p)
     with connect(spec) as client:
         times = saved_times(grid) if METHODS[method].fixed_step else grid.save_times()
-        shape = (len(times), len(compiled.outputs))
+        shape: tuple[int, ...] = (
+            (len(times), len(compiled.outputs)) if reduce is None else (reduce[1],)
+        )
         ranges = summary_blocks(client, members, options.chunk, per_block)
-        points = sketch_points(shape[0] * shape[1], len(ranges))
+        points = sketch_points(math.prod(shape), len(ranges))
         ordered = submit_blocks(
             client,
             compiled,
@@ -681,6 +730,7 @@ def summarise_on_cluster(
             options,
             ranges,
             task=functools.partial(summary_block, points=points, ensemble=ensemble),
+            reduce=None if reduce is None else reduce[0],
         )
         answers = [client.submit(block_sketch, block) for block in ordered]
         if options.progress is None:
@@ -727,6 +777,7 @@ def summarise_on_cluster(
                 "Check that every worker runs the same version of pssc_sim and its libraries"
             ) from None
         spread = quantiles_from_order_statistics(members, levels, ranks, found)
+        median = medians_from_order_statistics(members, ranks, found, high)
         report.finish()
     return Summary(
         times,
@@ -736,6 +787,7 @@ def summarise_on_cluster(
         mean,
         members,
         rounds,
+        median.reshape(shape),
     )
 
 
