@@ -103,6 +103,38 @@ def test_simulate_on_the_cluster_is_bit_identical(client: Any, method: str) -> N
     assert there.names == here.names
 
 
+def test_a_current_client_takes_the_runs_unless_scheduler_is_false(client: Any) -> None:
+    from pssc_sim.inference.design import Experiment, Request, Statistic
+
+    infectivity = np.linspace(0.1, 0.5, 120)
+    here = ps.simulate(full_model(), {"infectivity": infectivity}, chunk=32)
+    experiment = Experiment.load(SIR)
+    request = Request("infected", Statistic("max"))
+    design = np.linspace(0.1, 0.5, 6)[:, None]
+    alone = experiment.evaluate(["infectivity"], design, [request])
+    # the fixture's client, made by pssc_sim, is not current: nothing ran there above
+    with pytest.raises(ValueError, match="No clients found"):
+        distributed.default_client()
+    with distributed.Client(client.scheduler.address) as current:
+
+        def executed() -> int:  # tasks the workers have run so far
+            counts = current.run(lambda dask_worker: dask_worker.state.executed_count)
+            return sum(counts.values())
+
+        before = executed()
+        kept = ps.simulate(full_model(), {"infectivity": infectivity}, chunk=32, scheduler=False)
+        experiment.on(False).evaluate(["infectivity"], design, [request])
+        assert executed() == before
+        there = ps.simulate(full_model(), {"infectivity": infectivity}, chunk=32)
+        after = executed()
+        assert after > before
+        spread = experiment.evaluate(["infectivity"], design, [request])
+        assert executed() > after
+    np.testing.assert_array_equal(kept.values, here.values)
+    np.testing.assert_array_equal(there.values, here.values)
+    np.testing.assert_array_equal(spread[0], alone[0])
+
+
 @pytest.mark.parametrize("method", ["euler", "rk4"])
 def test_seeded_scenario_ensemble_is_the_same_on_any_cluster_and_chunking(
     client: Any, method: str

@@ -5,9 +5,13 @@ The public functions are in :mod:`pssc_sim.integrate.distributed` (and ``schedul
 running scheduler (``tcp://host:8786``, a cluster started with ``dask scheduler`` and ``dask
 worker``), a number of local worker processes (``4`` or ``"processes:4"``: a
 :class:`distributed.LocalCluster` on 127.0.0.1, one thread per process, no dashboard, closed when
-the call ends), or a :class:`distributed.Client` the caller manages. A client merely in scope is
-not used: the cluster is always named explicitly, so that a script never sends work somewhere by
-surprise.
+the call ends), or a :class:`distributed.Client` the caller manages. Left out (``None``), it is
+the Dask client current in the process, as ``dask.compute`` takes it: the client of a ``with
+Client(address):`` block, else the last one created and not closed
+(:func:`~pssc_sim.integrate.simulate.current_scheduler`, which looks only if distributed is
+imported already); ``False`` keeps a run in the process even then. The clients this module makes
+itself (:func:`connect`) are never made current: they serve the call that named them, and the
+process's other Dask work does not move to them.
 
 What travels to the workers is data, never generated code: the model (the validated IR, pickled,
 a few kilobytes; sent once per call and shared by every task) and each block's rows of the
@@ -195,7 +199,8 @@ def connect(
     """A ``distributed.Client`` for ``spec``, closed on leaving (a given client is left open).
 
     A local cluster listens on 127.0.0.1 only, with one single-threaded process per worker and
-    no dashboard. A scheduler that does not answer within ``timeout`` seconds is a
+    no dashboard. The client made is not made current (``set_as_default=False``): work goes to
+    it only where it is named. A scheduler that does not answer within ``timeout`` seconds is a
     :class:`SchedulerError`.
     """
     target = parse_scheduler(spec, where)
@@ -217,13 +222,13 @@ def connect(
                 scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
             )
         try:
-            with distributed.Client(cluster) as client:
+            with distributed.Client(cluster, set_as_default=False) as client:
                 yield client
         finally:
             cluster.close()
         return
     try:
-        client = distributed.Client(target.address, timeout=timeout)
+        client = distributed.Client(target.address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         if len(reason) > 160:
@@ -474,7 +479,7 @@ def run_on_cluster(
         times: np.ndarray | None = None
         values: np.ndarray | None = None
         done, finished = 0, set[int]()
-        pending = distributed.as_completed(futures)
+        pending = distributed.as_completed(futures, loop=client.loop)
         for future in pending:
             index = order[future.key]
             if index in finished or future is not futures[index]:
@@ -519,7 +524,8 @@ def _raise_first_error(client: Any, futures: list[Any], failed: int, finished: s
     have not ``finished`` are awaited), after cancelling the blocks after it."""
     client.cancel(futures[failed + 1 :])
     earlier = [future for i, future in enumerate(futures[:failed]) if i not in finished]
-    _dask().wait(earlier)
+    with client.as_current():  # the client wait() uses: not made current by connect()
+        _dask().wait(earlier)
     for future in [*earlier, futures[failed]]:
         if future.status == "error":
             try:
@@ -738,7 +744,7 @@ def summarise_on_cluster(
         else:  # the bar moves by the members of each block that has answered
             report = ProgressReport(options.progress, grid, members)
             done = 0
-            for future in _dask().as_completed(answers):
+            for future in _dask().as_completed(answers, loop=client.loop):
                 first_member, end = ranges[answers.index(future)]
                 done += end - first_member
                 report.chunk(0, done)

@@ -281,8 +281,9 @@ def run(
 
     ``record`` names variables to record besides the scenario's outputs (hidden ones too, such
     as the threshold shares a scorecard reads). ``progress`` and ``scheduler`` (a Dask cluster,
-    see :mod:`pssc_sim.integrate.distributed`) are passed to :func:`simulate`; the members are
-    drawn here, before anything runs, so an ensemble is the same wherever it runs.
+    see :mod:`pssc_sim.integrate.distributed`; ``None``, the Dask client current in this
+    process if there is one; ``False``, this process) are passed to :func:`simulate`; the
+    members are drawn here, before anything runs, so an ensemble is the same wherever it runs.
     ``max_memory`` is the bytes the run may use (default: a safe share of the machine): the run
     is sized before any member is sampled, and refused with
     :class:`~pssc_sim.integrate.budget.ResourceLimitError` if it cannot fit (see
