@@ -19,10 +19,12 @@ changes much less) and what can be counted:
 - ``speed-up``: one process over two workers, wall time (target: at least 1.6 on two cores), and
   the same from CPU per member (what two idle cores would give if the parts overlapped fully);
 - the client's peak at 250,000 and 1,000,000 members, the cost per member-step of SIR and of
-  the 100-stock ring, the overhead of one task, and the bytes one block moves.
+  the 100-stock ring, the overhead of one task, and the bytes one block moves;
+- the client's peak of a sampled scenario ensemble (``run_summarised``, two parameters drawn
+  by a Latin hypercube) at 250,000 and 1,000,000 members, drawn by the workers and drawn here.
 
 Run: ``python benchmarks/bench_distributed.py`` (``--members N`` to change the large ensemble,
-``--quick`` for 100,000 members).
+``--quick`` for 100,000 members, ``--peaks`` for the sampled scenario's peaks alone).
 """
 
 from __future__ import annotations
@@ -144,6 +146,47 @@ def on_cluster(client: Any, model: ps.Model, members: int, trace: bool = False) 
     }
 
 
+def scenario_peak(client: Any, members: int, draw_here: bool) -> float:
+    """The client's peak traced memory (MiB) of a sampled SIR scenario ensemble summarised on
+    the cluster, its members drawn by the workers or, with ``draw_here``, by this process."""
+    from pssc_sim.scenario.runner import run_summarised
+
+    scenario = ps.Scenario(
+        model=SIR,
+        name="sampled",
+        outputs=OUTPUTS,
+        time=TIME,
+        uncertainty={
+            "members": members,
+            "seed": 1,
+            "parameters": {
+                "infectivity": {"distribution": "uniform", "low": 0.1, "high": 0.5},
+                "contact_rate": {"distribution": "uniform", "low": 2.0, "high": 10.0},
+            },
+        },
+    )
+    tracemalloc.start()
+    try:
+        run_summarised(scenario, scheduler=client, draw_here=draw_here)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak / 2**20
+
+
+def sampled_peaks(client: Any) -> None:
+    """Print :func:`scenario_peak` at 250,000 and 1,000,000 members, both ways."""
+    scenario_peak(client, 20_000, False)  # compile on the workers, warm up
+    for count in (250_000, 1_000_000):
+        there = scenario_peak(client, count, False)
+        here = scenario_peak(client, count, True)
+        print(
+            f"sampled scenario, client peak at {count:>9,} members: {there:6.1f} MiB drawn by "
+            f"the workers, {here:6.1f} MiB drawn here (the samples: "
+            f"{2 * count * 8 / 2**20:.1f} MiB)"
+        )
+
+
 def member_step_cost(model: ps.Model, params: dict[str, np.ndarray], members: int) -> float:
     """Seconds per member per time step of one process (best of two)."""
     steps = round((model.time.stop - model.time.start) / model.time.dt)
@@ -189,10 +232,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--quick", action="store_true", help="100,000 members")
+    parser.add_argument(
+        "--peaks", action="store_true", help="the sampled scenario's client peaks alone"
+    )
     args = parser.parse_args()
     members = 100_000 if args.quick else args.members
     print(machine())
     print(f"load average at the start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    if args.peaks:
+        with connect(2) as client:
+            sampled_peaks(client)
+        print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        return
     model = ps.load_model(SIR)
     steps = round((model.time.stop - model.time.start) / model.time.dt)
     print(
@@ -254,6 +305,7 @@ def main() -> None:
                 f"{given:.1f} MiB; the parameter matrix, built by the workers, would be "
                 f"{matrix:.1f} MiB)"
             )
+        sampled_peaks(client)
         points, rows = sketch_points(61 * len(OUTPUTS), 8), 61 * len(OUTPUTS)
         print(
             f"first answer of a block of {members // 8:,} members: {points} sketch points x "

@@ -395,6 +395,39 @@ def quantiles_from_order_statistics(
 
 
 def needed_ranks(members: int, levels: Sequence[float] | np.ndarray) -> np.ndarray:
-    """The sorted distinct order statistics the quantiles at ``levels`` are made from."""
+    """The sorted distinct order statistics the quantiles at ``levels`` and the median
+    (:func:`median_ranks`) are made from."""
     below, above, _ = quantile_positions(members, levels)
-    return np.unique(np.concatenate([below, above]))
+    return np.unique(np.concatenate([below, above, median_ranks(members)]))
+
+
+def median_ranks(members: int) -> np.ndarray:
+    """The order statistics (0-based) :func:`numpy.median` takes the mean of: the middle one,
+    or the two middle ones of an even number of members.
+
+    >>> median_ranks(5).tolist(), median_ranks(6).tolist()
+    ([2], [2, 3])
+    """
+    return np.unique(np.array([(members - 1) // 2, members // 2], dtype=np.int64))
+
+
+def medians_from_order_statistics(
+    members: int, ranks: np.ndarray, found: np.ndarray, largest: np.ndarray
+) -> np.ndarray:
+    """Each row's :func:`numpy.median`, to the last bit, from the order statistics ``found``
+    (rows x ranks) at ``ranks`` (holding :func:`median_ranks`) and each row's ``largest``
+    value (a row holding NaN has a NaN median, as numpy gives).
+
+    >>> x = np.random.default_rng(2).normal(size=(3, 10))
+    >>> ranks = median_ranks(10)
+    >>> found = np.sort(x, axis=1)[:, ranks]
+    >>> np.array_equal(medians_from_order_statistics(10, ranks, found, x.max(1)),
+    ...                np.median(x, axis=1))
+    True
+    """
+    at = {int(r): i for i, r in enumerate(ranks)}
+    middle = found[:, [at[int(r)] for r in median_ranks(members)]]
+    # numpy's own mean of the middle members, as numpy.median takes it
+    medians: np.ndarray = np.median(middle, axis=1)
+    medians[np.isnan(largest)] = np.nan
+    return medians

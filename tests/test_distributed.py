@@ -22,6 +22,7 @@ import pssc_sim as ps
 import pssc_sim.integrate.cluster as cluster_module
 import pssc_sim.orderstats as orderstats
 from pssc_sim.cli import main
+from pssc_sim.errors import PsscSimWarning
 from pssc_sim.integrate.budget import ResourceLimitError
 from pssc_sim.integrate.cluster import blocks, worker_kernel
 from pssc_sim.integrate.distributed import (
@@ -100,6 +101,38 @@ def test_simulate_on_the_cluster_is_bit_identical(client: Any, method: str) -> N
     np.testing.assert_array_equal(there.times, here.times)
     np.testing.assert_array_equal(there.parameters, here.parameters)
     assert there.names == here.names
+
+
+def test_a_current_client_takes_the_runs_unless_scheduler_is_false(client: Any) -> None:
+    from pssc_sim.inference.design import Experiment, Request, Statistic
+
+    infectivity = np.linspace(0.1, 0.5, 120)
+    here = ps.simulate(full_model(), {"infectivity": infectivity}, chunk=32)
+    experiment = Experiment.load(SIR)
+    request = Request("infected", Statistic("max"))
+    design = np.linspace(0.1, 0.5, 6)[:, None]
+    alone = experiment.evaluate(["infectivity"], design, [request])
+    # the fixture's client, made by pssc_sim, is not current: nothing ran there above
+    with pytest.raises(ValueError, match="No clients found"):
+        distributed.default_client()
+    with distributed.Client(client.scheduler.address) as current:
+
+        def executed() -> int:  # tasks the workers have run so far
+            counts = current.run(lambda dask_worker: dask_worker.state.executed_count)
+            return sum(counts.values())
+
+        before = executed()
+        kept = ps.simulate(full_model(), {"infectivity": infectivity}, chunk=32, scheduler=False)
+        experiment.on(False).evaluate(["infectivity"], design, [request])
+        assert executed() == before
+        there = ps.simulate(full_model(), {"infectivity": infectivity}, chunk=32)
+        after = executed()
+        assert after > before
+        spread = experiment.evaluate(["infectivity"], design, [request])
+        assert executed() > after
+    np.testing.assert_array_equal(kept.values, here.values)
+    np.testing.assert_array_equal(there.values, here.values)
+    np.testing.assert_array_equal(spread[0], alone[0])
 
 
 @pytest.mark.parametrize("method", ["euler", "rk4"])
@@ -712,3 +745,186 @@ def test_a_summary_leaves_the_parameter_matrix_to_the_workers(client: Any) -> No
         tracemalloc.stop()
     assert summary.members == members
     assert peak < matrix
+
+
+# -- the scorecard reduced on the cluster ------------------------------------------------------
+
+# A queue served up to its capacity; the reported wait is flattered; the backlog's measure has
+# a spread, so that a threshold-share target reads its hidden shares.
+QUEUE = """\
+model: queue
+time: {start: 0, stop: 12, dt: 0.5, units: week}
+parameters:
+  arrivals: {value: 10, range: [6, 14]}
+  capacity: {value: 10, range: [7, 13]}
+  spread: 3
+stocks:
+  backlog: 20
+flows:
+  arriving: {to: backlog, rate: arrivals}
+  served: {from: backlog, rate: "MIN(capacity, backlog)"}
+auxiliaries:
+  wait: backlog / capacity
+  reported_wait: wait * 0.9
+measures:
+  wait: {perspective: outcome, better: lower, reported: reported_wait}
+  served: {perspective: process, better: higher}
+  backlog: {perspective: outcome, better: lower, distribution: {kind: normal, sd: spread}}
+"""
+
+QUEUE_TARGETS = [
+    {"measure": "wait", "value": 2.0, "by": 5.25},  # between saved times
+    {"measure": "served", "kind": "count", "value": 95, "per": 10, "by": 8},
+    {"measure": "backlog", "kind": "threshold share", "threshold": 25, "value": 0.6, "by": 6},
+]
+
+
+def queue_scenario(tmp_path: Path, members: int, **kwargs: Any) -> ps.Scenario:
+    folder = tmp_path / "queue"
+    folder.mkdir(exist_ok=True)
+    (folder / "model.yaml").write_text(QUEUE)
+    return ps.Scenario(
+        model=folder,
+        name="queue",
+        uncertainty={"members": members, "seed": 11},
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize("members", [700, 701])
+def test_scorecard_on_the_cluster_equals_the_one_process_scorecard(
+    client: Any, tmp_path: Path, members: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # several blocks a run (chunk 64: blocks of 256 members), and ranges narrowed in rounds;
+    # an even and an odd number of members (numpy's median of the two middle members, or one)
+    from pssc_sim.scorecard.scoring import scorecard_on_cluster
+
+    monkeypatch.setattr(orderstats, "ROUND_COUNTS", 64)
+    monkeypatch.setattr(orderstats, "GATHERED", 1)
+    scenario = queue_scenario(tmp_path, members, targets=QUEUE_TARGETS)
+    here = scenario.run().scorecard()
+    there = scorecard_on_cluster(scenario, scheduler=client, chunk=64)
+    assert there.to_dict() == here.to_dict()
+    assert there.to_text() == here.to_text()
+    probabilities = [row.probability for row in here.rows if row.target is not None]
+    assert len(probabilities) == 3
+    assert any(p is not None and 0 < p < 1 for p in probabilities)  # members disagree
+    assert here.reference == "queue without targets"
+    # against another scenario, a single run with more capacity: the ensemble's backlog and
+    # wait end worse
+    single = ps.Scenario(model=scenario.model, name="more capacity", set={"capacity": 13})
+    there = scorecard_on_cluster(scenario, single, scheduler=client, chunk=64)
+    here = scenario.run().scorecard(single.run())
+    assert there == here
+    assert {c.measure for c in here.consequences} >= {"backlog", "wait"}
+
+
+def test_member_scores_read_what_numpy_interp_reads() -> None:
+    from pssc_sim.scorecard.scoring import interpolate_members
+
+    rng = np.random.default_rng(4)
+    times = np.array([0.0, 0.5, 1.25, 2.0, 3.0])
+    column = rng.normal(size=(5, 200)) * 10.0 ** rng.integers(-3, 4, size=(5, 200))
+    column[2, :3] = [np.inf, -np.inf, np.inf]
+    column[3, :3] = [np.inf, np.inf, np.inf]
+    column[1, 5] = np.nan
+    for t in (-1.0, 0.0, 0.3, 0.5, 1.0, 1.6, 2.0, 2.9999, 3.0, 4.0):
+        expected = np.array([np.interp(t, times, column[:, i]) for i in range(200)])
+        np.testing.assert_array_equal(interpolate_members(t, times, column), expected)
+    np.testing.assert_array_equal(interpolate_members(7.0, times[:1], column[:1]), column[0])
+
+
+def test_cli_scorecard_on_the_cluster_prints_the_one_process_scorecard(
+    client: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    queue_scenario(tmp_path, 1)  # writes the model
+    path = tmp_path / "queue.yaml"
+    document = {
+        "scenario": "queue",
+        "model": "./queue",
+        "targets": QUEUE_TARGETS,
+        "uncertainty": {"members": 300, "seed": 11},
+    }
+    path.write_text(yaml.safe_dump(document))
+    assert main(["scorecard", str(path), "--json"]) == 0
+    here = capsys.readouterr().out
+    address = client.scheduler.address
+    assert main(["scorecard", str(path), "--json", "--scheduler", address]) == 0
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == (here, "")
+    assert json.loads(here)["members"] == 300
+
+
+# -- the back end on the workers ---------------------------------------------------------------
+
+
+def test_numba_asked_for_runs_numpy_everywhere_when_a_worker_lacks_it() -> None:
+    from pssc_sim.integrate.options import SolverOptions
+
+    class Workers:  # the answer of client.run(numba_version) on two workers, one without numba
+        def run(self, function: Callable[[], str | None]) -> dict[str, str | None]:
+            return {"tcp://10.0.0.2:1": function(), "tcp://10.0.0.1:1": None}
+
+    compiled = compiled_for(full_model(), None)
+    grid = make_grid(compiled.model, None)
+    asked = SolverOptions(backend="numba")
+    with pytest.warns(PsscSimWarning, match=r"numba is not installed on 1 of 2 workers"):
+        job = cluster_module.job_for(Workers(), compiled, b"model", grid, "euler", asked)
+    assert job.backend == "numpy"
+    numpy_job = cluster_module.job_for(
+        Workers(), compiled, b"model", grid, "euler", SolverOptions()
+    )
+    assert numpy_job.backend == "numpy"  # nothing asked of the workers
+
+
+def workers_have_a_loop() -> bool:
+    """On a worker: whether a kernel it compiled has its numba loop built."""
+    return any(compiled.has_loop for compiled in cluster_module._KERNELS.values())
+
+
+@pytest.mark.slow
+def test_a_summary_runs_the_back_end_asked_for_on_the_workers(client: Any) -> None:
+    pytest.importorskip("numba")
+    model = ps.load_model(ROOT / "models" / "teacup")
+    params = {"room_temperature": np.linspace(60.0, 80.0, 300)}
+    for backend in ("numpy", "numba"):
+        summary = summarise(model, params, scheduler=client, backend=backend, quantiles=[0.5])
+        full = ps.simulate(model, params, backend=backend)
+        table = ensemble_table(full, [0.5])
+        np.testing.assert_array_equal(summary.quantiles[0].reshape(-1), table["p50"].to_numpy())
+        assert any(client.run(workers_have_a_loop).values()) == (backend == "numba")
+
+
+# -- members drawn on the workers --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sampling", ["latin-hypercube", "sobol", "random"])
+def test_members_drawn_on_the_workers_are_those_one_process_draws(
+    client: Any, sampling: str
+) -> None:
+    from pssc_sim.scenario.runner import design, run_summarised
+    from pssc_sim.scenario.sampling import SampledMembers, sample
+
+    scenario = ps.Scenario.load(UNCERTAIN).with_uncertainty(members=700, sampling=sampling)
+    here = scenario.run()
+    drawn = run_summarised(scenario, scheduler=client, chunk=64)
+    assert drawn.samples == {}  # nothing drawn in this process
+    table = here.quantiles()
+    for i, label in enumerate(("p5", "p25", "p50", "p75", "p95")):
+        np.testing.assert_array_equal(
+            drawn.summary.quantiles[i].reshape(-1), table[label].to_numpy()
+        )
+    np.testing.assert_array_equal(drawn.summary.mean.reshape(-1), table["mean"].to_numpy())
+    assert (
+        drawn.summary_text()
+        == run_summarised(scenario, scheduler=client, draw_here=True).summary_text()
+    )
+    # a block's specification, as a task carries it, draws that block's members
+    chosen, kind, count, seed = design(scenario.uncertainty, scenario.load_model())
+    spec = SampledMembers(tuple(chosen.items()), kind, count, seed, {})
+    whole = sample(chosen, kind, count, seed)
+    for start, stop in blocks(count, 256):
+        block = pickle.loads(pickle.dumps(spec.block(start, stop)))
+        assert block.count == stop - start
+        for name, values in block.values().items():
+            np.testing.assert_array_equal(values, whole[name][start:stop])

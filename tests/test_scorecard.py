@@ -13,7 +13,7 @@ from scipy import stats
 import pssc_sim as ps
 from pssc_sim.cli import main
 from pssc_sim.scenario import Scenario
-from pssc_sim.scorecard.scoring import AMBER_SHARE, Scorecard, interpolated
+from pssc_sim.scorecard.scoring import AMBER_SHARE, Scorecard, interpolate_members
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -105,7 +105,7 @@ def test_members_interpolated_together_equal_numpy_member_by_member() -> None:
         column = rng.normal(size=(n, members)) * 10.0 ** rng.integers(-3, 300)
         for t in (rng.uniform(-6.0, 11.0), times[rng.integers(n)], times[0], times[-1]):
             expected = [np.interp(float(t), times, column[:, i]) for i in range(members)]
-            got = interpolated(times, column, float(t))
+            got = interpolate_members(float(t), times, column)
             assert got.tobytes() == np.array(expected).tobytes(), (case, t)
 
 

@@ -1,5 +1,5 @@
-"""``--workers N`` and ``--scheduler ADDRESS``: where ``run``, ``compare``, ``sensitivity``,
-``calibrate`` and ``optimize`` send their ensembles.
+"""``--workers N`` and ``--scheduler ADDRESS``: where ``run``, ``compare``, ``scorecard``,
+``sensitivity``, ``calibrate`` and ``optimize`` send their ensembles.
 
 The options go on those commands in one place (:func:`add_options`); each command opens the
 cluster with :func:`cluster` around its runs, so a local cluster starts once per command, and the
@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # the command line starts without the scenario stage
     from pssc_sim.scenario.definition import Scenario
 
 #: The commands that take ``--workers`` and ``--scheduler``.
-COMMANDS = ("run", "compare", "sensitivity", "calibrate", "optimize")
+COMMANDS = ("run", "compare", "scorecard", "sensitivity", "calibrate", "optimize")
 
 
 def add_options(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -312,7 +312,9 @@ def command_run(
     output = stream or sys.stdout
     with cluster(compute or argparse.Namespace(), scenario) as client:
         if client is not None and scenario.is_ensemble:
-            return _run_on_cluster(scenario, client, out, save_ensemble, max_memory, output)
+            return _run_on_cluster(
+                scenario, client, out, (save_ensemble, max_memory, backend), output
+            )
         with progress(run_label(scenario)) as bar, noted():
             result = run(
                 scenario, progress=bar, max_memory=max_memory, scheduler=client, backend=backend
@@ -328,21 +330,26 @@ def _run_on_cluster(
     scenario: Scenario,
     client: Any,
     out: Path | None,
-    save_ensemble: bool,
-    max_memory: int | None,
+    settings: tuple[bool, int | None, str],
     output: TextIO,
 ) -> int:
     """``pssc run`` of an ensemble on a cluster: the quantiles and means reduced on the
     workers (:func:`~pssc_sim.scenario.runner.run_summarised`), so no member comes back here;
     with ``--save-ensemble``, ``ensemble.nc`` written by the workers, each its own blocks,
     into the staging folder of ``out`` (which must be on storage the workers share). The
-    files are those the run in one process writes."""
+    files are those the run in one process writes. ``settings`` is ``(save_ensemble,
+    max_memory, backend)``: the back end each worker runs (numba if asked for and installed
+    on every worker). Without ``out``, the workers draw the members themselves, so this
+    process never holds them; with it, they are drawn here for ``parameters.csv``."""
     from pssc_sim.output import RUN_FILES, file_set
     from pssc_sim.scenario.runner import run_summarised
 
+    save_ensemble, max_memory, backend = settings
     if out is None:
         with progress(run_label(scenario)) as bar, noted():
-            result = run_summarised(scenario, scheduler=client, progress=bar, max_memory=max_memory)
+            result = run_summarised(
+                scenario, scheduler=client, progress=bar, max_memory=max_memory, backend=backend
+            )
         print(result.summary_text(), file=output)
         return EXIT_OK
     folder = _folder(out)
@@ -354,6 +361,8 @@ def _run_on_cluster(
                 progress=bar,
                 max_memory=max_memory,
                 ensemble=staging / "ensemble.nc" if save_ensemble else None,
+                backend=backend,
+                draw_here=True,  # parameters.csv lists every member's values
             )
         print(result.summary_text(), file=output)
         written = _write_summary(result, staging)

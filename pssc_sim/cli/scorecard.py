@@ -43,21 +43,32 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def command_scorecard(args: argparse.Namespace, stream: TextIO | None = None) -> int:
-    """Run the scenario (and the reference) and print the scorecard."""
+    """Run the scenario (and the reference) and print the scorecard; with ``--workers`` or
+    ``--scheduler`` (or a scenario's ``compute:`` key), on that cluster, each ensemble scored
+    on the workers where its members ran (the same scorecard)."""
+    from pssc_sim.cli.compute import cluster
     from pssc_sim.scenario.runner import run
     from pssc_sim.scorecard import scorecard
+    from pssc_sim.scorecard.scoring import scorecard_on_cluster
 
     scenario = as_scenario(args.scenario)
     reference = as_scenario(args.against) if args.against else None
     limit = memory_limit(args)
-    with progress(run_label(scenario)) as bar:
-        if reference is not None:
-            bar.phase(0, 2)
-        result = run(scenario, progress=bar, max_memory=limit)
-        if reference is not None:
-            bar.phase(1, 2)
-        against = run(reference, progress=bar, max_memory=limit) if reference is not None else None
-        card = scorecard(result, against)
+    with cluster(args, scenario, reference) as client, progress(run_label(scenario)) as bar:
+        if client is not None:
+            card = scorecard_on_cluster(
+                scenario, reference, scheduler=client, progress=bar, max_memory=limit
+            )
+        else:
+            if reference is not None:
+                bar.phase(0, 2)
+            result = run(scenario, progress=bar, max_memory=limit)
+            if reference is not None:
+                bar.phase(1, 2)
+            against = (
+                run(reference, progress=bar, max_memory=limit) if reference is not None else None
+            )
+            card = scorecard(result, against)
     output = stream or sys.stdout
     print(card.to_json() if args.json else card.to_text(), file=output)
     return EXIT_OK

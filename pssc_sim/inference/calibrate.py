@@ -442,8 +442,9 @@ def calibrate(
     progress
         Called with the fraction done, from 0 to 1.
     scheduler
-        Run the ensembles on a Dask cluster (see :func:`~pssc_sim.simulate`); the fit is the
-        same as in one process.
+        Run the ensembles on a Dask cluster (see :func:`~pssc_sim.simulate`): by default on the
+        Dask client current in this process, if there is one; ``False`` runs them here. The
+        fit is the same as in one process.
 
     Examples
     --------

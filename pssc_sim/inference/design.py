@@ -20,7 +20,7 @@ import numpy as np
 
 from pssc_sim.errors import ParameterError, did_you_mean
 from pssc_sim.integrate.progress import Progress
-from pssc_sim.integrate.simulate import make_grid, simulate
+from pssc_sim.integrate.simulate import current_scheduler, make_grid, simulate
 from pssc_sim.ir.model import Model
 from pssc_sim.parse import load_model
 from pssc_sim.scenario import Scenario, Uncertainty, apply_interventions, is_scenario_file
@@ -170,12 +170,14 @@ class Experiment:
     time: Mapping[str, float]
     scenario: Scenario | None
     source: str
-    #: Where designs run: ``None`` here, else a Dask cluster as ``simulate(scheduler=...)``
-    #: takes it (set it with :meth:`on`).
+    #: Where designs run: a Dask cluster as ``simulate(scheduler=...)`` takes it (set it with
+    #: :meth:`on`); ``None``, the Dask client current in this process if there is one, else
+    #: here; ``False``, here.
     scheduler: Any = None
 
     def on(self, scheduler: Any) -> Experiment:
-        """This experiment, running its designs on ``scheduler`` (see :func:`simulate`)."""
+        """This experiment, running its designs on ``scheduler`` (see :func:`simulate`;
+        ``False`` keeps them in this process even with a Dask client current)."""
         return replace(self, scheduler=scheduler)
 
     @classmethod
@@ -330,8 +332,9 @@ class Experiment:
                 f"{design.shape}). Give one column per parameter"
             )
         outputs = list(dict.fromkeys(r.name for r in requests))
-        if self.scheduler is not None:
-            return self._evaluate_on_cluster(names, design, requests, outputs, progress)
+        cluster = current_scheduler(self.scheduler)
+        if cluster is not None:
+            return self._evaluate_on_cluster(cluster, names, design, requests, outputs, progress)
         grid = make_grid(self.model, dict(self.time) or None)
         per_member = len(grid.save_times()) * len(outputs) * 8 * 2
         size = max(1, memory // per_member)
@@ -351,6 +354,7 @@ class Experiment:
                 time=dict(self.time) or None,
                 outputs=outputs,
                 progress=report,
+                scheduler=False,
             )
             for part, request in zip(parts, requests, strict=True):
                 values = results.values[:, results.index(request.name), :]
@@ -359,13 +363,14 @@ class Experiment:
 
     def _evaluate_on_cluster(
         self,
+        cluster: Any,
         names: Sequence[str],
         design: np.ndarray,
         requests: Sequence[Request],
         outputs: list[str],
         progress: Progress | None,
     ) -> list[np.ndarray]:
-        """The whole design as one ensemble on :attr:`scheduler`, each member reduced to its
+        """The whole design as one ensemble on ``cluster``, each member reduced to its
         statistics on the worker (the client holds only those)."""
         from pssc_sim.integrate.distributed import run_reduced
 
@@ -376,7 +381,7 @@ class Experiment:
             self.model,
             params,
             reduction,
-            scheduler=self.scheduler,
+            scheduler=cluster,
             method=self.method,
             time=dict(self.time) or None,
             outputs=outputs,

@@ -5,9 +5,13 @@ The public functions are in :mod:`pssc_sim.integrate.distributed` (and ``schedul
 running scheduler (``tcp://host:8786``, a cluster started with ``dask scheduler`` and ``dask
 worker``), a number of local worker processes (``4`` or ``"processes:4"``: a
 :class:`distributed.LocalCluster` on 127.0.0.1, one thread per process, no dashboard, closed when
-the call ends), or a :class:`distributed.Client` the caller manages. A client merely in scope is
-not used: the cluster is always named explicitly, so that a script never sends work somewhere by
-surprise.
+the call ends), or a :class:`distributed.Client` the caller manages. Left out (``None``), it is
+the Dask client current in the process, as ``dask.compute`` takes it: the client of a ``with
+Client(address):`` block, else the last one created and not closed
+(:func:`~pssc_sim.integrate.simulate.current_scheduler`, which looks only if distributed is
+imported already); ``False`` keeps a run in the process even then. The clients this module makes
+itself (:func:`connect`) are never made current: they serve the call that named them, and the
+process's other Dask work does not move to them.
 
 What travels to the workers is data, never generated code: the model (the validated IR, pickled,
 a few kilobytes; sent once per call and shared by every task) and each block's rows of the
@@ -15,7 +19,8 @@ parameter matrix. A worker compiles the kernel itself with
 :func:`~pssc_sim.compile.compiler.compile_model` (so the generated source goes through the same
 check and the same :func:`~pssc_sim.compile.execute.execute` as anywhere), once per process,
 cached under a hash of the pickled model and the recorded outputs (:func:`run_block`). The
-parameter matrix is drawn on the client before anything is sent, and the integrators are
+members' parameters are fixed before anything is sent (drawn on the client, or made on the
+workers from what a task carries, the same values: :class:`Members`), and the integrators are
 deterministic and treat members one by one (the fixed-step methods) or chunk by chunk (the
 adaptive ones, whose step control spans a chunk: blocks are whole multiples of ``chunk``), so the
 values are bit-identical to a run in one process with the same chunk, whatever the number of
@@ -29,11 +34,13 @@ Dask is imported only when a cluster is asked for (``pip install pssc_sim[distri
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import math
 import pickle
 import re
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -43,8 +50,9 @@ from typing import Any, Protocol, TypeAlias
 
 import numpy as np
 
+from pssc_sim.compile.cache import numba_version
 from pssc_sim.compile.compiler import CompiledModel, compile_model
-from pssc_sim.errors import ParameterError, SimulationError
+from pssc_sim.errors import ParameterError, PsscSimWarning, SimulationError
 from pssc_sim.integrate.fixed import saved_times
 from pssc_sim.integrate.grid import Grid
 from pssc_sim.integrate.methods import METHODS
@@ -57,6 +65,7 @@ from pssc_sim.orderstats import (
     count_at_most,
     group_sums,
     key_floats,
+    medians_from_order_statistics,
     members_between,
     needed_ranks,
     order_statistics,
@@ -190,7 +199,8 @@ def connect(
     """A ``distributed.Client`` for ``spec``, closed on leaving (a given client is left open).
 
     A local cluster listens on 127.0.0.1 only, with one single-threaded process per worker and
-    no dashboard. A scheduler that does not answer within ``timeout`` seconds is a
+    no dashboard. The client made is not made current (``set_as_default=False``): work goes to
+    it only where it is named. A scheduler that does not answer within ``timeout`` seconds is a
     :class:`SchedulerError`.
     """
     target = parse_scheduler(spec, where)
@@ -212,13 +222,13 @@ def connect(
                 scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
             )
         try:
-            with distributed.Client(cluster) as client:
+            with distributed.Client(cluster, set_as_default=False) as client:
                 yield client
         finally:
             cluster.close()
         return
     try:
-        client = distributed.Client(target.address, timeout=timeout)
+        client = distributed.Client(target.address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         if len(reason) > 160:
@@ -302,6 +312,35 @@ class Job:
             reduce,
             options.backend,
         )
+
+
+def job_for(
+    client: Any,
+    compiled: CompiledModel,
+    document: bytes,
+    grid: Grid,
+    method: str,
+    options: SolverOptions,
+    reduce: Reducer | None = None,
+) -> Job:
+    """:meth:`Job.of`, on the workers of ``client``: the numba back end only if every worker
+    has numba (each compiles or loads the loop itself, once per process); else numpy for the
+    whole run, so that every block runs alike, with a note saying so."""
+    job = Job.of(compiled, document, grid, method, options, reduce)
+    if job.backend != "numba":
+        return job
+    versions = client.run(numba_version)
+    missing = sorted(worker for worker, version in versions.items() if version is None)
+    if not missing:
+        return job
+    warnings.warn(
+        f"backend: numba is not installed on {len(missing)} of {len(versions)} workers "
+        f"(first {missing[0]}); the run uses numpy on every worker. Install "
+        "pssc_sim[fast] on the workers to use numba there",
+        PsscSimWarning,
+        stacklevel=2,
+    )
+    return dataclasses.replace(job, backend="numpy")
 
 
 #: Turns a block's saved times, values (times x outputs x members) and output names into an
@@ -422,7 +461,7 @@ def run_on_cluster(
     distributed = _dask()
     with connect(spec) as client:
         document = model_document(compiled.model)
-        job = Job.of(compiled, document, grid, method, options, reduce)
+        job = job_for(client, compiled, document, grid, method, options, reduce)
         # a key of its own for each call: a hashed key shared with an earlier call could be
         # released by that call while this one still needs it
         shared = client.scatter(document, broadcast=True, hash=False)
@@ -440,7 +479,7 @@ def run_on_cluster(
         times: np.ndarray | None = None
         values: np.ndarray | None = None
         done, finished = 0, set[int]()
-        pending = distributed.as_completed(futures)
+        pending = distributed.as_completed(futures, loop=client.loop)
         for future in pending:
             index = order[future.key]
             if index in finished or future is not futures[index]:
@@ -485,7 +524,8 @@ def _raise_first_error(client: Any, futures: list[Any], failed: int, finished: s
     have not ``finished`` are awaited), after cancelling the blocks after it."""
     client.cancel(futures[failed + 1 :])
     earlier = [future for i, future in enumerate(futures[:failed]) if i not in finished]
-    _dask().wait(earlier)
+    with client.as_current():  # the client wait() uses: not made current by connect()
+        _dask().wait(earlier)
     for future in [*earlier, futures[failed]]:
         if future.status == "error":
             try:
@@ -501,7 +541,10 @@ def _raise_first_error(client: Any, futures: list[Any], failed: int, finished: s
 @dataclass(frozen=True, slots=True)
 class Summary:
     """An ensemble reduced on the cluster: ``quantiles`` ``(n_q, n_times, n_outputs)`` at
-    ``levels`` and the ``mean`` ``(n_times, n_outputs)`` across members."""
+    ``levels``, the ``mean`` ``(n_times, n_outputs)`` and the ``median`` (as
+    :func:`numpy.median` takes it) across members. A summary of what a reducer made of each
+    member (``reduce`` of :func:`summarise_on_cluster`) has ``(n_q, rows)``, ``(rows,)`` and
+    ``(rows,)`` instead."""
 
     times: np.ndarray
     names: tuple[str, ...]
@@ -512,6 +555,7 @@ class Summary:
     #: Exchanges with the blocks after their first answer: rounds of counts, and the one that
     #: brought members together (if any).
     rounds: int = 0
+    median: np.ndarray | None = None
 
 
 def submit_blocks(
@@ -523,13 +567,14 @@ def submit_blocks(
     options: SolverOptions,
     ranges: list[tuple[int, int]],
     task: Callable[..., Any] | None = None,
+    reduce: Reducer | None = None,
 ) -> list[Any]:
     """One task per block of members ``ranges``, each sent on its own (a single graph holding
     every block's rows would be as large as the parameter matrix); their futures, whose
     results (``(times, values)`` of :func:`run_block`, or what ``task``, called as it is, makes
-    of them) stay on the workers."""
+    of them, ``reduce`` as in :class:`Job`) stay on the workers."""
     document = model_document(compiled.model)
-    job = Job.of(compiled, document, grid, method, options)
+    job = job_for(client, compiled, document, grid, method, options, reduce)
     shared = client.scatter(document, broadcast=True, hash=False)
     return [
         client.submit(task or run_block, job, shared, block_of(p, start, stop), start, pure=False)
@@ -587,9 +632,9 @@ def summary_block(
     points: int = 2,
     ensemble: tuple[Path, Layout] | None = None,
 ) -> tuple[tuple[np.ndarray, int, np.ndarray, np.ndarray], np.ndarray]:
-    """On a worker: :func:`run_block`, then the block's first answer (its sketch of ``points``
-    members a row, :func:`~pssc_sim.orderstats.sketch`, whose ends are each row's smallest and
-    largest value, and its partial sums for the mean,
+    """On a worker: :func:`run_block` (and ``job.reduce``, if any), then the block's first
+    answer (its sketch of ``points`` members a row, :func:`~pssc_sim.orderstats.sketch`, whose
+    ends are each row's smallest and largest value, and its partial sums for the mean,
     :func:`~pssc_sim.orderstats.group_sums`) and its rows (each saved time and output) with
     their members sorted, in place, where the block ran (what the rounds of the order
     statistics count in; they never move). With ``ensemble`` (a file started by
@@ -600,7 +645,7 @@ def summary_block(
     values = run_block(job, document, p, first_member)[1]
     if ensemble is not None:
         write_members(ensemble[0], ensemble[1], first_member, values, p)
-    rows = values.reshape(-1, values.shape[-1])
+    rows = np.ascontiguousarray(values.reshape(-1, values.shape[-1]), dtype=np.float64)
     sums = group_sums(rows)  # in member order, before the sort
     ordered = sort_members(rows)
     ranks, keys = sketch(ordered, points)
@@ -647,10 +692,13 @@ def summarise_on_cluster(
     levels: tuple[float, ...],
     per_block: int | None = None,
     ensemble: tuple[Path, Layout] | None = None,
+    reduce: tuple[Reducer, int] | None = None,
 ) -> Summary:
-    """Run the members ``p`` on the cluster and return only their quantiles and mean (and,
-    with ``ensemble``, have each block write its members into that file, see
-    :func:`summary_block`).
+    """Run the members ``p`` on the cluster and return only their quantiles, mean and median
+    (and, with ``ensemble``, have each block write its members into that file, see
+    :func:`summary_block`). With ``reduce``, ``(reducer, rows)``, the numbers summarised are
+    the ``rows`` rows (rows x members) that the reducer makes of each block's values on its
+    worker (:data:`Reducer`), instead of every saved time and output.
 
     The blocks of members stay on the workers. Each sorts its members where it ran and sends
     back a sketch (its members at a few hundred ranks spread evenly, the first and last its
@@ -666,12 +714,19 @@ def summarise_on_cluster(
     :func:`~pssc_sim.output.ensemble_table` of the same run in one process, to the last bit.
     """
     _dask()  # installed, or a clear error
+    if reduce is not None and ensemble is not None:
+        raise ParameterError(
+            "ensemble: a summary of reduced members cannot also write the members (got both "
+            "reduce and ensemble). Write the ensemble in a run of its own"
+        )
     members = member_count(p)
     with connect(spec) as client:
         times = saved_times(grid) if METHODS[method].fixed_step else grid.save_times()
-        shape = (len(times), len(compiled.outputs))
+        shape: tuple[int, ...] = (
+            (len(times), len(compiled.outputs)) if reduce is None else (reduce[1],)
+        )
         ranges = summary_blocks(client, members, options.chunk, per_block)
-        points = sketch_points(shape[0] * shape[1], len(ranges))
+        points = sketch_points(math.prod(shape), len(ranges))
         ordered = submit_blocks(
             client,
             compiled,
@@ -681,6 +736,7 @@ def summarise_on_cluster(
             options,
             ranges,
             task=functools.partial(summary_block, points=points, ensemble=ensemble),
+            reduce=None if reduce is None else reduce[0],
         )
         answers = [client.submit(block_sketch, block) for block in ordered]
         if options.progress is None:
@@ -688,7 +744,7 @@ def summarise_on_cluster(
         else:  # the bar moves by the members of each block that has answered
             report = ProgressReport(options.progress, grid, members)
             done = 0
-            for future in _dask().as_completed(answers):
+            for future in _dask().as_completed(answers, loop=client.loop):
                 first_member, end = ranges[answers.index(future)]
                 done += end - first_member
                 report.chunk(0, done)
@@ -727,6 +783,7 @@ def summarise_on_cluster(
                 "Check that every worker runs the same version of pssc_sim and its libraries"
             ) from None
         spread = quantiles_from_order_statistics(members, levels, ranks, found)
+        median = medians_from_order_statistics(members, ranks, found, high)
         report.finish()
     return Summary(
         times,
@@ -736,6 +793,7 @@ def summarise_on_cluster(
         mean,
         members,
         rounds,
+        median.reshape(shape),
     )
 
 

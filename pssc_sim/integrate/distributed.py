@@ -5,7 +5,8 @@
 returns what a reducer makes of each member on its worker (an inference design's statistics).
 In all three the client never holds the members' series, and :func:`summarise` and
 :func:`run_reduced` do not build the parameter matrix either: each task carries the values
-given for its members, and the worker fills in their rows (:class:`Overrides`).
+given for its members, and the worker fills in their rows (:class:`Overrides`), or what the
+worker makes them from, such as a sampled ensemble's specification (:class:`Made`).
 
 Each call is checked and sized as :func:`~pssc_sim.simulate` is: the memory limit
 ``max_memory`` bounds this process (which holds the members' parameters and what comes back)
@@ -23,6 +24,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -30,6 +32,7 @@ from numpy.typing import ArrayLike
 from pssc_sim.compile.compiler import CompiledModel
 from pssc_sim.errors import ParameterError
 from pssc_sim.integrate import budget
+from pssc_sim.integrate.backends import check_backend, choose_backend
 from pssc_sim.integrate.cluster import (
     Reducer,
     Scheduler,
@@ -76,7 +79,7 @@ Sizer = Callable[[budget.Counts], float]
 
 def summarise(
     model: Model | CompiledModel,
-    params: Mapping[str, ArrayLike] | None = None,
+    params: Mapping[str, ArrayLike] | Made | None = None,
     *,
     scheduler: Scheduler,
     method: str = "euler",
@@ -90,6 +93,8 @@ def summarise(
     max_memory: int | None = None,
     ensemble: str | Path | None = None,
     attributes: Mapping[str, str | int | float] | None = None,
+    reduce: tuple[Reducer, int] | None = None,
+    backend: str = "auto",
 ) -> Summary:
     """:func:`~pssc_sim.simulate` on a cluster, returning only quantiles and means over the
     members (the same numbers as :func:`~pssc_sim.output.ensemble_table` of the full run), so
@@ -100,6 +105,11 @@ def summarise(
     written there as a netCDF file, each block by the worker that ran it: byte for byte the
     file :func:`~pssc_sim.output.write_netcdf` writes of the full run (its attributes the model,
     the method and ``attributes``).
+
+    With ``reduce``, ``(reducer, rows)``, what is summarised is the ``rows`` numbers the
+    reducer makes of each member on its worker (such as a scorecard's values at its target
+    dates and whether each target is met): the summary's quantiles, mean and median are then
+    ``(n_q, rows)``, ``(rows,)`` and ``(rows,)``. ``backend`` is :func:`~pssc_sim.simulate`'s.
 
     >>> summarise(None, scheduler=2)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -120,10 +130,11 @@ def summarise(
         (rtol, atol, chunk, max_memory),
         progress,
         reduced=lambda counts: summary_bytes(counts, len(levels)),
+        backend=backend,
     )
     target = None
     if ensemble is not None:
-        assert isinstance(run.p, Overrides)
+        assert not isinstance(run.p, np.ndarray)
         times = saved_times(run.grid) if METHODS[method].fixed_step else run.grid.save_times()
         path = Path(ensemble)
         try:
@@ -142,7 +153,15 @@ def summarise(
             ) from None
         target = (path, layout)
     return summarise_on_cluster(
-        scheduler, run.compiled, run.p, run.grid, method, run.options, levels, ensemble=target
+        scheduler,
+        run.compiled,
+        run.p,
+        run.grid,
+        method,
+        run.options,
+        levels,
+        ensemble=target,
+        reduce=reduce,
     )
 
 
@@ -168,6 +187,7 @@ def save_ensemble(
     rtol: float = 1e-6,
     atol: float = 1e-9,
     max_memory: int | None = None,
+    backend: str = "auto",
 ) -> Path:
     """:func:`~pssc_sim.simulate` on a cluster, every member written to a Zarr store at
     ``path`` by the workers in parallel (see
@@ -179,7 +199,15 @@ def save_ensemble(
     pssc_sim.errors.ParameterError: model: expected a Model or a CompiledModel (got NoneType). ...
     """
     run = prepare(
-        model, params, method, time, outputs, (rtol, atol, chunk, max_memory), None, matrix=True
+        model,
+        params,
+        method,
+        time,
+        outputs,
+        (rtol, atol, chunk, max_memory),
+        None,
+        matrix=True,
+        backend=backend,
     )
     assert isinstance(run.p, np.ndarray)  # the store holds every member's parameters
     return save_on_cluster(scheduler, run.compiled, run.p, run.grid, method, run.options, path)
@@ -187,7 +215,7 @@ def save_ensemble(
 
 def run_reduced(
     model: Model | CompiledModel,
-    params: Mapping[str, ArrayLike] | None,
+    params: Mapping[str, ArrayLike] | Made | None,
     reduce: Reducer,
     *,
     scheduler: Scheduler,
@@ -200,11 +228,13 @@ def run_reduced(
     progress: Progress | None = None,
     max_memory: int | None = None,
     rows: float = 1.0,
+    backend: str = "auto",
 ) -> np.ndarray:
     """Run an ensemble on the cluster, each block reduced on its worker by ``reduce``; the
     reduced blocks side by side (members on the last axis), in member order. An inference
     design that needs one number per member moves 8 bytes a member, not its whole series.
-    ``rows`` is the numbers ``reduce`` makes of each member (for the memory plan).
+    ``rows`` is the numbers ``reduce`` makes of each member (for the memory plan); ``backend``
+    is :func:`~pssc_sim.simulate`'s.
     """
     run = prepare(
         model,
@@ -215,6 +245,7 @@ def run_reduced(
         (rtol, atol, chunk, max_memory),
         progress,
         reduced=lambda counts: 8.0 * rows * counts.members,
+        backend=backend,
     )
     return run_on_cluster(
         scheduler, run.compiled, run.p, run.grid, method, run.options, reduce=reduce
@@ -258,20 +289,37 @@ class Overrides:
         return fill_parameters(compiled, self.values, self.count)
 
 
+class Made(Protocol):
+    """Members whose parameter values the workers make themselves (such as
+    :class:`~pssc_sim.scenario.sampling.SampledMembers`, a sampled ensemble's specification):
+    ``count`` members; ``block(start, stop)`` what a task carries for some of them; called
+    with the compiled model, the rows (parameters x members) of all of them; ``example()`` one
+    plausible value of each parameter, which this process checks before anything is sent."""
+
+    @property
+    def count(self) -> int: ...
+
+    def block(self, start: int, stop: int) -> Made: ...
+
+    def example(self) -> Mapping[str, ArrayLike]: ...
+
+    def __call__(self, compiled: CompiledModel) -> np.ndarray: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Prepared:
     """A cluster run checked and sized: its kernel, members (the parameter matrix, or
     :class:`Overrides` that the workers fill in), grid and options."""
 
     compiled: CompiledModel
-    p: np.ndarray | Overrides
+    p: np.ndarray | Overrides | Made
     grid: Grid
     options: SolverOptions
 
 
 def prepare(
     model: Model | CompiledModel,
-    params: Mapping[str, ArrayLike] | None,
+    params: Mapping[str, ArrayLike] | Made | None,
     method: str,
     time: Mapping[str, float] | None,
     outputs: Sequence[str] | None,
@@ -279,10 +327,13 @@ def prepare(
     progress: Progress | None,
     reduced: Sizer | None = None,
     matrix: bool = False,
+    backend: str = "auto",
 ) -> Prepared:
     """Check a call as :func:`~pssc_sim.simulate` does and size it with :func:`plan_blocks`
     (``settings`` is ``(rtol, atol, chunk, max_memory)``); the members as the parameter matrix
-    with ``matrix``, else as :class:`Overrides`."""
+    with ``matrix``, else as :class:`Overrides`; the back end chosen as
+    :func:`~pssc_sim.simulate` chooses it for a cluster (numpy for ``auto``; ``numba`` asked
+    for runs the compiled loop on the workers, :func:`~pssc_sim.integrate.cluster.job_for`)."""
     rtol, atol, chunk, max_memory = settings
     if not isinstance(model, (Model, CompiledModel)):
         raise ParameterError(
@@ -290,20 +341,36 @@ def prepare(
             f"{type(model).__name__}). Load it with pssc_sim.load_model"
         )
     check_options(method, rtol, atol, chunk, max_memory)
+    check_backend(backend)
     names = None if outputs is None else tuple(outputs)
     if isinstance(model, CompiledModel):
         compiled = model if names is None else compiled_for(model.model, names)
     else:
         compiled = compiled_for(model, names)
-    overrides, members = parameter_overrides(compiled, params)
+    made = None if params is None or isinstance(params, Mapping) else params
+    if made is None:
+        overrides, members = parameter_overrides(compiled, params)  # type: ignore[arg-type]
+    else:
+        overrides = parameter_overrides(compiled, made.example())[0]  # the names and values
+        members = made.count
     grid = make_grid(compiled.model, time)
     # the given values, and the copies of blocks on their way to the workers
     given = None if matrix else 16.0 * sum(array.size for array in overrides.values())
     chunk = plan_blocks(compiled, grid, method, members, chunk, max_memory, reduced, given)
-    p = fill_parameters(compiled, overrides, members) if matrix else Overrides(overrides, members)
-    return Prepared(
-        compiled, p, grid, SolverOptions(rtol=rtol, atol=atol, chunk=chunk, progress=progress)
+    p: np.ndarray | Overrides | Made
+    if made is not None:
+        p = made(compiled) if matrix else made
+    else:
+        p = (
+            fill_parameters(compiled, overrides, members)
+            if matrix
+            else Overrides(overrides, members)
+        )
+    chosen = choose_backend(
+        compiled, grid, METHODS[method].tableau, method, members, backend, distributed=True
     )
+    options = SolverOptions(rtol=rtol, atol=atol, chunk=chunk, progress=progress, backend=chosen)
+    return Prepared(compiled, p, grid, options)
 
 
 def plan_blocks(

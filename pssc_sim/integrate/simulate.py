@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +25,31 @@ from pssc_sim.ir.model import Model
 from pssc_sim.results import Results
 
 _TIME_KEYS = ("start", "stop", "dt", "save_every")
+
+
+def current_scheduler(scheduler: Any) -> Any:
+    """Where a run given ``scheduler=`` goes: ``scheduler`` itself when one is named; for
+    ``None``, the Dask client current in this process (``distributed.default_client()``: the
+    client of a ``with Client(...):`` block, else the last one created and not closed), if
+    distributed is imported already; ``None`` (this process) when there is none, and for
+    ``False``, which keeps a run here even with a client current.
+
+    Dask is never imported here: a process that has not imported distributed has no client.
+
+    >>> current_scheduler(False) is None, current_scheduler("processes:2")
+    (True, 'processes:2')
+    """
+    if scheduler is False:
+        return None
+    if scheduler is not None:
+        return scheduler
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return None
+    try:
+        return distributed.default_client()
+    except (AttributeError, ValueError):  # distributed half imported, or no client
+        return None
 
 
 @lru_cache(maxsize=32)
@@ -281,9 +307,12 @@ def simulate(
         Run the members on a Dask cluster (see :mod:`pssc_sim.integrate.distributed`): the
         address of a scheduler (``tcp://host:8786``), a number of local worker processes
         (``2`` or ``"processes:2"``), or a ``distributed.Client``. The values are bit-identical
-        to a run in this process. ``None`` (default) runs here. The run is sized and chunked
-        as here (``max_memory`` bounds this process, which gathers the members, and every
-        worker, which runs at most a chunk of them at a time).
+        to a run in this process. ``None`` (default) runs on the Dask client current in this
+        process, as ``dask.compute`` does (one made with ``with Client(address):`` or created
+        and not closed, see :func:`current_scheduler`), else here; ``False`` runs here even
+        with a client current. The run is sized and chunked as here (``max_memory`` bounds
+        this process, which gathers the members, and every worker, which runs at most a chunk
+        of them at a time).
     backend
         ``numpy``, ``numba`` or ``auto`` (default), for the fixed-step methods (see
         :mod:`pssc_sim.integrate.backends`). ``numba`` runs the whole step loop compiled to
@@ -341,6 +370,7 @@ def simulate(
             f"method: the model lists its time steps (they change during the run), which an "
             f"adaptive method would not follow (got method={method!r}). Use euler or rk4"
         )
+    scheduler = current_scheduler(scheduler)
     size = plan_run(compiled, grid, method, members, chunk, max_memory)
     p = fill_parameters(compiled, overrides, members)
     tableau = METHODS[method].tableau

@@ -395,7 +395,8 @@ class Scenario:
     ) -> ScenarioResult:
         """Run the scenario: one run, or the whole ensemble in one vectorised call, in at most
         ``max_memory`` bytes (default: a safe share of the machine), here or on the Dask
-        cluster ``scheduler`` (see :func:`~pssc_sim.simulate`)."""
+        cluster ``scheduler`` (see :func:`~pssc_sim.simulate`: by default the Dask client
+        current in this process, if there is one; ``False``, here)."""
         return run(self, chunk=chunk, max_memory=max_memory, scheduler=scheduler)
 
     def to_document(self) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,7 @@ from pssc_sim.scenario.interventions import (
     warn_after_stop,
 )
 from pssc_sim.scenario.reader import scenario_time
-from pssc_sim.scenario.sampling import Distribution, sample
+from pssc_sim.scenario.sampling import Distribution, SampledMembers, sample
 from pssc_sim.scenario.schema import ScenarioError
 from pssc_sim.scenario.uncertainty import DEFAULT_SAMPLING
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
 
-    from pssc_sim.integrate.cluster import Summary
+    from pssc_sim.integrate.cluster import Reducer, Summary
     from pssc_sim.scenario.definition import Scenario
     from pssc_sim.scenario.uncertainty import Uncertainty
     from pssc_sim.scorecard.scoring import Scorecard
@@ -152,11 +152,14 @@ def describe(result: ScenarioResult | ScenarioSummary) -> list[str]:
             f"ensemble: {sampling} sampling, seed {result.seed} (write seed: "
             f"{result.seed} to repeat it)"
         )
-        for key, values in result.samples.items():
-            lines.append(
-                f"sampled: {key} from {values.min():.4g} to {values.max():.4g} "
-                f"(median {np.median(values):.4g})"
-            )
+        spread = {
+            key: (float(values.min()), float(values.max()), float(np.median(values)))
+            for key, values in result.samples.items()
+        }
+        if isinstance(result, ScenarioSummary) and not result.samples:
+            spread = dict(result.sampled)
+        for key, (low, high, median) in spread.items():
+            lines.append(f"sampled: {key} from {low:.4g} to {high:.4g} (median {median:.4g})")
     return lines
 
 
@@ -278,8 +281,9 @@ def run(
 
     ``record`` names variables to record besides the scenario's outputs (hidden ones too, such
     as the threshold shares a scorecard reads). ``progress`` and ``scheduler`` (a Dask cluster,
-    see :mod:`pssc_sim.integrate.distributed`) are passed to :func:`simulate`; the members are
-    drawn here, before anything runs, so an ensemble is the same wherever it runs.
+    see :mod:`pssc_sim.integrate.distributed`; ``None``, the Dask client current in this
+    process if there is one; ``False``, this process) are passed to :func:`simulate`; the
+    members are drawn here, before anything runs, so an ensemble is the same wherever it runs.
     ``max_memory`` is the bytes the run may use (default: a safe share of the machine): the run
     is sized before any member is sampled, and refused with
     :class:`~pssc_sim.integrate.budget.ResourceLimitError` if it cannot fit (see
@@ -305,7 +309,8 @@ def run(
 class ScenarioSummary:
     """An ensemble scenario run on a cluster and reduced there: its quantiles and means
     (``summary``, at :data:`DEFAULT_QUANTILES`), never its members; otherwise as
-    :class:`ScenarioResult`."""
+    :class:`ScenarioResult`. When the workers drew the members, ``samples`` is empty and
+    ``sampled`` holds the smallest, largest and median value of each sampled parameter."""
 
     scenario: Scenario
     summary: Summary
@@ -313,6 +318,7 @@ class ScenarioSummary:
     samples: Mapping[str, np.ndarray]
     seed: int | None
     method: str
+    sampled: Mapping[str, tuple[float, float, float]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -345,6 +351,10 @@ def run_summarised(
     progress: Progress | None = None,
     max_memory: int | None = None,
     ensemble: Path | None = None,
+    record: Sequence[str] = (),
+    reduce: tuple[Reducer, int] | None = None,
+    backend: str = "auto",
+    draw_here: bool = False,
 ) -> ScenarioSummary:
     """Run the ensemble ``scenario`` on the cluster ``scheduler`` with
     :func:`~pssc_sim.integrate.distributed.summarise`: the members' series stay on the workers,
@@ -352,25 +362,57 @@ def run_summarised(
     :func:`run` and :meth:`ScenarioResult.quantiles` give). With ``ensemble``, a path every
     worker can write to, the workers also write every member there, the file
     :func:`~pssc_sim.output.write_netcdf` writes of :func:`run`'s results (with the scenario's
-    name and seed as attributes, as ``pssc run --save-ensemble`` writes it)."""
+    name and seed as attributes, as ``pssc run --save-ensemble`` writes it).
+
+    ``record`` is :func:`run`'s; ``reduce``, ``(reducer, rows)``, summarises what the reducer
+    makes of each member on its worker instead of the recorded series (see
+    :func:`~pssc_sim.integrate.distributed.summarise`, as a scorecard's probabilities are
+    counted); ``backend`` is :func:`simulate`'s.
+
+    The workers draw the members themselves, each block its own from the scenario's sampling
+    specification (:class:`~pssc_sim.scenario.sampling.SampledMembers`: the values
+    :func:`run` draws, bit for bit), so this process never holds the ensemble's parameters;
+    the smallest, largest and median sampled values are found on a worker too
+    (:attr:`ScenarioSummary.sampled`). With ``draw_here``, this process draws them, as
+    :func:`run` does, and keeps them (:attr:`ScenarioSummary.samples`, for
+    ``parameters.csv``)."""
+    from pssc_sim.integrate.cluster import connect
     from pssc_sim.integrate.distributed import summarise
 
-    ready = _prepare(scenario, chunk, (), max_memory)
-    summary = summarise(
-        ready.model,
-        ready.params,
-        scheduler=scheduler,
-        method=ready.method,
-        time=ready.time,
-        outputs=ready.outputs,
-        chunk=ready.chunk,
-        quantiles=DEFAULT_QUANTILES,
-        progress=progress,
-        max_memory=ready.limit,
-        ensemble=ensemble,
-        attributes={"scenario": scenario.label, "seed": -1 if ready.seed is None else ready.seed},
+    ready = _prepare(scenario, chunk, record, max_memory, draw_here)
+    attributes: dict[str, str | int | float] = {
+        "scenario": scenario.label,
+        "seed": -1 if ready.seed is None else ready.seed,
+    }
+    sampled: dict[str, tuple[float, float, float]] = {}
+    with connect(scheduler) as client:
+        # on a worker, while the ensemble runs
+        spread = (
+            None
+            if ready.made is None
+            else client.submit(SampledMembers.summary, ready.made, pure=False)
+        )
+        summary = summarise(
+            ready.model,
+            ready.params if ready.made is None else ready.made,
+            scheduler=client,
+            method=ready.method,
+            time=ready.time,
+            outputs=ready.outputs,
+            chunk=ready.chunk,
+            quantiles=DEFAULT_QUANTILES,
+            progress=progress,
+            max_memory=ready.limit,
+            ensemble=ensemble,
+            attributes=attributes,
+            reduce=reduce,
+            backend=backend,
+        )
+        if spread is not None:  # by the names the scenario gives, as ``samples`` is
+            sampled = dict(zip(ready.names, spread.result().values(), strict=True))
+    return ScenarioSummary(
+        scenario, summary, ready.model, ready.samples, ready.seed, ready.method, sampled
     )
-    return ScenarioSummary(scenario, summary, ready.model, ready.samples, ready.seed, ready.method)
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,13 +428,24 @@ class _Ready:
     limit: int
     samples: dict[str, np.ndarray]
     seed: int | None
+    #: The sampled members as their specification, for the workers to draw (not drawn here).
+    made: SampledMembers | None = None
+    #: The sampled parameters as the scenario names them (``made`` names the parameters they
+    #: set, which an intervention on a parameter renames).
+    names: tuple[str, ...] = ()
 
 
 def _prepare(
-    scenario: Scenario, chunk: int, record: Sequence[str], max_memory: int | None
+    scenario: Scenario,
+    chunk: int,
+    record: Sequence[str],
+    max_memory: int | None,
+    draw_here: bool = True,
 ) -> _Ready:
     """What :func:`run` and :func:`run_summarised` run: the model with the interventions, the
-    parameters (set, target and sampled values), outputs, time, the chunk of the memory plan."""
+    parameters (set, target and sampled values), outputs, time, the chunk of the memory plan.
+    Without ``draw_here``, the sampled values are left to the workers: the parameters hold the
+    set and target values, and ``made`` the sampling specification."""
     base = scenario.load_model()
     scenario.check(base)
     model = apply_interventions(base, scenario.interventions)
@@ -413,10 +466,21 @@ def _prepare(
     chunk = size_run(scenario, base, model, outputs, (method, time, chunk, limit))
     samples: dict[str, np.ndarray] = {}
     seed = None
-    if scenario.uncertainty is not None:
+    made = None
+    if scenario.uncertainty is not None and not draw_here:
+        given, sampling, members, seed = design(scenario.uncertainty, base)
+        made = SampledMembers(
+            tuple((key(name), spread) for name, spread in given.items()),
+            sampling,
+            members,
+            seed,
+            params,
+        )
+    elif scenario.uncertainty is not None:
         samples, seed = draw(scenario.uncertainty, base)
         params.update({key(name): values for name, values in samples.items()})
-    return _Ready(model, params, method, time, outputs, chunk, limit, samples, seed)
+    names = () if made is None else tuple(given)
+    return _Ready(model, params, method, time, outputs, chunk, limit, samples, seed, made, names)
 
 
 def size_run(
@@ -460,7 +524,18 @@ def draw(uncertainty: Uncertainty, model: Model) -> tuple[dict[str, np.ndarray],
             "uncertainty.members: the number of members is required (got "
             "nothing). Write members: 1000"
         )
+    chosen, sampling, members, seed = design(uncertainty, model)
+    return sample(chosen, sampling, members, seed), seed
+
+
+def design(uncertainty: Uncertainty, model: Model) -> tuple[dict[str, Distribution], str, int, int]:
+    """The distributions, sampling, number of members and seed of an ensemble (the seed drawn
+    at random when none is given)."""
+    if uncertainty.members is None:
+        raise ScenarioError(
+            "uncertainty.members: the number of members is required (got "
+            "nothing). Write members: 1000"
+        )
     seed = uncertainty.seed if uncertainty.seed is not None else secrets.randbelow(2**32)
     chosen = distributions(uncertainty, model)
-    sampling = uncertainty.sampling or DEFAULT_SAMPLING
-    return sample(chosen, sampling, uncertainty.members, seed), seed
+    return chosen, uncertainty.sampling or DEFAULT_SAMPLING, uncertainty.members, seed

@@ -9,17 +9,21 @@ Sobol' points).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pssc_sim.errors import did_you_mean, shown
 from pssc_sim.scenario.samplers import SAMPLERS
 from pssc_sim.scenario.schema import DISTRIBUTIONS, SAMPLING_NAMES, ScenarioError
+
+if TYPE_CHECKING:
+    from pssc_sim.compile.compiler import CompiledModel
 
 # Unit samples are kept this far inside (0, 1): an inverse CDF of 0 or 1 may be infinite.
 _EDGE = 1e-12
@@ -62,6 +66,11 @@ high=2.0). Swap them
     def to_document(self) -> dict[str, Any]:
         """The distribution as written in a scenario file."""
         return {"distribution": self.kind, **self.settings}
+
+    def __reduce__(self) -> tuple[type[Distribution], tuple[str, dict[str, Any]]]:
+        # pickled as its kind and settings (a read-only mapping does not pickle), so that a
+        # sampling specification travels to a cluster's workers
+        return (Distribution, (self.kind, dict(self.settings)))
 
 
 def _settings(kind: str, settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -270,3 +279,81 @@ def sample(
         name: distribution.ppf(units[:, j])
         for j, (name, distribution) in enumerate(distributions.items())
     }
+
+
+@functools.lru_cache(maxsize=2)
+def design_units(sampling: str, members: int, dimensions: int, seed: int) -> np.ndarray:
+    """:func:`unit_samples`, kept (read-only) for the blocks of the same design that follow:
+    a worker draws a design once, however many of its blocks it runs."""
+    units = unit_samples(sampling, members, dimensions, seed)
+    units.setflags(write=False)
+    return units
+
+
+@dataclass(frozen=True, slots=True)
+class SampledMembers:
+    """The members ``start`` to ``stop`` of a sampled ensemble, as its specification: the
+    parameters' ``distributions`` (by the parameter each sets), the ``sampling``, the design's
+    ``members`` and ``seed``, and the values ``fixed`` for every member. This is what a task
+    carries to a cluster's worker, which makes the block's rows itself (a few hundred bytes
+    whatever the number of members, so the client never draws the ensemble): the worker draws
+    the design's unit samples (:func:`design_units`, once per design), keeps its block's and
+    maps them through the distributions, the values :func:`sample` gives those members, bit
+    for bit (the inverse CDFs are taken member by member).
+
+    >>> spec = SampledMembers(
+    ...     (("k", Distribution("uniform", {"low": 0.0, "high": 1.0})),), "sobol", 8, 3, {}
+    ... )
+    >>> whole = sample({"k": Distribution("uniform", {"low": 0.0, "high": 1.0})}, "sobol", 8, 3)
+    >>> bool((spec.block(2, 5).values()["k"] == whole["k"][2:5]).all())
+    True
+    """
+
+    distributions: tuple[tuple[str, Distribution], ...]
+    sampling: str
+    members: int
+    seed: int
+    fixed: Mapping[str, float]
+    start: int = 0
+    stop: int | None = None
+
+    @property
+    def count(self) -> int:
+        """The members of this block."""
+        return (self.members if self.stop is None else self.stop) - self.start
+
+    def block(self, start: int, stop: int) -> SampledMembers:
+        """The members ``start`` to ``stop`` of this block."""
+        return replace(self, start=self.start + start, stop=self.start + stop)
+
+    def values(self) -> dict[str, np.ndarray]:
+        """The sampled values of these members, by parameter."""
+        units = design_units(self.sampling, self.members, len(self.distributions), self.seed)
+        mine = units[self.start : self.start + self.count]
+        return {key: given.ppf(mine[:, j]) for j, (key, given) in enumerate(self.distributions)}
+
+    def example(self) -> dict[str, Any]:
+        """One plausible value of every parameter (the medians of the distributions), for
+        checking the names and values before anything is sent."""
+        middle = np.array([0.5])
+        return {**self.fixed, **{key: given.ppf(middle) for key, given in self.distributions}}
+
+    def __call__(self, compiled: CompiledModel) -> np.ndarray:
+        """The rows (parameters x members) of these members, on the worker: the columns of
+        the parameter matrix one process builds of the whole ensemble."""
+        from pssc_sim.integrate.simulate import MEMBER, fill_parameters, parameter_overrides
+
+        given: dict[str, Any] = {**self.fixed, **self.values()}
+        overrides, count = parameter_overrides(compiled, given)
+        if MEMBER in compiled.parameter_names and MEMBER not in given and self.members > 1:
+            # each member its own random stream, numbered in the whole ensemble
+            overrides[MEMBER] = np.arange(self.start, self.start + count, dtype=float)
+        return fill_parameters(compiled, overrides, count)
+
+    def summary(self) -> dict[str, tuple[float, float, float]]:
+        """The smallest, largest and median sampled value of each parameter, over the whole
+        ensemble (what a scenario's description says of its samples)."""
+        return {
+            key: (float(v.min()), float(v.max()), float(np.median(v)))
+            for key, v in replace(self, start=0, stop=None).values().items()
+        }

@@ -13,12 +13,19 @@ of the median member value; the probabilities count members one by one.
 Unintended consequences are measures whose *true* value at the end of the run is worse than in a
 reference run (the same scenario without its targets by default), ranked by the size of the
 change relative to the reference value.
+
+Every number a scorecard reads of a member (a measure at its target date, at the end, whether it
+meets its target) is made by one reducer, :class:`MemberScores`, of the run's saved times and
+values; the scorecard is then the median of each and the share of members meeting each target.
+In one process the reducer runs on the whole ensemble; on a Dask cluster
+(:func:`scorecard_on_cluster`) it runs on each block of members where the block ran, and only
+the medians and the counts come back, the same numbers to the last bit.
 """
 
 from __future__ import annotations
 
 import json
-import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +37,8 @@ from pssc_sim.ir.model import Better, Measure, Model, Perspective, TimeSpec
 from pssc_sim.scenario.targets import Target, TargetKind
 
 if TYPE_CHECKING:
+    from pssc_sim.integrate.progress import Progress
+    from pssc_sim.scenario.definition import Scenario
     from pssc_sim.scenario.runner import ScenarioResult
 
 #: A missed target is amber when the shortfall is at most this share of the target.
@@ -209,57 +218,263 @@ def scorecard(result: ScenarioResult, against: ScenarioResult | None = None) -> 
         if result.seed is not None:
             plain = plain.with_uncertainty(seed=result.seed)
         against = plain.run()
-    by_measure = {t.measure: t for t in targets}
-    order = {p: i for i, p in enumerate(Perspective)}
-    measures = sorted(result.model.measures, key=lambda m: order[m.perspective])
-    rows = tuple(score(result, m, by_measure.get(m.name)) for m in measures)
-    consequences: tuple[Consequence, ...] = ()
+    judged = judge(result)
+    reference = None
     if against is not None:
-        against = with_columns(against, needed_columns(against.model, ()))
-        consequences = unintended(result, against)
+        reference = judge(with_columns(against, needed_columns(against.model, ())), False)
+    return card(judged, reference)
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """One number a scorecard reads of each member: ``column`` at time ``at`` (linear between
+    saved times; ``None``: the last saved time), times ``scale``."""
+
+    column: str
+    at: float | None
+    scale: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Meets:
+    """Whether each member's number ``read`` (an index into the reads) meets ``value``:
+    at least it when ``higher``, else at most it."""
+
+    read: int
+    value: float
+    higher: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MemberScores:
+    """What a scorecard reads of each member, as one reducer of a run's saved times, values
+    (times x outputs x members) and output names: one row per :class:`Read`, then one per
+    :class:`Meets` (1.0 where the member meets it, else 0.0), members on the last axis. It
+    travels to a cluster's workers as data (a top-level class, picklable)."""
+
+    reads: tuple[Read, ...]
+    tests: tuple[Meets, ...]
+
+    @property
+    def rows(self) -> int:
+        """The rows it makes."""
+        return len(self.reads) + len(self.tests)
+
+    def __call__(
+        self, times: np.ndarray, values: np.ndarray, outputs: tuple[str, ...]
+    ) -> np.ndarray:
+        out = np.empty((self.rows, values.shape[-1]))
+        index = {name: i for i, name in enumerate(outputs)}
+        for i, read in enumerate(self.reads):
+            t = float(times[-1]) if read.at is None else read.at
+            out[i] = read.scale * interpolate_members(t, times, values[:, index[read.column], :])
+        for k, test in enumerate(self.tests):
+            row = out[test.read]
+            out[len(self.reads) + k] = row >= test.value if test.higher else row <= test.value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a scenario's scorecard reads (:class:`MemberScores`) and how its rows map back:
+    for measure ``i`` of ``measures`` (in scorecard order), its reported and true values at its
+    target date (or the end) are rows ``2i`` and ``2i + 1``, its true value at the end row
+    ``2n + i``; a measure with a target has its two tests' rows at ``tests[i]``."""
+
+    measures: tuple[Measure, ...]
+    targets: tuple[Target | None, ...]
+    scores: MemberScores
+    tests: tuple[int | None, ...]
+
+
+def plan(scenario: Scenario, model: Model, targets: bool = True) -> Plan:
+    """The :class:`Plan` of the scorecard of ``scenario`` run on ``model`` (without its
+    ``targets``: of a reference run, whose true values at the end alone are read)."""
     from pssc_sim.scenario.reader import scenario_time
 
-    return Scorecard(
+    by_measure = {t.measure: t for t in scenario.targets} if targets else {}
+    order = {p: i for i, p in enumerate(Perspective)}
+    measures = tuple(sorted(model.measures, key=lambda m: order[m.perspective]))
+    chosen = tuple(by_measure.get(m.name) for m in measures)
+    reads: list[Read] = []
+    for measure, target in zip(measures, chosen, strict=True):
+        at = None if target is None else target.by
+        if target is not None and target.kind is TargetKind.THRESHOLD_SHARE:
+            reads += [
+                Read(hidden(measure.name, "share_reported"), at),
+                Read(hidden(measure.name, "share"), at),
+            ]
+            continue
+        scale = 1.0 if target is None else target.period(scenario_time(scenario, model))
+        reads += [Read(measure.reported_column, at, scale), Read(measure.true_column, at, scale)]
+    reads += [Read(measure.true_column, None) for measure in measures]
+    tests: list[Meets] = []
+    rows: list[int | None] = []
+    for i, (measure, target) in enumerate(zip(measures, chosen, strict=True)):
+        if target is None:
+            rows.append(None)
+            continue
+        rows.append(len(reads) + len(tests))
+        higher = target.higher_is_better(measure.better)
+        tests += [Meets(2 * i, target.value, higher), Meets(2 * i + 1, target.value, higher)]
+    return Plan(measures, chosen, MemberScores(tuple(reads), tuple(tests)), tuple(rows))
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """A run as its scorecard sees it: the :class:`Plan`, the median of each row over the
+    members, the mean of each (for a test's row: the share of members meeting it), the last
+    saved time, the number of members, the scenario and model, and the ensemble's seed."""
+
+    name: str
+    plan: Plan
+    median: np.ndarray
+    mean: np.ndarray
+    end: float
+    members: int
+    ensemble: bool
+    scenario: Scenario
+    model: Model
+    seed: int | None = None
+
+
+def judge(result: ScenarioResult, targets: bool = True) -> Judged:
+    """:class:`Judged` of a run in this process (every member here), ``targets`` as in
+    :func:`plan`."""
+    results = result.results
+    found = plan(result.scenario, result.model, targets)
+    rows = found.scores(results.times, results.values, results.names)
+    return Judged(
         result.name,
-        None if against is None else against.name,
-        result.results.n_members,
-        rows,
-        consequences,
-        scenario_time(result.scenario, result.model),
+        found,
+        np.median(rows, axis=1),
+        rows.mean(axis=1),
+        float(results.times[-1]),
+        results.n_members,
+        results.is_ensemble,
+        result.scenario,
+        result.model,
+        result.seed,
     )
+
+
+def card(judged: Judged, reference: Judged | None) -> Scorecard:
+    """The scorecard of ``judged``, unintended consequences against ``reference``."""
+    from pssc_sim.scenario.reader import scenario_time
+
+    found = judged.plan
+    rows = []
+    for i, (measure, target) in enumerate(zip(found.measures, found.targets, strict=True)):
+        t = judged.end if target is None else target.by
+        tests = found.tests[i]
+        probabilities = (
+            (float(judged.mean[tests]), float(judged.mean[tests + 1]))
+            if judged.ensemble and tests is not None
+            else (None, None)
+        )
+        value = float(judged.median[2 * i])
+        true_value = float(judged.median[2 * i + 1])
+        rows.append(row_of(measure, target, t, (value, true_value), probabilities))
+    consequences: tuple[Consequence, ...] = ()
+    if reference is not None:
+        n = len(found.measures)
+        ends = {m.name: float(judged.median[2 * n + i]) for i, m in enumerate(found.measures)}
+        m_ref = len(reference.plan.measures)
+        bases = {
+            m.name: float(reference.median[2 * m_ref + i])
+            for i, m in enumerate(reference.plan.measures)
+        }
+        consequences = worse(judged.model.measures, ends, bases)
+    return Scorecard(
+        judged.name,
+        None if reference is None else reference.name,
+        judged.members,
+        tuple(rows),
+        consequences,
+        scenario_time(judged.scenario, judged.model),
+    )
+
+
+def row_of(
+    measure: Measure,
+    target: Target | None,
+    t: float,
+    values: tuple[float, float],
+    probabilities: tuple[float | None, float | None],
+) -> ScorecardRow:
+    """The scorecard row of ``measure`` whose (median) reported and true ``values`` at ``t``
+    are given, with the ``probabilities`` of meeting its target (an ensemble's)."""
+    value, true_value = values
+    row = ScorecardRow(
+        measure.name,
+        measure.perspective.value,
+        measure.better.value,
+        measure.meta.units,
+        t,
+        value,
+        true_value,
+        value - true_value,
+    )
+    if target is None:
+        return row
+    return ScorecardRow(
+        **{
+            **asdict(row),
+            "kind": target.kind.value,
+            "target": target.value,
+            "met": bool(meets(np.array([value]), target, measure.better)[0]),
+            "met_true": bool(meets(np.array([true_value]), target, measure.better)[0]),
+            "rag": rag(value, target, measure.better),
+            "probability": probabilities[0],
+            "probability_true": probabilities[1],
+            "severity": target.severity,
+            "consequence": target.consequence,
+        }
+    )
+
+
+def interpolate_members(t: float, times: np.ndarray, column: np.ndarray) -> np.ndarray:
+    """Each member's value at time ``t``, linear between the saved ``times`` (``column`` is
+    times x members): ``numpy.interp(t, times, column[:, i])`` for every member ``i``, to the
+    last bit, in one pass over the members.
+
+    >>> times = np.array([0.0, 1.0, 2.0])
+    >>> column = np.array([[0.0, 10.0], [1.0, 30.0], [4.0, 20.0]])
+    >>> interpolate_members(1.5, times, column).tolist()
+    [2.5, 25.0]
+    """
+    n = len(times)
+    j = int(np.searchsorted(times, t, side="right")) - 1
+    repeated = (0 < j < n and times[j - 1] == times[j]) or (
+        0 <= j < n - 1 and times[j] == times[j + 1]
+    )
+    if repeated or t != t:  # a saved time listed twice, or no time: numpy's own rules
+        return np.array([np.interp(t, times, column[:, i]) for i in range(column.shape[1])])
+    if n == 1 or t <= times[0]:
+        return np.array(column[0], dtype=float)
+    if t >= times[-1]:
+        return np.array(column[-1], dtype=float)
+    if times[j] == t:
+        return np.array(column[j], dtype=float)
+    # numpy's own steps: the slope from the left point, or from the right one where that
+    # gives NaN (an infinite value), or the common value of two equal infinities
+    low, high = column[j], column[j + 1]
+    with np.errstate(invalid="ignore"):  # infinities, handled below as numpy.interp does
+        slope = (high - low) / (times[j + 1] - times[j])
+        out: np.ndarray = slope * (t - times[j]) + low
+        bad = np.isnan(out)
+        if bad.any():
+            again = slope[bad] * (t - times[j + 1]) + high[bad]
+            equal = np.isnan(again) & (low[bad] == high[bad])
+            again[equal] = low[bad][equal]
+            out[bad] = again
+    return out
 
 
 def at_time(result: ScenarioResult, name: str, t: float) -> np.ndarray:
     """Each member's value of ``name`` at time ``t`` (linear between saved times)."""
     results = result.results
-    return interpolated(results.times, results.values[:, results.index(name), :], t)
-
-
-def interpolated(times: np.ndarray, column: np.ndarray, t: float) -> np.ndarray:
-    """``np.interp(t, times, column[:, i])`` for every member ``i`` (a column of saved times
-    by members), to the last bit, with the saved times around ``t`` found once for all members
-    (an ensemble of 200 members took 200 calls before).
-
-    >>> times = np.array([0.0, 1.0, 2.0])
-    >>> interpolated(times, np.array([[0.0, 10.0], [1.0, 20.0], [4.0, 30.0]]), 1.5)
-    array([ 2.5, 25. ])
-    """
-    members = column.shape[1]
-    j = int(np.searchsorted(times, t, side="right")) - 1
-    last = len(times) - 1
-    repeated = (j > 0 and times[j - 1] == times[j]) or (j < last and times[j] == times[j + 1])
-    if members < 2 or not 0 <= j <= last or repeated or not math.isfinite(t):
-        return np.array([np.interp(t, times, column[:, i]) for i in range(members)])
-    if times[j] == t:  # on a saved time (a target's date, the end): its values
-        return np.array(column[j], dtype=float)
-    if j == last:  # after the run: numpy's rule for the ends
-        return np.array([np.interp(t, times, column[:, i]) for i in range(members)])
-    # numpy's own formula (numpy/_core/src/multiarray/compiled_base.c), member by member
-    slope = (column[j + 1] - column[j]) / (times[j + 1] - times[j])
-    values = np.asarray(slope * (t - times[j]) + column[j], dtype=float)
-    if np.isnan(values).any():  # numpy tries the other end first: leave it to numpy
-        return np.array([np.interp(t, times, column[:, i]) for i in range(members)])
-    return values
+    return interpolate_members(t, results.times, results.values[:, results.index(name), :])
 
 
 def compared(
@@ -299,55 +514,126 @@ def score(result: ScenarioResult, measure: Measure, target: Target | None) -> Sc
     t = float(result.results.times[-1]) if target is None else target.by
     reported, true = compared(result, measure, target, t)
     value, true_value = float(np.median(reported)), float(np.median(true))
-    row = ScorecardRow(
-        measure.name,
-        measure.perspective.value,
-        measure.better.value,
-        measure.meta.units,
-        t,
-        value,
-        true_value,
-        value - true_value,
-    )
-    if target is None:
-        return row
-    ensemble = result.results.is_ensemble
-    met = meets(reported, target, measure.better)
-    met_true = meets(true, target, measure.better)
-    return ScorecardRow(
-        **{
-            **asdict(row),
-            "kind": target.kind.value,
-            "target": target.value,
-            "met": bool(meets(np.array([value]), target, measure.better)[0]),
-            "met_true": bool(meets(np.array([true_value]), target, measure.better)[0]),
-            "rag": rag(value, target, measure.better),
-            "probability": float(met.mean()) if ensemble else None,
-            "probability_true": float(met_true.mean()) if ensemble else None,
-            "severity": target.severity,
-            "consequence": target.consequence,
-        }
-    )
+    probabilities: tuple[float | None, float | None] = (None, None)
+    if target is not None and result.results.is_ensemble:
+        probabilities = (
+            float(meets(reported, target, measure.better).mean()),
+            float(meets(true, target, measure.better).mean()),
+        )
+    return row_of(measure, target, t, (value, true_value), probabilities)
 
 
 def unintended(result: ScenarioResult, reference: ScenarioResult) -> tuple[Consequence, ...]:
     """Measures whose true value at the end is worse than in ``reference``, largest first."""
-    found = []
     names = {m.name for m in reference.model.measures}
-    for measure in result.model.measures:
-        if measure.name not in names:
+
+    def ends(run: ScenarioResult, names: set[str]) -> dict[str, float]:
+        end = float(run.results.times[-1])
+        return {
+            m.name: float(np.median(at_time(run, m.true_column, end)))
+            for m in run.model.measures
+            if m.name in names
+        }
+
+    return worse(result.model.measures, ends(result, names), ends(reference, names))
+
+
+def worse(
+    measures: Sequence[Measure], values: dict[str, float], bases: dict[str, float]
+) -> tuple[Consequence, ...]:
+    """Of ``measures``, those whose true value at the end, ``values``, is worse than the
+    reference run's, ``bases`` (a measure the reference lacks is left out), largest relative
+    change first."""
+    found = []
+    for measure in measures:
+        if measure.name not in bases:
             continue
-        value = float(
-            np.median(at_time(result, measure.true_column, float(result.results.times[-1])))
-        )
-        base = float(
-            np.median(at_time(reference, measure.true_column, float(reference.results.times[-1])))
-        )
+        value, base = values[measure.name], bases[measure.name]
         change = value - base
-        worse = change < 0 if measure.better is Better.HIGHER else change > 0
+        is_worse = change < 0 if measure.better is Better.HIGHER else change > 0
         relative = abs(change) / max(abs(base), 1e-12)
-        if worse and relative > _NOISE:
+        if is_worse and relative > _NOISE:
             found.append(
                 Consequence(measure.name, measure.perspective.value, value, base, change, relative)
             )
     return tuple(sorted(found, key=lambda c: -c.relative))
+
+
+def scorecard_on_cluster(
+    scenario: Scenario,
+    against: Scenario | None = None,
+    *,
+    scheduler: Any,
+    progress: Progress | None = None,
+    max_memory: int | None = None,
+    backend: str = "auto",
+    chunk: int = 4096,
+) -> Scorecard:
+    """:func:`scorecard` of ``scenario`` run on the Dask cluster ``scheduler`` (see
+    :mod:`pssc_sim.integrate.distributed`), the same scorecard to the last bit.
+
+    An ensemble is run with :func:`~pssc_sim.scenario.runner.run_summarised` and its
+    :class:`MemberScores` as the reducer: each block of members is scored where it ran, and
+    this process receives only the medians and the counts of members meeting each target, so
+    it never holds the members. A single run is run on the cluster and scored here. The
+    reference (``against``, or the scenario without its targets, with the ensemble's seed) is
+    run the same way. ``chunk``, ``progress``, ``max_memory`` and ``backend`` are those of
+    :func:`~pssc_sim.scenario.runner.run`."""
+    settings = (progress, max_memory, backend, chunk)
+    first = _judged_on_cluster(scenario, scheduler, settings, True)
+    if against is None and scenario.targets:
+        against = scenario.without_targets().with_name(f"{scenario.label} without targets")
+        if first.seed is not None:
+            against = against.with_uncertainty(seed=first.seed)
+    reference = None if against is None else _judged_on_cluster(against, scheduler, settings, False)
+    return card(first, reference)
+
+
+def _judged_on_cluster(
+    scenario: Scenario,
+    scheduler: Any,
+    settings: tuple[Progress | None, int | None, str, int],
+    targets: bool,
+) -> Judged:
+    from pssc_sim.scenario.interventions import apply_interventions
+    from pssc_sim.scenario.runner import run, run_summarised
+
+    progress, max_memory, backend, chunk = settings
+    model = apply_interventions(scenario.load_model(), scenario.interventions)
+    record = needed_columns(model, scenario.targets if targets else ())
+    if not scenario.is_ensemble:
+        single = run(
+            scenario,
+            record=record,
+            progress=progress,
+            max_memory=max_memory,
+            scheduler=scheduler,
+            backend=backend,
+            chunk=chunk,
+        )
+        return judge(single, targets)
+    found = plan(scenario, model, targets)
+    summary = run_summarised(
+        scenario,
+        scheduler=scheduler,
+        progress=progress,
+        max_memory=max_memory,
+        record=record,
+        reduce=(found.scores, found.scores.rows),
+        backend=backend,
+        chunk=chunk,
+    )
+    s = summary.summary
+    assert s.median is not None
+    return Judged(
+        scenario.label,
+        found,
+        s.median,
+        s.mean,
+        float(s.times[-1]),
+        s.members,
+        True,
+        scenario,
+        summary.model,
+        summary.seed,
+    )
