@@ -607,12 +607,14 @@ def test_auto_takes_the_loop_once_it_is_built(make_model: WriteModel) -> None:
     ps.simulate(model, backend="numba")
     assert backends.choose_backend(compiled, grid, EULER, "euler", 1, "auto") == "numba"
     assert backends.choose_backend(compiled, grid, None, "rk45", 1, "auto") == "numpy"
-    # an ensemble runs on the block loop: numpy until that is built (a tiny run cannot pay
-    # for compiling it), numba after
+    # an ensemble runs on the block loop once that is built; until then (a tiny run cannot pay
+    # for compiling it) on the loaded member loop, a member at a time
     many = backends.BLOCK_MEMBERS
-    assert backends.choose_backend(compiled, grid, EULER, "euler", many, "auto") == "numpy"
+    assert backends.choose_backend(compiled, grid, EULER, "euler", many, "auto") == "numba"
+    assert not backends.runs_blocks(compiled, grid, EULER, many, "auto")
     assert compiled.block_loop.run is not None  # built, as a numba run of an ensemble builds it
     assert backends.choose_backend(compiled, grid, EULER, "euler", many, "auto") == "numba"
+    assert backends.runs_blocks(compiled, grid, EULER, many, "auto")
     assert backends.choose_backend(compiled, grid, EULER, "euler", 10_000, "auto") == "numba"
     # a single run estimated to take longer on numpy than compiling the loop takes it
     other = make_model(TINY.replace("x", "z"), name="other.yaml")

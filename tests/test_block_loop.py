@@ -187,3 +187,36 @@ def test_the_block_loop_gives_the_member_loops_bits_on_the_suite(name: str) -> N
                     raise
                 pytest.skip(f"Python's arithmetic raises where compiled code does not: {error}")
         np.testing.assert_array_equal(both, one, f"{name}, {tableau.stages} stages")
+
+
+def test_auto_runs_an_ensemble_on_the_loaded_member_loop_rather_than_compile_blocks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A program with the member loop loaded (the explorer) does not stop to compile the block
+    loop for an ensemble it would not repay: ``auto`` runs the members one at a time on the
+    loaded loop, with numpy's bits."""
+    sir = ps.load_model(ROOT / "models" / "sir")
+    compiled = compiled_for(sir, None)
+    ps.simulate(sir, backend="numba")  # the member loop, loaded
+    # as if the block loop were not built (an earlier test may have built it in this process)
+    monkeypatch.delitem(compiled.__dict__, "block_loop", raising=False)
+    assert compiled.has_loop
+    assert not compiled.has_block_loop
+    monkeypatch.setattr(backends, "is_stored", lambda key: False)
+    monkeypatch.setattr(backends, "BLOCK_COMPILE_SECONDS_PER_EQUATION", 1e9)
+    rates = np.linspace(3.0, 9.0, backends.BLOCK_MEMBERS + 3)
+    grid = make_grid(sir, None)
+    for cost in (0.5, 5.0):  # below and above loading anything
+        monkeypatch.setattr(backends, "numpy_seconds", lambda *a, c=cost: c)
+        assert backends.choose_backend(compiled, grid, EULER, "euler", len(rates), "auto") == (
+            "numba"
+        )
+        assert not backends.runs_blocks(compiled, grid, EULER, len(rates), "auto")
+        assert backends.runs_blocks(compiled, grid, EULER, len(rates), "numba")
+        got = ps.simulate(sir, {"contact_rate": rates}, backend="auto")
+        assert not compiled.has_block_loop
+        np.testing.assert_array_equal(
+            got.values, ps.simulate(sir, {"contact_rate": rates}, backend="numpy").values
+        )
+    too_many = backends.MEMBER_LOOP_MEMBERS + 1
+    assert backends.choose_backend(compiled, grid, EULER, "euler", too_many, "auto") == "numpy"

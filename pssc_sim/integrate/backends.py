@@ -70,6 +70,10 @@ COMPILE_SECONDS_PER_EQUATION = 0.2
 #: Members from which the numba back end runs the block loop rather than one member at a
 #: time (measured crossover: 10 to 16 members for SIR; see ``benchmarks/README.md``).
 BLOCK_MEMBERS = 16
+#: Members up to which ``auto`` runs an ensemble on the member loop, one member at a time,
+#: where that loop is ready and the block loop is not (measured crossover with numpy's chunked
+#: kernels: a few hundred members; see ``benchmarks/README.md``).
+MEMBER_LOOP_MEMBERS = 256
 #: Seconds more per equation to compile the block loop (its loops over the members are
 #: vectorised one by one: measured 10 CPU s for SIR on a loaded machine).
 BLOCK_COMPILE_SECONDS_PER_EQUATION = 0.5
@@ -115,6 +119,8 @@ def choose_backend(
         return "numpy"
     blocks = members >= BLOCK_MEMBERS
     built = compiled.has_block_loop if blocks else compiled.has_loop
+    if blocks and members <= MEMBER_LOOP_MEMBERS and compiled.has_loop:
+        built = True  # the member loop, loaded, runs them (see runs_blocks)
     if backend == "auto":
         if distributed or tableau is None:
             return "numpy"
@@ -134,7 +140,12 @@ def choose_backend(
     if reason or tableau is None:
         return "numpy"
     if blocks:
-        return _choose_blocks(compiled, runs * numpy_seconds(compiled, grid, tableau, members))
+        cost = runs * numpy_seconds(compiled, grid, tableau, members)
+        if _blocks_pay(compiled, cost):
+            return "numba" if compiled.block_loop.run is not None else "numpy"
+        return (
+            "numba" if members <= MEMBER_LOOP_MEMBERS and _member_loop_ready(compiled) else "numpy"
+        )
     if compiled.has_loop:
         return "numba" if compiled.loop.run is not None else "numpy"
     cost = runs * numpy_seconds(compiled, grid, tableau, members)
@@ -146,16 +157,44 @@ def choose_backend(
     return "numba" if cost > compile_cost else "numpy"
 
 
-def _choose_blocks(compiled: CompiledModel, cost: float) -> str:
-    """``auto``'s choice for an ensemble, on the block loop: numba once it is built (it is as
-    fast as numpy's kernels or faster at every size measured), else when the numpy run is
-    estimated to take longer than loading it from numba's cache or compiling it."""
+def _blocks_pay(compiled: CompiledModel, cost: float) -> bool:
+    """Whether ``auto`` takes the block loop for an ensemble estimated to take ``cost`` seconds
+    on numpy: once it is built (it is as fast as numpy's kernels or faster at every size
+    measured), else when the numpy run would take longer than loading it from numba's cache or
+    compiling it."""
     if compiled.has_block_loop:
-        return "numba" if compiled.block_loop.run is not None else "numpy"
+        return True
     if is_stored(compiled.block_key):
-        return "numba" if cost > LOAD_SECONDS else "numpy"
-    compile_cost = COMPILE_SECONDS + BLOCK_COMPILE_SECONDS_PER_EQUATION * _elements(compiled)
-    return "numba" if cost > compile_cost else "numpy"
+        return cost > LOAD_SECONDS
+    return cost > COMPILE_SECONDS + BLOCK_COMPILE_SECONDS_PER_EQUATION * _elements(compiled)
+
+
+def _member_loop_ready(compiled: CompiledModel) -> bool:
+    """Whether the member loop runs without compiling: loaded in this process, or built ahead
+    of time (loaded in milliseconds)."""
+    if compiled.has_loop:
+        return compiled.loop.run is not None
+    return _built_ahead(compiled)
+
+
+def runs_blocks(
+    compiled: CompiledModel,
+    grid: Grid,
+    tableau: Tableau,
+    members: int,
+    backend: str,
+    runs: int = 1,
+) -> bool:
+    """Whether a run of ``members`` that :func:`choose_backend` gave to numba runs on the block
+    loop: ``numba`` asked for takes it from :data:`BLOCK_MEMBERS` members; ``auto`` only where
+    the block loop pays (built, stored, or worth compiling), else the ready member loop runs
+    the members one at a time (as fast as numpy's kernels up to a few hundred members), so a
+    program with the member loop loaded (the explorer) does not stop to compile the other."""
+    if members < BLOCK_MEMBERS:
+        return False
+    if backend != "auto":
+        return True
+    return _blocks_pay(compiled, runs * numpy_seconds(compiled, grid, tableau, members))
 
 
 def _built_ahead(compiled: CompiledModel) -> bool:
@@ -246,6 +285,7 @@ def run_loop(
     function: LoopFunction | None = None,
     first_member: int = 0,
     block: CompiledBlockLoop | None = None,
+    blocks: bool = True,
 ) -> np.ndarray:
     """Integrate with the compiled loop of the explicit Runge-Kutta method ``tableau``; saved
     outputs ``(n_rows, n_outputs, M)`` in an array made by ``allocate`` (in memory, or on disk:
@@ -260,15 +300,16 @@ def run_loop(
     :func:`~pssc_sim.compile.loop.load_loop` for the same code uncompiled). Chunks of
     :data:`BLOCK_MEMBERS` members or more run on the model's block loop instead (see
     :mod:`pssc_sim.compile.block_loop`), unless ``function`` is given; ``block`` is a block
-    loop to run every chunk on. Messages count members from ``first_member`` (the first
-    member's index in the whole run).
+    loop to run every chunk on; without ``blocks`` (see :func:`runs_blocks`) the member loop
+    runs every chunk. Messages count members from ``first_member`` (the first member's index in
+    the whole run).
 
     The first run of a loop compiled just in time starts the build of its extension module
     for later processes (:func:`~pssc_sim.compile.aot.build_in_background`), typed from the
     arguments of this call.
     """
     members = p.shape[1]
-    if block is None and function is None and min(chunk, members) >= BLOCK_MEMBERS:
+    if blocks and block is None and function is None and min(chunk, members) >= BLOCK_MEMBERS:
         block = compiled.block_loop
     if block is not None and block.run is not None:
         return _run_blocks(

@@ -54,6 +54,7 @@ def _fixed(tableau: Tableau) -> Runner:
                 options.progress,
                 options.allocate,
                 first_member=options.first_member,
+                blocks=options.blocks,
             )
         return saved_times(grid), run_fixed_step(
             compiled,

@@ -21,6 +21,9 @@ class SolverOptions:
     progress: Progress | None = None
     allocate: Allocate = in_memory
     backend: str = "numpy"
+    #: On the numba back end, whether ensembles run on the block loop (see
+    #: :func:`~pssc_sim.integrate.backends.runs_blocks`) or on the member loop.
+    blocks: bool = True
     #: The run's index of the first member given (a block of a larger run on a cluster): what
     #: messages about a member count from.
     first_member: int = 0

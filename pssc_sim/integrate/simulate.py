@@ -15,7 +15,7 @@ from numpy.typing import ArrayLike
 from pssc_sim.compile.compiler import CompiledModel, compile_model
 from pssc_sim.errors import ParameterError, SimulationError, did_you_mean
 from pssc_sim.integrate import budget, storage
-from pssc_sim.integrate.backends import check_backend, choose_backend
+from pssc_sim.integrate.backends import check_backend, choose_backend, runs_blocks
 from pssc_sim.integrate.fixed import DEFAULT_CHUNK
 from pssc_sim.integrate.grid import Grid
 from pssc_sim.integrate.methods import METHODS, SolverOptions
@@ -378,8 +378,19 @@ def simulate(
         compiled, grid, tableau, method, members, backend, distributed=scheduler is not None
     )
     allocate = storage.on_disk() if size.on_disk else storage.in_memory
+    blocks = (
+        chosen == "numba"
+        and tableau is not None
+        and runs_blocks(compiled, grid, tableau, members, backend)
+    )
     options = SolverOptions(
-        rtol=rtol, atol=atol, chunk=size.chunk, progress=progress, allocate=allocate, backend=chosen
+        rtol=rtol,
+        atol=atol,
+        chunk=size.chunk,
+        progress=progress,
+        allocate=allocate,
+        backend=chosen,
+        blocks=blocks,
     )
     if scheduler is None:
         times, values = METHODS[method].run(compiled, p, grid, options)
