@@ -915,6 +915,24 @@ def test_saved_layout_is_that_of_the_summarised_run(client: Any, tmp_path: Path)
     assert names == summary.names == ("wait", "backlog")
 
 
+def test_a_plotted_comparison_brings_back_the_quantiles_over_time_of_the_run(
+    client: Any, tmp_path: Path
+) -> None:
+    from pssc_sim.scenario.compare import ReducedEnsemble, compare_on_cluster
+    from pssc_sim.scenario.runner import run_summarised
+
+    scenario = queue_scenario(tmp_path, 90, outputs=["wait", "backlog"])
+    there = compare_on_cluster(scenario, scheduler=client, at=[3.7], plotted=True)
+    reduced = there.runs[0]
+    assert isinstance(reduced, ReducedEnsemble)
+    assert reduced.series is not None
+    expected = run_summarised(scenario, scheduler=client).summary
+    for field in ("times", "levels", "quantiles", "mean", "median"):
+        np.testing.assert_array_equal(getattr(reduced.series, field), getattr(expected, field))
+    assert (reduced.series.names, reduced.series.members) == (expected.names, 90)
+    assert len(there.plot()) == 2
+
+
 def test_cli_compare_on_the_cluster_prints_and_writes_what_one_process_does(
     client: Any,
     tmp_path: Path,
