@@ -21,10 +21,14 @@ changes much less) and what can be counted:
 - the client's peak at 250,000 and 1,000,000 members, the cost per member-step of SIR and of
   the 100-stock ring, the overhead of one task, and the bytes one block moves;
 - the client's peak of a sampled scenario ensemble (``run_summarised``, two parameters drawn
-  by a Latin hypercube) at 250,000 and 1,000,000 members, drawn by the workers and drawn here.
+  by a Latin hypercube) at 250,000 and 1,000,000 members, drawn by the workers and drawn here;
+- ``--compare``: a comparison of ``uncertain-distancing`` against a single run of SIR, its
+  members gathered here (``compare`` of runs on the cluster) against reduced on the workers
+  (``compare_on_cluster``): the client's peak traced memory and CPU time.
 
 Run: ``python benchmarks/bench_distributed.py`` (``--members N`` to change the large ensemble,
-``--quick`` for 100,000 members, ``--peaks`` for the sampled scenario's peaks alone).
+``--quick`` for 100,000 members, ``--peaks`` for the sampled scenario's peaks alone,
+``--compare`` for the comparison's alone).
 """
 
 from __future__ import annotations
@@ -187,6 +191,45 @@ def sampled_peaks(client: Any) -> None:
         )
 
 
+def comparison_cost(client: Any, members: int, reduced: bool) -> tuple[float, float]:
+    """The client's peak traced memory (MiB) and CPU time (s) of comparing
+    ``uncertain-distancing`` (``members`` members) with a single run of SIR at day 10.0625
+    and the end, the ensemble gathered here or reduced on the workers."""
+    from pssc_sim.scenario.compare import compare_on_cluster
+    from pssc_sim.scenario.runner import run
+
+    path = ROOT / "scenarios" / "sir" / "uncertain-distancing.yaml"
+    ensemble = ps.Scenario.load(path).with_uncertainty(members=members).with_time(**TIME)
+    single = ps.Scenario(model=SIR, name="sir", time=TIME)
+    tracemalloc.start()
+    start = time.process_time()
+    try:
+        if reduced:
+            comparison = compare_on_cluster(ensemble, single, scheduler=client, at=[10.0625])
+        else:
+            runs = [run(scenario, scheduler=client) for scenario in (ensemble, single)]
+            comparison = ps.compare(*runs, at=[10.0625])
+        comparison.table()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak / 2**20, time.process_time() - start
+
+
+def comparison_costs(client: Any) -> None:
+    """Print :func:`comparison_cost` at 20,000 and 100,000 members, both ways, twice."""
+    comparison_cost(client, 2_000, True)  # compile on the workers, warm up
+    for count in (20_000, 100_000):
+        for _ in range(2):
+            for reduced in (False, True):
+                peak, cpu = comparison_cost(client, count, reduced)
+                way = "reduced on the workers" if reduced else "gathered here"
+                print(
+                    f"comparison at {count:>7,} members, {way:>22}: client peak "
+                    f"{peak:6.1f} MiB, client CPU {cpu:5.2f} s"
+                )
+
+
 def member_step_cost(model: ps.Model, params: dict[str, np.ndarray], members: int) -> float:
     """Seconds per member per time step of one process (best of two)."""
     steps = round((model.time.stop - model.time.start) / model.time.dt)
@@ -235,13 +278,19 @@ def main() -> None:
     parser.add_argument(
         "--peaks", action="store_true", help="the sampled scenario's client peaks alone"
     )
+    parser.add_argument(
+        "--compare", action="store_true", help="the comparison's client peaks and CPU alone"
+    )
     args = parser.parse_args()
     members = 100_000 if args.quick else args.members
     print(machine())
     print(f"load average at the start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    if args.peaks:
+    if args.peaks or args.compare:
         with connect(2) as client:
-            sampled_peaks(client)
+            if args.peaks:
+                sampled_peaks(client)
+            if args.compare:
+                comparison_costs(client)
         print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         return
     model = ps.load_model(SIR)

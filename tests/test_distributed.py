@@ -855,6 +855,115 @@ def test_cli_scorecard_on_the_cluster_prints_the_one_process_scorecard(
     assert json.loads(here)["members"] == 300
 
 
+# -- comparisons reduced on the cluster -------------------------------------------------------
+
+
+@pytest.mark.parametrize("members", [700, 701])
+def test_comparison_on_the_cluster_equals_the_one_process_comparison(
+    client: Any, tmp_path: Path, members: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an ensemble against a single run and a second ensemble, at a time between saved times
+    # (5.3), a saved time (8) and the end; an even and an odd number of members (numpy's
+    # median of the two middle members, or one); ranges narrowed in rounds
+    from pssc_sim.scenario.compare import ReducedEnsemble, compare_on_cluster
+
+    monkeypatch.setattr(orderstats, "ROUND_COUNTS", 64)
+    monkeypatch.setattr(orderstats, "GATHERED", 1)
+    base = queue_scenario(tmp_path, members)
+    single = ps.Scenario(model=base.model, name="more capacity", set={"capacity": 13})
+    wider = base.with_uncertainty(members=members + 1, seed=5).with_name("wider")
+    scenarios = (base, single, wider)
+    here = ps.compare(*scenarios, at=[5.3, 8])
+    there = compare_on_cluster(*scenarios, scheduler=client, at=[5.3, 8])
+    kinds = [type(run) for run in there.runs]
+    assert kinds == [ReducedEnsemble, ps.ScenarioResult, ReducedEnsemble]
+    assert there.times == here.times == (5.3, 8.0, 12.0)
+    assert there.variables == here.variables
+    expected, table = here.table(), there.table()
+    assert list(table.columns) == list(expected.columns)
+    for column in table.columns:  # to the last bit (NaN where a reference value is 0)
+        np.testing.assert_array_equal(table[column].to_numpy(), expected[column].to_numpy())
+    assert there.summary() == here.summary()
+    spread = table[table["scenario"] == "queue"]
+    assert (spread["p5"] < spread["p95"]).any()  # the members disagree
+    with pytest.raises(ScenarioError, match="plotted=True"):
+        there.plot()
+
+
+def test_compared_values_of_blocks_are_those_of_the_whole_ensemble() -> None:
+    from pssc_sim.scenario.compare import ComparedValues, interpolated
+
+    rng = np.random.default_rng(2)
+    saved = np.array([0.0, 0.5, 1.25, 2.0])
+    values = rng.normal(size=(4, 3, 50)) * 10.0 ** rng.integers(-3, 4, size=(4, 3, 50))
+    reducer = ComparedValues(("b", "a"), (0.3, 1.25, 2.0), series=True)
+    whole = reducer(saved, values, ("a", "b", "c"))
+    assert whole.shape == (reducer.rows(4, 3), 50) == (2 * 3 + 4 * 3, 50)
+    blocks = [reducer(saved, values[..., a:b], ("a", "b", "c")) for a, b in [(0, 7), (7, 50)]]
+    np.testing.assert_array_equal(np.concatenate(blocks, axis=1), whole)
+    np.testing.assert_array_equal(whole[:3], interpolated(saved, values[:, 1, :], (0.3, 1.25, 2.0)))
+    np.testing.assert_array_equal(whole[6:].reshape(4, 3, 50), values)
+
+
+def test_saved_layout_is_that_of_the_summarised_run(client: Any, tmp_path: Path) -> None:
+    from pssc_sim.scenario.runner import run_summarised, saved_layout
+
+    scenario = queue_scenario(tmp_path, 40, outputs=["wait", "backlog"], time={"stop": 7.25})
+    times, names = saved_layout(scenario)
+    summary = run_summarised(scenario, scheduler=client).summary
+    np.testing.assert_array_equal(times, summary.times)
+    assert names == summary.names == ("wait", "backlog")
+
+
+def test_a_plotted_comparison_brings_back_the_quantiles_over_time_of_the_run(
+    client: Any, tmp_path: Path
+) -> None:
+    from pssc_sim.scenario.compare import ReducedEnsemble, compare_on_cluster
+    from pssc_sim.scenario.runner import run_summarised
+
+    scenario = queue_scenario(tmp_path, 90, outputs=["wait", "backlog"])
+    there = compare_on_cluster(scenario, scheduler=client, at=[3.7], plotted=True)
+    reduced = there.runs[0]
+    assert isinstance(reduced, ReducedEnsemble)
+    assert reduced.series is not None
+    expected = run_summarised(scenario, scheduler=client).summary
+    for field in ("times", "levels", "quantiles", "mean", "median"):
+        np.testing.assert_array_equal(getattr(reduced.series, field), getattr(expected, field))
+    assert (reduced.series.names, reduced.series.members) == (expected.names, 90)
+    assert len(there.plot()) == 2
+
+
+def test_cli_compare_on_the_cluster_prints_and_writes_what_one_process_does(
+    client: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the ensemble's members stay on the workers; the single run comes back whole
+    import pssc_sim.integrate.cluster as cluster
+
+    here, there = tmp_path / "here", tmp_path / "there"
+    args = ["compare", str(UNCERTAIN), str(SIR), "--at", "10.0625", "--outputs", "infected"]
+    status, alone, _ = _cli([*args, "--out", str(here)], capsys)
+    assert status == 0
+    gathered: list[int] = []
+    gather = cluster.run_on_cluster
+
+    def counted(*arguments: Any, **kwargs: Any) -> Any:
+        gathered.append(1)
+        return gather(*arguments, **kwargs)
+
+    monkeypatch.setattr(cluster, "run_on_cluster", counted)
+    address = client.scheduler.address
+    status, out, _ = _cli([*args, "--out", str(there), "--scheduler", address], capsys)
+    assert status == 0
+    assert len(gathered) == 1  # the single run
+    assert "10.0625" in out
+    assert out.replace(str(there), str(here)) == alone
+    assert (there / "comparison.csv").read_bytes() == (here / "comparison.csv").read_bytes()
+    assert (there / "comparison.png").stat().st_size > 0
+
+
 # -- the back end on the workers ---------------------------------------------------------------
 
 

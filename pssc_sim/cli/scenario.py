@@ -508,18 +508,38 @@ def as_scenario(path: str) -> Scenario:
 
 
 def command_compare(args: argparse.Namespace, stream: TextIO | None = None) -> int:
-    """Run and compare scenarios; print the comparison and, with ``--out``, write it."""
+    """Run and compare scenarios; print the comparison and, with ``--out``, write it.
+
+    On a cluster (``--workers`` or ``--scheduler``), when any scenario is an ensemble, the
+    comparison is reduced on the workers
+    (:func:`~pssc_sim.scenario.compare.compare_on_cluster`): the printed summary and
+    ``comparison.csv`` are those of the run in one process, and ``comparison.png`` draws each
+    ensemble's median and 5-95% band from its quantiles over time, as ``pssc run`` on a
+    cluster does."""
     from pssc_sim.cli.compute import cluster
     from pssc_sim.scenario import compare
+    from pssc_sim.scenario.compare import compare_on_cluster
 
     scenarios = [as_scenario(path) for path in args.scenarios]
     limit = memory_limit(args)
+    count = len(scenarios)
     results = []
     with cluster(args, *scenarios) as client:
-        for i, scenario in enumerate(scenarios):
-            with progress(run_label(scenario, f"[{i + 1}/{len(scenarios)}] ")) as bar:
-                results.append(run(scenario, progress=bar, max_memory=limit, scheduler=client))
-    comparison = compare(*results, at=args.at, variables=args.outputs)
+        if client is not None and any(scenario.is_ensemble for scenario in scenarios):
+            comparison = compare_on_cluster(
+                *scenarios,
+                scheduler=client,
+                at=args.at,
+                variables=args.outputs,
+                max_memory=limit,
+                plotted=args.out is not None,
+                progress=lambda i, s: progress(run_label(s, f"[{i + 1}/{count}] ")),
+            )
+        else:
+            for i, scenario in enumerate(scenarios):
+                with progress(run_label(scenario, f"[{i + 1}/{count}] ")) as bar:
+                    results.append(run(scenario, progress=bar, max_memory=limit, scheduler=client))
+            comparison = compare(*results, at=args.at, variables=args.outputs)
     output = stream or sys.stdout
     print(comparison.summary(), file=output)
     if args.out is not None:

@@ -415,6 +415,22 @@ def run_summarised(
     )
 
 
+def saved_layout(
+    scenario: Scenario, max_memory: int | None = None
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The saved times and the recorded names of a run of ``scenario`` (those of
+    :func:`run_summarised`'s summary), found without running it or drawing its members: what
+    a reducer of its members needs to know before the run starts."""
+    from pssc_sim.integrate.fixed import saved_times
+    from pssc_sim.integrate.methods import METHODS
+
+    ready = _prepare(scenario, 4096, (), max_memory, draw_here=False)
+    compiled = compiled_for(ready.model, None if ready.outputs is None else tuple(ready.outputs))
+    grid = make_grid(compiled.model, ready.time)
+    times = saved_times(grid) if METHODS[ready.method].fixed_step else grid.save_times()
+    return times, tuple(compiled.outputs)
+
+
 @dataclass(frozen=True, slots=True)
 class _Ready:
     """A scenario checked, sized and sampled, ready to run."""
