@@ -987,8 +987,12 @@ def test_numba_asked_for_runs_numpy_everywhere_when_a_worker_lacks_it() -> None:
 
 
 def workers_have_a_loop() -> bool:
-    """On a worker: whether a kernel it compiled has its numba loop built."""
-    return any(compiled.has_loop for compiled in cluster_module._KERNELS.values())
+    """On a worker: whether a kernel it compiled has a numba loop built (the member loop, or
+    the block loop that ensembles of many members run on)."""
+    return any(
+        compiled.has_loop or compiled.has_block_loop
+        for compiled in cluster_module._KERNELS.values()
+    )
 
 
 @pytest.mark.slow
