@@ -1041,3 +1041,28 @@ def test_members_drawn_on_the_workers_are_those_one_process_draws(
         assert block.count == stop - start
         for name, values in block.values().items():
             np.testing.assert_array_equal(values, whole[name][start:stop])
+
+
+def test_parameters_drawn_jointly_on_the_workers_are_those_one_process_draws(client: Any) -> None:
+    from pssc_sim.scenario.runner import run_summarised
+
+    # contact_rate is stepped by the scenario's intervention: the joint block follows its rename
+    joint = {
+        "parameters": ["contact_rate", "duration"],
+        "mean": [6.0, 2.0],
+        "covariance": [[4.0, -0.5], [-0.5, 0.25]],
+        "low": [2.0, 1.5],
+        "high": [10.0, None],
+    }
+    scenario = (
+        ps.Scenario.load(UNCERTAIN)
+        .with_uncertainty(None)
+        .with_uncertainty(members=300, seed=3, parameters=["infectivity"], joint=[joint])
+    )
+    here = scenario.run()
+    drawn = run_summarised(scenario, scheduler=client, chunk=64)
+    table = here.quantiles()
+    np.testing.assert_array_equal(drawn.summary.mean.reshape(-1), table["mean"].to_numpy())
+    np.testing.assert_array_equal(drawn.summary.quantiles[2].reshape(-1), table["p50"].to_numpy())
+    assert set(drawn.sampled) == {"infectivity", "contact_rate", "duration"}
+    assert drawn.sampled["duration"][0] >= 1.5

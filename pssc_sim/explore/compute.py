@@ -79,19 +79,21 @@ def ensemble(scenario: Scenario, model: Model, fixed: Mapping[str, float]) -> Un
     distribution), less the parameters a control fixed, with :data:`ENSEMBLE_MEMBERS` members
     and a fixed seed; ``None`` when nothing is left to sample."""
     given = scenario.uncertainty or Uncertainty()
-    sampled = distributions(Uncertainty(parameters=given.parameters), model)
+    sampled = distributions(Uncertainty(parameters=given.parameters, joint=given.joint), model)
     chosen = {name: dist for name, dist in sampled.items() if name not in fixed}
-    if not chosen:
+    # a joint block a control touches is held at the values the controls and model give
+    joint = tuple(b for b in given.joint or () if not set(b.parameters) & set(fixed))
+    if not chosen and not joint:
         return None
     own = dict(given.parameters or {})
-    parameters = (
-        {name: own.get(name) for name in chosen} if len(chosen) < len(sampled) else given.parameters
-    )
+    dropped = len(chosen) < len(sampled) or len(joint) < len(given.joint or ())
+    parameters = {name: own.get(name) for name in chosen} if dropped else given.parameters
     return Uncertainty(
         members=ENSEMBLE_MEMBERS,
         sampling=given.sampling,
         seed=given.seed if given.seed is not None else ENSEMBLE_SEED,
         parameters=parameters,
+        joint=joint or None,
     )
 
 

@@ -262,8 +262,14 @@ class Experiment:
         self, names: Sequence[str] | None = None, where: str = "--parameters"
     ) -> dict[str, Distribution]:
         """The distribution of each uncertain parameter: the scenario's ``uncertainty:`` block,
-        else the model's ``distribution`` or ``range``; ``names`` chooses some of them."""
+        else the model's ``distribution`` or ``range``; ``names`` chooses some of them.
+
+        The inputs of a sensitivity analysis are independent: parameters the scenario draws
+        jointly (``uncertainty.joint``) are refused, unless ``names`` leaves them out (they then
+        keep their values)."""
         uncertainty = self.uncertainty or Uncertainty()
+        if names is None or set(names) & set(uncertainty.joint_names):
+            uncertainty.require_independent("a sensitivity analysis", self.source)
         given = dict(uncertainty.parameters or {})
         if names is None and not given:
             names = [p.name for p in self.base.parameters if p.range or p.distribution]

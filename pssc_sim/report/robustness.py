@@ -68,6 +68,8 @@ class Evidence:
                 "(got none). Name a scenario with an uncertainty: block as the "
                 "evidence"
             )
+        # the deciding parameters are found by a sensitivity analysis of the design's columns
+        block.require_independent("an evidence ensemble", scenario.source)
         count = members if members is not None else block.members
         if count is None or count < 2:
             raise EvidenceError(

@@ -213,6 +213,12 @@ def check_scenario_names(scenario: Scenario, model: Model) -> None:
     ]
     if scenario.uncertainty is not None and scenario.uncertainty.parameters:
         used += [(f"uncertainty.parameters.{key}", key) for key in scenario.uncertainty.parameters]
+    if scenario.uncertainty is not None:
+        used += [
+            (f"uncertainty.joint[{i}].parameters", key)
+            for i, block in enumerate(scenario.uncertainty.joint or ())
+            for key in block.parameters
+        ]
     for path, key in used:
         if model.parameter_rows(key) is None:
             kind = f"a {_kind(model, key)}, not a parameter" if key in model else "unknown"

@@ -228,11 +228,15 @@ def summary_table(summary: Summary) -> list[str]:
 
 def distributions(uncertainty: Uncertainty, model: Model) -> dict[str, Distribution]:
     """The distribution of every sampled parameter: given in the scenario, or else the model's
-    ``distribution``, or else uniform over the model's ``range``."""
+    ``distribution``, or else uniform over the model's ``range``. The parameters drawn jointly
+    are not among them (see :attr:`Uncertainty.joint`)."""
     chosen = uncertainty.parameters
     if chosen is None:
-        names = [p.name for p in model.parameters if p.distribution or p.range]
-        if not names:
+        joint = set(uncertainty.joint_names)
+        names = [
+            p.name for p in model.parameters if (p.distribution or p.range) and p.name not in joint
+        ]
+        if not names and not joint:
             raise ScenarioError(
                 f"uncertainty.parameters: nothing to sample in "
                 f"{model.source or model.name} (got no parameters with a range or "
@@ -483,19 +487,22 @@ def _prepare(
     samples: dict[str, np.ndarray] = {}
     seed = None
     made = None
+    names: tuple[str, ...] = ()
     if scenario.uncertainty is not None and not draw_here:
         given, sampling, members, seed = design(scenario.uncertainty, base)
+        joint = scenario.uncertainty.joint or ()
         made = SampledMembers(
             tuple((key(name), spread) for name, spread in given.items()),
             sampling,
             members,
             seed,
             params,
+            joint=tuple(block.renamed([key(n) for n in block.parameters]) for block in joint),
         )
+        names = (*given, *scenario.uncertainty.joint_names)
     elif scenario.uncertainty is not None:
         samples, seed = draw(scenario.uncertainty, base)
         params.update({key(name): values for name, values in samples.items()})
-    names = () if made is None else tuple(given)
     return _Ready(model, params, method, time, outputs, chunk, limit, samples, seed, made, names)
 
 
@@ -519,7 +526,7 @@ def size_run(
     members, sampled = 1, 0
     if uncertainty is not None and uncertainty.members is not None:
         members = uncertainty.members
-        sampled = len(distributions(uncertainty, base))
+        sampled = len(distributions(uncertainty, base)) + len(uncertainty.joint_names)
     return plan_run(compiled, grid, method, members, chunk, limit, sampled).chunk
 
 
@@ -541,7 +548,7 @@ def draw(uncertainty: Uncertainty, model: Model) -> tuple[dict[str, np.ndarray],
             "nothing). Write members: 1000"
         )
     chosen, sampling, members, seed = design(uncertainty, model)
-    return sample(chosen, sampling, members, seed), seed
+    return sample(chosen, sampling, members, seed, uncertainty.joint or ()), seed
 
 
 def design(uncertainty: Uncertainty, model: Model) -> tuple[dict[str, Distribution], str, int, int]:

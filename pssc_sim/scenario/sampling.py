@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pssc_sim.errors import did_you_mean, shown
+from pssc_sim.scenario.joint import JointNormal
 from pssc_sim.scenario.samplers import SAMPLERS
 from pssc_sim.scenario.schema import DISTRIBUTIONS, SAMPLING_NAMES, ScenarioError
 
@@ -265,20 +266,44 @@ def unit_samples(sampling: str, members: int, dimensions: int, seed: int) -> np.
 
 
 def sample(
-    distributions: Mapping[str, Distribution], sampling: str, members: int, seed: int
+    distributions: Mapping[str, Distribution],
+    sampling: str,
+    members: int,
+    seed: int,
+    joint: Sequence[JointNormal] = (),
 ) -> dict[str, np.ndarray]:
-    """One array of ``members`` values per parameter, in the order of ``distributions``.
+    """One array of ``members`` values per parameter, in the order of ``distributions`` and
+    then of the ``joint`` blocks' parameters. The design has one column per parameter: those
+    of ``distributions`` first, then those of each joint block.
 
     >>> values = sample({"k": Distribution("uniform", {"low": 0.0, "high": 1.0})},
     ...                 "random", 3, seed=1)
     >>> values["k"].shape
     (3,)
     """
-    units = unit_samples(sampling, members, len(distributions), seed)
-    return {
-        name: distribution.ppf(units[:, j])
-        for j, (name, distribution) in enumerate(distributions.items())
-    }
+    units = unit_samples(sampling, members, dimensions(distributions, joint), seed)
+    return mapped(distributions, joint, units)
+
+
+def dimensions(distributions: Mapping[str, Distribution], joint: Sequence[JointNormal]) -> int:
+    """The columns of the design: one per sampled parameter."""
+    return len(distributions) + sum(len(block.parameters) for block in joint)
+
+
+def mapped(
+    distributions: Mapping[str, Distribution], joint: Sequence[JointNormal], units: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The values of the design's rows ``units``: each column through its parameter's inverse
+    CDF, each joint block's columns through its :meth:`JointNormal.ppf`. Member by member: a
+    row's values do not depend on the other rows."""
+    values = {name: given.ppf(units[:, j]) for j, (name, given) in enumerate(distributions.items())}
+    column = len(distributions)
+    for block in joint:
+        width = len(block.parameters)
+        drawn = block.ppf(units[:, column : column + width])
+        values.update({key: drawn[:, i] for i, key in enumerate(block.parameters)})
+        column += width
+    return values
 
 
 @functools.lru_cache(maxsize=2)
@@ -294,7 +319,8 @@ def design_units(sampling: str, members: int, dimensions: int, seed: int) -> np.
 class SampledMembers:
     """The members ``start`` to ``stop`` of a sampled ensemble, as its specification: the
     parameters' ``distributions`` (by the parameter each sets), the ``sampling``, the design's
-    ``members`` and ``seed``, and the values ``fixed`` for every member. This is what a task
+    ``members`` and ``seed``, the values ``fixed`` for every member, and the ``joint`` blocks
+    of parameters drawn together (by the parameters they set). This is what a task
     carries to a cluster's worker, which makes the block's rows itself (a few hundred bytes
     whatever the number of members, so the client never draws the ensemble): the worker draws
     the design's unit samples (:func:`design_units`, once per design), keeps its block's and
@@ -316,6 +342,7 @@ class SampledMembers:
     fixed: Mapping[str, float]
     start: int = 0
     stop: int | None = None
+    joint: tuple[JointNormal, ...] = ()
 
     @property
     def count(self) -> int:
@@ -328,15 +355,17 @@ class SampledMembers:
 
     def values(self) -> dict[str, np.ndarray]:
         """The sampled values of these members, by parameter."""
-        units = design_units(self.sampling, self.members, len(self.distributions), self.seed)
-        mine = units[self.start : self.start + self.count]
-        return {key: given.ppf(mine[:, j]) for j, (key, given) in enumerate(self.distributions)}
+        given = dict(self.distributions)
+        columns = dimensions(given, self.joint)
+        units = design_units(self.sampling, self.members, columns, self.seed)
+        return mapped(given, self.joint, units[self.start : self.start + self.count])
 
     def example(self) -> dict[str, Any]:
         """One plausible value of every parameter (the medians of the distributions), for
         checking the names and values before anything is sent."""
-        middle = np.array([0.5])
-        return {**self.fixed, **{key: given.ppf(middle) for key, given in self.distributions}}
+        given = dict(self.distributions)
+        middle = np.full((1, dimensions(given, self.joint)), 0.5)
+        return {**self.fixed, **mapped(given, self.joint, middle)}
 
     def __call__(self, compiled: CompiledModel) -> np.ndarray:
         """The rows (parameters x members) of these members, on the worker: the columns of

@@ -27,7 +27,8 @@ TOP_KEYS: Mapping[str, str] = MappingProxyType(
         "method": "integration method: euler, rk4, rk45, dop853, lsoda, bdf or radau",
         "set": "parameter values from the start of the run, {name: number}",
         "interventions": "time-phased changes of parameters: set, step, ramp, pulse, series",
-        "uncertainty": "makes the run an ensemble: members, sampling, seed, parameters",
+        "uncertainty": "makes the run an ensemble: members, sampling, seed, parameters, "
+        "joint (parameters drawn together from a multivariate normal)",
         "targets": "targets on measures: measure, kind (level, threshold share, count), value, by, "
         "from, severity (low 0.5, medium 1, high 2, or a number), consequence, per, "
         "threshold",
@@ -43,7 +44,9 @@ TOP_KEYS: Mapping[str, str] = MappingProxyType(
 TIME_KEYS: tuple[str, ...] = ("start", "stop", "dt", "save_every")
 #: The integration methods a scenario may name: those of the method registry.
 METHOD_NAMES: tuple[str, ...] = tuple(METHODS)
-UNCERTAINTY_KEYS: tuple[str, ...] = ("members", "sampling", "seed", "parameters")
+UNCERTAINTY_KEYS: tuple[str, ...] = ("members", "sampling", "seed", "parameters", "joint")
+#: The keys of a joint draw (a multivariate normal over a few parameters): names, then numbers.
+JOINT_KEYS: tuple[str, ...] = ("parameters", "distribution", "mean", "covariance", "low", "high")
 #: The samplings an uncertainty block may name: those of the sampler registry.
 SAMPLING_NAMES: tuple[str, ...] = tuple(SAMPLERS)
 #: The words of a ``mechanisms:`` entry and the switch value each sets (YAML also reads a bare
@@ -174,6 +177,24 @@ def _distribution_schema(name: str, keys: KeySet) -> dict[str, Any]:
     return _object(properties, ("distribution", *keys.required), keys.description)
 
 
+def _joint_schema(name: Mapping[str, Any]) -> dict[str, Any]:
+    numbers = {"type": "array", "items": {"type": "number"}, "minItems": 2}
+    bounds = {"type": "array", "items": {"type": ["number", "null"]}, "minItems": 2}
+    return _object(
+        {
+            "parameters": {"type": "array", "items": name, "minItems": 2, "uniqueItems": True},
+            "distribution": {"const": "normal"},
+            "mean": numbers,
+            "covariance": {"type": "array", "items": numbers, "minItems": 2},
+            "low": bounds,
+            "high": bounds,
+        },
+        ("parameters", "mean", "covariance"),
+        "parameters drawn together: a multivariate normal with this mean and covariance, each "
+        "kept in [low, high] where given (null for no bound)",
+    )
+
+
 def json_schema(parameters: tuple[str, ...] = ()) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of scenario files, built from the tables of this module.
 
@@ -204,6 +225,7 @@ def json_schema(parameters: tuple[str, ...] = ()) -> dict[str, Any]:
                     },
                 ]
             },
+            "joint": {"type": "array", "items": _joint_schema(name)},
         },
         description=TOP_KEYS["uncertainty"],
     )

@@ -8,9 +8,18 @@ from types import MappingProxyType
 from typing import Any
 
 from pssc_sim.errors import did_you_mean, shown
-from pssc_sim.scenario.fields import Where, check_keys, mapping, name, parse_distribution, where_in
+from pssc_sim.scenario.fields import (
+    Where,
+    check_keys,
+    mapping,
+    name,
+    number,
+    parse_distribution,
+    where_in,
+)
+from pssc_sim.scenario.joint import JointNormal
 from pssc_sim.scenario.sampling import Distribution
-from pssc_sim.scenario.schema import SAMPLING_NAMES, UNCERTAINTY_KEYS, ScenarioError
+from pssc_sim.scenario.schema import JOINT_KEYS, SAMPLING_NAMES, UNCERTAINTY_KEYS, ScenarioError
 
 #: Sampling used when an uncertainty block does not name one.
 DEFAULT_SAMPLING = "latin-hypercube"
@@ -22,7 +31,9 @@ class Uncertainty:
 
     ``parameters`` maps each sampled parameter to its :class:`Distribution`, or to ``None`` to use
     the distribution or range written in the model file. Without ``parameters``, every model
-    parameter with a ``distribution`` or ``range`` is sampled.
+    parameter with a ``distribution`` or ``range`` is sampled. ``joint`` holds the parameters
+    drawn together (:class:`~pssc_sim.scenario.joint.JointNormal`), none of them also under
+    ``parameters``.
 
     Examples
     --------
@@ -34,6 +45,7 @@ class Uncertainty:
     sampling: str | None
     seed: int | None
     parameters: Mapping[str, Distribution | None] | None
+    joint: tuple[JointNormal, ...] | None
 
     def __init__(
         self,
@@ -43,6 +55,7 @@ class Uncertainty:
         parameters: Mapping[str, Distribution | Mapping[str, Any] | None]
         | Sequence[str]
         | None = None,
+        joint: Sequence[JointNormal | Mapping[str, Any]] | None = None,
     ) -> None:
         where = where_in("")
         check_settings(members, sampling, seed, where)
@@ -53,6 +66,24 @@ class Uncertainty:
             "parameters",
             None if parameters is None else MappingProxyType(_distributions(parameters, where)),
         )
+        object.__setattr__(self, "joint", None if joint is None else _joints(joint, where))
+        check_joint(self.parameters, self.joint, where)
+
+    @property
+    def joint_names(self) -> tuple[str, ...]:
+        """The parameters drawn jointly, in the order of the ``joint`` blocks."""
+        return tuple(n for block in self.joint or () for n in block.parameters)
+
+    def require_independent(self, what: str, source: str = "") -> None:
+        """Raise unless every sampled parameter is drawn on its own: ``what`` (an analysis
+        that needs independent inputs) cannot take a joint draw; ``source`` names the
+        scenario."""
+        if self.joint:
+            raise ScenarioError(
+                f"{where_in(source)('uncertainty.joint')}: {what} needs independent inputs "
+                f"(got {', '.join(self.joint_names)} drawn jointly). Leave them out of the "
+                "analysis, or sample them each on its own under uncertainty.parameters"
+            )
 
     def layered(self, child: Uncertainty) -> Uncertainty:
         """``child`` over ``self``: set fields replace, sampled parameters merge by name."""
@@ -64,6 +95,7 @@ class Uncertainty:
             sampling=child.sampling if child.sampling is not None else self.sampling,
             seed=child.seed if child.seed is not None else self.seed,
             parameters=parameters,
+            joint=child.joint if child.joint is not None else self.joint,
         )
 
     def to_document(self) -> dict[str, Any]:
@@ -78,11 +110,13 @@ class Uncertainty:
                 key: None if value is None else value.to_document()
                 for key, value in self.parameters.items()
             }
+        if self.joint is not None:
+            document["joint"] = [block.to_document() for block in self.joint]
         return document
 
 
 def parse_uncertainty(raw: Any, where: Where) -> Uncertainty:
-    """The ``uncertainty`` block: members, sampling, seed and parameters."""
+    """The ``uncertainty`` block: members, sampling, seed, parameters and joint."""
     block = mapping(raw, where("uncertainty"), "uncertainty: {members: 1000, seed: 42}")
     check_keys(block, UNCERTAINTY_KEYS, where, "uncertainty")
     members, sampling, seed = block.get("members"), block.get("sampling"), block.get("seed")
@@ -90,7 +124,9 @@ def parse_uncertainty(raw: Any, where: Where) -> Uncertainty:
     parameters = (
         _distributions(block["parameters"], where) if block.get("parameters") is not None else None
     )
-    return Uncertainty(members, sampling, seed, parameters)
+    joint = _joints(block["joint"], where) if block.get("joint") is not None else None
+    check_joint(parameters, joint, where)
+    return Uncertainty(members, sampling, seed, parameters, joint)
 
 
 def check_settings(members: Any, sampling: Any, seed: Any, where: Where) -> None:
@@ -128,3 +164,76 @@ def _distributions(raw: Any, where: Where) -> dict[str, Distribution | None]:
         else parse_distribution(value, where(f"{path}.{key}"))
         for key, value in block.items()
     }
+
+
+def _joints(raw: Any, where: Where) -> tuple[JointNormal, ...]:
+    """The ``joint`` blocks: :class:`JointNormal` values or their file form."""
+    if not isinstance(raw, (list, tuple)):
+        raise ScenarioError(
+            f"{where('uncertainty.joint')}: expected a list of joint draws (got "
+            f"{shown(raw)}). Write joint: [{{parameters: [a, b], distribution: normal, "
+            "mean: [1, 2], covariance: [[1, 0.5], [0.5, 1]]}]"
+        )
+    return tuple(
+        entry if isinstance(entry, JointNormal) else _joint(entry, where, f"uncertainty.joint[{i}]")
+        for i, entry in enumerate(raw)
+    )
+
+
+def _joint(raw: Any, where: Where, path: str) -> JointNormal:
+    example = "{parameters: [a, b], mean: [1, 2], covariance: [[1, 0.5], [0.5, 1]]}"
+    entry = mapping(raw, where(path), example)
+    check_keys(entry, JOINT_KEYS, where, path)
+    for key in ("parameters", "mean", "covariance"):
+        if key not in entry:
+            raise ScenarioError(
+                f"{where(f'{path}.{key}')}: '{key}' is required (got nothing). Write {example}"
+            )
+    kind = entry.get("distribution", "normal")
+    if kind != "normal":
+        raise ScenarioError(
+            f"{where(f'{path}.distribution')}: a joint draw is a multivariate normal (got "
+            f"{shown(kind)}). Write distribution: normal"
+        )
+    names = entry["parameters"]
+    if not isinstance(names, list):
+        raise ScenarioError(
+            f"{where(f'{path}.parameters')}: expected a list of parameter names (got "
+            f"{shown(names)}). Write parameters: [a, b]"
+        )
+    checked = [name(n, where(f"{path}.parameters[{i}]")) for i, n in enumerate(names)]
+    numbers = {key: _plain(entry.get(key), where(f"{path}.{key}")) for key in JOINT_KEYS[2:]}
+    try:
+        return JointNormal(checked, **numbers)
+    except ScenarioError as exc:
+        raise ScenarioError(f"{where(path)}.{exc}") from None
+
+
+def _plain(raw: Any, where: str) -> Any:
+    """YAML numerals (2e6 reads as text) as numbers, in the lists of a joint block."""
+    if isinstance(raw, list):
+        return [_plain(item, where) for item in raw]
+    if raw is None or isinstance(raw, (bool, int, float)):
+        return raw
+    return number(raw, where)
+
+
+def check_joint(
+    parameters: Mapping[str, Any] | None, joint: Sequence[JointNormal] | None, where: Where
+) -> None:
+    """Raise if a parameter is drawn twice: in two joint blocks, or jointly and on its own."""
+    seen: set[str] = set()
+    for i, block in enumerate(joint or ()):
+        for key in block.parameters:
+            if key in (parameters or {}):
+                raise ScenarioError(
+                    f"{where(f'uncertainty.joint[{i}].parameters')}: {shown(key)} is also "
+                    f"under uncertainty.parameters (got it drawn twice). Keep it in one place"
+                )
+            if key in seen:
+                raise ScenarioError(
+                    f"{where(f'uncertainty.joint[{i}].parameters')}: {shown(key)} is in two "
+                    "joint blocks (got it drawn twice). Put the parameters drawn together "
+                    "in one block"
+                )
+            seen.add(key)
