@@ -130,6 +130,10 @@ def test_least_squares_gives_the_ordinary_regression_line_and_its_intervals(tmp_
     assert result.correlation[0, 1] == pytest.approx(
         cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1]), rel=1e-4
     )
+    # the covariance a scenario's joint draw takes, as --json prints it
+    printed = result.to_dict()["covariance"]
+    names = [e.name for e in result.estimates]
+    np.testing.assert_allclose([[printed[a][b] for b in names] for a in names], cov, rtol=1e-4)
     assert result.fit["x"].rmse == pytest.approx(np.sqrt(ssr[0] / t.size), rel=1e-6)
 
 
@@ -599,6 +603,9 @@ def test_mcmc_scenario_has_a_posterior_uncertainty_block(
         sampled = result.samples[name]
         assert sampled.mean() == pytest.approx(sir_mcmc.samples[:, j].mean(), rel=0.01)
         assert sampled.std() == pytest.approx(sir_mcmc.samples[:, j].std(), rel=0.1)
+    # drawn jointly: the posterior's correlation carries over
+    drawn = np.corrcoef([result.samples[name] for name in FITTED])
+    np.testing.assert_allclose(drawn, np.corrcoef(sir_mcmc.samples, rowvar=False), atol=0.1)
 
 
 def test_a_scenario_with_interventions_and_uncertainty_calibrates_and_writes_back(

@@ -90,6 +90,10 @@ class Calibration:
     fit_until, holdout
         For an out-of-sample check, the last time whose observations were fitted, and the fit
         statistics of each series over its later observations, which the fit never saw.
+    covariance
+        The covariance matrix of the estimates, in the order of ``estimates``: the
+        least-squares approximation, or the posterior samples' for MCMC. With the estimates it
+        is what a scenario's joint draw of correlated parameters takes (``uncertainty.joint``).
     """
 
     method: str
@@ -106,6 +110,7 @@ class Calibration:
     seed: int = 42
     fit_until: float | None = None
     holdout: Mapping[str, FitStatistics] = field(default_factory=dict)
+    covariance: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def values(self) -> dict[str, float]:
@@ -131,6 +136,16 @@ class Calibration:
                 a: {b: _finite(self.correlation[i, j]) for j, b in enumerate(names)}
                 for i, a in enumerate(names)
             },
+            **(
+                {}
+                if self.covariance is None
+                else {
+                    "covariance": {
+                        a: {b: _finite(self.covariance[i, j]) for j, b in enumerate(names)}
+                        for i, a in enumerate(names)
+                    }
+                }
+            ),
             "warnings": list(self.warnings),
             "diagnostics": _json(self.diagnostics),
             **(
@@ -199,7 +214,8 @@ class Calibration:
 
     def scenario_document(self, folder: str | Path, name: str = "") -> dict[str, Any]:
         """A scenario file's mapping that sets the estimates (for MCMC also an ``uncertainty:``
-        block of normals truncated to the bounds with the posterior mean and sd); the model
+        block drawing them jointly from the posterior's mean and covariance, truncated to the
+        bounds); the model
         path is written relative to ``folder``, where the file will be."""
         scenario = self.problem.scenario
         document = scenario.to_document()
@@ -234,9 +250,13 @@ class Calibration:
     def _uncertainty(self, block: Mapping[str, Any] | None) -> dict[str, Any] | None:
         """The uncertainty block of the calibrated scenario: the scenario's own uncertain
         parameters that were not fitted, and for MCMC the fitted ones drawn from the posterior
-        (normals truncated to the bounds, with the posterior mean and sd)."""
+        (a joint normal with the posterior mean and covariance, truncated to the bounds: one
+        parameter alone, a normal)."""
         fitted = {e.name for e in self.estimates}
         model = self.problem.scenario.load_model()
+        given_joint = list((block or {}).get("joint") or [])
+        joint = [b for b in given_joint if not set(b["parameters"]) & fitted]
+        drawn = {n for b in given_joint for n in b["parameters"]}
         kept: dict[str, Any] = {}
         if block is not None:
             given = block.get("parameters")
@@ -245,19 +265,18 @@ class Calibration:
                 if given is not None
                 else [p.name for p in model.parameters if p.distribution or p.range]
             )
-            kept = {name: (given or {}).get(name) for name in names if name not in fitted}
+            kept = {
+                name: (given or {}).get(name)
+                for name in names
+                if name not in fitted and name not in drawn
+            }
         if self.samples is not None:
-            mean, sd = self.samples.mean(axis=0), self.samples.std(axis=0)
-            for j, e in enumerate(self.estimates):
-                floor = 1e-12 * (e.bound_high - e.bound_low)  # a posterior of one point
-                kept[e.name] = {
-                    "distribution": "normal",
-                    "mean": float(mean[j]),
-                    "sd": float(max(sd[j], floor)),
-                    "low": e.bound_low,
-                    "high": e.bound_high,
-                }
-        if not kept:
+            posterior = self._posterior(self.samples)
+            if len(self.estimates) == 1:
+                kept[self.estimates[0].name] = posterior
+            else:
+                joint.append(posterior)
+        if not kept and not joint:
             return None
         original = dict(block or {})
         return {
@@ -265,6 +284,34 @@ class Calibration:
             "sampling": original.get("sampling") or "latin-hypercube",
             "seed": original.get("seed", self.seed),
             "parameters": kept,
+            **({"joint": joint} if joint else {}),
+        }
+
+    def _posterior(self, samples: np.ndarray) -> dict[str, Any]:
+        """The posterior ``samples`` as a (joint) normal truncated to the bounds: their mean
+        and covariance, each variance kept above a floor (a posterior of one point)."""
+        mean = samples.mean(axis=0)
+        covariance = np.atleast_2d(np.cov(samples, rowvar=False, bias=True))
+        floor = np.array([1e-12 * (e.bound_high - e.bound_low) for e in self.estimates])
+        covariance = (covariance + covariance.T) / 2 + np.diag(floor**2)
+        low = [e.bound_low for e in self.estimates]
+        high = [e.bound_high for e in self.estimates]
+        if len(self.estimates) == 1:
+            sd = float(np.sqrt(covariance[0, 0]))
+            return {
+                "distribution": "normal",
+                "mean": float(mean[0]),
+                "sd": sd,
+                "low": low[0],
+                "high": high[0],
+            }
+        return {
+            "parameters": [e.name for e in self.estimates],
+            "distribution": "normal",
+            "mean": mean.tolist(),
+            "covariance": covariance.tolist(),
+            "low": low,
+            "high": high,
         }
 
 
@@ -594,6 +641,7 @@ def _least_squares_result(problem: Problem, fit: LeastSquaresFit, seed: int) -> 
         diagnostics,
         None,
         seed,
+        fit.covariance,
     )
 
 
@@ -656,7 +704,17 @@ def _mcmc_result(problem: Problem, fit: LeastSquaresFit, chain: Any, seed: int) 
         "least_squares_estimate": {n: float(x) for n, x in zip(problem.names, fit.x, strict=True)},
     }
     return _result(
-        "mcmc", problem, median, draws, estimates, correlation, warnings, diagnostics, samples, seed
+        "mcmc",
+        problem,
+        median,
+        draws,
+        estimates,
+        correlation,
+        warnings,
+        diagnostics,
+        samples,
+        seed,
+        np.atleast_2d(np.cov(samples, rowvar=False)),
     )
 
 
@@ -693,6 +751,7 @@ def _result(
     diagnostics: Mapping[str, Any],
     samples: np.ndarray | None,
     seed: int,
+    covariance: np.ndarray | None = None,
 ) -> Calibration:
     """The run at ``x``, its fit statistics and the band over ``draws``."""
     run = problem.run(x[None, :])
@@ -719,4 +778,5 @@ def _result(
         band,
         samples,
         seed,
+        covariance=covariance,
     )
