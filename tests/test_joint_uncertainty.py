@@ -3,6 +3,7 @@ bounds, its bit-identical blocks and its errors."""
 
 from __future__ import annotations
 
+import math
 import pickle
 import textwrap
 from pathlib import Path
@@ -74,12 +75,19 @@ def test_the_sample_mean_and_covariance_approach_the_given_ones(sampling: str) -
     np.testing.assert_allclose(scaled, np.asarray(COVARIANCE) / np.outer(sd, sd), atol=0.03)
 
 
-def test_a_singular_covariance_draws_on_its_line() -> None:
-    # estimates correlated -1: one combination is fixed by the data, the draw keeps it
-    joint = JointNormal(("a", "b"), (2.0, 1.0), ((0.04, -0.02), (-0.02, 0.01)))
+@pytest.mark.parametrize("bounded", [False, True])
+def test_a_singular_covariance_draws_on_its_line(bounded: bool) -> None:
+    # estimates correlated -1: one combination is fixed by the data, the draw keeps it, bounds
+    # or not (they cut the line, not the combination)
+    bounds = {"low": (1.8, 0.0), "high": (2.5, 1.1)} if bounded else {}
+    joint = JointNormal(("a", "b"), (2.0, 1.0), ((0.04, -0.02), (-0.02, 0.01)), **bounds)
     values = sample({}, "latin-hypercube", 1000, seed=1, joint=(joint,))
-    np.testing.assert_allclose(values["a"] + 2 * values["b"], 4.0, atol=1e-9)
-    assert values["a"].std() == pytest.approx(0.2, rel=0.05)
+    np.testing.assert_allclose(values["a"] + 2 * values["b"], 4.0, atol=1e-6)
+    if bounded:
+        assert values["a"].min() >= 1.8
+        assert values["b"].max() <= 1.1
+    else:
+        assert values["a"].std() == pytest.approx(0.2, rel=0.05)
 
 
 def test_bounds_keep_every_value_in_range_with_truncated_normal_marginals() -> None:
@@ -93,7 +101,12 @@ def test_bounds_keep_every_value_in_range_with_truncated_normal_marginals() -> N
     expected = stats.truncnorm((0.8 - 1.0) / 0.2, (1.1 - 1.0) / 0.2, loc=1.0, scale=0.2)
     quartiles = np.percentile(values["a"], [25, 50, 75])
     np.testing.assert_allclose(quartiles, expected.ppf([0.25, 0.5, 0.75]), atol=0.005)
-    assert stats.spearmanr(values["a"], values["b"]).statistic > 0.8
+    # given a, b is its conditional normal truncated to b's range: its median there
+    a, b = values["a"], values["b"]
+    near = np.abs(a - 1.0) < 0.01
+    sd = math.sqrt(0.01 - 0.018**2 / 0.04)
+    conditional = stats.truncnorm(-math.inf, (2.1 - 2.0) / sd, loc=2.0, scale=sd)
+    assert np.median(b[near]) == pytest.approx(conditional.median(), abs=0.003)
 
 
 def test_bounds_far_away_change_nothing_but_rounding() -> None:

@@ -2,15 +2,18 @@
 move together (a calibration's correlated estimates), drawn from the same design as the
 independent ones.
 
-A member's values are a function of its own row of the unit design alone, so a joint draw keeps
-seeds, chunking and a worker's draw bit-identical: the row's uniforms ``u`` become standard
-normals ``z = Φ⁻¹(u)``, correlated by the Cholesky factor ``C`` of the correlation matrix
-(``w = C z``, the sums taken column by column in a fixed order, never by a BLAS product whose
-rounding may depend on the number of rows), and each ``w_i`` becomes its parameter: ``mean_i +
-sd_i w_i``, or where ``low`` or ``high`` bound it, the normal truncated there at the quantile
-``Φ(w_i)``. Bounded, the marginals are truncated normals and the dependence is the normal's (a
-Gaussian copula; Nelsen, *An Introduction to Copulas*, 2006, §2.3): every value stays in its
-range without rejection, and far from the bounds this is the multivariate normal itself.
+A member's values are ``x = mean + L z`` with ``L`` the Cholesky factor of the covariance and
+``z`` standard normals made from the member's row of the unit design, one parameter after the
+other (the sums taken in a fixed order, member by member, never by a BLAS product whose
+rounding may depend on the number of rows), so seeds, chunking and a worker's draw stay
+bit-identical. Without bounds ``z_i = Φ⁻¹(u_i)``: the multivariate normal itself. Where ``low``
+or ``high`` bound a parameter, ``z_i`` is drawn at ``u_i`` from the normal truncated to the
+values that keep ``x_i`` in its range given the ``z`` before it (the sequential conditional draw
+of Geweke, Hajivassiliou and Keane; Train, *Discrete Choice Methods with Simulation*, 2009,
+§5.6.3). Every value stays in its range without rejection, and since ``x`` stays ``mean + L z``,
+a combination the covariance fixes (estimates that trade off) stays fixed; the first parameter's
+marginal is its truncated normal, the others' are conditioned on those before them, so the order
+of ``parameters`` matters only near the bounds.
 """
 
 from __future__ import annotations
@@ -78,49 +81,42 @@ eigenvalues [-1, 3]). Use the covariance the calibration estimated
             object.__setattr__(self, key, value)
         _check_bounds(self.low, self.high)
 
-    @property
-    def sd(self) -> np.ndarray:
-        """The standard deviation of each parameter."""
-        return np.sqrt(np.diag(np.asarray(self.covariance)))
-
     def factor(self) -> np.ndarray:
-        """``C`` with ``C Cᵀ`` the correlation matrix: its Cholesky factor, or for a singular
-        one (estimates correlated ±1) the eigenvector root."""
-        sd = self.sd
-        correlation = np.asarray(self.covariance) / np.outer(sd, sd)
-        try:
-            return np.linalg.cholesky(correlation)
-        except np.linalg.LinAlgError:
-            values, vectors = np.linalg.eigh(correlation)
-            return np.asarray(vectors * np.sqrt(np.clip(values, 0.0, None)))
+        """``L``, lower triangular with ``L Lᵀ`` the covariance (its Cholesky factor; for a
+        singular covariance, estimates correlated ±1, that of the covariance with the least
+        multiple of the largest variance added to its diagonal that makes it definite)."""
+        covariance = np.asarray(self.covariance)
+        jitter = 0.0
+        while True:
+            try:
+                return np.linalg.cholesky(covariance + jitter * np.eye(len(covariance)))
+            except np.linalg.LinAlgError:
+                jitter = max(10 * jitter, 1e-14 * float(np.diag(covariance).max()))
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         """The parameters' values (members x parameters) at the unit rows ``u`` of the same
         shape: each member's values depend on its own row only."""
         from scipy import stats
 
-        unit = np.clip(np.asarray(u, dtype=float), _EDGE, 1.0 - _EDGE)
-        z = np.asarray(stats.norm.ppf(unit), dtype=float)
-        factor = self.factor()
-        out = np.empty_like(z)
+        unit: np.ndarray = np.clip(np.asarray(u, dtype=float), _EDGE, 1.0 - _EDGE)
+        root = self.factor()
+        z = np.empty_like(unit)
+        out = np.empty_like(unit)
         for i in range(len(self.parameters)):
-            w = np.zeros(z.shape[0])
-            for j in range(i + 1 if _lower(factor) else len(self.parameters)):
-                w = w + factor[i, j] * z[:, j]
-            out[:, i] = self._marginal(i, w)
+            shift = np.full(unit.shape[0], self.mean[i])
+            for j in range(i):  # in a fixed order, member by member
+                shift = shift + root[i, j] * z[:, j]
+            given_low, given_high = self.low[i], self.high[i]
+            low = -math.inf if given_low is None else given_low
+            high = math.inf if given_high is None else given_high
+            if math.isinf(low) and math.isinf(high):
+                z[:, i] = stats.norm.ppf(unit[:, i])
+            else:
+                a, b = (low - shift) / root[i, i], (high - shift) / root[i, i]
+                z[:, i] = stats.truncnorm.ppf(unit[:, i], a, b)
+            # rounding (or a range the earlier parameters already leave) stays in the bounds
+            out[:, i] = np.clip(shift + root[i, i] * z[:, i], low, high)
         return out
-
-    def _marginal(self, i: int, w: np.ndarray) -> np.ndarray:
-        from scipy import stats
-
-        mean, sd = self.mean[i], float(self.sd[i])
-        low, high = self.low[i], self.high[i]
-        if low is None and high is None:
-            return np.asarray(mean + sd * w, dtype=float)
-        a = -math.inf if low is None else (low - mean) / sd
-        b = math.inf if high is None else (high - mean) / sd
-        u = np.clip(stats.norm.cdf(w), _EDGE, 1.0 - _EDGE)
-        return np.asarray(stats.truncnorm(a, b, loc=mean, scale=sd).ppf(u), dtype=float)
 
     def renamed(self, names: Sequence[str]) -> JointNormal:
         """The same distribution over parameters called ``names``."""
@@ -142,10 +138,6 @@ eigenvalues [-1, 3]). Use the covariance the calibration estimated
     def __reduce__(self) -> tuple[type[JointNormal], tuple[Any, ...]]:
         # pickled as its fields, for a sampling specification sent to a cluster's workers
         return (JointNormal, (self.parameters, self.mean, self.covariance, self.low, self.high))
-
-
-def _lower(factor: np.ndarray) -> bool:
-    return bool(np.array_equal(factor, np.tril(factor)))
 
 
 def _check_names(names: tuple[str, ...]) -> None:
