@@ -18,6 +18,8 @@ from pssc_sim.scenario import Distribution, ScenarioError, Uncertainty, load_sce
 from pssc_sim.scenario.joint import JointNormal
 from pssc_sim.scenario.sampling import SampledMembers, sample
 
+ROOT = Path(__file__).resolve().parents[1]
+
 DECAY = """\
 model: decay
 time: {start: 0, stop: 4, dt: 0.25}
@@ -249,3 +251,26 @@ def test_a_parameter_is_drawn_once(folder: Path, extra: str, pattern: str) -> No
         text = head + extra + JOINT
     with pytest.raises(ScenarioError, match=pattern):
         load_scenario(write(folder, text))
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ROOT / "scenarios" / "child_obesity" / "y6-target-uncertain.yaml",
+        ROOT / "scenarios" / "climate" / "uncertainty.yaml",
+    ],
+    ids=["child_obesity", "climate"],
+)
+def test_the_case_studies_draw_their_correlated_estimates_jointly(path: Path) -> None:
+    scenario = load_scenario(path)
+    assert scenario.uncertainty is not None
+    assert scenario.uncertainty.joint
+    block = scenario.uncertainty.joint[0]
+    model = scenario.load_model()
+    ranges = {p.name: p.range for p in model.parameters}
+    for name, low, high in zip(block.parameters, block.low, block.high, strict=True):
+        assert (low, high) == ranges[name]  # kept in the model's ranges
+    result = scenario.with_uncertainty(members=6).run()
+    for name in block.parameters:
+        low, high = ranges[name]
+        assert low <= result.samples[name].min() <= result.samples[name].max() <= high
