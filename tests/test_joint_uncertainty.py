@@ -3,6 +3,7 @@ bounds, its bit-identical blocks and its errors."""
 
 from __future__ import annotations
 
+import json
 import math
 import pickle
 import textwrap
@@ -274,3 +275,96 @@ def test_the_case_studies_draw_their_correlated_estimates_jointly(path: Path) ->
     for name in block.parameters:
         low, high = ranges[name]
         assert low <= result.samples[name].min() <= result.samples[name].max() <= high
+
+
+CALIBRATION = {
+    "method": "least-squares",
+    "parameters": {
+        "k": {"estimate": 0.5, "low": 0.3, "high": 0.7, "bounds": [0.2, 0.8]},
+        "x0": {"estimate": 100.0, "low": 90.0, "high": 110.0, "bounds": [80.0, 120.0]},
+    },
+    "covariance": {"k": {"k": 0.01, "x0": -0.45}, "x0": {"k": -0.45, "x0": 25.0}},
+}
+
+
+def calibrated_scenario(folder: Path, entry: str, calibration: object = CALIBRATION) -> Path:
+    (folder / "fit").mkdir(exist_ok=True)
+    (folder / "fit" / "calibration.json").write_text(json.dumps(calibration))
+    head = "model: decay\nuncertainty:\n  members: 4\n  seed: 5\n  joint:\n"
+    return write(folder, head + f"    - {{parameters: [k, x0], {entry}}}\n")
+
+
+def test_a_joint_block_reads_the_estimates_and_covariance_of_a_calibration(folder: Path) -> None:
+    read = load_scenario(calibrated_scenario(folder, "from_calibration: fit/calibration.json"))
+    written = load_scenario(joint_scenario(folder)).uncertainty
+    assert read.uncertainty is not None
+    assert written is not None
+    assert read.uncertainty.joint == written.joint  # the bounds are the calibration's
+    narrower = "from_calibration: fit/calibration.json, low: [0.3, null]"
+    block = load_scenario(calibrated_scenario(folder, narrower)).uncertainty.joint[0]
+    assert (block.low, block.high) == ((0.3, None), (0.8, 120.0))
+
+
+@pytest.mark.parametrize(
+    ("entry", "calibration", "pattern"),
+    [
+        ("from_calibration: fit/none.json", CALIBRATION, r"from_calibration: cannot read .*none"),
+        ("from_calibration: fit/calibration.yaml", CALIBRATION, r"expected the path of a \.json"),
+        ("from_calibration: fit/calibration.json", "[1, 2", r"calibration\.json is not JSON"),
+        ("from_calibration: fit/calibration.json", [1], r"is not a calibration \(got list\)"),
+        (
+            "from_calibration: fit/calibration.json",
+            {"parameters": CALIBRATION["parameters"]},
+            r"not a calibration with a covariance \(got keys parameters\)",
+        ),
+        (
+            "from_calibration: fit/calibration.json",
+            {**CALIBRATION, "parameters": {"k": CALIBRATION["parameters"]["k"]}},
+            r"the calibration did not fit x0",
+        ),
+        (
+            "from_calibration: fit/calibration.json, mean: [1, 2]",
+            CALIBRATION,
+            r"joint\[0\]\.from_calibration: give from_calibration or mean, not both",
+        ),
+    ],
+    ids=["missing", "not json by name", "not json", "not a mapping", "old", "unfitted", "both"],
+)
+def test_bad_calibration_files_raise_one_clear_error(
+    folder: Path, entry: str, calibration: object, pattern: str
+) -> None:
+    path = calibrated_scenario(folder, entry, calibration)
+    if isinstance(calibration, str):
+        (folder / "fit" / "calibration.json").write_text(calibration)
+    with pytest.raises(ScenarioError, match=pattern):
+        load_scenario(path)
+
+
+def test_a_large_file_is_not_read_and_a_document_without_a_file_cannot_name_one(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pssc_sim.scenario.uncertainty as uncertainty
+
+    path = calibrated_scenario(folder, "from_calibration: fit/calibration.json")
+    monkeypatch.setattr(uncertainty, "CALIBRATION_BYTES", 10)
+    with pytest.raises(ScenarioError, match=r"too large for a calibration .* at most 10\)"):
+        load_scenario(path)
+    block = {"parameters": ["k", "x0"], "from_calibration": "fit/calibration.json"}
+    with pytest.raises(ScenarioError, match=r"read only from a scenario file"):
+        Uncertainty(members=4, joint=[block])
+
+
+def test_the_schema_takes_a_joint_block_written_out_or_from_a_calibration() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    from pssc_sim.scenario import json_schema
+
+    validator = jsonschema.Draft202012Validator(json_schema())
+    names = {"parameters": ["k", "x0"]}
+    for block, valid in (
+        (BLOCK, True),
+        ({**names, "from_calibration": "fit.json", "low": [0.3, None]}, True),
+        ({**names, "mean": [0.5, 100]}, False),
+        ({**names, "from_calibration": "fit.yaml"}, False),
+    ):
+        document = {"model": "decay", "uncertainty": {"members": 4, "joint": [block]}}
+        assert validator.is_valid(document) is valid

@@ -19,7 +19,7 @@ from pssc_sim.scenario.interventions import Intervention, layer_interventions
 from pssc_sim.scenario.runner import ScenarioResult, run
 from pssc_sim.scenario.schema import ScenarioError
 from pssc_sim.scenario.targets import Target
-from pssc_sim.scenario.uncertainty import Uncertainty, parse_uncertainty
+from pssc_sim.scenario.uncertainty import Uncertainty, parse_uncertainty, with_calibrations
 
 #: Messages about Python arguments name the argument alone (a file's name its file and key).
 _ARGUMENTS = fields.where_in("")
@@ -454,7 +454,10 @@ def load_scenario(path: str | Path) -> Scenario:
     """
     layers: list[Scenario] = []
     for file, document in reader.scenario_chain(path):
-        arguments = reader.scenario_arguments(document, fields.where_in(str(file)))
+        where = fields.where_in(str(file))
+        arguments = reader.scenario_arguments(
+            with_calibrations(document, file.parent, where), where
+        )
         arguments.pop("extends", None)
         arguments.setdefault("name", file.stem)
         layers.append(

@@ -180,7 +180,7 @@ def _distribution_schema(name: str, keys: KeySet) -> dict[str, Any]:
 def _joint_schema(name: Mapping[str, Any]) -> dict[str, Any]:
     numbers = {"type": "array", "items": {"type": "number"}, "minItems": 2}
     bounds = {"type": "array", "items": {"type": ["number", "null"]}, "minItems": 2}
-    return _object(
+    schema = _object(
         {
             "parameters": {"type": "array", "items": name, "minItems": 2, "uniqueItems": True},
             "distribution": {"const": "normal"},
@@ -188,11 +188,19 @@ def _joint_schema(name: Mapping[str, Any]) -> dict[str, Any]:
             "covariance": {"type": "array", "items": numbers, "minItems": 2},
             "low": bounds,
             "high": bounds,
+            "from_calibration": {
+                "type": "string",
+                "pattern": "\\.json$",
+                "description": "a file pssc calibrate --json wrote, relative to the scenario: "
+                "its estimates, covariance and bounds",
+            },
         },
-        ("parameters", "mean", "covariance"),
+        ("parameters",),
         "parameters drawn together: a multivariate normal with this mean and covariance, each "
         "kept in [low, high] where given (null for no bound)",
     )
+    schema["oneOf"] = [{"required": ["mean", "covariance"]}, {"required": ["from_calibration"]}]
+    return schema
 
 
 def json_schema(parameters: tuple[str, ...] = ()) -> dict[str, Any]:

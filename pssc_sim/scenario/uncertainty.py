@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -183,6 +185,12 @@ def _joints(raw: Any, where: Where) -> tuple[JointNormal, ...]:
 def _joint(raw: Any, where: Where, path: str) -> JointNormal:
     example = "{parameters: [a, b], mean: [1, 2], covariance: [[1, 0.5], [0.5, 1]]}"
     entry = mapping(raw, where(path), example)
+    if "from_calibration" in entry:
+        raise ScenarioError(
+            f"{where(f'{path}.from_calibration')}: a calibration file is read only from a "
+            f"scenario file, relative to its folder (got {shown(entry['from_calibration'])}). "
+            "Give the mean and covariance here"
+        )
     check_keys(entry, JOINT_KEYS, where, path)
     for key in ("parameters", "mean", "covariance"):
         if key not in entry:
@@ -237,3 +245,96 @@ def check_joint(
                     "in one block"
                 )
             seen.add(key)
+
+
+#: The largest calibration file a joint block reads (``pssc calibrate --json`` writes a few KiB).
+CALIBRATION_BYTES = 1 << 20
+
+
+def with_calibrations(document: Mapping[str, Any], folder: Path, where: Where) -> Mapping[str, Any]:
+    """``document`` with each joint block's ``from_calibration: PATH`` (a JSON file written by
+    ``pssc calibrate --json``, relative to ``folder``) replaced by the estimates and covariance
+    it holds for the block's parameters, and their bounds unless the block gives its own."""
+    block = document.get("uncertainty")
+    joint = block.get("joint") if isinstance(block, Mapping) else None
+    if not isinstance(joint, list) or not any(
+        isinstance(entry, Mapping) and "from_calibration" in entry for entry in joint
+    ):
+        return document
+    resolved = [
+        _calibrated(entry, folder, where, f"uncertainty.joint[{i}]")
+        if isinstance(entry, Mapping) and "from_calibration" in entry
+        else entry
+        for i, entry in enumerate(joint)
+    ]
+    return {**document, "uncertainty": {**block, "joint": resolved}}  # type: ignore[dict-item]
+
+
+def _calibrated(entry: Mapping[str, Any], folder: Path, where: Where, path: str) -> dict[str, Any]:
+    key = f"{path}.from_calibration"
+    given = [k for k in ("mean", "covariance") if k in entry]
+    if given:
+        raise ScenarioError(
+            f"{where(key)}: give from_calibration or {' and '.join(given)}, not both (got "
+            f"both). Remove {given[0]}"
+        )
+    data = _calibration_file(entry["from_calibration"], folder, where(key))
+    names = entry.get("parameters")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ScenarioError(
+            f"{where(f'{path}.parameters')}: expected a list of parameter names (got "
+            f"{shown(names)}). Write parameters: [a, b]"
+        )
+    estimates, covariance = data.get("parameters"), data.get("covariance")
+    if not isinstance(estimates, Mapping) or not isinstance(covariance, Mapping):
+        raise ScenarioError(
+            f"{where(key)}: not a calibration with a covariance (got keys "
+            f"{', '.join(map(str, data)) or 'none'}). Write it with pssc calibrate ... --json"
+        )
+    missing = [n for n in names if n not in estimates or n not in covariance]
+    if missing:
+        raise ScenarioError(
+            f"{where(key)}: the calibration did not fit {', '.join(missing)} (got "
+            f"{', '.join(map(str, estimates))}). Draw only fitted parameters from it"
+        )
+    out = {k: v for k, v in entry.items() if k != "from_calibration"}
+    out["mean"] = [estimates[n].get("estimate") for n in names]
+    out["covariance"] = [[covariance[a].get(b) for b in names] for a in names]
+    bounds = [estimates[n].get("bounds") or [None, None] for n in names]
+    out.setdefault("low", [b[0] for b in bounds])
+    out.setdefault("high", [b[1] for b in bounds])
+    return out
+
+
+def _calibration_file(raw: Any, folder: Path, where: str) -> Mapping[str, Any]:
+    if not isinstance(raw, str) or not raw.endswith(".json"):
+        raise ScenarioError(
+            f"{where}: expected the path of a .json file written by pssc calibrate --json "
+            f"(got {shown(raw)}). Write from_calibration: calibration.json"
+        )
+    file = folder / raw
+    try:
+        size = file.stat().st_size
+        if size > CALIBRATION_BYTES:
+            raise ScenarioError(
+                f"{where}: {file} is too large for a calibration ({size:,} bytes, at most "
+                f"{CALIBRATION_BYTES:,}) (got {shown(raw)}). Give the file pssc calibrate "
+                "--json wrote"
+            )
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ScenarioError(
+            f"{where}: cannot read {file} ({exc.strerror}) (got {shown(raw)}). Give a path "
+            "relative to the scenario's folder"
+        ) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ScenarioError(
+            f"{where}: {file} is not JSON ({exc}) (got {shown(raw)}). Give the file pssc "
+            "calibrate --json wrote"
+        ) from None
+    if not isinstance(data, Mapping):
+        raise ScenarioError(
+            f"{where}: {file} is not a calibration (got {type(data).__name__}). Give the file "
+            "pssc calibrate --json wrote"
+        )
+    return data
