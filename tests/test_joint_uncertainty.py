@@ -368,3 +368,26 @@ def test_the_schema_takes_a_joint_block_written_out_or_from_a_calibration() -> N
     ):
         document = {"model": "decay", "uncertainty": {"members": 4, "joint": [block]}}
         assert validator.is_valid(document) is valid
+
+
+def test_the_explorer_keeps_a_joint_block_unless_a_control_fixes_one_of_its_parameters(
+    folder: Path,
+) -> None:
+    from pssc_sim.explore.compute import ensemble
+
+    scenario = load_scenario(joint_scenario(folder))
+    model = scenario.load_model()
+    kept = ensemble(scenario, model, {})
+    assert kept is not None
+    assert kept.joint == scenario.uncertainty.joint
+    fixed = ensemble(scenario, model, {"k": 0.3})
+    assert fixed is not None
+    assert fixed.joint is None
+    assert dict(fixed.parameters or {}) == {"m": None}  # x0 is held too, not drawn on its own
+
+
+def test_report_evidence_refuses_a_joint_block(folder: Path) -> None:
+    from pssc_sim.report.robustness import Evidence
+
+    with pytest.raises(ScenarioError, match=r"uncertainty\.joint: an evidence ensemble needs"):
+        Evidence.of(load_scenario(joint_scenario(folder)))
