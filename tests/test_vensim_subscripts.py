@@ -98,11 +98,20 @@ def test_a_cycle_through_one_element_is_still_reported(tmp_path: Path) -> None:
         run(tmp_path, "DimA: A1, A2 ~~|\na[A1] = y ~~|\na[A2] = 1 ~~|\ny = a[A1] + 1 ~~|\n")
 
 
-def test_an_except_that_leaves_out_combinations_of_elements_is_refused(tmp_path: Path) -> None:
-    text = "DimA: A1, A2 ~~|\nDimC: C1, C2 ~~|\np[DimA, DimC] :EXCEPT: [A1, C1] = 10 ~~|\n"
-    with pytest.raises(
-        ps.ModelError,
-        match=r"m\.mdl: p: unsupported construct 'an :EXCEPT: that leaves out combinations of "
-        r"elements' \(got \[A1, C1\]\)\. Give those elements an equation",
-    ):
-        run(tmp_path, text)
+def test_an_except_that_leaves_out_combinations_keeps_the_equation_for_the_others(
+    tmp_path: Path,
+) -> None:
+    row = run(
+        tmp_path,
+        "DimA: A1, A2 ~~|\nDimC: C1, C2 ~~|\nx[DimA] = 1, 2 ~~|\n"
+        "p[DimA, DimC] :EXCEPT: [A1, C1] = 10 * x[DimA] ~~|\np[A1, C1] = -1 ~~|\n"
+        "q[DimA, DimC] :EXCEPT: [A1, C2], [A2, C1] = p[DimA, DimC] + Time ~~|\n"
+        "s[DimA, DimC] :EXCEPT: [A2, C2] = INTEG(q[DimA, DimC], p[DimA, DimC]) ~~|\n"
+        "total = SUM(q[DimA!, DimC!]) ~~|\n",
+    )
+    # the listed combination has its own equation, every other one the main equation
+    assert [row[f"q[A{a},C{c}]"] for a in (1, 2) for c in (1, 2)] == [0.0, 0.0, 0.0, 21.0]
+    # combinations left out with no other equation are 0, in a sum and in a stock (s[A1, C1]
+    # starts at -1 and takes q = -1 in its one step)
+    assert row["total"] == 21.0
+    assert [row[f"s[A{a},C{c}]"] for a in (1, 2) for c in (1, 2)] == [-2.0, 10.0, 20.0, 0.0]

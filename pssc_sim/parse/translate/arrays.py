@@ -301,21 +301,16 @@ class ArrayImport:
                     self.flat[dims[position]],
                     self.root_of(dims[position]),
                 )
-        if any(excepts):
-            self.check_excepted(dims, set(defined), name)
         return dims
 
-    def check_excepted(self, dims: Sequence[str], defined: set[tuple[str, ...]], name: str) -> None:
-        """Raise when :EXCEPT: leaves out combinations of elements, not whole elements: the
-        variable would have elements without an equation."""
-        missing = [c for c in itertools.product(*(self.flat[d] for d in dims)) if c not in defined]
-        if missing:
-            raise ModelError(
-                f"{self.where}: {name}: unsupported construct 'an :EXCEPT: that leaves out "
-                f"combinations of elements' (got [{', '.join(missing[0])}]"
-                f"{f' and {len(missing) - 1} more' if len(missing) > 1 else ''}). Give those "
-                "elements an equation, or leave out whole elements"
-            )
+    def left_out(
+        self, dims: Sequence[str], defined: Sequence[tuple[str, ...]]
+    ) -> list[tuple[str, ...]]:
+        """The combinations of elements of ``dims`` no equation defines: those an ``:EXCEPT:``
+        leaves out one by one (``p[DimA, DimC] :EXCEPT: [A1, C1]``) when no other equation
+        gives them, which cannot be left out of the variable's ranges as whole elements are."""
+        given = set(defined)
+        return [c for c in itertools.product(*(self.flat[d] for d in dims)) if c not in given]
 
     def common_dims(self, lefts: Sequence[Sequence[str]]) -> list[str]:
         dims = []
@@ -434,6 +429,9 @@ def emit_arrayed(builder: Any, item: Any, scope: Any, meta: Mapping[str, Any]) -
             list(component.subscripts[0]), list(component.subscripts[1])
         )
     ]
+    # combinations an :EXCEPT: leaves out with no other equation are 0: Vensim writes no
+    # series for them, and a reference to one reads 0, as in SDEverywhere's generated code
+    left_out = arrays.left_out(dims, [c for _, combos, _ in pieces for c in combos])
     whole = (
         len(pieces) == 1
         and len(components) == 1
@@ -446,6 +444,7 @@ def emit_arrayed(builder: Any, item: Any, scope: Any, meta: Mapping[str, Any]) -
         for _, combos, component in pieces:
             given = values_by_element(arrays, list(component.subscripts[0]), component.ast)
             values.update({combo: given[combo] for combo in combos})
+        values.update(dict.fromkeys(left_out, 0.0))
         listed = nested(values, arrays, dims)
         value: Any = listed if listed is not None else {", ".join(k): v for k, v in values.items()}
         builder.document["parameters"][item.ident] = {"dims": dims_text, "value": value, **meta}
@@ -474,6 +473,7 @@ def emit_arrayed(builder: Any, item: Any, scope: Any, meta: Mapping[str, Any]) -
             node_ctx = ctx.in_initial() if part == "initial" else ctx
             text = render_value(node, node_ctx)
             texts[selector] = split(combos[0], text) if len(combos) == 1 and part == "" else text
+        texts.update({", ".join(c): "0" for c in left_out})
         return next(iter(texts.values())) if whole else texts
 
     if kinds == {"IntegStructure"}:
