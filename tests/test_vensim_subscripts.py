@@ -115,3 +115,44 @@ def test_an_except_that_leaves_out_combinations_keeps_the_equation_for_the_other
     # starts at -1 and takes q = -1 in its one step)
     assert row["total"] == 21.0
     assert [row[f"s[A{a},C{c}]"] for a in (1, 2) for c in (1, 2)] == [-2.0, 10.0, 20.0, 0.0]
+
+
+def test_subranges_mapped_onto_each_other_are_ordered_element_by_element(
+    tmp_path: Path,
+) -> None:
+    # ce[t2] reads ecc[t1], ecc[t2] reads ce[t2], ce[t3] reads ecc[t2]: a chain, not a cycle
+    row = run(
+        tmp_path,
+        "Target: (t1-t4) ~~|\ntNext: (t2-t4) -> tPrev ~~|\ntPrev: (t1-t3) -> tNext ~~|\n"
+        "ecc[t1] = ce[t1] + 1 ~~|\necc[tNext] = ce[tNext] + 1 ~~|\n"
+        "ce[t1] = 1 ~~|\nce[tNext] = ecc[tPrev] * 2 ~~|\n",
+    )
+    ce, ecc = [1.0], [2.0]
+    for _ in range(3):
+        ce.append(ecc[-1] * 2)
+        ecc.append(ce[-1] + 1)
+    assert [row[f"ce[t{i}]"] for i in range(1, 5)] == ce
+    assert [row[f"ecc[t{i}]"] for i in range(1, 5)] == ecc
+
+
+def test_a_range_on_the_right_stands_for_the_element_on_the_left(tmp_path: Path) -> None:
+    # a[A2] reads a[A1] through the subrange mapped onto it; b over the whole range reads a
+    row = run(
+        tmp_path,
+        "DimA: A1, A2, A3 ~~|\nLater: A2, A3 -> Earlier ~~|\nEarlier: A1, A2 -> Later ~~|\n"
+        "w[DimA] = 10, 20, 30 ~~|\na[A1] = 1 ~~|\na[Later] = a[Earlier] + w[Later] ~~|\n"
+        "b[DimA] = a[DimA] ~~|\n",
+    )
+    assert [row[f"a[A{i}]"] for i in (1, 2, 3)] == [1.0, 21.0, 51.0]
+    assert [row[f"b[A{i}]"] for i in (1, 2, 3)] == [1.0, 21.0, 51.0]
+
+
+def test_a_cycle_through_subranges_element_by_element_is_still_reported(
+    tmp_path: Path,
+) -> None:
+    # a[A2] reads a[A2] itself through the subranges: a real cycle
+    with pytest.raises(ps.ModelError, match=r"algebraic cycle: .*a"):
+        run(
+            tmp_path,
+            "DimA: A1, A2 ~~|\nSubA: A2 ~~|\na[A1] = 1 ~~|\na[SubA] = a[SubA] + 1 ~~|\n",
+        )

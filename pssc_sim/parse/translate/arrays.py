@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from pssc_sim.errors import ModelError
+from pssc_sim.parse.translate.element_wise import bound_equation, is_bindable
 from pssc_sim.parse.translate.names import NameMap, name_key
 
 
@@ -240,16 +241,41 @@ class ArrayImport:
 
     # -- elements that depend on each other ----------------------------------------------------
 
-    def split_elements(self, ident: str, name: str, components: Sequence[Any]) -> None:
+    def split_elements(
+        self, ident: str, name: str, components: Sequence[Any], ranges: bool = False
+    ) -> None:
         """Give each element defined by an equation of its own (``a[one] = ...``) a hidden
         auxiliary, which references to that element then read: ``a[two] = a[one] * 2`` orders
-        the elements instead of making ``a`` depend on itself."""
+        the elements instead of making ``a`` depend on itself. With ``ranges``, also each
+        element of an equation over ranges whose ranges on the right each stand for one element
+        (``ce[tNext] = ecc[tPrev] + 1``, see :mod:`.element_wise`)."""
         for component in components:
             left, excepts = list(component.subscripts[0]), list(component.subscripts[1])
-            if excepts or any(self.is_range(p) for p in left):
+            combos = [c for _, cs in self.selectors(left, excepts) for c in cs]
+            over_ranges = bool(excepts) or any(self.is_range(p) for p in left)
+            if over_ranges and not (
+                ranges and all(is_bindable(self, component.ast, left, c) for c in combos)
+            ):
                 continue
-            combo = tuple(self.element(p) for p in left)
-            self.aliases[(ident, combo)] = self.names.add(f"{name}[{','.join(combo)}]", hidden=True)
+            for combo in combos:
+                self.aliases[(ident, combo)] = self.names.add(
+                    f"{name}[{','.join(combo)}]", hidden=True
+                )
+
+    def mapping_images(self, key: str, target: str) -> tuple[str, ...] | None:
+        """The element of ``target`` each element of range ``key`` maps to, in order, when
+        ``key`` maps onto ``target`` element by element; else None."""
+        for mapping in self.raw[key].mapping or ():
+            named = mapping.target if isinstance(mapping, MappingTo) else str(mapping)
+            if name_key(named) != target:
+                continue
+            if not isinstance(mapping, MappingTo):
+                same = len(self.flat[target]) == len(self.flat[key])
+                return self.flat[target] if same else None
+            items = [self.elements_of(item) for item in mapping.items]
+            if all(len(i) == 1 for i in items) and len(items) == len(self.flat[key]):
+                return tuple(i[0] for i in items)
+        return None
 
     def alias(self, ident: str, subscripts: Sequence[str]) -> str | None:
         """The hidden auxiliary of ``ident[subscripts]`` when the subscripts name one split
@@ -437,6 +463,7 @@ def emit_arrayed(builder: Any, item: Any, scope: Any, meta: Mapping[str, Any]) -
         and len(components) == 1
         and not components[0].subscripts[1]
         and [name_key(p) for p in lefts[0]] == dims
+        and not any((item.ident, c) in arrays.aliases for _, combos, _ in pieces for c in combos)
     )
     kinds = {type(c.ast).__name__ for c in components}
     if all(_is_constant(c.ast) for c in components):
@@ -468,6 +495,13 @@ def emit_arrayed(builder: Any, item: Any, scope: Any, meta: Mapping[str, Any]) -
             if isinstance(component.ast, np.ndarray):
                 given = values_by_element(arrays, list(component.subscripts[0]), component.ast)
                 texts.update({", ".join(c): split(c, given[c]) for c in combos})
+                continue
+            left = list(component.subscripts[0])
+            over_ranges = any(arrays.is_range(p) for p in left)
+            if part == "" and over_ranges and combos and (item.ident, combos[0]) in arrays.aliases:
+                for combo in combos:
+                    node = bound_equation(arrays, component.ast, left, combo)
+                    texts[", ".join(combo)] = split(combo, render_value(node, ctx))
                 continue
             node = component.ast if part == "" else getattr(component.ast, part)
             node_ctx = ctx.in_initial() if part == "initial" else ctx

@@ -490,7 +490,7 @@ class _Builder:
                 scope.active[item.ident] = (item.ast.arguments[1], item.name)
         if self.arrays is not None:
             for item in _element_wise(items, self.arrays):
-                self.arrays.split_elements(item.ident, item.name, item.ast)
+                self.arrays.split_elements(item.ident, item.name, item.ast, ranges=True)
         flows = self.assign_flows(items, scope)
         for item in items:
             self.emit(item, scope, flows)
@@ -918,14 +918,23 @@ def _references(item: _Item) -> set[str]:
 
 
 def _elements_read(item: _Item, arrays: ArrayImport) -> set[str]:
-    """The variables of which the equations of ``item`` read single elements."""
+    """The variables of which the equations of ``item`` read single elements or subranges
+    (``ecc[tPrev]``), not the whole of a range."""
     return {
         name_key(node.reference)
         for node in _nodes(item.ast)
         if _kind(node) == "ReferenceStructure"
         and (subscripts := getattr(getattr(node, "subscripts", None), "subscripts", None))
-        and all(arrays.is_element(str(s)) for s in subscripts)
+        and all(arrays.is_element(str(s)) or _is_subrange(arrays, str(s)) for s in subscripts)
     }
+
+
+def _is_subrange(arrays: ArrayImport, subscript: str) -> bool:
+    """Whether ``subscript`` is a range with fewer elements than its root (not a copy)."""
+    if not arrays.is_range(subscript):
+        return False
+    key = name_key(subscript.rstrip("!"))
+    return len(arrays.flat[key]) < len(arrays.flat[arrays.root_of(key)])
 
 
 def _reachable(start: str, reads: Mapping[str, set[str]]) -> set[str]:
