@@ -156,3 +156,19 @@ def test_a_cycle_through_subranges_element_by_element_is_still_reported(
             tmp_path,
             "DimA: A1, A2 ~~|\nSubA: A2 ~~|\na[A1] = 1 ~~|\na[SubA] = a[SubA] + 1 ~~|\n",
         )
+
+
+def test_an_equation_over_ranges_of_two_families_is_one_variable(tmp_path: Path) -> None:
+    # DimAB mixes the elements of DimA and DimB; d has an equation for each family
+    row = run(
+        tmp_path,
+        "DimA: A1, A2 ~~|\nDimA' <-> DimA ~~|\nDimB: B1, B2 ~~|\nDimB' <-> DimB ~~|\n"
+        "DimAB: A1, B1, A2, B2 ~~|\nDimABC: A1, A2, B1, B2, C1 ~~|\n"
+        "w[DimAB] = 1, 2, 3, 4 ~~|\nd[DimA, DimA'] = w[DimA] - w[DimA'] ~~|\n"
+        "d[DimB, DimB'] = w[DimB] * w[DimB'] ~~|\ntotal = SUM(d[DimB!, DimB'!]) ~~|\n",
+    )
+    assert [row[f"d[A{i},A{j}]"] for i in (1, 2) for j in (1, 2)] == [0.0, -2.0, 2.0, 0.0]
+    assert [row[f"d[B{i},B{j}]"] for i in (1, 2) for j in (1, 2)] == [4.0, 8.0, 8.0, 16.0]
+    # pairs across the families have no equation: 0
+    assert row["d[A1,B2]"] == row["d[B1,A2]"] == 0.0
+    assert row["total"] == 36.0
