@@ -172,3 +172,17 @@ def test_an_equation_over_ranges_of_two_families_is_one_variable(tmp_path: Path)
     # pairs across the families have no equation: 0
     assert row["d[A1,B2]"] == row["d[B1,A2]"] == 0.0
     assert row["total"] == 36.0
+
+
+def test_a_sum_over_a_range_runs_over_the_elements_the_variable_has(tmp_path: Path) -> None:
+    # g has SubA's elements only, k two elements of DimA given one by one
+    row = run(
+        tmp_path,
+        "DimA: A1, A2, A3, A4 ~~|\nSubA: A2, A3 ~~|\ng[SubA] = 5, 7 ~~|\n"
+        "k[A1] = 2 ~~|\nk[A4] = -3 ~~|\nh[DimA] = 1, 2, 3, 4 ~~|\n"
+        "total = SUM(g[DimA!]) ~~|\nproduct = PROD(g[DimA!]) ~~|\n"
+        "low = VMIN(k[DimA!]) ~~|\nwhole = SUM(h[DimA!]) + SUM(h[SubA!]) ~~|\n",
+    )
+    assert (row["total"], row["product"]) == (12.0, 35.0)
+    assert row["low"] == -3.0
+    assert row["whole"] == 10.0 + 5.0

@@ -61,6 +61,8 @@ class ArrayImport:
         #: element-wise variables: (identifier, elements) -> the hidden auxiliary computing
         #: that one element (see :meth:`split_elements`)
         self.aliases: dict[tuple[str, tuple[str, ...]], str] = {}
+        #: the ranges (keys) of each arrayed variable, by identifier (see :meth:`item_dims`)
+        self.variable_ranges: dict[str, list[str]] = {}
         self.raw = {name_key(r.name): self.read_range(r, read) for r in section.subscripts}
         self.order = list(self.raw)
         self.flat: dict[str, tuple[str, ...]] = {k: self.expand(k, ()) for k in self.raw}
@@ -329,6 +331,24 @@ class ArrayImport:
                 )
         return dims
 
+    def item_dims(self, ident: str, name: str, components: Sequence[Any]) -> list[str]:
+        """:meth:`variable_dims` of the arrayed variable ``ident``, worked out once: equations
+        that sum it out over a range read them before it is written."""
+        if ident not in self.variable_ranges:
+            lefts = [list(c.subscripts[0]) for c in components]
+            excepts = [list(c.subscripts[1]) for c in components]
+            self.variable_ranges[ident] = self.variable_dims(lefts, name, excepts)
+        return list(self.variable_ranges[ident])
+
+    def summed_range(self, written: str, own: str) -> str:
+        """The range a reference sums out (``g[DimA!]``): the variable's own range ``own``
+        (a key) where it holds only some elements of the ``written`` one, so that the sum runs
+        over the elements the variable has, as in PySD; else ``written``."""
+        key = name_key(written.rstrip("!"))
+        if key in self.raw and set(self.flat[own]) < set(self.flat[key]):
+            return f"{self.raw[own].name}!"
+        return written
+
     def left_out(
         self, dims: Sequence[str], defined: Sequence[tuple[str, ...]]
     ) -> list[tuple[str, ...]]:
@@ -444,8 +464,7 @@ def emit_arrayed(builder: Any, item: Any, scope: Any, meta: Mapping[str, Any]) -
             f"{builder.where(item.name)}: unsupported construct 'subscripted "
             f"{components[0].type.lower()}'. Give each element an equation"
         )
-    excepts = [list(c.subscripts[1]) for c in components]
-    dims = arrays.variable_dims(lefts, item.name, excepts)
+    dims = arrays.item_dims(item.ident, item.name, components)
     dims_text = arrays.dims_document(dims)
     ctx = builder.new_context(item.name, item.ident, scope)
     pieces = [

@@ -298,6 +298,16 @@ class _Scope:
         item = self.items.get(name_key(key))
         return item.ast if item is not None and item.kind == "lookup" else None
 
+    def ranges(self, key: str) -> list[str] | None:
+        item = self.items.get(name_key(key))
+        arrays = self.builder.arrays
+        if item is None or item.kind != "arrayed" or arrays is None:
+            return None
+        lefts = [c.subscripts[0] for c in item.ast]
+        if not lefts[0] or any(len(left) != len(lefts[0]) for left in lefts):
+            return None  # the variable's own translation says what is wrong
+        return arrays.item_dims(item.ident, item.name, item.ast)
+
 
 @dataclass(slots=True)
 class _Item:
