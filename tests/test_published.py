@@ -93,9 +93,11 @@ def test_the_collection_lists_each_repository_once_with_commit_and_licence() -> 
     assert len(ENTRIES) >= 20
 
 
-def _run(model: Path, outputs: list[Path]) -> ModelComparison | PsscSimError:
+def _run(
+    model: Path, outputs: list[Path], data_tags: dict[str, Path]
+) -> ModelComparison | PsscSimError:
     try:
-        return compare_model(model, outputs)
+        return compare_model(model, outputs, data_tags)
     except PsscSimError as error:  # a model that does not run says why
         return error
 
@@ -108,7 +110,8 @@ def test_published_model_matches_or_says_why(entry: dict[str, Any]) -> None:
     outputs = [o for o in (folder / str(o) for o in entry["outputs"]) if o.is_file()]
     if not model.is_file() or not outputs:
         pytest.skip(f"{model}: absent; run python benchmarks/published_models.py --fetch")
-    result = _run(model, outputs)
+    tags = {tag: folder / str(file) for tag, file in entry.get("data_tags", {}).items()}
+    result = _run(model, outputs, tags)
     if isinstance(result, PsscSimError):
         assert entry["model"] not in MATCHING, str(result)
         assert str(result).startswith(f"{model}: "), str(result)

@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import io
 import math
+import os
 import re
 import tempfile
 import warnings
@@ -40,6 +41,7 @@ from pssc_sim.parse.translate.arrays import (
     values_by_element,
 )
 from pssc_sim.parse.translate.external import DataFiles, stepped
+from pssc_sim.parse.translate.external import data_tags as read_data_tags
 from pssc_sim.parse.translate.modules import flatten_modules
 from pssc_sim.parse.translate.names import NameMap, name_key
 from pssc_sim.parse.translate.precheck import check_vensim_text, check_xmile_file
@@ -249,12 +251,16 @@ def _with_variables_element(path: Path, folder: Path) -> Path:
     return copy
 
 
-def translate(path: str | Path) -> Translation:
-    """Translate a Vensim or XMILE file into a pssc_sim model document."""
+def translate(
+    path: str | Path, data_tags: Mapping[str, str | os.PathLike[str]] | None = None
+) -> Translation:
+    """Translate a Vensim or XMILE file into a pssc_sim model document; ``data_tags`` maps
+    the tags that name data files in the model (``'?data'``) to the files."""
     source = Path(path)
+    tags = read_data_tags(data_tags, "data_tags")
     abstract = read_abstract_model(source)
     try:
-        return _Builder(source, abstract).build()
+        return _Builder(source, abstract, tags).build()
     except PsscSimError:
         raise
     except (
@@ -324,7 +330,7 @@ class _Item:
 
 
 class _Builder:
-    def __init__(self, source: Path, abstract: Any) -> None:
+    def __init__(self, source: Path, abstract: Any, tags: Mapping[str, Path]) -> None:
         self.source = source
         self.abstract = abstract
         self.names = NameMap()
@@ -352,7 +358,7 @@ class _Builder:
         self.instances: dict[str, int] = {}
         self.active_texts: dict[str, str] = {}
         self.time_block: dict[str, Any] = {}
-        self.data = DataFiles(source.parent)
+        self.data = DataFiles(source.parent, tags)
         self.arrays = (
             ArrayImport(self.main, self.names, str(source), self.read_subscript)
             if self.main.subscripts
