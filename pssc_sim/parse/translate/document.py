@@ -211,6 +211,21 @@ def _points_over_scales(tree: Any) -> bool:
     return changed
 
 
+#: Stella's ``LOOKUP(table, x)``, a graphical function called by name, up to its input.
+_LOOKUP_CALL = re.compile(r"\bLOOKUP\s*\(\s*([A-Za-z_][\w.]*|\"[^\"]*\")\s*,", re.IGNORECASE)
+
+
+def _lookup_calls(tree: Any) -> bool:
+    """Write Stella's ``LOOKUP(table, x)`` as XMILE's ``table(x)``, which the translator
+    reads (it takes ``LOOKUP`` for a table written in the equation)."""
+    changed = False
+    for eqn in tree.getroot().iter("{*}eqn"):
+        if eqn.text and _LOOKUP_CALL.search(eqn.text):
+            eqn.text = _LOOKUP_CALL.sub(r"\1(", eqn.text)
+            changed = True
+    return changed
+
+
 def _with_variables_element(path: Path, folder: Path) -> Path:
     """``path``, or a copy in ``folder`` whose models hold their variables in a ``<variables>``
     element (older Stella files put them straight under ``<model>``, where the translator does
@@ -243,6 +258,7 @@ def _with_variables_element(path: Path, folder: Path) -> Path:
             variables.append(child)
         changed = True
     changed = _points_over_scales(tree) or changed
+    changed = _lookup_calls(tree) or changed
     changed = flatten_modules(tree, path) or changed
     if not changed:
         return path
@@ -302,6 +318,12 @@ class _Scope:
 
     def table(self, key: str) -> Any:
         item = self.items.get(name_key(key))
+        if (
+            item is not None
+            and item.kind == "auxiliary"
+            and _kind(item.ast) == ("InlineLookupsStructure")
+        ):
+            return item.ast.lookups  # Stella's graphical function of an input
         return item.ast if item is not None and item.kind == "lookup" else None
 
     def ranges(self, key: str) -> list[str] | None:

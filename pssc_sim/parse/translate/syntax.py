@@ -357,6 +357,10 @@ def _call(node: Any, ctx: Context) -> str:
             parts = ", ".join(ctx.arrays.subscript(str(s)) for s in subscripts.subscripts)
             return f"{lookup}[{parts}]({render(args[0], ctx)})"
         return f"{lookup}({render(args[0], ctx)})"
+    table = ctx.scope.table(name)
+    if table is not None and len(args) == 1:
+        # a variable given by a graphical function of its input, called with another input
+        return f"{ctx.inline_lookup(ctx.owner, table)}({render(args[0], ctx)})"
     expanded = ctx.call_macro(ctx, name, args)
     if expanded is not None:
         return expanded
