@@ -474,8 +474,8 @@ def emit_arrayed(builder: Any, item: Any, scope: Any, meta: Mapping[str, Any]) -
             list(component.subscripts[0]), list(component.subscripts[1])
         )
     ]
-    # combinations an :EXCEPT: leaves out with no other equation are 0: Vensim writes no
-    # series for them, and a reference to one reads 0, as in SDEverywhere's generated code
+    # combinations an :EXCEPT: leaves out with no other equation are 0 (a reference to one
+    # reads 0); Vensim writes no series for them
     left_out = arrays.left_out(dims, [c for _, combos, _ in pieces for c in combos])
     whole = (
         len(pieces) == 1
