@@ -39,6 +39,8 @@ class Entry:
     repository: str
     model: str
     outputs: tuple[str, ...]
+    #: the data files of the tags the model names them by ('?data'), in the repository
+    data_tags: tuple[tuple[str, str], ...] = ()
 
     def folder(self, root: Path) -> Path:
         return root / self.repository.replace("/", "+")
@@ -61,7 +63,15 @@ def read_collection(path: Path = COLLECTION) -> tuple[dict[str, str], list[Entry
     """The commit of each repository and the models of the collection."""
     document = tomllib.loads(path.read_text(encoding="utf-8"))
     commits = {r["name"]: r["commit"] for r in document["repository"]}
-    entries = [Entry(m["repository"], m["model"], tuple(m["outputs"])) for m in document["model"]]
+    entries = [
+        Entry(
+            m["repository"],
+            m["model"],
+            tuple(m["outputs"]),
+            tuple(sorted(m.get("data_tags", {}).items())),
+        )
+        for m in document["model"]
+    ]
     return commits, entries
 
 
@@ -76,10 +86,14 @@ def fetch(repository: str, commit: str, folder: Path, template: str) -> None:
     subprocess.run(["git", "-C", str(folder), "checkout", "--quiet", commit], check=True)
 
 
-def run_pssc(model: Path, outputs: list[Path], limit: float) -> Outcome:
+def run_pssc(
+    model: Path, outputs: list[Path], limit: float, data_tags: dict[str, Path] | None = None
+) -> Outcome:
     """``pssc conformance --pair`` on one model in a child process."""
-    command = [sys.executable, "-m", "pssc_sim", "conformance", "--worst", "3", "--pair"]
-    return _child([*command, str(model), *map(str, outputs)], limit)
+    command = [sys.executable, "-m", "pssc_sim", "conformance", "--worst", "3"]
+    for tag, path in (data_tags or {}).items():
+        command += ["--data-tag", f"{tag}={path}"]
+    return _child([*command, "--pair", str(model), *map(str, outputs)], limit)
 
 
 def run_pysd(model: Path, outputs: list[Path], limit: float) -> Outcome:
@@ -169,7 +183,8 @@ def main() -> None:
         if len(present) < len(outputs):
             print(f"  ({len(outputs) - len(present)} of its output files absent, not compared)")
         outputs = present or outputs  # with none, the run names the first missing file
-        ours.append(run_pssc(model, outputs, args.limit))
+        tags = {tag: entry.folder(root) / file for tag, file in entry.data_tags}
+        ours.append(run_pssc(model, outputs, args.limit, tags))
         print(f"{ours[-1].status:6} {entry.model}: {ours[-1].line}", flush=True)
         if args.pysd:
             theirs.append(run_pysd(model, outputs, args.limit))

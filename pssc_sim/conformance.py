@@ -29,6 +29,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -278,7 +279,9 @@ def _short(message: str) -> str:
     return " ".join(message.split())[:400]
 
 
-def _simulate(file: Path) -> tuple[dict[str, np.ndarray], np.ndarray, list[str]]:
+def _simulate(
+    file: Path, data_tags: Mapping[str, str | os.PathLike[str]] | None = None
+) -> tuple[dict[str, np.ndarray], np.ndarray, list[str]]:
     """Every value of a run by original-name key: outputs, parameters and control variables;
     and the original names of the variables that draw random numbers."""
     from pssc_sim.integrate.simulate import simulate
@@ -286,7 +289,7 @@ def _simulate(file: Path) -> tuple[dict[str, np.ndarray], np.ndarray, list[str]]
     from pssc_sim.parse.translate import translate
     from pssc_sim.parse.translate.writer import read_translation
 
-    translation = translate(file)
+    translation = translate(file, data_tags)
     model = read_translation(translation)
     results = simulate(model)
     times = np.asarray(results.times, dtype=float)
@@ -451,7 +454,11 @@ class ModelComparison:
         return lines
 
 
-def compare_model(model: str | Path, outputs: Sequence[str | Path]) -> ModelComparison:
+def compare_model(
+    model: str | Path,
+    outputs: Sequence[str | Path],
+    data_tags: Mapping[str, str | os.PathLike[str]] | None = None,
+) -> ModelComparison:
     """Run ``model`` (Euler at its own time step) and compare every series of its ``outputs``.
 
     Parameters
@@ -462,11 +469,14 @@ def compare_model(model: str | Path, outputs: Sequence[str | Path]) -> ModelComp
         Its own output files: tables with a time column (``.tab``, ``.csv``) or Vensim's
         exported text with one row per variable. A series found in several files is compared
         once, from the first.
+    data_tags
+        The data files named by tags in the model (``'?data'``), which Vensim takes from the
+        settings of a run: ``{"data": "data.xlsx"}``.
     """
     import time as clock
 
     started = clock.perf_counter()
-    columns, times, _ = _simulate(Path(model))
+    columns, times, _ = _simulate(Path(model), data_tags)
     seconds = clock.perf_counter() - started
     results: dict[str, SeriesResult] = {}
     for output in outputs:

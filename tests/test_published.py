@@ -36,11 +36,15 @@ MATCHING = frozenset(
         "models/delayfixed/delayfixed.mdl",
         "models/delayfixed2/delayfixed2.mdl",
         "models/depreciate/depreciate.mdl",
+        "models/directconst/directconst.mdl",
+        "models/directdata/directdata.mdl",
         "models/directdata_endofdata/directdata_endofdata.mdl",
         "models/directdata_invalidcell/directdata_invalidcell.mdl",
         "models/directlookups_endofdata/directlookups_endofdata.mdl",
         "models/directsubs/directsubs.mdl",
         "models/elmcount/elmcount.mdl",
+        "models/except/except.mdl",
+        "models/except2/except2.mdl",
         "models/gamma_ln/gamma_ln.mdl",
         "models/index/index.mdl",
         "models/initial/initial.mdl",
@@ -55,6 +59,7 @@ MATCHING = frozenset(
         "models/power/power.mdl",
         "models/pulsetrain/pulsetrain.mdl",
         "models/quantum/quantum.mdl",
+        "models/ref/ref.mdl",
         "models/same_family_278/same_family_278.mdl",
         "models/sample/sample.mdl",
         "models/separateall/separateall.mdl",
@@ -93,9 +98,11 @@ def test_the_collection_lists_each_repository_once_with_commit_and_licence() -> 
     assert len(ENTRIES) >= 20
 
 
-def _run(model: Path, outputs: list[Path]) -> ModelComparison | PsscSimError:
+def _run(
+    model: Path, outputs: list[Path], data_tags: dict[str, Path]
+) -> ModelComparison | PsscSimError:
     try:
-        return compare_model(model, outputs)
+        return compare_model(model, outputs, data_tags)
     except PsscSimError as error:  # a model that does not run says why
         return error
 
@@ -108,7 +115,8 @@ def test_published_model_matches_or_says_why(entry: dict[str, Any]) -> None:
     outputs = [o for o in (folder / str(o) for o in entry["outputs"]) if o.is_file()]
     if not model.is_file() or not outputs:
         pytest.skip(f"{model}: absent; run python benchmarks/published_models.py --fetch")
-    result = _run(model, outputs)
+    tags = {tag: folder / str(file) for tag, file in entry.get("data_tags", {}).items()}
+    result = _run(model, outputs, tags)
     if isinstance(result, PsscSimError):
         assert entry["model"] not in MATCHING, str(result)
         assert str(result).startswith(f"{model}: "), str(result)

@@ -200,7 +200,9 @@ def test_named_cell_ranges_of_a_workbook(tmp_path: Path) -> None:
         (
             "v := GET DIRECT DATA('?data', ',', 'A', 'B2')",
             {},
-            r"model\.mdl: v: unsupported construct 'a data file named by a tag' \(got '\?data'\)",
+            r"model\.mdl: v: the data file is named by the tag '\?data', which Vensim takes from "
+            r"the settings of a run \(got tags for: none\)\. Map the tag to a file: --data-tag "
+            r"data=FILE",
         ),
         (
             "v := GET DIRECT DATA('../outside.csv', ',', 'A', 'B2')",
@@ -311,3 +313,52 @@ def test_a_legacy_xls_workbook_is_read(tmp_path: Path) -> None:
     res = ps.simulate(loaded).renamed(loaded.original_names())
     name = "Three Dimensional Variable[Entry2,Column2,Depth2]"
     assert res[name].to_numpy()[0] == 0.04
+
+
+def test_a_data_file_named_by_a_tag_is_the_file_mapped_to_the_tag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pssc_sim.cli import main
+
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    (inputs / "run1.csv").write_text(DOWN, encoding="utf-8")
+    (inputs / "run2.csv").write_text(DOWN.replace(",10,", ",30,"), encoding="utf-8")
+    path = model(tmp_path, "v := GET DIRECT DATA('?Data', ',', 'A', 'B2') ~~|\n")
+    first = ps.simulate(ps.load_model(path, data_tags={"?data": inputs / "run1.csv"}))
+    second = ps.simulate(ps.load_model(path, data_tags={"data": str(inputs / "run2.csv")}))
+    np.testing.assert_allclose(first["v"].to_numpy(), np.interp(T, TIMES, FIRST), rtol=1e-14)
+    np.testing.assert_allclose(
+        second["v"].to_numpy(), np.interp(T, TIMES, [30.0, 20.0, 40.0]), rtol=1e-14
+    )
+    assert main(["run", str(path), "--data-tag", f"data={inputs / 'run2.csv'}"]) == 0
+    assert "v " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("tags", "message"),
+    [
+        ({"lookups": "l.csv"}, r"named by the tag '\?data'.*\(got tags for: lookups\)"),
+        ({"data": "absent.csv"}, r"the data file of the tag '\?data' does not exist"),
+        ({"": "l.csv"}, r"data_tags: each tag must be a name and each file a path"),
+        (["data"], r"data_tags: must map each tag to a file \(got list\)"),
+    ],
+)
+def test_a_tag_without_a_usable_file_is_refused(tmp_path: Path, tags: object, message: str) -> None:
+    path = model(tmp_path, "v := GET DIRECT DATA('?data', ',', 'A', 'B2') ~~|\n")
+    with pytest.raises(ps.PsscSimError, match=message):
+        ps.load_model(path, data_tags=tags)  # type: ignore[arg-type]
+
+
+def test_data_tags_are_refused_for_a_yaml_model(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text("time: {stop: 1}\nstocks: {x: 1}\n", encoding="utf-8")
+    with pytest.raises(ps.ParameterError, match=r"load_model: data_tags name the data files"):
+        ps.load_model(path, data_tags={"data": "d.csv"})
+
+
+def test_a_data_tag_option_without_a_file_is_refused() -> None:
+    from pssc_sim.cli.common import UsageError, parse_data_tags
+
+    with pytest.raises(UsageError, match=r"--data-tag: expected TAG=FILE \(got 'data'\)"):
+        parse_data_tags(["data"])

@@ -26,6 +26,7 @@ from typing import TextIO
 from pssc_sim import __version__
 from pssc_sim.cli import compute, scenario
 from pssc_sim.cli.common import (
+    DATA_TAG_HELP,
     EXIT_BAD_INPUT,
     EXIT_FAILED_RUN,
     EXIT_OK,
@@ -36,6 +37,7 @@ from pssc_sim.cli.common import (
     as_program,
     check_method,
     parse_assignments,
+    parse_data_tags,
     time_overrides,
     visible,
 )
@@ -211,6 +213,9 @@ def _add_run(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "starting value and each level a scenario's interventions set or add (after --set); "
         "repeat for several",
     )
+    run.add_argument(
+        "--data-tag", metavar="TAG=FILE", action="append", default=[], help=DATA_TAG_HELP
+    )
     run.add_argument("--stop", metavar="T", type=float, help="stop time (default: the model's)")
     run.add_argument("--dt", metavar="DT", type=float, help="time step (default: the model's)")
     run.add_argument(
@@ -344,6 +349,11 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
     if args.command == "run":
         limit = scenario.memory_limit(args)
         if scenario.is_scenario_file(args.model):
+            if args.data_tag:
+                raise UsageError(
+                    f"--data-tag: maps the data files of a Vensim model (got the scenario "
+                    f"{args.model!r}). Run the model itself with --data-tag"
+                )
             return scenario.command_run(
                 args.model,
                 method=args.method,
@@ -377,6 +387,7 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
             backend=args.backend,
             names=args.names,
             constants=args.all,
+            data_tags=parse_data_tags(args.data_tag),
         )
     if args.command == "methods":
         return command_methods()

@@ -197,3 +197,27 @@ def time_overrides(model: Model, stop: float | None, dt: float | None) -> dict[s
             )
         time["dt"] = dt
     return time
+
+
+DATA_TAG_HELP = (
+    "map a tag that names a data file in a Vensim model ('?data', set in Vensim's run "
+    "settings) to a file; repeat for several"
+)
+
+
+def parse_data_tags(pairs: Sequence[str]) -> dict[str, str]:
+    """``["tag=path", ...]`` of ``--data-tag`` as ``{tag: path}``.
+
+    >>> parse_data_tags(["data=inputs/data.xlsx", "?lookups=l.csv"])
+    {'data': 'inputs/data.xlsx', '?lookups': 'l.csv'}
+    """
+    tags: dict[str, str] = {}
+    for pair in pairs:
+        tag, sep, path = pair.partition("=")
+        if not sep or not tag.strip() or not path.strip():
+            raise UsageError(
+                f"--data-tag: expected TAG=FILE (got {pair!r}). Write, e.g., "
+                "--data-tag data=data.xlsx"
+            )
+        tags[tag.strip()] = path.strip()
+    return tags

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
+
+from pssc_sim.cli.common import DATA_TAG_HELP, parse_data_tags
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -58,6 +61,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
         metavar="N",
         help="with --pair, list up to N series outside the tolerance (default 10)",
     )
+    conformance.add_argument(
+        "--data-tag",
+        metavar="TAG=FILE",
+        action="append",
+        default=[],
+        help=f"with --pair, {DATA_TAG_HELP}",
+    )
     conformance.add_argument("--tier", choices=("A", "B", "C"), help="only this tier")
     conformance.add_argument(
         "--format",
@@ -88,7 +98,7 @@ def command_conformance(args: argparse.Namespace, stream: TextIO | None = None) 
                 f"conformance: give a test-models folder or --pair, not both (got "
                 f"{str(args.path)!r} and --pair). Run them one at a time"
             )
-        return _command_pairs(args.pair, args.worst, out)
+        return _command_pairs(args.pair, args.worst, out, parse_data_tags(args.data_tag))
     if args.path is None:
         raise UsageError(
             "conformance: nothing to run (got no PATH and no --pair). Give the "
@@ -109,7 +119,9 @@ def command_conformance(args: argparse.Namespace, stream: TextIO | None = None) 
     return EXIT_OK if all(r.passed or r.status == "skipped" for r in results) else EXIT_FAILED
 
 
-def _command_pairs(pairs: list[list[str]], worst: int, out: TextIO) -> int:
+def _command_pairs(
+    pairs: list[list[str]], worst: int, out: TextIO, data_tags: Mapping[str, str]
+) -> int:
     """Run each model of ``pairs`` against its own outputs, printing counts and worst series."""
     from pssc_sim.cli.common import UsageError
     from pssc_sim.conformance import compare_model
@@ -132,7 +144,7 @@ def _command_pairs(pairs: list[list[str]], worst: int, out: TextIO) -> int:
     passed = True
     for model, *outputs in pairs:
         try:
-            comparison = compare_model(model, outputs)
+            comparison = compare_model(model, outputs, data_tags)
         except PsscSimError as exc:
             print(f"{'ERROR':<11} {model}: {' '.join(str(exc).split())}", file=out, flush=True)
             passed = False

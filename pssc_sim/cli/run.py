@@ -53,19 +53,21 @@ def command_run(
     backend: str = "auto",
     names: str = "original",
     constants: bool = False,
+    data_tags: Mapping[str, str] | None = None,
 ) -> int:
     """Run a model, print its summary and, when ``out`` is given, write the CSV and the plot
     (on the Dask cluster ``scheduler``, if given, and on the back end ``backend``: see
     :func:`~pssc_sim.simulate`).
 
     ``names="original"`` shows the variables of an imported model by their names in its file,
-    ``"ids"`` by their identifiers; ``constants`` adds the parameters to the table."""
+    ``"ids"`` by their identifiers; ``constants`` adds the parameters to the table;
+    ``data_tags`` maps the tags naming data files in a Vensim model to the files."""
     with collector_paused():
         from pssc_sim.integrate.simulate import simulate
         from pssc_sim.parse import load_model
 
     check_method(method)
-    model = load_model(model_path)
+    model = load_model(model_path, data_tags=data_tags)
     params = parse_assignments(assignments, model)
     params.update(scaled(model, params, parse_assignments(scales, model, "--scale")))
     results = simulate(

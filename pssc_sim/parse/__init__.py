@@ -17,9 +17,14 @@ _YAML = {".yaml", ".yml"}
 _TRANSLATED = {".mdl", ".xmile", ".xml", ".stmx", ".itmx"}
 
 
-def load_model(path: str | Path) -> Model:
+def load_model(
+    path: str | Path, *, data_tags: Mapping[str, str | os.PathLike[str]] | None = None
+) -> Model:
     """Read a model: a ``.yaml`` file, a folder holding ``model.yaml``, or a Vensim ``.mdl`` or
     XMILE ``.xmile``/``.stmx`` file (read through PySD's translators, ``pssc_sim[vensim]``).
+
+    ``data_tags`` maps the tags that name data files in a Vensim model (``'?data'``, set in
+    Vensim's run settings, not in the model) to the files: ``{"data": "inputs/data.xlsx"}``.
 
     Examples
     --------
@@ -32,11 +37,16 @@ def load_model(path: str | Path) -> Model:
     _check_path(path)
     file = resolve_model_path(path)
     if file.suffix.lower() in _YAML:
+        if data_tags:
+            raise ParameterError(
+                f"load_model: data_tags name the data files of a Vensim model's tags (got "
+                f"{sorted(data_tags)} for {file.name!r}). Leave data_tags out for a YAML model"
+            )
         return load_model_file(file)
     if file.suffix.lower() in _TRANSLATED:
         from pssc_sim.parse.translate import load_translated
 
-        return load_translated(file)
+        return load_translated(file, data_tags)
     raise ModelError(
         f"{file}: unsupported model format '{file.suffix}' (got {file.name!r}). "
         "Give a .yaml, .mdl, .xmile or .stmx model file"

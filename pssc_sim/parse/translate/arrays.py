@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from pssc_sim.errors import ModelError
+from pssc_sim.parse.translate.element_wise import bound_equation, is_bindable
 from pssc_sim.parse.translate.names import NameMap, name_key
 
 
@@ -60,6 +61,8 @@ class ArrayImport:
         #: element-wise variables: (identifier, elements) -> the hidden auxiliary computing
         #: that one element (see :meth:`split_elements`)
         self.aliases: dict[tuple[str, tuple[str, ...]], str] = {}
+        #: the ranges (keys) of each arrayed variable, by identifier (see :meth:`item_dims`)
+        self.variable_ranges: dict[str, list[str]] = {}
         self.raw = {name_key(r.name): self.read_range(r, read) for r in section.subscripts}
         self.order = list(self.raw)
         self.flat: dict[str, tuple[str, ...]] = {k: self.expand(k, ()) for k in self.raw}
@@ -240,16 +243,41 @@ class ArrayImport:
 
     # -- elements that depend on each other ----------------------------------------------------
 
-    def split_elements(self, ident: str, name: str, components: Sequence[Any]) -> None:
+    def split_elements(
+        self, ident: str, name: str, components: Sequence[Any], ranges: bool = False
+    ) -> None:
         """Give each element defined by an equation of its own (``a[one] = ...``) a hidden
         auxiliary, which references to that element then read: ``a[two] = a[one] * 2`` orders
-        the elements instead of making ``a`` depend on itself."""
+        the elements instead of making ``a`` depend on itself. With ``ranges``, also each
+        element of an equation over ranges whose ranges on the right each stand for one element
+        (``ce[tNext] = ecc[tPrev] + 1``, see :mod:`.element_wise`)."""
         for component in components:
             left, excepts = list(component.subscripts[0]), list(component.subscripts[1])
-            if excepts or any(self.is_range(p) for p in left):
+            combos = [c for _, cs in self.selectors(left, excepts) for c in cs]
+            over_ranges = bool(excepts) or any(self.is_range(p) for p in left)
+            if over_ranges and not (
+                ranges and all(is_bindable(self, component.ast, left, c) for c in combos)
+            ):
                 continue
-            combo = tuple(self.element(p) for p in left)
-            self.aliases[(ident, combo)] = self.names.add(f"{name}[{','.join(combo)}]", hidden=True)
+            for combo in combos:
+                self.aliases[(ident, combo)] = self.names.add(
+                    f"{name}[{','.join(combo)}]", hidden=True
+                )
+
+    def mapping_images(self, key: str, target: str) -> tuple[str, ...] | None:
+        """The element of ``target`` each element of range ``key`` maps to, in order, when
+        ``key`` maps onto ``target`` element by element; else None."""
+        for mapping in self.raw[key].mapping or ():
+            named = mapping.target if isinstance(mapping, MappingTo) else str(mapping)
+            if name_key(named) != target:
+                continue
+            if not isinstance(mapping, MappingTo):
+                same = len(self.flat[target]) == len(self.flat[key])
+                return self.flat[target] if same else None
+            items = [self.elements_of(item) for item in mapping.items]
+            if all(len(i) == 1 for i in items) and len(items) == len(self.flat[key]):
+                return tuple(i[0] for i in items)
+        return None
 
     def alias(self, ident: str, subscripts: Sequence[str]) -> str | None:
         """The hidden auxiliary of ``ident[subscripts]`` when the subscripts name one split
@@ -301,21 +329,34 @@ class ArrayImport:
                     self.flat[dims[position]],
                     self.root_of(dims[position]),
                 )
-        if any(excepts):
-            self.check_excepted(dims, set(defined), name)
         return dims
 
-    def check_excepted(self, dims: Sequence[str], defined: set[tuple[str, ...]], name: str) -> None:
-        """Raise when :EXCEPT: leaves out combinations of elements, not whole elements: the
-        variable would have elements without an equation."""
-        missing = [c for c in itertools.product(*(self.flat[d] for d in dims)) if c not in defined]
-        if missing:
-            raise ModelError(
-                f"{self.where}: {name}: unsupported construct 'an :EXCEPT: that leaves out "
-                f"combinations of elements' (got [{', '.join(missing[0])}]"
-                f"{f' and {len(missing) - 1} more' if len(missing) > 1 else ''}). Give those "
-                "elements an equation, or leave out whole elements"
-            )
+    def item_dims(self, ident: str, name: str, components: Sequence[Any]) -> list[str]:
+        """:meth:`variable_dims` of the arrayed variable ``ident``, worked out once: equations
+        that sum it out over a range read them before it is written."""
+        if ident not in self.variable_ranges:
+            lefts = [list(c.subscripts[0]) for c in components]
+            excepts = [list(c.subscripts[1]) for c in components]
+            self.variable_ranges[ident] = self.variable_dims(lefts, name, excepts)
+        return list(self.variable_ranges[ident])
+
+    def summed_range(self, written: str, own: str) -> str:
+        """The range a reference sums out (``g[DimA!]``): the variable's own range ``own``
+        (a key) where it holds only some elements of the ``written`` one, so that the sum runs
+        over the elements the variable has, as in PySD; else ``written``."""
+        key = name_key(written.rstrip("!"))
+        if key in self.raw and set(self.flat[own]) < set(self.flat[key]):
+            return f"{self.raw[own].name}!"
+        return written
+
+    def left_out(
+        self, dims: Sequence[str], defined: Sequence[tuple[str, ...]]
+    ) -> list[tuple[str, ...]]:
+        """The combinations of elements of ``dims`` no equation defines: those an ``:EXCEPT:``
+        leaves out one by one (``p[DimA, DimC] :EXCEPT: [A1, C1]``) when no other equation
+        gives them, which cannot be left out of the variable's ranges as whole elements are."""
+        given = set(defined)
+        return [c for c in itertools.product(*(self.flat[d] for d in dims)) if c not in given]
 
     def common_dims(self, lefts: Sequence[Sequence[str]]) -> list[str]:
         dims = []
@@ -423,8 +464,7 @@ def emit_arrayed(builder: Any, item: Any, scope: Any, meta: Mapping[str, Any]) -
             f"{builder.where(item.name)}: unsupported construct 'subscripted "
             f"{components[0].type.lower()}'. Give each element an equation"
         )
-    excepts = [list(c.subscripts[1]) for c in components]
-    dims = arrays.variable_dims(lefts, item.name, excepts)
+    dims = arrays.item_dims(item.ident, item.name, components)
     dims_text = arrays.dims_document(dims)
     ctx = builder.new_context(item.name, item.ident, scope)
     pieces = [
@@ -434,11 +474,15 @@ def emit_arrayed(builder: Any, item: Any, scope: Any, meta: Mapping[str, Any]) -
             list(component.subscripts[0]), list(component.subscripts[1])
         )
     ]
+    # combinations an :EXCEPT: leaves out with no other equation are 0 (a reference to one
+    # reads 0); Vensim writes no series for them
+    left_out = arrays.left_out(dims, [c for _, combos, _ in pieces for c in combos])
     whole = (
         len(pieces) == 1
         and len(components) == 1
         and not components[0].subscripts[1]
         and [name_key(p) for p in lefts[0]] == dims
+        and not any((item.ident, c) in arrays.aliases for _, combos, _ in pieces for c in combos)
     )
     kinds = {type(c.ast).__name__ for c in components}
     if all(_is_constant(c.ast) for c in components):
@@ -446,6 +490,7 @@ def emit_arrayed(builder: Any, item: Any, scope: Any, meta: Mapping[str, Any]) -
         for _, combos, component in pieces:
             given = values_by_element(arrays, list(component.subscripts[0]), component.ast)
             values.update({combo: given[combo] for combo in combos})
+        values.update(dict.fromkeys(left_out, 0.0))
         listed = nested(values, arrays, dims)
         value: Any = listed if listed is not None else {", ".join(k): v for k, v in values.items()}
         builder.document["parameters"][item.ident] = {"dims": dims_text, "value": value, **meta}
@@ -470,10 +515,18 @@ def emit_arrayed(builder: Any, item: Any, scope: Any, meta: Mapping[str, Any]) -
                 given = values_by_element(arrays, list(component.subscripts[0]), component.ast)
                 texts.update({", ".join(c): split(c, given[c]) for c in combos})
                 continue
+            left = list(component.subscripts[0])
+            over_ranges = any(arrays.is_range(p) for p in left)
+            if part == "" and over_ranges and combos and (item.ident, combos[0]) in arrays.aliases:
+                for combo in combos:
+                    node = bound_equation(arrays, component.ast, left, combo)
+                    texts[", ".join(combo)] = split(combo, render_value(node, ctx))
+                continue
             node = component.ast if part == "" else getattr(component.ast, part)
             node_ctx = ctx.in_initial() if part == "initial" else ctx
             text = render_value(node, node_ctx)
             texts[selector] = split(combos[0], text) if len(combos) == 1 and part == "" else text
+        texts.update({", ".join(c): "0" for c in left_out})
         return next(iter(texts.values())) if whole else texts
 
     if kinds == {"IntegStructure"}:

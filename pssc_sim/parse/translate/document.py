@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import io
 import math
+import os
 import re
 import tempfile
 import warnings
@@ -40,6 +41,7 @@ from pssc_sim.parse.translate.arrays import (
     values_by_element,
 )
 from pssc_sim.parse.translate.external import DataFiles, stepped
+from pssc_sim.parse.translate.external import data_tags as read_data_tags
 from pssc_sim.parse.translate.modules import flatten_modules
 from pssc_sim.parse.translate.names import NameMap, name_key
 from pssc_sim.parse.translate.precheck import check_vensim_text, check_xmile_file
@@ -209,6 +211,21 @@ def _points_over_scales(tree: Any) -> bool:
     return changed
 
 
+#: Stella's ``LOOKUP(table, x)``, a graphical function called by name, up to its input.
+_LOOKUP_CALL = re.compile(r"\bLOOKUP\s*\(\s*([A-Za-z_][\w.]*|\"[^\"]*\")\s*,", re.IGNORECASE)
+
+
+def _lookup_calls(tree: Any) -> bool:
+    """Write Stella's ``LOOKUP(table, x)`` as XMILE's ``table(x)``, which the translator
+    reads (it takes ``LOOKUP`` for a table written in the equation)."""
+    changed = False
+    for eqn in tree.getroot().iter("{*}eqn"):
+        if eqn.text and _LOOKUP_CALL.search(eqn.text):
+            eqn.text = _LOOKUP_CALL.sub(r"\1(", eqn.text)
+            changed = True
+    return changed
+
+
 def _with_variables_element(path: Path, folder: Path) -> Path:
     """``path``, or a copy in ``folder`` whose models hold their variables in a ``<variables>``
     element (older Stella files put them straight under ``<model>``, where the translator does
@@ -241,6 +258,7 @@ def _with_variables_element(path: Path, folder: Path) -> Path:
             variables.append(child)
         changed = True
     changed = _points_over_scales(tree) or changed
+    changed = _lookup_calls(tree) or changed
     changed = flatten_modules(tree, path) or changed
     if not changed:
         return path
@@ -249,12 +267,16 @@ def _with_variables_element(path: Path, folder: Path) -> Path:
     return copy
 
 
-def translate(path: str | Path) -> Translation:
-    """Translate a Vensim or XMILE file into a pssc_sim model document."""
+def translate(
+    path: str | Path, data_tags: Mapping[str, str | os.PathLike[str]] | None = None
+) -> Translation:
+    """Translate a Vensim or XMILE file into a pssc_sim model document; ``data_tags`` maps
+    the tags that name data files in the model (``'?data'``) to the files."""
     source = Path(path)
+    tags = read_data_tags(data_tags, "data_tags")
     abstract = read_abstract_model(source)
     try:
-        return _Builder(source, abstract).build()
+        return _Builder(source, abstract, tags).build()
     except PsscSimError:
         raise
     except (
@@ -296,7 +318,23 @@ class _Scope:
 
     def table(self, key: str) -> Any:
         item = self.items.get(name_key(key))
+        if (
+            item is not None
+            and item.kind == "auxiliary"
+            and _kind(item.ast) == ("InlineLookupsStructure")
+        ):
+            return item.ast.lookups  # Stella's graphical function of an input
         return item.ast if item is not None and item.kind == "lookup" else None
+
+    def ranges(self, key: str) -> list[str] | None:
+        item = self.items.get(name_key(key))
+        arrays = self.builder.arrays
+        if item is None or item.kind != "arrayed" or arrays is None:
+            return None
+        lefts = [c.subscripts[0] for c in item.ast]
+        if not lefts[0] or any(len(left) != len(lefts[0]) for left in lefts):
+            return None  # the variable's own translation says what is wrong
+        return arrays.item_dims(item.ident, item.name, item.ast)
 
 
 @dataclass(slots=True)
@@ -314,7 +352,7 @@ class _Item:
 
 
 class _Builder:
-    def __init__(self, source: Path, abstract: Any) -> None:
+    def __init__(self, source: Path, abstract: Any, tags: Mapping[str, Path]) -> None:
         self.source = source
         self.abstract = abstract
         self.names = NameMap()
@@ -342,7 +380,7 @@ class _Builder:
         self.instances: dict[str, int] = {}
         self.active_texts: dict[str, str] = {}
         self.time_block: dict[str, Any] = {}
-        self.data = DataFiles(source.parent)
+        self.data = DataFiles(source.parent, tags)
         self.arrays = (
             ArrayImport(self.main, self.names, str(source), self.read_subscript)
             if self.main.subscripts
@@ -490,7 +528,7 @@ class _Builder:
                 scope.active[item.ident] = (item.ast.arguments[1], item.name)
         if self.arrays is not None:
             for item in _element_wise(items, self.arrays):
-                self.arrays.split_elements(item.ident, item.name, item.ast)
+                self.arrays.split_elements(item.ident, item.name, item.ast, ranges=True)
         flows = self.assign_flows(items, scope)
         for item in items:
             self.emit(item, scope, flows)
@@ -918,14 +956,23 @@ def _references(item: _Item) -> set[str]:
 
 
 def _elements_read(item: _Item, arrays: ArrayImport) -> set[str]:
-    """The variables of which the equations of ``item`` read single elements."""
+    """The variables of which the equations of ``item`` read single elements or subranges
+    (``ecc[tPrev]``), not the whole of a range."""
     return {
         name_key(node.reference)
         for node in _nodes(item.ast)
         if _kind(node) == "ReferenceStructure"
         and (subscripts := getattr(getattr(node, "subscripts", None), "subscripts", None))
-        and all(arrays.is_element(str(s)) for s in subscripts)
+        and all(arrays.is_element(str(s)) or _is_subrange(arrays, str(s)) for s in subscripts)
     }
+
+
+def _is_subrange(arrays: ArrayImport, subscript: str) -> bool:
+    """Whether ``subscript`` is a range with fewer elements than its root (not a copy)."""
+    if not arrays.is_range(subscript):
+        return False
+    key = name_key(subscript.rstrip("!"))
+    return len(arrays.flat[key]) < len(arrays.flat[arrays.root_of(key)])
 
 
 def _reachable(start: str, reads: Mapping[str, set[str]]) -> set[str]:

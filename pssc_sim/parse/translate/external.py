@@ -30,13 +30,14 @@ from __future__ import annotations
 import csv
 import itertools
 import math
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pssc_sim.errors import ModelError
+from pssc_sim.errors import ModelError, ParameterError
 
 #: The largest data file read, in bytes.
 MAX_FILE_BYTES = 64 * 2**20
@@ -112,6 +113,8 @@ class DataFiles:
     """The data files of one model, each read once."""
 
     folder: Path
+    #: the files of data named by a tag (``'?data'``), by lower-case tag (see :func:`data_tags`)
+    tags: Mapping[str, Path] = field(default_factory=dict)
     books: dict[tuple[str, str], Book] = field(default_factory=dict)
 
     def book(self, file: str, tab: str, where: str) -> Book:
@@ -146,6 +149,8 @@ class DataFiles:
         return book.sheets[found[0]], found
 
     def _path(self, file: str, where: str) -> Path:
+        if file.startswith("?"):
+            return self._tagged(file, where)
         name = Path(file.replace("\\", "/"))
         root = self.folder.resolve()
         path = (root / name).resolve()
@@ -156,22 +161,30 @@ class DataFiles:
             )
         if not path.is_file() and path.suffix.lower() == ".xls":
             path = path.with_suffix(".xlsx")  # Vensim models often name a saved .xlsx '.xls'
-        if not path.is_file() and file.startswith("?"):
-            raise ModelError(
-                f"{where}: unsupported construct 'a data file named by a tag' (got '{file}'), "
-                "which Vensim resolves from the settings of a run. Name the file itself"
-            )
         if not path.is_file():
             raise ModelError(
                 f"{where}: the data file does not exist (got '{file}'). Put it beside the model"
             )
-        if path.stat().st_size > MAX_FILE_BYTES:
+        return _within_size(path, where)
+
+    def _tagged(self, file: str, where: str) -> Path:
+        """The file mapped to the tag ``file`` (``'?data'``): Vensim takes it from the
+        settings of a run, pssc_sim from the mapping given with the model."""
+        tag = file[1:]
+        path = self.tags.get(tag.lower())
+        if path is None:
+            given = ", ".join(sorted(self.tags)) or "none"
             raise ModelError(
-                f"{where}: the data file is too large (got {path.stat().st_size} "
-                f"bytes, at most {MAX_FILE_BYTES}). Keep only the data the model "
-                "reads"
+                f"{where}: the data file is named by the tag '{file}', which Vensim takes "
+                f"from the settings of a run (got tags for: {given}). Map the tag to a file: "
+                f"--data-tag {tag}=FILE, or data_tags={{'{tag}': FILE}}"
             )
-        return path
+        if not path.is_file():
+            raise ModelError(
+                f"{where}: the data file of the tag '{file}' does not exist (got "
+                f"'{path}'). Map the tag to an existing file"
+            )
+        return _within_size(path, where)
 
     def _read(self, path: Path, tab: str, where: str) -> Book:
         suffix = path.suffix.lower()
@@ -448,3 +461,39 @@ def _area(title: str, reference: str) -> Area | None:
     if last_column is None:
         return title, r0, c0, r0, c0
     return title, r0, c0, int(last_row) - 1, column_index(last_column)
+
+
+def _within_size(path: Path, where: str) -> Path:
+    """``path``, unless the file is too large to read."""
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise ModelError(
+            f"{where}: the data file is too large (got {path.stat().st_size} bytes, at most "
+            f"{MAX_FILE_BYTES}). Keep only the data the model reads"
+        )
+    return path
+
+
+def data_tags(tags: Mapping[str, str | os.PathLike[str]] | None, where: str) -> dict[str, Path]:
+    """The data files named by tags in a Vensim model (``'?data'``), by lower-case tag,
+    from a mapping of tags (with or without the ``?``) to paths; ``where`` names the argument.
+
+    >>> data_tags({"?Data": "run/data.xlsx"}, "data_tags")["data"].as_posix()
+    'run/data.xlsx'
+    """
+    if tags is None:
+        return {}
+    if not isinstance(tags, Mapping):
+        raise ParameterError(
+            f"{where}: must map each tag to a file (got {type(tags).__name__}). Give a dict "
+            "such as {'data': 'data.xlsx'}"
+        )
+    found: dict[str, Path] = {}
+    for tag, file in tags.items():
+        name = tag.removeprefix("?") if isinstance(tag, str) else ""
+        if not name or not isinstance(file, (str, os.PathLike)) or not str(file):
+            raise ParameterError(
+                f"{where}: each tag must be a name and each file a path (got {tag!r}: "
+                f"{file!r}). Give a dict such as {{'data': 'data.xlsx'}}"
+            )
+        found[name.lower()] = Path(file)
+    return found

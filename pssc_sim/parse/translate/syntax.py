@@ -91,6 +91,9 @@ class Scope(Protocol):
         """The points of the (not subscripted) lookup ``key`` as the translator read them, or
         ``None``."""
 
+    def ranges(self, key: str) -> Sequence[str] | None:
+        """The subscript ranges (keys) of the arrayed variable ``key``, or ``None``."""
+
 
 @dataclass(slots=True)
 class Context:
@@ -209,7 +212,8 @@ def _reference(node: Any, ctx: Context) -> str:
         alias = ctx.arrays.alias(base, node.subscripts.subscripts)
         if alias is not None:
             return str(alias)
-        parts = ", ".join(ctx.arrays.subscript(str(s)) for s in node.subscripts.subscripts)
+        written = _summed_over(node, ctx)
+        parts = ", ".join(ctx.arrays.subscript(s) for s in written)
         return f"{base}[{parts}]"
     if node.subscripts is not None:
         raise ctx.error(
@@ -235,6 +239,21 @@ def _reference(node: Any, ctx: Context) -> str:
             )
         raise ctx.error(f"unknown name '{key}'", "Define the variable in the model")
     return text
+
+
+def _summed_over(node: Any, ctx: Context) -> list[str]:
+    """The subscripts of a reference, a range summed out (``g[DimA!]``) narrowed to the
+    variable's own range where that holds only some of its elements."""
+    written = [str(s) for s in node.subscripts.subscripts]
+    if not any(s.endswith("!") for s in written):
+        return written
+    own = ctx.scope.ranges(node.reference)
+    if own is None or len(own) != len(written):
+        return written
+    return [
+        ctx.arrays.summed_range(s, dim) if s.endswith("!") else s
+        for s, dim in zip(written, own, strict=True)
+    ]
 
 
 _CONTROLS = ("time_step", "initial_time", "final_time")
@@ -338,6 +357,10 @@ def _call(node: Any, ctx: Context) -> str:
             parts = ", ".join(ctx.arrays.subscript(str(s)) for s in subscripts.subscripts)
             return f"{lookup}[{parts}]({render(args[0], ctx)})"
         return f"{lookup}({render(args[0], ctx)})"
+    table = ctx.scope.table(name)
+    if table is not None and len(args) == 1:
+        # a variable given by a graphical function of its input, called with another input
+        return f"{ctx.inline_lookup(ctx.owner, table)}({render(args[0], ctx)})"
     expanded = ctx.call_macro(ctx, name, args)
     if expanded is not None:
         return expanded

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,11 @@ _HEADINGS = {
 }
 
 
-def load_translated(path: str | Path) -> Model:
-    """Read a Vensim or XMILE model into the IR (through :func:`translate`).
+def load_translated(
+    path: str | Path, data_tags: Mapping[str, str | os.PathLike[str]] | None = None
+) -> Model:
+    """Read a Vensim or XMILE model into the IR (through :func:`translate`); ``data_tags``
+    maps the tags that name data files in the model (``'?data'``) to the files.
 
     Examples
     --------
@@ -38,7 +42,7 @@ def load_translated(path: str | Path) -> Model:
     >>> [(f.name, f.source, f.target) for f in model.flows]
     [('drain', 'stock', None)]
     """
-    translation = translate(path)
+    translation = translate(path, data_tags)
     return read_translation(translation)
 
 
