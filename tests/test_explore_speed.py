@@ -146,6 +146,27 @@ def test_the_ensemble_switch_keeps_the_run_without_targets(
     assert len(runs) == 3
 
 
+def test_an_ensemble_keeps_what_the_page_draws_and_the_scorecard_reads(
+    smoking: Scenario, controls: tuple[Control, ...], runs: list[Scenario]
+) -> None:
+    state = {**defaults(controls), CULTURE: 0.6, UNCERTAINTY: 1.0}
+    scenario = scenario_for(smoking, controls, state)
+    many = compute(scenario, ["prevalence"])
+    model = smoking.load_model()
+    wanted = compute_module.recorded(model, scenario, ["prevalence"])
+    assert set(many.result.results.names) == set(wanted)
+    whole = compute_module.run(scenario, record=wanted).results  # every output recorded
+    assert len(whole.names) > len(wanted)
+    for name in wanted:  # the same members, to the bit
+        np.testing.assert_array_equal(many.result[name].to_numpy(), whole[name].to_numpy())
+    ran = len(runs)
+    moved = compute(scenario_for(smoking, controls, {**state, CULTURE: 0.7}), ["prevalence"])
+    again = compute(scenario, ["prevalence"])
+    assert moved.result.results.n_members == many.result.results.n_members
+    assert len(runs) == ran + 2  # the move back ran nothing
+    assert again.result is many.result
+
+
 def test_an_ensemble_without_a_seed_is_never_taken_from_the_cache(
     smoking: Scenario, runs: list[Scenario]
 ) -> None:

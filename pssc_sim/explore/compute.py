@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -235,14 +235,36 @@ def run_key(
     return (model, repr(scenario.to_document()), tuple(record), backend)
 
 
+def only(result: ScenarioResult, names: Sequence[str]) -> ScenarioResult:
+    """``result`` with the recorded variables ``names`` alone (those it has), in its order."""
+    results = result.results
+    kept = [i for i, name in enumerate(results.names) if name in set(names)]
+    if len(kept) == len(results.names):
+        return result
+    smaller = replace(
+        results,
+        names=tuple(results.names[i] for i in kept),
+        values=np.ascontiguousarray(results.values[:, kept, :]),
+    )
+    return replace(result, results=smaller)
+
+
 def cached_run(scenario: Scenario, model: Model, record: Sequence[str], backend: str) -> Any:
     """:func:`~pssc_sim.scenario.runner.run` of ``scenario``, from :data:`RUNS` when it ran
-    before with the same key (:func:`run_key`)."""
+    before with the same key (:func:`run_key`).
+
+    An ensemble keeps only ``record`` (what the page draws and the scorecard reads): the run
+    records the model's outputs as well, so that one compiled loop serves every choice of
+    outputs and both modes, but kept whole an ensemble of a large model fills the cache (92
+    variables by 1,096 times by 200 members are 154 MiB); kept small, a setting moved back to
+    is still there."""
     key = run_key(scenario, model, record, backend)
     found = RUNS.get(("run", key)) if key is not None else None
     if found is not None:
         return found
     result = run(scenario, record=record, backend=backend)
+    if result.results.n_members > 1:
+        result = only(result, record)
     if key is not None:
         RUNS.put(("run", key), result, result.results.values.nbytes)
     return result
