@@ -59,6 +59,7 @@ SCENARIOS = (
     "em_employment/work-programme",
     "health_social_care/dtoc-target",
     "ambulance/eight-minute-target",
+    "ae_four_hour/four-hour-history",
 )
 QUICK = ("smoking/quit-count-target",)
 GOALS = {"one run": 0.150, "ensemble of 200": 0.500}
