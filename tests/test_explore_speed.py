@@ -86,6 +86,7 @@ def test_moving_a_slider_back_runs_nothing(
     assert len(runs) == ran
     assert again.result is first.result
     assert again.reference is first.reference
+    assert again.card is first.card  # nor scores anything
 
 
 def test_a_target_control_reruns_the_scenario_but_not_the_run_without_targets(
