@@ -78,6 +78,11 @@ READY = (
     "Bokeh.documents[0].get_model_by_name('outputs').data.t.length > 0"
 )
 FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+#: The page's plotted columns, as lists.
+PLOTTED = (
+    "() => Object.fromEntries(Object.entries(Bokeh.documents[0].get_model_by_name('outputs')"
+    ".data).map(([name, column]) => [name, Array.from(column)]))"
+)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -254,9 +259,13 @@ async def workshop_session(
         # the address leaves out a control at the scenario's value: a session that has reached
         # the default culture (0.5) shows no culture at all
         shown = parse_qs(search.lstrip("?")).get("culture", [str(default_culture())])[-1]
-        if abs(float(shown) - expected) < 1e-6:
+        if abs(float(shown) - expected) >= 1e-6:
+            print(f"  a session at culture {culture} after {steps} moves shows {search!r}")
+            return False
+        plotted = await page.evaluate(PLOTTED)
+        if plots(plotted, round(expected, 2)):
             return True
-        print(f"  a session at culture {culture} after {steps} moves shows {search!r}")
+        print(f"  a session at culture {culture} after {steps} moves plots other settings' run")
         return False
     finally:
         await context.close()
@@ -295,7 +304,8 @@ def workshop(sessions: int, seconds: float) -> None:
     print(
         f"workshop: {sessions} sessions for {seconds:g} s, {len(found)} moves: median "
         f"{statistics.median(found) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms (goal 1000 ms); "
-        f"{sum(own)} of {sessions} sessions kept their own settings; server CPU "
+        f"{sum(own)} of {sessions} sessions kept their own settings (address and plotted "
+        f"data); server CPU "
         f"{server_cpu:.1f} s in all (the page opens and the moves), "
         f"load {os.getloadavg()[0]:.1f}"
     )
@@ -327,6 +337,18 @@ def expected_columns(culture: float, names: list[str]) -> dict[str, Any]:
     state = defaults(controls) | {CULTURE: culture}
     outputs = sorted({name.split(":")[0] for name in names if name != "t"})
     return output_columns(compute(scenario_for(base, controls, state, model), outputs), outputs)
+
+
+def plots(data: dict[str, Any], culture: float) -> bool:
+    """Whether the plotted columns ``data`` (some or all of them) are those of the workshop's
+    scenario at ``culture``, run here."""
+    names = [name for name in data if name != "t"]
+    expected = expected_columns(culture, names)
+    shared = [name for name in names if name in expected]
+    return bool(shared) and all(
+        np.allclose(np.asarray(data[name], dtype=float), expected[name], rtol=1e-9)
+        for name in shared
+    )
 
 
 class Participant:
@@ -397,15 +419,7 @@ class Participant:
 
     def own(self) -> bool:
         """Whether the plotted data at the end are those of this participant's settings."""
-        if not self.data:
-            return False
-        names = [name for name in self.data if name != "t"]
-        expected = expected_columns(self.culture, names)
-        return all(
-            np.allclose(np.asarray(self.data[name], dtype=float), expected[name], rtol=1e-9)
-            for name in names
-            if name in expected
-        ) and any(name in expected for name in names)
+        return bool(self.data) and plots(self.data, self.culture)
 
 
 def websocket_workshop(sessions: int, seconds: float) -> None:
