@@ -86,6 +86,7 @@ def test_moving_a_slider_back_runs_nothing(
     assert len(runs) == ran
     assert again.result is first.result
     assert again.reference is first.reference
+    assert again.card is first.card  # nor scores anything
 
 
 def test_a_target_control_reruns_the_scenario_but_not_the_run_without_targets(
@@ -144,6 +145,27 @@ def test_the_ensemble_switch_keeps_the_run_without_targets(
     assert many.result.is_ensemble
     assert many.reference is one.reference
     assert len(runs) == 3
+
+
+def test_an_ensemble_keeps_what_the_page_draws_and_the_scorecard_reads(
+    smoking: Scenario, controls: tuple[Control, ...], runs: list[Scenario]
+) -> None:
+    state = {**defaults(controls), CULTURE: 0.6, UNCERTAINTY: 1.0}
+    scenario = scenario_for(smoking, controls, state)
+    many = compute(scenario, ["prevalence"])
+    model = smoking.load_model()
+    wanted = compute_module.recorded(model, scenario, ["prevalence"])
+    assert set(many.result.results.names) == set(wanted)
+    whole = compute_module.run(scenario, record=wanted).results  # every output recorded
+    assert len(whole.names) > len(wanted)
+    for name in wanted:  # the same members, to the bit
+        np.testing.assert_array_equal(many.result[name].to_numpy(), whole[name].to_numpy())
+    ran = len(runs)
+    moved = compute(scenario_for(smoking, controls, {**state, CULTURE: 0.7}), ["prevalence"])
+    again = compute(scenario, ["prevalence"])
+    assert moved.result.results.n_members == many.result.results.n_members
+    assert len(runs) == ran + 2  # the move back ran nothing
+    assert again.result is many.result
 
 
 def test_an_ensemble_without_a_seed_is_never_taken_from_the_cache(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -237,14 +237,42 @@ def run_key(
     return (model, repr(scenario.to_document()), tuple(record), backend)
 
 
-def cached_run(scenario: Scenario, model: Model, record: Sequence[str], backend: str) -> Any:
+def only(result: ScenarioResult, names: Sequence[str]) -> ScenarioResult:
+    """``result`` with the recorded variables ``names`` alone (those it has), in its order."""
+    results = result.results
+    kept = [i for i, name in enumerate(results.names) if name in set(names)]
+    if len(kept) == len(results.names):
+        return result
+    smaller = replace(
+        results,
+        names=tuple(results.names[i] for i in kept),
+        values=np.ascontiguousarray(results.values[:, kept, :]),
+    )
+    return replace(result, results=smaller)
+
+
+def cached_run(
+    scenario: Scenario,
+    model: Model,
+    record: Sequence[str],
+    backend: str,
+    key: Hashable | None = None,
+) -> Any:
     """:func:`~pssc_sim.scenario.runner.run` of ``scenario``, from :data:`RUNS` when it ran
-    before with the same key (:func:`run_key`)."""
-    key = run_key(scenario, model, record, backend)
+    before with the same key (``key``, else :func:`run_key`).
+
+    An ensemble keeps only ``record`` (what the page draws and the scorecard reads): the run
+    records the model's outputs as well, so that one compiled loop serves every choice of
+    outputs and both modes, but kept whole an ensemble of a large model fills the cache (92
+    variables by 1,096 times by 200 members are 154 MiB); kept small, a setting moved back to
+    is still there."""
+    key = key if key is not None else run_key(scenario, model, record, backend)
     found = RUNS.get(("run", key)) if key is not None else None
     if found is not None:
         return found
     result = run(scenario, record=record, backend=backend)
+    if result.results.n_members > 1:
+        result = only(result, record)
     if key is not None:
         RUNS.put(("run", key), result, result.results.values.nbytes)
     return result
@@ -273,19 +301,28 @@ def compute(scenario: Scenario, outputs: Sequence[str] = (), backend: str = "aut
 
     Both runs come from :data:`RUNS` when they ran before: the run without targets depends on
     every control but the targets' and the ensemble switch, so moving a target's level, date
-    or severity runs the scenario alone."""
+    or severity runs the scenario alone. So does the scorecard, which the two runs decide (a
+    slider moved back scores nothing again)."""
     model = scenario.load_model()
     record = recorded(model, scenario, outputs)
-    result = cached_run(scenario, model, record, backend)
-    reference = None
+    key = run_key(scenario, model, record, backend)
+    result = cached_run(scenario, model, record, backend, key)
+    reference, plain_key = None, None
     if scenario.targets:
         plain = (
             scenario.without_targets()
             .with_uncertainty()
             .with_name(f"{scenario.label} without targets")
         )
-        reference = cached_run(plain, model, record, backend)
-    return Runs(scenario, result, reference, scorecard(result, reference))
+        plain_key = run_key(plain, model, record, backend)
+        reference = cached_run(plain, model, record, backend, plain_key)
+    card_key = None if key is None else ("card", key, plain_key)
+    card = RUNS.get(card_key) if card_key is not None else None
+    if card is None:
+        card = scorecard(result, reference)
+        if card_key is not None:
+            RUNS.put(card_key, card, 0)  # small beside the runs it scores
+    return Runs(scenario, result, reference, card)
 
 
 def band(result: ScenarioResult, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
