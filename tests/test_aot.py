@@ -26,7 +26,7 @@ from pssc_sim.compile import aot
 from pssc_sim.compile.compiler import CompiledModel
 from pssc_sim.compile.loop import RUN_ARGUMENTS, LoopFunction, load_loop
 from pssc_sim.errors import ParameterError, SimulationError
-from pssc_sim.integrate import backends
+from pssc_sim.integrate import backends, budget
 from pssc_sim.integrate.fixed import DEFAULT_CHUNK, FixedStepPlan
 from pssc_sim.integrate.simulate import compiled_for, make_grid, parameter_array
 from pssc_sim.integrate.tableau import EULER, RK4, Tableau
@@ -311,6 +311,28 @@ def test_a_value_that_is_not_finite_is_named_in_one_call_and_in_pieces(
     assert seen  # the run went in pieces
     values = ps.simulate(model, backend="numba", time={"stop": 1}).values
     assert np.isfinite(values).all()
+
+
+def test_a_single_run_called_again_gives_new_arrays_and_is_planned_again_under_a_limit(
+    make_model: WriteModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = make_model("""
+        time: {stop: 10, dt: 0.5}
+        parameters: {k: 0.1}
+        stocks: {x: 5}
+        flows: {out: {from: x, rate: "k * x"}}
+    """)
+    first = ps.simulate(model, backend="numba")
+    again = ps.simulate(model, backend="numba")  # the options checked and planned before
+    np.testing.assert_array_equal(again.values, first.values)
+    for a, b in ((first.values, again.values), (first.parameters, again.parameters)):
+        assert not np.shares_memory(a, b)
+    assert ps.simulate(model, {"k": 0.2}, backend="numba")["x"].iloc[-1] < again["x"].iloc[-1]
+    with budget.limit_runs(16), pytest.raises(budget.ResourceLimitError):
+        ps.simulate(model, backend="numba")
+    monkeypatch.setenv(budget.ENVIRONMENT, "16")
+    with pytest.raises(budget.ResourceLimitError):
+        ps.simulate(model, backend="numba")
 
 
 def test_auto_takes_the_built_module_where_loading_it_pays(

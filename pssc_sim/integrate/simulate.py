@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -363,6 +364,12 @@ def simulate(
         compiled = model if outputs is None else compiled_for(model.model, _names(outputs))
     else:
         compiled = compiled_for(model, _names(outputs) if outputs is not None else None)
+    key = (method, rtol, atol, chunk, backend)
+    single = params is None and time is None and progress is None and max_memory is None
+    if single and budget.configured_limit() is None and current_scheduler(scheduler) is None:
+        prepared: SingleRun | None = compiled.runs.get(key)
+        if prepared is not None:
+            return prepared.run()
     overrides, members = parameter_overrides(compiled, params)
     grid = make_grid(compiled.model, time)
     if grid.steps and METHODS[method].tableau is None:
@@ -398,9 +405,42 @@ def simulate(
         from pssc_sim.integrate.cluster import run_on_cluster
 
         times, values = run_on_cluster(scheduler, compiled, p, grid, method, options)
+    again = single and scheduler is None and members == 1 and chosen == "numba"
+    if again and compiled.has_loop and size.total <= budget.SMALL_RUN and not size.on_disk:
+        # a call with the same options finds all this the same: the loop is built, the run small
+        compiled.runs[key] = SingleRun(compiled, grid, method, options, p.copy())
     return Results(
         times, compiled.outputs, values, compiled.parameter_names, p, method, compiled.model.name
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SingleRun:
+    """A single run of a model with its defaults on the compiled loop, checked and planned
+    once: what :func:`simulate` finds again for the same options (kept in
+    :attr:`CompiledModel.runs <pssc_sim.compile.compiled.CompiledModel.runs>`) while no
+    memory limit is set and no cluster is current. It holds only what cannot change: the
+    model's own grid, a small run's plan, and the loop's choice once the loop is built."""
+
+    compiled: CompiledModel
+    grid: Grid
+    method: str
+    options: SolverOptions
+    parameters: np.ndarray
+
+    def run(self) -> Results:
+        """The run, as :func:`simulate` makes it."""
+        compiled, p = self.compiled, self.parameters.copy()
+        times, values = METHODS[self.method].run(compiled, p, self.grid, self.options)
+        return Results(
+            times,
+            compiled.outputs,
+            values,
+            compiled.parameter_names,
+            p,
+            self.method,
+            compiled.model.name,
+        )
 
 
 def check_options(
