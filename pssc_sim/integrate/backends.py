@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
 import numpy as np
@@ -348,6 +348,28 @@ def run_loop(
         report.reached(grid.stop)
     report.finish()
     return values
+
+
+def single_run(
+    compiled: CompiledModel, grid: Grid, tableau: Tableau, p: np.ndarray
+) -> Callable[[], np.ndarray]:
+    """A single run of the parameters ``p`` (one member) on the built member loop, its
+    arguments made once: each call makes the output array and runs the loop in one call, as
+    :func:`run_loop` does for one member with no progress and the outputs in memory."""
+    loop = compiled.loop.run
+    assert loop is not None, "a single run is prepared once its loop is built"
+    plan = FixedStepPlan.build(grid)
+    head = (*loop_head(compiled, grid, plan, p), *tableau_arrays(tableau))
+    shape = (plan.n_rows, len(compiled.outputs), 1)
+    n_steps = len(plan.steps)
+
+    def run() -> np.ndarray:
+        out = np.empty(shape)
+        if not loop(*head, out, 0, 0, n_steps, 0):
+            _check(compiled, plan, out, 0)
+        return out
+
+    return run
 
 
 def _run_blocks(
