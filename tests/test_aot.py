@@ -25,9 +25,9 @@ from pssc_sim.cli import command_cache, main
 from pssc_sim.compile import aot
 from pssc_sim.compile.compiler import CompiledModel
 from pssc_sim.compile.loop import RUN_ARGUMENTS, LoopFunction, load_loop
-from pssc_sim.errors import ParameterError
-from pssc_sim.integrate import backends
-from pssc_sim.integrate.fixed import DEFAULT_CHUNK
+from pssc_sim.errors import ParameterError, SimulationError
+from pssc_sim.integrate import backends, budget
+from pssc_sim.integrate.fixed import DEFAULT_CHUNK, FixedStepPlan
 from pssc_sim.integrate.simulate import compiled_for, make_grid, parameter_array
 from pssc_sim.integrate.tableau import EULER, RK4, Tableau
 from tests.conftest import WriteModel
@@ -182,7 +182,9 @@ def test_the_signature_is_that_of_the_loops_arguments() -> None:
     (arguments,) = seen
     types = aot.signature(arguments)
     assert types is not None
-    parts = re.findall(r"(f8|i8|b1)(\[[^\]]*\])?", types)
+    returned, _, argument_types = types.partition("(")
+    assert returned == "b1"  # whether every saved value is finite
+    parts = re.findall(r"(f8|i8|b1)(\[[^\]]*\])?", argument_types)
     assert len(parts) == len(RUN_ARGUMENTS.split(", ")) == len(arguments)
     for (code, axes), value in zip(parts, arguments, strict=True):
         if isinstance(value, np.ndarray):
@@ -266,6 +268,71 @@ def test_a_compiled_single_run_reports_progress_with_the_same_bits(
     values = ps.simulate(model, backend="numba", progress=seen.append).values
     np.testing.assert_array_equal(values, plain)
     assert seen[-1] == 1.0
+
+
+def sir_arguments(compiled: CompiledModel, p: np.ndarray) -> tuple[object, ...]:
+    """The arguments of a whole run of ``models/sir`` on its own grid with parameters ``p``."""
+    grid = make_grid(compiled.model, None)
+    plan = FixedStepPlan.build(grid)
+    head = backends.loop_head(compiled, grid, plan, p)
+    out = np.empty((plan.n_rows, len(compiled.outputs), p.shape[1]))
+    return (*head, *backends.tableau_arrays(EULER), out, 0, 0, len(plan.steps), 0)
+
+
+def test_the_built_loop_says_whether_every_saved_value_is_finite(
+    built: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PSSC_CACHE_DIR", str(built))
+    compiled = compiled_for(ps.load_model(SIR), None)
+    run = aot.load(compiled.loop_key)
+    assert run is not None
+    p = parameter_array(compiled, None)
+    assert run(*sir_arguments(compiled, p)) is True
+    p[compiled.parameter_names.index("duration")] = np.nan  # the recovery is not a number
+    assert run(*sir_arguments(compiled, p)) is False
+
+
+def test_a_value_that_is_not_finite_is_named_in_one_call_and_in_pieces(
+    make_model: WriteModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = make_model("""
+        time: {stop: 6, dt: 1}
+        stocks: {x: 2}
+        flows: {out: {from: x, rate: "1"}}
+        auxiliaries: {ratio: "1 / x"}
+    """)
+    monkeypatch.setattr(backends, "FIRST_SEGMENT", 1)
+    monkeypatch.setattr(backends, "SEGMENT_SECONDS", 0.0)  # a piece a step: finite ones after
+    monkeypatch.setattr("pssc_sim.integrate.progress.INTERVAL", 0.0)
+    seen: list[float] = []
+    for progress in (None, seen.append):
+        with pytest.raises(SimulationError, match=r"auxiliaries.ratio: the value is not finite "):
+            ps.simulate(model, backend="numba", progress=progress)
+    assert seen  # the run went in pieces
+    values = ps.simulate(model, backend="numba", time={"stop": 1}).values
+    assert np.isfinite(values).all()
+
+
+def test_a_single_run_called_again_gives_new_arrays_and_is_planned_again_under_a_limit(
+    make_model: WriteModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = make_model("""
+        time: {stop: 10, dt: 0.5}
+        parameters: {k: 0.1}
+        stocks: {x: 5}
+        flows: {out: {from: x, rate: "k * x"}}
+    """)
+    first = ps.simulate(model, backend="numba")
+    again = ps.simulate(model, backend="numba")  # the options checked and planned before
+    np.testing.assert_array_equal(again.values, first.values)
+    for a, b in ((first.values, again.values), (first.parameters, again.parameters)):
+        assert not np.shares_memory(a, b)
+    assert ps.simulate(model, {"k": 0.2}, backend="numba")["x"].iloc[-1] < again["x"].iloc[-1]
+    with budget.limit_runs(16), pytest.raises(budget.ResourceLimitError):
+        ps.simulate(model, backend="numba")
+    monkeypatch.setenv(budget.ENVIRONMENT, "16")
+    with pytest.raises(budget.ResourceLimitError):
+        ps.simulate(model, backend="numba")
 
 
 def test_auto_takes_the_built_module_where_loading_it_pays(

@@ -67,7 +67,7 @@ ENVIRONMENT = "PSSC_AOT"
 STALE_LOCK_SECONDS = 1800.0
 _CODES = {np.dtype(np.float64): "f8", np.dtype(np.int64): "i8", np.dtype(np.bool_): "b1"}
 _TYPE = r"(?:f8|i8|b1)(?:\[:(?:, :)*\])?"
-_SIGNATURE = re.compile(rf"void\({_TYPE}(?:, {_TYPE})*\)")
+_SIGNATURE = re.compile(rf"b1\({_TYPE}(?:, {_TYPE})*\)")
 _KEY = re.compile(r"[0-9a-f]{40}")
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 #: The exported function: the generated ``run`` called with the same arguments.
@@ -78,8 +78,9 @@ _tried: set[str] = set()
 
 
 def signature(arguments: Sequence[object]) -> str | None:
-    """The numba signature of a call of ``run`` with ``arguments``, or ``None`` when one of
-    them has a type the module is not built for.
+    """The numba signature of a call of ``run`` with ``arguments`` (it returns whether every
+    saved value is finite), or ``None`` when one of them has a type the module is not built
+    for.
 
     Arrays of float64, int64 and bool of any layout (``f8[:, :]``), Python or numpy integers,
     floats and booleans.
@@ -88,7 +89,7 @@ def signature(arguments: Sequence[object]) -> str | None:
     --------
     >>> import numpy as np
     >>> signature([np.zeros(3), np.zeros((2, 2), dtype=np.int64), 3, 0.5, np.ones(2, bool)])
-    'void(f8[:], i8[:, :], i8, f8, b1[:])'
+    'b1(f8[:], i8[:, :], i8, f8, b1[:])'
     >>> signature(["text"]) is None
     True
     """
@@ -107,7 +108,7 @@ def signature(arguments: Sequence[object]) -> str | None:
             parts.append("f8")
         else:
             return None
-    return f"void({', '.join(parts)})"
+    return f"b1({', '.join(parts)})"
 
 
 def extension_path(key: str) -> Path:
@@ -177,7 +178,7 @@ def build(source: str, key: str, types: str) -> Path:
 
     if not _SIGNATURE.fullmatch(types) or not _KEY.fullmatch(key):
         raise ValueError(f"aot.build: not a key and a signature (got {key!r}, {types!r})")
-    entry = f"def {_ENTRY_NAME}({RUN_ARGUMENTS}):\n    run({RUN_ARGUMENTS})\n"
+    entry = f"def {_ENTRY_NAME}({RUN_ARGUMENTS}):\n    return run({RUN_ARGUMENTS})\n"
     jit = numba.njit(error_model="numpy")
     space = load_loop(f"{source}\n{entry}", jit, f"_pssc_sim_aot_{key}")
     compiler = _pycc()(f"kernel_{key}")

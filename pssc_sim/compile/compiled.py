@@ -9,7 +9,7 @@ absent: Vensim's tolerances; the adaptive methods give 0); arrays are shaped
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
@@ -199,6 +199,13 @@ class CompiledModel:
     def n_discrete(self) -> int:
         """Number of discrete states (SAMPLE_IF_TRUE memories and DELAY_FIXED pipelines)."""
         return len(self.model.discrete_names)
+
+    @cached_property
+    def runs(self) -> dict[Hashable, Any]:
+        """What the integrators found for runs of this model, by the options of the run (a
+        single run's checked grid, memory plan and back end: see
+        :func:`~pssc_sim.integrate.simulate.simulate`), kept as long as the model is."""
+        return {}
 
     @cached_property
     def parameter_names(self) -> tuple[str, ...]:

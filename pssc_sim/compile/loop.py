@@ -32,7 +32,9 @@ out, first, from_step, to_step, from_row)``
     each). A call ending before the last step writes the member's stocks and discrete states
     back into ``y0`` and ``d0``, and a call with ``from_step > 0`` starts from them and from
     ``ring`` as the previous call left it: a run in pieces (one member a call) gives the bits
-    of the run in one call.
+    of the run in one call. It returns whether every value it saved is finite (each adds
+    ``x - x`` to a sum, 0 while the values are finite), which spares the caller a pass over
+    the outputs.
 
 A model with dimensions is compiled element by element: each element of an arrayed variable is
 a scalar local of its own, and the array operations are written out over the elements they read
@@ -377,6 +379,7 @@ class _Loop(_Module):
             f"dn = np.empty({n_discrete})",
             f"spare = np.empty({n_discrete})",
             f"p = np.empty({n_parameters})",
+            "check = 0.0",
             "for m in range(q.shape[1]):",
             f"    for i in range({n_parameters}):",
             "        p[i] = q[i, m]",
@@ -400,6 +403,7 @@ class _Loop(_Module):
             "        begin = 0",
             "        if saved[k]:",
             "            full(t, dt, t0, t1, y, p, d, dy, dn, out, row, first + m)",
+            *_CHECK_SAVED,
             "            row += 1",
             "            begin = 1",
             "        for s in range(begin, n_stages):",
@@ -448,14 +452,25 @@ class _Loop(_Module):
         lines += [
             "    if to_step == n_steps:",
             "        full(t1, dt, t0, t1, y, p, d, dy, dn, out, row, first + m)",
+            *(line[4:] for line in _CHECK_SAVED),
             "    else:",
             f"        {stocks}",
             "            y0[i, m] = y[i]",
             f"        for i in range({n_discrete}):",
             "            d0[i, m] = d[i]",
+            "return check == 0.0",
         ]
         return _function("run", f"{RUN_ARGUMENTS}", lines)
 
+
+#: The lines of ``run`` after ``full`` saved a row: ``x - x`` of each value added to ``check``
+#: (0 for a finite ``x``, NaN for an infinite or NaN one), read back while the row is in cache.
+_CHECK_SAVED = (
+    "            saved_sum = 0.0",
+    "            for j in range(out.shape[1]):",
+    "                saved_sum += out[row, j, first + m]",
+    "            check += saved_sum - saved_sum",
+)
 
 #: The arguments of the generated ``run`` (see the module docstring).
 RUN_ARGUMENTS = (
@@ -694,8 +709,8 @@ def _steps(xs: list[float], ys: list[float], low: int, high: int, indent: str) -
 
 #: Runs steps of every member: ``run(times, widths, saved, clock, q, y0, d0, lengths, ring, a,
 #: c, weights, runs, denominator, out, first, from_step, to_step, from_row)`` (see the module
-#: docstring).
-LoopFunction = Callable[..., None]
+#: docstring); whether every value saved is finite (``None`` from a stand-in that does not say).
+LoopFunction = Callable[..., bool | None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
 import numpy as np
@@ -293,7 +293,8 @@ def run_loop(
     gives them.
 
     Members go to the loop ``chunk`` at a time (the chunk the run's memory plan chose); each
-    chunk's rows are checked for values that are not finite, and progress is reported, when it
+    chunk's rows are checked for values that are not finite (the loop says whether it saved
+    one: only then are the rows searched for the message), and progress is reported, when it
     is done. A single run with a ``progress`` callback runs in pieces of steps (see
     :data:`SEGMENT_SECONDS`), reporting after each: the same bits as in one call. ``function``
     is the loop to run, by default the model's compiled one (see
@@ -335,17 +336,40 @@ def run_loop(
         head = loop_head(compiled, grid, plan, p[:, start:stop])
         if progress is None or stop - start > 1:
             arguments = (*head, *coefficients, out, start, 0, n_steps, 0)
-            loop(*arguments)
+            finite = loop(*arguments)
         else:
-            arguments = _in_pieces(loop, head, coefficients, out, start, plan, report)
+            arguments, finite = _in_pieces(loop, head, coefficients, out, start, plan, report)
         if built is not None and not built.ahead and start == 0:
             from pssc_sim.compile import aot
 
             aot.build_in_background(built.key, arguments, built.digest)
-        _check(compiled, plan, out[:, :, start:stop], first_member + start)
+        if not finite:  # the loop saw a value that is not finite (or does not say): find it
+            _check(compiled, plan, out[:, :, start:stop], first_member + start)
         report.reached(grid.stop)
     report.finish()
     return values
+
+
+def single_run(
+    compiled: CompiledModel, grid: Grid, tableau: Tableau, p: np.ndarray
+) -> Callable[[], np.ndarray]:
+    """A single run of the parameters ``p`` (one member) on the built member loop, its
+    arguments made once: each call makes the output array and runs the loop in one call, as
+    :func:`run_loop` does for one member with no progress and the outputs in memory."""
+    loop = compiled.loop.run
+    assert loop is not None, "a single run is prepared once its loop is built"
+    plan = FixedStepPlan.build(grid)
+    head = (*loop_head(compiled, grid, plan, p), *tableau_arrays(tableau))
+    shape = (plan.n_rows, len(compiled.outputs), 1)
+    n_steps = len(plan.steps)
+
+    def run() -> np.ndarray:
+        out = np.empty(shape)
+        if not loop(*head, out, 0, 0, n_steps, 0):
+            _check(compiled, plan, out, 0)
+        return out
+
+    return run
 
 
 def _run_blocks(
@@ -402,38 +426,37 @@ def loop_head(
 
     For a single member they are kept (the last :data:`MOST_KEPT` by model, grid and
     parameter values): a model run again with the same parameters (a tool calling it with
-    a few sets in turn) takes them instead of calling the numpy kernels again, which costs
-    more than the compiled run of a small model. The kernels are pure functions of the grid
-    and the parameters, so the values are the same.
+    a few sets in turn) takes the same arrays instead of calling the numpy kernels again,
+    which costs more than the compiled run of a small model. The kernels are pure functions of
+    the grid and the parameters, so the values are the same; a run in one call only reads
+    ``y0`` and ``d0``, and fills ``ring`` before reading it (a run in pieces, which writes the
+    member's state back, works on copies: see :func:`_in_pieces`).
     """
     members = p.shape[1]
     key = (id(compiled), grid, p.tobytes()) if members == 1 else None
     kept = _KEPT.get(key) if key is not None else None
     if kept is not None and kept[0] is compiled:
-        _, q, y0, d0, lengths = kept
-        y0, d0 = y0.copy(), d0.copy()  # the loop writes a member's state back into them
-    else:
-        y0, d0, delays = initial_state(compiled, grid, p)
-        lengths = (
-            pipeline_lengths(delays, grid.dt, len(plan.steps) + 1)
-            if compiled.fixed_delays
-            else np.zeros((0, members), dtype=np.int64)
-        )
-        q = np.ascontiguousarray(compiled.prepare(grid.clock, p))
-        if key is not None:
-            if len(_KEPT) >= MOST_KEPT:
-                del _KEPT[next(iter(_KEPT))]
-            _KEPT[key] = (compiled, q, y0.copy(), d0.copy(), lengths)
+        return kept[1]
+    y0, d0, delays = initial_state(compiled, grid, p)
+    lengths = (
+        pipeline_lengths(delays, grid.dt, len(plan.steps) + 1)
+        if compiled.fixed_delays
+        else np.zeros((0, members), dtype=np.int64)
+    )
+    q = np.ascontiguousarray(compiled.prepare(grid.clock, p))
     ring = np.empty((max(1, lengths.shape[0]), int(lengths.max()) if lengths.size else 1))
     clock = np.array(grid.clock)
-    return (plan.steps, plan.widths, plan.saved, clock, q, y0, d0, lengths, ring)
+    head = (plan.steps, plan.widths, plan.saved, clock, q, y0, d0, lengths, ring)
+    if key is not None:
+        if len(_KEPT) >= MOST_KEPT:
+            del _KEPT[next(iter(_KEPT))]
+        _KEPT[key] = (compiled, head)
+    return head
 
 
 #: Single runs whose initial values and hoisted terms :func:`loop_head` keeps.
 MOST_KEPT = 64
-_KEPT: dict[
-    tuple[int, Grid, bytes], tuple[CompiledModel, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-] = {}
+_KEPT: dict[tuple[int, Grid, bytes], tuple[CompiledModel, tuple[np.ndarray, ...]]] = {}
 
 
 #: Seconds a piece of a single run with progress takes, about: the first piece is
@@ -444,28 +467,32 @@ FIRST_SEGMENT = 16
 
 def _in_pieces(
     loop: LoopFunction,
-    head: tuple[object, ...],
+    head: tuple[np.ndarray, ...],
     coefficients: tuple[object, ...],
     out: np.ndarray,
     start: int,
     plan: FixedStepPlan,
     report: ProgressReport,
-) -> tuple[object, ...]:
+) -> tuple[tuple[object, ...], bool]:
     """Run one member's steps in pieces, reporting the time reached after each; the arguments
-    of the last call."""
+    of the last call, and whether every piece said that its saved values are finite."""
     import time
 
     n_steps = len(plan.steps)
     saved_before = np.concatenate(([0], np.cumsum(plan.saved, dtype=np.int64)))
+    # each piece writes the member's stocks, discrete states and pipelines back for the next:
+    # into copies, not the arrays loop_head keeps
+    head = (*head[:5], *(np.array(a) for a in head[5:7]), head[7], np.array(head[8]))
     begin, size = 0, FIRST_SEGMENT
     arguments: tuple[object, ...] = ()
+    finite = True
     while True:
         end = min(begin + size, n_steps)
         arguments = (*head, *coefficients, out, start, begin, end, int(saved_before[begin]))
         clock = time.perf_counter()
-        loop(*arguments)
+        finite = bool(loop(*arguments)) and finite
         if end == n_steps:
-            return arguments
+            return arguments, finite
         if time.perf_counter() - clock < SEGMENT_SECONDS:
             size *= 2
         report.reached(float(plan.steps[end]))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from numpy.typing import ArrayLike
 from pssc_sim.compile.compiler import CompiledModel, compile_model
 from pssc_sim.errors import ParameterError, SimulationError, did_you_mean
 from pssc_sim.integrate import budget, storage
-from pssc_sim.integrate.backends import check_backend, choose_backend, runs_blocks
+from pssc_sim.integrate.backends import check_backend, choose_backend, runs_blocks, single_run
 from pssc_sim.integrate.fixed import DEFAULT_CHUNK
 from pssc_sim.integrate.grid import Grid
 from pssc_sim.integrate.methods import METHODS, SolverOptions
@@ -363,6 +364,12 @@ def simulate(
         compiled = model if outputs is None else compiled_for(model.model, _names(outputs))
     else:
         compiled = compiled_for(model, _names(outputs) if outputs is not None else None)
+    key = (method, rtol, atol, chunk, backend)
+    single = params is None and time is None and progress is None and max_memory is None
+    if single and budget.configured_limit() is None and current_scheduler(scheduler) is None:
+        prepared: SingleRun | None = compiled.runs.get(key)
+        if prepared is not None:
+            return prepared.run()
     overrides, members = parameter_overrides(compiled, params)
     grid = make_grid(compiled.model, time)
     if grid.steps and METHODS[method].tableau is None:
@@ -398,9 +405,43 @@ def simulate(
         from pssc_sim.integrate.cluster import run_on_cluster
 
         times, values = run_on_cluster(scheduler, compiled, p, grid, method, options)
+    again = single and scheduler is None and members == 1 and chosen == "numba"
+    if again and tableau is not None and compiled.has_loop and size.total <= budget.SMALL_RUN:
+        # a call with the same options finds all this the same: the loop is built, the run small
+        loop = single_run(compiled, grid, tableau, p.copy())
+        compiled.runs[key] = SingleRun(compiled, times.copy(), method, loop, p.copy())
     return Results(
         times, compiled.outputs, values, compiled.parameter_names, p, method, compiled.model.name
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SingleRun:
+    """A single run of a model with its defaults on the built loop, checked, planned and
+    prepared once (:func:`~pssc_sim.integrate.backends.single_run`): what :func:`simulate`
+    finds again for the same options (kept in :attr:`CompiledModel.runs
+    <pssc_sim.compile.compiled.CompiledModel.runs>`) while no memory limit is set and no
+    cluster is current. It holds only what cannot change: the model's own grid and saved
+    times, a small run's plan in memory, and the loop's choice once the loop is built."""
+
+    compiled: CompiledModel
+    times: np.ndarray
+    method: str
+    loop: Callable[[], np.ndarray]
+    parameters: np.ndarray
+
+    def run(self) -> Results:
+        """The run, as :func:`simulate` makes it."""
+        compiled = self.compiled
+        return Results(
+            self.times.copy(),
+            compiled.outputs,
+            self.loop(),
+            compiled.parameter_names,
+            self.parameters.copy(),
+            self.method,
+            compiled.model.name,
+        )
 
 
 def check_options(
