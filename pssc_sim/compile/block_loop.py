@@ -44,7 +44,7 @@ from typing import cast
 
 from pssc_sim.compile.cache import cache_key, numba_version, store
 from pssc_sim.compile.layout import Layout
-from pssc_sim.compile.loop import DECORATOR, load_loop, unsupported_reason
+from pssc_sim.compile.loop import DECORATOR, OUT_ROW, load_loop, loop_jit, unsupported_reason
 from pssc_sim.ir.model import Model
 
 __all__ = [
@@ -146,6 +146,8 @@ def _block_kernel(function: ast.FunctionDef, rows: dict[str, int]) -> str:
         if not isinstance(statement, ast.Assign) or len(statement.targets) != 1:
             raise AssertionError(f"a member kernel holds {ast.unparse(statement)}")
         target, value = statement.targets[0], statement.value
+        if isinstance(target, ast.Name) and target.id == OUT_ROW:
+            continue  # the member's row of ``out``: written at ``first + b`` below
         if isinstance(target, ast.Name) and _is_load(value):
             assert isinstance(value, ast.Subscript)
             aliases[target.id] = _at(ast.unparse(value.value), value.slice, ast.Load())
@@ -189,17 +191,16 @@ def _is_load(value: ast.expr) -> bool:
 
 
 def _written(target: ast.expr) -> ast.expr:
-    """``dy[i]``, ``dn[i]`` at the member ``b``; ``out[row, j, m]`` at ``first + b``."""
+    """``dy[i]``, ``dn[i]`` at the member ``b``; ``out_row[j]`` (the member's row of ``out``)
+    at ``out[row, j, first + b]``."""
     assert isinstance(target, ast.Subscript)
     assert isinstance(target.value, ast.Name)
     array = target.value.id
     if array in _WRITTEN:
         return _at(array, target.slice, ast.Store())
-    assert array == "out"
-    assert isinstance(target.slice, ast.Tuple)
-    row, column, _ = target.slice.elts
+    assert array == OUT_ROW
     member = ast.BinOp(ast.Name("first", ast.Load()), ast.Add(), ast.Name("b", ast.Load()))
-    index = ast.Tuple([row, column, member], ast.Load())
+    index = ast.Tuple([ast.Name("row", ast.Load()), _copy(target.slice), member], ast.Load())
     return ast.Subscript(ast.Name("out", ast.Load()), index, ast.Store())
 
 
@@ -383,12 +384,10 @@ def compile_block_loop(model: Model, loop_source: Callable[[], str], key: str) -
     reason = unsupported_reason(model)
     if reason:
         return CompiledBlockLoop(None, reason=reason)
-    import numba
-
     member_source = loop_source()
     source = generate_block_source(model, member_source)
     path = store(source, key)
-    jit = numba.njit(cache=path is not None, error_model="numpy")
+    jit = loop_jit(cache=path is not None)
     name = f"_pssc_sim_kernel_{key}"
     space = load_loop(source, jit, name, None if path is None else str(path))
     module = types.ModuleType(name)  # numba's cache imports the module by name, as loop.py's

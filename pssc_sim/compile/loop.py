@@ -20,7 +20,7 @@ The module defines
 ``rates(t, dt, t0, t1, y, p, d, dy, dn)``
     the stock rates and discrete updates of one member, on 1-D arrays;
 ``full(t, dt, t0, t1, y, p, d, dy, dn, out, row, m)``
-    the same, and the outputs into ``out[row, :, m]``;
+    the same, and the outputs into ``out[row, :, m]`` (through its view ``out_row``);
 ``run(times, widths, saved, clock, q, y0, d0, lengths, ring, a, c, weights, runs, denominator,
 out, first, from_step, to_step, from_row)``
     the steps ``from_step`` to ``to_step`` of every member (column ``m`` of ``q``, ``y0`` and
@@ -51,6 +51,7 @@ import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import sympy
@@ -92,6 +93,10 @@ __all__ = [
 
 #: The decorator the module's functions carry; the loader gives it (numba's ``njit``).
 DECORATOR = "@_jit"
+#: The name of ``out[row, :, m]`` in ``full``, which writes the outputs through it: a store
+#: with one index is less code for numba and LLVM than one with three (measured: the ring's
+#: compile, see benchmarks/README.md).
+OUT_ROW = "out_row"
 #: Functions of the scalar dialect that give an integer in compiled code, and numpy's versions
 #: that keep a float, as the numpy kernels do (an int64 would overflow past 2**63).
 _FLOAT_ROUNDING = {"math.floor(": "np.floor(", "math.ceil(": "np.ceil(", "math.trunc(": "np.trunc("}
@@ -231,7 +236,8 @@ class _Loop(_Module):
         lines += [f"dn[{i}] = {printer(u)}" for i, u in enumerate(self.updates)]
         args = "t, dt, t0, t1, y, p, d, dy, dn"
         if full:
-            lines += [f"out[row, {j}, m] = {printer(o.expr)}" for j, o in enumerate(outputs)]
+            lines.append(f"{OUT_ROW} = out[row, :, m]")
+            lines += [f"{OUT_ROW}[{j}] = {printer(o.expr)}" for j, o in enumerate(outputs)]
             args += ", out, row, m"
         return _function("full" if full else "rates", args, lines)
 
@@ -310,13 +316,14 @@ class _Loop(_Module):
                 lines += printer.assign(f"dn[{block.start + k}]", update, index)
         args = "t, dt, t0, t1, y, p, d, dy, dn"
         if full:
+            lines.append(f"{OUT_ROW} = out[row, :, m]")
             for o, block in zip(outputs, self.out_blocks, strict=True):
                 if o.positions is None:
                     chosen = list(indices(o.shape))
                 else:
                     chosen = [tuple(int(i) for i in np.unravel_index(o.positions[0], o.shape))]
                 for k, index in enumerate(chosen):
-                    lines += printer.assign(f"out[row, {block.start + k}, m]", o.expr, index)
+                    lines += printer.assign(f"{OUT_ROW}[{block.start + k}]", o.expr, index)
             args += ", out, row, m"
         return _function("full" if full else "rates", args, lines)
 
@@ -778,11 +785,9 @@ def compile_loop(model: Model, write: Callable[[], str], key: str) -> CompiledLo
     reason = unsupported_reason(model)
     if reason:
         return CompiledLoop(None, reason)
-    import numba
-
     source = write()
     path = store(source, key)
-    jit = numba.njit(cache=path is not None, error_model="numpy")
+    jit = loop_jit(cache=path is not None)
     name = f"_pssc_sim_kernel_{key}"
     space = load_loop(source, jit, name, None if path is None else str(path))
     # numba's cached machine code finds the globals of its functions by importing their
@@ -791,6 +796,33 @@ def compile_loop(model: Model, write: Callable[[], str], key: str) -> CompiledLo
     module.__dict__.update(space)
     sys.modules.setdefault(name, module)
     return CompiledLoop(space["run"], key=key, digest=source_digest(source))
+
+
+#: The functions of a loop module that Python calls: only these get numba's wrappers, which
+#: convert Python's objects to the compiled function's arguments (the kernels, lookups and
+#: helpers are called from compiled code alone, and each wrapper is compiled code too).
+ENTRY_POINTS = frozenset({"run", "run_block"})
+
+
+def loop_jit(cache: bool) -> Callable[[LoopFunction], LoopFunction]:
+    """numba's compiler for the functions of a loop module: numpy's error model, and the
+    wrappers for :data:`ENTRY_POINTS` alone; ``cache``: keep the machine code in numba's cache
+    beside the source."""
+    import numba
+
+    njit: Any = numba.njit  # numba's hints do not list the wrapper options
+
+    def jit(function: LoopFunction) -> LoopFunction:
+        inner = function.__name__ not in ENTRY_POINTS
+        compiled: LoopFunction = njit(
+            cache=cache,
+            error_model="numpy",
+            no_cpython_wrapper=inner,
+            no_cfunc_wrapper=inner,
+        )(function)
+        return compiled
+
+    return jit
 
 
 def source_digest(source: str) -> str:

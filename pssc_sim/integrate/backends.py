@@ -63,10 +63,11 @@ BACKENDS: Mapping[str, str] = MappingProxyType(
 LOAD_SECONDS = 1.0
 #: Seconds to load a loop built ahead of time (measured: 5 ms of CPU, no numba imported).
 AHEAD_LOAD_SECONDS = 0.02
-#: Seconds to compile the loop of a small model cold, and more per equation (measured: 2-8 s
-#: for SIR, 10-20 s for 100-200 equations, minutes for the 301-variable ring).
-COMPILE_SECONDS = 4.0
-COMPILE_SECONDS_PER_EQUATION = 0.2
+#: Seconds to compile the loop of a small model cold, and more per equation (measured in CPU
+#: seconds at a load of 7 to 11 on 2 cores: 2.1 s for SIR, 8.4 s for models/ambulance, 14 s
+#: for the 301-variable ring; see benchmarks/README.md).
+COMPILE_SECONDS = 2.0
+COMPILE_SECONDS_PER_EQUATION = 0.05
 #: Members from which the numba back end runs the block loop rather than one member at a
 #: time (measured crossover: 10 to 16 members for SIR; see ``benchmarks/README.md``).
 BLOCK_MEMBERS = 16
