@@ -107,7 +107,22 @@ def truncated_normal_scalar(u: float, low: float, high: float) -> float:
     return min(max(value, low), high) if not math.isnan(value) else value
 
 
-def _distribution(kind: str, parameters: list[np.ndarray]) -> tuple[Any, bool]:
+class _Shaped:
+    """A scipy distribution with its shape, location and scale: :meth:`cdf` and :meth:`ppf`
+    call the distribution's own methods with them. (A frozen scipy distribution copies the
+    distribution and writes its docstring each time it is made: about a millisecond a draw.)"""
+
+    def __init__(self, distribution: Any, *shapes: Any, **where: Any) -> None:
+        self.distribution, self.shapes, self.where = distribution, shapes, where
+
+    def cdf(self, x: Any) -> Any:
+        return self.distribution.cdf(x, *self.shapes, **self.where)
+
+    def ppf(self, q: Any) -> Any:
+        return self.distribution.ppf(q, *self.shapes, **self.where)
+
+
+def _distribution(kind: str, parameters: list[np.ndarray]) -> tuple[_Shaped, bool]:
     """The scipy distribution of ``kind`` with ``parameters``, and whether it lives on the
     integers. Vensim's definitions (Functions reference, RANDOM Number Functions): a gamma of
     order O and scale 1; a Weibull of shape S scaled to mean 1; a triangular between start and
@@ -117,23 +132,23 @@ def _distribution(kind: str, parameters: list[np.ndarray]) -> tuple[Any, bool]:
     from scipy.special import gamma
 
     if kind == "gamma":
-        return stats.gamma(parameters[0]), False
+        return _Shaped(stats.gamma, parameters[0]), False
     if kind == "beta":
-        return stats.beta(parameters[0], parameters[1]), False
+        return _Shaped(stats.beta, parameters[0], parameters[1]), False
     if kind == "weibull":
         shape = parameters[0]
-        return stats.weibull_min(shape, scale=1 / gamma(1 + 1 / shape)), False
+        return _Shaped(stats.weibull_min, shape, scale=1 / gamma(1 + 1 / shape)), False
     if kind == "triangular":
         start, peak, end = parameters
         width = end - start
-        return stats.triang((peak - start) / width, loc=start, scale=width), False
+        return _Shaped(stats.triang, (peak - start) / width, loc=start, scale=width), False
     if kind == "poisson":
-        return stats.poisson(parameters[0]), True
+        return _Shaped(stats.poisson, parameters[0]), True
     if kind == "binomial":
-        return stats.binom(np.rint(parameters[1]), parameters[0]), True
+        return _Shaped(stats.binom, np.rint(parameters[1]), parameters[0]), True
     if kind == "negative_binomial":
         successes = np.rint(parameters[1])
-        return stats.nbinom(successes, parameters[0], loc=successes), True
+        return _Shaped(stats.nbinom, successes, parameters[0], loc=successes), True
     raise ValueError(kind)
 
 
