@@ -169,7 +169,9 @@ SHAPES = (
 @pytest.fixture(scope="module")
 def shapes_run(tmp_path_factory: pytest.TempPathFactory) -> ps.Results:
     folder = tmp_path_factory.mktemp("shapes")
-    return ps.simulate(load(folder, "shapes.mdl", SHAPES, stop=5_000))  # 20,001 draws each
+    # 100 members, each its own stream, of 200 saved steps: 20,000 draws of each variable
+    model = load(folder, "shapes.mdl", SHAPES, stop=49.75)
+    return ps.simulate(model, {"RANDOM_SEED": np.arange(1, 101)})
 
 
 def _weibull_variance(shape: float) -> float:
