@@ -616,7 +616,7 @@ def test_a_raw_file_error_is_one_line_naming_the_file(
 ) -> None:
     import errno
 
-    def locked(path: object) -> None:
+    def locked(path: object, **options: object) -> None:
         raise PermissionError(errno.EACCES, "Permission denied", "models/locked.yaml")
 
     monkeypatch.setattr("pssc_sim.parse.load_model", locked)
