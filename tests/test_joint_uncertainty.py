@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import math
 import pickle
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from scenario_files import scenario_folder, write
 from scipy import stats
 
 from pssc_sim.inference.design import Experiment
@@ -49,16 +49,7 @@ JOINT = """\
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
-    (tmp_path / "models" / "decay").mkdir(parents=True)
-    (tmp_path / "models" / "decay" / "model.yaml").write_text(DECAY)
-    (tmp_path / "scenarios").mkdir()
-    return tmp_path / "scenarios"
-
-
-def write(folder: Path, text: str, name: str = "s") -> Path:
-    path = folder / f"{name}.yaml"
-    path.write_text(textwrap.dedent(text))
-    return path
+    return scenario_folder(tmp_path, "decay", DECAY)
 
 
 def joint_scenario(folder: Path, members: int = 40) -> Path:

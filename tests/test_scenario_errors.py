@@ -3,10 +3,10 @@ exit status 2 on the command line."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
+from scenario_files import scenario_folder, write
 
 from pssc_sim.cli import main
 from pssc_sim.scenario import (
@@ -37,16 +37,7 @@ flows:
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
-    (tmp_path / "models" / "decay").mkdir(parents=True)
-    (tmp_path / "models" / "decay" / "model.yaml").write_text(DECAY)
-    (tmp_path / "scenarios").mkdir()
-    return tmp_path / "scenarios"
-
-
-def write(folder: Path, text: str, name: str = "s") -> Path:
-    path = folder / f"{name}.yaml"
-    path.write_text(textwrap.dedent(text))
-    return path
+    return scenario_folder(tmp_path, "decay", DECAY)
 
 
 def cli_error(capsys: pytest.CaptureFixture[str], path: Path) -> str:

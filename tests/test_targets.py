@@ -4,11 +4,11 @@ fragment with and without a target, threshold shares, and every bad-target error
 from __future__ import annotations
 
 import math
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
+from scenario_files import scenario_folder, write
 from scipy import stats
 
 import pssc_sim as ps
@@ -53,21 +53,12 @@ measures:
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
-    (tmp_path / "models" / "gaming").mkdir(parents=True)
-    (tmp_path / "models" / "gaming" / "model.yaml").write_text(GAMING)
-    (tmp_path / "scenarios").mkdir()
-    return tmp_path / "scenarios"
+    return scenario_folder(tmp_path, "gaming", GAMING)
 
 
 @pytest.fixture
 def model(folder: Path) -> ps.Model:
     return ps.load_model(folder.parent / "models" / "gaming" / "model.yaml")
-
-
-def write(folder: Path, text: str, name: str = "s") -> Path:
-    path = folder / f"{name}.yaml"
-    path.write_text(textwrap.dedent(text))
-    return path
 
 
 def wait_target(**changes: object) -> dict[str, object]:
